@@ -1,0 +1,317 @@
+// Package api serves refundd's native v1 HTTP API: JSON, integer minor
+// units, one error envelope {"error":{"code","message","param"}}.
+//
+// It translates HTTP to refund.Service calls and back; it holds no rule
+// about money and never touches storage.
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 1 << 20
+
+// API is the native v1 surface.
+type API struct {
+	svc *refund.Service
+	log *slog.Logger
+}
+
+// New returns the native API on svc.
+func New(svc *refund.Service, log *slog.Logger) *API {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &API{svc: svc, log: log}
+}
+
+// Register adds the native routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("POST /v1/orders", a.auth(a.createOrder))
+	mux.Handle("GET /v1/orders", a.auth(a.listOrders))
+	mux.Handle("GET /v1/orders/{id}", a.auth(a.getOrder))
+	mux.Handle("POST /v1/refunds", a.auth(a.createRefund))
+	mux.Handle("GET /v1/refunds", a.auth(a.listRefunds))
+	mux.Handle("GET /v1/refunds/{id}", a.auth(a.getRefund))
+	mux.Handle("GET /v1/refunds/{id}/transitions", a.auth(a.listTransitions))
+	mux.Handle("POST /v1/refunds/{id}/cancel", a.auth(a.cancelRefund))
+	mux.Handle("POST /v1/refunds/{id}/sync", a.auth(a.syncRefund))
+	mux.Handle("POST /v1/webhook_endpoints", a.auth(a.createEndpoint))
+	mux.Handle("GET /v1/webhook_endpoints", a.auth(a.listEndpoints))
+	mux.Handle("GET /v1/webhook_endpoints/{id}", a.auth(a.getEndpoint))
+	mux.Handle("POST /v1/webhook_endpoints/{id}", a.auth(a.updateEndpoint))
+	mux.Handle("PATCH /v1/webhook_endpoints/{id}", a.auth(a.updateEndpoint))
+	mux.Handle("DELETE /v1/webhook_endpoints/{id}", a.auth(a.deleteEndpoint))
+	mux.Handle("GET /v1/webhook_endpoints/{id}/deliveries", a.auth(a.listDeliveries))
+	mux.Handle("POST /v1/webhook_endpoints/{id}/test", a.auth(a.testEndpoint))
+	mux.Handle("POST /v1/notify_secret", a.auth(a.rotateNotifySecret))
+	mux.Handle("GET /v1/events", a.auth(a.listEvents))
+	mux.Handle("GET /v1/events/{id}", a.auth(a.getEvent))
+	// Anything else under /v1/ answers in the envelope, not the mux's text.
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodPatch} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/v1/" && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			a.fail(w, r, refund.Errorf(ECodeMethodNotAllowed, "", "%s is not allowed here; use %s", r.Method, strings.Join(allow, " or ")))
+			return
+		}
+		a.fail(w, r, refund.Errorf(refund.ENotFound, "", "no such route: %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// statusOf is the native API's one code-to-status table.
+var statusOf = map[string]int{
+	refund.EInvalidRequest:          http.StatusBadRequest,
+	refund.EInvalidAmount:           http.StatusBadRequest,
+	refund.EAmountExceedsRefundable: http.StatusUnprocessableEntity,
+	refund.EOrderNotFound:           http.StatusNotFound,
+	refund.ERefundNotFound:          http.StatusNotFound,
+	refund.EMerchantNotFound:        http.StatusNotFound,
+	refund.ENotFound:                http.StatusNotFound,
+	refund.EWebhookEndpointNotFound: http.StatusNotFound,
+	refund.EEventNotFound:           http.StatusNotFound,
+	refund.EIdempotencyKeyReused:    http.StatusUnprocessableEntity,
+	refund.EIdempotencyKeyInUse:     http.StatusConflict,
+	refund.EMerchantReferenceReused: http.StatusConflict,
+	refund.EOrderReferenceExists:    http.StatusConflict,
+	refund.ERefundNotCancelable:     http.StatusConflict,
+	refund.EConflict:                http.StatusConflict,
+	refund.EUnauthorized:            http.StatusUnauthorized,
+	refund.EForbidden:               http.StatusForbidden,
+	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,
+	ECodeMethodNotAllowed:           http.StatusMethodNotAllowed,
+	ECodeTooLarge:                   http.StatusRequestEntityTooLarge,
+	ECodeUnsupportedMedia:           http.StatusUnsupportedMediaType,
+}
+
+// Codes only the HTTP edge produces.
+const (
+	ECodeMethodNotAllowed = "method_not_allowed"
+	ECodeTooLarge         = "request_too_large"
+	ECodeUnsupportedMedia = "unsupported_media_type"
+)
+
+type envelope struct {
+	Error errorBody `json:"error"`
+}
+
+type errorBody struct {
+	Code    string  `json:"code"`
+	Message string  `json:"message"`
+	Param   *string `json:"param"`
+}
+
+// fail writes err in the envelope. Internal errors are logged and reach the
+// client only as "internal error".
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := refund.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status, code = http.StatusInternalServerError, refund.EInternal
+		a.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	body := errorBody{Code: code, Message: refund.ErrorMessage(err)}
+	if p := refund.ErrorParam(err); p != "" {
+		body.Param = &p
+	}
+	writeJSON(w, status, envelope{body})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+type principalKey struct{}
+
+// PrincipalFrom returns the authenticated caller of a request.
+func PrincipalFrom(ctx context.Context) refund.Principal {
+	p, _ := ctx.Value(principalKey{}).(refund.Principal)
+	return p
+}
+
+// BearerKey extracts the key of an "Authorization: Bearer <key>" header.
+func BearerKey(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, key, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(key), true
+}
+
+// auth authenticates the bearer key; scopes are checked by the Service.
+func (a *API) auth(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := BearerKey(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="refundd"`)
+			a.fail(w, r, refund.Errorf(refund.EUnauthorized, "", "missing API key: send Authorization: Bearer <key>"))
+			return
+		}
+		p, err := a.svc.Authenticate(r.Context(), key)
+		if err != nil {
+			if refund.ErrorCode(err) == refund.EUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="refundd", error="invalid_token"`)
+			}
+			a.fail(w, r, err)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// decode reads one JSON object into v: body size bounded, unknown fields
+// and trailing data rejected, numbers never pass through float64 (integer
+// fields parse the literal; amounts are int64 minor units).
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return refund.Errorf(ECodeUnsupportedMedia, "", "send the body as application/json")
+		}
+	}
+	// Read the whole body first so an oversized one is reported as such
+	// rather than as the syntax error its truncation would cause.
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	var maxErr *http.MaxBytesError
+	if len(body) > MaxBodyBytes || errors.As(err, &maxErr) {
+		return refund.Errorf(ECodeTooLarge, "", "request body is larger than %d bytes", MaxBodyBytes)
+	}
+	if err != nil {
+		return refund.Errorf(refund.EInvalidRequest, "", "request body could not be read")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return refund.Errorf(refund.EInvalidRequest, "", "request body must be a single JSON object")
+	}
+	return nil
+}
+
+// decodeError turns encoding/json's errors into ones that name the field.
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.Is(err, io.EOF):
+		return refund.Errorf(refund.EInvalidRequest, "", "request body is empty; send a JSON object")
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if isAmountField(field) {
+			return refund.Errorf(refund.EInvalidAmount, field, "%s must be an integer number of minor units", field)
+		}
+		if field == "" {
+			return refund.Errorf(refund.EInvalidRequest, "", "request body must be a JSON object")
+		}
+		return refund.Errorf(refund.EInvalidRequest, field, "%s must be a JSON %s", field, jsonKind(typeErr.Type.Kind().String()))
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return refund.Errorf(refund.EInvalidRequest, "", "request body is not valid JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return refund.Errorf(refund.EInvalidRequest, field, "unknown field %q", field)
+	}
+	return refund.Errorf(refund.EInvalidRequest, "", "request body could not be read")
+}
+
+func isAmountField(f string) bool {
+	last := f[strings.LastIndex(f, ".")+1:]
+	return last == "amount" || strings.HasSuffix(last, "_amount")
+}
+
+func jsonKind(k string) string {
+	switch {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"):
+		return "integer"
+	case k == "slice":
+		return "array"
+	case k == "struct", k == "map", k == "ptr":
+		return "object"
+	case k == "bool":
+		return "boolean"
+	}
+	return k
+}
+
+// query helpers
+
+func queryLimit(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > refund.MaxPageSize {
+		return 0, refund.Errorf(refund.EInvalidRequest, "limit", "limit must be an integer from 1 to %d", refund.MaxPageSize)
+	}
+	return n, nil
+}
+
+// queryTime accepts RFC 3339 or unix seconds.
+func queryTime(r *http.Request, name string) (time.Time, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 && n < 1<<40 {
+		return time.Unix(n, 0).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, refund.Errorf(refund.EInvalidRequest, name, "%s must be an RFC 3339 time or unix seconds", name)
+	}
+	return t.UTC(), nil
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.svc.Ping(ctx); err != nil {
+		a.log.Warn("not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if id == "" || len(id) > 128 {
+		return "", refund.Errorf(refund.EInvalidRequest, "id", "invalid id")
+	}
+	return id, nil
+}

@@ -1,0 +1,203 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+type orderRequest struct {
+	Reference      string          `json:"reference"`
+	Currency       string          `json:"currency"`
+	Amount         int64           `json:"amount"`
+	CapturedAmount *int64          `json:"captured_amount"`
+	PaymentMethod  string          `json:"payment_method"`
+	Source         refund.Card     `json:"source"`
+	Customer       refund.Customer `json:"customer"`
+	Items          []itemRequest   `json:"items"`
+	Vendors        []vendorRequest `json:"vendors"`
+	Description    string          `json:"description"`
+}
+
+type itemRequest struct {
+	ID         string `json:"id"`
+	SKU        string `json:"sku"`
+	NameEN     string `json:"name_en"`
+	NameAR     string `json:"name_ar"`
+	Qty        int64  `json:"qty"`
+	UnitAmount int64  `json:"unit_amount"`
+	TaxRate    string `json:"tax_rate"`
+	Taxable    *bool  `json:"taxable"`
+}
+
+type vendorRequest struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	IBAN   string `json:"iban"`
+	Amount int64  `json:"amount"`
+}
+
+func (o orderRequest) input() refund.OrderInput {
+	in := refund.OrderInput{Reference: o.Reference, Currency: o.Currency, Amount: o.Amount,
+		CapturedAmount: o.CapturedAmount, PaymentMethod: o.PaymentMethod, Source: o.Source,
+		Customer: o.Customer, Description: o.Description}
+	for _, it := range o.Items {
+		in.Items = append(in.Items, refund.ItemInput{ID: it.ID, SKU: it.SKU, NameEN: it.NameEN, NameAR: it.NameAR,
+			Qty: it.Qty, UnitAmount: it.UnitAmount, TaxRate: it.TaxRate, Taxable: it.Taxable})
+	}
+	for _, v := range o.Vendors {
+		in.Vendors = append(in.Vendors, refund.VendorInput{ID: v.ID, Name: v.Name, IBAN: v.IBAN, Amount: v.Amount})
+	}
+	return in
+}
+
+type orderJSON struct {
+	ID                  string            `json:"id"`
+	Object              string            `json:"object"`
+	Reference           string            `json:"reference"`
+	Currency            string            `json:"currency"`
+	Amount              int64             `json:"amount"`
+	CapturedAmount      int64             `json:"captured_amount"`
+	RefundedAmount      int64             `json:"refunded_amount"`
+	PendingRefundAmount int64             `json:"pending_refund_amount"`
+	VoidedAmount        int64             `json:"voided_amount"`
+	RefundableAmount    int64             `json:"refundable_amount"`
+	PaymentMethod       string            `json:"payment_method"`
+	Source              refund.Card       `json:"source"`
+	Customer            refund.Customer   `json:"customer"`
+	Description         string            `json:"description"`
+	RefundCount         int               `json:"refund_count"`
+	Items               []itemJSON        `json:"items"`
+	Vendors             []vendorJSON      `json:"vendors"`
+	Transactions        []transactionJSON `json:"transactions,omitempty"`
+	CreatedAt           time.Time         `json:"created_at"`
+	UpdatedAt           time.Time         `json:"updated_at"`
+}
+
+type itemJSON struct {
+	ID             string `json:"id"`
+	SKU            string `json:"sku"`
+	NameEN         string `json:"name_en"`
+	NameAR         string `json:"name_ar"`
+	Qty            int64  `json:"qty"`
+	UnitAmount     int64  `json:"unit_amount"`
+	TaxRate        string `json:"tax_rate"`
+	Taxable        bool   `json:"taxable"`
+	Amount         int64  `json:"amount"`
+	RefundedQty    int64  `json:"refunded_qty"`
+	PendingQty     int64  `json:"pending_qty"`
+	RefundedAmount int64  `json:"refunded_amount"`
+	PendingAmount  int64  `json:"pending_amount"`
+}
+
+type vendorJSON struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	IBAN           string `json:"iban"` // masked: the full IBAN never leaves in a reply
+	Amount         int64  `json:"amount"`
+	RefundedAmount int64  `json:"refunded_amount"`
+	PendingAmount  int64  `json:"pending_amount"`
+}
+
+type transactionJSON struct {
+	ID             string    `json:"id"`
+	Type           string    `json:"type"`
+	Status         string    `json:"status"`
+	Amount         int64     `json:"amount"`
+	RefundedAmount int64     `json:"refunded_amount"`
+	RefundID       *string   `json:"refund_id"`
+	ResponseCode   string    `json:"response_code"`
+	Message        string    `json:"message"`
+	RRN            *string   `json:"rrn"`
+	STAN           *string   `json:"stan"`
+	AuthCode       *string   `json:"auth_code"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+func orderOut(o *refund.Order) orderJSON {
+	j := orderJSON{ID: o.ID, Object: "order", Reference: o.Reference, Currency: o.Currency, Amount: o.Amount,
+		CapturedAmount: o.CapturedAmount, RefundedAmount: o.RefundedAmount, PendingRefundAmount: o.PendingRefundAmount,
+		VoidedAmount: o.VoidedAmount, RefundableAmount: o.Refundable(), PaymentMethod: o.PaymentMethod,
+		Source: o.Source, Customer: o.Customer, Description: o.Description, RefundCount: o.RefundCount,
+		Items: []itemJSON{}, Vendors: []vendorJSON{}, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+	for _, it := range o.Items {
+		j.Items = append(j.Items, itemJSON{ID: it.ID, SKU: it.SKU, NameEN: it.NameEN, NameAR: it.NameAR, Qty: it.Qty,
+			UnitAmount: it.UnitAmount, TaxRate: it.TaxRate, Taxable: it.Taxable, Amount: it.Amount,
+			RefundedQty: it.RefundedQty, PendingQty: it.PendingQty, RefundedAmount: it.RefundedAmount, PendingAmount: it.PendingAmount})
+	}
+	for _, v := range o.Vendors {
+		j.Vendors = append(j.Vendors, vendorJSON{ID: v.ID, Name: v.Name, IBAN: refund.MaskIBAN(v.IBAN), Amount: v.Amount,
+			RefundedAmount: v.RefundedAmount, PendingAmount: v.PendingAmount})
+	}
+	for _, t := range o.Transactions {
+		j.Transactions = append(j.Transactions, transactionJSON{ID: t.ID, Type: t.Type, Status: t.Status, Amount: t.Amount,
+			RefundedAmount: t.RefundedAmount, RefundID: nullable(t.RefundID), ResponseCode: t.ResponseCode, Message: t.Message,
+			RRN: nullable(t.RRN), STAN: nullable(t.STAN), AuthCode: nullable(t.AuthCode), CreatedAt: t.CreatedAt})
+	}
+	return j
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+type listJSON[T any] struct {
+	Object     string  `json:"object"`
+	Data       []T     `json:"data"`
+	HasMore    bool    `json:"has_more"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func listOut[S, T any](p refund.Page[S], conv func(S) T) listJSON[T] {
+	l := listJSON[T]{Object: "list", Data: make([]T, 0, len(p.Data)), HasMore: p.HasMore, NextCursor: nullable(p.NextCursor)}
+	for _, s := range p.Data {
+		l.Data = append(l.Data, conv(s))
+	}
+	return l
+}
+
+func (a *API) createOrder(w http.ResponseWriter, r *http.Request) {
+	var req orderRequest
+	if err := decode(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	o, err := a.svc.CreateOrder(r.Context(), PrincipalFrom(r.Context()), req.input())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, orderOut(o))
+}
+
+func (a *API) getOrder(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err == nil {
+		var o *refund.Order
+		if o, err = a.svc.GetOrder(r.Context(), PrincipalFrom(r.Context()), id); err == nil {
+			writeJSON(w, http.StatusOK, orderOut(o))
+			return
+		}
+	}
+	a.fail(w, r, err)
+}
+
+func (a *API) listOrders(w http.ResponseWriter, r *http.Request) {
+	limit, err := queryLimit(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	page, err := a.svc.ListOrders(r.Context(), PrincipalFrom(r.Context()),
+		refund.OrderFilter{Reference: q.Get("reference"), Cursor: q.Get("cursor"), Limit: limit})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listOut(page, orderOut))
+}

@@ -1,0 +1,166 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+type refundRequest struct {
+	OrderID           string                   `json:"order_id"`
+	Amount            *int64                   `json:"amount"`
+	Reason            string                   `json:"reason"`
+	MerchantReference string                   `json:"merchant_reference"`
+	TransactionID     string                   `json:"transaction_id"`
+	Items             []refund.RefundItemInput `json:"items"`
+	Vendors           []refund.RefundVendor    `json:"vendors"`
+	NotifyURL         string                   `json:"notify_url"`
+	Queue             bool                     `json:"queue"`
+}
+
+type refundJSON struct {
+	ID                string                `json:"id"`
+	Object            string                `json:"object"`
+	OrderID           string                `json:"order_id"`
+	Sequence          int                   `json:"sequence"`
+	Amount            int64                 `json:"amount"`
+	Currency          string                `json:"currency"`
+	Status            refund.Status         `json:"status"`
+	Reason            string                `json:"reason"`
+	MerchantReference *string               `json:"merchant_reference"`
+	TransactionID     string                `json:"transaction_id"`
+	Items             []refund.RefundItem   `json:"items"`
+	Vendors           []refund.RefundVendor `json:"vendors"`
+	NotifyURL         *string               `json:"notify_url"`
+	FailureCode       *string               `json:"failure_code"`
+	FailureMessage    *string               `json:"failure_message"`
+	ResponseCode      *string               `json:"response_code"`
+	RRN               *string               `json:"rrn"`
+	STAN              *string               `json:"stan"`
+	AuthCode          *string               `json:"auth_code"`
+	ARN               *string               `json:"arn"`
+	Attempts          int                   `json:"attempts"`
+	Surface           string                `json:"surface"`
+	CreatedAt         time.Time             `json:"created_at"`
+	UpdatedAt         time.Time             `json:"updated_at"`
+}
+
+func refundOut(r *refund.Refund) refundJSON {
+	j := refundJSON{ID: r.ID, Object: "refund", OrderID: r.OrderID, Sequence: r.Seq, Amount: r.Amount, Currency: r.Currency,
+		Status: r.Status, Reason: r.Reason, MerchantReference: nullable(r.MerchantReference), TransactionID: r.CaptureID,
+		Items: r.Items, Vendors: r.Vendors, NotifyURL: nullable(r.NotifyURL),
+		ResponseCode: nullable(r.ResponseCode), RRN: nullable(r.RRN), STAN: nullable(r.STAN), AuthCode: nullable(r.AuthCode),
+		ARN: nullable(r.ARN), Attempts: r.Attempts, Surface: r.Surface, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	// A refund still in flight reports no failure, even if the last attempt
+	// left a note; only a failed refund carries one.
+	if r.Status == refund.StatusFailed {
+		j.FailureCode, j.FailureMessage = nullable(r.FailureCode), nullable(r.FailureMessage)
+	}
+	if j.Items == nil {
+		j.Items = []refund.RefundItem{}
+	}
+	if j.Vendors == nil {
+		j.Vendors = []refund.RefundVendor{}
+	}
+	return j
+}
+
+func (a *API) createRefund(w http.ResponseWriter, r *http.Request) {
+	var req refundRequest
+	if err := decode(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	in := refund.RefundInput{OrderID: req.OrderID, Amount: req.Amount, Reason: req.Reason,
+		MerchantReference: req.MerchantReference, CaptureID: req.TransactionID, Items: req.Items,
+		Vendors: req.Vendors, NotifyURL: req.NotifyURL, Queue: req.Queue,
+		IdempotencyKey: r.Header.Get("Idempotency-Key"), Surface: "native"}
+	ref, err := a.svc.CreateRefund(r.Context(), PrincipalFrom(r.Context()), in)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, refundOut(ref))
+}
+
+func (a *API) getRefund(w http.ResponseWriter, r *http.Request) {
+	a.refundAction(w, r, a.svc.GetRefund)
+}
+
+func (a *API) cancelRefund(w http.ResponseWriter, r *http.Request) {
+	a.refundAction(w, r, a.svc.CancelRefund)
+}
+
+func (a *API) syncRefund(w http.ResponseWriter, r *http.Request) {
+	a.refundAction(w, r, a.svc.SyncRefund)
+}
+
+// refundAction serves the routes that take a refund id and answer it.
+func (a *API) refundAction(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, p refund.Principal, id string) (*refund.Refund, error)) {
+	id, err := pathID(r)
+	if err == nil {
+		var ref *refund.Refund
+		if ref, err = do(r.Context(), PrincipalFrom(r.Context()), id); err == nil {
+			writeJSON(w, http.StatusOK, refundOut(ref))
+			return
+		}
+	}
+	a.fail(w, r, err)
+}
+
+func (a *API) listRefunds(w http.ResponseWriter, r *http.Request) {
+	f, err := refundFilter(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	page, err := a.svc.ListRefunds(r.Context(), PrincipalFrom(r.Context()), f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listOut(page, refundOut))
+}
+
+func refundFilter(r *http.Request) (refund.RefundFilter, error) {
+	q := r.URL.Query()
+	f := refund.RefundFilter{OrderID: q.Get("order_id"), Status: refund.Status(q.Get("status")), Cursor: q.Get("cursor")}
+	var err error
+	if f.Limit, err = queryLimit(r); err != nil {
+		return f, err
+	}
+	if f.CreatedAfter, err = queryTime(r, "created_gte"); err != nil {
+		return f, err
+	}
+	if f.CreatedBefore, err = queryTime(r, "created_lt"); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+type transitionJSON struct {
+	From  *string   `json:"from"`
+	To    string    `json:"to"`
+	Cause string    `json:"cause"`
+	At    time.Time `json:"at"`
+}
+
+func (a *API) listTransitions(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ts, err := a.svc.Transitions(r.Context(), PrincipalFrom(r.Context()), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := make([]transitionJSON, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, transitionJSON{From: nullable(string(t.From)), To: string(t.To), Cause: t.Cause, At: t.At})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": out, "has_more": false, "next_cursor": nil})
+}

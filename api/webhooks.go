@@ -1,0 +1,224 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+type endpointRequest struct {
+	URL         *string   `json:"url"`
+	Description *string   `json:"description"`
+	Events      *[]string `json:"events"`
+	Disabled    *bool     `json:"disabled"`
+}
+
+type endpointJSON struct {
+	ID          string    `json:"id"`
+	Object      string    `json:"object"`
+	URL         string    `json:"url"`
+	Description string    `json:"description"`
+	Events      []string  `json:"events"`
+	Disabled    bool      `json:"disabled"`
+	Secret      *string   `json:"secret,omitempty"` // only in the create reply
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func endpointOut(e *refund.WebhookEndpoint) endpointJSON {
+	j := endpointJSON{ID: e.ID, Object: "webhook_endpoint", URL: e.URL, Description: e.Description, Events: e.Events,
+		Disabled: e.Disabled, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+	if len(j.Events) == 0 {
+		j.Events = []string{"*"}
+	}
+	return j
+}
+
+func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
+	var req endpointRequest
+	if err := decode(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	e, err := a.svc.CreateWebhookEndpoint(r.Context(), PrincipalFrom(r.Context()), refund.WebhookEndpointInput(req))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	j := endpointOut(e)
+	j.Secret = &e.Secret
+	writeJSON(w, http.StatusCreated, j)
+}
+
+func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) {
+	eps, err := a.svc.ListWebhookEndpoints(r.Context(), PrincipalFrom(r.Context()))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listOut(refund.Page[*refund.WebhookEndpoint]{Data: eps}, endpointOut))
+}
+
+func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	e, err := a.svc.GetWebhookEndpoint(r.Context(), PrincipalFrom(r.Context()), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, endpointOut(e))
+}
+
+func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var req endpointRequest
+	if err := decode(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	e, err := a.svc.UpdateWebhookEndpoint(r.Context(), PrincipalFrom(r.Context()), id, refund.WebhookEndpointInput(req))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, endpointOut(e))
+}
+
+func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := a.svc.DeleteWebhookEndpoint(r.Context(), PrincipalFrom(r.Context()), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": "webhook_endpoint", "deleted": true})
+}
+
+func (a *API) testEndpoint(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ev, err := a.svc.TestWebhookEndpoint(r.Context(), PrincipalFrom(r.Context()), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, eventOut(ev))
+}
+
+type attemptJSON struct {
+	ID          string     `json:"id"`
+	Object      string     `json:"object"`
+	DeliveryID  string     `json:"delivery_id"`
+	EventID     string     `json:"event_id"`
+	EventType   string     `json:"event_type"`
+	URL         string     `json:"url"`
+	Attempt     int        `json:"attempt"`
+	StatusCode  *int       `json:"status_code"`
+	LatencyMS   int64      `json:"latency_ms"`
+	Error       *string    `json:"error"`
+	At          time.Time  `json:"at"`
+	NextRetryAt *time.Time `json:"next_retry_at"`
+}
+
+func attemptOut(at *refund.DeliveryAttempt) attemptJSON {
+	j := attemptJSON{ID: at.ID, Object: "webhook_delivery", DeliveryID: at.DeliveryID, EventID: at.EventID,
+		EventType: at.EventType, URL: at.URL, Attempt: at.Attempt, LatencyMS: at.LatencyMS, Error: nullable(at.Error),
+		At: at.At, NextRetryAt: at.NextRetryAt}
+	if at.StatusCode != 0 {
+		j.StatusCode = &at.StatusCode
+	}
+	return j
+}
+
+func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	f := refund.AttemptFilter{Cursor: r.URL.Query().Get("cursor")}
+	if f.Limit, err = queryLimit(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	page, err := a.svc.ListDeliveryAttempts(r.Context(), PrincipalFrom(r.Context()), id, f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listOut(page, attemptOut))
+}
+
+type eventJSON struct {
+	ID        string          `json:"id"`
+	Object    string          `json:"object"`
+	Type      string          `json:"type"`
+	RefundID  *string         `json:"refund_id"`
+	OrderID   *string         `json:"order_id"`
+	Data      json.RawMessage `json:"data"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+func eventOut(e *refund.Event) eventJSON {
+	data := json.RawMessage(e.Data)
+	if len(data) == 0 {
+		data = json.RawMessage("{}")
+	}
+	return eventJSON{ID: e.ID, Object: "event", Type: e.Type, RefundID: nullable(e.RefundID), OrderID: nullable(e.OrderID),
+		Data: data, CreatedAt: e.CreatedAt}
+}
+
+func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := refund.EventFilter{Type: q.Get("type"), RefundID: q.Get("refund_id"), Cursor: q.Get("cursor")}
+	var err error
+	if f.Limit, err = queryLimit(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	page, err := a.svc.ListEvents(r.Context(), PrincipalFrom(r.Context()), f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listOut(page, eventOut))
+}
+
+func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	e, err := a.svc.GetEvent(r.Context(), PrincipalFrom(r.Context()), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, eventOut(e))
+}
+
+func (a *API) rotateNotifySecret(w http.ResponseWriter, r *http.Request) {
+	secret, err := a.svc.RotateNotifySecret(r.Context(), PrincipalFrom(r.Context()))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"object": "notify_secret", "secret": secret})
+}

@@ -1,0 +1,571 @@
+// Package bench is refundd's load generator: it drives a running refundd
+// (or a trivial JSON handler, for the ceiling) with refund requests in a
+// closed or open loop, measures throughput and latency, and at the end
+// checks from outside that no order was over-refunded and every
+// acknowledged refund exists.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config of one run.
+type Config struct {
+	Target   string        // base URL of refundd
+	Key      string        // merchant API key
+	Surface  string        // native (default) or a dialect name
+	Shape    string        // spread (default) or hot
+	Clients  int           // closed loop: concurrent clients (default 32)
+	Rate     float64       // open loop: requests per second (0 = closed loop)
+	Duration time.Duration // measured time (default 10s)
+	Warmup   time.Duration // unmeasured time before it (default 1s)
+	Orders   int           // spread: orders in the pool (default 2000)
+	Verify   bool          // check invariants at the end
+	// RSS, when set, reads the server's resident memory (bytes).
+	RSS func() int64
+}
+
+// Report is what a run measured.
+type Report struct {
+	Surface      string         `json:"surface"`
+	Shape        string         `json:"shape"`
+	Mode         string         `json:"mode"` // closed or open
+	Clients      int            `json:"clients,omitempty"`
+	Rate         float64        `json:"rate,omitempty"`
+	Duration     float64        `json:"duration_s"`
+	Requests     int            `json:"requests"`
+	Refunds      int            `json:"refunds"`
+	Throughput   float64        `json:"throughput"` // acknowledged refunds per second
+	P50          float64        `json:"p50_ms"`
+	P90          float64        `json:"p90_ms"`
+	P99          float64        `json:"p99_ms"`
+	P999         float64        `json:"p999_ms"`
+	Max          float64        `json:"max_ms"`
+	Errors       map[string]int `json:"errors"`
+	RSSBytes     int64          `json:"rss_bytes,omitempty"`
+	InvariantsOK *bool          `json:"invariants_ok,omitempty"`
+	Invariants   []string       `json:"invariant_violations,omitempty"`
+	Checked      int            `json:"invariant_checks,omitempty"`
+	Ceiling      float64        `json:"ceiling_throughput,omitempty"`
+	Ratio        float64        `json:"ratio,omitempty"`
+}
+
+// surface builds one refund request and reads its answer.
+type surface interface {
+	// newOrder creates an order worth amount and returns its id.
+	newOrder(ctx context.Context, amount int64) (string, error)
+	// refund asks for amount off order; it returns the refund id on
+	// success and an error code otherwise.
+	refund(ctx context.Context, order string, amount int64, seq uint64) (id, code string, err error)
+}
+
+// Client is the HTTP client every run uses: many idle connections, so the
+// generator measures the server and not connection setup.
+func Client() *http.Client {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        4096,
+		MaxIdleConnsPerHost: 4096,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+type run struct {
+	cfg    Config
+	client *http.Client
+	surf   surface
+
+	mu       sync.Mutex
+	lat      []time.Duration
+	errs     map[string]int
+	acked    map[string][]ackedRefund // by order
+	requests atomic.Int64
+
+	hotMu    sync.Mutex
+	hotOrder string
+	hotGen   int
+
+	orders []string
+}
+
+type ackedRefund struct {
+	id     string
+	amount int64
+}
+
+const (
+	spreadOrderAmount = 1_000_000 // 10,000.00: room for many small refunds
+	hotOrderAmount    = 200_000
+	refundAmount      = 100
+)
+
+// Run drives cfg.Target and returns the report.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Surface == "" {
+		cfg.Surface = "native"
+	}
+	if cfg.Shape == "" {
+		cfg.Shape = "spread"
+	}
+	if cfg.Shape != "spread" && cfg.Shape != "hot" {
+		return nil, fmt.Errorf("bench: shape must be spread or hot, not %q", cfg.Shape)
+	}
+	if cfg.Clients <= 0 {
+		cfg.Clients = 32
+	}
+	if cfg.Duration <= 0 {
+		cfg.Duration = 10 * time.Second
+	}
+	if cfg.Warmup < 0 {
+		cfg.Warmup = 0
+	}
+	if cfg.Orders <= 0 {
+		cfg.Orders = 2000
+	}
+	r := &run{cfg: cfg, client: Client(), errs: map[string]int{}, acked: map[string][]ackedRefund{}}
+	var err error
+	if r.surf, err = newSurface(cfg.Surface, cfg.Target, cfg.Key, r.client); err != nil {
+		return nil, err
+	}
+	if err := r.setup(ctx); err != nil {
+		return nil, err
+	}
+	rep := &Report{Surface: cfg.Surface, Shape: cfg.Shape, Errors: map[string]int{}}
+	if cfg.Warmup > 0 {
+		r.drive(ctx, cfg.Warmup, false)
+	}
+	r.mu.Lock()
+	r.lat, r.errs = r.lat[:0], map[string]int{}
+	r.mu.Unlock()
+	r.requests.Store(0)
+	started := time.Now()
+	if cfg.Rate > 0 {
+		rep.Mode, rep.Rate = "open", cfg.Rate
+	} else {
+		rep.Mode, rep.Clients = "closed", cfg.Clients
+	}
+	r.drive(ctx, cfg.Duration, true)
+	elapsed := time.Since(started)
+	if cfg.RSS != nil {
+		rep.RSSBytes = cfg.RSS()
+	}
+
+	r.mu.Lock()
+	lat := slices.Clone(r.lat)
+	for k, v := range r.errs {
+		rep.Errors[k] = v
+	}
+	r.mu.Unlock()
+	slices.Sort(lat)
+	rep.Duration = elapsed.Seconds()
+	rep.Requests = int(r.requests.Load())
+	rep.Refunds = len(lat)
+	rep.Throughput = float64(len(lat)) / elapsed.Seconds()
+	rep.P50, rep.P90, rep.P99, rep.P999 = pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 0.999)
+	if len(lat) > 0 {
+		rep.Max = ms(lat[len(lat)-1])
+	}
+	if cfg.Verify {
+		v, n, err := r.verify(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ok := len(v) == 0
+		rep.InvariantsOK, rep.Invariants, rep.Checked = &ok, v, n
+	}
+	return rep, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// pct is the p-quantile of sorted latencies (nearest rank).
+func pct(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p+0.5) - 1
+	return ms(sorted[min(max(i, 0), len(sorted)-1)])
+}
+
+// setup creates the spread pool or the first hot order.
+func (r *run) setup(ctx context.Context) error {
+	if r.cfg.Shape == "hot" {
+		id, err := r.surf.newOrder(ctx, hotOrderAmount)
+		if err != nil {
+			return err
+		}
+		r.hotOrder = id
+		r.orders = append(r.orders, id)
+		return nil
+	}
+	ids := make([]string, r.cfg.Orders)
+	errc := make(chan error, 1)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			id, err := r.surf.newOrder(ctx, spreadOrderAmount)
+			if err != nil {
+				select {
+				case errc <- err:
+				default:
+				}
+				return
+			}
+			ids[i] = id
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("bench: creating orders: %w", err)
+	default:
+	}
+	r.orders = ids
+	return nil
+}
+
+// pick returns the order for request seq.
+func (r *run) pick(seq uint64) (string, int) {
+	if r.cfg.Shape == "hot" {
+		r.hotMu.Lock()
+		defer r.hotMu.Unlock()
+		return r.hotOrder, r.hotGen
+	}
+	return r.orders[seq%uint64(len(r.orders))], 0
+}
+
+// exhausted replaces the hot order once it is used up (only the first
+// client to notice does it).
+func (r *run) exhausted(ctx context.Context, gen int) {
+	r.hotMu.Lock()
+	defer r.hotMu.Unlock()
+	if gen != r.hotGen {
+		return
+	}
+	id, err := r.surf.newOrder(ctx, hotOrderAmount)
+	if err != nil {
+		return
+	}
+	r.hotOrder, r.hotGen = id, r.hotGen+1
+	r.orders = append(r.orders, id)
+}
+
+var seq atomic.Uint64
+
+// one sends one refund; latency counts from intended (the open loop's
+// planned send time, or now).
+func (r *run) one(ctx context.Context, intended time.Time, record bool) {
+	n := seq.Add(1)
+	order, gen := r.pick(n)
+	id, code, err := r.surf.refund(ctx, order, refundAmount, n)
+	took := time.Since(intended)
+	if ctx.Err() != nil {
+		return
+	}
+	r.requests.Add(1)
+	switch {
+	case err != nil:
+		code = "transport_error"
+	case code == "amount_exceeds_refundable" && r.cfg.Shape == "hot":
+		r.exhausted(ctx, gen)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id != "" {
+		r.acked[order] = append(r.acked[order], ackedRefund{id: id, amount: refundAmount})
+		if record {
+			r.lat = append(r.lat, took)
+		}
+		return
+	}
+	if record {
+		r.errs[code]++
+	}
+}
+
+// drive sends load for d: closed loop with Clients workers, or open loop
+// at Rate.
+func (r *run) drive(ctx context.Context, d time.Duration, record bool) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var wg sync.WaitGroup
+	if r.cfg.Rate <= 0 {
+		for range r.cfg.Clients {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					r.one(ctx, time.Now(), record)
+				}
+			})
+		}
+		wg.Wait()
+		return
+	}
+	// Open loop: request i is due at start + i/rate whether or not earlier
+	// ones have answered; its latency counts from that moment.
+	interval := time.Duration(float64(time.Second) / r.cfg.Rate)
+	start := time.Now()
+	for i := 0; ; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if w := time.Until(due); w > 0 {
+			select {
+			case <-ctx.Done():
+				wg.Wait()
+				return
+			case <-time.After(w):
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() { r.one(ctx, due, record) })
+	}
+	wg.Wait()
+}
+
+// verify checks every order the run touched, and every acknowledged
+// refund, through the native API.
+func (r *run) verify(ctx context.Context) ([]string, int, error) {
+	var bad []string
+	checks := 0
+	n := &native{base: r.cfg.Target, key: r.cfg.Key, client: r.client}
+	r.mu.Lock()
+	acked := r.acked
+	r.mu.Unlock()
+	for order, refunds := range acked {
+		var o struct {
+			Captured int64 `json:"captured_amount"`
+			Refunded int64 `json:"refunded_amount"`
+			Pending  int64 `json:"pending_refund_amount"`
+		}
+		if err := n.get(ctx, "/v1/orders/"+order, &o); err != nil {
+			return nil, 0, err
+		}
+		checks++
+		if o.Refunded+o.Pending > o.Captured {
+			bad = append(bad, fmt.Sprintf("order %s: refunded %d + pending %d > captured %d", order, o.Refunded, o.Pending, o.Captured))
+		}
+		known := map[string]int64{}
+		cursor := ""
+		for {
+			var page struct {
+				Data []struct {
+					ID     string `json:"id"`
+					Amount int64  `json:"amount"`
+				} `json:"data"`
+				HasMore    bool   `json:"has_more"`
+				NextCursor string `json:"next_cursor"`
+			}
+			path := "/v1/refunds?limit=100&order_id=" + order
+			if cursor != "" {
+				path += "&cursor=" + cursor
+			}
+			if err := n.get(ctx, path, &page); err != nil {
+				return nil, 0, err
+			}
+			for _, d := range page.Data {
+				known[d.ID] = d.Amount
+			}
+			if !page.HasMore {
+				break
+			}
+			cursor = page.NextCursor
+		}
+		for _, a := range refunds {
+			checks++
+			if amt, ok := known[a.id]; !ok || amt != a.amount {
+				bad = append(bad, fmt.Sprintf("acknowledged refund %s on order %s is missing or changed", a.id, order))
+			}
+		}
+	}
+	return bad, checks, nil
+}
+
+// Table renders reports as a text table.
+func Table(w io.Writer, reps ...*Report) {
+	fmt.Fprintf(w, "%-10s %-7s %-14s %10s %9s %9s %9s %9s %9s %8s %s\n",
+		"surface", "shape", "load", "refunds/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "RSS MB", "errors")
+	for _, r := range reps {
+		load := "closed " + strconv.Itoa(r.Clients)
+		if r.Mode == "open" {
+			load = "open " + strconv.FormatFloat(r.Rate, 'f', 0, 64) + "/s"
+		}
+		var errs []string
+		for k, v := range r.Errors {
+			errs = append(errs, k+"="+strconv.Itoa(v))
+		}
+		slices.Sort(errs)
+		fmt.Fprintf(w, "%-10s %-7s %-14s %10.0f %9.2f %9.2f %9.2f %9.2f %9.2f %8.1f %s\n",
+			r.Surface, r.Shape, load, r.Throughput, r.P50, r.P90, r.P99, r.P999, r.Max,
+			float64(r.RSSBytes)/(1<<20), strings.Join(errs, " "))
+		if r.Ceiling > 0 {
+			fmt.Fprintf(w, "ceiling (trivial JSON handler, same generator): %.0f req/s; refundd at %.1f %% of it\n", r.Ceiling, 100*r.Ratio)
+		}
+		if r.InvariantsOK != nil {
+			verdict := "ok"
+			if !*r.InvariantsOK {
+				verdict = "VIOLATED: " + strings.Join(r.Invariants, "; ")
+			}
+			fmt.Fprintf(w, "invariants (%d checks): %s\n", r.Checked, verdict)
+		}
+	}
+}
+
+// native speaks the native v1 API.
+type native struct {
+	base, key string
+	client    *http.Client
+}
+
+func (n *native) do(ctx context.Context, method, path string, body []byte, out any, headers ...string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, n.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+n.key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := n.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, err
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return res.StatusCode, fmt.Errorf("bench: %s %s answered %d %q", method, path, res.StatusCode, b)
+		}
+	}
+	return res.StatusCode, nil
+}
+
+func (n *native) get(ctx context.Context, path string, out any) error {
+	status, err := n.do(ctx, "GET", path, nil, out)
+	if err == nil && status != 200 {
+		err = fmt.Errorf("bench: GET %s answered %d", path, status)
+	}
+	return err
+}
+
+func (n *native) newOrder(ctx context.Context, amount int64) (string, error) {
+	body := fmt.Appendf(nil, `{"currency":"SAR","amount":%d,"payment_method":"card","source":{"scheme":"visa","last_digits":"4242"}}`, amount)
+	var o struct {
+		ID    string `json:"id"`
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	status, err := n.do(ctx, "POST", "/v1/orders", body, &o)
+	if err != nil {
+		return "", err
+	}
+	if status != http.StatusCreated {
+		return "", fmt.Errorf("bench: create order answered %d: %s", status, o.Error.Message)
+	}
+	return o.ID, nil
+}
+
+type nativeReply struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Error  struct {
+		Code string `json:"code"`
+	} `json:"error"`
+}
+
+func (n *native) refund(ctx context.Context, order string, amount int64, seq uint64) (string, string, error) {
+	body := fmt.Appendf(nil, `{"order_id":%q,"amount":%d}`, order, amount)
+	var rep nativeReply
+	status, err := n.do(ctx, "POST", "/v1/refunds", body, &rep, "Idempotency-Key", "bench-"+strconv.FormatUint(seq, 36)+"-"+order)
+	if err != nil {
+		return "", "", err
+	}
+	if status == http.StatusCreated && rep.Status != "failed" {
+		return rep.ID, "", nil
+	}
+	if rep.Error.Code == "" {
+		rep.Error.Code = "http_" + strconv.Itoa(status)
+	}
+	return "", rep.Error.Code, nil
+}
+
+func newSurface(name, base, key string, c *http.Client) (surface, error) {
+	n := &native{base: strings.TrimRight(base, "/"), key: key, client: c}
+	switch name {
+	case "native":
+		return n, nil
+	case "ceiling":
+		return &ceilingSurface{n}, nil
+	}
+	return nil, fmt.Errorf("bench: unknown surface %q (native)", name)
+}
+
+// ceilingSurface sends the native requests to the trivial handler.
+type ceilingSurface struct{ *native }
+
+func (c *ceilingSurface) newOrder(context.Context, int64) (string, error) { return "ord_ceiling", nil }
+
+func (c *ceilingSurface) refund(ctx context.Context, order string, amount int64, seq uint64) (string, string, error) {
+	return c.native.refund(ctx, order, amount, seq)
+}
+
+// Ceiling serves the trivial handler the ceiling run measures: it decodes
+// the JSON body and answers a small JSON object, nothing else.
+func Ceiling() http.Handler {
+	var n atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, `{"error":{"code":"invalid_request"}}`, http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id":"re_%d","object":"refund","status":"succeeded"}`, n.Add(1))
+	})
+}
+
+// RunCeiling measures the trivial handler with the same generator and
+// settings as cfg, on a loopback listener in this process.
+func RunCeiling(ctx context.Context, cfg Config) (float64, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	srv := &http.Server{Handler: Ceiling(), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	cfg.Target, cfg.Key, cfg.Surface, cfg.Shape, cfg.Verify, cfg.RSS = "http://"+ln.Addr().String(), "ceiling", "ceiling", "spread", false, nil
+	cfg.Orders = 1
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		return 0, err
+	}
+	if rep.Throughput == 0 {
+		return 0, errors.New("bench: the ceiling run answered nothing")
+	}
+	return rep.Throughput, nil
+}

@@ -1,0 +1,333 @@
+// Command refundd is the refund engine: server, demo, migrations and admin
+// commands. This file only parses flags and wires packages together.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `refundd: a self-hosted refund engine
+
+Usage:
+  refundd serve    [--addr HOST:PORT] [--db URL] [--processor sandbox|URL]
+  refundd demo     [--addr HOST:PORT] [--db URL]
+  refundd migrate  --db URL
+  refundd bench    [--db URL | --target URL --key KEY] [--shape spread|hot] [--clients N | --rate R]
+                   [--duration D] [--surface native|...] [--ceiling] [--json]
+  refundd merchant create --db URL --name N [--cr X] [--email E] [--mobile M] [--account-no A] [--vat-number V]
+  refundd partner  create --db URL --name N --merchant ID [--merchant ID ...]
+  refundd key      create --db URL (--merchant ID | --partner ID) [--scope S ...]
+  refundd key      list   --db URL
+  refundd key      revoke --db URL KEY_ID
+
+Environment: REFUNDD_ADDR, REFUNDD_DB, REFUNDD_PROCESSOR.
+`
+
+// run executes one command; it returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	if (cmd == "merchant" || cmd == "partner" || cmd == "key") && len(rest) > 0 {
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = runServe(ctx, rest, stdout, stderr)
+	case "demo":
+		err = runDemo(ctx, rest, stdout, stderr)
+	case "migrate":
+		err = runMigrate(ctx, rest, stdout)
+	case "bench":
+		err = runBench(ctx, rest, stdout, stderr)
+	case "merchant create":
+		err = runMerchantCreate(ctx, rest, stdout)
+	case "partner create":
+		err = runPartnerCreate(ctx, rest, stdout)
+	case "key create":
+		err = runKeyCreate(ctx, rest, stdout)
+	case "key list":
+		err = runKeyList(ctx, rest, stdout)
+	case "key revoke":
+		err = runKeyRevoke(ctx, rest, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "refundd: unknown command %q\n\n%s", strings.Join(args, " "), usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		var usageErr usageError
+		fmt.Fprintf(stderr, "refundd: %v\n", err)
+		if errors.As(err, &usageErr) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError(err.Error())
+	}
+	return nil
+}
+
+type serveFlags struct {
+	addr, db, processor string
+	processorTimeout    time.Duration
+	lease               time.Duration
+	maxInFlight         int
+	settleDelay         time.Duration
+	logFormat           string
+	webhookAllowPrivate bool
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
+	fs.StringVar(&f.addr, "addr", env("REFUNDD_ADDR", "127.0.0.1:8080"), "listen address")
+	fs.StringVar(&f.db, "db", env("REFUNDD_DB", defDB), "database URL: sqlite:PATH or postgres://...")
+	fs.StringVar(&f.processor, "processor", env("REFUNDD_PROCESSOR", "sandbox"), "sandbox (in-process) or a sandbox service URL")
+	fs.DurationVar(&f.processorTimeout, "processor-timeout", 10*time.Second, "deadline of one processor call")
+	fs.DurationVar(&f.lease, "lease", 0, "how long a node owns a claimed refund before another takes over (default processor timeout + 20s)")
+	fs.IntVar(&f.maxInFlight, "max-inflight", 64, "cap on concurrent processor calls from this node")
+	fs.DurationVar(&f.settleDelay, "settle-delay", 2*time.Second, "in-process sandbox: how long wallet (stcpay) refunds stay pending")
+	fs.StringVar(&f.logFormat, "log", env("REFUNDD_LOG", "json"), "log format: json or text")
+	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", env("REFUNDD_WEBHOOK_ALLOW_PRIVATE", "") == "true",
+		"allow webhook and notify targets on loopback and private addresses")
+}
+
+func (f *serveFlags) config(stderr io.Writer) server.Config {
+	var h slog.Handler = slog.NewJSONHandler(stderr, nil)
+	if f.logFormat == "text" {
+		h = slog.NewTextHandler(stderr, nil)
+	}
+	return server.Config{Addr: f.addr, DB: f.db, Processor: f.processor, Log: slog.New(h),
+		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate}
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f serveFlags
+	fs := newFlags("serve", stderr)
+	f.register(fs, "sqlite:refundd.db")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg := f.config(stderr)
+	srv, err := server.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		srv.Stop(context.Background())
+		return err
+	}
+	cfg.Log.Info("refundd serving", "url", srv.URL(), "db", server.Redact(cfg.DB), "processor", cfg.Processor)
+	return waitAndStop(ctx, srv, cfg.Log)
+}
+
+// waitAndStop blocks until ctx ends (SIGINT/SIGTERM), then shuts down
+// gracefully: in-flight requests finish, the worker stops.
+func waitAndStop(ctx context.Context, srv *server.Server, log *slog.Logger) error {
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Stop(sctx)
+}
+
+func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("migrate", io.Discard)
+	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	st, err := server.OpenStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "migrated %s\n", server.Redact(*db))
+	return st.Close()
+}
+
+// withService opens the database named by --db and runs fn on a service.
+func withService(ctx context.Context, db string, fn func(*refund.Service) error) error {
+	srv, err := server.Open(ctx, server.Config{DB: db, WorkerInterval: -1})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop(context.Background())
+	return fn(srv.Service)
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func merchantJSON(m *refund.Merchant) map[string]any {
+	return map[string]any{"id": m.ID, "object": "merchant", "app_id": m.AppID, "name": m.Name, "cr": m.CR,
+		"email": m.Email, "mobile": m.Mobile, "account_no": m.AccountNo, "vat_number": m.VATNumber, "created_at": m.CreatedAt}
+}
+
+func keyJSON(k *refund.APIKey) map[string]any {
+	j := map[string]any{"id": k.ID, "prefix": k.Prefix, "scopes": k.Scopes, "created_at": k.CreatedAt, "revoked_at": k.RevokedAt}
+	if k.MerchantID != "" {
+		j["merchant_id"] = k.MerchantID
+	} else {
+		j["partner_id"] = k.PartnerID
+	}
+	return j
+}
+
+func runMerchantCreate(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("merchant create", io.Discard)
+	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
+	var in refund.MerchantInput
+	fs.StringVar(&in.Name, "name", "", "merchant name (required)")
+	fs.StringVar(&in.CR, "cr", "", "commercial registration number")
+	fs.StringVar(&in.Freelancer, "freelancer", "", "freelance licence number")
+	fs.StringVar(&in.Email, "email", "", "email")
+	fs.StringVar(&in.Mobile, "mobile", "", "mobile")
+	fs.StringVar(&in.AccountNo, "account-no", "", "account number")
+	fs.StringVar(&in.VATNumber, "vat-number", "", "VAT registration number (15 digits)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return withService(ctx, *db, func(svc *refund.Service) error {
+		m, key, err := svc.CreateMerchant(ctx, in)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]any{"merchant": merchantJSON(m), "api_key": key})
+	})
+}
+
+func runPartnerCreate(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("partner create", io.Discard)
+	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
+	name := fs.String("name", "", "partner name (required)")
+	var merchants multi
+	fs.Var(&merchants, "merchant", "linked merchant id (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return withService(ctx, *db, func(svc *refund.Service) error {
+		p, key, err := svc.CreatePartner(ctx, *name, merchants)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]any{"partner": map[string]any{"id": p.ID, "object": "partner", "name": p.Name,
+			"merchant_ids": p.MerchantIDs, "created_at": p.CreatedAt}, "api_key": key})
+	})
+}
+
+func runKeyCreate(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("key create", io.Discard)
+	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
+	merchant := fs.String("merchant", "", "merchant id")
+	partner := fs.String("partner", "", "partner id")
+	var scopes multi
+	fs.Var(&scopes, "scope", "scope (repeatable; default: all of the owner's scopes)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return withService(ctx, *db, func(svc *refund.Service) error {
+		k, raw, err := svc.CreateKey(ctx, *merchant, *partner, scopes)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]any{"key": keyJSON(k), "api_key": raw})
+	})
+}
+
+func runKeyList(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("key list", io.Discard)
+	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return withService(ctx, *db, func(svc *refund.Service) error {
+		ks, err := svc.ListKeys(ctx)
+		if err != nil {
+			return err
+		}
+		out := make([]map[string]any, 0, len(ks))
+		for _, k := range ks {
+			out = append(out, keyJSON(k))
+		}
+		return printJSON(stdout, out)
+	})
+}
+
+func runKeyRevoke(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("key revoke", io.Discard)
+	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError("key revoke takes one KEY_ID")
+	}
+	return withService(ctx, *db, func(svc *refund.Service) error {
+		if err := svc.RevokeKey(ctx, fs.Arg(0)); err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]any{"id": fs.Arg(0), "revoked": true})
+	})
+}

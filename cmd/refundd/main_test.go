@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// runCLI runs one refundd command and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func mustJSON(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, s)
+	}
+}
+
+func TestCLI_AdminCommands(t *testing.T) {
+	t.Parallel()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+
+	code, out, errOut := runCLI(t, "migrate", "--db", db)
+	if code != 0 || !strings.Contains(out, "migrated") {
+		t.Fatalf("migrate: code %d, out %q, err %q", code, out, errOut)
+	}
+
+	code, out, errOut = runCLI(t, "merchant", "create", "--db", db, "--name", "Souq", "--cr", "1010101010",
+		"--email", "ops@souq.example", "--mobile", "+966500000001", "--account-no", "ACC-1", "--vat-number", "300000000000003")
+	if code != 0 {
+		t.Fatalf("merchant create: code %d, err %q", code, errOut)
+	}
+	var mc struct {
+		Merchant map[string]json.RawMessage `json:"merchant"`
+		APIKey   string                     `json:"api_key"`
+	}
+	mustJSON(t, out, &mc)
+	var appID int64
+	if err := json.Unmarshal(mc.Merchant["app_id"], &appID); err != nil || appID < 1 {
+		t.Fatalf("app_id must be a positive integer, got %s", mc.Merchant["app_id"])
+	}
+	var merchantID string
+	json.Unmarshal(mc.Merchant["id"], &merchantID)
+	if merchantID == "" || !strings.HasPrefix(mc.APIKey, "rk_") {
+		t.Fatalf("merchant create printed %s", out)
+	}
+
+	// A second merchant gets the next app id: Techrar clients address
+	// merchants by it.
+	_, out, _ = runCLI(t, "merchant", "create", "--db", db, "--name", "Other")
+	var mc2 struct {
+		Merchant struct {
+			AppID int64 `json:"app_id"`
+		} `json:"merchant"`
+	}
+	mustJSON(t, out, &mc2)
+	if mc2.Merchant.AppID != appID+1 {
+		t.Fatalf("second app_id: want %d, got %d", appID+1, mc2.Merchant.AppID)
+	}
+
+	code, out, errOut = runCLI(t, "partner", "create", "--db", db, "--name", "Platform", "--merchant", merchantID)
+	if code != 0 {
+		t.Fatalf("partner create: code %d, err %q", code, errOut)
+	}
+	var pc struct {
+		Partner struct {
+			ID          string   `json:"id"`
+			MerchantIDs []string `json:"merchant_ids"`
+		} `json:"partner"`
+		APIKey string `json:"api_key"`
+	}
+	mustJSON(t, out, &pc)
+	if pc.Partner.ID == "" || len(pc.Partner.MerchantIDs) != 1 || pc.Partner.MerchantIDs[0] != merchantID || pc.APIKey == "" {
+		t.Fatalf("partner create printed %s", out)
+	}
+
+	code, out, errOut = runCLI(t, "key", "create", "--db", db, "--merchant", merchantID, "--scope", "refunds:read")
+	if code != 0 {
+		t.Fatalf("key create: code %d, err %q", code, errOut)
+	}
+	var kc struct {
+		Key struct {
+			ID     string   `json:"id"`
+			Prefix string   `json:"prefix"`
+			Scopes []string `json:"scopes"`
+		} `json:"key"`
+		APIKey string `json:"api_key"`
+	}
+	mustJSON(t, out, &kc)
+	if kc.Key.ID == "" || !strings.HasPrefix(kc.APIKey, kc.Key.Prefix) || len(kc.Key.Scopes) != 1 || kc.Key.Scopes[0] != "refunds:read" {
+		t.Fatalf("key create printed %s", out)
+	}
+
+	code, out, _ = runCLI(t, "key", "list", "--db", db)
+	if code != 0 || !strings.Contains(out, kc.Key.ID) {
+		t.Fatalf("key list: code %d, out %s", code, out)
+	}
+	if strings.Contains(out, kc.APIKey) || strings.Contains(out, mc.APIKey) {
+		t.Fatal("key list must not print secrets")
+	}
+
+	code, out, _ = runCLI(t, "key", "revoke", "--db", db, kc.Key.ID)
+	if code != 0 || !strings.Contains(out, `"revoked": true`) {
+		t.Fatalf("key revoke: code %d, out %s", code, out)
+	}
+	_, out, _ = runCLI(t, "key", "list", "--db", db)
+	var keys []struct {
+		ID        string  `json:"id"`
+		RevokedAt *string `json:"revoked_at"`
+	}
+	mustJSON(t, out, &keys)
+	for _, k := range keys {
+		if k.ID == kc.Key.ID && k.RevokedAt == nil {
+			t.Fatalf("revoked key listed without revoked_at: %s", out)
+		}
+	}
+}
+
+func TestCLI_Errors(t *testing.T) {
+	t.Parallel()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"NoCommand", nil, 2, "Usage"},
+		{"UnknownCommand", []string{"frobnicate"}, 2, "unknown command"},
+		{"UnknownFlag", []string{"merchant", "create", "--db", db, "--nope"}, 2, "nope"},
+		{"MerchantWithoutName", []string{"merchant", "create", "--db", db}, 1, "name"},
+		{"PartnerUnknownMerchant", []string{"partner", "create", "--db", db, "--name", "P", "--merchant", "mer_missing"}, 1, "not found"},
+		{"KeyWithoutOwner", []string{"key", "create", "--db", db}, 1, "merchant"},
+		{"RevokeUnknownKey", []string{"key", "revoke", "--db", db, "key_missing"}, 1, "not found"},
+		{"RevokeNeedsID", []string{"key", "revoke", "--db", db}, 2, "KEY_ID"},
+		{"BadDatabaseURL", []string{"migrate", "--db", "mysql://x"}, 1, "unknown database URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, tc.args...)
+			if code != tc.code || !strings.Contains(errOut, tc.msg) {
+				t.Fatalf("want exit %d mentioning %q, got %d: %s", tc.code, tc.msg, code, errOut)
+			}
+		})
+	}
+}
+
+// signalWriter collects output and closes ready once marker appears.
+type signalWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	ready  chan struct{}
+	once   sync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.marker) {
+		w.once.Do(func() { close(w.ready) })
+	}
+	return n, err
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+var (
+	curlURL    = regexp.MustCompile(`'?(http://[^\s']+)'?`)
+	curlHeader = regexp.MustCompile(`-H '([^']+)'`)
+	curlBody   = regexp.MustCompile(`-d '([^']+)'`)
+	refundID   = regexp.MustCompile(`"id":"(re_[^"]+)"`)
+)
+
+// TestDemo_CurlLinesWork starts `refundd demo` and runs every curl line it
+// prints, as a new user would paste them.
+func TestDemo_CurlLinesWork(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &signalWriter{marker: "Press Ctrl-C", ready: make(chan struct{})}
+	done := make(chan int, 1)
+	db := "sqlite:" + filepath.Join(t.TempDir(), "demo.db")
+	go func() { done <- run(ctx, []string{"demo", "--addr", "127.0.0.1:0", "--db", db}, out, io.Discard) }()
+	select {
+	case <-out.ready:
+	case code := <-done:
+		t.Fatalf("demo exited with %d: %s", code, out.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not start")
+	}
+
+	// Join continuation lines, then run each curl command in order.
+	text := strings.ReplaceAll(out.String(), "\\\n", " ")
+	var lastRefund, comment string
+	ran := 0
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "#") {
+			comment = line
+		}
+		if !strings.HasPrefix(line, "curl ") {
+			continue
+		}
+		line = strings.ReplaceAll(line, "REFUND_ID", lastRefund)
+		method := "GET"
+		if strings.Contains(line, "-X POST") {
+			method = "POST"
+		}
+		u := curlURL.FindStringSubmatch(line)[1]
+		var body io.Reader
+		if m := curlBody.FindStringSubmatch(line); m != nil {
+			body = strings.NewReader(m[1])
+		}
+		req, err := http.NewRequest(method, u, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range curlHeader.FindAllStringSubmatch(line, -1) {
+			k, v, _ := strings.Cut(h[1], ": ")
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		ran++
+		switch {
+		case strings.Contains(comment, "more than is left"):
+			if res.StatusCode != 422 || !strings.Contains(string(b), "amount_exceeds_refundable") {
+				t.Errorf("%s\n-> %d %s (want 422 amount_exceeds_refundable)", line, res.StatusCode, b)
+			}
+		case strings.Contains(comment, "another merchant"):
+			if res.StatusCode != 404 || !strings.Contains(string(b), "order_not_found") {
+				t.Errorf("%s\n-> %d %s (want 404 order_not_found)", line, res.StatusCode, b)
+			}
+		case res.StatusCode >= 300:
+			t.Errorf("%s\n-> %d %s", line, res.StatusCode, b)
+		}
+		if method == "POST" && strings.HasSuffix(u, "/v1/refunds") {
+			if m := refundID.FindStringSubmatch(string(b)); m != nil {
+				lastRefund = m[1]
+			}
+		}
+	}
+	if ran < 8 {
+		t.Fatalf("demo printed only %d curl lines:\n%s", ran, out.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("demo exit code %d after shutdown", code)
+	}
+}

@@ -1,0 +1,362 @@
+// Package sandbox is a simulated acquirer that runs in-process and
+// implements processor.Processor (DESIGN.md §5).
+//
+// Its answer follows the order's card last four digits or payment method:
+//
+//	last4 0051      declined, 51 Insufficient funds
+//	last4 0005      declined, 05 Do not honor
+//	last4 0091      transient 91 (issuer or switch inoperative) on the first
+//	                2 attempts for a key, approved on the 3rd
+//	last4 0099      no answer: Refund waits for ctx to end; Status then
+//	                approves the refund
+//	method stcpay   accepted as pending, approved once Config.SettleDelay has
+//	                passed on the injected clock
+//	anything else   approved, 00, with RRN, STAN, auth code and ARN
+//
+// The acquirer keeps a ledger keyed by idempotency key: a replayed Refund
+// returns the stored answer and never executes twice; a replay whose amount
+// or currency differs is refused with ErrKeyMismatch. Executed lists what was
+// executed so that tests can count it. All methods are safe for concurrent
+// use.
+package sandbox
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/refundd/refundd/processor"
+)
+
+// Card last four digits (and the wallet method) that select a behaviour.
+const (
+	CardInsufficientFunds = "0051" // declined, 51
+	CardDoNotHonor        = "0005" // declined, 05
+	CardIssuerUnavailable = "0091" // transient 91 twice, then approved
+	CardNoAnswer          = "0099" // times out until asked for status
+	MethodSTCPay          = "stcpay"
+)
+
+// DefaultSettleDelay is the wallet settlement delay when Config leaves it zero.
+const DefaultSettleDelay = 2 * time.Second
+
+// issuerUnavailableAttempts is how many 0091 attempts fail before approval.
+const issuerUnavailableAttempts = 2
+
+// ErrKeyMismatch is returned by Refund when an idempotency key is replayed
+// with an amount or currency different from the request it first carried.
+// It is not a processor.TransientError; the acquirer executes nothing.
+var ErrKeyMismatch = errors.New("sandbox: idempotency key reused with a different amount or currency")
+
+// Clock tells the current time.
+type Clock func() time.Time
+
+// Config of an Acquirer. Zero values take the documented defaults.
+type Config struct {
+	// Now is the clock used for execution times and settlement
+	// (default time.Now).
+	Now Clock
+	// SettleDelay is how long a wallet (stcpay) refund stays pending after it
+	// was accepted, measured on Now (default 2s). A negative delay settles
+	// it at the first look after acceptance.
+	SettleDelay time.Duration
+}
+
+// Execution is one refund the acquirer executed.
+type Execution struct {
+	IdempotencyKey string
+	Amount         int64
+	Currency       string
+	// Status is the current status: approved, declined or pending (a
+	// wallet refund not settled yet as of the clock).
+	Status processor.Status
+	// ExecutedAt is when the acquirer executed it: when it answered
+	// approved or declined, accepted it as pending, or (0099) approved it on
+	// a status request.
+	ExecutedAt time.Time
+	// Attempts counts the Refund calls received for the key, including
+	// transient failures, unanswered calls and replays.
+	Attempts int
+}
+
+// Acquirer is the in-process sandbox acquirer. Create it with New.
+type Acquirer struct {
+	now         Clock
+	settleDelay time.Duration
+
+	mu       sync.Mutex
+	ledger   map[string]*entry // by idempotency key
+	attempts map[string]int    // Refund calls per key
+	seq      uint64            // reference number sequence
+}
+
+var _ processor.Processor = (*Acquirer)(nil)
+
+type state int
+
+const (
+	stateReceived state = iota // 0099: recorded, not answered, not executed
+	statePending               // wallet: executed, awaiting settlement
+	stateFinal                 // executed, final answer in result
+)
+
+type entry struct {
+	amount     int64
+	currency   string
+	state      state
+	result     processor.Result
+	executedAt time.Time
+	settleAt   time.Time // statePending only
+}
+
+// New returns an Acquirer with an empty ledger.
+func New(cfg Config) *Acquirer {
+	a := &Acquirer{
+		now:         cfg.Now,
+		settleDelay: cfg.SettleDelay,
+		ledger:      make(map[string]*entry),
+		attempts:    make(map[string]int),
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.settleDelay == 0 {
+		a.settleDelay = DefaultSettleDelay
+	}
+	return a
+}
+
+// Refund submits a refund. See the package documentation for the answers.
+// A request with an empty idempotency key or a non-positive amount is
+// declined (30 Format error, 13 Invalid amount) without being recorded. A
+// context already done executes nothing and returns its error.
+func (a *Acquirer) Refund(ctx context.Context, req processor.Request) (processor.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return processor.Result{}, err
+	}
+	switch {
+	case req.IdempotencyKey == "":
+		return processor.Result{Status: processor.Declined, ResponseCode: "30", Message: "Format error"}, nil
+	case req.Amount <= 0:
+		return processor.Result{Status: processor.Declined, ResponseCode: "13", Message: "Invalid amount"}, nil
+	}
+
+	a.mu.Lock()
+	res, noAnswer, err := a.refundLocked(req)
+	a.mu.Unlock()
+	if noAnswer {
+		return a.wait(ctx, req.IdempotencyKey)
+	}
+	return res, err
+}
+
+// refundLocked runs a Refund under a.mu. noAnswer reports a 0099 refund the
+// acquirer received but does not answer.
+func (a *Acquirer) refundLocked(req processor.Request) (res processor.Result, noAnswer bool, err error) {
+	key := req.IdempotencyKey
+	now := a.now()
+	a.attempts[key]++
+
+	if e, ok := a.ledger[key]; ok {
+		if e.amount != req.Amount || !strings.EqualFold(e.currency, req.Currency) {
+			return processor.Result{}, false, fmt.Errorf("%w: key %q was %d %s, replayed with %d %s",
+				ErrKeyMismatch, key, e.amount, e.currency, req.Amount, req.Currency)
+		}
+		if e.state == stateReceived {
+			return processor.Result{}, true, nil
+		}
+		a.settle(e, now)
+		return e.result, false, nil
+	}
+
+	e := &entry{amount: req.Amount, currency: req.Currency, state: stateFinal, executedAt: now}
+	switch {
+	case req.CardLast4 == CardInsufficientFunds:
+		e.result = a.declined(now, "51", "Insufficient funds")
+	case req.CardLast4 == CardDoNotHonor:
+		e.result = a.declined(now, "05", "Do not honor")
+	case req.CardLast4 == CardIssuerUnavailable && a.attempts[key] <= issuerUnavailableAttempts:
+		return processor.Result{}, false, &processor.TransientError{Code: "91", Message: "Issuer or switch inoperative"}
+	case req.CardLast4 == CardNoAnswer:
+		a.ledger[key] = &entry{amount: req.Amount, currency: req.Currency, state: stateReceived}
+		return processor.Result{}, true, nil
+	case strings.EqualFold(req.PaymentMethod, MethodSTCPay):
+		e.state = statePending
+		e.settleAt = now.Add(a.settleDelay)
+		e.result = processor.Result{Status: processor.Pending, Message: "Accepted, settlement pending", ExecutedAt: now}
+	default:
+		e.result = a.approved(now)
+	}
+	a.ledger[key] = e
+	return e.result, false, nil
+}
+
+// wait is the 0099 non-answer: it waits for ctx to end. A context without a
+// deadline would wait forever, so it fails at once as a timeout.
+func (a *Acquirer) wait(ctx context.Context, key string) (processor.Result, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		return processor.Result{}, fmt.Errorf("sandbox: no answer for %q: %w", key, context.DeadlineExceeded)
+	}
+	<-ctx.Done()
+	return processor.Result{}, ctx.Err()
+}
+
+// Status reports the stored answer for a key, settling a wallet refund whose
+// delay has passed. A 0099 refund that was received but not answered is
+// approved (executed) by this call. A key never executed, including 0091
+// attempts that failed, returns processor.ErrNotFound.
+func (a *Acquirer) Status(ctx context.Context, idempotencyKey string) (processor.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return processor.Result{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.ledger[idempotencyKey]
+	if !ok {
+		return processor.Result{}, processor.ErrNotFound
+	}
+	now := a.now()
+	if e.state == stateReceived {
+		e.state = stateFinal
+		e.executedAt = now
+		e.result = a.approved(now)
+	}
+	a.settle(e, now)
+	return e.result, nil
+}
+
+// Executed returns what the acquirer executed, ordered by execution time
+// then idempotency key. Wallet refunds whose delay has passed are settled
+// first, so their Status is as of the clock.
+func (a *Acquirer) Executed() []Execution {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	out := make([]Execution, 0, len(a.ledger))
+	for key, e := range a.ledger {
+		if e.state == stateReceived {
+			continue
+		}
+		a.settle(e, now)
+		out = append(out, Execution{
+			IdempotencyKey: key,
+			Amount:         e.amount,
+			Currency:       e.currency,
+			Status:         e.result.Status,
+			ExecutedAt:     e.executedAt,
+			Attempts:       a.attempts[key],
+		})
+	}
+	slices.SortFunc(out, func(x, y Execution) int {
+		if c := x.ExecutedAt.Compare(y.ExecutedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.IdempotencyKey, y.IdempotencyKey)
+	})
+	return out
+}
+
+// settle approves a pending wallet refund once now reaches its settlement
+// time. The approval's ExecutedAt is the settlement time. Called under a.mu.
+func (a *Acquirer) settle(e *entry, now time.Time) {
+	if e.state != statePending || now.Before(e.settleAt) {
+		return
+	}
+	e.state = stateFinal
+	e.result = a.approved(e.settleAt)
+}
+
+// approved assigns fresh reference numbers. Called under a.mu.
+func (a *Acquirer) approved(at time.Time) processor.Result {
+	seq := a.next()
+	return processor.Result{
+		Status:       processor.Approved,
+		ResponseCode: "00",
+		Message:      "Approved",
+		RRN:          rrn(at, seq),
+		STAN:         stan(seq),
+		AuthCode:     authCode(seq),
+		ARN:          arn(at, seq),
+		ExecutedAt:   at,
+	}
+}
+
+// declined answers a decline; like a real acquirer it carries an RRN and a
+// STAN but no auth code or ARN. Called under a.mu.
+func (a *Acquirer) declined(at time.Time, code, msg string) processor.Result {
+	seq := a.next()
+	return processor.Result{
+		Status:       processor.Declined,
+		ResponseCode: code,
+		Message:      msg,
+		RRN:          rrn(at, seq),
+		STAN:         stan(seq),
+		ExecutedAt:   at,
+	}
+}
+
+func (a *Acquirer) next() uint64 {
+	a.seq++
+	return a.seq
+}
+
+// julian is the YDDD date (last digit of the year, day of the year) used in
+// RRNs and ARNs.
+func julian(t time.Time) string {
+	return fmt.Sprintf("%d%03d", t.Year()%10, t.YearDay())
+}
+
+// rrn is 12 digits: YDDD and an 8-digit sequence (unique for 10^8
+// executions of one acquirer).
+func rrn(at time.Time, seq uint64) string {
+	return julian(at) + fmt.Sprintf("%08d", seq%100_000_000)
+}
+
+// stan is 6 digits, 000001 to 999999, cycling like a real trace number.
+func stan(seq uint64) string {
+	return fmt.Sprintf("%06d", (seq-1)%999_999+1)
+}
+
+// authCode is 6 uppercase alphanumerics, a bijection of seq modulo 36^6 so
+// that consecutive codes do not look consecutive.
+func authCode(seq uint64) string {
+	const space = 36 * 36 * 36 * 36 * 36 * 36
+	// 2654435761 is coprime to 36^6 (odd, not a multiple of 3).
+	v := (seq*2654435761 + 0x5EED) % space
+	s := strings.ToUpper(strconv.FormatUint(v, 36))
+	return strings.Repeat("0", 6-len(s)) + s
+}
+
+// sandboxBIN is the acquirer BIN embedded in ARNs.
+const sandboxBIN = "400000"
+
+// arn is 23 digits laid out like a card-scheme acquirer reference number:
+// format code 7, acquirer BIN (6), YDDD (4), sequence (11), Luhn check digit.
+func arn(at time.Time, seq uint64) string {
+	body := "7" + sandboxBIN + julian(at) + fmt.Sprintf("%011d", seq%100_000_000_000)
+	return body + luhn(body)
+}
+
+// luhn returns the Luhn check digit for digits.
+func luhn(digits string) string {
+	sum := 0
+	double := true // the rightmost digit of the body is doubled
+	for i := len(digits) - 1; i >= 0; i-- {
+		d := int(digits[i] - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return strconv.Itoa((10 - sum%10) % 10)
+}

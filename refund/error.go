@@ -1,0 +1,85 @@
+package refund
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes are stable: clients and every surface's reply table key on
+// them. Add codes freely; never rename one.
+const (
+	EInvalidRequest          = "invalid_request"
+	EInvalidAmount           = "invalid_amount"
+	EAmountExceedsRefundable = "amount_exceeds_refundable"
+	EOrderNotFound           = "order_not_found"
+	ERefundNotFound          = "refund_not_found"
+	EMerchantNotFound        = "merchant_not_found"
+	EPartnerNotFound         = "partner_not_found"
+	EKeyNotFound             = "key_not_found"
+	EIdempotencyKeyReused    = "idempotency_key_reused"
+	EIdempotencyKeyInUse     = "idempotency_key_in_use"
+	EMerchantReferenceReused = "merchant_reference_reused"
+	EOrderReferenceExists    = "order_reference_exists"
+	ERefundNotCancelable     = "refund_not_cancelable"
+	EUnauthorized            = "unauthorized"
+	EForbidden               = "forbidden"
+	EConflict                = "conflict" // a concurrent change won; retry
+	EProcessorUnavailable    = "processor_unavailable"
+	EInternal                = "internal"
+	ENotFound                = "not_found"
+	EUnsupportedCurrency     = "unsupported_currency"
+	ERefundInProgressOnOrder = "refund_in_progress"
+	EWebhookEndpointNotFound = "webhook_endpoint_not_found"
+	EEventNotFound           = "event_not_found"
+)
+
+// Error is the one error type of the domain. Anything that is not an *Error
+// is internal: surfaces log it and answer only "internal error".
+type Error struct {
+	Code    string // one of the E* constants
+	Message string // safe to show to the caller
+	Param   string // the request field at fault, if any ("amount", "items[0].qty")
+}
+
+func (e *Error) Error() string {
+	if e.Param != "" {
+		return fmt.Sprintf("refund: %s (%s): %s", e.Code, e.Param, e.Message)
+	}
+	return fmt.Sprintf("refund: %s: %s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with a formatted message.
+func Errorf(code, param, format string, args ...any) *Error {
+	return &Error{Code: code, Param: param, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err, or EInternal when err is not an *Error.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if err == nil {
+		return ""
+	}
+	return EInternal
+}
+
+// ErrorParam returns the param of err when it is an *Error.
+func ErrorParam(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Param
+	}
+	return ""
+}
+
+// ErrorMessage returns the message of err when it is an *Error, and
+// "internal error" otherwise, so internal details never reach a client.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

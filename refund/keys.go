@@ -1,0 +1,242 @@
+package refund
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"io"
+	"net/mail"
+	"regexp"
+	"strings"
+)
+
+// API keys look like rk_<12 hex prefix>_<32 hex secret>. The prefix is
+// stored in clear to find the key and to show in logs; the whole key is
+// stored only as a SHA-256 hash (the secret has 128 bits of entropy, so a
+// slow hash adds nothing).
+const (
+	keyPrefixLen = len("rk_") + 12
+	keyLen       = keyPrefixLen + 1 + 32
+)
+
+// KeyPrefix returns the visible prefix of a raw key, or "" if it is not
+// shaped like one. Safe to log.
+func KeyPrefix(raw string) string {
+	if len(raw) != keyLen || !strings.HasPrefix(raw, "rk_") || raw[keyPrefixLen] != '_' {
+		return ""
+	}
+	return raw[:keyPrefixLen]
+}
+
+func hashKey(raw string) []byte {
+	h := sha256.Sum256([]byte(raw))
+	return h[:]
+}
+
+func (s *Service) newKey() (raw string, err error) {
+	b := make([]byte, 22)
+	if _, err := io.ReadFull(s.cfg.Rand, b); err != nil {
+		return "", err
+	}
+	h := hex.EncodeToString(b)
+	return "rk_" + h[:12] + "_" + h[12:44], nil
+}
+
+// MerchantInput describes a new merchant.
+type MerchantInput struct {
+	Name, CR, Freelancer, Email, Mobile, AccountNo, VATNumber string
+}
+
+var (
+	digitsRE = regexp.MustCompile(`^[0-9]+$`)
+	mobileRE = regexp.MustCompile(`^\+?[0-9]{7,15}$`)
+)
+
+func (in MerchantInput) validate() error {
+	switch {
+	case strings.TrimSpace(in.Name) == "" || len(in.Name) > 200:
+		return Errorf(EInvalidRequest, "name", "name is required (at most 200 characters)")
+	case in.CR != "" && (!digitsRE.MatchString(in.CR) || len(in.CR) > 20):
+		return Errorf(EInvalidRequest, "cr", "cr must be digits (at most 20)")
+	case in.Email != "" && !validEmail(in.Email):
+		return Errorf(EInvalidRequest, "email", "email is not a valid address")
+	case in.Mobile != "" && !mobileRE.MatchString(in.Mobile):
+		return Errorf(EInvalidRequest, "mobile", "mobile must be 7 to 15 digits, optionally after +")
+	case in.VATNumber != "" && (!digitsRE.MatchString(in.VATNumber) || len(in.VATNumber) != 15):
+		return Errorf(EInvalidRequest, "vat_number", "vat_number must be 15 digits")
+	case len(in.Freelancer) > 40 || len(in.AccountNo) > 40:
+		return Errorf(EInvalidRequest, "account_no", "identifiers are at most 40 characters")
+	}
+	return nil
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && len(s) <= 254
+}
+
+// CreateMerchant creates a merchant and its first API key with every
+// merchant scope. The raw key is returned once and never stored.
+func (s *Service) CreateMerchant(ctx context.Context, in MerchantInput) (*Merchant, string, error) {
+	if err := in.validate(); err != nil {
+		return nil, "", err
+	}
+	m := &Merchant{ID: s.cfg.NewID("mer"), Name: in.Name, CR: in.CR, Freelancer: in.Freelancer,
+		Email: in.Email, Mobile: in.Mobile, AccountNo: in.AccountNo, VATNumber: in.VATNumber}
+	var raw string
+	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+		m.CreatedAt = s.now()
+		if err := tx.CreateMerchant(ctx, m); err != nil {
+			return err
+		}
+		var err error
+		_, raw, err = s.createKey(ctx, tx, m.ID, "", MerchantScopes)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return m, raw, nil
+}
+
+// GetMerchant returns a merchant by id.
+func (s *Service) GetMerchant(ctx context.Context, id string) (*Merchant, error) {
+	var m *Merchant
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		m, err = tx.GetMerchant(ctx, id)
+		return err
+	})
+	return m, err
+}
+
+// CreatePartner creates a partner linked to existing merchants, with a
+// partner key.
+func (s *Service) CreatePartner(ctx context.Context, name string, merchantIDs []string) (*Partner, string, error) {
+	if strings.TrimSpace(name) == "" || len(name) > 200 {
+		return nil, "", Errorf(EInvalidRequest, "name", "name is required (at most 200 characters)")
+	}
+	if len(merchantIDs) == 0 {
+		return nil, "", Errorf(EInvalidRequest, "merchant", "a partner needs at least one merchant")
+	}
+	p := &Partner{ID: s.cfg.NewID("ptn"), Name: name, MerchantIDs: merchantIDs}
+	var raw string
+	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+		for _, id := range merchantIDs {
+			if _, err := tx.GetMerchant(ctx, id); err != nil {
+				return err
+			}
+		}
+		p.CreatedAt = s.now()
+		if err := tx.CreatePartner(ctx, p); err != nil {
+			return err
+		}
+		var err error
+		_, raw, err = s.createKey(ctx, tx, "", p.ID, []string{ScopePartner})
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return p, raw, nil
+}
+
+// CreateKey issues a new key for a merchant or a partner.
+func (s *Service) CreateKey(ctx context.Context, merchantID, partnerID string, scopes []string) (*APIKey, string, error) {
+	if (merchantID == "") == (partnerID == "") {
+		return nil, "", Errorf(EInvalidRequest, "merchant", "a key belongs to exactly one merchant or partner")
+	}
+	if len(scopes) == 0 {
+		scopes = MerchantScopes
+		if partnerID != "" {
+			scopes = []string{ScopePartner}
+		}
+	}
+	for _, sc := range scopes {
+		if !validScope(sc, partnerID != "") {
+			return nil, "", Errorf(EInvalidRequest, "scope", "unknown scope %q", sc)
+		}
+	}
+	var k *APIKey
+	var raw string
+	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+		if merchantID != "" {
+			_, err = tx.GetMerchant(ctx, merchantID)
+		} else {
+			_, err = tx.GetPartner(ctx, partnerID)
+		}
+		if err != nil {
+			return err
+		}
+		k, raw, err = s.createKey(ctx, tx, merchantID, partnerID, scopes)
+		return err
+	})
+	return k, raw, err
+}
+
+func validScope(sc string, partner bool) bool {
+	if partner {
+		return sc == ScopePartner
+	}
+	for _, m := range MerchantScopes {
+		if sc == m {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) createKey(ctx context.Context, tx Tx, merchantID, partnerID string, scopes []string) (*APIKey, string, error) {
+	raw, err := s.newKey()
+	if err != nil {
+		return nil, "", err
+	}
+	k := &APIKey{ID: s.cfg.NewID("key"), Prefix: KeyPrefix(raw), Hash: hashKey(raw),
+		MerchantID: merchantID, PartnerID: partnerID, Scopes: scopes, CreatedAt: s.now()}
+	if err := tx.CreateAPIKey(ctx, k); err != nil {
+		return nil, "", err
+	}
+	return k, raw, nil
+}
+
+// ListKeys lists every key (hashes included; callers show prefixes only).
+func (s *Service) ListKeys(ctx context.Context) ([]*APIKey, error) {
+	var ks []*APIKey
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		ks, err = tx.ListAPIKeys(ctx)
+		return err
+	})
+	return ks, err
+}
+
+// RevokeKey revokes a key; it stops working on the next request.
+func (s *Service) RevokeKey(ctx context.Context, id string) error {
+	return s.cfg.Store.Update(ctx, func(tx Tx) error {
+		return tx.RevokeAPIKey(ctx, id, s.now())
+	})
+}
+
+// Authenticate resolves a raw API key to its principal. Every failure is
+// the same EUnauthorized, so a caller learns nothing about which keys exist.
+func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, error) {
+	unauthorized := Errorf(EUnauthorized, "", "invalid API key")
+	prefix := KeyPrefix(raw)
+	if prefix == "" {
+		return Principal{}, unauthorized
+	}
+	var k *APIKey
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		k, err = tx.GetAPIKeyByPrefix(ctx, prefix)
+		return err
+	})
+	if ErrorCode(err) == EKeyNotFound {
+		return Principal{}, unauthorized
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if subtle.ConstantTimeCompare(k.Hash, hashKey(raw)) != 1 || k.RevokedAt != nil {
+		return Principal{}, unauthorized
+	}
+	return Principal{MerchantID: k.MerchantID, PartnerID: k.PartnerID, KeyID: k.ID, KeyPrefix: k.Prefix, Scopes: k.Scopes}, nil
+}

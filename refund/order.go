@@ -1,0 +1,296 @@
+package refund
+
+import (
+	"context"
+	"math"
+	"regexp"
+	"strings"
+
+	"github.com/refundd/refundd/money"
+)
+
+// OrderInput describes a captured payment to record.
+type OrderInput struct {
+	Reference      string
+	Currency       string
+	Amount         int64
+	CapturedAmount *int64 // defaults to Amount
+	PaymentMethod  string
+	Source         Card
+	Customer       Customer
+	Items          []ItemInput
+	Vendors        []VendorInput
+	Description    string
+}
+
+// ItemInput is one line of a new order. UnitAmount is VAT-inclusive.
+type ItemInput struct {
+	ID, SKU, NameEN, NameAR string
+	Qty                     int64
+	UnitAmount              int64
+	TaxRate                 string // percent; default "15"
+	Taxable                 *bool  // default true
+}
+
+// VendorInput is one vendor split of a new order.
+type VendorInput struct {
+	ID, Name, IBAN string
+	Amount         int64
+}
+
+var (
+	refRE    = regexp.MustCompile(`^[A-Za-z0-9._:/#-]{1,64}$`)
+	methodRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,31}$`)
+	idRE     = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+)
+
+// DefaultTaxRate is Saudi VAT.
+const DefaultTaxRate = "15"
+
+func (in *OrderInput) validate() (*Order, error) {
+	o := &Order{Reference: in.Reference, Currency: in.Currency, Amount: in.Amount,
+		PaymentMethod: in.PaymentMethod, Source: in.Source, Customer: in.Customer, Description: in.Description}
+	if in.Reference != "" && !refRE.MatchString(in.Reference) {
+		return nil, Errorf(EInvalidRequest, "reference", "reference must be 1-64 letters, digits or ._:/#-")
+	}
+	if _, err := money.LookupCurrency(in.Currency); err != nil {
+		return nil, Errorf(EInvalidRequest, "currency", "currency must be an ISO 4217 code such as SAR or KWD")
+	}
+	if in.Amount <= 0 {
+		return nil, Errorf(EInvalidAmount, "amount", "amount must be a positive integer in minor units")
+	}
+	o.CapturedAmount = in.Amount
+	if in.CapturedAmount != nil {
+		o.CapturedAmount = *in.CapturedAmount
+		if o.CapturedAmount <= 0 || o.CapturedAmount > in.Amount {
+			return nil, Errorf(EInvalidAmount, "captured_amount", "captured_amount must be positive and at most amount")
+		}
+	}
+	if o.PaymentMethod == "" {
+		o.PaymentMethod = "card"
+	}
+	if !methodRE.MatchString(o.PaymentMethod) {
+		return nil, Errorf(EInvalidRequest, "payment_method", "payment_method must be a short word such as card, mada, applePay or stcpay")
+	}
+	if err := validateCard(in.Source); err != nil {
+		return nil, err
+	}
+	if err := validateCustomer(in.Customer); err != nil {
+		return nil, err
+	}
+	if len(in.Description) > 1000 {
+		return nil, Errorf(EInvalidRequest, "description", "description is at most 1000 characters")
+	}
+	items, err := validateItems(in.Items, o.Amount)
+	if err != nil {
+		return nil, err
+	}
+	o.Items = items
+	vendors, err := validateVendors(in.Vendors, o.CapturedAmount)
+	if err != nil {
+		return nil, err
+	}
+	o.Vendors = vendors
+	return o, nil
+}
+
+var (
+	last4RE = regexp.MustCompile(`^[0-9]{4}$`)
+	binRE   = regexp.MustCompile(`^[0-9]{6,8}$`)
+)
+
+func validateCard(c Card) error {
+	switch {
+	case c.LastDigits != "" && !last4RE.MatchString(c.LastDigits):
+		return Errorf(EInvalidRequest, "source.last_digits", "last_digits must be the last 4 digits of the card")
+	case c.FirstDigits != "" && !binRE.MatchString(c.FirstDigits):
+		return Errorf(EInvalidRequest, "source.first_digits", "first_digits must be the first 6 to 8 digits of the card")
+	case c.Month != 0 && (c.Month < 1 || c.Month > 12):
+		return Errorf(EInvalidRequest, "source.month", "month must be 1 to 12")
+	case c.Year != 0 && (c.Year < 2000 || c.Year > 2100):
+		return Errorf(EInvalidRequest, "source.year", "year must be a four-digit year")
+	case len(c.Scheme) > 32 || len(c.Name) > 100:
+		return Errorf(EInvalidRequest, "source", "source fields are too long")
+	}
+	return nil
+}
+
+func validateCustomer(c Customer) error {
+	switch {
+	case len(c.Name) > 200:
+		return Errorf(EInvalidRequest, "customer.name", "customer.name is at most 200 characters")
+	case c.Email != "" && !validEmail(c.Email):
+		return Errorf(EInvalidRequest, "customer.email", "customer.email is not a valid address")
+	case c.Mobile != "" && !mobileRE.MatchString(c.Mobile):
+		return Errorf(EInvalidRequest, "customer.mobile", "customer.mobile must be 7 to 15 digits, optionally after +")
+	}
+	return nil
+}
+
+func validateItems(in []ItemInput, orderAmount int64) ([]Item, error) {
+	if len(in) > 500 {
+		return nil, Errorf(EInvalidRequest, "items", "an order has at most 500 items")
+	}
+	seen := map[string]bool{}
+	var total int64
+	items := make([]Item, 0, len(in))
+	for i, it := range in {
+		param := func(f string) string { return "items[" + itoa(i) + "]." + f }
+		if !idRE.MatchString(it.ID) || seen[it.ID] {
+			return nil, Errorf(EInvalidRequest, param("id"), "each item needs a unique id of 1-64 letters, digits or ._:-")
+		}
+		seen[it.ID] = true
+		if it.Qty < 1 || it.Qty > 1_000_000 {
+			return nil, Errorf(EInvalidRequest, param("qty"), "qty must be between 1 and 1000000")
+		}
+		if it.UnitAmount < 0 {
+			return nil, Errorf(EInvalidAmount, param("unit_amount"), "unit_amount must not be negative")
+		}
+		if it.UnitAmount > 0 && it.Qty > math.MaxInt64/it.UnitAmount {
+			return nil, Errorf(EInvalidAmount, param("unit_amount"), "qty * unit_amount is too large")
+		}
+		rate := it.TaxRate
+		if rate == "" {
+			rate = DefaultTaxRate
+		}
+		r, err := money.ParseRate(rate)
+		if err != nil {
+			return nil, Errorf(EInvalidRequest, param("tax_rate"), "tax_rate must be a percentage such as 15 or 5.5")
+		}
+		if len(it.SKU) > 64 || len(it.NameEN) > 200 || len(it.NameAR) > 200 {
+			return nil, Errorf(EInvalidRequest, param("name_en"), "sku is at most 64 and names at most 200 characters")
+		}
+		taxable := it.Taxable == nil || *it.Taxable
+		amount := it.Qty * it.UnitAmount
+		total += amount
+		if total > orderAmount || total < 0 {
+			return nil, Errorf(EInvalidAmount, "items", "items add up to more than the order amount")
+		}
+		items = append(items, Item{ID: it.ID, SKU: it.SKU, NameEN: it.NameEN, NameAR: it.NameAR, Qty: it.Qty,
+			UnitAmount: it.UnitAmount, TaxRate: r.String(), Taxable: taxable, Amount: amount})
+	}
+	return items, nil
+}
+
+func validateVendors(in []VendorInput, captured int64) ([]Vendor, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	if len(in) > 100 {
+		return nil, Errorf(EInvalidRequest, "vendors", "an order has at most 100 vendors")
+	}
+	seen := map[string]bool{}
+	var total int64
+	vs := make([]Vendor, 0, len(in))
+	for i, v := range in {
+		param := func(f string) string { return "vendors[" + itoa(i) + "]." + f }
+		if !idRE.MatchString(v.ID) || seen[v.ID] {
+			return nil, Errorf(EInvalidRequest, param("id"), "each vendor needs a unique id of 1-64 letters, digits or ._:-")
+		}
+		seen[v.ID] = true
+		if v.Amount <= 0 || v.Amount > captured {
+			return nil, Errorf(EInvalidAmount, param("amount"), "a vendor's amount must be positive and at most the captured amount")
+		}
+		iban := strings.ToUpper(strings.ReplaceAll(v.IBAN, " ", ""))
+		if iban != "" && !ValidIBAN(iban) {
+			return nil, Errorf(EInvalidRequest, param("iban"), "iban is not a valid IBAN")
+		}
+		if len(v.Name) > 200 {
+			return nil, Errorf(EInvalidRequest, param("name"), "name is at most 200 characters")
+		}
+		total += v.Amount
+		vs = append(vs, Vendor{ID: v.ID, Name: v.Name, IBAN: iban, Amount: v.Amount})
+	}
+	if total != captured {
+		return nil, Errorf(EInvalidAmount, "vendors", "vendor amounts add up to %d, the captured amount is %d", total, captured)
+	}
+	return vs, nil
+}
+
+// CreateOrder records a captured payment with one capture transaction.
+func (s *Service) CreateOrder(ctx context.Context, p Principal, in OrderInput) (*Order, error) {
+	if err := require(p, ScopeOrdersWrite); err != nil {
+		return nil, err
+	}
+	o, err := in.validate()
+	if err != nil {
+		return nil, err
+	}
+	o.ID = s.cfg.NewID("ord")
+	o.MerchantID = p.MerchantID
+	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := s.now()
+		o.CreatedAt, o.UpdatedAt = now, now
+		o.Transactions = []Transaction{{ID: s.cfg.NewID("txn"), OrderID: o.ID, Seq: 1, Type: TxCapture,
+			Status: TxSucceeded, Amount: o.CapturedAmount, ResponseCode: "00", Message: "Approved", CreatedAt: now}}
+		return tx.CreateOrder(ctx, o)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// GetOrder returns one of the caller's orders by id.
+func (s *Service) GetOrder(ctx context.Context, p Principal, id string) (*Order, error) {
+	if err := require(p, ScopeOrdersRead); err != nil {
+		return nil, err
+	}
+	var o *Order
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		o, err = tx.GetOrder(ctx, p.MerchantID, id)
+		return err
+	})
+	return o, err
+}
+
+// FindOrder returns one of the caller's orders by refundd id or by the
+// merchant's own reference, as the dialects address orders.
+func (s *Service) FindOrder(ctx context.Context, p Principal, idOrReference string) (*Order, error) {
+	if err := require(p, ScopeOrdersRead); err != nil {
+		return nil, err
+	}
+	var o *Order
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		o, err = findOrder(ctx, tx, p.MerchantID, idOrReference)
+		return err
+	})
+	return o, err
+}
+
+func findOrder(ctx context.Context, tx Tx, merchantID, idOrReference string) (*Order, error) {
+	o, err := tx.GetOrder(ctx, merchantID, idOrReference)
+	if ErrorCode(err) == EOrderNotFound {
+		return tx.GetOrderByReference(ctx, merchantID, idOrReference)
+	}
+	return o, err
+}
+
+// ListOrders lists the caller's orders, newest first.
+func (s *Service) ListOrders(ctx context.Context, p Principal, f OrderFilter) (Page[*Order], error) {
+	if err := require(p, ScopeOrdersRead); err != nil {
+		return Page[*Order]{}, err
+	}
+	limit, err := pageLimit(f.Limit)
+	if err != nil {
+		return Page[*Order]{}, err
+	}
+	f.MerchantID, f.Limit = p.MerchantID, limit+1
+	var rows []*Order
+	err = s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		rows, err = tx.ListOrders(ctx, f)
+		return err
+	})
+	if err != nil {
+		return Page[*Order]{}, err
+	}
+	return paginate(rows, limit, func(o *Order) string { return o.ID }), nil
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}

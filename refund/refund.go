@@ -1,0 +1,314 @@
+// Package refund is refundd's domain core: merchants, orders, refunds, the
+// refund state machine, the invariants that keep money exact, and the Service
+// every surface (native API, dialects, CLI, worker) calls.
+//
+// It must import only the standard library, money and processor: no HTTP,
+// no SQL driver, no dialect. Storage is the Store interface below.
+package refund
+
+import (
+	"time"
+)
+
+// Status is the state of a refund.
+//
+//	pending -> processing -> succeeded | failed
+//	pending -> canceled            (before it reaches the processor)
+//	succeeded -> reversed          (the processor reversed it later)
+type Status string
+
+const (
+	StatusPending    Status = "pending"
+	StatusProcessing Status = "processing"
+	StatusSucceeded  Status = "succeeded"
+	StatusFailed     Status = "failed"
+	StatusCanceled   Status = "canceled"
+	StatusReversed   Status = "reversed"
+)
+
+// Final reports whether s is a final state.
+func (s Status) Final() bool {
+	switch s {
+	case StatusSucceeded, StatusFailed, StatusCanceled, StatusReversed:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusPending, StatusProcessing, StatusSucceeded, StatusFailed, StatusCanceled, StatusReversed:
+		return true
+	}
+	return false
+}
+
+// transitions lists every allowed state change; anything else is a bug.
+var transitions = map[Status][]Status{
+	StatusPending:    {StatusProcessing, StatusCanceled, StatusFailed},
+	StatusProcessing: {StatusSucceeded, StatusFailed},
+	StatusSucceeded:  {StatusReversed},
+}
+
+// CanTransition reports whether from -> to is allowed.
+func CanTransition(from, to Status) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Scopes an API key may carry.
+const (
+	ScopeOrdersWrite   = "orders:write"
+	ScopeOrdersRead    = "orders:read"
+	ScopeRefundsWrite  = "refunds:write"
+	ScopeRefundsRead   = "refunds:read"
+	ScopeWebhooksWrite = "webhooks:write"
+	ScopePartner       = "partner" // a partner key: acts for linked merchants
+)
+
+// MerchantScopes is what a new merchant key gets unless told otherwise.
+var MerchantScopes = []string{ScopeOrdersWrite, ScopeOrdersRead, ScopeRefundsWrite, ScopeRefundsRead, ScopeWebhooksWrite}
+
+// Merchant is a tenant. Every order and refund belongs to one.
+type Merchant struct {
+	ID         string
+	AppID      int64 // integer id, Techrar's app-id header
+	Name       string
+	CR         string // commercial registration number
+	Freelancer string // freelance licence number
+	Email      string
+	Mobile     string
+	AccountNo  string
+	VATNumber  string
+	CreatedAt  time.Time
+}
+
+// Partner acts for the merchants linked to it (the Paylink seed).
+type Partner struct {
+	ID          string
+	Name        string
+	MerchantIDs []string
+	CreatedAt   time.Time
+}
+
+// APIKey is a stored key. The secret itself is never stored: only its
+// SHA-256 hash and a visible prefix to find it by.
+type APIKey struct {
+	ID         string
+	Prefix     string
+	Hash       []byte
+	MerchantID string // exactly one of MerchantID and PartnerID is set
+	PartnerID  string
+	Scopes     []string
+	CreatedAt  time.Time
+	RevokedAt  *time.Time
+}
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	MerchantID string // set for merchant keys, and for partners acting for a merchant
+	PartnerID  string
+	KeyID      string
+	KeyPrefix  string
+	Scopes     []string
+}
+
+// Has reports whether p carries scope.
+func (p Principal) Has(scope string) bool {
+	for _, s := range p.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// Card is the payment source of an order.
+type Card struct {
+	Scheme      string `json:"scheme,omitempty"`
+	FirstDigits string `json:"first_digits,omitempty"`
+	LastDigits  string `json:"last_digits,omitempty"`
+	Month       int    `json:"month,omitempty"`
+	Year        int    `json:"year,omitempty"`
+	Name        string `json:"name,omitempty"`
+}
+
+// Customer who paid.
+type Customer struct {
+	Name   string `json:"name,omitempty"`
+	Email  string `json:"email,omitempty"`
+	Mobile string `json:"mobile,omitempty"`
+}
+
+// Order is a captured payment refundd was told about.
+//
+// Invariant (per order, per capture, per vendor, per item):
+// Refunded + PendingRefund <= Captured - Voided.
+type Order struct {
+	ID                  string
+	MerchantID          string
+	Reference           string // the merchant's own order reference, unique per merchant
+	Currency            string
+	Amount              int64
+	CapturedAmount      int64
+	RefundedAmount      int64
+	PendingRefundAmount int64
+	VoidedAmount        int64
+	PaymentMethod       string
+	Source              Card
+	Customer            Customer
+	Description         string
+	RefundCount         int // refund sequence: the n-th refund of the order has Seq n
+	Items               []Item
+	Vendors             []Vendor
+	Transactions        []Transaction
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// Refundable is what can still be refunded on the order.
+func (o *Order) Refundable() int64 {
+	return o.CapturedAmount - o.VoidedAmount - o.RefundedAmount - o.PendingRefundAmount
+}
+
+// Item is a line of an order. UnitAmount is VAT-inclusive.
+type Item struct {
+	ID             string
+	SKU            string
+	NameEN         string
+	NameAR         string
+	Qty            int64
+	UnitAmount     int64
+	TaxRate        string // percent, "15"
+	Taxable        bool
+	Amount         int64 // Qty * UnitAmount
+	RefundedQty    int64
+	PendingQty     int64
+	RefundedAmount int64
+	PendingAmount  int64
+}
+
+// Vendor is a marketplace vendor's split of an order.
+type Vendor struct {
+	ID             string
+	Name           string
+	IBAN           string
+	Amount         int64
+	RefundedAmount int64
+	PendingAmount  int64
+}
+
+// Transaction types and statuses.
+const (
+	TxCapture = "capture"
+	TxRefund  = "refund"
+	TxVoid    = "void"
+
+	TxSucceeded = "succeeded"
+	TxFailed    = "failed"
+)
+
+// Transaction is one money movement on an order: the capture, each refund
+// answer from the processor, a void.
+type Transaction struct {
+	ID             string
+	OrderID        string
+	Seq            int // 1 for the capture; used by dialects' ORDER_1 style ids
+	Type           string
+	Status         string
+	Amount         int64
+	RefundedAmount int64 // capture only
+	PendingAmount  int64 // capture only
+	RefundID       string
+	ResponseCode   string
+	Message        string
+	RRN            string
+	STAN           string
+	AuthCode       string
+	CreatedAt      time.Time
+}
+
+// RefundItem is a refund's share of one order line.
+type RefundItem struct {
+	ItemID string `json:"item_id"`
+	Qty    int64  `json:"qty"`
+	Amount int64  `json:"amount"`
+}
+
+// RefundVendor is a refund's share of one vendor split.
+type RefundVendor struct {
+	VendorID string `json:"vendor_id"`
+	Amount   int64  `json:"amount"`
+}
+
+// Refund is one refund of an order.
+type Refund struct {
+	ID                string
+	MerchantID        string
+	OrderID           string
+	Seq               int // n-th refund of the order
+	Amount            int64
+	Currency          string
+	Status            Status
+	Reason            string
+	MerchantReference string
+	CaptureID         string // the capture transaction refunded
+	Items             []RefundItem
+	Vendors           []RefundVendor
+	NotifyURL         string
+	Surface           string // native, gateway, sgate, ... where it was asked for
+	FailureCode       string
+	FailureMessage    string
+	ResponseCode      string
+	RRN               string
+	STAN              string
+	AuthCode          string
+	ARN               string
+	Attempts          int       // processor attempts so far; the worker's fencing token
+	NextAttemptAt     time.Time // when the worker may next touch it (lease / backoff)
+	RequestHash       string
+	Version           int64 // optimistic lock: every update bumps it
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// Transition is one recorded state change of a refund.
+type Transition struct {
+	RefundID string
+	From     Status // "" for creation
+	To       Status
+	Cause    string
+	At       time.Time
+}
+
+// Event is an outbox row written in the same transaction as the change it
+// reports; webhook delivery reads from here.
+type Event struct {
+	ID         string
+	MerchantID string
+	Type       string // refund.created, refund.succeeded, ...
+	RefundID   string
+	OrderID    string
+	Data       []byte // JSON snapshot of the refund
+	CreatedAt  time.Time
+}
+
+// IdempotencyRecord remembers a request by (merchant, key).
+type IdempotencyRecord struct {
+	MerchantID  string
+	Key         string
+	RequestHash string
+	RefundID    string // set when the request created a refund
+	ErrCode     string // set when the request was answered with a domain error
+	ErrMessage  string
+	ErrParam    string
+	LockedUntil time.Time // the first request owns the key until then
+	CompletedAt *time.Time
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}

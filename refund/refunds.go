@@ -1,0 +1,461 @@
+package refund
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/refundd/refundd/money"
+)
+
+// RefundInput asks for a refund. Amount nil refunds the whole remainder
+// (of the order, or of the named items or vendors).
+type RefundInput struct {
+	OrderID           string // refundd's order id (dialects resolve references with FindOrder first)
+	Amount            *int64
+	Reason            string
+	MerchantReference string // unique per merchant; a repeat with the same request replays
+	CaptureID         string // which capture transaction to refund; default: one that covers the amount
+	Items             []RefundItemInput
+	Vendors           []RefundVendor
+	NotifyURL         string
+	// Queue leaves the refund pending for the worker instead of submitting
+	// it during the request; it can be canceled for Config.QueueHold.
+	Queue bool
+	// IdempotencyKey makes retries safe: the same key and request replays
+	// the first answer for at least 24 hours.
+	IdempotencyKey string
+	Surface        string // native, gateway, sgate, ... (recorded, not hashed)
+}
+
+// RefundItemInput refunds Qty units of an order line; Amount defaults to
+// Qty * the line's unit amount.
+type RefundItemInput struct {
+	ItemID string `json:"item_id"`
+	Qty    int64  `json:"qty"`
+	Amount *int64 `json:"amount,omitempty"`
+}
+
+// hash identifies the request for idempotency: every field that changes
+// what the refund does, and nothing else.
+func (in *RefundInput) hash() string {
+	b, _ := json.Marshal(struct {
+		OrderID, Reason, Ref, Capture, Notify string
+		Amount                                *int64
+		Items                                 []RefundItemInput
+		Vendors                               []RefundVendor
+		Queue                                 bool
+	}{in.OrderID, in.Reason, in.MerchantReference, in.CaptureID, in.NotifyURL, in.Amount, in.Items, in.Vendors, in.Queue})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func (in *RefundInput) validate() error {
+	switch {
+	case in.OrderID == "":
+		return Errorf(EInvalidRequest, "order_id", "order_id is required")
+	case in.Amount != nil && *in.Amount <= 0:
+		return Errorf(EInvalidAmount, "amount", "amount must be a positive integer in minor units")
+	case len(in.Reason) > 500:
+		return Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
+	case in.MerchantReference != "" && !refRE.MatchString(in.MerchantReference):
+		return Errorf(EInvalidRequest, "merchant_reference", "merchant_reference must be 1-64 letters, digits or ._:/#-")
+	case len(in.IdempotencyKey) > 255:
+		return Errorf(EInvalidRequest, "Idempotency-Key", "Idempotency-Key is at most 255 characters")
+	case len(in.Items) > 500 || len(in.Vendors) > 100:
+		return Errorf(EInvalidRequest, "items", "too many items or vendors")
+	}
+	for i, it := range in.Items {
+		p := "items[" + itoa(i) + "]"
+		if it.ItemID == "" {
+			return Errorf(EInvalidRequest, p+".item_id", "item_id is required")
+		}
+		if it.Qty < 0 || (it.Amount != nil && *it.Amount < 0) || (it.Qty == 0 && (it.Amount == nil || *it.Amount == 0)) {
+			return Errorf(EInvalidRequest, p+".qty", "an item refund needs a positive qty or amount, never negative")
+		}
+	}
+	for i, v := range in.Vendors {
+		if v.VendorID == "" {
+			return Errorf(EInvalidRequest, "vendors["+itoa(i)+"].vendor_id", "vendor_id is required")
+		}
+		if v.Amount <= 0 {
+			return Errorf(EInvalidAmount, "vendors["+itoa(i)+"].amount", "a vendor amount must be positive")
+		}
+	}
+	return nil
+}
+
+// CreateRefund reserves the amount and records the refund in one
+// transaction, then (unless queued) submits it to the processor within
+// ProcessorTimeout. A final answer is applied before returning; otherwise
+// the refund is returned processing and the worker carries on.
+func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput) (*Refund, error) {
+	if err := require(p, ScopeRefundsWrite); err != nil {
+		return nil, err
+	}
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	if in.NotifyURL != "" {
+		if err := s.checkTargetURL(ctx, "notify_url", in.NotifyURL); err != nil {
+			return nil, err
+		}
+	}
+	if in.Surface == "" {
+		in.Surface = "native"
+	}
+	hash := in.hash()
+	var r *Refund
+	var replay bool
+	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+		var err error
+		r, replay, err = s.reserve(ctx, tx, p, &in, hash)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if replay || in.Queue {
+		return r, nil
+	}
+	return s.submit(ctx, r, in.IdempotencyKey)
+}
+
+// reserve is the transaction of CreateRefund: idempotency, allocation,
+// guarded reservation, refund row, transitions, event.
+func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInput, hash string) (*Refund, bool, error) {
+	now := s.now()
+	var idem *IdempotencyRecord
+	if in.IdempotencyKey != "" {
+		rec, err := tx.GetIdempotency(ctx, p.MerchantID, in.IdempotencyKey)
+		switch {
+		case err == nil:
+			r, err := s.replayKey(ctx, tx, rec, hash, now)
+			return r, err == nil, err
+		case ErrorCode(err) != ENotFound:
+			return nil, false, err
+		}
+		idem = &IdempotencyRecord{MerchantID: p.MerchantID, Key: in.IdempotencyKey, RequestHash: hash,
+			LockedUntil: now.Add(s.cfg.Lease), CreatedAt: now, ExpiresAt: now.Add(s.cfg.IdempotencyTTL)}
+		if err := tx.InsertIdempotency(ctx, idem); err != nil {
+			return nil, false, err
+		}
+	}
+	if in.MerchantReference != "" {
+		prev, err := tx.GetRefundByMerchantReference(ctx, p.MerchantID, in.MerchantReference)
+		switch {
+		case err == nil && prev.RequestHash == hash:
+			return prev, true, s.linkKey(ctx, tx, idem, prev.ID, now)
+		case err == nil:
+			return nil, false, Errorf(EMerchantReferenceReused, "merchant_reference",
+				"merchant_reference %q was used for a different refund", in.MerchantReference)
+		case ErrorCode(err) != ERefundNotFound:
+			return nil, false, err
+		}
+	}
+	o, err := tx.GetOrder(ctx, p.MerchantID, in.OrderID)
+	if err != nil {
+		return nil, false, err
+	}
+	r, err := allocate(o, in)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := tx.AdjustBalances(ctx, BalancesOf(r), Reserve); err != nil {
+		return nil, false, exceedsMessage(err, o, r)
+	}
+	if r.Seq, err = tx.NextRefundSeq(ctx, o.ID); err != nil {
+		return nil, false, err
+	}
+	r.ID = s.cfg.NewID("re")
+	r.MerchantID, r.Currency, r.Status = p.MerchantID, o.Currency, StatusPending
+	r.Reason, r.MerchantReference, r.NotifyURL, r.Surface = in.Reason, in.MerchantReference, in.NotifyURL, in.Surface
+	r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt = hash, 1, now, now
+	r.NextAttemptAt = now.Add(s.cfg.QueueHold) // queued: cancelable until then
+	if !in.Queue {
+		// Submitted during this request: the request owns it for one lease,
+		// after which the worker takes over (asking the processor first).
+		r.Status, r.Attempts, r.NextAttemptAt = StatusProcessing, 1, now.Add(s.cfg.Lease)
+	}
+	if err := tx.CreateRefund(ctx, r); err != nil {
+		return nil, false, err
+	}
+	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, To: StatusPending, Cause: "created via " + in.Surface, At: now}); err != nil {
+		return nil, false, err
+	}
+	if r.Status == StatusProcessing {
+		if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: StatusPending, To: StatusProcessing, Cause: "submitted to processor (attempt 1)", At: now}); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := s.event(ctx, tx, "refund.created", r, now); err != nil {
+		return nil, false, err
+	}
+	return r, false, s.linkKey(ctx, tx, idem, r.ID, now)
+}
+
+// replayKey answers a request whose idempotency key was seen before.
+func (s *Service) replayKey(ctx context.Context, tx Tx, rec *IdempotencyRecord, hash string, now time.Time) (*Refund, error) {
+	if rec.RequestHash != hash {
+		return nil, Errorf(EIdempotencyKeyReused, "Idempotency-Key", "this Idempotency-Key was used with a different request")
+	}
+	if rec.RefundID == "" || (rec.CompletedAt == nil && now.Before(rec.LockedUntil)) {
+		return nil, Errorf(EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
+	}
+	return tx.GetRefund(ctx, rec.MerchantID, rec.RefundID)
+}
+
+func (s *Service) linkKey(ctx context.Context, tx Tx, rec *IdempotencyRecord, refundID string, now time.Time) error {
+	if rec == nil {
+		return nil
+	}
+	rec.RefundID = refundID
+	return tx.UpdateIdempotency(ctx, rec)
+}
+
+// allocate decides what a refund takes from which counters. It reads the
+// order only to resolve defaults; the guarded update enforces the limits.
+func allocate(o *Order, in *RefundInput) (*Refund, error) {
+	r := &Refund{OrderID: o.ID, CaptureID: in.CaptureID}
+	var itemsTotal, vendorsTotal int64
+	for i, it := range in.Items {
+		line := o.item(it.ItemID)
+		if line == nil {
+			return nil, Errorf(EInvalidRequest, "items["+itoa(i)+"].item_id", "order has no item %q", it.ItemID)
+		}
+		amt := it.Qty * line.UnitAmount
+		if it.Amount != nil {
+			amt = *it.Amount
+		}
+		if it.Qty > line.Qty || amt > line.Amount {
+			return nil, Errorf(EAmountExceedsRefundable, "items["+itoa(i)+"]", "item %q sold %d for %s", line.ID, line.Qty, fmtMoney(line.Amount, o.Currency))
+		}
+		r.Items = append(r.Items, RefundItem{ItemID: it.ItemID, Qty: it.Qty, Amount: amt})
+		itemsTotal += amt
+	}
+	for i, v := range in.Vendors {
+		if o.vendor(v.VendorID) == nil {
+			return nil, Errorf(EInvalidRequest, "vendors["+itoa(i)+"].vendor_id", "order has no vendor %q", v.VendorID)
+		}
+		r.Vendors = append(r.Vendors, v)
+		vendorsTotal += v.Amount
+	}
+	switch {
+	case in.Amount != nil:
+		r.Amount = *in.Amount
+	case len(in.Vendors) > 0:
+		r.Amount = vendorsTotal
+	case len(in.Items) > 0:
+		r.Amount = itemsTotal
+	default:
+		r.Amount = o.Refundable()
+		if r.Amount <= 0 {
+			return nil, Errorf(EAmountExceedsRefundable, "amount", "nothing is left to refund on this order")
+		}
+		if len(o.Vendors) > 0 && len(in.Vendors) == 0 {
+			// A full refund of a split order takes what is left of each share.
+			for _, v := range o.Vendors {
+				if left := v.Amount - v.RefundedAmount - v.PendingAmount; left > 0 {
+					r.Vendors = append(r.Vendors, RefundVendor{VendorID: v.ID, Amount: left})
+				}
+			}
+			vendorsTotal = r.Amount
+		}
+	}
+	if len(r.Vendors) > 0 && vendorsTotal != r.Amount {
+		return nil, Errorf(EInvalidAmount, "vendors", "vendor amounts add up to %s, the refund is %s", fmtMoney(vendorsTotal, o.Currency), fmtMoney(r.Amount, o.Currency))
+	}
+	if len(o.Vendors) > 0 && len(r.Vendors) == 0 {
+		return nil, Errorf(EInvalidRequest, "vendors", "this order is split between vendors: say how much each vendor refunds")
+	}
+	if len(r.Items) > 0 && itemsTotal != r.Amount {
+		return nil, Errorf(EInvalidAmount, "items", "item amounts add up to %s, the refund is %s", fmtMoney(itemsTotal, o.Currency), fmtMoney(r.Amount, o.Currency))
+	}
+	if r.CaptureID == "" {
+		r.CaptureID = o.captureFor(r.Amount)
+	} else if c := o.transaction(r.CaptureID); c == nil || c.Type != TxCapture {
+		return nil, Errorf(EInvalidRequest, "transaction_id", "order has no capture transaction %q", r.CaptureID)
+	}
+	return r, nil
+}
+
+// exceedsMessage says how much was refundable when a reservation failed.
+func exceedsMessage(err error, o *Order, r *Refund) error {
+	if ErrorCode(err) != EAmountExceedsRefundable || ErrorParam(err) != "amount" {
+		return err
+	}
+	return Errorf(EAmountExceedsRefundable, "amount", "refund of %s exceeds the refundable %s",
+		fmtMoney(r.Amount, o.Currency), fmtMoney(max(o.Refundable(), 0), o.Currency))
+}
+
+func fmtMoney(minor int64, currency string) string {
+	c, err := money.LookupCurrency(currency)
+	if err != nil {
+		return itoa(int(minor)) + " " + currency
+	}
+	return money.Format(minor, c) + " " + currency
+}
+
+func (o *Order) item(id string) *Item {
+	for i := range o.Items {
+		if o.Items[i].ID == id {
+			return &o.Items[i]
+		}
+	}
+	return nil
+}
+
+func (o *Order) vendor(id string) *Vendor {
+	for i := range o.Vendors {
+		if o.Vendors[i].ID == id {
+			return &o.Vendors[i]
+		}
+	}
+	return nil
+}
+
+func (o *Order) transaction(id string) *Transaction {
+	for i := range o.Transactions {
+		if o.Transactions[i].ID == id {
+			return &o.Transactions[i]
+		}
+	}
+	return nil
+}
+
+// captureFor picks the first capture with room for amount, or else the one
+// with the most room (whose guarded update then reports the shortfall).
+func (o *Order) captureFor(amount int64) string {
+	best, bestLeft := "", int64(-1)
+	for _, t := range o.Transactions {
+		if t.Type != TxCapture {
+			continue
+		}
+		left := t.Amount - t.RefundedAmount - t.PendingAmount
+		if left >= amount {
+			return t.ID
+		}
+		if left > bestLeft {
+			best, bestLeft = t.ID, left
+		}
+	}
+	return best
+}
+
+// GetRefund returns one of the caller's refunds.
+func (s *Service) GetRefund(ctx context.Context, p Principal, id string) (*Refund, error) {
+	if err := require(p, ScopeRefundsRead); err != nil {
+		return nil, err
+	}
+	var r *Refund
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		r, err = tx.GetRefund(ctx, p.MerchantID, id)
+		return err
+	})
+	return r, err
+}
+
+// ListRefunds lists the caller's refunds, newest first.
+func (s *Service) ListRefunds(ctx context.Context, p Principal, f RefundFilter) (Page[*Refund], error) {
+	if err := require(p, ScopeRefundsRead); err != nil {
+		return Page[*Refund]{}, err
+	}
+	limit, err := pageLimit(f.Limit)
+	if err != nil {
+		return Page[*Refund]{}, err
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		return Page[*Refund]{}, Errorf(EInvalidRequest, "status", "unknown status %q", f.Status)
+	}
+	f.MerchantID, f.Limit = p.MerchantID, limit+1
+	var rows []*Refund
+	err = s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		rows, err = tx.ListRefunds(ctx, f)
+		return err
+	})
+	if err != nil {
+		return Page[*Refund]{}, err
+	}
+	return paginate(rows, limit, func(r *Refund) string { return r.ID }), nil
+}
+
+// Transitions returns the recorded history of one of the caller's refunds.
+func (s *Service) Transitions(ctx context.Context, p Principal, id string) ([]Transition, error) {
+	if err := require(p, ScopeRefundsRead); err != nil {
+		return nil, err
+	}
+	var ts []Transition
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		if _, err := tx.GetRefund(ctx, p.MerchantID, id); err != nil {
+			return err
+		}
+		var err error
+		ts, err = tx.ListTransitions(ctx, id)
+		return err
+	})
+	return ts, err
+}
+
+// CancelRefund cancels a refund that has not reached the processor and
+// releases its reservation.
+func (s *Service) CancelRefund(ctx context.Context, p Principal, id string) (*Refund, error) {
+	if err := require(p, ScopeRefundsWrite); err != nil {
+		return nil, err
+	}
+	var r *Refund
+	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+		if r, err = tx.GetRefund(ctx, p.MerchantID, id); err != nil {
+			return err
+		}
+		if r.Status != StatusPending {
+			return Errorf(ERefundNotCancelable, "", "only a pending refund can be canceled; this one is %s", r.Status)
+		}
+		return s.finish(ctx, tx, r, StatusCanceled, "canceled by merchant", Release, s.now())
+	})
+	return r, err
+}
+
+// finish moves r to a final state, adjusts balances and records the
+// transition and the event, all in tx.
+func (s *Service) finish(ctx context.Context, tx Tx, r *Refund, to Status, cause string, op BalanceOp, now time.Time) error {
+	from := r.Status
+	if !CanTransition(from, to) {
+		return Errorf(EConflict, "", "refund %s cannot move from %s to %s", r.ID, from, to)
+	}
+	if err := tx.AdjustBalances(ctx, BalancesOf(r), op); err != nil {
+		return err
+	}
+	r.Status, r.UpdatedAt = to, now
+	if err := tx.UpdateRefund(ctx, r); err != nil {
+		return err
+	}
+	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: from, To: to, Cause: cause, At: now}); err != nil {
+		return err
+	}
+	return s.event(ctx, tx, "refund."+string(to), r, now)
+}
+
+// event writes an outbox event in tx.
+func (s *Service) event(ctx context.Context, tx Tx, typ string, r *Refund, now time.Time) error {
+	data, err := json.Marshal(EventData(r))
+	if err != nil {
+		return err
+	}
+	ev := &Event{ID: s.cfg.NewID("evt"), MerchantID: r.MerchantID, Type: typ,
+		RefundID: r.ID, OrderID: r.OrderID, Data: data, CreatedAt: now}
+	if err := tx.InsertEvent(ctx, ev); err != nil {
+		return err
+	}
+	return s.fanOut(ctx, tx, ev, r.NotifyURL)
+}
+
+// EventData is the refund snapshot carried by events.
+func EventData(r *Refund) map[string]any {
+	return map[string]any{
+		"id": r.ID, "object": "refund", "order_id": r.OrderID, "amount": r.Amount, "currency": r.Currency,
+		"status": r.Status, "merchant_reference": r.MerchantReference, "failure_code": r.FailureCode,
+		"failure_message": r.FailureMessage, "arn": r.ARN, "created_at": r.CreatedAt, "updated_at": r.UpdatedAt,
+	}
+}

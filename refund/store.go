@@ -1,0 +1,163 @@
+package refund
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists the domain. Implementations: store/sqlite, store/postgres.
+// Both must pass store/storetest unchanged.
+type Store interface {
+	// Update runs fn in one read-write transaction and commits when fn
+	// returns nil. fn may run more than once when the backend asks for a
+	// retry (serialization failure, SQLITE_BUSY), so it must have no side
+	// effects outside tx.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(tx Tx) error) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is one transaction. Not-found lookups return an *Error with the
+// matching code (EOrderNotFound, ERefundNotFound, ...), never nil, nil.
+type Tx interface {
+	// CreateMerchant inserts m and assigns m.AppID.
+	CreateMerchant(ctx context.Context, m *Merchant) error
+	// GetMerchant returns EMerchantNotFound.
+	GetMerchant(ctx context.Context, id string) (*Merchant, error)
+	// FindMerchant looks a merchant up by one of cr, freelancer, mobile,
+	// email, accountNo, app_id. Returns EMerchantNotFound.
+	FindMerchant(ctx context.Context, field, value string) (*Merchant, error)
+
+	// CreatePartner inserts p and its merchant links.
+	CreatePartner(ctx context.Context, p *Partner) error
+	// GetPartner returns EPartnerNotFound.
+	GetPartner(ctx context.Context, id string) (*Partner, error)
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// GetAPIKeyByPrefix returns EKeyNotFound.
+	GetAPIKeyByPrefix(ctx context.Context, prefix string) (*APIKey, error)
+	ListAPIKeys(ctx context.Context) ([]*APIKey, error)
+	// RevokeAPIKey returns EKeyNotFound.
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+
+	// CreateOrder inserts o with its items, vendors and transactions.
+	// A duplicate (merchant, reference) returns EOrderReferenceExists.
+	CreateOrder(ctx context.Context, o *Order) error
+	// GetOrder loads an order with items, vendors and transactions.
+	// merchantID "" matches any merchant. Returns EOrderNotFound, also for
+	// another merchant's order.
+	GetOrder(ctx context.Context, merchantID, id string) (*Order, error)
+	// GetOrderByReference returns EOrderNotFound.
+	GetOrderByReference(ctx context.Context, merchantID, reference string) (*Order, error)
+	// ListOrders returns orders newest first (by id), without items,
+	// vendors and transactions, at most f.Limit of them.
+	ListOrders(ctx context.Context, f OrderFilter) ([]*Order, error)
+
+	// AdjustBalances applies op to every counter named in b: the order,
+	// the capture, each vendor split and each item. A Reserve is a guarded
+	// update per counter (... WHERE captured - refunded - pending >= amount)
+	// and returns EAmountExceedsRefundable with the Param of the first
+	// counter that would go over; the caller must then roll back.
+	AdjustBalances(ctx context.Context, b Balances, op BalanceOp) error
+	// NextRefundSeq increments and returns the order's refund counter.
+	NextRefundSeq(ctx context.Context, orderID string) (int, error)
+	InsertTransaction(ctx context.Context, t *Transaction) error
+
+	// CreateRefund inserts r. A duplicate (merchant, merchant_reference)
+	// returns EMerchantReferenceReused.
+	CreateRefund(ctx context.Context, r *Refund) error
+	// GetRefund returns ERefundNotFound; merchantID "" matches any.
+	GetRefund(ctx context.Context, merchantID, id string) (*Refund, error)
+	// GetRefundByMerchantReference returns ERefundNotFound.
+	GetRefundByMerchantReference(ctx context.Context, merchantID, ref string) (*Refund, error)
+	// ListRefunds returns refunds newest first (by id).
+	ListRefunds(ctx context.Context, f RefundFilter) ([]*Refund, error)
+	// UpdateRefund writes r if its stored version is still r.Version, then
+	// bumps r.Version. Returns EConflict when another writer got there
+	// first.
+	UpdateRefund(ctx context.Context, r *Refund) error
+	// ClaimDueRefunds returns up to limit pending or processing refunds
+	// whose NextAttemptAt <= now, and moves their NextAttemptAt to
+	// now+lease (bumping Version) so no other worker takes them meanwhile.
+	// Backends with row locks skip rows locked by other claimers.
+	ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Refund, error)
+	InsertTransition(ctx context.Context, t Transition) error
+	ListTransitions(ctx context.Context, refundID string) ([]Transition, error)
+
+	InsertEvent(ctx context.Context, e *Event) error
+
+	// GetIdempotency returns ENotFound.
+	GetIdempotency(ctx context.Context, merchantID, key string) (*IdempotencyRecord, error)
+	// InsertIdempotency returns EIdempotencyKeyInUse when the key exists.
+	InsertIdempotency(ctx context.Context, r *IdempotencyRecord) error
+	// UpdateIdempotency stores RefundID, Err*, LockedUntil and CompletedAt.
+	UpdateIdempotency(ctx context.Context, r *IdempotencyRecord) error
+	// DeleteExpiredIdempotency deletes records that expired before t.
+	DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int, error)
+
+	WebhookTx
+}
+
+// BalanceOp is a change to refund balances.
+type BalanceOp int
+
+const (
+	// Reserve adds to pending, guarded by the refundable remainder.
+	Reserve BalanceOp = iota + 1
+	// Commit moves pending to refunded (the processor approved).
+	Commit
+	// Release removes from pending (failed or canceled).
+	Release
+	// Reverse removes from refunded (a succeeded refund was reversed).
+	Reverse
+)
+
+func (op BalanceOp) String() string {
+	switch op {
+	case Reserve:
+		return "reserve"
+	case Commit:
+		return "commit"
+	case Release:
+		return "release"
+	case Reverse:
+		return "reverse"
+	}
+	return "unknown"
+}
+
+// Balances names the counters a refund touches.
+type Balances struct {
+	OrderID   string
+	CaptureID string // capture transaction id
+	Amount    int64
+	Vendors   []RefundVendor
+	Items     []RefundItem
+}
+
+// BalancesOf returns the counters r touches.
+func BalancesOf(r *Refund) Balances {
+	return Balances{OrderID: r.OrderID, CaptureID: r.CaptureID, Amount: r.Amount, Vendors: r.Vendors, Items: r.Items}
+}
+
+// OrderFilter selects orders of one merchant.
+type OrderFilter struct {
+	MerchantID string
+	Reference  string
+	Cursor     string // return ids strictly below this one
+	Limit      int
+}
+
+// RefundFilter selects refunds of one merchant.
+type RefundFilter struct {
+	MerchantID    string
+	OrderID       string
+	Status        Status
+	CreatedAfter  time.Time // inclusive, zero = unbounded
+	CreatedBefore time.Time // exclusive, zero = unbounded
+	Cursor        string
+	Limit         int
+}

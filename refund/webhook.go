@@ -1,0 +1,555 @@
+package refund
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Event types. Every one is written to the outbox in the transaction that
+// makes the change it reports.
+const (
+	EventRefundCreated   = "refund.created"
+	EventRefundSucceeded = "refund.succeeded"
+	EventRefundFailed    = "refund.failed"
+	EventRefundCanceled  = "refund.canceled"
+	EventRefundReversed  = "refund.reversed"
+	EventWebhookTest     = "webhook.test"
+)
+
+// EventTypes lists the types an endpoint may subscribe to.
+var EventTypes = []string{EventRefundCreated, EventRefundSucceeded, EventRefundFailed, EventRefundCanceled, EventRefundReversed}
+
+// MaxWebhookEndpoints bounds a merchant's endpoints: each event fans out to
+// all of them inside the refund's transaction.
+const MaxWebhookEndpoints = 16
+
+// WebhookEndpoint is a merchant URL that receives signed events.
+type WebhookEndpoint struct {
+	ID          string
+	MerchantID  string
+	URL         string
+	Description string
+	Events      []string // subscribed types; empty means all
+	// Secret signs deliveries (Standard Webhooks, "whsec_" + base64). It is
+	// stored as is because signing needs it, and shown to the merchant
+	// only when the endpoint is created.
+	Secret    string
+	Disabled  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Wants reports whether the endpoint subscribes to an event type. Test
+// events go only to the endpoint they were made for.
+func (e *WebhookEndpoint) Wants(typ string) bool {
+	if e.Disabled || typ == EventWebhookTest {
+		return false
+	}
+	return len(e.Events) == 0 || slices.Contains(e.Events, typ)
+}
+
+// DeliveryStatus is where a delivery stands.
+type DeliveryStatus string
+
+const (
+	DeliveryPending   DeliveryStatus = "pending"   // not yet accepted; retried
+	DeliverySucceeded DeliveryStatus = "succeeded" // the receiver answered 2xx
+	DeliveryFailed    DeliveryStatus = "failed"    // retries exhausted
+)
+
+// Delivery is one event on its way to one URL: a merchant endpoint, or a
+// refund's notify URL (EndpointID "").
+type Delivery struct {
+	ID            string
+	MerchantID    string
+	EventID       string
+	EndpointID    string
+	URL           string
+	Status        DeliveryStatus
+	Attempts      int
+	NextAttemptAt time.Time
+	LastStatus    int // HTTP status of the last attempt, 0 when none arrived
+	LastError     string
+	Version       int
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// DeliveryAttempt is one row of an endpoint's delivery log.
+type DeliveryAttempt struct {
+	ID          string
+	DeliveryID  string
+	MerchantID  string
+	EndpointID  string
+	EventID     string
+	EventType   string
+	URL         string
+	Attempt     int
+	StatusCode  int // 0 when no HTTP answer arrived
+	LatencyMS   int64
+	Error       string
+	At          time.Time
+	NextRetryAt *time.Time // nil when the delivery succeeded or gave up
+}
+
+// EventFilter selects a merchant's events, newest first.
+type EventFilter struct {
+	MerchantID string
+	Type       string
+	RefundID   string
+	Cursor     string
+	Limit      int
+}
+
+// AttemptFilter selects a merchant's delivery log, newest first.
+type AttemptFilter struct {
+	MerchantID string
+	EndpointID string
+	Cursor     string
+	Limit      int
+}
+
+// WebhookTx is the part of a transaction that keeps endpoints, the event
+// outbox and deliveries.
+type WebhookTx interface {
+	// CreateWebhookEndpoint inserts e.
+	CreateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) error
+	// GetWebhookEndpoint returns EWebhookEndpointNotFound, also for
+	// another merchant's endpoint.
+	GetWebhookEndpoint(ctx context.Context, merchantID, id string) (*WebhookEndpoint, error)
+	// ListWebhookEndpoints returns all of a merchant's endpoints, oldest first.
+	ListWebhookEndpoints(ctx context.Context, merchantID string) ([]*WebhookEndpoint, error)
+	// UpdateWebhookEndpoint writes URL, description, events, disabled and
+	// updated_at. Returns EWebhookEndpointNotFound.
+	UpdateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) error
+	// DeleteWebhookEndpoint removes the endpoint with its deliveries and
+	// log. Returns EWebhookEndpointNotFound.
+	DeleteWebhookEndpoint(ctx context.Context, merchantID, id string) error
+
+	// GetEvent returns EEventNotFound; merchantID "" matches any.
+	GetEvent(ctx context.Context, merchantID, id string) (*Event, error)
+	// ListEvents returns events newest first (by id).
+	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
+
+	// InsertDelivery inserts d.
+	InsertDelivery(ctx context.Context, d *Delivery) error
+	// ClaimDueDeliveries returns up to limit pending deliveries whose
+	// NextAttemptAt <= now and moves NextAttemptAt to now+lease (bumping
+	// Version), so no other dispatcher sends them meanwhile. Backends with
+	// row locks skip rows locked by other claimers.
+	ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Delivery, error)
+	// UpdateDelivery writes d if its stored version is still d.Version,
+	// then bumps d.Version. Returns EConflict otherwise.
+	UpdateDelivery(ctx context.Context, d *Delivery) error
+	// InsertDeliveryAttempt appends to the delivery log.
+	InsertDeliveryAttempt(ctx context.Context, a *DeliveryAttempt) error
+	// ListDeliveryAttempts returns log rows newest first (by id).
+	ListDeliveryAttempts(ctx context.Context, f AttemptFilter) ([]*DeliveryAttempt, error)
+
+	// GetNotifySecret returns the secret that signs a merchant's notify-URL
+	// deliveries, or ENotFound.
+	GetNotifySecret(ctx context.Context, merchantID string) (string, error)
+	// PutNotifySecret sets (or replaces) that secret.
+	PutNotifySecret(ctx context.Context, merchantID, secret string, at time.Time) error
+}
+
+// newWebhookSecret returns a Standard Webhooks secret: "whsec_" and 32
+// random bytes in base64.
+func (s *Service) newWebhookSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(s.cfg.Rand, b); err != nil {
+		return "", err
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString(b), nil
+}
+
+// checkTargetURL validates a webhook or notify URL: absolute http(s), and
+// allowed by the configured target policy (private addresses are refused
+// unless the deployment allows them).
+func (s *Service) checkTargetURL(ctx context.Context, param, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(raw) > 2000 || u.User != nil {
+		return Errorf(EInvalidRequest, param, "%s must be an absolute http(s) URL without credentials", param)
+	}
+	if s.cfg.CheckTarget != nil {
+		if err := s.cfg.CheckTarget(ctx, raw); err != nil {
+			return Errorf(EInvalidRequest, param, "%s is not an allowed target: %v", param, err)
+		}
+	}
+	return nil
+}
+
+// WebhookEndpointInput creates or changes an endpoint; nil fields are left
+// as they are on update.
+type WebhookEndpointInput struct {
+	URL         *string
+	Description *string
+	Events      *[]string
+	Disabled    *bool
+}
+
+func (s *Service) applyEndpointInput(ctx context.Context, e *WebhookEndpoint, in WebhookEndpointInput) error {
+	if in.URL != nil {
+		if err := s.checkTargetURL(ctx, "url", *in.URL); err != nil {
+			return err
+		}
+		e.URL = *in.URL
+	}
+	if in.Description != nil {
+		if len(*in.Description) > 500 {
+			return Errorf(EInvalidRequest, "description", "description is longer than 500 characters")
+		}
+		e.Description = *in.Description
+	}
+	if in.Events != nil {
+		evs := []string{}
+		for i, t := range *in.Events {
+			if t == "*" {
+				evs = nil
+				break
+			}
+			if !slices.Contains(EventTypes, t) {
+				return Errorf(EInvalidRequest, "events["+itoa(i)+"]", "unknown event type %q (one of %s, or *)", t, strings.Join(EventTypes, ", "))
+			}
+			if !slices.Contains(evs, t) {
+				evs = append(evs, t)
+			}
+		}
+		e.Events = evs
+	}
+	if in.Disabled != nil {
+		e.Disabled = *in.Disabled
+	}
+	return nil
+}
+
+// CreateWebhookEndpoint registers a URL for the caller's events. The
+// returned endpoint carries its secret; it is not shown again.
+func (s *Service) CreateWebhookEndpoint(ctx context.Context, p Principal, in WebhookEndpointInput) (*WebhookEndpoint, error) {
+	if err := require(p, ScopeWebhooksWrite); err != nil {
+		return nil, err
+	}
+	if in.URL == nil {
+		return nil, Errorf(EInvalidRequest, "url", "url is required")
+	}
+	now := s.now()
+	e := &WebhookEndpoint{ID: s.cfg.NewID("we"), MerchantID: p.MerchantID, CreatedAt: now, UpdatedAt: now}
+	if err := s.applyEndpointInput(ctx, e, in); err != nil {
+		return nil, err
+	}
+	secret, err := s.newWebhookSecret()
+	if err != nil {
+		return nil, err
+	}
+	e.Secret = secret
+	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+		eps, err := tx.ListWebhookEndpoints(ctx, p.MerchantID)
+		if err != nil {
+			return err
+		}
+		if len(eps) >= MaxWebhookEndpoints {
+			return Errorf(EInvalidRequest, "", "a merchant may have at most %d webhook endpoints", MaxWebhookEndpoints)
+		}
+		return tx.CreateWebhookEndpoint(ctx, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// GetWebhookEndpoint returns one of the caller's endpoints.
+func (s *Service) GetWebhookEndpoint(ctx context.Context, p Principal, id string) (*WebhookEndpoint, error) {
+	if err := require(p, ScopeWebhooksWrite); err != nil {
+		return nil, err
+	}
+	var e *WebhookEndpoint
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		e, err = tx.GetWebhookEndpoint(ctx, p.MerchantID, id)
+		return err
+	})
+	return e, err
+}
+
+// ListWebhookEndpoints returns the caller's endpoints, oldest first.
+func (s *Service) ListWebhookEndpoints(ctx context.Context, p Principal) ([]*WebhookEndpoint, error) {
+	if err := require(p, ScopeWebhooksWrite); err != nil {
+		return nil, err
+	}
+	var eps []*WebhookEndpoint
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		eps, err = tx.ListWebhookEndpoints(ctx, p.MerchantID)
+		return err
+	})
+	return eps, err
+}
+
+// UpdateWebhookEndpoint changes the given fields of an endpoint.
+func (s *Service) UpdateWebhookEndpoint(ctx context.Context, p Principal, id string, in WebhookEndpointInput) (*WebhookEndpoint, error) {
+	if err := require(p, ScopeWebhooksWrite); err != nil {
+		return nil, err
+	}
+	var e *WebhookEndpoint
+	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+		if e, err = tx.GetWebhookEndpoint(ctx, p.MerchantID, id); err != nil {
+			return err
+		}
+		if err := s.applyEndpointInput(ctx, e, in); err != nil {
+			return err
+		}
+		e.UpdatedAt = s.now()
+		return tx.UpdateWebhookEndpoint(ctx, e)
+	})
+	return e, err
+}
+
+// DeleteWebhookEndpoint removes an endpoint; its pending deliveries go too.
+func (s *Service) DeleteWebhookEndpoint(ctx context.Context, p Principal, id string) error {
+	if err := require(p, ScopeWebhooksWrite); err != nil {
+		return err
+	}
+	return s.cfg.Store.Update(ctx, func(tx Tx) error {
+		return tx.DeleteWebhookEndpoint(ctx, p.MerchantID, id)
+	})
+}
+
+// TestWebhookEndpoint queues a webhook.test event for one endpoint.
+func (s *Service) TestWebhookEndpoint(ctx context.Context, p Principal, id string) (*Event, error) {
+	if err := require(p, ScopeWebhooksWrite); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	ev := &Event{ID: s.cfg.NewID("evt"), MerchantID: p.MerchantID, Type: EventWebhookTest, CreatedAt: now,
+		Data: []byte(`{"object":"webhook_test","message":"a test event sent on request"}`)}
+	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+		e, err := tx.GetWebhookEndpoint(ctx, p.MerchantID, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.InsertEvent(ctx, ev); err != nil {
+			return err
+		}
+		return tx.InsertDelivery(ctx, s.newDelivery(ev, e.ID, e.URL, now))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// RotateNotifySecret replaces the secret that signs the caller's notify-URL
+// deliveries and returns the new one (shown only now).
+func (s *Service) RotateNotifySecret(ctx context.Context, p Principal) (string, error) {
+	if err := require(p, ScopeWebhooksWrite); err != nil {
+		return "", err
+	}
+	secret, err := s.newWebhookSecret()
+	if err != nil {
+		return "", err
+	}
+	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+		return tx.PutNotifySecret(ctx, p.MerchantID, secret, s.now())
+	})
+	return secret, err
+}
+
+// ListEvents returns the caller's events, newest first.
+func (s *Service) ListEvents(ctx context.Context, p Principal, f EventFilter) (Page[*Event], error) {
+	if err := require(p, ScopeRefundsRead); err != nil {
+		return Page[*Event]{}, err
+	}
+	limit, err := pageLimit(f.Limit)
+	if err != nil {
+		return Page[*Event]{}, err
+	}
+	if f.Type != "" && f.Type != EventWebhookTest && !slices.Contains(EventTypes, f.Type) {
+		return Page[*Event]{}, Errorf(EInvalidRequest, "type", "unknown event type %q", f.Type)
+	}
+	f.MerchantID, f.Limit = p.MerchantID, limit+1
+	var rows []*Event
+	err = s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		rows, err = tx.ListEvents(ctx, f)
+		return err
+	})
+	if err != nil {
+		return Page[*Event]{}, err
+	}
+	return paginate(rows, limit, func(e *Event) string { return e.ID }), nil
+}
+
+// GetEvent returns one of the caller's events.
+func (s *Service) GetEvent(ctx context.Context, p Principal, id string) (*Event, error) {
+	if err := require(p, ScopeRefundsRead); err != nil {
+		return nil, err
+	}
+	var e *Event
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		e, err = tx.GetEvent(ctx, p.MerchantID, id)
+		return err
+	})
+	return e, err
+}
+
+// ListDeliveryAttempts returns an endpoint's delivery log, newest first.
+func (s *Service) ListDeliveryAttempts(ctx context.Context, p Principal, endpointID string, f AttemptFilter) (Page[*DeliveryAttempt], error) {
+	if err := require(p, ScopeWebhooksWrite); err != nil {
+		return Page[*DeliveryAttempt]{}, err
+	}
+	limit, err := pageLimit(f.Limit)
+	if err != nil {
+		return Page[*DeliveryAttempt]{}, err
+	}
+	f.MerchantID, f.EndpointID, f.Limit = p.MerchantID, endpointID, limit+1
+	var rows []*DeliveryAttempt
+	err = s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		if _, err := tx.GetWebhookEndpoint(ctx, p.MerchantID, endpointID); err != nil {
+			return err
+		}
+		rows, err = tx.ListDeliveryAttempts(ctx, f)
+		return err
+	})
+	if err != nil {
+		return Page[*DeliveryAttempt]{}, err
+	}
+	return paginate(rows, limit, func(a *DeliveryAttempt) string { return a.ID }), nil
+}
+
+func (s *Service) newDelivery(ev *Event, endpointID, url string, now time.Time) *Delivery {
+	return &Delivery{ID: s.cfg.NewID("wd"), MerchantID: ev.MerchantID, EventID: ev.ID, EndpointID: endpointID,
+		URL: url, Status: DeliveryPending, NextAttemptAt: now, Version: 1, CreatedAt: now, UpdatedAt: now}
+}
+
+// fanOut queues ev for every endpoint that wants it and, for a refund's
+// final state, for the refund's notify URL, in the transaction that wrote
+// ev: an event is never committed without its deliveries.
+func (s *Service) fanOut(ctx context.Context, tx Tx, ev *Event, notifyURL string) error {
+	eps, err := tx.ListWebhookEndpoints(ctx, ev.MerchantID)
+	if err != nil {
+		return err
+	}
+	for _, e := range eps {
+		if e.Wants(ev.Type) {
+			if err := tx.InsertDelivery(ctx, s.newDelivery(ev, e.ID, e.URL, ev.CreatedAt)); err != nil {
+				return err
+			}
+		}
+	}
+	if notifyURL == "" || ev.Type == EventRefundCreated {
+		return nil
+	}
+	// Notify URLs are signed with a per-merchant secret, made on first use
+	// and replaced through RotateNotifySecret.
+	if _, err := tx.GetNotifySecret(ctx, ev.MerchantID); ErrorCode(err) == ENotFound {
+		secret, err := s.newWebhookSecret()
+		if err != nil {
+			return err
+		}
+		if err := tx.PutNotifySecret(ctx, ev.MerchantID, secret, ev.CreatedAt); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	return tx.InsertDelivery(ctx, s.newDelivery(ev, "", notifyURL, ev.CreatedAt))
+}
+
+// DeliveryJob is a claimed delivery with what is needed to send it.
+type DeliveryJob struct {
+	Delivery *Delivery
+	Event    *Event
+	Secret   string
+	Payload  []byte // the JSON body to send
+}
+
+// ClaimDeliveries leases up to limit due deliveries to the caller.
+func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limit int) ([]DeliveryJob, error) {
+	var jobs []DeliveryJob
+	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+		jobs = jobs[:0]
+		ds, err := tx.ClaimDueDeliveries(ctx, s.now(), lease, limit)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			ev, err := tx.GetEvent(ctx, d.MerchantID, d.EventID)
+			if err != nil {
+				return err
+			}
+			var secret string
+			if d.EndpointID != "" {
+				e, err := tx.GetWebhookEndpoint(ctx, d.MerchantID, d.EndpointID)
+				if err != nil {
+					return err
+				}
+				secret = e.Secret
+			} else if secret, err = tx.GetNotifySecret(ctx, d.MerchantID); err != nil {
+				return err
+			}
+			payload, err := eventPayload(ev)
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, DeliveryJob{Delivery: d, Event: ev, Secret: secret, Payload: payload})
+		}
+		return nil
+	})
+	return jobs, err
+}
+
+// eventPayload is the body receivers get, in the Standard Webhooks shape.
+func eventPayload(ev *Event) ([]byte, error) {
+	data := json.RawMessage(ev.Data)
+	if len(data) == 0 {
+		data = json.RawMessage("{}")
+	}
+	return json.Marshal(struct {
+		ID        string          `json:"id"`
+		Type      string          `json:"type"`
+		Timestamp time.Time       `json:"timestamp"`
+		Data      json.RawMessage `json:"data"`
+	}{ev.ID, ev.Type, ev.CreatedAt, data})
+}
+
+// DeliveryOutcome is what one attempt produced.
+type DeliveryOutcome struct {
+	StatusCode int
+	Latency    time.Duration
+	Err        string
+	// NextRetry is when to try again; nil means no more tries (the
+	// delivery succeeded, or the schedule is exhausted).
+	NextRetry *time.Time
+}
+
+// RecordDelivery stores an attempt's outcome and logs it. A 2xx answer
+// ends the delivery; otherwise it is retried at NextRetry or, without one,
+// given up. Returns EConflict when the lease was lost meanwhile.
+func (s *Service) RecordDelivery(ctx context.Context, job DeliveryJob, out DeliveryOutcome) error {
+	return s.cfg.Store.Update(ctx, func(tx Tx) error {
+		d := *job.Delivery
+		now := s.now()
+		d.Attempts++
+		d.LastStatus, d.LastError, d.UpdatedAt = out.StatusCode, out.Err, now
+		next := out.NextRetry
+		switch {
+		case out.StatusCode >= 200 && out.StatusCode < 300:
+			d.Status, next = DeliverySucceeded, nil
+		case next == nil:
+			d.Status = DeliveryFailed
+		default:
+			d.NextAttemptAt = next.UTC().Truncate(time.Microsecond)
+		}
+		if err := tx.UpdateDelivery(ctx, &d); err != nil {
+			return err
+		}
+		return tx.InsertDeliveryAttempt(ctx, &DeliveryAttempt{ID: s.cfg.NewID("wa"), DeliveryID: d.ID,
+			MerchantID: d.MerchantID, EndpointID: d.EndpointID, EventID: d.EventID, EventType: job.Event.Type,
+			URL: d.URL, Attempt: d.Attempts, StatusCode: out.StatusCode, LatencyMS: out.Latency.Milliseconds(),
+			Error: out.Err, At: now, NextRetryAt: next})
+	})
+}

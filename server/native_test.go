@@ -1,0 +1,351 @@
+package server_test
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestRefund_ConcurrentPartialRefundsNeverOverRefund(t *testing.T) {
+	s := mustStart(t)
+	const captured, each, clients = 150_000, 1_000, 200 // room for 150 of 200
+	orderID := s.mustOrder(cardOrder("4444", captured))
+
+	var wg sync.WaitGroup
+	replies := make([]reply, clients)
+	for i := range clients {
+		wg.Go(func() {
+			replies[i] = s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "amount": each, "reason": "concurrency"})
+		})
+	}
+	wg.Wait()
+
+	var ok, exceeded int
+	for _, r := range replies {
+		switch {
+		case r.status == http.StatusCreated && r.str("status") == "succeeded":
+			ok++
+		case r.status == http.StatusUnprocessableEntity && r.str("error", "code") == "amount_exceeds_refundable":
+			exceeded++
+		default:
+			t.Errorf("unexpected reply %d %s", r.status, r.raw)
+		}
+	}
+	if ok != captured/each || exceeded != clients-captured/each {
+		t.Fatalf("succeeded %d, exceeded %d; want %d and %d", ok, exceeded, captured/each, clients-captured/each)
+	}
+	o := s.do("GET", "/v1/orders/"+orderID, s.key, nil)
+	if refunded, pending := o.num("refunded_amount"), o.num("pending_refund_amount"); refunded+pending > captured || refunded != int64(ok*each) || pending != 0 {
+		t.Fatalf("order refunded %d pending %d, captured %d, succeeded refunds %d", refunded, pending, captured, ok)
+	}
+	if executed := len(s.Sandbox.Executed()); executed != ok {
+		t.Fatalf("acquirer executed %d refunds, refundd succeeded %d", executed, ok)
+	}
+}
+
+func TestRefund_SandboxBehaviours(t *testing.T) {
+	tests := []struct {
+		name      string
+		order     map[string]any
+		first     string        // status in the create reply
+		advance   time.Duration // clock moved before each worker pass
+		passes    int
+		final     string
+		failure   string
+		minTries  int
+		refunded  int64
+		processor time.Duration
+	}{
+		{name: "Approved", order: cardOrder("4444", 5000), first: "succeeded", final: "succeeded", refunded: 5000},
+		{name: "Declined51ReleasesReservation", order: cardOrder("0051", 5000), first: "failed", final: "failed", failure: "51"},
+		{name: "Declined05", order: cardOrder("0005", 5000), first: "failed", final: "failed", failure: "05"},
+		{name: "IssuerUnavailable91RetriedThenApproved", order: cardOrder("0091", 5000), first: "processing",
+			advance: 5 * time.Minute, passes: 3, final: "succeeded", minTries: 3, refunded: 5000},
+		{name: "NoAnswer99SettledByStatusCheck", order: cardOrder("0099", 5000), first: "processing",
+			advance: 5 * time.Minute, passes: 1, final: "succeeded", minTries: 1, refunded: 5000, processor: 50 * time.Millisecond},
+		{name: "WalletPendingThenSettled", order: map[string]any{"amount": 5000, "payment_method": "stcpay"}, first: "processing",
+			advance: time.Minute, passes: 1, final: "succeeded", refunded: 5000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var opts []serverOpt
+			if tt.processor > 0 {
+				opts = append(opts, withProcessorTimeout(tt.processor))
+			}
+			s := mustStart(t, opts...)
+			orderID := s.mustOrder(tt.order)
+			r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "reason": tt.name})
+			if r.status != http.StatusCreated || r.str("status") != tt.first {
+				t.Fatalf("create: want 201 %s, got %d %s", tt.first, r.status, r.raw)
+			}
+			id := r.str("id")
+			if tt.first == "processing" {
+				o := s.do("GET", "/v1/orders/"+orderID, s.key, nil)
+				if o.num("pending_refund_amount") != 5000 {
+					t.Fatalf("a processing refund must hold its reservation: %s", o.raw)
+				}
+			}
+			for range tt.passes {
+				s.runWorker(tt.advance)
+			}
+			got := s.do("GET", "/v1/refunds/"+id, s.key, nil)
+			if got.str("status") != tt.final || got.str("failure_code") != tt.failure {
+				t.Fatalf("want %s failure %q, got %s", tt.final, tt.failure, got.raw)
+			}
+			if got.num("attempts") < int64(tt.minTries) {
+				t.Fatalf("want at least %d attempts, got %s", tt.minTries, got.raw)
+			}
+			o := s.do("GET", "/v1/orders/"+orderID, s.key, nil)
+			if o.num("refunded_amount") != tt.refunded || o.num("pending_refund_amount") != 0 {
+				t.Fatalf("order after %s: %s", tt.final, o.raw)
+			}
+			if tt.final == "succeeded" && (got.str("arn") == "" || got.str("rrn") == "") {
+				t.Fatalf("a succeeded refund carries ARN and RRN: %s", got.raw)
+			}
+			hist := s.do("GET", "/v1/refunds/"+id+"/transitions", s.key, nil)
+			data, _ := hist.get("data").([]any)
+			if len(data) < 3 {
+				t.Fatalf("want created, submitted and final transitions: %s", hist.raw)
+			}
+		})
+	}
+}
+
+func TestRefund_WalletStaysProcessingUntilSettled(t *testing.T) {
+	s := mustStart(t)
+	orderID := s.mustOrder(map[string]any{"amount": 9900, "payment_method": "stcpay"})
+	id := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID}).str("id")
+	s.runWorker(10 * time.Second) // settle delay is 30s: still pending at the acquirer
+	if st := s.do("GET", "/v1/refunds/"+id, s.key, nil).str("status"); st != "processing" {
+		t.Fatalf("before settlement: %s", st)
+	}
+	s.runWorker(30 * time.Second)
+	if st := s.do("GET", "/v1/refunds/"+id, s.key, nil).str("status"); st != "succeeded" {
+		t.Fatalf("after settlement: %s", st)
+	}
+}
+
+func TestRefund_Idempotency(t *testing.T) {
+	s := mustStart(t)
+	orderID := s.mustOrder(cardOrder("4444", 10_000))
+	body := map[string]any{"order_id": orderID, "amount": 1000}
+
+	first := s.do("POST", "/v1/refunds", s.key, body, "Idempotency-Key", "k-1")
+	again := s.do("POST", "/v1/refunds", s.key, body, "Idempotency-Key", "k-1")
+	if first.status != 201 || again.status != 201 || first.str("id") != again.str("id") {
+		t.Fatalf("replay must answer the same refund: %s / %s", first.raw, again.raw)
+	}
+	other := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "amount": 2000}, "Idempotency-Key", "k-1")
+	expectError(t, other, http.StatusUnprocessableEntity, "idempotency_key_reused")
+	if o := s.do("GET", "/v1/orders/"+orderID, s.key, nil); o.num("refunded_amount") != 1000 {
+		t.Fatalf("replays must not refund again: %s", o.raw)
+	}
+	// Keys are per merchant: another merchant may use the same key.
+	otherKey := s.newMerchant("Other")
+	r := s.do("POST", "/v1/refunds", otherKey, body, "Idempotency-Key", "k-1")
+	expectError(t, r, http.StatusNotFound, "order_not_found")
+}
+
+func TestRefund_IdempotencyConcurrentSameKey(t *testing.T) {
+	s := mustStart(t)
+	orderID := s.mustOrder(cardOrder("4444", 100_000))
+	body := map[string]any{"order_id": orderID, "amount": 1000}
+	const n = 40
+	replies := make([]reply, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { replies[i] = s.do("POST", "/v1/refunds", s.key, body, "Idempotency-Key", "same") })
+	}
+	wg.Wait()
+	ids := map[string]bool{}
+	for _, r := range replies {
+		switch {
+		case r.status == 201:
+			ids[r.str("id")] = true
+		case r.status == 409 && r.str("error", "code") == "idempotency_key_in_use":
+		default:
+			t.Fatalf("unexpected %d %s", r.status, r.raw)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("one key must make one refund, got %d", len(ids))
+	}
+	if o := s.do("GET", "/v1/orders/"+orderID, s.key, nil); o.num("refunded_amount") != 1000 {
+		t.Fatalf("refunded %s", o.raw)
+	}
+}
+
+func TestRefund_MerchantReferenceIsUniqueAndReplays(t *testing.T) {
+	s := mustStart(t)
+	orderID := s.mustOrder(cardOrder("4444", 10_000))
+	body := map[string]any{"order_id": orderID, "amount": 1000, "merchant_reference": "RMA-77"}
+	a := s.do("POST", "/v1/refunds", s.key, body)
+	b := s.do("POST", "/v1/refunds", s.key, body)
+	if a.status != 201 || b.status != 201 || a.str("id") != b.str("id") {
+		t.Fatalf("same reference and request must replay: %s / %s", a.raw, b.raw)
+	}
+	body["amount"] = 2000
+	expectError(t, s.do("POST", "/v1/refunds", s.key, body), http.StatusConflict, "merchant_reference_reused")
+}
+
+func TestRefund_FullRemainderAndExceeds(t *testing.T) {
+	s := mustStart(t)
+	orderID := s.mustOrder(cardOrder("4444", 10_000))
+	if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "amount": 2500}); r.status != 201 {
+		t.Fatal(r.raw)
+	}
+	r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "amount": 7501})
+	expectError(t, r, http.StatusUnprocessableEntity, "amount_exceeds_refundable")
+	full := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID})
+	if full.status != 201 || full.num("amount") != 7500 {
+		t.Fatalf("omitting amount refunds the remainder: %s", full.raw)
+	}
+	expectError(t, s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID}), http.StatusUnprocessableEntity, "amount_exceeds_refundable")
+}
+
+func TestRefund_QueuedCanBeCanceled(t *testing.T) {
+	s := mustStart(t)
+	orderID := s.mustOrder(cardOrder("4444", 10_000))
+	r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "amount": 4000, "queue": true})
+	if r.status != 201 || r.str("status") != "pending" {
+		t.Fatal(r.raw)
+	}
+	if o := s.do("GET", "/v1/orders/"+orderID, s.key, nil); o.num("pending_refund_amount") != 4000 {
+		t.Fatalf("a queued refund reserves: %s", o.raw)
+	}
+	c := s.do("POST", "/v1/refunds/"+r.str("id")+"/cancel", s.key, nil)
+	if c.status != 200 || c.str("status") != "canceled" {
+		t.Fatal(c.raw)
+	}
+	expectError(t, s.do("POST", "/v1/refunds/"+r.str("id")+"/cancel", s.key, nil), http.StatusConflict, "refund_not_cancelable")
+	if o := s.do("GET", "/v1/orders/"+orderID, s.key, nil); o.num("pending_refund_amount") != 0 || o.num("refunded_amount") != 0 {
+		t.Fatalf("cancel releases the reservation: %s", o.raw)
+	}
+	s.runWorker(time.Hour)
+	if len(s.Sandbox.Executed()) != 0 {
+		t.Fatal("a canceled refund must never reach the processor")
+	}
+
+	// A queued refund that is not canceled is submitted by the worker.
+	q := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "amount": 1000, "queue": true})
+	s.runWorker(2 * time.Minute)
+	if st := s.do("GET", "/v1/refunds/"+q.str("id"), s.key, nil).str("status"); st != "succeeded" {
+		t.Fatalf("queued refund after the hold: %s", st)
+	}
+}
+
+func TestRefund_SyncRepairsAProcessingRefund(t *testing.T) {
+	s := mustStart(t, withProcessorTimeout(50*time.Millisecond))
+	orderID := s.mustOrder(cardOrder("0099", 5000))
+	id := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID}).str("id")
+	r := s.do("POST", "/v1/refunds/"+id+"/sync", s.key, nil)
+	if r.status != 200 || r.str("status") != "succeeded" {
+		t.Fatalf("sync: %s", r.raw)
+	}
+	if again := s.do("POST", "/v1/refunds/"+id+"/sync", s.key, nil); again.str("status") != "succeeded" {
+		t.Fatalf("sync of a final refund keeps it: %s", again.raw)
+	}
+	if n := len(s.Sandbox.Executed()); n != 1 {
+		t.Fatalf("executed %d times", n)
+	}
+}
+
+func TestTenantIsolationAndAuth(t *testing.T) {
+	s := mustStart(t)
+	orderID := s.mustOrder(cardOrder("4444", 10_000))
+	refundID := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "amount": 100}).str("id")
+	other := s.newMerchant("Other Merchant")
+	tests := []struct {
+		name, method, path, key string
+		body                    any
+		status                  int
+		code                    string
+	}{
+		{"ForeignOrder", "GET", "/v1/orders/" + orderID, other, nil, 404, "order_not_found"},
+		{"ForeignRefund", "GET", "/v1/refunds/" + refundID, other, nil, 404, "refund_not_found"},
+		{"ForeignRefundCancel", "POST", "/v1/refunds/" + refundID + "/cancel", other, nil, 404, "refund_not_found"},
+		{"ForeignOrderRefund", "POST", "/v1/refunds", other, map[string]any{"order_id": orderID, "amount": 1}, 404, "order_not_found"},
+		{"MissingOrder", "GET", "/v1/orders/ord_nope", s.key, nil, 404, "order_not_found"},
+		{"NoKey", "GET", "/v1/orders", "", nil, 401, "unauthorized"},
+		{"MalformedKey", "GET", "/v1/orders", "not-a-key", nil, 401, "unauthorized"},
+		{"UnknownKey", "GET", "/v1/orders", "rk_000000000000_00000000000000000000000000000000", nil, 401, "unauthorized"},
+		{"WrongSecret", "GET", "/v1/orders", s.key[:16] + "00000000000000000000000000000000", nil, 401, "unauthorized"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			expectError(t, s.do(tt.method, tt.path, tt.key, tt.body), tt.status, tt.code)
+		})
+	}
+	if list := s.do("GET", "/v1/refunds", other, nil); len(list.get("data").([]any)) != 0 {
+		t.Fatalf("other merchant lists nothing: %s", list.raw)
+	}
+}
+
+func TestScopes(t *testing.T) {
+	s := mustStart(t)
+	orderID := s.mustOrder(cardOrder("4444", 10_000))
+	_, readOnly, err := s.Service.CreateKey(t.Context(), s.mer.ID, "", []string{"orders:read", "refunds:read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectError(t, s.do("POST", "/v1/refunds", readOnly, map[string]any{"order_id": orderID, "amount": 1}), 403, "forbidden")
+	expectError(t, s.do("POST", "/v1/orders", readOnly, cardOrder("4444", 1)), 403, "forbidden")
+	if r := s.do("GET", "/v1/orders/"+orderID, readOnly, nil); r.status != 200 {
+		t.Fatal(r.raw)
+	}
+	k, _ := s.Service.ListKeys(t.Context())
+	for _, key := range k {
+		if err := s.Service.RevokeKey(t.Context(), key.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expectError(t, s.do("GET", "/v1/orders/"+orderID, readOnly, nil), 401, "unauthorized")
+}
+
+func TestListPagination(t *testing.T) {
+	s := mustStart(t)
+	orderID := s.mustOrder(cardOrder("4444", 100_000))
+	for range 5 {
+		if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "amount": 100}); r.status != 201 {
+			t.Fatal(r.raw)
+		}
+	}
+	seen := map[string]bool{}
+	cursor := ""
+	for page := 0; ; page++ {
+		path := "/v1/refunds?limit=2&order_id=" + orderID
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		r := s.do("GET", path, s.key, nil)
+		for _, d := range r.get("data").([]any) {
+			seen[d.(map[string]any)["id"].(string)] = true
+		}
+		if r.get("has_more") != true {
+			break
+		}
+		cursor = r.str("next_cursor")
+		if page > 5 {
+			t.Fatal("pagination does not end")
+		}
+	}
+	if len(seen) != 5 {
+		t.Fatalf("paged through %d refunds, want 5", len(seen))
+	}
+	if r := s.do("GET", "/v1/refunds?status=succeeded&limit=100", s.key, nil); len(r.get("data").([]any)) != 5 {
+		t.Fatal(r.raw)
+	}
+	if r := s.do("GET", "/v1/refunds?status=failed", s.key, nil); len(r.get("data").([]any)) != 0 {
+		t.Fatal(r.raw)
+	}
+	from := s.clock.Now().Add(time.Minute).Format(time.RFC3339)
+	if r := s.do("GET", "/v1/refunds?created_gte="+from, s.key, nil); len(r.get("data").([]any)) != 0 {
+		t.Fatal(r.raw)
+	}
+	if r := s.do("GET", fmt.Sprintf("/v1/orders?reference=%s", "nope"), s.key, nil); len(r.get("data").([]any)) != 0 {
+		t.Fatal(r.raw)
+	}
+}

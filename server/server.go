@@ -1,0 +1,199 @@
+// Package server assembles refundd: storage chosen by URL, the processor,
+// the refund service, the worker and every HTTP surface on one listener.
+// cmd/refundd and the end-to-end tests build the same thing through it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/refundd/refundd/api"
+	"github.com/refundd/refundd/idgen"
+	"github.com/refundd/refundd/processor"
+	"github.com/refundd/refundd/processor/sandbox"
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/store/sqlite"
+	"github.com/refundd/refundd/webhook"
+	"github.com/refundd/refundd/worker"
+)
+
+// Config of a Server. Zero values take the documented defaults.
+type Config struct {
+	Addr      string // listen address (default 127.0.0.1:8080; ":0" for any port)
+	DB        string // sqlite:PATH (default sqlite:refundd.db) or postgres://...
+	Processor string // "sandbox" (in-process, default) or a sandbox service URL
+	Log       *slog.Logger
+
+	ProcessorTimeout time.Duration // one processor call (default 10s)
+	// MaxInFlight caps concurrent processor calls from this node (default 64).
+	MaxInFlight int
+	// Lease is how long a node owns a claimed refund before another may
+	// take it over (default ProcessorTimeout + 20s).
+	Lease       time.Duration
+	SettleDelay time.Duration // in-process sandbox: wallet settlement delay (default 2s)
+	// WorkerInterval is the pause between idle worker passes; negative
+	// disables the background worker (tests drive Worker.RunOnce).
+	WorkerInterval time.Duration
+	// WebhookAllowPrivate lets webhook and notify targets be loopback or
+	// private addresses (refused by default).
+	WebhookAllowPrivate bool
+	// WebhookSchedule overrides the webhook retry schedule.
+	WebhookSchedule []time.Duration
+	// Now and NewID replace the clock and id generator (tests).
+	Now   func() time.Time
+	NewID func(prefix string) string
+}
+
+// Server is a running refundd node.
+type Server struct {
+	Service *refund.Service
+	Store   refund.Store
+	Sandbox *sandbox.Acquirer // the in-process acquirer, when used
+	Worker  *worker.Worker
+	// Webhooks delivers outbox events; it runs with the worker.
+	Webhooks *webhook.Dispatcher
+
+	cfg      Config
+	http     *http.Server
+	ln       net.Listener
+	stopOnce sync.Once
+	workerOn bool
+}
+
+// OpenStore opens the store named by a database URL and migrates it.
+func OpenStore(ctx context.Context, db string) (refund.Store, error) {
+	switch {
+	case db == "":
+		return sqlite.Open(ctx, "refundd.db")
+	case strings.HasPrefix(db, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//")
+		if path == "" {
+			return nil, errors.New("server: sqlite: URL needs a path, e.g. sqlite:refundd.db")
+		}
+		return sqlite.Open(ctx, path)
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return nil, errors.New("server: PostgreSQL support is not built yet")
+	}
+	return nil, fmt.Errorf("server: unknown database URL %q (want sqlite:PATH or postgres://...)", Redact(db))
+}
+
+// Redact hides a password in a database URL.
+func Redact(db string) string {
+	if i := strings.Index(db, "://"); i >= 0 {
+		if at := strings.LastIndex(db, "@"); at > i {
+			if colon := strings.Index(db[i+3:at], ":"); colon >= 0 {
+				return db[:i+3+colon+1] + "xxxxx" + db[at:]
+			}
+		}
+	}
+	return db
+}
+
+// Open builds a server: opens and migrates the store, wires the service and
+// the routes. It does not listen yet.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = idgen.New
+	}
+	st, err := OpenStore(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Store: st, cfg: cfg}
+	var proc processor.Processor
+	switch cfg.Processor {
+	case "", "sandbox":
+		s.Sandbox = sandbox.New(sandbox.Config{Now: cfg.Now, SettleDelay: cfg.SettleDelay})
+		proc = s.Sandbox
+	default:
+		st.Close()
+		return nil, fmt.Errorf("server: processor %q is not supported yet (use sandbox)", cfg.Processor)
+	}
+	s.Service, err = refund.NewService(refund.Config{Store: st, Processor: proc, NewID: cfg.NewID, Now: cfg.Now,
+		Log: cfg.Log, ProcessorTimeout: cfg.ProcessorTimeout, Lease: cfg.Lease, MaxInFlight: cfg.MaxInFlight, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate)})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.Worker = worker.New(s.Service, worker.Config{Interval: cfg.WorkerInterval, Log: cfg.Log})
+	s.Webhooks = webhook.New(s.Service, webhook.Config{AllowPrivate: cfg.WebhookAllowPrivate, Schedule: cfg.WebhookSchedule,
+		Interval: cfg.WorkerInterval, Now: cfg.Now, Log: cfg.Log})
+	mux := http.NewServeMux()
+	api.New(s.Service, cfg.Log).Register(mux)
+	s.http = &http.Server{
+		Handler:           api.Middleware(mux, cfg.Log),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	return s, nil
+}
+
+// Start listens on the configured address and serves in the background,
+// with the worker running unless disabled.
+func (s *Server) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.cfg.Log.Error("http server stopped", "err", err)
+		}
+	}()
+	if s.cfg.WorkerInterval >= 0 {
+		s.workerOn = true
+		if err := s.Webhooks.Start(context.WithoutCancel(ctx)); err != nil {
+			return err
+		}
+		return s.Worker.Start(context.WithoutCancel(ctx))
+	}
+	return nil
+}
+
+// URL is the base URL the server listens on.
+func (s *Server) URL() string {
+	if s.ln == nil {
+		return ""
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// Handler is the server's whole HTTP surface (for in-process tests).
+func (s *Server) Handler() http.Handler { return s.http.Handler }
+
+// Stop stops accepting requests, lets in-flight ones finish (until ctx
+// ends), stops the worker and closes the store. Safe to call twice.
+func (s *Server) Stop(ctx context.Context) error {
+	var err error
+	s.stopOnce.Do(func() {
+		if s.ln != nil {
+			err = s.http.Shutdown(ctx)
+		}
+		s.Worker.Stop()
+		s.Webhooks.Stop()
+		if cerr := s.Store.Close(); err == nil {
+			err = cerr
+		}
+	})
+	return err
+}

@@ -1,0 +1,313 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/refundd/refundd/server"
+)
+
+// receiver is a webhook receiver that answers from a script of statuses
+// (the last one repeats) and keeps every request.
+type receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	statuses []int
+	got      []received
+}
+
+type received struct {
+	header http.Header
+	body   []byte
+	status int
+}
+
+func newReceiver(t *testing.T, statuses ...int) *receiver {
+	rc := &receiver{statuses: statuses}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		status := rc.statuses[min(len(rc.got), len(rc.statuses)-1)]
+		rc.got = append(rc.got, received{header: r.Header.Clone(), body: body, status: status})
+		rc.mu.Unlock()
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) requests() []received {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]received(nil), rc.got...)
+}
+
+func withWebhooks(schedule ...time.Duration) serverOpt {
+	return func(c *server.Config) {
+		c.WebhookAllowPrivate = true
+		c.WebhookSchedule = schedule
+	}
+}
+
+// deliver runs one dispatcher pass.
+func (s *testServer) deliver() int {
+	s.t.Helper()
+	n, err := s.Webhooks.RunOnce(context.Background())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+// verifySigned checks a delivery's Standard Webhooks signature with secret
+// and returns its decoded payload.
+func verifySigned(t *testing.T, secret string, r received) map[string]any {
+	t.Helper()
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fake clock is in the past, so the receiver-side age check is
+	// skipped; the timestamp header is checked against the clock instead.
+	if err := wh.VerifyIgnoringTimestamp(r.body, r.header); err != nil {
+		t.Fatalf("signature does not verify: %v (headers %v)", err, r.header)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestWebhooks_SignedRetriedAndLogged(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks(time.Minute, 5*time.Minute, 30*time.Minute))
+	rc := newReceiver(t, 500, 503, 200)
+
+	ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": rc.URL + "/hooks", "events": []string{"refund.succeeded"}})
+	if ep.status != http.StatusCreated || len(ep.str("secret")) < 20 || ep.str("secret")[:6] != "whsec_" {
+		t.Fatalf("create endpoint: %d %s", ep.status, ep.raw)
+	}
+	secret, epID := ep.str("secret"), ep.str("id")
+	if got := s.do("GET", "/v1/webhook_endpoints/"+epID, s.key, nil); got.get("secret") != nil {
+		t.Fatalf("secret shown again: %s", got.raw)
+	}
+
+	order := s.mustOrder(cardOrder("4444", 10_000))
+	ref := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 2_500})
+	if ref.str("status") != "succeeded" {
+		t.Fatalf("refund: %s", ref.raw)
+	}
+
+	// Attempt 1 fails (500), attempt 2 a minute later fails (503), attempt
+	// 3 after five more minutes is accepted.
+	if n := s.deliver(); n != 1 {
+		t.Fatalf("first pass sent %d deliveries, want 1 (only refund.succeeded is subscribed)", n)
+	}
+	if n := s.deliver(); n != 0 {
+		t.Fatalf("a failed delivery was retried before its backoff (%d sent)", n)
+	}
+	s.clock.Advance(2 * time.Minute)
+	s.deliver()
+	s.clock.Advance(7 * time.Minute)
+	s.deliver()
+	s.clock.Advance(24 * time.Hour)
+	if n := s.deliver(); n != 0 {
+		t.Fatalf("a delivered event was sent again (%d)", n)
+	}
+
+	got := rc.requests()
+	if len(got) != 3 {
+		t.Fatalf("receiver got %d requests, want 3", len(got))
+	}
+	var eventID string
+	for i, r := range got {
+		p := verifySigned(t, secret, r)
+		if p["type"] != "refund.succeeded" || p["data"].(map[string]any)["id"] != ref.str("id") {
+			t.Fatalf("payload %d: %s", i, r.body)
+		}
+		if i == 0 {
+			eventID = r.header.Get("webhook-id")
+		}
+		// One event, one id across retries: receivers deduplicate on it.
+		if r.header.Get("webhook-id") != eventID || eventID != p["id"] {
+			t.Fatalf("webhook-id changed across retries: %q vs %q", r.header.Get("webhook-id"), eventID)
+		}
+		if ts, _ := strconv.ParseInt(r.header.Get("webhook-timestamp"), 10, 64); ts < newClock().Now().Unix() {
+			t.Fatalf("webhook-timestamp %d is not the server clock", ts)
+		}
+	}
+
+	log := s.do("GET", "/v1/webhook_endpoints/"+epID+"/deliveries", s.key, nil)
+	data, _ := log.get("data").([]any)
+	if log.status != 200 || len(data) != 3 {
+		t.Fatalf("delivery log: %d %s", log.status, log.raw)
+	}
+	for i, want := range []struct {
+		attempt, status int
+		retry           bool
+	}{{3, 200, false}, {2, 503, true}, {1, 500, true}} {
+		row := data[i].(map[string]any)
+		if row["attempt"] != json.Number(strconv.Itoa(want.attempt)) || row["status_code"] != json.Number(strconv.Itoa(want.status)) ||
+			(row["next_retry_at"] != nil) != want.retry || row["event_id"] != eventID || row["latency_ms"] == nil {
+			t.Fatalf("delivery log row %d: %v", i, row)
+		}
+	}
+
+	evs := s.do("GET", "/v1/events?refund_id="+ref.str("id"), s.key, nil)
+	types := []string{}
+	for _, e := range evs.get("data").([]any) {
+		types = append(types, e.(map[string]any)["type"].(string))
+	}
+	if len(types) != 2 || types[0] != "refund.succeeded" || types[1] != "refund.created" {
+		t.Fatalf("events of the refund: %v", types)
+	}
+	if e := s.do("GET", "/v1/events/"+eventID, s.key, nil); e.status != 200 || e.str("type") != "refund.succeeded" {
+		t.Fatalf("get event: %s", e.raw)
+	}
+}
+
+func TestWebhooks_GiveUpAfterSchedule(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks(time.Minute))
+	rc := newReceiver(t, 500)
+	ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": rc.URL})
+	order := s.mustOrder(cardOrder("0051", 10_000))
+	s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 100})
+
+	// refund.created and refund.failed, each tried twice (first try and
+	// one retry), then given up.
+	for range 5 {
+		s.deliver()
+		s.clock.Advance(2 * time.Minute)
+	}
+	if n := len(rc.requests()); n != 4 {
+		t.Fatalf("receiver got %d requests, want 4", n)
+	}
+	log := s.do("GET", "/v1/webhook_endpoints/"+ep.str("id")+"/deliveries", s.key, nil)
+	for _, row := range log.get("data").([]any) {
+		r := row.(map[string]any)
+		if r["attempt"] == json.Number("2") && r["next_retry_at"] != nil {
+			t.Fatalf("last attempt still promises a retry: %v", r)
+		}
+	}
+}
+
+func TestWebhooks_NotifyURLAndTestEvent(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks(time.Minute))
+	rc := newReceiver(t, 200)
+
+	rot := s.do("POST", "/v1/notify_secret", s.key, nil)
+	if rot.status != 200 || rot.str("secret")[:6] != "whsec_" {
+		t.Fatalf("rotate notify secret: %d %s", rot.status, rot.raw)
+	}
+	order := s.mustOrder(cardOrder("4444", 10_000))
+	ref := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 700, "notify_url": rc.URL + "/notify?o=1"})
+	s.deliver()
+	got := rc.requests()
+	if len(got) != 1 {
+		t.Fatalf("notify URL got %d requests, want 1 (final status only)", len(got))
+	}
+	p := verifySigned(t, rot.str("secret"), got[0])
+	if p["type"] != "refund.succeeded" || p["data"].(map[string]any)["id"] != ref.str("id") {
+		t.Fatalf("notify payload: %s", got[0].body)
+	}
+
+	ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": rc.URL + "/hooks", "events": []string{"refund.failed"}})
+	test := s.do("POST", "/v1/webhook_endpoints/"+ep.str("id")+"/test", s.key, nil)
+	if test.status != http.StatusAccepted || test.str("type") != "webhook.test" {
+		t.Fatalf("test event: %d %s", test.status, test.raw)
+	}
+	s.deliver()
+	got = rc.requests()
+	if len(got) != 2 || verifySigned(t, ep.str("secret"), got[1])["type"] != "webhook.test" {
+		t.Fatalf("test event not delivered to its endpoint: %d requests", len(got))
+	}
+}
+
+func TestWebhooks_EndpointLifecycleAndIsolation(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks())
+	other := s.newMerchant("Other")
+	ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": "https://hooks.example.com/refundd", "description": "ops"})
+	id := ep.str("id")
+	if ep.status != 201 || ep.get("events").([]any)[0] != "*" {
+		t.Fatalf("create: %s", ep.raw)
+	}
+	up := s.do("PATCH", "/v1/webhook_endpoints/"+id, s.key, map[string]any{"events": []string{"refund.failed", "refund.succeeded"}, "disabled": true})
+	if up.status != 200 || len(up.get("events").([]any)) != 2 || up.get("disabled") != true || up.str("description") != "ops" {
+		t.Fatalf("update: %s", up.raw)
+	}
+	list := s.do("GET", "/v1/webhook_endpoints", s.key, nil)
+	if len(list.get("data").([]any)) != 1 {
+		t.Fatalf("list: %s", list.raw)
+	}
+	for _, r := range []reply{
+		s.do("GET", "/v1/webhook_endpoints/"+id, other, nil),
+		s.do("PATCH", "/v1/webhook_endpoints/"+id, other, map[string]any{"disabled": false}),
+		s.do("DELETE", "/v1/webhook_endpoints/"+id, other, nil),
+		s.do("GET", "/v1/webhook_endpoints/"+id+"/deliveries", other, nil),
+		s.do("POST", "/v1/webhook_endpoints/"+id+"/test", other, nil),
+	} {
+		expectError(t, r, 404, "webhook_endpoint_not_found")
+	}
+	if l := s.do("GET", "/v1/webhook_endpoints", other, nil); len(l.get("data").([]any)) != 0 {
+		t.Fatalf("other merchant sees endpoints: %s", l.raw)
+	}
+	if d := s.do("DELETE", "/v1/webhook_endpoints/"+id, s.key, nil); d.status != 200 {
+		t.Fatalf("delete: %s", d.raw)
+	}
+	expectError(t, s.do("GET", "/v1/webhook_endpoints/"+id, s.key, nil), 404, "webhook_endpoint_not_found")
+}
+
+func TestWebhooks_BadInput(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t) // private targets refused, as in production
+	order := s.mustOrder(cardOrder("4444", 10_000))
+	for _, tc := range []struct {
+		name, method, path string
+		body               any
+		status             int
+		code, param        string
+	}{
+		{"NoURL", "POST", "/v1/webhook_endpoints", map[string]any{}, 400, "invalid_request", "url"},
+		{"NotHTTP", "POST", "/v1/webhook_endpoints", map[string]any{"url": "ftp://example.com/x"}, 400, "invalid_request", "url"},
+		{"Credentials", "POST", "/v1/webhook_endpoints", map[string]any{"url": "https://u:p@example.com/x"}, 400, "invalid_request", "url"},
+		{"Loopback", "POST", "/v1/webhook_endpoints", map[string]any{"url": "http://127.0.0.1:8080/x"}, 400, "invalid_request", "url"},
+		{"Localhost", "POST", "/v1/webhook_endpoints", map[string]any{"url": "http://localhost/x"}, 400, "invalid_request", "url"},
+		{"PrivateRange", "POST", "/v1/webhook_endpoints", map[string]any{"url": "https://10.1.2.3/x"}, 400, "invalid_request", "url"},
+		{"LinkLocal", "POST", "/v1/webhook_endpoints", map[string]any{"url": "http://169.254.169.254/latest"}, 400, "invalid_request", "url"},
+		{"IPv6Loopback", "POST", "/v1/webhook_endpoints", map[string]any{"url": "http://[::1]/x"}, 400, "invalid_request", "url"},
+		{"UnknownEvent", "POST", "/v1/webhook_endpoints", map[string]any{"url": "https://example.com/x", "events": []string{"refund.exploded"}}, 400, "invalid_request", "events[0]"},
+		{"EventsNotArray", "POST", "/v1/webhook_endpoints", `{"url":"https://example.com/x","events":"refund.failed"}`, 400, "invalid_request", "events"},
+		{"UnknownField", "POST", "/v1/webhook_endpoints", map[string]any{"url": "https://example.com/x", "secret": "mine"}, 400, "invalid_request", "secret"},
+		{"PrivateNotifyURL", "POST", "/v1/refunds", map[string]any{"order_id": order, "amount": 1, "notify_url": "http://192.168.1.1/n"}, 400, "invalid_request", "notify_url"},
+		{"UnknownEventType", "GET", "/v1/events?type=nope", nil, 400, "invalid_request", "type"},
+		{"EventLimit", "GET", "/v1/events?limit=1000", nil, 400, "invalid_request", "limit"},
+		{"MissingEvent", "GET", "/v1/events/evt_nope", nil, 404, "event_not_found", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(tc.method, tc.path, s.key, tc.body)
+			expectError(t, r, tc.status, tc.code)
+			if r.str("error", "param") != tc.param {
+				t.Fatalf("param: want %q, got %s", tc.param, r.raw)
+			}
+		})
+	}
+	if l := s.do("GET", "/v1/webhook_endpoints", s.key, nil); len(l.get("data").([]any)) != 0 {
+		t.Fatalf("rejected requests created endpoints: %s", l.raw)
+	}
+	if l := s.do("GET", "/v1/refunds?order_id="+order, s.key, nil); len(l.get("data").([]any)) != 0 {
+		t.Fatalf("rejected refund was created: %s", l.raw)
+	}
+}

@@ -1,0 +1,71 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+const idempotencyColumns = `merchant_id, idempotency_key, request_hash, refund_id, err_code, err_message, err_param,
+	locked_until, completed_at, created_at, expires_at`
+
+// GetIdempotency returns ENotFound.
+func (t *tx) GetIdempotency(ctx context.Context, merchantID, key string) (*refund.IdempotencyRecord, error) {
+	var r refund.IdempotencyRecord
+	var locked, created, expires int64
+	var completed sql.NullInt64
+	err := t.q.QueryRowContext(ctx, `SELECT `+idempotencyColumns+` FROM idempotency_keys
+		WHERE merchant_id = ? AND idempotency_key = ?`, merchantID, key).Scan(
+		&r.MerchantID, &r.Key, &r.RequestHash, &r.RefundID, &r.ErrCode, &r.ErrMessage, &r.ErrParam,
+		&locked, &completed, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
+	}
+	if err != nil {
+		return nil, wrap("get idempotency key", err)
+	}
+	r.LockedUntil, r.CompletedAt = fromNanos(locked), fromNullNanos(completed)
+	r.CreatedAt, r.ExpiresAt = fromNanos(created), fromNanos(expires)
+	return &r, nil
+}
+
+// InsertIdempotency returns EIdempotencyKeyInUse when the merchant already
+// has the key.
+func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO idempotency_keys (`+idempotencyColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.MerchantID, r.Key, r.RequestHash, r.RefundID, r.ErrCode, r.ErrMessage, r.ErrParam,
+		nanos(r.LockedUntil), nullNanos(r.CompletedAt), nanos(r.CreatedAt), nanos(r.ExpiresAt))
+	if isPrimaryKey(err) || isUnique(err) {
+		return refund.Errorf(refund.EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
+	}
+	if err != nil {
+		return wrap("insert idempotency key", err)
+	}
+	return nil
+}
+
+// UpdateIdempotency stores RefundID, Err*, LockedUntil and CompletedAt.
+// Returns ENotFound when the record is gone.
+func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
+	n, err := t.exec(ctx, "update idempotency key", `UPDATE idempotency_keys SET refund_id = ?, err_code = ?, err_message = ?,
+		err_param = ?, locked_until = ?, completed_at = ? WHERE merchant_id = ? AND idempotency_key = ?`,
+		r.RefundID, r.ErrCode, r.ErrMessage, r.ErrParam, nanos(r.LockedUntil), nullNanos(r.CompletedAt), r.MerchantID, r.Key)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", r.Key)
+	}
+	return nil
+}
+
+// DeleteExpiredIdempotency deletes records whose ExpiresAt is before t and
+// returns how many.
+func (t *tx) DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int, error) {
+	n, err := t.exec(ctx, "delete expired idempotency keys", `DELETE FROM idempotency_keys WHERE expires_at < ?`, nanos(before))
+	return int(n), err
+}

@@ -1,0 +1,124 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// migrations holds the schema, one file per version: NNNN_name.sql. The
+// PostgreSQL store keeps files with the same numbers, so version N means
+// the same schema on both backends.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations returns the embedded migrations in version order.
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	seen := map[int]string{}
+	for _, name := range names {
+		base := path.Base(name)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("sqlite: migration %s is not named NNNN_name.sql", base)
+		}
+		if prev, dup := seen[v]; dup {
+			return nil, fmt.Errorf("sqlite: migrations %s and %s share version %d", prev, base, v)
+		}
+		seen[v] = base
+		b, err := migrations.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// Migrate brings the schema up to date: it applies, in version order, each
+// embedded migration not yet recorded in schema_migrations, each in its own
+// transaction together with its record. Running it again changes nothing,
+// and two processes migrating one file at once are serialised by the write
+// lock every write transaction takes at BEGIN.
+//
+// Open migrates before the committer takes the writer pool's one
+// connection; a later Migrate uses a connection of its own, which SQLite's
+// file lock serialises with the committer like any other process.
+func (s *Store) Migrate(ctx context.Context) error {
+	if s.wstmts == nil {
+		return migrate(ctx, s.writer)
+	}
+	db, err := sql.Open("sqlite", dsn(s.path, true))
+	if err != nil {
+		return hide(wrap("migrate: open", err))
+	}
+	defer db.Close()
+	return migrate(ctx, db)
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return hide(wrap("create schema_migrations", err))
+	}
+	for _, m := range ms {
+		if err := apply(ctx, db, m); err != nil {
+			return hide(err)
+		}
+	}
+	return nil
+}
+
+func apply(ctx context.Context, db *sql.DB, m migration) error {
+	q, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap("migrate: begin", err)
+	}
+	defer q.Rollback()
+	var done int
+	err = q.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations WHERE version = ?`, m.version).Scan(&done)
+	switch {
+	case err == nil:
+		return nil // applied earlier
+	case !errors.Is(err, sql.ErrNoRows):
+		return wrap("migrate", err)
+	}
+	if _, err := q.ExecContext(ctx, m.sql); err != nil {
+		return wrap("migrate "+m.name, err)
+	}
+	if _, err := q.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+		m.version, time.Now().UnixNano()); err != nil {
+		return wrap("migrate "+m.name, err)
+	}
+	if err := q.Commit(); err != nil {
+		return wrap("migrate "+m.name+": commit", err)
+	}
+	return nil
+}

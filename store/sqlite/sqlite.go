@@ -1,0 +1,457 @@
+// Package sqlite implements refund.Store on an embedded SQLite file: the
+// default store of single-node installs and of `refundd demo`.
+//
+// It is the only package that imports the SQLite driver (modernc.org/sqlite,
+// pure Go, no cgo) and it translates the driver's errors at its edge: a
+// missing row becomes the matching refund not-found code, a unique violation
+// the matching conflict code, and any other driver error an internal error
+// that carries no driver type. It must not import HTTP, dialect or other
+// store packages.
+//
+// SQLite has one writer. The Store keeps two handles on the file: a writer
+// limited to one connection, whose transactions take the write lock at BEGIN
+// (no deferred read-to-write upgrades, so no upgrade deadlocks), and a small
+// pool of query-only readers that WAL lets run beside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// readers is the size of the read-only connection pool used by View.
+const readers = 4
+
+// maxRetries is how many times Update runs fn again after SQLITE_BUSY or
+// SQLITE_LOCKED. busy_timeout already waits up to 10 s for the lock, so a
+// busy error that still reaches Update is rare (a lock held by another
+// process past the timeout, a checkpoint, a snapshot conflict).
+const maxRetries = 4
+
+// maxBatch bounds how many Update calls share one transaction.
+const maxBatch = 256
+
+// Store is a refund.Store on one SQLite file.
+type Store struct {
+	path   string
+	writer *sql.DB // one connection: SQLite has one writer
+	reader *sql.DB // query_only connections for View
+	wstmts *stmtCache
+
+	// Group commit: Update hands its fn to the committer, which runs
+	// every fn waiting at that moment in one transaction (each inside its
+	// own savepoint) and syncs once for all of them.
+	reqs   chan *commitReq
+	closed chan struct{}
+	loop   sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// commitReq is one Update waiting for its batch.
+type commitReq struct {
+	ctx  context.Context
+	fn   func(tx refund.Tx) error
+	err  error
+	done chan struct{}
+}
+
+// errClosed answers Update calls on a closed store.
+var errClosed = errors.New("sqlite: store is closed")
+
+var (
+	_ refund.Store = (*Store)(nil)
+	_ refund.Tx    = (*tx)(nil)
+)
+
+// Open opens the SQLite file at path, creating it when missing, sets the
+// connection pragmas and runs the migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	// The path goes into a DSN whose query carries the pragmas, so it can
+	// hold no '?' of its own; a "file:" URI or ":memory:" would bypass the
+	// file (and two handles on ":memory:" would be two databases).
+	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") || strings.HasPrefix(path, ":memory:") {
+		return nil, fmt.Errorf("sqlite: %q is not a usable database file path", path)
+	}
+	s := &Store{path: path}
+	var err error
+	if s.writer, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, hide(err))
+	}
+	// One writer connection: serialising writers here, in Go, is cheaper
+	// than letting several connections fight over the file lock and come
+	// back with SQLITE_BUSY.
+	s.writer.SetMaxOpenConns(1)
+	s.writer.SetMaxIdleConns(1)
+	s.writer.SetConnMaxLifetime(0)
+	s.writer.SetConnMaxIdleTime(0)
+	// The writer connects first: it creates the file and switches it to WAL
+	// before any query-only reader, which could not, opens it.
+	if err := s.writer.PingContext(ctx); err != nil {
+		s.writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, hide(err))
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.writer.Close()
+		return nil, err
+	}
+	wconn, err := s.writer.Conn(ctx)
+	if err != nil {
+		s.writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, hide(err))
+	}
+	s.wstmts = newStmtCache(wconn)
+	s.reqs, s.closed = make(chan *commitReq), make(chan struct{})
+	s.loop.Add(1)
+	go s.commitLoop()
+	if s.reader, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, hide(err))
+	}
+	s.reader.SetMaxOpenConns(readers)
+	s.reader.SetMaxIdleConns(readers)
+	s.reader.SetConnMaxLifetime(0)
+	s.reader.SetConnMaxIdleTime(0)
+	if err := s.reader.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, hide(err))
+	}
+	return s, nil
+}
+
+// dsn is the driver name of path with the pragmas every connection runs
+// when it opens.
+//
+//   - busy_timeout(10000) first, so that even the pragmas below wait for a
+//     lock held by another connection instead of failing.
+//   - journal_mode(WAL): readers never block the writer, nor it them.
+//   - synchronous(FULL): every commit syncs the WAL to disk before Update
+//     returns, so every acknowledged refund survives a crash or a power
+//     loss. (NORMAL, the usual WAL choice, can lose the last commits on a
+//     power loss; a refund engine may not.)
+//   - foreign_keys(1): SQLite leaves them off by default.
+//
+// The writer also gets _txlock=immediate (BEGIN IMMEDIATE: the write lock
+// is taken at BEGIN, so a transaction never fails half-way trying to
+// upgrade from reading to writing); the readers get query_only(1).
+func dsn(path string, write bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	if write {
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return path + "?" + q.Encode()
+}
+
+// Update runs fn in a write transaction and returns once that transaction
+// has committed (synced to disk) or fn's changes have been rolled back.
+//
+// Updates that arrive together share one transaction (group commit): the
+// committer runs each fn inside its own savepoint, so an fn that fails
+// rolls back only its own changes, then commits once for the whole batch.
+// Every caller is answered only after that commit. fn runs on the
+// committer's goroutine; it may run again when SQLite reports the
+// database busy or locked.
+func (s *Store) Update(ctx context.Context, fn func(tx refund.Tx) error) error {
+	req := &commitReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closed:
+		return errClosed
+	}
+	// Once fn has been taken its outcome is the batch's: wait for it even
+	// if ctx ends, so that nil always means committed.
+	<-req.done
+	return hide(req.err)
+}
+
+func (s *Store) commitLoop() {
+	defer s.loop.Done()
+	for {
+		var batch []*commitReq
+		select {
+		case r := <-s.reqs:
+			batch = append(batch, r)
+		case <-s.closed:
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+// commitBatch runs a batch, retrying it whole when the database is busy,
+// and answers every request in it.
+func (s *Store) commitBatch(batch []*commitReq) {
+	defer func() {
+		for _, r := range batch {
+			close(r.done)
+		}
+	}()
+	for attempt := 0; ; attempt++ {
+		err := s.runBatch(batch)
+		if err == nil {
+			return
+		}
+		if attempt == maxRetries || !retryable(err) {
+			for _, r := range batch {
+				if r.err == nil {
+					r.err = err
+				}
+			}
+			return
+		}
+		if err := pause(context.Background(), attempt); err != nil {
+			return
+		}
+	}
+}
+
+// runBatch runs the batch in one transaction. It returns an error that
+// fails every request still without one (begin, savepoint or commit
+// failed, or an fn hit a busy database and the batch must run again).
+func (s *Store) runBatch(batch []*commitReq) error {
+	// The transaction serves many callers, so no single caller's context
+	// may cancel it; each fn still passes its own ctx to its statements.
+	ctx := context.Background()
+	q := s.wstmts.conn
+	if _, err := q.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			q.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
+	t := &tx{q: &querier{cache: s.wstmts}}
+	for _, r := range batch {
+		r.err = nil
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if len(batch) == 1 {
+			// Alone: no savepoint needed; an error rolls everything back.
+			if r.err = run(r.fn, t); r.err != nil {
+				if retryable(r.err) {
+					return r.err
+				}
+				return nil
+			}
+			break
+		}
+		if _, err := q.ExecContext(ctx, "SAVEPOINT batch_item"); err != nil {
+			return fmt.Errorf("sqlite: savepoint: %w", err)
+		}
+		r.err = run(r.fn, t)
+		if retryable(r.err) {
+			return r.err
+		}
+		if r.err != nil {
+			if _, err := q.ExecContext(ctx, "ROLLBACK TO batch_item"); err != nil {
+				return fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+			}
+		}
+		if _, err := q.ExecContext(ctx, "RELEASE batch_item"); err != nil {
+			return fmt.Errorf("sqlite: release savepoint: %w", err)
+		}
+	}
+	if _, err := q.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	committed = true
+	return nil
+}
+
+// run calls fn, turning a panic into an error: fn runs on the committer's
+// goroutine, where a panic would take every batched caller down with it.
+func run(fn func(tx refund.Tx) error, t *tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlite: update panicked: %v", p)
+		}
+	}()
+	return fn(t)
+}
+
+// View runs fn in a read-only transaction on one of the reader
+// connections: a consistent snapshot that does not wait for the writer.
+func (s *Store) View(ctx context.Context, fn func(tx refund.Tx) error) error {
+	q, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return hide(fmt.Errorf("sqlite: begin: %w", err))
+	}
+	defer q.Rollback()
+	return hide(fn(&tx{q: &querier{tx: q}}))
+}
+
+// Ping checks that a reader answers and that the committer can begin and
+// commit a write transaction (its connection is the writer pool's only one).
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return hide(fmt.Errorf("sqlite: ping: %w", err))
+	}
+	return s.Update(ctx, func(refund.Tx) error { return nil })
+}
+
+// Close closes both handles. It is safe to call twice.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.closed != nil {
+			close(s.closed)
+			s.loop.Wait()
+		}
+		var errs []error
+		if s.wstmts != nil {
+			s.wstmts.close()
+			errs = append(errs, s.wstmts.conn.Close())
+		}
+		if s.reader != nil {
+			errs = append(errs, s.reader.Close())
+		}
+		errs = append(errs, s.writer.Close())
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("sqlite: close: %w", hide(err))
+		}
+	})
+	return s.closeErr
+}
+
+// pause waits before retry attempt+1: 5, 10, 20, 40 ms, each with up to
+// 50% jitter so that retrying writers spread out.
+func pause(ctx context.Context, attempt int) error {
+	d := 5 * time.Millisecond << attempt
+	d += rand.N(d / 2)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// code returns the SQLite extended result code in err's chain.
+func code(err error) (int, bool) {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code(), true
+	}
+	return 0, false
+}
+
+// retryable reports whether err says the database was busy or locked, a
+// condition that running the transaction again can clear.
+func retryable(err error) bool {
+	c, ok := code(err)
+	if !ok {
+		return false
+	}
+	switch c & 0xff { // the primary code of an extended one
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
+}
+
+// isUnique reports whether err is a UNIQUE constraint violation (not a
+// primary key one).
+func isUnique(err error) bool {
+	c, ok := code(err)
+	return ok && c == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// isPrimaryKey reports whether err is a PRIMARY KEY violation.
+func isPrimaryKey(err error) bool {
+	c, ok := code(err)
+	return ok && c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// driverError is what a driver error becomes at the Store's edge: the same
+// text, no driver type to unwrap to.
+type driverError struct{ msg string }
+
+func (e *driverError) Error() string { return e.msg }
+
+// hide replaces an error chain holding a driver error by its text alone,
+// so that no *sqlite.Error leaves the package. Domain errors (*refund.Error)
+// and the caller's own errors pass unchanged.
+func hide(err error) error {
+	if _, ok := code(err); ok {
+		var re *refund.Error
+		if errors.As(err, &re) {
+			return err
+		}
+		return &driverError{msg: err.Error()}
+	}
+	return err
+}
+
+// wrap makes a driver error internal, naming the operation that failed.
+func wrap(op string, err error) error {
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// Times are stored as INTEGER nanoseconds since the Unix epoch, UTC; the
+// zero time.Time is stored as 0 (optional times as NULL). Read back, every
+// time is in UTC.
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func nullNanos(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: nanos(*t), Valid: true}
+}
+
+func fromNullNanos(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromNanos(n.Int64)
+	return &t
+}

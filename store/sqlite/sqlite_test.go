@@ -1,0 +1,257 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/store/storetest"
+)
+
+// mustOpen opens a store on a fresh file in tb's temporary directory and
+// closes it when tb ends.
+func mustOpen(tb testing.TB) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), filepath.Join(tb.TempDir(), "refundd.db"))
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) refund.Store { return mustOpen(t) })
+}
+
+// TestPragmas checks that every connection, writer and readers, runs with
+// the pragmas durability and integrity depend on.
+func TestPragmas(t *testing.T) {
+	s := mustOpen(t)
+	ctx := t.Context()
+	for _, h := range []struct {
+		name string
+		db   *sql.DB
+		want map[string]string
+	}{
+		{"writer", s.writer, map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000", "query_only": "0"}},
+		{"reader", s.reader, map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000", "query_only": "1"}},
+	} {
+		// Hold every connection of the pool at once so each one is checked.
+		// The writer pool's one connection is the committer's, idle here.
+		var conns []*sql.Conn
+		if h.db == s.writer {
+			conns = append(conns, s.wstmts.conn)
+		} else {
+			for range readers {
+				c, err := h.db.Conn(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				conns = append(conns, c)
+			}
+		}
+		for i, c := range conns {
+			for pragma, want := range h.want {
+				var got string
+				if err := c.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
+					t.Fatalf("%s %d: PRAGMA %s: %v", h.name, i, pragma, err)
+				}
+				if got != want {
+					t.Errorf("%s connection %d: %s = %s, want %s", h.name, i, pragma, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "refundd.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &refund.Merchant{ID: "mer_1", Name: "Kept", CreatedAt: time.Unix(1700000000, 0)}
+	if err := s.Update(t.Context(), func(tx refund.Tx) error { return tx.CreateMerchant(t.Context(), m) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+
+	s = mustOpen(t) // a fresh file: count what one migration run records
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer reopened.Close()
+	for _, st := range []*Store{s, reopened} {
+		var n, max int
+		if err := st.reader.QueryRowContext(t.Context(), `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &max); err != nil {
+			t.Fatal(err)
+		}
+		if n != len(ms) || max != ms[len(ms)-1].version {
+			t.Fatalf("schema_migrations holds %d versions up to %d, want %d up to %d", n, max, len(ms), ms[len(ms)-1].version)
+		}
+	}
+	err = reopened.View(t.Context(), func(tx refund.Tx) error {
+		got, err := tx.GetMerchant(t.Context(), "mer_1")
+		if err == nil && got.Name != "Kept" {
+			t.Errorf("merchant after reopen = %+v", got)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("merchant after reopen: %v", err)
+	}
+}
+
+func TestOpenRefusesOddPaths(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "file:x.db", "x.db?mode=ro"} {
+		if s, err := Open(t.Context(), p); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded, want an error", p)
+		}
+	}
+}
+
+func TestViewIsReadOnly(t *testing.T) {
+	s := mustOpen(t)
+	err := s.View(t.Context(), func(tx refund.Tx) error {
+		return tx.CreateMerchant(t.Context(), &refund.Merchant{ID: "mer_1", Name: "No"})
+	})
+	if err == nil {
+		t.Fatal("a write inside View succeeded")
+	}
+	if refund.ErrorCode(err) != refund.EInternal {
+		t.Fatalf("write inside View: code %q, want internal", refund.ErrorCode(err))
+	}
+}
+
+// TestDriverErrorsStayInside checks that no driver type crosses the edge:
+// a constraint violation with no domain meaning is a plain internal error.
+func TestDriverErrorsStayInside(t *testing.T) {
+	s := mustOpen(t)
+	create := func(tx refund.Tx) error {
+		return tx.CreateMerchant(t.Context(), &refund.Merchant{ID: "mer_1", Name: "Twice", CreatedAt: time.Unix(1700000000, 0)})
+	}
+	if err := s.Update(t.Context(), create); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Update(t.Context(), create)
+	if err == nil {
+		t.Fatal("duplicate merchant id accepted")
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		t.Fatalf("Update returned a driver error: %#v", err)
+	}
+	if refund.ErrorCode(err) != refund.EInternal {
+		t.Fatalf("code %q, want internal", refund.ErrorCode(err))
+	}
+}
+
+// busyError returns a real SQLITE_BUSY from the driver: a second
+// connection, with no busy timeout, trying to write while s's writer holds
+// the write lock.
+func busyError(t *testing.T, s *Store) error {
+	t.Helper()
+	other, err := sql.Open("sqlite", s.path+"?_pragma=busy_timeout(0)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	locked := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- s.Update(context.Background(), func(tx refund.Tx) error {
+			close(locked)
+			<-release
+			return nil
+		})
+	}()
+	<-locked
+	_, busy := other.BeginTx(t.Context(), nil)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if busy == nil {
+		t.Fatal("a second writer took the lock")
+	}
+	return busy
+}
+
+func TestUpdateRetriesWhenBusy(t *testing.T) {
+	s := mustOpen(t)
+	busy := busyError(t, s)
+	if !retryable(busy) {
+		t.Fatalf("retryable(%v) = false, want true", busy)
+	}
+	if retryable(errors.New("database is locked")) {
+		t.Fatal("retryable matched an error by its text")
+	}
+
+	calls := 0
+	err := s.Update(t.Context(), func(tx refund.Tx) error {
+		calls++
+		if calls < 3 {
+			return wrap("test", busy)
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("Update = %v after %d calls, want nil after 3", err, calls)
+	}
+
+	calls = 0
+	err = s.Update(t.Context(), func(tx refund.Tx) error {
+		calls++
+		return wrap("test", busy)
+	})
+	if err == nil || calls != maxRetries+1 {
+		t.Fatalf("Update = %v after %d calls, want an error after %d", err, calls, maxRetries+1)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		t.Fatalf("Update returned a driver error: %#v", err)
+	}
+}
+
+func TestFileIsCreated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub-less.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+}

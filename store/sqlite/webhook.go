@@ -1,0 +1,300 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+const endpointColumns = `id, merchant_id, url, description, events, secret, disabled, created_at, updated_at`
+
+func scanEndpoint(s scanner) (*refund.WebhookEndpoint, error) {
+	var e refund.WebhookEndpoint
+	var events string
+	var created, updated int64
+	if err := s.Scan(&e.ID, &e.MerchantID, &e.URL, &e.Description, &events, &e.Secret, &e.Disabled, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(events), &e.Events); err != nil {
+		return nil, fmt.Errorf("endpoint %s events: %w", e.ID, err)
+	}
+	if len(e.Events) == 0 {
+		e.Events = nil
+	}
+	e.CreatedAt, e.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return &e, nil
+}
+
+// CreateWebhookEndpoint inserts e.
+func (t *tx) CreateWebhookEndpoint(ctx context.Context, e *refund.WebhookEndpoint) error {
+	events, err := jsonList(e.Events)
+	if err != nil {
+		return wrap("create webhook endpoint", err)
+	}
+	_, err = t.exec(ctx, "create webhook endpoint", `INSERT INTO webhook_endpoints (`+endpointColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.MerchantID, e.URL, e.Description, events, e.Secret, e.Disabled,
+		nanos(e.CreatedAt), nanos(e.UpdatedAt))
+	return err
+}
+
+// GetWebhookEndpoint returns EWebhookEndpointNotFound, also for another
+// merchant's endpoint.
+func (t *tx) GetWebhookEndpoint(ctx context.Context, merchantID, id string) (*refund.WebhookEndpoint, error) {
+	e, err := scanEndpoint(t.q.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
+		WHERE id = ? AND (merchant_id = ? OR ? = '')`, id, merchantID, merchantID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, refund.Errorf(refund.EWebhookEndpointNotFound, "", "webhook endpoint %q not found", id)
+	}
+	if err != nil {
+		return nil, wrap("get webhook endpoint", err)
+	}
+	return e, nil
+}
+
+// ListWebhookEndpoints returns a merchant's endpoints, oldest first.
+func (t *tx) ListWebhookEndpoints(ctx context.Context, merchantID string) ([]*refund.WebhookEndpoint, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
+		WHERE merchant_id = ? ORDER BY id`, merchantID)
+	if err != nil {
+		return nil, wrap("list webhook endpoints", err)
+	}
+	defer rows.Close()
+	var es []*refund.WebhookEndpoint
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, wrap("list webhook endpoints", err)
+		}
+		es = append(es, e)
+	}
+	return es, wrapErr("list webhook endpoints", rows.Err())
+}
+
+// UpdateWebhookEndpoint writes the mutable fields of e.
+func (t *tx) UpdateWebhookEndpoint(ctx context.Context, e *refund.WebhookEndpoint) error {
+	events, err := jsonList(e.Events)
+	if err != nil {
+		return wrap("update webhook endpoint", err)
+	}
+	n, err := t.exec(ctx, "update webhook endpoint", `UPDATE webhook_endpoints
+		SET url = ?, description = ?, events = ?, disabled = ?, updated_at = ?
+		WHERE id = ? AND merchant_id = ?`, e.URL, e.Description, events, e.Disabled, nanos(e.UpdatedAt), e.ID, e.MerchantID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EWebhookEndpointNotFound, "", "webhook endpoint %q not found", e.ID)
+	}
+	return nil
+}
+
+// DeleteWebhookEndpoint removes an endpoint; its deliveries and their log
+// go with it (ON DELETE CASCADE).
+func (t *tx) DeleteWebhookEndpoint(ctx context.Context, merchantID, id string) error {
+	n, err := t.exec(ctx, "delete webhook endpoint", `DELETE FROM webhook_endpoints WHERE id = ? AND merchant_id = ?`, id, merchantID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EWebhookEndpointNotFound, "", "webhook endpoint %q not found", id)
+	}
+	return nil
+}
+
+const eventColumns = `id, merchant_id, type, refund_id, order_id, data, created_at`
+
+func scanEvent(s scanner) (*refund.Event, error) {
+	var e refund.Event
+	var created int64
+	if err := s.Scan(&e.ID, &e.MerchantID, &e.Type, &e.RefundID, &e.OrderID, &e.Data, &created); err != nil {
+		return nil, err
+	}
+	e.CreatedAt = fromNanos(created)
+	return &e, nil
+}
+
+// GetEvent returns EEventNotFound; merchantID "" matches any merchant.
+func (t *tx) GetEvent(ctx context.Context, merchantID, id string) (*refund.Event, error) {
+	e, err := scanEvent(t.q.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE id = ? AND (merchant_id = ? OR ? = '')`, id, merchantID, merchantID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, refund.Errorf(refund.EEventNotFound, "", "event %q not found", id)
+	}
+	if err != nil {
+		return nil, wrap("get event", err)
+	}
+	return e, nil
+}
+
+// ListEvents returns events newest first (by id).
+func (t *tx) ListEvents(ctx context.Context, f refund.EventFilter) ([]*refund.Event, error) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) { where, args = append(where, cond), append(args, arg) }
+	if f.MerchantID != "" {
+		add("merchant_id = ?", f.MerchantID)
+	}
+	if f.Type != "" {
+		add("type = ?", f.Type)
+	}
+	if f.RefundID != "" {
+		add("refund_id = ?", f.RefundID)
+	}
+	if f.Cursor != "" {
+		add("id < ?", f.Cursor)
+	}
+	rows, err := t.q.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+whereClause(where)+
+		` ORDER BY id DESC LIMIT ?`, append(args, limit(f.Limit))...)
+	if err != nil {
+		return nil, wrap("list events", err)
+	}
+	defer rows.Close()
+	var es []*refund.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, wrap("list events", err)
+		}
+		es = append(es, e)
+	}
+	return es, wrapErr("list events", rows.Err())
+}
+
+const deliveryColumns = `id, merchant_id, event_id, COALESCE(endpoint_id, ''), url, status, attempts, next_attempt_at,
+	last_status, last_error, version, created_at, updated_at`
+
+func scanDelivery(s scanner) (*refund.Delivery, error) {
+	var d refund.Delivery
+	var next, created, updated int64
+	if err := s.Scan(&d.ID, &d.MerchantID, &d.EventID, &d.EndpointID, &d.URL, &d.Status, &d.Attempts, &next,
+		&d.LastStatus, &d.LastError, &d.Version, &created, &updated); err != nil {
+		return nil, err
+	}
+	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromNanos(next), fromNanos(created), fromNanos(updated)
+	return &d, nil
+}
+
+// InsertDelivery inserts d.
+func (t *tx) InsertDelivery(ctx context.Context, d *refund.Delivery) error {
+	_, err := t.exec(ctx, "insert delivery", `INSERT INTO webhook_deliveries (id, merchant_id, event_id, endpoint_id,
+		url, status, attempts, next_attempt_at, last_status, last_error, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.MerchantID, d.EventID, nullString(d.EndpointID),
+		d.URL, string(d.Status), d.Attempts, nanos(d.NextAttemptAt), d.LastStatus, d.LastError, d.Version,
+		nanos(d.CreatedAt), nanos(d.UpdatedAt))
+	return err
+}
+
+// ClaimDueDeliveries leases due pending deliveries, earliest first. As in
+// ClaimDueRefunds, select-then-update is safe under SQLite's single writer.
+func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*refund.Delivery, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	rows, err := t.q.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries
+		WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, nanos(now), n)
+	if err != nil {
+		return nil, wrap("claim deliveries", err)
+	}
+	var ds []*refund.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			rows.Close()
+			return nil, wrap("claim deliveries", err)
+		}
+		ds = append(ds, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, wrap("claim deliveries", err)
+	}
+	until := nanos(now.Add(lease))
+	for _, d := range ds {
+		if _, err := t.exec(ctx, "claim delivery", `UPDATE webhook_deliveries SET next_attempt_at = ?, version = version + 1
+			WHERE id = ? AND version = ?`, until, d.ID, d.Version); err != nil {
+			return nil, err
+		}
+		d.NextAttemptAt = fromNanos(until)
+		d.Version++
+	}
+	return ds, nil
+}
+
+// UpdateDelivery writes d's outcome fields if its version is current.
+func (t *tx) UpdateDelivery(ctx context.Context, d *refund.Delivery) error {
+	n, err := t.exec(ctx, "update delivery", `UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
+		last_status = ?, last_error = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
+		string(d.Status), d.Attempts, nanos(d.NextAttemptAt), d.LastStatus, d.LastError, nanos(d.UpdatedAt), d.ID, d.Version)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EConflict, "", "delivery %q was changed concurrently or deleted", d.ID)
+	}
+	d.Version++
+	return nil
+}
+
+// InsertDeliveryAttempt appends to the delivery log.
+func (t *tx) InsertDeliveryAttempt(ctx context.Context, a *refund.DeliveryAttempt) error {
+	_, err := t.exec(ctx, "insert delivery attempt", `INSERT INTO webhook_attempts (id, delivery_id, merchant_id,
+		endpoint_id, event_id, event_type, url, attempt, status_code, latency_ms, error, at, next_retry_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.DeliveryID, a.MerchantID, a.EndpointID, a.EventID,
+		a.EventType, a.URL, a.Attempt, a.StatusCode, a.LatencyMS, a.Error, nanos(a.At), nullNanos(a.NextRetryAt))
+	return err
+}
+
+// ListDeliveryAttempts returns log rows newest first (by id).
+func (t *tx) ListDeliveryAttempts(ctx context.Context, f refund.AttemptFilter) ([]*refund.DeliveryAttempt, error) {
+	where := []string{"merchant_id = ?", "endpoint_id = ?"}
+	args := []any{f.MerchantID, f.EndpointID}
+	if f.Cursor != "" {
+		where, args = append(where, "id < ?"), append(args, f.Cursor)
+	}
+	rows, err := t.q.QueryContext(ctx, `SELECT id, delivery_id, merchant_id, endpoint_id, event_id, event_type, url,
+		attempt, status_code, latency_ms, error, at, next_retry_at FROM webhook_attempts`+whereClause(where)+
+		` ORDER BY id DESC LIMIT ?`, append(args, limit(f.Limit))...)
+	if err != nil {
+		return nil, wrap("list delivery attempts", err)
+	}
+	defer rows.Close()
+	var as []*refund.DeliveryAttempt
+	for rows.Next() {
+		var a refund.DeliveryAttempt
+		var at int64
+		var next sql.NullInt64
+		if err := rows.Scan(&a.ID, &a.DeliveryID, &a.MerchantID, &a.EndpointID, &a.EventID, &a.EventType, &a.URL,
+			&a.Attempt, &a.StatusCode, &a.LatencyMS, &a.Error, &at, &next); err != nil {
+			return nil, wrap("list delivery attempts", err)
+		}
+		a.At, a.NextRetryAt = fromNanos(at), fromNullNanos(next)
+		as = append(as, &a)
+	}
+	return as, wrapErr("list delivery attempts", rows.Err())
+}
+
+// GetNotifySecret returns ENotFound when the merchant has none yet.
+func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (string, error) {
+	var s string
+	err := t.q.QueryRowContext(ctx, `SELECT secret FROM notify_secrets WHERE merchant_id = ?`, merchantID).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", refund.Errorf(refund.ENotFound, "", "no notify secret yet")
+	}
+	if err != nil {
+		return "", wrap("get notify secret", err)
+	}
+	return s, nil
+}
+
+// PutNotifySecret sets or replaces a merchant's notify secret.
+func (t *tx) PutNotifySecret(ctx context.Context, merchantID, secret string, at time.Time) error {
+	_, err := t.exec(ctx, "put notify secret", `INSERT INTO notify_secrets (merchant_id, secret, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (merchant_id) DO UPDATE SET secret = excluded.secret, updated_at = excluded.updated_at`,
+		merchantID, secret, nanos(at))
+	return err
+}

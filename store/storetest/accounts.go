@@ -1,0 +1,178 @@
+package storetest
+
+import (
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+var merchantTests = []test{
+	{"OK", func(t *testing.T, f *fixture) {
+		m1 := f.mustCreateMerchant(func(m *refund.Merchant) {
+			m.Name, m.CR, m.Freelancer, m.Email = "Alpha Trading", "1010101010", "FL-0001", "billing@alpha.example"
+			m.Mobile, m.AccountNo, m.VATNumber = "+966500000001", "ACC-0001", "300000000000003"
+		})
+		m2 := f.mustCreateMerchant()
+		if m1.AppID <= 0 || m2.AppID <= m1.AppID {
+			t.Fatalf("AppIDs = %d, %d; want positive and increasing", m1.AppID, m2.AppID)
+		}
+		for _, want := range []*refund.Merchant{m1, m2} {
+			var got *refund.Merchant
+			f.mustView(func(tx refund.Tx) (err error) {
+				got, err = tx.GetMerchant(f.ctx, want.ID)
+				return err
+			})
+			wantSame(t, "GetMerchant", got, want)
+		}
+	}},
+	{"ErrMerchantNotFound", func(t *testing.T, f *fixture) {
+		f.mustCreateMerchant()
+		err := f.view(func(tx refund.Tx) error {
+			_, err := tx.GetMerchant(f.ctx, "mer_missing")
+			return err
+		})
+		wantCode(t, err, refund.EMerchantNotFound)
+	}},
+	{"Find", func(t *testing.T, f *fixture) {
+		m1 := f.mustCreateMerchant(func(m *refund.Merchant) {
+			m.CR, m.Freelancer, m.Email, m.Mobile, m.AccountNo = "1010000001", "FL-1", "one@example.com", "+966500000001", "ACC-1"
+		})
+		m2 := f.mustCreateMerchant(func(m *refund.Merchant) {
+			m.CR, m.Freelancer, m.Email, m.Mobile, m.AccountNo = "1010000002", "FL-2", "two@example.com", "+966500000002", "ACC-2"
+		})
+		f.mustCreateMerchant() // every lookup field empty
+		for _, tc := range []struct {
+			field, value string
+			want         *refund.Merchant // nil: not found
+		}{
+			{"cr", "1010000002", m2},
+			{"freelancer", "FL-1", m1},
+			{"mobile", "+966500000002", m2},
+			{"email", "one@example.com", m1},
+			{"accountNo", "ACC-2", m2},
+			{"app_id", strconv.FormatInt(m1.AppID, 10), m1},
+			{"app_id", strconv.FormatInt(m2.AppID, 10), m2},
+			{"cr", "9999999999", nil},
+			{"email", "", nil}, // an empty value matches nobody, not the merchant without an email
+			{"app_id", "not-a-number", nil},
+			{"app_id", strconv.FormatInt(m2.AppID+100, 10), nil},
+		} {
+			var got *refund.Merchant
+			err := f.view(func(tx refund.Tx) (err error) {
+				got, err = tx.FindMerchant(f.ctx, tc.field, tc.value)
+				return err
+			})
+			if tc.want == nil {
+				wantCode(t, err, refund.EMerchantNotFound)
+				continue
+			}
+			if err != nil {
+				t.Fatalf("FindMerchant(%s, %q): %v", tc.field, tc.value, err)
+			}
+			wantSame(t, "FindMerchant("+tc.field+")", got, tc.want)
+		}
+	}},
+	{"FindErrInvalidField", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		err := f.view(func(tx refund.Tx) error {
+			_, err := tx.FindMerchant(f.ctx, "name", m.Name)
+			return err
+		})
+		wantCode(t, err, refund.EInvalidRequest)
+	}},
+}
+
+var partnerTests = []test{
+	{"OK", func(t *testing.T, f *fixture) {
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		f.mustCreateMerchant() // not linked
+		p := &refund.Partner{ID: f.id("ptn"), Name: "Partner", MerchantIDs: []string{m2.ID, m1.ID}, CreatedAt: t0}
+		f.mustUpdate(func(tx refund.Tx) error { return tx.CreatePartner(f.ctx, p) })
+		var got *refund.Partner
+		f.mustView(func(tx refund.Tx) (err error) {
+			got, err = tx.GetPartner(f.ctx, p.ID)
+			return err
+		})
+		// The links are a set: their order is not part of the contract.
+		slices.Sort(got.MerchantIDs)
+		want := *p
+		want.MerchantIDs = slices.Sorted(slices.Values(p.MerchantIDs))
+		wantSame(t, "GetPartner", got, &want)
+	}},
+	{"ErrPartnerNotFound", func(t *testing.T, f *fixture) {
+		err := f.view(func(tx refund.Tx) error {
+			_, err := tx.GetPartner(f.ctx, "ptn_missing")
+			return err
+		})
+		wantCode(t, err, refund.EPartnerNotFound)
+	}},
+}
+
+func (f *fixture) mustCreateKey(merchantID, partnerID string, scopes []string, created time.Time) *refund.APIKey {
+	f.t.Helper()
+	id := f.id("key")
+	k := &refund.APIKey{ID: id, Prefix: "rk_" + id, Hash: []byte("sha256-of-" + id),
+		MerchantID: merchantID, PartnerID: partnerID, Scopes: scopes, CreatedAt: created}
+	f.mustUpdate(func(tx refund.Tx) error { return tx.CreateAPIKey(f.ctx, k) })
+	return k
+}
+
+var apiKeyTests = []test{
+	{"OK", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		p := &refund.Partner{ID: f.id("ptn"), Name: "Partner", MerchantIDs: []string{m.ID}, CreatedAt: t0}
+		f.mustUpdate(func(tx refund.Tx) error { return tx.CreatePartner(f.ctx, p) })
+		mk := f.mustCreateKey(m.ID, "", refund.MerchantScopes, t0)
+		pk := f.mustCreateKey("", p.ID, []string{refund.ScopePartner}, t0.Add(time.Second))
+		for _, want := range []*refund.APIKey{mk, pk} {
+			var got *refund.APIKey
+			f.mustView(func(tx refund.Tx) (err error) {
+				got, err = tx.GetAPIKeyByPrefix(f.ctx, want.Prefix)
+				return err
+			})
+			wantSame(t, "GetAPIKeyByPrefix", got, want)
+		}
+		var list []*refund.APIKey
+		f.mustView(func(tx refund.Tx) (err error) {
+			list, err = tx.ListAPIKeys(f.ctx)
+			return err
+		})
+		wantSame(t, "ListAPIKeys", list, []*refund.APIKey{mk, pk})
+	}},
+	{"Revoke", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		k1 := f.mustCreateKey(m.ID, "", refund.MerchantScopes, t0)
+		k2 := f.mustCreateKey(m.ID, "", []string{refund.ScopeRefundsRead}, t0)
+		at := t0.Add(time.Hour)
+		f.mustUpdate(func(tx refund.Tx) error { return tx.RevokeAPIKey(f.ctx, k1.ID, at) })
+		var got1, got2 *refund.APIKey
+		f.mustView(func(tx refund.Tx) (err error) {
+			if got1, err = tx.GetAPIKeyByPrefix(f.ctx, k1.Prefix); err != nil {
+				return err
+			}
+			got2, err = tx.GetAPIKeyByPrefix(f.ctx, k2.Prefix)
+			return err
+		})
+		if got1.RevokedAt == nil {
+			t.Fatal("revoked key has no RevokedAt")
+		}
+		wantTime(t, "RevokedAt", *got1.RevokedAt, at)
+		if got2.RevokedAt != nil {
+			t.Fatalf("other key revoked at %v", got2.RevokedAt)
+		}
+	}},
+	{"ErrKeyNotFound", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		f.mustCreateKey(m.ID, "", refund.MerchantScopes, t0)
+		err := f.view(func(tx refund.Tx) error {
+			_, err := tx.GetAPIKeyByPrefix(f.ctx, "rk_missing0000")
+			return err
+		})
+		wantCode(t, err, refund.EKeyNotFound)
+		err = f.update(func(tx refund.Tx) error { return tx.RevokeAPIKey(f.ctx, "key_missing", t0) })
+		wantCode(t, err, refund.EKeyNotFound)
+	}},
+}

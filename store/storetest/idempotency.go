@@ -1,0 +1,123 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+func (f *fixture) newIdempotency(merchantID, key string, mods ...func(*refund.IdempotencyRecord)) *refund.IdempotencyRecord {
+	r := &refund.IdempotencyRecord{MerchantID: merchantID, Key: key, RequestHash: "hash-" + key,
+		LockedUntil: t0.Add(time.Minute), CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour)}
+	for _, mod := range mods {
+		mod(r)
+	}
+	return r
+}
+
+func (f *fixture) mustInsertIdempotency(r *refund.IdempotencyRecord) {
+	f.t.Helper()
+	f.mustUpdate(func(tx refund.Tx) error { return tx.InsertIdempotency(f.ctx, r) })
+}
+
+func (f *fixture) getIdempotency(merchantID, key string) (*refund.IdempotencyRecord, error) {
+	var r *refund.IdempotencyRecord
+	err := f.view(func(tx refund.Tx) (err error) {
+		r, err = tx.GetIdempotency(f.ctx, merchantID, key)
+		return err
+	})
+	return r, err
+}
+
+var idempotencyTests = []test{
+	{"OK", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		r := f.newIdempotency(m.ID, "key-1")
+		f.mustInsertIdempotency(r)
+		got, err := f.getIdempotency(m.ID, "key-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSame(t, "GetIdempotency", got, r)
+		if got.CompletedAt != nil {
+			t.Fatalf("CompletedAt = %v, want nil", got.CompletedAt)
+		}
+	}},
+	{"Update", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		r := f.newIdempotency(m.ID, "key-1")
+		f.mustInsertIdempotency(r)
+		done := t0.Add(5 * time.Second)
+		for _, step := range []func(){
+			func() { r.RefundID = "re_1" },
+			func() { r.LockedUntil, r.CompletedAt = t0.Add(2*time.Minute), &done },
+			func() {
+				r.RefundID, r.ErrCode, r.ErrMessage, r.ErrParam = "", refund.EAmountExceedsRefundable, "refund exceeds the refundable 10.00 SAR", "amount"
+			},
+		} {
+			step()
+			f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateIdempotency(f.ctx, r) })
+			got, err := f.getIdempotency(m.ID, "key-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantSame(t, "record after UpdateIdempotency", got, r)
+		}
+	}},
+	{"ErrIdempotencyKeyInUse", func(t *testing.T, f *fixture) {
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		first := f.newIdempotency(m1.ID, "key-1")
+		f.mustInsertIdempotency(first)
+		err := f.update(func(tx refund.Tx) error {
+			return tx.InsertIdempotency(f.ctx, f.newIdempotency(m1.ID, "key-1", func(r *refund.IdempotencyRecord) { r.RequestHash = "other" }))
+		})
+		wantCode(t, err, refund.EIdempotencyKeyInUse)
+		got, err := f.getIdempotency(m1.ID, "key-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSame(t, "first record", got, first)
+		// Keys are per merchant.
+		f.mustInsertIdempotency(f.newIdempotency(m2.ID, "key-1"))
+	}},
+	{"ErrNotFound", func(t *testing.T, f *fixture) {
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		f.mustInsertIdempotency(f.newIdempotency(m1.ID, "key-1"))
+		_, err := f.getIdempotency(m1.ID, "key-2")
+		wantCode(t, err, refund.ENotFound)
+		_, err = f.getIdempotency(m2.ID, "key-1") // another merchant's key
+		wantCode(t, err, refund.ENotFound)
+	}},
+	{"DeleteExpired", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		expires := func(at time.Time) func(*refund.IdempotencyRecord) {
+			return func(r *refund.IdempotencyRecord) { r.ExpiresAt = at }
+		}
+		f.mustInsertIdempotency(f.newIdempotency(m.ID, "old", expires(t0.Add(-time.Hour))))
+		f.mustInsertIdempotency(f.newIdempotency(m.ID, "older", expires(t0.Add(-48*time.Hour))))
+		f.mustInsertIdempotency(f.newIdempotency(m.ID, "now", expires(t0)))
+		f.mustInsertIdempotency(f.newIdempotency(m.ID, "fresh", expires(t0.Add(time.Hour))))
+		for _, want := range []int{2, 0} {
+			var n int
+			f.mustUpdate(func(tx refund.Tx) (err error) {
+				n, err = tx.DeleteExpiredIdempotency(f.ctx, t0)
+				return err
+			})
+			if n != want {
+				t.Fatalf("DeleteExpiredIdempotency = %d, want %d", n, want)
+			}
+		}
+		for key, kept := range map[string]bool{"old": false, "older": false, "now": true, "fresh": true} {
+			_, err := f.getIdempotency(m.ID, key)
+			switch {
+			case kept && err != nil:
+				t.Fatalf("record %q: %v, want it kept", key, err)
+			case !kept:
+				wantCode(t, err, refund.ENotFound)
+			}
+		}
+		// The deleted key can be used again.
+		f.mustInsertIdempotency(f.newIdempotency(m.ID, "old"))
+	}},
+}

@@ -1,0 +1,213 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+func (f *fixture) listOrders(filter refund.OrderFilter) []*refund.Order {
+	f.t.Helper()
+	var os []*refund.Order
+	f.mustView(func(tx refund.Tx) (err error) {
+		os, err = tx.ListOrders(f.ctx, filter)
+		return err
+	})
+	return os
+}
+
+func (f *fixture) listRefunds(filter refund.RefundFilter) []*refund.Refund {
+	f.t.Helper()
+	var rs []*refund.Refund
+	f.mustView(func(tx refund.Tx) (err error) {
+		rs, err = tx.ListRefunds(f.ctx, filter)
+		return err
+	})
+	return rs
+}
+
+func orderIDs(os []*refund.Order) []string {
+	var ids []string
+	for _, o := range os {
+		ids = append(ids, o.ID)
+	}
+	return ids
+}
+
+var listTests = []test{
+	{"OrdersNewestFirst", func(t *testing.T, f *fixture) {
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		o1 := f.mustCreateOrder(m1.ID, withItemsAndVendors)
+		f.mustCreateOrder(m2.ID)
+		o2 := f.mustCreateOrder(m1.ID, func(o *refund.Order) { o.RefundCount = 2 })
+		f.mustAdjust(refund.Balances{OrderID: o2.ID, Amount: 700}, refund.Reserve)
+		got := f.listOrders(refund.OrderFilter{MerchantID: m1.ID})
+		wantSame(t, "ids", orderIDs(got), []string{o2.ID, o1.ID})
+		// Rows carry the order's own fields and counters, not its lines,
+		// vendors or transactions.
+		want2, want1 := *o2, *o1
+		want2.PendingRefundAmount = 700
+		for _, w := range []*refund.Order{&want2, &want1} {
+			w.Items, w.Vendors, w.Transactions = nil, nil, nil
+		}
+		wantSame(t, "rows", got, []*refund.Order{&want2, &want1})
+	}},
+	{"CursorPagination", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		var orders []string
+		for range 5 {
+			orders = append(orders, f.mustCreateOrder(m.ID).ID)
+		}
+		o := f.mustGetOrder(orders[0])
+		var refunds []string
+		for i := range 7 {
+			refunds = append(refunds, f.mustCreateRefund(o, func(r *refund.Refund) { r.Seq = i + 1 }).ID)
+		}
+
+		// Walk the refunds three at a time, newest first, each page
+		// starting below the last id of the one before.
+		var pages [][]string
+		for cursor := ""; ; {
+			rs := f.listRefunds(refund.RefundFilter{MerchantID: m.ID, Cursor: cursor, Limit: 3})
+			if len(rs) == 0 {
+				break
+			}
+			var page []string
+			for _, r := range rs {
+				page = append(page, r.ID)
+			}
+			pages = append(pages, page)
+			cursor = page[len(page)-1]
+		}
+		wantSame(t, "refund pages", pages, [][]string{
+			{refunds[6], refunds[5], refunds[4]}, {refunds[3], refunds[2], refunds[1]}, {refunds[0]},
+		})
+
+		pages = nil
+		for cursor := ""; ; {
+			page := orderIDs(f.listOrders(refund.OrderFilter{MerchantID: m.ID, Cursor: cursor, Limit: 2}))
+			if len(page) == 0 {
+				break
+			}
+			pages = append(pages, page)
+			cursor = page[len(page)-1]
+		}
+		wantSame(t, "order pages", pages, [][]string{{orders[4], orders[3]}, {orders[2], orders[1]}, {orders[0]}})
+	}},
+	{"DefaultLimit", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID)
+		f.mustUpdate(func(tx refund.Tx) error {
+			for i := range 105 {
+				if err := tx.CreateRefund(f.ctx, f.newRefund(o, func(r *refund.Refund) { r.Seq = i + 1 })); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if got := len(f.listRefunds(refund.RefundFilter{MerchantID: m.ID})); got != 100 {
+			t.Fatalf("ListRefunds without a limit returned %d refunds, want 100", got)
+		}
+	}},
+	{"RefundFilters", func(t *testing.T, f *fixture) {
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		oa, ob, oc := f.mustCreateOrder(m1.ID), f.mustCreateOrder(m1.ID), f.mustCreateOrder(m2.ID)
+		mk := func(o *refund.Order, s refund.Status, created time.Time) string {
+			return f.mustCreateRefund(o, func(r *refund.Refund) { r.Status, r.CreatedAt, r.UpdatedAt = s, created, created }).ID
+		}
+		r1 := mk(oa, refund.StatusPending, t0)
+		r2 := mk(oa, refund.StatusSucceeded, t0.Add(time.Hour))
+		r3 := mk(ob, refund.StatusPending, t0.Add(2*time.Hour))
+		r4 := mk(ob, refund.StatusFailed, t0.Add(3*time.Hour))
+		mk(oc, refund.StatusPending, t0.Add(time.Hour)) // m2's
+		for _, tc := range []struct {
+			name   string
+			filter refund.RefundFilter
+			want   []string
+		}{
+			{"Merchant", refund.RefundFilter{}, []string{r4, r3, r2, r1}},
+			{"Order", refund.RefundFilter{OrderID: oa.ID}, []string{r2, r1}},
+			{"Status", refund.RefundFilter{Status: refund.StatusPending}, []string{r3, r1}},
+			{"CreatedAfterInclusive", refund.RefundFilter{CreatedAfter: t0.Add(time.Hour)}, []string{r4, r3, r2}},
+			{"CreatedBeforeExclusive", refund.RefundFilter{CreatedBefore: t0.Add(2 * time.Hour)}, []string{r2, r1}},
+			{"CreatedBetween", refund.RefundFilter{CreatedAfter: t0.Add(time.Hour), CreatedBefore: t0.Add(3 * time.Hour)}, []string{r3, r2}},
+			{"OrderAndStatus", refund.RefundFilter{OrderID: ob.ID, Status: refund.StatusFailed}, []string{r4}},
+			{"OtherMerchantsOrder", refund.RefundFilter{OrderID: oc.ID}, nil},
+			{"StatusAndLimit", refund.RefundFilter{Status: refund.StatusPending, Limit: 1}, []string{r3}},
+			{"Cursor", refund.RefundFilter{Cursor: r3}, []string{r2, r1}},
+			{"CursorAndStatus", refund.RefundFilter{Cursor: r3, Status: refund.StatusPending}, []string{r1}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				f := f.sub(t)
+				tc.filter.MerchantID = m1.ID
+				wantIDs(t, "ListRefunds", f.listRefunds(tc.filter), tc.want...)
+			})
+		}
+	}},
+	{"OrderFilters", func(t *testing.T, f *fixture) {
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		a := f.mustCreateOrder(m1.ID, func(o *refund.Order) { o.Reference = "ORD-A" })
+		b := f.mustCreateOrder(m1.ID, func(o *refund.Order) { o.Reference = "ORD-B" })
+		f.mustCreateOrder(m2.ID, func(o *refund.Order) { o.Reference = "ORD-A" })
+		for _, tc := range []struct {
+			name   string
+			filter refund.OrderFilter
+			want   []string
+		}{
+			{"Merchant", refund.OrderFilter{MerchantID: m1.ID}, []string{b.ID, a.ID}},
+			{"Reference", refund.OrderFilter{MerchantID: m1.ID, Reference: "ORD-A"}, []string{a.ID}},
+			{"UnknownReference", refund.OrderFilter{MerchantID: m1.ID, Reference: "ORD-C"}, nil},
+			{"OtherMerchant", refund.OrderFilter{MerchantID: m2.ID, Reference: "ORD-B"}, nil},
+			{"Limit", refund.OrderFilter{MerchantID: m1.ID, Limit: 1}, []string{b.ID}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				f := f.sub(t)
+				wantSame(t, "ListOrders", orderIDs(f.listOrders(tc.filter)), tc.want)
+			})
+		}
+	}},
+}
+
+var timeTests = []test{
+	{"RoundTripUTC", func(t *testing.T, f *fixture) {
+		riyadh := time.FixedZone("AST", 3*60*60)
+		at := t0.In(riyadh).Add(123456 * time.Microsecond)
+		m := f.mustCreateMerchant(func(m *refund.Merchant) { m.CreatedAt = at })
+		o := f.mustCreateOrder(m.ID, func(o *refund.Order) { o.CreatedAt, o.UpdatedAt = at, at.Add(time.Microsecond) })
+		r := f.mustCreateRefund(o, func(r *refund.Refund) {
+			r.CreatedAt, r.UpdatedAt, r.NextAttemptAt = at, at.Add(time.Second), at.Add(time.Hour)
+		})
+		var gm *refund.Merchant
+		f.mustView(func(tx refund.Tx) (err error) {
+			gm, err = tx.GetMerchant(f.ctx, m.ID)
+			return err
+		})
+		wantTime(t, "Merchant.CreatedAt", gm.CreatedAt, at)
+		got := f.mustGetOrder(o.ID)
+		wantTime(t, "Order.CreatedAt", got.CreatedAt, at)
+		wantTime(t, "Order.UpdatedAt", got.UpdatedAt, at.Add(time.Microsecond))
+		wantTime(t, "Transaction.CreatedAt", got.Transactions[0].CreatedAt, t0)
+		gr := f.mustGetRefund(r.ID)
+		wantTime(t, "Refund.CreatedAt", gr.CreatedAt, at)
+		wantTime(t, "Refund.UpdatedAt", gr.UpdatedAt, at.Add(time.Second))
+		wantTime(t, "Refund.NextAttemptAt", gr.NextAttemptAt, at.Add(time.Hour))
+	}},
+	{"ZeroTimes", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		r := f.mustCreateRefund(f.mustCreateOrder(m.ID), func(r *refund.Refund) { r.NextAttemptAt, r.UpdatedAt = time.Time{}, time.Time{} })
+		got := f.mustGetRefund(r.ID)
+		if !got.NextAttemptAt.IsZero() || !got.UpdatedAt.IsZero() {
+			t.Fatalf("zero times read back as %v and %v", got.NextAttemptAt, got.UpdatedAt)
+		}
+		rec := f.newIdempotency(m.ID, "key-1", func(r *refund.IdempotencyRecord) { r.LockedUntil = time.Time{} })
+		f.mustInsertIdempotency(rec)
+		gotRec, err := f.getIdempotency(m.ID, "key-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !gotRec.LockedUntil.IsZero() || gotRec.CompletedAt != nil {
+			t.Fatalf("LockedUntil = %v, CompletedAt = %v; want zero and nil", gotRec.LockedUntil, gotRec.CompletedAt)
+		}
+	}},
+}

@@ -1,0 +1,163 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+var orderTests = []test{
+	{"OK", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.newOrder(m.ID, withItemsAndVendors, func(o *refund.Order) {
+			o.PaymentMethod, o.Description = "mada", "Two lines, two vendors"
+			o.Source = refund.Card{Scheme: "mastercard", FirstDigits: "555555", LastDigits: "4444", Month: 12, Year: 2026, Name: "A CARDHOLDER"}
+			o.Customer = refund.Customer{Name: "عميل", Email: "customer@example.com", Mobile: "+966500000009"}
+			o.UpdatedAt = t0.Add(time.Minute)
+		})
+		f.mustUpdate(func(tx refund.Tx) error { return tx.CreateOrder(f.ctx, o) })
+		for _, merchantID := range []string{m.ID, ""} {
+			var got *refund.Order
+			f.mustView(func(tx refund.Tx) (err error) {
+				got, err = tx.GetOrder(f.ctx, merchantID, o.ID)
+				return err
+			})
+			wantSame(t, "GetOrder(merchant "+merchantID+")", got, o)
+		}
+		var got *refund.Order
+		f.mustView(func(tx refund.Tx) (err error) {
+			got, err = tx.GetOrderByReference(f.ctx, m.ID, o.Reference)
+			return err
+		})
+		wantSame(t, "GetOrderByReference", got, o)
+	}},
+	{"ErrOrderNotFound", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		f.mustCreateOrder(m.ID)
+		for name, get := range map[string]func(tx refund.Tx) error{
+			"GetOrder": func(tx refund.Tx) error {
+				_, err := tx.GetOrder(f.ctx, m.ID, "ord_missing")
+				return err
+			},
+			"GetOrder(any merchant)": func(tx refund.Tx) error {
+				_, err := tx.GetOrder(f.ctx, "", "ord_missing")
+				return err
+			},
+			"GetOrderByReference": func(tx refund.Tx) error {
+				_, err := tx.GetOrderByReference(f.ctx, m.ID, "REF-missing")
+				return err
+			},
+		} {
+			t.Run(name, func(t *testing.T) { wantCode(t, f.view(get), refund.EOrderNotFound) })
+		}
+		err := f.update(func(tx refund.Tx) error {
+			_, err := tx.NextRefundSeq(f.ctx, "ord_missing")
+			return err
+		})
+		wantCode(t, err, refund.EOrderNotFound)
+	}},
+	{"OtherMerchant", func(t *testing.T, f *fixture) {
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		o := f.mustCreateOrder(m1.ID)
+		err := f.view(func(tx refund.Tx) error {
+			_, err := tx.GetOrder(f.ctx, m2.ID, o.ID)
+			return err
+		})
+		wantCode(t, err, refund.EOrderNotFound)
+		err = f.view(func(tx refund.Tx) error {
+			_, err := tx.GetOrderByReference(f.ctx, m2.ID, o.Reference)
+			return err
+		})
+		wantCode(t, err, refund.EOrderNotFound)
+		// References are per merchant: the other merchant may use the same.
+		f.mustCreateOrder(m2.ID, func(x *refund.Order) { x.Reference = o.Reference })
+	}},
+	{"ErrOrderReferenceExists", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID, func(o *refund.Order) { o.Reference = "ORD-1001" })
+		dup := f.newOrder(m.ID, withItemsAndVendors, func(o *refund.Order) { o.Reference = "ORD-1001" })
+		err := f.update(func(tx refund.Tx) error { return tx.CreateOrder(f.ctx, dup) })
+		wantCode(t, err, refund.EOrderReferenceExists)
+		err = f.view(func(tx refund.Tx) error {
+			_, err := tx.GetOrder(f.ctx, "", dup.ID)
+			return err
+		})
+		wantCode(t, err, refund.EOrderNotFound)
+		wantSame(t, "first order", f.mustGetOrder(o.ID), o)
+	}},
+	{"EmptyReferencesDoNotCollide", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		f.mustCreateOrder(m.ID, func(o *refund.Order) { o.Reference = "" })
+		f.mustCreateOrder(m.ID, func(o *refund.Order) { o.Reference = "" })
+		err := f.view(func(tx refund.Tx) error {
+			_, err := tx.GetOrderByReference(f.ctx, m.ID, "")
+			return err
+		})
+		wantCode(t, err, refund.EOrderNotFound)
+	}},
+	{"Transactions", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		// Two captures: a capture's Seq is kept as given.
+		o := f.mustCreateOrder(m.ID, func(o *refund.Order) {
+			o.Transactions = []refund.Transaction{
+				{ID: f.id("txn"), OrderID: o.ID, Seq: 1, Type: refund.TxCapture, Status: refund.TxSucceeded, Amount: 20000, CreatedAt: t0},
+				{ID: f.id("txn"), OrderID: o.ID, Seq: 2, Type: refund.TxCapture, Status: refund.TxSucceeded, Amount: 10000, CreatedAt: t0.Add(time.Hour)},
+			}
+		})
+		// A transaction inserted without a Seq gets the order's next one.
+		r1 := &refund.Transaction{ID: f.id("txn"), OrderID: o.ID, Type: refund.TxRefund, Status: refund.TxSucceeded,
+			Amount: 1000, RefundID: "re_1", ResponseCode: "00", Message: "Approved", RRN: "123456789012", STAN: "000123",
+			AuthCode: "A1B2C3", CreatedAt: t0.Add(2 * time.Hour)}
+		r2 := &refund.Transaction{ID: f.id("txn"), OrderID: o.ID, Type: refund.TxRefund, Status: refund.TxFailed,
+			Amount: 500, RefundID: "re_2", ResponseCode: "51", Message: "Insufficient funds", CreatedAt: t0.Add(3 * time.Hour)}
+		f.mustUpdate(func(tx refund.Tx) error {
+			if err := tx.InsertTransaction(f.ctx, r1); err != nil {
+				return err
+			}
+			return tx.InsertTransaction(f.ctx, r2)
+		})
+		if r1.Seq != 3 || r2.Seq != 4 {
+			t.Fatalf("assigned Seqs = %d, %d; want 3, 4", r1.Seq, r2.Seq)
+		}
+		want := append(o.Transactions, *r1, *r2)
+		wantSame(t, "transactions", f.mustGetOrder(o.ID).Transactions, want)
+	}},
+	{"NextRefundSeq", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID)
+		other := f.mustCreateOrder(m.ID)
+		for want := 1; want <= 3; want++ {
+			var got int
+			f.mustUpdate(func(tx refund.Tx) (err error) {
+				got, err = tx.NextRefundSeq(f.ctx, o.ID)
+				return err
+			})
+			if got != want {
+				t.Fatalf("NextRefundSeq = %d, want %d", got, want)
+			}
+		}
+		if got := f.mustGetOrder(o.ID).RefundCount; got != 3 {
+			t.Fatalf("RefundCount = %d, want 3", got)
+		}
+		if got := f.mustGetOrder(other.ID).RefundCount; got != 0 {
+			t.Fatalf("other order's RefundCount = %d, want 0", got)
+		}
+	}},
+	{"RollbackOnError", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.newOrder(m.ID)
+		err := f.update(func(tx refund.Tx) error {
+			if err := tx.CreateOrder(f.ctx, o); err != nil {
+				return err
+			}
+			return refund.Errorf(refund.EInvalidRequest, "", "changed my mind")
+		})
+		wantCode(t, err, refund.EInvalidRequest)
+		err = f.view(func(tx refund.Tx) error {
+			_, err := tx.GetOrder(f.ctx, "", o.ID)
+			return err
+		})
+		wantCode(t, err, refund.EOrderNotFound)
+	}},
+}

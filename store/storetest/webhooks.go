@@ -1,0 +1,277 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+func (f *fixture) mustCreateEndpoint(merchantID string, mods ...func(*refund.WebhookEndpoint)) *refund.WebhookEndpoint {
+	f.t.Helper()
+	e := &refund.WebhookEndpoint{ID: f.id("we"), MerchantID: merchantID, URL: "https://merchant.example/hooks",
+		Description: "ops", Events: []string{refund.EventRefundSucceeded, refund.EventRefundFailed},
+		Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", CreatedAt: t0, UpdatedAt: t0}
+	for _, mod := range mods {
+		mod(e)
+	}
+	f.mustUpdate(func(tx refund.Tx) error { return tx.CreateWebhookEndpoint(f.ctx, e) })
+	return e
+}
+
+func (f *fixture) mustCreateEvent(merchantID, typ, refundID string, at time.Time) *refund.Event {
+	f.t.Helper()
+	e := &refund.Event{ID: f.id("evt"), MerchantID: merchantID, Type: typ, RefundID: refundID, OrderID: "ord_x",
+		Data: []byte(`{"id":"` + refundID + `"}`), CreatedAt: at}
+	f.mustUpdate(func(tx refund.Tx) error { return tx.InsertEvent(f.ctx, e) })
+	return e
+}
+
+func (f *fixture) mustCreateDelivery(ev *refund.Event, endpointID string, due time.Time) *refund.Delivery {
+	f.t.Helper()
+	d := &refund.Delivery{ID: f.id("wd"), MerchantID: ev.MerchantID, EventID: ev.ID, EndpointID: endpointID,
+		URL: "https://merchant.example/hooks", Status: refund.DeliveryPending, NextAttemptAt: due, Version: 1,
+		CreatedAt: t0, UpdatedAt: t0}
+	f.mustUpdate(func(tx refund.Tx) error { return tx.InsertDelivery(f.ctx, d) })
+	return d
+}
+
+func (f *fixture) claimDeliveries(now time.Time, n int) []*refund.Delivery {
+	f.t.Helper()
+	var ds []*refund.Delivery
+	f.mustUpdate(func(tx refund.Tx) (err error) {
+		ds, err = tx.ClaimDueDeliveries(f.ctx, now, time.Minute, n)
+		return err
+	})
+	return ds
+}
+
+var webhookTests = []test{
+	{"EndpointRoundTrip", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		e := f.mustCreateEndpoint(m.ID)
+		all := f.mustCreateEndpoint(m.ID, func(e *refund.WebhookEndpoint) { e.Events = nil })
+		var got *refund.WebhookEndpoint
+		f.mustView(func(tx refund.Tx) (err error) {
+			got, err = tx.GetWebhookEndpoint(f.ctx, m.ID, e.ID)
+			return err
+		})
+		wantSame(t, "GetWebhookEndpoint", got, e)
+
+		e.URL, e.Description, e.Events, e.Disabled, e.UpdatedAt = "https://new.example/h", "", []string{refund.EventRefundCreated}, true, t0.Add(time.Hour)
+		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateWebhookEndpoint(f.ctx, e) })
+		var list []*refund.WebhookEndpoint
+		f.mustView(func(tx refund.Tx) (err error) {
+			list, err = tx.ListWebhookEndpoints(f.ctx, m.ID)
+			return err
+		})
+		wantSame(t, "ListWebhookEndpoints", list, []*refund.WebhookEndpoint{e, all})
+	}},
+	{"EndpointNotFoundAcrossMerchants", func(t *testing.T, f *fixture) {
+		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
+		e := f.mustCreateEndpoint(m.ID)
+		f.mustView(func(tx refund.Tx) error {
+			_, err := tx.GetWebhookEndpoint(f.ctx, other.ID, e.ID)
+			wantCode(t, err, refund.EWebhookEndpointNotFound)
+			list, err := tx.ListWebhookEndpoints(f.ctx, other.ID)
+			if err != nil || len(list) != 0 {
+				t.Fatalf("other merchant lists %d endpoints (err %v)", len(list), err)
+			}
+			return nil
+		})
+		foreign := *e
+		foreign.MerchantID = other.ID
+		wantCode(t, f.update(func(tx refund.Tx) error { return tx.UpdateWebhookEndpoint(f.ctx, &foreign) }), refund.EWebhookEndpointNotFound)
+		wantCode(t, f.update(func(tx refund.Tx) error { return tx.DeleteWebhookEndpoint(f.ctx, other.ID, e.ID) }), refund.EWebhookEndpointNotFound)
+		wantCode(t, f.update(func(tx refund.Tx) error { return tx.DeleteWebhookEndpoint(f.ctx, m.ID, "we_missing") }), refund.EWebhookEndpointNotFound)
+	}},
+	{"DeleteEndpointTakesItsDeliveries", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		e := f.mustCreateEndpoint(m.ID)
+		ev := f.mustCreateEvent(m.ID, refund.EventRefundSucceeded, "re_1", t0)
+		d := f.mustCreateDelivery(ev, e.ID, t0)
+		f.mustCreateDelivery(ev, "", t0) // a notify-URL delivery stays
+		f.mustUpdate(func(tx refund.Tx) error {
+			return tx.InsertDeliveryAttempt(f.ctx, &refund.DeliveryAttempt{ID: f.id("wa"), DeliveryID: d.ID, MerchantID: m.ID,
+				EndpointID: e.ID, EventID: ev.ID, EventType: ev.Type, URL: d.URL, Attempt: 1, StatusCode: 500, At: t0})
+		})
+		f.mustUpdate(func(tx refund.Tx) error { return tx.DeleteWebhookEndpoint(f.ctx, m.ID, e.ID) })
+		if ds := f.claimDeliveries(t0, 10); len(ds) != 1 || ds[0].EndpointID != "" {
+			t.Fatalf("after delete, due deliveries: %+v", ds)
+		}
+		f.mustView(func(tx refund.Tx) error {
+			as, err := tx.ListDeliveryAttempts(f.ctx, refund.AttemptFilter{MerchantID: m.ID, EndpointID: e.ID, Limit: 10})
+			if err != nil || len(as) != 0 {
+				t.Fatalf("attempts of a deleted endpoint: %d (err %v)", len(as), err)
+			}
+			return nil
+		})
+	}},
+	{"EventsFilterAndPage", func(t *testing.T, f *fixture) {
+		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
+		e1 := f.mustCreateEvent(m.ID, refund.EventRefundCreated, "re_1", t0)
+		e2 := f.mustCreateEvent(m.ID, refund.EventRefundSucceeded, "re_1", t0.Add(time.Second))
+		e3 := f.mustCreateEvent(m.ID, refund.EventRefundCreated, "re_2", t0.Add(2*time.Second))
+		f.mustCreateEvent(other.ID, refund.EventRefundCreated, "re_3", t0)
+		for _, tc := range []struct {
+			name string
+			f    refund.EventFilter
+			want []*refund.Event
+		}{
+			{"All", refund.EventFilter{MerchantID: m.ID}, []*refund.Event{e3, e2, e1}},
+			{"Type", refund.EventFilter{MerchantID: m.ID, Type: refund.EventRefundCreated}, []*refund.Event{e3, e1}},
+			{"Refund", refund.EventFilter{MerchantID: m.ID, RefundID: "re_1"}, []*refund.Event{e2, e1}},
+			{"Cursor", refund.EventFilter{MerchantID: m.ID, Cursor: e3.ID, Limit: 1}, []*refund.Event{e2}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var got []*refund.Event
+				f.sub(t).mustView(func(tx refund.Tx) (err error) {
+					got, err = tx.ListEvents(f.ctx, tc.f)
+					return err
+				})
+				wantSame(t, "ListEvents", got, tc.want)
+			})
+		}
+		f.mustView(func(tx refund.Tx) error {
+			_, err := tx.GetEvent(f.ctx, other.ID, e1.ID)
+			wantCode(t, err, refund.EEventNotFound)
+			got, err := tx.GetEvent(f.ctx, "", e1.ID)
+			if err != nil {
+				return err
+			}
+			wantSame(t, "GetEvent", got, e1)
+			return nil
+		})
+	}},
+	{"ClaimLeasesAndFences", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		e := f.mustCreateEndpoint(m.ID)
+		ev := f.mustCreateEvent(m.ID, refund.EventRefundSucceeded, "re_1", t0)
+		d1 := f.mustCreateDelivery(ev, e.ID, t0)
+		d2 := f.mustCreateDelivery(ev, "", t0.Add(time.Second))
+		f.mustCreateDelivery(ev, e.ID, t0.Add(time.Hour)) // not due
+
+		got := f.claimDeliveries(t0.Add(time.Second), 10)
+		if len(got) != 2 || got[0].ID != d1.ID || got[1].ID != d2.ID {
+			t.Fatalf("claimed %+v, want d1 and d2 in due order", got)
+		}
+		if got[0].Version != d1.Version+1 || !got[0].NextAttemptAt.Equal(t0.Add(time.Second+time.Minute)) {
+			t.Fatalf("claim did not lease: %+v", got[0])
+		}
+		if again := f.claimDeliveries(t0.Add(30*time.Second), 10); len(again) != 0 {
+			t.Fatalf("leased deliveries claimed again: %+v", again)
+		}
+
+		// The lease holder records; a stale copy is fenced off.
+		done := *got[0]
+		done.Status, done.Attempts, done.LastStatus, done.UpdatedAt = refund.DeliverySucceeded, 1, 200, t0.Add(2*time.Second)
+		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateDelivery(f.ctx, &done) })
+		stale := *got[0]
+		stale.Status = refund.DeliveryFailed
+		wantCode(t, f.update(func(tx refund.Tx) error { return tx.UpdateDelivery(f.ctx, &stale) }), refund.EConflict)
+
+		// After the lease only the unfinished one comes back.
+		back := f.claimDeliveries(t0.Add(2*time.Hour), 10)
+		if len(back) != 2 || back[0].ID != d2.ID {
+			t.Fatalf("after the lease: %+v", back)
+		}
+		if back[0].Status != refund.DeliveryPending || back[0].EndpointID != "" {
+			t.Fatalf("notify-URL delivery round trip: %+v", back[0])
+		}
+	}},
+	{"ConcurrentClaimsNeverShare", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		ev := f.mustCreateEvent(m.ID, refund.EventRefundSucceeded, "re_1", t0)
+		for range 40 {
+			f.mustCreateDelivery(ev, "", t0)
+		}
+		var mu sync.Mutex
+		seen := map[string]int{}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for {
+					var ds []*refund.Delivery
+					err := f.update(func(tx refund.Tx) (err error) {
+						ds, err = tx.ClaimDueDeliveries(f.ctx, t0, time.Minute, 3)
+						return err
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(ds) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, d := range ds {
+						seen[d.ID]++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if len(seen) != 40 {
+			t.Fatalf("claimed %d distinct deliveries, want 40", len(seen))
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("delivery %s claimed %d times", id, n)
+			}
+		}
+	}},
+	{"AttemptLog", func(t *testing.T, f *fixture) {
+		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
+		e := f.mustCreateEndpoint(m.ID)
+		ev := f.mustCreateEvent(m.ID, refund.EventRefundSucceeded, "re_1", t0)
+		d := f.mustCreateDelivery(ev, e.ID, t0)
+		next := t0.Add(time.Minute)
+		a1 := &refund.DeliveryAttempt{ID: f.id("wa"), DeliveryID: d.ID, MerchantID: m.ID, EndpointID: e.ID, EventID: ev.ID,
+			EventType: ev.Type, URL: d.URL, Attempt: 1, StatusCode: 0, LatencyMS: 10000, Error: "timeout", At: t0, NextRetryAt: &next}
+		a2 := &refund.DeliveryAttempt{ID: f.id("wa"), DeliveryID: d.ID, MerchantID: m.ID, EndpointID: e.ID, EventID: ev.ID,
+			EventType: ev.Type, URL: d.URL, Attempt: 2, StatusCode: 204, LatencyMS: 35, At: next}
+		f.mustUpdate(func(tx refund.Tx) error {
+			if err := tx.InsertDeliveryAttempt(f.ctx, a1); err != nil {
+				return err
+			}
+			return tx.InsertDeliveryAttempt(f.ctx, a2)
+		})
+		f.mustView(func(tx refund.Tx) error {
+			got, err := tx.ListDeliveryAttempts(f.ctx, refund.AttemptFilter{MerchantID: m.ID, EndpointID: e.ID, Limit: 10})
+			if err != nil {
+				return err
+			}
+			wantSame(t, "ListDeliveryAttempts", got, []*refund.DeliveryAttempt{a2, a1})
+			got, err = tx.ListDeliveryAttempts(f.ctx, refund.AttemptFilter{MerchantID: m.ID, EndpointID: e.ID, Cursor: a2.ID, Limit: 10})
+			if err != nil {
+				return err
+			}
+			wantSame(t, "ListDeliveryAttempts(cursor)", got, []*refund.DeliveryAttempt{a1})
+			got, err = tx.ListDeliveryAttempts(f.ctx, refund.AttemptFilter{MerchantID: other.ID, EndpointID: e.ID, Limit: 10})
+			if err != nil || len(got) != 0 {
+				t.Fatalf("another merchant reads the log: %d rows (err %v)", len(got), err)
+			}
+			return nil
+		})
+	}},
+	{"NotifySecret", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		f.mustView(func(tx refund.Tx) error {
+			_, err := tx.GetNotifySecret(f.ctx, m.ID)
+			wantCode(t, err, refund.ENotFound)
+			return nil
+		})
+		for _, secret := range []string{"whsec_Zmlyc3Q=", "whsec_c2Vjb25k"} {
+			f.mustUpdate(func(tx refund.Tx) error { return tx.PutNotifySecret(f.ctx, m.ID, secret, t0) })
+			f.mustView(func(tx refund.Tx) error {
+				got, err := tx.GetNotifySecret(f.ctx, m.ID)
+				if err != nil || got != secret {
+					t.Fatalf("GetNotifySecret = %q, %v; want %q", got, err, secret)
+				}
+				return nil
+			})
+		}
+	}},
+}

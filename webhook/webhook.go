@@ -1,0 +1,324 @@
+// Package webhook delivers refundd's outbox events to merchant endpoints
+// and refunds' notify URLs: signed per the Standard Webhooks spec, retried
+// on a backoff schedule with jitter, each attempt written to the delivery
+// log. Deliveries are claimed with leases, so every node can run a
+// Dispatcher and no delivery is sent by two at once.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// DefaultSchedule is the wait before each retry: about 28 hours in all,
+// as the Standard Webhooks guidance suggests, so a receiver that is down
+// for a day still gets every event.
+var DefaultSchedule = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour,
+	5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
+}
+
+// Config of a Dispatcher.
+type Config struct {
+	// Schedule is the wait before retry n (after attempt n failed); when
+	// it runs out the delivery fails. Default DefaultSchedule.
+	Schedule []time.Duration
+	// Jitter spreads each wait by up to this fraction either way (default
+	// 0.2), so a recovered receiver is not hit by every retry at once.
+	Jitter float64
+	// Timeout bounds one attempt (default 10s).
+	Timeout time.Duration
+	// AllowPrivate lets deliveries reach loopback and private addresses
+	// (tests, internal receivers). Refused by default.
+	AllowPrivate bool
+	Interval     time.Duration // pause between idle passes (default 500ms)
+	Batch        int           // deliveries claimed per pass (default 20)
+	Parallel     int           // deliveries in flight per pass (default 8)
+	Now          func() time.Time
+	Rand         *rand.Rand // jitter source (tests make it deterministic)
+	Log          *slog.Logger
+	// Client overrides the HTTP client (its transport must do its own
+	// address checks).
+	Client *http.Client
+}
+
+// Dispatcher sends due deliveries.
+type Dispatcher struct {
+	svc    *refund.Service
+	cfg    Config
+	client *http.Client
+	randMu sync.Mutex
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a stopped dispatcher.
+func New(svc *refund.Service, cfg Config) *Dispatcher {
+	if cfg.Schedule == nil {
+		cfg.Schedule = DefaultSchedule
+	}
+	if cfg.Jitter == 0 {
+		cfg.Jitter = 0.2
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 500 * time.Millisecond
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 20
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 8
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{svc: svc, cfg: cfg, client: cfg.Client}
+	if d.client == nil {
+		d.client = NewClient(cfg.AllowPrivate)
+	}
+	return d
+}
+
+// lease is how long a claimed delivery belongs to this dispatcher: one
+// attempt's timeout plus room to record it.
+func (d *Dispatcher) lease() time.Duration { return d.cfg.Timeout + 30*time.Second }
+
+// RunOnce sends one batch of due deliveries and returns how many it sent.
+func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	jobs, err := d.svc.ClaimDeliveries(ctx, d.lease(), d.cfg.Batch)
+	if err != nil || len(jobs) == 0 {
+		return 0, err
+	}
+	sem := make(chan struct{}, d.cfg.Parallel)
+	var wg sync.WaitGroup
+	for _, job := range jobs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out := d.send(ctx, job)
+			if err := d.svc.RecordDelivery(ctx, job, out); err != nil && ctx.Err() == nil {
+				d.cfg.Log.Error("record webhook delivery", "delivery", job.Delivery.ID, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	return len(jobs), nil
+}
+
+// send makes one attempt and decides when the next one is due.
+func (d *Dispatcher) send(ctx context.Context, job refund.DeliveryJob) refund.DeliveryOutcome {
+	start := d.cfg.Now()
+	code, err := d.post(ctx, job)
+	out := refund.DeliveryOutcome{StatusCode: code, Latency: d.cfg.Now().Sub(start)}
+	if err != nil {
+		out.Err = err.Error()
+	} else if code < 200 || code > 299 {
+		out.Err = "receiver answered " + strconv.Itoa(code)
+	}
+	if out.Err != "" {
+		if n := job.Delivery.Attempts; n < len(d.cfg.Schedule) {
+			next := d.cfg.Now().Add(d.jitter(d.cfg.Schedule[n]))
+			out.NextRetry = &next
+		}
+		d.cfg.Log.Warn("webhook delivery failed", "delivery", job.Delivery.ID, "event", job.Event.ID,
+			"attempt", job.Delivery.Attempts+1, "status", code, "err", out.Err, "retry", out.NextRetry != nil)
+	}
+	return out
+}
+
+func (d *Dispatcher) jitter(w time.Duration) time.Duration {
+	d.randMu.Lock()
+	f := 1 + d.cfg.Jitter*(2*d.cfg.Rand.Float64()-1)
+	d.randMu.Unlock()
+	return time.Duration(float64(w) * f)
+}
+
+// post sends the signed request and returns the receiver's status code.
+func (d *Dispatcher) post(ctx context.Context, job refund.DeliveryJob) (int, error) {
+	h, err := Sign(job.Secret, job.Event.ID, d.cfg.Now(), job.Payload)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, job.Delivery.URL, bytes.NewReader(job.Payload))
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "refundd-webhooks/1")
+	res, err := d.client.Do(req)
+	if err != nil {
+		return 0, errors.Unwrap(err) // drop the URL: it is in the log row already
+	}
+	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	res.Body.Close()
+	return res.StatusCode, nil
+}
+
+// Sign returns the Standard Webhooks headers for one message: webhook-id
+// is the event id, so a receiver can drop duplicates of a retried event.
+func Sign(secret, id string, at time.Time, payload []byte) (http.Header, error) {
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: bad secret: %w", err)
+	}
+	sig, err := wh.Sign(id, at, payload)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	h.Set(standardwebhooks.HeaderWebhookID, id)
+	h.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(at.Unix(), 10))
+	h.Set(standardwebhooks.HeaderWebhookSignature, sig)
+	return h, nil
+}
+
+// Start runs passes in the background until Stop.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cancel != nil {
+		return nil
+	}
+	ctx, d.cancel = context.WithCancel(ctx)
+	d.done = make(chan struct{})
+	go func(done chan struct{}) {
+		defer close(done)
+		for {
+			n, err := d.RunOnce(ctx)
+			if err != nil && ctx.Err() == nil {
+				d.cfg.Log.Error("webhook pass failed", "err", err)
+			}
+			if n > 0 && err == nil {
+				continue
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d.cfg.Interval):
+			}
+		}
+	}(d.done)
+	return nil
+}
+
+// Stop ends the background loop and waits for the pass in flight. A
+// delivery cut short keeps its lease and is retried when it runs out.
+// Safe to call twice.
+func (d *Dispatcher) Stop() {
+	d.mu.Lock()
+	cancel, done := d.cancel, d.done
+	d.cancel = nil
+	d.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// ErrPrivateTarget is returned for targets on loopback, private, link-local
+// or otherwise non-public addresses.
+var ErrPrivateTarget = errors.New("target address is not public")
+
+// public reports whether ip is a routable public unicast address.
+func public(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsValid() && ip.IsGlobalUnicast() && !ip.IsPrivate() && !ip.IsLoopback() &&
+		!ip.IsLinkLocalUnicast() && !netip.MustParsePrefix("100.64.0.0/10").Contains(ip) &&
+		!netip.MustParsePrefix("fc00::/7").Contains(ip)
+}
+
+// NewClient returns the HTTP client deliveries use. Unless allowPrivate,
+// it refuses to connect to non-public addresses; the check runs on the
+// address actually dialed, so DNS answers cannot smuggle one in.
+func NewClient(allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	if !allowPrivate {
+		dialer.Control = func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil || !public(ap.Addr()) {
+				return ErrPrivateTarget
+			}
+			return nil
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil // a proxy would dial on our behalf and skip the check
+	tr.DialContext = dialer.DialContext
+	return &http.Client{
+		Transport: tr,
+		// Redirects are not followed: a receiver must answer itself.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// CheckTarget vets a URL when it is registered: with allowPrivate false,
+// a host that is, or resolves only to, non-public addresses is refused.
+// (The dial-time check still guards each delivery.)
+func CheckTarget(allowPrivate bool) func(ctx context.Context, rawURL string) error {
+	return func(ctx context.Context, rawURL string) error {
+		if allowPrivate {
+			return nil
+		}
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return err
+		}
+		host := u.Hostname()
+		if host == "localhost" || len(host) > 10 && host[len(host)-10:] == ".localhost" {
+			return ErrPrivateTarget
+		}
+		if ip, err := netip.ParseAddr(host); err == nil {
+			if !public(ip) {
+				return ErrPrivateTarget
+			}
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		if err != nil {
+			// An unresolvable name is accepted: DNS may not be set up yet,
+			// and every delivery is checked when it dials.
+			return nil
+		}
+		for _, a := range addrs {
+			if !public(a) {
+				return ErrPrivateTarget
+			}
+		}
+		return nil
+	}
+}
