@@ -31,8 +31,11 @@ func TestCrashRecovery(t *testing.T) {
 func crashRun(t *testing.T, db database) {
 	const orders, captured, maxAmount = 4, 60_000, 1_500
 	acqAddr := freeAddr(t)
+	// The acquirer misbehaves too: slow answers, refusals, and refunds it
+	// executes but whose answer it drops.
 	start(t, "acquirer", acqAddr, "/v1/sandbox/refunds",
-		"sandbox", "serve", "--addr", acqAddr, "--db", "sqlite:"+filepath.Join(t.TempDir(), "acquirer.db"))
+		"sandbox", "serve", "--addr", acqAddr, "--db", "sqlite:"+filepath.Join(t.TempDir(), "acquirer.db"),
+		"--latency-ms", "5", "--error-rate", "0.1", "--drop-rate", "0.1", "--log", "text")
 	acquirer := "http://" + acqAddr
 
 	key := newMerchant(t, db)

@@ -17,6 +17,7 @@ import (
 	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/idgen"
 	"github.com/refundd/refundd/processor"
+	"github.com/refundd/refundd/processor/acquirer"
 	"github.com/refundd/refundd/processor/sandbox"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/sqlite"
@@ -28,7 +29,7 @@ import (
 type Config struct {
 	Addr      string // listen address (default 127.0.0.1:8080; ":0" for any port)
 	DB        string // sqlite:PATH (default sqlite:refundd.db) or postgres://...
-	Processor string // "sandbox" (in-process, default) or a sandbox service URL
+	Processor string // "sandbox" (in-process, default) or an acquirer service URL (processor/acquirer)
 	Log       *slog.Logger
 
 	ProcessorTimeout time.Duration // one processor call (default 10s)
@@ -122,8 +123,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		s.Sandbox = sandbox.New(sandbox.Config{Now: cfg.Now, SettleDelay: cfg.SettleDelay})
 		proc = s.Sandbox
 	default:
-		st.Close()
-		return nil, fmt.Errorf("server: processor %q is not supported yet (use sandbox)", cfg.Processor)
+		if proc, err = acquirer.New(cfg.Processor, nil); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("server: --processor: want sandbox or an acquirer URL: %w", err)
+		}
 	}
 	s.Service, err = refund.NewService(refund.Config{Store: st, Processor: proc, NewID: cfg.NewID, Now: cfg.Now,
 		Log: cfg.Log, ProcessorTimeout: cfg.ProcessorTimeout, Lease: cfg.Lease, MaxInFlight: cfg.MaxInFlight, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate)})

@@ -39,8 +39,9 @@ Usage:
   refundd key      create --db URL (--merchant ID | --partner ID) [--scope S ...]
   refundd key      list   --db URL
   refundd key      revoke --db URL KEY_ID
+  refundd sandbox serve  [--addr HOST:PORT] [--db sqlite:PATH] [--latency-ms N] [--error-rate R] [--drop-rate R]
 
-Environment: REFUNDD_ADDR, REFUNDD_DB, REFUNDD_PROCESSOR.
+Environment: REFUNDD_ADDR, REFUNDD_DB, REFUNDD_PROCESSOR (sandbox, or the URL of a sandbox service).
 `
 
 // run executes one command; it returns the process exit code.
@@ -50,7 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "merchant" || cmd == "partner" || cmd == "key") && len(rest) > 0 {
+	if (cmd == "merchant" || cmd == "partner" || cmd == "key" || cmd == "sandbox") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runKeyList(ctx, rest, stdout)
 	case "key revoke":
 		err = runKeyRevoke(ctx, rest, stdout)
+	case "sandbox serve":
+		err = runSandboxServe(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -135,7 +138,7 @@ type serveFlags struct {
 func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.StringVar(&f.addr, "addr", env("REFUNDD_ADDR", "127.0.0.1:8080"), "listen address")
 	fs.StringVar(&f.db, "db", env("REFUNDD_DB", defDB), "database URL: sqlite:PATH or postgres://...")
-	fs.StringVar(&f.processor, "processor", env("REFUNDD_PROCESSOR", "sandbox"), "sandbox (in-process) or a sandbox service URL")
+	fs.StringVar(&f.processor, "processor", env("REFUNDD_PROCESSOR", "sandbox"), "sandbox (in-process) or the URL of an acquirer service such as refundd sandbox serve")
 	fs.DurationVar(&f.processorTimeout, "processor-timeout", 10*time.Second, "deadline of one processor call")
 	fs.DurationVar(&f.lease, "lease", 0, "how long a node owns a claimed refund before another takes over (default processor timeout + 20s)")
 	fs.IntVar(&f.maxInFlight, "max-inflight", 64, "cap on concurrent processor calls from this node")

@@ -18,6 +18,12 @@
 // or currency differs is refused with ErrKeyMismatch. Executed lists what was
 // executed so that tests can count it. All methods are safe for concurrent
 // use.
+//
+// By default the ledger lives in memory. With Config.Journal every change
+// to an entry is written through the journal before the acquirer answers,
+// and Config.Ledger restores a journal's entries: the sandbox service keeps
+// its ledger in a file this way, so a restarted acquirer still answers
+// replays and status checks for refunds it executed before.
 package sandbox
 
 import (
@@ -66,6 +72,30 @@ type Config struct {
 	// was accepted, measured on Now (default 2s). A negative delay settles
 	// it at the first look after acceptance.
 	SettleDelay time.Duration
+	// Journal, when set, records every ledger change before it is
+	// answered. A journal error answers a transient error and leaves the
+	// ledger as it was.
+	Journal Journal
+	// Ledger is the acquirer's starting ledger (what a journal holds).
+	Ledger []Record
+}
+
+// Journal durably records ledger entries.
+type Journal interface {
+	Save(Record) error
+}
+
+// Record is the durable form of one ledger entry, keyed by idempotency key.
+type Record struct {
+	Key        string
+	Amount     int64
+	Currency   string
+	State      string // received (0099, unanswered), pending (wallet) or final
+	Result     processor.Result
+	ExecutedAt time.Time
+	SettleAt   time.Time
+	Attempts   int
+	Seq        uint64 // the reference sequence number of Result
 }
 
 // Execution is one refund the acquirer executed.
@@ -89,6 +119,7 @@ type Execution struct {
 type Acquirer struct {
 	now         Clock
 	settleDelay time.Duration
+	journal     Journal
 
 	mu       sync.Mutex
 	ledger   map[string]*entry // by idempotency key
@@ -106,7 +137,10 @@ const (
 	stateFinal                 // executed, final answer in result
 )
 
+var stateNames = map[state]string{stateReceived: "received", statePending: "pending", stateFinal: "final"}
+
 type entry struct {
+	seq        uint64
 	amount     int64
 	currency   string
 	state      state
@@ -120,8 +154,21 @@ func New(cfg Config) *Acquirer {
 	a := &Acquirer{
 		now:         cfg.Now,
 		settleDelay: cfg.SettleDelay,
+		journal:     cfg.Journal,
 		ledger:      make(map[string]*entry),
 		attempts:    make(map[string]int),
+	}
+	for _, r := range cfg.Ledger {
+		e := &entry{seq: r.Seq, amount: r.Amount, currency: r.Currency, result: r.Result,
+			executedAt: r.ExecutedAt, settleAt: r.SettleAt}
+		for st, name := range stateNames {
+			if name == r.State {
+				e.state = st
+			}
+		}
+		a.ledger[r.Key] = e
+		a.attempts[r.Key] = r.Attempts
+		a.seq = max(a.seq, r.Seq)
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -171,7 +218,9 @@ func (a *Acquirer) refundLocked(req processor.Request) (res processor.Result, no
 		if e.state == stateReceived {
 			return processor.Result{}, true, nil
 		}
-		a.settle(e, now)
+		if err := a.settle(key, e, now); err != nil {
+			return processor.Result{}, false, err
+		}
 		return e.result, false, nil
 	}
 
@@ -184,7 +233,11 @@ func (a *Acquirer) refundLocked(req processor.Request) (res processor.Result, no
 	case req.CardLast4 == CardIssuerUnavailable && a.attempts[key] <= issuerUnavailableAttempts:
 		return processor.Result{}, false, &processor.TransientError{Code: "91", Message: "Issuer or switch inoperative"}
 	case req.CardLast4 == CardNoAnswer:
-		a.ledger[key] = &entry{amount: req.Amount, currency: req.Currency, state: stateReceived}
+		e = &entry{amount: req.Amount, currency: req.Currency, state: stateReceived}
+		if err := a.save(key, e); err != nil {
+			return processor.Result{}, false, err
+		}
+		a.ledger[key] = e
 		return processor.Result{}, true, nil
 	case strings.EqualFold(req.PaymentMethod, MethodSTCPay):
 		e.state = statePending
@@ -193,8 +246,27 @@ func (a *Acquirer) refundLocked(req processor.Request) (res processor.Result, no
 	default:
 		e.result = a.approved(now)
 	}
+	e.seq = a.seq
+	if err := a.save(key, e); err != nil {
+		return processor.Result{}, false, err
+	}
 	a.ledger[key] = e
 	return e.result, false, nil
+}
+
+// save writes e through the journal, if any. Called under a.mu, before the
+// change is answered or kept in memory: an answer the journal did not take
+// is not given.
+func (a *Acquirer) save(key string, e *entry) error {
+	if a.journal == nil {
+		return nil
+	}
+	err := a.journal.Save(Record{Key: key, Amount: e.amount, Currency: e.currency, State: stateNames[e.state],
+		Result: e.result, ExecutedAt: e.executedAt, SettleAt: e.settleAt, Attempts: a.attempts[key], Seq: e.seq})
+	if err != nil {
+		return &processor.TransientError{Code: "96", Message: "System malfunction: ledger write failed: " + err.Error()}
+	}
+	return nil
 }
 
 // wait is the 0099 non-answer: it waits for ctx to end. A context without a
@@ -223,11 +295,17 @@ func (a *Acquirer) Status(ctx context.Context, idempotencyKey string) (processor
 	}
 	now := a.now()
 	if e.state == stateReceived {
-		e.state = stateFinal
-		e.executedAt = now
-		e.result = a.approved(now)
+		next := *e
+		next.state, next.executedAt, next.result = stateFinal, now, a.approved(now)
+		next.seq = a.seq
+		if err := a.save(idempotencyKey, &next); err != nil {
+			return processor.Result{}, err
+		}
+		*e = next
 	}
-	a.settle(e, now)
+	if err := a.settle(idempotencyKey, e, now); err != nil {
+		return processor.Result{}, err
+	}
 	return e.result, nil
 }
 
@@ -243,7 +321,7 @@ func (a *Acquirer) Executed() []Execution {
 		if e.state == stateReceived {
 			continue
 		}
-		a.settle(e, now)
+		a.settle(key, e, now) // a journal error leaves it pending: shown as it is
 		out = append(out, Execution{
 			IdempotencyKey: key,
 			Amount:         e.amount,
@@ -264,12 +342,18 @@ func (a *Acquirer) Executed() []Execution {
 
 // settle approves a pending wallet refund once now reaches its settlement
 // time. The approval's ExecutedAt is the settlement time. Called under a.mu.
-func (a *Acquirer) settle(e *entry, now time.Time) {
+func (a *Acquirer) settle(key string, e *entry, now time.Time) error {
 	if e.state != statePending || now.Before(e.settleAt) {
-		return
+		return nil
 	}
-	e.state = stateFinal
-	e.result = a.approved(e.settleAt)
+	next := *e
+	next.state, next.result = stateFinal, a.approved(e.settleAt)
+	next.seq = a.seq
+	if err := a.save(key, &next); err != nil {
+		return err
+	}
+	*e = next
+	return nil
 }
 
 // approved assigns fresh reference numbers. Called under a.mu.

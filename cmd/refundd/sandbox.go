@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/refundd/refundd/processor/sandbox"
+	"github.com/refundd/refundd/processor/sandbox/service"
+)
+
+// runSandboxServe runs the sandbox acquirer as its own HTTP service with a
+// persistent ledger; `refundd serve --processor http://ADDR` reaches it.
+func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("sandbox serve", stderr)
+	addr := fs.String("addr", env("REFUNDD_SANDBOX_ADDR", "127.0.0.1:8081"), "listen address")
+	db := fs.String("db", env("REFUNDD_SANDBOX_DB", "sqlite:sandbox.db"), "ledger file: sqlite:PATH")
+	settle := fs.Duration("settle-delay", 2*time.Second, "how long wallet (stcpay) refunds stay pending")
+	var f service.Faults
+	fs.Int64Var(&f.LatencyMS, "latency-ms", 0, "fault: added latency of every answer, in milliseconds")
+	fs.Float64Var(&f.ErrorRate, "error-rate", 0, "fault: share of calls answered 503 without executing (0..1)")
+	fs.Float64Var(&f.DropRate, "drop-rate", 0, "fault: share of calls executed whose answer is dropped (0..1)")
+	logFormat := fs.String("log", env("REFUNDD_LOG", "json"), "log format: json or text")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	path, ok := strings.CutPrefix(*db, "sqlite:")
+	if !ok || path == "" {
+		return usageError(fmt.Sprintf("--db %q: the sandbox ledger is a SQLite file, sqlite:PATH", *db))
+	}
+	if err := f.Validate(); err != nil {
+		return usageError(err.Error())
+	}
+	var h slog.Handler = slog.NewJSONHandler(stderr, nil)
+	if *logFormat == "text" {
+		h = slog.NewTextHandler(stderr, nil)
+	}
+	log := slog.New(h)
+
+	journal, err := service.OpenJournal(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer journal.Close()
+	ledger, err := journal.Load(ctx)
+	if err != nil {
+		return err
+	}
+	acq := sandbox.New(sandbox.Config{SettleDelay: *settle, Journal: journal, Ledger: ledger})
+	svc, err := service.New(acq, f, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 64 << 10}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("sandbox server stopped", "err", err)
+		}
+	}()
+	log.Info("sandbox acquirer serving", "url", "http://"+ln.Addr().String(), "ledger", path, "entries", len(ledger),
+		"latency_ms", f.LatencyMS, "error_rate", f.ErrorRate, "drop_rate", f.DropRate)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return hs.Shutdown(sctx)
+}

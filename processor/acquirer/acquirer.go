@@ -1,0 +1,174 @@
+// Package acquirer is refundd's HTTP connector to an acquirer's refund API,
+// the API the sandbox acquirer service (`refundd sandbox serve`) speaks:
+//
+//	POST /v1/sandbox/refunds        submit a refund (RefundRequest)
+//	                                200 Result, 503 Problem (transient: the
+//	                                refund was not executed), 409 Problem
+//	                                (idempotency key reused with other money)
+//	GET  /v1/sandbox/refunds/{key}  what the acquirer knows of a key
+//	                                200 Result, 404 Problem (never executed)
+//
+// The connector keeps processor.Processor's contract: an answer it cannot
+// read (timeout, dropped connection, 5xx without a problem body) is an
+// error, which refundd treats as "outcome unknown" and settles later with
+// Status, never by submitting a new key.
+package acquirer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/refundd/refundd/processor"
+)
+
+// RefundRequest is the body of a submission.
+type RefundRequest struct {
+	IdempotencyKey string `json:"idempotency_key"`
+	MerchantID     string `json:"merchant_id"`
+	OrderID        string `json:"order_id"`
+	Amount         int64  `json:"amount"` // minor units
+	Currency       string `json:"currency"`
+	PaymentMethod  string `json:"payment_method"`
+	CardLast4      string `json:"card_last4,omitempty"`
+	CaptureRef     string `json:"capture_ref,omitempty"`
+}
+
+// Result is the acquirer's answer for one idempotency key.
+type Result struct {
+	Status       string    `json:"status"` // approved, declined, pending, reversed
+	ResponseCode string    `json:"response_code"`
+	Message      string    `json:"message"`
+	RRN          string    `json:"rrn,omitempty"`
+	STAN         string    `json:"stan,omitempty"`
+	AuthCode     string    `json:"auth_code,omitempty"`
+	ARN          string    `json:"arn,omitempty"`
+	ExecutedAt   time.Time `json:"executed_at"`
+}
+
+// Problem is the body of every non-200 answer.
+type Problem struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ToResult converts a processor result to its wire form.
+func ToResult(r processor.Result) Result {
+	return Result{Status: string(r.Status), ResponseCode: r.ResponseCode, Message: r.Message, RRN: r.RRN,
+		STAN: r.STAN, AuthCode: r.AuthCode, ARN: r.ARN, ExecutedAt: r.ExecutedAt}
+}
+
+func (r Result) processor() (processor.Result, error) {
+	switch s := processor.Status(r.Status); s {
+	case processor.Approved, processor.Declined, processor.Pending, processor.Reversed:
+		return processor.Result{Status: s, ResponseCode: r.ResponseCode, Message: r.Message, RRN: r.RRN,
+			STAN: r.STAN, AuthCode: r.AuthCode, ARN: r.ARN, ExecutedAt: r.ExecutedAt}, nil
+	}
+	return processor.Result{}, fmt.Errorf("acquirer: answer has unknown status %q", r.Status)
+}
+
+// maxAnswer bounds what the connector reads of an answer.
+const maxAnswer = 1 << 20
+
+// Client is a processor.Processor that calls the acquirer over HTTP.
+type Client struct {
+	base string
+	hc   *http.Client
+}
+
+var _ processor.Processor = (*Client)(nil)
+
+// New returns a client for the acquirer at baseURL (http or https). hc nil
+// uses a client without its own timeout: each call's ctx bounds it.
+func New(baseURL string, hc *http.Client) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("acquirer: %q is not an http(s) URL", baseURL)
+	}
+	if hc == nil {
+		hc = &http.Client{Transport: &http.Transport{
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     90 * time.Second,
+		}}
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}, nil
+}
+
+// Refund submits req. See the package documentation for the answers.
+func (c *Client) Refund(ctx context.Context, req processor.Request) (processor.Result, error) {
+	body, err := json.Marshal(RefundRequest{IdempotencyKey: req.IdempotencyKey, MerchantID: req.MerchantID,
+		OrderID: req.OrderID, Amount: req.Amount, Currency: req.Currency, PaymentMethod: req.PaymentMethod,
+		CardLast4: req.CardLast4, CaptureRef: req.CaptureRef})
+	if err != nil {
+		return processor.Result{}, err
+	}
+	return c.do(ctx, http.MethodPost, c.base+"/v1/sandbox/refunds", body)
+}
+
+// Status asks what the acquirer knows of idempotencyKey.
+func (c *Client) Status(ctx context.Context, idempotencyKey string) (processor.Result, error) {
+	return c.do(ctx, http.MethodGet, c.base+"/v1/sandbox/refunds/"+url.PathEscape(idempotencyKey), nil)
+}
+
+func (c *Client) do(ctx context.Context, method, u string, body []byte) (processor.Result, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return processor.Result{}, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return processor.Result{}, fmt.Errorf("acquirer: %s %s: %w", method, req.URL.Path, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
+	if err != nil {
+		return processor.Result{}, fmt.Errorf("acquirer: reading answer: %w", err)
+	}
+	if res.StatusCode == http.StatusOK {
+		var r Result
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return processor.Result{}, fmt.Errorf("acquirer: unreadable answer: %w", err)
+		}
+		return r.processor()
+	}
+	var p Problem
+	_ = json.Unmarshal(raw, &p) // a body that is no Problem leaves p empty
+	switch {
+	case res.StatusCode == http.StatusNotFound && method == http.MethodGet && p.Code != "":
+		return processor.Result{}, processor.ErrNotFound
+	case res.StatusCode == http.StatusServiceUnavailable && p.Code != "":
+		return processor.Result{}, &processor.TransientError{Code: p.Code, Message: p.Message}
+	}
+	return processor.Result{}, &StatusError{StatusCode: res.StatusCode, Problem: p}
+}
+
+// StatusError is an answer the connector cannot act on (a 409 key
+// mismatch, a gateway error, ...); the refund's outcome stays unknown.
+type StatusError struct {
+	StatusCode int
+	Problem    Problem
+}
+
+func (e *StatusError) Error() string {
+	if e.Problem.Message != "" {
+		return fmt.Sprintf("acquirer: HTTP %d: %s: %s", e.StatusCode, e.Problem.Code, e.Problem.Message)
+	}
+	return fmt.Sprintf("acquirer: HTTP %d", e.StatusCode)
+}
+
+// IsKeyMismatch reports whether err is the acquirer refusing a reused key.
+func IsKeyMismatch(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.StatusCode == http.StatusConflict
+}

@@ -1,0 +1,83 @@
+package service
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/refundd/refundd/processor/sandbox"
+
+	_ "modernc.org/sqlite" // the journal's database driver
+)
+
+// Journal keeps the sandbox acquirer's ledger in a SQLite file, one row per
+// idempotency key, synced before the acquirer answers (synchronous=FULL):
+// what the acquirer said it executed survives its own crash too.
+type Journal struct {
+	db *sql.DB
+}
+
+var _ sandbox.Journal = (*Journal)(nil)
+
+// OpenJournal opens (creating if needed) the ledger file at path.
+func OpenJournal(ctx context.Context, path string) (*Journal, error) {
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("sandbox: %q is not a usable ledger file path", path)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	db, err := sql.Open("sqlite", path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1) // the acquirer writes under its own lock anyway
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ledger (
+		idempotency_key TEXT PRIMARY KEY,
+		record          TEXT NOT NULL -- JSON sandbox.Record
+	)`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sandbox: open ledger %s: %w", path, err)
+	}
+	return &Journal{db: db}, nil
+}
+
+// Load returns every recorded entry.
+func (j *Journal) Load(ctx context.Context) ([]sandbox.Record, error) {
+	rows, err := j.db.QueryContext(ctx, `SELECT record FROM ledger ORDER BY idempotency_key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sandbox.Record
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return nil, err
+		}
+		var r sandbox.Record
+		if err := json.Unmarshal([]byte(raw), &r); err != nil {
+			return nil, fmt.Errorf("sandbox: ledger row: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Save records r, replacing the key's previous record.
+func (j *Journal) Save(r sandbox.Record) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = j.db.Exec(`INSERT INTO ledger (idempotency_key, record) VALUES (?, ?)
+		ON CONFLICT (idempotency_key) DO UPDATE SET record = excluded.record`, r.Key, string(raw))
+	return err
+}
+
+// Close closes the file.
+func (j *Journal) Close() error { return j.db.Close() }
