@@ -3,7 +3,9 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -309,5 +311,143 @@ func TestWebhooks_BadInput(t *testing.T) {
 	}
 	if l := s.do("GET", "/v1/refunds?order_id="+order, s.key, nil); len(l.get("data").([]any)) != 0 {
 		t.Fatalf("rejected refund was created: %s", l.raw)
+	}
+}
+
+// TestWebhooks_ReceiverDownThenFailingThenBack: the receiver's port is
+// closed for the first attempt, answers 500 to the second and recovers for
+// the third. Every event of every kind arrives, signed, and none arrives
+// before its transaction committed: the receiver looks each one up through
+// the API at the moment it arrives.
+func TestWebhooks_ReceiverDownThenFailingThenBack(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks(time.Minute, 5*time.Minute, 30*time.Minute))
+
+	// A port nobody listens on yet: the receiver is down.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": "http://" + addr + "/hooks"})
+	if ep.status != http.StatusCreated {
+		t.Fatalf("create endpoint: %d %s", ep.status, ep.raw)
+	}
+	secret, epID := ep.str("secret"), ep.str("id")
+
+	// One refund of each outcome: succeeded, failed, canceled.
+	ok := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": s.mustOrder(cardOrder("4444", 10_000)), "amount": 1_000})
+	declined := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": s.mustOrder(cardOrder("0051", 10_000)), "amount": 1_000})
+	queued := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": s.mustOrder(cardOrder("4444", 10_000)), "amount": 1_000, "queue": true})
+	canceled := s.do("POST", "/v1/refunds/"+queued.str("id")+"/cancel", s.key, nil)
+	if ok.str("status") != "succeeded" || declined.str("status") != "failed" || canceled.str("status") != "canceled" {
+		t.Fatalf("refunds: %s / %s / %s", ok.raw, declined.raw, canceled.raw)
+	}
+	wantTypes := map[string]int{"refund.created": 3, "refund.succeeded": 1, "refund.failed": 1, "refund.canceled": 1}
+
+	// Attempt 1: connection refused.
+	if n := s.deliver(); n != 6 {
+		t.Fatalf("first pass tried %d deliveries, want 6", n)
+	}
+
+	// The receiver comes up on the same address, failing at first.
+	var (
+		mu        sync.Mutex
+		status    = 500
+		got       []received
+		committed = map[string]bool{} // event id -> listed by the API on arrival
+	)
+	rl, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the receiver's port was taken meanwhile: %v", err)
+	}
+	lookup := func(id string) bool {
+		req, _ := http.NewRequest("GET", s.URL()+"/v1/events/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+s.key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}
+	rs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		id := r.Header.Get("webhook-id")
+		seen := lookup(id)
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, received{header: r.Header.Clone(), body: body, status: status})
+		committed[id] = committed[id] || seen
+		if !seen {
+			committed[id+"/early"] = true
+		}
+		w.WriteHeader(status)
+	})}
+	go rs.Serve(rl)
+	t.Cleanup(func() { rs.Close() })
+
+	s.clock.Advance(2 * time.Minute) // attempt 2: 500
+	if n := s.deliver(); n != 6 {
+		t.Fatalf("second pass tried %d deliveries, want 6", n)
+	}
+	mu.Lock()
+	status = 200
+	mu.Unlock()
+	s.clock.Advance(7 * time.Minute) // attempt 3: accepted
+	if n := s.deliver(); n != 6 {
+		t.Fatalf("third pass tried %d deliveries, want 6", n)
+	}
+	s.clock.Advance(24 * time.Hour)
+	if n := s.deliver(); n != 0 {
+		t.Fatalf("%d delivered events were sent again", n)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	delivered := map[string]string{} // event id -> type, from 200 answers
+	for _, r := range got {
+		p := verifySigned(t, secret, r)
+		id := r.header.Get("webhook-id")
+		if committed[id+"/early"] {
+			t.Errorf("event %s arrived before the API could see it", id)
+		}
+		if r.status == 200 {
+			delivered[id] = p["type"].(string)
+		}
+	}
+	if len(got) != 12 {
+		t.Errorf("receiver got %d requests, want 12 (6 events, failing once, then accepted)", len(got))
+	}
+	for _, e := range s.do("GET", "/v1/events?limit=100", s.key, nil).get("data").([]any) {
+		ev := e.(map[string]any)
+		id, typ := ev["id"].(string), ev["type"].(string)
+		if delivered[id] != typ {
+			t.Errorf("event %s (%s) never delivered", id, typ)
+		}
+		wantTypes[typ]--
+	}
+	for typ, n := range wantTypes {
+		if n != 0 {
+			t.Errorf("events of type %s: %d more or fewer than expected", typ, n)
+		}
+	}
+
+	// The delivery log shows each failure with its error: refused (no
+	// status), 500, then 200 without one.
+	log := s.do("GET", "/v1/webhook_endpoints/"+epID+"/deliveries?limit=100", s.key, nil)
+	perAttempt := map[string]int{}
+	for _, d := range log.get("data").([]any) {
+		row := d.(map[string]any)
+		key := fmt.Sprint(row["attempt"], "/", row["status_code"], "/", row["error"] != nil)
+		perAttempt[key]++
+	}
+	want := map[string]int{"1/<nil>/true": 6, "2/500/true": 6, "3/200/false": 6}
+	for k, n := range want {
+		if perAttempt[k] != n {
+			t.Errorf("delivery log: %d rows %s, want %d (all: %v)", perAttempt[k], k, n, perAttempt)
+		}
 	}
 }
