@@ -47,7 +47,7 @@ func crashRun(t *testing.T, db database) {
 
 	ctx, stop := context.WithCancel(context.Background())
 	result := make(chan *loadResult, 1)
-	go func() { result <- runLoad(ctx, []string{base}, key, ids, *crashClients, maxAmount) }()
+	go func() { result <- runLoad(ctx, []string{base}, key, ids, *crashClients, 0, maxAmount) }()
 
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for range *crashKills {

@@ -280,8 +280,9 @@ type acked struct {
 	amount    int64
 }
 
-// load sends partial refunds from clients goroutines, each with its own
-// Idempotency-Key, to the nodes (round robin) until ctx ends. A request
+// runLoad sends partial refunds from clients goroutines, each with its own
+// Idempotency-Key, to the nodes (round robin) until ctx ends or each client
+// has sent perClient refunds (0: no limit). A request
 // that got no answer or a 5xx is retried with the same key, as a careful
 // client would; a 4xx is final. It returns the acknowledged refunds and
 // counts by outcome.
@@ -297,13 +298,13 @@ func (lr *loadResult) count(k string) {
 	lr.mu.Unlock()
 }
 
-func runLoad(ctx context.Context, nodes []string, key string, orders []string, clients int, maxAmount int64) *loadResult {
+func runLoad(ctx context.Context, nodes []string, key string, orders []string, clients, perClient int, maxAmount int64) *loadResult {
 	lr := &loadResult{outcomes: map[string]int{}}
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Go(func() {
 			rnd := rand.New(rand.NewPCG(uint64(c), 7))
-			for n := 0; ctx.Err() == nil; n++ {
+			for n := 0; ctx.Err() == nil && (perClient == 0 || n < perClient); n++ {
 				idem := fmt.Sprintf("c%d-r%d", c, n)
 				order := orders[rnd.IntN(len(orders))]
 				amount := 1 + rnd.Int64N(maxAmount)

@@ -255,3 +255,7 @@ func TestFileIsCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(b *testing.B) refund.Store { return mustOpen(b) })
+}
