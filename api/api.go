@@ -12,8 +12,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -38,30 +40,65 @@ func New(svc *refund.Service, log *slog.Logger) *API {
 	return &API{svc: svc, log: log}
 }
 
+// route is one native route. Register serves exactly this table and the
+// OpenAPI document (openapi.json) is checked against it, route by route and
+// query parameter by query parameter: add new routes here, not on the mux.
+type route struct {
+	method, pattern string
+	// query names the query parameters the handler reads; it is handed no
+	// others, so this list cannot drift from what the handler uses.
+	query   []string
+	public  bool // served without an API key
+	handler http.HandlerFunc
+}
+
+// pageQuery is the query of every cursor-paginated list.
+var pageQuery = []string{"limit", "cursor"}
+
+func (a *API) routes() []route {
+	return []route{
+		{method: "GET", pattern: "/healthz", public: true, handler: a.healthz},
+		{method: "GET", pattern: "/readyz", public: true, handler: a.readyz},
+		{method: "GET", pattern: "/openapi.json", public: true, handler: a.openAPI},
+		{method: "GET", pattern: "/docs", public: true, handler: a.docs},
+		{method: "POST", pattern: "/v1/orders", handler: a.createOrder},
+		{method: "GET", pattern: "/v1/orders", query: append([]string{"reference"}, pageQuery...), handler: a.listOrders},
+		{method: "GET", pattern: "/v1/orders/{id}", handler: a.getOrder},
+		{method: "POST", pattern: "/v1/refunds", handler: a.createRefund},
+		{method: "GET", pattern: "/v1/refunds", query: append([]string{"order_id", "status", "created_gte", "created_lt"}, pageQuery...), handler: a.listRefunds},
+		{method: "GET", pattern: "/v1/refunds/{id}", handler: a.getRefund},
+		{method: "GET", pattern: "/v1/refunds/{id}/transitions", handler: a.listTransitions},
+		{method: "POST", pattern: "/v1/refunds/{id}/cancel", handler: a.cancelRefund},
+		{method: "POST", pattern: "/v1/refunds/{id}/sync", handler: a.syncRefund},
+		{method: "POST", pattern: "/v1/webhook_endpoints", handler: a.createEndpoint},
+		{method: "GET", pattern: "/v1/webhook_endpoints", handler: a.listEndpoints},
+		{method: "GET", pattern: "/v1/webhook_endpoints/{id}", handler: a.getEndpoint},
+		{method: "POST", pattern: "/v1/webhook_endpoints/{id}", handler: a.updateEndpoint},
+		{method: "PATCH", pattern: "/v1/webhook_endpoints/{id}", handler: a.updateEndpoint},
+		{method: "DELETE", pattern: "/v1/webhook_endpoints/{id}", handler: a.deleteEndpoint},
+		{method: "GET", pattern: "/v1/webhook_endpoints/{id}/deliveries", query: pageQuery, handler: a.listDeliveries},
+		{method: "POST", pattern: "/v1/webhook_endpoints/{id}/test", handler: a.testEndpoint},
+		{method: "POST", pattern: "/v1/notify_secret", handler: a.rotateNotifySecret},
+		{method: "GET", pattern: "/v1/events", query: append([]string{"type", "refund_id"}, pageQuery...), handler: a.listEvents},
+		{method: "GET", pattern: "/v1/events/{id}", handler: a.getEvent},
+		{method: "GET", pattern: "/v1/audit", query: append([]string{"object_id", "action"}, pageQuery...), handler: a.listAudit},
+		{method: "GET", pattern: "/v1/invoices", query: invoiceQuery, handler: a.listInvoices},
+		{method: "GET", pattern: "/v1/invoices/{id}", handler: a.getInvoice},
+		{method: "GET", pattern: "/v1/invoices/{id}/xml", handler: a.getInvoiceXML},
+		{method: "GET", pattern: "/v1/invoices/{id}/qr", handler: a.getInvoiceQR},
+		{method: "POST", pattern: "/v1/orders/{id}/invoice", handler: a.issueInvoice},
+	}
+}
+
 // Register adds the native routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.Handle("POST /v1/orders", a.auth(a.createOrder))
-	mux.Handle("GET /v1/orders", a.auth(a.listOrders))
-	mux.Handle("GET /v1/orders/{id}", a.auth(a.getOrder))
-	mux.Handle("POST /v1/refunds", a.auth(a.createRefund))
-	mux.Handle("GET /v1/refunds", a.auth(a.listRefunds))
-	mux.Handle("GET /v1/refunds/{id}", a.auth(a.getRefund))
-	mux.Handle("GET /v1/refunds/{id}/transitions", a.auth(a.listTransitions))
-	mux.Handle("POST /v1/refunds/{id}/cancel", a.auth(a.cancelRefund))
-	mux.Handle("POST /v1/refunds/{id}/sync", a.auth(a.syncRefund))
-	mux.Handle("POST /v1/webhook_endpoints", a.auth(a.createEndpoint))
-	mux.Handle("GET /v1/webhook_endpoints", a.auth(a.listEndpoints))
-	mux.Handle("GET /v1/webhook_endpoints/{id}", a.auth(a.getEndpoint))
-	mux.Handle("POST /v1/webhook_endpoints/{id}", a.auth(a.updateEndpoint))
-	mux.Handle("PATCH /v1/webhook_endpoints/{id}", a.auth(a.updateEndpoint))
-	mux.Handle("DELETE /v1/webhook_endpoints/{id}", a.auth(a.deleteEndpoint))
-	mux.Handle("GET /v1/webhook_endpoints/{id}/deliveries", a.auth(a.listDeliveries))
-	mux.Handle("POST /v1/webhook_endpoints/{id}/test", a.auth(a.testEndpoint))
-	mux.Handle("POST /v1/notify_secret", a.auth(a.rotateNotifySecret))
-	mux.Handle("GET /v1/events", a.auth(a.listEvents))
-	mux.Handle("GET /v1/events/{id}", a.auth(a.getEvent))
+	for _, rt := range a.routes() {
+		var h http.Handler = onlyQuery(rt.query, rt.handler)
+		if !rt.public {
+			h = a.auth(h)
+		}
+		mux.Handle(rt.method+" "+rt.pattern, h)
+	}
 	// Anything else under /v1/ answers in the envelope, not the mux's text.
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		var allow []string
@@ -81,9 +118,31 @@ func (a *API) Register(mux *http.ServeMux) {
 	})
 }
 
+// onlyQuery hands h the query parameters in names and no others.
+func onlyQuery(names []string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery != "" {
+			q, kept := r.URL.Query(), url.Values{}
+			for _, n := range names {
+				if v, ok := q[n]; ok {
+					kept[n] = v
+				}
+			}
+			u := *r.URL
+			u.RawQuery = kept.Encode()
+			r2 := new(http.Request)
+			*r2 = *r
+			r2.URL = &u
+			r = r2
+		}
+		h(w, r)
+	}
+}
+
 // statusOf is the native API's one code-to-status table.
 var statusOf = map[string]int{
 	refund.EInvalidRequest:          http.StatusBadRequest,
+	refund.ERateLimited:             http.StatusTooManyRequests,
 	refund.EInvalidAmount:           http.StatusBadRequest,
 	refund.EAmountExceedsRefundable: http.StatusUnprocessableEntity,
 	refund.EOrderNotFound:           http.StatusNotFound,
@@ -92,6 +151,7 @@ var statusOf = map[string]int{
 	refund.ENotFound:                http.StatusNotFound,
 	refund.EWebhookEndpointNotFound: http.StatusNotFound,
 	refund.EEventNotFound:           http.StatusNotFound,
+	refund.EInvoiceNotFound:         http.StatusNotFound,
 	refund.EIdempotencyKeyReused:    http.StatusUnprocessableEntity,
 	refund.EIdempotencyKeyInUse:     http.StatusConflict,
 	refund.EMerchantReferenceReused: http.StatusConflict,
@@ -132,6 +192,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, code = http.StatusInternalServerError, refund.EInternal
 		a.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	if d := refund.RetryAfter(err); d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
+	}
 	body := errorBody{Code: code, Message: refund.ErrorMessage(err)}
 	if p := refund.ErrorParam(err); p != "" {
 		body.Param = &p
@@ -167,7 +230,7 @@ func BearerKey(r *http.Request) (string, bool) {
 }
 
 // auth authenticates the bearer key; scopes are checked by the Service.
-func (a *API) auth(h http.HandlerFunc) http.Handler {
+func (a *API) auth(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, ok := BearerKey(r)
 		if !ok {
@@ -183,7 +246,7 @@ func (a *API) auth(h http.HandlerFunc) http.Handler {
 			a.fail(w, r, err)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }
 

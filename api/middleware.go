@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -22,6 +23,12 @@ func Middleware(next http.Handler, log *slog.Logger) http.Handler {
 			id = "req_" + hex.EncodeToString(b)
 		}
 		w.Header().Set("X-Request-Id", id)
+		// The core records who called from where in its audit trail.
+		ip, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			ip = r.RemoteAddr
+		}
+		r = r.WithContext(refund.WithRequest(r.Context(), refund.RequestInfo{ID: id, IP: ip}))
 		rec := &statusRecorder{ResponseWriter: w}
 		start := time.Now()
 		defer func() {

@@ -330,6 +330,14 @@ func runLoad(ctx context.Context, nodes []string, key string, orders []string, c
 							time.Sleep(20 * time.Millisecond)
 							continue
 						}
+					case err == nil && status == 429:
+						// Over the key's rate: wait as told, same key.
+						lr.count("retry_rate_limited")
+						if try < 400 {
+							time.Sleep(100 * time.Millisecond)
+							continue
+						}
+						lr.count("gave_up")
 					case err == nil && status >= 400 && status < 500:
 						lr.count(str(reply, "error", "code"))
 					default:

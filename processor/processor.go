@@ -40,6 +40,7 @@ type Request struct {
 	PaymentMethod  string // card, mada, applePay, stcpay, knet, ...
 	CardLast4      string // empty for wallets
 	CaptureRef     string // the capture transaction being refunded
+	RequestID      string // the API request that caused the call, for tracing ("" from the worker)
 }
 
 // Status of a refund at the processor.

@@ -3,6 +3,7 @@ package refund
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes are stable: clients and every surface's reply table key on
@@ -31,6 +32,8 @@ const (
 	ERefundInProgressOnOrder = "refund_in_progress"
 	EWebhookEndpointNotFound = "webhook_endpoint_not_found"
 	EEventNotFound           = "event_not_found"
+	ERateLimited             = "rate_limited"
+	EInvoiceNotFound         = "invoice_not_found"
 )
 
 // Error is the one error type of the domain. Anything that is not an *Error
@@ -39,6 +42,9 @@ type Error struct {
 	Code    string // one of the E* constants
 	Message string // safe to show to the caller
 	Param   string // the request field at fault, if any ("amount", "items[0].qty")
+	// RetryAfter, when set, is how long the caller should wait before
+	// trying again (ERateLimited); surfaces send it as Retry-After.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -82,4 +88,13 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// RetryAfter returns how long err asks the caller to wait, or 0.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -196,6 +197,10 @@ func (s *Service) createKey(ctx context.Context, tx Tx, merchantID, partnerID st
 	if err := tx.CreateAPIKey(ctx, k); err != nil {
 		return nil, "", err
 	}
+	// Keys are made by the operator (CLI, demo): the actor is admin.
+	if err := s.audit(ctx, tx, Principal{MerchantID: merchantID}, "api_key.create", "api_key", k.ID, "", "active", "", k.CreatedAt); err != nil {
+		return nil, "", err
+	}
 	return k, raw, nil
 }
 
@@ -212,7 +217,20 @@ func (s *Service) ListKeys(ctx context.Context) ([]*APIKey, error) {
 // RevokeKey revokes a key; it stops working on the next request.
 func (s *Service) RevokeKey(ctx context.Context, id string) error {
 	return s.cfg.Store.Update(ctx, func(tx Tx) error {
-		return tx.RevokeAPIKey(ctx, id, s.now())
+		keys, err := tx.ListAPIKeys(ctx)
+		if err != nil {
+			return err
+		}
+		merchantID := ""
+		for _, k := range keys {
+			if k.ID == id {
+				merchantID = k.MerchantID
+			}
+		}
+		if err := tx.RevokeAPIKey(ctx, id, s.now()); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, Principal{MerchantID: merchantID}, "api_key.revoke", "api_key", id, "active", "revoked", "", s.now())
 	})
 }
 
@@ -238,5 +256,59 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 	if subtle.ConstantTimeCompare(k.Hash, hashKey(raw)) != 1 || k.RevokedAt != nil {
 		return Principal{}, unauthorized
 	}
+	if err := s.limits.take(k.ID, s.cfg.Now()); err != nil {
+		return Principal{}, err
+	}
 	return Principal{MerchantID: k.MerchantID, PartnerID: k.PartnerID, KeyID: k.ID, KeyPrefix: k.Prefix, Scopes: k.Scopes}, nil
+}
+
+// partnerActingScopes is what a partner may do for a merchant linked to
+// it: find the merchant's orders and refund them (the Paylink seed).
+var partnerActingScopes = []string{ScopeOrdersRead, ScopeRefundsWrite, ScopeRefundsRead}
+
+// ActForMerchant returns the principal with which partner p acts for the
+// merchant whose field (cr, freelancer, mobile, email, accountNo) equals
+// value. p must carry the partner scope and the prefix of a partner key
+// that is still valid, so revoking the key stops its tokens at once.
+//
+// A partner acts only for merchants linked to it: a merchant that does not
+// exist and one linked only to others are the same EMerchantNotFound, so a
+// partner learns nothing about other partners' merchants. Returns
+// EForbidden when p is not a partner, EUnauthorized when its key is gone,
+// EInvalidRequest for an unknown field.
+func (s *Service) ActForMerchant(ctx context.Context, p Principal, field, value string) (Principal, error) {
+	if p.PartnerID == "" || !p.Has(ScopePartner) {
+		return Principal{}, Errorf(EForbidden, "", "only a partner may act for a merchant")
+	}
+	notFound := Errorf(EMerchantNotFound, field, "no merchant linked to this partner has %s %q", field, value)
+	var act Principal
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		k, err := tx.GetAPIKeyByPrefix(ctx, p.KeyPrefix)
+		if ErrorCode(err) == EKeyNotFound || (err == nil && (k.PartnerID != p.PartnerID || k.RevokedAt != nil)) {
+			return Errorf(EUnauthorized, "", "the partner key behind this credential was revoked")
+		}
+		if err != nil {
+			return err
+		}
+		partner, err := tx.GetPartner(ctx, p.PartnerID)
+		if ErrorCode(err) == EPartnerNotFound {
+			return Errorf(EUnauthorized, "", "unknown partner")
+		}
+		if err != nil {
+			return err
+		}
+		m, err := tx.FindMerchant(ctx, field, value)
+		if ErrorCode(err) == EMerchantNotFound {
+			return notFound
+		}
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(partner.MerchantIDs, m.ID) {
+			return notFound
+		}
+		act = Principal{MerchantID: m.ID, PartnerID: p.PartnerID, KeyID: k.ID, KeyPrefix: k.Prefix, Scopes: partnerActingScopes}
+		return nil
+	})
+	return act, err
 }

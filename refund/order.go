@@ -223,7 +223,13 @@ func (s *Service) CreateOrder(ctx context.Context, p Principal, in OrderInput) (
 		o.CreatedAt, o.UpdatedAt = now, now
 		o.Transactions = []Transaction{{ID: s.cfg.NewID("txn"), OrderID: o.ID, Seq: 1, Type: TxCapture,
 			Status: TxSucceeded, Amount: o.CapturedAmount, ResponseCode: "00", Message: "Approved", CreatedAt: now}}
-		return tx.CreateOrder(ctx, o)
+		if err := tx.CreateOrder(ctx, o); err != nil {
+			return err
+		}
+		if err := s.issueOnCreate(ctx, tx, o, now); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, "order.create", "order", o.ID, "", "captured", "", now)
 	})
 	if err != nil {
 		return nil, err

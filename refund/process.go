@@ -60,7 +60,9 @@ func (s *Service) callRefund(ctx context.Context, r *Refund) (processor.Result, 
 		return processor.Result{}, err
 	}
 	defer func() { <-s.inflight }()
-	return s.cfg.Processor.Refund(cctx, s.request(r, o))
+	req := s.request(r, o)
+	req.RequestID = RequestFrom(ctx).ID
+	return s.cfg.Processor.Refund(cctx, req)
 }
 
 func (s *Service) callStatus(ctx context.Context, r *Refund) (processor.Result, error) {
@@ -297,16 +299,18 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 	}
 	var out *Refund
 	err = s.update(ctx, func(tx Tx) error {
-		if r.Status == StatusSucceeded {
+		switch {
+		case r.Status == StatusSucceeded:
 			out, err = s.reverseIfReported(ctx, tx, r, res)
+		case r.Status.Final():
+			out = r
+		default:
+			out, err = s.apply(ctx, tx, r.ID, r.Version, res, callErr, "status")
+		}
+		if err != nil || out == nil {
 			return err
 		}
-		if r.Status.Final() {
-			out = r
-			return nil
-		}
-		out, err = s.apply(ctx, tx, r.ID, r.Version, res, callErr, "status")
-		return err
+		return s.audit(ctx, tx, p, "refund.sync", "refund", r.ID, string(r.Status), string(out.Status), "", s.now())
 	})
 	return out, err
 }

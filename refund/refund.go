@@ -203,6 +203,11 @@ type Vendor struct {
 	PendingAmount  int64
 }
 
+// Refundable is what can still be refunded from the vendor's share.
+func (v *Vendor) Refundable() int64 {
+	return v.Amount - v.RefundedAmount - v.PendingAmount
+}
+
 // Transaction types and statuses.
 const (
 	TxCapture = "capture"
@@ -251,7 +256,8 @@ type Refund struct {
 	ID                string
 	MerchantID        string
 	OrderID           string
-	Seq               int // n-th refund of the order
+	Seq               int   // n-th refund of the order
+	Number            int64 // unique across refundd, set by Tx.CreateRefund; for surfaces with integer refund ids (Paylink)
 	Amount            int64
 	Currency          string
 	Status            Status

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/refundd/refundd/money"
@@ -28,6 +29,12 @@ type RefundInput struct {
 	// the first answer for at least 24 hours.
 	IdempotencyKey string
 	Surface        string // native, gateway, sgate, ... (recorded, not hashed)
+	// AwaitInFlight runs the order's refunds one at a time: before
+	// reserving, wait up to Config.InFlightWait for the order's refunds in
+	// flight (pending or processing) to settle, and answer
+	// ERefundInProgressOnOrder if they do not. Not hashed: it changes when
+	// the refund runs, not what it does.
+	AwaitInFlight bool
 }
 
 // RefundItemInput refunds Qty units of an order line; Amount defaults to
@@ -100,6 +107,11 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 	}
 	if in.NotifyURL != "" {
 		if err := s.checkTargetURL(ctx, "notify_url", in.NotifyURL); err != nil {
+			return nil, err
+		}
+	}
+	if in.AwaitInFlight {
+		if err := s.awaitInFlight(ctx, p.MerchantID, in.OrderID); err != nil {
 			return nil, err
 		}
 	}
@@ -182,6 +194,9 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	if err := tx.CreateRefund(ctx, r); err != nil {
 		return nil, false, err
 	}
+	if err := s.issueRefundInvoice(ctx, tx, o, r, now); err != nil {
+		return nil, false, err
+	}
 	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, To: StatusPending, Cause: "created via " + in.Surface, At: now}); err != nil {
 		return nil, false, err
 	}
@@ -191,6 +206,9 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 		}
 	}
 	if err := s.event(ctx, tx, "refund.created", r, now); err != nil {
+		return nil, false, err
+	}
+	if err := s.audit(ctx, tx, p, "refund.create", "refund", r.ID, "", string(r.Status), in.Surface, now); err != nil {
 		return nil, false, err
 	}
 	return r, false, s.linkKey(ctx, tx, idem, r.ID, now)
@@ -257,7 +275,7 @@ func allocate(o *Order, in *RefundInput) (*Refund, error) {
 		if len(o.Vendors) > 0 && len(in.Vendors) == 0 {
 			// A full refund of a split order takes what is left of each share.
 			for _, v := range o.Vendors {
-				if left := v.Amount - v.RefundedAmount - v.PendingAmount; left > 0 {
+				if left := v.Refundable(); left > 0 {
 					r.Vendors = append(r.Vendors, RefundVendor{VendorID: v.ID, Amount: left})
 				}
 			}
@@ -281,13 +299,34 @@ func allocate(o *Order, in *RefundInput) (*Refund, error) {
 	return r, nil
 }
 
-// exceedsMessage says how much was refundable when a reservation failed.
+// exceedsMessage says how much was refundable when a reservation failed,
+// for the order or for the vendor share (Param "vendors[<id>]") that had
+// too little, in the order's currency rather than in minor units.
 func exceedsMessage(err error, o *Order, r *Refund) error {
-	if ErrorCode(err) != EAmountExceedsRefundable || ErrorParam(err) != "amount" {
+	if ErrorCode(err) != EAmountExceedsRefundable {
 		return err
 	}
-	return Errorf(EAmountExceedsRefundable, "amount", "refund of %s exceeds the refundable %s",
-		fmtMoney(r.Amount, o.Currency), fmtMoney(max(o.Refundable(), 0), o.Currency))
+	param := ErrorParam(err)
+	if param == "amount" {
+		return Errorf(EAmountExceedsRefundable, "amount", "refund of %s exceeds the refundable %s",
+			fmtMoney(r.Amount, o.Currency), fmtMoney(max(o.Refundable(), 0), o.Currency))
+	}
+	if id, ok := strings.CutPrefix(param, "vendors["); ok {
+		id = strings.TrimSuffix(id, "]")
+		v := o.vendor(id)
+		if v == nil {
+			return err
+		}
+		var asked int64
+		for _, rv := range r.Vendors {
+			if rv.VendorID == id {
+				asked += rv.Amount
+			}
+		}
+		return Errorf(EAmountExceedsRefundable, param, "refund of %s from vendor %q exceeds its refundable %s",
+			fmtMoney(asked, o.Currency), id, fmtMoney(max(v.Refundable(), 0), o.Currency))
+	}
+	return err
 }
 
 func fmtMoney(minor int64, currency string) string {
@@ -412,7 +451,11 @@ func (s *Service) CancelRefund(ctx context.Context, p Principal, id string) (*Re
 		if r.Status != StatusPending {
 			return Errorf(ERefundNotCancelable, "", "only a pending refund can be canceled; this one is %s", r.Status)
 		}
-		return s.finish(ctx, tx, r, StatusCanceled, "canceled by merchant", Release, s.now())
+		now := s.now()
+		if err := s.audit(ctx, tx, p, "refund.cancel", "refund", r.ID, string(r.Status), string(StatusCanceled), "", now); err != nil {
+			return err
+		}
+		return s.finish(ctx, tx, r, StatusCanceled, "canceled by merchant", Release, now)
 	})
 	return r, err
 }
@@ -432,6 +475,9 @@ func (s *Service) finish(ctx context.Context, tx Tx, r *Refund, to Status, cause
 		return err
 	}
 	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: from, To: to, Cause: cause, At: now}); err != nil {
+		return err
+	}
+	if err := s.settleInvoice(ctx, tx, r, now); err != nil {
 		return err
 	}
 	return s.event(ctx, tx, "refund."+string(to), r, now)

@@ -52,6 +52,19 @@ type Config struct {
 	// IdempotencyTTL is how long idempotency keys are kept (default and
 	// minimum 24h).
 	IdempotencyTTL time.Duration
+	// InFlightWait bounds how long a refund asked with
+	// RefundInput.AwaitInFlight waits for the order's earlier refunds to
+	// settle (default ProcessorTimeout, which bounds a refund submitted
+	// during a request).
+	InFlightWait time.Duration
+	// RateLimit is how many authenticated requests per second each API key
+	// may make on this node, with bursts of RateBurst (default: one
+	// second's worth); 0 means unlimited.
+	RateLimit float64
+	RateBurst int
+	// Invoicer builds and reports tax and refund invoices (package
+	// invoice); nil issues none.
+	Invoicer Invoicer
 }
 
 // Service is the one entry point of the domain. Every surface (native API,
@@ -60,6 +73,7 @@ type Service struct {
 	cfg      Config
 	log      *slog.Logger
 	inflight chan struct{} // processor call slots
+	limits   *keyLimits    // nil: unlimited
 }
 
 // NewService validates cfg and fills its defaults.
@@ -106,7 +120,11 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 64
 	}
-	return &Service{cfg: cfg, log: cfg.Log, inflight: make(chan struct{}, cfg.MaxInFlight)}, nil
+	if cfg.InFlightWait <= 0 {
+		cfg.InFlightWait = cfg.ProcessorTimeout
+	}
+	return &Service{cfg: cfg, log: cfg.Log, inflight: make(chan struct{}, cfg.MaxInFlight),
+		limits: newKeyLimits(cfg.RateLimit, cfg.RateBurst)}, nil
 }
 
 // now returns the clock in UTC, truncated to microseconds so that every

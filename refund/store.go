@@ -66,7 +66,8 @@ type Tx interface {
 	NextRefundSeq(ctx context.Context, orderID string) (int, error)
 	InsertTransaction(ctx context.Context, t *Transaction) error
 
-	// CreateRefund inserts r. A duplicate (merchant, merchant_reference)
+	// CreateRefund inserts r and assigns r.Number (the next integer, unique
+	// across the store). A duplicate (merchant, merchant_reference)
 	// returns EMerchantReferenceReused.
 	CreateRefund(ctx context.Context, r *Refund) error
 	// GetRefund returns ERefundNotFound; merchantID "" matches any.
@@ -99,6 +100,9 @@ type Tx interface {
 	DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int, error)
 
 	WebhookTx
+	AuditTx
+	StatsTx
+	InvoiceTx
 }
 
 // BalanceOp is a change to refund balances.

@@ -256,7 +256,10 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, p Principal, in Web
 		if len(eps) >= MaxWebhookEndpoints {
 			return Errorf(EInvalidRequest, "", "a merchant may have at most %d webhook endpoints", MaxWebhookEndpoints)
 		}
-		return tx.CreateWebhookEndpoint(ctx, e)
+		if err := tx.CreateWebhookEndpoint(ctx, e); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, "webhook_endpoint.create", "webhook_endpoint", e.ID, "", endpointState(e), "", now)
 	})
 	if err != nil {
 		return nil, err
@@ -300,11 +303,15 @@ func (s *Service) UpdateWebhookEndpoint(ctx context.Context, p Principal, id str
 		if e, err = tx.GetWebhookEndpoint(ctx, p.MerchantID, id); err != nil {
 			return err
 		}
+		before := endpointState(e)
 		if err := s.applyEndpointInput(ctx, e, in); err != nil {
 			return err
 		}
 		e.UpdatedAt = s.now()
-		return tx.UpdateWebhookEndpoint(ctx, e)
+		if err := tx.UpdateWebhookEndpoint(ctx, e); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, "webhook_endpoint.update", "webhook_endpoint", e.ID, before, endpointState(e), "", e.UpdatedAt)
 	})
 	return e, err
 }
@@ -315,7 +322,14 @@ func (s *Service) DeleteWebhookEndpoint(ctx context.Context, p Principal, id str
 		return err
 	}
 	return s.cfg.Store.Update(ctx, func(tx Tx) error {
-		return tx.DeleteWebhookEndpoint(ctx, p.MerchantID, id)
+		e, err := tx.GetWebhookEndpoint(ctx, p.MerchantID, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteWebhookEndpoint(ctx, p.MerchantID, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, "webhook_endpoint.delete", "webhook_endpoint", id, endpointState(e), "deleted", "", s.now())
 	})
 }
 
@@ -333,6 +347,9 @@ func (s *Service) TestWebhookEndpoint(ctx context.Context, p Principal, id strin
 			return err
 		}
 		if err := tx.InsertEvent(ctx, ev); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, p, "webhook_endpoint.test", "webhook_endpoint", e.ID, endpointState(e), endpointState(e), "", now); err != nil {
 			return err
 		}
 		return tx.InsertDelivery(ctx, s.newDelivery(ev, e.ID, e.URL, now))
@@ -354,7 +371,10 @@ func (s *Service) RotateNotifySecret(ctx context.Context, p Principal) (string, 
 		return "", err
 	}
 	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
-		return tx.PutNotifySecret(ctx, p.MerchantID, secret, s.now())
+		if err := tx.PutNotifySecret(ctx, p.MerchantID, secret, s.now()); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, "notify_secret.rotate", "notify_secret", p.MerchantID, "", "rotated", "", s.now())
 	})
 	return secret, err
 }
@@ -552,4 +572,12 @@ func (s *Service) RecordDelivery(ctx context.Context, job DeliveryJob, out Deliv
 			URL: d.URL, Attempt: d.Attempts, StatusCode: out.StatusCode, LatencyMS: out.Latency.Milliseconds(),
 			Error: out.Err, At: now, NextRetryAt: next})
 	})
+}
+
+// endpointState is an endpoint's status for the audit trail.
+func endpointState(e *WebhookEndpoint) string {
+	if e.Disabled {
+		return "disabled"
+	}
+	return "enabled"
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refundd/refundd/internal/secretscan"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 )
@@ -58,6 +61,12 @@ func withProcessorTimeout(d time.Duration) serverOpt {
 	return func(c *server.Config) { c.ProcessorTimeout = d }
 }
 
+// scanned receives every test server's log, and every error, event and
+// delivery log reply; TestMain fails the run if it holds a secret.
+var scanned = new(secretscan.Sink)
+
+func TestMain(m *testing.M) { os.Exit(secretscan.Main(m, scanned)) }
+
 // mustStart runs a real server on a temp SQLite file and a free port, with
 // the background worker off (tests drive it with Worker.RunOnce) and a fake
 // clock.
@@ -65,7 +74,8 @@ func mustStart(t *testing.T, opts ...serverOpt) *testServer {
 	t.Helper()
 	clk := newClock()
 	cfg := server.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"),
-		WorkerInterval: -1, Now: clk.Now, NewID: seqIDs(), ProcessorTimeout: 2 * time.Second, SettleDelay: 30 * time.Second}
+		WorkerInterval: -1, Now: clk.Now, NewID: seqIDs(), ProcessorTimeout: 2 * time.Second, SettleDelay: 30 * time.Second,
+		Log: slog.New(slog.NewJSONHandler(scanned, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -172,6 +182,9 @@ func (s *testServer) do(method, path, key string, body any, headers ...string) r
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	out := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	if resp.StatusCode >= 400 || strings.HasPrefix(path, "/v1/events") || strings.Contains(path, "/deliveries") {
+		scanned.Write(raw) // errors, events and delivery logs must hold no secret
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	_ = dec.Decode(&out.body)

@@ -15,11 +15,19 @@ import (
 	"time"
 
 	"github.com/refundd/refundd/api"
+	"github.com/refundd/refundd/dialect/gateway"
+	"github.com/refundd/refundd/dialect/paylink"
+	"github.com/refundd/refundd/dialect/sgate"
+	"github.com/refundd/refundd/dialect/techrar"
+	"github.com/refundd/refundd/dialect/upayments"
 	"github.com/refundd/refundd/idgen"
+	"github.com/refundd/refundd/invoice"
+	"github.com/refundd/refundd/metrics"
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/processor/acquirer"
 	"github.com/refundd/refundd/processor/sandbox"
 	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/store/postgres"
 	"github.com/refundd/refundd/store/sqlite"
 	"github.com/refundd/refundd/webhook"
 	"github.com/refundd/refundd/worker"
@@ -33,6 +41,10 @@ type Config struct {
 	Log       *slog.Logger
 
 	ProcessorTimeout time.Duration // one processor call (default 10s)
+	// InFlightWait bounds how long a refund on a surface that runs an
+	// order's refunds one at a time (gateway) waits for the one in flight
+	// (default ProcessorTimeout).
+	InFlightWait time.Duration
 	// MaxInFlight caps concurrent processor calls from this node (default 64).
 	MaxInFlight int
 	// Lease is how long a node owns a claimed refund before another may
@@ -45,8 +57,16 @@ type Config struct {
 	// WebhookAllowPrivate lets webhook and notify targets be loopback or
 	// private addresses (refused by default).
 	WebhookAllowPrivate bool
+	// RateLimit is requests per second per API key on this node (0:
+	// unlimited), with bursts of RateBurst.
+	RateLimit float64
+	RateBurst int
 	// WebhookSchedule overrides the webhook retry schedule.
 	WebhookSchedule []time.Duration
+	// TokenSecret signs the Paylink partner tokens (HS256, at least 32
+	// bytes) and must be the same on every node. Empty: a random secret
+	// per process, so tokens verify only on the node that issued them.
+	TokenSecret string
 	// Now and NewID replace the clock and id generator (tests).
 	Now   func() time.Time
 	NewID func(prefix string) string
@@ -58,6 +78,8 @@ type Server struct {
 	Store   refund.Store
 	Sandbox *sandbox.Acquirer // the in-process acquirer, when used
 	Worker  *worker.Worker
+	// Metrics is served at /metrics.
+	Metrics *metrics.Metrics
 	// Webhooks delivers outbox events; it runs with the worker.
 	Webhooks *webhook.Dispatcher
 
@@ -80,7 +102,11 @@ func OpenStore(ctx context.Context, db string) (refund.Store, error) {
 		}
 		return sqlite.Open(ctx, path)
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return nil, errors.New("server: PostgreSQL support is not built yet")
+		st, err := postgres.Open(ctx, db)
+		if err != nil {
+			return nil, err // not st: a nil *postgres.Store in a refund.Store is not nil
+		}
+		return st, nil
 	}
 	return nil, fmt.Errorf("server: unknown database URL %q (want sqlite:PATH or postgres://...)", Redact(db))
 }
@@ -100,6 +126,9 @@ func Redact(db string) string {
 // Open builds a server: opens and migrates the store, wires the service and
 // the routes. It does not listen yet.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.TokenSecret != "" && len(cfg.TokenSecret) < paylink.MinSecretLen {
+		return nil, fmt.Errorf("server: the token secret must be at least %d bytes", paylink.MinSecretLen)
+	}
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:8080"
 	}
@@ -128,8 +157,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: --processor: want sandbox or an acquirer URL: %w", err)
 		}
 	}
+	s.Metrics = metrics.New()
+	proc = s.Metrics.Processor(proc)
 	s.Service, err = refund.NewService(refund.Config{Store: st, Processor: proc, NewID: cfg.NewID, Now: cfg.Now,
-		Log: cfg.Log, ProcessorTimeout: cfg.ProcessorTimeout, Lease: cfg.Lease, MaxInFlight: cfg.MaxInFlight, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate)})
+		Log: cfg.Log, ProcessorTimeout: cfg.ProcessorTimeout, Lease: cfg.Lease, MaxInFlight: cfg.MaxInFlight, InFlightWait: cfg.InFlightWait,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate),
+		Invoicer: invoice.New(invoice.Sandbox{})})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -137,10 +170,17 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.Worker = worker.New(s.Service, worker.Config{Interval: cfg.WorkerInterval, Log: cfg.Log})
 	s.Webhooks = webhook.New(s.Service, webhook.Config{AllowPrivate: cfg.WebhookAllowPrivate, Schedule: cfg.WebhookSchedule,
 		Interval: cfg.WorkerInterval, Now: cfg.Now, Log: cfg.Log})
+	s.Metrics.WatchStats(s.Service, cfg.Now)
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.Metrics.Handler())
 	api.New(s.Service, cfg.Log).Register(mux)
+	gateway.New(s.Service, cfg.Log).Register(mux)
+	sgate.New(s.Service, cfg.Log).Register(mux)
+	paylink.New(s.Service, paylink.Config{Secret: []byte(cfg.TokenSecret), Now: cfg.Now, Log: cfg.Log}).Register(mux)
+	upayments.New(s.Service, cfg.Log).Register(mux)
+	techrar.New(s.Service, cfg.Log).Register(mux)
 	s.http = &http.Server{
-		Handler:           api.Middleware(mux, cfg.Log),
+		Handler:           api.Middleware(s.Metrics.Middleware(mux, mux), cfg.Log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -99,6 +99,7 @@ func seedDemo(ctx context.Context, svc *refund.Service) (*demoData, error) {
 		{"card 0091, issuer unavailable twice, then approved", refund.OrderInput{Reference: "ORD-1091", Currency: "SAR", Amount: 20000, PaymentMethod: "mada", Source: card("0091"), Customer: cust}},
 		{"card 0099, no answer until asked for status", refund.OrderInput{Reference: "ORD-1099", Currency: "AED", Amount: 30000, PaymentMethod: "card", Source: card("0099"), Customer: cust}},
 		{"stcpay wallet, pending then settled", refund.OrderInput{Reference: "ORD-2001", Currency: "SAR", Amount: 9900, PaymentMethod: "stcpay", Customer: cust}},
+		{"KWD (3 decimals), card", refund.OrderInput{Reference: "ORD-KW-3002", Currency: "KWD", Amount: 12345, PaymentMethod: "card", Source: card("4444"), Customer: cust}},
 		{"KWD (3 decimals), multi-vendor", refund.OrderInput{Reference: "ORD-KW-3001", Currency: "KWD", Amount: 75500, PaymentMethod: "knet", Customer: cust,
 			Vendors: []refund.VendorInput{
 				{ID: "vendor-a", Name: "Al Shaya Perfumes", IBAN: "KW81CBKU0000000000001234560101", Amount: 50000},
@@ -107,6 +108,8 @@ func seedDemo(ctx context.Context, svc *refund.Service) (*demoData, error) {
 			Items: []refund.ItemInput{
 				{ID: "line-1", SKU: "COF-250", NameEN: "Arabic coffee 250g", NameAR: "قهوة عربية ٢٥٠ غ", Qty: 2, UnitAmount: 1033, TaxRate: "15"},
 				{ID: "line-2", SKU: "DAT-500", NameEN: "Sukkari dates 500g", NameAR: "تمر سكري ٥٠٠ غ", Qty: 1, UnitAmount: 1033, TaxRate: "15"}}}},
+		{"Paylink: refunded by the partner", refund.OrderInput{Reference: "ORD-PL-5001", Currency: "SAR", Amount: 45000, PaymentMethod: "mada", Source: card("4444"), Customer: cust}},
+		{"UPayments: KWD, single merchant", refund.OrderInput{Reference: "ORD-UP-6001", Currency: "KWD", Amount: 12750, PaymentMethod: "knet", Customer: cust}},
 	}
 	for _, s := range specs {
 		o, err := svc.CreateOrder(ctx, p, s.in)

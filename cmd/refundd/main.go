@@ -40,8 +40,11 @@ Usage:
   refundd key      list   --db URL
   refundd key      revoke --db URL KEY_ID
   refundd sandbox serve  [--addr HOST:PORT] [--db sqlite:PATH] [--latency-ms N] [--error-rate R] [--drop-rate R]
+  refundd refunds  import --url URL --key KEY FILE.csv [--out RESULT.csv] [--concurrency N]
+  refundd refunds  export --url URL --key KEY [--from DATE] [--to DATE] [--out FILE.csv]
 
-Environment: REFUNDD_ADDR, REFUNDD_DB, REFUNDD_PROCESSOR (sandbox, or the URL of a sandbox service).
+Environment: REFUNDD_ADDR, REFUNDD_DB, REFUNDD_PROCESSOR (sandbox, or the URL of a sandbox service),
+REFUNDD_TOKEN_SECRET (--token-secret: signs Paylink partner tokens; the same on every node).
 `
 
 // run executes one command; it returns the process exit code.
@@ -51,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "merchant" || cmd == "partner" || cmd == "key" || cmd == "sandbox") && len(rest) > 0 {
+	if (cmd == "merchant" || cmd == "partner" || cmd == "key" || cmd == "sandbox" || cmd == "refunds") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -76,6 +79,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runKeyRevoke(ctx, rest, stdout)
 	case "sandbox serve":
 		err = runSandboxServe(ctx, rest, stdout, stderr)
+	case "refunds import":
+		err = runRefundsImport(ctx, rest, stdout, stderr)
+	case "refunds export":
+		err = runRefundsExport(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -133,6 +140,9 @@ type serveFlags struct {
 	settleDelay         time.Duration
 	logFormat           string
 	webhookAllowPrivate bool
+	rateLimit           float64
+	rateBurst           int
+	tokenSecret         string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
@@ -144,8 +154,12 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.IntVar(&f.maxInFlight, "max-inflight", 64, "cap on concurrent processor calls from this node")
 	fs.DurationVar(&f.settleDelay, "settle-delay", 2*time.Second, "in-process sandbox: how long wallet (stcpay) refunds stay pending")
 	fs.StringVar(&f.logFormat, "log", env("REFUNDD_LOG", "json"), "log format: json or text")
+	fs.Float64Var(&f.rateLimit, "rate-limit", 200, "requests per second per API key on this node (0: unlimited)")
+	fs.IntVar(&f.rateBurst, "rate-burst", 400, "burst allowance per API key")
 	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", env("REFUNDD_WEBHOOK_ALLOW_PRIVATE", "") == "true",
 		"allow webhook and notify targets on loopback and private addresses")
+	fs.StringVar(&f.tokenSecret, "token-secret", env("REFUNDD_TOKEN_SECRET", ""),
+		"secret (32+ bytes, the same on every node) that signs Paylink partner tokens; default: random per process")
 }
 
 func (f *serveFlags) config(stderr io.Writer) server.Config {
@@ -154,7 +168,9 @@ func (f *serveFlags) config(stderr io.Writer) server.Config {
 		h = slog.NewTextHandler(stderr, nil)
 	}
 	return server.Config{Addr: f.addr, DB: f.db, Processor: f.processor, Log: slog.New(h),
-		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate}
+		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate,
+		RateLimit: f.rateLimit, RateBurst: f.rateBurst,
+		TokenSecret: f.tokenSecret}
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -187,6 +187,7 @@ var (
 	curlHeader = regexp.MustCompile(`-H '([^']+)'`)
 	curlBody   = regexp.MustCompile(`-d '([^']+)'`)
 	refundID   = regexp.MustCompile(`"id":"(re_[^"]+)"`)
+	idToken    = regexp.MustCompile(`"id_token":"([^"]+)"`)
 )
 
 // TestDemo_CurlLinesWork starts `refundd demo` and runs every curl line it
@@ -208,7 +209,7 @@ func TestDemo_CurlLinesWork(t *testing.T) {
 
 	// Join continuation lines, then run each curl command in order.
 	text := strings.ReplaceAll(out.String(), "\\\n", " ")
-	var lastRefund, comment string
+	var lastRefund, lastToken, comment string
 	ran := 0
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
@@ -219,6 +220,7 @@ func TestDemo_CurlLinesWork(t *testing.T) {
 			continue
 		}
 		line = strings.ReplaceAll(line, "REFUND_ID", lastRefund)
+		line = strings.ReplaceAll(line, "Bearer TOKEN", "Bearer "+lastToken)
 		method := "GET"
 		if strings.Contains(line, "-X POST") {
 			method = "POST"
@@ -259,6 +261,9 @@ func TestDemo_CurlLinesWork(t *testing.T) {
 			if m := refundID.FindStringSubmatch(string(b)); m != nil {
 				lastRefund = m[1]
 			}
+		}
+		if m := idToken.FindStringSubmatch(string(b)); m != nil {
+			lastToken = m[1] // a token endpoint's answer, for "Bearer TOKEN"
 		}
 	}
 	if ran < 8 {

@@ -109,8 +109,14 @@ func (c *Client) Refund(ctx context.Context, req processor.Request) (processor.R
 	if err != nil {
 		return processor.Result{}, err
 	}
+	if req.RequestID != "" {
+		ctx = context.WithValue(ctx, requestIDKey{}, req.RequestID)
+	}
 	return c.do(ctx, http.MethodPost, c.base+"/v1/sandbox/refunds", body)
 }
+
+// requestIDKey carries the request id down to the outgoing call's header.
+type requestIDKey struct{}
 
 // Status asks what the acquirer knows of idempotencyKey.
 func (c *Client) Status(ctx context.Context, idempotencyKey string) (processor.Result, error) {
@@ -126,6 +132,9 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte) (process
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if id, _ := ctx.Value(requestIDKey{}).(string); id != "" {
+		req.Header.Set("X-Request-Id", id)
+	}
 	res, err := c.hc.Do(req)
 	if err != nil {
 		return processor.Result{}, fmt.Errorf("acquirer: %s %s: %w", method, req.URL.Path, err)

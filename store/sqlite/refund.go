@@ -15,6 +15,10 @@ const refundColumns = `id, merchant_id, order_id, seq, amount, currency, status,
 	items, vendors, notify_url, surface, failure_code, failure_message, response_code, rrn, stan, auth_code, arn,
 	attempts, next_attempt_at, request_hash, version, created_at, updated_at`
 
+// refundSelect is what every refund query reads: the inserted columns and
+// the number the insert assigned.
+const refundSelect = refundColumns + `, number`
+
 func scanRefund(s scanner) (*refund.Refund, error) {
 	var r refund.Refund
 	var items, vendors string
@@ -22,7 +26,7 @@ func scanRefund(s scanner) (*refund.Refund, error) {
 	if err := s.Scan(&r.ID, &r.MerchantID, &r.OrderID, &r.Seq, &r.Amount, &r.Currency, &r.Status, &r.Reason,
 		&r.MerchantReference, &r.CaptureID, &items, &vendors, &r.NotifyURL, &r.Surface, &r.FailureCode,
 		&r.FailureMessage, &r.ResponseCode, &r.RRN, &r.STAN, &r.AuthCode, &r.ARN,
-		&r.Attempts, &next, &r.RequestHash, &r.Version, &created, &updated); err != nil {
+		&r.Attempts, &next, &r.RequestHash, &r.Version, &created, &updated, &r.Number); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(items), &r.Items); err != nil {
@@ -50,9 +54,10 @@ func jsonList[T any](xs []T) (string, error) {
 	return string(b), err
 }
 
-// CreateRefund inserts r as given (Version included, usually 1). A
-// duplicate non-empty (merchant, merchant_reference) returns
-// EMerchantReferenceReused.
+// CreateRefund inserts r as given (Version included, usually 1) and
+// assigns r.Number: one more than the highest so far, which the single
+// writer makes safe. A duplicate non-empty (merchant, merchant_reference)
+// returns EMerchantReferenceReused.
 func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 	items, err := jsonList(r.Items)
 	if err != nil {
@@ -62,11 +67,13 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create refund: %w", err)
 	}
-	_, err = t.q.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	err = t.q.QueryRowContext(ctx, `INSERT INTO refunds (`+refundColumns+`, number)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+		(SELECT COALESCE(MAX(number), 0) + 1 FROM refunds))
+		RETURNING number`,
 		r.ID, r.MerchantID, r.OrderID, r.Seq, r.Amount, r.Currency, string(r.Status), r.Reason, r.MerchantReference, r.CaptureID,
 		items, vendors, r.NotifyURL, r.Surface, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, nanos(r.NextAttemptAt), r.RequestHash, r.Version, nanos(r.CreatedAt), nanos(r.UpdatedAt))
+		r.Attempts, nanos(r.NextAttemptAt), r.RequestHash, r.Version, nanos(r.CreatedAt), nanos(r.UpdatedAt)).Scan(&r.Number)
 	if isUnique(err) {
 		return refund.Errorf(refund.EMerchantReferenceReused, "merchant_reference",
 			"merchant_reference %q was already used for another refund", r.MerchantReference)
@@ -80,7 +87,7 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 // GetRefund returns ERefundNotFound, also for another merchant's refund;
 // merchantID "" matches any.
 func (t *tx) GetRefund(ctx context.Context, merchantID, id string) (*refund.Refund, error) {
-	query, args := `SELECT `+refundColumns+` FROM refunds WHERE id = ?`, []any{id}
+	query, args := `SELECT `+refundSelect+` FROM refunds WHERE id = ?`, []any{id}
 	if merchantID != "" {
 		query, args = query+` AND merchant_id = ?`, append(args, merchantID)
 	}
@@ -93,7 +100,7 @@ func (t *tx) GetRefundByMerchantReference(ctx context.Context, merchantID, ref s
 	if ref == "" {
 		return nil, refund.Errorf(refund.ERefundNotFound, "", "refund not found")
 	}
-	return t.getRefund(ctx, `SELECT `+refundColumns+` FROM refunds WHERE merchant_id = ? AND merchant_reference = ?`,
+	return t.getRefund(ctx, `SELECT `+refundSelect+` FROM refunds WHERE merchant_id = ? AND merchant_reference = ?`,
 		[]any{merchantID, ref}, ref)
 }
 
@@ -132,7 +139,7 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 	if f.Cursor != "" {
 		add("id < ?", f.Cursor)
 	}
-	return t.queryRefunds(ctx, "list refunds", `SELECT `+refundColumns+` FROM refunds`+whereClause(where)+
+	return t.queryRefunds(ctx, "list refunds", `SELECT `+refundSelect+` FROM refunds`+whereClause(where)+
 		` ORDER BY id DESC LIMIT ?`, append(args, limit(f.Limit))...)
 }
 
@@ -196,7 +203,7 @@ func (t *tx) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Dura
 	if limit <= 0 {
 		return nil, nil
 	}
-	rs, err := t.queryRefunds(ctx, "claim refunds", `SELECT `+refundColumns+` FROM refunds
+	rs, err := t.queryRefunds(ctx, "claim refunds", `SELECT `+refundSelect+` FROM refunds
 		WHERE status IN ('pending', 'processing') AND next_attempt_at <= ?
 		ORDER BY next_attempt_at, id LIMIT ?`, nanos(now), limit)
 	if err != nil {

@@ -54,7 +54,7 @@ func (c *stmtCache) close() {
 // the committer began there), a reader's on its *sql.Tx. It has the
 // *sql.Tx methods the store uses, so the store code reads the same.
 type querier struct {
-	tx    *sql.Tx     // a View's transaction
+	tx    *sql.Tx    // a View's transaction
 	cache *stmtCache // or the committer's connection
 }
 

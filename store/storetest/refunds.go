@@ -129,6 +129,24 @@ var refundTests = []test{
 		}
 		wantSame(t, "stored refund", f.mustGetRefund(r.ID), a)
 	}},
+	{"Number", func(t *testing.T, f *fixture) {
+		// Every refund gets its own positive integer, across orders and
+		// merchants, that reads back the same and survives updates.
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		o1, o2 := f.mustCreateOrder(m1.ID), f.mustCreateOrder(m2.ID)
+		rs := []*refund.Refund{f.mustCreateRefund(o1), f.mustCreateRefund(o2), f.mustCreateRefund(o1)}
+		seen := map[int64]bool{}
+		for i, r := range rs {
+			if r.Number <= 0 || seen[r.Number] || (i > 0 && r.Number <= rs[i-1].Number) {
+				t.Fatalf("refund %d got Number %d; want positive, unique and increasing (%v)", i, r.Number, seen)
+			}
+			seen[r.Number] = true
+		}
+		r := rs[0]
+		r.Status, r.UpdatedAt = refund.StatusProcessing, t0.Add(time.Second)
+		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateRefund(f.ctx, r) })
+		wantSame(t, "refund after update", f.mustGetRefund(r.ID), r)
+	}},
 	{"Transitions", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		o := f.mustCreateOrder(m.ID)

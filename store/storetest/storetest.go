@@ -52,6 +52,9 @@ func Run(t *testing.T, newStore func(t *testing.T) refund.Store) {
 		{"List", listTests},
 		{"Time", timeTests},
 		{"Webhook", webhookTests},
+		{"Audit", auditTests},
+		{"Stats", statsTests},
+		{"Invoice", invoiceTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -127,6 +127,7 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.log.Debug("refund submitted", "idempotency_key", req.IdempotencyKey, "request_id", r.Header.Get("X-Request-Id"))
 	ctx, cancel := context.WithTimeout(r.Context(), noAnswerWait)
 	defer cancel()
 	res, err := s.acq.Refund(ctx, processor.Request{IdempotencyKey: req.IdempotencyKey, MerchantID: req.MerchantID,

@@ -1,0 +1,933 @@
+package api_test
+
+// These tests hold the OpenAPI document (openapi.json) to what the server
+// does: every route of the table is documented and nothing else is, path
+// and query parameters match both ways, error codes match the code-to-status
+// table, every example request is run against a live server and its reply
+// checked against the documented schema, and every error reply a sweep of
+// bad requests provokes is one the operation documents.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/refundd/refundd/api"
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/server"
+)
+
+func TestOpenAPI_DocumentMatchesRoutes(t *testing.T) {
+	l := mustStart(t)
+	s := l.spec()
+	served := map[string]api.RouteInfo{}
+	for _, rt := range api.Routes() {
+		served[rt.Method+" "+rt.Pattern] = rt
+	}
+	documented := map[string]operation{}
+	for _, o := range s.operations(t) {
+		documented[o.key()] = o
+	}
+	for key := range served {
+		if _, ok := documented[key]; !ok {
+			t.Errorf("%s is served but not in openapi.json", key)
+		}
+	}
+	for key, o := range documented {
+		if _, ok := served[key]; ok {
+			continue
+		}
+		// Not in the native table: it must be served by the server next to
+		// it (GET /metrics), which only a live request can tell.
+		if o.method != http.MethodGet || strings.Contains(o.path, "{") {
+			t.Errorf("%s is in openapi.json but not served by the native API", key)
+			continue
+		}
+		r := l.do(o.method, o.path, "", nil, nil)
+		if _, ok := o.responses(t, s)[strconv.Itoa(r.status)]; !ok || r.errorCode() != "" {
+			t.Errorf("%s is in openapi.json but the server answers %d %s", key, r.status, r.short())
+		}
+	}
+
+	for key, rt := range served {
+		o, ok := documented[key]
+		if !ok {
+			continue
+		}
+		t.Run(key, func(t *testing.T) {
+			var inPath, inQuery []string
+			for _, p := range o.params(t, s) {
+				switch str(p["in"]) {
+				case "path":
+					inPath = append(inPath, str(p["name"]))
+					if p["required"] != true {
+						t.Errorf("path parameter %s is not required", p["name"])
+					}
+				case "query":
+					inQuery = append(inQuery, str(p["name"]))
+				}
+			}
+			var wildcards []string
+			for _, m := range regexp.MustCompile(`\{([^}.]+)(\.\.\.)?\}`).FindAllStringSubmatch(rt.Pattern, -1) {
+				wildcards = append(wildcards, m[1])
+			}
+			sameSet(t, "path parameters", wildcards, inPath)
+			sameSet(t, "query parameters", rt.Query, inQuery)
+			if o.public() != rt.Public {
+				t.Errorf("public in the route table: %v; security: [] in openapi.json: %v", rt.Public, o.public())
+			}
+		})
+	}
+}
+
+func TestOpenAPI_WellFormed(t *testing.T) {
+	l := mustStart(t)
+	s := l.spec()
+	if s.root["openapi"] != "3.1.0" {
+		t.Errorf("openapi = %v, want 3.1.0", s.root["openapi"])
+	}
+	// Every $ref resolves.
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		switch x := v.(type) {
+		case map[string]any:
+			if ref, ok := x["$ref"].(string); ok && s.lookup(ref) == nil {
+				t.Errorf("%s: $ref %s resolves to nothing", at, ref)
+			}
+			for k, c := range x {
+				walk(c, at+"/"+k)
+			}
+		case []any:
+			for i, c := range x {
+				walk(c, at+"/"+strconv.Itoa(i))
+			}
+		}
+	}
+	walk(s.root, "#")
+	tags := map[string]bool{}
+	for _, tag := range arr(s.root["tags"]) {
+		tags[str(obj(tag)["name"])] = true
+	}
+	ids := map[string]string{}
+	for _, o := range s.operations(t) {
+		id := o.id()
+		if id == "" || ids[id] != "" {
+			t.Errorf("%s: operationId %q is empty or also used by %s", o.key(), id, ids[id])
+		}
+		ids[id] = o.key()
+		if str(o.m["summary"]) == "" {
+			t.Errorf("%s: no summary", o.key())
+		}
+		for _, tag := range arr(o.m["tags"]) {
+			if !tags[str(tag)] {
+				t.Errorf("%s: tag %v is not declared", o.key(), tag)
+			}
+		}
+	}
+}
+
+func TestOpenAPI_ErrorCodes(t *testing.T) {
+	l := mustStart(t)
+	s := l.spec()
+	// The document's table is the server's table, plus the internal error
+	// every surface answers for what is not a refund.Error.
+	want := api.ErrorStatuses()
+	want[refund.EInternal] = http.StatusInternalServerError
+	table := s.errorTable(t)
+	for code, status := range want {
+		if got, ok := table[code]; !ok || got != status {
+			t.Errorf("x-error-codes: %s is %d, want %d (the server's table)", code, got, status)
+		}
+	}
+	for code := range table {
+		if _, ok := want[code]; !ok {
+			t.Errorf("x-error-codes: %s is not a code the server answers", code)
+		}
+	}
+
+	for _, o := range s.operations(t) {
+		t.Run(o.key(), func(t *testing.T) {
+			codes := o.codes()
+			resps := o.responses(t, s)
+			must := []string{}
+			if !o.public() {
+				must = append(must, refund.EUnauthorized, refund.EForbidden, refund.ERateLimited)
+				for _, status := range []string{"401", "default"} {
+					if !s.isErrorEnvelope(t, resps[status]) {
+						t.Errorf("response %s is not documented with the Error envelope", status)
+					}
+				}
+			}
+			if o.m["requestBody"] != nil {
+				must = append(must, api.ECodeTooLarge, api.ECodeUnsupportedMedia)
+			}
+			for _, c := range must {
+				if !slices.Contains(codes, c) {
+					t.Errorf("x-error-codes lacks %s", c)
+				}
+			}
+			covered := map[string]bool{}
+			for _, c := range codes {
+				status, ok := table[c]
+				if !ok {
+					t.Errorf("x-error-codes: %s is not in the error code table", c)
+					continue
+				}
+				covered[strconv.Itoa(status)] = true
+				if resp, ok := resps[strconv.Itoa(status)]; !ok || !s.isErrorEnvelope(t, resp) {
+					t.Errorf("%s answers %d, which is not documented with the Error envelope", c, status)
+				}
+			}
+			// And the other way: every documented error status has a code.
+			for status, resp := range resps {
+				if status != "default" && status >= "400" && s.isErrorEnvelope(t, resp) && !covered[status] {
+					t.Errorf("response %s lists no error code in x-error-codes", status)
+				}
+			}
+		})
+	}
+}
+
+// TestOpenAPI_Examples runs every example request of the document against
+// a live server, each for a fresh merchant that holds the objects the
+// examples name, and checks the reply against the documented response.
+func TestOpenAPI_Examples(t *testing.T) {
+	l := mustStart(t)
+	s := l.spec()
+	table := s.errorTable(t)
+	for _, o := range s.operations(t) {
+		if !o.jsonOnly(t, s) || !s.hasExamples(t, o) {
+			t.Run(o.key(), func(t *testing.T) {
+				if !o.public() {
+					t.Fatal("an operation of the API proper needs an example request and reply")
+				}
+				// The document, the page, the metrics: the status and media
+				// type are all there is to check.
+				r := l.do(o.method, o.path, "", nil, nil)
+				ok := o.responses(t, s)[strconv.Itoa(r.status)]
+				if ok == nil || obj(ok["content"])[mediaType(r.header)] == nil {
+					t.Errorf("%d %s is not a documented response", r.status, r.header.Get("Content-Type"))
+				}
+			})
+			continue
+		}
+		names := s.runnableExamples(t, o)
+		success := false
+		for _, name := range names {
+			success = success || strings.HasPrefix(s.exampleStatus(t, o, name), "2")
+		}
+		if !success {
+			t.Errorf("%s: no example request that succeeds", o.key())
+		}
+		for _, name := range names {
+			t.Run(o.id()+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				key, ids := l.fixtures(t, s)
+				status := s.exampleStatus(t, o, name)
+				path, hdr, body := s.exampleRequest(t, o, name)
+				sub := strings.NewReplacer(pairs(ids)...)
+				for k := range hdr {
+					hdr.Set(k, sub.Replace(hdr.Get(k)))
+				}
+				if body != nil {
+					body = []byte(sub.Replace(string(body)))
+				}
+				r := l.do(o.method, sub.Replace(path), key, body, hdr)
+				if strconv.Itoa(r.status) != status {
+					t.Fatalf("%s %s: got %d, the example documents %s: %s", o.method, sub.Replace(path), r.status, status, r.short())
+				}
+				if mt := mediaType(r.header); mt != "application/json" {
+					t.Errorf("Content-Type %q, want application/json", mt)
+				}
+				resp := o.responses(t, s)[status]
+				for _, e := range s.validate(t, jsonSchema(resp), r.body, "reply") {
+					t.Error(e)
+				}
+				if code := r.errorCode(); code != "" {
+					if !slices.Contains(o.codes(), code) || strconv.Itoa(table[code]) != status {
+						t.Errorf("error %s (%s) is not listed for this operation with status %s", code, r.short(), status)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestOpenAPI_ExamplesMatchSchemas checks every example of the document
+// against the schema it illustrates, including those no live request can
+// produce (a processor outage, a rate limit).
+func TestOpenAPI_ExamplesMatchSchemas(t *testing.T) {
+	l := mustStart(t)
+	s := l.spec()
+	check := func(what string, schema any, examples map[string]any, skip func(name string) bool) {
+		for name, ex := range examples {
+			if skip(name) {
+				continue
+			}
+			for _, e := range s.validate(t, schema, obj(ex)["value"], what+" example "+name) {
+				t.Error(e)
+			}
+		}
+	}
+	for _, o := range s.operations(t) {
+		// A request example answered with a 4xx may break its schema: that
+		// is what it shows.
+		refused := func(name string) bool { return strings.HasPrefix(s.exampleStatus(t, o, name), "4") }
+		for _, p := range o.params(t, s) {
+			check(fmt.Sprintf("%s parameter %s", o.key(), p["name"]), p["schema"], obj(p["examples"]), refused)
+		}
+		if rb := obj(o.m["requestBody"]); rb != nil {
+			check(o.key()+" request", jsonMedia(rb)["schema"], obj(jsonMedia(rb)["examples"]), refused)
+		}
+		for status, resp := range o.responses(t, s) {
+			check(o.key()+" "+status, jsonSchema(resp), obj(jsonMedia(resp)["examples"]), func(string) bool { return false })
+		}
+	}
+}
+
+// TestOpenAPI_ErrorRepliesAreDocumented sends every authenticated route
+// requests it must refuse and checks each reply is one the operation
+// documents, with a code it lists.
+func TestOpenAPI_ErrorRepliesAreDocumented(t *testing.T) {
+	l := mustStart(t)
+	s := l.spec()
+	table := s.errorTable(t)
+	merchantID, key := l.merchant(t)
+	webhooksOnly := l.key(t, merchantID, refund.ScopeWebhooksWrite)
+	ordersReadOnly := l.key(t, merchantID, refund.ScopeOrdersRead)
+	documented := map[string]operation{}
+	for _, o := range s.operations(t) {
+		documented[o.key()] = o
+	}
+	wildcard := regexp.MustCompile(`\{[^}]+\}`)
+	for _, rt := range api.Routes() {
+		o, ok := documented[rt.Method+" "+rt.Pattern]
+		if !ok || rt.Public {
+			continue // TestOpenAPI_DocumentMatchesRoutes reports it
+		}
+		path := wildcard.ReplaceAllString(rt.Pattern, "missing_0000")
+		type probe struct {
+			name, key, query, ctype string
+			body                    []byte
+			want                    int // 0: any documented reply
+		}
+		probes := []probe{
+			{name: "NoKey", want: http.StatusUnauthorized},
+			{name: "BadKey", key: "rk_000000000000_00000000000000000000000000000000", want: http.StatusUnauthorized},
+			{name: "WebhooksScopeOnly", key: webhooksOnly},
+			{name: "OrdersReadScopeOnly", key: ordersReadOnly},
+			{name: "MissingObjectNoBody", key: key},
+		}
+		if o.m["requestBody"] != nil {
+			probes = append(probes,
+				probe{name: "NotJSON", key: key, ctype: "text/plain", body: []byte("{}"), want: http.StatusUnsupportedMediaType},
+				probe{name: "TooLarge", key: key, body: bytes.Repeat([]byte(" "), api.MaxBodyBytes+1), want: http.StatusRequestEntityTooLarge},
+				probe{name: "Malformed", key: key, body: []byte(`{"amount":`), want: http.StatusBadRequest},
+				probe{name: "UnknownField", key: key, body: []byte(`{"no_such_field":1}`), want: http.StatusBadRequest},
+			)
+		}
+		if slices.Contains(rt.Query, "limit") {
+			probes = append(probes, probe{name: "BadLimit", key: key, query: "?limit=0", want: http.StatusBadRequest})
+		}
+		for _, p := range probes {
+			t.Run(o.key()+"/"+p.name, func(t *testing.T) {
+				hdr := http.Header{}
+				if p.ctype != "" {
+					hdr.Set("Content-Type", p.ctype)
+				}
+				r := l.do(rt.Method, path+p.query, p.key, p.body, hdr)
+				if p.want != 0 && r.status != p.want {
+					t.Fatalf("got %d %s, want %d", r.status, r.short(), p.want)
+				}
+				if _, ok := o.responses(t, s)[strconv.Itoa(r.status)]; !ok {
+					t.Errorf("status %d is not documented: %s", r.status, r.short())
+				}
+				if code := r.errorCode(); code != "" && (!slices.Contains(o.codes(), code) || table[code] != r.status) {
+					t.Errorf("error %s with status %d is not listed for this operation: %s", code, r.status, r.short())
+				}
+				if r.status >= 400 && r.errorCode() == "" {
+					t.Errorf("error reply without the envelope: %s", r.short())
+				}
+			})
+		}
+	}
+
+	// The catch-all under /v1/ answers the two codes no operation lists.
+	for _, c := range []struct {
+		method, path, code string
+	}{
+		{"GET", "/v1/no_such_thing", refund.ENotFound},
+		{"PUT", "/v1/orders", api.ECodeMethodNotAllowed},
+	} {
+		r := l.do(c.method, c.path, key, nil, nil)
+		if r.errorCode() != c.code || table[c.code] != r.status {
+			t.Errorf("%s %s: got %d %s, want %s with its documented status %d", c.method, c.path, r.status, r.short(), c.code, table[c.code])
+		}
+	}
+}
+
+func TestOpenAPI_DocsPage(t *testing.T) {
+	l := mustStart(t)
+	s := l.spec()
+	r := l.do("GET", "/docs", "", nil, nil)
+	if r.status != http.StatusOK || mediaType(r.header) != "text/html" {
+		t.Fatalf("GET /docs: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("Content-Security-Policy %q does not forbid fetching", csp)
+	}
+	page := string(r.raw)
+	var want []string
+	for _, o := range s.operations(t) {
+		want = append(want, `id="`+o.id()+`"`, "<code>"+o.path+"</code>")
+		for _, p := range o.params(t, s) {
+			want = append(want, "<code>"+str(p["name"])+"</code>")
+		}
+	}
+	for name := range obj(obj(s.root["components"])["schemas"]) {
+		want = append(want, `id="schema-`+name+`"`)
+	}
+	for code := range s.errorTable(t) {
+		want = append(want, "<code>"+code+"</code>")
+	}
+	// Examples are shown, escaped.
+	want = append(want, "Bearer &lt;key&gt;", "&#34;order_id&#34;")
+	for _, w := range want {
+		if !strings.Contains(page, w) {
+			t.Errorf("the page lacks %s", w)
+		}
+	}
+	for _, bad := range []string{"<script", "<link", " src=", "url(", "@import", "Bearer <key>"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the page contains %q: it must be self-contained and escaped", bad)
+		}
+	}
+}
+
+func TestRenderDocs_RefusesABrokenDocument(t *testing.T) {
+	tests := []struct{ name, doc string }{
+		{"NotJSON", `{`},
+		{"PathsNotAnObject", `{"paths":[]}`},
+		{"DanglingParameter", `{"paths":{"/x":{"get":{"parameters":[{"$ref":"#/components/parameters/Nope"}]}}}}`},
+		{"DanglingResponse", `{"paths":{"/x":{"get":{"responses":{"200":{"$ref":"#/components/responses/Nope"}}}}}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := api.RenderDocs([]byte(tt.doc)); err == nil {
+				t.Fatal("rendered without an error")
+			}
+		})
+	}
+}
+
+// ---- a live server
+
+type live struct {
+	srv *server.Server
+}
+
+// mustStart runs a real server on a temp SQLite file and a free port, with
+// the background worker off. Webhook targets may be any address, so that
+// creating an endpoint never waits on DNS.
+func mustStart(t *testing.T) *live {
+	t.Helper()
+	ctx := context.Background()
+	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"),
+		WorkerInterval: -1, WebhookAllowPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	return &live{srv: srv}
+}
+
+// merchant creates a merchant with a key of the default scopes.
+func (l *live) merchant(t *testing.T) (id, key string) {
+	t.Helper()
+	m, key, err := l.srv.Service.CreateMerchant(context.Background(), refund.MerchantInput{Name: "Example Merchant"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.ID, key
+}
+
+// key creates another key of the merchant with only the given scopes.
+func (l *live) key(t *testing.T, merchantID string, scopes ...string) string {
+	t.Helper()
+	_, raw, err := l.srv.Service.CreateKey(context.Background(), merchantID, "", scopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+type reply struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   any // decoded JSON, numbers as json.Number; nil when not JSON
+}
+
+func (r reply) errorCode() string { return str(obj(obj(r.body)["error"])["code"]) }
+
+func (r reply) short() string {
+	if len(r.raw) > 300 {
+		return string(r.raw[:300]) + "..."
+	}
+	return string(r.raw)
+}
+
+func (l *live) do(method, path, key string, body []byte, hdr http.Header) reply {
+	req, err := http.NewRequest(method, l.srv.URL()+path, bytes.NewReader(body))
+	if err != nil {
+		panic(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, header: resp.Header, raw: raw}
+	if mediaType(resp.Header) == "application/json" {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&r.body); err != nil {
+			r.body = nil
+		}
+	}
+	return r
+}
+
+func (l *live) spec() spec {
+	r := l.do("GET", "/openapi.json", "", nil, nil)
+	if r.status != http.StatusOK || r.body == nil {
+		panic(fmt.Sprintf("GET /openapi.json: %d %s", r.status, r.short()))
+	}
+	return spec{root: obj(r.body)}
+}
+
+// fixtures gives a fresh merchant the objects the examples name, made with
+// the document's own create examples, and maps each example id to the live
+// one.
+func (l *live) fixtures(t *testing.T, s spec) (key string, ids map[string]string) {
+	t.Helper()
+	_, key = l.merchant(t)
+	ids = map[string]string{}
+	create := func(opID, name string, drop ...string) {
+		t.Helper()
+		o := s.op(t, opID)
+		req := obj(deepCopy(s.example(t, obj(obj(obj(o.m["requestBody"])["content"])["application/json"]), name)))
+		for _, d := range drop {
+			delete(req, d)
+		}
+		body, _ := json.Marshal(req)
+		body = []byte(strings.NewReplacer(pairs(ids)...).Replace(string(body)))
+		status := s.exampleStatus(t, o, name)
+		r := l.do(o.method, o.path, key, body, nil)
+		if strconv.Itoa(r.status) != status {
+			t.Fatalf("fixture %s %s: got %d %s, want %s", opID, name, r.status, r.short(), status)
+		}
+		documented := obj(s.example(t, jsonMedia(o.responses(t, s)[status]), name))
+		ids[str(documented["id"])] = str(obj(r.body)["id"])
+	}
+	// References are unique per merchant and merchant references replay:
+	// leave them to the examples themselves.
+	create("createOrder", "card_order", "reference")
+	create("createOrder", "vendor_split", "reference")
+	create("createRefund", "partial", "merchant_reference")
+	create("createRefund", "queued")
+	create("createWebhookEndpoint", "ok")
+	// The event getEvent shows: the live event of its type about its refund.
+	ev := obj(s.example(t, jsonMedia(s.op(t, "getEvent").responses(t, s)["200"]), "ok"))
+	q := url.Values{"type": {str(ev["type"])}, "refund_id": {ids[str(ev["refund_id"])]}}
+	r := l.do("GET", "/v1/events?"+q.Encode(), key, nil, nil)
+	data := arr(obj(r.body)["data"])
+	if len(data) == 0 {
+		t.Fatalf("fixture event %s: %d %s", q.Encode(), r.status, r.short())
+	}
+	ids[str(ev["id"])] = str(obj(data[0])["id"])
+	return key, ids
+}
+
+// ---- the document
+
+// spec is the OpenAPI document as the server serves it, decoded with
+// numbers as json.Number.
+type spec struct{ root map[string]any }
+
+type operation struct {
+	method, path string // "GET", "/v1/orders/{id}"
+	m            map[string]any
+}
+
+func (o operation) key() string  { return o.method + " " + o.path }
+func (o operation) id() string   { return str(o.m["operationId"]) }
+func (o operation) public() bool { sec, ok := o.m["security"].([]any); return ok && len(sec) == 0 }
+
+func (o operation) codes() []string {
+	var out []string
+	for _, c := range arr(o.m["x-error-codes"]) {
+		out = append(out, str(c))
+	}
+	return out
+}
+
+func (o operation) params(t *testing.T, s spec) []map[string]any {
+	var out []map[string]any
+	for _, p := range arr(o.m["parameters"]) {
+		out = append(out, s.resolve(t, p))
+	}
+	return out
+}
+
+// responses maps each documented status ("200", "default") to its
+// response, references resolved.
+func (o operation) responses(t *testing.T, s spec) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for status, r := range obj(o.m["responses"]) {
+		out[status] = s.resolve(t, r)
+	}
+	return out
+}
+
+// jsonOnly reports whether every response with a body is JSON.
+func (o operation) jsonOnly(t *testing.T, s spec) bool {
+	for _, r := range o.responses(t, s) {
+		for mt := range obj(r["content"]) {
+			if mt != "application/json" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+var methods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+func (s spec) operations(t *testing.T) []operation {
+	var out []operation
+	for path, item := range obj(s.root["paths"]) {
+		for m, op := range obj(item) {
+			if !slices.Contains(methods, m) {
+				t.Errorf("%s: %q: only operations are expected in a path item", path, m)
+				continue
+			}
+			out = append(out, operation{method: strings.ToUpper(m), path: path, m: obj(op)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key() < out[j].key() })
+	return out
+}
+
+func (s spec) op(t *testing.T, id string) operation {
+	t.Helper()
+	for _, o := range s.operations(t) {
+		if o.id() == id {
+			return o
+		}
+	}
+	t.Fatalf("no operation %s in openapi.json", id)
+	return operation{}
+}
+
+func (s spec) lookup(ref string) any {
+	if !strings.HasPrefix(ref, "#/") {
+		return nil
+	}
+	var cur any = s.root
+	for _, p := range strings.Split(ref[2:], "/") {
+		cur = obj(cur)[p]
+	}
+	return cur
+}
+
+// resolve follows $ref until it reaches an object without one.
+func (s spec) resolve(t *testing.T, v any) map[string]any {
+	t.Helper()
+	m := obj(v)
+	for range 10 {
+		ref, ok := m["$ref"].(string)
+		if !ok {
+			return m
+		}
+		if m = obj(s.lookup(ref)); m == nil {
+			t.Fatalf("$ref %s resolves to nothing", ref)
+		}
+	}
+	t.Fatalf("$ref loop at %v", v)
+	return nil
+}
+
+func (s spec) errorTable(t *testing.T) map[string]int {
+	table := map[string]int{}
+	for code, e := range obj(s.root["x-error-codes"]) {
+		n, err := strconv.Atoi(fmt.Sprint(obj(e)["status"]))
+		if err != nil {
+			t.Fatalf("x-error-codes: %s: status %v", code, obj(e)["status"])
+		}
+		table[code] = n
+	}
+	if len(table) == 0 {
+		t.Fatal("openapi.json has no x-error-codes table")
+	}
+	return table
+}
+
+func (s spec) isErrorEnvelope(t *testing.T, resp map[string]any) bool {
+	return resp != nil && obj(jsonSchema(resp))["$ref"] == "#/components/schemas/Error"
+}
+
+func jsonMedia(resp map[string]any) map[string]any {
+	return obj(obj(resp["content"])["application/json"])
+}
+
+func jsonSchema(resp map[string]any) any { return jsonMedia(resp)["schema"] }
+
+func (s spec) example(t *testing.T, media map[string]any, name string) any {
+	t.Helper()
+	ex, ok := obj(media["examples"])[name]
+	if !ok {
+		t.Fatalf("no example %q", name)
+	}
+	return obj(ex)["value"]
+}
+
+// hasExamples reports whether any response of o has an example.
+func (s spec) hasExamples(t *testing.T, o operation) bool {
+	for _, r := range o.responses(t, s) {
+		if len(obj(jsonMedia(r)["examples"])) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// An example named N is a request when a parameter or the request body
+// has an example N (an operation with nothing required also runs "ok"
+// bare); the response documenting it is the one with an example N.
+func (s spec) runnableExamples(t *testing.T, o operation) []string {
+	names := map[string]bool{}
+	bare := true
+	for _, p := range o.params(t, s) {
+		for n := range obj(p["examples"]) {
+			names[n] = true
+		}
+		bare = bare && p["required"] != true
+	}
+	if rb := obj(o.m["requestBody"]); rb != nil {
+		for n := range obj(jsonMedia(rb)["examples"]) {
+			names[n] = true
+		}
+		bare = bare && rb["required"] != true
+	}
+	if bare {
+		names["ok"] = true
+	}
+	return slices.Sorted(maps.Keys(names))
+}
+
+func (s spec) exampleStatus(t *testing.T, o operation, name string) string {
+	t.Helper()
+	var statuses []string
+	for status, r := range o.responses(t, s) {
+		if _, ok := obj(jsonMedia(r)["examples"])[name]; ok {
+			statuses = append(statuses, status)
+		}
+	}
+	if len(statuses) != 1 {
+		t.Fatalf("%s: example %q is documented by responses %v; want exactly one", o.key(), name, statuses)
+	}
+	return statuses[0]
+}
+
+// exampleRequest builds the request of example name from the examples of
+// the parameters and of the body.
+func (s spec) exampleRequest(t *testing.T, o operation, name string) (path string, hdr http.Header, body []byte) {
+	t.Helper()
+	path, hdr, q := o.path, http.Header{}, url.Values{}
+	for _, p := range o.params(t, s) {
+		ex, ok := obj(p["examples"])[name]
+		if !ok {
+			if p["in"] == "path" {
+				t.Fatalf("example %s has no value for path parameter %s", name, p["name"])
+			}
+			continue
+		}
+		v := fmt.Sprint(obj(ex)["value"])
+		switch p["in"] {
+		case "path":
+			path = strings.ReplaceAll(path, "{"+str(p["name"])+"}", url.PathEscape(v))
+		case "query":
+			q.Set(str(p["name"]), v)
+		case "header":
+			hdr.Set(str(p["name"]), v)
+		}
+	}
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	if rb := obj(o.m["requestBody"]); rb != nil {
+		if ex, ok := obj(jsonMedia(rb)["examples"])[name]; ok {
+			body, _ = json.Marshal(obj(ex)["value"])
+		} else if rb["required"] == true {
+			t.Fatalf("example %s has no request body", name)
+		}
+	}
+	return path, hdr, body
+}
+
+// ---- a JSON Schema checker for the keywords the document uses
+
+// shapeKeywords are checked; valueKeywords document constraints of values,
+// not their shape, and are left to the handlers' own tests. Any other
+// keyword fails the check, so a schema it does not understand never passes.
+var (
+	shapeKeywords = []string{"$ref", "type", "enum", "required", "properties", "additionalProperties", "items"}
+	valueKeywords = []string{"description", "format", "pattern", "minimum", "maximum", "maxLength", "default", "example"}
+)
+
+// validate checks v against schema: JSON types, required properties,
+// enums, and no property the schema leaves undocumented.
+func (s spec) validate(t *testing.T, schema, v any, at string) []string {
+	sch := s.resolve(t, schema)
+	if sch == nil {
+		return []string{at + ": no schema"}
+	}
+	var errs []string
+	for k := range sch {
+		if !slices.Contains(shapeKeywords, k) && !slices.Contains(valueKeywords, k) {
+			errs = append(errs, fmt.Sprintf("%s: schema keyword %q is not checked by this test", at, k))
+		}
+	}
+	if types := typeList(sch["type"]); len(types) > 0 {
+		got := jsonType(v)
+		if !slices.Contains(types, got) && !(got == "integer" && slices.Contains(types, "number")) {
+			return append(errs, fmt.Sprintf("%s: %s, want %s", at, got, strings.Join(types, " or ")))
+		}
+	}
+	if enum, ok := sch["enum"].([]any); ok && !slices.ContainsFunc(enum, func(e any) bool { return reflect.DeepEqual(e, v) }) {
+		errs = append(errs, fmt.Sprintf("%s: %v is not one of %v", at, v, enum))
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		props := obj(sch["properties"])
+		for _, r := range arr(sch["required"]) {
+			if _, ok := x[str(r)]; !ok {
+				errs = append(errs, fmt.Sprintf("%s: required property %s is missing", at, r))
+			}
+		}
+		open := sch["additionalProperties"] == true || obj(sch["additionalProperties"]) != nil || props == nil
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if ps, ok := props[k]; ok {
+				errs = append(errs, s.validate(t, ps, x[k], at+"."+k)...)
+			} else if !open {
+				errs = append(errs, fmt.Sprintf("%s: property %s is not documented", at, k))
+			}
+		}
+	case []any:
+		if items, ok := sch["items"]; ok {
+			for i, e := range x {
+				errs = append(errs, s.validate(t, items, e, fmt.Sprintf("%s[%d]", at, i))...)
+			}
+		}
+	}
+	return errs
+}
+
+func typeList(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			out = append(out, str(e))
+		}
+		return out
+	}
+	return nil
+}
+
+func jsonType(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	case json.Number:
+		if strings.ContainsAny(string(x), ".eE") {
+			return "number"
+		}
+		return "integer"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// ---- small helpers
+
+func obj(v any) map[string]any { m, _ := v.(map[string]any); return m }
+func arr(v any) []any          { a, _ := v.([]any); return a }
+func str(v any) string         { s, _ := v.(string); return s }
+
+func deepCopy(v any) any {
+	b, _ := json.Marshal(v)
+	var out any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	_ = dec.Decode(&out)
+	return out
+}
+
+func mediaType(h http.Header) string {
+	mt, _, _ := strings.Cut(h.Get("Content-Type"), ";")
+	return strings.TrimSpace(mt)
+}
+
+// pairs turns an id map into strings.NewReplacer's arguments.
+func pairs(ids map[string]string) []string {
+	var out []string
+	for from, to := range ids {
+		out = append(out, from, to)
+	}
+	return out
+}
+
+func sameSet(t *testing.T, what string, served, documented []string) {
+	t.Helper()
+	a, b := slices.Sorted(slices.Values(served)), slices.Sorted(slices.Values(documented))
+	if !slices.Equal(slices.Compact(a), slices.Compact(b)) {
+		t.Errorf("%s: the server reads %v, openapi.json documents %v", what, a, b)
+	}
+}

@@ -1,0 +1,538 @@
+package client_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/client"
+	"github.com/refundd/refundd/server"
+)
+
+// clock is a fake clock the tests move by hand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// counter is a RoundTripper that counts the requests a client sends, so
+// tests can tell a retried call from a single one.
+type counter struct {
+	mu   sync.Mutex
+	n    int
+	keys []string // Idempotency-Key of each request
+}
+
+func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.n++
+	c.keys = append(c.keys, r.Header.Get("Idempotency-Key"))
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (c *counter) take() (int, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, keys := c.n, c.keys
+	c.n, c.keys = 0, nil
+	return n, keys
+}
+
+type fixture struct {
+	srv   *server.Server
+	c     *client.Client
+	key   string
+	clock *clock
+	sent  *counter
+}
+
+// mustServe starts a real server (temp SQLite, free port, worker off,
+// fake clock) and a client for its merchant whose requests are counted.
+func mustServe(t *testing.T) *fixture {
+	t.Helper()
+	clk := &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	srv, key, stop := exampleServer(func(c *server.Config) {
+		c.Now, c.WebhookAllowPrivate = clk.Now, true
+	})
+	t.Cleanup(stop)
+	sent := &counter{}
+	c, err := client.New(srv.URL(), key, client.WithHTTPClient(&http.Client{Transport: sent, Timeout: 30 * time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{srv: srv, c: c, key: key, clock: clk, sent: sent}
+}
+
+func (f *fixture) order(t *testing.T, ref, currency string, amount int64, last4 string) *client.Order {
+	t.Helper()
+	o, err := f.c.CreateOrder(context.Background(), client.CreateOrderParams{Reference: ref, Currency: currency, Amount: amount,
+		PaymentMethod: "card", Source: client.Card{Scheme: "mastercard", FirstDigits: "555555", LastDigits: last4, Month: 12, Year: 2030}})
+	if err != nil {
+		t.Fatalf("create order %s: %v", ref, err)
+	}
+	return o
+}
+
+// wantError checks that err is a *client.Error with status and code, and
+// that the call was sent once (4xx are not retried).
+func (f *fixture) wantError(t *testing.T, err error, status int, code string) {
+	t.Helper()
+	e, ok := errors.AsType[*client.Error](err)
+	if !ok || e.StatusCode != status || e.Code != code || e.Message == "" {
+		t.Fatalf("want *client.Error %d %s, got %#v", status, code, err)
+	}
+	if n, _ := f.sent.take(); n != 1 {
+		t.Fatalf("a %d was sent %d times; want once", status, n)
+	}
+}
+
+func TestOrders(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		params client.CreateOrderParams
+		status int
+		code   string
+	}{
+		{name: "OK", params: client.CreateOrderParams{Reference: "ORD-1", Currency: "SAR", Amount: 262346, PaymentMethod: "card",
+			Customer: client.Customer{Name: "Noura", Email: "noura@example.com"}}},
+		{name: "OKWithItemsKWD", params: client.CreateOrderParams{Reference: "ORD-2", Currency: "KWD", Amount: 3015, PaymentMethod: "knet",
+			Items: []client.OrderItemParams{{ID: "line-1", NameEN: "Dates", Qty: 3, UnitAmount: 1005, TaxRate: "0"}}}},
+		{name: "ErrOrderReferenceExists", params: client.CreateOrderParams{Reference: "ORD-1", Currency: "SAR", Amount: 100, PaymentMethod: "card"},
+			status: 409, code: "order_reference_exists"},
+		{name: "ErrInvalidCurrency", params: client.CreateOrderParams{Reference: "ORD-3", Currency: "XXX1", Amount: 100, PaymentMethod: "card"},
+			status: 400, code: "invalid_request"},
+		{name: "ErrInvalidAmount", params: client.CreateOrderParams{Reference: "ORD-4", Currency: "SAR", Amount: -5, PaymentMethod: "card"},
+			status: 400, code: "invalid_amount"},
+	}
+	created := map[string]*client.Order{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.sent.take()
+			o, err := f.c.CreateOrder(ctx, tt.params)
+			if tt.status != 0 {
+				f.wantError(t, err, tt.status, tt.code)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.ID == "" || o.Reference != tt.params.Reference || o.Currency != tt.params.Currency ||
+				o.CapturedAmount != tt.params.Amount || o.RefundableAmount != tt.params.Amount || len(o.Items) != len(tt.params.Items) {
+				t.Fatalf("created %+v from %+v", o, tt.params)
+			}
+			got, err := f.c.GetOrder(ctx, o.ID)
+			if err != nil || got.ID != o.ID || got.Amount != o.Amount {
+				t.Fatalf("get: %+v, %v", got, err)
+			}
+			created[o.Reference] = o
+		})
+	}
+
+	page, err := f.c.ListOrders(ctx, client.ListOrdersParams{Reference: "ORD-2"})
+	if err != nil || len(page.Data) != 1 || page.Data[0].ID != created["ORD-2"].ID || page.HasMore {
+		t.Fatalf("list by reference: %+v, %v", page, err)
+	}
+	f.sent.take()
+	_, err = f.c.GetOrder(ctx, "ord_missing")
+	f.wantError(t, err, 404, "order_not_found")
+	if _, err := f.c.GetOrder(ctx, ""); err == nil {
+		t.Fatal("GetOrder with an empty id must fail before sending")
+	}
+}
+
+func TestAllOrders_Paginates(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	var want []string
+	for _, ref := range []string{"P-1", "P-2", "P-3", "P-4", "P-5"} {
+		want = append([]string{f.order(t, ref, "SAR", 1000, "4444").ID}, want...) // newest first
+	}
+	tests := []struct {
+		name   string
+		limit  int
+		stopAt int // stop ranging after this many; 0: all
+		pages  int
+	}{
+		{name: "PagesOfTwo", limit: 2, pages: 3},
+		{name: "OnePage", limit: 100, pages: 1},
+		{name: "ExactPages", limit: 5, pages: 1},
+		{name: "BreakEarlyFetchesNoMore", limit: 2, stopAt: 3, pages: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.sent.take()
+			var got []string
+			for o, err := range f.c.AllOrders(ctx, client.ListOrdersParams{Limit: tt.limit}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, o.ID)
+				if len(got) == tt.stopAt {
+					break
+				}
+			}
+			wantIDs := want
+			if tt.stopAt > 0 {
+				wantIDs = want[:tt.stopAt]
+			}
+			if strings.Join(got, ",") != strings.Join(wantIDs, ",") {
+				t.Fatalf("got %v, want %v", got, wantIDs)
+			}
+			if n, _ := f.sent.take(); n != tt.pages {
+				t.Fatalf("fetched %d pages, want %d", n, tt.pages)
+			}
+		})
+	}
+
+	// An error ends the iteration with the error.
+	bad, _ := client.New(f.srv.URL(), "rk_wrong")
+	var errs int
+	for o, err := range bad.AllOrders(ctx, client.ListOrdersParams{}) {
+		if o != nil || client.ErrorCode(err) != "unauthorized" {
+			t.Fatalf("want one unauthorized error, got %v, %v", o, err)
+		}
+		errs++
+	}
+	if errs != 1 {
+		t.Fatalf("yielded %d errors, want 1", errs)
+	}
+}
+
+func TestRefunds_Create(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	sar := f.order(t, "R-SAR", "SAR", 10000, "4444")
+	kwd := f.order(t, "R-KWD", "KWD", 50000, "4444")
+	declined := f.order(t, "R-51", "SAR", 5000, "0051")
+	tests := []struct {
+		name     string
+		params   client.CreateRefundParams
+		status   client.RefundStatus
+		amount   int64
+		failure  string
+		errHTTP  int
+		errCode  string
+		errParam string
+	}{
+		{name: "OKPartial", params: client.CreateRefundParams{OrderID: sar.ID, Amount: client.Int64(1050), Reason: "damaged", MerchantReference: "RF-1"},
+			status: client.StatusSucceeded, amount: 1050},
+		{name: "OKThreeDecimals", params: client.CreateRefundParams{OrderID: kwd.ID, Amount: client.Int64(1005)},
+			status: client.StatusSucceeded, amount: 1005},
+		{name: "OKWholeRemainder", params: client.CreateRefundParams{OrderID: sar.ID},
+			status: client.StatusSucceeded, amount: 8950},
+		{name: "Declined", params: client.CreateRefundParams{OrderID: declined.ID, Amount: client.Int64(100)},
+			status: client.StatusFailed, amount: 100, failure: "51"},
+		{name: "ErrAmountExceedsRefundable", params: client.CreateRefundParams{OrderID: kwd.ID, Amount: client.Int64(48996)},
+			errHTTP: 422, errCode: "amount_exceeds_refundable", errParam: "amount"},
+		{name: "ErrInvalidAmount", params: client.CreateRefundParams{OrderID: kwd.ID, Amount: client.Int64(0)},
+			errHTTP: 400, errCode: "invalid_amount", errParam: "amount"},
+		{name: "ErrOrderNotFound", params: client.CreateRefundParams{OrderID: "ord_missing", Amount: client.Int64(1)},
+			errHTTP: 404, errCode: "order_not_found"},
+		{name: "ErrMerchantReferenceReused", params: client.CreateRefundParams{OrderID: kwd.ID, Amount: client.Int64(1), MerchantReference: "RF-1"},
+			errHTTP: 409, errCode: "merchant_reference_reused", errParam: "merchant_reference"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.sent.take()
+			r, err := f.c.CreateRefund(ctx, tt.params)
+			if tt.errCode != "" {
+				f.wantError(t, err, tt.errHTTP, tt.errCode)
+				if p := err.(*client.Error).Param; p != tt.errParam {
+					t.Fatalf("param %q, want %q", p, tt.errParam)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != tt.status || r.Amount != tt.amount || r.OrderID != tt.params.OrderID || r.FailureCode != tt.failure ||
+				r.MerchantReference != tt.params.MerchantReference {
+				t.Fatalf("got %+v", r)
+			}
+			if r.Status == client.StatusSucceeded && (r.ARN == "" || r.RRN == "") {
+				t.Fatalf("a succeeded sandbox refund carries ARN and RRN: %+v", r)
+			}
+			if n, keys := f.sent.take(); n != 1 || !hexKey.MatchString(keys[0]) {
+				t.Fatalf("want one request with a generated key, got %d %v", n, keys)
+			}
+		})
+	}
+	if o, _ := f.c.GetOrder(ctx, sar.ID); o.RefundedAmount != 10000 || o.RefundableAmount != 0 {
+		t.Fatalf("SAR order after refunds: %+v", o)
+	}
+}
+
+func TestRefunds_IdempotencyKey(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	o := f.order(t, "IDEM-1", "SAR", 10000, "4444")
+	p := client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(2500), IdempotencyKey: "rma-1"}
+	first, err := f.c.CreateRefund(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.c.CreateRefund(ctx, p)
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("replay: %+v, %v; want refund %s", again, err, first.ID)
+	}
+	if _, keys := f.sent.take(); len(keys) != 3 || keys[1] != "rma-1" || keys[2] != "rma-1" {
+		t.Fatalf("sent keys %v", keys)
+	}
+	p.Amount = client.Int64(2600)
+	_, err = f.c.CreateRefund(ctx, p)
+	f.wantError(t, err, 422, "idempotency_key_reused")
+	if got, _ := f.c.GetOrder(ctx, o.ID); got.RefundedAmount != 2500 {
+		t.Fatalf("refunded %d, want 2500 (once)", got.RefundedAmount)
+	}
+}
+
+func TestRefunds_ReadCancelSyncList(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	o := f.order(t, "LIFE-1", "SAR", 10000, "4444")
+	done, err := f.c.CreateRefund(ctx, client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(1000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	queued, err := f.c.CreateRefund(ctx, client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(2000), Queue: true})
+	if err != nil || queued.Status != client.StatusPending {
+		t.Fatalf("queued refund: %+v, %v", queued, err)
+	}
+
+	tests := []struct {
+		name   string
+		call   func() (*client.Refund, error)
+		status client.RefundStatus
+		id     string
+		code   string
+		http   int
+	}{
+		{name: "Get", call: func() (*client.Refund, error) { return f.c.GetRefund(ctx, done.ID) }, status: client.StatusSucceeded, id: done.ID},
+		{name: "SyncFinal", call: func() (*client.Refund, error) { return f.c.SyncRefund(ctx, done.ID) }, status: client.StatusSucceeded, id: done.ID},
+		{name: "CancelPending", call: func() (*client.Refund, error) { return f.c.CancelRefund(ctx, queued.ID) }, status: client.StatusCanceled, id: queued.ID},
+		{name: "ErrCancelTwice", call: func() (*client.Refund, error) { return f.c.CancelRefund(ctx, queued.ID) }, http: 409, code: "refund_not_cancelable"},
+		{name: "ErrCancelSucceeded", call: func() (*client.Refund, error) { return f.c.CancelRefund(ctx, done.ID) }, http: 409, code: "refund_not_cancelable"},
+		{name: "ErrGetUnknown", call: func() (*client.Refund, error) { return f.c.GetRefund(ctx, "re_missing") }, http: 404, code: "refund_not_found"},
+		{name: "ErrSyncUnknown", call: func() (*client.Refund, error) { return f.c.SyncRefund(ctx, "re_missing") }, http: 404, code: "refund_not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.sent.take()
+			r, err := tt.call()
+			if tt.code != "" {
+				f.wantError(t, err, tt.http, tt.code)
+				return
+			}
+			if err != nil || r.ID != tt.id || r.Status != tt.status {
+				t.Fatalf("got %+v, %v; want %s %s", r, err, tt.id, tt.status)
+			}
+		})
+	}
+
+	ts, err := f.c.RefundTransitions(ctx, queued.ID)
+	if err != nil || len(ts) != 2 || ts[0].From != "" || ts[0].To != client.StatusPending ||
+		ts[1].From != client.StatusPending || ts[1].To != client.StatusCanceled {
+		t.Fatalf("transitions: %+v, %v", ts, err)
+	}
+
+	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	lists := []struct {
+		name   string
+		params client.ListRefundsParams
+		want   []string
+	}{
+		{name: "All", params: client.ListRefundsParams{}, want: []string{queued.ID, done.ID}},
+		{name: "ByStatus", params: client.ListRefundsParams{Status: client.StatusCanceled}, want: []string{queued.ID}},
+		{name: "ByOrder", params: client.ListRefundsParams{OrderID: o.ID, Limit: 1}, want: []string{queued.ID, done.ID}},
+		{name: "CreatedBefore", params: client.ListRefundsParams{CreatedBefore: start.Add(time.Minute)}, want: []string{done.ID}},
+		{name: "CreatedAfter", params: client.ListRefundsParams{CreatedAfter: start.Add(time.Hour)}, want: []string{queued.ID}},
+		{name: "Empty", params: client.ListRefundsParams{CreatedAfter: start.Add(48 * time.Hour)}, want: nil},
+	}
+	for _, tt := range lists {
+		t.Run("List"+tt.name, func(t *testing.T) {
+			var got []string
+			for r, err := range f.c.AllRefunds(ctx, tt.params) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, r.ID)
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	_, err = f.c.ListRefunds(ctx, client.ListRefundsParams{Status: "lost"})
+	f.sent.take()
+	if client.ErrorCode(err) != "invalid_request" {
+		t.Fatalf("unknown status: %v", err)
+	}
+}
+
+func TestEvents(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	o := f.order(t, "EV-1", "SAR", 10000, "4444")
+	r, err := f.c.CreateRefund(ctx, client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(700)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for e, err := range f.c.AllEvents(ctx, client.ListEventsParams{RefundID: r.ID, Limit: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.RefundID != r.ID || e.OrderID != o.ID {
+			t.Fatalf("event %+v is not about refund %s", e, r.ID)
+		}
+		types = append(types, e.Type)
+	}
+	if !strings.Contains(strings.Join(types, ","), "refund.created") || !strings.Contains(strings.Join(types, ","), "refund.succeeded") {
+		t.Fatalf("events of the refund: %v", types)
+	}
+
+	page, err := f.c.ListEvents(ctx, client.ListEventsParams{Type: "refund.succeeded"})
+	if err != nil || len(page.Data) != 1 {
+		t.Fatalf("succeeded events: %+v, %v", page, err)
+	}
+	ev, err := f.c.GetEvent(ctx, page.Data[0].ID)
+	if err != nil || ev.Type != "refund.succeeded" {
+		t.Fatalf("get event: %+v, %v", ev, err)
+	}
+	var data struct {
+		Amount int64  `json:"amount"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(ev.Data, &data); err != nil || data.Amount != 700 || data.Status != "succeeded" {
+		t.Fatalf("event data %s: %v", ev.Data, err)
+	}
+	f.sent.take()
+	_, err = f.c.GetEvent(ctx, "evt_missing")
+	f.wantError(t, err, 404, "event_not_found")
+}
+
+func TestWebhookEndpoints(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	var hits sync.Map
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Store(r.Header.Get("Webhook-Id"), true)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(receiver.Close)
+
+	ep, err := f.c.CreateWebhookEndpoint(ctx, client.CreateWebhookEndpointParams{URL: receiver.URL + "/hooks", Description: "ops",
+		Events: []string{"refund.succeeded"}})
+	if err != nil || !strings.HasPrefix(ep.Secret, "whsec_") || ep.URL != receiver.URL+"/hooks" {
+		t.Fatalf("create: %+v, %v", ep, err)
+	}
+	got, err := f.c.GetWebhookEndpoint(ctx, ep.ID)
+	if err != nil || got.Secret != "" || got.Description != "ops" {
+		t.Fatalf("get (secret shown once only): %+v, %v", got, err)
+	}
+	up, err := f.c.UpdateWebhookEndpoint(ctx, ep.ID, client.UpdateWebhookEndpointParams{
+		Events: &[]string{"refund.failed", "refund.succeeded"}, Description: client.String("finance")})
+	if err != nil || len(up.Events) != 2 || up.Description != "finance" || up.Disabled {
+		t.Fatalf("update: %+v, %v", up, err)
+	}
+	list, err := f.c.ListWebhookEndpoints(ctx)
+	if err != nil || len(list) != 1 || list[0].ID != ep.ID {
+		t.Fatalf("list: %+v, %v", list, err)
+	}
+
+	ev, err := f.c.TestWebhookEndpoint(ctx, ep.ID)
+	if err != nil || ev.ID == "" {
+		t.Fatalf("test: %+v, %v", ev, err)
+	}
+	if _, err := f.srv.Webhooks.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var attempts []*client.DeliveryAttempt
+	for a, err := range f.c.AllWebhookDeliveries(ctx, ep.ID, client.ListDeliveriesParams{Limit: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		attempts = append(attempts, a)
+	}
+	if len(attempts) != 1 || attempts[0].EventID != ev.ID || attempts[0].StatusCode != http.StatusNoContent {
+		t.Fatalf("deliveries: %+v", attempts)
+	}
+	if _, ok := hits.Load(ev.ID); !ok {
+		t.Fatalf("the receiver never got event %s", ev.ID)
+	}
+
+	if err := f.c.DeleteWebhookEndpoint(ctx, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		call func() error
+	}{
+		{"Get", func() error { _, err := f.c.GetWebhookEndpoint(ctx, ep.ID); return err }},
+		{"Update", func() error {
+			_, err := f.c.UpdateWebhookEndpoint(ctx, ep.ID, client.UpdateWebhookEndpointParams{Disabled: client.Bool(true)})
+			return err
+		}},
+		{"Delete", func() error { return f.c.DeleteWebhookEndpoint(ctx, ep.ID) }},
+		{"Test", func() error { _, err := f.c.TestWebhookEndpoint(ctx, ep.ID); return err }},
+		{"Deliveries", func() error {
+			_, err := f.c.ListWebhookDeliveries(ctx, ep.ID, client.ListDeliveriesParams{})
+			return err
+		}},
+	} {
+		t.Run("ErrDeleted"+tt.name, func(t *testing.T) {
+			f.sent.take()
+			f.wantError(t, tt.call(), 404, "webhook_endpoint_not_found")
+		})
+	}
+}
+
+func TestErrors_AuthNotRetried(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	sent := &counter{}
+	bad, err := client.New(f.srv.URL(), "rk_not_a_key", client.WithHTTPClient(&http.Client{Transport: sent}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bad.ListRefunds(context.Background(), client.ListRefundsParams{})
+	e, ok := errors.AsType[*client.Error](err)
+	if !ok || e.StatusCode != 401 || e.Code != "unauthorized" || e.RequestID == "" {
+		t.Fatalf("want 401 unauthorized with a request id, got %#v", err)
+	}
+	if !strings.Contains(e.Error(), "401 unauthorized") {
+		t.Fatalf("error text %q", e.Error())
+	}
+	if n, _ := sent.take(); n != 1 {
+		t.Fatalf("a 401 was sent %d times", n)
+	}
+}

@@ -1,0 +1,499 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/client"
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/server"
+)
+
+// remote is a running refundd the refunds commands talk to over HTTP.
+type remote struct {
+	srv *server.Server
+	key string
+	c   *client.Client
+}
+
+// fixedClock is the server's clock: every refund is created on 2026-03-01.
+type fixedClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fixedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// mustRemote starts a real server on a temp SQLite file and a free port,
+// with one merchant, and a client on its key.
+func mustRemote(t *testing.T) *remote {
+	t.Helper()
+	clk := &fixedClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	ctx := context.Background()
+	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"),
+		WorkerInterval: -1, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	_, key, err := srv.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Import Souq"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(srv.URL(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &remote{srv: srv, key: key, c: c}
+}
+
+func (r *remote) order(t *testing.T, ref, currency string, amount int64, last4 string) *client.Order {
+	t.Helper()
+	o, err := r.c.CreateOrder(context.Background(), client.CreateOrderParams{Reference: ref, Currency: currency, Amount: amount,
+		PaymentMethod: "card", Source: client.Card{Scheme: "visa", FirstDigits: "411111", LastDigits: last4, Month: 12, Year: 2030}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// refunded returns the refunded amount of each order, by reference.
+func (r *remote) refunded(t *testing.T) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for o, err := range r.c.AllOrders(context.Background(), client.ListOrdersParams{Limit: 100}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[o.Reference] = o.RefundedAmount + o.PendingRefundAmount
+	}
+	return out
+}
+
+func (r *remote) refundCount(t *testing.T) int {
+	t.Helper()
+	n := 0
+	for _, err := range r.c.AllRefunds(context.Background(), client.ListRefundsParams{Limit: 100}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	return n
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parseCSV(t, string(b))
+}
+
+func parseCSV(t *testing.T, s string) [][]string {
+	t.Helper()
+	recs, err := csv.NewReader(strings.NewReader(s)).ReadAll()
+	if err != nil {
+		t.Fatalf("not CSV: %v\n%s", err, s)
+	}
+	return recs
+}
+
+// wantRow is the expected result line of one import row.
+type wantRow struct {
+	row, order, amount, status, code string
+	ref                              string // merchant_reference; "derived" for a generated one
+}
+
+func checkImportResult(t *testing.T, recs [][]string, want []wantRow) map[string]string {
+	t.Helper()
+	header := "row,order_reference,amount,status,refund_id,error_code,error_message,merchant_reference"
+	if len(recs) == 0 || strings.Join(recs[0], ",") != header {
+		t.Fatalf("result header %v, want %s", recs, header)
+	}
+	if len(recs)-1 != len(want) {
+		t.Fatalf("result has %d rows, want %d: %v", len(recs)-1, len(want), recs)
+	}
+	ids := map[string]string{}
+	for i, w := range want {
+		got := recs[i+1]
+		row, order, amount, status, id, code, msg, ref := got[0], got[1], got[2], got[3], got[4], got[5], got[6], got[7]
+		if row != w.row || order != w.order || amount != w.amount || status != w.status || code != w.code {
+			t.Errorf("row %s: got %v, want %+v", w.row, got, w)
+			continue
+		}
+		switch {
+		case status == "error" && (id != "" || msg == ""):
+			t.Errorf("row %s: an error row has no refund and says why: %v", w.row, got)
+		case status != "error" && !strings.HasPrefix(id, "re_"):
+			t.Errorf("row %s: refund id %q", w.row, id)
+		case w.ref == "derived" && !strings.HasPrefix(ref, "imp-"):
+			t.Errorf("row %s: derived merchant_reference %q", w.row, ref)
+		case w.ref != "derived" && ref != w.ref:
+			t.Errorf("row %s: merchant_reference %q, want %q", w.row, ref, w.ref)
+		}
+		ids[w.row] = id
+	}
+	return ids
+}
+
+// TestRefundsImport_RerunRefundsNothingTwice imports testdata's file with
+// good and bad rows, first half of it (as an interrupted run would), then
+// all of it twice: every rerun answers the refunds already made.
+func TestRefundsImport_RerunRefundsNothingTwice(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	for _, o := range []struct {
+		ref, cur string
+		amount   int64
+		last4    string
+	}{
+		{"IMP-SAR-1", "SAR", 10000, "1111"}, {"IMP-KWD-1", "KWD", 50000, "1111"}, {"IMP-SAR-2", "SAR", 10000, "1111"},
+		{"IMP-SAR-3", "SAR", 1000, "1111"}, {"IMP-SAR-4", "SAR", 10000, "1111"}, {"IMP-DECLINED", "SAR", 1000, "0051"},
+	} {
+		r.order(t, o.ref, o.cur, o.amount, o.last4)
+	}
+	dir := t.TempDir()
+	file := filepath.Join("testdata", "refunds-import.csv")
+	full, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first three data rows, at the same line numbers, as a run
+	// interrupted after them would have sent.
+	head := filepath.Join(dir, "head.csv")
+	if err := os.WriteFile(head, []byte(strings.Join(strings.SplitAfter(string(full), "\n")[:4], "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := []wantRow{
+		{"2", "IMP-SAR-1", "10.50", "succeeded", "", "derived"},
+		{"3", "IMP-KWD-1", "1.005", "succeeded", "", "derived"},
+		{"4", "IMP-SAR-2", "25.00", "succeeded", "", "RMA-2001"},
+		{"5", "IMP-SAR-2", "5.00", "succeeded", "", "derived"},
+		{"6", "IMP-MISSING", "5.00", "error", "order_not_found", ""},
+		{"7", "IMP-KWD-1", "0.0005", "error", "invalid_amount", ""},
+		{"8", "IMP-SAR-3", "1.234", "error", "invalid_amount", ""},
+		{"9", "IMP-SAR-4", "500.00", "error", "amount_exceeds_refundable", "derived"},
+		{"10", "IMP-DECLINED", "3.00", "failed", "51", "derived"},
+	}
+	wantRefunded := map[string]int64{"IMP-SAR-1": 1050, "IMP-KWD-1": 1005, "IMP-SAR-2": 3000, "IMP-SAR-3": 0, "IMP-SAR-4": 0, "IMP-DECLINED": 0}
+
+	headOut := filepath.Join(dir, "head-result.csv")
+	code, _, stderr := runCLI(t, "refunds", "import", "--url", r.srv.URL(), "--key", r.key, head, "--out", headOut)
+	if code != 0 {
+		t.Fatalf("head import: exit %d: %s", code, stderr)
+	}
+	headIDs := checkImportResult(t, readCSV(t, headOut), want[:3])
+
+	var results []string
+	for run := range 2 {
+		out := filepath.Join(dir, "result.csv")
+		code, stdout, stderr := runCLI(t, "refunds", "import", "--url", r.srv.URL(), "--key", r.key, "--concurrency", "4", "--out", out, file)
+		if code != 1 || !strings.Contains(stderr, "4 of 9 rows were not refunded") || !strings.Contains(stderr, "9/9 rows, 4 errors") ||
+			!strings.Contains(stderr, "9 rows: 4 succeeded, 1 failed, 4 not refunded") {
+			t.Fatalf("run %d: exit %d, stderr %s", run, code, stderr)
+		}
+		if stdout != "" {
+			t.Fatalf("run %d: with --out nothing goes to stdout, got %q", run, stdout)
+		}
+		recs := readCSV(t, out)
+		ids := checkImportResult(t, recs, want)
+		for row, id := range headIDs {
+			if ids[row] != id {
+				t.Fatalf("run %d row %s: refund %s, the interrupted run made %s", run, row, ids[row], id)
+			}
+		}
+		b, _ := os.ReadFile(out)
+		results = append(results, string(b))
+
+		got := r.refunded(t)
+		for ref, amount := range wantRefunded {
+			if got[ref] != amount {
+				t.Errorf("run %d: order %s refunded %d, want %d", run, ref, got[ref], amount)
+			}
+		}
+		if n := r.refundCount(t); n != 5 {
+			t.Fatalf("run %d: %d refunds exist, want 5 (4 succeeded, 1 declined)", run, n)
+		}
+		if n := len(r.srv.Sandbox.Executed()); n != 5 {
+			t.Fatalf("run %d: the acquirer executed %d refunds, want 5", run, n)
+		}
+	}
+	if results[0] != results[1] {
+		t.Fatalf("a rerun answered differently:\n%s\n---\n%s", results[0], results[1])
+	}
+
+	// Without --out the result goes to stdout.
+	code, stdout, _ := runCLI(t, "refunds", "import", "--url", r.srv.URL(), "--key", r.key, head)
+	if code != 0 {
+		t.Fatalf("import to stdout: exit %d", code)
+	}
+	checkImportResult(t, parseCSV(t, stdout), want[:3])
+
+	t.Run("Export", func(t *testing.T) {
+		testRefundsExport(t, r)
+	})
+}
+
+func testRefundsExport(t *testing.T, r *remote) {
+	header := "refund_id,order_id,order_reference,merchant_reference,status,amount,amount_minor,currency,arn,rrn,created_at,updated_at"
+	tests := []struct {
+		name   string
+		args   []string
+		rows   []string // order_reference/status/amount/amount_minor/currency of each row
+		totals []string // lines of the stderr summary, spaces squeezed
+	}{
+		{name: "Day", args: []string{"--from", "2026-03-01", "--to", "2026-03-01"},
+			rows: []string{
+				"IMP-DECLINED/failed/3.00/300/SAR",
+				"IMP-SAR-2/succeeded/5.00/500/SAR",
+				"IMP-SAR-2/succeeded/25.00/2500/SAR",
+				"IMP-KWD-1/succeeded/1.005/1005/KWD",
+				"IMP-SAR-1/succeeded/10.50/1050/SAR",
+			},
+			totals: []string{"refunds export: 5 refunds", "KWD 1 1.005 1.005 0.000 0.000", "SAR 4 43.50 40.50 0.00 3.00"}},
+		{name: "Instants", args: []string{"--from", "2026-03-01T08:59:59Z", "--to", "2026-03-01T09:00:01Z"}, rows: []string{
+			"IMP-DECLINED/failed/3.00/300/SAR", "IMP-SAR-2/succeeded/5.00/500/SAR", "IMP-SAR-2/succeeded/25.00/2500/SAR",
+			"IMP-KWD-1/succeeded/1.005/1005/KWD", "IMP-SAR-1/succeeded/10.50/1050/SAR"}, totals: []string{"refunds export: 5 refunds"}},
+		{name: "DayAfter", args: []string{"--from", "2026-03-02"}, totals: []string{"refunds export: 0 refunds"}},
+		{name: "DayBefore", args: []string{"--to", "2026-02-28"}, totals: []string{"refunds export: 0 refunds"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "export.csv")
+			args := append([]string{"refunds", "export", "--target", r.srv.URL(), "--key", r.key, "--out", out}, tt.args...)
+			code, _, stderr := runCLI(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			recs := readCSV(t, out)
+			if strings.Join(recs[0], ",") != header {
+				t.Fatalf("header %v", recs[0])
+			}
+			var got []string
+			for i, rec := range recs[1:] {
+				if i > 0 && rec[0] >= recs[i][0] {
+					t.Errorf("not newest first: %s after %s", rec[0], recs[i][0])
+				}
+				got = append(got, strings.Join([]string{rec[2], rec[4], rec[5], rec[6], rec[7]}, "/"))
+				id, orderID, ref, status, arn, created := rec[0], rec[1], rec[3], rec[4], rec[8], rec[10]
+				refund, err := r.c.GetRefund(context.Background(), id)
+				if err != nil || refund.OrderID != orderID || refund.MerchantReference != ref {
+					t.Errorf("row %v does not match refund %+v (%v)", rec, refund, err)
+				}
+				if (status == "succeeded") != (arn != "") || created != "2026-03-01T09:00:00Z" {
+					t.Errorf("row %v: ARN only on succeeded refunds, created_at from the server", rec)
+				}
+			}
+			// Rows were imported concurrently: compare them as a set.
+			slices.Sort(got)
+			slices.Sort(tt.rows)
+			if strings.Join(got, "\n") != strings.Join(tt.rows, "\n") {
+				t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.rows, "\n"))
+			}
+			var summary []string // the table with its padding squeezed
+			for line := range strings.Lines(stderr) {
+				summary = append(summary, strings.Join(strings.Fields(line), " "))
+			}
+			for _, line := range tt.totals {
+				if !slices.Contains(summary, line) {
+					t.Errorf("summary lacks %q:\n%s", line, stderr)
+				}
+			}
+		})
+	}
+
+	// Without --out the CSV goes to stdout and the summary to stderr.
+	code, stdout, stderr := runCLI(t, "refunds", "export", "--url", r.srv.URL(), "--key", r.key)
+	if recs := parseCSV(t, stdout); code != 0 || len(recs) != 6 || strings.Contains(stdout, "refunds export:") || !strings.Contains(stderr, "5 refunds") {
+		t.Fatalf("export to stdout: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// TestRefundsImport_Rows covers how rows name orders and which rows are
+// refused before anything is sent.
+func TestRefundsImport_Rows(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	o := r.order(t, "ROWS-1", "SAR", 10000, "1111")
+	k := r.order(t, "ROWS-KWD", "KWD", 10000, "1111")
+	tests := []struct {
+		name     string
+		csv      string
+		want     []wantRow
+		refunded map[string]int64 // refunded amount after the import, by order reference
+	}{
+		{name: "OrderIDColumn", csv: "amount,order_id\n1.00," + o.ID + "\n",
+			want: []wantRow{{"2", o.ID, "1.00", "succeeded", "", "derived"}}, refunded: map[string]int64{"ROWS-1": 100}},
+		{name: "OrderIDInReferenceColumn", csv: "order_reference,amount\n" + k.ID + ",0.5\n",
+			want: []wantRow{{"2", k.ID, "0.500", "succeeded", "", "derived"}}, refunded: map[string]int64{"ROWS-KWD": 500}},
+		{name: "BOMHeaderCaseAndSpaces", csv: "\ufeffOrder_Reference, Amount ,Reason\nROWS-1, 2.00 , spaces\n",
+			want: []wantRow{{"2", "ROWS-1", "2.00", "succeeded", "", "derived"}}, refunded: map[string]int64{"ROWS-1": 300}},
+		{name: "RowsRefusedBeforeSending", csv: "order_reference,amount,reason,merchant_reference\n" +
+			"ROWS-1,0,zero,\n" +
+			"ROWS-1,,empty,\n" +
+			"ROWS-1,-1.00,negative,\n" +
+			"ROWS-1,1e3,exponent,\n" +
+			",1.00,no order,\n" +
+			"ROWS-1,1.00,first,DUP-1\n" +
+			"ROWS-1,1.00,second,DUP-1\n" +
+			"ROWS-1,1.00\n" +
+			"ROWS-1,1.00,bad reference,has space\n",
+			want: []wantRow{
+				{"2", "ROWS-1", "0.00", "error", "invalid_amount", ""},
+				{"3", "ROWS-1", "", "error", "invalid_amount", ""},
+				{"4", "ROWS-1", "-1.00", "error", "invalid_amount", ""},
+				{"5", "ROWS-1", "1e3", "error", "invalid_amount", ""},
+				{"6", "", "1.00", "error", "invalid_request", ""},
+				{"7", "ROWS-1", "1.00", "succeeded", "", "DUP-1"},
+				{"8", "ROWS-1", "1.00", "error", "merchant_reference_reused", ""},
+				{"9", "ROWS-1", "1.00", "error", "invalid_request", ""},
+				{"10", "ROWS-1", "1.00", "error", "invalid_request", "has space"},
+			}, refunded: map[string]int64{"ROWS-1": 400}},
+	}
+	for _, tt := range tests { // sequential: they share the orders
+		t.Run(tt.name, func(t *testing.T) {
+			in := filepath.Join(t.TempDir(), "in.csv")
+			if err := os.WriteFile(in, []byte(tt.csv), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := runCLI(t, "refunds", "import", "--url", r.srv.URL(), "--key", r.key, in)
+			wantCode := 0
+			for _, w := range tt.want {
+				if w.status == "error" {
+					wantCode = 1
+				}
+			}
+			if code != wantCode {
+				t.Fatalf("exit %d, want %d: %s", code, wantCode, stderr)
+			}
+			recs := parseCSV(t, stdout)
+			if len(recs) > 0 && recs[0][1] == "order_id" {
+				recs[0][1] = "order_reference" // the result names the column the file used
+			}
+			checkImportResult(t, recs, tt.want)
+			got := r.refunded(t)
+			for ref, amount := range tt.refunded {
+				if got[ref] != amount {
+					t.Errorf("order %s refunded %d, want %d", ref, got[ref], amount)
+				}
+			}
+		})
+	}
+}
+
+func TestRefundsCommands_Errors(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.csv", "order_reference,amount\nNOPE,1.00\n")
+	u, k := r.srv.URL(), r.key
+	tests := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"ImportNeedsURL", []string{"refunds", "import", "--key", k, good}, 2, "--url"},
+		{"ImportNeedsFile", []string{"refunds", "import", "--url", u, "--key", k}, 2, "one FILE.csv"},
+		{"ImportTwoFiles", []string{"refunds", "import", "--url", u, "--key", k, good, good}, 2, "one FILE.csv"},
+		{"ImportBadConcurrency", []string{"refunds", "import", "--url", u, "--key", k, "--concurrency", "0", good}, 2, "--concurrency"},
+		{"ImportBadURL", []string{"refunds", "import", "--url", "localhost:1", "--key", k, good}, 2, "base URL"},
+		{"ImportMissingFile", []string{"refunds", "import", "--url", u, "--key", k, filepath.Join(dir, "missing.csv")}, 1, "no such file"},
+		{"ImportEmptyFile", []string{"refunds", "import", "--url", u, "--key", k, write("empty.csv", "")}, 1, "header"},
+		{"ImportUnknownColumn", []string{"refunds", "import", "--url", u, "--key", k, write("unknown.csv", "order_reference,amount,note\n")}, 1, `unknown column "note"`},
+		{"ImportNoAmountColumn", []string{"refunds", "import", "--url", u, "--key", k, write("noamount.csv", "order_reference,reason\n")}, 1, "amount column"},
+		{"ImportBothOrderColumns", []string{"refunds", "import", "--url", u, "--key", k, write("both.csv", "order_reference,order_id,amount\n")}, 1, "exactly one"},
+		{"ImportWrongKey", []string{"refunds", "import", "--url", u, "--key", "rk_wrong", good}, 1, "unauthorized"},
+		{"ExportNeedsKey", []string{"refunds", "export", "--url", u}, 2, "--key"},
+		{"ExportBadFrom", []string{"refunds", "export", "--url", u, "--key", k, "--from", "01/03/2026"}, 2, "YYYY-MM-DD"},
+		{"ExportFromAfterTo", []string{"refunds", "export", "--url", u, "--key", k, "--from", "2026-03-02", "--to", "2026-03-01"}, 2, "before --to"},
+		{"ExportStrayArgument", []string{"refunds", "export", "--url", u, "--key", k, "out.csv"}, 2, "--out out.csv"},
+		{"ExportWrongKey", []string{"refunds", "export", "--url", u, "--key", "rk_wrong"}, 1, "unauthorized"},
+		{"UnknownSubcommand", []string{"refunds", "delete"}, 2, "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tt.args...)
+			if code != tt.code || !strings.Contains(stderr, tt.msg) {
+				t.Fatalf("want exit %d mentioning %q, got %d: %s", tt.code, tt.msg, code, stderr)
+			}
+			if code == 2 && stdout != "" {
+				t.Fatalf("a usage error printed %q", stdout)
+			}
+		})
+	}
+	if n := r.refundCount(t); n != 0 {
+		t.Fatalf("failed commands made %d refunds", n)
+	}
+	// A failed export leaves no file behind.
+	out := filepath.Join(dir, "export.csv")
+	if code, _, _ := runCLI(t, "refunds", "export", "--url", u, "--key", "rk_wrong", "--out", out); code != 1 {
+		t.Fatal("export with a wrong key must fail")
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("a failed export left %s (%v)", out, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 5 { // the CSV files written above, no temporaries
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("files left in the output directory: %v", names)
+	}
+}
+
+func TestProgress(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		tty   bool
+		total int
+		fails []bool
+		want  string
+	}{
+		{name: "PipeFinalLine", total: 3, fails: []bool{false, true, false}, want: "x: 3/3 rows, 1 errors\n"},
+		{name: "PipeEveryHundred", total: 250, fails: make([]bool, 250),
+			want: "x: 100/250 rows, 0 errors\nx: 200/250 rows, 0 errors\nx: 250/250 rows, 0 errors\n"},
+		{name: "TerminalRedrawsInPlace", tty: true, total: 2, fails: []bool{false, true},
+			want: "\rx [###############...............]  50% 1/2 rows, 0 errors" +
+				"\rx [##############################] 100% 2/2 rows, 1 errors\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			p := newProgress(&buf, "x", tt.total)
+			p.tty = tt.tty
+			for _, f := range tt.fails {
+				p.add(f)
+			}
+			p.done()
+			if buf.String() != tt.want {
+				t.Fatalf("got %q\nwant %q", buf.String(), tt.want)
+			}
+		})
+	}
+}

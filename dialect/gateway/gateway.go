@@ -1,0 +1,184 @@
+// Package gateway serves the refund API of the 001 seed (a card gateway):
+// POST /v1/orders/{id}/refund with {"amount": <integer minor units>,
+// "transaction_id": "<capture id>"}, answered with the whole order.
+//
+// It is a translator onto refund.Service: it decodes the seed's request,
+// calls the service and encodes the seed's reply and errors. It holds no
+// rule about money and never touches storage; it must not import a store.
+//
+// Where the seed is silent:
+//   - Authentication is refundd's API key as "Authorization: Bearer <key>".
+//     No header answers 401 {"message":"Missing authentication
+//     information"}; a wrong or revoked key, or one without the scopes,
+//     answers 403 {"message":"Unauthorized"}. The key needs refunds:write
+//     and, since the reply is the order, orders:read.
+//   - {id} is refundd's order id or the merchant's own order reference; the
+//     reply's "id" echoes it. A missing or another merchant's order answers
+//     404 {"message":"Not Found"}.
+//   - Refunds of one order run one at a time, as the seed's 400 "Initial
+//     request is still processing." implies: a refund waits (bounded, in
+//     the core) for the order's refund in flight; a refund that is itself
+//     still processing after the request is answered 200 with the order as
+//     it stands (no refund transaction yet), and a retry then gets the 400.
+//   - Fields refundd does not keep are fixed: merchant.acquirer_id is
+//     "refundd", rule_precedence "mixed", arabic_name and
+//     airline.reference are empty, and the seed's nullable fields are null.
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/refundd/refundd/api"
+	"github.com/refundd/refundd/refund"
+)
+
+// Gateway is the 001 seed's surface.
+type Gateway struct {
+	svc *refund.Service
+	log *slog.Logger
+}
+
+// New returns the gateway dialect on svc.
+func New(svc *refund.Service, log *slog.Logger) *Gateway {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Gateway{svc: svc, log: log}
+}
+
+// Register adds the dialect's route to mux. It sits under the native
+// API's /v1/orders/{id} but is more specific, so the two never collide.
+func (g *Gateway) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/orders/{id}/refund", g.refund)
+}
+
+func (g *Gateway) refund(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	key, ok := api.BearerKey(r)
+	if !ok {
+		writeJSON(w, http.StatusUnauthorized, message{"Missing authentication information"})
+		return
+	}
+	p, err := g.svc.Authenticate(ctx, key)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	if id == "" || len(id) > 128 {
+		g.fail(w, r, refund.Errorf(refund.EOrderNotFound, "", "no such order"))
+		return
+	}
+	o, err := g.svc.FindOrder(ctx, p, id)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, api.MaxBodyBytes+1))
+	var maxErr *http.MaxBytesError
+	if len(body) > api.MaxBodyBytes || errors.As(err, &maxErr) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, message{"The request body is too large."})
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, message{"The request body could not be read."})
+		return
+	}
+	req, verr := decodeRefund(body)
+	if verr != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, verr)
+		return
+	}
+	_, err = g.svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: &req.Amount,
+		CaptureID: req.TransactionID, Surface: "gateway", AwaitInFlight: true})
+	if err != nil {
+		if refund.ErrorCode(err) == refund.EAmountExceedsRefundable && refund.ErrorParam(err) == "amount" {
+			// Worded as the seed's validator would, with the remainder as
+			// the core computes it.
+			if cur, gerr := g.svc.GetOrder(ctx, p, o.ID); gerr == nil {
+				writeJSON(w, http.StatusUnprocessableEntity, invalid("amount",
+					"The value must be less than or equal to "+strconv.FormatInt(max(cur.Refundable(), 0), 10)+"."))
+				return
+			}
+		}
+		g.fail(w, r, err)
+		return
+	}
+	// The reply is the order after the refund, as the seed answers.
+	if o, err = g.svc.GetOrder(ctx, p, o.ID); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	m, err := g.svc.GetMerchant(ctx, p.MerchantID)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, orderOut(id, o, m))
+}
+
+type message struct {
+	Message string `json:"message"`
+}
+
+// validationError is the seed's 422 body.
+type validationError struct {
+	Message string              `json:"message"`
+	Errors  map[string][]string `json:"errors"`
+}
+
+func invalid(field, text string) *validationError {
+	return &validationError{Message: "Data validation failed", Errors: map[string][]string{field: {text}}}
+}
+
+// fail is the dialect's one code-to-reply table. Internal errors are
+// logged and answered without detail.
+func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code, param := refund.ErrorCode(err), refund.ErrorParam(err)
+	switch code {
+	case refund.EUnauthorized, refund.EForbidden:
+		writeJSON(w, http.StatusForbidden, message{"Unauthorized"})
+	case refund.EOrderNotFound:
+		writeJSON(w, http.StatusNotFound, message{"Not Found"})
+	case refund.ERefundInProgressOnOrder, refund.EConflict:
+		writeJSON(w, http.StatusBadRequest, message{"Initial request is still processing."})
+	case refund.EInvalidAmount:
+		writeJSON(w, http.StatusUnprocessableEntity, invalid(fieldOr(param), "The value must be greater than or equal to 1."))
+	case refund.EAmountExceedsRefundable:
+		// A capture (transaction_id) with too little left, or a race
+		// that took the remainder.
+		writeJSON(w, http.StatusUnprocessableEntity, invalid("amount", "The value exceeds the amount left to refund."))
+	case refund.EInvalidRequest:
+		if param == "transaction_id" {
+			writeJSON(w, http.StatusUnprocessableEntity, invalid(param, "The selected value is invalid."))
+			return
+		}
+		writeJSON(w, http.StatusUnprocessableEntity, invalid(fieldOr(param), refund.ErrorMessage(err)))
+	case refund.EProcessorUnavailable:
+		writeJSON(w, http.StatusServiceUnavailable, message{"The payment processor is unavailable; try again later."})
+	default:
+		g.log.Error("internal error", "surface", "gateway", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeJSON(w, http.StatusInternalServerError, message{"Server Error"})
+	}
+}
+
+func fieldOr(param string) string {
+	if param == "" {
+		return "amount"
+	}
+	return param
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}

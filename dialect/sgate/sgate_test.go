@@ -1,0 +1,232 @@
+package sgate_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/dialect/internal/dialecttest"
+	"github.com/refundd/refundd/refund"
+)
+
+// seedOrderID is the seed's example order id, recorded as the merchant's
+// own order reference, as a client migrating from SGate would.
+const seedOrderID = "M948164T2023072607034709567189"
+
+func cardOrder(ref, currency, last4 string, amount int64) refund.OrderInput {
+	return refund.OrderInput{Reference: ref, Currency: currency, Amount: amount, PaymentMethod: "card",
+		Source: refund.Card{Scheme: "mastercard", FirstDigits: "555555", LastDigits: last4, Month: 12, Year: 2027}}
+}
+
+func refundsPath(orderID string) string { return "/orders/" + orderID + "/refunds" }
+
+func sameShape(t *testing.T, got any) {
+	t.Helper()
+	seed := dialecttest.Decode(t, dialecttest.Testdata(t, "reply_200.json"))
+	if d := dialecttest.ShapeDiff(seed, got); len(d) > 0 {
+		t.Fatalf("reply differs from the seed's example:\n  %s", strings.Join(d, "\n  "))
+	}
+}
+
+func TestCreateRefund_SeedExample(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	o := s.Order(cardOrder(seedOrderID, "SAR", "4444", 10_000))
+	r := s.Do("POST", refundsPath(seedOrderID), s.Key, dialecttest.Testdata(t, "request.json"))
+	if r.Status != 200 {
+		t.Fatalf("want 200, got %d %s", r.Status, r.Raw)
+	}
+	sameShape(t, r.Body)
+	want := map[string]string{"amount": "1.35", "status": "success", "id": seedOrderID + "_R1", "orderId": seedOrderID,
+		"paymentMethod": "mastercard", "merchantRefundId": "TEST934759263495634", "merchantId": s.Merchant.ID,
+		"originTransactionId": seedOrderID + "_1", "currency": "SAR",
+		"createdAt": "2026-03-01T09:00:00.123Z", "updatedAt": "2026-03-01T09:00:00.123Z"}
+	for k, v := range want {
+		if got := r.Str(k); got != v {
+			t.Errorf("%s: want %q, got %q", k, v, got)
+		}
+	}
+	if !strings.Contains(r.Raw, `"amount":1.35,`) {
+		t.Errorf("amount must be the JSON number 1.35: %s", r.Raw)
+	}
+	if snap := s.Snap(o.ID); snap.Refunded != 135 || snap.Refunds != 1 {
+		t.Fatalf("order after the refund: %+v", snap)
+	}
+
+	t.Run("ReplaySameMerchantRefundID", func(t *testing.T) {
+		again := s.Do("POST", refundsPath(seedOrderID), s.Key, dialecttest.Testdata(t, "request.json"))
+		if again.Status != 200 || again.Raw != r.Raw {
+			t.Fatalf("a replay answers the first refund:\n got %d %s\nwant %s", again.Status, again.Raw, r.Raw)
+		}
+		if snap := s.Snap(o.ID); snap.Refunded != 135 || snap.Refunds != 1 {
+			t.Fatalf("a replay refunded again: %+v", snap)
+		}
+	})
+	t.Run("ByRefunddOrderID", func(t *testing.T) {
+		got := s.Do("GET", refundsPath(o.ID)+"/"+o.ID+"_R1", s.Key, "")
+		if got.Status != 200 || got.Str("id") != o.ID+"_R1" || got.Str("orderId") != o.ID || got.Str("originTransactionId") != o.ID+"_1" {
+			t.Fatalf("GET by refundd's order id: %d %s", got.Status, got.Raw)
+		}
+		sameShape(t, got.Body)
+	})
+}
+
+// TestRefund_KWD: amounts are exact decimals in the currency's minor unit;
+// a 1.005 KWD refund (made on another surface) prints 1.005, never a float.
+func TestRefund_KWD(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	o := s.Order(refund.OrderInput{Reference: "ORD-KW-1", Currency: "KWD", Amount: 50_000, PaymentMethod: "knet"})
+	r := s.Do("POST", refundsPath("ORD-KW-1"), s.Key, `{"amount":"12.5","reason":"size"}`)
+	if r.Status != 200 || !strings.Contains(r.Raw, `"amount":12.500,`) || r.Str("currency") != "KWD" || r.Str("paymentMethod") != "knet" {
+		t.Fatalf("want 12.500 KWD, got %d %s", r.Status, r.Raw)
+	}
+	fils := int64(1005)
+	if _, err := s.Service.CreateRefund(context.Background(), s.Principal, refund.RefundInput{OrderID: o.ID, Amount: &fils}); err != nil {
+		t.Fatal(err)
+	}
+	got := s.Do("GET", refundsPath("ORD-KW-1")+"/ORD-KW-1_R2", s.Key, "")
+	if got.Status != 200 || !strings.Contains(got.Raw, `"amount":1.005,`) {
+		t.Fatalf("want 1.005 exactly, got %d %s", got.Status, got.Raw)
+	}
+	if snap := s.Snap(o.ID); snap.Refunded != 12_500+1005 {
+		t.Fatalf("refunded %d fils, want %d", snap.Refunded, 12_500+1005)
+	}
+}
+
+// TestRefund_PollPending: a wallet refund answers pending, and GET follows
+// it to success.
+func TestRefund_PollPending(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	s.Order(refund.OrderInput{Reference: "ORD-STC", Currency: "SAR", Amount: 9900, PaymentMethod: "stcpay"})
+	r := s.Do("POST", refundsPath("ORD-STC"), s.Key, `{"amount":"99","reason":"cancelled order"}`)
+	if r.Status != 200 || r.Str("status") != "pending" || r.Str("paymentMethod") != "stcpay" || !strings.Contains(r.Raw, `"amount":99.00,`) {
+		t.Fatalf("want a pending 99.00 stcpay refund, got %d %s", r.Status, r.Raw)
+	}
+	path := refundsPath("ORD-STC") + "/ORD-STC_R1"
+	if got := s.Do("GET", path, s.Key, ""); got.Status != 200 || got.Str("status") != "pending" {
+		t.Fatalf("before settling: %d %s", got.Status, got.Raw)
+	}
+	s.RunWorker(time.Minute)
+	got := s.Do("GET", path, s.Key, "")
+	if got.Status != 200 || got.Str("status") != "success" || got.Str("updatedAt") == got.Str("createdAt") {
+		t.Fatalf("after settling: %d %s", got.Status, got.Raw)
+	}
+	sameShape(t, got.Body)
+}
+
+func TestRefund_Declined(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	o := s.Order(cardOrder("ORD-1051", "SAR", "0051", 15_000))
+	r := s.Do("POST", refundsPath("ORD-1051"), s.Key, `{"amount":"50","reason":"r"}`)
+	if r.Status != 200 || r.Str("status") != "fail" {
+		t.Fatalf("a declined refund answers fail: %d %s", r.Status, r.Raw)
+	}
+	if snap := s.Snap(o.ID); snap.Refunded != 0 || snap.Pending != 0 {
+		t.Fatalf("a declined refund holds nothing: %+v", snap)
+	}
+}
+
+func TestListRefunds(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	s.Order(cardOrder("ORD-L", "SAR", "4444", 10_000))
+	if r := s.Do("GET", refundsPath("ORD-L"), s.Key, ""); r.Status != 200 || strings.TrimSpace(r.Raw) != "[]" {
+		t.Fatalf("no refunds yet: want [], got %d %s", r.Status, r.Raw)
+	}
+	for _, body := range []string{`{"amount":"1","reason":"a"}`, `{"amount":"2.5","reason":"b","merchantRefundId":"MR-2"}`} {
+		if r := s.Do("POST", refundsPath("ORD-L"), s.Key, body); r.Status != 200 {
+			t.Fatalf("%s: %d %s", body, r.Status, r.Raw)
+		}
+	}
+	r := s.Do("GET", refundsPath("ORD-L"), s.Key, "")
+	list, ok := r.Body.([]any)
+	if r.Status != 200 || !ok || len(list) != 2 {
+		t.Fatalf("want two refunds, got %d %s", r.Status, r.Raw)
+	}
+	for i, want := range []string{"ORD-L_R1", "ORD-L_R2"} {
+		sameShape(t, list[i])
+		if id := list[i].(map[string]any)["id"]; id != want {
+			t.Fatalf("refund %d: want %s, got %v", i, want, id)
+		}
+	}
+	if !strings.Contains(r.Raw, `"amount":1.00,`) || !strings.Contains(r.Raw, `"amount":2.50,`) || !strings.Contains(r.Raw, `"merchantRefundId":"",`) {
+		t.Fatalf("amounts or empty merchantRefundId: %s", r.Raw)
+	}
+}
+
+// TestErrors produces every error status of the dialect; none of them
+// changes the order.
+func TestErrors(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	o := s.Order(cardOrder("ORD-ERR", "SAR", "4444", 10_000))
+	s.Order(refund.OrderInput{Reference: "ORD-KWD", Currency: "KWD", Amount: 10_000})
+	s.Order(refund.OrderInput{Reference: "ORD-JPY", Currency: "JPY", Amount: 10_000})
+	if r := s.Do("POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"10","reason":"first","merchantRefundId":"MR-1"}`); r.Status != 200 {
+		t.Fatalf("setup refund: %d %s", r.Status, r.Raw)
+	}
+	other := s.NewMerchant("Other")
+	readOnly := s.NewKey(refund.ScopeOrdersRead, refund.ScopeRefundsRead)
+	before := s.Snap(o.ID)
+	huge := `{"reason":"` + strings.Repeat("x", 1<<20) + `","amount":"1"}`
+
+	tests := []struct {
+		name, method, path, key, body string
+		status                        int
+		code, field                   string
+	}{
+		{"NoKey", "POST", refundsPath("ORD-ERR"), "", `{"amount":"1","reason":"r"}`, 401, "unauthorized", ""},
+		{"BadKey", "POST", refundsPath("ORD-ERR"), "rk_000000000000_00000000000000000000000000000000", `{"amount":"1","reason":"r"}`, 401, "unauthorized", ""},
+		{"NoRefundsWrite", "POST", refundsPath("ORD-ERR"), readOnly, `{"amount":"1","reason":"r"}`, 403, "forbidden", ""},
+		{"MissingOrder", "POST", refundsPath("ORD-NOPE"), s.Key, `{"amount":"1","reason":"r"}`, 404, "order_not_found", ""},
+		{"ForeignOrder", "POST", refundsPath("ORD-ERR"), other, `{"amount":"1","reason":"r"}`, 404, "order_not_found", ""},
+		{"ForeignOrderGet", "GET", refundsPath("ORD-ERR") + "/ORD-ERR_R1", other, "", 404, "order_not_found", ""},
+		{"ForeignOrderList", "GET", refundsPath(o.ID), other, "", 404, "order_not_found", ""},
+		{"AmountMissing", "POST", refundsPath("ORD-ERR"), s.Key, `{"reason":"r"}`, 400, "invalid_amount", "amount"},
+		{"AmountNumber", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":1.35,"reason":"r"}`, 400, "invalid_request", "amount"},
+		{"AmountThreeDecimalsSAR", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"1.355","reason":"r"}`, 400, "invalid_amount", "amount"},
+		{"AmountThreeDecimalsKWD", "POST", refundsPath("ORD-KWD"), s.Key, `{"amount":"1.005","reason":"r"}`, 400, "invalid_amount", "amount"},
+		{"AmountDecimalsJPY", "POST", refundsPath("ORD-JPY"), s.Key, `{"amount":"1.5","reason":"r"}`, 400, "invalid_amount", "amount"},
+		{"AmountNegative", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"-1","reason":"r"}`, 400, "invalid_amount", "amount"},
+		{"AmountExponent", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"1e3","reason":"r"}`, 400, "invalid_amount", "amount"},
+		{"AmountWord", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"ten","reason":"r"}`, 400, "invalid_amount", "amount"},
+		{"AmountZero", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"0.00","reason":"r"}`, 400, "invalid_amount", "amount"},
+		{"AmountOverflow", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"99999999999999999999","reason":"r"}`, 400, "invalid_amount", "amount"},
+		{"ReasonMissing", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"1"}`, 400, "invalid_request", "reason"},
+		{"ReasonBlank", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"1","reason":"  "}`, 400, "invalid_request", "reason"},
+		{"ReasonNotString", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"1","reason":5}`, 400, "invalid_request", "reason"},
+		{"ReasonTooLong", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"1","reason":"` + strings.Repeat("x", 501) + `"}`, 400, "invalid_request", "reason"},
+		{"MerchantRefundIDBadChars", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"1","reason":"r","merchantRefundId":"has space"}`, 400, "invalid_request", "merchantRefundId"},
+		{"MerchantRefundIDNotString", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"1","reason":"r","merchantRefundId":7}`, 400, "invalid_request", "merchantRefundId"},
+		{"MerchantRefundIDReused", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"11","reason":"first","merchantRefundId":"MR-1"}`, 409, "merchant_reference_reused", "merchantRefundId"},
+		{"NotJSON", "POST", refundsPath("ORD-ERR"), s.Key, `amount=1`, 400, "invalid_request", ""},
+		{"TrailingData", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"1","reason":"r"}[]`, 400, "invalid_request", ""},
+		{"TooLarge", "POST", refundsPath("ORD-ERR"), s.Key, huge, 413, "request_too_large", ""},
+		{"MoreThanRefundable", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"90.01","reason":"r"}`, 422, "amount_exceeds_refundable", "amount"},
+		{"UnknownRefund", "GET", refundsPath("ORD-ERR") + "/ORD-ERR_R9", s.Key, "", 404, "refund_not_found", ""},
+		{"RefundOfAnotherOrder", "GET", refundsPath("ORD-KWD") + "/ORD-ERR_R1", s.Key, "", 404, "refund_not_found", ""},
+		{"MalformedRefundID", "GET", refundsPath("ORD-ERR") + "/R1", s.Key, "", 404, "refund_not_found", ""},
+		{"LeadingZeroRefundID", "GET", refundsPath("ORD-ERR") + "/ORD-ERR_R01", s.Key, "", 404, "refund_not_found", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.Do(tt.method, tt.path, tt.key, tt.body)
+			if r.Status != tt.status || r.Str("code") != tt.code || r.Str("field") != tt.field || r.Str("message") == "" {
+				t.Fatalf("want %d %s (field %q), got %d %s", tt.status, tt.code, tt.field, r.Status, r.Raw)
+			}
+			if got := s.Snap(o.ID); got != before {
+				t.Fatalf("a refused request changed the order: %+v, was %+v", got, before)
+			}
+		})
+	}
+	// A foreign order answers exactly as a missing one.
+	foreign := s.Do("GET", refundsPath("ORD-X"), other, "")
+	missing := s.Do("GET", refundsPath("ORD-X"), s.Key, "")
+	if foreign.Status != 404 || foreign.Raw != missing.Raw {
+		t.Fatalf("foreign %d %s, missing %d %s", foreign.Status, foreign.Raw, missing.Status, missing.Raw)
+	}
+}

@@ -1,0 +1,222 @@
+package techrar
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// Page sizes of the list, as Django REST framework's page-number
+// pagination takes them.
+const (
+	defaultPageSize = 20
+	maxPageSize     = refund.MaxPageSize
+)
+
+type listJSON struct {
+	Count    int           `json:"count"`
+	Next     *string       `json:"next"`
+	Previous *string       `json:"previous"`
+	Results  []invoiceJSON `json:"results"`
+}
+
+// positive reads a positive integer query parameter (def when absent).
+func positive(q url.Values, name string, def, most int) (int, error) {
+	s := q.Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > most {
+		return 0, refund.Errorf(refund.EInvalidRequest, name, "%s must be an integer from 1 to %d", name, most)
+	}
+	return n, nil
+}
+
+// list serves the caller's invoices, newest first, filtered by type,
+// status, zatca_status, serial and order_id (Techrar's integer order id:
+// the id of the order's tax invoice).
+func (t *Techrar) list(w http.ResponseWriter, r *http.Request) {
+	p, m, ok := t.caller(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	page, err := positive(q, "page", 1, 1_000_000)
+	if err != nil {
+		t.fail(w, r, err)
+		return
+	}
+	size, err := positive(q, "page_size", defaultPageSize, maxPageSize)
+	if err != nil {
+		t.fail(w, r, err)
+		return
+	}
+	f := refund.InvoiceFilter{Type: refund.InvoiceType(q.Get("type")), Status: refund.InvoiceStatus(q.Get("status")),
+		ZATCAStatus: refund.ZATCAStatus(q.Get("zatca_status")), Serial: q.Get("serial"), Offset: (page - 1) * size, Limit: size}
+	if s := q.Get("order_id"); s != "" {
+		orderID, err := t.orderOf(r, p, s)
+		if err != nil {
+			t.fail(w, r, err)
+			return
+		}
+		if orderID == "" {
+			writeJSON(w, http.StatusOK, listJSON{Results: []invoiceJSON{}})
+			return
+		}
+		f.OrderID = orderID
+	}
+	count, err := t.svc.CountInvoices(ctx(r), p, f)
+	if err != nil {
+		t.fail(w, r, err)
+		return
+	}
+	res, err := t.svc.ListInvoices(ctx(r), p, f)
+	if err != nil {
+		t.fail(w, r, err)
+		return
+	}
+	out := listJSON{Count: count, Results: make([]invoiceJSON, 0, len(res.Data))}
+	for _, v := range res.Data {
+		j, err := invoiceOut(v, m)
+		if err != nil {
+			t.fail(w, r, err)
+			return
+		}
+		out.Results = append(out.Results, j)
+	}
+	if page*size < count {
+		out.Next = pageURL(r, page+1)
+	}
+	if page > 1 {
+		out.Previous = pageURL(r, page-1)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// orderOf resolves Techrar's integer order id (the id of the order's tax
+// invoice) to refundd's order id; "" when there is no such order.
+func (t *Techrar) orderOf(r *http.Request, p refund.Principal, s string) (string, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return "", refund.Errorf(refund.EInvalidRequest, "order_id", "order_id must be an integer")
+	}
+	v, err := t.svc.GetInvoice(ctx(r), p, id)
+	switch {
+	case refund.ErrorCode(err) == refund.EInvoiceNotFound:
+		return "", nil
+	case err != nil:
+		return "", err
+	case v.Type != refund.InvoiceSale:
+		return "", nil
+	}
+	return v.OrderID, nil
+}
+
+// pageURL is the absolute URL of another page of the same list.
+func pageURL(r *http.Request, page int) *string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	q := r.URL.Query()
+	q.Set("page", strconv.Itoa(page))
+	u := url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
+	s := u.String()
+	return &s
+}
+
+// configJSON is the merchant's invoice configuration.
+type configJSON struct {
+	AppID           int64   `json:"app_id"`
+	SerialPrefix    string  `json:"serial_prefix"`
+	SellerName      string  `json:"seller_name"`
+	VATNumber       string  `json:"vat_number"`
+	IsZATCAEnabled  bool    `json:"is_zatca_enabled"`
+	InvoiceProvider string  `json:"invoice_provider"`
+	UpdatedAt       *string `json:"updated_at"`
+}
+
+func configOut(c *refund.InvoiceConfig, m *refund.Merchant) configJSON {
+	j := configJSON{AppID: m.AppID, SerialPrefix: c.SerialPrefix, SellerName: c.SellerName, VATNumber: c.VATNumber,
+		IsZATCAEnabled: c.ZATCAEnabled, InvoiceProvider: provider}
+	// Unset, the invoices print the merchant's own name and VAT number.
+	if j.SellerName == "" {
+		j.SellerName = m.Name
+	}
+	if j.VATNumber == "" {
+		j.VATNumber = m.VATNumber
+	}
+	if !c.UpdatedAt.IsZero() {
+		s := c.UpdatedAt.In(refund.InvoiceZone).Format(time.RFC3339)
+		j.UpdatedAt = &s
+	}
+	return j
+}
+
+func (t *Techrar) getConfig(w http.ResponseWriter, r *http.Request) {
+	p, m, ok := t.caller(w, r)
+	if !ok {
+		return
+	}
+	c, err := t.svc.GetInvoiceConfig(ctx(r), p)
+	if err != nil {
+		t.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, configOut(c, m))
+}
+
+// updateConfig changes the fields sent; others keep their value. Unknown
+// fields are refused, so a setting refundd does not have is never
+// silently dropped.
+func (t *Techrar) updateConfig(w http.ResponseWriter, r *http.Request) {
+	p, m, ok := t.caller(w, r)
+	if !ok {
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		t.fail(w, r, err)
+		return
+	}
+	var req struct {
+		SerialPrefix   *string `json:"serial_prefix"`
+		SellerName     *string `json:"seller_name"`
+		VATNumber      *string `json:"vat_number"`
+		IsZATCAEnabled *bool   `json:"is_zatca_enabled"`
+	}
+	if _, err := object(body); err != nil {
+		t.fail(w, r, err)
+		return
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		t.fail(w, r, refund.Errorf(refund.EInvalidRequest, "", "body must hold only serial_prefix, seller_name, vat_number (strings) and is_zatca_enabled (boolean): %s", jsonProblem(err)))
+		return
+	}
+	c, err := t.svc.UpdateInvoiceConfig(ctx(r), p, refund.InvoiceConfigInput{SerialPrefix: req.SerialPrefix,
+		SellerName: req.SellerName, VATNumber: req.VATNumber, ZATCAEnabled: req.IsZATCAEnabled})
+	if err != nil {
+		t.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, configOut(c, m))
+}
+
+// jsonProblem says what encoding/json found wrong, without echoing values.
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return typeErr.Field + " has the wrong type"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}

@@ -1,0 +1,50 @@
+package invoice
+
+import (
+	"encoding/base64"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/refundd/refundd/money"
+	"github.com/refundd/refundd/refund"
+)
+
+// QR tags of a ZATCA simplified invoice (phase 1).
+const (
+	TagSeller    = 1 // seller's name
+	TagVATNumber = 2 // seller's VAT registration number
+	TagTimestamp = 3 // issue time, ISO 8601
+	TagTotal     = 4 // invoice total with VAT
+	TagVAT       = 5 // VAT total
+)
+
+// QR returns the invoice's QR code payload: base64 of the TLV records
+// (tag byte, length byte, UTF-8 value) for tags 1 to 5. A value longer
+// than 255 bytes, which one length byte cannot say, is cut at a character
+// boundary; only a seller's name can be that long.
+func QR(inv *refund.Invoice) (string, error) {
+	cur, err := money.LookupCurrency(inv.Currency)
+	if err != nil {
+		return "", fmt.Errorf("invoice %s: %w", inv.Serial, err)
+	}
+	var b []byte
+	for _, f := range []struct {
+		tag   byte
+		value string
+	}{
+		{TagSeller, inv.Seller.Name},
+		{TagVATNumber, inv.Seller.VATNumber},
+		{TagTimestamp, inv.IssuedAt.UTC().Format("2006-01-02T15:04:05Z")},
+		{TagTotal, money.Format(inv.TotalAmount, cur)},
+		{TagVAT, money.Format(inv.TaxAmount, cur)},
+	} {
+		v := f.value
+		for len(v) > 255 {
+			_, n := utf8.DecodeLastRuneInString(v)
+			v = v[:len(v)-n]
+		}
+		b = append(b, f.tag, byte(len(v)))
+		b = append(b, v...)
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}

@@ -1,0 +1,314 @@
+package invoice
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"strconv"
+
+	"github.com/refundd/refundd/money"
+	"github.com/refundd/refundd/refund"
+)
+
+// UBL 2.1 namespaces, as ZATCA's simplified invoices use them.
+const (
+	nsInvoice = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+	nsCAC     = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+	nsCBC     = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+)
+
+// Invoice type codes (UNTDID 1001) and the ZATCA transaction code of a
+// simplified (B2C) invoice.
+const (
+	TypeCodeTaxInvoice = "388"
+	TypeCodeCreditNote = "381"
+	simplified         = "0200000"
+)
+
+// Document is an invoice ready to report: its UBL XML and QR payload.
+type Document struct {
+	Invoice *refund.Invoice
+	UUID    string
+	XML     []byte
+	QR      string
+}
+
+// NewDocument renders inv.
+func NewDocument(inv *refund.Invoice) (Document, error) {
+	qr, err := QR(inv)
+	if err != nil {
+		return Document{}, err
+	}
+	b, err := render(inv, qr)
+	if err != nil {
+		return Document{}, err
+	}
+	return Document{Invoice: inv, UUID: UUID(inv), XML: b, QR: qr}, nil
+}
+
+// XML returns the UBL 2.1 document of inv, with its QR payload embedded
+// as ZATCA asks.
+func XML(inv *refund.Invoice) ([]byte, error) {
+	d, err := NewDocument(inv)
+	return d.XML, err
+}
+
+// UUID is the invoice's ZATCA UUID: a name-based (version 5) UUID of the
+// merchant and the serial, so the same invoice always has the same one and
+// no two invoices share it.
+func UUID(inv *refund.Invoice) string {
+	// RFC 4122 namespace "URL", with the name "refundd:<merchant>/<serial>".
+	ns, _ := hex.DecodeString("6ba7b8119dad11d180b400c04fd430c8")
+	h := sha1.New()
+	h.Write(ns)
+	h.Write([]byte("refundd:" + inv.MerchantID + "/" + inv.Serial))
+	u := h.Sum(nil)[:16]
+	u[6] = u[6]&0x0f | 0x50
+	u[8] = u[8]&0x3f | 0x80
+	x := hex.EncodeToString(u)
+	return x[:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]
+}
+
+// The elements below are written with their prefixes (cbc:, cac:) and the
+// root declares them; encoding/xml keeps such names as they are.
+
+type ublInvoice struct {
+	XMLName          xml.Name         `xml:"Invoice"`
+	Xmlns            string           `xml:"xmlns,attr"`
+	CAC              string           `xml:"xmlns:cac,attr"`
+	CBC              string           `xml:"xmlns:cbc,attr"`
+	ProfileID        string           `xml:"cbc:ProfileID"`
+	ID               string           `xml:"cbc:ID"`
+	UUID             string           `xml:"cbc:UUID"`
+	IssueDate        string           `xml:"cbc:IssueDate"`
+	IssueTime        string           `xml:"cbc:IssueTime"`
+	TypeCode         typeCode         `xml:"cbc:InvoiceTypeCode"`
+	Note             string           `xml:"cbc:Note,omitempty"`
+	Currency         string           `xml:"cbc:DocumentCurrencyCode"`
+	TaxCurrency      string           `xml:"cbc:TaxCurrencyCode"`
+	BillingReference *billingRef      `xml:"cac:BillingReference,omitempty"`
+	Additional       []additionalRef  `xml:"cac:AdditionalDocumentReference"`
+	Supplier         supplier         `xml:"cac:AccountingSupplierParty"`
+	Customer         customer         `xml:"cac:AccountingCustomerParty"`
+	PaymentMeans     paymentMeans     `xml:"cac:PaymentMeans"`
+	TaxTotals        []taxTotal       `xml:"cac:TaxTotal"`
+	Totals           monetaryTotal    `xml:"cac:LegalMonetaryTotal"`
+	Lines            []ublInvoiceLine `xml:"cac:InvoiceLine"`
+}
+
+type typeCode struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:",chardata"`
+}
+
+type billingRef struct {
+	ID string `xml:"cac:InvoiceDocumentReference>cbc:ID"`
+}
+
+type additionalRef struct {
+	ID         string      `xml:"cbc:ID"`
+	UUID       string      `xml:"cbc:UUID,omitempty"`
+	Attachment *attachment `xml:"cac:Attachment,omitempty"`
+}
+
+type attachment struct {
+	Object binaryObject `xml:"cbc:EmbeddedDocumentBinaryObject"`
+}
+
+type binaryObject struct {
+	MimeCode string `xml:"mimeCode,attr"`
+	Value    string `xml:",chardata"`
+}
+
+type supplier struct {
+	CompanyID   string `xml:"cac:Party>cac:PartyTaxScheme>cbc:CompanyID"`
+	TaxScheme   string `xml:"cac:Party>cac:PartyTaxScheme>cac:TaxScheme>cbc:ID"`
+	LegalEntity string `xml:"cac:Party>cac:PartyLegalEntity>cbc:RegistrationName"`
+}
+
+type customer struct {
+	LegalEntity string `xml:"cac:Party>cac:PartyLegalEntity>cbc:RegistrationName"`
+}
+
+type paymentMeans struct {
+	Code        string `xml:"cbc:PaymentMeansCode"`
+	Instruction string `xml:"cbc:InstructionNote,omitempty"`
+}
+
+type amount struct {
+	Currency string `xml:"currencyID,attr"`
+	Value    string `xml:",chardata"`
+}
+
+type taxTotal struct {
+	TaxAmount amount        `xml:"cbc:TaxAmount"`
+	Subtotals []taxSubtotal `xml:"cac:TaxSubtotal"`
+}
+
+type taxSubtotal struct {
+	Taxable   amount      `xml:"cbc:TaxableAmount"`
+	TaxAmount amount      `xml:"cbc:TaxAmount"`
+	Category  taxCategory `xml:"cac:TaxCategory"`
+}
+
+type taxCategory struct {
+	ID        string `xml:"cbc:ID"`
+	Percent   string `xml:"cbc:Percent"`
+	Exemption string `xml:"cbc:TaxExemptionReasonCode,omitempty"`
+	TaxScheme string `xml:"cac:TaxScheme>cbc:ID"`
+}
+
+type monetaryTotal struct {
+	LineExtension amount `xml:"cbc:LineExtensionAmount"`
+	TaxExclusive  amount `xml:"cbc:TaxExclusiveAmount"`
+	TaxInclusive  amount `xml:"cbc:TaxInclusiveAmount"`
+	Allowance     amount `xml:"cbc:AllowanceTotalAmount"`
+	Payable       amount `xml:"cbc:PayableAmount"`
+}
+
+type ublInvoiceLine struct {
+	ID            string      `xml:"cbc:ID"`
+	Quantity      quantity    `xml:"cbc:InvoicedQuantity"`
+	LineExtension amount      `xml:"cbc:LineExtensionAmount"`
+	TaxAmount     amount      `xml:"cac:TaxTotal>cbc:TaxAmount"`
+	Rounding      amount      `xml:"cac:TaxTotal>cbc:RoundingAmount"`
+	Name          string      `xml:"cac:Item>cbc:Name"`
+	SellersID     string      `xml:"cac:Item>cac:SellersItemIdentification>cbc:ID,omitempty"`
+	Category      taxCategory `xml:"cac:Item>cac:ClassifiedTaxCategory"`
+	Price         amount      `xml:"cac:Price>cbc:PriceAmount"`
+}
+
+type quantity struct {
+	UnitCode string `xml:"unitCode,attr"`
+	Value    string `xml:",chardata"`
+}
+
+// category is the VAT category of a line: S standard, Z zero-rated,
+// O outside the scope of VAT (an untaxed line).
+func category(taxable bool, rate money.Rate) taxCategory {
+	c := taxCategory{ID: "S", Percent: percent(rate), TaxScheme: "VAT"}
+	switch {
+	case !taxable:
+		c.ID, c.Exemption = "O", "VATEX-SA-OOS"
+	case rate == 0:
+		c.ID, c.Exemption = "Z", "VATEX-SA-32"
+	}
+	return c
+}
+
+// percent prints a rate with two decimals, as UBL wants: 15.00.
+func percent(r money.Rate) string {
+	return money.Format(int64(r), money.Currency{Code: "PCT", Digits: 2})
+}
+
+// paymentCode is the UNTDID 4461 code of a payment method: 10 cash,
+// 48 bank card, 42 payment to a bank account (wallets and transfers).
+func paymentCode(method string) string {
+	switch method {
+	case "cash", "cod":
+		return "10"
+	case "bank_transfer", "stcpay", "wallet":
+		return "42"
+	}
+	return "48"
+}
+
+// render builds the UBL document of inv.
+func render(inv *refund.Invoice, qr string) ([]byte, error) {
+	cur, err := money.LookupCurrency(inv.Currency)
+	if err != nil {
+		return nil, fmt.Errorf("invoice %s: %w", inv.Serial, err)
+	}
+	amt := func(minor int64) amount { return amount{Currency: cur.Code, Value: money.Format(minor, cur)} }
+	issued := inv.IssuedAt.In(refund.InvoiceZone)
+	doc := ublInvoice{Xmlns: nsInvoice, CAC: nsCAC, CBC: nsCBC, ProfileID: "reporting:1.0", ID: inv.Serial, UUID: UUID(inv),
+		IssueDate: issued.Format("2006-01-02"), IssueTime: issued.Format("15:04:05"),
+		TypeCode: typeCode{Name: simplified, Value: TypeCodeTaxInvoice}, Currency: cur.Code, TaxCurrency: cur.Code,
+		Additional: []additionalRef{
+			{ID: "ICV", UUID: strconv.FormatInt(inv.Number, 10)}, // invoice counter value
+			{ID: "QR", Attachment: &attachment{Object: binaryObject{MimeCode: "text/plain", Value: qr}}},
+		},
+		Supplier:     supplier{CompanyID: inv.Seller.VATNumber, TaxScheme: "VAT", LegalEntity: inv.Seller.Name},
+		Customer:     customer{LegalEntity: inv.Customer.Name},
+		PaymentMeans: paymentMeans{Code: paymentCode(inv.PaymentMethod)},
+	}
+	if inv.Type == refund.InvoiceRefund {
+		// A credit note names the invoice it corrects and why (KSA-10).
+		doc.TypeCode.Value = TypeCodeCreditNote
+		doc.BillingReference = &billingRef{ID: inv.ParentSerial}
+		doc.Note = inv.Reason
+		doc.PaymentMeans.Instruction = inv.Reason
+		if doc.Note == "" {
+			doc.Note, doc.PaymentMeans.Instruction = "Refund", "Refund"
+		}
+	}
+
+	// Per VAT category and rate: what was taxed and the tax.
+	type key struct {
+		cat  string
+		rate money.Rate
+	}
+	var order []key
+	subs := map[key]*taxSubtotal{}
+	sums := map[key][2]int64{}
+	addTax := func(c taxCategory, rate money.Rate, excl, tax int64) {
+		k := key{c.ID, rate}
+		if _, ok := subs[k]; !ok {
+			order = append(order, k)
+			subs[k] = &taxSubtotal{Category: c}
+		}
+		s := sums[k]
+		sums[k] = [2]int64{s[0] + excl, s[1] + tax}
+	}
+	var lineExt int64
+	for i, l := range inv.Lines {
+		rate, err := money.ParseRate(l.TaxRate)
+		if err != nil {
+			return nil, fmt.Errorf("invoice %s line %d: %w", inv.Serial, i+1, err)
+		}
+		c := category(l.Taxable, rate)
+		qty, price := l.Qty, l.TotalExcludingTax
+		if qty > 0 {
+			price, _ = money.SplitInclusive(l.UnitAmount, rate)
+		} else {
+			qty = 1 // an amount-only refund of a line: one adjustment
+		}
+		name := l.NameEN
+		if name == "" {
+			name = l.NameAR
+		}
+		if name == "" {
+			name = l.ItemID
+		}
+		doc.Lines = append(doc.Lines, ublInvoiceLine{ID: strconv.Itoa(i + 1), Quantity: quantity{UnitCode: "PCE", Value: strconv.FormatInt(qty, 10)},
+			LineExtension: amt(l.TotalExcludingTax), TaxAmount: amt(l.TaxAmount), Rounding: amt(l.NetAmount),
+			Name: name, SellersID: l.SKU, Category: c, Price: amt(price)})
+		lineExt += l.TotalExcludingTax
+		addTax(c, rate, l.TotalExcludingTax, l.TaxAmount)
+	}
+	if inv.ShippingAmount > 0 {
+		rate := standardRate()
+		excl, tax := money.SplitInclusive(inv.ShippingAmount, rate)
+		c := category(true, rate)
+		doc.Lines = append(doc.Lines, ublInvoiceLine{ID: strconv.Itoa(len(doc.Lines) + 1), Quantity: quantity{UnitCode: "PCE", Value: "1"},
+			LineExtension: amt(excl), TaxAmount: amt(tax), Rounding: amt(inv.ShippingAmount), Name: "Shipping", Category: c, Price: amt(excl)})
+		lineExt += excl
+		addTax(c, rate, excl, tax)
+	}
+	total := taxTotal{TaxAmount: amt(inv.TaxAmount)}
+	for _, k := range order {
+		s := subs[k]
+		s.Taxable, s.TaxAmount = amt(sums[k][0]), amt(sums[k][1])
+		total.Subtotals = append(total.Subtotals, *s)
+	}
+	// ZATCA wants the tax total twice: once alone, once with subtotals.
+	doc.TaxTotals = []taxTotal{{TaxAmount: amt(inv.TaxAmount)}, total}
+	doc.Totals = monetaryTotal{LineExtension: amt(lineExt), TaxExclusive: amt(inv.TotalExcludingTax),
+		TaxInclusive: amt(inv.TotalAmount), Allowance: amt(inv.DiscountAmount), Payable: amt(inv.TotalAmount)}
+	b, err := xml.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("invoice %s: %w", inv.Serial, err)
+	}
+	return append([]byte(xml.Header), append(b, '\n')...), nil
+}

@@ -1,0 +1,193 @@
+// Package metrics exposes refundd to Prometheus: request latency per route,
+// processor calls by operation and outcome, and gauges read from the
+// database at scrape time (refunds by surface, status and failure code, the
+// worker's queue and the age of its oldest processing refund, webhook
+// deliveries by status). Gauges read from the database are exact and the
+// same on every node, whichever one is scraped.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/refundd/refundd/processor"
+	"github.com/refundd/refundd/refund"
+)
+
+// Metrics is one node's registry.
+type Metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.HistogramVec
+	procCalls *prometheus.HistogramVec
+}
+
+// New registers refundd's metrics and the Go runtime's and the process's.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "refundd_http_request_duration_seconds",
+			Help:    "HTTP requests by route pattern, method and status code.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method", "code"}),
+		procCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "refundd_processor_call_duration_seconds",
+			Help:    "Processor calls by operation (refund, status) and outcome.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"op", "outcome"}),
+	}
+	m.reg.MustRegister(m.requests, m.procCalls, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// WatchStats adds the gauges read from svc.Stats on every scrape; now is
+// the clock for the age of the oldest processing refund.
+func (m *Metrics) WatchStats(svc *refund.Service, now func() time.Time) {
+	m.reg.MustRegister(&stats{svc: svc, now: now})
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Middleware times every request by the route pattern mux chose for it
+// (not the raw path, which would make one series per id).
+func (m *Metrics) Middleware(mux *http.ServeMux, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, route := mux.Handler(r)
+		if route == "" {
+			route = "unmatched"
+		}
+		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
+		start := time.Now()
+		next.ServeHTTP(rec, r)
+		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
+	})
+}
+
+type recorder struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.code, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Processor wraps p so that every call is timed by operation and outcome.
+func (m *Metrics) Processor(p processor.Processor) processor.Processor {
+	return &timedProcessor{p: p, calls: m.procCalls}
+}
+
+type timedProcessor struct {
+	p     processor.Processor
+	calls *prometheus.HistogramVec
+}
+
+func (t *timedProcessor) Refund(ctx context.Context, req processor.Request) (processor.Result, error) {
+	start := time.Now()
+	res, err := t.p.Refund(ctx, req)
+	t.calls.WithLabelValues("refund", outcome(res, err)).Observe(time.Since(start).Seconds())
+	return res, err
+}
+
+func (t *timedProcessor) Status(ctx context.Context, key string) (processor.Result, error) {
+	start := time.Now()
+	res, err := t.p.Status(ctx, key)
+	t.calls.WithLabelValues("status", outcome(res, err)).Observe(time.Since(start).Seconds())
+	return res, err
+}
+
+// outcome is a small, fixed set of labels: the processor's status, or what
+// kind of failure left the outcome unknown.
+func outcome(res processor.Result, err error) string {
+	var transient *processor.TransientError
+	switch {
+	case err == nil:
+		return string(res.Status)
+	case errors.Is(err, processor.ErrNotFound):
+		return "not_found"
+	case errors.As(err, &transient):
+		return "transient"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "error"
+}
+
+// stats collects the database-derived gauges on each scrape.
+type stats struct {
+	svc *refund.Service
+	now func() time.Time
+}
+
+var (
+	refundsDesc = prometheus.NewDesc("refundd_refunds", "Refunds by surface, status, failure code and currency.",
+		[]string{"surface", "status", "failure_code", "currency"}, nil)
+	refundAmountDesc = prometheus.NewDesc("refundd_refund_amount_minor", "Sum of refund amounts in minor units, by surface, status and currency.",
+		[]string{"surface", "status", "currency"}, nil)
+	queueDesc = prometheus.NewDesc("refundd_worker_queue_depth", "Refunds the worker still has to finish, by status (pending, processing).",
+		[]string{"status"}, nil)
+	oldestDesc = prometheus.NewDesc("refundd_oldest_processing_refund_age_seconds", "Age of the oldest refund still processing (0: none).",
+		nil, nil)
+	deliveriesDesc = prometheus.NewDesc("refundd_webhook_deliveries", "Webhook deliveries by status (pending, succeeded, failed).",
+		[]string{"status"}, nil)
+	scrapeErrDesc = prometheus.NewDesc("refundd_stats_scrape_error", "1 when the database statistics could not be read.", nil, nil)
+)
+
+func (c *stats) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{refundsDesc, refundAmountDesc, queueDesc, oldestDesc, deliveriesDesc, scrapeErrDesc} {
+		ch <- d
+	}
+}
+
+func (c *stats) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := c.svc.Stats(ctx)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(scrapeErrDesc, prometheus.GaugeValue, 1)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(scrapeErrDesc, prometheus.GaugeValue, 0)
+	amounts := map[[3]string]int64{}
+	for _, r := range st.Refunds {
+		ch <- prometheus.MustNewConstMetric(refundsDesc, prometheus.GaugeValue, float64(r.Count),
+			r.Surface, string(r.Status), r.FailureCode, r.Currency)
+		amounts[[3]string{r.Surface, string(r.Status), r.Currency}] += r.Amount
+	}
+	for k, v := range amounts {
+		ch <- prometheus.MustNewConstMetric(refundAmountDesc, prometheus.GaugeValue, float64(v), k[0], k[1], k[2])
+	}
+	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.Pending), "pending")
+	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.Processing), "processing")
+	age := 0.0
+	if !st.Oldest.IsZero() {
+		age = max(0, c.now().Sub(st.Oldest).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age)
+	for _, d := range st.Deliveries {
+		ch <- prometheus.MustNewConstMetric(deliveriesDesc, prometheus.GaugeValue, float64(d.Count), string(d.Status))
+	}
+}

@@ -1,0 +1,44 @@
+package refund
+
+import (
+	"context"
+	"time"
+)
+
+// awaitInFlight waits until the order has no refund in flight, or answers
+// ERefundInProgressOnOrder after Config.InFlightWait. It polls the store
+// because the refund in flight may be owned by another node. The order's
+// pending refund amount is the sum of its pending and processing refunds'
+// reservations, so it is zero exactly when none is in flight.
+//
+// The wait is measured in real time, like ProcessorTimeout: it bounds a
+// request, it is not business time.
+func (s *Service) awaitInFlight(ctx context.Context, merchantID, orderID string) error {
+	deadline := time.Now().Add(s.cfg.InFlightWait)
+	delay := 5 * time.Millisecond
+	for {
+		var o *Order
+		err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+			o, err = tx.GetOrder(ctx, merchantID, orderID)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if o.PendingRefundAmount == 0 {
+			return nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return Errorf(ERefundInProgressOnOrder, "", "another refund of this order is still being processed; try again once it has settled")
+		}
+		t := time.NewTimer(min(delay, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, 200*time.Millisecond)
+	}
+}

@@ -1,0 +1,668 @@
+package refund
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// InvoiceType says what an invoice documents.
+type InvoiceType string
+
+const (
+	InvoiceSale   InvoiceType = "invoice" // the tax invoice of an order
+	InvoiceRefund InvoiceType = "refund"  // a refund invoice (credit note) against a tax invoice
+)
+
+// InvoiceStatus follows the money: a tax invoice is paid when issued (the
+// order was captured); a refund invoice is pending while its refund is in
+// flight, paid once it succeeded, and void when it failed, was canceled,
+// or was later reversed by the processor. A void invoice keeps its serial,
+// so the merchant's sequence has no holes.
+type InvoiceStatus string
+
+const (
+	InvoicePending InvoiceStatus = "pending"
+	InvoicePaid    InvoiceStatus = "paid"
+	InvoiceVoid    InvoiceStatus = "void"
+)
+
+// ZATCAStatus is where an invoice stands with the Saudi e-invoicing
+// authority. An invoice is reported once it is final (paid); until then,
+// when the merchant turned reporting off, or when it is void, it is
+// not_submitted. A refund invoice whose tax invoice was not reported is
+// aborted without being sent (ZATCA refuses a credit note to an unknown
+// invoice).
+type ZATCAStatus string
+
+const (
+	ZATCANotSubmitted ZATCAStatus = "not_submitted"
+	ZATCAReported     ZATCAStatus = "reported"
+	ZATCARejected     ZATCAStatus = "rejected"
+	ZATCAAborted      ZATCAStatus = "aborted"
+)
+
+// InvoiceZone is Saudi time (UTC+3, no daylight saving): invoice dates and
+// the year in a serial follow it, as ZATCA reads them.
+var InvoiceZone = time.FixedZone("AST", 3*60*60)
+
+// DefaultSerialPrefix starts every serial unless the merchant's invoice
+// configuration says otherwise: INV-<year><5 digits>, INV-202600001.
+const DefaultSerialPrefix = "INV-"
+
+// Seller is who issues an invoice, as printed on it.
+type Seller struct {
+	Name      string
+	VATNumber string
+}
+
+// Invoice is a tax invoice or a refund invoice. Amounts are minor units of
+// Currency and VAT-inclusive unless named "excluding tax";
+// TotalExcludingTax + TaxAmount == TotalAmount == NetAmount.
+type Invoice struct {
+	ID            int64 // assigned by Tx.CreateInvoice
+	MerchantID    string
+	OrderID       string
+	RefundID      string // refund invoices: the refund
+	ParentID      int64  // refund invoices: the tax invoice refunded
+	ParentSerial  string
+	Serial        string // <prefix><year><5 digits>, gapless per merchant and year
+	Number        int64  // the counter inside Serial
+	Type          InvoiceType
+	Status        InvoiceStatus
+	Currency      string
+	Reason        string // refund invoices: the refund reason (the credit note's note)
+	Seller        Seller
+	Customer      Customer
+	PaymentMethod string
+	Lines         []InvoiceLine
+
+	SubTotalAmount    int64 // the lines' net amounts
+	ShippingAmount    int64
+	DiscountAmount    int64
+	NetAmount         int64 // SubTotal + Shipping - Discount
+	TotalExcludingTax int64
+	TaxAmount         int64
+	TotalAmount       int64
+	TaxRate           string // percent: the lines' rate, the highest when they differ
+
+	ZATCAStatus  ZATCAStatus
+	InvoiceError string // why reporting failed or was aborted
+
+	IssuedAt  time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// InvoiceLine is one line of an invoice: on a tax invoice an order line, on
+// a refund invoice what the refund takes back of one.
+type InvoiceLine struct {
+	ID           int64  // assigned by Tx.CreateInvoice
+	ItemID       string // the order line
+	ParentLineID int64  // refund lines: the tax invoice's line
+	SKU          string
+	NameEN       string
+	NameAR       string
+	Qty          int64
+	UnitAmount   int64
+	Amount       int64 // before discount
+	Discount     int64
+	NetAmount    int64 // Amount - Discount = TotalExcludingTax + TaxAmount
+	// TotalExcludingTax and TaxAmount split NetAmount at TaxRate with
+	// money.SplitInclusive.
+	TotalExcludingTax int64
+	TaxAmount         int64
+	TaxRate           string // percent; "0" for an untaxed line
+	Taxable           bool
+
+	// RefundedQty and RefundedAmount are not stored: reads of a tax
+	// invoice fill them from its paid refund invoices.
+	RefundedQty    int64
+	RefundedAmount int64
+}
+
+// InvoiceConfig is a merchant's invoicing settings.
+type InvoiceConfig struct {
+	MerchantID   string
+	SerialPrefix string
+	SellerName   string // "" prints the merchant's name
+	VATNumber    string // "" prints the merchant's VAT number
+	ZATCAEnabled bool   // report invoices to ZATCA
+	UpdatedAt    time.Time
+}
+
+// InvoiceFilter selects invoices of one merchant.
+type InvoiceFilter struct {
+	MerchantID  string
+	OrderID     string
+	RefundID    string
+	ParentID    int64
+	Type        InvoiceType
+	Status      InvoiceStatus
+	ZATCAStatus ZATCAStatus
+	Serial      string
+	Cursor      int64 // ids strictly below this one; 0: from the newest
+	Offset      int   // rows to skip after the cursor (page-number surfaces)
+	Limit       int
+}
+
+// InvoiceTx is the invoicing part of a transaction.
+type InvoiceTx interface {
+	// CreateInvoice inserts inv and its lines and assigns inv.ID and each
+	// line's ID. A second tax invoice for an order, a second refund
+	// invoice for a refund or a reused serial returns EConflict.
+	CreateInvoice(ctx context.Context, inv *Invoice) error
+	// GetInvoice returns an invoice with its lines, or EInvoiceNotFound
+	// (also for another merchant's); merchantID "" matches any.
+	GetInvoice(ctx context.Context, merchantID string, id int64) (*Invoice, error)
+	// ListInvoices returns invoices with their lines, newest first (by id).
+	ListInvoices(ctx context.Context, f InvoiceFilter) ([]*Invoice, error)
+	// CountInvoices counts what f selects, ignoring Cursor, Offset, Limit.
+	CountInvoices(ctx context.Context, f InvoiceFilter) (int, error)
+	// UpdateInvoice writes Status, ZATCAStatus, InvoiceError and
+	// UpdatedAt. Returns EInvoiceNotFound.
+	UpdateInvoice(ctx context.Context, inv *Invoice) error
+	// NextInvoiceNumber increments and returns the merchant's invoice
+	// counter for year (the first is 1). The counter is part of the
+	// transaction: a rollback gives the number back, so committed numbers
+	// have no gaps, and concurrent transactions take numbers one after the
+	// other.
+	NextInvoiceNumber(ctx context.Context, merchantID string, year int) (int64, error)
+	// GetInvoiceConfig returns ENotFound when the merchant never set one.
+	GetInvoiceConfig(ctx context.Context, merchantID string) (*InvoiceConfig, error)
+	// PutInvoiceConfig inserts or replaces the merchant's configuration.
+	PutInvoiceConfig(ctx context.Context, c *InvoiceConfig) error
+}
+
+// Invoicer builds invoice documents and reports them to ZATCA; package
+// invoice implements it and holds the VAT arithmetic. The Service calls it
+// inside the transactions that create orders and move refunds, which a
+// store may run more than once, so its methods must not have effects
+// outside what they return (a real reporting connector queues the document
+// rather than calling out).
+type Invoicer interface {
+	// Sale builds the tax invoice of o: lines, totals, VAT.
+	Sale(o *Order, seller Seller) (*Invoice, error)
+	// Refund builds the refund invoice of r's lines against parent.
+	Refund(parent *Invoice, r *Refund, seller Seller) (*Invoice, error)
+	// Report reports a final invoice (parent: the tax invoice of a refund
+	// invoice) and says how it went.
+	Report(ctx context.Context, inv, parent *Invoice) (ZATCAStatus, string)
+}
+
+// InvoiceView is an invoice with what surfaces show beside it.
+type InvoiceView struct {
+	*Invoice
+	Order   *Order
+	Parent  *Invoice   // refund invoices: the tax invoice
+	Refund  *Refund    // refund invoices: the refund
+	Refunds []*Invoice // tax invoices: the refund invoices against it, oldest first
+}
+
+// maxChildren bounds how many refund invoices of one tax invoice a view
+// reads; an order has at most 500 lines, and no real one this many refunds.
+const maxChildren = 1000
+
+// GetInvoice returns one of the caller's invoices.
+func (s *Service) GetInvoice(ctx context.Context, p Principal, id int64) (*InvoiceView, error) {
+	if err := require(p, ScopeOrdersRead); err != nil {
+		return nil, err
+	}
+	var v *InvoiceView
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		inv, err := tx.GetInvoice(ctx, p.MerchantID, id)
+		if err != nil {
+			return err
+		}
+		v, err = s.invoiceView(ctx, tx, inv)
+		return err
+	})
+	return v, err
+}
+
+// ListInvoices lists the caller's invoices, newest first.
+func (s *Service) ListInvoices(ctx context.Context, p Principal, f InvoiceFilter) (Page[*InvoiceView], error) {
+	if err := require(p, ScopeOrdersRead); err != nil {
+		return Page[*InvoiceView]{}, err
+	}
+	limit, err := pageLimit(f.Limit)
+	if err != nil {
+		return Page[*InvoiceView]{}, err
+	}
+	if err := f.validate(); err != nil {
+		return Page[*InvoiceView]{}, err
+	}
+	f.MerchantID, f.Limit = p.MerchantID, limit+1
+	var rows []*InvoiceView
+	err = s.cfg.Store.View(ctx, func(tx Tx) error {
+		invs, err := tx.ListInvoices(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, inv := range invs {
+			v, err := s.invoiceView(ctx, tx, inv)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return Page[*InvoiceView]{}, err
+	}
+	return paginate(rows, limit, func(v *InvoiceView) string { return strconv.FormatInt(v.ID, 10) }), nil
+}
+
+// CountInvoices counts the caller's invoices that f selects.
+func (s *Service) CountInvoices(ctx context.Context, p Principal, f InvoiceFilter) (int, error) {
+	if err := require(p, ScopeOrdersRead); err != nil {
+		return 0, err
+	}
+	if err := f.validate(); err != nil {
+		return 0, err
+	}
+	f.MerchantID = p.MerchantID
+	var n int
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		n, err = tx.CountInvoices(ctx, f)
+		return err
+	})
+	return n, err
+}
+
+func (f *InvoiceFilter) validate() error {
+	switch {
+	case f.Type != "" && f.Type != InvoiceSale && f.Type != InvoiceRefund:
+		return Errorf(EInvalidRequest, "type", "type must be invoice or refund")
+	case f.Status != "" && f.Status != InvoicePending && f.Status != InvoicePaid && f.Status != InvoiceVoid:
+		return Errorf(EInvalidRequest, "status", "status must be pending, paid or void")
+	case f.ZATCAStatus != "" && f.ZATCAStatus != ZATCANotSubmitted && f.ZATCAStatus != ZATCAReported &&
+		f.ZATCAStatus != ZATCARejected && f.ZATCAStatus != ZATCAAborted:
+		return Errorf(EInvalidRequest, "zatca_status", "zatca_status must be not_submitted, reported, rejected or aborted")
+	case f.Offset < 0 || f.Offset > 1_000_000:
+		return Errorf(EInvalidRequest, "offset", "offset must be between 0 and 1000000")
+	case f.Cursor < 0:
+		return Errorf(EInvalidRequest, "cursor", "cursor must be an invoice id")
+	}
+	return nil
+}
+
+// invoiceView loads what is shown beside inv, in tx.
+func (s *Service) invoiceView(ctx context.Context, tx Tx, inv *Invoice) (*InvoiceView, error) {
+	v := &InvoiceView{Invoice: inv}
+	var err error
+	if v.Order, err = tx.GetOrder(ctx, inv.MerchantID, inv.OrderID); err != nil {
+		return nil, err
+	}
+	switch inv.Type {
+	case InvoiceRefund:
+		if v.Parent, err = tx.GetInvoice(ctx, inv.MerchantID, inv.ParentID); err != nil {
+			return nil, err
+		}
+		if v.Refund, err = tx.GetRefund(ctx, inv.MerchantID, inv.RefundID); err != nil {
+			return nil, err
+		}
+	case InvoiceSale:
+		if v.Refunds, err = tx.ListInvoices(ctx, InvoiceFilter{MerchantID: inv.MerchantID, ParentID: inv.ID, Limit: maxChildren}); err != nil {
+			return nil, err
+		}
+		slices.Reverse(v.Refunds)
+		// What each line gave back so far: the lines of the refund
+		// invoices whose refunds succeeded.
+		for _, child := range v.Refunds {
+			if child.Status != InvoicePaid {
+				continue
+			}
+			for _, cl := range child.Lines {
+				for i := range inv.Lines {
+					if inv.Lines[i].ID == cl.ParentLineID {
+						inv.Lines[i].RefundedQty += cl.Qty
+						inv.Lines[i].RefundedAmount += cl.NetAmount
+					}
+				}
+			}
+		}
+	}
+	return v, nil
+}
+
+// IssueInvoice issues the tax invoice of an order recorded before
+// invoicing, or returns the one it has (created false). Refunds made
+// before it was issued get no refund invoice.
+func (s *Service) IssueInvoice(ctx context.Context, p Principal, orderID string) (*InvoiceView, bool, error) {
+	if err := require(p, ScopeOrdersWrite); err != nil {
+		return nil, false, err
+	}
+	if s.cfg.Invoicer == nil {
+		return nil, false, Errorf(EInvalidRequest, "", "invoicing is not configured on this server")
+	}
+	var v *InvoiceView
+	var created bool
+	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+		created = false
+		o, err := tx.GetOrder(ctx, p.MerchantID, orderID)
+		if err != nil {
+			return err
+		}
+		inv, err := saleInvoice(ctx, tx, o)
+		switch {
+		case err == nil:
+		case ErrorCode(err) != EInvoiceNotFound:
+			return err
+		case len(o.Items) == 0:
+			return Errorf(EInvalidRequest, "", "order %s has no line items to invoice", o.ID)
+		default:
+			now := s.now()
+			if inv, err = s.issueSale(ctx, tx, o, now); err != nil {
+				return err
+			}
+			created = true
+			if err := s.audit(ctx, tx, p, "invoice.issue", "invoice", strconv.FormatInt(inv.ID, 10), "", string(inv.Status), "", now); err != nil {
+				return err
+			}
+		}
+		v, err = s.invoiceView(ctx, tx, inv)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return v, created, nil
+}
+
+// InvoiceLineRefund refunds part of one line of a tax invoice, named by
+// the line's id; Amount nil refunds Qty units at the line's unit amount.
+type InvoiceLineRefund struct {
+	LineID int64
+	Qty    int64
+	Amount *int64
+}
+
+// RefundInvoice refunds lines of one of the caller's tax invoices (in
+// carries the reason, idempotency key and surface; its OrderID and Items
+// are set from the invoice) and returns the refund with its refund
+// invoice. Errors about a line carry Param "items[<i>]...", i indexing
+// lines.
+func (s *Service) RefundInvoice(ctx context.Context, p Principal, invoiceID int64, lines []InvoiceLineRefund, in RefundInput) (*Refund, *InvoiceView, error) {
+	if err := require(p, ScopeRefundsWrite); err != nil {
+		return nil, nil, err
+	}
+	if len(lines) == 0 {
+		return nil, nil, Errorf(EInvalidRequest, "items", "name at least one invoice line to refund")
+	}
+	var inv *Invoice
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		inv, err = tx.GetInvoice(ctx, p.MerchantID, invoiceID)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if inv.Type != InvoiceSale {
+		return nil, nil, Errorf(EInvalidRequest, "", "invoice %d is a refund invoice; refund its tax invoice %d instead", inv.ID, inv.ParentID)
+	}
+	in.OrderID, in.Items, in.Amount = inv.OrderID, nil, nil
+	for i, l := range lines {
+		j := slices.IndexFunc(inv.Lines, func(x InvoiceLine) bool { return x.ID == l.LineID })
+		if j < 0 {
+			return nil, nil, Errorf(EInvalidRequest, "items["+itoa(i)+"].id", "invoice %d has no line %d", inv.ID, l.LineID)
+		}
+		in.Items = append(in.Items, RefundItemInput{ItemID: inv.Lines[j].ItemID, Qty: l.Qty, Amount: l.Amount})
+	}
+	r, err := s.CreateRefund(ctx, p, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	var v *InvoiceView
+	err = s.cfg.Store.View(ctx, func(tx Tx) error {
+		invs, err := tx.ListInvoices(ctx, InvoiceFilter{MerchantID: p.MerchantID, RefundID: r.ID, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(invs) == 0 {
+			return fmt.Errorf("refund: refund %s of invoice %d has no refund invoice", r.ID, inv.ID)
+		}
+		v, err = s.invoiceView(ctx, tx, invs[0])
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, v, nil
+}
+
+// saleInvoice returns the tax invoice of o, or EInvoiceNotFound.
+func saleInvoice(ctx context.Context, tx Tx, o *Order) (*Invoice, error) {
+	invs, err := tx.ListInvoices(ctx, InvoiceFilter{MerchantID: o.MerchantID, OrderID: o.ID, Type: InvoiceSale, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(invs) == 0 {
+		return nil, Errorf(EInvoiceNotFound, "", "order %s has no tax invoice", o.ID)
+	}
+	return invs[0], nil
+}
+
+// invoicing is what issuing an invoice needs to know about the merchant.
+type invoicing struct {
+	cfg    *InvoiceConfig
+	seller Seller
+}
+
+func (s *Service) invoicing(ctx context.Context, tx Tx, merchantID string) (*invoicing, error) {
+	m, err := tx.GetMerchant(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := invoiceConfig(ctx, tx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	seller := Seller{Name: orDefault(cfg.SellerName, m.Name), VATNumber: orDefault(cfg.VATNumber, m.VATNumber)}
+	return &invoicing{cfg: cfg, seller: seller}, nil
+}
+
+// orDefault returns a, or b when a is empty.
+func orDefault(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// invoiceConfig returns the merchant's configuration, or the defaults.
+func invoiceConfig(ctx context.Context, tx Tx, merchantID string) (*InvoiceConfig, error) {
+	c, err := tx.GetInvoiceConfig(ctx, merchantID)
+	if ErrorCode(err) == ENotFound {
+		return &InvoiceConfig{MerchantID: merchantID, SerialPrefix: DefaultSerialPrefix, ZATCAEnabled: true}, nil
+	}
+	return c, err
+}
+
+// number gives inv the merchant's next serial, in tx.
+func (s *Service) number(ctx context.Context, tx Tx, inv *Invoice, prefix string, now time.Time) error {
+	year := now.In(InvoiceZone).Year()
+	n, err := tx.NextInvoiceNumber(ctx, inv.MerchantID, year)
+	if err != nil {
+		return err
+	}
+	inv.Number, inv.Serial = n, fmt.Sprintf("%s%d%05d", prefix, year, n)
+	return nil
+}
+
+// report reports a final invoice unless the merchant turned reporting off.
+func (s *Service) report(ctx context.Context, inv, parent *Invoice, cfg *InvoiceConfig) {
+	if !cfg.ZATCAEnabled {
+		inv.ZATCAStatus, inv.InvoiceError = ZATCANotSubmitted, ""
+		return
+	}
+	inv.ZATCAStatus, inv.InvoiceError = s.cfg.Invoicer.Report(ctx, inv, parent)
+}
+
+// issueSale issues the tax invoice of a captured order with items, in the
+// transaction that records it (or, on request, later).
+func (s *Service) issueSale(ctx context.Context, tx Tx, o *Order, now time.Time) (*Invoice, error) {
+	ic, err := s.invoicing(ctx, tx, o.MerchantID)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := s.cfg.Invoicer.Sale(o, ic.seller)
+	if err != nil {
+		return nil, err
+	}
+	inv.MerchantID, inv.OrderID, inv.Type, inv.Status = o.MerchantID, o.ID, InvoiceSale, InvoicePaid
+	inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt = now, now, now
+	if err := s.number(ctx, tx, inv, ic.cfg.SerialPrefix, now); err != nil {
+		return nil, err
+	}
+	s.report(ctx, inv, nil, ic.cfg)
+	if err := tx.CreateInvoice(ctx, inv); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// issueOnCreate issues the tax invoice of a new order that has items.
+func (s *Service) issueOnCreate(ctx context.Context, tx Tx, o *Order, now time.Time) error {
+	if s.cfg.Invoicer == nil || len(o.Items) == 0 {
+		return nil
+	}
+	_, err := s.issueSale(ctx, tx, o, now)
+	return err
+}
+
+// issueRefundInvoice issues, pending, the refund invoice of a new refund
+// that names lines of an invoiced order, in the refund's transaction.
+func (s *Service) issueRefundInvoice(ctx context.Context, tx Tx, o *Order, r *Refund, now time.Time) error {
+	if s.cfg.Invoicer == nil || len(r.Items) == 0 {
+		return nil
+	}
+	parent, err := saleInvoice(ctx, tx, o)
+	if ErrorCode(err) == EInvoiceNotFound {
+		return nil // the order was never invoiced
+	}
+	if err != nil {
+		return err
+	}
+	ic, err := s.invoicing(ctx, tx, o.MerchantID)
+	if err != nil {
+		return err
+	}
+	inv, err := s.cfg.Invoicer.Refund(parent, r, ic.seller)
+	if err != nil {
+		return err
+	}
+	inv.MerchantID, inv.OrderID, inv.RefundID, inv.Type = o.MerchantID, o.ID, r.ID, InvoiceRefund
+	inv.ParentID, inv.ParentSerial = parent.ID, parent.Serial
+	inv.Status, inv.ZATCAStatus = InvoicePending, ZATCANotSubmitted
+	inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt = now, now, now
+	if err := s.number(ctx, tx, inv, ic.cfg.SerialPrefix, now); err != nil {
+		return err
+	}
+	return tx.CreateInvoice(ctx, inv)
+}
+
+// settleInvoice moves the refund invoice of r, if it has one, with r's new
+// final state, and reports it once paid.
+func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.Time) error {
+	if s.cfg.Invoicer == nil || len(r.Items) == 0 {
+		return nil
+	}
+	invs, err := tx.ListInvoices(ctx, InvoiceFilter{MerchantID: r.MerchantID, RefundID: r.ID, Limit: 1})
+	if err != nil || len(invs) == 0 {
+		return err
+	}
+	inv := invs[0]
+	switch r.Status {
+	case StatusSucceeded:
+		inv.Status = InvoicePaid
+		parent, err := tx.GetInvoice(ctx, r.MerchantID, inv.ParentID)
+		if err != nil {
+			return err
+		}
+		cfg, err := invoiceConfig(ctx, tx, r.MerchantID)
+		if err != nil {
+			return err
+		}
+		s.report(ctx, inv, parent, cfg)
+	case StatusFailed, StatusCanceled, StatusReversed:
+		// A reported credit note stays reported: reversing it would take a
+		// debit note, which refundd does not issue.
+		inv.Status = InvoiceVoid
+	default:
+		return nil
+	}
+	inv.UpdatedAt = now
+	return tx.UpdateInvoice(ctx, inv)
+}
+
+// InvoiceConfigInput changes a merchant's invoice configuration; nil
+// fields keep their value.
+type InvoiceConfigInput struct {
+	SerialPrefix *string
+	SellerName   *string
+	VATNumber    *string
+	ZATCAEnabled *bool
+}
+
+var prefixRE = regexp.MustCompile(`^[A-Za-z0-9/_-]{1,16}$`)
+
+// GetInvoiceConfig returns the caller's invoice configuration (defaults
+// when never set).
+func (s *Service) GetInvoiceConfig(ctx context.Context, p Principal) (*InvoiceConfig, error) {
+	if err := require(p, ScopeOrdersRead); err != nil {
+		return nil, err
+	}
+	var c *InvoiceConfig
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		c, err = invoiceConfig(ctx, tx, p.MerchantID)
+		return err
+	})
+	return c, err
+}
+
+// UpdateInvoiceConfig changes the caller's invoice configuration. A new
+// prefix applies to invoices issued from then on; numbering continues.
+func (s *Service) UpdateInvoiceConfig(ctx context.Context, p Principal, in InvoiceConfigInput) (*InvoiceConfig, error) {
+	if err := require(p, ScopeOrdersWrite); err != nil {
+		return nil, err
+	}
+	switch {
+	case in.SerialPrefix != nil && !prefixRE.MatchString(*in.SerialPrefix):
+		return nil, Errorf(EInvalidRequest, "serial_prefix", "serial_prefix must be 1-16 letters, digits or /_-")
+	case in.SellerName != nil && len(*in.SellerName) > 200:
+		return nil, Errorf(EInvalidRequest, "seller_name", "seller_name is at most 200 characters")
+	case in.VATNumber != nil && *in.VATNumber != "" && (!digitsRE.MatchString(*in.VATNumber) || len(*in.VATNumber) != 15):
+		return nil, Errorf(EInvalidRequest, "vat_number", "vat_number must be 15 digits")
+	}
+	var c *InvoiceConfig
+	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+		if c, err = invoiceConfig(ctx, tx, p.MerchantID); err != nil {
+			return err
+		}
+		if in.SerialPrefix != nil {
+			c.SerialPrefix = *in.SerialPrefix
+		}
+		if in.SellerName != nil {
+			c.SellerName = strings.TrimSpace(*in.SellerName)
+		}
+		if in.VATNumber != nil {
+			c.VATNumber = *in.VATNumber
+		}
+		if in.ZATCAEnabled != nil {
+			c.ZATCAEnabled = *in.ZATCAEnabled
+		}
+		now := s.now()
+		c.UpdatedAt = now
+		if err := tx.PutInvoiceConfig(ctx, c); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, "invoice_config.update", "invoice_config", p.MerchantID, "", "updated", "", now)
+	})
+	return c, err
+}

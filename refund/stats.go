@@ -1,0 +1,50 @@
+package refund
+
+import (
+	"context"
+	"time"
+)
+
+// Stats is what the database says about the whole installation, the same
+// whichever node asks: the source of the gauges on /metrics, so they stay
+// exact across nodes and restarts.
+type Stats struct {
+	Refunds    []RefundCount
+	Pending    int       // refunds waiting to be submitted (queued)
+	Processing int       // refunds at the processor or waiting for the worker
+	Oldest     time.Time // creation time of the oldest processing refund (zero: none)
+	Deliveries []DeliveryCount
+}
+
+// RefundCount counts refunds by where they were asked for, how they
+// stand and their currency.
+type RefundCount struct {
+	Surface     string
+	Status      Status
+	FailureCode string
+	Count       int64
+	Currency    string
+	Amount      int64 // sum, minor units of Currency
+}
+
+// DeliveryCount counts webhook deliveries by status.
+type DeliveryCount struct {
+	Status DeliveryStatus
+	Count  int64
+}
+
+// StatsTx is the statistics part of a transaction.
+type StatsTx interface {
+	Stats(ctx context.Context) (*Stats, error)
+}
+
+// Stats reads the installation's statistics (an operator's view: no
+// principal; /metrics serves it).
+func (s *Service) Stats(ctx context.Context) (*Stats, error) {
+	var st *Stats
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		st, err = tx.Stats(ctx)
+		return err
+	})
+	return st, err
+}

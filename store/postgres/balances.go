@@ -1,0 +1,187 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// counter is one pair of refund counters on a row: what is pending, what
+// is refunded, and the expression both together may not exceed.
+type counter struct {
+	pending, refunded, limit string
+}
+
+var (
+	orderCounter   = counter{"pending_refund_amount", "refunded_amount", "captured_amount - voided_amount"}
+	amountCounter  = counter{"pending_amount", "refunded_amount", "amount"} // captures, vendors, item amounts
+	itemQtyCounter = counter{"pending_qty", "refunded_qty", "qty"}
+)
+
+// adjustSQL builds the guarded UPDATE that applies op to the counters of
+// table. The i-th counter's amount is parameter $i (from 1); key, the
+// row's condition, numbers its parameters after them.
+//
+//	reserve: pending += x        WHERE limit - refunded - pending >= x
+//	commit:  pending -= x, refunded += x   WHERE pending >= x
+//	release: pending -= x        WHERE pending >= x
+//	reverse: refunded -= x       WHERE refunded >= x
+//
+// The guard sits in the WHERE clause, so the check and the change are one
+// statement. Two transactions reserving on one row queue on its row lock,
+// and PostgreSQL evaluates the second one's guard again on the row the
+// first committed: they can never both spend the same remainder, however
+// many nodes they run on.
+func adjustSQL(table, key string, op refund.BalanceOp, cs ...counter) string {
+	var set, guard []string
+	for i, c := range cs {
+		x := fmt.Sprintf("$%d", i+1)
+		switch op {
+		case refund.Reserve:
+			set = append(set, c.pending+" = "+c.pending+" + "+x)
+			guard = append(guard, c.limit+" - "+c.refunded+" - "+c.pending+" >= "+x)
+		case refund.Commit:
+			set = append(set, c.pending+" = "+c.pending+" - "+x, c.refunded+" = "+c.refunded+" + "+x)
+			guard = append(guard, c.pending+" >= "+x)
+		case refund.Release:
+			set = append(set, c.pending+" = "+c.pending+" - "+x)
+			guard = append(guard, c.pending+" >= "+x)
+		case refund.Reverse:
+			set = append(set, c.refunded+" = "+c.refunded+" - "+x)
+			guard = append(guard, c.refunded+" >= "+x)
+		}
+	}
+	return "UPDATE " + table + " SET " + strings.Join(set, ", ") + " WHERE " + key + " AND " + strings.Join(guard, " AND ")
+}
+
+// AdjustBalances applies op to every counter b names, in a fixed order:
+// the order, the capture, each vendor split, each item. Every transaction
+// takes the order's row first, so two of them on one order never lock its
+// other rows in opposite orders.
+//
+// A Reserve that would take a counter over its limit returns
+// EAmountExceedsRefundable with that counter's Param ("amount",
+// "transaction_id", "vendors[<id>]", "items[<id>]"); a capture, vendor or
+// item the order does not have is EInvalidRequest with the same Param.
+// Counters changed before the failing one stay changed: the caller must
+// roll back (return the error from Update's fn). Commit, Release and
+// Reverse never take a counter below zero; trying is a bug and returns an
+// internal error.
+func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.BalanceOp) error {
+	switch op {
+	case refund.Reserve, refund.Commit, refund.Release, refund.Reverse:
+	default:
+		return fmt.Errorf("postgres: adjust balances: unknown operation %d", op)
+	}
+	if err := checkBalances(b); err != nil {
+		return err
+	}
+
+	n, err := t.exec(ctx, "adjust order balance", adjustSQL("orders", "id = $2", op, orderCounter), b.Amount, b.OrderID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		ok, err := t.exists(ctx, "adjust order balance", `SELECT 1 FROM orders WHERE id = $1`, b.OrderID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return refund.Errorf(refund.EOrderNotFound, "", "order %q not found", b.OrderID)
+		}
+		return miss(op, "amount", fmt.Sprintf("the order has less than %d left", b.Amount))
+	}
+
+	if b.CaptureID != "" {
+		n, err := t.exec(ctx, "adjust capture balance",
+			adjustSQL("transactions", "id = $2 AND order_id = $3 AND type = 'capture'", op, amountCounter),
+			b.Amount, b.CaptureID, b.OrderID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			ok, err := t.exists(ctx, "adjust capture balance",
+				`SELECT 1 FROM transactions WHERE id = $1 AND order_id = $2 AND type = 'capture'`, b.CaptureID, b.OrderID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return refund.Errorf(refund.EInvalidRequest, "transaction_id", "order has no capture transaction %q", b.CaptureID)
+			}
+			return miss(op, "transaction_id", fmt.Sprintf("capture %q has less than %d left", b.CaptureID, b.Amount))
+		}
+	}
+
+	for _, v := range b.Vendors {
+		param := "vendors[" + v.VendorID + "]"
+		n, err := t.exec(ctx, "adjust vendor balance",
+			adjustSQL("order_vendors", "order_id = $2 AND vendor_id = $3", op, amountCounter),
+			v.Amount, b.OrderID, v.VendorID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			ok, err := t.exists(ctx, "adjust vendor balance",
+				`SELECT 1 FROM order_vendors WHERE order_id = $1 AND vendor_id = $2`, b.OrderID, v.VendorID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return refund.Errorf(refund.EInvalidRequest, param, "order has no vendor %q", v.VendorID)
+			}
+			return miss(op, param, fmt.Sprintf("vendor %q has less than %d left", v.VendorID, v.Amount))
+		}
+	}
+
+	for _, it := range b.Items {
+		param := "items[" + it.ItemID + "]"
+		n, err := t.exec(ctx, "adjust item balance",
+			adjustSQL("order_items", "order_id = $3 AND item_id = $4", op, itemQtyCounter, amountCounter),
+			it.Qty, it.Amount, b.OrderID, it.ItemID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			ok, err := t.exists(ctx, "adjust item balance",
+				`SELECT 1 FROM order_items WHERE order_id = $1 AND item_id = $2`, b.OrderID, it.ItemID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return refund.Errorf(refund.EInvalidRequest, param, "order has no item %q", it.ItemID)
+			}
+			return miss(op, param, fmt.Sprintf("item %q has less than %d units or %d left", it.ItemID, it.Qty, it.Amount))
+		}
+	}
+	return nil
+}
+
+// miss is the error of a guarded update that matched no row although the
+// row exists: over the limit for a Reserve, a bug otherwise.
+func miss(op refund.BalanceOp, param, what string) error {
+	if op == refund.Reserve {
+		return refund.Errorf(refund.EAmountExceedsRefundable, param, "refund exceeds what is refundable: %s", what)
+	}
+	return fmt.Errorf("postgres: %s on %s would take a counter below zero (%s)", op, param, what)
+}
+
+// checkBalances refuses amounts a guarded update cannot judge: the
+// refund's amount must be positive, its shares not negative.
+func checkBalances(b refund.Balances) error {
+	if b.Amount <= 0 {
+		return refund.Errorf(refund.EInvalidAmount, "amount", "amount must be positive")
+	}
+	for _, v := range b.Vendors {
+		if v.Amount < 0 {
+			return refund.Errorf(refund.EInvalidAmount, "vendors["+v.VendorID+"]", "a vendor amount must not be negative")
+		}
+	}
+	for _, it := range b.Items {
+		if it.Qty < 0 || it.Amount < 0 {
+			return refund.Errorf(refund.EInvalidAmount, "items["+it.ItemID+"]", "an item qty or amount must not be negative")
+		}
+	}
+	return nil
+}

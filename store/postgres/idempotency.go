@@ -1,0 +1,77 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/refundd/refundd/refund"
+)
+
+const idempotencyColumns = `merchant_id, idempotency_key, request_hash, refund_id, err_code, err_message, err_param,
+	locked_until, completed_at, created_at, expires_at`
+
+// GetIdempotency returns ENotFound.
+//
+// It does not lock the record inside Update: the record's only
+// read-then-write is by the request that holds the key (it links the
+// refund, then marks the key completed), and a second request with the
+// same key only reads it; inserting the key is what the primary key
+// guards.
+func (t *tx) GetIdempotency(ctx context.Context, merchantID, key string) (*refund.IdempotencyRecord, error) {
+	var r refund.IdempotencyRecord
+	err := t.q.QueryRow(ctx, `SELECT `+idempotencyColumns+` FROM idempotency_keys
+		WHERE merchant_id = $1 AND idempotency_key = $2`, merchantID, key).Scan(
+		&r.MerchantID, &r.Key, &r.RequestHash, &r.RefundID, &r.ErrCode, &r.ErrMessage, &r.ErrParam,
+		&r.LockedUntil, &r.CompletedAt, &r.CreatedAt, &r.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
+	}
+	if err != nil {
+		return nil, t.fail("get idempotency key", err)
+	}
+	return &r, nil
+}
+
+// InsertIdempotency returns EIdempotencyKeyInUse when the merchant already
+// has the key, also when another transaction inserted it and has not
+// committed yet (the insert waits for it). ON CONFLICT DO NOTHING keeps
+// the caller's transaction usable, as on SQLite.
+func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
+	n, err := t.exec(ctx, "insert idempotency key", `INSERT INTO idempotency_keys (`+idempotencyColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (merchant_id, idempotency_key) DO NOTHING`,
+		r.MerchantID, r.Key, r.RequestHash, r.RefundID, r.ErrCode, r.ErrMessage, r.ErrParam,
+		r.LockedUntil, r.CompletedAt, r.CreatedAt, r.ExpiresAt)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
+	}
+	return nil
+}
+
+// UpdateIdempotency stores RefundID, Err*, LockedUntil and CompletedAt.
+// Returns ENotFound when the record is gone.
+func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
+	n, err := t.exec(ctx, "update idempotency key", `UPDATE idempotency_keys SET refund_id = $1, err_code = $2, err_message = $3,
+		err_param = $4, locked_until = $5, completed_at = $6 WHERE merchant_id = $7 AND idempotency_key = $8`,
+		r.RefundID, r.ErrCode, r.ErrMessage, r.ErrParam, r.LockedUntil, r.CompletedAt, r.MerchantID, r.Key)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", r.Key)
+	}
+	return nil
+}
+
+// DeleteExpiredIdempotency deletes records whose ExpiresAt is before t and
+// returns how many.
+func (t *tx) DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int, error) {
+	n, err := t.exec(ctx, "delete expired idempotency keys", `DELETE FROM idempotency_keys WHERE expires_at < $1`, before)
+	return int(n), err
+}

@@ -1,0 +1,263 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/refundd/refundd/refund"
+)
+
+const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_serial, serial, number, type, status,
+	currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount,
+	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status,
+	invoice_error, issued_at, created_at, updated_at`
+
+const lineColumns = `invoice_id, position, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
+	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable`
+
+// nullID stores a zero id as NULL (no parent).
+func nullID(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
+}
+
+// CreateInvoice inserts inv and its lines, assigning their integer ids. A
+// second tax invoice of an order, a second refund invoice of a refund or a
+// serial the merchant already used is EConflict; ON CONFLICT DO NOTHING
+// keeps the caller's transaction usable, as on SQLite.
+func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
+	customer, err := json.Marshal(inv.Customer)
+	if err != nil {
+		return fmt.Errorf("postgres: create invoice: %w", err)
+	}
+	err = t.q.QueryRow(ctx, `INSERT INTO invoices (`+invoiceColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
+		ON CONFLICT DO NOTHING RETURNING id`,
+		inv.MerchantID, inv.OrderID, inv.RefundID, nullID(inv.ParentID), inv.ParentSerial, inv.Serial, inv.Number,
+		string(inv.Type), string(inv.Status), inv.Currency, inv.Reason, inv.Seller.Name, inv.Seller.VATNumber,
+		string(customer), inv.PaymentMethod, inv.SubTotalAmount, inv.ShippingAmount, inv.DiscountAmount, inv.NetAmount,
+		inv.TotalExcludingTax, inv.TaxAmount, inv.TotalAmount, inv.TaxRate, string(inv.ZATCAStatus), inv.InvoiceError,
+		inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt).Scan(&inv.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return refund.Errorf(refund.EConflict, "", "order %s already has this invoice, or serial %s is taken", inv.OrderID, inv.Serial)
+	}
+	if err != nil {
+		return t.fail("create invoice", err)
+	}
+	if len(inv.Lines) == 0 {
+		return nil
+	}
+	// All lines in one round trip, each reading back its id.
+	b := &pgx.Batch{}
+	for i := range inv.Lines {
+		l := &inv.Lines[i]
+		b.Queue(`INSERT INTO invoice_lines (`+lineColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
+			inv.ID, i, l.ItemID, nullID(l.ParentLineID), l.SKU, l.NameEN, l.NameAR, l.Qty, l.UnitAmount, l.Amount,
+			l.Discount, l.NetAmount, l.TotalExcludingTax, l.TaxAmount, l.TaxRate, l.Taxable,
+		).QueryRow(func(row pgx.Row) error { return row.Scan(&l.ID) })
+	}
+	if err := t.q.SendBatch(ctx, b).Close(); err != nil {
+		return t.fail("create invoice lines", err)
+	}
+	return nil
+}
+
+func scanInvoice(s scanner) (*refund.Invoice, error) {
+	var inv refund.Invoice
+	var parent *int64
+	var customer []byte
+	if err := s.Scan(&inv.ID, &inv.MerchantID, &inv.OrderID, &inv.RefundID, &parent, &inv.ParentSerial, &inv.Serial,
+		&inv.Number, &inv.Type, &inv.Status, &inv.Currency, &inv.Reason, &inv.Seller.Name, &inv.Seller.VATNumber,
+		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
+		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
+		&inv.IssuedAt, &inv.CreatedAt, &inv.UpdatedAt); err != nil {
+		return nil, err
+	}
+	if parent != nil {
+		inv.ParentID = *parent
+	}
+	if err := json.Unmarshal(customer, &inv.Customer); err != nil {
+		return nil, fmt.Errorf("invoice %d customer: %w", inv.ID, err)
+	}
+	return &inv, nil
+}
+
+// GetInvoice returns EInvoiceNotFound, also for another merchant's
+// invoice; merchantID "" matches any.
+func (t *tx) GetInvoice(ctx context.Context, merchantID string, id int64) (*refund.Invoice, error) {
+	query, args := `SELECT id, `+invoiceColumns+` FROM invoices WHERE id = $1`, []any{id}
+	if merchantID != "" {
+		query, args = query+` AND merchant_id = $2`, append(args, merchantID)
+	}
+	inv, err := scanInvoice(t.q.QueryRow(ctx, query, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.EInvoiceNotFound, "", "invoice %d not found", id)
+	}
+	if err != nil {
+		return nil, t.fail("get invoice", err)
+	}
+	if err := t.loadLines(ctx, []*refund.Invoice{inv}); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// loadLines reads the lines of every invoice in invs in one query.
+func (t *tx) loadLines(ctx context.Context, invs []*refund.Invoice) error {
+	if len(invs) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*refund.Invoice, len(invs))
+	ids := make([]int64, len(invs))
+	for i, inv := range invs {
+		inv.Lines = nil
+		byID[inv.ID], ids[i] = inv, inv.ID
+	}
+	lines, err := queryAll(ctx, t, "get invoice lines", `SELECT invoice_id, id, item_id, parent_line_id, sku, name_en, name_ar,
+		qty, unit_amount, amount, discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable
+		FROM invoice_lines WHERE invoice_id = ANY($1) ORDER BY invoice_id, position`,
+		func(s scanner) (line, error) {
+			var l line
+			var parent *int64
+			err := s.Scan(&l.invoiceID, &l.ID, &l.ItemID, &parent, &l.SKU, &l.NameEN, &l.NameAR, &l.Qty, &l.UnitAmount, &l.Amount,
+				&l.Discount, &l.NetAmount, &l.TotalExcludingTax, &l.TaxAmount, &l.TaxRate, &l.Taxable)
+			if parent != nil {
+				l.ParentLineID = *parent
+			}
+			return l, err
+		}, ids)
+	if err != nil {
+		return err
+	}
+	for _, l := range lines {
+		inv := byID[l.invoiceID]
+		inv.Lines = append(inv.Lines, l.InvoiceLine)
+	}
+	return nil
+}
+
+// line is an invoice line with the invoice it belongs to.
+type line struct {
+	invoiceID int64
+	refund.InvoiceLine
+}
+
+// invoiceWhere is the condition f selects, without cursor and paging.
+func invoiceWhere(f refund.InvoiceFilter, p *params) []string {
+	var where []string
+	if f.MerchantID != "" {
+		where = append(where, "merchant_id = "+p.add(f.MerchantID))
+	}
+	if f.OrderID != "" {
+		where = append(where, "order_id = "+p.add(f.OrderID))
+	}
+	if f.RefundID != "" {
+		where = append(where, "refund_id = "+p.add(f.RefundID))
+	}
+	if f.ParentID != 0 {
+		where = append(where, "parent_id = "+p.add(f.ParentID))
+	}
+	if f.Type != "" {
+		where = append(where, "type = "+p.add(string(f.Type)))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+p.add(string(f.Status)))
+	}
+	if f.ZATCAStatus != "" {
+		where = append(where, "zatca_status = "+p.add(string(f.ZATCAStatus)))
+	}
+	if f.Serial != "" {
+		where = append(where, "serial = "+p.add(f.Serial))
+	}
+	return where
+}
+
+// ListInvoices returns invoices with their lines, newest first (by id).
+// f.Limit <= 0 means 100.
+func (t *tx) ListInvoices(ctx context.Context, f refund.InvoiceFilter) ([]*refund.Invoice, error) {
+	var p params
+	where := invoiceWhere(f, &p)
+	if f.Cursor != 0 {
+		where = append(where, "id < "+p.add(f.Cursor))
+	}
+	query := `SELECT id, ` + invoiceColumns + ` FROM invoices` + whereClause(where) +
+		` ORDER BY id DESC LIMIT ` + p.add(limit(f.Limit)) + ` OFFSET ` + p.add(max(f.Offset, 0))
+	out, err := queryAll(ctx, t, "list invoices", query, scanInvoice, p...)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.loadLines(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CountInvoices counts what f selects, ignoring its cursor and paging.
+func (t *tx) CountInvoices(ctx context.Context, f refund.InvoiceFilter) (int, error) {
+	var p params
+	where := invoiceWhere(f, &p)
+	var n int
+	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM invoices`+whereClause(where), p...).Scan(&n); err != nil {
+		return 0, t.fail("count invoices", err)
+	}
+	return n, nil
+}
+
+// UpdateInvoice writes the status, the ZATCA outcome and the update time.
+func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
+	n, err := t.exec(ctx, "update invoice", `UPDATE invoices SET status = $1, zatca_status = $2, invoice_error = $3, updated_at = $4
+		WHERE id = $5`, string(inv.Status), string(inv.ZATCAStatus), inv.InvoiceError, inv.UpdatedAt, inv.ID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EInvoiceNotFound, "", "invoice %d not found", inv.ID)
+	}
+	return nil
+}
+
+// NextInvoiceNumber increments the merchant's counter for year in one
+// upsert. Its row lock lasts until commit: a concurrent issuer waits and
+// then increments the committed value, and a rollback gives the number
+// back, so serials stay gapless across nodes.
+func (t *tx) NextInvoiceNumber(ctx context.Context, merchantID string, year int) (int64, error) {
+	var n int64
+	err := t.q.QueryRow(ctx, `INSERT INTO invoice_counters (merchant_id, year, last_number) VALUES ($1, $2, 1)
+		ON CONFLICT (merchant_id, year) DO UPDATE SET last_number = invoice_counters.last_number + 1
+		RETURNING last_number`, merchantID, year).Scan(&n)
+	if err != nil {
+		return 0, t.fail("next invoice number", err)
+	}
+	return n, nil
+}
+
+// GetInvoiceConfig returns ENotFound when the merchant never set one.
+func (t *tx) GetInvoiceConfig(ctx context.Context, merchantID string) (*refund.InvoiceConfig, error) {
+	c := refund.InvoiceConfig{MerchantID: merchantID}
+	err := t.q.QueryRow(ctx, `SELECT serial_prefix, seller_name, vat_number, zatca_enabled, updated_at
+		FROM invoice_configs WHERE merchant_id = $1`, merchantID).Scan(&c.SerialPrefix, &c.SellerName, &c.VATNumber, &c.ZATCAEnabled, &c.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.ENotFound, "", "merchant %q has no invoice configuration", merchantID)
+	}
+	if err != nil {
+		return nil, t.fail("get invoice config", err)
+	}
+	return &c, nil
+}
+
+// PutInvoiceConfig inserts or replaces the merchant's configuration.
+func (t *tx) PutInvoiceConfig(ctx context.Context, c *refund.InvoiceConfig) error {
+	_, err := t.exec(ctx, "put invoice config", `INSERT INTO invoice_configs (merchant_id, serial_prefix, seller_name,
+		vat_number, zatca_enabled, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (merchant_id) DO UPDATE SET serial_prefix = excluded.serial_prefix, seller_name = excluded.seller_name,
+		vat_number = excluded.vat_number, zatca_enabled = excluded.zatca_enabled, updated_at = excluded.updated_at`,
+		c.MerchantID, c.SerialPrefix, c.SellerName, c.VATNumber, c.ZATCAEnabled, c.UpdatedAt)
+	return err
+}

@@ -1,0 +1,295 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// tx is one transaction: a read-write one from Update or a read-only one
+// from View.
+type tx struct {
+	q pgx.Tx
+	// write is set inside Update: reads of rows the caller may write back
+	// lock them (see forUpdate).
+	write bool
+	// failed is the first driver error of the transaction, which aborts
+	// it in PostgreSQL; Update retries on it even if fn swallowed it.
+	failed error
+}
+
+// scanner is a pgx.Row or pgx.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// fail is wrap for a statement of t: it also remembers the first driver
+// error, which aborts the transaction.
+func (t *tx) fail(op string, err error) error {
+	err = wrap(op, err)
+	if t.failed == nil {
+		t.failed = err
+	}
+	return err
+}
+
+// forUpdate is the locking clause of a read whose row the caller may write
+// back. Inside Update it locks the row until commit, so that a concurrent
+// read-check-write of the same row (two requests applying a processor
+// answer, a cancel racing the worker) waits and then sees the first one's
+// result, as SQLite's single writer would have it, instead of failing on
+// the version check. NO KEY UPDATE, not UPDATE: ids never change, and the
+// weaker lock does not block inserts of rows that reference this one.
+func (t *tx) forUpdate() string {
+	if t.write {
+		return " FOR NO KEY UPDATE"
+	}
+	return ""
+}
+
+// exec runs a statement and returns how many rows it changed.
+func (t *tx) exec(ctx context.Context, op, query string, args ...any) (int64, error) {
+	tag, err := t.q.Exec(ctx, query, args...)
+	if err != nil {
+		return 0, t.fail(op, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// exists reports whether query returns a row.
+func (t *tx) exists(ctx context.Context, op, query string, args ...any) (bool, error) {
+	var one int
+	err := t.q.QueryRow(ctx, query, args...).Scan(&one)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, nil
+	}
+	return false, t.fail(op, err)
+}
+
+// queryAll runs query and scans every row with scan.
+func queryAll[T any](ctx context.Context, t *tx, op, query string, scan func(scanner) (T, error), args ...any) ([]T, error) {
+	rows, err := t.q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, t.fail(op, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+	if err != nil {
+		return nil, t.fail(op, err)
+	}
+	if len(out) == 0 {
+		return nil, nil // as the SQLite store answers an empty list
+	}
+	return out, nil
+}
+
+// params numbers the parameters of a query built from a filter.
+type params []any
+
+// add appends v and returns its placeholder ($1, $2, ...).
+func (p *params) add(v any) string {
+	*p = append(*p, v)
+	return "$" + strconv.Itoa(len(*p))
+}
+
+func whereClause(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// limit is a list's page size: 100 unless the filter says.
+func limit(n int) int {
+	if n <= 0 {
+		return 100
+	}
+	return n
+}
+
+// nullString stores "" as NULL, for optional references.
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+const merchantColumns = `id, app_id, name, cr, freelancer, email, mobile, account_no, vat_number, created_at`
+
+func scanMerchant(s scanner) (*refund.Merchant, error) {
+	var m refund.Merchant
+	if err := s.Scan(&m.ID, &m.AppID, &m.Name, &m.CR, &m.Freelancer, &m.Email, &m.Mobile, &m.AccountNo, &m.VATNumber, &m.CreatedAt); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// CreateMerchant inserts m and assigns m.AppID from the column's identity
+// sequence: distinct across nodes without a read-then-write (numbers of
+// rolled-back inserts are skipped).
+func (t *tx) CreateMerchant(ctx context.Context, m *refund.Merchant) error {
+	err := t.q.QueryRow(ctx, `INSERT INTO merchants (id, name, cr, freelancer, email, mobile, account_no, vat_number, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING app_id`,
+		m.ID, m.Name, m.CR, m.Freelancer, m.Email, m.Mobile, m.AccountNo, m.VATNumber, m.CreatedAt,
+	).Scan(&m.AppID)
+	if err != nil {
+		return t.fail("create merchant", err)
+	}
+	return nil
+}
+
+// GetMerchant returns EMerchantNotFound.
+func (t *tx) GetMerchant(ctx context.Context, id string) (*refund.Merchant, error) {
+	m, err := scanMerchant(t.q.QueryRow(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.EMerchantNotFound, "", "merchant %q not found", id)
+	}
+	if err != nil {
+		return nil, t.fail("get merchant", err)
+	}
+	return m, nil
+}
+
+// merchantFields maps FindMerchant's field names to columns.
+var merchantFields = map[string]string{
+	"cr":         "cr",
+	"freelancer": "freelancer",
+	"mobile":     "mobile",
+	"email":      "email",
+	"accountNo":  "account_no",
+	"app_id":     "app_id",
+}
+
+// FindMerchant returns the first merchant (by app_id) whose field equals
+// value. An empty value matches nobody. An unknown field is EInvalidRequest.
+func (t *tx) FindMerchant(ctx context.Context, field, value string) (*refund.Merchant, error) {
+	col, ok := merchantFields[field]
+	if !ok {
+		return nil, refund.Errorf(refund.EInvalidRequest, "field", "cannot look merchants up by %q", field)
+	}
+	notFound := refund.Errorf(refund.EMerchantNotFound, field, "no merchant with %s %q", field, value)
+	if value == "" {
+		return nil, notFound
+	}
+	var arg any = value
+	if col == "app_id" {
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return nil, notFound
+		}
+		arg = n
+	}
+	// col comes from merchantFields, never from the caller.
+	m, err := scanMerchant(t.q.QueryRow(ctx,
+		`SELECT `+merchantColumns+` FROM merchants WHERE `+col+` = $1 ORDER BY app_id LIMIT 1`, arg))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, t.fail("find merchant", err)
+	}
+	return m, nil
+}
+
+// CreatePartner inserts p and its merchant links, keeping their order.
+func (t *tx) CreatePartner(ctx context.Context, p *refund.Partner) error {
+	if _, err := t.exec(ctx, "create partner", `INSERT INTO partners (id, name, created_at) VALUES ($1, $2, $3)`,
+		p.ID, p.Name, p.CreatedAt); err != nil {
+		return err
+	}
+	if len(p.MerchantIDs) == 0 {
+		return nil
+	}
+	// One statement for all links; WITH ORDINALITY keeps their order.
+	_, err := t.exec(ctx, "link partner", `INSERT INTO partner_merchants (partner_id, merchant_id, position)
+		SELECT $1, m.id, m.n - 1 FROM unnest($2::text[]) WITH ORDINALITY AS m (id, n)`, p.ID, p.MerchantIDs)
+	return err
+}
+
+// GetPartner returns EPartnerNotFound.
+func (t *tx) GetPartner(ctx context.Context, id string) (*refund.Partner, error) {
+	var p refund.Partner
+	err := t.q.QueryRow(ctx, `SELECT id, name, created_at,
+		ARRAY(SELECT merchant_id FROM partner_merchants WHERE partner_id = p.id ORDER BY position)
+		FROM partners p WHERE id = $1`, id).Scan(&p.ID, &p.Name, &p.CreatedAt, &p.MerchantIDs)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.EPartnerNotFound, "", "partner %q not found", id)
+	}
+	if err != nil {
+		return nil, t.fail("get partner", err)
+	}
+	if len(p.MerchantIDs) == 0 {
+		p.MerchantIDs = nil // as the SQLite store reads a partner without links
+	}
+	return &p, nil
+}
+
+const apiKeyColumns = `id, prefix, hash, merchant_id, partner_id, scopes, created_at, revoked_at`
+
+func scanAPIKey(s scanner) (*refund.APIKey, error) {
+	var k refund.APIKey
+	var merchantID, partnerID *string
+	if err := s.Scan(&k.ID, &k.Prefix, &k.Hash, &merchantID, &partnerID, &k.Scopes, &k.CreatedAt, &k.RevokedAt); err != nil {
+		return nil, err
+	}
+	if merchantID != nil {
+		k.MerchantID = *merchantID
+	}
+	if partnerID != nil {
+		k.PartnerID = *partnerID
+	}
+	return &k, nil
+}
+
+func (t *tx) CreateAPIKey(ctx context.Context, k *refund.APIKey) error {
+	hash, scopes := k.Hash, k.Scopes
+	if hash == nil {
+		hash = []byte{} // NOT NULL; pgx sends a nil slice as NULL
+	}
+	if scopes == nil {
+		scopes = []string{}
+	}
+	_, err := t.exec(ctx, "create api key", `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		k.ID, k.Prefix, hash, nullString(k.MerchantID), nullString(k.PartnerID), scopes, k.CreatedAt, k.RevokedAt)
+	return err
+}
+
+// GetAPIKeyByPrefix returns EKeyNotFound. Revoked keys are returned too:
+// the caller decides what a revoked key means.
+func (t *tx) GetAPIKeyByPrefix(ctx context.Context, prefix string) (*refund.APIKey, error) {
+	k, err := scanAPIKey(t.q.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE prefix = $1`, prefix))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.EKeyNotFound, "", "no key with prefix %q", prefix)
+	}
+	if err != nil {
+		return nil, t.fail("get api key", err)
+	}
+	return k, nil
+}
+
+// ListAPIKeys returns every key, oldest first.
+func (t *tx) ListAPIKeys(ctx context.Context) ([]*refund.APIKey, error) {
+	return queryAll(ctx, t, "list api keys", `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY created_at, id`, scanAPIKey)
+}
+
+// RevokeAPIKey returns EKeyNotFound. Revoking a revoked key keeps the first
+// revocation time.
+func (t *tx) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+	n, err := t.exec(ctx, "revoke api key", `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, at, id)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EKeyNotFound, "", "key %q not found", id)
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migrations holds the schema, one file per version: NNNN_name.sql. The
+// SQLite store keeps files with the same numbers, so version N means the
+// same schema on both backends.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations returns the embedded migrations in version order.
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	seen := map[int]string{}
+	for _, name := range names {
+		base := path.Base(name)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("postgres: migration %s is not named NNNN_name.sql", base)
+		}
+		if prev, dup := seen[v]; dup {
+			return nil, fmt.Errorf("postgres: migrations %s and %s share version %d", prev, base, v)
+		}
+		seen[v] = base
+		b, err := migrations.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// migrationLock is the first key of the advisory lock that serialises
+// migrators; the second is a hash of the schema being migrated, so that
+// migrations of different schemas (test runs, tenants) do not wait for
+// each other.
+const migrationLock = 0x72666e64 // "rfnd"
+
+// Migrate brings the schema up to date: it applies, in version order, each
+// embedded migration not yet recorded in schema_migrations, each in its own
+// transaction together with its record (DDL is transactional in
+// PostgreSQL, so a failed migration leaves nothing behind). Running it
+// again changes nothing. Several processes may migrate at once (nodes
+// starting together): each transaction first takes a transaction-scoped
+// advisory lock, so they run one after the other and the later ones find
+// the work done.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := s.apply(ctx, m); err != nil {
+			return hide(err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) apply(ctx context.Context, m migration) error {
+	// READ COMMITTED, so that the statements after the lock see what the
+	// migrator that held it before committed (a REPEATABLE READ snapshot
+	// would date from before the lock was granted).
+	q, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return wrap("migrate: begin", err)
+	}
+	defer q.Rollback(context.WithoutCancel(ctx))
+	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(COALESCE(current_schema(), '')))`, migrationLock); err != nil {
+		return wrap("migrate: lock", err)
+	}
+	if _, err := q.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+	)`); err != nil {
+		return wrap("create schema_migrations", err)
+	}
+	var done bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
+		return wrap("migrate", err)
+	}
+	if done {
+		return nil // applied earlier; the deferred rollback ends the transaction
+	}
+	// Without arguments pgx sends the file as one simple query, so it may
+	// hold many statements.
+	if _, err := q.Exec(ctx, m.sql); err != nil {
+		return wrap("migrate "+m.name, err)
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
+		return wrap("migrate "+m.name, err)
+	}
+	if err := q.Commit(ctx); err != nil {
+		return wrap("migrate "+m.name+": commit", err)
+	}
+	return nil
+}

@@ -1,0 +1,764 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/store/postgres/pgtest"
+	"github.com/refundd/refundd/store/storetest"
+)
+
+// poolSize caps each test pool, so that parallel tests stay well inside
+// the server's max_connections.
+const poolSize = 4
+
+// mustSchema returns the URL of a fresh schema, dropped when tb ends (see
+// pgtest.URL); it skips tb when REFUNDD_TEST_POSTGRES is not set.
+func mustSchema(tb testing.TB) string {
+	tb.Helper()
+	return pgtest.URL(tb, poolSize)
+}
+
+// mustOpenURL opens a store on url and closes it when tb ends.
+func mustOpenURL(tb testing.TB, url string) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), url)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// mustOpen opens a store on a fresh schema.
+func mustOpen(tb testing.TB) *Store {
+	tb.Helper()
+	return mustOpenURL(tb, mustSchema(tb))
+}
+
+func TestStore(t *testing.T) {
+	pgtest.BaseURL(t) // one skip message, not one per check
+	storetest.Run(t, func(t *testing.T) refund.Store { return mustOpen(t) })
+}
+
+func TestMigrate(t *testing.T) {
+	url := mustSchema(t)
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nodes starting together all migrate the same schema at once.
+	const nodes = 4
+	stores := make([]*Store, nodes)
+	errs := make([]error, nodes)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Go(func() { stores[i], errs[i] = Open(t.Context(), url) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: Open: %v", i, err)
+		}
+		defer stores[i].Close()
+	}
+	s := stores[0]
+	m := &refund.Merchant{ID: "mer_1", Name: "Kept", CreatedAt: time.Unix(1700000000, 0)}
+	if err := s.Update(t.Context(), func(tx refund.Tx) error { return tx.CreateMerchant(t.Context(), m) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	var n, max int
+	if err := s.pool.QueryRow(t.Context(), `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &max); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(ms) || max != ms[len(ms)-1].version {
+		t.Fatalf("schema_migrations holds %d versions up to %d, want %d up to %d", n, max, len(ms), ms[len(ms)-1].version)
+	}
+	err = stores[1].View(t.Context(), func(tx refund.Tx) error {
+		got, err := tx.GetMerchant(t.Context(), "mer_1")
+		if err == nil && got.Name != "Kept" {
+			t.Errorf("merchant after migrating again = %+v", got)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("merchant after migrating again: %v", err)
+	}
+}
+
+// TestOpenFails checks that Open reports bad URLs, unreachable servers and
+// missing databases or schemas without leaking the password or a driver
+// type. The first cases need no server: nothing listens on port 1.
+func TestOpenFails(t *testing.T) {
+	for _, tc := range []struct{ name, url string }{
+		{"NotAURL", "postgres://refundd:s3cret-pw@%zz/refundd"},
+		{"BadSSLMode", "postgres://refundd:s3cret-pw@127.0.0.1:5432/refundd?sslmode=bogus"},
+		{"NothingListens", "postgres://refundd:s3cret-pw@127.0.0.1:1/refundd?sslmode=disable&connect_timeout=5"},
+		{"NoSuchDatabase", ""},
+		{"NoSuchSchema", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := tc.url
+			switch tc.name {
+			case "NoSuchDatabase":
+				url = withParam(t, pgtest.BaseURL(t), "", "refundd_no_such_database")
+			case "NoSuchSchema":
+				url = withParam(t, pgtest.BaseURL(t), "search_path", "refundd_no_such_schema")
+			}
+			s, err := Open(t.Context(), url)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%s) succeeded", url)
+			}
+			if strings.Contains(err.Error(), "s3cret-pw") || fromDriver(err) {
+				t.Fatalf("Open error %#v leaks the password or a driver type", err)
+			}
+		})
+	}
+}
+
+// TestMigrationsMatchSQLite keeps the two stores' schema versions in step:
+// version N must mean the same change on both backends.
+func TestMigrationsMatchSQLite(t *testing.T) {
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		got = append(got, m.name)
+	}
+	sqlite, err := filepath.Glob("../sqlite/migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, p := range sqlite {
+		want = append(want, filepath.Base(p))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("PostgreSQL migrations %v, SQLite migrations %v: want the same files", got, want)
+	}
+}
+
+// withParam returns url with query parameter key set to value, or with
+// its database replaced by value when key is "".
+func withParam(t *testing.T, raw, key, value string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key == "" {
+		u.Path = "/" + value
+		return u.String()
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func TestViewIsReadOnly(t *testing.T) {
+	s := mustOpen(t)
+	err := s.View(t.Context(), func(tx refund.Tx) error {
+		return tx.CreateMerchant(t.Context(), &refund.Merchant{ID: "mer_1", Name: "No"})
+	})
+	if err == nil {
+		t.Fatal("a write inside View succeeded")
+	}
+	if refund.ErrorCode(err) != refund.EInternal || fromDriver(err) {
+		t.Fatalf("write inside View: %#v, want an internal error without driver types", err)
+	}
+}
+
+// TestDriverErrorsStayInside checks that no driver type crosses the edge:
+// a constraint violation with no domain meaning is a plain internal error.
+func TestDriverErrorsStayInside(t *testing.T) {
+	s := mustOpen(t)
+	create := func(tx refund.Tx) error {
+		return tx.CreateMerchant(t.Context(), &refund.Merchant{ID: "mer_1", Name: "Twice", CreatedAt: time.Unix(1700000000, 0)})
+	}
+	if err := s.Update(t.Context(), create); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Update(t.Context(), create)
+	if err == nil {
+		t.Fatal("duplicate merchant id accepted")
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) || fromDriver(err) {
+		t.Fatalf("Update returned a driver error: %#v", err)
+	}
+	if refund.ErrorCode(err) != refund.EInternal {
+		t.Fatalf("code %q, want internal", refund.ErrorCode(err))
+	}
+	if sqlstate(err) != uniqueViolation {
+		t.Fatalf("SQLSTATE %q kept inside the error, want %s", sqlstate(err), uniqueViolation)
+	}
+
+	// A driver error that fn wraps on its own (not through the store's
+	// methods) is hidden too.
+	err = s.Update(t.Context(), func(refund.Tx) error { return fmt.Errorf("mine: %w", pgx.ErrNoRows) })
+	if err == nil || fromDriver(err) || errors.Is(err, pgx.ErrNoRows) {
+		t.Fatalf("Update returned %#v, want the text without the driver type", err)
+	}
+
+	// A canceled context stays recognisable.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err = s.View(ctx, func(tx refund.Tx) error { _, err := tx.GetMerchant(ctx, "mer_1"); return err })
+	if !errors.Is(err, context.Canceled) || fromDriver(err) {
+		t.Fatalf("View on a canceled context = %#v, want context.Canceled without driver types", err)
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"SerializationFailure", &pgconn.PgError{Code: "40001"}, true},
+		{"Deadlock", &pgconn.PgError{Code: "40P01"}, true},
+		{"Wrapped", wrap("adjust order balance", &pgconn.PgError{Code: "40P01"}), true},
+		{"UniqueViolation", &pgconn.PgError{Code: "23505"}, false},
+		{"DomainError", refund.Errorf(refund.EConflict, "", "stale"), false},
+		{"MatchingText", errors.New("ERROR: deadlock detected (SQLSTATE 40P01)"), false},
+		{"Nil", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := retryable(tc.err); got != tc.want {
+				t.Fatalf("retryable(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestUpdateRetriesDeadlock makes PostgreSQL abort one of two transactions
+// that lock two rows in opposite orders, and checks that Update runs the
+// loser's fn again and both commit.
+func TestUpdateRetriesDeadlock(t *testing.T) {
+	s := mustOpen(t)
+	ctx := t.Context()
+	for _, id := range []string{"mer_a", "mer_b"} {
+		if err := s.Update(ctx, func(tx refund.Tx) error {
+			return tx.CreateMerchant(ctx, &refund.Merchant{ID: id, Name: "0", CreatedAt: time.Unix(1700000000, 0)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	calls := map[string]int{}
+	var locked sync.WaitGroup // both have taken their first row
+	locked.Add(2)
+	lockBoth := func(first, second string) error {
+		return s.Update(ctx, func(rtx refund.Tx) error {
+			mu.Lock()
+			calls[first]++
+			n := calls[first]
+			mu.Unlock()
+			q := rtx.(*tx).q
+			// Detect the deadlock at once instead of after the server's
+			// default second.
+			if _, err := q.Exec(ctx, `SET LOCAL deadlock_timeout = '10ms'`); err != nil {
+				return err
+			}
+			if _, err := q.Exec(ctx, `UPDATE merchants SET name = name || '+' WHERE id = $1`, first); err != nil {
+				return wrap("lock first", err)
+			}
+			if n == 1 {
+				locked.Done()
+				locked.Wait()
+			}
+			if _, err := q.Exec(ctx, `UPDATE merchants SET name = name || '+' WHERE id = $1`, second); err != nil {
+				return wrap("lock second", err)
+			}
+			return nil
+		})
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- lockBoth("mer_a", "mer_b") }()
+	go func() { errs <- lockBoth("mer_b", "mer_a") }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+	}
+	if total := calls["mer_a"] + calls["mer_b"]; total != 3 {
+		t.Fatalf("fn ran %d times (%v), want 3: both once, the deadlock's loser again", total, calls)
+	}
+	for _, id := range []string{"mer_a", "mer_b"} {
+		var name string
+		if err := s.pool.QueryRow(ctx, `SELECT name FROM merchants WHERE id = $1`, id).Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		if name != "0++" {
+			t.Fatalf("merchant %s name = %q, want both updates committed once (0++)", id, name)
+		}
+	}
+}
+
+// seed creates a merchant and an order captured for amount on s.
+func seed(t testing.TB, s *Store, amount int64) *refund.Order {
+	t.Helper()
+	ctx := context.Background()
+	at := time.Date(2025, 3, 1, 9, 30, 0, 0, time.UTC)
+	m := &refund.Merchant{ID: "mer_1", Name: "Merchant", CreatedAt: at}
+	o := &refund.Order{ID: "ord_1", MerchantID: m.ID, Reference: "ORD-1", Currency: "SAR", Amount: amount, CapturedAmount: amount,
+		CreatedAt: at, UpdatedAt: at, Transactions: []refund.Transaction{{ID: "txn_1", Type: refund.TxCapture,
+			Status: refund.TxSucceeded, Amount: amount, CreatedAt: at}}}
+	err := s.Update(ctx, func(tx refund.Tx) error {
+		if err := tx.CreateMerchant(ctx, m); err != nil {
+			return err
+		}
+		return tx.CreateOrder(ctx, o)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// TestNodesNeverOverRefund reserves on one order from two pools at once,
+// as two nodes would: exactly what was captured is reserved, never more.
+func TestNodesNeverOverRefund(t *testing.T) {
+	url := mustSchema(t)
+	nodes := []*Store{mustOpenURL(t, url), mustOpenURL(t, url)}
+	o := seed(t, nodes[0], 30000)
+	const perNode = 25 // 50 reservations of 1000 on 30000
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*perNode)
+	start := make(chan struct{})
+	for _, s := range nodes {
+		for range perNode {
+			wg.Go(func() {
+				<-start
+				errs <- s.Update(t.Context(), func(tx refund.Tx) error {
+					return tx.AdjustBalances(t.Context(), refund.Balances{OrderID: o.ID, CaptureID: "txn_1", Amount: 1000}, refund.Reserve)
+				})
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	got := map[string]int{}
+	for err := range errs {
+		switch {
+		case err == nil:
+			got["reserved"]++
+		case refund.ErrorCode(err) == refund.EAmountExceedsRefundable && refund.ErrorParam(err) == "amount":
+			got["refused"]++
+		default:
+			t.Fatalf("reserve: %v", err)
+		}
+	}
+	if got["reserved"] != 30 || got["refused"] != 20 {
+		t.Fatalf("outcomes %v, want 30 reserved and 20 refused", got)
+	}
+	var pending, captured int64
+	if err := nodes[1].pool.QueryRow(t.Context(), `SELECT o.pending_refund_amount, c.pending_amount
+		FROM orders o JOIN transactions c ON c.order_id = o.id WHERE o.id = $1`, o.ID).Scan(&pending, &captured); err != nil {
+		t.Fatal(err)
+	}
+	if pending != 30000 || captured != 30000 {
+		t.Fatalf("pending on order %d, on capture %d; want 30000 each", pending, captured)
+	}
+}
+
+// TestReadThenWriteWaits runs many read-check-write transactions on one
+// refund from two nodes at once, as requests and workers applying
+// processor answers do. A refund read inside Update stays locked, so each
+// transaction sees the one before it committed and none fails on the
+// version check: the outcome SQLite's single writer gives.
+func TestReadThenWriteWaits(t *testing.T) {
+	url := mustSchema(t)
+	nodes := []*Store{mustOpenURL(t, url), mustOpenURL(t, url)}
+	o := seed(t, nodes[0], 30000)
+	at := time.Date(2025, 3, 1, 9, 30, 0, 0, time.UTC)
+	r := &refund.Refund{ID: "re_1", MerchantID: o.MerchantID, OrderID: o.ID, Seq: 1, Amount: 100, Currency: "SAR",
+		Status: refund.StatusProcessing, NextAttemptAt: at, Version: 1, CreatedAt: at, UpdatedAt: at}
+	if err := nodes[0].Update(t.Context(), func(tx refund.Tx) error { return tx.CreateRefund(t.Context(), r) }); err != nil {
+		t.Fatal(err)
+	}
+	const perNode = 10
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*perNode)
+	for _, s := range nodes {
+		for range perNode {
+			wg.Go(func() {
+				errs <- s.Update(t.Context(), func(tx refund.Tx) error {
+					cur, err := tx.GetRefund(t.Context(), "", r.ID)
+					if err != nil {
+						return err
+					}
+					cur.Attempts++
+					return tx.UpdateRefund(t.Context(), cur)
+				})
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("read-check-write: %v", err)
+		}
+	}
+	var got *refund.Refund
+	if err := nodes[1].View(t.Context(), func(tx refund.Tx) (err error) {
+		got, err = tx.GetRefund(t.Context(), "", r.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Attempts != 2*perNode || got.Version != 2*perNode+1 {
+		t.Fatalf("Attempts = %d, Version = %d; want %d and %d", got.Attempts, got.Version, 2*perNode, 2*perNode+1)
+	}
+}
+
+// TestNodesNeverShareClaims claims refunds and webhook deliveries from two
+// pools at once: every item is claimed exactly once. Then, with one node's
+// claim transaction held open, the other still claims the rest at once:
+// locked rows are skipped, not waited for.
+func TestNodesNeverShareClaims(t *testing.T) {
+	url := mustSchema(t)
+	nodes := []*Store{mustOpenURL(t, url), mustOpenURL(t, url)}
+	o := seed(t, nodes[0], 1000000)
+	at := time.Date(2025, 3, 1, 9, 30, 0, 0, time.UTC)
+	const items = 60
+	err := nodes[0].Update(t.Context(), func(tx refund.Tx) error {
+		ev := &refund.Event{ID: "evt_1", MerchantID: o.MerchantID, Type: refund.EventRefundSucceeded, CreatedAt: at}
+		if err := tx.InsertEvent(t.Context(), ev); err != nil {
+			return err
+		}
+		for i := range items {
+			r := &refund.Refund{ID: fmt.Sprintf("re_%03d", i), MerchantID: o.MerchantID, OrderID: o.ID, Seq: i + 1, Amount: 100,
+				Currency: "SAR", Status: refund.StatusProcessing, Attempts: 1, NextAttemptAt: at.Add(-time.Minute),
+				Version: 1, CreatedAt: at, UpdatedAt: at}
+			if err := tx.CreateRefund(t.Context(), r); err != nil {
+				return err
+			}
+			d := &refund.Delivery{ID: fmt.Sprintf("wd_%03d", i), MerchantID: o.MerchantID, EventID: ev.ID, URL: "https://merchant.example/h",
+				Status: refund.DeliveryPending, NextAttemptAt: at.Add(-time.Minute), Version: 1, CreatedAt: at, UpdatedAt: at}
+			if err := tx.InsertDelivery(t.Context(), d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	claimRefunds := func(s *Store, limit int) ([]string, error) {
+		var ids []string
+		err := s.Update(t.Context(), func(tx refund.Tx) error {
+			ids = ids[:0]
+			rs, err := tx.ClaimDueRefunds(t.Context(), at, time.Minute, limit)
+			for _, r := range rs {
+				ids = append(ids, r.ID)
+			}
+			return err
+		})
+		return ids, err
+	}
+	claimDeliveries := func(s *Store, limit int) ([]string, error) {
+		var ids []string
+		err := s.Update(t.Context(), func(tx refund.Tx) error {
+			ids = ids[:0]
+			ds, err := tx.ClaimDueDeliveries(t.Context(), at, time.Minute, limit)
+			for _, d := range ds {
+				ids = append(ids, d.ID)
+			}
+			return err
+		})
+		return ids, err
+	}
+
+	for _, tc := range []struct {
+		name  string
+		claim func(s *Store, limit int) ([]string, error)
+	}{
+		{"Refunds", claimRefunds},
+		{"Deliveries", claimDeliveries},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			seen := map[string]int{}
+			var wg sync.WaitGroup
+			for _, s := range nodes {
+				for range 3 { // a few claimers per node
+					wg.Go(func() {
+						for {
+							ids, err := tc.claim(s, 4)
+							if err != nil {
+								t.Error(err)
+								return
+							}
+							if len(ids) == 0 {
+								return
+							}
+							mu.Lock()
+							for _, id := range ids {
+								seen[id]++
+							}
+							mu.Unlock()
+						}
+					})
+				}
+			}
+			wg.Wait()
+			if len(seen) != items {
+				t.Fatalf("claimed %d distinct items, want %d", len(seen), items)
+			}
+			for id, n := range seen {
+				if n != 1 {
+					t.Fatalf("%s claimed %d times", id, n)
+				}
+			}
+		})
+	}
+
+	// The leases above run out a minute after at; claim again from there.
+	later := at.Add(time.Minute)
+	t.Run("SkipsLockedRows", func(t *testing.T) {
+		held := make(chan []*refund.Refund)
+		release := make(chan struct{})
+		done := make(chan error)
+		go func() {
+			done <- nodes[0].Update(t.Context(), func(tx refund.Tx) error {
+				rs, err := tx.ClaimDueRefunds(t.Context(), later, time.Minute, 10)
+				if err != nil {
+					return err
+				}
+				held <- rs
+				<-release // keep the claimed rows locked
+				return nil
+			})
+		}()
+		first := <-held
+		// If node 1 waited for node 0's locks instead of skipping them, it
+		// would block until the deadline: fail rather than hang.
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		var second []*refund.Refund
+		err := nodes[1].Update(ctx, func(tx refund.Tx) (err error) {
+			second, err = tx.ClaimDueRefunds(ctx, later, time.Minute, items)
+			return err
+		})
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err != nil {
+			t.Fatalf("claim beside a held claim: %v", err)
+		}
+		if len(first) != 10 || len(second) != items-10 {
+			t.Fatalf("claimed %d and %d, want 10 and %d", len(first), len(second), items-10)
+		}
+		for _, a := range first {
+			for _, b := range second {
+				if a.ID == b.ID {
+					t.Fatalf("%s claimed by both nodes", a.ID)
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkStore is the conformance benchmark every store runs (a
+// refund's reservation and insert, serial, spread and on one hot order).
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(b *testing.B) refund.Store { return mustOpen(b) })
+}
+
+// TestInvoices round-trips invoices and their configuration, and checks
+// that serial numbers handed out from two nodes at once are gapless even
+// when some of the transactions roll back.
+func TestInvoices(t *testing.T) {
+	url := mustSchema(t)
+	nodes := []*Store{mustOpenURL(t, url), mustOpenURL(t, url)}
+	s, ctx := nodes[0], t.Context()
+	o := seed(t, s, 30000)
+	at := time.Date(2025, 3, 1, 9, 30, 0, 123456000, time.UTC)
+
+	t.Run("Config", func(t *testing.T) {
+		err := s.View(ctx, func(tx refund.Tx) error { _, err := tx.GetInvoiceConfig(ctx, o.MerchantID); return err })
+		if refund.ErrorCode(err) != refund.ENotFound {
+			t.Fatalf("GetInvoiceConfig before any: %v, want not_found", err)
+		}
+		for _, c := range []*refund.InvoiceConfig{
+			{MerchantID: o.MerchantID, SerialPrefix: "INV-", ZATCAEnabled: true, UpdatedAt: at},
+			{MerchantID: o.MerchantID, SerialPrefix: "CN-", SellerName: "Souq", VATNumber: "300000000000003", UpdatedAt: at.Add(time.Hour)},
+		} {
+			var got *refund.InvoiceConfig
+			err := s.Update(ctx, func(tx refund.Tx) (err error) {
+				if err := tx.PutInvoiceConfig(ctx, c); err != nil {
+					return err
+				}
+				got, err = tx.GetInvoiceConfig(ctx, o.MerchantID)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *got != *c {
+				t.Fatalf("config = %+v, want %+v", *got, *c)
+			}
+		}
+	})
+
+	sale := &refund.Invoice{MerchantID: o.MerchantID, OrderID: o.ID, Serial: "INV-202500001", Number: 1,
+		Type: refund.InvoiceSale, Status: refund.InvoicePaid, Currency: "SAR", Seller: refund.Seller{Name: "Souq", VATNumber: "300000000000003"},
+		Customer: refund.Customer{Name: "Noura", Email: "noura@example.com"}, PaymentMethod: "mada",
+		SubTotalAmount: 30000, NetAmount: 30000, TotalExcludingTax: 26087, TaxAmount: 3913, TotalAmount: 30000, TaxRate: "15",
+		ZATCAStatus: refund.ZATCAReported, IssuedAt: at, CreatedAt: at, UpdatedAt: at,
+		Lines: []refund.InvoiceLine{
+			{ItemID: "line-1", SKU: "SKU-1", NameEN: "Dates", NameAR: "تمر", Qty: 2, UnitAmount: 10000, Amount: 20000, NetAmount: 20000,
+				TotalExcludingTax: 17391, TaxAmount: 2609, TaxRate: "15", Taxable: true},
+			{ItemID: "line-2", Qty: 1, UnitAmount: 10000, Amount: 10000, NetAmount: 10000, TotalExcludingTax: 8696, TaxAmount: 1304, TaxRate: "15", Taxable: true},
+		}}
+	credit := &refund.Invoice{MerchantID: o.MerchantID, OrderID: o.ID, RefundID: "re_1", ParentSerial: sale.Serial,
+		Serial: "INV-202500002", Number: 2, Type: refund.InvoiceRefund, Status: refund.InvoicePending, Currency: "SAR",
+		Reason: "damaged", SubTotalAmount: 10000, NetAmount: 10000, TotalExcludingTax: 8696, TaxAmount: 1304, TotalAmount: 10000,
+		TaxRate: "15", ZATCAStatus: refund.ZATCANotSubmitted, IssuedAt: at, CreatedAt: at, UpdatedAt: at,
+		Lines: []refund.InvoiceLine{{ItemID: "line-2", Qty: 1, UnitAmount: 10000, Amount: 10000, NetAmount: 10000,
+			TotalExcludingTax: 8696, TaxAmount: 1304, TaxRate: "15", Taxable: true}}}
+	err := s.Update(ctx, func(tx refund.Tx) error {
+		if err := tx.CreateInvoice(ctx, sale); err != nil {
+			return err
+		}
+		credit.ParentID, credit.Lines[0].ParentLineID = sale.ID, sale.Lines[1].ID
+		// A second tax invoice for the order is a conflict that leaves
+		// the transaction usable.
+		dup := *sale
+		dup.Serial, dup.Lines = "INV-202500009", nil
+		if err := tx.CreateInvoice(ctx, &dup); refund.ErrorCode(err) != refund.EConflict {
+			t.Errorf("second tax invoice: %v, want conflict", err)
+		}
+		return tx.CreateInvoice(ctx, credit)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sale.ID == 0 || credit.ID <= sale.ID || sale.Lines[0].ID == 0 || sale.Lines[1].ID <= sale.Lines[0].ID {
+		t.Fatalf("ids not assigned in order: sale %d lines %d %d, credit %d", sale.ID, sale.Lines[0].ID, sale.Lines[1].ID, credit.ID)
+	}
+
+	t.Run("ReadBack", func(t *testing.T) {
+		credit.Status, credit.ZATCAStatus, credit.InvoiceError, credit.UpdatedAt = refund.InvoiceVoid, refund.ZATCAAborted, "refund failed", at.Add(time.Minute)
+		if err := s.Update(ctx, func(tx refund.Tx) error { return tx.UpdateInvoice(ctx, credit) }); err != nil {
+			t.Fatal(err)
+		}
+		err := nodes[1].View(ctx, func(tx refund.Tx) error {
+			for _, want := range []*refund.Invoice{sale, credit} {
+				got, err := tx.GetInvoice(ctx, o.MerchantID, want.ID)
+				if err != nil {
+					return err
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("GetInvoice(%d):\n got %+v\nwant %+v", want.ID, got, want)
+				}
+			}
+			if _, err := tx.GetInvoice(ctx, "mer_other", sale.ID); refund.ErrorCode(err) != refund.EInvoiceNotFound {
+				t.Errorf("another merchant's invoice: %v, want invoice_not_found", err)
+			}
+			for _, tc := range []struct {
+				name string
+				f    refund.InvoiceFilter
+				want []*refund.Invoice
+			}{
+				{"All", refund.InvoiceFilter{MerchantID: o.MerchantID}, []*refund.Invoice{credit, sale}},
+				{"Type", refund.InvoiceFilter{MerchantID: o.MerchantID, Type: refund.InvoiceSale}, []*refund.Invoice{sale}},
+				{"Parent", refund.InvoiceFilter{MerchantID: o.MerchantID, ParentID: sale.ID}, []*refund.Invoice{credit}},
+				{"Cursor", refund.InvoiceFilter{MerchantID: o.MerchantID, Cursor: credit.ID}, []*refund.Invoice{sale}},
+				{"Offset", refund.InvoiceFilter{MerchantID: o.MerchantID, Offset: 1, Limit: 1}, []*refund.Invoice{sale}},
+				{"Serial", refund.InvoiceFilter{MerchantID: o.MerchantID, Serial: credit.Serial}, []*refund.Invoice{credit}},
+				{"None", refund.InvoiceFilter{MerchantID: o.MerchantID, ZATCAStatus: refund.ZATCARejected}, nil},
+			} {
+				got, err := tx.ListInvoices(ctx, tc.f)
+				if err != nil {
+					return err
+				}
+				if !reflect.DeepEqual(got, tc.want) {
+					t.Errorf("ListInvoices %s: got %d invoices, want %d (%+v)", tc.name, len(got), len(tc.want), got)
+				}
+				n, err := tx.CountInvoices(ctx, tc.f)
+				if err != nil {
+					return err
+				}
+				tc.f.Cursor, tc.f.Offset, tc.f.Limit = 0, 0, 0
+				all, err := tx.ListInvoices(ctx, tc.f)
+				if err != nil {
+					return err
+				}
+				if n != len(all) {
+					t.Errorf("CountInvoices %s = %d, want %d", tc.name, n, len(all))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("GaplessSerialsAcrossNodes", func(t *testing.T) {
+		const perNode = 15
+		var mu sync.Mutex
+		var got []int64
+		var wg sync.WaitGroup
+		for _, n := range nodes {
+			for i := range perNode {
+				wg.Go(func() {
+					var num int64
+					err := n.Update(ctx, func(tx refund.Tx) (err error) {
+						if num, err = tx.NextInvoiceNumber(ctx, o.MerchantID, 2026); err != nil {
+							return err
+						}
+						if i%3 == 0 {
+							return errors.New("roll back: the number goes back")
+						}
+						return nil
+					})
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					got = append(got, num)
+					mu.Unlock()
+				})
+			}
+		}
+		wg.Wait()
+		slices.Sort(got)
+		want := make([]int64, 2*(perNode-(perNode+2)/3))
+		for i := range want {
+			want[i] = int64(i + 1)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("committed numbers %v, want %v", got, want)
+		}
+	})
+}

@@ -1,0 +1,265 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// refundColumns are the columns CreateRefund writes; refundSelect adds the
+// number the insert assigned.
+const (
+	refundColumns = `id, merchant_id, order_id, seq, amount, currency, status, reason, merchant_reference, capture_id,
+	items, vendors, notify_url, surface, failure_code, failure_message, response_code, rrn, stan, auth_code, arn,
+	attempts, next_attempt_at, request_hash, version, created_at, updated_at`
+	refundSelect = refundColumns + `, number`
+)
+
+func scanRefund(s scanner) (*refund.Refund, error) {
+	return scanRefundWith(s)
+}
+
+// scanRefundWith scans refundSelect's columns and then extra ones.
+func scanRefundWith(s scanner, extra ...any) (*refund.Refund, error) {
+	var r refund.Refund
+	var items, vendors []byte
+	dest := append([]any{&r.ID, &r.MerchantID, &r.OrderID, &r.Seq, &r.Amount, &r.Currency, &r.Status, &r.Reason,
+		&r.MerchantReference, &r.CaptureID, &items, &vendors, &r.NotifyURL, &r.Surface, &r.FailureCode,
+		&r.FailureMessage, &r.ResponseCode, &r.RRN, &r.STAN, &r.AuthCode, &r.ARN,
+		&r.Attempts, &r.NextAttemptAt, &r.RequestHash, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.Number}, extra...)
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(items, &r.Items); err != nil {
+		return nil, fmt.Errorf("refund %s items: %w", r.ID, err)
+	}
+	if err := json.Unmarshal(vendors, &r.Vendors); err != nil {
+		return nil, fmt.Errorf("refund %s vendors: %w", r.ID, err)
+	}
+	if len(r.Items) == 0 {
+		r.Items = nil
+	}
+	if len(r.Vendors) == 0 {
+		r.Vendors = nil
+	}
+	return &r, nil
+}
+
+// qualify prefixes each of a column list's names with alias.
+func qualify(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// jsonList encodes a refund's items or vendors; none is "[]".
+func jsonList[T any](xs []T) (string, error) {
+	if len(xs) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(xs)
+	return string(b), err
+}
+
+// CreateRefund inserts r as given (Version included, usually 1) and
+// assigns r.Number from the column's identity sequence. A duplicate
+// non-empty (merchant, merchant_reference) returns
+// EMerchantReferenceReused and leaves the transaction usable (ON CONFLICT
+// DO NOTHING rather than a failed statement).
+func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
+	items, err := jsonList(r.Items)
+	if err != nil {
+		return fmt.Errorf("postgres: create refund: %w", err)
+	}
+	vendors, err := jsonList(r.Vendors)
+	if err != nil {
+		return fmt.Errorf("postgres: create refund: %w", err)
+	}
+	err = t.q.QueryRow(ctx, `INSERT INTO refunds (`+refundColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
+		ON CONFLICT (merchant_id, merchant_reference) WHERE merchant_reference <> '' DO NOTHING
+		RETURNING number`,
+		r.ID, r.MerchantID, r.OrderID, r.Seq, r.Amount, r.Currency, string(r.Status), r.Reason, r.MerchantReference, r.CaptureID,
+		items, vendors, r.NotifyURL, r.Surface, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
+		r.Attempts, r.NextAttemptAt, r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt).Scan(&r.Number)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return refund.Errorf(refund.EMerchantReferenceReused, "merchant_reference",
+			"merchant_reference %q was already used for another refund", r.MerchantReference)
+	}
+	if err != nil {
+		return t.fail("create refund", err)
+	}
+	return nil
+}
+
+// GetRefund returns ERefundNotFound, also for another merchant's refund;
+// merchantID "" matches any. Inside Update the row stays locked until
+// commit (see forUpdate).
+func (t *tx) GetRefund(ctx context.Context, merchantID, id string) (*refund.Refund, error) {
+	query, args := `SELECT `+refundSelect+` FROM refunds WHERE id = $1`, []any{id}
+	if merchantID != "" {
+		query, args = query+` AND merchant_id = $2`, append(args, merchantID)
+	}
+	return t.getRefund(ctx, query+t.forUpdate(), args, id)
+}
+
+// GetRefundByMerchantReference returns ERefundNotFound. An empty reference
+// finds nothing. Inside Update the row stays locked until commit.
+func (t *tx) GetRefundByMerchantReference(ctx context.Context, merchantID, ref string) (*refund.Refund, error) {
+	if ref == "" {
+		return nil, refund.Errorf(refund.ERefundNotFound, "", "refund not found")
+	}
+	return t.getRefund(ctx, `SELECT `+refundSelect+` FROM refunds WHERE merchant_id = $1 AND merchant_reference = $2`+t.forUpdate(),
+		[]any{merchantID, ref}, ref)
+}
+
+func (t *tx) getRefund(ctx context.Context, query string, args []any, name string) (*refund.Refund, error) {
+	r, err := scanRefund(t.q.QueryRow(ctx, query, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.ERefundNotFound, "", "refund %q not found", name)
+	}
+	if err != nil {
+		return nil, t.fail("get refund", err)
+	}
+	return r, nil
+}
+
+// ListRefunds returns refunds newest first (by id). An empty f.MerchantID
+// lists every merchant's refunds; f.Limit <= 0 means 100.
+func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.Refund, error) {
+	var where []string
+	var p params
+	if f.MerchantID != "" {
+		where = append(where, "merchant_id = "+p.add(f.MerchantID))
+	}
+	if f.OrderID != "" {
+		where = append(where, "order_id = "+p.add(f.OrderID))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+p.add(string(f.Status)))
+	}
+	if !f.CreatedAfter.IsZero() {
+		where = append(where, "created_at >= "+p.add(f.CreatedAfter))
+	}
+	if !f.CreatedBefore.IsZero() {
+		where = append(where, "created_at < "+p.add(f.CreatedBefore))
+	}
+	if f.Cursor != "" {
+		where = append(where, "id < "+p.add(f.Cursor))
+	}
+	query := `SELECT ` + refundSelect + ` FROM refunds` + whereClause(where) + ` ORDER BY id DESC LIMIT ` + p.add(limit(f.Limit))
+	return queryAll(ctx, t, "list refunds", query, scanRefund, p...)
+}
+
+// UpdateRefund writes the mutable fields of r (status, reason, notify URL,
+// failure and processor fields, attempts, next attempt, updated time) if
+// the stored version is still r.Version, then bumps r.Version. The rest
+// (order, amount, shares, reference, number, request hash, creation) never
+// change. Returns EConflict when another writer got there first and
+// ERefundNotFound when there is no such refund.
+func (t *tx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
+	n, err := t.exec(ctx, "update refund", `UPDATE refunds SET status = $1, reason = $2, notify_url = $3,
+		failure_code = $4, failure_message = $5, response_code = $6, rrn = $7, stan = $8, auth_code = $9, arn = $10,
+		attempts = $11, next_attempt_at = $12, updated_at = $13, version = version + 1
+		WHERE id = $14 AND version = $15`,
+		string(r.Status), r.Reason, r.NotifyURL, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
+		r.Attempts, r.NextAttemptAt, r.UpdatedAt, r.ID, r.Version)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		ok, err := t.exists(ctx, "update refund", `SELECT 1 FROM refunds WHERE id = $1`, r.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return refund.Errorf(refund.ERefundNotFound, "", "refund %q not found", r.ID)
+		}
+		return refund.Errorf(refund.EConflict, "", "refund %q was changed concurrently (version %d is stale)", r.ID, r.Version)
+	}
+	r.Version++
+	return nil
+}
+
+// ClaimDueRefunds returns up to limit pending or processing refunds whose
+// NextAttemptAt <= now, earliest first, and moves their NextAttemptAt to
+// now+lease, bumping Version, so that no other worker takes them during
+// the lease. limit <= 0 claims nothing.
+//
+// One statement selects and leases: FOR UPDATE SKIP LOCKED makes claimers
+// on several nodes pass over each other's rows (and rows a request is
+// applying a result to) instead of queueing behind them, and the version
+// bump fences whoever held the refund before.
+func (t *tx) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*refund.Refund, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	type claimed struct {
+		r   *refund.Refund
+		was time.Time // NextAttemptAt before the claim: the order to return
+	}
+	cs, err := queryAll(ctx, t, "claim refunds", `WITH due AS (
+			SELECT id, next_attempt_at FROM refunds
+			WHERE status IN ('pending', 'processing') AND next_attempt_at <= $1
+			ORDER BY next_attempt_at, id LIMIT $3
+			FOR UPDATE SKIP LOCKED
+		)
+		UPDATE refunds r SET next_attempt_at = $2, version = r.version + 1
+		FROM due WHERE r.id = due.id
+		RETURNING `+qualify("r", refundSelect)+`, due.next_attempt_at`,
+		func(s scanner) (c claimed, err error) {
+			c.r, err = scanRefundWith(s, &c.was)
+			return c, err
+		},
+		now, now.Add(lease), limit)
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING has no order of its own.
+	slices.SortFunc(cs, func(a, b claimed) int {
+		if c := a.was.Compare(b.was); c != 0 {
+			return c
+		}
+		return strings.Compare(a.r.ID, b.r.ID)
+	})
+	rs := make([]*refund.Refund, len(cs))
+	for i, c := range cs {
+		rs[i] = c.r
+	}
+	return rs, nil
+}
+
+// InsertTransition records a state change of a refund.
+func (t *tx) InsertTransition(ctx context.Context, tr refund.Transition) error {
+	_, err := t.exec(ctx, "insert transition", `INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at)
+		VALUES ($1, $2, $3, $4, $5)`, tr.RefundID, string(tr.From), string(tr.To), tr.Cause, tr.At)
+	return err
+}
+
+// ListTransitions returns a refund's transitions in the order they were
+// recorded (none for an unknown refund).
+func (t *tx) ListTransitions(ctx context.Context, refundID string) ([]refund.Transition, error) {
+	return queryAll(ctx, t, "list transitions", `SELECT refund_id, from_status, to_status, cause, at FROM refund_transitions
+		WHERE refund_id = $1 ORDER BY id`, func(s scanner) (refund.Transition, error) {
+		var tr refund.Transition
+		err := s.Scan(&tr.RefundID, &tr.From, &tr.To, &tr.Cause, &tr.At)
+		return tr, err
+	}, refundID)
+}
+
+// InsertEvent writes an outbox event.
+func (t *tx) InsertEvent(ctx context.Context, e *refund.Event) error {
+	_, err := t.exec(ctx, "insert event", `INSERT INTO events (id, merchant_id, type, refund_id, order_id, data, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.ID, e.MerchantID, e.Type, e.RefundID, e.OrderID, e.Data, e.CreatedAt)
+	return err
+}

@@ -1,0 +1,280 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/refundd/refundd/refund"
+)
+
+const endpointColumns = `id, merchant_id, url, description, events, secret, disabled, created_at, updated_at`
+
+func scanEndpoint(s scanner) (*refund.WebhookEndpoint, error) {
+	var e refund.WebhookEndpoint
+	if err := s.Scan(&e.ID, &e.MerchantID, &e.URL, &e.Description, &e.Events, &e.Secret, &e.Disabled, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		return nil, err
+	}
+	if len(e.Events) == 0 {
+		e.Events = nil // all types
+	}
+	return &e, nil
+}
+
+// textArray is xs for a NOT NULL TEXT[] column: pgx sends a nil slice as
+// NULL.
+func textArray(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}
+
+// CreateWebhookEndpoint inserts e.
+func (t *tx) CreateWebhookEndpoint(ctx context.Context, e *refund.WebhookEndpoint) error {
+	_, err := t.exec(ctx, "create webhook endpoint", `INSERT INTO webhook_endpoints (`+endpointColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, e.ID, e.MerchantID, e.URL, e.Description, textArray(e.Events), e.Secret, e.Disabled,
+		e.CreatedAt, e.UpdatedAt)
+	return err
+}
+
+// GetWebhookEndpoint returns EWebhookEndpointNotFound, also for another
+// merchant's endpoint.
+//
+// Inside Update it takes a FOR SHARE lock: an endpoint read there is
+// either about to be written back (a change of its settings, which must
+// not overwrite a concurrent one) or read for its secret by a dispatcher
+// claiming deliveries. Shared locks let dispatchers on every node read it
+// at once; two concurrent changes of one endpoint cannot both go on to
+// write it, and the one PostgreSQL aborts (a deadlock) runs again on the
+// other's result.
+func (t *tx) GetWebhookEndpoint(ctx context.Context, merchantID, id string) (*refund.WebhookEndpoint, error) {
+	lock := ""
+	if t.write {
+		lock = " FOR SHARE"
+	}
+	e, err := scanEndpoint(t.q.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
+		WHERE id = $1 AND (merchant_id = $2 OR $2 = '')`+lock, id, merchantID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.EWebhookEndpointNotFound, "", "webhook endpoint %q not found", id)
+	}
+	if err != nil {
+		return nil, t.fail("get webhook endpoint", err)
+	}
+	return e, nil
+}
+
+// ListWebhookEndpoints returns a merchant's endpoints, oldest first.
+func (t *tx) ListWebhookEndpoints(ctx context.Context, merchantID string) ([]*refund.WebhookEndpoint, error) {
+	return queryAll(ctx, t, "list webhook endpoints", `SELECT `+endpointColumns+` FROM webhook_endpoints
+		WHERE merchant_id = $1 ORDER BY id`, scanEndpoint, merchantID)
+}
+
+// UpdateWebhookEndpoint writes the mutable fields of e.
+func (t *tx) UpdateWebhookEndpoint(ctx context.Context, e *refund.WebhookEndpoint) error {
+	n, err := t.exec(ctx, "update webhook endpoint", `UPDATE webhook_endpoints
+		SET url = $1, description = $2, events = $3, disabled = $4, updated_at = $5
+		WHERE id = $6 AND merchant_id = $7`, e.URL, e.Description, textArray(e.Events), e.Disabled, e.UpdatedAt, e.ID, e.MerchantID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EWebhookEndpointNotFound, "", "webhook endpoint %q not found", e.ID)
+	}
+	return nil
+}
+
+// DeleteWebhookEndpoint removes an endpoint; its deliveries and their log
+// go with it (ON DELETE CASCADE).
+func (t *tx) DeleteWebhookEndpoint(ctx context.Context, merchantID, id string) error {
+	n, err := t.exec(ctx, "delete webhook endpoint", `DELETE FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2`, id, merchantID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EWebhookEndpointNotFound, "", "webhook endpoint %q not found", id)
+	}
+	return nil
+}
+
+const eventColumns = `id, merchant_id, type, refund_id, order_id, data, created_at`
+
+func scanEvent(s scanner) (*refund.Event, error) {
+	var e refund.Event
+	if err := s.Scan(&e.ID, &e.MerchantID, &e.Type, &e.RefundID, &e.OrderID, &e.Data, &e.CreatedAt); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// GetEvent returns EEventNotFound; merchantID "" matches any merchant.
+func (t *tx) GetEvent(ctx context.Context, merchantID, id string) (*refund.Event, error) {
+	e, err := scanEvent(t.q.QueryRow(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE id = $1 AND (merchant_id = $2 OR $2 = '')`, id, merchantID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.EEventNotFound, "", "event %q not found", id)
+	}
+	if err != nil {
+		return nil, t.fail("get event", err)
+	}
+	return e, nil
+}
+
+// ListEvents returns events newest first (by id).
+func (t *tx) ListEvents(ctx context.Context, f refund.EventFilter) ([]*refund.Event, error) {
+	var where []string
+	var p params
+	if f.MerchantID != "" {
+		where = append(where, "merchant_id = "+p.add(f.MerchantID))
+	}
+	if f.Type != "" {
+		where = append(where, "type = "+p.add(f.Type))
+	}
+	if f.RefundID != "" {
+		where = append(where, "refund_id = "+p.add(f.RefundID))
+	}
+	if f.Cursor != "" {
+		where = append(where, "id < "+p.add(f.Cursor))
+	}
+	query := `SELECT ` + eventColumns + ` FROM events` + whereClause(where) + ` ORDER BY id DESC LIMIT ` + p.add(limit(f.Limit))
+	return queryAll(ctx, t, "list events", query, scanEvent, p...)
+}
+
+const deliveryColumns = `id, merchant_id, event_id, COALESCE(endpoint_id, ''), url, status, attempts, next_attempt_at,
+	last_status, last_error, version, created_at, updated_at`
+
+func scanDelivery(s scanner) (*refund.Delivery, error) {
+	return scanDeliveryWith(s)
+}
+
+// scanDeliveryWith scans deliveryColumns and then extra ones.
+func scanDeliveryWith(s scanner, extra ...any) (*refund.Delivery, error) {
+	var d refund.Delivery
+	dest := append([]any{&d.ID, &d.MerchantID, &d.EventID, &d.EndpointID, &d.URL, &d.Status, &d.Attempts, &d.NextAttemptAt,
+		&d.LastStatus, &d.LastError, &d.Version, &d.CreatedAt, &d.UpdatedAt}, extra...)
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// InsertDelivery inserts d.
+func (t *tx) InsertDelivery(ctx context.Context, d *refund.Delivery) error {
+	_, err := t.exec(ctx, "insert delivery", `INSERT INTO webhook_deliveries (id, merchant_id, event_id, endpoint_id,
+		url, status, attempts, next_attempt_at, last_status, last_error, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, d.ID, d.MerchantID, d.EventID, nullString(d.EndpointID),
+		d.URL, string(d.Status), d.Attempts, d.NextAttemptAt, d.LastStatus, d.LastError, d.Version,
+		d.CreatedAt, d.UpdatedAt)
+	return err
+}
+
+// ClaimDueDeliveries leases due pending deliveries, earliest first, in one
+// statement; as in ClaimDueRefunds, FOR UPDATE SKIP LOCKED lets
+// dispatchers on several nodes pass over each other's rows, and the
+// version bump fences a stale holder.
+func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*refund.Delivery, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	type claimed struct {
+		d   *refund.Delivery
+		was time.Time
+	}
+	cs, err := queryAll(ctx, t, "claim deliveries", `WITH due AS (
+			SELECT id, next_attempt_at FROM webhook_deliveries
+			WHERE status = 'pending' AND next_attempt_at <= $1
+			ORDER BY next_attempt_at, id LIMIT $3
+			FOR UPDATE SKIP LOCKED
+		)
+		UPDATE webhook_deliveries d SET next_attempt_at = $2, version = d.version + 1
+		FROM due WHERE d.id = due.id
+		RETURNING d.id, d.merchant_id, d.event_id, COALESCE(d.endpoint_id, ''), d.url, d.status, d.attempts, d.next_attempt_at,
+			d.last_status, d.last_error, d.version, d.created_at, d.updated_at, due.next_attempt_at`,
+		func(s scanner) (c claimed, err error) {
+			c.d, err = scanDeliveryWith(s, &c.was)
+			return c, err
+		},
+		now, now.Add(lease), n)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(cs, func(a, b claimed) int {
+		if c := a.was.Compare(b.was); c != 0 {
+			return c
+		}
+		return strings.Compare(a.d.ID, b.d.ID)
+	})
+	ds := make([]*refund.Delivery, len(cs))
+	for i, c := range cs {
+		ds[i] = c.d
+	}
+	return ds, nil
+}
+
+// UpdateDelivery writes d's outcome fields if its version is current.
+func (t *tx) UpdateDelivery(ctx context.Context, d *refund.Delivery) error {
+	n, err := t.exec(ctx, "update delivery", `UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3,
+		last_status = $4, last_error = $5, updated_at = $6, version = version + 1 WHERE id = $7 AND version = $8`,
+		string(d.Status), d.Attempts, d.NextAttemptAt, d.LastStatus, d.LastError, d.UpdatedAt, d.ID, d.Version)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EConflict, "", "delivery %q was changed concurrently or deleted", d.ID)
+	}
+	d.Version++
+	return nil
+}
+
+// InsertDeliveryAttempt appends to the delivery log.
+func (t *tx) InsertDeliveryAttempt(ctx context.Context, a *refund.DeliveryAttempt) error {
+	_, err := t.exec(ctx, "insert delivery attempt", `INSERT INTO webhook_attempts (id, delivery_id, merchant_id,
+		endpoint_id, event_id, event_type, url, attempt, status_code, latency_ms, error, at, next_retry_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, a.ID, a.DeliveryID, a.MerchantID, a.EndpointID, a.EventID,
+		a.EventType, a.URL, a.Attempt, a.StatusCode, a.LatencyMS, a.Error, a.At, a.NextRetryAt)
+	return err
+}
+
+// ListDeliveryAttempts returns log rows newest first (by id).
+func (t *tx) ListDeliveryAttempts(ctx context.Context, f refund.AttemptFilter) ([]*refund.DeliveryAttempt, error) {
+	var p params
+	where := []string{"merchant_id = " + p.add(f.MerchantID), "endpoint_id = " + p.add(f.EndpointID)}
+	if f.Cursor != "" {
+		where = append(where, "id < "+p.add(f.Cursor))
+	}
+	query := `SELECT id, delivery_id, merchant_id, endpoint_id, event_id, event_type, url,
+		attempt, status_code, latency_ms, error, at, next_retry_at FROM webhook_attempts` + whereClause(where) +
+		` ORDER BY id DESC LIMIT ` + p.add(limit(f.Limit))
+	return queryAll(ctx, t, "list delivery attempts", query, func(s scanner) (*refund.DeliveryAttempt, error) {
+		var a refund.DeliveryAttempt
+		err := s.Scan(&a.ID, &a.DeliveryID, &a.MerchantID, &a.EndpointID, &a.EventID, &a.EventType, &a.URL,
+			&a.Attempt, &a.StatusCode, &a.LatencyMS, &a.Error, &a.At, &a.NextRetryAt)
+		return &a, err
+	}, p...)
+}
+
+// GetNotifySecret returns ENotFound when the merchant has none yet.
+func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (string, error) {
+	var s string
+	err := t.q.QueryRow(ctx, `SELECT secret FROM notify_secrets WHERE merchant_id = $1`, merchantID).Scan(&s)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", refund.Errorf(refund.ENotFound, "", "no notify secret yet")
+	}
+	if err != nil {
+		return "", t.fail("get notify secret", err)
+	}
+	return s, nil
+}
+
+// PutNotifySecret sets or replaces a merchant's notify secret; the upsert
+// is one statement, so concurrent first uses cannot collide.
+func (t *tx) PutNotifySecret(ctx context.Context, merchantID, secret string, at time.Time) error {
+	_, err := t.exec(ctx, "put notify secret", `INSERT INTO notify_secrets (merchant_id, secret, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (merchant_id) DO UPDATE SET secret = excluded.secret, updated_at = excluded.updated_at`,
+		merchantID, secret, at)
+	return err
+}

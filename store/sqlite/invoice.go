@@ -1,0 +1,249 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/refundd/refundd/refund"
+)
+
+const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_serial, serial, number, type, status,
+	currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount,
+	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status,
+	invoice_error, issued_at, created_at, updated_at`
+
+const lineColumns = `invoice_id, position, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
+	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable`
+
+// nullID stores a zero id as NULL (no parent).
+func nullID(id int64) sql.NullInt64 {
+	return sql.NullInt64{Int64: id, Valid: id != 0}
+}
+
+// CreateInvoice inserts inv and its lines, assigning their integer ids. A
+// second tax invoice of an order, a second refund invoice of a refund or a
+// serial the merchant already used is EConflict.
+func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
+	customer, err := json.Marshal(inv.Customer)
+	if err != nil {
+		return fmt.Errorf("sqlite: create invoice: %w", err)
+	}
+	err = t.q.QueryRowContext(ctx, `INSERT INTO invoices (`+invoiceColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		inv.MerchantID, inv.OrderID, inv.RefundID, nullID(inv.ParentID), inv.ParentSerial, inv.Serial, inv.Number,
+		string(inv.Type), string(inv.Status), inv.Currency, inv.Reason, inv.Seller.Name, inv.Seller.VATNumber,
+		string(customer), inv.PaymentMethod, inv.SubTotalAmount, inv.ShippingAmount, inv.DiscountAmount, inv.NetAmount,
+		inv.TotalExcludingTax, inv.TaxAmount, inv.TotalAmount, inv.TaxRate, string(inv.ZATCAStatus), inv.InvoiceError,
+		nanos(inv.IssuedAt), nanos(inv.CreatedAt), nanos(inv.UpdatedAt)).Scan(&inv.ID)
+	if isUnique(err) {
+		return refund.Errorf(refund.EConflict, "", "order %s already has this invoice, or serial %s is taken", inv.OrderID, inv.Serial)
+	}
+	if err != nil {
+		return wrap("create invoice", err)
+	}
+	for i := range inv.Lines {
+		l := &inv.Lines[i]
+		err := t.q.QueryRowContext(ctx, `INSERT INTO invoice_lines (`+lineColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			inv.ID, i, l.ItemID, nullID(l.ParentLineID), l.SKU, l.NameEN, l.NameAR, l.Qty, l.UnitAmount, l.Amount,
+			l.Discount, l.NetAmount, l.TotalExcludingTax, l.TaxAmount, l.TaxRate, l.Taxable).Scan(&l.ID)
+		if err != nil {
+			return wrap("create invoice line", err)
+		}
+	}
+	return nil
+}
+
+func scanInvoice(s scanner) (*refund.Invoice, error) {
+	var inv refund.Invoice
+	var parent sql.NullInt64
+	var customer string
+	var issued, created, updated int64
+	if err := s.Scan(&inv.ID, &inv.MerchantID, &inv.OrderID, &inv.RefundID, &parent, &inv.ParentSerial, &inv.Serial,
+		&inv.Number, &inv.Type, &inv.Status, &inv.Currency, &inv.Reason, &inv.Seller.Name, &inv.Seller.VATNumber,
+		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
+		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
+		&issued, &created, &updated); err != nil {
+		return nil, err
+	}
+	inv.ParentID = parent.Int64
+	if err := json.Unmarshal([]byte(customer), &inv.Customer); err != nil {
+		return nil, fmt.Errorf("invoice %d customer: %w", inv.ID, err)
+	}
+	inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt = fromNanos(issued), fromNanos(created), fromNanos(updated)
+	return &inv, nil
+}
+
+// GetInvoice returns EInvoiceNotFound, also for another merchant's
+// invoice; merchantID "" matches any.
+func (t *tx) GetInvoice(ctx context.Context, merchantID string, id int64) (*refund.Invoice, error) {
+	query, args := `SELECT id, `+invoiceColumns+` FROM invoices WHERE id = ?`, []any{id}
+	if merchantID != "" {
+		query, args = query+` AND merchant_id = ?`, append(args, merchantID)
+	}
+	inv, err := scanInvoice(t.q.QueryRowContext(ctx, query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, refund.Errorf(refund.EInvoiceNotFound, "", "invoice %d not found", id)
+	}
+	if err != nil {
+		return nil, wrap("get invoice", err)
+	}
+	if err := t.loadLines(ctx, inv); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+func (t *tx) loadLines(ctx context.Context, inv *refund.Invoice) error {
+	rows, err := t.q.QueryContext(ctx, `SELECT id, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
+		discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable
+		FROM invoice_lines WHERE invoice_id = ? ORDER BY position`, inv.ID)
+	if err != nil {
+		return wrap("get invoice lines", err)
+	}
+	defer rows.Close()
+	inv.Lines = nil
+	for rows.Next() {
+		var l refund.InvoiceLine
+		var parent sql.NullInt64
+		if err := rows.Scan(&l.ID, &l.ItemID, &parent, &l.SKU, &l.NameEN, &l.NameAR, &l.Qty, &l.UnitAmount, &l.Amount,
+			&l.Discount, &l.NetAmount, &l.TotalExcludingTax, &l.TaxAmount, &l.TaxRate, &l.Taxable); err != nil {
+			return wrap("get invoice lines", err)
+		}
+		l.ParentLineID = parent.Int64
+		inv.Lines = append(inv.Lines, l)
+	}
+	return wrapErr("get invoice lines", rows.Err())
+}
+
+// invoiceWhere is the condition f selects, without cursor and paging.
+func invoiceWhere(f refund.InvoiceFilter) ([]string, []any) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) { where, args = append(where, cond), append(args, arg) }
+	if f.MerchantID != "" {
+		add("merchant_id = ?", f.MerchantID)
+	}
+	if f.OrderID != "" {
+		add("order_id = ?", f.OrderID)
+	}
+	if f.RefundID != "" {
+		add("refund_id = ?", f.RefundID)
+	}
+	if f.ParentID != 0 {
+		add("parent_id = ?", f.ParentID)
+	}
+	if f.Type != "" {
+		add("type = ?", string(f.Type))
+	}
+	if f.Status != "" {
+		add("status = ?", string(f.Status))
+	}
+	if f.ZATCAStatus != "" {
+		add("zatca_status = ?", string(f.ZATCAStatus))
+	}
+	if f.Serial != "" {
+		add("serial = ?", f.Serial)
+	}
+	return where, args
+}
+
+// ListInvoices returns invoices with their lines, newest first (by id).
+// f.Limit <= 0 means 100.
+func (t *tx) ListInvoices(ctx context.Context, f refund.InvoiceFilter) ([]*refund.Invoice, error) {
+	where, args := invoiceWhere(f)
+	if f.Cursor != 0 {
+		where, args = append(where, "id < ?"), append(args, f.Cursor)
+	}
+	rows, err := t.q.QueryContext(ctx, `SELECT id, `+invoiceColumns+` FROM invoices`+whereClause(where)+
+		` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limit(f.Limit), max(f.Offset, 0))...)
+	if err != nil {
+		return nil, wrap("list invoices", err)
+	}
+	var out []*refund.Invoice
+	for rows.Next() {
+		inv, err := scanInvoice(rows)
+		if err != nil {
+			rows.Close()
+			return nil, wrap("list invoices", err)
+		}
+		out = append(out, inv)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, wrap("list invoices", err)
+	}
+	// Lines are read once the invoice rows are closed, so that one
+	// statement at a time runs on the transaction's connection.
+	for _, inv := range out {
+		if err := t.loadLines(ctx, inv); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// CountInvoices counts what f selects, ignoring its cursor and paging.
+func (t *tx) CountInvoices(ctx context.Context, f refund.InvoiceFilter) (int, error) {
+	where, args := invoiceWhere(f)
+	var n int
+	if err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM invoices`+whereClause(where), args...).Scan(&n); err != nil {
+		return 0, wrap("count invoices", err)
+	}
+	return n, nil
+}
+
+// UpdateInvoice writes the status, the ZATCA outcome and the update time.
+func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
+	n, err := t.exec(ctx, "update invoice", `UPDATE invoices SET status = ?, zatca_status = ?, invoice_error = ?, updated_at = ?
+		WHERE id = ?`, string(inv.Status), string(inv.ZATCAStatus), inv.InvoiceError, nanos(inv.UpdatedAt), inv.ID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EInvoiceNotFound, "", "invoice %d not found", inv.ID)
+	}
+	return nil
+}
+
+// NextInvoiceNumber increments the merchant's counter for year in the
+// transaction; the single writer hands numbers out one at a time.
+func (t *tx) NextInvoiceNumber(ctx context.Context, merchantID string, year int) (int64, error) {
+	var n int64
+	err := t.q.QueryRowContext(ctx, `INSERT INTO invoice_counters (merchant_id, year, last_number) VALUES (?, ?, 1)
+		ON CONFLICT (merchant_id, year) DO UPDATE SET last_number = last_number + 1 RETURNING last_number`, merchantID, year).Scan(&n)
+	if err != nil {
+		return 0, wrap("next invoice number", err)
+	}
+	return n, nil
+}
+
+// GetInvoiceConfig returns ENotFound when the merchant never set one.
+func (t *tx) GetInvoiceConfig(ctx context.Context, merchantID string) (*refund.InvoiceConfig, error) {
+	c := refund.InvoiceConfig{MerchantID: merchantID}
+	var updated int64
+	err := t.q.QueryRowContext(ctx, `SELECT serial_prefix, seller_name, vat_number, zatca_enabled, updated_at
+		FROM invoice_configs WHERE merchant_id = ?`, merchantID).Scan(&c.SerialPrefix, &c.SellerName, &c.VATNumber, &c.ZATCAEnabled, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, refund.Errorf(refund.ENotFound, "", "merchant %q has no invoice configuration", merchantID)
+	}
+	if err != nil {
+		return nil, wrap("get invoice config", err)
+	}
+	c.UpdatedAt = fromNanos(updated)
+	return &c, nil
+}
+
+// PutInvoiceConfig inserts or replaces the merchant's configuration.
+func (t *tx) PutInvoiceConfig(ctx context.Context, c *refund.InvoiceConfig) error {
+	_, err := t.exec(ctx, "put invoice config", `INSERT INTO invoice_configs (merchant_id, serial_prefix, seller_name,
+		vat_number, zatca_enabled, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (merchant_id) DO UPDATE SET serial_prefix = excluded.serial_prefix, seller_name = excluded.seller_name,
+		vat_number = excluded.vat_number, zatca_enabled = excluded.zatca_enabled, updated_at = excluded.updated_at`,
+		c.MerchantID, c.SerialPrefix, c.SellerName, c.VATNumber, c.ZATCAEnabled, nanos(c.UpdatedAt))
+	return err
+}

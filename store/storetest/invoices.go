@@ -1,0 +1,293 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// newSaleInvoice returns the tax invoice of a withItemsAndVendors order:
+// its two lines at 15% and 0%, serial INV-2025<number>.
+func newSaleInvoice(o *refund.Order, number int64) *refund.Invoice {
+	return &refund.Invoice{MerchantID: o.MerchantID, OrderID: o.ID, Serial: fmt.Sprintf("INV-2025%05d", number), Number: number,
+		Type: refund.InvoiceSale, Status: refund.InvoicePaid, Currency: o.Currency,
+		Seller:   refund.Seller{Name: "Souq", VATNumber: "310122393500003"},
+		Customer: refund.Customer{Name: "Noura", Email: "noura@example.com", Mobile: "+966512345678"}, PaymentMethod: "mada",
+		Lines: []refund.InvoiceLine{
+			{ItemID: "line-1", SKU: "SKU-1", NameEN: "Dates", NameAR: "تمر", Qty: 2, UnitAmount: 5000, Amount: 10000,
+				NetAmount: 10000, TotalExcludingTax: 8696, TaxAmount: 1304, TaxRate: "15", Taxable: true},
+			{ItemID: "line-2", SKU: "SKU-2", NameEN: "Coffee", NameAR: "قهوة", Qty: 4, UnitAmount: 5000, Amount: 20000,
+				NetAmount: 20000, TotalExcludingTax: 20000, TaxRate: "0"},
+		},
+		SubTotalAmount: 30000, NetAmount: 30000, TotalExcludingTax: 28696, TaxAmount: 1304, TotalAmount: 30000, TaxRate: "15",
+		ZATCAStatus: refund.ZATCAReported, IssuedAt: t0, CreatedAt: t0, UpdatedAt: t0}
+}
+
+// newRefundInvoice returns a pending refund invoice of one unit of
+// parent's first line.
+func newRefundInvoice(parent *refund.Invoice, refundID string, number int64) *refund.Invoice {
+	return &refund.Invoice{MerchantID: parent.MerchantID, OrderID: parent.OrderID, RefundID: refundID, ParentID: parent.ID,
+		ParentSerial: parent.Serial, Serial: fmt.Sprintf("INV-2025%05d", number), Number: number, Type: refund.InvoiceRefund,
+		Status: refund.InvoicePending, Currency: parent.Currency, Reason: "damaged", Seller: parent.Seller, Customer: parent.Customer,
+		PaymentMethod: parent.PaymentMethod,
+		Lines: []refund.InvoiceLine{{ItemID: "line-1", ParentLineID: parent.Lines[0].ID, SKU: "SKU-1", NameEN: "Dates", Qty: 1,
+			UnitAmount: 5000, Amount: 5000, NetAmount: 5000, TotalExcludingTax: 4348, TaxAmount: 652, TaxRate: "15", Taxable: true}},
+		SubTotalAmount: 5000, NetAmount: 5000, TotalExcludingTax: 4348, TaxAmount: 652, TotalAmount: 5000, TaxRate: "15",
+		ZATCAStatus: refund.ZATCANotSubmitted, IssuedAt: t0.Add(time.Minute), CreatedAt: t0.Add(time.Minute), UpdatedAt: t0.Add(time.Minute)}
+}
+
+func (f *fixture) mustCreateInvoice(inv *refund.Invoice) {
+	f.t.Helper()
+	f.mustUpdate(func(tx refund.Tx) error { return tx.CreateInvoice(f.ctx, inv) })
+}
+
+func (f *fixture) mustGetInvoice(id int64) *refund.Invoice {
+	f.t.Helper()
+	var inv *refund.Invoice
+	f.mustView(func(tx refund.Tx) (err error) {
+		inv, err = tx.GetInvoice(f.ctx, "", id)
+		return err
+	})
+	return inv
+}
+
+func (f *fixture) listInvoices(filter refund.InvoiceFilter) []*refund.Invoice {
+	f.t.Helper()
+	var out []*refund.Invoice
+	f.mustView(func(tx refund.Tx) (err error) {
+		out, err = tx.ListInvoices(f.ctx, filter)
+		return err
+	})
+	return out
+}
+
+func invoiceIDs(invs []*refund.Invoice) []int64 {
+	var ids []int64
+	for _, inv := range invs {
+		ids = append(ids, inv.ID)
+	}
+	return ids
+}
+
+var invoiceTests = []test{
+	{"RoundTrip", func(t *testing.T, f *fixture) {
+		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
+		inv := newSaleInvoice(o, 1)
+		f.mustCreateInvoice(inv)
+		if inv.ID <= 0 || inv.Lines[0].ID <= 0 || inv.Lines[1].ID <= 0 || inv.Lines[0].ID == inv.Lines[1].ID {
+			t.Fatalf("CreateInvoice assigned ids %d, lines %d and %d", inv.ID, inv.Lines[0].ID, inv.Lines[1].ID)
+		}
+		wantSame(t, "GetInvoice", f.mustGetInvoice(inv.ID), inv)
+		f.mustView(func(tx refund.Tx) error {
+			got, err := tx.GetInvoice(f.ctx, m.ID, inv.ID)
+			if err != nil {
+				return err
+			}
+			wantSame(t, "GetInvoice by its merchant", got, inv)
+			_, err = tx.GetInvoice(f.ctx, other.ID, inv.ID)
+			wantCode(t, err, refund.EInvoiceNotFound)
+			_, err = tx.GetInvoice(f.ctx, "", inv.ID+1000)
+			wantCode(t, err, refund.EInvoiceNotFound)
+			return nil
+		})
+	}},
+	{"ParentLink", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
+		parent := newSaleInvoice(o, 1)
+		f.mustCreateInvoice(parent)
+		r := f.mustCreateRefund(o)
+		child := newRefundInvoice(parent, r.ID, 2)
+		f.mustCreateInvoice(child)
+		got := f.mustGetInvoice(child.ID)
+		wantSame(t, "refund invoice", got, child)
+		if got.ParentID != parent.ID || got.Lines[0].ParentLineID != parent.Lines[0].ID {
+			t.Fatalf("parent link = invoice %d line %d, want %d and %d", got.ParentID, got.Lines[0].ParentLineID, parent.ID, parent.Lines[0].ID)
+		}
+		for _, tc := range []struct {
+			name   string
+			filter refund.InvoiceFilter
+			want   []int64
+		}{
+			{"Merchant", refund.InvoiceFilter{MerchantID: m.ID}, []int64{child.ID, parent.ID}},
+			{"Order", refund.InvoiceFilter{MerchantID: m.ID, OrderID: o.ID}, []int64{child.ID, parent.ID}},
+			{"Parent", refund.InvoiceFilter{MerchantID: m.ID, ParentID: parent.ID}, []int64{child.ID}},
+			{"Refund", refund.InvoiceFilter{MerchantID: m.ID, RefundID: r.ID}, []int64{child.ID}},
+			{"TypeSale", refund.InvoiceFilter{MerchantID: m.ID, Type: refund.InvoiceSale}, []int64{parent.ID}},
+			{"StatusPending", refund.InvoiceFilter{MerchantID: m.ID, Status: refund.InvoicePending}, []int64{child.ID}},
+			{"ZATCAReported", refund.InvoiceFilter{MerchantID: m.ID, ZATCAStatus: refund.ZATCAReported}, []int64{parent.ID}},
+			{"Serial", refund.InvoiceFilter{MerchantID: m.ID, Serial: parent.Serial}, []int64{parent.ID}},
+			{"Cursor", refund.InvoiceFilter{MerchantID: m.ID, Cursor: child.ID}, []int64{parent.ID}},
+			{"Offset", refund.InvoiceFilter{MerchantID: m.ID, Offset: 1, Limit: 5}, []int64{parent.ID}},
+			{"Limit", refund.InvoiceFilter{MerchantID: m.ID, Limit: 1}, []int64{child.ID}},
+			{"OtherMerchant", refund.InvoiceFilter{MerchantID: f.mustCreateMerchant().ID}, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				sf := f.sub(t)
+				if got := invoiceIDs(sf.listInvoices(tc.filter)); !slices.Equal(got, tc.want) {
+					t.Fatalf("ListInvoices = %v, want %v", got, tc.want)
+				}
+				var n int
+				sf.mustView(func(tx refund.Tx) (err error) {
+					n, err = tx.CountInvoices(f.ctx, tc.filter)
+					return err
+				})
+				// Count ignores cursor, offset and limit.
+				want := len(tc.want)
+				if tc.filter.Cursor != 0 || tc.filter.Offset != 0 || tc.filter.Limit != 0 {
+					want = 2
+				}
+				if n != want {
+					t.Fatalf("CountInvoices = %d, want %d", n, want)
+				}
+			})
+		}
+		lists := f.listInvoices(refund.InvoiceFilter{MerchantID: m.ID})
+		wantSame(t, "listed refund invoice", lists[0], child)
+		wantSame(t, "listed tax invoice", lists[1], parent)
+	}},
+	{"Unique", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
+		parent := newSaleInvoice(o, 1)
+		f.mustCreateInvoice(parent)
+		r := f.mustCreateRefund(o)
+		f.mustCreateInvoice(newRefundInvoice(parent, r.ID, 2))
+		for _, tc := range []struct {
+			name string
+			inv  *refund.Invoice
+		}{
+			{"SecondTaxInvoiceOfOrder", newSaleInvoice(o, 3)},
+			{"SecondRefundInvoiceOfRefund", newRefundInvoice(parent, r.ID, 4)},
+			{"SerialReused", newRefundInvoice(parent, f.mustCreateRefund(o, func(r *refund.Refund) { r.Seq = 2 }).ID, 1)},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				err := f.update(func(tx refund.Tx) error { return tx.CreateInvoice(f.ctx, tc.inv) })
+				wantCode(t, err, refund.EConflict)
+			})
+		}
+		if got := invoiceIDs(f.listInvoices(refund.InvoiceFilter{MerchantID: m.ID})); len(got) != 2 {
+			t.Fatalf("refused invoices were stored: %v", got)
+		}
+	}},
+	{"Update", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
+		parent := newSaleInvoice(o, 1)
+		f.mustCreateInvoice(parent)
+		child := newRefundInvoice(parent, f.mustCreateRefund(o).ID, 2)
+		f.mustCreateInvoice(child)
+		child.Status, child.ZATCAStatus, child.InvoiceError, child.UpdatedAt = refund.InvoicePaid, refund.ZATCAAborted, "parent not reported", t0.Add(time.Hour)
+		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateInvoice(f.ctx, child) })
+		wantSame(t, "updated invoice", f.mustGetInvoice(child.ID), child)
+		err := f.update(func(tx refund.Tx) error {
+			return tx.UpdateInvoice(f.ctx, &refund.Invoice{ID: child.ID + 1000, Status: refund.InvoiceVoid, ZATCAStatus: refund.ZATCANotSubmitted})
+		})
+		wantCode(t, err, refund.EInvoiceNotFound)
+	}},
+	{"NumbersPerMerchantAndYear", func(t *testing.T, f *fixture) {
+		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
+		next := func(merchant string, year int) int64 {
+			var n int64
+			f.mustUpdate(func(tx refund.Tx) (err error) {
+				n, err = tx.NextInvoiceNumber(f.ctx, merchant, year)
+				return err
+			})
+			return n
+		}
+		got := []int64{next(m.ID, 2025), next(m.ID, 2025), next(other.ID, 2025), next(m.ID, 2026), next(m.ID, 2025)}
+		if want := []int64{1, 2, 1, 1, 3}; !slices.Equal(got, want) {
+			t.Fatalf("NextInvoiceNumber = %v, want %v", got, want)
+		}
+		// A rolled-back transaction gives its number back.
+		err := f.update(func(tx refund.Tx) error {
+			if _, err := tx.NextInvoiceNumber(f.ctx, m.ID, 2025); err != nil {
+				return err
+			}
+			return refund.Errorf(refund.EConflict, "", "roll back")
+		})
+		wantCode(t, err, refund.EConflict)
+		if n := next(m.ID, 2025); n != 4 {
+			t.Fatalf("after a rollback NextInvoiceNumber = %d, want 4", n)
+		}
+	}},
+	{"SerialsGaplessUnderConcurrency", func(t *testing.T, f *fixture) {
+		// Concurrent transactions each take a number and issue an invoice;
+		// every third one then fails and rolls back. The committed serials
+		// are 1..n with no hole, and in the order of the invoices' ids.
+		m := f.mustCreateMerchant()
+		const n = 30
+		orders := make([]*refund.Order, n)
+		for i := range orders {
+			orders[i] = f.mustCreateOrder(m.ID, withItemsAndVendors)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = f.update(func(tx refund.Tx) error {
+					num, err := tx.NextInvoiceNumber(f.ctx, m.ID, 2025)
+					if err != nil {
+						return err
+					}
+					if err := tx.CreateInvoice(f.ctx, newSaleInvoice(orders[i], num)); err != nil {
+						return err
+					}
+					if i%3 == 2 {
+						return refund.Errorf(refund.EConflict, "", "fail after issuing")
+					}
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		committed := 0
+		for i, err := range errs {
+			if i%3 == 2 {
+				wantCode(t, err, refund.EConflict)
+				continue
+			}
+			if err != nil {
+				t.Fatalf("transaction %d: %v", i, err)
+			}
+			committed++
+		}
+		invs := f.listInvoices(refund.InvoiceFilter{MerchantID: m.ID})
+		slices.Reverse(invs) // oldest first
+		if len(invs) != committed {
+			t.Fatalf("%d invoices stored, want %d", len(invs), committed)
+		}
+		for i, inv := range invs {
+			if want := fmt.Sprintf("INV-2025%05d", i+1); inv.Number != int64(i+1) || inv.Serial != want {
+				t.Fatalf("invoice %d (id %d) has number %d serial %s, want %d %s", i, inv.ID, inv.Number, inv.Serial, i+1, want)
+			}
+		}
+	}},
+	{"Config", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		f.mustView(func(tx refund.Tx) error {
+			_, err := tx.GetInvoiceConfig(f.ctx, m.ID)
+			wantCode(t, err, refund.ENotFound)
+			return nil
+		})
+		for _, c := range []*refund.InvoiceConfig{
+			{MerchantID: m.ID, SerialPrefix: "SOUQ-", SellerName: "Souq Trading", VATNumber: "310122393500003", ZATCAEnabled: true, UpdatedAt: t0},
+			{MerchantID: m.ID, SerialPrefix: "INV-", ZATCAEnabled: false, UpdatedAt: t0.Add(time.Hour)},
+		} {
+			f.mustUpdate(func(tx refund.Tx) error { return tx.PutInvoiceConfig(f.ctx, c) })
+			f.mustView(func(tx refund.Tx) error {
+				got, err := tx.GetInvoiceConfig(f.ctx, m.ID)
+				if err != nil {
+					return err
+				}
+				wantSame(t, "GetInvoiceConfig", got, c)
+				return nil
+			})
+		}
+	}},
+}

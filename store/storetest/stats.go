@@ -1,0 +1,60 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+var statsTests = []test{
+	{"Empty", func(t *testing.T, f *fixture) {
+		f.mustView(func(tx refund.Tx) error {
+			st, err := tx.Stats(f.ctx)
+			if err == nil && (len(st.Refunds) != 0 || st.Pending != 0 || st.Processing != 0 || !st.Oldest.IsZero() || len(st.Deliveries) != 0) {
+				t.Fatalf("Stats of an empty store = %+v", st)
+			}
+			return err
+		})
+	}},
+	{"CountsAcrossMerchants", func(t *testing.T, f *fixture) {
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		o1, o2 := f.mustCreateOrder(m1.ID), f.mustCreateOrder(m2.ID)
+		set := func(st refund.Status, surface, code string, created time.Time) func(*refund.Refund) {
+			return func(r *refund.Refund) {
+				r.Status, r.Surface, r.FailureCode, r.Amount, r.CreatedAt = st, surface, code, 100, created
+			}
+		}
+		f.mustCreateRefund(o1, set(refund.StatusSucceeded, "native", "", t0))
+		f.mustCreateRefund(o2, set(refund.StatusSucceeded, "native", "", t0))
+		f.mustCreateRefund(o1, set(refund.StatusFailed, "sgate", "51", t0))
+		f.mustCreateRefund(o1, set(refund.StatusProcessing, "gateway", "", t0.Add(time.Minute)))
+		f.mustCreateRefund(o2, set(refund.StatusProcessing, "native", "", t0.Add(-time.Minute)))
+		f.mustCreateRefund(o2, set(refund.StatusPending, "native", "", t0))
+		ev := f.mustCreateEvent(m1.ID, refund.EventRefundCreated, "", t0)
+		f.mustCreateDelivery(ev, f.mustCreateEndpoint(m1.ID).ID, t0)
+
+		var st *refund.Stats
+		f.mustView(func(tx refund.Tx) (err error) {
+			st, err = tx.Stats(f.ctx)
+			return err
+		})
+		want := []refund.RefundCount{
+			{Surface: "gateway", Status: refund.StatusProcessing, Currency: "SAR", Count: 1, Amount: 100},
+			{Surface: "native", Status: refund.StatusPending, Currency: "SAR", Count: 1, Amount: 100},
+			{Surface: "native", Status: refund.StatusProcessing, Currency: "SAR", Count: 1, Amount: 100},
+			{Surface: "native", Status: refund.StatusSucceeded, Currency: "SAR", Count: 2, Amount: 200},
+			{Surface: "sgate", Status: refund.StatusFailed, FailureCode: "51", Currency: "SAR", Count: 1, Amount: 100},
+		}
+		if !slices.Equal(st.Refunds, want) {
+			t.Fatalf("Refunds = %+v\nwant      %+v", st.Refunds, want)
+		}
+		if st.Pending != 1 || st.Processing != 2 || !st.Oldest.Equal(t0.Add(-time.Minute)) {
+			t.Fatalf("queue = %d pending, %d processing, oldest %v", st.Pending, st.Processing, st.Oldest)
+		}
+		if !slices.Equal(st.Deliveries, []refund.DeliveryCount{{Status: refund.DeliveryPending, Count: 1}}) {
+			t.Fatalf("Deliveries = %+v", st.Deliveries)
+		}
+	}},
+}
