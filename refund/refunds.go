@@ -121,11 +121,21 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 	hash := in.hash()
 	var r *Refund
 	var replay bool
-	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
-		var err error
-		r, replay, err = s.reserve(ctx, tx, p, &in, hash)
-		return err
-	})
+	reserve := func() error {
+		return s.cfg.Store.Update(ctx, func(tx Tx) error {
+			var err error
+			r, replay, err = s.reserve(ctx, tx, p, &in, hash)
+			return err
+		})
+	}
+	err := reserve()
+	if ErrorCode(err) == EMerchantReferenceReused {
+		// Two identical requests raced past the lookup and the loser's
+		// insert hit the unique merchant reference (possible on backends
+		// with concurrent writers). Run it again: the lookup now finds the
+		// winner and replays it, or reports a genuinely different request.
+		err = reserve()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -107,3 +107,30 @@ func TestPostgres_TwoNodes(t *testing.T) {
 		t.Fatalf("node b executed %d refunds, want the queued one", got)
 	}
 }
+
+// TestPostgres_MerchantReferenceRace: identical requests with one
+// merchant_reference and no idempotency key, racing on two nodes, all get
+// the same refund (the winner's), and only one is made.
+func TestPostgres_MerchantReferenceRace(t *testing.T) {
+	url := pgtest.URL(t, 0)
+	a, b := mustStart(t, onDB(url)), mustStart(t, onDB(url))
+	orderID := a.mustOrder(cardOrder("4444", 10_000))
+	const clients = 16
+	replies := make([]reply, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() {
+			replies[i] = []*testServer{a, b}[i%2].do("POST", "/v1/refunds", a.key,
+				map[string]any{"order_id": orderID, "amount": 1_000, "merchant_reference": "RMA-1"})
+		})
+	}
+	wg.Wait()
+	for i, r := range replies {
+		if r.status != http.StatusCreated || r.str("id") != replies[0].str("id") {
+			t.Fatalf("reply %d: %d %s; want the one refund %s", i, r.status, r.raw, replies[0].str("id"))
+		}
+	}
+	if o := a.do("GET", "/v1/orders/"+orderID, a.key, nil); o.num("refunded_amount")+o.num("pending_refund_amount") != 1_000 {
+		t.Fatalf("order after the race: %s", o.raw)
+	}
+}
