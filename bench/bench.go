@@ -36,6 +36,9 @@ type Config struct {
 	Verify   bool          // check invariants at the end
 	// RSS, when set, reads the server's resident memory (bytes).
 	RSS func() int64
+	// Measure, when set, is called when the measured drive starts and its
+	// result when it ends (a CPU profile of exactly that window).
+	Measure func() (stop func())
 }
 
 // Report is what a run measured.
@@ -158,7 +161,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	} else {
 		rep.Mode, rep.Clients = "closed", cfg.Clients
 	}
+	stopMeasure := func() {}
+	if cfg.Measure != nil {
+		stopMeasure = cfg.Measure()
+	}
 	r.drive(ctx, cfg.Duration, true)
+	stopMeasure()
 	elapsed := time.Since(started)
 	if cfg.RSS != nil {
 		rep.RSSBytes = cfg.RSS()

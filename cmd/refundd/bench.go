@@ -55,14 +55,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+		// Only the measured drive: not setup, warm-up or verification.
+		cfg.Measure = func() func() {
+			if err := pprof.StartCPUProfile(f); err != nil {
+				fmt.Fprintf(stderr, "bench: cpu profile: %v\n", err)
+				return func() {}
+			}
+			return pprof.StopCPUProfile
 		}
 	}
 	rep, err := bench.Run(ctx, cfg)
-	if *cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
 	if err != nil {
 		return err
 	}
