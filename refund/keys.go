@@ -275,40 +275,39 @@ var partnerActingScopes = []string{ScopeOrdersRead, ScopeRefundsWrite, ScopeRefu
 // exist and one linked only to others are the same EMerchantNotFound, so a
 // partner learns nothing about other partners' merchants. Returns
 // EForbidden when p is not a partner, EUnauthorized when its key is gone,
-// EInvalidRequest for an unknown field.
+// EInvalidRequest for an unknown field, ERateLimited when the key is over
+// its rate.
 func (s *Service) ActForMerchant(ctx context.Context, p Principal, field, value string) (Principal, error) {
 	if p.PartnerID == "" || !p.Has(ScopePartner) {
 		return Principal{}, Errorf(EForbidden, "", "only a partner may act for a merchant")
 	}
 	notFound := Errorf(EMerchantNotFound, field, "no merchant linked to this partner has %s %q", field, value)
-	var act Principal
-	err := s.cfg.Store.View(ctx, func(tx Tx) error {
-		k, err := tx.GetAPIKeyByPrefix(ctx, p.KeyPrefix)
+	var k *APIKey
+	var m *Merchant
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		k, err = tx.GetAPIKeyByPrefix(ctx, p.KeyPrefix)
 		if ErrorCode(err) == EKeyNotFound || (err == nil && (k.PartnerID != p.PartnerID || k.RevokedAt != nil)) {
-			return Errorf(EUnauthorized, "", "the partner key behind this credential was revoked")
+			return Errorf(EUnauthorized, "", "the partner key behind this credential is no longer valid")
 		}
 		if err != nil {
 			return err
 		}
 		partner, err := tx.GetPartner(ctx, p.PartnerID)
-		if ErrorCode(err) == EPartnerNotFound {
-			return Errorf(EUnauthorized, "", "unknown partner")
-		}
 		if err != nil {
 			return err
 		}
-		m, err := tx.FindMerchant(ctx, field, value)
-		if ErrorCode(err) == EMerchantNotFound {
+		m, err = tx.FindMerchant(ctx, field, value)
+		if ErrorCode(err) == EMerchantNotFound || (err == nil && !slices.Contains(partner.MerchantIDs, m.ID)) {
 			return notFound
 		}
-		if err != nil {
-			return err
-		}
-		if !slices.Contains(partner.MerchantIDs, m.ID) {
-			return notFound
-		}
-		act = Principal{MerchantID: m.ID, PartnerID: p.PartnerID, KeyID: k.ID, KeyPrefix: k.Prefix, Scopes: partnerActingScopes}
-		return nil
+		return err
 	})
-	return act, err
+	if err != nil {
+		return Principal{}, err
+	}
+	// A token spends the rate of the key that obtained it.
+	if err := s.limits.take(k.ID, s.cfg.Now()); err != nil {
+		return Principal{}, err
+	}
+	return Principal{MerchantID: m.ID, PartnerID: p.PartnerID, KeyID: k.ID, KeyPrefix: k.Prefix, Scopes: partnerActingScopes}, nil
 }

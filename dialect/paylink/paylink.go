@@ -30,7 +30,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,7 +106,7 @@ func (h *Handler) auth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := h.svc.Authenticate(r.Context(), req.SecretKey)
-	if err == nil && req.APIID != p.PartnerID && req.APIID != p.MerchantID {
+	if (err == nil && req.APIID != p.PartnerID && req.APIID != p.MerchantID) || refund.ErrorCode(err) == refund.EUnauthorized {
 		err = refund.Errorf(refund.EUnauthorized, "", "invalid apiId or secretKey")
 	}
 	if err != nil {
@@ -229,6 +231,7 @@ var statusOf = map[string]int{
 	refund.EIdempotencyKeyInUse:     http.StatusConflict,
 	refund.ERefundInProgressOnOrder: http.StatusConflict,
 	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,
+	refund.ERateLimited:             http.StatusTooManyRequests,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
 }
 
@@ -253,6 +256,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="refundd"`)
+	}
+	if d := refund.RetryAfter(err); d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
 	}
 	writeJSON(w, status, errorReply{Status: status, Error: http.StatusText(status), Message: refund.ErrorMessage(err), Code: code})
 }

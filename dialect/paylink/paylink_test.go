@@ -33,9 +33,9 @@ type fixture struct {
 
 func withSecret(c *server.Config) { c.TokenSecret = secret }
 
-func start(t testing.TB) *fixture {
+func start(t testing.TB, opts ...func(*server.Config)) *fixture {
 	t.Helper()
-	s := dialecttest.Start(t, withSecret)
+	s := dialecttest.Start(t, append([]func(*server.Config){withSecret}, opts...)...)
 	ctx := context.Background()
 	f := &fixture{Server: s}
 	var err error
@@ -398,5 +398,21 @@ func TestRefund_Outcomes(t *testing.T) {
 	}
 	if got := f.snap(t, f.linkedKey, o.ID); got.refunded != 0 || got.pending != 0 {
 		t.Fatalf("declined refund kept money: %+v", got)
+	}
+}
+
+// TestRefund_RateLimited: a token spends the rate of the key behind it.
+func TestRefund_RateLimited(t *testing.T) {
+	t.Parallel()
+	f := start(t, func(c *server.Config) { c.RateLimit, c.RateBurst = 1, 1 })
+	f.order(f.linkedKey, refund.OrderInput{Reference: "ORD-1", Amount: 5000})
+	tok := f.token(f.partner.ID, f.partnerKey) // spends the one request the burst allows
+	r := f.Do("POST", refundPath("cr", "1010101010"), tok, body("ORD-1", "x"))
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || r.Str("code") != "rate_limited" {
+		t.Fatalf("want 429 with Retry-After, got %d %v %s", r.Status, r.Header, r.Raw)
+	}
+	f.Clock.Advance(time.Second)
+	if r := f.Do("POST", refundPath("cr", "1010101010"), tok, body("ORD-1", "x")); r.Status != 200 {
+		t.Fatalf("after a second: %d %s", r.Status, r.Raw)
 	}
 }

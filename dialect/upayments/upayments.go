@@ -32,6 +32,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/mail"
 	"regexp"
@@ -65,6 +66,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 }
 
 // createRefundRequest is the seed's request model; lengths are the seed's.
+// The customer fields are checked and not kept: refundd already holds the
+// customer on the order.
 type createRefundRequest struct {
 	OrderID              string          `json:"orderId"`    // mandatory, 255
 	TotalPrice           json.RawMessage `json:"totalPrice"` // mandatory, a decimal
@@ -77,7 +80,7 @@ type createRefundRequest struct {
 
 // mobileRE: the seed gives customerMobileNumber a length of 10 yet its own
 // example is "+96512345678" (12), so the number is taken as E.164: an
-// optional + and up to 15 digits.
+// optional + and 6 to 15 digits.
 var mobileRE = regexp.MustCompile(`^\+?[0-9]{6,15}$`)
 
 func (req *createRefundRequest) validate() error {
@@ -136,7 +139,7 @@ func decimalText(field string, raw json.RawMessage) (string, error) {
 	return "", refund.Errorf(refund.EInvalidAmount, field, "%s must be a number or a numeric string", field)
 }
 
-// parseAmount parses an amount exactly in currency cur.
+// parseAmount parses an amount exactly in the given currency.
 func parseAmount(field string, raw json.RawMessage, currency string) (int64, error) {
 	s, err := decimalText(field, raw)
 	if err != nil {
@@ -440,6 +443,7 @@ var statusOf = map[string]int{
 	refund.EConflict:                http.StatusConflict,
 	refund.ERefundInProgressOnOrder: http.StatusConflict,
 	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,
+	refund.ERateLimited:             http.StatusTooManyRequests,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
 }
 
@@ -474,6 +478,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, names 
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="refundd"`)
+	}
+	if d := refund.RetryAfter(err); d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
 	}
 	writeJSON(w, status, reply{Status: false, Message: msg})
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/refundd/refundd/dialect/internal/dialecttest"
 	"github.com/refundd/refundd/refund"
@@ -50,13 +51,13 @@ type fixture struct {
 
 // start runs a server whose notify targets may be local (the test
 // receiver) and whose log is kept.
-func start(t testing.TB) *fixture {
+func start(t testing.TB, opts ...func(*server.Config)) *fixture {
 	t.Helper()
 	log := &syncBuffer{}
-	s := dialecttest.Start(t, func(c *server.Config) {
+	s := dialecttest.Start(t, append([]func(*server.Config){func(c *server.Config) {
 		c.WebhookAllowPrivate = true
 		c.Log = slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	})
+	}}, opts...)...)
 	return &fixture{Server: s, log: log}
 }
 
@@ -570,4 +571,19 @@ func TestMultivendor_Concurrent(t *testing.T) {
 	}
 	wantFigures(t, f.Do("POST", createPath, f.Key, `{"orderId":"ORD-RACE","totalPrice":1}`),
 		[][5]string{{ibanA, "50.000", "49.000", "1.000", "0.000"}, {ibanB, "25.500", "21.000", "4.500", "0.000"}})
+}
+
+func TestCreateRefund_RateLimited(t *testing.T) {
+	t.Parallel()
+	f := start(t, func(c *server.Config) { c.RateLimit, c.RateBurst = 1, 1 })
+	f.kwdOrder("ORD-1", false)
+	f.Clock.Advance(time.Second) // the harness spent the burst authenticating
+	if r := f.Do("POST", createPath, f.Key, `{"orderId":"ORD-1","totalPrice":1}`); r.Status != 200 {
+		t.Fatalf("first: %d %s", r.Status, r.Raw)
+	}
+	r := f.Do("POST", createPath, f.Key, `{"orderId":"ORD-1","totalPrice":1}`)
+	wantError(t, r, http.StatusTooManyRequests)
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatalf("429 without Retry-After: %v", r.Header)
+	}
 }
