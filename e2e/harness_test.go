@@ -170,6 +170,11 @@ func postgresDB(t *testing.T) database {
 		t.Fatal(err)
 	}
 	u.Path = "/" + name
+	// Several nodes and other test packages share the server's 100
+	// connections: keep each node's pool small.
+	q := u.Query()
+	q.Set("pool_max_conns", "8")
+	u.RawQuery = q.Encode()
 	return database{url: u.String(), kind: "postgres"}
 }
 

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,6 +53,10 @@ var (
 	_ refund.Tx    = (*tx)(nil)
 )
 
+// defaultMaxConns is the pool size per node unless the URL says otherwise
+// (pool_max_conns); size max_connections for nodes x this.
+const defaultMaxConns = 32
+
 // Open connects to the database at url (a postgres:// URL or a key=value
 // DSN; pool settings such as pool_max_conns and run-time parameters such as
 // search_path may ride along as query parameters), runs the migrations and
@@ -61,6 +66,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		// pgx's parse errors already hide the password.
 		return nil, fmt.Errorf("postgres: %w", hide(err))
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default (4 on two cores) caps a node at 4 commits in
+		// flight, each waiting on a WAL flush: the pool, not the database,
+		// would set the throughput. PostgreSQL flushes concurrent commits
+		// together, so more connections mean more refunds per flush.
+		cfg.MaxConns = defaultMaxConns
 	}
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		// Read times back in UTC (pgx's default is time.Local), as the

@@ -41,8 +41,9 @@ func BaseURL(tb testing.TB) string {
 // database URL with search_path set to it, so that every connection made
 // from the URL (a store, a second node, the CLI) works in that schema. The
 // schema and everything in it are dropped when tb ends, after the cleanups
-// registered later (closing the stores that use it) have run. maxConns, if
-// positive, caps each pool opened from the URL (pool_max_conns).
+// registered later (closing the stores that use it) have run. maxConns caps
+// each pool opened from the URL (pool_max_conns); 0 means 8, so parallel
+// tests stay within the server's max_connections.
 func URL(tb testing.TB, maxConns int) string {
 	tb.Helper()
 	base := BaseURL(tb)
@@ -58,9 +59,10 @@ func URL(tb testing.TB, maxConns int) string {
 		}
 	})
 	params := map[string]string{"search_path": schema}
-	if maxConns > 0 {
-		params["pool_max_conns"] = strconv.Itoa(maxConns)
+	if maxConns <= 0 {
+		maxConns = 8
 	}
+	params["pool_max_conns"] = strconv.Itoa(maxConns)
 	return withParams(tb, base, params)
 }
 
