@@ -90,8 +90,17 @@ func (a *API) routes() []route {
 	}
 }
 
+// Mux is where every surface registers its routes: an *http.ServeMux, or
+// the server's, which also records each pattern so that tests can walk
+// every route of every surface.
+type Mux interface {
+	Handle(pattern string, handler http.Handler)
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+	Handler(r *http.Request) (h http.Handler, pattern string)
+}
+
 // Register adds the native routes to mux.
-func (a *API) Register(mux *http.ServeMux) {
+func (a *API) Register(mux Mux) {
 	for _, rt := range a.routes() {
 		var h http.Handler = onlyQuery(rt.query, rt.handler)
 		if !rt.public {

@@ -7,15 +7,14 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 )
 
-// openAPIDoc is the OpenAPI 3.1 document of the native API. It is written
-// by hand and checked against the route table, the error table and a live
-// server by openapi_test.go, so it cannot drift from what is served.
+// openAPIDoc is the OpenAPI 3.1 document of the native API. It is edited
+// by hand, next to the route table, and openapi_test.go holds it to the
+// table, to statusOf and to a live server, so it cannot drift.
 //
 //go:embed openapi.json
 var openAPIDoc []byte
@@ -191,8 +190,9 @@ type docsView struct {
 }
 
 type docsGroup struct {
-	Name, Description string
-	Ops               []docsOp
+	Name        string
+	Description template.HTML
+	Ops         []docsOp
 }
 
 type docsOp struct {
@@ -202,7 +202,6 @@ type docsOp struct {
 	Params                        []docsField
 	Body                          *docsBody
 	Responses                     []docsResponse
-	Codes                         []string
 }
 
 type docsBody struct {
@@ -213,10 +212,10 @@ type docsBody struct {
 }
 
 type docsResponse struct {
-	Status, Description, MediaType string
-	Schema                         template.HTML
-	Codes                          []string
-	Examples                       []docsExample
+	Status, MediaType   string
+	Description, Schema template.HTML
+	Codes               []string
+	Examples            []docsExample
 }
 
 type docsField struct {
@@ -227,7 +226,7 @@ type docsField struct {
 }
 
 type docsExample struct {
-	Name, Summary, JSON string
+	Name, Summary, Text string
 }
 
 type docsSchema struct {
@@ -258,7 +257,7 @@ func renderDocs(raw []byte) ([]byte, error) {
 	groups := map[string]*docsGroup{}
 	var order []string
 	for _, t := range d.Tags {
-		groups[t.Name] = &docsGroup{Name: t.Name, Description: t.Description}
+		groups[t.Name] = &docsGroup{Name: t.Name, Description: inline(t.Description)}
 		order = append(order, t.Name)
 	}
 	for _, p := range d.Paths {
@@ -298,7 +297,7 @@ func renderDocs(raw []byte) ([]byte, error) {
 
 func docsOperation(d *oaDoc, path, method string, o *oaOperation, codeStatus map[string]int) (docsOp, error) {
 	op := docsOp{Anchor: o.ID, Method: strings.ToUpper(method), Path: path, Summary: o.Summary,
-		Description: paragraphs(o.Description), Public: o.Security != nil && len(*o.Security) == 0, Codes: o.ErrorCodes}
+		Description: paragraphs(o.Description), Public: o.Security != nil && len(*o.Security) == 0}
 	for _, p := range o.Parameters {
 		if p.Ref != "" {
 			rp, ok := d.Components.Parameters[strings.TrimPrefix(p.Ref, "#/components/parameters/")]
@@ -324,7 +323,7 @@ func docsOperation(d *oaDoc, path, method string, o *oaOperation, codeStatus map
 			}
 			resp = rr
 		}
-		dr := docsResponse{Status: r.Key, Description: resp.Description}
+		dr := docsResponse{Status: r.Key, Description: inline(resp.Description)}
 		if len(resp.Content) > 0 {
 			mt := resp.Content[0]
 			dr.MediaType, dr.Schema, dr.Examples = mt.Key, typeHTML(mt.Val.Schema), examples(mt.Val.Examples)
@@ -347,10 +346,19 @@ func fields(d *oaDoc, s *oaSchema) []docsField {
 	if s == nil {
 		return nil
 	}
+	return propFields(s, "")
+}
+
+// propFields lists the properties of s, and those of its inline objects
+// as "parent.child".
+func propFields(s *oaSchema, prefix string) []docsField {
 	var out []docsField
 	for _, p := range s.Properties {
-		out = append(out, docsField{Name: p.Key, Required: contains(s.Required, p.Key), Type: typeHTML(p.Val),
+		out = append(out, docsField{Name: prefix + p.Key, Required: contains(s.Required, p.Key), Type: typeHTML(p.Val),
 			Description: inline(p.Val.Description)})
+		if p.Val.Ref == "" && len(p.Val.Properties) > 0 {
+			out = append(out, propFields(p.Val, prefix+p.Key+".")...)
+		}
 	}
 	return out
 }
@@ -358,12 +366,17 @@ func fields(d *oaDoc, s *oaSchema) []docsField {
 func examples(ex ordered[*oaExample]) []docsExample {
 	var out []docsExample
 	for _, e := range ex {
-		var buf bytes.Buffer
-		if err := json.Indent(&buf, e.Val.Value, "", "  "); err != nil {
-			buf.Reset()
-			buf.Write(e.Val.Value)
+		// A string is a document of another media type (XML): show it as is.
+		var text string
+		if json.Unmarshal(e.Val.Value, &text) != nil {
+			var buf bytes.Buffer
+			if err := json.Indent(&buf, e.Val.Value, "", "  "); err != nil {
+				buf.Reset()
+				buf.Write(e.Val.Value)
+			}
+			text = buf.String()
 		}
-		out = append(out, docsExample{Name: e.Key, Summary: e.Val.Summary, JSON: buf.String()})
+		out = append(out, docsExample{Name: e.Key, Summary: e.Val.Summary, Text: text})
 	}
 	return out
 }
@@ -443,14 +456,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-var docsTemplate = template.Must(template.New("docs").Funcs(template.FuncMap{
-	"lower": strings.ToLower,
-	"sorted": func(ss []string) []string {
-		out := append([]string(nil), ss...)
-		sort.Strings(out)
-		return out
-	},
-}).Parse(`<!doctype html>
+var docsTemplate = template.Must(template.New("docs").Funcs(template.FuncMap{"lower": strings.ToLower}).Parse(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -459,7 +465,7 @@ var docsTemplate = template.Must(template.New("docs").Funcs(template.FuncMap{
 <style>
 body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d2330;background:#fff}
 nav{position:fixed;top:0;bottom:0;left:0;width:250px;overflow:auto;padding:16px;background:#f5f6f8;border-right:1px solid #e1e4e8;box-sizing:border-box;font-size:13px}
-nav a{display:block;color:#1d2330;text-decoration:none;padding:1px 0}
+nav a{display:block;color:#1d2330;text-decoration:none;padding:1px 0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 nav a:hover{text-decoration:underline}
 nav h3{margin:14px 0 4px;font-size:12px;text-transform:uppercase;color:#5b6472}
 main{margin-left:250px;padding:24px 40px;max-width:1000px}
@@ -471,7 +477,7 @@ h3.op{margin:0 0 6px;font-size:17px}
 .get{background:#2f7d32}.post{background:#1565c0}.patch{background:#8e5b00}.delete{background:#b3261e}
 code,pre{font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 code{background:#f0f2f4;border-radius:3px;padding:0 3px}
-pre{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:4px;padding:8px 10px;overflow:auto;max-height:360px}
+pre{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:4px;padding:8px 10px;overflow:auto;max-height:360px;white-space:pre-wrap;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:14px}
 th,td{text-align:left;vertical-align:top;border-bottom:1px solid #eceef1;padding:4px 8px}
 th{font-size:12px;color:#5b6472;text-transform:uppercase}
@@ -485,7 +491,7 @@ h4{margin:12px 0 4px;font-size:14px}
 <nav>
 <strong>{{.Title}}</strong> <span class="auth">v{{.Version}}</span>
 {{range .Groups}}<h3>{{.Name}}</h3>{{range .Ops}}<a href="#{{.Anchor}}">{{.Method}} {{.Path}}</a>{{end}}{{end}}
-<h3>Reference</h3><a href="#errors">Error codes</a><a href="#schemas">Schemas</a><a href="/openapi.json">openapi.json</a>
+<h3>Tables</h3><a href="#errors">Error codes</a><a href="#schemas">Schemas</a><a href="/openapi.json">openapi.json</a>
 </nav>
 <main>
 <h1>{{.Title}} <small class="auth">v{{.Version}} &middot; <a href="/openapi.json">OpenAPI 3.1 document</a></small></h1>
@@ -505,14 +511,13 @@ h4{margin:12px 0 4px;font-size:14px}
 {{if .Fields}}<table><tr><th>Field</th><th>Type</th><th>Description</th></tr>
 {{range .Fields}}<tr><td><code>{{.Name}}</code>{{if .Required}} <span class="req">required</span>{{end}}</td><td>{{.Type}}</td><td>{{.Description}}</td></tr>
 {{end}}</table>{{end}}
-{{range .Examples}}<details><summary>Example request <code>{{.Name}}</code>{{if .Summary}}: {{.Summary}}{{end}}</summary><pre>{{.JSON}}</pre></details>
+{{range .Examples}}<details><summary>Example request <code>{{.Name}}</code>{{if .Summary}}: {{.Summary}}{{end}}</summary><pre>{{.Text}}</pre></details>
 {{end}}{{end}}
 <h4>Responses</h4>
 <table><tr><th>Status</th><th>Body</th><th>Description</th></tr>
-{{range .Responses}}<tr><td><strong>{{.Status}}</strong></td><td>{{.Schema}}</td><td>{{.Description}}{{if .Codes}}<br>{{range .Codes}}<code>{{.}}</code> {{end}}{{end}}
-{{range .Examples}}<details><summary>Example <code>{{.Name}}</code>{{if .Summary}}: {{.Summary}}{{end}}</summary><pre>{{.JSON}}</pre></details>{{end}}</td></tr>
+{{range .Responses}}<tr><td><strong>{{.Status}}</strong></td><td>{{.Schema}}{{if and .MediaType (ne .MediaType "application/json")}}<br><span class="auth">{{.MediaType}}</span>{{end}}</td><td>{{.Description}}{{if .Codes}}<br>{{range .Codes}}<code>{{.}}</code> {{end}}{{end}}
+{{range .Examples}}<details><summary>Example <code>{{.Name}}</code>{{if .Summary}}: {{.Summary}}{{end}}</summary><pre>{{.Text}}</pre></details>{{end}}</td></tr>
 {{end}}</table>
-{{if .Codes}}<div class="auth">Error codes: {{range sorted .Codes}}<code>{{.}}</code> {{end}}</div>{{end}}
 </section>
 {{end}}{{end}}
 <h2 id="errors">Error codes</h2>

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"maps"
@@ -166,7 +167,7 @@ func TestOpenAPI_ErrorCodes(t *testing.T) {
 			if !o.public() {
 				must = append(must, refund.EUnauthorized, refund.EForbidden, refund.ERateLimited)
 				for _, status := range []string{"401", "default"} {
-					if !s.isErrorEnvelope(t, resps[status]) {
+					if !isErrorEnvelope(resps[status]) {
 						t.Errorf("response %s is not documented with the Error envelope", status)
 					}
 				}
@@ -187,13 +188,13 @@ func TestOpenAPI_ErrorCodes(t *testing.T) {
 					continue
 				}
 				covered[strconv.Itoa(status)] = true
-				if resp, ok := resps[strconv.Itoa(status)]; !ok || !s.isErrorEnvelope(t, resp) {
+				if resp, ok := resps[strconv.Itoa(status)]; !ok || !isErrorEnvelope(resp) {
 					t.Errorf("%s answers %d, which is not documented with the Error envelope", c, status)
 				}
 			}
 			// And the other way: every documented error status has a code.
 			for status, resp := range resps {
-				if status != "default" && status >= "400" && s.isErrorEnvelope(t, resp) && !covered[status] {
+				if status != "default" && status >= "400" && isErrorEnvelope(resp) && !covered[status] {
 					t.Errorf("response %s lists no error code in x-error-codes", status)
 				}
 			}
@@ -209,7 +210,7 @@ func TestOpenAPI_Examples(t *testing.T) {
 	s := l.spec()
 	table := s.errorTable(t)
 	for _, o := range s.operations(t) {
-		if !o.jsonOnly(t, s) || !s.hasExamples(t, o) {
+		if !s.hasExamples(t, o) {
 			t.Run(o.key(), func(t *testing.T) {
 				if !o.public() {
 					t.Fatal("an operation of the API proper needs an example request and reply")
@@ -227,7 +228,8 @@ func TestOpenAPI_Examples(t *testing.T) {
 		names := s.runnableExamples(t, o)
 		success := false
 		for _, name := range names {
-			success = success || strings.HasPrefix(s.exampleStatus(t, o, name), "2")
+			status, _ := s.exampleStatus(t, o, name)
+			success = success || strings.HasPrefix(status, "2")
 		}
 		if !success {
 			t.Errorf("%s: no example request that succeeds", o.key())
@@ -236,25 +238,25 @@ func TestOpenAPI_Examples(t *testing.T) {
 			t.Run(o.id()+"/"+name, func(t *testing.T) {
 				t.Parallel()
 				key, ids := l.fixtures(t, s)
-				status := s.exampleStatus(t, o, name)
-				path, hdr, body := s.exampleRequest(t, o, name)
-				sub := strings.NewReplacer(pairs(ids)...)
-				for k := range hdr {
-					hdr.Set(k, sub.Replace(hdr.Get(k)))
-				}
-				if body != nil {
-					body = []byte(sub.Replace(string(body)))
-				}
-				r := l.do(o.method, sub.Replace(path), key, body, hdr)
+				status, media := s.exampleStatus(t, o, name)
+				path, hdr, body := s.exampleRequest(t, o, name, ids)
+				r := l.do(o.method, path, key, body, hdr)
 				if strconv.Itoa(r.status) != status {
-					t.Fatalf("%s %s: got %d, the example documents %s: %s", o.method, sub.Replace(path), r.status, status, r.short())
+					t.Fatalf("%s %s: got %d, the example documents %s: %s", o.method, path, r.status, status, r.short())
 				}
-				if mt := mediaType(r.header); mt != "application/json" {
-					t.Errorf("Content-Type %q, want application/json", mt)
+				if mt := mediaType(r.header); mt != media {
+					t.Fatalf("Content-Type %q, the example documents %s", mt, media)
 				}
-				resp := o.responses(t, s)[status]
-				for _, e := range s.validate(t, jsonSchema(resp), r.body, "reply") {
-					t.Error(e)
+				switch media {
+				case "application/json":
+					resp := o.responses(t, s)[status]
+					for _, e := range s.validate(t, jsonSchema(resp), r.body, "reply") {
+						t.Error(e)
+					}
+				case "application/xml":
+					if err := wellFormedXML(r.raw); err != nil {
+						t.Errorf("reply is not well-formed XML: %v", err)
+					}
 				}
 				if code := r.errorCode(); code != "" {
 					if !slices.Contains(o.codes(), code) || strconv.Itoa(table[code]) != status {
@@ -285,7 +287,10 @@ func TestOpenAPI_ExamplesMatchSchemas(t *testing.T) {
 	for _, o := range s.operations(t) {
 		// A request example answered with a 4xx may break its schema: that
 		// is what it shows.
-		refused := func(name string) bool { return strings.HasPrefix(s.exampleStatus(t, o, name), "4") }
+		refused := func(name string) bool {
+			status, _ := s.exampleStatus(t, o, name)
+			return strings.HasPrefix(status, "4")
+		}
 		for _, p := range o.params(t, s) {
 			check(fmt.Sprintf("%s parameter %s", o.key(), p["name"]), p["schema"], obj(p["examples"]), refused)
 		}
@@ -293,7 +298,9 @@ func TestOpenAPI_ExamplesMatchSchemas(t *testing.T) {
 			check(o.key()+" request", jsonMedia(rb)["schema"], obj(jsonMedia(rb)["examples"]), refused)
 		}
 		for status, resp := range o.responses(t, s) {
-			check(o.key()+" "+status, jsonSchema(resp), obj(jsonMedia(resp)["examples"]), func(string) bool { return false })
+			for mt, media := range obj(resp["content"]) {
+				check(o.key()+" "+status+" "+mt, obj(media)["schema"], obj(obj(media)["examples"]), func(string) bool { return false })
+			}
 		}
 	}
 }
@@ -542,19 +549,18 @@ func (l *live) fixtures(t *testing.T, s spec) (key string, ids map[string]string
 	create := func(opID, name string, drop ...string) {
 		t.Helper()
 		o := s.op(t, opID)
-		req := obj(deepCopy(s.example(t, obj(obj(obj(o.m["requestBody"])["content"])["application/json"]), name)))
+		req := obj(withLiveIDs(s.example(t, jsonMedia(obj(o.m["requestBody"])), name), ids))
 		for _, d := range drop {
 			delete(req, d)
 		}
 		body, _ := json.Marshal(req)
-		body = []byte(strings.NewReplacer(pairs(ids)...).Replace(string(body)))
-		status := s.exampleStatus(t, o, name)
+		status, _ := s.exampleStatus(t, o, name)
 		r := l.do(o.method, o.path, key, body, nil)
 		if strconv.Itoa(r.status) != status {
 			t.Fatalf("fixture %s %s: got %d %s, want %s", opID, name, r.status, r.short(), status)
 		}
 		documented := obj(s.example(t, jsonMedia(o.responses(t, s)[status]), name))
-		ids[str(documented["id"])] = str(obj(r.body)["id"])
+		ids[fmt.Sprint(documented["id"])] = fmt.Sprint(obj(r.body)["id"])
 	}
 	// References are unique per merchant and merchant references replay:
 	// leave them to the examples themselves.
@@ -572,6 +578,14 @@ func (l *live) fixtures(t *testing.T, s spec) (key string, ids map[string]string
 		t.Fatalf("fixture event %s: %d %s", q.Encode(), r.status, r.short())
 	}
 	ids[str(ev["id"])] = str(obj(data[0])["id"])
+	// The tax invoice getInvoice shows: the live one of its order.
+	inv := obj(s.example(t, jsonMedia(s.op(t, "getInvoice").responses(t, s)["200"]), "ok"))
+	q = url.Values{"type": {str(inv["type"])}, "order_id": {ids[str(inv["order_id"])]}}
+	r = l.do("GET", "/v1/invoices?"+q.Encode(), key, nil, nil)
+	if data = arr(obj(r.body)["data"]); len(data) == 0 {
+		t.Fatalf("fixture invoice %s: %d %s", q.Encode(), r.status, r.short())
+	}
+	ids[fmt.Sprint(inv["id"])] = fmt.Sprint(obj(data[0])["id"])
 	return key, ids
 }
 
@@ -614,18 +628,6 @@ func (o operation) responses(t *testing.T, s spec) map[string]map[string]any {
 		out[status] = s.resolve(t, r)
 	}
 	return out
-}
-
-// jsonOnly reports whether every response with a body is JSON.
-func (o operation) jsonOnly(t *testing.T, s spec) bool {
-	for _, r := range o.responses(t, s) {
-		for mt := range obj(r["content"]) {
-			if mt != "application/json" {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 var methods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -699,7 +701,7 @@ func (s spec) errorTable(t *testing.T) map[string]int {
 	return table
 }
 
-func (s spec) isErrorEnvelope(t *testing.T, resp map[string]any) bool {
+func isErrorEnvelope(resp map[string]any) bool {
 	return resp != nil && obj(jsonSchema(resp))["$ref"] == "#/components/schemas/Error"
 }
 
@@ -721,8 +723,10 @@ func (s spec) example(t *testing.T, media map[string]any, name string) any {
 // hasExamples reports whether any response of o has an example.
 func (s spec) hasExamples(t *testing.T, o operation) bool {
 	for _, r := range o.responses(t, s) {
-		if len(obj(jsonMedia(r)["examples"])) > 0 {
-			return true
+		for _, media := range obj(r["content"]) {
+			if len(obj(obj(media)["examples"])) > 0 {
+				return true
+			}
 		}
 	}
 	return false
@@ -752,23 +756,26 @@ func (s spec) runnableExamples(t *testing.T, o operation) []string {
 	return slices.Sorted(maps.Keys(names))
 }
 
-func (s spec) exampleStatus(t *testing.T, o operation, name string) string {
+func (s spec) exampleStatus(t *testing.T, o operation, name string) (status, mediaType string) {
 	t.Helper()
-	var statuses []string
-	for status, r := range o.responses(t, s) {
-		if _, ok := obj(jsonMedia(r)["examples"])[name]; ok {
-			statuses = append(statuses, status)
+	var found []string
+	for st, r := range o.responses(t, s) {
+		for mt, media := range obj(r["content"]) {
+			if _, ok := obj(obj(media)["examples"])[name]; ok {
+				status, mediaType = st, mt
+				found = append(found, st+" "+mt)
+			}
 		}
 	}
-	if len(statuses) != 1 {
-		t.Fatalf("%s: example %q is documented by responses %v; want exactly one", o.key(), name, statuses)
+	if len(found) != 1 {
+		t.Fatalf("%s: example %q is documented by responses %v; want exactly one", o.key(), name, found)
 	}
-	return statuses[0]
+	return status, mediaType
 }
 
 // exampleRequest builds the request of example name from the examples of
-// the parameters and of the body.
-func (s spec) exampleRequest(t *testing.T, o operation, name string) (path string, hdr http.Header, body []byte) {
+// the parameters and of the body, with example ids replaced by live ones.
+func (s spec) exampleRequest(t *testing.T, o operation, name string, ids map[string]string) (path string, hdr http.Header, body []byte) {
 	t.Helper()
 	path, hdr, q := o.path, http.Header{}, url.Values{}
 	for _, p := range o.params(t, s) {
@@ -779,7 +786,7 @@ func (s spec) exampleRequest(t *testing.T, o operation, name string) (path strin
 			}
 			continue
 		}
-		v := fmt.Sprint(obj(ex)["value"])
+		v := fmt.Sprint(withLiveIDs(obj(ex)["value"], ids))
 		switch p["in"] {
 		case "path":
 			path = strings.ReplaceAll(path, "{"+str(p["name"])+"}", url.PathEscape(v))
@@ -794,12 +801,40 @@ func (s spec) exampleRequest(t *testing.T, o operation, name string) (path strin
 	}
 	if rb := obj(o.m["requestBody"]); rb != nil {
 		if ex, ok := obj(jsonMedia(rb)["examples"])[name]; ok {
-			body, _ = json.Marshal(obj(ex)["value"])
+			body, _ = json.Marshal(withLiveIDs(obj(ex)["value"], ids))
 		} else if rb["required"] == true {
 			t.Fatalf("example %s has no request body", name)
 		}
 	}
 	return path, hdr, body
+}
+
+// withLiveIDs returns a copy of an example value with every string or number
+// that is an example id replaced by the live id.
+func withLiveIDs(v any, ids map[string]string) any {
+	switch x := v.(type) {
+	case string:
+		if id, ok := ids[x]; ok {
+			return id
+		}
+	case json.Number:
+		if id, ok := ids[string(x)]; ok {
+			return json.Number(id)
+		}
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range x {
+			out[k] = withLiveIDs(e, ids)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = withLiveIDs(e, ids)
+		}
+		return out
+	}
+	return v
 }
 
 // ---- a JSON Schema checker for the keywords the document uses
@@ -901,27 +936,20 @@ func obj(v any) map[string]any { m, _ := v.(map[string]any); return m }
 func arr(v any) []any          { a, _ := v.([]any); return a }
 func str(v any) string         { s, _ := v.(string); return s }
 
-func deepCopy(v any) any {
-	b, _ := json.Marshal(v)
-	var out any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	_ = dec.Decode(&out)
-	return out
+func wellFormedXML(b []byte) error {
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		if _, err := dec.Token(); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
 }
 
 func mediaType(h http.Header) string {
 	mt, _, _ := strings.Cut(h.Get("Content-Type"), ";")
 	return strings.TrimSpace(mt)
-}
-
-// pairs turns an id map into strings.NewReplacer's arguments.
-func pairs(ids map[string]string) []string {
-	var out []string
-	for from, to := range ids {
-		out = append(out, from, to)
-	}
-	return out
 }
 
 func sameSet(t *testing.T, what string, served, documented []string) {

@@ -174,9 +174,14 @@ type ublInvoiceLine struct {
 	TaxAmount     amount      `xml:"cac:TaxTotal>cbc:TaxAmount"`
 	Rounding      amount      `xml:"cac:TaxTotal>cbc:RoundingAmount"`
 	Name          string      `xml:"cac:Item>cbc:Name"`
-	SellersID     string      `xml:"cac:Item>cac:SellersItemIdentification>cbc:ID,omitempty"`
+	SellersID     *sellersID  `xml:"cac:Item>cac:SellersItemIdentification,omitempty"`
 	Category      taxCategory `xml:"cac:Item>cac:ClassifiedTaxCategory"`
 	Price         amount      `xml:"cac:Price>cbc:PriceAmount"`
+}
+
+// sellersID is the seller's own item id (the SKU), when there is one.
+type sellersID struct {
+	ID string `xml:"cbc:ID"`
 }
 
 type quantity struct {
@@ -281,9 +286,13 @@ func render(inv *refund.Invoice, qr string) ([]byte, error) {
 		if name == "" {
 			name = l.ItemID
 		}
-		doc.Lines = append(doc.Lines, ublInvoiceLine{ID: strconv.Itoa(i + 1), Quantity: quantity{UnitCode: "PCE", Value: strconv.FormatInt(qty, 10)},
+		ul := ublInvoiceLine{ID: strconv.Itoa(i + 1), Quantity: quantity{UnitCode: "PCE", Value: strconv.FormatInt(qty, 10)},
 			LineExtension: amt(l.TotalExcludingTax), TaxAmount: amt(l.TaxAmount), Rounding: amt(l.NetAmount),
-			Name: name, SellersID: l.SKU, Category: c, Price: amt(price)})
+			Name: name, Category: c, Price: amt(price)}
+		if l.SKU != "" {
+			ul.SellersID = &sellersID{ID: l.SKU}
+		}
+		doc.Lines = append(doc.Lines, ul)
 		lineExt += l.TotalExcludingTax
 		addTax(c, rate, l.TotalExcludingTax, l.TaxAmount)
 	}

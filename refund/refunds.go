@@ -336,6 +336,18 @@ func exceedsMessage(err error, o *Order, r *Refund) error {
 		return Errorf(EAmountExceedsRefundable, param, "refund of %s from vendor %q exceeds its refundable %s",
 			fmtMoney(asked, o.Currency), id, fmtMoney(max(v.Refundable(), 0), o.Currency))
 	}
+	if id, ok := strings.CutPrefix(param, "items["); ok {
+		// The guard names the order line; the request knows it by its
+		// position, as the checks before the reservation do.
+		id = strings.TrimSuffix(id, "]")
+		it := o.item(id)
+		for i, ri := range r.Items {
+			if ri.ItemID == id && it != nil {
+				return Errorf(EAmountExceedsRefundable, "items["+itoa(i)+"]", "item %q has %d units and %s left to refund",
+					id, max(it.Qty-it.RefundedQty-it.PendingQty, 0), fmtMoney(max(it.Amount-it.RefundedAmount-it.PendingAmount, 0), o.Currency))
+			}
+		}
+	}
 	return err
 }
 

@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/refundd/refundd/api"
+	"github.com/refundd/refundd/console"
 	"github.com/refundd/refundd/dialect/gateway"
 	"github.com/refundd/refundd/dialect/paylink"
 	"github.com/refundd/refundd/dialect/sgate"
@@ -87,6 +89,7 @@ type Server struct {
 	http     *http.Server
 	ln       net.Listener
 	stopOnce sync.Once
+	routes   []string
 	workerOn bool
 }
 
@@ -171,7 +174,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.Webhooks = webhook.New(s.Service, webhook.Config{AllowPrivate: cfg.WebhookAllowPrivate, Schedule: cfg.WebhookSchedule,
 		Interval: cfg.WorkerInterval, Now: cfg.Now, Log: cfg.Log})
 	s.Metrics.WatchStats(s.Service, cfg.Now)
-	mux := http.NewServeMux()
+	mux := &recordingMux{ServeMux: http.NewServeMux()}
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	api.New(s.Service, cfg.Log).Register(mux)
 	gateway.New(s.Service, cfg.Log).Register(mux)
@@ -179,16 +182,40 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	paylink.New(s.Service, paylink.Config{Secret: []byte(cfg.TokenSecret), Now: cfg.Now, Log: cfg.Log}).Register(mux)
 	upayments.New(s.Service, cfg.Log).Register(mux)
 	techrar.New(s.Service, cfg.Log).Register(mux)
+	console.New(s.Service, cfg.Log, console.WithClock(cfg.Now)).Register(mux)
 	s.http = &http.Server{
-		Handler:           api.Middleware(s.Metrics.Middleware(mux, mux), cfg.Log),
+		Handler:           api.Middleware(s.Metrics.Middleware(mux.ServeMux, mux), cfg.Log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	s.routes = mux.patterns
 	return s, nil
 }
+
+// recordingMux is the server's one mux; it remembers every pattern a
+// surface registers, so that Routes can list them all.
+type recordingMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *recordingMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *recordingMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.HandleFunc(pattern, h)
+}
+
+// Routes returns every route pattern of every surface, in registration
+// order ("POST /v1/refunds", "/v1/", ...). Tests walk it so that a new
+// route cannot go unchecked.
+func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 
 // Start listens on the configured address and serves in the background,
 // with the worker running unless disabled.

@@ -62,10 +62,14 @@ type demoData struct {
 	partner         *refund.Partner
 	partnerKey      string
 	orders          []demoOrder
+	// svc and principal (the first merchant's) let a section look up what
+	// the seeding made, such as an order's tax invoice.
+	svc       *refund.Service
+	principal refund.Principal
 }
 
 func seedDemo(ctx context.Context, svc *refund.Service) (*demoData, error) {
-	d := &demoData{}
+	d := &demoData{svc: svc}
 	var err error
 	d.merchant, d.key, err = svc.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq Al Waha Trading", CR: "1010101010",
 		Email: "refunds@alwaha.example", Mobile: "+966500000001", AccountNo: "SA-ACC-1001", VATNumber: "310122393500003"})
@@ -85,6 +89,7 @@ func seedDemo(ctx context.Context, svc *refund.Service) (*demoData, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.principal = p
 	card := func(last4 string) refund.Card {
 		return refund.Card{Scheme: "mastercard", FirstDigits: "555555", LastDigits: last4, Month: 12, Year: 2027}
 	}

@@ -53,7 +53,7 @@ func New(svc *refund.Service, log *slog.Logger) *Gateway {
 
 // Register adds the dialect's route to mux. It sits under the native
 // API's /v1/orders/{id} but is more specific, so the two never collide.
-func (g *Gateway) Register(mux *http.ServeMux) {
+func (g *Gateway) Register(mux api.Mux) {
 	mux.HandleFunc("POST /v1/orders/{id}/refund", g.refund)
 }
 

@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/refund"
 )
@@ -77,7 +78,7 @@ func New(svc *refund.Service, cfg Config) *Handler {
 }
 
 // Register adds the Paylink routes to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
+func (h *Handler) Register(mux api.Mux) {
 	mux.HandleFunc("POST /rest/partner/v2/auth", h.auth)
 	mux.HandleFunc("POST /rest/partner/v2/merchant/{key}/{value}/refund", h.refund)
 }

@@ -67,7 +67,7 @@ func New(svc *refund.Service, log *slog.Logger) *SGate {
 }
 
 // Register adds the dialect's routes to mux.
-func (s *SGate) Register(mux *http.ServeMux) {
+func (s *SGate) Register(mux api.Mux) {
 	mux.HandleFunc("POST /orders/{order_id}/refunds", s.create)
 	mux.HandleFunc("GET /orders/{order_id}/refunds", s.list)
 	mux.HandleFunc("GET /orders/{order_id}/refunds/{refund_id}", s.get)

@@ -49,7 +49,7 @@ func (t *Techrar) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	page, err := positive(q, "page", 1, 1_000_000)
+	page, err := positive(q, "page", 1, 10_000)
 	if err != nil {
 		t.fail(w, r, err)
 		return

@@ -53,11 +53,10 @@
 //   - Errors answer {"detail":"<message>","code":"<refundd error code>"}
 //     and, when one field is at fault, "field": 400 (invalid_request,
 //     invalid_amount), 401 (unauthorized), 403 (forbidden), 404
-//     (invoice_not_found, order_not_found, not_found), 409 (conflict,
-//     idempotency_key_in_use, refund_in_progress), 413
+//     (invoice_not_found), 409 (idempotency_key_in_use, conflict), 413
 //     (request_too_large), 422 (amount_exceeds_refundable,
-//     idempotency_key_reused), 429 (rate_limited, with Retry-After), 503
-//     (processor_unavailable) or 500 (internal).
+//     idempotency_key_reused), 429 (rate_limited, with Retry-After) or
+//     500 (internal).
 package techrar
 
 import (
@@ -92,7 +91,7 @@ func New(svc *refund.Service, log *slog.Logger) *Techrar {
 const base = "/order/v1/merchant/invoices/"
 
 // Register adds the dialect's routes to mux.
-func (t *Techrar) Register(mux *http.ServeMux) {
+func (t *Techrar) Register(mux api.Mux) {
 	// {$}: the seed's paths end in a slash, which alone would match
 	// every path below them.
 	mux.HandleFunc("POST "+base+"{invoice_id}/refund/{$}", t.refund)
@@ -243,16 +242,12 @@ var statusOf = map[string]int{
 	refund.EUnauthorized:            http.StatusUnauthorized,
 	refund.EForbidden:               http.StatusForbidden,
 	refund.EInvoiceNotFound:         http.StatusNotFound,
-	refund.EOrderNotFound:           http.StatusNotFound,
-	refund.ENotFound:                http.StatusNotFound,
 	refund.EConflict:                http.StatusConflict,
 	refund.EIdempotencyKeyInUse:     http.StatusConflict,
-	refund.ERefundInProgressOnOrder: http.StatusConflict,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
 	refund.EAmountExceedsRefundable: http.StatusUnprocessableEntity,
 	refund.EIdempotencyKeyReused:    http.StatusUnprocessableEntity,
 	refund.ERateLimited:             http.StatusTooManyRequests,
-	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,
 }
 
 type errorJSON struct {

@@ -39,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/refund"
 )
@@ -60,7 +61,7 @@ func New(svc *refund.Service, log *slog.Logger) *Handler {
 const multivendorPath = "/api/v1/create-multivendor-refund"
 
 // Register adds the UPayments routes to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
+func (h *Handler) Register(mux api.Mux) {
 	mux.HandleFunc("POST /api/v1/create-refund", h.createRefund)
 	mux.HandleFunc("POST "+multivendorPath, h.createMultivendorRefund)
 }

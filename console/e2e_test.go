@@ -1,0 +1,117 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// chromium is Debian's Chromium, which .ci/run installs.
+const chromium = "/usr/bin/chromium"
+
+// TestBrowser runs e2e/console.test.mjs: headless Chromium, driven by
+// playwright-core, signs in, searches, refunds 1.005 KWD, cancels a queued
+// refund, reads the webhook delivery log and signs out against a real
+// server, saving a screenshot of each page. Without node, Chromium or
+// e2e/node_modules it skips, unless REFUNDD_CONSOLE_E2E is set (as .ci/run
+// does), where it fails instead.
+func TestBrowser(t *testing.T) {
+	node, err := exec.LookPath("node")
+	var missing []string
+	if err != nil {
+		missing = append(missing, "node")
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		missing = append(missing, chromium+" (apt-get install chromium)")
+	}
+	if _, err := os.Stat(filepath.Join("e2e", "node_modules", "playwright-core")); err != nil {
+		missing = append(missing, "console/e2e/node_modules (cd console/e2e && npm ci)")
+	}
+	if len(missing) > 0 {
+		if os.Getenv("REFUNDD_CONSOLE_E2E") != "" {
+			t.Fatalf("REFUNDD_CONSOLE_E2E is set but the browser test cannot run: missing %s", strings.Join(missing, ", "))
+		}
+		t.Skipf("console browser test skipped: missing %s", strings.Join(missing, ", "))
+	}
+	shots := t.TempDir()
+	if dir := os.Getenv("REFUNDD_ARTIFACTS"); dir != "" {
+		shots = filepath.Join(dir, "console-screenshots")
+		if err := os.MkdirAll(shots, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The browser runs in real time, so the server does too.
+	e := mustStart(t, true)
+	// A delivery log to show: the receiver refuses refund.created.
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct{ Type string }
+		_ = json.NewDecoder(r.Body).Decode(&ev)
+		if ev.Type == refund.EventRefundCreated {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer receiver.Close()
+	e.api("POST", "/v1/webhook_endpoints", e.key, jsonBody(map[string]any{"url": receiver.URL + "/refundd"}), http.StatusCreated, nil)
+	e.api("POST", "/v1/refunds", e.key, jsonBody(map[string]any{"order_id": e.orders["ORD-SAR-1001"], "amount": 500}), http.StatusCreated, nil)
+	if n, err := e.srv.Webhooks.RunOnce(context.Background()); err != nil || n != 2 {
+		t.Fatalf("webhook deliveries: sent %d, %v", n, err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", "console.test.mjs"), e.srv.URL(), e.key, shots)
+	cmd.WaitDelay = 10 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	t.Logf("node e2e/console.test.mjs:\n%s", strings.ReplaceAll(out.String(), e.key, "rk_…"))
+	if err != nil {
+		t.Fatalf("browser test failed (%v); screenshots in %s", err, shots)
+	}
+
+	// Every page was photographed, as a real PNG.
+	pngs, err := filepath.Glob(filepath.Join(shots, "*.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"sign-in", "sign-in-refused", "orders", "search", "order", "refunded", "bad-amount",
+		"queued-refund", "canceled", "webhooks", "deliveries", "signed-out"} {
+		found := false
+		for _, p := range pngs {
+			if strings.HasSuffix(p, "-"+want+".png") {
+				b, err := os.ReadFile(p)
+				found = err == nil && len(b) > 1000 && bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n"))
+			}
+		}
+		if !found {
+			t.Errorf("no screenshot %q in %s (have %d)", want, shots, len(pngs))
+		}
+	}
+
+	// What the browser did is what the server holds.
+	o := e.order("ORD-KWD-2001")
+	if o.RefundedAmount != 1005 || o.PendingRefundAmount != 0 {
+		t.Fatalf("ORD-KWD-2001 after the browser: refunded %d, pending %d; want 1005, 0", o.RefundedAmount, o.PendingRefundAmount)
+	}
+	statuses := map[refund.Status]int{}
+	for _, r := range e.refunds("ORD-KWD-2001") {
+		statuses[r.Status]++
+		if r.Surface != "console" {
+			t.Errorf("refund %s was made through %q, not the console", r.ID, r.Surface)
+		}
+	}
+	if statuses[refund.StatusSucceeded] != 1 || statuses[refund.StatusCanceled] != 1 || len(statuses) != 2 {
+		t.Fatalf("ORD-KWD-2001's refunds by status: %v; want one succeeded and one canceled", statuses)
+	}
+}

@@ -1,0 +1,272 @@
+package console
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// A session ends when nobody used it for IdleTimeout, and in any case
+// MaxSessionAge after sign-in, so a stolen cookie does not live forever.
+const (
+	IdleTimeout   = 8 * time.Hour
+	MaxSessionAge = 24 * time.Hour
+)
+
+const (
+	sessionCookie = "refundd_console"
+	// loginCookie carries the sign-in form's CSRF token before there is a
+	// session to tie it to (double submit).
+	loginCookie = "refundd_console_login"
+	// maxFormBytes bounds a console form; the largest, a line-item refund
+	// of an order's 500 lines, is a few tens of kilobytes.
+	maxFormBytes = 256 << 10
+)
+
+// session is one signed-in browser. Sessions live in this process's memory
+// only: the API key must never be written anywhere, so a node restart signs
+// everyone out, and several nodes behind one address need sticky sessions.
+type session struct {
+	// key is the API key the user pasted. The console authenticates it
+	// again on every request, so a revoked key signs the user out at once.
+	key       string
+	principal refund.Principal
+	merchant  string // the merchant's name, for the header
+	csrf      string // every state-changing form carries it
+	created   time.Time
+	seen      time.Time
+}
+
+type sessions struct {
+	mu sync.Mutex
+	// m is keyed by the SHA-256 of the session id, so the map holds
+	// nothing a cookie could be made from.
+	m map[[32]byte]*session
+}
+
+func newSessions() *sessions { return &sessions{m: map[[32]byte]*session{}} }
+
+type lookup int
+
+const (
+	sessionFound lookup = iota
+	sessionMissing
+	sessionExpired
+)
+
+func (s *session) expired(now time.Time) bool {
+	return now.Sub(s.seen) > IdleTimeout || now.Sub(s.created) > MaxSessionAge
+}
+
+// create stores s and returns its new session id; expired sessions are
+// swept on the way.
+func (ss *sessions) create(s session) string {
+	id := newToken() + newToken()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for k, old := range ss.m {
+		if old.expired(s.created) {
+			delete(ss.m, k)
+		}
+	}
+	ss.m[sha256.Sum256([]byte(id))] = &s
+	return id
+}
+
+// get returns a copy of the session with id, marking it used now.
+func (ss *sessions) get(id string, now time.Time) (session, lookup) {
+	k := sha256.Sum256([]byte(id))
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s, ok := ss.m[k]
+	switch {
+	case !ok:
+		return session{}, sessionMissing
+	case s.expired(now):
+		delete(ss.m, k)
+		return session{}, sessionExpired
+	}
+	s.seen = now
+	return *s, sessionFound
+}
+
+func (ss *sessions) delete(id string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.m, sha256.Sum256([]byte(id)))
+}
+
+// cookie returns the session cookie: HttpOnly, SameSite=Strict, scoped to
+// the console, Secure when the request came over TLS.
+func cookie(r *http.Request, name, value, path string, maxAge time.Duration) *http.Cookie {
+	ck := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, MaxAge: int(maxAge / time.Second)}
+	if maxAge < 0 {
+		ck.MaxAge = -1
+	}
+	return ck
+}
+
+// pageFunc serves a page to a signed-in user.
+type pageFunc func(w http.ResponseWriter, r *http.Request, s *session)
+
+// signedIn runs h for a signed-in user whose key still authenticates, and
+// checks the CSRF token and origin of every POST before h sees it. Anyone
+// else goes to the sign-in page, told why.
+func (c *Console) signedIn(h pageFunc) http.Handler {
+	return headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(sessionCookie)
+		if err != nil {
+			c.toLogin(w, r, "")
+			return
+		}
+		s, found := c.sessions.get(ck.Value, c.now())
+		if found != sessionFound {
+			http.SetCookie(w, cookie(r, sessionCookie, "", "/console", -1))
+			c.toLogin(w, r, map[lookup]string{sessionExpired: "expired"}[found])
+			return
+		}
+		p, err := c.svc.Authenticate(r.Context(), s.key)
+		if refund.ErrorCode(err) == refund.EUnauthorized {
+			c.sessions.delete(ck.Value)
+			http.SetCookie(w, cookie(r, sessionCookie, "", "/console", -1))
+			c.toLogin(w, r, "revoked")
+			return
+		}
+		if err != nil {
+			c.fail(w, r, &s, err)
+			return
+		}
+		s.principal = p
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if !sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), s.csrf) {
+				c.fail(w, r, &s, refund.Errorf(codeCSRF, "csrf", "the form's token does not match this session"))
+				return
+			}
+		}
+		h(w, r, &s)
+	}))
+}
+
+// toLogin sends the browser to the sign-in page with a notice code.
+func (c *Console) toLogin(w http.ResponseWriter, r *http.Request, why string) {
+	to := "/console/login"
+	if why != "" {
+		to += "?" + url.Values{"m": {why}}.Encode()
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// sameOrigin refuses a form posted from another site. Browsers send
+// Origin (or at least Sec-Fetch-Site) with every POST; a client that sends
+// neither still needs the CSRF token.
+func sameOrigin(r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		return err == nil && u.Scheme == scheme && u.Host == r.Host
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
+}
+
+func equal(got, want string) bool {
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// loginNotices are the sign-in page's notices, by the code in ?m=; only
+// these words can appear, whatever the link says.
+var loginNotices = map[string]string{
+	"expired":    "Your session ended after a time without use. Sign in again.",
+	"revoked":    "Your API key is no longer accepted (it may have been revoked). Sign in with a current key.",
+	"signed_out": "You are signed out.",
+}
+
+type loginView struct {
+	base
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	c.renderLogin(w, r, http.StatusOK, nil)
+}
+
+// renderLogin shows the sign-in form with a fresh CSRF token in a cookie
+// and in the form.
+func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, status int, p *problem) {
+	token := newToken()
+	http.SetCookie(w, cookie(r, loginCookie, token, "/console/login", time.Hour))
+	v := loginView{base: c.base(nil, "Sign in", "")}
+	v.CSRF, v.Problem = token, p
+	if p == nil {
+		v.Notice = loginNotices[r.URL.Query().Get("m")]
+	}
+	c.render(w, r, status, "login.html", v)
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	ck, err := r.Cookie(loginCookie)
+	if err != nil || !sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), ck.Value) {
+		p, status := c.explain(r, refund.Errorf(codeCSRF, "csrf", "the sign-in form's token is missing or wrong"))
+		c.renderLogin(w, r, status, p)
+		return
+	}
+	key := trimKey(r.PostForm.Get("key"))
+	if key == "" {
+		p, status := c.explain(r, refund.Errorf(refund.EInvalidRequest, "key", "Paste your API key (it starts with rk_)."))
+		c.renderLogin(w, r, status, p)
+		return
+	}
+	p, err := c.svc.Authenticate(r.Context(), key)
+	if err == nil && p.MerchantID == "" {
+		err = refund.Errorf(refund.EForbidden, "key", "This is a partner key; the console needs a merchant's key.")
+	}
+	var m *refund.Merchant
+	if err == nil {
+		m, err = c.svc.GetMerchant(r.Context(), p.MerchantID)
+	}
+	if err != nil {
+		prob, status := c.explain(r, err)
+		c.renderLogin(w, r, status, prob)
+		return
+	}
+	if old, err := r.Cookie(sessionCookie); err == nil {
+		c.sessions.delete(old.Value) // a sign-in never reuses an earlier session id
+	}
+	now := c.now()
+	id := c.sessions.create(session{key: key, principal: p, merchant: m.Name, csrf: newToken(), created: now, seen: now})
+	http.SetCookie(w, cookie(r, sessionCookie, id, "/console", MaxSessionAge))
+	http.SetCookie(w, cookie(r, loginCookie, "", "/console/login", -1))
+	http.Redirect(w, r, "/console/orders", http.StatusSeeOther)
+}
+
+// trimKey drops the spaces and line breaks a paste brings along.
+func trimKey(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b != ' ' && b != '\t' && b != '\r' && b != '\n' {
+			out = append(out, b)
+		}
+	}
+	return string(out)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		c.sessions.delete(ck.Value)
+	}
+	http.SetCookie(w, cookie(r, sessionCookie, "", "/console", -1))
+	c.toLogin(w, r, "signed_out")
+}

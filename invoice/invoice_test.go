@@ -1,0 +1,329 @@
+package invoice_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/refundd/refundd/invoice"
+	"github.com/refundd/refundd/refund"
+)
+
+var seller = refund.Seller{Name: "Souq Al Waha Trading", VATNumber: "310122393500003"}
+
+func order(currency string, amount int64, items ...refund.Item) *refund.Order {
+	return &refund.Order{ID: "ord_1", MerchantID: "mer_1", Currency: currency, Amount: amount, PaymentMethod: "mada",
+		Customer: refund.Customer{Name: "Noura"}, Items: items}
+}
+
+func line(id string, qty, unit int64, rate string, taxable bool) refund.Item {
+	return refund.Item{ID: id, NameEN: "Item " + id, Qty: qty, UnitAmount: unit, TaxRate: rate, Taxable: taxable, Amount: qty * unit}
+}
+
+// sale issues the tax invoice of o as the core would: ids, serial, time.
+func sale(t *testing.T, o *refund.Order) *refund.Invoice {
+	t.Helper()
+	inv, err := invoice.New(nil).Sale(o, seller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv.ID, inv.MerchantID, inv.Type, inv.Status, inv.Serial, inv.Number = 1, o.MerchantID, refund.InvoiceSale, refund.InvoicePaid, "INV-202600001", 1
+	inv.IssuedAt = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	for i := range inv.Lines {
+		inv.Lines[i].ID = int64(10 + i)
+	}
+	return inv
+}
+
+func credit(t *testing.T, parent *refund.Invoice, reason string, items ...refund.RefundItem) *refund.Invoice {
+	t.Helper()
+	inv, err := invoice.New(nil).Refund(parent, &refund.Refund{ID: "re_1", Reason: reason, Items: items}, seller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv.ID, inv.MerchantID, inv.Type, inv.Status, inv.Serial, inv.Number = 2, parent.MerchantID, refund.InvoiceRefund, refund.InvoicePaid, "INV-202600002", 2
+	inv.ParentID, inv.ParentSerial, inv.IssuedAt = parent.ID, parent.Serial, parent.IssuedAt.Add(time.Hour)
+	return inv
+}
+
+// totals is what a test checks of an invoice: net, excl., tax, rate.
+type totals struct {
+	Net, Excl, Tax int64
+	Rate           string
+}
+
+func totalsOf(inv *refund.Invoice) totals {
+	return totals{inv.TotalAmount, inv.TotalExcludingTax, inv.TaxAmount, inv.TaxRate}
+}
+
+func TestSale(t *testing.T) {
+	tests := []struct {
+		name     string
+		o        *refund.Order
+		want     totals
+		shipping int64
+		lines    []totals
+	}{
+		{"SeedLine", order("SAR", 1033, line("a", 1, 1033, "15", true)), totals{1033, 898, 135, "15"}, 0,
+			[]totals{{1033, 898, 135, "15"}}},
+		{"SplitPerLineTotal", order("SAR", 2066, line("a", 2, 1033, "15", true)), totals{2066, 1797, 269, "15"}, 0,
+			[]totals{{2066, 1797, 269, "15"}}},
+		{"UntaxedLine", order("SAR", 3033, line("a", 1, 1033, "15", true), line("b", 1, 2000, "15", false)),
+			totals{3033, 2898, 135, "15"}, 0, []totals{{1033, 898, 135, "15"}, {2000, 2000, 0, "0"}}},
+		{"MixedRates", order("SAR", 2000, line("a", 1, 1000, "5", true), line("b", 1, 1000, "15", true)),
+			totals{2000, 952 + 870, 48 + 130, "15"}, 0, []totals{{1000, 952, 48, "5"}, {1000, 870, 130, "15"}}},
+		{"RestIsShipping", order("SAR", 2033, line("a", 1, 1033, "15", true)), totals{2033, 898 + 870, 135 + 130, "15"}, 1000,
+			[]totals{{1033, 898, 135, "15"}}},
+		{"KWDThreeDecimals", order("KWD", 1005, line("a", 1, 1005, "15", true)), totals{1005, 874, 131, "15"}, 0,
+			[]totals{{1005, 874, 131, "15"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := sale(t, tc.o)
+			if got := totalsOf(inv); got != tc.want {
+				t.Fatalf("totals = %+v, want %+v", got, tc.want)
+			}
+			if inv.ShippingAmount != tc.shipping || inv.NetAmount != inv.TotalAmount || inv.TotalExcludingTax+inv.TaxAmount != inv.TotalAmount {
+				t.Fatalf("shipping %d net %d total %d", inv.ShippingAmount, inv.NetAmount, inv.TotalAmount)
+			}
+			for i, l := range inv.Lines {
+				if got := (totals{l.NetAmount, l.TotalExcludingTax, l.TaxAmount, l.TaxRate}); got != tc.lines[i] {
+					t.Fatalf("line %d = %+v, want %+v", i, got, tc.lines[i])
+				}
+			}
+		})
+	}
+}
+
+func TestRefund(t *testing.T) {
+	parent := sale(t, order("SAR", 3099, line("a", 2, 1033, "15", true), line("b", 1, 1033, "0", true)))
+	tests := []struct {
+		name  string
+		items []refund.RefundItem
+		want  totals
+	}{
+		{"OneUnit", []refund.RefundItem{{ItemID: "a", Qty: 1, Amount: 1033}}, totals{1033, 898, 135, "15"}},
+		{"PartOfALine", []refund.RefundItem{{ItemID: "a", Amount: 500}}, totals{500, 435, 65, "15"}},
+		{"TwoLines", []refund.RefundItem{{ItemID: "a", Qty: 2, Amount: 2066}, {ItemID: "b", Qty: 1, Amount: 1033}},
+			totals{3099, 1797 + 1033, 269, "15"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := credit(t, parent, "damaged", tc.items...)
+			if got := totalsOf(inv); got != tc.want {
+				t.Fatalf("totals = %+v, want %+v", got, tc.want)
+			}
+			for i, l := range inv.Lines {
+				if l.ParentLineID != parent.Lines[i].ID && l.ItemID == parent.Lines[i].ItemID {
+					t.Fatalf("line %d links to %d, want %d", i, l.ParentLineID, parent.Lines[i].ID)
+				}
+			}
+			if inv.Reason != "damaged" || inv.ShippingAmount != 0 {
+				t.Fatalf("reason %q shipping %d", inv.Reason, inv.ShippingAmount)
+			}
+		})
+	}
+	t.Run("UnknownLine", func(t *testing.T) {
+		if _, err := invoice.New(nil).Refund(parent, &refund.Refund{Items: []refund.RefundItem{{ItemID: "zz", Qty: 1, Amount: 1}}}, seller); err == nil {
+			t.Fatal("a refund of a line the invoice does not have was invoiced")
+		}
+	})
+}
+
+// ublDoc is what the tests read back from the XML.
+type ublDoc struct {
+	XMLName  xml.Name `xml:"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2 Invoice"`
+	ID       string   `xml:"urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2 ID"`
+	UUID     string   `xml:"urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2 UUID"`
+	TypeCode struct {
+		Name  string `xml:"name,attr"`
+		Value string `xml:",chardata"`
+	} `xml:"urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2 InvoiceTypeCode"`
+	IssueDate string `xml:"IssueDate"`
+	Note      string `xml:"urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2 Note"`
+	Billing   string `xml:"BillingReference>InvoiceDocumentReference>ID"`
+	VAT       string `xml:"AccountingSupplierParty>Party>PartyTaxScheme>CompanyID"`
+	Seller    string `xml:"AccountingSupplierParty>Party>PartyLegalEntity>RegistrationName"`
+	Reason    string `xml:"PaymentMeans>InstructionNote"`
+	Refs      []struct {
+		ID     string `xml:"ID"`
+		Object string `xml:"Attachment>EmbeddedDocumentBinaryObject"`
+	} `xml:"AdditionalDocumentReference"`
+	TaxTotals []struct {
+		Tax  string `xml:"TaxAmount"`
+		Subs []struct {
+			Taxable  string `xml:"TaxableAmount"`
+			Category string `xml:"TaxCategory>ID"`
+		} `xml:"TaxSubtotal"`
+	} `xml:"TaxTotal"`
+	Payable string `xml:"LegalMonetaryTotal>PayableAmount"`
+	Lines   []struct {
+		Qty      string `xml:"InvoicedQuantity"`
+		Net      string `xml:"LineExtensionAmount"`
+		Tax      string `xml:"TaxTotal>TaxAmount"`
+		Category string `xml:"Item>ClassifiedTaxCategory>ID"`
+		Percent  string `xml:"Item>ClassifiedTaxCategory>Percent"`
+	} `xml:"InvoiceLine"`
+}
+
+func parseXML(t *testing.T, inv *refund.Invoice) ublDoc {
+	t.Helper()
+	b, err := invoice.XML(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc ublDoc
+	dec := xml.NewDecoder(strings.NewReader(string(b)))
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("not well-formed: %v\n%s", err, b)
+	}
+	return doc
+}
+
+func TestXML(t *testing.T) {
+	parent := sale(t, order("SAR", 4066, line("a", 2, 1033, "15", true), line("b", 1, 1000, "15", false)))
+	inv := credit(t, parent, "first refund", refund.RefundItem{ItemID: "a", Qty: 1, Amount: 1033})
+	t.Run("TaxInvoice", func(t *testing.T) {
+		doc := parseXML(t, parent)
+		if doc.ID != "INV-202600001" || doc.TypeCode.Value != invoice.TypeCodeTaxInvoice || doc.TypeCode.Name != "0200000" || doc.Billing != "" ||
+			doc.Note != "" || doc.VAT != seller.VATNumber || doc.Seller != seller.Name || doc.IssueDate != "2026-03-01" ||
+			doc.Payable != "40.66" || doc.UUID != invoice.UUID(parent) {
+			t.Fatalf("tax invoice XML: %+v", doc)
+		}
+		// Lines: 2 x 10.33 at 15%, 10.00 untaxed, 10.00 of shipping at 15%.
+		if len(doc.Lines) != 3 || doc.Lines[0].Net != "17.97" || doc.Lines[0].Tax != "2.69" || doc.Lines[0].Qty != "2" ||
+			doc.Lines[1].Category != "O" || doc.Lines[2].Net != "8.70" || doc.Lines[2].Category != "S" {
+			t.Fatalf("lines: %+v", doc.Lines)
+		}
+		// Per category: S at 15% (the line and shipping), O (untaxed).
+		if subs := doc.TaxTotals[1].Subs; len(doc.TaxTotals) != 2 || doc.TaxTotals[1].Tax != "3.99" || len(subs) != 2 ||
+			subs[0].Category != "S" || subs[0].Taxable != "26.67" || subs[1].Category != "O" || subs[1].Taxable != "10.00" {
+			t.Fatalf("tax totals: %+v", doc.TaxTotals)
+		}
+	})
+	t.Run("CreditNote", func(t *testing.T) {
+		doc := parseXML(t, inv)
+		if doc.ID != "INV-202600002" || doc.TypeCode.Value != invoice.TypeCodeCreditNote || doc.Billing != "INV-202600001" ||
+			doc.Note != "first refund" || doc.Reason != "first refund" || doc.VAT != seller.VATNumber || doc.Payable != "10.33" {
+			t.Fatalf("credit note XML: %+v", doc)
+		}
+		if len(doc.Lines) != 1 || doc.Lines[0].Net != "8.98" || doc.Lines[0].Tax != "1.35" || doc.Lines[0].Percent != "15.00" {
+			t.Fatalf("lines: %+v", doc.Lines)
+		}
+		qr, _ := invoice.QR(inv)
+		if len(doc.Refs) != 2 || doc.Refs[1].ID != "QR" || doc.Refs[1].Object != qr {
+			t.Fatalf("the QR payload is not embedded: %+v", doc.Refs)
+		}
+	})
+	t.Run("EscapesText", func(t *testing.T) {
+		evil := credit(t, parent, `</cbc:Note><x>&"'`, refund.RefundItem{ItemID: "a", Qty: 1, Amount: 1033})
+		if doc := parseXML(t, evil); doc.Note != `</cbc:Note><x>&"'` {
+			t.Fatalf("note = %q", doc.Note)
+		}
+	})
+}
+
+// tlv decodes a QR payload back into its records.
+func tlv(t *testing.T, payload string) map[byte]string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[byte]string{}
+	for len(b) > 0 {
+		if len(b) < 2 || len(b) < 2+int(b[1]) {
+			t.Fatalf("truncated TLV record: %x", b)
+		}
+		out[b[0]], b = string(b[2:2+int(b[1])]), b[2+int(b[1]):]
+	}
+	return out
+}
+
+func TestQR(t *testing.T) {
+	parent := sale(t, order("SAR", 1033, line("a", 1, 1033, "15", true)))
+	got := tlv(t, mustQR(t, parent))
+	want := map[byte]string{invoice.TagSeller: seller.Name, invoice.TagVATNumber: seller.VATNumber,
+		invoice.TagTimestamp: "2026-03-01T09:00:00Z", invoice.TagTotal: "10.33", invoice.TagVAT: "1.35"}
+	if len(got) != len(want) {
+		t.Fatalf("QR = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("tag %d = %q, want %q", k, got[k], v)
+		}
+	}
+	t.Run("LongArabicNameCutOnACharacter", func(t *testing.T) {
+		long := *parent
+		long.Seller.Name = strings.Repeat("سوق", 60) // 360 bytes
+		name := tlv(t, mustQR(t, &long))[invoice.TagSeller]
+		if len(name) > 255 || !utf8.ValidString(name) || !strings.HasPrefix(long.Seller.Name, name) {
+			t.Fatalf("name cut to %d bytes, valid %v", len(name), utf8.ValidString(name))
+		}
+	})
+}
+
+func mustQR(t *testing.T, inv *refund.Invoice) string {
+	t.Helper()
+	qr, err := invoice.QR(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return qr
+}
+
+type failingReporter struct{}
+
+func (failingReporter) Report(context.Context, invoice.Document) (invoice.Result, error) {
+	return invoice.Result{}, errors.New("connection refused")
+}
+
+func TestReport(t *testing.T) {
+	reported := sale(t, order("SAR", 1033, line("a", 1, 1033, "15", true)))
+	reported.ZATCAStatus = refund.ZATCAReported
+	rejected := *reported
+	rejected.ZATCAStatus = refund.ZATCARejected
+	noVAT := *reported
+	noVAT.Seller.VATNumber = ""
+	child := credit(t, reported, "r", refund.RefundItem{ItemID: "a", Qty: 1, Amount: 1033})
+	tests := []struct {
+		name        string
+		reporter    invoice.Reporter
+		inv, parent *refund.Invoice
+		status      refund.ZATCAStatus
+		message     string
+	}{
+		{"TaxInvoiceReported", nil, reported, nil, refund.ZATCAReported, ""},
+		{"NoVATNumberRejected", nil, &noVAT, nil, refund.ZATCARejected, "BR-KSA-39"},
+		{"CreditNoteReported", nil, child, reported, refund.ZATCAReported, ""},
+		{"ParentRejectedAborts", nil, child, &rejected, refund.ZATCAAborted, invoice.ErrParentNotReported},
+		{"ParentMissingAborts", nil, child, nil, refund.ZATCAAborted, invoice.ErrParentNotReported},
+		{"ReporterDownNotSubmitted", failingReporter{}, reported, nil, refund.ZATCANotSubmitted, "connection refused"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, msg := invoice.New(tc.reporter).Report(context.Background(), tc.inv, tc.parent)
+			if status != tc.status || !strings.Contains(msg, tc.message) || (tc.message == "" && msg != "") {
+				t.Fatalf("Report = %s %q, want %s %q", status, msg, tc.status, tc.message)
+			}
+		})
+	}
+}
+
+func TestUUID(t *testing.T) {
+	a := sale(t, order("SAR", 1033, line("a", 1, 1033, "15", true)))
+	b := *a
+	b.Serial = "INV-202600002"
+	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(invoice.UUID(a)) {
+		t.Fatalf("UUID %s is not a version 5 UUID", invoice.UUID(a))
+	}
+	if invoice.UUID(a) != invoice.UUID(a) || invoice.UUID(a) == invoice.UUID(&b) {
+		t.Fatal("the UUID must be stable per invoice and differ between invoices")
+	}
+}

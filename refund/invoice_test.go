@@ -1,0 +1,189 @@
+package refund_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/refundd/refundd/invoice"
+	"github.com/refundd/refundd/processor"
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/store/sqlite"
+)
+
+// reversingProcessor approves every refund and, asked later, reports it
+// reversed.
+type reversingProcessor struct{}
+
+func (reversingProcessor) Refund(context.Context, processor.Request) (processor.Result, error) {
+	return processor.Result{Status: processor.Approved, ResponseCode: "00"}, nil
+}
+
+func (reversingProcessor) Status(context.Context, string) (processor.Result, error) {
+	return processor.Result{Status: processor.Reversed, ResponseCode: "00"}, nil
+}
+
+// invoicing starts a service with invoicing on a fresh SQLite file, and a
+// merchant with a VAT number, so the sandbox reports its invoices.
+func invoicing(t *testing.T) (*refund.Service, refund.Principal) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "refundd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var n atomic.Int64
+	svc, err := refund.NewService(refund.Config{Store: st, Processor: reversingProcessor{}, Invoicer: invoice.New(nil),
+		NewID: func(p string) string { return fmt.Sprintf("%s_%012d", p, n.Add(1)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := svc.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq", VATNumber: "310122393500003"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Authenticate(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, p
+}
+
+func invoiceOfRefund(t *testing.T, svc *refund.Service, p refund.Principal, refundID string) *refund.InvoiceView {
+	t.Helper()
+	page, err := svc.ListInvoices(context.Background(), p, refund.InvoiceFilter{RefundID: refundID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Data) != 1 {
+		t.Fatalf("refund %s has %d invoices", refundID, len(page.Data))
+	}
+	return page.Data[0]
+}
+
+// TestInvoice_FollowsRefund: a refund invoice is issued with its refund,
+// pending, and follows it: void when it is canceled or reversed, paid and
+// reported when it succeeds.
+func TestInvoice_FollowsRefund(t *testing.T) {
+	ctx := context.Background()
+	one := refund.RefundItemInput{ItemID: "a", Qty: 1}
+	tests := []struct {
+		name   string
+		in     refund.RefundInput
+		then   func(svc *refund.Service, p refund.Principal, id string) error
+		status refund.InvoiceStatus
+		zatca  refund.ZATCAStatus
+	}{
+		{"Succeeded", refund.RefundInput{Items: []refund.RefundItemInput{one}}, nil, refund.InvoicePaid, refund.ZATCAReported},
+		{"QueuedIsPending", refund.RefundInput{Items: []refund.RefundItemInput{one}, Queue: true}, nil,
+			refund.InvoicePending, refund.ZATCANotSubmitted},
+		{"CanceledIsVoid", refund.RefundInput{Items: []refund.RefundItemInput{one}, Queue: true},
+			func(svc *refund.Service, p refund.Principal, id string) error {
+				_, err := svc.CancelRefund(ctx, p, id)
+				return err
+			}, refund.InvoiceVoid, refund.ZATCANotSubmitted},
+		{"ReversedIsVoid", refund.RefundInput{Items: []refund.RefundItemInput{one}},
+			func(svc *refund.Service, p refund.Principal, id string) error {
+				_, err := svc.SyncRefund(ctx, p, id)
+				return err
+			}, refund.InvoiceVoid, refund.ZATCAReported},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			svc, p := invoicing(t)
+			o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 2066,
+				Items: []refund.ItemInput{{ID: "a", Qty: 2, UnitAmount: 1033}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.in.OrderID = o.ID
+			r, err := svc.CreateRefund(ctx, p, tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.then != nil {
+				if err := tc.then(svc, p, r.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			v := invoiceOfRefund(t, svc, p, r.ID)
+			if v.Status != tc.status || v.ZATCAStatus != tc.zatca || v.TotalAmount != 1033 || v.TaxAmount != 135 ||
+				v.Parent == nil || v.Parent.ZATCAStatus != refund.ZATCAReported || v.Refund.ID != r.ID {
+				t.Fatalf("refund invoice %s %s (%s) total %d tax %d", v.Status, v.ZATCAStatus, v.InvoiceError, v.TotalAmount, v.TaxAmount)
+			}
+		})
+	}
+}
+
+// TestInvoice_NotIssued: an order without lines gets no tax invoice, and a
+// refund that names no lines gets no refund invoice.
+func TestInvoice_NotIssued(t *testing.T) {
+	ctx := context.Background()
+	svc, p := invoicing(t)
+	plain, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lined, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 1033,
+		Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 1033}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	amount := int64(500)
+	for _, orderID := range []string{plain.ID, lined.ID} {
+		if _, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: orderID, Amount: &amount}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := svc.ListInvoices(ctx, p, refund.InvoiceFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Data) != 1 || page.Data[0].OrderID != lined.ID || page.Data[0].Type != refund.InvoiceSale {
+		t.Fatalf("invoices: %d", len(page.Data))
+	}
+	// A refund invoice cannot itself be refunded.
+	lines := []refund.InvoiceLineRefund{{LineID: page.Data[0].Lines[0].ID, Qty: 1}}
+	if _, _, err := svc.RefundInvoice(ctx, p, 999, lines, refund.RefundInput{}); refund.ErrorCode(err) != refund.EInvoiceNotFound {
+		t.Fatalf("unknown invoice: %v", err)
+	}
+}
+
+// TestInvoice_ReportingOff: with ZATCA reporting turned off, invoices are
+// issued but not submitted, under the configured serial prefix.
+func TestInvoice_ReportingOff(t *testing.T) {
+	ctx := context.Background()
+	svc, p := invoicing(t)
+	off, prefix := false, "WAHA-"
+	if _, err := svc.UpdateInvoiceConfig(ctx, p, refund.InvoiceConfigInput{ZATCAEnabled: &off, SerialPrefix: &prefix}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 1033,
+		Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 1033}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := svc.ListInvoices(ctx, p, refund.InvoiceFilter{OrderID: o.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tax := page.Data[0]
+	if tax.ZATCAStatus != refund.ZATCANotSubmitted || !strings.HasPrefix(tax.Serial, "WAHA-") || len(tax.Serial) != len("WAHA-202600001") {
+		t.Fatalf("tax invoice %s %s", tax.Serial, tax.ZATCAStatus)
+	}
+	r, v, err := svc.RefundInvoice(ctx, p, tax.ID, []refund.InvoiceLineRefund{{LineID: tax.Lines[0].ID, Qty: 1}}, refund.RefundInput{Reason: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != refund.StatusSucceeded || v.Status != refund.InvoicePaid || v.ZATCAStatus != refund.ZATCANotSubmitted || v.InvoiceError != "" {
+		t.Fatalf("refund invoice %s %s %q", v.Status, v.ZATCAStatus, v.InvoiceError)
+	}
+	if _, _, err := svc.RefundInvoice(ctx, p, v.ID, []refund.InvoiceLineRefund{{LineID: v.Lines[0].ID, Qty: 1}}, refund.RefundInput{}); refund.ErrorCode(err) != refund.EInvalidRequest {
+		t.Fatalf("refunding a refund invoice: %v", err)
+	}
+}

@@ -1,0 +1,161 @@
+package server_test
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/refundd/refundd/refund"
+)
+
+func invoicedOrder(ref string) map[string]any {
+	o := cardOrder("4444", 3099)
+	o["reference"] = ref
+	o["items"] = []any{
+		map[string]any{"id": "line-1", "sku": "COF-250", "name_en": "Arabic coffee", "qty": 2, "unit_amount": 1033, "tax_rate": "15"},
+		map[string]any{"id": "line-2", "sku": "DAT-500", "name_en": "Dates", "qty": 1, "unit_amount": 1033},
+	}
+	return o
+}
+
+// invoiceOf returns the one invoice the native list finds for query.
+func (s *testServer) invoiceOf(query string) reply {
+	s.t.Helper()
+	r := s.do("GET", "/v1/invoices?"+query, s.key, nil)
+	data, _ := r.get("data").([]any)
+	if r.status != 200 || len(data) != 1 {
+		s.t.Fatalf("GET /v1/invoices?%s: %d %s", query, r.status, r.raw)
+	}
+	return reply{status: 200, body: data[0].(map[string]any)}
+}
+
+// TestInvoices_Native: an order with items gets its tax invoice when it is
+// recorded, a refund of its lines a refund invoice; both read back as
+// JSON, UBL XML and QR payload.
+func TestInvoices_Native(t *testing.T) {
+	s := mustStart(t)
+	orderID := s.mustOrder(invoicedOrder("ORD-INV-1"))
+	tax := s.invoiceOf("order_id=" + orderID + "&type=invoice")
+	if tax.str("serial") != "INV-202600001" || tax.str("status") != "paid" || tax.num("total_amount") != 3099 ||
+		tax.num("tax_amount") != 269+135 || tax.str("zatca_status") != "rejected" || tax.str("qr") == "" {
+		t.Fatalf("tax invoice: %v", tax.body)
+	}
+	r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "reason": "damaged",
+		"items": []any{map[string]any{"item_id": "line-1", "qty": 1}}})
+	if r.status != http.StatusCreated || r.str("status") != "succeeded" {
+		t.Fatalf("refund: %d %s", r.status, r.raw)
+	}
+	credit := s.invoiceOf("refund_id=" + r.str("id"))
+	want := map[string]string{"type": "refund", "status": "paid", "serial": "INV-202600002", "parent_serial": "INV-202600001",
+		"reason": "damaged", "zatca_status": "aborted", "total_amount": "1033", "total_amount_excluding_tax": "898", "tax_amount": "135"}
+	for k, v := range want {
+		if got := credit.str(k); got != v {
+			t.Errorf("refund invoice %s = %q, want %q", k, got, v)
+		}
+	}
+	id := credit.str("id")
+
+	t.Run("Get", func(t *testing.T) {
+		got := s.do("GET", "/v1/invoices/"+tax.str("id"), s.key, nil)
+		line := got.get("lines").([]any)[0].(map[string]any)
+		if got.status != 200 || fmt.Sprint(got.get("refund_invoices")) != "["+id+"]" || fmt.Sprint(line["refunded_qty"]) != "1" {
+			t.Fatalf("%d %s", got.status, got.raw)
+		}
+	})
+	t.Run("XML", func(t *testing.T) {
+		got := s.do("GET", "/v1/invoices/"+id+"/xml", s.key, nil)
+		var doc struct {
+			TypeCode string `xml:"InvoiceTypeCode"`
+			Billing  string `xml:"BillingReference>InvoiceDocumentReference>ID"`
+		}
+		if got.status != 200 || got.header.Get("Content-Type") != "application/xml; charset=utf-8" {
+			t.Fatalf("%d %s", got.status, got.header.Get("Content-Type"))
+		}
+		if err := xml.Unmarshal([]byte(got.raw), &doc); err != nil || doc.TypeCode != "381" || doc.Billing != "INV-202600001" {
+			t.Fatalf("XML %+v %v", doc, err)
+		}
+	})
+	t.Run("QR", func(t *testing.T) {
+		got := s.do("GET", "/v1/invoices/"+id+"/qr", s.key, nil)
+		if got.status != 200 || got.str("qr") != credit.str("qr") || got.str("invoice_id") != id {
+			t.Fatalf("%d %s", got.status, got.raw)
+		}
+	})
+	t.Run("Pages", func(t *testing.T) {
+		first := s.do("GET", "/v1/invoices?limit=1", s.key, nil)
+		if first.status != 200 || first.get("has_more") != true || first.str("next_cursor") != id {
+			t.Fatalf("%d %s", first.status, first.raw)
+		}
+		second := s.do("GET", "/v1/invoices?limit=1&cursor="+id, s.key, nil)
+		if data := second.get("data").([]any); len(data) != 1 || fmt.Sprint(data[0].(map[string]any)["id"]) != tax.str("id") {
+			t.Fatalf("%s", second.raw)
+		}
+	})
+	t.Run("Errors", func(t *testing.T) {
+		other := s.newMerchant("Other")
+		for _, tc := range []struct {
+			name, method, path, key string
+			status                  int
+			code                    string
+		}{
+			{"NoKey", "GET", "/v1/invoices/" + id, "", 401, "unauthorized"},
+			{"OtherMerchant", "GET", "/v1/invoices/" + id, other, 404, "invoice_not_found"},
+			{"OtherMerchantXML", "GET", "/v1/invoices/" + id + "/xml", other, 404, "invoice_not_found"},
+			{"NotAnID", "GET", "/v1/invoices/INV-202600001", s.key, 404, "invoice_not_found"},
+			{"Unknown", "GET", "/v1/invoices/999/qr", s.key, 404, "invoice_not_found"},
+			{"BadType", "GET", "/v1/invoices?type=bill", s.key, 400, "invalid_request"},
+			{"BadCursor", "GET", "/v1/invoices?cursor=abc", s.key, 400, "invalid_request"},
+			{"BadLimit", "GET", "/v1/invoices?limit=1000", s.key, 400, "invalid_request"},
+			{"IssueOtherMerchantsOrder", "POST", "/v1/orders/" + orderID + "/invoice", other, 404, "order_not_found"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				expectError(t, s.do(tc.method, tc.path, tc.key, nil), tc.status, tc.code)
+			})
+		}
+		if got := s.do("GET", "/v1/invoices", other, nil); len(got.get("data").([]any)) != 0 {
+			t.Fatalf("another merchant lists %s", got.raw)
+		}
+	})
+}
+
+// TestInvoices_IssueOnRequest: an order recorded before invoicing gets its
+// tax invoice on request, once; an order without lines gets none.
+func TestInvoices_IssueOnRequest(t *testing.T) {
+	s := mustStart(t)
+	// A service without an invoicer stands for refundd before invoicing.
+	var n atomic.Int64
+	old, err := refund.NewService(refund.Config{Store: s.Store, Processor: s.Sandbox, Now: s.clock.Now,
+		NewID: func(p string) string { return fmt.Sprintf("%s_000000000000_old%d", p, n.Add(1)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := old.Authenticate(context.Background(), s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := old.CreateOrder(context.Background(), p, refund.OrderInput{Reference: "ORD-OLD", Currency: "SAR", Amount: 2066,
+		Items: []refund.ItemInput{{ID: "a", NameEN: "Coffee", Qty: 2, UnitAmount: 1033}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.do("GET", "/v1/invoices?order_id="+o.ID, s.key, nil); len(got.get("data").([]any)) != 0 {
+		t.Fatalf("the old order has an invoice: %s", got.raw)
+	}
+	first := s.do("POST", "/v1/orders/"+o.ID+"/invoice", s.key, nil)
+	if first.status != http.StatusCreated || first.str("type") != "invoice" || first.num("total_amount") != 2066 || first.str("serial") != "INV-202600001" {
+		t.Fatalf("issue: %d %s", first.status, first.raw)
+	}
+	again := s.do("POST", "/v1/orders/"+o.ID+"/invoice", s.key, nil)
+	if again.status != http.StatusOK || again.str("id") != first.str("id") {
+		t.Fatalf("issue again: %d %s", again.status, again.raw)
+	}
+	plain := s.mustOrder(cardOrder("4444", 1000))
+	expectError(t, s.do("POST", "/v1/orders/"+plain+"/invoice", s.key, nil), 400, "invalid_request")
+	if got := s.do("GET", "/v1/invoices", s.key, nil); !strings.Contains(got.raw, `"serial":"INV-202600001"`) || len(got.get("data").([]any)) != 1 {
+		t.Fatalf("invoices after issuing: %s", got.raw)
+	}
+}
