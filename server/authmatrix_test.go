@@ -102,6 +102,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /console":                      {surface: console},
 		"GET /console/{$}":                  {surface: console},
 		"GET /console/console.css":          {surface: public},
+		"GET /console/favicon.svg":          {surface: public},
 		"GET /console/login":                {surface: public},
 		"POST /console/login":               {surface: public},
 		"POST /console/logout":              {surface: console},
