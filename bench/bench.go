@@ -374,8 +374,9 @@ func (r *run) verify(ctx context.Context) ([]string, int, error) {
 		for {
 			var page struct {
 				Data []struct {
-					ID     string `json:"id"`
-					Amount int64  `json:"amount"`
+					ID                string `json:"id"`
+					Amount            int64  `json:"amount"`
+					MerchantReference string `json:"merchant_reference"`
 				} `json:"data"`
 				HasMore    bool   `json:"has_more"`
 				NextCursor string `json:"next_cursor"`
@@ -389,6 +390,11 @@ func (r *run) verify(ctx context.Context) ([]string, int, error) {
 			}
 			for _, d := range page.Data {
 				known[d.ID] = d.Amount
+				if d.MerchantReference != "" {
+					// Dialects that answer with their own ids (SGate's
+					// <order>_R<n>) are matched by the merchant reference.
+					known["ref:"+d.MerchantReference] = d.Amount
+				}
 			}
 			if !page.HasMore {
 				break
@@ -527,8 +533,35 @@ func newSurface(name, base, key string, c *http.Client) (surface, error) {
 		return n, nil
 	case "ceiling":
 		return &ceilingSurface{n}, nil
+	case "sgate":
+		return &sgateSurface{n}, nil
 	}
-	return nil, fmt.Errorf("bench: unknown surface %q (native)", name)
+	return nil, fmt.Errorf("bench: unknown surface %q (native or sgate)", name)
+}
+
+// sgateSurface refunds through the SGate dialect: a decimal amount string
+// and a merchantRefundId, which also makes its retries idempotent. Orders
+// are made through the native API (SGate has no order creation).
+type sgateSurface struct{ *native }
+
+func (s *sgateSurface) refund(ctx context.Context, order string, amount int64, seq uint64) (string, string, error) {
+	ref := "bench-" + strconv.FormatUint(seq, 36) + "-" + order[len(order)-8:]
+	body := fmt.Appendf(nil, `{"amount":"%d.%02d","reason":"bench","merchantRefundId":%q}`, amount/100, amount%100, ref)
+	var rep struct {
+		Status string `json:"status"`
+		Code   string `json:"code"`
+	}
+	status, err := s.do(ctx, "POST", "/orders/"+order+"/refunds", body, &rep)
+	if err != nil {
+		return "", "", err
+	}
+	if status < 300 && rep.Status != "fail" {
+		return "ref:" + ref, "", nil
+	}
+	if rep.Code == "" {
+		rep.Code = "http_" + strconv.Itoa(status)
+	}
+	return "", rep.Code, nil
 }
 
 // ceilingSurface sends the native requests to the trivial handler.

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -29,11 +30,11 @@ func main() {
 const usage = `refundd: a self-hosted refund engine
 
 Usage:
-  refundd serve    [--addr HOST:PORT] [--db URL] [--processor sandbox|URL]
+  refundd serve    [--addr HOST:PORT] [--db URL] [--processor sandbox|URL] [--rate-limit N] (--help: all flags)
   refundd demo     [--addr HOST:PORT] [--db URL]
   refundd migrate  --db URL
   refundd bench    [--db URL | --target URL --key KEY] [--shape spread|hot] [--clients N | --rate R]
-                   [--duration D] [--surface native|...] [--ceiling] [--json]
+                   [--duration D] [--surface native|sgate] [--ceiling] [--json]
   refundd merchant create --db URL --name N [--cr X] [--email E] [--mobile M] [--account-no A] [--vat-number V]
   refundd partner  create --db URL --name N --merchant ID [--merchant ID ...]
   refundd key      create --db URL (--merchant ID | --partner ID) [--scope S ...]
@@ -44,7 +45,8 @@ Usage:
   refundd refunds  export --url URL --key KEY [--from DATE] [--to DATE] [--out FILE.csv]
 
 Environment: REFUNDD_ADDR, REFUNDD_DB, REFUNDD_PROCESSOR (sandbox, or the URL of a sandbox service),
-REFUNDD_TOKEN_SECRET (--token-secret: signs Paylink partner tokens; the same on every node).
+REFUNDD_TOKEN_SECRET (--token-secret: signs Paylink partner tokens; the same on every node),
+REFUNDD_RATE_LIMIT (--rate-limit), REFUNDD_URL and REFUNDD_KEY (refunds import/export).
 `
 
 // run executes one command; it returns the process exit code.
@@ -115,6 +117,15 @@ func env(name, def string) string {
 	return def
 }
 
+// envFloat reads a number from the environment; an unset or unreadable
+// variable gives def (the flag's own parsing reports bad command lines).
+func envFloat(name string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return v
+	}
+	return def
+}
+
 // newFlags returns a flag set that reports errors instead of exiting.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -154,7 +165,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.IntVar(&f.maxInFlight, "max-inflight", 64, "cap on concurrent processor calls from this node")
 	fs.DurationVar(&f.settleDelay, "settle-delay", 2*time.Second, "in-process sandbox: how long wallet (stcpay) refunds stay pending")
 	fs.StringVar(&f.logFormat, "log", env("REFUNDD_LOG", "json"), "log format: json or text")
-	fs.Float64Var(&f.rateLimit, "rate-limit", 200, "requests per second per API key on this node (0: unlimited)")
+	fs.Float64Var(&f.rateLimit, "rate-limit", envFloat("REFUNDD_RATE_LIMIT", 200), "requests per second per API key on this node (0: unlimited)")
 	fs.IntVar(&f.rateBurst, "rate-burst", 400, "burst allowance per API key")
 	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", env("REFUNDD_WEBHOOK_ALLOW_PRIVATE", "") == "true",
 		"allow webhook and notify targets on loopback and private addresses")
