@@ -19,7 +19,7 @@ func (s *Service) awaitInFlight(ctx context.Context, merchantID, orderID string)
 	for {
 		var o *Order
 		err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
-			o, err = tx.GetOrder(ctx, merchantID, orderID)
+			o, err = tx.GetOrderForRefund(ctx, merchantID, orderID)
 			return err
 		})
 		if err != nil {

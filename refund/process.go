@@ -49,7 +49,7 @@ func (s *Service) request(r *Refund, o *Order) processor.Request {
 func (s *Service) callRefund(ctx context.Context, r *Refund) (processor.Result, error) {
 	var o *Order
 	if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
-		o, err = tx.GetOrder(ctx, r.MerchantID, r.OrderID)
+		o, err = tx.GetOrderForRefund(ctx, r.MerchantID, r.OrderID)
 		return err
 	}); err != nil {
 		return processor.Result{}, err

@@ -177,7 +177,7 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 			return nil, false, err
 		}
 	}
-	o, err := tx.GetOrder(ctx, p.MerchantID, in.OrderID)
+	o, err := tx.GetOrderForRefund(ctx, p.MerchantID, in.OrderID)
 	if err != nil {
 		return nil, false, err
 	}

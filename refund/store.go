@@ -50,6 +50,11 @@ type Tx interface {
 	// merchantID "" matches any merchant. Returns EOrderNotFound, also for
 	// another merchant's order.
 	GetOrder(ctx context.Context, merchantID, id string) (*Order, error)
+	// GetOrderForRefund is GetOrder with only the capture transactions:
+	// what a refund needs to allocate and submit, at a cost that does not
+	// grow with the refunds the order already had (a hot order has
+	// thousands).
+	GetOrderForRefund(ctx context.Context, merchantID, id string) (*Order, error)
 	// GetOrderByReference returns EOrderNotFound.
 	GetOrderByReference(ctx context.Context, merchantID, reference string) (*Order, error)
 	// ListOrders returns orders newest first (by id), without items,

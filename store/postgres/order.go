@@ -97,7 +97,15 @@ func (t *tx) GetOrder(ctx context.Context, merchantID, id string) (*refund.Order
 	if merchantID != "" {
 		query, args = query+` AND merchant_id = $2`, append(args, merchantID)
 	}
-	return t.getOrder(ctx, query, args, id)
+	return t.getOrder(ctx, query, args, id, false)
+}
+
+func (t *tx) GetOrderForRefund(ctx context.Context, merchantID, id string) (*refund.Order, error) {
+	query, args := `SELECT `+orderColumns+` FROM orders WHERE id = $1`, []any{id}
+	if merchantID != "" {
+		query, args = query+` AND merchant_id = $2`, append(args, merchantID)
+	}
+	return t.getOrder(ctx, query, args, id, true)
 }
 
 // GetOrderByReference returns EOrderNotFound. An empty reference finds
@@ -107,7 +115,7 @@ func (t *tx) GetOrderByReference(ctx context.Context, merchantID, reference stri
 		return nil, refund.Errorf(refund.EOrderNotFound, "", "order not found")
 	}
 	return t.getOrder(ctx, `SELECT `+orderColumns+` FROM orders WHERE merchant_id = $1 AND reference = $2`,
-		[]any{merchantID, reference}, reference)
+		[]any{merchantID, reference}, reference, false)
 }
 
 const transactionColumns = `id, order_id, seq, type, status, amount, refunded_amount, pending_amount, refund_id,
@@ -117,7 +125,7 @@ const transactionColumns = `id, order_id, seq, type, status, amount, refunded_am
 // (a batch), its items, vendors and transactions. The order is not locked:
 // reads of it only resolve defaults, and every write to its counters is a
 // guarded update.
-func (t *tx) getOrder(ctx context.Context, query string, args []any, name string) (*refund.Order, error) {
+func (t *tx) getOrder(ctx context.Context, query string, args []any, name string, capturesOnly bool) (*refund.Order, error) {
 	// The children are selected by the same condition as the order, so
 	// the batch needs no second round trip for the order's id.
 	sub := `SELECT id FROM (` + query + `) o`
@@ -128,7 +136,11 @@ func (t *tx) getOrder(ctx context.Context, query string, args []any, name string
 		FROM order_items WHERE order_id = (`+sub+`) ORDER BY position`, args...)
 	b.Queue(`SELECT vendor_id, name, iban, amount, refunded_amount, pending_amount
 		FROM order_vendors WHERE order_id = (`+sub+`) ORDER BY position`, args...)
-	b.Queue(`SELECT `+transactionColumns+` FROM transactions WHERE order_id = (`+sub+`) ORDER BY seq`, args...)
+	txns := `SELECT ` + transactionColumns + ` FROM transactions WHERE order_id = (` + sub + `)`
+	if capturesOnly {
+		txns += ` AND type = 'capture'`
+	}
+	b.Queue(txns+` ORDER BY seq`, args...)
 	br := t.q.SendBatch(ctx, b)
 	defer br.Close()
 

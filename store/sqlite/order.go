@@ -91,7 +91,15 @@ func (t *tx) GetOrder(ctx context.Context, merchantID, id string) (*refund.Order
 	if merchantID != "" {
 		query, args = query+` AND merchant_id = ?`, append(args, merchantID)
 	}
-	return t.getOrder(ctx, query, args, id)
+	return t.getOrder(ctx, query, args, id, false)
+}
+
+func (t *tx) GetOrderForRefund(ctx context.Context, merchantID, id string) (*refund.Order, error) {
+	query, args := `SELECT `+orderColumns+` FROM orders WHERE id = ?`, []any{id}
+	if merchantID != "" {
+		query, args = query+` AND merchant_id = ?`, append(args, merchantID)
+	}
+	return t.getOrder(ctx, query, args, id, true)
 }
 
 // GetOrderByReference returns EOrderNotFound. An empty reference finds
@@ -101,10 +109,10 @@ func (t *tx) GetOrderByReference(ctx context.Context, merchantID, reference stri
 		return nil, refund.Errorf(refund.EOrderNotFound, "", "order not found")
 	}
 	return t.getOrder(ctx, `SELECT `+orderColumns+` FROM orders WHERE merchant_id = ? AND reference = ?`,
-		[]any{merchantID, reference}, reference)
+		[]any{merchantID, reference}, reference, false)
 }
 
-func (t *tx) getOrder(ctx context.Context, query string, args []any, name string) (*refund.Order, error) {
+func (t *tx) getOrder(ctx context.Context, query string, args []any, name string, capturesOnly bool) (*refund.Order, error) {
 	o, err := scanOrder(t.q.QueryRowContext(ctx, query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, refund.Errorf(refund.EOrderNotFound, "", "order %q not found", name)
@@ -118,7 +126,7 @@ func (t *tx) getOrder(ctx context.Context, query string, args []any, name string
 	if err := t.loadVendors(ctx, o); err != nil {
 		return nil, err
 	}
-	if err := t.loadTransactions(ctx, o); err != nil {
+	if err := t.loadTransactions(ctx, o, capturesOnly); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -163,8 +171,12 @@ func (t *tx) loadVendors(ctx context.Context, o *refund.Order) error {
 const transactionColumns = `id, order_id, seq, type, status, amount, refunded_amount, pending_amount, refund_id,
 	response_code, message, rrn, stan, auth_code, created_at`
 
-func (t *tx) loadTransactions(ctx context.Context, o *refund.Order) error {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+transactionColumns+` FROM transactions WHERE order_id = ? ORDER BY seq`, o.ID)
+func (t *tx) loadTransactions(ctx context.Context, o *refund.Order, capturesOnly bool) error {
+	query := `SELECT ` + transactionColumns + ` FROM transactions WHERE order_id = ? ORDER BY seq`
+	if capturesOnly {
+		query = `SELECT ` + transactionColumns + ` FROM transactions WHERE order_id = ? AND type = 'capture' ORDER BY seq`
+	}
+	rows, err := t.q.QueryContext(ctx, query, o.ID)
 	if err != nil {
 		return wrap("get order transactions", err)
 	}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -120,8 +121,25 @@ var orderTests = []test{
 		if r1.Seq != 3 || r2.Seq != 4 {
 			t.Fatalf("assigned Seqs = %d, %d; want 3, 4", r1.Seq, r2.Seq)
 		}
+		captures := slices.Clone(o.Transactions)
 		want := append(o.Transactions, *r1, *r2)
 		wantSame(t, "transactions", f.mustGetOrder(o.ID).Transactions, want)
+
+		// For a refund: the same order with its captures only.
+		full := f.mustGetOrder(o.ID)
+		f.mustView(func(tx refund.Tx) error {
+			got, err := tx.GetOrderForRefund(f.ctx, m.ID, o.ID)
+			if err != nil {
+				return err
+			}
+			wantSame(t, "captures", got.Transactions, captures)
+			got.Transactions, full.Transactions = nil, nil
+			wantSame(t, "order for refund", got, full)
+			if _, err := tx.GetOrderForRefund(f.ctx, f.mustCreateMerchant().ID, o.ID); refund.ErrorCode(err) != refund.EOrderNotFound {
+				t.Errorf("another merchant's GetOrderForRefund = %v, want order_not_found", err)
+			}
+			return nil
+		})
 	}},
 	{"NextRefundSeq", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
