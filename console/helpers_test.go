@@ -104,6 +104,13 @@ func mustStart(t testing.TB, realClock bool) *env {
 	return e
 }
 
+// with returns e reporting to t (a fuzz target must not report to its F).
+func (e *env) with(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 // api calls the native API and decodes its reply into out.
 func (e *env) api(method, path, key, body string, want int, out any) {
 	e.t.Helper()
@@ -188,6 +195,13 @@ type page struct {
 func (p page) text() string {
 	s := regexp.MustCompile(`(?s)<[^>]*>`).ReplaceAllString(p.body, " ")
 	return strings.Join(strings.Fields(html.UnescapeString(s)), " ")
+}
+
+// with returns b, with its cookies, reporting to t.
+func (b *browser) with(t testing.TB) *browser {
+	c := *b
+	c.t = t
+	return &c
 }
 
 func (b *browser) do(req *http.Request) page {

@@ -202,10 +202,14 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.renderLogin(w, r, http.StatusOK, nil)
 }
 
-// renderLogin shows the sign-in form with a fresh CSRF token in a cookie
-// and in the form.
+// renderLogin shows the sign-in form with its CSRF token in a cookie and
+// in the form; the token is kept across renders so that two open sign-in
+// tabs both work.
 func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, status int, p *problem) {
 	token := newToken()
+	if ck, err := r.Cookie(loginCookie); err == nil && len(ck.Value) >= 26 {
+		token = ck.Value
+	}
 	http.SetCookie(w, cookie(r, loginCookie, token, "/console/login", time.Hour))
 	v := loginView{base: c.base(nil, "Sign in", "")}
 	v.CSRF, v.Problem = token, p
