@@ -201,6 +201,7 @@ func (s *Service) releaseLease(ctx context.Context, r *Refund) {
 
 // advance moves one claimed refund forward.
 func (s *Service) advance(ctx context.Context, r *Refund) error {
+	ctx = WithOrderKey(ctx, r.OrderID)
 	if r.Status == StatusProcessing && r.Attempts > 0 {
 		res, err := s.callStatus(ctx, r)
 		switch {

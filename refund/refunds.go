@@ -119,6 +119,7 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 		in.Surface = "native"
 	}
 	hash := in.hash()
+	ctx = WithOrderKey(ctx, in.OrderID)
 	var r *Refund
 	var replay bool
 	reserve := func() error {

@@ -170,3 +170,19 @@ type RefundFilter struct {
 	Cursor        string
 	Limit         int
 }
+
+type orderKey struct{}
+
+// WithOrderKey marks ctx as working on one order. It is only a hint to the
+// store: a store that commits in groups may run the Updates of one order on
+// one committer, so that a hot order's refunds share a transaction and its
+// commit instead of queueing one commit at a time on the order's row lock.
+func WithOrderKey(ctx context.Context, orderID string) context.Context {
+	return context.WithValue(ctx, orderKey{}, orderID)
+}
+
+// OrderKey returns the order ctx works on, or "".
+func OrderKey(ctx context.Context) string {
+	k, _ := ctx.Value(orderKey{}).(string)
+	return k
+}

@@ -18,9 +18,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,7 +48,39 @@ const (
 // in the connection's search_path).
 type Store struct {
 	pool *pgxpool.Pool
+
+	reqs      chan *commitReq   // Updates any committer may take
+	lanes     []chan *commitReq // Updates of one order, by hash, for one committer
+	closed    chan struct{}
+	loop      sync.WaitGroup
+	closeOnce sync.Once
 }
+
+// commitReq is one Update waiting for its batch.
+type commitReq struct {
+	ctx  context.Context
+	fn   func(tx refund.Tx) error
+	err  error
+	done chan struct{}
+}
+
+// Group commit: committers run the Updates that arrive together in one
+// transaction, each in its own savepoint, and commit once. On a hot order
+// this is what sets the throughput: a refund holds the order's row lock
+// from its guarded update to its commit, so without batching the refunds
+// of one order commit one WAL flush at a time; in a batch they share the
+// lock and the flush. Updates that name their order (refund.WithOrderKey)
+// go to the committer that order hashes to, so one order's refunds gather
+// in one committer's batches rather than in several transactions queueing
+// on its row; the other committers keep other orders' transactions running
+// in parallel.
+const (
+	committers = 8
+	maxBatch   = 64
+)
+
+// errClosed answers Update calls on a closed store.
+var errClosed = errors.New("postgres: store is closed")
 
 var (
 	_ refund.Store = (*Store)(nil)
@@ -86,7 +120,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", hide(err))
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, reqs: make(chan *commitReq), closed: make(chan struct{})}
+	for range committers {
+		s.lanes = append(s.lanes, make(chan *commitReq))
+	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", hide(err))
@@ -94,6 +131,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err := s.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
+	}
+	for i := range committers {
+		s.loop.Add(1)
+		go s.commitLoop(s.lanes[i])
 	}
 	return s, nil
 }
@@ -121,41 +162,178 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // fn may run more than once, so it must have no effects outside tx. Once
 // fn has returned nil the commit is finished even if ctx ends meanwhile,
 // so that nil always means committed.
+//
+// Updates that arrive together share one transaction (group commit, see
+// committers): fn runs in its own savepoint on a committer's goroutine, an
+// fn that fails rolls back only its own changes, and every caller is
+// answered after the one commit.
 func (s *Store) Update(ctx context.Context, fn func(tx refund.Tx) error) error {
-	for attempt := 0; ; attempt++ {
-		err := s.update(ctx, fn)
-		if err == nil {
-			return nil
+	req := &commitReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	queue := s.reqs
+	if key := refund.OrderKey(ctx); key != "" {
+		h := fnv.New32a()
+		h.Write([]byte(key))
+		queue = s.lanes[h.Sum32()%committers]
+	}
+	select {
+	case queue <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closed:
+		return errClosed
+	}
+	// Once taken, fn's outcome is the batch's: wait for it even if ctx
+	// ends, so that nil always means committed.
+	<-req.done
+	return hide(req.err)
+}
+
+func (s *Store) commitLoop(lane chan *commitReq) {
+	defer s.loop.Done()
+	for {
+		var batch []*commitReq
+		select {
+		case r := <-lane:
+			batch = append(batch, r)
+		case r := <-s.reqs:
+			batch = append(batch, r)
+		case <-s.closed:
+			return
 		}
-		if attempt == maxRetries || !retryable(err) {
-			return hide(err)
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-lane:
+				batch = append(batch, r)
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break more
+			}
 		}
-		if err := pause(ctx, attempt); err != nil {
-			return err
-		}
+		s.commitBatch(batch)
 	}
 }
 
-func (s *Store) update(ctx context.Context, fn func(tx refund.Tx) error) error {
+// commitBatch runs a batch, again whole after a serialization failure or a
+// deadlock (which abort the whole transaction), and answers every request.
+func (s *Store) commitBatch(batch []*commitReq) {
+	all := batch
+	defer func() {
+		for _, r := range all {
+			close(r.done)
+		}
+	}()
+	for attempt := 0; ; {
+		err := s.runBatch(batch)
+		if err == nil {
+			return
+		}
+		if !retryable(err) {
+			// A caller that gave up mid-statement can break the
+			// connection under the whole batch: run the others again
+			// without it.
+			var alive []*commitReq
+			for _, r := range batch {
+				if cerr := r.ctx.Err(); cerr != nil {
+					r.err = cerr
+				} else {
+					alive = append(alive, r)
+				}
+			}
+			if len(alive) > 0 && len(alive) < len(batch) {
+				batch = alive
+				continue
+			}
+		}
+		if attempt == maxRetries || !retryable(err) {
+			for _, r := range batch {
+				if r.err == nil || retryable(r.err) {
+					r.err = err
+				}
+			}
+			return
+		}
+		if pause(context.Background(), attempt) != nil {
+			return
+		}
+		attempt++
+	}
+}
+
+// runBatch runs the batch in one READ COMMITTED transaction. It returns an
+// error that fails every request still without one: begin, savepoint or
+// commit failed, or an fn hit a serialization failure or deadlock.
+func (s *Store) runBatch(batch []*commitReq) error {
+	// The transaction serves many callers, so no single caller's context
+	// may end it; each fn still passes its own ctx to its statements.
+	ctx := context.Background()
 	q, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
 	if err != nil {
 		return wrap("begin", err)
 	}
-	t := &tx{q: q, write: true}
-	defer q.Rollback(context.WithoutCancel(ctx)) // a no-op after Commit
-	if err := fn(t); err != nil {
-		// A driver error fn swallowed leaves the transaction aborted and
-		// fails the statements after it; the first one says whether to
-		// retry.
-		if t.failed != nil && retryable(t.failed) && !retryable(err) {
-			return t.failed
+	defer q.Rollback(ctx) // a no-op after Commit
+	for _, r := range batch {
+		r.err = nil
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
 		}
-		return err
+		if len(batch) == 1 {
+			// Alone: no savepoint needed; an error rolls everything back.
+			t := &tx{q: q, write: true}
+			if r.err = run(r.fn, t); r.err != nil {
+				return abortCause(t, r.err)
+			}
+			break
+		}
+		sp, err := q.Begin(ctx) // SAVEPOINT
+		if err != nil {
+			return wrap("savepoint", err)
+		}
+		t := &tx{q: sp, write: true}
+		if r.err = run(r.fn, t); r.err != nil {
+			if err := abortCause(t, r.err); err != nil {
+				return err
+			}
+			if err := sp.Rollback(ctx); err != nil { // ROLLBACK TO SAVEPOINT
+				return wrap("rollback to savepoint", err)
+			}
+			continue
+		}
+		if err := sp.Commit(ctx); err != nil { // RELEASE SAVEPOINT
+			return wrap("release savepoint", err)
+		}
 	}
-	if err := q.Commit(context.WithoutCancel(ctx)); err != nil {
+	if err := q.Commit(ctx); err != nil {
 		return wrap("commit", err)
 	}
 	return nil
+}
+
+// abortCause returns the error that must fail and retry the whole batch
+// when fn failed with err: a serialization failure or deadlock, even one
+// fn swallowed (the first driver error of t says), aborts the transaction
+// beyond any savepoint. Any other failure is fn's own: nil.
+func abortCause(t *tx, err error) error {
+	switch {
+	case t.failed != nil && retryable(t.failed):
+		return t.failed
+	case retryable(err):
+		return err
+	}
+	return nil
+}
+
+// run calls fn, turning a panic into an error: fn runs on a committer's
+// goroutine, where a panic would take every batched caller down with it.
+func run(fn func(tx refund.Tx) error, t *tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("postgres: update panicked: %v", p)
+		}
+	}()
+	return fn(t)
 }
 
 // View runs fn in a read-only REPEATABLE READ transaction: one snapshot
@@ -181,7 +359,11 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the pool's connections. It is safe to call twice.
 func (s *Store) Close() error {
-	s.pool.Close()
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.loop.Wait()
+		s.pool.Close()
+	})
 	return nil
 }
 

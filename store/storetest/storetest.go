@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -292,6 +294,65 @@ func normalize(v reflect.Value) reflect.Value {
 }
 
 var storeTests = []test{
+	// Concurrent Updates may share a transaction (group commit): each
+	// still commits or rolls back alone. Half of them write and then fail,
+	// one panics; the others' writes all stay, the failed ones' all go,
+	// and every caller gets its own answer. Several on one order (the key
+	// a grouping store may batch by) and the rest on their own.
+	{"ConcurrentUpdatesStandAlone", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		hot := f.mustCreateOrder(m.ID)
+		const n = 40
+		errs := make([]error, n)
+		ids := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			ids[i] = f.id("ord")
+			ctx := f.ctx
+			if i%3 == 0 {
+				ctx = refund.WithOrderKey(ctx, hot.ID)
+			}
+			wg.Go(func() {
+				defer func() {
+					if p := recover(); p != nil {
+						errs[i] = fmt.Errorf("panic reached the caller: %v", p)
+					}
+				}()
+				errs[i] = f.store.Update(ctx, func(tx refund.Tx) error {
+					o := f.newOrder(m.ID, func(o *refund.Order) { o.ID, o.Reference = ids[i], "REF-"+ids[i] })
+					if err := tx.CreateOrder(ctx, o); err != nil {
+						return err
+					}
+					switch {
+					case i == 7:
+						panic("fn panicked after writing")
+					case i%2 == 1:
+						return refund.Errorf(refund.EInvalidRequest, "", "caller %d fails after writing", i)
+					}
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		for i := range n {
+			_, getErr := func() (*refund.Order, error) {
+				var o *refund.Order
+				err := f.view(func(tx refund.Tx) (err error) {
+					o, err = tx.GetOrder(f.ctx, "", ids[i])
+					return err
+				})
+				return o, err
+			}()
+			switch {
+			case i%2 == 0 && (errs[i] != nil || getErr != nil):
+				t.Errorf("caller %d: Update = %v, order read = %v; want committed", i, errs[i], getErr)
+			case i == 7 && (errs[i] == nil || strings.Contains(errs[i].Error(), "reached the caller") || refund.ErrorCode(getErr) != refund.EOrderNotFound):
+				t.Errorf("caller 7 (panicked): Update = %v, order read = %v; want an error and nothing written", errs[i], getErr)
+			case i%2 == 1 && i != 7 && (refund.ErrorCode(errs[i]) != refund.EInvalidRequest || refund.ErrorCode(getErr) != refund.EOrderNotFound):
+				t.Errorf("caller %d: Update = %v, order read = %v; want its own error and nothing written", i, errs[i], getErr)
+			}
+		}
+	}},
 	{"Ping", func(t *testing.T, f *fixture) {
 		if err := f.store.Ping(f.ctx); err != nil {
 			t.Fatalf("Ping: %v", err)
