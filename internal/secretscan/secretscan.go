@@ -25,8 +25,9 @@ var (
 )
 
 // Find returns every secret-looking string in text, each with its kind.
-// IBANs count only when their mod-97 check holds and card numbers only
-// when their Luhn check does, so ids and amounts do not trip it.
+// IBANs count only when their country, length and mod-97 check hold, and
+// card numbers only when their Luhn check does, so ids, random tokens and
+// amounts do not trip it.
 func Find(text string) []string {
 	var out []string
 	for _, m := range apiKey.FindAllString(text, -1) {
@@ -39,7 +40,7 @@ func Find(text string) []string {
 		out = append(out, "token "+m)
 	}
 	for _, m := range iban.FindAllString(text, -1) {
-		if ibanValid(m) {
+		if n, ok := ibanLengths[m[:2]]; ok && len(m) == n && ibanValid(m) {
 			out = append(out, "IBAN "+m)
 		}
 	}
@@ -49,6 +50,19 @@ func Find(text string) []string {
 		}
 	}
 	return out
+}
+
+// ibanLengths is the ISO 13616 registry: the IBAN length of each country.
+var ibanLengths = map[string]int{
+	"AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
+	"BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
+	"EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
+	"GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27,
+	"JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25,
+	"MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18,
+	"NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33,
+	"SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
+	"TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
 }
 
 func ibanValid(s string) bool {

@@ -17,6 +17,8 @@ func TestFind(t *testing.T) {
 		{`iban KW81CBKU0000000000001234560101 logged`, "IBAN"},
 		{`iban KW81****0101 masked`, ""},
 		{`not an iban KW82CBKU0000000000001234560101`, ""},
+		{`random token FP35PFG7J2A3NW7DKFYEWIBXLB passes mod-97 but FP is no country`, ""},
+		{`SA0380000000608010167519 logged`, "IBAN"},
 		{`pan 4111111111111111 logged`, "card number"},
 		{`last4 1111 first6 411111`, ""},
 		{`amount 1099511627776 and nanos 1764000000000000000`, ""},
