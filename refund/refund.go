@@ -301,6 +301,7 @@ type Event struct {
 	RefundID   string
 	OrderID    string
 	Data       []byte // JSON snapshot of the refund
+	RequestID  string // the API request that caused it ("" for background work)
 	CreatedAt  time.Time
 }
 

@@ -513,7 +513,7 @@ func (s *Service) event(ctx context.Context, tx Tx, typ string, r *Refund, now t
 		return err
 	}
 	ev := &Event{ID: s.cfg.NewID("evt"), MerchantID: r.MerchantID, Type: typ,
-		RefundID: r.ID, OrderID: r.OrderID, Data: data, CreatedAt: now}
+		RefundID: r.ID, OrderID: r.OrderID, Data: data, RequestID: RequestFrom(ctx).ID, CreatedAt: now}
 	if err := tx.InsertEvent(ctx, ev); err != nil {
 		return err
 	}

@@ -340,7 +340,8 @@ func (s *Service) TestWebhookEndpoint(ctx context.Context, p Principal, id strin
 	}
 	now := s.now()
 	ev := &Event{ID: s.cfg.NewID("evt"), MerchantID: p.MerchantID, Type: EventWebhookTest, CreatedAt: now,
-		Data: []byte(`{"object":"webhook_test","message":"a test event sent on request"}`)}
+		RequestID: RequestFrom(ctx).ID,
+		Data:      []byte(`{"object":"webhook_test","message":"a test event sent on request"}`)}
 	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
 		e, err := tx.GetWebhookEndpoint(ctx, p.MerchantID, id)
 		if err != nil {

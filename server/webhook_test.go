@@ -105,7 +105,7 @@ func TestWebhooks_SignedRetriedAndLogged(t *testing.T) {
 	}
 
 	order := s.mustOrder(cardOrder("4444", 10_000))
-	ref := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 2_500})
+	ref := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 2_500}, "X-Request-Id", "req_trace_me")
 	if ref.str("status") != "succeeded" {
 		t.Fatalf("refund: %s", ref.raw)
 	}
@@ -139,6 +139,10 @@ func TestWebhooks_SignedRetriedAndLogged(t *testing.T) {
 		}
 		if i == 0 {
 			eventID = r.header.Get("webhook-id")
+		}
+		// The request that caused the event is named on every delivery.
+		if got := r.header.Get("X-Request-Id"); got != "req_trace_me" {
+			t.Fatalf("delivery %d: X-Request-Id = %q, want the refund request's", i, got)
 		}
 		// One event, one id across retries: receivers deduplicate on it.
 		if r.header.Get("webhook-id") != eventID || eventID != p["id"] {

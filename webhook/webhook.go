@@ -178,6 +178,10 @@ func (d *Dispatcher) post(ctx context.Context, job refund.DeliveryJob) (int, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "refundd-webhooks/1")
+	if job.Event.RequestID != "" {
+		// The API request that caused the event, for tracing across systems.
+		req.Header.Set("X-Request-Id", job.Event.RequestID)
+	}
 	res, err := d.client.Do(req)
 	if err != nil {
 		return 0, errors.Unwrap(err) // drop the URL: it is in the log row already

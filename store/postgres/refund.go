@@ -259,7 +259,7 @@ func (t *tx) ListTransitions(ctx context.Context, refundID string) ([]refund.Tra
 
 // InsertEvent writes an outbox event.
 func (t *tx) InsertEvent(ctx context.Context, e *refund.Event) error {
-	_, err := t.exec(ctx, "insert event", `INSERT INTO events (id, merchant_id, type, refund_id, order_id, data, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.ID, e.MerchantID, e.Type, e.RefundID, e.OrderID, e.Data, e.CreatedAt)
+	_, err := t.exec(ctx, "insert event", `INSERT INTO events (id, merchant_id, type, refund_id, order_id, data, request_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, e.ID, e.MerchantID, e.Type, e.RefundID, e.OrderID, e.Data, e.RequestID, e.CreatedAt)
 	return err
 }

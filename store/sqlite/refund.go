@@ -256,7 +256,7 @@ func (t *tx) ListTransitions(ctx context.Context, refundID string) ([]refund.Tra
 
 // InsertEvent writes an outbox event.
 func (t *tx) InsertEvent(ctx context.Context, e *refund.Event) error {
-	_, err := t.exec(ctx, "insert event", `INSERT INTO events (id, merchant_id, type, refund_id, order_id, data, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, e.ID, e.MerchantID, e.Type, e.RefundID, e.OrderID, e.Data, nanos(e.CreatedAt))
+	_, err := t.exec(ctx, "insert event", `INSERT INTO events (id, merchant_id, type, refund_id, order_id, data, request_id, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.MerchantID, e.Type, e.RefundID, e.OrderID, e.Data, e.RequestID, nanos(e.CreatedAt))
 	return err
 }

@@ -106,12 +106,12 @@ func (t *tx) DeleteWebhookEndpoint(ctx context.Context, merchantID, id string) e
 	return nil
 }
 
-const eventColumns = `id, merchant_id, type, refund_id, order_id, data, created_at`
+const eventColumns = `id, merchant_id, type, refund_id, order_id, data, request_id, created_at`
 
 func scanEvent(s scanner) (*refund.Event, error) {
 	var e refund.Event
 	var created int64
-	if err := s.Scan(&e.ID, &e.MerchantID, &e.Type, &e.RefundID, &e.OrderID, &e.Data, &created); err != nil {
+	if err := s.Scan(&e.ID, &e.MerchantID, &e.Type, &e.RefundID, &e.OrderID, &e.Data, &e.RequestID, &created); err != nil {
 		return nil, err
 	}
 	e.CreatedAt = fromNanos(created)

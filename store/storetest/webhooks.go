@@ -23,7 +23,7 @@ func (f *fixture) mustCreateEndpoint(merchantID string, mods ...func(*refund.Web
 func (f *fixture) mustCreateEvent(merchantID, typ, refundID string, at time.Time) *refund.Event {
 	f.t.Helper()
 	e := &refund.Event{ID: f.id("evt"), MerchantID: merchantID, Type: typ, RefundID: refundID, OrderID: "ord_x",
-		Data: []byte(`{"id":"` + refundID + `"}`), CreatedAt: at}
+		Data: []byte(`{"id":"` + refundID + `"}`), RequestID: "req_" + refundID, CreatedAt: at}
 	f.mustUpdate(func(tx refund.Tx) error { return tx.InsertEvent(f.ctx, e) })
 	return e
 }
