@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/console"
 	"github.com/refundd/refundd/dialect/gateway"
@@ -31,6 +33,7 @@ import (
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/postgres"
 	"github.com/refundd/refundd/store/sqlite"
+	"github.com/refundd/refundd/tracing"
 	"github.com/refundd/refundd/webhook"
 	"github.com/refundd/refundd/worker"
 )
@@ -65,6 +68,12 @@ type Config struct {
 	RateBurst int
 	// WebhookSchedule overrides the webhook retry schedule.
 	WebhookSchedule []time.Duration
+	// TracingEndpoint, when set, exports OpenTelemetry traces to this
+	// OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318). TracerProvider
+	// replaces the exporter (tests record spans in memory). Both unset:
+	// no tracing at all.
+	TracingEndpoint string
+	TracerProvider  trace.TracerProvider
 	// TokenSecret signs the Paylink partner tokens (HS256, at least 32
 	// bytes) and must be the same on every node. Empty: a random secret
 	// per process, so tokens verify only on the node that issued them.
@@ -89,8 +98,10 @@ type Server struct {
 	http     *http.Server
 	ln       net.Listener
 	stopOnce sync.Once
-	routes   []string
-	workerOn bool
+	// stopTracing flushes and stops the trace exporter.
+	stopTracing func(context.Context) error
+	routes      []string
+	workerOn    bool
 }
 
 // OpenStore opens the store named by a database URL and migrates it.
@@ -155,13 +166,29 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		s.Sandbox = sandbox.New(sandbox.Config{Now: cfg.Now, SettleDelay: cfg.SettleDelay})
 		proc = s.Sandbox
 	default:
-		if proc, err = acquirer.New(cfg.Processor, nil); err != nil {
+		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
+		if tracingOn(cfg) {
+			hc.Transport = tracing.Transport(hc.Transport)
+		}
+		if proc, err = acquirer.New(cfg.Processor, hc); err != nil {
 			st.Close()
 			return nil, fmt.Errorf("server: --processor: want sandbox or an acquirer URL: %w", err)
 		}
 	}
 	s.Metrics = metrics.New()
 	proc = s.Metrics.Processor(proc)
+	tp := cfg.TracerProvider
+	if tp == nil {
+		var shutdown func(context.Context) error
+		if tp, shutdown, err = tracing.Setup(ctx, cfg.TracingEndpoint); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("server: tracing: %w", err)
+		}
+		s.stopTracing = shutdown
+	}
+	if tracingOn(cfg) {
+		proc = tracing.Processor(tp, proc)
+	}
 	s.Service, err = refund.NewService(refund.Config{Store: st, Processor: proc, NewID: cfg.NewID, Now: cfg.Now,
 		Log: cfg.Log, ProcessorTimeout: cfg.ProcessorTimeout, Lease: cfg.Lease, MaxInFlight: cfg.MaxInFlight, InFlightWait: cfg.InFlightWait,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate),
@@ -183,8 +210,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	upayments.New(s.Service, cfg.Log).Register(mux)
 	techrar.New(s.Service, cfg.Log).Register(mux)
 	console.New(s.Service, cfg.Log, console.WithClock(cfg.Now)).Register(mux)
+	var handler http.Handler = s.Metrics.Middleware(mux.ServeMux, mux)
+	if tracingOn(cfg) {
+		handler = tracing.Middleware(tp, mux.ServeMux, handler)
+	}
 	s.http = &http.Server{
-		Handler:           api.Middleware(s.Metrics.Middleware(mux.ServeMux, mux), cfg.Log),
+		Handler:           api.Middleware(handler, cfg.Log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -194,6 +225,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.routes = mux.patterns
 	return s, nil
 }
+
+// tracingOn reports whether cfg asks for OpenTelemetry tracing.
+func tracingOn(cfg Config) bool { return cfg.TracingEndpoint != "" || cfg.TracerProvider != nil }
 
 // recordingMux is the server's one mux; it remembers every pattern a
 // surface registers, so that Routes can list them all.
@@ -261,6 +295,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		s.Worker.Stop()
 		s.Webhooks.Stop()
+		if s.stopTracing != nil {
+			s.stopTracing(ctx)
+		}
 		if cerr := s.Store.Close(); err == nil {
 			err = cerr
 		}

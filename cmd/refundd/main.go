@@ -153,6 +153,7 @@ type serveFlags struct {
 	webhookAllowPrivate bool
 	rateLimit           float64
 	rateBurst           int
+	otelEndpoint        string
 	tokenSecret         string
 }
 
@@ -167,6 +168,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.StringVar(&f.logFormat, "log", env("REFUNDD_LOG", "json"), "log format: json or text")
 	fs.Float64Var(&f.rateLimit, "rate-limit", envFloat("REFUNDD_RATE_LIMIT", 200), "requests per second per API key on this node (0: unlimited)")
 	fs.IntVar(&f.rateBurst, "rate-burst", 400, "burst allowance per API key")
+	fs.StringVar(&f.otelEndpoint, "otel-endpoint", env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		"OpenTelemetry: export traces to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318 (off when empty)")
 	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", env("REFUNDD_WEBHOOK_ALLOW_PRIVATE", "") == "true",
 		"allow webhook and notify targets on loopback and private addresses")
 	fs.StringVar(&f.tokenSecret, "token-secret", env("REFUNDD_TOKEN_SECRET", ""),
@@ -180,7 +183,7 @@ func (f *serveFlags) config(stderr io.Writer) server.Config {
 	}
 	return server.Config{Addr: f.addr, DB: f.db, Processor: f.processor, Log: slog.New(h),
 		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate,
-		RateLimit: f.rateLimit, RateBurst: f.rateBurst,
+		RateLimit: f.rateLimit, RateBurst: f.rateBurst, TracingEndpoint: f.otelEndpoint,
 		TokenSecret: f.tokenSecret}
 }
 
