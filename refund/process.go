@@ -134,6 +134,17 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 	case processor.Pending:
 		r.NextAttemptAt, r.UpdatedAt = now.Add(s.cfg.PollInterval), now
 		return r, tx.UpdateRefund(ctx, r)
+	case processor.Reversed:
+		// Executed and already reversed by the time we asked: record both
+		// steps, so the money moved out and back in the books as it did.
+		r.FailureCode, r.FailureMessage = "", ""
+		if err := s.finish(ctx, tx, r, StatusSucceeded, fmt.Sprintf("processor approved (%s)", res.ResponseCode), Commit, now); err != nil {
+			return nil, err
+		}
+		if err := s.recordTransaction(ctx, tx, r, TxSucceeded, res, now); err != nil {
+			return nil, err
+		}
+		return r, s.finish(ctx, tx, r, StatusReversed, "processor reported the refund reversed", Reverse, now)
 	}
 	return nil, fmt.Errorf("refund: processor answered unknown status %q", res.Status)
 }

@@ -73,7 +73,12 @@ const (
 
 // importRow is one data row of an import file.
 type importRow struct {
-	line        int // line number in the file (the header is line 1)
+	line int // line number in the file (the header is line 1)
+	// nth counts the rows before this one with the same order and amount:
+	// the derived reference uses it, not the line number, so that deleting
+	// or reordering other rows before a rerun cannot turn one refund into
+	// two.
+	nth         int
 	order       string
 	amount      string
 	reason      string
@@ -222,6 +227,7 @@ func readImportFile(path string) (orderCol string, rows []importRow, err error) 
 		return ""
 	}
 	seenRef := map[string]int{}
+	seenContent := map[string]int{}
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -233,6 +239,9 @@ func readImportFile(path string) (orderCol string, rows []importRow, err error) 
 		line, _ := r.FieldPos(0)
 		row := importRow{line: line, order: field(rec, orderCol), amount: field(rec, colAmount),
 			reason: field(rec, colReason), merchantRef: field(rec, colMerchRef)}
+		content := row.order + "\x00" + row.amount
+		row.nth = seenContent[content]
+		seenContent[content]++
 		switch {
 		case err != nil:
 			row.problem = &client.Error{Code: refund.EInvalidRequest, Message: fmt.Sprintf("row has %d fields, the header %d", len(rec), len(header))}
@@ -368,7 +377,7 @@ func (im *importer) one(ctx context.Context, row importRow) importResult {
 	}
 	res.merchantRef = row.merchantRef
 	if res.merchantRef == "" {
-		res.merchantRef = derivedReference(row.order, minor, cur.Code, row.line)
+		res.merchantRef = derivedReference(row.order, minor, cur.Code, row.nth)
 	}
 	// The merchant reference doubles as the idempotency key: a rerun of
 	// the file, or a retry, answers the refund already made.
@@ -385,8 +394,8 @@ func (im *importer) one(ctx context.Context, row importRow) importResult {
 // of the same file always gets the same one, so rerunning the file answers
 // the refunds already made instead of making them again. The reason is
 // left out on purpose: editing it must not turn a rerun into new refunds.
-func derivedReference(order string, minor int64, currency string, line int) string {
-	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%s\x00%d", order, minor, currency, line))
+func derivedReference(order string, minor int64, currency string, nth int) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%s\x00%d", order, minor, currency, nth))
 	return "imp-" + hex.EncodeToString(h[:12])
 }
 

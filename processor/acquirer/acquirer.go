@@ -74,6 +74,10 @@ func (r Result) processor() (processor.Result, error) {
 	return processor.Result{}, fmt.Errorf("acquirer: answer has unknown status %q", r.Status)
 }
 
+// notFoundCode is the acquirer's answer code for a key it never executed
+// (ISO 8583 25, unable to locate record).
+const notFoundCode = "25"
+
 // maxAnswer bounds what the connector reads of an answer.
 const maxAnswer = 1 << 20
 
@@ -154,7 +158,9 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte) (process
 	var p Problem
 	_ = json.Unmarshal(raw, &p) // a body that is no Problem leaves p empty
 	switch {
-	case res.StatusCode == http.StatusNotFound && method == http.MethodGet && p.Code != "":
+	case res.StatusCode == http.StatusNotFound && method == http.MethodGet && p.Code == notFoundCode:
+		// Only the acquirer's own "no such key" means never executed (and
+		// so safe to submit); any other 404, a proxy's say, is unknown.
 		return processor.Result{}, processor.ErrNotFound
 	case res.StatusCode == http.StatusServiceUnavailable && p.Code != "":
 		return processor.Result{}, &processor.TransientError{Code: p.Code, Message: p.Message}

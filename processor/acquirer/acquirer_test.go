@@ -123,14 +123,25 @@ func TestClient_KeyMismatch(t *testing.T) {
 // A route that is not the acquirer's (a wrong base URL) must not read as
 // "never executed", or refundd would think a resubmission is safe.
 func TestClient_NotFoundWithoutProblemIsNotErrNotFound(t *testing.T) {
-	ts := httptest.NewServer(http.NotFoundHandler())
-	defer ts.Close()
-	c, err := acquirer.New(ts.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Status(t.Context(), "ref_1"); err == nil || errors.Is(err, processor.ErrNotFound) {
-		t.Fatalf("Status = %v, want an error that is not ErrNotFound", err)
+	for name, h := range map[string]http.Handler{
+		"plain 404": http.NotFoundHandler(),
+		"JSON 404 of a proxy": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"code":"not_found","message":"no route to upstream"}`))
+		}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ts := httptest.NewServer(h)
+			defer ts.Close()
+			c, err := acquirer.New(ts.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Status(t.Context(), "ref_1"); err == nil || errors.Is(err, processor.ErrNotFound) {
+				t.Fatalf("Status = %v, want an error that is not ErrNotFound", err)
+			}
+		})
 	}
 }
 

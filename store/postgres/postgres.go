@@ -229,10 +229,13 @@ func (s *Store) commitBatch(batch []*commitReq) {
 		if err == nil {
 			return
 		}
-		if !retryable(err) {
+		var ce *commitError
+		if !retryable(err) && !errors.As(err, &ce) {
 			// A caller that gave up mid-statement can break the
 			// connection under the whole batch: run the others again
-			// without it.
+			// without it. Never after a failed COMMIT, though: the server
+			// may have committed before the connection broke, and running
+			// the batch again would apply it twice.
 			var alive []*commitReq
 			for _, r := range batch {
 				if cerr := r.ctx.Err(); cerr != nil {
@@ -306,10 +309,20 @@ func (s *Store) runBatch(batch []*commitReq) error {
 		}
 	}
 	if err := q.Commit(ctx); err != nil {
-		return wrap("commit", err)
+		if retryable(err) {
+			return wrap("commit", err) // rolled back: safe to run again
+		}
+		return &commitError{wrap("commit", err)}
 	}
 	return nil
 }
+
+// commitError is a COMMIT whose outcome is unknown (the connection broke,
+// say): the batch may have committed, so it is never run again.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
 
 // abortCause returns the error that must fail and retry the whole batch
 // when fn failed with err: a serialization failure or deadlock, even one
