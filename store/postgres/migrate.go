@@ -4,13 +4,10 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/refundd/refundd/store/migration"
 )
 
 // migrations holds the schema, one file per version: NNNN_name.sql. The
@@ -20,38 +17,12 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // loadMigrations returns the embedded migrations in version order.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+func loadMigrations() ([]migration.Migration, error) {
+	ms, err := migration.Load(migrations, "migrations")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	var ms []migration
-	seen := map[int]string{}
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("postgres: migration %s is not named NNNN_name.sql", base)
-		}
-		if prev, dup := seen[v]; dup {
-			return nil, fmt.Errorf("postgres: migrations %s and %s share version %d", prev, base, v)
-		}
-		seen[v] = base
-		b, err := migrations.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
 	return ms, nil
 }
 
@@ -82,7 +53,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) apply(ctx context.Context, m migration) error {
+func (s *Store) apply(ctx context.Context, m migration.Migration) error {
 	// READ COMMITTED, so that the statements after the lock see what the
 	// migrator that held it before committed (a REPEATABLE READ snapshot
 	// would date from before the lock was granted).
@@ -102,7 +73,7 @@ func (s *Store) apply(ctx context.Context, m migration) error {
 		return wrap("create schema_migrations", err)
 	}
 	var done bool
-	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.Version).Scan(&done); err != nil {
 		return wrap("migrate", err)
 	}
 	if done {
@@ -110,14 +81,14 @@ func (s *Store) apply(ctx context.Context, m migration) error {
 	}
 	// Without arguments pgx sends the file as one simple query, so it may
 	// hold many statements.
-	if _, err := q.Exec(ctx, m.sql); err != nil {
-		return wrap("migrate "+m.name, err)
+	if _, err := q.Exec(ctx, m.SQL); err != nil {
+		return wrap("migrate "+m.Name, err)
 	}
-	if _, err := q.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-		return wrap("migrate "+m.name, err)
+	if _, err := q.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+		return wrap("migrate "+m.Name, err)
 	}
 	if err := q.Commit(ctx); err != nil {
-		return wrap("migrate "+m.name+": commit", err)
+		return wrap("migrate "+m.Name+": commit", err)
 	}
 	return nil
 }

@@ -91,8 +91,8 @@ func TestMigrate(t *testing.T) {
 	if err := s.pool.QueryRow(t.Context(), `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &max); err != nil {
 		t.Fatal(err)
 	}
-	if n != len(ms) || max != ms[len(ms)-1].version {
-		t.Fatalf("schema_migrations holds %d versions up to %d, want %d up to %d", n, max, len(ms), ms[len(ms)-1].version)
+	if n != len(ms) || max != ms[len(ms)-1].Version {
+		t.Fatalf("schema_migrations holds %d versions up to %d, want %d up to %d", n, max, len(ms), ms[len(ms)-1].Version)
 	}
 	err = stores[1].View(t.Context(), func(tx refund.Tx) error {
 		got, err := tx.GetMerchant(t.Context(), "mer_1")
@@ -146,7 +146,7 @@ func TestMigrationsMatchSQLite(t *testing.T) {
 	}
 	var got []string
 	for _, m := range ms {
-		got = append(got, m.name)
+		got = append(got, m.Name)
 	}
 	sqlite, err := filepath.Glob("../sqlite/migrations/*.sql")
 	if err != nil {

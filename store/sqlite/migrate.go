@@ -6,12 +6,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/refundd/refundd/store/migration"
 )
 
 // migrations holds the schema, one file per version: NNNN_name.sql. The
@@ -21,38 +18,12 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // loadMigrations returns the embedded migrations in version order.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+func loadMigrations() ([]migration.Migration, error) {
+	ms, err := migration.Load(migrations, "migrations")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	var ms []migration
-	seen := map[int]string{}
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("sqlite: migration %s is not named NNNN_name.sql", base)
-		}
-		if prev, dup := seen[v]; dup {
-			return nil, fmt.Errorf("sqlite: migrations %s and %s share version %d", prev, base, v)
-		}
-		seen[v] = base
-		b, err := migrations.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
 	return ms, nil
 }
 
@@ -96,29 +67,29 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-func apply(ctx context.Context, db *sql.DB, m migration) error {
+func apply(ctx context.Context, db *sql.DB, m migration.Migration) error {
 	q, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap("migrate: begin", err)
 	}
 	defer q.Rollback()
 	var done int
-	err = q.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations WHERE version = ?`, m.version).Scan(&done)
+	err = q.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations WHERE version = ?`, m.Version).Scan(&done)
 	switch {
 	case err == nil:
 		return nil // applied earlier
 	case !errors.Is(err, sql.ErrNoRows):
 		return wrap("migrate", err)
 	}
-	if _, err := q.ExecContext(ctx, m.sql); err != nil {
-		return wrap("migrate "+m.name, err)
+	if _, err := q.ExecContext(ctx, m.SQL); err != nil {
+		return wrap("migrate "+m.Name, err)
 	}
 	if _, err := q.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-		m.version, time.Now().UnixNano()); err != nil {
-		return wrap("migrate "+m.name, err)
+		m.Version, time.Now().UnixNano()); err != nil {
+		return wrap("migrate "+m.Name, err)
 	}
 	if err := q.Commit(); err != nil {
-		return wrap("migrate "+m.name+": commit", err)
+		return wrap("migrate "+m.Name+": commit", err)
 	}
 	return nil
 }

@@ -112,8 +112,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		if err := st.reader.QueryRowContext(t.Context(), `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &max); err != nil {
 			t.Fatal(err)
 		}
-		if n != len(ms) || max != ms[len(ms)-1].version {
-			t.Fatalf("schema_migrations holds %d versions up to %d, want %d up to %d", n, max, len(ms), ms[len(ms)-1].version)
+		if n != len(ms) || max != ms[len(ms)-1].Version {
+			t.Fatalf("schema_migrations holds %d versions up to %d, want %d up to %d", n, max, len(ms), ms[len(ms)-1].Version)
 		}
 	}
 	err = reopened.View(t.Context(), func(tx refund.Tx) error {
