@@ -8,12 +8,12 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"math/big"
 	"os"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
+
+	"github.com/refundd/refundd/refund"
 )
 
 var (
@@ -40,7 +40,7 @@ func Find(text string) []string {
 		out = append(out, "token "+m)
 	}
 	for _, m := range iban.FindAllString(text, -1) {
-		if n, ok := ibanLengths[m[:2]]; ok && len(m) == n && ibanValid(m) {
+		if n, ok := ibanLengths[m[:2]]; ok && len(m) == n && refund.ValidIBAN(m) {
 			out = append(out, "IBAN "+m)
 		}
 	}
@@ -53,6 +53,8 @@ func Find(text string) []string {
 }
 
 // ibanLengths is the ISO 13616 registry: the IBAN length of each country.
+// refund.ValidIBAN checks only the countries refundd pays out to; a scan
+// must also not take a random token for an IBAN of an unknown country.
 var ibanLengths = map[string]int{
 	"AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
 	"BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
@@ -63,23 +65,6 @@ var ibanLengths = map[string]int{
 	"NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33,
 	"SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
 	"TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
-}
-
-func ibanValid(s string) bool {
-	r := s[4:] + s[:4]
-	var digits strings.Builder
-	for _, c := range r {
-		switch {
-		case c >= '0' && c <= '9':
-			digits.WriteRune(c)
-		case c >= 'A' && c <= 'Z':
-			fmt.Fprintf(&digits, "%d", c-'A'+10)
-		default:
-			return false
-		}
-	}
-	n, ok := new(big.Int).SetString(digits.String(), 10)
-	return ok && new(big.Int).Mod(n, big.NewInt(97)).Int64() == 1
 }
 
 func luhn(s string) bool {
