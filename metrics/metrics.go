@@ -59,19 +59,23 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// Middleware times every request by the route pattern mux chose for it
-// (not the raw path, which would make one series per id).
-func (m *Metrics) Middleware(mux *http.ServeMux, next http.Handler) http.Handler {
+// Middleware times every request by its route pattern (not the raw path,
+// which would make one series per id). next must pass r itself to the
+// ServeMux, which records the pattern it chose in r.Pattern.
+func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, route := mux.Handler(r)
-		if route == "" {
-			route = "unmatched"
-		}
 		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(rec, r)
-		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
+		m.requests.WithLabelValues(routeOf(r), r.Method, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
 	})
+}
+
+func routeOf(r *http.Request) string {
+	if r.Pattern == "" {
+		return "unmatched"
+	}
+	return r.Pattern
 }
 
 type recorder struct {

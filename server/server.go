@@ -210,9 +210,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	upayments.New(s.Service, cfg.Log).Register(mux)
 	techrar.New(s.Service, cfg.Log).Register(mux)
 	console.New(s.Service, cfg.Log, console.WithClock(cfg.Now)).Register(mux)
-	var handler http.Handler = s.Metrics.Middleware(mux.ServeMux, mux)
+	var handler http.Handler = s.Metrics.Middleware(mux)
 	if tracingOn(cfg) {
-		handler = tracing.Middleware(tp, mux.ServeMux, handler)
+		handler = tracing.Middleware(tp, handler)
 	}
 	s.http = &http.Server{
 		Handler:           api.Middleware(handler, cfg.Log),

@@ -43,22 +43,26 @@ func Setup(ctx context.Context, endpoint string) (trace.TracerProvider, func(con
 	return tp, tp.Shutdown, nil
 }
 
-// Middleware opens a server span per request, named by the route pattern
-// mux chose (never the raw path), continuing a trace the caller sent.
-func Middleware(tp trace.TracerProvider, mux *http.ServeMux, next http.Handler) http.Handler {
+// Middleware opens a server span per request, continuing a trace the
+// caller sent, and names it by the route pattern (never the raw path) once
+// the ServeMux has chosen one: next must hand the request it is given to
+// the mux, which records the pattern in it.
+func Middleware(tp trace.TracerProvider, next http.Handler) http.Handler {
 	tracer := tp.Tracer(scope)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, route := mux.Handler(r)
+		ctx := propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", r.Method)))
+		defer span.End()
+		rec := &status{ResponseWriter: w, code: http.StatusOK}
+		r = r.WithContext(ctx)
+		next.ServeHTTP(rec, r)
+		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
 		}
-		ctx := propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := tracer.Start(ctx, route, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", route)))
-		defer span.End()
-		rec := &status{ResponseWriter: w, code: http.StatusOK}
-		next.ServeHTTP(rec, r.WithContext(ctx))
-		span.SetAttributes(attribute.Int("http.response.status_code", rec.code),
+		span.SetName(route)
+		span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", rec.code),
 			attribute.String("refundd.request_id", w.Header().Get("X-Request-Id")))
 		if rec.code >= 500 {
 			span.SetStatus(codes.Error, strconv.Itoa(rec.code))
