@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -236,7 +238,6 @@ type matrixReply struct {
 	status   int
 	raw      string
 	location string
-	ctype    string
 }
 
 // matrix holds a merchant with one object of each kind, and every wrong
@@ -303,11 +304,11 @@ func newMatrix(t *testing.T, s *testServer) *matrix {
 	m.event = evs.get("data").([]any)[0].(map[string]any)["id"].(string)
 	inv := s.do("GET", "/v1/invoices?limit=1", s.key, nil)
 	if data, _ := inv.get("data").([]any); len(data) > 0 {
-		m.invoice = int64(toNum(data[0].(map[string]any)["id"]))
+		m.invoice = (toNum(data[0].(map[string]any)["id"]))
 	}
 	ti := s.do("GET", fmt.Sprintf("/order/v1/merchant/invoices/%d/", m.invoice), s.key, nil, "app-id", app)
 	if items, _ := ti.get("items").([]any); len(items) > 0 {
-		m.invoiceItem = int64(toNum(items[0].(map[string]any)["id"]))
+		m.invoiceItem = (toNum(items[0].(map[string]any)["id"]))
 	}
 	quote := s.do("POST", "/api/v1/create-refund", s.key, map[string]any{"orderId": m.vorder, "totalPrice": "1.000"})
 	if p, _ := quote.get("data", "refundPayload").([]any); len(p) > 0 {
@@ -337,10 +338,9 @@ func newMatrix(t *testing.T, s *testServer) *matrix {
 	return m
 }
 
-func toNum(v any) float64 {
-	var f float64
-	fmt.Sscan(fmt.Sprint(v), &f)
-	return f
+func toNum(v any) int64 {
+	n, _ := strconv.ParseInt(fmt.Sprint(v), 10, 64)
+	return n
 }
 
 func (m *matrix) token(name, id, key string) credential {
@@ -453,19 +453,14 @@ func (m *matrix) do(method, path, body string, c credential) matrixReply {
 		m.t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var sb strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := res.Body.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			break
-		}
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		m.t.Fatal(err)
 	}
 	if res.StatusCode >= 400 {
-		scanned.Write([]byte(sb.String())) // error replies must hold no secret
+		scanned.Write(raw) // error replies must hold no secret
 	}
-	return matrixReply{status: res.StatusCode, raw: sb.String(), location: res.Header.Get("Location"), ctype: res.Header.Get("Content-Type")}
+	return matrixReply{status: res.StatusCode, raw: string(raw), location: res.Header.Get("Location")}
 }
 
 // shape reports whether r is an error in the surface's documented shape.
