@@ -52,7 +52,23 @@ const (
 	Pending  Status = "pending" // accepted, final answer later (wallets)
 	// Reversed: an approved refund the acquirer later reversed (Status only).
 	Reversed Status = "reversed"
+	// Voided: the key was voided before it executed (Void and Status
+	// only); the processor guarantees it will never execute it.
+	Voided Status = "voided"
 )
+
+// Voider is an optional capability: a processor that can void an
+// idempotency key it has not executed, after which it guarantees that key
+// will never execute (a late or queued execution of it is dropped). Only
+// such a processor lets refundd release the money of a refund whose last
+// submission went unanswered; without it that refund waits for review.
+type Voider interface {
+	// Void voids key. It answers Result.Status Voided when the key had not
+	// executed (or was voided before), and the key's final result
+	// (approved, declined, reversed) when it had: then nothing was voided.
+	// Any error means nothing is known, as for Refund.
+	Void(ctx context.Context, idempotencyKey string) (Result, error)
+}
 
 // Result is the processor's answer for one idempotency key.
 type Result struct {
