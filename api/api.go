@@ -49,6 +49,9 @@ type route struct {
 	// others, so this list cannot drift from what the handler uses.
 	query   []string
 	public  bool // served without an API key
+	// creates marks a route that creates something: an Idempotency-Key
+	// on it replays the first answer.
+	creates bool
 	handler http.HandlerFunc
 }
 
@@ -61,16 +64,18 @@ func (a *API) routes() []route {
 		{method: "GET", pattern: "/readyz", public: true, handler: a.readyz},
 		{method: "GET", pattern: "/openapi.json", public: true, handler: a.openAPI},
 		{method: "GET", pattern: "/docs", public: true, handler: a.docs},
-		{method: "POST", pattern: "/v1/orders", handler: a.createOrder},
+		{method: "POST", pattern: "/v1/orders", creates: true, handler: a.createOrder},
 		{method: "GET", pattern: "/v1/orders", query: append([]string{"reference"}, pageQuery...), handler: a.listOrders},
 		{method: "GET", pattern: "/v1/orders/{id}", handler: a.getOrder},
-		{method: "POST", pattern: "/v1/refunds", handler: a.createRefund},
+		{method: "POST", pattern: "/v1/refunds", creates: true, handler: a.createRefund},
 		{method: "GET", pattern: "/v1/refunds", query: append([]string{"order_id", "status", "created_gte", "created_lt"}, pageQuery...), handler: a.listRefunds},
 		{method: "GET", pattern: "/v1/refunds/{id}", handler: a.getRefund},
 		{method: "GET", pattern: "/v1/refunds/{id}/transitions", handler: a.listTransitions},
 		{method: "POST", pattern: "/v1/refunds/{id}/cancel", handler: a.cancelRefund},
 		{method: "POST", pattern: "/v1/refunds/{id}/sync", handler: a.syncRefund},
-		{method: "POST", pattern: "/v1/webhook_endpoints", handler: a.createEndpoint},
+		{method: "POST", pattern: "/v1/refunds/{id}/resolve", handler: a.resolveRefund},
+		{method: "GET", pattern: "/v1/discrepancies", query: append([]string{"kind"}, pageQuery...), handler: a.listDiscrepancies},
+		{method: "POST", pattern: "/v1/webhook_endpoints", creates: true, handler: a.createEndpoint},
 		{method: "GET", pattern: "/v1/webhook_endpoints", handler: a.listEndpoints},
 		{method: "GET", pattern: "/v1/webhook_endpoints/{id}", handler: a.getEndpoint},
 		{method: "POST", pattern: "/v1/webhook_endpoints/{id}", handler: a.updateEndpoint},
@@ -86,7 +91,7 @@ func (a *API) routes() []route {
 		{method: "GET", pattern: "/v1/invoices/{id}", handler: a.getInvoice},
 		{method: "GET", pattern: "/v1/invoices/{id}/xml", handler: a.getInvoiceXML},
 		{method: "GET", pattern: "/v1/invoices/{id}/qr", handler: a.getInvoiceQR},
-		{method: "POST", pattern: "/v1/orders/{id}/invoice", handler: a.issueInvoice},
+		{method: "POST", pattern: "/v1/orders/{id}/invoice", creates: true, handler: a.issueInvoice},
 	}
 }
 
@@ -102,7 +107,11 @@ type Mux interface {
 // Register adds the native routes to mux.
 func (a *API) Register(mux Mux) {
 	for _, rt := range a.routes() {
-		var h http.Handler = onlyQuery(rt.query, rt.handler)
+		hf := rt.handler
+		if rt.creates {
+			hf = a.idempotent(hf)
+		}
+		var h http.Handler = onlyQuery(rt.query, hf)
 		if !rt.public {
 			h = a.auth(h)
 		}
@@ -166,6 +175,7 @@ var statusOf = map[string]int{
 	refund.EMerchantReferenceReused: http.StatusConflict,
 	refund.EOrderReferenceExists:    http.StatusConflict,
 	refund.ERefundNotCancelable:     http.StatusConflict,
+	refund.ERefundNotReviewable:     http.StatusConflict,
 	refund.EConflict:                http.StatusConflict,
 	refund.EUnauthorized:            http.StatusUnauthorized,
 	refund.EForbidden:               http.StatusForbidden,

@@ -75,14 +75,62 @@ func (a *API) createRefund(w http.ResponseWriter, r *http.Request) {
 	}
 	in := refund.RefundInput{OrderID: req.OrderID, Amount: req.Amount, Reason: req.Reason,
 		MerchantReference: req.MerchantReference, CaptureID: req.TransactionID, Items: req.Items,
-		Vendors: req.Vendors, NotifyURL: req.NotifyURL, Queue: req.Queue,
-		IdempotencyKey: r.Header.Get("Idempotency-Key"), Surface: "native"}
+		Vendors: req.Vendors, NotifyURL: req.NotifyURL, Queue: req.Queue, Surface: "native"}
 	ref, err := a.svc.CreateRefund(r.Context(), PrincipalFrom(r.Context()), in)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, refundOut(ref))
+}
+
+type resolveRequest struct {
+	Outcome refund.Status `json:"outcome"`
+	Note    string        `json:"note"`
+}
+
+func (a *API) resolveRefund(w http.ResponseWriter, r *http.Request) {
+	var req resolveRequest
+	if err := decode(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.refundAction(w, r, func(ctx context.Context, p refund.Principal, id string) (*refund.Refund, error) {
+		return a.svc.ResolveRefund(ctx, p, id, refund.ResolveInput{Outcome: req.Outcome, Note: req.Note})
+	})
+}
+
+type discrepancyJSON struct {
+	ID        string    `json:"id"`
+	Object    string    `json:"object"`
+	Kind      string    `json:"kind"`
+	RefundID  *string   `json:"refund_id"`
+	OrderID   *string   `json:"order_id"`
+	Amount    int64     `json:"amount"`
+	Currency  string    `json:"currency"`
+	Detail    string    `json:"detail"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (a *API) listDiscrepancies(w http.ResponseWriter, r *http.Request) {
+	limit, err := queryLimit(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	page, err := a.svc.ListDiscrepancies(r.Context(), PrincipalFrom(r.Context()),
+		refund.DiscrepancyFilter{Kind: q.Get("kind"), Cursor: q.Get("cursor"), Limit: limit})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listOut(page, discrepancyOut))
+}
+
+func discrepancyOut(d *refund.Discrepancy) discrepancyJSON {
+	return discrepancyJSON{ID: d.ID, Object: "discrepancy", Kind: d.Kind, RefundID: nullable(d.RefundID),
+		OrderID: nullable(d.OrderID), Amount: d.Amount, Currency: d.Currency, Detail: d.Detail, CreatedAt: d.CreatedAt}
 }
 
 func (a *API) getRefund(w http.ResponseWriter, r *http.Request) {

@@ -233,3 +233,13 @@ func currencyName(c Currency) string {
 	}
 	return c.Code
 }
+
+// Add returns a + b for non-negative amounts, and false when the sum does
+// not fit in an int64 (a list of shares, each in range, can still
+// overflow when added).
+func Add(a, b int64) (int64, bool) {
+	if a < 0 || b < 0 || a > math.MaxInt64-b {
+		return 0, false
+	}
+	return a + b, true
+}

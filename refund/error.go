@@ -34,6 +34,7 @@ const (
 	EEventNotFound           = "event_not_found"
 	ERateLimited             = "rate_limited"
 	EInvoiceNotFound         = "invoice_not_found"
+	ERefundNotReviewable     = "refund_not_reviewable"
 )
 
 // Error is the one error type of the domain. Anything that is not an *Error

@@ -198,7 +198,10 @@ func validateVendors(in []VendorInput, captured int64) ([]Vendor, error) {
 		if len(v.Name) > 200 {
 			return nil, Errorf(EInvalidRequest, param("name"), "name is at most 200 characters")
 		}
-		total += v.Amount
+		var ok bool
+		if total, ok = money.Add(total, v.Amount); !ok || total > captured {
+			return nil, Errorf(EInvalidAmount, "vendors", "vendor amounts add up to more than the captured amount %d", captured)
+		}
 		vs = append(vs, Vendor{ID: v.ID, Name: v.Name, IBAN: iban, Amount: v.Amount})
 	}
 	if total != captured {
@@ -218,7 +221,16 @@ func (s *Service) CreateOrder(ctx context.Context, p Principal, in OrderInput) (
 	}
 	o.ID = s.cfg.NewID("ord")
 	o.MerchantID = p.MerchantID
+	var replayed *Order
 	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+		if id := claimedObject(ctx, p.MerchantID); id != "" {
+			// An earlier run of this very request recorded it and died
+			// before it answered: recording it again would double what the
+			// order can refund.
+			var err error
+			replayed, err = tx.GetOrder(ctx, p.MerchantID, id)
+			return err
+		}
 		now := s.now()
 		o.CreatedAt, o.UpdatedAt = now, now
 		o.Transactions = []Transaction{{ID: s.cfg.NewID("txn"), OrderID: o.ID, Seq: 1, Type: TxCapture,
@@ -229,10 +241,16 @@ func (s *Service) CreateOrder(ctx context.Context, p Principal, in OrderInput) (
 		if err := s.issueOnCreate(ctx, tx, o, now); err != nil {
 			return err
 		}
+		if err := s.linkClaim(ctx, tx, p.MerchantID, o.ID); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, p, "order.create", "order", o.ID, "", "captured", "", now)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if replayed != nil {
+		return replayed, nil
 	}
 	return o, nil
 }

@@ -11,8 +11,13 @@ import (
 )
 
 // submit calls the processor for a refund this caller owns (status
-// processing at version r.Version) and applies the answer.
-func (s *Service) submit(ctx context.Context, r *Refund, idemKey string) (*Refund, error) {
+// processing at version r.Version) and applies the answer. Once the refund
+// row is committed nothing here answers an error: if the answer cannot be
+// recorded (even by a commit of unknown outcome) the refund is returned as
+// it stands, processing, and the worker finishes it after its lease, asking
+// the processor first. A client that got an error would retry, and on a
+// surface without deduplication a retry is a second refund.
+func (s *Service) submit(ctx context.Context, r *Refund, idemKey string) *Refund {
 	res, callErr := s.callRefund(ctx, r)
 	var out *Refund
 	err := s.cfg.Store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
@@ -32,7 +37,11 @@ func (s *Service) submit(ctx context.Context, r *Refund, idemKey string) (*Refun
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		s.log.Error("could not record the processor's answer; the worker will ask again", "refund", r.ID, "err", err)
+		return r
+	}
+	return out
 }
 
 func (s *Service) request(r *Refund, o *Order) processor.Request {
@@ -97,24 +106,30 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 	if err != nil {
 		return nil, err
 	}
-	if r.Version != version || r.Status != StatusProcessing {
+	if r.Version != version || (r.Status != StatusProcessing && r.Status != StatusRequiresReview) {
 		return r, nil
 	}
 	now := s.now()
 	if callErr != nil {
-		// Outcome unknown: keep it processing and look again later; the
-		// next look starts with a status check, never a blind resubmit.
+		// Outcome unknown: keep it reserved and look again later; the next
+		// look starts with a status check, never a blind resubmit.
 		var te *processor.TransientError
-		if errors.As(callErr, &te) {
+		switch {
+		case errors.As(callErr, &te):
 			r.ResponseCode, r.FailureMessage = te.Code, te.Message
-		} else {
+		case errors.Is(callErr, processor.ErrNotFound):
+			r.FailureMessage = "the processor has not executed it"
+		default:
 			r.FailureMessage = "processor did not answer: " + callErr.Error()
 		}
 		if len(r.FailureMessage) > 300 {
 			r.FailureMessage = r.FailureMessage[:300]
 		}
-		r.NextAttemptAt, r.UpdatedAt = now.Add(s.backoff(r.Attempts)), now
 		s.log.Info("refund outcome unknown", "refund", r.ID, "attempt", r.Attempts, "call", call, "err", callErr)
+		if r.Status == StatusProcessing && r.Attempts >= s.cfg.MaxAttempts {
+			return r, s.toReview(ctx, tx, r, fmt.Sprintf("no definite answer after %d attempts", r.Attempts), now)
+		}
+		r.NextAttemptAt, r.UpdatedAt = s.nextLook(r, now), now
 		return r, tx.UpdateRefund(ctx, r)
 	}
 	r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN = res.ResponseCode, res.RRN, res.STAN, res.AuthCode, res.ARN
@@ -131,8 +146,17 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 			return nil, err
 		}
 		return r, s.recordTransaction(ctx, tx, r, TxFailed, res, now)
+	case processor.Voided:
+		// The processor guarantees the key will never execute: the one
+		// answer besides a decline that may release the money.
+		r.FailureCode = EProcessorUnavailable
+		r.FailureMessage = fmt.Sprintf("the processor did not execute the refund after %d attempts and voided it", r.Attempts)
+		return r, s.finish(ctx, tx, r, StatusFailed, "processor voided the unexecuted refund", Release, now)
 	case processor.Pending:
-		r.NextAttemptAt, r.UpdatedAt = now.Add(s.cfg.PollInterval), now
+		r.NextAttemptAt, r.UpdatedAt = s.nextLook(r, now), now
+		if r.Status == StatusProcessing {
+			r.NextAttemptAt = now.Add(s.cfg.PollInterval)
+		}
 		return r, tx.UpdateRefund(ctx, r)
 	case processor.Reversed:
 		// Executed and already reversed by the time we asked: record both
@@ -149,6 +173,39 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 	return nil, fmt.Errorf("refund: processor answered unknown status %q", res.Status)
 }
 
+// nextLook is when a refund whose outcome is still open is asked about
+// again: with backoff while it is processing, and on the review schedule
+// once it waits for review.
+func (s *Service) nextLook(r *Refund, now time.Time) time.Time {
+	if r.Status != StatusRequiresReview {
+		return now.Add(s.backoff(r.Attempts))
+	}
+	if now.Before(r.CreatedAt.Add(s.cfg.ReviewWindow)) {
+		return now.Add(s.cfg.ReviewPoll)
+	}
+	return now.Add(24 * time.Hour)
+}
+
+// toReview parks a processing refund whose outcome the processor has not
+// settled: the amount stays reserved, nothing is submitted again, and it
+// is polled on the review schedule until a definite answer or a person
+// settles it.
+func (s *Service) toReview(ctx context.Context, tx Tx, r *Refund, cause string, now time.Time) error {
+	from := r.Status
+	if !CanTransition(from, StatusRequiresReview) {
+		return Errorf(EConflict, "", "refund %s cannot move from %s to %s", r.ID, from, StatusRequiresReview)
+	}
+	r.Status, r.UpdatedAt = StatusRequiresReview, now
+	r.NextAttemptAt = s.nextLook(r, now)
+	if err := tx.UpdateRefund(ctx, r); err != nil {
+		return err
+	}
+	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: from, To: StatusRequiresReview, Cause: cause, At: now}); err != nil {
+		return err
+	}
+	return s.event(ctx, tx, EventRefundRequiresReview, r, now)
+}
+
 // recordTransaction writes the processor's final answer as a refund
 // transaction on the order.
 func (s *Service) recordTransaction(ctx context.Context, tx Tx, r *Refund, status string, res processor.Result, now time.Time) error {
@@ -162,6 +219,7 @@ func (s *Service) recordTransaction(ctx context.Context, tx Tx, r *Refund, statu
 // one step: a status check first, then a submission only if the processor
 // never executed it. It returns how many refunds it claimed.
 func (s *Service) ProcessDue(ctx context.Context, limit, parallel int) (int, error) {
+	s.syncClockIfStale(ctx)
 	var claimed []*Refund
 	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
 		claimed, err = tx.ClaimDueRefunds(ctx, s.now(), s.cfg.Lease, limit)
@@ -213,41 +271,35 @@ func (s *Service) releaseLease(ctx context.Context, r *Refund) {
 // advance moves one claimed refund forward.
 func (s *Service) advance(ctx context.Context, r *Refund) error {
 	ctx = WithOrderKey(ctx, r.OrderID)
+	if r.Status == StatusRequiresReview {
+		return s.review(ctx, r)
+	}
 	if r.Status == StatusProcessing && r.Attempts > 0 {
 		res, err := s.callStatus(ctx, r)
 		switch {
 		case err == nil:
-			return s.update(ctx, func(tx Tx) error {
-				_, err := s.apply(ctx, tx, r.ID, r.Version, res, nil, "status")
-				return err
-			})
+			return s.record(ctx, r, res, nil, "status")
 		case !errors.Is(err, processor.ErrNotFound):
-			return s.update(ctx, func(tx Tx) error {
-				_, err := s.apply(ctx, tx, r.ID, r.Version, res, err, "status")
-				return err
-			})
+			return s.record(ctx, r, res, err, "status")
 		}
-		// The processor never executed it: safe to submit (again).
+		// The processor has not executed it (yet).
+		if r.Attempts >= s.cfg.MaxAttempts {
+			// Out of attempts. "Not found" is no proof that the last
+			// submission will never execute: only a void is.
+			return s.settleUnexecuted(ctx, r)
+		}
 	}
-	var giveUp bool
+	var moved bool
 	err := s.update(ctx, func(tx Tx) error {
 		cur, err := tx.GetRefund(ctx, "", r.ID)
 		if err != nil {
 			return err
 		}
 		if cur.Version != r.Version || cur.Status.Final() {
-			giveUp = true // somebody else moved it; they own it now
+			moved = true // somebody else moved it; they own it now
 			return nil
 		}
 		now := s.now()
-		if cur.Attempts >= s.cfg.MaxAttempts {
-			// Confirmed never executed and out of attempts: fail it so the
-			// reservation is released rather than left hanging.
-			giveUp = true
-			cur.FailureCode = EProcessorUnavailable
-			cur.FailureMessage = fmt.Sprintf("processor did not take the refund after %d attempts", cur.Attempts)
-			return s.finish(ctx, tx, cur, StatusFailed, "retries exhausted, processor confirmed not executed", Release, now)
-		}
 		from := cur.Status
 		cur.Status, cur.Attempts, cur.NextAttemptAt, cur.UpdatedAt = StatusProcessing, cur.Attempts+1, now.Add(s.cfg.Lease), now
 		if err := tx.UpdateRefund(ctx, cur); err != nil {
@@ -262,14 +314,65 @@ func (s *Service) advance(ctx context.Context, r *Refund) error {
 		r = cur
 		return nil
 	})
-	if err != nil || giveUp {
+	if err != nil || moved {
 		return err
 	}
 	res, callErr := s.callRefund(ctx, r)
+	return s.record(ctx, r, res, callErr, "refund")
+}
+
+// record applies a processor answer to r in a transaction of its own.
+func (s *Service) record(ctx context.Context, r *Refund, res processor.Result, callErr error, call string) error {
 	return s.update(ctx, func(tx Tx) error {
-		_, err := s.apply(ctx, tx, r.ID, r.Version, res, callErr, "refund")
+		_, err := s.apply(ctx, tx, r.ID, r.Version, res, callErr, call)
 		return err
 	})
+}
+
+// settleUnexecuted ends a refund the processor reports not executed after
+// its last attempt. A processor that can void the key makes that answer
+// final and the money is released; any other goes to review, its amount
+// still reserved, because its last submission may yet execute.
+func (s *Service) settleUnexecuted(ctx context.Context, r *Refund) error {
+	if v, ok := s.cfg.Processor.(processor.Voider); ok {
+		res, err := s.callVoid(ctx, v, r)
+		if err == nil {
+			return s.record(ctx, r, res, nil, "void")
+		}
+		s.log.Info("could not void an unexecuted refund", "refund", r.ID, "err", err)
+	}
+	return s.update(ctx, func(tx Tx) error {
+		cur, err := tx.GetRefund(ctx, "", r.ID)
+		if err != nil || cur.Version != r.Version || cur.Status != StatusProcessing {
+			return err
+		}
+		return s.toReview(ctx, tx, cur, fmt.Sprintf("not executed after %d attempts, and the processor cannot guarantee it never will", cur.Attempts), s.now())
+	})
+}
+
+// review polls a refund waiting for review: a definite answer settles it;
+// "not executed" settles it only through a void; anything else leaves it
+// waiting, its amount reserved, until the next look.
+func (s *Service) review(ctx context.Context, r *Refund) error {
+	res, err := s.callStatus(ctx, r)
+	if errors.Is(err, processor.ErrNotFound) {
+		if v, ok := s.cfg.Processor.(processor.Voider); ok {
+			if res, err = s.callVoid(ctx, v, r); err == nil {
+				return s.record(ctx, r, res, nil, "void")
+			}
+		}
+	}
+	return s.record(ctx, r, res, err, "status")
+}
+
+func (s *Service) callVoid(ctx context.Context, v processor.Voider, r *Refund) (processor.Result, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProcessorTimeout)
+	defer cancel()
+	if err := s.acquireCall(cctx); err != nil {
+		return processor.Result{}, err
+	}
+	defer func() { <-s.inflight }()
+	return v.Void(cctx, r.ID)
 }
 
 func (s *Service) update(ctx context.Context, fn func(tx Tx) error) error {
@@ -277,9 +380,10 @@ func (s *Service) update(ctx context.Context, fn func(tx Tx) error) error {
 }
 
 // SyncRefund asks the processor about a refund now, whatever its state,
-// and applies the answer: a processing refund moves on, a succeeded one the
-// processor reports reversed becomes reversed. This repairs a lost
-// processor notification.
+// and applies the answer: a processing refund or one waiting for review
+// moves on, a succeeded one the processor reports reversed becomes
+// reversed, and a failed one the processor reports executed is revived or
+// listed as a discrepancy. This repairs a lost processor notification.
 func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refund, error) {
 	if err := require(p, ScopeRefundsWrite); err != nil {
 		return nil, err
@@ -291,10 +395,12 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 	if r.Status == StatusPending || r.Status == StatusCanceled || (r.Status == StatusProcessing && r.Attempts == 0) {
 		return r, nil // never reached the processor: nothing to ask
 	}
+	ctx = WithOrderKey(ctx, r.OrderID)
 	res, callErr := s.callStatus(ctx, r)
 	if errors.Is(callErr, processor.ErrNotFound) && r.Status == StatusProcessing {
-		// Not executed yet: let the worker submit it now rather than wait
-		// out the lease.
+		// Not executed yet: let the worker take it now rather than wait
+		// out the lease (it submits again, or settles it if out of
+		// attempts).
 		err = s.update(ctx, func(tx Tx) error {
 			cur, err := tx.GetRefund(ctx, "", id)
 			if err != nil || cur.Version != r.Version {
@@ -306,7 +412,10 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 		})
 		return r, err
 	}
-	if callErr != nil && r.Status != StatusProcessing {
+	if callErr != nil && r.Status != StatusProcessing && r.Status != StatusRequiresReview {
+		if errors.Is(callErr, processor.ErrNotFound) {
+			return r, nil
+		}
 		return nil, Errorf(EProcessorUnavailable, "", "the processor could not be asked: %v", callErr)
 	}
 	var out *Refund
@@ -314,6 +423,8 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 		switch {
 		case r.Status == StatusSucceeded:
 			out, err = s.reverseIfReported(ctx, tx, r, res)
+		case r.Status == StatusFailed:
+			out, err = s.reviveIfExecuted(ctx, tx, r, res)
 		case r.Status.Final():
 			out = r
 		default:
@@ -336,6 +447,116 @@ func (s *Service) reverseIfReported(ctx context.Context, tx Tx, r *Refund, res p
 		return cur, err
 	}
 	return cur, s.finish(ctx, tx, cur, StatusReversed, "processor reported the refund reversed", Reverse, s.now())
+}
+
+// reviveIfExecuted applies evidence that a failed refund was executed
+// after all. The money has left: if the order still has room, the refund
+// becomes succeeded under the same guarded reservation as a new refund;
+// if not (other refunds took that room meanwhile: the customer was paid
+// twice), it stays failed and is listed as a discrepancy, with an event.
+// Never silence.
+func (s *Service) reviveIfExecuted(ctx context.Context, tx Tx, r *Refund, res processor.Result) (*Refund, error) {
+	if res.Status != processor.Approved {
+		return r, nil
+	}
+	cur, err := tx.GetRefund(ctx, "", r.ID)
+	if err != nil || cur.Version != r.Version || cur.Status != StatusFailed {
+		return cur, err
+	}
+	now := s.now()
+	err = tx.AdjustBalances(ctx, BalancesOf(cur), Reserve)
+	if ErrorCode(err) == EAmountExceedsRefundable {
+		d := &Discrepancy{ID: s.cfg.NewID("dsc"), MerchantID: cur.MerchantID, Kind: DiscrepancyExecutedNotRecorded,
+			RefundID: cur.ID, OrderID: cur.OrderID, Amount: cur.Amount, Currency: cur.Currency, CreatedAt: now,
+			Detail: fmt.Sprintf("the processor executed this refund (%s) after refundd recorded it failed, and the order has no room left for it", res.ResponseCode)}
+		inserted, err := tx.InsertDiscrepancy(ctx, d)
+		if err != nil || !inserted {
+			return cur, err
+		}
+		s.log.Warn("refund executed at the processor but recorded failed; listed as a discrepancy", "refund", cur.ID, "discrepancy", d.ID)
+		return cur, s.event(ctx, tx, EventRefundDiscrepancy, cur, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cur.FailureCode, cur.FailureMessage = "", ""
+	cur.ResponseCode, cur.RRN, cur.STAN, cur.AuthCode, cur.ARN = res.ResponseCode, res.RRN, res.STAN, res.AuthCode, res.ARN
+	if err := s.finish(ctx, tx, cur, StatusSucceeded, fmt.Sprintf("processor reports it executed (%s) after it was recorded failed", res.ResponseCode), Commit, now); err != nil {
+		return nil, err
+	}
+	return cur, s.recordTransaction(ctx, tx, cur, TxSucceeded, res, now)
+}
+
+// ResolveInput settles a refund waiting for review.
+type ResolveInput struct {
+	Outcome Status // StatusSucceeded or StatusFailed
+	Note    string
+}
+
+// ResolveRefund lets a person settle a refund waiting for review, on
+// evidence refundd could not get from the processor itself (a settlement
+// report, the acquirer's support desk): succeeded counts the money as
+// refunded, failed releases it. Needs scope refunds:review; audited with
+// the note. Should the processor later report otherwise, a sync applies
+// that evidence like any other.
+func (s *Service) ResolveRefund(ctx context.Context, p Principal, id string, in ResolveInput) (*Refund, error) {
+	if err := require(p, ScopeRefundsReview); err != nil {
+		return nil, err
+	}
+	switch {
+	case in.Outcome != StatusSucceeded && in.Outcome != StatusFailed:
+		return nil, Errorf(EInvalidRequest, "outcome", "outcome must be succeeded or failed")
+	case len(in.Note) > 500:
+		return nil, Errorf(EInvalidRequest, "note", "note is at most 500 characters")
+	}
+	var r *Refund
+	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+		if r, err = tx.GetRefund(ctx, p.MerchantID, id); err != nil {
+			return err
+		}
+		if r.Status != StatusRequiresReview {
+			return Errorf(ERefundNotReviewable, "", "only a refund waiting for review can be resolved; this one is %s", r.Status)
+		}
+		now := s.now()
+		cause := "resolved by " + p.KeyPrefix
+		if in.Note != "" {
+			cause += ": " + in.Note
+		}
+		if err := s.audit(ctx, tx, p, "refund.resolve", "refund", r.ID, string(r.Status), string(in.Outcome)+" "+in.Note, "", now); err != nil {
+			return err
+		}
+		if in.Outcome == StatusFailed {
+			r.FailureCode, r.FailureMessage = "resolved_failed", in.Note
+			return s.finish(ctx, tx, r, StatusFailed, cause, Release, now)
+		}
+		r.FailureCode, r.FailureMessage = "", ""
+		if err := s.finish(ctx, tx, r, StatusSucceeded, cause, Commit, now); err != nil {
+			return err
+		}
+		return s.recordTransaction(ctx, tx, r, TxSucceeded, processor.Result{Message: "resolved by review"}, now)
+	})
+	return r, err
+}
+
+// ListDiscrepancies lists the caller's discrepancies, newest first.
+func (s *Service) ListDiscrepancies(ctx context.Context, p Principal, f DiscrepancyFilter) (Page[*Discrepancy], error) {
+	if err := require(p, ScopeRefundsRead); err != nil {
+		return Page[*Discrepancy]{}, err
+	}
+	limit, err := pageLimit(f.Limit)
+	if err != nil {
+		return Page[*Discrepancy]{}, err
+	}
+	f.MerchantID, f.Limit = p.MerchantID, limit+1
+	var rows []*Discrepancy
+	err = s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		rows, err = tx.ListDiscrepancies(ctx, f)
+		return err
+	})
+	if err != nil {
+		return Page[*Discrepancy]{}, err
+	}
+	return paginate(rows, limit, func(d *Discrepancy) string { return d.ID }), nil
 }
 
 // Housekeep deletes expired idempotency keys.

@@ -14,16 +14,26 @@ import (
 //
 //	pending -> processing -> succeeded | failed
 //	pending -> canceled            (before it reaches the processor)
+//	processing -> requires_review  (no definite answer after the last attempt;
+//	                                the amount stays reserved)
+//	requires_review -> succeeded | failed  (a definite answer, or a person)
 //	succeeded -> reversed          (the processor reversed it later)
+//	failed -> succeeded            (a sync found it executed after all and
+//	                                the order still had room for it)
 type Status string
 
 const (
 	StatusPending    Status = "pending"
 	StatusProcessing Status = "processing"
-	StatusSucceeded  Status = "succeeded"
-	StatusFailed     Status = "failed"
-	StatusCanceled   Status = "canceled"
-	StatusReversed   Status = "reversed"
+	// StatusRequiresReview: the processor has not definitely settled the
+	// refund after the last attempt. Not final: its amount stays reserved
+	// and it keeps being polled until a definite answer or a person
+	// (scope refunds:review) settles it.
+	StatusRequiresReview Status = "requires_review"
+	StatusSucceeded      Status = "succeeded"
+	StatusFailed         Status = "failed"
+	StatusCanceled       Status = "canceled"
+	StatusReversed       Status = "reversed"
 )
 
 // Final reports whether s is a final state.
@@ -38,7 +48,7 @@ func (s Status) Final() bool {
 // Valid reports whether s is a known status.
 func (s Status) Valid() bool {
 	switch s {
-	case StatusPending, StatusProcessing, StatusSucceeded, StatusFailed, StatusCanceled, StatusReversed:
+	case StatusPending, StatusProcessing, StatusRequiresReview, StatusSucceeded, StatusFailed, StatusCanceled, StatusReversed:
 		return true
 	}
 	return false
@@ -46,9 +56,11 @@ func (s Status) Valid() bool {
 
 // transitions lists every allowed state change; anything else is a bug.
 var transitions = map[Status][]Status{
-	StatusPending:    {StatusProcessing, StatusCanceled, StatusFailed},
-	StatusProcessing: {StatusSucceeded, StatusFailed},
-	StatusSucceeded:  {StatusReversed},
+	StatusPending:        {StatusProcessing, StatusCanceled, StatusFailed},
+	StatusProcessing:     {StatusSucceeded, StatusFailed, StatusRequiresReview},
+	StatusRequiresReview: {StatusSucceeded, StatusFailed},
+	StatusSucceeded:      {StatusReversed},
+	StatusFailed:         {StatusSucceeded},
 }
 
 // CanTransition reports whether from -> to is allowed.
@@ -68,11 +80,12 @@ const (
 	ScopeRefundsWrite  = "refunds:write"
 	ScopeRefundsRead   = "refunds:read"
 	ScopeWebhooksWrite = "webhooks:write"
-	ScopePartner       = "partner" // a partner key: acts for linked merchants
+	ScopeRefundsReview = "refunds:review" // settle a refund waiting for review
+	ScopePartner       = "partner"        // a partner key: acts for linked merchants
 )
 
 // MerchantScopes is what a new merchant key gets unless told otherwise.
-var MerchantScopes = []string{ScopeOrdersWrite, ScopeOrdersRead, ScopeRefundsWrite, ScopeRefundsRead, ScopeWebhooksWrite}
+var MerchantScopes = []string{ScopeOrdersWrite, ScopeOrdersRead, ScopeRefundsWrite, ScopeRefundsRead, ScopeWebhooksWrite, ScopeRefundsReview}
 
 // Merchant is a tenant. Every order and refund belongs to one.
 type Merchant struct {
@@ -310,12 +323,52 @@ type IdempotencyRecord struct {
 	MerchantID  string
 	Key         string
 	RequestHash string
-	RefundID    string // set when the request created a refund
-	ErrCode     string // set when the request was answered with a domain error
-	ErrMessage  string
-	ErrParam    string
+	// ObjectID is what the request created (a refund, order or webhook
+	// endpoint id), linked in the transaction that created it, so a retry
+	// after a crash finds it even when no reply was stored.
+	ObjectID    string
+	Reply       Reply     // the first answer; Status 0 until stored
 	LockedUntil time.Time // the first request owns the key until then
 	CompletedAt *time.Time
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
+}
+
+// Reply is a surface's first answer to a request, stored with its
+// idempotency key and replayed byte for byte. The core treats it as opaque.
+type Reply struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// Discrepancy kinds.
+const (
+	// DiscrepancyExecutedNotRecorded: the processor executed a refund that
+	// refundd had recorded as failed, and the order no longer had room to
+	// count it as succeeded: money went out that the books do not show.
+	DiscrepancyExecutedNotRecorded = "executed_not_recorded"
+)
+
+// Discrepancy is a difference between what the processor did and what
+// refundd recorded that no rule could settle on its own. It is listed,
+// never silently absorbed.
+type Discrepancy struct {
+	ID         string
+	MerchantID string
+	Kind       string
+	RefundID   string
+	OrderID    string
+	Amount     int64
+	Currency   string
+	Detail     string
+	CreatedAt  time.Time
+}
+
+// DiscrepancyFilter selects discrepancies of one merchant, newest first.
+type DiscrepancyFilter struct {
+	MerchantID string
+	Kind       string
+	Cursor     string
+	Limit      int
 }

@@ -143,13 +143,19 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 	if replay || in.Queue {
 		return r, nil
 	}
-	return s.submit(ctx, r, in.IdempotencyKey)
+	return s.submit(ctx, r, in.IdempotencyKey), nil
 }
 
 // reserve is the transaction of CreateRefund: idempotency, allocation,
 // guarded reservation, refund row, transitions, event.
 func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInput, hash string) (*Refund, bool, error) {
 	now := s.now()
+	if id := claimedObject(ctx, p.MerchantID); id != "" {
+		// An earlier run of this very request created it and died before
+		// it answered.
+		r, err := tx.GetRefund(ctx, p.MerchantID, id)
+		return r, err == nil, err
+	}
 	var idem *IdempotencyRecord
 	if in.IdempotencyKey != "" {
 		rec, err := tx.GetIdempotency(ctx, p.MerchantID, in.IdempotencyKey)
@@ -167,10 +173,13 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 		}
 	}
 	if in.MerchantReference != "" {
-		prev, err := tx.GetRefundByMerchantReference(ctx, p.MerchantID, in.MerchantReference)
+		prev, err := tx.GetRefundByMerchantReference(ctx, p.MerchantID, in.Surface, in.MerchantReference)
 		switch {
 		case err == nil && prev.RequestHash == hash:
-			return prev, true, s.linkKey(ctx, tx, idem, prev.ID, now)
+			if err := s.linkClaim(ctx, tx, p.MerchantID, prev.ID); err != nil {
+				return nil, false, err
+			}
+			return prev, true, s.linkKey(ctx, tx, idem, prev.ID, true, now)
 		case err == nil:
 			return nil, false, Errorf(EMerchantReferenceReused, "merchant_reference",
 				"merchant_reference %q was used for a different refund", in.MerchantReference)
@@ -222,7 +231,12 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	if err := s.audit(ctx, tx, p, "refund.create", "refund", r.ID, "", string(r.Status), in.Surface, now); err != nil {
 		return nil, false, err
 	}
-	return r, false, s.linkKey(ctx, tx, idem, r.ID, now)
+	if err := s.linkClaim(ctx, tx, p.MerchantID, r.ID); err != nil {
+		return nil, false, err
+	}
+	// A queued refund's request ends here: complete its key now, not when
+	// the worker submits it.
+	return r, false, s.linkKey(ctx, tx, idem, r.ID, in.Queue, now)
 }
 
 // replayKey answers a request whose idempotency key was seen before.
@@ -230,17 +244,22 @@ func (s *Service) replayKey(ctx context.Context, tx Tx, rec *IdempotencyRecord, 
 	if rec.RequestHash != hash {
 		return nil, Errorf(EIdempotencyKeyReused, "Idempotency-Key", "this Idempotency-Key was used with a different request")
 	}
-	if rec.RefundID == "" || (rec.CompletedAt == nil && now.Before(rec.LockedUntil)) {
+	if rec.ObjectID == "" || (rec.CompletedAt == nil && now.Before(rec.LockedUntil)) {
 		return nil, Errorf(EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
 	}
-	return tx.GetRefund(ctx, rec.MerchantID, rec.RefundID)
+	return tx.GetRefund(ctx, rec.MerchantID, rec.ObjectID)
 }
 
-func (s *Service) linkKey(ctx context.Context, tx Tx, rec *IdempotencyRecord, refundID string, now time.Time) error {
+// linkKey links a refund to the key of the request that created it (or
+// replayed it, by merchant reference); complete marks the request done.
+func (s *Service) linkKey(ctx context.Context, tx Tx, rec *IdempotencyRecord, refundID string, complete bool, now time.Time) error {
 	if rec == nil {
 		return nil
 	}
-	rec.RefundID = refundID
+	rec.ObjectID = refundID
+	if complete {
+		rec.CompletedAt = &now
+	}
 	return tx.UpdateIdempotency(ctx, rec)
 }
 
@@ -254,22 +273,33 @@ func allocate(o *Order, in *RefundInput) (*Refund, error) {
 		if line == nil {
 			return nil, Errorf(EInvalidRequest, "items["+itoa(i)+"].item_id", "order has no item %q", it.ItemID)
 		}
+		// Qty is checked before it multiplies: a huge qty must not wrap
+		// into a small amount.
+		if it.Qty > line.Qty {
+			return nil, Errorf(EAmountExceedsRefundable, "items["+itoa(i)+"]", "item %q sold %d for %s", line.ID, line.Qty, fmtMoney(line.Amount, o.Currency))
+		}
 		amt := it.Qty * line.UnitAmount
 		if it.Amount != nil {
 			amt = *it.Amount
 		}
-		if it.Qty > line.Qty || amt > line.Amount {
+		if amt > line.Amount {
 			return nil, Errorf(EAmountExceedsRefundable, "items["+itoa(i)+"]", "item %q sold %d for %s", line.ID, line.Qty, fmtMoney(line.Amount, o.Currency))
 		}
 		r.Items = append(r.Items, RefundItem{ItemID: it.ItemID, Qty: it.Qty, Amount: amt})
-		itemsTotal += amt
+		var ok bool
+		if itemsTotal, ok = money.Add(itemsTotal, amt); !ok {
+			return nil, Errorf(EInvalidAmount, "items", "item amounts add up to more than any order holds")
+		}
 	}
 	for i, v := range in.Vendors {
 		if o.vendor(v.VendorID) == nil {
 			return nil, Errorf(EInvalidRequest, "vendors["+itoa(i)+"].vendor_id", "order has no vendor %q", v.VendorID)
 		}
 		r.Vendors = append(r.Vendors, v)
-		vendorsTotal += v.Amount
+		var ok bool
+		if vendorsTotal, ok = money.Add(vendorsTotal, v.Amount); !ok {
+			return nil, Errorf(EInvalidAmount, "vendors", "vendor amounts add up to more than any order holds")
+		}
 	}
 	switch {
 	case in.Amount != nil:

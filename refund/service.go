@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/refundd/refundd/processor"
@@ -33,10 +34,21 @@ type Config struct {
 	// RetryBase and RetryMax shape the exponential backoff between
 	// processor attempts (defaults 1s and 10m).
 	RetryBase, RetryMax time.Duration
-	// MaxAttempts is how many submissions a refund gets before it is failed,
-	// and only after the processor confirmed it never executed it
-	// (default 12).
+	// MaxAttempts is how many submissions a refund gets. After the last
+	// one, a refund without a definite answer goes to requires_review, its
+	// amount still reserved; it fails only if the processor voids the key
+	// (processor.Voider) (default 12).
 	MaxAttempts int
+	// ReviewPoll is how often a refund waiting for review is asked about
+	// during ReviewWindow after its creation (defaults 1h and 7 days);
+	// after that, once a day.
+	ReviewPoll, ReviewWindow time.Duration
+	// StoreClock takes every time the service writes (leases, retry times,
+	// expiries, timestamps) from the store's clock (Store.Now), kept as an
+	// offset from Now and measured again every ClockSync (default 30s), so
+	// that all nodes share one clock whatever their own say.
+	StoreClock bool
+	ClockSync  time.Duration
 	// PollInterval is how often a refund the processor accepted as pending
 	// is asked about again (default 5s).
 	PollInterval time.Duration
@@ -74,6 +86,7 @@ type Service struct {
 	log      *slog.Logger
 	inflight chan struct{} // processor call slots
 	limits   *keyLimits    // nil: unlimited
+	clock    storeClock
 }
 
 // NewService validates cfg and fills its defaults.
@@ -108,6 +121,15 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 12
 	}
+	if cfg.ReviewPoll <= 0 {
+		cfg.ReviewPoll = time.Hour
+	}
+	if cfg.ReviewWindow <= 0 {
+		cfg.ReviewWindow = 7 * 24 * time.Hour
+	}
+	if cfg.ClockSync <= 0 {
+		cfg.ClockSync = 30 * time.Second
+	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 5 * time.Second
 	}
@@ -128,9 +150,49 @@ func NewService(cfg Config) (*Service, error) {
 }
 
 // now returns the clock in UTC, truncated to microseconds so that every
-// backend round-trips it exactly.
+// backend round-trips it exactly: the store's clock when StoreClock is on.
 func (s *Service) now() time.Time {
-	return s.cfg.Now().UTC().Truncate(time.Microsecond)
+	t := s.cfg.Now()
+	if s.cfg.StoreClock {
+		t = t.Add(time.Duration(s.clock.offset.Load()))
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// storeClock is this node's offset from the store's clock.
+type storeClock struct {
+	offset   atomic.Int64 // nanoseconds to add to Config.Now
+	measured atomic.Int64 // Config.Now in unix nanoseconds at the last measurement
+}
+
+// SyncClock measures this node's offset from the store's clock (a no-op
+// unless Config.StoreClock). The server calls it before serving; the
+// worker again every ClockSync.
+func (s *Service) SyncClock(ctx context.Context) error {
+	if !s.cfg.StoreClock {
+		return nil
+	}
+	before := s.cfg.Now()
+	db, err := s.cfg.Store.Now(ctx)
+	if err != nil {
+		return err
+	}
+	after := s.cfg.Now()
+	// The store read its clock somewhere in the round trip: take the middle.
+	local := before.Add(after.Sub(before) / 2)
+	s.clock.offset.Store(int64(db.Sub(local)))
+	s.clock.measured.Store(after.UnixNano())
+	return nil
+}
+
+// syncClockIfStale re-measures the offset when it is older than ClockSync.
+func (s *Service) syncClockIfStale(ctx context.Context) {
+	if !s.cfg.StoreClock || s.cfg.Now().UnixNano()-s.clock.measured.Load() < int64(s.cfg.ClockSync) {
+		return
+	}
+	if err := s.SyncClock(ctx); err != nil {
+		s.log.Warn("could not read the store's clock; keeping the last offset", "err", err)
+	}
 }
 
 // backoff is the wait after the n-th failed attempt: base * 2^(n-1), capped.

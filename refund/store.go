@@ -17,6 +17,10 @@ type Store interface {
 	View(ctx context.Context, fn func(tx Tx) error) error
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
+	// Now reads the database's clock. Every node takes leases, retry times
+	// and expiries from it, so a node whose own clock is off cannot take
+	// over another's refund early.
+	Now(ctx context.Context) (time.Time, error)
 	Close() error
 }
 
@@ -72,21 +76,23 @@ type Tx interface {
 	InsertTransaction(ctx context.Context, t *Transaction) error
 
 	// CreateRefund inserts r and assigns r.Number (the next integer, unique
-	// across the store). A duplicate (merchant, merchant_reference)
-	// returns EMerchantReferenceReused.
+	// across the store). A duplicate (merchant, surface,
+	// merchant_reference) returns EMerchantReferenceReused.
 	CreateRefund(ctx context.Context, r *Refund) error
 	// GetRefund returns ERefundNotFound; merchantID "" matches any.
 	GetRefund(ctx context.Context, merchantID, id string) (*Refund, error)
-	// GetRefundByMerchantReference returns ERefundNotFound.
-	GetRefundByMerchantReference(ctx context.Context, merchantID, ref string) (*Refund, error)
+	// GetRefundByMerchantReference finds a refund by the reference it was
+	// given on one surface (references are unique per merchant and
+	// surface). Returns ERefundNotFound.
+	GetRefundByMerchantReference(ctx context.Context, merchantID, surface, ref string) (*Refund, error)
 	// ListRefunds returns refunds newest first (by id).
 	ListRefunds(ctx context.Context, f RefundFilter) ([]*Refund, error)
 	// UpdateRefund writes r if its stored version is still r.Version, then
 	// bumps r.Version. Returns EConflict when another writer got there
 	// first.
 	UpdateRefund(ctx context.Context, r *Refund) error
-	// ClaimDueRefunds returns up to limit pending or processing refunds
-	// whose NextAttemptAt <= now, and moves their NextAttemptAt to
+	// ClaimDueRefunds returns up to limit pending, processing or
+	// requires_review refunds whose NextAttemptAt <= now, and moves their NextAttemptAt to
 	// now+lease (bumping Version) so no other worker takes them meanwhile.
 	// Backends with row locks skip rows locked by other claimers.
 	ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Refund, error)
@@ -94,6 +100,14 @@ type Tx interface {
 	ListTransitions(ctx context.Context, refundID string) ([]Transition, error)
 
 	InsertEvent(ctx context.Context, e *Event) error
+
+	// InsertDiscrepancy records d unless one of the same kind exists for
+	// its refund; it reports whether it inserted.
+	InsertDiscrepancy(ctx context.Context, d *Discrepancy) (bool, error)
+	// ListDiscrepancies returns discrepancies newest first (by id).
+	ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) ([]*Discrepancy, error)
+	// CountDiscrepancies counts all discrepancies (metrics).
+	CountDiscrepancies(ctx context.Context) (int64, error)
 
 	// GetIdempotency returns ENotFound.
 	GetIdempotency(ctx context.Context, merchantID, key string) (*IdempotencyRecord, error)

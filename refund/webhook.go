@@ -19,11 +19,18 @@ const (
 	EventRefundFailed    = "refund.failed"
 	EventRefundCanceled  = "refund.canceled"
 	EventRefundReversed  = "refund.reversed"
-	EventWebhookTest     = "webhook.test"
+	// EventRefundRequiresReview: the processor has not settled the refund
+	// after the last attempt; its amount stays reserved.
+	EventRefundRequiresReview = "refund.requires_review"
+	// EventRefundDiscrepancy: the processor executed a refund refundd
+	// could not record as succeeded (see GET /v1/discrepancies).
+	EventRefundDiscrepancy = "refund.discrepancy"
+	EventWebhookTest       = "webhook.test"
 )
 
 // EventTypes lists the types an endpoint may subscribe to.
-var EventTypes = []string{EventRefundCreated, EventRefundSucceeded, EventRefundFailed, EventRefundCanceled, EventRefundReversed}
+var EventTypes = []string{EventRefundCreated, EventRefundSucceeded, EventRefundFailed, EventRefundCanceled,
+	EventRefundReversed, EventRefundRequiresReview, EventRefundDiscrepancy}
 
 // MaxWebhookEndpoints bounds a merchant's endpoints: each event fans out to
 // all of them inside the refund's transaction.
@@ -249,6 +256,14 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, p Principal, in Web
 	}
 	e.Secret = secret
 	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+		if id := claimedObject(ctx, p.MerchantID); id != "" {
+			// An earlier run of this very request created it.
+			prev, err := tx.GetWebhookEndpoint(ctx, p.MerchantID, id)
+			if err == nil {
+				e = prev
+			}
+			return err
+		}
 		eps, err := tx.ListWebhookEndpoints(ctx, p.MerchantID)
 		if err != nil {
 			return err
@@ -257,6 +272,9 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, p Principal, in Web
 			return Errorf(EInvalidRequest, "", "a merchant may have at most %d webhook endpoints", MaxWebhookEndpoints)
 		}
 		if err := tx.CreateWebhookEndpoint(ctx, e); err != nil {
+			return err
+		}
+		if err := s.linkClaim(ctx, tx, p.MerchantID, e.ID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, p, "webhook_endpoint.create", "webhook_endpoint", e.ID, "", endpointState(e), "", now)

@@ -69,6 +69,12 @@ func (g *Gateway) refund(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
+	api.Idempotent(g.svc, "gateway", p, w, r, g.fail, func(w http.ResponseWriter, r *http.Request) { g.refundAs(w, r, p) })
+}
+
+// refundAs serves the refund for the authenticated caller p.
+func (g *Gateway) refundAs(w http.ResponseWriter, r *http.Request, p refund.Principal) {
+	ctx := r.Context()
 	id := r.PathValue("id")
 	if id == "" || len(id) > 128 {
 		g.fail(w, r, refund.Errorf(refund.EOrderNotFound, "", "no such order"))
@@ -145,8 +151,10 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusForbidden, message{"Unauthorized"})
 	case refund.EOrderNotFound:
 		writeJSON(w, http.StatusNotFound, message{"Not Found"})
-	case refund.ERefundInProgressOnOrder, refund.EConflict:
+	case refund.ERefundInProgressOnOrder, refund.EConflict, refund.EIdempotencyKeyInUse:
 		writeJSON(w, http.StatusBadRequest, message{"Initial request is still processing."})
+	case refund.EIdempotencyKeyReused:
+		writeJSON(w, http.StatusUnprocessableEntity, invalid("Idempotency-Key", "The key was already used for a different request."))
 	case refund.EInvalidAmount:
 		writeJSON(w, http.StatusUnprocessableEntity, invalid(fieldOr(param), "The value must be greater than or equal to 1."))
 	case refund.EAmountExceedsRefundable:

@@ -165,6 +165,16 @@ func (h *Handler) refund(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, refund.Errorf(refund.EInvalidRequest, "value", "value must be 1 to 254 characters"))
 		return
 	}
+	act, err := h.svc.ActForMerchant(r.Context(), c.principal(), key, value)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	api.Idempotent(h.svc, "paylink", act, w, r, h.fail, func(w http.ResponseWriter, r *http.Request) { h.refundAs(w, r, act) })
+}
+
+// refundAs serves a refund for act, the merchant the partner acts for.
+func (h *Handler) refundAs(w http.ResponseWriter, r *http.Request, act refund.Principal) {
 	var req refundRequest
 	if err := decode(r, &req); err != nil {
 		h.fail(w, r, err)
@@ -179,11 +189,6 @@ func (h *Handler) refund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	act, err := h.svc.ActForMerchant(ctx, c.principal(), key, value)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	o, err := h.svc.FindOrder(ctx, act, req.OrderNumber)
 	if err != nil {
 		h.fail(w, r, err)
@@ -230,6 +235,7 @@ var statusOf = map[string]int{
 	refund.EOrderNotFound:           http.StatusNotFound,
 	refund.EConflict:                http.StatusConflict,
 	refund.EIdempotencyKeyInUse:     http.StatusConflict,
+	refund.EIdempotencyKeyReused:    http.StatusUnprocessableEntity,
 	refund.ERefundInProgressOnOrder: http.StatusConflict,
 	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,
 	refund.ERateLimited:             http.StatusTooManyRequests,

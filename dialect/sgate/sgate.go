@@ -104,6 +104,11 @@ func (s *SGate) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	api.Idempotent(s.svc, "sgate", p, w, r, s.fail, func(w http.ResponseWriter, r *http.Request) { s.createFor(w, r, p, o) })
+}
+
+// createFor serves a refund of o for the authenticated caller p.
+func (s *SGate) createFor(w http.ResponseWriter, r *http.Request, p refund.Principal, o *refund.Order) {
 	cur, err := money.LookupCurrency(o.Currency)
 	if err != nil {
 		s.fail(w, r, err) // the core accepted the currency; this is a bug
@@ -238,6 +243,8 @@ var statusOf = map[string]int{
 	refund.ERefundNotFound:          http.StatusNotFound,
 	refund.EMerchantReferenceReused: http.StatusConflict,
 	refund.EConflict:                http.StatusConflict,
+	refund.EIdempotencyKeyInUse:     http.StatusConflict,
+	refund.EIdempotencyKeyReused:    http.StatusUnprocessableEntity,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
 	refund.EAmountExceedsRefundable: http.StatusUnprocessableEntity,
 	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,

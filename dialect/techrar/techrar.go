@@ -158,6 +158,11 @@ func (t *Techrar) refund(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	api.Idempotent(t.svc, "techrar", p, w, r, t.fail, func(w http.ResponseWriter, r *http.Request) { t.refundAs(w, r, p, m) })
+}
+
+// refundAs serves a refund for the authenticated caller p of merchant m.
+func (t *Techrar) refundAs(w http.ResponseWriter, r *http.Request, p refund.Principal, m *refund.Merchant) {
 	id, err := invoiceID(r)
 	if err != nil {
 		t.fail(w, r, err)
@@ -180,7 +185,7 @@ func (t *Techrar) refund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ref, v, err := t.svc.RefundInvoice(ctx(r), p, id, req.Lines, refund.RefundInput{Reason: req.Comments,
-		IdempotencyKey: r.Header.Get("Idempotency-Key"), Surface: "techrar"})
+		Surface: "techrar"})
 	if err != nil {
 		t.fail(w, r, err)
 		return

@@ -197,6 +197,10 @@ func (h *Handler) createRefund(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	api.Idempotent(h.svc, "upayments", p, w, r, func(w http.ResponseWriter, r *http.Request, err error) { h.fail(w, r, err, nil) }, func(w http.ResponseWriter, r *http.Request) { h.createRefundAs(w, r, p) })
+}
+
+func (h *Handler) createRefundAs(w http.ResponseWriter, r *http.Request, p refund.Principal) {
 	var req createRefundRequest
 	if err := decode(r, &req); err != nil {
 		h.fail(w, r, err, nil)
@@ -296,6 +300,10 @@ func (h *Handler) createMultivendorRefund(w http.ResponseWriter, r *http.Request
 	if !ok {
 		return
 	}
+	api.Idempotent(h.svc, "upayments", p, w, r, func(w http.ResponseWriter, r *http.Request, err error) { h.fail(w, r, err, nil) }, func(w http.ResponseWriter, r *http.Request) { h.createMultivendorRefundAs(w, r, p) })
+}
+
+func (h *Handler) createMultivendorRefundAs(w http.ResponseWriter, r *http.Request, p refund.Principal) {
 	var req multivendorRequest
 	if err := decode(r, &req); err != nil {
 		h.fail(w, r, err, nil)
@@ -441,6 +449,7 @@ var statusOf = map[string]int{
 	refund.EAmountExceedsRefundable: http.StatusUnprocessableEntity,
 	refund.EMerchantReferenceReused: http.StatusConflict,
 	refund.EIdempotencyKeyInUse:     http.StatusConflict,
+	refund.EIdempotencyKeyReused:    http.StatusConflict,
 	refund.EConflict:                http.StatusConflict,
 	refund.ERefundInProgressOnOrder: http.StatusConflict,
 	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,

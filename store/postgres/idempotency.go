@@ -10,7 +10,7 @@ import (
 	"github.com/refundd/refundd/refund"
 )
 
-const idempotencyColumns = `merchant_id, idempotency_key, request_hash, refund_id, err_code, err_message, err_param,
+const idempotencyColumns = `merchant_id, idempotency_key, request_hash, object_id, reply_status, reply_type, reply_body,
 	locked_until, completed_at, created_at, expires_at`
 
 // GetIdempotency returns ENotFound.
@@ -24,7 +24,7 @@ func (t *tx) GetIdempotency(ctx context.Context, merchantID, key string) (*refun
 	var r refund.IdempotencyRecord
 	err := t.q.QueryRow(ctx, `SELECT `+idempotencyColumns+` FROM idempotency_keys
 		WHERE merchant_id = $1 AND idempotency_key = $2`, merchantID, key).Scan(
-		&r.MerchantID, &r.Key, &r.RequestHash, &r.RefundID, &r.ErrCode, &r.ErrMessage, &r.ErrParam,
+		&r.MerchantID, &r.Key, &r.RequestHash, &r.ObjectID, &r.Reply.Status, &r.Reply.ContentType, &r.Reply.Body,
 		&r.LockedUntil, &r.CompletedAt, &r.CreatedAt, &r.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
@@ -43,7 +43,7 @@ func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord)
 	n, err := t.exec(ctx, "insert idempotency key", `INSERT INTO idempotency_keys (`+idempotencyColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (merchant_id, idempotency_key) DO NOTHING`,
-		r.MerchantID, r.Key, r.RequestHash, r.RefundID, r.ErrCode, r.ErrMessage, r.ErrParam,
+		r.MerchantID, r.Key, r.RequestHash, r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body,
 		r.LockedUntil, r.CompletedAt, r.CreatedAt, r.ExpiresAt)
 	if err != nil {
 		return err
@@ -54,12 +54,12 @@ func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord)
 	return nil
 }
 
-// UpdateIdempotency stores RefundID, Err*, LockedUntil and CompletedAt.
+// UpdateIdempotency stores ObjectID, Reply, LockedUntil and CompletedAt.
 // Returns ENotFound when the record is gone.
 func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
-	n, err := t.exec(ctx, "update idempotency key", `UPDATE idempotency_keys SET refund_id = $1, err_code = $2, err_message = $3,
-		err_param = $4, locked_until = $5, completed_at = $6 WHERE merchant_id = $7 AND idempotency_key = $8`,
-		r.RefundID, r.ErrCode, r.ErrMessage, r.ErrParam, r.LockedUntil, r.CompletedAt, r.MerchantID, r.Key)
+	n, err := t.exec(ctx, "update idempotency key", `UPDATE idempotency_keys SET object_id = $1, reply_status = $2, reply_type = $3,
+		reply_body = $4, locked_until = $5, completed_at = $6 WHERE merchant_id = $7 AND idempotency_key = $8`,
+		r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body, r.LockedUntil, r.CompletedAt, r.MerchantID, r.Key)
 	if err != nil {
 		return err
 	}

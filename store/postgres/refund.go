@@ -87,7 +87,7 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 	}
 	err = t.q.QueryRow(ctx, `INSERT INTO refunds (`+refundColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
-		ON CONFLICT (merchant_id, merchant_reference) WHERE merchant_reference <> '' DO NOTHING
+		ON CONFLICT (merchant_id, surface, merchant_reference) WHERE merchant_reference <> '' DO NOTHING
 		RETURNING number`,
 		r.ID, r.MerchantID, r.OrderID, r.Seq, r.Amount, r.Currency, string(r.Status), r.Reason, r.MerchantReference, r.CaptureID,
 		items, vendors, r.NotifyURL, r.Surface, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
@@ -115,12 +115,12 @@ func (t *tx) GetRefund(ctx context.Context, merchantID, id string) (*refund.Refu
 
 // GetRefundByMerchantReference returns ERefundNotFound. An empty reference
 // finds nothing. Inside Update the row stays locked until commit.
-func (t *tx) GetRefundByMerchantReference(ctx context.Context, merchantID, ref string) (*refund.Refund, error) {
+func (t *tx) GetRefundByMerchantReference(ctx context.Context, merchantID, surface, ref string) (*refund.Refund, error) {
 	if ref == "" {
 		return nil, refund.Errorf(refund.ERefundNotFound, "", "refund not found")
 	}
-	return t.getRefund(ctx, `SELECT `+refundSelect+` FROM refunds WHERE merchant_id = $1 AND merchant_reference = $2`+t.forUpdate(),
-		[]any{merchantID, ref}, ref)
+	return t.getRefund(ctx, `SELECT `+refundSelect+` FROM refunds WHERE merchant_id = $1 AND surface = $2 AND merchant_reference = $3`+t.forUpdate(),
+		[]any{merchantID, surface, ref}, ref)
 }
 
 func (t *tx) getRefund(ctx context.Context, query string, args []any, name string) (*refund.Refund, error) {
@@ -191,7 +191,7 @@ func (t *tx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
 	return nil
 }
 
-// ClaimDueRefunds returns up to limit pending or processing refunds whose
+// ClaimDueRefunds returns up to limit pending, processing or requires_review refunds whose
 // NextAttemptAt <= now, earliest first, and moves their NextAttemptAt to
 // now+lease, bumping Version, so that no other worker takes them during
 // the lease. limit <= 0 claims nothing.
@@ -210,7 +210,7 @@ func (t *tx) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Dura
 	}
 	cs, err := queryAll(ctx, t, "claim refunds", `WITH due AS (
 			SELECT id, next_attempt_at FROM refunds
-			WHERE status IN ('pending', 'processing') AND next_attempt_at <= $1
+			WHERE status IN ('pending', 'processing', 'requires_review') AND next_attempt_at <= $1
 			ORDER BY next_attempt_at, id LIMIT $3
 			FOR UPDATE SKIP LOCKED
 		)

@@ -9,7 +9,7 @@ import (
 	"github.com/refundd/refundd/refund"
 )
 
-const idempotencyColumns = `merchant_id, idempotency_key, request_hash, refund_id, err_code, err_message, err_param,
+const idempotencyColumns = `merchant_id, idempotency_key, request_hash, object_id, reply_status, reply_type, reply_body,
 	locked_until, completed_at, created_at, expires_at`
 
 // GetIdempotency returns ENotFound.
@@ -19,7 +19,7 @@ func (t *tx) GetIdempotency(ctx context.Context, merchantID, key string) (*refun
 	var completed sql.NullInt64
 	err := t.q.QueryRowContext(ctx, `SELECT `+idempotencyColumns+` FROM idempotency_keys
 		WHERE merchant_id = ? AND idempotency_key = ?`, merchantID, key).Scan(
-		&r.MerchantID, &r.Key, &r.RequestHash, &r.RefundID, &r.ErrCode, &r.ErrMessage, &r.ErrParam,
+		&r.MerchantID, &r.Key, &r.RequestHash, &r.ObjectID, &r.Reply.Status, &r.Reply.ContentType, &r.Reply.Body,
 		&locked, &completed, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
@@ -37,7 +37,7 @@ func (t *tx) GetIdempotency(ctx context.Context, merchantID, key string) (*refun
 func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
 	_, err := t.q.ExecContext(ctx, `INSERT INTO idempotency_keys (`+idempotencyColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.MerchantID, r.Key, r.RequestHash, r.RefundID, r.ErrCode, r.ErrMessage, r.ErrParam,
+		r.MerchantID, r.Key, r.RequestHash, r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body,
 		nanos(r.LockedUntil), nullNanos(r.CompletedAt), nanos(r.CreatedAt), nanos(r.ExpiresAt))
 	if isPrimaryKey(err) || isUnique(err) {
 		return refund.Errorf(refund.EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
@@ -48,12 +48,12 @@ func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord)
 	return nil
 }
 
-// UpdateIdempotency stores RefundID, Err*, LockedUntil and CompletedAt.
+// UpdateIdempotency stores ObjectID, Reply, LockedUntil and CompletedAt.
 // Returns ENotFound when the record is gone.
 func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
-	n, err := t.exec(ctx, "update idempotency key", `UPDATE idempotency_keys SET refund_id = ?, err_code = ?, err_message = ?,
-		err_param = ?, locked_until = ?, completed_at = ? WHERE merchant_id = ? AND idempotency_key = ?`,
-		r.RefundID, r.ErrCode, r.ErrMessage, r.ErrParam, nanos(r.LockedUntil), nullNanos(r.CompletedAt), r.MerchantID, r.Key)
+	n, err := t.exec(ctx, "update idempotency key", `UPDATE idempotency_keys SET object_id = ?, reply_status = ?, reply_type = ?,
+		reply_body = ?, locked_until = ?, completed_at = ? WHERE merchant_id = ? AND idempotency_key = ?`,
+		r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body, nanos(r.LockedUntil), nullNanos(r.CompletedAt), r.MerchantID, r.Key)
 	if err != nil {
 		return err
 	}

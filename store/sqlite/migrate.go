@@ -67,8 +67,21 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// apply runs one migration on a connection of its own with foreign key
+// enforcement off, as SQLite's procedure for rebuilding a table requires
+// (the pragma is a no-op inside a transaction), and checks every foreign
+// key before it commits, so a migration can never leave a dangling one.
 func apply(ctx context.Context, db *sql.DB, m migration.Migration) error {
-	q, err := db.BeginTx(ctx, nil)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return wrap("migrate: connect", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return wrap("migrate: foreign keys off", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`)
+	q, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap("migrate: begin", err)
 	}
@@ -83,6 +96,13 @@ func apply(ctx context.Context, db *sql.DB, m migration.Migration) error {
 	}
 	if _, err := q.ExecContext(ctx, m.SQL); err != nil {
 		return wrap("migrate "+m.Name, err)
+	}
+	var dangling int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM pragma_foreign_key_check`).Scan(&dangling); err != nil {
+		return wrap("migrate "+m.Name+": foreign key check", err)
+	}
+	if dangling > 0 {
+		return fmt.Errorf("sqlite: migrate %s: %d rows would break a foreign key", m.Name, dangling)
 	}
 	if _, err := q.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
 		m.Version, time.Now().UnixNano()); err != nil {

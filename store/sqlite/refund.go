@@ -96,12 +96,12 @@ func (t *tx) GetRefund(ctx context.Context, merchantID, id string) (*refund.Refu
 
 // GetRefundByMerchantReference returns ERefundNotFound. An empty reference
 // finds nothing.
-func (t *tx) GetRefundByMerchantReference(ctx context.Context, merchantID, ref string) (*refund.Refund, error) {
+func (t *tx) GetRefundByMerchantReference(ctx context.Context, merchantID, surface, ref string) (*refund.Refund, error) {
 	if ref == "" {
 		return nil, refund.Errorf(refund.ERefundNotFound, "", "refund not found")
 	}
-	return t.getRefund(ctx, `SELECT `+refundSelect+` FROM refunds WHERE merchant_id = ? AND merchant_reference = ?`,
-		[]any{merchantID, ref}, ref)
+	return t.getRefund(ctx, `SELECT `+refundSelect+` FROM refunds WHERE merchant_id = ? AND surface = ? AND merchant_reference = ?`,
+		[]any{merchantID, surface, ref}, ref)
 }
 
 func (t *tx) getRefund(ctx context.Context, query string, args []any, name string) (*refund.Refund, error) {
@@ -190,7 +190,7 @@ func (t *tx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
 	return nil
 }
 
-// ClaimDueRefunds returns up to limit pending or processing refunds whose
+// ClaimDueRefunds returns up to limit pending, processing or requires_review refunds whose
 // NextAttemptAt <= now, earliest first, and moves their NextAttemptAt to
 // now+lease, bumping Version, so that no other worker takes them during
 // the lease. limit <= 0 claims nothing.
@@ -204,7 +204,7 @@ func (t *tx) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Dura
 		return nil, nil
 	}
 	rs, err := t.queryRefunds(ctx, "claim refunds", `SELECT `+refundSelect+` FROM refunds
-		WHERE status IN ('pending', 'processing') AND next_attempt_at <= ?
+		WHERE status IN ('pending', 'processing', 'requires_review') AND next_attempt_at <= ?
 		ORDER BY next_attempt_at, id LIMIT ?`, nanos(now), limit)
 	if err != nil {
 		return nil, err

@@ -50,10 +50,11 @@ var idempotencyTests = []test{
 		f.mustInsertIdempotency(r)
 		done := t0.Add(5 * time.Second)
 		for _, step := range []func(){
-			func() { r.RefundID = "re_1" },
+			func() { r.ObjectID = "re_1" },
 			func() { r.LockedUntil, r.CompletedAt = t0.Add(2*time.Minute), &done },
 			func() {
-				r.RefundID, r.ErrCode, r.ErrMessage, r.ErrParam = "", refund.EAmountExceedsRefundable, "refund exceeds the refundable 10.00 SAR", "amount"
+				r.Reply = refund.Reply{Status: 422, ContentType: "application/json",
+					Body: []byte(`{"error":{"code":"amount_exceeds_refundable","message":"refund exceeds the refundable 10.00 SAR"}}`)}
 			},
 		} {
 			step()

@@ -34,7 +34,7 @@ var refundTests = []test{
 		}
 		var got *refund.Refund
 		f.mustView(func(tx refund.Tx) (err error) {
-			got, err = tx.GetRefundByMerchantReference(f.ctx, m.ID, "RF-1001")
+			got, err = tx.GetRefundByMerchantReference(f.ctx, m.ID, "gateway", "RF-1001")
 			return err
 		})
 		wantSame(t, "GetRefundByMerchantReference", got, r)
@@ -52,11 +52,11 @@ var refundTests = []test{
 				return err
 			},
 			"GetRefundByMerchantReference": func(tx refund.Tx) error {
-				_, err := tx.GetRefundByMerchantReference(f.ctx, m.ID, "RF-missing")
+				_, err := tx.GetRefundByMerchantReference(f.ctx, m.ID, "native", "RF-missing")
 				return err
 			},
 			"GetRefundByMerchantReference(empty)": func(tx refund.Tx) error {
-				_, err := tx.GetRefundByMerchantReference(f.ctx, m.ID, "")
+				_, err := tx.GetRefundByMerchantReference(f.ctx, m.ID, "native", "")
 				return err
 			},
 		} {
@@ -72,7 +72,7 @@ var refundTests = []test{
 		})
 		wantCode(t, err, refund.ERefundNotFound)
 		err = f.view(func(tx refund.Tx) error {
-			_, err := tx.GetRefundByMerchantReference(f.ctx, m2.ID, "RF-1")
+			_, err := tx.GetRefundByMerchantReference(f.ctx, m2.ID, "native", "RF-1")
 			return err
 		})
 		wantCode(t, err, refund.ERefundNotFound)
@@ -95,6 +95,17 @@ var refundTests = []test{
 		f.mustCreateRefund(o2, func(r *refund.Refund) { r.MerchantReference = "RF-1" })
 		f.mustCreateRefund(o1)
 		f.mustCreateRefund(o1)
+		// References are per surface: an SGate merchantRefundId and a
+		// UPayments reference of the same text are different refunds.
+		other := f.mustCreateRefund(o1, func(r *refund.Refund) { r.MerchantReference, r.Surface = "RF-1", "upayments" })
+		for surface, want := range map[string]*refund.Refund{"native": first, "upayments": other} {
+			var got *refund.Refund
+			f.mustView(func(tx refund.Tx) (err error) {
+				got, err = tx.GetRefundByMerchantReference(f.ctx, m1.ID, surface, "RF-1")
+				return err
+			})
+			wantSame(t, "GetRefundByMerchantReference("+surface+")", got, want)
+		}
 	}},
 	{"Update", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
@@ -200,11 +211,13 @@ var claimTests = []test{
 		}
 		late := f.mustCreateRefund(o, at(refund.StatusProcessing, t0))
 		early := f.mustCreateRefund(o, at(refund.StatusPending, t0.Add(-time.Minute)))
+		// Refunds waiting for review are polled too.
+		review := f.mustCreateRefund(o, at(refund.StatusRequiresReview, t0.Add(-time.Second)))
 		f.mustCreateRefund(o, at(refund.StatusPending, t0.Add(time.Microsecond))) // not due yet
 		f.mustCreateRefund(o, at(refund.StatusProcessing, t0.Add(time.Minute)))   // not due yet
 		const lease = 30 * time.Second
 		got := f.mustClaim(t0, lease, 10)
-		wantIDs(t, "claimed", got, early.ID, late.ID) // earliest NextAttemptAt first
+		wantIDs(t, "claimed", got, early.ID, review.ID, late.ID) // earliest NextAttemptAt first
 		for _, r := range got {
 			wantTime(t, "claimed NextAttemptAt", r.NextAttemptAt, t0.Add(lease))
 			if r.Version != 2 {

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) refund.Store) {
 		{"Audit", auditTests},
 		{"Stats", statsTests},
 		{"Invoice", invoiceTests},
+		{"Discrepancy", discrepancyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,56 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// InsertDiscrepancy records d unless its refund already has one of that
+// kind (the partial unique index), and reports whether it inserted.
+func (t *tx) InsertDiscrepancy(ctx context.Context, d *refund.Discrepancy) (bool, error) {
+	n, err := t.exec(ctx, "insert discrepancy", `INSERT INTO discrepancies (id, merchant_id, kind, refund_id, order_id,
+		amount, currency, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+		d.ID, d.MerchantID, d.Kind, d.RefundID, d.OrderID, d.Amount, d.Currency, d.Detail, d.CreatedAt)
+	return n == 1, err
+}
+
+// ListDiscrepancies returns a merchant's discrepancies newest first.
+func (t *tx) ListDiscrepancies(ctx context.Context, f refund.DiscrepancyFilter) ([]*refund.Discrepancy, error) {
+	var p params
+	conds := []string{"merchant_id = " + p.add(f.MerchantID)}
+	if f.Kind != "" {
+		conds = append(conds, "kind = "+p.add(f.Kind))
+	}
+	if f.Cursor != "" {
+		conds = append(conds, "id < "+p.add(f.Cursor))
+	}
+	return queryAll(ctx, t, "list discrepancies", `SELECT id, merchant_id, kind, refund_id, order_id, amount, currency,
+		detail, created_at FROM discrepancies WHERE `+strings.Join(conds, " AND ")+` ORDER BY id DESC LIMIT `+p.add(f.Limit),
+		func(s scanner) (*refund.Discrepancy, error) {
+			var d refund.Discrepancy
+			err := s.Scan(&d.ID, &d.MerchantID, &d.Kind, &d.RefundID, &d.OrderID, &d.Amount, &d.Currency, &d.Detail, &d.CreatedAt)
+			d.CreatedAt = d.CreatedAt.UTC()
+			return &d, err
+		}, p...)
+}
+
+// CountDiscrepancies counts every discrepancy.
+func (t *tx) CountDiscrepancies(ctx context.Context) (int64, error) {
+	var n int64
+	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM discrepancies`).Scan(&n); err != nil {
+		return 0, t.fail("count discrepancies", err)
+	}
+	return n, nil
+}
+
+// Now is the database server's clock: one clock for every node.
+func (s *Store) Now(ctx context.Context) (time.Time, error) {
+	var now time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
+		return time.Time{}, hide(wrap("read the clock", err))
+	}
+	return now.UTC(), nil
+}

@@ -1,0 +1,59 @@
+package sqlite
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// InsertDiscrepancy records d unless its refund already has one of that
+// kind (the partial unique index), and reports whether it inserted.
+func (t *tx) InsertDiscrepancy(ctx context.Context, d *refund.Discrepancy) (bool, error) {
+	n, err := t.exec(ctx, "insert discrepancy", `INSERT INTO discrepancies (id, merchant_id, kind, refund_id, order_id,
+		amount, currency, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		d.ID, d.MerchantID, d.Kind, d.RefundID, d.OrderID, d.Amount, d.Currency, d.Detail, nanos(d.CreatedAt))
+	return n == 1, err
+}
+
+// ListDiscrepancies returns a merchant's discrepancies newest first.
+func (t *tx) ListDiscrepancies(ctx context.Context, f refund.DiscrepancyFilter) ([]*refund.Discrepancy, error) {
+	conds, args := []string{"merchant_id = ?"}, []any{f.MerchantID}
+	if f.Kind != "" {
+		conds, args = append(conds, "kind = ?"), append(args, f.Kind)
+	}
+	if f.Cursor != "" {
+		conds, args = append(conds, "id < ?"), append(args, f.Cursor)
+	}
+	rows, err := t.q.QueryContext(ctx, `SELECT id, merchant_id, kind, refund_id, order_id, amount, currency, detail, created_at
+		FROM discrepancies WHERE `+strings.Join(conds, " AND ")+` ORDER BY id DESC LIMIT ?`, append(args, f.Limit)...)
+	if err != nil {
+		return nil, wrap("list discrepancies", err)
+	}
+	defer rows.Close()
+	var out []*refund.Discrepancy
+	for rows.Next() {
+		var d refund.Discrepancy
+		var created int64
+		if err := rows.Scan(&d.ID, &d.MerchantID, &d.Kind, &d.RefundID, &d.OrderID, &d.Amount, &d.Currency, &d.Detail, &created); err != nil {
+			return nil, wrap("list discrepancies", err)
+		}
+		d.CreatedAt = fromNanos(created)
+		out = append(out, &d)
+	}
+	return out, wrapErr("list discrepancies", rows.Err())
+}
+
+// CountDiscrepancies counts every discrepancy.
+func (t *tx) CountDiscrepancies(ctx context.Context) (int64, error) {
+	var n int64
+	err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM discrepancies`).Scan(&n)
+	return n, wrapErr("count discrepancies", err)
+}
+
+// Now is the database's clock. A SQLite file is only ever opened by
+// processes on one machine, so the database's clock is this host's.
+func (s *Store) Now(context.Context) (time.Time, error) {
+	return time.Now(), nil
+}
