@@ -100,8 +100,25 @@ func (r *recorder) Write(b []byte) (int, error) {
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // Processor wraps p so that every call is timed by operation and outcome.
+// The wrapper can void keys exactly when p can (processor.Voider).
 func (m *Metrics) Processor(p processor.Processor) processor.Processor {
-	return &timedProcessor{p: p, calls: m.procCalls}
+	t := &timedProcessor{p: p, calls: m.procCalls}
+	if v, ok := p.(processor.Voider); ok {
+		return &timedVoider{timedProcessor: t, v: v}
+	}
+	return t
+}
+
+type timedVoider struct {
+	*timedProcessor
+	v processor.Voider
+}
+
+func (t *timedVoider) Void(ctx context.Context, key string) (processor.Result, error) {
+	start := time.Now()
+	res, err := t.v.Void(ctx, key)
+	t.calls.WithLabelValues("void", outcome(res, err)).Observe(time.Since(start).Seconds())
+	return res, err
 }
 
 type timedProcessor struct {

@@ -126,7 +126,10 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 			r.FailureMessage = r.FailureMessage[:300]
 		}
 		s.log.Info("refund outcome unknown", "refund", r.ID, "attempt", r.Attempts, "call", call, "err", callErr)
-		if r.Status == StatusProcessing && r.Attempts >= s.cfg.MaxAttempts {
+		_, canVoid := s.cfg.Processor.(processor.Voider)
+		if r.Status == StatusProcessing && r.Attempts >= s.cfg.MaxAttempts && !(canVoid && call == "refund") {
+			// A processor that can void gets one more look after the last
+			// submission: "not executed" then ends in a void, not a review.
 			return r, s.toReview(ctx, tx, r, fmt.Sprintf("no definite answer after %d attempts", r.Attempts), now)
 		}
 		r.NextAttemptAt, r.UpdatedAt = s.nextLook(r, now), now

@@ -78,7 +78,13 @@ type Config struct {
 	// bytes) and must be the same on every node. Empty: a random secret
 	// per process, so tokens verify only on the node that issued them.
 	TokenSecret string
-	// Now and NewID replace the clock and id generator (tests).
+	// MaxAttempts is how many submissions a refund gets before it waits
+	// for review (default 12); RetryBackoff the first retry delay,
+	// doubling up to 10 minutes (default 1s).
+	MaxAttempts  int
+	RetryBackoff time.Duration
+	// Now and NewID replace the clock and id generator (tests). Without
+	// Now, every time written comes from the database's clock.
 	Now   func() time.Time
 	NewID func(prefix string) string
 }
@@ -149,6 +155,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	storeClock := cfg.Now == nil
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -192,10 +199,15 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.Service, err = refund.NewService(refund.Config{Store: st, Processor: proc, NewID: cfg.NewID, Now: cfg.Now,
 		Log: cfg.Log, ProcessorTimeout: cfg.ProcessorTimeout, Lease: cfg.Lease, MaxInFlight: cfg.MaxInFlight, InFlightWait: cfg.InFlightWait,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate),
-		Invoicer: invoice.New(invoice.Sandbox{})})
+		Invoicer: invoice.New(invoice.Sandbox{}), MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBackoff,
+		StoreClock: storeClock})
 	if err != nil {
 		st.Close()
 		return nil, err
+	}
+	if err := s.Service.SyncClock(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: read the database's clock: %w", err)
 	}
 	s.Worker = worker.New(s.Service, worker.Config{Interval: cfg.WorkerInterval, Log: cfg.Log})
 	s.Webhooks = webhook.New(s.Service, webhook.Config{AllowPrivate: cfg.WebhookAllowPrivate, Schedule: cfg.WebhookSchedule,

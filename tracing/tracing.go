@@ -91,8 +91,27 @@ func (s *status) Write(b []byte) (int, error) {
 func (s *status) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Processor wraps p so that each call is a client span.
+// The wrapper can void keys exactly when p can (processor.Voider).
 func Processor(tp trace.TracerProvider, p processor.Processor) processor.Processor {
-	return &traced{p: p, tracer: tp.Tracer(scope)}
+	t := &traced{p: p, tracer: tp.Tracer(scope)}
+	if v, ok := p.(processor.Voider); ok {
+		return &tracedVoider{traced: t, v: v}
+	}
+	return t
+}
+
+type tracedVoider struct {
+	*traced
+	v processor.Voider
+}
+
+func (t *tracedVoider) Void(ctx context.Context, key string) (processor.Result, error) {
+	ctx, span := t.tracer.Start(ctx, "processor void", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("refundd.refund_id", key)))
+	defer span.End()
+	res, err := t.v.Void(ctx, key)
+	end(span, res, err)
+	return res, err
 }
 
 type traced struct {

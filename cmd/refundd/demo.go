@@ -22,6 +22,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := f.check(); err != nil {
+		return err
+	}
 	if path, ok := strings.CutPrefix(f.db, "sqlite:"); ok {
 		// A fresh demo every time: the printed ids and keys are this run's.
 		for _, p := range []string{path, path + "-wal", path + "-shm"} {

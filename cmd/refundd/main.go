@@ -155,6 +155,8 @@ type serveFlags struct {
 	rateBurst           int
 	otelEndpoint        string
 	tokenSecret         string
+	maxAttempts         int
+	retryBackoff        time.Duration
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
@@ -164,6 +166,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.DurationVar(&f.processorTimeout, "processor-timeout", 10*time.Second, "deadline of one processor call")
 	fs.DurationVar(&f.lease, "lease", 0, "how long a node owns a claimed refund before another takes over (default processor timeout + 20s)")
 	fs.IntVar(&f.maxInFlight, "max-inflight", 64, "cap on concurrent processor calls from this node")
+	fs.IntVar(&f.maxAttempts, "max-attempts", 12, "processor submissions of a refund before it waits for review (requires_review)")
+	fs.DurationVar(&f.retryBackoff, "retry-backoff", time.Second, "first retry delay after an unanswered submission, doubling up to 10m")
 	fs.DurationVar(&f.settleDelay, "settle-delay", 2*time.Second, "in-process sandbox: how long wallet (stcpay) refunds stay pending")
 	fs.StringVar(&f.logFormat, "log", env("REFUNDD_LOG", "json"), "log format: json or text")
 	fs.Float64Var(&f.rateLimit, "rate-limit", envFloat("REFUNDD_RATE_LIMIT", 200), "requests per second per API key on this node (0: unlimited)")
@@ -176,6 +180,17 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 		"secret (32+ bytes, the same on every node) that signs Paylink partner tokens; default: random per process")
 }
 
+// check refuses flag values no default can stand in for.
+func (f *serveFlags) check() error {
+	switch {
+	case f.maxAttempts < 1:
+		return usageError("--max-attempts must be at least 1")
+	case f.retryBackoff <= 0:
+		return usageError("--retry-backoff must be a positive duration such as 1s")
+	}
+	return nil
+}
+
 func (f *serveFlags) config(stderr io.Writer) server.Config {
 	var h slog.Handler = slog.NewJSONHandler(stderr, nil)
 	if f.logFormat == "text" {
@@ -184,7 +199,7 @@ func (f *serveFlags) config(stderr io.Writer) server.Config {
 	return server.Config{Addr: f.addr, DB: f.db, Processor: f.processor, Log: slog.New(h),
 		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate,
 		RateLimit: f.rateLimit, RateBurst: f.rateBurst, TracingEndpoint: f.otelEndpoint,
-		TokenSecret: f.tokenSecret}
+		TokenSecret: f.tokenSecret, MaxAttempts: f.maxAttempts, RetryBackoff: f.retryBackoff}
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -192,6 +207,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("serve", stderr)
 	f.register(fs, "sqlite:refundd.db")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := f.check(); err != nil {
 		return err
 	}
 	cfg := f.config(stderr)
