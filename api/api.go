@@ -47,8 +47,8 @@ type route struct {
 	method, pattern string
 	// query names the query parameters the handler reads; it is handed no
 	// others, so this list cannot drift from what the handler uses.
-	query   []string
-	public  bool // served without an API key
+	query  []string
+	public bool // served without an API key
 	// creates marks a route that creates something: an Idempotency-Key
 	// on it replays the first answer.
 	creates bool

@@ -155,4 +155,3 @@ func claimedObject(ctx context.Context, merchantID string) string {
 	}
 	return ""
 }
-
