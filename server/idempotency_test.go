@@ -1,0 +1,140 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// Finding 3: every creating route of every surface honours
+// Idempotency-Key: the same key and request replays the first answer byte
+// for byte and creates nothing more; the same key with another request is
+// refused in the surface's own shape and creates nothing.
+func TestIdempotencyKey_EverySurface(t *testing.T) {
+	s := mustStart(t)
+	for _, tc := range []struct {
+		surface     string
+		path        func(orderID, ref string) string
+		body, other string
+		firstStatus int
+	}{
+		{"gateway", func(id, ref string) string { return "/v1/orders/" + ref + "/refund" },
+			`{"amount":500}`, `{"amount":600}`, http.StatusOK},
+		{"sgate", func(id, ref string) string { return "/orders/" + ref + "/refunds" },
+			`{"amount":"5.00","reason":"damaged"}`, `{"amount":"6.00","reason":"damaged"}`, http.StatusOK},
+		{"upayments", func(id, ref string) string { return "/api/v1/create-refund" },
+			`{"orderId":"REF","totalPrice":"5.00"}`, `{"orderId":"REF","totalPrice":"6.00"}`, http.StatusOK},
+		{"native", func(id, ref string) string { return "/v1/refunds" },
+			`{"order_id":"ID","amount":500}`, `{"order_id":"ID","amount":600}`, http.StatusCreated},
+	} {
+		t.Run(tc.surface, func(t *testing.T) {
+			ref := "ORD-IDEM-" + tc.surface
+			body := cardOrder("4444", 10000)
+			body["reference"] = ref
+			id := s.mustOrder(body)
+			subst := strings.NewReplacer("REF", ref, "ID", id).Replace
+			path := tc.path(id, ref)
+			key := "idem-" + tc.surface
+			first := s.do("POST", path, s.key, subst(tc.body), "Idempotency-Key", key)
+			if first.status != tc.firstStatus {
+				t.Fatalf("first: %d %s", first.status, first.raw)
+			}
+			again := s.do("POST", path, s.key, subst(tc.body), "Idempotency-Key", key)
+			if again.status != first.status || again.raw != first.raw {
+				t.Fatalf("retry answered %d %s\nfirst was %d %s", again.status, again.raw, first.status, first.raw)
+			}
+			if again.header.Get("Idempotent-Replayed") != "true" {
+				t.Fatal("a replay does not say so (Idempotent-Replayed)")
+			}
+			other := s.do("POST", path, s.key, subst(tc.other), "Idempotency-Key", key)
+			if other.status < 400 || other.status >= 500 {
+				t.Fatalf("same key, another request: %d %s", other.status, other.raw)
+			}
+			if n := s.refundsOf(id); n != 1 {
+				t.Fatalf("%d refunds on the order, want 1", n)
+			}
+		})
+	}
+}
+
+// Finding 3: a retried POST /v1/orders or /v1/webhook_endpoints with the
+// same key records one order (the capture counted once) and one endpoint.
+func TestIdempotencyKey_OrdersAndEndpoints(t *testing.T) {
+	s := mustStart(t)
+	order := `{"currency":"SAR","amount":10000,"payment_method":"card"}`
+	a := s.do("POST", "/v1/orders", s.key, order, "Idempotency-Key", "order-1")
+	b := s.do("POST", "/v1/orders", s.key, order, "Idempotency-Key", "order-1")
+	if a.status != http.StatusCreated || b.raw != a.raw {
+		t.Fatalf("orders: %d %s / %d %s", a.status, a.raw, b.status, b.raw)
+	}
+	list := s.do("GET", "/v1/orders", s.key, nil)
+	if n := len(list.get("data").([]any)); n != 1 {
+		t.Fatalf("%d orders after a retried create, want 1", n)
+	}
+	ep := `{"url":"https://hooks.example.com/refunds"}`
+	a = s.do("POST", "/v1/webhook_endpoints", s.key, ep, "Idempotency-Key", "ep-1")
+	b = s.do("POST", "/v1/webhook_endpoints", s.key, ep, "Idempotency-Key", "ep-1")
+	if a.status != http.StatusCreated || b.raw != a.raw {
+		t.Fatalf("endpoints: %d / %d", a.status, b.status)
+	}
+	list = s.do("GET", "/v1/webhook_endpoints", s.key, nil)
+	if n := len(list.get("data").([]any)); n != 1 {
+		t.Fatalf("%d endpoints after a retried create, want 1", n)
+	}
+}
+
+// Finding 6: a request refused the first time replays its refusal: it
+// cannot succeed later under the same key (the client learns its answer
+// once).
+func TestIdempotencyKey_RefusalReplays(t *testing.T) {
+	s := mustStart(t)
+	first := s.do("POST", "/v1/orders/ORD-LATER/refund", s.key, `{"amount":100}`, "Idempotency-Key", "refused-1")
+	if first.status != http.StatusNotFound {
+		t.Fatalf("refund of a missing order: %d %s", first.status, first.raw)
+	}
+	body := cardOrder("4444", 1000)
+	body["reference"] = "ORD-LATER"
+	id := s.mustOrder(body)
+	again := s.do("POST", "/v1/orders/ORD-LATER/refund", s.key, `{"amount":100}`, "Idempotency-Key", "refused-1")
+	if again.status != first.status || again.raw != first.raw {
+		t.Fatalf("retry: %d %s, want the first refusal replayed", again.status, again.raw)
+	}
+	if n := s.refundsOf(id); n != 0 {
+		t.Fatalf("%d refunds, want 0", n)
+	}
+}
+
+// Finding 6: merchant references are per surface: an SGate
+// merchantRefundId and a UPayments reference of the same text are two
+// refunds, not a collision.
+func TestMerchantReferences_PerSurface(t *testing.T) {
+	s := mustStart(t)
+	body := cardOrder("4444", 10000)
+	body["reference"] = "ORD-REFS"
+	id := s.mustOrder(body)
+	sg := s.do("POST", "/orders/ORD-REFS/refunds", s.key, `{"amount":"1.00","reason":"r","merchantRefundId":"R-1"}`)
+	up := s.do("POST", "/api/v1/create-refund", s.key, `{"orderId":"ORD-REFS","totalPrice":"2.00","reference":"R-1"}`)
+	if sg.status != http.StatusOK || up.status != http.StatusOK {
+		t.Fatalf("sgate %d %s; upayments %d %s", sg.status, sg.raw, up.status, up.raw)
+	}
+	if n := s.refundsOf(id); n != 2 {
+		t.Fatalf("%d refunds, want 2", n)
+	}
+}
+
+func (s *testServer) refundsOf(orderID string) int {
+	s.t.Helper()
+	p, err := s.Service.Authenticate(context.Background(), s.key)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	page, err := s.Service.ListRefunds(context.Background(), p, refund.RefundFilter{OrderID: orderID, Limit: 100})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return len(page.Data)
+}
+
