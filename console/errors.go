@@ -46,6 +46,7 @@ var replies = map[string]reply{
 	refund.EIdempotencyKeyInUse: {http.StatusConflict,
 		"This refund is still being sent. Open the order again in a moment to see how it went.", false},
 	refund.EMerchantReferenceReused: {http.StatusConflict, "That reference was already used for another refund.", true},
+	refund.ERefundNotReviewable:     {http.StatusConflict, "Only a refund that needs review can be resolved.", true},
 	refund.ERefundNotCancelable: {http.StatusConflict,
 		"This refund can no longer be canceled: it has already gone to the payment processor.", true},
 	refund.EConflict:                {http.StatusConflict, "Someone changed this at the same moment. Reload the page and try again.", false},
@@ -83,10 +84,12 @@ func (c *Console) explain(r *http.Request, err error) (*problem, int) {
 var statusWords = map[refund.Status]string{
 	refund.StatusPending:    "Queued: not yet sent to the payment processor; it can still be canceled.",
 	refund.StatusProcessing: "Sent to the payment processor; waiting for its answer.",
-	refund.StatusSucceeded:  "Refunded: the payment processor approved it.",
-	refund.StatusFailed:     "Failed: the payment processor did not refund it, and the amount is refundable again.",
-	refund.StatusCanceled:   "Canceled before it reached the payment processor.",
-	refund.StatusReversed:   "Reversed: the payment processor undid it after approving it.",
+	refund.StatusRequiresReview: "Needs review: the payment processor has not said whether it refunded this after the last attempt. " +
+		"The amount stays reserved, refundd keeps asking, and a person with the refunds:review scope can settle it.",
+	refund.StatusSucceeded: "Refunded: the payment processor approved it.",
+	refund.StatusFailed:    "Failed: the payment processor did not refund it, and the amount is refundable again.",
+	refund.StatusCanceled:  "Canceled before it reached the payment processor.",
+	refund.StatusReversed:  "Reversed: the payment processor undid it after approving it.",
 }
 
 func statusText(s refund.Status) string {

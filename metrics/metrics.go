@@ -168,8 +168,10 @@ var (
 		[]string{"surface", "status", "failure_code", "currency"}, nil)
 	refundAmountDesc = prometheus.NewDesc("refundd_refund_amount_minor", "Sum of refund amounts in minor units, by surface, status and currency.",
 		[]string{"surface", "status", "currency"}, nil)
-	queueDesc = prometheus.NewDesc("refundd_worker_queue_depth", "Refunds the worker still has to finish, by status (pending, processing).",
+	queueDesc = prometheus.NewDesc("refundd_worker_queue_depth", "Refunds the worker still has to finish, by status (pending, processing, requires_review).",
 		[]string{"status"}, nil)
+	discrepanciesDesc = prometheus.NewDesc("refundd_discrepancies", "Discrepancies between the processor and the books (GET /v1/discrepancies); each needs a person.",
+		nil, nil)
 	oldestDesc = prometheus.NewDesc("refundd_oldest_processing_refund_age_seconds", "Age of the oldest refund still processing (0: none).",
 		nil, nil)
 	deliveriesDesc = prometheus.NewDesc("refundd_webhook_deliveries", "Webhook deliveries by status (pending, succeeded, failed).",
@@ -178,7 +180,7 @@ var (
 )
 
 func (c *stats) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{refundsDesc, refundAmountDesc, queueDesc, oldestDesc, deliveriesDesc, scrapeErrDesc} {
+	for _, d := range []*prometheus.Desc{refundsDesc, refundAmountDesc, queueDesc, discrepanciesDesc, oldestDesc, deliveriesDesc, scrapeErrDesc} {
 		ch <- d
 	}
 }
@@ -203,6 +205,8 @@ func (c *stats) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.Pending), "pending")
 	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.Processing), "processing")
+	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.RequiresReview), "requires_review")
+	ch <- prometheus.MustNewConstMetric(discrepanciesDesc, prometheus.GaugeValue, float64(st.Discrepancies))
 	age := 0.0
 	if !st.Oldest.IsZero() {
 		age = max(0, c.now().Sub(st.Oldest).Seconds())

@@ -14,6 +14,11 @@ type Stats struct {
 	Processing int       // refunds at the processor or waiting for the worker
 	Oldest     time.Time // creation time of the oldest processing refund (zero: none)
 	Deliveries []DeliveryCount
+	// RequiresReview counts refunds waiting for review (amount reserved,
+	// outcome unknown); Discrepancies what the processor did that the
+	// books could not absorb. Both need a person.
+	RequiresReview int64
+	Discrepancies  int64
 }
 
 // RefundCount counts refunds by where they were asked for, how they
@@ -43,8 +48,19 @@ type StatsTx interface {
 func (s *Service) Stats(ctx context.Context) (*Stats, error) {
 	var st *Stats
 	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
-		st, err = tx.Stats(ctx)
+		if st, err = tx.Stats(ctx); err != nil {
+			return err
+		}
+		st.Discrepancies, err = tx.CountDiscrepancies(ctx)
 		return err
 	})
-	return st, err
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range st.Refunds {
+		if c.Status == StatusRequiresReview {
+			st.RequiresReview += c.Count
+		}
+	}
+	return st, nil
 }

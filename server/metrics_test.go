@@ -36,6 +36,8 @@ func TestMetrics(t *testing.T) {
 		`refundd_refund_amount_minor{currency="SAR",status="succeeded",surface="native"} 1005`,
 		`refundd_worker_queue_depth{status="pending"} 1`,
 		`refundd_worker_queue_depth{status="processing"} 0`,
+		`refundd_worker_queue_depth{status="requires_review"} 0`,
+		`refundd_discrepancies 0`,
 		`refundd_oldest_processing_refund_age_seconds 0`,
 		`refundd_processor_call_duration_seconds_count{op="refund",outcome="approved"} 1`,
 		`refundd_processor_call_duration_seconds_count{op="refund",outcome="declined"} 1`,
