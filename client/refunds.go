@@ -11,17 +11,23 @@ import (
 //
 //	pending -> processing -> succeeded | failed
 //	pending -> canceled
+//	processing -> requires_review -> succeeded | failed
 //	succeeded -> reversed
+//	failed -> succeeded (the processor executed it after all)
 type RefundStatus string
 
 // Refund statuses.
 const (
 	StatusPending    RefundStatus = "pending"
 	StatusProcessing RefundStatus = "processing"
-	StatusSucceeded  RefundStatus = "succeeded"
-	StatusFailed     RefundStatus = "failed"
-	StatusCanceled   RefundStatus = "canceled"
-	StatusReversed   RefundStatus = "reversed"
+	// StatusRequiresReview: the processor has not settled the refund after
+	// the last attempt; its amount stays reserved until it or a person
+	// does.
+	StatusRequiresReview RefundStatus = "requires_review"
+	StatusSucceeded      RefundStatus = "succeeded"
+	StatusFailed         RefundStatus = "failed"
+	StatusCanceled       RefundStatus = "canceled"
+	StatusReversed       RefundStatus = "reversed"
 )
 
 // Final reports whether s no longer changes (short of a later reversal).
