@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -211,13 +212,27 @@ func (s *Store) commitLoop() {
 // commitBatch runs a batch, retrying it whole when the database is busy,
 // and answers every request in it.
 func (s *Store) commitBatch(batch []*commitReq) {
+	all := batch
 	defer func() {
-		for _, r := range batch {
+		for _, r := range all {
 			close(r.done)
 		}
 	}()
 	for attempt := 0; ; attempt++ {
 		err := s.runBatch(batch)
+		var lost *lostBatch
+		if errors.As(err, &lost) {
+			// One caller's failure took the transaction down with it
+			// (nothing was committed): answer that caller, run the others
+			// again without it.
+			lost.culprit.err = lost.cause
+			batch = slices.DeleteFunc(slices.Clone(batch), func(r *commitReq) bool { return r == lost.culprit })
+			if len(batch) == 0 {
+				return
+			}
+			attempt--
+			continue
+		}
 		if err == nil {
 			return
 		}
@@ -278,7 +293,9 @@ func (s *Store) runBatch(batch []*commitReq) error {
 		}
 		if r.err != nil {
 			if _, err := q.ExecContext(ctx, "ROLLBACK TO batch_item"); err != nil {
-				return fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+				// The savepoint is gone: r's error aborted the whole
+				// transaction (SQLite does so on some errors).
+				return &lostBatch{culprit: r, cause: r.err}
 			}
 		}
 		if _, err := q.ExecContext(ctx, "RELEASE batch_item"); err != nil {
@@ -291,6 +308,15 @@ func (s *Store) runBatch(batch []*commitReq) error {
 	committed = true
 	return nil
 }
+
+// lostBatch reports that culprit's failure rolled back the whole batch
+// transaction before its commit: the others are run again without it.
+type lostBatch struct {
+	culprit *commitReq
+	cause   error
+}
+
+func (e *lostBatch) Error() string { return "sqlite: batch transaction lost: " + e.cause.Error() }
 
 // run calls fn, turning a panic into an error: fn runs on the committer's
 // goroutine, where a panic would take every batched caller down with it.

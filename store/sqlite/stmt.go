@@ -53,6 +53,12 @@ func (c *stmtCache) close() {
 // statement cache on the committer's connection (inside the transaction
 // the committer began there), a reader's on its *sql.Tx. It has the
 // *sql.Tx methods the store uses, so the store code reads the same.
+//
+// The writer's statements never see a caller's cancellation: the batch
+// transaction is shared, and an interrupted write makes SQLite roll back
+// the whole transaction, every other caller's work with it. A caller that
+// gives up still has its fn run to the end (fn is short, and Update waits
+// for the batch anyway); only a caller canceled before its turn is skipped.
 type querier struct {
 	tx    *sql.Tx    // a View's transaction
 	cache *stmtCache // or the committer's connection
@@ -62,6 +68,7 @@ func (q *querier) ExecContext(ctx context.Context, query string, args ...any) (s
 	if q.tx != nil {
 		return q.tx.ExecContext(ctx, query, args...)
 	}
+	ctx = context.WithoutCancel(ctx)
 	st, err := q.cache.get(ctx, query)
 	if err != nil {
 		return nil, err
@@ -73,6 +80,7 @@ func (q *querier) QueryContext(ctx context.Context, query string, args ...any) (
 	if q.tx != nil {
 		return q.tx.QueryContext(ctx, query, args...)
 	}
+	ctx = context.WithoutCancel(ctx)
 	st, err := q.cache.get(ctx, query)
 	if err != nil {
 		return nil, err
@@ -86,6 +94,7 @@ func (q *querier) QueryRowContext(ctx context.Context, query string, args ...any
 	if q.tx != nil {
 		return q.tx.QueryRowContext(ctx, query, args...)
 	}
+	ctx = context.WithoutCancel(ctx)
 	st, err := q.cache.get(ctx, query)
 	if err != nil {
 		return q.cache.conn.QueryRowContext(ctx, query, args...)
