@@ -147,6 +147,10 @@ func TestCLI_Errors(t *testing.T) {
 		{"RevokeUnknownKey", []string{"key", "revoke", "--db", db, "key_missing"}, 1, "not found"},
 		{"RevokeNeedsID", []string{"key", "revoke", "--db", db}, 2, "KEY_ID"},
 		{"BadDatabaseURL", []string{"migrate", "--db", "mysql://x"}, 1, "unknown database URL"},
+		{"ZeroMaxAttempts", []string{"serve", "--db", db, "--max-attempts", "0"}, 2, "--max-attempts"},
+		{"NegativeRetryBackoff", []string{"serve", "--db", db, "--retry-backoff", "-1s"}, 2, "--retry-backoff"},
+		{"LateRateAboveOne", []string{"sandbox", "serve", "--late-rate", "1.5"}, 2, "--late-rate"},
+		{"NegativeLateMS", []string{"sandbox", "serve", "--late-ms", "-1"}, 2, "--late-ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := runCLI(t, tc.args...)

@@ -26,9 +26,18 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.Int64Var(&f.LatencyMS, "latency-ms", 0, "fault: added latency of every answer, in milliseconds")
 	fs.Float64Var(&f.ErrorRate, "error-rate", 0, "fault: share of calls answered 503 without executing (0..1)")
 	fs.Float64Var(&f.DropRate, "drop-rate", 0, "fault: share of calls executed whose answer is dropped (0..1)")
+	lateRate := fs.Float64("late-rate", 0, "share of refunds (0..1) executed late: never answered, \"not found\" until --late-ms after the request, then executed once")
+	lateMS := fs.Int64("late-ms", 5000, "how long after the request a late refund executes, in milliseconds")
+	voids := fs.Bool("void", true, "accept voids of unexecuted keys (POST /v1/sandbox/refunds/{key}/void); false answers 501, as most acquirers would")
 	logFormat := fs.String("log", env("REFUNDD_LOG", "json"), "log format: json or text")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *lateRate < 0 || *lateRate > 1 || *lateRate != *lateRate {
+		return usageError("--late-rate must be between 0 and 1")
+	}
+	if *lateMS < 0 {
+		return usageError("--late-ms must be 0 or more")
 	}
 	path, ok := strings.CutPrefix(*db, "sqlite:")
 	if !ok || path == "" {
@@ -52,8 +61,17 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	acq := sandbox.New(sandbox.Config{SettleDelay: *settle, Journal: journal, Ledger: ledger})
-	svc, err := service.New(acq, f, log)
+	execLog, err := journal.LoadLog(ctx)
+	if err != nil {
+		return err
+	}
+	acq := sandbox.New(sandbox.Config{SettleDelay: *settle, Journal: journal, Ledger: ledger, Log: execLog,
+		LateRate: *lateRate, LateDelay: time.Duration(*lateMS) * time.Millisecond})
+	var opts []service.Option
+	if !*voids {
+		opts = append(opts, service.WithoutVoids())
+	}
+	svc, err := service.New(acq, f, log, opts...)
 	if err != nil {
 		return err
 	}
@@ -68,7 +86,8 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 	}()
 	log.Info("sandbox acquirer serving", "url", "http://"+ln.Addr().String(), "ledger", path, "entries", len(ledger),
-		"latency_ms", f.LatencyMS, "error_rate", f.ErrorRate, "drop_rate", f.DropRate)
+		"latency_ms", f.LatencyMS, "error_rate", f.ErrorRate, "drop_rate", f.DropRate, "late_rate", *lateRate,
+		"late_ms", *lateMS, "voids", *voids)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

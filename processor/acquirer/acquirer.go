@@ -67,7 +67,7 @@ func ToResult(r processor.Result) Result {
 
 func (r Result) processor() (processor.Result, error) {
 	switch s := processor.Status(r.Status); s {
-	case processor.Approved, processor.Declined, processor.Pending, processor.Reversed:
+	case processor.Approved, processor.Declined, processor.Pending, processor.Reversed, processor.Voided:
 		return processor.Result{Status: s, ResponseCode: r.ResponseCode, Message: r.Message, RRN: r.RRN,
 			STAN: r.STAN, AuthCode: r.AuthCode, ARN: r.ARN, ExecutedAt: r.ExecutedAt}, nil
 	}
@@ -87,7 +87,10 @@ type Client struct {
 	hc   *http.Client
 }
 
-var _ processor.Processor = (*Client)(nil)
+var (
+	_ processor.Processor = (*Client)(nil)
+	_ processor.Voider    = (*Client)(nil)
+)
 
 // New returns a client for the acquirer at baseURL (http or https). hc nil
 // uses a client without its own timeout: each call's ctx bounds it.
@@ -125,6 +128,13 @@ type requestIDKey struct{}
 // Status asks what the acquirer knows of idempotencyKey.
 func (c *Client) Status(ctx context.Context, idempotencyKey string) (processor.Result, error) {
 	return c.do(ctx, http.MethodGet, c.base+"/v1/sandbox/refunds/"+url.PathEscape(idempotencyKey), nil)
+}
+
+// Void asks the acquirer to void idempotencyKey. An acquirer that cannot
+// (501) or any other failure is an error: nothing is known, and refundd
+// keeps the refund's money reserved.
+func (c *Client) Void(ctx context.Context, idempotencyKey string) (processor.Result, error) {
+	return c.do(ctx, http.MethodPost, c.base+"/v1/sandbox/refunds/"+url.PathEscape(idempotencyKey)+"/void", []byte{})
 }
 
 func (c *Client) do(ctx context.Context, method, u string, body []byte) (processor.Result, error) {

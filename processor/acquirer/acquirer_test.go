@@ -3,6 +3,7 @@ package acquirer_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -29,13 +30,17 @@ type acquirerService struct {
 func startService(t *testing.T, journal *service.Journal) *acquirerService {
 	t.Helper()
 	var ledger []sandbox.Record
+	var log []sandbox.LogEntry
 	if journal != nil {
 		var err error
 		if ledger, err = journal.Load(t.Context()); err != nil {
 			t.Fatal(err)
 		}
+		if log, err = journal.LoadLog(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 	}
-	cfg := sandbox.Config{Ledger: ledger}
+	cfg := sandbox.Config{Ledger: ledger, Log: log}
 	if journal != nil {
 		cfg.Journal = journal // a nil *Journal in the interface would not be nil
 	}
@@ -312,5 +317,66 @@ func TestJournal_SurvivesRestart(t *testing.T) {
 	}
 	if ex := s2.acq.Executed(); len(ex) != 2 {
 		t.Fatalf("executed after restart %+v, want 2", ex)
+	}
+}
+
+// Void over HTTP: an unexecuted key answers voided and never executes; an
+// executed key answers its result; an acquirer without voids answers 501,
+// which the connector reports as an error (nothing known), never as a void.
+func TestClient_Void(t *testing.T) {
+	s := startService(t, nil)
+	res, err := s.client.Void(t.Context(), "never-sent")
+	if err != nil || res.Status != processor.Voided {
+		t.Fatalf("void of an unexecuted key: %+v %v", res, err)
+	}
+	if res, err := s.client.Refund(t.Context(), request("never-sent", "4444", 1000)); err != nil || res.Status != processor.Declined {
+		t.Fatalf("submission of a voided key: %+v %v", res, err)
+	}
+	if _, err := s.client.Refund(t.Context(), request("paid", "4444", 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.client.Void(t.Context(), "paid"); err != nil || res.Status != processor.Approved {
+		t.Fatalf("void of an executed key: %+v %v", res, err)
+	}
+	if log := s.acq.Executions(); len(log) != 1 || log[0].Key != "paid" {
+		t.Fatalf("execution log %+v", log)
+	}
+
+	acq := sandbox.New(sandbox.Config{})
+	svc, err := service.New(acq, service.Faults{}, nil, service.WithoutVoids())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(svc.Handler())
+	t.Cleanup(ts.Close)
+	c, err := acquirer.New(ts.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se *acquirer.StatusError
+	if res, err := c.Void(t.Context(), "k"); !errors.As(err, &se) || se.StatusCode != http.StatusNotImplemented {
+		t.Fatalf("void without the capability: %+v %v, want a 501 error", res, err)
+	}
+}
+
+// GET /v1/sandbox/executions serves the append-only log.
+func TestExecutionsEndpoint(t *testing.T) {
+	s := startService(t, nil)
+	for _, key := range []string{"a", "b", "a"} {
+		if _, err := s.client.Refund(t.Context(), request(key, "4444", 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := http.Get(s.url + "/v1/sandbox/executions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var log []sandbox.LogEntry
+	if err := json.NewDecoder(res.Body).Decode(&log); err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 2 || log[0].Key != "a" || log[1].Key != "b" || log[1].Seq != 2 || sandbox.DoubleExecutions(log) != nil {
+		t.Fatalf("log %+v: a replay must not log a second execution", log)
 	}
 }

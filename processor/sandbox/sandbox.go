@@ -31,6 +31,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,11 +81,33 @@ type Config struct {
 	Journal Journal
 	// Ledger is the acquirer's starting ledger (what a journal holds).
 	Ledger []Record
+	// Log is the acquirer's starting execution log (what a journal holds).
+	Log []LogEntry
+	// LateRate is the share of refunds (0..1) executed late: the request is
+	// never answered, Status answers "not found" until LateDelay after it,
+	// and then the refund executes, once. Which keys are late follows from
+	// the key itself, so a run is reproducible.
+	LateRate  float64
+	LateDelay time.Duration
 }
 
-// Journal durably records ledger entries.
+// Journal durably records ledger entries and the execution log.
 type Journal interface {
 	Save(Record) error
+	// Append adds one row to the execution log; rows are never changed.
+	Append(LogEntry) error
+}
+
+// LogEntry is one row of the append-only execution log: one per time
+// money moved. The ledger is keyed by idempotency key and so can never
+// show a key executed twice; the log would.
+type LogEntry struct {
+	Seq        uint64           `json:"seq"`
+	Key        string           `json:"idempotency_key"`
+	Amount     int64            `json:"amount"`
+	Currency   string           `json:"currency"`
+	Status     processor.Status `json:"status"`
+	ExecutedAt time.Time        `json:"executed_at"`
 }
 
 // Record is the durable form of one ledger entry, keyed by idempotency key.
@@ -121,13 +146,20 @@ type Acquirer struct {
 	settleDelay time.Duration
 	journal     Journal
 
+	lateRate  float64
+	lateDelay time.Duration
+
 	mu       sync.Mutex
 	ledger   map[string]*entry // by idempotency key
 	attempts map[string]int    // Refund calls per key
 	seq      uint64            // reference number sequence
+	log      []LogEntry        // append-only execution log
 }
 
-var _ processor.Processor = (*Acquirer)(nil)
+var (
+	_ processor.Processor = (*Acquirer)(nil)
+	_ processor.Voider    = (*Acquirer)(nil)
+)
 
 type state int
 
@@ -135,9 +167,12 @@ const (
 	stateReceived state = iota // 0099: recorded, not answered, not executed
 	statePending               // wallet: executed, awaiting settlement
 	stateFinal                 // executed, final answer in result
+	stateLate                  // received, not answered; executes with result at settleAt
+	stateVoided                // voided before it executed: never executes
 )
 
-var stateNames = map[state]string{stateReceived: "received", statePending: "pending", stateFinal: "final"}
+var stateNames = map[state]string{stateReceived: "received", statePending: "pending", stateFinal: "final",
+	stateLate: "late", stateVoided: "voided"}
 
 type entry struct {
 	seq        uint64
@@ -146,7 +181,7 @@ type entry struct {
 	state      state
 	result     processor.Result
 	executedAt time.Time
-	settleAt   time.Time // statePending only
+	settleAt   time.Time // statePending: settlement; stateLate: execution
 }
 
 // New returns an Acquirer with an empty ledger.
@@ -155,8 +190,11 @@ func New(cfg Config) *Acquirer {
 		now:         cfg.Now,
 		settleDelay: cfg.SettleDelay,
 		journal:     cfg.Journal,
+		lateRate:    cfg.LateRate,
+		lateDelay:   cfg.LateDelay,
 		ledger:      make(map[string]*entry),
 		attempts:    make(map[string]int),
+		log:         slices.Clone(cfg.Log),
 	}
 	for _, r := range cfg.Ledger {
 		e := &entry{seq: r.Seq, amount: r.Amount, currency: r.Currency, result: r.Result,
@@ -211,11 +249,20 @@ func (a *Acquirer) refundLocked(req processor.Request) (res processor.Result, no
 	a.attempts[key]++
 
 	if e, ok := a.ledger[key]; ok {
+		if e.state == stateVoided {
+			return processor.Result{Status: processor.Declined, ResponseCode: "12",
+				Message: "Invalid transaction: the idempotency key was voided"}, false, nil
+		}
 		if e.amount != req.Amount || !strings.EqualFold(e.currency, req.Currency) {
 			return processor.Result{}, false, fmt.Errorf("%w: key %q was %d %s, replayed with %d %s",
 				ErrKeyMismatch, key, e.amount, e.currency, req.Amount, req.Currency)
 		}
-		if e.state == stateReceived {
+		if err := a.due(key, e, now); err != nil {
+			return processor.Result{}, false, err
+		}
+		switch e.state {
+		case stateReceived, stateLate:
+			// The same request, still unanswered: nothing new happens.
 			return processor.Result{}, true, nil
 		}
 		if err := a.settle(key, e, now); err != nil {
@@ -225,6 +272,14 @@ func (a *Acquirer) refundLocked(req processor.Request) (res processor.Result, no
 	}
 
 	e := &entry{amount: req.Amount, currency: req.Currency, state: stateFinal, executedAt: now}
+	late := a.late(key) && req.CardLast4 != CardNoAnswer && req.CardLast4 != CardIssuerUnavailable &&
+		!strings.EqualFold(req.PaymentMethod, MethodSTCPay)
+	if late {
+		// Decided now, executed (and logged) at settleAt; until then the
+		// acquirer neither answers nor admits to having it.
+		e.state, e.settleAt, e.executedAt = stateLate, now.Add(a.lateDelay), now.Add(a.lateDelay)
+		now = e.settleAt
+	}
 	switch {
 	case req.CardLast4 == CardInsufficientFunds:
 		e.result = a.declined(now, "51", "Insufficient funds")
@@ -251,7 +306,106 @@ func (a *Acquirer) refundLocked(req processor.Request) (res processor.Result, no
 		return processor.Result{}, false, err
 	}
 	a.ledger[key] = e
+	if late {
+		return processor.Result{}, true, nil
+	}
+	if err := a.logged(key, e); err != nil {
+		return processor.Result{}, false, err
+	}
 	return e.result, false, nil
+}
+
+// late reports whether key is one of the LateRate share executed late,
+// from a hash of the key: the same key is always late or always not.
+func (a *Acquirer) late(key string) bool {
+	if a.lateRate <= 0 {
+		return false
+	}
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return float64(h.Sum64())/math.MaxUint64 < a.lateRate
+}
+
+// due executes a late refund whose time has come. Called under a.mu.
+func (a *Acquirer) due(key string, e *entry, now time.Time) error {
+	if e.state != stateLate || now.Before(e.settleAt) {
+		return nil
+	}
+	next := *e
+	next.state = stateFinal
+	if err := a.save(key, &next); err != nil {
+		return err
+	}
+	*e = next
+	return a.logged(key, e)
+}
+
+// logged appends an execution to the log when money moved (an approval).
+// Called under a.mu, after the ledger took the change.
+func (a *Acquirer) logged(key string, e *entry) error {
+	if e.state != stateFinal || e.result.Status != processor.Approved {
+		return nil
+	}
+	l := LogEntry{Seq: uint64(len(a.log)) + 1, Key: key, Amount: e.amount, Currency: e.currency,
+		Status: e.result.Status, ExecutedAt: e.executedAt}
+	if a.journal != nil {
+		if err := a.journal.Append(l); err != nil {
+			return &processor.TransientError{Code: "96", Message: "System malfunction: log write failed: " + err.Error()}
+		}
+	}
+	a.log = append(a.log, l)
+	return nil
+}
+
+// Void voids key if it has not executed: a late or unanswered request is
+// dropped and the key will never execute (a later submission of it is
+// declined). An executed key answers its result and nothing changes.
+func (a *Acquirer) Void(ctx context.Context, key string) (processor.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return processor.Result{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	e, ok := a.ledger[key]
+	if !ok {
+		e = &entry{state: stateReceived}
+	}
+	if err := a.due(key, e, now); err != nil {
+		return processor.Result{}, err
+	}
+	switch e.state {
+	case stateReceived, stateLate:
+		next := *e
+		next.state, next.result = stateVoided, processor.Result{Status: processor.Voided, Message: "Voided", ExecutedAt: now}
+		if err := a.save(key, &next); err != nil {
+			return processor.Result{}, err
+		}
+		*e = next
+		a.ledger[key] = e
+	}
+	if err := a.settle(key, e, now); err != nil {
+		return processor.Result{}, err
+	}
+	return e.result, nil
+}
+
+// Executions returns the execution log, oldest first, after executing the
+// late refunds whose time has come.
+func (a *Acquirer) Executions() []LogEntry {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.dueAll()
+	return slices.Clone(a.log)
+}
+
+// dueAll executes every late refund whose time has come, in key order so
+// the log is the same on every run. Called under a.mu.
+func (a *Acquirer) dueAll() {
+	now := a.now()
+	for _, key := range slices.Sorted(maps.Keys(a.ledger)) {
+		a.due(key, a.ledger[key], now) // a journal error leaves it late: shown as it is
+	}
 }
 
 // save writes e through the journal, if any. Called under a.mu, before the
@@ -294,6 +448,15 @@ func (a *Acquirer) Status(ctx context.Context, idempotencyKey string) (processor
 		return processor.Result{}, processor.ErrNotFound
 	}
 	now := a.now()
+	if err := a.due(idempotencyKey, e, now); err != nil {
+		return processor.Result{}, err
+	}
+	switch e.state {
+	case stateLate:
+		return processor.Result{}, processor.ErrNotFound
+	case stateVoided:
+		return e.result, nil
+	}
 	if e.state == stateReceived {
 		next := *e
 		next.state, next.executedAt, next.result = stateFinal, now, a.approved(now)
@@ -302,6 +465,9 @@ func (a *Acquirer) Status(ctx context.Context, idempotencyKey string) (processor
 			return processor.Result{}, err
 		}
 		*e = next
+		if err := a.logged(idempotencyKey, e); err != nil {
+			return processor.Result{}, err
+		}
 	}
 	if err := a.settle(idempotencyKey, e, now); err != nil {
 		return processor.Result{}, err
@@ -316,9 +482,10 @@ func (a *Acquirer) Executed() []Execution {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
+	a.dueAll()
 	out := make([]Execution, 0, len(a.ledger))
 	for key, e := range a.ledger {
-		if e.state == stateReceived {
+		if e.state == stateReceived || e.state == stateLate || e.state == stateVoided {
 			continue
 		}
 		a.settle(key, e, now) // a journal error leaves it pending: shown as it is
@@ -353,7 +520,7 @@ func (a *Acquirer) settle(key string, e *entry, now time.Time) error {
 		return err
 	}
 	*e = next
-	return nil
+	return a.logged(key, e)
 }
 
 // approved assigns fresh reference numbers. Called under a.mu.
@@ -443,4 +610,18 @@ func luhn(digits string) string {
 		double = !double
 	}
 	return strconv.Itoa((10 - sum%10) % 10)
+}
+
+// DoubleExecutions returns the keys that appear more than once in an
+// execution log: refunds that moved money twice. Tests call it on what
+// the acquirer reports.
+func DoubleExecutions(log []LogEntry) []string {
+	seen := map[string]int{}
+	var twice []string
+	for _, l := range log {
+		if seen[l.Key]++; seen[l.Key] == 2 {
+			twice = append(twice, l.Key)
+		}
+	}
+	return twice
 }

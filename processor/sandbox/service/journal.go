@@ -39,6 +39,10 @@ func OpenJournal(ctx context.Context, path string) (*Journal, error) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ledger (
 		idempotency_key TEXT PRIMARY KEY,
 		record          TEXT NOT NULL -- JSON sandbox.Record
+	);
+	CREATE TABLE IF NOT EXISTS executions ( -- append-only: one row per time money moved
+		seq   INTEGER PRIMARY KEY,
+		entry TEXT NOT NULL -- JSON sandbox.LogEntry
 	)`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sandbox: open ledger %s: %w", path, err)
@@ -76,6 +80,39 @@ func (j *Journal) Save(r sandbox.Record) error {
 	}
 	_, err = j.db.Exec(`INSERT INTO ledger (idempotency_key, record) VALUES (?, ?)
 		ON CONFLICT (idempotency_key) DO UPDATE SET record = excluded.record`, r.Key, string(raw))
+	return err
+}
+
+// LoadLog returns the execution log, oldest first.
+func (j *Journal) LoadLog(ctx context.Context) ([]sandbox.LogEntry, error) {
+	rows, err := j.db.QueryContext(ctx, `SELECT entry FROM executions ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sandbox.LogEntry
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return nil, err
+		}
+		var l sandbox.LogEntry
+		if err := json.Unmarshal([]byte(raw), &l); err != nil {
+			return nil, fmt.Errorf("sandbox: execution log row: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// Append adds l to the execution log. A plain INSERT: a row is never
+// replaced, so a second execution of a key is a second row.
+func (j *Journal) Append(l sandbox.LogEntry) error {
+	raw, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	_, err = j.db.Exec(`INSERT INTO executions (seq, entry) VALUES (?, ?)`, l.Seq, string(raw))
 	return err
 }
 

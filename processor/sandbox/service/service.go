@@ -60,22 +60,34 @@ const noAnswerWait = 60 * time.Second
 
 // Service is the HTTP face of one sandbox acquirer.
 type Service struct {
-	acq *sandbox.Acquirer
-	log *slog.Logger
+	acq     *sandbox.Acquirer
+	log     *slog.Logger
+	noVoids bool
 
 	mu     sync.Mutex
 	faults Faults
 }
 
+// Option configures a Service.
+type Option func(*Service)
+
+// WithoutVoids makes the service refuse voids (501), like an acquirer
+// without that capability.
+func WithoutVoids() Option { return func(s *Service) { s.noVoids = true } }
+
 // New returns a service for acq with the given starting faults.
-func New(acq *sandbox.Acquirer, faults Faults, log *slog.Logger) (*Service, error) {
+func New(acq *sandbox.Acquirer, faults Faults, log *slog.Logger, opts ...Option) (*Service, error) {
 	if err := faults.Validate(); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{acq: acq, log: log, faults: faults}, nil
+	s := &Service{acq: acq, log: log, faults: faults}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Faults returns the faults in force.
@@ -103,6 +115,8 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/sandbox/refunds", s.submit)
 	mux.HandleFunc("GET /v1/sandbox/refunds/{key}", s.status)
 	mux.HandleFunc("GET /v1/sandbox/refunds", s.list)
+	mux.HandleFunc("POST /v1/sandbox/refunds/{key}/void", s.void)
+	mux.HandleFunc("GET /v1/sandbox/executions", s.executions)
 	mux.HandleFunc("GET /v1/sandbox/faults", func(w http.ResponseWriter, r *http.Request) { reply(w, http.StatusOK, s.Faults()) })
 	mux.HandleFunc("PUT /v1/sandbox/faults", s.putFaults)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { reply(w, http.StatusOK, map[string]bool{"ok": true}) })
@@ -210,6 +224,32 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 	for _, e := range s.acq.Executed() {
 		out = append(out, Execution{IdempotencyKey: e.IdempotencyKey, Amount: e.Amount, Currency: e.Currency,
 			Status: string(e.Status), ExecutedAt: e.ExecutedAt, Attempts: e.Attempts})
+	}
+	reply(w, http.StatusOK, out)
+}
+
+// void voids a key the acquirer has not executed. An acquirer started
+// with voids off answers 501, as most real ones would: then refundd cannot
+// release a refund that went unanswered and waits for review instead.
+func (s *Service) void(w http.ResponseWriter, r *http.Request) {
+	if s.noVoids {
+		problem(w, http.StatusNotImplemented, "not_supported", "this acquirer cannot void a key")
+		return
+	}
+	f, ok := s.before(w, r)
+	if !ok {
+		return
+	}
+	res, err := s.acq.Void(r.Context(), r.PathValue("key"))
+	s.answer(w, f, res, err)
+}
+
+// executions serves the append-only execution log: one row per time money
+// moved, so a key executed twice shows twice.
+func (s *Service) executions(w http.ResponseWriter, r *http.Request) {
+	out := s.acq.Executions()
+	if out == nil {
+		out = []sandbox.LogEntry{}
 	}
 	reply(w, http.StatusOK, out)
 }
