@@ -137,4 +137,3 @@ func (s *testServer) refundsOf(orderID string) int {
 	}
 	return len(page.Data)
 }
-
