@@ -31,7 +31,7 @@ type world struct {
 	orders  []*order
 	acked   map[string]bool   // refund ids a client was answered with
 	ackedBy map[string]string // the refund id each client request was answered with
-	retries []*request      // client requests that got no usable answer and will be sent again
+	retries []*request        // client requests that got no usable answer and will be sent again
 	trace   []string
 	faults  map[string]int
 	calm    bool // faults off (the drain at the end)
