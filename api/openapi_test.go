@@ -569,10 +569,37 @@ func (l *live) fixtures(t *testing.T, s spec) (key string, ids map[string]string
 	create("createRefund", "partial", "merchant_reference")
 	create("createRefund", "queued")
 	create("createWebhookEndpoint", "ok")
+	// The refund resolveRefund settles: another queued refund, put in
+	// requires_review in the store as the worker leaves one whose last
+	// attempt went unanswered (its amount is reserved either way).
+	queued := s.example(t, jsonMedia(obj(s.op(t, "createRefund").m["requestBody"])), "queued")
+	body, _ := json.Marshal(withLiveIDs(queued, ids))
+	r := l.do("POST", "/v1/refunds", key, body, nil)
+	if r.status != http.StatusCreated {
+		t.Fatalf("fixture refund to review: %d %s", r.status, r.short())
+	}
+	review := str(obj(r.body)["id"])
+	err := l.srv.Store.Update(context.Background(), func(tx refund.Tx) error {
+		rf, err := tx.GetRefund(context.Background(), "", review)
+		if err != nil {
+			return err
+		}
+		rf.Status = refund.StatusRequiresReview
+		return tx.UpdateRefund(context.Background(), rf)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolve := s.op(t, "resolveRefund")
+	for _, p := range arr(resolve.m["parameters"]) {
+		if str(obj(p)["name"]) == "id" {
+			ids[str(obj(obj(obj(p)["examples"])["resolved"])["value"])] = review
+		}
+	}
 	// The event getEvent shows: the live event of its type about its refund.
 	ev := obj(s.example(t, jsonMedia(s.op(t, "getEvent").responses(t, s)["200"]), "ok"))
 	q := url.Values{"type": {str(ev["type"])}, "refund_id": {ids[str(ev["refund_id"])]}}
-	r := l.do("GET", "/v1/events?"+q.Encode(), key, nil, nil)
+	r = l.do("GET", "/v1/events?"+q.Encode(), key, nil, nil)
 	data := arr(obj(r.body)["data"])
 	if len(data) == 0 {
 		t.Fatalf("fixture event %s: %d %s", q.Encode(), r.status, r.short())
