@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -136,4 +137,36 @@ func (s *testServer) refundsOf(orderID string) int {
 		s.t.Fatal(err)
 	}
 	return len(page.Data)
+}
+
+// The same on the Paylink partner route and the Techrar invoice route.
+func TestIdempotencyKey_PaylinkAndTechrar(t *testing.T) {
+	s := mustStart(t)
+	m := newMatrix(t, s)
+	app := fmt.Sprint(s.mer.AppID)
+	for _, tc := range []struct {
+		name, path, body string
+		headers          []string
+		auth             string
+	}{
+		{"techrar (first: the paylink refund takes the rest)", fmt.Sprintf("/order/v1/merchant/invoices/%d/refund/", m.invoice),
+			fmt.Sprintf(`{"comments":"retried","refunded_items":[{"id":%d,"qty":1}]}`, m.invoiceItem), []string{"app-id", app}, "Bearer " + s.key},
+		{"paylink", "/rest/partner/v2/merchant/cr/" + s.mer.CR + "/refund",
+			`{"orderNumber":"` + m.order + `","refundReason":"retried"}`, nil, m.partnerToken.header},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.refundsOf(m.order)
+			send := func() reply {
+				hdr := append([]string{"Authorization", tc.auth, "Idempotency-Key", "idem-" + tc.name}, tc.headers...)
+				return s.do("POST", tc.path, "", tc.body, hdr...)
+			}
+			first, again := send(), send()
+			if first.status >= 300 || again.status != first.status || again.raw != first.raw {
+				t.Fatalf("first %d %s\nretry %d %s", first.status, first.raw, again.status, again.raw)
+			}
+			if n := s.refundsOf(m.order); n != before+1 {
+				t.Fatalf("%d refunds made, want 1", n-before)
+			}
+		})
+	}
 }
