@@ -49,7 +49,7 @@ func Idempotent(svc *refund.Service, surface string, p refund.Principal, w http.
 		_, _ = w.Write(claim.Replay.Body)
 		return
 	}
-	rec := &recorder{ResponseWriter: w}
+	rec := &recorder{statusRecorder: statusRecorder{ResponseWriter: w}}
 	serve(rec, r.WithContext(refund.WithClaim(r.Context(), claim)))
 	reply := refund.Reply{Status: rec.status, ContentType: w.Header().Get("Content-Type"), Body: rec.buf.Bytes()}
 	if rec.status == 0 || rec.overflow {
@@ -72,29 +72,18 @@ func requestHash(surface string, r *http.Request, body []byte) string {
 
 // recorder passes an answer through and keeps a copy to store.
 type recorder struct {
-	http.ResponseWriter
-	status   int
+	statusRecorder
 	buf      bytes.Buffer
 	overflow bool
 }
 
-func (rw *recorder) WriteHeader(code int) {
-	if rw.status == 0 {
-		rw.status = code
-	}
-	rw.ResponseWriter.WriteHeader(code)
-}
-
 func (rw *recorder) Write(b []byte) (int, error) {
-	if rw.status == 0 {
-		rw.status = http.StatusOK
-	}
 	if rw.buf.Len()+len(b) > maxStoredReply {
 		rw.overflow = true
 	} else if !rw.overflow {
 		rw.buf.Write(b)
 	}
-	return rw.ResponseWriter.Write(b)
+	return rw.statusRecorder.Write(b)
 }
 
 // idempotent is Idempotent for the native API's creating routes, behind
