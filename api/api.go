@@ -92,6 +92,8 @@ func (a *API) routes() []route {
 		{method: "GET", pattern: "/v1/invoices/{id}/xml", handler: a.getInvoiceXML},
 		{method: "GET", pattern: "/v1/invoices/{id}/qr", handler: a.getInvoiceQR},
 		{method: "POST", pattern: "/v1/orders/{id}/invoice", creates: true, handler: a.issueInvoice},
+		{method: "POST", pattern: "/v1/orders/{id}/voids", creates: true, handler: a.voidOrder},
+		{method: "POST", pattern: "/v1/orders/{id}/chargebacks", creates: true, handler: a.chargebackOrder},
 	}
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -62,6 +63,7 @@ type orderJSON struct {
 	RefundedAmount      int64             `json:"refunded_amount"`
 	PendingRefundAmount int64             `json:"pending_refund_amount"`
 	VoidedAmount        int64             `json:"voided_amount"`
+	ChargedBackAmount   int64             `json:"charged_back_amount"`
 	RefundableAmount    int64             `json:"refundable_amount"`
 	PaymentMethod       string            `json:"payment_method"`
 	Source              refund.Card       `json:"source"`
@@ -118,7 +120,7 @@ type transactionJSON struct {
 func orderOut(o *refund.Order) orderJSON {
 	j := orderJSON{ID: o.ID, Object: "order", Reference: o.Reference, Currency: o.Currency, Amount: o.Amount,
 		CapturedAmount: o.CapturedAmount, RefundedAmount: o.RefundedAmount, PendingRefundAmount: o.PendingRefundAmount,
-		VoidedAmount: o.VoidedAmount, RefundableAmount: o.Refundable(), PaymentMethod: o.PaymentMethod,
+		VoidedAmount: o.VoidedAmount, ChargedBackAmount: o.ChargedBackAmount, RefundableAmount: o.Refundable(), PaymentMethod: o.PaymentMethod,
 		Source: o.Source, Customer: o.Customer, Description: o.Description, RefundCount: o.RefundCount,
 		Items: []itemJSON{}, Vendors: []vendorJSON{}, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
 	for _, it := range o.Items {
@@ -200,4 +202,53 @@ func (a *API) listOrders(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, listOut(page, orderOut))
+}
+
+type adjustmentRequest struct {
+	Amount             int64  `json:"amount"`
+	Reason             string `json:"reason"`
+	ProcessorReference string `json:"processor_reference"`
+}
+
+type adjustmentJSON struct {
+	ID                 string    `json:"id"`
+	Object             string    `json:"object"`
+	OrderID            string    `json:"order_id"`
+	Amount             int64     `json:"amount"`
+	AppliedAmount      int64     `json:"applied_amount"`
+	Currency           string    `json:"currency"`
+	Reason             *string   `json:"reason"`
+	ProcessorReference *string   `json:"processor_reference"`
+	CreatedAt          time.Time `json:"created_at"`
+	Order              orderJSON `json:"order"`
+}
+
+func (a *API) voidOrder(w http.ResponseWriter, r *http.Request) { a.adjustOrder(w, r, a.svc.VoidOrder) }
+
+func (a *API) chargebackOrder(w http.ResponseWriter, r *http.Request) {
+	a.adjustOrder(w, r, a.svc.ChargebackOrder)
+}
+
+// adjustOrder serves a void or a chargeback of the order in the path.
+func (a *API) adjustOrder(w http.ResponseWriter, r *http.Request,
+	do func(context.Context, refund.Principal, string, refund.AdjustmentInput) (*refund.OrderAdjustment, *refund.Order, error)) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var req adjustmentRequest
+	if err := decode(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	adj, o, err := do(r.Context(), PrincipalFrom(r.Context()), id,
+		refund.AdjustmentInput{Amount: req.Amount, Reason: req.Reason, ProcessorReference: req.ProcessorReference})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, adjustmentJSON{ID: adj.ID, Object: adj.Kind, OrderID: adj.OrderID, Amount: adj.Amount,
+		AppliedAmount: adj.Applied, Currency: adj.Currency, Reason: nullable(adj.Reason),
+		ProcessorReference: nullable(adj.ProcessorReference), CreatedAt: adj.CreatedAt, Order: orderOut(o)})
 }

@@ -73,6 +73,7 @@ type Order struct {
 	RefundedAmount      int64         `json:"refunded_amount"`
 	PendingRefundAmount int64         `json:"pending_refund_amount"`
 	VoidedAmount        int64         `json:"voided_amount"`
+	ChargedBackAmount   int64         `json:"charged_back_amount"`
 	RefundableAmount    int64         `json:"refundable_amount"`
 	PaymentMethod       string        `json:"payment_method"`
 	Source              Card          `json:"source"`

@@ -160,8 +160,8 @@ type Customer struct {
 
 // Order is a captured payment refundd was told about.
 //
-// Invariant (per order, per capture, per vendor, per item):
-// Refunded + PendingRefund <= Captured - Voided.
+// Invariant (per order): Refunded + PendingRefund + Voided + ChargedBack <=
+// Captured; per capture, vendor and item: Refunded + Pending <= its amount.
 type Order struct {
 	ID                  string
 	MerchantID          string
@@ -172,6 +172,7 @@ type Order struct {
 	RefundedAmount      int64
 	PendingRefundAmount int64
 	VoidedAmount        int64
+	ChargedBackAmount   int64 // what chargebacks took back, as far as the capture had room
 	PaymentMethod       string
 	Source              Card
 	Customer            Customer
@@ -186,7 +187,7 @@ type Order struct {
 
 // Refundable is what can still be refunded on the order.
 func (o *Order) Refundable() int64 {
-	return o.CapturedAmount - o.VoidedAmount - o.RefundedAmount - o.PendingRefundAmount
+	return o.CapturedAmount - o.VoidedAmount - o.ChargedBackAmount - o.RefundedAmount - o.PendingRefundAmount
 }
 
 // Item is a line of an order. UnitAmount is VAT-inclusive.
@@ -348,6 +349,9 @@ const (
 	// refundd had recorded as failed, and the order no longer had room to
 	// count it as succeeded: money went out that the books do not show.
 	DiscrepancyExecutedNotRecorded = "executed_not_recorded"
+	// DiscrepancyChargebackAfterRefund: a chargeback took back money that
+	// refunds had already returned: the customer was paid twice.
+	DiscrepancyChargebackAfterRefund = "chargeback_after_refund"
 )
 
 // Discrepancy is a difference between what the processor did and what

@@ -71,6 +71,16 @@ type Tx interface {
 	// and returns EAmountExceedsRefundable with the Param of the first
 	// counter that would go over; the caller must then roll back.
 	AdjustBalances(ctx context.Context, b Balances, op BalanceOp) error
+	// AdjustOrder adds amount to the order's voided (kind void) or charged
+	// back (kind chargeback) amount under the refunds' guard: refunded +
+	// pending + voided + charged back never exceeds captured. Returns
+	// EAmountExceedsRefundable when amount does not fit.
+	AdjustOrder(ctx context.Context, orderID, kind string, amount int64) error
+	// InsertOrderAdjustment records a void or chargeback. A duplicate
+	// (order, kind, processor reference) returns EConflict.
+	InsertOrderAdjustment(ctx context.Context, a *OrderAdjustment) error
+	// GetOrderAdjustment finds one by its processor reference; ENotFound.
+	GetOrderAdjustment(ctx context.Context, orderID, kind, processorReference string) (*OrderAdjustment, error)
 	// NextRefundSeq increments and returns the order's refund counter.
 	NextRefundSeq(ctx context.Context, orderID string) (int, error)
 	InsertTransaction(ctx context.Context, t *Transaction) error

@@ -30,7 +30,7 @@ const (
 
 // EventTypes lists the types an endpoint may subscribe to.
 var EventTypes = []string{EventRefundCreated, EventRefundSucceeded, EventRefundFailed, EventRefundCanceled,
-	EventRefundReversed, EventRefundRequiresReview, EventRefundDiscrepancy}
+	EventRefundReversed, EventRefundRequiresReview, EventRefundDiscrepancy, EventOrderVoided, EventOrderChargedBack}
 
 // MaxWebhookEndpoints bounds a merchant's endpoints: each event fans out to
 // all of them inside the refund's transaction.

@@ -15,7 +15,7 @@ type counter struct {
 }
 
 var (
-	orderCounter   = counter{"pending_refund_amount", "refunded_amount", "captured_amount - voided_amount"}
+	orderCounter   = counter{"pending_refund_amount", "refunded_amount", "captured_amount - voided_amount - charged_back_amount"}
 	amountCounter  = counter{"pending_amount", "refunded_amount", "amount"} // captures, vendors, item amounts
 	itemQtyCounter = counter{"pending_qty", "refunded_qty", "qty"}
 )

@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) refund.Store) {
 		{"Stats", statsTests},
 		{"Invoice", invoiceTests},
 		{"Discrepancy", discrepancyTests},
+		{"Adjustment", adjustmentTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,176 @@
+package refund
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Adjustment kinds: what reduces an order besides its refunds.
+const (
+	// AdjustmentVoid: part of the capture was voided before settlement.
+	AdjustmentVoid = "void"
+	// AdjustmentChargeback: the cardholder's bank took money back.
+	AdjustmentChargeback = "chargeback"
+)
+
+// Order events.
+const (
+	EventOrderVoided      = "order.voided"
+	EventOrderChargedBack = "order.charged_back"
+)
+
+// OrderAdjustment is one void or chargeback of an order.
+type OrderAdjustment struct {
+	ID         string
+	MerchantID string
+	OrderID    string
+	Kind       string // AdjustmentVoid or AdjustmentChargeback
+	Amount     int64  // what the processor reports
+	// Applied is what the order had room for. A void is refused when it
+	// does not fit; a chargeback is a fact: what does not fit had already
+	// been refunded, and is listed as a discrepancy.
+	Applied            int64
+	Currency           string
+	Reason             string
+	ProcessorReference string // the processor's id for it; a repeat with the same one replays
+	CreatedAt          time.Time
+}
+
+// AdjustmentInput asks for a void or records a chargeback.
+type AdjustmentInput struct {
+	Amount             int64
+	Reason             string
+	ProcessorReference string
+}
+
+func (in *AdjustmentInput) validate() error {
+	switch {
+	case in.Amount <= 0:
+		return Errorf(EInvalidAmount, "amount", "amount must be a positive integer in minor units")
+	case len(in.Reason) > 500:
+		return Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
+	case in.ProcessorReference != "" && !refRE.MatchString(in.ProcessorReference):
+		return Errorf(EInvalidRequest, "processor_reference", "processor_reference must be 1-64 letters, digits or ._:/#-")
+	}
+	return nil
+}
+
+// VoidOrder voids part of an order's capture: what is voided can no
+// longer be refunded. A void larger than what is left to refund is
+// refused, as a refund would be.
+func (s *Service) VoidOrder(ctx context.Context, p Principal, orderID string, in AdjustmentInput) (*OrderAdjustment, *Order, error) {
+	return s.adjustOrder(ctx, p, orderID, AdjustmentVoid, in)
+}
+
+// ChargebackOrder records a chargeback: the cardholder's bank took money
+// back, which can then no longer be refunded, under the same guard as
+// refunds, so a refund and a chargeback never together return more than
+// was captured. Whatever part refunds had already returned is recorded
+// as a discrepancy (the customer was paid twice), with an event.
+func (s *Service) ChargebackOrder(ctx context.Context, p Principal, orderID string, in AdjustmentInput) (*OrderAdjustment, *Order, error) {
+	return s.adjustOrder(ctx, p, orderID, AdjustmentChargeback, in)
+}
+
+func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind string, in AdjustmentInput) (*OrderAdjustment, *Order, error) {
+	if err := require(p, ScopeOrdersWrite); err != nil {
+		return nil, nil, err
+	}
+	if err := in.validate(); err != nil {
+		return nil, nil, err
+	}
+	ctx = WithOrderKey(ctx, orderID)
+	var a *OrderAdjustment
+	var o *Order
+	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+		a, o, err = s.adjustIn(ctx, tx, p, orderID, kind, in)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, o, nil
+}
+
+// adjustIn is adjustOrder's transaction (also a processor notification's).
+func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kind string, in AdjustmentInput) (*OrderAdjustment, *Order, error) {
+	o, err := findOrder(ctx, tx, p.MerchantID, orderID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if in.ProcessorReference != "" {
+		prev, err := tx.GetOrderAdjustment(ctx, o.ID, kind, in.ProcessorReference)
+		switch {
+		case err == nil && prev.Amount == in.Amount:
+			return prev, o, nil // the same one again: nothing changes
+		case err == nil:
+			return nil, nil, Errorf(EMerchantReferenceReused, "processor_reference",
+				"processor_reference %q was recorded with another amount", in.ProcessorReference)
+		case ErrorCode(err) != ENotFound:
+			return nil, nil, err
+		}
+	}
+	now := s.now()
+	a := &OrderAdjustment{ID: s.cfg.NewID(map[string]string{AdjustmentVoid: "void", AdjustmentChargeback: "cb"}[kind]),
+		MerchantID: o.MerchantID, OrderID: o.ID, Kind: kind, Amount: in.Amount, Applied: in.Amount, Currency: o.Currency,
+		Reason: in.Reason, ProcessorReference: in.ProcessorReference, CreatedAt: now}
+	room := max(o.Refundable(), 0)
+	if kind == AdjustmentChargeback && a.Amount > room {
+		a.Applied = room
+	}
+	if a.Applied > 0 {
+		if err := tx.AdjustOrder(ctx, o.ID, kind, a.Applied); err != nil {
+			if ErrorCode(err) == EAmountExceedsRefundable {
+				return nil, nil, Errorf(EAmountExceedsRefundable, "amount", "a %s of %s exceeds the %s left on the order",
+					kind, fmtMoney(a.Amount, o.Currency), fmtMoney(room, o.Currency))
+			}
+			return nil, nil, err
+		}
+	}
+	if err := tx.InsertOrderAdjustment(ctx, a); err != nil {
+		return nil, nil, err
+	}
+	if o, err = tx.GetOrder(ctx, o.MerchantID, o.ID); err != nil {
+		return nil, nil, err
+	}
+	typ := map[string]string{AdjustmentVoid: EventOrderVoided, AdjustmentChargeback: EventOrderChargedBack}[kind]
+	if err := s.orderEvent(ctx, tx, typ, o, a, now); err != nil {
+		return nil, nil, err
+	}
+	if excess := a.Amount - a.Applied; excess > 0 {
+		d := &Discrepancy{ID: s.cfg.NewID("dsc"), MerchantID: o.MerchantID, Kind: DiscrepancyChargebackAfterRefund,
+			OrderID: o.ID, Amount: excess, Currency: o.Currency, CreatedAt: now,
+			Detail: fmt.Sprintf("chargeback %s of %s: refunds had already returned %s of it", a.ID,
+				fmtMoney(a.Amount, o.Currency), fmtMoney(excess, o.Currency))}
+		if _, err := tx.InsertDiscrepancy(ctx, d); err != nil {
+			return nil, nil, err
+		}
+		s.log.Warn("chargeback after refunds: the customer was paid twice", "order", o.ID, "discrepancy", d.ID)
+		if err := s.orderEvent(ctx, tx, EventRefundDiscrepancy, o, a, now); err != nil {
+			return nil, nil, err
+		}
+	}
+	return a, o, s.audit(ctx, tx, p, "order."+kind, "order", o.ID, "", fmt.Sprintf("%s %d", kind, a.Applied), "", now)
+}
+
+// orderEvent writes an outbox event about an order and one of its
+// adjustments.
+func (s *Service) orderEvent(ctx context.Context, tx Tx, typ string, o *Order, a *OrderAdjustment, now time.Time) error {
+	data, err := json.Marshal(map[string]any{
+		"id": a.ID, "object": a.Kind, "order_id": o.ID, "amount": a.Amount, "applied_amount": a.Applied,
+		"currency": a.Currency, "reason": a.Reason, "processor_reference": a.ProcessorReference, "created_at": a.CreatedAt,
+		"order": map[string]any{"id": o.ID, "reference": o.Reference, "captured_amount": o.CapturedAmount,
+			"refunded_amount": o.RefundedAmount, "pending_refund_amount": o.PendingRefundAmount,
+			"voided_amount": o.VoidedAmount, "charged_back_amount": o.ChargedBackAmount},
+	})
+	if err != nil {
+		return err
+	}
+	ev := &Event{ID: s.cfg.NewID("evt"), MerchantID: o.MerchantID, Type: typ, OrderID: o.ID, Data: data,
+		RequestID: RequestFrom(ctx).ID, CreatedAt: now}
+	if err := tx.InsertEvent(ctx, ev); err != nil {
+		return err
+	}
+	return s.fanOut(ctx, tx, ev, "")
+}

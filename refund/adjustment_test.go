@@ -1,0 +1,109 @@
+package refund_test
+
+import (
+	"testing"
+
+	"github.com/refundd/refundd/refund"
+)
+
+func sarOrder(t *testing.T, h *harness, amount int64) *refund.Order {
+	t.Helper()
+	o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: "SAR", Amount: amount, PaymentMethod: "card",
+		Source: refund.Card{Scheme: "visa", LastDigits: "4444"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// A chargeback of 50.00 on a 100.00 order leaves 50.00 to refund: 60.00 is
+// refused, 50.00 succeeds, and the books never add up to more than was
+// captured.
+func TestChargeback_ReducesWhatCanBeRefunded(t *testing.T) {
+	h := newHarness(t, &instantProcessor{}, nil)
+	o := sarOrder(t, h, 10000)
+	cb, got, err := h.svc.ChargebackOrder(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: 5000, Reason: "fraud", ProcessorReference: "CB-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cb.Applied != 5000 || got.ChargedBackAmount != 5000 || got.Refundable() != 5000 {
+		t.Fatalf("chargeback %+v, order charged back %d refundable %d", cb, got.ChargedBackAmount, got.Refundable())
+	}
+	sixty, fifty := int64(6000), int64(5000)
+	if _, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &sixty}); refund.ErrorCode(err) != refund.EAmountExceedsRefundable {
+		t.Fatalf("refund of 60.00 after a 50.00 chargeback: %v, want %s", err, refund.EAmountExceedsRefundable)
+	}
+	r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &fifty})
+	if err != nil || r.Status != refund.StatusSucceeded {
+		t.Fatalf("refund of 50.00: %+v %v", r, err)
+	}
+	// The same chargeback again (a notification repeated) changes nothing.
+	again, got, err := h.svc.ChargebackOrder(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: 5000, Reason: "fraud", ProcessorReference: "CB-1"})
+	if err != nil || again.ID != cb.ID || got.ChargedBackAmount != 5000 {
+		t.Fatalf("repeated chargeback: %+v %v, charged back %d", again, err, got.ChargedBackAmount)
+	}
+	if _, _, err := h.svc.ChargebackOrder(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: 4000, ProcessorReference: "CB-1"}); refund.ErrorCode(err) != refund.EMerchantReferenceReused {
+		t.Fatalf("CB-1 with another amount: %v", err)
+	}
+	page, _ := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{})
+	if len(page.Data) != 0 {
+		t.Fatalf("%d discrepancies, want none", len(page.Data))
+	}
+}
+
+// A chargeback after refunds already returned the money: what fits is
+// charged back, the rest is a discrepancy (the customer was paid twice),
+// with an event; the order still never goes over its capture.
+func TestChargeback_AfterRefundsIsADiscrepancy(t *testing.T) {
+	h := newHarness(t, &instantProcessor{}, nil)
+	o := sarOrder(t, h, 10000)
+	eighty := int64(8000)
+	if _, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &eighty}); err != nil {
+		t.Fatal(err)
+	}
+	cb, got, err := h.svc.ChargebackOrder(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: 5000, ProcessorReference: "CB-9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cb.Applied != 2000 || got.ChargedBackAmount != 2000 || got.RefundedAmount+got.ChargedBackAmount != 10000 {
+		t.Fatalf("chargeback %+v; order refunded %d charged back %d", cb, got.RefundedAmount, got.ChargedBackAmount)
+	}
+	page, err := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Data) != 1 || page.Data[0].Kind != refund.DiscrepancyChargebackAfterRefund || page.Data[0].Amount != 3000 {
+		t.Fatalf("discrepancies %+v, want one chargeback_after_refund of 3000", page.Data)
+	}
+	for _, typ := range []string{refund.EventOrderChargedBack, refund.EventRefundDiscrepancy} {
+		evs, err := h.svc.ListEvents(h.ctx, h.p, refund.EventFilter{Type: typ})
+		if err != nil || len(evs.Data) != 1 {
+			t.Fatalf("%s events: %d, %v", typ, len(evs.Data), err)
+		}
+	}
+}
+
+// A void larger than what is left is refused and changes nothing; one
+// that fits reduces what can be refunded.
+func TestVoid(t *testing.T) {
+	h := newHarness(t, &instantProcessor{}, nil)
+	o := sarOrder(t, h, 10000)
+	if _, _, err := h.svc.VoidOrder(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: 10001}); refund.ErrorCode(err) != refund.EAmountExceedsRefundable {
+		t.Fatalf("void over the capture: %v", err)
+	}
+	v, got, err := h.svc.VoidOrder(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: 2500, Reason: "partial void"})
+	if err != nil || v.Applied != 2500 || got.VoidedAmount != 2500 || got.Refundable() != 7500 {
+		t.Fatalf("void: %+v %v, order voided %d", v, err, got.VoidedAmount)
+	}
+	if _, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got = h.getOrder(o.ID); got.RefundedAmount != 7500 {
+		t.Fatalf("full refund after the void refunded %d, want 7500", got.RefundedAmount)
+	}
+	for _, in := range []refund.AdjustmentInput{{Amount: 0}, {Amount: -5}, {Amount: 1, ProcessorReference: "bad ref!"}} {
+		if _, _, err := h.svc.VoidOrder(h.ctx, h.p, o.ID, in); err == nil {
+			t.Fatalf("void %+v accepted", in)
+		}
+	}
+}

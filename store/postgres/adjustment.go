@@ -1,0 +1,66 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// adjustColumn is the order counter each adjustment kind adds to.
+var adjustColumn = map[string]string{refund.AdjustmentVoid: "voided_amount", refund.AdjustmentChargeback: "charged_back_amount"}
+
+// AdjustOrder adds amount to the order's voided or charged back amount,
+// guarded in the statement as a refund's reservation is.
+func (t *tx) AdjustOrder(ctx context.Context, orderID, kind string, amount int64) error {
+	col, ok := adjustColumn[kind]
+	if !ok || amount <= 0 {
+		return fmt.Errorf("postgres: adjust order: kind %q, amount %d", kind, amount)
+	}
+	n, err := t.exec(ctx, "adjust order", `UPDATE orders SET `+col+` = `+col+` + $1 WHERE id = $2
+		AND captured_amount - voided_amount - charged_back_amount - refunded_amount - pending_refund_amount >= $1`, amount, orderID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EAmountExceedsRefundable, "amount", "the order has less than %d left", amount)
+	}
+	return nil
+}
+
+const adjustmentColumns = `id, merchant_id, order_id, kind, amount, applied_amount, currency, reason, processor_reference, created_at`
+
+// InsertOrderAdjustment records a void or chargeback. ON CONFLICT keeps the
+// transaction usable, as on SQLite.
+func (t *tx) InsertOrderAdjustment(ctx context.Context, a *refund.OrderAdjustment) error {
+	n, err := t.exec(ctx, "insert order adjustment", `INSERT INTO order_adjustments (`+adjustmentColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (order_id, kind, processor_reference) WHERE processor_reference <> '' DO NOTHING`,
+		a.ID, a.MerchantID, a.OrderID, a.Kind, a.Amount, a.Applied, a.Currency, a.Reason, a.ProcessorReference, a.CreatedAt)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EConflict, "processor_reference", "this %s was recorded already", a.Kind)
+	}
+	return nil
+}
+
+// GetOrderAdjustment finds an adjustment by its processor reference.
+func (t *tx) GetOrderAdjustment(ctx context.Context, orderID, kind, ref string) (*refund.OrderAdjustment, error) {
+	var a refund.OrderAdjustment
+	err := t.q.QueryRow(ctx, `SELECT `+adjustmentColumns+` FROM order_adjustments
+		WHERE order_id = $1 AND kind = $2 AND processor_reference = $3 AND processor_reference <> ''`, orderID, kind, ref).Scan(
+		&a.ID, &a.MerchantID, &a.OrderID, &a.Kind, &a.Amount, &a.Applied, &a.Currency, &a.Reason, &a.ProcessorReference, &a.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.ENotFound, "processor_reference", "no such %s", kind)
+	}
+	if err != nil {
+		return nil, t.fail("get order adjustment", err)
+	}
+	a.CreatedAt = a.CreatedAt.UTC()
+	return &a, nil
+}

@@ -1,0 +1,60 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// adjustColumn is the order counter each adjustment kind adds to.
+var adjustColumn = map[string]string{refund.AdjustmentVoid: "voided_amount", refund.AdjustmentChargeback: "charged_back_amount"}
+
+// AdjustOrder adds amount to the order's voided or charged back amount,
+// guarded in the statement as a refund's reservation is.
+func (t *tx) AdjustOrder(ctx context.Context, orderID, kind string, amount int64) error {
+	col, ok := adjustColumn[kind]
+	if !ok || amount <= 0 {
+		return fmt.Errorf("sqlite: adjust order: kind %q, amount %d", kind, amount)
+	}
+	n, err := t.exec(ctx, "adjust order", `UPDATE orders SET `+col+` = `+col+` + ?1 WHERE id = ?2
+		AND captured_amount - voided_amount - charged_back_amount - refunded_amount - pending_refund_amount >= ?1`, amount, orderID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EAmountExceedsRefundable, "amount", "the order has less than %d left", amount)
+	}
+	return nil
+}
+
+const adjustmentColumns = `id, merchant_id, order_id, kind, amount, applied_amount, currency, reason, processor_reference, created_at`
+
+// InsertOrderAdjustment records a void or chargeback.
+func (t *tx) InsertOrderAdjustment(ctx context.Context, a *refund.OrderAdjustment) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO order_adjustments (`+adjustmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.MerchantID, a.OrderID, a.Kind, a.Amount, a.Applied, a.Currency, a.Reason, a.ProcessorReference, nanos(a.CreatedAt))
+	if isUnique(err) {
+		return refund.Errorf(refund.EConflict, "processor_reference", "this %s was recorded already", a.Kind)
+	}
+	return wrapErr("insert order adjustment", err)
+}
+
+// GetOrderAdjustment finds an adjustment by its processor reference.
+func (t *tx) GetOrderAdjustment(ctx context.Context, orderID, kind, ref string) (*refund.OrderAdjustment, error) {
+	var a refund.OrderAdjustment
+	var created int64
+	err := t.q.QueryRowContext(ctx, `SELECT `+adjustmentColumns+` FROM order_adjustments
+		WHERE order_id = ? AND kind = ? AND processor_reference = ? AND processor_reference <> ''`, orderID, kind, ref).Scan(
+		&a.ID, &a.MerchantID, &a.OrderID, &a.Kind, &a.Amount, &a.Applied, &a.Currency, &a.Reason, &a.ProcessorReference, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, refund.Errorf(refund.ENotFound, "processor_reference", "no such %s", kind)
+	}
+	if err != nil {
+		return nil, wrap("get order adjustment", err)
+	}
+	a.CreatedAt = fromNanos(created)
+	return &a, nil
+}

@@ -1,0 +1,70 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/refundd/refundd/refund"
+)
+
+var adjustmentTests = []test{
+	{"GuardedWithRefunds", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID) // 300.00 captured
+		r := f.mustCreateRefund(o, func(r *refund.Refund) { r.Amount = 10000 })
+		f.mustAdjust(refund.BalancesOf(r), refund.Reserve)
+		adjust := func(kind string, amount int64) error {
+			return f.update(func(tx refund.Tx) error { return tx.AdjustOrder(f.ctx, o.ID, kind, amount) })
+		}
+		if err := adjust(refund.AdjustmentChargeback, 15000); err != nil {
+			t.Fatal(err)
+		}
+		// 300 - 100 pending - 150 charged back leaves 50.
+		wantCode(t, adjust(refund.AdjustmentVoid, 5001), refund.EAmountExceedsRefundable)
+		if err := adjust(refund.AdjustmentVoid, 5000); err != nil {
+			t.Fatal(err)
+		}
+		got := f.mustGetOrder(o.ID)
+		if got.VoidedAmount != 5000 || got.ChargedBackAmount != 15000 || got.Refundable() != 0 {
+			t.Fatalf("order voided %d charged back %d refundable %d", got.VoidedAmount, got.ChargedBackAmount, got.Refundable())
+		}
+		// A refund can no longer reserve anything; releasing the pending
+		// one frees its room again.
+		other := f.newRefund(o, func(r *refund.Refund) { r.Amount = 1 })
+		wantCode(t, f.adjust(refund.BalancesOf(other), refund.Reserve), refund.EAmountExceedsRefundable)
+		f.mustAdjust(refund.BalancesOf(r), refund.Release)
+		if err := adjust(refund.AdjustmentChargeback, 10000); err != nil {
+			t.Fatal(err)
+		}
+	}},
+	{"AdjustmentByReference", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID)
+		a := &refund.OrderAdjustment{ID: f.id("cb"), MerchantID: m.ID, OrderID: o.ID, Kind: refund.AdjustmentChargeback,
+			Amount: 5000, Applied: 4000, Currency: "SAR", Reason: "fraud", ProcessorReference: "CB-1", CreatedAt: t0}
+		f.mustUpdate(func(tx refund.Tx) error { return tx.InsertOrderAdjustment(f.ctx, a) })
+		var got *refund.OrderAdjustment
+		f.mustView(func(tx refund.Tx) (err error) {
+			got, err = tx.GetOrderAdjustment(f.ctx, o.ID, refund.AdjustmentChargeback, "CB-1")
+			return err
+		})
+		wantSame(t, "adjustment", got, a)
+		dup := *a
+		dup.ID = f.id("cb")
+		wantCode(t, f.update(func(tx refund.Tx) error { return tx.InsertOrderAdjustment(f.ctx, &dup) }), refund.EConflict)
+		// The same reference for a void, or no reference at all, is
+		// another adjustment.
+		void := dup
+		void.ID, void.Kind = f.id("void"), refund.AdjustmentVoid
+		f.mustUpdate(func(tx refund.Tx) error { return tx.InsertOrderAdjustment(f.ctx, &void) })
+		for range 2 {
+			none := dup
+			none.ID, none.ProcessorReference = f.id("cb"), ""
+			f.mustUpdate(func(tx refund.Tx) error { return tx.InsertOrderAdjustment(f.ctx, &none) })
+		}
+		err := f.view(func(tx refund.Tx) error {
+			_, err := tx.GetOrderAdjustment(f.ctx, o.ID, refund.AdjustmentChargeback, "")
+			return err
+		})
+		wantCode(t, err, refund.ENotFound)
+	}},
+}
