@@ -30,14 +30,30 @@ const MaxBodyBytes = 1 << 20
 type API struct {
 	svc *refund.Service
 	log *slog.Logger
+	// verify checks a processor notification's signature; nil: the
+	// notification route answers that it is not configured.
+	verify func(payload []byte, h http.Header) error
+}
+
+// Option configures an API.
+type Option func(*API)
+
+// WithNotificationVerifier accepts processor notifications whose
+// signature verify accepts (webhook.Verifier).
+func WithNotificationVerifier(verify func(payload []byte, h http.Header) error) Option {
+	return func(a *API) { a.verify = verify }
 }
 
 // New returns the native API on svc.
-func New(svc *refund.Service, log *slog.Logger) *API {
+func New(svc *refund.Service, log *slog.Logger, opts ...Option) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{svc: svc, log: log}
+	a := &API{svc: svc, log: log}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // route is one native route. Register serves exactly this table and the
@@ -74,6 +90,7 @@ func (a *API) routes() []route {
 		{method: "POST", pattern: "/v1/refunds/{id}/cancel", handler: a.cancelRefund},
 		{method: "POST", pattern: "/v1/refunds/{id}/sync", handler: a.syncRefund},
 		{method: "POST", pattern: "/v1/refunds/{id}/resolve", handler: a.resolveRefund},
+		{method: "POST", pattern: "/v1/processor/notifications", public: true, handler: a.processorNotification},
 		{method: "GET", pattern: "/v1/discrepancies", query: append([]string{"kind"}, pageQuery...), handler: a.listDiscrepancies},
 		{method: "POST", pattern: "/v1/webhook_endpoints", creates: true, handler: a.createEndpoint},
 		{method: "GET", pattern: "/v1/webhook_endpoints", handler: a.listEndpoints},

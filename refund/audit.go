@@ -84,6 +84,8 @@ func (s *Service) audit(ctx context.Context, tx Tx, p Principal, action, objType
 	}
 	actor := "merchant"
 	switch {
+	case p.Processor:
+		actor, surface = "processor", "processor"
 	case p.PartnerID != "":
 		actor = "partner:" + p.PartnerID
 	case p.KeyPrefix == "":

@@ -129,6 +129,9 @@ type Principal struct {
 	KeyID      string
 	KeyPrefix  string
 	Scopes     []string
+	// Processor marks the processor acting through a signed notification
+	// (recorded as such in the audit trail).
+	Processor bool
 }
 
 // Has reports whether p carries scope.

@@ -93,7 +93,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /orders/{order_id}/refunds":             {sgate, refund.ScopeRefundsRead, "", true},
 		"GET /orders/{order_id}/refunds/{refund_id}": {sgate, refund.ScopeRefundsRead, "", true},
 
-		"POST /rest/partner/v2/auth":                          {surface: public},
+		"POST /rest/partner/v2/auth": {surface: public},
+		// Authenticated by its signature instead (notification_test.go).
+		"POST /v1/processor/notifications":                    {surface: public},
 		"POST /rest/partner/v2/merchant/{key}/{value}/refund": {paylink, "", `{"orderNumber":"ORDER","refundReason":"matrix"}`, true},
 
 		"POST /api/v1/create-refund":             {upay, refund.ScopeRefundsWrite, `{"orderId":"ORDER","totalPrice":"1.00"}`, true},

@@ -83,6 +83,10 @@ type Config struct {
 	// doubling up to 10 minutes (default 1s).
 	MaxAttempts  int
 	RetryBackoff time.Duration
+	// ProcessorWebhookSecret (whsec_..., Standard Webhooks) verifies the
+	// processor's notifications at POST /v1/processor/notifications;
+	// empty: that route answers that notifications are not configured.
+	ProcessorWebhookSecret string
 	// Now and NewID replace the clock and id generator (tests). Without
 	// Now, every time written comes from the database's clock.
 	Now   func() time.Time
@@ -215,7 +219,16 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.Metrics.WatchStats(s.Service, cfg.Now)
 	mux := &recordingMux{ServeMux: http.NewServeMux()}
 	mux.Handle("GET /metrics", s.Metrics.Handler())
-	api.New(s.Service, cfg.Log).Register(mux)
+	var apiOpts []api.Option
+	if cfg.ProcessorWebhookSecret != "" {
+		verify, err := webhook.Verifier(cfg.ProcessorWebhookSecret)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("server: --processor-webhook-secret: %w", err)
+		}
+		apiOpts = append(apiOpts, api.WithNotificationVerifier(verify))
+	}
+	api.New(s.Service, cfg.Log, apiOpts...).Register(mux)
 	gateway.New(s.Service, cfg.Log).Register(mux)
 	sgate.New(s.Service, cfg.Log).Register(mux)
 	paylink.New(s.Service, paylink.Config{Secret: []byte(cfg.TokenSecret), Now: cfg.Now, Log: cfg.Log}).Register(mux)

@@ -209,6 +209,18 @@ func Sign(secret, id string, at time.Time, payload []byte) (http.Header, error) 
 	return h, nil
 }
 
+// Verifier returns a check of Standard Webhooks signatures made with
+// secret (whsec_...), for messages refundd receives: a processor's
+// notifications. The check refuses a bad signature and a timestamp more
+// than five minutes away (replays).
+func Verifier(secret string) (func(payload []byte, h http.Header) error, error) {
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: bad secret: %w", err)
+	}
+	return wh.Verify, nil
+}
+
 // Start runs passes in the background until Stop.
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()

@@ -157,6 +157,7 @@ type serveFlags struct {
 	tokenSecret         string
 	maxAttempts         int
 	retryBackoff        time.Duration
+	processorSecret     string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
@@ -168,6 +169,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.IntVar(&f.maxInFlight, "max-inflight", 64, "cap on concurrent processor calls from this node")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 12, "processor submissions of a refund before it waits for review (requires_review)")
 	fs.DurationVar(&f.retryBackoff, "retry-backoff", time.Second, "first retry delay after an unanswered submission, doubling up to 10m")
+	fs.StringVar(&f.processorSecret, "processor-webhook-secret", env("REFUNDD_PROCESSOR_WEBHOOK_SECRET", ""),
+		"whsec_... secret that signs the processor's notifications (POST /v1/processor/notifications); off when empty")
 	fs.DurationVar(&f.settleDelay, "settle-delay", 2*time.Second, "in-process sandbox: how long wallet (stcpay) refunds stay pending")
 	fs.StringVar(&f.logFormat, "log", env("REFUNDD_LOG", "json"), "log format: json or text")
 	fs.Float64Var(&f.rateLimit, "rate-limit", envFloat("REFUNDD_RATE_LIMIT", 200), "requests per second per API key on this node (0: unlimited)")
@@ -199,7 +202,8 @@ func (f *serveFlags) config(stderr io.Writer) server.Config {
 	return server.Config{Addr: f.addr, DB: f.db, Processor: f.processor, Log: slog.New(h),
 		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate,
 		RateLimit: f.rateLimit, RateBurst: f.rateBurst, TracingEndpoint: f.otelEndpoint,
-		TokenSecret: f.tokenSecret, MaxAttempts: f.maxAttempts, RetryBackoff: f.retryBackoff}
+		TokenSecret: f.tokenSecret, MaxAttempts: f.maxAttempts, RetryBackoff: f.retryBackoff,
+		ProcessorWebhookSecret: f.processorSecret}
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,136 @@
+package refund
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/refundd/refundd/processor"
+)
+
+// Notification types a processor sends.
+const (
+	NotifyRefundSucceeded = "refund.succeeded"
+	NotifyRefundFailed    = "refund.failed"
+	NotifyRefundReversed  = "refund.reversed"
+	NotifyOrderVoided     = "order.voided"
+	NotifyOrderChargeback = "order.charged_back"
+)
+
+// Notification is what a processor told refundd on its own initiative,
+// already authenticated by the surface that received it (a signature).
+type Notification struct {
+	ID   string // the sender's message id, for the logs
+	Type string // one of the Notify* types
+	// Refund notifications name the refund by its idempotency key (the
+	// refund id refundd sent).
+	RefundID     string
+	ResponseCode string
+	Message      string
+	RRN, ARN     string
+	// Order notifications name the order (id or reference) and the void's
+	// or chargeback's amount and processor reference.
+	OrderID            string
+	Amount             int64
+	Reason             string
+	ProcessorReference string
+}
+
+// NotificationOutcome says what a notification changed.
+type NotificationOutcome struct {
+	Applied bool   // false: a repeat, out of order, or about nothing refundd knows
+	Object  string // the refund, void or chargeback id
+	Status  string // the refund's status after it, or the adjustment kind
+	Note    string // why nothing changed
+}
+
+// ApplyNotification applies what the processor reports. It is safe to
+// apply twice and in any order: a refund moves only along its state
+// machine (a "succeeded" that arrives after "reversed" changes nothing, a
+// repeated one finds the refund already there), and a void or chargeback
+// is kept once per processor reference.
+func (s *Service) ApplyNotification(ctx context.Context, n Notification) (NotificationOutcome, error) {
+	switch n.Type {
+	case NotifyRefundSucceeded, NotifyRefundFailed, NotifyRefundReversed:
+		return s.notifyRefund(ctx, n)
+	case NotifyOrderVoided, NotifyOrderChargeback:
+		return s.notifyOrder(ctx, n)
+	}
+	return NotificationOutcome{}, Errorf(EInvalidRequest, "type", "unknown notification type %q", n.Type)
+}
+
+func (s *Service) notifyRefund(ctx context.Context, n Notification) (NotificationOutcome, error) {
+	if n.RefundID == "" || len(n.RefundID) > 128 {
+		return NotificationOutcome{}, Errorf(EInvalidRequest, "idempotency_key", "idempotency_key names the refund")
+	}
+	res := processor.Result{Status: map[string]processor.Status{NotifyRefundSucceeded: processor.Approved,
+		NotifyRefundFailed: processor.Declined, NotifyRefundReversed: processor.Reversed}[n.Type],
+		ResponseCode: n.ResponseCode, Message: n.Message, RRN: n.RRN, ARN: n.ARN}
+	var r *Refund
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		r, err = tx.GetRefund(ctx, "", n.RefundID)
+		return err
+	})
+	if ErrorCode(err) == ERefundNotFound {
+		s.log.Warn("processor notification about a refund refundd does not know", "notification", n.ID, "refund", n.RefundID)
+		return NotificationOutcome{Note: "unknown refund"}, nil
+	}
+	if err != nil {
+		return NotificationOutcome{}, err
+	}
+	ctx = WithOrderKey(ctx, r.OrderID)
+	var out *Refund
+	err = s.update(ctx, func(tx Tx) (err error) {
+		switch {
+		case r.Status == StatusSucceeded:
+			out, err = s.reverseIfReported(ctx, tx, r, res)
+		case r.Status == StatusFailed:
+			out, err = s.reviveIfExecuted(ctx, tx, r, res)
+		case r.Status == StatusProcessing || r.Status == StatusRequiresReview:
+			out, err = s.apply(ctx, tx, r.ID, r.Version, res, nil, "notification")
+		default:
+			out = r // pending (never sent) or final: nothing a notification may change
+		}
+		if err != nil || out == nil || out.Status == r.Status {
+			return err
+		}
+		return s.audit(ctx, tx, Principal{MerchantID: r.MerchantID, Processor: true}, "refund.notification", "refund", r.ID,
+			string(r.Status), string(out.Status), "", s.now())
+	})
+	if err != nil {
+		return NotificationOutcome{}, err
+	}
+	o := NotificationOutcome{Applied: out.Status != r.Status, Object: r.ID, Status: string(out.Status)}
+	if !o.Applied {
+		o.Note = fmt.Sprintf("the refund is %s; a %s notification changes nothing", r.Status, n.Type)
+	}
+	return o, nil
+}
+
+func (s *Service) notifyOrder(ctx context.Context, n Notification) (NotificationOutcome, error) {
+	if n.OrderID == "" || len(n.OrderID) > 128 {
+		return NotificationOutcome{}, Errorf(EInvalidRequest, "order_id", "order_id names the order")
+	}
+	var o *Order
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		o, err = tx.GetOrder(ctx, "", n.OrderID)
+		return err
+	})
+	if ErrorCode(err) == EOrderNotFound {
+		s.log.Warn("processor notification about an order refundd does not know", "notification", n.ID, "order", n.OrderID)
+		return NotificationOutcome{Note: "unknown order"}, nil
+	}
+	if err != nil {
+		return NotificationOutcome{}, err
+	}
+	kind := AdjustmentVoid
+	if n.Type == NotifyOrderChargeback {
+		kind = AdjustmentChargeback
+	}
+	// The processor acts on the order's merchant's behalf.
+	p := Principal{MerchantID: o.MerchantID, Scopes: []string{ScopeOrdersWrite}, Processor: true}
+	a, _, err := s.adjustOrder(ctx, p, o.ID, kind, AdjustmentInput{Amount: n.Amount, Reason: n.Reason, ProcessorReference: n.ProcessorReference})
+	if err != nil {
+		return NotificationOutcome{}, err
+	}
+	return NotificationOutcome{Applied: true, Object: a.ID, Status: kind}, nil
+}

@@ -1,0 +1,118 @@
+package server_test
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/webhook"
+)
+
+func newSecret(t *testing.T) string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+// notify sends a processor notification signed with secret ("" unsigned).
+func (s *testServer) notify(secret, id string, body map[string]any) reply {
+	s.t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var hdr []string
+	if secret != "" {
+		// Signed with the real time: the receiver allows five minutes of
+		// skew against its own clock, as Standard Webhooks prescribes.
+		h, err := webhook.Sign(secret, id, time.Now(), raw)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		for k := range h {
+			hdr = append(hdr, k, h.Get(k))
+		}
+	}
+	return s.do("POST", "/v1/processor/notifications", "", string(raw), hdr...)
+}
+
+// Notifications from the processor move refunds and orders without any
+// sync; unsigned or wrongly signed ones change nothing; repeats and
+// notifications out of order change nothing.
+func TestProcessorNotifications(t *testing.T) {
+	secret := newSecret(t)
+	s := mustStart(t, withProcessorTimeout(50*time.Millisecond), func(c *server.Config) { c.ProcessorWebhookSecret = secret })
+
+	// A refund the processor has not answered (card 0099).
+	order := s.mustOrder(cardOrder("0099", 10000))
+	r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4000})
+	if r.status != http.StatusCreated || r.str("status") != "processing" {
+		t.Fatalf("refund: %d %s", r.status, r.raw)
+	}
+	id := r.str("id")
+	succeeded := map[string]any{"type": "refund.succeeded", "data": map[string]any{"idempotency_key": id, "response_code": "00", "rrn": "606000000123"}}
+
+	for _, tc := range []struct {
+		name, secret string
+	}{{"unsigned", ""}, {"wrong secret", newSecret(t)}} {
+		got := s.notify(tc.secret, "msg_bad", succeeded)
+		expectError(t, got, http.StatusUnauthorized, "unauthorized")
+	}
+	if st := s.do("GET", "/v1/refunds/"+id, s.key, nil).str("status"); st != "processing" {
+		t.Fatalf("a refused notification changed the refund to %s", st)
+	}
+
+	got := s.notify(secret, "msg_1", succeeded)
+	if got.status != 200 || got.get("applied") != true || got.str("status") != "succeeded" {
+		t.Fatalf("signed notification: %d %s", got.status, got.raw)
+	}
+	if st := s.do("GET", "/v1/refunds/"+id, s.key, nil).str("status"); st != "succeeded" {
+		t.Fatalf("refund is %s after the notification, want succeeded", st)
+	}
+	// The same again, and a stale "failed" after it: nothing changes.
+	for _, body := range []map[string]any{succeeded,
+		{"type": "refund.failed", "data": map[string]any{"idempotency_key": id, "response_code": "05"}}} {
+		got = s.notify(secret, "msg_2", body)
+		if got.status != 200 || got.get("applied") != false {
+			t.Fatalf("repeat or stale notification: %d %s", got.status, got.raw)
+		}
+	}
+	// The processor reverses it later.
+	got = s.notify(secret, "msg_3", map[string]any{"type": "refund.reversed", "data": map[string]any{"idempotency_key": id}})
+	if got.status != 200 || got.str("status") != "reversed" {
+		t.Fatalf("reversal: %d %s", got.status, got.raw)
+	}
+	o := s.do("GET", "/v1/orders/"+order, s.key, nil)
+	if o.num("refunded_amount") != 0 || o.num("pending_refund_amount") != 0 {
+		t.Fatalf("order after the reversal: %s", o.raw)
+	}
+
+	// A chargeback, twice: recorded once.
+	cb := map[string]any{"type": "order.charged_back", "data": map[string]any{"order_id": order, "amount": 5000, "reference": "CB-77", "reason": "fraud"}}
+	for range 2 {
+		if got = s.notify(secret, "msg_4", cb); got.status != 200 {
+			t.Fatalf("chargeback notification: %d %s", got.status, got.raw)
+		}
+	}
+	if o = s.do("GET", "/v1/orders/"+order, s.key, nil); o.num("charged_back_amount") != 5000 || o.num("refundable_amount") != 5000 {
+		t.Fatalf("order after the chargeback: %s", o.raw)
+	}
+
+	// Unknown objects are acknowledged, not applied; malformed ones are 400.
+	got = s.notify(secret, "msg_5", map[string]any{"type": "refund.succeeded", "data": map[string]any{"idempotency_key": "re_unknown"}})
+	if got.status != 200 || got.get("applied") != false {
+		t.Fatalf("unknown refund: %d %s", got.status, got.raw)
+	}
+	expectError(t, s.notify(secret, "msg_6", map[string]any{"type": "refund.teleported", "data": map[string]any{}}), http.StatusBadRequest, "invalid_request")
+}
+
+// Without a configured secret the route says so and accepts nothing.
+func TestProcessorNotifications_NotConfigured(t *testing.T) {
+	s := mustStart(t)
+	expectError(t, s.notify(newSecret(t), "msg_1", map[string]any{"type": "refund.succeeded", "data": map[string]any{"idempotency_key": "re_x"}}),
+		http.StatusNotFound, "not_found")
+}
