@@ -28,6 +28,8 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.Float64Var(&f.DropRate, "drop-rate", 0, "fault: share of calls executed whose answer is dropped (0..1)")
 	lateRate := fs.Float64("late-rate", 0, "share of refunds (0..1) executed late: never answered, \"not found\" until --late-ms after the request, then executed once")
 	lateMS := fs.Int64("late-ms", 5000, "how long after the request a late refund executes, in milliseconds")
+	notifyURL := fs.String("notify-url", "", "send signed notifications (refund succeeded, failed, reversed; chargebacks) to this URL, e.g. refundd's /v1/processor/notifications")
+	notifySecret := fs.String("notify-secret", env("REFUNDD_SANDBOX_NOTIFY_SECRET", ""), "whsec_... secret that signs the notifications (refundd's --processor-webhook-secret)")
 	voids := fs.Bool("void", true, "accept voids of unexecuted keys (POST /v1/sandbox/refunds/{key}/void); false answers 501, as most acquirers would")
 	logFormat := fs.String("log", env("REFUNDD_LOG", "json"), "log format: json or text")
 	if err := parse(fs, args); err != nil {
@@ -38,6 +40,9 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if *lateMS < 0 {
 		return usageError("--late-ms must be 0 or more")
+	}
+	if (*notifyURL == "") != (*notifySecret == "") {
+		return usageError("--notify-url and --notify-secret go together")
 	}
 	path, ok := strings.CutPrefix(*db, "sqlite:")
 	if !ok || path == "" {
@@ -65,9 +70,18 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	acq := sandbox.New(sandbox.Config{SettleDelay: *settle, Journal: journal, Ledger: ledger, Log: execLog,
-		LateRate: *lateRate, LateDelay: time.Duration(*lateMS) * time.Millisecond})
+	cfg := sandbox.Config{SettleDelay: *settle, Journal: journal, Ledger: ledger, Log: execLog,
+		LateRate: *lateRate, LateDelay: time.Duration(*lateMS) * time.Millisecond}
 	var opts []service.Option
+	if *notifyURL != "" {
+		n, err := service.NewNotifier(*notifyURL, *notifySecret, log)
+		if err != nil {
+			return usageError("--notify-secret: " + err.Error())
+		}
+		cfg.OnFinal = n.Refund
+		opts = append(opts, service.WithNotifier(n))
+	}
+	acq := sandbox.New(cfg)
 	if !*voids {
 		opts = append(opts, service.WithoutVoids())
 	}

@@ -128,3 +128,34 @@ func TestDoubleExecutions(t *testing.T) {
 		}
 	}
 }
+
+// Reverse turns an approved refund into a reversed one and says so
+// through OnFinal, as every final answer is; nothing else reverses.
+func TestReverse(t *testing.T) {
+	var told []processor.Status
+	a := New(Config{OnFinal: func(key string, res processor.Result) { told = append(told, res.Status) }})
+	ctx := context.Background()
+	if _, err := a.Refund(ctx, card("ok", "4444")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Refund(ctx, card("no", CardDoNotHonor)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Reverse(ctx, "ok")
+	if err != nil || res.Status != processor.Reversed {
+		t.Fatalf("reverse: %+v %v", res, err)
+	}
+	if res, err := a.Status(ctx, "ok"); err != nil || res.Status != processor.Reversed {
+		t.Fatalf("status after the reversal: %+v %v", res, err)
+	}
+	if _, err := a.Reverse(ctx, "no"); !errors.Is(err, ErrNotReversible) {
+		t.Fatalf("reverse of a decline: %v", err)
+	}
+	if _, err := a.Reverse(ctx, "never"); !errors.Is(err, processor.ErrNotFound) {
+		t.Fatalf("reverse of an unknown key: %v", err)
+	}
+	want := []processor.Status{processor.Approved, processor.Declined, processor.Reversed}
+	if len(told) != len(want) || told[0] != want[0] || told[1] != want[1] || told[2] != want[2] {
+		t.Fatalf("OnFinal was told %v, want %v", told, want)
+	}
+}

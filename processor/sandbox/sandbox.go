@@ -89,6 +89,11 @@ type Config struct {
 	// the key itself, so a run is reproducible.
 	LateRate  float64
 	LateDelay time.Duration
+	// OnFinal, when set, is told each time a key gets a final answer
+	// (approved, declined) or is reversed: what a real acquirer would send
+	// as a notification. It is called with the acquirer locked and must
+	// not block (queue it).
+	OnFinal func(key string, res processor.Result)
 }
 
 // Journal durably records ledger entries and the execution log.
@@ -148,6 +153,7 @@ type Acquirer struct {
 
 	lateRate  float64
 	lateDelay time.Duration
+	onFinal   func(key string, res processor.Result)
 
 	mu       sync.Mutex
 	ledger   map[string]*entry // by idempotency key
@@ -192,6 +198,7 @@ func New(cfg Config) *Acquirer {
 		journal:     cfg.Journal,
 		lateRate:    cfg.LateRate,
 		lateDelay:   cfg.LateDelay,
+		onFinal:     cfg.OnFinal,
 		ledger:      make(map[string]*entry),
 		attempts:    make(map[string]int),
 		log:         slices.Clone(cfg.Log),
@@ -340,9 +347,13 @@ func (a *Acquirer) due(key string, e *entry, now time.Time) error {
 	return a.logged(key, e)
 }
 
-// logged appends an execution to the log when money moved (an approval).
-// Called under a.mu, after the ledger took the change.
+// logged reports a final answer (OnFinal) and appends an execution to the
+// log when money moved (an approval). Called under a.mu, after the ledger
+// took the change.
 func (a *Acquirer) logged(key string, e *entry) error {
+	if e.state == stateFinal && a.onFinal != nil {
+		a.onFinal(key, e.result)
+	}
 	if e.state != stateFinal || e.result.Status != processor.Approved {
 		return nil
 	}
@@ -386,6 +397,50 @@ func (a *Acquirer) Void(ctx context.Context, key string) (processor.Result, erro
 	}
 	if err := a.settle(key, e, now); err != nil {
 		return processor.Result{}, err
+	}
+	return e.result, nil
+}
+
+// ErrNotReversible is Reverse's answer for a key that was not approved.
+var ErrNotReversible = errors.New("sandbox: only an approved refund can be reversed")
+
+// Reverse reverses an approved refund, as an acquirer does when the
+// issuer returns it: Status answers reversed from then on, and OnFinal is
+// told. A key never executed answers processor.ErrNotFound.
+func (a *Acquirer) Reverse(ctx context.Context, key string) (processor.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return processor.Result{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.ledger[key]
+	if !ok {
+		return processor.Result{}, processor.ErrNotFound
+	}
+	now := a.now()
+	if err := a.due(key, e, now); err != nil {
+		return processor.Result{}, err
+	}
+	if err := a.settle(key, e, now); err != nil {
+		return processor.Result{}, err
+	}
+	switch {
+	case e.state == stateFinal && e.result.Status == processor.Reversed:
+		return e.result, nil
+	case e.state != stateFinal || e.result.Status != processor.Approved:
+		if e.state == stateLate || e.state == stateReceived {
+			return processor.Result{}, processor.ErrNotFound
+		}
+		return processor.Result{}, ErrNotReversible
+	}
+	next := *e
+	next.result.Status, next.result.Message = processor.Reversed, "Reversed"
+	if err := a.save(key, &next); err != nil {
+		return processor.Result{}, err
+	}
+	*e = next
+	if a.onFinal != nil {
+		a.onFinal(key, e.result)
 	}
 	return e.result, nil
 }

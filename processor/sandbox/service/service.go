@@ -60,9 +60,10 @@ const noAnswerWait = 60 * time.Second
 
 // Service is the HTTP face of one sandbox acquirer.
 type Service struct {
-	acq     *sandbox.Acquirer
-	log     *slog.Logger
-	noVoids bool
+	acq      *sandbox.Acquirer
+	log      *slog.Logger
+	noVoids  bool
+	notifier *Notifier // nil: no notifications
 
 	mu     sync.Mutex
 	faults Faults
@@ -74,6 +75,11 @@ type Option func(*Service)
 // WithoutVoids makes the service refuse voids (501), like an acquirer
 // without that capability.
 func WithoutVoids() Option { return func(s *Service) { s.noVoids = true } }
+
+// WithNotifier lets the service open chargebacks, which it reports
+// through n (the acquirer's own answers reach n through sandbox.Config's
+// OnFinal).
+func WithNotifier(n *Notifier) Option { return func(s *Service) { s.notifier = n } }
 
 // New returns a service for acq with the given starting faults.
 func New(acq *sandbox.Acquirer, faults Faults, log *slog.Logger, opts ...Option) (*Service, error) {
@@ -116,6 +122,8 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/sandbox/refunds/{key}", s.status)
 	mux.HandleFunc("GET /v1/sandbox/refunds", s.list)
 	mux.HandleFunc("POST /v1/sandbox/refunds/{key}/void", s.void)
+	mux.HandleFunc("POST /v1/sandbox/refunds/{key}/reverse", s.reverse)
+	mux.HandleFunc("POST /v1/sandbox/orders/{order_id}/chargebacks", s.chargeback)
 	mux.HandleFunc("GET /v1/sandbox/executions", s.executions)
 	mux.HandleFunc("GET /v1/sandbox/faults", func(w http.ResponseWriter, r *http.Request) { reply(w, http.StatusOK, s.Faults()) })
 	mux.HandleFunc("PUT /v1/sandbox/faults", s.putFaults)
@@ -242,6 +250,39 @@ func (s *Service) void(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.acq.Void(r.Context(), r.PathValue("key"))
 	s.answer(w, f, res, err)
+}
+
+// reverse reverses an approved refund, as when the issuer returns it; the
+// notifier, if any, tells refundd.
+func (s *Service) reverse(w http.ResponseWriter, r *http.Request) {
+	res, err := s.acq.Reverse(r.Context(), r.PathValue("key"))
+	if errors.Is(err, sandbox.ErrNotReversible) {
+		problem(w, http.StatusConflict, "12", err.Error())
+		return
+	}
+	s.answer(w, Faults{}, res, err)
+}
+
+// chargeback opens a chargeback on an order: the acquirer has no orders of
+// its own, so all it does is tell refundd, through the notifier.
+func (s *Service) chargeback(w http.ResponseWriter, r *http.Request) {
+	if s.notifier == nil {
+		problem(w, http.StatusNotImplemented, "not_supported", "start the sandbox with --notify-url to send chargebacks")
+		return
+	}
+	var req struct {
+		Amount    int64  `json:"amount"`
+		Reference string `json:"reference"`
+		Reason    string `json:"reason"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || req.Amount <= 0 {
+		problem(w, http.StatusBadRequest, "30", "Format error: send {\"amount\": <positive minor units>, \"reference\", \"reason\"}")
+		return
+	}
+	s.notifier.Chargeback(r.PathValue("order_id"), req.Amount, req.Reference, req.Reason)
+	reply(w, http.StatusAccepted, map[string]any{"order_id": r.PathValue("order_id"), "amount": req.Amount, "reference": req.Reference})
 }
 
 // executions serves the append-only execution log: one row per time money

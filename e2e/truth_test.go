@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestProcessorTruth: what the acquirer decides on its own reaches refundd
+// as signed notifications, with no sync by anyone. A reversal made at the
+// acquirer reverses the refund; a chargeback of 50.00 on a 100.00 order
+// leaves 50.00 to refund: 60.00 is refused, 50.00 succeeds.
+func TestProcessorTruth(t *testing.T) {
+	db := sqliteDB(t)
+	b := make([]byte, 32)
+	rand.Read(b)
+	secret := "whsec_" + base64.StdEncoding.EncodeToString(b)
+	addr, acqAddr := freeAddr(t), freeAddr(t)
+	start(t, "acquirer", acqAddr, "/v1/sandbox/refunds",
+		"sandbox", "serve", "--addr", acqAddr, "--db", "sqlite:"+filepath.Join(t.TempDir(), "acquirer.db"),
+		"--notify-url", "http://"+addr+"/v1/processor/notifications", "--notify-secret", secret, "--log", "text")
+	acquirer := "http://" + acqAddr
+	key := newMerchant(t, db)
+	start(t, "refundd", addr, "/readyz", "serve", "--addr", addr, "--db", db.url,
+		"--processor", acquirer, "--processor-webhook-secret", secret, "--log", "text")
+	node := "http://" + addr
+	ctx := context.Background()
+	order := createOrders(t, node, key, 1, 10_000)[0]
+
+	status, body, err := call(ctx, "POST", node+"/v1/refunds", key, map[string]any{"order_id": order, "amount": 3000})
+	if err != nil || status != 201 || str(body, "status") != "succeeded" {
+		t.Fatalf("refund: %d %v %v", status, body, err)
+	}
+	id := str(body, "id")
+	status, body, err = call(ctx, "POST", acquirer+"/v1/sandbox/refunds/"+id+"/reverse", "", nil)
+	if err != nil || status != 200 || str(body, "status") != "reversed" {
+		t.Fatalf("reverse at the acquirer: %d %v %v", status, body, err)
+	}
+	eventually(t, "the refund reversed by the acquirer's notification", func() bool {
+		_, body, _ := call(ctx, "GET", node+"/v1/refunds/"+id, key, nil)
+		return str(body, "status") == "reversed"
+	})
+
+	status, body, err = call(ctx, "POST", acquirer+"/v1/sandbox/orders/"+order+"/chargebacks", "",
+		map[string]any{"amount": 5000, "reference": "CB-E2E-1", "reason": "cardholder dispute"})
+	if err != nil || status != 202 {
+		t.Fatalf("chargeback at the acquirer: %d %v %v", status, body, err)
+	}
+	eventually(t, "the order charged back by the acquirer's notification", func() bool {
+		_, body, _ := call(ctx, "GET", node+"/v1/orders/"+order, key, nil)
+		return num(body["charged_back_amount"]) == 5000
+	})
+	status, body, _ = call(ctx, "POST", node+"/v1/refunds", key, map[string]any{"order_id": order, "amount": 6000})
+	if status != 422 || str(body, "error", "code") != "amount_exceeds_refundable" {
+		t.Fatalf("refund of 60.00 after a 50.00 chargeback: %d %v", status, body)
+	}
+	status, body, _ = call(ctx, "POST", node+"/v1/refunds", key, map[string]any{"order_id": order, "amount": 5000})
+	if status != 201 || str(body, "status") != "succeeded" {
+		t.Fatalf("refund of 50.00 after a 50.00 chargeback: %d %v", status, body)
+	}
+}
+
+// eventually polls cond for up to ten seconds: a notification travels
+// between two processes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
