@@ -75,3 +75,41 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestSweepFindsReversal: with notifications off, the status sweep of
+// succeeded refunds finds a reversal made at the acquirer.
+func TestSweepFindsReversal(t *testing.T) {
+	db := sqliteDB(t)
+	addr, acqAddr := freeAddr(t), freeAddr(t)
+	start(t, "acquirer", acqAddr, "/v1/sandbox/refunds",
+		"sandbox", "serve", "--addr", acqAddr, "--db", "sqlite:"+filepath.Join(t.TempDir(), "acquirer.db"), "--log", "text")
+	acquirer := "http://" + acqAddr
+	key := newMerchant(t, db)
+	start(t, "refundd", addr, "/readyz", "serve", "--addr", addr, "--db", db.url,
+		"--processor", acquirer, "--sweep-ages", "1s,3s", "--log", "text")
+	node := "http://" + addr
+	ctx := context.Background()
+	order := createOrders(t, node, key, 1, 10_000)[0]
+	status, body, err := call(ctx, "POST", node+"/v1/refunds", key, map[string]any{"order_id": order, "amount": 3000})
+	if err != nil || status != 201 || str(body, "status") != "succeeded" {
+		t.Fatalf("refund: %d %v %v", status, body, err)
+	}
+	id := str(body, "id")
+	if status, body, err = call(ctx, "POST", acquirer+"/v1/sandbox/refunds/"+id+"/reverse", "", nil); err != nil || status != 200 {
+		t.Fatalf("reverse at the acquirer: %d %v %v", status, body, err)
+	}
+	eventually(t, "the sweep to find the reversal", func() bool {
+		_, body, _ := call(ctx, "GET", node+"/v1/refunds/"+id, key, nil)
+		return str(body, "status") == "reversed"
+	})
+	_, body, _ = call(ctx, "GET", node+"/v1/refunds/"+id+"/transitions", key, nil)
+	found := false
+	for _, tr := range body["data"].([]any) {
+		if c, _ := tr.(map[string]any)["cause"].(string); c == "processor reported the refund reversed (status sweep)" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("the reversal was not found by the sweep: %v", body)
+	}
+}

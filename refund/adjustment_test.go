@@ -1,8 +1,11 @@
 package refund_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
+	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/refund"
 )
 
@@ -105,5 +108,66 @@ func TestVoid(t *testing.T) {
 		if _, _, err := h.svc.VoidOrder(h.ctx, h.p, o.ID, in); err == nil {
 			t.Fatalf("void %+v accepted", in)
 		}
+	}
+}
+
+// lateReversal approves at once and reports a refund reversed once
+// the test says so: a reversal nobody notified.
+type lateReversal struct {
+	instantProcessor
+	reversed map[string]bool
+}
+
+func (p *lateReversal) Status(ctx context.Context, key string) (processor.Result, error) {
+	p.mu.Lock()
+	rev := p.reversed[key]
+	p.mu.Unlock()
+	if rev {
+		return processor.Result{Status: processor.Reversed, ResponseCode: "00"}, nil
+	}
+	return p.instantProcessor.Status(ctx, key)
+}
+
+// A succeeded refund is asked about again at its sweep ages: a reversal
+// the processor never notified is found without any manual sync, and
+// once the ages are done the refund is left alone.
+func TestSweeps_FindAReversalNobodyNotified(t *testing.T) {
+	proc := &lateReversal{reversed: map[string]bool{}}
+	h := newHarness(t, proc, func(c *refund.Config) { c.SweepAges = []time.Duration{time.Hour, 24 * time.Hour} })
+	o := sarOrder(t, h, 10000)
+	amount := int64(4000)
+	r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+	if err != nil || r.Status != refund.StatusSucceeded || r.SweepsLeft != 2 {
+		t.Fatalf("refund %+v %v", r, err)
+	}
+	other, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Advance(59 * time.Minute)
+	if n, _ := h.svc.ProcessDue(h.ctx, 10, 1); n != 0 {
+		t.Fatalf("claimed %d refunds before the first sweep age", n)
+	}
+	h.clk.Advance(2 * time.Minute)
+	if n, _ := h.svc.ProcessDue(h.ctx, 10, 1); n != 2 {
+		t.Fatalf("claimed %d refunds at the first sweep age, want 2", n)
+	}
+	proc.mu.Lock()
+	proc.reversed[r.ID] = true // reversed at the processor, nobody told refundd
+	proc.mu.Unlock()
+	h.clk.Advance(23 * time.Hour)
+	h.svc.ProcessDue(h.ctx, 10, 1)
+	if got := h.refund(r.ID); got.Status != refund.StatusReversed {
+		t.Fatalf("refund is %s after the second sweep, want reversed", got.Status)
+	}
+	if got := h.refund(other.ID); got.Status != refund.StatusSucceeded || got.SweepsLeft != 0 {
+		t.Fatalf("the other refund: %s with %d sweeps left", got.Status, got.SweepsLeft)
+	}
+	if got := h.getOrder(o.ID); got.RefundedAmount != amount {
+		t.Fatalf("order refunded %d after one reversal, want %d", got.RefundedAmount, amount)
+	}
+	h.clk.Advance(30 * 24 * time.Hour)
+	if n, _ := h.svc.ProcessDue(h.ctx, 10, 1); n != 0 {
+		t.Fatalf("claimed %d refunds after every sweep was done", n)
 	}
 }

@@ -274,8 +274,11 @@ func (s *Service) releaseLease(ctx context.Context, r *Refund) {
 // advance moves one claimed refund forward.
 func (s *Service) advance(ctx context.Context, r *Refund) error {
 	ctx = WithOrderKey(ctx, r.OrderID)
-	if r.Status == StatusRequiresReview {
+	switch r.Status {
+	case StatusRequiresReview:
 		return s.review(ctx, r)
+	case StatusSucceeded:
+		return s.sweep(ctx, r)
 	}
 	if r.Status == StatusProcessing && r.Attempts > 0 {
 		res, err := s.callStatus(ctx, r)
@@ -366,6 +369,35 @@ func (s *Service) review(ctx context.Context, r *Refund) error {
 		}
 	}
 	return s.record(ctx, r, res, err, "status")
+}
+
+// sweep asks the processor again about a succeeded refund, at the ages in
+// Config.SweepAges: a reversal the processor never notified becomes
+// reversed here. A look that gets no answer is made again later without
+// counting.
+func (s *Service) sweep(ctx context.Context, r *Refund) error {
+	res, callErr := s.callStatus(ctx, r)
+	return s.update(ctx, func(tx Tx) error {
+		cur, err := tx.GetRefund(ctx, "", r.ID)
+		if err != nil || cur.Version != r.Version || cur.Status != StatusSucceeded {
+			return err
+		}
+		now := s.now()
+		switch {
+		case callErr == nil && res.Status == processor.Reversed:
+			return s.finish(ctx, tx, cur, StatusReversed, "processor reported the refund reversed (status sweep)", Reverse, now)
+		case callErr != nil && !errors.Is(callErr, processor.ErrNotFound):
+			cur.NextAttemptAt = now.Add(s.cfg.RetryMax)
+		default:
+			cur.SweepsLeft--
+			gap := 24 * time.Hour // a schedule that changed since this refund succeeded
+			if done := len(s.cfg.SweepAges) - cur.SweepsLeft; done >= 1 && done < len(s.cfg.SweepAges) {
+				gap = s.cfg.SweepAges[done] - s.cfg.SweepAges[done-1]
+			}
+			cur.NextAttemptAt = now.Add(gap)
+		}
+		return tx.UpdateRefund(ctx, cur)
+	})
 }
 
 func (s *Service) callVoid(ctx context.Context, v processor.Voider, r *Refund) (processor.Result, error) {

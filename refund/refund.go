@@ -293,6 +293,7 @@ type Refund struct {
 	AuthCode          string
 	ARN               string
 	Attempts          int       // processor attempts so far; the worker's fencing token
+	SweepsLeft        int       // a succeeded refund's status looks still to come (Config.SweepAges), due at NextAttemptAt
 	NextAttemptAt     time.Time // when the worker may next touch it (lease / backoff)
 	RequestHash       string
 	Version           int64 // optimistic lock: every update bumps it

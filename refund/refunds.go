@@ -523,7 +523,11 @@ func (s *Service) finish(ctx context.Context, tx Tx, r *Refund, to Status, cause
 	if err := tx.AdjustBalances(ctx, BalancesOf(r), op); err != nil {
 		return err
 	}
-	r.Status, r.UpdatedAt = to, now
+	r.Status, r.UpdatedAt, r.SweepsLeft = to, now, 0
+	if to == StatusSucceeded && len(s.cfg.SweepAges) > 0 {
+		// Ask again later: a reversal is not always notified.
+		r.SweepsLeft, r.NextAttemptAt = len(s.cfg.SweepAges), now.Add(s.cfg.SweepAges[0])
+	}
 	if err := tx.UpdateRefund(ctx, r); err != nil {
 		return err
 	}

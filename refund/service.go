@@ -49,6 +49,11 @@ type Config struct {
 	// that all nodes share one clock whatever their own say.
 	StoreClock bool
 	ClockSync  time.Duration
+	// SweepAges are the ages (since it succeeded) at which a succeeded
+	// refund is asked about again, so that a reversal nobody notified is
+	// still found (default 1h, 1 day, 7 days; an empty, non-nil slice
+	// turns sweeps off).
+	SweepAges []time.Duration
 	// PollInterval is how often a refund the processor accepted as pending
 	// is asked about again (default 5s).
 	PollInterval time.Duration
@@ -126,6 +131,14 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if cfg.ReviewWindow <= 0 {
 		cfg.ReviewWindow = 7 * 24 * time.Hour
+	}
+	if cfg.SweepAges == nil {
+		cfg.SweepAges = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+	}
+	for i, a := range cfg.SweepAges {
+		if a <= 0 || (i > 0 && a <= cfg.SweepAges[i-1]) {
+			return nil, errors.New("refund: SweepAges must be positive and increasing")
+		}
 	}
 	if cfg.ClockSync <= 0 {
 		cfg.ClockSync = 30 * time.Second

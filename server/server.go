@@ -87,6 +87,9 @@ type Config struct {
 	// processor's notifications at POST /v1/processor/notifications;
 	// empty: that route answers that notifications are not configured.
 	ProcessorWebhookSecret string
+	// SweepAges are when succeeded refunds are asked about again (nil: 1h,
+	// 1 day, 7 days; empty: never).
+	SweepAges []time.Duration
 	// Now and NewID replace the clock and id generator (tests). Without
 	// Now, every time written comes from the database's clock.
 	Now   func() time.Time
@@ -204,7 +207,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Log: cfg.Log, ProcessorTimeout: cfg.ProcessorTimeout, Lease: cfg.Lease, MaxInFlight: cfg.MaxInFlight, InFlightWait: cfg.InFlightWait,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate),
 		Invoicer: invoice.New(invoice.Sandbox{}), MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBackoff,
-		StoreClock: storeClock})
+		StoreClock: storeClock, SweepAges: cfg.SweepAges})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -158,6 +158,7 @@ type serveFlags struct {
 	maxAttempts         int
 	retryBackoff        time.Duration
 	processorSecret     string
+	sweepAges           string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
@@ -169,6 +170,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.IntVar(&f.maxInFlight, "max-inflight", 64, "cap on concurrent processor calls from this node")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 12, "processor submissions of a refund before it waits for review (requires_review)")
 	fs.DurationVar(&f.retryBackoff, "retry-backoff", time.Second, "first retry delay after an unanswered submission, doubling up to 10m")
+	fs.StringVar(&f.sweepAges, "sweep-ages", "1h,24h,168h", "ages at which a succeeded refund is asked about again, to find reversals nobody notified (off: never)")
 	fs.StringVar(&f.processorSecret, "processor-webhook-secret", env("REFUNDD_PROCESSOR_WEBHOOK_SECRET", ""),
 		"whsec_... secret that signs the processor's notifications (POST /v1/processor/notifications); off when empty")
 	fs.DurationVar(&f.settleDelay, "settle-delay", 2*time.Second, "in-process sandbox: how long wallet (stcpay) refunds stay pending")
@@ -191,10 +193,28 @@ func (f *serveFlags) check() error {
 	case f.retryBackoff <= 0:
 		return usageError("--retry-backoff must be a positive duration such as 1s")
 	}
-	return nil
+	_, err := f.sweeps()
+	return err
+}
+
+// sweeps parses --sweep-ages: increasing durations, or "off".
+func (f *serveFlags) sweeps() ([]time.Duration, error) {
+	if f.sweepAges == "off" {
+		return []time.Duration{}, nil
+	}
+	var out []time.Duration
+	for _, s := range strings.Split(f.sweepAges, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil || d <= 0 || (len(out) > 0 && d <= out[len(out)-1]) {
+			return nil, usageError("--sweep-ages must be increasing positive durations such as 1h,24h,168h, or off")
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 func (f *serveFlags) config(stderr io.Writer) server.Config {
+	sweeps, _ := f.sweeps() // checked by check
 	var h slog.Handler = slog.NewJSONHandler(stderr, nil)
 	if f.logFormat == "text" {
 		h = slog.NewTextHandler(stderr, nil)
@@ -203,7 +223,7 @@ func (f *serveFlags) config(stderr io.Writer) server.Config {
 		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate,
 		RateLimit: f.rateLimit, RateBurst: f.rateBurst, TracingEndpoint: f.otelEndpoint,
 		TokenSecret: f.tokenSecret, MaxAttempts: f.maxAttempts, RetryBackoff: f.retryBackoff,
-		ProcessorWebhookSecret: f.processorSecret}
+		ProcessorWebhookSecret: f.processorSecret, SweepAges: sweeps}
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

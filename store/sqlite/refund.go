@@ -17,7 +17,7 @@ const refundColumns = `id, merchant_id, order_id, seq, amount, currency, status,
 
 // refundSelect is what every refund query reads: the inserted columns and
 // the number the insert assigned.
-const refundSelect = refundColumns + `, number`
+const refundSelect = refundColumns + `, number, sweeps_left`
 
 func scanRefund(s scanner) (*refund.Refund, error) {
 	var r refund.Refund
@@ -26,7 +26,7 @@ func scanRefund(s scanner) (*refund.Refund, error) {
 	if err := s.Scan(&r.ID, &r.MerchantID, &r.OrderID, &r.Seq, &r.Amount, &r.Currency, &r.Status, &r.Reason,
 		&r.MerchantReference, &r.CaptureID, &items, &vendors, &r.NotifyURL, &r.Surface, &r.FailureCode,
 		&r.FailureMessage, &r.ResponseCode, &r.RRN, &r.STAN, &r.AuthCode, &r.ARN,
-		&r.Attempts, &next, &r.RequestHash, &r.Version, &created, &updated, &r.Number); err != nil {
+		&r.Attempts, &next, &r.RequestHash, &r.Version, &created, &updated, &r.Number, &r.SweepsLeft); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(items), &r.Items); err != nil {
@@ -169,10 +169,10 @@ func (t *tx) queryRefunds(ctx context.Context, op, query string, args ...any) ([
 func (t *tx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
 	n, err := t.exec(ctx, "update refund", `UPDATE refunds SET status = ?, reason = ?, notify_url = ?,
 		failure_code = ?, failure_message = ?, response_code = ?, rrn = ?, stan = ?, auth_code = ?, arn = ?,
-		attempts = ?, next_attempt_at = ?, updated_at = ?, version = version + 1
+		attempts = ?, next_attempt_at = ?, updated_at = ?, sweeps_left = ?, version = version + 1
 		WHERE id = ? AND version = ?`,
 		string(r.Status), r.Reason, r.NotifyURL, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, nanos(r.NextAttemptAt), nanos(r.UpdatedAt), r.ID, r.Version)
+		r.Attempts, nanos(r.NextAttemptAt), nanos(r.UpdatedAt), r.SweepsLeft, r.ID, r.Version)
 	if err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func (t *tx) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Dura
 		return nil, nil
 	}
 	rs, err := t.queryRefunds(ctx, "claim refunds", `SELECT `+refundSelect+` FROM refunds
-		WHERE status IN ('pending', 'processing', 'requires_review') AND next_attempt_at <= ?
+		WHERE (status IN ('pending', 'processing', 'requires_review') OR sweeps_left > 0) AND next_attempt_at <= ?
 		ORDER BY next_attempt_at, id LIMIT ?`, nanos(now), limit)
 	if err != nil {
 		return nil, err
