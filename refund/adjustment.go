@@ -73,7 +73,8 @@ func (s *Service) ChargebackOrder(ctx context.Context, p Principal, orderID stri
 	return s.adjustOrder(ctx, p, orderID, AdjustmentChargeback, in)
 }
 
-func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind string, in AdjustmentInput) (*OrderAdjustment, *Order, error) {
+func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind string, in AdjustmentInput) (_ *OrderAdjustment, _ *Order, err error) {
+	defer func() { noteTransient(ctx, err) }()
 	if err := require(p, ScopeOrdersWrite); err != nil {
 		return nil, nil, err
 	}
@@ -83,7 +84,7 @@ func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind st
 	ctx = WithOrderKey(ctx, orderID)
 	var a *OrderAdjustment
 	var o *Order
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err = s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
 		a, o, err = s.adjustIn(ctx, tx, p, orderID, kind, in)
 		return err
 	})

@@ -661,3 +661,38 @@ func TestLeases_UseTheStoreClock(t *testing.T) {
 		})
 	}
 }
+
+// An answer to a passing condition (here: a refund of the order still in
+// flight, which the gateway answers 400 "Initial request is still
+// processing.") is not stored with the key: a retry runs again, and
+// succeeds once the order is free.
+func TestIdempotentClaims_PassingConditionsAreNotReplayed(t *testing.T) {
+	h := newHarness(t, &instantProcessor{}, func(c *refund.Config) { c.InFlightWait = time.Millisecond })
+	o := h.order(10000)
+	queued, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr(int64(100)), Queue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.svc.BeginIdempotent(h.ctx, h.p, "busy-1", "hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.svc.CreateRefund(refund.WithClaim(h.ctx, c), h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr(int64(500)), AwaitInFlight: true})
+	if refund.ErrorCode(err) != refund.ERefundInProgressOnOrder {
+		t.Fatalf("refund while another is in flight: %v", err)
+	}
+	h.svc.CompleteIdempotent(h.ctx, c, refund.Reply{Status: 400, Body: []byte(`{"message":"Initial request is still processing."}`)})
+	if _, err := h.svc.CancelRefund(h.ctx, h.p, queued.ID); err != nil {
+		t.Fatal(err)
+	}
+	c, err = h.svc.BeginIdempotent(h.ctx, h.p, "busy-1", "hash")
+	if err != nil || c.Replay != nil {
+		t.Fatalf("retry after a passing condition: %+v %v, want a fresh claim", c, err)
+	}
+	r, err := h.svc.CreateRefund(refund.WithClaim(h.ctx, c), h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr(int64(500)), AwaitInFlight: true})
+	if err != nil || r.Status != refund.StatusSucceeded {
+		t.Fatalf("retry: %+v %v", r, err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -2,6 +2,7 @@ package refund
 
 import (
 	"context"
+	"sync/atomic"
 )
 
 // Idempotency of creating requests, on every surface.
@@ -25,6 +26,10 @@ type Claim struct {
 	// objectID is what an earlier, interrupted run of the same request
 	// created ("" if nothing).
 	objectID string
+	// transient: the request met a condition that passes (a refund of the
+	// order still in flight, a concurrent change, the processor
+	// unavailable). Its answer is not kept: a retry must run again.
+	transient atomic.Bool
 }
 
 type claimKey struct{}
@@ -107,8 +112,8 @@ func (s *Service) BeginIdempotent(ctx context.Context, p Principal, key, hash st
 }
 
 // CompleteIdempotent stores the first answer of the request holding c. A
-// server error (5xx), or a Reply with Status 0 (too large to keep), is not
-// stored: the key is released so that a retry runs again and finds,
+// server error (5xx), a Reply with Status 0 (too large to keep), or the
+// answer to a passing condition (noteTransient) is not stored: the key is released so that a retry runs again and finds,
 // through the link, anything the first run created. A failure to store is
 // only logged: the answer has gone out already.
 func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply) {
@@ -122,13 +127,26 @@ func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply)
 		}
 		now := s.now()
 		rec.LockedUntil = now
-		if reply.Status > 0 && reply.Status < 500 {
+		if reply.Status > 0 && reply.Status < 500 && !c.transient.Load() {
 			rec.Reply, rec.CompletedAt = reply, &now
 		}
 		return tx.UpdateIdempotency(ctx, rec)
 	})
 	if err != nil {
 		s.log.Warn("could not store the answer of an idempotent request; a retry will run it again", "err", err)
+	}
+}
+
+// noteTransient marks ctx's claim when err is a condition that passes, so
+// that its answer (whatever status the surface gives it: the gateway says
+// 400 "Initial request is still processing.") is not replayed. Creating
+// methods defer it with their error.
+func noteTransient(ctx context.Context, err error) {
+	switch ErrorCode(err) {
+	case ERefundInProgressOnOrder, EConflict, EIdempotencyKeyInUse, ERateLimited, EProcessorUnavailable, EInternal:
+		if c, _ := ctx.Value(claimKey{}).(*Claim); c != nil {
+			c.transient.Store(true)
+		}
 	}
 }
 

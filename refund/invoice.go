@@ -334,7 +334,8 @@ func (s *Service) invoiceView(ctx context.Context, tx Tx, inv *Invoice) (*Invoic
 // IssueInvoice issues the tax invoice of an order recorded before
 // invoicing, or returns the one it has (created false). Refunds made
 // before it was issued get no refund invoice.
-func (s *Service) IssueInvoice(ctx context.Context, p Principal, orderID string) (*InvoiceView, bool, error) {
+func (s *Service) IssueInvoice(ctx context.Context, p Principal, orderID string) (_ *InvoiceView, _ bool, err error) {
+	defer func() { noteTransient(ctx, err) }()
 	if err := require(p, ScopeOrdersWrite); err != nil {
 		return nil, false, err
 	}
@@ -343,7 +344,7 @@ func (s *Service) IssueInvoice(ctx context.Context, p Principal, orderID string)
 	}
 	var v *InvoiceView
 	var created bool
-	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
 		created = false
 		o, err := tx.GetOrder(ctx, p.MerchantID, orderID)
 		if err != nil {

@@ -211,7 +211,8 @@ func validateVendors(in []VendorInput, captured int64) ([]Vendor, error) {
 }
 
 // CreateOrder records a captured payment with one capture transaction.
-func (s *Service) CreateOrder(ctx context.Context, p Principal, in OrderInput) (*Order, error) {
+func (s *Service) CreateOrder(ctx context.Context, p Principal, in OrderInput) (_ *Order, err error) {
+	defer func() { noteTransient(ctx, err) }()
 	if err := require(p, ScopeOrdersWrite); err != nil {
 		return nil, err
 	}

@@ -98,7 +98,8 @@ func (in *RefundInput) validate() error {
 // transaction, then (unless queued) submits it to the processor within
 // ProcessorTimeout. A final answer is applied before returning; otherwise
 // the refund is returned processing and the worker carries on.
-func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput) (*Refund, error) {
+func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput) (_ *Refund, err error) {
+	defer func() { noteTransient(ctx, err) }()
 	if err := require(p, ScopeRefundsWrite); err != nil {
 		return nil, err
 	}
@@ -129,7 +130,7 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 			return err
 		})
 	}
-	err := reserve()
+	err = reserve()
 	if ErrorCode(err) == EMerchantReferenceReused {
 		// Two identical requests raced past the lookup and the loser's
 		// insert hit the unique merchant reference (possible on backends

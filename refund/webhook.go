@@ -238,7 +238,8 @@ func (s *Service) applyEndpointInput(ctx context.Context, e *WebhookEndpoint, in
 
 // CreateWebhookEndpoint registers a URL for the caller's events. The
 // returned endpoint carries its secret; it is not shown again.
-func (s *Service) CreateWebhookEndpoint(ctx context.Context, p Principal, in WebhookEndpointInput) (*WebhookEndpoint, error) {
+func (s *Service) CreateWebhookEndpoint(ctx context.Context, p Principal, in WebhookEndpointInput) (_ *WebhookEndpoint, err error) {
+	defer func() { noteTransient(ctx, err) }()
 	if err := require(p, ScopeWebhooksWrite); err != nil {
 		return nil, err
 	}
