@@ -91,6 +91,7 @@ func (a *API) routes() []route {
 		{method: "POST", pattern: "/v1/refunds/{id}/sync", handler: a.syncRefund},
 		{method: "POST", pattern: "/v1/refunds/{id}/resolve", handler: a.resolveRefund},
 		{method: "POST", pattern: "/v1/processor/notifications", public: true, handler: a.processorNotification},
+		{method: "POST", pattern: "/v1/reconciliations", query: []string{"map"}, handler: a.reconcile},
 		{method: "GET", pattern: "/v1/discrepancies", query: append([]string{"kind"}, pageQuery...), handler: a.listDiscrepancies},
 		{method: "POST", pattern: "/v1/webhook_endpoints", creates: true, handler: a.createEndpoint},
 		{method: "GET", pattern: "/v1/webhook_endpoints", handler: a.listEndpoints},

@@ -172,8 +172,11 @@ func TestOpenAPI_ErrorCodes(t *testing.T) {
 					}
 				}
 			}
-			if o.m["requestBody"] != nil {
-				must = append(must, api.ECodeTooLarge, api.ECodeUnsupportedMedia)
+			if rb := obj(o.m["requestBody"]); rb != nil {
+				must = append(must, api.ECodeTooLarge)
+				if jsonMedia(rb) != nil { // a CSV body is read whatever its type
+					must = append(must, api.ECodeUnsupportedMedia)
+				}
 			}
 			for _, c := range must {
 				if !slices.Contains(codes, c) {
@@ -338,13 +341,15 @@ func TestOpenAPI_ErrorRepliesAreDocumented(t *testing.T) {
 			{name: "OrdersReadScopeOnly", key: ordersReadOnly},
 			{name: "MissingObjectNoBody", key: key},
 		}
-		if o.m["requestBody"] != nil {
+		if rb := obj(o.m["requestBody"]); rb != nil {
 			probes = append(probes,
-				probe{name: "NotJSON", key: key, ctype: "text/plain", body: []byte("{}"), want: http.StatusUnsupportedMediaType},
 				probe{name: "TooLarge", key: key, body: bytes.Repeat([]byte(" "), api.MaxBodyBytes+1), want: http.StatusRequestEntityTooLarge},
-				probe{name: "Malformed", key: key, body: []byte(`{"amount":`), want: http.StatusBadRequest},
-				probe{name: "UnknownField", key: key, body: []byte(`{"no_such_field":1}`), want: http.StatusBadRequest},
-			)
+				probe{name: "Malformed", key: key, body: []byte(`{"amount":`), want: http.StatusBadRequest})
+			if jsonMedia(rb) != nil {
+				probes = append(probes,
+					probe{name: "NotJSON", key: key, ctype: "text/plain", body: []byte("{}"), want: http.StatusUnsupportedMediaType},
+					probe{name: "UnknownField", key: key, body: []byte(`{"no_such_field":1}`), want: http.StatusBadRequest})
+			}
 		}
 		if slices.Contains(rt.Query, "limit") {
 			probes = append(probes, probe{name: "BadLimit", key: key, query: "?limit=0", want: http.StatusBadRequest})
@@ -738,6 +743,15 @@ func jsonMedia(resp map[string]any) map[string]any {
 
 func jsonSchema(resp map[string]any) any { return jsonMedia(resp)["schema"] }
 
+// requestMedia is a request body's JSON media, or its CSV media (a
+// settlement report).
+func requestMedia(rb map[string]any) map[string]any {
+	if m := jsonMedia(rb); m != nil {
+		return m
+	}
+	return obj(obj(rb["content"])["text/csv"])
+}
+
 func (s spec) example(t *testing.T, media map[string]any, name string) any {
 	t.Helper()
 	ex, ok := obj(media["examples"])[name]
@@ -772,7 +786,7 @@ func (s spec) runnableExamples(t *testing.T, o operation) []string {
 		bare = bare && p["required"] != true
 	}
 	if rb := obj(o.m["requestBody"]); rb != nil {
-		for n := range obj(jsonMedia(rb)["examples"]) {
+		for n := range obj(requestMedia(rb)["examples"]) {
 			names[n] = true
 		}
 		bare = bare && rb["required"] != true
@@ -827,7 +841,9 @@ func (s spec) exampleRequest(t *testing.T, o operation, name string, ids map[str
 		path += "?" + q.Encode()
 	}
 	if rb := obj(o.m["requestBody"]); rb != nil {
-		if ex, ok := obj(jsonMedia(rb)["examples"])[name]; ok {
+		if ex, ok := obj(requestMedia(rb)["examples"])[name]; ok && jsonMedia(rb) == nil {
+			body = []byte(fmt.Sprint(withLiveIDs(obj(ex)["value"], ids))) // a CSV body, sent as written
+		} else if ok {
 			body, _ = json.Marshal(withLiveIDs(obj(ex)["value"], ids))
 		} else if rb["required"] == true {
 			t.Fatalf("example %s has no request body", name)

@@ -109,6 +109,7 @@ type discrepancyJSON struct {
 	Amount    int64     `json:"amount"`
 	Currency  string    `json:"currency"`
 	Detail    string    `json:"detail"`
+	Reference *string   `json:"reference"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -130,7 +131,8 @@ func (a *API) listDiscrepancies(w http.ResponseWriter, r *http.Request) {
 
 func discrepancyOut(d *refund.Discrepancy) discrepancyJSON {
 	return discrepancyJSON{ID: d.ID, Object: "discrepancy", Kind: d.Kind, RefundID: nullable(d.RefundID),
-		OrderID: nullable(d.OrderID), Amount: d.Amount, Currency: d.Currency, Detail: d.Detail, CreatedAt: d.CreatedAt}
+		OrderID: nullable(d.OrderID), Amount: d.Amount, Currency: d.Currency, Detail: d.Detail, Reference: nullable(d.Reference),
+		CreatedAt: d.CreatedAt}
 }
 
 func (a *API) getRefund(w http.ResponseWriter, r *http.Request) {

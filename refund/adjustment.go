@@ -141,7 +141,7 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 	}
 	if excess := a.Amount - a.Applied; excess > 0 {
 		d := &Discrepancy{ID: s.cfg.NewID("dsc"), MerchantID: o.MerchantID, Kind: DiscrepancyChargebackAfterRefund,
-			OrderID: o.ID, Amount: excess, Currency: o.Currency, CreatedAt: now,
+			OrderID: o.ID, Amount: excess, Currency: o.Currency, Reference: a.ID, CreatedAt: now,
 			Detail: fmt.Sprintf("chargeback %s of %s: refunds had already returned %s of it", a.ID,
 				fmtMoney(a.Amount, o.Currency), fmtMoney(excess, o.Currency))}
 		if _, err := tx.InsertDiscrepancy(ctx, d); err != nil {

@@ -370,7 +370,10 @@ type Discrepancy struct {
 	Amount     int64
 	Currency   string
 	Detail     string
-	CreatedAt  time.Time
+	// Reference names what the discrepancy is about when it is no refund
+	// of refundd's (a report row's id, ARN or RRN; a chargeback's id).
+	Reference string
+	CreatedAt time.Time
 }
 
 // DiscrepancyFilter selects discrepancies of one merchant, newest first.

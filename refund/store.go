@@ -91,6 +91,9 @@ type Tx interface {
 	CreateRefund(ctx context.Context, r *Refund) error
 	// GetRefund returns ERefundNotFound; merchantID "" matches any.
 	GetRefund(ctx context.Context, merchantID, id string) (*Refund, error)
+	// FindRefund finds a merchant's refund by its "arn" or "rrn".
+	// Returns ERefundNotFound.
+	FindRefund(ctx context.Context, merchantID, field, value string) (*Refund, error)
 	// GetRefundByMerchantReference finds a refund by the reference it was
 	// given on one surface (references are unique per merchant and
 	// surface). Returns ERefundNotFound.

@@ -67,6 +67,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /v1/refunds/{id}/sync":                {native, refund.ScopeRefundsWrite, "", true},
 		"POST /v1/refunds/{id}/resolve":             {native, refund.ScopeRefundsReview, `{"outcome":"failed","note":"matrix"}`, true},
 		"GET /v1/discrepancies":                     {native, refund.ScopeRefundsRead, "", false},
+		"POST /v1/reconciliations":                  {native, refund.ScopeRefundsReview, "refund_id,amount,currency,status\nre_matrix,1.00,SAR,approved\n", false},
 		"POST /v1/orders/{id}/voids":                {native, refund.ScopeOrdersWrite, `{"amount":1,"reason":"matrix"}`, true},
 		"POST /v1/orders/{id}/chargebacks":          {native, refund.ScopeOrdersWrite, `{"amount":1,"reason":"matrix"}`, true},
 		"POST /v1/webhook_endpoints":                {native, refund.ScopeWebhooksWrite, `{"url":"https://hooks.example.com/x"}`, false},

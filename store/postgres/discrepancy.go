@@ -12,8 +12,8 @@ import (
 // kind (the partial unique index), and reports whether it inserted.
 func (t *tx) InsertDiscrepancy(ctx context.Context, d *refund.Discrepancy) (bool, error) {
 	n, err := t.exec(ctx, "insert discrepancy", `INSERT INTO discrepancies (id, merchant_id, kind, refund_id, order_id,
-		amount, currency, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-		d.ID, d.MerchantID, d.Kind, d.RefundID, d.OrderID, d.Amount, d.Currency, d.Detail, d.CreatedAt)
+		amount, currency, detail, reference, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+		d.ID, d.MerchantID, d.Kind, d.RefundID, d.OrderID, d.Amount, d.Currency, d.Detail, d.Reference, d.CreatedAt)
 	return n == 1, err
 }
 
@@ -28,10 +28,10 @@ func (t *tx) ListDiscrepancies(ctx context.Context, f refund.DiscrepancyFilter) 
 		conds = append(conds, "id < "+p.add(f.Cursor))
 	}
 	return queryAll(ctx, t, "list discrepancies", `SELECT id, merchant_id, kind, refund_id, order_id, amount, currency,
-		detail, created_at FROM discrepancies WHERE `+strings.Join(conds, " AND ")+` ORDER BY id DESC LIMIT `+p.add(f.Limit),
+		detail, reference, created_at FROM discrepancies WHERE `+strings.Join(conds, " AND ")+` ORDER BY id DESC LIMIT `+p.add(f.Limit),
 		func(s scanner) (*refund.Discrepancy, error) {
 			var d refund.Discrepancy
-			err := s.Scan(&d.ID, &d.MerchantID, &d.Kind, &d.RefundID, &d.OrderID, &d.Amount, &d.Currency, &d.Detail, &d.CreatedAt)
+			err := s.Scan(&d.ID, &d.MerchantID, &d.Kind, &d.RefundID, &d.OrderID, &d.Amount, &d.Currency, &d.Detail, &d.Reference, &d.CreatedAt)
 			d.CreatedAt = d.CreatedAt.UTC()
 			return &d, err
 		}, p...)
@@ -53,4 +53,14 @@ func (s *Store) Now(ctx context.Context) (time.Time, error) {
 		return time.Time{}, hide(wrap("read the clock", err))
 	}
 	return now.UTC(), nil
+}
+
+// FindRefund finds a merchant's refund by its ARN or RRN (field "arn" or
+// "rrn"), as a processor's report names it. ERefundNotFound.
+func (t *tx) FindRefund(ctx context.Context, merchantID, field, value string) (*refund.Refund, error) {
+	if (field != "arn" && field != "rrn") || value == "" {
+		return nil, refund.Errorf(refund.ERefundNotFound, "", "refund not found")
+	}
+	return t.getRefund(ctx, `SELECT `+refundSelect+` FROM refunds WHERE merchant_id = $1 AND `+field+` = $2 ORDER BY id LIMIT 1`,
+		[]any{merchantID, value}, value)
 }

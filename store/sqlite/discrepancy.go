@@ -12,8 +12,8 @@ import (
 // kind (the partial unique index), and reports whether it inserted.
 func (t *tx) InsertDiscrepancy(ctx context.Context, d *refund.Discrepancy) (bool, error) {
 	n, err := t.exec(ctx, "insert discrepancy", `INSERT INTO discrepancies (id, merchant_id, kind, refund_id, order_id,
-		amount, currency, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		d.ID, d.MerchantID, d.Kind, d.RefundID, d.OrderID, d.Amount, d.Currency, d.Detail, nanos(d.CreatedAt))
+		amount, currency, detail, reference, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		d.ID, d.MerchantID, d.Kind, d.RefundID, d.OrderID, d.Amount, d.Currency, d.Detail, d.Reference, nanos(d.CreatedAt))
 	return n == 1, err
 }
 
@@ -26,7 +26,7 @@ func (t *tx) ListDiscrepancies(ctx context.Context, f refund.DiscrepancyFilter) 
 	if f.Cursor != "" {
 		conds, args = append(conds, "id < ?"), append(args, f.Cursor)
 	}
-	rows, err := t.q.QueryContext(ctx, `SELECT id, merchant_id, kind, refund_id, order_id, amount, currency, detail, created_at
+	rows, err := t.q.QueryContext(ctx, `SELECT id, merchant_id, kind, refund_id, order_id, amount, currency, detail, reference, created_at
 		FROM discrepancies WHERE `+strings.Join(conds, " AND ")+` ORDER BY id DESC LIMIT ?`, append(args, f.Limit)...)
 	if err != nil {
 		return nil, wrap("list discrepancies", err)
@@ -36,7 +36,7 @@ func (t *tx) ListDiscrepancies(ctx context.Context, f refund.DiscrepancyFilter) 
 	for rows.Next() {
 		var d refund.Discrepancy
 		var created int64
-		if err := rows.Scan(&d.ID, &d.MerchantID, &d.Kind, &d.RefundID, &d.OrderID, &d.Amount, &d.Currency, &d.Detail, &created); err != nil {
+		if err := rows.Scan(&d.ID, &d.MerchantID, &d.Kind, &d.RefundID, &d.OrderID, &d.Amount, &d.Currency, &d.Detail, &d.Reference, &created); err != nil {
 			return nil, wrap("list discrepancies", err)
 		}
 		d.CreatedAt = fromNanos(created)
@@ -56,4 +56,14 @@ func (t *tx) CountDiscrepancies(ctx context.Context) (int64, error) {
 // processes on one machine, so the database's clock is this host's.
 func (s *Store) Now(context.Context) (time.Time, error) {
 	return time.Now(), nil
+}
+
+// FindRefund finds a merchant's refund by its ARN or RRN (field "arn" or
+// "rrn"), as a processor's report names it. ERefundNotFound.
+func (t *tx) FindRefund(ctx context.Context, merchantID, field, value string) (*refund.Refund, error) {
+	if (field != "arn" && field != "rrn") || value == "" {
+		return nil, refund.Errorf(refund.ERefundNotFound, "", "refund not found")
+	}
+	return t.getRefund(ctx, `SELECT `+refundSelect+` FROM refunds WHERE merchant_id = ? AND `+field+` = ? ORDER BY id LIMIT 1`,
+		[]any{merchantID, value}, value)
 }

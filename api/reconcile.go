@@ -1,0 +1,180 @@
+package api
+
+import (
+	"encoding/csv"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/refundd/refundd/money"
+	"github.com/refundd/refundd/refund"
+)
+
+// reportColumns are the columns a settlement report is read by, each with
+// the header names it is found under (case and spaces ignored).
+var reportColumns = map[string][]string{
+	"refund_id": {"refund_id", "idempotency_key", "refund id", "merchant_refund_id"},
+	"arn":       {"arn", "acquirer_reference_number"},
+	"rrn":       {"rrn", "retrieval_reference_number"},
+	"amount":    {"amount"},
+	"currency":  {"currency"},
+	"status":    {"status"},
+	"date":      {"date", "executed_at", "settlement_date"},
+}
+
+// ParseReport reads a processor's settlement report (CSV with a header
+// row). Columns are found by header name; mapping (column -> header)
+// names others. Amounts are decimals in the row's currency, parsed
+// exactly. Errors name the line.
+func ParseReport(r io.Reader, mapping map[string]string) ([]refund.ReportRow, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err != nil {
+		return nil, refund.Errorf(refund.EInvalidRequest, "", "the report has no header row")
+	}
+	at := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		for col, names := range reportColumns {
+			if m, ok := mapping[col]; ok {
+				if strings.EqualFold(strings.TrimSpace(m), h) {
+					at[col] = i
+				}
+				continue
+			}
+			for _, n := range names {
+				if h == n {
+					at[col] = i
+				}
+			}
+		}
+	}
+	for col := range mapping {
+		if _, ok := reportColumns[col]; !ok {
+			return nil, refund.Errorf(refund.EInvalidRequest, "map", "unknown column %q (one of refund_id, arn, rrn, amount, currency, status, date)", col)
+		}
+	}
+	for _, need := range []string{"amount", "currency", "status"} {
+		if _, ok := at[need]; !ok {
+			return nil, refund.Errorf(refund.EInvalidRequest, need, "the report has no %s column (map it with map=%s=HEADER)", need, need)
+		}
+	}
+	var rows []refund.ReportRow
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, refund.Errorf(refund.EInvalidRequest, "", "line %d: %v", line, err)
+		}
+		get := func(col string) string {
+			if i, ok := at[col]; ok && i < len(rec) {
+				return strings.TrimSpace(rec[i])
+			}
+			return ""
+		}
+		if strings.Join(rec, "") == "" {
+			continue // a blank line
+		}
+		row := refund.ReportRow{Line: line, RefundID: get("refund_id"), ARN: get("arn"), RRN: get("rrn"),
+			Currency: strings.ToUpper(get("currency")), Status: get("status")}
+		cur, err := money.LookupCurrency(row.Currency)
+		if err != nil {
+			return nil, refund.Errorf(refund.EInvalidRequest, "currency", "line %d: %v", line, err)
+		}
+		if row.Amount, err = money.ParseDecimal(get("amount"), cur); err != nil {
+			return nil, refund.Errorf(refund.EInvalidAmount, "amount", "line %d: %v", line, err)
+		}
+		if d := get("date"); d != "" {
+			t, err := time.Parse("2006-01-02", d)
+			if err != nil {
+				if t, err = time.Parse(time.RFC3339Nano, d); err != nil {
+					return nil, refund.Errorf(refund.EInvalidRequest, "date", "line %d: date %q is neither YYYY-MM-DD nor RFC 3339", line, d)
+				}
+			}
+			row.Date = t.UTC()
+		}
+		rows = append(rows, row)
+	}
+}
+
+type reconcileResultJSON struct {
+	Line         *int    `json:"line"`
+	Kind         string  `json:"kind"`
+	RefundID     *string `json:"refund_id"`
+	Reference    *string `json:"reference"`
+	Currency     string  `json:"currency"`
+	ReportAmount int64   `json:"report_amount"`
+	BookAmount   int64   `json:"book_amount"`
+	ReportStatus *string `json:"report_status"`
+	BookStatus   *string `json:"book_status"`
+	Corrected    bool    `json:"corrected"`
+	Flagged      bool    `json:"flagged"`
+	Detail       string  `json:"detail"`
+}
+
+type reconcileSummaryJSON struct {
+	Currency string           `json:"currency"`
+	Counts   map[string]int   `json:"counts"`
+	Totals   map[string]int64 `json:"totals"`
+}
+
+// reconcile matches the processor's report in the body (CSV, whatever
+// Content-Type a client gives it) to the merchant's refunds.
+// ?map=column=HEADER names a column by another header.
+func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
+	mapping := map[string]string{}
+	for _, m := range r.URL.Query()["map"] {
+		col, header, ok := strings.Cut(m, "=")
+		if !ok || col == "" || header == "" {
+			a.fail(w, r, refund.Errorf(refund.EInvalidRequest, "map", "map must be column=HEADER"))
+			return
+		}
+		mapping[strings.ToLower(col)] = header
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	var maxErr *http.MaxBytesError
+	if len(body) > MaxBodyBytes || errors.As(err, &maxErr) {
+		a.fail(w, r, refund.Errorf(ECodeTooLarge, "", "a report is at most %d bytes; split it by day", MaxBodyBytes))
+		return
+	}
+	if err != nil {
+		a.fail(w, r, refund.Errorf(refund.EInvalidRequest, "", "the report could not be read"))
+		return
+	}
+	rows, err := ParseReport(strings.NewReader(string(body)), mapping)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	rec, err := a.svc.Reconcile(r.Context(), PrincipalFrom(r.Context()), rows)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	results := make([]reconcileResultJSON, len(rec.Results))
+	for i, x := range rec.Results {
+		j := reconcileResultJSON{Kind: x.Kind, RefundID: nullable(x.RefundID), Reference: nullable(x.Reference), Currency: x.Currency,
+			ReportAmount: x.ReportAmount, BookAmount: x.BookAmount, ReportStatus: nullable(x.ReportStatus),
+			BookStatus: nullable(x.BookStatus), Corrected: x.Corrected, Flagged: x.Flagged, Detail: x.Detail}
+		if x.Line > 0 {
+			j.Line = &rec.Results[i].Line
+		}
+		results[i] = j
+	}
+	summary := make([]reconcileSummaryJSON, len(rec.Summary))
+	for i, s := range rec.Summary {
+		summary[i] = reconcileSummaryJSON{Currency: s.Currency, Counts: s.Counts, Totals: s.Totals}
+	}
+	var from, to *string
+	if !rec.From.IsZero() {
+		f, t := rec.From.Format("2006-01-02"), rec.To.Format("2006-01-02")
+		from, to = &f, &t
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "reconciliation", "from": from, "to": to,
+		"flagged": rec.Flagged, "results": results, "summary": summary})
+}

@@ -1,0 +1,295 @@
+package refund
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/refundd/refundd/processor"
+)
+
+// Reconciliation result kinds. Stable names: reports and alerts key on
+// them.
+const (
+	ReconMatched            = "matched"
+	ReconAmountMismatch     = "amount_mismatch"
+	ReconStatusMismatch     = "status_mismatch"
+	ReconMissingAtProcessor = "missing_at_processor"
+	ReconUnknownToRefundd   = "unknown_to_refundd"
+	// ReconExecutedNotRecorded shares its name with the discrepancy kind.
+	ReconExecutedNotRecorded = DiscrepancyExecutedNotRecorded
+)
+
+// ReportRow is one row of a processor's settlement report, as a surface
+// parsed it (amounts already exact minor units of Currency).
+type ReportRow struct {
+	Line     int    // in the file, for the result
+	RefundID string // the idempotency key refundd sent; "" when the report has none
+	ARN, RRN string
+	Amount   int64
+	Currency string
+	Status   string    // the processor's word: approved, settled, declined, reversed, ...
+	Date     time.Time // zero: not given
+}
+
+// ReconcileResult is what one row, or one refund the report lacks, came to.
+type ReconcileResult struct {
+	Line         int // 0 for a refund the report lacks
+	Kind         string
+	RefundID     string
+	Reference    string // the row's id, ARN or RRN when no refund matched
+	Currency     string
+	ReportAmount int64
+	BookAmount   int64
+	ReportStatus string
+	BookStatus   string
+	// Corrected: a safe correction was applied (a refund waiting for
+	// review or still processing that the report shows paid became
+	// succeeded); Flagged: it is listed as a discrepancy.
+	Corrected, Flagged bool
+	Detail             string
+}
+
+// ReconcileSummary counts one currency's results.
+type ReconcileSummary struct {
+	Currency string
+	Counts   map[string]int   // by kind
+	Totals   map[string]int64 // report amounts by kind (book amounts for missing_at_processor)
+}
+
+// Reconciliation is the outcome of matching one report.
+type Reconciliation struct {
+	From, To time.Time // the days the report covers (from its rows' dates)
+	Results  []ReconcileResult
+	Summary  []ReconcileSummary
+	Flagged  int
+}
+
+// reportStatus reduces a processor's status word to what it means for the
+// money.
+func reportStatus(s string) (processor.Status, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "approved", "succeeded", "success", "settled", "paid", "completed", "captured":
+		return processor.Approved, true
+	case "declined", "failed", "fail", "rejected", "voided":
+		return processor.Declined, true
+	case "reversed", "returned":
+		return processor.Reversed, true
+	}
+	return "", false
+}
+
+// Reconcile matches a processor's report to the caller's refunds: by
+// refund id, else ARN, else RRN. Safe corrections apply themselves (a
+// refund waiting for review, or still processing, that the report shows
+// paid becomes succeeded, through the same guarded update as any answer);
+// every other difference becomes a discrepancy, kept once per refund and
+// kind (or per reference, for rows refundd cannot match), so reconciling
+// the same report again changes nothing. Succeeded refunds created within
+// the days the report covers that it does not list are
+// missing_at_processor.
+func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow) (*Reconciliation, error) {
+	if err := require(p, ScopeRefundsReview); err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, Errorf(EInvalidRequest, "", "the report has no rows")
+	}
+	if len(rows) > 100_000 {
+		return nil, Errorf(EInvalidRequest, "", "a report has at most 100000 rows; split it by day")
+	}
+	for _, r := range rows {
+		if _, ok := reportStatus(r.Status); !ok {
+			return nil, Errorf(EInvalidRequest, "status", "line %d: unknown status %q", r.Line, r.Status)
+		}
+		if r.RefundID == "" && r.ARN == "" && r.RRN == "" {
+			return nil, Errorf(EInvalidRequest, "refund_id", "line %d names no refund id, ARN or RRN", r.Line)
+		}
+	}
+	out := &Reconciliation{}
+	err := s.update(ctx, func(tx Tx) error {
+		out.Results, out.From, out.To = nil, time.Time{}, time.Time{}
+		seen := map[string]bool{}
+		now := s.now()
+		for _, row := range rows {
+			res, err := s.reconcileRow(ctx, tx, p, row, now)
+			if err != nil {
+				return err
+			}
+			if res.RefundID != "" {
+				seen[res.RefundID] = true
+			}
+			if !row.Date.IsZero() {
+				d := row.Date.UTC().Truncate(24 * time.Hour)
+				if out.From.IsZero() || d.Before(out.From) {
+					out.From = d
+				}
+				if d.After(out.To) {
+					out.To = d
+				}
+			}
+			out.Results = append(out.Results, res)
+		}
+		if out.From.IsZero() {
+			return nil // a report without dates covers no day for certain
+		}
+		missing, err := s.missingAtProcessor(ctx, tx, p, out.From, out.To.Add(24*time.Hour), seen, now)
+		out.Results = append(out.Results, missing...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.summarize()
+	return out, nil
+}
+
+func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, row ReportRow, now time.Time) (ReconcileResult, error) {
+	st, _ := reportStatus(row.Status)
+	res := ReconcileResult{Line: row.Line, Currency: row.Currency, ReportAmount: row.Amount, ReportStatus: row.Status}
+	var r *Refund
+	var err error
+	for _, try := range []struct{ field, value string }{{"id", row.RefundID}, {"arn", row.ARN}, {"rrn", row.RRN}} {
+		if try.value == "" {
+			continue
+		}
+		if try.field == "id" {
+			r, err = tx.GetRefund(ctx, p.MerchantID, try.value)
+		} else {
+			r, err = tx.FindRefund(ctx, p.MerchantID, try.field, try.value)
+		}
+		if err == nil {
+			break
+		}
+		if ErrorCode(err) != ERefundNotFound {
+			return res, err
+		}
+		r = nil
+	}
+	if r == nil {
+		res.Kind, res.Reference = ReconUnknownToRefundd, firstOf(row.RefundID, row.ARN, row.RRN)
+		res.Detail = "the report lists a refund refundd does not know"
+		return res, s.flag(ctx, tx, &res, p.MerchantID, "", "", now)
+	}
+	res.RefundID, res.BookAmount, res.BookStatus = r.ID, r.Amount, string(r.Status)
+	if row.Currency == "" {
+		res.Currency = r.Currency
+	}
+	switch {
+	case (row.Currency != "" && !strings.EqualFold(row.Currency, r.Currency)) || row.Amount != r.Amount:
+		res.Kind = ReconAmountMismatch
+		res.Detail = fmt.Sprintf("the report says %s, refundd %s", fmtMoney(row.Amount, firstOf(row.Currency, r.Currency)), fmtMoney(r.Amount, r.Currency))
+	case st == processor.Approved && r.Status == StatusSucceeded,
+		st == processor.Declined && (r.Status == StatusFailed || r.Status == StatusCanceled),
+		st == processor.Reversed && r.Status == StatusReversed:
+		res.Kind = ReconMatched
+		return res, nil
+	case st == processor.Approved && (r.Status == StatusRequiresReview || r.Status == StatusProcessing):
+		// Safe: the processor says it paid; record it as any answer is.
+		res.Kind = ReconExecutedNotRecorded
+		cur, err := s.apply(ctx, tx, r.ID, r.Version, processor.Result{Status: processor.Approved, Message: "settled per the processor's report"}, nil, "reconciliation")
+		if err != nil {
+			return res, err
+		}
+		res.Corrected, res.BookStatus = cur.Status == StatusSucceeded, string(cur.Status)
+		res.Detail = "the report shows it paid; recorded as succeeded"
+		return res, nil
+	case st == processor.Approved:
+		res.Kind = ReconExecutedNotRecorded
+		res.Detail = fmt.Sprintf("the report shows it paid, refundd has it %s", r.Status)
+	default:
+		res.Kind = ReconStatusMismatch
+		res.Detail = fmt.Sprintf("the report says %s, refundd has it %s", row.Status, r.Status)
+	}
+	return res, s.flag(ctx, tx, &res, p.MerchantID, r.ID, r.OrderID, now)
+}
+
+// missingAtProcessor lists the merchant's refunds that succeeded in
+// [from, to) (by creation) and that the report does not list.
+func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, from, to time.Time, seen map[string]bool, now time.Time) ([]ReconcileResult, error) {
+	var out []ReconcileResult
+	cursor := ""
+	for {
+		page, err := tx.ListRefunds(ctx, RefundFilter{MerchantID: p.MerchantID, Status: StatusSucceeded,
+			CreatedAfter: from, CreatedBefore: to, Cursor: cursor, Limit: 500})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page {
+			if seen[r.ID] {
+				continue
+			}
+			res := ReconcileResult{Kind: ReconMissingAtProcessor, RefundID: r.ID, Currency: r.Currency, BookAmount: r.Amount,
+				BookStatus: string(r.Status), Detail: "succeeded in refundd, absent from a report that covers its day"}
+			if err := s.flag(ctx, tx, &res, p.MerchantID, r.ID, r.OrderID, now); err != nil {
+				return nil, err
+			}
+			out = append(out, res)
+		}
+		if len(page) < 500 {
+			return out, nil
+		}
+		cursor = page[len(page)-1].ID
+	}
+}
+
+// flag lists res as a discrepancy (once per refund and kind, or per
+// reference), with an event for a new one.
+func (s *Service) flag(ctx context.Context, tx Tx, res *ReconcileResult, merchantID, refundID, orderID string, now time.Time) error {
+	res.Flagged = true
+	amount := res.ReportAmount
+	if res.Kind == ReconMissingAtProcessor {
+		amount = res.BookAmount
+	}
+	d := &Discrepancy{ID: s.cfg.NewID("dsc"), MerchantID: merchantID, Kind: res.Kind, RefundID: refundID, OrderID: orderID,
+		Amount: amount, Currency: res.Currency, Detail: res.Detail, Reference: res.Reference, CreatedAt: now}
+	inserted, err := tx.InsertDiscrepancy(ctx, d)
+	if err != nil || !inserted || refundID == "" {
+		return err
+	}
+	r, err := tx.GetRefund(ctx, merchantID, refundID)
+	if err != nil {
+		return err
+	}
+	return s.event(ctx, tx, EventRefundDiscrepancy, r, now)
+}
+
+func (rec *Reconciliation) summarize() {
+	by := map[string]*ReconcileSummary{}
+	for _, r := range rec.Results {
+		sm := by[r.Currency]
+		if sm == nil {
+			sm = &ReconcileSummary{Currency: r.Currency, Counts: map[string]int{}, Totals: map[string]int64{}}
+			by[r.Currency] = sm
+		}
+		sm.Counts[r.Kind]++
+		amount := r.ReportAmount
+		if r.Kind == ReconMissingAtProcessor {
+			amount = r.BookAmount
+		}
+		sm.Totals[r.Kind] += amount
+		if r.Flagged {
+			rec.Flagged++
+		}
+	}
+	for _, c := range slices.Sorted(func(yield func(string) bool) {
+		for k := range by {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		rec.Summary = append(rec.Summary, *by[c])
+	}
+}
+
+func firstOf(xs ...string) string {
+	for _, x := range xs {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
