@@ -100,6 +100,7 @@ func (c *Console) Register(mux api.Mux) {
 	mux.Handle("POST /console/refunds/{id}/cancel", c.signedIn(c.cancelRefund))
 	mux.Handle("GET /console/invoices/{id}/xml", c.signedIn(c.invoiceXML))
 	mux.Handle("GET /console/webhooks", c.signedIn(c.webhooks))
+	mux.Handle("GET /console/discrepancies", c.signedIn(c.discrepancies))
 	mux.Handle("GET /console/webhooks/{id}", c.signedIn(c.deliveries))
 	// Anything else under /console is a console page that does not exist.
 	mux.Handle("/console/", headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -789,4 +790,20 @@ func regexpFind(t *testing.T, s, pattern string) string {
 		t.Fatalf("no %s in:\n%s", pattern, s)
 	}
 	return m[1]
+}
+
+// The discrepancies page lists what needs a person: here a chargeback of
+// money a refund had already returned.
+func TestDiscrepanciesPage(t *testing.T) {
+	t.Parallel()
+	e := mustStart(t, false)
+	b := e.mustSignIn(e.key)
+	mustContain(t, b.get("/console/discrepancies"), "No discrepancies.")
+	orderID := e.orders["ORD-KWD-2001"]
+	o := e.order("ORD-KWD-2001")
+	e.api("POST", "/v1/refunds", e.key, fmt.Sprintf(`{"order_id":%q}`, orderID), http.StatusCreated, nil)
+	e.api("POST", "/v1/orders/"+orderID+"/chargebacks", e.key, fmt.Sprintf(`{"amount":%d,"processor_reference":"CB-CONSOLE"}`, o.CapturedAmount),
+		http.StatusCreated, nil)
+	p := b.get("/console/discrepancies")
+	mustContain(t, p, "chargeback_after_refund", orderID, "refunds had already returned")
 }

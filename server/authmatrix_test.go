@@ -122,6 +122,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /console/refunds/{id}/cancel": {surface: console, object: true},
 		"GET /console/invoices/{id}/xml":    {surface: console, object: true},
 		"GET /console/webhooks":             {surface: console},
+		"GET /console/discrepancies":        {surface: console},
 		"GET /console/webhooks/{id}":        {surface: console, object: true},
 		"/console/":                         {surface: console},
 	}

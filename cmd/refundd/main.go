@@ -41,8 +41,10 @@ Usage:
   refundd key      list   --db URL
   refundd key      revoke --db URL KEY_ID
   refundd sandbox serve  [--addr HOST:PORT] [--db sqlite:PATH] [--latency-ms N] [--error-rate R] [--drop-rate R]
+                         [--late-rate R --late-ms N] [--void=false] [--notify-url URL --notify-secret S] [--anomaly-rate R]
   refundd refunds  import --url URL --key KEY FILE.csv [--out RESULT.csv] [--concurrency N]
   refundd refunds  export --url URL --key KEY [--from DATE] [--to DATE] [--out FILE.csv]
+  refundd reconcile --url URL --key KEY REPORT.csv [--json] [--out RESULT.csv] [--map column=HEADER ...]
 
 Environment: REFUNDD_ADDR, REFUNDD_DB, REFUNDD_PROCESSOR (sandbox, or the URL of a sandbox service),
 REFUNDD_TOKEN_SECRET (--token-secret: signs Paylink partner tokens; the same on every node),
@@ -85,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runRefundsImport(ctx, rest, stdout, stderr)
 	case "refunds export":
 		err = runRefundsExport(ctx, rest, stdout, stderr)
+	case "reconcile":
+		err = runReconcile(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

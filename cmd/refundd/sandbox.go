@@ -30,6 +30,7 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 	lateMS := fs.Int64("late-ms", 5000, "how long after the request a late refund executes, in milliseconds")
 	notifyURL := fs.String("notify-url", "", "send signed notifications (refund succeeded, failed, reversed; chargebacks) to this URL, e.g. refundd's /v1/processor/notifications")
 	notifySecret := fs.String("notify-secret", env("REFUNDD_SANDBOX_NOTIFY_SECRET", ""), "whsec_... secret that signs the notifications (refundd's --processor-webhook-secret)")
+	anomalyRate := fs.Float64("anomaly-rate", 0, "share (0..1) of the settlement report's rows corrupted on purpose (amount off, row missing), plus unknown rows")
 	voids := fs.Bool("void", true, "accept voids of unexecuted keys (POST /v1/sandbox/refunds/{key}/void); false answers 501, as most acquirers would")
 	logFormat := fs.String("log", env("REFUNDD_LOG", "json"), "log format: json or text")
 	if err := parse(fs, args); err != nil {
@@ -40,6 +41,9 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if *lateMS < 0 {
 		return usageError("--late-ms must be 0 or more")
+	}
+	if *anomalyRate < 0 || *anomalyRate > 1 || *anomalyRate != *anomalyRate {
+		return usageError("--anomaly-rate must be between 0 and 1")
 	}
 	if (*notifyURL == "") != (*notifySecret == "") {
 		return usageError("--notify-url and --notify-secret go together")
@@ -72,7 +76,7 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	cfg := sandbox.Config{SettleDelay: *settle, Journal: journal, Ledger: ledger, Log: execLog,
 		LateRate: *lateRate, LateDelay: time.Duration(*lateMS) * time.Millisecond}
-	var opts []service.Option
+	opts := []service.Option{service.WithAnomalyRate(*anomalyRate)}
 	if *notifyURL != "" {
 		n, err := service.NewNotifier(*notifyURL, *notifySecret, log)
 		if err != nil {

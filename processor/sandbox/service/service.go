@@ -62,8 +62,9 @@ const noAnswerWait = 60 * time.Second
 type Service struct {
 	acq      *sandbox.Acquirer
 	log      *slog.Logger
-	noVoids  bool
-	notifier *Notifier // nil: no notifications
+	noVoids     bool
+	notifier    *Notifier // nil: no notifications
+	anomalyRate float64   // share of settlement report rows corrupted on purpose
 
 	mu     sync.Mutex
 	faults Faults
@@ -75,6 +76,10 @@ type Option func(*Service)
 // WithoutVoids makes the service refuse voids (501), like an acquirer
 // without that capability.
 func WithoutVoids() Option { return func(s *Service) { s.noVoids = true } }
+
+// WithAnomalyRate corrupts that share (0..1) of the settlement report's
+// approved rows, for reconciliation tests.
+func WithAnomalyRate(r float64) Option { return func(s *Service) { s.anomalyRate = r } }
 
 // WithNotifier lets the service open chargebacks, which it reports
 // through n (the acquirer's own answers reach n through sandbox.Config's
@@ -125,6 +130,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/sandbox/refunds/{key}/reverse", s.reverse)
 	mux.HandleFunc("POST /v1/sandbox/orders/{order_id}/chargebacks", s.chargeback)
 	mux.HandleFunc("GET /v1/sandbox/executions", s.executions)
+	mux.HandleFunc("GET /v1/sandbox/settlement", s.settlement)
 	mux.HandleFunc("GET /v1/sandbox/faults", func(w http.ResponseWriter, r *http.Request) { reply(w, http.StatusOK, s.Faults()) })
 	mux.HandleFunc("PUT /v1/sandbox/faults", s.putFaults)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { reply(w, http.StatusOK, map[string]bool{"ok": true}) })

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// reconciliation is the reply of POST /v1/reconciliations.
+type reconciliation struct {
+	From    *string `json:"from"`
+	To      *string `json:"to"`
+	Flagged int     `json:"flagged"`
+	Results []struct {
+		Line         *int    `json:"line"`
+		Kind         string  `json:"kind"`
+		RefundID     *string `json:"refund_id"`
+		Reference    *string `json:"reference"`
+		Currency     string  `json:"currency"`
+		ReportAmount int64   `json:"report_amount"`
+		BookAmount   int64   `json:"book_amount"`
+		ReportStatus *string `json:"report_status"`
+		BookStatus   *string `json:"book_status"`
+		Corrected    bool    `json:"corrected"`
+		Flagged      bool    `json:"flagged"`
+		Detail       string  `json:"detail"`
+	} `json:"results"`
+	Summary []struct {
+		Currency string           `json:"currency"`
+		Counts   map[string]int   `json:"counts"`
+		Totals   map[string]int64 `json:"totals"`
+	} `json:"summary"`
+}
+
+// mapFlags collects --map column=HEADER.
+type mapFlags []string
+
+func (m *mapFlags) String() string     { return strings.Join(*m, ",") }
+func (m *mapFlags) Set(v string) error { *m = append(*m, v); return nil }
+
+// runReconcile sends a processor's settlement report to a running refundd
+// and prints what it found: a summary per currency, then every flagged
+// row (or the whole reply with --json). --out writes every result as CSV.
+func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("reconcile", stderr)
+	var rf remoteFlags
+	rf.register(fs)
+	asJSON := fs.Bool("json", false, "print the reconciliation as JSON")
+	out := fs.String("out", "", "write every result as CSV to this file")
+	var maps mapFlags
+	fs.Var(&maps, "map", "column=HEADER: read a column (refund_id, arn, rrn, amount, currency, status, date) under another header; repeatable")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("reconcile needs one report file: refundd reconcile --url URL --key KEY FILE.csv")
+	}
+	if rf.url == "" || rf.key == "" {
+		return usageError("reconcile needs --url URL and --key KEY")
+	}
+	report, err := os.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	for _, m := range maps {
+		if !strings.Contains(m, "=") {
+			return usageError("--map must be column=HEADER")
+		}
+		q.Add("map", m)
+	}
+	u := strings.TrimRight(rf.url, "/") + "/v1/reconciliations"
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodPost, u, bytes.NewReader(report))
+	if err != nil {
+		return usageError(err.Error())
+	}
+	req.Header.Set("Authorization", "Bearer "+rf.key)
+	req.Header.Set("Content-Type", "text/csv")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusOK {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		json.Unmarshal(raw, &e)
+		return fmt.Errorf("reconcile: %d %s: %s", res.StatusCode, e.Error.Code, e.Error.Message)
+	}
+	var rec reconciliation
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return fmt.Errorf("reconcile: unreadable reply: %w", err)
+	}
+	if *out != "" {
+		if err := writeReconciliation(*out, &rec); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		_, err := stdout.Write(append(raw, '\n'))
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CURRENCY\tKIND\tCOUNT\tTOTAL (minor units)")
+	for _, s := range rec.Summary {
+		for _, k := range slices.Sorted(func(yield func(string) bool) {
+			for k := range s.Counts {
+				if !yield(k) {
+					return
+				}
+			}
+		}) {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", s.Currency, k, s.Counts[k], s.Totals[k])
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "%d flagged\n", rec.Flagged)
+	for _, r := range rec.Results {
+		if r.Flagged {
+			line := "-"
+			if r.Line != nil {
+				line = strconv.Itoa(*r.Line)
+			}
+			fmt.Fprintf(stdout, "line %s: %s %s: %s\n", line, r.Kind, deref(r.RefundID, deref(r.Reference, "")), r.Detail)
+		}
+	}
+	return nil
+}
+
+func writeReconciliation(path string, rec *reconciliation) error {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"line", "kind", "refund_id", "reference", "currency", "report_amount", "book_amount",
+		"report_status", "book_status", "corrected", "flagged", "detail"})
+	for _, r := range rec.Results {
+		line := ""
+		if r.Line != nil {
+			line = strconv.Itoa(*r.Line)
+		}
+		w.Write([]string{line, r.Kind, deref(r.RefundID, ""), deref(r.Reference, ""), r.Currency,
+			strconv.FormatInt(r.ReportAmount, 10), strconv.FormatInt(r.BookAmount, 10), deref(r.ReportStatus, ""),
+			deref(r.BookStatus, ""), strconv.FormatBool(r.Corrected), strconv.FormatBool(r.Flagged), r.Detail})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+func deref(s *string, def string) string {
+	if s == nil {
+		return def
+	}
+	return *s
+}
