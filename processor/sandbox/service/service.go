@@ -60,8 +60,8 @@ const noAnswerWait = 60 * time.Second
 
 // Service is the HTTP face of one sandbox acquirer.
 type Service struct {
-	acq      *sandbox.Acquirer
-	log      *slog.Logger
+	acq         *sandbox.Acquirer
+	log         *slog.Logger
 	noVoids     bool
 	notifier    *Notifier // nil: no notifications
 	anomalyRate float64   // share of settlement report rows corrupted on purpose
