@@ -157,12 +157,16 @@ type request struct {
 	query   url.Values
 	body    any    // JSON-encoded; nil sends no body
 	idemKey string // Idempotency-Key; "" sends none
+	// raw is a body sent as it is, with Content-Type rawType (a CSV
+	// report), instead of body.
+	raw     []byte
+	rawType string
 }
 
 // do sends req, retrying as the package doc says, and decodes a 2xx reply
 // into out (when not nil).
 func (c *Client) do(ctx context.Context, req request, out any) error {
-	var payload []byte
+	payload := req.raw
 	if req.body != nil {
 		var err error
 		if payload, err = json.Marshal(req.body); err != nil {
@@ -205,7 +209,10 @@ func (c *Client) attempt(ctx context.Context, req request, target string, payloa
 	hr.Header.Set("Authorization", "Bearer "+c.key)
 	hr.Header.Set("Accept", "application/json")
 	hr.Header.Set("User-Agent", c.userAgent)
-	if payload != nil {
+	switch {
+	case req.raw != nil:
+		hr.Header.Set("Content-Type", req.rawType)
+	case payload != nil:
 		hr.Header.Set("Content-Type", "application/json")
 	}
 	if req.idemKey != "" {

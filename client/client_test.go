@@ -536,3 +536,27 @@ func TestErrors_AuthNotRetried(t *testing.T) {
 		t.Fatalf("a 401 was sent %d times", n)
 	}
 }
+
+// Reconcile sends a CSV report as it is and decodes the reconciliation;
+// a mapped header is found.
+func TestReconcile(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	o := f.order(t, "REC-1", "SAR", 10000, "4444")
+	r, err := f.c.CreateRefund(ctx, client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(700)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := "Our Ref,amount,currency,status\n" + r.ID + ",7.00,SAR,settled\nre_not_ours,1.00,SAR,settled\n"
+	rec, err := f.c.Reconcile(ctx, []byte(report), map[string]string{"refund_id": "Our Ref"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Flagged != 1 || len(rec.Results) != 2 || rec.Results[0].Kind != "matched" || rec.Results[1].Kind != "unknown_to_refundd" {
+		t.Fatalf("reconciliation %+v", rec)
+	}
+	if _, err := f.c.Reconcile(ctx, []byte("nothing,useful\n"), nil); client.ErrorCode(err) != "invalid_request" {
+		t.Fatalf("a report without the columns: %v", err)
+	}
+}

@@ -7,41 +7,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
-)
 
-// reconciliation is the reply of POST /v1/reconciliations.
-type reconciliation struct {
-	From    *string `json:"from"`
-	To      *string `json:"to"`
-	Flagged int     `json:"flagged"`
-	Results []struct {
-		Line         *int    `json:"line"`
-		Kind         string  `json:"kind"`
-		RefundID     *string `json:"refund_id"`
-		Reference    *string `json:"reference"`
-		Currency     string  `json:"currency"`
-		ReportAmount int64   `json:"report_amount"`
-		BookAmount   int64   `json:"book_amount"`
-		ReportStatus *string `json:"report_status"`
-		BookStatus   *string `json:"book_status"`
-		Corrected    bool    `json:"corrected"`
-		Flagged      bool    `json:"flagged"`
-		Detail       string  `json:"detail"`
-	} `json:"results"`
-	Summary []struct {
-		Currency string           `json:"currency"`
-		Counts   map[string]int   `json:"counts"`
-		Totals   map[string]int64 `json:"totals"`
-	} `json:"summary"`
-}
+	"github.com/refundd/refundd/client"
+)
 
 // mapFlags collects --map column=HEADER.
 type mapFlags []string
@@ -67,60 +41,37 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if len(pos) != 1 {
 		return usageError("reconcile needs one report file: refundd reconcile --url URL --key KEY FILE.csv")
 	}
-	if rf.url == "" || rf.key == "" {
-		return usageError("reconcile needs --url URL and --key KEY")
+	c, err := rf.client("reconcile")
+	if err != nil {
+		return err
 	}
 	report, err := os.ReadFile(pos[0])
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
+	mapping := map[string]string{}
 	for _, m := range maps {
-		if !strings.Contains(m, "=") {
+		col, header, ok := strings.Cut(m, "=")
+		if !ok || col == "" || header == "" {
 			return usageError("--map must be column=HEADER")
 		}
-		q.Add("map", m)
-	}
-	u := strings.TrimRight(rf.url, "/") + "/v1/reconciliations"
-	if len(q) > 0 {
-		u += "?" + q.Encode()
+		mapping[col] = header
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(cctx, http.MethodPost, u, bytes.NewReader(report))
-	if err != nil {
-		return usageError(err.Error())
-	}
-	req.Header.Set("Authorization", "Bearer "+rf.key)
-	req.Header.Set("Content-Type", "text/csv")
-	res, err := http.DefaultClient.Do(req)
+	rec, err := c.Reconcile(cctx, report, mapping)
 	if err != nil {
 		return err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	if res.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		json.Unmarshal(raw, &e)
-		return fmt.Errorf("reconcile: %d %s: %s", res.StatusCode, e.Error.Code, e.Error.Message)
-	}
-	var rec reconciliation
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return fmt.Errorf("reconcile: unreadable reply: %w", err)
 	}
 	if *out != "" {
-		if err := writeReconciliation(*out, &rec); err != nil {
+		if err := writeReconciliation(*out, rec); err != nil {
 			return err
 		}
 	}
 	if *asJSON {
-		_, err := stdout.Write(append(raw, '\n'))
-		return err
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rec)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CURRENCY\tKIND\tCOUNT\tTOTAL (minor units)")
@@ -149,7 +100,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
-func writeReconciliation(path string, rec *reconciliation) error {
+func writeReconciliation(path string, rec *client.Reconciliation) error {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	w.Write([]string{"line", "kind", "refund_id", "reference", "currency", "report_amount", "book_amount",

@@ -1,0 +1,57 @@
+package client
+
+import (
+	"context"
+	"net/url"
+)
+
+// ReconcileResult is what one report row, or one refund the report lacks,
+// came to. Kind is matched, amount_mismatch, status_mismatch,
+// missing_at_processor, unknown_to_refundd or executed_not_recorded.
+type ReconcileResult struct {
+	Line         *int    `json:"line"` // nil for a refund the report lacks
+	Kind         string  `json:"kind"`
+	RefundID     *string `json:"refund_id"`
+	Reference    *string `json:"reference"`
+	Currency     string  `json:"currency"`
+	ReportAmount int64   `json:"report_amount"`
+	BookAmount   int64   `json:"book_amount"`
+	ReportStatus *string `json:"report_status"`
+	BookStatus   *string `json:"book_status"`
+	Corrected    bool    `json:"corrected"`
+	Flagged      bool    `json:"flagged"`
+	Detail       string  `json:"detail"`
+}
+
+// ReconcileSummary counts one currency's results by kind.
+type ReconcileSummary struct {
+	Currency string           `json:"currency"`
+	Counts   map[string]int   `json:"counts"`
+	Totals   map[string]int64 `json:"totals"`
+}
+
+// Reconciliation is the answer of Reconcile.
+type Reconciliation struct {
+	From    *string            `json:"from"`
+	To      *string            `json:"to"`
+	Flagged int                `json:"flagged"`
+	Results []ReconcileResult  `json:"results"`
+	Summary []ReconcileSummary `json:"summary"`
+}
+
+// Reconcile sends a processor's settlement report (CSV with a header row)
+// to be matched to the merchant's refunds. mapping names columns by other
+// headers (column -> header). Reconciling the same report again changes
+// nothing, so a retry is safe.
+func (c *Client) Reconcile(ctx context.Context, report []byte, mapping map[string]string) (*Reconciliation, error) {
+	q := url.Values{}
+	for col, header := range mapping {
+		q.Add("map", col+"="+header)
+	}
+	var out Reconciliation
+	err := c.do(ctx, request{method: "POST", path: "/v1/reconciliations", query: q, raw: report, rawType: "text/csv"}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
