@@ -309,6 +309,9 @@ func decode(r *http.Request, v any) error {
 	if err != nil {
 		return refund.Errorf(refund.EInvalidRequest, "", "request body could not be read")
 	}
+	if err := CheckJSON(body, v); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 
+	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/money"
+	"github.com/refundd/refundd/refund"
 )
 
 // refundRequest is the seed's body: "amount integer required, Possible
@@ -21,6 +23,9 @@ type refundRequest struct {
 // from their JSON text, never through float64. Unknown fields are ignored,
 // as the seed's clients may send fields refundd has no use for.
 func decodeRefund(body []byte) (refundRequest, *validationError) {
+	if err := api.CheckJSON(body, nil); err != nil {
+		return refundRequest{}, invalid(fieldOr(refund.ErrorParam(err)), refund.ErrorMessage(err))
+	}
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/refund"
 )
@@ -24,6 +25,9 @@ type refundRequest struct {
 // "string, No". Unknown fields are ignored, as the seed's clients may send
 // fields refundd has no use for.
 func decodeRefund(body []byte, cur money.Currency) (refundRequest, error) {
+	if err := api.CheckJSON(body, nil); err != nil {
+		return refundRequest{}, err
+	}
 	var in map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&in); err != nil || in == nil {

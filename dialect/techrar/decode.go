@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/refund"
 )
@@ -64,6 +65,9 @@ func decodeRefund(body []byte, currency string) (refundRequest, error) {
 
 // object decodes one JSON object into its raw fields.
 func object(body []byte) (map[string]json.RawMessage, error) {
+	if err := api.CheckJSON(body, nil); err != nil {
+		return nil, err
+	}
 	var in map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&in); err != nil || in == nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/refund"
 )
 
@@ -194,6 +195,10 @@ func (t *Techrar) updateConfig(w http.ResponseWriter, r *http.Request) {
 		IsZATCAEnabled *bool   `json:"is_zatca_enabled"`
 	}
 	if _, err := object(body); err != nil {
+		t.fail(w, r, err)
+		return
+	}
+	if err := api.CheckJSON(body, &req); err != nil { // field names are case-sensitive
 		t.fail(w, r, err)
 		return
 	}

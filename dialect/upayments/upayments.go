@@ -523,6 +523,9 @@ func decode(r *http.Request, v any) error {
 }
 
 func decodeBytes(body []byte, v any) error {
+	if err := api.CheckJSON(body, v); err != nil {
+		return invalid(refund.ErrorParam(err), refund.ErrorMessage(err))
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()

@@ -1,0 +1,60 @@
+package server_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Duplicate member names, case variants of a member name and invalid
+// UTF-8 are refused on the native API and on every dialect, in each
+// surface's error shape, and refund nothing.
+func TestStrictJSON_EverySurface(t *testing.T) {
+	s := mustStart(t)
+	m := newMatrix(t, s)
+	app := fmt.Sprint(s.mer.AppID)
+	order := m.order
+	type surface struct {
+		name, path, auth string
+		headers          []string
+		dup, caseVar     string
+		utf8             string
+	}
+	bad := "\xff\xfe"
+	for _, tc := range []surface{
+		{"native", "/v1/refunds", "Bearer " + s.key, nil,
+			`{"order_id":"` + order + `","amount":100,"amount":200}`, `{"order_id":"` + order + `","AMOUNT":100}`,
+			`{"order_id":"` + order + `","amount":100,"reason":"` + bad + `"}`},
+		{"gateway", "/v1/orders/" + order + "/refund", "Bearer " + s.key, nil,
+			`{"amount":100,"amount":200}`, `{"AMOUNT":100}`, `{"amount":100,"note":"` + bad + `"}`},
+		{"sgate", "/orders/" + order + "/refunds", "Bearer " + s.key, nil,
+			`{"amount":"1.00","amount":"2.00","reason":"r"}`, `{"Amount":"1.00","reason":"r"}`, `{"amount":"1.00","reason":"` + bad + `"}`},
+		{"upayments", "/api/v1/create-refund", "Bearer " + s.key, nil,
+			`{"orderId":"` + order + `","totalPrice":"1.00","totalPrice":"2.00"}`, `{"orderId":"` + order + `","TotalPrice":"1.00"}`,
+			`{"orderId":"` + order + `","totalPrice":"1.00","customerFirstName":"` + bad + `"}`},
+		{"paylink", "/rest/partner/v2/merchant/cr/" + s.mer.CR + "/refund", m.partnerToken.header, nil,
+			`{"orderNumber":"` + order + `","refundReason":"a","refundReason":"b"}`, `{"orderNumber":"` + order + `","RefundReason":"a"}`,
+			`{"orderNumber":"` + order + `","refundReason":"` + bad + `"}`},
+		{"techrar", fmt.Sprintf("/order/v1/merchant/invoices/%d/refund/", m.invoice), "Bearer " + s.key, []string{"app-id", app},
+			fmt.Sprintf(`{"comments":"a","refunded_items":[{"id":%d,"qty":1,"qty":2}]}`, m.invoiceItem),
+			fmt.Sprintf(`{"comments":"a","REFUNDED_ITEMS":[{"id":%d,"qty":1}]}`, m.invoiceItem),
+			fmt.Sprintf(`{"comments":"%s","refunded_items":[{"id":%d,"qty":1}]}`, bad, m.invoiceItem)},
+	} {
+		for kind, body := range map[string]string{"duplicate": tc.dup, "case variant": tc.caseVar, "invalid UTF-8": tc.utf8} {
+			t.Run(tc.name+"/"+kind, func(t *testing.T) {
+				before := s.refundsOf(order)
+				r := s.do("POST", tc.path, "", body, append([]string{"Authorization", tc.auth}, tc.headers...)...)
+				if r.status < 400 || r.status >= 500 {
+					t.Fatalf("%d %s", r.status, r.raw)
+				}
+				if n := s.refundsOf(order); n != before {
+					t.Fatalf("a refused request made %d refunds", n-before)
+				}
+				want := map[string]string{"duplicate": "duplicate", "invalid UTF-8": "UTF-8"}[kind]
+				if want != "" && !strings.Contains(r.raw, want) {
+					t.Errorf("the reply does not say what is wrong: %s", r.raw)
+				}
+			})
+		}
+	}
+}
