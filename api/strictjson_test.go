@@ -19,7 +19,7 @@ func TestCheckJSON(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, body, param string
-		ok              bool
+		ok                bool
 	}{
 		{"plain", `{"order_id":"o","amount":100,"items":[{"item_id":"a","qty":1}]}`, "", true},
 		{"unknown member left to the decoder", `{"nope":1}`, "", true},
