@@ -12,10 +12,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,7 +133,7 @@ func (a *API) Register(mux Mux) {
 		if rt.creates {
 			hf = a.idempotent(hf)
 		}
-		var h http.Handler = onlyQuery(rt.query, hf)
+		var h http.Handler = a.onlyQuery(rt.query, hf)
 		if !rt.public {
 			h = a.auth(h)
 		}
@@ -156,11 +158,29 @@ func (a *API) Register(mux Mux) {
 	})
 }
 
-// onlyQuery hands h the query parameters in names and no others.
-func onlyQuery(names []string, h http.HandlerFunc) http.HandlerFunc {
+// multiValued are the query parameters that may be repeated.
+var multiValued = map[string]bool{"map": true}
+
+// onlyQuery hands h the query parameters in names and no others. On a
+// route that takes query parameters (the lists) an unknown one is refused,
+// not ignored: a typo such as stauts= would otherwise list everything
+// unfiltered; so is a single-valued one given twice (which would win?).
+func (a *API) onlyQuery(names []string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.RawQuery != "" {
 			q, kept := r.URL.Query(), url.Values{}
+			if len(names) > 0 {
+				for _, n := range slices.Sorted(maps.Keys(q)) {
+					switch {
+					case !slices.Contains(names, n):
+						a.fail(w, r, refund.Errorf(refund.EInvalidRequest, n, "unknown query parameter %q (this list takes %s)", n, strings.Join(names, ", ")))
+						return
+					case len(q[n]) > 1 && !multiValued[n]:
+						a.fail(w, r, refund.Errorf(refund.EInvalidRequest, n, "query parameter %q is given %d times; give it once", n, len(q[n])))
+						return
+					}
+				}
+			}
 			for _, n := range names {
 				if v, ok := q[n]; ok {
 					kept[n] = v

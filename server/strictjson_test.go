@@ -58,3 +58,25 @@ func TestStrictJSON_EverySurface(t *testing.T) {
 		}
 	}
 }
+
+// Lists refuse an unknown query parameter (a typo must not list
+// everything unfiltered) and a single-valued one given twice.
+func TestStrictQueries(t *testing.T) {
+	s := mustStart(t)
+	for _, tc := range []struct {
+		path, param string
+		status      int
+	}{
+		{"/v1/refunds?status=succeeded", "", 200},
+		{"/v1/refunds?stauts=succeeded", "stauts", 400},
+		{"/v1/refunds?status=succeeded&status=failed", "status", 400},
+		{"/v1/orders?limit=5&limit=6", "limit", 400},
+		{"/v1/events?type=refund.created&typ=x", "typ", 400},
+		{"/v1/discrepancies?kind=amount_mismatch", "", 200},
+	} {
+		r := s.do("GET", tc.path, s.key, nil)
+		if r.status != tc.status || (tc.param != "" && r.str("error", "param") != tc.param) {
+			t.Errorf("GET %s: %d %s, want %d naming %q", tc.path, r.status, r.raw, tc.status, tc.param)
+		}
+	}
+}
