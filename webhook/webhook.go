@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -139,7 +140,8 @@ func (d *Dispatcher) send(ctx context.Context, job refund.DeliveryJob) refund.De
 	code, err := d.post(ctx, job)
 	out := refund.DeliveryOutcome{StatusCode: code, Latency: d.cfg.Now().Sub(start)}
 	if err != nil {
-		out.Err = err.Error()
+		out.Err = deliveryError(err)
+		d.cfg.Log.Info("webhook delivery failed", "delivery", job.Delivery.ID, "err", err)
 	} else if code < 200 || code > 299 {
 		out.Err = "receiver answered " + strconv.Itoa(code)
 	}
@@ -298,6 +300,33 @@ func NewClient(allowPrivate bool) *http.Client {
 		// Redirects are not followed: a receiver must answer itself.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// deliveryError says why a delivery failed in words fit for the merchant's
+// delivery log: never the node's own addresses (a DNS failure names the
+// node's resolver, a refused connection the local port). The full error
+// goes to the node's log.
+func deliveryError(err error) string {
+	var dnsErr *net.DNSError
+	var netErr net.Error
+	switch {
+	case errors.Is(err, ErrPrivateTarget):
+		return ErrPrivateTarget.Error()
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsNotFound {
+			return "the receiver's host name does not resolve"
+		}
+		return "the receiver's host name could not be resolved"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "the receiver did not answer in time"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the receiver refused the connection"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the receiver closed the connection without answering"
+	case strings.Contains(err.Error(), "tls:"), strings.Contains(err.Error(), "x509:"):
+		return "the TLS handshake with the receiver failed"
+	}
+	return "the receiver could not be reached"
 }
 
 // CheckTarget vets a URL when it is registered: with allowPrivate false,
