@@ -249,7 +249,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, ok := statusOf[code]
 	if !ok {
 		status, code = http.StatusInternalServerError, refund.EInternal
-		a.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		a.log.Error("internal error", "method", r.Method, "path", LogPath(r), "err", err)
 	}
 	if d := refund.RetryAfter(err); d > 0 {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/refundd/refundd/refund"
@@ -33,12 +34,12 @@ func Middleware(next http.Handler, log *slog.Logger) http.Handler {
 		start := time.Now()
 		defer func() {
 			if v := recover(); v != nil {
-				log.Error("panic serving request", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", v)
+				log.Error("panic serving request", "request_id", id, "method", r.Method, "path", LogPath(r), "panic", v)
 				if rec.status == 0 {
 					writeJSON(rec, http.StatusInternalServerError, envelope{errorBody{Code: refund.EInternal, Message: "internal error"}})
 				}
 			}
-			log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			log.Info("request", "request_id", id, "method", r.Method, "path", LogPath(r), "status", rec.status,
 				"duration_ms", time.Since(start).Milliseconds())
 		}()
 		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes+1)
@@ -63,4 +64,14 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 		s.status = http.StatusOK
 	}
 	return s.ResponseWriter.Write(b)
+}
+
+// LogPath is a request's path as it may be logged: the segment that
+// carries personal data (Paylink's merchant {value}: a mobile number or an
+// e-mail address) is masked. Every surface logs paths through it.
+func LogPath(r *http.Request) string {
+	if v := r.PathValue("value"); v != "" {
+		return strings.Replace(r.URL.Path, "/"+v+"/", "/***/", 1)
+	}
+	return r.URL.Path
 }

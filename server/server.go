@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -87,6 +88,10 @@ type Config struct {
 	// processor's notifications at POST /v1/processor/notifications;
 	// empty: that route answers that notifications are not configured.
 	ProcessorWebhookSecret string
+	// MetricsAllow are the networks /metrics answers (nil: loopback
+	// only, as refundd's figures are the merchants' business); other
+	// callers get 403.
+	MetricsAllow []netip.Prefix
 	// SweepAges are when succeeded refunds are asked about again (nil: 1h,
 	// 1 day, 7 days; empty: never).
 	SweepAges []time.Duration
@@ -221,7 +226,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Interval: cfg.WorkerInterval, Now: cfg.Now, Log: cfg.Log})
 	s.Metrics.WatchStats(s.Service, cfg.Now)
 	mux := &recordingMux{ServeMux: http.NewServeMux()}
-	mux.Handle("GET /metrics", s.Metrics.Handler())
+	mux.Handle("GET /metrics", allowNetworks(cfg.MetricsAllow, s.Metrics.Handler()))
 	var apiOpts []api.Option
 	if cfg.ProcessorWebhookSecret != "" {
 		verify, err := webhook.Verifier(cfg.ProcessorWebhookSecret)
@@ -331,4 +336,29 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 	})
 	return err
+}
+
+// loopback is where /metrics is served unless configured otherwise.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// allowNetworks serves h only to callers whose address is in allow (nil:
+// loopback), as Miniflux does for its metrics.
+func allowNetworks(allow []netip.Prefix, h http.Handler) http.Handler {
+	if allow == nil {
+		allow = loopback
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		addr, perr := netip.ParseAddr(host)
+		if err == nil && perr == nil {
+			addr = addr.Unmap()
+			for _, p := range allow {
+				if p.Contains(addr) {
+					h.ServeHTTP(w, r)
+					return
+				}
+			}
+		}
+		http.Error(w, "metrics are served to the networks in --metrics-allow only", http.StatusForbidden)
+	})
 }

@@ -1,9 +1,16 @@
 package server_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/refundd/refundd/server"
 )
 
 // Duplicate member names, case variants of a member name and invalid
@@ -78,5 +85,63 @@ func TestStrictQueries(t *testing.T) {
 		if r.status != tc.status || (tc.param != "" && r.str("error", "param") != tc.param) {
 			t.Errorf("GET %s: %d %s, want %d naming %q", tc.path, r.status, r.raw, tc.status, tc.param)
 		}
+	}
+}
+
+// lockedBuffer is a log sink safe for the server's goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Request logs do not carry the personal data Paylink puts in its paths
+// (the merchant's mobile number or e-mail address).
+func TestRequestLogsMaskPersonalPathSegments(t *testing.T) {
+	var logs lockedBuffer
+	s := mustStart(t, func(c *server.Config) { c.Log = slog.New(slog.NewJSONHandler(&logs, nil)) })
+	mobile := "966500000001"
+	r := s.do("POST", "/rest/partner/v2/merchant/mobile/"+mobile+"/refund", "", `{"orderNumber":"x","refundReason":"r"}`,
+		"Authorization", "Bearer not-a-token")
+	if r.status != 401 {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	if strings.Contains(logs.String(), mobile) {
+		t.Fatalf("the log holds the mobile number from the path:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "/rest/partner/v2/merchant/mobile/***/refund") {
+		t.Fatalf("the access log lacks the masked path:\n%s", logs.String())
+	}
+}
+
+// /metrics answers only the allowed networks (loopback by default).
+func TestMetricsOnlyToAllowedNetworks(t *testing.T) {
+	s := mustStart(t, func(c *server.Config) { c.MetricsAllow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} })
+	res, err := http.Get(s.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("/metrics from loopback with only 10.0.0.0/8 allowed: %d", res.StatusCode)
+	}
+	d := mustStart(t)
+	if res, err = http.Get(d.URL() + "/metrics"); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics from loopback by default: %d", res.StatusCode)
 	}
 }

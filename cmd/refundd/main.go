@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -163,6 +164,7 @@ type serveFlags struct {
 	retryBackoff        time.Duration
 	processorSecret     string
 	sweepAges           string
+	metricsAllow        string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
@@ -174,6 +176,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.IntVar(&f.maxInFlight, "max-inflight", 64, "cap on concurrent processor calls from this node")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 12, "processor submissions of a refund before it waits for review (requires_review)")
 	fs.DurationVar(&f.retryBackoff, "retry-backoff", time.Second, "first retry delay after an unanswered submission, doubling up to 10m")
+	fs.StringVar(&f.metricsAllow, "metrics-allow", env("REFUNDD_METRICS_ALLOW", "127.0.0.0/8,::1/128"),
+		"networks (CIDR, comma-separated) that may read /metrics; any for everyone")
 	fs.StringVar(&f.sweepAges, "sweep-ages", "1h,24h,168h", "ages at which a succeeded refund is asked about again, to find reversals nobody notified (off: never)")
 	fs.StringVar(&f.processorSecret, "processor-webhook-secret", env("REFUNDD_PROCESSOR_WEBHOOK_SECRET", ""),
 		"whsec_... secret that signs the processor's notifications (POST /v1/processor/notifications); off when empty")
@@ -197,8 +201,27 @@ func (f *serveFlags) check() error {
 	case f.retryBackoff <= 0:
 		return usageError("--retry-backoff must be a positive duration such as 1s")
 	}
+	if _, err := f.metricsNets(); err != nil {
+		return err
+	}
 	_, err := f.sweeps()
 	return err
+}
+
+// metricsNets parses --metrics-allow.
+func (f *serveFlags) metricsNets() ([]netip.Prefix, error) {
+	if f.metricsAllow == "any" {
+		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, nil
+	}
+	var out []netip.Prefix
+	for _, s := range strings.Split(f.metricsAllow, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, usageError("--metrics-allow must be CIDR networks such as 127.0.0.0/8,10.0.0.0/8, or any")
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // sweeps parses --sweep-ages: increasing durations, or "off".
@@ -219,6 +242,7 @@ func (f *serveFlags) sweeps() ([]time.Duration, error) {
 
 func (f *serveFlags) config(stderr io.Writer) server.Config {
 	sweeps, _ := f.sweeps() // checked by check
+	metricsNets, _ := f.metricsNets()
 	var h slog.Handler = slog.NewJSONHandler(stderr, nil)
 	if f.logFormat == "text" {
 		h = slog.NewTextHandler(stderr, nil)
@@ -227,7 +251,7 @@ func (f *serveFlags) config(stderr io.Writer) server.Config {
 		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate,
 		RateLimit: f.rateLimit, RateBurst: f.rateBurst, TracingEndpoint: f.otelEndpoint,
 		TokenSecret: f.tokenSecret, MaxAttempts: f.maxAttempts, RetryBackoff: f.retryBackoff,
-		ProcessorWebhookSecret: f.processorSecret, SweepAges: sweeps}
+		ProcessorWebhookSecret: f.processorSecret, SweepAges: sweeps, MetricsAllow: metricsNets}
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -149,6 +149,7 @@ func TestCLI_Errors(t *testing.T) {
 		{"BadDatabaseURL", []string{"migrate", "--db", "mysql://x"}, 1, "unknown database URL"},
 		{"ZeroMaxAttempts", []string{"serve", "--db", db, "--max-attempts", "0"}, 2, "--max-attempts"},
 		{"NegativeRetryBackoff", []string{"serve", "--db", db, "--retry-backoff", "-1s"}, 2, "--retry-backoff"},
+		{"BadMetricsAllow", []string{"serve", "--db", db, "--metrics-allow", "everyone"}, 2, "--metrics-allow"},
 		{"SweepAgesNotIncreasing", []string{"serve", "--db", db, "--sweep-ages", "24h,1h"}, 2, "--sweep-ages"},
 		{"LateRateAboveOne", []string{"sandbox", "serve", "--late-rate", "1.5"}, 2, "--late-rate"},
 		{"NegativeLateMS", []string{"sandbox", "serve", "--late-ms", "-1"}, 2, "--late-ms"},

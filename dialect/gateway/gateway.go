@@ -170,7 +170,7 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case refund.EProcessorUnavailable:
 		writeJSON(w, http.StatusServiceUnavailable, message{"The payment processor is unavailable; try again later."})
 	default:
-		g.log.Error("internal error", "surface", "gateway", "method", r.Method, "path", r.URL.Path, "err", err)
+		g.log.Error("internal error", "surface", "gateway", "method", r.Method, "path", api.LogPath(r), "err", err)
 		writeJSON(w, http.StatusInternalServerError, message{"Server Error"})
 	}
 }

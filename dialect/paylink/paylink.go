@@ -259,7 +259,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, ok := statusOf[code]
 	if !ok {
 		status, code = http.StatusInternalServerError, refund.EInternal
-		h.cfg.Log.Error("internal error", "surface", "paylink", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.cfg.Log.Error("internal error", "surface", "paylink", "method", r.Method, "path", api.LogPath(r), "err", err)
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="refundd"`)

@@ -266,7 +266,7 @@ func (s *SGate) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, ok := statusOf[code]
 	if !ok {
 		status, code = http.StatusInternalServerError, refund.EInternal
-		s.log.Error("internal error", "surface", "sgate", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Error("internal error", "surface", "sgate", "method", r.Method, "path", api.LogPath(r), "err", err)
 	}
 	field := refund.ErrorParam(err)
 	if f, ok := fields[field]; ok {

@@ -280,7 +280,7 @@ func (t *Techrar) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, ok := statusOf[code]
 	if !ok {
 		status, code = http.StatusInternalServerError, refund.EInternal
-		t.log.Error("internal error", "surface", "techrar", "method", r.Method, "path", r.URL.Path, "err", err)
+		t.log.Error("internal error", "surface", "techrar", "method", r.Method, "path", api.LogPath(r), "err", err)
 	}
 	if d := refund.RetryAfter(err); d > 0 {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))

@@ -473,7 +473,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, names 
 	status, ok := statusOf[code]
 	if !ok {
 		status = http.StatusInternalServerError
-		h.log.Error("internal error", "surface", "upayments", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.log.Error("internal error", "surface", "upayments", "method", r.Method, "path", api.LogPath(r), "err", err)
 	}
 	msg, param := refund.ErrorMessage(err), refund.ErrorParam(err)
 	if name, ok := fieldNames[param]; ok && strings.HasPrefix(msg, param) {
