@@ -165,20 +165,33 @@ var multiValued = map[string]bool{"map": true}
 // route that takes query parameters (the lists) an unknown one is refused,
 // not ignored: a typo such as stauts= would otherwise list everything
 // unfiltered; so is a single-valued one given twice (which would win?).
+// CheckQuery refuses a query parameter that is not one of names, and one
+// given more than once unless multi names it: a typo must not widen a
+// list to everything, and two values must not leave the pick to chance.
+// Every surface's lists use it.
+func CheckQuery(q url.Values, names []string, multi map[string]bool) error {
+	for _, n := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case !slices.Contains(names, n):
+			if len(names) == 0 {
+				return refund.Errorf(refund.EInvalidRequest, n, "unknown query parameter %q (this list takes none)", n)
+			}
+			return refund.Errorf(refund.EInvalidRequest, n, "unknown query parameter %q (this list takes %s)", n, strings.Join(names, ", "))
+		case len(q[n]) > 1 && !multi[n]:
+			return refund.Errorf(refund.EInvalidRequest, n, "query parameter %q is given %d times; give it once", n, len(q[n]))
+		}
+	}
+	return nil
+}
+
 func (a *API) onlyQuery(names []string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.RawQuery != "" {
 			q, kept := r.URL.Query(), url.Values{}
 			if len(names) > 0 {
-				for _, n := range slices.Sorted(maps.Keys(q)) {
-					switch {
-					case !slices.Contains(names, n):
-						a.fail(w, r, refund.Errorf(refund.EInvalidRequest, n, "unknown query parameter %q (this list takes %s)", n, strings.Join(names, ", ")))
-						return
-					case len(q[n]) > 1 && !multiValued[n]:
-						a.fail(w, r, refund.Errorf(refund.EInvalidRequest, n, "query parameter %q is given %d times; give it once", n, len(q[n])))
-						return
-					}
+				if err := CheckQuery(q, names, multiValued); err != nil {
+					a.fail(w, r, err)
+					return
 				}
 			}
 			for _, n := range names {
@@ -332,6 +345,11 @@ func decode(r *http.Request, v any) error {
 	if err := CheckJSON(body, v); err != nil {
 		return err
 	}
+	if nn, ok := v.(nonNullable); ok {
+		if err := refuseNulls(body, nn.nonNull()); err != nil {
+			return err
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
@@ -340,6 +358,24 @@ func decode(r *http.Request, v any) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return refund.Errorf(refund.EInvalidRequest, "", "request body must be a single JSON object")
+	}
+	return nil
+}
+
+// nonNullable is a request whose optional members may be left out but not
+// sent as null: for them null would mean neither "keep" nor a value.
+type nonNullable interface{ nonNull() []string }
+
+// refuseNulls answers 400 when one of fields is null in body.
+func refuseNulls(body []byte, fields []string) error {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return nil // not an object: the decoder says so
+	}
+	for _, f := range fields {
+		if v, ok := m[f]; ok && string(bytes.TrimSpace(v)) == "null" {
+			return refund.Errorf(refund.EInvalidRequest, f, "%s must not be null: leave it out to keep its value", f)
+		}
 	}
 	return nil
 }
@@ -408,12 +444,14 @@ func queryTime(r *http.Request, name string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 && n < 1<<40 {
+	// Unix seconds: digits only (no sign), at most 12, as the document says.
+	if len(s) <= 12 && strings.Trim(s, "0123456789") == "" {
+		n, _ := strconv.ParseInt(s, 10, 64)
 		return time.Unix(n, 0).UTC(), nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, refund.Errorf(refund.EInvalidRequest, name, "%s must be an RFC 3339 time or unix seconds", name)
+		return time.Time{}, refund.Errorf(refund.EInvalidRequest, name, "%s must be an RFC 3339 date-time or unix seconds (at most 12 digits)", name)
 	}
 	return t.UTC(), nil
 }

@@ -19,6 +19,10 @@ import (
 //go:embed openapi.json
 var openAPIDoc []byte
 
+// OpenAPI returns a copy of the OpenAPI document (tests validate what
+// other packages produce, such as webhook bodies, against it).
+func OpenAPI() []byte { return bytes.Clone(openAPIDoc) }
+
 func (a *API) openAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")

@@ -17,6 +17,8 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -886,8 +888,8 @@ func withLiveIDs(v any, ids map[string]string) any {
 // not their shape, and are left to the handlers' own tests. Any other
 // keyword fails the check, so a schema it does not understand never passes.
 var (
-	shapeKeywords = []string{"$ref", "type", "enum", "required", "properties", "additionalProperties", "items"}
-	valueKeywords = []string{"description", "format", "pattern", "minimum", "maximum", "maxLength", "default", "example"}
+	shapeKeywords = []string{"$ref", "type", "enum", "required", "properties", "additionalProperties", "items", "oneOf", "anyOf"}
+	valueKeywords = []string{"description", "format", "pattern", "minimum", "maximum", "minLength", "maxLength", "default", "example"}
 )
 
 // validate checks v against schema: JSON types, required properties,
@@ -901,6 +903,25 @@ func (s spec) validate(t *testing.T, schema, v any, at string) []string {
 	for k := range sch {
 		if !slices.Contains(shapeKeywords, k) && !slices.Contains(valueKeywords, k) {
 			errs = append(errs, fmt.Sprintf("%s: schema keyword %q is not checked by this test", at, k))
+		}
+	}
+	for _, kw := range []string{"oneOf", "anyOf"} {
+		branches, ok := sch[kw].([]any)
+		if !ok {
+			continue
+		}
+		var passed int
+		var why []string
+		for i, b := range branches {
+			e := s.validate(t, b, v, fmt.Sprintf("%s(%s %d)", at, kw, i))
+			if len(e) == 0 {
+				passed++
+			}
+			why = append(why, e...)
+		}
+		if passed == 0 || (kw == "oneOf" && passed > 1) {
+			errs = append(errs, fmt.Sprintf("%s: %d branches of %s match, want %s: %s", at, passed, kw,
+				map[string]string{"oneOf": "exactly one", "anyOf": "at least one"}[kw], strings.Join(why, "; ")))
 		}
 	}
 	if types := typeList(sch["type"]); len(types) > 0 {
@@ -1000,5 +1021,85 @@ func sameSet(t *testing.T, what string, served, documented []string) {
 	a, b := slices.Sorted(slices.Values(served)), slices.Sorted(slices.Values(documented))
 	if !slices.Equal(slices.Compact(a), slices.Compact(b)) {
 		t.Errorf("%s: the server reads %v, openapi.json documents %v", what, a, b)
+	}
+}
+
+// TestOpenAPI_ValidatesAsOpenAPI31 checks the document against the OpenAPI
+// 3.1 schema with openapi-spec-validator, a validator refundd did not
+// write. .ci/run sets REFUNDD_SPEC_VALIDATE=1 so CI never skips it.
+func TestOpenAPI_ValidatesAsOpenAPI31(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil || exec.Command("python3", "-c", "import openapi_spec_validator").Run() != nil {
+		if os.Getenv("REFUNDD_SPEC_VALIDATE") == "1" {
+			t.Fatal("python3 with openapi-spec-validator is required (REFUNDD_SPEC_VALIDATE=1)")
+		}
+		t.Skip("python3 with openapi-spec-validator is not installed; .ci/run requires it")
+	}
+	path := filepath.Join(t.TempDir(), "openapi.json")
+	if err := os.WriteFile(path, api.OpenAPI(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("python3", "-m", "openapi_spec_validator", "--schema", "3.1.0", path).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), ": OK") {
+		t.Fatalf("openapi-spec-validator: %v\n%s", err, out)
+	}
+	// It does find faults: a document without info is refused.
+	var doc map[string]any
+	if err := json.Unmarshal(api.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc, "info")
+	broken, _ := json.Marshal(doc)
+	if err := os.WriteFile(path, broken, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("python3", "-m", "openapi_spec_validator", "--schema", "3.1.0", path).CombinedOutput(); err == nil {
+		t.Fatalf("a broken document passed: %s", out)
+	}
+}
+
+// TestOpenAPI_FailingExamplesMarked: a request example whose reply is an
+// error says so (x-expected-status and a "Refused" summary), so a tool
+// that sends the document's examples knows which ones must fail.
+func TestOpenAPI_FailingExamplesMarked(t *testing.T) {
+	l := mustStart(t)
+	s := l.spec()
+	marked := 0
+	for _, o := range s.operations(t) {
+		fails := map[string]string{}
+		for st, r := range o.responses(t, s) {
+			for _, media := range obj(r["content"]) {
+				for n := range obj(obj(media)["examples"]) {
+					if !strings.HasPrefix(st, "2") {
+						fails[n] = st
+					}
+				}
+			}
+		}
+		check := func(where, name string, ex map[string]any) {
+			got, want := ex["x-expected-status"], fails[name]
+			switch {
+			case want == "" && got != nil:
+				t.Errorf("%s %s example %s succeeds but is marked %v", o.key(), where, name, got)
+			case want != "" && fmt.Sprint(got) != want:
+				t.Errorf("%s %s example %s answers %s; x-expected-status is %v", o.key(), where, name, want, got)
+			case want != "" && !strings.HasPrefix(str(ex["summary"]), "Refused"):
+				t.Errorf("%s %s example %s: summary %q does not say it is refused", o.key(), where, name, ex["summary"])
+			case want != "":
+				marked++
+			}
+		}
+		for _, p := range o.params(t, s) {
+			for n, ex := range obj(p["examples"]) {
+				check("parameter "+str(p["name"]), n, obj(ex))
+			}
+		}
+		if rb := obj(o.m["requestBody"]); rb != nil {
+			for n, ex := range obj(requestMedia(rb)["examples"]) {
+				check("body", n, obj(ex))
+			}
+		}
+	}
+	if marked == 0 {
+		t.Fatal("no failing example found: the check checks nothing")
 	}
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -13,6 +12,10 @@ type endpointRequest struct {
 	Description *string   `json:"description"`
 	Events      *[]string `json:"events"`
 	Disabled    *bool     `json:"disabled"`
+}
+
+func (endpointRequest) nonNull() []string {
+	return []string{"url", "description", "events", "disabled"}
 }
 
 type endpointJSON struct {
@@ -165,24 +168,7 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, listOut(page, attemptOut))
 }
 
-type eventJSON struct {
-	ID        string          `json:"id"`
-	Object    string          `json:"object"`
-	Type      string          `json:"type"`
-	RefundID  *string         `json:"refund_id"`
-	OrderID   *string         `json:"order_id"`
-	Data      json.RawMessage `json:"data"`
-	CreatedAt time.Time       `json:"created_at"`
-}
-
-func eventOut(e *refund.Event) eventJSON {
-	data := json.RawMessage(e.Data)
-	if len(data) == 0 {
-		data = json.RawMessage("{}")
-	}
-	return eventJSON{ID: e.ID, Object: "event", Type: e.Type, RefundID: nullable(e.RefundID), OrderID: nullable(e.OrderID),
-		Data: data, CreatedAt: e.CreatedAt}
-}
+func eventOut(e *refund.Event) refund.EventBody { return e.Body() }
 
 func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()

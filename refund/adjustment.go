@@ -52,7 +52,7 @@ func (in *AdjustmentInput) validate() error {
 	case len(in.Reason) > 500:
 		return Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
 	case in.ProcessorReference != "" && !refRE.MatchString(in.ProcessorReference):
-		return Errorf(EInvalidRequest, "processor_reference", "processor_reference must be 1-64 letters, digits or ._:/#-")
+		return Errorf(EInvalidRequest, "processor_reference", "processor_reference must be 1-255 letters, digits or ._:/#-")
 	}
 	return nil
 }
@@ -121,7 +121,7 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 		a.Applied = room
 	}
 	if a.Applied > 0 {
-		if err := tx.AdjustOrder(ctx, o.ID, kind, a.Applied); err != nil {
+		if err := tx.AdjustOrder(ctx, o.ID, kind, a.Applied, now); err != nil {
 			if ErrorCode(err) == EAmountExceedsRefundable {
 				return nil, nil, Errorf(EAmountExceedsRefundable, "amount", "a %s of %s exceeds the %s left on the order",
 					kind, fmtMoney(a.Amount, o.Currency), fmtMoney(room, o.Currency))
@@ -160,7 +160,7 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 func (s *Service) orderEvent(ctx context.Context, tx Tx, typ string, o *Order, a *OrderAdjustment, now time.Time) error {
 	data, err := json.Marshal(map[string]any{
 		"id": a.ID, "object": a.Kind, "order_id": o.ID, "amount": a.Amount, "applied_amount": a.Applied,
-		"currency": a.Currency, "reason": a.Reason, "processor_reference": a.ProcessorReference, "created_at": a.CreatedAt,
+		"currency": a.Currency, "reason": a.Reason, "processor_reference": orNull(a.ProcessorReference), "created_at": a.CreatedAt,
 		"order": map[string]any{"id": o.ID, "reference": o.Reference, "captured_amount": o.CapturedAmount,
 			"refunded_amount": o.RefundedAmount, "pending_refund_amount": o.PendingRefundAmount,
 			"voided_amount": o.VoidedAmount, "charged_back_amount": o.ChargedBackAmount},

@@ -296,7 +296,7 @@ func (s *Service) ActForMerchant(ctx context.Context, p Principal, field, value 
 		if err != nil {
 			return err
 		}
-		m, err = tx.FindMerchant(ctx, field, value)
+		m, err = tx.FindMerchant(ctx, field, value, partner.ID)
 		if ErrorCode(err) == EMerchantNotFound || (err == nil && !slices.Contains(partner.MerchantIDs, m.ID)) {
 			return notFound
 		}

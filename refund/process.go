@@ -499,7 +499,9 @@ func (s *Service) reviveIfExecuted(ctx context.Context, tx Tx, r *Refund, res pr
 		return cur, err
 	}
 	now := s.now()
-	err = tx.AdjustBalances(ctx, BalancesOf(cur), Reserve)
+	b := BalancesOf(cur)
+	b.At = now
+	err = tx.AdjustBalances(ctx, b, Reserve)
 	if ErrorCode(err) == EAmountExceedsRefundable {
 		d := &Discrepancy{ID: s.cfg.NewID("dsc"), MerchantID: cur.MerchantID, Kind: DiscrepancyExecutedNotRecorded,
 			RefundID: cur.ID, OrderID: cur.OrderID, Amount: cur.Amount, Currency: cur.Currency, CreatedAt: now,

@@ -68,7 +68,7 @@ func (in *RefundInput) validate() error {
 	case len(in.Reason) > 500:
 		return Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
 	case in.MerchantReference != "" && !refRE.MatchString(in.MerchantReference):
-		return Errorf(EInvalidRequest, "merchant_reference", "merchant_reference must be 1-64 letters, digits or ._:/#-")
+		return Errorf(EInvalidRequest, "merchant_reference", "merchant_reference must be 1-255 letters, digits or ._:/#-")
 	case len(in.IdempotencyKey) > 255:
 		return Errorf(EInvalidRequest, "Idempotency-Key", "Idempotency-Key is at most 255 characters")
 	case len(in.Items) > 500 || len(in.Vendors) > 100:
@@ -196,7 +196,9 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	if err != nil {
 		return nil, false, err
 	}
-	if err := tx.AdjustBalances(ctx, BalancesOf(r), Reserve); err != nil {
+	b := BalancesOf(r)
+	b.At = now
+	if err := tx.AdjustBalances(ctx, b, Reserve); err != nil {
 		return nil, false, exceedsMessage(err, o, r)
 	}
 	if r.Seq, err = tx.NextRefundSeq(ctx, o.ID); err != nil {
@@ -521,7 +523,9 @@ func (s *Service) finish(ctx context.Context, tx Tx, r *Refund, to Status, cause
 	if !CanTransition(from, to) {
 		return Errorf(EConflict, "", "refund %s cannot move from %s to %s", r.ID, from, to)
 	}
-	if err := tx.AdjustBalances(ctx, BalancesOf(r), op); err != nil {
+	b := BalancesOf(r)
+	b.At = now
+	if err := tx.AdjustBalances(ctx, b, op); err != nil {
 		return err
 	}
 	r.Status, r.UpdatedAt, r.SweepsLeft = to, now, 0
@@ -555,11 +559,17 @@ func (s *Service) event(ctx context.Context, tx Tx, typ string, r *Refund, now t
 	return s.fanOut(ctx, tx, ev, r.NotifyURL)
 }
 
-// EventData is the refund snapshot carried by events.
+// EventData is the refund snapshot carried by events. Values nobody set
+// are null, as on the API's refund object, and only a failed refund
+// carries a failure.
 func EventData(r *Refund) map[string]any {
-	return map[string]any{
+	d := map[string]any{
 		"id": r.ID, "object": "refund", "order_id": r.OrderID, "amount": r.Amount, "currency": r.Currency,
-		"status": r.Status, "merchant_reference": r.MerchantReference, "failure_code": r.FailureCode,
-		"failure_message": r.FailureMessage, "arn": r.ARN, "created_at": r.CreatedAt, "updated_at": r.UpdatedAt,
+		"status": r.Status, "merchant_reference": orNull(r.MerchantReference), "failure_code": nil,
+		"failure_message": nil, "arn": orNull(r.ARN), "created_at": r.CreatedAt, "updated_at": r.UpdatedAt,
 	}
+	if r.Status == StatusFailed {
+		d["failure_code"], d["failure_message"] = orNull(r.FailureCode), orNull(r.FailureMessage)
+	}
+	return d
 }

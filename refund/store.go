@@ -32,8 +32,9 @@ type Tx interface {
 	// GetMerchant returns EMerchantNotFound.
 	GetMerchant(ctx context.Context, id string) (*Merchant, error)
 	// FindMerchant looks a merchant up by one of cr, freelancer, mobile,
-	// email, accountNo, app_id. Returns EMerchantNotFound.
-	FindMerchant(ctx context.Context, field, value string) (*Merchant, error)
+	// email (without case), accountNo, app_id, among the merchants linked
+	// to partnerID when it is not empty. Returns EMerchantNotFound.
+	FindMerchant(ctx context.Context, field, value, partnerID string) (*Merchant, error)
 
 	// CreatePartner inserts p and its merchant links.
 	CreatePartner(ctx context.Context, p *Partner) error
@@ -75,7 +76,7 @@ type Tx interface {
 	// back (kind chargeback) amount under the refunds' guard: refunded +
 	// pending + voided + charged back never exceeds captured. Returns
 	// EAmountExceedsRefundable when amount does not fit.
-	AdjustOrder(ctx context.Context, orderID, kind string, amount int64) error
+	AdjustOrder(ctx context.Context, orderID, kind string, amount int64, at time.Time) error
 	// InsertOrderAdjustment records a void or chargeback. A duplicate
 	// (order, kind, processor reference) returns EConflict.
 	InsertOrderAdjustment(ctx context.Context, a *OrderAdjustment) error
@@ -172,6 +173,9 @@ type Balances struct {
 	Amount    int64
 	Vendors   []RefundVendor
 	Items     []RefundItem
+	// At is when the change happens: the order's updated_at moves forward
+	// to it (zero: left as it is).
+	At time.Time
 }
 
 // BalancesOf returns the counters r touches.

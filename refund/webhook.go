@@ -542,19 +542,40 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 	return jobs, err
 }
 
-// eventPayload is the body receivers get, in the Standard Webhooks shape.
-func eventPayload(ev *Event) ([]byte, error) {
+// EventBody is an event as GET /v1/events shows it and as webhooks
+// deliver it: one shape (the OpenAPI document's Event schema). timestamp
+// is the Standard Webhooks envelope's name for created_at.
+type EventBody struct {
+	ID        string          `json:"id"`
+	Object    string          `json:"object"`
+	Type      string          `json:"type"`
+	Timestamp time.Time       `json:"timestamp"`
+	RefundID  *string         `json:"refund_id"`
+	OrderID   *string         `json:"order_id"`
+	Data      json.RawMessage `json:"data"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// Body returns ev's public shape.
+func (ev *Event) Body() EventBody {
 	data := json.RawMessage(ev.Data)
 	if len(data) == 0 {
 		data = json.RawMessage("{}")
 	}
-	return json.Marshal(struct {
-		ID        string          `json:"id"`
-		Type      string          `json:"type"`
-		Timestamp time.Time       `json:"timestamp"`
-		Data      json.RawMessage `json:"data"`
-	}{ev.ID, ev.Type, ev.CreatedAt, data})
+	return EventBody{ID: ev.ID, Object: "event", Type: ev.Type, Timestamp: ev.CreatedAt, RefundID: orNull(ev.RefundID),
+		OrderID: orNull(ev.OrderID), Data: data, CreatedAt: ev.CreatedAt}
 }
+
+// orNull is nil for "", as the API shows a value nobody set.
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// eventPayload is the body receivers get.
+func eventPayload(ev *Event) ([]byte, error) { return json.Marshal(ev.Body()) }
 
 // DeliveryOutcome is what one attempt produced.
 type DeliveryOutcome struct {

@@ -76,6 +76,8 @@ func TestBadInput(t *testing.T) {
 		{"Refund/UnknownOrder", "POST", "/v1/refunds", `{"order_id":"ord_missing","amount":1}`, nil, 404, "order_not_found", ""},
 		{"Refunds/BadStatus", "GET", "/v1/refunds?status=done", nil, nil, 400, "invalid_request", "status"},
 		{"Refunds/BadTime", "GET", "/v1/refunds?created_gte=yesterday", nil, nil, 400, "invalid_request", "created_gte"},
+		{"Refunds/SignedUnixTime", "GET", "/v1/refunds?created_gte=%2B1767225600", nil, nil, 400, "invalid_request", "created_gte"},
+		{"Refunds/LongUnixTime", "GET", "/v1/refunds?created_lt=1234567890123", nil, nil, 400, "invalid_request", "created_lt"},
 		{"Refund/Unknown", "GET", "/v1/refunds/re_missing", nil, nil, 404, "refund_not_found", ""},
 		{"Refund/CancelSucceeded", "POST", "/v1/refunds/" + refundID + "/cancel", nil, nil, 409, "refund_not_cancelable", ""},
 		{"Refund/CancelUnknown", "POST", "/v1/refunds/re_missing/cancel", nil, nil, 404, "refund_not_found", ""},

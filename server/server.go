@@ -92,6 +92,11 @@ type Config struct {
 	// only, as refundd's figures are the merchants' business); other
 	// callers get 403.
 	MetricsAllow []netip.Prefix
+	// PublicURL is the base URL clients reach this node at, for URLs
+	// refundd writes into replies (UPayments' multivendor endpoint).
+	// Empty: the listen address. Never taken from a request's Host header,
+	// which the caller controls.
+	PublicURL string
 	// SweepAges are when succeeded refunds are asked about again (nil: 1h,
 	// 1 day, 7 days; empty: never).
 	SweepAges []time.Duration
@@ -240,8 +245,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	gateway.New(s.Service, cfg.Log).Register(mux)
 	sgate.New(s.Service, cfg.Log).Register(mux)
 	paylink.New(s.Service, paylink.Config{Secret: []byte(cfg.TokenSecret), Now: cfg.Now, Log: cfg.Log}).Register(mux)
-	upayments.New(s.Service, cfg.Log).Register(mux)
-	techrar.New(s.Service, cfg.Log).Register(mux)
+	upayments.New(s.Service, cfg.Log, s.publicURL).Register(mux)
+	techrar.New(s.Service, cfg.Log, s.publicURL).Register(mux)
 	console.New(s.Service, cfg.Log, console.WithClock(cfg.Now)).Register(mux)
 	var handler http.Handler = s.Metrics.Middleware(mux)
 	if tracingOn(cfg) {
@@ -313,6 +318,14 @@ func (s *Server) URL() string {
 		return ""
 	}
 	return "http://" + s.ln.Addr().String()
+}
+
+// publicURL is the configured public base URL, or the listen URL.
+func (s *Server) publicURL() string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimSuffix(s.cfg.PublicURL, "/")
+	}
+	return s.URL()
 }
 
 // Handler is the server's whole HTTP surface (for in-process tests).

@@ -83,6 +83,7 @@ func verifySigned(t *testing.T, secret string, r received) map[string]any {
 	if err := wh.VerifyIgnoringTimestamp(r.body, r.header); err != nil {
 		t.Fatalf("signature does not verify: %v (headers %v)", err, r.header)
 	}
+	validWebhook(t, r.body)
 	var p map[string]any
 	if err := json.Unmarshal(r.body, &p); err != nil {
 		t.Fatal(err)
@@ -136,6 +137,12 @@ func TestWebhooks_SignedRetriedAndLogged(t *testing.T) {
 		p := verifySigned(t, secret, r)
 		if p["type"] != "refund.succeeded" || p["data"].(map[string]any)["id"] != ref.str("id") {
 			t.Fatalf("payload %d: %s", i, r.body)
+		}
+		// Values nobody set are null, as on the API's refund object.
+		for _, k := range []string{"merchant_reference", "failure_code", "failure_message"} {
+			if v, ok := p["data"].(map[string]any)[k]; !ok || v != nil || ref.get(k) != nil {
+				t.Fatalf("payload %d: data.%s = %v, the refund shows %v", i, k, v, ref.get(k))
+			}
 		}
 		if i == 0 {
 			eventID = r.header.Get("webhook-id")
@@ -296,6 +303,8 @@ func TestWebhooks_BadInput(t *testing.T) {
 		{"IPv6Loopback", "POST", "/v1/webhook_endpoints", map[string]any{"url": "http://[::1]/x"}, 400, "invalid_request", "url"},
 		{"UnknownEvent", "POST", "/v1/webhook_endpoints", map[string]any{"url": "https://example.com/x", "events": []string{"refund.exploded"}}, 400, "invalid_request", "events[0]"},
 		{"EventsNotArray", "POST", "/v1/webhook_endpoints", `{"url":"https://example.com/x","events":"refund.failed"}`, 400, "invalid_request", "events"},
+		{"EventsNull", "POST", "/v1/webhook_endpoints", `{"url":"https://example.com/x","events":null}`, 400, "invalid_request", "events"},
+		{"DisabledNull", "POST", "/v1/webhook_endpoints", `{"url":"https://example.com/x","disabled":null}`, 400, "invalid_request", "disabled"},
 		{"UnknownField", "POST", "/v1/webhook_endpoints", map[string]any{"url": "https://example.com/x", "secret": "mine"}, 400, "invalid_request", "secret"},
 		{"PrivateNotifyURL", "POST", "/v1/refunds", map[string]any{"order_id": order, "amount": 1, "notify_url": "http://192.168.1.1/n"}, 400, "invalid_request", "notify_url"},
 		{"UnknownEventType", "GET", "/v1/events?type=nope", nil, 400, "invalid_request", "type"},

@@ -11,7 +11,7 @@ func init() {
 		fmt.Fprintf(w, `
 Try the SGate dialect (seed 002: decimal amounts in the order's currency):
 
-  # refund 10.50 SAR of ORD-1001: status success, id ORD-1001_R<n>; the same merchantRefundId replays it
+  # refund 10.50 SAR of ORD-1001: status success, id <refundd order id>_R<n>; the same merchantRefundId replays it
   curl -s -X POST %[1]s/orders/ORD-1001/refunds -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
     -d '{"amount":"10.50","reason":"damaged item","merchantRefundId":"demo-sgate-1"}'
 

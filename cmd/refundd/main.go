@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -165,6 +166,7 @@ type serveFlags struct {
 	processorSecret     string
 	sweepAges           string
 	metricsAllow        string
+	publicURL           string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
@@ -178,6 +180,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.DurationVar(&f.retryBackoff, "retry-backoff", time.Second, "first retry delay after an unanswered submission, doubling up to 10m")
 	fs.StringVar(&f.metricsAllow, "metrics-allow", env("REFUNDD_METRICS_ALLOW", "127.0.0.0/8,::1/128"),
 		"networks (CIDR, comma-separated) that may read /metrics; any for everyone")
+	fs.StringVar(&f.publicURL, "public-url", env("REFUNDD_PUBLIC_URL", ""),
+		"base URL clients reach this node at (behind a proxy: https://refunds.example.com), for URLs written into replies; default the listen address")
 	fs.StringVar(&f.sweepAges, "sweep-ages", "1h,24h,168h", "ages at which a succeeded refund is asked about again, to find reversals nobody notified (off: never)")
 	fs.StringVar(&f.processorSecret, "processor-webhook-secret", env("REFUNDD_PROCESSOR_WEBHOOK_SECRET", ""),
 		"whsec_... secret that signs the processor's notifications (POST /v1/processor/notifications); off when empty")
@@ -203,6 +207,12 @@ func (f *serveFlags) check() error {
 	}
 	if _, err := f.metricsNets(); err != nil {
 		return err
+	}
+	if f.publicURL != "" {
+		u, err := url.Parse(f.publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return usageError("--public-url must be an http or https base URL such as https://refunds.example.com")
+		}
 	}
 	_, err := f.sweeps()
 	return err
@@ -251,7 +261,7 @@ func (f *serveFlags) config(stderr io.Writer) server.Config {
 		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate,
 		RateLimit: f.rateLimit, RateBurst: f.rateBurst, TracingEndpoint: f.otelEndpoint,
 		TokenSecret: f.tokenSecret, MaxAttempts: f.maxAttempts, RetryBackoff: f.retryBackoff,
-		ProcessorWebhookSecret: f.processorSecret, SweepAges: sweeps, MetricsAllow: metricsNets}
+		ProcessorWebhookSecret: f.processorSecret, SweepAges: sweeps, MetricsAllow: metricsNets, PublicURL: f.publicURL}
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

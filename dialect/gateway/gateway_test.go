@@ -55,11 +55,17 @@ func TestRefund_SeedReply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// Each refund happens an hour later; the order's updated_at
+			// follows it.
+			s.Clock.Advance(time.Hour)
 			r := s.Do("POST", refundPath(tt.id), s.Key, tt.body)
 			if r.Status != 200 {
 				t.Fatalf("want 200, got %d %s", r.Status, r.Raw)
 			}
 			sameShape(t, "reply_200.json", r)
+			if want := s.Clock.Now().UTC().Format(time.RFC3339); r.Str("updated_at") != want || r.Str("created_at") == want {
+				t.Fatalf("updated_at %s, want %s (created_at %s)", r.Str("updated_at"), want, r.Str("created_at"))
+			}
 			if r.Str("id") != tt.id || r.Str("currency") != "SAR" || r.Str("amount") != "262346" ||
 				r.Str("captured_amount") != "262346" || r.Str("refunded_amount") != itoa(tt.refunded) || r.Str("voided_amount") != "0" {
 				t.Fatalf("order amounts: %s", r.Raw)
@@ -76,7 +82,7 @@ func TestRefund_SeedReply(t *testing.T) {
 			}
 			if last["type"] != "refund" || last["status"] != "approved" || last["response_code"] != "00" ||
 				last["amount"] != json.Number("1000") || last["message"] != "APPROVED" || last["retrieval_reference"] == "" ||
-				last["created_at"] != "2026-03-01T09:00:00Z" {
+				last["created_at"] != s.Clock.Now().UTC().Format(time.RFC3339) {
 				t.Fatalf("refund transaction: %v", last)
 			}
 		})

@@ -239,6 +239,50 @@ func TestRefund_ByEveryKey(t *testing.T) {
 	}
 }
 
+// TestRefund_SharedLookupValues: another partner's merchant, created
+// first, shares the linked merchant's cr, email and mobile; the partner
+// still finds its own merchant, with the email in any case.
+func TestRefund_SharedLookupValues(t *testing.T) {
+	t.Parallel()
+	f := start(t)
+	ctx := context.Background()
+	twin, twinKey, err := f.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Twin", CR: "3030303030",
+		Email: "shop@twin.example", Mobile: "+966500000077"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, mineKey, err := f.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Mine", CR: "3030303030",
+		Email: "Shop@Twin.example", Mobile: "+966500000077"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if twin.AppID >= mine.AppID {
+		t.Fatalf("app ids %d, %d: the twin must come first", twin.AppID, mine.AppID)
+	}
+	p, pKey, err := f.Service.CreatePartner(ctx, "Mine's platform", []string{mine.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := f.token(p.ID, pKey)
+	for i, tc := range []struct{ key, value string }{
+		{"cr", "3030303030"}, {"email", "SHOP@TWIN.EXAMPLE"}, {"email", "shop@twin.example"}, {"mobile", "+966500000077"},
+	} {
+		ref := "ORD-TWIN-" + strconv.Itoa(i)
+		theirs := f.order(twinKey, refund.OrderInput{Reference: ref, Amount: 700})
+		ours := f.order(mineKey, refund.OrderInput{Reference: ref, Amount: 500})
+		r := f.Do("POST", refundPath(tc.key, tc.value), tok, body(ref, "x"))
+		if r.Status != http.StatusOK || !strings.Contains(r.Raw, `"amount":5.00,`) {
+			t.Fatalf("%s=%s: %d %s", tc.key, tc.value, r.Status, r.Raw)
+		}
+		if got := f.snap(t, mineKey, ours.ID); got.refunded != 500 {
+			t.Fatalf("%s: the partner's merchant was not refunded: %+v", tc.key, got)
+		}
+		if got := f.snap(t, twinKey, theirs.ID); got.refunds != 0 {
+			t.Fatalf("%s: the other merchant's order was refunded: %+v", tc.key, got)
+		}
+	}
+}
+
 func TestRefund_Errors(t *testing.T) {
 	t.Parallel()
 	f := start(t)

@@ -26,7 +26,9 @@ type refundJSON struct {
 }
 
 // refundOut renders r of order o; orderID is the order as the client
-// addressed it.
+// addressed it. The refund and transaction ids are built on refundd's
+// order id, never on the merchant's reference: the seed calls the refund
+// id globally unique, and two merchants may share a reference.
 func refundOut(orderID string, o *refund.Order, r *refund.Refund, cur money.Currency) refundJSON {
 	capture := 1
 	for _, t := range o.Transactions {
@@ -35,9 +37,9 @@ func refundOut(orderID string, o *refund.Order, r *refund.Refund, cur money.Curr
 		}
 	}
 	return refundJSON{Amount: json.Number(money.Format(r.Amount, cur)), Status: status(r.Status),
-		ID: orderID + "_R" + strconv.Itoa(r.Seq), OrderID: orderID, PaymentMethod: paymentMethod(o),
+		ID: o.ID + "_R" + strconv.Itoa(r.Seq), OrderID: orderID, PaymentMethod: paymentMethod(o),
 		MerchantRefundID: r.MerchantReference, MerchantID: r.MerchantID,
-		OriginTransactionID: orderID + "_" + strconv.Itoa(capture), Currency: r.Currency,
+		OriginTransactionID: o.ID + "_" + strconv.Itoa(capture), Currency: r.Currency,
 		CreatedAt: stamp(r.CreatedAt), UpdatedAt: stamp(r.UpdatedAt)}
 }
 

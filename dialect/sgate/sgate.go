@@ -13,10 +13,11 @@
 //     it needs orders:read to find the order, and refunds:write to
 //     refund or refunds:read to look.
 //   - {order_id} is refundd's order id or the merchant's own order
-//     reference; the reply's orderId echoes it, the refund id is
-//     "<orderId>_R<n>" (the order's n-th refund) and originTransactionId
-//     "<orderId>_<n>" (the capture refunded). GET accepts a refund id
-//     built on either form of the order id.
+//     reference; the reply's orderId echoes it. The refund id is
+//     "<refundd order id>_R<n>" (the order's n-th refund) and
+//     originTransactionId "<refundd order id>_<n>" (the capture
+//     refunded): globally unique, as the seed says, where a reference is
+//     unique only per merchant. GET also accepts "<reference>_R<n>".
 //   - "amount" is a decimal string with at most two decimal places (the
 //     seed's rule) and never more than the order's currency allows; it is
 //     parsed exactly by the money package. The reply's amount is a JSON
@@ -168,6 +169,12 @@ func (s *SGate) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *SGate) list(w http.ResponseWriter, r *http.Request) {
+	// The list takes no parameters: a filter refundd does not know must
+	// not quietly answer everything.
+	if err := api.CheckQuery(r.URL.Query(), nil, nil); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	p, o, ok := s.order(w, r)
 	if !ok {
 		return

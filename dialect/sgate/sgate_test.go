@@ -38,9 +38,9 @@ func TestCreateRefund_SeedExample(t *testing.T) {
 		t.Fatalf("want 200, got %d %s", r.Status, r.Raw)
 	}
 	sameShape(t, r.Body)
-	want := map[string]string{"amount": "1.35", "status": "success", "id": seedOrderID + "_R1", "orderId": seedOrderID,
+	want := map[string]string{"amount": "1.35", "status": "success", "id": o.ID + "_R1", "orderId": seedOrderID,
 		"paymentMethod": "mastercard", "merchantRefundId": "TEST934759263495634", "merchantId": s.Merchant.ID,
-		"originTransactionId": seedOrderID + "_1", "currency": "SAR",
+		"originTransactionId": o.ID + "_1", "currency": "SAR",
 		"createdAt": "2026-03-01T09:00:00.123Z", "updatedAt": "2026-03-01T09:00:00.123Z"}
 	for k, v := range want {
 		if got := r.Str(k); got != v {
@@ -130,10 +130,48 @@ func TestRefund_Declined(t *testing.T) {
 	}
 }
 
+// TestRefundIDsGloballyUnique: two merchants with the same order reference
+// get different refund ids, and each id finds its refund.
+func TestRefundIDsGloballyUnique(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	_, otherKey, err := s.Service.CreateMerchant(context.Background(), refund.MerchantInput{Name: "Other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.Service.Authenticate(context.Background(), otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Order(cardOrder("ORD-SAME", "SAR", "4444", 10_000))
+	if _, err := s.Service.CreateOrder(context.Background(), other, cardOrder("ORD-SAME", "SAR", "4444", 10_000)); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, key := range []string{s.Key, otherKey} {
+		r := s.Do("POST", refundsPath("ORD-SAME"), key, `{"amount":"1","reason":"a"}`)
+		if r.Status != 200 {
+			t.Fatalf("%d %s", r.Status, r.Raw)
+		}
+		if prev, dup := ids[r.Str("id")]; dup {
+			t.Fatalf("refund id %s given to two merchants (%s)", r.Str("id"), prev)
+		}
+		ids[r.Str("id")] = key
+		if r.Str("orderId") != "ORD-SAME" || strings.HasPrefix(r.Str("id"), "ORD-SAME") {
+			t.Fatalf("orderId echoes the reference, id is built on refundd's order id: %s", r.Raw)
+		}
+		for _, path := range []string{refundsPath("ORD-SAME") + "/" + r.Str("id"), refundsPath("ORD-SAME") + "/ORD-SAME_R1"} {
+			if got := s.Do("GET", path, key, ""); got.Status != 200 || got.Str("id") != r.Str("id") {
+				t.Fatalf("GET %s: %d %s", path, got.Status, got.Raw)
+			}
+		}
+	}
+}
+
 func TestListRefunds(t *testing.T) {
 	t.Parallel()
 	s := dialecttest.Start(t)
-	s.Order(cardOrder("ORD-L", "SAR", "4444", 10_000))
+	o := s.Order(cardOrder("ORD-L", "SAR", "4444", 10_000))
 	if r := s.Do("GET", refundsPath("ORD-L"), s.Key, ""); r.Status != 200 || strings.TrimSpace(r.Raw) != "[]" {
 		t.Fatalf("no refunds yet: want [], got %d %s", r.Status, r.Raw)
 	}
@@ -147,7 +185,7 @@ func TestListRefunds(t *testing.T) {
 	if r.Status != 200 || !ok || len(list) != 2 {
 		t.Fatalf("want two refunds, got %d %s", r.Status, r.Raw)
 	}
-	for i, want := range []string{"ORD-L_R1", "ORD-L_R2"} {
+	for i, want := range []string{o.ID + "_R1", o.ID + "_R2"} {
 		sameShape(t, list[i])
 		if id := list[i].(map[string]any)["id"]; id != want {
 			t.Fatalf("refund %d: want %s, got %v", i, want, id)
@@ -208,6 +246,7 @@ func TestErrors(t *testing.T) {
 		{"TooLarge", "POST", refundsPath("ORD-ERR"), s.Key, huge, 413, "request_too_large", ""},
 		{"MoreThanRefundable", "POST", refundsPath("ORD-ERR"), s.Key, `{"amount":"90.01","reason":"r"}`, 422, "amount_exceeds_refundable", "amount"},
 		{"UnknownRefund", "GET", refundsPath("ORD-ERR") + "/ORD-ERR_R9", s.Key, "", 404, "refund_not_found", ""},
+		{"ListUnknownQuery", "GET", refundsPath("ORD-ERR") + "?stauts=success", s.Key, "", 400, "invalid_request", "stauts"},
 		{"RefundOfAnotherOrder", "GET", refundsPath("ORD-KWD") + "/ORD-ERR_R1", s.Key, "", 404, "refund_not_found", ""},
 		{"MalformedRefundID", "GET", refundsPath("ORD-ERR") + "/R1", s.Key, "", 404, "refund_not_found", ""},
 		{"LeadingZeroRefundID", "GET", refundsPath("ORD-ERR") + "/ORD-ERR_R01", s.Key, "", 404, "refund_not_found", ""},

@@ -443,10 +443,28 @@ func TestList(t *testing.T) {
 			if (r.Get("next") != nil) != tc.next || (r.Get("previous") != nil) != tc.previous {
 				t.Fatalf("next %v previous %v", r.Get("next"), r.Get("previous"))
 			}
-			if tc.next && !strings.Contains(r.Str("next"), "page=2") {
+			// Links are on the node's own URL, not the request's Host.
+			if tc.next && (!strings.Contains(r.Str("next"), "page=2") || !strings.HasPrefix(r.Str("next"), s.URL()+base)) {
 				t.Fatalf("next = %s", r.Str("next"))
 			}
 		})
+	}
+}
+
+// TestList_StrictQuery: a typo or a repeated filter is refused, not
+// answered with every invoice.
+func TestList_StrictQuery(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	s.Order(seedOrder("ORD-Q1"))
+	for _, q := range []string{"?tpye=refund", "?type=refund&type=invoice", "?page=1&page=2", "?serial=INV-1&SERIAL=INV-2"} {
+		r := get(s, base+q)
+		if r.Status != 400 {
+			t.Errorf("%s: %d %s", q, r.Status, r.Raw)
+		}
+	}
+	if r := get(s, base+"?type=invoice&page_size=5"); r.Status != 200 || r.Str("count") != "1" {
+		t.Fatalf("known parameters: %d %s", r.Status, r.Raw)
 	}
 }
 

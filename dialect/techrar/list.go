@@ -41,6 +41,9 @@ func positive(q url.Values, name string, def, most int) (int, error) {
 	return n, nil
 }
 
+// listQuery is what the invoice list takes.
+var listQuery = []string{"page", "page_size", "type", "status", "zatca_status", "serial", "order_id"}
+
 // list serves the caller's invoices, newest first, filtered by type,
 // status, zatca_status, serial and order_id (Techrar's integer order id:
 // the id of the order's tax invoice).
@@ -50,6 +53,10 @@ func (t *Techrar) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if err := api.CheckQuery(q, listQuery, nil); err != nil {
+		t.fail(w, r, err)
+		return
+	}
 	page, err := positive(q, "page", 1, 10_000)
 	if err != nil {
 		t.fail(w, r, err)
@@ -94,10 +101,10 @@ func (t *Techrar) list(w http.ResponseWriter, r *http.Request) {
 		out.Results = append(out.Results, j)
 	}
 	if page*size < count {
-		out.Next = pageURL(r, page+1)
+		out.Next = t.pageURL(r, page+1)
 	}
 	if page > 1 {
-		out.Previous = pageURL(r, page-1)
+		out.Previous = t.pageURL(r, page-1)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -121,16 +128,12 @@ func (t *Techrar) orderOf(r *http.Request, p refund.Principal, s string) (string
 	return v.OrderID, nil
 }
 
-// pageURL is the absolute URL of another page of the same list.
-func pageURL(r *http.Request, page int) *string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
+// pageURL is the absolute URL of another page of the same list, on the
+// node's public base URL (never the request's Host header).
+func (t *Techrar) pageURL(r *http.Request, page int) *string {
 	q := r.URL.Query()
 	q.Set("page", strconv.Itoa(page))
-	u := url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
-	s := u.String()
+	s := t.base() + (&url.URL{Path: r.URL.Path, RawQuery: q.Encode()}).String()
 	return &s
 }
 

@@ -76,16 +76,17 @@ import (
 
 // Techrar is the seed's invoice surface.
 type Techrar struct {
-	svc *refund.Service
-	log *slog.Logger
+	svc  *refund.Service
+	log  *slog.Logger
+	base func() string // the node's public base URL, for page links
 }
 
 // New returns the Techrar dialect on svc.
-func New(svc *refund.Service, log *slog.Logger) *Techrar {
+func New(svc *refund.Service, log *slog.Logger, base func() string) *Techrar {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Techrar{svc: svc, log: log}
+	return &Techrar{svc: svc, log: log, base: base}
 }
 
 const base = "/order/v1/merchant/invoices/"

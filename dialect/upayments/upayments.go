@@ -46,16 +46,19 @@ import (
 
 // Handler serves the UPayments routes.
 type Handler struct {
-	svc *refund.Service
-	log *slog.Logger
+	svc  *refund.Service
+	log  *slog.Logger
+	base func() string
 }
 
-// New returns the UPayments surface on svc.
-func New(svc *refund.Service, log *slog.Logger) *Handler {
+// New returns the UPayments surface on svc. base gives the node's public
+// base URL for the endpoint the multivendor answer names: configured, not
+// the request's Host header, which the caller controls.
+func New(svc *refund.Service, log *slog.Logger, base func() string) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{svc: svc, log: log}
+	return &Handler{svc: svc, log: log, base: base}
 }
 
 const multivendorPath = "/api/v1/create-multivendor-refund"
@@ -228,7 +231,7 @@ func (h *Handler) createRefundAs(w http.ResponseWriter, r *http.Request, p refun
 		// "If you pass extraMerchant data in charge API": no money moves
 		// here; the client allocates per vendor at the other endpoint.
 		writeJSON(w, http.StatusOK, reply{Status: true, Message: "success", Data: multivendorData{OrderID: req.OrderID,
-			IsMultivendorRefund: true, RefundPayload: vendorFigures(o, nil), Endpoint: baseURL(r) + multivendorPath}})
+			IsMultivendorRefund: true, RefundPayload: vendorFigures(o, nil), Endpoint: h.base() + multivendorPath}})
 		return
 	}
 	ref, err := h.svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: &amount,
@@ -411,16 +414,6 @@ func vendorOf(orderID, requestID string) (string, bool) {
 		return "", false
 	}
 	return strings.CutPrefix(string(b), orderID+"/")
-}
-
-// baseURL is this server as the client reached it, for the seed's
-// multivendor_refund_end_point.
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (refund.Principal, bool) {

@@ -587,3 +587,49 @@ func TestCreateRefund_RateLimited(t *testing.T) {
 		t.Fatalf("429 without Retry-After: %v", r.Header)
 	}
 }
+
+// TestMultivendor_EndpointFromPublicURL: the endpoint the answer names is
+// the configured public URL, whatever Host header the caller sends.
+func TestMultivendor_EndpointFromPublicURL(t *testing.T) {
+	t.Parallel()
+	f := start(t, func(c *server.Config) { c.PublicURL = "https://refunds.example.com/" })
+	f.kwdOrder("ORD-KW-HOST", true)
+	req := dialecttest.Request("POST", f.URL()+createPath, f.Key, seedRequest(t, map[string]any{"orderId": "ORD-KW-HOST"}))
+	req.Host = "attacker.example"
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var got struct {
+		Data struct {
+			Endpoint string `json:"multivendor_refund_end_point"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&got); err != nil || res.StatusCode != 200 {
+		t.Fatalf("%d %v", res.StatusCode, err)
+	}
+	if got.Data.Endpoint != "https://refunds.example.com"+multivendorPath {
+		t.Fatalf("endpoint %q", got.Data.Endpoint)
+	}
+}
+
+// TestRefund_LongOrderID: the seed allows order ids of 255 characters;
+// 256 is refused with the seed's error shape.
+func TestRefund_LongOrderID(t *testing.T) {
+	t.Parallel()
+	f := start(t)
+	long := "ORD-" + strings.Repeat("9", 251)
+	o := f.kwdOrder(long, false)
+	r := f.Do("POST", createPath, f.Key, seedRequest(t, map[string]any{"orderId": long, "reference": strings.Repeat("R", 255)}))
+	if r.Status != 200 || r.Str("data", "orderId") != long {
+		t.Fatalf("255-character order id: %d %s", r.Status, r.Raw)
+	}
+	if got := f.Snap(o.ID); got.Refunds != 1 {
+		t.Fatalf("order after the refund: %+v", got)
+	}
+	r = f.Do("POST", createPath, f.Key, seedRequest(t, map[string]any{"orderId": long + "9"}))
+	if r.Status != 400 || r.Get("status") != false {
+		t.Fatalf("256-character order id: %d %s", r.Status, r.Raw)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -15,13 +16,13 @@ var adjustColumn = map[string]string{refund.AdjustmentVoid: "voided_amount", ref
 
 // AdjustOrder adds amount to the order's voided or charged back amount,
 // guarded in the statement as a refund's reservation is.
-func (t *tx) AdjustOrder(ctx context.Context, orderID, kind string, amount int64) error {
+func (t *tx) AdjustOrder(ctx context.Context, orderID, kind string, amount int64, at time.Time) error {
 	col, ok := adjustColumn[kind]
 	if !ok || amount <= 0 {
 		return fmt.Errorf("postgres: adjust order: kind %q, amount %d", kind, amount)
 	}
-	n, err := t.exec(ctx, "adjust order", `UPDATE orders SET `+col+` = `+col+` + $1 WHERE id = $2
-		AND captured_amount - voided_amount - charged_back_amount - refunded_amount - pending_refund_amount >= $1`, amount, orderID)
+	n, err := t.exec(ctx, "adjust order", `UPDATE orders SET `+col+` = `+col+` + $1, updated_at = GREATEST(updated_at, $3) WHERE id = $2
+		AND captured_amount - voided_amount - charged_back_amount - refunded_amount - pending_refund_amount >= $1`, amount, orderID, at)
 	if err != nil {
 		return err
 	}

@@ -79,7 +79,14 @@ func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.Ba
 		return err
 	}
 
-	n, err := t.exec(ctx, "adjust order balance", adjustSQL("orders", "id = $2", op, orderCounter), b.Amount, b.OrderID)
+	q, args := adjustSQL("orders", "id = $2", op, orderCounter), []any{b.Amount, b.OrderID}
+	if !b.At.IsZero() {
+		// The order changed: its updated_at moves forward, never back (a
+		// node with a late clock must not rewind it).
+		q = strings.Replace(q, " WHERE ", ", updated_at = GREATEST(updated_at, $3) WHERE ", 1)
+		args = append(args, b.At)
+	}
+	n, err := t.exec(ctx, "adjust order balance", q, args...)
 	if err != nil {
 		return err
 	}

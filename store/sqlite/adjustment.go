@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/refundd/refundd/refund"
 )
@@ -14,13 +15,13 @@ var adjustColumn = map[string]string{refund.AdjustmentVoid: "voided_amount", ref
 
 // AdjustOrder adds amount to the order's voided or charged back amount,
 // guarded in the statement as a refund's reservation is.
-func (t *tx) AdjustOrder(ctx context.Context, orderID, kind string, amount int64) error {
+func (t *tx) AdjustOrder(ctx context.Context, orderID, kind string, amount int64, at time.Time) error {
 	col, ok := adjustColumn[kind]
 	if !ok || amount <= 0 {
 		return fmt.Errorf("sqlite: adjust order: kind %q, amount %d", kind, amount)
 	}
-	n, err := t.exec(ctx, "adjust order", `UPDATE orders SET `+col+` = `+col+` + ?1 WHERE id = ?2
-		AND captured_amount - voided_amount - charged_back_amount - refunded_amount - pending_refund_amount >= ?1`, amount, orderID)
+	n, err := t.exec(ctx, "adjust order", `UPDATE orders SET `+col+` = `+col+` + ?1, updated_at = max(updated_at, ?3) WHERE id = ?2
+		AND captured_amount - voided_amount - charged_back_amount - refunded_amount - pending_refund_amount >= ?1`, amount, orderID, nanos(at))
 	if err != nil {
 		return err
 	}

@@ -97,8 +97,10 @@ var merchantFields = map[string]string{
 }
 
 // FindMerchant returns the first merchant (by app_id) whose field equals
-// value. An empty value matches nobody. An unknown field is EInvalidRequest.
-func (t *tx) FindMerchant(ctx context.Context, field, value string) (*refund.Merchant, error) {
+// value, among those linked to partnerID when it is set. Emails compare
+// without case. An empty value matches nobody. An unknown field is
+// EInvalidRequest.
+func (t *tx) FindMerchant(ctx context.Context, field, value, partnerID string) (*refund.Merchant, error) {
 	col, ok := merchantFields[field]
 	if !ok {
 		return nil, refund.Errorf(refund.EInvalidRequest, "field", "cannot look merchants up by %q", field)
@@ -116,8 +118,15 @@ func (t *tx) FindMerchant(ctx context.Context, field, value string) (*refund.Mer
 		arg = n
 	}
 	// col comes from merchantFields, never from the caller.
-	m, err := scanMerchant(t.q.QueryRowContext(ctx,
-		`SELECT `+merchantColumns+` FROM merchants WHERE `+col+` = ? ORDER BY app_id LIMIT 1`, arg))
+	where := col + ` = ?1`
+	if col == "email" {
+		where = `lower(email) = lower(?1)`
+	}
+	// The partner filter is in the query, not applied to its first row: an
+	// unlinked merchant sharing the value must not hide the linked one.
+	m, err := scanMerchant(t.q.QueryRowContext(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE `+where+`
+		AND (?2 = '' OR id IN (SELECT merchant_id FROM partner_merchants WHERE partner_id = ?2))
+		ORDER BY app_id LIMIT 1`, arg, partnerID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound
 	}

@@ -52,6 +52,7 @@ var merchantTests = []test{
 			{"freelancer", "FL-1", m1},
 			{"mobile", "+966500000002", m2},
 			{"email", "one@example.com", m1},
+			{"email", "One@Example.COM", m1}, // emails compare without case
 			{"accountNo", "ACC-2", m2},
 			{"app_id", strconv.FormatInt(m1.AppID, 10), m1},
 			{"app_id", strconv.FormatInt(m2.AppID, 10), m2},
@@ -62,7 +63,7 @@ var merchantTests = []test{
 		} {
 			var got *refund.Merchant
 			err := f.view(func(tx refund.Tx) (err error) {
-				got, err = tx.FindMerchant(f.ctx, tc.field, tc.value)
+				got, err = tx.FindMerchant(f.ctx, tc.field, tc.value, "")
 				return err
 			})
 			if tc.want == nil {
@@ -75,10 +76,46 @@ var merchantTests = []test{
 			wantSame(t, "FindMerchant("+tc.field+")", got, tc.want)
 		}
 	}},
+	{"FindAmongPartner", func(t *testing.T, f *fixture) {
+		// An unlinked merchant created first shares every lookup value with
+		// the partner's merchant: the partner must still find its own.
+		same := func(m *refund.Merchant) {
+			m.CR, m.Email, m.Mobile = "1010000009", "shop@example.com", "+966500000009"
+		}
+		other := f.mustCreateMerchant(same)
+		mine := f.mustCreateMerchant(same)
+		p := &refund.Partner{ID: f.id("ptn"), Name: "Partner", MerchantIDs: []string{mine.ID}, CreatedAt: t0}
+		f.mustUpdate(func(tx refund.Tx) error { return tx.CreatePartner(f.ctx, p) })
+		for _, tc := range []struct {
+			field, value, partner string
+			want                  *refund.Merchant
+		}{
+			{"cr", "1010000009", p.ID, mine},
+			{"email", "SHOP@example.com", p.ID, mine},
+			{"mobile", "+966500000009", p.ID, mine},
+			{"cr", "1010000009", "", other},
+			{"cr", "1010000009", "ptn_other", nil},
+			{"app_id", strconv.FormatInt(other.AppID, 10), p.ID, nil},
+		} {
+			var got *refund.Merchant
+			err := f.view(func(tx refund.Tx) (err error) {
+				got, err = tx.FindMerchant(f.ctx, tc.field, tc.value, tc.partner)
+				return err
+			})
+			if tc.want == nil {
+				wantCode(t, err, refund.EMerchantNotFound)
+				continue
+			}
+			if err != nil {
+				t.Fatalf("FindMerchant(%s, %q, %q): %v", tc.field, tc.value, tc.partner, err)
+			}
+			wantSame(t, "FindMerchant("+tc.field+")", got, tc.want)
+		}
+	}},
 	{"FindErrInvalidField", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		err := f.view(func(tx refund.Tx) error {
-			_, err := tx.FindMerchant(f.ctx, "name", m.Name)
+			_, err := tx.FindMerchant(f.ctx, "name", m.Name, "")
 			return err
 		})
 		wantCode(t, err, refund.EInvalidRequest)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/refundd/refundd/refund"
 )
@@ -13,7 +14,7 @@ var adjustmentTests = []test{
 		r := f.mustCreateRefund(o, func(r *refund.Refund) { r.Amount = 10000 })
 		f.mustAdjust(refund.BalancesOf(r), refund.Reserve)
 		adjust := func(kind string, amount int64) error {
-			return f.update(func(tx refund.Tx) error { return tx.AdjustOrder(f.ctx, o.ID, kind, amount) })
+			return f.update(func(tx refund.Tx) error { return tx.AdjustOrder(f.ctx, o.ID, kind, amount, t0.Add(time.Hour)) })
 		}
 		if err := adjust(refund.AdjustmentChargeback, 15000); err != nil {
 			t.Fatal(err)

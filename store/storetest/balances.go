@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/refundd/refundd/refund"
 )
@@ -50,6 +51,33 @@ func fullBalances(o *refund.Order) refund.Balances {
 
 var balanceTests = []test{
 	{"ReserveGuarded", testReserveGuarded},
+	{"UpdatedAtMovesForward", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID)
+		later := o.UpdatedAt.Add(time.Hour)
+		steps := []struct {
+			b    refund.Balances
+			op   refund.BalanceOp
+			want time.Time
+		}{
+			{refund.Balances{OrderID: o.ID, Amount: 100}, refund.Reserve, o.UpdatedAt}, // no At: unchanged
+			{refund.Balances{OrderID: o.ID, Amount: 100, At: later}, refund.Commit, later},
+			{refund.Balances{OrderID: o.ID, Amount: 100, At: later.Add(-time.Minute)}, refund.Reserve, later}, // never back
+			{refund.Balances{OrderID: o.ID, Amount: 100, At: later.Add(time.Minute)}, refund.Release, later.Add(time.Minute)},
+		}
+		for i, s := range steps {
+			f.mustAdjust(s.b, s.op)
+			if got := f.mustGetOrder(o.ID).UpdatedAt; !got.Equal(s.want) {
+				t.Fatalf("step %d: updated_at %v, want %v", i, got, s.want)
+			}
+		}
+		f.mustUpdate(func(tx refund.Tx) error {
+			return tx.AdjustOrder(f.ctx, o.ID, refund.AdjustmentVoid, 50, later.Add(time.Hour))
+		})
+		if got := f.mustGetOrder(o.ID).UpdatedAt; !got.Equal(later.Add(time.Hour)) {
+			t.Fatalf("after a void: updated_at %v", got)
+		}
+	}},
 	{"ReserveExactlyRefundable", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
