@@ -140,6 +140,11 @@ func (d *demoData) print(w io.Writer, url, db string) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s %d\t%s\n", o.order.ID, o.order.Reference, o.order.Currency, o.order.Amount, o.label)
 	}
 	tw.Flush()
+	// The examples in README.md and docs/ use these names; docs_test.go
+	// reads this line to run them.
+	invoiced := d.orders[8].order
+	fmt.Fprintf(w, "\nThe examples in README.md and docs/ use these shell variables:\n\n  export KEY=%s OTHER_KEY=%s PARTNER_ID=%s PARTNER_KEY=%s ORDER_ID=%s CAPTURE_ID=%s INVOICED_ORDER_ID=%s\n",
+		d.key, d.otherKey, d.partner.ID, d.partnerKey, d.orders[0].order.ID, d.orders[0].order.Transactions[0].ID, invoiced.ID)
 	auth := fmt.Sprintf("-H 'Authorization: Bearer %s'", d.key)
 	first, declined, wallet := d.orders[0].order, d.orders[1].order, d.orders[5].order
 	fmt.Fprintf(w, `
