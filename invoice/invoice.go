@@ -28,6 +28,8 @@ package invoice
 import (
 	"context"
 	"fmt"
+	"math/bits"
+	"sort"
 
 	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/refund"
@@ -53,7 +55,9 @@ func New(r Reporter) *Issuer {
 }
 
 // Sale builds the tax invoice of o: one line per order line, the rest of
-// the order amount as shipping, totals summed from the lines.
+// the order amount as shipping, totals summed from the lines. Each line is
+// split by money.SplitTaxed: VAT is ZATCA's net x rate, and the unit the
+// split cannot place is the line's rounding.
 func (is *Issuer) Sale(o *refund.Order, seller refund.Seller) (*refund.Invoice, error) {
 	inv := &refund.Invoice{OrderID: o.ID, Currency: o.Currency, Seller: seller, Customer: o.Customer, PaymentMethod: o.PaymentMethod}
 	var rates []money.Rate
@@ -64,64 +68,234 @@ func (is *Issuer) Sale(o *refund.Order, seller refund.Seller) (*refund.Invoice, 
 			if rate, err = money.ParseRate(it.TaxRate); err != nil {
 				return nil, fmt.Errorf("invoice: order %s line %s: %w", o.ID, it.ID, err)
 			}
+			rates = append(rates, rate)
 		}
 		l := refund.InvoiceLine{ItemID: it.ID, SKU: it.SKU, NameEN: it.NameEN, NameAR: it.NameAR, Qty: it.Qty,
 			UnitAmount: it.UnitAmount, Amount: it.Amount, NetAmount: it.Amount, TaxRate: rate.String(), Taxable: it.Taxable}
-		l.TotalExcludingTax, l.TaxAmount = money.SplitInclusive(l.NetAmount, rate)
+		l.TotalExcludingTax, l.TaxAmount, _ = money.SplitTaxed(l.NetAmount, rate)
 		inv.Lines = append(inv.Lines, l)
-		inv.SubTotalAmount += l.NetAmount
-		inv.TotalExcludingTax += l.TotalExcludingTax
-		inv.TaxAmount += l.TaxAmount
-		if it.Taxable {
-			rates = append(rates, rate)
-		}
 	}
-	if ship := o.Amount - inv.SubTotalAmount; ship > 0 {
-		rate := standardRate()
-		excl, tax := money.SplitInclusive(ship, rate)
-		inv.ShippingAmount = ship
-		inv.TotalExcludingTax += excl
-		inv.TaxAmount += tax
-		rates = append(rates, rate)
-	} else if ship < 0 {
+	ship := o.Amount
+	for _, l := range inv.Lines {
+		ship -= l.NetAmount
+	}
+	if ship < 0 {
 		return nil, fmt.Errorf("invoice: order %s lines add up to more than its amount", o.ID)
 	}
-	inv.NetAmount = inv.SubTotalAmount + inv.ShippingAmount - inv.DiscountAmount
-	inv.TotalAmount = inv.NetAmount
+	if ship > 0 {
+		rate := standardRate()
+		inv.ShippingAmount = ship
+		inv.ShippingExcludingTax, inv.ShippingTaxAmount, _ = money.SplitTaxed(ship, rate)
+		rates = append(rates, rate)
+	}
+	total(inv)
 	inv.TaxRate = highest(rates).String()
 	return inv, nil
 }
 
-// Refund builds the refund invoice of r against parent: one line per
-// refunded order line, at the rate parent charged for it.
-func (is *Issuer) Refund(parent *refund.Invoice, r *refund.Refund, seller refund.Seller) (*refund.Invoice, error) {
+// Refund builds the credit note of r against parent, given the credit and
+// debit notes already issued against it (earlier; void ones are skipped).
+//
+// What r returns is placed on the tax invoice's lines: a refund that names
+// lines credits those lines (Techrar, native line-item refunds); any other
+// (an amount, vendor shares) is spread over what each line and the
+// shipping still have to credit, in proportion, the units left over going
+// to the largest fractions (earlier lines first on a tie). Then each line's
+// credit is split by the line's cumulative position: once c of a line's
+// VAT-inclusive amount is credited, the credited net and VAT are
+// money.SplitTaxed(c), the same rule as the invoice's (so at the whole
+// line, exactly what it invoiced). A credit takes the difference of two
+// positions, so the credits of a line always add up to exactly what it
+// invoiced, never more, and the last one takes exactly what is left. A
+// credit's VAT differs from Tax(its own net) by at most one minor unit,
+// and its rounding is -1, 0 or 1 unit. Nothing beyond what the invoice has
+// left is credited.
+func (is *Issuer) Refund(parent *refund.Invoice, earlier []*refund.Invoice, r *refund.Refund, seller refund.Seller) (*refund.Invoice, error) {
 	inv := &refund.Invoice{OrderID: parent.OrderID, Currency: parent.Currency, Reason: r.Reason, Seller: seller,
 		Customer: parent.Customer, PaymentMethod: parent.PaymentMethod}
+	done, doneShip := credited(parent, earlier)
 	var rates []money.Rate
-	for _, ri := range r.Items {
-		pl := lineOf(parent, ri.ItemID)
-		if pl == nil {
-			return nil, fmt.Errorf("invoice: tax invoice %s has no line for order line %q", parent.Serial, ri.ItemID)
-		}
+	add := func(pl *refund.InvoiceLine, qty, amount int64) error {
 		rate, err := money.ParseRate(pl.TaxRate)
 		if err != nil {
-			return nil, fmt.Errorf("invoice: tax invoice %s line %d: %w", parent.Serial, pl.ID, err)
+			return fmt.Errorf("invoice: tax invoice %s line %d: %w", parent.Serial, pl.ID, err)
 		}
-		l := refund.InvoiceLine{ItemID: ri.ItemID, ParentLineID: pl.ID, SKU: pl.SKU, NameEN: pl.NameEN, NameAR: pl.NameAR,
-			Qty: ri.Qty, UnitAmount: pl.UnitAmount, Amount: ri.Amount, NetAmount: ri.Amount, TaxRate: pl.TaxRate, Taxable: pl.Taxable}
-		l.TotalExcludingTax, l.TaxAmount = money.SplitInclusive(l.NetAmount, rate)
-		inv.Lines = append(inv.Lines, l)
-		inv.SubTotalAmount += l.NetAmount
-		inv.TotalExcludingTax += l.TotalExcludingTax
-		inv.TaxAmount += l.TaxAmount
+		c := done[pl.ID]
+		amount = min(amount, pl.NetAmount-c)
+		if amount <= 0 {
+			return nil
+		}
+		excl, tax := Position(pl.NetAmount, pl.TotalExcludingTax, rate, c, c+amount)
+		inv.Lines = append(inv.Lines, refund.InvoiceLine{ItemID: pl.ItemID, ParentLineID: pl.ID, SKU: pl.SKU, NameEN: pl.NameEN,
+			NameAR: pl.NameAR, Qty: qty, UnitAmount: pl.UnitAmount, Amount: amount, NetAmount: amount,
+			TotalExcludingTax: excl, TaxAmount: tax, TaxRate: pl.TaxRate, Taxable: pl.Taxable})
+		done[pl.ID] = c + amount
 		if pl.Taxable {
 			rates = append(rates, rate)
 		}
+		return nil
 	}
-	inv.NetAmount = inv.SubTotalAmount
-	inv.TotalAmount = inv.NetAmount
+	if len(r.Items) > 0 {
+		for _, ri := range r.Items {
+			pl := lineOf(parent, ri.ItemID)
+			if pl == nil {
+				return nil, fmt.Errorf("invoice: tax invoice %s has no line for order line %q", parent.Serial, ri.ItemID)
+			}
+			if err := add(pl, ri.Qty, ri.Amount); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		left := make([]int64, len(parent.Lines)+1) // the lines, then shipping
+		for i, pl := range parent.Lines {
+			left[i] = pl.NetAmount - done[pl.ID]
+		}
+		left[len(parent.Lines)] = parent.ShippingAmount - doneShip
+		shares := Allocate(r.Amount, left)
+		for i := range parent.Lines {
+			if err := add(&parent.Lines[i], 0, shares[i]); err != nil {
+				return nil, err
+			}
+		}
+		if ship := shares[len(parent.Lines)]; ship > 0 {
+			rate := standardRate()
+			inv.ShippingAmount = ship
+			inv.ShippingExcludingTax, inv.ShippingTaxAmount = Position(parent.ShippingAmount, shippingExcl(parent), rate, doneShip, doneShip+ship)
+			rates = append(rates, rate)
+		}
+	}
+	total(inv)
 	inv.TaxRate = highest(rates).String()
 	return inv, nil
+}
+
+// Debit builds the debit note that takes back credit, a credit note whose
+// refund the processor reversed: the same lines and amounts, so the tax
+// invoice's lines are owed again exactly as they were credited.
+func (is *Issuer) Debit(credit *refund.Invoice, seller refund.Seller) (*refund.Invoice, error) {
+	inv := &refund.Invoice{OrderID: credit.OrderID, Currency: credit.Currency, Reason: "refund reversed by the processor",
+		Seller: seller, Customer: credit.Customer, PaymentMethod: credit.PaymentMethod, TaxRate: credit.TaxRate,
+		ShippingAmount: credit.ShippingAmount, ShippingExcludingTax: credit.ShippingExcludingTax, ShippingTaxAmount: credit.ShippingTaxAmount}
+	for _, l := range credit.Lines {
+		l.ID = 0
+		inv.Lines = append(inv.Lines, l)
+	}
+	total(inv)
+	return inv, nil
+}
+
+// credited is how much of each tax invoice line (by line id), and of its
+// shipping, the credit notes in notes took back, less what debit notes
+// gave back. Void notes count for nothing.
+func credited(parent *refund.Invoice, notes []*refund.Invoice) (map[int64]int64, int64) {
+	done := map[int64]int64{}
+	var ship int64
+	for _, n := range notes {
+		sign := int64(0)
+		switch {
+		case n.Status == refund.InvoiceVoid:
+		case n.Type == refund.InvoiceRefund && n.ParentID == parent.ID:
+			sign = 1
+		case n.Type == refund.InvoiceDebit:
+			sign = -1
+		}
+		for _, l := range n.Lines {
+			done[l.ParentLineID] += sign * l.NetAmount
+		}
+		ship += sign * n.ShippingAmount
+	}
+	return done, ship
+}
+
+// Position is the part of a line that invoiced total (net excl) credited
+// between positions from and to (0 <= from <= to <= total): the net and
+// VAT of a credit of to-from. The line's position after c is
+// money.SplitTaxed(c), and exactly the invoiced split at total. See Refund.
+func Position(total, excl int64, rate money.Rate, from, to int64) (net, vat int64) {
+	full := money.Tax(excl, rate)
+	at := func(c int64) (int64, int64) {
+		if c >= total {
+			return excl, full
+		}
+		e, v, _ := money.SplitTaxed(c, rate)
+		// An invoice split by an older rule may have less: never pass it.
+		return min(e, excl), min(v, full)
+	}
+	e1, v1 := at(from)
+	e2, v2 := at(to)
+	return e2 - e1, v2 - v1
+}
+
+// Allocate spreads amount over parts in proportion to left (what each can
+// still take), never giving a part more than its left: each gets the floor
+// of its share, and the units left over go one each to the largest
+// fractions, the earlier part first on a tie. When amount exceeds the sum
+// of left, every part gets its left and the rest is not placed.
+func Allocate(amount int64, left []int64) []int64 {
+	out := make([]int64, len(left))
+	var sum int64
+	for _, l := range left {
+		sum += max(l, 0)
+	}
+	if amount <= 0 || sum == 0 {
+		return out
+	}
+	if amount >= sum {
+		for i, l := range left {
+			out[i] = max(l, 0)
+		}
+		return out
+	}
+	rems := make([]uint64, len(left))
+	placed := int64(0)
+	for i, l := range left {
+		if l <= 0 {
+			continue
+		}
+		hi, lo := bits.Mul64(uint64(amount), uint64(l))
+		q, rem := bits.Div64(hi, lo, uint64(sum)) // amount < sum: no overflow
+		out[i], rems[i] = int64(q), rem
+		placed += int64(q)
+	}
+	idx := make([]int, 0, len(left))
+	for i := range left {
+		if left[i] > 0 {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return rems[idx[a]] > rems[idx[b]] })
+	for _, i := range idx[:amount-placed] {
+		out[i]++
+	}
+	return out
+}
+
+// shippingExcl is the net of a tax invoice's shipping, for invoices issued
+// before it was stored (split then with money.SplitInclusive).
+func shippingExcl(inv *refund.Invoice) int64 {
+	if !legacyShipping(inv) {
+		return inv.ShippingExcludingTax
+	}
+	e, _ := money.SplitInclusive(inv.ShippingAmount, standardRate())
+	return e
+}
+
+// legacyShipping says inv is a tax invoice issued before its shipping's
+// split was stored (a credit's split may be 0 + 0 for a tiny amount).
+func legacyShipping(inv *refund.Invoice) bool {
+	return inv.Type == refund.InvoiceSale && inv.ShippingAmount > 0 && inv.ShippingExcludingTax == 0 && inv.ShippingTaxAmount == 0
+}
+
+// total sums an invoice's lines and shipping into its totals.
+func total(inv *refund.Invoice) {
+	inv.SubTotalAmount, inv.TotalExcludingTax, inv.TaxAmount = 0, inv.ShippingExcludingTax, inv.ShippingTaxAmount
+	for _, l := range inv.Lines {
+		inv.SubTotalAmount += l.NetAmount
+		inv.TotalExcludingTax += l.TotalExcludingTax
+		inv.TaxAmount += l.TaxAmount
+	}
+	inv.NetAmount = inv.SubTotalAmount + inv.ShippingAmount - inv.DiscountAmount
+	inv.TotalAmount = inv.NetAmount
 }
 
 // Report reports a final invoice. A refund invoice whose tax invoice was

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func sale(t *testing.T, o *refund.Order) *refund.Invoice {
 
 func credit(t *testing.T, parent *refund.Invoice, reason string, items ...refund.RefundItem) *refund.Invoice {
 	t.Helper()
-	inv, err := invoice.New(nil).Refund(parent, &refund.Refund{ID: "re_1", Reason: reason, Items: items}, seller)
+	inv, err := invoice.New(nil).Refund(parent, nil, &refund.Refund{ID: "re_1", Reason: reason, Items: items}, seller)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,13 +73,15 @@ func TestSale(t *testing.T) {
 	}{
 		{"SeedLine", order("SAR", 1033, line("a", 1, 1033, "15", true)), totals{1033, 898, 135, "15"}, 0,
 			[]totals{{1033, 898, 135, "15"}}},
-		{"SplitPerLineTotal", order("SAR", 2066, line("a", 2, 1033, "15", true)), totals{2066, 1797, 269, "15"}, 0,
-			[]totals{{2066, 1797, 269, "15"}}},
+		// 20.66 cannot be a net plus its 15% VAT: 17.96 + 2.69 and a
+		// rounding of 0.01.
+		{"SplitPerLineTotal", order("SAR", 2066, line("a", 2, 1033, "15", true)), totals{2066, 1796, 269, "15"}, 0,
+			[]totals{{2066, 1796, 269, "15"}}},
 		{"UntaxedLine", order("SAR", 3033, line("a", 1, 1033, "15", true), line("b", 1, 2000, "15", false)),
 			totals{3033, 2898, 135, "15"}, 0, []totals{{1033, 898, 135, "15"}, {2000, 2000, 0, "0"}}},
 		{"MixedRates", order("SAR", 2000, line("a", 1, 1000, "5", true), line("b", 1, 1000, "15", true)),
-			totals{2000, 952 + 870, 48 + 130, "15"}, 0, []totals{{1000, 952, 48, "5"}, {1000, 870, 130, "15"}}},
-		{"RestIsShipping", order("SAR", 2033, line("a", 1, 1033, "15", true)), totals{2033, 898 + 870, 135 + 130, "15"}, 1000,
+			totals{2000, 952 + 869, 48 + 130, "15"}, 0, []totals{{1000, 952, 48, "5"}, {1000, 869, 130, "15"}}},
+		{"RestIsShipping", order("SAR", 2033, line("a", 1, 1033, "15", true)), totals{2033, 898 + 869, 135 + 130, "15"}, 1000,
 			[]totals{{1033, 898, 135, "15"}}},
 		{"KWDThreeDecimals", order("KWD", 1005, line("a", 1, 1005, "15", true)), totals{1005, 874, 131, "15"}, 0,
 			[]totals{{1005, 874, 131, "15"}}},
@@ -89,7 +92,7 @@ func TestSale(t *testing.T) {
 			if got := totalsOf(inv); got != tc.want {
 				t.Fatalf("totals = %+v, want %+v", got, tc.want)
 			}
-			if inv.ShippingAmount != tc.shipping || inv.NetAmount != inv.TotalAmount || inv.TotalExcludingTax+inv.TaxAmount != inv.TotalAmount {
+			if r := inv.TotalAmount - inv.TotalExcludingTax - inv.TaxAmount; inv.ShippingAmount != tc.shipping || inv.NetAmount != inv.TotalAmount || r < 0 || r > int64(len(inv.Lines))+1 {
 				t.Fatalf("shipping %d net %d total %d", inv.ShippingAmount, inv.NetAmount, inv.TotalAmount)
 			}
 			for i, l := range inv.Lines {
@@ -111,7 +114,7 @@ func TestRefund(t *testing.T) {
 		{"OneUnit", []refund.RefundItem{{ItemID: "a", Qty: 1, Amount: 1033}}, totals{1033, 898, 135, "15"}},
 		{"PartOfALine", []refund.RefundItem{{ItemID: "a", Amount: 500}}, totals{500, 435, 65, "15"}},
 		{"TwoLines", []refund.RefundItem{{ItemID: "a", Qty: 2, Amount: 2066}, {ItemID: "b", Qty: 1, Amount: 1033}},
-			totals{3099, 1797 + 1033, 269, "15"}},
+			totals{3099, 1796 + 1033, 269, "15"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,7 +133,7 @@ func TestRefund(t *testing.T) {
 		})
 	}
 	t.Run("UnknownLine", func(t *testing.T) {
-		if _, err := invoice.New(nil).Refund(parent, &refund.Refund{Items: []refund.RefundItem{{ItemID: "zz", Qty: 1, Amount: 1}}}, seller); err == nil {
+		if _, err := invoice.New(nil).Refund(parent, nil, &refund.Refund{Items: []refund.RefundItem{{ItemID: "zz", Qty: 1, Amount: 1}}}, seller); err == nil {
 			t.Fatal("a refund of a line the invoice does not have was invoiced")
 		}
 	})
@@ -162,8 +165,10 @@ type ublDoc struct {
 			Category string `xml:"TaxCategory>ID"`
 		} `xml:"TaxSubtotal"`
 	} `xml:"TaxTotal"`
-	Payable string `xml:"LegalMonetaryTotal>PayableAmount"`
-	Lines   []struct {
+	Payable   string `xml:"LegalMonetaryTotal>PayableAmount"`
+	Rounding  string `xml:"LegalMonetaryTotal>PayableRoundingAmount"`
+	Inclusive string `xml:"LegalMonetaryTotal>TaxInclusiveAmount"`
+	Lines     []struct {
 		Qty      string `xml:"InvoicedQuantity"`
 		Net      string `xml:"LineExtensionAmount"`
 		Tax      string `xml:"TaxTotal>TaxAmount"`
@@ -196,14 +201,19 @@ func TestXML(t *testing.T) {
 			doc.Payable != "40.66" || doc.UUID != invoice.UUID(parent) {
 			t.Fatalf("tax invoice XML: %+v", doc)
 		}
-		// Lines: 2 x 10.33 at 15%, 10.00 untaxed, 10.00 of shipping at 15%.
-		if len(doc.Lines) != 3 || doc.Lines[0].Net != "17.97" || doc.Lines[0].Tax != "2.69" || doc.Lines[0].Qty != "2" ||
-			doc.Lines[1].Category != "O" || doc.Lines[2].Net != "8.70" || doc.Lines[2].Category != "S" {
+		// Lines: 2 x 10.33 at 15% (17.96 + 2.69), 10.00 untaxed, 10.00 of
+		// shipping at 15% (8.69 + 1.30); 0.02 that ZATCA's VAT rule cannot
+		// place is the rounding, so 36.64 + 0.02 is what was paid.
+		if len(doc.Lines) != 3 || doc.Lines[0].Net != "17.96" || doc.Lines[0].Tax != "2.69" || doc.Lines[0].Qty != "2" ||
+			doc.Lines[1].Category != "O" || doc.Lines[2].Net != "8.69" || doc.Lines[2].Tax != "1.30" || doc.Lines[2].Category != "S" {
 			t.Fatalf("lines: %+v", doc.Lines)
+		}
+		if doc.Inclusive != "40.64" || doc.Rounding != "0.02" {
+			t.Fatalf("totals: inclusive %s, rounding %s", doc.Inclusive, doc.Rounding)
 		}
 		// Per category: S at 15% (the line and shipping), O (untaxed).
 		if subs := doc.TaxTotals[1].Subs; len(doc.TaxTotals) != 2 || doc.TaxTotals[1].Tax != "3.99" || len(subs) != 2 ||
-			subs[0].Category != "S" || subs[0].Taxable != "26.67" || subs[1].Category != "O" || subs[1].Taxable != "10.00" {
+			subs[0].Category != "S" || subs[0].Taxable != "26.65" || subs[1].Category != "O" || subs[1].Taxable != "10.00" {
 			t.Fatalf("tax totals: %+v", doc.TaxTotals)
 		}
 	})
@@ -325,5 +335,98 @@ func TestUUID(t *testing.T) {
 	}
 	if invoice.UUID(a) != invoice.UUID(a) || invoice.UUID(a) == invoice.UUID(&b) {
 		t.Fatal("the UUID must be stable per invoice and differ between invoices")
+	}
+}
+
+// TestRefund_OneUnitAtATime is the case that credited 2.70 VAT against
+// 2.69: a line of 2 x 10.33 refunded one unit at a time. The second credit
+// takes exactly what is left.
+func TestRefund_OneUnitAtATime(t *testing.T) {
+	parent := sale(t, order("SAR", 2066, line("a", 2, 1033, "15", true)))
+	first := credit(t, parent, "one", refund.RefundItem{ItemID: "a", Qty: 1, Amount: 1033})
+	second, err := invoice.New(nil).Refund(parent, []*refund.Invoice{first},
+		&refund.Refund{ID: "re_2", Items: []refund.RefundItem{{ItemID: "a", Qty: 1, Amount: 1033}}}, seller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := totalsOf(first); got != (totals{1033, 898, 135, "15"}) {
+		t.Fatalf("first credit %+v", got)
+	}
+	if got := totalsOf(second); got != (totals{1033, 898, 134, "15"}) {
+		t.Fatalf("second credit %+v", got)
+	}
+	second.ID, second.Type, second.Status, second.ParentID = 3, refund.InvoiceRefund, refund.InvoicePending, parent.ID
+	if vat := first.TaxAmount + second.TaxAmount; vat != parent.TaxAmount || vat != 269 {
+		t.Fatalf("credited %d VAT against %d invoiced", vat, parent.TaxAmount)
+	}
+	// Nothing is left: a third credit is empty.
+	third, err := invoice.New(nil).Refund(parent, []*refund.Invoice{first, second},
+		&refund.Refund{ID: "re_3", Items: []refund.RefundItem{{ItemID: "a", Qty: 1, Amount: 1033}}}, seller)
+	if err != nil || len(third.Lines) != 0 || third.TotalAmount != 0 {
+		t.Fatalf("third credit %+v, %v", third, err)
+	}
+}
+
+// TestRefund_AmountOnly: a refund that names no lines is spread over what
+// each line and the shipping have left, in proportion, largest fractions
+// first; earlier credits shrink a line's share.
+func TestRefund_AmountOnly(t *testing.T) {
+	parent := sale(t, order("SAR", 4000, line("a", 1, 1000, "15", true), line("b", 2, 1000, "5", true))) // 10.00 shipping
+	tests := []struct {
+		name    string
+		earlier []*refund.Invoice
+		amount  int64
+		nets    []int64 // per line, then shipping
+	}{
+		{"Even", nil, 400, []int64{100, 200, 100}},
+		{"Remainders", nil, 7, []int64{2, 3, 2}}, // 1.75, 3.5, 1.75: the two units left go to the .75s
+		{"Everything", nil, 4000, []int64{1000, 2000, 1000}},
+		{"AfterALineCredit", []*refund.Invoice{credit(t, parent, "a", refund.RefundItem{ItemID: "a", Qty: 1, Amount: 1000})},
+			3000, []int64{0, 2000, 1000}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inv, err := invoice.New(nil).Refund(parent, tc.earlier, &refund.Refund{ID: "re_x", Amount: tc.amount}, seller)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]int64, 3)
+			for _, l := range inv.Lines {
+				for i, pl := range parent.Lines {
+					if l.ParentLineID == pl.ID {
+						got[i] = l.NetAmount
+					}
+				}
+			}
+			got[2] = inv.ShippingAmount
+			if fmt.Sprint(got) != fmt.Sprint(tc.nets) || inv.TotalAmount != tc.amount {
+				t.Fatalf("credited %v (total %d), want %v", got, inv.TotalAmount, tc.nets)
+			}
+		})
+	}
+}
+
+// TestDebit: a reversed refund's debit note (383) names its credit note
+// and owes back exactly what it credited.
+func TestDebit(t *testing.T) {
+	parent := sale(t, order("SAR", 2066, line("a", 2, 1033, "15", true)))
+	cn := credit(t, parent, "one", refund.RefundItem{ItemID: "a", Qty: 1, Amount: 1033})
+	dn, err := invoice.New(nil).Debit(cn, seller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dn.ID, dn.Type, dn.Status, dn.Serial, dn.ParentID, dn.ParentSerial = 3, refund.InvoiceDebit, refund.InvoicePaid, "INV-202600003", cn.ID, cn.Serial
+	dn.IssuedAt = cn.IssuedAt.Add(time.Hour)
+	if totalsOf(dn) != totalsOf(cn) || len(dn.Lines) != 1 || dn.Lines[0].ParentLineID != cn.Lines[0].ParentLineID {
+		t.Fatalf("debit note %+v for credit note %+v", totalsOf(dn), totalsOf(cn))
+	}
+	doc := parseXML(t, dn)
+	if doc.TypeCode.Value != invoice.TypeCodeDebitNote || doc.Billing != cn.Serial || doc.Payable != "10.33" {
+		t.Fatalf("debit note XML: %+v", doc)
+	}
+	// After it, the whole line can be credited again.
+	again, err := invoice.New(nil).Refund(parent, []*refund.Invoice{cn, dn}, &refund.Refund{ID: "re_4", Amount: 2066}, seller)
+	if err != nil || again.TotalAmount != 2066 || again.TaxAmount != 269 {
+		t.Fatalf("credit after the debit note: %+v, %v", again, err)
 	}
 }

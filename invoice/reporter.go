@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 
+	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/refund"
 )
 
@@ -33,7 +35,10 @@ type Result struct {
 //   - the seller's VAT number is 15 digits starting and ending with 3
 //     (BR-KSA-39); a merchant without one is rejected;
 //   - the XML is well-formed;
-//   - the totals add up (excluding tax + VAT = total).
+//   - each line's VAT is its net x rate (KSA-11), within the one minor
+//     unit a credit's cumulative split may differ by;
+//   - the payable amount is the total with VAT plus a rounding of at most
+//     a unit or two per line (BR-CO-16).
 type Sandbox struct{}
 
 var vatRE = regexp.MustCompile(`^3[0-9]{13}3$`)
@@ -48,8 +53,17 @@ func (Sandbox) Report(ctx context.Context, doc Document) (Result, error) {
 	if err := wellFormed(doc.XML); err != nil {
 		return Result{Status: refund.ZATCARejected, Message: "the invoice XML is not well-formed: " + err.Error()}, nil
 	}
-	if inv.TotalExcludingTax+inv.TaxAmount != inv.TotalAmount {
-		return Result{Status: refund.ZATCARejected, Message: "BR-CO-15: the total with VAT is not the total without VAT plus the VAT"}, nil
+	for i, l := range inv.Lines {
+		rate, err := money.ParseRate(l.TaxRate)
+		if err != nil {
+			return Result{Status: refund.ZATCARejected, Message: fmt.Sprintf("line %d: VAT rate %q", i+1, l.TaxRate)}, nil
+		}
+		if d := money.Tax(l.TotalExcludingTax, rate) - l.TaxAmount; d < -1 || d > 1 {
+			return Result{Status: refund.ZATCARejected, Message: fmt.Sprintf("BR-KSA-50: line %d VAT is not its net x rate", i+1)}, nil
+		}
+	}
+	if r := inv.TotalAmount - inv.TotalExcludingTax - inv.TaxAmount; r < -2*int64(len(inv.Lines)+1) || r > 2*int64(len(inv.Lines)+1) {
+		return Result{Status: refund.ZATCARejected, Message: "BR-CO-16: the amount due is not the total with VAT plus a rounding"}, nil
 	}
 	return Result{Status: refund.ZATCAReported}, nil
 }

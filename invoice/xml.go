@@ -23,6 +23,7 @@ const (
 const (
 	TypeCodeTaxInvoice = "388"
 	TypeCodeCreditNote = "381"
+	TypeCodeDebitNote  = "383"
 	simplified         = "0200000"
 )
 
@@ -160,11 +161,12 @@ type taxCategory struct {
 }
 
 type monetaryTotal struct {
-	LineExtension amount `xml:"cbc:LineExtensionAmount"`
-	TaxExclusive  amount `xml:"cbc:TaxExclusiveAmount"`
-	TaxInclusive  amount `xml:"cbc:TaxInclusiveAmount"`
-	Allowance     amount `xml:"cbc:AllowanceTotalAmount"`
-	Payable       amount `xml:"cbc:PayableAmount"`
+	LineExtension amount  `xml:"cbc:LineExtensionAmount"`
+	TaxExclusive  amount  `xml:"cbc:TaxExclusiveAmount"`
+	TaxInclusive  amount  `xml:"cbc:TaxInclusiveAmount"`
+	Allowance     amount  `xml:"cbc:AllowanceTotalAmount"`
+	Rounding      *amount `xml:"cbc:PayableRoundingAmount,omitempty"`
+	Payable       amount  `xml:"cbc:PayableAmount"`
 }
 
 type ublInvoiceLine struct {
@@ -176,7 +178,15 @@ type ublInvoiceLine struct {
 	Name          string      `xml:"cac:Item>cbc:Name"`
 	SellersID     *sellersID  `xml:"cac:Item>cac:SellersItemIdentification,omitempty"`
 	Category      taxCategory `xml:"cac:Item>cac:ClassifiedTaxCategory"`
-	Price         amount      `xml:"cac:Price>cbc:PriceAmount"`
+	Price         price       `xml:"cac:Price"`
+}
+
+// price is a line's net unit price; with BaseQuantity it is the price of
+// that many units (BT-149), so quantity x price = net stays exact when the
+// net does not divide by the quantity.
+type price struct {
+	Amount       amount    `xml:"cbc:PriceAmount"`
+	BaseQuantity *quantity `xml:"cbc:BaseQuantity,omitempty"`
 }
 
 // sellersID is the seller's own item id (the SKU), when there is one.
@@ -219,6 +229,15 @@ func paymentCode(method string) string {
 	return "48"
 }
 
+// unitPrice is the price of a line of qty units and net amount net: the
+// unit price when net divides by qty, else net for qty units.
+func unitPrice(net, qty int64, amt func(int64) amount) price {
+	if qty <= 1 || net%qty == 0 {
+		return price{Amount: amt(net / max(qty, 1))}
+	}
+	return price{Amount: amt(net), BaseQuantity: &quantity{UnitCode: "PCE", Value: strconv.FormatInt(qty, 10)}}
+}
+
 // render builds the UBL document of inv.
 func render(inv *refund.Invoice, qr string) ([]byte, error) {
 	cur, err := money.LookupCurrency(inv.Currency)
@@ -238,9 +257,15 @@ func render(inv *refund.Invoice, qr string) ([]byte, error) {
 		Customer:     customer{LegalEntity: inv.Customer.Name},
 		PaymentMeans: paymentMeans{Code: paymentCode(inv.PaymentMethod)},
 	}
-	if inv.Type == refund.InvoiceRefund {
-		// A credit note names the invoice it corrects and why (KSA-10).
+	switch inv.Type {
+	case refund.InvoiceRefund, refund.InvoiceDebit:
+		// A credit or debit note names the document it corrects and why
+		// (KSA-10): a credit note its tax invoice, a debit note the credit
+		// note it takes back.
 		doc.TypeCode.Value = TypeCodeCreditNote
+		if inv.Type == refund.InvoiceDebit {
+			doc.TypeCode.Value = TypeCodeDebitNote
+		}
 		doc.BillingReference = &billingRef{ID: inv.ParentSerial}
 		doc.Note = inv.Reason
 		doc.PaymentMeans.Instruction = inv.Reason
@@ -273,11 +298,9 @@ func render(inv *refund.Invoice, qr string) ([]byte, error) {
 			return nil, fmt.Errorf("invoice %s line %d: %w", inv.Serial, i+1, err)
 		}
 		c := category(l.Taxable, rate)
-		qty, price := l.Qty, l.TotalExcludingTax
-		if qty > 0 {
-			price, _ = money.SplitInclusive(l.UnitAmount, rate)
-		} else {
-			qty = 1 // an amount-only refund of a line: one adjustment
+		qty := l.Qty
+		if qty <= 0 {
+			qty = 1 // a credit of part of a line's amount: one adjustment
 		}
 		name := l.NameEN
 		if name == "" {
@@ -287,8 +310,9 @@ func render(inv *refund.Invoice, qr string) ([]byte, error) {
 			name = l.ItemID
 		}
 		ul := ublInvoiceLine{ID: strconv.Itoa(i + 1), Quantity: quantity{UnitCode: "PCE", Value: strconv.FormatInt(qty, 10)},
-			LineExtension: amt(l.TotalExcludingTax), TaxAmount: amt(l.TaxAmount), Rounding: amt(l.NetAmount),
-			Name: name, Category: c, Price: amt(price)}
+			LineExtension: amt(l.TotalExcludingTax), TaxAmount: amt(l.TaxAmount),
+			Rounding: amt(l.TotalExcludingTax + l.TaxAmount), // KSA-12: net + VAT
+			Name:     name, Category: c, Price: unitPrice(l.TotalExcludingTax, qty, amt)}
 		if l.SKU != "" {
 			ul.SellersID = &sellersID{ID: l.SKU}
 		}
@@ -298,10 +322,14 @@ func render(inv *refund.Invoice, qr string) ([]byte, error) {
 	}
 	if inv.ShippingAmount > 0 {
 		rate := standardRate()
-		excl, tax := money.SplitInclusive(inv.ShippingAmount, rate)
+		excl, tax := inv.ShippingExcludingTax, inv.ShippingTaxAmount
+		if legacyShipping(inv) {
+			excl, tax = money.SplitInclusive(inv.ShippingAmount, rate) // issued before shipping was stored split
+		}
 		c := category(true, rate)
 		doc.Lines = append(doc.Lines, ublInvoiceLine{ID: strconv.Itoa(len(doc.Lines) + 1), Quantity: quantity{UnitCode: "PCE", Value: "1"},
-			LineExtension: amt(excl), TaxAmount: amt(tax), Rounding: amt(inv.ShippingAmount), Name: "Shipping", Category: c, Price: amt(excl)})
+			LineExtension: amt(excl), TaxAmount: amt(tax), Rounding: amt(excl + tax), Name: "Shipping", Category: c,
+			Price: unitPrice(excl, 1, amt)})
 		lineExt += excl
 		addTax(c, rate, excl, tax)
 	}
@@ -313,8 +341,14 @@ func render(inv *refund.Invoice, qr string) ([]byte, error) {
 	}
 	// ZATCA wants the tax total twice: once alone, once with subtotals.
 	doc.TaxTotals = []taxTotal{{TaxAmount: amt(inv.TaxAmount)}, total}
+	// BR-CO-15/16: tax inclusive = exclusive + VAT; what was paid is that
+	// plus the rounding the lines' VAT rule left.
 	doc.Totals = monetaryTotal{LineExtension: amt(lineExt), TaxExclusive: amt(inv.TotalExcludingTax),
-		TaxInclusive: amt(inv.TotalAmount), Allowance: amt(inv.DiscountAmount), Payable: amt(inv.TotalAmount)}
+		TaxInclusive: amt(inv.TotalExcludingTax + inv.TaxAmount), Allowance: amt(inv.DiscountAmount), Payable: amt(inv.TotalAmount)}
+	if r := inv.TotalAmount - inv.TotalExcludingTax - inv.TaxAmount; r != 0 {
+		a := amt(r)
+		doc.Totals.Rounding = &a
+	}
 	b, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("invoice %s: %w", inv.Serial, err)

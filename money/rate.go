@@ -85,3 +85,51 @@ func SplitInclusive(total int64, r Rate) (excl, tax int64) {
 	}
 	return int64(e), int64(x)
 }
+
+// Tax is the VAT on an amount excluding tax, as ZATCA computes a line's
+// VAT (KSA-11 = net x rate): excl*r/10000 rounded half up, in 128 bits.
+// A negative amount is taxed by its magnitude and negated.
+func Tax(excl int64, r Rate) int64 {
+	if r < 0 || r > maxRate {
+		panic("money: Tax rate " + strconv.FormatInt(int64(r), 10) + " is outside 0..10000")
+	}
+	e := uint64(excl)
+	if excl < 0 {
+		e = -e
+	}
+	hi, lo := bits.Mul64(e, uint64(r))
+	q, rem := bits.Div64(hi, lo, 10000) // hi < 10000: r <= 10000
+	if 2*rem >= 10000 {
+		q++
+	}
+	if excl < 0 {
+		return -int64(q)
+	}
+	return int64(q)
+}
+
+// SplitTaxed splits a VAT-inclusive amount the way a ZATCA document must
+// state it: excl is the largest amount excluding tax whose VAT by Tax
+// keeps excl+tax within total, and tax is Tax(excl). What is left,
+// total-excl-tax, is 0 or 1 minor unit: about one total in seven cannot be
+// written as a net amount plus its VAT (at 15%, 20.66 lies between 17.96 +
+// 2.69 = 20.65 and 17.97 + 2.70 = 20.67), and that unit is the document's
+// rounding amount. 10.33 at 15% is 8.98 + 1.35 exactly. total must not be
+// negative.
+func SplitTaxed(total int64, r Rate) (excl, tax, rounding int64) {
+	if total < 0 {
+		panic("money: SplitTaxed of a negative total")
+	}
+	// Start from the inclusive split and step to the largest fitting net:
+	// excl+Tax(excl) rises by 1 or 2 per unit of excl, so one or two steps
+	// either way suffice.
+	e, _ := SplitInclusive(total, r)
+	for e > 0 && e+Tax(e, r) > total {
+		e--
+	}
+	for e+1+Tax(e+1, r) <= total {
+		e++
+	}
+	t := Tax(e, r)
+	return e, t, total - e - t
+}

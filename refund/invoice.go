@@ -16,6 +16,7 @@ type InvoiceType string
 const (
 	InvoiceSale   InvoiceType = "invoice" // the tax invoice of an order
 	InvoiceRefund InvoiceType = "refund"  // a refund invoice (credit note) against a tax invoice
+	InvoiceDebit  InvoiceType = "debit"   // a debit note taking back a credit note whose refund was reversed
 )
 
 // InvoiceStatus follows the money: a tax invoice is paid when issued (the
@@ -60,15 +61,17 @@ type Seller struct {
 	VATNumber string
 }
 
-// Invoice is a tax invoice or a refund invoice. Amounts are minor units of
-// Currency and VAT-inclusive unless named "excluding tax";
-// TotalExcludingTax + TaxAmount == TotalAmount == NetAmount.
+// Invoice is a tax invoice, a refund invoice (credit note) or a debit
+// note. Amounts are minor units of Currency and VAT-inclusive unless named
+// "excluding tax"; TotalAmount == NetAmount is what was paid or returned,
+// and TotalAmount - TotalExcludingTax - TaxAmount is the document's
+// rounding (Rounding), a unit or so that ZATCA's VAT rule cannot place.
 type Invoice struct {
 	ID            int64 // assigned by Tx.CreateInvoice
 	MerchantID    string
 	OrderID       string
-	RefundID      string // refund invoices: the refund
-	ParentID      int64  // refund invoices: the tax invoice refunded
+	RefundID      string // credit and debit notes: the refund
+	ParentID      int64  // credit notes: the tax invoice; debit notes: the credit note
 	ParentSerial  string
 	Serial        string // <prefix><year><5 digits>, gapless per merchant and year
 	Number        int64  // the counter inside Serial
@@ -81,14 +84,18 @@ type Invoice struct {
 	PaymentMethod string
 	Lines         []InvoiceLine
 
-	SubTotalAmount    int64 // the lines' net amounts
-	ShippingAmount    int64
-	DiscountAmount    int64
-	NetAmount         int64 // SubTotal + Shipping - Discount
-	TotalExcludingTax int64
-	TaxAmount         int64
-	TotalAmount       int64
-	TaxRate           string // percent: the lines' rate, the highest when they differ
+	SubTotalAmount int64 // the lines' net amounts
+	ShippingAmount int64
+	// ShippingExcludingTax and ShippingTaxAmount split ShippingAmount; both
+	// are part of TotalExcludingTax and TaxAmount.
+	ShippingExcludingTax int64
+	ShippingTaxAmount    int64
+	DiscountAmount       int64
+	NetAmount            int64 // SubTotal + Shipping - Discount
+	TotalExcludingTax    int64
+	TaxAmount            int64
+	TotalAmount          int64
+	TaxRate              string // percent: the lines' rate, the highest when they differ
 
 	ZATCAStatus  ZATCAStatus
 	InvoiceError string // why reporting failed or was aborted
@@ -111,9 +118,10 @@ type InvoiceLine struct {
 	UnitAmount   int64
 	Amount       int64 // before discount
 	Discount     int64
-	NetAmount    int64 // Amount - Discount = TotalExcludingTax + TaxAmount
-	// TotalExcludingTax and TaxAmount split NetAmount at TaxRate with
-	// money.SplitInclusive.
+	NetAmount    int64 // Amount - Discount, VAT included
+	// TotalExcludingTax and TaxAmount state NetAmount as ZATCA computes VAT
+	// (money.SplitTaxed; a credit's by its position, see package invoice);
+	// NetAmount - TotalExcludingTax - TaxAmount is the line's rounding.
 	TotalExcludingTax int64
 	TaxAmount         int64
 	TaxRate           string // percent; "0" for an untaxed line
@@ -187,8 +195,12 @@ type InvoiceTx interface {
 type Invoicer interface {
 	// Sale builds the tax invoice of o: lines, totals, VAT.
 	Sale(o *Order, seller Seller) (*Invoice, error)
-	// Refund builds the refund invoice of r's lines against parent.
-	Refund(parent *Invoice, r *Refund, seller Seller) (*Invoice, error)
+	// Refund builds the credit note of r against parent, given the credit
+	// and debit notes already issued against it (earlier).
+	Refund(parent *Invoice, earlier []*Invoice, r *Refund, seller Seller) (*Invoice, error)
+	// Debit builds the debit note that takes back credit (its refund was
+	// reversed).
+	Debit(credit *Invoice, seller Seller) (*Invoice, error)
 	// Report reports a final invoice (parent: the tax invoice of a refund
 	// invoice) and says how it went.
 	Report(ctx context.Context, inv, parent *Invoice) (ZATCAStatus, string)
@@ -277,8 +289,8 @@ func (s *Service) CountInvoices(ctx context.Context, p Principal, f InvoiceFilte
 
 func (f *InvoiceFilter) validate() error {
 	switch {
-	case f.Type != "" && f.Type != InvoiceSale && f.Type != InvoiceRefund:
-		return Errorf(EInvalidRequest, "type", "type must be invoice or refund")
+	case f.Type != "" && f.Type != InvoiceSale && f.Type != InvoiceRefund && f.Type != InvoiceDebit:
+		return Errorf(EInvalidRequest, "type", "type must be invoice, refund or debit")
 	case f.Status != "" && f.Status != InvoicePending && f.Status != InvoicePaid && f.Status != InvoiceVoid:
 		return Errorf(EInvalidRequest, "status", "status must be pending, paid or void")
 	case f.ZATCAStatus != "" && f.ZATCAStatus != ZATCANotSubmitted && f.ZATCAStatus != ZATCAReported &&
@@ -300,7 +312,7 @@ func (s *Service) invoiceView(ctx context.Context, tx Tx, inv *Invoice) (*Invoic
 		return nil, err
 	}
 	switch inv.Type {
-	case InvoiceRefund:
+	case InvoiceRefund, InvoiceDebit:
 		if v.Parent, err = tx.GetInvoice(ctx, inv.MerchantID, inv.ParentID); err != nil {
 			return nil, err
 		}
@@ -312,17 +324,25 @@ func (s *Service) invoiceView(ctx context.Context, tx Tx, inv *Invoice) (*Invoic
 			return nil, err
 		}
 		slices.Reverse(v.Refunds)
-		// What each line gave back so far: the lines of the refund
-		// invoices whose refunds succeeded.
-		for _, child := range v.Refunds {
+		// What each line gave back so far: the lines of the credit notes
+		// whose refunds succeeded, less the debit notes of reversed ones.
+		debits, err := tx.ListInvoices(ctx, InvoiceFilter{MerchantID: inv.MerchantID, OrderID: inv.OrderID, Type: InvoiceDebit, Limit: maxChildren})
+		if err != nil {
+			return nil, err
+		}
+		for _, child := range append(slices.Clone(v.Refunds), debits...) {
+			sign := int64(1)
+			if child.Type == InvoiceDebit {
+				sign = -1
+			}
 			if child.Status != InvoicePaid {
 				continue
 			}
 			for _, cl := range child.Lines {
 				for i := range inv.Lines {
 					if inv.Lines[i].ID == cl.ParentLineID {
-						inv.Lines[i].RefundedQty += cl.Qty
-						inv.Lines[i].RefundedAmount += cl.NetAmount
+						inv.Lines[i].RefundedQty += sign * cl.Qty
+						inv.Lines[i].RefundedAmount += sign * cl.NetAmount
 					}
 				}
 			}
@@ -537,10 +557,11 @@ func (s *Service) issueOnCreate(ctx context.Context, tx Tx, o *Order, now time.T
 	return err
 }
 
-// issueRefundInvoice issues, pending, the refund invoice of a new refund
-// that names lines of an invoiced order, in the refund's transaction.
+// issueRefundInvoice issues, pending, the credit note of a new refund of
+// an invoiced order, whatever the surface and whether or not it names
+// lines, in the refund's transaction.
 func (s *Service) issueRefundInvoice(ctx context.Context, tx Tx, o *Order, r *Refund, now time.Time) error {
-	if s.cfg.Invoicer == nil || len(r.Items) == 0 {
+	if s.cfg.Invoicer == nil {
 		return nil
 	}
 	parent, err := saleInvoice(ctx, tx, o)
@@ -554,9 +575,18 @@ func (s *Service) issueRefundInvoice(ctx context.Context, tx Tx, o *Order, r *Re
 	if err != nil {
 		return err
 	}
-	inv, err := s.cfg.Invoicer.Refund(parent, r, ic.seller)
+	// Every note of the order: what earlier refunds credited (pending ones
+	// included, as their money is reserved) and debit notes gave back.
+	earlier, err := tx.ListInvoices(ctx, InvoiceFilter{MerchantID: o.MerchantID, OrderID: o.ID, Limit: maxChildren})
 	if err != nil {
 		return err
+	}
+	inv, err := s.cfg.Invoicer.Refund(parent, earlier, r, ic.seller)
+	if err != nil {
+		return err
+	}
+	if len(inv.Lines) == 0 && inv.ShippingAmount == 0 {
+		return nil // the invoice has nothing left to credit (refunds made before it was issued)
 	}
 	inv.MerchantID, inv.OrderID, inv.RefundID, inv.Type = o.MerchantID, o.ID, r.ID, InvoiceRefund
 	inv.ParentID, inv.ParentSerial = parent.ID, parent.Serial
@@ -568,17 +598,21 @@ func (s *Service) issueRefundInvoice(ctx context.Context, tx Tx, o *Order, r *Re
 	return tx.CreateInvoice(ctx, inv)
 }
 
-// settleInvoice moves the refund invoice of r, if it has one, with r's new
-// final state, and reports it once paid.
+// settleInvoice moves the credit note of r, if it has one, with r's new
+// final state, and reports it once paid; a reversal of a paid one issues
+// its debit note.
 func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.Time) error {
-	if s.cfg.Invoicer == nil || len(r.Items) == 0 {
+	if s.cfg.Invoicer == nil {
 		return nil
 	}
-	invs, err := tx.ListInvoices(ctx, InvoiceFilter{MerchantID: r.MerchantID, RefundID: r.ID, Limit: 1})
+	invs, err := tx.ListInvoices(ctx, InvoiceFilter{MerchantID: r.MerchantID, RefundID: r.ID, Type: InvoiceRefund, Limit: 1})
 	if err != nil || len(invs) == 0 {
 		return err
 	}
 	inv := invs[0]
+	if r.Status == StatusReversed && inv.Status == InvoicePaid {
+		return s.issueDebitNote(ctx, tx, inv, now)
+	}
 	switch r.Status {
 	case StatusSucceeded:
 		inv.Status = InvoicePaid
@@ -592,14 +626,34 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 		}
 		s.report(ctx, inv, parent, cfg)
 	case StatusFailed, StatusCanceled, StatusReversed:
-		// A reported credit note stays reported: reversing it would take a
-		// debit note, which refundd does not issue.
-		inv.Status = InvoiceVoid
+		inv.Status = InvoiceVoid // never paid: nothing to take back
 	default:
 		return nil
 	}
 	inv.UpdatedAt = now
 	return tx.UpdateInvoice(ctx, inv)
+}
+
+// issueDebitNote issues and reports the debit note of a paid credit note
+// whose refund the processor reversed: the credit note stays as it was
+// reported, and the debit note (type 383) owes its amounts again.
+func (s *Service) issueDebitNote(ctx context.Context, tx Tx, credit *Invoice, now time.Time) error {
+	ic, err := s.invoicing(ctx, tx, credit.MerchantID)
+	if err != nil {
+		return err
+	}
+	inv, err := s.cfg.Invoicer.Debit(credit, ic.seller)
+	if err != nil {
+		return err
+	}
+	inv.MerchantID, inv.OrderID, inv.RefundID, inv.Type = credit.MerchantID, credit.OrderID, credit.RefundID, InvoiceDebit
+	inv.ParentID, inv.ParentSerial, inv.Status = credit.ID, credit.Serial, InvoicePaid
+	inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt = now, now, now
+	if err := s.number(ctx, tx, inv, ic.cfg.SerialPrefix, now); err != nil {
+		return err
+	}
+	s.report(ctx, inv, credit, ic.cfg)
+	return tx.CreateInvoice(ctx, inv)
 }
 
 // InvoiceConfigInput changes a merchant's invoice configuration; nil

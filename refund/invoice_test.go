@@ -55,7 +55,7 @@ func invoicing(t *testing.T) (*refund.Service, refund.Principal) {
 
 func invoiceOfRefund(t *testing.T, svc *refund.Service, p refund.Principal, refundID string) *refund.InvoiceView {
 	t.Helper()
-	page, err := svc.ListInvoices(context.Background(), p, refund.InvoiceFilter{RefundID: refundID})
+	page, err := svc.ListInvoices(context.Background(), p, refund.InvoiceFilter{RefundID: refundID, Type: refund.InvoiceRefund})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +66,8 @@ func invoiceOfRefund(t *testing.T, svc *refund.Service, p refund.Principal, refu
 }
 
 // TestInvoice_FollowsRefund: a refund invoice is issued with its refund,
-// pending, and follows it: void when it is canceled or reversed, paid and
-// reported when it succeeds.
+// pending, and follows it: void when it is canceled, paid and reported
+// when it succeeds, and taken back by a debit note when reversed.
 func TestInvoice_FollowsRefund(t *testing.T) {
 	ctx := context.Background()
 	one := refund.RefundItemInput{ItemID: "a", Qty: 1}
@@ -86,11 +86,13 @@ func TestInvoice_FollowsRefund(t *testing.T) {
 				_, err := svc.CancelRefund(ctx, p, id)
 				return err
 			}, refund.InvoiceVoid, refund.ZATCANotSubmitted},
-		{"ReversedIsVoid", refund.RefundInput{Items: []refund.RefundItemInput{one}},
+		// A reversal leaves the credit note as it was reported and issues a
+		// debit note taking it back (checked below).
+		{"ReversedGetsADebitNote", refund.RefundInput{Items: []refund.RefundItemInput{one}},
 			func(svc *refund.Service, p refund.Principal, id string) error {
 				_, err := svc.SyncRefund(ctx, p, id)
 				return err
-			}, refund.InvoiceVoid, refund.ZATCAReported},
+			}, refund.InvoicePaid, refund.ZATCAReported},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,13 +118,26 @@ func TestInvoice_FollowsRefund(t *testing.T) {
 				v.Parent == nil || v.Parent.ZATCAStatus != refund.ZATCAReported || v.Refund.ID != r.ID {
 				t.Fatalf("refund invoice %s %s (%s) total %d tax %d", v.Status, v.ZATCAStatus, v.InvoiceError, v.TotalAmount, v.TaxAmount)
 			}
+			debits, err := svc.ListInvoices(ctx, p, refund.InvoiceFilter{RefundID: r.ID, Type: refund.InvoiceDebit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reversed := tc.name == "ReversedGetsADebitNote"; len(debits.Data) != map[bool]int{true: 1}[reversed] {
+				t.Fatalf("%d debit notes", len(debits.Data))
+			} else if reversed {
+				d := debits.Data[0]
+				if d.ParentID != v.ID || d.ParentSerial != v.Serial || d.TotalAmount != v.TotalAmount || d.TaxAmount != v.TaxAmount ||
+					d.Status != refund.InvoicePaid || d.ZATCAStatus != refund.ZATCAReported {
+					t.Fatalf("debit note %+v", d.Invoice)
+				}
+			}
 		})
 	}
 }
 
 // TestInvoice_NotIssued: an order without lines gets no tax invoice, and a
 // refund that names no lines gets no refund invoice.
-func TestInvoice_NotIssued(t *testing.T) {
+func TestInvoice_OnlyForInvoicedOrders(t *testing.T) {
 	ctx := context.Background()
 	svc, p := invoicing(t)
 	plain, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 1000})
@@ -144,11 +159,14 @@ func TestInvoice_NotIssued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Data) != 1 || page.Data[0].OrderID != lined.ID || page.Data[0].Type != refund.InvoiceSale {
+	// The order without lines has no invoice, so its refund has no credit
+	// note; the invoiced order's amount-only refund has one (newest first).
+	if len(page.Data) != 2 || page.Data[0].OrderID != lined.ID || page.Data[0].Type != refund.InvoiceRefund ||
+		page.Data[1].OrderID != lined.ID || page.Data[1].Type != refund.InvoiceSale || page.Data[0].TotalAmount != amount {
 		t.Fatalf("invoices: %d", len(page.Data))
 	}
 	// A refund invoice cannot itself be refunded.
-	lines := []refund.InvoiceLineRefund{{LineID: page.Data[0].Lines[0].ID, Qty: 1}}
+	lines := []refund.InvoiceLineRefund{{LineID: page.Data[1].Lines[0].ID, Qty: 1}}
 	if _, _, err := svc.RefundInvoice(ctx, p, 999, lines, refund.RefundInput{}); refund.ErrorCode(err) != refund.EInvoiceNotFound {
 		t.Fatalf("unknown invoice: %v", err)
 	}

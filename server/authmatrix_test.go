@@ -310,7 +310,7 @@ func newMatrix(t *testing.T, s *testServer) *matrix {
 	m.refund, m.endpoint = r.str("id"), ep.str("id")
 	evs := s.do("GET", "/v1/events?limit=1", s.key, nil)
 	m.event = evs.get("data").([]any)[0].(map[string]any)["id"].(string)
-	inv := s.do("GET", "/v1/invoices?limit=1", s.key, nil)
+	inv := s.do("GET", "/v1/invoices?limit=1&type=invoice", s.key, nil)
 	if data, _ := inv.get("data").([]any); len(data) > 0 {
 		m.invoice = (toNum(data[0].(map[string]any)["id"]))
 	}

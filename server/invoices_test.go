@@ -159,3 +159,77 @@ func TestInvoices_IssueOnRequest(t *testing.T) {
 		t.Fatalf("invoices after issuing: %s", got.raw)
 	}
 }
+
+// TestCreditNotes_EverySurface: a refund of an invoiced order gets its
+// credit note whatever the surface and whether or not it names lines; the
+// notes never credit more than the invoice, and once the order is wholly
+// refunded (Paylink refunds what is left) they add up to it exactly, VAT
+// included.
+func TestCreditNotes_EverySurface(t *testing.T) {
+	s := mustStart(t)
+	m := newMatrix(t, s)
+	app := fmt.Sprint(s.mer.AppID)
+	if r := s.do("POST", "/order/v1/merchant/invoices/config/", s.key, map[string]any{"vat_number": "300000000000003"}, "app-id", app); r.status != 200 {
+		t.Fatalf("config: %d %s", r.status, r.raw)
+	}
+	// 2 x 10.33 and 1 x 10.33 of lines, 10.00 of shipping.
+	o := invoicedOrder("ORD-CN-1")
+	o["amount"] = 4099
+	id := s.mustOrder(o)
+	tax := s.invoiceOf("type=invoice&order_id=" + id)
+	line := func(n int) int64 {
+		ti := s.do("GET", fmt.Sprintf("/order/v1/merchant/invoices/%s/", tax.str("id")), s.key, nil, "app-id", app)
+		return toNum(ti.get("items").([]any)[n].(map[string]any)["id"])
+	}
+	for _, tc := range []struct {
+		surface, method, path string
+		body                  any
+		auth                  string
+		headers               []string
+	}{
+		{"native", "POST", "/v1/refunds", map[string]any{"order_id": id, "amount": 500}, s.key, nil},
+		{"gateway", "POST", "/v1/orders/" + id + "/refund", map[string]any{"amount": 300}, s.key, nil},
+		{"sgate", "POST", "/orders/" + id + "/refunds", map[string]any{"amount": "2.00", "reason": "late"}, s.key, nil},
+		{"upayments", "POST", "/api/v1/create-refund", map[string]any{"orderId": id, "totalPrice": "1.50"}, s.key, nil},
+		{"techrar", "POST", fmt.Sprintf("/order/v1/merchant/invoices/%s/refund/", tax.str("id")),
+			fmt.Sprintf(`{"comments":"one unit","refunded_items":[{"id":%d,"qty":1}]}`, line(0)), s.key, []string{"app-id", app}},
+		{"paylink", "POST", "/rest/partner/v2/merchant/cr/" + s.mer.CR + "/refund",
+			map[string]any{"orderNumber": id, "refundReason": "the rest"}, "", []string{"Authorization", m.partnerToken.header}},
+	} {
+		t.Run(tc.surface, func(t *testing.T) {
+			before := s.refundsOf(id)
+			r := s.do(tc.method, tc.path, tc.auth, tc.body, tc.headers...)
+			if r.status >= 300 || s.refundsOf(id) != before+1 {
+				t.Fatalf("%d %s", r.status, r.raw)
+			}
+			list := s.do("GET", "/v1/refunds?limit=1&order_id="+id, s.key, nil)
+			ref := list.get("data").([]any)[0].(map[string]any)
+			if ref["surface"] != tc.surface {
+				t.Fatalf("newest refund is %v's", ref["surface"])
+			}
+			cn := s.invoiceOf("type=refund&refund_id=" + ref["id"].(string))
+			if cn.str("total_amount") != fmt.Sprint(ref["amount"]) || cn.str("parent_id") != tax.str("id") || cn.str("status") != "paid" ||
+				cn.str("zatca_status") != "reported" {
+				t.Fatalf("credit note of a %v refund: %v", ref["amount"], cn.body)
+			}
+			x := s.do("GET", "/v1/invoices/"+cn.str("id")+"/xml", s.key, nil)
+			if x.status != 200 || !strings.Contains(x.raw, ">381<") || !strings.Contains(x.raw, tax.str("serial")) {
+				t.Fatalf("credit note XML: %d %s", x.status, x.raw)
+			}
+		})
+	}
+	// Everything is refunded: the credit notes are the invoice, exactly.
+	all := s.do("GET", "/v1/invoices?type=refund&limit=100&order_id="+id, s.key, nil)
+	var total, vat, excl int64
+	for _, x := range all.get("data").([]any) {
+		n := x.(map[string]any)
+		total += toNum(n["total_amount"])
+		vat += toNum(n["tax_amount"])
+		excl += toNum(n["total_amount_excluding_tax"])
+	}
+	if len(all.get("data").([]any)) != 6 || total != 4099 || vat != toNum(tax.get("tax_amount")) ||
+		excl != toNum(tax.get("total_amount_excluding_tax")) {
+		t.Fatalf("credit notes total %d (excl %d, VAT %d), invoice %v (excl %v, VAT %v)", total, excl, vat,
+			tax.get("total_amount"), tax.get("total_amount_excluding_tax"), tax.get("tax_amount"))
+	}
+}

@@ -21,7 +21,7 @@ func init() {
 		fmt.Fprintf(w, `
 Try the Techrar dialect (invoices with Saudi VAT; amounts are decimals, VAT included):
 
-  # ORD-INV-4001's tax invoice %[4]s (id %[5]d): 30.99 SAR, 26.95 + 4.04 VAT, reported to the ZATCA sandbox
+  # ORD-INV-4001's tax invoice %[4]s (id %[5]d): 30.99 SAR: 26.94 + 4.04 VAT and a 0.01 rounding, reported to the ZATCA sandbox
   curl -s %[1]s/order/v1/merchant/invoices/%[5]d/ -H 'Authorization: Bearer %[2]s' -H 'app-id: %[3]d'
 
   # refund its dates line (10.33 SAR): the reply is the refund invoice, 8.98 + 1.35 VAT, paid and reported

@@ -14,7 +14,7 @@ import (
 const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_serial, serial, number, type, status,
 	currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status,
-	invoice_error, issued_at, created_at, updated_at`
+	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount`
 
 const lineColumns = `invoice_id, position, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable`
@@ -37,13 +37,13 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 		return fmt.Errorf("postgres: create invoice: %w", err)
 	}
 	err = t.q.QueryRow(ctx, `INSERT INTO invoices (`+invoiceColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)
 		ON CONFLICT DO NOTHING RETURNING id`,
 		inv.MerchantID, inv.OrderID, inv.RefundID, nullID(inv.ParentID), inv.ParentSerial, inv.Serial, inv.Number,
 		string(inv.Type), string(inv.Status), inv.Currency, inv.Reason, inv.Seller.Name, inv.Seller.VATNumber,
 		string(customer), inv.PaymentMethod, inv.SubTotalAmount, inv.ShippingAmount, inv.DiscountAmount, inv.NetAmount,
 		inv.TotalExcludingTax, inv.TaxAmount, inv.TotalAmount, inv.TaxRate, string(inv.ZATCAStatus), inv.InvoiceError,
-		inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt).Scan(&inv.ID)
+		inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt, inv.ShippingExcludingTax, inv.ShippingTaxAmount).Scan(&inv.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return refund.Errorf(refund.EConflict, "", "order %s already has this invoice, or serial %s is taken", inv.OrderID, inv.Serial)
 	}
@@ -77,7 +77,7 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 		&inv.Number, &inv.Type, &inv.Status, &inv.Currency, &inv.Reason, &inv.Seller.Name, &inv.Seller.VATNumber,
 		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
 		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
-		&inv.IssuedAt, &inv.CreatedAt, &inv.UpdatedAt); err != nil {
+		&inv.IssuedAt, &inv.CreatedAt, &inv.UpdatedAt, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount); err != nil {
 		return nil, err
 	}
 	if parent != nil {
