@@ -35,9 +35,9 @@ import (
 	"github.com/refundd/refundd/refund"
 )
 
-// ErrParentNotReported is the invoice_error of a refund invoice whose tax
+// ErrParentNotReported is the invoice_error of a credit note whose tax
 // invoice was never reported, word for word as the Techrar seed shows it.
-const ErrParentNotReported = "Parent invoice must be successfully published before creating a return invoice."
+const ErrParentNotReported = refund.ErrParentNotReported
 
 // Issuer builds invoices and reports them with its Reporter.
 type Issuer struct {
@@ -298,22 +298,28 @@ func total(inv *refund.Invoice) {
 	inv.TotalAmount = inv.NetAmount
 }
 
-// Report reports a final invoice. A refund invoice whose tax invoice was
-// not reported is aborted without being sent. A reporter that cannot be
-// reached leaves the invoice not_submitted, with the reason.
+// Report reports a final document once: reported, failed with the
+// reason the authority gave, or pending when it could not be handed over
+// (the core's queue tries again). The core checks a credit or debit note's
+// parent first.
 func (is *Issuer) Report(ctx context.Context, inv, parent *refund.Invoice) (refund.ZATCAStatus, string) {
-	if inv.Type == refund.InvoiceRefund && (parent == nil || parent.ZATCAStatus != refund.ZATCAReported) {
-		return refund.ZATCAAborted, ErrParentNotReported
-	}
 	doc, err := NewDocument(inv)
 	if err != nil {
-		return refund.ZATCARejected, err.Error()
+		return refund.ZATCAFailed, err.Error()
 	}
 	res, err := is.reporter.Report(ctx, doc)
 	if err != nil {
-		return refund.ZATCANotSubmitted, "reporting failed: " + err.Error()
+		return refund.ZATCAPending, "reporting failed: " + err.Error()
 	}
 	return res.Status, res.Message
+}
+
+// Inline says whether Report runs in-process (the sandbox), so the core
+// may make the first attempt inside the transaction that issues a
+// document; a reporter that calls out is only called by the queue.
+func (is *Issuer) Inline() bool {
+	_, ok := is.reporter.(Sandbox)
+	return ok
 }
 
 func lineOf(inv *refund.Invoice, itemID string) *refund.InvoiceLine {

@@ -305,7 +305,7 @@ func checkDocument(t *testing.T, inv *refund.Invoice, paid int64) {
 		fail("rounding %s is more than a unit per line", d.Rounding)
 	}
 	qr := tlv(t, mustQR(t, inv))
-	if qr[invoice.TagTotal] != d.Payable || qr[invoice.TagVAT] != money.Format(vat, cur) {
+	if qr[invoice.TagTotal] != d.Inclusive || qr[invoice.TagVAT] != money.Format(vat, cur) {
 		fail("QR total %s VAT %s", qr[invoice.TagTotal], qr[invoice.TagVAT])
 	}
 }

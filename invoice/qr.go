@@ -14,7 +14,7 @@ const (
 	TagSeller    = 1 // seller's name
 	TagVATNumber = 2 // seller's VAT registration number
 	TagTimestamp = 3 // issue time, ISO 8601
-	TagTotal     = 4 // invoice total with VAT
+	TagTotal     = 4 // invoice total with VAT (BT-112: net + VAT, before any rounding)
 	TagVAT       = 5 // VAT total
 )
 
@@ -35,7 +35,7 @@ func QR(inv *refund.Invoice) (string, error) {
 		{TagSeller, inv.Seller.Name},
 		{TagVATNumber, inv.Seller.VATNumber},
 		{TagTimestamp, inv.IssuedAt.UTC().Format("2006-01-02T15:04:05Z")},
-		{TagTotal, money.Format(inv.TotalAmount, cur)},
+		{TagTotal, money.Format(inv.TotalExcludingTax+inv.TaxAmount, cur)},
 		{TagVAT, money.Format(inv.TaxAmount, cur)},
 	} {
 		v := f.value

@@ -13,20 +13,20 @@ import (
 	"github.com/refundd/refundd/refund"
 )
 
-// Reporter reports a document to ZATCA. It is called inside the store
-// transaction that makes the invoice final, which may run more than once:
-// an implementation must be quick and repeatable (the sandbox answers
-// in-process; a connector to ZATCA itself would queue the document and
-// answer not_submitted). An error means the document could not be handed
-// over; the invoice stays not_submitted.
+// Reporter reports a document to ZATCA. refundd's queue calls it outside
+// any transaction and retries on error (the document stays pending), so it
+// may call out; only Sandbox, which answers in-process, is also called in
+// the transaction that makes a document final. It must be idempotent by
+// the document's UUID: the same document reported again answers as the
+// first time.
 type Reporter interface {
 	Report(ctx context.Context, doc Document) (Result, error)
 }
 
 // Result is the authority's answer.
 type Result struct {
-	Status  refund.ZATCAStatus // reported or rejected
-	Message string             // why it was rejected
+	Status  refund.ZATCAStatus // reported or failed
+	Message string             // why it failed
 }
 
 // Sandbox is an in-process reporter that checks what ZATCA checks first
@@ -47,23 +47,23 @@ var vatRE = regexp.MustCompile(`^3[0-9]{13}3$`)
 func (Sandbox) Report(ctx context.Context, doc Document) (Result, error) {
 	inv := doc.Invoice
 	if !vatRE.MatchString(inv.Seller.VATNumber) {
-		return Result{Status: refund.ZATCARejected,
+		return Result{Status: refund.ZATCAFailed,
 			Message: "BR-KSA-39: the seller's VAT registration number must be 15 digits starting and ending with 3"}, nil
 	}
 	if err := wellFormed(doc.XML); err != nil {
-		return Result{Status: refund.ZATCARejected, Message: "the invoice XML is not well-formed: " + err.Error()}, nil
+		return Result{Status: refund.ZATCAFailed, Message: "the invoice XML is not well-formed: " + err.Error()}, nil
 	}
 	for i, l := range inv.Lines {
 		rate, err := money.ParseRate(l.TaxRate)
 		if err != nil {
-			return Result{Status: refund.ZATCARejected, Message: fmt.Sprintf("line %d: VAT rate %q", i+1, l.TaxRate)}, nil
+			return Result{Status: refund.ZATCAFailed, Message: fmt.Sprintf("line %d: VAT rate %q", i+1, l.TaxRate)}, nil
 		}
 		if d := money.Tax(l.TotalExcludingTax, rate) - l.TaxAmount; d < -1 || d > 1 {
-			return Result{Status: refund.ZATCARejected, Message: fmt.Sprintf("BR-KSA-50: line %d VAT is not its net x rate", i+1)}, nil
+			return Result{Status: refund.ZATCAFailed, Message: fmt.Sprintf("BR-KSA-50: line %d VAT is not its net x rate", i+1)}, nil
 		}
 	}
 	if r := inv.TotalAmount - inv.TotalExcludingTax - inv.TaxAmount; r < -2*int64(len(inv.Lines)+1) || r > 2*int64(len(inv.Lines)+1) {
-		return Result{Status: refund.ZATCARejected, Message: "BR-CO-16: the amount due is not the total with VAT plus a rounding"}, nil
+		return Result{Status: refund.ZATCAFailed, Message: "BR-CO-16: the amount due is not the total with VAT plus a rounding"}, nil
 	}
 	return Result{Status: refund.ZATCAReported}, nil
 }

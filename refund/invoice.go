@@ -32,19 +32,31 @@ const (
 	InvoiceVoid    InvoiceStatus = "void"
 )
 
-// ZATCAStatus is where an invoice stands with the Saudi e-invoicing
-// authority. An invoice is reported once it is final (paid); until then,
-// when the merchant turned reporting off, or when it is void, it is
-// not_submitted. A refund invoice whose tax invoice was not reported is
-// aborted without being sent (ZATCA refuses a credit note to an unknown
-// invoice).
+// ZATCAStatus is where a document stands with the Saudi e-invoicing
+// authority. Reporting is a queue: a document is pending once it is final
+// (paid) and reporting is on, and is reported with retries and backoff
+// until the authority answers: reported, or failed with the reason (it
+// refused the document, or the attempts ran out). A credit or debit note
+// waits for the document it corrects and is aborted without being sent
+// when that one will never be reported (ZATCA refuses a credit note to an
+// unknown invoice). not_submitted: reporting is off, the document is not
+// final, or it is void.
 type ZATCAStatus string
 
 const (
 	ZATCANotSubmitted ZATCAStatus = "not_submitted"
+	ZATCAPending      ZATCAStatus = "pending"
 	ZATCAReported     ZATCAStatus = "reported"
-	ZATCARejected     ZATCAStatus = "rejected"
+	ZATCAFailed       ZATCAStatus = "failed"
 	ZATCAAborted      ZATCAStatus = "aborted"
+)
+
+// ZATCA reporting's retry schedule: the wait after each failed attempt,
+// the last one repeated, and how many attempts before a document is
+// failed.
+var (
+	zatcaBackoff     = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour}
+	zatcaMaxAttempts = 12
 )
 
 // InvoiceZone is Saudi time (UTC+3, no daylight saving): invoice dates and
@@ -98,7 +110,11 @@ type Invoice struct {
 	TaxRate              string // percent: the lines' rate, the highest when they differ
 
 	ZATCAStatus  ZATCAStatus
-	InvoiceError string // why reporting failed or was aborted
+	InvoiceError string // why reporting failed or was aborted, or the last attempt's error
+	// ZATCAAttempts counts reporting attempts; ZATCANextAt is when the
+	// queue tries next (pending documents only).
+	ZATCAAttempts int
+	ZATCANextAt   time.Time
 
 	IssuedAt  time.Time
 	CreatedAt time.Time
@@ -171,9 +187,13 @@ type InvoiceTx interface {
 	ListInvoices(ctx context.Context, f InvoiceFilter) ([]*Invoice, error)
 	// CountInvoices counts what f selects, ignoring Cursor, Offset, Limit.
 	CountInvoices(ctx context.Context, f InvoiceFilter) (int, error)
-	// UpdateInvoice writes Status, ZATCAStatus, InvoiceError and
-	// UpdatedAt. Returns EInvoiceNotFound.
+	// UpdateInvoice writes Status, ZATCAStatus, InvoiceError,
+	// ZATCAAttempts, ZATCANextAt and UpdatedAt. Returns EInvoiceNotFound.
 	UpdateInvoice(ctx context.Context, inv *Invoice) error
+	// ClaimInvoiceReports returns up to limit pending documents due at now
+	// (ZATCANextAt <= now), oldest first, with their lines, and moves
+	// their ZATCANextAt to until, so no other node takes them meanwhile.
+	ClaimInvoiceReports(ctx context.Context, now, until time.Time, limit int) ([]*Invoice, error)
 	// NextInvoiceNumber increments and returns the merchant's invoice
 	// counter for year (the first is 1). The counter is part of the
 	// transaction: a rollback gives the number back, so committed numbers
@@ -201,9 +221,16 @@ type Invoicer interface {
 	// Debit builds the debit note that takes back credit (its refund was
 	// reversed).
 	Debit(credit *Invoice, seller Seller) (*Invoice, error)
-	// Report reports a final invoice (parent: the tax invoice of a refund
-	// invoice) and says how it went.
+	// Report reports a final document (parent: the one a credit or debit
+	// note corrects, already reported) and says how it went: reported,
+	// failed with the authority's reason, or pending with the error that
+	// kept it from being handed over (the queue tries again). Reporting the
+	// same document (the same UUID) again must answer as the first time.
 	Report(ctx context.Context, inv, parent *Invoice) (ZATCAStatus, string)
+	// Inline says Report is quick and local (the sandbox): the first
+	// attempt is then made in the transaction that makes a document final.
+	// Otherwise only the queue calls it, outside any transaction.
+	Inline() bool
 }
 
 // InvoiceView is an invoice with what surfaces show beside it.
@@ -293,9 +320,9 @@ func (f *InvoiceFilter) validate() error {
 		return Errorf(EInvalidRequest, "type", "type must be invoice, refund or debit")
 	case f.Status != "" && f.Status != InvoicePending && f.Status != InvoicePaid && f.Status != InvoiceVoid:
 		return Errorf(EInvalidRequest, "status", "status must be pending, paid or void")
-	case f.ZATCAStatus != "" && f.ZATCAStatus != ZATCANotSubmitted && f.ZATCAStatus != ZATCAReported &&
-		f.ZATCAStatus != ZATCARejected && f.ZATCAStatus != ZATCAAborted:
-		return Errorf(EInvalidRequest, "zatca_status", "zatca_status must be not_submitted, reported, rejected or aborted")
+	case f.ZATCAStatus != "" && f.ZATCAStatus != ZATCANotSubmitted && f.ZATCAStatus != ZATCAPending && f.ZATCAStatus != ZATCAReported &&
+		f.ZATCAStatus != ZATCAFailed && f.ZATCAStatus != ZATCAAborted:
+		return Errorf(EInvalidRequest, "zatca_status", "zatca_status must be not_submitted, pending, reported, failed or aborted")
 	case f.Offset < 0 || f.Offset > 1_000_000:
 		return Errorf(EInvalidRequest, "offset", "offset must be between 0 and 1000000")
 	case f.Cursor < 0:
@@ -516,13 +543,94 @@ func (s *Service) number(ctx context.Context, tx Tx, inv *Invoice, prefix string
 	return nil
 }
 
-// report reports a final invoice unless the merchant turned reporting off.
-func (s *Service) report(ctx context.Context, inv, parent *Invoice, cfg *InvoiceConfig) {
+// report queues a final document for ZATCA unless the merchant turned
+// reporting off, and makes the first attempt at once when the reporter is
+// in-process.
+func (s *Service) report(ctx context.Context, inv, parent *Invoice, cfg *InvoiceConfig, now time.Time) {
 	if !cfg.ZATCAEnabled {
-		inv.ZATCAStatus, inv.InvoiceError = ZATCANotSubmitted, ""
+		inv.ZATCAStatus, inv.InvoiceError, inv.ZATCANextAt = ZATCANotSubmitted, "", time.Time{}
 		return
 	}
-	inv.ZATCAStatus, inv.InvoiceError = s.cfg.Invoicer.Report(ctx, inv, parent)
+	inv.ZATCAStatus, inv.ZATCANextAt = ZATCAPending, now
+	if s.cfg.Invoicer.Inline() {
+		s.attemptReport(ctx, inv, parent, now)
+	}
+}
+
+// attemptReport makes one reporting attempt of a pending document and
+// moves it on: reported; failed; aborted when the document it corrects
+// will never be reported; or still pending, due again after the backoff
+// (without an attempt counted while it waits for its parent).
+func (s *Service) attemptReport(ctx context.Context, inv, parent *Invoice, now time.Time) {
+	if inv.Type != InvoiceSale {
+		switch {
+		case parent == nil || parent.ZATCAStatus == ZATCAFailed || parent.ZATCAStatus == ZATCAAborted ||
+			parent.ZATCAStatus == ZATCANotSubmitted:
+			inv.ZATCAStatus, inv.InvoiceError, inv.ZATCANextAt = ZATCAAborted, ErrParentNotReported, time.Time{}
+			return
+		case parent.ZATCAStatus == ZATCAPending:
+			inv.ZATCANextAt = now.Add(zatcaBackoff[0]) // its parent goes first
+			return
+		}
+	}
+	status, msg := s.cfg.Invoicer.Report(ctx, inv, parent)
+	inv.ZATCAAttempts++
+	switch {
+	case status == ZATCAPending && inv.ZATCAAttempts >= zatcaMaxAttempts:
+		inv.ZATCAStatus, inv.InvoiceError, inv.ZATCANextAt = ZATCAFailed, fmt.Sprintf("gave up after %d attempts: %s", inv.ZATCAAttempts, msg), time.Time{}
+	case status == ZATCAPending:
+		inv.InvoiceError, inv.ZATCANextAt = msg, now.Add(zatcaBackoff[min(inv.ZATCAAttempts, len(zatcaBackoff))-1])
+	default:
+		inv.ZATCAStatus, inv.InvoiceError, inv.ZATCANextAt = status, msg, time.Time{}
+	}
+}
+
+// ErrParentNotReported is the invoice_error of a credit or debit note
+// whose parent document will never be reported, word for word as the
+// Techrar seed shows it.
+const ErrParentNotReported = "Parent invoice must be successfully published before creating a return invoice."
+
+// ReportInvoices is the reporting queue's pass: it claims up to limit due
+// pending documents and makes one attempt at each, outside any
+// transaction, recording each outcome. Returns how many it claimed.
+func (s *Service) ReportInvoices(ctx context.Context, limit int) (int, error) {
+	if s.cfg.Invoicer == nil {
+		return 0, nil
+	}
+	var due []*Invoice
+	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+		now := s.now()
+		due, err = tx.ClaimInvoiceReports(ctx, now, now.Add(s.cfg.Lease), limit)
+		return err
+	})
+	if err != nil || len(due) == 0 {
+		return 0, err
+	}
+	for _, inv := range due {
+		var parent *Invoice
+		if inv.ParentID != 0 {
+			if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+				parent, err = tx.GetInvoice(ctx, inv.MerchantID, inv.ParentID)
+				return err
+			}); err != nil {
+				return 0, err
+			}
+		}
+		s.attemptReport(ctx, inv, parent, s.now())
+		err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+			cur, err := tx.GetInvoice(ctx, inv.MerchantID, inv.ID)
+			if err != nil || cur.ZATCAStatus != ZATCAPending {
+				return err // settled meanwhile: keep what is there
+			}
+			cur.ZATCAStatus, cur.InvoiceError, cur.ZATCAAttempts, cur.ZATCANextAt = inv.ZATCAStatus, inv.InvoiceError, inv.ZATCAAttempts, inv.ZATCANextAt
+			cur.UpdatedAt = s.now()
+			return tx.UpdateInvoice(ctx, cur)
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(due), nil
 }
 
 // issueSale issues the tax invoice of a captured order with items, in the
@@ -541,7 +649,7 @@ func (s *Service) issueSale(ctx context.Context, tx Tx, o *Order, now time.Time)
 	if err := s.number(ctx, tx, inv, ic.cfg.SerialPrefix, now); err != nil {
 		return nil, err
 	}
-	s.report(ctx, inv, nil, ic.cfg)
+	s.report(ctx, inv, nil, ic.cfg, now)
 	if err := tx.CreateInvoice(ctx, inv); err != nil {
 		return nil, err
 	}
@@ -624,7 +732,7 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 		if err != nil {
 			return err
 		}
-		s.report(ctx, inv, parent, cfg)
+		s.report(ctx, inv, parent, cfg, now)
 	case StatusFailed, StatusCanceled, StatusReversed:
 		inv.Status = InvoiceVoid // never paid: nothing to take back
 	default:
@@ -652,7 +760,7 @@ func (s *Service) issueDebitNote(ctx context.Context, tx Tx, credit *Invoice, no
 	if err := s.number(ctx, tx, inv, ic.cfg.SerialPrefix, now); err != nil {
 		return err
 	}
-	s.report(ctx, inv, credit, ic.cfg)
+	s.report(ctx, inv, credit, ic.cfg, now)
 	return tx.CreateInvoice(ctx, inv)
 }
 

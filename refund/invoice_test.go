@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/refundd/refundd/invoice"
 	"github.com/refundd/refundd/processor"
@@ -30,6 +32,13 @@ func (reversingProcessor) Status(context.Context, string) (processor.Result, err
 // merchant with a VAT number, so the sandbox reports its invoices.
 func invoicing(t *testing.T) (*refund.Service, refund.Principal) {
 	t.Helper()
+	return invoicingWith(t, nil, nil)
+}
+
+// invoicingWith is invoicing with reporter (nil: the sandbox) and a clock
+// (nil: the database's).
+func invoicingWith(t *testing.T, reporter invoice.Reporter, now func() time.Time) (*refund.Service, refund.Principal) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "refundd.db"))
 	if err != nil {
@@ -37,8 +46,8 @@ func invoicing(t *testing.T) (*refund.Service, refund.Principal) {
 	}
 	t.Cleanup(func() { st.Close() })
 	var n atomic.Int64
-	svc, err := refund.NewService(refund.Config{Store: st, Processor: reversingProcessor{}, Invoicer: invoice.New(nil),
-		NewID: func(p string) string { return fmt.Sprintf("%s_%012d", p, n.Add(1)) }})
+	svc, err := refund.NewService(refund.Config{Store: st, Processor: reversingProcessor{}, Invoicer: invoice.New(reporter),
+		NewID: func(p string) string { return fmt.Sprintf("%s_%012d", p, n.Add(1)) }, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,4 +213,138 @@ func TestInvoice_ReportingOff(t *testing.T) {
 	if _, _, err := svc.RefundInvoice(ctx, p, v.ID, []refund.InvoiceLineRefund{{LineID: v.Lines[0].ID, Qty: 1}}, refund.RefundInput{}); refund.ErrorCode(err) != refund.EInvalidRequest {
 		t.Fatalf("refunding a refund invoice: %v", err)
 	}
+}
+
+// flakyReporter fails the first fails calls, then answers answer; it
+// records the UUIDs it was asked to report.
+type flakyReporter struct {
+	mu     sync.Mutex
+	fails  int
+	answer refund.ZATCAStatus
+	uuids  []string
+}
+
+func (r *flakyReporter) Report(_ context.Context, doc invoice.Document) (invoice.Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.uuids = append(r.uuids, doc.UUID)
+	if len(r.uuids) <= r.fails {
+		return invoice.Result{}, fmt.Errorf("connection reset (attempt %d)", len(r.uuids))
+	}
+	return invoice.Result{Status: r.answer, Message: map[refund.ZATCAStatus]string{refund.ZATCAFailed: "BR-KSA-XX: refused"}[r.answer]}, nil
+}
+
+func (r *flakyReporter) seen() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.uuids...)
+}
+
+// TestZATCAQueue: with a reporter that calls out, documents wait as
+// pending and the queue reports them with backoff, a credit note only
+// after its tax invoice, the same UUID on every attempt; a refusal fails
+// the document and aborts its credit notes; attempts run out into failed.
+func TestZATCAQueue(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	state := func(t *testing.T, svc *refund.Service, p refund.Principal, id int64) *refund.InvoiceView {
+		t.Helper()
+		v, err := svc.GetInvoice(ctx, p, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	setup := func(t *testing.T, rep *flakyReporter) (*refund.Service, refund.Principal, *atomic.Int64, int64, int64) {
+		var clock atomic.Int64
+		clock.Store(t0.UnixNano())
+		svc, p := invoicingWith(t, rep, func() time.Time { return time.Unix(0, clock.Load()).UTC() })
+		o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 2066,
+			Items: []refund.ItemInput{{ID: "a", Qty: 2, UnitAmount: 1033}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Items: []refund.RefundItemInput{{ItemID: "a", Qty: 1}}})
+		if err != nil || r.Status != refund.StatusSucceeded {
+			t.Fatalf("refund %v %v", r, err)
+		}
+		tax := invoiceOfOrder(t, svc, p, o.ID, refund.InvoiceSale)
+		credit := invoiceOfRefund(t, svc, p, r.ID)
+		if tax.ZATCAStatus != refund.ZATCAPending || credit.ZATCAStatus != refund.ZATCAPending || len(rep.seen()) != 0 {
+			t.Fatalf("before the queue runs: %s, %s, %d calls", tax.ZATCAStatus, credit.ZATCAStatus, len(rep.seen()))
+		}
+		return svc, p, &clock, tax.ID, credit.ID
+	}
+	pass := func(t *testing.T, svc *refund.Service, clock *atomic.Int64, after time.Duration) int {
+		t.Helper()
+		clock.Add(int64(after))
+		n, err := svc.ReportInvoices(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	t.Run("RetriedThenReported", func(t *testing.T) {
+		rep := &flakyReporter{fails: 2, answer: refund.ZATCAReported}
+		svc, p, clock, taxID, creditID := setup(t, rep)
+		if n := pass(t, svc, clock, 0); n != 2 {
+			t.Fatalf("first pass claimed %d", n)
+		}
+		tax, credit := state(t, svc, p, taxID), state(t, svc, p, creditID)
+		if tax.ZATCAStatus != refund.ZATCAPending || tax.ZATCAAttempts != 1 || !strings.Contains(tax.InvoiceError, "connection reset") ||
+			!tax.ZATCANextAt.Equal(t0.Add(time.Minute)) || credit.ZATCAAttempts != 0 {
+			t.Fatalf("after a failed attempt: %s %d %q %v; credit %d attempts", tax.ZATCAStatus, tax.ZATCAAttempts, tax.InvoiceError, tax.ZATCANextAt, credit.ZATCAAttempts)
+		}
+		if n := pass(t, svc, clock, 30*time.Second); n != 0 {
+			t.Fatalf("a pass before the backoff claimed %d", n)
+		}
+		pass(t, svc, clock, 30*time.Second) // attempt 2 fails: next in 5 minutes
+		pass(t, svc, clock, 5*time.Minute)  // attempt 3 succeeds, then the credit note goes
+		tax, credit = state(t, svc, p, taxID), state(t, svc, p, creditID)
+		if tax.ZATCAStatus != refund.ZATCAReported || tax.ZATCAAttempts != 3 || tax.InvoiceError != "" ||
+			credit.ZATCAStatus != refund.ZATCAReported || credit.ZATCAAttempts != 1 {
+			t.Fatalf("reported: tax %s (%d), credit %s (%d)", tax.ZATCAStatus, tax.ZATCAAttempts, credit.ZATCAStatus, credit.ZATCAAttempts)
+		}
+		uuids := rep.seen()
+		if len(uuids) != 4 || uuids[0] != uuids[1] || uuids[1] != uuids[2] || uuids[3] == uuids[0] {
+			t.Fatalf("UUIDs reported: %v", uuids)
+		}
+		if n := pass(t, svc, clock, 24*time.Hour); n != 0 || len(rep.seen()) != 4 {
+			t.Fatalf("a reported document was reported again")
+		}
+	})
+	t.Run("RefusedFailsAndAbortsItsCreditNote", func(t *testing.T) {
+		rep := &flakyReporter{answer: refund.ZATCAFailed}
+		svc, p, clock, taxID, creditID := setup(t, rep)
+		pass(t, svc, clock, 0)
+		tax, credit := state(t, svc, p, taxID), state(t, svc, p, creditID)
+		if tax.ZATCAStatus != refund.ZATCAFailed || !strings.Contains(tax.InvoiceError, "BR-KSA-XX") ||
+			credit.ZATCAStatus != refund.ZATCAAborted || credit.InvoiceError != refund.ErrParentNotReported {
+			t.Fatalf("tax %s %q, credit %s %q", tax.ZATCAStatus, tax.InvoiceError, credit.ZATCAStatus, credit.InvoiceError)
+		}
+		if len(rep.seen()) != 1 {
+			t.Fatalf("the credit note was sent: %v", rep.seen())
+		}
+	})
+	t.Run("AttemptsRunOut", func(t *testing.T) {
+		rep := &flakyReporter{fails: 1 << 30}
+		svc, p, clock, taxID, _ := setup(t, rep)
+		for range 40 {
+			pass(t, svc, clock, 6*time.Hour)
+		}
+		tax := state(t, svc, p, taxID)
+		if tax.ZATCAStatus != refund.ZATCAFailed || tax.ZATCAAttempts != 12 || !strings.Contains(tax.InvoiceError, "gave up after 12 attempts") {
+			t.Fatalf("tax %s %d %q", tax.ZATCAStatus, tax.ZATCAAttempts, tax.InvoiceError)
+		}
+	})
+}
+
+func invoiceOfOrder(t *testing.T, svc *refund.Service, p refund.Principal, orderID string, typ refund.InvoiceType) *refund.InvoiceView {
+	t.Helper()
+	page, err := svc.ListInvoices(context.Background(), p, refund.InvoiceFilter{OrderID: orderID, Type: typ})
+	if err != nil || len(page.Data) != 1 {
+		t.Fatalf("order %s: %v invoices of type %s (%v)", orderID, len(page.Data), typ, err)
+	}
+	return page.Data[0]
 }

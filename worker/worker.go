@@ -1,6 +1,7 @@
 // Package worker runs refundd's background work: it moves refunds whose
-// request gave up (timeout, crash, queued) to a final state, and keeps the
-// idempotency table trimmed. Every node runs one; the store's leases make
+// request gave up (timeout, crash, queued) to a final state, reports
+// invoices to ZATCA from the reporting queue, and keeps the idempotency
+// table trimmed. Every node runs one; the store's leases make
 // sure no refund is worked on by two nodes at once.
 package worker
 
@@ -51,9 +52,15 @@ func New(svc *refund.Service, cfg Config) *Worker {
 	return &Worker{svc: svc, cfg: cfg}
 }
 
-// RunOnce does one pass and returns how many refunds it claimed.
+// RunOnce does one pass and returns how many refunds and documents to
+// report to ZATCA it claimed.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	return w.svc.ProcessDue(ctx, w.cfg.Batch, w.cfg.Parallel)
+	n, err := w.svc.ProcessDue(ctx, w.cfg.Batch, w.cfg.Parallel)
+	if err != nil {
+		return n, err
+	}
+	m, err := w.svc.ReportInvoices(ctx, w.cfg.Batch)
+	return n + m, err
 }
 
 // Start runs passes in the background until Stop. Starting a started

@@ -96,7 +96,7 @@ func TestRefundInvoice_SeedExample(t *testing.T) {
 	s := dialecttest.Start(t)
 	o := s.Order(seedOrder("ORD-410"))
 	tax := taxInvoice(t, s, o.ID)
-	if tax.ID != 1 || tax.Lines[0].ID != 1 || tax.Serial != "INV-202600001" || tax.ZATCAStatus != refund.ZATCARejected {
+	if tax.ID != 1 || tax.Lines[0].ID != 1 || tax.Serial != "INV-202600001" || tax.ZATCAStatus != refund.ZATCAFailed {
 		t.Fatalf("tax invoice %d line %d serial %s zatca %s", tax.ID, tax.Lines[0].ID, tax.Serial, tax.ZATCAStatus)
 	}
 	r := post(s, refundPath(tax.ID), dialecttest.Testdata(t, "request.json"))
@@ -144,7 +144,7 @@ func TestRefundInvoice_SeedExample(t *testing.T) {
 		}
 		contract(t, got.Body)
 		wantFields(t, got, map[string]string{"type": "invoice", "status": "paid", "serial": "INV-202600001",
-			"zatca_status": "rejected", "total_amount": "327.32", "tax_amount": "42.70", "total_amount_excluding_tax": "284.62"})
+			"zatca_status": "failed", "total_amount": "327.32", "tax_amount": "42.70", "total_amount_excluding_tax": "284.62"})
 		refunds := got.Get("refunds").([]any)
 		if len(refunds) != 1 || (dialecttest.Reply{Body: refunds[0]}).Str("serial") != "INV-202600002" {
 			t.Fatalf("refunds = %v", refunds)

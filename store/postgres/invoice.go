@@ -1,10 +1,13 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,7 +17,7 @@ import (
 const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_serial, serial, number, type, status,
 	currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status,
-	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount`
+	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount, zatca_attempts, zatca_next_at`
 
 const lineColumns = `invoice_id, position, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable`
@@ -37,13 +40,14 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 		return fmt.Errorf("postgres: create invoice: %w", err)
 	}
 	err = t.q.QueryRow(ctx, `INSERT INTO invoices (`+invoiceColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)
 		ON CONFLICT DO NOTHING RETURNING id`,
 		inv.MerchantID, inv.OrderID, inv.RefundID, nullID(inv.ParentID), inv.ParentSerial, inv.Serial, inv.Number,
 		string(inv.Type), string(inv.Status), inv.Currency, inv.Reason, inv.Seller.Name, inv.Seller.VATNumber,
 		string(customer), inv.PaymentMethod, inv.SubTotalAmount, inv.ShippingAmount, inv.DiscountAmount, inv.NetAmount,
 		inv.TotalExcludingTax, inv.TaxAmount, inv.TotalAmount, inv.TaxRate, string(inv.ZATCAStatus), inv.InvoiceError,
-		inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt, inv.ShippingExcludingTax, inv.ShippingTaxAmount).Scan(&inv.ID)
+		inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt, inv.ShippingExcludingTax, inv.ShippingTaxAmount,
+		inv.ZATCAAttempts, nullTime(inv.ZATCANextAt)).Scan(&inv.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return refund.Errorf(refund.EConflict, "", "order %s already has this invoice, or serial %s is taken", inv.OrderID, inv.Serial)
 	}
@@ -73,15 +77,19 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 	var inv refund.Invoice
 	var parent *int64
 	var customer []byte
+	var next *time.Time
 	if err := s.Scan(&inv.ID, &inv.MerchantID, &inv.OrderID, &inv.RefundID, &parent, &inv.ParentSerial, &inv.Serial,
 		&inv.Number, &inv.Type, &inv.Status, &inv.Currency, &inv.Reason, &inv.Seller.Name, &inv.Seller.VATNumber,
 		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
 		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
-		&inv.IssuedAt, &inv.CreatedAt, &inv.UpdatedAt, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount); err != nil {
+		&inv.IssuedAt, &inv.CreatedAt, &inv.UpdatedAt, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount, &inv.ZATCAAttempts, &next); err != nil {
 		return nil, err
 	}
 	if parent != nil {
 		inv.ParentID = *parent
+	}
+	if next != nil {
+		inv.ZATCANextAt = *next
 	}
 	if err := json.Unmarshal(customer, &inv.Customer); err != nil {
 		return nil, fmt.Errorf("invoice %d customer: %w", inv.ID, err)
@@ -212,8 +220,9 @@ func (t *tx) CountInvoices(ctx context.Context, f refund.InvoiceFilter) (int, er
 
 // UpdateInvoice writes the status, the ZATCA outcome and the update time.
 func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
-	n, err := t.exec(ctx, "update invoice", `UPDATE invoices SET status = $1, zatca_status = $2, invoice_error = $3, updated_at = $4
-		WHERE id = $5`, string(inv.Status), string(inv.ZATCAStatus), inv.InvoiceError, inv.UpdatedAt, inv.ID)
+	n, err := t.exec(ctx, "update invoice", `UPDATE invoices SET status = $1, zatca_status = $2, invoice_error = $3, updated_at = $4,
+		zatca_attempts = $5, zatca_next_at = $6 WHERE id = $7`, string(inv.Status), string(inv.ZATCAStatus), inv.InvoiceError,
+		inv.UpdatedAt, inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ID)
 	if err != nil {
 		return err
 	}
@@ -221,6 +230,34 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
 		return refund.Errorf(refund.EInvoiceNotFound, "", "invoice %d not found", inv.ID)
 	}
 	return nil
+}
+
+// nullTime stores a zero time as NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// ClaimInvoiceReports takes the due pending documents, oldest first, and
+// moves their next attempt to until; SKIP LOCKED lets nodes claim side by
+// side.
+func (t *tx) ClaimInvoiceReports(ctx context.Context, now, until time.Time, limit int) ([]*refund.Invoice, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	out, err := queryAll(ctx, t, "claim invoice reports", `UPDATE invoices SET zatca_next_at = $1 WHERE id IN (
+		SELECT id FROM invoices WHERE zatca_status = 'pending' AND zatca_next_at <= $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING id, `+invoiceColumns, scanInvoice, until, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b *refund.Invoice) int { return cmp.Compare(a.ID, b.ID) })
+	if err := t.loadLines(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // NextInvoiceNumber increments the merchant's counter for year in one

@@ -695,7 +695,7 @@ func TestInvoices(t *testing.T) {
 				{"Cursor", refund.InvoiceFilter{MerchantID: o.MerchantID, Cursor: credit.ID}, []*refund.Invoice{sale}},
 				{"Offset", refund.InvoiceFilter{MerchantID: o.MerchantID, Offset: 1, Limit: 1}, []*refund.Invoice{sale}},
 				{"Serial", refund.InvoiceFilter{MerchantID: o.MerchantID, Serial: credit.Serial}, []*refund.Invoice{credit}},
-				{"None", refund.InvoiceFilter{MerchantID: o.MerchantID, ZATCAStatus: refund.ZATCARejected}, nil},
+				{"None", refund.InvoiceFilter{MerchantID: o.MerchantID, ZATCAStatus: refund.ZATCAFailed}, nil},
 			} {
 				got, err := tx.ListInvoices(ctx, tc.f)
 				if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/refundd/refundd/refund"
 )
@@ -13,7 +14,7 @@ import (
 const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_serial, serial, number, type, status,
 	currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status,
-	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount`
+	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount, zatca_attempts, zatca_next_at`
 
 const lineColumns = `invoice_id, position, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable`
@@ -32,12 +33,13 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 		return fmt.Errorf("sqlite: create invoice: %w", err)
 	}
 	err = t.q.QueryRowContext(ctx, `INSERT INTO invoices (`+invoiceColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		inv.MerchantID, inv.OrderID, inv.RefundID, nullID(inv.ParentID), inv.ParentSerial, inv.Serial, inv.Number,
 		string(inv.Type), string(inv.Status), inv.Currency, inv.Reason, inv.Seller.Name, inv.Seller.VATNumber,
 		string(customer), inv.PaymentMethod, inv.SubTotalAmount, inv.ShippingAmount, inv.DiscountAmount, inv.NetAmount,
 		inv.TotalExcludingTax, inv.TaxAmount, inv.TotalAmount, inv.TaxRate, string(inv.ZATCAStatus), inv.InvoiceError,
-		nanos(inv.IssuedAt), nanos(inv.CreatedAt), nanos(inv.UpdatedAt), inv.ShippingExcludingTax, inv.ShippingTaxAmount).Scan(&inv.ID)
+		nanos(inv.IssuedAt), nanos(inv.CreatedAt), nanos(inv.UpdatedAt), inv.ShippingExcludingTax, inv.ShippingTaxAmount,
+		inv.ZATCAAttempts, nullTime(inv.ZATCANextAt)).Scan(&inv.ID)
 	if isUnique(err) {
 		return refund.Errorf(refund.EConflict, "", "order %s already has this invoice, or serial %s is taken", inv.OrderID, inv.Serial)
 	}
@@ -62,11 +64,12 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 	var parent sql.NullInt64
 	var customer string
 	var issued, created, updated int64
+	var next sql.NullInt64
 	if err := s.Scan(&inv.ID, &inv.MerchantID, &inv.OrderID, &inv.RefundID, &parent, &inv.ParentSerial, &inv.Serial,
 		&inv.Number, &inv.Type, &inv.Status, &inv.Currency, &inv.Reason, &inv.Seller.Name, &inv.Seller.VATNumber,
 		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
 		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
-		&issued, &created, &updated, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount); err != nil {
+		&issued, &created, &updated, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount, &inv.ZATCAAttempts, &next); err != nil {
 		return nil, err
 	}
 	inv.ParentID = parent.Int64
@@ -74,6 +77,9 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 		return nil, fmt.Errorf("invoice %d customer: %w", inv.ID, err)
 	}
 	inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt = fromNanos(issued), fromNanos(created), fromNanos(updated)
+	if next.Valid {
+		inv.ZATCANextAt = fromNanos(next.Int64)
+	}
 	return &inv, nil
 }
 
@@ -199,8 +205,9 @@ func (t *tx) CountInvoices(ctx context.Context, f refund.InvoiceFilter) (int, er
 
 // UpdateInvoice writes the status, the ZATCA outcome and the update time.
 func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
-	n, err := t.exec(ctx, "update invoice", `UPDATE invoices SET status = ?, zatca_status = ?, invoice_error = ?, updated_at = ?
-		WHERE id = ?`, string(inv.Status), string(inv.ZATCAStatus), inv.InvoiceError, nanos(inv.UpdatedAt), inv.ID)
+	n, err := t.exec(ctx, "update invoice", `UPDATE invoices SET status = ?, zatca_status = ?, invoice_error = ?, updated_at = ?,
+		zatca_attempts = ?, zatca_next_at = ? WHERE id = ?`, string(inv.Status), string(inv.ZATCAStatus), inv.InvoiceError,
+		nanos(inv.UpdatedAt), inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ID)
 	if err != nil {
 		return err
 	}
@@ -208,6 +215,48 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
 		return refund.Errorf(refund.EInvoiceNotFound, "", "invoice %d not found", inv.ID)
 	}
 	return nil
+}
+
+// nullTime stores a zero time as NULL.
+func nullTime(t time.Time) sql.NullInt64 {
+	return sql.NullInt64{Int64: nanos(t), Valid: !t.IsZero()}
+}
+
+// ClaimInvoiceReports takes the due pending documents, oldest first, and
+// moves their next attempt to until.
+func (t *tx) ClaimInvoiceReports(ctx context.Context, now, until time.Time, limit int) ([]*refund.Invoice, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := t.q.QueryContext(ctx, `SELECT id, `+invoiceColumns+` FROM invoices
+		WHERE zatca_status = 'pending' AND zatca_next_at <= ? ORDER BY id LIMIT ?`, nanos(now), limit)
+	if err != nil {
+		return nil, wrap("claim invoice reports", err)
+	}
+	var out []*refund.Invoice
+	for rows.Next() {
+		inv, err := scanInvoice(rows)
+		if err != nil {
+			rows.Close()
+			return nil, wrap("claim invoice reports", err)
+		}
+		out = append(out, inv)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, wrap("claim invoice reports", err)
+	}
+	for _, inv := range out {
+		if _, err := t.exec(ctx, "claim invoice report", `UPDATE invoices SET zatca_next_at = ? WHERE id = ?`, nanos(until), inv.ID); err != nil {
+			return nil, err
+		}
+		inv.ZATCANextAt = fromNanos(nanos(until))
+		if err := t.loadLines(ctx, inv); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // NextInvoiceNumber increments the merchant's counter for year in the

@@ -74,6 +74,45 @@ func invoiceIDs(invs []*refund.Invoice) []int64 {
 }
 
 var invoiceTests = []test{
+	{"ClaimReports", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		due := newSaleInvoice(f.mustCreateOrder(m.ID, withItemsAndVendors), 1)
+		due.ZATCAStatus, due.ZATCANextAt, due.ZATCAAttempts, due.ShippingExcludingTax, due.ShippingTaxAmount = refund.ZATCAPending, t0, 2, 0, 0
+		later := newSaleInvoice(f.mustCreateOrder(m.ID, withItemsAndVendors), 2)
+		later.ZATCAStatus, later.ZATCANextAt = refund.ZATCAPending, t0.Add(time.Hour)
+		done := newSaleInvoice(f.mustCreateOrder(m.ID, withItemsAndVendors), 3) // reported
+		for _, inv := range []*refund.Invoice{due, later, done} {
+			f.mustCreateInvoice(inv)
+		}
+		wantSame(t, "a pending invoice read back", f.mustGetInvoice(due.ID), due)
+		claim := func(now time.Time) []*refund.Invoice {
+			var out []*refund.Invoice
+			f.mustUpdate(func(tx refund.Tx) (err error) {
+				out, err = tx.ClaimInvoiceReports(f.ctx, now, now.Add(time.Minute), 10)
+				return err
+			})
+			return out
+		}
+		got := claim(t0)
+		if len(got) != 1 || got[0].ID != due.ID || len(got[0].Lines) != 2 || !got[0].ZATCANextAt.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("claimed %+v", got)
+		}
+		if again := claim(t0); len(again) != 0 {
+			t.Fatalf("a claimed invoice was claimed again before its lease ran out: %d", len(again))
+		}
+		if both := claim(t0.Add(2 * time.Hour)); len(both) != 2 || both[0].ID != due.ID || both[1].ID != later.ID {
+			t.Fatalf("after the lease: %d claimed", len(both))
+		}
+		// Settled: no longer claimed, and the schedule is cleared.
+		due.ZATCAStatus, due.ZATCANextAt, due.ZATCAAttempts = refund.ZATCAReported, time.Time{}, 3
+		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateInvoice(f.ctx, due) })
+		if got := f.mustGetInvoice(due.ID); got.ZATCAStatus != refund.ZATCAReported || got.ZATCAAttempts != 3 || !got.ZATCANextAt.IsZero() {
+			t.Fatalf("updated: %s %d %v", got.ZATCAStatus, got.ZATCAAttempts, got.ZATCANextAt)
+		}
+		if n := claim(t0.Add(48 * time.Hour)); len(n) != 1 || n[0].ID != later.ID {
+			t.Fatalf("after settling: %d claimed", len(n))
+		}
+	}},
 	{"RoundTrip", func(t *testing.T, f *fixture) {
 		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
 		o := f.mustCreateOrder(m.ID, withItemsAndVendors)

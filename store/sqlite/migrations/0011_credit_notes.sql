@@ -4,6 +4,8 @@
 -- total may differ from net + VAT by its rounding amount: those CHECKs go
 -- (a line's rounding stays within two units).
 -- Shipping keeps its own net and VAT, as a credit of part of it must.
+-- ZATCA reporting becomes a queue: pending documents carry their attempts
+-- and when the next one is due; 'rejected' is now 'failed'.
 --
 -- SQLite cannot change a CHECK constraint in place: the invoices table is
 -- rebuilt (the runner turns foreign key enforcement off for the migration
@@ -36,7 +38,9 @@ CREATE TABLE invoices_new (
     tax_amount                 INTEGER NOT NULL,
     total_amount               INTEGER NOT NULL,
     tax_rate                   TEXT NOT NULL DEFAULT '',
-    zatca_status               TEXT NOT NULL CHECK (zatca_status IN ('not_submitted', 'reported', 'rejected', 'aborted')),
+    zatca_status               TEXT NOT NULL CHECK (zatca_status IN ('not_submitted', 'pending', 'reported', 'failed', 'aborted')),
+    zatca_attempts             INTEGER NOT NULL DEFAULT 0,
+    zatca_next_at              INTEGER, -- pending documents: when the reporting queue tries next
     invoice_error              TEXT NOT NULL DEFAULT '',
     issued_at                  INTEGER NOT NULL,
     created_at                 INTEGER NOT NULL,
@@ -45,7 +49,7 @@ CREATE TABLE invoices_new (
 );
 
 INSERT INTO invoices_new (id, merchant_id, order_id, refund_id, parent_id, parent_serial, serial, number, type, status, currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount, discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status, invoice_error, issued_at, created_at, updated_at)
-    SELECT id, merchant_id, order_id, refund_id, parent_id, parent_serial, serial, number, type, status, currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount, discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status, invoice_error, issued_at, created_at, updated_at FROM invoices;
+    SELECT id, merchant_id, order_id, refund_id, parent_id, parent_serial, serial, number, type, status, currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount, discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, CASE zatca_status WHEN 'rejected' THEN 'failed' ELSE zatca_status END, invoice_error, issued_at, created_at, updated_at FROM invoices;
 DROP TABLE invoices;
 ALTER TABLE invoices_new RENAME TO invoices;
 CREATE UNIQUE INDEX invoices_merchant_serial ON invoices (merchant_id, serial);
@@ -53,6 +57,7 @@ CREATE UNIQUE INDEX invoices_order_sale ON invoices (order_id) WHERE type = 'inv
 CREATE UNIQUE INDEX invoices_refund ON invoices (refund_id, type) WHERE refund_id <> '';  -- one credit note, and one debit note, per refund
 CREATE INDEX invoices_merchant ON invoices (merchant_id, id);
 CREATE INDEX invoices_parent ON invoices (parent_id);
+CREATE INDEX invoices_zatca_due ON invoices (zatca_next_at) WHERE zatca_status = 'pending';
 
 CREATE TABLE invoice_lines_new (
     id                         INTEGER PRIMARY KEY,
