@@ -27,6 +27,7 @@ package invoice
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"fmt"
 	"math/bits"
 	"sort"
@@ -42,6 +43,7 @@ const ErrParentNotReported = refund.ErrParentNotReported
 // Issuer builds invoices and reports them with its Reporter.
 type Issuer struct {
 	reporter Reporter
+	key      *ecdsa.PrivateKey // signs documents (Seal): SandboxKey unless WithKey
 }
 
 var _ refund.Invoicer = (*Issuer)(nil)
@@ -51,7 +53,7 @@ func New(r Reporter) *Issuer {
 	if r == nil {
 		r = Sandbox{}
 	}
-	return &Issuer{reporter: r}
+	return &Issuer{reporter: r, key: SandboxKey()}
 }
 
 // Sale builds the tax invoice of o: one line per order line, the rest of

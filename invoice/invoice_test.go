@@ -2,6 +2,9 @@ package invoice_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -427,4 +430,70 @@ func TestDebit(t *testing.T) {
 	if err != nil || again.TotalAmount != 2066 || again.TaxAmount != 269 {
 		t.Fatalf("credit after the debit note: %+v, %v", again, err)
 	}
+}
+
+// TestSeal chains three documents as the core does (counter, previous
+// hash), seals them, and checks what a verifier would: the hash recomputed
+// from the served XML, the signature against the public key, the QR's
+// phase-2 tags; a changed figure breaks the hash.
+func TestSeal(t *testing.T) {
+	is := invoice.New(nil)
+	parent := sale(t, order("SAR", 2066, line("a", 2, 1033, "15", true)))
+	cn := credit(t, parent, "one", refund.RefundItem{ItemID: "a", Qty: 1, Amount: 1033})
+	dn, err := is.Debit(cn, seller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dn.ID, dn.Type, dn.Status, dn.Serial, dn.ParentID, dn.ParentSerial, dn.IssuedAt = 3, refund.InvoiceDebit, refund.InvoicePaid, "INV-202600003", cn.ID, cn.Serial, cn.IssuedAt
+	prev := refund.InitialInvoiceHash
+	for i, inv := range []*refund.Invoice{parent, cn, dn} {
+		inv.ICV, inv.PreviousHash = int64(i+1), prev
+		if err := is.Seal(inv); err != nil {
+			t.Fatal(err)
+		}
+		prev = inv.Hash
+		b, err := invoice.XML(inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, err := invoice.HashXML(b); err != nil || h != inv.Hash {
+			t.Fatalf("%s: hash of the served XML %s (%v), sealed %s", inv.Serial, h, err, inv.Hash)
+		}
+		if !strings.Contains(string(b), fmt.Sprintf("<cbc:ID>ICV</cbc:ID>\n    <cbc:UUID>%d</cbc:UUID>", i+1)) || !strings.Contains(string(b), inv.PreviousHash) {
+			t.Fatalf("%s: ICV or PIH missing:\n%s", inv.Serial, b)
+		}
+		raw, _ := base64.StdEncoding.DecodeString(inv.Hash)
+		sig, _ := base64.StdEncoding.DecodeString(inv.Signature)
+		der, _ := base64.StdEncoding.DecodeString(inv.PublicKey)
+		pub, err := x509.ParsePKIXPublicKey(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		digest := sha256.Sum256(raw)
+		if !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), digest[:], sig) {
+			t.Fatalf("%s: the signature does not verify", inv.Serial)
+		}
+		qr := tlv(t, mustQR(t, inv))
+		if qr[invoice.TagHash] != inv.Hash || qr[invoice.TagSignature] != inv.Signature || qr[invoice.TagPublicKey] != string(der) {
+			t.Fatalf("%s: QR phase-2 tags %q", inv.Serial, qr)
+		}
+		// A figure changed after sealing: the hash no longer matches.
+		tampered := *inv
+		tampered.TaxAmount++
+		if b, _ := invoice.XML(&tampered); mustHash(t, b) == inv.Hash {
+			t.Fatalf("%s: a changed document has the same hash", inv.Serial)
+		}
+	}
+	if parent.PreviousHash != refund.InitialInvoiceHash || cn.PreviousHash != parent.Hash || dn.PreviousHash != cn.Hash {
+		t.Fatal("the documents are not chained")
+	}
+}
+
+func mustHash(t *testing.T, b []byte) string {
+	t.Helper()
+	h, err := invoice.HashXML(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

@@ -2,9 +2,13 @@ package invoice
 
 import (
 	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 
 	"github.com/refundd/refundd/money"
@@ -50,6 +54,23 @@ func NewDocument(inv *refund.Invoice) (Document, error) {
 
 // XML returns the UBL 2.1 document of inv, with its QR payload embedded
 // as ZATCA asks.
+
+// HashXML recomputes a served document's hash: SHA-256 of the XML without
+// its QR reference (the cac:AdditionalDocumentReference whose ID is QR),
+// base64. For a document refundd sealed it is its Hash.
+func HashXML(b []byte) (string, error) {
+	loc := qrRefRE.FindIndex(b)
+	if loc == nil {
+		return "", errors.New("invoice: the document has no QR reference")
+	}
+	stripped := append(append([]byte(nil), b[:loc[0]]...), b[loc[1]:]...)
+	sum := sha256.Sum256(stripped)
+	return base64.StdEncoding.EncodeToString(sum[:]), nil
+}
+
+// qrRefRE is the QR reference's lines, as render indents them.
+var qrRefRE = regexp.MustCompile(`\n\s*<cac:AdditionalDocumentReference>\s*<cbc:ID>QR</cbc:ID>[\s\S]*?</cac:AdditionalDocumentReference>`)
+
 func XML(inv *refund.Invoice) ([]byte, error) {
 	d, err := NewDocument(inv)
 	return d.XML, err
@@ -246,16 +267,28 @@ func render(inv *refund.Invoice, qr string) ([]byte, error) {
 	}
 	amt := func(minor int64) amount { return amount{Currency: cur.Code, Value: money.Format(minor, cur)} }
 	issued := inv.IssuedAt.In(refund.InvoiceZone)
+	icv := inv.ICV
+	if icv == 0 {
+		icv = inv.Number // issued before documents were chained
+	}
 	doc := ublInvoice{Xmlns: nsInvoice, CAC: nsCAC, CBC: nsCBC, ProfileID: "reporting:1.0", ID: inv.Serial, UUID: UUID(inv),
 		IssueDate: issued.Format("2006-01-02"), IssueTime: issued.Format("15:04:05"),
 		TypeCode: typeCode{Name: simplified, Value: TypeCodeTaxInvoice}, Currency: cur.Code, TaxCurrency: cur.Code,
-		Additional: []additionalRef{
-			{ID: "ICV", UUID: strconv.FormatInt(inv.Number, 10)}, // invoice counter value
-			{ID: "QR", Attachment: &attachment{Object: binaryObject{MimeCode: "text/plain", Value: qr}}},
-		},
+		Additional:   []additionalRef{{ID: "ICV", UUID: strconv.FormatInt(icv, 10)}}, // invoice counter value (KSA-16)
 		Supplier:     supplier{CompanyID: inv.Seller.VATNumber, TaxScheme: "VAT", LegalEntity: inv.Seller.Name},
 		Customer:     customer{LegalEntity: inv.Customer.Name},
 		PaymentMeans: paymentMeans{Code: paymentCode(inv.PaymentMethod)},
+	}
+	if inv.PreviousHash != "" {
+		// The previous document's hash (PIH, KSA-13), as ZATCA chains them.
+		doc.Additional = append(doc.Additional, additionalRef{ID: "PIH",
+			Attachment: &attachment{Object: binaryObject{MimeCode: "text/plain", Value: inv.PreviousHash}}})
+	}
+	if qr != "" {
+		// Last, so that the document without it (what Seal hashes) is the
+		// served document with this element's lines taken out.
+		doc.Additional = append(doc.Additional, additionalRef{ID: "QR",
+			Attachment: &attachment{Object: binaryObject{MimeCode: "text/plain", Value: qr}}})
 	}
 	switch inv.Type {
 	case refund.InvoiceRefund, refund.InvoiceDebit:

@@ -116,6 +116,18 @@ type Invoice struct {
 	ZATCAAttempts int
 	ZATCANextAt   time.Time
 
+	// The ZATCA phase-2 chain, set when the document is issued: ICV is the
+	// merchant's invoice counter value (every document, one after the
+	// other), PreviousHash the hash of the merchant's previous document
+	// (PIH), Hash this document's, Signature its signature by the
+	// Invoicer's key and PublicKey that key's public half (DER; base64
+	// each).
+	ICV          int64
+	PreviousHash string
+	Hash         string
+	Signature    string
+	PublicKey    string
+
 	IssuedAt  time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -200,6 +212,12 @@ type InvoiceTx interface {
 	// have no gaps, and concurrent transactions take numbers one after the
 	// other.
 	NextInvoiceNumber(ctx context.Context, merchantID string, year int) (int64, error)
+	// NextInvoiceChain advances the merchant's document chain in the
+	// transaction: it returns the next counter value (the first is 1) and
+	// the previous document's hash (InitialInvoiceHash for the first).
+	NextInvoiceChain(ctx context.Context, merchantID string) (icv int64, previousHash string, err error)
+	// SetInvoiceChainHead records hash as the merchant's latest document's.
+	SetInvoiceChainHead(ctx context.Context, merchantID, hash string) error
 	// GetInvoiceConfig returns ENotFound when the merchant never set one.
 	GetInvoiceConfig(ctx context.Context, merchantID string) (*InvoiceConfig, error)
 	// PutInvoiceConfig inserts or replaces the merchant's configuration.
@@ -227,6 +245,8 @@ type Invoicer interface {
 	// kept it from being handed over (the queue tries again). Reporting the
 	// same document (the same UUID) again must answer as the first time.
 	Report(ctx context.Context, inv, parent *Invoice) (ZATCAStatus, string)
+	// Seal computes inv's Hash and Signature, its ICV and PreviousHash set.
+	Seal(inv *Invoice) error
 	// Inline says Report is quick and local (the sandbox): the first
 	// attempt is then made in the transaction that makes a document final.
 	// Otherwise only the queue calls it, outside any transaction.
@@ -532,6 +552,23 @@ func invoiceConfig(ctx context.Context, tx Tx, merchantID string) (*InvoiceConfi
 	return c, err
 }
 
+// InitialInvoiceHash is the previous-invoice hash of a merchant's first
+// document, as ZATCA defines it: base64 of the hex SHA-256 of "0".
+const InitialInvoiceHash = "NWZlY2ViNjZmZmM4NmYzOGQ5NTI3ODZjNmQ2OTZjNzljMmRiYzIzOWRkNGU5MWI0NjcyOWQ3M2EyN2ZiNTdlOQ=="
+
+// chain links inv into the merchant's document chain and seals it, in tx.
+func (s *Service) chain(ctx context.Context, tx Tx, inv *Invoice) error {
+	icv, prev, err := tx.NextInvoiceChain(ctx, inv.MerchantID)
+	if err != nil {
+		return err
+	}
+	inv.ICV, inv.PreviousHash = icv, prev
+	if err := s.cfg.Invoicer.Seal(inv); err != nil {
+		return err
+	}
+	return tx.SetInvoiceChainHead(ctx, inv.MerchantID, inv.Hash)
+}
+
 // number gives inv the merchant's next serial, in tx.
 func (s *Service) number(ctx context.Context, tx Tx, inv *Invoice, prefix string, now time.Time) error {
 	year := now.In(InvoiceZone).Year()
@@ -649,6 +686,9 @@ func (s *Service) issueSale(ctx context.Context, tx Tx, o *Order, now time.Time)
 	if err := s.number(ctx, tx, inv, ic.cfg.SerialPrefix, now); err != nil {
 		return nil, err
 	}
+	if err := s.chain(ctx, tx, inv); err != nil {
+		return nil, err
+	}
 	s.report(ctx, inv, nil, ic.cfg, now)
 	if err := tx.CreateInvoice(ctx, inv); err != nil {
 		return nil, err
@@ -701,6 +741,9 @@ func (s *Service) issueRefundInvoice(ctx context.Context, tx Tx, o *Order, r *Re
 	inv.Status, inv.ZATCAStatus = InvoicePending, ZATCANotSubmitted
 	inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt = now, now, now
 	if err := s.number(ctx, tx, inv, ic.cfg.SerialPrefix, now); err != nil {
+		return err
+	}
+	if err := s.chain(ctx, tx, inv); err != nil {
 		return err
 	}
 	return tx.CreateInvoice(ctx, inv)
@@ -758,6 +801,9 @@ func (s *Service) issueDebitNote(ctx context.Context, tx Tx, credit *Invoice, no
 	inv.ParentID, inv.ParentSerial, inv.Status = credit.ID, credit.Serial, InvoicePaid
 	inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt = now, now, now
 	if err := s.number(ctx, tx, inv, ic.cfg.SerialPrefix, now); err != nil {
+		return err
+	}
+	if err := s.chain(ctx, tx, inv); err != nil {
 		return err
 	}
 	s.report(ctx, inv, credit, ic.cfg, now)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -347,4 +348,50 @@ func invoiceOfOrder(t *testing.T, svc *refund.Service, p refund.Principal, order
 		t.Fatalf("order %s: %v invoices of type %s (%v)", orderID, len(page.Data), typ, err)
 	}
 	return page.Data[0]
+}
+
+// TestInvoice_Chained: every document a merchant issues (tax invoices,
+// credit notes, a debit note) takes the next counter value and the
+// previous document's hash, and its served XML hashes to what was sealed.
+func TestInvoice_Chained(t *testing.T) {
+	ctx := context.Background()
+	svc, p := invoicing(t)
+	for i := range 3 {
+		o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 2066,
+			Items: []refund.ItemInput{{ID: "a", Qty: 2, UnitAmount: 1033}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		amount := int64(700 + i)
+		r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 { // reversed: a debit note
+			if _, err := svc.SyncRefund(ctx, p, r.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	page, err := svc.ListInvoices(ctx, p, refund.InvoiceFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := page.Data
+	slices.Reverse(docs) // oldest first
+	if len(docs) != 7 {
+		t.Fatalf("%d documents, want 3 tax invoices, 3 credit notes and a debit note", len(docs))
+	}
+	prev := refund.InitialInvoiceHash
+	for i, d := range docs {
+		b, err := invoice.XML(d.Invoice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := invoice.HashXML(b)
+		if d.ICV != int64(i+1) || d.PreviousHash != prev || err != nil || h != d.Hash || d.Signature == "" || d.PublicKey == "" {
+			t.Fatalf("document %d (%s %s): icv %d prev %q hash %q (XML hashes to %q, %v)", i, d.Type, d.Serial, d.ICV, d.PreviousHash, d.Hash, h, err)
+		}
+		prev = d.Hash
+	}
 }

@@ -1,15 +1,25 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/server"
 )
 
 func invoicedOrder(ref string) map[string]any {
@@ -231,5 +241,73 @@ func TestCreditNotes_EverySurface(t *testing.T) {
 		excl != toNum(tax.get("total_amount_excluding_tax")) {
 		t.Fatalf("credit notes total %d (excl %d, VAT %d), invoice %v (excl %v, VAT %v)", total, excl, vat,
 			tax.get("total_amount"), tax.get("total_amount_excluding_tax"), tax.get("tax_amount"))
+	}
+}
+
+// TestInvoices_SealedWithTheConfiguredKey: --zatca-key-file signs the
+// documents (QR tag 8 is its public key); a file that is no key stops the
+// node from starting.
+func TestInvoices_SealedWithTheConfiguredKey(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalECPrivateKey(k)
+	path := filepath.Join(t.TempDir(), "zatca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := mustStart(t, func(c *server.Config) { c.ZATCAKeyFile = path })
+	id := s.mustOrder(invoicedOrder("ORD-KEY-1"))
+	inv := s.invoiceOf("type=invoice&order_id=" + id)
+	qr, err := base64.StdEncoding.DecodeString(inv.str("qr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if !bytes.Contains(qr, append([]byte{8, byte(len(pub))}, pub...)) {
+		t.Fatalf("QR tag 8 is not the configured key's public half: %x", qr)
+	}
+	bad := filepath.Join(t.TempDir(), "not-a-key.pem")
+	if err := os.WriteFile(bad, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Open(context.Background(), server.Config{DB: "sqlite:" + filepath.Join(t.TempDir(), "x.db"), ZATCAKeyFile: bad}); err == nil ||
+		!strings.Contains(err.Error(), "zatca-key-file") {
+		t.Fatalf("a bad key file: %v", err)
+	}
+}
+
+// TestCreditNotes_OneUnitAtATime is the issue's example through the real
+// server: a line of 2 x 10.33 (17.96 + 2.69 VAT) refunded one unit at a
+// time through Techrar credits 1.35 then 1.34, 2.69 of VAT in all.
+func TestCreditNotes_OneUnitAtATime(t *testing.T) {
+	s := mustStart(t)
+	app := fmt.Sprint(s.mer.AppID)
+	o := cardOrder("4444", 2066)
+	o["items"] = []any{map[string]any{"id": "line-1", "name_en": "Arabic coffee", "qty": 2, "unit_amount": 1033, "tax_rate": "15"}}
+	id := s.mustOrder(o)
+	tax := s.invoiceOf("type=invoice&order_id=" + id)
+	if toNum(tax.get("tax_amount")) != 269 || toNum(tax.get("total_amount_excluding_tax")) != 1796 {
+		t.Fatalf("tax invoice: %v", tax.body)
+	}
+	line := toNum(tax.get("lines").([]any)[0].(map[string]any)["id"])
+	var vat []string
+	for range 2 {
+		r := s.do("POST", fmt.Sprintf("/order/v1/merchant/invoices/%s/refund/", tax.str("id")), s.key,
+			fmt.Sprintf(`{"comments":"one unit","refunded_items":[{"id":%d,"qty":1}]}`, line), "app-id", app)
+		if r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		vat = append(vat, r.str("tax_amount"))
+	}
+	if vat[0] != "1.35" || vat[1] != "1.34" {
+		t.Fatalf("credited VAT %v, want 1.35 then 1.34", vat)
+	}
+	// A third unit does not exist: refused, nothing more credited.
+	r := s.do("POST", fmt.Sprintf("/order/v1/merchant/invoices/%s/refund/", tax.str("id")), s.key,
+		fmt.Sprintf(`{"comments":"one unit","refunded_items":[{"id":%d,"qty":1}]}`, line), "app-id", app)
+	if r.status < 400 {
+		t.Fatalf("a third unit: %d %s", r.status, r.raw)
 	}
 }

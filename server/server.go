@@ -92,6 +92,9 @@ type Config struct {
 	// only, as refundd's figures are the merchants' business); other
 	// callers get 403.
 	MetricsAllow []netip.Prefix
+	// ZATCAKeyFile is a PEM ECDSA private key that seals (signs) invoices;
+	// empty: the published sandbox key (invoice.SandboxKey).
+	ZATCAKeyFile string
 	// PublicURL is the base URL clients reach this node at, for URLs
 	// refundd writes into replies (UPayments' multivendor endpoint).
 	// Empty: the listen address. Never taken from a request's Host header,
@@ -213,10 +216,19 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if tracingOn(cfg) {
 		proc = tracing.Processor(tp, proc)
 	}
+	invoicer := invoice.New(invoice.Sandbox{})
+	if cfg.ZATCAKeyFile != "" {
+		k, err := invoice.LoadKey(cfg.ZATCAKeyFile)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("--zatca-key-file: %w", err)
+		}
+		invoicer = invoicer.WithKey(k)
+	}
 	s.Service, err = refund.NewService(refund.Config{Store: st, Processor: proc, NewID: cfg.NewID, Now: cfg.Now,
 		Log: cfg.Log, ProcessorTimeout: cfg.ProcessorTimeout, Lease: cfg.Lease, MaxInFlight: cfg.MaxInFlight, InFlightWait: cfg.InFlightWait,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate),
-		Invoicer: invoice.New(invoice.Sandbox{}), MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBackoff,
+		Invoicer: invoicer, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBackoff,
 		StoreClock: storeClock, SweepAges: cfg.SweepAges})
 	if err != nil {
 		st.Close()

@@ -167,6 +167,7 @@ type serveFlags struct {
 	sweepAges           string
 	metricsAllow        string
 	publicURL           string
+	zatcaKeyFile        string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
@@ -180,6 +181,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.DurationVar(&f.retryBackoff, "retry-backoff", time.Second, "first retry delay after an unanswered submission, doubling up to 10m")
 	fs.StringVar(&f.metricsAllow, "metrics-allow", env("REFUNDD_METRICS_ALLOW", "127.0.0.0/8,::1/128"),
 		"networks (CIDR, comma-separated) that may read /metrics; any for everyone")
+	fs.StringVar(&f.zatcaKeyFile, "zatca-key-file", env("REFUNDD_ZATCA_KEY_FILE", ""),
+		"PEM ECDSA private key that signs invoices (ZATCA phase 2); default the published sandbox key")
 	fs.StringVar(&f.publicURL, "public-url", env("REFUNDD_PUBLIC_URL", ""),
 		"base URL clients reach this node at (behind a proxy: https://refunds.example.com), for URLs written into replies; default the listen address")
 	fs.StringVar(&f.sweepAges, "sweep-ages", "1h,24h,168h", "ages at which a succeeded refund is asked about again, to find reversals nobody notified (off: never)")
@@ -261,7 +264,7 @@ func (f *serveFlags) config(stderr io.Writer) server.Config {
 		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate,
 		RateLimit: f.rateLimit, RateBurst: f.rateBurst, TracingEndpoint: f.otelEndpoint,
 		TokenSecret: f.tokenSecret, MaxAttempts: f.maxAttempts, RetryBackoff: f.retryBackoff,
-		ProcessorWebhookSecret: f.processorSecret, SweepAges: sweeps, MetricsAllow: metricsNets, PublicURL: f.publicURL}
+		ProcessorWebhookSecret: f.processorSecret, SweepAges: sweeps, MetricsAllow: metricsNets, PublicURL: f.publicURL, ZATCAKeyFile: f.zatcaKeyFile}
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

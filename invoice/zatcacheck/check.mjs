@@ -3,9 +3,9 @@
 // QR payload). For each document:
 //
 //   1. @axenda/zatca (whose TLV output is validated against ZATCA's SDK)
-//      encodes refundd's five phase-1 values itself: the payload must be
-//      byte for byte refundd's, so refundd's TLV encoding (tags, UTF-8
-//      byte lengths) is right.
+//      encodes refundd's five phase-1 values itself: its payload must be
+//      byte for byte the start of refundd's, so refundd's TLV encoding
+//      (tags, UTF-8 byte lengths) is right.
 //   2. zatca-xml-js reads refundd's XML with its own parser and builds the
 //      phase-1 QR from it (seller, VAT number, TaxInclusiveAmount, the VAT
 //      total, issue date and time): the figures must be refundd's QR's.
@@ -13,7 +13,13 @@
 //      zatca-xml-js labels the XML's wall-clock time Z, so the two times
 //      must be three hours apart, no more, no less.
 //
+//   3. A sealed document (phase 2: QR tags 6 to 8) is checked with Node's
+//      own crypto: the hash recomputed from the XML without its QR
+//      reference is tag 6, and tag 7 is a valid ECDSA signature of it by
+//      the key in tag 8, as ZATCA signs (SHA-256 over the hash's bytes).
+//
 // Prints one summary line; exits 1 with the differences on any mismatch.
+import { createHash, createPublicKey, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
@@ -22,26 +28,44 @@ const { Invoice } = require("@axenda/zatca");
 const { generatePhaseOneQR } = require("zatca-xml-js");
 const { XMLDocument } = require("zatca-xml-js/lib/parser");
 
-function tlv(b64) {
+function records(b64) {
   const b = Buffer.from(b64, "base64");
   const out = {};
+  let phase1End = b.length;
   for (let i = 0; i < b.length; ) {
     const tag = b[i], len = b[i + 1];
-    out[tag] = b.subarray(i + 2, i + 2 + len).toString("utf8");
+    out[tag] = b.subarray(i + 2, i + 2 + len);
     i += 2 + len;
+    if (tag === 5) phase1End = i;
   }
-  return out;
+  return { out, phase1: b.subarray(0, phase1End) };
+}
+
+function tlv(b64) {
+  const { out } = records(b64);
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.toString("utf8")]));
 }
 
 const docs = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const errors = [];
+let sealed = 0;
 for (const d of docs) {
   const ours = tlv(d.qr);
   const axenda = new Invoice({
     sellerName: ours[1], vatRegistrationNumber: ours[2], invoiceTimestamp: ours[3],
     invoiceTotal: ours[4], invoiceVatTotal: ours[5],
   }).toBase64();
-  if (axenda !== d.qr) errors.push(`${d.name}: @axenda/zatca encodes ${axenda}, refundd ${d.qr}`);
+  const { out: raw, phase1 } = records(d.qr);
+  if (axenda !== phase1.toString("base64")) errors.push(`${d.name}: @axenda/zatca encodes ${axenda}, refundd ${d.qr}`);
+  if (raw[6]) {
+    const stripped = d.xml.replace(/\n\s*<cac:AdditionalDocumentReference>\s*<cbc:ID>QR<\/cbc:ID>[\s\S]*?<\/cac:AdditionalDocumentReference>/, "");
+    const hash = createHash("sha256").update(stripped, "utf8").digest("base64");
+    if (hash !== ours[6]) errors.push(`${d.name}: the XML hashes to ${hash}, the QR says ${ours[6]}`);
+    const key = createPublicKey({ key: raw[8], format: "der", type: "spki" });
+    const ok = verify("sha256", Buffer.from(ours[6], "base64"), key, Buffer.from(ours[7], "base64"));
+    if (!ok) errors.push(`${d.name}: the signature in the QR does not verify with its key`);
+    sealed++;
+  }
 
   const theirs = tlv(generatePhaseOneQR({ invoice_xml: new XMLDocument(d.xml) }));
   for (const [tag, what] of [[1, "seller"], [2, "VAT number"], [4, "total with VAT"], [5, "VAT total"]]) {
@@ -54,4 +78,4 @@ if (errors.length) {
   console.error(errors.slice(0, 20).join("\n"));
   process.exit(1);
 }
-console.log(`${docs.length} documents: QR payloads identical to @axenda/zatca's, figures identical to what zatca-xml-js reads in the XML`);
+console.log(`${docs.length} documents: QR payloads identical to @axenda/zatca's, figures identical to what zatca-xml-js reads in the XML; ${sealed} sealed, hash and signature verified by Node's crypto`);

@@ -14,7 +14,7 @@ import (
 const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_serial, serial, number, type, status,
 	currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status,
-	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount, zatca_attempts, zatca_next_at`
+	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount, zatca_attempts, zatca_next_at, icv, previous_hash, hash, signature, public_key`
 
 const lineColumns = `invoice_id, position, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable`
@@ -33,13 +33,13 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 		return fmt.Errorf("sqlite: create invoice: %w", err)
 	}
 	err = t.q.QueryRowContext(ctx, `INSERT INTO invoices (`+invoiceColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		inv.MerchantID, inv.OrderID, inv.RefundID, nullID(inv.ParentID), inv.ParentSerial, inv.Serial, inv.Number,
 		string(inv.Type), string(inv.Status), inv.Currency, inv.Reason, inv.Seller.Name, inv.Seller.VATNumber,
 		string(customer), inv.PaymentMethod, inv.SubTotalAmount, inv.ShippingAmount, inv.DiscountAmount, inv.NetAmount,
 		inv.TotalExcludingTax, inv.TaxAmount, inv.TotalAmount, inv.TaxRate, string(inv.ZATCAStatus), inv.InvoiceError,
 		nanos(inv.IssuedAt), nanos(inv.CreatedAt), nanos(inv.UpdatedAt), inv.ShippingExcludingTax, inv.ShippingTaxAmount,
-		inv.ZATCAAttempts, nullTime(inv.ZATCANextAt)).Scan(&inv.ID)
+		inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey).Scan(&inv.ID)
 	if isUnique(err) {
 		return refund.Errorf(refund.EConflict, "", "order %s already has this invoice, or serial %s is taken", inv.OrderID, inv.Serial)
 	}
@@ -69,7 +69,8 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 		&inv.Number, &inv.Type, &inv.Status, &inv.Currency, &inv.Reason, &inv.Seller.Name, &inv.Seller.VATNumber,
 		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
 		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
-		&issued, &created, &updated, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount, &inv.ZATCAAttempts, &next); err != nil {
+		&issued, &created, &updated, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount, &inv.ZATCAAttempts, &next,
+		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey); err != nil {
 		return nil, err
 	}
 	inv.ParentID = parent.Int64
@@ -257,6 +258,26 @@ func (t *tx) ClaimInvoiceReports(ctx context.Context, now, until time.Time, limi
 		}
 	}
 	return out, nil
+}
+
+// NextInvoiceChain advances the merchant's chain; the single writer
+// makes it one at a time.
+func (t *tx) NextInvoiceChain(ctx context.Context, merchantID string) (int64, string, error) {
+	var n int64
+	var prev string
+	err := t.q.QueryRowContext(ctx, `INSERT INTO invoice_chains (merchant_id, counter, last_hash) VALUES (?, 1, ?)
+		ON CONFLICT (merchant_id) DO UPDATE SET counter = counter + 1 RETURNING counter, last_hash`,
+		merchantID, refund.InitialInvoiceHash).Scan(&n, &prev)
+	if err != nil {
+		return 0, "", wrap("next invoice chain", err)
+	}
+	return n, prev, nil
+}
+
+// SetInvoiceChainHead records the merchant's latest document hash.
+func (t *tx) SetInvoiceChainHead(ctx context.Context, merchantID, hash string) error {
+	_, err := t.exec(ctx, "set invoice chain head", `UPDATE invoice_chains SET last_hash = ? WHERE merchant_id = ?`, hash, merchantID)
+	return err
 }
 
 // NextInvoiceNumber increments the merchant's counter for year in the

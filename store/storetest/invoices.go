@@ -74,6 +74,42 @@ func invoiceIDs(invs []*refund.Invoice) []int64 {
 }
 
 var invoiceTests = []test{
+	{"Chain", func(t *testing.T, f *fixture) {
+		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
+		next := func(merchantID, setHead string) (int64, string) {
+			var icv int64
+			var prev string
+			f.mustUpdate(func(tx refund.Tx) (err error) {
+				if icv, prev, err = tx.NextInvoiceChain(f.ctx, merchantID); err != nil {
+					return err
+				}
+				return tx.SetInvoiceChainHead(f.ctx, merchantID, setHead)
+			})
+			return icv, prev
+		}
+		for i, want := range []struct {
+			merchant string
+			icv      int64
+			prev     string
+		}{
+			{m.ID, 1, refund.InitialInvoiceHash}, {m.ID, 2, "h1"}, {other.ID, 1, refund.InitialInvoiceHash}, {m.ID, 3, "h2"},
+		} {
+			icv, prev := next(want.merchant, fmt.Sprintf("h%d", want.icv))
+			if icv != want.icv || prev != want.prev {
+				t.Fatalf("step %d: %d %q, want %d %q", i, icv, prev, want.icv, want.prev)
+			}
+		}
+		// A rolled back transaction gives its link back.
+		f.update(func(tx refund.Tx) error {
+			if _, _, err := tx.NextInvoiceChain(f.ctx, m.ID); err != nil {
+				return err
+			}
+			return refund.Errorf(refund.EConflict, "", "roll back")
+		})
+		if icv, prev := next(m.ID, "h4"); icv != 4 || prev != "h3" {
+			t.Fatalf("after a rollback: %d %q", icv, prev)
+		}
+	}},
 	{"ClaimReports", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		due := newSaleInvoice(f.mustCreateOrder(m.ID, withItemsAndVendors), 1)

@@ -5,7 +5,9 @@
 -- (a line's rounding stays within two units).
 -- Shipping keeps its own net and VAT, as a credit of part of it must.
 -- ZATCA reporting becomes a queue: pending documents carry their attempts
--- and when the next one is due; 'rejected' is now 'failed'.
+-- and when the next one is due; 'rejected' is now 'failed'. Every new
+-- document is chained per merchant (ZATCA phase 2): counter value, previous
+-- hash, hash and signature.
 
 ALTER TABLE invoices DROP CONSTRAINT IF EXISTS invoices_type_check;
 ALTER TABLE invoices DROP CONSTRAINT IF EXISTS invoices_check;
@@ -24,3 +26,16 @@ ALTER TABLE invoices ADD CONSTRAINT invoices_zatca_status_check CHECK (zatca_sta
 ALTER TABLE invoices ADD COLUMN zatca_attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE invoices ADD COLUMN zatca_next_at TIMESTAMPTZ; -- pending documents: when the reporting queue tries next
 CREATE INDEX invoices_zatca_due ON invoices (zatca_next_at) WHERE zatca_status = 'pending';
+ALTER TABLE invoices ADD COLUMN icv BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE invoices ADD COLUMN previous_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE invoices ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE invoices ADD COLUMN signature TEXT NOT NULL DEFAULT '';
+ALTER TABLE invoices ADD COLUMN public_key TEXT NOT NULL DEFAULT '';
+
+-- Each merchant's document chain: the last counter value and hash, advanced
+-- in the transaction that issues a document.
+CREATE TABLE invoice_chains (
+    merchant_id TEXT COLLATE "C" PRIMARY KEY REFERENCES merchants (id),
+    counter     BIGINT NOT NULL,
+    last_hash   TEXT NOT NULL
+);

@@ -5,7 +5,9 @@
 -- (a line's rounding stays within two units).
 -- Shipping keeps its own net and VAT, as a credit of part of it must.
 -- ZATCA reporting becomes a queue: pending documents carry their attempts
--- and when the next one is due; 'rejected' is now 'failed'.
+-- and when the next one is due; 'rejected' is now 'failed'. Every new
+-- document is chained per merchant (ZATCA phase 2): counter value, previous
+-- hash, hash and signature.
 --
 -- SQLite cannot change a CHECK constraint in place: the invoices table is
 -- rebuilt (the runner turns foreign key enforcement off for the migration
@@ -41,6 +43,11 @@ CREATE TABLE invoices_new (
     zatca_status               TEXT NOT NULL CHECK (zatca_status IN ('not_submitted', 'pending', 'reported', 'failed', 'aborted')),
     zatca_attempts             INTEGER NOT NULL DEFAULT 0,
     zatca_next_at              INTEGER, -- pending documents: when the reporting queue tries next
+    icv                        INTEGER NOT NULL DEFAULT 0,  -- ZATCA phase 2: the merchant's document counter value
+    previous_hash              TEXT NOT NULL DEFAULT '',   -- the merchant's previous document's hash (PIH)
+    hash                       TEXT NOT NULL DEFAULT '',   -- this document's hash
+    signature                  TEXT NOT NULL DEFAULT '',   -- its signature
+    public_key                 TEXT NOT NULL DEFAULT '',   -- the signing key's public half
     invoice_error              TEXT NOT NULL DEFAULT '',
     issued_at                  INTEGER NOT NULL,
     created_at                 INTEGER NOT NULL,
@@ -88,3 +95,11 @@ DROP TABLE invoice_lines;
 ALTER TABLE invoice_lines_new RENAME TO invoice_lines;
 CREATE INDEX invoice_lines_invoice ON invoice_lines (invoice_id, position);
 CREATE INDEX invoice_lines_parent ON invoice_lines (parent_line_id);
+
+-- Each merchant's document chain: the last counter value and hash, advanced
+-- in the transaction that issues a document.
+CREATE TABLE invoice_chains (
+    merchant_id TEXT PRIMARY KEY REFERENCES merchants (id),
+    counter     INTEGER NOT NULL,
+    last_hash   TEXT NOT NULL
+);
