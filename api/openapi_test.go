@@ -551,7 +551,7 @@ func (l *live) spec() spec {
 // one.
 func (l *live) fixtures(t *testing.T, s spec) (key string, ids map[string]string) {
 	t.Helper()
-	_, key = l.merchant(t)
+	merchantID, key := l.merchant(t)
 	ids = map[string]string{}
 	create := func(opID, name string, drop ...string) {
 		t.Helper()
@@ -601,6 +601,46 @@ func (l *live) fixtures(t *testing.T, s spec) (key string, ids map[string]string
 	for _, p := range arr(resolve.m["parameters"]) {
 		if str(obj(p)["name"]) == "id" {
 			ids[str(obj(obj(obj(p)["examples"])["resolved"])["value"])] = review
+		}
+	}
+	// The refunds approveRefund and rejectRefund decide on: queued refunds
+	// put in requires_approval in the store, as a policy leaves them; two
+	// as if another key had created them, one by the examples' own key.
+	maker := l.key(t, merchantID, refund.ScopeRefundsWrite, refund.ScopeRefundsRead)
+	waiting := func(by string) string {
+		r := l.do("POST", "/v1/refunds", by, body, nil)
+		if r.status != http.StatusCreated {
+			t.Fatalf("fixture refund to approve: %d %s", r.status, r.short())
+		}
+		id := str(obj(r.body)["id"])
+		err := l.srv.Store.Update(context.Background(), func(tx refund.Tx) error {
+			rf, err := tx.GetRefund(context.Background(), "", id)
+			if err != nil {
+				return err
+			}
+			rf.Status = refund.StatusRequiresApproval
+			return tx.UpdateRefund(context.Background(), rf)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	for _, op := range []string{"approveRefund", "rejectRefund"} {
+		for _, p := range arr(s.op(t, op).m["parameters"]) {
+			if str(obj(p)["name"]) != "id" {
+				continue
+			}
+			exs := obj(obj(p)["examples"])
+			for name, ex := range exs {
+				v := str(obj(ex)["value"])
+				switch {
+				case name == "own_refund" && ids[v] == "":
+					ids[v] = waiting(key)
+				case (name == "approved" || name == "rejected") && ids[v] == "":
+					ids[v] = waiting(maker) // another key made it
+				}
+			}
 		}
 	}
 	// The event getEvent shows: the live event of its type about its refund.

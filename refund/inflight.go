@@ -18,8 +18,12 @@ func (s *Service) awaitInFlight(ctx context.Context, merchantID, orderID string)
 	delay := 5 * time.Millisecond
 	for {
 		var o *Order
+		var waiting []*Refund
 		err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
-			o, err = tx.GetOrderForRefund(ctx, merchantID, orderID)
+			if o, err = tx.GetOrderForRefund(ctx, merchantID, orderID); err != nil || o.PendingRefundAmount == 0 {
+				return err
+			}
+			waiting, err = tx.ListRefunds(ctx, RefundFilter{MerchantID: merchantID, OrderID: o.ID, Status: StatusRequiresApproval, Limit: 1})
 			return err
 		})
 		if err != nil {
@@ -27,6 +31,10 @@ func (s *Service) awaitInFlight(ctx context.Context, merchantID, orderID string)
 		}
 		if o.PendingRefundAmount == 0 {
 			return nil
+		}
+		if len(waiting) > 0 {
+			// Waiting for a person may take hours: do not hold the request.
+			return Errorf(ERefundInProgressOnOrder, "", "a refund of this order is waiting for approval; try again once it is approved or rejected")
 		}
 		left := time.Until(deadline)
 		if left <= 0 {

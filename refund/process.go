@@ -275,6 +275,8 @@ func (s *Service) releaseLease(ctx context.Context, r *Refund) {
 func (s *Service) advance(ctx context.Context, r *Refund) error {
 	ctx = WithOrderKey(ctx, r.OrderID)
 	switch r.Status {
+	case StatusRequiresApproval:
+		return s.expireApproval(ctx, r) // claimed: its approval's time ran out
 	case StatusRequiresReview:
 		return s.review(ctx, r)
 	case StatusSucceeded:

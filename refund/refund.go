@@ -12,6 +12,8 @@ import (
 
 // Status is the state of a refund.
 //
+//	requires_approval -> pending | canceled  (maker-checker: approved, or
+//	                                rejected or expired; amount reserved meanwhile)
 //	pending -> processing -> succeeded | failed
 //	pending -> canceled            (before it reaches the processor)
 //	processing -> requires_review  (no definite answer after the last attempt;
@@ -23,8 +25,11 @@ import (
 type Status string
 
 const (
-	StatusPending    Status = "pending"
-	StatusProcessing Status = "processing"
+	// StatusRequiresApproval: the merchant's refund policy wants a second
+	// person's approval. The amount is reserved, the processor not called.
+	StatusRequiresApproval Status = "requires_approval"
+	StatusPending          Status = "pending"
+	StatusProcessing       Status = "processing"
 	// StatusRequiresReview: the processor has not definitely settled the
 	// refund after the last attempt. Not final: its amount stays reserved
 	// and it keeps being polled until a definite answer or a person
@@ -48,7 +53,8 @@ func (s Status) Final() bool {
 // Valid reports whether s is a known status.
 func (s Status) Valid() bool {
 	switch s {
-	case StatusPending, StatusProcessing, StatusRequiresReview, StatusSucceeded, StatusFailed, StatusCanceled, StatusReversed:
+	case StatusRequiresApproval, StatusPending, StatusProcessing, StatusRequiresReview, StatusSucceeded, StatusFailed,
+		StatusCanceled, StatusReversed:
 		return true
 	}
 	return false
@@ -56,11 +62,12 @@ func (s Status) Valid() bool {
 
 // transitions lists every allowed state change; anything else is a bug.
 var transitions = map[Status][]Status{
-	StatusPending:        {StatusProcessing, StatusCanceled, StatusFailed},
-	StatusProcessing:     {StatusSucceeded, StatusFailed, StatusRequiresReview},
-	StatusRequiresReview: {StatusSucceeded, StatusFailed},
-	StatusSucceeded:      {StatusReversed},
-	StatusFailed:         {StatusSucceeded},
+	StatusRequiresApproval: {StatusPending, StatusCanceled},
+	StatusPending:          {StatusProcessing, StatusCanceled, StatusFailed},
+	StatusProcessing:       {StatusSucceeded, StatusFailed, StatusRequiresReview},
+	StatusRequiresReview:   {StatusSucceeded, StatusFailed},
+	StatusSucceeded:        {StatusReversed},
+	StatusFailed:           {StatusSucceeded},
 }
 
 // CanTransition reports whether from -> to is allowed.
@@ -75,17 +82,20 @@ func CanTransition(from, to Status) bool {
 
 // Scopes an API key may carry.
 const (
-	ScopeOrdersWrite   = "orders:write"
-	ScopeOrdersRead    = "orders:read"
-	ScopeRefundsWrite  = "refunds:write"
-	ScopeRefundsRead   = "refunds:read"
-	ScopeWebhooksWrite = "webhooks:write"
-	ScopeRefundsReview = "refunds:review" // settle a refund waiting for review
-	ScopePartner       = "partner"        // a partner key: acts for linked merchants
+	ScopeOrdersWrite    = "orders:write"
+	ScopeOrdersRead     = "orders:read"
+	ScopeRefundsWrite   = "refunds:write"
+	ScopeRefundsRead    = "refunds:read"
+	ScopeWebhooksWrite  = "webhooks:write"
+	ScopeRefundsReview  = "refunds:review"  // settle a refund waiting for review
+	ScopeRefundsApprove = "refunds:approve" // approve or reject another's refund waiting for approval
+	ScopeSettingsWrite  = "settings:write"  // change the refund policy
+	ScopePartner        = "partner"         // a partner key: acts for linked merchants
 )
 
 // MerchantScopes is what a new merchant key gets unless told otherwise.
-var MerchantScopes = []string{ScopeOrdersWrite, ScopeOrdersRead, ScopeRefundsWrite, ScopeRefundsRead, ScopeWebhooksWrite, ScopeRefundsReview}
+var MerchantScopes = []string{ScopeOrdersWrite, ScopeOrdersRead, ScopeRefundsWrite, ScopeRefundsRead, ScopeWebhooksWrite,
+	ScopeRefundsReview, ScopeRefundsApprove, ScopeSettingsWrite}
 
 // Merchant is a tenant. Every order and refund belongs to one.
 type Merchant struct {
@@ -132,6 +142,15 @@ type Principal struct {
 	// Processor marks the processor acting through a signed notification
 	// (recorded as such in the audit trail).
 	Processor bool
+}
+
+// Actor names who p is, for a refund's CreatedBy and the maker-checker
+// rule: the API key (a partner's token counts as its key).
+func (p Principal) Actor() string {
+	if p.KeyID == "" {
+		return ""
+	}
+	return "key:" + p.KeyID
 }
 
 // Has reports whether p carries scope.
@@ -296,9 +315,12 @@ type Refund struct {
 	SweepsLeft        int       // a succeeded refund's status looks still to come (Config.SweepAges), due at NextAttemptAt
 	NextAttemptAt     time.Time // when the worker may next touch it (lease / backoff)
 	RequestHash       string
-	Version           int64 // optimistic lock: every update bumps it
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// CreatedBy is the key (or console user) that asked for it: maker-
+	// checker refunds may not be approved by it.
+	CreatedBy string
+	Version   int64 // optimistic lock: every update bumps it
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Transition is one recorded state change of a refund.

@@ -141,7 +141,7 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 	if err != nil {
 		return nil, err
 	}
-	if replay || in.Queue {
+	if replay || in.Queue || r.Status == StatusRequiresApproval {
 		return r, nil
 	}
 	return s.submit(ctx, r, in.IdempotencyKey), nil
@@ -207,9 +207,19 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	r.ID = s.cfg.NewID("re")
 	r.MerchantID, r.Currency, r.Status = p.MerchantID, o.Currency, StatusPending
 	r.Reason, r.MerchantReference, r.NotifyURL, r.Surface = in.Reason, in.MerchantReference, in.NotifyURL, in.Surface
-	r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt = hash, 1, now, now
+	r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt, r.CreatedBy = hash, 1, now, now, p.Actor()
 	r.NextAttemptAt = now.Add(s.cfg.QueueHold) // queued: cancelable until then
-	if !in.Queue {
+	pol, err := refundPolicy(ctx, tx, p.MerchantID)
+	if err != nil {
+		return nil, false, err
+	}
+	approval, why := pol.needsApproval(o, r.Amount, now)
+	switch {
+	case approval:
+		// Maker-checker: reserved, not submitted, until someone else
+		// approves it or the approval expires.
+		r.Status, r.NextAttemptAt = StatusRequiresApproval, now.Add(pol.ApprovalExpiry)
+	case !in.Queue:
 		// Submitted during this request: the request owns it for one lease,
 		// after which the worker takes over (asking the processor first).
 		r.Status, r.Attempts, r.NextAttemptAt = StatusProcessing, 1, now.Add(s.cfg.Lease)
@@ -220,7 +230,11 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	if err := s.issueRefundInvoice(ctx, tx, o, r, now); err != nil {
 		return nil, false, err
 	}
-	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, To: StatusPending, Cause: "created via " + in.Surface, At: now}); err != nil {
+	first, cause := StatusPending, "created via "+in.Surface
+	if approval {
+		first, cause = StatusRequiresApproval, cause+"; waits for approval: "+why
+	}
+	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, To: first, Cause: cause, At: now}); err != nil {
 		return nil, false, err
 	}
 	if r.Status == StatusProcessing {
@@ -231,15 +245,20 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	if err := s.event(ctx, tx, "refund.created", r, now); err != nil {
 		return nil, false, err
 	}
+	if approval {
+		if err := s.event(ctx, tx, EventRefundRequiresApproval, r, now); err != nil {
+			return nil, false, err
+		}
+	}
 	if err := s.audit(ctx, tx, p, "refund.create", "refund", r.ID, "", string(r.Status), in.Surface, now); err != nil {
 		return nil, false, err
 	}
 	if err := s.linkClaim(ctx, tx, p.MerchantID, r.ID); err != nil {
 		return nil, false, err
 	}
-	// A queued refund's request ends here: complete its key now, not when
-	// the worker submits it.
-	return r, false, s.linkKey(ctx, tx, idem, r.ID, in.Queue, now)
+	// A queued refund's request, and one waiting for approval, ends here:
+	// complete its key now, not when the worker submits it.
+	return r, false, s.linkKey(ctx, tx, idem, r.ID, in.Queue || approval, now)
 }
 
 // replayKey answers a request whose idempotency key was seen before.
@@ -504,8 +523,8 @@ func (s *Service) CancelRefund(ctx context.Context, p Principal, id string) (*Re
 		if r, err = tx.GetRefund(ctx, p.MerchantID, id); err != nil {
 			return err
 		}
-		if r.Status != StatusPending {
-			return Errorf(ERefundNotCancelable, "", "only a pending refund can be canceled; this one is %s", r.Status)
+		if r.Status != StatusPending && r.Status != StatusRequiresApproval {
+			return Errorf(ERefundNotCancelable, "", "only a pending refund, or one waiting for approval, can be canceled; this one is %s", r.Status)
 		}
 		now := s.now()
 		if err := s.audit(ctx, tx, p, "refund.cancel", "refund", r.ID, string(r.Status), string(StatusCanceled), "", now); err != nil {

@@ -136,6 +136,7 @@ type Tx interface {
 	AuditTx
 	StatsTx
 	InvoiceTx
+	PolicyTx
 }
 
 // BalanceOp is a change to refund balances.

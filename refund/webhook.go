@@ -30,7 +30,8 @@ const (
 
 // EventTypes lists the types an endpoint may subscribe to.
 var EventTypes = []string{EventRefundCreated, EventRefundSucceeded, EventRefundFailed, EventRefundCanceled,
-	EventRefundReversed, EventRefundRequiresReview, EventRefundDiscrepancy, EventOrderVoided, EventOrderChargedBack}
+	EventRefundReversed, EventRefundRequiresReview, EventRefundDiscrepancy, EventOrderVoided, EventOrderChargedBack,
+	EventRefundRequiresApproval, EventRefundApproved, EventRefundRejected}
 
 // MaxWebhookEndpoints bounds a merchant's endpoints: each event fans out to
 // all of them inside the refund's transaction.

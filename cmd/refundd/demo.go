@@ -62,6 +62,7 @@ type demoOrder struct {
 type demoData struct {
 	merchant, other *refund.Merchant
 	key, otherKey   string
+	approverKey     string // the first merchant's second person: refunds:approve
 	partner         *refund.Partner
 	partnerKey      string
 	orders          []demoOrder
@@ -86,6 +87,9 @@ func seedDemo(ctx context.Context, svc *refund.Service) (*demoData, error) {
 	}
 	d.partner, d.partnerKey, err = svc.CreatePartner(ctx, "Partner Platform", []string{d.merchant.ID})
 	if err != nil {
+		return nil, err
+	}
+	if _, d.approverKey, err = svc.CreateKey(ctx, d.merchant.ID, "", []string{refund.ScopeRefundsApprove, refund.ScopeRefundsRead}); err != nil {
 		return nil, err
 	}
 	p, err := svc.Authenticate(ctx, d.key)
@@ -132,6 +136,7 @@ func seedDemo(ctx context.Context, svc *refund.Service) (*demoData, error) {
 func (d *demoData) print(w io.Writer, url, db string) {
 	fmt.Fprintf(w, "refundd demo: serving on %s (database %s)\n\n", url, db)
 	fmt.Fprintf(w, "Merchant  %s  %s (app-id %d)\n  API key: %s\n", d.merchant.ID, d.merchant.Name, d.merchant.AppID, d.key)
+	fmt.Fprintf(w, "  Approver key (refunds:approve, for refunds waiting for approval): %s\n", d.approverKey)
 	fmt.Fprintf(w, "Merchant  %s  %s (app-id %d)\n  API key: %s\n", d.other.ID, d.other.Name, d.other.AppID, d.otherKey)
 	fmt.Fprintf(w, "Partner   %s  %s, linked to %s\n  API key: %s\n\n", d.partner.ID, d.partner.Name, d.merchant.ID, d.partnerKey)
 	fmt.Fprintln(w, "Orders (merchant "+d.merchant.Name+"):")
@@ -143,8 +148,8 @@ func (d *demoData) print(w io.Writer, url, db string) {
 	// The examples in README.md and docs/ use these names; docs_test.go
 	// reads this line to run them.
 	invoiced := d.orders[8].order
-	fmt.Fprintf(w, "\nThe examples in README.md and docs/ use these shell variables:\n\n  export KEY=%s OTHER_KEY=%s PARTNER_ID=%s PARTNER_KEY=%s ORDER_ID=%s CAPTURE_ID=%s INVOICED_ORDER_ID=%s\n",
-		d.key, d.otherKey, d.partner.ID, d.partnerKey, d.orders[0].order.ID, d.orders[0].order.Transactions[0].ID, invoiced.ID)
+	fmt.Fprintf(w, "\nThe examples in README.md and docs/ use these shell variables:\n\n  export KEY=%s OTHER_KEY=%s APPROVER_KEY=%s PARTNER_ID=%s PARTNER_KEY=%s ORDER_ID=%s CAPTURE_ID=%s INVOICED_ORDER_ID=%s\n",
+		d.key, d.otherKey, d.approverKey, d.partner.ID, d.partnerKey, d.orders[0].order.ID, d.orders[0].order.Transactions[0].ID, invoiced.ID)
 	auth := fmt.Sprintf("-H 'Authorization: Bearer %s'", d.key)
 	first, declined, wallet := d.orders[0].order, d.orders[1].order, d.orders[5].order
 	fmt.Fprintf(w, `

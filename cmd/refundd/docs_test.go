@@ -75,14 +75,16 @@ func docCommands(t *testing.T, page string) []docCommand {
 var (
 	demoURLRE    = regexp.MustCompile(`serving on (http://\S+) `)
 	demoExportRE = regexp.MustCompile(`(?m)^\s*export (.+)$`)
-	statusRE     = regexp.MustCompile(`\b([1-5][0-9][0-9])\b`)
+	// A status a comment names: 4xx or 5xx, not the start of an amount
+	// ("500.00 SAR").
+	statusRE = regexp.MustCompile(`\b([45][0-9][0-9])\b(?:[^.0-9]|$)`)
 )
 
 // TestDocs_CurlLinesWork runs every curl line of README.md and docs/*.md
 // with the real curl and bash, as a reader would paste them: each page
 // against a fresh `refundd demo` (and a `refundd sandbox serve` for the
 // lines that address one on port 8081), with the shell variables the demo
-// prints, and the ids earlier lines answered (REFUND_ID, TOKEN,
+// prints, and the ids earlier lines answered (ORDER_ID, REFUND_ID, TOKEN,
 // ENDPOINT_ID, VENDOR_A, VENDOR_B). A line whose comment names a status
 // (`# ... 422 ...`) must answer it; every other line must answer 2xx.
 func TestDocs_CurlLinesWork(t *testing.T) {
@@ -191,7 +193,9 @@ func learn(vars map[string]string, body []byte) {
 	if json.Unmarshal(body, &reply) != nil {
 		return
 	}
-	if id, _ := reply["id"].(string); strings.HasPrefix(id, "re_") {
+	if id, _ := reply["id"].(string); strings.HasPrefix(id, "ord_") && reply["object"] == "order" {
+		vars["ORDER_ID"] = id // an order the page just recorded
+	} else if strings.HasPrefix(id, "re_") {
 		vars["REFUND_ID"] = id
 	} else if strings.HasPrefix(id, "we_") {
 		vars["ENDPOINT_ID"] = id

@@ -42,6 +42,8 @@ Usage:
   refundd key      create --db URL (--merchant ID | --partner ID) [--scope S ...]
   refundd key      list   --db URL
   refundd key      revoke --db URL KEY_ID
+  refundd policy   get    --db URL --merchant ID
+  refundd policy   set    --db URL --merchant ID [--threshold SAR=50000 ...] [--older-than-days N] [--expiry 72h]
   refundd sandbox serve  [--addr HOST:PORT] [--db sqlite:PATH] [--latency-ms N] [--error-rate R] [--drop-rate R]
                          [--late-rate R --late-ms N] [--void=false] [--notify-url URL --notify-secret S] [--anomaly-rate R]
   refundd refunds  import --url URL --key KEY FILE.csv [--out RESULT.csv] [--concurrency N]
@@ -60,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "merchant" || cmd == "partner" || cmd == "key" || cmd == "sandbox" || cmd == "refunds") && len(rest) > 0 {
+	if (cmd == "merchant" || cmd == "partner" || cmd == "key" || cmd == "sandbox" || cmd == "refunds" || cmd == "policy") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -83,6 +85,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runKeyList(ctx, rest, stdout)
 	case "key revoke":
 		err = runKeyRevoke(ctx, rest, stdout)
+	case "policy get":
+		err = runPolicyGet(ctx, rest, stdout)
+	case "policy set":
+		err = runPolicySet(ctx, rest, stdout)
 	case "sandbox serve":
 		err = runSandboxServe(ctx, rest, stdout, stderr)
 	case "refunds import":

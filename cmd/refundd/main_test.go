@@ -58,6 +58,20 @@ func TestCLI_AdminCommands(t *testing.T) {
 		t.Fatalf("merchant create printed %s", out)
 	}
 
+	// The refund policy: thresholds per currency, an age, an expiry; a bad
+	// currency is refused and changes nothing.
+	code, out, errOut = runCLI(t, "policy", "set", "--db", db, "--merchant", merchantID, "--threshold", "SAR=50000",
+		"--threshold", "kwd=20000", "--expiry", "48h")
+	if code != 0 || !strings.Contains(out, `"SAR": 50000`) || !strings.Contains(out, `"KWD": 20000`) || !strings.Contains(out, `"approval_expiry_seconds": 172800`) {
+		t.Fatalf("policy set: code %d, out %s, err %s", code, out, errOut)
+	}
+	if code, _, errOut = runCLI(t, "policy", "set", "--db", db, "--merchant", merchantID, "--threshold", "XXY=1"); code != 1 || !strings.Contains(errOut, "XXY") {
+		t.Fatalf("a bad currency: code %d, err %s", code, errOut)
+	}
+	if code, out, _ = runCLI(t, "policy", "get", "--db", db, "--merchant", merchantID); code != 0 || !strings.Contains(out, `"SAR": 50000`) {
+		t.Fatalf("policy get: code %d, out %s", code, out)
+	}
+
 	// A second merchant gets the next app id: Techrar clients address
 	// merchants by it.
 	_, out, _ = runCLI(t, "merchant", "create", "--db", db, "--name", "Other")

@@ -376,7 +376,11 @@ func (h *Handler) answer(w http.ResponseWriter, ref *refund.Refund, data any) {
 			Message: "the processor declined the refund (" + ref.FailureCode + "): " + ref.FailureMessage})
 		return
 	}
-	writeJSON(w, http.StatusOK, reply{Status: true, Message: refundedMessage, Data: data})
+	msg := refundedMessage
+	if ref.Status == refund.StatusRequiresApproval {
+		msg = "Refund request received; it waits for approval"
+	}
+	writeJSON(w, http.StatusOK, reply{Status: true, Message: msg, Data: data})
 }
 
 // vendorFigures lists every vendor's figures; amountToRefund is what the

@@ -19,7 +19,7 @@ import (
 const (
 	refundColumns = `id, merchant_id, order_id, seq, amount, currency, status, reason, merchant_reference, capture_id,
 	items, vendors, notify_url, surface, failure_code, failure_message, response_code, rrn, stan, auth_code, arn,
-	attempts, next_attempt_at, request_hash, version, created_at, updated_at`
+	attempts, next_attempt_at, request_hash, version, created_at, updated_at, created_by`
 	refundSelect = refundColumns + `, number, sweeps_left`
 )
 
@@ -34,7 +34,7 @@ func scanRefundWith(s scanner, extra ...any) (*refund.Refund, error) {
 	dest := append([]any{&r.ID, &r.MerchantID, &r.OrderID, &r.Seq, &r.Amount, &r.Currency, &r.Status, &r.Reason,
 		&r.MerchantReference, &r.CaptureID, &items, &vendors, &r.NotifyURL, &r.Surface, &r.FailureCode,
 		&r.FailureMessage, &r.ResponseCode, &r.RRN, &r.STAN, &r.AuthCode, &r.ARN,
-		&r.Attempts, &r.NextAttemptAt, &r.RequestHash, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.Number, &r.SweepsLeft}, extra...)
+		&r.Attempts, &r.NextAttemptAt, &r.RequestHash, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.CreatedBy, &r.Number, &r.SweepsLeft}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -86,12 +86,12 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 		return fmt.Errorf("postgres: create refund: %w", err)
 	}
 	err = t.q.QueryRow(ctx, `INSERT INTO refunds (`+refundColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
 		ON CONFLICT (merchant_id, surface, merchant_reference) WHERE merchant_reference <> '' DO NOTHING
 		RETURNING number`,
 		r.ID, r.MerchantID, r.OrderID, r.Seq, r.Amount, r.Currency, string(r.Status), r.Reason, r.MerchantReference, r.CaptureID,
 		items, vendors, r.NotifyURL, r.Surface, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, r.NextAttemptAt, r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt).Scan(&r.Number)
+		r.Attempts, r.NextAttemptAt, r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt, r.CreatedBy).Scan(&r.Number)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return refund.Errorf(refund.EMerchantReferenceReused, "merchant_reference",
 			"merchant_reference %q was already used for another refund", r.MerchantReference)
@@ -210,7 +210,7 @@ func (t *tx) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Dura
 	}
 	cs, err := queryAll(ctx, t, "claim refunds", `WITH due AS (
 			SELECT id, next_attempt_at FROM refunds
-			WHERE (status IN ('pending', 'processing', 'requires_review') OR sweeps_left > 0) AND next_attempt_at <= $1
+			WHERE (status IN ('requires_approval', 'pending', 'processing', 'requires_review') OR sweeps_left > 0) AND next_attempt_at <= $1
 			ORDER BY next_attempt_at, id LIMIT $3
 			FOR UPDATE SKIP LOCKED
 		)

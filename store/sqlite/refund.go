@@ -13,7 +13,7 @@ import (
 
 const refundColumns = `id, merchant_id, order_id, seq, amount, currency, status, reason, merchant_reference, capture_id,
 	items, vendors, notify_url, surface, failure_code, failure_message, response_code, rrn, stan, auth_code, arn,
-	attempts, next_attempt_at, request_hash, version, created_at, updated_at`
+	attempts, next_attempt_at, request_hash, version, created_at, updated_at, created_by`
 
 // refundSelect is what every refund query reads: the inserted columns and
 // the number the insert assigned.
@@ -26,7 +26,7 @@ func scanRefund(s scanner) (*refund.Refund, error) {
 	if err := s.Scan(&r.ID, &r.MerchantID, &r.OrderID, &r.Seq, &r.Amount, &r.Currency, &r.Status, &r.Reason,
 		&r.MerchantReference, &r.CaptureID, &items, &vendors, &r.NotifyURL, &r.Surface, &r.FailureCode,
 		&r.FailureMessage, &r.ResponseCode, &r.RRN, &r.STAN, &r.AuthCode, &r.ARN,
-		&r.Attempts, &next, &r.RequestHash, &r.Version, &created, &updated, &r.Number, &r.SweepsLeft); err != nil {
+		&r.Attempts, &next, &r.RequestHash, &r.Version, &created, &updated, &r.CreatedBy, &r.Number, &r.SweepsLeft); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(items), &r.Items); err != nil {
@@ -68,12 +68,12 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 		return fmt.Errorf("sqlite: create refund: %w", err)
 	}
 	err = t.q.QueryRowContext(ctx, `INSERT INTO refunds (`+refundColumns+`, number)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 		(SELECT COALESCE(MAX(number), 0) + 1 FROM refunds))
 		RETURNING number`,
 		r.ID, r.MerchantID, r.OrderID, r.Seq, r.Amount, r.Currency, string(r.Status), r.Reason, r.MerchantReference, r.CaptureID,
 		items, vendors, r.NotifyURL, r.Surface, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, nanos(r.NextAttemptAt), r.RequestHash, r.Version, nanos(r.CreatedAt), nanos(r.UpdatedAt)).Scan(&r.Number)
+		r.Attempts, nanos(r.NextAttemptAt), r.RequestHash, r.Version, nanos(r.CreatedAt), nanos(r.UpdatedAt), r.CreatedBy).Scan(&r.Number)
 	if isUnique(err) {
 		return refund.Errorf(refund.EMerchantReferenceReused, "merchant_reference",
 			"merchant_reference %q was already used for another refund", r.MerchantReference)
@@ -204,7 +204,7 @@ func (t *tx) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Dura
 		return nil, nil
 	}
 	rs, err := t.queryRefunds(ctx, "claim refunds", `SELECT `+refundSelect+` FROM refunds
-		WHERE (status IN ('pending', 'processing', 'requires_review') OR sweeps_left > 0) AND next_attempt_at <= ?
+		WHERE (status IN ('requires_approval', 'pending', 'processing', 'requires_review') OR sweeps_left > 0) AND next_attempt_at <= ?
 		ORDER BY next_attempt_at, id LIMIT ?`, nanos(now), limit)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// operator acts for a merchant from the command line: audited as admin.
+func operator(merchantID string) refund.Principal {
+	return refund.Principal{MerchantID: merchantID, Scopes: []string{refund.ScopeRefundsRead, refund.ScopeSettingsWrite}}
+}
+
+func policyJSON(p *refund.RefundPolicy) map[string]any {
+	t := p.ApprovalThreshold
+	if t == nil {
+		t = map[string]int64{}
+	}
+	return map[string]any{"refund_policy": map[string]any{"merchant_id": p.MerchantID, "approval_threshold": t,
+		"older_than_days": p.OlderThanDays, "approval_expiry_seconds": int64(p.ApprovalExpiry / time.Second)}}
+}
+
+func runPolicyGet(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("policy get", io.Discard)
+	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
+	merchant := fs.String("merchant", "", "merchant id")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return withService(ctx, *db, func(svc *refund.Service) error {
+		p, err := svc.GetRefundPolicy(ctx, operator(*merchant))
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, policyJSON(p))
+	})
+}
+
+// runPolicySet changes what its flags name: --threshold CUR=MINOR
+// (repeatable; --threshold none clears them), --older-than-days N,
+// --expiry DURATION.
+func runPolicySet(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("policy set", io.Discard)
+	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
+	merchant := fs.String("merchant", "", "merchant id")
+	var thresholds multi
+	fs.Var(&thresholds, "threshold", "approval threshold CURRENCY=MINOR_UNITS, e.g. SAR=50000 (repeatable; none: no thresholds)")
+	older := fs.Int("older-than-days", -1, "every refund of an order older than this many days waits for approval (0: off)")
+	expiry := fs.Duration("expiry", 0, "how long a refund waits for approval before it is canceled (e.g. 72h)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var in refund.RefundPolicyInput
+	if len(thresholds) > 0 {
+		m := map[string]int64{}
+		for _, t := range thresholds {
+			if t == "none" {
+				continue
+			}
+			cur, v, ok := strings.Cut(t, "=")
+			n, err := strconv.ParseInt(v, 10, 64)
+			if !ok || err != nil {
+				return usageError("--threshold takes CURRENCY=MINOR_UNITS, e.g. SAR=50000")
+			}
+			m[strings.ToUpper(cur)] = n
+		}
+		in.ApprovalThreshold = &m
+	}
+	if *older >= 0 {
+		in.OlderThanDays = older
+	}
+	if *expiry != 0 {
+		in.ApprovalExpiry = expiry
+	}
+	return withService(ctx, *db, func(svc *refund.Service) error {
+		p, err := svc.PutRefundPolicy(ctx, operator(*merchant), in)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, policyJSON(p))
+	})
+}

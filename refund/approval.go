@@ -1,0 +1,236 @@
+package refund
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/refundd/refundd/money"
+)
+
+// RefundPolicy is a merchant's maker-checker policy: which refunds wait for
+// a second person's approval before they go to the processor.
+type RefundPolicy struct {
+	MerchantID string
+	// ApprovalThreshold: a refund of at least this many minor units of the
+	// currency waits for approval; a currency not named never does.
+	ApprovalThreshold map[string]int64
+	// OlderThanDays, when positive: every refund of an order captured more
+	// than this many days ago waits for approval.
+	OlderThanDays int
+	// ApprovalExpiry is how long a refund waits for approval before it is
+	// canceled and its amount released (default 72 hours).
+	ApprovalExpiry time.Duration
+	UpdatedAt      time.Time
+}
+
+// DefaultApprovalExpiry is how long an approval may wait unless the
+// policy says otherwise.
+const DefaultApprovalExpiry = 72 * time.Hour
+
+// maxApprovalExpiry bounds the expiry: money should not stay reserved for
+// a month waiting for a click.
+const maxApprovalExpiry = 30 * 24 * time.Hour
+
+// PolicyTx is the refund-policy part of a transaction.
+type PolicyTx interface {
+	// GetRefundPolicy returns ENotFound when the merchant never set one.
+	GetRefundPolicy(ctx context.Context, merchantID string) (*RefundPolicy, error)
+	// PutRefundPolicy inserts or replaces the merchant's policy.
+	PutRefundPolicy(ctx context.Context, p *RefundPolicy) error
+}
+
+// RefundPolicyInput replaces a merchant's policy; nil fields keep their
+// value.
+type RefundPolicyInput struct {
+	ApprovalThreshold *map[string]int64
+	OlderThanDays     *int
+	ApprovalExpiry    *time.Duration
+}
+
+// refundPolicy returns the merchant's policy, or the default: no approval.
+func refundPolicy(ctx context.Context, tx Tx, merchantID string) (*RefundPolicy, error) {
+	p, err := tx.GetRefundPolicy(ctx, merchantID)
+	if ErrorCode(err) == ENotFound {
+		return &RefundPolicy{MerchantID: merchantID, ApprovalThreshold: map[string]int64{}, ApprovalExpiry: DefaultApprovalExpiry}, nil
+	}
+	return p, err
+}
+
+// needsApproval says whether a refund of amount on o waits for approval,
+// and why.
+func (pol *RefundPolicy) needsApproval(o *Order, amount int64, now time.Time) (bool, string) {
+	if limit, ok := pol.ApprovalThreshold[o.Currency]; ok && amount >= limit {
+		return true, fmt.Sprintf("%s is at least the approval threshold of %s", fmtMoney(amount, o.Currency), fmtMoney(limit, o.Currency))
+	}
+	if pol.OlderThanDays > 0 && now.Sub(o.CreatedAt) > time.Duration(pol.OlderThanDays)*24*time.Hour {
+		return true, fmt.Sprintf("the order is more than %d days old", pol.OlderThanDays)
+	}
+	return false, ""
+}
+
+// GetRefundPolicy returns the caller's refund policy (the default, no
+// approvals, when never set).
+func (s *Service) GetRefundPolicy(ctx context.Context, p Principal) (*RefundPolicy, error) {
+	if err := require(p, ScopeRefundsRead); err != nil {
+		return nil, err
+	}
+	var pol *RefundPolicy
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		pol, err = refundPolicy(ctx, tx, p.MerchantID)
+		return err
+	})
+	return pol, err
+}
+
+// PutRefundPolicy changes the caller's refund policy (scope
+// settings:write); refunds already waiting keep their expiry.
+func (s *Service) PutRefundPolicy(ctx context.Context, p Principal, in RefundPolicyInput) (*RefundPolicy, error) {
+	if err := require(p, ScopeSettingsWrite); err != nil {
+		return nil, err
+	}
+	if in.ApprovalThreshold != nil {
+		for _, cur := range slices.Sorted(maps.Keys(*in.ApprovalThreshold)) {
+			if _, err := money.LookupCurrency(cur); err != nil {
+				return nil, Errorf(EInvalidRequest, "approval_threshold."+cur, "%q is not an ISO 4217 currency", cur)
+			}
+			if (*in.ApprovalThreshold)[cur] < 1 {
+				return nil, Errorf(EInvalidAmount, "approval_threshold."+cur, "a threshold is a positive number of minor units")
+			}
+		}
+	}
+	if in.OlderThanDays != nil && (*in.OlderThanDays < 0 || *in.OlderThanDays > 3650) {
+		return nil, Errorf(EInvalidRequest, "older_than_days", "older_than_days must be between 0 (off) and 3650")
+	}
+	if in.ApprovalExpiry != nil && (*in.ApprovalExpiry < time.Minute || *in.ApprovalExpiry > maxApprovalExpiry) {
+		return nil, Errorf(EInvalidRequest, "approval_expiry", "approval_expiry must be between 1 minute and 30 days")
+	}
+	var pol *RefundPolicy
+	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+		if pol, err = refundPolicy(ctx, tx, p.MerchantID); err != nil {
+			return err
+		}
+		if in.ApprovalThreshold != nil {
+			pol.ApprovalThreshold = maps.Clone(*in.ApprovalThreshold)
+		}
+		if in.OlderThanDays != nil {
+			pol.OlderThanDays = *in.OlderThanDays
+		}
+		if in.ApprovalExpiry != nil {
+			pol.ApprovalExpiry = *in.ApprovalExpiry
+		}
+		now := s.now()
+		pol.UpdatedAt = now
+		if err := tx.PutRefundPolicy(ctx, pol); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, "refund_policy.update", "refund_policy", p.MerchantID, "", "updated", "", now)
+	})
+	return pol, err
+}
+
+// Events of the maker-checker flow.
+const (
+	EventRefundRequiresApproval = "refund.requires_approval"
+	EventRefundApproved         = "refund.approved"
+	EventRefundRejected         = "refund.rejected"
+)
+
+// checker loads a refund waiting for approval for p to decide on: p needs
+// refunds:approve and must not be whoever created it.
+func checker(ctx context.Context, tx Tx, p Principal, id string) (*Refund, error) {
+	if err := require(p, ScopeRefundsApprove); err != nil {
+		return nil, err
+	}
+	r, err := tx.GetRefund(ctx, p.MerchantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != StatusRequiresApproval {
+		return nil, Errorf(ERefundNotAwaitingApproval, "", "only a refund waiting for approval can be approved or rejected; this one is %s", r.Status)
+	}
+	if r.CreatedBy != "" && r.CreatedBy == p.Actor() {
+		return nil, Errorf(EForbidden, "", "a refund must be approved or rejected by someone other than who asked for it")
+	}
+	return r, nil
+}
+
+// ApproveRefund sends a refund waiting for approval on to the processor,
+// as a refund created now would go (scope refunds:approve, by a principal
+// other than its creator).
+func (s *Service) ApproveRefund(ctx context.Context, p Principal, id string) (*Refund, error) {
+	var r *Refund
+	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+		if r, err = checker(ctx, tx, p, id); err != nil {
+			return err
+		}
+		now := s.now()
+		if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: StatusRequiresApproval, To: StatusPending,
+			Cause: "approved by key " + p.KeyPrefix, At: now}); err != nil {
+			return err
+		}
+		// Submitted by this request, which owns it for one lease.
+		r.Status, r.Attempts, r.NextAttemptAt, r.UpdatedAt = StatusProcessing, 1, now.Add(s.cfg.Lease), now
+		if err := tx.UpdateRefund(ctx, r); err != nil {
+			return err
+		}
+		if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: StatusPending, To: StatusProcessing,
+			Cause: "submitted to processor (attempt 1)", At: now}); err != nil {
+			return err
+		}
+		if err := s.event(ctx, tx, EventRefundApproved, r, now); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, "refund.approve", "refund", r.ID, string(StatusRequiresApproval), string(StatusProcessing), "", now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.submit(WithOrderKey(ctx, r.OrderID), r, ""), nil
+}
+
+// RejectRefund cancels a refund waiting for approval and releases its
+// amount (scope refunds:approve, by a principal other than its creator).
+func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason string) (*Refund, error) {
+	if len(reason) > 500 {
+		return nil, Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
+	}
+	var r *Refund
+	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+		if r, err = checker(ctx, tx, p, id); err != nil {
+			return err
+		}
+		now := s.now()
+		cause := "rejected by key " + p.KeyPrefix
+		if reason != "" {
+			cause += ": " + reason
+		}
+		if err := s.audit(ctx, tx, p, "refund.reject", "refund", r.ID, string(r.Status), string(StatusCanceled)+" "+reason, "", now); err != nil {
+			return err
+		}
+		r.FailureCode, r.FailureMessage = "rejected", reason
+		if err := s.finish(ctx, tx, r, StatusCanceled, cause, Release, now); err != nil {
+			return err
+		}
+		return s.event(ctx, tx, EventRefundRejected, r, now)
+	})
+	return r, err
+}
+
+// expireApproval cancels a claimed refund whose approval waited too long.
+func (s *Service) expireApproval(ctx context.Context, r *Refund) error {
+	return s.update(ctx, func(tx Tx) error {
+		cur, err := tx.GetRefund(ctx, "", r.ID)
+		if err != nil || cur.Version != r.Version || cur.Status != StatusRequiresApproval {
+			return err // approved or rejected meanwhile
+		}
+		now := s.now()
+		cur.FailureCode, cur.FailureMessage = "approval_expired", "nobody approved it in time"
+		if err := s.finish(ctx, tx, cur, StatusCanceled, "approval expired", Release, now); err != nil {
+			return err
+		}
+		return s.event(ctx, tx, EventRefundRejected, cur, now)
+	})
+}

@@ -1,0 +1,148 @@
+package refund_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/processor/sandbox"
+	"github.com/refundd/refundd/refund"
+)
+
+// TestApproval walks the maker-checker flow on a real store: a refund at
+// or above the threshold waits with its amount reserved; its creator may
+// not decide on it; another key with refunds:approve approves (it then
+// succeeds at the processor) or rejects (the amount comes back); one
+// nobody decides on expires; a refund below the threshold goes straight
+// through.
+func TestApproval(t *testing.T) {
+	setup := func(t *testing.T) (*harness, *sandbox.Acquirer, refund.Principal, *refund.Order) {
+		acq := sandbox.New(sandbox.Config{})
+		h := newHarness(t, acq, nil)
+		limits := map[string]int64{"KWD": 50_000}
+		expiry := 2 * time.Hour
+		if _, err := h.svc.PutRefundPolicy(h.ctx, h.p, refund.RefundPolicyInput{ApprovalThreshold: &limits, ApprovalExpiry: &expiry}); err != nil {
+			t.Fatal(err)
+		}
+		_, key, err := h.svc.CreateKey(h.ctx, h.p.MerchantID, "", []string{refund.ScopeRefundsApprove, refund.ScopeRefundsRead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checker, err := h.svc.Authenticate(h.ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h, acq, checker, h.order(100_000)
+	}
+	big := func(t *testing.T, h *harness, o *refund.Order) *refund.Refund {
+		t.Helper()
+		amount := int64(60_000)
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != refund.StatusRequiresApproval || r.Attempts != 0 {
+			t.Fatalf("a refund over the threshold: %s, %d attempts", r.Status, r.Attempts)
+		}
+		if got := h.getOrder(o.ID); got.PendingRefundAmount != 60_000 || got.Refundable() != 40_000 {
+			t.Fatalf("waiting for approval, the amount is not reserved: pending %d, refundable %d", got.PendingRefundAmount, got.Refundable())
+		}
+		// Nobody can over-refund meanwhile.
+		more := int64(40_001)
+		if _, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &more}); refund.ErrorCode(err) != refund.EAmountExceedsRefundable {
+			t.Fatalf("over-refund while waiting: %v", err)
+		}
+		return r
+	}
+
+	t.Run("ApprovedBySomeoneElse", func(t *testing.T) {
+		h, acq, checker, o := setup(t)
+		r := big(t, h, o)
+		if _, err := h.svc.ApproveRefund(h.ctx, h.p, r.ID); refund.ErrorCode(err) != refund.EForbidden {
+			t.Fatalf("the creator approved its own refund: %v", err)
+		}
+		if n := len(acq.Executions()); n != 0 {
+			t.Fatalf("the processor was called before approval: %d", n)
+		}
+		got, err := h.svc.ApproveRefund(h.ctx, checker, r.ID)
+		if err != nil || got.Status != refund.StatusSucceeded {
+			t.Fatalf("approved: %v %v", got, err)
+		}
+		if o := h.getOrder(o.ID); o.RefundedAmount != 60_000 || o.PendingRefundAmount != 0 || len(acq.Executions()) != 1 {
+			t.Fatalf("after approval: refunded %d pending %d, %d executions", o.RefundedAmount, o.PendingRefundAmount, len(acq.Executions()))
+		}
+		if _, err := h.svc.ApproveRefund(h.ctx, checker, r.ID); refund.ErrorCode(err) != refund.ERefundNotAwaitingApproval {
+			t.Fatalf("approved twice: %v", err)
+		}
+		wantTransitions(t, h, r.ID, "requires_approval", "pending", "processing", "succeeded")
+	})
+	t.Run("Rejected", func(t *testing.T) {
+		h, acq, checker, o := setup(t)
+		r := big(t, h, o)
+		if _, err := h.svc.RejectRefund(h.ctx, h.p, r.ID, "mine"); refund.ErrorCode(err) != refund.EForbidden {
+			t.Fatalf("the creator rejected its own refund: %v", err)
+		}
+		got, err := h.svc.RejectRefund(h.ctx, checker, r.ID, "not authorised by finance")
+		if err != nil || got.Status != refund.StatusCanceled || got.FailureMessage != "not authorised by finance" {
+			t.Fatalf("rejected: %+v %v", got, err)
+		}
+		if o := h.getOrder(o.ID); o.PendingRefundAmount != 0 || o.Refundable() != 100_000 || len(acq.Executions()) != 0 {
+			t.Fatalf("after rejection: pending %d refundable %d", o.PendingRefundAmount, o.Refundable())
+		}
+		wantTransitions(t, h, r.ID, "requires_approval", "canceled")
+	})
+	t.Run("Expires", func(t *testing.T) {
+		h, acq, _, o := setup(t)
+		r := big(t, h, o)
+		h.drive(60) // an hour: not yet
+		if got := h.refund(r.ID); got.Status != refund.StatusRequiresApproval {
+			t.Fatalf("after an hour: %s", got.Status)
+		}
+		h.drive(61)
+		if got := h.refund(r.ID); got.Status != refund.StatusCanceled || got.FailureCode != "approval_expired" {
+			t.Fatalf("after the expiry: %s %s", got.Status, got.FailureCode)
+		}
+		if o := h.getOrder(o.ID); o.PendingRefundAmount != 0 || len(acq.Executions()) != 0 {
+			t.Fatalf("after the expiry: pending %d", o.PendingRefundAmount)
+		}
+	})
+	t.Run("BelowThresholdGoesThrough", func(t *testing.T) {
+		h, _, _, o := setup(t)
+		amount := int64(49_999)
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+		if err != nil || r.Status != refund.StatusSucceeded {
+			t.Fatalf("%v %v", r, err)
+		}
+	})
+	t.Run("CheckerNeedsTheScope", func(t *testing.T) {
+		h, _, _, o := setup(t)
+		r := big(t, h, o)
+		_, key, err := h.svc.CreateKey(h.ctx, h.p.MerchantID, "", []string{refund.ScopeRefundsWrite, refund.ScopeRefundsRead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, _ := h.svc.Authenticate(h.ctx, key)
+		if _, err := h.svc.ApproveRefund(h.ctx, other, r.ID); refund.ErrorCode(err) != refund.EForbidden {
+			t.Fatalf("approved without refunds:approve: %v", err)
+		}
+	})
+}
+
+func wantTransitions(t *testing.T, h *harness, id string, want ...string) {
+	t.Helper()
+	trs, err := h.svc.Transitions(h.ctx, h.p, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tr := range trs {
+		got = append(got, string(tr.To))
+	}
+	if len(got) != len(want) {
+		t.Fatalf("transitions %v, want %v", got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("transitions %v, want %v", got, want)
+		}
+	}
+}
