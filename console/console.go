@@ -101,6 +101,9 @@ func (c *Console) Register(mux api.Mux) {
 	mux.Handle("GET /console/invoices/{id}/xml", c.signedIn(c.invoiceXML))
 	mux.Handle("GET /console/webhooks", c.signedIn(c.webhooks))
 	mux.Handle("GET /console/discrepancies", c.signedIn(c.discrepancies))
+	mux.Handle("GET /console/approvals", c.signedIn(c.approvals))
+	mux.Handle("POST /console/refunds/{id}/approve", c.signedIn(c.decide(true)))
+	mux.Handle("POST /console/refunds/{id}/reject", c.signedIn(c.decide(false)))
 	mux.Handle("GET /console/webhooks/{id}", c.signedIn(c.deliveries))
 	// Anything else under /console is a console page that does not exist.
 	mux.Handle("/console/", headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -140,6 +143,8 @@ type base struct {
 	SignedIn  bool
 	Merchant  string
 	KeyPrefix string // the visible prefix of the key, never the key
+	User      string // a console user's email, when signed in as one
+	Role      string
 	CSRF      string
 	Notice    string   // a short confirmation ("Signed out.")
 	Problem   *problem // what went wrong, in plain words
@@ -148,7 +153,7 @@ type base struct {
 func (c *Console) base(s *session, title, nav string) base {
 	b := base{Title: title, Nav: nav}
 	if s != nil {
-		b.SignedIn, b.Merchant, b.KeyPrefix, b.CSRF = true, s.merchant, s.principal.KeyPrefix, s.csrf
+		b.SignedIn, b.Merchant, b.KeyPrefix, b.CSRF, b.User, b.Role = true, s.merchant, s.principal.KeyPrefix, s.csrf, s.user, s.role
 	}
 	return b
 }

@@ -68,10 +68,22 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("webhook deliveries: sent %d, %v", n, err)
 	}
 
+	// Maker-checker: refunds from 20.00 SAR wait for approval; a refunder
+	// and an approver with their own accounts.
+	const password = "correct horse battery staple"
+	for email, role := range map[string]string{"maker@souq.example": refund.RoleRefunder, "checker@souq.example": refund.RoleApprover} {
+		if _, err := e.srv.Service.CreateUser(context.Background(), refund.UserInput{MerchantID: e.mer.ID, Email: email, Role: role, Password: password}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.api("PUT", "/v1/refund_policy", e.key, jsonBody(map[string]any{"approval_threshold": map[string]any{"SAR": 2000}}), http.StatusOK, nil)
+
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", "console.test.mjs"), e.srv.URL(), e.key, shots)
 	cmd.WaitDelay = 10 * time.Second
+	cmd.Env = append(os.Environ(), "REFUNDD_E2E_MAKER=maker@souq.example", "REFUNDD_E2E_CHECKER=checker@souq.example",
+		"REFUNDD_E2E_PASSWORD="+password, "REFUNDD_E2E_APPROVAL_ORDER="+e.orders["ORD-SAR-1001"])
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
@@ -86,7 +98,8 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"sign-in", "sign-in-refused", "orders", "search", "order", "refunded", "bad-amount",
-		"queued-refund", "canceled", "webhooks", "deliveries", "signed-out"} {
+		"queued-refund", "canceled", "webhooks", "deliveries", "signed-out", "waiting-for-approval", "approvals-own",
+		"approvals-queue", "approved"} {
 		found := false
 		for _, p := range pngs {
 			if strings.HasSuffix(p, "-"+want+".png") {
@@ -96,6 +109,13 @@ func TestBrowser(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("no screenshot %q in %s (have %d)", want, shots, len(pngs))
+		}
+	}
+
+	// The approved refund: made by the refunder, approved by the approver.
+	for _, r := range e.refunds("ORD-SAR-1001") {
+		if r.Amount == 2500 && (r.Status != refund.StatusSucceeded || !strings.HasPrefix(r.CreatedBy, "user:")) {
+			t.Fatalf("the 25.00 SAR refund: %s by %q", r.Status, r.CreatedBy)
 		}
 	}
 

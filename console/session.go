@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,9 +29,11 @@ const (
 	maxFormBytes = 256 << 10
 )
 
-// session is one signed-in browser. Sessions live in this process's memory
-// only: the API key must never be written anywhere, so a node restart signs
-// everyone out, and several nodes behind one address need sticky sessions.
+// session is one signed-in browser. A console user's session lives in the
+// database (refund.Service.SignIn), so any node serves it. A session made
+// by pasting an API key lives in this process's memory only: the key must
+// never be written anywhere, so a node restart signs it out, and several
+// nodes behind one address need sticky sessions for it.
 type session struct {
 	// key is the API key the user pasted. The console authenticates it
 	// again on every request, so a revoked key signs the user out at once.
@@ -40,6 +43,10 @@ type session struct {
 	csrf      string // every state-changing form carries it
 	created   time.Time
 	seen      time.Time
+	// user and role name a console user signed in with their own account
+	// (then key is empty and dbID is the session's id in the database).
+	user, role string
+	dbID       string
 }
 
 type sessions struct {
@@ -125,6 +132,10 @@ func (c *Console) signedIn(h pageFunc) http.Handler {
 			c.toLogin(w, r, "")
 			return
 		}
+		if strings.HasPrefix(ck.Value, "u") {
+			c.userSession(h, w, r, ck.Value)
+			return
+		}
 		s, found := c.sessions.get(ck.Value, c.now())
 		if found != sessionFound {
 			http.SetCookie(w, cookie(r, sessionCookie, "", "/console", -1))
@@ -152,6 +163,37 @@ func (c *Console) signedIn(h pageFunc) http.Handler {
 		}
 		h(w, r, &s)
 	}))
+}
+
+// userSession serves h to a console user signed in with their own account:
+// the session lives in the database, so any node serves it, and the user
+// is read again on every request (a disabled user is signed out at once).
+func (c *Console) userSession(h pageFunc, w http.ResponseWriter, r *http.Request, id string) {
+	sess, u, err := c.svc.ConsoleSessionOf(r.Context(), id)
+	if refund.ErrorCode(err) == refund.ENotFound {
+		http.SetCookie(w, cookie(r, sessionCookie, "", "/console", -1))
+		c.toLogin(w, r, "expired")
+		return
+	}
+	s := session{principal: refund.UserPrincipal(u), csrf: "", user: u.Email, role: u.Role}
+	if err != nil {
+		c.fail(w, r, &s, err)
+		return
+	}
+	m, err := c.svc.GetMerchant(r.Context(), u.MerchantID)
+	if err != nil {
+		c.fail(w, r, &s, err)
+		return
+	}
+	s.merchant, s.csrf, s.created, s.seen, s.dbID = m.Name, sess.CSRF, sess.CreatedAt, sess.SeenAt, id
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if !sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), s.csrf) {
+			c.fail(w, r, &s, refund.Errorf(codeCSRF, "csrf", "the form's token does not match this session"))
+			return
+		}
+	}
+	h(w, r, &s)
 }
 
 // toLogin sends the browser to the sign-in page with a notice code.
@@ -227,6 +269,21 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.renderLogin(w, r, status, p)
 		return
 	}
+	if email := strings.TrimSpace(r.PostForm.Get("email")); email != "" {
+		id, _, _, err := c.svc.SignIn(r.Context(), email, r.PostForm.Get("password"), r.PostForm.Get("code"))
+		if err != nil {
+			prob, status := c.explain(r, err)
+			c.renderLogin(w, r, status, prob)
+			return
+		}
+		if old, err := r.Cookie(sessionCookie); err == nil {
+			c.sessions.delete(old.Value)
+		}
+		http.SetCookie(w, cookie(r, sessionCookie, id, "/console", MaxSessionAge))
+		http.SetCookie(w, cookie(r, loginCookie, "", "/console/login", -1))
+		http.Redirect(w, r, "/console/orders", http.StatusSeeOther)
+		return
+	}
 	key := trimKey(r.PostForm.Get("key"))
 	if key == "" {
 		p, status := c.explain(r, refund.Errorf(refund.EInvalidRequest, "key", "Paste your API key (it starts with rk_)."))
@@ -268,6 +325,12 @@ func trimKey(s string) string {
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	if s.dbID != "" {
+		if err := c.svc.SignOut(r.Context(), s.dbID); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+	}
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		c.sessions.delete(ck.Value)
 	}

@@ -227,6 +227,10 @@ func (s *Service) expireApproval(ctx context.Context, r *Refund) error {
 			return err // approved or rejected meanwhile
 		}
 		now := s.now()
+		if err := s.audit(ctx, tx, Principal{MerchantID: cur.MerchantID, Worker: true}, "refund.approval_expired", "refund", cur.ID,
+			string(cur.Status), string(StatusCanceled), "", now); err != nil {
+			return err
+		}
 		cur.FailureCode, cur.FailureMessage = "approval_expired", "nobody approved it in time"
 		if err := s.finish(ctx, tx, cur, StatusCanceled, "approval expired", Release, now); err != nil {
 			return err

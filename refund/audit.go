@@ -86,8 +86,12 @@ func (s *Service) audit(ctx context.Context, tx Tx, p Principal, action, objType
 	switch {
 	case p.Processor:
 		actor, surface = "processor", "processor"
+	case p.Worker:
+		actor, surface = "refundd", "worker"
 	case p.PartnerID != "":
 		actor = "partner:" + p.PartnerID
+	case p.UserID != "":
+		actor, surface = "user:"+p.UserEmail, "console"
 	case p.KeyPrefix == "":
 		actor, surface = "admin", "cli"
 	}

@@ -142,15 +142,25 @@ type Principal struct {
 	// Processor marks the processor acting through a signed notification
 	// (recorded as such in the audit trail).
 	Processor bool
+	// Worker marks refundd's own background work (an approval expiring).
+	Worker bool
+	// UserID and UserEmail name a console user signed in with their own
+	// account (no key).
+	UserID    string
+	UserEmail string
 }
 
 // Actor names who p is, for a refund's CreatedBy and the maker-checker
-// rule: the API key (a partner's token counts as its key).
+// rule: the console user, or the API key (a partner's token counts as its
+// key).
 func (p Principal) Actor() string {
-	if p.KeyID == "" {
-		return ""
+	switch {
+	case p.UserID != "":
+		return "user:" + p.UserID
+	case p.KeyID != "":
+		return "key:" + p.KeyID
 	}
-	return "key:" + p.KeyID
+	return ""
 }
 
 // Has reports whether p carries scope.

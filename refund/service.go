@@ -82,6 +82,9 @@ type Config struct {
 	// Invoicer builds and reports tax and refund invoices (package
 	// invoice); nil issues none.
 	Invoicer Invoicer
+	// Credentials hashes console users' passwords and checks their codes
+	// (nil: console users cannot sign in).
+	Credentials Credentials
 }
 
 // Service is the one entry point of the domain. Every surface (native API,

@@ -137,6 +137,7 @@ type Tx interface {
 	StatsTx
 	InvoiceTx
 	PolicyTx
+	UserTx
 }
 
 // BalanceOp is a change to refund balances.

@@ -71,6 +71,10 @@ func TestApprovals_ThroughTheServer(t *testing.T) {
 	if o := orderNow(); o.num("refunded_amount") != 5_000 || o.num("pending_refund_amount") != 0 || o.num("refundable_amount") != 15_000 {
 		t.Fatalf("at the end: %s", o.raw)
 	}
+	expired := s.do("GET", "/v1/audit?object_id="+third, s.key, nil)
+	if !strings.Contains(expired.raw, `"action":"refund.approval_expired"`) || !strings.Contains(expired.raw, `"actor":"refundd"`) {
+		t.Fatalf("audit of the expiry: %s", expired.raw)
+	}
 	// A refund below the threshold goes straight through.
 	if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4_999}); r.str("status") != "succeeded" {
 		t.Fatalf("below the threshold: %s", r.raw)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/console"
+	"github.com/refundd/refundd/credential"
 	"github.com/refundd/refundd/dialect/gateway"
 	"github.com/refundd/refundd/dialect/paylink"
 	"github.com/refundd/refundd/dialect/sgate"
@@ -228,7 +229,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.Service, err = refund.NewService(refund.Config{Store: st, Processor: proc, NewID: cfg.NewID, Now: cfg.Now,
 		Log: cfg.Log, ProcessorTimeout: cfg.ProcessorTimeout, Lease: cfg.Lease, MaxInFlight: cfg.MaxInFlight, InFlightWait: cfg.InFlightWait,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate),
-		Invoicer: invoicer, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBackoff,
+		Invoicer: invoicer, Credentials: credential.Argon2{}, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBackoff,
 		StoreClock: storeClock, SweepAges: cfg.SweepAges})
 	if err != nil {
 		st.Close()

@@ -42,6 +42,10 @@ Usage:
   refundd key      create --db URL (--merchant ID | --partner ID) [--scope S ...]
   refundd key      list   --db URL
   refundd key      revoke --db URL KEY_ID
+  refundd user     create --db URL --merchant ID --email E --role viewer|refunder|approver|admin --password-env VAR
+  refundd user     list   --db URL [--merchant ID]
+  refundd user     disable|totp --db URL USER_ID
+  refundd user     reset-password --db URL --password-env VAR USER_ID
   refundd policy   get    --db URL --merchant ID
   refundd policy   set    --db URL --merchant ID [--threshold SAR=50000 ...] [--older-than-days N] [--expiry 72h]
   refundd sandbox serve  [--addr HOST:PORT] [--db sqlite:PATH] [--latency-ms N] [--error-rate R] [--drop-rate R]
@@ -62,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "merchant" || cmd == "partner" || cmd == "key" || cmd == "sandbox" || cmd == "refunds" || cmd == "policy") && len(rest) > 0 {
+	if (cmd == "merchant" || cmd == "partner" || cmd == "key" || cmd == "sandbox" || cmd == "refunds" || cmd == "policy" || cmd == "user") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -85,6 +89,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runKeyList(ctx, rest, stdout)
 	case "key revoke":
 		err = runKeyRevoke(ctx, rest, stdout)
+	case "user create":
+		err = runUserCreate(ctx, rest, stdout)
+	case "user list":
+		err = runUserList(ctx, rest, stdout)
+	case "user disable", "user reset-password", "user totp":
+		err = runUserChange(ctx, strings.TrimPrefix(cmd, "user "), rest, stdout)
 	case "policy get":
 		err = runPolicyGet(ctx, rest, stdout)
 	case "policy set":

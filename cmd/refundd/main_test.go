@@ -294,3 +294,51 @@ func TestDemo_CurlLinesWork(t *testing.T) {
 		t.Fatalf("demo exit code %d after shutdown", code)
 	}
 }
+
+// TestCLI_Users: console users are made, listed, given a second factor,
+// reset and disabled from the command line; the password comes from the
+// environment, never the command line, and is never printed.
+func TestCLI_Users(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "users.db")
+	code, out, errOut := runCLI(t, "merchant", "create", "--db", db, "--name", "Souq")
+	if code != 0 {
+		t.Fatalf("merchant create: %s", errOut)
+	}
+	var mc struct {
+		Merchant struct{ ID string } `json:"merchant"`
+	}
+	mustJSON(t, out, &mc)
+	t.Setenv("REFUNDD_TEST_PW", "a long enough password")
+	code, out, errOut = runCLI(t, "user", "create", "--db", db, "--merchant", mc.Merchant.ID, "--email", "Ops@Souq.example",
+		"--role", "approver", "--password-env", "REFUNDD_TEST_PW")
+	if code != 0 || !strings.Contains(out, `"email": "ops@souq.example"`) || strings.Contains(out, "a long enough password") || strings.Contains(out, "argon2") {
+		t.Fatalf("user create: %d %s %s", code, out, errOut)
+	}
+	var uc struct {
+		User struct{ ID string } `json:"user"`
+	}
+	mustJSON(t, out, &uc)
+	for _, bad := range [][]string{
+		{"--role", "boss", "--password-env", "REFUNDD_TEST_PW", "--email", "x@souq.example"},
+		{"--role", "viewer", "--password-env", "REFUNDD_TEST_PW", "--email", "ops@souq.example"}, // taken
+		{"--role", "viewer", "--password-env", "NOT_SET_ANYWHERE", "--email", "y@souq.example"},
+		{"--role", "viewer", "--email", "z@souq.example"},
+	} {
+		if code, _, _ := runCLI(t, append([]string{"user", "create", "--db", db, "--merchant", mc.Merchant.ID}, bad...)...); code == 0 {
+			t.Errorf("user create %v succeeded", bad)
+		}
+	}
+	if code, out, _ = runCLI(t, "user", "totp", "--db", db, uc.User.ID); code != 0 || !strings.Contains(out, "otpauth://totp/refundd:ops@souq.example") {
+		t.Fatalf("user totp: %d %s", code, out)
+	}
+	if code, out, _ = runCLI(t, "user", "reset-password", "--db", db, "--password-env", "REFUNDD_TEST_PW", uc.User.ID); code != 0 {
+		t.Fatalf("user reset-password: %d %s", code, out)
+	}
+	if code, out, _ = runCLI(t, "user", "disable", "--db", db, uc.User.ID); code != 0 || !strings.Contains(out, `"disabled": true`) {
+		t.Fatalf("user disable: %d %s", code, out)
+	}
+	if code, out, _ = runCLI(t, "user", "list", "--db", db, "--merchant", mc.Merchant.ID); code != 0 || !strings.Contains(out, `"totp": true`) ||
+		!strings.Contains(out, `"role": "approver"`) {
+		t.Fatalf("user list: %d %s", code, out)
+	}
+}

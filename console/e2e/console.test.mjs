@@ -49,7 +49,7 @@ page.on('response', (r) => {
   if (r.request().resourceType() !== 'document' && r.status() >= 400) problems.push(`${r.status()} for ${r.url()}`);
 });
 page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText} (on ${page.url()})`));
 page.on('request', (r) => { if (new URL(r.url()).origin !== origin) problems.push(`fetched from elsewhere: ${r.url()}`); });
 
 let n = 0;
@@ -78,7 +78,7 @@ try {
 
   await step('a bad key is refused with a message', async () => {
     await page.getByLabel('API key').fill('rk_000000000000_00000000000000000000000000000000');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in with the key' }).click();
     assert.match(await text('[role=alert]'), /That API key was not accepted/);
     assert.match(page.url(), /\/console\/login$/);
     assert.equal((await context.cookies()).find((c) => c.name === 'refundd_console'), undefined);
@@ -87,7 +87,7 @@ try {
 
   await step('the merchant key signs in', async () => {
     await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in with the key' }).click();
     await page.waitForURL('**/console/orders');
     const session = (await context.cookies()).find((c) => c.name === 'refundd_console');
     assert.ok(session, 'no session cookie');
@@ -189,6 +189,63 @@ try {
     await shot('signed-out');
     await page.goto('/console/orders');
     await page.waitForURL(/\/console\/login$/);
+  });
+
+  // Maker-checker, with people's own accounts (console/e2e_test.go makes
+  // them and the refund policy).
+  const maker = process.env.REFUNDD_E2E_MAKER;
+  const checker = process.env.REFUNDD_E2E_CHECKER;
+  const password = process.env.REFUNDD_E2E_PASSWORD;
+  const approvalOrder = process.env.REFUNDD_E2E_APPROVAL_ORDER;
+  assert.ok(maker && checker && password && approvalOrder, 'the approval accounts are not set');
+  async function signInAs(email) {
+    // Already on the sign-in page after signing out: navigating again
+    // would abort its icon's load, which counts as a problem.
+    if (!page.url().includes('/console/login')) await page.goto('/console/login');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL('**/console/orders');
+    await page.waitForLoadState('load'); // its icon too, before the next navigation
+  }
+
+  await step('a refunder signs in with their account and asks for a refund over the approval threshold', async () => {
+    await signInAs(maker);
+    assert.match(await text('#user'), /refunder/);
+    await page.goto(`/console/orders/${approvalOrder}`);
+    const form = page.locator('#refund-partial');
+    await form.getByLabel('Amount (SAR)').fill('25.00');
+    await form.getByLabel('Reason').fill('Whole set returned');
+    await form.getByRole('button', { name: 'Refund' }).click();
+    await page.waitForURL(/\?refund=/);
+    assert.match(await text('#refund-result'), /approval/);
+    await shot('waiting-for-approval');
+  });
+
+  await step('the refunder sees it waiting and has no approve button', async () => {
+    await page.getByRole('link', { name: 'Approvals' }).click();
+    await page.waitForURL('**/console/approvals');
+    assert.match(await text('main'), /You asked for this refund/);
+    assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0);
+    await shot('approvals-own');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/signed_out/);
+  });
+
+  await step('an approver approves it from the queue', async () => {
+    await signInAs(checker);
+    await page.getByRole('link', { name: 'Approvals' }).click();
+    await page.waitForURL('**/console/approvals');
+    assert.match(await text('main'), /25\.00 SAR/);
+    assert.match(await text('main'), /Whole set returned/);
+    await shot('approvals-queue');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.waitForURL(/\?m=approved$/);
+    assert.match(await text('[role=status]'), /Approved/);
+    assert.match(await text('main'), /Nothing is waiting for approval/);
+    await shot('approved');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/signed_out/);
   });
 
   assert.deepEqual(problems, [], 'the pages reported problems');

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+
+	"github.com/refundd/refundd/refund"
+)
+
+func userJSON(u *refund.User) map[string]any {
+	return map[string]any{"id": u.ID, "merchant_id": u.MerchantID, "email": u.Email, "role": u.Role,
+		"totp": u.TOTPSecret != "", "disabled": u.Disabled, "created_at": u.CreatedAt}
+}
+
+// password reads a password from the environment variable --password-env
+// names: never from the command line, where ps and shell history see it.
+func password(envVar string) (string, error) {
+	if envVar == "" {
+		return "", usageError("--password-env names the environment variable that holds the password")
+	}
+	pw := os.Getenv(envVar)
+	if pw == "" {
+		return "", usageError("the environment variable " + envVar + " is empty")
+	}
+	return pw, nil
+}
+
+func runUserCreate(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("user create", io.Discard)
+	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
+	merchant := fs.String("merchant", "", "merchant id")
+	email := fs.String("email", "", "the user's email, used to sign in")
+	role := fs.String("role", "", "viewer, refunder, approver or admin")
+	pwEnv := fs.String("password-env", "", "environment variable holding the password (12+ characters)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	pw, err := password(*pwEnv)
+	if err != nil {
+		return err
+	}
+	return withService(ctx, *db, func(svc *refund.Service) error {
+		u, err := svc.CreateUser(ctx, refund.UserInput{MerchantID: *merchant, Email: *email, Role: *role, Password: pw})
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]any{"user": userJSON(u)})
+	})
+}
+
+func runUserList(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("user list", io.Discard)
+	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
+	merchant := fs.String("merchant", "", "only this merchant's users")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return withService(ctx, *db, func(svc *refund.Service) error {
+		us, err := svc.ListUsers(ctx, *merchant)
+		if err != nil {
+			return err
+		}
+		out := make([]map[string]any, 0, len(us))
+		for _, u := range us {
+			out = append(out, userJSON(u))
+		}
+		return printJSON(stdout, out)
+	})
+}
+
+// runUserChange serves user disable, reset-password and totp: one USER_ID
+// argument each.
+func runUserChange(ctx context.Context, what string, args []string, stdout io.Writer) error {
+	fs := newFlags("user "+what, io.Discard)
+	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
+	pwEnv := fs.String("password-env", "", "reset-password: environment variable holding the new password")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError("user " + what + " takes one USER_ID")
+	}
+	id := fs.Arg(0)
+	return withService(ctx, *db, func(svc *refund.Service) error {
+		switch what {
+		case "disable":
+			u, err := svc.ChangeUser(ctx, id, func(u *refund.User) error { u.Disabled = true; return nil })
+			if err != nil {
+				return err
+			}
+			return printJSON(stdout, map[string]any{"user": userJSON(u)})
+		case "reset-password":
+			pw, err := password(*pwEnv)
+			if err != nil {
+				return err
+			}
+			u, err := svc.ResetPassword(ctx, id, pw)
+			if err != nil {
+				return err
+			}
+			return printJSON(stdout, map[string]any{"user": userJSON(u)})
+		default: // totp
+			url, err := svc.EnableTOTP(ctx, id)
+			if err != nil {
+				return err
+			}
+			// Shown once: the user adds it to an authenticator app.
+			return printJSON(stdout, map[string]any{"id": id, "totp_url": url})
+		}
+	})
+}

@@ -1,0 +1,64 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// approval is one refund waiting for approval, with its order.
+type approval struct {
+	Refund *refund.Refund
+	Order  *refund.Order
+	// Own: the signed-in person asked for it, so they may not decide on it.
+	Own bool
+}
+
+type approvalsView struct {
+	base
+	Approvals []approval
+	CanDecide bool // the session carries refunds:approve
+}
+
+// approvals is the queue of refunds waiting for a second person, with each
+// order's lines and vendors; approve and reject are offered to those who
+// may decide, never on their own refunds.
+func (c *Console) approvals(w http.ResponseWriter, r *http.Request, s *session) {
+	page, err := c.svc.ListRefunds(r.Context(), s.principal, refund.RefundFilter{Status: refund.StatusRequiresApproval, Limit: refund.MaxPageSize})
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	v := approvalsView{base: c.base(s, "Approvals", "approvals"), CanDecide: s.principal.Has(refund.ScopeRefundsApprove)}
+	v.Notice = map[string]string{"approved": "Approved: the refund went to the processor.",
+		"rejected": "Rejected: the refund was canceled and its amount released."}[r.URL.Query().Get("m")]
+	for _, rf := range page.Data {
+		o, err := c.svc.GetOrder(r.Context(), s.principal, rf.OrderID)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		v.Approvals = append(v.Approvals, approval{Refund: rf, Order: o, Own: rf.CreatedBy != "" && rf.CreatedBy == s.principal.Actor()})
+	}
+	c.render(w, r, http.StatusOK, "approvals.html", v)
+}
+
+// decide approves or rejects a refund; the core refuses the creator and
+// anyone without refunds:approve, whatever the page showed.
+func (c *Console) decide(approve bool) pageFunc {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		var err error
+		if approve {
+			_, err = c.svc.ApproveRefund(r.Context(), s.principal, r.PathValue("id"))
+		} else {
+			_, err = c.svc.RejectRefund(r.Context(), s.principal, r.PathValue("id"), r.PostForm.Get("reason"))
+		}
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		m := map[bool]string{true: "approved", false: "rejected"}[approve]
+		http.Redirect(w, r, "/console/approvals?m="+url.QueryEscape(m), http.StatusSeeOther)
+	}
+}

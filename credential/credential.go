@@ -1,0 +1,95 @@
+// Package credential hashes and checks console users' credentials:
+// passwords with argon2id (golang.org/x/crypto/argon2) in the PHC string
+// format, and TOTP second-factor codes (github.com/pquerna/otp). It
+// implements refund.Credentials.
+package credential
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	"golang.org/x/crypto/argon2"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// The argon2id cost: OWASP's recommended minimum (19 MiB, 2 passes, one
+// lane), about 30 ms a password on the machines refundd runs on.
+const (
+	memoryKiB = 19 * 1024
+	passes    = 2
+	lanes     = 1
+	keyLen    = 32
+	saltLen   = 16
+)
+
+// Argon2 is the one implementation of refund.Credentials.
+type Argon2 struct{}
+
+var _ refund.Credentials = Argon2{}
+
+// HashPassword returns password's argon2id hash with a random salt:
+// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
+func (Argon2) HashPassword(password string) (string, error) {
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	sum := argon2.IDKey([]byte(password), salt, passes, memoryKiB, lanes, keyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, memoryKiB, passes, lanes,
+		b64.EncodeToString(salt), b64.EncodeToString(sum)), nil
+}
+
+// VerifyPassword recomputes the hash with the parameters hash names and
+// compares in constant time; a hash it cannot read matches nothing.
+func (Argon2) VerifyPassword(password, hash string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > 1<<20 || t == 0 || t > 16 || p == 0 {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	want, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 64 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// totpOpts are the usual authenticator-app settings: 6 digits, 30 s,
+// one step of clock skew either way.
+var totpOpts = totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+
+// VerifyTOTP reports whether code is valid for secret at now.
+func (Argon2) VerifyTOTP(code, secret string, now time.Time) bool {
+	ok, err := totp.ValidateCustom(strings.TrimSpace(code), secret, now, totpOpts)
+	return err == nil && ok
+}
+
+// NewTOTP returns a new secret and the otpauth:// URL an authenticator
+// app scans.
+func (Argon2) NewTOTP(account string) (string, string, error) {
+	k, err := totp.Generate(totp.GenerateOpts{Issuer: "refundd", AccountName: account})
+	if err != nil {
+		return "", "", err
+	}
+	return k.Secret(), k.URL(), nil
+}
+
+// Code is the TOTP code of secret at t (tests, and a CLI check).
+func Code(secret string, t time.Time) (string, error) {
+	return totp.GenerateCodeCustom(secret, t, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+}

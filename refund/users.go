@@ -1,0 +1,314 @@
+package refund
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Console users: a merchant's staff, each with their own sign-in and a
+// role, so that the audit trail names a person and a refund's approver is
+// a different person from its maker.
+
+// Roles of console users, each a set of scopes.
+const (
+	RoleViewer   = "viewer"   // reads orders, refunds, invoices
+	RoleRefunder = "refunder" // and refunds
+	RoleApprover = "approver" // and approves or rejects others' refunds
+	RoleAdmin    = "admin"    // everything a merchant key can do
+)
+
+// RoleScopes are the scopes each role carries.
+var RoleScopes = map[string][]string{
+	RoleViewer:   {ScopeOrdersRead, ScopeRefundsRead},
+	RoleRefunder: {ScopeOrdersRead, ScopeRefundsRead, ScopeRefundsWrite},
+	RoleApprover: {ScopeOrdersRead, ScopeRefundsRead, ScopeRefundsApprove},
+	RoleAdmin:    MerchantScopes,
+}
+
+// Sign-in limits: after MaxFailedSignIns wrong passwords (or codes) in a
+// row, an account is locked for LockoutFor.
+const (
+	MaxFailedSignIns = 5
+	LockoutFor       = 15 * time.Minute
+)
+
+// Console sessions end after SessionIdle without use, and SessionMaxAge
+// after sign-in in any case.
+const (
+	SessionIdle   = 8 * time.Hour
+	SessionMaxAge = 24 * time.Hour
+)
+
+// User is a console user of one merchant.
+type User struct {
+	ID           string
+	MerchantID   string
+	Email        string // lower case; unique across the installation
+	Role         string
+	PasswordHash string // argon2id, PHC string format (Credentials)
+	TOTPSecret   string // base32; "" when the second factor is off
+	Disabled     bool
+	FailedLogins int
+	LockedUntil  time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// ConsoleSession is a signed-in console user, stored so any node serves
+// it. Only the SHA-256 of the session id is stored.
+type ConsoleSession struct {
+	IDHash     string
+	UserID     string
+	MerchantID string
+	CSRF       string
+	CreatedAt  time.Time
+	SeenAt     time.Time
+}
+
+// UserTx is the console-user part of a transaction.
+type UserTx interface {
+	// CreateUser returns EConflict when the email is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// GetUser and GetUserByEmail return ENotFound.
+	GetUser(ctx context.Context, id string) (*User, error)
+	GetUserByEmail(ctx context.Context, email string) (*User, error)
+	// UpdateUser writes Role, PasswordHash, TOTPSecret, Disabled,
+	// FailedLogins, LockedUntil and UpdatedAt.
+	UpdateUser(ctx context.Context, u *User) error
+	// ListUsers returns a merchant's users ("": every merchant's), oldest first.
+	ListUsers(ctx context.Context, merchantID string) ([]*User, error)
+	CreateConsoleSession(ctx context.Context, s *ConsoleSession) error
+	// GetConsoleSession returns ENotFound.
+	GetConsoleSession(ctx context.Context, idHash string) (*ConsoleSession, error)
+	TouchConsoleSession(ctx context.Context, idHash string, seen time.Time) error
+	DeleteConsoleSession(ctx context.Context, idHash string) error
+}
+
+// Credentials hashes and checks passwords and second-factor codes; package
+// credential implements it (argon2id, TOTP).
+type Credentials interface {
+	HashPassword(password string) (string, error)
+	// VerifyPassword reports whether password matches hash, in constant time.
+	VerifyPassword(password, hash string) bool
+	// VerifyTOTP reports whether code is valid for secret at now.
+	VerifyTOTP(code, secret string, now time.Time) bool
+	// NewTOTP returns a new secret and its otpauth:// URL for an
+	// authenticator app.
+	NewTOTP(account string) (secret, url string, err error)
+}
+
+// UserInput creates a user.
+type UserInput struct {
+	MerchantID, Email, Role, Password string
+}
+
+func validPassword(pw string) error {
+	if len(pw) < 12 || len(pw) > 256 {
+		return Errorf(EInvalidRequest, "password", "a password is 12 to 256 characters")
+	}
+	return nil
+}
+
+// CreateUser adds a console user (an operator's command).
+func (s *Service) CreateUser(ctx context.Context, in UserInput) (*User, error) {
+	email := strings.ToLower(strings.TrimSpace(in.Email))
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
+		return nil, Errorf(EInvalidRequest, "email", "%q is not an email address", in.Email)
+	}
+	if _, ok := RoleScopes[in.Role]; !ok {
+		return nil, Errorf(EInvalidRequest, "role", "role must be viewer, refunder, approver or admin")
+	}
+	if err := validPassword(in.Password); err != nil {
+		return nil, err
+	}
+	if s.cfg.Credentials == nil {
+		return nil, Errorf(EInternal, "", "no credentials configured")
+	}
+	hash, err := s.cfg.Credentials.HashPassword(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	u := &User{ID: s.cfg.NewID("usr"), MerchantID: in.MerchantID, Email: email, Role: in.Role, PasswordHash: hash,
+		CreatedAt: now, UpdatedAt: now}
+	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.GetMerchant(ctx, in.MerchantID); err != nil {
+			return err
+		}
+		return tx.CreateUser(ctx, u)
+	})
+	return u, err
+}
+
+// ListUsers lists a merchant's users ("": all).
+func (s *Service) ListUsers(ctx context.Context, merchantID string) ([]*User, error) {
+	var out []*User
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		out, err = tx.ListUsers(ctx, merchantID)
+		return err
+	})
+	return out, err
+}
+
+// ChangeUser applies change to a user and saves it (operator commands:
+// disable, reset a password, turn TOTP on).
+func (s *Service) ChangeUser(ctx context.Context, id string, change func(u *User) error) (*User, error) {
+	var u *User
+	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+		if u, err = tx.GetUser(ctx, id); err != nil {
+			return err
+		}
+		if err := change(u); err != nil {
+			return err
+		}
+		u.UpdatedAt = s.now()
+		return tx.UpdateUser(ctx, u)
+	})
+	return u, err
+}
+
+// ResetPassword sets a user's password and unlocks the account.
+func (s *Service) ResetPassword(ctx context.Context, id, password string) (*User, error) {
+	if err := validPassword(password); err != nil {
+		return nil, err
+	}
+	hash, err := s.cfg.Credentials.HashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	return s.ChangeUser(ctx, id, func(u *User) error {
+		u.PasswordHash, u.FailedLogins, u.LockedUntil = hash, 0, time.Time{}
+		return nil
+	})
+}
+
+// EnableTOTP gives a user a new second-factor secret and returns the
+// otpauth:// URL to show once.
+func (s *Service) EnableTOTP(ctx context.Context, id string) (string, error) {
+	var url string
+	_, err := s.ChangeUser(ctx, id, func(u *User) error {
+		secret, u2, err := s.cfg.Credentials.NewTOTP(u.Email)
+		u.TOTPSecret, url = secret, u2
+		return err
+	})
+	return url, err
+}
+
+// UserPrincipal is who a user acts as: their merchant, their role's scopes.
+func UserPrincipal(u *User) Principal {
+	return Principal{MerchantID: u.MerchantID, UserID: u.ID, UserEmail: u.Email, Scopes: slices.Clone(RoleScopes[u.Role])}
+}
+
+// SignIn checks a console user's email, password and (when the account has
+// one) second-factor code, and opens a session stored in the database.
+// Every failure answers the same EUnauthorized, so the form reveals
+// nothing about which part was wrong or whether the account exists;
+// repeated failures lock the account for LockoutFor (ERateLimited).
+func (s *Service) SignIn(ctx context.Context, email, password, code string) (sessionID string, sess *ConsoleSession, u *User, err error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	denied := Errorf(EUnauthorized, "", "wrong email, password or code")
+	if s.cfg.Credentials == nil {
+		return "", nil, nil, denied
+	}
+	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := s.now()
+		var err error
+		u, err = tx.GetUserByEmail(ctx, email)
+		if ErrorCode(err) == ENotFound {
+			_, _ = s.cfg.Credentials.HashPassword(password) // the same work as checking a real account's
+			return denied
+		}
+		if err != nil {
+			return err
+		}
+		if now.Before(u.LockedUntil) {
+			return Errorf(ERateLimited, "", "too many failed sign-ins: try again after %s", u.LockedUntil.Format(time.RFC3339))
+		}
+		ok := s.cfg.Credentials.VerifyPassword(password, u.PasswordHash) && !u.Disabled &&
+			(u.TOTPSecret == "" || s.cfg.Credentials.VerifyTOTP(code, u.TOTPSecret, now))
+		if !ok {
+			u.FailedLogins++
+			if u.FailedLogins >= MaxFailedSignIns {
+				u.FailedLogins, u.LockedUntil = 0, now.Add(LockoutFor)
+			}
+			u.UpdatedAt = now
+			return tx.UpdateUser(ctx, u) // commit the count; the caller gets denied below
+		}
+		if u.FailedLogins != 0 {
+			u.FailedLogins, u.UpdatedAt = 0, now
+			if err := tx.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		sessionID = "u" + token() + token()
+		sess = &ConsoleSession{IDHash: hashID(sessionID), UserID: u.ID, MerchantID: u.MerchantID, CSRF: token(), CreatedAt: now, SeenAt: now}
+		if err := tx.CreateConsoleSession(ctx, sess); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, UserPrincipal(u), "user.sign_in", "user", u.ID, "", "signed in", "console", now)
+	})
+	if err == nil && sess == nil {
+		err = denied
+	}
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return sessionID, sess, u, nil
+}
+
+// ConsoleSessionOf returns the signed-in user behind a session id and marks
+// the session used now; a session that expired or whose user was disabled
+// is ENotFound (and deleted).
+func (s *Service) ConsoleSessionOf(ctx context.Context, sessionID string) (*ConsoleSession, *User, error) {
+	var sess *ConsoleSession
+	var u *User
+	gone := Errorf(ENotFound, "", "no such session")
+	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+		now := s.now()
+		if sess, err = tx.GetConsoleSession(ctx, hashID(sessionID)); err != nil {
+			return err
+		}
+		if u, err = tx.GetUser(ctx, sess.UserID); err != nil {
+			return err
+		}
+		if u.Disabled || now.Sub(sess.SeenAt) > SessionIdle || now.Sub(sess.CreatedAt) > SessionMaxAge {
+			if err := tx.DeleteConsoleSession(ctx, sess.IDHash); err != nil {
+				return err
+			}
+			sess = nil
+			return nil
+		}
+		sess.SeenAt = now
+		return tx.TouchConsoleSession(ctx, sess.IDHash, now)
+	})
+	if err == nil && sess == nil {
+		err = gone
+	}
+	if ErrorCode(err) == ENotFound {
+		return nil, nil, gone
+	}
+	return sess, u, err
+}
+
+// SignOut ends a console session.
+func (s *Service) SignOut(ctx context.Context, sessionID string) error {
+	return s.cfg.Store.Update(ctx, func(tx Tx) error { return tx.DeleteConsoleSession(ctx, hashID(sessionID)) })
+}
+
+func hashID(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(h[:])
+}
+
+func token() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand does not fail on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,113 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/refundd/refundd/refund"
+)
+
+const userColumns = `id, merchant_id, email, role, password_hash, totp_secret, disabled, failed_logins, locked_until, created_at, updated_at`
+
+func scanUser(s scanner) (*refund.User, error) {
+	var u refund.User
+	var locked *time.Time
+	if err := s.Scan(&u.ID, &u.MerchantID, &u.Email, &u.Role, &u.PasswordHash, &u.TOTPSecret, &u.Disabled, &u.FailedLogins,
+		&locked, &u.CreatedAt, &u.UpdatedAt); err != nil {
+		return nil, err
+	}
+	if locked != nil {
+		u.LockedUntil = *locked
+	}
+	return &u, nil
+}
+
+// CreateUser returns EConflict when the email is taken; ON CONFLICT keeps
+// the transaction usable.
+func (t *tx) CreateUser(ctx context.Context, u *refund.User) error {
+	n, err := t.exec(ctx, "create user", `INSERT INTO console_users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (email) DO NOTHING`,
+		u.ID, u.MerchantID, u.Email, u.Role, u.PasswordHash, u.TOTPSecret, u.Disabled, u.FailedLogins, nullTime(u.LockedUntil),
+		u.CreatedAt, u.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EConflict, "email", "a console user with this email exists")
+	}
+	return nil
+}
+
+func (t *tx) getUser(ctx context.Context, where string, arg any) (*refund.User, error) {
+	u, err := scanUser(t.q.QueryRow(ctx, `SELECT `+userColumns+` FROM console_users WHERE `+where, arg))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.ENotFound, "", "no such user")
+	}
+	if err != nil {
+		return nil, t.fail("get user", err)
+	}
+	return u, nil
+}
+
+// GetUser returns ENotFound.
+func (t *tx) GetUser(ctx context.Context, id string) (*refund.User, error) {
+	return t.getUser(ctx, "id = $1", id)
+}
+
+// GetUserByEmail returns ENotFound.
+func (t *tx) GetUserByEmail(ctx context.Context, email string) (*refund.User, error) {
+	return t.getUser(ctx, "email = $1", email)
+}
+
+// UpdateUser writes what may change of a user.
+func (t *tx) UpdateUser(ctx context.Context, u *refund.User) error {
+	n, err := t.exec(ctx, "update user", `UPDATE console_users SET role = $1, password_hash = $2, totp_secret = $3, disabled = $4,
+		failed_logins = $5, locked_until = $6, updated_at = $7 WHERE id = $8`,
+		u.Role, u.PasswordHash, u.TOTPSecret, u.Disabled, u.FailedLogins, nullTime(u.LockedUntil), u.UpdatedAt, u.ID)
+	if err == nil && n == 0 {
+		return refund.Errorf(refund.ENotFound, "", "no such user")
+	}
+	return err
+}
+
+// ListUsers returns a merchant's users ("": all), oldest first.
+func (t *tx) ListUsers(ctx context.Context, merchantID string) ([]*refund.User, error) {
+	return queryAll(ctx, t, "list users", `SELECT `+userColumns+` FROM console_users WHERE $1 = '' OR merchant_id = $1
+		ORDER BY created_at, id`, scanUser, merchantID)
+}
+
+// CreateConsoleSession stores a session.
+func (t *tx) CreateConsoleSession(ctx context.Context, s *refund.ConsoleSession) error {
+	_, err := t.exec(ctx, "create console session", `INSERT INTO console_sessions (id_hash, user_id, merchant_id, csrf, created_at, seen_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, s.IDHash, s.UserID, s.MerchantID, s.CSRF, s.CreatedAt, s.SeenAt)
+	return err
+}
+
+// GetConsoleSession returns ENotFound.
+func (t *tx) GetConsoleSession(ctx context.Context, idHash string) (*refund.ConsoleSession, error) {
+	s := refund.ConsoleSession{IDHash: idHash}
+	err := t.q.QueryRow(ctx, `SELECT user_id, merchant_id, csrf, created_at, seen_at FROM console_sessions WHERE id_hash = $1`,
+		idHash).Scan(&s.UserID, &s.MerchantID, &s.CSRF, &s.CreatedAt, &s.SeenAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.ENotFound, "", "no such session")
+	}
+	if err != nil {
+		return nil, t.fail("get console session", err)
+	}
+	return &s, nil
+}
+
+// TouchConsoleSession marks a session used.
+func (t *tx) TouchConsoleSession(ctx context.Context, idHash string, seen time.Time) error {
+	_, err := t.exec(ctx, "touch console session", `UPDATE console_sessions SET seen_at = $1 WHERE id_hash = $2`, seen, idHash)
+	return err
+}
+
+// DeleteConsoleSession ends a session.
+func (t *tx) DeleteConsoleSession(ctx context.Context, idHash string) error {
+	_, err := t.exec(ctx, "delete console session", `DELETE FROM console_sessions WHERE id_hash = $1`, idHash)
+	return err
+}

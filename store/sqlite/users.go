@@ -1,0 +1,128 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+const userColumns = `id, merchant_id, email, role, password_hash, totp_secret, disabled, failed_logins, locked_until, created_at, updated_at`
+
+func scanUser(s scanner) (*refund.User, error) {
+	var u refund.User
+	var locked, created, updated int64
+	if err := s.Scan(&u.ID, &u.MerchantID, &u.Email, &u.Role, &u.PasswordHash, &u.TOTPSecret, &u.Disabled, &u.FailedLogins,
+		&locked, &created, &updated); err != nil {
+		return nil, err
+	}
+	if locked != 0 {
+		u.LockedUntil = fromNanos(locked)
+	}
+	u.CreatedAt, u.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return &u, nil
+}
+
+// nanosOrZero stores a zero time as 0.
+func nanosOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return nanos(t)
+}
+
+// CreateUser returns EConflict when the email is taken.
+func (t *tx) CreateUser(ctx context.Context, u *refund.User) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO console_users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.MerchantID, u.Email, u.Role, u.PasswordHash, u.TOTPSecret, u.Disabled, u.FailedLogins, nanosOrZero(u.LockedUntil),
+		nanos(u.CreatedAt), nanos(u.UpdatedAt))
+	if isUnique(err) {
+		return refund.Errorf(refund.EConflict, "email", "a console user with this email exists")
+	}
+	return wrapErr("create user", err)
+}
+
+func (t *tx) getUser(ctx context.Context, where string, arg any) (*refund.User, error) {
+	u, err := scanUser(t.q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM console_users WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, refund.Errorf(refund.ENotFound, "", "no such user")
+	}
+	return u, wrapErr("get user", err)
+}
+
+// GetUser returns ENotFound.
+func (t *tx) GetUser(ctx context.Context, id string) (*refund.User, error) {
+	return t.getUser(ctx, "id = ?", id)
+}
+
+// GetUserByEmail returns ENotFound.
+func (t *tx) GetUserByEmail(ctx context.Context, email string) (*refund.User, error) {
+	return t.getUser(ctx, "email = ?", email)
+}
+
+// UpdateUser writes what may change of a user.
+func (t *tx) UpdateUser(ctx context.Context, u *refund.User) error {
+	n, err := t.exec(ctx, "update user", `UPDATE console_users SET role = ?, password_hash = ?, totp_secret = ?, disabled = ?,
+		failed_logins = ?, locked_until = ?, updated_at = ? WHERE id = ?`,
+		u.Role, u.PasswordHash, u.TOTPSecret, u.Disabled, u.FailedLogins, nanosOrZero(u.LockedUntil), nanos(u.UpdatedAt), u.ID)
+	if err == nil && n == 0 {
+		return refund.Errorf(refund.ENotFound, "", "no such user")
+	}
+	return err
+}
+
+// ListUsers returns a merchant's users ("": all), oldest first.
+func (t *tx) ListUsers(ctx context.Context, merchantID string) ([]*refund.User, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+userColumns+` FROM console_users WHERE ? = '' OR merchant_id = ?
+		ORDER BY created_at, id`, merchantID, merchantID)
+	if err != nil {
+		return nil, wrap("list users", err)
+	}
+	defer rows.Close()
+	var out []*refund.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, wrap("list users", err)
+		}
+		out = append(out, u)
+	}
+	return out, wrapErr("list users", rows.Err())
+}
+
+// CreateConsoleSession stores a session.
+func (t *tx) CreateConsoleSession(ctx context.Context, s *refund.ConsoleSession) error {
+	_, err := t.exec(ctx, "create console session", `INSERT INTO console_sessions (id_hash, user_id, merchant_id, csrf, created_at, seen_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, s.IDHash, s.UserID, s.MerchantID, s.CSRF, nanos(s.CreatedAt), nanos(s.SeenAt))
+	return err
+}
+
+// GetConsoleSession returns ENotFound.
+func (t *tx) GetConsoleSession(ctx context.Context, idHash string) (*refund.ConsoleSession, error) {
+	s := refund.ConsoleSession{IDHash: idHash}
+	var created, seen int64
+	err := t.q.QueryRowContext(ctx, `SELECT user_id, merchant_id, csrf, created_at, seen_at FROM console_sessions WHERE id_hash = ?`,
+		idHash).Scan(&s.UserID, &s.MerchantID, &s.CSRF, &created, &seen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, refund.Errorf(refund.ENotFound, "", "no such session")
+	}
+	if err != nil {
+		return nil, wrap("get console session", err)
+	}
+	s.CreatedAt, s.SeenAt = fromNanos(created), fromNanos(seen)
+	return &s, nil
+}
+
+// TouchConsoleSession marks a session used.
+func (t *tx) TouchConsoleSession(ctx context.Context, idHash string, seen time.Time) error {
+	_, err := t.exec(ctx, "touch console session", `UPDATE console_sessions SET seen_at = ? WHERE id_hash = ?`, nanos(seen), idHash)
+	return err
+}
+
+// DeleteConsoleSession ends a session.
+func (t *tx) DeleteConsoleSession(ctx context.Context, idHash string) error {
+	_, err := t.exec(ctx, "delete console session", `DELETE FROM console_sessions WHERE id_hash = ?`, idHash)
+	return err
+}
