@@ -85,9 +85,8 @@ func New(svc *refund.Service, log *slog.Logger, opts ...Option) *Console {
 
 // Register adds the console's routes to mux, all under /console.
 func (c *Console) Register(mux api.Mux) {
-	home := headers(http.RedirectHandler("/console/orders", http.StatusSeeOther))
-	mux.Handle("GET /console", home)
-	mux.Handle("GET /console/{$}", home)
+	mux.Handle("GET /console", headers(http.RedirectHandler("/console/", http.StatusSeeOther)))
+	mux.Handle("GET /console/{$}", c.signedIn(c.overview))
 	mux.Handle("GET /console/console.css", headers(static("text/css; charset=utf-8", c.css)))
 	mux.Handle("GET /console/favicon.svg", headers(static("image/svg+xml", c.icon)))
 	mux.Handle("GET /console/login", headers(http.HandlerFunc(c.loginPage)))
@@ -102,6 +101,8 @@ func (c *Console) Register(mux api.Mux) {
 	mux.Handle("GET /console/webhooks", c.signedIn(c.webhooks))
 	mux.Handle("GET /console/discrepancies", c.signedIn(c.discrepancies))
 	mux.Handle("GET /console/approvals", c.signedIn(c.approvals))
+	mux.Handle("GET /console/refunds", c.signedIn(c.refundList))
+	mux.Handle("GET /console/refunds.csv", c.signedIn(c.refundCSV))
 	mux.Handle("POST /console/refunds/{id}/approve", c.signedIn(c.decide(true)))
 	mux.Handle("POST /console/refunds/{id}/reject", c.signedIn(c.decide(false)))
 	mux.Handle("GET /console/webhooks/{id}", c.signedIn(c.deliveries))
@@ -222,6 +223,11 @@ var funcs = template.FuncMap{
 	},
 	"status":  statusText,
 	"decimal": decimalText,
+	// count and sum read the overview's figures by status name.
+	"count": func(m map[refund.Status]int64, status string) int64 { return m[refund.Status(status)] },
+	"sum": func(m map[string]map[refund.Status]int64, currency, status string) int64 {
+		return m[currency][refund.Status(status)]
+	},
 	// pair hands a sub-template the page and one more value.
 	"pair": func(a any, b string) pairArg { return pairArg{a, b} },
 }

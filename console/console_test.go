@@ -106,8 +106,8 @@ func TestPagesNeedASession(t *testing.T) {
 		status             int
 		location           string
 	}{
-		{"Root", "GET", "/console", http.StatusSeeOther, "/console/orders"},
-		{"RootSlash", "GET", "/console/", http.StatusSeeOther, "/console/orders"},
+		{"Root", "GET", "/console", http.StatusSeeOther, "/console/"},
+		{"RootSlash", "GET", "/console/", http.StatusSeeOther, "/console/login"},
 		{"Orders", "GET", "/console/orders", http.StatusSeeOther, "/console/login"},
 		{"Order", "GET", "/console/orders/" + e.orders["ORD-KWD-2001"], http.StatusSeeOther, "/console/login"},
 		{"Refund", "POST", "/console/orders/" + e.orders["ORD-KWD-2001"] + "/refunds", http.StatusSeeOther, "/console/login"},

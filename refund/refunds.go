@@ -480,8 +480,11 @@ func (s *Service) ListRefunds(ctx context.Context, p Principal, f RefundFilter) 
 	if err != nil {
 		return Page[*Refund]{}, err
 	}
-	if f.Status != "" && !f.Status.Valid() {
+	switch {
+	case f.Status != "" && !f.Status.Valid():
 		return Page[*Refund]{}, Errorf(EInvalidRequest, "status", "unknown status %q", f.Status)
+	case f.MinAmount < 0 || f.MaxAmount < 0 || (f.MaxAmount > 0 && f.MinAmount > f.MaxAmount):
+		return Page[*Refund]{}, Errorf(EInvalidAmount, "amount", "the amount range is empty or negative")
 	}
 	f.MerchantID, f.Limit = p.MerchantID, limit+1
 	var rows []*Refund

@@ -112,7 +112,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /order/v1/merchant/invoices/config/{$}":               {techrar, refund.ScopeOrdersRead, "", false},
 		"POST /order/v1/merchant/invoices/config/{$}":              {techrar, refund.ScopeOrdersWrite, `{"serial_prefix":"HACK"}`, false},
 
-		"GET /console":                       {surface: console},
+		"GET /console":                       {surface: public}, // a redirect to /console/
 		"GET /console/{$}":                   {surface: console},
 		"GET /console/console.css":           {surface: public},
 		"GET /console/favicon.svg":           {surface: public},
@@ -128,6 +128,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /console/webhooks":              {surface: console},
 		"GET /console/discrepancies":         {surface: console},
 		"GET /console/approvals":             {surface: console},
+		"GET /console/refunds":               {surface: console},
+		"GET /console/refunds.csv":           {surface: console},
 		"POST /console/refunds/{id}/approve": {surface: console, object: true},
 		"POST /console/refunds/{id}/reject":  {surface: console, body: "reason=matrix", object: true},
 		"GET /console/webhooks/{id}":         {surface: console, object: true},

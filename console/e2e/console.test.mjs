@@ -244,6 +244,11 @@ try {
     assert.match(await text('[role=status]'), /Approved/);
     assert.match(await text('main'), /Nothing is waiting for approval/);
     await shot('approved');
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.waitForURL(/\/console\/$/);
+    assert.equal(await page.locator('svg#chart[role=img]').count(), 1);
+    assert.match(await text('#figures'), /Today/);
+    await shot('overview');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/signed_out/);
   });

@@ -148,6 +148,18 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 	if f.Status != "" {
 		where = append(where, "status = "+p.add(string(f.Status)))
 	}
+	if f.Surface != "" {
+		where = append(where, "surface = "+p.add(f.Surface))
+	}
+	if f.Currency != "" {
+		where = append(where, "currency = "+p.add(f.Currency))
+	}
+	if f.MinAmount > 0 {
+		where = append(where, "amount >= "+p.add(f.MinAmount))
+	}
+	if f.MaxAmount > 0 {
+		where = append(where, "amount <= "+p.add(f.MaxAmount))
+	}
 	if !f.CreatedAfter.IsZero() {
 		where = append(where, "created_at >= "+p.add(f.CreatedAfter))
 	}

@@ -130,6 +130,18 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 	if f.Status != "" {
 		add("status = ?", string(f.Status))
 	}
+	if f.Surface != "" {
+		add("surface = ?", f.Surface)
+	}
+	if f.Currency != "" {
+		add("currency = ?", f.Currency)
+	}
+	if f.MinAmount > 0 {
+		add("amount >= ?", f.MinAmount)
+	}
+	if f.MaxAmount > 0 {
+		add("amount <= ?", f.MaxAmount)
+	}
 	if !f.CreatedAfter.IsZero() {
 		add("created_at >= ?", nanos(f.CreatedAfter))
 	}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -36,6 +37,58 @@ func orderIDs(os []*refund.Order) []string {
 }
 
 var listTests = []test{
+	{"RefundSummary", func(t *testing.T, f *fixture) {
+		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID)
+		offset := 3 * time.Hour
+		day := func(at time.Time) time.Time { // the local day's start, in UTC
+			l := at.Add(offset).UTC()
+			return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, time.UTC).Add(-offset)
+		}
+		mk := func(at time.Time, st refund.Status, code string, amount int64) *refund.Refund {
+			return f.mustCreateRefund(o, func(r *refund.Refund) {
+				r.CreatedAt, r.UpdatedAt, r.Status, r.FailureCode, r.Amount = at, at, st, code, amount
+			})
+		}
+		mk(t0.Add(-48*time.Hour), refund.StatusSucceeded, "", 999) // before since: not in the buckets
+		mk(t0, refund.StatusSucceeded, "", 100)
+		mk(t0.Add(time.Minute), refund.StatusSucceeded, "", 50)
+		mk(t0.Add(time.Hour), refund.StatusFailed, "51", 200)
+		late := t0.Add(15 * time.Hour) // 00:30 the next local day
+		open := mk(late, refund.StatusProcessing, "", 300)
+		mk(late.Add(time.Hour), refund.StatusRequiresApproval, "", 400)
+		f.mustCreateRefund(f.mustCreateOrder(other.ID))
+		var sum *refund.RefundSummary
+		f.mustView(func(tx refund.Tx) (err error) {
+			sum, err = tx.RefundSummary(f.ctx, m.ID, t0.Add(-time.Hour), offset)
+			return err
+		})
+		type key struct {
+			day    int64
+			status refund.Status
+			code   string
+		}
+		got := map[key][2]int64{}
+		for _, b := range sum.Buckets {
+			if b.Currency != o.Currency {
+				t.Fatalf("bucket currency %s", b.Currency)
+			}
+			got[key{b.Day.Unix(), b.Status, b.FailureCode}] = [2]int64{b.Count, b.Amount}
+		}
+		want := map[key][2]int64{
+			{day(t0).Unix(), refund.StatusSucceeded, ""}:          {2, 150},
+			{day(t0).Unix(), refund.StatusFailed, "51"}:           {1, 200},
+			{day(late).Unix(), refund.StatusProcessing, ""}:       {1, 300},
+			{day(late).Unix(), refund.StatusRequiresApproval, ""}: {1, 400},
+		}
+		if day(late).Equal(day(t0)) || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("buckets %v, want %v", got, want)
+		}
+		if sum.Open[refund.StatusProcessing] != 1 || sum.Open[refund.StatusRequiresApproval] != 1 || len(sum.Open) != 2 ||
+			sum.OldestID != open.ID || !sum.OldestOpen.Equal(late) {
+			t.Fatalf("open %v, oldest %s %v", sum.Open, sum.OldestID, sum.OldestOpen)
+		}
+	}},
 	{"OrdersNewestFirst", func(t *testing.T, f *fixture) {
 		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
 		o1 := f.mustCreateOrder(m1.ID, withItemsAndVendors)
@@ -113,14 +166,19 @@ var listTests = []test{
 	{"RefundFilters", func(t *testing.T, f *fixture) {
 		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
 		oa, ob, oc := f.mustCreateOrder(m1.ID), f.mustCreateOrder(m1.ID), f.mustCreateOrder(m2.ID)
+		n := 0
 		mk := func(o *refund.Order, s refund.Status, created time.Time) string {
-			return f.mustCreateRefund(o, func(r *refund.Refund) { r.Status, r.CreatedAt, r.UpdatedAt = s, created, created }).ID
+			n++
+			return f.mustCreateRefund(o, func(r *refund.Refund) {
+				r.Status, r.CreatedAt, r.UpdatedAt = s, created, created
+				r.Amount, r.Surface = int64(n*100), []string{"native", "sgate"}[n%2]
+			}).ID
 		}
-		r1 := mk(oa, refund.StatusPending, t0)
-		r2 := mk(oa, refund.StatusSucceeded, t0.Add(time.Hour))
-		r3 := mk(ob, refund.StatusPending, t0.Add(2*time.Hour))
-		r4 := mk(ob, refund.StatusFailed, t0.Add(3*time.Hour))
-		mk(oc, refund.StatusPending, t0.Add(time.Hour)) // m2's
+		r1 := mk(oa, refund.StatusPending, t0)                  // 100, sgate
+		r2 := mk(oa, refund.StatusSucceeded, t0.Add(time.Hour)) // 200, native
+		r3 := mk(ob, refund.StatusPending, t0.Add(2*time.Hour)) // 300, sgate
+		r4 := mk(ob, refund.StatusFailed, t0.Add(3*time.Hour))  // 400, native
+		mk(oc, refund.StatusPending, t0.Add(time.Hour))         // m2's
 		for _, tc := range []struct {
 			name   string
 			filter refund.RefundFilter
@@ -137,6 +195,11 @@ var listTests = []test{
 			{"StatusAndLimit", refund.RefundFilter{Status: refund.StatusPending, Limit: 1}, []string{r3}},
 			{"Cursor", refund.RefundFilter{Cursor: r3}, []string{r2, r1}},
 			{"CursorAndStatus", refund.RefundFilter{Cursor: r3, Status: refund.StatusPending}, []string{r1}},
+			{"Surface", refund.RefundFilter{Surface: "sgate"}, []string{r3, r1}},
+			{"Currency", refund.RefundFilter{Currency: oa.Currency}, []string{r4, r3, r2, r1}},
+			{"OtherCurrency", refund.RefundFilter{Currency: "XXX"}, nil},
+			{"AmountRange", refund.RefundFilter{MinAmount: 200, MaxAmount: 300}, []string{r3, r2}},
+			{"MinAmount", refund.RefundFilter{MinAmount: 301}, []string{r4}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				f := f.sub(t)
