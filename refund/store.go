@@ -199,10 +199,10 @@ type RefundFilter struct {
 	MerchantID    string
 	OrderID       string
 	Status        Status
-	Surface       string // where it was asked for; "" any
-	Currency      string // "" any
-	MinAmount     int64  // minor units, inclusive; 0 unbounded
-	MaxAmount     int64  // minor units, inclusive; 0 unbounded
+	Surface       string    // where it was asked for; "" any
+	Currency      string    // "" any
+	MinAmount     int64     // minor units, inclusive; 0 unbounded
+	MaxAmount     int64     // minor units, inclusive; 0 unbounded
 	CreatedAfter  time.Time // inclusive, zero = unbounded
 	CreatedBefore time.Time // exclusive, zero = unbounded
 	Cursor        string
