@@ -99,7 +99,7 @@ func TestBrowser(t *testing.T) {
 	}
 	for _, want := range []string{"sign-in", "sign-in-refused", "orders", "search", "order", "refunded", "bad-amount",
 		"queued-refund", "canceled", "webhooks", "deliveries", "signed-out", "waiting-for-approval", "approvals-own",
-		"approvals-queue", "approved", "overview"} {
+		"approvals-queue", "approved", "overview", "refunds-filtered", "attention"} {
 		found := false
 		for _, p := range pngs {
 			if strings.HasSuffix(p, "-"+want+".png") {

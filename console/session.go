@@ -175,11 +175,11 @@ func (c *Console) userSession(h pageFunc, w http.ResponseWriter, r *http.Request
 		c.toLogin(w, r, "expired")
 		return
 	}
-	s := session{principal: refund.UserPrincipal(u), csrf: "", user: u.Email, role: u.Role}
 	if err != nil {
-		c.fail(w, r, &s, err)
+		c.fail(w, r, &session{}, err)
 		return
 	}
+	s := session{principal: refund.UserPrincipal(u), user: u.Email, role: u.Role}
 	m, err := c.svc.GetMerchant(r.Context(), u.MerchantID)
 	if err != nil {
 		c.fail(w, r, &s, err)

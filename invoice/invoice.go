@@ -127,7 +127,7 @@ func (is *Issuer) Refund(parent *refund.Invoice, earlier []*refund.Invoice, r *r
 		if amount <= 0 {
 			return nil
 		}
-		excl, tax := Position(pl.NetAmount, pl.TotalExcludingTax, rate, c, c+amount)
+		excl, tax := Position(pl.NetAmount, pl.TotalExcludingTax, pl.TaxAmount, rate, c, c+amount)
 		inv.Lines = append(inv.Lines, refund.InvoiceLine{ItemID: pl.ItemID, ParentLineID: pl.ID, SKU: pl.SKU, NameEN: pl.NameEN,
 			NameAR: pl.NameAR, Qty: qty, UnitAmount: pl.UnitAmount, Amount: amount, NetAmount: amount,
 			TotalExcludingTax: excl, TaxAmount: tax, TaxRate: pl.TaxRate, Taxable: pl.Taxable})
@@ -137,6 +137,7 @@ func (is *Issuer) Refund(parent *refund.Invoice, earlier []*refund.Invoice, r *r
 		}
 		return nil
 	}
+	spread := r.Amount
 	if len(r.Items) > 0 {
 		for _, ri := range r.Items {
 			pl := lineOf(parent, ri.ItemID)
@@ -147,13 +148,21 @@ func (is *Issuer) Refund(parent *refund.Invoice, earlier []*refund.Invoice, r *r
 				return nil, err
 			}
 		}
-	} else {
+		// What a named line could not take (earlier amount-only credits
+		// used its room) is spread over the rest, so the credit note
+		// always states all the money the refund returns.
+		spread = r.Amount
+		for _, l := range inv.Lines {
+			spread -= l.NetAmount
+		}
+	}
+	if spread > 0 {
 		left := make([]int64, len(parent.Lines)+1) // the lines, then shipping
 		for i, pl := range parent.Lines {
 			left[i] = pl.NetAmount - done[pl.ID]
 		}
 		left[len(parent.Lines)] = parent.ShippingAmount - doneShip
-		shares := Allocate(r.Amount, left)
+		shares := Allocate(spread, left)
 		for i := range parent.Lines {
 			if err := add(&parent.Lines[i], 0, shares[i]); err != nil {
 				return nil, err
@@ -162,7 +171,12 @@ func (is *Issuer) Refund(parent *refund.Invoice, earlier []*refund.Invoice, r *r
 		if ship := shares[len(parent.Lines)]; ship > 0 {
 			rate := standardRate()
 			inv.ShippingAmount = ship
-			inv.ShippingExcludingTax, inv.ShippingTaxAmount = Position(parent.ShippingAmount, shippingExcl(parent), rate, doneShip, doneShip+ship)
+			se := shippingExcl(parent)
+			sv := parent.ShippingTaxAmount
+			if legacyShipping(parent) {
+				sv = parent.ShippingAmount - se
+			}
+			inv.ShippingExcludingTax, inv.ShippingTaxAmount = Position(parent.ShippingAmount, se, sv, rate, doneShip, doneShip+ship)
 			rates = append(rates, rate)
 		}
 	}
@@ -209,12 +223,13 @@ func credited(parent *refund.Invoice, notes []*refund.Invoice) (map[int64]int64,
 	return done, ship
 }
 
-// Position is the part of a line that invoiced total (net excl) credited
-// between positions from and to (0 <= from <= to <= total): the net and
-// VAT of a credit of to-from. The line's position after c is
-// money.SplitTaxed(c), and exactly the invoiced split at total. See Refund.
-func Position(total, excl int64, rate money.Rate, from, to int64) (net, vat int64) {
-	full := money.Tax(excl, rate)
+// Position is the part of a line that invoiced total (net excl, VAT vat)
+// credited between positions from and to (0 <= from <= to <= total): the
+// net and VAT of a credit of to-from. The line's position after c is
+// money.SplitTaxed(c), never past the invoiced split, and exactly it at
+// total. See Refund.
+func Position(total, excl, vat int64, rate money.Rate, from, to int64) (net, tax int64) {
+	full := vat // what the invoice stated, whatever rule it was split by then
 	at := func(c int64) (int64, int64) {
 		if c >= total {
 			return excl, full

@@ -497,3 +497,23 @@ func mustHash(t *testing.T, b []byte) string {
 	}
 	return h
 }
+
+// TestRefund_NamedLineSpills: a refund naming a line whose room earlier
+// amount-only credits used still gets a credit note of all its money, the
+// rest spread over the invoice.
+func TestRefund_NamedLineSpills(t *testing.T) {
+	parent := sale(t, order("SAR", 20000, line("a", 1, 10000, "15", true))) // 100.00 of line, 100.00 of shipping
+	first, err := invoice.New(nil).Refund(parent, nil, &refund.Refund{ID: "re_1", Amount: 15000}, seller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Type, first.Status, first.ParentID = refund.InvoiceRefund, refund.InvoicePaid, parent.ID
+	second, err := invoice.New(nil).Refund(parent, []*refund.Invoice{first},
+		&refund.Refund{ID: "re_2", Amount: 5000, Items: []refund.RefundItem{{ItemID: "a", Amount: 5000}}}, seller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.TotalAmount != 5000 || first.TotalAmount+second.TotalAmount != parent.TotalAmount {
+		t.Fatalf("credit notes %d and %d for refunds of 150.00 and 50.00", first.TotalAmount, second.TotalAmount)
+	}
+}

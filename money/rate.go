@@ -124,10 +124,12 @@ func SplitTaxed(total int64, r Rate) (excl, tax, rounding int64) {
 	// excl+Tax(excl) rises by 1 or 2 per unit of excl, so one or two steps
 	// either way suffice.
 	e, _ := SplitInclusive(total, r)
-	for e > 0 && e+Tax(e, r) > total {
+	// Compared as Tax(e) > total-e, never as e+Tax(e) > total, which
+	// overflows near the largest int64.
+	for e > 0 && Tax(e, r) > total-e {
 		e--
 	}
-	for e+1+Tax(e+1, r) <= total {
+	for e < total && Tax(e+1, r) <= total-(e+1) {
 		e++
 	}
 	t := Tax(e, r)

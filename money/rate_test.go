@@ -40,3 +40,16 @@ func TestTax(t *testing.T) {
 		t.Errorf("Tax(2^62, 100%%) = %d", got)
 	}
 }
+
+// TestSplitTaxed_Extremes: the largest amounts split without overflowing
+// (an overflowing comparison once looped for ever).
+func TestSplitTaxed_Extremes(t *testing.T) {
+	for _, total := range []int64{1<<63 - 1, 1<<63 - 2, 1 << 62, 1<<62 + 12345} {
+		for _, r := range []Rate{0, 1500, 10000} {
+			e, v, rnd := SplitTaxed(total, r)
+			if e < 0 || v < 0 || rnd < 0 || rnd > 1 || v != Tax(e, r) || total-e-v != rnd {
+				t.Fatalf("SplitTaxed(%d, %v) = %d, %d, %d", total, r, e, v, rnd)
+			}
+		}
+	}
+}

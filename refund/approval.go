@@ -14,7 +14,8 @@ import (
 // a second person's approval before they go to the processor.
 type RefundPolicy struct {
 	MerchantID string
-	// ApprovalThreshold: a refund of at least this many minor units of the
+	// ApprovalThreshold: a refund that takes the order's refunds (refunded,
+	// pending and this one) to at least this many minor units of the
 	// currency waits for approval; a currency not named never does.
 	ApprovalThreshold map[string]int64
 	// OlderThanDays, when positive: every refund of an order captured more
@@ -62,8 +63,11 @@ func refundPolicy(ctx context.Context, tx Tx, merchantID string) (*RefundPolicy,
 // needsApproval says whether a refund of amount on o waits for approval,
 // and why.
 func (pol *RefundPolicy) needsApproval(o *Order, amount int64, now time.Time) (bool, string) {
-	if limit, ok := pol.ApprovalThreshold[o.Currency]; ok && amount >= limit {
-		return true, fmt.Sprintf("%s is at least the approval threshold of %s", fmtMoney(amount, o.Currency), fmtMoney(limit, o.Currency))
+	// The order's refunds so far count too: splitting a large refund into
+	// small ones does not get past the threshold.
+	if limit, ok := pol.ApprovalThreshold[o.Currency]; ok && o.RefundedAmount+o.PendingRefundAmount+amount >= limit {
+		return true, fmt.Sprintf("%s with the order's earlier refunds is at least the approval threshold of %s",
+			fmtMoney(o.RefundedAmount+o.PendingRefundAmount+amount, o.Currency), fmtMoney(limit, o.Currency))
 	}
 	if pol.OlderThanDays > 0 && now.Sub(o.CreatedAt) > time.Duration(pol.OlderThanDays)*24*time.Hour {
 		return true, fmt.Sprintf("the order is more than %d days old", pol.OlderThanDays)
@@ -157,6 +161,15 @@ func checker(ctx context.Context, tx Tx, p Principal, id string) (*Refund, error
 	return r, nil
 }
 
+// checkNotExpired refuses to approve a refund whose approval ran out while
+// the worker has not canceled it yet.
+func checkNotExpired(r *Refund, now time.Time) error {
+	if !now.Before(r.NextAttemptAt) {
+		return Errorf(ERefundNotAwaitingApproval, "", "this refund's approval expired; it is being canceled")
+	}
+	return nil
+}
+
 // ApproveRefund sends a refund waiting for approval on to the processor,
 // as a refund created now would go (scope refunds:approve, by a principal
 // other than its creator).
@@ -167,8 +180,11 @@ func (s *Service) ApproveRefund(ctx context.Context, p Principal, id string) (*R
 			return err
 		}
 		now := s.now()
+		if err := checkNotExpired(r, now); err != nil {
+			return err
+		}
 		if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: StatusRequiresApproval, To: StatusPending,
-			Cause: "approved by key " + p.KeyPrefix, At: now}); err != nil {
+			Cause: "approved by " + p.Display(), At: now}); err != nil {
 			return err
 		}
 		// Submitted by this request, which owns it for one lease.
@@ -203,7 +219,7 @@ func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason stri
 			return err
 		}
 		now := s.now()
-		cause := "rejected by key " + p.KeyPrefix
+		cause := "rejected by " + p.Display()
 		if reason != "" {
 			cause += ": " + reason
 		}

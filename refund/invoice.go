@@ -766,11 +766,23 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 	}
 	switch r.Status {
 	case StatusSucceeded:
-		inv.Status = InvoicePaid
 		parent, err := tx.GetInvoice(ctx, r.MerchantID, inv.ParentID)
 		if err != nil {
 			return err
 		}
+		if inv.Status == InvoiceVoid {
+			// A failed refund found executed after all: its credit note was
+			// voided, and other refunds may have credited those lines since.
+			// Only a note that still fits comes back; otherwise it stays
+			// void rather than credit a line beyond its invoice.
+			if fits, err := s.stillFits(ctx, tx, parent, inv, r); err != nil || !fits {
+				if err == nil {
+					s.log.Warn("credit note of a revived refund no longer fits its invoice; left void", "refund", r.ID, "invoice", inv.ID)
+				}
+				return err
+			}
+		}
+		inv.Status = InvoicePaid
 		cfg, err := invoiceConfig(ctx, tx, r.MerchantID)
 		if err != nil {
 			return err
@@ -783,6 +795,31 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 	}
 	inv.UpdatedAt = now
 	return tx.UpdateInvoice(ctx, inv)
+}
+
+// stillFits says whether a void credit note would be built the same today,
+// against the credit and debit notes issued since.
+func (s *Service) stillFits(ctx context.Context, tx Tx, parent, void *Invoice, r *Refund) (bool, error) {
+	notes, err := tx.ListInvoices(ctx, InvoiceFilter{MerchantID: r.MerchantID, OrderID: parent.OrderID, Limit: maxChildren})
+	if err != nil {
+		return false, err
+	}
+	notes = slices.DeleteFunc(notes, func(n *Invoice) bool { return n.ID == void.ID })
+	fresh, err := s.cfg.Invoicer.Refund(parent, notes, r, void.Seller)
+	if err != nil {
+		return false, err
+	}
+	if fresh.TotalAmount != void.TotalAmount || fresh.TaxAmount != void.TaxAmount || fresh.ShippingAmount != void.ShippingAmount ||
+		len(fresh.Lines) != len(void.Lines) {
+		return false, nil
+	}
+	for i, l := range fresh.Lines {
+		v := void.Lines[i]
+		if l.ParentLineID != v.ParentLineID || l.NetAmount != v.NetAmount || l.TotalExcludingTax != v.TotalExcludingTax || l.TaxAmount != v.TaxAmount {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // issueDebitNote issues and reports the debit note of a paid credit note

@@ -429,7 +429,8 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 	if err != nil {
 		return nil, err
 	}
-	if r.Status == StatusPending || r.Status == StatusCanceled || (r.Status == StatusProcessing && r.Attempts == 0) {
+	if r.Status == StatusPending || r.Status == StatusCanceled || r.Status == StatusRequiresApproval ||
+		(r.Status == StatusProcessing && r.Attempts == 0) {
 		return r, nil // never reached the processor: nothing to ask
 	}
 	ctx = WithOrderKey(ctx, r.OrderID)

@@ -163,6 +163,14 @@ func (p Principal) Actor() string {
 	return ""
 }
 
+// Display names p for people: a console user's email, or the key's prefix.
+func (p Principal) Display() string {
+	if p.UserEmail != "" {
+		return "user " + p.UserEmail
+	}
+	return "key " + p.KeyPrefix
+}
+
 // Has reports whether p carries scope.
 func (p Principal) Has(scope string) bool {
 	for _, s := range p.Scopes {

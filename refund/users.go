@@ -89,6 +89,11 @@ type UserTx interface {
 	GetConsoleSession(ctx context.Context, idHash string) (*ConsoleSession, error)
 	TouchConsoleSession(ctx context.Context, idHash string, seen time.Time) error
 	DeleteConsoleSession(ctx context.Context, idHash string) error
+	// DeleteUserSessions ends every session of a user.
+	DeleteUserSessions(ctx context.Context, userID string) error
+	// FailSignIn counts a failed sign-in in one statement: the max-th in a
+	// row resets the count and locks the account until lockUntil.
+	FailSignIn(ctx context.Context, userID string, max int, lockUntil, now time.Time) error
 }
 
 // Credentials hashes and checks passwords and second-factor codes; package
@@ -158,7 +163,8 @@ func (s *Service) ListUsers(ctx context.Context, merchantID string) ([]*User, er
 }
 
 // ChangeUser applies change to a user and saves it (operator commands:
-// disable, reset a password, turn TOTP on).
+// disable, reset a password, turn TOTP on), and ends the user's sessions:
+// after any of these, whoever holds one must sign in again.
 func (s *Service) ChangeUser(ctx context.Context, id string, change func(u *User) error) (*User, error) {
 	var u *User
 	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
@@ -169,7 +175,10 @@ func (s *Service) ChangeUser(ctx context.Context, id string, change func(u *User
 			return err
 		}
 		u.UpdatedAt = s.now()
-		return tx.UpdateUser(ctx, u)
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return tx.DeleteUserSessions(ctx, u.ID)
 	})
 	return u, err
 }
@@ -208,55 +217,63 @@ func UserPrincipal(u *User) Principal {
 
 // SignIn checks a console user's email, password and (when the account has
 // one) second-factor code, and opens a session stored in the database.
-// Every failure answers the same EUnauthorized, so the form reveals
-// nothing about which part was wrong or whether the account exists;
-// repeated failures lock the account for LockoutFor (ERateLimited).
+// Every failure, a locked account's included, does the same hashing work
+// and answers the same EUnauthorized, so the form reveals nothing about
+// which part was wrong or whether the account exists; MaxFailedSignIns
+// failures in a row lock the account for LockoutFor. The password is
+// checked outside any transaction (argon2 takes tens of milliseconds), and
+// the failure count moves in one atomic statement, so parallel attempts
+// cannot undercount.
 func (s *Service) SignIn(ctx context.Context, email, password, code string) (sessionID string, sess *ConsoleSession, u *User, err error) {
 	email = strings.ToLower(strings.TrimSpace(email))
-	denied := Errorf(EUnauthorized, "", "wrong email, password or code")
+	denied := Errorf(EUnauthorized, "", "wrong email, password or code, or the account is locked for a while")
 	if s.cfg.Credentials == nil {
 		return "", nil, nil, denied
 	}
-	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
-		now := s.now()
-		var err error
+	err = s.cfg.Store.View(ctx, func(tx Tx) (err error) {
 		u, err = tx.GetUserByEmail(ctx, email)
-		if ErrorCode(err) == ENotFound {
-			_, _ = s.cfg.Credentials.HashPassword(password) // the same work as checking a real account's
-			return denied
+		return err
+	})
+	if ErrorCode(err) == ENotFound {
+		_, _ = s.cfg.Credentials.HashPassword(password) // the same work as checking a real account's
+		return "", nil, nil, denied
+	}
+	if err != nil {
+		return "", nil, nil, err
+	}
+	now := s.now()
+	ok := s.cfg.Credentials.VerifyPassword(password, u.PasswordHash)
+	ok = ok && !u.Disabled && !now.Before(u.LockedUntil) && (u.TOTPSecret == "" || s.cfg.Credentials.VerifyTOTP(code, u.TOTPSecret, now))
+	if !ok {
+		if err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+			return tx.FailSignIn(ctx, u.ID, MaxFailedSignIns, now.Add(LockoutFor), now)
+		}); err != nil {
+			return "", nil, nil, err
 		}
+		return "", nil, nil, denied
+	}
+	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+		cur, err := tx.GetUser(ctx, u.ID)
 		if err != nil {
 			return err
 		}
-		if now.Before(u.LockedUntil) {
-			return Errorf(ERateLimited, "", "too many failed sign-ins: try again after %s", u.LockedUntil.Format(time.RFC3339))
+		if cur.Disabled || now.Before(cur.LockedUntil) || cur.PasswordHash != u.PasswordHash {
+			return denied // changed while the password was being checked
 		}
-		ok := s.cfg.Credentials.VerifyPassword(password, u.PasswordHash) && !u.Disabled &&
-			(u.TOTPSecret == "" || s.cfg.Credentials.VerifyTOTP(code, u.TOTPSecret, now))
-		if !ok {
-			u.FailedLogins++
-			if u.FailedLogins >= MaxFailedSignIns {
-				u.FailedLogins, u.LockedUntil = 0, now.Add(LockoutFor)
-			}
-			u.UpdatedAt = now
-			return tx.UpdateUser(ctx, u) // commit the count; the caller gets denied below
-		}
-		if u.FailedLogins != 0 {
-			u.FailedLogins, u.UpdatedAt = 0, now
-			if err := tx.UpdateUser(ctx, u); err != nil {
+		if cur.FailedLogins != 0 {
+			cur.FailedLogins, cur.UpdatedAt = 0, now
+			if err := tx.UpdateUser(ctx, cur); err != nil {
 				return err
 			}
 		}
 		sessionID = "u" + token() + token()
-		sess = &ConsoleSession{IDHash: hashID(sessionID), UserID: u.ID, MerchantID: u.MerchantID, CSRF: token(), CreatedAt: now, SeenAt: now}
+		sess = &ConsoleSession{IDHash: hashID(sessionID), UserID: cur.ID, MerchantID: cur.MerchantID, CSRF: token(), CreatedAt: now, SeenAt: now}
 		if err := tx.CreateConsoleSession(ctx, sess); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, UserPrincipal(u), "user.sign_in", "user", u.ID, "", "signed in", "console", now)
+		u = cur
+		return s.audit(ctx, tx, UserPrincipal(cur), "user.sign_in", "user", cur.ID, "", "signed in", "console", now)
 	})
-	if err == nil && sess == nil {
-		err = denied
-	}
 	if err != nil {
 		return "", nil, nil, err
 	}

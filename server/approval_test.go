@@ -75,8 +75,14 @@ func TestApprovals_ThroughTheServer(t *testing.T) {
 	if !strings.Contains(expired.raw, `"action":"refund.approval_expired"`) || !strings.Contains(expired.raw, `"actor":"refundd"`) {
 		t.Fatalf("audit of the expiry: %s", expired.raw)
 	}
-	// A refund below the threshold goes straight through.
-	if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4_999}); r.str("status") != "succeeded" {
+	// The order's earlier refunds count: a small one now waits too, so
+	// splitting a refund does not get past the threshold.
+	if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 100}); r.str("status") != "requires_approval" {
+		t.Fatalf("a small refund after a large one: %s", r.raw)
+	}
+	// A refund below the threshold on a fresh order goes straight through.
+	fresh := s.mustOrder(cardOrder("4444", 20_000))
+	if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": fresh, "amount": 4_999}); r.str("status") != "succeeded" {
 		t.Fatalf("below the threshold: %s", r.raw)
 	}
 	for _, typ := range []string{"refund.requires_approval", "refund.approved", "refund.rejected"} {

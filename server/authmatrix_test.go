@@ -128,6 +128,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /console/webhooks":              {surface: console},
 		"GET /console/discrepancies":         {surface: console},
 		"GET /console/approvals":             {surface: console},
+		"GET /console/attention":             {surface: console},
+		"POST /console/refunds/{id}/resolve": {surface: console, body: "outcome=failed&note=matrix", object: true},
 		"GET /console/refunds":               {surface: console},
 		"GET /console/refunds.csv":           {surface: console},
 		"POST /console/refunds/{id}/approve": {surface: console, object: true},

@@ -7,6 +7,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -56,11 +57,9 @@ func New(svc *refund.Service, cfg Config) *Worker {
 // report to ZATCA it claimed.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	n, err := w.svc.ProcessDue(ctx, w.cfg.Batch, w.cfg.Parallel)
-	if err != nil {
-		return n, err
-	}
-	m, err := w.svc.ReportInvoices(ctx, w.cfg.Batch)
-	return n + m, err
+	// Reporting goes on even when refunds could not be claimed this pass.
+	m, rerr := w.svc.ReportInvoices(ctx, w.cfg.Batch)
+	return n + m, errors.Join(err, rerr)
 }
 
 // Start runs passes in the background until Stop. Starting a started

@@ -8,6 +8,7 @@
 // Each step prints one line; a screenshot of every page it sees is saved
 // as a PNG in the screenshot dir. Exits 1 on the first failed step.
 import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -53,9 +54,18 @@ page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.fa
 page.on('request', (r) => { if (new URL(r.url()).origin !== origin) problems.push(`fetched from elsewhere: ${r.url()}`); });
 
 let n = 0;
+// Every page photographed is also checked with axe-core (WCAG 2 A and
+// AA): a serious or critical violation fails the run.
+const axe = [];
 async function shot(name) {
   n += 1;
   await page.screenshot({ path: path.join(shots, `${String(n).padStart(2, '0')}-${name}.png`), fullPage: true });
+  const res = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  axe.push(`${name}: ${bad.length} serious or critical, ${res.violations.length - bad.length} other, ${res.passes.length} rules passed`);
+  for (const v of bad) {
+    problems.push(`axe on ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.map((x) => x.target.join(' ')).join('; ')})`);
+  }
 }
 async function text(selector) {
   return (await page.locator(selector).first().innerText()).replace(/\s+/g, ' ').trim();
@@ -223,7 +233,9 @@ try {
   });
 
   await step('the refunder sees it waiting and has no approve button', async () => {
-    await page.getByRole('link', { name: 'Approvals' }).click();
+    await page.getByRole('link', { name: 'Needs attention' }).click();
+    await page.waitForURL('**/console/attention');
+    await page.getByRole('link', { name: 'Waiting for approval' }).click();
     await page.waitForURL('**/console/approvals');
     assert.match(await text('main'), /You asked for this refund/);
     assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0);
@@ -234,7 +246,9 @@ try {
 
   await step('an approver approves it from the queue', async () => {
     await signInAs(checker);
-    await page.getByRole('link', { name: 'Approvals' }).click();
+    await page.getByRole('link', { name: 'Needs attention' }).click();
+    await page.waitForURL('**/console/attention');
+    await page.getByRole('link', { name: 'Waiting for approval' }).click();
     await page.waitForURL('**/console/approvals');
     assert.match(await text('main'), /25\.00 SAR/);
     assert.match(await text('main'), /Whole set returned/);
@@ -249,6 +263,20 @@ try {
     assert.equal(await page.locator('svg#chart[role=img]').count(), 1);
     assert.match(await text('#figures'), /Today/);
     await shot('overview');
+    await page.getByRole('link', { name: 'Refunds', exact: true }).click();
+    await page.waitForURL('**/console/refunds');
+    await page.getByLabel('Status').selectOption('succeeded');
+    await page.getByLabel('Currency').fill('SAR');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/status=succeeded/);
+    const rows = await page.locator('#refund-list tbody tr').count();
+    assert.ok(rows >= 2, `the filtered list has ${rows} rows`);
+    assert.equal(await page.locator('#refund-list tr[data-status]:not([data-status=succeeded])').count(), 0);
+    await shot('refunds-filtered');
+    await page.getByRole('link', { name: 'Needs attention' }).click();
+    await page.waitForURL('**/console/attention');
+    assert.match(await text('main'), /Nothing is waiting for review/);
+    await shot('attention');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/signed_out/);
   });
@@ -263,5 +291,6 @@ try {
 } finally {
   await browser.close();
 }
+console.log('axe-core, per page:\n  ' + axe.join('\n  '));
 console.log(failed ? 'console browser test: FAILED' : `console browser test: passed, ${n} screenshots in ${shots}`);
 process.exit(failed ? 1 : 0);

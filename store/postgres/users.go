@@ -111,3 +111,19 @@ func (t *tx) DeleteConsoleSession(ctx context.Context, idHash string) error {
 	_, err := t.exec(ctx, "delete console session", `DELETE FROM console_sessions WHERE id_hash = $1`, idHash)
 	return err
 }
+
+// DeleteUserSessions ends every session of a user.
+func (t *tx) DeleteUserSessions(ctx context.Context, userID string) error {
+	_, err := t.exec(ctx, "delete user sessions", `DELETE FROM console_sessions WHERE user_id = $1`, userID)
+	return err
+}
+
+// FailSignIn counts a failure in one statement, under the row's lock, so
+// parallel attempts each count.
+func (t *tx) FailSignIn(ctx context.Context, userID string, max int, lockUntil, now time.Time) error {
+	_, err := t.exec(ctx, "fail sign-in", `UPDATE console_users SET
+		failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END,
+		locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END,
+		updated_at = $3 WHERE id = $4`, max, lockUntil, now, userID)
+	return err
+}

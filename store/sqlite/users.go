@@ -126,3 +126,18 @@ func (t *tx) DeleteConsoleSession(ctx context.Context, idHash string) error {
 	_, err := t.exec(ctx, "delete console session", `DELETE FROM console_sessions WHERE id_hash = ?`, idHash)
 	return err
 }
+
+// DeleteUserSessions ends every session of a user.
+func (t *tx) DeleteUserSessions(ctx context.Context, userID string) error {
+	_, err := t.exec(ctx, "delete user sessions", `DELETE FROM console_sessions WHERE user_id = ?`, userID)
+	return err
+}
+
+// FailSignIn counts a failure; every expression reads the row as it was.
+func (t *tx) FailSignIn(ctx context.Context, userID string, max int, lockUntil, now time.Time) error {
+	_, err := t.exec(ctx, "fail sign-in", `UPDATE console_users SET
+		failed_logins = CASE WHEN failed_logins + 1 >= ?1 THEN 0 ELSE failed_logins + 1 END,
+		locked_until = CASE WHEN failed_logins + 1 >= ?1 THEN ?2 ELSE locked_until END,
+		updated_at = ?3 WHERE id = ?4`, max, nanos(lockUntil), nanos(now), userID)
+	return err
+}
