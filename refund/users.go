@@ -91,9 +91,10 @@ type UserTx interface {
 	DeleteConsoleSession(ctx context.Context, idHash string) error
 	// DeleteUserSessions ends every session of a user.
 	DeleteUserSessions(ctx context.Context, userID string) error
-	// FailSignIn counts a failed sign-in in one statement: the max-th in a
-	// row resets the count and locks the account until lockUntil.
-	FailSignIn(ctx context.Context, userID string, max int, lockUntil, now time.Time) error
+	// FailSignIn counts a sign-in attempt in one statement: the max-th in
+	// a row resets the count and locks the account until lockUntil. It
+	// returns the account's lock after the count (zero: not locked).
+	FailSignIn(ctx context.Context, userID string, max int, lockUntil, now time.Time) (time.Time, error)
 }
 
 // Credentials hashes and checks passwords and second-factor codes; package
@@ -220,10 +221,9 @@ func UserPrincipal(u *User) Principal {
 // Every failure, a locked account's included, does the same hashing work
 // and answers the same EUnauthorized, so the form reveals nothing about
 // which part was wrong or whether the account exists; MaxFailedSignIns
-// failures in a row lock the account for LockoutFor. The password is
-// checked outside any transaction (argon2 takes tens of milliseconds), and
-// the failure count moves in one atomic statement, so parallel attempts
-// cannot undercount.
+// attempts in a row without a success lock the account for LockoutFor.
+// The password is checked outside any transaction (argon2 takes tens of
+// milliseconds), after the attempt was counted in one atomic statement.
 func (s *Service) SignIn(ctx context.Context, email, password, code string) (sessionID string, sess *ConsoleSession, u *User, err error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	denied := Errorf(EUnauthorized, "", "wrong email, password or code, or the account is locked for a while")
@@ -241,15 +241,24 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 	if err != nil {
 		return "", nil, nil, err
 	}
+	// Every attempt is counted before its password is checked, in one
+	// statement, so parallel attempts cannot check more than the limit
+	// allows; a successful one resets the count below.
 	now := s.now()
+	var lockedUntil time.Time
+	if err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+		lockedUntil, err = tx.FailSignIn(ctx, u.ID, MaxFailedSignIns, now.Add(LockoutFor), now)
+		return err
+	}); err != nil {
+		return "", nil, nil, err
+	}
+	if now.Before(lockedUntil) {
+		_, _ = s.cfg.Credentials.HashPassword(password) // the same work as a wrong password
+		return "", nil, nil, denied
+	}
 	ok := s.cfg.Credentials.VerifyPassword(password, u.PasswordHash)
-	ok = ok && !u.Disabled && !now.Before(u.LockedUntil) && (u.TOTPSecret == "" || s.cfg.Credentials.VerifyTOTP(code, u.TOTPSecret, now))
+	ok = ok && !u.Disabled && (u.TOTPSecret == "" || s.cfg.Credentials.VerifyTOTP(code, u.TOTPSecret, now))
 	if !ok {
-		if err := s.cfg.Store.Update(ctx, func(tx Tx) error {
-			return tx.FailSignIn(ctx, u.ID, MaxFailedSignIns, now.Add(LockoutFor), now)
-		}); err != nil {
-			return "", nil, nil, err
-		}
 		return "", nil, nil, denied
 	}
 	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
@@ -260,11 +269,9 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 		if cur.Disabled || now.Before(cur.LockedUntil) || cur.PasswordHash != u.PasswordHash {
 			return denied // changed while the password was being checked
 		}
-		if cur.FailedLogins != 0 {
-			cur.FailedLogins, cur.UpdatedAt = 0, now
-			if err := tx.UpdateUser(ctx, cur); err != nil {
-				return err
-			}
+		cur.FailedLogins, cur.UpdatedAt = 0, now // this attempt was counted; it succeeded
+		if err := tx.UpdateUser(ctx, cur); err != nil {
+			return err
 		}
 		sessionID = "u" + token() + token()
 		sess = &ConsoleSession{IDHash: hashID(sessionID), UserID: cur.ID, MerchantID: cur.MerchantID, CSRF: token(), CreatedAt: now, SeenAt: now}

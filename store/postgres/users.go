@@ -118,12 +118,19 @@ func (t *tx) DeleteUserSessions(ctx context.Context, userID string) error {
 	return err
 }
 
-// FailSignIn counts a failure in one statement, under the row's lock, so
+// FailSignIn counts an attempt in one statement, under the row's lock, so
 // parallel attempts each count.
-func (t *tx) FailSignIn(ctx context.Context, userID string, max int, lockUntil, now time.Time) error {
-	_, err := t.exec(ctx, "fail sign-in", `UPDATE console_users SET
+func (t *tx) FailSignIn(ctx context.Context, userID string, max int, lockUntil, now time.Time) (time.Time, error) {
+	var locked *time.Time
+	err := t.q.QueryRow(ctx, `UPDATE console_users SET
 		failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END,
 		locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END,
-		updated_at = $3 WHERE id = $4`, max, lockUntil, now, userID)
-	return err
+		updated_at = $3 WHERE id = $4 RETURNING locked_until`, max, lockUntil, now, userID).Scan(&locked)
+	if err != nil {
+		return time.Time{}, t.fail("fail sign-in", err)
+	}
+	if locked == nil {
+		return time.Time{}, nil
+	}
+	return *locked, nil
 }

@@ -133,11 +133,18 @@ func (t *tx) DeleteUserSessions(ctx context.Context, userID string) error {
 	return err
 }
 
-// FailSignIn counts a failure; every expression reads the row as it was.
-func (t *tx) FailSignIn(ctx context.Context, userID string, max int, lockUntil, now time.Time) error {
-	_, err := t.exec(ctx, "fail sign-in", `UPDATE console_users SET
+// FailSignIn counts an attempt; every expression reads the row as it was.
+func (t *tx) FailSignIn(ctx context.Context, userID string, max int, lockUntil, now time.Time) (time.Time, error) {
+	var locked int64
+	err := t.q.QueryRowContext(ctx, `UPDATE console_users SET
 		failed_logins = CASE WHEN failed_logins + 1 >= ?1 THEN 0 ELSE failed_logins + 1 END,
 		locked_until = CASE WHEN failed_logins + 1 >= ?1 THEN ?2 ELSE locked_until END,
-		updated_at = ?3 WHERE id = ?4`, max, nanos(lockUntil), nanos(now), userID)
-	return err
+		updated_at = ?3 WHERE id = ?4 RETURNING locked_until`, max, nanos(lockUntil), nanos(now), userID).Scan(&locked)
+	if err != nil {
+		return time.Time{}, wrap("fail sign-in", err)
+	}
+	if locked == 0 {
+		return time.Time{}, nil
+	}
+	return fromNanos(locked), nil
 }

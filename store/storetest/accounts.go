@@ -3,6 +3,7 @@ package storetest
 import (
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,5 +212,35 @@ var apiKeyTests = []test{
 		wantCode(t, err, refund.EKeyNotFound)
 		err = f.update(func(tx refund.Tx) error { return tx.RevokeAPIKey(f.ctx, "key_missing", t0) })
 		wantCode(t, err, refund.EKeyNotFound)
+	}},
+}
+
+var userTests = []test{
+	{"SignInAttemptsCountAtomically", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		u := &refund.User{ID: f.id("usr"), MerchantID: m.ID, Email: f.id("u") + "@souq.example", Role: refund.RoleViewer,
+			PasswordHash: "x", CreatedAt: t0, UpdatedAt: t0}
+		f.mustUpdate(func(tx refund.Tx) error { return tx.CreateUser(f.ctx, u) })
+		// 23 attempts at once, a lock every 5th: none may be lost.
+		var wg sync.WaitGroup
+		for range 23 {
+			wg.Go(func() {
+				if err := f.update(func(tx refund.Tx) error {
+					_, err := tx.FailSignIn(f.ctx, u.ID, 5, t0.Add(time.Hour), t0)
+					return err
+				}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		var got *refund.User
+		f.mustView(func(tx refund.Tx) (err error) {
+			got, err = tx.GetUser(f.ctx, u.ID)
+			return err
+		})
+		if got.FailedLogins != 3 || !got.LockedUntil.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("after 23 attempts: count %d, locked until %v", got.FailedLogins, got.LockedUntil)
+		}
 	}},
 }

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) refund.Store) {
 		{"Audit", auditTests},
 		{"Stats", statsTests},
 		{"Invoice", invoiceTests},
+		{"User", userTests},
 		{"Discrepancy", discrepancyTests},
 		{"Adjustment", adjustmentTests},
 	}
