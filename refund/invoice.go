@@ -200,7 +200,8 @@ type InvoiceTx interface {
 	// CountInvoices counts what f selects, ignoring Cursor, Offset, Limit.
 	CountInvoices(ctx context.Context, f InvoiceFilter) (int, error)
 	// UpdateInvoice writes Status, ZATCAStatus, InvoiceError,
-	// ZATCAAttempts, ZATCANextAt and UpdatedAt. Returns EInvoiceNotFound.
+	// ZATCAAttempts, ZATCANextAt, the chain fields (ICV, PreviousHash,
+	// Hash, Signature, PublicKey) and UpdatedAt. Returns EInvoiceNotFound.
 	UpdateInvoice(ctx context.Context, inv *Invoice) error
 	// ClaimInvoiceReports returns up to limit pending documents due at now
 	// (ZATCANextAt <= now), oldest first, with their lines, and moves
@@ -743,9 +744,9 @@ func (s *Service) issueRefundInvoice(ctx context.Context, tx Tx, o *Order, r *Re
 	if err := s.number(ctx, tx, inv, ic.cfg.SerialPrefix, now); err != nil {
 		return err
 	}
-	if err := s.chain(ctx, tx, inv); err != nil {
-		return err
-	}
+	// Not chained yet: a credit note joins the merchant's chain when its
+	// refund succeeds (settleInvoice), so one that ends void never takes a
+	// counter value ZATCA would miss.
 	return tx.CreateInvoice(ctx, inv)
 }
 
@@ -783,6 +784,12 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 			}
 		}
 		inv.Status = InvoicePaid
+		if inv.ICV == 0 {
+			// Final now: it takes its place in the chain and is sealed.
+			if err := s.chain(ctx, tx, inv); err != nil {
+				return err
+			}
+		}
 		cfg, err := invoiceConfig(ctx, tx, r.MerchantID)
 		if err != nil {
 			return err

@@ -373,14 +373,30 @@ func TestInvoice_Chained(t *testing.T) {
 			}
 		}
 	}
+	// A credit note whose refund is canceled never joins the chain.
+	o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 2066, Items: []refund.ItemInput{{ID: "a", Qty: 2, UnitAmount: 1033}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := int64(100)
+	q, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: &small, Queue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CancelRefund(ctx, p, q.ID); err != nil {
+		t.Fatal(err)
+	}
+	if v := invoiceOfRefund(t, svc, p, q.ID); v.Status != refund.InvoiceVoid || v.ICV != 0 || v.Hash != "" {
+		t.Fatalf("void credit note: %s icv %d hash %q", v.Status, v.ICV, v.Hash)
+	}
 	page, err := svc.ListInvoices(ctx, p, refund.InvoiceFilter{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs := page.Data
-	slices.Reverse(docs) // oldest first
-	if len(docs) != 7 {
-		t.Fatalf("%d documents, want 3 tax invoices, 3 credit notes and a debit note", len(docs))
+	docs := slices.DeleteFunc(page.Data, func(v *refund.InvoiceView) bool { return v.Status == refund.InvoiceVoid })
+	slices.SortFunc(docs, func(a, b *refund.InvoiceView) int { return int(a.ICV - b.ICV) })
+	if len(docs) != 8 {
+		t.Fatalf("%d documents, want 4 tax invoices, 3 credit notes and a debit note", len(docs))
 	}
 	prev := refund.InitialInvoiceHash
 	for i, d := range docs {

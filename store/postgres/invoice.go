@@ -222,8 +222,9 @@ func (t *tx) CountInvoices(ctx context.Context, f refund.InvoiceFilter) (int, er
 // UpdateInvoice writes the status, the ZATCA outcome and the update time.
 func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
 	n, err := t.exec(ctx, "update invoice", `UPDATE invoices SET status = $1, zatca_status = $2, invoice_error = $3, updated_at = $4,
-		zatca_attempts = $5, zatca_next_at = $6 WHERE id = $7`, string(inv.Status), string(inv.ZATCAStatus), inv.InvoiceError,
-		inv.UpdatedAt, inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ID)
+		zatca_attempts = $5, zatca_next_at = $6, icv = $7, previous_hash = $8, hash = $9, signature = $10, public_key = $11 WHERE id = $12`,
+		string(inv.Status), string(inv.ZATCAStatus), inv.InvoiceError, inv.UpdatedAt, inv.ZATCAAttempts, nullTime(inv.ZATCANextAt),
+		inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.ID)
 	if err != nil {
 		return err
 	}

@@ -207,8 +207,9 @@ func (t *tx) CountInvoices(ctx context.Context, f refund.InvoiceFilter) (int, er
 // UpdateInvoice writes the status, the ZATCA outcome and the update time.
 func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
 	n, err := t.exec(ctx, "update invoice", `UPDATE invoices SET status = ?, zatca_status = ?, invoice_error = ?, updated_at = ?,
-		zatca_attempts = ?, zatca_next_at = ? WHERE id = ?`, string(inv.Status), string(inv.ZATCAStatus), inv.InvoiceError,
-		nanos(inv.UpdatedAt), inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ID)
+		zatca_attempts = ?, zatca_next_at = ?, icv = ?, previous_hash = ?, hash = ?, signature = ?, public_key = ? WHERE id = ?`,
+		string(inv.Status), string(inv.ZATCAStatus), inv.InvoiceError, nanos(inv.UpdatedAt), inv.ZATCAAttempts, nullTime(inv.ZATCANextAt),
+		inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.ID)
 	if err != nil {
 		return err
 	}
