@@ -41,6 +41,35 @@ type Request struct {
 	CardLast4      string // empty for wallets
 	CaptureRef     string // the capture transaction being refunded
 	RequestID      string // the API request that caused the call, for tracing ("" from the worker)
+
+	// What a connector to another processor needs to name the payment and
+	// the refund in that processor's own terms. The sandbox ignores them.
+	ProcessorOrderID string // the payment's id at the processor (invoice, charge, payment intent)
+	OrderAmount      int64  // what the order captured, minor units
+	Refunded         int64  // the order's refunds before this one (succeeded or reserved), minor units
+	Reason           string
+	CustomerName     string
+	CustomerEmail    string
+	CustomerPhone    string
+	Vendors          []VendorPart // set when the refund names vendor splits
+	Lines            []LinePart   // set when the refund names order lines
+	// Reference is the processor's own id for this refund, from an
+	// earlier answer (Result.Reference); "" until one came back.
+	Reference string
+}
+
+// VendorPart is a refund's share of one vendor's split.
+type VendorPart struct {
+	VendorID string
+	Amount   int64
+}
+
+// LinePart is a refund's share of one order line.
+type LinePart struct {
+	ItemID string
+	SKU    string
+	Qty    int64
+	Amount int64
 }
 
 // Status of a refund at the processor.
@@ -80,6 +109,9 @@ type Result struct {
 	AuthCode     string
 	ARN          string // acquirer reference number, what the cardholder's bank sees
 	ExecutedAt   time.Time
+	// Reference is the processor's own id for the refund (its refund id,
+	// transaction number), kept so a later status lookup can name it.
+	Reference string
 }
 
 // TransientError is an answer that says nothing final about the refund,
@@ -87,6 +119,83 @@ type Result struct {
 type TransientError struct {
 	Code    string
 	Message string
+	// NotExecuted: the processor (or the connector before sending) proves
+	// the request was not executed (refused before it was read, a 429, the
+	// circuit open): the attempt may be made again without asking first.
+	NotExecuted bool
+	// RetryAfter is how long the processor asked us to wait (Retry-After).
+	RetryAfter time.Duration
+}
+
+// CodeAuthFailed is the decline code a connector answers when the
+// processor refused its credentials: final, never retried for ever.
+const CodeAuthFailed = "auth_failed"
+
+// ErrNoStatus is returned by Status (or StatusOf) of a connector whose
+// processor offers no way to look up what happened to a refund (or not
+// with what refundd knows of it). The outcome stays unknown: the core
+// never resubmits on it, the refund waits for review.
+var ErrNoStatus = errors.New("processor: no status lookup")
+
+// Capabilities says what a processor's API can prove, which decides what
+// the core may safely do after an unknown outcome and which refunds it
+// can execute at all.
+type Capabilities struct {
+	// IdempotentSubmit: a second submission with the same key never
+	// executes twice (an Idempotency-Key, a unique merchant reference).
+	IdempotentSubmit bool
+	// StatusByKey: Status(key) finds a refund by refundd's refund id, so
+	// ErrNotFound from it proves the refund was not executed (yet).
+	StatusByKey bool
+	// StatusByReference: StatusOf finds a refund by the processor's own
+	// reference once an answer gave one; without one it answers ErrNoStatus.
+	StatusByReference bool
+	// Partial: less than the rest of the order can be refunded; without it
+	// only a refund of the whole order (nothing refunded before) is sent.
+	Partial bool
+	// Vendors: a refund can name marketplace vendor splits.
+	Vendors bool
+	// Lines: a refund can name order lines; LinesRequired: it must.
+	Lines         bool
+	LinesRequired bool
+}
+
+// Capable is implemented by processors that declare their capabilities.
+// One that does not (the sandbox, the acquirer service) can do everything.
+type Capable interface {
+	Capabilities() Capabilities
+}
+
+// All is the capabilities of a processor that can do everything.
+var All = Capabilities{IdempotentSubmit: true, StatusByKey: true, StatusByReference: true,
+	Partial: true, Vendors: true, Lines: true}
+
+// CapabilitiesOf answers p's declared capabilities, All when it declares none.
+func CapabilitiesOf(p Processor) Capabilities {
+	if c, ok := p.(Capable); ok {
+		return c.Capabilities()
+	}
+	return All
+}
+
+// RequestStatuser is implemented by connectors that need more than the key
+// to look a refund up (the processor's reference, the order's id at the
+// processor). The core calls StatusOf instead of Status when it exists.
+type RequestStatuser interface {
+	StatusOf(ctx context.Context, req Request) (Result, error)
+}
+
+// Account is one merchant's account at a processor, as a connector is
+// built from it: where the API is, the decrypted credential, and the
+// kind's options.
+type Account struct {
+	ID         string
+	MerchantID string
+	Name       string
+	Kind       string
+	URL        string
+	Credential string
+	Options    map[string]string
 }
 
 func (e *TransientError) Error() string {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/refundd/refundd/dialect/internal/dialecttest"
+	"github.com/refundd/refundd/internal/dialecttest"
 	"github.com/refundd/refundd/refund"
 )
 

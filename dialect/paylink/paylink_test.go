@@ -11,7 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/refundd/refundd/dialect/internal/dialecttest"
+	"github.com/refundd/refundd/internal/dialecttest"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 )

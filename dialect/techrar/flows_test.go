@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refundd/refundd/dialect/internal/dialecttest"
+	"github.com/refundd/refundd/internal/dialecttest"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 	"github.com/refundd/refundd/store/postgres/pgtest"

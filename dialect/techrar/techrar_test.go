@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/refundd/refundd/dialect/internal/dialecttest"
+	"github.com/refundd/refundd/internal/dialecttest"
 	"github.com/refundd/refundd/invoice"
 	"github.com/refundd/refundd/refund"
 )

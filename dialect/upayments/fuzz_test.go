@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/refundd/refundd/dialect/internal/dialecttest"
+	"github.com/refundd/refundd/internal/dialecttest"
 )
 
 // balances reads both orders' counters (inside a fuzz target, where the

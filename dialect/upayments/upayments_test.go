@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refundd/refundd/dialect/internal/dialecttest"
+	"github.com/refundd/refundd/internal/dialecttest"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 )
