@@ -93,3 +93,14 @@ func (a *API) idempotent(h http.HandlerFunc) http.HandlerFunc {
 		Idempotent(a.svc, "native", PrincipalFrom(r.Context()), w, r, a.fail, h)
 	}
 }
+
+// KeyReference is the refund reference a surface without a reference field
+// of its own takes from the request's Idempotency-Key, so a client (another
+// refundd's connector, whose key is its refund id) finds its refund under
+// that reference. "" when the key is absent or not a valid reference.
+func KeyReference(r *http.Request) string {
+	if k := r.Header.Get("Idempotency-Key"); refund.ValidReference(k) {
+		return k
+	}
+	return ""
+}

@@ -319,3 +319,7 @@ func itoa(i int) string {
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
 }
+
+// ValidReference reports whether s can be a merchant reference (an order's
+// or a refund's): 1-255 letters, digits or ._:/#-.
+func ValidReference(s string) bool { return refRE.MatchString(s) }
