@@ -19,6 +19,10 @@ type orderRequest struct {
 	Items          []itemRequest   `json:"items"`
 	Vendors        []vendorRequest `json:"vendors"`
 	Description    string          `json:"description"`
+	// Processor names the merchant's processor account its refunds go to
+	// (default: the merchant's default account, else the node's).
+	Processor        string `json:"processor"`
+	ProcessorOrderID string `json:"processor_order_id"`
 }
 
 type itemRequest struct {
@@ -42,7 +46,7 @@ type vendorRequest struct {
 func (o orderRequest) input() refund.OrderInput {
 	in := refund.OrderInput{Reference: o.Reference, Currency: o.Currency, Amount: o.Amount,
 		CapturedAmount: o.CapturedAmount, PaymentMethod: o.PaymentMethod, Source: o.Source,
-		Customer: o.Customer, Description: o.Description}
+		Customer: o.Customer, Description: o.Description, Processor: o.Processor, ProcessorOrderID: o.ProcessorOrderID}
 	for _, it := range o.Items {
 		in.Items = append(in.Items, refund.ItemInput{ID: it.ID, SKU: it.SKU, NameEN: it.NameEN, NameAR: it.NameAR,
 			Qty: it.Qty, UnitAmount: it.UnitAmount, TaxRate: it.TaxRate, Taxable: it.Taxable})
@@ -73,8 +77,12 @@ type orderJSON struct {
 	Items               []itemJSON        `json:"items"`
 	Vendors             []vendorJSON      `json:"vendors"`
 	Transactions        []transactionJSON `json:"transactions,omitempty"`
-	CreatedAt           time.Time         `json:"created_at"`
-	UpdatedAt           time.Time         `json:"updated_at"`
+	// Processor is the id of the processor account the order's refunds go
+	// to; null: the node's own processor.
+	Processor        *string   `json:"processor"`
+	ProcessorOrderID *string   `json:"processor_order_id"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 type itemJSON struct {
@@ -122,7 +130,8 @@ func orderOut(o *refund.Order) orderJSON {
 		CapturedAmount: o.CapturedAmount, RefundedAmount: o.RefundedAmount, PendingRefundAmount: o.PendingRefundAmount,
 		VoidedAmount: o.VoidedAmount, ChargedBackAmount: o.ChargedBackAmount, RefundableAmount: o.Refundable(), PaymentMethod: o.PaymentMethod,
 		Source: o.Source, Customer: o.Customer, Description: o.Description, RefundCount: o.RefundCount,
-		Items: []itemJSON{}, Vendors: []vendorJSON{}, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+		Items: []itemJSON{}, Vendors: []vendorJSON{}, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		Processor: nullable(o.ProcessorAccountID), ProcessorOrderID: nullable(o.ProcessorOrderID)}
 	for _, it := range o.Items {
 		j.Items = append(j.Items, itemJSON{ID: it.ID, SKU: it.SKU, NameEN: it.NameEN, NameAR: it.NameAR, Qty: it.Qty,
 			UnitAmount: it.UnitAmount, TaxRate: it.TaxRate, Taxable: it.Taxable, Amount: it.Amount,

@@ -26,6 +26,7 @@ type Metrics struct {
 	reg       *prometheus.Registry
 	requests  *prometheus.HistogramVec
 	procCalls *prometheus.HistogramVec
+	acctCalls *prometheus.HistogramVec
 }
 
 // New registers refundd's metrics and the Go runtime's and the process's.
@@ -42,8 +43,13 @@ func New() *Metrics {
 			Help:    "Processor calls by operation (refund, status) and outcome.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"op", "outcome"}),
+		acctCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "refundd_processor_account_call_duration_seconds",
+			Help:    "Calls to merchants' processor accounts (connectors) by account, kind, operation and outcome (approved, declined, pending, not_found, no_status, not_sent, transient, timeout).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"account", "kind", "op", "outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.procCalls, collectors.NewGoCollector(),
+	m.reg.MustRegister(m.requests, m.procCalls, m.acctCalls, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -52,6 +58,12 @@ func New() *Metrics {
 // the clock for the age of the oldest processing refund.
 func (m *Metrics) WatchStats(svc *refund.Service, now func() time.Time) {
 	m.reg.MustRegister(&stats{svc: svc, now: now})
+}
+
+// ObserveAccountCall records one call to a processor account (the
+// connector registry's observer).
+func (m *Metrics) ObserveAccountCall(account, kind, op, outcome string, d time.Duration) {
+	m.acctCalls.WithLabelValues(account, kind, op, outcome).Observe(d.Seconds())
 }
 
 // Handler serves the metrics in the Prometheus text format.

@@ -36,6 +36,13 @@ const (
 	EInvoiceNotFound           = "invoice_not_found"
 	ERefundNotReviewable       = "refund_not_reviewable"
 	ERefundNotAwaitingApproval = "refund_not_awaiting_approval"
+	// EProcessorAccountNotFound: an order names a processor account the
+	// merchant does not have.
+	EProcessorAccountNotFound = "processor_account_not_found"
+	// EProcessorUnsupported: the order's processor cannot execute this
+	// refund (a partial refund where it refunds whole orders only, vendor
+	// splits or lines it cannot name); refused before anything is reserved.
+	EProcessorUnsupported = "processor_unsupported"
 )
 
 // Error is the one error type of the domain. Anything that is not an *Error

@@ -21,6 +21,12 @@ type OrderInput struct {
 	Items          []ItemInput
 	Vendors        []VendorInput
 	Description    string
+	// Processor names the merchant's processor account its refunds go
+	// to; "" is the merchant's default account, or the node's processor.
+	Processor string
+	// ProcessorOrderID is the payment's id at that processor (default:
+	// Reference).
+	ProcessorOrderID string
 }
 
 // ItemInput is one line of a new order. UnitAmount is VAT-inclusive.
@@ -50,6 +56,13 @@ const DefaultTaxRate = "15"
 func (in *OrderInput) validate() (*Order, error) {
 	o := &Order{Reference: in.Reference, Currency: in.Currency, Amount: in.Amount,
 		PaymentMethod: in.PaymentMethod, Source: in.Source, Customer: in.Customer, Description: in.Description}
+	if in.ProcessorOrderID != "" && !refRE.MatchString(in.ProcessorOrderID) {
+		return nil, Errorf(EInvalidRequest, "processor_order_id", "processor_order_id must be 1-255 letters, digits or ._:/#-")
+	}
+	if in.Processor != "" && !accountNameRE.MatchString(in.Processor) {
+		return nil, Errorf(EInvalidRequest, "processor", "processor must name one of the merchant's processor accounts")
+	}
+	o.ProcessorOrderID = in.ProcessorOrderID
 	if in.Reference != "" && !refRE.MatchString(in.Reference) {
 		return nil, Errorf(EInvalidRequest, "reference", "reference must be 1-255 letters, digits or ._:/#-")
 	}
@@ -234,6 +247,20 @@ func (s *Service) CreateOrder(ctx context.Context, p Principal, in OrderInput) (
 		}
 		now := s.now()
 		o.CreatedAt, o.UpdatedAt = now, now
+		acct, err := accountFor(ctx, tx, p.MerchantID, in.Processor)
+		if err != nil {
+			return err
+		}
+		if acct != nil {
+			o.ProcessorAccountID = acct.ID
+			if o.ProcessorOrderID == "" {
+				o.ProcessorOrderID = o.Reference
+			}
+			if o.ProcessorOrderID == "" {
+				return Errorf(EInvalidRequest, "processor_order_id",
+					"processor_order_id (the payment's id at %s) is required: this order's refunds go to processor account %q", acct.Kind, acct.Name)
+			}
+		}
 		o.Transactions = []Transaction{{ID: s.cfg.NewID("txn"), OrderID: o.ID, Seq: 1, Type: TxCapture,
 			Status: TxSucceeded, Amount: o.CapturedAmount, ResponseCode: "00", Message: "Approved", CreatedAt: now}}
 		if err := tx.CreateOrder(ctx, o); err != nil {

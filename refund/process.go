@@ -46,22 +46,43 @@ func (s *Service) submit(ctx context.Context, r *Refund, idemKey string) *Refund
 
 func (s *Service) request(r *Refund, o *Order) processor.Request {
 	req := processor.Request{IdempotencyKey: r.ID, MerchantID: r.MerchantID, OrderID: r.OrderID,
-		Amount: r.Amount, Currency: r.Currency, CaptureRef: r.CaptureID}
-	if o != nil {
-		req.PaymentMethod, req.CardLast4 = o.PaymentMethod, o.Source.LastDigits
+		Amount: r.Amount, Currency: r.Currency, CaptureRef: r.CaptureID, Reason: r.Reason, Reference: r.ProcessorReference}
+	if o == nil {
+		return req
+	}
+	req.PaymentMethod, req.CardLast4 = o.PaymentMethod, o.Source.LastDigits
+	req.ProcessorOrderID, req.OrderAmount = o.ProcessorOrderID, o.CapturedAmount
+	// What the order's other refunds took (r's own reservation is in
+	// pending while it is being submitted).
+	req.Refunded = o.RefundedAmount + o.PendingRefundAmount
+	if !r.Status.Final() && r.Status != StatusCanceled {
+		req.Refunded -= r.Amount
+	}
+	req.Refunded = max(req.Refunded, 0)
+	req.CustomerName, req.CustomerEmail, req.CustomerPhone = o.Customer.Name, o.Customer.Email, o.Customer.Mobile
+	for _, v := range r.Vendors {
+		req.Vendors = append(req.Vendors, processor.VendorPart{VendorID: v.VendorID, Amount: v.Amount})
+	}
+	for _, it := range r.Items {
+		lp := processor.LinePart{ItemID: it.ItemID, Qty: it.Qty, Amount: it.Amount}
+		for _, oi := range o.Items {
+			if oi.ID == it.ItemID {
+				lp.SKU = oi.SKU
+			}
+		}
+		req.Lines = append(req.Lines, lp)
 	}
 	return req
 }
 
-// callRefund submits r under ProcessorTimeout. It loads the order for the
-// payment source outside any transaction.
+// callRefund submits r under ProcessorTimeout to its order's processor.
+// It loads the order for the request outside any transaction. An error
+// before the call is made (no route, no call slot) is a TransientError
+// with NotExecuted: nothing reached the processor.
 func (s *Service) callRefund(ctx context.Context, r *Refund) (processor.Result, error) {
-	var o *Order
-	if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
-		o, err = tx.GetOrderForRefund(ctx, r.MerchantID, r.OrderID)
-		return err
-	}); err != nil {
-		return processor.Result{}, err
+	rt, err := s.routeOf(ctx, r)
+	if err != nil {
+		return processor.Result{}, &processor.TransientError{Code: "no_route", Message: err.Error(), NotExecuted: true}
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProcessorTimeout)
 	defer cancel()
@@ -69,19 +90,38 @@ func (s *Service) callRefund(ctx context.Context, r *Refund) (processor.Result, 
 		return processor.Result{}, err
 	}
 	defer func() { <-s.inflight }()
-	req := s.request(r, o)
+	req := s.request(r, rt.order)
 	req.RequestID = RequestFrom(ctx).ID
-	return s.cfg.Processor.Refund(cctx, req)
+	return rt.proc.Refund(cctx, req)
 }
 
+// callStatus asks r's processor what became of it: by the request when the
+// connector needs more than the key, by the key otherwise.
 func (s *Service) callStatus(ctx context.Context, r *Refund) (processor.Result, error) {
+	rt, err := s.routeOf(ctx, r)
+	if err != nil {
+		return processor.Result{}, &processor.TransientError{Code: "no_route", Message: err.Error()}
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProcessorTimeout)
 	defer cancel()
 	if err := s.acquireCall(cctx); err != nil {
 		return processor.Result{}, err
 	}
 	defer func() { <-s.inflight }()
-	return s.cfg.Processor.Status(cctx, r.ID)
+	if rs, ok := rt.proc.(processor.RequestStatuser); ok {
+		return rs.StatusOf(cctx, s.request(r, rt.order))
+	}
+	return rt.proc.Status(cctx, r.ID)
+}
+
+// capsOf answers the capabilities of r's processor (All when its route
+// cannot be read now: the caller then only learns less).
+func (s *Service) capsOf(ctx context.Context, r *Refund) (processor.Capabilities, processor.Processor) {
+	rt, err := s.routeOf(ctx, r)
+	if err != nil {
+		return processor.All, s.cfg.Processor
+	}
+	return rt.caps, rt.proc
 }
 
 // acquireCall takes one of the MaxInFlight processor call slots, waiting
@@ -93,7 +133,7 @@ func (s *Service) acquireCall(ctx context.Context) error {
 	case s.inflight <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return &processor.TransientError{Code: "busy", Message: "too many processor calls in flight"}
+		return &processor.TransientError{Code: "busy", Message: "too many processor calls in flight", NotExecuted: true}
 	}
 }
 
@@ -106,19 +146,36 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 	if err != nil {
 		return nil, err
 	}
-	if r.Version != version || (r.Status != StatusProcessing && r.Status != StatusRequiresReview) {
+	if r.Status != StatusProcessing && r.Status != StatusRequiresReview {
+		return r, nil
+	}
+	if r.Version != version && (callErr != nil || res.Status != processor.Approved) {
+		// Someone took the refund over since this call began. Only an
+		// approval is worth applying anyway: it is the processor's final
+		// word on the key, and a processor without status lookup would
+		// never say it again.
 		return r, nil
 	}
 	now := s.now()
+	var te *processor.TransientError
+	if callErr != nil && call == "refund" && errors.As(callErr, &te) && te.NotExecuted {
+		return r, s.notSent(ctx, tx, r, te, now)
+	}
+	if callErr == nil && call == "refund" && res.Status == processor.Declined && res.ResponseCode == processor.CodeAuthFailed && r.Attempts > 1 {
+		// Refused at the door this time; that says nothing of an earlier
+		// attempt whose answer was lost. Keep it open, ask again later.
+		callErr = &processor.TransientError{Code: res.ResponseCode, Message: res.Message}
+	}
 	if callErr != nil {
 		// Outcome unknown: keep it reserved and look again later; the next
 		// look starts with a status check, never a blind resubmit.
-		var te *processor.TransientError
 		switch {
 		case errors.As(callErr, &te):
 			r.ResponseCode, r.FailureMessage = te.Code, te.Message
 		case errors.Is(callErr, processor.ErrNotFound):
 			r.FailureMessage = "the processor has not executed it"
+		case errors.Is(callErr, processor.ErrNoStatus):
+			r.FailureMessage = "the processor offers no way to ask what became of it"
 		default:
 			r.FailureMessage = "processor did not answer: " + callErr.Error()
 		}
@@ -126,14 +183,30 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 			r.FailureMessage = r.FailureMessage[:300]
 		}
 		s.log.Info("refund outcome unknown", "refund", r.ID, "attempt", r.Attempts, "call", call, "err", callErr)
-		_, canVoid := s.cfg.Processor.(processor.Voider)
+		proc, err := s.processorIn(ctx, tx, r)
+		if err != nil {
+			return nil, err
+		}
+		caps := processor.CapabilitiesOf(proc)
+		_, canVoid := proc.(processor.Voider)
+		if r.Status == StatusProcessing && call == "refund" && !caps.IdempotentSubmit && !caps.StatusByKey && !caps.StatusByReference {
+			// Nothing can ever tell us, and a second submission could pay
+			// twice: a person decides.
+			return r, s.toReview(ctx, tx, r, "no answer from a processor that can neither be asked nor safely sent the refund again", now)
+		}
 		if r.Status == StatusProcessing && r.Attempts >= s.cfg.MaxAttempts && !(canVoid && call == "refund") {
 			// A processor that can void gets one more look after the last
 			// submission: "not executed" then ends in a void, not a review.
 			return r, s.toReview(ctx, tx, r, fmt.Sprintf("no definite answer after %d attempts", r.Attempts), now)
 		}
 		r.NextAttemptAt, r.UpdatedAt = s.nextLook(r, now), now
+		if te != nil && te.RetryAfter > 0 && r.NextAttemptAt.Before(now.Add(te.RetryAfter)) {
+			r.NextAttemptAt = now.Add(te.RetryAfter)
+		}
 		return r, tx.UpdateRefund(ctx, r)
+	}
+	if res.Reference != "" {
+		r.ProcessorReference = res.Reference
 	}
 	r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN = res.ResponseCode, res.RRN, res.STAN, res.AuthCode, res.ARN
 	switch res.Status {
@@ -174,6 +247,40 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 		return r, s.finish(ctx, tx, r, StatusReversed, "processor reported the refund reversed", Reverse, now)
 	}
 	return nil, fmt.Errorf("refund: processor answered unknown status %q", res.Status)
+}
+
+// processorIn answers r's processor inside a transaction.
+func (s *Service) processorIn(ctx context.Context, tx Tx, r *Refund) (processor.Processor, error) {
+	o, err := tx.GetOrderForRefund(ctx, r.MerchantID, r.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	return s.processorOf(ctx, tx, o)
+}
+
+// notSent records an attempt the processor provably did not execute (it
+// refused it before reading it, it asked us to slow down, the circuit was
+// open, no call slot was free): the attempt is given back. A refund none
+// of whose attempts reached the processor waits as pending again; one with
+// an earlier attempt of unknown outcome stays processing, and its next look
+// still starts by asking.
+func (s *Service) notSent(ctx context.Context, tx Tx, r *Refund, te *processor.TransientError, now time.Time) error {
+	r.Attempts = max(r.Attempts-1, 0)
+	r.ResponseCode, r.FailureMessage = te.Code, te.Message
+	if len(r.FailureMessage) > 300 {
+		r.FailureMessage = r.FailureMessage[:300]
+	}
+	wait := max(te.RetryAfter, s.backoff(r.Attempts+1))
+	r.NextAttemptAt, r.UpdatedAt = now.Add(wait), now
+	if r.Attempts > 0 || r.Status != StatusProcessing {
+		return tx.UpdateRefund(ctx, r)
+	}
+	r.Status = StatusPending
+	if err := tx.UpdateRefund(ctx, r); err != nil {
+		return err
+	}
+	return tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: StatusProcessing, To: StatusPending,
+		Cause: fmt.Sprintf("not executed by the processor (%s: %s); submitted again in %s", te.Code, te.Message, wait.Round(time.Second)), At: now})
 }
 
 // nextLook is when a refund whose outcome is still open is asked about
@@ -283,18 +390,30 @@ func (s *Service) advance(ctx context.Context, r *Refund) error {
 		return s.sweep(ctx, r)
 	}
 	if r.Status == StatusProcessing && r.Attempts > 0 {
+		caps, proc := s.capsOf(ctx, r)
 		res, err := s.callStatus(ctx, r)
 		switch {
 		case err == nil:
 			return s.record(ctx, r, res, nil, "status")
+		case errors.Is(err, processor.ErrNoStatus) && !caps.IdempotentSubmit:
+			// Nobody can tell whether the last attempt executed, and a
+			// second one could execute again: never resubmit.
+			return s.settleUnexecuted(ctx, r, proc, "its processor cannot say whether it executed, and cannot be sent it again safely")
+		case errors.Is(err, processor.ErrNoStatus):
+			// No lookup, but the processor answers a second submission of
+			// the key with the first one's result: that is the lookup.
 		case !errors.Is(err, processor.ErrNotFound):
 			return s.record(ctx, r, res, err, "status")
+		case !caps.IdempotentSubmit:
+			// "Not found" now is no proof that the lost attempt will not
+			// execute later, and this processor would execute a second
+			// submission as a second refund.
+			return s.settleUnexecuted(ctx, r, proc, "not executed yet, and its processor cannot be sent it again safely")
 		}
-		// The processor has not executed it (yet).
 		if r.Attempts >= s.cfg.MaxAttempts {
 			// Out of attempts. "Not found" is no proof that the last
 			// submission will never execute: only a void is.
-			return s.settleUnexecuted(ctx, r)
+			return s.settleUnexecuted(ctx, r, proc, fmt.Sprintf("not executed after %d attempts, and the processor cannot guarantee it never will", r.Attempts))
 		}
 	}
 	var moved bool
@@ -341,8 +460,8 @@ func (s *Service) record(ctx context.Context, r *Refund, res processor.Result, c
 // its last attempt. A processor that can void the key makes that answer
 // final and the money is released; any other goes to review, its amount
 // still reserved, because its last submission may yet execute.
-func (s *Service) settleUnexecuted(ctx context.Context, r *Refund) error {
-	if v, ok := s.cfg.Processor.(processor.Voider); ok {
+func (s *Service) settleUnexecuted(ctx context.Context, r *Refund, proc processor.Processor, why string) error {
+	if v, ok := proc.(processor.Voider); ok {
 		res, err := s.callVoid(ctx, v, r)
 		if err == nil {
 			return s.record(ctx, r, res, nil, "void")
@@ -354,7 +473,7 @@ func (s *Service) settleUnexecuted(ctx context.Context, r *Refund) error {
 		if err != nil || cur.Version != r.Version || cur.Status != StatusProcessing {
 			return err
 		}
-		return s.toReview(ctx, tx, cur, fmt.Sprintf("not executed after %d attempts, and the processor cannot guarantee it never will", cur.Attempts), s.now())
+		return s.toReview(ctx, tx, cur, why, s.now())
 	})
 }
 
@@ -362,9 +481,10 @@ func (s *Service) settleUnexecuted(ctx context.Context, r *Refund) error {
 // "not executed" settles it only through a void; anything else leaves it
 // waiting, its amount reserved, until the next look.
 func (s *Service) review(ctx context.Context, r *Refund) error {
+	_, proc := s.capsOf(ctx, r)
 	res, err := s.callStatus(ctx, r)
 	if errors.Is(err, processor.ErrNotFound) {
-		if v, ok := s.cfg.Processor.(processor.Voider); ok {
+		if v, ok := proc.(processor.Voider); ok {
 			if res, err = s.callVoid(ctx, v, r); err == nil {
 				return s.record(ctx, r, res, nil, "void")
 			}
@@ -388,7 +508,7 @@ func (s *Service) sweep(ctx context.Context, r *Refund) error {
 		switch {
 		case callErr == nil && res.Status == processor.Reversed:
 			return s.finish(ctx, tx, cur, StatusReversed, "processor reported the refund reversed (status sweep)", Reverse, now)
-		case callErr != nil && !errors.Is(callErr, processor.ErrNotFound):
+		case callErr != nil && !errors.Is(callErr, processor.ErrNotFound) && !errors.Is(callErr, processor.ErrNoStatus):
 			cur.NextAttemptAt = now.Add(s.cfg.RetryMax)
 		default:
 			cur.SweepsLeft--
@@ -451,7 +571,7 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 		return r, err
 	}
 	if callErr != nil && r.Status != StatusProcessing && r.Status != StatusRequiresReview {
-		if errors.Is(callErr, processor.ErrNotFound) {
+		if errors.Is(callErr, processor.ErrNotFound) || errors.Is(callErr, processor.ErrNoStatus) {
 			return r, nil
 		}
 		return nil, Errorf(EProcessorUnavailable, "", "the processor could not be asked: %v", callErr)

@@ -64,7 +64,7 @@ func (s Status) Valid() bool {
 var transitions = map[Status][]Status{
 	StatusRequiresApproval: {StatusPending, StatusCanceled},
 	StatusPending:          {StatusProcessing, StatusCanceled, StatusFailed},
-	StatusProcessing:       {StatusSucceeded, StatusFailed, StatusRequiresReview},
+	StatusProcessing:       {StatusSucceeded, StatusFailed, StatusRequiresReview, StatusPending},
 	StatusRequiresReview:   {StatusSucceeded, StatusFailed},
 	StatusSucceeded:        {StatusReversed},
 	StatusFailed:           {StatusSucceeded},
@@ -213,16 +213,22 @@ type Order struct {
 	PendingRefundAmount int64
 	VoidedAmount        int64
 	ChargedBackAmount   int64 // what chargebacks took back, as far as the capture had room
-	PaymentMethod       string
-	Source              Card
-	Customer            Customer
-	Description         string
-	RefundCount         int // refund sequence: the n-th refund of the order has Seq n
-	Items               []Item
-	Vendors             []Vendor
-	Transactions        []Transaction
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	// ProcessorAccountID is the merchant's processor account its refunds go
+	// to, fixed when the order is created; "" is the node's own processor.
+	ProcessorAccountID string
+	// ProcessorOrderID is the payment's id at that processor (an invoice,
+	// charge or payment intent), which its connector names in a refund.
+	ProcessorOrderID string
+	PaymentMethod    string
+	Source           Card
+	Customer         Customer
+	Description      string
+	RefundCount      int // refund sequence: the n-th refund of the order has Seq n
+	Items            []Item
+	Vendors          []Vendor
+	Transactions     []Transaction
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // Refundable is what can still be refunded on the order.
@@ -329,10 +335,13 @@ type Refund struct {
 	STAN              string
 	AuthCode          string
 	ARN               string
-	Attempts          int       // processor attempts so far; the worker's fencing token
-	SweepsLeft        int       // a succeeded refund's status looks still to come (Config.SweepAges), due at NextAttemptAt
-	NextAttemptAt     time.Time // when the worker may next touch it (lease / backoff)
-	RequestHash       string
+	// ProcessorReference is the processor's own id for the refund, from
+	// its answer, for a later status lookup by it.
+	ProcessorReference string
+	Attempts           int       // processor attempts so far; the worker's fencing token
+	SweepsLeft         int       // a succeeded refund's status looks still to come (Config.SweepAges), due at NextAttemptAt
+	NextAttemptAt      time.Time // when the worker may next touch it (lease / backoff)
+	RequestHash        string
 	// CreatedBy is the key (or console user) that asked for it: maker-
 	// checker refunds may not be approved by it.
 	CreatedBy string

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/refundd/refundd/money"
+	"github.com/refundd/refundd/processor"
 )
 
 // RefundInput asks for a refund. Amount nil refunds the whole remainder
@@ -194,6 +195,13 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	}
 	r, err := allocate(o, in)
 	if err != nil {
+		return nil, false, err
+	}
+	proc, err := s.processorOf(ctx, tx, o)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := canExpress(processor.CapabilitiesOf(proc), o, r); err != nil {
 		return nil, false, err
 	}
 	b := BalancesOf(r)

@@ -85,6 +85,10 @@ type Config struct {
 	// Credentials hashes console users' passwords and checks their codes
 	// (nil: console users cannot sign in).
 	Credentials Credentials
+	// Sealer seals processor account credentials and Connect builds their
+	// connectors; without them orders can only use Processor.
+	Sealer  Sealer
+	Connect Connect
 }
 
 // Service is the one entry point of the domain. Every surface (native API,
@@ -95,6 +99,8 @@ type Service struct {
 	inflight chan struct{} // processor call slots
 	limits   *keyLimits    // nil: unlimited
 	clock    storeClock
+	// connectors are the built connectors of processor accounts.
+	connectors connectorCache
 }
 
 // NewService validates cfg and fills its defaults.

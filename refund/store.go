@@ -137,6 +137,7 @@ type Tx interface {
 	StatsTx
 	InvoiceTx
 	PolicyTx
+	ProcessorAccountTx
 	UserTx
 	SummaryTx
 }
@@ -223,4 +224,28 @@ func WithOrderKey(ctx context.Context, orderID string) context.Context {
 func OrderKey(ctx context.Context) string {
 	k, _ := ctx.Value(orderKey{}).(string)
 	return k
+}
+
+// ProcessorAccountTx stores merchants' processor accounts.
+type ProcessorAccountTx interface {
+	// CreateProcessorAccount inserts a; a name the merchant already uses
+	// returns EConflict. When a.Default, the merchant's previous default
+	// stops being one.
+	CreateProcessorAccount(ctx context.Context, a *ProcessorAccount) error
+	// GetProcessorAccount finds one of the merchant's accounts by id or,
+	// failing that, by name. Returns EProcessorAccountNotFound.
+	GetProcessorAccount(ctx context.Context, merchantID, idOrName string) (*ProcessorAccount, error)
+	// DefaultProcessorAccount returns the merchant's default account, or
+	// EProcessorAccountNotFound when it has none.
+	DefaultProcessorAccount(ctx context.Context, merchantID string) (*ProcessorAccount, error)
+	// ListProcessorAccounts lists a merchant's accounts by name; merchantID
+	// "" lists every merchant's (key rotation).
+	ListProcessorAccounts(ctx context.Context, merchantID string) ([]*ProcessorAccount, error)
+	// UpdateProcessorAccountCredential replaces the sealed credential (key
+	// rotation) and UpdatedAt.
+	UpdateProcessorAccountCredential(ctx context.Context, a *ProcessorAccount) error
+	// DeleteProcessorAccount deletes the account. It returns EConflict
+	// while a refund of an order routed to it is not final: its outcome
+	// is still to be learnt from that processor.
+	DeleteProcessorAccount(ctx context.Context, merchantID, id string) error
 }

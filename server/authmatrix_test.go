@@ -70,6 +70,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /v1/refunds/{id}/approve":             {native, refund.ScopeRefundsApprove, "", true},
 		"POST /v1/refunds/{id}/reject":              {native, refund.ScopeRefundsApprove, `{"reason":"matrix"}`, true},
 		"GET /v1/refund_policy":                     {native, refund.ScopeRefundsRead, "", false},
+		"GET /v1/processors":                        {native, refund.ScopeRefundsRead, "", false},
 		"PUT /v1/refund_policy":                     {native, refund.ScopeSettingsWrite, `{"older_than_days":1}`, false},
 		"POST /v1/reconciliations":                  {native, refund.ScopeRefundsReview, "refund_id,amount,currency,status\nre_matrix,1.00,SAR,approved\n", false},
 		"POST /v1/orders/{id}/voids":                {native, refund.ScopeOrdersWrite, `{"amount":1,"reason":"matrix"}`, true},

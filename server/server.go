@@ -31,11 +31,13 @@ import (
 	"github.com/refundd/refundd/metrics"
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/processor/acquirer"
+	"github.com/refundd/refundd/processor/connector"
 	"github.com/refundd/refundd/processor/sandbox"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/postgres"
 	"github.com/refundd/refundd/store/sqlite"
 	"github.com/refundd/refundd/tracing"
+	"github.com/refundd/refundd/vault"
 	"github.com/refundd/refundd/webhook"
 	"github.com/refundd/refundd/worker"
 )
@@ -96,6 +98,13 @@ type Config struct {
 	// ZATCAKeyFile is a PEM ECDSA private key that seals (signs) invoices;
 	// empty: the published sandbox key (invoice.SandboxKey).
 	ZATCAKeyFile string
+	// SecretKey (REFUNDD_SECRET_KEY) or SecretKeyFile seals the processor
+	// accounts' credentials (package vault); PreviousSecretKeyFile opens
+	// those sealed before a rotation. Without a key, orders can only use
+	// the node's own processor.
+	SecretKey             string
+	SecretKeyFile         string
+	PreviousSecretKeyFile string
 	// PublicURL is the base URL clients reach this node at, for URLs
 	// refundd writes into replies (UPayments' multivendor endpoint).
 	// Empty: the listen address. Never taken from a request's Host header,
@@ -226,7 +235,14 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		invoicer = invoicer.WithKey(k)
 	}
+	sealer, err := keyring(cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	conns := &connector.Registry{Observe: s.Metrics.ObserveAccountCall}
 	s.Service, err = refund.NewService(refund.Config{Store: st, Processor: proc, NewID: cfg.NewID, Now: cfg.Now,
+		Sealer: sealer, Connect: conns.Connect,
 		Log: cfg.Log, ProcessorTimeout: cfg.ProcessorTimeout, Lease: cfg.Lease, MaxInFlight: cfg.MaxInFlight, InFlightWait: cfg.InFlightWait,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate),
 		Invoicer: invoicer, Credentials: credential.Argon2{}, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBackoff,
@@ -387,4 +403,37 @@ func allowNetworks(allow []netip.Prefix, h http.Handler) http.Handler {
 		}
 		http.Error(w, "metrics are served to the networks in --metrics-allow only", http.StatusForbidden)
 	})
+}
+
+// keyring reads the node's secret key (and the previous one), or answers
+// nil when none is given.
+func keyring(cfg Config) (refund.Sealer, error) {
+	var cur []byte
+	var err error
+	switch {
+	case cfg.SecretKey != "" && cfg.SecretKeyFile != "":
+		return nil, errors.New("server: give the secret key once: REFUNDD_SECRET_KEY or --secret-key-file")
+	case cfg.SecretKey != "":
+		if cur, err = vault.ParseKey(cfg.SecretKey); err != nil {
+			return nil, fmt.Errorf("server: REFUNDD_SECRET_KEY: %w", err)
+		}
+	case cfg.SecretKeyFile != "":
+		if cur, err = vault.ReadKeyFile(cfg.SecretKeyFile); err != nil {
+			return nil, fmt.Errorf("server: --secret-key-file: %w", err)
+		}
+	default:
+		if cfg.PreviousSecretKeyFile != "" {
+			return nil, errors.New("server: --previous-secret-key-file needs the current key too")
+		}
+		return nil, nil
+	}
+	var prev [][]byte
+	if cfg.PreviousSecretKeyFile != "" {
+		k, err := vault.ReadKeyFile(cfg.PreviousSecretKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("server: --previous-secret-key-file: %w", err)
+		}
+		prev = append(prev, k)
+	}
+	return vault.New(cur, prev...)
 }

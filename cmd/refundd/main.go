@@ -48,6 +48,11 @@ Usage:
   refundd user     reset-password --db URL --password-env VAR USER_ID
   refundd policy   get    --db URL --merchant ID
   refundd policy   set    --db URL --merchant ID [--threshold SAR=50000 ...] [--older-than-days N] [--expiry 72h]
+  refundd processor add  --db URL --merchant ID --name N --kind KIND --url BASE_URL
+                         [--credential-env VAR | --credential-file FILE] [--option key=value ...] [--default]
+  refundd processor list --db URL --merchant ID
+  refundd processor remove --db URL --merchant ID NAME_OR_ID
+  refundd processor rotate-key --db URL --secret-key-file NEW --previous-secret-key-file OLD
   refundd sandbox serve  [--addr HOST:PORT] [--db sqlite:PATH] [--latency-ms N] [--error-rate R] [--drop-rate R]
                          [--late-rate R --late-ms N] [--void=false] [--notify-url URL --notify-secret S] [--anomaly-rate R]
   refundd refunds  import --url URL --key KEY FILE.csv [--out RESULT.csv] [--concurrency N]
@@ -56,6 +61,7 @@ Usage:
 
 Environment: REFUNDD_ADDR, REFUNDD_DB, REFUNDD_PROCESSOR (sandbox, or the URL of a sandbox service),
 REFUNDD_TOKEN_SECRET (--token-secret: signs Paylink partner tokens; the same on every node),
+REFUNDD_SECRET_KEY or REFUNDD_SECRET_KEY_FILE (--secret-key-file: seals processor credentials),
 REFUNDD_RATE_LIMIT (--rate-limit), REFUNDD_URL and REFUNDD_KEY (refunds import/export).
 `
 
@@ -66,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "merchant" || cmd == "partner" || cmd == "key" || cmd == "sandbox" || cmd == "refunds" || cmd == "policy" || cmd == "user") && len(rest) > 0 {
+	if (cmd == "merchant" || cmd == "partner" || cmd == "key" || cmd == "sandbox" || cmd == "refunds" || cmd == "policy" || cmd == "user" || cmd == "processor") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -99,6 +105,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runPolicyGet(ctx, rest, stdout)
 	case "policy set":
 		err = runPolicySet(ctx, rest, stdout)
+	case "processor add":
+		err = runProcessorAdd(ctx, rest, stdout)
+	case "processor list":
+		err = runProcessorList(ctx, rest, stdout)
+	case "processor remove":
+		err = runProcessorRemove(ctx, rest, stdout)
+	case "processor rotate-key":
+		err = runProcessorRotateKey(ctx, rest, stdout)
 	case "sandbox serve":
 		err = runSandboxServe(ctx, rest, stdout, stderr)
 	case "refunds import":
@@ -184,6 +198,7 @@ type serveFlags struct {
 	metricsAllow        string
 	publicURL           string
 	zatcaKeyFile        string
+	secretKey           keyFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
@@ -197,6 +212,10 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.DurationVar(&f.retryBackoff, "retry-backoff", time.Second, "first retry delay after an unanswered submission, doubling up to 10m")
 	fs.StringVar(&f.metricsAllow, "metrics-allow", env("REFUNDD_METRICS_ALLOW", "127.0.0.0/8,::1/128"),
 		"networks (CIDR, comma-separated) that may read /metrics; any for everyone")
+	fs.StringVar(&f.secretKey.file, "secret-key-file", env("REFUNDD_SECRET_KEY_FILE", ""),
+		"32-byte key (hex or base64) that seals processor account credentials; or REFUNDD_SECRET_KEY")
+	fs.StringVar(&f.secretKey.previous, "previous-secret-key-file", "",
+		"the key before a rotation, to open credentials not yet re-sealed (refundd processor rotate-key)")
 	fs.StringVar(&f.zatcaKeyFile, "zatca-key-file", env("REFUNDD_ZATCA_KEY_FILE", ""),
 		"PEM ECDSA private key that signs invoices (ZATCA phase 2); default the published sandbox key")
 	fs.StringVar(&f.publicURL, "public-url", env("REFUNDD_PUBLIC_URL", ""),
@@ -276,11 +295,13 @@ func (f *serveFlags) config(stderr io.Writer) server.Config {
 	if f.logFormat == "text" {
 		h = slog.NewTextHandler(stderr, nil)
 	}
-	return server.Config{Addr: f.addr, DB: f.db, Processor: f.processor, Log: slog.New(h),
+	cfg := server.Config{Addr: f.addr, DB: f.db, Processor: f.processor, Log: slog.New(h),
 		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate,
 		RateLimit: f.rateLimit, RateBurst: f.rateBurst, TracingEndpoint: f.otelEndpoint,
 		TokenSecret: f.tokenSecret, MaxAttempts: f.maxAttempts, RetryBackoff: f.retryBackoff,
 		ProcessorWebhookSecret: f.processorSecret, SweepAges: sweeps, MetricsAllow: metricsNets, PublicURL: f.publicURL, ZATCAKeyFile: f.zatcaKeyFile}
+	f.secretKey.config(&cfg)
+	return cfg
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -161,6 +161,8 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// A capture (transaction_id) with too little left, or a race
 		// that took the remainder.
 		writeJSON(w, http.StatusUnprocessableEntity, invalid("amount", "The value exceeds the amount left to refund."))
+	case refund.EProcessorUnsupported:
+		writeJSON(w, http.StatusUnprocessableEntity, invalid(fieldOr(param), refund.ErrorMessage(err)))
 	case refund.EInvalidRequest:
 		if param == "transaction_id" {
 			writeJSON(w, http.StatusUnprocessableEntity, invalid(param, "The selected value is invalid."))

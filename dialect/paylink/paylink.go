@@ -228,6 +228,7 @@ var statusOf = map[string]int{
 	refund.EInvalidRequest:          http.StatusBadRequest,
 	refund.EInvalidAmount:           http.StatusBadRequest,
 	refund.EAmountExceedsRefundable: http.StatusBadRequest,
+	refund.EProcessorUnsupported:    http.StatusBadRequest,
 	refund.EUnsupportedCurrency:     http.StatusBadRequest,
 	refund.EUnauthorized:            http.StatusUnauthorized,
 	refund.EForbidden:               http.StatusForbidden,

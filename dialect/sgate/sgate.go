@@ -254,6 +254,7 @@ var statusOf = map[string]int{
 	refund.EIdempotencyKeyReused:    http.StatusUnprocessableEntity,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
 	refund.EAmountExceedsRefundable: http.StatusUnprocessableEntity,
+	refund.EProcessorUnsupported:    http.StatusUnprocessableEntity,
 	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,
 }
 

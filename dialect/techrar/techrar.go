@@ -252,6 +252,7 @@ var statusOf = map[string]int{
 	refund.EIdempotencyKeyInUse:     http.StatusConflict,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
 	refund.EAmountExceedsRefundable: http.StatusUnprocessableEntity,
+	refund.EProcessorUnsupported:    http.StatusUnprocessableEntity,
 	refund.EIdempotencyKeyReused:    http.StatusUnprocessableEntity,
 	refund.ERateLimited:             http.StatusTooManyRequests,
 }

@@ -444,6 +444,7 @@ var statusOf = map[string]int{
 	refund.EForbidden:               http.StatusForbidden,
 	refund.EOrderNotFound:           http.StatusNotFound,
 	refund.EAmountExceedsRefundable: http.StatusUnprocessableEntity,
+	refund.EProcessorUnsupported:    http.StatusUnprocessableEntity,
 	refund.EMerchantReferenceReused: http.StatusConflict,
 	refund.EIdempotencyKeyInUse:     http.StatusConflict,
 	refund.EIdempotencyKeyReused:    http.StatusConflict,

@@ -13,14 +13,14 @@ import (
 
 const orderColumns = `id, merchant_id, reference, currency, amount, captured_amount, refunded_amount,
 	pending_refund_amount, voided_amount, charged_back_amount, payment_method, source, customer, description, refund_count,
-	created_at, updated_at`
+	created_at, updated_at, processor_account, processor_order_id`
 
 func scanOrder(s scanner) (*refund.Order, error) {
 	var o refund.Order
 	var source, customer []byte
 	if err := s.Scan(&o.ID, &o.MerchantID, &o.Reference, &o.Currency, &o.Amount, &o.CapturedAmount, &o.RefundedAmount,
 		&o.PendingRefundAmount, &o.VoidedAmount, &o.ChargedBackAmount, &o.PaymentMethod, &source, &customer, &o.Description, &o.RefundCount,
-		&o.CreatedAt, &o.UpdatedAt); err != nil {
+		&o.CreatedAt, &o.UpdatedAt, &o.ProcessorAccountID, &o.ProcessorOrderID); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(source, &o.Source); err != nil {
@@ -49,11 +49,11 @@ func (t *tx) CreateOrder(ctx context.Context, o *refund.Order) error {
 	// failed statement would abort the whole transaction, and this way the
 	// caller's transaction stays usable, as it does on SQLite.
 	n, err := t.exec(ctx, "create order", `INSERT INTO orders (`+orderColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 		ON CONFLICT (merchant_id, reference) WHERE reference <> '' DO NOTHING`,
 		o.ID, o.MerchantID, o.Reference, o.Currency, o.Amount, o.CapturedAmount, o.RefundedAmount,
 		o.PendingRefundAmount, o.VoidedAmount, o.ChargedBackAmount, o.PaymentMethod, string(source), string(customer), o.Description, o.RefundCount,
-		o.CreatedAt, o.UpdatedAt)
+		o.CreatedAt, o.UpdatedAt, o.ProcessorAccountID, o.ProcessorOrderID)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ const (
 	refundColumns = `id, merchant_id, order_id, seq, amount, currency, status, reason, merchant_reference, capture_id,
 	items, vendors, notify_url, surface, failure_code, failure_message, response_code, rrn, stan, auth_code, arn,
 	attempts, next_attempt_at, request_hash, version, created_at, updated_at, created_by`
-	refundSelect = refundColumns + `, number, sweeps_left`
+	refundSelect = refundColumns + `, number, sweeps_left, processor_reference`
 )
 
 func scanRefund(s scanner) (*refund.Refund, error) {
@@ -34,7 +34,7 @@ func scanRefundWith(s scanner, extra ...any) (*refund.Refund, error) {
 	dest := append([]any{&r.ID, &r.MerchantID, &r.OrderID, &r.Seq, &r.Amount, &r.Currency, &r.Status, &r.Reason,
 		&r.MerchantReference, &r.CaptureID, &items, &vendors, &r.NotifyURL, &r.Surface, &r.FailureCode,
 		&r.FailureMessage, &r.ResponseCode, &r.RRN, &r.STAN, &r.AuthCode, &r.ARN,
-		&r.Attempts, &r.NextAttemptAt, &r.RequestHash, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.CreatedBy, &r.Number, &r.SweepsLeft}, extra...)
+		&r.Attempts, &r.NextAttemptAt, &r.RequestHash, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.CreatedBy, &r.Number, &r.SweepsLeft, &r.ProcessorReference}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -182,10 +182,10 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 func (t *tx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
 	n, err := t.exec(ctx, "update refund", `UPDATE refunds SET status = $1, reason = $2, notify_url = $3,
 		failure_code = $4, failure_message = $5, response_code = $6, rrn = $7, stan = $8, auth_code = $9, arn = $10,
-		attempts = $11, next_attempt_at = $12, updated_at = $13, sweeps_left = $14, version = version + 1
+		attempts = $11, next_attempt_at = $12, updated_at = $13, sweeps_left = $14, processor_reference = $17, version = version + 1
 		WHERE id = $15 AND version = $16`,
 		string(r.Status), r.Reason, r.NotifyURL, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, r.NextAttemptAt, r.UpdatedAt, r.SweepsLeft, r.ID, r.Version)
+		r.Attempts, r.NextAttemptAt, r.UpdatedAt, r.SweepsLeft, r.ID, r.Version, r.ProcessorReference)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 
 const orderColumns = `id, merchant_id, reference, currency, amount, captured_amount, refunded_amount,
 	pending_refund_amount, voided_amount, charged_back_amount, payment_method, source, customer, description, refund_count,
-	created_at, updated_at`
+	created_at, updated_at, processor_account, processor_order_id`
 
 func scanOrder(s scanner) (*refund.Order, error) {
 	var o refund.Order
@@ -21,7 +21,7 @@ func scanOrder(s scanner) (*refund.Order, error) {
 	var created, updated int64
 	if err := s.Scan(&o.ID, &o.MerchantID, &o.Reference, &o.Currency, &o.Amount, &o.CapturedAmount, &o.RefundedAmount,
 		&o.PendingRefundAmount, &o.VoidedAmount, &o.ChargedBackAmount, &o.PaymentMethod, &source, &customer, &o.Description, &o.RefundCount,
-		&created, &updated); err != nil {
+		&created, &updated, &o.ProcessorAccountID, &o.ProcessorOrderID); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(source), &o.Source); err != nil {
@@ -46,10 +46,10 @@ func (t *tx) CreateOrder(ctx context.Context, o *refund.Order) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create order: %w", err)
 	}
-	_, err = t.q.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = t.q.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.ID, o.MerchantID, o.Reference, o.Currency, o.Amount, o.CapturedAmount, o.RefundedAmount,
 		o.PendingRefundAmount, o.VoidedAmount, o.ChargedBackAmount, o.PaymentMethod, string(source), string(customer), o.Description, o.RefundCount,
-		nanos(o.CreatedAt), nanos(o.UpdatedAt))
+		nanos(o.CreatedAt), nanos(o.UpdatedAt), o.ProcessorAccountID, o.ProcessorOrderID)
 	if isUnique(err) {
 		return refund.Errorf(refund.EOrderReferenceExists, "reference", "an order with reference %q already exists", o.Reference)
 	}

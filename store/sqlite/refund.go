@@ -17,7 +17,7 @@ const refundColumns = `id, merchant_id, order_id, seq, amount, currency, status,
 
 // refundSelect is what every refund query reads: the inserted columns and
 // the number the insert assigned.
-const refundSelect = refundColumns + `, number, sweeps_left`
+const refundSelect = refundColumns + `, number, sweeps_left, processor_reference`
 
 func scanRefund(s scanner) (*refund.Refund, error) {
 	var r refund.Refund
@@ -26,7 +26,7 @@ func scanRefund(s scanner) (*refund.Refund, error) {
 	if err := s.Scan(&r.ID, &r.MerchantID, &r.OrderID, &r.Seq, &r.Amount, &r.Currency, &r.Status, &r.Reason,
 		&r.MerchantReference, &r.CaptureID, &items, &vendors, &r.NotifyURL, &r.Surface, &r.FailureCode,
 		&r.FailureMessage, &r.ResponseCode, &r.RRN, &r.STAN, &r.AuthCode, &r.ARN,
-		&r.Attempts, &next, &r.RequestHash, &r.Version, &created, &updated, &r.CreatedBy, &r.Number, &r.SweepsLeft); err != nil {
+		&r.Attempts, &next, &r.RequestHash, &r.Version, &created, &updated, &r.CreatedBy, &r.Number, &r.SweepsLeft, &r.ProcessorReference); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(items), &r.Items); err != nil {
@@ -181,10 +181,10 @@ func (t *tx) queryRefunds(ctx context.Context, op, query string, args ...any) ([
 func (t *tx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
 	n, err := t.exec(ctx, "update refund", `UPDATE refunds SET status = ?, reason = ?, notify_url = ?,
 		failure_code = ?, failure_message = ?, response_code = ?, rrn = ?, stan = ?, auth_code = ?, arn = ?,
-		attempts = ?, next_attempt_at = ?, updated_at = ?, sweeps_left = ?, version = version + 1
+		attempts = ?, next_attempt_at = ?, updated_at = ?, sweeps_left = ?, processor_reference = ?, version = version + 1
 		WHERE id = ? AND version = ?`,
 		string(r.Status), r.Reason, r.NotifyURL, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, nanos(r.NextAttemptAt), nanos(r.UpdatedAt), r.SweepsLeft, r.ID, r.Version)
+		r.Attempts, nanos(r.NextAttemptAt), nanos(r.UpdatedAt), r.SweepsLeft, r.ProcessorReference, r.ID, r.Version)
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore func(t *testing.T) refund.Store) {
 		{"User", userTests},
 		{"Discrepancy", discrepancyTests},
 		{"Adjustment", adjustmentTests},
+		{"Processor", processorTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

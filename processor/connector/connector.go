@@ -1,0 +1,273 @@
+// Package connector builds the processor of a merchant's processor account:
+// the connector for its kind, behind a guard that applies the account's
+// limits (calls in flight, calls per second) and a circuit breaker, and
+// reports every call's latency and outcome by account and kind.
+//
+// The guard's options are read from the account's options and removed
+// before the connector sees them:
+//
+//	max_in_flight     calls at once (default 16)
+//	rate, burst       calls per second and burst (default 0: unlimited)
+//	breaker_failures  consecutive transport failures that open the circuit (default 5)
+//	breaker_cooldown  how long it stays open before one trial call (default 30s)
+//
+// A call the guard refuses (no slot before the deadline, over the rate, the
+// circuit open) never reaches the processor and says so
+// (processor.TransientError.NotExecuted): the core gives the attempt back
+// and the refund waits as pending instead of hammering a failing processor.
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/refundd/refundd/processor"
+	"github.com/refundd/refundd/processor/acquirer"
+)
+
+// New builds one kind's connector from an account.
+type New func(processor.Account) (processor.Processor, error)
+
+// kinds are the connectors refundd has, by the name an account gives.
+var kinds = map[string]New{
+	"acquirer": func(a processor.Account) (processor.Processor, error) {
+		if len(a.Options) > 0 {
+			return nil, fmt.Errorf("acquirer: takes no options")
+		}
+		return acquirer.New(a.URL, nil)
+	},
+}
+
+// Kinds lists the kinds, sorted.
+func Kinds() []string {
+	ks := make([]string, 0, len(kinds))
+	for k := range kinds {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// Observer records one call: account name, kind, operation (refund,
+// status, void), outcome and duration. nil records nothing.
+type Observer func(account, kind, op, outcome string, d time.Duration)
+
+// Registry builds guarded connectors.
+type Registry struct {
+	Observe Observer
+}
+
+// Connect builds the guarded connector for account a.
+func (r *Registry) Connect(a processor.Account) (processor.Processor, error) {
+	build, ok := kinds[a.Kind]
+	if !ok {
+		return nil, fmt.Errorf("unknown processor kind %q (one of %v)", a.Kind, Kinds())
+	}
+	lim, rest, err := limitsOf(a.Options)
+	if err != nil {
+		return nil, err
+	}
+	a.Options = rest
+	p, err := build(a)
+	if err != nil {
+		return nil, err
+	}
+	return r.guard(a, p, lim), nil
+}
+
+type limits struct {
+	inFlight int
+	rate     float64
+	burst    int
+	failures uint32
+	cooldown time.Duration
+}
+
+// limitsOf takes the guard's options out of opts.
+func limitsOf(opts map[string]string) (limits, map[string]string, error) {
+	l := limits{inFlight: 16, failures: 5, cooldown: 30 * time.Second}
+	rest := map[string]string{}
+	for k, v := range opts {
+		var err error
+		switch k {
+		case "max_in_flight":
+			l.inFlight, err = positive(k, v, 10000)
+		case "rate":
+			l.rate, err = strconv.ParseFloat(v, 64)
+			if err != nil || l.rate <= 0 || l.rate > 1e6 {
+				err = fmt.Errorf("option rate must be a positive number of calls per second")
+			}
+		case "burst":
+			l.burst, err = positive(k, v, 1e6)
+		case "breaker_failures":
+			var n int
+			n, err = positive(k, v, 1000)
+			l.failures = uint32(n)
+		case "breaker_cooldown":
+			l.cooldown, err = time.ParseDuration(v)
+			if err != nil || l.cooldown < 100*time.Millisecond || l.cooldown > time.Hour {
+				err = fmt.Errorf("option breaker_cooldown must be a duration from 100ms to 1h, such as 30s")
+			}
+		default:
+			rest[k] = v
+		}
+		if err != nil {
+			return limits{}, nil, err
+		}
+	}
+	if l.rate > 0 && l.burst == 0 {
+		l.burst = max(1, int(l.rate))
+	}
+	return l, rest, nil
+}
+
+func positive(name, v string, most int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		return 0, fmt.Errorf("option %s must be a whole number from 1 to %d", name, most)
+	}
+	return n, nil
+}
+
+// guarded is a connector behind its account's limits and breaker.
+type guarded struct {
+	p        processor.Processor
+	account  processor.Account
+	slots    chan struct{}
+	limiter  *rate.Limiter // nil: unlimited
+	breaker  *gobreaker.CircuitBreaker[processor.Result]
+	observe  Observer
+	cooldown time.Duration
+}
+
+func (r *Registry) guard(a processor.Account, p processor.Processor, l limits) *guarded {
+	g := &guarded{p: p, account: a, slots: make(chan struct{}, l.inFlight), observe: r.Observe, cooldown: l.cooldown}
+	if l.rate > 0 {
+		g.limiter = rate.NewLimiter(rate.Limit(l.rate), l.burst)
+	}
+	st := gobreaker.Settings{
+		Name:    a.ID,
+		Timeout: l.cooldown,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return c.ConsecutiveFailures >= l.failures
+		},
+		// Only a failure to reach the processor counts: a decline or a
+		// "not found" is the processor working.
+		IsSuccessful: func(err error) bool { return err == nil || !transportFailure(err) },
+	}
+	g.breaker = gobreaker.NewCircuitBreaker[processor.Result](st)
+	return g
+}
+
+// transportFailure: the processor could not be reached or answered 5xx.
+func transportFailure(err error) bool {
+	var te *processor.TransientError
+	if errors.As(err, &te) {
+		return te.Code != "rate_limited" && te.Code != "busy"
+	}
+	return !errors.Is(err, processor.ErrNotFound) && !errors.Is(err, processor.ErrNoStatus)
+}
+
+// Capabilities passes the connector's through.
+func (g *guarded) Capabilities() processor.Capabilities { return processor.CapabilitiesOf(g.p) }
+
+// Refund submits through the guard.
+func (g *guarded) Refund(ctx context.Context, req processor.Request) (processor.Result, error) {
+	return g.call(ctx, "refund", func(ctx context.Context) (processor.Result, error) { return g.p.Refund(ctx, req) })
+}
+
+// Status asks through the guard.
+func (g *guarded) Status(ctx context.Context, key string) (processor.Result, error) {
+	return g.call(ctx, "status", func(ctx context.Context) (processor.Result, error) { return g.p.Status(ctx, key) })
+}
+
+// StatusOf asks by the request when the connector needs it.
+func (g *guarded) StatusOf(ctx context.Context, req processor.Request) (processor.Result, error) {
+	return g.call(ctx, "status", func(ctx context.Context) (processor.Result, error) {
+		if rs, ok := g.p.(processor.RequestStatuser); ok {
+			return rs.StatusOf(ctx, req)
+		}
+		return g.p.Status(ctx, req.IdempotencyKey)
+	})
+}
+
+// Void voids through the guard, when the connector can.
+func (g *guarded) Void(ctx context.Context, key string) (processor.Result, error) {
+	v, ok := g.p.(processor.Voider)
+	if !ok {
+		return processor.Result{}, &processor.TransientError{Code: "no_void", Message: "this processor cannot void a refund"}
+	}
+	return g.call(ctx, "void", func(ctx context.Context) (processor.Result, error) { return v.Void(ctx, key) })
+}
+
+func (g *guarded) call(ctx context.Context, op string, fn func(context.Context) (processor.Result, error)) (processor.Result, error) {
+	start := time.Now()
+	res, err := g.admit(ctx, op, fn)
+	if g.observe != nil {
+		g.observe(g.account.Name, g.account.Kind, op, Outcome(res, err), time.Since(start))
+	}
+	return res, err
+}
+
+func (g *guarded) admit(ctx context.Context, op string, fn func(context.Context) (processor.Result, error)) (processor.Result, error) {
+	select {
+	case g.slots <- struct{}{}:
+		defer func() { <-g.slots }()
+	case <-ctx.Done():
+		return processor.Result{}, &processor.TransientError{Code: "busy", NotExecuted: true,
+			Message: "the account's calls in flight are at its limit"}
+	}
+	if g.limiter != nil {
+		rv := g.limiter.Reserve()
+		if d := rv.Delay(); d > 0 {
+			deadline, ok := ctx.Deadline()
+			if ok && time.Until(deadline) < d {
+				rv.Cancel()
+				return processor.Result{}, &processor.TransientError{Code: "rate_limited", NotExecuted: true, RetryAfter: d,
+					Message: "over the account's rate limit"}
+			}
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				rv.Cancel()
+				return processor.Result{}, &processor.TransientError{Code: "rate_limited", NotExecuted: true, RetryAfter: d,
+					Message: "over the account's rate limit"}
+			}
+		}
+	}
+	res, err := g.breaker.Execute(func() (processor.Result, error) { return fn(ctx) })
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return processor.Result{}, &processor.TransientError{Code: "circuit_open", NotExecuted: true,
+			RetryAfter: g.cooldown, Message: "the processor failed repeatedly; calls wait until it recovers"}
+	}
+	return res, err
+}
+
+// Outcome is a small, fixed set of labels for a call's result.
+func Outcome(res processor.Result, err error) string {
+	var te *processor.TransientError
+	switch {
+	case err == nil:
+		return string(res.Status)
+	case errors.Is(err, processor.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, processor.ErrNoStatus):
+		return "no_status"
+	case errors.As(err, &te) && te.NotExecuted:
+		return "not_sent"
+	case errors.As(err, &te):
+		return "transient"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "error"
+}
