@@ -1,0 +1,255 @@
+package refund_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/processor"
+	"github.com/refundd/refundd/refund"
+)
+
+// capsProcessor is a lateProcessor that declares what its API can prove,
+// as a connector does, and can be told to refuse calls before executing
+// them (a 429, an open circuit) or to refuse its credentials.
+type capsProcessor struct {
+	*lateProcessor
+	caps       processor.Capabilities
+	refuse     int           // the next refuse submissions answer NotExecuted
+	retryAfter time.Duration // what those refusals ask
+	authFail   bool          // submissions answer auth_failed
+}
+
+func (p *capsProcessor) Capabilities() processor.Capabilities { return p.caps }
+
+func (p *capsProcessor) Refund(ctx context.Context, req processor.Request) (processor.Result, error) {
+	p.mu.Lock()
+	if p.refuse > 0 {
+		p.refuse--
+		p.mu.Unlock()
+		return processor.Result{}, &processor.TransientError{Code: "rate_limited", Message: "slow down", NotExecuted: true, RetryAfter: p.retryAfter}
+	}
+	if p.authFail {
+		p.submitted[req.IdempotencyKey]++
+		p.mu.Unlock()
+		return processor.Result{Status: processor.Declined, ResponseCode: processor.CodeAuthFailed, Message: "bad key"}, nil
+	}
+	p.mu.Unlock()
+	return p.lateProcessor.Refund(ctx, req)
+}
+
+func (p *capsProcessor) Status(ctx context.Context, key string) (processor.Result, error) {
+	if !p.caps.StatusByKey {
+		return processor.Result{}, processor.ErrNoStatus
+	}
+	return p.lateProcessor.Status(ctx, key)
+}
+
+func (p *capsProcessor) submissions(key string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.submitted[key]
+}
+
+func newCaps(caps processor.Capabilities) *capsProcessor {
+	return &capsProcessor{lateProcessor: newLateProcessor(), caps: caps}
+}
+
+// The rule: an unknown outcome at a processor that can neither be
+// asked nor safely sent the refund again goes to review at once, and is
+// never submitted again, however long the worker runs.
+func TestCapabilities_NoStatusNoIdempotencyGoesToReview(t *testing.T) {
+	proc := newCaps(processor.Capabilities{Partial: true})
+	h := newHarness(t, proc, nil)
+	o := h.order(10000)
+	r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](4000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, r, refund.StatusRequiresReview)
+	h.drive(100)
+	wantStatus(t, h.refund(r.ID), refund.StatusRequiresReview)
+	if n := proc.submissions(r.ID); n != 1 {
+		t.Fatalf("submitted %d times, want 1: never resubmitted", n)
+	}
+	if o := h.getOrder(o.ID); o.PendingRefundAmount != 4000 {
+		t.Fatalf("pending %d, want the amount still reserved", o.PendingRefundAmount)
+	}
+}
+
+func TestCapabilities_UnknownOutcome(t *testing.T) {
+	tests := []struct {
+		name  string
+		caps  processor.Capabilities
+		late  bool // the lost first attempt executes before the worker looks
+		want  refund.Status
+		wantN int // submissions
+	}{
+		// Status by key, but a second submission would be a second refund:
+		// "not found" proves nothing about the lost attempt: review.
+		{"status, not idempotent", processor.Capabilities{StatusByKey: true, Partial: true}, false, refund.StatusRequiresReview, 1},
+		// Status by key finds the late execution.
+		{"status finds it", processor.Capabilities{StatusByKey: true, Partial: true}, true, refund.StatusSucceeded, 1},
+		// No lookup, but the processor answers a resubmission of the key
+		// with the first result: resubmitting is the lookup, executed once.
+		{"idempotent, no status, executed", processor.Capabilities{IdempotentSubmit: true, Partial: true}, true, refund.StatusSucceeded, 2},
+		{"idempotent and status", processor.Capabilities{IdempotentSubmit: true, StatusByKey: true, Partial: true}, true, refund.StatusSucceeded, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			proc := newCaps(tc.caps)
+			h := newHarness(t, proc, nil)
+			o := h.order(10000)
+			r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](2500)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.late {
+				proc.execute(r.ID)
+			}
+			h.drive(30)
+			r = h.refund(r.ID)
+			wantStatus(t, r, tc.want)
+			if n := proc.submissions(r.ID); n != tc.wantN {
+				t.Fatalf("submitted %d times, want %d", n, tc.wantN)
+			}
+			if n := proc.executions(r.ID); tc.late && n != 1 {
+				t.Fatalf("executed %d times, want 1", n)
+			}
+		})
+	}
+}
+
+// A refusal that proves nothing executed (429, open circuit) gives the
+// attempt back: the refund waits as pending (cancelable), honours
+// Retry-After, and goes out when the processor takes calls again.
+func TestCapabilities_NotExecutedWaitsAsPending(t *testing.T) {
+	proc := newCaps(processor.All)
+	proc.refuse, proc.retryAfter = 2, 90*time.Second
+	h := newHarness(t, proc, nil)
+	o := h.order(10000)
+	r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](1000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, r, refund.StatusPending)
+	if r.Attempts != 0 || r.NextAttemptAt.Before(h.clk.Now().Add(90*time.Second)) {
+		t.Fatalf("attempts %d next %v; want 0 and not before Retry-After", r.Attempts, r.NextAttemptAt.Sub(h.clk.Now()))
+	}
+	// A second refund refused the same way can still be canceled.
+	r2, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](500)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, r2, refund.StatusPending)
+	if r2, err = h.svc.CancelRefund(h.ctx, h.p, r2.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, r2, refund.StatusCanceled)
+	proc.mu.Lock()
+	proc.results[r.ID] = processor.Result{Status: processor.Approved, ResponseCode: "00"}
+	proc.mu.Unlock()
+	h.drive(5)
+	wantStatus(t, h.refund(r.ID), refund.StatusSucceeded)
+	if o := h.getOrder(o.ID); o.RefundedAmount != 1000 || o.PendingRefundAmount != 0 {
+		t.Fatalf("order refunded %d pending %d; want 1000 and 0", o.RefundedAmount, o.PendingRefundAmount)
+	}
+}
+
+// Refused credentials are final on a first attempt (the money goes back
+// to the order), but say nothing about an earlier attempt whose answer was
+// lost: then the refund stays open.
+func TestCapabilities_AuthFailure(t *testing.T) {
+	t.Run("first attempt fails", func(t *testing.T) {
+		proc := newCaps(processor.All)
+		proc.authFail = true
+		h := newHarness(t, proc, nil)
+		o := h.order(10000)
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](1000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, r, refund.StatusFailed)
+		if r.FailureCode != processor.CodeAuthFailed {
+			t.Fatalf("failure code %q, want %s", r.FailureCode, processor.CodeAuthFailed)
+		}
+		if o := h.getOrder(o.ID); o.PendingRefundAmount != 0 || o.Refundable() != 10000 {
+			t.Fatalf("order pending %d refundable %d; want the money back", o.PendingRefundAmount, o.Refundable())
+		}
+	})
+	t.Run("after a lost attempt", func(t *testing.T) {
+		proc := newCaps(processor.All)
+		h := newHarness(t, proc, nil)
+		o := h.order(10000)
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](1000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, r, refund.StatusProcessing)
+		proc.mu.Lock()
+		proc.authFail = true
+		proc.mu.Unlock()
+		h.drive(30)
+		r = h.refund(r.ID)
+		if r.Status == refund.StatusFailed {
+			t.Fatalf("refund failed on an auth refusal after a lost attempt; its first attempt may have executed")
+		}
+		if o := h.getOrder(o.ID); o.PendingRefundAmount != 1000 {
+			t.Fatalf("pending %d, want the amount still reserved", o.PendingRefundAmount)
+		}
+	})
+}
+
+// What a processor cannot express is refused when the refund is created,
+// with nothing reserved.
+func TestCapabilities_RefusedAtCreation(t *testing.T) {
+	tests := []struct {
+		name  string
+		caps  processor.Capabilities
+		in    refund.RefundInput
+		param string
+	}{
+		{"partial at a whole-order processor", processor.Capabilities{IdempotentSubmit: true}, refund.RefundInput{Amount: ptr[int64](999)}, "amount"},
+		{"vendors at a processor without splits", processor.Capabilities{Partial: true}, refund.RefundInput{Vendors: []refund.RefundVendor{{VendorID: "v1", Amount: 100}}}, "vendors"},
+		{"lines at a processor without lines", processor.Capabilities{Partial: true}, refund.RefundInput{Items: []refund.RefundItemInput{{ItemID: "i1", Qty: 1}}}, "items"},
+		{"no lines where lines are required", processor.Capabilities{Partial: true, Lines: true, LinesRequired: true}, refund.RefundInput{Amount: ptr[int64](100)}, "items"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			proc := newCaps(tc.caps)
+			h := newHarness(t, proc, nil)
+			oi := refund.OrderInput{Currency: "SAR", Amount: 10000, PaymentMethod: "card",
+				Items: []refund.ItemInput{{ID: "i1", SKU: "S1", NameEN: "Lamp", Qty: 2, UnitAmount: 5000}}}
+			if tc.param == "vendors" {
+				oi.Vendors = []refund.VendorInput{{ID: "v1", Name: "Vendor", Amount: 10000}}
+			}
+			o, err := h.svc.CreateOrder(h.ctx, h.p, oi)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := tc.in
+			in.OrderID = o.ID
+			_, err = h.svc.CreateRefund(h.ctx, h.p, in)
+			if refund.ErrorCode(err) != refund.EProcessorUnsupported || refund.ErrorParam(err) != tc.param {
+				t.Fatalf("err = %v (%s, param %q), want %s on %s", err, refund.ErrorCode(err), refund.ErrorParam(err), refund.EProcessorUnsupported, tc.param)
+			}
+			if got := h.getOrder(o.ID); got.PendingRefundAmount != 0 || got.RefundCount != 0 {
+				t.Fatalf("order pending %d refunds %d after a refused refund; want nothing reserved", got.PendingRefundAmount, got.RefundCount)
+			}
+			if n := len(proc.submitted); n != 0 {
+				t.Fatalf("the processor was called %d times", n)
+			}
+		})
+	}
+	// The whole order in one refund goes to a whole-order processor.
+	proc := newCaps(processor.Capabilities{IdempotentSubmit: true, StatusByKey: true})
+	h := newHarness(t, proc, nil)
+	o := h.order(10000)
+	r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID})
+	if err != nil {
+		t.Fatalf("a whole-order refund was refused: %v", err)
+	}
+	if r.Amount != 10000 {
+		t.Fatalf("amount %d, want the whole order", r.Amount)
+	}
+}
