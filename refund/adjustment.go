@@ -52,7 +52,7 @@ func (in *AdjustmentInput) validate() error {
 	case len(in.Reason) > 500:
 		return Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
 	case in.ProcessorReference != "" && !refRE.MatchString(in.ProcessorReference):
-		return Errorf(EInvalidRequest, "processor_reference", "processor_reference must be 1-255 letters, digits or ._:/#-")
+		return Errorf(EInvalidRequest, "processor_reference", "processor_reference must be 1-255 letters, digits or _.:/#-")
 	}
 	return nil
 }

@@ -45,7 +45,9 @@ type VendorInput struct {
 }
 
 var (
-	refRE    = regexp.MustCompile(`^[A-Za-z0-9._:/#-]{1,255}$`)
+	// refRE takes '_' because refundd's own ids (re_<uuid>) are the
+	// references another refundd's connector sends (api.KeyReference).
+	refRE    = regexp.MustCompile(`^[A-Za-z0-9_.:/#-]{1,255}$`)
 	methodRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,31}$`)
 	idRE     = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 )
@@ -64,7 +66,7 @@ func (in *OrderInput) validate() (*Order, error) {
 	}
 	o.ProcessorOrderID = in.ProcessorOrderID
 	if in.Reference != "" && !refRE.MatchString(in.Reference) {
-		return nil, Errorf(EInvalidRequest, "reference", "reference must be 1-255 letters, digits or ._:/#-")
+		return nil, Errorf(EInvalidRequest, "reference", "reference must be 1-255 letters, digits or _.:/#-")
 	}
 	if _, err := money.LookupCurrency(in.Currency); err != nil {
 		return nil, Errorf(EInvalidRequest, "currency", "currency must be an ISO 4217 code such as SAR or KWD")
@@ -348,5 +350,5 @@ func itoa(i int) string {
 }
 
 // ValidReference reports whether s can be a merchant reference (an order's
-// or a refund's): 1-255 letters, digits or ._:/#-.
+// or a refund's): 1-255 letters, digits or _.:/#-.
 func ValidReference(s string) bool { return refRE.MatchString(s) }

@@ -69,7 +69,7 @@ func (in *RefundInput) validate() error {
 	case len(in.Reason) > 500:
 		return Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
 	case in.MerchantReference != "" && !refRE.MatchString(in.MerchantReference):
-		return Errorf(EInvalidRequest, "merchant_reference", "merchant_reference must be 1-255 letters, digits or ._:/#-")
+		return Errorf(EInvalidRequest, "merchant_reference", "merchant_reference must be 1-255 letters, digits or _.:/#-")
 	case len(in.IdempotencyKey) > 255:
 		return Errorf(EInvalidRequest, "Idempotency-Key", "Idempotency-Key is at most 255 characters")
 	case len(in.Items) > 500 || len(in.Vendors) > 100:

@@ -20,6 +20,9 @@
 // partner: revoking the key or the link takes effect at once, not at the
 // token's expiry.
 //
+// An Idempotency-Key makes a retry answer the first refund, and becomes the
+// refund's merchant_reference (the seed's body has no reference field).
+//
 // The package only translates: the partner-merchant rule and every rule
 // about money live in refund.Service. It must not import storage packages.
 package paylink
@@ -194,7 +197,12 @@ func (h *Handler) refundAs(w http.ResponseWriter, r *http.Request, act refund.Pr
 		h.fail(w, r, err)
 		return
 	}
-	ref, err := h.svc.CreateRefund(ctx, act, refund.RefundInput{OrderID: o.ID, Reason: req.RefundReason, Surface: "paylink"})
+	// The seed's body has no refund reference: the Idempotency-Key stands
+	// for one, so a client (another refundd's connector, whose key is its
+	// refund id) finds its refund under it, and a retry after the key's 24
+	// hours still answers the same refund.
+	ref, err := h.svc.CreateRefund(ctx, act, refund.RefundInput{OrderID: o.ID, Reason: req.RefundReason,
+		MerchantReference: api.KeyReference(r), Surface: "paylink"})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -237,6 +245,7 @@ var statusOf = map[string]int{
 	refund.EConflict:                http.StatusConflict,
 	refund.EIdempotencyKeyInUse:     http.StatusConflict,
 	refund.EIdempotencyKeyReused:    http.StatusUnprocessableEntity,
+	refund.EMerchantReferenceReused: http.StatusConflict,
 	refund.ERefundInProgressOnOrder: http.StatusConflict,
 	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,
 	refund.ERateLimited:             http.StatusTooManyRequests,

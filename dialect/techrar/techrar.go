@@ -29,7 +29,8 @@
 //     qty of 0 with an amount refunds part of the line's value. A line can
 //     never be refunded beyond what was sold, in units or in value.
 //     "comments" is the refund reason. An Idempotency-Key header makes a
-//     retry answer the first refund.
+//     retry answer the first refund, and becomes the refund's
+//     merchant_reference (the seed's body has no reference field).
 //   - The reply is the refund invoice, with status pending while the
 //     refund is in flight, paid once it succeeded and void if it failed
 //     (status 200 in every case; transactions[].status says captured,
@@ -53,7 +54,8 @@
 //   - Errors answer {"detail":"<message>","code":"<refundd error code>"}
 //     and, when one field is at fault, "field": 400 (invalid_request,
 //     invalid_amount), 401 (unauthorized), 403 (forbidden), 404
-//     (invoice_not_found), 409 (idempotency_key_in_use, conflict), 413
+//     (invoice_not_found), 409 (idempotency_key_in_use, conflict,
+//     merchant_reference_reused), 413
 //     (request_too_large), 422 (amount_exceeds_refundable,
 //     idempotency_key_reused), 429 (rate_limited, with Retry-After) or
 //     500 (internal).
@@ -185,8 +187,10 @@ func (t *Techrar) refundAs(w http.ResponseWriter, r *http.Request, p refund.Prin
 		t.fail(w, r, err)
 		return
 	}
+	// The seed's body has no refund reference: the Idempotency-Key stands
+	// for one (see KeyReference).
 	ref, v, err := t.svc.RefundInvoice(ctx(r), p, id, req.Lines, refund.RefundInput{Reason: req.Comments,
-		Surface: "techrar"})
+		MerchantReference: api.KeyReference(r), Surface: "techrar"})
 	if err != nil {
 		t.fail(w, r, err)
 		return
@@ -254,6 +258,7 @@ var statusOf = map[string]int{
 	refund.EAmountExceedsRefundable: http.StatusUnprocessableEntity,
 	refund.EProcessorUnsupported:    http.StatusUnprocessableEntity,
 	refund.EIdempotencyKeyReused:    http.StatusUnprocessableEntity,
+	refund.EMerchantReferenceReused: http.StatusConflict,
 	refund.ERateLimited:             http.StatusTooManyRequests,
 }
 

@@ -1,0 +1,252 @@
+// Package techrar is refundd's connector to a processor that speaks
+// Techrar's merchant invoice API (seed 000): a refund names lines of the
+// order's tax invoice and Techrar answers with a refund invoice carrying
+// the provider's refund transaction.
+//
+//	POST {URL}/order/v1/merchant/invoices/{invoice_id}/refund/
+//	     Authorization: Bearer <credential>, app-id: <app_id>, Idempotency-Key: <refundd's refund id>
+//	     {"comments","refunded_items":[{"id","qty","amount"}]} -> the refund invoice
+//	GET  {URL}/order/v1/merchant/invoices/{refund_invoice_id}/   (status)
+//
+// What it declares, and why:
+//
+//	idempotent submit    no   the seed documents no deduplication
+//	status by key        no   nothing in Techrar's invoices names refundd's refund id
+//	status by reference  yes  the refund invoice, by the id its answer gave
+//	partial              yes  any lines, any part of a line
+//	vendors              no
+//	line items           yes, required: refunded_items is the request
+//
+// The Idempotency-Key header (refundd's refund id) is sent anyway: a
+// refundd serving this API deduplicates on it and keeps it as the refund's
+// merchant_reference, but a real Techrar is not known to, so the core
+// never relies on it. The seed's body has no reference field to carry it.
+// Without the refund invoice's id (the answer was lost) the outcome cannot
+// be looked up: StatusOf answers processor.ErrNoStatus, and the refund
+// waits for review.
+//
+// Account:
+//   - URL: the API's base, https://api.techrar.com.
+//   - Credential: the merchant's API token, sent as a bearer token (the
+//     seed's permission can_write_order; on a refundd, a merchant key with
+//     refunds:write and orders:read).
+//   - Options: app_id (required), the merchant's integer app id, sent as
+//     the seed's app-id header.
+//
+// Request.ProcessorOrderID holds the id of the order's tax invoice at
+// Techrar (the {invoice_id} refunded). Each of Request.Lines names a line
+// of that invoice: ItemID is the invoice line's integer id (items[].id),
+// Qty how many units, and Amount, in minor units VAT included, how much of
+// the line (a Qty of 0 refunds part of a line's value); the Amounts must
+// add up to Request.Amount. Amounts are sent as exact JSON numbers in the
+// currency's decimals. Result.Reference is the refund invoice's id.
+//
+// The answers, in the core's terms (see readInvoice and readRefund):
+//
+//	200 refund invoice of this tax invoice, amount and currency asked:
+//	    transaction captured  approved      pending   pending
+//	    failed, canceled      declined      reversed  reversed
+//	200 any other body                      unknown (TransientError): it may have been paid
+//	400 (invalid request)                   declined with the body's code or invalid_request
+//	404 (no such invoice)                   declined with the body's code or invoice_not_found
+//	422 amount_exceeds_refundable           declined
+//	409, 422 idempotency_key_*, merchant_reference_reused  unknown: the key is another request's
+//	other 4xx                               declined with the body's code or http_<status>
+//	401, 403, 429, 5xx                      upstream.Classify
+package techrar
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/refundd/refundd/money"
+	"github.com/refundd/refundd/processor"
+	"github.com/refundd/refundd/processor/upstream"
+)
+
+// Kind is the name of this connector's kind of account.
+const Kind = "techrar"
+
+// OptAppID is the account option holding the merchant's app id.
+const OptAppID = "app_id"
+
+const (
+	invoicesPath = "/order/v1/merchant/invoices/"
+	// maxComments bounds the comments; refundd as the processor takes 500.
+	maxComments = 500
+	// maxLines is what refundd as the processor takes in one refund.
+	maxLines = 500
+)
+
+// Connector refunds invoice lines at one Techrar account. It is safe for
+// concurrent use.
+type Connector struct {
+	client *upstream.Client
+}
+
+// New returns a connector for acct.
+func New(acct processor.Account) (*Connector, error) {
+	base, err := checkURL(acct.URL)
+	if err != nil {
+		return nil, err
+	}
+	token := acct.Credential
+	if strings.TrimSpace(token) == "" || !printable(token) {
+		return nil, errors.New("techrar: the credential must be the API token (visible ASCII, no spaces)")
+	}
+	for k := range acct.Options {
+		if k != OptAppID {
+			return nil, fmt.Errorf("techrar: unknown option %q (known: %s)", k, OptAppID)
+		}
+	}
+	appID, err := strconv.ParseInt(acct.Options[OptAppID], 10, 64)
+	if err != nil || appID <= 0 {
+		return nil, fmt.Errorf("techrar: option %s must be the merchant's integer app id", OptAppID)
+	}
+	app := strconv.FormatInt(appID, 10)
+	return &Connector{client: upstream.New(base, func(h http.Header) {
+		h.Set("Authorization", "Bearer "+token)
+		h.Set("app-id", app)
+	})}, nil
+}
+
+// checkURL accepts an http or https base URL without user info, query or
+// fragment, and returns it without a trailing slash.
+func checkURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "", errors.New("techrar: the account URL does not parse")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", errors.New("techrar: the account URL must be http or https")
+	case u.Host == "":
+		return "", errors.New("techrar: the account URL has no host")
+	case u.User != nil:
+		return "", errors.New("techrar: the account URL must not carry user info; the credential holds the token")
+	case u.RawQuery != "" || u.Fragment != "":
+		return "", errors.New("techrar: the account URL must not have a query or fragment")
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// Capabilities: see the package documentation.
+func (c *Connector) Capabilities() processor.Capabilities {
+	return processor.Capabilities{StatusByReference: true, Partial: true, Lines: true, LinesRequired: true}
+}
+
+type refundBody struct {
+	Comments      string         `json:"comments"`
+	RefundedItems []refundedItem `json:"refunded_items"`
+}
+
+type refundedItem struct {
+	ID     int64       `json:"id"`
+	Qty    int64       `json:"qty"`
+	Amount json.Number `json:"amount"` // exact decimal, never a float
+}
+
+// Refund refunds req.Lines of the tax invoice req.ProcessorOrderID.
+func (c *Connector) Refund(ctx context.Context, req processor.Request) (processor.Result, error) {
+	body, res, ok := build(req)
+	if !ok {
+		return res, nil
+	}
+	resp, err := c.client.Do(ctx, http.MethodPost, invoicesPath+req.ProcessorOrderID+"/refund/", body, req.IdempotencyKey)
+	if err != nil {
+		return processor.Result{}, err
+	}
+	return readRefund(resp, req)
+}
+
+// Status answers processor.ErrNoStatus: Techrar cannot find a refund by
+// refundd's id. StatusOf looks it up by the refund invoice's id.
+func (c *Connector) Status(context.Context, string) (processor.Result, error) {
+	return processor.Result{}, processor.ErrNoStatus
+}
+
+// StatusOf reads the refund invoice req.Reference names; without one it
+// answers processor.ErrNoStatus. A refusal of the credentials is an error
+// here, never a decline: it says nothing about the refund.
+func (c *Connector) StatusOf(ctx context.Context, req processor.Request) (processor.Result, error) {
+	if req.Reference == "" {
+		return processor.Result{}, processor.ErrNoStatus
+	}
+	if _, err := strconv.ParseUint(req.Reference, 10, 63); err != nil {
+		return processor.Result{}, fmt.Errorf("techrar: reference %q is not a refund invoice id", req.Reference)
+	}
+	resp, err := c.client.Do(ctx, http.MethodGet, invoicesPath+req.Reference+"/", nil, "")
+	if err != nil {
+		return processor.Result{}, err
+	}
+	return readStatus(resp, req)
+}
+
+// build makes the seed's body, or a decline when the request cannot be
+// sent (nothing was sent, so the decline is final and safe).
+func build(req processor.Request) (refundBody, processor.Result, bool) {
+	no := func(code, format string, args ...any) (refundBody, processor.Result, bool) {
+		return refundBody{}, processor.Result{Status: processor.Declined, ResponseCode: code,
+			Message: "techrar: " + fmt.Sprintf(format, args...)}, false
+	}
+	if req.IdempotencyKey == "" {
+		return no("invalid_request", "a refund needs its idempotency key")
+	}
+	if id, err := strconv.ParseInt(req.ProcessorOrderID, 10, 64); err != nil || id <= 0 ||
+		strconv.FormatInt(id, 10) != req.ProcessorOrderID {
+		return no("invalid_request", "ProcessorOrderID must be the order's Techrar tax invoice id, an integer")
+	}
+	cur, err := money.LookupCurrency(req.Currency)
+	if err != nil {
+		return no("invalid_request", "%v", err)
+	}
+	switch {
+	case len(req.Vendors) > 0:
+		return no("vendors_not_supported", "Techrar refunds cannot name vendor splits")
+	case len(req.Lines) == 0:
+		return no("lines_required", "a Techrar refund names the invoice lines it refunds")
+	case len(req.Lines) > maxLines:
+		return no("invalid_request", "at most %d lines in one refund", maxLines)
+	case req.Amount <= 0:
+		return no("invalid_amount", "the amount must be positive")
+	}
+	b := refundBody{Comments: comments(req)}
+	var sum int64
+	for i, l := range req.Lines {
+		id, err := strconv.ParseInt(l.ItemID, 10, 64)
+		if err != nil || id <= 0 {
+			return no("invalid_request", "line %d: ItemID %q is not a Techrar invoice line id", i, l.ItemID)
+		}
+		if l.Qty < 0 || l.Amount <= 0 {
+			return no("invalid_request", "line %d: an amount above zero and a quantity of zero or more are needed", i)
+		}
+		var ok bool
+		if sum, ok = money.Add(sum, l.Amount); !ok {
+			return no("invalid_amount", "the lines' amounts overflow")
+		}
+		b.RefundedItems = append(b.RefundedItems, refundedItem{ID: id, Qty: l.Qty, Amount: json.Number(money.Format(l.Amount, cur))})
+	}
+	if sum != req.Amount {
+		return no("invalid_amount", "the lines add up to %s, the refund is %s %s",
+			money.Format(sum, cur), money.Format(req.Amount, cur), cur.Code)
+	}
+	return b, processor.Result{}, true
+}
+
+// comments is the refund's reason, or one naming the refund; the same on
+// every attempt, so a retry is the same request.
+func comments(req processor.Request) string {
+	r := strings.TrimSpace(req.Reason)
+	if r == "" {
+		r = "Refund " + req.IdempotencyKey
+	}
+	if len(r) > maxComments {
+		r = strings.ToValidUTF8(r[:maxComments], "")
+	}
+	return r
+}
