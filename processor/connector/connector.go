@@ -30,6 +30,8 @@ import (
 
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/processor/acquirer"
+	"github.com/refundd/refundd/processor/paylink"
+	"github.com/refundd/refundd/processor/techrar"
 )
 
 // New builds one kind's connector from an account.
@@ -43,6 +45,8 @@ var kinds = map[string]New{
 		}
 		return acquirer.New(a.URL, nil)
 	},
+	"paylink": func(a processor.Account) (processor.Processor, error) { return paylink.New(a) },
+	"techrar": func(a processor.Account) (processor.Processor, error) { return techrar.New(a) },
 }
 
 // Kinds lists the kinds, sorted.

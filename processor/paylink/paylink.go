@@ -10,18 +10,21 @@
 //
 // What it declares, and why:
 //
-//	idempotent submit  no   the seed documents no deduplication
+//	idempotent submit  yes  a whole-order refund executes at most once per order:
+//	                        a second submission executes only if the first never did,
+//	                        else finds nothing left, which is read as unknown
 //	status lookup      no   the seed has no refund lookup (ErrNoStatus)
 //	partial            no   the request has no amount: it refunds the order
 //	vendors            no
 //	line items         no
 //
-// The Idempotency-Key header (refundd's refund id) is sent anyway: a
-// refundd serving this API deduplicates on it and keeps it as the refund's
-// merchant_reference, but a real Paylink is not known to, so the core
-// never relies on it. The seed's body has no reference field to carry it.
-// An unknown outcome (timeout, 5xx, an answer that cannot be read) stays
-// unknown: with no lookup the refund waits for review.
+// The Idempotency-Key header (refundd's refund id) is sent too: a refundd
+// serving this API deduplicates on it and keeps it as the refund's
+// merchant_reference; a real Paylink is not known to. The seed's body has
+// no reference field to carry it. After an unknown outcome (timeout, 5xx,
+// an answer that cannot be read) the core submits again: the answer is
+// the refund (it had not executed) or "nothing left", which stays unknown
+// until the attempts run out and the refund waits for review.
 //
 // Account:
 //   - URL: the API's base, https://restapi.paylink.sa (production) or
@@ -48,7 +51,8 @@
 //
 //	200 with id, the request's amount and currency  approved, Reference = id
 //	200 any other body                              unknown (TransientError): it may have been paid
-//	400 (invalid request, nothing left to refund)   declined with the body's code or invalid_request
+//	400 nothing left to refund                      unknown: perhaps this refund's own lost first submission
+//	400 (invalid request)                           declined with the body's code or invalid_request
 //	404 (no such merchant or order)                 declined with the body's code or order_not_found
 //	422 refund_declined (a refundd's processor)     declined, Reference = the body's id
 //	409, 422 idempotency_key_*, merchant_reference_reused  unknown: the key is another request's
@@ -148,7 +152,12 @@ func checkURL(raw string) (string, error) {
 
 // Capabilities: see the package documentation.
 func (c *Connector) Capabilities() processor.Capabilities {
-	return processor.Capabilities{}
+	// A Paylink refund is of the whole order, which can be refunded once:
+	// a second submission either executes (the first never did) or finds
+	// nothing left to refund, which readRefund reads as unknown, never as
+	// a decline. So submitting again is safe, and is the only way to learn
+	// what became of a lost answer.
+	return processor.Capabilities{IdempotentSubmit: true}
 }
 
 // Status answers processor.ErrNoStatus: the API has no refund lookup.

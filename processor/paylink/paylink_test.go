@@ -205,8 +205,8 @@ func TestCapabilities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := processor.CapabilitiesOf(c); got != (processor.Capabilities{}) {
-		t.Fatalf("capabilities %+v: Paylink proves nothing and refunds whole orders only", got)
+	if got := processor.CapabilitiesOf(c); got != (processor.Capabilities{IdempotentSubmit: true}) {
+		t.Fatalf("capabilities %+v: Paylink refunds whole orders only, once, and has no lookup", got)
 	}
 }
 
@@ -467,8 +467,11 @@ func TestRefund_Mapping(t *testing.T) {
 			want{code: "upstream_500", tokens: 1, posts: 1}},
 		{"DeclinedBadRequest", "SAR", 12500, nil, []reply{{400, `{"title":"Bad Request","status":400,"detail":"orderNumber is required"}`, nil}},
 			want{status: processor.Declined, code: "invalid_request", tokens: 1, posts: 1}},
-		{"DeclinedNothingLeft", "SAR", 12500, nil, []reply{{400, `{"status":400,"code":"amount_exceeds_refundable","message":"nothing left"}`, nil}},
-			want{status: processor.Declined, code: "amount_exceeds_refundable", tokens: 1, posts: 1}},
+		// Nothing left may be this refund's own lost first submission: unknown.
+		{"UnknownNothingLeft", "SAR", 12500, nil, []reply{{400, `{"status":400,"code":"amount_exceeds_refundable","message":"nothing left"}`, nil}},
+			want{code: "amount_exceeds_refundable", tokens: 1, posts: 1}},
+		{"UnknownAlreadyRefunded", "SAR", 12500, nil, []reply{{400, `{"status":400,"message":"Order already refunded"}`, nil}},
+			want{code: "nothing_left", tokens: 1, posts: 1}},
 		{"DeclinedNotFound", "SAR", 12500, nil, []reply{{404, `{"title":"Not Found"}`, nil}},
 			want{status: processor.Declined, code: "order_not_found", tokens: 1, posts: 1}},
 		{"DeclinedByTheIssuer", "SAR", 12500, nil, []reply{{422, `{"status":422,"code":"refund_declined","id":41,"message":"declined (51)"}`, nil}},

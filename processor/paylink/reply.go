@@ -53,6 +53,10 @@ func readRefund(resp *upstream.Response, req processor.Request) (processor.Resul
 	case resp.Status == http.StatusUnprocessableEntity && p.code == "refund_declined":
 		return processor.Result{Status: processor.Declined, ResponseCode: p.code, Message: p.message,
 			Reference: p.id}, nil
+	case p.code == "amount_exceeds_refundable" || alreadyRefunded(p.message):
+		// Nothing left to refund: perhaps because an earlier submission of
+		// this very refund, whose answer was lost, executed. Not a decline.
+		return unknown(p.or("nothing_left"))
 	case resp.Status == http.StatusBadRequest:
 		return decline(p, "invalid_request"), nil
 	case resp.Status == http.StatusNotFound:
@@ -207,3 +211,11 @@ func printable(s string) bool {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// alreadyRefunded reports whether a refusal's message says the order has
+// no refundable amount left.
+func alreadyRefunded(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "already refunded") || strings.Contains(m, "nothing left") ||
+		strings.Contains(m, "more than is left") || strings.Contains(m, "exceeds")
+}
