@@ -37,6 +37,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if f.logFormat == "text" {
 		cfg = f.config(stderr)
 	}
+	if err := demoSecretKey(&cfg, f.db); err != nil {
+		return err
+	}
 	srv, err := server.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -47,6 +50,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if err := srv.Start(ctx); err != nil {
+		srv.Stop(context.Background())
+		return err
+	}
+	if err := d.seedForwarding(ctx, srv.Service, srv.URL()); err != nil {
 		srv.Stop(context.Background())
 		return err
 	}
@@ -65,7 +72,11 @@ type demoData struct {
 	approverKey     string // the first merchant's second person: refunds:approve
 	partner         *refund.Partner
 	partnerKey      string
-	orders          []demoOrder
+	// The forwarded order: the second merchant's, refunded through its
+	// processor account at the first merchant's order on the SGate surface.
+	account                   *refund.ProcessorAccount
+	forwarded, processorOrder *refund.Order
+	orders                    []demoOrder
 	// svc and principal (the first merchant's) let a section look up what
 	// the seeding made, such as an order's tax invoice.
 	svc       *refund.Service
@@ -148,8 +159,8 @@ func (d *demoData) print(w io.Writer, url, db string) {
 	// The examples in README.md and docs/ use these names; docs_test.go
 	// reads this line to run them.
 	invoiced := d.orders[8].order
-	fmt.Fprintf(w, "\nThe examples in README.md and docs/ use these shell variables:\n\n  export KEY=%s OTHER_KEY=%s APPROVER_KEY=%s PARTNER_ID=%s PARTNER_KEY=%s ORDER_ID=%s CAPTURE_ID=%s INVOICED_ORDER_ID=%s\n",
-		d.key, d.otherKey, d.approverKey, d.partner.ID, d.partnerKey, d.orders[0].order.ID, d.orders[0].order.Transactions[0].ID, invoiced.ID)
+	fmt.Fprintf(w, "\nThe examples in README.md and docs/ use these shell variables:\n\n  export KEY=%s OTHER_KEY=%s APPROVER_KEY=%s PARTNER_ID=%s PARTNER_KEY=%s ORDER_ID=%s CAPTURE_ID=%s INVOICED_ORDER_ID=%s FORWARDED_ORDER_ID=%s\n",
+		d.key, d.otherKey, d.approverKey, d.partner.ID, d.partnerKey, d.orders[0].order.ID, d.orders[0].order.Transactions[0].ID, invoiced.ID, d.forwarded.ID)
 	auth := fmt.Sprintf("-H 'Authorization: Bearer %s'", d.key)
 	first, declined, wallet := d.orders[0].order, d.orders[1].order, d.orders[5].order
 	fmt.Fprintf(w, `

@@ -274,8 +274,20 @@ func TestDemo_CurlLinesWork(t *testing.T) {
 			if res.StatusCode != 404 || !strings.Contains(string(b), "order_not_found") {
 				t.Errorf("%s\n-> %d %s (want 404 order_not_found)", line, res.StatusCode, b)
 			}
+		case strings.Contains(comment, "cannot be expressed"):
+			if res.StatusCode != 422 || !strings.Contains(string(b), "processor_unsupported") {
+				t.Errorf("%s\n-> %d %s (want 422 processor_unsupported)", line, res.StatusCode, b)
+			}
 		case res.StatusCode >= 300:
 			t.Errorf("%s\n-> %d %s", line, res.StatusCode, b)
+		case strings.Contains(comment, "refund it (Paylink"):
+			if !strings.Contains(string(b), `"status":"succeeded"`) {
+				t.Errorf("%s\n-> %s (want the forwarded refund succeeded)", line, b)
+			}
+		case strings.Contains(comment, "at the processor"):
+			if strings.Count(string(b), `"merchant_reference":"`+lastRefund+`"`) != 1 {
+				t.Errorf("%s\n-> %s (want the forwarded refund %s once, as the merchant reference)", line, b, lastRefund)
+			}
 		}
 		if method == "POST" && strings.HasSuffix(u, "/v1/refunds") {
 			if m := refundID.FindStringSubmatch(string(b)); m != nil {

@@ -1,0 +1,158 @@
+package connector_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/internal/dialecttest"
+	"github.com/refundd/refundd/internal/faultproxy"
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/server"
+)
+
+const testSecretKey = "5f1d3c0a9b8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817060504"
+
+// processorNode is node B: a real refundd holding the payment, serving one
+// seed API, which node A's connector calls through a fault proxy.
+type processorNode struct {
+	*dialecttest.Server
+	credential string
+	options    map[string]string
+	// orderID is the payment's id at B in its own API's terms
+	// (ProcessorOrderID on A), bOrder its refundd id (for B's native API).
+	orderID string
+	bOrder  string
+	// refundPath matches the seed API's refund submission.
+	refundPath func(path string) bool
+}
+
+// kindCase prepares node B for one kind and says what A's order and
+// refund look like there.
+type kindCase struct {
+	kind   string
+	opts   []func(*server.Config)
+	setup  func(t *testing.T, b *dialecttest.Server) processorNode
+	order  refund.OrderInput // A's order (Processor and ProcessorOrderID filled in)
+	refund string           // A's native refund body, without order_id
+	amount int64
+}
+
+var lines = []refund.ItemInput{
+	{ID: "L1", SKU: "COF-250", NameEN: "Arabic coffee 250g", NameAR: "قهوة عربية", Qty: 2, UnitAmount: 2300, TaxRate: "15"},
+	{ID: "L2", SKU: "DAT-500", NameEN: "Sukkari dates 500g", NameAR: "تمر سكري", Qty: 1, UnitAmount: 4400, TaxRate: "15"},
+}
+
+func kindCases() []kindCase {
+	return []kindCase{
+		{
+			kind: "paylink",
+			opts: []func(*server.Config){func(c *server.Config) { c.TokenSecret = "nodes-test-token-secret-of-32-bytes!!" }},
+			setup: func(t *testing.T, b *dialecttest.Server) processorNode {
+				p, key, err := b.Service.CreatePartner(context.Background(), "Platform", []string{b.Merchant.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				o := b.Order(refund.OrderInput{Reference: "PL-9001", Currency: "SAR", Amount: 45000, PaymentMethod: "mada",
+					Source: refund.Card{Scheme: "mada", LastDigits: "4444"}})
+				return processorNode{Server: b, credential: p.ID + ":" + key, orderID: "PL-9001", bOrder: o.ID,
+					options:    map[string]string{"merchant_key": "email", "merchant_value": b.Merchant.Email},
+					refundPath: func(p string) bool { return strings.HasSuffix(p, "/refund") }}
+			},
+			// Paylink refunds whole orders only.
+			order:  refund.OrderInput{Currency: "SAR", Amount: 45000, PaymentMethod: "mada"},
+			refund: `{}`, amount: 45000,
+		},
+	}
+}
+
+// For every seed kind: a refund made on node A is forwarded to node B
+// through a proxy that drops B's reply after B executed it, then answers
+// 503 once; A learns the outcome its connector's capabilities allow and
+// the refund ends succeeded, executed once at B under A's refund id.
+func TestConnectors_ThroughTheCore(t *testing.T) {
+	for _, tc := range kindCases() {
+		t.Run(tc.kind, func(t *testing.T) {
+			t.Parallel()
+			b := dialecttest.Start(t, tc.opts...)
+			pn := tc.setup(t, b)
+			proxy := faultproxy.Start(t, b.URL())
+			dropped, failed := false, false
+			proxy.SetRule(func(r *http.Request, _ []byte) faultproxy.Fault {
+				switch {
+				case !dropped && r.Method == http.MethodPost && pn.refundPath(r.URL.Path):
+					dropped = true
+					return faultproxy.DropReply
+				case dropped && !failed:
+					failed = true
+					return faultproxy.Unavailable
+				}
+				return faultproxy.Pass
+			})
+
+			a := dialecttest.Start(t, func(c *server.Config) { c.SecretKey = testSecretKey })
+			ctx := context.Background()
+			if _, err := a.Service.AddProcessorAccount(ctx, a.Merchant.ID, refund.ProcessorAccountInput{Name: tc.kind + "-main",
+				Kind: tc.kind, URL: proxy.URL, Credential: pn.credential, Options: pn.options}); err != nil {
+				t.Fatal(err)
+			}
+			in := tc.order
+			in.Reference, in.Processor, in.ProcessorOrderID = "A-"+tc.kind, tc.kind+"-main", pn.orderID
+			if tc.kind == "techrar" {
+				// A's items are Techrar's invoice lines.
+				page, _ := b.Service.ListInvoices(ctx, b.Principal, refund.InvoiceFilter{OrderID: pn.bOrder, Type: refund.InvoiceSale})
+				in.Items = append([]refund.ItemInput(nil), in.Items...)
+				for i := range in.Items {
+					in.Items[i].ID = strconv.FormatInt(page.Data[0].Lines[i].ID, 10)
+				}
+				tc.refund = fmt.Sprintf(`{"items":[{"item_id":"%d","qty":1}]}`, page.Data[0].Lines[0].ID)
+			}
+			ao := a.Order(in)
+			body := `{"order_id":"` + ao.ID + `",` + strings.TrimPrefix(tc.refund, "{")
+			if tc.refund == `{}` {
+				body = `{"order_id":"` + ao.ID + `"}`
+			}
+			rep := a.Do("POST", "/v1/refunds", a.Key, body)
+			if rep.Status != http.StatusCreated && rep.Status != http.StatusOK {
+				t.Fatalf("refund on A: %d %s", rep.Status, rep.Raw)
+			}
+			id := rep.Str("id")
+			for i := 0; i < 30 && a.Do("GET", "/v1/refunds/"+id, a.Key, "").Str("status") != "succeeded"; i++ {
+				a.RunWorker(2 * time.Minute)
+			}
+			got := a.Do("GET", "/v1/refunds/"+id, a.Key, "")
+			if got.Str("status") != "succeeded" {
+				t.Fatalf("A's refund is %s (%s), want succeeded; proxy saw %+v", got.Str("status"), got.Raw, proxy.Log())
+			}
+			if !dropped || !failed {
+				t.Fatalf("the proxy dropped %v and failed %v: the faults never happened", dropped, failed)
+			}
+			// At B, through its API: once, under A's refund id, same amount.
+			list := b.Do("GET", "/v1/refunds?order_id="+pn.bOrder, b.Key, "")
+			data, _ := list.Get("data").([]any)
+			n := 0
+			for _, d := range data {
+				r := dialecttest.Reply{Body: d}
+				if r.Str("merchant_reference") != id {
+					continue
+				}
+				n++
+				if r.Str("status") != "succeeded" || r.Str("amount") != strconv.FormatInt(tc.amount, 10) {
+					t.Errorf("at B: %s %s, want succeeded %d", r.Str("status"), r.Str("amount"), tc.amount)
+				}
+			}
+			if n != 1 || len(data) != 1 {
+				t.Fatalf("B has %d refunds under A's id %s (%d in all), want exactly 1: %s", n, id, len(data), list.Raw)
+			}
+			ao2 := a.Do("GET", "/v1/orders/"+ao.ID, a.Key, "")
+			bo := b.Do("GET", "/v1/orders/"+pn.bOrder, b.Key, "")
+			if ao2.Str("refunded_amount") != bo.Str("refunded_amount") || bo.Str("refunded_amount") != strconv.FormatInt(tc.amount, 10) {
+				t.Fatalf("refunded: A %s, B %s, want both %d", ao2.Str("refunded_amount"), bo.Str("refunded_amount"), tc.amount)
+			}
+		})
+	}
+}
