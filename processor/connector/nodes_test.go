@@ -38,7 +38,7 @@ type kindCase struct {
 	opts   []func(*server.Config)
 	setup  func(t *testing.T, b *dialecttest.Server) processorNode
 	order  refund.OrderInput // A's order (Processor and ProcessorOrderID filled in)
-	refund string           // A's native refund body, without order_id
+	refund string            // A's native refund body, without order_id
 	amount int64
 }
 
