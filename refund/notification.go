@@ -66,10 +66,21 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 		NotifyRefundFailed: processor.Declined, NotifyRefundReversed: processor.Reversed}[n.Type],
 		ResponseCode: n.ResponseCode, Message: n.Message, RRN: n.RRN, ARN: n.ARN}
 	var r *Refund
+	var elsewhere bool
 	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
-		r, err = tx.GetRefund(ctx, "", n.RefundID)
+		if r, err = tx.GetRefund(ctx, "", n.RefundID); err != nil {
+			return err
+		}
+		o, err := tx.GetOrderForRefund(ctx, r.MerchantID, r.OrderID)
+		elsewhere = err == nil && o.ProcessorAccountID != ""
 		return err
 	})
+	if err == nil && elsewhere {
+		// This node's processor sends these; the refund was executed at a
+		// processor account's, which this sender cannot speak for.
+		s.log.Warn("processor notification about a refund executed at a processor account; ignored", "notification", n.ID, "refund", n.RefundID)
+		return NotificationOutcome{Note: "the refund is executed at another processor"}, nil
+	}
 	if ErrorCode(err) == ERefundNotFound {
 		s.log.Warn("processor notification about a refund refundd does not know", "notification", n.ID, "refund", n.RefundID)
 		return NotificationOutcome{Note: "unknown refund"}, nil
