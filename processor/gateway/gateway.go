@@ -13,12 +13,14 @@
 // code and message, anything still open → Pending. Other answers:
 //
 //	401, 403                                 Declined auth_failed
-//	400 "Initial request is still processing." outcome unknown (TransientError in_progress):
-//	                                         a request with this key is still running
+//	400 "Initial request is still processing." outcome unknown (TransientError in_progress): a
+//	                                         request with this key, or another refund of the order,
+//	                                         is still running
 //	404                                      Declined order_not_found
 //	422 errors.amount                        Declined amount_exceeds_refundable or invalid_amount
 //	422 errors["Idempotency-Key"]            outcome unknown: the key already made another refund
-//	other 422, 413                           Declined with the field's message
+//	other 422                                Declined validation_failed, with the fields' messages
+//	other 4xx                                Declined http_<status> (408, 409, 425: unknown)
 //	429                                      TransientError, not executed, Retry-After honoured
 //	5xx, transport failure, unreadable reply TransientError, outcome unknown
 //
@@ -57,8 +59,11 @@
 // the one it made, provided it is not older than the order's last change
 // (updated_at) and has this refund's amount. When the newest one fails
 // either test, the refund is still open at the gateway (or the reply is
-// not the one our request made) and the connector answers Pending: it never
-// takes another refund's approval for its own.
+// not the one our request made) and the connector answers Pending, which
+// settles nothing: the money stays reserved. The one case it cannot tell
+// apart: this refund still open, and the order's previous refund of the
+// very same amount finished within the same second (the seed's times are
+// whole seconds) as this one was accepted.
 package gateway
 
 import (
