@@ -42,6 +42,17 @@ func TestAmountText(t *testing.T) {
 	}
 }
 
+func TestReason(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 200) // 400 bytes
+	if got := reason(long); len(got) > maxReason || !strings.HasPrefix(long, got) || len(got) < maxReason-1 {
+		t.Fatalf("cut to %d bytes: %q", len(got), got)
+	}
+	if got := reason("damaged"); got != "damaged" {
+		t.Fatalf("a short reason is sent as it is: %q", got)
+	}
+}
+
 // FuzzRead feeds arbitrary replies to the decoders of SGate's answers (to
 // a refund, a lookup and a list): they never panic, and answer Approved
 // only for a refund object, read independently here, that says success for

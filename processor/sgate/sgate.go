@@ -58,7 +58,8 @@
 // "1.23"; an amount the API cannot write (1.235 KWD) is declined before it
 // is sent (amount_not_representable), never rounded. The reply's amount, a
 // JSON number, is read exactly by money.ParseDecimal. The reason is
-// Request.Reason, or "Refund" when it is empty (SGate requires one).
+// Request.Reason (its first 255 bytes), or "Refund" when it is empty (SGate
+// requires one).
 package sgate
 
 import (
@@ -114,7 +115,7 @@ func (c *Connector) Refund(ctx context.Context, req processor.Request) (processo
 	}
 	body := refundBody{Amount: amount, Reason: defaultReason, MerchantRefundID: req.IdempotencyKey}
 	if strings.TrimSpace(req.Reason) != "" {
-		body.Reason = req.Reason
+		body.Reason = reason(req.Reason)
 	}
 	resp, err := c.c.Do(ctx, http.MethodPost, refundsPath(req.ProcessorOrderID), body, "")
 	if err != nil {
@@ -170,6 +171,19 @@ func (c *Connector) StatusOf(ctx context.Context, req processor.Request) (proces
 
 func refundsPath(orderID string) string {
 	return "/orders/" + url.PathEscape(orderID) + "/refunds"
+}
+
+// maxReason bounds the reason sent: the seed gives no limit, refundd's
+// SGate surface refuses more than 500 bytes, and a refund must not fail
+// for its note. Cut the same way on every attempt, it keeps the body the
+// same.
+const maxReason = 255
+
+func reason(s string) string {
+	if len(s) <= maxReason {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxReason], "")
 }
 
 // check refuses, before anything is sent, a request this API cannot
