@@ -20,6 +20,11 @@
 //     the core) for the order's refund in flight; a refund that is itself
 //     still processing after the request is answered 200 with the order as
 //     it stands (no refund transaction yet), and a retry then gets the 400.
+//   - An Idempotency-Key that is a valid reference (1-255 letters, digits
+//     or ._:/#-) becomes the refund's merchant reference, unique per
+//     merchant on this surface: a retry with the key replays the first
+//     answer for 24 hours and, after that, still finds the same refund;
+//     the key with another request answers the 422 on Idempotency-Key.
 //   - Fields refundd does not keep are fixed: merchant.acquirer_id is
 //     "refundd", rule_precedence "mixed", arabic_name and
 //     airline.reference are empty, and the seed's nullable fields are null.
@@ -100,8 +105,13 @@ func (g *Gateway) refundAs(w http.ResponseWriter, r *http.Request, p refund.Prin
 		writeJSON(w, http.StatusUnprocessableEntity, verr)
 		return
 	}
+	// The seed has no refund reference field: the Idempotency-Key is the
+	// refund's merchant reference, so a client (another refundd's
+	// connector, whose key is its refund id) finds its refund under it, and
+	// a retry after the key's replay window still finds the refund instead
+	// of making a second one.
 	_, err = g.svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: &req.Amount,
-		CaptureID: req.TransactionID, Surface: "gateway", AwaitInFlight: true})
+		CaptureID: req.TransactionID, MerchantReference: api.KeyReference(r), Surface: "gateway", AwaitInFlight: true})
 	if err != nil {
 		if refund.ErrorCode(err) == refund.EAmountExceedsRefundable && refund.ErrorParam(err) == "amount" {
 			// Worded as the seed's validator would, with the remainder as
@@ -153,7 +163,9 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusNotFound, message{"Not Found"})
 	case refund.ERefundInProgressOnOrder, refund.EConflict, refund.EIdempotencyKeyInUse:
 		writeJSON(w, http.StatusBadRequest, message{"Initial request is still processing."})
-	case refund.EIdempotencyKeyReused:
+	case refund.EIdempotencyKeyReused, refund.EMerchantReferenceReused:
+		// The key (which is also the refund's reference) made another
+		// refund.
 		writeJSON(w, http.StatusUnprocessableEntity, invalid("Idempotency-Key", "The key was already used for a different request."))
 	case refund.EInvalidAmount:
 		writeJSON(w, http.StatusUnprocessableEntity, invalid(fieldOr(param), "The value must be greater than or equal to 1."))

@@ -255,3 +255,42 @@ func TestRoutes_NoCollision(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestRefund_KeyIsReference: the seed has no refund reference, so the
+// Idempotency-Key becomes the refund's merchant reference. After the key's
+// replay window a retry still finds the same refund; the key with other
+// money is the seed's 422 on Idempotency-Key, not a second refund.
+func TestRefund_KeyIsReference(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	o := s.Order(sarOrder("ORD-KEY", "4444"))
+	first := s.Do("POST", refundPath("ORD-KEY"), s.Key, `{"amount":1000}`, "Idempotency-Key", "re_node1_000000000042")
+	if first.Status != 200 {
+		t.Fatalf("want 200, got %d %s", first.Status, first.Raw)
+	}
+	page, err := s.Service.ListRefunds(t.Context(), s.Principal, refund.RefundFilter{OrderID: o.ID})
+	if err != nil || len(page.Data) != 1 || page.Data[0].MerchantReference != "re_node1_000000000042" {
+		t.Fatalf("the key is the refund's reference: %+v %v", page.Data, err)
+	}
+	s.Clock.Advance(25 * time.Hour)
+	if _, err := s.Service.Housekeep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	again := s.Do("POST", refundPath("ORD-KEY"), s.Key, `{"amount":1000}`, "Idempotency-Key", "re_node1_000000000042")
+	if again.Status != 200 || again.Header.Get("Idempotent-Replayed") != "" || again.Str("refunded_amount") != "1000" {
+		t.Fatalf("after the key expired: want the same refund, got %d %s", again.Status, again.Raw)
+	}
+	other := s.Do("POST", refundPath("ORD-KEY"), s.Key, `{"amount":2000}`, "Idempotency-Key", "re_node1_000000000042")
+	if other.Status != 422 {
+		t.Fatalf("the key with other money: want 422, got %d %s", other.Status, other.Raw)
+	}
+	sameJSON(t, `{"message":"Data validation failed","errors":{"Idempotency-Key":["The key was already used for a different request."]}}`, other)
+	// A key that cannot be a reference is only a key.
+	odd := s.Do("POST", refundPath("ORD-KEY"), s.Key, `{"amount":500}`, "Idempotency-Key", "key with spaces")
+	if odd.Status != 200 {
+		t.Fatalf("a key that is no reference: %d %s", odd.Status, odd.Raw)
+	}
+	if snap := s.Snap(o.ID); snap.Refunds != 2 || snap.Refunded != 1500 {
+		t.Fatalf("order: %+v", snap)
+	}
+}
