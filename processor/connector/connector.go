@@ -30,8 +30,11 @@ import (
 
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/processor/acquirer"
+	"github.com/refundd/refundd/processor/gateway"
 	"github.com/refundd/refundd/processor/paylink"
+	"github.com/refundd/refundd/processor/sgate"
 	"github.com/refundd/refundd/processor/techrar"
+	"github.com/refundd/refundd/processor/upayments"
 )
 
 // New builds one kind's connector from an account.
@@ -45,8 +48,11 @@ var kinds = map[string]New{
 		}
 		return acquirer.New(a.URL, nil)
 	},
-	"paylink": func(a processor.Account) (processor.Processor, error) { return paylink.New(a) },
-	"techrar": func(a processor.Account) (processor.Processor, error) { return techrar.New(a) },
+	"gateway":   func(a processor.Account) (processor.Processor, error) { return gateway.New(a) },
+	"sgate":     func(a processor.Account) (processor.Processor, error) { return sgate.New(a) },
+	"upayments": func(a processor.Account) (processor.Processor, error) { return upayments.New(a) },
+	"paylink":   func(a processor.Account) (processor.Processor, error) { return paylink.New(a) },
+	"techrar":   func(a processor.Account) (processor.Processor, error) { return techrar.New(a) },
 }
 
 // Kinds lists the kinds, sorted.
