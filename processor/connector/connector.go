@@ -33,6 +33,7 @@ import (
 	"github.com/refundd/refundd/processor/gateway"
 	"github.com/refundd/refundd/processor/paylink"
 	"github.com/refundd/refundd/processor/sgate"
+	"github.com/refundd/refundd/processor/stripe"
 	"github.com/refundd/refundd/processor/techrar"
 	"github.com/refundd/refundd/processor/upayments"
 )
@@ -53,6 +54,7 @@ var kinds = map[string]New{
 	"upayments": func(a processor.Account) (processor.Processor, error) { return upayments.New(a) },
 	"paylink":   func(a processor.Account) (processor.Processor, error) { return paylink.New(a) },
 	"techrar":   func(a processor.Account) (processor.Processor, error) { return techrar.New(a) },
+	"stripe":    func(a processor.Account) (processor.Processor, error) { return stripe.New(a) },
 }
 
 // Kinds lists the kinds, sorted.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/refundd/refundd/internal/dialecttest"
 	"github.com/refundd/refundd/internal/faultproxy"
+	"github.com/refundd/refundd/internal/stripemock"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 )
@@ -198,5 +199,61 @@ func TestConnectors_ThroughTheCore(t *testing.T) {
 				t.Fatalf("refunded: A %s, B %s, want both %d", ao2.Str("refunded_amount"), bo.Str("refunded_amount"), tc.amount)
 			}
 		})
+	}
+}
+
+// Stripe, through the core, against stripe-mock: the first reply is
+// dropped after stripe-mock answered, the next call fails with 503; the
+// core asks (the payment's refunds, read to the end: not ours), submits
+// again with the same Idempotency-Key, and the refund ends succeeded with
+// Stripe's refund id kept.
+func TestConnectors_StripeThroughTheCore(t *testing.T) {
+	mock := stripemock.Start(t)
+	proxy := faultproxy.Start(t, mock)
+	posts := 0
+	var keys []string
+	dropped, failed := false, false
+	proxy.SetRule(func(r *http.Request, _ []byte) faultproxy.Fault {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/refunds" {
+			posts++
+			keys = append(keys, r.Header.Get("Idempotency-Key"))
+		}
+		switch {
+		case !dropped && r.Method == http.MethodPost:
+			dropped = true
+			return faultproxy.DropReply
+		case dropped && !failed:
+			failed = true
+			return faultproxy.Unavailable
+		}
+		return faultproxy.Pass
+	})
+	a := dialecttest.Start(t, func(c *server.Config) { c.SecretKey = testSecretKey })
+	if _, err := a.Service.AddProcessorAccount(context.Background(), a.Merchant.ID, refund.ProcessorAccountInput{Name: "stripe-main",
+		Kind: "stripe", URL: proxy.URL, Credential: "sk_test_123", Default: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The default account: the order names none.
+	o := a.Order(refund.OrderInput{Reference: "ST-1", Currency: "USD", Amount: 5000, PaymentMethod: "card",
+		ProcessorOrderID: "pi_3PqR2sAbCdEf"})
+	if o.ProcessorAccountID == "" {
+		t.Fatal("the order did not take the merchant's default account")
+	}
+	rep := a.Do("POST", "/v1/refunds", a.Key, `{"order_id":"`+o.ID+`","amount":100,"reason":"requested_by_customer"}`)
+	id := rep.Str("id")
+	for i := 0; i < 30 && a.Do("GET", "/v1/refunds/"+id, a.Key, "").Str("status") != "succeeded"; i++ {
+		a.RunWorker(2 * time.Minute)
+	}
+	got := a.Do("GET", "/v1/refunds/"+id, a.Key, "")
+	if got.Str("status") != "succeeded" {
+		t.Fatalf("refund %s, want succeeded: %s; proxy saw %+v", got.Str("status"), got.Raw, proxy.Log())
+	}
+	if !dropped || !failed || posts != 2 {
+		t.Fatalf("dropped %v, failed %v, %d submissions; want a drop, a 503 and exactly one resubmission", dropped, failed, posts)
+	}
+	for _, k := range keys {
+		if k != id {
+			t.Fatalf("Idempotency-Key %q, want the refund id %s on every submission", k, id)
+		}
 	}
 }
