@@ -10,6 +10,9 @@
 //	rate, burst       calls per second and burst (default 0: unlimited)
 //	breaker_failures  consecutive transport failures that open the circuit (default 5)
 //	breaker_cooldown  how long it stays open before one trial call (default 30s)
+//	idempotent        false: do not trust the processor to deduplicate a
+//	                  resubmission, whatever its connector declares (an API
+//	                  that does not honour its reference field in practice)
 //
 // A call the guard refuses (no slot before the deadline, over the rate, the
 // circuit open) never reaches the processor and says so
@@ -95,6 +98,7 @@ func (r *Registry) Connect(a processor.Account) (processor.Processor, error) {
 }
 
 type limits struct {
+	distrust bool // idempotent=false
 	inFlight int
 	rate     float64
 	burst    int
@@ -109,6 +113,14 @@ func limitsOf(opts map[string]string) (limits, map[string]string, error) {
 	for k, v := range opts {
 		var err error
 		switch k {
+		case "idempotent":
+			switch v {
+			case "false":
+				l.distrust = true
+			case "true":
+			default:
+				err = fmt.Errorf("option idempotent must be true or false")
+			}
 		case "max_in_flight":
 			l.inFlight, err = positive(k, v, 10000)
 		case "rate":
@@ -157,10 +169,11 @@ type guarded struct {
 	breaker  *gobreaker.CircuitBreaker[processor.Result]
 	observe  Observer
 	cooldown time.Duration
+	distrust bool
 }
 
 func (r *Registry) guard(a processor.Account, p processor.Processor, l limits) *guarded {
-	g := &guarded{p: p, account: a, slots: make(chan struct{}, l.inFlight), observe: r.Observe, cooldown: l.cooldown}
+	g := &guarded{p: p, account: a, slots: make(chan struct{}, l.inFlight), observe: r.Observe, cooldown: l.cooldown, distrust: l.distrust}
 	if l.rate > 0 {
 		g.limiter = rate.NewLimiter(rate.Limit(l.rate), l.burst)
 	}
@@ -187,8 +200,15 @@ func transportFailure(err error) bool {
 	return !errors.Is(err, processor.ErrNotFound) && !errors.Is(err, processor.ErrNoStatus)
 }
 
-// Capabilities passes the connector's through.
-func (g *guarded) Capabilities() processor.Capabilities { return processor.CapabilitiesOf(g.p) }
+// Capabilities passes the connector's through, less what the account's
+// options say not to trust.
+func (g *guarded) Capabilities() processor.Capabilities {
+	c := processor.CapabilitiesOf(g.p)
+	if g.distrust {
+		c.IdempotentSubmit = false
+	}
+	return c
+}
 
 // Refund submits through the guard.
 func (g *guarded) Refund(ctx context.Context, req processor.Request) (processor.Result, error) {

@@ -257,3 +257,52 @@ func TestConnectors_StripeThroughTheCore(t *testing.T) {
 		}
 	}
 }
+
+// An unknown outcome at an account that can neither be asked nor trusted
+// to deduplicate (UPayments has no lookup; this account's option says not
+// to trust its reference) goes to review with its amount reserved, and is
+// never submitted again however long the worker runs. B executed it once;
+// a person settles A's side.
+func TestConnectors_NoStatusGoesToReview(t *testing.T) {
+	b := dialecttest.Start(t)
+	bo := b.Order(refund.OrderInput{Reference: "UP-9100", Currency: "KWD", Amount: 12750, PaymentMethod: "knet"})
+	proxy := faultproxy.Start(t, b.URL())
+	posts := 0
+	proxy.SetRule(func(r *http.Request, _ []byte) faultproxy.Fault {
+		if r.Method != http.MethodPost {
+			return faultproxy.Pass
+		}
+		posts++
+		return faultproxy.DropReply
+	})
+	a := dialecttest.Start(t, func(c *server.Config) { c.SecretKey = testSecretKey })
+	if _, err := a.Service.AddProcessorAccount(context.Background(), a.Merchant.ID, refund.ProcessorAccountInput{Name: "upay",
+		Kind: "upayments", URL: proxy.URL, Credential: b.Key, Options: map[string]string{"idempotent": "false"}}); err != nil {
+		t.Fatal(err)
+	}
+	ao := a.Order(refund.OrderInput{Reference: "A-UP", Currency: "KWD", Amount: 12750, PaymentMethod: "knet",
+		Processor: "upay", ProcessorOrderID: bo.ID})
+	rep := a.Do("POST", "/v1/refunds", a.Key, `{"order_id":"`+ao.ID+`","amount":1235}`)
+	id := rep.Str("id")
+	if rep.Str("status") != "requires_review" {
+		t.Fatalf("after the lost reply: %s, want requires_review at once: %s", rep.Str("status"), rep.Raw)
+	}
+	for range 20 {
+		a.RunWorker(30 * time.Minute)
+	}
+	got := a.Do("GET", "/v1/refunds/"+id, a.Key, "")
+	if got.Str("status") != "requires_review" || posts != 1 {
+		t.Fatalf("after the worker ran: %s with %d submissions; want requires_review and 1", got.Str("status"), posts)
+	}
+	if o := a.Do("GET", "/v1/orders/"+ao.ID, a.Key, ""); o.Str("pending_refund_amount") != "1235" {
+		t.Fatalf("A's order pending %s, want 1235 still reserved", o.Str("pending_refund_amount"))
+	}
+	if o := b.Do("GET", "/v1/orders/"+bo.ID, b.Key, ""); o.Str("refunded_amount") != "1235" {
+		t.Fatalf("B refunded %s, want 1235 once", o.Str("refunded_amount"))
+	}
+	// A person, with B's word, settles it.
+	res := a.Do("POST", "/v1/refunds/"+id+"/resolve", a.Key, `{"outcome":"succeeded","note":"UPayments shows ARN for it"}`)
+	if res.Str("status") != "succeeded" {
+		t.Fatalf("resolve: %s", res.Raw)
+	}
+}
