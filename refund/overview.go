@@ -85,9 +85,9 @@ type Overview struct {
 	TopFailures []FailureCount
 	Days        []DayFigures // 30 local days, oldest first, today last
 	// Zone is the merchant's time zone, which the days are counted in.
-	Zone *time.Location
-	OldestOpen  time.Time
-	OldestID    string
+	Zone       *time.Location
+	OldestOpen time.Time
+	OldestID   string
 	// Needs a person.
 	RequiresReview, RequiresApproval int64
 	Discrepancies                    int64
