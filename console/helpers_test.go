@@ -172,6 +172,8 @@ type browser struct {
 	t    testing.TB
 	base string
 	c    *http.Client
+	// lang is the Accept-Language it sends ("" sends none).
+	lang string
 }
 
 func (e *env) browser() *browser {
@@ -211,6 +213,9 @@ func (b *browser) with(t testing.TB) *browser {
 
 func (b *browser) do(req *http.Request) page {
 	b.t.Helper()
+	if b.lang != "" && req.Header.Get("Accept-Language") == "" {
+		req.Header.Set("Accept-Language", b.lang)
+	}
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)
