@@ -186,7 +186,7 @@ type base struct {
 	// Lang and Dir are the page's language and direction; Zone names the
 	// merchant's time zone, which every date on the page is in.
 	Lang, Dir string
-	Zone      string
+	Zone      template.HTML
 	Switch    langSwitch
 	loc       locale
 }

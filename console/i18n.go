@@ -144,7 +144,10 @@ func (l locale) S(id string, args ...any) string {
 
 // T is S for templates: the message is escaped, and so is each argument
 // unless it is already HTML (an amount or a date from amount or when,
-// isolated left to right), which goes in as it is.
+// isolated left to right), which goes in as it is. A plain argument (a
+// name, a reference, a count) goes in a <bdi>: data of either direction
+// then keeps its own order without reordering the sentence around it
+// ("Al Shaya Perfumes" in an Arabic label).
 func (l locale) T(id string, args ...any) template.HTML {
 	msg, ok := l.msgs[id]
 	if !ok {
@@ -155,7 +158,7 @@ func (l locale) T(id string, args ...any) template.HTML {
 		if h, ok := a.(template.HTML); ok {
 			text[i] = string(h)
 		} else {
-			text[i] = template.HTMLEscapeString(fmt.Sprint(a))
+			text[i] = "<bdi>" + template.HTMLEscapeString(fmt.Sprint(a)) + "</bdi>"
 		}
 	}
 	return template.HTML(fill(template.HTMLEscapeString(msg), text))
@@ -235,9 +238,9 @@ func (l locale) day(t time.Time) string {
 }
 
 // zoneText names the merchant's zone and its offset now: "Asia/Riyadh
-// (UTC+03:00)".
-func (l locale) zoneText(now time.Time) string {
-	return l.zone.String() + " (UTC" + now.In(l.zone).Format("-07:00") + ")"
+// (UTC+03:00)", isolated left to right.
+func (l locale) zoneText(now time.Time) template.HTML {
+	return ltr("zone", l.zone.String()+" (UTC"+now.In(l.zone).Format("-07:00")+")")
 }
 
 // itemName names an order line in the page's language: its Arabic name

@@ -291,7 +291,7 @@ func TestFill(t *testing.T) {
 		{en.S("no.such.message"), "no.such.message"},
 		{fill("{1} before {0}; {x} and {5} stay", []string{"a", "b"}), "b before a; {x} and {5} stay"},
 		{fill("{0", []string{"a"}), "{0"},
-		{string(en.T("orders.no_match", "<b>x</b>")), "No order has the id or reference “&lt;b&gt;x&lt;/b&gt;”."},
+		{string(en.T("orders.no_match", "<b>x</b>")), "No order has the id or reference “<bdi>&lt;b&gt;x&lt;/b&gt;</bdi>”."},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
