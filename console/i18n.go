@@ -278,6 +278,7 @@ func (l locale) funcs() template.FuncMap {
 		// enum names a value of a known set, or shows it as it is.
 		"enum":     l.enum,
 		"failure":  l.failure,
+		"cause":    l.cause,
 		"decimal":  decimalText,
 		"itemName": l.itemName,
 		// line names a refund's line by the order's item.

@@ -258,7 +258,7 @@ func TestArabic_Pages(t *testing.T) {
 	// Refused, in Arabic, with the form as typed.
 	_, bad := b.refundForm(kwd, "partial", url.Values{"amount": {"1.0005"}, "reason": {"دقيق جدًا"}})
 	mustSpeak(t, bad, "ar")
-	mustContain(t, bad, "المبلغ غير صالح.", "لعملة KWD 3 منازل عشرية، والقيمة \"1.0005\" فيها أكثر من ذلك.")
+	mustContain(t, bad, "المبلغ غير صالح.", "عدد المنازل العشرية لعملة KWD هو 3، والقيمة \"1.0005\" فيها أكثر من ذلك.")
 	if bad.status != http.StatusUnprocessableEntity || !strings.Contains(bad.body, `value="1.0005"`) {
 		t.Fatalf("bad amount: %d", bad.status)
 	}
@@ -274,7 +274,8 @@ func TestArabic_Pages(t *testing.T) {
 	rs := e.refunds("ORD-KWD-2001")
 	rp := b.get("/console/refunds/" + rs[0].ID)
 	mustSpeak(t, rp, "ar")
-	mustContain(t, rp, "ناجح", "قيد المعالجة", "2026-03-01 13:00:00 +04:00")
+	mustContain(t, rp, "ناجح", "قيد المعالجة", "2026-03-01 13:00:00 +04:00", "أُنشئ عبر وحدة التحكم",
+		"أُرسل إلى معالج الدفع (المحاولة 1)", "وافق معالج الدفع (00)")
 
 	// Line items by their Arabic names.
 	sar := b.get("/console/orders/" + e.orders["ORD-SAR-1001"])

@@ -4,6 +4,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"html"
+	"html/template"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -287,7 +289,7 @@ func TestFill(t *testing.T) {
 	ar := locale{catalogue: catalogues["ar"]}
 	for _, tc := range []struct{ got, want string }{
 		{en.S("amount.error.decimals", "KWD", 3, `"1.0005"`), `KWD has 3 decimals; "1.0005" has more.`},
-		{ar.S("amount.error.decimals", "KWD", 3, `"1.0005"`), `لعملة KWD 3 منازل عشرية، والقيمة "1.0005" فيها أكثر من ذلك.`},
+		{ar.S("amount.error.decimals", "KWD", 3, `"1.0005"`), `عدد المنازل العشرية لعملة KWD هو 3، والقيمة "1.0005" فيها أكثر من ذلك.`},
 		{en.S("no.such.message"), "no.such.message"},
 		{fill("{1} before {0}; {x} and {5} stay", []string{"a", "b"}), "b before a; {x} and {5} stay"},
 		{fill("{0", []string{"a"}), "{0"},
@@ -296,5 +298,39 @@ func TestFill(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
+	}
+}
+
+func TestCauses(t *testing.T) {
+	en := locale{catalogue: catalogues["en"]}
+	ar := locale{catalogue: catalogues["ar"]}
+	for _, tc := range []struct {
+		cause string
+		en    string // the English page shows the core's words again
+		ar    string
+	}{
+		{"created via console", "created via console", "أُنشئ عبر وحدة التحكم"},
+		{"canceled by merchant", "canceled by merchant", "ألغاه التاجر"},
+		{"submitted to processor (attempt 2)", "submitted to processor (attempt 2)", "أُرسل إلى معالج الدفع (المحاولة 2)"},
+		{"processor declined (51)", "processor declined (51)", "رفض معالج الدفع (51)"},
+		{"approved by user checker@souq.example", "approved by user checker@souq.example", "وافق عليه المستخدم checker@souq.example"},
+		{"rejected by key rk_0123456789ab: too late", "rejected by key rk_0123456789ab: too late", "رفضه المفتاح rk_0123456789ab: too late"},
+		{"created via console; waits for approval: the order is more than 30 days old",
+			"created via console; waits for approval: the order is more than 30 days old",
+			"أُنشئ عبر وحدة التحكم؛ بانتظار الموافقة: عمر الطلب بالأيام أكبر من 30"},
+		{"something new", "something new", "something new"},
+	} {
+		strip := func(h template.HTML) string {
+			return html.UnescapeString(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(string(h), ""))
+		}
+		if got := strip(en.cause(tc.cause)); got != tc.en {
+			t.Errorf("en %q: %q", tc.cause, got)
+		}
+		if got := strip(ar.cause(tc.cause)); got != tc.ar {
+			t.Errorf("ar %q: %q", tc.cause, got)
+		}
+	}
+	if got := ar.cause("something new"); got != `<span lang="en" dir="ltr">something new</span>` {
+		t.Errorf("an unknown cause on an Arabic page is not marked English: %s", got)
 	}
 }
