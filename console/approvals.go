@@ -30,9 +30,10 @@ func (c *Console) approvals(w http.ResponseWriter, r *http.Request, s *session) 
 		c.fail(w, r, s, err)
 		return
 	}
-	v := approvalsView{base: c.base(s, "Approvals", "approvals"), CanDecide: s.principal.Has(refund.ScopeRefundsApprove)}
-	v.Notice = map[string]string{"approved": "Approved: the refund went to the processor.",
-		"rejected": "Rejected: the refund was canceled and its amount released."}[r.URL.Query().Get("m")]
+	v := approvalsView{base: c.base(r, s, "approvals", "approvals.title"), CanDecide: s.principal.Has(refund.ScopeRefundsApprove)}
+	if id, ok := map[string]string{"approved": "approvals.notice.approved", "rejected": "approvals.notice.rejected"}[r.URL.Query().Get("m")]; ok {
+		v.Notice = v.loc.S(id)
+	}
 	for _, rf := range page.Data {
 		o, err := c.svc.GetOrder(r.Context(), s.principal, rf.OrderID)
 		if err != nil {
@@ -41,7 +42,7 @@ func (c *Console) approvals(w http.ResponseWriter, r *http.Request, s *session) 
 		}
 		v.Approvals = append(v.Approvals, approval{Refund: rf, Order: o, Own: rf.CreatedBy != "" && rf.CreatedBy == s.principal.Actor()})
 	}
-	c.render(w, r, http.StatusOK, "approvals.html", v)
+	c.render(w, r, http.StatusOK, "approvals.html", &v)
 }
 
 // decide approves or rejects a refund; the core refuses the creator and

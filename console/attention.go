@@ -30,11 +30,13 @@ func (c *Console) attention(w http.ResponseWriter, r *http.Request, s *session) 
 		c.fail(w, r, s, err)
 		return
 	}
-	v := attentionView{base: c.base(s, "Needs attention", "attention"), Review: page.Data,
+	v := attentionView{base: c.base(r, s, "attention", "attention.title"), Review: page.Data,
 		CanResolve: s.principal.Has(refund.ScopeRefundsReview), RequiresApproval: o.RequiresApproval,
 		Discrepancies: o.Discrepancies, DiscrepancyMore: o.DiscrepanciesMore}
-	v.Notice = map[string]string{"resolved": "Resolved: the refund is settled as you said, with your note in its history."}[r.URL.Query().Get("m")]
-	c.render(w, r, http.StatusOK, "attention.html", v)
+	if r.URL.Query().Get("m") == "resolved" {
+		v.Notice = v.loc.S("attention.notice.resolved")
+	}
+	c.render(w, r, http.StatusOK, "attention.html", &v)
 }
 
 // resolve settles a refund waiting for review (scope refunds:review).

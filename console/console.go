@@ -7,6 +7,9 @@
 // printed with package money in the order's currency, and every rule about
 // money and refunds stays in the core. It never touches storage and imports
 // no dialect.
+//
+// Every page is in English and in Arabic (right to left), with dates in
+// the merchant's time zone: see i18n.go.
 package console
 
 import (
@@ -16,7 +19,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/refundd/refundd/api"
@@ -37,10 +43,14 @@ type Console struct {
 	log      *slog.Logger
 	now      func() time.Time
 	sessions *sessions
-	pages    map[string]*template.Template
-	css      []byte
-	icon     []byte
+	// sets holds the pages parsed for one language and time zone (their
+	// functions are bound to both), made on first use: pageSet.
+	sets sync.Map // setKey -> map[string]*template.Template
+	css  []byte
+	icon []byte
 }
+
+type setKey struct{ lang, zone string }
 
 // Option configures a Console.
 type Option func(*Console)
@@ -59,21 +69,16 @@ func New(svc *refund.Service, log *slog.Logger, opts ...Option) *Console {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{svc: svc, log: log, now: time.Now, sessions: newSessions(), pages: map[string]*template.Template{}}
+	c := &Console{svc: svc, log: log, now: time.Now, sessions: newSessions()}
 	for _, o := range opts {
 		o(c)
 	}
-	names, err := fs.Glob(assets, "templates/*.html")
-	if err != nil {
-		panic(err)
+	// Every language's pages parse now, so a broken template fails at
+	// start rather than on a page.
+	for _, lang := range languages {
+		c.pageSet(locale{catalogue: catalogues[lang], zone: defaultZone()})
 	}
-	for _, name := range names {
-		if name == "templates/layout.html" {
-			continue
-		}
-		c.pages[name[len("templates/"):]] = template.Must(template.New("layout.html").Funcs(funcs).
-			ParseFS(assets, "templates/layout.html", name))
-	}
+	var err error
 	if c.css, err = assets.ReadFile("console.css"); err != nil {
 		panic(err)
 	}
@@ -83,6 +88,31 @@ func New(svc *refund.Service, log *slog.Logger, opts ...Option) *Console {
 	return c
 }
 
+// pageSet returns every page parsed with its functions bound to loc.
+func (c *Console) pageSet(loc locale) map[string]*template.Template {
+	key := setKey{loc.lang, loc.zone.String()}
+	if set, ok := c.sets.Load(key); ok {
+		return set.(map[string]*template.Template)
+	}
+	names, err := fs.Glob(assets, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	set := map[string]*template.Template{}
+	for _, name := range names {
+		if name == "templates/layout.html" {
+			continue
+		}
+		set[name[len("templates/"):]] = template.Must(template.New("layout.html").Funcs(loc.funcs()).
+			ParseFS(assets, "templates/layout.html", name))
+	}
+	actual, _ := c.sets.LoadOrStore(key, set)
+	return actual.(map[string]*template.Template)
+}
+
+// defaultZone is the zone of a page without a merchant (the sign-in page).
+func defaultZone() *time.Location { return (&refund.Merchant{}).Location() }
+
 // Register adds the console's routes to mux, all under /console.
 func (c *Console) Register(mux api.Mux) {
 	mux.Handle("GET /console", headers(http.RedirectHandler("/console/", http.StatusSeeOther)))
@@ -91,6 +121,8 @@ func (c *Console) Register(mux api.Mux) {
 	mux.Handle("GET /console/favicon.svg", headers(static("image/svg+xml", c.icon)))
 	mux.Handle("GET /console/login", headers(http.HandlerFunc(c.loginPage)))
 	mux.Handle("POST /console/login", headers(http.HandlerFunc(c.login)))
+	mux.Handle("POST /console/login/language", headers(http.HandlerFunc(c.chooseLanguageSignedOut)))
+	mux.Handle("POST /console/language", c.signedIn(c.chooseLanguage))
 	mux.Handle("POST /console/logout", c.signedIn(c.logout))
 	mux.Handle("GET /console/orders", c.signedIn(c.orders))
 	mux.Handle("GET /console/orders/{id}", c.signedIn(c.order))
@@ -151,28 +183,100 @@ type base struct {
 	CSRF      string
 	Notice    string   // a short confirmation ("Signed out.")
 	Problem   *problem // what went wrong, in plain words
+	// Lang and Dir are the page's language and direction; Zone names the
+	// merchant's time zone, which every date on the page is in.
+	Lang, Dir string
+	Zone      template.HTML
+	Switch    langSwitch
+	loc       locale
 }
 
-func (c *Console) base(s *session, title, nav string) base {
-	b := base{Title: title, Nav: nav}
+// langSwitch is the form that shows the page in the other language.
+type langSwitch struct {
+	Action, CSRF, Back string
+	Lang, Label        string // the other language, named in itself
+}
+
+func (b *base) pageBase() *base { return b }
+
+// base starts a page for s (nil before sign-in) in its language, titled
+// with message title and its arguments.
+func (c *Console) base(r *http.Request, s *session, nav, title string, args ...any) base {
+	loc := c.locale(r, s)
+	b := base{Title: loc.S(title, args...), Nav: nav, loc: loc, Lang: loc.lang, Dir: loc.dir}
 	if s != nil {
 		b.SignedIn, b.Merchant, b.KeyPrefix, b.CSRF, b.User, b.Role = true, s.merchant, s.principal.KeyPrefix, s.csrf, s.user, s.role
+		b.Zone = loc.zoneText(c.now())
 	}
 	return b
 }
 
-// render writes a page. A template error is a bug: it is logged and the
-// client gets a bare 500 (the page may be half written by then).
-func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
-	t, ok := c.pages[page]
+// locale is the language and time zone of s's pages.
+func (c *Console) locale(r *http.Request, s *session) locale {
+	loc := locale{catalogue: catalogues[language(r, s)], zone: defaultZone()}
+	if s != nil && s.zone != nil {
+		loc.zone = s.zone
+	}
+	return loc
+}
+
+// render writes a page in its language. A template error is a bug: it is
+// logged and the client gets a bare 500 (the page may be half written by
+// then).
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page string, data interface{ pageBase() *base }) {
+	b := data.pageBase()
+	if b.loc.catalogue == nil {
+		b.loc = c.locale(r, nil)
+		b.Lang, b.Dir = b.loc.lang, b.loc.dir
+	}
+	t, ok := c.pageSet(b.loc)[page]
 	if !ok {
 		panic("console: no page " + page)
 	}
+	other := languages[0]
+	if b.Lang == other {
+		other = languages[1]
+	}
+	b.Switch = langSwitch{Action: "/console/language", CSRF: b.CSRF, Back: backTo(r), Lang: other,
+		Label: catalogues[other].msgs["language.name"]}
+	if !b.SignedIn {
+		// Before sign-in the switch carries the sign-in form's token (the
+		// sign-in page has it already).
+		b.Switch.Action = "/console/login/language"
+		if b.Switch.CSRF == "" {
+			b.Switch.CSRF = c.loginToken(w, r)
+		}
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", b.Lang)
+	w.Header().Add("Vary", "Accept-Language")
 	w.WriteHeader(status)
 	if err := t.ExecuteTemplate(w, "layout.html", data); err != nil {
 		c.log.Error("console: render", "page", page, "path", r.URL.Path, "err", err)
 	}
+}
+
+// backTo is where the language switch returns to: this page, or for a
+// form's answer, the page the form was on.
+func backTo(r *http.Request) string {
+	if r.Method == http.MethodGet {
+		return r.URL.RequestURI()
+	}
+	if ref, err := url.Parse(r.Header.Get("Referer")); err == nil && ref.Host == r.Host && localPath(ref.RequestURI()) {
+		return ref.RequestURI()
+	}
+	if strings.HasPrefix(r.URL.Path, "/console/login") {
+		return "/console/login"
+	}
+	return "/console/"
+}
+
+// localPath reports whether p is a console page of this site, so the
+// language switch cannot be made to send anyone elsewhere.
+func localPath(p string) bool {
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && !strings.HasPrefix(p, "//") &&
+		!strings.Contains(p, "\\") && (u.Path == "/console" || strings.HasPrefix(u.Path, "/console/"))
 }
 
 // errorView is the page of an error that has no form to go back to.
@@ -184,55 +288,19 @@ type errorView struct {
 // fail renders err as an error page, with the status and words of its
 // code in the reply table.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
-	p, status := c.explain(r, err)
+	v := errorView{base: c.base(r, s, "", "")}
+	p, status := c.explain(v.loc, r, err)
 	if d := refund.RetryAfter(err); d > 0 {
 		w.Header().Set("Retry-After", itoa(int64((d+time.Second-1)/time.Second)))
 	}
-	v := errorView{base: c.base(s, p.Headline, ""), Status: status}
-	v.Problem = p
-	c.render(w, r, status, "error.html", v)
+	v.Title, v.Status, v.Problem = p.Headline, status, p
+	c.render(w, r, status, "error.html", &v)
 }
 
 // newToken returns a random, URL-safe token of 128 bits.
 func newToken() string { return rand.Text() }
 
-// amountText prints minor units of currency as a decimal with its code:
-// 1005 KWD is "1.005 KWD".
-func amountText(minor int64, currency string) string {
-	cur, err := money.LookupCurrency(currency)
-	if err != nil {
-		return itoa(minor) + " (minor units) " + currency
-	}
-	return money.Format(minor, cur) + " " + currency
-}
-
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-var funcs = template.FuncMap{
-	"amount": amountText,
-	"mask":   refund.MaskIBAN,
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
-	},
-	"whenp": func(t *time.Time) string {
-		if t == nil || t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
-	},
-	"status":  statusText,
-	"decimal": decimalText,
-	// count and sum read the overview's figures by status name.
-	"count": func(m map[refund.Status]int64, status string) int64 { return m[refund.Status(status)] },
-	"sum": func(m map[string]map[refund.Status]int64, currency, status string) int64 {
-		return m[currency][refund.Status(status)]
-	},
-	// pair hands a sub-template the page and one more value.
-	"pair": func(a any, b string) pairArg { return pairArg{a, b} },
-}
 
 type pairArg struct {
 	A any

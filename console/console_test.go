@@ -605,8 +605,10 @@ func TestOrderPage(t *testing.T) {
 		{"KWDVendors", "ORD-KWD-2002", []string{"Order amount 75.500 KWD", "Al Shaya Perfumes", refund.MaskIBAN("KW81CBKU0000000000001234560101"),
 			refund.MaskIBAN("KW86NBOK0000000000002012345678"), "50.000 KWD", "25.500 KWD", "Vendor refund", "capture succeeded 75.500 KWD"},
 			[]string{"KW81CBKU0000000000001234560101", "KW86NBOK0000000000002012345678", "Line-item refund"}},
-		{"SARItems", "ORD-SAR-1001", []string{"Order amount 30.99 SAR", "Arabic coffee 250g", "قهوة عربية", "10.33 SAR", "15 %",
-			"mada card ending 4444", "tax invoice (XML)", "Line-item refund"}, []string{"Vendor refund"}},
+		// Line items are named in the page's language (English here; the
+		// Arabic names are TestArabic's).
+		{"SARItems", "ORD-SAR-1001", []string{"Order amount 30.99 SAR", "Arabic coffee 250g", "10.33 SAR", "15 %",
+			"mada card ending 4444", "tax invoice (XML)", "Line-item refund"}, []string{"Vendor refund", "قهوة عربية"}},
 		{"KWDCard", "ORD-KWD-2001", []string{"Order amount 12.345 KWD", "Left to refund 12.345 KWD", "No refunds yet"}, nil},
 	}
 	for _, tt := range tests {
@@ -738,10 +740,11 @@ func TestWebhookDeliveries(t *testing.T) {
 		}
 		mustContain(t, p, receiver.URL+"/hook", "refund.created", "refund.succeeded", "1 500", "1 200")
 		mustNotContain(t, p, endpoint.Secret)
-		// Two attempts at 09:00:00 and the refused one's retry a few
-		// seconds later (5 s with jitter); the accepted one has none.
+		// Two attempts at 09:00:00 UTC (12:00 in Riyadh, the merchant's
+		// zone) and the refused one's retry a few seconds later (5 s with
+		// jitter); the accepted one has none.
 		_, log, _ := strings.Cut(p.text(), "Next retry")
-		if n := strings.Count(log, "2026-03-01 09:00:"); n != 3 || !strings.Contains(log, "—") {
+		if n := strings.Count(log, "2026-03-01 12:00:"); n != 3 || strings.Count(log, " +03:00") != 3 || !strings.Contains(log, "—") {
 			t.Fatalf("want 2 attempt times and 1 retry time, found %d:\n%s", n, p.text())
 		}
 	}

@@ -21,6 +21,6 @@ func (c *Console) discrepancies(w http.ResponseWriter, r *http.Request, s *sessi
 		c.fail(w, r, s, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "discrepancies.html", discrepanciesView{base: c.base(s, "Discrepancies", "discrepancies"),
+	c.render(w, r, http.StatusOK, "discrepancies.html", &discrepanciesView{base: c.base(r, s, "discrepancies", "discrepancies.title"),
 		Discrepancies: page.Data, NextCursor: page.NextCursor})
 }

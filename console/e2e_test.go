@@ -20,11 +20,15 @@ import (
 const chromium = "/usr/bin/chromium"
 
 // TestBrowser runs e2e/console.test.mjs: headless Chromium, driven by
-// playwright-core, signs in, searches, refunds 1.005 KWD, cancels a queued
-// refund, reads the webhook delivery log and signs out against a real
-// server, saving a screenshot of each page. Without node, Chromium or
-// e2e/node_modules it skips, unless REFUNDD_CONSOLE_E2E is set (as .ci/run
-// does), where it fails instead.
+// playwright-core, walks every page of the console against a real server,
+// once in English and once in Arabic (right to left): sign-in, search,
+// refunds of 1.005 KWD, a canceled queued refund, a declined refund, the
+// webhook delivery log, maker-checker approval, the overview, the refunds
+// list, what needs attention and the discrepancies, saving a screenshot of
+// each page (NN-name.png in English, ar-NN-name.png in Arabic) and
+// checking each with axe-core. Without node, Chromium or e2e/node_modules
+// it skips, unless REFUNDD_CONSOLE_E2E is set (as .ci/run does), where it
+// fails instead.
 func TestBrowser(t *testing.T) {
 	node, err := exec.LookPath("node")
 	var missing []string
@@ -63,6 +67,12 @@ func TestBrowser(t *testing.T) {
 	}))
 	defer receiver.Close()
 	e.api("POST", "/v1/webhook_endpoints", e.key, jsonBody(map[string]any{"url": receiver.URL + "/refundd"}), http.StatusCreated, nil)
+	// The Arabic walk refunds an order like ORD-KWD-2001 of its own.
+	var kwd struct{ ID string }
+	e.api("POST", "/v1/orders", e.key, jsonBody(map[string]any{"reference": "ORD-KWD-2003", "currency": "KWD", "amount": 12345,
+		"payment_method": "card", "source": map[string]any{"scheme": "visa", "last_digits": "4444", "month": 12, "year": 2027},
+		"customer": map[string]any{"name": "Abdullah Al-Enezi"}}), http.StatusCreated, &kwd)
+	e.orders["ORD-KWD-2003"] = kwd.ID
 	e.api("POST", "/v1/refunds", e.key, jsonBody(map[string]any{"order_id": e.orders["ORD-SAR-1001"], "amount": 500}), http.StatusCreated, nil)
 	if n, err := e.srv.Webhooks.RunOnce(context.Background()); err != nil || n != 2 {
 		t.Fatalf("webhook deliveries: sent %d, %v", n, err)
@@ -78,12 +88,16 @@ func TestBrowser(t *testing.T) {
 	}
 	e.api("PUT", "/v1/refund_policy", e.key, jsonBody(map[string]any{"approval_threshold": map[string]any{"SAR": 2000}}), http.StatusOK, nil)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute) // two walks, each page checked by axe-core
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", "console.test.mjs"), e.srv.URL(), e.key, shots)
 	cmd.WaitDelay = 10 * time.Second
+	orders, err := json.Marshal(e.orders)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd.Env = append(os.Environ(), "REFUNDD_E2E_MAKER=maker@souq.example", "REFUNDD_E2E_CHECKER=checker@souq.example",
-		"REFUNDD_E2E_PASSWORD="+password, "REFUNDD_E2E_APPROVAL_ORDER="+e.orders["ORD-SAR-1001"])
+		"REFUNDD_E2E_PASSWORD="+password, "REFUNDD_E2E_ORDERS="+string(orders))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
@@ -92,25 +106,30 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("browser test failed (%v); screenshots in %s", err, shots)
 	}
 
-	// Every page was photographed, as a real PNG.
+	// Every page was photographed in both languages, as a real PNG.
 	pngs, err := filepath.Glob(filepath.Join(shots, "*.png"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"sign-in", "sign-in-refused", "orders", "search", "order", "refunded", "bad-amount",
-		"queued-refund", "canceled", "webhooks", "deliveries", "signed-out", "waiting-for-approval", "approvals-own",
-		"approvals-queue", "approved", "overview", "refunds-filtered", "attention"} {
-		found := false
-		for _, p := range pngs {
-			if strings.HasSuffix(p, "-"+want+".png") {
-				b, err := os.ReadFile(p)
-				found = err == nil && len(b) > 1000 && bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n"))
+		"queued-refund", "canceled", "order-after-cancel", "refund-failed", "webhooks", "deliveries", "not-found", "signed-out",
+		"waiting-for-approval", "approvals-own", "approvals-queue", "approved", "overview", "refunds-filtered", "attention",
+		"discrepancies"} {
+		for _, lang := range []string{"", "ar-"} {
+			found := false
+			for _, p := range pngs {
+				name := filepath.Base(p)
+				if strings.HasPrefix(name, "ar-") == (lang == "ar-") && strings.HasSuffix(name, "-"+want+".png") {
+					b, err := os.ReadFile(p)
+					found = found || err == nil && len(b) > 1000 && bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n"))
+				}
+			}
+			if !found {
+				t.Errorf("no screenshot %s*-%s.png in %s (have %d)", lang, want, shots, len(pngs))
 			}
 		}
-		if !found {
-			t.Errorf("no screenshot %q in %s (have %d)", want, shots, len(pngs))
-		}
 	}
+	t.Logf("%d screenshots in %s", len(pngs), shots)
 
 	// The approved refund: made by the refunder, approved by the approver.
 	for _, r := range e.refunds("ORD-SAR-1001") {
@@ -119,19 +138,33 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
-	// What the browser did is what the server holds.
-	o := e.order("ORD-KWD-2001")
-	if o.RefundedAmount != 1005 || o.PendingRefundAmount != 0 {
-		t.Fatalf("ORD-KWD-2001 after the browser: refunded %d, pending %d; want 1005, 0", o.RefundedAmount, o.PendingRefundAmount)
-	}
-	statuses := map[refund.Status]int{}
-	for _, r := range e.refunds("ORD-KWD-2001") {
-		statuses[r.Status]++
-		if r.Surface != "console" {
-			t.Errorf("refund %s was made through %q, not the console", r.ID, r.Surface)
+	// What the browser did is what the server holds: the English walk
+	// refunded ORD-KWD-2001, the Arabic one ORD-KWD-2003, alike.
+	for _, ref := range []string{"ORD-KWD-2001", "ORD-KWD-2003"} {
+		if o := e.order(ref); o.RefundedAmount != 1005 || o.PendingRefundAmount != 0 {
+			t.Fatalf("%s after the browser: refunded %d, pending %d; want 1005, 0", ref, o.RefundedAmount, o.PendingRefundAmount)
+		}
+		statuses := map[refund.Status]int{}
+		for _, r := range e.refunds(ref) {
+			statuses[r.Status]++
+			if r.Surface != "console" {
+				t.Errorf("refund %s was made through %q, not the console", r.ID, r.Surface)
+			}
+		}
+		if statuses[refund.StatusSucceeded] != 1 || statuses[refund.StatusCanceled] != 1 || len(statuses) != 2 {
+			t.Fatalf("%s's refunds by status: %v; want one succeeded and one canceled", ref, statuses)
 		}
 	}
-	if statuses[refund.StatusSucceeded] != 1 || statuses[refund.StatusCanceled] != 1 || len(statuses) != 2 {
-		t.Fatalf("ORD-KWD-2001's refunds by status: %v; want one succeeded and one canceled", statuses)
+	// ORD-SAR-1051's card is declined: a 1.00 SAR refund in each walk, and
+	// the Arabic walk's 20.00 SAR one after its approval.
+	var declined []int64
+	for _, r := range e.refunds("ORD-SAR-1051") {
+		if r.Status != refund.StatusFailed || r.FailureCode != "51" {
+			t.Errorf("ORD-SAR-1051's refund %s: %s (%s)", r.ID, r.Status, r.FailureCode)
+		}
+		declined = append(declined, r.Amount)
+	}
+	if len(declined) != 3 {
+		t.Fatalf("ORD-SAR-1051's declined refunds: %v; want 100, 100, 2000", declined)
 	}
 }

@@ -172,6 +172,8 @@ type browser struct {
 	t    testing.TB
 	base string
 	c    *http.Client
+	// lang is the Accept-Language it sends ("" sends none).
+	lang string
 }
 
 func (e *env) browser() *browser {
@@ -191,11 +193,16 @@ type page struct {
 }
 
 // text is the page's text without tags and with entities decoded, with
-// runs of white space made one space, for "contains" checks.
+// runs of white space made one space, for "contains" checks. Inline tags
+// go without a trace, as a browser shows them ("1.005 KWD: succeeded"
+// across an amount's span); other tags part words.
 func (p page) text() string {
-	s := regexp.MustCompile(`(?s)<[^>]*>`).ReplaceAllString(p.body, " ")
+	s := inlineTagRE.ReplaceAllString(p.body, "")
+	s = regexp.MustCompile(`(?s)<[^>]*>`).ReplaceAllString(s, " ")
 	return strings.Join(strings.Fields(html.UnescapeString(s)), " ")
 }
+
+var inlineTagRE = regexp.MustCompile(`(?s)</?(a|span|strong|time|b|em|bdi|code|small)\b[^>]*>`)
 
 // with returns b, with its cookies, reporting to t.
 func (b *browser) with(t testing.TB) *browser {
@@ -206,6 +213,9 @@ func (b *browser) with(t testing.TB) *browser {
 
 func (b *browser) do(req *http.Request) page {
 	b.t.Helper()
+	if b.lang != "" && req.Header.Get("Accept-Language") == "" {
+		req.Header.Set("Accept-Language", b.lang)
+	}
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)

@@ -27,10 +27,10 @@ type ordersView struct {
 // refundd id or the merchant's reference.
 func (c *Console) orders(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
-	v := ordersView{base: c.base(s, "Orders", "orders"), Query: strings.TrimSpace(q.Get("q"))}
+	v := ordersView{base: c.base(r, s, "orders", "orders.title"), Query: strings.TrimSpace(q.Get("q"))}
 	if v.Query != "" {
 		if len(v.Query) > 128 {
-			c.fail(w, r, s, refund.Errorf(refund.EInvalidRequest, "q", "Search for one order id or reference (at most 128 characters)."))
+			c.fail(w, r, s, errorf(refund.EInvalidRequest, "q", "orders.error.query"))
 			return
 		}
 		o, err := c.svc.FindOrder(r.Context(), s.principal, v.Query)
@@ -43,21 +43,21 @@ func (c *Console) orders(w http.ResponseWriter, r *http.Request, s *session) {
 			c.fail(w, r, s, err)
 			return
 		}
-		c.render(w, r, http.StatusOK, "orders.html", v)
+		c.render(w, r, http.StatusOK, "orders.html", &v)
 		return
 	}
 	limit := ordersPerPage
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > refund.MaxPageSize {
-			c.fail(w, r, s, refund.Errorf(refund.EInvalidRequest, "limit", "A page shows 1 to %d orders.", refund.MaxPageSize))
+			c.fail(w, r, s, errorf(refund.EInvalidRequest, "limit", "orders.error.limit", refund.MaxPageSize))
 			return
 		}
 		limit, v.Limit = n, n
 	}
 	cursor := q.Get("cursor")
 	if len(cursor) > 128 {
-		c.fail(w, r, s, refund.Errorf(refund.EInvalidRequest, "cursor", "That page link is not valid; start from the first page."))
+		c.fail(w, r, s, errorf(refund.EInvalidRequest, "cursor", "error.cursor"))
 		return
 	}
 	page, err := c.svc.ListOrders(r.Context(), s.principal, refund.OrderFilter{Cursor: cursor, Limit: limit})
@@ -66,7 +66,7 @@ func (c *Console) orders(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	v.Orders, v.NextCursor, v.Paged = page.Data, page.NextCursor, cursor != ""
-	c.render(w, r, http.StatusOK, "orders.html", v)
+	c.render(w, r, http.StatusOK, "orders.html", &v)
 }
 
 type orderView struct {
@@ -111,7 +111,7 @@ func (c *Console) showOrder(w http.ResponseWriter, r *http.Request, s *session, 
 		c.fail(w, r, s, err)
 		return
 	}
-	v := orderView{base: c.base(s, "Order "+orderName(o), "orders"), Order: o, Form: form}
+	v := orderView{base: c.base(r, s, "orders", "order.title", orderName(o)), Order: o, Form: form}
 	v.Problem = p
 	v.Form.Key = newToken()
 	refunds, err := c.svc.ListRefunds(ctx, s.principal, refund.RefundFilter{OrderID: o.ID, Limit: refund.MaxPageSize})
@@ -140,7 +140,7 @@ func (c *Console) showOrder(w http.ResponseWriter, r *http.Request, s *session, 
 		}
 	}
 	v.MoreRefunds = refunds.HasMore
-	c.render(w, r, status, "order.html", v)
+	c.render(w, r, status, "order.html", &v)
 }
 
 func orderName(o *refund.Order) string {
@@ -170,7 +170,7 @@ func (c *Console) createRefund(w http.ResponseWriter, r *http.Request, s *sessio
 			return
 		}
 	}
-	p, status := c.explain(r, err)
+	p, status := c.explain(c.locale(r, s), r, err)
 	c.showOrder(w, r, s, status, form, p)
 }
 
@@ -180,7 +180,7 @@ func refundInput(o *refund.Order, f url.Values, form *refundForm) (refund.Refund
 	in := refund.RefundInput{OrderID: o.ID, Reason: strings.TrimSpace(form.Reason), Queue: form.Queue,
 		IdempotencyKey: f.Get("idempotency_key"), Surface: Surface}
 	if in.IdempotencyKey == "" {
-		return in, refund.Errorf(refund.EInvalidRequest, "idempotency_key", "The form is incomplete; open the order again.")
+		return in, errorf(refund.EInvalidRequest, "idempotency_key", "refund.error.incomplete")
 	}
 	switch form.Kind {
 	case "full":
@@ -204,7 +204,7 @@ func refundInput(o *refund.Order, f url.Values, form *refundForm) (refund.Refund
 			}
 		}
 		if len(in.Items) == 0 {
-			return in, refund.Errorf(refund.EInvalidRequest, "qty", "Enter how many units of at least one line to refund.")
+			return in, errorf(refund.EInvalidRequest, "qty", "refund.error.no_items")
 		}
 	case "vendors":
 		ids, amounts := f["vendor_id"], f["vendor_amount"]
@@ -221,10 +221,10 @@ func refundInput(o *refund.Order, f url.Values, form *refundForm) (refund.Refund
 			in.Vendors = append(in.Vendors, refund.RefundVendor{VendorID: id, Amount: amount})
 		}
 		if len(in.Vendors) == 0 {
-			return in, refund.Errorf(refund.EInvalidRequest, "vendor_amount", "Enter the amount of at least one vendor to refund.")
+			return in, errorf(refund.EInvalidRequest, "vendor_amount", "refund.error.no_vendors")
 		}
 	default:
-		return in, refund.Errorf(refund.EInvalidRequest, "kind", "Choose a full, partial, line-item or vendor refund.")
+		return in, errorf(refund.EInvalidRequest, "kind", "refund.error.kind")
 	}
 	return in, nil
 }

@@ -35,14 +35,14 @@ func (rq refundQuery) values() url.Values {
 }
 
 // filter turns the form into the core's filter: days are the merchant's
-// (Saudi time), "to" included; amounts are decimals of the chosen
+// (in its time zone), "to" included; amounts are decimals of the chosen
 // currency. A reference that names no order matches nothing.
 func (c *Console) filter(r *http.Request, s *session, rq refundQuery) (refund.RefundFilter, bool, error) {
 	f := refund.RefundFilter{Status: refund.Status(rq.Status), Surface: rq.Surface, Currency: rq.Currency, Limit: refund.MaxPageSize}
 	day := func(field, v string) (time.Time, error) {
-		t, err := time.ParseInLocation("2006-01-02", v, refund.OverviewZone)
+		t, err := time.ParseInLocation("2006-01-02", v, c.locale(r, s).zone)
 		if err != nil {
-			return t, refund.Errorf(refund.EInvalidRequest, field, "a day is YYYY-MM-DD")
+			return t, errorf(refund.EInvalidRequest, field, "refunds.error.day")
 		}
 		return t, nil
 	}
@@ -61,7 +61,7 @@ func (c *Console) filter(r *http.Request, s *session, rq refundQuery) (refund.Re
 	if rq.Min != "" || rq.Max != "" {
 		cur, err := money.LookupCurrency(rq.Currency)
 		if err != nil {
-			return f, false, refund.Errorf(refund.EInvalidRequest, "currency", "choose a currency to filter by amount")
+			return f, false, errorf(refund.EInvalidRequest, "currency", "refunds.error.currency")
 		}
 		for _, a := range []struct {
 			field, v string
@@ -71,7 +71,7 @@ func (c *Console) filter(r *http.Request, s *session, rq refundQuery) (refund.Re
 				continue
 			}
 			if *a.to, err = money.ParseDecimal(a.v, cur); err != nil {
-				return f, false, refund.Errorf(refund.EInvalidAmount, a.field, "%s is not an amount of %s", a.v, cur.Code)
+				return f, false, errorf(refund.EInvalidAmount, a.field, "refunds.error.amount", a.v, cur.Code)
 			}
 		}
 	}
@@ -102,24 +102,24 @@ type refundListView struct {
 // form, a page at a time.
 func (c *Console) refundList(w http.ResponseWriter, r *http.Request, s *session) {
 	rq := readRefundQuery(r.URL.Query())
-	v := refundListView{base: c.base(s, "Refunds", "refunds"), Q: rq, CSV: rq.values().Encode(),
+	v := refundListView{base: c.base(r, s, "refunds", "refunds.title"), Q: rq, CSV: rq.values().Encode(),
 		Statuses: []refund.Status{refund.StatusRequiresApproval, refund.StatusPending, refund.StatusProcessing, refund.StatusRequiresReview,
 			refund.StatusSucceeded, refund.StatusFailed, refund.StatusCanceled, refund.StatusReversed},
 		Surfaces: []string{"native", "console", "gateway", "sgate", "upayments", "paylink", "techrar"}}
 	f, none, err := c.filter(r, s, rq)
 	if err != nil {
-		p, status := c.explain(r, err)
+		p, status := c.explain(v.loc, r, err)
 		v.Problem = p
-		c.render(w, r, status, "refunds.html", v)
+		c.render(w, r, status, "refunds.html", &v)
 		return
 	}
 	if !none {
 		f.Cursor = r.URL.Query().Get("cursor")
 		page, err := c.svc.ListRefunds(r.Context(), s.principal, f)
 		if err != nil {
-			p, status := c.explain(r, err)
+			p, status := c.explain(v.loc, r, err)
 			v.Problem = p
-			c.render(w, r, status, "refunds.html", v)
+			c.render(w, r, status, "refunds.html", &v)
 			return
 		}
 		v.Refunds = page.Data
@@ -129,7 +129,7 @@ func (c *Console) refundList(w http.ResponseWriter, r *http.Request, s *session)
 			v.Older = q.Encode()
 		}
 	}
-	c.render(w, r, http.StatusOK, "refunds.html", v)
+	c.render(w, r, http.StatusOK, "refunds.html", &v)
 }
 
 // refundCSV downloads every refund the filter selects, with the columns

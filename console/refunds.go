@@ -18,9 +18,10 @@ type refundView struct {
 	Invoice     int64 // the refund invoice, 0 when none
 }
 
-// refundNotices are the refund page's notices, by the code in ?m=.
+// refundNotices are the refund page's notices (message ids), by the code
+// in ?m=.
 var refundNotices = map[string]string{
-	"canceled": "The refund was canceled; its amount can be refunded again.",
+	"canceled": "refund.notice.canceled",
 }
 
 func (c *Console) refund(w http.ResponseWriter, r *http.Request, s *session) {
@@ -34,10 +35,10 @@ func (c *Console) showRefund(w http.ResponseWriter, r *http.Request, s *session,
 		c.fail(w, r, s, err)
 		return
 	}
-	v := refundView{base: c.base(s, "Refund "+rf.ID, "orders"), Refund: rf}
+	v := refundView{base: c.base(r, s, "orders", "refund.title", rf.ID), Refund: rf}
 	v.Problem = p
-	if p == nil {
-		v.Notice = refundNotices[r.URL.Query().Get("m")]
+	if id, ok := refundNotices[r.URL.Query().Get("m")]; ok && p == nil {
+		v.Notice = v.loc.S(id)
 	}
 	if v.Order, err = c.svc.GetOrder(ctx, s.principal, rf.OrderID); err != nil {
 		c.fail(w, r, s, err)
@@ -55,7 +56,7 @@ func (c *Console) showRefund(w http.ResponseWriter, r *http.Request, s *session,
 	if len(invoices.Data) > 0 {
 		v.Invoice = invoices.Data[0].ID
 	}
-	c.render(w, r, status, "refund.html", v)
+	c.render(w, r, status, "refund.html", &v)
 }
 
 // cancelRefund cancels a queued refund; the core decides whether it still
@@ -67,7 +68,7 @@ func (c *Console) cancelRefund(w http.ResponseWriter, r *http.Request, s *sessio
 			c.fail(w, r, s, err)
 			return
 		}
-		p, status := c.explain(r, err)
+		p, status := c.explain(c.locale(r, s), r, err)
 		c.showRefund(w, r, s, status, p)
 		return
 	}

@@ -47,6 +47,10 @@ type session struct {
 	// (then key is empty and dbID is the session's id in the database).
 	user, role string
 	dbID       string
+	// lang is the language the user chose ("" until they choose); zone is
+	// the merchant's time zone, read on every request.
+	lang string
+	zone *time.Location
 }
 
 type sessions struct {
@@ -102,6 +106,15 @@ func (ss *sessions) get(id string, now time.Time) (session, lookup) {
 	return *s, sessionFound
 }
 
+// setLanguage keeps lang in the session with id.
+func (ss *sessions) setLanguage(id, lang string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if s, ok := ss.m[sha256.Sum256([]byte(id))]; ok {
+		s.lang = lang
+	}
+}
+
 func (ss *sessions) delete(id string) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -149,11 +162,15 @@ func (c *Console) signedIn(h pageFunc) http.Handler {
 			c.toLogin(w, r, "revoked")
 			return
 		}
+		var m *refund.Merchant
+		if err == nil {
+			m, err = c.svc.GetMerchant(r.Context(), p.MerchantID)
+		}
 		if err != nil {
 			c.fail(w, r, &s, err)
 			return
 		}
-		s.principal = p
+		s.principal, s.merchant, s.zone = p, m.Name, m.Location()
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			if !sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), s.csrf) {
@@ -186,6 +203,7 @@ func (c *Console) userSession(h pageFunc, w http.ResponseWriter, r *http.Request
 		return
 	}
 	s.merchant, s.csrf, s.created, s.seen, s.dbID = m.Name, sess.CSRF, sess.CreatedAt, sess.SeenAt, id
+	s.lang, s.zone = sess.Language, m.Location()
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if !sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), s.csrf) {
@@ -228,12 +246,12 @@ func equal(got, want string) bool {
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
-// loginNotices are the sign-in page's notices, by the code in ?m=; only
-// these words can appear, whatever the link says.
+// loginNotices are the sign-in page's notices (message ids), by the code
+// in ?m=; only these words can appear, whatever the link says.
 var loginNotices = map[string]string{
-	"expired":    "Your session ended after a time without use. Sign in again.",
-	"revoked":    "Your API key is no longer accepted (it may have been revoked). Sign in with a current key.",
-	"signed_out": "You are signed out.",
+	"expired":    "login.notice.expired",
+	"revoked":    "login.notice.revoked",
+	"signed_out": "login.notice.signed_out",
 }
 
 type loginView struct {
@@ -244,35 +262,50 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.renderLogin(w, r, http.StatusOK, nil)
 }
 
-// renderLogin shows the sign-in form with its CSRF token in a cookie and
-// in the form; the token is kept across renders so that two open sign-in
-// tabs both work.
-func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, status int, p *problem) {
+// loginToken returns the sign-in form's CSRF token, kept in a cookie
+// (double submit) across renders so that two open sign-in tabs both
+// work; the language switch of a page without a session carries it too.
+func (c *Console) loginToken(w http.ResponseWriter, r *http.Request) string {
 	token := newToken()
 	if ck, err := r.Cookie(loginCookie); err == nil && len(ck.Value) >= 26 {
 		token = ck.Value
 	}
 	http.SetCookie(w, cookie(r, loginCookie, token, "/console/login", time.Hour))
-	v := loginView{base: c.base(nil, "Sign in", "")}
-	v.CSRF, v.Problem = token, p
-	if p == nil {
-		v.Notice = loginNotices[r.URL.Query().Get("m")]
+	return token
+}
+
+// renderLogin shows the sign-in form with its CSRF token in a cookie and
+// in the form.
+func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, status int, p *problem) {
+	v := loginView{base: c.base(r, nil, "", "login.title")}
+	v.CSRF, v.Problem = c.loginToken(w, r), p
+	if id, ok := loginNotices[r.URL.Query().Get("m")]; ok && p == nil {
+		v.Notice = v.loc.S(id)
 	}
-	c.render(w, r, status, "login.html", v)
+	c.render(w, r, status, "login.html", &v)
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	ck, err := r.Cookie(loginCookie)
+	loc := c.locale(r, nil)
 	if err != nil || !sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), ck.Value) {
-		p, status := c.explain(r, refund.Errorf(codeCSRF, "csrf", "the sign-in form's token is missing or wrong"))
+		p, status := c.explain(loc, r, refund.Errorf(codeCSRF, "csrf", "the sign-in form's token is missing or wrong"))
 		c.renderLogin(w, r, status, p)
 		return
 	}
+	// The language chosen before sign-in (the cookie) goes into the session.
+	var lang string
+	if ck, err := r.Cookie(langCookie); err == nil {
+		lang = supported(ck.Value)
+	}
 	if email := strings.TrimSpace(r.PostForm.Get("email")); email != "" {
 		id, _, _, err := c.svc.SignIn(r.Context(), email, r.PostForm.Get("password"), r.PostForm.Get("code"))
+		if err == nil && lang != "" {
+			err = c.svc.SetSessionLanguage(r.Context(), id, lang)
+		}
 		if err != nil {
-			prob, status := c.explain(r, err)
+			prob, status := c.explain(loc, r, err)
 			c.renderLogin(w, r, status, prob)
 			return
 		}
@@ -286,20 +319,20 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	key := trimKey(r.PostForm.Get("key"))
 	if key == "" {
-		p, status := c.explain(r, refund.Errorf(refund.EInvalidRequest, "key", "Paste your API key (it starts with rk_)."))
+		p, status := c.explain(loc, r, errorf(refund.EInvalidRequest, "key", "login.error.no_key"))
 		c.renderLogin(w, r, status, p)
 		return
 	}
 	p, err := c.svc.Authenticate(r.Context(), key)
 	if err == nil && p.MerchantID == "" {
-		err = refund.Errorf(refund.EForbidden, "key", "This is a partner key; the console needs a merchant's key.")
+		err = errorf(refund.EForbidden, "key", "login.error.partner_key")
 	}
 	var m *refund.Merchant
 	if err == nil {
 		m, err = c.svc.GetMerchant(r.Context(), p.MerchantID)
 	}
 	if err != nil {
-		prob, status := c.explain(r, err)
+		prob, status := c.explain(loc, r, err)
 		c.renderLogin(w, r, status, prob)
 		return
 	}
@@ -307,7 +340,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.sessions.delete(old.Value) // a sign-in never reuses an earlier session id
 	}
 	now := c.now()
-	id := c.sessions.create(session{key: key, principal: p, merchant: m.Name, csrf: newToken(), created: now, seen: now})
+	id := c.sessions.create(session{key: key, principal: p, merchant: m.Name, csrf: newToken(), created: now, seen: now, lang: lang})
 	http.SetCookie(w, cookie(r, sessionCookie, id, "/console", MaxSessionAge))
 	http.SetCookie(w, cookie(r, loginCookie, "", "/console/login", -1))
 	http.Redirect(w, r, "/console/orders", http.StatusSeeOther)
@@ -336,4 +369,55 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	http.SetCookie(w, cookie(r, sessionCookie, "", "/console", -1))
 	c.toLogin(w, r, "signed_out")
+}
+
+// chooseLanguage shows the console in the language the switch asked for,
+// from now on: it is kept in the session (in the database for a console
+// user, so every node shows it) and in a cookie for the sign-in page after
+// sign-out.
+func (c *Console) chooseLanguage(w http.ResponseWriter, r *http.Request, s *session) {
+	lang := supported(r.PostForm.Get("lang"))
+	if lang == "" {
+		c.fail(w, r, s, errorf(refund.EInvalidRequest, "lang", "language.error.unknown"))
+		return
+	}
+	if s.dbID != "" {
+		if err := c.svc.SetSessionLanguage(r.Context(), s.dbID, lang); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+	} else if ck, err := r.Cookie(sessionCookie); err == nil {
+		c.sessions.setLanguage(ck.Value, lang)
+	}
+	c.languageChosen(w, r, lang)
+}
+
+// chooseLanguageSignedOut is the switch on a page without a session (the
+// sign-in page): the choice is kept in a cookie, and goes into the session
+// at sign-in. Its form carries the sign-in form's token.
+func (c *Console) chooseLanguageSignedOut(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	ck, err := r.Cookie(loginCookie)
+	if err != nil || !sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), ck.Value) {
+		c.fail(w, r, nil, refund.Errorf(codeCSRF, "csrf", "the language form's token is missing or wrong"))
+		return
+	}
+	lang := supported(r.PostForm.Get("lang"))
+	if lang == "" {
+		c.fail(w, r, nil, errorf(refund.EInvalidRequest, "lang", "language.error.unknown"))
+		return
+	}
+	c.languageChosen(w, r, lang)
+}
+
+// languageChosen keeps lang in the cookie and goes back to the page the
+// switch was on.
+func (c *Console) languageChosen(w http.ResponseWriter, r *http.Request, lang string) {
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/console", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(365 * 24 * time.Hour / time.Second)})
+	back := r.PostForm.Get("back")
+	if !localPath(back) {
+		back = "/console/"
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }

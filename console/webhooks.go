@@ -30,7 +30,7 @@ func (c *Console) webhooks(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, s, err)
 		return
 	}
-	v := webhooksView{base: c.base(s, "Webhooks", "webhooks")}
+	v := webhooksView{base: c.base(r, s, "webhooks", "webhooks.title")}
 	for _, e := range eps {
 		page, err := c.svc.ListDeliveryAttempts(r.Context(), s.principal, e.ID, refund.AttemptFilter{Limit: latestAttempts})
 		if err != nil {
@@ -39,7 +39,7 @@ func (c *Console) webhooks(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		v.Endpoints = append(v.Endpoints, endpointRow{Endpoint: e, Attempts: page.Data, More: page.HasMore})
 	}
-	c.render(w, r, http.StatusOK, "webhooks.html", v)
+	c.render(w, r, http.StatusOK, "webhooks.html", &v)
 }
 
 type deliveriesView struct {
@@ -59,7 +59,7 @@ func (c *Console) deliveries(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	cursor := r.URL.Query().Get("cursor")
 	if len(cursor) > 128 {
-		c.fail(w, r, s, refund.Errorf(refund.EInvalidRequest, "cursor", "That page link is not valid; start from the first page."))
+		c.fail(w, r, s, errorf(refund.EInvalidRequest, "cursor", "error.cursor"))
 		return
 	}
 	page, err := c.svc.ListDeliveryAttempts(r.Context(), s.principal, e.ID, refund.AttemptFilter{Cursor: cursor, Limit: 50})
@@ -67,7 +67,7 @@ func (c *Console) deliveries(w http.ResponseWriter, r *http.Request, s *session)
 		c.fail(w, r, s, err)
 		return
 	}
-	v := deliveriesView{base: c.base(s, "Deliveries to "+e.URL, "webhooks"), Endpoint: e, Attempts: page.Data,
+	v := deliveriesView{base: c.base(r, s, "webhooks", "deliveries.title", e.URL), Endpoint: e, Attempts: page.Data,
 		NextCursor: page.NextCursor, Paged: cursor != ""}
-	c.render(w, r, http.StatusOK, "deliveries.html", v)
+	c.render(w, r, http.StatusOK, "deliveries.html", &v)
 }

@@ -47,6 +47,7 @@ func (s *Service) newKey() (raw string, err error) {
 // MerchantInput describes a new merchant.
 type MerchantInput struct {
 	Name, CR, Freelancer, Email, Mobile, AccountNo, VATNumber string
+	TimeZone                                                  string // IANA name; "" is DefaultTimeZone
 }
 
 var (
@@ -68,6 +69,10 @@ func (in MerchantInput) validate() error {
 		return Errorf(EInvalidRequest, "vat_number", "vat_number must be 15 digits")
 	case len(in.Freelancer) > 40 || len(in.AccountNo) > 40:
 		return Errorf(EInvalidRequest, "account_no", "identifiers are at most 40 characters")
+	case in.TimeZone != "":
+		if _, err := LoadZone(in.TimeZone); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -84,7 +89,10 @@ func (s *Service) CreateMerchant(ctx context.Context, in MerchantInput) (*Mercha
 		return nil, "", err
 	}
 	m := &Merchant{ID: s.cfg.NewID("mer"), Name: in.Name, CR: in.CR, Freelancer: in.Freelancer,
-		Email: in.Email, Mobile: in.Mobile, AccountNo: in.AccountNo, VATNumber: in.VATNumber}
+		Email: in.Email, Mobile: in.Mobile, AccountNo: in.AccountNo, VATNumber: in.VATNumber, TimeZone: in.TimeZone}
+	if m.TimeZone == "" {
+		m.TimeZone = DefaultTimeZone
+	}
 	var raw string
 	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
 		m.CreatedAt = s.now()

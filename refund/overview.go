@@ -35,10 +35,6 @@ type SummaryTx interface {
 	RefundSummary(ctx context.Context, merchantID string, since time.Time, offset time.Duration) (*RefundSummary, error)
 }
 
-// OverviewZone is the merchant's day for the overview: Saudi time, like
-// invoices. (A per-merchant zone is not configurable yet.)
-var OverviewZone = InvoiceZone
-
 // Figures are refunds counted and summed per currency.
 type Figures struct {
 	Count    int64
@@ -88,8 +84,10 @@ type Overview struct {
 	FailureRate int64
 	TopFailures []FailureCount
 	Days        []DayFigures // 30 local days, oldest first, today last
-	OldestOpen  time.Time
-	OldestID    string
+	// Zone is the merchant's time zone, which the days are counted in.
+	Zone       *time.Location
+	OldestOpen time.Time
+	OldestID   string
 	// Needs a person.
 	RequiresReview, RequiresApproval int64
 	Discrepancies                    int64
@@ -102,14 +100,26 @@ func (s *Service) Overview(ctx context.Context, p Principal) (*Overview, error) 
 	if err := require(p, ScopeRefundsRead); err != nil {
 		return nil, err
 	}
-	now := s.now().In(OverviewZone)
-	_, off := now.Zone()
-	offset := time.Duration(off) * time.Second
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, OverviewZone)
-	since := today.AddDate(0, 0, -29)
+	// Days are the merchant's. The store shifts by one offset, today's: in
+	// a zone with daylight saving, a refund within an hour of midnight on
+	// the far side of a change counts on the neighbouring day. (The Gulf's
+	// zones have none.)
+	var zone *time.Location
+	var today, since time.Time
+	var offset time.Duration
 	var sum *RefundSummary
 	var discrepancies []*Discrepancy
-	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		m, err := tx.GetMerchant(ctx, p.MerchantID)
+		if err != nil {
+			return err
+		}
+		zone = m.Location()
+		now := s.now().In(zone)
+		_, off := now.Zone()
+		offset = time.Duration(off) * time.Second
+		today = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, zone)
+		since = today.AddDate(0, 0, -29)
 		if sum, err = tx.RefundSummary(ctx, p.MerchantID, since.UTC(), offset); err != nil {
 			return err
 		}
@@ -119,21 +129,29 @@ func (s *Service) Overview(ctx context.Context, p Principal) (*Overview, error) 
 	if err != nil {
 		return nil, err
 	}
-	o := &Overview{OldestOpen: sum.OldestOpen, OldestID: sum.OldestID, RequiresReview: sum.Open[StatusRequiresReview],
+	o := &Overview{Zone: zone, OldestOpen: sum.OldestOpen, OldestID: sum.OldestID, RequiresReview: sum.Open[StatusRequiresReview],
 		RequiresApproval: sum.Open[StatusRequiresApproval], Discrepancies: int64(min(len(discrepancies), MaxPageSize)),
 		DiscrepanciesMore: len(discrepancies) > MaxPageSize}
 	for _, f := range []*Figures{&o.Today, &o.Week, &o.Month} {
 		*f = Figures{ByStatus: map[Status]int64{}, Amounts: map[string]map[Status]int64{}}
 	}
-	days := map[int64]*DayFigures{}
+	// Days are matched by their date, which is the same whatever offset
+	// the store shifted by.
+	type date struct {
+		y int
+		m time.Month
+		d int
+	}
+	days := map[date]*DayFigures{}
 	for i := range 30 {
 		d := since.AddDate(0, 0, i)
 		o.Days = append(o.Days, DayFigures{Day: d, ByStatus: map[Status]int64{}})
-		days[d.Unix()] = &o.Days[i]
+		days[date{d.Year(), d.Month(), d.Day()}] = &o.Days[i]
 	}
 	failures := map[string]int64{}
 	for _, b := range sum.Buckets {
-		day := b.Day.In(OverviewZone)
+		local := b.Day.Add(offset).UTC() // the local midnight, read as UTC
+		day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, zone)
 		o.Month.add(b)
 		if !day.Before(today.AddDate(0, 0, -6)) {
 			o.Week.add(b)
@@ -141,7 +159,7 @@ func (s *Service) Overview(ctx context.Context, p Principal) (*Overview, error) 
 		if !day.Before(today) {
 			o.Today.add(b)
 		}
-		if d := days[day.Unix()]; d != nil {
+		if d := days[date{day.Year(), day.Month(), day.Day()}]; d != nil {
 			d.ByStatus[b.Status] += b.Count
 			d.Total += b.Count
 		}

@@ -108,7 +108,11 @@ type Merchant struct {
 	Mobile     string
 	AccountNo  string
 	VATNumber  string
-	CreatedAt  time.Time
+	// TimeZone is the IANA name of the merchant's zone ("Asia/Kuwait"):
+	// the console shows its dates there and counts its days there. ""
+	// means DefaultTimeZone.
+	TimeZone  string
+	CreatedAt time.Time
 }
 
 // Partner acts for the merchants linked to it (the Paylink seed).

@@ -35,6 +35,9 @@ type Tx interface {
 	// email (without case), accountNo, app_id, among the merchants linked
 	// to partnerID when it is not empty. Returns EMerchantNotFound.
 	FindMerchant(ctx context.Context, field, value, partnerID string) (*Merchant, error)
+	// SetMerchantTimeZone writes the merchant's TimeZone. Returns
+	// EMerchantNotFound.
+	SetMerchantTimeZone(ctx context.Context, merchantID, zone string) error
 
 	// CreatePartner inserts p and its merchant links.
 	CreatePartner(ctx context.Context, p *Partner) error

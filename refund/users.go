@@ -68,8 +68,11 @@ type ConsoleSession struct {
 	UserID     string
 	MerchantID string
 	CSRF       string
-	CreatedAt  time.Time
-	SeenAt     time.Time
+	// Language is the console language the user chose ("ar", "en"); ""
+	// until they choose one (the browser's Accept-Language decides).
+	Language  string
+	CreatedAt time.Time
+	SeenAt    time.Time
 }
 
 // UserTx is the console-user part of a transaction.
@@ -91,6 +94,9 @@ type UserTx interface {
 	DeleteConsoleSession(ctx context.Context, idHash string) error
 	// DeleteUserSessions ends every session of a user.
 	DeleteUserSessions(ctx context.Context, userID string) error
+	// SetConsoleSessionLanguage records the session's language; ENotFound
+	// when there is no such session.
+	SetConsoleSessionLanguage(ctx context.Context, idHash, language string) error
 	// FailSignIn counts a sign-in attempt in one statement: the max-th in
 	// a row resets the count and locks the account until lockUntil. It
 	// returns the account's lock after the count (zero: not locked).
@@ -319,6 +325,38 @@ func (s *Service) ConsoleSessionOf(ctx context.Context, sessionID string) (*Cons
 		return nil, nil, gone
 	}
 	return sess, u, err
+}
+
+// SetSessionLanguage keeps the language a signed-in user chose in their
+// session, so every node shows the console in it. The console decides
+// which languages exist; here a language is only checked to be a short
+// tag ("ar", "en-GB").
+func (s *Service) SetSessionLanguage(ctx context.Context, sessionID, language string) error {
+	if !validLanguage(language) {
+		return Errorf(EInvalidRequest, "language", "a language is a tag such as ar or en")
+	}
+	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+		return tx.SetConsoleSessionLanguage(ctx, hashID(sessionID), language)
+	})
+	if ErrorCode(err) == ENotFound {
+		return Errorf(ENotFound, "", "no such session")
+	}
+	return err
+}
+
+// validLanguage accepts a BCP 47-like tag of letters and hyphens, at most
+// 16 characters.
+func validLanguage(tag string) bool {
+	if tag == "" || len(tag) > 16 {
+		return false
+	}
+	for i := 0; i < len(tag); i++ {
+		c := tag[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' && i > 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // SignOut ends a console session.

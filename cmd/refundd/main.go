@@ -18,6 +18,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	// The zone database inside the binary: merchants' time zones load on a
+	// machine without /usr/share/zoneinfo (a distroless image).
+	_ "time/tzdata"
 
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
@@ -37,7 +40,8 @@ Usage:
   refundd migrate  --db URL
   refundd bench    [--db URL | --target URL --key KEY] [--shape spread|hot] [--clients N | --rate R]
                    [--duration D] [--surface native|sgate] [--ceiling] [--json]
-  refundd merchant create --db URL --name N [--cr X] [--email E] [--mobile M] [--account-no A] [--vat-number V]
+  refundd merchant create --db URL --name N [--cr X] [--email E] [--mobile M] [--account-no A] [--vat-number V] [--time-zone Z]
+  refundd merchant set-time-zone --db URL --merchant ID --zone Asia/Kuwait
   refundd partner  create --db URL --name N --merchant ID [--merchant ID ...]
   refundd key      create --db URL (--merchant ID | --partner ID) [--scope S ...]
   refundd key      list   --db URL
@@ -87,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, rest, stdout, stderr)
 	case "merchant create":
 		err = runMerchantCreate(ctx, rest, stdout)
+	case "merchant set-time-zone":
+		err = runMerchantSetTimeZone(ctx, rest, stdout)
 	case "partner create":
 		err = runPartnerCreate(ctx, rest, stdout)
 	case "key create":
@@ -375,7 +381,7 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func merchantJSON(m *refund.Merchant) map[string]any {
 	return map[string]any{"id": m.ID, "object": "merchant", "app_id": m.AppID, "name": m.Name, "cr": m.CR,
-		"email": m.Email, "mobile": m.Mobile, "account_no": m.AccountNo, "vat_number": m.VATNumber, "created_at": m.CreatedAt}
+		"email": m.Email, "mobile": m.Mobile, "account_no": m.AccountNo, "vat_number": m.VATNumber, "time_zone": m.TimeZone, "created_at": m.CreatedAt}
 }
 
 func keyJSON(k *refund.APIKey) map[string]any {
@@ -399,6 +405,7 @@ func runMerchantCreate(ctx context.Context, args []string, stdout io.Writer) err
 	fs.StringVar(&in.Mobile, "mobile", "", "mobile")
 	fs.StringVar(&in.AccountNo, "account-no", "", "account number")
 	fs.StringVar(&in.VATNumber, "vat-number", "", "VAT registration number (15 digits)")
+	fs.StringVar(&in.TimeZone, "time-zone", refund.DefaultTimeZone, "IANA time zone the console shows dates in")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -408,6 +415,33 @@ func runMerchantCreate(ctx context.Context, args []string, stdout io.Writer) err
 			return err
 		}
 		return printJSON(stdout, map[string]any{"merchant": merchantJSON(m), "api_key": key})
+	})
+}
+
+// runMerchantSetTimeZone sets the zone the console shows a merchant's
+// dates in and counts its days in. The name is checked with
+// time.LoadLocation against the zone database inside the binary before
+// the database is opened.
+func runMerchantSetTimeZone(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("merchant set-time-zone", io.Discard)
+	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
+	merchant := fs.String("merchant", "", "merchant id (required)")
+	zone := fs.String("zone", "", "IANA time zone name, e.g. Asia/Kuwait (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *merchant == "" || *zone == "" {
+		return usageError("merchant set-time-zone needs --merchant ID and --zone NAME (e.g. Asia/Kuwait)")
+	}
+	if _, err := refund.LoadZone(*zone); err != nil {
+		return usageError(fmt.Sprintf("--zone %q is not an IANA time zone name such as Asia/Riyadh or Asia/Kuwait", *zone))
+	}
+	return withService(ctx, *db, func(svc *refund.Service) error {
+		m, err := svc.SetMerchantTimeZone(ctx, *merchant, *zone)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]any{"merchant": merchantJSON(m)})
 	})
 }
 

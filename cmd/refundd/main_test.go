@@ -58,6 +58,32 @@ func TestCLI_AdminCommands(t *testing.T) {
 		t.Fatalf("merchant create printed %s", out)
 	}
 
+	// A merchant starts in Saudi time; set-time-zone moves it (the name is
+	// checked against the zone database inside the binary).
+	var zone string
+	json.Unmarshal(mc.Merchant["time_zone"], &zone)
+	if zone != "Asia/Riyadh" {
+		t.Fatalf("a new merchant's time zone: %q, want Asia/Riyadh", zone)
+	}
+	code, out, errOut = runCLI(t, "merchant", "set-time-zone", "--db", db, "--merchant", merchantID, "--zone", "Asia/Kuwait")
+	if code != 0 || !strings.Contains(out, `"time_zone": "Asia/Kuwait"`) || !strings.Contains(out, merchantID) {
+		t.Fatalf("merchant set-time-zone: code %d, out %s, err %s", code, out, errOut)
+	}
+	for _, tc := range []struct {
+		name, merchant, zone string
+		code                 int
+		msg                  string
+	}{
+		{"ErrNotAZone", merchantID, "Asia/Atlantis", 2, "Asia/Atlantis"},
+		{"ErrLocal", merchantID, "Local", 2, "IANA"},
+		{"ErrNoZone", merchantID, "", 2, "--zone"},
+		{"ErrUnknownMerchant", "mer_missing", "Asia/Dubai", 1, "not found"},
+	} {
+		if code, _, errOut := runCLI(t, "merchant", "set-time-zone", "--db", db, "--merchant", tc.merchant, "--zone", tc.zone); code != tc.code || !strings.Contains(errOut, tc.msg) {
+			t.Errorf("set-time-zone %s: want exit %d mentioning %q, got %d: %s", tc.name, tc.code, tc.msg, code, errOut)
+		}
+	}
+
 	// The refund policy: thresholds per currency, an age, an expiry; a bad
 	// currency is refused and changes nothing.
 	code, out, errOut = runCLI(t, "policy", "set", "--db", db, "--merchant", merchantID, "--threshold", "SAR=50000",
@@ -83,6 +109,9 @@ func TestCLI_AdminCommands(t *testing.T) {
 	mustJSON(t, out, &mc2)
 	if mc2.Merchant.AppID != appID+1 {
 		t.Fatalf("second app_id: want %d, got %d", appID+1, mc2.Merchant.AppID)
+	}
+	if code, out, errOut = runCLI(t, "merchant", "create", "--db", db, "--name", "Doha Store", "--time-zone", "Asia/Qatar"); code != 0 || !strings.Contains(out, `"time_zone": "Asia/Qatar"`) {
+		t.Fatalf("merchant create --time-zone: code %d, out %s, err %s", code, out, errOut)
 	}
 
 	code, out, errOut = runCLI(t, "partner", "create", "--db", db, "--name", "Platform", "--merchant", merchantID)

@@ -123,11 +123,11 @@ func nullString(s string) *string {
 	return &s
 }
 
-const merchantColumns = `id, app_id, name, cr, freelancer, email, mobile, account_no, vat_number, created_at`
+const merchantColumns = `id, app_id, name, cr, freelancer, email, mobile, account_no, vat_number, time_zone, created_at`
 
 func scanMerchant(s scanner) (*refund.Merchant, error) {
 	var m refund.Merchant
-	if err := s.Scan(&m.ID, &m.AppID, &m.Name, &m.CR, &m.Freelancer, &m.Email, &m.Mobile, &m.AccountNo, &m.VATNumber, &m.CreatedAt); err != nil {
+	if err := s.Scan(&m.ID, &m.AppID, &m.Name, &m.CR, &m.Freelancer, &m.Email, &m.Mobile, &m.AccountNo, &m.VATNumber, &m.TimeZone, &m.CreatedAt); err != nil {
 		return nil, err
 	}
 	return &m, nil
@@ -137,9 +137,9 @@ func scanMerchant(s scanner) (*refund.Merchant, error) {
 // sequence: distinct across nodes without a read-then-write (numbers of
 // rolled-back inserts are skipped).
 func (t *tx) CreateMerchant(ctx context.Context, m *refund.Merchant) error {
-	err := t.q.QueryRow(ctx, `INSERT INTO merchants (id, name, cr, freelancer, email, mobile, account_no, vat_number, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING app_id`,
-		m.ID, m.Name, m.CR, m.Freelancer, m.Email, m.Mobile, m.AccountNo, m.VATNumber, m.CreatedAt,
+	err := t.q.QueryRow(ctx, `INSERT INTO merchants (id, name, cr, freelancer, email, mobile, account_no, vat_number, time_zone, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING app_id`,
+		m.ID, m.Name, m.CR, m.Freelancer, m.Email, m.Mobile, m.AccountNo, m.VATNumber, m.TimeZone, m.CreatedAt,
 	).Scan(&m.AppID)
 	if err != nil {
 		return t.fail("create merchant", err)
@@ -157,6 +157,18 @@ func (t *tx) GetMerchant(ctx context.Context, id string) (*refund.Merchant, erro
 		return nil, t.fail("get merchant", err)
 	}
 	return m, nil
+}
+
+// SetMerchantTimeZone returns EMerchantNotFound.
+func (t *tx) SetMerchantTimeZone(ctx context.Context, merchantID, zone string) error {
+	n, err := t.exec(ctx, "set merchant time zone", `UPDATE merchants SET time_zone = $1 WHERE id = $2`, zone, merchantID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EMerchantNotFound, "", "merchant %q not found", merchantID)
+	}
+	return nil
 }
 
 // merchantFields maps FindMerchant's field names to columns.

@@ -81,16 +81,16 @@ func (t *tx) ListUsers(ctx context.Context, merchantID string) ([]*refund.User, 
 
 // CreateConsoleSession stores a session.
 func (t *tx) CreateConsoleSession(ctx context.Context, s *refund.ConsoleSession) error {
-	_, err := t.exec(ctx, "create console session", `INSERT INTO console_sessions (id_hash, user_id, merchant_id, csrf, created_at, seen_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, s.IDHash, s.UserID, s.MerchantID, s.CSRF, s.CreatedAt, s.SeenAt)
+	_, err := t.exec(ctx, "create console session", `INSERT INTO console_sessions (id_hash, user_id, merchant_id, csrf, language, created_at, seen_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, s.IDHash, s.UserID, s.MerchantID, s.CSRF, s.Language, s.CreatedAt, s.SeenAt)
 	return err
 }
 
 // GetConsoleSession returns ENotFound.
 func (t *tx) GetConsoleSession(ctx context.Context, idHash string) (*refund.ConsoleSession, error) {
 	s := refund.ConsoleSession{IDHash: idHash}
-	err := t.q.QueryRow(ctx, `SELECT user_id, merchant_id, csrf, created_at, seen_at FROM console_sessions WHERE id_hash = $1`,
-		idHash).Scan(&s.UserID, &s.MerchantID, &s.CSRF, &s.CreatedAt, &s.SeenAt)
+	err := t.q.QueryRow(ctx, `SELECT user_id, merchant_id, csrf, language, created_at, seen_at FROM console_sessions WHERE id_hash = $1`,
+		idHash).Scan(&s.UserID, &s.MerchantID, &s.CSRF, &s.Language, &s.CreatedAt, &s.SeenAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, refund.Errorf(refund.ENotFound, "", "no such session")
 	}
@@ -104,6 +104,18 @@ func (t *tx) GetConsoleSession(ctx context.Context, idHash string) (*refund.Cons
 func (t *tx) TouchConsoleSession(ctx context.Context, idHash string, seen time.Time) error {
 	_, err := t.exec(ctx, "touch console session", `UPDATE console_sessions SET seen_at = $1 WHERE id_hash = $2`, seen, idHash)
 	return err
+}
+
+// SetConsoleSessionLanguage returns ENotFound.
+func (t *tx) SetConsoleSessionLanguage(ctx context.Context, idHash, language string) error {
+	n, err := t.exec(ctx, "set console session language", `UPDATE console_sessions SET language = $1 WHERE id_hash = $2`, language, idHash)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.ENotFound, "", "no such session")
+	}
+	return nil
 }
 
 // DeleteConsoleSession ends a session.

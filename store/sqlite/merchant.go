@@ -48,12 +48,12 @@ func (t *tx) exists(ctx context.Context, op, query string, args ...any) (bool, e
 	return false, wrap(op, err)
 }
 
-const merchantColumns = `id, app_id, name, cr, freelancer, email, mobile, account_no, vat_number, created_at`
+const merchantColumns = `id, app_id, name, cr, freelancer, email, mobile, account_no, vat_number, time_zone, created_at`
 
 func scanMerchant(s scanner) (*refund.Merchant, error) {
 	var m refund.Merchant
 	var created int64
-	if err := s.Scan(&m.ID, &m.AppID, &m.Name, &m.CR, &m.Freelancer, &m.Email, &m.Mobile, &m.AccountNo, &m.VATNumber, &created); err != nil {
+	if err := s.Scan(&m.ID, &m.AppID, &m.Name, &m.CR, &m.Freelancer, &m.Email, &m.Mobile, &m.AccountNo, &m.VATNumber, &m.TimeZone, &created); err != nil {
 		return nil, err
 	}
 	m.CreatedAt = fromNanos(created)
@@ -64,9 +64,9 @@ func scanMerchant(s scanner) (*refund.Merchant, error) {
 // so far, which the single writer makes safe.
 func (t *tx) CreateMerchant(ctx context.Context, m *refund.Merchant) error {
 	err := t.q.QueryRowContext(ctx, `INSERT INTO merchants (`+merchantColumns+`)
-		VALUES (?, (SELECT COALESCE(MAX(app_id), 0) + 1 FROM merchants), ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, (SELECT COALESCE(MAX(app_id), 0) + 1 FROM merchants), ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING app_id`,
-		m.ID, m.Name, m.CR, m.Freelancer, m.Email, m.Mobile, m.AccountNo, m.VATNumber, nanos(m.CreatedAt),
+		m.ID, m.Name, m.CR, m.Freelancer, m.Email, m.Mobile, m.AccountNo, m.VATNumber, m.TimeZone, nanos(m.CreatedAt),
 	).Scan(&m.AppID)
 	if err != nil {
 		return wrap("create merchant", err)
@@ -84,6 +84,18 @@ func (t *tx) GetMerchant(ctx context.Context, id string) (*refund.Merchant, erro
 		return nil, wrap("get merchant", err)
 	}
 	return m, nil
+}
+
+// SetMerchantTimeZone returns EMerchantNotFound.
+func (t *tx) SetMerchantTimeZone(ctx context.Context, merchantID, zone string) error {
+	n, err := t.exec(ctx, "set merchant time zone", `UPDATE merchants SET time_zone = ? WHERE id = ?`, zone, merchantID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EMerchantNotFound, "", "merchant %q not found", merchantID)
+	}
+	return nil
 }
 
 // merchantFields maps FindMerchant's field names to columns.

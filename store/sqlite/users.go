@@ -94,8 +94,8 @@ func (t *tx) ListUsers(ctx context.Context, merchantID string) ([]*refund.User, 
 
 // CreateConsoleSession stores a session.
 func (t *tx) CreateConsoleSession(ctx context.Context, s *refund.ConsoleSession) error {
-	_, err := t.exec(ctx, "create console session", `INSERT INTO console_sessions (id_hash, user_id, merchant_id, csrf, created_at, seen_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, s.IDHash, s.UserID, s.MerchantID, s.CSRF, nanos(s.CreatedAt), nanos(s.SeenAt))
+	_, err := t.exec(ctx, "create console session", `INSERT INTO console_sessions (id_hash, user_id, merchant_id, csrf, language, created_at, seen_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, s.IDHash, s.UserID, s.MerchantID, s.CSRF, s.Language, nanos(s.CreatedAt), nanos(s.SeenAt))
 	return err
 }
 
@@ -103,8 +103,8 @@ func (t *tx) CreateConsoleSession(ctx context.Context, s *refund.ConsoleSession)
 func (t *tx) GetConsoleSession(ctx context.Context, idHash string) (*refund.ConsoleSession, error) {
 	s := refund.ConsoleSession{IDHash: idHash}
 	var created, seen int64
-	err := t.q.QueryRowContext(ctx, `SELECT user_id, merchant_id, csrf, created_at, seen_at FROM console_sessions WHERE id_hash = ?`,
-		idHash).Scan(&s.UserID, &s.MerchantID, &s.CSRF, &created, &seen)
+	err := t.q.QueryRowContext(ctx, `SELECT user_id, merchant_id, csrf, language, created_at, seen_at FROM console_sessions WHERE id_hash = ?`,
+		idHash).Scan(&s.UserID, &s.MerchantID, &s.CSRF, &s.Language, &created, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, refund.Errorf(refund.ENotFound, "", "no such session")
 	}
@@ -119,6 +119,18 @@ func (t *tx) GetConsoleSession(ctx context.Context, idHash string) (*refund.Cons
 func (t *tx) TouchConsoleSession(ctx context.Context, idHash string, seen time.Time) error {
 	_, err := t.exec(ctx, "touch console session", `UPDATE console_sessions SET seen_at = ? WHERE id_hash = ?`, nanos(seen), idHash)
 	return err
+}
+
+// SetConsoleSessionLanguage returns ENotFound.
+func (t *tx) SetConsoleSessionLanguage(ctx context.Context, idHash, language string) error {
+	n, err := t.exec(ctx, "set console session language", `UPDATE console_sessions SET language = ? WHERE id_hash = ?`, language, idHash)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.ENotFound, "", "no such session")
+	}
+	return nil
 }
 
 // DeleteConsoleSession ends a session.

@@ -29,6 +29,23 @@ var merchantTests = []test{
 			wantSame(t, "GetMerchant", got, want)
 		}
 	}},
+	{"TimeZone", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant(func(m *refund.Merchant) { m.TimeZone = "Asia/Riyadh" })
+		other := f.mustCreateMerchant(func(m *refund.Merchant) { m.TimeZone = "Asia/Riyadh" })
+		f.mustUpdate(func(tx refund.Tx) error { return tx.SetMerchantTimeZone(f.ctx, m.ID, "Asia/Kuwait") })
+		for id, want := range map[string]string{m.ID: "Asia/Kuwait", other.ID: "Asia/Riyadh"} {
+			var got *refund.Merchant
+			f.mustView(func(tx refund.Tx) (err error) {
+				got, err = tx.GetMerchant(f.ctx, id)
+				return err
+			})
+			if got.TimeZone != want {
+				t.Errorf("merchant %s: time zone %q, want %q", id, got.TimeZone, want)
+			}
+		}
+		err := f.update(func(tx refund.Tx) error { return tx.SetMerchantTimeZone(f.ctx, "mer_missing", "Asia/Dubai") })
+		wantCode(t, err, refund.EMerchantNotFound)
+	}},
 	{"ErrMerchantNotFound", func(t *testing.T, f *fixture) {
 		f.mustCreateMerchant()
 		err := f.view(func(tx refund.Tx) error {
@@ -216,6 +233,33 @@ var apiKeyTests = []test{
 }
 
 var userTests = []test{
+	{"SessionLanguage", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		u := &refund.User{ID: f.id("usr"), MerchantID: m.ID, Email: f.id("u") + "@souq.example", Role: refund.RoleViewer,
+			PasswordHash: "x", CreatedAt: t0, UpdatedAt: t0}
+		f.mustUpdate(func(tx refund.Tx) error { return tx.CreateUser(f.ctx, u) })
+		a := &refund.ConsoleSession{IDHash: f.id("sa"), UserID: u.ID, MerchantID: m.ID, CSRF: "c1", CreatedAt: t0, SeenAt: t0}
+		b := &refund.ConsoleSession{IDHash: f.id("sb"), UserID: u.ID, MerchantID: m.ID, CSRF: "c2", Language: "en", CreatedAt: t0, SeenAt: t0}
+		f.mustUpdate(func(tx refund.Tx) error {
+			if err := tx.CreateConsoleSession(f.ctx, a); err != nil {
+				return err
+			}
+			return tx.CreateConsoleSession(f.ctx, b)
+		})
+		f.mustUpdate(func(tx refund.Tx) error { return tx.SetConsoleSessionLanguage(f.ctx, a.IDHash, "ar") })
+		for _, want := range []struct{ idHash, lang string }{{a.IDHash, "ar"}, {b.IDHash, "en"}} {
+			var got *refund.ConsoleSession
+			f.mustView(func(tx refund.Tx) (err error) {
+				got, err = tx.GetConsoleSession(f.ctx, want.idHash)
+				return err
+			})
+			if got.Language != want.lang || got.CSRF == "" {
+				t.Errorf("session %s: language %q, want %q", want.idHash, got.Language, want.lang)
+			}
+		}
+		err := f.update(func(tx refund.Tx) error { return tx.SetConsoleSessionLanguage(f.ctx, "missing", "ar") })
+		wantCode(t, err, refund.ENotFound)
+	}},
 	{"SignInAttemptsCountAtomically", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		u := &refund.User{ID: f.id("usr"), MerchantID: m.ID, Email: f.id("u") + "@souq.example", Role: refund.RoleViewer,
