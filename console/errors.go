@@ -58,6 +58,7 @@ var replies = map[string]reply{
 	refund.ERateLimited:             {http.StatusTooManyRequests, "error.rate_limited", false},
 	refund.EProcessorUnavailable:    {http.StatusServiceUnavailable, "error.processor_unavailable", false},
 	refund.EUnsupportedCurrency:     {http.StatusUnprocessableEntity, "error.unsupported_currency", true},
+	refund.EProcessorUnsupported:    {http.StatusUnprocessableEntity, "error.processor_unsupported", true},
 	codeCSRF:                        {http.StatusForbidden, "error.csrf_failed", false},
 	refund.EInternal:                {http.StatusInternalServerError, "error.internal", false},
 }
