@@ -120,6 +120,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /console/login":                 {surface: public},
 		"POST /console/login":                {surface: public},
 		"POST /console/logout":               {surface: console},
+		"POST /console/login/language":       {surface: public},
+		"POST /console/language":             {surface: console, body: "lang=ar"},
 		"GET /console/orders":                {surface: console},
 		"GET /console/orders/{id}":           {surface: console, object: true},
 		"POST /console/orders/{id}/refunds":  {surface: console, body: "amount=1.00&reason=matrix", object: true},
