@@ -6,24 +6,30 @@
 //	POST {URL}/order/v1/merchant/invoices/{invoice_id}/refund/
 //	     Authorization: Bearer <credential>, app-id: <app_id>, Idempotency-Key: <refundd's refund id>
 //	     {"comments","refunded_items":[{"id","qty","amount"}]} -> the refund invoice
-//	GET  {URL}/order/v1/merchant/invoices/{refund_invoice_id}/   (status)
+//	GET  {URL}/order/v1/merchant/invoices/{refund_invoice_id}/   (status by reference)
+//	GET  {URL}/order/v1/merchant/invoices/{invoice_id}/          (status by key: its refunds,
+//	     each refund invoice's refund_reason carrying the marker)
 //
 // What it declares, and why:
 //
 //	idempotent submit    no   the seed documents no deduplication
-//	status by key        no   nothing in Techrar's invoices names refundd's refund id
+//	status by key        yes  the comments (a refund invoice's refund_reason) end with
+//	                          the marker "[refundd <refund id>]"; the tax invoice lists
+//	                          every refund invoice, so "none carries it" is complete
 //	status by reference  yes  the refund invoice, by the id its answer gave
 //	partial              yes  any lines, any part of a line
 //	vendors              no
 //	line items           yes, required: refunded_items is the request
 //
-// The Idempotency-Key header (refundd's refund id) is sent anyway: a
-// refundd serving this API deduplicates on it and keeps it as the refund's
+// The Idempotency-Key header (refundd's refund id) is sent too: a refundd
+// serving this API deduplicates on it and keeps it as the refund's
 // merchant_reference, but a real Techrar is not known to, so the core
-// never relies on it. The seed's body has no reference field to carry it.
-// Without the refund invoice's id (the answer was lost) the outcome cannot
-// be looked up: StatusOf answers processor.ErrNoStatus, and the refund
-// waits for review.
+// never relies on it. The refund id travels in the comments instead, which
+// Techrar keeps as the refund invoice's refund_reason: after a lost answer
+// StatusOf finds the refund invoice by it among the tax invoice's refunds.
+// "Not there" then proves only that it has not executed yet; the core,
+// which may not resubmit to a processor that does not deduplicate, sends
+// such a refund to review.
 //
 // Account:
 //   - URL: the API's base, https://api.techrar.com.
@@ -137,7 +143,7 @@ func checkURL(raw string) (string, error) {
 
 // Capabilities: see the package documentation.
 func (c *Connector) Capabilities() processor.Capabilities {
-	return processor.Capabilities{StatusByReference: true, Partial: true, Lines: true, LinesRequired: true}
+	return processor.Capabilities{StatusByKey: true, StatusByReference: true, Partial: true, Lines: true, LinesRequired: true}
 }
 
 type refundBody struct {
@@ -175,7 +181,7 @@ func (c *Connector) Status(context.Context, string) (processor.Result, error) {
 // here, never a decline: it says nothing about the refund.
 func (c *Connector) StatusOf(ctx context.Context, req processor.Request) (processor.Result, error) {
 	if req.Reference == "" {
-		return processor.Result{}, processor.ErrNoStatus
+		return c.statusByKey(ctx, req)
 	}
 	if _, err := strconv.ParseUint(req.Reference, 10, 63); err != nil {
 		return processor.Result{}, fmt.Errorf("techrar: reference %q is not a refund invoice id", req.Reference)
@@ -238,15 +244,67 @@ func build(req processor.Request) (refundBody, processor.Result, bool) {
 	return b, processor.Result{}, true
 }
 
-// comments is the refund's reason, or one naming the refund; the same on
-// every attempt, so a retry is the same request.
+// comments is the refund's reason (or "Refund") followed by the marker
+// that names the refund; the same on every attempt, so a retry is the
+// same request.
 func comments(req processor.Request) string {
+	mark := marker(req.IdempotencyKey)
 	r := strings.TrimSpace(req.Reason)
 	if r == "" {
-		r = "Refund " + req.IdempotencyKey
+		r = "Refund"
 	}
-	if len(r) > maxComments {
-		r = strings.ToValidUTF8(r[:maxComments], "")
+	if room := maxComments - len(mark) - 1; len(r) > room {
+		r = strings.ToValidUTF8(r[:max(room, 0)], "")
 	}
-	return r
+	return r + " " + mark
+}
+
+// marker names a refund in its comments.
+func marker(key string) string { return "[refundd " + key + "]" }
+
+// statusByKey finds the refund invoice whose refund_reason carries key's
+// marker among the tax invoice's refund invoices, newest first.
+func (c *Connector) statusByKey(ctx context.Context, req processor.Request) (processor.Result, error) {
+	if _, err := strconv.ParseUint(req.ProcessorOrderID, 10, 63); err != nil || req.IdempotencyKey == "" {
+		return processor.Result{}, processor.ErrNoStatus
+	}
+	resp, err := c.client.Do(ctx, http.MethodGet, invoicesPath+req.ProcessorOrderID+"/", nil, "")
+	if err != nil {
+		return processor.Result{}, err
+	}
+	if resp.Status != http.StatusOK {
+		req.Reference = req.ProcessorOrderID
+		return readStatus(resp, req)
+	}
+	var tax struct {
+		Refunds []struct {
+			ID int64 `json:"id"`
+		} `json:"refunds"`
+	}
+	if err := json.Unmarshal(resp.Body, &tax); err != nil {
+		return processor.Result{}, &processor.TransientError{Code: "unreadable_reply", Message: "the tax invoice is not the seed's JSON object"}
+	}
+	mark := marker(req.IdempotencyKey)
+	for i := len(tax.Refunds) - 1; i >= 0; i-- {
+		id := strconv.FormatInt(tax.Refunds[i].ID, 10)
+		resp, err := c.client.Do(ctx, http.MethodGet, invoicesPath+id+"/", nil, "")
+		if err != nil {
+			return processor.Result{}, err
+		}
+		r := req
+		r.Reference = id
+		if resp.Status != http.StatusOK {
+			return readStatus(resp, r)
+		}
+		var inv struct {
+			RefundReason *string `json:"refund_reason"`
+		}
+		if err := json.Unmarshal(resp.Body, &inv); err != nil {
+			return processor.Result{}, &processor.TransientError{Code: "unreadable_reply", Message: "refund invoice " + id + " is not the seed's JSON object"}
+		}
+		if inv.RefundReason != nil && strings.HasSuffix(*inv.RefundReason, mark) {
+			return readInvoice(resp.Body, r)
+		}
+	}
+	return processor.Result{}, processor.ErrNotFound
 }
