@@ -120,7 +120,10 @@ func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply)
 	if c == nil || c.Replay != nil {
 		return
 	}
-	err := s.tracedUpdate(context.WithoutCancel(ctx), "idem_complete", func(tx Tx) error {
+	// The answer has gone out: store it even if the caller hung up since
+	// (the statements too), or a retry would find the key still locked.
+	ctx = context.WithoutCancel(ctx)
+	err := s.tracedUpdate(ctx, "idem_complete", func(tx Tx) error {
 		rec, err := tx.GetIdempotency(ctx, c.merchantID, c.key)
 		if err != nil {
 			return err
