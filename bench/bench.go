@@ -27,13 +27,17 @@ type Config struct {
 	Target   string        // base URL of refundd
 	Key      string        // merchant API key
 	Surface  string        // native (default) or a dialect name
-	Shape    string        // spread (default) or hot
+	Shape    string        // spread (default) or hot: every refund on one order for the whole run
 	Clients  int           // closed loop: concurrent clients (default 32)
 	Rate     float64       // open loop: requests per second (0 = closed loop)
 	Duration time.Duration // measured time (default 10s)
 	Warmup   time.Duration // unmeasured time before it (default 1s)
 	Orders   int           // spread: orders in the pool (default 2000)
 	Verify   bool          // check invariants at the end
+	// Trace splits each acknowledged refund's latency into the phases the
+	// server reports in its Server-Timing header (refundd serve
+	// --server-timing; the in-process server of refundd bench --trace).
+	Trace bool
 	// RSS, when set, reads the server's resident memory (bytes).
 	RSS func() int64
 	// Measure, when set, is called when the measured drive starts and its
@@ -64,15 +68,43 @@ type Report struct {
 	Checked      int            `json:"invariant_checks,omitempty"`
 	Ceiling      float64        `json:"ceiling_throughput,omitempty"`
 	Ratio        float64        `json:"ratio,omitempty"`
+	// Trace is where the acknowledged refunds' time went (Config.Trace),
+	// phase by phase in the order the server met them, then what the
+	// server did outside them, the client's share and the whole.
+	Trace []PhaseStat `json:"trace,omitempty"`
 }
+
+// PhaseStat is one phase of the refunds' latency. Means add up to the
+// whole's mean; percentiles do not add up.
+type PhaseStat struct {
+	Phase string  `json:"phase"`
+	P50   float64 `json:"p50_ms"`
+	P99   float64 `json:"p99_ms"`
+	Mean  float64 `json:"mean_ms"`
+	Share float64 `json:"share"` // of the whole's mean
+}
+
+// Rows of a trace besides the server's phases.
+const (
+	PhaseServerOther = "server_other" // the server's total less its phases: HTTP, routing, JSON
+	PhaseClient      = "client"       // the whole less the server's total: network, client, generator
+	PhaseWhole       = "whole"        // the latency the generator measured
+)
 
 // surface builds one refund request and reads its answer.
 type surface interface {
 	// newOrder creates an order worth amount and returns its id.
 	newOrder(ctx context.Context, amount int64) (string, error)
-	// refund asks for amount off order; it returns the refund id on
-	// success and an error code otherwise.
-	refund(ctx context.Context, order string, amount int64, seq uint64) (id, code string, err error)
+	// refund asks for amount off order.
+	refund(ctx context.Context, order string, amount int64, seq uint64) (reply, error)
+}
+
+// reply is the answer to one refund request: the refund id on success, an
+// error code otherwise, and the server's Server-Timing header if it sent
+// one.
+type reply struct {
+	id, code string
+	timing   string
 }
 
 // Client is the HTTP client every run uses: many idle connections, so the
@@ -97,12 +129,21 @@ type run struct {
 	errs     map[string]int
 	acked    map[string][]ackedRefund // by order
 	requests atomic.Int64
-
-	hotMu    sync.Mutex
-	hotOrder string
-	hotGen   int
+	traces   []trace
 
 	orders []string
+}
+
+// trace is one acknowledged refund's phases as the server reported them,
+// and its latency at the generator.
+type trace struct {
+	phases []phase
+	whole  time.Duration
+}
+
+type phase struct {
+	name string
+	d    time.Duration
 }
 
 type ackedRefund struct {
@@ -111,9 +152,12 @@ type ackedRefund struct {
 }
 
 const (
-	spreadOrderAmount = 1_000_000 // 10,000.00: room for many small refunds
-	hotOrderAmount    = 200_000
-	refundAmount      = 100
+	spreadOrderAmount  = 1_000_000 // 10,000.00: room for many small refunds
+	spreadRefundAmount = 100
+	// The hot order never runs out: at 1 minor unit a refund, 10^15 units
+	// last longer than any run (a million refunds a second for 30 years).
+	hotOrderAmount  = 1_000_000_000_000_000
+	hotRefundAmount = 1
 )
 
 // Run drives cfg.Target and returns the report.
@@ -152,7 +196,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		r.drive(ctx, cfg.Warmup, false)
 	}
 	r.mu.Lock()
-	r.lat, r.errs = r.lat[:0], map[string]int{}
+	r.lat, r.errs, r.traces = r.lat[:0], map[string]int{}, nil
 	r.mu.Unlock()
 	r.requests.Store(0)
 	started := time.Now()
@@ -177,7 +221,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for k, v := range r.errs {
 		rep.Errors[k] = v
 	}
+	traces := r.traces
 	r.mu.Unlock()
+	if cfg.Trace {
+		if rep.Trace = phaseStats(traces); rep.Trace == nil {
+			return nil, errors.New("bench: --trace: the server answered no Server-Timing header (start it with --server-timing)")
+		}
+	}
 	slices.Sort(lat)
 	rep.Duration = elapsed.Seconds()
 	rep.Requests = int(r.requests.Load())
@@ -209,15 +259,14 @@ func pct(sorted []time.Duration, p float64) float64 {
 	return ms(sorted[min(max(i, 0), len(sorted)-1)])
 }
 
-// setup creates the spread pool or the first hot order.
+// setup creates the spread pool or the one hot order.
 func (r *run) setup(ctx context.Context) error {
 	if r.cfg.Shape == "hot" {
 		id, err := r.surf.newOrder(ctx, hotOrderAmount)
 		if err != nil {
 			return err
 		}
-		r.hotOrder = id
-		r.orders = append(r.orders, id)
+		r.orders = []string{id}
 		return nil
 	}
 	ids := make([]string, r.cfg.Orders)
@@ -249,30 +298,13 @@ func (r *run) setup(ctx context.Context) error {
 	return nil
 }
 
-// pick returns the order for request seq.
-func (r *run) pick(seq uint64) (string, int) {
+// pick returns the order and amount for request seq: the hot order is
+// orders[0], and the spread pool is walked round.
+func (r *run) pick(seq uint64) (string, int64) {
 	if r.cfg.Shape == "hot" {
-		r.hotMu.Lock()
-		defer r.hotMu.Unlock()
-		return r.hotOrder, r.hotGen
+		return r.orders[0], hotRefundAmount
 	}
-	return r.orders[seq%uint64(len(r.orders))], 0
-}
-
-// exhausted replaces the hot order once it is used up (only the first
-// client to notice does it).
-func (r *run) exhausted(ctx context.Context, gen int) {
-	r.hotMu.Lock()
-	defer r.hotMu.Unlock()
-	if gen != r.hotGen {
-		return
-	}
-	id, err := r.surf.newOrder(ctx, hotOrderAmount)
-	if err != nil {
-		return
-	}
-	r.hotOrder, r.hotGen = id, r.hotGen+1
-	r.orders = append(r.orders, id)
+	return r.orders[seq%uint64(len(r.orders))], spreadRefundAmount
 }
 
 var seq atomic.Uint64
@@ -281,30 +313,34 @@ var seq atomic.Uint64
 // planned send time, or now).
 func (r *run) one(ctx context.Context, intended time.Time, record bool) {
 	n := seq.Add(1)
-	order, gen := r.pick(n)
-	id, code, err := r.surf.refund(ctx, order, refundAmount, n)
+	order, amount := r.pick(n)
+	rep, err := r.surf.refund(ctx, order, amount, n)
 	took := time.Since(intended)
 	if ctx.Err() != nil {
 		return
 	}
 	r.requests.Add(1)
-	switch {
-	case err != nil:
-		code = "transport_error"
-	case code == "amount_exceeds_refundable" && r.cfg.Shape == "hot":
-		r.exhausted(ctx, gen)
+	if err != nil {
+		rep.code = "transport_error"
+	}
+	var tr []phase
+	if r.cfg.Trace && record && rep.id != "" {
+		tr = parseServerTiming(rep.timing)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if id != "" {
-		r.acked[order] = append(r.acked[order], ackedRefund{id: id, amount: refundAmount})
+	if rep.id != "" {
+		r.acked[order] = append(r.acked[order], ackedRefund{id: rep.id, amount: amount})
 		if record {
 			r.lat = append(r.lat, took)
+			if tr != nil {
+				r.traces = append(r.traces, trace{phases: tr, whole: took})
+			}
 		}
 		return
 	}
 	if record {
-		r.errs[code]++
+		r.errs[rep.code]++
 	}
 }
 
@@ -438,6 +474,7 @@ func Table(w io.Writer, reps ...*Report) {
 			}
 			fmt.Fprintf(w, "invariants (%d checks): %s\n", r.Checked, verdict)
 		}
+		TraceTable(w, r)
 	}
 }
 
@@ -447,10 +484,10 @@ type native struct {
 	client    *http.Client
 }
 
-func (n *native) do(ctx context.Context, method, path string, body []byte, out any, headers ...string) (int, error) {
+func (n *native) do(ctx context.Context, method, path string, body []byte, out any, headers ...string) (int, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, method, n.base+path, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+n.key)
 	if body != nil {
@@ -461,23 +498,23 @@ func (n *native) do(ctx context.Context, method, path string, body []byte, out a
 	}
 	res, err := n.client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
-			return res.StatusCode, fmt.Errorf("bench: %s %s answered %d %q", method, path, res.StatusCode, b)
+			return res.StatusCode, res.Header, fmt.Errorf("bench: %s %s answered %d %q", method, path, res.StatusCode, b)
 		}
 	}
-	return res.StatusCode, nil
+	return res.StatusCode, res.Header, nil
 }
 
 func (n *native) get(ctx context.Context, path string, out any) error {
-	status, err := n.do(ctx, "GET", path, nil, out)
+	status, _, err := n.do(ctx, "GET", path, nil, out)
 	if err == nil && status != 200 {
 		err = fmt.Errorf("bench: GET %s answered %d", path, status)
 	}
@@ -492,7 +529,7 @@ func (n *native) newOrder(ctx context.Context, amount int64) (string, error) {
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	status, err := n.do(ctx, "POST", "/v1/orders", body, &o)
+	status, _, err := n.do(ctx, "POST", "/v1/orders", body, &o)
 	if err != nil {
 		return "", err
 	}
@@ -510,20 +547,20 @@ type nativeReply struct {
 	} `json:"error"`
 }
 
-func (n *native) refund(ctx context.Context, order string, amount int64, seq uint64) (string, string, error) {
+func (n *native) refund(ctx context.Context, order string, amount int64, seq uint64) (reply, error) {
 	body := fmt.Appendf(nil, `{"order_id":%q,"amount":%d}`, order, amount)
 	var rep nativeReply
-	status, err := n.do(ctx, "POST", "/v1/refunds", body, &rep, "Idempotency-Key", "bench-"+strconv.FormatUint(seq, 36)+"-"+order)
+	status, h, err := n.do(ctx, "POST", "/v1/refunds", body, &rep, "Idempotency-Key", "bench-"+strconv.FormatUint(seq, 36)+"-"+order)
 	if err != nil {
-		return "", "", err
+		return reply{}, err
 	}
 	if status == http.StatusCreated && rep.Status != "failed" {
-		return rep.ID, "", nil
+		return reply{id: rep.ID, timing: h.Get("Server-Timing")}, nil
 	}
 	if rep.Error.Code == "" {
 		rep.Error.Code = "http_" + strconv.Itoa(status)
 	}
-	return "", rep.Error.Code, nil
+	return reply{code: rep.Error.Code}, nil
 }
 
 func newSurface(name, base, key string, c *http.Client) (surface, error) {
@@ -544,24 +581,24 @@ func newSurface(name, base, key string, c *http.Client) (surface, error) {
 // are made through the native API (SGate has no order creation).
 type sgateSurface struct{ *native }
 
-func (s *sgateSurface) refund(ctx context.Context, order string, amount int64, seq uint64) (string, string, error) {
+func (s *sgateSurface) refund(ctx context.Context, order string, amount int64, seq uint64) (reply, error) {
 	ref := "bench-" + strconv.FormatUint(seq, 36) + "-" + order[len(order)-8:]
 	body := fmt.Appendf(nil, `{"amount":"%d.%02d","reason":"bench","merchantRefundId":%q}`, amount/100, amount%100, ref)
 	var rep struct {
 		Status string `json:"status"`
 		Code   string `json:"code"`
 	}
-	status, err := s.do(ctx, "POST", "/orders/"+order+"/refunds", body, &rep)
+	status, h, err := s.do(ctx, "POST", "/orders/"+order+"/refunds", body, &rep)
 	if err != nil {
-		return "", "", err
+		return reply{}, err
 	}
 	if status < 300 && rep.Status != "fail" {
-		return "ref:" + ref, "", nil
+		return reply{id: "ref:" + ref, timing: h.Get("Server-Timing")}, nil
 	}
 	if rep.Code == "" {
 		rep.Code = "http_" + strconv.Itoa(status)
 	}
-	return "", rep.Code, nil
+	return reply{code: rep.Code}, nil
 }
 
 // ceilingSurface sends the native requests to the trivial handler.
@@ -569,7 +606,7 @@ type ceilingSurface struct{ *native }
 
 func (c *ceilingSurface) newOrder(context.Context, int64) (string, error) { return "ord_ceiling", nil }
 
-func (c *ceilingSurface) refund(ctx context.Context, order string, amount int64, seq uint64) (string, string, error) {
+func (c *ceilingSurface) refund(ctx context.Context, order string, amount int64, seq uint64) (reply, error) {
 	return c.native.refund(ctx, order, amount, seq)
 }
 
@@ -600,6 +637,7 @@ func RunCeiling(ctx context.Context, cfg Config) (float64, error) {
 	go srv.Serve(ln)
 	defer srv.Close()
 	cfg.Target, cfg.Key, cfg.Surface, cfg.Shape, cfg.Verify, cfg.RSS = "http://"+ln.Addr().String(), "ceiling", "ceiling", "spread", false, nil
+	cfg.Trace, cfg.Measure = false, nil
 	cfg.Orders = 1
 	rep, err := Run(ctx, cfg)
 	if err != nil {

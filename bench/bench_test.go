@@ -2,7 +2,9 @@ package bench_test
 
 import (
 	"context"
+	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,11 +14,13 @@ import (
 )
 
 // A short run of each shape and loop against a real server: the report is
-// filled in and the end-of-run invariant check passes.
+// filled in and the end-of-run invariant check passes. The hot shape keeps
+// its one order for the whole run, and a traced run splits the refunds'
+// latency into the server's phases, which add up to the whole.
 func TestRun(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "b.db")})
+	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "b.db"), ServerTiming: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +39,7 @@ func TestRun(t *testing.T) {
 		{"SpreadClosed", bench.Config{Shape: "spread", Clients: 4, Orders: 20}},
 		{"HotClosed", bench.Config{Shape: "hot", Clients: 4}},
 		{"SpreadOpen", bench.Config{Shape: "spread", Rate: 100, Orders: 20}},
+		{"HotTraced", bench.Config{Shape: "hot", Clients: 4, Trace: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
@@ -55,10 +60,49 @@ func TestRun(t *testing.T) {
 			if rep.InvariantsOK == nil || !*rep.InvariantsOK || rep.Checked < rep.Refunds {
 				t.Fatalf("invariants: %+v", rep)
 			}
+			if cfg.Shape == "hot" && rep.Checked != rep.Refunds+1 {
+				// One check per acknowledged refund and one per order.
+				t.Errorf("hot run checked %d for %d refunds: want them all on one order", rep.Checked, rep.Refunds)
+			}
+			if cfg.Trace {
+				checkTrace(t, rep)
+			} else if rep.Trace != nil {
+				t.Errorf("untraced run has a trace: %+v", rep.Trace)
+			}
 		})
 	}
 	c, err := bench.RunCeiling(ctx, bench.Config{Clients: 4, Duration: 300 * time.Millisecond})
 	if err != nil || c <= 0 {
 		t.Fatalf("ceiling: %v %v", c, err)
+	}
+}
+
+// checkTrace: every phase of a refund is there, in the order the server
+// met them, and the rows' means add up to the whole's.
+func checkTrace(t *testing.T, rep *bench.Report) {
+	t.Helper()
+	var names []string
+	var sum, whole float64
+	for _, p := range rep.Trace {
+		names = append(names, p.Phase)
+		if p.P50 < 0 || p.P99 < p.P50 || p.Mean < 0 {
+			t.Errorf("implausible phase %+v", p)
+		}
+		if p.Phase == bench.PhaseWhole {
+			whole = p.Mean
+		} else {
+			sum += p.Mean
+		}
+	}
+	want := []string{"auth", "idem_begin_queue", "idem_begin_exec", "idem_begin_commit",
+		"reserve_queue", "reserve_exec", "reserve_commit", "route", "processor_queue", "processor",
+		"result_queue", "result_exec", "result_commit", "idem_complete_queue", "idem_complete_exec", "idem_complete_commit",
+		bench.PhaseServerOther, bench.PhaseClient, bench.PhaseWhole}
+	if !slices.Equal(names, want) {
+		t.Errorf("trace phases %v, want %v", names, want)
+	}
+	// Each row's mean is rounded to the microsecond.
+	if whole <= 0 || math.Abs(sum-whole) > 0.002*float64(len(rep.Trace)) {
+		t.Errorf("phases add up to %.3f ms, the whole is %.3f ms", sum, whole)
 	}
 }

@@ -81,7 +81,7 @@ func (s *Service) BeginIdempotent(ctx context.Context, p Principal, key, hash st
 		return nil, Errorf(EForbidden, "", "this key does not act for a merchant")
 	}
 	c := &Claim{merchantID: p.MerchantID, key: key}
-	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err := s.tracedUpdate(ctx, "idem_begin", func(tx Tx) error {
 		now := s.now()
 		rec, err := tx.GetIdempotency(ctx, p.MerchantID, key)
 		switch {
@@ -120,7 +120,10 @@ func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply)
 	if c == nil || c.Replay != nil {
 		return
 	}
-	err := s.update(ctx, func(tx Tx) error {
+	// The answer has gone out: store it even if the caller hung up since
+	// (the statements too), or a retry would find the key still locked.
+	ctx = context.WithoutCancel(ctx)
+	err := s.tracedUpdate(ctx, "idem_complete", func(tx Tx) error {
 		rec, err := tx.GetIdempotency(ctx, c.merchantID, c.key)
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // API keys look like rk_<12 hex prefix>_<32 hex secret>. The prefix is
@@ -251,10 +252,12 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 		return Principal{}, unauthorized
 	}
 	var k *APIKey
+	started := time.Now()
 	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
 		k, err = tx.GetAPIKeyByPrefix(ctx, prefix)
 		return err
 	})
+	traceSince(ctx, "auth", started)
 	if ErrorCode(err) == EKeyNotFound {
 		return Principal{}, unauthorized
 	}

@@ -19,8 +19,13 @@ import (
 // surface without deduplication a retry is a second refund.
 func (s *Service) submit(ctx context.Context, r *Refund, idemKey string) *Refund {
 	res, callErr := s.callRefund(ctx, r)
+	// The answer is recorded even if the caller has gone meanwhile: its
+	// statements too run on a context that is not canceled, or a client
+	// hanging up after the call would leave the refund processing until
+	// the worker's lease runs out.
+	ctx = context.WithoutCancel(ctx)
 	var out *Refund
-	err := s.cfg.Store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
+	err := s.tracedUpdate(ctx, "result", func(tx Tx) error {
 		var err error
 		out, err = s.apply(ctx, tx, r.ID, r.Version, res, callErr, "refund")
 		if err != nil {
@@ -86,12 +91,15 @@ func (s *Service) callRefund(ctx context.Context, r *Refund) (processor.Result, 
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProcessorTimeout)
 	defer cancel()
+	queued := time.Now()
 	if err := s.acquireCall(cctx); err != nil {
 		return processor.Result{}, err
 	}
 	defer func() { <-s.inflight }()
+	traceSince(ctx, "processor_queue", queued)
 	req := s.request(r, rt.order)
 	req.RequestID = RequestFrom(ctx).ID
+	defer traceSince(ctx, "processor", time.Now())
 	return rt.proc.Refund(cctx, req)
 }
 

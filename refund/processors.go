@@ -288,6 +288,7 @@ func (s *Service) processorOf(ctx context.Context, tx Tx, o *Order) (processor.P
 // any transaction of the caller.
 func (s *Service) routeOf(ctx context.Context, r *Refund) (route, error) {
 	var rt route
+	defer traceSince(ctx, "route", time.Now())
 	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
 		if rt.order, err = tx.GetOrderForRefund(ctx, r.MerchantID, r.OrderID); err != nil {
 			return err

@@ -125,7 +125,7 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 	var r *Refund
 	var replay bool
 	reserve := func() error {
-		return s.cfg.Store.Update(ctx, func(tx Tx) error {
+		return s.tracedUpdate(ctx, "reserve", func(tx Tx) error {
 			var err error
 			r, replay, err = s.reserve(ctx, tx, p, &in, hash)
 			return err

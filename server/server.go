@@ -78,6 +78,11 @@ type Config struct {
 	// no tracing at all.
 	TracingEndpoint string
 	TracerProvider  trace.TracerProvider
+	// ServerTiming answers every request with a Server-Timing header that
+	// splits its time into the refund core's phases (api.ServerTiming;
+	// refundd bench --trace). Off by default: it tells any caller how the
+	// node spends its time.
+	ServerTiming bool
 	// TokenSecret signs the Paylink partner tokens (HS256, at least 32
 	// bytes) and must be the same on every node. Empty: a random secret
 	// per process, so tokens verify only on the node that issued them.
@@ -280,6 +285,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	var handler http.Handler = s.Metrics.Middleware(mux)
 	if tracingOn(cfg) {
 		handler = tracing.Middleware(tp, handler)
+	}
+	if cfg.ServerTiming {
+		handler = api.ServerTiming(handler)
 	}
 	s.http = &http.Server{
 		Handler:           api.Middleware(handler, cfg.Log),

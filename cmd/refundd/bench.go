@@ -27,7 +27,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.Target, "target", "", "base URL of a running refundd (with --key)")
 	fs.StringVar(&cfg.Key, "key", "", "merchant API key for --target")
 	fs.StringVar(&cfg.Surface, "surface", "native", "API surface to drive: native or sgate")
-	fs.StringVar(&cfg.Shape, "shape", "spread", "spread (each request another order) or hot (all on one order)")
+	fs.StringVar(&cfg.Shape, "shape", "spread", "spread (each request another order) or hot (every refund on one order, kept for the whole run)")
 	fs.IntVar(&cfg.Clients, "clients", 32, "closed loop: concurrent clients")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: requests per second (latency counted from the planned send time)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time")
@@ -36,6 +36,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ceiling := fs.Bool("ceiling", false, "also measure a trivial in-process JSON handler and print the ratio")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured run (in-process server and generator) to this file")
+	fs.BoolVar(&cfg.Trace, "trace", false, "split each refund's latency into the server's phases (queueing, transactions, processor call; "+
+		"with --target the server must run with --server-timing)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -97,7 +99,7 @@ func benchServer(ctx context.Context, db string, cfg *bench.Config) (func(), err
 		}
 		db = "sqlite:" + filepath.Join(tmp, "bench.db")
 	}
-	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: db})
+	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: db, ServerTiming: cfg.Trace})
 	if err != nil {
 		return nil, err
 	}

@@ -196,6 +196,7 @@ type serveFlags struct {
 	rateLimit           float64
 	rateBurst           int
 	otelEndpoint        string
+	serverTiming        bool
 	tokenSecret         string
 	maxAttempts         int
 	retryBackoff        time.Duration
@@ -235,6 +236,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.IntVar(&f.rateBurst, "rate-burst", 400, "burst allowance per API key")
 	fs.StringVar(&f.otelEndpoint, "otel-endpoint", env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
 		"OpenTelemetry: export traces to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318 (off when empty)")
+	fs.BoolVar(&f.serverTiming, "server-timing", env("REFUNDD_SERVER_TIMING", "") == "true",
+		"answer every request with a Server-Timing header splitting its time into the refund core's phases (for refundd bench --trace; tells callers how the node spends its time)")
 	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", env("REFUNDD_WEBHOOK_ALLOW_PRIVATE", "") == "true",
 		"allow webhook and notify targets on loopback and private addresses")
 	fs.StringVar(&f.tokenSecret, "token-secret", env("REFUNDD_TOKEN_SECRET", ""),
@@ -303,7 +306,7 @@ func (f *serveFlags) config(stderr io.Writer) server.Config {
 	}
 	cfg := server.Config{Addr: f.addr, DB: f.db, Processor: f.processor, Log: slog.New(h),
 		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate,
-		RateLimit: f.rateLimit, RateBurst: f.rateBurst, TracingEndpoint: f.otelEndpoint,
+		RateLimit: f.rateLimit, RateBurst: f.rateBurst, TracingEndpoint: f.otelEndpoint, ServerTiming: f.serverTiming,
 		TokenSecret: f.tokenSecret, MaxAttempts: f.maxAttempts, RetryBackoff: f.retryBackoff,
 		ProcessorWebhookSecret: f.processorSecret, SweepAges: sweeps, MetricsAllow: metricsNets, PublicURL: f.publicURL, ZATCAKeyFile: f.zatcaKeyFile}
 	f.secretKey.config(&cfg)

@@ -593,6 +593,12 @@ func BenchmarkStore(b *testing.B) {
 	storetest.Benchmark(b, func(b *testing.B) refund.Store { return mustOpen(b) })
 }
 
+// BenchmarkRefundHistory compares a whole refund on a fresh order with one
+// on an order that already has 10,000 refunds.
+func BenchmarkRefundHistory(b *testing.B) {
+	storetest.BenchmarkRefundHistory(b, func(b *testing.B) refund.Store { return mustOpen(b) })
+}
+
 // TestInvoices round-trips invoices and their configuration, and checks
 // that serial numbers handed out from two nodes at once are gapless even
 // when some of the transactions roll back.

@@ -336,8 +336,16 @@ func (s *Store) View(ctx context.Context, fn func(tx refund.Tx) error) error {
 	if err != nil {
 		return hide(fmt.Errorf("sqlite: begin: %w", err))
 	}
-	defer q.Rollback()
-	return hide(fn(&tx{q: &querier{tx: q}}))
+	defer q.Rollback() // a no-op after Commit
+	if err := fn(&tx{q: &querier{tx: q}}); err != nil {
+		return hide(err)
+	}
+	// As the PostgreSQL store does: a View that read what it wanted ends
+	// as a success.
+	if err := q.Commit(); err != nil {
+		return hide(fmt.Errorf("sqlite: commit: %w", err))
+	}
+	return nil
 }
 
 // Ping checks that a reader answers and that the committer can begin and

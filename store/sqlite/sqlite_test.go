@@ -259,3 +259,9 @@ func TestFileIsCreated(t *testing.T) {
 func BenchmarkStore(b *testing.B) {
 	storetest.Benchmark(b, func(b *testing.B) refund.Store { return mustOpen(b) })
 }
+
+// BenchmarkRefundHistory compares a whole refund on a fresh order with one
+// on an order that already has 10,000 refunds.
+func BenchmarkRefundHistory(b *testing.B) {
+	storetest.BenchmarkRefundHistory(b, func(b *testing.B) refund.Store { return mustOpen(b) })
+}

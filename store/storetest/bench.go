@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/refund"
 )
 
@@ -82,4 +84,118 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) refund.Store) {
 			})
 		})
 	}
+}
+
+// historyRefunds is how many earlier refunds BenchmarkRefundHistory gives
+// its order: a hot order after a busy day.
+const historyRefunds = 10_000
+
+// BenchmarkRefundHistory measures one whole refund as refund.Service makes
+// it on this store (reservation, processor call, result: each step in its
+// own committed transaction, the processor approving at once), one at a
+// time, on a fresh order and on an order that already has 10,000 refunds.
+// The two must cost the same: nothing a refund reads may grow with the
+// refunds its order already had. On the fresh order the refunds of the run
+// itself are its whole history (a few hundred at -benchtime 300x).
+func BenchmarkRefundHistory(b *testing.B, newStore func(b *testing.B) refund.Store) {
+	for _, bc := range []struct {
+		name    string
+		history int
+	}{{"Fresh", 0}, {"History10k", historyRefunds}} {
+		b.Run(bc.name, func(b *testing.B) {
+			st := newStore(b)
+			ctx := context.Background()
+			var n atomic.Int64
+			id := func(prefix string) string { return fmt.Sprintf("%s_%012d", prefix, n.Add(1)) }
+			svc, err := refund.NewService(refund.Config{Store: st, Processor: approver{}, NewID: id,
+				SweepAges: []time.Duration{}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := &refund.Merchant{ID: id("mer"), Name: "Bench", CreatedAt: t0}
+			if err := st.Update(ctx, func(tx refund.Tx) error { return tx.CreateMerchant(ctx, m) }); err != nil {
+				b.Fatal(err)
+			}
+			o := seedOrder(b, st, m.ID, id, bc.history)
+			p := refund.Principal{MerchantID: m.ID, KeyPrefix: "bench", Scopes: []string{refund.ScopeRefundsWrite}}
+			one := int64(1)
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o, Amount: &one})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r.Status != refund.StatusSucceeded {
+					b.Fatalf("refund %s is %s", r.ID, r.Status)
+				}
+			}
+		})
+	}
+}
+
+// seedOrder creates an order that can never run out and gives it history
+// earlier refunds of 1 unit, stored as refund.Service leaves a succeeded
+// refund: the refund row, its transitions, its refund transaction on the
+// order and the order's and capture's counters. It returns the order's id.
+func seedOrder(b *testing.B, st refund.Store, merchantID string, id func(string) string, history int) string {
+	b.Helper()
+	ctx := context.Background()
+	const amount = 1 << 50
+	oid, capture := id("ord"), id("txn")
+	o := &refund.Order{ID: oid, MerchantID: merchantID, Reference: "REF-" + oid, Currency: "SAR",
+		Amount: amount, CapturedAmount: amount, RefundedAmount: int64(history), RefundCount: history,
+		PaymentMethod: "card", CreatedAt: t0, UpdatedAt: t0,
+		Transactions: []refund.Transaction{{ID: capture, OrderID: oid, Seq: 1, Type: refund.TxCapture,
+			Status: refund.TxSucceeded, Amount: amount, RefundedAmount: int64(history), CreatedAt: t0}}}
+	var refunds []*refund.Refund
+	for i := range history {
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		r := &refund.Refund{ID: id("re"), MerchantID: merchantID, OrderID: oid, Seq: i + 1, Amount: 1, Currency: "SAR",
+			Status: refund.StatusSucceeded, CaptureID: capture, Surface: "native", Attempts: 1, NextAttemptAt: at,
+			RequestHash: "hash", Version: 3, CreatedAt: at, UpdatedAt: at, CreatedBy: "bench"}
+		refunds = append(refunds, r)
+		o.Transactions = append(o.Transactions, refund.Transaction{ID: id("txn"), OrderID: oid, Seq: i + 2,
+			Type: refund.TxRefund, Status: refund.TxSucceeded, Amount: 1, RefundID: r.ID, ResponseCode: "00",
+			Message: "Approved", CreatedAt: at})
+	}
+	if err := st.Update(ctx, func(tx refund.Tx) error { return tx.CreateOrder(ctx, o) }); err != nil {
+		b.Fatal(err)
+	}
+	const chunk = 500
+	for len(refunds) > 0 {
+		part := refunds[:min(chunk, len(refunds))]
+		refunds = refunds[len(part):]
+		err := st.Update(ctx, func(tx refund.Tx) error {
+			for _, r := range part {
+				if err := tx.CreateRefund(ctx, r); err != nil {
+					return err
+				}
+				for _, tr := range []refund.Transition{
+					{RefundID: r.ID, To: refund.StatusPending, Cause: "created via native", At: r.CreatedAt},
+					{RefundID: r.ID, From: refund.StatusPending, To: refund.StatusProcessing, Cause: "submitted", At: r.CreatedAt},
+					{RefundID: r.ID, From: refund.StatusProcessing, To: refund.StatusSucceeded, Cause: "approved", At: r.CreatedAt},
+				} {
+					if err := tx.InsertTransition(ctx, tr); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return oid
+}
+
+// approver is a processor that approves every refund at once.
+type approver struct{}
+
+func (approver) Refund(context.Context, processor.Request) (processor.Result, error) {
+	return processor.Result{Status: processor.Approved, ResponseCode: "00", Message: "Approved", RRN: "000000000001"}, nil
+}
+
+func (approver) Status(context.Context, string) (processor.Result, error) {
+	return processor.Result{Status: processor.Approved, ResponseCode: "00", Message: "Approved"}, nil
 }

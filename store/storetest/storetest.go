@@ -5,8 +5,9 @@
 //
 // The suite speaks only the refund.Store and refund.Tx interfaces: no SQL,
 // no driver, no backend-specific behaviour. It imports only the standard
-// library and refund. Ids come from a deterministic generator (so they sort
-// by creation, as real UUIDv7 ids do) and times are fixed; nothing sleeps.
+// library, refund and processor (for the benchmarks' approving processor).
+// Ids come from a deterministic generator (so they sort by creation, as
+// real UUIDv7 ids do) and times are fixed; nothing sleeps.
 // Times in the suite are whole microseconds, the precision PostgreSQL keeps.
 package storetest
 
