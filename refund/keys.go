@@ -225,7 +225,8 @@ func (s *Service) ListKeys(ctx context.Context) ([]*APIKey, error) {
 
 // RevokeKey revokes a key; it stops working on the next request.
 func (s *Service) RevokeKey(ctx context.Context, id string) error {
-	return s.cfg.Store.Update(ctx, func(tx Tx) error {
+	var prefix string
+	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
 		keys, err := tx.ListAPIKeys(ctx)
 		if err != nil {
 			return err
@@ -233,7 +234,7 @@ func (s *Service) RevokeKey(ctx context.Context, id string) error {
 		merchantID := ""
 		for _, k := range keys {
 			if k.ID == id {
-				merchantID = k.MerchantID
+				merchantID, prefix = k.MerchantID, k.Prefix
 			}
 		}
 		if err := tx.RevokeAPIKey(ctx, id, s.now()); err != nil {
@@ -241,6 +242,10 @@ func (s *Service) RevokeKey(ctx context.Context, id string) error {
 		}
 		return s.audit(ctx, tx, Principal{MerchantID: merchantID}, "api_key.revoke", "api_key", id, "active", "revoked", "", s.now())
 	})
+	if err == nil {
+		s.keys.drop(prefix)
+	}
+	return err
 }
 
 // Authenticate resolves a raw API key to its principal. Every failure is
@@ -251,19 +256,26 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 	if prefix == "" {
 		return Principal{}, unauthorized
 	}
-	var k *APIKey
 	started := time.Now()
-	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
-		k, err = tx.GetAPIKeyByPrefix(ctx, prefix)
-		return err
-	})
+	now := s.cfg.Now()
+	k, cached := s.keys.get(prefix, now, s.cfg.KeyCacheTTL)
+	if !cached {
+		err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+			k, err = tx.GetAPIKeyByPrefix(ctx, prefix)
+			return err
+		})
+		if ErrorCode(err) == EKeyNotFound {
+			traceSince(ctx, "auth", started)
+			return Principal{}, unauthorized
+		}
+		if err != nil {
+			return Principal{}, err
+		}
+		if s.cfg.KeyCacheTTL > 0 {
+			s.keys.put(prefix, k, now)
+		}
+	}
 	traceSince(ctx, "auth", started)
-	if ErrorCode(err) == EKeyNotFound {
-		return Principal{}, unauthorized
-	}
-	if err != nil {
-		return Principal{}, err
-	}
 	if subtle.ConstantTimeCompare(k.Hash, hashKey(raw)) != 1 || k.RevokedAt != nil {
 		return Principal{}, unauthorized
 	}

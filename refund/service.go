@@ -89,6 +89,13 @@ type Config struct {
 	// connectors; without them orders can only use Processor.
 	Sealer  Sealer
 	Connect Connect
+	// KeyCacheTTL is how long an API key read by Authenticate is kept
+	// without asking the store again (default 5s; negative: never kept).
+	// It bounds how late a revocation reaches a node that missed the
+	// store's notification.
+	KeyCacheTTL time.Duration
+	// OnKeyRevoked is told of each revocation notification (tests).
+	OnKeyRevoked func(prefix string)
 }
 
 // Service is the one entry point of the domain. Every surface (native API,
@@ -101,6 +108,7 @@ type Service struct {
 	clock    storeClock
 	// connectors are the built connectors of processor accounts.
 	connectors connectorCache
+	keys       keyCache
 }
 
 // NewService validates cfg and fills its defaults.
@@ -110,6 +118,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.KeyCacheTTL == 0 {
+		cfg.KeyCacheTTL = 5 * time.Second
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/refundd/refundd/idgen"
+	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 	"github.com/refundd/refundd/store/postgres/pgtest"
 )
@@ -132,5 +135,67 @@ func TestPostgres_MerchantReferenceRace(t *testing.T) {
 	}
 	if o := a.do("GET", "/v1/orders/"+orderID, a.key, nil); o.num("refunded_amount")+o.num("pending_refund_amount") != 1_000 {
 		t.Fatalf("order after the race: %s", o.raw)
+	}
+}
+
+// TestPostgres_KeyRevocationReachesEveryNode: authentication reads a key
+// once per KeyCacheTTL, not once per request, and a revocation still takes
+// effect at once on another node (the revoking transaction's NOTIFY drops
+// the key from every node's cache); when that notification is lost (here:
+// a revocation written behind refundd's back), within the TTL.
+func TestPostgres_KeyRevocationReachesEveryNode(t *testing.T) {
+	url := pgtest.URL(t, 0)
+	a, b := mustStart(t, onDB(url)), mustStart(t, onDB(url))
+	ctx := context.Background()
+	keyOn := func(n *testServer) int { return n.do("GET", "/v1/orders", a.key, nil).status }
+
+	// A second key of a's merchant, used on b (cached there), revoked on a.
+	k, raw, err := a.Service.CreateKey(ctx, a.mer.ID, "", []string{refund.ScopeOrdersRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.do("GET", "/v1/orders", raw, nil).status; got != http.StatusOK {
+		t.Fatalf("new key on b: %d", got)
+	}
+	if err := a.Service.RevokeKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second) // the notification is asynchronous; it comes in milliseconds
+	for b.do("GET", "/v1/orders", raw, nil).status != http.StatusUnauthorized {
+		if time.Now().After(deadline) {
+			t.Fatal("b still accepts a key revoked on a after 5s: the notification never dropped it")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := a.do("GET", "/v1/orders", raw, nil).status; got != http.StatusUnauthorized {
+		t.Fatalf("a accepts the key it revoked: %d", got)
+	}
+
+	// A revocation no notification announces: b keeps the key until its
+	// cache entry is KeyCacheTTL (5s) old on b's clock, then refuses it.
+	k2, raw2, err := a.Service.CreateKey(ctx, a.mer.ID, "", []string{refund.ScopeOrdersRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.do("GET", "/v1/orders", raw2, nil).status; got != http.StatusOK {
+		t.Fatalf("second key on b: %d", got)
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1`, k2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.do("GET", "/v1/orders", raw2, nil).status; got != http.StatusOK {
+		t.Fatalf("b right after an unannounced revocation: %d, want the cached key still accepted", got)
+	}
+	b.clock.Advance(5 * time.Second)
+	if got := b.do("GET", "/v1/orders", raw2, nil).status; got != http.StatusUnauthorized {
+		t.Fatalf("b after the TTL: %d, want 401", got)
+	}
+	if keyOn(a) != http.StatusOK || keyOn(b) != http.StatusOK {
+		t.Fatal("the merchant's first key stopped working")
 	}
 }

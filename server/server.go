@@ -143,6 +143,8 @@ type Server struct {
 	stopTracing func(context.Context) error
 	routes      []string
 	workerOn    bool
+	// stopKeys ends the watch of key revocations on other nodes.
+	stopKeys context.CancelFunc
 }
 
 // OpenStore opens the store named by a database URL and migrates it.
@@ -334,6 +336,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.ln = ln
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopKeys = stop
+	go s.Service.WatchKeys(wctx)
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.cfg.Log.Error("http server stopped", "err", err)
@@ -375,6 +380,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		if s.ln != nil {
 			err = s.http.Shutdown(ctx)
+		}
+		if s.stopKeys != nil {
+			s.stopKeys()
 		}
 		s.Worker.Stop()
 		s.Webhooks.Stop()

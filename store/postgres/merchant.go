@@ -305,7 +305,10 @@ func (t *tx) ListAPIKeys(ctx context.Context) ([]*refund.APIKey, error) {
 // RevokeAPIKey returns EKeyNotFound. Revoking a revoked key keeps the first
 // revocation time.
 func (t *tx) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
-	n, err := t.exec(ctx, "revoke api key", `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, at, id)
+	// The notification goes out when (and only if) this transaction
+	// commits: every node's key cache drops the key then.
+	n, err := t.exec(ctx, "revoke api key", `WITH k AS (UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 RETURNING prefix)
+		SELECT pg_notify('`+keysChannel+`', prefix) FROM k`, at, id)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,81 @@
+package refund
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// KeyWatcher is implemented by stores that tell every node when an API key
+// is revoked (PostgreSQL: LISTEN/NOTIFY in the revoking transaction).
+type KeyWatcher interface {
+	// WatchKeys calls changed with the prefix of every key revoked from
+	// now on, on any node, and with "" whenever revocations may have been
+	// missed (the watch (re)started), until ctx ends. It returns when ctx
+	// ends.
+	WatchKeys(ctx context.Context, changed func(prefix string))
+}
+
+// keyCache keeps API keys read by Authenticate for KeyCacheTTL, so that a
+// request does not cost a query. A key revoked on this node is dropped at
+// once, on another node when its store's notification arrives (KeyWatcher),
+// and in any case after KeyCacheTTL: the bound on a revocation's delay if a
+// notification is lost or the store cannot send one.
+type keyCache struct {
+	mu sync.Mutex
+	m  map[string]cachedKey
+}
+
+type cachedKey struct {
+	key *APIKey
+	at  time.Time
+}
+
+func (c *keyCache) get(prefix string, now time.Time, ttl time.Duration) (*APIKey, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[prefix]
+	if !ok || now.Sub(e.at) >= ttl || now.Before(e.at) {
+		return nil, false
+	}
+	return e.key, true
+}
+
+func (c *keyCache) put(prefix string, k *APIKey, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]cachedKey{}
+	}
+	if len(c.m) >= 100_000 {
+		clear(c.m) // bounded: keys are few; a flood of them only costs queries
+	}
+	c.m[prefix] = cachedKey{key: k, at: now}
+}
+
+// drop forgets prefix, or every key for "".
+func (c *keyCache) drop(prefix string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prefix == "" {
+		clear(c.m)
+		return
+	}
+	delete(c.m, prefix)
+}
+
+// WatchKeys keeps this node's key cache in step with revocations on other
+// nodes until ctx ends, when the store can tell (KeyWatcher); otherwise it
+// returns at once and KeyCacheTTL alone bounds a revocation's delay.
+func (s *Service) WatchKeys(ctx context.Context) {
+	w, ok := s.cfg.Store.(KeyWatcher)
+	if !ok || s.cfg.KeyCacheTTL <= 0 {
+		return
+	}
+	w.WatchKeys(ctx, func(prefix string) {
+		s.keys.drop(prefix)
+		if s.cfg.OnKeyRevoked != nil {
+			s.cfg.OnKeyRevoked(prefix)
+		}
+	})
+}
