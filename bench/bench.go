@@ -68,10 +68,59 @@ type Report struct {
 	Checked      int            `json:"invariant_checks,omitempty"`
 	Ceiling      float64        `json:"ceiling_throughput,omitempty"`
 	Ratio        float64        `json:"ratio,omitempty"`
+	// Per refund: what the server sent its database during the measured
+	// window (its /metrics counters, read before and after), divided by
+	// the acknowledged refunds; background work (worker, outbox) included.
+	// Absent when the target does not publish them.
+	Statements   float64 `json:"statements_per_refund,omitempty"`
+	RoundTrips   float64 `json:"round_trips_per_refund,omitempty"`
+	Transactions float64 `json:"transactions_per_refund,omitempty"`
 	// Trace is where the acknowledged refunds' time went (Config.Trace),
 	// phase by phase in the order the server met them, then what the
 	// server did outside them, the client's share and the whole.
 	Trace []PhaseStat `json:"trace,omitempty"`
+
+	counts [3]float64 // statements, round trips, transactions in the window
+}
+
+// storeMetrics are the counters storeCounts reads, in Report order.
+var storeMetrics = [3]string{"refundd_store_statements_total", "refundd_store_round_trips_total", "refundd_store_transactions_total"}
+
+// storeCounts reads the target's store counters from its /metrics (served
+// to loopback by default). An error when it does not publish them.
+func (r *run) storeCounts(ctx context.Context) ([3]float64, error) {
+	var out [3]float64
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(r.cfg.Target, "/")+"/metrics", nil)
+	if err != nil {
+		return out, err
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return out, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return out, fmt.Errorf("bench: /metrics answered %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return out, err
+	}
+	found := 0
+	for line := range strings.Lines(string(body)) {
+		for i, name := range storeMetrics {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				if out[i], err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil {
+					return out, err
+				}
+				found++
+			}
+		}
+	}
+	if found < len(storeMetrics) {
+		return out, errors.New("bench: the target publishes no store counters")
+	}
+	return out, nil
 }
 
 // PhaseStat is one phase of the refunds' latency. Means add up to the
@@ -209,9 +258,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Measure != nil {
 		stopMeasure = cfg.Measure()
 	}
+	before, countsErr := r.storeCounts(ctx)
 	r.drive(ctx, cfg.Duration, true)
 	stopMeasure()
 	elapsed := time.Since(started)
+	after, err := r.storeCounts(ctx)
+	if countsErr == nil && err == nil {
+		rep.counts = [3]float64{after[0] - before[0], after[1] - before[1], after[2] - before[2]}
+	}
 	if cfg.RSS != nil {
 		rep.RSSBytes = cfg.RSS()
 	}
@@ -233,6 +287,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Requests = int(r.requests.Load())
 	rep.Refunds = len(lat)
 	rep.Throughput = float64(len(lat)) / elapsed.Seconds()
+	if n := float64(len(lat)); n > 0 {
+		rep.Statements, rep.RoundTrips, rep.Transactions = rep.counts[0]/n, rep.counts[1]/n, rep.counts[2]/n
+	}
 	rep.P50, rep.P90, rep.P99, rep.P999 = pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 0.999)
 	if len(lat) > 0 {
 		rep.Max = ms(lat[len(lat)-1])
@@ -466,6 +523,9 @@ func Table(w io.Writer, reps ...*Report) {
 			float64(r.RSSBytes)/(1<<20), strings.Join(errs, " "))
 		if r.Ceiling > 0 {
 			fmt.Fprintf(w, "ceiling (trivial JSON handler, same generator): %.0f req/s; refundd at %.1f %% of it\n", r.Ceiling, 100*r.Ratio)
+		}
+		if r.Statements > 0 {
+			fmt.Fprintf(w, "database work per refund: %.1f statements, %.1f round trips, %.2f transactions\n", r.Statements, r.RoundTrips, r.Transactions)
 		}
 		if r.InvariantsOK != nil {
 			verdict := "ok"

@@ -54,6 +54,30 @@ func New() *Metrics {
 	return m
 }
 
+// WatchStore adds counters of what st sent its database, when it counts
+// (refund.CountingStore): refundd bench reads them around its run to give
+// statements, round trips and transactions per refund.
+func (m *Metrics) WatchStore(st refund.Store) {
+	cs, ok := st.(refund.CountingStore)
+	if !ok {
+		return
+	}
+	for _, c := range []struct {
+		name, help string
+		get        func(refund.StoreCounts) uint64
+	}{
+		{"refundd_store_statements_total", "SQL statements this node sent its database (BEGIN, COMMIT and savepoints included).",
+			func(c refund.StoreCounts) uint64 { return c.Statements }},
+		{"refundd_store_round_trips_total", "Waits for the database: a statement alone or a pipelined batch (0 on SQLite, which runs in process).",
+			func(c refund.StoreCounts) uint64 { return c.RoundTrips }},
+		{"refundd_store_transactions_total", "Database transactions this node began, read-only ones included.",
+			func(c refund.StoreCounts) uint64 { return c.Transactions }},
+	} {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
+			func() float64 { return float64(c.get(cs.Counts())) }))
+	}
+}
+
 // WatchStats adds the gauges read from svc.Stats on every scrape; now is
 // the clock for the age of the oldest processing refund.
 func (m *Metrics) WatchStats(svc *refund.Service, now func() time.Time) {

@@ -24,6 +24,21 @@ type Store interface {
 	Close() error
 }
 
+// StoreCounts is what a store has sent its database since it opened, for
+// measuring a refund's cost (refundd bench, /metrics): statements include
+// BEGIN, COMMIT and savepoints; a round trip is one wait for the database
+// (a pipelined batch of statements is one; an embedded database has none).
+type StoreCounts struct {
+	Statements   uint64 `json:"statements"`
+	RoundTrips   uint64 `json:"round_trips"`
+	Transactions uint64 `json:"transactions"` // committed or rolled back, read-only ones included
+}
+
+// CountingStore is a Store that counts its work.
+type CountingStore interface {
+	Counts() StoreCounts
+}
+
 // Tx is one transaction. Not-found lookups return an *Error with the
 // matching code (EOrderNotFound, ERefundNotFound, ...), never nil, nil.
 type Tx interface {

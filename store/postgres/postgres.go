@@ -54,6 +54,8 @@ type Store struct {
 	closed    chan struct{}
 	loop      sync.WaitGroup
 	closeOnce sync.Once
+
+	count *wireCounter
 }
 
 // commitReq is one Update waiting for its batch.
@@ -108,6 +110,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// together, so more connections mean more refunds per flush.
 		cfg.MaxConns = defaultMaxConns
 	}
+	count := &wireCounter{}
+	cfg.ConnConfig.Tracer = count
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		// Read times back in UTC (pgx's default is time.Local), as the
 		// SQLite store does: the instant is the same, but callers and the
@@ -120,7 +124,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", hide(err))
 	}
-	s := &Store{pool: pool, reqs: make(chan *commitReq), closed: make(chan struct{})}
+	s := &Store{count: count, pool: pool, reqs: make(chan *commitReq), closed: make(chan struct{})}
 	for range committers {
 		s.lanes = append(s.lanes, make(chan *commitReq))
 	}

@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -60,6 +61,15 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// What the store sent SQLite (Counts).
+	stmts, txs atomic.Uint64
+}
+
+// Counts reports the statements and transactions run so far. SQLite runs
+// in process: no round trips.
+func (s *Store) Counts() refund.StoreCounts {
+	return refund.StoreCounts{Statements: s.stmts.Load(), Transactions: s.txs.Load()}
 }
 
 // commitReq is one Update waiting for its batch.
@@ -258,16 +268,22 @@ func (s *Store) runBatch(batch []*commitReq) error {
 	// may cancel it; each fn still passes its own ctx to its statements.
 	ctx := context.Background()
 	q := s.wstmts.conn
-	if _, err := q.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	exec := func(stmt string) error {
+		s.stmts.Add(1)
+		_, err := q.ExecContext(ctx, stmt)
+		return err
+	}
+	s.txs.Add(1)
+	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			q.ExecContext(ctx, "ROLLBACK")
+			exec("ROLLBACK")
 		}
 	}()
-	t := &tx{q: &querier{cache: s.wstmts}}
+	t := &tx{q: &querier{cache: s.wstmts, n: &s.stmts}}
 	for _, r := range batch {
 		r.err = nil
 		if err := r.ctx.Err(); err != nil {
@@ -284,7 +300,7 @@ func (s *Store) runBatch(batch []*commitReq) error {
 			}
 			break
 		}
-		if _, err := q.ExecContext(ctx, "SAVEPOINT batch_item"); err != nil {
+		if err := exec("SAVEPOINT batch_item"); err != nil {
 			return fmt.Errorf("sqlite: savepoint: %w", err)
 		}
 		r.err = run(r.fn, t)
@@ -292,17 +308,17 @@ func (s *Store) runBatch(batch []*commitReq) error {
 			return r.err
 		}
 		if r.err != nil {
-			if _, err := q.ExecContext(ctx, "ROLLBACK TO batch_item"); err != nil {
+			if err := exec("ROLLBACK TO batch_item"); err != nil {
 				// The savepoint is gone: r's error aborted the whole
 				// transaction (SQLite does so on some errors).
 				return &lostBatch{culprit: r, cause: r.err}
 			}
 		}
-		if _, err := q.ExecContext(ctx, "RELEASE batch_item"); err != nil {
+		if err := exec("RELEASE batch_item"); err != nil {
 			return fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
-	if _, err := q.ExecContext(ctx, "COMMIT"); err != nil {
+	if err := exec("COMMIT"); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	committed = true
@@ -337,7 +353,9 @@ func (s *Store) View(ctx context.Context, fn func(tx refund.Tx) error) error {
 		return hide(fmt.Errorf("sqlite: begin: %w", err))
 	}
 	defer q.Rollback() // a no-op after Commit
-	if err := fn(&tx{q: &querier{tx: q}}); err != nil {
+	s.txs.Add(1)
+	s.stmts.Add(2) // BEGIN, and COMMIT or ROLLBACK
+	if err := fn(&tx{q: &querier{tx: q, n: &s.stmts}}); err != nil {
 		return hide(err)
 	}
 	// As the PostgreSQL store does: a View that read what it wanted ends

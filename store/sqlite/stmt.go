@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"sync/atomic"
 )
 
 // maxCached bounds the statement cache; queries built from filters come in
@@ -60,11 +61,19 @@ func (c *stmtCache) close() {
 // gives up still has its fn run to the end (fn is short, and Update waits
 // for the batch anyway); only a caller canceled before its turn is skipped.
 type querier struct {
-	tx    *sql.Tx    // a View's transaction
-	cache *stmtCache // or the committer's connection
+	tx    *sql.Tx        // a View's transaction
+	cache *stmtCache     // or the committer's connection
+	n     *atomic.Uint64 // statements run, when counted
+}
+
+func (q *querier) count() {
+	if q.n != nil {
+		q.n.Add(1)
+	}
 }
 
 func (q *querier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	q.count()
 	if q.tx != nil {
 		return q.tx.ExecContext(ctx, query, args...)
 	}
@@ -77,6 +86,7 @@ func (q *querier) ExecContext(ctx context.Context, query string, args ...any) (s
 }
 
 func (q *querier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	q.count()
 	if q.tx != nil {
 		return q.tx.QueryContext(ctx, query, args...)
 	}
@@ -91,6 +101,7 @@ func (q *querier) QueryContext(ctx context.Context, query string, args ...any) (
 // QueryRowContext reports a prepare error through Row.Scan, as *sql.Tx
 // does, by running the query unprepared on the same connection.
 func (q *querier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	q.count()
 	if q.tx != nil {
 		return q.tx.QueryRowContext(ctx, query, args...)
 	}
