@@ -84,7 +84,7 @@ func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind st
 	ctx = WithOrderKey(ctx, orderID)
 	var a *OrderAdjustment
 	var o *Order
-	err = s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err = s.write(ctx, func(tx Tx) (err error) {
 		a, o, err = s.adjustIn(ctx, tx, p, orderID, kind, in)
 		return err
 	})

@@ -112,7 +112,7 @@ func (s *Service) PutRefundPolicy(ctx context.Context, p Principal, in RefundPol
 		return nil, Errorf(EInvalidRequest, "approval_expiry", "approval_expiry must be between 1 minute and 30 days")
 	}
 	var pol *RefundPolicy
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		if pol, err = refundPolicy(ctx, tx, p.MerchantID); err != nil {
 			return err
 		}
@@ -175,7 +175,7 @@ func checkNotExpired(r *Refund, now time.Time) error {
 // other than its creator).
 func (s *Service) ApproveRefund(ctx context.Context, p Principal, id string) (*Refund, error) {
 	var r *Refund
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		if r, err = checker(ctx, tx, p, id); err != nil {
 			return err
 		}
@@ -204,7 +204,7 @@ func (s *Service) ApproveRefund(ctx context.Context, p Principal, id string) (*R
 	if err != nil {
 		return nil, err
 	}
-	return s.submit(WithOrderKey(ctx, r.OrderID), r, ""), nil
+	return s.submit(WithOrderKey(ctx, r.OrderID), r, "", nil), nil
 }
 
 // RejectRefund cancels a refund waiting for approval and releases its
@@ -214,7 +214,7 @@ func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason stri
 		return nil, Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
 	}
 	var r *Refund
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		if r, err = checker(ctx, tx, p, id); err != nil {
 			return err
 		}

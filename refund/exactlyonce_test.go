@@ -556,17 +556,28 @@ func TestIdempotentClaims(t *testing.T) {
 	if err != nil || c.Replay != nil {
 		t.Fatalf("first claim: %+v, %v", c, err)
 	}
-	if _, err := h.svc.BeginIdempotent(h.ctx, h.p, "k1", "hash-a"); refund.ErrorCode(err) != refund.EIdempotencyKeyInUse {
-		t.Fatalf("second claim while the first runs: %v", err)
-	}
-	if _, err := h.svc.BeginIdempotent(h.ctx, h.p, "k1", "hash-b"); refund.ErrorCode(err) != refund.EIdempotencyKeyReused {
-		t.Fatalf("claim with another request: %v", err)
+	// The key's row is written by the request's first write, not by
+	// BeginIdempotent: a second claim before that is granted, and the
+	// first of the two to write wins the key.
+	rival, err := h.svc.BeginIdempotent(h.ctx, h.p, "k1", "hash-a")
+	if err != nil || rival.Replay != nil {
+		t.Fatalf("second claim before the first wrote: %+v, %v", rival, err)
 	}
 	// The request ran (an order was created and linked) and died before
 	// it answered; after the lease a retry takes over and finds the order.
 	o, err := h.svc.CreateOrder(refund.WithClaim(h.ctx, c), h.p, refund.OrderInput{Currency: "SAR", Amount: 500, PaymentMethod: "card"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := h.svc.CreateOrder(refund.WithClaim(h.ctx, rival), h.p, refund.OrderInput{Currency: "SAR", Amount: 500, PaymentMethod: "card"}); refund.ErrorCode(err) != refund.EIdempotencyKeyInUse {
+		t.Fatalf("the rival's write while the first holds the key: %v", err)
+	}
+	h.svc.CompleteIdempotent(h.ctx, rival, refund.Reply{Status: 409, Body: []byte(`{}`)}) // in use: not kept, the row left alone
+	if _, err := h.svc.BeginIdempotent(h.ctx, h.p, "k1", "hash-a"); refund.ErrorCode(err) != refund.EIdempotencyKeyInUse {
+		t.Fatalf("claim while the first runs: %v", err)
+	}
+	if _, err := h.svc.BeginIdempotent(h.ctx, h.p, "k1", "hash-b"); refund.ErrorCode(err) != refund.EIdempotencyKeyReused {
+		t.Fatalf("claim with another request: %v", err)
 	}
 	h.clk.Advance(time.Hour)
 	c2, err := h.svc.BeginIdempotent(h.ctx, h.p, "k1", "hash-a")
@@ -600,6 +611,16 @@ func TestIdempotentClaims(t *testing.T) {
 	h.svc.CompleteIdempotent(h.ctx, c4, refund.Reply{Status: 500, Body: []byte(`{}`)})
 	if c5, err := h.svc.BeginIdempotent(h.ctx, h.p, "k2", "hash-a"); err != nil || c5.Replay != nil {
 		t.Fatalf("retry after a 5xx: %+v, %v", c5, err)
+	}
+	// A refusal before any write is kept all the same, in Complete's one
+	// transaction, and replayed.
+	c6, err := h.svc.BeginIdempotent(h.ctx, h.p, "k3", "hash-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc.CompleteIdempotent(h.ctx, c6, refund.Reply{Status: 400, ContentType: "application/json", Body: []byte(`{"error":"bad"}`)})
+	if c7, err := h.svc.BeginIdempotent(h.ctx, h.p, "k3", "hash-a"); err != nil || c7.Replay == nil || c7.Replay.Status != 400 {
+		t.Fatalf("replay of a refusal: %+v, %v", c7, err)
 	}
 	for _, bad := range []string{"", "tab\there", string(make([]byte, 256))} {
 		if _, err := h.svc.BeginIdempotent(h.ctx, h.p, bad, "hash-a"); refund.ErrorCode(err) != refund.EInvalidRequest {

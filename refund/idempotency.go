@@ -2,7 +2,9 @@ package refund
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
+	"time"
 )
 
 // Idempotency of creating requests, on every surface.
@@ -18,8 +20,17 @@ import (
 // answer finds the object instead of creating a second one.
 
 // Claim is one request's hold on an idempotency key.
+//
+// A fresh key is claimed lazily: BeginIdempotent only reads, and the key's
+// row is inserted by the request's first write transaction, ahead of
+// anything else in it (write), so the key and the request's first effects
+// commit together or not at all; a concurrent request with the same key
+// finds the row at its own first write and is refused as in use. A request
+// that never writes (refused before any effect) stores its answer in
+// CompleteIdempotent's one transaction. This spares every creating request
+// a transaction of its own for the claim.
 type Claim struct {
-	merchantID, key string
+	merchantID, key, hash string
 	// Replay is the stored first answer when the key was used before with
 	// the same request: the surface writes it and does nothing else.
 	Replay *Reply
@@ -30,6 +41,14 @@ type Claim struct {
 	// order still in flight, a concurrent change, the processor
 	// unavailable). Its answer is not kept: a retry must run again.
 	transient atomic.Bool
+	// The key's row: held means it is this request's (taken over in
+	// BeginIdempotent, or inserted by a committed write); unsure that a
+	// write carrying the insert failed in a way that may have committed,
+	// so the row may be this request's or another's: left alone.
+	held, unsure bool
+	// rec is the key's row as this request last wrote it, so that linking
+	// and completing need not read it back.
+	rec *IdempotencyRecord
 }
 
 type claimKey struct{}
@@ -80,35 +99,107 @@ func (s *Service) BeginIdempotent(ctx context.Context, p Principal, key, hash st
 	if p.MerchantID == "" {
 		return nil, Errorf(EForbidden, "", "this key does not act for a merchant")
 	}
-	c := &Claim{merchantID: p.MerchantID, key: key}
-	err := s.tracedUpdate(ctx, "idem_begin", func(tx Tx) error {
-		now := s.now()
+	c := &Claim{merchantID: p.MerchantID, key: key, hash: hash}
+	var rec *IdempotencyRecord
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		var err error
+		rec, err = tx.GetIdempotency(ctx, p.MerchantID, key)
+		return err
+	})
+	switch {
+	case ErrorCode(err) == ENotFound:
+		return c, nil // claimed by the request's first write (see Claim)
+	case err != nil:
+		return nil, err
+	}
+	if done, err := c.check(rec, s.now()); err != nil {
+		return nil, err
+	} else if done {
+		return c, nil
+	}
+	// The first request died before it answered: this one carries on,
+	// and finds through the link whatever that one created.
+	err = s.tracedUpdate(ctx, "idem_begin", func(tx Tx) error {
 		rec, err := tx.GetIdempotency(ctx, p.MerchantID, key)
-		switch {
-		case ErrorCode(err) == ENotFound:
-			return tx.InsertIdempotency(ctx, &IdempotencyRecord{MerchantID: p.MerchantID, Key: key, RequestHash: hash,
-				LockedUntil: now.Add(s.cfg.Lease), CreatedAt: now, ExpiresAt: now.Add(s.cfg.IdempotencyTTL)})
-		case err != nil:
+		if err != nil {
+			if ErrorCode(err) == ENotFound { // expired and swept meanwhile
+				return Errorf(EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
+			}
 			return err
-		case rec.RequestHash != hash:
-			return Errorf(EIdempotencyKeyReused, "Idempotency-Key", "this Idempotency-Key was used with a different request")
-		case rec.Reply.Status != 0:
-			reply := rec.Reply
-			c.Replay = &reply
-			return nil
-		case now.Before(rec.LockedUntil):
-			return Errorf(EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
 		}
-		// The first request died before it answered: this one carries on,
-		// and finds through the link whatever that one created.
+		now := s.now()
+		if done, err := c.check(rec, now); done || err != nil {
+			return err
+		}
 		c.objectID = rec.ObjectID
 		rec.LockedUntil = now.Add(s.cfg.Lease)
+		c.rec = rec
 		return tx.UpdateIdempotency(ctx, rec)
 	})
 	if err != nil {
 		return nil, err
 	}
+	c.held = c.Replay == nil
 	return c, nil
+}
+
+// check judges a key's existing row for the request holding c: done with
+// c.Replay set (answer it again), an error (another request's key, or the
+// first request still running), or neither (the first request died: take
+// the key over).
+func (c *Claim) check(rec *IdempotencyRecord, now time.Time) (bool, error) {
+	switch {
+	case rec.RequestHash != c.hash:
+		return true, Errorf(EIdempotencyKeyReused, "Idempotency-Key", "this Idempotency-Key was used with a different request")
+	case rec.Reply.Status != 0:
+		reply := rec.Reply
+		c.Replay = &reply
+		return true, nil
+	case now.Before(rec.LockedUntil):
+		return true, Errorf(EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
+	}
+	return false, nil
+}
+
+// write is Store.Update for every write of the core. When ctx carries a
+// claim whose row is not written yet, the row goes in first, in the same
+// transaction (see Claim).
+func (s *Service) write(ctx context.Context, fn func(tx Tx) error) error {
+	c, _ := ctx.Value(claimKey{}).(*Claim)
+	if c == nil || c.unsure {
+		return s.cfg.Store.Update(ctx, fn)
+	}
+	saved := c.rec // what a rolled-back linkClaim must not leave behind
+	if c.held {
+		err := s.cfg.Store.Update(ctx, fn)
+		if err != nil {
+			c.rec = saved
+		}
+		return err
+	}
+	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := s.now()
+		rec := &IdempotencyRecord{MerchantID: c.merchantID, Key: c.key, RequestHash: c.hash,
+			LockedUntil: now.Add(s.cfg.Lease), CreatedAt: now, ExpiresAt: now.Add(s.cfg.IdempotencyTTL)}
+		if err := tx.InsertIdempotency(ctx, rec); err != nil {
+			return err
+		}
+		c.rec = rec
+		return fn(tx)
+	})
+	var re *Error
+	if err != nil {
+		c.rec = saved
+	}
+	switch {
+	case err == nil:
+		c.held = true
+	case !errors.As(err, &re) || re.Code == EInternal:
+		// Possibly committed (a commit whose answer was lost): whose the
+		// row is cannot be told any more.
+		c.unsure = true
+	}
+	return err
 }
 
 // CompleteIdempotent stores the first answer of the request holding c. A
@@ -122,15 +213,34 @@ func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply)
 	}
 	// The answer has gone out: store it even if the caller hung up since
 	// (the statements too), or a retry would find the key still locked.
-	ctx = context.WithoutCancel(ctx)
+	// ... and not as a write of the request itself (see write).
+	ctx = context.WithValue(context.WithoutCancel(ctx), claimKey{}, (*Claim)(nil))
+	keep := reply.Status > 0 && reply.Status < 500 && !c.transient.Load()
+	if c.unsure || (!c.held && !keep) {
+		// Nothing of this request's to release (the row, if any, may be
+		// another's: its lease ends it), or nothing written and nothing
+		// to keep: a retry runs afresh.
+		return
+	}
 	err := s.tracedUpdate(ctx, "idem_complete", func(tx Tx) error {
-		rec, err := tx.GetIdempotency(ctx, c.merchantID, c.key)
+		now := s.now()
+		if !c.held {
+			// Refused before any write: the key's first row is its answer.
+			// Another request with the key may have written meanwhile; its
+			// row stands.
+			err := tx.InsertIdempotency(ctx, &IdempotencyRecord{MerchantID: c.merchantID, Key: c.key, RequestHash: c.hash,
+				Reply: reply, LockedUntil: now, CompletedAt: &now, CreatedAt: now, ExpiresAt: now.Add(s.cfg.IdempotencyTTL)})
+			if ErrorCode(err) == EIdempotencyKeyInUse {
+				return nil
+			}
+			return err
+		}
+		rec, err := c.record(ctx, tx)
 		if err != nil {
 			return err
 		}
-		now := s.now()
 		rec.LockedUntil = now
-		if reply.Status > 0 && reply.Status < 500 && !c.transient.Load() {
+		if keep {
 			rec.Reply, rec.CompletedAt = reply, &now
 		}
 		return tx.UpdateIdempotency(ctx, rec)
@@ -160,12 +270,25 @@ func (s *Service) linkClaim(ctx context.Context, tx Tx, merchantID, objectID str
 	if c == nil {
 		return nil
 	}
-	rec, err := tx.GetIdempotency(ctx, c.merchantID, c.key)
+	rec, err := c.record(ctx, tx)
 	if err != nil {
 		return err
 	}
 	rec.ObjectID = objectID
-	return tx.UpdateIdempotency(ctx, rec)
+	if err := tx.UpdateIdempotency(ctx, rec); err != nil {
+		return err
+	}
+	c.rec = rec
+	return nil
+}
+
+// record is a copy of the key's row: as this request wrote it, or read.
+func (c *Claim) record(ctx context.Context, tx Tx) (*IdempotencyRecord, error) {
+	if c.rec != nil {
+		rec := *c.rec
+		return &rec, nil
+	}
+	return tx.GetIdempotency(ctx, c.merchantID, c.key)
 }
 
 // claimedObject returns what an interrupted earlier run of the request

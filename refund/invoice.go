@@ -412,7 +412,7 @@ func (s *Service) IssueInvoice(ctx context.Context, p Principal, orderID string)
 	}
 	var v *InvoiceView
 	var created bool
-	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err = s.write(ctx, func(tx Tx) error {
 		created = false
 		o, err := tx.GetOrder(ctx, p.MerchantID, orderID)
 		if err != nil {
@@ -636,7 +636,7 @@ func (s *Service) ReportInvoices(ctx context.Context, limit int) (int, error) {
 		return 0, nil
 	}
 	var due []*Invoice
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		now := s.now()
 		due, err = tx.ClaimInvoiceReports(ctx, now, now.Add(s.cfg.Lease), limit)
 		return err
@@ -655,7 +655,7 @@ func (s *Service) ReportInvoices(ctx context.Context, limit int) (int, error) {
 			}
 		}
 		s.attemptReport(ctx, inv, parent, s.now())
-		err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+		err := s.write(ctx, func(tx Tx) error {
 			cur, err := tx.GetInvoice(ctx, inv.MerchantID, inv.ID)
 			if err != nil || cur.ZATCAStatus != ZATCAPending {
 				return err // settled meanwhile: keep what is there
@@ -894,7 +894,7 @@ func (s *Service) UpdateInvoiceConfig(ctx context.Context, p Principal, in Invoi
 		return nil, Errorf(EInvalidRequest, "vat_number", "vat_number must be 15 digits")
 	}
 	var c *InvoiceConfig
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		if c, err = invoiceConfig(ctx, tx, p.MerchantID); err != nil {
 			return err
 		}

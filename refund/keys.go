@@ -95,7 +95,7 @@ func (s *Service) CreateMerchant(ctx context.Context, in MerchantInput) (*Mercha
 		m.TimeZone = DefaultTimeZone
 	}
 	var raw string
-	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		m.CreatedAt = s.now()
 		if err := tx.CreateMerchant(ctx, m); err != nil {
 			return err
@@ -131,7 +131,7 @@ func (s *Service) CreatePartner(ctx context.Context, name string, merchantIDs []
 	}
 	p := &Partner{ID: s.cfg.NewID("ptn"), Name: name, MerchantIDs: merchantIDs}
 	var raw string
-	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		for _, id := range merchantIDs {
 			if _, err := tx.GetMerchant(ctx, id); err != nil {
 				return err
@@ -169,7 +169,7 @@ func (s *Service) CreateKey(ctx context.Context, merchantID, partnerID string, s
 	}
 	var k *APIKey
 	var raw string
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		if merchantID != "" {
 			_, err = tx.GetMerchant(ctx, merchantID)
 		} else {
@@ -226,7 +226,7 @@ func (s *Service) ListKeys(ctx context.Context) ([]*APIKey, error) {
 // RevokeKey revokes a key; it stops working on the next request.
 func (s *Service) RevokeKey(ctx context.Context, id string) error {
 	var prefix string
-	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		keys, err := tx.ListAPIKeys(ctx)
 		if err != nil {
 			return err

@@ -238,7 +238,7 @@ func (s *Service) CreateOrder(ctx context.Context, p Principal, in OrderInput) (
 	o.ID = s.cfg.NewID("ord")
 	o.MerchantID = p.MerchantID
 	var replayed *Order
-	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err = s.write(ctx, func(tx Tx) error {
 		if id := claimedObject(ctx, p.MerchantID); id != "" {
 			// An earlier run of this very request recorded it and died
 			// before it answered: recording it again would double what the

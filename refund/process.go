@@ -17,8 +17,11 @@ import (
 // it stands, processing, and the worker finishes it after its lease, asking
 // the processor first. A client that got an error would retry, and on a
 // surface without deduplication a retry is a second refund.
-func (s *Service) submit(ctx context.Context, r *Refund, idemKey string) *Refund {
-	res, callErr := s.callRefund(ctx, r)
+//
+// rt is r's order and processor when the caller has just read them in the
+// reservation; nil reads them.
+func (s *Service) submit(ctx context.Context, r *Refund, idemKey string, rt *route) *Refund {
+	res, callErr := s.callRefund(ctx, r, rt)
 	// The answer is recorded even if the caller has gone meanwhile: its
 	// statements too run on a context that is not canceled, or a client
 	// hanging up after the call would leave the refund processing until
@@ -84,10 +87,15 @@ func (s *Service) request(r *Refund, o *Order) processor.Request {
 // It loads the order for the request outside any transaction. An error
 // before the call is made (no route, no call slot) is a TransientError
 // with NotExecuted: nothing reached the processor.
-func (s *Service) callRefund(ctx context.Context, r *Refund) (processor.Result, error) {
-	rt, err := s.routeOf(ctx, r)
-	if err != nil {
-		return processor.Result{}, &processor.TransientError{Code: "no_route", Message: err.Error(), NotExecuted: true}
+func (s *Service) callRefund(ctx context.Context, r *Refund, known *route) (processor.Result, error) {
+	rt := route{}
+	if known != nil && known.order != nil {
+		rt = *known
+	} else {
+		var err error
+		if rt, err = s.routeOf(ctx, r); err != nil {
+			return processor.Result{}, &processor.TransientError{Code: "no_route", Message: err.Error(), NotExecuted: true}
+		}
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProcessorTimeout)
 	defer cancel()
@@ -339,7 +347,7 @@ func (s *Service) recordTransaction(ctx context.Context, tx Tx, r *Refund, statu
 func (s *Service) ProcessDue(ctx context.Context, limit, parallel int) (int, error) {
 	s.syncClockIfStale(ctx)
 	var claimed []*Refund
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		claimed, err = tx.ClaimDueRefunds(ctx, s.now(), s.cfg.Lease, limit)
 		return err
 	})
@@ -452,7 +460,7 @@ func (s *Service) advance(ctx context.Context, r *Refund) error {
 	if err != nil || moved {
 		return err
 	}
-	res, callErr := s.callRefund(ctx, r)
+	res, callErr := s.callRefund(ctx, r, nil)
 	return s.record(ctx, r, res, callErr, "refund")
 }
 
@@ -541,7 +549,7 @@ func (s *Service) callVoid(ctx context.Context, v processor.Voider, r *Refund) (
 }
 
 func (s *Service) update(ctx context.Context, fn func(tx Tx) error) error {
-	return s.cfg.Store.Update(context.WithoutCancel(ctx), fn)
+	return s.write(context.WithoutCancel(ctx), fn)
 }
 
 // SyncRefund asks the processor about a refund now, whatever its state,
@@ -678,7 +686,7 @@ func (s *Service) ResolveRefund(ctx context.Context, p Principal, id string, in 
 		return nil, Errorf(EInvalidRequest, "note", "note is at most 500 characters")
 	}
 	var r *Refund
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		if r, err = tx.GetRefund(ctx, p.MerchantID, id); err != nil {
 			return err
 		}
@@ -730,7 +738,7 @@ func (s *Service) ListDiscrepancies(ctx context.Context, p Principal, f Discrepa
 // Housekeep deletes expired idempotency keys.
 func (s *Service) Housekeep(ctx context.Context) (int, error) {
 	var n int
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		n, err = tx.DeleteExpiredIdempotency(ctx, s.now())
 		return err
 	})

@@ -107,7 +107,7 @@ func (s *Service) AddProcessorAccount(ctx context.Context, merchantID string, in
 		return nil, err
 	}
 	a.Credential = sealed
-	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err = s.write(ctx, func(tx Tx) error {
 		if _, err := tx.GetMerchant(ctx, merchantID); err != nil {
 			return err
 		}
@@ -152,7 +152,7 @@ func (s *Service) ProcessorAccounts(ctx context.Context, merchantID string) ([]*
 // name. Refused while a refund routed to it is not final.
 func (s *Service) RemoveProcessorAccount(ctx context.Context, merchantID, idOrName string) (*ProcessorAccount, error) {
 	var a *ProcessorAccount
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		if a, err = tx.GetProcessorAccount(ctx, merchantID, idOrName); err != nil {
 			return err
 		}
@@ -175,7 +175,7 @@ func (s *Service) RotateSecrets(ctx context.Context) (int, error) {
 		return 0, Errorf(EInvalidRequest, "", "this node has no secret key")
 	}
 	n := 0
-	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		as, err := tx.ListProcessorAccounts(ctx, "")
 		if err != nil {
 			return err

@@ -124,10 +124,11 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 	ctx = WithOrderKey(ctx, in.OrderID)
 	var r *Refund
 	var replay bool
+	var rt route
 	reserve := func() error {
 		return s.tracedUpdate(ctx, "reserve", func(tx Tx) error {
 			var err error
-			r, replay, err = s.reserve(ctx, tx, p, &in, hash)
+			r, replay, err = s.reserve(ctx, tx, p, &in, hash, &rt)
 			return err
 		})
 	}
@@ -145,12 +146,14 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 	if replay || in.Queue || r.Status == StatusRequiresApproval {
 		return r, nil
 	}
-	return s.submit(ctx, r, in.IdempotencyKey), nil
+	return s.submit(ctx, r, in.IdempotencyKey, &rt), nil
 }
 
 // reserve is the transaction of CreateRefund: idempotency, allocation,
-// guarded reservation, refund row, transitions, event.
-func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInput, hash string) (*Refund, bool, error) {
+// guarded reservation, refund row, transitions, event. It leaves in rt the
+// order as the reservation left it and its processor, for the call that
+// follows: the order is read once per refund.
+func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInput, hash string, rt *route) (*Refund, bool, error) {
 	now := s.now()
 	if id := claimedObject(ctx, p.MerchantID); id != "" {
 		// An earlier run of this very request created it and died before
@@ -264,6 +267,8 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	if err := s.linkClaim(ctx, tx, p.MerchantID, r.ID); err != nil {
 		return nil, false, err
 	}
+	o.PendingRefundAmount += r.Amount // as the guarded update left it
+	*rt = route{proc: proc, caps: processor.CapabilitiesOf(proc), order: o}
 	// A queued refund's request, and one waiting for approval, ends here:
 	// complete its key now, not when the worker submits it.
 	return r, false, s.linkKey(ctx, tx, idem, r.ID, in.Queue || approval, now)
@@ -530,7 +535,7 @@ func (s *Service) CancelRefund(ctx context.Context, p Principal, id string) (*Re
 		return nil, err
 	}
 	var r *Refund
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		if r, err = tx.GetRefund(ctx, p.MerchantID, id); err != nil {
 			return err
 		}

@@ -58,14 +58,14 @@ func traceSince(ctx context.Context, phase string, start time.Time) {
 func (s *Service) tracedUpdate(ctx context.Context, phase string, fn func(tx Tx) error) error {
 	t := tracerFrom(ctx)
 	if t == nil {
-		return s.cfg.Store.Update(ctx, fn)
+		return s.write(ctx, fn)
 	}
 	// Set on the store's committer goroutine; read once Update has
 	// returned, which it does only after fn has (Store.Update's contract).
 	// A retried fn counts from its first start to its last end.
 	var began, ended time.Time
 	start := time.Now()
-	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		if began.IsZero() {
 			began = time.Now()
 		}

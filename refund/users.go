@@ -150,7 +150,7 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (*User, error) {
 	now := s.now()
 	u := &User{ID: s.cfg.NewID("usr"), MerchantID: in.MerchantID, Email: email, Role: in.Role, PasswordHash: hash,
 		CreatedAt: now, UpdatedAt: now}
-	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err = s.write(ctx, func(tx Tx) error {
 		if _, err := tx.GetMerchant(ctx, in.MerchantID); err != nil {
 			return err
 		}
@@ -174,7 +174,7 @@ func (s *Service) ListUsers(ctx context.Context, merchantID string) ([]*User, er
 // after any of these, whoever holds one must sign in again.
 func (s *Service) ChangeUser(ctx context.Context, id string, change func(u *User) error) (*User, error) {
 	var u *User
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		if u, err = tx.GetUser(ctx, id); err != nil {
 			return err
 		}
@@ -252,7 +252,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 	// allows; a successful one resets the count below.
 	now := s.now()
 	var lockedUntil time.Time
-	if err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	if err := s.write(ctx, func(tx Tx) (err error) {
 		lockedUntil, err = tx.FailSignIn(ctx, u.ID, MaxFailedSignIns, now.Add(LockoutFor), now)
 		return err
 	}); err != nil {
@@ -267,7 +267,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 	if !ok {
 		return "", nil, nil, denied
 	}
-	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err = s.write(ctx, func(tx Tx) error {
 		cur, err := tx.GetUser(ctx, u.ID)
 		if err != nil {
 			return err
@@ -300,7 +300,7 @@ func (s *Service) ConsoleSessionOf(ctx context.Context, sessionID string) (*Cons
 	var sess *ConsoleSession
 	var u *User
 	gone := Errorf(ENotFound, "", "no such session")
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		now := s.now()
 		if sess, err = tx.GetConsoleSession(ctx, hashID(sessionID)); err != nil {
 			return err
@@ -335,7 +335,7 @@ func (s *Service) SetSessionLanguage(ctx context.Context, sessionID, language st
 	if !validLanguage(language) {
 		return Errorf(EInvalidRequest, "language", "a language is a tag such as ar or en")
 	}
-	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		return tx.SetConsoleSessionLanguage(ctx, hashID(sessionID), language)
 	})
 	if ErrorCode(err) == ENotFound {
@@ -361,7 +361,7 @@ func validLanguage(tag string) bool {
 
 // SignOut ends a console session.
 func (s *Service) SignOut(ctx context.Context, sessionID string) error {
-	return s.cfg.Store.Update(ctx, func(tx Tx) error { return tx.DeleteConsoleSession(ctx, hashID(sessionID)) })
+	return s.write(ctx, func(tx Tx) error { return tx.DeleteConsoleSession(ctx, hashID(sessionID)) })
 }
 
 func hashID(id string) string {

@@ -257,7 +257,7 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, p Principal, in Web
 		return nil, err
 	}
 	e.Secret = secret
-	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err = s.write(ctx, func(tx Tx) error {
 		if id := claimedObject(ctx, p.MerchantID); id != "" {
 			// An earlier run of this very request created it.
 			prev, err := tx.GetWebhookEndpoint(ctx, p.MerchantID, id)
@@ -319,7 +319,7 @@ func (s *Service) UpdateWebhookEndpoint(ctx context.Context, p Principal, id str
 		return nil, err
 	}
 	var e *WebhookEndpoint
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		if e, err = tx.GetWebhookEndpoint(ctx, p.MerchantID, id); err != nil {
 			return err
 		}
@@ -341,7 +341,7 @@ func (s *Service) DeleteWebhookEndpoint(ctx context.Context, p Principal, id str
 	if err := require(p, ScopeWebhooksWrite); err != nil {
 		return err
 	}
-	return s.cfg.Store.Update(ctx, func(tx Tx) error {
+	return s.write(ctx, func(tx Tx) error {
 		e, err := tx.GetWebhookEndpoint(ctx, p.MerchantID, id)
 		if err != nil {
 			return err
@@ -362,7 +362,7 @@ func (s *Service) TestWebhookEndpoint(ctx context.Context, p Principal, id strin
 	ev := &Event{ID: s.cfg.NewID("evt"), MerchantID: p.MerchantID, Type: EventWebhookTest, CreatedAt: now,
 		RequestID: RequestFrom(ctx).ID,
 		Data:      []byte(`{"object":"webhook_test","message":"a test event sent on request"}`)}
-	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		e, err := tx.GetWebhookEndpoint(ctx, p.MerchantID, id)
 		if err != nil {
 			return err
@@ -391,7 +391,7 @@ func (s *Service) RotateNotifySecret(ctx context.Context, p Principal) (string, 
 	if err != nil {
 		return "", err
 	}
-	err = s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err = s.write(ctx, func(tx Tx) error {
 		if err := tx.PutNotifySecret(ctx, p.MerchantID, secret, s.now()); err != nil {
 			return err
 		}
@@ -511,7 +511,7 @@ type DeliveryJob struct {
 // ClaimDeliveries leases up to limit due deliveries to the caller.
 func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limit int) ([]DeliveryJob, error) {
 	var jobs []DeliveryJob
-	err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		jobs = jobs[:0]
 		ds, err := tx.ClaimDueDeliveries(ctx, s.now(), lease, limit)
 		if err != nil {
@@ -592,7 +592,7 @@ type DeliveryOutcome struct {
 // ends the delivery; otherwise it is retried at NextRetry or, without one,
 // given up. Returns EConflict when the lease was lost meanwhile.
 func (s *Service) RecordDelivery(ctx context.Context, job DeliveryJob, out DeliveryOutcome) error {
-	return s.cfg.Store.Update(ctx, func(tx Tx) error {
+	return s.write(ctx, func(tx Tx) error {
 		d := *job.Delivery
 		now := s.now()
 		d.Attempts++

@@ -62,7 +62,7 @@ func (s *Service) SetMerchantTimeZone(ctx context.Context, merchantID, zone stri
 		return nil, err
 	}
 	var m *Merchant
-	err := s.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+	err := s.write(ctx, func(tx Tx) (err error) {
 		if m, err = tx.GetMerchant(ctx, merchantID); err != nil {
 			return err
 		}
