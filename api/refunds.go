@@ -76,7 +76,12 @@ func (a *API) createRefund(w http.ResponseWriter, r *http.Request) {
 	in := refund.RefundInput{OrderID: req.OrderID, Amount: req.Amount, Reason: req.Reason,
 		MerchantReference: req.MerchantReference, CaptureID: req.TransactionID, Items: req.Items,
 		Vendors: req.Vendors, NotifyURL: req.NotifyURL, Queue: req.Queue, Surface: "native"}
-	ref, err := a.svc.CreateRefund(r.Context(), PrincipalFrom(r.Context()), in)
+	// The answer is stored with the request's idempotency key in the
+	// refund's last write, and it is exactly what writeJSON sends.
+	ctx := refund.WithReply(r.Context(), func(ref *refund.Refund) refund.Reply {
+		return refund.Reply{Status: http.StatusCreated, ContentType: "application/json", Body: jsonBody(refundOut(ref))}
+	})
+	ref, err := a.svc.CreateRefund(ctx, PrincipalFrom(r.Context()), in)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -49,7 +49,57 @@ type Claim struct {
 	// rec is the key's row as this request last wrote it, so that linking
 	// and completing need not read it back.
 	rec *IdempotencyRecord
+	// stored: the answer went in with the refund's last write (WithReply).
+	stored bool
 }
+
+type replyKey struct{}
+
+// WithReply tells the core how the request in ctx answers the refund it
+// creates: render must give exactly what the surface then writes. The
+// answer is then stored with the request's idempotency key in the
+// transaction that records the refund's outcome, instead of in a
+// transaction of its own after it.
+func WithReply(ctx context.Context, render func(*Refund) Reply) context.Context {
+	return context.WithValue(ctx, replyKey{}, render)
+}
+
+// storeReply stores, in tx, the answer the request in ctx gives for r, when
+// its surface said how it renders it (WithReply) and the request holds its
+// key. It reports whether it did; the caller marks the claim stored once
+// tx has committed.
+func (s *Service) storeReply(ctx context.Context, tx Tx, r *Refund) (bool, error) {
+	render, _ := ctx.Value(replyKey{}).(func(*Refund) Reply)
+	c := claimFrom(ctx, r.MerchantID)
+	if render == nil || c == nil || c.rec == nil || c.unsure {
+		return false, nil
+	}
+	reply := render(r)
+	if reply.Status <= 0 || reply.Status >= 500 || len(reply.Body) > maxReplyBytes {
+		return false, nil
+	}
+	rec, err := c.record(ctx, tx)
+	if err != nil {
+		return false, err
+	}
+	now := s.now()
+	rec.LockedUntil, rec.Reply, rec.CompletedAt = now, reply, &now
+	if err := tx.UpdateIdempotency(ctx, rec); err != nil {
+		return false, err
+	}
+	c.rec = rec
+	return true, nil
+}
+
+// markStored records that the answer of the request in ctx is stored.
+func markStored(ctx context.Context, merchantID string) {
+	if c := claimFrom(ctx, merchantID); c != nil {
+		c.stored = true
+	}
+}
+
+// maxReplyBytes bounds an answer kept for replay, as the surfaces do.
+const maxReplyBytes = 1 << 20
 
 type claimKey struct{}
 
@@ -103,14 +153,16 @@ func (s *Service) BeginIdempotent(ctx context.Context, p Principal, key, hash st
 	var rec *IdempotencyRecord
 	err := s.cfg.Store.View(ctx, func(tx Tx) error {
 		var err error
-		rec, err = tx.GetIdempotency(ctx, p.MerchantID, key)
+		if rec, err = tx.GetIdempotency(ctx, p.MerchantID, key); ErrorCode(err) == ENotFound {
+			return nil // a read that found nothing succeeded: no rollback
+		}
 		return err
 	})
 	switch {
-	case ErrorCode(err) == ENotFound:
-		return c, nil // claimed by the request's first write (see Claim)
 	case err != nil:
 		return nil, err
+	case rec == nil:
+		return c, nil // claimed by the request's first write (see Claim)
 	}
 	if done, err := c.check(rec, s.now()); err != nil {
 		return nil, err
@@ -208,7 +260,7 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx) error) error {
 // through the link, anything the first run created. A failure to store is
 // only logged: the answer has gone out already.
 func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply) {
-	if c == nil || c.Replay != nil {
+	if c == nil || c.Replay != nil || c.stored {
 		return
 	}
 	// The answer has gone out: store it even if the caller hung up since

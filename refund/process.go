@@ -28,10 +28,14 @@ func (s *Service) submit(ctx context.Context, r *Refund, idemKey string, rt *rou
 	// the worker's lease runs out.
 	ctx = context.WithoutCancel(ctx)
 	var out *Refund
+	var stored bool
 	err := s.tracedUpdate(ctx, "result", func(tx Tx) error {
 		var err error
 		out, err = s.apply(ctx, tx, r.ID, r.Version, res, callErr, "refund")
 		if err != nil {
+			return err
+		}
+		if stored, err = s.storeReply(ctx, tx, out); err != nil {
 			return err
 		}
 		if idemKey != "" {
@@ -48,6 +52,9 @@ func (s *Service) submit(ctx context.Context, r *Refund, idemKey string, rt *rou
 	if err != nil {
 		s.log.Error("could not record the processor's answer; the worker will ask again", "refund", r.ID, "err", err)
 		return r
+	}
+	if stored {
+		markStored(ctx, r.MerchantID)
 	}
 	return out
 }

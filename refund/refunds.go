@@ -125,10 +125,18 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 	var r *Refund
 	var replay bool
 	var rt route
+	var stored bool
 	reserve := func() error {
 		return s.tracedUpdate(ctx, "reserve", func(tx Tx) error {
 			var err error
-			r, replay, err = s.reserve(ctx, tx, p, &in, hash, &rt)
+			if r, replay, err = s.reserve(ctx, tx, p, &in, hash, &rt); err != nil {
+				return err
+			}
+			stored = false
+			if !replay && (in.Queue || r.Status == StatusRequiresApproval) {
+				// The request ends here: its answer goes in with the refund.
+				stored, err = s.storeReply(ctx, tx, r)
+			}
 			return err
 		})
 	}
@@ -142,6 +150,9 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if stored {
+		markStored(ctx, p.MerchantID)
 	}
 	if replay || in.Queue || r.Status == StatusRequiresApproval {
 		return r, nil

@@ -22,13 +22,13 @@ func TestServerTiming(t *testing.T) {
 		t.Fatalf("refund: %d %s", r.status, r.raw)
 	}
 	phases, total := serverTiming(t, r.header.Get("Server-Timing"))
-	// The key is claimed in the reservation and the order read there
-	// serves the call: no idem_begin, no route.
+	// The key is claimed in the reservation, the order read there serves
+	// the call, and the answer is stored with the result: no idem_begin,
+	// no route, no idem_complete.
 	want := []string{"auth",
 		"reserve_queue", "reserve_exec", "reserve_commit",
 		"processor_queue", "processor",
-		"result_queue", "result_exec", "result_commit",
-		"idem_complete_queue", "idem_complete_exec", "idem_complete_commit"}
+		"result_queue", "result_exec", "result_commit"}
 	var names []string
 	var sum float64
 	for _, p := range phases {
@@ -45,6 +45,9 @@ func TestServerTiming(t *testing.T) {
 	again := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 100}, "Idempotency-Key", "timed-1")
 	if again.status != http.StatusCreated || again.str("id") != r.str("id") || again.header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("replay: %d %s %v", again.status, again.raw, again.header)
+	}
+	if string(again.raw) != string(r.raw) {
+		t.Fatalf("the replay differs from the first answer:\n%s\n%s", again.raw, r.raw)
 	}
 	if bad := s.do("GET", "/v1/refunds/re_missing", s.key, nil); bad.status != http.StatusNotFound || !strings.Contains(bad.header.Get("Server-Timing"), "total;dur=") {
 		t.Errorf("not found: %d %s %v", bad.status, bad.raw, bad.header)

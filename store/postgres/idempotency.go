@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/refundd/refundd/refund"
 )
@@ -57,16 +58,15 @@ func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord)
 // UpdateIdempotency stores ObjectID, Reply, LockedUntil and CompletedAt.
 // Returns ENotFound when the record is gone.
 func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
-	n, err := t.exec(ctx, "update idempotency key", `UPDATE idempotency_keys SET object_id = $1, reply_status = $2, reply_type = $3,
+	key := r.Key
+	return t.later(ctx, "update idempotency key", func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() == 0 {
+			return refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
+		}
+		return nil
+	}, `UPDATE idempotency_keys SET object_id = $1, reply_status = $2, reply_type = $3,
 		reply_body = $4, locked_until = $5, completed_at = $6 WHERE merchant_id = $7 AND idempotency_key = $8`,
 		r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body, r.LockedUntil, r.CompletedAt, r.MerchantID, r.Key)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", r.Key)
-	}
-	return nil
 }
 
 // DeleteExpiredIdempotency deletes records whose ExpiresAt is before t and

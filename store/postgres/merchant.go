@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/refundd/refundd/refund"
 )
@@ -15,7 +16,7 @@ import (
 // tx is one transaction: a read-write one from Update or a read-only one
 // from View.
 type tx struct {
-	q pgx.Tx
+	q *pipe
 	// write is set inside Update: reads of rows the caller may write back
 	// lock them (see forUpdate).
 	write bool
@@ -60,6 +61,24 @@ func (t *tx) exec(ctx context.Context, op, query string, args ...any) (int64, er
 		return 0, t.fail(op, err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// later is exec for a write whose result nothing waits for: inside Update
+// it travels with the transaction's next round trip (see pipe); check, when
+// not nil, judges its result then.
+func (t *tx) later(ctx context.Context, op string, check func(pgconn.CommandTag) error, query string, args ...any) error {
+	if t.write {
+		t.q.later(op, check, query, args...)
+		return nil
+	}
+	tag, err := t.q.Exec(ctx, query, args...)
+	if err != nil {
+		return t.fail(op, err)
+	}
+	if check != nil {
+		return check(tag)
+	}
+	return nil
 }
 
 // exists reports whether query returns a row.

@@ -252,8 +252,7 @@ func (t *tx) InsertTransaction(ctx context.Context, tr *refund.Transaction) erro
 			return t.fail("insert transaction", err)
 		}
 	}
-	_, err := t.exec(ctx, "insert transaction", insertTransaction, transactionArgs(tr)...)
-	return err
+	return t.later(ctx, "insert transaction", nil, insertTransaction, transactionArgs(tr)...)
 }
 
 const insertTransaction = `INSERT INTO transactions (` + transactionColumns + `)

@@ -280,6 +280,10 @@ func (s *Store) runBatch(batch []*commitReq) error {
 		return wrap("begin", err)
 	}
 	defer q.Rollback(ctx) // a no-op after Commit
+	// Savepoints are plain statements on the pipe, so that SAVEPOINT
+	// travels with an Update's first round trip and RELEASE with its held
+	// writes: an Update costs its reads plus one round trip.
+	p := &pipe{tx: q}
 	for _, r := range batch {
 		r.err = nil
 		if err := r.ctx.Err(); err != nil {
@@ -288,28 +292,36 @@ func (s *Store) runBatch(batch []*commitReq) error {
 		}
 		if len(batch) == 1 {
 			// Alone: no savepoint needed; an error rolls everything back.
-			t := &tx{q: q, write: true}
-			if r.err = run(r.fn, t); r.err != nil {
+			t := &tx{q: p, write: true}
+			if r.err = run(r.fn, t); r.err == nil {
+				if err := p.flush(ctx, ""); err != nil {
+					r.err = t.fail("send writes", err)
+				}
+			}
+			if r.err != nil {
 				return abortCause(t, r.err)
 			}
 			break
 		}
-		sp, err := q.Begin(ctx) // SAVEPOINT
-		if err != nil {
-			return wrap("savepoint", err)
-		}
-		t := &tx{q: sp, write: true}
-		if r.err = run(r.fn, t); r.err != nil {
-			if err := abortCause(t, r.err); err != nil {
-				return err
+		p.later("savepoint", nil, "SAVEPOINT batch_item")
+		t := &tx{q: p, write: true}
+		if r.err = run(r.fn, t); r.err == nil {
+			err := p.flush(ctx, "RELEASE SAVEPOINT batch_item")
+			if err == nil {
+				continue
 			}
-			if err := sp.Rollback(ctx); err != nil { // ROLLBACK TO SAVEPOINT
-				return wrap("rollback to savepoint", err)
-			}
-			continue
+			r.err = t.fail("release savepoint", err)
 		}
-		if err := sp.Commit(ctx); err != nil { // RELEASE SAVEPOINT
-			return wrap("release savepoint", err)
+		sent := len(p.pending) == 0 || p.pending[0].op != "savepoint"
+		p.pending = nil // r's writes not yet sent: dropped with it
+		if err := abortCause(t, r.err); err != nil {
+			return err
+		}
+		if !sent {
+			continue // nothing of r reached the database
+		}
+		if _, err := q.Exec(ctx, "ROLLBACK TO SAVEPOINT batch_item"); err != nil {
+			return wrap("rollback to savepoint", err)
 		}
 	}
 	if err := q.Commit(ctx); err != nil {
@@ -369,7 +381,7 @@ func (s *Store) View(ctx context.Context, fn func(tx refund.Tx) error) error {
 		return hide(wrap("begin", err))
 	}
 	defer q.Rollback(context.WithoutCancel(ctx)) // a no-op after Commit
-	if err := fn(&tx{q: q}); err != nil {
+	if err := fn(&tx{q: &pipe{tx: q}}); err != nil {
 		return hide(err)
 	}
 	if err := q.Commit(context.WithoutCancel(ctx)); err != nil {

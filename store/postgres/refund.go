@@ -253,9 +253,8 @@ func (t *tx) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Dura
 
 // InsertTransition records a state change of a refund.
 func (t *tx) InsertTransition(ctx context.Context, tr refund.Transition) error {
-	_, err := t.exec(ctx, "insert transition", `INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at)
+	return t.later(ctx, "insert transition", nil, `INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at)
 		VALUES ($1, $2, $3, $4, $5)`, tr.RefundID, string(tr.From), string(tr.To), tr.Cause, tr.At)
-	return err
 }
 
 // ListTransitions returns a refund's transitions in the order they were
@@ -271,7 +270,6 @@ func (t *tx) ListTransitions(ctx context.Context, refundID string) ([]refund.Tra
 
 // InsertEvent writes an outbox event.
 func (t *tx) InsertEvent(ctx context.Context, e *refund.Event) error {
-	_, err := t.exec(ctx, "insert event", `INSERT INTO events (id, merchant_id, type, refund_id, order_id, data, request_id, created_at)
+	return t.later(ctx, "insert event", nil, `INSERT INTO events (id, merchant_id, type, refund_id, order_id, data, request_id, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, e.ID, e.MerchantID, e.Type, e.RefundID, e.OrderID, e.Data, e.RequestID, e.CreatedAt)
-	return err
 }
