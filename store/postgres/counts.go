@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -25,9 +26,7 @@ var (
 func (c *wireCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	c.stmts.Add(1)
 	c.trips.Add(1)
-	if len(d.SQL) >= 5 && (d.SQL[:5] == "begin" || d.SQL[:5] == "BEGIN") {
-		c.txs.Add(1)
-	}
+	c.begins(d.SQL)
 	return ctx
 }
 
@@ -38,8 +37,15 @@ func (c *wireCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tr
 	return ctx
 }
 
-func (c *wireCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+func (c *wireCounter) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
 	c.stmts.Add(1)
+	c.begins(d.SQL)
+}
+
+func (c *wireCounter) begins(sql string) {
+	if len(sql) >= 5 && strings.EqualFold(sql[:5], "begin") {
+		c.txs.Add(1)
+	}
 }
 
 func (c *wireCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}

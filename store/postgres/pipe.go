@@ -13,19 +13,29 @@ import (
 // transaction row, the idempotency key's update) and sending them in one
 // pipelined batch with the next statement that does need an answer, or at
 // the end of the Update: one round trip for all of them instead of one
-// each. Within a transaction the order of statements is unchanged, so what
-// a later read sees is what it would have seen.
+// each. The transaction's BEGIN and savepoints are held back the same way,
+// and its COMMIT goes with the last held writes. Within a transaction the
+// order of statements is unchanged, so what a later read sees is what it
+// would have seen.
 //
 // A held-back write that fails fails the statement it travelled with
 // (PostgreSQL skips the rest of the batch and the transaction is aborted
 // up to its savepoint), so fn still sees the error before it returns, or
 // Update does when it sends the rest.
 type pipe struct {
-	tx      pgx.Tx
+	c       conn
 	pending []held
 }
 
-// held is one write waiting for the next round trip.
+// conn is what a pipe sends statements on: a pooled connection.
+type conn interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// held is one statement waiting for the next round trip.
 type held struct {
 	op    string
 	sql   string
@@ -33,13 +43,14 @@ type held struct {
 	check func(pgconn.CommandTag) error // nil: any success will do
 }
 
-// later holds a write back until the next round trip.
+// later holds a statement back until the next round trip.
 func (p *pipe) later(op string, check func(pgconn.CommandTag) error, sql string, args ...any) {
 	p.pending = append(p.pending, held{op: op, sql: sql, args: args, check: check})
 }
 
-// send starts a batch of the held writes followed by sql (when not "").
-func (p *pipe) send(ctx context.Context, sql string, args []any) pgx.BatchResults {
+// send starts one batch: the held statements, then sql (when not ""),
+// then next's statements (when not nil) with their callbacks.
+func (p *pipe) send(ctx context.Context, sql string, args []any, next *pgx.Batch) pgx.BatchResults {
 	b := &pgx.Batch{}
 	for _, h := range p.pending {
 		b.Queue(h.sql, h.args...)
@@ -47,11 +58,15 @@ func (p *pipe) send(ctx context.Context, sql string, args []any) pgx.BatchResult
 	if sql != "" {
 		b.Queue(sql, args...)
 	}
-	return p.tx.SendBatch(ctx, b)
+	if next != nil {
+		b.QueuedQueries = append(b.QueuedQueries, next.QueuedQueries...)
+	}
+	return p.c.SendBatch(ctx, b)
 }
 
-// drain reads the held writes' results off br. The error names the write
-// that failed and wraps the driver's (its SQLSTATE stays visible).
+// drain reads the held statements' results off br. The error names the
+// statement that failed and wraps the driver's (its SQLSTATE stays
+// visible).
 func (p *pipe) drain(br pgx.BatchResults) error {
 	pending := p.pending
 	p.pending = nil
@@ -67,32 +82,52 @@ func (p *pipe) drain(br pgx.BatchResults) error {
 	return nil
 }
 
-// flush sends the held writes, and then, in the same round trip, sql when
-// it is not "" (a RELEASE SAVEPOINT, say).
-func (p *pipe) flush(ctx context.Context, sql string) error {
+// flush sends the held statements and then, in the same round trip, sql
+// when it is not "" (RELEASE SAVEPOINT, COMMIT), and returns sql's tag.
+func (p *pipe) flush(ctx context.Context, sql string) (pgconn.CommandTag, error) {
 	if len(p.pending) == 0 {
 		if sql == "" {
-			return nil
+			return pgconn.CommandTag{}, nil
 		}
-		_, err := p.tx.Exec(ctx, sql)
-		return err
+		return p.c.Exec(ctx, sql)
 	}
-	br := p.send(ctx, sql, nil)
+	br := p.send(ctx, sql, nil, nil)
 	err := p.drain(br)
+	var tag pgconn.CommandTag
 	if err == nil && sql != "" {
-		_, err = br.Exec()
+		tag, err = br.Exec()
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	return tag, err
+}
+
+// holds reports whether a statement named op is still held back.
+func (p *pipe) holds(op string) bool {
+	for _, h := range p.pending {
+		if h.op == op {
+			return true
+		}
+	}
+	return false
+}
+
+// drop forgets the held statements from the one named op on.
+func (p *pipe) drop(op string) {
+	for i, h := range p.pending {
+		if h.op == op {
+			p.pending = p.pending[:i]
+			return
+		}
+	}
 }
 
 func (p *pipe) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	if len(p.pending) == 0 {
-		return p.tx.Exec(ctx, sql, args...)
+		return p.c.Exec(ctx, sql, args...)
 	}
-	br := p.send(ctx, sql, args)
+	br := p.send(ctx, sql, args, nil)
 	if err := p.drain(br); err != nil {
 		br.Close()
 		return pgconn.CommandTag{}, err
@@ -106,9 +141,9 @@ func (p *pipe) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 
 func (p *pipe) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	if len(p.pending) == 0 {
-		return p.tx.QueryRow(ctx, sql, args...)
+		return p.c.QueryRow(ctx, sql, args...)
 	}
-	br := p.send(ctx, sql, args)
+	br := p.send(ctx, sql, args, nil)
 	if err := p.drain(br); err != nil {
 		br.Close()
 		return errRow{err}
@@ -116,20 +151,35 @@ func (p *pipe) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	return &batchRow{row: br.QueryRow(), br: br}
 }
 
-// Query and SendBatch send the held writes first, on their own: rows are
-// read by the caller after this returns.
 func (p *pipe) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if err := p.flush(ctx, ""); err != nil {
+	if len(p.pending) == 0 {
+		return p.c.Query(ctx, sql, args...)
+	}
+	br := p.send(ctx, sql, args, nil)
+	if err := p.drain(br); err != nil {
+		br.Close()
 		return nil, err
 	}
-	return p.tx.Query(ctx, sql, args...)
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return &batchRows{Rows: rows, br: br}, nil
 }
 
+// SendBatch sends the held statements ahead of b's, in one round trip; the
+// caller reads b's results as if b had gone alone.
 func (p *pipe) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	if err := p.flush(ctx, ""); err != nil {
+	if len(p.pending) == 0 {
+		return p.c.SendBatch(ctx, b)
+	}
+	br := p.send(ctx, "", nil, b)
+	if err := p.drain(br); err != nil {
+		br.Close()
 		return pgx.FailedBatchResults(b, err)
 	}
-	return p.tx.SendBatch(ctx, b)
+	return br
 }
 
 // batchRow is the last statement of a batch: scanning it ends the batch.
@@ -149,3 +199,24 @@ func (r *batchRow) Scan(dest ...any) error {
 type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
+
+// batchRows is the last statement of a batch: closing it ends the batch.
+type batchRows struct {
+	pgx.Rows
+	br       pgx.BatchResults
+	closeErr error
+}
+
+func (r *batchRows) Close() {
+	r.Rows.Close()
+	if err := r.br.Close(); err != nil && r.closeErr == nil {
+		r.closeErr = err
+	}
+}
+
+func (r *batchRows) Err() error {
+	if err := r.Rows.Err(); err != nil {
+		return err
+	}
+	return r.closeErr
+}

@@ -271,66 +271,95 @@ func (s *Store) commitBatch(batch []*commitReq) {
 // runBatch runs the batch in one READ COMMITTED transaction. It returns an
 // error that fails every request still without one: begin, savepoint or
 // commit failed, or an fn hit a serialization failure or deadlock.
+//
+// BEGIN, savepoints and COMMIT are plain statements on the pipe: BEGIN and
+// an Update's SAVEPOINT travel with its first round trip, RELEASE with its
+// held writes, COMMIT with the last ones; an Update costs its reads plus
+// one round trip.
 func (s *Store) runBatch(batch []*commitReq) error {
 	// The transaction serves many callers, so no single caller's context
 	// may end it; each fn still passes its own ctx to its statements.
 	ctx := context.Background()
-	q, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
+	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return wrap("begin", err)
 	}
-	defer q.Rollback(ctx) // a no-op after Commit
-	// Savepoints are plain statements on the pipe, so that SAVEPOINT
-	// travels with an Update's first round trip and RELEASE with its held
-	// writes: an Update costs its reads plus one round trip.
-	p := &pipe{tx: q}
+	defer c.Release()
+	p := &pipe{c: c}
+	p.later("begin", nil, "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE")
+	finished := false
+	defer func() {
+		if !finished && !p.holds("begin") {
+			rollback(c)
+		}
+	}()
 	for _, r := range batch {
 		r.err = nil
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
 			continue
 		}
+		t := &tx{q: p, write: true}
 		if len(batch) == 1 {
-			// Alone: no savepoint needed; an error rolls everything back.
-			t := &tx{q: p, write: true}
-			if r.err = run(r.fn, t); r.err == nil {
-				if err := p.flush(ctx, ""); err != nil {
-					r.err = t.fail("send writes", err)
-				}
-			}
-			if r.err != nil {
+			// Alone: no savepoint needed; an error rolls everything back,
+			// and its held writes go with the COMMIT.
+			if r.err = run(r.fn, t); r.err != nil {
 				return abortCause(t, r.err)
 			}
 			break
 		}
 		p.later("savepoint", nil, "SAVEPOINT batch_item")
-		t := &tx{q: p, write: true}
 		if r.err = run(r.fn, t); r.err == nil {
-			err := p.flush(ctx, "RELEASE SAVEPOINT batch_item")
+			_, err := p.flush(ctx, "RELEASE SAVEPOINT batch_item")
 			if err == nil {
 				continue
 			}
 			r.err = t.fail("release savepoint", err)
 		}
-		sent := len(p.pending) == 0 || p.pending[0].op != "savepoint"
-		p.pending = nil // r's writes not yet sent: dropped with it
+		sent := !p.holds("savepoint")
+		p.drop("savepoint") // r's statements not yet sent go with it
 		if err := abortCause(t, r.err); err != nil {
 			return err
 		}
 		if !sent {
 			continue // nothing of r reached the database
 		}
-		if _, err := q.Exec(ctx, "ROLLBACK TO SAVEPOINT batch_item"); err != nil {
+		if _, err := c.Exec(ctx, "ROLLBACK TO SAVEPOINT batch_item"); err != nil {
 			return wrap("rollback to savepoint", err)
 		}
 	}
-	if err := q.Commit(ctx); err != nil {
-		if retryable(err) {
-			return wrap("commit", err) // rolled back: safe to run again
-		}
-		return &commitError{wrap("commit", err)}
+	if len(p.pending) == 1 && p.pending[0].op == "begin" {
+		p.pending = nil // nothing ran: nothing to commit
+		return nil
 	}
+	tag, err := p.flush(ctx, "COMMIT")
+	var pe *pgconn.PgError
+	switch {
+	case err != nil && errors.As(err, &pe):
+		// The server refused a statement of the last round trip, or the
+		// COMMIT itself: nothing was committed.
+		return wrap("commit", err)
+	case err != nil:
+		finished = true
+		return &commitError{wrap("commit", err)}
+	case tag.String() != "COMMIT":
+		// An error earlier in the transaction that fn swallowed: the
+		// server rolled it back (the tag says ROLLBACK).
+		finished = true
+		return fmt.Errorf("postgres: commit: the transaction was rolled back (%s)", tag)
+	}
+	finished = true
 	return nil
+}
+
+// rollback ends the transaction open on c; a connection that cannot is
+// closed, so the pool does not hand it out again.
+func rollback(c *pgxpool.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Exec(ctx, "ROLLBACK"); err != nil {
+		c.Conn().Close(ctx)
+	}
 }
 
 // commitError is a COMMIT whose outcome is unknown (the connection broke,
@@ -376,15 +405,27 @@ func run(fn func(tx refund.Tx) error, t *tx) (err error) {
 // monitoring reads as failed transactions (two per refund, from the key
 // lookup and the order read before the processor call).
 func (s *Store) View(ctx context.Context, fn func(tx refund.Tx) error) error {
-	q, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return hide(wrap("begin", err))
 	}
-	defer q.Rollback(context.WithoutCancel(ctx)) // a no-op after Commit
-	if err := fn(&tx{q: &pipe{tx: q}}); err != nil {
+	defer c.Release()
+	// BEGIN travels with fn's first statement (see pipe).
+	p := &pipe{c: c}
+	p.later("begin", nil, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+	err = fn(&tx{q: p})
+	switch {
+	case p.holds("begin"):
+		return hide(err) // nothing was sent
+	case err != nil:
+		rollback(c)
 		return hide(err)
 	}
-	if err := q.Commit(context.WithoutCancel(ctx)); err != nil {
+	if tag, err := c.Exec(context.WithoutCancel(ctx), "COMMIT"); err != nil || tag.String() != "COMMIT" {
+		rollback(c)
+		if err == nil {
+			err = fmt.Errorf("rolled back (%s)", tag)
+		}
 		return hide(wrap("commit", err))
 	}
 	return nil

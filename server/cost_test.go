@@ -1,0 +1,61 @@
+package server_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/postgres/pgtest"
+)
+
+// TestRefundCost counts what one refund through the real server costs its
+// database (statements, round trips, transactions; the store's own
+// counters, as /metrics publishes them) and holds each store to a bound,
+// so that a change that adds a statement or a round trip to the write path
+// fails here rather than in a benchmark months later. One client, one
+// refund at a time: nothing is shared with another refund's batch.
+func TestRefundCost(t *testing.T) {
+	type bound struct{ statements, roundTrips, transactions float64 }
+	for _, tc := range []struct {
+		name string
+		opt  func(t *testing.T) serverOpt
+		max  bound
+	}{
+		// Before the bounds: SQLite 45.5 statements in 4 transactions;
+		// PostgreSQL 36.7 statements in 33.6 round trips, 4 transactions
+		// (refundd bench --clients 1, the same path).
+		{"SQLite", func(*testing.T) serverOpt { return func(*server.Config) {} }, bound{36, 0, 3}},
+		{"PostgreSQL", func(t *testing.T) serverOpt { return onDB(pgtest.URL(t, 0)) }, bound{37, 22, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustStart(t, tc.opt(t))
+			order := s.mustOrder(cardOrder("4444", 1_000_000))
+			refundOnce := func(i int) {
+				r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 100},
+					"Idempotency-Key", fmt.Sprintf("cost-%d", i))
+				if r.status != http.StatusCreated || r.str("status") != "succeeded" {
+					t.Fatalf("refund %d: %d %s", i, r.status, r.raw)
+				}
+			}
+			refundOnce(0) // caches warm: the key, the processor
+			cs := s.Store.(refund.CountingStore)
+			before := cs.Counts()
+			const n = 20
+			for i := 1; i <= n; i++ {
+				refundOnce(i)
+			}
+			after := cs.Counts()
+			got := bound{float64(after.Statements-before.Statements) / n, float64(after.RoundTrips-before.RoundTrips) / n,
+				float64(after.Transactions-before.Transactions) / n}
+			t.Logf("per refund: %.1f statements, %.1f round trips, %.1f transactions", got.statements, got.roundTrips, got.transactions)
+			if got.statements > tc.max.statements || got.roundTrips > tc.max.roundTrips || got.transactions > tc.max.transactions {
+				t.Errorf("a refund costs %+v, more than %+v", got, tc.max)
+			}
+			if got.statements == 0 || got.transactions == 0 {
+				t.Errorf("nothing counted: %+v", got)
+			}
+		})
+	}
+}
