@@ -40,7 +40,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.wstmts == nil {
 		return migrate(ctx, s.writer)
 	}
-	db, err := sql.Open("sqlite", dsn(s.path, true))
+	db, err := sql.Open(driverName, dsn(s.path, true))
 	if err != nil {
 		return hide(wrap("migrate: open", err))
 	}

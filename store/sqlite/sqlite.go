@@ -2,7 +2,8 @@
 // default store of single-node installs and of `refundd demo`.
 //
 // It is the only package that imports the SQLite driver (modernc.org/sqlite,
-// pure Go, no cgo) and it translates the driver's errors at its edge: a
+// pure Go, no cgo; `-tags ncruces` swaps in github.com/ncruces/go-sqlite3,
+// see driver_*.go) and it translates the driver's errors at its edge: a
 // missing row becomes the matching refund not-found code, a unique violation
 // the matching conflict code, and any other driver error an internal error
 // that carries no driver type. It must not import HTTP, dialect or other
@@ -26,9 +27,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/refundd/refundd/refund"
 )
@@ -99,7 +97,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	s := &Store{path: path}
 	var err error
-	if s.writer, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+	if s.writer, err = sql.Open(driverName, dsn(path, true)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, hide(err))
 	}
 	// One writer connection: serialising writers here, in Go, is cheaper
@@ -128,7 +126,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.reqs, s.closed = make(chan *commitReq), make(chan struct{})
 	s.loop.Add(1)
 	go s.commitLoop()
-	if s.reader, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+	if s.reader, err = sql.Open(driverName, dsn(path, false)); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, hide(err))
 	}
@@ -143,7 +141,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// dsn is the driver name of path with the pragmas every connection runs
+// dsn is the data source name of path with the pragmas every connection runs
 // when it opens.
 //
 //   - busy_timeout(10000) first, so that even the pragmas below wait for a
@@ -169,7 +167,7 @@ func dsn(path string, write bool) string {
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}
-	return path + "?" + q.Encode()
+	return source(path, q)
 }
 
 // Update runs fn in a write transaction and returns once that transaction
@@ -414,15 +412,6 @@ func pause(ctx context.Context, attempt int) error {
 	}
 }
 
-// code returns the SQLite extended result code in err's chain.
-func code(err error) (int, bool) {
-	var e *sqlite.Error
-	if errors.As(err, &e) {
-		return e.Code(), true
-	}
-	return 0, false
-}
-
 // retryable reports whether err says the database was busy or locked, a
 // condition that running the transaction again can clear.
 func retryable(err error) bool {
@@ -431,7 +420,7 @@ func retryable(err error) bool {
 		return false
 	}
 	switch c & 0xff { // the primary code of an extended one
-	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+	case codeBusy, codeLocked:
 		return true
 	}
 	return false
@@ -441,13 +430,13 @@ func retryable(err error) bool {
 // primary key one).
 func isUnique(err error) bool {
 	c, ok := code(err)
-	return ok && c == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	return ok && c == codeUnique
 }
 
 // isPrimaryKey reports whether err is a PRIMARY KEY violation.
 func isPrimaryKey(err error) bool {
 	c, ok := code(err)
-	return ok && c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	return ok && c == codePrimaryKey
 }
 
 // driverError is what a driver error becomes at the Store's edge: the same
@@ -457,7 +446,7 @@ type driverError struct{ msg string }
 func (e *driverError) Error() string { return e.msg }
 
 // hide replaces an error chain holding a driver error by its text alone,
-// so that no *sqlite.Error leaves the package. Domain errors (*refund.Error)
+// so that no driver error type leaves the package. Domain errors (*refund.Error)
 // and the caller's own errors pass unchanged.
 func hide(err error) error {
 	if _, ok := code(err); ok {

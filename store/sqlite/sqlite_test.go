@@ -4,12 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"modernc.org/sqlite"
 
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/storetest"
@@ -164,8 +163,7 @@ func TestDriverErrorsStayInside(t *testing.T) {
 	if err == nil {
 		t.Fatal("duplicate merchant id accepted")
 	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
+	if _, ok := code(err); ok {
 		t.Fatalf("Update returned a driver error: %#v", err)
 	}
 	if refund.ErrorCode(err) != refund.EInternal {
@@ -178,7 +176,7 @@ func TestDriverErrorsStayInside(t *testing.T) {
 // the write lock.
 func busyError(t *testing.T, s *Store) error {
 	t.Helper()
-	other, err := sql.Open("sqlite", s.path+"?_pragma=busy_timeout(0)&_txlock=immediate")
+	other, err := sql.Open(driverName, source(s.path, url.Values{"_pragma": {"busy_timeout(0)"}, "_txlock": {"immediate"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,8 +233,7 @@ func TestUpdateRetriesWhenBusy(t *testing.T) {
 	if err == nil || calls != maxRetries+1 {
 		t.Fatalf("Update = %v after %d calls, want an error after %d", err, calls, maxRetries+1)
 	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
+	if _, ok := code(err); ok {
 		t.Fatalf("Update returned a driver error: %#v", err)
 	}
 }

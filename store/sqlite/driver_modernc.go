@@ -1,0 +1,37 @@
+//go:build !ncruces
+
+package sqlite
+
+// The default driver: modernc.org/sqlite, SQLite translated to Go (no cgo).
+// `-tags ncruces` builds driver_ncruces.go instead (see docs/performance.md).
+
+import (
+	"errors"
+	"net/url"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+const driverName = "sqlite"
+
+// source is the data source name of path with the parameters q: modernc
+// reads them from after a plain path's '?'.
+func source(path string, q url.Values) string { return path + "?" + q.Encode() }
+
+// Result codes, extended where SQLite has one.
+const (
+	codeBusy       = sqlite3.SQLITE_BUSY
+	codeLocked     = sqlite3.SQLITE_LOCKED
+	codeUnique     = sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	codePrimaryKey = sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+)
+
+// code returns the SQLite extended result code in err's chain.
+func code(err error) (int, bool) {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code(), true
+	}
+	return 0, false
+}

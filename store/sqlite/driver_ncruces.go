@@ -1,0 +1,47 @@
+//go:build ncruces
+
+package sqlite
+
+// The alternative driver, chosen with `-tags ncruces`:
+// github.com/ncruces/go-sqlite3, SQLite built to Wasm and translated to Go
+// (no cgo). Kept buildable so the comparison in docs/performance.md can be
+// run again.
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+	_ "github.com/ncruces/go-sqlite3/driver" // registers "sqlite3"
+)
+
+const driverName = "sqlite3"
+
+// source is the data source name of path with the parameters q: ncruces
+// reads them only from a "file:" URI, whose path must escape '%' and '#'
+// (Open already refuses '?').
+func source(path string, q url.Values) string {
+	return "file:" + uriPath.Replace(path) + "?" + q.Encode()
+}
+
+var uriPath = strings.NewReplacer("%", "%25", "#", "%23")
+
+// Result codes, extended where SQLite has one.
+const (
+	codeBusy       = int(sqlite3.BUSY)
+	codeLocked     = int(sqlite3.LOCKED)
+	codeUnique     = int(sqlite3.CONSTRAINT_UNIQUE)
+	codePrimaryKey = int(sqlite3.CONSTRAINT_PRIMARYKEY)
+)
+
+// code returns the SQLite extended result code in err's chain. ncruces
+// returns some errors as a bare ErrorCode or ExtendedErrorCode (BUSY from
+// BEGIN, for one), not only as *Error; all three convert to this one.
+func code(err error) (int, bool) {
+	var c sqlite3.ExtendedErrorCode
+	if errors.As(err, &c) {
+		return int(c), true
+	}
+	return 0, false
+}
