@@ -1,0 +1,3 @@
+module github.com/refundd/refundd/bench/peers/driver
+
+go 1.25
