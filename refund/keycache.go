@@ -66,14 +66,24 @@ func (c *keyCache) drop(prefix string) {
 
 // WatchKeys keeps this node's key cache in step with revocations on other
 // nodes until ctx ends, when the store can tell (KeyWatcher); otherwise it
-// returns at once and KeyCacheTTL alone bounds a revocation's delay.
-func (s *Service) WatchKeys(ctx context.Context) {
+// returns at once and KeyCacheTTL alone bounds a revocation's delay. It
+// closes listening once the watch is in place (at once when there is no
+// watch), so that a node can start serving only after it hears
+// revocations: a key cached before that would be dropped by the watch's
+// first "" anyway, but only after a request had used it.
+func (s *Service) WatchKeys(ctx context.Context, listening chan<- struct{}) {
+	var once sync.Once
+	ready := func() { once.Do(func() { close(listening) }) }
 	w, ok := s.cfg.Store.(KeyWatcher)
 	if !ok || s.cfg.KeyCacheTTL <= 0 {
+		ready()
 		return
 	}
 	w.WatchKeys(ctx, func(prefix string) {
 		s.keys.drop(prefix)
+		if prefix == "" {
+			ready()
+		}
 		if s.cfg.OnKeyRevoked != nil {
 			s.cfg.OnKeyRevoked(prefix)
 		}

@@ -339,7 +339,16 @@ func (s *Server) Start(ctx context.Context) error {
 	s.ln = ln
 	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopKeys = stop
-	go s.Service.WatchKeys(wctx)
+	listening := make(chan struct{})
+	go s.Service.WatchKeys(wctx, listening)
+	// Serve once revocations are heard, unless the database will not let
+	// the watch start soon: then KeyCacheTTL alone bounds a revocation's
+	// delay until the watch reconnects.
+	select {
+	case <-listening:
+	case <-time.After(2 * time.Second):
+		s.cfg.Log.Warn("serving before the key revocation watch is listening")
+	}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.cfg.Log.Error("http server stopped", "err", err)
