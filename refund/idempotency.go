@@ -151,6 +151,7 @@ func (s *Service) BeginIdempotent(ctx context.Context, p Principal, key, hash st
 	}
 	c := &Claim{merchantID: p.MerchantID, key: key, hash: hash}
 	var rec *IdempotencyRecord
+	looked := time.Now()
 	err := s.cfg.Store.View(ctx, func(tx Tx) error {
 		var err error
 		if rec, err = tx.GetIdempotency(ctx, p.MerchantID, key); ErrorCode(err) == ENotFound {
@@ -158,6 +159,7 @@ func (s *Service) BeginIdempotent(ctx context.Context, p Principal, key, hash st
 		}
 		return err
 	})
+	traceSince(ctx, "idem_lookup", looked)
 	switch {
 	case err != nil:
 		return nil, err

@@ -10,14 +10,20 @@ import (
 // bench --trace reads them back from a Server-Timing header) instead of
 // guessing. A refund asked for over HTTP goes through, in order:
 //
-//	auth                 the API key lookup (a read transaction)
-//	idem_begin_*         claiming the Idempotency-Key (a write transaction)
+//	auth                 the API key lookup (a read transaction, unless cached)
+//	idem_lookup          looking the Idempotency-Key up (a read transaction)
+//	idem_begin_*         taking over the key of a request that died (a write
+//	                     transaction; a fresh key is claimed by reserve)
 //	reserve_*            the reservation (a write transaction)
 //	route                reading the order and its processor for the call
+//	                     (the worker's calls; a request's own call uses the
+//	                     order its reservation read)
 //	processor_queue      waiting for one of the node's processor call slots
 //	processor            the processor call
-//	result_*             recording the processor's answer (a write transaction)
-//	idem_complete_*      storing the answer with the key (a write transaction)
+//	result_*             recording the processor's answer, and the request's
+//	                     answer with its key (a write transaction)
+//	idem_complete_*      storing the answer with the key when no write of the
+//	                     request carried it (a write transaction)
 //
 // Each write transaction is three phases: _queue (from asking the store
 // until the store runs it: waiting for the committer and for the Updates

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	_ "modernc.org/sqlite"
-
+	"github.com/refundd/refundd/store/sqlite"
 	"github.com/refundd/refundd/vault"
 )
 
@@ -71,7 +69,7 @@ func TestCLI_Processors(t *testing.T) {
 		t.Fatalf("processor list: %d %s", code, out)
 	}
 	sealed := func() string {
-		conn, err := sql.Open("sqlite", path)
+		conn, err := sqlite.OpenFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,11 +1,10 @@
-//go:build ncruces
+//go:build !modernc
 
 package sqlite
 
-// The alternative driver, chosen with `-tags ncruces`:
-// github.com/ncruces/go-sqlite3, SQLite built to Wasm and translated to Go
-// (no cgo). Kept buildable so the comparison in docs/performance.md can be
-// run again.
+// The default driver: github.com/ncruces/go-sqlite3, SQLite built to Wasm
+// and translated to Go (no cgo). `-tags modernc` builds driver_modernc.go
+// instead; see docs/performance.md for the two measured side by side.
 
 import (
 	"errors"

@@ -1,9 +1,10 @@
 // Package sqlite implements refund.Store on an embedded SQLite file: the
 // default store of single-node installs and of `refundd demo`.
 //
-// It is the only package that imports the SQLite driver (modernc.org/sqlite,
-// pure Go, no cgo; `-tags ncruces` swaps in github.com/ncruces/go-sqlite3,
-// see driver_*.go) and it translates the driver's errors at its edge: a
+// It is the only package that imports the SQLite driver
+// (github.com/ncruces/go-sqlite3, pure Go, no cgo; `-tags modernc` swaps in
+// modernc.org/sqlite, see driver_*.go; OpenFile lends it to the few other
+// components that keep a SQLite file) and it translates the driver's errors at its edge: a
 // missing row becomes the matching refund not-found code, a unique violation
 // the matching conflict code, and any other driver error an internal error
 // that carries no driver type. It must not import HTTP, dialect or other

@@ -5,12 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/refundd/refundd/processor/sandbox"
-
-	_ "modernc.org/sqlite" // the journal's database driver
+	"github.com/refundd/refundd/store/sqlite"
 )
 
 // Journal keeps the sandbox acquirer's ledger in a SQLite file, one row per
@@ -27,11 +25,7 @@ func OpenJournal(ctx context.Context, path string) (*Journal, error) {
 	if path == "" || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("sandbox: %q is not a usable ledger file path", path)
 	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	db, err := sql.Open("sqlite", path+"?"+q.Encode())
+	db, err := sqlite.OpenFile(path)
 	if err != nil {
 		return nil, err
 	}
