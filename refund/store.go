@@ -88,7 +88,10 @@ type Tx interface {
 	// the capture, each vendor split and each item. A Reserve is a guarded
 	// update per counter (... WHERE captured - refunded - pending >= amount)
 	// and returns EAmountExceedsRefundable with the Param of the first
-	// counter that would go over; the caller must then roll back.
+	// counter that would go over. It is all or nothing: when it returns an
+	// error no counter is left changed, so a caller may carry on in the
+	// same transaction (the late approval of a refund recorded failed
+	// lists a discrepancy and commits).
 	AdjustBalances(ctx context.Context, b Balances, op BalanceOp) error
 	// AdjustOrder adds amount to the order's voided (kind void) or charged
 	// back (kind chargeback) amount under the refunds' guard: refunded +

@@ -240,14 +240,24 @@ func (t *tx) NextRefundSeq(ctx context.Context, orderID string) (int, error) {
 // the same MAX(seq).
 func (t *tx) InsertTransaction(ctx context.Context, tr *refund.Transaction) error {
 	if tr.Seq == 0 {
-		ok, err := t.exists(ctx, "insert transaction", `SELECT 1 FROM orders WHERE id = $1 FOR NO KEY UPDATE`, tr.OrderID)
-		if err != nil {
-			return err
+		// Both in one round trip: PostgreSQL runs a batch's statements in
+		// turn, and under READ COMMITTED the second takes its snapshot after
+		// the first has the lock, so it sees the last holder's rows.
+		b := &pgx.Batch{}
+		b.Queue(`SELECT 1 FROM orders WHERE id = $1 FOR NO KEY UPDATE`, tr.OrderID)
+		b.Queue(`SELECT COALESCE(MAX(seq), 0) + 1 FROM transactions WHERE order_id = $1`, tr.OrderID)
+		br := t.q.SendBatch(ctx, b)
+		var one int
+		err := br.QueryRow().Scan(&one)
+		if err == nil {
+			err = br.QueryRow().Scan(&tr.Seq)
 		}
-		if !ok {
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if errors.Is(err, pgx.ErrNoRows) {
 			return refund.Errorf(refund.EOrderNotFound, "", "order %q not found", tr.OrderID)
 		}
-		err = t.q.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM transactions WHERE order_id = $1`, tr.OrderID).Scan(&tr.Seq)
 		if err != nil {
 			return t.fail("insert transaction", err)
 		}

@@ -54,14 +54,49 @@ func adjustSQL(table, key string, op refund.BalanceOp, cs ...counter) string {
 	return "UPDATE " + table + " SET " + strings.Join(set, ", ") + " WHERE " + key + " AND " + strings.Join(guard, " AND ")
 }
 
+// undoSQL builds the UPDATE that takes back what adjustSQL's statement
+// changed on a row it matched, with the same parameters: no guard, since
+// it only restores values the row held a moment before.
+func undoSQL(table, key string, op refund.BalanceOp, cs ...counter) string {
+	var set []string
+	for i, c := range cs {
+		x := fmt.Sprintf("?%d", i+1)
+		switch op {
+		case refund.Reserve:
+			set = append(set, c.pending+" = "+c.pending+" - "+x)
+		case refund.Commit:
+			set = append(set, c.pending+" = "+c.pending+" + "+x, c.refunded+" = "+c.refunded+" - "+x)
+		case refund.Release:
+			set = append(set, c.pending+" = "+c.pending+" + "+x)
+		case refund.Reverse:
+			set = append(set, c.refunded+" = "+c.refunded+" + "+x)
+		}
+	}
+	return "UPDATE " + table + " SET " + strings.Join(set, ", ") + " WHERE " + key
+}
+
+// step is one guarded update of AdjustBalances: the row, its counters'
+// amounts, and what to say when it matches nothing.
+type step struct {
+	op           string // names the statement in errors
+	table, key   string // key numbers its parameters after the counters'
+	counters     []counter
+	args         []any // the counters' amounts, then the key's
+	param        string
+	exists       string // finds the row without the guard; args after the amounts
+	absent, what string // the error when the row is missing; when over its limit
+}
+
 // AdjustBalances applies op to every counter b names, in a fixed order:
 // the order, the capture, each vendor split, each item. A Reserve that
 // would take a counter over its limit returns EAmountExceedsRefundable
 // with that counter's Param ("amount", "transaction_id", "vendors[<id>]",
 // "items[<id>]"); a capture, vendor or item the order does not have is
-// EInvalidRequest with the same Param. Counters changed before the failing
-// one stay changed: the caller must roll back (return the error from
-// Update's fn). Commit, Release and Reverse never take a counter below
+// EInvalidRequest with the same Param. Either way no counter is left
+// changed: the updates before the failing one are taken back (undoSQL)
+// before the error is returned, so a caller that carries on in the same
+// transaction (a late approval recorded as a discrepancy) commits counters
+// as they were. Commit, Release and Reverse never take a counter below
 // zero; trying is a bug and returns an internal error.
 func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.BalanceOp) error {
 	switch op {
@@ -72,89 +107,64 @@ func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.Ba
 	if err := checkBalances(b); err != nil {
 		return err
 	}
-
-	q, args := adjustSQL("orders", "id = ?2", op, orderCounter), []any{b.Amount, b.OrderID}
-	if !b.At.IsZero() {
-		// The order changed: its updated_at moves forward, never back (a
-		// node with a late clock must not rewind it).
-		q = strings.Replace(q, " WHERE ", ", updated_at = max(updated_at, ?3) WHERE ", 1)
-		args = append(args, nanos(b.At))
-	}
-	n, err := t.exec(ctx, "adjust order balance", q, args...)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		ok, err := t.exists(ctx, "adjust order balance", `SELECT 1 FROM orders WHERE id = ?`, b.OrderID)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return refund.Errorf(refund.EOrderNotFound, "", "order %q not found", b.OrderID)
-		}
-		return t.miss(op, "amount", fmt.Sprintf("the order has less than %d left", b.Amount))
-	}
-
+	steps := []step{{op: "adjust order balance", table: "orders", key: "id = ?2", counters: []counter{orderCounter},
+		args: []any{b.Amount, b.OrderID}, param: "amount", exists: `SELECT 1 FROM orders WHERE id = ?`,
+		what: fmt.Sprintf("the order has less than %d left", b.Amount)}}
 	if b.CaptureID != "" {
-		n, err := t.exec(ctx, "adjust capture balance",
-			adjustSQL("transactions", "id = ?2 AND order_id = ?3 AND type = 'capture'", op, amountCounter),
-			b.Amount, b.CaptureID, b.OrderID)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			ok, err := t.exists(ctx, "adjust capture balance",
-				`SELECT 1 FROM transactions WHERE id = ? AND order_id = ? AND type = 'capture'`, b.CaptureID, b.OrderID)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return refund.Errorf(refund.EInvalidRequest, "transaction_id", "order has no capture transaction %q", b.CaptureID)
-			}
-			return t.miss(op, "transaction_id", fmt.Sprintf("capture %q has less than %d left", b.CaptureID, b.Amount))
-		}
+		steps = append(steps, step{op: "adjust capture balance", table: "transactions",
+			key: "id = ?2 AND order_id = ?3 AND type = 'capture'", counters: []counter{amountCounter},
+			args: []any{b.Amount, b.CaptureID, b.OrderID}, param: "transaction_id",
+			exists: `SELECT 1 FROM transactions WHERE id = ? AND order_id = ? AND type = 'capture'`,
+			absent: fmt.Sprintf("order has no capture transaction %q", b.CaptureID),
+			what:   fmt.Sprintf("capture %q has less than %d left", b.CaptureID, b.Amount)})
 	}
-
 	for _, v := range b.Vendors {
-		param := "vendors[" + v.VendorID + "]"
-		n, err := t.exec(ctx, "adjust vendor balance",
-			adjustSQL("order_vendors", "order_id = ?2 AND vendor_id = ?3", op, amountCounter),
-			v.Amount, b.OrderID, v.VendorID)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			ok, err := t.exists(ctx, "adjust vendor balance",
-				`SELECT 1 FROM order_vendors WHERE order_id = ? AND vendor_id = ?`, b.OrderID, v.VendorID)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return refund.Errorf(refund.EInvalidRequest, param, "order has no vendor %q", v.VendorID)
-			}
-			return t.miss(op, param, fmt.Sprintf("vendor %q has less than %d left", v.VendorID, v.Amount))
-		}
+		steps = append(steps, step{op: "adjust vendor balance", table: "order_vendors",
+			key: "order_id = ?2 AND vendor_id = ?3", counters: []counter{amountCounter},
+			args: []any{v.Amount, b.OrderID, v.VendorID}, param: "vendors[" + v.VendorID + "]",
+			exists: `SELECT 1 FROM order_vendors WHERE order_id = ? AND vendor_id = ?`,
+			absent: fmt.Sprintf("order has no vendor %q", v.VendorID),
+			what:   fmt.Sprintf("vendor %q has less than %d left", v.VendorID, v.Amount)})
+	}
+	for _, it := range b.Items {
+		steps = append(steps, step{op: "adjust item balance", table: "order_items",
+			key: "order_id = ?3 AND item_id = ?4", counters: []counter{itemQtyCounter, amountCounter},
+			args: []any{it.Qty, it.Amount, b.OrderID, it.ItemID}, param: "items[" + it.ItemID + "]",
+			exists: `SELECT 1 FROM order_items WHERE order_id = ? AND item_id = ?`,
+			absent: fmt.Sprintf("order has no item %q", it.ItemID),
+			what:   fmt.Sprintf("item %q has less than %d units or %d left", it.ItemID, it.Qty, it.Amount)})
 	}
 
-	for _, it := range b.Items {
-		param := "items[" + it.ItemID + "]"
-		n, err := t.exec(ctx, "adjust item balance",
-			adjustSQL("order_items", "order_id = ?3 AND item_id = ?4", op, itemQtyCounter, amountCounter),
-			it.Qty, it.Amount, b.OrderID, it.ItemID)
+	for i, st := range steps {
+		q, args := adjustSQL(st.table, st.key, op, st.counters...), st.args
+		if i == 0 && !b.At.IsZero() {
+			// The order changed: its updated_at moves forward, never back
+			// (a node with a late clock must not rewind it).
+			q = strings.Replace(q, " WHERE ", ", updated_at = max(updated_at, ?3) WHERE ", 1)
+			args = append(args[:len(args):len(args)], nanos(b.At))
+		}
+		n, err := t.exec(ctx, st.op, q, args...)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			ok, err := t.exists(ctx, "adjust item balance",
-				`SELECT 1 FROM order_items WHERE order_id = ? AND item_id = ?`, b.OrderID, it.ItemID)
-			if err != nil {
+		if n > 0 {
+			continue
+		}
+		for _, done := range steps[:i] {
+			if _, err := t.exec(ctx, done.op, undoSQL(done.table, done.key, op, done.counters...), done.args...); err != nil {
 				return err
 			}
-			if !ok {
-				return refund.Errorf(refund.EInvalidRequest, param, "order has no item %q", it.ItemID)
-			}
-			return t.miss(op, param, fmt.Sprintf("item %q has less than %d units or %d left", it.ItemID, it.Qty, it.Amount))
 		}
+		ok, err := t.exists(ctx, st.op, st.exists, st.args[len(st.counters):]...)
+		switch {
+		case err != nil:
+			return err
+		case !ok && i == 0:
+			return refund.Errorf(refund.EOrderNotFound, "", "order %q not found", b.OrderID)
+		case !ok:
+			return refund.Errorf(refund.EInvalidRequest, st.param, "%s", st.absent)
+		}
+		return t.miss(op, st.param, st.what)
 	}
 	return nil
 }

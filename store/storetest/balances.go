@@ -128,6 +128,7 @@ var balanceTests = []test{
 		}
 		wantSame(t, "counters after fn failed", countersOf(f.mustGetOrder(o.ID)), before)
 	}},
+	{"AllOrNothing", testAllOrNothing},
 	{"ConcurrentReserveNeverOverRefunds", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		o := f.mustCreateOrder(m.ID) // captured 30000
@@ -448,6 +449,70 @@ func testNeverNegative(t *testing.T, f *fixture) {
 				t.Fatalf("%v of %+v succeeded, want an error", tc.op, tc.b)
 			}
 			wantSame(t, "order after the refused "+tc.op.String(), f.mustGetOrder(o.ID), before)
+		})
+	}
+}
+
+// testAllOrNothing: an AdjustBalances that fails leaves every counter as it
+// was even when its caller carries on and commits (the late approval of a
+// refund recorded failed does: it lists a discrepancy instead), whichever
+// counter failed, first or last, and whether the ones after it would have
+// passed.
+func testAllOrNothing(t *testing.T, f *fixture) {
+	for _, tc := range []struct {
+		name      string
+		voidFirst int64 // voided on the order before: its limit falls below its lines'
+		b         func(o *refund.Order) refund.Balances
+		op        refund.BalanceOp
+		code      string // "" for an internal error
+		param     string
+	}{
+		{"OrderOverTheRestWouldPass", 100, fullBalances, refund.Reserve, refund.EAmountExceedsRefundable, "amount"},
+		{"VendorOver", 0, func(o *refund.Order) refund.Balances {
+			return refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 12000,
+				Vendors: []refund.RefundVendor{{VendorID: "v1", Amount: 1000}, {VendorID: "v2", Amount: 11000}}}
+		}, refund.Reserve, refund.EAmountExceedsRefundable, "vendors[v2]"},
+		{"LastItemOver", 0, func(o *refund.Order) refund.Balances {
+			b := fullBalances(o)
+			b.Items[1].Qty = 5
+			return b
+		}, refund.Reserve, refund.EAmountExceedsRefundable, "items[line-2]"},
+		{"NoSuchItem", 0, func(o *refund.Order) refund.Balances {
+			b := fullBalances(o)
+			b.Items = append(b.Items, refund.RefundItem{ItemID: "line-9", Qty: 1, Amount: 1})
+			return b
+		}, refund.Reserve, refund.EInvalidRequest, "items[line-9]"},
+		{"NoSuchCapture", 0, func(o *refund.Order) refund.Balances {
+			return refund.Balances{OrderID: o.ID, CaptureID: "txn_missing", Amount: 100,
+				Vendors: []refund.RefundVendor{{VendorID: "v1", Amount: 100}}}
+		}, refund.Reserve, refund.EInvalidRequest, "transaction_id"},
+		{"CommitMoreThanPending", 0, func(o *refund.Order) refund.Balances {
+			return refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 100}
+		}, refund.Commit, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := f.mustCreateMerchant()
+			o := f.mustCreateOrder(m.ID, withItemsAndVendors)
+			if tc.voidFirst > 0 {
+				f.mustUpdate(func(tx refund.Tx) error {
+					return tx.AdjustOrder(f.ctx, o.ID, refund.AdjustmentVoid, tc.voidFirst, o.UpdatedAt)
+				})
+			}
+			before := countersOf(f.mustGetOrder(o.ID))
+			var adjErr error
+			f.mustUpdate(func(tx refund.Tx) error {
+				adjErr = tx.AdjustBalances(f.ctx, tc.b(o), tc.op)
+				return nil // carry on and commit
+			})
+			switch {
+			case adjErr == nil:
+				t.Fatal("AdjustBalances succeeded")
+			case tc.code == "" && refund.ErrorCode(adjErr) != refund.EInternal:
+				t.Fatalf("error %v, want an internal error", adjErr)
+			case tc.code != "":
+				wantCodeParam(t, adjErr, tc.code, tc.param)
+			}
+			wantSame(t, "counters after a failed adjustment, committed", countersOf(f.mustGetOrder(o.ID)), before)
 		})
 	}
 }
