@@ -469,7 +469,7 @@ func testAllOrNothing(t *testing.T, f *fixture) {
 	}{
 		{"OrderOverTheRestWouldPass", 100, fullBalances, refund.Reserve, refund.EAmountExceedsRefundable, "amount"},
 		{"VendorOver", 0, func(o *refund.Order) refund.Balances {
-			return refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 12000,
+			return refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 12000, At: o.UpdatedAt.Add(time.Hour),
 				Vendors: []refund.RefundVendor{{VendorID: "v1", Amount: 1000}, {VendorID: "v2", Amount: 11000}}}
 		}, refund.Reserve, refund.EAmountExceedsRefundable, "vendors[v2]"},
 		{"LastItemOver", 0, func(o *refund.Order) refund.Balances {

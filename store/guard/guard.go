@@ -1,0 +1,197 @@
+// Package guard writes the guarded counter updates of
+// refund.Tx.AdjustBalances for both SQL stores, which differ only in how
+// they number parameters: the statements, the order they run in, how a
+// failed one is taken back and what error it becomes are written once,
+// here. It runs nothing; each store runs the statements its own way
+// (SQLite one by one, PostgreSQL as one pipelined batch).
+package guard
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// counter is one pair of refund counters on a row: what is pending, what
+// is refunded, and the expression both together may not exceed.
+type counter struct {
+	pending, refunded, limit string
+}
+
+var (
+	orderCounter   = counter{"pending_refund_amount", "refunded_amount", "captured_amount - voided_amount - charged_back_amount"}
+	amountCounter  = counter{"pending_amount", "refunded_amount", "amount"} // captures, vendors, item amounts
+	itemQtyCounter = counter{"pending_qty", "refunded_qty", "qty"}
+)
+
+// Dialect is what the stores' SQL differs in here.
+type Dialect struct {
+	Param    func(n int) string  // the n-th parameter (from 1): "$n", "?n"
+	Greatest string              // the larger of two values: GREATEST, max
+	Time     func(time.Time) any // a time as a parameter
+}
+
+// Step is one guarded update of AdjustBalances.
+type Step struct {
+	Op string // names the statement in errors: "adjust order balance", ...
+
+	// Update applies op with its guard, with Args; Undo takes back what
+	// Update changed on a row it matched (no guard: it restores values the
+	// row held a moment before), with UndoArgs.
+	Update, Undo   string
+	Args, UndoArgs []any
+
+	// Exists finds the row without the guard, with ExistsArgs: whether a
+	// Step that matched nothing missed its row or its limit.
+	Exists     string
+	ExistsArgs []any
+
+	param        string // the error's Param
+	absent, what string // the error when the row is missing; over its limit
+}
+
+// Steps returns the guarded updates that apply op to every counter b
+// names, in the order they must run: the order, the capture, each vendor
+// split, each item. Every transaction takes the order's row first, so two
+// of them on one order never lock its other rows in opposite orders.
+// When b.At is set, the order's updated_at moves to it, never back (a
+// node with a late clock must not rewind it).
+//
+// The update of each row is
+//
+//	reserve: pending += x        WHERE limit - refunded - pending >= x
+//	commit:  pending -= x, refunded += x   WHERE pending >= x
+//	release: pending -= x        WHERE pending >= x
+//	reverse: refunded -= x       WHERE refunded >= x
+//
+// The guard sits in the WHERE clause, so the check and the change are one
+// statement. Two transactions on one row queue on its row lock (SQLite:
+// its one writer), and the second's guard is judged on the row the first
+// committed: they can never both spend the same remainder.
+func Steps(d Dialect, b refund.Balances, op refund.BalanceOp) ([]Step, error) {
+	p := d.Param
+	switch op {
+	case refund.Reserve, refund.Commit, refund.Release, refund.Reverse:
+	default:
+		return nil, fmt.Errorf("adjust balances: unknown operation %d", op)
+	}
+	if err := check(b); err != nil {
+		return nil, err
+	}
+	order := step(op, p, "adjust order balance", "orders", []counter{orderCounter}, []string{"id"}, []any{b.Amount}, []any{b.OrderID},
+		"amount", "", fmt.Sprintf("the order has less than %d left", b.Amount))
+	if !b.At.IsZero() {
+		order.Update = strings.Replace(order.Update, " WHERE ", ", updated_at = "+d.Greatest+"(updated_at, "+p(3)+") WHERE ", 1)
+		order.Args = append(order.Args, d.Time(b.At))
+	}
+	steps := []Step{order}
+	if b.CaptureID != "" {
+		steps = append(steps, step(op, p, "adjust capture balance", "transactions", []counter{amountCounter},
+			[]string{"id", "order_id", "type = 'capture'"}, []any{b.Amount}, []any{b.CaptureID, b.OrderID}, "transaction_id",
+			fmt.Sprintf("order has no capture transaction %q", b.CaptureID),
+			fmt.Sprintf("capture %q has less than %d left", b.CaptureID, b.Amount)))
+	}
+	for _, v := range b.Vendors {
+		steps = append(steps, step(op, p, "adjust vendor balance", "order_vendors", []counter{amountCounter},
+			[]string{"order_id", "vendor_id"}, []any{v.Amount}, []any{b.OrderID, v.VendorID}, "vendors["+v.VendorID+"]",
+			fmt.Sprintf("order has no vendor %q", v.VendorID),
+			fmt.Sprintf("vendor %q has less than %d left", v.VendorID, v.Amount)))
+	}
+	for _, it := range b.Items {
+		steps = append(steps, step(op, p, "adjust item balance", "order_items", []counter{itemQtyCounter, amountCounter},
+			[]string{"order_id", "item_id"}, []any{it.Qty, it.Amount}, []any{b.OrderID, it.ItemID}, "items["+it.ItemID+"]",
+			fmt.Sprintf("order has no item %q", it.ItemID),
+			fmt.Sprintf("item %q has less than %d units or %d left", it.ItemID, it.Qty, it.Amount)))
+	}
+	return steps, nil
+}
+
+// step builds one Step on table: the counters' amounts are parameters 1..k,
+// the key's columns (a column name, or a fixed condition containing " ")
+// k+1 on; Exists numbers the key's from 1.
+func step(op refund.BalanceOp, p func(int) string, name, table string, cs []counter, key []string, amounts, keyArgs []any,
+	param, absent, what string) Step {
+	cond := func(first int) string {
+		var parts []string
+		n := first
+		for _, k := range key {
+			if strings.Contains(k, " ") {
+				parts = append(parts, k)
+				continue
+			}
+			parts = append(parts, k+" = "+p(n))
+			n++
+		}
+		return strings.Join(parts, " AND ")
+	}
+	var set, guard, undo []string
+	for i, c := range cs {
+		x := p(i + 1)
+		switch op {
+		case refund.Reserve:
+			set = append(set, c.pending+" = "+c.pending+" + "+x)
+			guard = append(guard, c.limit+" - "+c.refunded+" - "+c.pending+" >= "+x)
+			undo = append(undo, c.pending+" = "+c.pending+" - "+x)
+		case refund.Commit:
+			set = append(set, c.pending+" = "+c.pending+" - "+x, c.refunded+" = "+c.refunded+" + "+x)
+			guard = append(guard, c.pending+" >= "+x)
+			undo = append(undo, c.pending+" = "+c.pending+" + "+x, c.refunded+" = "+c.refunded+" - "+x)
+		case refund.Release:
+			set = append(set, c.pending+" = "+c.pending+" - "+x)
+			guard = append(guard, c.pending+" >= "+x)
+			undo = append(undo, c.pending+" = "+c.pending+" + "+x)
+		case refund.Reverse:
+			set = append(set, c.refunded+" = "+c.refunded+" - "+x)
+			guard = append(guard, c.refunded+" >= "+x)
+			undo = append(undo, c.refunded+" = "+c.refunded+" + "+x)
+		}
+	}
+	where := cond(len(cs) + 1)
+	return Step{Op: name,
+		Update:     "UPDATE " + table + " SET " + strings.Join(set, ", ") + " WHERE " + where + " AND " + strings.Join(guard, " AND "),
+		Undo:       "UPDATE " + table + " SET " + strings.Join(undo, ", ") + " WHERE " + where,
+		Args:       append(append([]any{}, amounts...), keyArgs...),
+		UndoArgs:   append(append([]any{}, amounts...), keyArgs...),
+		Exists:     "SELECT 1 FROM " + table + " WHERE " + cond(1),
+		ExistsArgs: keyArgs,
+		param:      param, absent: absent, what: what}
+}
+
+// Refused is the error of s, which matched no row: exists says whether
+// its row is there without the guard. A missing order is EOrderNotFound,
+// a missing capture, vendor or item EInvalidRequest with s's Param; a row
+// over its limit is EAmountExceedsRefundable for a Reserve and, for the
+// other operations (which never take a counter below zero), a bug: an
+// internal error.
+func (s Step) Refused(op refund.BalanceOp, exists bool, orderID string) error {
+	switch {
+	case !exists && s.absent == "":
+		return refund.Errorf(refund.EOrderNotFound, "", "order %q not found", orderID)
+	case !exists:
+		return refund.Errorf(refund.EInvalidRequest, s.param, "%s", s.absent)
+	case op == refund.Reserve:
+		return refund.Errorf(refund.EAmountExceedsRefundable, s.param, "refund exceeds what is refundable: %s", s.what)
+	}
+	return fmt.Errorf("adjust balances: %s on %s would take a counter below zero (%s)", op, s.param, s.what)
+}
+
+// check refuses amounts a guarded update cannot judge: the refund's amount
+// must be positive, its shares not negative.
+func check(b refund.Balances) error {
+	if b.Amount <= 0 {
+		return refund.Errorf(refund.EInvalidAmount, "amount", "amount must be positive")
+	}
+	for _, v := range b.Vendors {
+		if v.Amount < 0 {
+			return refund.Errorf(refund.EInvalidAmount, "vendors["+v.VendorID+"]", "a vendor amount must not be negative")
+		}
+	}
+	for _, it := range b.Items {
+		if it.Qty < 0 || it.Amount < 0 {
+			return refund.Errorf(refund.EInvalidAmount, "items["+it.ItemID+"]", "an item qty or amount must not be negative")
+		}
+	}
+	return nil
+}
