@@ -220,11 +220,8 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	}
 	b := BalancesOf(r)
 	b.At = now
-	if err := tx.AdjustBalances(ctx, b, Reserve); err != nil {
+	if r.Seq, err = tx.ReserveRefund(ctx, b); err != nil {
 		return nil, false, exceedsMessage(err, o, r)
-	}
-	if r.Seq, err = tx.NextRefundSeq(ctx, o.ID); err != nil {
-		return nil, false, err
 	}
 	r.ID = s.cfg.NewID("re")
 	r.MerchantID, r.Currency, r.Status = p.MerchantID, o.Currency, StatusPending
@@ -569,17 +566,19 @@ func (s *Service) finish(ctx context.Context, tx Tx, r *Refund, to Status, cause
 	if !CanTransition(from, to) {
 		return Errorf(EConflict, "", "refund %s cannot move from %s to %s", r.ID, from, to)
 	}
-	b := BalancesOf(r)
-	b.At = now
-	if err := tx.AdjustBalances(ctx, b, op); err != nil {
-		return err
-	}
 	r.Status, r.UpdatedAt, r.SweepsLeft = to, now, 0
 	if to == StatusSucceeded && len(s.cfg.SweepAges) > 0 {
 		// Ask again later: a reversal is not always notified.
 		r.SweepsLeft, r.NextAttemptAt = len(s.cfg.SweepAges), now.Add(s.cfg.SweepAges[0])
 	}
+	// The refund's row, then its counters: a store that pipelines sends
+	// the two together. Either failing fails the transaction.
 	if err := tx.UpdateRefund(ctx, r); err != nil {
+		return err
+	}
+	b := BalancesOf(r)
+	b.At = now
+	if err := tx.AdjustBalances(ctx, b, op); err != nil {
 		return err
 	}
 	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: from, To: to, Cause: cause, At: now}); err != nil {

@@ -103,8 +103,12 @@ type Tx interface {
 	InsertOrderAdjustment(ctx context.Context, a *OrderAdjustment) error
 	// GetOrderAdjustment finds one by its processor reference; ENotFound.
 	GetOrderAdjustment(ctx context.Context, orderID, kind, processorReference string) (*OrderAdjustment, error)
-	// NextRefundSeq increments and returns the order's refund counter.
-	NextRefundSeq(ctx context.Context, orderID string) (int, error)
+	// ReserveRefund reserves b for a new refund, as AdjustBalances(b,
+	// Reserve) does, and takes the order's next refund sequence number
+	// (its refund counter, incremented), in one step so that a store that
+	// pipelines sends both at once. All or nothing: when it returns an
+	// error neither the counters nor the sequence moved.
+	ReserveRefund(ctx context.Context, b Balances) (seq int, err error)
 	InsertTransaction(ctx context.Context, t *Transaction) error
 
 	// CreateRefund inserts r and assigns r.Number (the next integer, unique

@@ -3,18 +3,34 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/refundd/refundd/processor"
 )
 
-// shortCtx is a call whose caller gives up at once: a late refund is never
-// answered, so its Refund returns when the context ends.
-func shortCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-	t.Cleanup(cancel)
-	return ctx
+// shortCtx is a call whose caller gives up as soon as it waits: a late
+// refund is never answered, so its Refund returns when the context ends.
+// Its deadline is already due, but it reports so only once the call waits
+// on Done: the call is always made, however slow the machine (a 1 ms
+// timeout could expire before Refund even looked at it).
+func shortCtx(*testing.T) context.Context { return &givesUp{Context: context.Background()} }
+
+type givesUp struct {
+	context.Context
+	waited atomic.Bool
+}
+
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (c *givesUp) Deadline() (time.Time, bool) { return time.Unix(0, 0), true }
+func (c *givesUp) Done() <-chan struct{}       { c.waited.Store(true); return closed }
+func (c *givesUp) Err() error {
+	if c.waited.Load() {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // A late refund: no answer, "not found" until its delay has passed, then

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -30,13 +31,40 @@ var dialect = guard.Dialect{
 // on in the same transaction (a late approval recorded as a discrepancy)
 // commits counters as they were.
 func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.BalanceOp) error {
+	_, err := t.adjust(ctx, b, op, false)
+	return err
+}
+
+// ReserveRefund is AdjustBalances(b, Reserve) with the order's refund
+// counter incremented in the same batch, and the next refund number
+// taken from its sequence for the CreateRefund that follows (see
+// CreateRefund): one round trip. A refusal takes the counter back with
+// the other counters; the number is left unused, as a rolled-back insert
+// would leave it.
+func (t *tx) ReserveRefund(ctx context.Context, b refund.Balances) (int, error) {
+	return t.adjust(ctx, b, refund.Reserve, true)
+}
+
+const (
+	countRefund   = `UPDATE orders SET refund_count = refund_count + 1 WHERE id = $1 RETURNING refund_count`
+	uncountRefund = `UPDATE orders SET refund_count = refund_count - 1 WHERE id = $1`
+	nextNumber    = `SELECT nextval(pg_get_serial_sequence('refunds', 'number'))`
+)
+
+// adjust runs AdjustBalances and, when count is set, ReserveRefund's
+// counter and number; it returns the refund's sequence number.
+func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp, count bool) (int, error) {
 	steps, err := guard.Steps(dialect, b, op)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	batch := &pgx.Batch{}
 	for _, st := range steps {
 		batch.Queue(st.Update, st.Args...)
+	}
+	if count {
+		batch.Queue(countRefund, b.OrderID)
+		batch.Queue(nextNumber)
 	}
 	br := t.q.SendBatch(ctx, batch)
 	applied := make([]bool, len(steps))
@@ -45,30 +73,53 @@ func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.Ba
 		tag, err := br.Exec()
 		if err != nil {
 			br.Close()
-			return t.fail(st.Op, err)
+			return 0, t.fail(st.Op, err)
 		}
 		applied[i] = tag.RowsAffected() > 0
 		if !applied[i] && failed < 0 {
 			failed = i
 		}
 	}
+	var seq int
+	var number int64
+	if count {
+		err := br.QueryRow().Scan(&seq)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil // no order: its guarded update matched nothing either
+		}
+		if err == nil {
+			err = br.QueryRow().Scan(&number)
+		}
+		if err != nil {
+			br.Close()
+			return 0, t.fail("count refund", err)
+		}
+	}
 	if err := br.Close(); err != nil {
-		return t.fail("adjust balances", err)
+		return 0, t.fail("adjust balances", err)
 	}
 	if failed < 0 {
-		return nil
+		if count {
+			t.number = number
+		}
+		return seq, nil
 	}
 	for i, st := range steps {
 		if applied[i] {
 			if err := t.later(ctx, st.Op, nil, st.Undo, st.UndoArgs...); err != nil {
-				return err
+				return 0, err
 			}
+		}
+	}
+	if seq != 0 {
+		if err := t.later(ctx, "count refund", nil, uncountRefund, b.OrderID); err != nil {
+			return 0, err
 		}
 	}
 	st := steps[failed]
 	ok, err := t.exists(ctx, st.Op, st.Exists, st.ExistsArgs...)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return st.Refused(op, ok, b.OrderID)
+	return 0, st.Refused(op, ok, b.OrderID)
 }

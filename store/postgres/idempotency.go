@@ -40,19 +40,32 @@ func (t *tx) GetIdempotency(ctx context.Context, merchantID, key string) (*refun
 // has the key, also when another transaction inserted it and has not
 // committed yet (the insert waits for it). ON CONFLICT DO NOTHING keeps
 // the caller's transaction usable, as on SQLite.
+//
+// Inside Update the insert travels with the next round trip (a claimed
+// key is followed by the reads of what the request works on), so
+// EIdempotencyKeyInUse may come from that statement instead; the check is
+// strict, so a transaction never commits past a key it did not get.
 func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
-	n, err := t.exec(ctx, "insert idempotency key", `INSERT INTO idempotency_keys (`+idempotencyColumns+`)
+	const insert = `INSERT INTO idempotency_keys (` + idempotencyColumns + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (merchant_id, idempotency_key) DO NOTHING`,
-		r.MerchantID, r.Key, r.RequestHash, r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body,
-		r.LockedUntil, r.CompletedAt, r.CreatedAt, r.ExpiresAt)
+		ON CONFLICT (merchant_id, idempotency_key) DO NOTHING`
+	args := []any{r.MerchantID, r.Key, r.RequestHash, r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body,
+		r.LockedUntil, r.CompletedAt, r.CreatedAt, r.ExpiresAt}
+	inUse := func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() == 0 {
+			return refund.Errorf(refund.EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
+		}
+		return nil
+	}
+	if t.write {
+		t.q.hold(held{op: "insert idempotency key", sql: insert, args: args, check: inUse, strict: true})
+		return nil
+	}
+	tag, err := t.q.Exec(ctx, insert, args...)
 	if err != nil {
-		return err
+		return t.fail("insert idempotency key", err)
 	}
-	if n == 0 {
-		return refund.Errorf(refund.EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
-	}
-	return nil
+	return inUse(tag)
 }
 
 // UpdateIdempotency stores ObjectID, Reply, LockedUntil and CompletedAt.

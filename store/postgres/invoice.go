@@ -39,6 +39,7 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 	if err != nil {
 		return fmt.Errorf("postgres: create invoice: %w", err)
 	}
+	t.forget()
 	err = t.q.QueryRow(ctx, `INSERT INTO invoices (`+invoiceColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)
 		ON CONFLICT DO NOTHING RETURNING id`,
@@ -191,6 +192,9 @@ func invoiceWhere(f refund.InvoiceFilter, p *params) []string {
 // ListInvoices returns invoices with their lines, newest first (by id).
 // f.Limit <= 0 means 100.
 func (t *tx) ListInvoices(ctx context.Context, f refund.InvoiceFilter) ([]*refund.Invoice, error) {
+	if _, none := t.recall(aheadNoInvoice + invoiceKey(f)); none {
+		return nil, nil
+	}
 	var p params
 	where := invoiceWhere(f, &p)
 	if f.Cursor != 0 {
@@ -221,6 +225,7 @@ func (t *tx) CountInvoices(ctx context.Context, f refund.InvoiceFilter) (int, er
 
 // UpdateInvoice writes the status, the ZATCA outcome and the update time.
 func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
+	t.forget()
 	n, err := t.exec(ctx, "update invoice", `UPDATE invoices SET status = $1, zatca_status = $2, invoice_error = $3, updated_at = $4,
 		zatca_attempts = $5, zatca_next_at = $6, icv = $7, previous_hash = $8, hash = $9, signature = $10, public_key = $11 WHERE id = $12`,
 		string(inv.Status), string(inv.ZATCAStatus), inv.InvoiceError, inv.UpdatedAt, inv.ZATCAAttempts, nullTime(inv.ZATCANextAt),
@@ -249,6 +254,7 @@ func (t *tx) ClaimInvoiceReports(ctx context.Context, now, until time.Time, limi
 	if limit <= 0 {
 		return nil, nil
 	}
+	t.forget()
 	out, err := queryAll(ctx, t, "claim invoice reports", `UPDATE invoices SET zatca_next_at = $1 WHERE id IN (
 		SELECT id FROM invoices WHERE zatca_status = 'pending' AND zatca_next_at <= $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
 		RETURNING id, `+invoiceColumns, scanInvoice, until, now, limit)

@@ -23,6 +23,11 @@ type tx struct {
 	// failed is the first driver error of the transaction, which aborts
 	// it in PostgreSQL; Update retries on it even if fn swallowed it.
 	failed error
+	// ahead is what the transaction read before it was asked (see ahead).
+	ahead ahead
+	// number is a refund number ReserveRefund took for the CreateRefund
+	// that follows it (0: none).
+	number int64
 }
 
 // scanner is a pgx.Row or pgx.Rows.
@@ -33,6 +38,12 @@ type scanner interface {
 // fail is wrap for a statement of t: it also remembers the first driver
 // error, which aborts the transaction.
 func (t *tx) fail(op string, err error) error {
+	var re *refund.Error
+	if errors.As(err, &re) {
+		// A held statement's check refused and its answer arrived with
+		// this statement (see pipe): it is the caller's, as it stands.
+		return err
+	}
 	err = wrap(op, err)
 	if t.failed == nil {
 		t.failed = err

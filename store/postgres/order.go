@@ -97,15 +97,28 @@ func (t *tx) GetOrder(ctx context.Context, merchantID, id string) (*refund.Order
 	if merchantID != "" {
 		query, args = query+` AND merchant_id = $2`, append(args, merchantID)
 	}
-	return t.getOrder(ctx, query, args, id, false)
+	return t.getOrder(ctx, query, args, id, false, nil)
 }
 
+// GetOrderForRefund is GetOrder with only the captures. Inside Update it
+// also reads ahead what the refund's transaction asks next (see ahead):
+// the merchant's refund policy and webhook endpoints, and whether the
+// order has a sale invoice to credit.
 func (t *tx) GetOrderForRefund(ctx context.Context, merchantID, id string) (*refund.Order, error) {
 	query, args := `SELECT `+orderColumns+` FROM orders WHERE id = $1`, []any{id}
 	if merchantID != "" {
 		query, args = query+` AND merchant_id = $2`, append(args, merchantID)
 	}
-	return t.getOrder(ctx, query, args, id, true)
+	var next func(b *pgx.Batch) func(pgx.BatchResults) error
+	if t.write && merchantID != "" {
+		sale := refund.InvoiceFilter{MerchantID: merchantID, OrderID: id, Type: refund.InvoiceSale, Limit: 1}
+		next = func(b *pgx.Batch) func(pgx.BatchResults) error {
+			queueAhead(b, "$1", []any{merchantID}, "merchant_id = $1 AND order_id = $2 AND type = $3",
+				[]any{merchantID, id, string(sale.Type)})
+			return func(br pgx.BatchResults) error { return t.readAhead(br, merchantID, sale) }
+		}
+	}
+	return t.getOrder(ctx, query, args, id, true, next)
 }
 
 // GetOrderByReference returns EOrderNotFound. An empty reference finds
@@ -115,7 +128,7 @@ func (t *tx) GetOrderByReference(ctx context.Context, merchantID, reference stri
 		return nil, refund.Errorf(refund.EOrderNotFound, "", "order not found")
 	}
 	return t.getOrder(ctx, `SELECT `+orderColumns+` FROM orders WHERE merchant_id = $1 AND reference = $2`,
-		[]any{merchantID, reference}, reference, false)
+		[]any{merchantID, reference}, reference, false, nil)
 }
 
 const transactionColumns = `id, order_id, seq, type, status, amount, refunded_amount, pending_amount, refund_id,
@@ -125,7 +138,11 @@ const transactionColumns = `id, order_id, seq, type, status, amount, refunded_am
 // (a batch), its items, vendors and transactions. The order is not locked:
 // reads of it only resolve defaults, and every write to its counters is a
 // guarded update.
-func (t *tx) getOrder(ctx context.Context, query string, args []any, name string, capturesOnly bool) (*refund.Order, error) {
+//
+// next, when not nil, queues more statements after the order's and
+// returns what reads their results (when the order was found).
+func (t *tx) getOrder(ctx context.Context, query string, args []any, name string, capturesOnly bool,
+	next func(*pgx.Batch) func(pgx.BatchResults) error) (*refund.Order, error) {
 	// The children are selected by the same condition as the order, so
 	// the batch needs no second round trip for the order's id.
 	sub := `SELECT id FROM (` + query + `) o`
@@ -141,6 +158,10 @@ func (t *tx) getOrder(ctx context.Context, query string, args []any, name string
 		txns += ` AND type = 'capture'`
 	}
 	b.Queue(txns+` ORDER BY seq`, args...)
+	var readNext func(pgx.BatchResults) error
+	if next != nil {
+		readNext = next(b)
+	}
 	br := t.q.SendBatch(ctx, b)
 	defer br.Close()
 
@@ -186,6 +207,11 @@ func (t *tx) getOrder(ctx context.Context, query string, args []any, name string
 	if err != nil {
 		return nil, t.fail("get order transactions", err)
 	}
+	if readNext != nil {
+		if err := readNext(br); err != nil {
+			return nil, err
+		}
+	}
 	if err := br.Close(); err != nil {
 		return nil, t.fail("get order", err)
 	}
@@ -221,49 +247,40 @@ func (t *tx) ListOrders(ctx context.Context, f refund.OrderFilter) ([]*refund.Or
 	return queryAll(ctx, t, "list orders", query, scanOrder, p...)
 }
 
-// NextRefundSeq increments and returns the order's refund counter.
-func (t *tx) NextRefundSeq(ctx context.Context, orderID string) (int, error) {
-	var n int
-	err := t.q.QueryRow(ctx, `UPDATE orders SET refund_count = refund_count + 1 WHERE id = $1 RETURNING refund_count`, orderID).Scan(&n)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, refund.Errorf(refund.EOrderNotFound, "", "order %q not found", orderID)
-	}
-	if err != nil {
-		return 0, t.fail("next refund seq", err)
-	}
-	return n, nil
-}
-
 // InsertTransaction adds a transaction to its order. A zero Seq is
 // assigned the order's next one: the order's row is locked first, so two
 // transactions numbering on one order take turns instead of both reading
 // the same MAX(seq).
+//
+// Inside Update nothing waits for it: the lock and the insert, which
+// computes its Seq and hands it back, travel with the next round trip
+// (usually the COMMIT). They are two statements on purpose: under READ
+// COMMITTED the insert takes its snapshot after the lock is granted, so
+// it sees the rows the lock's last holder committed. An order that does
+// not exist fails the insert on its foreign key.
 func (t *tx) InsertTransaction(ctx context.Context, tr *refund.Transaction) error {
-	if tr.Seq == 0 {
-		// Both in one round trip: PostgreSQL runs a batch's statements in
-		// turn, and under READ COMMITTED the second takes its snapshot after
-		// the first has the lock, so it sees the last holder's rows.
-		b := &pgx.Batch{}
-		b.Queue(`SELECT 1 FROM orders WHERE id = $1 FOR NO KEY UPDATE`, tr.OrderID)
-		b.Queue(`SELECT COALESCE(MAX(seq), 0) + 1 FROM transactions WHERE order_id = $1`, tr.OrderID)
-		br := t.q.SendBatch(ctx, b)
-		var one int
-		err := br.QueryRow().Scan(&one)
-		if err == nil {
-			err = br.QueryRow().Scan(&tr.Seq)
-		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if errors.Is(err, pgx.ErrNoRows) {
-			return refund.Errorf(refund.EOrderNotFound, "", "order %q not found", tr.OrderID)
-		}
-		if err != nil {
+	if tr.Seq != 0 {
+		return t.later(ctx, "insert transaction", nil, insertTransaction, transactionArgs(tr)...)
+	}
+	args := transactionArgs(tr)
+	t.q.later("lock order", nil, lockOrder, tr.OrderID)
+	t.q.hold(held{op: "insert transaction", sql: insertNumbered, args: append(args[:2:2], args[3:]...),
+		scan: func(row pgx.Row) error { return row.Scan(&tr.Seq) }})
+	if !t.write {
+		if _, err := t.q.flush(ctx, ""); err != nil {
 			return t.fail("insert transaction", err)
 		}
 	}
-	return t.later(ctx, "insert transaction", nil, insertTransaction, transactionArgs(tr)...)
+	return nil
 }
+
+const lockOrder = `SELECT 1 FROM orders WHERE id = $1 FOR NO KEY UPDATE`
+
+// insertNumbered is insertTransaction that takes the order's next Seq
+// (its arguments without Seq).
+const insertNumbered = `INSERT INTO transactions (` + transactionColumns + `)
+	VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM transactions WHERE order_id = $2), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	RETURNING seq`
 
 const insertTransaction = `INSERT INTO transactions (` + transactionColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`

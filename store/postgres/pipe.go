@@ -22,9 +22,17 @@ import (
 // (PostgreSQL skips the rest of the batch and the transaction is aborted
 // up to its savepoint), so fn still sees the error before it returns, or
 // Update does when it sends the rest.
+//
+// A held statement's check that fails leaves PostgreSQL's transaction
+// running (the statement itself succeeded), so the pipe remembers the
+// failure: every later statement and the COMMIT answer it without being
+// sent, even if fn swallowed it the first time. A check marked strict is
+// judged before any COMMIT or RELEASE is sent: its statements then go one
+// round trip ahead of it.
 type pipe struct {
 	c       conn
 	pending []held
+	err     error // the first failure of a held statement; nothing more is sent
 }
 
 // conn is what a pipe sends statements on: a pooled connection.
@@ -41,11 +49,20 @@ type held struct {
 	sql   string
 	args  []any
 	check func(pgconn.CommandTag) error // nil: any success will do
+	scan  func(pgx.Row) error           // a statement that returns a row: reads it
+	// strict: check must be judged before the transaction commits (its
+	// failure is an answer the caller acts on, not a broken invariant).
+	strict bool
 }
 
 // later holds a statement back until the next round trip.
 func (p *pipe) later(op string, check func(pgconn.CommandTag) error, sql string, args ...any) {
 	p.pending = append(p.pending, held{op: op, sql: sql, args: args, check: check})
+}
+
+// hold holds h back until the next round trip.
+func (p *pipe) hold(h held) {
+	p.pending = append(p.pending, h)
 }
 
 // send starts one batch: the held statements, then sql (when not ""),
@@ -71,20 +88,46 @@ func (p *pipe) drain(br pgx.BatchResults) error {
 	pending := p.pending
 	p.pending = nil
 	for _, h := range pending {
-		tag, err := br.Exec()
-		if err == nil && h.check != nil {
-			err = h.check(tag)
+		var err error
+		if h.scan != nil {
+			err = h.scan(br.QueryRow())
+		} else {
+			var tag pgconn.CommandTag
+			tag, err = br.Exec()
+			if err == nil && h.check != nil {
+				err = h.check(tag)
+			}
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", h.op, err)
+			p.err = fmt.Errorf("%s: %w", h.op, err)
+			return p.err
 		}
 	}
 	return nil
 }
 
+// strict reports whether a held statement's check must be judged before
+// the transaction commits.
+func (p *pipe) strict() bool {
+	for _, h := range p.pending {
+		if h.strict {
+			return true
+		}
+	}
+	return false
+}
+
 // flush sends the held statements and then, in the same round trip, sql
 // when it is not "" (RELEASE SAVEPOINT, COMMIT), and returns sql's tag.
 func (p *pipe) flush(ctx context.Context, sql string) (pgconn.CommandTag, error) {
+	if p.err != nil {
+		return pgconn.CommandTag{}, p.err
+	}
+	if sql != "" && p.strict() {
+		if _, err := p.flush(ctx, ""); err != nil {
+			return pgconn.CommandTag{}, err
+		}
+	}
 	if len(p.pending) == 0 {
 		if sql == "" {
 			return pgconn.CommandTag{}, nil
@@ -124,6 +167,9 @@ func (p *pipe) drop(op string) {
 }
 
 func (p *pipe) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if p.err != nil {
+		return pgconn.CommandTag{}, p.err
+	}
 	if len(p.pending) == 0 {
 		return p.c.Exec(ctx, sql, args...)
 	}
@@ -140,6 +186,9 @@ func (p *pipe) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 }
 
 func (p *pipe) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if p.err != nil {
+		return errRow{p.err}
+	}
 	if len(p.pending) == 0 {
 		return p.c.QueryRow(ctx, sql, args...)
 	}
@@ -152,6 +201,9 @@ func (p *pipe) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 }
 
 func (p *pipe) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
 	if len(p.pending) == 0 {
 		return p.c.Query(ctx, sql, args...)
 	}
@@ -171,6 +223,9 @@ func (p *pipe) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 // SendBatch sends the held statements ahead of b's, in one round trip; the
 // caller reads b's results as if b had gone alone.
 func (p *pipe) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if p.err != nil {
+		return pgx.FailedBatchResults(b, p.err)
+	}
 	if len(p.pending) == 0 {
 		return p.c.SendBatch(ctx, b)
 	}

@@ -3,33 +3,29 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"maps"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/refundd/refundd/refund"
 )
 
 // GetRefundPolicy returns ENotFound when the merchant never set one.
 func (t *tx) GetRefundPolicy(ctx context.Context, merchantID string) (*refund.RefundPolicy, error) {
-	p := refund.RefundPolicy{MerchantID: merchantID}
-	var thresholds []byte
-	var expiry int64
-	err := t.q.QueryRow(ctx, `SELECT approval_threshold, older_than_days, approval_expiry_s, updated_at
-		FROM refund_policies WHERE merchant_id = $1`, merchantID).Scan(&thresholds, &p.OlderThanDays, &expiry, &p.UpdatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, refund.Errorf(refund.ENotFound, "", "no refund policy")
+	if v, ok := t.recall(aheadPolicy + merchantID); ok {
+		r := v.(policyRead)
+		if r.err != nil {
+			return nil, r.err
+		}
+		p := *r.p
+		p.ApprovalThreshold = maps.Clone(r.p.ApprovalThreshold)
+		return &p, nil
 	}
-	if err != nil {
+	p, err := scanPolicy(t.q.QueryRow(ctx, policySelect+` WHERE merchant_id = $1`, merchantID), merchantID)
+	if err != nil && refund.ErrorCode(err) != refund.ENotFound {
 		return nil, t.fail("get refund policy", err)
 	}
-	if err := json.Unmarshal(thresholds, &p.ApprovalThreshold); err != nil {
-		return nil, fmt.Errorf("postgres: refund policy of %s: %w", merchantID, err)
-	}
-	p.ApprovalExpiry = time.Duration(expiry) * time.Second
-	return &p, nil
+	return p, err
 }
 
 // PutRefundPolicy inserts or replaces the merchant's policy.
@@ -38,6 +34,7 @@ func (t *tx) PutRefundPolicy(ctx context.Context, p *refund.RefundPolicy) error 
 	if err != nil {
 		return fmt.Errorf("postgres: put refund policy: %w", err)
 	}
+	t.forget()
 	_, err = t.exec(ctx, "put refund policy", `INSERT INTO refund_policies (merchant_id, approval_threshold, older_than_days, approval_expiry_s, updated_at)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id) DO UPDATE SET approval_threshold = excluded.approval_threshold,
 		older_than_days = excluded.older_than_days, approval_expiry_s = excluded.approval_expiry_s, updated_at = excluded.updated_at`,

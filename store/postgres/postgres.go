@@ -303,21 +303,31 @@ func (s *Store) runBatch(batch []*commitReq) error {
 		if len(batch) == 1 {
 			// Alone: no savepoint needed; an error rolls everything back,
 			// and its held writes go with the COMMIT.
-			if r.err = run(r.fn, t); r.err != nil {
+			if r.err = run(r.fn, t); r.err == nil {
+				r.err = p.err // a held statement's check failed and fn carried on
+			}
+			if r.err != nil {
 				return abortCause(t, r.err)
 			}
 			break
 		}
 		p.later("savepoint", nil, "SAVEPOINT batch_item")
 		if r.err = run(r.fn, t); r.err == nil {
+			r.err = p.err
+		}
+		if r.err == nil {
 			_, err := p.flush(ctx, "RELEASE SAVEPOINT batch_item")
 			if err == nil {
 				continue
 			}
-			r.err = t.fail("release savepoint", err)
+			r.err = err // a strict check refused: RELEASE was not sent
+			if fromDriver(err) {
+				r.err = t.fail("release savepoint", err)
+			}
 		}
 		sent := !p.holds("savepoint")
 		p.drop("savepoint") // r's statements not yet sent go with it
+		p.err = nil         // r's failure is r's: the next Update starts clean
 		if err := abortCause(t, r.err); err != nil {
 			return err
 		}
@@ -331,6 +341,15 @@ func (s *Store) runBatch(batch []*commitReq) error {
 	if len(p.pending) == 1 && p.pending[0].op == "begin" {
 		p.pending = nil // nothing ran: nothing to commit
 		return nil
+	}
+	if p.err != nil {
+		return p.err // a held statement failed: nothing commits
+	}
+	if p.strict() {
+		// Judged before COMMIT is sent: a refusal rolls back.
+		if _, err := p.flush(ctx, ""); err != nil {
+			return err
+		}
 	}
 	tag, err := p.flush(ctx, "COMMIT")
 	var pe *pgconn.PgError

@@ -768,3 +768,99 @@ func TestInvoices(t *testing.T) {
 		}
 	})
 }
+
+// TestHeldRefusalNeverCommits: an idempotency key insert travels with the
+// transaction's next round trip (see pipe), so its refusal arrives late.
+// Whatever fn does with it (returns it from a later read, swallows it, or
+// never reads again), the transaction commits nothing, alone or in a
+// group commit where the other Updates commit.
+func TestHeldRefusalNeverCommits(t *testing.T) {
+	s := mustOpen(t)
+	ctx := context.Background()
+	o := seed(t, s, 1000)
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	key := func(k string) *refund.IdempotencyRecord {
+		return &refund.IdempotencyRecord{MerchantID: o.MerchantID, Key: k, RequestHash: "h", LockedUntil: at,
+			CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+	}
+	if err := s.Update(ctx, func(tx refund.Tx) error { return tx.InsertIdempotency(ctx, key("taken")) }); err != nil {
+		t.Fatal(err)
+	}
+	event := func(id string) *refund.Event {
+		return &refund.Event{ID: id, MerchantID: o.MerchantID, Type: "refund.created", OrderID: o.ID, Data: []byte(`{}`), CreatedAt: at}
+	}
+	exists := func(id string) bool {
+		err := s.View(ctx, func(tx refund.Tx) error { _, err := tx.GetEvent(ctx, o.MerchantID, id); return err })
+		if err != nil && refund.ErrorCode(err) != refund.EEventNotFound {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	// fn claims k, writes an event, and then does what next says.
+	claim := func(k, eventID string, next func(tx refund.Tx) error) func(tx refund.Tx) error {
+		return func(tx refund.Tx) error {
+			if err := tx.InsertIdempotency(ctx, key(k)); err != nil {
+				return err
+			}
+			if err := tx.InsertEvent(ctx, event(eventID)); err != nil {
+				return err
+			}
+			return next(tx)
+		}
+	}
+	read := func(tx refund.Tx) error { _, err := tx.GetOrderForRefund(ctx, o.MerchantID, o.ID); return err }
+	for _, tc := range []struct {
+		name string
+		next func(tx refund.Tx) error
+	}{
+		{"no read after it", func(refund.Tx) error { return nil }},
+		{"refused by the next read", read},
+		{"swallowed", func(tx refund.Tx) error {
+			if err := read(tx); refund.ErrorCode(err) != refund.EIdempotencyKeyInUse {
+				t.Errorf("the next read = %v, want the key's refusal", err)
+			}
+			return nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "evt_" + strings.ReplaceAll(tc.name, " ", "_")
+			err := s.Update(ctx, claim("taken", id, tc.next))
+			if refund.ErrorCode(err) != refund.EIdempotencyKeyInUse {
+				t.Fatalf("Update = %v, want %s", err, refund.EIdempotencyKeyInUse)
+			}
+			if exists(id) {
+				t.Errorf("the refused transaction committed its event")
+			}
+		})
+	}
+	t.Run("in a group commit", func(t *testing.T) {
+		// One order key: the Updates queue for one committer and share its
+		// transactions, each in its own savepoint.
+		octx := refund.WithOrderKey(ctx, o.ID)
+		const n = 24
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				k := fmt.Sprintf("fresh-%d", i)
+				if i%2 == 1 {
+					k = "taken"
+				}
+				errs[i] = s.Update(octx, claim(k, fmt.Sprintf("evt_group_%d", i), read))
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			refused := i%2 == 1
+			switch {
+			case refused && refund.ErrorCode(err) != refund.EIdempotencyKeyInUse:
+				t.Errorf("Update %d = %v, want %s", i, err, refund.EIdempotencyKeyInUse)
+			case !refused && err != nil:
+				t.Errorf("Update %d = %v", i, err)
+			}
+			if got := exists(fmt.Sprintf("evt_group_%d", i)); got == refused {
+				t.Errorf("Update %d (refused %v): event committed = %v", i, refused, got)
+			}
+		}
+	})
+}

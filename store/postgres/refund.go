@@ -76,6 +76,11 @@ func jsonList[T any](xs []T) (string, error) {
 // non-empty (merchant, merchant_reference) returns
 // EMerchantReferenceReused and leaves the transaction usable (ON CONFLICT
 // DO NOTHING rather than a failed statement).
+//
+// After ReserveRefund, which took the number ahead, a refund without a
+// merchant reference (nothing it could collide on but its id, which would
+// fail the statement and so the transaction) travels with the next round
+// trip, usually the COMMIT.
 func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 	items, err := jsonList(r.Items)
 	if err != nil {
@@ -85,13 +90,19 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 	if err != nil {
 		return fmt.Errorf("postgres: create refund: %w", err)
 	}
-	err = t.q.QueryRow(ctx, `INSERT INTO refunds (`+refundColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
-		ON CONFLICT (merchant_id, surface, merchant_reference) WHERE merchant_reference <> '' DO NOTHING
-		RETURNING number`,
-		r.ID, r.MerchantID, r.OrderID, r.Seq, r.Amount, r.Currency, string(r.Status), r.Reason, r.MerchantReference, r.CaptureID,
+	args := []any{r.ID, r.MerchantID, r.OrderID, r.Seq, r.Amount, r.Currency, string(r.Status), r.Reason, r.MerchantReference, r.CaptureID,
 		items, vendors, r.NotifyURL, r.Surface, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, r.NextAttemptAt, r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt, r.CreatedBy).Scan(&r.Number)
+		r.Attempts, r.NextAttemptAt, r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt, r.CreatedBy}
+	const values = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28`
+	if t.write && t.number != 0 && r.MerchantReference == "" {
+		r.Number, t.number = t.number, 0
+		t.q.later("create refund", nil, `INSERT INTO refunds (`+refundColumns+`, number) VALUES (`+values+`, $29)`,
+			append(args, r.Number)...)
+		return nil
+	}
+	err = t.q.QueryRow(ctx, `INSERT INTO refunds (`+refundColumns+`) VALUES (`+values+`)
+		ON CONFLICT (merchant_id, surface, merchant_reference) WHERE merchant_reference <> '' DO NOTHING
+		RETURNING number`, args...).Scan(&r.Number)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return refund.Errorf(refund.EMerchantReferenceReused, "merchant_reference",
 			"merchant_reference %q was already used for another refund", r.MerchantReference)
@@ -110,7 +121,30 @@ func (t *tx) GetRefund(ctx context.Context, merchantID, id string) (*refund.Refu
 	if merchantID != "" {
 		query, args = query+` AND merchant_id = $2`, append(args, merchantID)
 	}
-	return t.getRefund(ctx, query+t.forUpdate(), args, id)
+	if !t.write {
+		return t.getRefund(ctx, query, args, id)
+	}
+	// Inside Update, read ahead what finishing a refund asks next (see
+	// ahead): its merchant's webhook endpoints and policy, and whether it
+	// has a credit note to settle.
+	note := `refund_id = $1 AND type = $2 AND merchant_id = (SELECT merchant_id FROM refunds WHERE id = $1)`
+	b := &pgx.Batch{}
+	b.Queue(query+t.forUpdate(), args...)
+	queueAhead(b, `(SELECT merchant_id FROM refunds WHERE id = $1)`, []any{id}, note, []any{id, string(refund.InvoiceRefund)})
+	br := t.q.SendBatch(ctx, b)
+	defer br.Close()
+	r, err := t.refundFrom(br.QueryRow(), id)
+	if err != nil {
+		return nil, err
+	}
+	f := refund.InvoiceFilter{MerchantID: r.MerchantID, RefundID: r.ID, Type: refund.InvoiceRefund, Limit: 1}
+	if err := t.readAhead(br, r.MerchantID, f); err != nil {
+		return nil, err
+	}
+	if err := br.Close(); err != nil {
+		return nil, t.fail("get refund", err)
+	}
+	return r, nil
 }
 
 // GetRefundByMerchantReference returns ERefundNotFound. An empty reference
@@ -124,7 +158,12 @@ func (t *tx) GetRefundByMerchantReference(ctx context.Context, merchantID, surfa
 }
 
 func (t *tx) getRefund(ctx context.Context, query string, args []any, name string) (*refund.Refund, error) {
-	r, err := scanRefund(t.q.QueryRow(ctx, query, args...))
+	return t.refundFrom(t.q.QueryRow(ctx, query, args...), name)
+}
+
+// refundFrom reads the refund row; no row is ERefundNotFound.
+func (t *tx) refundFrom(row pgx.Row, name string) (*refund.Refund, error) {
+	r, err := scanRefund(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, refund.Errorf(refund.ERefundNotFound, "", "refund %q not found", name)
 	}
@@ -180,24 +219,44 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 // change. Returns EConflict when another writer got there first and
 // ERefundNotFound when there is no such refund.
 func (t *tx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
-	n, err := t.exec(ctx, "update refund", `UPDATE refunds SET status = $1, reason = $2, notify_url = $3,
+	// One statement answers both questions: did the update match, and
+	// does the refund exist (from the statement's snapshot).
+	const update = `WITH u AS (UPDATE refunds SET status = $1, reason = $2, notify_url = $3,
 		failure_code = $4, failure_message = $5, response_code = $6, rrn = $7, stan = $8, auth_code = $9, arn = $10,
 		attempts = $11, next_attempt_at = $12, updated_at = $13, sweeps_left = $14, processor_reference = $17, version = version + 1
-		WHERE id = $15 AND version = $16`,
-		string(r.Status), r.Reason, r.NotifyURL, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, r.NextAttemptAt, r.UpdatedAt, r.SweepsLeft, r.ID, r.Version, r.ProcessorReference)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		ok, err := t.exists(ctx, "update refund", `SELECT 1 FROM refunds WHERE id = $1`, r.ID)
-		if err != nil {
+		WHERE id = $15 AND version = $16 RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM refunds WHERE id = $15)`
+	args := []any{string(r.Status), r.Reason, r.NotifyURL, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
+		r.Attempts, r.NextAttemptAt, r.UpdatedAt, r.SweepsLeft, r.ID, r.Version, r.ProcessorReference}
+	id, version := r.ID, r.Version
+	judge := func(row pgx.Row) error {
+		var updated, exists bool
+		err := row.Scan(&updated, &exists)
+		switch {
+		case err == nil && updated:
+			return nil
+		case t.write:
+			r.Version = version // the loser's copy stays as it was
+		}
+		switch {
+		case err != nil:
 			return err
+		case !exists:
+			return refund.Errorf(refund.ERefundNotFound, "", "refund %q not found", id)
 		}
-		if !ok {
-			return refund.Errorf(refund.ERefundNotFound, "", "refund %q not found", r.ID)
-		}
-		return refund.Errorf(refund.EConflict, "", "refund %q was changed concurrently (version %d is stale)", r.ID, r.Version)
+		return refund.Errorf(refund.EConflict, "", "refund %q was changed concurrently (version %d is stale)", id, version)
+	}
+	if t.write {
+		// Held until the next round trip (finishing a refund sends it with
+		// the counters' batch), and strict: judged before any COMMIT.
+		// r.Version moves now, so a second update of r in this
+		// transaction names the version this one leaves.
+		t.q.hold(held{op: "update refund", sql: update, args: args, scan: judge, strict: true})
+		r.Version++
+		return nil
+	}
+	if err := judge(t.q.QueryRow(ctx, update, args...)); err != nil {
+		return t.fail("update refund", err)
 	}
 	r.Version++
 	return nil

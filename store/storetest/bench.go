@@ -49,10 +49,7 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) refund.Store) {
 					r := &refund.Refund{ID: id("ref"), MerchantID: m.ID, OrderID: o.ID, CaptureID: o.Transactions[0].ID,
 						Amount: 100, Currency: "SAR", Status: refund.StatusProcessing, Surface: "bench",
 						NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0}
-					if err := tx.AdjustBalances(ctx, refund.BalancesOf(r), refund.Reserve); err != nil {
-						return err
-					}
-					seq, err := tx.NextRefundSeq(ctx, o.ID)
+					seq, err := tx.ReserveRefund(ctx, refund.BalancesOf(r))
 					if err != nil {
 						return err
 					}

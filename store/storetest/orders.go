@@ -53,7 +53,7 @@ var orderTests = []test{
 			t.Run(name, func(t *testing.T) { wantCode(t, f.view(get), refund.EOrderNotFound) })
 		}
 		err := f.update(func(tx refund.Tx) error {
-			_, err := tx.NextRefundSeq(f.ctx, "ord_missing")
+			_, err := tx.ReserveRefund(f.ctx, refund.Balances{OrderID: "ord_missing", CaptureID: "txn_missing", Amount: 1})
 			return err
 		})
 		wantCode(t, err, refund.EOrderNotFound)
@@ -141,25 +141,48 @@ var orderTests = []test{
 			return nil
 		})
 	}},
-	{"NextRefundSeq", func(t *testing.T, f *fixture) {
+	{"ReserveRefund", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
-		o := f.mustCreateOrder(m.ID)
+		o := f.mustCreateOrder(m.ID) // 30000 captured
 		other := f.mustCreateOrder(m.ID)
+		b := refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 10000}
 		for want := 1; want <= 3; want++ {
 			var got int
 			f.mustUpdate(func(tx refund.Tx) (err error) {
-				got, err = tx.NextRefundSeq(f.ctx, o.ID)
+				got, err = tx.ReserveRefund(f.ctx, b)
 				return err
 			})
 			if got != want {
-				t.Fatalf("NextRefundSeq = %d, want %d", got, want)
+				t.Fatalf("ReserveRefund = %d, want %d", got, want)
 			}
 		}
-		if got := f.mustGetOrder(o.ID).RefundCount; got != 3 {
-			t.Fatalf("RefundCount = %d, want 3", got)
+		after := f.mustGetOrder(o.ID)
+		if after.RefundCount != 3 || after.PendingRefundAmount != 30000 || after.Transactions[0].PendingAmount != 30000 {
+			t.Fatalf("after three reservations: count %d, pending %d, capture pending %d; want 3, 30000, 30000",
+				after.RefundCount, after.PendingRefundAmount, after.Transactions[0].PendingAmount)
 		}
-		if got := f.mustGetOrder(other.ID).RefundCount; got != 0 {
-			t.Fatalf("other order's RefundCount = %d, want 0", got)
+		// A refusal moves neither the counters nor the sequence, and the
+		// transaction carries on: a reservation that fits still numbers
+		// after the last one that held.
+		f.mustUpdate(func(tx refund.Tx) error {
+			_, err := tx.ReserveRefund(f.ctx, refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 1})
+			wantCode(t, err, refund.EAmountExceedsRefundable)
+			return nil
+		})
+		if got := f.mustGetOrder(o.ID); got.RefundCount != 3 || got.PendingRefundAmount != 30000 {
+			t.Fatalf("after a refusal: count %d, pending %d; want 3, 30000", got.RefundCount, got.PendingRefundAmount)
+		}
+		f.mustUpdate(func(tx refund.Tx) error {
+			_, err := tx.ReserveRefund(f.ctx, refund.Balances{OrderID: other.ID, CaptureID: "txn_not_its", Amount: 1})
+			wantCodeParam(t, err, refund.EInvalidRequest, "transaction_id")
+			got, err := tx.ReserveRefund(f.ctx, refund.Balances{OrderID: other.ID, CaptureID: captureID(other), Amount: 1})
+			if err != nil || got != 1 {
+				t.Errorf("ReserveRefund after a refusal in the same transaction = %d, %v; want 1", got, err)
+			}
+			return nil
+		})
+		if got := f.mustGetOrder(other.ID); got.RefundCount != 1 || got.PendingRefundAmount != 1 {
+			t.Fatalf("other order: count %d, pending %d; want 1, 1", got.RefundCount, got.PendingRefundAmount)
 		}
 	}},
 	{"RollbackOnError", func(t *testing.T, f *fixture) {

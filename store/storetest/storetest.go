@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) refund.Store) {
 		{"Discrepancy", discrepancyTests},
 		{"Adjustment", adjustmentTests},
 		{"Processor", processorTests},
+		{"OwnWrites", ownWriteTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

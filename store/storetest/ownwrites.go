@@ -1,0 +1,149 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// A transaction sees its own writes, also where a store answers a read from
+// what it read earlier in the transaction (PostgreSQL reads a merchant's
+// policy, webhook endpoints and invoices ahead with the order or refund a
+// refund's transaction starts from): a write to one of those tables must
+// be visible to the transaction's next read of it.
+var ownWriteTests = []test{
+	{"PolicyAfterOrderRead", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID)
+		f.mustUpdate(func(tx refund.Tx) error {
+			if _, err := tx.GetOrderForRefund(f.ctx, m.ID, o.ID); err != nil {
+				return err
+			}
+			_, err := tx.GetRefundPolicy(f.ctx, m.ID)
+			wantCode(t, err, refund.ENotFound)
+			p := &refund.RefundPolicy{MerchantID: m.ID, ApprovalThreshold: map[string]int64{"SAR": 100}, OlderThanDays: 7,
+				ApprovalExpiry: 3600e9, UpdatedAt: t0}
+			if err := tx.PutRefundPolicy(f.ctx, p); err != nil {
+				return err
+			}
+			got, err := tx.GetRefundPolicy(f.ctx, m.ID)
+			if err != nil {
+				return err
+			}
+			if got.ApprovalThreshold["SAR"] != 100 || got.OlderThanDays != 7 {
+				t.Errorf("policy after writing it = %+v", got)
+			}
+			// What one caller does to its copy is not what the next reads.
+			got.ApprovalThreshold["SAR"] = 1
+			again, err := tx.GetRefundPolicy(f.ctx, m.ID)
+			if err != nil {
+				return err
+			}
+			if again.ApprovalThreshold["SAR"] != 100 {
+				t.Errorf("a caller's change to its policy leaked into the next read: %+v", again)
+			}
+			return nil
+		})
+	}},
+	{"EndpointsAfterOrderAndRefundRead", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID)
+		r := f.mustCreateRefund(o)
+		for _, read := range []struct {
+			name string
+			fn   func(tx refund.Tx) error
+		}{
+			{"order", func(tx refund.Tx) error { _, err := tx.GetOrderForRefund(f.ctx, m.ID, o.ID); return err }},
+			{"refund", func(tx refund.Tx) error { _, err := tx.GetRefund(f.ctx, "", r.ID); return err }},
+		} {
+			t.Run(read.name, func(t *testing.T) {
+				e := &refund.WebhookEndpoint{ID: f.id("we"), MerchantID: m.ID, URL: "https://merchant.example/hooks",
+					Events: []string{refund.EventRefundSucceeded}, Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0",
+					CreatedAt: t0, UpdatedAt: t0}
+				count := func(tx refund.Tx, want int, enabled bool) error {
+					eps, err := tx.ListWebhookEndpoints(f.ctx, m.ID)
+					if err != nil {
+						return err
+					}
+					if len(eps) != want || (want == 1 && eps[0].Disabled == enabled) {
+						t.Errorf("endpoints = %d (%+v), want %d enabled=%v", len(eps), eps, want, enabled)
+					}
+					return nil
+				}
+				f.mustUpdate(func(tx refund.Tx) error {
+					if err := read.fn(tx); err != nil {
+						return err
+					}
+					if err := count(tx, 0, false); err != nil {
+						return err
+					}
+					if err := tx.CreateWebhookEndpoint(f.ctx, e); err != nil {
+						return err
+					}
+					if err := count(tx, 1, true); err != nil {
+						return err
+					}
+					if err := read.fn(tx); err != nil { // read ahead again
+						return err
+					}
+					e.Disabled = true
+					if err := tx.UpdateWebhookEndpoint(f.ctx, e); err != nil {
+						return err
+					}
+					if err := count(tx, 1, false); err != nil {
+						return err
+					}
+					if err := read.fn(tx); err != nil {
+						return err
+					}
+					if err := tx.DeleteWebhookEndpoint(f.ctx, m.ID, e.ID); err != nil {
+						return err
+					}
+					return count(tx, 0, false)
+				})
+			})
+		}
+	}},
+	{"InvoicesAfterOrderAndRefundRead", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
+		r := f.mustCreateRefund(o)
+		sale := refund.InvoiceFilter{MerchantID: m.ID, OrderID: o.ID, Type: refund.InvoiceSale, Limit: 1}
+		note := refund.InvoiceFilter{MerchantID: m.ID, RefundID: r.ID, Type: refund.InvoiceRefund, Limit: 1}
+		list := func(tx refund.Tx, filter refund.InvoiceFilter, want int) error {
+			invs, err := tx.ListInvoices(f.ctx, filter)
+			if err != nil {
+				return err
+			}
+			if len(invs) != want {
+				t.Errorf("invoices %+v = %d, want %d", filter, len(invs), want)
+			}
+			return nil
+		}
+		parent := newSaleInvoice(o, 1)
+		f.mustUpdate(func(tx refund.Tx) error {
+			if _, err := tx.GetOrderForRefund(f.ctx, m.ID, o.ID); err != nil {
+				return err
+			}
+			if err := list(tx, sale, 0); err != nil {
+				return err
+			}
+			if err := tx.CreateInvoice(f.ctx, parent); err != nil {
+				return err
+			}
+			return list(tx, sale, 1)
+		})
+		f.mustUpdate(func(tx refund.Tx) error {
+			if _, err := tx.GetRefund(f.ctx, m.ID, r.ID); err != nil {
+				return err
+			}
+			if err := list(tx, note, 0); err != nil {
+				return err
+			}
+			if err := tx.CreateInvoice(f.ctx, newRefundInvoice(parent, r.ID, 2)); err != nil {
+				return err
+			}
+			return list(tx, note, 1)
+		})
+	}},
+}
