@@ -282,12 +282,8 @@ func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply)
 			// Refused before any write: the key's first row is its answer.
 			// Another request with the key may have written meanwhile; its
 			// row stands.
-			err := tx.InsertIdempotency(ctx, &IdempotencyRecord{MerchantID: c.merchantID, Key: c.key, RequestHash: c.hash,
+			return tx.InsertIdempotency(ctx, &IdempotencyRecord{MerchantID: c.merchantID, Key: c.key, RequestHash: c.hash,
 				Reply: reply, LockedUntil: now, CompletedAt: &now, CreatedAt: now, ExpiresAt: now.Add(s.cfg.IdempotencyTTL)})
-			if ErrorCode(err) == EIdempotencyKeyInUse {
-				return nil
-			}
-			return err
 		}
 		rec, err := c.record(ctx, tx)
 		if err != nil {
@@ -299,6 +295,11 @@ func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply)
 		}
 		return tx.UpdateIdempotency(ctx, rec)
 	})
+	if !c.held && ErrorCode(err) == EIdempotencyKeyInUse {
+		// Another request with the key wrote first (the store may say so
+		// from the insert or from the commit): its row stands.
+		err = nil
+	}
 	if err != nil {
 		s.log.Warn("could not store the answer of an idempotent request; a retry will run it again", "err", err)
 	}

@@ -128,7 +128,8 @@ type Tx interface {
 	ListRefunds(ctx context.Context, f RefundFilter) ([]*Refund, error)
 	// UpdateRefund writes r if its stored version is still r.Version, then
 	// bumps r.Version. Returns EConflict when another writer got there
-	// first.
+	// first (possibly from a later statement: see InsertIdempotency), and
+	// leaves r.Version as it was.
 	UpdateRefund(ctx context.Context, r *Refund) error
 	// ClaimDueRefunds returns up to limit pending, processing or
 	// requires_review refunds whose NextAttemptAt <= now, and moves their NextAttemptAt to
@@ -151,8 +152,13 @@ type Tx interface {
 	// GetIdempotency returns ENotFound.
 	GetIdempotency(ctx context.Context, merchantID, key string) (*IdempotencyRecord, error)
 	// InsertIdempotency returns EIdempotencyKeyInUse when the key exists.
+	// A store that pipelines may report it (and UpdateIdempotency's and
+	// UpdateRefund's refusals) from a later statement of the transaction
+	// or from Update itself; the transaction then commits nothing. Do not
+	// carry on after one of these refusals expecting to commit.
 	InsertIdempotency(ctx context.Context, r *IdempotencyRecord) error
 	// UpdateIdempotency stores RefundID, Err*, LockedUntil and CompletedAt.
+	// Returns ENotFound when the record is gone.
 	UpdateIdempotency(ctx context.Context, r *IdempotencyRecord) error
 	// DeleteExpiredIdempotency deletes records that expired before t.
 	DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int, error)

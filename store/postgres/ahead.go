@@ -88,9 +88,10 @@ func scanPolicy(row pgx.Row, merchantID string) (*refund.RefundPolicy, error) {
 // ListInvoices question the third one answers (an EXISTS).
 func (t *tx) readAhead(br pgx.BatchResults, merchantID string, noInvoice refund.InvoiceFilter) error {
 	p, err := scanPolicy(br.QueryRow(), merchantID)
-	if err != nil && refund.ErrorCode(err) != refund.ENotFound {
+	if fromDriver(err) {
 		return t.fail("read refund policy", err)
 	}
+	// A policy that does not decode fails only whoever asks for it.
 	policy := policyRead{p, err}
 	rows, err := br.Query()
 	if err != nil {

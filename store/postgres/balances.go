@@ -106,13 +106,13 @@ func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp,
 	}
 	for i, st := range steps {
 		if applied[i] {
-			if err := t.later(ctx, st.Op, nil, st.Undo, st.UndoArgs...); err != nil {
+			if err := t.later(ctx, st.Op, st.Undo, st.UndoArgs...); err != nil {
 				return 0, err
 			}
 		}
 	}
 	if seq != 0 {
-		if err := t.later(ctx, "count refund", nil, uncountRefund, b.OrderID); err != nil {
+		if err := t.later(ctx, "count refund", uncountRefund, b.OrderID); err != nil {
 			return 0, err
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/refundd/refundd/refund"
 )
@@ -38,48 +37,37 @@ func (t *tx) GetIdempotency(ctx context.Context, merchantID, key string) (*refun
 
 // InsertIdempotency returns EIdempotencyKeyInUse when the merchant already
 // has the key, also when another transaction inserted it and has not
-// committed yet (the insert waits for it). ON CONFLICT DO NOTHING keeps
-// the caller's transaction usable, as on SQLite.
+// committed yet (the insert waits for it).
 //
 // Inside Update the insert travels with the next round trip (a claimed
 // key is followed by the reads of what the request works on), so
-// EIdempotencyKeyInUse may come from that statement instead; the check is
-// strict, so a transaction never commits past a key it did not get.
+// EIdempotencyKeyInUse may come from that statement or from Update, and
+// the transaction commits nothing: the refusal is raised in the server
+// (see refusing).
 func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
-	const insert = `INSERT INTO idempotency_keys (` + idempotencyColumns + `)
+	key := r.Key
+	return t.refusing(ctx, "insert idempotency key", func(string) error {
+		return refund.Errorf(refund.EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
+	}, nil, `WITH i AS (INSERT INTO idempotency_keys (`+idempotencyColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (merchant_id, idempotency_key) DO NOTHING`
-	args := []any{r.MerchantID, r.Key, r.RequestHash, r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body,
-		r.LockedUntil, r.CompletedAt, r.CreatedAt, r.ExpiresAt}
-	inUse := func(tag pgconn.CommandTag) error {
-		if tag.RowsAffected() == 0 {
-			return refund.Errorf(refund.EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
-		}
-		return nil
-	}
-	if t.write {
-		t.q.hold(held{op: "insert idempotency key", sql: insert, args: args, check: inUse, strict: true})
-		return nil
-	}
-	tag, err := t.q.Exec(ctx, insert, args...)
-	if err != nil {
-		return t.fail("insert idempotency key", err)
-	}
-	return inUse(tag)
+		ON CONFLICT (merchant_id, idempotency_key) DO NOTHING RETURNING 1)
+		SELECT CASE WHEN EXISTS (SELECT 1 FROM i) THEN true ELSE refundd_refuse('in use') END`,
+		r.MerchantID, key, r.RequestHash, r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body,
+		r.LockedUntil, r.CompletedAt, r.CreatedAt, r.ExpiresAt)
 }
 
 // UpdateIdempotency stores ObjectID, Reply, LockedUntil and CompletedAt.
-// Returns ENotFound when the record is gone.
+// Returns ENotFound when the record is gone; inside Update that may come
+// from a later statement or from Update, and the transaction commits
+// nothing (see refusing).
 func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
 	key := r.Key
-	return t.later(ctx, "update idempotency key", func(tag pgconn.CommandTag) error {
-		if tag.RowsAffected() == 0 {
-			return refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
-		}
-		return nil
-	}, `UPDATE idempotency_keys SET object_id = $1, reply_status = $2, reply_type = $3,
-		reply_body = $4, locked_until = $5, completed_at = $6 WHERE merchant_id = $7 AND idempotency_key = $8`,
-		r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body, r.LockedUntil, r.CompletedAt, r.MerchantID, r.Key)
+	return t.refusing(ctx, "update idempotency key", func(string) error {
+		return refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
+	}, nil, `WITH u AS (UPDATE idempotency_keys SET object_id = $1, reply_status = $2, reply_type = $3,
+		reply_body = $4, locked_until = $5, completed_at = $6 WHERE merchant_id = $7 AND idempotency_key = $8 RETURNING 1)
+		SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN true ELSE refundd_refuse('not found') END`,
+		r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body, r.LockedUntil, r.CompletedAt, r.MerchantID, key)
 }
 
 // DeleteExpiredIdempotency deletes records whose ExpiresAt is before t and

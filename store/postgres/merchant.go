@@ -75,19 +75,39 @@ func (t *tx) exec(ctx context.Context, op, query string, args ...any) (int64, er
 }
 
 // later is exec for a write whose result nothing waits for: inside Update
-// it travels with the transaction's next round trip (see pipe); check, when
-// not nil, judges its result then.
-func (t *tx) later(ctx context.Context, op string, check func(pgconn.CommandTag) error, query string, args ...any) error {
+// it travels with the transaction's next round trip (see pipe).
+func (t *tx) later(ctx context.Context, op, query string, args ...any) error {
 	if t.write {
-		t.q.later(op, check, query, args...)
+		t.q.later(op, query, args...)
 		return nil
 	}
-	tag, err := t.q.Exec(ctx, query, args...)
-	if err != nil {
+	if _, err := t.q.Exec(ctx, query, args...); err != nil {
 		return t.fail(op, err)
 	}
-	if check != nil {
-		return check(tag)
+	return nil
+}
+
+// refusing is later for a write checked in the server: query returns one
+// row, or raises through refundd_refuse (migration 0017) with a reason
+// that refused turns into the caller's error. scan, when not nil, reads
+// the row. Inside Update the refusal arrives with the transaction's next
+// round trip, or from Update itself, and the transaction commits nothing.
+func (t *tx) refusing(ctx context.Context, op string, refused func(why string) error, scan func(pgx.Row) error,
+	query string, args ...any) error {
+	if scan == nil {
+		scan = func(row pgx.Row) error { var ok bool; return row.Scan(&ok) }
+	}
+	if t.write {
+		t.q.hold(held{op: op, sql: query, args: args, scan: scan, refused: refused})
+		return nil
+	}
+	err := scan(t.q.QueryRow(ctx, query, args...))
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == refusal {
+		return refused(pe.Message)
+	}
+	if err != nil {
+		return t.fail(op, err)
 	}
 	return nil
 }

@@ -260,10 +260,10 @@ func (t *tx) ListOrders(ctx context.Context, f refund.OrderFilter) ([]*refund.Or
 // not exist fails the insert on its foreign key.
 func (t *tx) InsertTransaction(ctx context.Context, tr *refund.Transaction) error {
 	if tr.Seq != 0 {
-		return t.later(ctx, "insert transaction", nil, insertTransaction, transactionArgs(tr)...)
+		return t.later(ctx, "insert transaction", insertTransaction, transactionArgs(tr)...)
 	}
 	args := transactionArgs(tr)
-	t.q.later("lock order", nil, lockOrder, tr.OrderID)
+	t.q.later("lock order", lockOrder, tr.OrderID)
 	t.q.hold(held{op: "insert transaction", sql: insertNumbered, args: append(args[:2:2], args[3:]...),
 		scan: func(row pgx.Row) error { return row.Scan(&tr.Seq) }})
 	if !t.write {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -23,16 +24,20 @@ import (
 // up to its savepoint), so fn still sees the error before it returns, or
 // Update does when it sends the rest.
 //
-// A held statement's check that fails leaves PostgreSQL's transaction
-// running (the statement itself succeeded), so the pipe remembers the
-// failure: every later statement and the COMMIT answer it without being
-// sent, even if fn swallowed it the first time. A check marked strict is
-// judged before any COMMIT or RELEASE is sent: its statements then go one
-// round trip ahead of it.
+// So a held write's check must fail in the server, not on the client: a
+// statement that would answer "no row matched" is written to raise
+// instead (refundd_refuse, migration 0017), so that a refusal travelling
+// with the COMMIT stops the COMMIT. The pipe turns the raised reason into
+// the statement's own error (refused) and remembers it: every later
+// statement, and the COMMIT, answer it without being sent, even if fn
+// swallowed it the first time.
 type pipe struct {
 	c       conn
 	pending []held
 	err     error // the first failure of a held statement; nothing more is sent
+	// refused: that failure was the server's, which skipped the rest of
+	// its batch (a COMMIT in it did not run).
+	refused bool
 }
 
 // conn is what a pipe sends statements on: a pooled connection.
@@ -45,19 +50,18 @@ type conn interface {
 
 // held is one statement waiting for the next round trip.
 type held struct {
-	op    string
-	sql   string
-	args  []any
-	check func(pgconn.CommandTag) error // nil: any success will do
-	scan  func(pgx.Row) error           // a statement that returns a row: reads it
-	// strict: check must be judged before the transaction commits (its
-	// failure is an answer the caller acts on, not a broken invariant).
-	strict bool
+	op   string
+	sql  string
+	args []any
+	scan func(pgx.Row) error // a statement that returns a row: reads it
+	// refused turns the reason a statement raised through refundd_refuse
+	// into its error.
+	refused func(why string) error
 }
 
 // later holds a statement back until the next round trip.
-func (p *pipe) later(op string, check func(pgconn.CommandTag) error, sql string, args ...any) {
-	p.pending = append(p.pending, held{op: op, sql: sql, args: args, check: check})
+func (p *pipe) later(op string, sql string, args ...any) {
+	p.pending = append(p.pending, held{op: op, sql: sql, args: args})
 }
 
 // hold holds h back until the next round trip.
@@ -83,7 +87,7 @@ func (p *pipe) send(ctx context.Context, sql string, args []any, next *pgx.Batch
 
 // drain reads the held statements' results off br. The error names the
 // statement that failed and wraps the driver's (its SQLSTATE stays
-// visible).
+// visible), or is the statement's refusal.
 func (p *pipe) drain(br pgx.BatchResults) error {
 	pending := p.pending
 	p.pending = nil
@@ -92,13 +96,16 @@ func (p *pipe) drain(br pgx.BatchResults) error {
 		if h.scan != nil {
 			err = h.scan(br.QueryRow())
 		} else {
-			var tag pgconn.CommandTag
-			tag, err = br.Exec()
-			if err == nil && h.check != nil {
-				err = h.check(tag)
-			}
+			_, err = br.Exec()
 		}
 		if err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) {
+				p.refused = true
+				if pe.Code == refusal && h.refused != nil {
+					err = h.refused(pe.Message)
+				}
+			}
 			p.err = fmt.Errorf("%s: %w", h.op, err)
 			return p.err
 		}
@@ -106,27 +113,14 @@ func (p *pipe) drain(br pgx.BatchResults) error {
 	return nil
 }
 
-// strict reports whether a held statement's check must be judged before
-// the transaction commits.
-func (p *pipe) strict() bool {
-	for _, h := range p.pending {
-		if h.strict {
-			return true
-		}
-	}
-	return false
-}
+// refusal is the SQLSTATE refundd_refuse raises.
+const refusal = "RD001"
 
 // flush sends the held statements and then, in the same round trip, sql
 // when it is not "" (RELEASE SAVEPOINT, COMMIT), and returns sql's tag.
 func (p *pipe) flush(ctx context.Context, sql string) (pgconn.CommandTag, error) {
 	if p.err != nil {
 		return pgconn.CommandTag{}, p.err
-	}
-	if sql != "" && p.strict() {
-		if _, err := p.flush(ctx, ""); err != nil {
-			return pgconn.CommandTag{}, err
-		}
 	}
 	if len(p.pending) == 0 {
 		if sql == "" {

@@ -286,7 +286,7 @@ func (s *Store) runBatch(batch []*commitReq) error {
 	}
 	defer c.Release()
 	p := &pipe{c: c}
-	p.later("begin", nil, "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE")
+	p.later("begin", "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE")
 	finished := false
 	defer func() {
 		if !finished && !p.holds("begin") {
@@ -304,14 +304,14 @@ func (s *Store) runBatch(batch []*commitReq) error {
 			// Alone: no savepoint needed; an error rolls everything back,
 			// and its held writes go with the COMMIT.
 			if r.err = run(r.fn, t); r.err == nil {
-				r.err = p.err // a held statement's check failed and fn carried on
+				r.err = p.err // a held write failed and fn carried on
 			}
 			if r.err != nil {
 				return abortCause(t, r.err)
 			}
 			break
 		}
-		p.later("savepoint", nil, "SAVEPOINT batch_item")
+		p.later("savepoint", "SAVEPOINT batch_item")
 		if r.err = run(r.fn, t); r.err == nil {
 			r.err = p.err
 		}
@@ -320,14 +320,18 @@ func (s *Store) runBatch(batch []*commitReq) error {
 			if err == nil {
 				continue
 			}
-			r.err = err // a strict check refused: RELEASE was not sent
+			r.err = err // a held write refused (see pipe): RELEASE did not run
 			if fromDriver(err) {
 				r.err = t.fail("release savepoint", err)
 			}
 		}
 		sent := !p.holds("savepoint")
-		p.drop("savepoint") // r's statements not yet sent go with it
-		p.err = nil         // r's failure is r's: the next Update starts clean
+		if sent {
+			p.pending = nil // whatever r still holds is r's: rolled back unsent
+		} else {
+			p.drop("savepoint") // r's statements not yet sent go with it
+		}
+		p.err, p.refused = nil, false // r's failure is r's: the next Update starts clean
 		if err := abortCause(t, r.err); err != nil {
 			return err
 		}
@@ -343,18 +347,16 @@ func (s *Store) runBatch(batch []*commitReq) error {
 		return nil
 	}
 	if p.err != nil {
-		return p.err // a held statement failed: nothing commits
-	}
-	if p.strict() {
-		// Judged before COMMIT is sent: a refusal rolls back.
-		if _, err := p.flush(ctx, ""); err != nil {
-			return err
-		}
+		return p.err // a held write failed: nothing commits
 	}
 	tag, err := p.flush(ctx, "COMMIT")
 	var pe *pgconn.PgError
+	var re *refund.Error
 	switch {
-	case err != nil && errors.As(err, &pe):
+	case err != nil && p.refused && errors.As(err, &re):
+		// A held write refused (see pipe): the server skipped the COMMIT.
+		return err
+	case err != nil && (p.refused || errors.As(err, &pe)):
 		// The server refused a statement of the last round trip, or the
 		// COMMIT itself: nothing was committed.
 		return wrap("commit", err)
@@ -431,7 +433,7 @@ func (s *Store) View(ctx context.Context, fn func(tx refund.Tx) error) error {
 	defer c.Release()
 	// BEGIN travels with fn's first statement (see pipe).
 	p := &pipe{c: c}
-	p.later("begin", nil, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+	p.later("begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 	err = fn(&tx{q: p})
 	switch {
 	case p.holds("begin"):

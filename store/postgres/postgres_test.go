@@ -769,12 +769,32 @@ func TestInvoices(t *testing.T) {
 	})
 }
 
-// TestHeldRefusalNeverCommits: an idempotency key insert travels with the
-// transaction's next round trip (see pipe), so its refusal arrives late.
-// Whatever fn does with it (returns it from a later read, swallows it, or
-// never reads again), the transaction commits nothing, alone or in a
-// group commit where the other Updates commit.
-func TestHeldRefusalNeverCommits(t *testing.T) {
+// inBatch runs fns as one group commit (one transaction, each fn in its
+// own savepoint), as a committer does with Updates that arrive together,
+// and returns what each Update would have returned.
+func inBatch(s *Store, fns ...func(tx refund.Tx) error) []error {
+	var batch []*commitReq
+	for _, fn := range fns {
+		batch = append(batch, &commitReq{ctx: context.Background(), fn: fn, done: make(chan struct{})})
+	}
+	s.commitBatch(batch)
+	errs := make([]error, len(batch))
+	for i, r := range batch {
+		<-r.done
+		errs[i] = hide(r.err)
+	}
+	return errs
+}
+
+// TestHeldWritesNeverOutliveTheirUpdate: the writes an Update holds for
+// its next round trip (see pipe) commit with it or not at all. A refusal
+// checked in the server (an idempotency key in use, a stale refund
+// version, a vanished key) may arrive with a later statement or with the
+// COMMIT; whatever fn does with it (returns it, swallows it, never reads
+// again), nothing of that Update commits, alone or in a group commit
+// whose other Updates do commit. An fn that fails after holding writes
+// takes them with it.
+func TestHeldWritesNeverOutliveTheirUpdate(t *testing.T) {
 	s := mustOpen(t)
 	ctx := context.Background()
 	o := seed(t, s, 1000)
@@ -783,84 +803,123 @@ func TestHeldRefusalNeverCommits(t *testing.T) {
 		return &refund.IdempotencyRecord{MerchantID: o.MerchantID, Key: k, RequestHash: "h", LockedUntil: at,
 			CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
 	}
-	if err := s.Update(ctx, func(tx refund.Tx) error { return tx.InsertIdempotency(ctx, key("taken")) }); err != nil {
+	r := &refund.Refund{ID: "re_1", MerchantID: o.MerchantID, OrderID: o.ID, CaptureID: "txn_1", Amount: 10, Currency: "SAR",
+		Status: refund.StatusPending, Surface: "native", Version: 1, NextAttemptAt: at, CreatedAt: at, UpdatedAt: at}
+	if err := s.Update(ctx, func(tx refund.Tx) error {
+		if err := tx.InsertIdempotency(ctx, key("taken")); err != nil {
+			return err
+		}
+		return tx.CreateRefund(ctx, r)
+	}); err != nil {
 		t.Fatal(err)
 	}
-	event := func(id string) *refund.Event {
-		return &refund.Event{ID: id, MerchantID: o.MerchantID, Type: "refund.created", OrderID: o.ID, Data: []byte(`{}`), CreatedAt: at}
+	n := 0
+	// write holds an event and returns its id.
+	write := func(tx refund.Tx) (string, error) {
+		n++
+		id := fmt.Sprintf("evt_%d", n)
+		return id, tx.InsertEvent(ctx, &refund.Event{ID: id, MerchantID: o.MerchantID, Type: "refund.created", OrderID: o.ID,
+			Data: []byte(`{}`), CreatedAt: at})
 	}
-	exists := func(id string) bool {
+	committed := func(id string) bool {
 		err := s.View(ctx, func(tx refund.Tx) error { _, err := tx.GetEvent(ctx, o.MerchantID, id); return err })
 		if err != nil && refund.ErrorCode(err) != refund.EEventNotFound {
 			t.Fatal(err)
 		}
 		return err == nil
 	}
-	// fn claims k, writes an event, and then does what next says.
-	claim := func(k, eventID string, next func(tx refund.Tx) error) func(tx refund.Tx) error {
-		return func(tx refund.Tx) error {
-			if err := tx.InsertIdempotency(ctx, key(k)); err != nil {
-				return err
-			}
-			if err := tx.InsertEvent(ctx, event(eventID)); err != nil {
-				return err
-			}
-			return next(tx)
-		}
-	}
 	read := func(tx refund.Tx) error { _, err := tx.GetOrderForRefund(ctx, o.MerchantID, o.ID); return err }
-	for _, tc := range []struct {
-		name string
-		next func(tx refund.Tx) error
+	stale := *r // version 1; the refund is at 1 until an update below commits
+	stale.Version = 7
+	refusals := []struct {
+		name   string
+		refuse func(tx refund.Tx) error
+		code   string
 	}{
-		{"no read after it", func(refund.Tx) error { return nil }},
-		{"refused by the next read", read},
-		{"swallowed", func(tx refund.Tx) error {
-			if err := read(tx); refund.ErrorCode(err) != refund.EIdempotencyKeyInUse {
-				t.Errorf("the next read = %v, want the key's refusal", err)
-			}
-			return nil
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			id := "evt_" + strings.ReplaceAll(tc.name, " ", "_")
-			err := s.Update(ctx, claim("taken", id, tc.next))
-			if refund.ErrorCode(err) != refund.EIdempotencyKeyInUse {
-				t.Fatalf("Update = %v, want %s", err, refund.EIdempotencyKeyInUse)
-			}
-			if exists(id) {
-				t.Errorf("the refused transaction committed its event")
-			}
-		})
+		{"key in use", func(tx refund.Tx) error { return tx.InsertIdempotency(ctx, key("taken")) }, refund.EIdempotencyKeyInUse},
+		{"stale refund", func(tx refund.Tx) error { c := stale; return tx.UpdateRefund(ctx, &c) }, refund.EConflict},
+		{"no such refund", func(tx refund.Tx) error { c := stale; c.ID = "re_missing"; return tx.UpdateRefund(ctx, &c) }, refund.ERefundNotFound},
+		{"vanished key", func(tx refund.Tx) error { return tx.UpdateIdempotency(ctx, key("missing")) }, refund.ENotFound},
 	}
-	t.Run("in a group commit", func(t *testing.T) {
-		// One order key: the Updates queue for one committer and share its
-		// transactions, each in its own savepoint.
-		octx := refund.WithOrderKey(ctx, o.ID)
-		const n = 24
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				k := fmt.Sprintf("fresh-%d", i)
-				if i%2 == 1 {
-					k = "taken"
+	after := []struct {
+		name string
+		then func(tx refund.Tx) error
+	}{
+		{"then nothing", func(refund.Tx) error { return nil }},
+		{"then a read", read},
+		{"then a read it swallows", func(tx refund.Tx) error { _ = read(tx); return nil }},
+	}
+	for _, rf := range refusals {
+		for _, a := range after {
+			t.Run(rf.name+"/"+a.name, func(t *testing.T) {
+				var id string
+				fn := func(tx refund.Tx) error {
+					var err error
+					if id, err = write(tx); err != nil {
+						return err
+					}
+					if err := rf.refuse(tx); err != nil {
+						return err
+					}
+					return a.then(tx)
 				}
-				errs[i] = s.Update(octx, claim(k, fmt.Sprintf("evt_group_%d", i), read))
+				if err := s.Update(ctx, fn); refund.ErrorCode(err) != rf.code {
+					t.Errorf("alone: Update = %v, want %s", err, rf.code)
+				}
+				if committed(id) {
+					t.Errorf("alone: the refused Update committed its event")
+				}
+				// In a group commit, between two Updates that commit.
+				var ids [3]string
+				errs := inBatch(s,
+					func(tx refund.Tx) (err error) { ids[0], err = write(tx); return err },
+					func(tx refund.Tx) error { err := fn(tx); ids[1] = id; return err },
+					func(tx refund.Tx) (err error) { ids[2], err = write(tx); return err })
+				if errs[0] != nil || errs[2] != nil || refund.ErrorCode(errs[1]) != rf.code {
+					t.Errorf("in a batch: Updates = %v, want nil, %s, nil", errs, rf.code)
+				}
+				if !committed(ids[0]) || committed(ids[1]) || !committed(ids[2]) {
+					t.Errorf("in a batch: committed %v %v %v, want true false true", committed(ids[0]), committed(ids[1]), committed(ids[2]))
+				}
 			})
 		}
-		wg.Wait()
-		for i, err := range errs {
-			refused := i%2 == 1
-			switch {
-			case refused && refund.ErrorCode(err) != refund.EIdempotencyKeyInUse:
-				t.Errorf("Update %d = %v, want %s", i, err, refund.EIdempotencyKeyInUse)
-			case !refused && err != nil:
-				t.Errorf("Update %d = %v", i, err)
-			}
-			if got := exists(fmt.Sprintf("evt_group_%d", i)); got == refused {
-				t.Errorf("Update %d (refused %v): event committed = %v", i, refused, got)
+	}
+	t.Run("a failed fn takes its held writes", func(t *testing.T) {
+		var ids [4]string
+		fail := errors.New("fn fails after holding a write")
+		errs := inBatch(s,
+			func(tx refund.Tx) (err error) { ids[0], err = write(tx); return err },
+			func(tx refund.Tx) error {
+				if err := read(tx); err != nil { // its savepoint has gone out
+					return err
+				}
+				ids[1], _ = write(tx) // held
+				return fail
+			},
+			func(tx refund.Tx) error {
+				ids[2], _ = write(tx)
+				panic("fn panics after holding a write")
+			},
+			func(tx refund.Tx) (err error) { ids[3], err = write(tx); return err })
+		if errs[0] != nil || !errors.Is(errs[1], fail) || errs[2] == nil || errs[3] != nil {
+			t.Errorf("Updates = %v", errs)
+		}
+		for i, want := range []bool{true, false, false, true} {
+			if got := committed(ids[i]); got != want {
+				t.Errorf("Update %d: event committed = %v, want %v", i, got, want)
 			}
 		}
 	})
+	if got := mustRefund(t, s, r.ID); got.Version != 1 {
+		t.Errorf("the refund's version = %d after only refused updates, want 1", got.Version)
+	}
+}
+
+func mustRefund(t *testing.T, s *Store, id string) *refund.Refund {
+	t.Helper()
+	var r *refund.Refund
+	if err := s.View(context.Background(), func(tx refund.Tx) (err error) { r, err = tx.GetRefund(context.Background(), "", id); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

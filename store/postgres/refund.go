@@ -96,7 +96,7 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 	const values = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28`
 	if t.write && t.number != 0 && r.MerchantReference == "" {
 		r.Number, t.number = t.number, 0
-		t.q.later("create refund", nil, `INSERT INTO refunds (`+refundColumns+`, number) VALUES (`+values+`, $29)`,
+		t.q.later("create refund", `INSERT INTO refunds (`+refundColumns+`, number) VALUES (`+values+`, $29)`,
 			append(args, r.Number)...)
 		return nil
 	}
@@ -219,47 +219,33 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 // change. Returns EConflict when another writer got there first and
 // ERefundNotFound when there is no such refund.
 func (t *tx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
-	// One statement answers both questions: did the update match, and
-	// does the refund exist (from the statement's snapshot).
-	const update = `WITH u AS (UPDATE refunds SET status = $1, reason = $2, notify_url = $3,
-		failure_code = $4, failure_message = $5, response_code = $6, rrn = $7, stan = $8, auth_code = $9, arn = $10,
-		attempts = $11, next_attempt_at = $12, updated_at = $13, sweeps_left = $14, processor_reference = $17, version = version + 1
-		WHERE id = $15 AND version = $16 RETURNING 1)
-		SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM refunds WHERE id = $15)`
-	args := []any{string(r.Status), r.Reason, r.NotifyURL, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, r.NextAttemptAt, r.UpdatedAt, r.SweepsLeft, r.ID, r.Version, r.ProcessorReference}
 	id, version := r.ID, r.Version
-	judge := func(row pgx.Row) error {
-		var updated, exists bool
-		err := row.Scan(&updated, &exists)
-		switch {
-		case err == nil && updated:
-			return nil
-		case t.write:
+	refused := func(why string) error {
+		if t.write {
 			r.Version = version // the loser's copy stays as it was
 		}
-		switch {
-		case err != nil:
-			return err
-		case !exists:
+		if why == "not found" {
 			return refund.Errorf(refund.ERefundNotFound, "", "refund %q not found", id)
 		}
 		return refund.Errorf(refund.EConflict, "", "refund %q was changed concurrently (version %d is stale)", id, version)
 	}
-	if t.write {
-		// Held until the next round trip (finishing a refund sends it with
-		// the counters' batch), and strict: judged before any COMMIT.
-		// r.Version moves now, so a second update of r in this
-		// transaction names the version this one leaves.
-		t.q.hold(held{op: "update refund", sql: update, args: args, scan: judge, strict: true})
+	err := t.refusing(ctx, "update refund", refused, nil, `WITH u AS (UPDATE refunds SET status = $1, reason = $2, notify_url = $3,
+		failure_code = $4, failure_message = $5, response_code = $6, rrn = $7, stan = $8, auth_code = $9, arn = $10,
+		attempts = $11, next_attempt_at = $12, updated_at = $13, sweeps_left = $14, processor_reference = $17, version = version + 1
+		WHERE id = $15 AND version = $16 RETURNING 1)
+		SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN true
+			WHEN EXISTS (SELECT 1 FROM refunds WHERE id = $15) THEN refundd_refuse('conflict')
+			ELSE refundd_refuse('not found') END`,
+		string(r.Status), r.Reason, r.NotifyURL, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
+		r.Attempts, r.NextAttemptAt, r.UpdatedAt, r.SweepsLeft, r.ID, r.Version, r.ProcessorReference)
+	if err == nil {
+		// Inside Update the update is held (finishing a refund sends it
+		// with the counters' batch) and r.Version moves now, so a second
+		// update of r in this transaction names the version this one
+		// leaves; a refusal puts it back.
 		r.Version++
-		return nil
 	}
-	if err := judge(t.q.QueryRow(ctx, update, args...)); err != nil {
-		return t.fail("update refund", err)
-	}
-	r.Version++
-	return nil
+	return err
 }
 
 // ClaimDueRefunds returns up to limit pending, processing or requires_review refunds whose
@@ -312,7 +298,7 @@ func (t *tx) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Dura
 
 // InsertTransition records a state change of a refund.
 func (t *tx) InsertTransition(ctx context.Context, tr refund.Transition) error {
-	return t.later(ctx, "insert transition", nil, `INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at)
+	return t.later(ctx, "insert transition", `INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at)
 		VALUES ($1, $2, $3, $4, $5)`, tr.RefundID, string(tr.From), string(tr.To), tr.Cause, tr.At)
 }
 
@@ -329,6 +315,6 @@ func (t *tx) ListTransitions(ctx context.Context, refundID string) ([]refund.Tra
 
 // InsertEvent writes an outbox event.
 func (t *tx) InsertEvent(ctx context.Context, e *refund.Event) error {
-	return t.later(ctx, "insert event", nil, `INSERT INTO events (id, merchant_id, type, refund_id, order_id, data, request_id, created_at)
+	return t.later(ctx, "insert event", `INSERT INTO events (id, merchant_id, type, refund_id, order_id, data, request_id, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, e.ID, e.MerchantID, e.Type, e.RefundID, e.OrderID, e.Data, e.RequestID, e.CreatedAt)
 }
