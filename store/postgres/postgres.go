@@ -53,6 +53,7 @@ type Store struct {
 	lanes     []chan *commitReq // Updates of one order, by hash, for one committer
 	closed    chan struct{}
 	loop      sync.WaitGroup
+	ending    sync.WaitGroup // Views' COMMITs still on their way (see View)
 	closeOnce sync.Once
 
 	count *wireCounter
@@ -420,35 +421,46 @@ func run(fn func(tx refund.Tx) error, t *tx) (err error) {
 // statements and must agree). A read-only transaction never fails to
 // serialize, so View does not retry.
 //
-// A View whose fn succeeded commits rather than rolls back: for a
-// read-only transaction both are one round trip and change nothing, but
-// PostgreSQL counts a rollback in pg_stat_database.xact_rollback, which
-// monitoring reads as failed transactions (two per refund, from the key
-// lookup and the order read before the processor call).
+// A View whose fn succeeded commits rather than rolls back: both change
+// nothing, but PostgreSQL counts a rollback in
+// pg_stat_database.xact_rollback, which monitoring reads as failed
+// transactions. Nobody waits for that COMMIT: fn has its answers, so View
+// returns and the COMMIT ends the transaction behind it, before its
+// connection goes back to the pool (a refund's Idempotency-Key lookup is
+// one round trip, not two). An fn that swallowed a failed statement is
+// answered with that failure instead, and rolled back, as before.
 func (s *Store) View(ctx context.Context, fn func(tx refund.Tx) error) error {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return hide(wrap("begin", err))
 	}
-	defer c.Release()
 	// BEGIN travels with fn's first statement (see pipe).
 	p := &pipe{c: c}
 	p.later("begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-	err = fn(&tx{q: p})
+	t := &tx{q: p}
+	err = fn(t)
 	switch {
 	case p.holds("begin"):
+		c.Release()
 		return hide(err) // nothing was sent
+	case err == nil && t.failed != nil:
+		err = t.failed
+		fallthrough
 	case err != nil:
 		rollback(c)
+		c.Release()
 		return hide(err)
 	}
-	if tag, err := c.Exec(context.WithoutCancel(ctx), "COMMIT"); err != nil || tag.String() != "COMMIT" {
-		rollback(c)
-		if err == nil {
-			err = fmt.Errorf("rolled back (%s)", tag)
+	s.ending.Add(1)
+	go func() {
+		defer s.ending.Done()
+		defer c.Release()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if tag, err := c.Exec(ctx, "COMMIT"); err != nil || tag.String() != "COMMIT" {
+			rollback(c)
 		}
-		return hide(wrap("commit", err))
-	}
+	}()
 	return nil
 }
 
@@ -465,6 +477,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.loop.Wait()
+		s.ending.Wait()
 		s.pool.Close()
 	})
 	return nil
