@@ -440,6 +440,7 @@ func (s *Service) advance(ctx context.Context, r *Refund) error {
 		}
 	}
 	var moved bool
+	var took *Refund
 	err := s.update(ctx, func(tx Tx) error {
 		cur, err := tx.GetRefund(ctx, "", r.ID)
 		if err != nil {
@@ -461,12 +462,13 @@ func (s *Service) advance(ctx context.Context, r *Refund) error {
 				return err
 			}
 		}
-		r = cur
+		took = cur // r stays as it was until this commits: fn may run again
 		return nil
 	})
 	if err != nil || moved {
 		return err
 	}
+	r = took
 	res, callErr := s.callRefund(ctx, r, nil)
 	return s.record(ctx, r, res, callErr, "refund")
 }
@@ -582,15 +584,19 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 		// Not executed yet: let the worker take it now rather than wait
 		// out the lease (it submits again, or settles it if out of
 		// attempts).
+		var moved *Refund
 		err = s.update(ctx, func(tx Tx) error {
 			cur, err := tx.GetRefund(ctx, "", id)
 			if err != nil || cur.Version != r.Version {
 				return err
 			}
 			cur.NextAttemptAt = s.now()
-			r = cur
+			moved = cur // r stays as it was until this commits: fn may run again
 			return tx.UpdateRefund(ctx, cur)
 		})
+		if err == nil && moved != nil {
+			r = moved
+		}
 		return r, err
 	}
 	if callErr != nil && r.Status != StatusProcessing && r.Status != StatusRequiresReview {

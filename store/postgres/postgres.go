@@ -53,7 +53,6 @@ type Store struct {
 	lanes     []chan *commitReq // Updates of one order, by hash, for one committer
 	closed    chan struct{}
 	loop      sync.WaitGroup
-	ending    sync.WaitGroup // Views' COMMITs still on their way (see View)
 	closeOnce sync.Once
 
 	count *wireCounter
@@ -235,16 +234,21 @@ func (s *Store) commitBatch(batch []*commitReq) {
 			return
 		}
 		var ce *commitError
-		if !retryable(err) && !errors.As(err, &ce) {
+		var re *refund.Error
+		if !retryable(err) && !errors.As(err, &ce) && sqlstate(err) == "" && !errors.As(err, &re) {
 			// A caller that gave up mid-statement can break the
 			// connection under the whole batch: run the others again
 			// without it. Never after a failed COMMIT, though: the server
 			// may have committed before the connection broke, and running
-			// the batch again would apply it twice.
+			// the batch again would apply it twice. Nor for an answer of
+			// the server's (a refusal, a failed statement): that is the
+			// batch's outcome, whoever hung up.
 			var alive []*commitReq
 			for _, r := range batch {
 				if cerr := r.ctx.Err(); cerr != nil {
-					r.err = cerr
+					if r.err == nil {
+						r.err = cerr
+					}
 				} else {
 					alive = append(alive, r)
 				}
@@ -321,6 +325,14 @@ func (s *Store) runBatch(batch []*commitReq) error {
 			if err == nil {
 				continue
 			}
+			var pe *pgconn.PgError
+			if !p.refused && !errors.As(err, &pe) {
+				// Not the server's answer (the connection broke, a row
+				// did not scan): whether RELEASE ran is unknown, and a
+				// ROLLBACK TO could then reach an earlier Update's
+				// savepoint (they share a name). Fail the batch.
+				return wrap("release savepoint", err)
+			}
 			r.err = err // a held write refused (see pipe): RELEASE did not run
 			if fromDriver(err) {
 				r.err = t.fail("release savepoint", err)
@@ -357,6 +369,14 @@ func (s *Store) runBatch(batch []*commitReq) error {
 	case err != nil && p.refused && errors.As(err, &re):
 		// A held write refused (see pipe): the server skipped the COMMIT.
 		return err
+	case err != nil && errors.As(err, &pe) && (pe.Severity == "FATAL" || pe.Severity == "PANIC" ||
+		strings.HasPrefix(pe.Code, "57") || strings.HasPrefix(pe.Code, "08")):
+		// The session ended under the COMMIT (an administrator's
+		// termination, a shutdown): the server may have committed
+		// locally first. The outcome is unknown, as for a broken
+		// connection.
+		finished = true
+		return &commitError{wrap("commit", err)}
 	case err != nil && (p.refused || errors.As(err, &pe)):
 		// The server refused a statement of the last round trip, or the
 		// COMMIT itself: nothing was committed.
@@ -451,9 +471,7 @@ func (s *Store) View(ctx context.Context, fn func(tx refund.Tx) error) error {
 		c.Release()
 		return hide(err)
 	}
-	s.ending.Add(1)
 	go func() {
-		defer s.ending.Done()
 		defer c.Release()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -477,8 +495,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.loop.Wait()
-		s.ending.Wait()
-		s.pool.Close()
+		s.pool.Close() // waits for the connections out, Views' COMMITs included
 	})
 	return nil
 }

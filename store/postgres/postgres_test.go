@@ -923,3 +923,80 @@ func mustRefund(t *testing.T, s *Store, id string) *refund.Refund {
 	}
 	return r
 }
+
+// TestRefusalSurvivesAHangUp: a refusal that arrives with the COMMIT of
+// an Update whose caller has gone reaches it as the refusal, not as the
+// caller's context error (which callers read as "may have committed").
+func TestRefusalSurvivesAHangUp(t *testing.T) {
+	s := mustOpen(t)
+	ctx := context.Background()
+	o := seed(t, s, 1000)
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	key := &refund.IdempotencyRecord{MerchantID: o.MerchantID, Key: "k", RequestHash: "h", LockedUntil: at, CreatedAt: at,
+		ExpiresAt: at.Add(time.Hour)}
+	if err := s.Update(ctx, func(tx refund.Tx) error { return tx.InsertIdempotency(ctx, key) }); err != nil {
+		t.Fatal(err)
+	}
+	gone, hangUp := context.WithCancel(ctx)
+	err := s.Update(gone, func(tx refund.Tx) error {
+		err := tx.InsertIdempotency(gone, key) // held: refused at the COMMIT
+		hangUp()
+		return err
+	})
+	if refund.ErrorCode(err) != refund.EIdempotencyKeyInUse {
+		t.Errorf("Update = %v, want %s", err, refund.EIdempotencyKeyInUse)
+	}
+}
+
+// TestUnknownReleaseFailsTheBatch: when an Update's RELEASE round trip
+// fails on the client (the server may have run the RELEASE), rolling back
+// to "its" savepoint could undo an earlier Update of the batch that was
+// told it committed; the whole batch fails instead, and none of it
+// commits.
+func TestUnknownReleaseFailsTheBatch(t *testing.T) {
+	s := mustOpen(t)
+	ctx := context.Background()
+	o := seed(t, s, 1000)
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	event := func(tx refund.Tx, id string) error {
+		return tx.InsertEvent(ctx, &refund.Event{ID: id, MerchantID: o.MerchantID, Type: "refund.created", OrderID: o.ID,
+			Data: []byte(`{}`), CreatedAt: at})
+	}
+	errs := inBatch(s,
+		func(tx refund.Tx) error { // its savepoint goes out, then it fails: ROLLBACK TO keeps the name
+			if _, err := tx.GetOrderForRefund(ctx, o.MerchantID, o.ID); err != nil {
+				return err
+			}
+			return errors.New("fails")
+		},
+		func(tx refund.Tx) error { return event(tx, "evt_told_nil") },
+		func(rt refund.Tx) error {
+			if err := event(rt, "evt_unknown"); err != nil {
+				return err
+			}
+			// A held statement whose row fails to read on the client,
+			// after the server has run it and the RELEASE.
+			rt.(*tx).q.hold(held{op: "client", sql: "SELECT 1", scan: func(row pgx.Row) error {
+				var n int
+				if err := row.Scan(&n); err != nil {
+					return err
+				}
+				return errors.New("client-side failure")
+			}})
+			return nil
+		})
+	for _, id := range []string{"evt_told_nil", "evt_unknown"} {
+		err := s.View(ctx, func(tx refund.Tx) error { _, err := tx.GetEvent(ctx, o.MerchantID, id); return err })
+		committed := err == nil
+		told := errs[1] == nil
+		if id == "evt_unknown" {
+			told = errs[2] == nil
+		}
+		if committed != told {
+			t.Errorf("%s: committed %v, but its Update was told %v", id, committed, errs)
+		}
+	}
+	if errs[1] == nil || errs[2] == nil {
+		t.Errorf("Updates = %v, want the batch failed", errs)
+	}
+}
