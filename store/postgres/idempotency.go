@@ -45,14 +45,13 @@ func (t *tx) GetIdempotency(ctx context.Context, merchantID, key string) (*refun
 // the transaction commits nothing: the refusal is raised in the server
 // (see refusing).
 func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
-	key := r.Key
 	return t.refusing(ctx, "insert idempotency key", func(string) error {
 		return refund.Errorf(refund.EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
-	}, nil, `WITH i AS (INSERT INTO idempotency_keys (`+idempotencyColumns+`)
+	}, `WITH i AS (INSERT INTO idempotency_keys (`+idempotencyColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (merchant_id, idempotency_key) DO NOTHING RETURNING 1)
 		SELECT CASE WHEN EXISTS (SELECT 1 FROM i) THEN true ELSE refundd_refuse('in use') END`,
-		r.MerchantID, key, r.RequestHash, r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body,
+		r.MerchantID, r.Key, r.RequestHash, r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body,
 		r.LockedUntil, r.CompletedAt, r.CreatedAt, r.ExpiresAt)
 }
 
@@ -64,7 +63,7 @@ func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord)
 	key := r.Key
 	return t.refusing(ctx, "update idempotency key", func(string) error {
 		return refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
-	}, nil, `WITH u AS (UPDATE idempotency_keys SET object_id = $1, reply_status = $2, reply_type = $3,
+	}, `WITH u AS (UPDATE idempotency_keys SET object_id = $1, reply_status = $2, reply_type = $3,
 		reply_body = $4, locked_until = $5, completed_at = $6 WHERE merchant_id = $7 AND idempotency_key = $8 RETURNING 1)
 		SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN true ELSE refundd_refuse('not found') END`,
 		r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body, r.LockedUntil, r.CompletedAt, r.MerchantID, key)

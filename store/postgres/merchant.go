@@ -89,14 +89,11 @@ func (t *tx) later(ctx context.Context, op, query string, args ...any) error {
 
 // refusing is later for a write checked in the server: query returns one
 // row, or raises through refundd_refuse (migration 0017) with a reason
-// that refused turns into the caller's error. scan, when not nil, reads
-// the row. Inside Update the refusal arrives with the transaction's next
-// round trip, or from Update itself, and the transaction commits nothing.
-func (t *tx) refusing(ctx context.Context, op string, refused func(why string) error, scan func(pgx.Row) error,
-	query string, args ...any) error {
-	if scan == nil {
-		scan = func(row pgx.Row) error { var ok bool; return row.Scan(&ok) }
-	}
+// that refused turns into the caller's error. Inside Update the refusal
+// arrives with the transaction's next round trip, or from Update itself,
+// and the transaction commits nothing.
+func (t *tx) refusing(ctx context.Context, op string, refused func(why string) error, query string, args ...any) error {
+	scan := func(row pgx.Row) error { var ok bool; return row.Scan(&ok) }
 	if t.write {
 		t.q.hold(held{op: op, sql: query, args: args, scan: scan, refused: refused})
 		return nil

@@ -786,6 +786,41 @@ func inBatch(s *Store, fns ...func(tx refund.Tx) error) []error {
 	return errs
 }
 
+// heldFixture is a store with one merchant and order (seed) for the held
+// writes' tests, with what they write: idempotency keys and events.
+type heldFixture struct {
+	t  *testing.T
+	s  *Store
+	o  *refund.Order
+	at time.Time
+}
+
+func newHeldFixture(t *testing.T) heldFixture {
+	s := mustOpen(t)
+	return heldFixture{t: t, s: s, o: seed(t, s, 1000), at: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
+}
+
+func (f heldFixture) key(k string) *refund.IdempotencyRecord {
+	return &refund.IdempotencyRecord{MerchantID: f.o.MerchantID, Key: k, RequestHash: "h", LockedUntil: f.at,
+		CreatedAt: f.at, ExpiresAt: f.at.Add(time.Hour)}
+}
+
+// event writes (holds, inside Update) an event of the order.
+func (f heldFixture) event(tx refund.Tx, id string) error {
+	return tx.InsertEvent(context.Background(), &refund.Event{ID: id, MerchantID: f.o.MerchantID, Type: "refund.created",
+		OrderID: f.o.ID, Data: []byte(`{}`), CreatedAt: f.at})
+}
+
+// committed reports whether the event id was committed.
+func (f heldFixture) committed(id string) bool {
+	ctx := context.Background()
+	err := f.s.View(ctx, func(tx refund.Tx) error { _, err := tx.GetEvent(ctx, f.o.MerchantID, id); return err })
+	if err != nil && refund.ErrorCode(err) != refund.EEventNotFound {
+		f.t.Fatal(err)
+	}
+	return err == nil
+}
+
 // TestHeldWritesNeverOutliveTheirUpdate: the writes an Update holds for
 // its next round trip (see pipe) commit with it or not at all. A refusal
 // checked in the server (an idempotency key in use, a stale refund
@@ -795,14 +830,9 @@ func inBatch(s *Store, fns ...func(tx refund.Tx) error) []error {
 // whose other Updates do commit. An fn that fails after holding writes
 // takes them with it.
 func TestHeldWritesNeverOutliveTheirUpdate(t *testing.T) {
-	s := mustOpen(t)
+	f := newHeldFixture(t)
+	s, o, at, key, committed := f.s, f.o, f.at, f.key, f.committed
 	ctx := context.Background()
-	o := seed(t, s, 1000)
-	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
-	key := func(k string) *refund.IdempotencyRecord {
-		return &refund.IdempotencyRecord{MerchantID: o.MerchantID, Key: k, RequestHash: "h", LockedUntil: at,
-			CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
-	}
 	r := &refund.Refund{ID: "re_1", MerchantID: o.MerchantID, OrderID: o.ID, CaptureID: "txn_1", Amount: 10, Currency: "SAR",
 		Status: refund.StatusPending, Surface: "native", Version: 1, NextAttemptAt: at, CreatedAt: at, UpdatedAt: at}
 	if err := s.Update(ctx, func(tx refund.Tx) error {
@@ -818,15 +848,7 @@ func TestHeldWritesNeverOutliveTheirUpdate(t *testing.T) {
 	write := func(tx refund.Tx) (string, error) {
 		n++
 		id := fmt.Sprintf("evt_%d", n)
-		return id, tx.InsertEvent(ctx, &refund.Event{ID: id, MerchantID: o.MerchantID, Type: "refund.created", OrderID: o.ID,
-			Data: []byte(`{}`), CreatedAt: at})
-	}
-	committed := func(id string) bool {
-		err := s.View(ctx, func(tx refund.Tx) error { _, err := tx.GetEvent(ctx, o.MerchantID, id); return err })
-		if err != nil && refund.ErrorCode(err) != refund.EEventNotFound {
-			t.Fatal(err)
-		}
-		return err == nil
+		return id, f.event(tx, id)
 	}
 	read := func(tx refund.Tx) error { _, err := tx.GetOrderForRefund(ctx, o.MerchantID, o.ID); return err }
 	stale := *r // version 1; the refund is at 1 until an update below commits
@@ -928,12 +950,9 @@ func mustRefund(t *testing.T, s *Store, id string) *refund.Refund {
 // an Update whose caller has gone reaches it as the refusal, not as the
 // caller's context error (which callers read as "may have committed").
 func TestRefusalSurvivesAHangUp(t *testing.T) {
-	s := mustOpen(t)
+	f := newHeldFixture(t)
+	s, key := f.s, f.key("k")
 	ctx := context.Background()
-	o := seed(t, s, 1000)
-	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
-	key := &refund.IdempotencyRecord{MerchantID: o.MerchantID, Key: "k", RequestHash: "h", LockedUntil: at, CreatedAt: at,
-		ExpiresAt: at.Add(time.Hour)}
 	if err := s.Update(ctx, func(tx refund.Tx) error { return tx.InsertIdempotency(ctx, key) }); err != nil {
 		t.Fatal(err)
 	}
@@ -954,14 +973,9 @@ func TestRefusalSurvivesAHangUp(t *testing.T) {
 // told it committed; the whole batch fails instead, and none of it
 // commits.
 func TestUnknownReleaseFailsTheBatch(t *testing.T) {
-	s := mustOpen(t)
+	f := newHeldFixture(t)
+	s, o, event := f.s, f.o, f.event
 	ctx := context.Background()
-	o := seed(t, s, 1000)
-	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
-	event := func(tx refund.Tx, id string) error {
-		return tx.InsertEvent(ctx, &refund.Event{ID: id, MerchantID: o.MerchantID, Type: "refund.created", OrderID: o.ID,
-			Data: []byte(`{}`), CreatedAt: at})
-	}
 	errs := inBatch(s,
 		func(tx refund.Tx) error { // its savepoint goes out, then it fails: ROLLBACK TO keeps the name
 			if _, err := tx.GetOrderForRefund(ctx, o.MerchantID, o.ID); err != nil {
@@ -986,8 +1000,7 @@ func TestUnknownReleaseFailsTheBatch(t *testing.T) {
 			return nil
 		})
 	for _, id := range []string{"evt_told_nil", "evt_unknown"} {
-		err := s.View(ctx, func(tx refund.Tx) error { _, err := tx.GetEvent(ctx, o.MerchantID, id); return err })
-		committed := err == nil
+		committed := f.committed(id)
 		told := errs[1] == nil
 		if id == "evt_unknown" {
 			told = errs[2] == nil

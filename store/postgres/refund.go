@@ -221,15 +221,13 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 func (t *tx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
 	id, version := r.ID, r.Version
 	refused := func(why string) error {
-		if t.write {
-			r.Version = version // the loser's copy stays as it was
-		}
+		r.Version = version // the loser's copy stays as it was
 		if why == "not found" {
 			return refund.Errorf(refund.ERefundNotFound, "", "refund %q not found", id)
 		}
 		return refund.Errorf(refund.EConflict, "", "refund %q was changed concurrently (version %d is stale)", id, version)
 	}
-	err := t.refusing(ctx, "update refund", refused, nil, `WITH u AS (UPDATE refunds SET status = $1, reason = $2, notify_url = $3,
+	err := t.refusing(ctx, "update refund", refused, `WITH u AS (UPDATE refunds SET status = $1, reason = $2, notify_url = $3,
 		failure_code = $4, failure_message = $5, response_code = $6, rrn = $7, stan = $8, auth_code = $9, arn = $10,
 		attempts = $11, next_attempt_at = $12, updated_at = $13, sweeps_left = $14, processor_reference = $17, version = version + 1
 		WHERE id = $15 AND version = $16 RETURNING 1)
