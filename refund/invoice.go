@@ -726,7 +726,7 @@ func (s *Service) issueRefundInvoice(ctx context.Context, tx Tx, o *Order, r *Re
 	}
 	// Every note of the order: what earlier refunds credited (pending ones
 	// included, as their money is reserved) and debit notes gave back.
-	earlier, err := tx.ListInvoices(ctx, InvoiceFilter{MerchantID: o.MerchantID, OrderID: o.ID, Limit: maxChildren})
+	earlier, err := invoicesOfOrder(ctx, tx, o.MerchantID, o.ID, maxChildren)
 	if err != nil {
 		return err
 	}
@@ -804,10 +804,30 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 	return tx.UpdateInvoice(ctx, inv)
 }
 
+// invoicesOfOrder returns every invoice of an order, read page invoices
+// at a time. What a credit note may still credit depends on every note
+// before it: a first page alone would forget the oldest once an order had
+// more refunds than a page holds, and credit them again.
+func invoicesOfOrder(ctx context.Context, tx Tx, merchantID, orderID string, page int) ([]*Invoice, error) {
+	f := InvoiceFilter{MerchantID: merchantID, OrderID: orderID, Limit: page}
+	var all []*Invoice
+	for {
+		invs, err := tx.ListInvoices(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, invs...)
+		if len(invs) < page {
+			return all, nil
+		}
+		f.Cursor = invs[len(invs)-1].ID
+	}
+}
+
 // stillFits says whether a void credit note would be built the same today,
 // against the credit and debit notes issued since.
 func (s *Service) stillFits(ctx context.Context, tx Tx, parent, void *Invoice, r *Refund) (bool, error) {
-	notes, err := tx.ListInvoices(ctx, InvoiceFilter{MerchantID: r.MerchantID, OrderID: parent.OrderID, Limit: maxChildren})
+	notes, err := invoicesOfOrder(ctx, tx, r.MerchantID, parent.OrderID, maxChildren)
 	if err != nil {
 		return false, err
 	}

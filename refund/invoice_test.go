@@ -40,6 +40,13 @@ func invoicing(t *testing.T) (*refund.Service, refund.Principal) {
 // (nil: the database's).
 func invoicingWith(t *testing.T, reporter invoice.Reporter, now func() time.Time) (*refund.Service, refund.Principal) {
 	t.Helper()
+	svc, p, _ := invoicingOn(t, reporter, now)
+	return svc, p
+}
+
+// invoicingOn is invoicingWith that also returns the store.
+func invoicingOn(t *testing.T, reporter invoice.Reporter, now func() time.Time) (*refund.Service, refund.Principal, refund.Store) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "refundd.db"))
 	if err != nil {
@@ -60,7 +67,7 @@ func invoicingWith(t *testing.T, reporter invoice.Reporter, now func() time.Time
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc, p
+	return svc, p, st
 }
 
 func invoiceOfRefund(t *testing.T, svc *refund.Service, p refund.Principal, refundID string) *refund.InvoiceView {
@@ -142,6 +149,51 @@ func TestInvoice_FollowsRefund(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestInvoice_EveryEarlierNote: what a credit note may still credit is
+// worked out from every note of the order, read page by page however many
+// there are, not from the first page only.
+func TestInvoice_EveryEarlierNote(t *testing.T) {
+	ctx := context.Background()
+	svc, p, st := invoicingOn(t, nil, nil)
+	o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 2000,
+		Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 2000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, amount := range []int64{1, 2, 3, 4} {
+		if _, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: &amount}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = st.View(ctx, func(tx refund.Tx) error {
+		all, err := tx.ListInvoices(ctx, refund.InvoiceFilter{MerchantID: p.MerchantID, OrderID: o.ID})
+		if err != nil {
+			return err
+		}
+		if len(all) != 5 {
+			return fmt.Errorf("%d invoices of the order, want the tax invoice and 4 credit notes", len(all))
+		}
+		for page := 1; page <= 6; page++ {
+			got, err := refund.InvoicesOfOrder(ctx, tx, p.MerchantID, o.ID, page)
+			if err != nil {
+				return err
+			}
+			var ids, want []int64
+			for i := range got {
+				ids = append(ids, got[i].ID)
+				want = append(want, all[i%len(all)].ID)
+			}
+			if len(got) != len(all) || !slices.Equal(ids, want) {
+				return fmt.Errorf("pages of %d: invoices %v, want %v", page, ids, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -599,6 +599,67 @@ func BenchmarkRefundHistory(b *testing.B) {
 	storetest.BenchmarkRefundHistory(b, func(b *testing.B) refund.Store { return mustOpen(b) })
 }
 
+// TestInvoiceLookupsUseAnIndex holds the refund path's invoice lookups,
+// as generic plans (what a prepared statement gets after five runs), to an
+// index that leads with the order, the refund or the parent: never a scan
+// of the table or of the merchant's invoices, which made a refund of an
+// invoiced order cost more with every invoice issued
+// (BenchmarkInvoiceHistory). The merchant has 2,000 invoices, analyzed.
+func TestInvoiceLookupsUseAnIndex(t *testing.T) {
+	s := mustOpen(t)
+	ctx := t.Context()
+	storetest.SeedInvoices(t, s, "mer_1", 2000)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	for _, q := range []string{"ANALYZE invoices", "SET plan_cache_mode = force_generic_plan"} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "RESET ALL; DEALLOCATE ALL")
+	for name, f := range storetest.InvoiceLookups() {
+		t.Run(name, func(t *testing.T) {
+			query, args := listInvoicesQuery(f)
+			// EXPLAIN with parameters plans for their values; a statement
+			// prepared by name gets the generic plan.
+			var types, values []string
+			for _, a := range args {
+				switch a := a.(type) {
+				case string:
+					types, values = append(types, "text"), append(values, "'"+strings.ReplaceAll(a, "'", "''")+"'")
+				default:
+					types, values = append(types, "bigint"), append(values, fmt.Sprint(a))
+				}
+			}
+			stmt := "lookup_" + strings.ToLower(name)
+			if _, err := conn.Exec(ctx, "PREPARE "+stmt+" ("+strings.Join(types, ", ")+") AS "+query); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := conn.Query(ctx, "EXPLAIN EXECUTE "+stmt+" ("+strings.Join(values, ", ")+")")
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := strings.Join(lines, "\n")
+			if !strings.Contains(plan, "$1") || !storetest.ByLookupIndex(plan) || strings.Contains(plan, "Seq Scan") {
+				t.Errorf("%s\nis planned as\n%s", query, plan)
+			}
+		})
+	}
+}
+
+// BenchmarkInvoiceHistory compares a refund of an invoiced order for a
+// merchant without other invoices and for one with 10,000.
+func BenchmarkInvoiceHistory(b *testing.B) {
+	storetest.BenchmarkInvoiceHistory(b, func(b *testing.B) refund.Store { return mustOpen(b) })
+}
+
 // TestInvoices round-trips invoices and their configuration, and checks
 // that serial numbers handed out from two nodes at once are gapless even
 // when some of the transactions roll back.

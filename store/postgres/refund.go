@@ -127,7 +127,7 @@ func (t *tx) GetRefund(ctx context.Context, merchantID, id string) (*refund.Refu
 	// Inside Update, read ahead what finishing a refund asks next (see
 	// ahead): its merchant's webhook endpoints and policy, and whether it
 	// has a credit note to settle.
-	note := `refund_id = $1 AND type = $2 AND merchant_id = (SELECT merchant_id FROM refunds WHERE id = $1)`
+	note := `refund_id = $1 AND refund_id <> '' AND type = $2 AND merchant_id = (SELECT merchant_id FROM refunds WHERE id = $1)`
 	b := &pgx.Batch{}
 	b.Queue(query+t.forUpdate(), args...)
 	queueAhead(b, `(SELECT merchant_id FROM refunds WHERE id = $1)`, []any{id}, note, []any{id, string(refund.InvoiceRefund)})

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,4 +262,45 @@ func BenchmarkStore(b *testing.B) {
 // on an order that already has 10,000 refunds.
 func BenchmarkRefundHistory(b *testing.B) {
 	storetest.BenchmarkRefundHistory(b, func(b *testing.B) refund.Store { return mustOpen(b) })
+}
+
+// TestInvoiceLookupsUseAnIndex holds the refund path's invoice lookups
+// to an index that leads with the order, the refund or the parent: never
+// a walk of the merchant's invoices (invoices_merchant) or of the table,
+// which made a refund of an invoiced order cost more with every invoice
+// the merchant had issued (BenchmarkInvoiceHistory).
+func TestInvoiceLookupsUseAnIndex(t *testing.T) {
+	s := mustOpen(t)
+	for name, f := range storetest.InvoiceLookups() {
+		t.Run(name, func(t *testing.T) {
+			query, args := listInvoicesQuery(f)
+			rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(plan, "; ")
+			if !storetest.ByLookupIndex(got) || strings.Contains(got, "SCAN invoices") {
+				t.Errorf("%s\nis planned as %s", query, got)
+			}
+		})
+	}
+}
+
+// BenchmarkInvoiceHistory compares a refund of an invoiced order for a
+// merchant without other invoices and for one with 10,000.
+func BenchmarkInvoiceHistory(b *testing.B) {
+	storetest.BenchmarkInvoiceHistory(b, func(b *testing.B) refund.Store { return mustOpen(b) })
 }

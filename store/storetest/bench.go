@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refundd/refundd/invoice"
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/refund"
 )
@@ -195,4 +196,113 @@ func (approver) Refund(context.Context, processor.Request) (processor.Result, er
 
 func (approver) Status(context.Context, string) (processor.Result, error) {
 	return processor.Result{Status: processor.Approved, ResponseCode: "00", Message: "Approved"}, nil
+}
+
+// invoiceHistory is how many invoices of other orders
+// BenchmarkInvoiceHistory gives its merchant.
+const invoiceHistory = 10_000
+
+// BenchmarkInvoiceHistory measures one whole refund of an invoiced order
+// (reservation with its pending credit note, processor call, result
+// settling the note), one at a time, for a merchant with no other
+// invoices and for one with 10,000 invoices of other orders. The two must
+// cost the same: a refund's invoice lookups are by order or refund, never
+// a walk through the merchant's invoices.
+func BenchmarkInvoiceHistory(b *testing.B, newStore func(b *testing.B) refund.Store) {
+	for _, bc := range []struct {
+		name     string
+		invoices int
+	}{{"Fresh", 0}, {"Merchant10k", invoiceHistory}} {
+		b.Run(bc.name, func(b *testing.B) {
+			st := newStore(b)
+			ctx := context.Background()
+			var n atomic.Int64
+			id := func(prefix string) string { return fmt.Sprintf("%s_%012d", prefix, n.Add(1)) }
+			svc, err := refund.NewService(refund.Config{Store: st, Processor: approver{}, NewID: id,
+				Invoicer: invoice.New(invoice.Sandbox{}), SweepAges: []time.Duration{}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := &refund.Merchant{ID: id("mer"), Name: "Bench", VATNumber: "310122393500003", CreatedAt: t0}
+			if err := st.Update(ctx, func(tx refund.Tx) error { return tx.CreateMerchant(ctx, m) }); err != nil {
+				b.Fatal(err)
+			}
+			seedInvoices(b, st, m.ID, id, bc.invoices)
+			p := refund.Principal{MerchantID: m.ID, KeyPrefix: "bench",
+				Scopes: []string{refund.ScopeOrdersWrite, refund.ScopeRefundsWrite}}
+			o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Reference: "REF-BENCH", Currency: "SAR", Amount: 1 << 40,
+				PaymentMethod: "card", Items: []refund.ItemInput{{ID: "line-1", SKU: "SKU-1", NameEN: "Dates", Qty: 1, UnitAmount: 1 << 40}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			one := int64(1)
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: &one})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r.Status != refund.StatusSucceeded {
+					b.Fatalf("refund %s is %s", r.ID, r.Status)
+				}
+			}
+			b.StopTimer()
+			err = st.View(ctx, func(tx refund.Tx) error {
+				notes, err := tx.ListInvoices(ctx, refund.InvoiceFilter{MerchantID: m.ID, OrderID: o.ID, Type: refund.InvoiceRefund, Limit: 1})
+				if err == nil && len(notes) == 0 {
+					err = fmt.Errorf("no credit note issued for order %s", o.ID)
+				}
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// SeedInvoices creates merchantID and count orders of it, each with its
+// tax invoice, as a merchant has after a while.
+func SeedInvoices(tb testing.TB, st refund.Store, merchantID string, count int) {
+	tb.Helper()
+	ctx := context.Background()
+	m := &refund.Merchant{ID: merchantID, Name: "Seeded", VATNumber: "310122393500003", CreatedAt: t0}
+	if err := st.Update(ctx, func(tx refund.Tx) error { return tx.CreateMerchant(ctx, m) }); err != nil {
+		tb.Fatal(err)
+	}
+	var n int
+	id := func(prefix string) string { n++; return fmt.Sprintf("%s_%s_%06d", prefix, merchantID, n) }
+	seedInvoices(tb, st, merchantID, id, count)
+}
+
+// seedInvoices gives merchantID count orders, each with its tax invoice.
+func seedInvoices(tb testing.TB, st refund.Store, merchantID string, id func(string) string, count int) {
+	tb.Helper()
+	ctx := context.Background()
+	const chunk = 500
+	for done := 0; done < count; {
+		part := min(chunk, count-done)
+		err := st.Update(ctx, func(tx refund.Tx) error {
+			for i := range part {
+				oid := id("ord")
+				o := &refund.Order{ID: oid, MerchantID: merchantID, Reference: "REF-" + oid, Currency: "SAR",
+					Amount: 30000, CapturedAmount: 30000, PaymentMethod: "mada", CreatedAt: t0, UpdatedAt: t0,
+					Transactions: []refund.Transaction{{ID: id("txn"), OrderID: oid, Seq: 1, Type: refund.TxCapture,
+						Status: refund.TxSucceeded, Amount: 30000, CreatedAt: t0}}}
+				if err := tx.CreateOrder(ctx, o); err != nil {
+					return err
+				}
+				inv := newSaleInvoice(o, int64(done+i+1))
+				inv.Serial = fmt.Sprintf("OLD-%06d", done+i+1)
+				if err := tx.CreateInvoice(ctx, inv); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		done += part
+	}
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -365,4 +366,35 @@ var invoiceTests = []test{
 			})
 		}
 	}},
+}
+
+// InvoiceLookups are the invoice filters refund.Service reads one invoice,
+// or one order's or refund's invoices, with: the sale invoice of an order,
+// every note of an order, its debit notes, a refund's credit note, a
+// refund's invoices, a sale invoice's credit notes. A store serves each
+// from an index that leads with the order, the refund or the parent, so
+// none costs more as the merchant issues more invoices.
+func InvoiceLookups() map[string]refund.InvoiceFilter {
+	const m, o, r = "mer_1", "ord_1", "re_1"
+	return map[string]refund.InvoiceFilter{
+		"SaleOfOrder":      {MerchantID: m, OrderID: o, Type: refund.InvoiceSale, Limit: 1},
+		"NotesOfOrder":     {MerchantID: m, OrderID: o, Limit: 1000},
+		"DebitsOfOrder":    {MerchantID: m, OrderID: o, Type: refund.InvoiceDebit, Limit: 1000},
+		"CreditOfRefund":   {MerchantID: m, RefundID: r, Type: refund.InvoiceRefund, Limit: 1},
+		"InvoiceOfRefund":  {MerchantID: m, RefundID: r, Limit: 1},
+		"CreditsOfInvoice": {MerchantID: m, ParentID: 1, Limit: 1000},
+	}
+}
+
+// ByLookupIndex says whether a query plan reads invoices through an index
+// that leads with the order, the refund or the parent (invoices_order,
+// invoices_order_sale, invoices_refund, invoices_parent), the indexes
+// InvoiceLookups must use.
+func ByLookupIndex(plan string) bool {
+	for _, ix := range []string{"invoices_order", "invoices_refund", "invoices_parent"} {
+		if strings.Contains(plan, ix) {
+			return true
+		}
+	}
+	return false
 }
