@@ -78,7 +78,7 @@ func TestCrossCheck_ZATCALibraries(t *testing.T) {
 		parent := sale(t, o)
 		parent.Seller = sellers[n%2]
 		add(parent)
-		cn, err := invoice.New(nil).Refund(parent, nil, &refund.Refund{ID: "re", Amount: 1 + rng.Int64N(parent.TotalAmount)}, parent.Seller)
+		cn, err := invoice.New(nil).Refund(parent, &refund.Refund{ID: "re", Amount: 1 + rng.Int64N(parent.TotalAmount)}, parent.Seller)
 		if err != nil {
 			t.Fatal(err)
 		}

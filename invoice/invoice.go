@@ -95,8 +95,10 @@ func (is *Issuer) Sale(o *refund.Order, seller refund.Seller) (*refund.Invoice, 
 	return inv, nil
 }
 
-// Refund builds the credit note of r against parent, given the credit and
-// debit notes already issued against it (earlier; void ones are skipped).
+// Refund builds the credit note of r against parent, from what parent's
+// lines and shipping have already credited (refund.InvoiceLine.Credited,
+// refund.Invoice.CreditedShipping: the credit notes that are not void,
+// less the debit notes).
 //
 // What r returns is placed on the tax invoice's lines: a refund that names
 // lines credits those lines (Techrar, native line-item refunds); any other
@@ -112,10 +114,10 @@ func (is *Issuer) Sale(o *refund.Order, seller refund.Seller) (*refund.Invoice, 
 // credit's VAT differs from Tax(its own net) by at most one minor unit,
 // and its rounding is -1, 0 or 1 unit. Nothing beyond what the invoice has
 // left is credited.
-func (is *Issuer) Refund(parent *refund.Invoice, earlier []*refund.Invoice, r *refund.Refund, seller refund.Seller) (*refund.Invoice, error) {
+func (is *Issuer) Refund(parent *refund.Invoice, r *refund.Refund, seller refund.Seller) (*refund.Invoice, error) {
 	inv := &refund.Invoice{OrderID: parent.OrderID, Currency: parent.Currency, Reason: r.Reason, Seller: seller,
 		Customer: parent.Customer, PaymentMethod: parent.PaymentMethod}
-	done, doneShip := credited(parent, earlier)
+	done, doneShip := credited(parent)
 	var rates []money.Rate
 	add := func(pl *refund.InvoiceLine, qty, amount int64) error {
 		rate, err := money.ParseRate(pl.TaxRate)
@@ -201,26 +203,14 @@ func (is *Issuer) Debit(credit *refund.Invoice, seller refund.Seller) (*refund.I
 }
 
 // credited is how much of each tax invoice line (by line id), and of its
-// shipping, the credit notes in notes took back, less what debit notes
-// gave back. Void notes count for nothing.
-func credited(parent *refund.Invoice, notes []*refund.Invoice) (map[int64]int64, int64) {
-	done := map[int64]int64{}
-	var ship int64
-	for _, n := range notes {
-		sign := int64(0)
-		switch {
-		case n.Status == refund.InvoiceVoid:
-		case n.Type == refund.InvoiceRefund && n.ParentID == parent.ID:
-			sign = 1
-		case n.Type == refund.InvoiceDebit:
-			sign = -1
-		}
-		for _, l := range n.Lines {
-			done[l.ParentLineID] += sign * l.NetAmount
-		}
-		ship += sign * n.ShippingAmount
+// shipping, its credit notes have credited, less what debit notes gave
+// back: what parent says (refund.InvoiceLine.Credited).
+func credited(parent *refund.Invoice) (map[int64]int64, int64) {
+	done := make(map[int64]int64, len(parent.Lines))
+	for _, l := range parent.Lines {
+		done[l.ID] = l.Credited
 	}
-	return done, ship
+	return done, parent.CreditedShipping
 }
 
 // Position is the part of a line that invoiced total (net excl, VAT vat)

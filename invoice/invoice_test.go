@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func sale(t *testing.T, o *refund.Order) *refund.Invoice {
 
 func credit(t *testing.T, parent *refund.Invoice, reason string, items ...refund.RefundItem) *refund.Invoice {
 	t.Helper()
-	inv, err := invoice.New(nil).Refund(parent, nil, &refund.Refund{ID: "re_1", Reason: reason, Items: items}, seller)
+	inv, err := invoice.New(nil).Refund(parent, &refund.Refund{ID: "re_1", Reason: reason, Items: items}, seller)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestRefund(t *testing.T) {
 		})
 	}
 	t.Run("UnknownLine", func(t *testing.T) {
-		if _, err := invoice.New(nil).Refund(parent, nil, &refund.Refund{Items: []refund.RefundItem{{ItemID: "zz", Qty: 1, Amount: 1}}}, seller); err == nil {
+		if _, err := invoice.New(nil).Refund(parent, &refund.Refund{Items: []refund.RefundItem{{ItemID: "zz", Qty: 1, Amount: 1}}}, seller); err == nil {
 			t.Fatal("a refund of a line the invoice does not have was invoiced")
 		}
 	})
@@ -345,7 +346,7 @@ func TestUUID(t *testing.T) {
 func TestRefund_OneUnitAtATime(t *testing.T) {
 	parent := sale(t, order("SAR", 2066, line("a", 2, 1033, "15", true)))
 	first := credit(t, parent, "one", refund.RefundItem{ItemID: "a", Qty: 1, Amount: 1033})
-	second, err := invoice.New(nil).Refund(parent, []*refund.Invoice{first},
+	second, err := invoice.New(nil).Refund(crediting(parent, first),
 		&refund.Refund{ID: "re_2", Items: []refund.RefundItem{{ItemID: "a", Qty: 1, Amount: 1033}}}, seller)
 	if err != nil {
 		t.Fatal(err)
@@ -361,7 +362,7 @@ func TestRefund_OneUnitAtATime(t *testing.T) {
 		t.Fatalf("credited %d VAT against %d invoiced", vat, parent.TaxAmount)
 	}
 	// Nothing is left: a third credit is empty.
-	third, err := invoice.New(nil).Refund(parent, []*refund.Invoice{first, second},
+	third, err := invoice.New(nil).Refund(crediting(parent, first, second),
 		&refund.Refund{ID: "re_3", Items: []refund.RefundItem{{ItemID: "a", Qty: 1, Amount: 1033}}}, seller)
 	if err != nil || len(third.Lines) != 0 || third.TotalAmount != 0 {
 		t.Fatalf("third credit %+v, %v", third, err)
@@ -387,7 +388,7 @@ func TestRefund_AmountOnly(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			inv, err := invoice.New(nil).Refund(parent, tc.earlier, &refund.Refund{ID: "re_x", Amount: tc.amount}, seller)
+			inv, err := invoice.New(nil).Refund(crediting(parent, tc.earlier...), &refund.Refund{ID: "re_x", Amount: tc.amount}, seller)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -426,7 +427,7 @@ func TestDebit(t *testing.T) {
 		t.Fatalf("debit note XML: %+v", doc)
 	}
 	// After it, the whole line can be credited again.
-	again, err := invoice.New(nil).Refund(parent, []*refund.Invoice{cn, dn}, &refund.Refund{ID: "re_4", Amount: 2066}, seller)
+	again, err := invoice.New(nil).Refund(crediting(parent, cn, dn), &refund.Refund{ID: "re_4", Amount: 2066}, seller)
 	if err != nil || again.TotalAmount != 2066 || again.TaxAmount != 269 {
 		t.Fatalf("credit after the debit note: %+v, %v", again, err)
 	}
@@ -503,12 +504,12 @@ func mustHash(t *testing.T, b []byte) string {
 // rest spread over the invoice.
 func TestRefund_NamedLineSpills(t *testing.T) {
 	parent := sale(t, order("SAR", 20000, line("a", 1, 10000, "15", true))) // 100.00 of line, 100.00 of shipping
-	first, err := invoice.New(nil).Refund(parent, nil, &refund.Refund{ID: "re_1", Amount: 15000}, seller)
+	first, err := invoice.New(nil).Refund(parent, &refund.Refund{ID: "re_1", Amount: 15000}, seller)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first.Type, first.Status, first.ParentID = refund.InvoiceRefund, refund.InvoicePaid, parent.ID
-	second, err := invoice.New(nil).Refund(parent, []*refund.Invoice{first},
+	second, err := invoice.New(nil).Refund(crediting(parent, first),
 		&refund.Refund{ID: "re_2", Amount: 5000, Items: []refund.RefundItem{{ItemID: "a", Amount: 5000}}}, seller)
 	if err != nil {
 		t.Fatal(err)
@@ -516,4 +517,32 @@ func TestRefund_NamedLineSpills(t *testing.T) {
 	if second.TotalAmount != 5000 || first.TotalAmount+second.TotalAmount != parent.TotalAmount {
 		t.Fatalf("credit notes %d and %d for refunds of 150.00 and 50.00", first.TotalAmount, second.TotalAmount)
 	}
+}
+
+// crediting returns a copy of parent whose lines and shipping have
+// credited what notes state, as the refund Service keeps it
+// (refund.InvoiceLine.Credited): credit notes of parent that are not void
+// add, debit notes take back.
+func crediting(parent *refund.Invoice, notes ...*refund.Invoice) *refund.Invoice {
+	p := *parent
+	p.Lines = slices.Clone(parent.Lines)
+	for _, n := range notes {
+		sign := int64(0)
+		switch {
+		case n.Status == refund.InvoiceVoid:
+		case n.Type == refund.InvoiceRefund && n.ParentID == parent.ID:
+			sign = 1
+		case n.Type == refund.InvoiceDebit:
+			sign = -1
+		}
+		for _, l := range n.Lines {
+			for i := range p.Lines {
+				if p.Lines[i].ID == l.ParentLineID {
+					p.Lines[i].Credited += sign * l.NetAmount
+				}
+			}
+		}
+		p.CreditedShipping += sign * n.ShippingAmount
+	}
+	return &p
 }

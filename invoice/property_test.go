@@ -115,7 +115,7 @@ func TestProperty_EveryDocumentAddsUp(t *testing.T) {
 					r.Amount = left
 				}
 			}
-			inv, err := invoice.New(nil).Refund(parent, notes, r, seller)
+			inv, err := invoice.New(nil).Refund(crediting(parent, notes...), r, seller)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +140,7 @@ func TestProperty_EveryDocumentAddsUp(t *testing.T) {
 		}
 		// What is left, in one amount: the credits then add up exactly.
 		if left > 0 {
-			inv, err := invoice.New(nil).Refund(parent, notes, &refund.Refund{ID: "last", Amount: left}, seller)
+			inv, err := invoice.New(nil).Refund(crediting(parent, notes...), &refund.Refund{ID: "last", Amount: left}, seller)
 			if err != nil {
 				t.Fatal(err)
 			}

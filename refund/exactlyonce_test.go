@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refundd/refundd/invoice"
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/sqlite"
@@ -296,6 +297,55 @@ func TestGiveUp_VoidReleasesTheMoney(t *testing.T) {
 	}
 }
 
+// A failed refund found executed after all whose credit note no longer
+// fits (a later refund credited one of its lines) succeeds with its note left
+// void; reversed later, it takes nothing off what the invoice credited:
+// the void note was taken off when it was voided, once.
+func TestSync_RevivedWithoutItsNoteThenReversed(t *testing.T) {
+	proc := newLateProcessor()
+	h := newHarness(t, proc, func(c *refund.Config) { c.Invoicer = invoice.New(nil) })
+	o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: "KWD", Amount: 10000, PaymentMethod: "card",
+		Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 5000}, {ID: "b", Qty: 1, UnitAmount: 5000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lineA := []refund.RefundItemInput{{ItemID: "a", Qty: 1}}
+	half := int64(5000) // spread: half of each line
+	r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &half})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc.declineAt[r.ID] = true
+	h.drive(5)
+	wantStatus(t, h.refund(r.ID), refund.StatusFailed)
+	r2, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Items: lineA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc.execute(r2.ID)
+	h.drive(5)
+	wantStatus(t, h.refund(r2.ID), refund.StatusSucceeded)
+	for _, step := range []struct {
+		result processor.Result
+		want   refund.Status
+	}{
+		{processor.Result{Status: processor.Approved, ResponseCode: "00"}, refund.StatusSucceeded}, // room on the order, none on line a
+		{processor.Result{Status: processor.Reversed, ResponseCode: "00"}, refund.StatusReversed},
+	} {
+		proc.mu.Lock()
+		proc.results[r.ID] = step.result
+		proc.mu.Unlock()
+		got, err := h.svc.SyncRefund(h.ctx, h.p, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, got, step.want)
+		if live, void, _ := wantCreditedAsNotes(t, h.st, h.p.MerchantID, o.ID); live != 1 || void != 1 {
+			t.Fatalf("%s: %d live credit notes, %d void; want the second refund's live and the first's void", step.want, live, void)
+		}
+	}
+}
+
 // Findings 1 and 7: a failed refund the processor later reports executed
 // is never ignored. With room on the order it becomes succeeded; without
 // (another refund took the room meanwhile) it is a discrepancy, listed
@@ -312,8 +362,14 @@ func TestSync_FailedThenExecuted(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			proc := newLateProcessor()
-			h := newHarness(t, proc, nil)
-			o := h.order(10000)
+			// Invoiced, so the failed refund's credit note is voided and, if
+			// the refund comes back, revived (or left void).
+			h := newHarness(t, proc, func(c *refund.Config) { c.Invoicer = invoice.New(nil) })
+			o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: "KWD", Amount: 10000, PaymentMethod: "card",
+				Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 8000}}}) // 2000 of shipping
+			if err != nil {
+				t.Fatal(err)
+			}
 			first := int64(6000)
 			// The first submission is declined, as far as refundd can tell.
 			r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &first, MerchantReference: "declined-1"})
@@ -340,12 +396,20 @@ func TestSync_FailedThenExecuted(t *testing.T) {
 			proc.executed = append(proc.executed, r.ID)
 			proc.results[r.ID] = processor.Result{Status: processor.Approved, ResponseCode: "00"}
 			proc.mu.Unlock()
+			if live, void, _ := wantCreditedAsNotes(t, h.st, h.p.MerchantID, o.ID); void != 1 {
+				t.Fatalf("before the sync: %d live credit notes, %d void; want the failed refund's void", live, void)
+			}
 			for range 2 {
 				got, err := h.svc.SyncRefund(h.ctx, h.p, r.ID)
 				if err != nil {
 					t.Fatal(err)
 				}
 				wantStatus(t, got, tc.want)
+			}
+			// Revived, its credit note counts again; left failed, it does not.
+			live, void, _ := wantCreditedAsNotes(t, h.st, h.p.MerchantID, o.ID)
+			if wantVoid := map[bool]int{true: 1}[tc.discrepancy]; void != wantVoid || live != 1 {
+				t.Fatalf("after the sync: %d live credit notes, %d void; want 1 and %d", live, void, wantVoid)
 			}
 			page, err := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{})
 			if err != nil {

@@ -108,6 +108,9 @@ type Invoice struct {
 	TaxAmount            int64
 	TotalAmount          int64
 	TaxRate              string // percent: the lines' rate, the highest when they differ
+	// CreditedShipping is, on a tax invoice, the shipping its credit notes
+	// credit (see InvoiceLine.Credited).
+	CreditedShipping int64
 
 	ZATCAStatus  ZATCAStatus
 	InvoiceError string // why reporting failed or was aborted, or the last attempt's error
@@ -154,6 +157,12 @@ type InvoiceLine struct {
 	TaxAmount         int64
 	TaxRate           string // percent; "0" for an untaxed line
 	Taxable           bool
+	// Credited is, on a tax invoice's line, the net amount (VAT included)
+	// that its credit notes which are not void credit, less what debit
+	// notes took back: where the next credit note of the line starts. The
+	// Service keeps it (Tx.AddCredited) as notes are issued, voided and
+	// revived, so a refund reads the tax invoice, not every earlier note.
+	Credited int64
 
 	// RefundedQty and RefundedAmount are not stored: reads of a tax
 	// invoice fill them from its paid refund invoices.
@@ -203,6 +212,11 @@ type InvoiceTx interface {
 	// ZATCAAttempts, ZATCANextAt, the chain fields (ICV, PreviousHash,
 	// Hash, Signature, PublicKey) and UpdatedAt. Returns EInvoiceNotFound.
 	UpdateInvoice(ctx context.Context, inv *Invoice) error
+	// AddCredited adds lines[id] to the Credited of each line id of tax
+	// invoice invoiceID, and shipping to its CreditedShipping (CreateInvoice
+	// stores both as 0). A line that is not the invoice's, or an invoice
+	// that is not a tax invoice, is EInvoiceNotFound.
+	AddCredited(ctx context.Context, invoiceID int64, lines map[int64]int64, shipping int64) error
 	// ClaimInvoiceReports returns up to limit pending documents due at now
 	// (ZATCANextAt <= now), oldest first, with their lines, and moves
 	// their ZATCANextAt to until, so no other node takes them meanwhile.
@@ -234,9 +248,10 @@ type InvoiceTx interface {
 type Invoicer interface {
 	// Sale builds the tax invoice of o: lines, totals, VAT.
 	Sale(o *Order, seller Seller) (*Invoice, error)
-	// Refund builds the credit note of r against parent, given the credit
-	// and debit notes already issued against it (earlier).
-	Refund(parent *Invoice, earlier []*Invoice, r *Refund, seller Seller) (*Invoice, error)
+	// Refund builds the credit note of r against parent, from what its
+	// lines and shipping have already credited (InvoiceLine.Credited,
+	// Invoice.CreditedShipping).
+	Refund(parent *Invoice, r *Refund, seller Seller) (*Invoice, error)
 	// Debit builds the debit note that takes back credit (its refund was
 	// reversed).
 	Debit(credit *Invoice, seller Seller) (*Invoice, error)
@@ -724,13 +739,9 @@ func (s *Service) issueRefundInvoice(ctx context.Context, tx Tx, o *Order, r *Re
 	if err != nil {
 		return err
 	}
-	// Every note of the order: what earlier refunds credited (pending ones
+	// parent's lines say what earlier refunds credited (pending ones
 	// included, as their money is reserved) and debit notes gave back.
-	earlier, err := invoicesOfOrder(ctx, tx, o.MerchantID, o.ID, maxChildren)
-	if err != nil {
-		return err
-	}
-	inv, err := s.cfg.Invoicer.Refund(parent, earlier, r, ic.seller)
+	inv, err := s.cfg.Invoicer.Refund(parent, r, ic.seller)
 	if err != nil {
 		return err
 	}
@@ -747,7 +758,21 @@ func (s *Service) issueRefundInvoice(ctx context.Context, tx Tx, o *Order, r *Re
 	// Not chained yet: a credit note joins the merchant's chain when its
 	// refund succeeds (settleInvoice), so one that ends void never takes a
 	// counter value ZATCA would miss.
-	return tx.CreateInvoice(ctx, inv)
+	if err := tx.CreateInvoice(ctx, inv); err != nil {
+		return err
+	}
+	return tally(ctx, tx, parent.ID, inv, 1)
+}
+
+// tally adds what note states to what its tax invoice (invoiceID) has
+// credited (sign 1), or takes it off (sign -1). A credit note counts while
+// it is not void; a debit note takes its credit note's amounts back.
+func tally(ctx context.Context, tx Tx, invoiceID int64, note *Invoice, sign int64) error {
+	lines := map[int64]int64{}
+	for _, l := range note.Lines {
+		lines[l.ParentLineID] += sign * l.NetAmount
+	}
+	return tx.AddCredited(ctx, invoiceID, lines, sign*note.ShippingAmount)
 }
 
 // settleInvoice moves the credit note of r, if it has one, with r's new
@@ -776,10 +801,13 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 			// voided, and other refunds may have credited those lines since.
 			// Only a note that still fits comes back; otherwise it stays
 			// void rather than credit a line beyond its invoice.
-			if fits, err := s.stillFits(ctx, tx, parent, inv, r); err != nil || !fits {
+			if fits, err := s.stillFits(parent, inv, r); err != nil || !fits {
 				if err == nil {
 					s.log.Warn("credit note of a revived refund no longer fits its invoice; left void", "refund", r.ID, "invoice", inv.ID)
 				}
+				return err
+			}
+			if err := tally(ctx, tx, parent.ID, inv, 1); err != nil {
 				return err
 			}
 		}
@@ -796,7 +824,13 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 		}
 		s.report(ctx, inv, parent, cfg, now)
 	case StatusFailed, StatusCanceled, StatusReversed:
+		if inv.Status == InvoiceVoid {
+			return nil
+		}
 		inv.Status = InvoiceVoid // never paid: nothing to take back
+		if err := tally(ctx, tx, inv.ParentID, inv, -1); err != nil {
+			return err
+		}
 	default:
 		return nil
 	}
@@ -804,35 +838,11 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 	return tx.UpdateInvoice(ctx, inv)
 }
 
-// invoicesOfOrder returns every invoice of an order, read page invoices
-// at a time. What a credit note may still credit depends on every note
-// before it: a first page alone would forget the oldest once an order had
-// more refunds than a page holds, and credit them again.
-func invoicesOfOrder(ctx context.Context, tx Tx, merchantID, orderID string, page int) ([]*Invoice, error) {
-	f := InvoiceFilter{MerchantID: merchantID, OrderID: orderID, Limit: page}
-	var all []*Invoice
-	for {
-		invs, err := tx.ListInvoices(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, invs...)
-		if len(invs) < page {
-			return all, nil
-		}
-		f.Cursor = invs[len(invs)-1].ID
-	}
-}
-
 // stillFits says whether a void credit note would be built the same today,
-// against the credit and debit notes issued since.
-func (s *Service) stillFits(ctx context.Context, tx Tx, parent, void *Invoice, r *Refund) (bool, error) {
-	notes, err := invoicesOfOrder(ctx, tx, r.MerchantID, parent.OrderID, maxChildren)
-	if err != nil {
-		return false, err
-	}
-	notes = slices.DeleteFunc(notes, func(n *Invoice) bool { return n.ID == void.ID })
-	fresh, err := s.cfg.Invoicer.Refund(parent, notes, r, void.Seller)
+// against what parent's lines have credited since (void, it counts for
+// nothing there).
+func (s *Service) stillFits(parent, void *Invoice, r *Refund) (bool, error) {
+	fresh, err := s.cfg.Invoicer.Refund(parent, r, void.Seller)
 	if err != nil {
 		return false, err
 	}
@@ -871,7 +881,10 @@ func (s *Service) issueDebitNote(ctx context.Context, tx Tx, credit *Invoice, no
 		return err
 	}
 	s.report(ctx, inv, credit, ic.cfg, now)
-	return tx.CreateInvoice(ctx, inv)
+	if err := tx.CreateInvoice(ctx, inv); err != nil {
+		return err
+	}
+	return tally(ctx, tx, credit.ParentID, inv, -1)
 }
 
 // InvoiceConfigInput changes a merchant's invoice configuration; nil

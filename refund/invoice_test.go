@@ -152,49 +152,98 @@ func TestInvoice_FollowsRefund(t *testing.T) {
 	}
 }
 
-// TestInvoice_EveryEarlierNote: what a credit note may still credit is
-// worked out from every note of the order, read page by page however many
-// there are, not from the first page only.
-func TestInvoice_EveryEarlierNote(t *testing.T) {
+// TestInvoice_CreditedFollowsNotes: what a tax invoice's lines have
+// credited, which the next credit note starts from, is what its notes add
+// up to as they are issued (pending and paid count), voided (a canceled
+// refund's) and taken back (a reversed refund's debit note).
+func TestInvoice_CreditedFollowsNotes(t *testing.T) {
 	ctx := context.Background()
 	svc, p, st := invoicingOn(t, nil, nil)
-	o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 2000,
-		Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 2000}}})
+	o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 5500, // 500 of shipping
+		Items: []refund.ItemInput{{ID: "a", Qty: 2, UnitAmount: 1033}, {ID: "b", Qty: 1, UnitAmount: 2934, TaxRate: "5"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, amount := range []int64{1, 2, 3, 4} {
-		if _, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: &amount}); err != nil {
-			t.Fatal(err)
-		}
+	amount := func(v int64) *int64 { return &v }
+	steps := []struct {
+		name string
+		in   refund.RefundInput
+		then func(id string) error
+	}{
+		{"Amount", refund.RefundInput{Amount: amount(699)}, nil},
+		{"Line", refund.RefundInput{Items: []refund.RefundItemInput{{ItemID: "a", Qty: 1}}}, nil},
+		{"Queued", refund.RefundInput{Amount: amount(333), Queue: true}, nil},
+		{"Canceled", refund.RefundInput{Amount: amount(250), Queue: true},
+			func(id string) error { _, err := svc.CancelRefund(ctx, p, id); return err }},
+		{"Reversed", refund.RefundInput{Items: []refund.RefundItemInput{{ItemID: "b", Qty: 1}}},
+			func(id string) error { _, err := svc.SyncRefund(ctx, p, id); return err }},
+		{"AfterAll", refund.RefundInput{Amount: amount(1)}, nil},
 	}
-	err = st.View(ctx, func(tx refund.Tx) error {
-		all, err := tx.ListInvoices(ctx, refund.InvoiceFilter{MerchantID: p.MerchantID, OrderID: o.ID})
+	for _, step := range steps {
+		step.in.OrderID = o.ID
+		r, err := svc.CreateRefund(ctx, p, step.in)
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if step.then != nil {
+			if err := step.then(r.ID); err != nil {
+				t.Fatalf("%s: %v", step.name, err)
+			}
+		}
+		notes, voids, debits := wantCreditedAsNotes(t, st, p.MerchantID, o.ID)
+		t.Logf("%s: %d live credit notes, %d void, %d debit notes", step.name, notes, voids, debits)
+	}
+}
+
+// wantCreditedAsNotes fails t unless the tax invoice of orderID has
+// credited, per line and for shipping, what the order's notes add up to:
+// credit notes that are not void, less debit notes. It returns how many
+// notes of each kind there are.
+func wantCreditedAsNotes(t *testing.T, st refund.Store, merchantID, orderID string) (live, void, debits int) {
+	t.Helper()
+	ctx := context.Background()
+	err := st.View(ctx, func(tx refund.Tx) error {
+		invs, err := tx.ListInvoices(ctx, refund.InvoiceFilter{MerchantID: merchantID, OrderID: orderID, Limit: 1000})
 		if err != nil {
 			return err
 		}
-		if len(all) != 5 {
-			return fmt.Errorf("%d invoices of the order, want the tax invoice and 4 credit notes", len(all))
+		var sale *refund.Invoice
+		want := map[int64]int64{}
+		var ship int64
+		for _, inv := range invs {
+			sign := int64(0)
+			switch {
+			case inv.Type == refund.InvoiceSale:
+				sale = inv
+			case inv.Status == refund.InvoiceVoid:
+				void++
+			case inv.Type == refund.InvoiceRefund:
+				sign, live = 1, live+1
+			case inv.Type == refund.InvoiceDebit:
+				sign, debits = -1, debits+1
+			}
+			for _, l := range inv.Lines {
+				want[l.ParentLineID] += sign * l.NetAmount
+			}
+			ship += sign * inv.ShippingAmount
 		}
-		for page := 1; page <= 6; page++ {
-			got, err := refund.InvoicesOfOrder(ctx, tx, p.MerchantID, o.ID, page)
-			if err != nil {
-				return err
+		if sale == nil {
+			return fmt.Errorf("order %s has no tax invoice", orderID)
+		}
+		for _, l := range sale.Lines {
+			if l.Credited != want[l.ID] || l.Credited < 0 || l.Credited > l.NetAmount {
+				return fmt.Errorf("line %s credited %d, its notes add up to %d (of %d)", l.ItemID, l.Credited, want[l.ID], l.NetAmount)
 			}
-			var ids, want []int64
-			for i := range got {
-				ids = append(ids, got[i].ID)
-				want = append(want, all[i%len(all)].ID)
-			}
-			if len(got) != len(all) || !slices.Equal(ids, want) {
-				return fmt.Errorf("pages of %d: invoices %v, want %v", page, ids, want)
-			}
+		}
+		if sale.CreditedShipping != ship || sale.CreditedShipping < 0 || sale.CreditedShipping > sale.ShippingAmount {
+			return fmt.Errorf("shipping credited %d, its notes add up to %d (of %d)", sale.CreditedShipping, ship, sale.ShippingAmount)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return live, void, debits
 }
 
 // TestInvoice_NotIssued: an order without lines gets no tax invoice, and a

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -18,6 +19,10 @@ const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_seri
 	currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status,
 	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount, zatca_attempts, zatca_next_at, icv, previous_hash, hash, signature, public_key`
+
+// invoiceSelect is what scanInvoice reads: the id, the columns
+// CreateInvoice writes, and what AddCredited keeps.
+const invoiceSelect = `id, ` + invoiceColumns + `, credited_shipping`
 
 const lineColumns = `invoice_id, position, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable`
@@ -84,7 +89,7 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
 		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
 		&inv.IssuedAt, &inv.CreatedAt, &inv.UpdatedAt, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount, &inv.ZATCAAttempts, &next,
-		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey); err != nil {
+		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.CreditedShipping); err != nil {
 		return nil, err
 	}
 	if parent != nil {
@@ -102,7 +107,7 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 // GetInvoice returns EInvoiceNotFound, also for another merchant's
 // invoice; merchantID "" matches any.
 func (t *tx) GetInvoice(ctx context.Context, merchantID string, id int64) (*refund.Invoice, error) {
-	query, args := `SELECT id, `+invoiceColumns+` FROM invoices WHERE id = $1`, []any{id}
+	query, args := `SELECT `+invoiceSelect+` FROM invoices WHERE id = $1`, []any{id}
 	if merchantID != "" {
 		query, args = query+` AND merchant_id = $2`, append(args, merchantID)
 	}
@@ -131,13 +136,13 @@ func (t *tx) loadLines(ctx context.Context, invs []*refund.Invoice) error {
 		byID[inv.ID], ids[i] = inv, inv.ID
 	}
 	lines, err := queryAll(ctx, t, "get invoice lines", `SELECT invoice_id, id, item_id, parent_line_id, sku, name_en, name_ar,
-		qty, unit_amount, amount, discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable
+		qty, unit_amount, amount, discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable, credited_amount
 		FROM invoice_lines WHERE invoice_id = ANY($1) ORDER BY invoice_id, position`,
 		func(s scanner) (line, error) {
 			var l line
 			var parent *int64
 			err := s.Scan(&l.invoiceID, &l.ID, &l.ItemID, &parent, &l.SKU, &l.NameEN, &l.NameAR, &l.Qty, &l.UnitAmount, &l.Amount,
-				&l.Discount, &l.NetAmount, &l.TotalExcludingTax, &l.TaxAmount, &l.TaxRate, &l.Taxable)
+				&l.Discount, &l.NetAmount, &l.TotalExcludingTax, &l.TaxAmount, &l.TaxRate, &l.Taxable, &l.Credited)
 			if parent != nil {
 				l.ParentLineID = *parent
 			}
@@ -197,7 +202,7 @@ func listInvoicesQuery(f refund.InvoiceFilter) (string, params) {
 	if f.Cursor != 0 {
 		where = append(where, "id < "+p.add(f.Cursor))
 	}
-	return `SELECT id, ` + invoiceColumns + ` FROM invoices` + whereClause(where) +
+	return `SELECT ` + invoiceSelect + ` FROM invoices` + whereClause(where) +
 		` ORDER BY id DESC LIMIT ` + p.add(limit(f.Limit)) + ` OFFSET ` + p.add(max(f.Offset, 0)), p
 }
 
@@ -245,6 +250,27 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
 	return nil
 }
 
+// AddCredited adds to what a tax invoice's lines and shipping credited.
+// Nothing waits for it: inside Update it travels with the next round trip,
+// and a missing invoice or line refuses in the server (see refusing).
+func (t *tx) AddCredited(ctx context.Context, invoiceID int64, lines map[int64]int64, shipping int64) error {
+	// Not nil: a nil slice travels as NULL, and cardinality(NULL) is NULL
+	// (a note of shipping only would be refused).
+	ids := append(make([]int64, 0, len(lines)), slices.Sorted(maps.Keys(lines))...)
+	deltas := make([]int64, len(ids))
+	for i, id := range ids {
+		deltas[i] = lines[id]
+	}
+	return t.refusing(ctx, "add credited", func(string) error {
+		return refund.Errorf(refund.EInvoiceNotFound, "", "tax invoice %d or one of its lines %v not found", invoiceID, ids)
+	}, `WITH l AS (UPDATE invoice_lines SET credited_amount = credited_amount + d.delta
+			FROM unnest($2::bigint[], $3::bigint[]) AS d (id, delta)
+			WHERE invoice_lines.id = d.id AND invoice_lines.invoice_id = $1 RETURNING 1),
+		i AS (UPDATE invoices SET credited_shipping = credited_shipping + $4 WHERE id = $1 AND type = 'invoice' RETURNING 1)
+		SELECT CASE WHEN EXISTS (SELECT 1 FROM i) AND (SELECT count(*) FROM l) = cardinality($2::bigint[]) THEN true
+			ELSE refundd_refuse('not found') END`, invoiceID, ids, deltas, shipping)
+}
+
 // nullTime stores a zero time as NULL.
 func nullTime(t time.Time) *time.Time {
 	if t.IsZero() {
@@ -263,7 +289,7 @@ func (t *tx) ClaimInvoiceReports(ctx context.Context, now, until time.Time, limi
 	t.forget()
 	out, err := queryAll(ctx, t, "claim invoice reports", `UPDATE invoices SET zatca_next_at = $1 WHERE id IN (
 		SELECT id FROM invoices WHERE zatca_status = 'pending' AND zatca_next_at <= $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING id, `+invoiceColumns, scanInvoice, until, now, limit)
+		RETURNING `+invoiceSelect, scanInvoice, until, now, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -28,8 +28,8 @@ func (t *tx) ListAudit(ctx context.Context, f refund.AuditFilter) ([]*refund.Aud
 		add("id < ?", f.Cursor)
 	}
 	rows, err := t.q.QueryContext(ctx, `SELECT id, merchant_id, action, object_type, object_id, actor, key_prefix,
-		surface, request_id, ip, before, after, at FROM audit_log`+whereClause(where)+` ORDER BY id DESC LIMIT ?`,
-		append(args, limit(f.Limit))...)
+		surface, request_id, ip, before, after, at FROM audit_log`+whereClause(where)+` ORDER BY id DESC`+limitSQL(limit(f.Limit), 0),
+		args...)
 	if err != nil {
 		return nil, wrap("list audit entries", err)
 	}

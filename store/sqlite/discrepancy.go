@@ -27,7 +27,7 @@ func (t *tx) ListDiscrepancies(ctx context.Context, f refund.DiscrepancyFilter) 
 		conds, args = append(conds, "id < ?"), append(args, f.Cursor)
 	}
 	rows, err := t.q.QueryContext(ctx, `SELECT id, merchant_id, kind, refund_id, order_id, amount, currency, detail, reference, created_at
-		FROM discrepancies WHERE `+strings.Join(conds, " AND ")+` ORDER BY id DESC LIMIT ?`, append(args, f.Limit)...)
+		FROM discrepancies WHERE `+strings.Join(conds, " AND ")+` ORDER BY id DESC`+limitSQL(f.Limit, 0), args...)
 	if err != nil {
 		return nil, wrap("list discrepancies", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -16,6 +17,10 @@ const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_seri
 	currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status,
 	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount, zatca_attempts, zatca_next_at, icv, previous_hash, hash, signature, public_key`
+
+// invoiceSelect is what scanInvoice reads: the id, the columns
+// CreateInvoice writes, and what AddCredited keeps.
+const invoiceSelect = `id, ` + invoiceColumns + `, credited_shipping`
 
 const lineColumns = `invoice_id, position, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable`
@@ -71,7 +76,7 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
 		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
 		&issued, &created, &updated, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount, &inv.ZATCAAttempts, &next,
-		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey); err != nil {
+		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.CreditedShipping); err != nil {
 		return nil, err
 	}
 	inv.ParentID = parent.Int64
@@ -88,7 +93,7 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 // GetInvoice returns EInvoiceNotFound, also for another merchant's
 // invoice; merchantID "" matches any.
 func (t *tx) GetInvoice(ctx context.Context, merchantID string, id int64) (*refund.Invoice, error) {
-	query, args := `SELECT id, `+invoiceColumns+` FROM invoices WHERE id = ?`, []any{id}
+	query, args := `SELECT `+invoiceSelect+` FROM invoices WHERE id = ?`, []any{id}
 	if merchantID != "" {
 		query, args = query+` AND merchant_id = ?`, append(args, merchantID)
 	}
@@ -107,7 +112,7 @@ func (t *tx) GetInvoice(ctx context.Context, merchantID string, id int64) (*refu
 
 func (t *tx) loadLines(ctx context.Context, inv *refund.Invoice) error {
 	rows, err := t.q.QueryContext(ctx, `SELECT id, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
-		discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable
+		discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable, credited_amount
 		FROM invoice_lines WHERE invoice_id = ? ORDER BY position`, inv.ID)
 	if err != nil {
 		return wrap("get invoice lines", err)
@@ -118,7 +123,7 @@ func (t *tx) loadLines(ctx context.Context, inv *refund.Invoice) error {
 		var l refund.InvoiceLine
 		var parent sql.NullInt64
 		if err := rows.Scan(&l.ID, &l.ItemID, &parent, &l.SKU, &l.NameEN, &l.NameAR, &l.Qty, &l.UnitAmount, &l.Amount,
-			&l.Discount, &l.NetAmount, &l.TotalExcludingTax, &l.TaxAmount, &l.TaxRate, &l.Taxable); err != nil {
+			&l.Discount, &l.NetAmount, &l.TotalExcludingTax, &l.TaxAmount, &l.TaxRate, &l.Taxable, &l.Credited); err != nil {
 			return wrap("get invoice lines", err)
 		}
 		l.ParentLineID = parent.Int64
@@ -185,8 +190,15 @@ func listInvoicesQuery(f refund.InvoiceFilter) (string, []any) {
 	if f.Cursor != 0 {
 		where, args = append(where, "id < ?"), append(args, f.Cursor)
 	}
-	return `SELECT id, ` + invoiceColumns + ` FROM invoices` + whereClause(where) +
-		` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limit(f.Limit), max(f.Offset, 0))
+	order := "id"
+	if f.OrderID != "" && f.Type == "" {
+		// An order's invoices of every type come out of invoices_order
+		// unsorted; the unary plus keeps SQLite from walking the merchant's
+		// invoices (invoices_merchant, sorted) to spare that small sort.
+		order = "+id"
+	}
+	return `SELECT ` + invoiceSelect + ` FROM invoices` + whereClause(where) +
+		` ORDER BY ` + order + ` DESC` + limitSQL(limit(f.Limit), f.Offset), args
 }
 
 // ListInvoices returns invoices with their lines, newest first (by id).
@@ -246,6 +258,29 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
 	return nil
 }
 
+// AddCredited adds to what a tax invoice's lines and shipping credited.
+func (t *tx) AddCredited(ctx context.Context, invoiceID int64, lines map[int64]int64, shipping int64) error {
+	n, err := t.exec(ctx, "add credited", `UPDATE invoices SET credited_shipping = credited_shipping + ?
+		WHERE id = ? AND type = 'invoice'`, shipping, invoiceID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EInvoiceNotFound, "", "tax invoice %d not found", invoiceID)
+	}
+	for _, id := range slices.Sorted(maps.Keys(lines)) {
+		n, err := t.exec(ctx, "add credited", `UPDATE invoice_lines SET credited_amount = credited_amount + ?
+			WHERE id = ? AND invoice_id = ?`, lines[id], id, invoiceID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return refund.Errorf(refund.EInvoiceNotFound, "", "tax invoice %d has no line %d", invoiceID, id)
+		}
+	}
+	return nil
+}
+
 // nullTime stores a zero time as NULL.
 func nullTime(t time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: nanos(t), Valid: !t.IsZero()}
@@ -257,8 +292,8 @@ func (t *tx) ClaimInvoiceReports(ctx context.Context, now, until time.Time, limi
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := t.q.QueryContext(ctx, `SELECT id, `+invoiceColumns+` FROM invoices
-		WHERE zatca_status = 'pending' AND zatca_next_at <= ? ORDER BY id LIMIT ?`, nanos(now), limit)
+	rows, err := t.q.QueryContext(ctx, `SELECT `+invoiceSelect+` FROM invoices
+		WHERE zatca_status = 'pending' AND zatca_next_at <= ? ORDER BY id`+limitSQL(limit, 0), nanos(now))
 	if err != nil {
 		return nil, wrap("claim invoice reports", err)
 	}

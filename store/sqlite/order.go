@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/refundd/refundd/refund"
@@ -218,7 +219,7 @@ func (t *tx) ListOrders(ctx context.Context, f refund.OrderFilter) ([]*refund.Or
 		where, args = append(where, "id < ?"), append(args, f.Cursor)
 	}
 	rows, err := t.q.QueryContext(ctx, `SELECT `+orderColumns+` FROM orders`+whereClause(where)+
-		` ORDER BY id DESC LIMIT ?`, append(args, limit(f.Limit))...)
+		` ORDER BY id DESC`+limitSQL(limit(f.Limit), 0), args...)
 	if err != nil {
 		return nil, wrap("list orders", err)
 	}
@@ -242,6 +243,18 @@ func whereClause(conds []string) string {
 }
 
 // limit is a list's page size: 100 unless the filter says.
+// limitSQL is a LIMIT (and OFFSET) clause with its numbers written in.
+// Bound, they make SQLite plan the statement again on every run: the
+// driver binds every parameter afresh, and the planner uses their values,
+// so a cached statement was parsed and planned each time anyway.
+func limitSQL(n, offset int) string {
+	s := " LIMIT " + strconv.Itoa(n)
+	if offset > 0 {
+		s += " OFFSET " + strconv.Itoa(offset)
+	}
+	return s
+}
+
 func limit(n int) int {
 	if n <= 0 {
 		return 100

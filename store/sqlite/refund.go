@@ -152,7 +152,7 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 		add("id < ?", f.Cursor)
 	}
 	return t.queryRefunds(ctx, "list refunds", `SELECT `+refundSelect+` FROM refunds`+whereClause(where)+
-		` ORDER BY id DESC LIMIT ?`, append(args, limit(f.Limit))...)
+		` ORDER BY id DESC`+limitSQL(limit(f.Limit), 0), args...)
 }
 
 func (t *tx) queryRefunds(ctx context.Context, op, query string, args ...any) ([]*refund.Refund, error) {
@@ -217,7 +217,7 @@ func (t *tx) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Dura
 	}
 	rs, err := t.queryRefunds(ctx, "claim refunds", `SELECT `+refundSelect+` FROM refunds
 		WHERE (status IN ('requires_approval', 'pending', 'processing', 'requires_review') OR sweeps_left > 0) AND next_attempt_at <= ?
-		ORDER BY next_attempt_at, id LIMIT ?`, nanos(now), limit)
+		ORDER BY next_attempt_at, id`+limitSQL(limit, 0), nanos(now))
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // maxCached bounds the statement cache; queries built from filters come in
-// a few shapes, so the bound is only a guard.
+// a few shapes (limits written in add a few), so the bound is only a guard.
 const maxCached = 512
 
 // stmtCache keeps one prepared statement per query text on the writer's
@@ -37,9 +37,16 @@ func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(c.m) < maxCached {
-		c.m[query] = st
+	if len(c.m) >= maxCached {
+		// Full: one statement makes room (map order is arbitrary), so the
+		// new one is closed in its turn rather than never.
+		for q, old := range c.m {
+			old.Close()
+			delete(c.m, q)
+			break
+		}
 	}
+	c.m[query] = st
 	return st, nil
 }
 

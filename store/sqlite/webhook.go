@@ -149,7 +149,7 @@ func (t *tx) ListEvents(ctx context.Context, f refund.EventFilter) ([]*refund.Ev
 		add("id < ?", f.Cursor)
 	}
 	rows, err := t.q.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+whereClause(where)+
-		` ORDER BY id DESC LIMIT ?`, append(args, limit(f.Limit))...)
+		` ORDER BY id DESC`+limitSQL(limit(f.Limit), 0), args...)
 	if err != nil {
 		return nil, wrap("list events", err)
 	}
@@ -196,7 +196,7 @@ func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.D
 		return nil, nil
 	}
 	rows, err := t.q.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries
-		WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, nanos(now), n)
+		WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id`+limitSQL(n, 0), nanos(now))
 	if err != nil {
 		return nil, wrap("claim deliveries", err)
 	}
@@ -258,7 +258,7 @@ func (t *tx) ListDeliveryAttempts(ctx context.Context, f refund.AttemptFilter) (
 	}
 	rows, err := t.q.QueryContext(ctx, `SELECT id, delivery_id, merchant_id, endpoint_id, event_id, event_type, url,
 		attempt, status_code, latency_ms, error, at, next_retry_at FROM webhook_attempts`+whereClause(where)+
-		` ORDER BY id DESC LIMIT ?`, append(args, limit(f.Limit))...)
+		` ORDER BY id DESC`+limitSQL(limit(f.Limit), 0), args...)
 	if err != nil {
 		return nil, wrap("list delivery attempts", err)
 	}

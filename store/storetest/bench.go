@@ -204,15 +204,18 @@ const invoiceHistory = 10_000
 
 // BenchmarkInvoiceHistory measures one whole refund of an invoiced order
 // (reservation with its pending credit note, processor call, result
-// settling the note), one at a time, for a merchant with no other
-// invoices and for one with 10,000 invoices of other orders. The two must
-// cost the same: a refund's invoice lookups are by order or refund, never
-// a walk through the merchant's invoices.
+// settling the note), one at a time: for a fresh merchant, for one with
+// 10,000 invoices of other orders, and on an order that already has
+// 10,000 credit notes. The three must cost the same: a refund's invoice
+// lookups are by order or refund, never a walk through the merchant's
+// invoices, and a credit note starts from what its tax invoice says it
+// has credited, not from every note before it.
 func BenchmarkInvoiceHistory(b *testing.B, newStore func(b *testing.B) refund.Store) {
 	for _, bc := range []struct {
 		name     string
-		invoices int
-	}{{"Fresh", 0}, {"Merchant10k", invoiceHistory}} {
+		invoices int // of other orders
+		notes    int // of the order
+	}{{"Fresh", 0, 0}, {"Merchant10k", invoiceHistory, 0}, {"Order10k", 0, invoiceHistory}} {
 		b.Run(bc.name, func(b *testing.B) {
 			st := newStore(b)
 			ctx := context.Background()
@@ -235,6 +238,7 @@ func BenchmarkInvoiceHistory(b *testing.B, newStore func(b *testing.B) refund.St
 			if err != nil {
 				b.Fatal(err)
 			}
+			seedNotes(b, st, m.ID, o.ID, bc.notes)
 			one := int64(1)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -258,6 +262,54 @@ func BenchmarkInvoiceHistory(b *testing.B, newStore func(b *testing.B) refund.St
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+// seedNotes gives order orderID count paid credit notes of one unit of
+// its tax invoice's first line, and counts them as credited, as
+// refund.Service leaves them.
+func seedNotes(b *testing.B, st refund.Store, merchantID, orderID string, count int) {
+	b.Helper()
+	if count == 0 {
+		return
+	}
+	ctx := context.Background()
+	var sale *refund.Invoice
+	err := st.View(ctx, func(tx refund.Tx) error {
+		invs, err := tx.ListInvoices(ctx, refund.InvoiceFilter{MerchantID: merchantID, OrderID: orderID, Type: refund.InvoiceSale})
+		if err == nil && len(invs) == 1 {
+			sale = invs[0]
+		}
+		return err
+	})
+	if err != nil || sale == nil {
+		b.Fatalf("tax invoice of %s: %v", orderID, err)
+	}
+	pl := sale.Lines[0]
+	const chunk = 500
+	for done := 0; done < count; {
+		part := min(chunk, count-done)
+		err := st.Update(ctx, func(tx refund.Tx) error {
+			for i := range part {
+				n := done + i + 1
+				note := &refund.Invoice{MerchantID: merchantID, OrderID: orderID, RefundID: fmt.Sprintf("re_old_%06d", n),
+					ParentID: sale.ID, ParentSerial: sale.Serial, Serial: fmt.Sprintf("CN-OLD-%06d", n), Number: int64(n),
+					Type: refund.InvoiceRefund, Status: refund.InvoicePaid, Currency: sale.Currency, Seller: sale.Seller,
+					Customer: sale.Customer, PaymentMethod: sale.PaymentMethod,
+					Lines: []refund.InvoiceLine{{ItemID: pl.ItemID, ParentLineID: pl.ID, SKU: pl.SKU, NameEN: pl.NameEN, Qty: 0,
+						UnitAmount: pl.UnitAmount, Amount: 1, NetAmount: 1, TotalExcludingTax: 1, TaxRate: pl.TaxRate, Taxable: pl.Taxable}},
+					SubTotalAmount: 1, NetAmount: 1, TotalExcludingTax: 1, TotalAmount: 1, TaxRate: pl.TaxRate,
+					ZATCAStatus: refund.ZATCAReported, IssuedAt: t0, CreatedAt: t0, UpdatedAt: t0}
+				if err := tx.CreateInvoice(ctx, note); err != nil {
+					return err
+				}
+			}
+			return tx.AddCredited(ctx, sale.ID, map[int64]int64{pl.ID: int64(part)}, 0)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		done += part
 	}
 }
 

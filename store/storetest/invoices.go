@@ -75,6 +75,81 @@ func invoiceIDs(invs []*refund.Invoice) []int64 {
 }
 
 var invoiceTests = []test{
+	{"Credited", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
+		sale, other := newSaleInvoice(o, 1), newSaleInvoice(f.mustCreateOrder(m.ID, withItemsAndVendors), 2)
+		f.mustCreateInvoice(sale)
+		f.mustCreateInvoice(other)
+		note := newRefundInvoice(sale, f.mustCreateRefund(o).ID, 3)
+		f.mustCreateInvoice(note)
+		l1, l2 := sale.Lines[0].ID, sale.Lines[1].ID
+		add := func(id int64, lines map[int64]int64, shipping int64) error {
+			return f.update(func(tx refund.Tx) error { return tx.AddCredited(f.ctx, id, lines, shipping) })
+		}
+		check := func(step string, want1, want2, ship int64) {
+			t.Helper()
+			got := f.mustGetInvoice(sale.ID)
+			if got.Lines[0].Credited != want1 || got.Lines[1].Credited != want2 || got.CreditedShipping != ship {
+				t.Fatalf("%s: credited %d, %d, shipping %d; want %d, %d, %d", step, got.Lines[0].Credited,
+					got.Lines[1].Credited, got.CreditedShipping, want1, want2, ship)
+			}
+			listed := f.listInvoices(refund.InvoiceFilter{MerchantID: m.ID, OrderID: o.ID, Type: refund.InvoiceSale})
+			if len(listed) != 1 || listed[0].Lines[0].Credited != want1 || listed[0].CreditedShipping != ship {
+				t.Fatalf("%s: listed %+v", step, listed)
+			}
+		}
+		check("issued", 0, 0, 0)
+		if err := add(sale.ID, map[int64]int64{l1: 5000, l2: 700}, 300); err != nil {
+			t.Fatal(err)
+		}
+		check("added", 5000, 700, 300)
+		if err := add(sale.ID, map[int64]int64{l1: -5000}, -300); err != nil {
+			t.Fatal(err)
+		}
+		check("taken back", 0, 700, 0)
+		// A note of shipping only names no line.
+		for _, lines := range []map[int64]int64{{}, nil} {
+			if err := add(sale.ID, lines, 50); err != nil {
+				t.Fatalf("shipping only (%v lines): %v", lines, err)
+			}
+		}
+		if err := add(sale.ID, nil, -100); err != nil {
+			t.Fatal(err)
+		}
+		check("shipping only", 0, 700, 0)
+		// Within one transaction the second add sees the first.
+		f.mustUpdate(func(tx refund.Tx) error {
+			for range 2 {
+				if err := tx.AddCredited(f.ctx, sale.ID, map[int64]int64{l2: 1}, 0); err != nil {
+					return err
+				}
+			}
+			inv, err := tx.GetInvoice(f.ctx, m.ID, sale.ID)
+			if err == nil && inv.Lines[1].Credited != 702 {
+				err = fmt.Errorf("inside the transaction: %d, want 702", inv.Lines[1].Credited)
+			}
+			return err
+		})
+		check("twice in one transaction", 0, 702, 0)
+		for _, bad := range []struct {
+			name  string
+			id    int64
+			lines map[int64]int64
+		}{
+			{"AnotherInvoicesLine", sale.ID, map[int64]int64{l1: 1, other.Lines[0].ID: 1}},
+			{"NotATaxInvoice", note.ID, map[int64]int64{note.Lines[0].ID: 1}},
+			{"NoSuchInvoice", 1 << 40, nil},
+		} {
+			if err := add(bad.id, bad.lines, 1); refund.ErrorCode(err) != refund.EInvoiceNotFound {
+				t.Fatalf("%s: %v, want %s", bad.name, err, refund.EInvoiceNotFound)
+			}
+			check(bad.name, 0, 702, 0)
+		}
+		if got := f.mustGetInvoice(other.ID); got.Lines[0].Credited != 0 || got.CreditedShipping != 0 {
+			t.Fatalf("the other invoice changed: %+v", got)
+		}
+	}},
 	{"Chain", func(t *testing.T, f *fixture) {
 		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
 		next := func(merchantID, setHead string) (int64, string) {
@@ -370,10 +445,11 @@ var invoiceTests = []test{
 
 // InvoiceLookups are the invoice filters refund.Service reads one invoice,
 // or one order's or refund's invoices, with: the sale invoice of an order,
-// every note of an order, its debit notes, a refund's credit note, a
-// refund's invoices, a sale invoice's credit notes. A store serves each
-// from an index that leads with the order, the refund or the parent, so
-// none costs more as the merchant issues more invoices.
+// every invoice of an order (the API's list by order), its debit notes, a
+// refund's credit note, a refund's invoices, a sale invoice's credit
+// notes. A store serves each from an index that leads with the order, the
+// refund or the parent, so none costs more as the merchant issues more
+// invoices.
 func InvoiceLookups() map[string]refund.InvoiceFilter {
 	const m, o, r = "mer_1", "ord_1", "re_1"
 	return map[string]refund.InvoiceFilter{

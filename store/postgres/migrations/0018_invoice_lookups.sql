@@ -2,14 +2,14 @@
 -- store/sqlite/migrations/0018_invoice_lookups.sql. A refund of an
 -- invoiced order no longer reads the merchant's invoices.
 --
--- Issuing a credit note reads every note of the order (what earlier
--- refunds credited), and the sale-invoice and debit-note lookups are by
--- order too. No index led with the order for those reads but the partial
--- invoices_order_sale, which a generic plan (a prepared statement, its
--- type a parameter) cannot use, so they scanned the table: every invoice
--- of every merchant, per refund. This one serves the merchant-and-order
--- lookups, newest first, without a sort.
+-- A refund looks up its order's tax invoice, and an invoice view its
+-- order's debit notes, by merchant, order and type. No index led with the
+-- order but the partial invoices_order_sale, which a generic plan (a
+-- prepared statement, its type a parameter) cannot use, so those reads
+-- scanned the table. With the type before the id, the tax invoice of an
+-- order with thousands of credit notes is one probe, and one type's
+-- invoices come newest first without a sort.
 --
 -- On a large install, build it CONCURRENTLY by hand under this name first
 -- (see 0016); IF NOT EXISTS then makes this migration a no-op.
-CREATE INDEX IF NOT EXISTS invoices_order ON invoices (merchant_id, order_id, id);
+CREATE INDEX IF NOT EXISTS invoices_order ON invoices (merchant_id, order_id, type, id);

@@ -1,10 +1,11 @@
 -- 0018_invoice_lookups: a refund of an invoiced order no longer walks the
 -- merchant's invoices.
 --
--- Issuing a credit note reads every note of the order (what earlier
--- refunds credited), and the sale-invoice and debit-note lookups are by
--- order too. No index led with the order for those reads but the partial
--- invoices_order_sale, so they walked invoices_merchant (merchant_id, id):
--- every invoice the merchant ever issued, per refund. This one serves the
--- merchant-and-order lookups, newest first, without a sort.
-CREATE INDEX invoices_order ON invoices (merchant_id, order_id, id);
+-- A refund looks up its order's tax invoice, and an invoice view its
+-- order's debit notes, by merchant, order and type. No index led with the
+-- order but the partial invoices_order_sale, so SQLite walked
+-- invoices_merchant (merchant_id, id): every invoice the merchant ever
+-- issued. With the type before the id, the tax invoice of an order with
+-- thousands of credit notes (the oldest of them all) is one probe, and one
+-- type's invoices come newest first without a sort.
+CREATE INDEX invoices_order ON invoices (merchant_id, order_id, type, id);
