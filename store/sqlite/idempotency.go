@@ -13,12 +13,16 @@ const idempotencyColumns = `merchant_id, idempotency_key, request_hash, object_i
 	locked_until, completed_at, created_at, expires_at`
 
 // GetIdempotency returns ENotFound.
+// getIdempotency is GetIdempotency's query, prepared on the readers (see
+// viewQueries): every request with an Idempotency-Key runs it.
+const getIdempotency = `SELECT ` + idempotencyColumns + ` FROM idempotency_keys
+		WHERE merchant_id = ? AND idempotency_key = ?`
+
 func (t *tx) GetIdempotency(ctx context.Context, merchantID, key string) (*refund.IdempotencyRecord, error) {
 	var r refund.IdempotencyRecord
 	var locked, created, expires int64
 	var completed sql.NullInt64
-	err := t.q.QueryRowContext(ctx, `SELECT `+idempotencyColumns+` FROM idempotency_keys
-		WHERE merchant_id = ? AND idempotency_key = ?`, merchantID, key).Scan(
+	err := t.q.QueryRowContext(ctx, getIdempotency, merchantID, key).Scan(
 		&r.MerchantID, &r.Key, &r.RequestHash, &r.ObjectID, &r.Reply.Status, &r.Reply.ContentType, &r.Reply.Body,
 		&locked, &completed, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {

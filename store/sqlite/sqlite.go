@@ -50,6 +50,7 @@ type Store struct {
 	writer *sql.DB // one connection: SQLite has one writer
 	reader *sql.DB // query_only connections for View
 	wstmts *stmtCache
+	rstmts map[string]*sql.Stmt // viewQueries on the readers; read-only after Open
 
 	// Group commit: Update hands its fn to the committer, which runs
 	// every fn waiting at that moment in one transaction (each inside its
@@ -139,8 +140,25 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, hide(err))
 	}
+	s.rstmts = make(map[string]*sql.Stmt, len(viewQueries))
+	for _, q := range viewQueries {
+		st, err := s.reader.PrepareContext(ctx, q)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlite: open %s: prepare: %w", path, hide(err))
+		}
+		s.rstmts[q] = st
+	}
 	return s, nil
 }
+
+// viewQueries are the queries a View runs on (nearly) every request.
+// Prepared once on the reader pool, database/sql prepares each on a reader
+// connection the first time it runs there and reuses it after; any other
+// View query is parsed and planned on every run. Prepared here, at Open,
+// because preparing on the pool later could wait for a connection that
+// every View holds.
+var viewQueries = []string{getIdempotency}
 
 // dsn is the data source name of path with the pragmas every connection runs
 // when it opens.
@@ -354,7 +372,7 @@ func (s *Store) View(ctx context.Context, fn func(tx refund.Tx) error) error {
 	defer q.Rollback() // a no-op after Commit
 	s.txs.Add(1)
 	s.stmts.Add(2) // BEGIN, and COMMIT or ROLLBACK
-	if err := fn(&tx{q: &querier{tx: q, n: &s.stmts}}); err != nil {
+	if err := fn(&tx{q: &querier{tx: q, pre: s.rstmts, n: &s.stmts}}); err != nil {
 		return hide(err)
 	}
 	// As the PostgreSQL store does: a View that read what it wanted ends
@@ -386,6 +404,9 @@ func (s *Store) Close() error {
 		if s.wstmts != nil {
 			s.wstmts.close()
 			errs = append(errs, s.wstmts.conn.Close())
+		}
+		for _, st := range s.rstmts {
+			st.Close()
 		}
 		if s.reader != nil {
 			errs = append(errs, s.reader.Close())

@@ -68,9 +68,10 @@ func (c *stmtCache) close() {
 // gives up still has its fn run to the end (fn is short, and Update waits
 // for the batch anyway); only a caller canceled before its turn is skipped.
 type querier struct {
-	tx    *sql.Tx        // a View's transaction
-	cache *stmtCache     // or the committer's connection
-	n     *atomic.Uint64 // statements run, when counted
+	tx    *sql.Tx              // a View's transaction
+	pre   map[string]*sql.Stmt // with the readers' prepared statements
+	cache *stmtCache           // or the committer's connection
+	n     *atomic.Uint64       // statements run, when counted
 }
 
 func (q *querier) count() {
@@ -95,6 +96,9 @@ func (q *querier) ExecContext(ctx context.Context, query string, args ...any) (s
 func (q *querier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	q.count()
 	if q.tx != nil {
+		if st, ok := q.pre[query]; ok {
+			return q.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+		}
 		return q.tx.QueryContext(ctx, query, args...)
 	}
 	ctx = context.WithoutCancel(ctx)
@@ -110,6 +114,9 @@ func (q *querier) QueryContext(ctx context.Context, query string, args ...any) (
 func (q *querier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	q.count()
 	if q.tx != nil {
+		if st, ok := q.pre[query]; ok {
+			return q.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+		}
 		return q.tx.QueryRowContext(ctx, query, args...)
 	}
 	ctx = context.WithoutCancel(ctx)
