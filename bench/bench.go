@@ -28,6 +28,7 @@ type Config struct {
 	Key      string        // merchant API key
 	Surface  string        // native (default) or a dialect name
 	Shape    string        // spread (default) or hot: every refund on one order for the whole run
+	Invoiced bool          // orders with a line: a tax invoice each, a credit note per refund
 	Clients  int           // closed loop: concurrent clients (default 32)
 	Rate     float64       // open loop: requests per second (0 = closed loop)
 	Duration time.Duration // measured time (default 10s)
@@ -49,6 +50,7 @@ type Config struct {
 type Report struct {
 	Surface      string         `json:"surface"`
 	Shape        string         `json:"shape"`
+	Invoiced     bool           `json:"invoiced,omitempty"`
 	Mode         string         `json:"mode"` // closed or open
 	Clients      int            `json:"clients,omitempty"`
 	Rate         float64        `json:"rate,omitempty"`
@@ -234,13 +236,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r := &run{cfg: cfg, client: Client(), errs: map[string]int{}, acked: map[string][]ackedRefund{}}
 	var err error
-	if r.surf, err = newSurface(cfg.Surface, cfg.Target, cfg.Key, r.client); err != nil {
+	if r.surf, err = newSurface(cfg.Surface, cfg.Target, cfg.Key, r.client, cfg.Invoiced); err != nil {
 		return nil, err
 	}
 	if err := r.setup(ctx); err != nil {
 		return nil, err
 	}
-	rep := &Report{Surface: cfg.Surface, Shape: cfg.Shape, Errors: map[string]int{}}
+	rep := &Report{Surface: cfg.Surface, Shape: cfg.Shape, Invoiced: cfg.Invoiced, Errors: map[string]int{}}
 	if cfg.Warmup > 0 {
 		r.drive(ctx, cfg.Warmup, false)
 	}
@@ -518,8 +520,12 @@ func Table(w io.Writer, reps ...*Report) {
 			errs = append(errs, k+"="+strconv.Itoa(v))
 		}
 		slices.Sort(errs)
+		shape := r.Shape
+		if r.Invoiced {
+			shape += "+inv" // orders with a line: tax invoice, credit notes
+		}
 		fmt.Fprintf(w, "%-10s %-7s %-14s %10.0f %9.2f %9.2f %9.2f %9.2f %9.2f %8.1f %s\n",
-			r.Surface, r.Shape, load, r.Throughput, r.P50, r.P90, r.P99, r.P999, r.Max,
+			r.Surface, shape, load, r.Throughput, r.P50, r.P90, r.P99, r.P999, r.Max,
 			float64(r.RSSBytes)/(1<<20), strings.Join(errs, " "))
 		if r.Ceiling > 0 {
 			fmt.Fprintf(w, "ceiling (trivial JSON handler, same generator): %.0f req/s; refundd at %.1f %% of it\n", r.Ceiling, 100*r.Ratio)
@@ -542,6 +548,7 @@ func Table(w io.Writer, reps ...*Report) {
 type native struct {
 	base, key string
 	client    *http.Client
+	invoiced  bool // orders carry a line (Config.Invoiced)
 }
 
 func (n *native) do(ctx context.Context, method, path string, body []byte, out any, headers ...string) (int, http.Header, error) {
@@ -582,7 +589,11 @@ func (n *native) get(ctx context.Context, path string, out any) error {
 }
 
 func (n *native) newOrder(ctx context.Context, amount int64) (string, error) {
-	body := fmt.Appendf(nil, `{"currency":"SAR","amount":%d,"payment_method":"card","source":{"scheme":"visa","last_digits":"4242"}}`, amount)
+	var items string
+	if n.invoiced {
+		items = fmt.Sprintf(`,"items":[{"id":"line-1","sku":"BENCH-1","name_en":"Bench","qty":1,"unit_amount":%d}]`, amount)
+	}
+	body := fmt.Appendf(nil, `{"currency":"SAR","amount":%d,"payment_method":"card","source":{"scheme":"visa","last_digits":"4242"}%s}`, amount, items)
 	var o struct {
 		ID    string `json:"id"`
 		Error struct {
@@ -623,8 +634,8 @@ func (n *native) refund(ctx context.Context, order string, amount int64, seq uin
 	return reply{code: rep.Error.Code}, nil
 }
 
-func newSurface(name, base, key string, c *http.Client) (surface, error) {
-	n := &native{base: strings.TrimRight(base, "/"), key: key, client: c}
+func newSurface(name, base, key string, c *http.Client, invoiced bool) (surface, error) {
+	n := &native{base: strings.TrimRight(base, "/"), key: key, client: c, invoiced: invoiced}
 	switch name {
 	case "native":
 		return n, nil

@@ -25,7 +25,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Stop(context.Background()) })
-	_, key, err := srv.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Bench"})
+	m, key, err := srv.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Bench"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +40,7 @@ func TestRun(t *testing.T) {
 		{"HotClosed", bench.Config{Shape: "hot", Clients: 4}},
 		{"SpreadOpen", bench.Config{Shape: "spread", Rate: 100, Orders: 20}},
 		{"HotTraced", bench.Config{Shape: "hot", Clients: 4, Trace: true}},
+		{"SpreadInvoiced", bench.Config{Shape: "spread", Clients: 4, Orders: 20, Invoiced: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
@@ -63,6 +64,13 @@ func TestRun(t *testing.T) {
 			if cfg.Shape == "hot" && rep.Checked != rep.Refunds+1 {
 				// One check per acknowledged refund and one per order.
 				t.Errorf("hot run checked %d for %d refunds: want them all on one order", rep.Checked, rep.Refunds)
+			}
+			if cfg.Invoiced {
+				p := refund.Principal{MerchantID: m.ID, Scopes: []string{refund.ScopeOrdersRead}}
+				notes, err := srv.Service.ListInvoices(ctx, p, refund.InvoiceFilter{Type: refund.InvoiceRefund})
+				if err != nil || len(notes.Data) == 0 {
+					t.Fatalf("an invoiced run issued no credit notes: %v", err)
+				}
 			}
 			if cfg.Trace {
 				checkTrace(t, rep)

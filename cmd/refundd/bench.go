@@ -33,6 +33,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up time")
 	fs.IntVar(&cfg.Orders, "orders", 2000, "spread: orders in the pool")
+	fs.BoolVar(&cfg.Invoiced, "invoiced", false, "orders with a line: each gets a tax invoice and each refund a credit note")
 	ceiling := fs.Bool("ceiling", false, "also measure a trivial in-process JSON handler and print the ratio")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured run (in-process server and generator) to this file")
