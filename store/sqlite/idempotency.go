@@ -12,12 +12,12 @@ import (
 const idempotencyColumns = `merchant_id, idempotency_key, request_hash, object_id, reply_status, reply_type, reply_body,
 	locked_until, completed_at, created_at, expires_at`
 
-// GetIdempotency returns ENotFound.
 // getIdempotency is GetIdempotency's query, prepared on the readers (see
 // viewQueries): every request with an Idempotency-Key runs it.
 const getIdempotency = `SELECT ` + idempotencyColumns + ` FROM idempotency_keys
 		WHERE merchant_id = ? AND idempotency_key = ?`
 
+// GetIdempotency returns ENotFound.
 func (t *tx) GetIdempotency(ctx context.Context, merchantID, key string) (*refund.IdempotencyRecord, error) {
 	var r refund.IdempotencyRecord
 	var locked, created, expires int64

@@ -242,7 +242,6 @@ func whereClause(conds []string) string {
 	return " WHERE " + strings.Join(conds, " AND ")
 }
 
-// limit is a list's page size: 100 unless the filter says.
 // limitSQL is a LIMIT (and OFFSET) clause with its numbers written in.
 // Bound, they make SQLite plan the statement again on every run: the
 // driver binds every parameter afresh, and the planner uses their values,
@@ -255,6 +254,7 @@ func limitSQL(n, offset int) string {
 	return s
 }
 
+// limit is a list's page size: 100 unless the filter says.
 func limit(n int) int {
 	if n <= 0 {
 		return 100

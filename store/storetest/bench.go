@@ -103,13 +103,7 @@ func BenchmarkRefundHistory(b *testing.B, newStore func(b *testing.B) refund.Sto
 		b.Run(bc.name, func(b *testing.B) {
 			st := newStore(b)
 			ctx := context.Background()
-			var n atomic.Int64
-			id := func(prefix string) string { return fmt.Sprintf("%s_%012d", prefix, n.Add(1)) }
-			svc, err := refund.NewService(refund.Config{Store: st, Processor: approver{}, NewID: id,
-				SweepAges: []time.Duration{}})
-			if err != nil {
-				b.Fatal(err)
-			}
+			svc, id := newService(b, st, approver{}, nil)
 			m := &refund.Merchant{ID: id("mer"), Name: "Bench", CreatedAt: t0}
 			if err := st.Update(ctx, func(tx refund.Tx) error { return tx.CreateMerchant(ctx, m) }); err != nil {
 				b.Fatal(err)
@@ -187,6 +181,20 @@ func seedOrder(b *testing.B, st refund.Store, merchantID string, id func(string)
 	return oid
 }
 
+// newService is a refund.Service on st, its ids from a counter (returned),
+// with no sweeps: what the benchmarks and checks that go through the core
+// start from. inv nil: no invoicing.
+func newService(tb testing.TB, st refund.Store, proc processor.Processor, inv refund.Invoicer) (*refund.Service, func(string) string) {
+	tb.Helper()
+	var n atomic.Int64
+	id := func(prefix string) string { return fmt.Sprintf("%s_%012d", prefix, n.Add(1)) }
+	svc, err := refund.NewService(refund.Config{Store: st, Processor: proc, Invoicer: inv, NewID: id, SweepAges: []time.Duration{}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc, id
+}
+
 // approver is a processor that approves every refund at once.
 type approver struct{}
 
@@ -219,13 +227,7 @@ func BenchmarkInvoiceHistory(b *testing.B, newStore func(b *testing.B) refund.St
 		b.Run(bc.name, func(b *testing.B) {
 			st := newStore(b)
 			ctx := context.Background()
-			var n atomic.Int64
-			id := func(prefix string) string { return fmt.Sprintf("%s_%012d", prefix, n.Add(1)) }
-			svc, err := refund.NewService(refund.Config{Store: st, Processor: approver{}, NewID: id,
-				Invoicer: invoice.New(invoice.Sandbox{}), SweepAges: []time.Duration{}})
-			if err != nil {
-				b.Fatal(err)
-			}
+			svc, id := newService(b, st, approver{}, invoice.New(invoice.Sandbox{}))
 			m := &refund.Merchant{ID: id("mer"), Name: "Bench", VATNumber: "310122393500003", CreatedAt: t0}
 			if err := st.Update(ctx, func(tx refund.Tx) error { return tx.CreateMerchant(ctx, m) }); err != nil {
 				b.Fatal(err)

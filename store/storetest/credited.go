@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/refundd/refundd/invoice"
 	"github.com/refundd/refundd/processor"
@@ -22,12 +20,7 @@ import (
 func CheckCreditedBackfill(t *testing.T, st refund.Store, backfill func(ctx context.Context) error) {
 	t.Helper()
 	ctx := context.Background()
-	var n atomic.Int64
-	svc, err := refund.NewService(refund.Config{Store: st, Processor: reverser{}, Invoicer: invoice.New(nil),
-		NewID: func(p string) string { return fmt.Sprintf("%s_%012d", p, n.Add(1)) }, SweepAges: []time.Duration{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, _ := newService(t, st, reverser{}, invoice.New(nil))
 	_, key, err := svc.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq", VATNumber: "310122393500003"})
 	if err != nil {
 		t.Fatal(err)
