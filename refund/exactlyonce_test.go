@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,7 +14,6 @@ import (
 	"github.com/refundd/refundd/invoice"
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/refund"
-	"github.com/refundd/refundd/store/sqlite"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -132,12 +130,14 @@ type harness struct {
 
 func newHarness(t *testing.T, proc processor.Processor, mod func(*refund.Config)) *harness {
 	t.Helper()
+	return newHarnessOn(t, openSQLite, proc, mod)
+}
+
+// newHarnessOn is newHarness on a store that open opens.
+func newHarnessOn(t *testing.T, open opener, proc processor.Processor, mod func(*refund.Config)) *harness {
+	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "refundd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := open(t)
 	h := &harness{t: t, ctx: ctx, clk: &fakeClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}, st: st, ids: new(atomic.Int64)}
 	h.svc = h.node(proc, mod)
 	_, key, err := h.svc.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq"})
@@ -302,48 +302,50 @@ func TestGiveUp_VoidReleasesTheMoney(t *testing.T) {
 // void; reversed later, it takes nothing off what the invoice credited:
 // the void note was taken off when it was voided, once.
 func TestSync_RevivedWithoutItsNoteThenReversed(t *testing.T) {
-	proc := newLateProcessor()
-	h := newHarness(t, proc, func(c *refund.Config) { c.Invoicer = invoice.New(nil) })
-	o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: "KWD", Amount: 10000, PaymentMethod: "card",
-		Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 5000}, {ID: "b", Qty: 1, UnitAmount: 5000}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lineA := []refund.RefundItemInput{{ItemID: "a", Qty: 1}}
-	half := int64(5000) // spread: half of each line
-	r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &half})
-	if err != nil {
-		t.Fatal(err)
-	}
-	proc.declineAt[r.ID] = true
-	h.drive(5)
-	wantStatus(t, h.refund(r.ID), refund.StatusFailed)
-	r2, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Items: lineA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	proc.execute(r2.ID)
-	h.drive(5)
-	wantStatus(t, h.refund(r2.ID), refund.StatusSucceeded)
-	for _, step := range []struct {
-		result processor.Result
-		want   refund.Status
-	}{
-		{processor.Result{Status: processor.Approved, ResponseCode: "00"}, refund.StatusSucceeded}, // room on the order, none on line a
-		{processor.Result{Status: processor.Reversed, ResponseCode: "00"}, refund.StatusReversed},
-	} {
-		proc.mu.Lock()
-		proc.results[r.ID] = step.result
-		proc.mu.Unlock()
-		got, err := h.svc.SyncRefund(h.ctx, h.p, r.ID)
+	onEachStore(t, func(t *testing.T, open opener) {
+		proc := newLateProcessor()
+		h := newHarnessOn(t, open, proc, func(c *refund.Config) { c.Invoicer = invoice.New(nil) })
+		o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: "KWD", Amount: 10000, PaymentMethod: "card",
+			Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 5000}, {ID: "b", Qty: 1, UnitAmount: 5000}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantStatus(t, got, step.want)
-		if live, void, _ := wantCreditedAsNotes(t, h.st, h.p.MerchantID, o.ID); live != 1 || void != 1 {
-			t.Fatalf("%s: %d live credit notes, %d void; want the second refund's live and the first's void", step.want, live, void)
+		lineA := []refund.RefundItemInput{{ItemID: "a", Qty: 1}}
+		half := int64(5000) // spread: half of each line
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &half})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		proc.declineAt[r.ID] = true
+		h.drive(5)
+		wantStatus(t, h.refund(r.ID), refund.StatusFailed)
+		r2, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Items: lineA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		proc.execute(r2.ID)
+		h.drive(5)
+		wantStatus(t, h.refund(r2.ID), refund.StatusSucceeded)
+		for _, step := range []struct {
+			result processor.Result
+			want   refund.Status
+		}{
+			{processor.Result{Status: processor.Approved, ResponseCode: "00"}, refund.StatusSucceeded}, // room on the order, none on line a
+			{processor.Result{Status: processor.Reversed, ResponseCode: "00"}, refund.StatusReversed},
+		} {
+			proc.mu.Lock()
+			proc.results[r.ID] = step.result
+			proc.mu.Unlock()
+			got, err := h.svc.SyncRefund(h.ctx, h.p, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStatus(t, got, step.want)
+			if live, void, _ := wantCreditedAsNotes(t, h.st, h.p.MerchantID, o.ID); live != 1 || void != 1 {
+				t.Fatalf("%s: %d live credit notes, %d void; want the second refund's live and the first's void", step.want, live, void)
+			}
+		}
+	})
 }
 
 // Findings 1 and 7: a failed refund the processor later reports executed
@@ -351,96 +353,98 @@ func TestSync_RevivedWithoutItsNoteThenReversed(t *testing.T) {
 // (another refund took the room meanwhile) it is a discrepancy, listed
 // with an event, and listed once however often it is synced.
 func TestSync_FailedThenExecuted(t *testing.T) {
-	for _, tc := range []struct {
-		name         string
-		secondRefund bool
-		want         refund.Status
-		discrepancy  bool
-	}{
-		{"room left: succeeded", false, refund.StatusSucceeded, false},
-		{"no room: discrepancy", true, refund.StatusFailed, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			proc := newLateProcessor()
-			// Invoiced, so the failed refund's credit note is voided and, if
-			// the refund comes back, revived (or left void).
-			h := newHarness(t, proc, func(c *refund.Config) { c.Invoicer = invoice.New(nil) })
-			o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: "KWD", Amount: 10000, PaymentMethod: "card",
-				Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 8000}}}) // 2000 of shipping
-			if err != nil {
-				t.Fatal(err)
-			}
-			first := int64(6000)
-			// The first submission is declined, as far as refundd can tell.
-			r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &first, MerchantReference: "declined-1"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			proc.declineAt[r.ID] = true
-			// CreateRefund already called the processor (no answer); the
-			// worker asks, then resubmits and gets the decline.
-			h.drive(5)
-			wantStatus(t, h.refund(r.ID), refund.StatusFailed)
-			if tc.secondRefund {
-				other := int64(5000)
-				r2, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &other})
+	onEachStore(t, func(t *testing.T, open opener) {
+		for _, tc := range []struct {
+			name         string
+			secondRefund bool
+			want         refund.Status
+			discrepancy  bool
+		}{
+			{"room left: succeeded", false, refund.StatusSucceeded, false},
+			{"no room: discrepancy", true, refund.StatusFailed, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				proc := newLateProcessor()
+				// Invoiced, so the failed refund's credit note is voided and, if
+				// the refund comes back, revived (or left void).
+				h := newHarnessOn(t, open, proc, func(c *refund.Config) { c.Invoicer = invoice.New(nil) })
+				o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: "KWD", Amount: 10000, PaymentMethod: "card",
+					Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 8000}}}) // 2000 of shipping
 				if err != nil {
 					t.Fatal(err)
 				}
-				proc.execute(r2.ID)
+				first := int64(6000)
+				// The first submission is declined, as far as refundd can tell.
+				r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &first, MerchantReference: "declined-1"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				proc.declineAt[r.ID] = true
+				// CreateRefund already called the processor (no answer); the
+				// worker asks, then resubmits and gets the decline.
 				h.drive(5)
-				wantStatus(t, h.refund(r2.ID), refund.StatusSucceeded)
-			}
-			// The decline was wrong: the processor executed it after all.
-			proc.mu.Lock()
-			proc.executed = append(proc.executed, r.ID)
-			proc.results[r.ID] = processor.Result{Status: processor.Approved, ResponseCode: "00"}
-			proc.mu.Unlock()
-			if live, void, _ := wantCreditedAsNotes(t, h.st, h.p.MerchantID, o.ID); void != 1 {
-				t.Fatalf("before the sync: %d live credit notes, %d void; want the failed refund's void", live, void)
-			}
-			for range 2 {
-				got, err := h.svc.SyncRefund(h.ctx, h.p, r.ID)
+				wantStatus(t, h.refund(r.ID), refund.StatusFailed)
+				if tc.secondRefund {
+					other := int64(5000)
+					r2, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &other})
+					if err != nil {
+						t.Fatal(err)
+					}
+					proc.execute(r2.ID)
+					h.drive(5)
+					wantStatus(t, h.refund(r2.ID), refund.StatusSucceeded)
+				}
+				// The decline was wrong: the processor executed it after all.
+				proc.mu.Lock()
+				proc.executed = append(proc.executed, r.ID)
+				proc.results[r.ID] = processor.Result{Status: processor.Approved, ResponseCode: "00"}
+				proc.mu.Unlock()
+				if live, void, _ := wantCreditedAsNotes(t, h.st, h.p.MerchantID, o.ID); void != 1 {
+					t.Fatalf("before the sync: %d live credit notes, %d void; want the failed refund's void", live, void)
+				}
+				for range 2 {
+					got, err := h.svc.SyncRefund(h.ctx, h.p, r.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wantStatus(t, got, tc.want)
+				}
+				// Revived, its credit note counts again; left failed, it does not.
+				live, void, _ := wantCreditedAsNotes(t, h.st, h.p.MerchantID, o.ID)
+				if wantVoid := map[bool]int{true: 1}[tc.discrepancy]; void != wantVoid || live != 1 {
+					t.Fatalf("after the sync: %d live credit notes, %d void; want 1 and %d", live, void, wantVoid)
+				}
+				page, err := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				wantStatus(t, got, tc.want)
-			}
-			// Revived, its credit note counts again; left failed, it does not.
-			live, void, _ := wantCreditedAsNotes(t, h.st, h.p.MerchantID, o.ID)
-			if wantVoid := map[bool]int{true: 1}[tc.discrepancy]; void != wantVoid || live != 1 {
-				t.Fatalf("after the sync: %d live credit notes, %d void; want 1 and %d", live, void, wantVoid)
-			}
-			page, err := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			events, err := h.svc.ListEvents(h.ctx, h.p, refund.EventFilter{Type: refund.EventRefundDiscrepancy})
-			if err != nil {
-				t.Fatal(err)
-			}
-			o = h.getOrder(o.ID)
-			if !tc.discrepancy {
-				if len(page.Data) != 0 || len(events.Data) != 0 {
-					t.Fatalf("%d discrepancies, %d events; want none", len(page.Data), len(events.Data))
+				events, err := h.svc.ListEvents(h.ctx, h.p, refund.EventFilter{Type: refund.EventRefundDiscrepancy})
+				if err != nil {
+					t.Fatal(err)
 				}
-				if o.RefundedAmount != first {
-					t.Fatalf("refunded %d, want %d", o.RefundedAmount, first)
+				o = h.getOrder(o.ID)
+				if !tc.discrepancy {
+					if len(page.Data) != 0 || len(events.Data) != 0 {
+						t.Fatalf("%d discrepancies, %d events; want none", len(page.Data), len(events.Data))
+					}
+					if o.RefundedAmount != first {
+						t.Fatalf("refunded %d, want %d", o.RefundedAmount, first)
+					}
+					return
 				}
-				return
-			}
-			if len(page.Data) != 1 || len(events.Data) != 1 {
-				t.Fatalf("%d discrepancies, %d events after two syncs; want one of each", len(page.Data), len(events.Data))
-			}
-			d := page.Data[0]
-			if d.Kind != refund.DiscrepancyExecutedNotRecorded || d.RefundID != r.ID || d.Amount != first {
-				t.Fatalf("discrepancy %+v", d)
-			}
-			if o.RefundedAmount+o.PendingRefundAmount > o.CapturedAmount {
-				t.Fatalf("books over-refunded: refunded %d pending %d captured %d", o.RefundedAmount, o.PendingRefundAmount, o.CapturedAmount)
-			}
-		})
-	}
+				if len(page.Data) != 1 || len(events.Data) != 1 {
+					t.Fatalf("%d discrepancies, %d events after two syncs; want one of each", len(page.Data), len(events.Data))
+				}
+				d := page.Data[0]
+				if d.Kind != refund.DiscrepancyExecutedNotRecorded || d.RefundID != r.ID || d.Amount != first {
+					t.Fatalf("discrepancy %+v", d)
+				}
+				if o.RefundedAmount+o.PendingRefundAmount > o.CapturedAmount {
+					t.Fatalf("books over-refunded: refunded %d pending %d captured %d", o.RefundedAmount, o.PendingRefundAmount, o.CapturedAmount)
+				}
+			})
+		}
+	})
 }
 
 // failAfterStore fails the n-th Update after running it: a commit of

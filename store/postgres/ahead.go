@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,10 +14,11 @@ import (
 )
 
 // Reading ahead. A refund's transactions read, besides their order or
-// refund, three things about its merchant that only settings change: the
-// refund policy (does it wait for approval), the webhook endpoints (who
-// gets its events) and whether there is an invoice to credit or settle.
-// Asked one at a time, each is a round trip of its own. Inside Update the
+// refund, things about its merchant that only settings change: the refund
+// policy (does it wait for approval), the webhook endpoints (who gets its
+// events), whether there is an invoice to credit or settle and, when there
+// is, the merchant (the seller) and its invoice configuration. Asked one
+// at a time, each is a round trip of its own. Inside Update the
 // store reads them in the batch that reads the order (GetOrderForRefund)
 // or the refund (GetRefund), and answers the later questions from what it
 // read. A read ahead is a read made earlier in the same READ COMMITTED
@@ -26,14 +29,24 @@ import (
 type ahead map[string]any
 
 const (
-	aheadPolicy    = "policy|"    // + merchant id: policyRead
-	aheadEndpoints = "endpoints|" // + merchant id: []*refund.WebhookEndpoint
-	aheadNoInvoice = "noinvoice|" // + invoiceKey: the filter selects nothing
+	aheadPolicy        = "policy|"        // + merchant id: policyRead
+	aheadEndpoints     = "endpoints|"     // + merchant id: []*refund.WebhookEndpoint
+	aheadNoInvoice     = "noinvoice|"     // + invoiceKey: the filter selects nothing
+	aheadMerchant      = "merchant|"      // + merchant id: *refund.Merchant
+	aheadInvoiceConfig = "invoiceconfig|" // + merchant id: configRead
+	aheadInvoices      = "invoices|"      // + invoiceKey: what ListInvoices answers
+	aheadInvoice       = "invoice|"       // + merchant id|invoice id: what GetInvoice answers
 )
 
 // policyRead is GetRefundPolicy's answer: a policy or ENotFound.
 type policyRead struct {
 	p   *refund.RefundPolicy
+	err error
+}
+
+// configRead is GetInvoiceConfig's answer: a configuration or ENotFound.
+type configRead struct {
+	c   *refund.InvoiceConfig
 	err error
 }
 
@@ -51,9 +64,24 @@ func (t *tx) recall(key string) (any, bool) {
 	return v, ok
 }
 
-// forget drops everything read ahead: the transaction wrote a table that
-// was read.
-func (t *tx) forget() { t.ahead = nil }
+// forget drops what was read ahead under the given kinds (key prefixes):
+// the transaction wrote a table they were read from.
+func (t *tx) forget(kinds ...string) {
+	for key := range t.ahead {
+		for _, kind := range kinds {
+			if strings.HasPrefix(key, kind) {
+				delete(t.ahead, key)
+			}
+		}
+	}
+	if slices.Contains(kinds, aheadNoInvoice) {
+		t.invoiceReads = nil
+	}
+}
+
+// invoiceKinds are the reads ahead that a write to invoices or their lines
+// makes stale.
+var invoiceKinds = []string{aheadNoInvoice, aheadInvoices, aheadInvoice}
 
 // invoiceKey names the question f asks ListInvoices.
 func invoiceKey(f refund.InvoiceFilter) string { return fmt.Sprintf("%+v", f) }
@@ -101,16 +129,62 @@ func (t *tx) readAhead(br pgx.BatchResults, merchantID string, noInvoice refund.
 	if err != nil {
 		return t.fail("list webhook endpoints", err)
 	}
-	var exists bool
-	if err := br.QueryRow().Scan(&exists); err != nil {
+	var exists, hasMerchant, hasConfig bool
+	m := &refund.Merchant{}
+	c := &refund.InvoiceConfig{MerchantID: merchantID}
+	dest := append(append([]any{&exists, &hasMerchant}, merchantDest(m)...), &hasConfig)
+	if err := br.QueryRow().Scan(append(dest, configDest(c)...)...); err != nil {
 		return t.fail("find invoice", err)
 	}
 	t.keep(aheadPolicy+merchantID, policy)
 	t.keep(aheadEndpoints+merchantID, eps)
 	if !exists {
 		t.keep(aheadNoInvoice+invoiceKey(noInvoice), true)
+		return nil
+	}
+	t.invoiceReads = &invoiceReads{f: noInvoice, parent: noInvoice.Type == refund.InvoiceRefund}
+	if hasMerchant {
+		t.keep(aheadMerchant+merchantID, m)
+	}
+	if hasConfig {
+		t.keep(aheadInvoiceConfig+merchantID, configRead{c: c})
+	} else {
+		t.keep(aheadInvoiceConfig+merchantID, configRead{err: noInvoiceConfig(merchantID)})
 	}
 	return nil
+}
+
+// invoicingAhead is the third read ahead: whether an invoice matches (SQL
+// conditions invoice) and, only when one does, the merchant that merchant
+// names and its invoice configuration, each with a flag saying it was
+// found. One statement, so that a refund of an order without invoices
+// reads no more than the EXISTS it always read.
+func invoicingAhead(merchant, invoice string) string {
+	return `WITH e AS (SELECT EXISTS (SELECT 1 FROM invoices WHERE ` + invoice + `) AS invoiced)
+		SELECT e.invoiced, m.id IS NOT NULL, ` + orZero("m", merchantColumns) + `,
+			c.merchant_id IS NOT NULL, ` + orZero("c", configColumns) + `
+		FROM e LEFT JOIN merchants m ON e.invoiced AND m.id = ` + merchant + `
+		LEFT JOIN invoice_configs c ON e.invoiced AND c.merchant_id = ` + merchant
+}
+
+// orZero lists columns of the table aliased as alias, each a zero value
+// where an outer join found no row, so that they scan like the row's.
+func orZero(alias, columns string) string {
+	var out []string
+	for _, col := range strings.Split(columns, ",") {
+		col = strings.TrimSpace(col)
+		zero := "''"
+		switch col {
+		case "app_id":
+			zero = "0"
+		case "zatca_enabled":
+			zero = "false"
+		case "created_at", "updated_at":
+			zero = "'epoch'"
+		}
+		out = append(out, "COALESCE("+alias+"."+col+", "+zero+")")
+	}
+	return strings.Join(out, ", ")
 }
 
 // queueAhead queues the reads ahead: the policy and endpoints of the
@@ -119,5 +193,62 @@ func (t *tx) readAhead(br pgx.BatchResults, merchantID string, noInvoice refund.
 func queueAhead(b *pgx.Batch, merchant string, merchantArgs []any, invoice string, invoiceArgs []any) {
 	b.Queue(policySelect+` WHERE merchant_id = `+merchant, merchantArgs...)
 	b.Queue(endpointsSelect+` WHERE merchant_id = `+merchant+` ORDER BY id`, merchantArgs...)
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM invoices WHERE `+invoice+`)`, invoiceArgs...)
+	b.Queue(invoicingAhead(merchant, invoice), invoiceArgs...)
+}
+
+// invoiceReads are the invoice reads a refund's transaction makes after
+// its guarded update, when the read ahead found the order invoiced: the
+// order's tax invoice when a refund is reserved (the credit note is worked
+// out from what its lines have credited), and the refund's credit note and
+// that note's tax invoice when it is settled. They are not read with the
+// rest ahead because they must be read after the order's row lock: what a
+// tax invoice's lines have credited changes with every note of the order,
+// and only the lock orders those notes. So the guarded update's batch
+// (adjust) carries them: read after the lock, in a round trip the
+// transaction makes anyway.
+type invoiceReads struct {
+	f      refund.InvoiceFilter // ListInvoices' question
+	parent bool                 // also the tax invoice of what f selects
+}
+
+// queue queues the reads on b, and returns what reads their results and
+// keeps them.
+func (r *invoiceReads) queue(t *tx, b *pgx.Batch) func(pgx.BatchResults) error {
+	query, p := listInvoicesQuery(r.f)
+	readList := queueInvoices(b, query, p)
+	var readParent func(pgx.BatchResults) ([]*refund.Invoice, error)
+	if r.parent {
+		parent := `SELECT ` + invoiceSelect + ` FROM invoices WHERE id IN (SELECT parent_id FROM (` + query + `) n)`
+		readParent = queueInvoices(b, parent, p)
+	}
+	return func(br pgx.BatchResults) error {
+		invs, err := readList(br)
+		if err != nil {
+			return t.fail("list invoices", err)
+		}
+		t.keep(aheadInvoices+invoiceKey(r.f), invs)
+		if readParent == nil {
+			return nil
+		}
+		parents, err := readParent(br)
+		if err != nil {
+			return t.fail("get invoice", err)
+		}
+		for _, inv := range parents {
+			t.keep(fmt.Sprintf("%s%s|%d", aheadInvoice, inv.MerchantID, inv.ID), inv)
+		}
+		return nil
+	}
+}
+
+// cloneInvoices copies invoices read ahead, lines included, so that a
+// caller changing what it was given does not change what is kept.
+func cloneInvoices(invs []*refund.Invoice) []*refund.Invoice {
+	var out []*refund.Invoice
+	for _, inv := range invs {
+		c := *inv
+		c.Lines = slices.Clone(inv.Lines)
+		out = append(out, &c)
+	}
+	return out
 }

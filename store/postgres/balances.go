@@ -66,6 +66,13 @@ func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp,
 		batch.Queue(countRefund, b.OrderID)
 		batch.Queue(nextNumber)
 	}
+	var readInvoices func(pgx.BatchResults) error
+	if t.invoiceReads != nil {
+		// After the guarded updates, so after the order's row lock (see
+		// invoiceReads).
+		readInvoices = t.invoiceReads.queue(t, batch)
+		t.invoiceReads = nil
+	}
 	br := t.q.SendBatch(ctx, batch)
 	applied := make([]bool, len(steps))
 	failed := -1
@@ -93,6 +100,12 @@ func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp,
 		if err != nil {
 			br.Close()
 			return 0, t.fail("count refund", err)
+		}
+	}
+	if readInvoices != nil {
+		if err := readInvoices(br); err != nil {
+			br.Close()
+			return 0, err
 		}
 	}
 	if err := br.Close(); err != nil {

@@ -25,6 +25,8 @@ type tx struct {
 	failed error
 	// ahead is what the transaction read before it was asked (see ahead).
 	ahead ahead
+	// invoiceReads, when not nil, go with the next guarded update.
+	invoiceReads *invoiceReads
 	// number is a refund number ReserveRefund took for the CreateRefund
 	// that follows it (0: none).
 	number int64
@@ -174,10 +176,15 @@ const merchantColumns = `id, app_id, name, cr, freelancer, email, mobile, accoun
 
 func scanMerchant(s scanner) (*refund.Merchant, error) {
 	var m refund.Merchant
-	if err := s.Scan(&m.ID, &m.AppID, &m.Name, &m.CR, &m.Freelancer, &m.Email, &m.Mobile, &m.AccountNo, &m.VATNumber, &m.TimeZone, &m.CreatedAt); err != nil {
+	if err := s.Scan(merchantDest(&m)...); err != nil {
 		return nil, err
 	}
 	return &m, nil
+}
+
+// merchantDest is where merchantColumns scan to.
+func merchantDest(m *refund.Merchant) []any {
+	return []any{&m.ID, &m.AppID, &m.Name, &m.CR, &m.Freelancer, &m.Email, &m.Mobile, &m.AccountNo, &m.VATNumber, &m.TimeZone, &m.CreatedAt}
 }
 
 // CreateMerchant inserts m and assigns m.AppID from the column's identity
@@ -196,6 +203,10 @@ func (t *tx) CreateMerchant(ctx context.Context, m *refund.Merchant) error {
 
 // GetMerchant returns EMerchantNotFound.
 func (t *tx) GetMerchant(ctx context.Context, id string) (*refund.Merchant, error) {
+	if v, ok := t.recall(aheadMerchant + id); ok {
+		m := *v.(*refund.Merchant)
+		return &m, nil
+	}
 	m, err := scanMerchant(t.q.QueryRow(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, refund.Errorf(refund.EMerchantNotFound, "", "merchant %q not found", id)
@@ -208,6 +219,7 @@ func (t *tx) GetMerchant(ctx context.Context, id string) (*refund.Merchant, erro
 
 // SetMerchantTimeZone returns EMerchantNotFound.
 func (t *tx) SetMerchantTimeZone(ctx context.Context, merchantID, zone string) error {
+	t.forget(aheadMerchant)
 	n, err := t.exec(ctx, "set merchant time zone", `UPDATE merchants SET time_zone = $1 WHERE id = $2`, zone, merchantID)
 	if err != nil {
 		return err

@@ -34,7 +34,7 @@ func (t *tx) PutRefundPolicy(ctx context.Context, p *refund.RefundPolicy) error 
 	if err != nil {
 		return fmt.Errorf("postgres: put refund policy: %w", err)
 	}
-	t.forget()
+	t.forget(aheadPolicy)
 	_, err = t.exec(ctx, "put refund policy", `INSERT INTO refund_policies (merchant_id, approval_threshold, older_than_days, approval_expiry_s, updated_at)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id) DO UPDATE SET approval_threshold = excluded.approval_threshold,
 		older_than_days = excluded.older_than_days, approval_expiry_s = excluded.approval_expiry_s, updated_at = excluded.updated_at`,

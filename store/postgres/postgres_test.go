@@ -1099,3 +1099,52 @@ func TestUnknownReleaseFailsTheBatch(t *testing.T) {
 		t.Errorf("Updates = %v, want the batch failed", errs)
 	}
 }
+
+// TestNumberingLocksTheChain: numbering a document holds the merchant's
+// chain row until commit, so that a transaction numbering a credit note
+// and one chaining another lock the merchant's rows in one order and
+// never deadlock (see NextInvoiceNumber). A merchant's first number makes
+// the row, and its chain still starts at 1.
+func TestNumberingLocksTheChain(t *testing.T) {
+	s := mustOpen(t)
+	ctx := t.Context()
+	o := seed(t, s, 10000)
+	nowait := func() error {
+		var one int
+		return s.pool.QueryRow(ctx, `SELECT 1 FROM invoice_chains WHERE merchant_id = $1 FOR NO KEY UPDATE NOWAIT`, o.MerchantID).Scan(&one)
+	}
+	if err := s.Update(ctx, func(tx refund.Tx) error {
+		_, err := tx.NextInvoiceNumber(ctx, o.MerchantID, 2026)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nowait(); err != nil {
+		t.Fatalf("chain row after the first number: %v", err)
+	}
+	if err := s.Update(ctx, func(tx refund.Tx) error {
+		icv, prev, err := tx.NextInvoiceChain(ctx, o.MerchantID)
+		if err == nil && (icv != 1 || prev != refund.InitialInvoiceHash) {
+			t.Errorf("first chain link = %d, %q; want 1 and the initial hash", icv, prev)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx, func(tx refund.Tx) error {
+		n, err := tx.NextInvoiceNumber(ctx, o.MerchantID, 2026)
+		if err != nil {
+			return err
+		}
+		if n != 2 {
+			t.Errorf("second number = %d, want 2", n)
+		}
+		var pe *pgconn.PgError
+		if err := nowait(); !errors.As(err, &pe) || pe.Code != "55P03" {
+			t.Errorf("chain row while numbering: %v, want it locked (55P03)", err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

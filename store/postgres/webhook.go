@@ -36,7 +36,7 @@ func textArray(xs []string) []string {
 
 // CreateWebhookEndpoint inserts e.
 func (t *tx) CreateWebhookEndpoint(ctx context.Context, e *refund.WebhookEndpoint) error {
-	t.forget()
+	t.forget(aheadEndpoints)
 	_, err := t.exec(ctx, "create webhook endpoint", `INSERT INTO webhook_endpoints (`+endpointColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, e.ID, e.MerchantID, e.URL, e.Description, textArray(e.Events), e.Secret, e.Disabled,
 		e.CreatedAt, e.UpdatedAt)
@@ -86,7 +86,7 @@ func (t *tx) ListWebhookEndpoints(ctx context.Context, merchantID string) ([]*re
 
 // UpdateWebhookEndpoint writes the mutable fields of e.
 func (t *tx) UpdateWebhookEndpoint(ctx context.Context, e *refund.WebhookEndpoint) error {
-	t.forget()
+	t.forget(aheadEndpoints)
 	n, err := t.exec(ctx, "update webhook endpoint", `UPDATE webhook_endpoints
 		SET url = $1, description = $2, events = $3, disabled = $4, updated_at = $5
 		WHERE id = $6 AND merchant_id = $7`, e.URL, e.Description, textArray(e.Events), e.Disabled, e.UpdatedAt, e.ID, e.MerchantID)
@@ -102,7 +102,7 @@ func (t *tx) UpdateWebhookEndpoint(ctx context.Context, e *refund.WebhookEndpoin
 // DeleteWebhookEndpoint removes an endpoint; its deliveries and their log
 // go with it (ON DELETE CASCADE).
 func (t *tx) DeleteWebhookEndpoint(ctx context.Context, merchantID, id string) error {
-	t.forget()
+	t.forget(aheadEndpoints)
 	n, err := t.exec(ctx, "delete webhook endpoint", `DELETE FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2`, id, merchantID)
 	if err != nil {
 		return err

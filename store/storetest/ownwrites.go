@@ -146,4 +146,149 @@ var ownWriteTests = []test{
 			return list(tx, note, 1)
 		})
 	}},
+	{"MerchantAndInvoiceConfigAfterOrderAndRefundRead", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
+		r := f.mustCreateRefund(o)
+		parent := newSaleInvoice(o, 1)
+		f.mustCreateInvoice(parent)
+		f.mustCreateInvoice(newRefundInvoice(parent, r.ID, 2))
+		for i, read := range []struct {
+			name string
+			fn   func(tx refund.Tx) error
+		}{
+			{"order", func(tx refund.Tx) error { _, err := tx.GetOrderForRefund(f.ctx, m.ID, o.ID); return err }},
+			{"refund", func(tx refund.Tx) error { _, err := tx.GetRefund(f.ctx, m.ID, r.ID); return err }},
+		} {
+			t.Run(read.name, func(t *testing.T) {
+				zone, prefix := []string{"Asia/Kuwait", "Asia/Dubai"}[i], []string{"CN-", "RF-"}[i]
+				f.mustUpdate(func(tx refund.Tx) error {
+					if err := read.fn(tx); err != nil {
+						return err
+					}
+					got, err := tx.GetMerchant(f.ctx, m.ID)
+					if err != nil {
+						return err
+					}
+					got.Name = "changed by its caller"
+					if err := tx.SetMerchantTimeZone(f.ctx, m.ID, zone); err != nil {
+						return err
+					}
+					got, err = tx.GetMerchant(f.ctx, m.ID)
+					if err != nil {
+						return err
+					}
+					if got.TimeZone != zone || got.Name != m.Name {
+						t.Errorf("merchant after setting its zone = %+v, want zone %s and name %q", got, zone, m.Name)
+					}
+					if err := read.fn(tx); err != nil { // read ahead again
+						return err
+					}
+					c, err := tx.GetInvoiceConfig(f.ctx, m.ID)
+					if i == 0 {
+						wantCode(t, err, refund.ENotFound)
+					} else if err != nil {
+						return err
+					}
+					put := &refund.InvoiceConfig{MerchantID: m.ID, SerialPrefix: prefix, SellerName: "Souq", ZATCAEnabled: true, UpdatedAt: t0}
+					if err := tx.PutInvoiceConfig(f.ctx, put); err != nil {
+						return err
+					}
+					if c, err = tx.GetInvoiceConfig(f.ctx, m.ID); err != nil {
+						return err
+					}
+					c.SerialPrefix = "changed by its caller"
+					if c, err = tx.GetInvoiceConfig(f.ctx, m.ID); err != nil {
+						return err
+					}
+					if c.SerialPrefix != prefix || c.SellerName != "Souq" {
+						t.Errorf("invoice config after writing it = %+v, want prefix %s", c, prefix)
+					}
+					return nil
+				})
+			})
+		}
+	}},
+	// A refund's transaction reads an invoiced order's invoices with its
+	// guarded update (PostgreSQL): its own later writes to them are what
+	// its next reads see, and a caller's changes to what it read are not.
+	{"InvoicesAfterGuardedUpdate", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
+		r := f.mustCreateRefund(o)
+		parent := newSaleInvoice(o, 1)
+		f.mustCreateInvoice(parent)
+		note := newRefundInvoice(parent, r.ID, 2)
+		f.mustCreateInvoice(note)
+		b := refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 100}
+		saleF := refund.InvoiceFilter{MerchantID: m.ID, OrderID: o.ID, Type: refund.InvoiceSale, Limit: 1}
+		noteF := refund.InvoiceFilter{MerchantID: m.ID, RefundID: r.ID, Type: refund.InvoiceRefund, Limit: 1}
+		one := func(tx refund.Tx, filter refund.InvoiceFilter) (*refund.Invoice, error) {
+			invs, err := tx.ListInvoices(f.ctx, filter)
+			if err != nil || len(invs) != 1 {
+				t.Fatalf("invoices %+v = %d (%v), want 1", filter, len(invs), err)
+			}
+			return invs[0], nil
+		}
+		credited := func(inv *refund.Invoice, want int64) {
+			t.Helper()
+			if len(inv.Lines) != 2 || inv.Lines[0].Credited != want {
+				t.Errorf("tax invoice lines = %+v, want 2 with the first credited %d", inv.Lines, want)
+			}
+		}
+		f.mustUpdate(func(tx refund.Tx) error {
+			if _, err := tx.GetOrderForRefund(f.ctx, m.ID, o.ID); err != nil {
+				return err
+			}
+			if _, err := tx.ReserveRefund(f.ctx, b); err != nil {
+				return err
+			}
+			got, _ := one(tx, saleF)
+			credited(got, 0)
+			got.Lines[0].Credited, got.Status = 1, refund.InvoiceVoid
+			got, _ = one(tx, saleF)
+			credited(got, 0)
+			if got.Status != refund.InvoicePaid {
+				t.Errorf("a caller's change to its invoice leaked into the next read: %+v", got)
+			}
+			if err := tx.AddCredited(f.ctx, parent.ID, map[int64]int64{parent.Lines[0].ID: 5000}, 0); err != nil {
+				return err
+			}
+			got, _ = one(tx, saleF)
+			credited(got, 5000)
+			return nil
+		})
+		f.mustUpdate(func(tx refund.Tx) error {
+			if _, err := tx.GetRefund(f.ctx, m.ID, r.ID); err != nil {
+				return err
+			}
+			if err := tx.AdjustBalances(f.ctx, b, refund.Release); err != nil {
+				return err
+			}
+			got, _ := one(tx, noteF)
+			if got.ID != note.ID || len(got.Lines) != 1 || got.Status != refund.InvoicePending {
+				t.Errorf("credit note = %+v, want %d pending with one line", got, note.ID)
+			}
+			got.Status = refund.InvoicePaid
+			if err := tx.UpdateInvoice(f.ctx, got); err != nil {
+				return err
+			}
+			if got, _ = one(tx, noteF); got.Status != refund.InvoicePaid {
+				t.Errorf("credit note after paying it = %s", got.Status)
+			}
+			p, err := tx.GetInvoice(f.ctx, m.ID, parent.ID)
+			if err != nil {
+				return err
+			}
+			credited(p, 5000)
+			if err := tx.AddCredited(f.ctx, parent.ID, map[int64]int64{parent.Lines[0].ID: 1}, 0); err != nil {
+				return err
+			}
+			if p, err = tx.GetInvoice(f.ctx, m.ID, parent.ID); err != nil {
+				return err
+			}
+			credited(p, 5001)
+			return nil
+		})
+	}},
 }

@@ -1,0 +1,54 @@
+package refund_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/store/postgres"
+	"github.com/refundd/refundd/store/postgres/pgtest"
+	"github.com/refundd/refundd/store/sqlite"
+)
+
+// opener opens a fresh store for one test, closed when the test ends.
+type opener func(t *testing.T) refund.Store
+
+// The Service's tests whose paths differ most between the stores (the
+// invoices: PostgreSQL reads them ahead, pipelines their writes and
+// refuses in the server) run on both: SQLite always, PostgreSQL when
+// REFUNDD_TEST_POSTGRES names a server (pgtest skips it otherwise).
+var storeKinds = []struct {
+	name string
+	open opener
+}{
+	{"sqlite", openSQLite},
+	{"postgres", openPostgres},
+}
+
+// onEachStore runs fn as a subtest per store kind.
+func onEachStore(t *testing.T, fn func(t *testing.T, open opener)) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) { fn(t, k.open) })
+	}
+}
+
+func openSQLite(t *testing.T) refund.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "refundd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func openPostgres(t *testing.T) refund.Store {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), pgtest.URL(t, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
