@@ -81,7 +81,7 @@ func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind st
 	if err := in.validate(); err != nil {
 		return nil, nil, err
 	}
-	ctx = WithOrderKey(ctx, orderID)
+	ctx = WithOrderKey(ctx, p.MerchantID, orderID)
 	var a *OrderAdjustment
 	var o *Order
 	err = s.write(ctx, func(tx Tx) (err error) {

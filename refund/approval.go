@@ -204,7 +204,7 @@ func (s *Service) ApproveRefund(ctx context.Context, p Principal, id string) (*R
 	if err != nil {
 		return nil, err
 	}
-	return s.submit(WithOrderKey(ctx, r.OrderID), r, "", nil), nil
+	return s.submit(WithOrderKey(ctx, r.MerchantID, r.OrderID), r, "", nil), nil
 }
 
 // RejectRefund cancels a refund waiting for approval and releases its

@@ -518,3 +518,84 @@ func TestInvoice_Chained(t *testing.T) {
 		}
 	})
 }
+
+// TestInvoice_NotesOfOneOrderFromTwoNodes: two nodes refund the same
+// invoiced orders at once, one naming a line, the other an amount spread
+// over the lines. A credit note starts each line where the order's
+// earlier notes left it, read under the order's lock, so however the two
+// interleave no line is credited beyond its amount and the tax invoice's
+// lines record what the notes add up to.
+func TestInvoice_NotesOfOneOrderFromTwoNodes(t *testing.T) {
+	ctx := context.Background()
+	for _, k := range twoNodes {
+		t.Run(k.name, func(t *testing.T) {
+			stores := k.open(t)
+			var n atomic.Int64
+			var svcs [2]*refund.Service
+			for i, st := range stores {
+				svc, err := refund.NewService(refund.Config{Store: st, Processor: reversingProcessor{}, Invoicer: invoice.New(nil),
+					NewID: func(p string) string { return fmt.Sprintf("%s_%012d", p, n.Add(1)) }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				svcs[i] = svc
+			}
+			_, key, err := svcs[0].CreateMerchant(ctx, refund.MerchantInput{Name: "Souq", VATNumber: "310122393500003"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ps [2]refund.Principal
+			for i, svc := range svcs {
+				if ps[i], err = svc.Authenticate(ctx, key); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var orders []*refund.Order
+			for range 20 {
+				o, err := svcs[0].CreateOrder(ctx, ps[0], refund.OrderInput{Currency: "SAR", Amount: 10000,
+					Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 6000}, {ID: "b", Qty: 1, UnitAmount: 4000}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				orders = append(orders, o)
+			}
+			spread := int64(4000)
+			ins := [2]func(orderID string) refund.RefundInput{
+				func(id string) refund.RefundInput {
+					return refund.RefundInput{OrderID: id, Items: []refund.RefundItemInput{{ItemID: "a", Qty: 1}}}
+				},
+				func(id string) refund.RefundInput { return refund.RefundInput{OrderID: id, Amount: &spread} },
+			}
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			errs := make(chan error, 2*len(orders))
+			for _, o := range orders {
+				for i := range svcs {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						r, err := svcs[i].CreateRefund(ctx, ps[i], ins[i](o.ID))
+						if err == nil && r.Status != refund.StatusSucceeded {
+							err = fmt.Errorf("refund %s on %s: %s", r.ID, o.ID, r.Status)
+						}
+						errs <- err
+					}()
+				}
+			}
+			close(start)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, o := range orders {
+				if live, void, _ := wantCreditedAsNotes(t, stores[0], ps[0].MerchantID, o.ID); live != 2 || void != 0 {
+					t.Fatalf("order %s: %d live credit notes, %d void; want 2 live", o.ID, live, void)
+				}
+			}
+		})
+	}
+}

@@ -88,7 +88,7 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 	if err != nil {
 		return NotificationOutcome{}, err
 	}
-	ctx = WithOrderKey(ctx, r.OrderID)
+	ctx = WithOrderKey(ctx, r.MerchantID, r.OrderID)
 	var out *Refund
 	err = s.update(ctx, func(tx Tx) (err error) {
 		switch {

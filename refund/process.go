@@ -403,7 +403,7 @@ func (s *Service) releaseLease(ctx context.Context, r *Refund) {
 
 // advance moves one claimed refund forward.
 func (s *Service) advance(ctx context.Context, r *Refund) error {
-	ctx = WithOrderKey(ctx, r.OrderID)
+	ctx = WithOrderKey(ctx, r.MerchantID, r.OrderID)
 	switch r.Status {
 	case StatusRequiresApproval:
 		return s.expireApproval(ctx, r) // claimed: its approval's time ran out
@@ -578,7 +578,7 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 		(r.Status == StatusProcessing && r.Attempts == 0) {
 		return r, nil // never reached the processor: nothing to ask
 	}
-	ctx = WithOrderKey(ctx, r.OrderID)
+	ctx = WithOrderKey(ctx, r.MerchantID, r.OrderID)
 	res, callErr := s.callStatus(ctx, r)
 	if errors.Is(callErr, processor.ErrNotFound) && r.Status == StatusProcessing {
 		// Not executed yet: let the worker take it now rather than wait

@@ -121,7 +121,7 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 		in.Surface = "native"
 	}
 	hash := in.hash()
-	ctx = WithOrderKey(ctx, in.OrderID)
+	ctx = WithOrderKey(ctx, p.MerchantID, in.OrderID)
 	var r *Refund
 	var replay bool
 	var rt route

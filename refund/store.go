@@ -241,20 +241,29 @@ type RefundFilter struct {
 	Limit         int
 }
 
-type orderKey struct{}
+type orderKey struct{ merchantID, orderID string }
 
-// WithOrderKey marks ctx as working on one order. It is only a hint to the
-// store: a store that commits in groups may run the Updates of one order on
-// one committer, so that a hot order's refunds share a transaction and its
-// commit instead of queueing one commit at a time on the order's row lock.
-func WithOrderKey(ctx context.Context, orderID string) context.Context {
-	return context.WithValue(ctx, orderKey{}, orderID)
+// WithOrderKey marks ctx as working on one order of one merchant. It is
+// only a hint to the store: a store that commits in groups may run the
+// Updates of one order on one committer, so that a hot order's refunds
+// share a transaction and its commit instead of queueing one commit at a
+// time on the order's row lock; and it may take what the merchant's
+// Updates all serialise on (its invoice chain) before any order's row, so
+// that batches holding several orders never wait on each other in a cycle.
+func WithOrderKey(ctx context.Context, merchantID, orderID string) context.Context {
+	return context.WithValue(ctx, orderKey{}, orderKey{merchantID, orderID})
 }
 
 // OrderKey returns the order ctx works on, or "".
 func OrderKey(ctx context.Context) string {
-	k, _ := ctx.Value(orderKey{}).(string)
-	return k
+	k, _ := ctx.Value(orderKey{}).(orderKey)
+	return k.orderID
+}
+
+// MerchantKey returns the merchant whose order ctx works on, or "".
+func MerchantKey(ctx context.Context) string {
+	k, _ := ctx.Value(orderKey{}).(orderKey)
+	return k.merchantID
 }
 
 // ProcessorAccountTx stores merchants' processor accounts.

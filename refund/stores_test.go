@@ -52,3 +52,27 @@ func openPostgres(t *testing.T) refund.Store {
 	t.Cleanup(func() { st.Close() })
 	return st
 }
+
+// openPostgresURL opens a store on url, a schema pgtest made.
+func openPostgresURL(t *testing.T, url string) refund.Store {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// twoNodes opens the stores of two nodes sharing one database: on SQLite
+// one store (one process), on PostgreSQL two pools on one schema.
+var twoNodes = []struct {
+	name string
+	open func(t *testing.T) [2]refund.Store
+}{
+	{"sqlite", func(t *testing.T) [2]refund.Store { st := openSQLite(t); return [2]refund.Store{st, st} }},
+	{"postgres", func(t *testing.T) [2]refund.Store {
+		url := pgtest.URL(t, 8)
+		return [2]refund.Store{openPostgresURL(t, url), openPostgresURL(t, url)}
+	}},
+}

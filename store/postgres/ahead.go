@@ -143,6 +143,7 @@ func (t *tx) readAhead(br pgx.BatchResults, merchantID string, noInvoice refund.
 		return nil
 	}
 	t.invoiceReads = &invoiceReads{f: noInvoice, parent: noInvoice.Type == refund.InvoiceRefund}
+	t.invoices(merchantID)
 	if hasMerchant {
 		t.keep(aheadMerchant+merchantID, m)
 	}

@@ -102,7 +102,9 @@ func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp,
 			return 0, t.fail("count refund", err)
 		}
 	}
-	if readInvoices != nil {
+	if readInvoices != nil && failed < 0 {
+		// Kept only when every guarded update matched: a refused one may
+		// have taken no lock, and its reads would answer unguarded.
 		if err := readInvoices(br); err != nil {
 			br.Close()
 			return 0, err

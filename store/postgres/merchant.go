@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,9 @@ type tx struct {
 	ahead ahead
 	// invoiceReads, when not nil, go with the next guarded update.
 	invoiceReads *invoiceReads
+	// chains is the store's set of merchants known to invoice (inside
+	// Update; see batchMerchants).
+	chains *sync.Map
 	// number is a refund number ReserveRefund took for the CreateRefund
 	// that follows it (0: none).
 	number int64

@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,11 @@ type Store struct {
 	closeOnce sync.Once
 
 	count *wireCounter
+
+	// chains holds the merchants known to have an invoice chain row
+	// (merchant id -> struct{}): rows are never deleted, so once known,
+	// always true. See batchMerchants.
+	chains sync.Map
 }
 
 // commitReq is one Update waiting for its batch.
@@ -280,6 +286,49 @@ func (s *Store) commitBatch(batch []*commitReq) {
 	}
 }
 
+// batchMerchants lists, sorted, the merchants the batch's Updates work for
+// (refund.WithOrderKey) that are known to invoice: to have an invoice
+// chain row.
+//
+// Every invoiced refund of a merchant takes the merchant's invoice chain
+// row (NextInvoiceNumber, NextInvoiceChain), and keeps it until its batch
+// commits; a batch also holds the rows of each of its orders. Taken as the
+// Updates come, a batch holding the chain and wanting an order's row can
+// wait on a batch (of another lane, or another node) holding that order's
+// row and wanting the chain: a deadlock, broken after deadlock_timeout (a
+// second) and the batch run again. Two nodes refunding one merchant's
+// orders did that every few seconds. Taken first, at BEGIN, in merchant
+// order, a batch waits for a chain before it holds any order's row, and
+// chains are always taken in one order: no cycle. An invoicing merchant's
+// batches serialise from BEGIN rather than from their first note, which
+// its invoicing already imposed.
+//
+// A merchant counts as invoicing once this node has seen it number, chain
+// or read ahead an invoice (tx.invoices): the batches of merchants that
+// never invoice send nothing more. Until a node has seen a merchant
+// invoice, that merchant's batches there are taken as they come, as before.
+func (s *Store) batchMerchants(batch []*commitReq) []string {
+	var out []string
+	for _, r := range batch {
+		m := refund.MerchantKey(r.ctx)
+		if m == "" || slices.Contains(out, m) {
+			continue
+		}
+		if _, ok := s.chains.Load(m); ok {
+			out = append(out, m)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// invoices notes that merchantID invoices (see batchMerchants).
+func (t *tx) invoices(merchantID string) {
+	if t.chains != nil {
+		t.chains.Store(merchantID, struct{}{})
+	}
+}
+
 // runBatch runs the batch in one READ COMMITTED transaction. It returns an
 // error that fails every request still without one: begin, savepoint or
 // commit failed, or an fn hit a serialization failure or deadlock.
@@ -299,6 +348,12 @@ func (s *Store) runBatch(batch []*commitReq) error {
 	defer c.Release()
 	p := &pipe{c: c}
 	p.later("begin", "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE")
+	if merchants := s.batchMerchants(batch); len(merchants) > 0 {
+		// The batch's merchants' invoice chains first, in one order (see
+		// batchMerchants); with BEGIN, no round trip more.
+		p.later("lock invoice chains", `SELECT 1 FROM invoice_chains WHERE merchant_id = ANY($1)
+			ORDER BY merchant_id FOR NO KEY UPDATE`, merchants)
+	}
 	finished := false
 	defer func() {
 		if !finished && !p.holds("begin") {
@@ -311,7 +366,7 @@ func (s *Store) runBatch(batch []*commitReq) error {
 			r.err = err
 			continue
 		}
-		t := &tx{q: p, write: true}
+		t := &tx{q: p, write: true, chains: &s.chains}
 		if len(batch) == 1 {
 			// Alone: no savepoint needed; an error rolls everything back,
 			// and its held writes go with the COMMIT.

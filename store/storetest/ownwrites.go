@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/refundd/refundd/refund"
@@ -223,10 +224,14 @@ var ownWriteTests = []test{
 		b := refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 100}
 		saleF := refund.InvoiceFilter{MerchantID: m.ID, OrderID: o.ID, Type: refund.InvoiceSale, Limit: 1}
 		noteF := refund.InvoiceFilter{MerchantID: m.ID, RefundID: r.ID, Type: refund.InvoiceRefund, Limit: 1}
+		// Not t.Fatal: fn may run on a store's goroutine.
 		one := func(tx refund.Tx, filter refund.InvoiceFilter) (*refund.Invoice, error) {
 			invs, err := tx.ListInvoices(f.ctx, filter)
-			if err != nil || len(invs) != 1 {
-				t.Fatalf("invoices %+v = %d (%v), want 1", filter, len(invs), err)
+			if err == nil && len(invs) != 1 {
+				err = fmt.Errorf("invoices %+v = %d, want 1", filter, len(invs))
+			}
+			if err != nil {
+				return nil, err
 			}
 			return invs[0], nil
 		}
@@ -243,10 +248,15 @@ var ownWriteTests = []test{
 			if _, err := tx.ReserveRefund(f.ctx, b); err != nil {
 				return err
 			}
-			got, _ := one(tx, saleF)
+			got, err := one(tx, saleF)
+			if err != nil {
+				return err
+			}
 			credited(got, 0)
 			got.Lines[0].Credited, got.Status = 1, refund.InvoiceVoid
-			got, _ = one(tx, saleF)
+			if got, err = one(tx, saleF); err != nil {
+				return err
+			}
 			credited(got, 0)
 			if got.Status != refund.InvoicePaid {
 				t.Errorf("a caller's change to its invoice leaked into the next read: %+v", got)
@@ -254,7 +264,9 @@ var ownWriteTests = []test{
 			if err := tx.AddCredited(f.ctx, parent.ID, map[int64]int64{parent.Lines[0].ID: 5000}, 0); err != nil {
 				return err
 			}
-			got, _ = one(tx, saleF)
+			if got, err = one(tx, saleF); err != nil {
+				return err
+			}
 			credited(got, 5000)
 			return nil
 		})
@@ -265,7 +277,10 @@ var ownWriteTests = []test{
 			if err := tx.AdjustBalances(f.ctx, b, refund.Release); err != nil {
 				return err
 			}
-			got, _ := one(tx, noteF)
+			got, err := one(tx, noteF)
+			if err != nil {
+				return err
+			}
 			if got.ID != note.ID || len(got.Lines) != 1 || got.Status != refund.InvoicePending {
 				t.Errorf("credit note = %+v, want %d pending with one line", got, note.ID)
 			}
@@ -273,7 +288,10 @@ var ownWriteTests = []test{
 			if err := tx.UpdateInvoice(f.ctx, got); err != nil {
 				return err
 			}
-			if got, _ = one(tx, noteF); got.Status != refund.InvoicePaid {
+			if got, err = one(tx, noteF); err != nil {
+				return err
+			}
+			if got.Status != refund.InvoicePaid {
 				t.Errorf("credit note after paying it = %s", got.Status)
 			}
 			p, err := tx.GetInvoice(f.ctx, m.ID, parent.ID)

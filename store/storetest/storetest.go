@@ -316,7 +316,7 @@ var storeTests = []test{
 			ids[i] = f.id("ord")
 			ctx := f.ctx
 			if i%3 == 0 {
-				ctx = refund.WithOrderKey(ctx, hot.ID)
+				ctx = refund.WithOrderKey(ctx, m.ID, hot.ID)
 			}
 			wg.Go(func() {
 				defer func() {
