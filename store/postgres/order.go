@@ -103,9 +103,9 @@ func (t *tx) GetOrder(ctx context.Context, merchantID, id string) (*refund.Order
 // GetOrderForRefund is GetOrder with only the captures. Inside Update it
 // also reads ahead what the refund's transaction asks next (see ahead):
 // the merchant's refund policy and webhook endpoints, and whether the
-// order has a sale invoice to credit (if it has, the merchant and its
-// invoice configuration, and the invoice itself with the reservation's
-// guarded update, see invoiceReads).
+// order has a sale invoice to credit (if it has, the invoice, the merchant
+// and its invoice configuration travel with the reservation's guarded
+// update, see invoiceReads).
 func (t *tx) GetOrderForRefund(ctx context.Context, merchantID, id string) (*refund.Order, error) {
 	query, args := `SELECT `+orderColumns+` FROM orders WHERE id = $1`, []any{id}
 	if merchantID != "" {

@@ -126,8 +126,8 @@ func (t *tx) GetRefund(ctx context.Context, merchantID, id string) (*refund.Refu
 	}
 	// Inside Update, read ahead what finishing a refund asks next (see
 	// ahead): its merchant's webhook endpoints and policy, and whether it
-	// has a credit note to settle (if it has, the merchant and its invoice
-	// configuration, and the note and its tax invoice with the guarded
+	// has a credit note to settle (if it has, the note, its tax invoice,
+	// the merchant and its invoice configuration travel with the guarded
 	// update, see invoiceReads).
 	note := `refund_id = $1 AND refund_id <> '' AND type = $2 AND merchant_id = (SELECT merchant_id FROM refunds WHERE id = $1)`
 	b := &pgx.Batch{}

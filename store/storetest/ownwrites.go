@@ -147,19 +147,33 @@ var ownWriteTests = []test{
 			return list(tx, note, 1)
 		})
 	}},
-	{"MerchantAndInvoiceConfigAfterOrderAndRefundRead", func(t *testing.T, f *fixture) {
+	{"MerchantAndInvoiceConfigAfterOrderAndRefundUpdate", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
 		r := f.mustCreateRefund(o)
 		parent := newSaleInvoice(o, 1)
 		f.mustCreateInvoice(parent)
 		f.mustCreateInvoice(newRefundInvoice(parent, r.ID, 2))
+		// Each read is followed by a guarded update, which PostgreSQL's
+		// reads of an invoiced order's merchant travel with.
+		b := refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 100}
 		for i, read := range []struct {
 			name string
 			fn   func(tx refund.Tx) error
 		}{
-			{"order", func(tx refund.Tx) error { _, err := tx.GetOrderForRefund(f.ctx, m.ID, o.ID); return err }},
-			{"refund", func(tx refund.Tx) error { _, err := tx.GetRefund(f.ctx, m.ID, r.ID); return err }},
+			{"order", func(tx refund.Tx) error {
+				if _, err := tx.GetOrderForRefund(f.ctx, m.ID, o.ID); err != nil {
+					return err
+				}
+				_, err := tx.ReserveRefund(f.ctx, b)
+				return err
+			}},
+			{"refund", func(tx refund.Tx) error {
+				if _, err := tx.GetRefund(f.ctx, m.ID, r.ID); err != nil {
+					return err
+				}
+				return tx.AdjustBalances(f.ctx, b, refund.Reserve)
+			}},
 		} {
 			t.Run(read.name, func(t *testing.T) {
 				zone, prefix := []string{"Asia/Kuwait", "Asia/Dubai"}[i], []string{"CN-", "RF-"}[i]
