@@ -149,6 +149,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	if err := s.loadChains(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	for i := range committers {
 		s.loop.Add(1)
 		go s.commitLoop(s.lanes[i])
@@ -303,10 +307,11 @@ func (s *Store) commitBatch(batch []*commitReq) {
 // batches serialise from BEGIN rather than from their first note, which
 // its invoicing already imposed.
 //
-// A merchant counts as invoicing once this node has seen it number, chain
-// or read ahead an invoice (tx.invoices): the batches of merchants that
-// never invoice send nothing more. Until a node has seen a merchant
-// invoice, that merchant's batches there are taken as they come, as before.
+// A merchant counts as invoicing once it had a chain row when this node
+// opened the store (loadChains), or this node has seen it number, chain or
+// read ahead an invoice (tx.invoices): the batches of merchants that never
+// invoice send nothing more. A merchant that starts invoicing on another
+// node is taken as it comes here until this node sees it invoice.
 func (s *Store) batchMerchants(batch []*commitReq) []string {
 	var out []string
 	for _, r := range batch {
@@ -320,6 +325,24 @@ func (s *Store) batchMerchants(batch []*commitReq) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// loadChains learns, at Open, the merchants that already invoice, so that a
+// node that starts takes their chains first from its first batch (see
+// batchMerchants). One row per invoicing merchant.
+func (s *Store) loadChains(ctx context.Context) error {
+	rows, err := s.pool.Query(ctx, `SELECT merchant_id FROM invoice_chains`)
+	if err != nil {
+		return fmt.Errorf("postgres: open: invoicing merchants: %w", hide(err))
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("postgres: open: invoicing merchants: %w", hide(err))
+	}
+	for _, id := range ids {
+		s.chains.Store(id, struct{}{})
+	}
+	return nil
 }
 
 // invoices notes that merchantID invoices (see batchMerchants).

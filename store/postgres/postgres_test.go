@@ -1148,3 +1148,29 @@ func TestNumberingLocksTheChain(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpenKnowsInvoicingMerchants: a node that opens the store takes the
+// invoice chains of merchants that already invoice first from its first
+// batch (batchMerchants), not only once it has seen them invoice.
+func TestOpenKnowsInvoicingMerchants(t *testing.T) {
+	url := mustSchema(t)
+	s := mustOpenURL(t, url)
+	ctx := t.Context()
+	o := seed(t, s, 10000)
+	if err := s.Update(ctx, func(tx refund.Tx) error {
+		_, _, err := tx.NextInvoiceChain(ctx, o.MerchantID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	other := mustOpenURL(t, url)
+	keyed := func(merchantID string) []*commitReq {
+		return []*commitReq{{ctx: refund.WithOrderKey(ctx, merchantID, o.ID)}}
+	}
+	if got := other.batchMerchants(keyed(o.MerchantID)); !slices.Equal(got, []string{o.MerchantID}) {
+		t.Fatalf("a new node's batch for an invoicing merchant takes chains %v, want [%s]", got, o.MerchantID)
+	}
+	if got := other.batchMerchants(keyed("mer_never_invoiced")); len(got) != 0 {
+		t.Fatalf("a batch for a merchant that never invoiced takes chains %v, want none", got)
+	}
+}
