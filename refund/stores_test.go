@@ -45,12 +45,7 @@ func openSQLite(t *testing.T) refund.Store {
 
 func openPostgres(t *testing.T) refund.Store {
 	t.Helper()
-	st, err := postgres.Open(context.Background(), pgtest.URL(t, 8))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return openPostgresURL(t, pgtest.URL(t, 8))
 }
 
 // openPostgresURL opens a store on url, a schema pgtest made.

@@ -148,12 +148,7 @@ var ownWriteTests = []test{
 		})
 	}},
 	{"MerchantAndInvoiceConfigAfterOrderAndRefundUpdate", func(t *testing.T, f *fixture) {
-		m := f.mustCreateMerchant()
-		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
-		r := f.mustCreateRefund(o)
-		parent := newSaleInvoice(o, 1)
-		f.mustCreateInvoice(parent)
-		f.mustCreateInvoice(newRefundInvoice(parent, r.ID, 2))
+		m, o, r, _, _ := f.mustCreateCreditedOrder()
 		// Each read is followed by a guarded update, which PostgreSQL's
 		// reads of an invoiced order's merchant travel with.
 		b := refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 100}
@@ -228,13 +223,7 @@ var ownWriteTests = []test{
 	// guarded update (PostgreSQL): its own later writes to them are what
 	// its next reads see, and a caller's changes to what it read are not.
 	{"InvoicesAfterGuardedUpdate", func(t *testing.T, f *fixture) {
-		m := f.mustCreateMerchant()
-		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
-		r := f.mustCreateRefund(o)
-		parent := newSaleInvoice(o, 1)
-		f.mustCreateInvoice(parent)
-		note := newRefundInvoice(parent, r.ID, 2)
-		f.mustCreateInvoice(note)
+		m, o, r, parent, note := f.mustCreateCreditedOrder()
 		b := refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 100}
 		saleF := refund.InvoiceFilter{MerchantID: m.ID, OrderID: o.ID, Type: refund.InvoiceSale, Limit: 1}
 		noteF := refund.InvoiceFilter{MerchantID: m.ID, RefundID: r.ID, Type: refund.InvoiceRefund, Limit: 1}
@@ -323,4 +312,18 @@ var ownWriteTests = []test{
 			return nil
 		})
 	}},
+}
+
+// mustCreateCreditedOrder creates a merchant's invoiced order with a
+// refund and the refund's pending credit note.
+func (f *fixture) mustCreateCreditedOrder() (m *refund.Merchant, o *refund.Order, r *refund.Refund, parent, note *refund.Invoice) {
+	f.t.Helper()
+	m = f.mustCreateMerchant()
+	o = f.mustCreateOrder(m.ID, withItemsAndVendors)
+	r = f.mustCreateRefund(o)
+	parent = newSaleInvoice(o, 1)
+	f.mustCreateInvoice(parent)
+	note = newRefundInvoice(parent, r.ID, 2)
+	f.mustCreateInvoice(note)
+	return m, o, r, parent, note
 }
