@@ -74,17 +74,23 @@ func (t *tx) forget(kinds ...string) {
 			}
 		}
 	}
-	if slices.Contains(kinds, aheadNoInvoice) {
-		t.invoiceReads = nil
-	}
 }
 
-// invoiceKinds are the reads ahead that a write to invoices or their lines
-// makes stale.
-var invoiceKinds = []string{aheadNoInvoice, aheadInvoices, aheadInvoice}
+// forgetInvoices drops what a write to invoices or their lines makes
+// stale: the invoice reads ahead, and those still to come with the next
+// guarded update.
+func (t *tx) forgetInvoices() {
+	t.forget(aheadNoInvoice, aheadInvoices, aheadInvoice)
+	t.invoiceReads = nil
+}
 
 // invoiceKey names the question f asks ListInvoices.
 func invoiceKey(f refund.InvoiceFilter) string { return fmt.Sprintf("%+v", f) }
+
+// invoiceIDKey names the question GetInvoice(merchantID, id) asks.
+func invoiceIDKey(merchantID string, id int64) string {
+	return fmt.Sprintf("%s%s|%d", aheadInvoice, merchantID, id)
+}
 
 const (
 	policySelect    = `SELECT approval_threshold, older_than_days, approval_expiry_s, updated_at FROM refund_policies`
@@ -183,8 +189,8 @@ func (r *invoiceReads) queue(t *tx, b *pgx.Batch) func(pgx.BatchResults) error {
 		readParent = queueInvoices(b, parent, p)
 	}
 	merchantID := r.f.MerchantID
-	b.Queue(`SELECT `+merchantColumns+` FROM merchants WHERE id = $1`, merchantID)
-	b.Queue(`SELECT `+configColumns+` FROM invoice_configs WHERE merchant_id = $1`, merchantID)
+	b.Queue(merchantByID, merchantID)
+	b.Queue(configByMerchant, merchantID)
 	return func(br pgx.BatchResults) error {
 		invs, err := readList(br)
 		if err != nil {
@@ -200,23 +206,18 @@ func (r *invoiceReads) queue(t *tx, b *pgx.Batch) func(pgx.BatchResults) error {
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return t.fail("get merchant", err)
 		}
-		c := &refund.InvoiceConfig{MerchantID: merchantID}
-		cerr := br.QueryRow().Scan(configDest(c)...)
-		if cerr != nil && !errors.Is(cerr, pgx.ErrNoRows) {
+		c, cerr := scanConfig(br.QueryRow(), merchantID)
+		if cerr != nil && refund.ErrorCode(cerr) != refund.ENotFound {
 			return t.fail("get invoice config", cerr)
 		}
 		t.keep(aheadInvoices+invoiceKey(r.f), invs)
 		for _, inv := range parents {
-			t.keep(fmt.Sprintf("%s%s|%d", aheadInvoice, inv.MerchantID, inv.ID), inv)
+			t.keep(invoiceIDKey(inv.MerchantID, inv.ID), inv)
 		}
 		if m != nil {
 			t.keep(aheadMerchant+merchantID, m)
 		}
-		if cerr == nil {
-			t.keep(aheadInvoiceConfig+merchantID, configRead{c: c})
-		} else {
-			t.keep(aheadInvoiceConfig+merchantID, configRead{err: noInvoiceConfig(merchantID)})
-		}
+		t.keep(aheadInvoiceConfig+merchantID, configRead{c, cerr})
 		return nil
 	}
 }

@@ -46,7 +46,7 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 	if err != nil {
 		return fmt.Errorf("postgres: create invoice: %w", err)
 	}
-	t.forget(invoiceKinds...)
+	t.forgetInvoices()
 	n := len(inv.Lines)
 	var (
 		items, skus, namesEN, namesAR, rates                    = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -123,7 +123,7 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 // GetInvoice returns EInvoiceNotFound, also for another merchant's
 // invoice; merchantID "" matches any.
 func (t *tx) GetInvoice(ctx context.Context, merchantID string, id int64) (*refund.Invoice, error) {
-	if v, ok := t.recall(fmt.Sprintf("%s%s|%d", aheadInvoice, merchantID, id)); ok {
+	if v, ok := t.recall(invoiceIDKey(merchantID, id)); ok {
 		return cloneInvoices([]*refund.Invoice{v.(*refund.Invoice)})[0], nil
 	}
 	query, args := `SELECT `+invoiceSelect+` FROM invoices WHERE id = $1`, []any{id}
@@ -336,7 +336,7 @@ func (t *tx) CountInvoices(ctx context.Context, f refund.InvoiceFilter) (int, er
 // Nothing waits for it: inside Update it travels with the next round trip,
 // and a missing invoice refuses in the server (see refusing).
 func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
-	t.forget(invoiceKinds...)
+	t.forgetInvoices()
 	id := inv.ID
 	return t.refusing(ctx, "update invoice", func(string) error {
 		return refund.Errorf(refund.EInvoiceNotFound, "", "invoice %d not found", id)
@@ -354,7 +354,7 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
 func (t *tx) AddCredited(ctx context.Context, invoiceID int64, lines map[int64]int64, shipping int64) error {
 	// Not nil: a nil slice travels as NULL, and cardinality(NULL) is NULL
 	// (a note of shipping only would be refused).
-	t.forget(invoiceKinds...)
+	t.forgetInvoices()
 	ids := append(make([]int64, 0, len(lines)), slices.Sorted(maps.Keys(lines))...)
 	deltas := make([]int64, len(ids))
 	for i, id := range ids {
@@ -385,7 +385,7 @@ func (t *tx) ClaimInvoiceReports(ctx context.Context, now, until time.Time, limi
 	if limit <= 0 {
 		return nil, nil
 	}
-	t.forget(invoiceKinds...)
+	t.forgetInvoices()
 	out, err := queryAll(ctx, t, "claim invoice reports", `UPDATE invoices SET zatca_next_at = $1 WHERE id IN (
 		SELECT id FROM invoices WHERE zatca_status = 'pending' AND zatca_next_at <= $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
 		RETURNING `+invoiceSelect, scanInvoice, until, now, limit)
@@ -438,13 +438,8 @@ func (t *tx) SetInvoiceChainHead(ctx context.Context, merchantID, hash string) e
 // chain row always first, one merchant's invoicing serialises on that one
 // row. Both statements travel with the upsert: no round trip more.
 //
-// That removes the cycle within one merchant's two rows only. A batch
-// holds several callers' rows, taken in the order its callers came: two
-// batches that each invoice for two merchants in opposite orders, or
-// whose orders' rows and chain row come in opposite orders (an Update
-// without an order key can join any lane), can still deadlock. Those are
-// rarer (none in the bench's runs); the server breaks them and the batch
-// runs again (commitBatch).
+// That removes the cycle within one merchant's two rows only; the one
+// between batches holding orders' rows and chain rows is batchMerchants'.
 func (t *tx) NextInvoiceNumber(ctx context.Context, merchantID string, year int) (int64, error) {
 	t.invoices(merchantID)
 	if t.write {
@@ -462,16 +457,22 @@ func (t *tx) NextInvoiceNumber(ctx context.Context, merchantID string, year int)
 	return n, nil
 }
 
-const configColumns = `serial_prefix, seller_name, vat_number, zatca_enabled, updated_at`
+// configByMerchant reads a merchant's invoice configuration for scanConfig.
+const configByMerchant = `SELECT serial_prefix, seller_name, vat_number, zatca_enabled, updated_at
+	FROM invoice_configs WHERE merchant_id = $1`
 
-// configDest is where configColumns scan to.
-func configDest(c *refund.InvoiceConfig) []any {
-	return []any{&c.SerialPrefix, &c.SellerName, &c.VATNumber, &c.ZATCAEnabled, &c.UpdatedAt}
-}
-
-// noInvoiceConfig is GetInvoiceConfig's answer for a merchant without one.
-func noInvoiceConfig(merchantID string) error {
-	return refund.Errorf(refund.ENotFound, "", "merchant %q has no invoice configuration", merchantID)
+// scanConfig reads merchantID's configuration (configByMerchant); no row
+// is ENotFound.
+func scanConfig(row pgx.Row, merchantID string) (*refund.InvoiceConfig, error) {
+	c := refund.InvoiceConfig{MerchantID: merchantID}
+	err := row.Scan(&c.SerialPrefix, &c.SellerName, &c.VATNumber, &c.ZATCAEnabled, &c.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.ENotFound, "", "merchant %q has no invoice configuration", merchantID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // GetInvoiceConfig returns ENotFound when the merchant never set one.
@@ -484,15 +485,11 @@ func (t *tx) GetInvoiceConfig(ctx context.Context, merchantID string) (*refund.I
 		c := *read.c
 		return &c, nil
 	}
-	c := refund.InvoiceConfig{MerchantID: merchantID}
-	err := t.q.QueryRow(ctx, `SELECT `+configColumns+` FROM invoice_configs WHERE merchant_id = $1`, merchantID).Scan(configDest(&c)...)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, noInvoiceConfig(merchantID)
-	}
-	if err != nil {
+	c, err := scanConfig(t.q.QueryRow(ctx, configByMerchant, merchantID), merchantID)
+	if err != nil && refund.ErrorCode(err) != refund.ENotFound {
 		return nil, t.fail("get invoice config", err)
 	}
-	return &c, nil
+	return c, err
 }
 
 // PutInvoiceConfig inserts or replaces the merchant's configuration.

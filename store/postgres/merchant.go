@@ -178,17 +178,15 @@ func nullString(s string) *string {
 
 const merchantColumns = `id, app_id, name, cr, freelancer, email, mobile, account_no, vat_number, time_zone, created_at`
 
+// merchantByID reads one merchant for scanMerchant.
+const merchantByID = `SELECT ` + merchantColumns + ` FROM merchants WHERE id = $1`
+
 func scanMerchant(s scanner) (*refund.Merchant, error) {
 	var m refund.Merchant
-	if err := s.Scan(merchantDest(&m)...); err != nil {
+	if err := s.Scan(&m.ID, &m.AppID, &m.Name, &m.CR, &m.Freelancer, &m.Email, &m.Mobile, &m.AccountNo, &m.VATNumber, &m.TimeZone, &m.CreatedAt); err != nil {
 		return nil, err
 	}
 	return &m, nil
-}
-
-// merchantDest is where merchantColumns scan to.
-func merchantDest(m *refund.Merchant) []any {
-	return []any{&m.ID, &m.AppID, &m.Name, &m.CR, &m.Freelancer, &m.Email, &m.Mobile, &m.AccountNo, &m.VATNumber, &m.TimeZone, &m.CreatedAt}
 }
 
 // CreateMerchant inserts m and assigns m.AppID from the column's identity
@@ -211,7 +209,7 @@ func (t *tx) GetMerchant(ctx context.Context, id string) (*refund.Merchant, erro
 		m := *v.(*refund.Merchant)
 		return &m, nil
 	}
-	m, err := scanMerchant(t.q.QueryRow(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE id = $1`, id))
+	m, err := scanMerchant(t.q.QueryRow(ctx, merchantByID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, refund.Errorf(refund.EMerchantNotFound, "", "merchant %q not found", id)
 	}
