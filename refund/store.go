@@ -89,9 +89,16 @@ type Tx interface {
 	// update per counter (... WHERE captured - refunded - pending >= amount)
 	// and returns EAmountExceedsRefundable with the Param of the first
 	// counter that would go over. It is all or nothing: when it returns an
-	// error no counter is left changed, so a caller may carry on in the
-	// same transaction (the late approval of a refund recorded failed
-	// lists a discrepancy and commits).
+	// error no counter is left changed, so a Reserve's caller may carry on
+	// in the same transaction (the late approval of a refund recorded
+	// failed lists a discrepancy and commits).
+	//
+	// Commit, Release and Reverse move what a refund itself reserved or
+	// refunded, which a consistent store always holds: their failure fails
+	// the whole Update, which returns it even when fn carried on, and
+	// nothing of fn commits. A store that pipelines may send them without
+	// waiting for an answer, and report their failure from a later
+	// statement of the transaction or from Update.
 	AdjustBalances(ctx context.Context, b Balances, op BalanceOp) error
 	// AdjustOrder adds amount to the order's voided (kind void) or charged
 	// back (kind chargeback) amount under the refunds' guard: refunded +

@@ -47,6 +47,9 @@ type Step struct {
 	// Step that matched nothing missed its row or its limit.
 	Exists     string
 	ExistsArgs []any
+	// Found is Exists numbered as Update's key (it takes Args), so a store
+	// can judge a refused Update in the same statement.
+	Found string
 
 	param        string // the error's Param
 	absent, what string // the error when the row is missing; over its limit
@@ -156,6 +159,7 @@ func step(op refund.BalanceOp, p func(int) string, name, table string, cs []coun
 		UndoArgs:   append(append([]any{}, amounts...), keyArgs...),
 		Exists:     "SELECT 1 FROM " + table + " WHERE " + cond(1),
 		ExistsArgs: keyArgs,
+		Found:      "SELECT 1 FROM " + table + " WHERE " + where,
 		param:      param, absent: absent, what: what}
 }
 

@@ -30,9 +30,36 @@ var dialect = guard.Dialect{
 // not have (each with its Param), EOrderNotFound. So a caller that carries
 // on in the same transaction (a late approval recorded as a discrepancy)
 // commits counters as they were.
+//
+// Inside Update, Commit, Release and Reverse are held instead (see
+// holdBalances): nothing waits for them.
 func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.BalanceOp) error {
+	if t.write && op != refund.Reserve && t.invoiceReads == nil {
+		return t.holdBalances(b, op)
+	}
 	_, err := t.adjust(ctx, b, op, false)
 	return err
+}
+
+// holdBalances holds op's guarded updates for the transaction's next round
+// trip, each written to raise in the server when it matches no row, so the
+// transaction fails there and commits nothing (refund.Tx.AdjustBalances:
+// a refund's final move that does not fit fails its Update). A refund's
+// result then needs no answered round trip for its counters.
+func (t *tx) holdBalances(b refund.Balances, op refund.BalanceOp) error {
+	steps, err := guard.Steps(dialect, b, op)
+	if err != nil {
+		return err
+	}
+	for _, st := range steps {
+		refused := func(why string) error { return st.Refused(op, why == "over", b.OrderID) }
+		t.q.hold(held{op: st.Op, refused: refused, scan: scanTrue, args: st.Args,
+			sql: `WITH u AS (` + st.Update + ` RETURNING 1)
+			SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN true
+				WHEN EXISTS (` + st.Found + `) THEN refundd_refuse('over')
+				ELSE refundd_refuse('missing') END`})
+	}
+	return nil
 }
 
 // ReserveRefund is AdjustBalances(b, Reserve) with the order's refund

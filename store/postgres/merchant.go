@@ -99,12 +99,11 @@ func (t *tx) later(ctx context.Context, op, query string, args ...any) error {
 // arrives with the transaction's next round trip, or from Update itself,
 // and the transaction commits nothing.
 func (t *tx) refusing(ctx context.Context, op string, refused func(why string) error, query string, args ...any) error {
-	scan := func(row pgx.Row) error { var ok bool; return row.Scan(&ok) }
 	if t.write {
-		t.q.hold(held{op: op, sql: query, args: args, scan: scan, refused: refused})
+		t.q.hold(held{op: op, sql: query, args: args, scan: scanTrue, refused: refused})
 		return nil
 	}
-	err := scan(t.q.QueryRow(ctx, query, args...))
+	err := scanTrue(t.q.QueryRow(ctx, query, args...))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == refusal {
 		return refused(pe.Message)
@@ -113,6 +112,13 @@ func (t *tx) refusing(ctx context.Context, op string, refused func(why string) e
 		return t.fail(op, err)
 	}
 	return nil
+}
+
+// scanTrue reads the one boolean a refusing statement returns when it
+// does not raise.
+func scanTrue(row pgx.Row) error {
+	var ok bool
+	return row.Scan(&ok)
 }
 
 // exists reports whether query returns a row.

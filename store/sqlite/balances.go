@@ -26,7 +26,19 @@ var dialect = guard.Dialect{
 // a capture, vendor or item the order does not have (each with its Param),
 // EOrderNotFound. So a caller that carries on in the same transaction (a
 // late approval recorded as a discrepancy) commits counters as they were.
+//
+// A failed Commit, Release or Reverse also fails the Update, even one
+// whose fn carries on (refund.Tx.AdjustBalances), as on PostgreSQL, where
+// it raises in the server.
 func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.BalanceOp) error {
+	err := t.adjust(ctx, b, op)
+	if err != nil && op != refund.Reserve && t.failed == nil {
+		t.failed = err
+	}
+	return err
+}
+
+func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp) error {
 	steps, err := guard.Steps(dialect, b, op)
 	if err != nil {
 		return err

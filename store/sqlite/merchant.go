@@ -15,6 +15,8 @@ import (
 // one from View.
 type tx struct {
 	q *querier
+	// failed fails the Update even if fn returns nil (AdjustBalances).
+	failed error
 }
 
 // scanner is a *sql.Row or *sql.Rows.

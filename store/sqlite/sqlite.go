@@ -353,10 +353,16 @@ func (e *lostBatch) Error() string { return "sqlite: batch transaction lost: " +
 
 // run calls fn, turning a panic into an error: fn runs on the committer's
 // goroutine, where a panic would take every batched caller down with it.
+// A failure that fails the whole Update (tx.failed) is fn's error even if
+// fn carried on.
 func run(fn func(tx refund.Tx) error, t *tx) (err error) {
+	t.failed = nil
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("sqlite: update panicked: %v", p)
+		}
+		if err == nil {
+			err = t.failed
 		}
 	}()
 	return fn(t)

@@ -454,41 +454,52 @@ func testNeverNegative(t *testing.T, f *fixture) {
 }
 
 // testAllOrNothing: an AdjustBalances that fails leaves every counter as it
-// was even when its caller carries on and commits (the late approval of a
-// refund recorded failed does: it lists a discrepancy instead), whichever
-// counter failed, first or last, and whether the ones after it would have
-// passed.
+// was, whichever counter failed, first or last, and whether the ones after
+// it would have passed. A refused Reserve is an answer: its caller may
+// carry on and commit (the late approval of a refund recorded failed
+// does: it lists a discrepancy instead). A refund's final move (Commit,
+// Release, Reverse) that does not fit fails the whole Update even when fn
+// carries on, and nothing fn wrote commits.
 func testAllOrNothing(t *testing.T, f *fixture) {
 	for _, tc := range []struct {
 		name      string
 		voidFirst int64 // voided on the order before: its limit falls below its lines'
+		reserved  bool  // 100 of line-1 reserved before
 		b         func(o *refund.Order) refund.Balances
 		op        refund.BalanceOp
 		code      string // "" for an internal error
 		param     string
 	}{
-		{"OrderOverTheRestWouldPass", 100, fullBalances, refund.Reserve, refund.EAmountExceedsRefundable, "amount"},
-		{"VendorOver", 0, func(o *refund.Order) refund.Balances {
+		{"OrderOverTheRestWouldPass", 100, false, fullBalances, refund.Reserve, refund.EAmountExceedsRefundable, "amount"},
+		{"VendorOver", 0, false, func(o *refund.Order) refund.Balances {
 			return refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 12000, At: o.UpdatedAt.Add(time.Hour),
 				Vendors: []refund.RefundVendor{{VendorID: "v1", Amount: 1000}, {VendorID: "v2", Amount: 11000}}}
 		}, refund.Reserve, refund.EAmountExceedsRefundable, "vendors[v2]"},
-		{"LastItemOver", 0, func(o *refund.Order) refund.Balances {
+		{"LastItemOver", 0, false, func(o *refund.Order) refund.Balances {
 			b := fullBalances(o)
 			b.Items[1].Qty = 5
 			return b
 		}, refund.Reserve, refund.EAmountExceedsRefundable, "items[line-2]"},
-		{"NoSuchItem", 0, func(o *refund.Order) refund.Balances {
+		{"NoSuchItem", 0, false, func(o *refund.Order) refund.Balances {
 			b := fullBalances(o)
 			b.Items = append(b.Items, refund.RefundItem{ItemID: "line-9", Qty: 1, Amount: 1})
 			return b
 		}, refund.Reserve, refund.EInvalidRequest, "items[line-9]"},
-		{"NoSuchCapture", 0, func(o *refund.Order) refund.Balances {
+		{"NoSuchCapture", 0, false, func(o *refund.Order) refund.Balances {
 			return refund.Balances{OrderID: o.ID, CaptureID: "txn_missing", Amount: 100,
 				Vendors: []refund.RefundVendor{{VendorID: "v1", Amount: 100}}}
 		}, refund.Reserve, refund.EInvalidRequest, "transaction_id"},
-		{"CommitMoreThanPending", 0, func(o *refund.Order) refund.Balances {
+		{"CommitMoreThanPending", 0, false, func(o *refund.Order) refund.Balances {
 			return refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 100}
 		}, refund.Commit, "", ""},
+		{"ReleaseLastItemMoreThanPending", 0, true, func(o *refund.Order) refund.Balances {
+			// The order and capture have 100 pending, line-2 nothing.
+			return refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 100,
+				Items: []refund.RefundItem{{ItemID: "line-2", Qty: 1, Amount: 100}}}
+		}, refund.Release, "", ""},
+		{"ReverseOfNoSuchOrder", 0, false, func(o *refund.Order) refund.Balances {
+			return refund.Balances{OrderID: "ord_missing", Amount: 100}
+		}, refund.Reverse, refund.EOrderNotFound, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := f.mustCreateMerchant()
@@ -498,21 +509,47 @@ func testAllOrNothing(t *testing.T, f *fixture) {
 					return tx.AdjustOrder(f.ctx, o.ID, refund.AdjustmentVoid, tc.voidFirst, o.UpdatedAt)
 				})
 			}
-			before := countersOf(f.mustGetOrder(o.ID))
+			if tc.reserved {
+				f.mustAdjust(refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 100,
+					Items: []refund.RefundItem{{ItemID: "line-1", Qty: 1, Amount: 100}}}, refund.Reserve)
+			}
+			was := f.mustGetOrder(o.ID)
+			before := countersOf(was)
 			var adjErr error
-			f.mustUpdate(func(tx refund.Tx) error {
+			err := f.update(func(tx refund.Tx) error {
 				adjErr = tx.AdjustBalances(f.ctx, tc.b(o), tc.op)
-				return nil // carry on and commit
+				// Carry on: a write after it, then commit.
+				return tx.AdjustOrder(f.ctx, o.ID, refund.AdjustmentVoid, 1, o.UpdatedAt)
 			})
+			if tc.op == refund.Reserve {
+				if err != nil {
+					t.Fatalf("Update after a refused Reserve: %v, want it committed", err)
+				}
+				if adjErr == nil {
+					t.Fatal("AdjustBalances succeeded")
+				}
+				was.VoidedAmount++
+			} else {
+				// A store that pipelines may answer nil and fail the Update.
+				if err == nil {
+					t.Fatalf("Update carried on after a failed %v and committed (AdjustBalances said %v)", tc.op, adjErr)
+				}
+				if adjErr != nil && refund.ErrorCode(adjErr) != refund.ErrorCode(err) {
+					t.Fatalf("AdjustBalances said %v, Update %v: want the same failure", adjErr, err)
+				}
+				adjErr = err
+			}
 			switch {
-			case adjErr == nil:
-				t.Fatal("AdjustBalances succeeded")
 			case tc.code == "" && refund.ErrorCode(adjErr) != refund.EInternal:
 				t.Fatalf("error %v, want an internal error", adjErr)
 			case tc.code != "":
 				wantCodeParam(t, adjErr, tc.code, tc.param)
 			}
-			wantSame(t, "counters after a failed adjustment, committed", countersOf(f.mustGetOrder(o.ID)), before)
+			now := f.mustGetOrder(o.ID)
+			wantSame(t, "counters after a failed adjustment", countersOf(now), before)
+			if now.VoidedAmount != was.VoidedAmount {
+				t.Fatalf("voided %d after the write that carried on, want %d", now.VoidedAmount, was.VoidedAmount)
+			}
 		})
 	}
 }
