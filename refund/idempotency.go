@@ -150,16 +150,12 @@ func (s *Service) BeginIdempotent(ctx context.Context, p Principal, key, hash st
 		return nil, Errorf(EForbidden, "", "this key does not act for a merchant")
 	}
 	c := &Claim{merchantID: p.MerchantID, key: key, hash: hash}
-	var rec *IdempotencyRecord
 	looked := time.Now()
-	err := s.cfg.Store.View(ctx, func(tx Tx) error {
-		var err error
-		if rec, err = tx.GetIdempotency(ctx, p.MerchantID, key); ErrorCode(err) == ENotFound {
-			return nil // a read that found nothing succeeded: no rollback
-		}
-		return err
-	})
+	rec, err := s.cfg.Store.LookupIdempotency(ctx, p.MerchantID, key)
 	traceSince(ctx, "idem_lookup", looked)
+	if ErrorCode(err) == ENotFound {
+		rec, err = nil, nil
+	}
 	switch {
 	case err != nil:
 		return nil, err

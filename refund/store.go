@@ -15,6 +15,11 @@ type Store interface {
 	Update(ctx context.Context, fn func(tx Tx) error) error
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(tx Tx) error) error
+	// LookupIdempotency is Tx.GetIdempotency outside any transaction: one
+	// statement reads one snapshot by itself, and the lookup that every
+	// request with an Idempotency-Key makes then needs no BEGIN or COMMIT
+	// (on PostgreSQL two statements and a round trip).
+	LookupIdempotency(ctx context.Context, merchantID, key string) (*IdempotencyRecord, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Now reads the database's clock. Every node takes leases, retry times

@@ -11,7 +11,7 @@ import (
 // guessing. A refund asked for over HTTP goes through, in order:
 //
 //	auth                 the API key lookup (a read transaction, unless cached)
-//	idem_lookup          looking the Idempotency-Key up (a read transaction)
+//	idem_lookup          looking the Idempotency-Key up (one statement, no transaction)
 //	idem_begin_*         taking over the key of a request that died (a write
 //	                     transaction; a fresh key is claimed by reserve)
 //	reserve_*            the reservation (a write transaction)

@@ -149,6 +149,13 @@ func (s *fencedStore) View(ctx context.Context, fn func(tx refund.Tx) error) err
 	return s.Store.View(ctx, fn)
 }
 
+func (s *fencedStore) LookupIdempotency(ctx context.Context, merchantID, key string) (*refund.IdempotencyRecord, error) {
+	if s.n.dead {
+		return nil, errDead
+	}
+	return s.Store.LookupIdempotency(ctx, merchantID, key)
+}
+
 // faultyStore injects commits of unknown outcome: an Update that never ran
 // but reports a lost connection, and one that committed but reports it
 // failed. Its clock is the world's true time.

@@ -21,16 +21,35 @@ const idempotencyColumns = `merchant_id, idempotency_key, request_hash, object_i
 // same key only reads it; inserting the key is what the primary key
 // guards.
 func (t *tx) GetIdempotency(ctx context.Context, merchantID, key string) (*refund.IdempotencyRecord, error) {
+	r, err := scanIdempotency(t.q.QueryRow(ctx, getIdempotency, merchantID, key), key)
+	if err != nil && refund.ErrorCode(err) != refund.ENotFound {
+		return nil, t.fail("get idempotency key", err)
+	}
+	return r, err
+}
+
+// LookupIdempotency is GetIdempotency with no transaction around its one
+// statement (refund.Store): no BEGIN before it, no COMMIT after.
+func (s *Store) LookupIdempotency(ctx context.Context, merchantID, key string) (*refund.IdempotencyRecord, error) {
+	r, err := scanIdempotency(s.pool.QueryRow(ctx, getIdempotency, merchantID, key), key)
+	if err != nil && refund.ErrorCode(err) != refund.ENotFound {
+		return nil, hide(wrap("get idempotency key", err))
+	}
+	return r, err
+}
+
+const getIdempotency = `SELECT ` + idempotencyColumns + ` FROM idempotency_keys
+		WHERE merchant_id = $1 AND idempotency_key = $2`
+
+func scanIdempotency(row pgx.Row, key string) (*refund.IdempotencyRecord, error) {
 	var r refund.IdempotencyRecord
-	err := t.q.QueryRow(ctx, `SELECT `+idempotencyColumns+` FROM idempotency_keys
-		WHERE merchant_id = $1 AND idempotency_key = $2`, merchantID, key).Scan(
-		&r.MerchantID, &r.Key, &r.RequestHash, &r.ObjectID, &r.Reply.Status, &r.Reply.ContentType, &r.Reply.Body,
+	err := row.Scan(&r.MerchantID, &r.Key, &r.RequestHash, &r.ObjectID, &r.Reply.Status, &r.Reply.ContentType, &r.Reply.Body,
 		&r.LockedUntil, &r.CompletedAt, &r.CreatedAt, &r.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
 	}
 	if err != nil {
-		return nil, t.fail("get idempotency key", err)
+		return nil, err
 	}
 	return &r, nil
 }

@@ -19,10 +19,22 @@ const getIdempotency = `SELECT ` + idempotencyColumns + ` FROM idempotency_keys
 
 // GetIdempotency returns ENotFound.
 func (t *tx) GetIdempotency(ctx context.Context, merchantID, key string) (*refund.IdempotencyRecord, error) {
+	return scanIdempotency(t.q.QueryRowContext(ctx, getIdempotency, merchantID, key), key)
+}
+
+// LookupIdempotency is GetIdempotency on a reader, with no transaction
+// around the one statement (refund.Store).
+func (s *Store) LookupIdempotency(ctx context.Context, merchantID, key string) (*refund.IdempotencyRecord, error) {
+	s.stmts.Add(1)
+	r, err := scanIdempotency(s.rstmts[getIdempotency].QueryRowContext(ctx, merchantID, key), key)
+	return r, hide(err)
+}
+
+func scanIdempotency(row *sql.Row, key string) (*refund.IdempotencyRecord, error) {
 	var r refund.IdempotencyRecord
 	var locked, created, expires int64
 	var completed sql.NullInt64
-	err := t.q.QueryRowContext(ctx, getIdempotency, merchantID, key).Scan(
+	err := row.Scan(
 		&r.MerchantID, &r.Key, &r.RequestHash, &r.ObjectID, &r.Reply.Status, &r.Reply.ContentType, &r.Reply.Body,
 		&locked, &completed, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -152,7 +152,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// viewQueries are the queries a View runs on (nearly) every request.
+// viewQueries are the reads (nearly) every request runs: the
+// Idempotency-Key lookup, on its own (LookupIdempotency) or in a View.
 // Prepared once on the reader pool, database/sql prepares each on a reader
 // connection the first time it runs there and reuses it after; any other
 // View query is parsed and planned on every run. Prepared here, at Open,

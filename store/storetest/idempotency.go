@@ -21,16 +21,50 @@ func (f *fixture) mustInsertIdempotency(r *refund.IdempotencyRecord) {
 	f.mustUpdate(func(tx refund.Tx) error { return tx.InsertIdempotency(f.ctx, r) })
 }
 
+// getIdempotency reads the key in a View, and checks that the lookup
+// outside any transaction answers the same.
 func (f *fixture) getIdempotency(merchantID, key string) (*refund.IdempotencyRecord, error) {
+	f.t.Helper()
 	var r *refund.IdempotencyRecord
 	err := f.view(func(tx refund.Tx) (err error) {
 		r, err = tx.GetIdempotency(f.ctx, merchantID, key)
 		return err
 	})
+	looked, lerr := f.store.LookupIdempotency(f.ctx, merchantID, key)
+	switch {
+	case (err == nil) != (lerr == nil) || refund.ErrorCode(err) != refund.ErrorCode(lerr):
+		f.t.Fatalf("LookupIdempotency: %v, GetIdempotency in a View: %v", lerr, err)
+	case err == nil:
+		wantSame(f.t, "LookupIdempotency", looked, r)
+	}
 	return r, err
 }
 
 var idempotencyTests = []test{
+	{"LookupSeesOnlyCommitted", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		r := f.newIdempotency(m.ID, "key-1")
+		f.mustUpdate(func(tx refund.Tx) error {
+			if err := tx.InsertIdempotency(f.ctx, r); err != nil {
+				return err
+			}
+			// A write after the insert: on PostgreSQL it sends the held
+			// insert to the server, uncommitted.
+			if err := tx.UpdateIdempotency(f.ctx, r); err != nil {
+				return err
+			}
+			_, err := f.store.LookupIdempotency(f.ctx, m.ID, "key-1")
+			wantCode(t, err, refund.ENotFound)
+			return nil
+		})
+		got, err := f.store.LookupIdempotency(f.ctx, m.ID, "key-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSame(t, "LookupIdempotency after the commit", got, r)
+		_, err = f.store.LookupIdempotency(f.ctx, m.ID, "key-2")
+		wantCode(t, err, refund.ENotFound)
+	}},
 	{"OK", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		r := f.newIdempotency(m.ID, "key-1")
