@@ -32,12 +32,23 @@ var dialect = guard.Dialect{
 // commits counters as they were.
 //
 // Inside Update, Commit, Release and Reverse are held instead (see
-// holdBalances): nothing waits for them.
+// holdBalances): nothing waits for them. When invoice reads must travel
+// with them (invoiceReads) they are answered, and a failure then fails
+// the Update from the pipe (refund.Tx.AdjustBalances: a final move that
+// does not fit commits nothing, even if fn carries on).
 func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.BalanceOp) error {
-	if t.write && op != refund.Reserve && t.invoiceReads == nil {
-		return t.holdBalances(b, op)
+	final := t.write && op != refund.Reserve
+	if final && t.invoiceReads == nil {
+		if err := t.holdBalances(b, op); err != nil {
+			t.q.poison(err)
+			return err
+		}
+		return nil
 	}
 	_, err := t.adjust(ctx, b, op, false)
+	if err != nil && final {
+		t.q.poison(err)
+	}
 	return err
 }
 

@@ -113,6 +113,15 @@ func (p *pipe) drain(br pgx.BatchResults) error {
 	return nil
 }
 
+// poison fails the rest of the transaction with err, as a held write's
+// failure does: nothing more is sent, and Update returns err even if fn
+// carries on (the Update, or its savepoint in a batch, rolls back).
+func (p *pipe) poison(err error) {
+	if p.err == nil {
+		p.err = err
+	}
+}
+
 // refusal is the SQLSTATE refundd_refuse raises.
 const refusal = "RD001"
 

@@ -948,6 +948,12 @@ func TestHeldWritesNeverOutliveTheirUpdate(t *testing.T) {
 		{"stale refund", func(tx refund.Tx) error { c := stale; return tx.UpdateRefund(ctx, &c) }, refund.EConflict},
 		{"no such refund", func(tx refund.Tx) error { c := stale; c.ID = "re_missing"; return tx.UpdateRefund(ctx, &c) }, refund.ERefundNotFound},
 		{"vanished key", func(tx refund.Tx) error { return tx.UpdateIdempotency(ctx, key("missing")) }, refund.ENotFound},
+		{"final move that does not fit", func(tx refund.Tx) error {
+			return tx.AdjustBalances(ctx, refund.Balances{OrderID: o.ID, CaptureID: "txn_1", Amount: 1 << 40}, refund.Commit)
+		}, refund.EInternal},
+		{"final move of no such order", func(tx refund.Tx) error {
+			return tx.AdjustBalances(ctx, refund.Balances{OrderID: "ord_missing", Amount: 10}, refund.Reverse)
+		}, refund.EOrderNotFound},
 	}
 	after := []struct {
 		name string

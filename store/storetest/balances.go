@@ -129,6 +129,7 @@ var balanceTests = []test{
 		wantSame(t, "counters after fn failed", countersOf(f.mustGetOrder(o.ID)), before)
 	}},
 	{"AllOrNothing", testAllOrNothing},
+	{"FinalMoveFailsItsUpdate", testFinalMoveFailsItsUpdate},
 	{"ConcurrentReserveNeverOverRefunds", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		o := f.mustCreateOrder(m.ID) // captured 30000
@@ -549,6 +550,50 @@ func testAllOrNothing(t *testing.T, f *fixture) {
 			wantSame(t, "counters after a failed adjustment", countersOf(now), before)
 			if now.VoidedAmount != was.VoidedAmount {
 				t.Fatalf("voided %d after the write that carried on, want %d", now.VoidedAmount, was.VoidedAmount)
+			}
+		})
+	}
+}
+
+// testFinalMoveFailsItsUpdate: a Commit that does not fit fails its Update
+// even when fn carries on, also after fn read an invoiced refund (a store
+// that reads invoices with the refund's counters may answer that move
+// instead of holding it).
+func testFinalMoveFailsItsUpdate(t *testing.T, f *fixture) {
+	for _, tc := range []struct {
+		name  string
+		setup func() (*refund.Order, *refund.Refund)
+	}{
+		{"Plain", func() (*refund.Order, *refund.Refund) {
+			o := f.mustCreateOrder(f.mustCreateMerchant().ID)
+			return o, f.mustCreateRefund(o)
+		}},
+		{"AfterReadingAnInvoicedRefund", func() (*refund.Order, *refund.Refund) {
+			_, o, r, _, _ := f.mustCreateCreditedOrder()
+			return o, r
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, r := tc.setup()
+			before := f.mustGetOrder(o.ID)
+			var adjErr error
+			err := f.update(func(tx refund.Tx) error {
+				if _, err := tx.GetRefund(f.ctx, "", r.ID); err != nil {
+					return err
+				}
+				adjErr = tx.AdjustBalances(f.ctx, refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: o.CapturedAmount + 1}, refund.Commit)
+				return tx.AdjustOrder(f.ctx, o.ID, refund.AdjustmentVoid, 1, o.UpdatedAt) // carry on
+			})
+			if err == nil {
+				t.Fatalf("Update committed after a Commit that did not fit (AdjustBalances said %v)", adjErr)
+			}
+			if code := refund.ErrorCode(err); code != refund.EInternal {
+				t.Fatalf("Update: %v (code %q), want an internal error", err, code)
+			}
+			after := f.mustGetOrder(o.ID)
+			wantSame(t, "counters after the failed Update", countersOf(after), countersOf(before))
+			if after.VoidedAmount != before.VoidedAmount {
+				t.Fatalf("voided %d after the failed Update, want %d", after.VoidedAmount, before.VoidedAmount)
 			}
 		})
 	}
