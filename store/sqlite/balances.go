@@ -38,6 +38,8 @@ func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.Ba
 	return err
 }
 
+// adjust runs the guarded updates one by one, taking back those before a
+// refused one.
 func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp) error {
 	steps, err := guard.Steps(dialect, b, op)
 	if err != nil {
