@@ -38,14 +38,12 @@ var dialect = guard.Dialect{
 // does not fit commits nothing, even if fn carries on).
 func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.BalanceOp) error {
 	final := t.write && op != refund.Reserve
+	var err error
 	if final && t.invoiceReads == nil {
-		if err := t.holdBalances(b, op); err != nil {
-			t.q.poison(err)
-			return err
-		}
-		return nil
+		err = t.holdBalances(b, op)
+	} else {
+		_, err = t.adjust(ctx, b, op, false)
 	}
-	_, err := t.adjust(ctx, b, op, false)
 	if err != nil && final {
 		t.q.poison(err)
 	}
