@@ -175,7 +175,13 @@ var viewQueries = []string{getIdempotency}
 //
 // The writer also gets _txlock=immediate (BEGIN IMMEDIATE: the write lock
 // is taken at BEGIN, so a transaction never fails half-way trying to
-// upgrade from reading to writing); the readers get query_only(1).
+// upgrade from reading to writing) and temp_store(MEMORY): the committer
+// runs each Update in a savepoint, and SQLite keeps the pages a savepoint
+// may have to restore in a sub-journal that, past 64 KiB, it spills to a
+// temporary file, recreated for every transaction. A group commit passes
+// that size, and writing the file took a third of the process's CPU at 32
+// clients (docs/performance.md). In memory it costs at most a batch's
+// pages. The readers get query_only(1).
 func dsn(path string, write bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -183,6 +189,7 @@ func dsn(path string, write bool) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	if write {
+		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Add("_pragma", "query_only(1)")
