@@ -21,6 +21,10 @@ const driverName = "sqlite"
 // reads them from after a plain path's '?'.
 func source(path string, q url.Values) string { return path + "?" + q.Encode() }
 
+// writerParams adds nothing: the WAL write gathering (wal_ncruces.go) needs
+// a Go VFS, which this driver does not offer in the same way.
+func writerParams(url.Values) {}
+
 // Result codes, extended where SQLite has one.
 const (
 	codeBusy       = sqlite3.SQLITE_BUSY

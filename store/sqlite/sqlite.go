@@ -191,6 +191,7 @@ func dsn(path string, write bool) string {
 	if write {
 		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", "immediate")
+		writerParams(q)
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}
