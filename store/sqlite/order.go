@@ -283,13 +283,24 @@ func (t *tx) ReserveRefund(ctx context.Context, b refund.Balances) (int, error) 
 // InsertTransaction adds a transaction to its order. A zero Seq is
 // assigned the order's next one.
 func (t *tx) InsertTransaction(ctx context.Context, tr *refund.Transaction) error {
-	if tr.Seq == 0 {
-		err := t.q.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM transactions WHERE order_id = ?`, tr.OrderID).Scan(&tr.Seq)
-		if err != nil {
-			return wrap("insert transaction", err)
-		}
+	if tr.Seq != 0 {
+		return t.insertTransaction(ctx, tr)
 	}
-	return t.insertTransaction(ctx, tr)
+	// The next seq is found by the insert itself, one statement instead of
+	// a read and a write (every refund's result inserts one); the single
+	// writer means no other insert comes between. An aggregate without
+	// GROUP BY yields one row even for an order without transactions.
+	var seq int
+	err := t.q.QueryRowContext(ctx, `INSERT INTO transactions (`+transactionColumns+`)
+		SELECT ?1, ?2, COALESCE(MAX(seq), 0) + 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14
+		FROM transactions WHERE order_id = ?2 RETURNING seq`,
+		tr.ID, tr.OrderID, tr.Type, tr.Status, tr.Amount, tr.RefundedAmount, tr.PendingAmount, tr.RefundID,
+		tr.ResponseCode, tr.Message, tr.RRN, tr.STAN, tr.AuthCode, nanos(tr.CreatedAt)).Scan(&seq)
+	if err != nil {
+		return wrap("insert transaction", err)
+	}
+	tr.Seq = seq
+	return nil
 }
 
 func (t *tx) insertTransaction(ctx context.Context, tr *refund.Transaction) error {
