@@ -253,13 +253,12 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	if approval {
 		first, cause = StatusRequiresApproval, cause+"; waits for approval: "+why
 	}
-	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, To: first, Cause: cause, At: now}); err != nil {
-		return nil, false, err
-	}
+	ts := []Transition{{RefundID: r.ID, To: first, Cause: cause, At: now}}
 	if r.Status == StatusProcessing {
-		if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: StatusPending, To: StatusProcessing, Cause: "submitted to processor (attempt 1)", At: now}); err != nil {
-			return nil, false, err
-		}
+		ts = append(ts, Transition{RefundID: r.ID, From: StatusPending, To: StatusProcessing, Cause: "submitted to processor (attempt 1)", At: now})
+	}
+	if err := tx.InsertTransition(ctx, ts...); err != nil {
+		return nil, false, err
 	}
 	if err := s.event(ctx, tx, "refund.created", r, now); err != nil {
 		return nil, false, err

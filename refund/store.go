@@ -148,7 +148,10 @@ type Tx interface {
 	// now+lease (bumping Version) so no other worker takes them meanwhile.
 	// Backends with row locks skip rows locked by other claimers.
 	ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Refund, error)
-	InsertTransition(ctx context.Context, t Transition) error
+	// InsertTransition records state changes of refunds, in the order
+	// given (ListTransitions returns them so): a refund created and
+	// submitted at once records both in one statement.
+	InsertTransition(ctx context.Context, ts ...Transition) error
 	ListTransitions(ctx context.Context, refundID string) ([]Transition, error)
 
 	InsertEvent(ctx context.Context, e *Event) error

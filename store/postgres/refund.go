@@ -296,10 +296,22 @@ func (t *tx) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Dura
 	return rs, nil
 }
 
-// InsertTransition records a state change of a refund.
-func (t *tx) InsertTransition(ctx context.Context, tr refund.Transition) error {
+// InsertTransition records state changes of refunds in one statement of
+// one text, whatever their number, in the order given: the rows are
+// inserted in their ordinality's order, so their identity ids
+// (ListTransitions' order) follow it.
+func (t *tx) InsertTransition(ctx context.Context, ts ...refund.Transition) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	ids, from, to, cause := make([]string, len(ts)), make([]string, len(ts)), make([]string, len(ts)), make([]string, len(ts))
+	at := make([]time.Time, len(ts))
+	for i, tr := range ts {
+		ids[i], from[i], to[i], cause[i], at[i] = tr.RefundID, string(tr.From), string(tr.To), tr.Cause, tr.At
+	}
 	return t.later(ctx, "insert transition", `INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at)
-		VALUES ($1, $2, $3, $4, $5)`, tr.RefundID, string(tr.From), string(tr.To), tr.Cause, tr.At)
+		SELECT r, f, t, c, a FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+			WITH ORDINALITY AS u (r, f, t, c, a, n) ORDER BY n`, ids, from, to, cause, at)
 }
 
 // ListTransitions returns a refund's transitions in the order they were

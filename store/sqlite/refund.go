@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/refundd/refundd/refund"
@@ -237,11 +238,26 @@ func (t *tx) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Dura
 	return rs, nil
 }
 
-// InsertTransition records a state change of a refund.
-func (t *tx) InsertTransition(ctx context.Context, tr refund.Transition) error {
+// InsertTransition records state changes of refunds in one statement,
+// in the order given: SQLite inserts a VALUES list's rows in order, so
+// their ids (ListTransitions' order) follow it.
+func (t *tx) InsertTransition(ctx context.Context, ts ...refund.Transition) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 5*len(ts))
+	for _, tr := range ts {
+		args = append(args, tr.RefundID, string(tr.From), string(tr.To), tr.Cause, nanos(tr.At))
+	}
 	_, err := t.exec(ctx, "insert transition", `INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at)
-		VALUES (?, ?, ?, ?, ?)`, tr.RefundID, string(tr.From), string(tr.To), tr.Cause, nanos(tr.At))
+		VALUES `+valuesList(len(ts), 5), args...)
 	return err
+}
+
+// valuesList is a VALUES list of rows rows of cols placeholders each.
+func valuesList(rows, cols int) string {
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	return row + strings.Repeat(", "+row, rows-1)
 }
 
 // ListTransitions returns a refund's transitions in the order they were

@@ -188,6 +188,43 @@ var refundTests = []test{
 		})
 		wantSame(t, "transitions", got, want)
 	}},
+	{"TransitionsAtOnce", func(t *testing.T, f *fixture) {
+		// Several in one call keep the order given, across refunds too,
+		// and after those of an earlier call; none is no statement at all.
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID)
+		r, other := f.mustCreateRefund(o), f.mustCreateRefund(o)
+		first := refund.Transition{RefundID: r.ID, To: refund.StatusRequiresApproval, Cause: "created via native; waits for approval", At: t0}
+		at := []refund.Transition{
+			{RefundID: r.ID, From: refund.StatusRequiresApproval, To: refund.StatusPending, Cause: "approved", At: t0.Add(time.Minute)},
+			{RefundID: other.ID, To: refund.StatusPending, Cause: "created via native", At: t0},
+			{RefundID: r.ID, From: refund.StatusPending, To: refund.StatusProcessing, Cause: "submitted to processor (attempt 1)", At: t0.Add(time.Minute)},
+			{RefundID: other.ID, From: refund.StatusPending, To: refund.StatusProcessing, Cause: "submitted to processor (attempt 1)", At: t0},
+		}
+		f.mustUpdate(func(tx refund.Tx) error {
+			if err := tx.InsertTransition(f.ctx, first); err != nil {
+				return err
+			}
+			if err := tx.InsertTransition(f.ctx); err != nil {
+				return err
+			}
+			return tx.InsertTransition(f.ctx, at...)
+		})
+		for _, tc := range []struct {
+			id   string
+			want []refund.Transition
+		}{
+			{r.ID, []refund.Transition{first, at[0], at[2]}},
+			{other.ID, []refund.Transition{at[1], at[3]}},
+		} {
+			var got []refund.Transition
+			f.mustView(func(tx refund.Tx) (err error) {
+				got, err = tx.ListTransitions(f.ctx, tc.id)
+				return err
+			})
+			wantSame(t, "transitions of "+tc.id, got, tc.want)
+		}
+	}},
 	{"Events", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		o := f.mustCreateOrder(m.ID)
