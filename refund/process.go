@@ -748,12 +748,25 @@ func (s *Service) ListDiscrepancies(ctx context.Context, p Principal, f Discrepa
 	return paginate(rows, limit, func(d *Discrepancy) string { return d.ID }), nil
 }
 
-// Housekeep deletes expired idempotency keys.
+// housekeepStep bounds the keys one Housekeep transaction deletes: after
+// a long stop the expired keys can number millions, and one transaction
+// deleting them all would hold the write lock (on SQLite, every refund's
+// commit) and its changed pages for as long.
+const housekeepStep = 5000
+
+// Housekeep deletes expired idempotency keys, housekeepStep at a time,
+// each step its own transaction.
 func (s *Service) Housekeep(ctx context.Context) (int, error) {
-	var n int
-	err := s.write(ctx, func(tx Tx) (err error) {
-		n, err = tx.DeleteExpiredIdempotency(ctx, s.now())
-		return err
-	})
-	return n, err
+	total := 0
+	for {
+		var n int
+		err := s.write(ctx, func(tx Tx) (err error) {
+			n, err = tx.DeleteExpiredIdempotency(ctx, s.now(), housekeepStep)
+			return err
+		})
+		total += n
+		if err != nil || n < housekeepStep {
+			return total, err
+		}
+	}
 }

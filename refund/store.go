@@ -175,8 +175,9 @@ type Tx interface {
 	// UpdateIdempotency stores RefundID, Err*, LockedUntil and CompletedAt.
 	// Returns ENotFound when the record is gone.
 	UpdateIdempotency(ctx context.Context, r *IdempotencyRecord) error
-	// DeleteExpiredIdempotency deletes records that expired before t.
-	DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int, error)
+	// DeleteExpiredIdempotency deletes up to limit records that expired
+	// before t (the earliest first) and returns how many.
+	DeleteExpiredIdempotency(ctx context.Context, before time.Time, limit int) (int, error)
 
 	WebhookTx
 	AuditTx

@@ -88,9 +88,10 @@ func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord)
 		r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body, r.LockedUntil, r.CompletedAt, r.MerchantID, key)
 }
 
-// DeleteExpiredIdempotency deletes records whose ExpiresAt is before t and
-// returns how many.
-func (t *tx) DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int, error) {
-	n, err := t.exec(ctx, "delete expired idempotency keys", `DELETE FROM idempotency_keys WHERE expires_at < $1`, before)
+// DeleteExpiredIdempotency deletes up to limit records whose ExpiresAt is
+// before t, the earliest first, and returns how many.
+func (t *tx) DeleteExpiredIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := t.exec(ctx, "delete expired idempotency keys", `DELETE FROM idempotency_keys WHERE (merchant_id, idempotency_key) IN
+		(SELECT merchant_id, idempotency_key FROM idempotency_keys WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)`, before, limit)
 	return int(n), err
 }

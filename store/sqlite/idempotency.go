@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/refundd/refundd/refund"
@@ -79,9 +80,10 @@ func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord)
 	return nil
 }
 
-// DeleteExpiredIdempotency deletes records whose ExpiresAt is before t and
-// returns how many.
-func (t *tx) DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int, error) {
-	n, err := t.exec(ctx, "delete expired idempotency keys", `DELETE FROM idempotency_keys WHERE expires_at < ?`, nanos(before))
+// DeleteExpiredIdempotency deletes up to limit records whose ExpiresAt is
+// before t, the earliest first, and returns how many.
+func (t *tx) DeleteExpiredIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := t.exec(ctx, "delete expired idempotency keys", `DELETE FROM idempotency_keys WHERE rowid IN
+		(SELECT rowid FROM idempotency_keys WHERE expires_at < ? ORDER BY expires_at LIMIT `+strconv.Itoa(limit)+`)`, nanos(before))
 	return int(n), err
 }

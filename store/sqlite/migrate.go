@@ -33,14 +33,12 @@ func loadMigrations() ([]migration.Migration, error) {
 // and two processes migrating one file at once are serialised by the write
 // lock every write transaction takes at BEGIN.
 //
-// Open migrates before the committer takes the writer pool's one
-// connection; a later Migrate uses a connection of its own, which SQLite's
-// file lock serialises with the committer like any other process.
+// It runs on a connection of its own, which SQLite's file lock serialises
+// with the committer like any other process's, and which, unlike the
+// committer's, may spill a large migration's pages to the WAL before its
+// commit (dsn).
 func (s *Store) Migrate(ctx context.Context) error {
-	if s.wstmts == nil {
-		return migrate(ctx, s.writer)
-	}
-	db, err := sql.Open(driverName, dsn(s.path, true))
+	db, err := sql.Open(driverName, dsn(s.path, roleMigrator))
 	if err != nil {
 		return hide(wrap("migrate: open", err))
 	}

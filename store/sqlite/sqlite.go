@@ -99,7 +99,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	s := &Store{path: path}
 	var err error
-	if s.writer, err = sql.Open(driverName, dsn(path, true)); err != nil {
+	if s.writer, err = sql.Open(driverName, dsn(path, roleWriter)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, hide(err))
 	}
 	// One writer connection: serialising writers here, in Go, is cheaper
@@ -115,6 +115,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.writer.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, hide(err))
 	}
+	if err := checkWriter(ctx, s.writer); err != nil {
+		s.writer.Close()
+		return nil, err
+	}
 	if err := s.Migrate(ctx); err != nil {
 		s.writer.Close()
 		return nil, err
@@ -128,7 +132,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.reqs, s.closed = make(chan *commitReq), make(chan struct{})
 	s.loop.Add(1)
 	go s.commitLoop()
-	if s.reader, err = sql.Open(driverName, dsn(path, false)); err != nil {
+	if s.reader, err = sql.Open(driverName, dsn(path, roleReader)); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, hide(err))
 	}
@@ -161,8 +165,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // every View holds.
 var viewQueries = []string{getIdempotency}
 
-// dsn is the data source name of path with the pragmas every connection runs
-// when it opens.
+// role is what a connection is for; dsn gives each its own settings.
+type role int
+
+const (
+	roleReader   role = iota // query_only, for View
+	roleWriter               // the committer's one connection
+	roleMigrator             // Migrate's own connection
+)
+
+// dsn is the data source name of path with the pragmas a connection of
+// role runs when it opens.
 //
 //   - busy_timeout(10000) first, so that even the pragmas below wait for a
 //     lock held by another connection instead of failing.
@@ -173,29 +186,63 @@ var viewQueries = []string{getIdempotency}
 //     power loss; a refund engine may not.)
 //   - foreign_keys(1): SQLite leaves them off by default.
 //
-// The writer also gets _txlock=immediate (BEGIN IMMEDIATE: the write lock
-// is taken at BEGIN, so a transaction never fails half-way trying to
-// upgrade from reading to writing) and temp_store(MEMORY): the committer
-// runs each Update in a savepoint, and SQLite keeps the pages a savepoint
-// may have to restore in a sub-journal that, past 64 KiB, it spills to a
-// temporary file, recreated for every transaction. A group commit passes
-// that size, and writing the file took a third of the process's CPU at 32
-// clients (docs/performance.md). In memory it costs at most a batch's
-// pages. The readers get query_only(1).
-func dsn(path string, write bool) string {
+// The writer and the migrator take _txlock=immediate (BEGIN IMMEDIATE: the
+// write lock is taken at BEGIN, so a transaction never fails half-way
+// trying to upgrade from reading to writing). The readers get
+// query_only(1). The writer also gets:
+//   - temp_store(MEMORY): the committer runs each Update in a savepoint,
+//     and SQLite keeps the pages a savepoint may have to restore in a
+//     sub-journal that, past 64 KiB, it spills to a temporary file,
+//     recreated for every transaction. A group commit passes that size,
+//     and writing the file took a third of the process's CPU at 32
+//     clients (docs/performance.md). In memory it costs a batch's pages.
+//   - cache_spill(OFF): a transaction's pages reach the WAL only at its
+//     commit, which the WAL write gathering relies on (wal_ncruces.go).
+//     The cost is that a transaction's changed pages stay in memory until
+//     it commits; the committer's transactions are batches of small
+//     Updates (Housekeep deletes in bounded steps for this reason), and
+//     migrations, which may rewrite whole tables, run on the migrator.
+//   - writerParams: what the driver adds (the gathering VFS on ncruces).
+func dsn(path string, r role) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	if write {
+	switch r {
+	case roleReader:
+		q.Add("_pragma", "query_only(1)")
+	case roleWriter:
 		q.Add("_pragma", "temp_store(MEMORY)")
+		q.Add("_pragma", "cache_spill(OFF)")
 		q.Set("_txlock", "immediate")
 		writerParams(q)
-	} else {
-		q.Add("_pragma", "query_only(1)")
+	case roleMigrator:
+		q.Set("_txlock", "immediate")
 	}
 	return source(path, q)
+}
+
+// checkWriter refuses a writer connection without the settings that
+// durability and the WAL write gathering depend on (dsn), should a
+// driver or a later edit drop one.
+func checkWriter(ctx context.Context, db *sql.DB) error {
+	for _, c := range []struct {
+		pragma string
+		ok     func(int) bool
+	}{
+		{"synchronous", func(v int) bool { return v >= 2 }}, // FULL or EXTRA
+		{"cache_spill", func(v int) bool { return v == 0 }},
+	} {
+		var v int
+		if err := db.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&v); err != nil {
+			return fmt.Errorf("sqlite: check the writer: %w", hide(err))
+		}
+		if !c.ok(v) {
+			return fmt.Errorf("sqlite: the writer runs with %s = %d, which it must not", c.pragma, v)
+		}
+	}
+	return nil
 }
 
 // Update runs fn in a write transaction and returns once that transaction

@@ -5,6 +5,7 @@ package sqlite
 import (
 	"net/url"
 
+	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 )
 
@@ -22,10 +23,16 @@ func writerParams(q url.Values) { q.Set("vfs", walVFSName) }
 
 type walVFS struct{ vfs.VFSFilename }
 
+// OpenFilename wraps a WAL in a walFile, unless its database file lacks
+// powersafe overwrite: then SQLite pads a commit's last frame to a sector
+// and writes the padding after the sync, where a walFile would hold it.
 func (v walVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
 	f, flags, err := v.VFSFilename.OpenFilename(name, flags)
 	if err != nil || flags&vfs.OPEN_WAL == 0 {
 		return f, flags, err
+	}
+	if db := name.DatabaseFile(); db == nil || db.DeviceCharacteristics()&vfs.IOCAP_POWERSAFE_OVERWRITE == 0 {
+		return f, flags, nil
 	}
 	return &walFile{File: f}, flags, nil
 }
@@ -35,25 +42,32 @@ func (v walVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, 
 const walBufferMax = 4 << 20
 
 // walFile gathers the frames SQLite appends to the WAL and writes them to
-// the OS in one call, at the next Sync, instead of two calls per frame
+// the OS in one call, at the commit's sync, instead of two calls per frame
 // (its header, then its page). A commit writes about 25 frames, so this
 // saves about 50 system calls per commit, which in this VM cost as much as
 // the commit's fdatasync (docs/performance.md).
 //
-// It is safe because nothing can read a frame before it is written:
-//   - this connection: every ReadAt, Size and Truncate writes the buffer
-//     out first;
-//   - every other connection: it reads only frames of committed
-//     transactions, which SQLite marks committed in the WAL index after
-//     syncing the WAL, and Sync writes the buffer out first. That holds
-//     because the writer runs with synchronous=FULL (dsn, checked by
-//     TestPragmas): with NORMAL a commit would not sync, and another
-//     connection could find a committed frame still here.
+// It is safe only while every frame SQLite writes belongs to a commit
+// that ends in a sync, with the WAL's write lock held throughout:
+//   - synchronous=FULL: every commit syncs the WAL before SQLite marks its
+//     frames committed in the WAL index (sqlite3WalFrames), and Sync writes
+//     the buffer out first, so no other connection or process can find a
+//     committed frame still here. (With NORMAL a commit would not sync.)
+//   - cache_spill=OFF: SQLite never writes a transaction's pages to the
+//     WAL before its commit. A spilled frame of a transaction that then
+//     rolled back would stay here after the lock was released, and be
+//     written later over frames another writer had committed since.
+//   - powersafe overwrite (OpenFilename): no padding written after the
+//     sync.
 //
-// A write error surfaces at the Sync, Read or Size that writes the buffer
-// out, still inside the transaction that wrote it, so that transaction
-// fails as it would have at the write. Durability is unchanged: a frame
-// was never durable before the sync that follows it.
+// The writer's data source name sets the first two and Open refuses a
+// writer without them (checkWriter); TestPragmas checks them too. Within
+// the commit, a read of the WAL (checksums rewritten after a frame was
+// overwritten in place), its size or a truncation writes the buffer out
+// first, so SQLite reads what it wrote. A failed write out is reported as
+// SQLITE_IOERR_WRITE whatever the OS said, so SQLite fails the commit and
+// rolls the whole transaction back, as it would have at the write itself;
+// the buffer is emptied either way.
 type walFile struct {
 	vfs.File
 	buf []byte
@@ -75,15 +89,22 @@ func (f *walFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 // flush writes the buffer out. The buffer is emptied even when the write
-// fails: its frames belong to a transaction that now fails and rolls back,
-// and SQLite writes a later one's frames again from its own state.
+// fails: its frames belong to a commit that now fails and rolls back, and
+// SQLite writes a later one's frames again from its own state.
 func (f *walFile) flush() error {
 	if len(f.buf) == 0 {
 		return nil
 	}
 	_, err := f.File.WriteAt(f.buf, f.off)
 	f.buf = f.buf[:0]
-	return err
+	if err != nil {
+		// An I/O error, whatever the OS said: on SQLITE_FULL inside a
+		// statement SQLite may end only the statement and let the
+		// transaction go on. Writes out happen within a commit, where
+		// either ends the transaction; this keeps it so anywhere.
+		return vfs.SystemError(err, sqlite3.IOERR_WRITE)
+	}
+	return nil
 }
 
 func (f *walFile) ReadAt(p []byte, off int64) (int, error) {
@@ -114,12 +135,11 @@ func (f *walFile) Sync(flags vfs.SyncFlag) error {
 	return f.File.Sync(flags)
 }
 
+// Close drops what the buffer holds, which it never holds between
+// commits: written now, it could land on frames committed since.
 func (f *walFile) Close() error {
-	err := f.flush()
-	if cerr := f.File.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	f.buf = nil
+	return f.File.Close()
 }
 
 // SizeHint passes SQLite's preallocation hint on, so the os VFS acts on it

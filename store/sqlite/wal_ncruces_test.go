@@ -5,9 +5,16 @@ package sqlite
 import (
 	"bytes"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/refundd/refundd/refund"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/driver"
@@ -162,32 +169,223 @@ func TestWALFileBoundsItsBuffer(t *testing.T) {
 }
 
 // TestWriterOpensTheWALThroughTheBuffer: the writer's connection, and
-// only it, runs on the gathering VFS, so the tests above speak for the
-// store's commits. Each connection is asked for its VFS by SQLite itself.
+// only it, runs on the gathering VFS with its WAL in a walFile, so the
+// tests above speak for the store's commits. Each connection is asked by
+// SQLite itself.
 func TestWriterOpensTheWALThroughTheBuffer(t *testing.T) {
 	s := mustOpen(t)
 	ctx := t.Context()
+	// An Update opens the writer's WAL; a View a reader's.
+	if err := s.Update(ctx, func(tx refund.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 	reader, err := s.reader.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer reader.Close()
+	if _, err := reader.ExecContext(ctx, "SELECT count(*) FROM schema_migrations"); err != nil {
+		t.Fatal(err)
+	}
 	for _, h := range []struct {
-		name string
-		conn *sql.Conn
-		want string
+		name    string
+		conn    *sql.Conn
+		vfs     string
+		wrapped bool
 	}{
-		{"writer", s.wstmts.conn, walVFSName},
-		{"reader", reader, "os"},
+		{"writer", s.wstmts.conn, walVFSName, true},
+		{"reader", reader, "os", false},
 	} {
-		var got any
+		var name, wal any
 		err := h.conn.Raw(func(dc any) error {
+			c := dc.(driver.Conn).Raw()
 			var err error
-			got, err = dc.(driver.Conn).Raw().FileControl("main", sqlite3.FCNTL_VFSNAME)
+			if name, err = c.FileControl("main", sqlite3.FCNTL_VFSNAME); err != nil {
+				return err
+			}
+			wal, err = c.FileControl("main", sqlite3.FCNTL_JOURNAL_POINTER)
 			return err
 		})
-		if err != nil || got != h.want {
-			t.Errorf("%s runs on VFS %v (%v), want %s", h.name, got, err, h.want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := wal.(*walFile); name != h.vfs || ok != h.wrapped {
+			t.Errorf("%s runs on VFS %v with its WAL a %T; want %s, walFile %t", h.name, name, wal, h.vfs, h.wrapped)
 		}
 	}
+}
+
+// armedFile fails writes while its test arms it, as a full disk would.
+type armedFile struct {
+	vfs.File
+	armed *atomic.Bool
+}
+
+func (f armedFile) WriteAt(p []byte, off int64) (int, error) {
+	if f.armed.Load() {
+		// What the os VFS returns for ENOSPC.
+		return 0, vfs.SystemError(errors.New("no space left on device"), sqlite3.FULL)
+	}
+	return f.File.WriteAt(p, off)
+}
+
+// armedVFS opens WALs as walFiles over armedFiles.
+type armedVFS struct {
+	vfs.VFSFilename
+	armed *atomic.Bool
+}
+
+func (v armedVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
+	f, flags, err := v.VFSFilename.OpenFilename(name, flags)
+	if err != nil || flags&vfs.OPEN_WAL == 0 {
+		return f, flags, err
+	}
+	return &walFile{File: armedFile{f, v.armed}}, flags, nil
+}
+
+// TestWALFileFailsTheCommit: when writing the gathered frames out at the
+// commit's sync fails (here with the disk's own SQLITE_FULL), the commit
+// fails and SQLite rolls the whole transaction back: nothing of it is
+// left, the connection is out of the transaction, and the database is
+// whole.
+func TestWALFileFailsTheCommit(t *testing.T) {
+	ctx := t.Context()
+	armed := new(atomic.Bool)
+	vfs.Register("refundd-wal-armed", armedVFS{vfs.Find("os").(vfs.VFSFilename), armed})
+	defer vfs.Unregister("refundd-wal-armed")
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "cache_spill(OFF)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("vfs", "refundd-wal-armed")
+	db, err := sql.Open(driverName, source(filepath.Join(t.TempDir(), "armed.db"), q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	exec := func(q string) error { _, err := conn.ExecContext(ctx, q); return err }
+	for _, q := range []string{`CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)`, `INSERT INTO t VALUES (0, zeroblob(100))`, `BEGIN`,
+		`INSERT INTO t SELECT value, zeroblob(3000) FROM generate_series(1, 50)`} {
+		if err := exec(q); err != nil {
+			if strings.Contains(err.Error(), "generate_series") {
+				t.Skip("no generate_series in this build")
+			}
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	armed.Store(true)
+	err = exec(`COMMIT`)
+	armed.Store(false)
+	if err == nil {
+		t.Fatal("COMMIT succeeded although its frames could not be written")
+	}
+	var inTx bool
+	conn.Raw(func(dc any) error { inTx = !dc.(driver.Conn).Raw().GetAutocommit(); return nil })
+	if inTx {
+		exec(`ROLLBACK`)
+		t.Fatalf("after the failed COMMIT (%v) the transaction is still open, as after a failed statement", err)
+	}
+	var n int
+	var ic string
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("after the failed commit: %d rows (%v), want the 1 committed before", n, err)
+	}
+	if err := conn.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ic); err != nil || ic != "ok" {
+		t.Fatalf("integrity %q, %v", ic, err)
+	}
+	// The next commit works and is whole.
+	if err := exec(`INSERT INTO t VALUES (1, zeroblob(10))`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWriterNeverLeavesFramesBehind: a writer transaction larger than its
+// page cache rolls back; another writer (another process, as the CLI is)
+// commits; the first then reads. With cache_spill on, the rolled-back
+// transaction's pages would have been spilled into the walFile and written
+// out by that read, over the frames the other writer committed. The
+// writer's settings (dsn) must keep every frame inside its commit.
+func TestWriterNeverLeavesFramesBehind(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "frames.db")
+	w, err := sql.Open(driverName, dsn(path, roleWriter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetMaxOpenConns(1)
+	defer w.Close()
+	exec := func(db *sql.DB, q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(w, `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)`)
+	exec(w, `PRAGMA cache_size = 20`) // far smaller than the transaction below
+	exec(w, `INSERT INTO t VALUES (0, zeroblob(10))`)
+	// All in the database file: the rollback reloads page 1 from there, so
+	// nothing reads the WAL (and writes a held buffer out) before the
+	// write lock is released.
+	exec(w, `PRAGMA wal_checkpoint(TRUNCATE)`)
+
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := bytes.Repeat([]byte{0xEE}, 3000)
+	for i := 1; i <= 400; i++ {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (?, ?)`, 100_000+i, junk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+
+	other, err := sql.Open(driverName, dsn(path, roleMigrator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	good := bytes.Repeat([]byte{0x11}, 3000)
+	otx, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 400; i++ {
+		if _, err := otx.ExecContext(ctx, `INSERT INTO t VALUES (?, ?)`, i, good); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := otx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	check := func(db *sql.DB, who string) {
+		t.Helper()
+		var n, bad int
+		var ic string
+		err := db.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE id BETWEEN 1 AND 400 AND v <> ?) FROM t`, good).Scan(&n, &bad)
+		if err == nil {
+			err = db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ic)
+		}
+		if err != nil || n != 401 || bad != 0 || ic != "ok" {
+			t.Errorf("%s: %d rows, %d damaged, integrity %q, %v; want 401 rows, none damaged, ok", who, n, bad, ic, err)
+		}
+	}
+	check(w, "the writer")
+	check(other, "the other writer")
+	w.Close()
+	other.Close()
+	again, err := sql.Open(driverName, dsn(path, roleReader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	check(again, "reopened")
 }

@@ -133,14 +133,23 @@ var idempotencyTests = []test{
 		f.mustInsertIdempotency(f.newIdempotency(m.ID, "older", expires(t0.Add(-48*time.Hour))))
 		f.mustInsertIdempotency(f.newIdempotency(m.ID, "now", expires(t0)))
 		f.mustInsertIdempotency(f.newIdempotency(m.ID, "fresh", expires(t0.Add(time.Hour))))
-		for _, want := range []int{2, 0} {
+		// Up to the limit, the earliest first: "older", then "old", then
+		// nothing is left to delete.
+		for i, step := range []struct {
+			limit, want int
+			gone        string
+		}{{1, 1, "older"}, {1, 1, "old"}, {10, 0, ""}} {
 			var n int
 			f.mustUpdate(func(tx refund.Tx) (err error) {
-				n, err = tx.DeleteExpiredIdempotency(f.ctx, t0)
+				n, err = tx.DeleteExpiredIdempotency(f.ctx, t0, step.limit)
 				return err
 			})
-			if n != want {
-				t.Fatalf("DeleteExpiredIdempotency = %d, want %d", n, want)
+			if n != step.want {
+				t.Fatalf("step %d: DeleteExpiredIdempotency(limit %d) = %d, want %d", i, step.limit, n, step.want)
+			}
+			if step.gone != "" {
+				_, err := f.getIdempotency(m.ID, step.gone)
+				wantCode(t, err, refund.ENotFound)
 			}
 		}
 		for key, kept := range map[string]bool{"old": false, "older": false, "now": true, "fresh": true} {
