@@ -8,6 +8,7 @@ package sqlite
 // again (docs/performance.md).
 
 import (
+	"database/sql"
 	"errors"
 	"net/url"
 
@@ -21,9 +22,12 @@ const driverName = "sqlite"
 // reads them from after a plain path's '?'.
 func source(path string, q url.Values) string { return path + "?" + q.Encode() }
 
-// writerParams adds nothing: the WAL write gathering (wal_ncruces.go) needs
-// a Go VFS, which this driver does not offer in the same way.
+// writerParams adds nothing, and commitWindow only commits: the WAL write
+// gathering (wal_ncruces.go) needs a Go VFS, which this driver does not
+// offer in the same way.
 func writerParams(url.Values) {}
+
+func commitWindow(_ *sql.Conn, commit func() error) error { return commit() }
 
 // Result codes, extended where SQLite has one.
 const (

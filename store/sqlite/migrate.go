@@ -34,9 +34,9 @@ func loadMigrations() ([]migration.Migration, error) {
 // lock every write transaction takes at BEGIN.
 //
 // It runs on a connection of its own, which SQLite's file lock serialises
-// with the committer like any other process's, and which, unlike the
-// committer's, may spill a large migration's pages to the WAL before its
-// commit (dsn).
+// with the committer like any other process's, and which keeps a large
+// migration's savepoint journal on disk, not in memory as the committer's
+// (dsn).
 func (s *Store) Migrate(ctx context.Context) error {
 	db, err := sql.Open(driverName, dsn(s.path, roleMigrator))
 	if err != nil {

@@ -196,13 +196,11 @@ const (
 //     recreated for every transaction. A group commit passes that size,
 //     and writing the file took a third of the process's CPU at 32
 //     clients (docs/performance.md). In memory it costs a batch's pages.
-//   - cache_spill(OFF): a transaction's pages reach the WAL only at its
-//     commit, which the WAL write gathering relies on (wal_ncruces.go).
-//     The cost is that a transaction's changed pages stay in memory until
-//     it commits; the committer's transactions are batches of small
-//     Updates (Housekeep deletes in bounded steps for this reason), and
-//     migrations, which may rewrite whole tables, run on the migrator.
-//   - writerParams: what the driver adds (the gathering VFS on ncruces).
+//   - writerParams: what the driver adds (the VFS that gathers a commit's
+//     WAL writes on ncruces, wal_ncruces.go).
+//
+// Migrations, which may rewrite whole tables, run on the migrator: a
+// connection of their own without the sub-journal in memory.
 func dsn(path string, r role) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -214,7 +212,6 @@ func dsn(path string, r role) string {
 		q.Add("_pragma", "query_only(1)")
 	case roleWriter:
 		q.Add("_pragma", "temp_store(MEMORY)")
-		q.Add("_pragma", "cache_spill(OFF)")
 		q.Set("_txlock", "immediate")
 		writerParams(q)
 	case roleMigrator:
@@ -223,24 +220,17 @@ func dsn(path string, r role) string {
 	return source(path, q)
 }
 
-// checkWriter refuses a writer connection without the settings that
-// durability and the WAL write gathering depend on (dsn), should a
-// driver or a later edit drop one.
+// checkWriter refuses a writer connection that does not sync its WAL at
+// every commit (synchronous FULL or EXTRA), should a driver or a later
+// edit drop the pragma: durability and the WAL write gathering depend on
+// it (dsn, wal_ncruces.go).
 func checkWriter(ctx context.Context, db *sql.DB) error {
-	for _, c := range []struct {
-		pragma string
-		ok     func(int) bool
-	}{
-		{"synchronous", func(v int) bool { return v >= 2 }}, // FULL or EXTRA
-		{"cache_spill", func(v int) bool { return v == 0 }},
-	} {
-		var v int
-		if err := db.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&v); err != nil {
-			return fmt.Errorf("sqlite: check the writer: %w", hide(err))
-		}
-		if !c.ok(v) {
-			return fmt.Errorf("sqlite: the writer runs with %s = %d, which it must not", c.pragma, v)
-		}
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&v); err != nil {
+		return fmt.Errorf("sqlite: check the writer: %w", hide(err))
+	}
+	if v < 2 {
+		return fmt.Errorf("sqlite: the writer runs with synchronous = %d; it must be 2 (FULL) or more", v)
 	}
 	return nil
 }
@@ -391,7 +381,7 @@ func (s *Store) runBatch(batch []*commitReq) error {
 			return fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
-	if err := exec("COMMIT"); err != nil {
+	if err := commitWindow(q, func() error { return exec("COMMIT") }); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	committed = true

@@ -45,7 +45,7 @@ func TestPragmas(t *testing.T) {
 		db   *sql.DB
 		want map[string]string
 	}{
-		{"writer", s.writer, map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000", "query_only": "0", "temp_store": "2", "cache_spill": "0"}},
+		{"writer", s.writer, map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000", "query_only": "0", "temp_store": "2"}},
 		{"reader", s.reader, map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000", "query_only": "1"}},
 	} {
 		// Hold every connection of the pool at once so each one is checked.

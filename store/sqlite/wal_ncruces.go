@@ -3,9 +3,11 @@
 package sqlite
 
 import (
+	"database/sql"
 	"net/url"
 
 	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/driver"
 	"github.com/ncruces/go-sqlite3/vfs"
 )
 
@@ -37,48 +39,85 @@ func (v walVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, 
 	return &walFile{File: f}, flags, nil
 }
 
-// walBufferMax bounds what a walFile holds: a transaction larger than
-// this (a migration's backfill) is written in pieces of about this size.
+// walBufferMax bounds what a walFile holds: a commit larger than this is
+// written in pieces of about this size.
 const walBufferMax = 4 << 20
 
-// walFile gathers the frames SQLite appends to the WAL and writes them to
-// the OS in one call, at the commit's sync, instead of two calls per frame
-// (its header, then its page). A commit writes about 25 frames, so this
-// saves about 50 system calls per commit, which in this VM cost as much as
-// the commit's fdatasync (docs/performance.md).
+// walFile gathers the frames a commit appends to the WAL and writes them
+// to the OS in one call, at the commit's sync, instead of two calls per
+// frame (its header, then its page). A commit writes about 25 frames, so
+// this saves about 50 system calls per commit, which in this VM cost as
+// much as the commit's fdatasync (docs/performance.md).
 //
-// It is safe only while every frame SQLite writes belongs to a commit
-// that ends in a sync, with the WAL's write lock held throughout:
-//   - synchronous=FULL: every commit syncs the WAL before SQLite marks its
-//     frames committed in the WAL index (sqlite3WalFrames), and Sync writes
-//     the buffer out first, so no other connection or process can find a
-//     committed frame still here. (With NORMAL a commit would not sync.)
-//   - cache_spill=OFF: SQLite never writes a transaction's pages to the
-//     WAL before its commit. A spilled frame of a transaction that then
-//     rolled back would stay here after the lock was released, and be
-//     written later over frames another writer had committed since.
+// It gathers only inside a window the committer opens just before its
+// COMMIT and closes when the COMMIT returns (commitWindow), with the
+// write lock held throughout. Every other write goes straight to the OS,
+// as it would without this file: a page SQLite spills to the WAL before
+// the commit (a transaction larger than the page cache) may belong to a
+// transaction that rolls back, and held past the lock's release it could
+// later be written over frames another writer had committed (a review
+// reproduced that with an earlier version, which gathered every write).
+// Inside the window:
+//   - synchronous=FULL (dsn; Open refuses a writer without it): SQLite
+//     syncs the WAL before it marks the commit's frames committed in the
+//     WAL index (sqlite3WalFrames), and Sync writes the buffer out first,
+//     so no other connection or process can find a committed frame still
+//     here. With NORMAL a commit would not sync.
+//   - a read of the WAL (checksums rewritten after a spilled frame was
+//     overwritten in place), its size or a truncation writes the buffer
+//     out first, so SQLite reads what it wrote.
 //   - powersafe overwrite (OpenFilename): no padding written after the
 //     sync.
 //
-// The writer's data source name sets the first two and Open refuses a
-// writer without them (checkWriter); TestPragmas checks them too. Within
-// the commit, a read of the WAL (checksums rewritten after a frame was
-// overwritten in place), its size or a truncation writes the buffer out
-// first, so SQLite reads what it wrote. A failed write out is reported as
-// SQLITE_IOERR_WRITE whatever the OS said, so SQLite fails the commit and
-// rolls the whole transaction back, as it would have at the write itself;
+// A failed write out is reported as SQLITE_IOERR_WRITE, whatever the OS
+// said; it fails the COMMIT, which rolls the whole transaction back, and
 // the buffer is emptied either way.
 type walFile struct {
 	vfs.File
-	buf []byte
-	off int64 // the file offset of buf[0]
+	gather bool   // inside a commit window
+	buf    []byte // what the window has gathered
+	off    int64  // the file offset of buf[0]
+	writes int    // handed to the OS (tests count them)
+}
+
+// commitWindow runs commit (the committer's COMMIT) with conn's WAL
+// gathering its writes. conn must be inside a write transaction, so its
+// WAL is open and its write lock held until commit returns.
+func commitWindow(conn *sql.Conn, commit func() error) error {
+	var f *walFile
+	err := conn.Raw(func(dc any) error {
+		wal, err := dc.(driver.Conn).Raw().FileControl("main", sqlite3.FCNTL_JOURNAL_POINTER)
+		f, _ = wal.(*walFile)
+		return err
+	})
+	if err != nil || f == nil {
+		// No walFile (no powersafe overwrite): commit as SQLite would.
+		return commit()
+	}
+	f.gather = true
+	err = commit()
+	f.gather = false
+	if len(f.buf) > 0 {
+		// Unreachable under synchronous=FULL: the commit's sync wrote it
+		// all. Frames of a commit that succeeded must reach the file;
+		// those of one that failed must not.
+		if err == nil {
+			err = f.flush()
+		}
+		f.buf = f.buf[:0]
+	}
+	return err
 }
 
 func (f *walFile) WriteAt(p []byte, off int64) (int, error) {
-	if len(f.buf) > 0 && (off != f.off+int64(len(f.buf)) || len(f.buf)+len(p) > walBufferMax) {
+	if len(f.buf) > 0 && (!f.gather || off != f.off+int64(len(f.buf)) || len(f.buf)+len(p) > walBufferMax) {
 		if err := f.flush(); err != nil {
 			return 0, err
 		}
+	}
+	if !f.gather {
+		f.writes++
+		return f.File.WriteAt(p, off)
 	}
 	if len(f.buf) == 0 {
 		f.off = off
@@ -95,6 +134,7 @@ func (f *walFile) flush() error {
 	if len(f.buf) == 0 {
 		return nil
 	}
+	f.writes++
 	_, err := f.File.WriteAt(f.buf, f.off)
 	f.buf = f.buf[:0]
 	if err != nil {
@@ -135,8 +175,8 @@ func (f *walFile) Sync(flags vfs.SyncFlag) error {
 	return f.File.Sync(flags)
 }
 
-// Close drops what the buffer holds, which it never holds between
-// commits: written now, it could land on frames committed since.
+// Close drops what the buffer holds, which it never holds outside a
+// commit window: written now, it could land on frames committed since.
 func (f *walFile) Close() error {
 	f.buf = nil
 	return f.File.Close()

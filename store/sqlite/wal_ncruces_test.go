@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/refundd/refundd/refund"
 
@@ -43,11 +44,11 @@ func (c *countingFile) WriteAt(p []byte, off int64) (int, error) {
 	return c.File.WriteAt(p, off)
 }
 
-// TestWALFileGathersACommit: a commit's frames, each a header then a page,
-// reach the OS as one write at the Sync.
+// TestWALFileGathersACommit: inside a commit window, a commit's frames,
+// each a header then a page, reach the OS as one write at the Sync.
 func TestWALFileGathersACommit(t *testing.T) {
 	inner := &countingFile{File: tempFile(t)}
-	f := &walFile{File: inner}
+	f := &walFile{File: inner, gather: true}
 	defer f.Close()
 	const frames, page = 25, 4096
 	off := int64(32)
@@ -84,7 +85,7 @@ func TestWALFileReadsLikeTheFile(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rnd := rand.New(rand.NewPCG(seed, 7))
 			inner := tempFile(t)
-			f := &walFile{File: inner}
+			f := &walFile{File: inner, gather: true}
 			plain := tempFile(t)
 			defer f.Close()
 			defer plain.Close()
@@ -152,7 +153,7 @@ func TestWALFileReadsLikeTheFile(t *testing.T) {
 // written in pieces, so a backfill cannot hold its whole WAL in memory.
 func TestWALFileBoundsItsBuffer(t *testing.T) {
 	inner := &countingFile{File: tempFile(t)}
-	f := &walFile{File: inner}
+	f := &walFile{File: inner, gather: true}
 	defer f.Close()
 	page := make([]byte, 4096)
 	for i := range 3 * walBufferMax / len(page) {
@@ -215,6 +216,45 @@ func TestWriterOpensTheWALThroughTheBuffer(t *testing.T) {
 	}
 }
 
+// TestStoreCommitsInOneWrite: an Update's commit, through the store's
+// committer, hands its frames to the OS in one write (two when the WAL
+// starts over and its header is synced first), where it wrote two per
+// frame before.
+func TestStoreCommitsInOneWrite(t *testing.T) {
+	ctx := t.Context()
+	s := mustOpen(t)
+	m := &refund.Merchant{ID: "mer_writes", Name: "M", CreatedAt: time.Unix(1e9, 0)}
+	if err := s.Update(ctx, func(tx refund.Tx) error { return tx.CreateMerchant(ctx, m) }); err != nil {
+		t.Fatal(err)
+	}
+	wal := func() *walFile {
+		var f *walFile
+		s.wstmts.conn.Raw(func(dc any) error {
+			w, err := dc.(driver.Conn).Raw().FileControl("main", sqlite3.FCNTL_JOURNAL_POINTER)
+			f, _ = w.(*walFile)
+			return err
+		})
+		if f == nil {
+			t.Fatal("the writer has no walFile")
+		}
+		return f
+	}
+	for i := range 5 {
+		before := wal().writes
+		sizeBefore, _ := wal().File.Size()
+		if err := s.Update(ctx, func(tx refund.Tx) error {
+			return tx.InsertEvent(ctx, &refund.Event{ID: fmt.Sprintf("evt_%d", i), MerchantID: m.ID, Type: "t",
+				Data: bytes.Repeat([]byte{1}, 5000), CreatedAt: m.CreatedAt})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		sizeAfter, _ := wal().File.Size()
+		if writes := wal().writes - before; writes < 1 || writes > 2 {
+			t.Errorf("commit %d: %d writes to the WAL (it grew from %d to %d bytes), want 1 or 2", i, writes, sizeBefore, sizeAfter)
+		}
+	}
+}
+
 // armedFile fails writes while its test arms it, as a full disk would.
 type armedFile struct {
 	vfs.File
@@ -247,14 +287,16 @@ func (v armedVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 // commit's sync fails (here with the disk's own SQLITE_FULL), the commit
 // fails and SQLite rolls the whole transaction back: nothing of it is
 // left, the connection is out of the transaction, and the database is
-// whole.
+// whole. (A failed COMMIT always ends its transaction; the I/O error code
+// walFile reports matters only for a write out inside a statement, which
+// the commit window rules out.)
 func TestWALFileFailsTheCommit(t *testing.T) {
 	ctx := t.Context()
 	armed := new(atomic.Bool)
 	vfs.Register("refundd-wal-armed", armedVFS{vfs.Find("os").(vfs.VFSFilename), armed})
 	defer vfs.Unregister("refundd-wal-armed")
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "cache_spill(OFF)"} {
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("vfs", "refundd-wal-armed")
@@ -280,7 +322,7 @@ func TestWALFileFailsTheCommit(t *testing.T) {
 		}
 	}
 	armed.Store(true)
-	err = exec(`COMMIT`)
+	err = commitWindow(conn, func() error { return exec(`COMMIT`) })
 	armed.Store(false)
 	if err == nil {
 		t.Fatal("COMMIT succeeded although its frames could not be written")
@@ -305,87 +347,138 @@ func TestWALFileFailsTheCommit(t *testing.T) {
 	}
 }
 
-// TestWriterNeverLeavesFramesBehind: a writer transaction larger than its
-// page cache rolls back; another writer (another process, as the CLI is)
-// commits; the first then reads. With cache_spill on, the rolled-back
-// transaction's pages would have been spilled into the walFile and written
-// out by that read, over the frames the other writer committed. The
-// writer's settings (dsn) must keep every frame inside its commit.
+// TestWriterNeverLeavesFramesBehind: an Update larger than the writer's
+// page cache spills pages to the WAL and then fails, so its transaction
+// rolls back; another writer (another process, as the CLI is) commits;
+// then the store writes and reads again. Had the spilled frames been held
+// (gathered outside the commit window), they would now be written over
+// the frames the other writer committed: the database would be corrupt.
 func TestWriterNeverLeavesFramesBehind(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "frames.db")
-	w, err := sql.Open(driverName, dsn(path, roleWriter))
-	if err != nil {
+	s := mustOpen(t)
+	// Far smaller than the Update below, on the committer's connection
+	// (idle between Updates).
+	if _, err := s.wstmts.conn.ExecContext(ctx, `PRAGMA cache_size = 20`); err != nil {
 		t.Fatal(err)
 	}
-	w.SetMaxOpenConns(1)
-	defer w.Close()
-	exec := func(db *sql.DB, q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
+	m := &refund.Merchant{ID: "mer_frames", Name: "M", CreatedAt: time.Unix(1e9, 0)}
+	if err := s.Update(ctx, func(tx refund.Tx) error { return tx.CreateMerchant(ctx, m) }); err != nil {
+		t.Fatal(err)
 	}
-	exec(w, `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)`)
-	exec(w, `PRAGMA cache_size = 20`) // far smaller than the transaction below
-	exec(w, `INSERT INTO t VALUES (0, zeroblob(10))`)
 	// All in the database file: the rollback reloads page 1 from there, so
-	// nothing reads the WAL (and writes a held buffer out) before the
-	// write lock is released.
-	exec(w, `PRAGMA wal_checkpoint(TRUNCATE)`)
-
-	tx, err := w.BeginTx(ctx, nil)
-	if err != nil {
+	// nothing reads the WAL (which would write a held buffer out) before
+	// the write lock is released.
+	if _, err := s.wstmts.conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		t.Fatal(err)
 	}
-	junk := bytes.Repeat([]byte{0xEE}, 3000)
-	for i := 1; i <= 400; i++ {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (?, ?)`, 100_000+i, junk); err != nil {
-			t.Fatal(err)
+	event := func(id string, fill byte) *refund.Event {
+		return &refund.Event{ID: id, MerchantID: m.ID, Type: "test.frames", Data: bytes.Repeat([]byte{fill}, 3000), CreatedAt: m.CreatedAt}
+	}
+	refused := errors.New("refused after writing")
+	err := s.Update(ctx, func(tx refund.Tx) error {
+		for i := range 400 {
+			if err := tx.InsertEvent(ctx, event(fmt.Sprintf("evt_junk_%d", i), 0xEE)); err != nil {
+				return err
+			}
 		}
-	}
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
+		return refused
+	})
+	if !errors.Is(err, refused) {
+		t.Fatalf("the large Update: %v, want its own error", err)
 	}
 
-	other, err := sql.Open(driverName, dsn(path, roleMigrator))
+	other, err := sql.Open(driverName, dsn(s.path, roleMigrator))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	good := bytes.Repeat([]byte{0x11}, 3000)
 	otx, err := other.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 1; i <= 400; i++ {
-		if _, err := otx.ExecContext(ctx, `INSERT INTO t VALUES (?, ?)`, i, good); err != nil {
+	good := bytes.Repeat([]byte{0x11}, 3000)
+	for i := range 400 {
+		if _, err := otx.ExecContext(ctx, `INSERT INTO events (id, merchant_id, type, data, created_at) VALUES (?, ?, 'test.frames', ?, 0)`,
+			fmt.Sprintf("evt_good_%d", i), m.ID, good); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := otx.Commit(); err != nil {
 		t.Fatal(err)
 	}
+	// The store writes and reads again.
+	if err := s.Update(ctx, func(tx refund.Tx) error { return tx.InsertEvent(ctx, event("evt_last", 0x22)) }); err != nil {
+		t.Fatal(err)
+	}
 	check := func(db *sql.DB, who string) {
 		t.Helper()
 		var n, bad int
 		var ic string
-		err := db.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE id BETWEEN 1 AND 400 AND v <> ?) FROM t`, good).Scan(&n, &bad)
+		err := db.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE id LIKE 'evt_good_%' AND data <> ?) FROM events WHERE type = 'test.frames'`, good).Scan(&n, &bad)
 		if err == nil {
 			err = db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ic)
 		}
 		if err != nil || n != 401 || bad != 0 || ic != "ok" {
-			t.Errorf("%s: %d rows, %d damaged, integrity %q, %v; want 401 rows, none damaged, ok", who, n, bad, ic, err)
+			t.Errorf("%s: %d events, %d damaged, integrity %q, %v; want 401, none damaged, ok", who, n, bad, ic, err)
 		}
 	}
-	check(w, "the writer")
+	check(s.reader, "the store's reader")
 	check(other, "the other writer")
-	w.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	other.Close()
-	again, err := sql.Open(driverName, dsn(path, roleReader))
+	again, err := sql.Open(driverName, dsn(s.path, roleReader))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer again.Close()
 	check(again, "reopened")
+}
+
+// TestWriterChecks: Open's check refuses a writer that would not sync its
+// WAL at every commit, and a database file without powersafe overwrite
+// gets no walFile (SQLite would pad a commit after its sync).
+func TestWriterChecks(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "checks.db")
+	for _, tc := range []struct {
+		pragma string
+		ok     bool
+	}{{"synchronous(FULL)", true}, {"synchronous(EXTRA)", true}, {"synchronous(NORMAL)", false}, {"synchronous(OFF)", false}} {
+		db, err := sql.Open(driverName, source(path, url.Values{"_pragma": {"journal_mode(WAL)", tc.pragma}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkWriter(ctx, db); (err == nil) != tc.ok {
+			t.Errorf("%s: checkWriter = %v, want accepted %t", tc.pragma, err, tc.ok)
+		}
+		db.Close()
+	}
+	for _, tc := range []struct {
+		psow    string
+		wrapped bool
+	}{{"1", true}, {"0", false}} {
+		db, err := sql.Open(driverName, source(path, url.Values{"_pragma": {"journal_mode(WAL)"}, "vfs": {walVFSName}, "psow": {tc.psow}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS t (x)`); err != nil {
+			t.Fatal(err)
+		}
+		var wal any
+		conn.Raw(func(dc any) error {
+			wal, err = dc.(driver.Conn).Raw().FileControl("main", sqlite3.FCNTL_JOURNAL_POINTER)
+			return err
+		})
+		if _, ok := wal.(*walFile); err != nil || ok != tc.wrapped {
+			t.Errorf("psow=%s: the WAL is a %T (%v), want a walFile %t", tc.psow, wal, err, tc.wrapped)
+		}
+		conn.Close()
+		db.Close()
+	}
 }
