@@ -329,3 +329,47 @@ func TestCreditedBackfill(t *testing.T) {
 func BenchmarkInvoiceHistory(b *testing.B) {
 	storetest.BenchmarkInvoiceHistory(b, func(b *testing.B) refund.Store { return mustOpen(b) })
 }
+
+// TestCascadesUseAnIndex: a delete that cascades to a child table finds
+// the child's rows through an index, not a scan of the whole table per
+// parent row (SQLite runs the cascade as this statement).
+func TestCascadesUseAnIndex(t *testing.T) {
+	s := mustOpen(t)
+	rows, err := s.reader.QueryContext(t.Context(), `SELECT m.name, p."table", p."from", p.on_delete
+		FROM sqlite_schema m, pragma_foreign_key_list(m.name) p WHERE m.type = 'table' AND p.on_delete = 'CASCADE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type fk struct{ child, parent, column, action string }
+	var fks []fk
+	for rows.Next() {
+		var f fk
+		if err := rows.Scan(&f.child, &f.parent, &f.column, &f.action); err != nil {
+			t.Fatal(err)
+		}
+		fks = append(fks, f)
+	}
+	rows.Close()
+	if len(fks) == 0 {
+		t.Fatal("no cascading foreign key found: the query above is wrong")
+	}
+	for _, f := range fks {
+		var plan []string
+		rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN DELETE FROM `+f.child+` WHERE "`+f.column+`" = ?`, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if got := strings.Join(plan, "; "); !strings.Contains(got, "USING INDEX") && !strings.Contains(got, "USING COVERING INDEX") {
+			t.Errorf("deleting %s's rows cascades to %s.%s, planned as %q: a scan per %s row", f.parent, f.child, f.column, got, f.parent)
+		}
+	}
+}
