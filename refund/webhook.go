@@ -336,7 +336,8 @@ func (s *Service) UpdateWebhookEndpoint(ctx context.Context, p Principal, id str
 	return e, err
 }
 
-// DeleteWebhookEndpoint removes an endpoint; its pending deliveries go too.
+// DeleteWebhookEndpoint removes an endpoint; its deliveries, pending or
+// not, and their attempts go too (the schema cascades).
 func (s *Service) DeleteWebhookEndpoint(ctx context.Context, p Principal, id string) error {
 	if err := require(p, ScopeWebhooksWrite); err != nil {
 		return err
