@@ -82,7 +82,9 @@ type walFile struct {
 
 // commitWindow runs commit (the committer's COMMIT) with conn's WAL
 // gathering its writes. conn must be inside a write transaction, so its
-// WAL is open and its write lock held until commit returns.
+// WAL is open and its write lock held until commit returns. After a
+// failed commit the caller must roll back, not commit again: what the
+// window held is dropped (runBatch does so).
 func commitWindow(conn *sql.Conn, commit func() error) error {
 	var f *walFile
 	err := conn.Raw(func(dc any) error {
@@ -95,12 +97,15 @@ func commitWindow(conn *sql.Conn, commit func() error) error {
 		return commit()
 	}
 	f.gather = true
+	defer func() { f.gather = false }()
 	err = commit()
 	f.gather = false
 	if len(f.buf) > 0 {
-		// Unreachable under synchronous=FULL: the commit's sync wrote it
-		// all. Frames of a commit that succeeded must reach the file;
-		// those of one that failed must not.
+		// Unreachable while the writer syncs at every commit (checkWriter
+		// at Open; no statement of the store changes synchronous): the
+		// commit's sync wrote it all. Were it reached after a commit that
+		// succeeded, its frames are already marked committed, and writing
+		// them at once is the least harm; a failed commit's must not be.
 		if err == nil {
 			err = f.flush()
 		}

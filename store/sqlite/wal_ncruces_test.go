@@ -287,9 +287,9 @@ func (v armedVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File
 // commit's sync fails (here with the disk's own SQLITE_FULL), the commit
 // fails and SQLite rolls the whole transaction back: nothing of it is
 // left, the connection is out of the transaction, and the database is
-// whole. (A failed COMMIT always ends its transaction; the I/O error code
-// walFile reports matters only for a write out inside a statement, which
-// the commit window rules out.)
+// whole. (An I/O error in a COMMIT's write out ends its transaction
+// whatever its code; the code walFile reports matters only for a write
+// out inside a statement, which the commit window rules out.)
 func TestWALFileFailsTheCommit(t *testing.T) {
 	ctx := t.Context()
 	armed := new(atomic.Bool)
@@ -375,6 +375,18 @@ func TestWriterNeverLeavesFramesBehind(t *testing.T) {
 		return &refund.Event{ID: id, MerchantID: m.ID, Type: "test.frames", Data: bytes.Repeat([]byte{fill}, 3000), CreatedAt: m.CreatedAt}
 	}
 	refused := errors.New("refused after writing")
+	walWrites := func() int {
+		var n int
+		s.wstmts.conn.Raw(func(dc any) error {
+			w, err := dc.(driver.Conn).Raw().FileControl("main", sqlite3.FCNTL_JOURNAL_POINTER)
+			if f, ok := w.(*walFile); ok {
+				n = f.writes
+			}
+			return err
+		})
+		return n
+	}
+	before := walWrites()
 	err := s.Update(ctx, func(tx refund.Tx) error {
 		for i := range 400 {
 			if err := tx.InsertEvent(ctx, event(fmt.Sprintf("evt_junk_%d", i), 0xEE)); err != nil {
@@ -385,6 +397,11 @@ func TestWriterNeverLeavesFramesBehind(t *testing.T) {
 	})
 	if !errors.Is(err, refused) {
 		t.Fatalf("the large Update: %v, want its own error", err)
+	}
+	// It committed nothing, so every WAL write it made was a spill: the
+	// scenario needs some.
+	if walWrites() == before {
+		t.Fatal("the large Update spilled nothing to the WAL: the test no longer tests the spill")
 	}
 
 	other, err := sql.Open(driverName, dsn(s.path, roleMigrator))
