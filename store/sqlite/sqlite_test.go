@@ -274,24 +274,7 @@ func TestInvoiceLookupsUseAnIndex(t *testing.T) {
 	for name, f := range storetest.InvoiceLookups() {
 		t.Run(name, func(t *testing.T) {
 			query, args := listInvoicesQuery(f)
-			rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			got := strings.Join(plan, "; ")
+			got := queryPlan(t, s.reader, query, args...)
 			if !storetest.ByLookupIndex(got) || strings.Contains(got, "SCAN invoices") {
 				t.Errorf("%s\nis planned as %s", query, got)
 			}
@@ -354,22 +337,31 @@ func TestCascadesUseAnIndex(t *testing.T) {
 		t.Fatal("no cascading foreign key found: the query above is wrong")
 	}
 	for _, f := range fks {
-		var plan []string
-		rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN DELETE FROM `+f.child+` WHERE "`+f.column+`" = ?`, "x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if got := strings.Join(plan, "; "); !strings.Contains(got, "USING INDEX") && !strings.Contains(got, "USING COVERING INDEX") {
+		if got := queryPlan(t, s.reader, `DELETE FROM `+f.child+` WHERE "`+f.column+`" = ?`, "x"); !strings.Contains(got, "USING INDEX") && !strings.Contains(got, "USING COVERING INDEX") {
 			t.Errorf("deleting %s's rows cascades to %s.%s, planned as %q: a scan per %s row", f.parent, f.child, f.column, got, f.parent)
 		}
 	}
+}
+
+// queryPlan is SQLite's plan for query, its steps joined by "; ".
+func queryPlan(t *testing.T, db *sql.DB, query string, args ...any) string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "; ")
 }

@@ -86,12 +86,7 @@ type walFile struct {
 // failed commit the caller must roll back, not commit again: what the
 // window held is dropped (runBatch does so).
 func commitWindow(conn *sql.Conn, commit func() error) error {
-	var f *walFile
-	err := conn.Raw(func(dc any) error {
-		wal, err := dc.(driver.Conn).Raw().FileControl("main", sqlite3.FCNTL_JOURNAL_POINTER)
-		f, _ = wal.(*walFile)
-		return err
-	})
+	f, err := walOf(conn)
 	if err != nil || f == nil {
 		// No walFile (no powersafe overwrite): commit as SQLite would.
 		return commit()
@@ -112,6 +107,18 @@ func commitWindow(conn *sql.Conn, commit func() error) error {
 		f.buf = f.buf[:0]
 	}
 	return err
+}
+
+// walOf returns conn's WAL file if it is a walFile (nil if not, or if
+// the WAL is not open).
+func walOf(conn *sql.Conn) (*walFile, error) {
+	var f *walFile
+	err := conn.Raw(func(dc any) error {
+		wal, err := dc.(driver.Conn).Raw().FileControl("main", sqlite3.FCNTL_JOURNAL_POINTER)
+		f, _ = wal.(*walFile)
+		return err
+	})
+	return f, err
 }
 
 func (f *walFile) WriteAt(p []byte, off int64) (int, error) {

@@ -228,14 +228,9 @@ func TestStoreCommitsInOneWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	wal := func() *walFile {
-		var f *walFile
-		s.wstmts.conn.Raw(func(dc any) error {
-			w, err := dc.(driver.Conn).Raw().FileControl("main", sqlite3.FCNTL_JOURNAL_POINTER)
-			f, _ = w.(*walFile)
-			return err
-		})
+		f, err := walOf(s.wstmts.conn)
 		if f == nil {
-			t.Fatal("the writer has no walFile")
+			t.Fatalf("the writer has no walFile (%v)", err)
 		}
 		return f
 	}
@@ -376,15 +371,10 @@ func TestWriterNeverLeavesFramesBehind(t *testing.T) {
 	}
 	refused := errors.New("refused after writing")
 	walWrites := func() int {
-		var n int
-		s.wstmts.conn.Raw(func(dc any) error {
-			w, err := dc.(driver.Conn).Raw().FileControl("main", sqlite3.FCNTL_JOURNAL_POINTER)
-			if f, ok := w.(*walFile); ok {
-				n = f.writes
-			}
-			return err
-		})
-		return n
+		if f, _ := walOf(s.wstmts.conn); f != nil {
+			return f.writes
+		}
+		return 0
 	}
 	before := walWrites()
 	err := s.Update(ctx, func(tx refund.Tx) error {
@@ -487,13 +477,9 @@ func TestWriterChecks(t *testing.T) {
 		if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS t (x)`); err != nil {
 			t.Fatal(err)
 		}
-		var wal any
-		conn.Raw(func(dc any) error {
-			wal, err = dc.(driver.Conn).Raw().FileControl("main", sqlite3.FCNTL_JOURNAL_POINTER)
-			return err
-		})
-		if _, ok := wal.(*walFile); err != nil || ok != tc.wrapped {
-			t.Errorf("psow=%s: the WAL is a %T (%v), want a walFile %t", tc.psow, wal, err, tc.wrapped)
+		wal, err := walOf(conn)
+		if err != nil || (wal != nil) != tc.wrapped {
+			t.Errorf("psow=%s: the WAL is a walFile: %t (%v), want %t", tc.psow, wal != nil, err, tc.wrapped)
 		}
 		conn.Close()
 		db.Close()
