@@ -111,6 +111,19 @@ func Steps(d Dialect, b refund.Balances, op refund.BalanceOp) ([]Step, error) {
 	return steps, nil
 }
 
+// Counted is the order's Reserve step (the first of Steps) for a new
+// refund: its guarded update also counts the refund on the order and
+// returns the new count, then what returning names (PostgreSQL takes the
+// refund's number there), so the order's row is written once, not twice.
+// Its Undo takes the count back with the amount.
+func Counted(order Step, returning ...string) Step {
+	const count = " SET refund_count = refund_count + 1, "
+	order.Update = strings.Replace(order.Update, " SET ", count, 1) +
+		" RETURNING " + strings.Join(append([]string{"refund_count"}, returning...), ", ")
+	order.Undo = strings.Replace(order.Undo, " SET ", " SET refund_count = refund_count - 1, ", 1)
+	return order
+}
+
 // step builds one Step on table: the counters' amounts are parameters 1..k,
 // the key's columns (a column name, or a fixed condition containing " ")
 // k+1 on; Exists numbers the key's from 1.

@@ -71,9 +71,9 @@ func (t *tx) holdBalances(b refund.Balances, op refund.BalanceOp) error {
 	return nil
 }
 
-// ReserveRefund is AdjustBalances(b, Reserve) with the order's refund
-// counter incremented in the same batch, and the next refund number
-// taken from its sequence for the CreateRefund that follows (see
+// ReserveRefund is AdjustBalances(b, Reserve) whose update of the order
+// also increments its refund counter and takes the next refund number
+// from its sequence for the CreateRefund that follows (guard.Counted; see
 // CreateRefund): one round trip. A refusal takes the counter back with
 // the other counters; the number is left unused, as a rolled-back insert
 // would leave it.
@@ -81,11 +81,9 @@ func (t *tx) ReserveRefund(ctx context.Context, b refund.Balances) (int, error) 
 	return t.adjust(ctx, b, refund.Reserve, true)
 }
 
-const (
-	countRefund   = `UPDATE orders SET refund_count = refund_count + 1 WHERE id = $1 RETURNING refund_count`
-	uncountRefund = `UPDATE orders SET refund_count = refund_count - 1 WHERE id = $1`
-	nextNumber    = `SELECT nextval(pg_get_serial_sequence('refunds', 'number'))`
-)
+// nextNumber is the next refund number, taken in the order's counted
+// update (guard.Counted): only when the reservation holds.
+const nextNumber = `nextval(pg_get_serial_sequence('refunds', 'number'))`
 
 // adjust runs AdjustBalances and, when count is set, ReserveRefund's
 // counter and number; it returns the refund's sequence number.
@@ -94,13 +92,12 @@ func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp,
 	if err != nil {
 		return 0, err
 	}
+	if count {
+		steps[0] = guard.Counted(steps[0], nextNumber)
+	}
 	batch := &pgx.Batch{}
 	for _, st := range steps {
 		batch.Queue(st.Update, st.Args...)
-	}
-	if count {
-		batch.Queue(countRefund, b.OrderID)
-		batch.Queue(nextNumber)
 	}
 	var readInvoices func(pgx.BatchResults) error
 	if t.invoiceReads != nil {
@@ -112,30 +109,27 @@ func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp,
 	br := t.q.SendBatch(ctx, batch)
 	applied := make([]bool, len(steps))
 	failed := -1
-	for i, st := range steps {
-		tag, err := br.Exec()
-		if err != nil {
-			br.Close()
-			return 0, t.fail(st.Op, err)
-		}
-		applied[i] = tag.RowsAffected() > 0
-		if !applied[i] && failed < 0 {
-			failed = i
-		}
-	}
 	var seq int
 	var number int64
-	if count {
-		err := br.QueryRow().Scan(&seq)
-		if errors.Is(err, pgx.ErrNoRows) {
-			err = nil // no order: its guarded update matched nothing either
+	for i, st := range steps {
+		if count && i == 0 {
+			switch err := br.QueryRow().Scan(&seq, &number); {
+			case err == nil:
+				applied[i] = true
+			case !errors.Is(err, pgx.ErrNoRows):
+				br.Close()
+				return 0, t.fail(st.Op, err)
+			}
+		} else {
+			tag, err := br.Exec()
+			if err != nil {
+				br.Close()
+				return 0, t.fail(st.Op, err)
+			}
+			applied[i] = tag.RowsAffected() > 0
 		}
-		if err == nil {
-			err = br.QueryRow().Scan(&number)
-		}
-		if err != nil {
-			br.Close()
-			return 0, t.fail("count refund", err)
+		if !applied[i] && failed < 0 {
+			failed = i
 		}
 	}
 	if readInvoices != nil && failed < 0 {
@@ -160,11 +154,6 @@ func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp,
 			if err := t.later(ctx, st.Op, st.Undo, st.UndoArgs...); err != nil {
 				return 0, err
 			}
-		}
-	}
-	if seq != 0 {
-		if err := t.later(ctx, "count refund", uncountRefund, b.OrderID); err != nil {
-			return 0, err
 		}
 	}
 	st := steps[failed]

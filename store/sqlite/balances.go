@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strconv"
 	"time"
 
@@ -31,7 +33,7 @@ var dialect = guard.Dialect{
 // whose fn carries on (refund.Tx.AdjustBalances), as on PostgreSQL, where
 // it raises in the server.
 func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.BalanceOp) error {
-	err := t.adjust(ctx, b, op)
+	_, err := t.adjust(ctx, b, op, false)
 	if err != nil && op != refund.Reserve && t.failed == nil {
 		t.failed = err
 	}
@@ -39,30 +41,42 @@ func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.Ba
 }
 
 // adjust runs the guarded updates one by one, taking back those before a
-// refused one.
-func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp) error {
+// refused one. With count, the order's update also counts a new refund
+// (guard.Counted), and adjust returns the order's new refund count.
+func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp, count bool) (int, error) {
 	steps, err := guard.Steps(dialect, b, op)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	if count {
+		steps[0] = guard.Counted(steps[0])
+	}
+	var seq int
 	for i, st := range steps {
-		n, err := t.exec(ctx, st.Op, st.Update, st.Args...)
-		if err != nil {
-			return err
+		var n int64
+		if count && i == 0 {
+			switch err := t.q.QueryRowContext(ctx, st.Update, st.Args...).Scan(&seq); {
+			case err == nil:
+				n = 1
+			case !errors.Is(err, sql.ErrNoRows):
+				return 0, wrap(st.Op, err)
+			}
+		} else if n, err = t.exec(ctx, st.Op, st.Update, st.Args...); err != nil {
+			return 0, err
 		}
 		if n > 0 {
 			continue
 		}
 		for _, done := range steps[:i] {
 			if _, err := t.exec(ctx, done.Op, done.Undo, done.UndoArgs...); err != nil {
-				return err
+				return 0, err
 			}
 		}
 		ok, err := t.exists(ctx, st.Op, st.Exists, st.ExistsArgs...)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		return st.Refused(op, ok, b.OrderID)
+		return 0, st.Refused(op, ok, b.OrderID)
 	}
-	return nil
+	return seq, nil
 }

@@ -263,21 +263,10 @@ func limit(n int) int {
 }
 
 // ReserveRefund reserves b (AdjustBalances) and increments and returns
-// the order's refund counter. The counter moves only once the reservation
-// holds, so a refusal leaves both as they were.
+// the order's refund counter, in the order's guarded update
+// (guard.Counted), so a refusal leaves both as they were.
 func (t *tx) ReserveRefund(ctx context.Context, b refund.Balances) (int, error) {
-	if err := t.AdjustBalances(ctx, b, refund.Reserve); err != nil {
-		return 0, err
-	}
-	var n int
-	err := t.q.QueryRowContext(ctx, `UPDATE orders SET refund_count = refund_count + 1 WHERE id = ? RETURNING refund_count`, b.OrderID).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, refund.Errorf(refund.EOrderNotFound, "", "order %q not found", b.OrderID)
-	}
-	if err != nil {
-		return 0, wrap("next refund seq", err)
-	}
-	return n, nil
+	return t.adjust(ctx, b, refund.Reserve, true)
 }
 
 // InsertTransaction adds a transaction to its order. A zero Seq is
