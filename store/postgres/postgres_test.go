@@ -304,8 +304,12 @@ func TestUpdateRetriesDeadlock(t *testing.T) {
 			t.Fatalf("Update: %v", err)
 		}
 	}
-	if total := calls["mer_a"] + calls["mer_b"]; total != 3 {
-		t.Fatalf("fn ran %d times (%v), want 3: both once, the deadlock's loser again", total, calls)
+	// The loser runs again; under load its rerun can take its first row
+	// back before the winner's wait wakes, deadlock once more and run a
+	// third time. What must hold: a retry happened, and each committed
+	// once (below).
+	if total := calls["mer_a"] + calls["mer_b"]; total < 3 || calls["mer_a"] < 1 || calls["mer_b"] < 1 {
+		t.Fatalf("fn ran %d times (%v), want both at least once and the deadlock's loser again", total, calls)
 	}
 	for _, id := range []string{"mer_a", "mer_b"} {
 		var name string
