@@ -9,6 +9,7 @@ package guard
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/refundd/refundd/refund"
@@ -51,8 +52,8 @@ type Step struct {
 	// can judge a refused Update in the same statement.
 	Found string
 
-	param        string // the error's Param
-	absent, what string // the error when the row is missing; over its limit
+	param        string        // the error's Param
+	absent, what func() string // the error when the row is missing (nil: the order); over its limit
 }
 
 // Steps returns the guarded updates that apply op to every counter b
@@ -74,7 +75,6 @@ type Step struct {
 // its one writer), and the second's guard is judged on the row the first
 // committed: they can never both spend the same remainder.
 func Steps(d Dialect, b refund.Balances, op refund.BalanceOp) ([]Step, error) {
-	p := d.Param
 	switch op {
 	case refund.Reserve, refund.Commit, refund.Release, refund.Reverse:
 	default:
@@ -83,30 +83,30 @@ func Steps(d Dialect, b refund.Balances, op refund.BalanceOp) ([]Step, error) {
 	if err := check(b); err != nil {
 		return nil, err
 	}
-	order := step(op, p, "adjust order balance", "orders", []counter{orderCounter}, []string{"id"}, []any{b.Amount}, []any{b.OrderID},
-		"amount", "", fmt.Sprintf("the order has less than %d left", b.Amount))
-	if !b.At.IsZero() {
-		order.Update = strings.Replace(order.Update, " WHERE ", ", updated_at = "+d.Greatest+"(updated_at, "+p(3)+") WHERE ", 1)
+	at := !b.At.IsZero()
+	order := step(d, op, orderRows, at, []any{b.Amount}, []any{b.OrderID}, "amount", nil,
+		func() string { return fmt.Sprintf("the order has less than %d left", b.Amount) })
+	if at {
 		order.Args = append(order.Args, d.Time(b.At))
 	}
 	steps := []Step{order}
 	if b.CaptureID != "" {
-		steps = append(steps, step(op, p, "adjust capture balance", "transactions", []counter{amountCounter},
-			[]string{"id", "order_id", "type = 'capture'"}, []any{b.Amount}, []any{b.CaptureID, b.OrderID}, "transaction_id",
-			fmt.Sprintf("order has no capture transaction %q", b.CaptureID),
-			fmt.Sprintf("capture %q has less than %d left", b.CaptureID, b.Amount)))
+		id, amount := b.CaptureID, b.Amount
+		steps = append(steps, step(d, op, captureRows, false, []any{b.Amount}, []any{b.CaptureID, b.OrderID}, "transaction_id",
+			func() string { return fmt.Sprintf("order has no capture transaction %q", id) },
+			func() string { return fmt.Sprintf("capture %q has less than %d left", id, amount) }))
 	}
 	for _, v := range b.Vendors {
-		steps = append(steps, step(op, p, "adjust vendor balance", "order_vendors", []counter{amountCounter},
-			[]string{"order_id", "vendor_id"}, []any{v.Amount}, []any{b.OrderID, v.VendorID}, "vendors["+v.VendorID+"]",
-			fmt.Sprintf("order has no vendor %q", v.VendorID),
-			fmt.Sprintf("vendor %q has less than %d left", v.VendorID, v.Amount)))
+		steps = append(steps, step(d, op, vendorRows, false, []any{v.Amount}, []any{b.OrderID, v.VendorID}, "vendors["+v.VendorID+"]",
+			func() string { return fmt.Sprintf("order has no vendor %q", v.VendorID) },
+			func() string { return fmt.Sprintf("vendor %q has less than %d left", v.VendorID, v.Amount) }))
 	}
 	for _, it := range b.Items {
-		steps = append(steps, step(op, p, "adjust item balance", "order_items", []counter{itemQtyCounter, amountCounter},
-			[]string{"order_id", "item_id"}, []any{it.Qty, it.Amount}, []any{b.OrderID, it.ItemID}, "items["+it.ItemID+"]",
-			fmt.Sprintf("order has no item %q", it.ItemID),
-			fmt.Sprintf("item %q has less than %d units or %d left", it.ItemID, it.Qty, it.Amount)))
+		steps = append(steps, step(d, op, itemRows, false, []any{it.Qty, it.Amount}, []any{b.OrderID, it.ItemID}, "items["+it.ItemID+"]",
+			func() string { return fmt.Sprintf("order has no item %q", it.ItemID) },
+			func() string {
+				return fmt.Sprintf("item %q has less than %d units or %d left", it.ItemID, it.Qty, it.Amount)
+			}))
 	}
 	return steps, nil
 }
@@ -124,15 +124,66 @@ func Counted(order Step, returning ...string) Step {
 	return order
 }
 
-// step builds one Step on table: the counters' amounts are parameters 1..k,
-// the key's columns (a column name, or a fixed condition containing " ")
-// k+1 on; Exists numbers the key's from 1.
-func step(op refund.BalanceOp, p func(int) string, name, table string, cs []counter, key []string, amounts, keyArgs []any,
-	param, absent, what string) Step {
+// rows is one kind of row Steps moves counters on: its table, counters
+// and key (a column name, or a fixed condition containing " ").
+type rows struct {
+	name, table string
+	cs          []counter
+	key         []string
+}
+
+var (
+	orderRows   = rows{"adjust order balance", "orders", []counter{orderCounter}, []string{"id"}}
+	captureRows = rows{"adjust capture balance", "transactions", []counter{amountCounter}, []string{"id", "order_id", "type = 'capture'"}}
+	vendorRows  = rows{"adjust vendor balance", "order_vendors", []counter{amountCounter}, []string{"order_id", "vendor_id"}}
+	itemRows    = rows{"adjust item balance", "order_items", []counter{itemQtyCounter, amountCounter}, []string{"order_id", "item_id"}}
+)
+
+// step builds one Step on r: the counters' amounts are parameters 1..k,
+// the key's k+1 on, then (with at, on the order) its updated_at; Exists
+// numbers the key's from 1. absent is nil for the order (EOrderNotFound);
+// absent and what are written only when the step is refused.
+func step(d Dialect, op refund.BalanceOp, r rows, at bool, amounts, keyArgs []any, param string, absent, what func() string) Step {
+	t := textsOf(d, op, r, at)
+	return Step{Op: r.name, Update: t.update, Undo: t.undo, Exists: t.exists, Found: t.found,
+		Args:       append(append(make([]any, 0, len(amounts)+len(keyArgs)+1), amounts...), keyArgs...),
+		UndoArgs:   append(append(make([]any, 0, len(amounts)+len(keyArgs)), amounts...), keyArgs...),
+		ExistsArgs: keyArgs,
+		param:      param, absent: absent, what: what}
+}
+
+// texts are a Step's statements. They depend only on the dialect, op, the
+// rows and at, so each is written once per process: a refund's Update
+// spent more of the committer's time writing them again than running some
+// of its statements.
+type texts struct{ update, undo, exists, found string }
+
+type textsKey struct {
+	param1, greatest string // the dialect, as far as the text shows it
+	op               refund.BalanceOp
+	table            string
+	at               bool
+}
+
+var textsCache sync.Map // textsKey -> texts
+
+func textsOf(d Dialect, op refund.BalanceOp, r rows, at bool) texts {
+	k := textsKey{d.Param(1), d.Greatest, op, r.table, at}
+	if t, ok := textsCache.Load(k); ok {
+		return t.(texts)
+	}
+	t := writeTexts(d, op, r, at)
+	textsCache.Store(k, t)
+	return t
+}
+
+func writeTexts(d Dialect, op refund.BalanceOp, r rows, at bool) texts {
+	p := d.Param
+	n := len(r.cs) + 1 // the next parameter
 	cond := func(first int) string {
 		var parts []string
 		n := first
-		for _, k := range key {
+		for _, k := range r.key {
 			if strings.Contains(k, " ") {
 				parts = append(parts, k)
 				continue
@@ -143,7 +194,7 @@ func step(op refund.BalanceOp, p func(int) string, name, table string, cs []coun
 		return strings.Join(parts, " AND ")
 	}
 	var set, guard, undo []string
-	for i, c := range cs {
+	for i, c := range r.cs {
 		x := p(i + 1)
 		switch op {
 		case refund.Reserve:
@@ -164,16 +215,21 @@ func step(op refund.BalanceOp, p func(int) string, name, table string, cs []coun
 			undo = append(undo, c.refunded+" = "+c.refunded+" + "+x)
 		}
 	}
-	where := cond(len(cs) + 1)
-	return Step{Op: name,
-		Update:     "UPDATE " + table + " SET " + strings.Join(set, ", ") + " WHERE " + where + " AND " + strings.Join(guard, " AND "),
-		Undo:       "UPDATE " + table + " SET " + strings.Join(undo, ", ") + " WHERE " + where,
-		Args:       append(append([]any{}, amounts...), keyArgs...),
-		UndoArgs:   append(append([]any{}, amounts...), keyArgs...),
-		Exists:     "SELECT 1 FROM " + table + " WHERE " + cond(1),
-		ExistsArgs: keyArgs,
-		Found:      "SELECT 1 FROM " + table + " WHERE " + where,
-		param:      param, absent: absent, what: what}
+	where := cond(n)
+	for _, k := range r.key {
+		if !strings.Contains(k, " ") {
+			n++
+		}
+	}
+	if at {
+		set = append(set, "updated_at = "+d.Greatest+"(updated_at, "+p(n)+")")
+	}
+	return texts{
+		update: "UPDATE " + r.table + " SET " + strings.Join(set, ", ") + " WHERE " + where + " AND " + strings.Join(guard, " AND "),
+		undo:   "UPDATE " + r.table + " SET " + strings.Join(undo, ", ") + " WHERE " + where,
+		exists: "SELECT 1 FROM " + r.table + " WHERE " + cond(1),
+		found:  "SELECT 1 FROM " + r.table + " WHERE " + where,
+	}
 }
 
 // Refused is the error of s, which matched no row: exists says whether
@@ -184,14 +240,14 @@ func step(op refund.BalanceOp, p func(int) string, name, table string, cs []coun
 // internal error.
 func (s Step) Refused(op refund.BalanceOp, exists bool, orderID string) error {
 	switch {
-	case !exists && s.absent == "":
+	case !exists && s.absent == nil:
 		return refund.Errorf(refund.EOrderNotFound, "", "order %q not found", orderID)
 	case !exists:
-		return refund.Errorf(refund.EInvalidRequest, s.param, "%s", s.absent)
+		return refund.Errorf(refund.EInvalidRequest, s.param, "%s", s.absent())
 	case op == refund.Reserve:
-		return refund.Errorf(refund.EAmountExceedsRefundable, s.param, "refund exceeds what is refundable: %s", s.what)
+		return refund.Errorf(refund.EAmountExceedsRefundable, s.param, "refund exceeds what is refundable: %s", s.what())
 	}
-	return fmt.Errorf("adjust balances: %s on %s would take a counter below zero (%s)", op, s.param, s.what)
+	return fmt.Errorf("adjust balances: %s on %s would take a counter below zero (%s)", op, s.param, s.what())
 }
 
 // check refuses amounts a guarded update cannot judge: the refund's amount

@@ -331,9 +331,17 @@ func (s *Store) runBatch(batch []*commitReq) error {
 	// may cancel it; each fn still passes its own ctx to its statements.
 	ctx := context.Background()
 	q := s.wstmts.conn
+	// The batch's own statements (BEGIN, each Update's SAVEPOINT and
+	// RELEASE, COMMIT) are prepared once too: parsed again for every
+	// Update they cost the committer as much as a small write.
 	exec := func(stmt string) error {
 		s.stmts.Add(1)
-		_, err := q.ExecContext(ctx, stmt)
+		st, err := s.wstmts.get(ctx, stmt)
+		if err != nil {
+			_, err = q.ExecContext(ctx, stmt)
+			return err
+		}
+		_, err = st.ExecContext(ctx)
 		return err
 	}
 	s.txs.Add(1)
