@@ -29,6 +29,7 @@ var (
 
 // Dialect is what the stores' SQL differs in here.
 type Dialect struct {
+	Name     string              // tells the dialects apart: their statement texts are kept by it (textsOf)
 	Param    func(n int) string  // the n-th parameter (from 1): "$n", "?n"
 	Greatest string              // the larger of two values: GREATEST, max
 	Time     func(time.Time) any // a time as a parameter
@@ -159,16 +160,19 @@ func step(d Dialect, op refund.BalanceOp, r rows, at bool, amounts, keyArgs []an
 type texts struct{ update, undo, exists, found string }
 
 type textsKey struct {
-	param1, greatest string // the dialect, as far as the text shows it
-	op               refund.BalanceOp
-	table            string
-	at               bool
+	dialect string
+	op      refund.BalanceOp
+	table   string
+	at      bool
 }
 
 var textsCache sync.Map // textsKey -> texts
 
 func textsOf(d Dialect, op refund.BalanceOp, r rows, at bool) texts {
-	k := textsKey{d.Param(1), d.Greatest, op, r.table, at}
+	if d.Name == "" {
+		return writeTexts(d, op, r, at) // unnamed: nothing to key it by
+	}
+	k := textsKey{d.Name, op, r.table, at}
 	if t, ok := textsCache.Load(k); ok {
 		return t.(texts)
 	}

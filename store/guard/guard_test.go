@@ -11,6 +11,7 @@ import (
 )
 
 var sqlite = Dialect{
+	Name:     "sqlite-test",
 	Param:    func(n int) string { return "?" + strconv.Itoa(n) },
 	Greatest: "max",
 	Time:     func(t time.Time) any { return t.UnixNano() },

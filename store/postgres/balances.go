@@ -14,6 +14,7 @@ import (
 
 // dialect is how this store writes guard's statements.
 var dialect = guard.Dialect{
+	Name:     "postgres",
 	Param:    func(n int) string { return "$" + strconv.Itoa(n) },
 	Greatest: "GREATEST",
 	Time:     func(t time.Time) any { return t },

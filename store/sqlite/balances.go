@@ -13,6 +13,7 @@ import (
 
 // dialect is how this store writes guard's statements.
 var dialect = guard.Dialect{
+	Name:     "sqlite",
 	Param:    func(n int) string { return "?" + strconv.Itoa(n) },
 	Greatest: "max",
 	Time:     func(t time.Time) any { return nanos(t) },
