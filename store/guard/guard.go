@@ -92,10 +92,9 @@ func Steps(d Dialect, b refund.Balances, op refund.BalanceOp) ([]Step, error) {
 	}
 	steps := []Step{order}
 	if b.CaptureID != "" {
-		id, amount := b.CaptureID, b.Amount
 		steps = append(steps, step(d, op, captureRows, false, []any{b.Amount}, []any{b.CaptureID, b.OrderID}, "transaction_id",
-			func() string { return fmt.Sprintf("order has no capture transaction %q", id) },
-			func() string { return fmt.Sprintf("capture %q has less than %d left", id, amount) }))
+			func() string { return fmt.Sprintf("order has no capture transaction %q", b.CaptureID) },
+			func() string { return fmt.Sprintf("capture %q has less than %d left", b.CaptureID, b.Amount) }))
 	}
 	for _, v := range b.Vendors {
 		steps = append(steps, step(d, op, vendorRows, false, []any{v.Amount}, []any{b.OrderID, v.VendorID}, "vendors["+v.VendorID+"]",

@@ -330,18 +330,12 @@ func (s *Store) runBatch(batch []*commitReq) error {
 	// The transaction serves many callers, so no single caller's context
 	// may cancel it; each fn still passes its own ctx to its statements.
 	ctx := context.Background()
-	q := s.wstmts.conn
+	t := &tx{q: &querier{cache: s.wstmts, n: &s.stmts}}
 	// The batch's own statements (BEGIN, each Update's SAVEPOINT and
-	// RELEASE, COMMIT) are prepared once too: parsed again for every
-	// Update they cost the committer as much as a small write.
+	// RELEASE, COMMIT) go through the statement cache too: parsed again
+	// for every Update they cost the committer as much as a small write.
 	exec := func(stmt string) error {
-		s.stmts.Add(1)
-		st, err := s.wstmts.get(ctx, stmt)
-		if err != nil {
-			_, err = q.ExecContext(ctx, stmt)
-			return err
-		}
-		_, err = st.ExecContext(ctx)
+		_, err := t.q.ExecContext(ctx, stmt)
 		return err
 	}
 	s.txs.Add(1)
@@ -354,7 +348,6 @@ func (s *Store) runBatch(batch []*commitReq) error {
 			exec("ROLLBACK")
 		}
 	}()
-	t := &tx{q: &querier{cache: s.wstmts, n: &s.stmts}}
 	for _, r := range batch {
 		r.err = nil
 		if err := r.ctx.Err(); err != nil {
@@ -389,7 +382,7 @@ func (s *Store) runBatch(batch []*commitReq) error {
 			return fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
-	if err := commitWindow(q, func() error { return exec("COMMIT") }); err != nil {
+	if err := commitWindow(s.wstmts.conn, func() error { return exec("COMMIT") }); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	committed = true

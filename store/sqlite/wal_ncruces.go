@@ -94,7 +94,6 @@ func commitWindow(conn *sql.Conn, commit func() error) error {
 	f.gather = true
 	defer func() { f.gather = false }()
 	err = commit()
-	f.gather = false
 	if len(f.buf) > 0 {
 		// Unreachable while the writer syncs at every commit (checkWriter
 		// at Open; no statement of the store changes synchronous): the
