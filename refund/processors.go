@@ -270,6 +270,9 @@ type route struct {
 	proc  processor.Processor
 	caps  processor.Capabilities
 	order *Order
+	// explain words a refusal of the reservation that the store answers
+	// late (Tx.ReserveRefund) as reserve words one answered at once.
+	explain func(error) error
 }
 
 // processorOf answers the processor an order's refunds go to.

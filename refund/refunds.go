@@ -149,6 +149,9 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 		err = reserve()
 	}
 	if err != nil {
+		if rt.explain != nil {
+			err = rt.explain(err)
+		}
 		return nil, err
 	}
 	if stored {
@@ -165,6 +168,7 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 // order as the reservation left it and its processor, for the call that
 // follows: the order is read once per refund.
 func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInput, hash string, rt *route) (*Refund, bool, error) {
+	rt.explain = nil // fn may run again (a store retries it)
 	now := s.now()
 	if id := claimedObject(ctx, p.MerchantID); id != "" {
 		// An earlier run of this very request created it and died before
@@ -223,6 +227,11 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	if r.Seq, err = tx.ReserveRefund(ctx, b); err != nil {
 		return nil, false, exceedsMessage(err, o, r)
 	}
+	// The store may answer a refusal later (Tx.ReserveRefund): from a
+	// later statement or from Update, explained the same way against the
+	// order as the reservation found it.
+	asked, found := r, *o
+	rt.explain = func(err error) error { return exceedsMessage(err, &found, asked) }
 	r.ID = s.cfg.NewID("re")
 	r.MerchantID, r.Currency, r.Status = p.MerchantID, o.Currency, StatusPending
 	r.Reason, r.MerchantReference, r.NotifyURL, r.Surface = in.Reason, in.MerchantReference, in.NotifyURL, in.Surface
@@ -275,7 +284,7 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 		return nil, false, err
 	}
 	o.PendingRefundAmount += r.Amount // as the guarded update left it
-	*rt = route{proc: proc, caps: processor.CapabilitiesOf(proc), order: o}
+	rt.proc, rt.caps, rt.order = proc, processor.CapabilitiesOf(proc), o
 	// A queued refund's request, and one waiting for approval, ends here:
 	// complete its key now, not when the worker submits it.
 	return r, false, s.linkKey(ctx, tx, idem, r.ID, in.Queue || approval, now)

@@ -120,12 +120,20 @@ type Tx interface {
 	// (its refund counter, incremented), in one step so that a store that
 	// pipelines sends both at once. All or nothing: when it returns an
 	// error neither the counters nor the sequence moved.
+	//
+	// After GetOrderForRefund of the same order in the same Update, a store
+	// that locks the order's row there (it knows the sequence number) may
+	// send the reservation without waiting for its answer: a refusal then
+	// comes from a later statement of the transaction or from Update, and
+	// nothing of fn commits.
 	ReserveRefund(ctx context.Context, b Balances) (seq int, err error)
 	InsertTransaction(ctx context.Context, t *Transaction) error
 
 	// CreateRefund inserts r and assigns r.Number (the next integer, unique
-	// across the store). A duplicate (merchant, surface,
-	// merchant_reference) returns EMerchantReferenceReused.
+	// across the store; a store that pipelines may assign it when the
+	// insert's round trip returns, by the end of Update). A duplicate
+	// (merchant, surface, merchant_reference) returns
+	// EMerchantReferenceReused.
 	CreateRefund(ctx context.Context, r *Refund) error
 	// GetRefund returns ERefundNotFound; merchantID "" matches any.
 	GetRefund(ctx context.Context, merchantID, id string) (*Refund, error)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -79,7 +80,53 @@ func (t *tx) holdBalances(b refund.Balances, op refund.BalanceOp) error {
 // the other counters; the number is left unused, as a rolled-back insert
 // would leave it.
 func (t *tx) ReserveRefund(ctx context.Context, b refund.Balances) (int, error) {
+	if t.write && b.OrderID == t.lockedOrder && t.invoiceReads == nil {
+		return t.holdReserve(b)
+	}
 	return t.adjust(ctx, b, refund.Reserve, true)
+}
+
+// holdReserve is ReserveRefund on the order this transaction read and
+// locked (GetOrderForRefund): its refund count cannot move under it, so
+// the sequence number is known without asking, and the guarded updates
+// are held for the next round trip like a final move's (holdBalances),
+// usually the COMMIT with the refund's other writes: a reservation then
+// costs no round trip of its own. A refusal is raised in the server, so
+// the transaction commits nothing (refund.Tx.ReserveRefund).
+//
+// The order's update also checks the count it leaves against the number
+// handed out, so two refunds can never share one even if a writer
+// somewhere moved the count without the lock: that one is refused as a
+// concurrent change. CreateRefund's insert then takes the refund's
+// number from the column (numberLater).
+func (t *tx) holdReserve(b refund.Balances) (int, error) {
+	steps, err := guard.Steps(dialect, b, refund.Reserve)
+	if err != nil {
+		return 0, err
+	}
+	seq := t.lockedCount + 1
+	for i, st := range steps {
+		update, args, applied := st.Update+` RETURNING 1`, st.Args, `EXISTS (SELECT 1 FROM u) THEN true`
+		if i == 0 {
+			update = guard.Counted(st).Update // RETURNING refund_count
+			args = append(slices.Clip(args), seq)
+			applied = `EXISTS (SELECT 1 FROM u WHERE refund_count = ` + dialect.Param(len(args)) + `) THEN true
+				WHEN EXISTS (SELECT 1 FROM u) THEN refundd_refuse('count')`
+		}
+		refused := func(why string) error {
+			if why == "count" {
+				return refund.Errorf(refund.EConflict, "", "order %q counted another refund concurrently", b.OrderID)
+			}
+			return st.Refused(refund.Reserve, why == "over", b.OrderID)
+		}
+		t.q.hold(held{op: st.Op, refused: refused, scan: scanTrue, args: args,
+			sql: `WITH u AS (` + update + `)
+			SELECT CASE WHEN ` + applied + `
+				WHEN EXISTS (` + st.Found + `) THEN refundd_refuse('over')
+				ELSE refundd_refuse('missing') END`})
+	}
+	t.lockedCount, t.numberLater = seq, true
+	return seq, nil
 }
 
 // nextNumber is the next refund number, taken in the order's counted

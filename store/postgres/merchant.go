@@ -34,6 +34,15 @@ type tx struct {
 	// number is a refund number ReserveRefund took for the CreateRefund
 	// that follows it (0: none).
 	number int64
+	// lockedOrder is the order GetOrderForRefund read and locked in this
+	// transaction, and lockedCount its refund count from then on: a
+	// reservation on it is held (see holdReserve).
+	lockedOrder string
+	lockedCount int
+	// numberLater: CreateRefund's insert takes the refund's number from
+	// the column and hands it back with its round trip (after
+	// holdReserve).
+	numberLater bool
 }
 
 // scanner is a pgx.Row or pgx.Rows.

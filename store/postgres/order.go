@@ -101,7 +101,11 @@ func (t *tx) GetOrder(ctx context.Context, merchantID, id string) (*refund.Order
 }
 
 // GetOrderForRefund is GetOrder with only the captures. Inside Update it
-// also reads ahead what the refund's transaction asks next (see ahead):
+// locks the order's row until commit, which every change of the order's
+// counters takes anyway: what it read then stays true, so a reservation
+// that follows knows its sequence number and need not wait for an answer
+// (see holdReserve). It also reads ahead what the refund's transaction
+// asks next (see ahead):
 // the merchant's refund policy and webhook endpoints, and whether the
 // order has a sale invoice to credit (if it has, the invoice, the merchant
 // and its invoice configuration travel with the reservation's guarded
@@ -120,7 +124,11 @@ func (t *tx) GetOrderForRefund(ctx context.Context, merchantID, id string) (*ref
 			return func(br pgx.BatchResults) error { return t.readAhead(br, merchantID, sale) }
 		}
 	}
-	return t.getOrder(ctx, query, args, id, true, next)
+	o, err := t.getOrder(ctx, query, args, id, true, next)
+	if err == nil && t.write {
+		t.lockedOrder, t.lockedCount = o.ID, o.RefundCount
+	}
+	return o, err
 }
 
 // GetOrderByReference returns EOrderNotFound. An empty reference finds
@@ -137,9 +145,9 @@ const transactionColumns = `id, order_id, seq, type, status, amount, refunded_am
 	response_code, message, rrn, stan, auth_code, created_at`
 
 // getOrder reads the order that query selects and, in the same round trip
-// (a batch), its items, vendors and transactions. The order is not locked:
-// reads of it only resolve defaults, and every write to its counters is a
-// guarded update.
+// (a batch), its items, vendors and transactions. Only GetOrderForRefund
+// (capturesOnly) locks the order, inside Update: other reads of it only
+// resolve defaults, and every write to its counters is a guarded update.
 //
 // next, when not nil, queues more statements after the order's and
 // returns what reads their results (when the order was found).
@@ -149,7 +157,14 @@ func (t *tx) getOrder(ctx context.Context, query string, args []any, name string
 	// the batch needs no second round trip for the order's id.
 	sub := `SELECT id FROM (` + query + `) o`
 	b := &pgx.Batch{}
-	b.Queue(query, args...)
+	if capturesOnly {
+		// GetOrderForRefund: locked inside Update (forUpdate). Its
+		// children are read after the lock is granted, in statements of
+		// their own, so they too are as its last holder left them.
+		b.Queue(query+t.forUpdate(), args...)
+	} else {
+		b.Queue(query, args...)
+	}
 	b.Queue(`SELECT item_id, sku, name_en, name_ar, qty, unit_amount, tax_rate, taxable, amount,
 		refunded_qty, pending_qty, refunded_amount, pending_amount
 		FROM order_items WHERE order_id = (`+sub+`) ORDER BY position`, args...)

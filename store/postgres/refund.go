@@ -77,10 +77,11 @@ func jsonList[T any](xs []T) (string, error) {
 // EMerchantReferenceReused and leaves the transaction usable (ON CONFLICT
 // DO NOTHING rather than a failed statement).
 //
-// After ReserveRefund, which took the number ahead, a refund without a
-// merchant reference (nothing it could collide on but its id, which would
-// fail the statement and so the transaction) travels with the next round
-// trip, usually the COMMIT.
+// After ReserveRefund, which took the number ahead or held the
+// reservation (holdReserve: the number then comes back with the insert),
+// a refund without a merchant reference (nothing it could collide on but
+// its id, which would fail the statement and so the transaction) travels
+// with the next round trip, usually the COMMIT.
 func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 	items, err := jsonList(r.Items)
 	if err != nil {
@@ -100,6 +101,15 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 			append(args, r.Number)...)
 		return nil
 	}
+	if t.write && t.numberLater && r.MerchantReference == "" {
+		// After holdReserve: the number comes back with the round trip
+		// that carries the insert (nothing in the transaction reads it).
+		t.numberLater = false
+		t.q.hold(held{op: "create refund", sql: `INSERT INTO refunds (` + refundColumns + `) VALUES (` + values + `) RETURNING number`,
+			args: args, scan: func(row pgx.Row) error { return row.Scan(&r.Number) }})
+		return nil
+	}
+	t.numberLater = false
 	err = t.q.QueryRow(ctx, `INSERT INTO refunds (`+refundColumns+`) VALUES (`+values+`)
 		ON CONFLICT (merchant_id, surface, merchant_reference) WHERE merchant_reference <> '' DO NOTHING
 		RETURNING number`, args...).Scan(&r.Number)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -183,6 +184,99 @@ var orderTests = []test{
 		})
 		if got := f.mustGetOrder(other.ID); got.RefundCount != 1 || got.PendingRefundAmount != 1 {
 			t.Fatalf("other order: count %d, pending %d; want 1, 1", got.RefundCount, got.PendingRefundAmount)
+		}
+	}},
+	{"ReserveRefundAfterReadingTheOrder", func(t *testing.T, f *fixture) {
+		// The Service's path: the order read for the refund, then the
+		// reservation and the refund. A store that locks the order in the
+		// read may answer a refusal from Update (Tx.ReserveRefund).
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID, withItemsAndVendors) // 30000 captured
+		refundOn := func(tx refund.Tx, b refund.Balances, r *refund.Refund) error {
+			got, err := tx.GetOrderForRefund(f.ctx, m.ID, o.ID)
+			if err != nil {
+				return err
+			}
+			if r.Seq, err = tx.ReserveRefund(f.ctx, b); err != nil {
+				return err
+			}
+			if want := got.RefundCount + 1; r.Seq != want {
+				t.Errorf("ReserveRefund after reading a count of %d = %d, want %d", got.RefundCount, r.Seq, want)
+			}
+			return tx.CreateRefund(f.ctx, r)
+		}
+		first := f.newRefund(o, func(r *refund.Refund) { r.Amount = 10000 })
+		f.mustUpdate(func(tx refund.Tx) error {
+			return refundOn(tx, refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 10000}, first)
+		})
+		if first.Seq != 1 || first.Number <= 0 {
+			t.Fatalf("first refund: seq %d, number %d; want 1 and a number", first.Seq, first.Number)
+		}
+		if got := f.mustGetRefund(first.ID); got.Number != first.Number || got.Seq != 1 {
+			t.Fatalf("stored: seq %d, number %d; want 1, %d", got.Seq, got.Number, first.Number)
+		}
+		// Refused on each kind of counter: the Update fails with the
+		// counter's param and commits nothing, neither the count nor the
+		// refund nor the other counters.
+		for _, tc := range []struct {
+			b     refund.Balances
+			param string
+		}{
+			{refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 20001}, "amount"},
+			{refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 10001,
+				Vendors: []refund.RefundVendor{{VendorID: "v2", Amount: 10001}}}, "vendors[v2]"},
+			{refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 15000,
+				Items: []refund.RefundItem{{ItemID: "line-1", Qty: 3, Amount: 15000}}}, "items[line-1]"},
+		} {
+			r := f.newRefund(o)
+			err := f.update(func(tx refund.Tx) error { return refundOn(tx, tc.b, r) })
+			wantCodeParam(t, err, refund.EAmountExceedsRefundable, tc.param)
+			if got := f.mustGetOrder(o.ID); got.RefundCount != 1 || got.PendingRefundAmount != 10000 ||
+				got.Transactions[0].PendingAmount != 10000 || got.Vendors[1].PendingAmount != 0 || got.Items[0].PendingQty != 0 {
+				t.Fatalf("after a refusal on %s: %+v; want only the first refund's count", tc.param, got)
+			}
+			err = f.view(func(tx refund.Tx) error { _, err := tx.GetRefund(f.ctx, "", r.ID); return err })
+			wantCode(t, err, refund.ERefundNotFound)
+		}
+		// Many at once on one order: each gets its own sequence number,
+		// and only what the order holds is reserved.
+		const n = 24 // 20000 left, 1000 each: 20 fit
+		rs := make([]*refund.Refund, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			rs[i] = f.newRefund(o)
+			wg.Go(func() {
+				<-start
+				errs[i] = f.store.Update(f.ctx, func(tx refund.Tx) error {
+					return refundOn(tx, refund.Balances{OrderID: o.ID, CaptureID: captureID(o), Amount: 1000}, rs[i])
+				})
+			})
+		}
+		close(start)
+		wg.Wait()
+		seqs := map[int]bool{1: true}
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				if seqs[rs[i].Seq] {
+					t.Fatalf("sequence number %d handed out twice", rs[i].Seq)
+				}
+				seqs[rs[i].Seq] = true
+			case refund.ErrorCode(err) != refund.EAmountExceedsRefundable:
+				t.Fatalf("concurrent refund: %v", err)
+			}
+		}
+		got := f.mustGetOrder(o.ID)
+		if len(seqs) != 21 || got.RefundCount != 21 || got.PendingRefundAmount != 30000 {
+			t.Fatalf("after %d at once: %d refunds numbered, count %d, pending %d; want 21, 21, 30000",
+				n, len(seqs), got.RefundCount, got.PendingRefundAmount)
+		}
+		for seq := 1; seq <= 21; seq++ {
+			if !seqs[seq] {
+				t.Fatalf("sequence numbers %v skip %d", seqs, seq)
+			}
 		}
 	}},
 	{"RollbackOnError", func(t *testing.T, f *fixture) {
