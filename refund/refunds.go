@@ -127,6 +127,7 @@ func (s *Service) CreateRefund(ctx context.Context, p Principal, in RefundInput)
 	var rt route
 	var stored bool
 	reserve := func() error {
+		rt.explain = nil // an earlier run's, if this one never reaches fn
 		return s.tracedUpdate(ctx, "reserve", func(tx Tx) error {
 			var err error
 			if r, replay, err = s.reserve(ctx, tx, p, &in, hash, &rt); err != nil {

@@ -15,7 +15,6 @@ package main
 
 import (
 	"flag"
-	"io"
 	"log"
 	"net"
 	"runtime"
@@ -85,5 +84,6 @@ func forward(dst, src net.Conn, delay time.Duration) {
 	if tc, ok := dst.(*net.TCPConn); ok {
 		tc.CloseWrite()
 	}
-	io.Copy(io.Discard, src) // let the reader end
+	for range held { // after a failed write: let the reader run to its end
+	}
 }

@@ -194,6 +194,9 @@ func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp,
 	if failed < 0 {
 		if count {
 			t.number = number
+			if b.OrderID == t.lockedOrder {
+				t.lockedCount = seq // a later reservation here numbers after this one
+			}
 		}
 		return seq, nil
 	}

@@ -39,6 +39,9 @@ type tx struct {
 	// reservation on it is held (see holdReserve).
 	lockedOrder string
 	lockedCount int
+	// refundLocked: the transaction read a refund's row inside Update,
+	// which locks it (GetOrderForRefund then leaves the order unlocked).
+	refundLocked bool
 	// numberLater: CreateRefund's insert takes the refund's number from
 	// the column and hands it back with its round trip (after
 	// holdReserve).

@@ -97,15 +97,15 @@ func (t *tx) GetOrder(ctx context.Context, merchantID, id string) (*refund.Order
 	if merchantID != "" {
 		query, args = query+` AND merchant_id = $2`, append(args, merchantID)
 	}
-	return t.getOrder(ctx, query, args, id, false, nil)
+	return t.getOrder(ctx, query, args, id, false, false, nil)
 }
 
-// GetOrderForRefund is GetOrder with only the captures. Inside Update it
-// locks the order's row until commit, which every change of the order's
-// counters takes anyway: what it read then stays true, so a reservation
-// that follows knows its sequence number and need not wait for an answer
-// (see holdReserve). It also reads ahead what the refund's transaction
-// asks next (see ahead):
+// GetOrderForRefund is GetOrder with only the captures. Inside Update,
+// unless the transaction holds a refund's row, it locks the order's row
+// until commit, which every change of the order's counters takes anyway:
+// what it read then stays true, so a reservation that follows knows its
+// sequence number and need not wait for an answer (see holdReserve). It
+// also reads ahead what the refund's transaction asks next (see ahead):
 // the merchant's refund policy and webhook endpoints, and whether the
 // order has a sale invoice to credit (if it has, the invoice, the merchant
 // and its invoice configuration travel with the reservation's guarded
@@ -124,8 +124,13 @@ func (t *tx) GetOrderForRefund(ctx context.Context, merchantID, id string) (*ref
 			return func(br pgx.BatchResults) error { return t.readAhead(br, merchantID, sale) }
 		}
 	}
-	o, err := t.getOrder(ctx, query, args, id, true, next)
-	if err == nil && t.write {
+	// A transaction that holds a refund's row already (a result reads the
+	// order only to find its processor) leaves the order unlocked: it
+	// takes the order's row, if at all, after the refund's, as every
+	// other does.
+	lock := t.write && !t.refundLocked
+	o, err := t.getOrder(ctx, query, args, id, true, lock, next)
+	if err == nil && lock {
 		t.lockedOrder, t.lockedCount = o.ID, o.RefundCount
 	}
 	return o, err
@@ -138,33 +143,31 @@ func (t *tx) GetOrderByReference(ctx context.Context, merchantID, reference stri
 		return nil, refund.Errorf(refund.EOrderNotFound, "", "order not found")
 	}
 	return t.getOrder(ctx, `SELECT `+orderColumns+` FROM orders WHERE merchant_id = $1 AND reference = $2`,
-		[]any{merchantID, reference}, reference, false, nil)
+		[]any{merchantID, reference}, reference, false, false, nil)
 }
 
 const transactionColumns = `id, order_id, seq, type, status, amount, refunded_amount, pending_amount, refund_id,
 	response_code, message, rrn, stan, auth_code, created_at`
 
 // getOrder reads the order that query selects and, in the same round trip
-// (a batch), its items, vendors and transactions. Only GetOrderForRefund
-// (capturesOnly) locks the order, inside Update: other reads of it only
-// resolve defaults, and every write to its counters is a guarded update.
+// (a batch), its items, vendors and transactions, and locks the order
+// when lock is set (GetOrderForRefund). Other reads of it only resolve
+// defaults, and every write to its counters is a guarded update.
 //
 // next, when not nil, queues more statements after the order's and
 // returns what reads their results (when the order was found).
-func (t *tx) getOrder(ctx context.Context, query string, args []any, name string, capturesOnly bool,
+func (t *tx) getOrder(ctx context.Context, query string, args []any, name string, capturesOnly, lock bool,
 	next func(*pgx.Batch) func(pgx.BatchResults) error) (*refund.Order, error) {
 	// The children are selected by the same condition as the order, so
 	// the batch needs no second round trip for the order's id.
 	sub := `SELECT id FROM (` + query + `) o`
 	b := &pgx.Batch{}
-	if capturesOnly {
-		// GetOrderForRefund: locked inside Update (forUpdate). Its
-		// children are read after the lock is granted, in statements of
-		// their own, so they too are as its last holder left them.
-		b.Queue(query+t.forUpdate(), args...)
-	} else {
-		b.Queue(query, args...)
+	if lock {
+		// The children are read after the lock is granted, in statements
+		// of their own, so they too are as its last holder left them.
+		query += ` FOR NO KEY UPDATE`
 	}
+	b.Queue(query, args...)
 	b.Queue(`SELECT item_id, sku, name_en, name_ar, qty, unit_amount, tax_rate, taxable, amount,
 		refunded_qty, pending_qty, refunded_amount, pending_amount
 		FROM order_items WHERE order_id = (`+sub+`) ORDER BY position`, args...)

@@ -441,6 +441,68 @@ func TestReadThenWriteWaits(t *testing.T) {
 	}
 }
 
+// TestOrderReadForARefundLocks: inside Update, GetOrderForRefund locks the
+// order's row (a reservation then needs no answer, see holdReserve),
+// except in a transaction that already holds a refund's row, which must
+// take the order after the refund as every other transaction does. Read
+// from another connection with NOWAIT while the Update is open.
+func TestOrderReadForARefundLocks(t *testing.T) {
+	s := mustOpen(t)
+	o := seed(t, s, 30000)
+	at := time.Date(2025, 3, 1, 9, 30, 0, 0, time.UTC)
+	r := &refund.Refund{ID: "re_1", MerchantID: o.MerchantID, OrderID: o.ID, Seq: 1, Amount: 100, Currency: "SAR",
+		Status: refund.StatusProcessing, NextAttemptAt: at, Version: 1, CreatedAt: at, UpdatedAt: at}
+	if err := s.Update(t.Context(), func(tx refund.Tx) error { return tx.CreateRefund(t.Context(), r) }); err != nil {
+		t.Fatal(err)
+	}
+	locked := func() bool {
+		t.Helper()
+		c, err := s.pool.Acquire(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
+		_, err = c.Exec(t.Context(), `SELECT 1 FROM orders WHERE id = $1 FOR NO KEY UPDATE NOWAIT`, o.ID)
+		if sqlstate(err) == "55P03" { // lock_not_available
+			return true
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		name       string
+		refundRead bool
+		want       bool
+	}{{"OrderFirst", false, true}, {"AfterARefund", true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got bool
+			err := s.Update(t.Context(), func(tx refund.Tx) error {
+				if tc.refundRead {
+					if _, err := tx.GetRefund(t.Context(), "", r.ID); err != nil {
+						return err
+					}
+				}
+				if _, err := tx.GetOrderForRefund(t.Context(), o.MerchantID, o.ID); err != nil {
+					return err
+				}
+				got = locked()
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("order locked while the Update runs = %v, want %v", got, tc.want)
+			}
+			if locked() {
+				t.Fatal("order still locked after the Update")
+			}
+		})
+	}
+}
+
 // TestNodesNeverShareClaims claims refunds and webhook deliveries from two
 // pools at once: every item is claimed exactly once. Then, with one node's
 // claim transaction held open, the other still claims the rest at once:

@@ -182,6 +182,9 @@ func (t *tx) refundFrom(row pgx.Row, name string) (*refund.Refund, error) {
 	if err != nil {
 		return nil, t.fail("get refund", err)
 	}
+	if t.write {
+		t.refundLocked = true
+	}
 	return r, nil
 }
 
