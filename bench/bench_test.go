@@ -102,10 +102,10 @@ func checkTrace(t *testing.T, rep *bench.Report) {
 			sum += p.Mean
 		}
 	}
-	// The key is looked up, claimed in the reservation and its answer
-	// stored with the result; the order read in the reservation serves the
-	// call.
-	want := []string{"auth", "idem_lookup",
+	// The key is claimed in the reservation, not looked up first, and its
+	// answer stored with the result; the order read in the reservation
+	// serves the call.
+	want := []string{"auth",
 		"reserve_queue", "reserve_exec", "reserve_commit", "processor_queue", "processor",
 		"result_queue", "result_exec", "result_commit",
 		bench.PhaseServerOther, bench.PhaseClient, bench.PhaseWhole}

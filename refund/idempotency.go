@@ -143,13 +143,10 @@ func validKey(key string) bool {
 // key whose first request died without an answer is taken over once its
 // lease has run out.
 func (s *Service) BeginIdempotent(ctx context.Context, p Principal, key, hash string) (*Claim, error) {
-	if !validKey(key) {
-		return nil, Errorf(EInvalidRequest, "Idempotency-Key", "Idempotency-Key must be 1-%d printable ASCII characters", MaxIdempotencyKeyLen)
+	c, err := s.ClaimIdempotent(p, key, hash)
+	if err != nil {
+		return nil, err
 	}
-	if p.MerchantID == "" {
-		return nil, Errorf(EForbidden, "", "this key does not act for a merchant")
-	}
-	c := &Claim{merchantID: p.MerchantID, key: key, hash: hash}
 	looked := time.Now()
 	rec, err := s.cfg.Store.LookupIdempotency(ctx, p.MerchantID, key)
 	traceSince(ctx, "idem_lookup", looked)
@@ -192,6 +189,31 @@ func (s *Service) BeginIdempotent(ctx context.Context, p Principal, key, hash st
 	c.held = c.Replay == nil
 	return c, nil
 }
+
+// ClaimIdempotent is BeginIdempotent without its lookup, for a surface
+// that holds back the request's answer until it knows whose the key is:
+// the request runs at once, and its first write inserts the key's row or
+// finds it taken (EIdempotencyKeyInUse) and changes nothing. Once the
+// request has run, an answer whose claim is not Written (refused before
+// any write, or its write found the key taken) must be settled through
+// BeginIdempotent, which looks the key up: no row, and the held answer is
+// the key's first; otherwise answer as BeginIdempotent says (a replay, a
+// refusal, or a claim taken over from a request that died, to run the
+// request again with). A fresh key, the common case, so costs no lookup.
+func (s *Service) ClaimIdempotent(p Principal, key, hash string) (*Claim, error) {
+	if !validKey(key) {
+		return nil, Errorf(EInvalidRequest, "Idempotency-Key", "Idempotency-Key must be 1-%d printable ASCII characters", MaxIdempotencyKeyLen)
+	}
+	if p.MerchantID == "" {
+		return nil, Errorf(EForbidden, "", "this key does not act for a merchant")
+	}
+	return &Claim{merchantID: p.MerchantID, key: key, hash: hash}, nil
+}
+
+// Written reports whether the key's row is this request's, or may be (a
+// write that carried its insert may have committed): its answer is then
+// the key's, whatever it is.
+func (c *Claim) Written() bool { return c.held || c.unsure }
 
 // check judges a key's existing row for the request holding c: done with
 // c.Replay set (answer it again), an error (another request's key, or the

@@ -11,10 +11,13 @@ import (
 // guessing. A refund asked for over HTTP goes through, in order:
 //
 //	auth                 the API key lookup (a read transaction, unless cached)
-//	idem_lookup          looking the Idempotency-Key up (one statement, no transaction)
+//	reserve_*            the reservation (a write transaction), which claims
+//	                     a fresh Idempotency-Key: it is not looked up first
+//	idem_lookup          looking the key up (one statement, no transaction)
+//	                     when the request did not claim it: a retry, or a
+//	                     refusal before any write (see ClaimIdempotent)
 //	idem_begin_*         taking over the key of a request that died (a write
-//	                     transaction; a fresh key is claimed by reserve)
-//	reserve_*            the reservation (a write transaction)
+//	                     transaction)
 //	route                reading the order and its processor for the call
 //	                     (the worker's calls; a request's own call uses the
 //	                     order its reservation read)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/refundd/refundd/refund"
 )
@@ -84,6 +85,54 @@ func TestIdempotencyKey_OrdersAndEndpoints(t *testing.T) {
 	list = s.do("GET", "/v1/webhook_endpoints", s.key, nil)
 	if n := len(list.get("data").([]any)); n != 1 {
 		t.Fatalf("%d endpoints after a retried create, want 1", n)
+	}
+}
+
+// A retry of a request that died after its write and before its answer
+// (its key linked to what it created, no answer stored) takes the key over
+// once the first one's lease is over, and answers with what the first one
+// created instead of creating it again. The retry is not looked up first:
+// its own first write finds the key taken, and its answer is then settled
+// by looking the key up (api.Idempotent).
+func TestIdempotencyKey_RetryOfADeadRequestTakesOver(t *testing.T) {
+	s := mustStart(t)
+	order := `{"currency":"SAR","amount":10000,"payment_method":"card"}`
+	first := s.do("POST", "/v1/orders", s.key, order, "Idempotency-Key", "dead-1")
+	if first.status != http.StatusCreated {
+		t.Fatalf("order: %d %s", first.status, first.raw)
+	}
+	// As if it had died before answering: no answer kept, the key still
+	// locked by it for its lease.
+	ctx := context.Background()
+	err := s.Store.Update(ctx, func(tx refund.Tx) error {
+		rec, err := tx.GetIdempotency(ctx, s.mer.ID, "dead-1")
+		if err != nil {
+			return err
+		}
+		if rec.ObjectID != first.str("id") {
+			t.Errorf("the key links %q, want the order %q", rec.ObjectID, first.str("id"))
+		}
+		rec.Reply, rec.CompletedAt, rec.LockedUntil = refund.Reply{}, nil, s.clock.Now().Add(time.Minute)
+		return tx.UpdateIdempotency(ctx, rec)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := s.do("POST", "/v1/orders", s.key, order, "Idempotency-Key", "dead-1")
+	if busy.status != http.StatusConflict || busy.header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("retry within the first one's lease: %d %s, want 409 in use", busy.status, busy.raw)
+	}
+	s.clock.Advance(2 * time.Minute)
+	again := s.do("POST", "/v1/orders", s.key, order, "Idempotency-Key", "dead-1")
+	if again.status != http.StatusCreated || again.str("id") != first.str("id") {
+		t.Fatalf("retry after the lease: %d %s, want the first order %s", again.status, again.raw, first.str("id"))
+	}
+	if n := len(s.do("GET", "/v1/orders", s.key, nil).get("data").([]any)); n != 1 {
+		t.Fatalf("%d orders, want 1", n)
+	}
+	replay := s.do("POST", "/v1/orders", s.key, order, "Idempotency-Key", "dead-1")
+	if replay.raw != again.raw || replay.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("third try: %d %s %v, want the retry's answer replayed", replay.status, replay.raw, replay.header)
 	}
 }
 

@@ -22,10 +22,10 @@ func TestServerTiming(t *testing.T) {
 		t.Fatalf("refund: %d %s", r.status, r.raw)
 	}
 	phases, total := serverTiming(t, r.header.Get("Server-Timing"))
-	// The key is looked up (a read), claimed in the reservation, the order
+	// The key is claimed in the reservation without a lookup, the order
 	// read there serves the call, and the answer is stored with the
-	// result: no idem_begin, no route, no idem_complete.
-	want := []string{"auth", "idem_lookup",
+	// result: no idem_lookup, no idem_begin, no route, no idem_complete.
+	want := []string{"auth",
 		"reserve_queue", "reserve_exec", "reserve_commit",
 		"processor_queue", "processor",
 		"result_queue", "result_exec", "result_commit"}
