@@ -88,8 +88,8 @@ func run(w http.ResponseWriter, r *http.Request, claim *refund.Claim, body []byt
 	r = r.WithContext(refund.WithClaim(r.Context(), claim))
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	serve(ans, r)
-	if ans.status == 0 && ans.claim.Written() {
-		ans.pass() // nothing written: as a pass-through would have left it
+	if !ans.through && claim.Written() {
+		ans.send() // answered before its write claimed the key: still the key's
 	}
 	return ans
 }

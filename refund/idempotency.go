@@ -10,9 +10,10 @@ import (
 // Idempotency of creating requests, on every surface.
 //
 // A surface that creates something (an order, a refund, a webhook
-// endpoint) and receives an Idempotency-Key calls BeginIdempotent with a
-// hash of the whole request, runs the request with the context of the
-// returned Claim, and hands its answer to CompleteIdempotent. The first
+// endpoint) and receives an Idempotency-Key calls ClaimIdempotent (or
+// BeginIdempotent, which looks the key up first) with a hash of the whole
+// request, runs the request with the context of the returned Claim, and
+// hands its answer to CompleteIdempotent. The first
 // answer is stored and every retry with the same key and request gets it
 // byte for byte, refusals included, as Stripe does. The object a request
 // creates is linked to the key in the transaction that creates it
@@ -21,8 +22,9 @@ import (
 
 // Claim is one request's hold on an idempotency key.
 //
-// A fresh key is claimed lazily: BeginIdempotent only reads, and the key's
-// row is inserted by the request's first write transaction, ahead of
+// A fresh key is claimed lazily: neither ClaimIdempotent nor
+// BeginIdempotent writes, and the key's row is inserted by the request's
+// first write transaction, ahead of
 // anything else in it (write), so the key and the request's first effects
 // commit together or not at all; a concurrent request with the same key
 // finds the row at its own first write and is refused as in use. A request
@@ -51,6 +53,9 @@ type Claim struct {
 	rec *IdempotencyRecord
 	// stored: the answer went in with the refund's last write (WithReply).
 	stored bool
+	// lookedBusy: a wait for the order's refunds in flight looked the
+	// key up once (awaitInFlight).
+	lookedBusy bool
 }
 
 type replyKey struct{}

@@ -32,6 +32,18 @@ func (s *Service) awaitInFlight(ctx context.Context, merchantID, orderID string)
 		if o.PendingRefundAmount == 0 {
 			return nil
 		}
+		if c := claimFrom(ctx, merchantID); c != nil && !c.Written() && !c.lookedBusy {
+			// A retry whose key was never looked up (ClaimIdempotent) must
+			// not wait for its own first run to settle: if the key has a
+			// row, end here and let the key answer (a replay, a refusal).
+			c.lookedBusy = true
+			switch _, err := s.cfg.Store.LookupIdempotency(ctx, merchantID, c.key); {
+			case err == nil:
+				return Errorf(EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
+			case ErrorCode(err) != ENotFound:
+				return err
+			}
+		}
 		if len(waiting) > 0 {
 			// Waiting for a person may take hours: do not hold the request.
 			return Errorf(ERefundInProgressOnOrder, "", "a refund of this order is waiting for approval; try again once it is approved or rejected")

@@ -211,6 +211,36 @@ func TestRefund_InitialRequestStillProcessing(t *testing.T) {
 	}
 }
 
+// TestRefund_RetryWhileInFlightIsAnsweredByItsKey: the route waits for the
+// order's refunds in flight before it refunds. A retry of a refund that is
+// itself still in flight must not wait for itself: its key, not looked up
+// before the request runs (api.Idempotent), is looked up once the wait
+// would begin, and the retry gets the first answer replayed at once. Told
+// apart by the statements the retry makes, not by time: waiting polls the
+// order until InFlightWait ends.
+func TestRefund_RetryWhileInFlightIsAnsweredByItsKey(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t, func(c *server.Config) { c.InFlightWait = 3 * time.Second })
+	o := s.Order(refund.OrderInput{Reference: "ORD-STC-RETRY", Currency: "SAR", Amount: 9900, PaymentMethod: "stcpay"})
+	first := s.Do("POST", refundPath("ORD-STC-RETRY"), s.Key, `{"amount":1000}`, "Idempotency-Key", "retry-in-flight")
+	if first.Status != 200 || first.Str("refunded_amount") != "0" {
+		t.Fatalf("first refund: want 200 with nothing refunded yet, got %d %s", first.Status, first.Raw)
+	}
+	cs := s.Store.(refund.CountingStore)
+	before := cs.Counts()
+	again := s.Do("POST", refundPath("ORD-STC-RETRY"), s.Key, `{"amount":1000}`, "Idempotency-Key", "retry-in-flight")
+	spent := cs.Counts().Statements - before.Statements
+	if again.Status != 200 || again.Raw != first.Raw || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry: %d %s %v, want the first answer replayed", again.Status, again.Raw, again.Header)
+	}
+	if spent > 20 {
+		t.Fatalf("the retry ran %d statements: it waited for its own refund in flight", spent)
+	}
+	if snap := s.Snap(o.ID); snap.Refunds != 1 {
+		t.Fatalf("order: %+v, want one refund", snap)
+	}
+}
+
 // TestRefund_ConcurrentOnOneOrder: requests racing on one order run one at
 // a time and never over-refund.
 func TestRefund_ConcurrentOnOneOrder(t *testing.T) {
