@@ -85,8 +85,20 @@ func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind st
 	var a *OrderAdjustment
 	var o *Order
 	err = s.write(ctx, func(tx Tx) (err error) {
-		a, o, err = s.adjustIn(ctx, tx, p, orderID, kind, in)
-		return err
+		if id := claimedObject(ctx, p.MerchantID); id != "" {
+			// An earlier run of this very request recorded it and died
+			// before it answered: applying it again would void or charge
+			// back the order twice.
+			if a, err = tx.GetOrderAdjustmentByID(ctx, p.MerchantID, id); err != nil {
+				return err
+			}
+			o, err = tx.GetOrder(ctx, p.MerchantID, a.OrderID)
+			return err
+		}
+		if a, o, err = s.adjustIn(ctx, tx, p, orderID, kind, in); err != nil {
+			return err
+		}
+		return s.linkClaim(ctx, tx, p.MerchantID, a.ID)
 	})
 	if err != nil {
 		return nil, nil, err

@@ -171,3 +171,37 @@ func TestSweeps_FindAReversalNobodyNotified(t *testing.T) {
 		t.Fatalf("claimed %d refunds after every sweep was done", n)
 	}
 }
+
+// TestAdjustment_RetryAfterADeadRequestAppliesOnce: a void without a
+// processor reference whose request died after it committed, before it
+// answered, is found through its Idempotency-Key by the retry that takes
+// the key over: the order is voided once, not twice.
+func TestAdjustment_RetryAfterADeadRequestAppliesOnce(t *testing.T) {
+	h := newHarness(t, &instantProcessor{}, nil)
+	o := h.order(10_000)
+	in := refund.AdjustmentInput{Amount: 3_000, Reason: "cancelled"}
+	c, err := h.svc.BeginIdempotent(h.ctx, h.p, "void-1", "hash-void")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, err := h.svc.VoidOrder(refund.WithClaim(h.ctx, c), h.p, o.ID, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It dies here: no answer stored. After its lease a retry takes over.
+	h.clk.Advance(time.Hour)
+	again, err := h.svc.BeginIdempotent(h.ctx, h.p, "void-1", "hash-void")
+	if err != nil || again.Replay != nil || !again.Written() {
+		t.Fatalf("take-over claim: %+v, %v", again, err)
+	}
+	second, got, err := h.svc.VoidOrder(refund.WithClaim(h.ctx, again), h.p, o.ID, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.ID != first.ID || got.VoidedAmount != 3_000 {
+		t.Fatalf("retry: adjustment %s (first %s), voided %d; want the first one and 3000", second.ID, first.ID, got.VoidedAmount)
+	}
+	if cur := h.getOrder(o.ID); cur.VoidedAmount != 3_000 {
+		t.Fatalf("order voided %d, want 3000: the void applied twice", cur.VoidedAmount)
+	}
+}

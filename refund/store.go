@@ -115,6 +115,8 @@ type Tx interface {
 	InsertOrderAdjustment(ctx context.Context, a *OrderAdjustment) error
 	// GetOrderAdjustment finds one by its processor reference; ENotFound.
 	GetOrderAdjustment(ctx context.Context, orderID, kind, processorReference string) (*OrderAdjustment, error)
+	// GetOrderAdjustmentByID finds a merchant's one by its id; ENotFound.
+	GetOrderAdjustmentByID(ctx context.Context, merchantID, id string) (*OrderAdjustment, error)
 	// ReserveRefund reserves b for a new refund, as AdjustBalances(b,
 	// Reserve) does, and takes the order's next refund sequence number
 	// (its refund counter, incremented), in one step so that a store that

@@ -45,13 +45,24 @@ func (t *tx) InsertOrderAdjustment(ctx context.Context, a *refund.OrderAdjustmen
 
 // GetOrderAdjustment finds an adjustment by its processor reference.
 func (t *tx) GetOrderAdjustment(ctx context.Context, orderID, kind, ref string) (*refund.OrderAdjustment, error) {
+	return t.getAdjustment(ctx, "processor_reference", "no such "+kind,
+		`order_id = ? AND kind = ? AND processor_reference = ? AND processor_reference <> ''`, orderID, kind, ref)
+}
+
+// GetOrderAdjustmentByID finds a merchant's adjustment by its id.
+func (t *tx) GetOrderAdjustmentByID(ctx context.Context, merchantID, id string) (*refund.OrderAdjustment, error) {
+	return t.getAdjustment(ctx, "", "no such adjustment", `id = ? AND merchant_id = ?`, id, merchantID)
+}
+
+// getAdjustment reads the adjustment where selects; none is ENotFound
+// (with param and message).
+func (t *tx) getAdjustment(ctx context.Context, param, message, where string, args ...any) (*refund.OrderAdjustment, error) {
 	var a refund.OrderAdjustment
 	var created int64
-	err := t.q.QueryRowContext(ctx, `SELECT `+adjustmentColumns+` FROM order_adjustments
-		WHERE order_id = ? AND kind = ? AND processor_reference = ? AND processor_reference <> ''`, orderID, kind, ref).Scan(
+	err := t.q.QueryRowContext(ctx, `SELECT `+adjustmentColumns+` FROM order_adjustments WHERE `+where, args...).Scan(
 		&a.ID, &a.MerchantID, &a.OrderID, &a.Kind, &a.Amount, &a.Applied, &a.Currency, &a.Reason, &a.ProcessorReference, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, refund.Errorf(refund.ENotFound, "processor_reference", "no such %s", kind)
+		return nil, refund.Errorf(refund.ENotFound, param, "%s", message)
 	}
 	if err != nil {
 		return nil, wrap("get order adjustment", err)

@@ -68,4 +68,26 @@ var adjustmentTests = []test{
 		})
 		wantCode(t, err, refund.ENotFound)
 	}},
+	{"AdjustmentByID", func(t *testing.T, f *fixture) {
+		// What a retried void or chargeback finds through its key.
+		m := f.mustCreateMerchant()
+		other := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID)
+		a := &refund.OrderAdjustment{ID: f.id("void"), MerchantID: m.ID, OrderID: o.ID, Kind: refund.AdjustmentVoid,
+			Amount: 700, Applied: 700, Currency: "SAR", Reason: "cancelled", CreatedAt: t0}
+		f.mustUpdate(func(tx refund.Tx) error { return tx.InsertOrderAdjustment(f.ctx, a) })
+		var got *refund.OrderAdjustment
+		f.mustView(func(tx refund.Tx) (err error) {
+			got, err = tx.GetOrderAdjustmentByID(f.ctx, m.ID, a.ID)
+			return err
+		})
+		wantSame(t, "adjustment", got, a)
+		for _, q := range [][2]string{{other.ID, a.ID}, {m.ID, "void_missing"}} {
+			err := f.view(func(tx refund.Tx) error {
+				_, err := tx.GetOrderAdjustmentByID(f.ctx, q[0], q[1])
+				return err
+			})
+			wantCode(t, err, refund.ENotFound)
+		}
+	}},
 }
