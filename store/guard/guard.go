@@ -113,13 +113,11 @@ func Steps(d Dialect, b refund.Balances, op refund.BalanceOp) ([]Step, error) {
 
 // Counted is the order's Reserve step (the first of Steps) for a new
 // refund: its guarded update also counts the refund on the order and
-// returns the new count, then what returning names (PostgreSQL takes the
-// refund's number there), so the order's row is written once, not twice.
+// returns the new count, so the order's row is written once, not twice.
 // Its Undo takes the count back with the amount.
-func Counted(order Step, returning ...string) Step {
+func Counted(order Step) Step {
 	const count = " SET refund_count = refund_count + 1, "
-	order.Update = strings.Replace(order.Update, " SET ", count, 1) +
-		" RETURNING " + strings.Join(append([]string{"refund_count"}, returning...), ", ")
+	order.Update = strings.Replace(order.Update, " SET ", count, 1) + " RETURNING refund_count"
 	order.Undo = strings.Replace(order.Undo, " SET ", " SET refund_count = refund_count - 1, ", 1)
 	return order
 }

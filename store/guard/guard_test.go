@@ -22,6 +22,11 @@ var sqlite = Dialect{
 // what the stores have always run.
 func TestStepsReuseTheirTextsNotTheirArguments(t *testing.T) {
 	at := time.Unix(1700000000, 0)
+	// Two reservations, the same texts.
+	reserveTexts := []string{
+		"UPDATE orders SET pending_refund_amount = pending_refund_amount + ?1, updated_at = max(updated_at, ?3) WHERE id = ?2 AND captured_amount - voided_amount - charged_back_amount - refunded_amount - pending_refund_amount >= ?1",
+		"UPDATE transactions SET pending_amount = pending_amount + ?1 WHERE id = ?2 AND order_id = ?3 AND type = 'capture' AND amount - refunded_amount - pending_amount >= ?1",
+	}
 	for _, tc := range []struct {
 		name string
 		b    refund.Balances
@@ -31,17 +36,11 @@ func TestStepsReuseTheirTextsNotTheirArguments(t *testing.T) {
 		what []string // the refusal of each step, over its limit
 	}{
 		{"reserve", refund.Balances{OrderID: "ord_1", CaptureID: "txn_1", Amount: 100, At: at}, refund.Reserve,
-			[]string{
-				"UPDATE orders SET pending_refund_amount = pending_refund_amount + ?1, updated_at = max(updated_at, ?3) WHERE id = ?2 AND captured_amount - voided_amount - charged_back_amount - refunded_amount - pending_refund_amount >= ?1",
-				"UPDATE transactions SET pending_amount = pending_amount + ?1 WHERE id = ?2 AND order_id = ?3 AND type = 'capture' AND amount - refunded_amount - pending_amount >= ?1",
-			},
+			reserveTexts,
 			[][]any{{int64(100), "ord_1", at.UnixNano()}, {int64(100), "txn_1", "ord_1"}},
 			[]string{"less than 100 left", `capture "txn_1" has less than 100 left`}},
 		{"another reserve", refund.Balances{OrderID: "ord_2", CaptureID: "txn_2", Amount: 7, At: at}, refund.Reserve,
-			[]string{
-				"UPDATE orders SET pending_refund_amount = pending_refund_amount + ?1, updated_at = max(updated_at, ?3) WHERE id = ?2 AND captured_amount - voided_amount - charged_back_amount - refunded_amount - pending_refund_amount >= ?1",
-				"UPDATE transactions SET pending_amount = pending_amount + ?1 WHERE id = ?2 AND order_id = ?3 AND type = 'capture' AND amount - refunded_amount - pending_amount >= ?1",
-			},
+			reserveTexts,
 			[][]any{{int64(7), "ord_2", at.UnixNano()}, {int64(7), "txn_2", "ord_2"}},
 			[]string{"less than 7 left", `capture "txn_2" has less than 7 left`}},
 		{"commit, no time, an item", refund.Balances{OrderID: "ord_3", Amount: 5, Items: []refund.RefundItem{{ItemID: "it_1", Qty: 2, Amount: 5}}}, refund.Commit,

@@ -53,32 +53,53 @@ func (t *tx) AdjustBalances(ctx context.Context, b refund.Balances, op refund.Ba
 }
 
 // holdBalances holds op's guarded updates for the transaction's next round
-// trip, each written to raise in the server when it matches no row, so the
-// transaction fails there and commits nothing (refund.Tx.AdjustBalances:
-// a refund's final move that does not fit fails its Update). A refund's
-// result then needs no answered round trip for its counters.
+// trip (holdStep), so the transaction fails in the server and commits
+// nothing when one does not fit (refund.Tx.AdjustBalances: a refund's
+// final move that does not fit fails its Update). A refund's result then
+// needs no answered round trip for its counters.
 func (t *tx) holdBalances(b refund.Balances, op refund.BalanceOp) error {
 	steps, err := guard.Steps(dialect, b, op)
 	if err != nil {
 		return err
 	}
 	for _, st := range steps {
-		refused := func(why string) error { return st.Refused(op, why == "over", b.OrderID) }
-		t.q.hold(held{op: st.Op, refused: refused, scan: scanTrue, args: st.Args,
-			sql: `WITH u AS (` + st.Update + ` RETURNING 1)
-			SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN true
-				WHEN EXISTS (` + st.Found + `) THEN refundd_refuse('over')
-				ELSE refundd_refuse('missing') END`})
+		t.holdStep(st, op, b.OrderID, 0)
 	}
 	return nil
 }
 
+// holdStep holds one guarded update, written to raise in the server when
+// it matches no row ('over' when the row is there, 'missing' when not),
+// which the pipe turns into st's refusal. With seq, st is the order's
+// Reserve for a new refund: it also counts the refund (guard.Counted) and
+// raises 'count' unless the count it leaves is seq.
+func (t *tx) holdStep(st guard.Step, op refund.BalanceOp, orderID string, seq int) {
+	update, args, applied := st.Update+` RETURNING 1`, st.Args, `EXISTS (SELECT 1 FROM u) THEN true`
+	if seq > 0 {
+		update = guard.Counted(st).Update // RETURNING refund_count
+		args = append(slices.Clip(args), seq)
+		applied = `EXISTS (SELECT 1 FROM u WHERE refund_count = ` + dialect.Param(len(args)) + `) THEN true
+			WHEN EXISTS (SELECT 1 FROM u) THEN refundd_refuse('count')`
+	}
+	refused := func(why string) error {
+		if why == "count" {
+			return refund.Errorf(refund.EConflict, "", "order %q counted another refund concurrently", orderID)
+		}
+		return st.Refused(op, why == "over", orderID)
+	}
+	t.q.hold(held{op: st.Op, refused: refused, scan: scanTrue, args: args,
+		sql: `WITH u AS (` + update + `)
+		SELECT CASE WHEN ` + applied + `
+			WHEN EXISTS (` + st.Found + `) THEN refundd_refuse('over')
+			ELSE refundd_refuse('missing') END`})
+}
+
 // ReserveRefund is AdjustBalances(b, Reserve) whose update of the order
-// also increments its refund counter and takes the next refund number
-// from its sequence for the CreateRefund that follows (guard.Counted; see
-// CreateRefund): one round trip. A refusal takes the counter back with
-// the other counters; the number is left unused, as a rolled-back insert
-// would leave it.
+// also increments its refund counter (guard.Counted): one round trip, or
+// none after the order's locked read (holdReserve). A refusal takes the
+// counter back with the other counters. The CreateRefund that follows
+// takes the refund's number from the column and hands it back with its
+// round trip (numberLater).
 func (t *tx) ReserveRefund(ctx context.Context, b refund.Balances) (int, error) {
 	if t.write && b.OrderID == t.lockedOrder && t.invoiceReads == nil {
 		return t.holdReserve(b)
@@ -89,7 +110,7 @@ func (t *tx) ReserveRefund(ctx context.Context, b refund.Balances) (int, error) 
 // holdReserve is ReserveRefund on the order this transaction read and
 // locked (GetOrderForRefund): its refund count cannot move under it, so
 // the sequence number is known without asking, and the guarded updates
-// are held for the next round trip like a final move's (holdBalances),
+// are held for the next round trip like a final move's (holdStep),
 // usually the COMMIT with the refund's other writes: a reservation then
 // costs no round trip of its own. A refusal is raised in the server, so
 // the transaction commits nothing (refund.Tx.ReserveRefund).
@@ -97,51 +118,30 @@ func (t *tx) ReserveRefund(ctx context.Context, b refund.Balances) (int, error) 
 // The order's update also checks the count it leaves against the number
 // handed out, so two refunds can never share one even if a writer
 // somewhere moved the count without the lock: that one is refused as a
-// concurrent change. CreateRefund's insert then takes the refund's
-// number from the column (numberLater).
+// concurrent change.
 func (t *tx) holdReserve(b refund.Balances) (int, error) {
 	steps, err := guard.Steps(dialect, b, refund.Reserve)
 	if err != nil {
 		return 0, err
 	}
 	seq := t.lockedCount + 1
-	for i, st := range steps {
-		update, args, applied := st.Update+` RETURNING 1`, st.Args, `EXISTS (SELECT 1 FROM u) THEN true`
-		if i == 0 {
-			update = guard.Counted(st).Update // RETURNING refund_count
-			args = append(slices.Clip(args), seq)
-			applied = `EXISTS (SELECT 1 FROM u WHERE refund_count = ` + dialect.Param(len(args)) + `) THEN true
-				WHEN EXISTS (SELECT 1 FROM u) THEN refundd_refuse('count')`
-		}
-		refused := func(why string) error {
-			if why == "count" {
-				return refund.Errorf(refund.EConflict, "", "order %q counted another refund concurrently", b.OrderID)
-			}
-			return st.Refused(refund.Reserve, why == "over", b.OrderID)
-		}
-		t.q.hold(held{op: st.Op, refused: refused, scan: scanTrue, args: args,
-			sql: `WITH u AS (` + update + `)
-			SELECT CASE WHEN ` + applied + `
-				WHEN EXISTS (` + st.Found + `) THEN refundd_refuse('over')
-				ELSE refundd_refuse('missing') END`})
+	t.holdStep(steps[0], refund.Reserve, b.OrderID, seq)
+	for _, st := range steps[1:] {
+		t.holdStep(st, refund.Reserve, b.OrderID, 0)
 	}
 	t.lockedCount, t.numberLater = seq, true
 	return seq, nil
 }
 
-// nextNumber is the next refund number, taken in the order's counted
-// update (guard.Counted): only when the reservation holds.
-const nextNumber = `nextval(pg_get_serial_sequence('refunds', 'number'))`
-
 // adjust runs AdjustBalances and, when count is set, ReserveRefund's
-// counter and number; it returns the refund's sequence number.
+// counter; it returns the refund's sequence number.
 func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp, count bool) (int, error) {
 	steps, err := guard.Steps(dialect, b, op)
 	if err != nil {
 		return 0, err
 	}
 	if count {
-		steps[0] = guard.Counted(steps[0], nextNumber)
+		steps[0] = guard.Counted(steps[0])
 	}
 	batch := &pgx.Batch{}
 	for _, st := range steps {
@@ -158,10 +158,9 @@ func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp,
 	applied := make([]bool, len(steps))
 	failed := -1
 	var seq int
-	var number int64
 	for i, st := range steps {
 		if count && i == 0 {
-			switch err := br.QueryRow().Scan(&seq, &number); {
+			switch err := br.QueryRow().Scan(&seq); {
 			case err == nil:
 				applied[i] = true
 			case !errors.Is(err, pgx.ErrNoRows):
@@ -193,7 +192,7 @@ func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp,
 	}
 	if failed < 0 {
 		if count {
-			t.number = number
+			t.numberLater = true
 			if b.OrderID == t.lockedOrder {
 				t.lockedCount = seq // a later reservation here numbers after this one
 			}

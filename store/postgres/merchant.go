@@ -31,9 +31,6 @@ type tx struct {
 	// chains is the store's set of merchants known to invoice (inside
 	// Update; see batchMerchants).
 	chains *sync.Map
-	// number is a refund number ReserveRefund took for the CreateRefund
-	// that follows it (0: none).
-	number int64
 	// lockedOrder is the order GetOrderForRefund read and locked in this
 	// transaction, and lockedCount its refund count from then on: a
 	// reservation on it is held (see holdReserve).
@@ -42,9 +39,9 @@ type tx struct {
 	// refundLocked: the transaction read a refund's row inside Update,
 	// which locks it (GetOrderForRefund then leaves the order unlocked).
 	refundLocked bool
-	// numberLater: CreateRefund's insert takes the refund's number from
-	// the column and hands it back with its round trip (after
-	// holdReserve).
+	// numberLater: CreateRefund's insert, after ReserveRefund, takes the
+	// refund's number from the column and hands it back with its round
+	// trip.
 	numberLater bool
 }
 

@@ -77,11 +77,10 @@ func jsonList[T any](xs []T) (string, error) {
 // EMerchantReferenceReused and leaves the transaction usable (ON CONFLICT
 // DO NOTHING rather than a failed statement).
 //
-// After ReserveRefund, which took the number ahead or held the
-// reservation (holdReserve: the number then comes back with the insert),
-// a refund without a merchant reference (nothing it could collide on but
-// its id, which would fail the statement and so the transaction) travels
-// with the next round trip, usually the COMMIT.
+// After ReserveRefund, a refund without a merchant reference (nothing it
+// could collide on but its id, which would fail the statement and so the
+// transaction) travels with the next round trip, usually the COMMIT, and
+// its number comes back with it.
 func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 	items, err := jsonList(r.Items)
 	if err != nil {
@@ -95,14 +94,8 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 		items, vendors, r.NotifyURL, r.Surface, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
 		r.Attempts, r.NextAttemptAt, r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt, r.CreatedBy}
 	const values = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28`
-	if t.write && t.number != 0 && r.MerchantReference == "" {
-		r.Number, t.number = t.number, 0
-		t.q.later("create refund", `INSERT INTO refunds (`+refundColumns+`, number) VALUES (`+values+`, $29)`,
-			append(args, r.Number)...)
-		return nil
-	}
 	if t.write && t.numberLater && r.MerchantReference == "" {
-		// After holdReserve: the number comes back with the round trip
+		// After ReserveRefund: the number comes back with the round trip
 		// that carries the insert (nothing in the transaction reads it).
 		t.numberLater = false
 		t.q.hold(held{op: "create refund", sql: `INSERT INTO refunds (` + refundColumns + `) VALUES (` + values + `) RETURNING number`,
