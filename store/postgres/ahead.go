@@ -20,8 +20,8 @@ import (
 // (if there is, see invoiceReads). Asked one at a time, each is a round
 // trip of its own. Inside Update the
 // store reads them in the batch that reads the order (GetOrderForRefund)
-// or the refund (GetRefund), and answers the later questions from what it
-// read. A read ahead is a read made earlier in the same READ COMMITTED
+// or the refund (GetRefund; the policy only with the order, as only a new
+// refund asks for it), and answers the later questions from what it read. A read ahead is a read made earlier in the same READ COMMITTED
 // transaction, which is what the caller would have seen had it asked
 // then; any write of the transaction to one of those tables drops what
 // was read ahead (forget), so a read never answers past the
@@ -120,13 +120,15 @@ func scanPolicy(row pgx.Row, merchantID string) (*refund.RefundPolicy, error) {
 // readAhead reads the results of the statements queueAhead queued, in
 // that order, and keeps them for merchantID. noInvoice is the
 // ListInvoices question the third one answers (an EXISTS).
-func (t *tx) readAhead(br pgx.BatchResults, merchantID string, noInvoice refund.InvoiceFilter) error {
-	p, err := scanPolicy(br.QueryRow(), merchantID)
-	if fromDriver(err) {
-		return t.fail("read refund policy", err)
+func (t *tx) readAhead(br pgx.BatchResults, merchantID string, withPolicy bool, noInvoice refund.InvoiceFilter) error {
+	if withPolicy {
+		p, err := scanPolicy(br.QueryRow(), merchantID)
+		if fromDriver(err) {
+			return t.fail("read refund policy", err)
+		}
+		// A policy that does not decode fails only whoever asks for it.
+		t.keep(aheadPolicy+merchantID, policyRead{p, err})
 	}
-	// A policy that does not decode fails only whoever asks for it.
-	policy := policyRead{p, err}
 	rows, err := br.Query()
 	if err != nil {
 		return t.fail("list webhook endpoints", err)
@@ -139,7 +141,6 @@ func (t *tx) readAhead(br pgx.BatchResults, merchantID string, noInvoice refund.
 	if err := br.QueryRow().Scan(&exists); err != nil {
 		return t.fail("find invoice", err)
 	}
-	t.keep(aheadPolicy+merchantID, policy)
 	t.keep(aheadEndpoints+merchantID, eps)
 	if !exists {
 		t.keep(aheadNoInvoice+invoiceKey(noInvoice), true)
@@ -150,11 +151,13 @@ func (t *tx) readAhead(br pgx.BatchResults, merchantID string, noInvoice refund.
 	return nil
 }
 
-// queueAhead queues the reads ahead: the policy and endpoints of the
-// merchant that merchant names (SQL on merchantArgs), and whether an
-// invoice matches invoice (SQL conditions on invoiceArgs).
-func queueAhead(b *pgx.Batch, merchant string, merchantArgs []any, invoice string, invoiceArgs []any) {
-	b.Queue(policySelect+` WHERE merchant_id = `+merchant, merchantArgs...)
+// queueAhead queues the reads ahead: the policy (withPolicy) and endpoints
+// of the merchant that merchant names (SQL on merchantArgs), and whether
+// an invoice matches invoice (SQL conditions on invoiceArgs).
+func queueAhead(b *pgx.Batch, merchant string, merchantArgs []any, withPolicy bool, invoice string, invoiceArgs []any) {
+	if withPolicy {
+		b.Queue(policySelect+` WHERE merchant_id = `+merchant, merchantArgs...)
+	}
 	b.Queue(endpointsSelect+` WHERE merchant_id = `+merchant+` ORDER BY id`, merchantArgs...)
 	b.Queue(`SELECT EXISTS (SELECT 1 FROM invoices WHERE `+invoice+`)`, invoiceArgs...)
 }

@@ -10,7 +10,7 @@ const auditColumns = `id, merchant_id, action, object_type, object_id, actor, ke
 
 // InsertAudit appends an entry to the audit trail.
 func (t *tx) InsertAudit(ctx context.Context, e *refund.AuditEntry) error {
-	return t.later(ctx, "insert audit entry", `INSERT INTO audit_log (`+auditColumns+`)
+	return t.join(ctx, "insert audit entry", "audit_log", `INSERT INTO audit_log (`+auditColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		e.ID, e.MerchantID, e.Action, e.ObjectType, e.ObjectID, e.Actor, e.KeyPrefix, e.Surface, e.RequestID, e.IP,
 		e.Before, e.After, e.At)

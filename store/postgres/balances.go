@@ -65,6 +65,7 @@ func (t *tx) holdBalances(b refund.Balances, op refund.BalanceOp) error {
 	for _, st := range steps {
 		t.holdStep(st, op, b.OrderID, 0)
 	}
+	t.lockOrder(b.OrderID) // steps[0] is the order's
 	return nil
 }
 
@@ -130,6 +131,7 @@ func (t *tx) holdReserve(b refund.Balances) (int, error) {
 		t.holdStep(st, refund.Reserve, b.OrderID, 0)
 	}
 	t.lockedCount, t.numberLater = seq, true
+	t.lockOrder(b.OrderID)
 	return seq, nil
 }
 
@@ -191,6 +193,7 @@ func (t *tx) adjust(ctx context.Context, b refund.Balances, op refund.BalanceOp,
 		return 0, t.fail("adjust balances", err)
 	}
 	if failed < 0 {
+		t.lockOrder(b.OrderID)
 		if count {
 			t.numberLater = true
 			if b.OrderID == t.lockedOrder {

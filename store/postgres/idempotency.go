@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,6 +65,9 @@ func scanIdempotency(row pgx.Row, key string) (*refund.IdempotencyRecord, error)
 // the transaction commits nothing: the refusal is raised in the server
 // (see refusing).
 func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
+	if t.write {
+		t.claimed = append(t.claimed, idemKey{r.MerchantID, r.Key})
+	}
 	return t.refusing(ctx, "insert idempotency key", func(string) error {
 		return refund.Errorf(refund.EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
 	}, `WITH i AS (INSERT INTO idempotency_keys (`+idempotencyColumns+`)
@@ -80,13 +84,25 @@ func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord)
 // nothing (see refusing).
 func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
 	key := r.Key
+	args := []any{r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body, r.LockedUntil, r.CompletedAt, r.MerchantID, key}
+	if t.write && slices.Contains(t.claimed, idemKey{r.MerchantID, key}) {
+		// This transaction inserted the row (or its insert refused and
+		// the transaction commits nothing): it is there, and no other
+		// transaction sees it yet. Nothing to check, so the update may
+		// share its statement with the writes around it.
+		return t.join(ctx, "update idempotency key", "idempotency_keys", updateIdempotency, args...)
+	}
 	return t.refusing(ctx, "update idempotency key", func(string) error {
 		return refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
-	}, `WITH u AS (UPDATE idempotency_keys SET object_id = $1, reply_status = $2, reply_type = $3,
-		reply_body = $4, locked_until = $5, completed_at = $6 WHERE merchant_id = $7 AND idempotency_key = $8 RETURNING 1)
-		SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN true ELSE refundd_refuse('not found') END`,
-		r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body, r.LockedUntil, r.CompletedAt, r.MerchantID, key)
+	}, `WITH u AS (`+updateIdempotency+` RETURNING 1)
+		SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN true ELSE refundd_refuse('not found') END`, args...)
 }
+
+const updateIdempotency = `UPDATE idempotency_keys SET object_id = $1, reply_status = $2, reply_type = $3,
+		reply_body = $4, locked_until = $5, completed_at = $6 WHERE merchant_id = $7 AND idempotency_key = $8`
+
+// idemKey names an idempotency key.
+type idemKey struct{ merchantID, key string }
 
 // DeleteExpiredIdempotency deletes up to limit records whose ExpiresAt is
 // before t, the earliest first, and returns how many.

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,12 @@ type tx struct {
 	// refundLocked: the transaction read a refund's row inside Update,
 	// which locks it (GetOrderForRefund then leaves the order unlocked).
 	refundLocked bool
+	// ordersLocked are the orders whose rows an earlier statement of the
+	// transaction locked: a locked read, or a guarded update held or
+	// answered (a held one that is refused fails the transaction).
+	ordersLocked []string
+	// claimed are the idempotency keys this transaction inserted.
+	claimed []idemKey
 	// numberLater: CreateRefund's insert, after ReserveRefund, takes the
 	// refund's number from the column and hands it back with its round
 	// trip.
@@ -100,6 +107,24 @@ func (t *tx) later(ctx context.Context, op, query string, args ...any) error {
 		return t.fail(op, err)
 	}
 	return nil
+}
+
+// lockOrder notes that the transaction holds the order's row lock.
+func (t *tx) lockOrder(id string) {
+	if !slices.Contains(t.ordersLocked, id) {
+		t.ordersLocked = append(t.ordersLocked, id)
+	}
+}
+
+// join is later for a write that may share its statement with the
+// writes held around it (see pipe.join): it changes table and reads
+// nothing the others write.
+func (t *tx) join(ctx context.Context, op, table, query string, args ...any) error {
+	if t.write {
+		t.q.join(table, held{op: op, sql: query, args: args})
+		return nil
+	}
+	return t.later(ctx, op, query, args...)
 }
 
 // refusing is later for a write checked in the server: query returns one

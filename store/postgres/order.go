@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -119,9 +120,9 @@ func (t *tx) GetOrderForRefund(ctx context.Context, merchantID, id string) (*ref
 	if t.write && merchantID != "" {
 		sale := refund.InvoiceFilter{MerchantID: merchantID, OrderID: id, Type: refund.InvoiceSale, Limit: 1}
 		next = func(b *pgx.Batch) func(pgx.BatchResults) error {
-			queueAhead(b, "$1", []any{merchantID}, "merchant_id = $1 AND order_id = $2 AND type = $3",
+			queueAhead(b, "$1", []any{merchantID}, true, "merchant_id = $1 AND order_id = $2 AND type = $3",
 				[]any{merchantID, id, string(sale.Type)})
-			return func(br pgx.BatchResults) error { return t.readAhead(br, merchantID, sale) }
+			return func(br pgx.BatchResults) error { return t.readAhead(br, merchantID, true, sale) }
 		}
 	}
 	// A transaction that holds a refund's row already (a result reads the
@@ -132,6 +133,7 @@ func (t *tx) GetOrderForRefund(ctx context.Context, merchantID, id string) (*ref
 	o, err := t.getOrder(ctx, query, args, id, true, lock, next)
 	if err == nil && lock {
 		t.lockedOrder, t.lockedCount = o.ID, o.RefundCount
+		t.lockOrder(o.ID)
 	}
 	return o, err
 }
@@ -276,16 +278,27 @@ func (t *tx) ListOrders(ctx context.Context, f refund.OrderFilter) ([]*refund.Or
 // computes its Seq and hands it back, travel with the next round trip
 // (usually the COMMIT). They are two statements on purpose: under READ
 // COMMITTED the insert takes its snapshot after the lock is granted, so
-// it sees the rows the lock's last holder committed. An order that does
-// not exist fails the insert on its foreign key.
+// it sees the rows the lock's last holder committed. A transaction that
+// wrote or locked the order's row before (a refund's result moves the
+// order's counters first) holds the lock already: its insert needs no
+// lock statement, and joins the writes around it (see pipe.join). An
+// order that does not exist fails the insert on its foreign key.
 func (t *tx) InsertTransaction(ctx context.Context, tr *refund.Transaction) error {
 	if tr.Seq != 0 {
-		return t.later(ctx, "insert transaction", insertTransaction, transactionArgs(tr)...)
+		return t.join(ctx, "insert transaction", "transactions", insertTransaction, transactionArgs(tr)...)
 	}
 	args := transactionArgs(tr)
+	insert := held{op: "insert transaction", sql: insertNumbered, args: append(args[:2:2], args[3:]...),
+		scan: func(row pgx.Row) error { return row.Scan(&tr.Seq) }}
+	if t.write && slices.Contains(t.ordersLocked, tr.OrderID) {
+		// An earlier statement of this transaction wrote or locked the
+		// order's row: the lock is held, and the insert's snapshot is
+		// taken after it was granted.
+		t.q.join("transactions", insert)
+		return nil
+	}
 	t.q.later("lock order", lockOrder, tr.OrderID)
-	t.q.hold(held{op: "insert transaction", sql: insertNumbered, args: append(args[:2:2], args[3:]...),
-		scan: func(row pgx.Row) error { return row.Scan(&tr.Seq) }})
+	t.q.hold(insert)
 	if !t.write {
 		if _, err := t.q.flush(ctx, ""); err != nil {
 			return t.fail("insert transaction", err)

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -14,7 +18,8 @@ import (
 // transaction row, the idempotency key's update) and sending them in one
 // pipelined batch with the next statement that does need an answer, or at
 // the end of the Update: one round trip for all of them instead of one
-// each. The transaction's BEGIN and savepoints are held back the same way,
+// each; those that read nothing of each other's share one statement
+// (join). The transaction's BEGIN and savepoints are held back the same way,
 // and its COMMIT goes with the last held writes. Within a transaction the
 // order of statements is unchanged, so what a later read sees is what it
 // would have seen.
@@ -57,6 +62,11 @@ type held struct {
 	// refused turns the reason a statement raised through refundd_refuse
 	// into its error.
 	refused func(why string) error
+	// tables, when not nil, are the tables a joined write changes: the
+	// next joined write may fold into it (see join). parts are its
+	// statements, numbered as they take args.
+	tables []string
+	parts  []string
 }
 
 // later holds a statement back until the next round trip.
@@ -67,6 +77,120 @@ func (p *pipe) later(op string, sql string, args ...any) {
 // hold holds h back until the next round trip.
 func (p *pipe) hold(h held) {
 	p.pending = append(p.pending, h)
+}
+
+// join holds a write back like later, folded into the write held just
+// before it when that one was joined too and changes none of table: one
+// statement, a data-modifying WITH, that the server plans, runs and
+// answers once, instead of one each. A refund's row, transition, event,
+// audit entry and link to its Idempotency-Key so cost one statement.
+//
+// h may read the row its statement returns (h.scan; h.refused must be
+// nil). One part of a statement may: it is the statement's own, written
+// after the others' WITH.
+//
+// The parts of one statement share its snapshot and none sees another's
+// rows, so only writes that read nothing the others write may join:
+// inserts, and updates of rows this transaction wrote before (foreign
+// keys are checked when the statement ends, after every part). A table is
+// written once per statement, so its identity columns still number rows
+// in the order they were written.
+func (p *pipe) join(table string, h held) {
+	if strings.HasPrefix(h.sql, "WITH") {
+		p.pending = append(p.pending, h) // a WITH is written at the top only
+		return
+	}
+	if n := len(p.pending); n > 0 {
+		last := &p.pending[n-1]
+		if last.tables != nil && !slices.Contains(last.tables, table) && (h.scan == nil || last.scan == nil) {
+			last.op += ", " + h.op
+			last.tables = append(last.tables, table)
+			part := numberedFrom(h.sql, len(last.args))
+			last.args = append(last.args, h.args...)
+			if h.scan != nil {
+				last.parts = append(last.parts, part) // the statement's own: last
+				last.scan = h.scan
+			} else {
+				last.parts = slices.Insert(last.parts, len(last.parts)-btoi(last.scan != nil), part)
+			}
+			last.sql = withParts(last.parts, last.scan != nil)
+			return
+		}
+	}
+	h.tables, h.parts = []string{table}, []string{h.sql}
+	p.pending = append(p.pending, h)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// withParts is one statement of parts: each in a WITH, and the last as
+// the statement itself when its row is read.
+func withParts(parts []string, returns bool) string {
+	var b strings.Builder
+	b.WriteString("WITH ")
+	last := len(parts)
+	if returns {
+		last--
+	}
+	for i, part := range parts[:last] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "j%d AS (%s)", i, part)
+	}
+	if returns {
+		b.WriteString(" " + parts[last])
+	} else {
+		b.WriteString(" SELECT")
+	}
+	return b.String()
+}
+
+// numbered caches numberedFrom: a refund's statements come in a few
+// shapes.
+var numbered sync.Map // numberedKey -> string
+
+type numberedKey struct {
+	sql string
+	off int
+}
+
+// numberedFrom renumbers sql's parameters $1, $2... as $off+1, $off+2...
+// (outside quoted literals).
+func numberedFrom(sql string, off int) string {
+	if off == 0 {
+		return sql
+	}
+	key := numberedKey{sql, off}
+	if s, ok := numbered.Load(key); ok {
+		return s.(string)
+	}
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		switch {
+		case c == '\'':
+			quoted = !quoted
+		case c == '$' && !quoted && i+1 < len(sql) && sql[i+1] >= '0' && sql[i+1] <= '9':
+			j := i + 1
+			for j < len(sql) && sql[j] >= '0' && sql[j] <= '9' {
+				j++
+			}
+			n, _ := strconv.Atoi(sql[i+1 : j])
+			b.WriteString("$" + strconv.Itoa(n+off))
+			i = j - 1
+			continue
+		}
+		b.WriteByte(c)
+	}
+	numbered.Store(key, b.String())
+	return b.String()
 }
 
 // send starts one batch: the held statements, then sql (when not ""),

@@ -98,7 +98,7 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 		// After ReserveRefund: the number comes back with the round trip
 		// that carries the insert (nothing in the transaction reads it).
 		t.numberLater = false
-		t.q.hold(held{op: "create refund", sql: `INSERT INTO refunds (` + refundColumns + `) VALUES (` + values + `) RETURNING number`,
+		t.q.join("refunds", held{op: "create refund", sql: `INSERT INTO refunds (` + refundColumns + `) VALUES (` + values + `) RETURNING number`,
 			args: args, scan: func(row pgx.Row) error { return row.Scan(&r.Number) }})
 		return nil
 	}
@@ -128,14 +128,15 @@ func (t *tx) GetRefund(ctx context.Context, merchantID, id string) (*refund.Refu
 		return t.getRefund(ctx, query, args, id)
 	}
 	// Inside Update, read ahead what finishing a refund asks next (see
-	// ahead): its merchant's webhook endpoints and policy, and whether it
-	// has a credit note to settle (if it has, the note, its tax invoice,
+	// ahead): its merchant's webhook endpoints, and whether it has a
+	// credit note to settle (not the policy, which only a new refund
+	// asks for; if it has a note, the note, its tax invoice,
 	// the merchant and its invoice configuration travel with the guarded
 	// update, see invoiceReads).
 	note := `refund_id = $1 AND refund_id <> '' AND type = $2 AND merchant_id = (SELECT merchant_id FROM refunds WHERE id = $1)`
 	b := &pgx.Batch{}
 	b.Queue(query+t.forUpdate(), args...)
-	queueAhead(b, `(SELECT merchant_id FROM refunds WHERE id = $1)`, []any{id}, note, []any{id, string(refund.InvoiceRefund)})
+	queueAhead(b, `(SELECT merchant_id FROM refunds WHERE id = $1)`, []any{id}, false, note, []any{id, string(refund.InvoiceRefund)})
 	br := t.q.SendBatch(ctx, b)
 	defer br.Close()
 	r, err := t.refundFrom(br.QueryRow(), id)
@@ -143,7 +144,7 @@ func (t *tx) GetRefund(ctx context.Context, merchantID, id string) (*refund.Refu
 		return nil, err
 	}
 	f := refund.InvoiceFilter{MerchantID: r.MerchantID, RefundID: r.ID, Type: refund.InvoiceRefund, Limit: 1}
-	if err := t.readAhead(br, r.MerchantID, f); err != nil {
+	if err := t.readAhead(br, r.MerchantID, false, f); err != nil {
 		return nil, err
 	}
 	if err := br.Close(); err != nil {
@@ -315,7 +316,7 @@ func (t *tx) InsertTransition(ctx context.Context, ts ...refund.Transition) erro
 	for i, tr := range ts {
 		ids[i], from[i], to[i], cause[i], at[i] = tr.RefundID, string(tr.From), string(tr.To), tr.Cause, tr.At
 	}
-	return t.later(ctx, "insert transition", `INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at)
+	return t.join(ctx, "insert transition", "refund_transitions", `INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at)
 		SELECT r, f, t, c, a FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
 			WITH ORDINALITY AS u (r, f, t, c, a, n) ORDER BY n`, ids, from, to, cause, at)
 }
@@ -333,6 +334,6 @@ func (t *tx) ListTransitions(ctx context.Context, refundID string) ([]refund.Tra
 
 // InsertEvent writes an outbox event.
 func (t *tx) InsertEvent(ctx context.Context, e *refund.Event) error {
-	return t.later(ctx, "insert event", `INSERT INTO events (id, merchant_id, type, refund_id, order_id, data, request_id, created_at)
+	return t.join(ctx, "insert event", "events", `INSERT INTO events (id, merchant_id, type, refund_id, order_id, data, request_id, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, e.ID, e.MerchantID, e.Type, e.RefundID, e.OrderID, e.Data, e.RequestID, e.CreatedAt)
 }

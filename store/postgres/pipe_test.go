@@ -1,0 +1,262 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// TestJoin checks which held writes share a statement and how that
+// statement reads: the other parts in a WITH, the one whose row is read
+// last, every part's parameters numbered in the order of its arguments.
+func TestJoin(t *testing.T) {
+	scan := func(pgx.Row) error { return nil }
+	ins := func(table string, n int) held {
+		var ps []string
+		args := make([]any, n)
+		for i := range n {
+			ps = append(ps, fmt.Sprintf("$%d", i+1))
+			args[i] = table
+		}
+		return held{op: "insert " + table, sql: "INSERT INTO " + table + " VALUES (" + strings.Join(ps, ", ") + ")", args: args}
+	}
+	returning := func(table string, n int) held {
+		h := ins(table, n)
+		h.sql += " RETURNING id"
+		h.scan = scan
+		return h
+	}
+	type call struct {
+		table string // "" : held with later, not joined
+		h     held
+	}
+	for _, tc := range []struct {
+		name  string
+		calls []call
+		want  []string // each statement held, in order
+	}{
+		{"Alone", []call{{"a", ins("a", 2)}}, []string{"INSERT INTO a VALUES ($1, $2)"}},
+		{"TwoTables", []call{{"a", ins("a", 2)}, {"b", ins("b", 1)}},
+			[]string{"WITH j0 AS (INSERT INTO a VALUES ($1, $2)), j1 AS (INSERT INTO b VALUES ($3)) SELECT"}},
+		{"OneTableTwice", []call{{"a", ins("a", 1)}, {"b", ins("b", 1)}, {"a", ins("a", 1)}, {"c", ins("c", 1)}},
+			[]string{"WITH j0 AS (INSERT INTO a VALUES ($1)), j1 AS (INSERT INTO b VALUES ($2)) SELECT",
+				"WITH j0 AS (INSERT INTO a VALUES ($1)), j1 AS (INSERT INTO c VALUES ($2)) SELECT"}},
+		{"ReadRowFirst", []call{{"a", returning("a", 2)}, {"b", ins("b", 1)}, {"c", ins("c", 1)}},
+			[]string{"WITH j0 AS (INSERT INTO b VALUES ($3)), j1 AS (INSERT INTO c VALUES ($4)) INSERT INTO a VALUES ($1, $2) RETURNING id"}},
+		{"ReadRowLast", []call{{"b", ins("b", 1)}, {"a", returning("a", 2)}, {"c", ins("c", 1)}},
+			[]string{"WITH j0 AS (INSERT INTO b VALUES ($1)), j1 AS (INSERT INTO c VALUES ($4)) INSERT INTO a VALUES ($2, $3) RETURNING id"}},
+		{"TwoRowsRead", []call{{"a", returning("a", 1)}, {"b", returning("b", 1)}},
+			[]string{"INSERT INTO a VALUES ($1) RETURNING id", "INSERT INTO b VALUES ($1) RETURNING id"}},
+		{"NotAcrossAnotherStatement", []call{{"a", ins("a", 1)}, {"", ins("x", 1)}, {"b", ins("b", 1)}},
+			[]string{"INSERT INTO a VALUES ($1)", "INSERT INTO x VALUES ($1)", "INSERT INTO b VALUES ($1)"}},
+		{"AWithStaysAlone", []call{{"a", ins("a", 1)}, {"b", held{op: "w", sql: "WITH u AS (SELECT 1) INSERT INTO b SELECT * FROM u"}}, {"c", ins("c", 1)}},
+			[]string{"INSERT INTO a VALUES ($1)", "WITH u AS (SELECT 1) INSERT INTO b SELECT * FROM u", "INSERT INTO c VALUES ($1)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &pipe{}
+			var args []any
+			for _, c := range tc.calls {
+				if c.table == "" {
+					p.later(c.h.op, c.h.sql, c.h.args...)
+				} else {
+					p.join(c.table, c.h)
+				}
+				args = append(args, c.h.args...)
+			}
+			var got []string
+			var gotArgs []any
+			for _, h := range p.pending {
+				got = append(got, h.sql)
+				if n := strings.Count(h.sql, "$"); n != len(h.args) {
+					t.Errorf("%q has %d parameters and %d arguments", h.sql, n, len(h.args))
+				}
+				gotArgs = append(gotArgs, h.args...)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("held\n%q\nwant\n%q", got, tc.want)
+			}
+			if !slices.Equal(gotArgs, args) {
+				t.Errorf("arguments %v, want %v", gotArgs, args)
+			}
+		})
+	}
+}
+
+func TestNumberedFrom(t *testing.T) {
+	for _, tc := range []struct {
+		sql  string
+		off  int
+		want string
+	}{
+		{"SELECT $1, $2", 0, "SELECT $1, $2"},
+		{"SELECT $1, $12::text[], $2", 10, "SELECT $11, $22::text[], $12"},
+		{"SELECT '$1', $1, 'it''s $2', $2", 3, "SELECT '$1', $4, 'it''s $2', $5"},
+		{"SELECT $$", 1, "SELECT $$"},
+	} {
+		if got := numberedFrom(tc.sql, tc.off); got != tc.want {
+			t.Errorf("numberedFrom(%q, %d) = %q, want %q", tc.sql, tc.off, got, tc.want)
+		}
+	}
+}
+
+// TestJoinedWrites runs joined writes through the server: a table's rows
+// keep the order they were written in (transitions are listed by their
+// identity), the statement's foreign keys are checked after all of its
+// parts, and a part that fails fails its Update: nothing of it commits.
+func TestJoinedWrites(t *testing.T) {
+	s := mustOpen(t)
+	o := seed(t, s, 30000)
+	ctx := t.Context()
+	at := time.Date(2025, 3, 1, 9, 30, 0, 0, time.UTC)
+	r := &refund.Refund{ID: "re_1", MerchantID: o.MerchantID, OrderID: o.ID, Seq: 1, Amount: 100, Currency: "SAR",
+		Status: refund.StatusPending, NextAttemptAt: at, Version: 1, CreatedAt: at, UpdatedAt: at}
+	tr := func(from, to refund.Status) refund.Transition {
+		return refund.Transition{RefundID: r.ID, From: from, To: to, Cause: string(to), At: at}
+	}
+	ev := func(id string) *refund.Event {
+		return &refund.Event{ID: id, MerchantID: o.MerchantID, Type: "refund.updated", RefundID: r.ID, OrderID: o.ID,
+			Data: []byte(`{}`), CreatedAt: at}
+	}
+	want := []refund.Transition{tr("", refund.StatusPending), tr(refund.StatusPending, refund.StatusProcessing),
+		tr(refund.StatusProcessing, refund.StatusRequiresReview), tr(refund.StatusRequiresReview, refund.StatusProcessing),
+		tr(refund.StatusProcessing, refund.StatusSucceeded)}
+	err := s.Update(ctx, func(rt refund.Tx) error {
+		tx := rt.(*tx)
+		for _, step := range []func() error{
+			// After a reservation the refund's insert is held and joins
+			// the first transition and an event in one statement: the
+			// transition's key to the refund holds.
+			func() error {
+				_, err := tx.ReserveRefund(ctx, refund.Balances{OrderID: o.ID, Amount: r.Amount})
+				return err
+			},
+			func() error { return tx.CreateRefund(ctx, r) },
+			func() error { return tx.InsertTransition(ctx, want[0]) },
+			func() error { return tx.InsertEvent(ctx, ev("evt_1")) },
+			func() error { return tx.InsertTransition(ctx, want[1]) },
+			func() error { return tx.InsertEvent(ctx, ev("evt_2")) },
+			func() error {
+				return tx.InsertAudit(ctx, &refund.AuditEntry{ID: "aud_1", MerchantID: o.MerchantID, Action: "refund.create",
+					ObjectType: "refund", ObjectID: r.ID, At: at})
+			},
+			func() error { return tx.InsertTransition(ctx, want[2], want[3]) },
+			func() error { return tx.InsertTransition(ctx, want[4]) },
+		} {
+			if err := step(); err != nil {
+				return err
+			}
+		}
+		if n := len(tx.q.pending); n != 4 { // BEGIN went with the reservation
+			return fmt.Errorf("%d statements held, want 4: %v", n, tx.q.pending)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Number == 0 {
+		t.Fatal("the refund's number did not come back from its joined statement")
+	}
+	var got []refund.Transition
+	err = s.View(ctx, func(tx refund.Tx) (err error) {
+		got, err = tx.ListTransitions(ctx, r.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		got[i].At = got[i].At.UTC()
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("transitions\n%v\nwant\n%v", got, want)
+	}
+	events := func() int {
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE refund_id = $1`, r.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := events(); n != 2 {
+		t.Fatalf("%d events, want 2", n)
+	}
+
+	// An event joined with a transition of a refund that does not exist:
+	// the statement fails on the transition's key, and the event is not
+	// written either.
+	err = s.Update(ctx, func(tx refund.Tx) error {
+		if err := tx.InsertEvent(ctx, ev("evt_3")); err != nil {
+			return err
+		}
+		return tx.InsertTransition(ctx, refund.Transition{RefundID: "re_missing", To: refund.StatusPending, At: at})
+	})
+	if err == nil || !strings.Contains(err.Error(), "insert event, insert transition") || sqlstate(err) != "23503" {
+		t.Fatalf("Update = %v, want the joined statement's foreign key violation", err)
+	}
+	if n := events(); n != 2 {
+		t.Fatalf("%d events after the failed Update, want 2", n)
+	}
+}
+
+// TestTransactionsNumberOnce numbers transactions on one order from many
+// Updates at once: those that wrote the order's row first (a guarded
+// update) insert without locking it again, the others lock it first.
+// Either way each number is handed out once.
+func TestTransactionsNumberOnce(t *testing.T) {
+	s := mustOpen(t)
+	o := seed(t, s, 30000)
+	const n = 24
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs <- s.Update(context.Background(), func(rt refund.Tx) error {
+				tx := rt.(*tx)
+				if i%2 == 0 {
+					b := refund.Balances{OrderID: o.ID, Amount: 1}
+					if err := tx.AdjustBalances(context.Background(), b, refund.Reserve); err != nil {
+						return err
+					}
+					if !slices.Contains(tx.ordersLocked, o.ID) {
+						return fmt.Errorf("the order's guarded update did not note its lock")
+					}
+				}
+				return tx.InsertTransaction(context.Background(), &refund.Transaction{ID: fmt.Sprintf("txn_r%d", i), OrderID: o.ID,
+					Type: refund.TxRefund, Status: refund.TxSucceeded, Amount: 1, RefundID: fmt.Sprintf("re_%d", i), CreatedAt: time.Now()})
+			})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seqs []int
+	rows, err := s.pool.Query(t.Context(), `SELECT seq FROM transactions WHERE order_id = $1 ORDER BY seq`, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs, err = pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seqs) != n+1 || seqs[0] != 1 || seqs[n] != n+1 {
+		t.Fatalf("seqs %v, want 1..%d", seqs, n+1)
+	}
+}
