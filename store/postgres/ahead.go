@@ -18,14 +18,14 @@ import (
 // refund policy (does it wait for approval), the webhook endpoints (who
 // gets its events) and whether there is an invoice to credit or settle
 // (if there is, see invoiceReads). Asked one at a time, each is a round
-// trip of its own. Inside Update the
-// store reads them in the batch that reads the order (GetOrderForRefund)
-// or the refund (GetRefund; the policy only with the order, as only a new
-// refund asks for it), and answers the later questions from what it read. A read ahead is a read made earlier in the same READ COMMITTED
-// transaction, which is what the caller would have seen had it asked
-// then; any write of the transaction to one of those tables drops what
-// was read ahead (forget), so a read never answers past the
-// transaction's own change.
+// trip of its own. Inside Update the store reads them in the batch that
+// reads the order (GetOrderForRefund) or the refund (GetRefund; the policy
+// only with the order, as only a new refund asks for it), and answers the
+// later questions from what it read. A read ahead is a read made earlier
+// in the same READ COMMITTED transaction, which is what the caller would
+// have seen had it asked then; any write of the transaction to one of
+// those tables drops what was read ahead (forget), so a read never
+// answers past the transaction's own change.
 type ahead map[string]any
 
 const (

@@ -95,7 +95,17 @@ func (p *pipe) hold(h held) {
 // keys are checked when the statement ends, after every part). A table is
 // written once per statement, so its identity columns still number rows
 // in the order they were written.
+//
+// Each joined shape is a statement text of its own, which pgx prepares on
+// a connection the first time it sends it there (one round trip more,
+// once): a refund makes a few such shapes.
 func (p *pipe) join(table string, h held) {
+	if h.refused != nil || maxParam(h.sql) != len(h.args) {
+		// A refusal could not be told from its neighbours', and a part
+		// numbered otherwise than its arguments would take another's.
+		panic(fmt.Sprintf("postgres: %s cannot join: refused %v, %d parameters for %d arguments",
+			h.op, h.refused != nil, maxParam(h.sql), len(h.args)))
+	}
 	if strings.HasPrefix(h.sql, "WITH") {
 		p.pending = append(p.pending, h) // a WITH is written at the top only
 		return
@@ -161,7 +171,9 @@ type numberedKey struct {
 }
 
 // numberedFrom renumbers sql's parameters $1, $2... as $off+1, $off+2...
-// (outside quoted literals).
+// It knows the store's own statements: parameters, and '...' literals
+// that are left as they are; not comments, quoted identifiers or
+// dollar-quoted bodies, which no joined statement has.
 func numberedFrom(sql string, off int) string {
 	if off == 0 {
 		return sql
@@ -171,10 +183,30 @@ func numberedFrom(sql string, off int) string {
 		return s.(string)
 	}
 	var b strings.Builder
-	quoted := false
+	sqlParams(sql, func(lit string, n int) {
+		if n == 0 {
+			b.WriteString(lit)
+		} else {
+			b.WriteString("$" + strconv.Itoa(n+off))
+		}
+	})
+	numbered.Store(key, b.String())
+	return b.String()
+}
+
+// maxParam is the highest parameter sql names ($n).
+func maxParam(sql string) int {
+	high := 0
+	sqlParams(sql, func(_ string, n int) { high = max(high, n) })
+	return high
+}
+
+// sqlParams splits sql into text and parameters, in order: each piece of
+// text with n 0, each parameter $n with its n.
+func sqlParams(sql string, each func(text string, n int)) {
+	quoted, from := false, 0
 	for i := 0; i < len(sql); i++ {
-		c := sql[i]
-		switch {
+		switch c := sql[i]; {
 		case c == '\'':
 			quoted = !quoted
 		case c == '$' && !quoted && i+1 < len(sql) && sql[i+1] >= '0' && sql[i+1] <= '9':
@@ -183,14 +215,12 @@ func numberedFrom(sql string, off int) string {
 				j++
 			}
 			n, _ := strconv.Atoi(sql[i+1 : j])
-			b.WriteString("$" + strconv.Itoa(n+off))
-			i = j - 1
-			continue
+			each(sql[from:i], 0)
+			each("", n)
+			from, i = j, j-1
 		}
-		b.WriteByte(c)
 	}
-	numbered.Store(key, b.String())
-	return b.String()
+	each(sql[from:], 0)
 }
 
 // send starts one batch: the held statements, then sql (when not ""),

@@ -208,13 +208,23 @@ func TestJoinedWrites(t *testing.T) {
 }
 
 // TestTransactionsNumberOnce numbers transactions on one order from many
-// Updates at once: those that wrote the order's row first (a guarded
-// update) insert without locking it again, the others lock it first.
-// Either way each number is handed out once.
+// Updates on two nodes at once. A third wrote the order's row first with an
+// answered guarded update (a reservation), a third with a held one (a
+// release, which goes with the insert's round trip); those insert without
+// locking the order again. The rest lock it first. Either way each number
+// is handed out once.
 func TestTransactionsNumberOnce(t *testing.T) {
-	s := mustOpen(t)
-	o := seed(t, s, 30000)
-	const n = 24
+	url := mustSchema(t)
+	nodes := []*Store{mustOpenURL(t, url), mustOpenURL(t, url)}
+	o := seed(t, nodes[0], 30000)
+	const n = 36
+	ctx := context.Background()
+	err := nodes[0].Update(ctx, func(tx refund.Tx) error {
+		return tx.AdjustBalances(ctx, refund.Balances{OrderID: o.ID, Amount: n}, refund.Reserve) // for the releases
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	start := make(chan struct{})
@@ -223,18 +233,17 @@ func TestTransactionsNumberOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			errs <- s.Update(context.Background(), func(rt refund.Tx) error {
+			errs <- nodes[i%2].Update(ctx, func(rt refund.Tx) error {
 				tx := rt.(*tx)
-				if i%2 == 0 {
-					b := refund.Balances{OrderID: o.ID, Amount: 1}
-					if err := tx.AdjustBalances(context.Background(), b, refund.Reserve); err != nil {
+				if op := []refund.BalanceOp{refund.Reserve, refund.Release, 0}[i%3]; op != 0 {
+					if err := tx.AdjustBalances(ctx, refund.Balances{OrderID: o.ID, Amount: 1}, op); err != nil {
 						return err
 					}
 					if !slices.Contains(tx.ordersLocked, o.ID) {
-						return fmt.Errorf("the order's guarded update did not note its lock")
+						return fmt.Errorf("the order's guarded update (%v) did not note its lock", op)
 					}
 				}
-				return tx.InsertTransaction(context.Background(), &refund.Transaction{ID: fmt.Sprintf("txn_r%d", i), OrderID: o.ID,
+				return tx.InsertTransaction(ctx, &refund.Transaction{ID: fmt.Sprintf("txn_r%d", i), OrderID: o.ID,
 					Type: refund.TxRefund, Status: refund.TxSucceeded, Amount: 1, RefundID: fmt.Sprintf("re_%d", i), CreatedAt: time.Now()})
 			})
 		}()
@@ -247,16 +256,39 @@ func TestTransactionsNumberOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var seqs []int
-	rows, err := s.pool.Query(t.Context(), `SELECT seq FROM transactions WHERE order_id = $1 ORDER BY seq`, o.ID)
+	rows, err := nodes[0].pool.Query(t.Context(), `SELECT seq FROM transactions WHERE order_id = $1 ORDER BY seq`, o.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seqs, err = pgx.CollectRows(rows, pgx.RowTo[int])
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(seqs) != n+1 || seqs[0] != 1 || seqs[n] != n+1 {
-		t.Fatalf("seqs %v, want 1..%d", seqs, n+1)
+	for i, seq := range seqs {
+		if seq != i+1 {
+			t.Fatalf("seqs %v, want 1..%d", seqs, n+1)
+		}
+	}
+	if len(seqs) != n+1 {
+		t.Fatalf("%d transactions, want %d", len(seqs), n+1)
+	}
+}
+
+// TestJoinRefusesWhatCannotJoin: a write with a refusal, or numbered
+// otherwise than its arguments, is a programming error, not a statement.
+func TestJoinRefusesWhatCannotJoin(t *testing.T) {
+	for _, h := range []held{
+		{op: "refused", sql: "INSERT INTO a VALUES ($1)", args: []any{1}, refused: func(string) error { return nil }},
+		{op: "short", sql: "INSERT INTO a VALUES ($1, $2)", args: []any{1}},
+		{op: "long", sql: "INSERT INTO a VALUES ($1)", args: []any{1, 2}},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s joined", h.op)
+				}
+			}()
+			(&pipe{}).join("a", h)
+		}()
 	}
 }
