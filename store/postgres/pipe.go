@@ -117,11 +117,13 @@ func (p *pipe) join(table string, h held) {
 			last.tables = append(last.tables, table)
 			part := numberedFrom(h.sql, len(last.args))
 			last.args = append(last.args, h.args...)
+			at := len(last.parts) // the part whose row is read stays last
+			if last.scan != nil {
+				at--
+			}
+			last.parts = slices.Insert(last.parts, at, part)
 			if h.scan != nil {
-				last.parts = append(last.parts, part) // the statement's own: last
 				last.scan = h.scan
-			} else {
-				last.parts = slices.Insert(last.parts, len(last.parts)-btoi(last.scan != nil), part)
 			}
 			last.sql = withParts(last.parts, last.scan != nil)
 			return
@@ -129,13 +131,6 @@ func (p *pipe) join(table string, h held) {
 	}
 	h.tables, h.parts = []string{table}, []string{h.sql}
 	p.pending = append(p.pending, h)
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // withParts is one statement of parts: each in a WITH, and the last as
@@ -194,12 +189,19 @@ func numberedFrom(sql string, off int) string {
 	return b.String()
 }
 
-// maxParam is the highest parameter sql names ($n).
+// maxParam is the highest parameter sql names ($n), worked out once per
+// text: join asks it for every write.
 func maxParam(sql string) int {
+	if n, ok := highest.Load(sql); ok {
+		return n.(int)
+	}
 	high := 0
 	sqlParams(sql, func(_ string, n int) { high = max(high, n) })
+	highest.Store(sql, high)
 	return high
 }
+
+var highest sync.Map // statement text -> its highest parameter
 
 // sqlParams splits sql into text and parameters, in order: each piece of
 // text with n 0, each parameter $n with its n.
