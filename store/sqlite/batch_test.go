@@ -90,3 +90,98 @@ func TestBatch_LostTransactionRunsTheOthersAgain(t *testing.T) {
 		}
 	}
 }
+
+// A caller that fails leaves nothing of its own in the batch and takes
+// nothing of the others' with it, however it fails. Bare (no savepoint
+// per caller), a failure that changed no row costs the others nothing; one
+// that did loses the batch, which runs again without it and makes the
+// next batches careful. Careful, each caller's savepoint absorbs it.
+func TestBatch_FailedCallerLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	create := func(rt refund.Tx, id string) error {
+		return rt.CreateMerchant(ctx, &refund.Merchant{ID: id, Name: id, CreatedAt: time.Unix(0, 0)})
+	}
+	for _, tc := range []struct {
+		name  string
+		fn    func(rt refund.Tx) error
+		wrote bool // changed rows before failing: loses a bare batch
+	}{
+		{"fails after reading", func(rt refund.Tx) error {
+			_, err := rt.GetMerchant(ctx, "mer_nobody")
+			if err == nil {
+				return errors.New("found a merchant nobody made")
+			}
+			return err
+		}, false},
+		{"its statement is refused", func(rt refund.Tx) error { return create(rt, "mer_existing") }, false},
+		{"fails after writing", func(rt refund.Tx) error {
+			if err := create(rt, "mer_culprit"); err != nil {
+				return err
+			}
+			return errors.New("refused after writing")
+		}, true},
+		{"panics after writing", func(rt refund.Tx) error {
+			if err := create(rt, "mer_culprit"); err != nil {
+				return err
+			}
+			panic("boom")
+		}, true},
+		{"ends the transaction and says nothing", func(rt refund.Tx) error {
+			_, err := rt.(*tx).q.ExecContext(ctx, `ROLLBACK`)
+			return err
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustOpen(t)
+			if err := s.Update(ctx, func(rt refund.Tx) error { return create(rt, "mer_existing") }); err != nil {
+				t.Fatal(err)
+			}
+			_, _, bare := writerState(s.wstmts.conn)
+			for round, careful := range []bool{!bare, true} {
+				req := func(fn func(refund.Tx) error) *commitReq {
+					return &commitReq{ctx: ctx, done: make(chan struct{}), fn: fn}
+				}
+				first, last := fmt.Sprintf("mer_first_%d", round), fmt.Sprintf("mer_last_%d", round)
+				culprit := req(tc.fn)
+				batch := []*commitReq{req(func(rt refund.Tx) error { return create(rt, first) }), culprit,
+					req(func(rt refund.Tx) error { return create(rt, last) })}
+				s.careful = 0
+				if round == 1 {
+					s.careful = 2 // this batch and the next
+				}
+				txs := s.txs.Load()
+				s.commitBatch(batch)
+				txs = s.txs.Load() - txs
+				if culprit.err == nil || batch[0].err != nil || batch[2].err != nil {
+					t.Fatalf("round %d: errors: first %v, culprit %v, last %v", round, batch[0].err, culprit.err, batch[2].err)
+				}
+				err := s.View(ctx, func(rt refund.Tx) error {
+					for _, id := range []string{first, last, "mer_existing"} {
+						if _, err := rt.GetMerchant(ctx, id); err != nil {
+							return fmt.Errorf("%s: %w", id, err)
+						}
+					}
+					if _, err := rt.GetMerchant(ctx, "mer_culprit"); refund.ErrorCode(err) != refund.EMerchantNotFound {
+						return fmt.Errorf("the culprit's merchant: %v", err)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+				// The ended transaction loses even a careful batch: its
+				// savepoint went with it.
+				lost := tc.wrote && (!careful || tc.name == "ends the transaction and says nothing")
+				if txs != map[bool]uint64{false: 1, true: 2}[lost] {
+					t.Errorf("round %d (careful %v): %d transactions, lost %v", round, careful, txs, lost)
+				}
+				if lost && s.careful != carefulBatches {
+					t.Errorf("round %d: a lost batch left %d careful batches to come", round, s.careful)
+				}
+				if want := map[bool]int{false: 0, true: 1}[round == 1]; !lost && s.careful != want {
+					t.Errorf("round %d: %d careful batches to come, want %d", round, s.careful, want)
+				}
+			}
+		})
+	}
+}

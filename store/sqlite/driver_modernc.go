@@ -29,6 +29,10 @@ func writerParams(url.Values) {}
 
 func commitWindow(_ *sql.Conn, commit func() error) error { return commit() }
 
+// writerState cannot tell, through this driver, what a batch's callers
+// changed: every caller of a batch gets its own savepoint (runBatch).
+func writerState(*sql.Conn) (changes int64, open, ok bool) { return 0, false, false }
+
 // Result codes, extended where SQLite has one.
 const (
 	codeBusy       = sqlite3.SQLITE_BUSY

@@ -7,12 +7,13 @@ package sqlite
 // instead; see docs/performance.md for the two measured side by side.
 
 import (
+	"database/sql"
 	"errors"
 	"net/url"
 	"strings"
 
 	"github.com/ncruces/go-sqlite3"
-	_ "github.com/ncruces/go-sqlite3/driver" // registers "sqlite3"
+	sqlite3driver "github.com/ncruces/go-sqlite3/driver" // registers "sqlite3"
 )
 
 const driverName = "sqlite3"
@@ -43,4 +44,17 @@ func code(err error) (int, bool) {
 		return int(c), true
 	}
 	return 0, false
+}
+
+// writerState reports how many rows conn has changed since it opened
+// (sqlite3_total_changes64: every INSERT, UPDATE and DELETE that
+// completed, triggers' included) and whether its transaction is still
+// open; ok is false if the driver cannot tell.
+func writerState(conn *sql.Conn) (changes int64, open, ok bool) {
+	err := conn.Raw(func(dc any) error {
+		raw := dc.(sqlite3driver.Conn).Raw()
+		changes, open = raw.TotalChanges(), !raw.GetAutocommit()
+		return nil
+	})
+	return changes, open, err == nil
 }
