@@ -725,7 +725,9 @@ func (s *Service) issueOnCreate(ctx context.Context, tx Tx, o *Order, now time.T
 // an invoiced order, whatever the surface and whether or not it names
 // lines, in the refund's transaction.
 func (s *Service) issueRefundInvoice(ctx context.Context, tx Tx, o *Order, r *Refund, now time.Time) error {
-	if s.cfg.Invoicer == nil {
+	if s.cfg.Invoicer == nil || len(o.Items) == 0 {
+		// Only an order with items has a tax invoice (issueSale), and
+		// items are fixed when the order is made: nothing to look up.
 		return nil
 	}
 	parent, err := saleInvoice(ctx, tx, o)

@@ -43,8 +43,12 @@ func TestRefundCost(t *testing.T) {
 		// statement (the refund row, its transitions, event, audit entry
 		// and key link; the result's transition, event and transaction
 		// row), the result's transaction row no longer locks the order
-		// it already wrote, and the result reads no refund policy.
-		{"SQLite", func(*testing.T) serverOpt { return func(*server.Config) {} }, bound{29.5, 0, 2}},
+		// it already wrote, and the result reads no refund policy. Then
+		// 28 on SQLite: a refund of an order without items looks up no
+		// tax invoice (PostgreSQL's read ahead still asks, in the same
+		// round trip). In a batch of refunds SQLite also runs no
+		// savepoint per refund (about 25 statements at 32 clients).
+		{"SQLite", func(*testing.T) serverOpt { return func(*server.Config) {} }, bound{28.5, 0, 2}},
 		{"PostgreSQL", func(t *testing.T) serverOpt { return onDB(pgtest.URL(t, 0)) }, bound{23.5, 4.5, 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
