@@ -248,7 +248,13 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx) error) error {
 	}
 	saved := c.rec // what a rolled-back linkClaim must not leave behind
 	if c.held {
-		err := s.cfg.Store.Update(ctx, fn)
+		err := s.cfg.Store.Update(ctx, func(tx Tx) error {
+			// A store may run fn again after rolling an attempt back
+			// (SQLite's group commit does when another caller's failure
+			// loses the batch): each attempt starts from what committed.
+			c.rec = saved
+			return fn(tx)
+		})
 		if err != nil {
 			c.rec = saved
 		}

@@ -105,6 +105,7 @@ func TestBatch_FailedCallerLeavesNothing(t *testing.T) {
 		name  string
 		fn    func(rt refund.Tx) error
 		wrote bool // changed rows before failing: loses a bare batch
+		ended bool // ended the transaction: loses even a careful batch
 	}{
 		{"fails after reading", func(rt refund.Tx) error {
 			_, err := rt.GetMerchant(ctx, "mer_nobody")
@@ -112,24 +113,34 @@ func TestBatch_FailedCallerLeavesNothing(t *testing.T) {
 				return errors.New("found a merchant nobody made")
 			}
 			return err
-		}, false},
-		{"its statement is refused", func(rt refund.Tx) error { return create(rt, "mer_existing") }, false},
+		}, false, false},
+		{"its statement is refused", func(rt refund.Tx) error { return create(rt, "mer_existing") }, false, false},
+		{"its statement is refused at its second row", func(rt refund.Tx) error {
+			// The first row (mer_culprit) goes in before the second
+			// breaks app_id's uniqueness: SQLite takes it out again.
+			_, err := rt.(*tx).q.ExecContext(ctx, `INSERT INTO merchants (id, app_id, name, created_at)
+				VALUES ('mer_culprit', 900001, 'x', 0), ('mer_culprit_2', 900001, 'x', 0)`)
+			if c, _ := code(err); c != codeUnique {
+				t.Errorf("want the second row refused as a duplicate: %v", err)
+			}
+			return err
+		}, false, false},
 		{"fails after writing", func(rt refund.Tx) error {
 			if err := create(rt, "mer_culprit"); err != nil {
 				return err
 			}
 			return errors.New("refused after writing")
-		}, true},
+		}, true, false},
 		{"panics after writing", func(rt refund.Tx) error {
 			if err := create(rt, "mer_culprit"); err != nil {
 				return err
 			}
 			panic("boom")
-		}, true},
+		}, true, false},
 		{"ends the transaction and says nothing", func(rt refund.Tx) error {
 			_, err := rt.(*tx).q.ExecContext(ctx, `ROLLBACK`)
 			return err
-		}, true},
+		}, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := mustOpen(t)
@@ -169,9 +180,7 @@ func TestBatch_FailedCallerLeavesNothing(t *testing.T) {
 				if err != nil {
 					t.Fatalf("round %d: %v", round, err)
 				}
-				// The ended transaction loses even a careful batch: its
-				// savepoint went with it.
-				lost := tc.wrote && (!careful || tc.name == "ends the transaction and says nothing")
+				lost := tc.ended || (tc.wrote && !careful)
 				if txs != map[bool]uint64{false: 1, true: 2}[lost] {
 					t.Errorf("round %d (careful %v): %d transactions, lost %v", round, careful, txs, lost)
 				}

@@ -61,7 +61,8 @@ type Store struct {
 
 	// careful is how many more batches run each caller in a savepoint of
 	// its own: set when a batch was lost to a caller that failed after
-	// writing (runBatch), as such failures come in runs (an order
+	// writing or ended the transaction (runBatch), as such failures come
+	// in runs (an order
 	// refunded in full refuses every refund after). Only the committer
 	// goroutine uses it.
 	careful int
@@ -197,7 +198,7 @@ const (
 // write lock is taken at BEGIN, so a transaction never fails half-way
 // trying to upgrade from reading to writing). The readers get
 // query_only(1). The writer also gets:
-//   - temp_store(MEMORY): the committer runs each Update in a savepoint,
+//   - temp_store(MEMORY): the committer may run each Update in a savepoint,
 //     and SQLite keeps the pages a savepoint may have to restore in a
 //     sub-journal that, past 64 KiB, it spills to a temporary file,
 //     recreated for every transaction. A group commit passes that size,
@@ -245,12 +246,12 @@ func checkWriter(ctx context.Context, db *sql.DB) error {
 // Update runs fn in a write transaction and returns once that transaction
 // has committed (synced to disk) or fn's changes have been rolled back.
 //
-// Updates that arrive together share one transaction (group commit): the
-// committer runs each fn inside its own savepoint, so an fn that fails
-// rolls back only its own changes, then commits once for the whole batch.
-// Every caller is answered only after that commit. fn runs on the
-// committer's goroutine; it may run again when SQLite reports the
-// database busy or locked.
+// Updates that arrive together share one transaction (group commit): an
+// fn that fails leaves none of its changes behind and takes none of the
+// others' (runBatch), and the batch commits once. Every caller is answered
+// only after that commit. fn runs on the committer's goroutine; it may
+// run again when SQLite reports the database busy or locked, or when
+// another fn's failure lost the batch.
 func (s *Store) Update(ctx context.Context, fn func(tx refund.Tx) error) error {
 	req := &commitReq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	select {
@@ -350,7 +351,9 @@ const carefulBatches = 64
 // cost in a batch, and most fns succeed. An fn that fails without having
 // changed a row (SQLite counts every row an INSERT, UPDATE or DELETE
 // changed, and a failed statement changes none) leaves the transaction as
-// it found it. One that fails after changing rows, or whose error ended
+// it found it; this holds because fns run only SELECT, INSERT, UPDATE and
+// DELETE (no DDL, PRAGMA or SAVEPOINT), each statement closed before the
+// next. One that fails after changing rows, or whose error ended
 // the transaction, loses the batch (lostBatch): nothing is committed and
 // commitBatch runs the others again, carefully.
 func (s *Store) runBatch(batch []*commitReq, careful bool) error {

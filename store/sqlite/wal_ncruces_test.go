@@ -485,3 +485,13 @@ func TestWriterChecks(t *testing.T) {
 		db.Close()
 	}
 }
+
+// On this driver the committer can tell what a batch's callers changed, so
+// batches run bare (runBatch); were it to lose that, every batch would
+// quietly pay for a savepoint per caller.
+func TestWriterStateIsKnown(t *testing.T) {
+	s := mustOpen(t)
+	if _, open, ok := writerState(s.wstmts.conn); !ok || open {
+		t.Fatalf("writerState: ok %v, open %v outside a transaction", ok, open)
+	}
+}
