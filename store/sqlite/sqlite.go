@@ -62,9 +62,8 @@ type Store struct {
 	// careful is how many more batches run each caller in a savepoint of
 	// its own: set when a batch was lost to a caller that failed after
 	// writing or ended the transaction (runBatch), as such failures come
-	// in runs (an order
-	// refunded in full refuses every refund after). Only the committer
-	// goroutine uses it.
+	// in runs (an order refunded in full refuses every refund after).
+	// Only the committer goroutine uses it.
 	careful int
 
 	closeOnce sync.Once
