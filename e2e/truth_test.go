@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -136,6 +137,9 @@ func TestReconcileSettlement(t *testing.T) {
 	node := "http://" + addr
 	ctx := context.Background()
 	orders := createOrders(t, node, key, 3, 50_000)
+	// The acquirer reports by the day it executed a refund: a run that
+	// crosses midnight (UTC) reconciles both days' reports as one.
+	first := time.Now().UTC().Truncate(24 * time.Hour)
 	var ids []string
 	for i := range 24 {
 		status, body, err := call(ctx, "POST", node+"/v1/refunds", key,
@@ -161,15 +165,24 @@ func TestReconcileSettlement(t *testing.T) {
 		}
 	}
 
-	res, err := client.Get(acquirer + "/v1/sandbox/settlement?date=" + time.Now().UTC().Format("2006-01-02"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	report, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	var report []byte
 	var anomalies []struct{ Kind, Key string }
-	if err := json.Unmarshal([]byte(res.Header.Get("X-Sandbox-Anomalies")), &anomalies); err != nil {
-		t.Fatal(err)
+	for day := first; !day.After(time.Now().UTC()); day = day.Add(24 * time.Hour) {
+		res, err := client.Get(acquirer + "/v1/sandbox/settlement?date=" + day.Format("2006-01-02"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		part, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if report != nil {
+			_, part, _ = bytes.Cut(part, []byte("\n")) // one header
+		}
+		report = append(report, part...)
+		var injected []struct{ Kind, Key string }
+		if err := json.Unmarshal([]byte(res.Header.Get("X-Sandbox-Anomalies")), &injected); err != nil {
+			t.Fatal(err)
+		}
+		anomalies = append(anomalies, injected...)
 	}
 	want := map[string]string{}
 	for _, a := range anomalies {
