@@ -146,21 +146,28 @@ func (a *API) Register(mux Mux) {
 	}
 	// Anything else under /v1/ answers in the envelope, not the mux's text.
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		var allow []string
-		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodPatch} {
-			probe := r.Clone(r.Context())
-			probe.Method = m
-			if _, pattern := mux.Handler(probe); pattern != "/v1/" && pattern != "" {
-				allow = append(allow, m)
-			}
-		}
-		if len(allow) > 0 {
+		if allow := Allowed(mux, r, "/v1/"); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			a.fail(w, r, refund.Errorf(ECodeMethodNotAllowed, "", "%s is not allowed here; use %s", r.Method, strings.Join(allow, " or ")))
 			return
 		}
 		a.fail(w, r, refund.Errorf(refund.ENotFound, "", "no such route: %s %s", r.Method, r.URL.Path))
 	})
+}
+
+// Allowed lists the methods that mux routes r's path for elsewhere than
+// to the catch-all pattern that r reached: a surface's catch-all answers
+// 405 with them, or 404 without any, in its own error shape.
+func Allowed(mux Mux, r *http.Request, catchAll string) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != catchAll && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // multiValued are the query parameters that may be repeated.

@@ -46,7 +46,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		upay     = "upayments"
 		techrar  = "techrar"
 		console  = "console"
-		fallback = "fallback" // the native 404/405 envelope for unknown /v1/ paths
+		fallback = "fallback" // a surface's 404/405 reply for its unknown paths (/v1/, /rest/partner/v2/)
 	)
 	matrix := map[string]entry{
 		"GET /metrics":      {surface: public},
@@ -55,6 +55,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /openapi.json": {surface: public},
 		"GET /docs":         {surface: public},
 		"/v1/":              {surface: fallback},
+		"/rest/partner/v2/": {surface: fallback},
 
 		"POST /v1/orders":                           {native, refund.ScopeOrdersWrite, `{"currency":"SAR","amount":1000}`, false},
 		"GET /v1/orders":                            {native, refund.ScopeOrdersRead, "", false},

@@ -84,6 +84,18 @@ func New(svc *refund.Service, cfg Config) *Handler {
 func (h *Handler) Register(mux api.Mux) {
 	mux.HandleFunc("POST /rest/partner/v2/auth", h.auth)
 	mux.HandleFunc("POST /rest/partner/v2/merchant/{key}/{value}/refund", h.refund)
+	// Anything else under the prefix answers in Paylink's error shape, not
+	// in the mux's text: an unknown path, a method its route does not take,
+	// and a segment that is only an escaped slash (the mux routes none).
+	const prefix = "/rest/partner/v2/"
+	mux.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) {
+		if allow := api.Allowed(mux, r, prefix); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			h.fail(w, r, refund.Errorf(codeMethodNotAllowed, "", "%s is not allowed here; use %s", r.Method, strings.Join(allow, " or ")))
+			return
+		}
+		h.fail(w, r, refund.Errorf(refund.ENotFound, "", "no such route: %s %s", r.Method, r.URL.EscapedPath()))
+	})
 }
 
 // keys are the seed's merchant lookups ("cr or freelancer: license
@@ -250,6 +262,8 @@ var statusOf = map[string]int{
 	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,
 	refund.ERateLimited:             http.StatusTooManyRequests,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
+	codeMethodNotAllowed:            http.StatusMethodNotAllowed,
+	refund.ENotFound:                http.StatusNotFound,
 }
 
 // errorReply is the error body: the HTTP status and its text, a message,
@@ -298,7 +312,10 @@ func bearer(r *http.Request) (string, bool) {
 // maxBody bounds a request body; both requests are a few short strings.
 const maxBody = 64 << 10
 
-const codeTooLarge = "request_too_large"
+const (
+	codeTooLarge         = "request_too_large"
+	codeMethodNotAllowed = "method_not_allowed"
+)
 
 // decode reads one JSON object into v: bounded, unknown fields and
 // trailing data refused, errors naming the field.

@@ -340,6 +340,41 @@ func TestRefund_Errors(t *testing.T) {
 	}
 }
 
+// TestRoutes_AnswerInTheShape: a path or a method outside the two routes
+// is answered in Paylink's error shape, not in the mux's text, and a
+// method a route does not take names the one it does.
+func TestRoutes_AnswerInTheShape(t *testing.T) {
+	t.Parallel()
+	f := start(t)
+	o := f.order(f.linkedKey, refund.OrderInput{Reference: "ORD-1001", Amount: 10000})
+	partner := f.token(f.partner.ID, f.partnerKey)
+	for _, tc := range []struct {
+		name, method, path string
+		status             int
+		allow              string
+	}{
+		{"AuthByGet", "GET", authPath, 405, "POST"},
+		{"RefundByPut", "PUT", refundPath("cr", "1010101010"), 405, "POST"},
+		{"RefundByDelete", "DELETE", refundPath("cr", "1010101010"), 405, "POST"},
+		{"EscapedSlashSegment", "POST", refundPath("cr", "%2F"), 404, ""},
+		{"EscapedSlashKey", "POST", refundPath("%2F", "1010101010"), 404, ""},
+		{"UnknownPath", "POST", "/rest/partner/v2/merchant/cr/1010101010/refunds", 404, ""},
+		{"Prefix", "GET", "/rest/partner/v2/", 404, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := f.snap(t, f.linkedKey, o.ID)
+			r := f.Do(tc.method, tc.path, partner, body("ORD-1001", "damaged"))
+			wantError(t, r, tc.status)
+			if got := r.Header.Get("Allow"); got != tc.allow {
+				t.Fatalf("Allow: %q, want %q", got, tc.allow)
+			}
+			if after := f.snap(t, f.linkedKey, o.ID); after != before {
+				t.Fatalf("a refused request changed the order: %+v -> %+v", before, after)
+			}
+		})
+	}
+}
+
 // TestRefund_UnlinkedLooksMissing: a partner cannot tell a merchant linked
 // only to another partner from one that does not exist.
 func TestRefund_UnlinkedLooksMissing(t *testing.T) {
