@@ -94,7 +94,7 @@ func (h *Handler) Register(mux api.Mux) {
 			h.fail(w, r, refund.Errorf(codeMethodNotAllowed, "", "%s is not allowed here; use %s", r.Method, strings.Join(allow, " or ")))
 			return
 		}
-		h.fail(w, r, refund.Errorf(refund.ENotFound, "", "no such route: %s %s", r.Method, r.URL.EscapedPath()))
+		h.fail(w, r, refund.Errorf(codeNoRoute, "", "no such route: %s %s", r.Method, r.URL.EscapedPath()))
 	})
 }
 
@@ -263,7 +263,7 @@ var statusOf = map[string]int{
 	refund.ERateLimited:             http.StatusTooManyRequests,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
 	codeMethodNotAllowed:            http.StatusMethodNotAllowed,
-	refund.ENotFound:                http.StatusNotFound,
+	codeNoRoute:                     http.StatusNotFound,
 }
 
 // errorReply is the error body: the HTTP status and its text, a message,
@@ -315,6 +315,9 @@ const maxBody = 64 << 10
 const (
 	codeTooLarge         = "request_too_large"
 	codeMethodNotAllowed = "method_not_allowed"
+	// Its own code, so that a refund.ENotFound escaping a handler stays
+	// an internal error, logged, and is not answered as a missing route.
+	codeNoRoute = "route_not_found"
 )
 
 // decode reads one JSON object into v: bounded, unknown fields and

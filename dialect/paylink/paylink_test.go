@@ -368,6 +368,9 @@ func TestRoutes_AnswerInTheShape(t *testing.T) {
 			if got := r.Header.Get("Allow"); got != tc.allow {
 				t.Fatalf("Allow: %q, want %q", got, tc.allow)
 			}
+			if want := map[int]string{404: "route_not_found", 405: "method_not_allowed"}[tc.status]; r.Str("code") != want {
+				t.Fatalf("code %q, want %q", r.Str("code"), want)
+			}
 			if after := f.snap(t, f.linkedKey, o.ID); after != before {
 				t.Fatalf("a refused request changed the order: %+v -> %+v", before, after)
 			}
