@@ -146,19 +146,15 @@ func (a *API) Register(mux Mux) {
 	}
 	// Anything else under /v1/ answers in the envelope, not the mux's text.
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		if allow := Allowed(mux, r, "/v1/"); len(allow) > 0 {
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			a.fail(w, r, refund.Errorf(ECodeMethodNotAllowed, "", "%s is not allowed here; use %s", r.Method, strings.Join(allow, " or ")))
-			return
-		}
-		a.fail(w, r, refund.Errorf(refund.ENotFound, "", "no such route: %s %s", r.Method, r.URL.Path))
+		a.fail(w, r, NoRoute(mux, w, r, "/v1/", refund.ENotFound))
 	})
 }
 
-// Allowed lists the methods that mux routes r's path for elsewhere than
-// to the catch-all pattern that r reached: a surface's catch-all answers
-// 405 with them, or 404 without any, in its own error shape.
-func Allowed(mux Mux, r *http.Request, catchAll string) []string {
+// NoRoute is what a surface's catch-all (the pattern catchAll) answers,
+// each in its own error shape: ECodeMethodNotAllowed, with the Allow
+// header set on w, when mux routes r's path for other methods, else an
+// error with the code notFound.
+func NoRoute(mux Mux, w http.ResponseWriter, r *http.Request, catchAll, notFound string) error {
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
@@ -167,7 +163,11 @@ func Allowed(mux Mux, r *http.Request, catchAll string) []string {
 			allow = append(allow, m)
 		}
 	}
-	return allow
+	if len(allow) == 0 {
+		return refund.Errorf(notFound, "", "no such route: %s %s", r.Method, r.URL.EscapedPath())
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	return refund.Errorf(ECodeMethodNotAllowed, "", "%s is not allowed here; use %s", r.Method, strings.Join(allow, " or "))
 }
 
 // multiValued are the query parameters that may be repeated.

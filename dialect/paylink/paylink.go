@@ -89,12 +89,7 @@ func (h *Handler) Register(mux api.Mux) {
 	// and a segment that is only an escaped slash (the mux routes none).
 	const prefix = "/rest/partner/v2/"
 	mux.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) {
-		if allow := api.Allowed(mux, r, prefix); len(allow) > 0 {
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			h.fail(w, r, refund.Errorf(codeMethodNotAllowed, "", "%s is not allowed here; use %s", r.Method, strings.Join(allow, " or ")))
-			return
-		}
-		h.fail(w, r, refund.Errorf(codeNoRoute, "", "no such route: %s %s", r.Method, r.URL.EscapedPath()))
+		h.fail(w, r, api.NoRoute(mux, w, r, prefix, codeNoRoute))
 	})
 }
 
@@ -262,7 +257,7 @@ var statusOf = map[string]int{
 	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,
 	refund.ERateLimited:             http.StatusTooManyRequests,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
-	codeMethodNotAllowed:            http.StatusMethodNotAllowed,
+	api.ECodeMethodNotAllowed:       http.StatusMethodNotAllowed,
 	codeNoRoute:                     http.StatusNotFound,
 }
 
@@ -313,8 +308,7 @@ func bearer(r *http.Request) (string, bool) {
 const maxBody = 64 << 10
 
 const (
-	codeTooLarge         = "request_too_large"
-	codeMethodNotAllowed = "method_not_allowed"
+	codeTooLarge = "request_too_large"
 	// Its own code, so that a refund.ENotFound escaping a handler stays
 	// an internal error, logged, and is not answered as a missing route.
 	codeNoRoute = "route_not_found"
