@@ -145,8 +145,17 @@ func (a *API) Register(mux Mux) {
 		mux.Handle(rt.method+" "+rt.pattern, h)
 	}
 	// Anything else under /v1/ answers in the envelope, not the mux's text.
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		a.fail(w, r, NoRoute(mux, w, r, "/v1/", refund.ENotFound))
+	CatchAll(mux, "/v1/", refund.ENotFound, a.fail)
+}
+
+// CatchAll registers prefix, a subtree pattern, so that a path below it
+// that no route takes, or a method its route does not, is answered by
+// fail in the surface's own error shape (NoRoute's error) instead of the
+// mux's plain text. The mux still redirects a path missing only its
+// trailing slash to the route that has it: a subtree is no exact match.
+func CatchAll(mux Mux, prefix, notFound string, fail func(http.ResponseWriter, *http.Request, error)) {
+	mux.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) {
+		fail(w, r, NoRoute(mux, w, r, prefix, notFound))
 	})
 }
 
@@ -258,6 +267,10 @@ const (
 	ECodeMethodNotAllowed = "method_not_allowed"
 	ECodeTooLarge         = "request_too_large"
 	ECodeUnsupportedMedia = "unsupported_media_type"
+	// ECodeRouteNotFound is the dialects' catch-alls' 404: a code of its
+	// own, so that a refund.ENotFound escaping a handler stays an internal
+	// error, logged, and is not answered as a missing route.
+	ECodeRouteNotFound = "route_not_found"
 )
 
 type envelope struct {

@@ -46,16 +46,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 		upay     = "upayments"
 		techrar  = "techrar"
 		console  = "console"
-		fallback = "fallback" // a surface's 404/405 reply for its unknown paths (/v1/, /rest/partner/v2/)
+		fallback = "fallback" // a surface's 404/405 reply for its unknown paths (/v1/, /rest/partner/v2/, ...)
 	)
 	matrix := map[string]entry{
-		"GET /metrics":      {surface: public},
-		"GET /healthz":      {surface: public},
-		"GET /readyz":       {surface: public},
-		"GET /openapi.json": {surface: public},
-		"GET /docs":         {surface: public},
-		"/v1/":              {surface: fallback},
-		"/rest/partner/v2/": {surface: fallback},
+		"GET /metrics":                 {surface: public},
+		"GET /healthz":                 {surface: public},
+		"GET /readyz":                  {surface: public},
+		"GET /openapi.json":            {surface: public},
+		"GET /docs":                    {surface: public},
+		"/v1/":                         {surface: fallback},
+		"/rest/partner/v2/":            {surface: fallback},
+		"/orders/":                     {surface: fallback},
+		"/api/v1/":                     {surface: fallback},
+		"/order/v1/merchant/invoices/": {surface: fallback},
 
 		"POST /v1/orders":                           {native, refund.ScopeOrdersWrite, `{"currency":"SAR","amount":1000}`, false},
 		"GET /v1/orders":                            {native, refund.ScopeOrdersRead, "", false},

@@ -87,10 +87,7 @@ func (h *Handler) Register(mux api.Mux) {
 	// Anything else under the prefix answers in Paylink's error shape, not
 	// in the mux's text: an unknown path, a method its route does not take,
 	// and a segment that is only an escaped slash (the mux routes none).
-	const prefix = "/rest/partner/v2/"
-	mux.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) {
-		h.fail(w, r, api.NoRoute(mux, w, r, prefix, codeNoRoute))
-	})
+	api.CatchAll(mux, "/rest/partner/v2/", api.ECodeRouteNotFound, h.fail)
 }
 
 // keys are the seed's merchant lookups ("cr or freelancer: license
@@ -258,7 +255,7 @@ var statusOf = map[string]int{
 	refund.ERateLimited:             http.StatusTooManyRequests,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
 	api.ECodeMethodNotAllowed:       http.StatusMethodNotAllowed,
-	codeNoRoute:                     http.StatusNotFound,
+	api.ECodeRouteNotFound:          http.StatusNotFound,
 }
 
 // errorReply is the error body: the HTTP status and its text, a message,
@@ -307,12 +304,7 @@ func bearer(r *http.Request) (string, bool) {
 // maxBody bounds a request body; both requests are a few short strings.
 const maxBody = 64 << 10
 
-const (
-	codeTooLarge = "request_too_large"
-	// Its own code, so that a refund.ENotFound escaping a handler stays
-	// an internal error, logged, and is not answered as a missing route.
-	codeNoRoute = "route_not_found"
-)
+const codeTooLarge = "request_too_large"
 
 // decode reads one JSON object into v: bounded, unknown fields and
 // trailing data refused, errors naming the field.

@@ -72,6 +72,9 @@ func (s *SGate) Register(mux api.Mux) {
 	mux.HandleFunc("POST /orders/{order_id}/refunds", s.create)
 	mux.HandleFunc("GET /orders/{order_id}/refunds", s.list)
 	mux.HandleFunc("GET /orders/{order_id}/refunds/{refund_id}", s.get)
+	// Anything else under /orders/ (no other surface uses it) answers in
+	// SGate's error shape, not in the mux's text.
+	api.CatchAll(mux, "/orders/", api.ECodeRouteNotFound, s.fail)
 }
 
 // order authenticates the caller and finds the order of the path. It
@@ -242,6 +245,8 @@ const codeTooLarge = "request_too_large"
 
 // statusOf is the dialect's one code-to-status table.
 var statusOf = map[string]int{
+	api.ECodeRouteNotFound:          http.StatusNotFound,
+	api.ECodeMethodNotAllowed:       http.StatusMethodNotAllowed,
 	refund.EInvalidRequest:          http.StatusBadRequest,
 	refund.EInvalidAmount:           http.StatusBadRequest,
 	refund.EUnauthorized:            http.StatusUnauthorized,

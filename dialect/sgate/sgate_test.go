@@ -269,3 +269,46 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("foreign %d %s, missing %d %s", foreign.Status, foreign.Raw, missing.Status, missing.Raw)
 	}
 }
+
+// TestRoutes_AnswerInTheShape: a path under /orders/ that is no route, or
+// a method its route does not take, is answered in SGate's error shape,
+// not in the mux's text, and a wrong method names the ones that work.
+func TestRoutes_AnswerInTheShape(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	o := s.Order(cardOrder("ORD-RT", "SAR", "4444", 10_000))
+	body := `{"amount":"1","reason":"r"}`
+	for _, tc := range []struct {
+		name, method, path string
+		status             int
+		allow              string
+	}{
+		{"RefundsByPut", "PUT", refundsPath("ORD-RT"), 405, "GET, POST"},
+		{"RefundsByDelete", "DELETE", refundsPath("ORD-RT"), 405, "GET, POST"},
+		{"RefundByPost", "POST", refundsPath("ORD-RT") + "/ORD-RT_R1", 405, "GET"},
+		{"RefundByPatch", "PATCH", refundsPath("ORD-RT") + "/ORD-RT_R1", 405, "GET"},
+		{"BelowARefund", "POST", refundsPath("ORD-RT") + "/ORD-RT_R1/cancel", 404, ""},
+		{"TrailingSlash", "POST", refundsPath("ORD-RT") + "/", 404, ""},
+		{"OrderAlone", "GET", "/orders/ORD-RT", 404, ""},
+		{"Prefix", "GET", "/orders/", 404, ""},
+		{"EscapedSlashOrder", "POST", refundsPath("%2F"), 404, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.Snap(o.ID)
+			r := s.Do(tc.method, tc.path, s.Key, body)
+			want := map[int]string{404: "route_not_found", 405: "method_not_allowed"}[tc.status]
+			if r.Status != tc.status || r.Str("code") != want || r.Str("message") == "" {
+				t.Fatalf("want %d %s, got %d %s", tc.status, want, r.Status, r.Raw)
+			}
+			if got := r.Header.Get("Allow"); got != tc.allow {
+				t.Fatalf("Allow: %q, want %q", got, tc.allow)
+			}
+			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+				t.Fatalf("Content-Type %q", ct)
+			}
+			if after := s.Snap(o.ID); after != before {
+				t.Fatalf("a refused request changed the order: %+v -> %+v", before, after)
+			}
+		})
+	}
+}

@@ -102,6 +102,10 @@ func (t *Techrar) Register(mux api.Mux) {
 	mux.HandleFunc("GET "+base+"{invoice_id}/{$}", t.get)
 	mux.HandleFunc("GET "+base+"config/{$}", t.getConfig)
 	mux.HandleFunc("POST "+base+"config/{$}", t.updateConfig)
+	// Anything else below base answers in Techrar's error shape, not in
+	// the mux's text; a path without its trailing slash is still
+	// redirected to the route that has it.
+	api.CatchAll(mux, base, api.ECodeRouteNotFound, t.fail)
 }
 
 // caller authenticates the request: the bearer key, then the app-id
@@ -247,6 +251,8 @@ const codeTooLarge = "request_too_large"
 
 // statusOf is the dialect's one code-to-status table.
 var statusOf = map[string]int{
+	api.ECodeRouteNotFound:          http.StatusNotFound,
+	api.ECodeMethodNotAllowed:       http.StatusMethodNotAllowed,
 	refund.EInvalidRequest:          http.StatusBadRequest,
 	refund.EInvalidAmount:           http.StatusBadRequest,
 	refund.EUnauthorized:            http.StatusUnauthorized,

@@ -3,6 +3,7 @@ package techrar_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -165,4 +166,60 @@ func TestRefundInvoice_SeedExample(t *testing.T) {
 			t.Fatalf("a refused request changed the order: %+v, was %+v", after, before)
 		}
 	})
+}
+
+// TestRoutes_AnswerInTheShape: a path below the invoices prefix that is
+// no route, or a method its route does not take, is answered in Techrar's
+// error shape, not in the mux's text; a route's path without its trailing
+// slash is still redirected to the route, as Django does.
+func TestRoutes_AnswerInTheShape(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	o := s.Order(seedOrder("ORD-RT"))
+	tax := taxInvoice(t, s, o.ID)
+	body := `{"refunded_items":[{"id":1,"qty":1}]}`
+	for _, tc := range []struct {
+		name, method, path string
+		status             int
+		allow              string
+	}{
+		{"RefundByGet", "GET", refundPath(tax.ID), 405, "POST"},
+		{"RefundByPut", "PUT", refundPath(tax.ID), 405, "POST"},
+		{"InvoiceByPost", "POST", fmt.Sprintf("%s%d/", base, tax.ID), 405, "GET"},
+		{"ListByDelete", "DELETE", base, 405, "GET"},
+		{"ConfigByPatch", "PATCH", base + "config/", 405, "GET, POST"},
+		{"BelowTheRefund", "POST", refundPath(tax.ID) + "x/", 404, ""},
+		{"UnknownVerb", "POST", fmt.Sprintf("%s%d/void/", base, tax.ID), 404, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.Snap(o.ID)
+			r := s.Do(tc.method, tc.path, s.Key, body, "app-id", appID(s))
+			want := map[int]string{404: "route_not_found", 405: "method_not_allowed"}[tc.status]
+			if r.Status != tc.status || r.Str("code") != want || r.Str("detail") == "" {
+				t.Fatalf("want %d %s, got %d %s", tc.status, want, r.Status, r.Raw)
+			}
+			if got := r.Header.Get("Allow"); got != tc.allow {
+				t.Fatalf("Allow: %q, want %q", got, tc.allow)
+			}
+			if after := s.Snap(o.ID); after != before {
+				t.Fatalf("a refused request changed the order: %+v -> %+v", before, after)
+			}
+		})
+	}
+	// The catch-all is no exact match, so the mux still redirects.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct{ method, path string }{
+		{"POST", strings.TrimSuffix(refundPath(tax.ID), "/")},
+		{"GET", strings.TrimSuffix(base, "/")},
+		{"GET", base + "config"},
+	} {
+		resp, err := noFollow.Do(dialecttest.Request(tc.method, s.URL()+tc.path, s.Key, body, "app-id", appID(s)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != tc.path+"/" {
+			t.Fatalf("%s %s: %d Location %q, want 307 to %s/", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Location"), tc.path)
+		}
+	}
 }

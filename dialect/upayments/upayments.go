@@ -67,6 +67,9 @@ const multivendorPath = "/api/v1/create-multivendor-refund"
 func (h *Handler) Register(mux api.Mux) {
 	mux.HandleFunc("POST /api/v1/create-refund", h.createRefund)
 	mux.HandleFunc("POST "+multivendorPath, h.createMultivendorRefund)
+	// Anything else under /api/v1/ (no other surface uses it) answers in
+	// UPayments' error shape, not in the mux's text.
+	api.CatchAll(mux, "/api/v1/", api.ECodeRouteNotFound, func(w http.ResponseWriter, r *http.Request, err error) { h.fail(w, r, err, nil) })
 }
 
 // createRefundRequest is the seed's request model; lengths are the seed's.
@@ -437,6 +440,8 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (refund.P
 
 // statusOf is the UPayments surface's one code-to-status table.
 var statusOf = map[string]int{
+	api.ECodeRouteNotFound:          http.StatusNotFound,
+	api.ECodeMethodNotAllowed:       http.StatusMethodNotAllowed,
 	refund.EInvalidRequest:          http.StatusBadRequest,
 	refund.EInvalidAmount:           http.StatusBadRequest,
 	refund.EUnsupportedCurrency:     http.StatusBadRequest,

@@ -633,3 +633,37 @@ func TestRefund_LongOrderID(t *testing.T) {
 		t.Fatalf("256-character order id: %d %s", r.Status, r.Raw)
 	}
 }
+
+// TestRoutes_AnswerInTheShape: a path under /api/v1/ that is no route, or
+// a method its route does not take, is answered in UPayments' error shape
+// ({"status":false,"message"}), not in the mux's text.
+func TestRoutes_AnswerInTheShape(t *testing.T) {
+	t.Parallel()
+	f := start(t)
+	o := f.kwdOrder("ORD-RT", false)
+	body := seedRequest(t, map[string]any{"orderId": "ORD-RT", "totalPrice": "1.000"})
+	for _, tc := range []struct {
+		name, method, path string
+		status             int
+		allow              string
+	}{
+		{"CreateByGet", "GET", createPath, 405, "POST"},
+		{"CreateByPut", "PUT", createPath, 405, "POST"},
+		{"MultivendorByDelete", "DELETE", multivendorPath, 405, "POST"},
+		{"UnknownPath", "POST", "/api/v1/refund", 404, ""},
+		{"TrailingSlash", "POST", createPath + "/", 404, ""},
+		{"Prefix", "GET", "/api/v1/", 404, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := f.Snap(o.ID)
+			r := f.Do(tc.method, tc.path, f.Key, body)
+			wantError(t, r, tc.status)
+			if got := r.Header.Get("Allow"); got != tc.allow {
+				t.Fatalf("Allow: %q, want %q", got, tc.allow)
+			}
+			if after := f.Snap(o.ID); after != before {
+				t.Fatalf("a refused request changed the order: %+v -> %+v", before, after)
+			}
+		})
+	}
+}
