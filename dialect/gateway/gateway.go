@@ -28,6 +28,9 @@
 //   - Fields refundd does not keep are fixed: merchant.acquirer_id is
 //     "refundd", rule_precedence "mixed", arabic_name and
 //     airline.reference are empty, and the seed's nullable fields are null.
+//   - Another method on the route's path answers 405 {"message":"The GET
+//     method is not supported for this route. Supported methods: POST."}
+//     with Allow: POST.
 package gateway
 
 import (
@@ -58,9 +61,18 @@ func New(svc *refund.Service, log *slog.Logger) *Gateway {
 
 // Register adds the dialect's route to mux. It sits under the native
 // API's /v1/orders/{id} but is more specific, so the two never collide.
+// The route's path with any other method is answered here too, in the
+// seed's shape, rather than by the native /v1/ catch-all's envelope: a
+// client of this surface parses {"message"} only.
 func (g *Gateway) Register(mux api.Mux) {
-	mux.HandleFunc("POST /v1/orders/{id}/refund", g.refund)
+	mux.HandleFunc("POST "+route, g.refund)
+	mux.HandleFunc(route, func(w http.ResponseWriter, r *http.Request) {
+		g.fail(w, r, api.NoRoute(mux, w, r, route, api.ECodeRouteNotFound))
+	})
 }
+
+// route is the dialect's one path.
+const route = "/v1/orders/{id}/refund"
 
 func (g *Gateway) refund(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -159,7 +171,7 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch code {
 	case refund.EUnauthorized, refund.EForbidden:
 		writeJSON(w, http.StatusForbidden, message{"Unauthorized"})
-	case refund.EOrderNotFound:
+	case refund.EOrderNotFound, api.ECodeRouteNotFound:
 		writeJSON(w, http.StatusNotFound, message{"Not Found"})
 	case refund.ERefundInProgressOnOrder, refund.EConflict, refund.EIdempotencyKeyInUse:
 		writeJSON(w, http.StatusBadRequest, message{"Initial request is still processing."})
@@ -183,6 +195,9 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusUnprocessableEntity, invalid(fieldOr(param), refund.ErrorMessage(err)))
 	case refund.EProcessorUnavailable:
 		writeJSON(w, http.StatusServiceUnavailable, message{"The payment processor is unavailable; try again later."})
+	case api.ECodeMethodNotAllowed:
+		// NoRoute has set the Allow header.
+		writeJSON(w, http.StatusMethodNotAllowed, message{"The " + r.Method + " method is not supported for this route. Supported methods: " + w.Header().Get("Allow") + "."})
 	default:
 		g.log.Error("internal error", "surface", "gateway", "method", r.Method, "path", api.LogPath(r), "err", err)
 		writeJSON(w, http.StatusInternalServerError, message{"Server Error"})

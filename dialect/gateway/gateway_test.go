@@ -279,8 +279,46 @@ func TestRoutes_NoCollision(t *testing.T) {
 	if r := s.Do("GET", "/v1/orders/"+o.ID, s.Key, ""); r.Status != 200 || r.Str("object") != "order" {
 		t.Fatalf("native GET order: %d %s", r.Status, r.Raw)
 	}
-	if r := s.Do("GET", refundPath(o.ID), s.Key, ""); r.Status != 405 {
-		t.Fatalf("GET on the refund route: want 405, got %d %s", r.Status, r.Raw)
+}
+
+// TestRoutes_AnswerInTheShape: the route's path with a method it does not
+// take is answered in the seed's {"message"} shape, naming the method that
+// works, not in the native /v1/ catch-all's envelope; nothing changes.
+func TestRoutes_AnswerInTheShape(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	o := s.Order(sarOrder("ORD-RT", "4444"))
+	for _, tc := range []struct{ name, method, id, key string }{
+		{"GetByID", "GET", o.ID, s.Key},
+		{"GetByReference", "GET", "ORD-RT", s.Key},
+		{"Put", "PUT", "ORD-RT", s.Key},
+		{"Patch", "PATCH", "ORD-RT", s.Key},
+		{"Delete", "DELETE", o.ID, s.Key},
+		{"UnknownOrder", "PUT", "ORD-NONE", s.Key},
+		{"NoKey", "GET", "ORD-RT", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.Snap(o.ID)
+			r := s.Do(tc.method, refundPath(tc.id), tc.key, `{"amount":100}`)
+			want := `{"message":"The ` + tc.method + ` method is not supported for this route. Supported methods: POST."}`
+			if r.Status != 405 {
+				t.Fatalf("want 405, got %d %s", r.Status, r.Raw)
+			}
+			sameJSON(t, want, r)
+			if got := r.Header.Get("Allow"); got != "POST" {
+				t.Fatalf("Allow: %q, want POST", got)
+			}
+			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+				t.Fatalf("Content-Type %q", ct)
+			}
+			if after := s.Snap(o.ID); after != before {
+				t.Fatalf("a refused request changed the order: %+v -> %+v", before, after)
+			}
+		})
+	}
+	// The route itself still takes POST.
+	if r := s.Do("POST", refundPath("ORD-RT"), s.Key, `{"amount":100}`); r.Status != 200 {
+		t.Fatalf("POST after the refusals: %d %s", r.Status, r.Raw)
 	}
 }
 
