@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -223,6 +224,50 @@ var refundTests = []test{
 				return err
 			})
 			wantSame(t, "transitions of "+tc.id, got, tc.want)
+		}
+	}},
+	{"TransitionsManyAtOnce", func(t *testing.T, f *fixture) {
+		// A store may write a few rows one way and many another: a long
+		// call keeps the order given too.
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID)
+		r, other := f.mustCreateRefund(o), f.mustCreateRefund(o)
+		var all []refund.Transition
+		for i := range 9 {
+			id := r.ID
+			if i%3 == 1 {
+				id = other.ID
+			}
+			tr := refund.Transition{RefundID: id, From: refund.StatusPending, To: refund.StatusProcessing,
+				Cause: fmt.Sprintf("submitted to processor (attempt %d)", i+1), At: t0.Add(time.Duration(9-i) * time.Minute)}
+			all = append(all, tr)
+		}
+		for n := 1; n <= len(all); n++ {
+			// Every count from 1 to 9, each call in the order given.
+			before := map[string][]refund.Transition{}
+			f.mustView(func(tx refund.Tx) (err error) {
+				for _, id := range []string{r.ID, other.ID} {
+					if before[id], err = tx.ListTransitions(f.ctx, id); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			f.mustUpdate(func(tx refund.Tx) error { return tx.InsertTransition(f.ctx, all[:n]...) })
+			for _, id := range []string{r.ID, other.ID} {
+				var got []refund.Transition
+				f.mustView(func(tx refund.Tx) (err error) {
+					got, err = tx.ListTransitions(f.ctx, id)
+					return err
+				})
+				var added []refund.Transition
+				for _, tr := range all[:n] {
+					if tr.RefundID == id {
+						added = append(added, tr)
+					}
+				}
+				wantSame(t, fmt.Sprintf("transitions of %s after a call of %d", id, n), got, append(before[id], added...))
+			}
 		}
 	}},
 	{"Events", func(t *testing.T, f *fixture) {
