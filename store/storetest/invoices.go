@@ -150,6 +150,60 @@ var invoiceTests = []test{
 			t.Fatalf("the other invoice changed: %+v", got)
 		}
 	}},
+	{"LinesByCount", func(t *testing.T, f *fixture) {
+		// Invoices of 1 to 12 lines read back whole and in order, and so
+		// do their notes' lines with their parents (a store may write a
+		// few rows one way and many another); crediting every line
+		// credits each, and one line that is not the invoice's refuses
+		// them all.
+		m := f.mustCreateMerchant()
+		for i, n := range []int{1, 3, 8, 9, 12} {
+			o := f.mustCreateOrder(m.ID, withItemsAndVendors)
+			sale := newSaleInvoice(o, int64(10+i))
+			sale.Lines = nil
+			for k := range n {
+				l := refund.InvoiceLine{ItemID: fmt.Sprintf("line-%d", k+1), SKU: fmt.Sprintf("SKU-%d", k), NameEN: fmt.Sprintf("Item %d", k),
+					NameAR: "تمر", Qty: int64(k + 1), UnitAmount: 1000, Amount: int64(k+1) * 1000, NetAmount: int64(k+1) * 1000,
+					TotalExcludingTax: int64(k+1) * 1000, TaxRate: "0"}
+				if k%2 == 0 {
+					l.Discount, l.NetAmount, l.TotalExcludingTax, l.TaxAmount = 100, l.Amount-100, 0, 0
+					l.TotalExcludingTax = (l.NetAmount * 100) / 115
+					l.TaxAmount, l.TaxRate, l.Taxable = l.NetAmount-l.TotalExcludingTax, "15", true
+				}
+				sale.Lines = append(sale.Lines, l)
+			}
+			f.mustCreateInvoice(sale)
+			got := f.mustGetInvoice(sale.ID)
+			wantSame(t, fmt.Sprintf("%d lines read back", n), got.Lines, sale.Lines)
+			// A note whose lines name the sale's, parents set.
+			note := newRefundInvoice(sale, f.mustCreateRefund(o).ID, int64(100+i))
+			note.Lines = nil
+			credit := map[int64]int64{}
+			for k, pl := range sale.Lines {
+				note.Lines = append(note.Lines, refund.InvoiceLine{ItemID: pl.ItemID, ParentLineID: pl.ID, SKU: pl.SKU, NameEN: pl.NameEN,
+					Qty: 1, UnitAmount: 1000, Amount: 1000, NetAmount: 1000, TotalExcludingTax: 1000, TaxRate: "0"})
+				credit[pl.ID] = int64(k + 1)
+			}
+			f.mustCreateInvoice(note)
+			wantSame(t, fmt.Sprintf("a note of %d lines read back", n), f.mustGetInvoice(note.ID).Lines, note.Lines)
+			if err := f.update(func(tx refund.Tx) error { return tx.AddCredited(f.ctx, sale.ID, credit, 0) }); err != nil {
+				t.Fatalf("%d lines credited: %v", n, err)
+			}
+			for k, l := range f.mustGetInvoice(sale.ID).Lines {
+				if l.Credited != int64(k+1) {
+					t.Fatalf("%d lines: line %d credited %d, want %d", n, k, l.Credited, k+1)
+				}
+			}
+			// One line that is not the sale's refuses them all.
+			credit[note.Lines[0].ID] = 1
+			if err := f.update(func(tx refund.Tx) error { return tx.AddCredited(f.ctx, sale.ID, credit, 0) }); refund.ErrorCode(err) != refund.EInvoiceNotFound {
+				t.Fatalf("%d lines and a stranger: %v, want %s", n, err, refund.EInvoiceNotFound)
+			}
+			if l := f.mustGetInvoice(sale.ID).Lines[0]; l.Credited != 1 {
+				t.Fatalf("%d lines: a refused credit changed line 0 to %d", n, l.Credited)
+			}
+		}
+	}},
 	{"Chain", func(t *testing.T, f *fixture) {
 		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
 		next := func(merchantID, setHead string) (int64, string) {
