@@ -306,7 +306,9 @@ func (t *tx) ClaimDueRefunds(ctx context.Context, now time.Time, lease time.Dura
 // InsertTransition records state changes of refunds in one statement, in
 // the order given, so their identity ids (ListTransitions' order) follow
 // it. Up to valuesRows rows (a refund makes one or two at a time) go as
-// VALUES, whose rows the server inserts in the list's order. More go
+// VALUES, whose rows the server inserts in the list's order (a Values
+// Scan feeding the Insert; how PostgreSQL is built rather than a
+// documented promise, which the conformance suite checks). More go
 // through unnest WITH ORDINALITY, ordered by it. unnest is a function
 // scan, which the server runs by gathering its result in a tuplestore (a
 // fresh 64 kB block from the C library each time) and then sorting it: in
