@@ -153,6 +153,8 @@ func (a *API) Register(mux Mux) {
 // fail in the surface's own error shape (NoRoute's error) instead of the
 // mux's plain text. The mux still redirects a path missing only its
 // trailing slash to the route that has it: a subtree is no exact match.
+// prefix may also be one route's path without a method, which then
+// answers that path's other methods.
 func CatchAll(mux Mux, prefix, notFound string, fail func(http.ResponseWriter, *http.Request, error)) {
 	mux.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, NoRoute(mux, w, r, prefix, notFound))

@@ -66,9 +66,7 @@ func New(svc *refund.Service, log *slog.Logger) *Gateway {
 // client of this surface parses {"message"} only.
 func (g *Gateway) Register(mux api.Mux) {
 	mux.HandleFunc("POST "+route, g.refund)
-	mux.HandleFunc(route, func(w http.ResponseWriter, r *http.Request) {
-		g.fail(w, r, api.NoRoute(mux, w, r, route, api.ECodeRouteNotFound))
-	})
+	api.CatchAll(mux, route, api.ECodeRouteNotFound, g.fail)
 }
 
 // route is the dialect's one path.
