@@ -77,6 +77,9 @@ type Report struct {
 	Statements   float64 `json:"statements_per_refund,omitempty"`
 	RoundTrips   float64 `json:"round_trips_per_refund,omitempty"`
 	Transactions float64 `json:"transactions_per_refund,omitempty"`
+	// Retries is how many batches of writes the server ran again whole
+	// in the window (a deadlock, a busy database): each a wait.
+	Retries int `json:"batch_retries"`
 	// Trace is where the acknowledged refunds' time went (Config.Trace),
 	// phase by phase in the order the server met them, then what the
 	// server did outside them, the client's share and the whole.
@@ -85,13 +88,15 @@ type Report struct {
 	counts [3]float64 // statements, round trips, transactions in the window
 }
 
-// storeMetrics are the counters storeCounts reads, in Report order.
-var storeMetrics = [3]string{"refundd_store_statements_total", "refundd_store_round_trips_total", "refundd_store_transactions_total"}
+// storeMetrics are the counters storeCounts reads, in Report order; the
+// last (batches run again) is newer than the others and may be absent.
+var storeMetrics = [4]string{"refundd_store_statements_total", "refundd_store_round_trips_total", "refundd_store_transactions_total",
+	"refundd_store_batch_retries_total"}
 
 // storeCounts reads the target's store counters from its /metrics (served
 // to loopback by default). An error when it does not publish them.
-func (r *run) storeCounts(ctx context.Context) ([3]float64, error) {
-	var out [3]float64
+func (r *run) storeCounts(ctx context.Context) ([4]float64, error) {
+	var out [4]float64
 	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(r.cfg.Target, "/")+"/metrics", nil)
 	if err != nil {
 		return out, err
@@ -115,11 +120,13 @@ func (r *run) storeCounts(ctx context.Context) ([3]float64, error) {
 				if out[i], err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil {
 					return out, err
 				}
-				found++
+				if i < 3 {
+					found++
+				}
 			}
 		}
 	}
-	if found < len(storeMetrics) {
+	if found < 3 {
 		return out, errors.New("bench: the target publishes no store counters")
 	}
 	return out, nil
@@ -267,6 +274,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	after, err := r.storeCounts(ctx)
 	if countsErr == nil && err == nil {
 		rep.counts = [3]float64{after[0] - before[0], after[1] - before[1], after[2] - before[2]}
+		rep.Retries = int(after[3] - before[3])
 	}
 	if cfg.RSS != nil {
 		rep.RSSBytes = cfg.RSS()
@@ -531,7 +539,8 @@ func Table(w io.Writer, reps ...*Report) {
 			fmt.Fprintf(w, "ceiling (trivial JSON handler, same generator): %.0f req/s; refundd at %.1f %% of it\n", r.Ceiling, 100*r.Ratio)
 		}
 		if r.Statements > 0 {
-			fmt.Fprintf(w, "database work per refund: %.1f statements, %.1f round trips, %.2f transactions\n", r.Statements, r.RoundTrips, r.Transactions)
+			fmt.Fprintf(w, "database work per refund: %.1f statements, %.1f round trips, %.2f transactions; %d batches run again\n",
+				r.Statements, r.RoundTrips, r.Transactions, r.Retries)
 		}
 		if r.InvariantsOK != nil {
 			verdict := "ok"

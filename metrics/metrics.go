@@ -72,6 +72,8 @@ func (m *Metrics) WatchStore(st refund.Store) {
 			func(c refund.StoreCounts) uint64 { return c.RoundTrips }},
 		{"refundd_store_transactions_total", "Database transactions this node began, read-only ones included.",
 			func(c refund.StoreCounts) uint64 { return c.Transactions }},
+		{"refundd_store_batch_retries_total", "Batches of writes run again whole (PostgreSQL: a deadlock or serialization failure; SQLite: a busy database or a failed write).",
+			func(c refund.StoreCounts) uint64 { return c.Retries }},
 	} {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
 			func() float64 { return float64(c.get(cs.Counts())) }))

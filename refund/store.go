@@ -37,6 +37,11 @@ type StoreCounts struct {
 	Statements   uint64 `json:"statements"`
 	RoundTrips   uint64 `json:"round_trips"`
 	Transactions uint64 `json:"transactions"` // committed or rolled back, read-only ones included
+	// Retries counts batches of Updates run again whole: on PostgreSQL
+	// after a deadlock or serialization failure (or a caller that broke
+	// the connection), on SQLite after a busy database or an Update that
+	// failed having written. Each is a wait its callers see.
+	Retries uint64 `json:"retries"`
 }
 
 // CountingStore is a Store that counts its work.

@@ -16,6 +16,7 @@ import (
 // statements.
 type wireCounter struct {
 	stmts, trips, txs atomic.Uint64
+	retries           atomic.Uint64 // batches run again (commitBatch)
 }
 
 var (
@@ -51,7 +52,8 @@ func (c *wireCounter) begins(sql string) {
 func (c *wireCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // Counts reports the statements, round trips and transactions this node's
-// pool has sent so far.
+// pool has sent so far, and the batches it ran again.
 func (s *Store) Counts() refund.StoreCounts {
-	return refund.StoreCounts{Statements: s.count.stmts.Load(), RoundTrips: s.count.trips.Load(), Transactions: s.count.txs.Load()}
+	return refund.StoreCounts{Statements: s.count.stmts.Load(), RoundTrips: s.count.trips.Load(), Transactions: s.count.txs.Load(),
+		Retries: s.count.retries.Load()}
 }

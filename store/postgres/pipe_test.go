@@ -292,3 +292,94 @@ func TestJoinRefusesWhatCannotJoin(t *testing.T) {
 		}()
 	}
 }
+
+// TestBatchesTakeOrdersInOneOrder runs, on two nodes at once, a batch
+// reserving on orders 1 then 2 and a batch reserving on 2 then 1, each
+// Update on its first order holding the row until the other batch holds
+// its own or waits for it. Run as they came, each batch would hold one row
+// and wait for the other's: a deadlock, broken only after
+// deadlock_timeout, and a batch run again. Run in the order of their
+// orders (inOrderOfOrders), one batch waits for the other and neither
+// runs again.
+func TestBatchesTakeOrdersInOneOrder(t *testing.T) {
+	url := mustSchema(t)
+	nodes := []*Store{mustOpenURL(t, url), mustOpenURL(t, url)}
+	o1 := seed(t, nodes[0], 30000)
+	o2 := *o1
+	o2.ID, o2.Reference = "ord_2", "ORD-2"
+	o2.Transactions = []refund.Transaction{{ID: "txn_2", Type: refund.TxCapture, Status: refund.TxSucceeded, Amount: o2.Amount, CreatedAt: o2.CreatedAt}}
+	ctx := context.Background()
+	if err := nodes[0].Update(ctx, func(tx refund.Tx) error { return tx.CreateOrder(ctx, &o2) }); err != nil {
+		t.Fatal(err)
+	}
+
+	// holding[i] closes once node i's batch holds its first order's row.
+	holding := []chan struct{}{make(chan struct{}), make(chan struct{})}
+	var once [2]sync.Once
+	// waitForOther returns once the other batch holds its first row too,
+	// or waits for a row this connection (pid) holds.
+	waitForOther := func(i int, pid uint32) error {
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-holding[1-i]:
+				return nil
+			case <-tick.C:
+			}
+			var waited bool
+			err := nodes[i].pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)))`,
+				int64(pid)).Scan(&waited)
+			if err != nil || waited {
+				return err
+			}
+		}
+	}
+	reserve := func(o *refund.Order, node int, first bool) *commitReq {
+		return &commitReq{ctx: refund.WithOrderKey(ctx, o.MerchantID, o.ID), done: make(chan struct{}), fn: func(rt refund.Tx) error {
+			tx := rt.(*tx)
+			if err := tx.AdjustBalances(ctx, refund.Balances{OrderID: o.ID, Amount: 1}, refund.Reserve); err != nil {
+				return err
+			}
+			if !first {
+				return nil
+			}
+			var pid uint32
+			if err := tx.q.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil { // sends the reservation
+				return err
+			}
+			once[node].Do(func() { close(holding[node]) })
+			return waitForOther(node, pid)
+		}}
+	}
+	batches := [][]*commitReq{
+		{reserve(o1, 0, true), reserve(&o2, 0, false)},
+		{reserve(&o2, 1, true), reserve(o1, 1, false)},
+	}
+	var wg sync.WaitGroup
+	for i, b := range batches {
+		wg.Go(func() { nodes[i].commitBatch(b) })
+	}
+	wg.Wait()
+	for _, b := range batches {
+		for _, r := range b {
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+		}
+	}
+	for i, n := range nodes {
+		if got := n.Counts().Retries; got != 0 {
+			t.Errorf("node %d ran %d batches again (a deadlock), want none", i, got)
+		}
+	}
+	for _, id := range []string{o1.ID, o2.ID} {
+		var pending int64
+		if err := nodes[0].pool.QueryRow(ctx, `SELECT pending_refund_amount FROM orders WHERE id = $1`, id).Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		if pending != 2 {
+			t.Errorf("order %s: %d pending, want 2 (one reservation from each batch)", id, pending)
+		}
+	}
+}

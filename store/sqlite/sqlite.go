@@ -69,14 +69,14 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	// What the store sent SQLite (Counts).
-	stmts, txs atomic.Uint64
+	// What the store sent SQLite, and the batches it ran again (Counts).
+	stmts, txs, retries atomic.Uint64
 }
 
-// Counts reports the statements and transactions run so far. SQLite runs
-// in process: no round trips.
+// Counts reports the statements and transactions run so far, and the
+// batches run again. SQLite runs in process: no round trips.
 func (s *Store) Counts() refund.StoreCounts {
-	return refund.StoreCounts{Statements: s.stmts.Load(), Transactions: s.txs.Load()}
+	return refund.StoreCounts{Statements: s.stmts.Load(), Transactions: s.txs.Load(), Retries: s.retries.Load()}
 }
 
 // commitReq is one Update waiting for its batch.
@@ -316,6 +316,7 @@ func (s *Store) commitBatch(batch []*commitReq) {
 			if len(batch) == 0 {
 				return
 			}
+			s.retries.Add(1)
 			attempt--
 			continue
 		}
@@ -333,6 +334,7 @@ func (s *Store) commitBatch(batch []*commitReq) {
 		if err := pause(context.Background(), attempt); err != nil {
 			return
 		}
+		s.retries.Add(1)
 	}
 }
 
