@@ -79,7 +79,7 @@ type Report struct {
 	Transactions float64 `json:"transactions_per_refund,omitempty"`
 	// Retries is how many batches of writes the server ran again whole
 	// in the window (a deadlock, a busy database): each a wait.
-	Retries int `json:"batch_retries"`
+	Retries *int `json:"batch_retries,omitempty"` // nil: the target does not publish it
 	// Trace is where the acknowledged refunds' time went (Config.Trace),
 	// phase by phase in the order the server met them, then what the
 	// server did outside them, the client's share and the whole.
@@ -94,42 +94,46 @@ var storeMetrics = [4]string{"refundd_store_statements_total", "refundd_store_ro
 	"refundd_store_batch_retries_total"}
 
 // storeCounts reads the target's store counters from its /metrics (served
-// to loopback by default). An error when it does not publish them.
-func (r *run) storeCounts(ctx context.Context) ([4]float64, error) {
+// to loopback by default), and whether it publishes the last. An error
+// when it does not publish the others.
+func (r *run) storeCounts(ctx context.Context) ([4]float64, bool, error) {
 	var out [4]float64
+	retries := false
 	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(r.cfg.Target, "/")+"/metrics", nil)
 	if err != nil {
-		return out, err
+		return out, false, err
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return out, err
+		return out, false, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return out, fmt.Errorf("bench: /metrics answered %d", resp.StatusCode)
+		return out, false, fmt.Errorf("bench: /metrics answered %d", resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return out, err
+		return out, false, err
 	}
 	found := 0
 	for line := range strings.Lines(string(body)) {
 		for i, name := range storeMetrics {
 			if v, ok := strings.CutPrefix(line, name+" "); ok {
 				if out[i], err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil {
-					return out, err
+					return out, false, err
 				}
 				if i < 3 {
 					found++
+				} else {
+					retries = true
 				}
 			}
 		}
 	}
 	if found < 3 {
-		return out, errors.New("bench: the target publishes no store counters")
+		return out, false, errors.New("bench: the target publishes no store counters")
 	}
-	return out, nil
+	return out, retries, nil
 }
 
 // PhaseStat is one phase of the refunds' latency. Means add up to the
@@ -267,14 +271,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Measure != nil {
 		stopMeasure = cfg.Measure()
 	}
-	before, countsErr := r.storeCounts(ctx)
+	before, _, countsErr := r.storeCounts(ctx)
 	r.drive(ctx, cfg.Duration, true)
 	stopMeasure()
 	elapsed := time.Since(started)
-	after, err := r.storeCounts(ctx)
+	after, retries, err := r.storeCounts(ctx)
 	if countsErr == nil && err == nil {
 		rep.counts = [3]float64{after[0] - before[0], after[1] - before[1], after[2] - before[2]}
-		rep.Retries = int(after[3] - before[3])
+		if retries {
+			n := int(after[3] - before[3])
+			rep.Retries = &n
+		}
 	}
 	if cfg.RSS != nil {
 		rep.RSSBytes = cfg.RSS()
@@ -539,8 +546,12 @@ func Table(w io.Writer, reps ...*Report) {
 			fmt.Fprintf(w, "ceiling (trivial JSON handler, same generator): %.0f req/s; refundd at %.1f %% of it\n", r.Ceiling, 100*r.Ratio)
 		}
 		if r.Statements > 0 {
-			fmt.Fprintf(w, "database work per refund: %.1f statements, %.1f round trips, %.2f transactions; %d batches run again\n",
-				r.Statements, r.RoundTrips, r.Transactions, r.Retries)
+			again := ""
+			if r.Retries != nil {
+				again = fmt.Sprintf("; %d batches run again", *r.Retries)
+			}
+			fmt.Fprintf(w, "database work per refund: %.1f statements, %.1f round trips, %.2f transactions%s\n",
+				r.Statements, r.RoundTrips, r.Transactions, again)
 		}
 		if r.InvariantsOK != nil {
 			verdict := "ok"

@@ -72,7 +72,7 @@ func (m *Metrics) WatchStore(st refund.Store) {
 			func(c refund.StoreCounts) uint64 { return c.RoundTrips }},
 		{"refundd_store_transactions_total", "Database transactions this node began, read-only ones included.",
 			func(c refund.StoreCounts) uint64 { return c.Transactions }},
-		{"refundd_store_batch_retries_total", "Batches of writes run again whole (PostgreSQL: a deadlock or serialization failure; SQLite: a busy database or a failed write).",
+		{"refundd_store_batch_retries_total", "Batches of writes run again whole (PostgreSQL: a deadlock, a serialization failure, or a caller that gave up and broke the connection; SQLite: a busy database or a failed write).",
 			func(c refund.StoreCounts) uint64 { return c.Retries }},
 	} {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},

@@ -81,7 +81,7 @@ func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind st
 	if err := in.validate(); err != nil {
 		return nil, nil, err
 	}
-	ctx = WithOrderKey(ctx, p.MerchantID, orderID)
+	ctx = WithOrderKey(ctx, p.MerchantID, s.orderKey(ctx, p.MerchantID, orderID))
 	var a *OrderAdjustment
 	var o *Order
 	err = s.write(ctx, func(tx Tx) (err error) {
@@ -104,6 +104,26 @@ func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind st
 		return nil, nil, err
 	}
 	return a, o, nil
+}
+
+// orderKey is the id of the order idOrReference names, for WithOrderKey:
+// every other Update of the order is keyed by its id, and a store orders
+// and lanes its Updates by the key, so a reference must not stand in for
+// it. An order it cannot find keeps idOrReference: the Update then fails
+// as it would have, in its own transaction.
+func (s *Service) orderKey(ctx context.Context, merchantID, idOrReference string) string {
+	var id string
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		o, err := findOrder(ctx, tx, merchantID, idOrReference)
+		if err == nil {
+			id = o.ID
+		}
+		return err
+	})
+	if err != nil {
+		return idOrReference
+	}
+	return id
 }
 
 // adjustIn is adjustOrder's transaction (also a processor notification's).

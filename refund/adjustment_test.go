@@ -2,6 +2,8 @@ package refund_test
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,5 +205,70 @@ func TestAdjustment_RetryAfterADeadRequestAppliesOnce(t *testing.T) {
 	}
 	if cur := h.getOrder(o.ID); cur.VoidedAmount != 3_000 {
 		t.Fatalf("order voided %d, want 3000: the void applied twice", cur.VoidedAmount)
+	}
+}
+
+// keyedStore records the order key (refund.OrderKey) of every Update.
+type keyedStore struct {
+	refund.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (s *keyedStore) Update(ctx context.Context, fn func(refund.Tx) error) error {
+	s.mu.Lock()
+	s.keys = append(s.keys, refund.OrderKey(ctx))
+	s.mu.Unlock()
+	return s.Store.Update(ctx, fn)
+}
+
+// A void or chargeback may name its order by the merchant's reference; its
+// Update is still keyed by the order's id, as every other Update of the
+// order is: PostgreSQL runs a batch's Updates in the order of their keys,
+// so that batches take orders' rows in one order, and lanes them by key.
+func TestAdjustment_ByReferenceIsKeyedByTheOrder(t *testing.T) {
+	ks := &keyedStore{}
+	h := newHarnessOn(t, func(t *testing.T) refund.Store { ks.Store = openSQLite(t); return ks }, &instantProcessor{}, nil)
+	o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Reference: "ORD-9", Currency: "SAR", Amount: 10000, PaymentMethod: "card",
+		Source: refund.Card{Scheme: "visa", LastDigits: "4444"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		call func(id string) error
+	}{
+		{"void", func(id string) error {
+			_, _, err := h.svc.VoidOrder(h.ctx, h.p, id, refund.AdjustmentInput{Amount: 100, ProcessorReference: "V-" + id})
+			return err
+		}},
+		{"chargeback", func(id string) error {
+			_, _, err := h.svc.ChargebackOrder(h.ctx, h.p, id, refund.AdjustmentInput{Amount: 100, ProcessorReference: "CB-" + id})
+			return err
+		}},
+	} {
+		for _, id := range []string{o.ID, o.Reference} {
+			ks.mu.Lock()
+			ks.keys = nil
+			ks.mu.Unlock()
+			if err := c.call(id); err != nil {
+				t.Fatalf("%s by %s: %v", c.name, id, err)
+			}
+			ks.mu.Lock()
+			keys := slices.Clone(ks.keys)
+			ks.mu.Unlock()
+			if len(keys) == 0 {
+				t.Fatalf("%s by %s: no Update", c.name, id)
+			}
+			for _, k := range keys {
+				if k != o.ID {
+					t.Errorf("%s by %s: an Update keyed %q, want the order's id %s", c.name, id, k, o.ID)
+				}
+			}
+		}
+	}
+	// An order that does not exist is refused as before.
+	if _, _, err := h.svc.VoidOrder(h.ctx, h.p, "ORD-NONE", refund.AdjustmentInput{Amount: 100}); refund.ErrorCode(err) != refund.EOrderNotFound {
+		t.Fatalf("void of an unknown order: %v, want %s", err, refund.EOrderNotFound)
 	}
 }

@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -321,11 +323,14 @@ func TestBatchesTakeOrdersInOneOrder(t *testing.T) {
 	waitForOther := func(i int, pid uint32) error {
 		tick := time.NewTicker(2 * time.Millisecond)
 		defer tick.Stop()
+		deadline := time.After(30 * time.Second) // the other batch failed before it took any row
 		for {
 			select {
 			case <-holding[1-i]:
 				return nil
 			case <-tick.C:
+			case <-deadline:
+				return errors.New("the other batch neither holds its first order nor waits for this one")
 			}
 			var waited bool
 			err := nodes[i].pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)))`,
@@ -335,8 +340,10 @@ func TestBatchesTakeOrdersInOneOrder(t *testing.T) {
 			}
 		}
 	}
+	var runs atomic.Int32 // Updates run, again ones included
 	reserve := func(o *refund.Order, node int, first bool) *commitReq {
 		return &commitReq{ctx: refund.WithOrderKey(ctx, o.MerchantID, o.ID), done: make(chan struct{}), fn: func(rt refund.Tx) error {
+			runs.Add(1)
 			tx := rt.(*tx)
 			if err := tx.AdjustBalances(ctx, refund.Balances{OrderID: o.ID, Amount: 1}, refund.Reserve); err != nil {
 				return err
@@ -368,9 +375,12 @@ func TestBatchesTakeOrdersInOneOrder(t *testing.T) {
 			}
 		}
 	}
+	if got := runs.Load(); got != 4 {
+		t.Errorf("%d Updates run, want 4: a batch ran again (a deadlock)", got)
+	}
 	for i, n := range nodes {
 		if got := n.Counts().Retries; got != 0 {
-			t.Errorf("node %d ran %d batches again (a deadlock), want none", i, got)
+			t.Errorf("node %d counts %d batches run again, want none", i, got)
 		}
 	}
 	for _, id := range []string{o1.ID, o2.ID} {

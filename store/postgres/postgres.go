@@ -303,9 +303,12 @@ func (s *Store) commitBatch(batch []*commitReq) {
 // PostgreSQL breaks only after deadlock_timeout (a second) by failing one
 // batch, which then runs again. Three nodes refunding three orders
 // (e2e.TestMultiNode) did that 157-179 times in a run. Sorted, every batch
-// takes the rows of the orders it names in one order: no cycle among
-// them, and nothing more is sent. Updates that came together were
-// concurrent, so none of them was promised to run before another.
+// takes the rows of the orders its Updates name in one order, so those
+// rows form no cycle, and nothing more is sent. (Other rows still can: an
+// Update that names no order, such as a cancel, takes its order's row in
+// its own turn.) Updates that came together were concurrent, so none of
+// them was promised to run before another; one caller's Updates never
+// share a batch, as Update returns only after its batch commits.
 func inOrderOfOrders(batch []*commitReq) {
 	slices.SortStableFunc(batch, func(a, b *commitReq) int {
 		ka, kb := refund.OrderKey(a.ctx), refund.OrderKey(b.ctx)
