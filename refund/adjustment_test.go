@@ -272,3 +272,81 @@ func TestAdjustment_ByReferenceIsKeyedByTheOrder(t *testing.T) {
 		t.Fatalf("void of an unknown order: %v, want %s", err, refund.EOrderNotFound)
 	}
 }
+
+// keysOf runs call and returns the order keys of the Updates it made.
+func (s *keyedStore) keysOf(t *testing.T, call func() error) []string {
+	t.Helper()
+	s.mu.Lock()
+	s.keys = nil
+	s.mu.Unlock()
+	if err := call(); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.keys) == 0 {
+		t.Fatal("no Update")
+	}
+	return slices.Clone(s.keys)
+}
+
+// Cancelling, rejecting and resolving name a refund, not its order, but
+// may take the order's row (they release or commit its amount): their
+// Updates are keyed by the refund's order too.
+func TestRefundDecisions_AreKeyedByTheOrder(t *testing.T) {
+	keyed := func(t *testing.T, proc processor.Processor) (*harness, *keyedStore) {
+		ks := &keyedStore{}
+		return newHarnessOn(t, func(t *testing.T) refund.Store { ks.Store = openSQLite(t); return ks }, proc, nil), ks
+	}
+	want := func(t *testing.T, keys []string, orderID string) {
+		t.Helper()
+		for _, k := range keys {
+			if k != orderID {
+				t.Errorf("an Update keyed %q, want the order's id %s", k, orderID)
+			}
+		}
+	}
+	t.Run("Cancel", func(t *testing.T) {
+		h, ks := keyed(t, &instantProcessor{})
+		o := h.order(10000)
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr(int64(100)), Queue: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, ks.keysOf(t, func() error { _, err := h.svc.CancelRefund(h.ctx, h.p, r.ID); return err }), o.ID)
+	})
+	t.Run("Resolve", func(t *testing.T) {
+		h, ks := keyed(t, newLateProcessor())
+		o := h.order(7000)
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.drive(20) // unanswered: waits for review
+		want(t, ks.keysOf(t, func() error {
+			_, err := h.svc.ResolveRefund(h.ctx, h.p, r.ID, refund.ResolveInput{Outcome: refund.StatusFailed})
+			return err
+		}), o.ID)
+	})
+	t.Run("Reject", func(t *testing.T) {
+		h, ks := keyed(t, &instantProcessor{})
+		limits := map[string]int64{"KWD": 50_000}
+		if _, err := h.svc.PutRefundPolicy(h.ctx, h.p, refund.RefundPolicyInput{ApprovalThreshold: &limits}); err != nil {
+			t.Fatal(err)
+		}
+		_, key, err := h.svc.CreateKey(h.ctx, h.p.MerchantID, "", []string{refund.ScopeRefundsApprove, refund.ScopeRefundsRead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checker, err := h.svc.Authenticate(h.ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := h.order(100_000)
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr(int64(60_000))})
+		if err != nil || r.Status != refund.StatusRequiresApproval {
+			t.Fatalf("refund over the threshold: %+v %v", r, err)
+		}
+		want(t, ks.keysOf(t, func() error { _, err := h.svc.RejectRefund(h.ctx, checker, r.ID, "no"); return err }), o.ID)
+	})
+}

@@ -213,6 +213,10 @@ func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason stri
 	if len(reason) > 500 {
 		return nil, Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
 	}
+	if err := require(p, ScopeRefundsApprove); err != nil {
+		return nil, err
+	}
+	ctx = s.keyedByRefund(ctx, p.MerchantID, id)
 	var r *Refund
 	err := s.write(ctx, func(tx Tx) (err error) {
 		if r, err = checker(ctx, tx, p, id); err != nil {

@@ -698,6 +698,7 @@ func (s *Service) ResolveRefund(ctx context.Context, p Principal, id string, in 
 	case len(in.Note) > 500:
 		return nil, Errorf(EInvalidRequest, "note", "note is at most 500 characters")
 	}
+	ctx = s.keyedByRefund(ctx, p.MerchantID, id)
 	var r *Refund
 	err := s.write(ctx, func(tx Tx) (err error) {
 		if r, err = tx.GetRefund(ctx, p.MerchantID, id); err != nil {

@@ -551,6 +551,7 @@ func (s *Service) CancelRefund(ctx context.Context, p Principal, id string) (*Re
 	if err := require(p, ScopeRefundsWrite); err != nil {
 		return nil, err
 	}
+	ctx = s.keyedByRefund(ctx, p.MerchantID, id)
 	var r *Refund
 	err := s.write(ctx, func(tx Tx) (err error) {
 		if r, err = tx.GetRefund(ctx, p.MerchantID, id); err != nil {

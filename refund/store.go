@@ -280,7 +280,11 @@ type orderKey struct{ merchantID, orderID string }
 // share a transaction and its commit instead of queueing one commit at a
 // time on the order's row lock; and it may take what the merchant's
 // Updates all serialise on (its invoice chain) before any order's row, so
-// that batches holding several orders never wait on each other in a cycle.
+// that batches holding several orders never wait on each other in a cycle,
+// and run a batch's Updates in the order of their orders, so that batches
+// take orders' rows in one order. orderID is refundd's id of the order,
+// never a merchant's reference: an Update that may take an order's row
+// names it, by its id, or the store cannot order it.
 func WithOrderKey(ctx context.Context, merchantID, orderID string) context.Context {
 	return context.WithValue(ctx, orderKey{}, orderKey{merchantID, orderID})
 }

@@ -304,9 +304,9 @@ func (s *Store) commitBatch(batch []*commitReq) {
 // batch, which then runs again. Three nodes refunding three orders
 // (e2e.TestMultiNode) did that 157-179 times in a run. Sorted, every batch
 // takes the rows of the orders its Updates name in one order, so those
-// rows form no cycle, and nothing more is sent. (Other rows still can: an
-// Update that names no order, such as a cancel, takes its order's row in
-// its own turn.) Updates that came together were concurrent, so none of
+// rows form no cycle, and nothing more is sent. (Other rows still can: a
+// reconciliation, which names no order, may settle refunds of many orders
+// in one Update, each in its turn.) Updates that came together were concurrent, so none of
 // them was promised to run before another; one caller's Updates never
 // share a batch, as Update returns only after its batch commits.
 func inOrderOfOrders(batch []*commitReq) {
