@@ -109,20 +109,17 @@ func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind st
 // orderIDOf is the id of the order idOrReference names, for WithOrderKey:
 // every other Update of the order is keyed by its id, and a store orders
 // and lanes its Updates by the key, so a reference must not stand in for
-// it. An order it cannot find keeps idOrReference: the Update then fails
-// as it would have, in its own transaction.
+// it. For an order it cannot find it is "" (no order named): the Update
+// then fails as it would have, in its own transaction.
 func (s *Service) orderIDOf(ctx context.Context, merchantID, idOrReference string) string {
 	var id string
-	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+	s.cfg.Store.View(ctx, func(tx Tx) error {
 		o, err := findOrder(ctx, tx, merchantID, idOrReference)
 		if err == nil {
 			id = o.ID
 		}
 		return err
 	})
-	if err != nil {
-		return idOrReference
-	}
 	return id
 }
 

@@ -208,7 +208,7 @@ func TestAdjustment_RetryAfterADeadRequestAppliesOnce(t *testing.T) {
 	}
 }
 
-// keyedStore records the order key (refund.OrderKey) of every Update.
+// keyedStore records the key (merchant/order) of every Update.
 type keyedStore struct {
 	refund.Store
 	mu   sync.Mutex
@@ -217,7 +217,7 @@ type keyedStore struct {
 
 func (s *keyedStore) Update(ctx context.Context, fn func(refund.Tx) error) error {
 	s.mu.Lock()
-	s.keys = append(s.keys, refund.OrderKey(ctx))
+	s.keys = append(s.keys, refund.MerchantKey(ctx)+"/"+refund.OrderKey(ctx))
 	s.mu.Unlock()
 	return s.Store.Update(ctx, fn)
 }
@@ -261,8 +261,8 @@ func TestAdjustment_ByReferenceIsKeyedByTheOrder(t *testing.T) {
 				t.Fatalf("%s by %s: no Update", c.name, id)
 			}
 			for _, k := range keys {
-				if k != o.ID {
-					t.Errorf("%s by %s: an Update keyed %q, want the order's id %s", c.name, id, k, o.ID)
+				if k != o.MerchantID+"/"+o.ID {
+					t.Errorf("%s by %s: an Update keyed %q, want %s/%s", c.name, id, k, o.MerchantID, o.ID)
 				}
 			}
 		}
@@ -298,11 +298,11 @@ func TestRefundDecisions_AreKeyedByTheOrder(t *testing.T) {
 		ks := &keyedStore{}
 		return newHarnessOn(t, func(t *testing.T) refund.Store { ks.Store = openSQLite(t); return ks }, proc, nil), ks
 	}
-	want := func(t *testing.T, keys []string, orderID string) {
+	want := func(t *testing.T, keys []string, o *refund.Order) {
 		t.Helper()
 		for _, k := range keys {
-			if k != orderID {
-				t.Errorf("an Update keyed %q, want the order's id %s", k, orderID)
+			if k != o.MerchantID+"/"+o.ID {
+				t.Errorf("an Update keyed %q, want %s/%s", k, o.MerchantID, o.ID)
 			}
 		}
 	}
@@ -313,7 +313,7 @@ func TestRefundDecisions_AreKeyedByTheOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want(t, ks.keysOf(t, func() error { _, err := h.svc.CancelRefund(h.ctx, h.p, r.ID); return err }), o.ID)
+		want(t, ks.keysOf(t, func() error { _, err := h.svc.CancelRefund(h.ctx, h.p, r.ID); return err }), o)
 	})
 	t.Run("Resolve", func(t *testing.T) {
 		h, ks := keyed(t, newLateProcessor())
@@ -326,7 +326,7 @@ func TestRefundDecisions_AreKeyedByTheOrder(t *testing.T) {
 		want(t, ks.keysOf(t, func() error {
 			_, err := h.svc.ResolveRefund(h.ctx, h.p, r.ID, refund.ResolveInput{Outcome: refund.StatusFailed})
 			return err
-		}), o.ID)
+		}), o)
 	})
 	t.Run("Reject", func(t *testing.T) {
 		h, ks := keyed(t, &instantProcessor{})
@@ -347,6 +347,6 @@ func TestRefundDecisions_AreKeyedByTheOrder(t *testing.T) {
 		if err != nil || r.Status != refund.StatusRequiresApproval {
 			t.Fatalf("refund over the threshold: %+v %v", r, err)
 		}
-		want(t, ks.keysOf(t, func() error { _, err := h.svc.RejectRefund(h.ctx, checker, r.ID, "no"); return err }), o.ID)
+		want(t, ks.keysOf(t, func() error { _, err := h.svc.RejectRefund(h.ctx, checker, r.ID, "no"); return err }), o)
 	})
 }

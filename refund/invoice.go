@@ -425,6 +425,9 @@ func (s *Service) IssueInvoice(ctx context.Context, p Principal, orderID string)
 	if s.cfg.Invoicer == nil {
 		return nil, false, Errorf(EInvalidRequest, "", "invoicing is not configured on this server")
 	}
+	// Keyed, so that a store takes the merchant's invoice chain before the
+	// order's row, as for its refunds (WithOrderKey).
+	ctx = WithOrderKey(ctx, p.MerchantID, orderID)
 	var v *InvoiceView
 	var created bool
 	err = s.write(ctx, func(tx Tx) error {

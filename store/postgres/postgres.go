@@ -306,9 +306,10 @@ func (s *Store) commitBatch(batch []*commitReq) {
 // takes the rows of the orders its Updates name in one order, so those
 // rows form no cycle, and nothing more is sent. (Other rows still can: a
 // reconciliation, which names no order, may settle refunds of many orders
-// in one Update, each in its turn.) Updates that came together were concurrent, so none of
-// them was promised to run before another; one caller's Updates never
-// share a batch, as Update returns only after its batch commits.
+// in one Update, each in its turn.) Updates that came together were
+// concurrent, so none of them was promised to run before another; one
+// caller's Updates never share a batch, as Update returns only after its
+// batch commits.
 func inOrderOfOrders(batch []*commitReq) {
 	slices.SortStableFunc(batch, func(a, b *commitReq) int {
 		ka, kb := refund.OrderKey(a.ctx), refund.OrderKey(b.ctx)
