@@ -89,7 +89,10 @@ type Report struct {
 }
 
 // storeMetrics are the counters storeCounts reads, in Report order; the
-// last (batches run again) is newer than the others and may be absent.
+// first requiredMetrics must be published, the last (batches run again)
+// is newer than the others and may be absent.
+const requiredMetrics = 3
+
 var storeMetrics = [4]string{"refundd_store_statements_total", "refundd_store_round_trips_total", "refundd_store_transactions_total",
 	"refundd_store_batch_retries_total"}
 
@@ -122,7 +125,7 @@ func (r *run) storeCounts(ctx context.Context) ([4]float64, bool, error) {
 				if out[i], err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil {
 					return out, false, err
 				}
-				if i < 3 {
+				if i < requiredMetrics {
 					found++
 				} else {
 					retries = true
@@ -130,7 +133,7 @@ func (r *run) storeCounts(ctx context.Context) ([4]float64, bool, error) {
 			}
 		}
 	}
-	if found < 3 {
+	if found < requiredMetrics {
 		return out, false, errors.New("bench: the target publishes no store counters")
 	}
 	return out, retries, nil
@@ -271,14 +274,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Measure != nil {
 		stopMeasure = cfg.Measure()
 	}
-	before, _, countsErr := r.storeCounts(ctx)
+	before, retriesBefore, countsErr := r.storeCounts(ctx)
 	r.drive(ctx, cfg.Duration, true)
 	stopMeasure()
 	elapsed := time.Since(started)
 	after, retries, err := r.storeCounts(ctx)
 	if countsErr == nil && err == nil {
 		rep.counts = [3]float64{after[0] - before[0], after[1] - before[1], after[2] - before[2]}
-		if retries {
+		if retries && retriesBefore {
 			n := int(after[3] - before[3])
 			rep.Retries = &n
 		}

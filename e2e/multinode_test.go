@@ -57,7 +57,7 @@ func TestMultiNode(t *testing.T) {
 	// A batch runs its Updates in the order of their orders
 	// (store/postgres: inOrderOfOrders); run as they came, this test had
 	// 157-179 deadlocks, a second's stall each. A few may still come from
-	// Updates that name no order.
+	// rows the sort does not order (a refund's own, an Idempotency-Key's).
 	if retries > 10 {
 		t.Errorf("%d batches run again: the nodes deadlock on the orders' rows", retries)
 	}

@@ -81,7 +81,7 @@ func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind st
 	if err := in.validate(); err != nil {
 		return nil, nil, err
 	}
-	ctx = WithOrderKey(ctx, p.MerchantID, s.orderIDOf(ctx, p.MerchantID, orderID))
+	ctx = s.keyedByOrder(ctx, p.MerchantID, orderID)
 	var a *OrderAdjustment
 	var o *Order
 	err = s.write(ctx, func(tx Tx) (err error) {
@@ -104,40 +104,6 @@ func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind st
 		return nil, nil, err
 	}
 	return a, o, nil
-}
-
-// orderIDOf is the id of the order idOrReference names, for WithOrderKey:
-// every other Update of the order is keyed by its id, and a store orders
-// and lanes its Updates by the key, so a reference must not stand in for
-// it. For an order it cannot find it is "" (no order named): the Update
-// then fails as it would have, in its own transaction.
-func (s *Service) orderIDOf(ctx context.Context, merchantID, idOrReference string) string {
-	var id string
-	s.cfg.Store.View(ctx, func(tx Tx) error {
-		o, err := findOrder(ctx, tx, merchantID, idOrReference)
-		if err == nil {
-			id = o.ID
-		}
-		return err
-	})
-	return id
-}
-
-// keyedByRefund is ctx keyed (WithOrderKey) by the order of the refund id
-// names, for an Update that may take that order's row but is asked by
-// the refund (a cancel, a rejection, a review's resolution): see orderIDOf.
-// A refund it cannot find leaves ctx as it is; the Update then fails as
-// it would have.
-func (s *Service) keyedByRefund(ctx context.Context, merchantID, id string) context.Context {
-	var r *Refund
-	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
-		r, err = tx.GetRefund(ctx, merchantID, id)
-		return err
-	})
-	if err != nil {
-		return ctx
-	}
-	return WithOrderKey(ctx, r.MerchantID, r.OrderID)
 }
 
 // adjustIn is adjustOrder's transaction (also a processor notification's).

@@ -330,18 +330,7 @@ func TestRefundDecisions_AreKeyedByTheOrder(t *testing.T) {
 	})
 	t.Run("Reject", func(t *testing.T) {
 		h, ks := keyed(t, &instantProcessor{})
-		limits := map[string]int64{"KWD": 50_000}
-		if _, err := h.svc.PutRefundPolicy(h.ctx, h.p, refund.RefundPolicyInput{ApprovalThreshold: &limits}); err != nil {
-			t.Fatal(err)
-		}
-		_, key, err := h.svc.CreateKey(h.ctx, h.p.MerchantID, "", []string{refund.ScopeRefundsApprove, refund.ScopeRefundsRead})
-		if err != nil {
-			t.Fatal(err)
-		}
-		checker, err := h.svc.Authenticate(h.ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
+		checker := h.approvals(refund.RefundPolicyInput{})
 		o := h.order(100_000)
 		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr(int64(60_000))})
 		if err != nil || r.Status != refund.StatusRequiresApproval {

@@ -18,20 +18,8 @@ func TestApproval(t *testing.T) {
 	setup := func(t *testing.T) (*harness, *sandbox.Acquirer, refund.Principal, *refund.Order) {
 		acq := sandbox.New(sandbox.Config{})
 		h := newHarness(t, acq, nil)
-		limits := map[string]int64{"KWD": 50_000}
 		expiry := 2 * time.Hour
-		if _, err := h.svc.PutRefundPolicy(h.ctx, h.p, refund.RefundPolicyInput{ApprovalThreshold: &limits, ApprovalExpiry: &expiry}); err != nil {
-			t.Fatal(err)
-		}
-		_, key, err := h.svc.CreateKey(h.ctx, h.p.MerchantID, "", []string{refund.ScopeRefundsApprove, refund.ScopeRefundsRead})
-		if err != nil {
-			t.Fatal(err)
-		}
-		checker, err := h.svc.Authenticate(h.ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h, acq, checker, h.order(100_000)
+		return h, acq, h.approvals(refund.RefundPolicyInput{ApprovalExpiry: &expiry}), h.order(100_000)
 	}
 	big := func(t *testing.T, h *harness, o *refund.Order) *refund.Refund {
 		t.Helper()
@@ -145,4 +133,25 @@ func wantTransitions(t *testing.T, h *harness, id string, want ...string) {
 			t.Fatalf("transitions %v, want %v", got, want)
 		}
 	}
+}
+
+// approvals sets the merchant's policy to in with an approval threshold
+// of 500.000 KWD, and returns a second principal that may approve
+// (refunds:approve and refunds:read), as maker-checker requires.
+func (h *harness) approvals(in refund.RefundPolicyInput) refund.Principal {
+	h.t.Helper()
+	limits := map[string]int64{"KWD": 50_000}
+	in.ApprovalThreshold = &limits
+	if _, err := h.svc.PutRefundPolicy(h.ctx, h.p, in); err != nil {
+		h.t.Fatal(err)
+	}
+	_, key, err := h.svc.CreateKey(h.ctx, h.p.MerchantID, "", []string{refund.ScopeRefundsApprove, refund.ScopeRefundsRead})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	checker, err := h.svc.Authenticate(h.ctx, key)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return checker
 }

@@ -320,6 +320,41 @@ func findOrder(ctx context.Context, tx Tx, merchantID, idOrReference string) (*O
 	return o, err
 }
 
+// keyedByOrder is ctx keyed (WithOrderKey) by the id of the order
+// idOrReference names: every other Update of the order is keyed by its
+// id, and a store orders and lanes its Updates by the key, so a reference
+// must not stand in for it. An order it cannot find names no order (the
+// merchant stays): the Update then fails as it would have, in its own
+// transaction.
+func (s *Service) keyedByOrder(ctx context.Context, merchantID, idOrReference string) context.Context {
+	var id string
+	s.cfg.Store.View(ctx, func(tx Tx) error {
+		o, err := findOrder(ctx, tx, merchantID, idOrReference)
+		if err == nil {
+			id = o.ID
+		}
+		return err
+	})
+	return WithOrderKey(ctx, merchantID, id)
+}
+
+// keyedByRefund is ctx keyed (WithOrderKey) by the order of the refund id
+// names, for an Update that may take that order's row but is asked by
+// the refund (a cancel, a rejection, a review's resolution): see
+// keyedByOrder. A refund it cannot find leaves ctx as it is; the Update
+// then fails as it would have.
+func (s *Service) keyedByRefund(ctx context.Context, merchantID, id string) context.Context {
+	var r *Refund
+	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		r, err = tx.GetRefund(ctx, merchantID, id)
+		return err
+	})
+	if err != nil {
+		return ctx
+	}
+	return WithOrderKey(ctx, r.MerchantID, r.OrderID)
+}
+
 // ListOrders lists the caller's orders, newest first.
 func (s *Service) ListOrders(ctx context.Context, p Principal, f OrderFilter) (Page[*Order], error) {
 	if err := require(p, ScopeOrdersRead); err != nil {
