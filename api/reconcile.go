@@ -125,8 +125,19 @@ type reconcileSummaryJSON struct {
 
 // reconcile matches the processor's report in the body (CSV, whatever
 // Content-Type a client gives it) to the merchant's refunds.
-// ?map=column=HEADER names a column by another header.
+// ?map=column=HEADER names a column by another header; ?settlement_lag=27h
+// says how late the processor may first list a refund
+// (refund.ReconcileOptions).
 func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
+	var opt refund.ReconcileOptions
+	if v := r.URL.Query().Get("settlement_lag"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			a.fail(w, r, refund.Errorf(refund.EInvalidRequest, "settlement_lag", "settlement_lag %q is not a duration such as 3h or 27h", v))
+			return
+		}
+		opt.SettlementLag = d
+	}
 	mapping := map[string]string{}
 	for _, m := range r.URL.Query()["map"] {
 		col, header, ok := strings.Cut(m, "=")
@@ -151,7 +162,7 @@ func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	rec, err := a.svc.Reconcile(r.Context(), PrincipalFrom(r.Context()), rows)
+	rec, err := a.svc.Reconcile(r.Context(), PrincipalFrom(r.Context()), rows, opt)
 	if err != nil {
 		a.fail(w, r, err)
 		return

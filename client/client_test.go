@@ -559,4 +559,14 @@ func TestReconcile(t *testing.T) {
 	if _, err := f.c.Reconcile(ctx, []byte("nothing,useful\n"), nil); client.ErrorCode(err) != "invalid_request" {
 		t.Fatalf("a report without the columns: %v", err)
 	}
+	// The settlement lag is sent: a day and three hours is taken, more
+	// than a week refused.
+	lagged := client.ReconcileOptions{Map: map[string]string{"refund_id": "Our Ref"}, SettlementLag: 27 * time.Hour}
+	if rec, err := f.c.ReconcileWith(ctx, []byte(report), lagged); err != nil || rec.Flagged != 1 {
+		t.Fatalf("lagged reconciliation %+v: %v", rec, err)
+	}
+	lagged.SettlementLag = 8 * 24 * time.Hour
+	if _, err := f.c.ReconcileWith(ctx, []byte(report), lagged); client.ErrorCode(err) != "invalid_request" {
+		t.Fatalf("a lag of 8 days: %v", err)
+	}
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/url"
+	"time"
 )
 
 // ReconcileResult is what one report row, or one refund the report lacks,
@@ -44,9 +45,26 @@ type Reconciliation struct {
 // headers (column -> header). Reconciling the same report again changes
 // nothing, so a retry is safe.
 func (c *Client) Reconcile(ctx context.Context, report []byte, mapping map[string]string) (*Reconciliation, error) {
+	return c.ReconcileWith(ctx, report, ReconcileOptions{Map: mapping})
+}
+
+// ReconcileOptions are Reconcile's settings.
+type ReconcileOptions struct {
+	Map map[string]string // column -> header
+	// SettlementLag is how long after refundd makes a refund the
+	// processor's report may first list it (cut-off, time zone, a day's
+	// delay); 0, the default, for the same day (UTC).
+	SettlementLag time.Duration
+}
+
+// ReconcileWith is Reconcile with all its settings.
+func (c *Client) ReconcileWith(ctx context.Context, report []byte, opt ReconcileOptions) (*Reconciliation, error) {
 	q := url.Values{}
-	for col, header := range mapping {
+	for col, header := range opt.Map {
 		q.Add("map", col+"="+header)
+	}
+	if opt.SettlementLag != 0 {
+		q.Set("settlement_lag", opt.SettlementLag.String())
 	}
 	var out Reconciliation
 	err := c.do(ctx, request{method: "POST", path: "/v1/reconciliations", query: q, raw: report, rawType: "text/csv"}, &out)

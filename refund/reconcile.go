@@ -59,6 +59,19 @@ type ReconcileSummary struct {
 	Totals   map[string]int64 // report amounts by kind (book amounts for missing_at_processor)
 }
 
+// MaxSettlementLag bounds ReconcileOptions.SettlementLag.
+const MaxSettlementLag = 7 * 24 * time.Hour
+
+// ReconcileOptions are a reconciliation's settings.
+type ReconcileOptions struct {
+	// SettlementLag is how long after refundd records a refund the
+	// processor's report may first list it: its cut-off, its time zone's
+	// offset (a processor that reports by Riyadh's day lists a refund made
+	// at 22:00 UTC on the next day), and a day more if it settles a day
+	// late. 0: a report lists a refund on the day refundd made it (UTC).
+	SettlementLag time.Duration
+}
+
 // Reconciliation is the outcome of matching one report.
 type Reconciliation struct {
 	From, To time.Time // the days the report covers (from its rows' dates)
@@ -90,9 +103,20 @@ func reportStatus(s string) (processor.Status, bool) {
 // the same report again changes nothing. Succeeded refunds created within
 // the days the report covers that it does not list are
 // missing_at_processor.
-func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow) (*Reconciliation, error) {
+//
+// A refund may reach the processor's report on a later day than refundd
+// made it (opt.SettlementLag): a report covering days [From, To] then
+// answers for the succeeded refunds made in [From-lag, To+1d-lag), those
+// whose last day to be listed it covers. The day of the report that
+// first listed each refund is remembered (MarkReported), and a refund a
+// report of an earlier day listed is not missing, so reports reconciled
+// day after day never call a refund missing that one of them listed.
+func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, opt ReconcileOptions) (*Reconciliation, error) {
 	if err := require(p, ScopeRefundsReview); err != nil {
 		return nil, err
+	}
+	if opt.SettlementLag < 0 || opt.SettlementLag > MaxSettlementLag {
+		return nil, Errorf(EInvalidRequest, "settlement_lag", "the settlement lag is from 0 to %dh", int(MaxSettlementLag.Hours()))
 	}
 	if len(rows) == 0 {
 		return nil, Errorf(EInvalidRequest, "", "the report has no rows")
@@ -112,6 +136,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow) 
 	err := s.update(ctx, func(tx Tx) error {
 		out.Results, out.From, out.To = nil, time.Time{}, time.Time{}
 		seen := map[string]bool{}
+		listed := map[string]time.Time{} // refund id -> the earliest day a row of this report lists it
 		now := s.now()
 		for _, row := range rows {
 			res, err := s.reconcileRow(ctx, tx, p, row, now)
@@ -123,6 +148,9 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow) 
 			}
 			if !row.Date.IsZero() {
 				d := row.Date.UTC().Truncate(24 * time.Hour)
+				if first, ok := listed[res.RefundID]; res.RefundID != "" && (!ok || d.Before(first)) {
+					listed[res.RefundID] = d
+				}
 				if out.From.IsZero() || d.Before(out.From) {
 					out.From = d
 				}
@@ -132,10 +160,14 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow) 
 			}
 			out.Results = append(out.Results, res)
 		}
+		if err := tx.MarkReported(ctx, p.MerchantID, listed); err != nil {
+			return err
+		}
 		if out.From.IsZero() {
 			return nil // a report without dates covers no day for certain
 		}
-		missing, err := s.missingAtProcessor(ctx, tx, p, out.From, out.To.Add(24*time.Hour), seen, now)
+		lag := opt.SettlementLag
+		missing, err := s.missingAtProcessor(ctx, tx, p, out.From, out.From.Add(-lag), out.To.Add(24*time.Hour-lag), seen, now)
 		out.Results = append(out.Results, missing...)
 		return err
 	})
@@ -206,9 +238,11 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, row Repo
 	return res, s.flag(ctx, tx, &res, p.MerchantID, r.ID, r.OrderID, now)
 }
 
-// missingAtProcessor lists the merchant's refunds that succeeded in
-// [from, to) (by creation) and that the report does not list.
-func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, from, to time.Time, seen map[string]bool, now time.Time) ([]ReconcileResult, error) {
+// missingAtProcessor lists the merchant's refunds made in [from, to) that
+// succeeded and that neither this report (from reportFrom) nor one of an
+// earlier day listed. A report of the same days reconciled before does
+// not count: a processor's corrected report replaces its first.
+func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, reportFrom, from, to time.Time, seen map[string]bool, now time.Time) ([]ReconcileResult, error) {
 	var out []ReconcileResult
 	cursor := ""
 	for {
@@ -217,12 +251,22 @@ func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, fr
 		if err != nil {
 			return nil, err
 		}
+		var ask []string
 		for _, r := range page {
-			if seen[r.ID] {
+			if !seen[r.ID] {
+				ask = append(ask, r.ID)
+			}
+		}
+		earlier, err := tx.ReportedBefore(ctx, p.MerchantID, ask, reportFrom)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page {
+			if seen[r.ID] || earlier[r.ID] {
 				continue
 			}
 			res := ReconcileResult{Kind: ReconMissingAtProcessor, RefundID: r.ID, Currency: r.Currency, BookAmount: r.Amount,
-				BookStatus: string(r.Status), Detail: "succeeded in refundd, absent from a report that covers its day"}
+				BookStatus: string(r.Status), Detail: "succeeded in refundd, absent from this report, which covers its last day to be listed, and from the reports of the days before"}
 			if err := s.flag(ctx, tx, &res, p.MerchantID, r.ID, r.OrderID, now); err != nil {
 				return nil, err
 			}

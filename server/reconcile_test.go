@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/refund"
@@ -121,4 +122,106 @@ func TestReconcile_SettlesARefundWaitingForReview(t *testing.T) {
 			t.Fatalf("report %q: %d %s", bad, r.status, r.raw)
 		}
 	}
+}
+
+// A processor that reports by another day than refundd's (its time zone,
+// its cut-off, a day's delay) lists some refunds in a later day's report.
+// With the settlement lag, a report answers only for the refunds whose
+// last day to be listed it covers, and a refund an earlier report listed
+// is never missing; a refund no report lists is still found.
+func TestReconcile_SettlementLag(t *testing.T) {
+	refundAt := func(s *testServer, order string, amount int) reply {
+		r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": amount})
+		if r.status != http.StatusCreated || r.str("status") != "succeeded" {
+			t.Fatalf("refund: %d %s", r.status, r.raw)
+		}
+		return r
+	}
+	lineOn := func(r reply, day string) string {
+		return strings.Replace(reportLine(r), ",2026-03-01", ","+day, 1)
+	}
+	header := "refund_id,arn,rrn,amount,currency,status,date\n"
+	// flagged reconciles a report with the lag and returns what it flagged
+	// (refund id -> kind).
+	flagged := func(s *testServer, lag string, lines ...string) map[string]string {
+		t.Helper()
+		path := "/v1/reconciliations"
+		if lag != "" {
+			path += "?settlement_lag=" + lag
+		}
+		got := s.do("POST", path, s.key, header+strings.Join(lines, "\n")+"\n", "Content-Type", "text/csv")
+		if got.status != 200 {
+			t.Fatalf("reconcile: %d %s", got.status, got.raw)
+		}
+		out := map[string]string{}
+		for _, x := range got.get("results").([]any) {
+			if m := x.(map[string]any); m["flagged"] == true {
+				out[m["refund_id"].(string)] = m["kind"].(string)
+			}
+		}
+		return out
+	}
+	// Refunds at 09:00 and 22:30 UTC on 1 March, and 10:00 and 11:00 on
+	// the 2nd. A processor reporting by Riyadh's day (UTC+3) lists the
+	// 22:30 refund on the 2nd.
+	day := func(t *testing.T) (s *testServer, a, b, c, d reply) {
+		s = mustStart(t)
+		order := s.mustOrder(cardOrder("4444", 100_000))
+		a = refundAt(s, order, 1000)
+		s.clock.Advance(13*time.Hour + 30*time.Minute)
+		b = refundAt(s, order, 2000)
+		s.clock.Advance(11*time.Hour + 30*time.Minute)
+		c = refundAt(s, order, 3000)
+		s.clock.Advance(time.Hour)
+		d = refundAt(s, order, 4000)
+		return
+	}
+	t.Run("no lag calls the next day's refund missing", func(t *testing.T) {
+		s, a, b, _, _ := day(t)
+		if got, want := flagged(s, "", lineOn(a, "2026-03-01")), map[string]string{b.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("flagged %v, want %v", got, want)
+		}
+	})
+	t.Run("a time zone's lag", func(t *testing.T) {
+		s, a, b, c, d := day(t)
+		if got := flagged(s, "3h", lineOn(a, "2026-03-01")); len(got) != 0 {
+			t.Fatalf("1 March flagged %v, want nothing: the 22:30 refund is Riyadh's 2 March", got)
+		}
+		if got, want := flagged(s, "3h", lineOn(b, "2026-03-02"), lineOn(c, "2026-03-02")),
+			map[string]string{d.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("2 March flagged %v, want %v", got, want)
+		}
+	})
+	t.Run("a day late, remembered", func(t *testing.T) {
+		// Settled the same day or the next: each report answers for the day
+		// before it, and what an earlier report listed is remembered.
+		s, a, b, c, d := day(t)
+		if got := flagged(s, "27h", lineOn(a, "2026-03-01")); len(got) != 0 {
+			t.Fatalf("1 March flagged %v, want nothing", got)
+		}
+		if got := flagged(s, "27h", lineOn(b, "2026-03-02")); len(got) != 0 {
+			t.Fatalf("2 March flagged %v, want nothing: the 1 March report listed the 09:00 refund", got)
+		}
+		if got, want := flagged(s, "27h", lineOn(c, "2026-03-03")),
+			map[string]string{d.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("3 March flagged %v, want %v", got, want)
+		}
+	})
+	t.Run("bad lags change nothing", func(t *testing.T) {
+		s, a, b, _, _ := day(t)
+		for _, lag := range []string{"-1h", "169h", "8d", "soon", "1h&settlement_lag=2h"} {
+			r := s.do("POST", "/v1/reconciliations?settlement_lag="+lag, s.key, header+lineOn(a, "2026-03-01")+"\n", "Content-Type", "text/csv")
+			if r.status != 400 || r.str("error", "param") != "settlement_lag" {
+				t.Fatalf("settlement_lag=%s: %d %s", lag, r.status, r.raw)
+			}
+		}
+		if n := len(s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any)); n != 0 {
+			t.Fatalf("%d discrepancies after refused reconciliations", n)
+		}
+		// Nor did they remember that a report listed the 09:00 refund.
+		if got, want := flagged(s, "27h", lineOn(b, "2026-03-02")),
+			map[string]string{a.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("2 March flagged %v, want %v", got, want)
+		}
+	})
 }

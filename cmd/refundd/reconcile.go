@@ -32,6 +32,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	rf.register(fs)
 	asJSON := fs.Bool("json", false, "print the reconciliation as JSON")
 	out := fs.String("out", "", "write every result as CSV to this file")
+	lag := fs.Duration("settlement-lag", 0, "how long after refundd makes a refund the processor's report may first list it: its cut-off, its time zone (3h for Riyadh's day), a day more for T+1 (27h)")
 	var maps mapFlags
 	fs.Var(&maps, "map", "column=HEADER: read a column (refund_id, arn, rrn, amount, currency, status, date) under another header; repeatable")
 	pos, err := parseInterleaved(fs, args)
@@ -59,7 +60,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	rec, err := c.Reconcile(cctx, report, mapping)
+	rec, err := c.ReconcileWith(cctx, report, client.ReconcileOptions{Map: mapping, SettlementLag: *lag})
 	if err != nil {
 		return err
 	}

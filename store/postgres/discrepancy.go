@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +46,45 @@ func (t *tx) CountDiscrepancies(ctx context.Context) (int64, error) {
 		return 0, t.fail("count discrepancies", err)
 	}
 	return n, nil
+}
+
+// MarkReported records the day of the report that listed each refund,
+// keeping the earliest. In id order, so that two reconciliations of one
+// merchant take the rows' locks in one order; a day no earlier than the
+// one kept writes nothing.
+func (t *tx) MarkReported(ctx context.Context, merchantID string, days map[string]time.Time) error {
+	if len(days) == 0 {
+		return nil
+	}
+	ids := slices.Sorted(maps.Keys(days))
+	on := make([]time.Time, len(ids))
+	for i, id := range ids {
+		on[i] = days[id]
+	}
+	_, err := t.exec(ctx, "mark reported", `INSERT INTO reported_refunds AS r (refund_id, merchant_id, reported_on)
+		SELECT id, $1, d FROM unnest($2::text[], $3::timestamptz[]) AS l (id, d) ORDER BY id
+		ON CONFLICT (refund_id) DO UPDATE SET reported_on = EXCLUDED.reported_on WHERE EXCLUDED.reported_on < r.reported_on`,
+		merchantID, ids, on)
+	return err
+}
+
+// ReportedBefore returns those of refundIDs that a report of a day before
+// day listed.
+func (t *tx) ReportedBefore(ctx context.Context, merchantID string, refundIDs []string, day time.Time) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(refundIDs) == 0 {
+		return out, nil
+	}
+	ids, err := queryAll(ctx, t, "read reported", `SELECT refund_id FROM reported_refunds
+		WHERE refund_id = ANY($2::text[]) AND merchant_id = $1 AND reported_on < $3`,
+		func(s scanner) (string, error) {
+			var id string
+			return id, s.Scan(&id)
+		}, merchantID, refundIDs, day)
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, err
 }
 
 // Now is the database server's clock: one clock for every node.

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +52,50 @@ func (t *tx) CountDiscrepancies(ctx context.Context) (int64, error) {
 	var n int64
 	err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM discrepancies`).Scan(&n)
 	return n, wrapErr("count discrepancies", err)
+}
+
+// MarkReported records the day of the report that listed each refund,
+// keeping the earliest.
+func (t *tx) MarkReported(ctx context.Context, merchantID string, days map[string]time.Time) error {
+	for _, id := range slices.Sorted(maps.Keys(days)) {
+		if _, err := t.exec(ctx, "mark reported", `INSERT INTO reported_refunds (refund_id, merchant_id, reported_on)
+			VALUES (?, ?, ?) ON CONFLICT (refund_id) DO UPDATE SET reported_on = excluded.reported_on
+			WHERE excluded.reported_on < reported_on`, id, merchantID, nanos(days[id])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReportedBefore returns those of refundIDs that a report of a day before
+// day listed, asking for a few hundred at a time (SQLite bounds a
+// statement's parameters).
+func (t *tx) ReportedBefore(ctx context.Context, merchantID string, refundIDs []string, day time.Time) (map[string]bool, error) {
+	out := map[string]bool{}
+	for chunk := range slices.Chunk(refundIDs, 500) {
+		args := []any{merchantID, nanos(day)}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := t.q.QueryContext(ctx, `SELECT refund_id FROM reported_refunds WHERE merchant_id = ? AND reported_on < ?
+			AND refund_id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, wrap("read reported", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, wrap("read reported", err)
+			}
+			out[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, wrap("read reported", err)
+		}
+	}
+	return out, nil
 }
 
 // Now is the database's clock. A SQLite file is only ever opened by

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +69,59 @@ var discrepancyTests = []test{
 		})
 		if n != 2 {
 			t.Fatalf("CountDiscrepancies = %d, want 2", n)
+		}
+	}},
+	{"ReportedDays", func(t *testing.T, f *fixture) {
+		// The earliest day a report listed a refund is kept, asked about
+		// by day and by merchant; many ids at once are answered whole.
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		o := f.mustCreateOrder(m1.ID)
+		a, b, c := f.mustCreateRefund(o), f.mustCreateRefund(o), f.mustCreateRefund(o)
+		day := func(n int) time.Time { return time.Date(2026, 3, n, 0, 0, 0, 0, time.UTC) }
+		mark := func(days map[string]time.Time) {
+			f.mustUpdate(func(tx refund.Tx) error { return tx.MarkReported(f.ctx, m1.ID, days) })
+		}
+		before := func(merchantID string, n int, ids ...string) string {
+			var got map[string]bool
+			f.mustView(func(tx refund.Tx) (err error) {
+				got, err = tx.ReportedBefore(f.ctx, merchantID, ids, day(n))
+				return err
+			})
+			var out []string
+			for _, id := range ids {
+				if got[id] {
+					out = append(out, id)
+				}
+			}
+			if len(got) != len(out) {
+				t.Fatalf("ReportedBefore answered ids it was not asked about: %v", got)
+			}
+			return strings.Join(out, " ")
+		}
+		mark(nil)
+		mark(map[string]time.Time{a.ID: day(2), b.ID: day(3)})
+		mark(map[string]time.Time{a.ID: day(4), b.ID: day(1)}) // a keeps the 2nd, b moves to the 1st
+		for _, tc := range []struct {
+			day  int
+			want string
+		}{{1, ""}, {2, b.ID}, {3, a.ID + " " + b.ID}, {9, a.ID + " " + b.ID}} {
+			if got := before(m1.ID, tc.day, a.ID, b.ID, c.ID); got != tc.want {
+				t.Errorf("listed before day %d: %q, want %q", tc.day, got, tc.want)
+			}
+		}
+		if got := before(m2.ID, 9, a.ID, b.ID); got != "" {
+			t.Errorf("another merchant sees %q listed", got)
+		}
+		if got := before(m1.ID, 9); got != "" {
+			t.Errorf("no ids: %q", got)
+		}
+		many := make([]string, 0, 1201)
+		for i := range 1200 {
+			many = append(many, fmt.Sprintf("re_absent_%04d", i))
+		}
+		many = append(many, b.ID)
+		if got := before(m1.ID, 9, many...); got != b.ID {
+			t.Errorf("among 1,201 ids: %q, want %q", got, b.ID)
 		}
 	}},
 	{"StoreClock", func(t *testing.T, f *fixture) {
