@@ -132,7 +132,7 @@ func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
 	var opt refund.ReconcileOptions
 	if v := r.URL.Query().Get("settlement_lag"); v != "" {
 		d, err := time.ParseDuration(v)
-		if err != nil {
+		if err != nil || len(v) > 32 {
 			a.fail(w, r, refund.Errorf(refund.EInvalidRequest, "settlement_lag", "settlement_lag %q is not a duration such as 3h or 27h", v))
 			return
 		}

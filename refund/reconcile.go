@@ -52,6 +52,16 @@ type ReconcileResult struct {
 	Detail             string
 }
 
+// SettlementReport is what refundd remembers of a reconciled report: the
+// days it covers and the refunds it listed.
+type SettlementReport struct {
+	MerchantID   string
+	Day          time.Time // its latest row's day, midnight UTC: the report's own
+	From         time.Time // its earliest row's day
+	ReconciledAt time.Time
+	RefundIDs    []string
+}
+
 // ReconcileSummary counts one currency's results.
 type ReconcileSummary struct {
 	Currency string
@@ -107,10 +117,12 @@ func reportStatus(s string) (processor.Status, bool) {
 // A refund may reach the processor's report on a later day than refundd
 // made it (opt.SettlementLag): a report covering days [From, To] then
 // answers for the succeeded refunds made in [From-lag, To+1d-lag), those
-// whose last day to be listed it covers. The day of the report that
-// first listed each refund is remembered (MarkReported), and a refund a
-// report of an earlier day listed is not missing, so reports reconciled
-// day after day never call a refund missing that one of them listed.
+// whose last day to be listed it covers. Reports are remembered by their
+// day (To) with the refunds they listed (RecordReport), a report of a day
+// reconciled again replacing the first, and a refund that a report of
+// another day listed is not missing. Nor is a refund made before the
+// first day a remembered report covers: a report no one reconciled here
+// may have listed it.
 func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, opt ReconcileOptions) (*Reconciliation, error) {
 	if err := require(p, ScopeRefundsReview); err != nil {
 		return nil, err
@@ -136,7 +148,6 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	err := s.update(ctx, func(tx Tx) error {
 		out.Results, out.From, out.To = nil, time.Time{}, time.Time{}
 		seen := map[string]bool{}
-		listed := map[string]time.Time{} // refund id -> the earliest day a row of this report lists it
 		now := s.now()
 		for _, row := range rows {
 			res, err := s.reconcileRow(ctx, tx, p, row, now)
@@ -148,9 +159,6 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			}
 			if !row.Date.IsZero() {
 				d := row.Date.UTC().Truncate(24 * time.Hour)
-				if first, ok := listed[res.RefundID]; res.RefundID != "" && (!ok || d.Before(first)) {
-					listed[res.RefundID] = d
-				}
 				if out.From.IsZero() || d.Before(out.From) {
 					out.From = d
 				}
@@ -160,14 +168,32 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			}
 			out.Results = append(out.Results, res)
 		}
-		if err := tx.MarkReported(ctx, p.MerchantID, listed); err != nil {
-			return err
-		}
 		if out.From.IsZero() {
 			return nil // a report without dates covers no day for certain
 		}
-		lag := opt.SettlementLag
-		missing, err := s.missingAtProcessor(ctx, tx, p, out.From, out.From.Add(-lag), out.To.Add(24*time.Hour-lag), seen, now)
+		covered, err := tx.ReportsCoverFrom(ctx, p.MerchantID)
+		if err != nil {
+			return err
+		}
+		if covered.IsZero() || out.From.Before(covered) {
+			covered = out.From
+		}
+		rep := &SettlementReport{MerchantID: p.MerchantID, Day: out.To, From: out.From, ReconciledAt: now}
+		for id := range seen {
+			rep.RefundIDs = append(rep.RefundIDs, id)
+		}
+		slices.Sort(rep.RefundIDs)
+		if err := tx.RecordReport(ctx, rep); err != nil {
+			return err
+		}
+		from, to := out.From.Add(-opt.SettlementLag), out.To.Add(24*time.Hour-opt.SettlementLag)
+		if from.Before(covered) {
+			from = covered
+		}
+		if !from.Before(to) {
+			return nil
+		}
+		missing, err := s.missingAtProcessor(ctx, tx, p, out.To, from, to, seen, now)
 		out.Results = append(out.Results, missing...)
 		return err
 	})
@@ -239,10 +265,9 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, row Repo
 }
 
 // missingAtProcessor lists the merchant's refunds made in [from, to) that
-// succeeded and that neither this report (from reportFrom) nor one of an
-// earlier day listed. A report of the same days reconciled before does
-// not count: a processor's corrected report replaces its first.
-func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, reportFrom, from, to time.Time, seen map[string]bool, now time.Time) ([]ReconcileResult, error) {
+// succeeded and that neither this report, of day, nor a recorded report of
+// another day listed.
+func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, day, from, to time.Time, seen map[string]bool, now time.Time) ([]ReconcileResult, error) {
 	var out []ReconcileResult
 	cursor := ""
 	for {
@@ -257,16 +282,16 @@ func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, re
 				ask = append(ask, r.ID)
 			}
 		}
-		earlier, err := tx.ReportedBefore(ctx, p.MerchantID, ask, reportFrom)
+		elsewhere, err := tx.ListedByOtherReports(ctx, p.MerchantID, ask, day)
 		if err != nil {
 			return nil, err
 		}
 		for _, r := range page {
-			if seen[r.ID] || earlier[r.ID] {
+			if seen[r.ID] || elsewhere[r.ID] {
 				continue
 			}
 			res := ReconcileResult{Kind: ReconMissingAtProcessor, RefundID: r.ID, Currency: r.Currency, BookAmount: r.Amount,
-				BookStatus: string(r.Status), Detail: "succeeded in refundd, absent from this report, which covers its last day to be listed, and from the reports of the days before"}
+				BookStatus: string(r.Status), Detail: "succeeded in refundd, absent from this report, which covers its last day to be listed, and from every other report reconciled"}
 			if err := s.flag(ctx, tx, &res, p.MerchantID, r.ID, r.OrderID, now); err != nil {
 				return nil, err
 			}

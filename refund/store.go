@@ -178,12 +178,16 @@ type Tx interface {
 	ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) ([]*Discrepancy, error)
 	// CountDiscrepancies counts all discrepancies (metrics).
 	CountDiscrepancies(ctx context.Context) (int64, error)
-	// MarkReported records, per refund of the merchant, the day of the
-	// processor's settlement report that listed it, keeping the earliest.
-	MarkReported(ctx context.Context, merchantID string, days map[string]time.Time) error
-	// ReportedBefore returns those of refundIDs, of the merchant, that a
-	// report of a day before day listed (MarkReported).
-	ReportedBefore(ctx context.Context, merchantID string, refundIDs []string, day time.Time) (map[string]bool, error)
+	// RecordReport records a reconciled settlement report and the refunds
+	// it listed, replacing what a report of the merchant's of the same day
+	// recorded before.
+	RecordReport(ctx context.Context, r *SettlementReport) error
+	// ReportsCoverFrom returns the earliest day the merchant's recorded
+	// reports cover (zero when there are none).
+	ReportsCoverFrom(ctx context.Context, merchantID string) (time.Time, error)
+	// ListedByOtherReports returns those of refundIDs, of the merchant,
+	// that a recorded report of another day than day listed.
+	ListedByOtherReports(ctx context.Context, merchantID string, refundIDs []string, day time.Time) (map[string]bool, error)
 
 	// GetIdempotency returns ENotFound.
 	GetIdempotency(ctx context.Context, merchantID, key string) (*IdempotencyRecord, error)

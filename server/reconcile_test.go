@@ -127,8 +127,10 @@ func TestReconcile_SettlesARefundWaitingForReview(t *testing.T) {
 // A processor that reports by another day than refundd's (its time zone,
 // its cut-off, a day's delay) lists some refunds in a later day's report.
 // With the settlement lag, a report answers only for the refunds whose
-// last day to be listed it covers, and a refund an earlier report listed
-// is never missing; a refund no report lists is still found.
+// last day to be listed it covers; a refund another day's report listed
+// is not missing, a corrected report replaces the first, and refunds made
+// before the first report reconciled are left alone; a refund no report
+// lists is still found.
 func TestReconcile_SettlementLag(t *testing.T) {
 	refundAt := func(s *testServer, order string, amount int) reply {
 		r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": amount})
@@ -207,9 +209,45 @@ func TestReconcile_SettlementLag(t *testing.T) {
 			t.Fatalf("3 March flagged %v, want %v", got, want)
 		}
 	})
+	t.Run("a corrected report replaces the first", func(t *testing.T) {
+		s, a, b, c, d := day(t)
+		for i, lines := range [][]string{{lineOn(a, "2026-03-01")}, {lineOn(b, "2026-03-02"), lineOn(d, "2026-03-02")},
+			{lineOn(b, "2026-03-02")}} {
+			if got := flagged(s, "27h", lines...); len(got) != 0 {
+				t.Fatalf("report %d flagged %v, want nothing", i, got)
+			}
+		}
+		if got, want := flagged(s, "27h", lineOn(c, "2026-03-03")),
+			map[string]string{d.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("3 March flagged %v, want %v: only the first 2 March report listed the 11:00 refund", got, want)
+		}
+	})
+	t.Run("a row dated the day before", func(t *testing.T) {
+		// A report of the 3rd that lists a refund under the 2nd is still the
+		// 3rd's: it does not replace the 2nd's report.
+		s, a, b, c, d := day(t)
+		flagged(s, "27h", lineOn(a, "2026-03-01"))
+		flagged(s, "27h", lineOn(b, "2026-03-02"))
+		if got := flagged(s, "27h", lineOn(c, "2026-03-03"), lineOn(d, "2026-03-02")); len(got) != 0 {
+			t.Fatalf("3 March flagged %v, want nothing", got)
+		}
+	})
+	t.Run("the first report reconciled", func(t *testing.T) {
+		// 1 March's report was never reconciled here (refundd was set up
+		// on the 2nd): the 09:00 refund, which it may have listed, is left
+		// alone; the unlisted 11:00 refund of the 2nd is found.
+		s, _, b, c, d := day(t)
+		if got := flagged(s, "27h", lineOn(b, "2026-03-02")); len(got) != 0 {
+			t.Fatalf("2 March flagged %v, want nothing", got)
+		}
+		if got, want := flagged(s, "27h", lineOn(c, "2026-03-03")),
+			map[string]string{d.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("3 March flagged %v, want %v", got, want)
+		}
+	})
 	t.Run("bad lags change nothing", func(t *testing.T) {
-		s, a, b, _, _ := day(t)
-		for _, lag := range []string{"-1h", "169h", "8d", "soon", "1h&settlement_lag=2h"} {
+		s, a, _, c, d := day(t)
+		for _, lag := range []string{"-1h", "169h", "8d", "soon", "1h&settlement_lag=2h", "00000000000000000000000000000000001h"} {
 			r := s.do("POST", "/v1/reconciliations?settlement_lag="+lag, s.key, header+lineOn(a, "2026-03-01")+"\n", "Content-Type", "text/csv")
 			if r.status != 400 || r.str("error", "param") != "settlement_lag" {
 				t.Fatalf("settlement_lag=%s: %d %s", lag, r.status, r.raw)
@@ -218,9 +256,10 @@ func TestReconcile_SettlementLag(t *testing.T) {
 		if n := len(s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any)); n != 0 {
 			t.Fatalf("%d discrepancies after refused reconciliations", n)
 		}
-		// Nor did they remember that a report listed the 09:00 refund.
-		if got, want := flagged(s, "27h", lineOn(b, "2026-03-02")),
-			map[string]string{a.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		// Nor did they record a 1 March report: the first reconciled is the
+		// 2nd's, which leaves the refunds made before it alone.
+		if got, want := flagged(s, "3h", lineOn(c, "2026-03-02")),
+			map[string]string{d.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("2 March flagged %v, want %v", got, want)
 		}
 	})

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -48,35 +46,50 @@ func (t *tx) CountDiscrepancies(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// MarkReported records the day of the report that listed each refund,
-// keeping the earliest. In id order, so that two reconciliations of one
-// merchant take the rows' locks in one order; a day no earlier than the
-// one kept writes nothing.
-func (t *tx) MarkReported(ctx context.Context, merchantID string, days map[string]time.Time) error {
-	if len(days) == 0 {
+// RecordReport records a reconciled report and the refunds it listed,
+// replacing a report of the merchant's of the same day. The refunds go in
+// id order (RefundIDs is sorted), so that two reconciliations of one day
+// take their rows' locks in one order.
+func (t *tx) RecordReport(ctx context.Context, r *refund.SettlementReport) error {
+	if _, err := t.exec(ctx, "record report", `DELETE FROM reported_refunds WHERE merchant_id = $1 AND report_day = $2`,
+		r.MerchantID, r.Day); err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, "record report", `INSERT INTO settlement_reports (merchant_id, day, covers_from, reconciled_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (merchant_id, day) DO UPDATE SET covers_from = EXCLUDED.covers_from,
+		reconciled_at = EXCLUDED.reconciled_at`, r.MerchantID, r.Day, r.From, r.ReconciledAt); err != nil {
+		return err
+	}
+	if len(r.RefundIDs) == 0 {
 		return nil
 	}
-	ids := slices.Sorted(maps.Keys(days))
-	on := make([]time.Time, len(ids))
-	for i, id := range ids {
-		on[i] = days[id]
-	}
-	_, err := t.exec(ctx, "mark reported", `INSERT INTO reported_refunds AS r (refund_id, merchant_id, reported_on)
-		SELECT id, $1, d FROM unnest($2::text[], $3::timestamptz[]) AS l (id, d) ORDER BY id
-		ON CONFLICT (refund_id) DO UPDATE SET reported_on = EXCLUDED.reported_on WHERE EXCLUDED.reported_on < r.reported_on`,
-		merchantID, ids, on)
+	_, err := t.exec(ctx, "record report", `INSERT INTO reported_refunds (merchant_id, report_day, refund_id)
+		SELECT $1, $2, id FROM unnest($3::text[]) AS id ON CONFLICT DO NOTHING`, r.MerchantID, r.Day, r.RefundIDs)
 	return err
 }
 
-// ReportedBefore returns those of refundIDs that a report of a day before
-// day listed.
-func (t *tx) ReportedBefore(ctx context.Context, merchantID string, refundIDs []string, day time.Time) (map[string]bool, error) {
+// ReportsCoverFrom returns the earliest day the merchant's reports cover.
+func (t *tx) ReportsCoverFrom(ctx context.Context, merchantID string) (time.Time, error) {
+	var from *time.Time
+	if err := t.q.QueryRow(ctx, `SELECT min(covers_from) FROM settlement_reports WHERE merchant_id = $1`,
+		merchantID).Scan(&from); err != nil {
+		return time.Time{}, t.fail("read reports", err)
+	}
+	if from == nil {
+		return time.Time{}, nil
+	}
+	return from.UTC(), nil
+}
+
+// ListedByOtherReports returns those of refundIDs that a report of another
+// day than day listed.
+func (t *tx) ListedByOtherReports(ctx context.Context, merchantID string, refundIDs []string, day time.Time) (map[string]bool, error) {
 	out := map[string]bool{}
 	if len(refundIDs) == 0 {
 		return out, nil
 	}
-	ids, err := queryAll(ctx, t, "read reported", `SELECT refund_id FROM reported_refunds
-		WHERE refund_id = ANY($2::text[]) AND merchant_id = $1 AND reported_on < $3`,
+	ids, err := queryAll(ctx, t, "read reported", `SELECT DISTINCT refund_id FROM reported_refunds
+		WHERE refund_id = ANY($2::text[]) AND merchant_id = $1 AND report_day <> $3`,
 		func(s scanner) (string, error) {
 			var id string
 			return id, s.Scan(&id)

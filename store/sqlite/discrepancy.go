@@ -2,7 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"maps"
+	"database/sql"
 	"slices"
 	"strings"
 	"time"
@@ -54,31 +54,62 @@ func (t *tx) CountDiscrepancies(ctx context.Context) (int64, error) {
 	return n, wrapErr("count discrepancies", err)
 }
 
-// MarkReported records the day of the report that listed each refund,
-// keeping the earliest.
-func (t *tx) MarkReported(ctx context.Context, merchantID string, days map[string]time.Time) error {
-	for _, id := range slices.Sorted(maps.Keys(days)) {
-		if _, err := t.exec(ctx, "mark reported", `INSERT INTO reported_refunds (refund_id, merchant_id, reported_on)
-			VALUES (?, ?, ?) ON CONFLICT (refund_id) DO UPDATE SET reported_on = excluded.reported_on
-			WHERE excluded.reported_on < reported_on`, id, merchantID, nanos(days[id])); err != nil {
+// RecordReport records a reconciled report and the refunds it listed,
+// replacing a report of the merchant's of the same day.
+func (t *tx) RecordReport(ctx context.Context, r *refund.SettlementReport) error {
+	if _, err := t.exec(ctx, "record report", `DELETE FROM reported_refunds WHERE merchant_id = ? AND report_day = ?`,
+		r.MerchantID, nanos(r.Day)); err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, "record report", `INSERT INTO settlement_reports (merchant_id, day, covers_from, reconciled_at)
+		VALUES (?, ?, ?, ?) ON CONFLICT (merchant_id, day) DO UPDATE SET covers_from = excluded.covers_from,
+		reconciled_at = excluded.reconciled_at`, r.MerchantID, nanos(r.Day), nanos(r.From), nanos(r.ReconciledAt)); err != nil {
+		return err
+	}
+	for _, id := range r.RefundIDs {
+		if _, err := t.exec(ctx, "record report", `INSERT INTO reported_refunds (merchant_id, report_day, refund_id)
+			VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, r.MerchantID, nanos(r.Day), id); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// ReportedBefore returns those of refundIDs that a report of a day before
-// day listed, asking for a few hundred at a time (SQLite bounds a
-// statement's parameters).
-func (t *tx) ReportedBefore(ctx context.Context, merchantID string, refundIDs []string, day time.Time) (map[string]bool, error) {
+// ReportsCoverFrom returns the earliest day the merchant's reports cover.
+func (t *tx) ReportsCoverFrom(ctx context.Context, merchantID string) (time.Time, error) {
+	var from sql.NullInt64
+	if err := t.q.QueryRowContext(ctx, `SELECT min(covers_from) FROM settlement_reports WHERE merchant_id = ?`,
+		merchantID).Scan(&from); err != nil {
+		return time.Time{}, wrap("read reports", err)
+	}
+	if !from.Valid {
+		return time.Time{}, nil
+	}
+	return fromNanos(from.Int64), nil
+}
+
+// otherReportsChunk is how many ids ListedByOtherReports asks about in one
+// statement: SQLite bounds a statement's parameters, and a short chunk is
+// padded with ids no refund has, so that there is one statement text.
+const otherReportsChunk = 200
+
+// ListedByOtherReports returns those of refundIDs that a report of another
+// day than day listed.
+func (t *tx) ListedByOtherReports(ctx context.Context, merchantID string, refundIDs []string, day time.Time) (map[string]bool, error) {
 	out := map[string]bool{}
-	for chunk := range slices.Chunk(refundIDs, 500) {
-		args := []any{merchantID, nanos(day)}
-		for _, id := range chunk {
+	query := `SELECT DISTINCT refund_id FROM reported_refunds WHERE merchant_id = ? AND report_day <> ?
+		AND refund_id IN (?` + strings.Repeat(", ?", otherReportsChunk-1) + `)`
+	for chunk := range slices.Chunk(refundIDs, otherReportsChunk) {
+		args := make([]any, 2, 2+otherReportsChunk)
+		args[0], args[1] = merchantID, nanos(day)
+		for i := range otherReportsChunk {
+			id := ""
+			if i < len(chunk) {
+				id = chunk[i]
+			}
 			args = append(args, id)
 		}
-		rows, err := t.q.QueryContext(ctx, `SELECT refund_id FROM reported_refunds WHERE merchant_id = ? AND reported_on < ?
-			AND refund_id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		rows, err := t.q.QueryContext(ctx, query, args...)
 		if err != nil {
 			return nil, wrap("read reported", err)
 		}

@@ -71,20 +71,24 @@ var discrepancyTests = []test{
 			t.Fatalf("CountDiscrepancies = %d, want 2", n)
 		}
 	}},
-	{"ReportedDays", func(t *testing.T, f *fixture) {
-		// The earliest day a report listed a refund is kept, asked about
-		// by day and by merchant; many ids at once are answered whole.
+	{"SettlementReports", func(t *testing.T, f *fixture) {
+		// A report is kept by its day with the refunds it listed; one of
+		// the same day replaces it; other days' listings are asked about
+		// by day and by merchant, many ids at once.
 		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
 		o := f.mustCreateOrder(m1.ID)
 		a, b, c := f.mustCreateRefund(o), f.mustCreateRefund(o), f.mustCreateRefund(o)
 		day := func(n int) time.Time { return time.Date(2026, 3, n, 0, 0, 0, 0, time.UTC) }
-		mark := func(days map[string]time.Time) {
-			f.mustUpdate(func(tx refund.Tx) error { return tx.MarkReported(f.ctx, m1.ID, days) })
+		record := func(merchantID string, from, on int, ids ...string) {
+			f.mustUpdate(func(tx refund.Tx) error {
+				return tx.RecordReport(f.ctx, &refund.SettlementReport{MerchantID: merchantID, Day: day(on), From: day(from),
+					ReconciledAt: t0, RefundIDs: ids})
+			})
 		}
-		before := func(merchantID string, n int, ids ...string) string {
+		elsewhere := func(merchantID string, on int, ids ...string) string {
 			var got map[string]bool
 			f.mustView(func(tx refund.Tx) (err error) {
-				got, err = tx.ReportedBefore(f.ctx, merchantID, ids, day(n))
+				got, err = tx.ListedByOtherReports(f.ctx, merchantID, ids, day(on))
 				return err
 			})
 			var out []string
@@ -94,25 +98,43 @@ var discrepancyTests = []test{
 				}
 			}
 			if len(got) != len(out) {
-				t.Fatalf("ReportedBefore answered ids it was not asked about: %v", got)
+				t.Fatalf("ListedByOtherReports answered ids it was not asked about: %v", got)
 			}
 			return strings.Join(out, " ")
 		}
-		mark(nil)
-		mark(map[string]time.Time{a.ID: day(2), b.ID: day(3)})
-		mark(map[string]time.Time{a.ID: day(4), b.ID: day(1)}) // a keeps the 2nd, b moves to the 1st
+		coverFrom := func(merchantID string) time.Time {
+			var from time.Time
+			f.mustView(func(tx refund.Tx) (err error) {
+				from, err = tx.ReportsCoverFrom(f.ctx, merchantID)
+				return err
+			})
+			return from
+		}
+		if got := coverFrom(m1.ID); !got.IsZero() {
+			t.Fatalf("no report yet, but they cover from %v", got)
+		}
+		record(m1.ID, 2, 2, a.ID)
+		record(m1.ID, 3, 3, b.ID, c.ID)
+		record(m1.ID, 2, 3, b.ID) // the 3rd's corrected report: c is no longer listed
+		record(m1.ID, 4, 4)       // a report that listed no refund of ours
 		for _, tc := range []struct {
 			day  int
 			want string
-		}{{1, ""}, {2, b.ID}, {3, a.ID + " " + b.ID}, {9, a.ID + " " + b.ID}} {
-			if got := before(m1.ID, tc.day, a.ID, b.ID, c.ID); got != tc.want {
-				t.Errorf("listed before day %d: %q, want %q", tc.day, got, tc.want)
+		}{{2, b.ID}, {3, a.ID}, {4, a.ID + " " + b.ID}} {
+			if got := elsewhere(m1.ID, tc.day, a.ID, b.ID, c.ID); got != tc.want {
+				t.Errorf("listed by a report of another day than the %d: %q, want %q", tc.day, got, tc.want)
 			}
 		}
-		if got := before(m2.ID, 9, a.ID, b.ID); got != "" {
+		if got := coverFrom(m1.ID); !got.Equal(day(2)) {
+			t.Errorf("reports cover from %v, want %v", got, day(2))
+		}
+		if got := elsewhere(m2.ID, 9, a.ID, b.ID); got != "" {
 			t.Errorf("another merchant sees %q listed", got)
 		}
-		if got := before(m1.ID, 9); got != "" {
+		if got := coverFrom(m2.ID); !got.IsZero() {
+			t.Errorf("another merchant's reports cover from %v", got)
+		}
+		if got := elsewhere(m1.ID, 9); got != "" {
 			t.Errorf("no ids: %q", got)
 		}
 		many := make([]string, 0, 1201)
@@ -120,7 +142,7 @@ var discrepancyTests = []test{
 			many = append(many, fmt.Sprintf("re_absent_%04d", i))
 		}
 		many = append(many, b.ID)
-		if got := before(m1.ID, 9, many...); got != b.ID {
+		if got := elsewhere(m1.ID, 9, many...); got != b.ID {
 			t.Errorf("among 1,201 ids: %q, want %q", got, b.ID)
 		}
 	}},
