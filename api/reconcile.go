@@ -126,10 +126,10 @@ type reconcileSummaryJSON struct {
 // reconcile matches the processor's report in the body (CSV, whatever
 // Content-Type a client gives it) to the merchant's refunds.
 // ?map=column=HEADER names a column by another header; ?settlement_lag=27h
-// says how late the processor may first list a refund
-// (refund.ReconcileOptions).
+// says how late the processor may first list a refund, ?processor=NAME
+// whose report it is (refund.ReconcileOptions).
 func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
-	var opt refund.ReconcileOptions
+	opt := refund.ReconcileOptions{Processor: r.URL.Query().Get("processor")}
 	if v := r.URL.Query().Get("settlement_lag"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || len(v) > 32 {

@@ -569,4 +569,8 @@ func TestReconcile(t *testing.T) {
 	if _, err := f.c.ReconcileWith(ctx, []byte(report), lagged); client.ErrorCode(err) != "invalid_request" {
 		t.Fatalf("a lag of 8 days: %v", err)
 	}
+	// And the processor account: one the merchant lacks is refused.
+	if _, err := f.c.ReconcileWith(ctx, []byte(report), client.ReconcileOptions{Map: lagged.Map, Processor: "acq-z"}); client.ErrorCode(err) != "processor_account_not_found" {
+		t.Fatalf("an unknown processor account: %v", err)
+	}
 }

@@ -55,6 +55,9 @@ type ReconcileOptions struct {
 	// processor's report may first list it (cut-off, time zone, a day's
 	// delay); 0, the default, for the same day (UTC).
 	SettlementLag time.Duration
+	// Processor names the processor account whose report it is; "" for
+	// a report of all the merchant's refunds.
+	Processor string
 }
 
 // ReconcileWith is Reconcile with all its settings.
@@ -65,6 +68,9 @@ func (c *Client) ReconcileWith(ctx context.Context, report []byte, opt Reconcile
 	}
 	if opt.SettlementLag != 0 {
 		q.Set("settlement_lag", opt.SettlementLag.String())
+	}
+	if opt.Processor != "" {
+		q.Set("processor", opt.Processor)
 	}
 	var out Reconciliation
 	err := c.do(ctx, request{method: "POST", path: "/v1/reconciliations", query: q, raw: report, rawType: "text/csv"}, &out)

@@ -55,11 +55,14 @@ type ReconcileResult struct {
 // SettlementReport is what refundd remembers of a reconciled report: the
 // days it covers and the refunds it listed.
 type SettlementReport struct {
-	MerchantID   string
-	Day          time.Time // its latest row's day, midnight UTC: the report's own
-	From         time.Time // its earliest row's day
-	ReconciledAt time.Time
-	RefundIDs    []string
+	MerchantID string
+	// ProcessorAccount is the id of the processor account whose report it
+	// is; "" for a report of all the merchant's refunds.
+	ProcessorAccount string
+	Day              time.Time // its latest row's day, midnight UTC: the report's own
+	From             time.Time // its earliest row's day
+	ReconciledAt     time.Time
+	RefundIDs        []string
 }
 
 // ReconcileSummary counts one currency's results.
@@ -80,6 +83,11 @@ type ReconcileOptions struct {
 	// at 22:00 UTC on the next day), and a day more if it settles a day
 	// late. 0: a report lists a refund on the day refundd made it (UTC).
 	SettlementLag time.Duration
+	// Processor names the processor account (name or id) whose report it
+	// is: only refunds of its orders can be missing from it, and its
+	// reports are remembered apart. "": the report answers for all the
+	// merchant's refunds.
+	Processor string
 }
 
 // Reconciliation is the outcome of matching one report.
@@ -122,7 +130,10 @@ func reportStatus(s string) (processor.Status, bool) {
 // reconciled again replacing the first, and a refund that a report of
 // another day listed is not missing. Nor is a refund made before the
 // first day a remembered report covers: a report no one reconciled here
-// may have listed it.
+// may have listed it. With opt.Processor, only refunds of that processor
+// account's orders can be missing, and its reports are kept apart from
+// other accounts': a merchant with several processors reconciles each
+// one's report on its own.
 func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, opt ReconcileOptions) (*Reconciliation, error) {
 	if err := require(p, ScopeRefundsReview); err != nil {
 		return nil, err
@@ -147,6 +158,14 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	out := &Reconciliation{}
 	err := s.update(ctx, func(tx Tx) error {
 		out.Results, out.From, out.To = nil, time.Time{}, time.Time{}
+		account := ""
+		if opt.Processor != "" {
+			a, err := accountFor(ctx, tx, p.MerchantID, opt.Processor)
+			if err != nil {
+				return err
+			}
+			account = a.ID
+		}
 		seen := map[string]bool{}
 		now := s.now()
 		for _, row := range rows {
@@ -171,14 +190,14 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		if out.From.IsZero() {
 			return nil // a report without dates covers no day for certain
 		}
-		covered, err := tx.ReportsCoverFrom(ctx, p.MerchantID)
+		covered, err := tx.ReportsCoverFrom(ctx, p.MerchantID, account)
 		if err != nil {
 			return err
 		}
 		if covered.IsZero() || out.From.Before(covered) {
 			covered = out.From
 		}
-		rep := &SettlementReport{MerchantID: p.MerchantID, Day: out.To, From: out.From, ReconciledAt: now}
+		rep := &SettlementReport{MerchantID: p.MerchantID, ProcessorAccount: account, Day: out.To, From: out.From, ReconciledAt: now}
 		for id := range seen {
 			rep.RefundIDs = append(rep.RefundIDs, id)
 		}
@@ -193,7 +212,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		if !from.Before(to) {
 			return nil
 		}
-		missing, err := s.missingAtProcessor(ctx, tx, p, out.To, from, to, seen, now)
+		missing, err := s.missingAtProcessor(ctx, tx, p, account, out.To, from, to, seen, now)
 		out.Results = append(out.Results, missing...)
 		return err
 	})
@@ -264,14 +283,15 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, row Repo
 	return res, s.flag(ctx, tx, &res, p.MerchantID, r.ID, r.OrderID, now)
 }
 
-// missingAtProcessor lists the merchant's refunds made in [from, to) that
-// succeeded and that neither this report, of day, nor a recorded report of
-// another day listed.
-func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, day, from, to time.Time, seen map[string]bool, now time.Time) ([]ReconcileResult, error) {
+// missingAtProcessor lists the refunds of the merchant's processor account
+// (all its refunds for "") made in [from, to) that succeeded and that
+// neither this report, the account's of day, nor another recorded report
+// listed.
+func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, account string, day, from, to time.Time, seen map[string]bool, now time.Time) ([]ReconcileResult, error) {
 	var out []ReconcileResult
 	cursor := ""
 	for {
-		page, err := tx.ListRefunds(ctx, RefundFilter{MerchantID: p.MerchantID, Status: StatusSucceeded,
+		page, err := tx.ListRefunds(ctx, RefundFilter{MerchantID: p.MerchantID, Status: StatusSucceeded, ProcessorAccount: account,
 			CreatedAfter: from, CreatedBefore: to, Cursor: cursor, Limit: 500})
 		if err != nil {
 			return nil, err
@@ -282,7 +302,7 @@ func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, da
 				ask = append(ask, r.ID)
 			}
 		}
-		elsewhere, err := tx.ListedByOtherReports(ctx, p.MerchantID, ask, day)
+		elsewhere, err := tx.ListedByOtherReports(ctx, p.MerchantID, account, ask, day)
 		if err != nil {
 			return nil, err
 		}

@@ -179,15 +179,16 @@ type Tx interface {
 	// CountDiscrepancies counts all discrepancies (metrics).
 	CountDiscrepancies(ctx context.Context) (int64, error)
 	// RecordReport records a reconciled settlement report and the refunds
-	// it listed, replacing what a report of the merchant's of the same day
-	// recorded before.
+	// it listed, replacing what a report of the same merchant, processor
+	// account and day recorded before.
 	RecordReport(ctx context.Context, r *SettlementReport) error
-	// ReportsCoverFrom returns the earliest day the merchant's recorded
-	// reports cover (zero when there are none).
-	ReportsCoverFrom(ctx context.Context, merchantID string) (time.Time, error)
+	// ReportsCoverFrom returns the earliest day the recorded reports of
+	// the merchant's processor account cover (zero when there are none).
+	ReportsCoverFrom(ctx context.Context, merchantID, processorAccount string) (time.Time, error)
 	// ListedByOtherReports returns those of refundIDs, of the merchant,
-	// that a recorded report of another day than day listed.
-	ListedByOtherReports(ctx context.Context, merchantID string, refundIDs []string, day time.Time) (map[string]bool, error)
+	// that a recorded report other than the processor account's of day
+	// listed.
+	ListedByOtherReports(ctx context.Context, merchantID, processorAccount string, refundIDs []string, day time.Time) (map[string]bool, error)
 
 	// GetIdempotency returns ENotFound.
 	GetIdempotency(ctx context.Context, merchantID, key string) (*IdempotencyRecord, error)
@@ -269,17 +270,20 @@ type OrderFilter struct {
 
 // RefundFilter selects refunds of one merchant.
 type RefundFilter struct {
-	MerchantID    string
-	OrderID       string
-	Status        Status
-	Surface       string    // where it was asked for; "" any
-	Currency      string    // "" any
-	MinAmount     int64     // minor units, inclusive; 0 unbounded
-	MaxAmount     int64     // minor units, inclusive; 0 unbounded
-	CreatedAfter  time.Time // inclusive, zero = unbounded
-	CreatedBefore time.Time // exclusive, zero = unbounded
-	Cursor        string
-	Limit         int
+	MerchantID string
+	OrderID    string
+	Status     Status
+	Surface    string // where it was asked for; "" any
+	Currency   string // "" any
+	// ProcessorAccount: only refunds of orders of this processor account
+	// (its id); "" any.
+	ProcessorAccount string
+	MinAmount        int64     // minor units, inclusive; 0 unbounded
+	MaxAmount        int64     // minor units, inclusive; 0 unbounded
+	CreatedAfter     time.Time // inclusive, zero = unbounded
+	CreatedBefore    time.Time // exclusive, zero = unbounded
+	Cursor           string
+	Limit            int
 }
 
 type orderKey struct{ merchantID, orderID string }

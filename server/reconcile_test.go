@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/refundd/refundd/money"
+	"github.com/refundd/refundd/processor/sandbox"
+	"github.com/refundd/refundd/processor/sandbox/service"
 	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/server"
 )
 
 // reportLine is a settlement report row for refund r, as the processor
@@ -263,4 +267,80 @@ func TestReconcile_SettlementLag(t *testing.T) {
 			t.Fatalf("2 March flagged %v, want %v", got, want)
 		}
 	})
+}
+
+// A merchant with two processors reconciles each one's report on its own
+// (processor=NAME): the other processor's refunds are not missing from
+// it, and the two reports of one day do not replace each other.
+func TestReconcile_ByProcessor(t *testing.T) {
+	s := mustStart(t, func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+	for _, name := range []string{"acq-a", "acq-b"} {
+		svc, err := service.New(sandbox.New(sandbox.Config{}), service.Faults{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(svc.Handler())
+		t.Cleanup(ts.Close)
+		if _, err := s.Service.AddProcessorAccount(context.Background(), s.mer.ID,
+			refund.ProcessorAccountInput{Name: name, Kind: "acquirer", URL: ts.URL}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refundVia := func(name string) reply {
+		o := cardOrder("4444", 10_000)
+		o["processor"], o["processor_order_id"] = name, "PAY-"+name
+		order := s.mustOrder(o)
+		r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 1500})
+		if r.status != http.StatusCreated || r.str("status") != "succeeded" {
+			t.Fatalf("refund via %s: %d %s", name, r.status, r.raw)
+		}
+		return r
+	}
+	a1, a2, b1 := refundVia("acq-a"), refundVia("acq-a"), refundVia("acq-b")
+	// reconcile sends a report of the refunds, each on its day.
+	reconcile := func(query string, lines ...string) map[string]string {
+		t.Helper()
+		got := s.do("POST", "/v1/reconciliations?"+query, s.key, "refund_id,arn,rrn,amount,currency,status,date\n"+
+			strings.Join(lines, "\n")+"\n", "Content-Type", "text/csv")
+		if got.status != 200 {
+			t.Fatalf("reconcile ?%s: %d %s", query, got.status, got.raw)
+		}
+		out := map[string]string{}
+		for _, x := range got.get("results").([]any) {
+			if m := x.(map[string]any); m["flagged"] == true {
+				out[m["refund_id"].(string)] = m["kind"].(string)
+			}
+		}
+		return out
+	}
+	on := func(r reply, day string) string { return strings.Replace(reportLine(r), ",2026-03-01", ","+day, 1) }
+	if got := reconcile("processor=acq-a", on(a1, "2026-03-01"), on(a2, "2026-03-01")); len(got) != 0 {
+		t.Fatalf("acq-a's report flagged %v: acq-b's refund is not acq-a's to list", got)
+	}
+	if got := reconcile("processor=acq-b", on(b1, "2026-03-01")); len(got) != 0 {
+		t.Fatalf("acq-b's report flagged %v", got)
+	}
+	// acq-a's report of the 2nd, read a day late, answers for the 1st: its
+	// report of the 1st, not replaced by acq-b's, listed a2.
+	if got := reconcile("processor=acq-a&settlement_lag=24h", on(a1, "2026-03-02")); len(got) != 0 {
+		t.Fatalf("acq-a's report of the 2nd flagged %v", got)
+	}
+	// acq-a's corrected report of the 1st drops a2: it is found.
+	if got, want := reconcile("processor=acq-a", on(a1, "2026-03-01")),
+		map[string]string{a2.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("acq-a's corrected report flagged %v, want %v", got, want)
+	}
+	// Without processor=, a report answers for all the merchant's refunds:
+	// a second acq-b refund, which no report listed, is missing from it,
+	// as a2 still is (b1 was listed by acq-b's report).
+	b2 := refundVia("acq-b")
+	if got, want := reconcile("", on(a1, "2026-03-01")), map[string]string{a2.str("id"): "missing_at_processor",
+		b2.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("a report of all refunds flagged %v, want %v", got, want)
+	}
+	if r := s.do("POST", "/v1/reconciliations?processor=acq-z", s.key, "refund_id,amount,currency,status,date\n"+
+		a1.str("id")+",15.00,SAR,approved,2026-03-01\n", "Content-Type", "text/csv"); r.status != 400 ||
+		r.str("error", "code") != "processor_account_not_found" || r.str("error", "param") != "processor" {
+		t.Fatalf("an unknown processor: %d %s", r.status, r.raw)
+	}
 }

@@ -47,32 +47,33 @@ func (t *tx) CountDiscrepancies(ctx context.Context) (int64, error) {
 }
 
 // RecordReport records a reconciled report and the refunds it listed,
-// replacing a report of the merchant's of the same day. The refunds go in
+// replacing a report of the same merchant, account and day. The refunds go in
 // id order (RefundIDs is sorted), so that two reconciliations of one day
 // take their rows' locks in one order.
 func (t *tx) RecordReport(ctx context.Context, r *refund.SettlementReport) error {
-	if _, err := t.exec(ctx, "record report", `DELETE FROM reported_refunds WHERE merchant_id = $1 AND report_day = $2`,
-		r.MerchantID, r.Day); err != nil {
+	if _, err := t.exec(ctx, "record report", `DELETE FROM reported_refunds WHERE merchant_id = $1 AND processor_account = $2 AND report_day = $3`,
+		r.MerchantID, r.ProcessorAccount, r.Day); err != nil {
 		return err
 	}
-	if _, err := t.exec(ctx, "record report", `INSERT INTO settlement_reports (merchant_id, day, covers_from, reconciled_at)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (merchant_id, day) DO UPDATE SET covers_from = EXCLUDED.covers_from,
-		reconciled_at = EXCLUDED.reconciled_at`, r.MerchantID, r.Day, r.From, r.ReconciledAt); err != nil {
+	if _, err := t.exec(ctx, "record report", `INSERT INTO settlement_reports (merchant_id, processor_account, day, covers_from, reconciled_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, processor_account, day) DO UPDATE
+		SET covers_from = EXCLUDED.covers_from, reconciled_at = EXCLUDED.reconciled_at`,
+		r.MerchantID, r.ProcessorAccount, r.Day, r.From, r.ReconciledAt); err != nil {
 		return err
 	}
 	if len(r.RefundIDs) == 0 {
 		return nil
 	}
-	_, err := t.exec(ctx, "record report", `INSERT INTO reported_refunds (merchant_id, report_day, refund_id)
-		SELECT $1, $2, id FROM unnest($3::text[]) AS id ON CONFLICT DO NOTHING`, r.MerchantID, r.Day, r.RefundIDs)
+	_, err := t.exec(ctx, "record report", `INSERT INTO reported_refunds (merchant_id, processor_account, report_day, refund_id)
+		SELECT $1, $2, $3, id FROM unnest($4::text[]) AS id ON CONFLICT DO NOTHING`, r.MerchantID, r.ProcessorAccount, r.Day, r.RefundIDs)
 	return err
 }
 
-// ReportsCoverFrom returns the earliest day the merchant's reports cover.
-func (t *tx) ReportsCoverFrom(ctx context.Context, merchantID string) (time.Time, error) {
+// ReportsCoverFrom returns the earliest day the account's reports cover.
+func (t *tx) ReportsCoverFrom(ctx context.Context, merchantID, processorAccount string) (time.Time, error) {
 	var from *time.Time
-	if err := t.q.QueryRow(ctx, `SELECT min(covers_from) FROM settlement_reports WHERE merchant_id = $1`,
-		merchantID).Scan(&from); err != nil {
+	if err := t.q.QueryRow(ctx, `SELECT min(covers_from) FROM settlement_reports WHERE merchant_id = $1 AND processor_account = $2`,
+		merchantID, processorAccount).Scan(&from); err != nil {
 		return time.Time{}, t.fail("read reports", err)
 	}
 	if from == nil {
@@ -81,19 +82,19 @@ func (t *tx) ReportsCoverFrom(ctx context.Context, merchantID string) (time.Time
 	return from.UTC(), nil
 }
 
-// ListedByOtherReports returns those of refundIDs that a report of another
-// day than day listed.
-func (t *tx) ListedByOtherReports(ctx context.Context, merchantID string, refundIDs []string, day time.Time) (map[string]bool, error) {
+// ListedByOtherReports returns those of refundIDs that a report other
+// than the account's of day listed.
+func (t *tx) ListedByOtherReports(ctx context.Context, merchantID, processorAccount string, refundIDs []string, day time.Time) (map[string]bool, error) {
 	out := map[string]bool{}
 	if len(refundIDs) == 0 {
 		return out, nil
 	}
 	ids, err := queryAll(ctx, t, "read reported", `SELECT DISTINCT refund_id FROM reported_refunds
-		WHERE refund_id = ANY($2::text[]) AND merchant_id = $1 AND report_day <> $3`,
+		WHERE refund_id = ANY($2::text[]) AND merchant_id = $1 AND NOT (processor_account = $3 AND report_day = $4)`,
 		func(s scanner) (string, error) {
 			var id string
 			return id, s.Scan(&id)
-		}, merchantID, refundIDs, day)
+		}, merchantID, refundIDs, processorAccount, day)
 	for _, id := range ids {
 		out[id] = true
 	}

@@ -202,6 +202,9 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 	if f.Currency != "" {
 		where = append(where, "currency = "+p.add(f.Currency))
 	}
+	if f.ProcessorAccount != "" {
+		where = append(where, "order_id IN (SELECT id FROM orders WHERE processor_account = "+p.add(f.ProcessorAccount)+")")
+	}
 	if f.MinAmount > 0 {
 		where = append(where, "amount >= "+p.add(f.MinAmount))
 	}

@@ -55,31 +55,32 @@ func (t *tx) CountDiscrepancies(ctx context.Context) (int64, error) {
 }
 
 // RecordReport records a reconciled report and the refunds it listed,
-// replacing a report of the merchant's of the same day.
+// replacing a report of the same merchant, account and day.
 func (t *tx) RecordReport(ctx context.Context, r *refund.SettlementReport) error {
-	if _, err := t.exec(ctx, "record report", `DELETE FROM reported_refunds WHERE merchant_id = ? AND report_day = ?`,
-		r.MerchantID, nanos(r.Day)); err != nil {
+	if _, err := t.exec(ctx, "record report", `DELETE FROM reported_refunds WHERE merchant_id = ? AND processor_account = ? AND report_day = ?`,
+		r.MerchantID, r.ProcessorAccount, nanos(r.Day)); err != nil {
 		return err
 	}
-	if _, err := t.exec(ctx, "record report", `INSERT INTO settlement_reports (merchant_id, day, covers_from, reconciled_at)
-		VALUES (?, ?, ?, ?) ON CONFLICT (merchant_id, day) DO UPDATE SET covers_from = excluded.covers_from,
-		reconciled_at = excluded.reconciled_at`, r.MerchantID, nanos(r.Day), nanos(r.From), nanos(r.ReconciledAt)); err != nil {
+	if _, err := t.exec(ctx, "record report", `INSERT INTO settlement_reports (merchant_id, processor_account, day, covers_from, reconciled_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (merchant_id, processor_account, day) DO UPDATE
+		SET covers_from = excluded.covers_from, reconciled_at = excluded.reconciled_at`,
+		r.MerchantID, r.ProcessorAccount, nanos(r.Day), nanos(r.From), nanos(r.ReconciledAt)); err != nil {
 		return err
 	}
 	for _, id := range r.RefundIDs {
-		if _, err := t.exec(ctx, "record report", `INSERT INTO reported_refunds (merchant_id, report_day, refund_id)
-			VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, r.MerchantID, nanos(r.Day), id); err != nil {
+		if _, err := t.exec(ctx, "record report", `INSERT INTO reported_refunds (merchant_id, processor_account, report_day, refund_id)
+			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, r.MerchantID, r.ProcessorAccount, nanos(r.Day), id); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// ReportsCoverFrom returns the earliest day the merchant's reports cover.
-func (t *tx) ReportsCoverFrom(ctx context.Context, merchantID string) (time.Time, error) {
+// ReportsCoverFrom returns the earliest day the account's reports cover.
+func (t *tx) ReportsCoverFrom(ctx context.Context, merchantID, processorAccount string) (time.Time, error) {
 	var from sql.NullInt64
-	if err := t.q.QueryRowContext(ctx, `SELECT min(covers_from) FROM settlement_reports WHERE merchant_id = ?`,
-		merchantID).Scan(&from); err != nil {
+	if err := t.q.QueryRowContext(ctx, `SELECT min(covers_from) FROM settlement_reports WHERE merchant_id = ? AND processor_account = ?`,
+		merchantID, processorAccount).Scan(&from); err != nil {
 		return time.Time{}, wrap("read reports", err)
 	}
 	if !from.Valid {
@@ -93,15 +94,15 @@ func (t *tx) ReportsCoverFrom(ctx context.Context, merchantID string) (time.Time
 // padded with ids no refund has, so that there is one statement text.
 const otherReportsChunk = 200
 
-// ListedByOtherReports returns those of refundIDs that a report of another
-// day than day listed.
-func (t *tx) ListedByOtherReports(ctx context.Context, merchantID string, refundIDs []string, day time.Time) (map[string]bool, error) {
+// ListedByOtherReports returns those of refundIDs that a report other
+// than the account's of day listed.
+func (t *tx) ListedByOtherReports(ctx context.Context, merchantID, processorAccount string, refundIDs []string, day time.Time) (map[string]bool, error) {
 	out := map[string]bool{}
-	query := `SELECT DISTINCT refund_id FROM reported_refunds WHERE merchant_id = ? AND report_day <> ?
+	query := `SELECT DISTINCT refund_id FROM reported_refunds WHERE merchant_id = ? AND NOT (processor_account = ? AND report_day = ?)
 		AND refund_id IN (?` + strings.Repeat(", ?", otherReportsChunk-1) + `)`
 	for chunk := range slices.Chunk(refundIDs, otherReportsChunk) {
-		args := make([]any, 2, 2+otherReportsChunk)
-		args[0], args[1] = merchantID, nanos(day)
+		args := make([]any, 3, 3+otherReportsChunk)
+		args[0], args[1], args[2] = merchantID, processorAccount, nanos(day)
 		for i := range otherReportsChunk {
 			id := ""
 			if i < len(chunk) {

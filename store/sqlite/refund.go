@@ -137,6 +137,9 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 	if f.Currency != "" {
 		add("currency = ?", f.Currency)
 	}
+	if f.ProcessorAccount != "" {
+		add("order_id IN (SELECT id FROM orders WHERE processor_account = ?)", f.ProcessorAccount)
+	}
 	if f.MinAmount > 0 {
 		add("amount >= ?", f.MinAmount)
 	}

@@ -72,23 +72,24 @@ var discrepancyTests = []test{
 		}
 	}},
 	{"SettlementReports", func(t *testing.T, f *fixture) {
-		// A report is kept by its day with the refunds it listed; one of
-		// the same day replaces it; other days' listings are asked about
-		// by day and by merchant, many ids at once.
+		// A report is kept by its account and day with the refunds it
+		// listed; one of the same account and day replaces it; other
+		// reports' listings are asked about by merchant, many ids at once.
 		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
 		o := f.mustCreateOrder(m1.ID)
 		a, b, c := f.mustCreateRefund(o), f.mustCreateRefund(o), f.mustCreateRefund(o)
 		day := func(n int) time.Time { return time.Date(2026, 3, n, 0, 0, 0, 0, time.UTC) }
-		record := func(merchantID string, from, on int, ids ...string) {
+		recordFor := func(merchantID, account string, from, on int, ids ...string) {
 			f.mustUpdate(func(tx refund.Tx) error {
-				return tx.RecordReport(f.ctx, &refund.SettlementReport{MerchantID: merchantID, Day: day(on), From: day(from),
-					ReconciledAt: t0, RefundIDs: ids})
+				return tx.RecordReport(f.ctx, &refund.SettlementReport{MerchantID: merchantID, ProcessorAccount: account,
+					Day: day(on), From: day(from), ReconciledAt: t0, RefundIDs: ids})
 			})
 		}
-		elsewhere := func(merchantID string, on int, ids ...string) string {
+		record := func(merchantID string, from, on int, ids ...string) { recordFor(merchantID, "", from, on, ids...) }
+		elsewhereFor := func(merchantID, account string, on int, ids ...string) string {
 			var got map[string]bool
 			f.mustView(func(tx refund.Tx) (err error) {
-				got, err = tx.ListedByOtherReports(f.ctx, merchantID, ids, day(on))
+				got, err = tx.ListedByOtherReports(f.ctx, merchantID, account, ids, day(on))
 				return err
 			})
 			var out []string
@@ -102,14 +103,16 @@ var discrepancyTests = []test{
 			}
 			return strings.Join(out, " ")
 		}
-		coverFrom := func(merchantID string) time.Time {
+		elsewhere := func(merchantID string, on int, ids ...string) string { return elsewhereFor(merchantID, "", on, ids...) }
+		coverFromFor := func(merchantID, account string) time.Time {
 			var from time.Time
 			f.mustView(func(tx refund.Tx) (err error) {
-				from, err = tx.ReportsCoverFrom(f.ctx, merchantID)
+				from, err = tx.ReportsCoverFrom(f.ctx, merchantID, account)
 				return err
 			})
 			return from
 		}
+		coverFrom := func(merchantID string) time.Time { return coverFromFor(merchantID, "") }
 		if got := coverFrom(m1.ID); !got.IsZero() {
 			t.Fatalf("no report yet, but they cover from %v", got)
 		}
@@ -136,6 +139,22 @@ var discrepancyTests = []test{
 		}
 		if got := elsewhere(m1.ID, 9); got != "" {
 			t.Errorf("no ids: %q", got)
+		}
+		// Another account's reports are apart: its report of the 3rd
+		// replaces nothing of the one above, and counts as another report.
+		const acct = "pa_other"
+		recordFor(m1.ID, acct, 1, 3, c.ID)
+		if got := elsewhere(m1.ID, 3, a.ID, b.ID, c.ID); got != a.ID+" "+c.ID {
+			t.Errorf("after another account's report of the 3rd: %q listed elsewhere, want a and c", got)
+		}
+		if got := elsewhereFor(m1.ID, acct, 3, a.ID, b.ID, c.ID); got != a.ID+" "+b.ID {
+			t.Errorf("for the other account's report of the 3rd: %q listed elsewhere, want a and b", got)
+		}
+		if got, want := coverFromFor(m1.ID, acct), day(1); !got.Equal(want) {
+			t.Errorf("the other account's reports cover from %v, want %v", got, want)
+		}
+		if got := coverFrom(m1.ID); !got.Equal(day(2)) {
+			t.Errorf("after another account's report, the merchant's own cover from %v, want %v", got, day(2))
 		}
 		many := make([]string, 0, 1201)
 		for i := range 1200 {
