@@ -125,10 +125,10 @@ func reportStatus(s string) (processor.Status, bool) {
 // A refund may reach the processor's report on a later day than refundd
 // made it (opt.SettlementLag): a report covering days [From, To] then
 // answers for the succeeded refunds made in [From-lag, To+1d-lag), those
-// whose last day to be listed it covers. Reports are remembered by their
-// day (To) with the refunds they listed (RecordReport), a report of a day
-// reconciled again replacing the first, and a refund that a report of
-// another day listed is not missing. Nor is a refund made before the
+// whose last day to be listed it covers. Reports are remembered by the
+// days they cover with the refunds they listed (RecordReport), a report of
+// the same days reconciled again replacing the first, and a refund that
+// another report listed is not missing. Nor is a refund made before the
 // first day a remembered report covers: a report no one reconciled here
 // may have listed it. With opt.Processor, only refunds of that processor
 // account's orders can be missing, and its reports are kept apart from
@@ -212,7 +212,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		if !from.Before(to) {
 			return nil
 		}
-		missing, err := s.missingAtProcessor(ctx, tx, p, account, out.To, from, to, seen, now)
+		missing, err := s.missingAtProcessor(ctx, tx, p, rep, from, to, seen, now)
 		out.Results = append(out.Results, missing...)
 		return err
 	})
@@ -283,15 +283,14 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, row Repo
 	return res, s.flag(ctx, tx, &res, p.MerchantID, r.ID, r.OrderID, now)
 }
 
-// missingAtProcessor lists the refunds of the merchant's processor account
-// (all its refunds for "") made in [from, to) that succeeded and that
-// neither this report, the account's of day, nor another recorded report
-// listed.
-func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, account string, day, from, to time.Time, seen map[string]bool, now time.Time) ([]ReconcileResult, error) {
+// missingAtProcessor lists the refunds of the report's processor account
+// (all the merchant's for "") made in [from, to) that succeeded and that
+// neither this report nor another recorded one listed.
+func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, rep *SettlementReport, from, to time.Time, seen map[string]bool, now time.Time) ([]ReconcileResult, error) {
 	var out []ReconcileResult
 	cursor := ""
 	for {
-		page, err := tx.ListRefunds(ctx, RefundFilter{MerchantID: p.MerchantID, Status: StatusSucceeded, ProcessorAccount: account,
+		page, err := tx.ListRefunds(ctx, RefundFilter{MerchantID: p.MerchantID, Status: StatusSucceeded, ProcessorAccount: rep.ProcessorAccount,
 			CreatedAfter: from, CreatedBefore: to, Cursor: cursor, Limit: 500})
 		if err != nil {
 			return nil, err
@@ -302,7 +301,7 @@ func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, ac
 				ask = append(ask, r.ID)
 			}
 		}
-		elsewhere, err := tx.ListedByOtherReports(ctx, p.MerchantID, account, ask, day)
+		elsewhere, err := tx.ListedByOtherReports(ctx, rep, ask)
 		if err != nil {
 			return nil, err
 		}

@@ -180,15 +180,14 @@ type Tx interface {
 	CountDiscrepancies(ctx context.Context) (int64, error)
 	// RecordReport records a reconciled settlement report and the refunds
 	// it listed, replacing what a report of the same merchant, processor
-	// account and day recorded before.
+	// account and days recorded before.
 	RecordReport(ctx context.Context, r *SettlementReport) error
 	// ReportsCoverFrom returns the earliest day the recorded reports of
 	// the merchant's processor account cover (zero when there are none).
 	ReportsCoverFrom(ctx context.Context, merchantID, processorAccount string) (time.Time, error)
 	// ListedByOtherReports returns those of refundIDs, of the merchant,
-	// that a recorded report other than the processor account's of day
-	// listed.
-	ListedByOtherReports(ctx context.Context, merchantID, processorAccount string, refundIDs []string, day time.Time) (map[string]bool, error)
+	// that a recorded report other than r (its account and days) listed.
+	ListedByOtherReports(ctx context.Context, r *SettlementReport, refundIDs []string) (map[string]bool, error)
 
 	// GetIdempotency returns ENotFound.
 	GetIdempotency(ctx context.Context, merchantID, key string) (*IdempotencyRecord, error)

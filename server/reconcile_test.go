@@ -236,6 +236,18 @@ func TestReconcile_SettlementLag(t *testing.T) {
 			t.Fatalf("3 March flagged %v, want nothing", got)
 		}
 	})
+	t.Run("two days' report, then the last day's own", func(t *testing.T) {
+		// A report of the 1st and 2nd together, then the 2nd's own file:
+		// the second replaces nothing of the first, which listed the 09:00
+		// refund.
+		s, a, b, _, _ := day(t)
+		if got := flagged(s, "27h", lineOn(a, "2026-03-01"), lineOn(b, "2026-03-02")); len(got) != 0 {
+			t.Fatalf("the 1st and 2nd flagged %v, want nothing", got)
+		}
+		if got := flagged(s, "27h", lineOn(b, "2026-03-02")); len(got) != 0 {
+			t.Fatalf("the 2nd's own report flagged %v, want nothing", got)
+		}
+	})
 	t.Run("the first report reconciled", func(t *testing.T) {
 		// 1 March's report was never reconciled here (refundd was set up
 		// on the 2nd): the 09:00 refund, which it may have listed, is left
@@ -338,9 +350,16 @@ func TestReconcile_ByProcessor(t *testing.T) {
 		b2.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("a report of all refunds flagged %v, want %v", got, want)
 	}
+	// An unknown account is refused whole: its report's wrong amount and
+	// unknown row are not recorded.
+	discrepancies := func() int { return len(s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any)) }
+	before := discrepancies()
 	if r := s.do("POST", "/v1/reconciliations?processor=acq-z", s.key, "refund_id,amount,currency,status,date\n"+
-		a1.str("id")+",15.00,SAR,approved,2026-03-01\n", "Content-Type", "text/csv"); r.status != 400 ||
+		a1.str("id")+",15.01,SAR,approved,2026-03-01\nre_not_ours,1.00,SAR,approved,2026-03-01\n", "Content-Type", "text/csv"); r.status != 400 ||
 		r.str("error", "code") != "processor_account_not_found" || r.str("error", "param") != "processor" {
 		t.Fatalf("an unknown processor: %d %s", r.status, r.raw)
+	}
+	if after := discrepancies(); after != before {
+		t.Fatalf("%d discrepancies after a refused report, %d before", after, before)
 	}
 }

@@ -47,25 +47,29 @@ func (t *tx) CountDiscrepancies(ctx context.Context) (int64, error) {
 }
 
 // RecordReport records a reconciled report and the refunds it listed,
-// replacing a report of the same merchant, account and day. The refunds go in
-// id order (RefundIDs is sorted), so that two reconciliations of one day
-// take their rows' locks in one order.
+// replacing a report of the same merchant, account and days. The report's
+// row first: it locks the key, so that a second run of the same report
+// waits for the first before its DELETE, which then sees what the first
+// listed (under READ COMMITTED a DELETE run first would not). The refunds
+// go in id order (RefundIDs is sorted), so that two runs take their rows'
+// locks in one order.
 func (t *tx) RecordReport(ctx context.Context, r *refund.SettlementReport) error {
-	if _, err := t.exec(ctx, "record report", `DELETE FROM reported_refunds WHERE merchant_id = $1 AND processor_account = $2 AND report_day = $3`,
-		r.MerchantID, r.ProcessorAccount, r.Day); err != nil {
+	if _, err := t.exec(ctx, "record report", `INSERT INTO settlement_reports (merchant_id, processor_account, covers_from, day,
+		reconciled_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, processor_account, covers_from, day) DO UPDATE
+		SET reconciled_at = EXCLUDED.reconciled_at`, r.MerchantID, r.ProcessorAccount, r.From, r.Day, r.ReconciledAt); err != nil {
 		return err
 	}
-	if _, err := t.exec(ctx, "record report", `INSERT INTO settlement_reports (merchant_id, processor_account, day, covers_from, reconciled_at)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, processor_account, day) DO UPDATE
-		SET covers_from = EXCLUDED.covers_from, reconciled_at = EXCLUDED.reconciled_at`,
-		r.MerchantID, r.ProcessorAccount, r.Day, r.From, r.ReconciledAt); err != nil {
+	if _, err := t.exec(ctx, "record report", `DELETE FROM reported_refunds
+		WHERE merchant_id = $1 AND processor_account = $2 AND report_from = $3 AND report_day = $4`,
+		r.MerchantID, r.ProcessorAccount, r.From, r.Day); err != nil {
 		return err
 	}
 	if len(r.RefundIDs) == 0 {
 		return nil
 	}
-	_, err := t.exec(ctx, "record report", `INSERT INTO reported_refunds (merchant_id, processor_account, report_day, refund_id)
-		SELECT $1, $2, $3, id FROM unnest($4::text[]) AS id ON CONFLICT DO NOTHING`, r.MerchantID, r.ProcessorAccount, r.Day, r.RefundIDs)
+	_, err := t.exec(ctx, "record report", `INSERT INTO reported_refunds (merchant_id, processor_account, report_from, report_day, refund_id)
+		SELECT $1, $2, $3, $4, id FROM unnest($5::text[]) AS id ON CONFLICT DO NOTHING`,
+		r.MerchantID, r.ProcessorAccount, r.From, r.Day, r.RefundIDs)
 	return err
 }
 
@@ -83,18 +87,19 @@ func (t *tx) ReportsCoverFrom(ctx context.Context, merchantID, processorAccount 
 }
 
 // ListedByOtherReports returns those of refundIDs that a report other
-// than the account's of day listed.
-func (t *tx) ListedByOtherReports(ctx context.Context, merchantID, processorAccount string, refundIDs []string, day time.Time) (map[string]bool, error) {
+// than r listed.
+func (t *tx) ListedByOtherReports(ctx context.Context, r *refund.SettlementReport, refundIDs []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	if len(refundIDs) == 0 {
 		return out, nil
 	}
 	ids, err := queryAll(ctx, t, "read reported", `SELECT DISTINCT refund_id FROM reported_refunds
-		WHERE refund_id = ANY($2::text[]) AND merchant_id = $1 AND NOT (processor_account = $3 AND report_day = $4)`,
+		WHERE refund_id = ANY($2::text[]) AND merchant_id = $1
+		AND NOT (processor_account = $3 AND report_from = $4 AND report_day = $5)`,
 		func(s scanner) (string, error) {
 			var id string
 			return id, s.Scan(&id)
-		}, merchantID, refundIDs, processorAccount, day)
+		}, r.MerchantID, refundIDs, r.ProcessorAccount, r.From, r.Day)
 	for _, id := range ids {
 		out[id] = true
 	}

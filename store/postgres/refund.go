@@ -203,7 +203,10 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 		where = append(where, "currency = "+p.add(f.Currency))
 	}
 	if f.ProcessorAccount != "" {
-		where = append(where, "order_id IN (SELECT id FROM orders WHERE processor_account = "+p.add(f.ProcessorAccount)+")")
+		// The literal <> '' lets a generic plan use the partial index on
+		// processor_account.
+		where = append(where, "order_id IN (SELECT id FROM orders WHERE processor_account = "+p.add(f.ProcessorAccount)+
+			" AND processor_account <> '')")
 	}
 	if f.MinAmount > 0 {
 		where = append(where, "amount >= "+p.add(f.MinAmount))

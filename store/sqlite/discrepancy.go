@@ -55,21 +55,21 @@ func (t *tx) CountDiscrepancies(ctx context.Context) (int64, error) {
 }
 
 // RecordReport records a reconciled report and the refunds it listed,
-// replacing a report of the same merchant, account and day.
+// replacing a report of the same merchant, account and days.
 func (t *tx) RecordReport(ctx context.Context, r *refund.SettlementReport) error {
-	if _, err := t.exec(ctx, "record report", `DELETE FROM reported_refunds WHERE merchant_id = ? AND processor_account = ? AND report_day = ?`,
-		r.MerchantID, r.ProcessorAccount, nanos(r.Day)); err != nil {
+	if _, err := t.exec(ctx, "record report", `INSERT INTO settlement_reports (merchant_id, processor_account, covers_from, day,
+		reconciled_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (merchant_id, processor_account, covers_from, day) DO UPDATE
+		SET reconciled_at = excluded.reconciled_at`, r.MerchantID, r.ProcessorAccount, nanos(r.From), nanos(r.Day), nanos(r.ReconciledAt)); err != nil {
 		return err
 	}
-	if _, err := t.exec(ctx, "record report", `INSERT INTO settlement_reports (merchant_id, processor_account, day, covers_from, reconciled_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (merchant_id, processor_account, day) DO UPDATE
-		SET covers_from = excluded.covers_from, reconciled_at = excluded.reconciled_at`,
-		r.MerchantID, r.ProcessorAccount, nanos(r.Day), nanos(r.From), nanos(r.ReconciledAt)); err != nil {
+	if _, err := t.exec(ctx, "record report", `DELETE FROM reported_refunds
+		WHERE merchant_id = ? AND processor_account = ? AND report_from = ? AND report_day = ?`,
+		r.MerchantID, r.ProcessorAccount, nanos(r.From), nanos(r.Day)); err != nil {
 		return err
 	}
 	for _, id := range r.RefundIDs {
-		if _, err := t.exec(ctx, "record report", `INSERT INTO reported_refunds (merchant_id, processor_account, report_day, refund_id)
-			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, r.MerchantID, r.ProcessorAccount, nanos(r.Day), id); err != nil {
+		if _, err := t.exec(ctx, "record report", `INSERT INTO reported_refunds (merchant_id, processor_account, report_from, report_day,
+			refund_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, r.MerchantID, r.ProcessorAccount, nanos(r.From), nanos(r.Day), id); err != nil {
 			return err
 		}
 	}
@@ -95,14 +95,16 @@ func (t *tx) ReportsCoverFrom(ctx context.Context, merchantID, processorAccount 
 const otherReportsChunk = 200
 
 // ListedByOtherReports returns those of refundIDs that a report other
-// than the account's of day listed.
-func (t *tx) ListedByOtherReports(ctx context.Context, merchantID, processorAccount string, refundIDs []string, day time.Time) (map[string]bool, error) {
+// than r listed. `+merchant_id` keeps SQLite on the refund_id index: the
+// primary key's merchant prefix would scan all the merchant's listings.
+func (t *tx) ListedByOtherReports(ctx context.Context, r *refund.SettlementReport, refundIDs []string) (map[string]bool, error) {
 	out := map[string]bool{}
-	query := `SELECT DISTINCT refund_id FROM reported_refunds WHERE merchant_id = ? AND NOT (processor_account = ? AND report_day = ?)
+	query := `SELECT DISTINCT refund_id FROM reported_refunds WHERE +merchant_id = ?
+		AND NOT (processor_account = ? AND report_from = ? AND report_day = ?)
 		AND refund_id IN (?` + strings.Repeat(", ?", otherReportsChunk-1) + `)`
 	for chunk := range slices.Chunk(refundIDs, otherReportsChunk) {
-		args := make([]any, 3, 3+otherReportsChunk)
-		args[0], args[1], args[2] = merchantID, processorAccount, nanos(day)
+		args := make([]any, 4, 4+otherReportsChunk)
+		args[0], args[1], args[2], args[3] = r.MerchantID, r.ProcessorAccount, nanos(r.From), nanos(r.Day)
 		for i := range otherReportsChunk {
 			id := ""
 			if i < len(chunk) {

@@ -86,10 +86,11 @@ var discrepancyTests = []test{
 			})
 		}
 		record := func(merchantID string, from, on int, ids ...string) { recordFor(merchantID, "", from, on, ids...) }
-		elsewhereFor := func(merchantID, account string, on int, ids ...string) string {
+		elsewhereFor := func(merchantID, account string, from, on int, ids ...string) string {
 			var got map[string]bool
 			f.mustView(func(tx refund.Tx) (err error) {
-				got, err = tx.ListedByOtherReports(f.ctx, merchantID, account, ids, day(on))
+				got, err = tx.ListedByOtherReports(f.ctx, &refund.SettlementReport{MerchantID: merchantID, ProcessorAccount: account,
+					From: day(from), Day: day(on)}, ids)
 				return err
 			})
 			var out []string
@@ -103,7 +104,9 @@ var discrepancyTests = []test{
 			}
 			return strings.Join(out, " ")
 		}
-		elsewhere := func(merchantID string, on int, ids ...string) string { return elsewhereFor(merchantID, "", on, ids...) }
+		elsewhere := func(merchantID string, on int, ids ...string) string {
+			return elsewhereFor(merchantID, "", on, on, ids...)
+		}
 		coverFromFor := func(merchantID, account string) time.Time {
 			var from time.Time
 			f.mustView(func(tx refund.Tx) (err error) {
@@ -118,7 +121,7 @@ var discrepancyTests = []test{
 		}
 		record(m1.ID, 2, 2, a.ID)
 		record(m1.ID, 3, 3, b.ID, c.ID)
-		record(m1.ID, 2, 3, b.ID) // the 3rd's corrected report: c is no longer listed
+		record(m1.ID, 3, 3, b.ID) // the 3rd's corrected report: c is no longer listed
 		record(m1.ID, 4, 4)       // a report that listed no refund of ours
 		for _, tc := range []struct {
 			day  int
@@ -140,6 +143,16 @@ var discrepancyTests = []test{
 		if got := elsewhere(m1.ID, 9); got != "" {
 			t.Errorf("no ids: %q", got)
 		}
+		// A report of other days (the 2nd and 3rd together) is another
+		// report: it replaces neither of the days' own.
+		record(m1.ID, 2, 3, c.ID)
+		if got := elsewhere(m1.ID, 3, a.ID, b.ID, c.ID); got != a.ID+" "+c.ID {
+			t.Errorf("after a report of the 2nd and 3rd: %q listed elsewhere than the 3rd's, want a and c", got)
+		}
+		if got := elsewhereFor(m1.ID, "", 2, 3, a.ID, b.ID, c.ID); got != a.ID+" "+b.ID {
+			t.Errorf("elsewhere than the report of the 2nd and 3rd: %q, want a and b", got)
+		}
+		record(m1.ID, 2, 3) // and corrected, it lists nothing
 		// Another account's reports are apart: its report of the 3rd
 		// replaces nothing of the one above, and counts as another report.
 		const acct = "pa_other"
@@ -147,7 +160,7 @@ var discrepancyTests = []test{
 		if got := elsewhere(m1.ID, 3, a.ID, b.ID, c.ID); got != a.ID+" "+c.ID {
 			t.Errorf("after another account's report of the 3rd: %q listed elsewhere, want a and c", got)
 		}
-		if got := elsewhereFor(m1.ID, acct, 3, a.ID, b.ID, c.ID); got != a.ID+" "+b.ID {
+		if got := elsewhereFor(m1.ID, acct, 1, 3, a.ID, b.ID, c.ID); got != a.ID+" "+b.ID {
 			t.Errorf("for the other account's report of the 3rd: %q listed elsewhere, want a and b", got)
 		}
 		if got, want := coverFromFor(m1.ID, acct), day(1); !got.Equal(want) {

@@ -1,6 +1,6 @@
 -- 0021_reported_refunds (PostgreSQL twin of the SQLite file): the
 -- settlement reports a merchant has reconciled, by processor account and
--- day, and the refunds each listed, so that a refund a processor reports
+-- the days they cover, and the refunds each listed, so that a refund a processor reports
 -- a day late is not called missing by the report of the day after (see
 -- refund.Reconcile's settlement lag).
 CREATE TABLE settlement_reports (
@@ -9,15 +9,16 @@ CREATE TABLE settlement_reports (
     day               TIMESTAMPTZ NOT NULL, -- the report's day: its latest row's, midnight UTC
     covers_from       TIMESTAMPTZ NOT NULL, -- its earliest row's day
     reconciled_at     TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (merchant_id, processor_account, day)
+    PRIMARY KEY (merchant_id, processor_account, covers_from, day)
 );
 CREATE TABLE reported_refunds (
     merchant_id       TEXT COLLATE "C" NOT NULL,
     processor_account TEXT COLLATE "C" NOT NULL,
+    report_from       TIMESTAMPTZ NOT NULL,
     report_day        TIMESTAMPTZ NOT NULL,
     refund_id         TEXT COLLATE "C" NOT NULL REFERENCES refunds (id),
-    PRIMARY KEY (merchant_id, processor_account, report_day, refund_id),
-    FOREIGN KEY (merchant_id, processor_account, report_day)
-        REFERENCES settlement_reports (merchant_id, processor_account, day)
+    PRIMARY KEY (merchant_id, processor_account, report_from, report_day, refund_id),
+    FOREIGN KEY (merchant_id, processor_account, report_from, report_day)
+        REFERENCES settlement_reports (merchant_id, processor_account, covers_from, day)
 );
 CREATE INDEX reported_refunds_refund ON reported_refunds (refund_id);
