@@ -89,6 +89,10 @@ func (t *tx) ReportsCoverFrom(ctx context.Context, merchantID, processorAccount 
 	return fromNanos(from.Int64), nil
 }
 
+var listedByOtherReportsSQL = `SELECT DISTINCT refund_id FROM reported_refunds WHERE +merchant_id = ?
+	AND NOT (processor_account = ? AND report_from = ? AND report_day = ?)
+	AND refund_id IN (?` + strings.Repeat(", ?", otherReportsChunk-1) + `)`
+
 // otherReportsChunk is how many ids ListedByOtherReports asks about in one
 // statement: SQLite bounds a statement's parameters, and a short chunk is
 // padded with ids no refund has, so that there is one statement text.
@@ -99,9 +103,6 @@ const otherReportsChunk = 200
 // primary key's merchant prefix would scan all the merchant's listings.
 func (t *tx) ListedByOtherReports(ctx context.Context, r *refund.SettlementReport, refundIDs []string) (map[string]bool, error) {
 	out := map[string]bool{}
-	query := `SELECT DISTINCT refund_id FROM reported_refunds WHERE +merchant_id = ?
-		AND NOT (processor_account = ? AND report_from = ? AND report_day = ?)
-		AND refund_id IN (?` + strings.Repeat(", ?", otherReportsChunk-1) + `)`
 	for chunk := range slices.Chunk(refundIDs, otherReportsChunk) {
 		args := make([]any, 4, 4+otherReportsChunk)
 		args[0], args[1], args[2], args[3] = r.MerchantID, r.ProcessorAccount, nanos(r.From), nanos(r.Day)
@@ -112,7 +113,7 @@ func (t *tx) ListedByOtherReports(ctx context.Context, r *refund.SettlementRepor
 			}
 			args = append(args, id)
 		}
-		rows, err := t.q.QueryContext(ctx, query, args...)
+		rows, err := t.q.QueryContext(ctx, listedByOtherReportsSQL, args...)
 		if err != nil {
 			return nil, wrap("read reported", err)
 		}

@@ -119,6 +119,12 @@ func (t *tx) getRefund(ctx context.Context, query string, args []any, name strin
 // ListRefunds returns refunds newest first (by id). An empty f.MerchantID
 // lists every merchant's refunds; f.Limit <= 0 means 100.
 func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.Refund, error) {
+	query, args := listRefundsQuery(f)
+	return t.queryRefunds(ctx, "list refunds", query, args...)
+}
+
+// listRefundsQuery is ListRefunds' statement (TestListsUseAnIndex plans it).
+func listRefundsQuery(f refund.RefundFilter) (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, arg any) { where, args = append(where, cond), append(args, arg) }
@@ -157,8 +163,7 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 	if f.Cursor != "" {
 		add("id < ?", f.Cursor)
 	}
-	return t.queryRefunds(ctx, "list refunds", `SELECT `+refundSelect+` FROM refunds`+whereClause(where)+
-		` ORDER BY id DESC`+limitSQL(limit(f.Limit), 0), args...)
+	return `SELECT ` + refundSelect + ` FROM refunds` + whereClause(where) + ` ORDER BY id DESC` + limitSQL(limit(f.Limit), 0), args
 }
 
 func (t *tx) queryRefunds(ctx context.Context, op, query string, args ...any) ([]*refund.Refund, error) {

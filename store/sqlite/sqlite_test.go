@@ -287,6 +287,27 @@ func TestInvoiceLookupsUseAnIndex(t *testing.T) {
 	}
 }
 
+// TestReconciliationLookupsUseAnIndex holds a reconciliation's lookups to
+// their indexes: the refunds a report lists by refund id, not by a walk of
+// all the merchant's listings (the primary key's prefix), and one processor
+// account's refunds through the orders' partial index, not a scan of every
+// order.
+func TestReconciliationLookupsUseAnIndex(t *testing.T) {
+	s := mustOpen(t)
+	args := []any{"m_1", "pa_1", int64(1), int64(2)}
+	for range otherReportsChunk {
+		args = append(args, "re_1")
+	}
+	if got := queryPlan(t, s.reader, listedByOtherReportsSQL, args...); !strings.Contains(got, "reported_refunds_refund") {
+		t.Errorf("listings by refund are planned as %s", got)
+	}
+	query, qargs := listRefundsQuery(refund.RefundFilter{MerchantID: "m_1", Status: refund.StatusSucceeded, ProcessorAccount: "pa_1",
+		CreatedAfter: time.Unix(1, 0), CreatedBefore: time.Unix(2, 0), Limit: 500})
+	if got := queryPlan(t, s.reader, query, qargs...); !strings.Contains(got, "orders_processor_account") || strings.Contains(got, "SCAN orders") {
+		t.Errorf("one account's refunds are planned as %s", got)
+	}
+}
+
 // TestCreditedBackfill holds migration 0019's backfill to what the
 // Service keeps.
 func TestCreditedBackfill(t *testing.T) {
