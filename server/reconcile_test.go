@@ -182,85 +182,63 @@ func TestReconcile_SettlementLag(t *testing.T) {
 		d = refundAt(s, order, 4000)
 		return
 	}
-	t.Run("no lag calls the next day's refund missing", func(t *testing.T) {
-		s, a, b, _, _ := day(t)
-		if got, want := flagged(s, "", lineOn(a, "2026-03-01")), map[string]string{b.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("flagged %v, want %v", got, want)
-		}
-	})
-	t.Run("a time zone's lag", func(t *testing.T) {
-		s, a, b, c, d := day(t)
-		if got := flagged(s, "3h", lineOn(a, "2026-03-01")); len(got) != 0 {
-			t.Fatalf("1 March flagged %v, want nothing: the 22:30 refund is Riyadh's 2 March", got)
-		}
-		if got, want := flagged(s, "3h", lineOn(b, "2026-03-02"), lineOn(c, "2026-03-02")),
-			map[string]string{d.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("2 March flagged %v, want %v", got, want)
-		}
-	})
-	t.Run("a day late, remembered", func(t *testing.T) {
-		// Settled the same day or the next: each report answers for the day
-		// before it, and what an earlier report listed is remembered.
-		s, a, b, c, d := day(t)
-		if got := flagged(s, "27h", lineOn(a, "2026-03-01")); len(got) != 0 {
-			t.Fatalf("1 March flagged %v, want nothing", got)
-		}
-		if got := flagged(s, "27h", lineOn(b, "2026-03-02")); len(got) != 0 {
-			t.Fatalf("2 March flagged %v, want nothing: the 1 March report listed the 09:00 refund", got)
-		}
-		if got, want := flagged(s, "27h", lineOn(c, "2026-03-03")),
-			map[string]string{d.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("3 March flagged %v, want %v", got, want)
-		}
-	})
-	t.Run("a corrected report replaces the first", func(t *testing.T) {
-		s, a, b, c, d := day(t)
-		for i, lines := range [][]string{{lineOn(a, "2026-03-01")}, {lineOn(b, "2026-03-02"), lineOn(d, "2026-03-02")},
-			{lineOn(b, "2026-03-02")}} {
-			if got := flagged(s, "27h", lines...); len(got) != 0 {
-				t.Fatalf("report %d flagged %v, want nothing", i, got)
+	// A case reconciles its reports in turn, each listing refunds (a, b,
+	// c, d above) on days of March, and wants the refunds each flags.
+	type listed struct {
+		refund string
+		day    int
+	}
+	type report struct {
+		lag   string
+		lists []listed
+		flags string // the refunds flagged missing, "" for none
+	}
+	for _, tc := range []struct {
+		name    string
+		reports []report
+	}{
+		{"no lag calls the next day's refund missing", []report{{"", []listed{{"a", 1}}, "b"}}},
+		{"a time zone's lag", []report{
+			{"3h", []listed{{"a", 1}}, ""}, // the 22:30 refund is Riyadh's 2 March
+			{"3h", []listed{{"b", 2}, {"c", 2}}, "d"}}},
+		{"a day late, remembered", []report{ // each report answers for the day before it
+			{"27h", []listed{{"a", 1}}, ""},
+			{"27h", []listed{{"b", 2}}, ""}, // the 1 March report listed a
+			{"27h", []listed{{"c", 3}}, "d"}}},
+		{"a corrected report replaces the first", []report{
+			{"27h", []listed{{"a", 1}}, ""},
+			{"27h", []listed{{"b", 2}, {"d", 2}}, ""},
+			{"27h", []listed{{"b", 2}}, ""},
+			{"27h", []listed{{"c", 3}}, "d"}}}, // only the first 2 March report listed d
+		{"a row dated the day before", []report{ // the 3rd's report, not the 2nd's
+			{"27h", []listed{{"a", 1}}, ""},
+			{"27h", []listed{{"b", 2}}, ""},
+			{"27h", []listed{{"c", 3}, {"d", 2}}, ""}}},
+		{"two days' report, then the last day's own", []report{ // two reports
+			{"27h", []listed{{"a", 1}, {"b", 2}}, ""},
+			{"27h", []listed{{"b", 2}}, ""}}},
+		{"the first report reconciled", []report{ // 1 March's, which may have listed a, never seen
+			{"27h", []listed{{"b", 2}}, ""},
+			{"27h", []listed{{"c", 3}}, "d"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, a, b, c, d := day(t)
+			refunds := map[string]reply{"a": a, "b": b, "c": c, "d": d}
+			for i, rep := range tc.reports {
+				var lines []string
+				for _, l := range rep.lists {
+					lines = append(lines, lineOn(refunds[l.refund], fmt.Sprintf("2026-03-%02d", l.day)))
+				}
+				want := map[string]string{}
+				for _, name := range strings.Fields(rep.flags) {
+					want[refunds[name].str("id")] = "missing_at_processor"
+				}
+				if got := flagged(s, rep.lag, lines...); fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("report %d (%v) flagged %v, want %v", i+1, rep.lists, got, want)
+				}
 			}
-		}
-		if got, want := flagged(s, "27h", lineOn(c, "2026-03-03")),
-			map[string]string{d.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("3 March flagged %v, want %v: only the first 2 March report listed the 11:00 refund", got, want)
-		}
-	})
-	t.Run("a row dated the day before", func(t *testing.T) {
-		// A report of the 3rd that lists a refund under the 2nd is still the
-		// 3rd's: it does not replace the 2nd's report.
-		s, a, b, c, d := day(t)
-		flagged(s, "27h", lineOn(a, "2026-03-01"))
-		flagged(s, "27h", lineOn(b, "2026-03-02"))
-		if got := flagged(s, "27h", lineOn(c, "2026-03-03"), lineOn(d, "2026-03-02")); len(got) != 0 {
-			t.Fatalf("3 March flagged %v, want nothing", got)
-		}
-	})
-	t.Run("two days' report, then the last day's own", func(t *testing.T) {
-		// A report of the 1st and 2nd together, then the 2nd's own file:
-		// the second replaces nothing of the first, which listed the 09:00
-		// refund.
-		s, a, b, _, _ := day(t)
-		if got := flagged(s, "27h", lineOn(a, "2026-03-01"), lineOn(b, "2026-03-02")); len(got) != 0 {
-			t.Fatalf("the 1st and 2nd flagged %v, want nothing", got)
-		}
-		if got := flagged(s, "27h", lineOn(b, "2026-03-02")); len(got) != 0 {
-			t.Fatalf("the 2nd's own report flagged %v, want nothing", got)
-		}
-	})
-	t.Run("the first report reconciled", func(t *testing.T) {
-		// 1 March's report was never reconciled here (refundd was set up
-		// on the 2nd): the 09:00 refund, which it may have listed, is left
-		// alone; the unlisted 11:00 refund of the 2nd is found.
-		s, _, b, c, d := day(t)
-		if got := flagged(s, "27h", lineOn(b, "2026-03-02")); len(got) != 0 {
-			t.Fatalf("2 March flagged %v, want nothing", got)
-		}
-		if got, want := flagged(s, "27h", lineOn(c, "2026-03-03")),
-			map[string]string{d.str("id"): "missing_at_processor"}; fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("3 March flagged %v, want %v", got, want)
-		}
-	})
+		})
+	}
 	t.Run("bad lags change nothing", func(t *testing.T) {
 		s, a, _, c, d := day(t)
 		for _, lag := range []string{"-1h", "169h", "8d", "soon", "1h&settlement_lag=2h", "00000000000000000000000000000000001h"} {
