@@ -3,6 +3,7 @@ package refund
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -197,11 +198,8 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		if covered.IsZero() || out.From.Before(covered) {
 			covered = out.From
 		}
-		rep := &SettlementReport{MerchantID: p.MerchantID, ProcessorAccount: account, Day: out.To, From: out.From, ReconciledAt: now}
-		for id := range seen {
-			rep.RefundIDs = append(rep.RefundIDs, id)
-		}
-		slices.Sort(rep.RefundIDs)
+		rep := &SettlementReport{MerchantID: p.MerchantID, ProcessorAccount: account, Day: out.To, From: out.From, ReconciledAt: now,
+			RefundIDs: slices.Sorted(maps.Keys(seen))}
 		if err := tx.RecordReport(ctx, rep); err != nil {
 			return err
 		}
