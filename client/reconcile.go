@@ -51,7 +51,7 @@ func (c *Client) Reconcile(ctx context.Context, report []byte, mapping map[strin
 // ReconcileOptions are Reconcile's settings.
 type ReconcileOptions struct {
 	Map map[string]string // column -> header
-	// SettlementLag is how long after refundd makes a refund the
+	// SettlementLag is how long after a refund succeeds in refundd the
 	// processor's report may first list it (cut-off, time zone, a day's
 	// delay); 0, the default, for the same day (UTC).
 	SettlementLag time.Duration

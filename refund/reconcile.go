@@ -78,11 +78,12 @@ const MaxSettlementLag = 7 * 24 * time.Hour
 
 // ReconcileOptions are a reconciliation's settings.
 type ReconcileOptions struct {
-	// SettlementLag is how long after refundd records a refund the
+	// SettlementLag is how long after a refund succeeds in refundd the
 	// processor's report may first list it: its cut-off, its time zone's
-	// offset (a processor that reports by Riyadh's day lists a refund made
-	// at 22:00 UTC on the next day), and a day more if it settles a day
-	// late. 0: a report lists a refund on the day refundd made it (UTC).
+	// offset (a processor that reports by Riyadh's day lists a refund that
+	// succeeded at 22:00 UTC on the next day), and a day more if it
+	// settles a day late. 0: a report lists a refund on the day it
+	// succeeded (UTC).
 	SettlementLag time.Duration
 	// Processor names the processor account (name or id) whose report it
 	// is: only refunds of its orders can be missing from it, and its
@@ -119,19 +120,21 @@ func reportStatus(s string) (processor.Status, bool) {
 // paid becomes succeeded, through the same guarded update as any answer);
 // every other difference becomes a discrepancy, kept once per refund and
 // kind (or per reference, for rows refundd cannot match), so reconciling
-// the same report again changes nothing. Succeeded refunds created within
+// the same report again changes nothing. Refunds that succeeded within
 // the days the report covers that it does not list are
-// missing_at_processor.
+// missing_at_processor. A refund is judged by when it succeeded, not when
+// it was made: the processor ran it then, and one approved, reviewed or
+// retried days after it was made is on that later day's report.
 //
 // A refund may reach the processor's report on a later day than refundd
-// made it (opt.SettlementLag): a report covering days [From, To] then
-// answers for the succeeded refunds made in [From-lag, To+1d-lag), those
-// whose last day to be listed it covers. Reports are remembered by the
-// days they cover with the refunds they listed (RecordReport), a report of
-// the same days reconciled again replacing the first, and a refund that
-// another report listed is not missing. Nor is a refund made before the
-// first day a remembered report covers: a report no one reconciled here
-// may have listed it. With opt.Processor, only refunds of that processor
+// saw it succeed (opt.SettlementLag): a report covering days [From, To]
+// then answers for the refunds that succeeded in [From-lag, To+1d-lag),
+// those whose last day to be listed it covers. Reports are remembered by
+// the days they cover with the refunds they listed (RecordReport), a
+// report of the same days reconciled again replacing the first, and a
+// refund that another report listed is not missing. Nor is a refund that
+// succeeded before the first day a remembered report covers: a report no
+// one reconciled here may have listed it. With opt.Processor, only refunds of that processor
 // account's orders can be missing, and its reports are kept apart from
 // other accounts': a merchant with several processors reconciles each
 // one's report on its own.
@@ -282,14 +285,14 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, row Repo
 }
 
 // missingAtProcessor lists the refunds of the report's processor account
-// (all the merchant's for "") made in [from, to) that succeeded and that
-// neither this report nor another recorded one listed.
+// (all the merchant's for "") that succeeded in [from, to), are succeeded
+// still, and that neither this report nor another recorded one listed.
 func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, rep *SettlementReport, from, to time.Time, seen map[string]bool, now time.Time) ([]ReconcileResult, error) {
 	var out []ReconcileResult
-	cursor := ""
+	var after *Refund
 	for {
-		page, err := tx.ListRefunds(ctx, RefundFilter{MerchantID: p.MerchantID, Status: StatusSucceeded, ProcessorAccount: rep.ProcessorAccount,
-			CreatedAfter: from, CreatedBefore: to, Cursor: cursor, Limit: 500})
+		page, err := tx.ListSucceededRefunds(ctx, SucceededFilter{MerchantID: p.MerchantID, ProcessorAccount: rep.ProcessorAccount,
+			From: from, To: to, After: after, Limit: 500})
 		if err != nil {
 			return nil, err
 		}
@@ -317,7 +320,7 @@ func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, re
 		if len(page) < 500 {
 			return out, nil
 		}
-		cursor = page[len(page)-1].ID
+		after = page[len(page)-1]
 	}
 }
 

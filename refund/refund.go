@@ -352,6 +352,10 @@ type Refund struct {
 	Version   int64 // optimistic lock: every update bumps it
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// SucceededAt is when it last became succeeded; zero until then. A
+	// processor lists a refund by the day it ran, which is later than the
+	// day it was made for one approved, reviewed or retried days after.
+	SucceededAt time.Time
 }
 
 // Transition is one recorded state change of a refund.

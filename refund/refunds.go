@@ -577,6 +577,9 @@ func (s *Service) finish(ctx context.Context, tx Tx, r *Refund, to Status, cause
 		return Errorf(EConflict, "", "refund %s cannot move from %s to %s", r.ID, from, to)
 	}
 	r.Status, r.UpdatedAt, r.SweepsLeft = to, now, 0
+	if to == StatusSucceeded {
+		r.SucceededAt = now
+	}
 	if to == StatusSucceeded && len(s.cfg.SweepAges) > 0 {
 		// Ask again later: a reversal is not always notified.
 		r.SweepsLeft, r.NextAttemptAt = len(s.cfg.SweepAges), now.Add(s.cfg.SweepAges[0])

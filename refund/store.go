@@ -185,6 +185,8 @@ type Tx interface {
 	// ReportsCoverFrom returns the earliest day the recorded reports of
 	// the merchant's processor account cover (zero when there are none).
 	ReportsCoverFrom(ctx context.Context, merchantID, processorAccount string) (time.Time, error)
+	// ListSucceededRefunds returns a page of the refunds f asks for.
+	ListSucceededRefunds(ctx context.Context, f SucceededFilter) ([]*Refund, error)
 	// ListedByOtherReports returns those of refundIDs, of the merchant,
 	// that a recorded report other than r (its account and days) listed.
 	ListedByOtherReports(ctx context.Context, r *SettlementReport, refundIDs []string) (map[string]bool, error)
@@ -283,6 +285,20 @@ type RefundFilter struct {
 	CreatedBefore    time.Time // exclusive, zero = unbounded
 	Cursor           string
 	Limit            int
+}
+
+// SucceededFilter asks which of a merchant's refunds succeeded in [From,
+// To) and are succeeded still (reconciliation), a page at a time in the
+// order they succeeded (then by id): a keyset on the index of when they
+// succeeded, which a listing newest first by id could not be.
+type SucceededFilter struct {
+	MerchantID       string
+	ProcessorAccount string // only refunds of orders of this account (its id); "" any
+	From, To         time.Time
+	// After is the last refund of the previous page (its SucceededAt and
+	// ID); nil for the first page.
+	After *Refund
+	Limit int // <= 0: 100
 }
 
 type orderKey struct{ merchantID, orderID string }

@@ -182,8 +182,39 @@ func TestReconcile_SettlementLag(t *testing.T) {
 		d = refundAt(s, order, 4000)
 		return
 	}
+	fourRefunds := func(t *testing.T) (*testServer, map[string]reply) {
+		s, a, b, c, d := day(t)
+		return s, map[string]reply{"a": a, "b": b, "c": c, "d": d}
+	}
+	// Refunds at 09:00 on 1 March: a, and e, which waits for approval
+	// until 10:00 on the 3rd, when it succeeds with c. The processor ran
+	// e on the 3rd and lists it then.
+	approvedLate := func(t *testing.T) (*testServer, map[string]reply) {
+		s := mustStart(t)
+		_, approver, err := s.Service.CreateKey(context.Background(), s.mer.ID, "", []string{refund.ScopeRefundsApprove, refund.ScopeRefundsRead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.do("PUT", "/v1/refund_policy", s.key, map[string]any{"approval_threshold": map[string]any{"SAR": 5000}}); r.status != 200 {
+			t.Fatalf("policy: %d %s", r.status, r.raw)
+		}
+		order := s.mustOrder(cardOrder("4444", 100_000))
+		a := refundAt(s, order, 1000)
+		e := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 6000})
+		if e.status != http.StatusCreated || e.str("status") != "requires_approval" {
+			t.Fatalf("refund to approve: %d %s", e.status, e.raw)
+		}
+		s.clock.Advance(49 * time.Hour)
+		if r := s.do("POST", "/v1/refunds/"+e.str("id")+"/approve", approver, nil); r.status != 200 || r.str("status") != "succeeded" {
+			t.Fatalf("approve: %d %s", r.status, r.raw)
+		}
+		// c on an order of its own: an order's refunds count together
+		// against the approval threshold.
+		return s, map[string]reply{"a": a, "e": e, "c": refundAt(s, s.mustOrder(cardOrder("4444", 100_000)), 3000)}
+	}
 	// A case reconciles its reports in turn, each listing refunds (a, b,
-	// c, d above) on days of March, and wants the refunds each flags.
+	// c, d or a, e, c above) on days of March, and wants the refunds each
+	// flags.
 	type listed struct {
 		refund string
 		day    int
@@ -195,35 +226,50 @@ func TestReconcile_SettlementLag(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name    string
+		fixture func(*testing.T) (*testServer, map[string]reply) // nil: fourRefunds
 		reports []report
 	}{
-		{"no lag calls the next day's refund missing", []report{{"", []listed{{"a", 1}}, "b"}}},
-		{"a time zone's lag", []report{
+		{"no lag calls the next day's refund missing", nil, []report{{"", []listed{{"a", 1}}, "b"}}},
+		{"a time zone's lag", nil, []report{
 			{"3h", []listed{{"a", 1}}, ""}, // the 22:30 refund is Riyadh's 2 March
 			{"3h", []listed{{"b", 2}, {"c", 2}}, "d"}}},
-		{"a day late, remembered", []report{ // each report answers for the day before it
+		{"a day late, remembered", nil, []report{ // each report answers for the day before it
 			{"27h", []listed{{"a", 1}}, ""},
 			{"27h", []listed{{"b", 2}}, ""}, // the 1 March report listed a
 			{"27h", []listed{{"c", 3}}, "d"}}},
-		{"a corrected report replaces the first", []report{
+		{"a corrected report replaces the first", nil, []report{
 			{"27h", []listed{{"a", 1}}, ""},
 			{"27h", []listed{{"b", 2}, {"d", 2}}, ""},
 			{"27h", []listed{{"b", 2}}, ""},
 			{"27h", []listed{{"c", 3}}, "d"}}}, // only the first 2 March report listed d
-		{"a row dated the day before", []report{ // the 3rd's report, not the 2nd's
+		{"a row dated the day before", nil, []report{ // the 3rd's report, not the 2nd's
 			{"27h", []listed{{"a", 1}}, ""},
 			{"27h", []listed{{"b", 2}}, ""},
 			{"27h", []listed{{"c", 3}, {"d", 2}}, ""}}},
-		{"two days' report, then the last day's own", []report{ // two reports
+		{"two days' report, then the last day's own", nil, []report{ // two reports
 			{"27h", []listed{{"a", 1}, {"b", 2}}, ""},
 			{"27h", []listed{{"b", 2}}, ""}}},
-		{"the first report reconciled", []report{ // 1 March's, which may have listed a, never seen
+		{"the first report reconciled", nil, []report{ // 1 March's, which may have listed a, never seen
 			{"27h", []listed{{"b", 2}}, ""},
 			{"27h", []listed{{"c", 3}}, "d"}}},
+		// By when it succeeded, not when it was made: the 1st's report
+		// does not answer for e, the 3rd's does (the 4th's, a day late).
+		{"approved two days later", approvedLate, []report{
+			{"", []listed{{"a", 1}}, ""},
+			{"", []listed{{"c", 3}}, "e"}}},
+		{"approved two days later, listed", approvedLate, []report{
+			{"", []listed{{"a", 1}}, ""},
+			{"", []listed{{"e", 3}, {"c", 3}}, ""}}},
+		{"approved two days later, a day late", approvedLate, []report{
+			{"27h", []listed{{"a", 2}}, ""},
+			{"27h", []listed{{"c", 4}}, "e"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, a, b, c, d := day(t)
-			refunds := map[string]reply{"a": a, "b": b, "c": c, "d": d}
+			fixture := tc.fixture
+			if fixture == nil {
+				fixture = fourRefunds
+			}
+			s, refunds := fixture(t)
 			for i, rep := range tc.reports {
 				var lines []string
 				for _, l := range rep.lists {

@@ -32,7 +32,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	rf.register(fs)
 	asJSON := fs.Bool("json", false, "print the reconciliation as JSON")
 	out := fs.String("out", "", "write every result as CSV to this file")
-	lag := fs.Duration("settlement-lag", 0, "how long after refundd makes a refund the processor's report may first list it: its cut-off, its time zone (3h for Riyadh's day), a day more for T+1 (27h)")
+	lag := fs.Duration("settlement-lag", 0, "how long after a refund succeeds in refundd the processor's report may first list it: its cut-off, its time zone (3h for Riyadh's day), a day more for T+1 (27h)")
 	proc := fs.String("processor", "", "the processor account whose report it is: only its refunds can be missing from it")
 	var maps mapFlags
 	fs.Var(&maps, "map", "column=HEADER: read a column (refund_id, arn, rrn, amount, currency, status, date) under another header; repeatable")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/postgres/pgtest"
@@ -689,29 +690,7 @@ func TestInvoiceLookupsUseAnIndex(t *testing.T) {
 	for name, f := range storetest.InvoiceLookups() {
 		t.Run(name, func(t *testing.T) {
 			query, args := listInvoicesQuery(f)
-			// EXPLAIN with parameters plans for their values; a statement
-			// prepared by name gets the generic plan.
-			var types, values []string
-			for _, a := range args {
-				switch a := a.(type) {
-				case string:
-					types, values = append(types, "text"), append(values, "'"+strings.ReplaceAll(a, "'", "''")+"'")
-				default:
-					types, values = append(types, "bigint"), append(values, fmt.Sprint(a))
-				}
-			}
-			stmt := "lookup_" + strings.ToLower(name)
-			if _, err := conn.Exec(ctx, "PREPARE "+stmt+" ("+strings.Join(types, ", ")+") AS "+query); err != nil {
-				t.Fatal(err)
-			}
-			rows, err := conn.Query(ctx, "EXPLAIN EXECUTE "+stmt+" ("+strings.Join(values, ", ")+")")
-			if err != nil {
-				t.Fatal(err)
-			}
-			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				t.Fatal(err)
-			}
+			lines := genericPlan(t, conn, "lookup_"+strings.ToLower(name), query, args)
 			plan := strings.Join(lines, "\n")
 			if !strings.Contains(plan, "$1") || !storetest.ByLookupIndex(plan) || strings.Contains(plan, "Seq Scan") {
 				t.Errorf("%s\nis planned as\n%s", query, plan)
@@ -727,22 +706,104 @@ func TestInvoiceLookupsUseAnIndex(t *testing.T) {
 	}
 }
 
-// TestCreditedBackfill holds migration 0019's backfill to what the
-// Service keeps.
-func TestCreditedBackfill(t *testing.T) {
-	s := mustOpen(t)
-	text, err := migrations.ReadFile("migrations/0019_credited.sql")
+// genericPlan is the plan of query prepared as stmt on conn, whose
+// session forces generic plans: EXPLAIN with parameters plans for their
+// values, a statement prepared by name gets the generic plan.
+func genericPlan(t *testing.T, conn *pgxpool.Conn, stmt, query string, args []any) []string {
+	t.Helper()
+	var types, values []string
+	for _, a := range args {
+		switch a := a.(type) {
+		case string:
+			types, values = append(types, "text"), append(values, "'"+strings.ReplaceAll(a, "'", "''")+"'")
+		case time.Time:
+			types, values = append(types, "timestamptz"), append(values, "'"+a.Format(time.RFC3339Nano)+"'")
+		default:
+			types, values = append(types, "bigint"), append(values, fmt.Sprint(a))
+		}
+	}
+	ctx := t.Context()
+	if _, err := conn.Exec(ctx, "PREPARE "+stmt+" ("+strings.Join(types, ", ")+") AS "+query); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, "EXPLAIN EXECUTE "+stmt+" ("+strings.Join(values, ", ")+")")
 	if err != nil {
 		t.Fatal(err)
 	}
-	storetest.CheckCreditedBackfill(t, s, func(ctx context.Context) error {
-		for _, stmt := range storetest.CreditedBackfill(string(text)) {
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+// TestReconciliationListingUsesAnIndex holds a reconciliation's question,
+// which refunds succeeded in a report's days, to refunds_succeeded in its
+// order as a generic plan, first page and later ones, on a merchant with
+// 60 days of refunds, analyzed. Asked as a filter of ListRefunds (newest
+// first by id), the generic plan walked refunds_pkey backwards through
+// every refund the merchant made.
+func TestReconciliationListingUsesAnIndex(t *testing.T) {
+	s := mustOpen(t)
+	ctx := t.Context()
+	storetest.SeedSucceededRefunds(t, s, "mer_1", 60, 100)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	for _, q := range []string{"ANALYZE refunds", "SET plan_cache_mode = force_generic_plan"} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "RESET ALL; DEALLOCATE ALL")
+	day := time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC) // the seed's 31st day
+	for i, after := range []*refund.Refund{nil, {ID: "re_mer_1_0003050", SucceededAt: day.Add(50 * time.Minute)}} {
+		query, args := listSucceededQuery(refund.SucceededFilter{MerchantID: "mer_1", From: day, To: day.Add(24 * time.Hour), After: after, Limit: 500})
+		plan := strings.Join(genericPlan(t, conn, fmt.Sprintf("succeeded_in_a_day_%d", i), query, args), "\n")
+		if !strings.Contains(plan, "Index Scan using refunds_succeeded") || strings.Contains(plan, "Sort") {
+			t.Errorf("%s\nis planned as\n%s", query, plan)
+		}
+	}
+}
+
+// backfill runs what stmts makes of the migration file's text, one
+// statement at a time.
+func backfill(t *testing.T, s *Store, file string, stmts func(string) []string) func(context.Context) error {
+	text, err := migrations.ReadFile("migrations/" + file + ".sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(ctx context.Context) error {
+		for _, stmt := range stmts(string(text)) {
 			if _, err := s.pool.Exec(ctx, stmt); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
+	}
+}
+
+// TestCreditedBackfill holds migration 0019's backfill to what the
+// Service keeps.
+func TestCreditedBackfill(t *testing.T) {
+	s := mustOpen(t)
+	storetest.CheckCreditedBackfill(t, s, backfill(t, s, "0019_credited", storetest.CreditedBackfill))
+}
+
+// BenchmarkReconcileDay compares a reconciliation's listing of one day's
+// refunds by creation time and by when they succeeded, on a merchant with
+// 30,000 refunds.
+func BenchmarkReconcileDay(b *testing.B) {
+	storetest.BenchmarkReconcileDay(b, func(b *testing.B) refund.Store { return mustOpen(b) })
+}
+
+// TestSucceededBackfill holds migration 0022's backfill to what the
+// Service keeps.
+func TestSucceededBackfill(t *testing.T) {
+	s := mustOpen(t)
+	storetest.CheckSucceededBackfill(t, s, backfill(t, s, "0022_succeeded_at", storetest.SucceededBackfill))
 }
 
 // BenchmarkInvoiceHistory compares a refund of an invoiced order for a

@@ -15,11 +15,11 @@ import (
 )
 
 // refundColumns are the columns CreateRefund writes; refundSelect adds the
-// number the insert assigned.
+// number the insert assigned and what only updates write.
 const (
 	refundColumns = `id, merchant_id, order_id, seq, amount, currency, status, reason, merchant_reference, capture_id,
 	items, vendors, notify_url, surface, failure_code, failure_message, response_code, rrn, stan, auth_code, arn,
-	attempts, next_attempt_at, request_hash, version, created_at, updated_at, created_by`
+	attempts, next_attempt_at, request_hash, version, created_at, updated_at, created_by, succeeded_at`
 	refundSelect = refundColumns + `, number, sweeps_left, processor_reference`
 )
 
@@ -31,12 +31,16 @@ func scanRefund(s scanner) (*refund.Refund, error) {
 func scanRefundWith(s scanner, extra ...any) (*refund.Refund, error) {
 	var r refund.Refund
 	var items, vendors []byte
+	var succeeded *time.Time
 	dest := append([]any{&r.ID, &r.MerchantID, &r.OrderID, &r.Seq, &r.Amount, &r.Currency, &r.Status, &r.Reason,
 		&r.MerchantReference, &r.CaptureID, &items, &vendors, &r.NotifyURL, &r.Surface, &r.FailureCode,
 		&r.FailureMessage, &r.ResponseCode, &r.RRN, &r.STAN, &r.AuthCode, &r.ARN,
-		&r.Attempts, &r.NextAttemptAt, &r.RequestHash, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.CreatedBy, &r.Number, &r.SweepsLeft, &r.ProcessorReference}, extra...)
+		&r.Attempts, &r.NextAttemptAt, &r.RequestHash, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.CreatedBy, &succeeded, &r.Number, &r.SweepsLeft, &r.ProcessorReference}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
+	}
+	if succeeded != nil {
+		r.SucceededAt = *succeeded
 	}
 	if err := json.Unmarshal(items, &r.Items); err != nil {
 		return nil, fmt.Errorf("refund %s items: %w", r.ID, err)
@@ -92,8 +96,8 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 	}
 	args := []any{r.ID, r.MerchantID, r.OrderID, r.Seq, r.Amount, r.Currency, string(r.Status), r.Reason, r.MerchantReference, r.CaptureID,
 		items, vendors, r.NotifyURL, r.Surface, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, r.NextAttemptAt, r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt, r.CreatedBy}
-	const values = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28`
+		r.Attempts, r.NextAttemptAt, r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt, r.CreatedBy, nullTime(r.SucceededAt)}
+	const values = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29`
 	if t.write && t.numberLater && r.MerchantReference == "" {
 		// After ReserveRefund: the number comes back with the round trip
 		// that carries the insert (nothing in the transaction reads it).
@@ -185,6 +189,13 @@ func (t *tx) refundFrom(row pgx.Row, name string) (*refund.Refund, error) {
 // ListRefunds returns refunds newest first (by id). An empty f.MerchantID
 // lists every merchant's refunds; f.Limit <= 0 means 100.
 func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.Refund, error) {
+	query, p := listRefundsQuery(f)
+	return queryAll(ctx, t, "list refunds", query, scanRefund, p...)
+}
+
+// listRefundsQuery is ListRefunds' statement and its arguments
+// (TestReconciliationListingUsesAnIndex plans it).
+func listRefundsQuery(f refund.RefundFilter) (string, params) {
 	var where []string
 	var p params
 	if f.MerchantID != "" {
@@ -223,15 +234,44 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 	if f.Cursor != "" {
 		where = append(where, "id < "+p.add(f.Cursor))
 	}
-	query := `SELECT ` + refundSelect + ` FROM refunds` + whereClause(where) + ` ORDER BY id DESC LIMIT ` + p.add(limit(f.Limit))
-	return queryAll(ctx, t, "list refunds", query, scanRefund, p...)
+	return `SELECT ` + refundSelect + ` FROM refunds` + whereClause(where) + ` ORDER BY id DESC LIMIT ` + p.add(limit(f.Limit)), p
+}
+
+// ListSucceededRefunds returns a page of the merchant's refunds that
+// succeeded in [f.From, f.To) and are succeeded still, in the order they
+// succeeded, then by id.
+func (t *tx) ListSucceededRefunds(ctx context.Context, f refund.SucceededFilter) ([]*refund.Refund, error) {
+	query, p := listSucceededQuery(f)
+	return queryAll(ctx, t, "list succeeded refunds", query, scanRefund, p...)
+}
+
+// listSucceededQuery is ListSucceededRefunds' statement: a keyset on
+// refunds_succeeded (merchant_id, succeeded_at, id), so that each page
+// starts where the last ended and a report's day costs its own refunds,
+// not the merchant's history. Listed newest first by id, a generic plan
+// walked the primary key backwards through every refund the merchant
+// made (TestReconciliationListingUsesAnIndex).
+func listSucceededQuery(f refund.SucceededFilter) (string, params) {
+	var p params
+	where := []string{"merchant_id = " + p.add(f.MerchantID), "succeeded_at >= " + p.add(f.From),
+		"succeeded_at < " + p.add(f.To), "status = 'succeeded'"}
+	if f.After != nil {
+		where = append(where, "(succeeded_at, id) > ("+p.add(f.After.SucceededAt)+", "+p.add(f.After.ID)+")")
+	}
+	if f.ProcessorAccount != "" {
+		// The literal <> '' lets a generic plan use the partial index on
+		// processor_account.
+		where = append(where, "order_id IN (SELECT id FROM orders WHERE processor_account = "+p.add(f.ProcessorAccount)+
+			" AND processor_account <> '')")
+	}
+	return `SELECT ` + refundSelect + ` FROM refunds` + whereClause(where) + ` ORDER BY succeeded_at, id LIMIT ` + p.add(limit(f.Limit)), p
 }
 
 // UpdateRefund writes the mutable fields of r (status, reason, notify URL,
-// failure and processor fields, attempts, next attempt, updated time) if
-// the stored version is still r.Version, then bumps r.Version. The rest
-// (order, amount, shares, reference, number, request hash, creation) never
-// change. Returns EConflict when another writer got there first and
+// failure and processor fields, attempts, next attempt, updated and
+// succeeded times) if the stored version is still r.Version, then bumps
+// r.Version. The rest (order, amount, shares, reference, number, request
+// hash, creation) never change. Returns EConflict when another writer got there first and
 // ERefundNotFound when there is no such refund.
 func (t *tx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
 	id, version := r.ID, r.Version
@@ -244,13 +284,13 @@ func (t *tx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
 	}
 	err := t.refusing(ctx, "update refund", refused, `WITH u AS (UPDATE refunds SET status = $1, reason = $2, notify_url = $3,
 		failure_code = $4, failure_message = $5, response_code = $6, rrn = $7, stan = $8, auth_code = $9, arn = $10,
-		attempts = $11, next_attempt_at = $12, updated_at = $13, sweeps_left = $14, processor_reference = $17, version = version + 1
+		attempts = $11, next_attempt_at = $12, updated_at = $13, sweeps_left = $14, processor_reference = $17, succeeded_at = $18, version = version + 1
 		WHERE id = $15 AND version = $16 RETURNING 1)
 		SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN true
 			WHEN EXISTS (SELECT 1 FROM refunds WHERE id = $15) THEN refundd_refuse('conflict')
 			ELSE refundd_refuse('not found') END`,
 		string(r.Status), r.Reason, r.NotifyURL, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, r.NextAttemptAt, r.UpdatedAt, r.SweepsLeft, r.ID, r.Version, r.ProcessorReference)
+		r.Attempts, r.NextAttemptAt, r.UpdatedAt, r.SweepsLeft, r.ID, r.Version, r.ProcessorReference, nullTime(r.SucceededAt))
 	if err == nil {
 		// Inside Update the update is held (finishing a refund sends it
 		// with the counters' batch) and r.Version moves now, so a second

@@ -16,18 +16,19 @@ const refundColumns = `id, merchant_id, order_id, seq, amount, currency, status,
 	items, vendors, notify_url, surface, failure_code, failure_message, response_code, rrn, stan, auth_code, arn,
 	attempts, next_attempt_at, request_hash, version, created_at, updated_at, created_by`
 
-// refundSelect is what every refund query reads: the inserted columns and
-// the number the insert assigned.
-const refundSelect = refundColumns + `, number, sweeps_left, processor_reference`
+// refundSelect is what every refund query reads: the inserted columns,
+// the number the insert assigned, and what only updates write.
+const refundSelect = refundColumns + `, number, sweeps_left, processor_reference, succeeded_at`
 
 func scanRefund(s scanner) (*refund.Refund, error) {
 	var r refund.Refund
 	var items, vendors string
 	var next, created, updated int64
+	var succeeded sql.NullInt64
 	if err := s.Scan(&r.ID, &r.MerchantID, &r.OrderID, &r.Seq, &r.Amount, &r.Currency, &r.Status, &r.Reason,
 		&r.MerchantReference, &r.CaptureID, &items, &vendors, &r.NotifyURL, &r.Surface, &r.FailureCode,
 		&r.FailureMessage, &r.ResponseCode, &r.RRN, &r.STAN, &r.AuthCode, &r.ARN,
-		&r.Attempts, &next, &r.RequestHash, &r.Version, &created, &updated, &r.CreatedBy, &r.Number, &r.SweepsLeft, &r.ProcessorReference); err != nil {
+		&r.Attempts, &next, &r.RequestHash, &r.Version, &created, &updated, &r.CreatedBy, &r.Number, &r.SweepsLeft, &r.ProcessorReference, &succeeded); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(items), &r.Items); err != nil {
@@ -43,6 +44,7 @@ func scanRefund(s scanner) (*refund.Refund, error) {
 		r.Vendors = nil
 	}
 	r.NextAttemptAt, r.CreatedAt, r.UpdatedAt = fromNanos(next), fromNanos(created), fromNanos(updated)
+	r.SucceededAt = fromNanos(succeeded.Int64)
 	return &r, nil
 }
 
@@ -68,13 +70,14 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create refund: %w", err)
 	}
-	err = t.q.QueryRowContext(ctx, `INSERT INTO refunds (`+refundColumns+`, number)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+	err = t.q.QueryRowContext(ctx, `INSERT INTO refunds (`+refundColumns+`, succeeded_at, number)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 		(SELECT COALESCE(MAX(number), 0) + 1 FROM refunds))
 		RETURNING number`,
 		r.ID, r.MerchantID, r.OrderID, r.Seq, r.Amount, r.Currency, string(r.Status), r.Reason, r.MerchantReference, r.CaptureID,
 		items, vendors, r.NotifyURL, r.Surface, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, nanos(r.NextAttemptAt), r.RequestHash, r.Version, nanos(r.CreatedAt), nanos(r.UpdatedAt), r.CreatedBy).Scan(&r.Number)
+		r.Attempts, nanos(r.NextAttemptAt), r.RequestHash, r.Version, nanos(r.CreatedAt), nanos(r.UpdatedAt), r.CreatedBy,
+		nullTime(r.SucceededAt)).Scan(&r.Number)
 	if isUnique(err) {
 		return refund.Errorf(refund.EMerchantReferenceReused, "merchant_reference",
 			"merchant_reference %q was already used for another refund", r.MerchantReference)
@@ -166,6 +169,33 @@ func listRefundsQuery(f refund.RefundFilter) (string, []any) {
 	return `SELECT ` + refundSelect + ` FROM refunds` + whereClause(where) + ` ORDER BY id DESC` + limitSQL(limit(f.Limit), 0), args
 }
 
+// ListSucceededRefunds returns a page of the merchant's refunds that
+// succeeded in [f.From, f.To) and are succeeded still, in the order they
+// succeeded, then by id.
+func (t *tx) ListSucceededRefunds(ctx context.Context, f refund.SucceededFilter) ([]*refund.Refund, error) {
+	query, args := listSucceededQuery(f)
+	return t.queryRefunds(ctx, "list succeeded refunds", query, args...)
+}
+
+// listSucceededQuery is ListSucceededRefunds' statement: a keyset on
+// refunds_succeeded (merchant_id, succeeded_at, id), so that each page
+// starts where the last ended and a report's day costs its own refunds,
+// not the merchant's history (TestReconciliationLookupsUseAnIndex).
+func listSucceededQuery(f refund.SucceededFilter) (string, []any) {
+	where := []string{"merchant_id = ?", "succeeded_at >= ?", "succeeded_at < ?", "status = 'succeeded'"}
+	args := []any{f.MerchantID, nanos(f.From), nanos(f.To)}
+	if f.After != nil {
+		where, args = append(where, "(succeeded_at, id) > (?, ?)"), append(args, nanos(f.After.SucceededAt), f.After.ID)
+	}
+	if f.ProcessorAccount != "" {
+		// The literal <> '' lets the partial index on processor_account
+		// answer a bound value.
+		where = append(where, "order_id IN (SELECT id FROM orders WHERE processor_account = ? AND processor_account <> '')")
+		args = append(args, f.ProcessorAccount)
+	}
+	return `SELECT ` + refundSelect + ` FROM refunds` + whereClause(where) + ` ORDER BY succeeded_at, id` + limitSQL(limit(f.Limit), 0), args
+}
+
 func (t *tx) queryRefunds(ctx context.Context, op, query string, args ...any) ([]*refund.Refund, error) {
 	rows, err := t.q.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -184,18 +214,19 @@ func (t *tx) queryRefunds(ctx context.Context, op, query string, args ...any) ([
 }
 
 // UpdateRefund writes the mutable fields of r (status, reason, notify URL,
-// failure and processor fields, attempts, next attempt, updated time) if
-// the stored version is still r.Version, then bumps r.Version. The rest
-// (order, amount, shares, reference, request hash, creation) never change.
+// failure and processor fields, attempts, next attempt, updated and
+// succeeded times) if the stored version is still r.Version, then bumps
+// r.Version. The rest (order, amount, shares, reference, request hash,
+// creation) never change.
 // Returns EConflict when another writer got there first and
 // ERefundNotFound when there is no such refund.
 func (t *tx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
 	n, err := t.exec(ctx, "update refund", `UPDATE refunds SET status = ?, reason = ?, notify_url = ?,
 		failure_code = ?, failure_message = ?, response_code = ?, rrn = ?, stan = ?, auth_code = ?, arn = ?,
-		attempts = ?, next_attempt_at = ?, updated_at = ?, sweeps_left = ?, processor_reference = ?, version = version + 1
+		attempts = ?, next_attempt_at = ?, updated_at = ?, sweeps_left = ?, processor_reference = ?, succeeded_at = ?, version = version + 1
 		WHERE id = ? AND version = ?`,
 		string(r.Status), r.Reason, r.NotifyURL, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, nanos(r.NextAttemptAt), nanos(r.UpdatedAt), r.SweepsLeft, r.ProcessorReference, r.ID, r.Version)
+		r.Attempts, nanos(r.NextAttemptAt), nanos(r.UpdatedAt), r.SweepsLeft, r.ProcessorReference, nullTime(r.SucceededAt), r.ID, r.Version)
 	if err != nil {
 		return err
 	}

@@ -289,9 +289,12 @@ func TestInvoiceLookupsUseAnIndex(t *testing.T) {
 
 // TestReconciliationLookupsUseAnIndex holds a reconciliation's lookups to
 // their indexes: the refunds a report lists by refund id, not by a walk of
-// all the merchant's listings (the primary key's prefix), and one processor
-// account's refunds through the orders' partial index, not a scan of every
-// order.
+// all the merchant's listings (the primary key's prefix); the refunds that
+// succeeded in its days through refunds_succeeded, in its order, page
+// after page, not a walk of every refund the merchant made
+// (refunds_merchant (merchant_id=?), as the filter by creation time was
+// planned); and one processor account's refunds through the orders'
+// partial index, not a scan of every order.
 func TestReconciliationLookupsUseAnIndex(t *testing.T) {
 	s := mustOpen(t)
 	args := []any{"m_1", "pa_1", int64(1), int64(2)}
@@ -301,10 +304,37 @@ func TestReconciliationLookupsUseAnIndex(t *testing.T) {
 	if got := queryPlan(t, s.reader, listedByOtherReportsSQL, args...); !strings.Contains(got, "reported_refunds_refund") {
 		t.Errorf("listings by refund are planned as %s", got)
 	}
-	query, qargs := listRefundsQuery(refund.RefundFilter{MerchantID: "m_1", Status: refund.StatusSucceeded, ProcessorAccount: "pa_1",
-		CreatedAfter: time.Unix(1, 0), CreatedBefore: time.Unix(2, 0), Limit: 500})
-	if got := queryPlan(t, s.reader, query, qargs...); !strings.Contains(got, "orders_processor_account") || strings.Contains(got, "SCAN orders") {
-		t.Errorf("one account's refunds are planned as %s", got)
+	for _, account := range []string{"", "pa_1"} {
+		for _, after := range []*refund.Refund{nil, {ID: "re_1", SucceededAt: time.Unix(1, 5)}} {
+			query, qargs := listSucceededQuery(refund.SucceededFilter{MerchantID: "m_1", ProcessorAccount: account,
+				From: time.Unix(1, 0), To: time.Unix(2, 0), After: after, Limit: 500})
+			got := queryPlan(t, s.reader, query, qargs...)
+			if !strings.Contains(got, "SEARCH refunds USING INDEX refunds_succeeded (merchant_id=? AND ") || strings.Contains(got, "TEMP B-TREE") {
+				t.Errorf("the refunds that succeeded in a report's days (account %q, a later page %v) are planned as %s", account, after != nil, got)
+			}
+			if account != "" && (!strings.Contains(got, "orders_processor_account") || strings.Contains(got, "SCAN orders")) {
+				t.Errorf("one account's refunds are planned as %s", got)
+			}
+		}
+	}
+}
+
+// backfill runs, in one transaction, what stmts makes of the migration
+// file's text.
+func backfill(t *testing.T, s *Store, file string, stmts func(string) []string) func(context.Context) error {
+	text, err := migrations.ReadFile("migrations/" + file + ".sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(ctx context.Context) error {
+		return s.Update(ctx, func(rt refund.Tx) error {
+			for _, stmt := range stmts(string(text)) {
+				if _, err := rt.(*tx).q.ExecContext(ctx, stmt); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 }
 
@@ -312,20 +342,21 @@ func TestReconciliationLookupsUseAnIndex(t *testing.T) {
 // Service keeps.
 func TestCreditedBackfill(t *testing.T) {
 	s := mustOpen(t)
-	text, err := migrations.ReadFile("migrations/0019_credited.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.CheckCreditedBackfill(t, s, func(ctx context.Context) error {
-		return s.Update(ctx, func(rt refund.Tx) error {
-			for _, stmt := range storetest.CreditedBackfill(string(text)) {
-				if _, err := rt.(*tx).q.ExecContext(ctx, stmt); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	})
+	storetest.CheckCreditedBackfill(t, s, backfill(t, s, "0019_credited", storetest.CreditedBackfill))
+}
+
+// BenchmarkReconcileDay compares a reconciliation's listing of one day's
+// refunds by creation time and by when they succeeded, on a merchant with
+// 30,000 refunds.
+func BenchmarkReconcileDay(b *testing.B) {
+	storetest.BenchmarkReconcileDay(b, func(b *testing.B) refund.Store { return mustOpen(b) })
+}
+
+// TestSucceededBackfill holds migration 0022's backfill to what the
+// Service keeps.
+func TestSucceededBackfill(t *testing.T) {
+	s := mustOpen(t)
+	storetest.CheckSucceededBackfill(t, s, backfill(t, s, "0022_succeeded_at", storetest.SucceededBackfill))
 }
 
 // BenchmarkInvoiceHistory compares a refund of an invoiced order for a

@@ -123,7 +123,12 @@ func (reverser) Status(context.Context, string) (processor.Result, error) {
 // time: forget what the Service kept, then the UPDATEs of migration
 // 0019_credited (migration, its text).
 func CreditedBackfill(migration string) []string {
-	stmts := []string{`UPDATE invoice_lines SET credited_amount = 0`, `UPDATE invoices SET credited_shipping = 0`}
+	return backfill(migration, `UPDATE invoice_lines SET credited_amount = 0`, `UPDATE invoices SET credited_shipping = 0`)
+}
+
+// backfill is the statements forget, then the UPDATEs of migration.
+func backfill(migration string, forget ...string) []string {
+	stmts := forget
 	for _, s := range strings.Split(migration, ";") {
 		if i := strings.Index(s, "UPDATE "); i >= 0 {
 			stmts = append(stmts, s[i:])

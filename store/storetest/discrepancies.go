@@ -71,6 +71,90 @@ var discrepancyTests = []test{
 			t.Fatalf("CountDiscrepancies = %d, want 2", n)
 		}
 	}},
+	{"SucceededRefunds", func(t *testing.T, f *fixture) {
+		// Which refunds succeeded in [From, To), by when they succeeded,
+		// not when they were made; succeeded still; a page at a time in
+		// the order they succeeded, two at one instant across a page's
+		// end included; one processor account's; the merchant's own.
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		oa := f.mustCreateOrder(m1.ID)
+		ob := f.mustCreateOrder(m1.ID, func(o *refund.Order) { o.ProcessorAccountID, o.ProcessorOrderID = "pa_b", "PAY-B" })
+		oc := f.mustCreateOrder(m2.ID)
+		day := func(n int) time.Time { return time.Date(2026, 3, n, 0, 0, 0, 0, time.UTC) }
+		n := 0
+		mk := func(o *refund.Order, s refund.Status, made, succeeded time.Time) string {
+			n++
+			r := f.mustCreateRefund(o, func(r *refund.Refund) { r.CreatedAt, r.UpdatedAt, r.Seq = made, made, n })
+			r.Status, r.SucceededAt, r.UpdatedAt = s, succeeded, succeeded
+			f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateRefund(f.ctx, r) })
+			return r.ID
+		}
+		late := mk(oa, refund.StatusSucceeded, day(1), day(3).Add(10*time.Hour))      // made on the 1st, succeeded on the 3rd
+		early := mk(ob, refund.StatusSucceeded, day(3), day(3).Add(9*time.Hour))      // account pa_b's
+		same := mk(oa, refund.StatusSucceeded, day(3), day(3).Add(10*time.Hour))      // the same instant as late
+		mk(oa, refund.StatusReversed, day(3), day(3).Add(time.Hour))                  // succeeded, since reversed
+		mk(oa, refund.StatusSucceeded, day(2), day(2).Add(23*time.Hour))              // the day before
+		edge := mk(ob, refund.StatusSucceeded, day(3), day(4).Add(-time.Microsecond)) // the day's last microsecond
+		mk(oa, refund.StatusSucceeded, day(4), day(4))                                // the next day's first instant
+		mk(oa, refund.StatusFailed, day(3), time.Time{})                              // never succeeded
+		mk(oc, refund.StatusSucceeded, day(3), day(3).Add(time.Hour))                 // m2's
+		list := func(filter refund.SucceededFilter) []*refund.Refund {
+			var got []*refund.Refund
+			f.mustView(func(tx refund.Tx) (err error) {
+				got, err = tx.ListSucceededRefunds(f.ctx, filter)
+				return err
+			})
+			return got
+		}
+		idsOf := func(rs []*refund.Refund) []string {
+			var ids []string
+			for _, r := range rs {
+				ids = append(ids, r.ID)
+			}
+			return ids
+		}
+		// late and same succeeded at one instant: by id after that.
+		tied := []string{late, same}
+		if same < late {
+			tied = []string{same, late}
+		}
+		for _, tc := range []struct {
+			name    string
+			account string
+			limit   int
+			want    []string
+		}{
+			{"OneDay", "", 0, append(append([]string{early}, tied...), edge)},
+			{"Pages", "", 1, append(append([]string{early}, tied...), edge)},
+			{"PagesOfTwo", "", 2, append(append([]string{early}, tied...), edge)},
+			{"ProcessorAccount", "pa_b", 1, []string{early, edge}},
+			{"OtherProcessorAccount", "pa_c", 0, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				filter := refund.SucceededFilter{MerchantID: m1.ID, ProcessorAccount: tc.account, From: day(3), To: day(4), Limit: tc.limit}
+				var got []string
+				for pages := 0; ; pages++ {
+					page := list(filter)
+					got = append(got, idsOf(page)...)
+					if tc.limit == 0 || len(page) < tc.limit {
+						break
+					}
+					if pages > 10 {
+						t.Fatalf("paging does not end: %v", got)
+					}
+					filter.After = page[len(page)-1]
+				}
+				wantSame(t, "ListSucceededRefunds ids", got, tc.want)
+			})
+		}
+		if got := list(refund.SucceededFilter{MerchantID: m1.ID, From: day(3), To: day(4)}); len(got) == 0 ||
+			!got[0].SucceededAt.Equal(day(3).Add(9*time.Hour)) || !got[0].CreatedAt.Equal(day(3)) {
+			t.Fatalf("first refund of the 3rd: %+v", got)
+		}
+		if got := idsOf(list(refund.SucceededFilter{MerchantID: m2.ID, From: day(1), To: day(9)})); len(got) != 1 {
+			t.Fatalf("m2's refunds that succeeded: %v", got)
+		}
+	}},
 	{"SettlementReports", func(t *testing.T, f *fixture) {
 		// A report is kept by its account and day with the refunds it
 		// listed; one of the same account and day replaces it; other

@@ -243,6 +243,7 @@ var timeTests = []test{
 		o := f.mustCreateOrder(m.ID, func(o *refund.Order) { o.CreatedAt, o.UpdatedAt = at, at.Add(time.Microsecond) })
 		r := f.mustCreateRefund(o, func(r *refund.Refund) {
 			r.CreatedAt, r.UpdatedAt, r.NextAttemptAt = at, at.Add(time.Second), at.Add(time.Hour)
+			r.Status, r.SucceededAt = refund.StatusSucceeded, at.Add(2*time.Hour)
 		})
 		var gm *refund.Merchant
 		f.mustView(func(tx refund.Tx) (err error) {
@@ -258,13 +259,14 @@ var timeTests = []test{
 		wantTime(t, "Refund.CreatedAt", gr.CreatedAt, at)
 		wantTime(t, "Refund.UpdatedAt", gr.UpdatedAt, at.Add(time.Second))
 		wantTime(t, "Refund.NextAttemptAt", gr.NextAttemptAt, at.Add(time.Hour))
+		wantTime(t, "Refund.SucceededAt", gr.SucceededAt, at.Add(2*time.Hour))
 	}},
 	{"ZeroTimes", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		r := f.mustCreateRefund(f.mustCreateOrder(m.ID), func(r *refund.Refund) { r.NextAttemptAt, r.UpdatedAt = time.Time{}, time.Time{} })
 		got := f.mustGetRefund(r.ID)
-		if !got.NextAttemptAt.IsZero() || !got.UpdatedAt.IsZero() {
-			t.Fatalf("zero times read back as %v and %v", got.NextAttemptAt, got.UpdatedAt)
+		if !got.NextAttemptAt.IsZero() || !got.UpdatedAt.IsZero() || !got.SucceededAt.IsZero() {
+			t.Fatalf("zero times read back as %v, %v and %v", got.NextAttemptAt, got.UpdatedAt, got.SucceededAt)
 		}
 		rec := f.newIdempotency(m.ID, "key-1", func(r *refund.IdempotencyRecord) { r.LockedUntil = time.Time{} })
 		f.mustInsertIdempotency(rec)

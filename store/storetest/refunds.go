@@ -121,6 +121,7 @@ var refundTests = []test{
 		wantSame(t, "refund after update", f.mustGetRefund(r.ID), r)
 
 		r.Status, r.FailureCode, r.FailureMessage, r.UpdatedAt = refund.StatusSucceeded, "", "", t0.Add(2*time.Second)
+		r.SucceededAt = r.UpdatedAt
 		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateRefund(f.ctx, r) })
 		if r.Version != 3 {
 			t.Fatalf("Version = %d after two updates, want 3", r.Version)
