@@ -123,8 +123,11 @@ func reportStatus(s string) (processor.Status, bool) {
 // the same report again changes nothing. Refunds that succeeded within
 // the days the report covers that it does not list are
 // missing_at_processor. A refund is judged by when it succeeded, not when
-// it was made: the processor ran it then, and one approved, reviewed or
-// retried days after it was made is on that later day's report.
+// it was made: one approved or retried days after it was made runs, and
+// is listed, on that later day. One whose outcome refundd learned late
+// (resolved from review, found executed after it was recorded failed,
+// corrected by a report) counts from when refundd learned it; the report
+// that listed it, once reconciled, keeps later ones from flagging it.
 //
 // A refund may reach the processor's report on a later day than refundd
 // saw it succeed (opt.SettlementLag): a report covering days [From, To]
@@ -212,6 +215,9 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		}
 		if !from.Before(to) {
 			return nil
+		}
+		if _, err := tx.RecoverSucceededAt(ctx, p.MerchantID); err != nil {
+			return err
 		}
 		missing, err := s.missingAtProcessor(ctx, tx, p, rep, from, to, seen, now)
 		out.Results = append(out.Results, missing...)

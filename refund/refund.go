@@ -352,9 +352,9 @@ type Refund struct {
 	Version   int64 // optimistic lock: every update bumps it
 	CreatedAt time.Time
 	UpdatedAt time.Time
-	// SucceededAt is when it last became succeeded; zero until then. A
-	// processor lists a refund by the day it ran, which is later than the
-	// day it was made for one approved, reviewed or retried days after.
+	// SucceededAt is when it last became succeeded in refundd; zero until
+	// then. A processor lists a refund by the day it ran, which is later
+	// than the day it was made for one approved or retried days after.
 	SucceededAt time.Time
 }
 

@@ -187,6 +187,12 @@ type Tx interface {
 	ReportsCoverFrom(ctx context.Context, merchantID, processorAccount string) (time.Time, error)
 	// ListSucceededRefunds returns a page of the refunds f asks for.
 	ListSucceededRefunds(ctx context.Context, f SucceededFilter) ([]*Refund, error)
+	// RecoverSucceededAt gives the merchant's succeeded (or since
+	// reversed) refunds that have no SucceededAt their last move to
+	// succeeded from their transitions, bumping their versions, and
+	// returns how many: a node older than migration 0022, still running
+	// beside one that applied it, finishes refunds without the time.
+	RecoverSucceededAt(ctx context.Context, merchantID string) (int64, error)
 	// ListedByOtherReports returns those of refundIDs, of the merchant,
 	// that a recorded report other than r (its account and days) listed.
 	ListedByOtherReports(ctx context.Context, r *SettlementReport, refundIDs []string) (map[string]bool, error)

@@ -739,8 +739,9 @@ func genericPlan(t *testing.T, conn *pgxpool.Conn, stmt, query string, args []an
 
 // TestReconciliationListingUsesAnIndex holds a reconciliation's question,
 // which refunds succeeded in a report's days, to refunds_succeeded in its
-// order as a generic plan, first page and later ones, on a merchant with
-// 60 days of refunds, analyzed. Asked as a filter of ListRefunds (newest
+// order as a generic plan, first page and later ones, of one processor
+// account or all, on a merchant with 60 days of refunds, analyzed, and
+// its recovery of refunds an older node finished to their partial index. Asked as a filter of ListRefunds (newest
 // first by id), the generic plan walked refunds_pkey backwards through
 // every refund the merchant made.
 func TestReconciliationListingUsesAnIndex(t *testing.T) {
@@ -759,12 +760,20 @@ func TestReconciliationListingUsesAnIndex(t *testing.T) {
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "RESET ALL; DEALLOCATE ALL")
 	day := time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC) // the seed's 31st day
-	for i, after := range []*refund.Refund{nil, {ID: "re_mer_1_0003050", SucceededAt: day.Add(50 * time.Minute)}} {
-		query, args := listSucceededQuery(refund.SucceededFilter{MerchantID: "mer_1", From: day, To: day.Add(24 * time.Hour), After: after, Limit: 500})
-		plan := strings.Join(genericPlan(t, conn, fmt.Sprintf("succeeded_in_a_day_%d", i), query, args), "\n")
-		if !strings.Contains(plan, "Index Scan using refunds_succeeded") || strings.Contains(plan, "Sort") {
-			t.Errorf("%s\nis planned as\n%s", query, plan)
+	i := 0
+	for _, account := range []string{"", "pa_1"} {
+		for _, after := range []*refund.Refund{nil, {ID: "re_mer_1_0003050", SucceededAt: day.Add(10*time.Hour + 19*time.Minute)}} {
+			query, args := listSucceededQuery(refund.SucceededFilter{MerchantID: "mer_1", ProcessorAccount: account,
+				From: day, To: day.Add(24 * time.Hour), After: after, Limit: 500})
+			i++
+			plan := strings.Join(genericPlan(t, conn, fmt.Sprintf("succeeded_in_a_day_%d", i), query, args), "\n")
+			if !strings.Contains(plan, "Index Scan using refunds_succeeded") || strings.Contains(plan, "Sort") || strings.Contains(plan, "Seq Scan") {
+				t.Errorf("%s\nis planned as\n%s", query, plan)
+			}
 		}
+	}
+	if plan := strings.Join(genericPlan(t, conn, "recover_succeeded_at", recoverSucceededAtSQL, []any{"mer_1"}), "\n"); !strings.Contains(plan, "refunds_succeeded_unknown") {
+		t.Errorf("%s\nis planned as\n%s", recoverSucceededAtSQL, plan)
 	}
 }
 

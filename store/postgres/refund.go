@@ -189,13 +189,6 @@ func (t *tx) refundFrom(row pgx.Row, name string) (*refund.Refund, error) {
 // ListRefunds returns refunds newest first (by id). An empty f.MerchantID
 // lists every merchant's refunds; f.Limit <= 0 means 100.
 func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.Refund, error) {
-	query, p := listRefundsQuery(f)
-	return queryAll(ctx, t, "list refunds", query, scanRefund, p...)
-}
-
-// listRefundsQuery is ListRefunds' statement and its arguments
-// (TestReconciliationListingUsesAnIndex plans it).
-func listRefundsQuery(f refund.RefundFilter) (string, params) {
 	var where []string
 	var p params
 	if f.MerchantID != "" {
@@ -234,7 +227,8 @@ func listRefundsQuery(f refund.RefundFilter) (string, params) {
 	if f.Cursor != "" {
 		where = append(where, "id < "+p.add(f.Cursor))
 	}
-	return `SELECT ` + refundSelect + ` FROM refunds` + whereClause(where) + ` ORDER BY id DESC LIMIT ` + p.add(limit(f.Limit)), p
+	query := `SELECT ` + refundSelect + ` FROM refunds` + whereClause(where) + ` ORDER BY id DESC LIMIT ` + p.add(limit(f.Limit))
+	return queryAll(ctx, t, "list refunds", query, scanRefund, p...)
 }
 
 // ListSucceededRefunds returns a page of the merchant's refunds that

@@ -148,3 +148,20 @@ func (t *tx) FindRefund(ctx context.Context, merchantID, field, value string) (*
 	return t.getRefund(ctx, `SELECT `+refundSelect+` FROM refunds WHERE merchant_id = ? AND `+field+` = ? ORDER BY id LIMIT 1`,
 		[]any{merchantID, value}, value)
 }
+
+// RecoverSucceededAt fills in when the merchant's succeeded (or since
+// reversed) refunds without a time succeeded: those a node older than
+// migration 0022 finished after another applied it. Their last move to
+// succeeded is in their transitions (updated_at if none were recorded).
+// The version moves, so a copy read before cannot write NULL back. The
+// partial index refunds_succeeded_unknown (0023) holds only such refunds,
+// none once every node runs 0022's code, so this costs a probe.
+func (t *tx) RecoverSucceededAt(ctx context.Context, merchantID string) (int64, error) {
+	return t.exec(ctx, "recover succeeded times", recoverSucceededAtSQL, merchantID)
+}
+
+// recoverSucceededAtSQL is RecoverSucceededAt's statement (its plan is
+// tested).
+const recoverSucceededAtSQL = `UPDATE refunds SET succeeded_at = COALESCE((SELECT t.at FROM refund_transitions t
+	WHERE t.refund_id = refunds.id AND t.to_status = 'succeeded' ORDER BY t.id DESC LIMIT 1), updated_at), version = version + 1
+	WHERE merchant_id = ? AND succeeded_at IS NULL AND status IN ('succeeded', 'reversed')`

@@ -126,7 +126,7 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 	return t.queryRefunds(ctx, "list refunds", query, args...)
 }
 
-// listRefundsQuery is ListRefunds' statement (TestReconciliationLookupsUseAnIndex plans it).
+// listRefundsQuery is ListRefunds' statement and its arguments.
 func listRefundsQuery(f refund.RefundFilter) (string, []any) {
 	var where []string
 	var args []any

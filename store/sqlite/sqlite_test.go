@@ -294,7 +294,8 @@ func TestInvoiceLookupsUseAnIndex(t *testing.T) {
 // after page, not a walk of every refund the merchant made
 // (refunds_merchant (merchant_id=?), as the filter by creation time was
 // planned); and one processor account's refunds through the orders'
-// partial index, not a scan of every order.
+// partial index, not a scan of every order; and the refunds an older node
+// finished without a time through refunds_succeeded_unknown.
 func TestReconciliationLookupsUseAnIndex(t *testing.T) {
 	s := mustOpen(t)
 	args := []any{"m_1", "pa_1", int64(1), int64(2)}
@@ -316,6 +317,9 @@ func TestReconciliationLookupsUseAnIndex(t *testing.T) {
 				t.Errorf("one account's refunds are planned as %s", got)
 			}
 		}
+	}
+	if got := queryPlan(t, s.reader, recoverSucceededAtSQL, "m_1"); !strings.Contains(got, "refunds_succeeded_unknown") {
+		t.Errorf("the refunds an older node finished are planned as %s", got)
 	}
 }
 

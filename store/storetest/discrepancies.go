@@ -155,6 +155,71 @@ var discrepancyTests = []test{
 			t.Fatalf("m2's refunds that succeeded: %v", got)
 		}
 	}},
+	{"RecoverSucceededAt", func(t *testing.T, f *fixture) {
+		// Refunds an older node finished (succeeded, or since reversed,
+		// without a time) get their last move to succeeded, else their
+		// updated time, and a new version; others are left as they are.
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		o1, o2 := f.mustCreateOrder(m1.ID), f.mustCreateOrder(m2.ID)
+		n := 0
+		mk := func(o *refund.Order, s refund.Status, succeeded time.Time, moves ...time.Time) *refund.Refund {
+			n++
+			r := f.mustCreateRefund(o, func(r *refund.Refund) { r.Seq = n })
+			r.Status, r.SucceededAt, r.UpdatedAt = s, succeeded, t0.Add(5*time.Hour)
+			f.mustUpdate(func(tx refund.Tx) error {
+				for _, at := range moves {
+					if err := tx.InsertTransition(f.ctx, refund.Transition{RefundID: r.ID, From: refund.StatusPending, To: refund.StatusSucceeded, At: at}); err != nil {
+						return err
+					}
+				}
+				return tx.UpdateRefund(f.ctx, r)
+			})
+			return r
+		}
+		moved := mk(o1, refund.StatusSucceeded, time.Time{}, t0.Add(time.Hour), t0.Add(2*time.Hour)) // failed, then revived: the last
+		reversed := mk(o1, refund.StatusReversed, time.Time{}, t0.Add(3*time.Hour))
+		bare := mk(o1, refund.StatusSucceeded, time.Time{}) // no transition recorded: its updated time
+		known := mk(o1, refund.StatusSucceeded, t0.Add(4*time.Hour), t0.Add(time.Hour))
+		failed := mk(o1, refund.StatusFailed, time.Time{})
+		other := mk(o2, refund.StatusSucceeded, time.Time{}, t0.Add(time.Hour))
+		recoverFor := func(merchantID string) int64 {
+			var n int64
+			f.mustUpdate(func(tx refund.Tx) (err error) {
+				n, err = tx.RecoverSucceededAt(f.ctx, merchantID)
+				return err
+			})
+			return n
+		}
+		if got := recoverFor(m1.ID); got != 3 {
+			t.Fatalf("RecoverSucceededAt = %d, want 3", got)
+		}
+		for _, tc := range []struct {
+			name    string
+			r       *refund.Refund
+			want    time.Time
+			version int64
+		}{
+			{"moved twice", moved, t0.Add(2 * time.Hour), moved.Version + 1},
+			{"reversed", reversed, t0.Add(3 * time.Hour), reversed.Version + 1},
+			{"no transition", bare, t0.Add(5 * time.Hour), bare.Version + 1},
+			{"known", known, t0.Add(4 * time.Hour), known.Version},
+			{"failed", failed, time.Time{}, failed.Version},
+			{"another merchant's", other, time.Time{}, other.Version},
+		} {
+			got := f.mustGetRefund(tc.r.ID)
+			if !got.SucceededAt.Equal(tc.want) || got.Version != tc.version {
+				t.Errorf("%s: succeeded at %v, version %d; want %v, %d", tc.name, got.SucceededAt, got.Version, tc.want, tc.version)
+			}
+		}
+		// A copy read before cannot write the time away.
+		err := f.update(func(tx refund.Tx) error { return tx.UpdateRefund(f.ctx, moved) })
+		if refund.ErrorCode(err) != refund.EConflict {
+			t.Fatalf("a copy read before recovery wrote: %v, want a conflict", err)
+		}
+		if got := recoverFor(m1.ID); got != 0 {
+			t.Fatalf("RecoverSucceededAt again = %d, want 0", got)
+		}
+	}},
 	{"SettlementReports", func(t *testing.T, f *fixture) {
 		// A report is kept by its account and day with the refunds it
 		// listed; one of the same account and day replaces it; other

@@ -1,7 +1,7 @@
 -- 0022_succeeded_at (PostgreSQL twin of the SQLite file): when each
 -- refund became succeeded. Reconciliation asks which refunds succeeded in
 -- a report's days: a processor lists a refund by the day it ran, and one
--- approved, reviewed or retried days after it was made runs on a later
+-- approved or retried days after it was made runs on a later
 -- day than its creation. The index also keeps that question to the
 -- report's days, where filtering by creation walked every refund the
 -- merchant ever made.
