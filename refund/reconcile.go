@@ -137,10 +137,10 @@ func reportStatus(s string) (processor.Status, bool) {
 // report of the same days reconciled again replacing the first, and a
 // refund that another report listed is not missing. Nor is a refund that
 // succeeded before the first day a remembered report covers: a report no
-// one reconciled here may have listed it. With opt.Processor, only refunds of that processor
-// account's orders can be missing, and its reports are kept apart from
-// other accounts': a merchant with several processors reconciles each
-// one's report on its own.
+// one reconciled here may have listed it. With opt.Processor, only refunds
+// of that processor account's orders can be missing, and its reports are
+// kept apart from other accounts': a merchant with several processors
+// reconciles each one's report on its own.
 func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, opt ReconcileOptions) (*Reconciliation, error) {
 	if err := require(p, ScopeRefundsReview); err != nil {
 		return nil, err

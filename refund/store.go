@@ -277,20 +277,17 @@ type OrderFilter struct {
 
 // RefundFilter selects refunds of one merchant.
 type RefundFilter struct {
-	MerchantID string
-	OrderID    string
-	Status     Status
-	Surface    string // where it was asked for; "" any
-	Currency   string // "" any
-	// ProcessorAccount: only refunds of orders of this processor account
-	// (its id); "" any.
-	ProcessorAccount string
-	MinAmount        int64     // minor units, inclusive; 0 unbounded
-	MaxAmount        int64     // minor units, inclusive; 0 unbounded
-	CreatedAfter     time.Time // inclusive, zero = unbounded
-	CreatedBefore    time.Time // exclusive, zero = unbounded
-	Cursor           string
-	Limit            int
+	MerchantID    string
+	OrderID       string
+	Status        Status
+	Surface       string    // where it was asked for; "" any
+	Currency      string    // "" any
+	MinAmount     int64     // minor units, inclusive; 0 unbounded
+	MaxAmount     int64     // minor units, inclusive; 0 unbounded
+	CreatedAfter  time.Time // inclusive, zero = unbounded
+	CreatedBefore time.Time // exclusive, zero = unbounded
+	Cursor        string
+	Limit         int
 }
 
 // SucceededFilter asks which of a merchant's refunds succeeded in [From,

@@ -206,12 +206,6 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 	if f.Currency != "" {
 		where = append(where, "currency = "+p.add(f.Currency))
 	}
-	if f.ProcessorAccount != "" {
-		// The literal <> '' lets a generic plan use the partial index on
-		// processor_account.
-		where = append(where, "order_id IN (SELECT id FROM orders WHERE processor_account = "+p.add(f.ProcessorAccount)+
-			" AND processor_account <> '')")
-	}
 	if f.MinAmount > 0 {
 		where = append(where, "amount >= "+p.add(f.MinAmount))
 	}
@@ -265,8 +259,8 @@ func listSucceededQuery(f refund.SucceededFilter) (string, params) {
 // failure and processor fields, attempts, next attempt, updated and
 // succeeded times) if the stored version is still r.Version, then bumps
 // r.Version. The rest (order, amount, shares, reference, number, request
-// hash, creation) never change. Returns EConflict when another writer got there first and
-// ERefundNotFound when there is no such refund.
+// hash, creation) never change. Returns EConflict when another writer got
+// there first and ERefundNotFound when there is no such refund.
 func (t *tx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
 	id, version := r.ID, r.Version
 	refused := func(why string) error {

@@ -106,53 +106,47 @@ var discrepancyTests = []test{
 			})
 			return got
 		}
-		idsOf := func(rs []*refund.Refund) []string {
-			var ids []string
-			for _, r := range rs {
-				ids = append(ids, r.ID)
-			}
-			return ids
-		}
 		// late and same succeeded at one instant: by id after that.
 		tied := []string{late, same}
 		if same < late {
 			tied = []string{same, late}
 		}
+		third := append(append([]string{early}, tied...), edge)
 		for _, tc := range []struct {
 			name    string
 			account string
 			limit   int
 			want    []string
 		}{
-			{"OneDay", "", 0, append(append([]string{early}, tied...), edge)},
-			{"Pages", "", 1, append(append([]string{early}, tied...), edge)},
-			{"PagesOfTwo", "", 2, append(append([]string{early}, tied...), edge)},
+			{"OneDay", "", 0, third},
+			{"Pages", "", 1, third},
+			{"PagesOfTwo", "", 2, third},
 			{"ProcessorAccount", "pa_b", 1, []string{early, edge}},
 			{"OtherProcessorAccount", "pa_c", 0, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				filter := refund.SucceededFilter{MerchantID: m1.ID, ProcessorAccount: tc.account, From: day(3), To: day(4), Limit: tc.limit}
-				var got []string
+				var got []*refund.Refund
 				for pages := 0; ; pages++ {
 					page := list(filter)
-					got = append(got, idsOf(page)...)
+					got = append(got, page...)
 					if tc.limit == 0 || len(page) < tc.limit {
 						break
 					}
 					if pages > 10 {
-						t.Fatalf("paging does not end: %v", got)
+						t.Fatalf("paging does not end: %d refunds", len(got))
 					}
 					filter.After = page[len(page)-1]
 				}
-				wantSame(t, "ListSucceededRefunds ids", got, tc.want)
+				wantIDs(t, "ListSucceededRefunds", got, tc.want...)
 			})
 		}
 		if got := list(refund.SucceededFilter{MerchantID: m1.ID, From: day(3), To: day(4)}); len(got) == 0 ||
 			!got[0].SucceededAt.Equal(day(3).Add(9*time.Hour)) || !got[0].CreatedAt.Equal(day(3)) {
 			t.Fatalf("first refund of the 3rd: %+v", got)
 		}
-		if got := idsOf(list(refund.SucceededFilter{MerchantID: m2.ID, From: day(1), To: day(9)})); len(got) != 1 {
-			t.Fatalf("m2's refunds that succeeded: %v", got)
+		if got := list(refund.SucceededFilter{MerchantID: m2.ID, From: day(1), To: day(9)}); len(got) != 1 {
+			t.Fatalf("m2's refunds that succeeded: %d, want 1", len(got))
 		}
 	}},
 	{"RecoverSucceededAt", func(t *testing.T, f *fixture) {
