@@ -123,6 +123,13 @@ type reconcileSummaryJSON struct {
 	Totals   map[string]int64 `json:"totals"`
 }
 
+type uncheckedDaysJSON struct {
+	From    string           `json:"from"`
+	To      string           `json:"to"`
+	Refunds int              `json:"refunds"`
+	Totals  map[string]int64 `json:"totals"`
+}
+
 // reconcile matches the processor's report in the body (CSV, whatever
 // Content-Type a client gives it) to the merchant's refunds.
 // ?map=column=HEADER names a column by another header; ?settlement_lag=27h
@@ -181,11 +188,15 @@ func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
 	for i, s := range rec.Summary {
 		summary[i] = reconcileSummaryJSON{Currency: s.Currency, Counts: s.Counts, Totals: s.Totals}
 	}
+	unchecked := make([]uncheckedDaysJSON, len(rec.Unchecked))
+	for i, u := range rec.Unchecked {
+		unchecked[i] = uncheckedDaysJSON{From: u.From.Format(time.DateOnly), To: u.To.Format(time.DateOnly), Refunds: u.Refunds, Totals: u.Totals}
+	}
 	var from, to *string
 	if !rec.From.IsZero() {
-		f, t := rec.From.Format("2006-01-02"), rec.To.Format("2006-01-02")
+		f, t := rec.From.Format(time.DateOnly), rec.To.Format(time.DateOnly)
 		from, to = &f, &t
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "reconciliation", "from": from, "to": to,
-		"flagged": rec.Flagged, "results": results, "summary": summary})
+		"flagged": rec.Flagged, "results": results, "summary": summary, "unchecked": unchecked})
 }

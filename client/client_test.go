@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -572,5 +573,20 @@ func TestReconcile(t *testing.T) {
 	// And the processor account: one the merchant lacks is refused.
 	if _, err := f.c.ReconcileWith(ctx, []byte(report), client.ReconcileOptions{Map: lagged.Map, Processor: "acq-z"}); client.ErrorCode(err) != "processor_account_not_found" {
 		t.Fatalf("an unknown processor account: %v", err)
+	}
+	// Days between two dated reports that no report covers come back.
+	for i, day := range []string{"2026-01-01", "2026-01-04"} {
+		dated := "Our Ref,amount,currency,status,date\n" + r.ID + ",7.00,SAR,settled," + day + "\n"
+		rec, err := f.c.Reconcile(ctx, []byte(dated), map[string]string{"refund_id": "Our Ref"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "[]"
+		if i == 1 {
+			want = "[{From:2026-01-02 To:2026-01-03 Refunds:0 Totals:map[]}]"
+		}
+		if got := fmt.Sprintf("%+v", rec.Unchecked); got != want {
+			t.Fatalf("report of %s: unchecked %s, want %s", day, got, want)
+		}
 	}
 }

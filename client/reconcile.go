@@ -38,6 +38,20 @@ type Reconciliation struct {
 	Flagged int                `json:"flagged"`
 	Results []ReconcileResult  `json:"results"`
 	Summary []ReconcileSummary `json:"summary"`
+	// Unchecked are days next to the report's that no reconciled report
+	// covers, with the refunds no report has listed that succeeded in
+	// them: reconcile those days' reports.
+	Unchecked []UncheckedDays `json:"unchecked"`
+}
+
+// UncheckedDays are days (YYYY-MM-DD, both included) no reconciled report
+// covers, with how many refunds succeeded in them that no report listed,
+// and their amounts by currency in minor units.
+type UncheckedDays struct {
+	From    string           `json:"from"`
+	To      string           `json:"to"`
+	Refunds int              `json:"refunds"`
+	Totals  map[string]int64 `json:"totals"`
 }
 
 // Reconcile sends a processor's settlement report (CSV with a header row)

@@ -66,6 +66,26 @@ type SettlementReport struct {
 	RefundIDs        []string
 }
 
+// ReportCoverage is what a processor account's recorded reports cover,
+// seen from one report's days [from, to] (store.ReportCoverage).
+type ReportCoverage struct {
+	First time.Time // the earliest day any of them covers; zero: none is recorded
+	// Before is the last day covered by those that begin before from,
+	// After the first day covered by those that end after to; zero: none.
+	Before, After time.Time
+}
+
+// UncheckedDays are days next to a report's that no reconciled report of
+// its account covers, with the refunds that succeeded in them (by the
+// same rule as a report of those days, settlement lag included) and that
+// no report listed: nothing has checked them yet. Reconciling those days'
+// reports does.
+type UncheckedDays struct {
+	From, To time.Time // days, UTC, both included
+	Refunds  int
+	Totals   map[string]int64 // their amounts by currency
+}
+
 // ReconcileSummary counts one currency's results.
 type ReconcileSummary struct {
 	Currency string
@@ -98,6 +118,10 @@ type Reconciliation struct {
 	Results  []ReconcileResult
 	Summary  []ReconcileSummary
 	Flagged  int
+	// Unchecked are the days between this report's and the account's
+	// nearest reconciled reports before and after it that no report
+	// covers (a day skipped, or not yet reconciled).
+	Unchecked []UncheckedDays
 }
 
 // reportStatus reduces a processor's status word to what it means for the
@@ -137,7 +161,12 @@ func reportStatus(s string) (processor.Status, bool) {
 // report of the same days reconciled again replacing the first, and a
 // refund that another report listed is not missing. Nor is a refund that
 // succeeded before the first day a remembered report covers: a report no
-// one reconciled here may have listed it. With opt.Processor, only refunds
+// one reconciled here may have listed it. The days between a report and
+// its account's nearest reconciled reports before and after it that no
+// report covers (a day skipped, or not yet reconciled) come back as
+// Unchecked, with the refunds that succeeded in them and no report has
+// listed: not flagged, since those days' own reports, once reconciled,
+// answer for them. With opt.Processor, only refunds
 // of that processor account's orders can be missing, and its reports are
 // kept apart from other accounts': a merchant with several processors
 // reconciles each one's report on its own.
@@ -164,7 +193,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	}
 	out := &Reconciliation{}
 	err := s.update(ctx, func(tx Tx) error {
-		out.Results, out.From, out.To = nil, time.Time{}, time.Time{}
+		out.Results, out.Unchecked, out.From, out.To = nil, nil, time.Time{}, time.Time{}
 		account := ""
 		if opt.Processor != "" {
 			a, err := accountFor(ctx, tx, p.MerchantID, opt.Processor)
@@ -197,10 +226,11 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		if out.From.IsZero() {
 			return nil // a report without dates covers no day for certain
 		}
-		covered, err := tx.ReportsCoverFrom(ctx, p.MerchantID, account)
+		cov, err := tx.ReportCoverage(ctx, p.MerchantID, account, out.From, out.To)
 		if err != nil {
 			return err
 		}
+		covered := cov.First
 		if covered.IsZero() || out.From.Before(covered) {
 			covered = out.From
 		}
@@ -209,19 +239,43 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		if err := tx.RecordReport(ctx, rep); err != nil {
 			return err
 		}
-		from, to := out.From.Add(-opt.SettlementLag), out.To.Add(24*time.Hour-opt.SettlementLag)
-		if from.Before(covered) {
-			from = covered
-		}
-		if !from.Before(to) {
-			return nil
-		}
 		if _, err := tx.RecoverSucceededAt(ctx, p.MerchantID); err != nil {
 			return err
 		}
-		missing, err := s.missingAtProcessor(ctx, tx, p, rep, from, to, seen, now)
-		out.Results = append(out.Results, missing...)
-		return err
+		// succeeded is when a refund that a report of days [first, last]
+		// answers for succeeded: [first-lag, last+1d-lag), and never
+		// before the first day a report covers.
+		succeeded := func(first, last time.Time) (time.Time, time.Time) {
+			from, to := first.Add(-opt.SettlementLag), last.Add(24*time.Hour-opt.SettlementLag)
+			if from.Before(covered) {
+				from = covered
+			}
+			return from, to
+		}
+		from, to := succeeded(out.From, out.To)
+		err = s.unlisted(ctx, tx, p.MerchantID, rep, from, to, seen, func(r *Refund) error {
+			res := ReconcileResult{Kind: ReconMissingAtProcessor, RefundID: r.ID, Currency: r.Currency, BookAmount: r.Amount,
+				BookStatus: string(r.Status), Detail: "succeeded in refundd, absent from this report, which covers its last day to be listed, and from every other report reconciled"}
+			out.Results = append(out.Results, res)
+			return s.flag(ctx, tx, &out.Results[len(out.Results)-1], p.MerchantID, r.ID, r.OrderID, now)
+		})
+		if err != nil {
+			return err
+		}
+		for _, gap := range uncovered(cov, out.From, out.To) {
+			u := UncheckedDays{From: gap[0], To: gap[1], Totals: map[string]int64{}}
+			from, to := succeeded(gap[0], gap[1])
+			err := s.unlisted(ctx, tx, p.MerchantID, rep, from, to, seen, func(r *Refund) error {
+				u.Refunds++
+				u.Totals[r.Currency] += r.Amount
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			out.Unchecked = append(out.Unchecked, u)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -290,17 +344,20 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, row Repo
 	return res, s.flag(ctx, tx, &res, p.MerchantID, r.ID, r.OrderID, now)
 }
 
-// missingAtProcessor lists the refunds of the report's processor account
-// (all the merchant's for "") that succeeded in [from, to), are succeeded
-// still, and that neither this report nor another recorded one listed.
-func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, rep *SettlementReport, from, to time.Time, seen map[string]bool, now time.Time) ([]ReconcileResult, error) {
-	var out []ReconcileResult
+// unlisted calls fn for each refund of the report's processor account
+// (all the merchant's for "") that succeeded in [from, to), is succeeded
+// still, and that neither this report (seen) nor another recorded one
+// listed, in the order they succeeded.
+func (s *Service) unlisted(ctx context.Context, tx Tx, merchantID string, rep *SettlementReport, from, to time.Time, seen map[string]bool, fn func(*Refund) error) error {
+	if !from.Before(to) {
+		return nil
+	}
 	var after *Refund
 	for {
-		page, err := tx.ListSucceededRefunds(ctx, SucceededFilter{MerchantID: p.MerchantID, ProcessorAccount: rep.ProcessorAccount,
+		page, err := tx.ListSucceededRefunds(ctx, SucceededFilter{MerchantID: merchantID, ProcessorAccount: rep.ProcessorAccount,
 			From: from, To: to, After: after, Limit: 500})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var ask []string
 		for _, r := range page {
@@ -310,24 +367,36 @@ func (s *Service) missingAtProcessor(ctx context.Context, tx Tx, p Principal, re
 		}
 		elsewhere, err := tx.ListedByOtherReports(ctx, rep, ask)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, r := range page {
 			if seen[r.ID] || elsewhere[r.ID] {
 				continue
 			}
-			res := ReconcileResult{Kind: ReconMissingAtProcessor, RefundID: r.ID, Currency: r.Currency, BookAmount: r.Amount,
-				BookStatus: string(r.Status), Detail: "succeeded in refundd, absent from this report, which covers its last day to be listed, and from every other report reconciled"}
-			if err := s.flag(ctx, tx, &res, p.MerchantID, r.ID, r.OrderID, now); err != nil {
-				return nil, err
+			if err := fn(r); err != nil {
+				return err
 			}
-			out = append(out, res)
 		}
 		if len(page) < 500 {
-			return out, nil
+			return nil
 		}
 		after = page[len(page)-1]
 	}
+}
+
+// uncovered returns the spans of days (first, last) between a report of
+// [from, to] and the nearest recorded reports before and after it that no
+// report covers.
+func uncovered(cov ReportCoverage, from, to time.Time) [][2]time.Time {
+	const day = 24 * time.Hour
+	var out [][2]time.Time
+	if !cov.Before.IsZero() && cov.Before.Add(day).Before(from) {
+		out = append(out, [2]time.Time{cov.Before.Add(day), from.Add(-day)})
+	}
+	if !cov.After.IsZero() && to.Add(day).Before(cov.After) {
+		out = append(out, [2]time.Time{to.Add(day), cov.After.Add(-day)})
+	}
+	return out
 }
 
 // flag lists res as a discrepancy (once per refund and kind, or per

@@ -182,9 +182,9 @@ type Tx interface {
 	// it listed, replacing what a report of the same merchant, processor
 	// account and days recorded before.
 	RecordReport(ctx context.Context, r *SettlementReport) error
-	// ReportsCoverFrom returns the earliest day the recorded reports of
-	// the merchant's processor account cover (zero when there are none).
-	ReportsCoverFrom(ctx context.Context, merchantID, processorAccount string) (time.Time, error)
+	// ReportCoverage returns what the recorded reports of the merchant's
+	// processor account cover around the days [from, to].
+	ReportCoverage(ctx context.Context, merchantID, processorAccount string, from, to time.Time) (ReportCoverage, error)
 	// ListSucceededRefunds returns a page of the refunds f asks for.
 	ListSucceededRefunds(ctx context.Context, f SucceededFilter) ([]*Refund, error)
 	// RecoverSucceededAt gives the merchant's succeeded (or since

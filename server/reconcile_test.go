@@ -3,8 +3,10 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -147,9 +149,9 @@ func TestReconcile_SettlementLag(t *testing.T) {
 		return strings.Replace(reportLine(r), ",2026-03-01", ","+day, 1)
 	}
 	header := "refund_id,arn,rrn,amount,currency,status,date\n"
-	// flagged reconciles a report with the lag and returns what it flagged
-	// (refund id -> kind).
-	flagged := func(s *testServer, lag string, lines ...string) map[string]string {
+	// reconciled reconciles a report with the lag and returns what it
+	// flagged (refund id -> kind) and the unchecked days it returned.
+	reconciled := func(s *testServer, lag string, lines ...string) (map[string]string, string) {
 		t.Helper()
 		path := "/v1/reconciliations"
 		if lag != "" {
@@ -165,6 +167,24 @@ func TestReconcile_SettlementLag(t *testing.T) {
 				out[m["refund_id"].(string)] = m["kind"].(string)
 			}
 		}
+		var unchecked []string
+		for _, x := range got.get("unchecked").([]any) {
+			u := x.(map[string]any)
+			var from, to int
+			fmt.Sscanf(u["from"].(string), "2026-03-%d", &from)
+			fmt.Sscanf(u["to"].(string), "2026-03-%d", &to)
+			span := fmt.Sprintf("%d-%d:%v", from, to, u["refunds"])
+			totals := u["totals"].(map[string]any)
+			for _, c := range slices.Sorted(maps.Keys(totals)) {
+				span += fmt.Sprintf(":%s=%v", c, totals[c])
+			}
+			unchecked = append(unchecked, span)
+		}
+		return out, strings.Join(unchecked, " ")
+	}
+	flagged := func(s *testServer, lag string, lines ...string) map[string]string {
+		t.Helper()
+		out, _ := reconciled(s, lag, lines...)
 		return out
 	}
 	// Refunds at 09:00 and 22:30 UTC on 1 March, and 10:00 and 11:00 on
@@ -223,46 +243,65 @@ func TestReconcile_SettlementLag(t *testing.T) {
 		lag   string
 		lists []listed
 		flags string // the refunds flagged missing, "" for none
+		// unchecked lists the days no report covers that it returns, as
+		// FIRST-LAST:REFUNDS[:CURRENCY=TOTAL...] with days of March.
+		unchecked string
 	}
 	for _, tc := range []struct {
 		name    string
 		fixture func(*testing.T) (*testServer, map[string]reply) // nil: fourRefunds
 		reports []report
 	}{
-		{"no lag calls the next day's refund missing", nil, []report{{"", []listed{{"a", 1}}, "b"}}},
+		{"no lag calls the next day's refund missing", nil, []report{{"", []listed{{"a", 1}}, "b", ""}}},
 		{"a time zone's lag", nil, []report{
-			{"3h", []listed{{"a", 1}}, ""}, // the 22:30 refund is Riyadh's 2 March
-			{"3h", []listed{{"b", 2}, {"c", 2}}, "d"}}},
+			{"3h", []listed{{"a", 1}}, "", ""}, // the 22:30 refund is Riyadh's 2 March
+			{"3h", []listed{{"b", 2}, {"c", 2}}, "d", ""}}},
 		{"a day late, remembered", nil, []report{ // each report answers for the day before it
-			{"27h", []listed{{"a", 1}}, ""},
-			{"27h", []listed{{"b", 2}}, ""}, // the 1 March report listed a
-			{"27h", []listed{{"c", 3}}, "d"}}},
+			{"27h", []listed{{"a", 1}}, "", ""},
+			{"27h", []listed{{"b", 2}}, "", ""}, // the 1 March report listed a
+			{"27h", []listed{{"c", 3}}, "d", ""}}},
 		{"a corrected report replaces the first", nil, []report{
-			{"27h", []listed{{"a", 1}}, ""},
-			{"27h", []listed{{"b", 2}, {"d", 2}}, ""},
-			{"27h", []listed{{"b", 2}}, ""},
-			{"27h", []listed{{"c", 3}}, "d"}}}, // only the first 2 March report listed d
+			{"27h", []listed{{"a", 1}}, "", ""},
+			{"27h", []listed{{"b", 2}, {"d", 2}}, "", ""},
+			{"27h", []listed{{"b", 2}}, "", ""},
+			{"27h", []listed{{"c", 3}}, "d", ""}}}, // only the first 2 March report listed d
 		{"a row dated the day before", nil, []report{ // the 3rd's report, not the 2nd's
-			{"27h", []listed{{"a", 1}}, ""},
-			{"27h", []listed{{"b", 2}}, ""},
-			{"27h", []listed{{"c", 3}, {"d", 2}}, ""}}},
+			{"27h", []listed{{"a", 1}}, "", ""},
+			{"27h", []listed{{"b", 2}}, "", ""},
+			{"27h", []listed{{"c", 3}, {"d", 2}}, "", ""}}},
 		{"two days' report, then the last day's own", nil, []report{ // two reports
-			{"27h", []listed{{"a", 1}, {"b", 2}}, ""},
-			{"27h", []listed{{"b", 2}}, ""}}},
+			{"27h", []listed{{"a", 1}, {"b", 2}}, "", ""},
+			{"27h", []listed{{"b", 2}}, "", ""}}},
 		{"the first report reconciled", nil, []report{ // 1 March's, which may have listed a, never seen
-			{"27h", []listed{{"b", 2}}, ""},
-			{"27h", []listed{{"c", 3}}, "d"}}},
+			{"27h", []listed{{"b", 2}}, "", ""},
+			{"27h", []listed{{"c", 3}}, "d", ""}}},
 		// By when it succeeded, not when it was made: the 1st's report
 		// does not answer for e, the 3rd's does (the 4th's, a day late).
 		{"approved two days later", approvedLate, []report{
-			{"", []listed{{"a", 1}}, ""},
-			{"", []listed{{"c", 3}}, "e"}}},
+			{"", []listed{{"a", 1}}, "", ""},
+			{"", []listed{{"c", 3}}, "e", "2-2:0"}}}, // nothing succeeded on the 2nd
 		{"approved two days later, listed", approvedLate, []report{
-			{"", []listed{{"a", 1}}, ""},
-			{"", []listed{{"e", 3}, {"c", 3}}, ""}}},
+			{"", []listed{{"a", 1}}, "", ""},
+			{"", []listed{{"e", 3}, {"c", 3}}, "", "2-2:0"}}},
 		{"approved two days later, a day late", approvedLate, []report{
-			{"27h", []listed{{"a", 2}}, ""},
-			{"27h", []listed{{"c", 4}}, "e"}}},
+			{"27h", []listed{{"a", 2}}, "", ""},
+			{"27h", []listed{{"c", 4}}, "e", "3-3:0"}}},
+		// A day skipped is not checked by the next day's report: its
+		// refunds come back unchecked, and are checked when its own
+		// report is reconciled, in whatever order.
+		{"a day skipped", nil, []report{
+			{"", []listed{{"a", 1}, {"b", 1}}, "", ""},
+			{"", []listed{{"c", 3}}, "", "2-2:1:SAR=4000"}, // c listed a day late, d not yet
+			{"", []listed{{"c", 2}}, "d", ""}}},
+		{"days reconciled out of order", nil, []report{
+			{"", []listed{{"a", 1}, {"b", 1}}, "", ""},
+			{"", []listed{{"c", 4}}, "", "2-3:1:SAR=4000"},
+			{"", []listed{{"c", 2}, {"d", 2}}, "", "3-3:0"}, // the 3rd still lies between the 2nd and the 4th
+			{"", []listed{{"c", 3}}, "", ""}}},
+		{"a day late, a day skipped", nil, []report{
+			{"27h", []listed{{"a", 2}, {"b", 2}}, "", ""},
+			{"27h", []listed{{"c", 4}}, "", "3-3:1:SAR=4000"}, // the 3rd's report answers for the 2nd's refunds
+			{"27h", []listed{{"c", 3}}, "d", ""}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fixture := tc.fixture
@@ -279,8 +318,12 @@ func TestReconcile_SettlementLag(t *testing.T) {
 				for _, name := range strings.Fields(rep.flags) {
 					want[refunds[name].str("id")] = "missing_at_processor"
 				}
-				if got := flagged(s, rep.lag, lines...); fmt.Sprint(got) != fmt.Sprint(want) {
+				got, unchecked := reconciled(s, rep.lag, lines...)
+				if fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Fatalf("report %d (%v) flagged %v, want %v", i+1, rep.lists, got, want)
+				}
+				if unchecked != rep.unchecked {
+					t.Fatalf("report %d (%v) returned unchecked days %q, want %q", i+1, rep.lists, unchecked, rep.unchecked)
 				}
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -34,8 +35,8 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	out := fs.String("out", "", "write every result as CSV to this file")
 	lag := fs.Duration("settlement-lag", 0, "how long after a refund succeeds in refundd the processor's report may first list it: its cut-off, its time zone (3h for Riyadh's day), a day more for T+1 (27h)")
 	proc := fs.String("processor", "", "the processor account whose report it is: only its refunds can be missing from it")
-	var maps mapFlags
-	fs.Var(&maps, "map", "column=HEADER: read a column (refund_id, arn, rrn, amount, currency, status, date) under another header; repeatable")
+	var columns mapFlags
+	fs.Var(&columns, "map", "column=HEADER: read a column (refund_id, arn, rrn, amount, currency, status, date) under another header; repeatable")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -52,7 +53,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	mapping := map[string]string{}
-	for _, m := range maps {
+	for _, m := range columns {
 		col, header, ok := strings.Cut(m, "=")
 		if !ok || col == "" || header == "" {
 			return usageError("--map must be column=HEADER")
@@ -78,18 +79,27 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CURRENCY\tKIND\tCOUNT\tTOTAL (minor units)")
 	for _, s := range rec.Summary {
-		for _, k := range slices.Sorted(func(yield func(string) bool) {
-			for k := range s.Counts {
-				if !yield(k) {
-					return
-				}
-			}
-		}) {
+		for _, k := range slices.Sorted(maps.Keys(s.Counts)) {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", s.Currency, k, s.Counts[k], s.Totals[k])
 		}
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "%d flagged\n", rec.Flagged)
+	for _, u := range rec.Unchecked {
+		var totals []string
+		for _, c := range slices.Sorted(maps.Keys(u.Totals)) {
+			totals = append(totals, fmt.Sprintf("%s %d", c, u.Totals[c]))
+		}
+		refunds := fmt.Sprintf("%d refunds", u.Refunds)
+		if u.Refunds == 1 {
+			refunds = "1 refund"
+		}
+		fmt.Fprintf(stdout, "unchecked: %s to %s, no report reconciled; %s succeeded there that no report listed", u.From, u.To, refunds)
+		if len(totals) > 0 {
+			fmt.Fprintf(stdout, " (%s minor units)", strings.Join(totals, ", "))
+		}
+		fmt.Fprintln(stdout)
+	}
 	for _, r := range rec.Results {
 		if r.Flagged {
 			line := "-"

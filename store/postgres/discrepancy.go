@@ -73,17 +73,22 @@ func (t *tx) RecordReport(ctx context.Context, r *refund.SettlementReport) error
 	return err
 }
 
-// ReportsCoverFrom returns the earliest day the account's reports cover.
-func (t *tx) ReportsCoverFrom(ctx context.Context, merchantID, processorAccount string) (time.Time, error) {
-	var from *time.Time
-	if err := t.q.QueryRow(ctx, `SELECT min(covers_from) FROM settlement_reports WHERE merchant_id = $1 AND processor_account = $2`,
-		merchantID, processorAccount).Scan(&from); err != nil {
-		return time.Time{}, t.fail("read reports", err)
+// ReportCoverage returns what the account's reports cover around the
+// days [from, to]: one pass over its reports, a row a day.
+func (t *tx) ReportCoverage(ctx context.Context, merchantID, processorAccount string, from, to time.Time) (refund.ReportCoverage, error) {
+	var first, before, after *time.Time
+	if err := t.q.QueryRow(ctx, `SELECT min(covers_from), max(day) FILTER (WHERE covers_from < $3),
+		min(covers_from) FILTER (WHERE day > $4) FROM settlement_reports WHERE merchant_id = $1 AND processor_account = $2`,
+		merchantID, processorAccount, from, to).Scan(&first, &before, &after); err != nil {
+		return refund.ReportCoverage{}, t.fail("read reports", err)
 	}
-	if from == nil {
-		return time.Time{}, nil
+	day := func(v *time.Time) time.Time {
+		if v == nil {
+			return time.Time{}
+		}
+		return v.UTC()
 	}
-	return from.UTC(), nil
+	return refund.ReportCoverage{First: day(first), Before: day(before), After: day(after)}, nil
 }
 
 // ListedByOtherReports returns those of refundIDs that a report other

@@ -76,17 +76,22 @@ func (t *tx) RecordReport(ctx context.Context, r *refund.SettlementReport) error
 	return nil
 }
 
-// ReportsCoverFrom returns the earliest day the account's reports cover.
-func (t *tx) ReportsCoverFrom(ctx context.Context, merchantID, processorAccount string) (time.Time, error) {
-	var from sql.NullInt64
-	if err := t.q.QueryRowContext(ctx, `SELECT min(covers_from) FROM settlement_reports WHERE merchant_id = ? AND processor_account = ?`,
-		merchantID, processorAccount).Scan(&from); err != nil {
-		return time.Time{}, wrap("read reports", err)
+// ReportCoverage returns what the account's reports cover around the
+// days [from, to]: one pass over its reports, a row a day.
+func (t *tx) ReportCoverage(ctx context.Context, merchantID, processorAccount string, from, to time.Time) (refund.ReportCoverage, error) {
+	var first, before, after sql.NullInt64
+	if err := t.q.QueryRowContext(ctx, `SELECT min(covers_from), max(day) FILTER (WHERE covers_from < ?3),
+		min(covers_from) FILTER (WHERE day > ?4) FROM settlement_reports WHERE merchant_id = ?1 AND processor_account = ?2`,
+		merchantID, processorAccount, nanos(from), nanos(to)).Scan(&first, &before, &after); err != nil {
+		return refund.ReportCoverage{}, wrap("read reports", err)
 	}
-	if !from.Valid {
-		return time.Time{}, nil
+	day := func(n sql.NullInt64) time.Time {
+		if !n.Valid {
+			return time.Time{}
+		}
+		return fromNanos(n.Int64)
 	}
-	return fromNanos(from.Int64), nil
+	return refund.ReportCoverage{First: day(first), Before: day(before), After: day(after)}, nil
 }
 
 var listedByOtherReportsSQL = `SELECT DISTINCT refund_id FROM reported_refunds WHERE +merchant_id = ?

@@ -253,7 +253,8 @@ var discrepancyTests = []test{
 		coverFromFor := func(merchantID, account string) time.Time {
 			var from time.Time
 			f.mustView(func(tx refund.Tx) (err error) {
-				from, err = tx.ReportsCoverFrom(f.ctx, merchantID, account)
+				cov, err := tx.ReportCoverage(f.ctx, merchantID, account, day(20), day(20))
+				from = cov.First
 				return err
 			})
 			return from
@@ -320,6 +321,59 @@ var discrepancyTests = []test{
 		if got := elsewhere(m1.ID, 9, many...); got != b.ID {
 			t.Errorf("among 1,201 ids: %q, want %q", got, b.ID)
 		}
+	}},
+	{"ReportCoverage", func(t *testing.T, f *fixture) {
+		// Around a report's days: the first day any report of the account
+		// covers, the last day covered by those beginning before it, the
+		// first covered by those ending after it.
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		day := func(n int) time.Time {
+			if n == 0 {
+				return time.Time{}
+			}
+			return time.Date(2026, 3, n, 0, 0, 0, 0, time.UTC)
+		}
+		record := func(merchantID, account string, from, to int) {
+			f.mustUpdate(func(tx refund.Tx) error {
+				return tx.RecordReport(f.ctx, &refund.SettlementReport{MerchantID: merchantID, ProcessorAccount: account,
+					From: day(from), Day: day(to), ReconciledAt: day(28)})
+			})
+		}
+		type around struct{ first, before, after int } // days of March, 0 for none
+		check := func(name, merchantID, account string, from, to int, want around) {
+			t.Helper()
+			var got refund.ReportCoverage
+			f.mustView(func(tx refund.Tx) (err error) {
+				got, err = tx.ReportCoverage(f.ctx, merchantID, account, day(from), day(to))
+				return err
+			})
+			if !got.First.Equal(day(want.first)) || !got.Before.Equal(day(want.before)) || !got.After.Equal(day(want.after)) {
+				t.Errorf("%s: %+v, want first, before, after %v, %v, %v", name, got, day(want.first), day(want.before), day(want.after))
+			}
+		}
+		check("no report", m1.ID, "", 5, 5, around{})
+		record(m1.ID, "", 2, 2)
+		record(m1.ID, "", 3, 3)
+		record(m1.ID, "", 8, 9)
+		record(m1.ID, "pa_other", 5, 5)
+		record(m2.ID, "", 1, 1)
+		for _, tc := range []struct {
+			name     string
+			from, to int
+			want     around
+		}{
+			{"in a gap", 5, 6, around{2, 3, 8}},
+			{"after all", 12, 12, around{2, 9, 0}},
+			{"before all", 1, 1, around{2, 0, 2}},
+			{"a recorded report's own days", 3, 3, around{2, 2, 8}},
+			{"a day inside a two days' report", 9, 9, around{2, 9, 0}},
+			{"overlapping a report's start and end", 2, 8, around{2, 0, 8}},
+		} {
+			check(tc.name, m1.ID, "", tc.from, tc.to, tc.want)
+		}
+		check("another account's", m1.ID, "pa_other", 7, 7, around{5, 5, 0})
+		check("an unknown account's", m1.ID, "pa_none", 7, 7, around{})
+		check("another merchant's", m2.ID, "", 7, 7, around{1, 1, 0})
 	}},
 	{"StoreClock", func(t *testing.T, f *fixture) {
 		// The store's clock is a real clock: it moves forward and is near
