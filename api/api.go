@@ -98,7 +98,7 @@ func (a *API) routes() []route {
 		{method: "PUT", pattern: "/v1/refund_policy", handler: a.putPolicy},
 		{method: "GET", pattern: "/v1/processors", handler: a.listProcessors},
 		{method: "POST", pattern: "/v1/processor/notifications", public: true, handler: a.processorNotification},
-		{method: "POST", pattern: "/v1/reconciliations", query: []string{"map", "settlement_lag", "processor"}, handler: a.reconcile},
+		{method: "POST", pattern: "/v1/reconciliations", query: []string{"map", "settlement_lag", "processor", "from", "to"}, handler: a.reconcile},
 		{method: "GET", pattern: "/v1/discrepancies", query: append([]string{"kind"}, pageQuery...), handler: a.listDiscrepancies},
 		{method: "POST", pattern: "/v1/webhook_endpoints", creates: true, handler: a.createEndpoint},
 		{method: "GET", pattern: "/v1/webhook_endpoints", handler: a.listEndpoints},

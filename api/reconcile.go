@@ -126,7 +126,7 @@ type reconcileSummaryJSON struct {
 type uncheckedDaysJSON struct {
 	From    string           `json:"from"`
 	To      string           `json:"to"`
-	Refunds int              `json:"refunds"`
+	Refunds *int             `json:"refunds"` // null: not counted
 	Totals  map[string]int64 `json:"totals"`
 }
 
@@ -134,7 +134,8 @@ type uncheckedDaysJSON struct {
 // Content-Type a client gives it) to the merchant's refunds.
 // ?map=column=HEADER names a column by another header; ?settlement_lag=27h
 // says how late the processor may first list a refund, ?processor=NAME
-// whose report it is (refund.ReconcileOptions).
+// whose report it is, ?from=DAY&to=DAY the days it covers
+// (refund.ReconcileOptions).
 func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
 	opt := refund.ReconcileOptions{Processor: r.URL.Query().Get("processor")}
 	if v := r.URL.Query().Get("settlement_lag"); v != "" {
@@ -144,6 +145,19 @@ func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		opt.SettlementLag = d
+	}
+	for _, d := range []struct {
+		param string
+		day   *time.Time
+	}{{"from", &opt.From}, {"to", &opt.To}} {
+		if v := r.URL.Query().Get(d.param); v != "" {
+			t, err := time.Parse(time.DateOnly, v)
+			if err != nil {
+				a.fail(w, r, refund.Errorf(refund.EInvalidRequest, d.param, "%s is not a day (YYYY-MM-DD)", d.param))
+				return
+			}
+			*d.day = t
+		}
 	}
 	mapping := map[string]string{}
 	for _, m := range r.URL.Query()["map"] {
@@ -164,10 +178,12 @@ func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, refund.Errorf(refund.EInvalidRequest, "", "the report could not be read"))
 		return
 	}
-	rows, err := ParseReport(strings.NewReader(string(body)), mapping)
-	if err != nil {
-		a.fail(w, r, err)
-		return
+	var rows []refund.ReportRow
+	if strings.TrimSpace(string(body)) != "" { // an empty file: no rows, for from and to to cover
+		if rows, err = ParseReport(strings.NewReader(string(body)), mapping); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 	}
 	rec, err := a.svc.Reconcile(r.Context(), PrincipalFrom(r.Context()), rows, opt)
 	if err != nil {
@@ -190,7 +206,10 @@ func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
 	}
 	unchecked := make([]uncheckedDaysJSON, len(rec.Unchecked))
 	for i, u := range rec.Unchecked {
-		unchecked[i] = uncheckedDaysJSON{From: u.From.Format(time.DateOnly), To: u.To.Format(time.DateOnly), Refunds: u.Refunds, Totals: u.Totals}
+		unchecked[i] = uncheckedDaysJSON{From: u.From.Format(time.DateOnly), To: u.To.Format(time.DateOnly), Totals: u.Totals}
+		if u.Counted {
+			unchecked[i].Refunds = &rec.Unchecked[i].Refunds
+		}
 	}
 	var from, to *string
 	if !rec.From.IsZero() {

@@ -581,12 +581,33 @@ func TestReconcile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var got []string
+		for _, u := range rec.Unchecked {
+			n := "nil"
+			if u.Refunds != nil {
+				n = fmt.Sprint(*u.Refunds)
+			}
+			got = append(got, fmt.Sprintf("%s %s %s %v", u.From, u.To, n, u.Totals))
+		}
 		want := "[]"
 		if i == 1 {
-			want = "[{From:2026-01-02 To:2026-01-03 Refunds:0 Totals:map[]}]"
+			want = "[2026-01-02 2026-01-03 0 map[]]"
 		}
-		if got := fmt.Sprintf("%+v", rec.Unchecked); got != want {
-			t.Fatalf("report of %s: unchecked %s, want %s", day, got, want)
+		if fmt.Sprint(got) != want || rec.Unchecked == nil {
+			t.Fatalf("report of %s: unchecked %v (%#v), want %s", day, got, rec.Unchecked, want)
 		}
+	}
+	// An empty report is sent with the days it covers: the refund made
+	// since is missing from it.
+	r2, err := f.c.CreateRefund(ctx, client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(300)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err = f.c.ReconcileWith(ctx, nil, client.ReconcileOptions{From: r2.CreatedAt, To: r2.CreatedAt})
+	if err != nil || rec.Flagged != 1 || len(rec.Results) != 1 || rec.Results[0].Kind != "missing_at_processor" || *rec.Results[0].RefundID != r2.ID {
+		t.Fatalf("an empty report of the day %s: %+v, %v", r2.CreatedAt, rec, err)
+	}
+	if _, err := f.c.ReconcileWith(ctx, nil, client.ReconcileOptions{From: r2.CreatedAt}); client.ErrorCode(err) != "invalid_request" {
+		t.Fatalf("from without to: %v", err)
 	}
 }

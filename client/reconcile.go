@@ -45,12 +45,13 @@ type Reconciliation struct {
 }
 
 // UncheckedDays are days (YYYY-MM-DD, both included) no reconciled report
-// covers, with how many refunds succeeded in them that no report listed,
-// and their amounts by currency in minor units.
+// covers, with how many refunds succeeded in them that no report listed
+// (nil for a span of more than 31 days, not counted), and their amounts by
+// currency in minor units.
 type UncheckedDays struct {
 	From    string           `json:"from"`
 	To      string           `json:"to"`
-	Refunds int              `json:"refunds"`
+	Refunds *int             `json:"refunds"`
 	Totals  map[string]int64 `json:"totals"`
 }
 
@@ -72,6 +73,11 @@ type ReconcileOptions struct {
 	// Processor names the processor account whose report it is; "" for
 	// a report of all the merchant's refunds.
 	Processor string
+	// From and To, set together, are the days the report covers (their
+	// UTC dates, both included) in place of its rows' dates: an empty
+	// report (no rows, or no bytes at all) of days the processor executed
+	// nothing needs them.
+	From, To time.Time
 }
 
 // ReconcileWith is Reconcile with all its settings.
@@ -85,6 +91,12 @@ func (c *Client) ReconcileWith(ctx context.Context, report []byte, opt Reconcile
 	}
 	if opt.Processor != "" {
 		q.Set("processor", opt.Processor)
+	}
+	if !opt.From.IsZero() {
+		q.Set("from", opt.From.UTC().Format(time.DateOnly))
+	}
+	if !opt.To.IsZero() {
+		q.Set("to", opt.To.UTC().Format(time.DateOnly))
 	}
 	var out Reconciliation
 	err := c.do(ctx, request{method: "POST", path: "/v1/reconciliations", query: q, raw: report, rawType: "text/csv"}, &out)

@@ -82,8 +82,12 @@ type ReportCoverage struct {
 // reports does.
 type UncheckedDays struct {
 	From, To time.Time // days, UTC, both included
-	Refunds  int
-	Totals   map[string]int64 // their amounts by currency
+	// Counted is false for a span of more than MaxReportDays days, whose
+	// refunds are not counted: a reconciliation does not page through
+	// months of history.
+	Counted bool
+	Refunds int
+	Totals  map[string]int64 // their amounts by currency
 }
 
 // ReconcileSummary counts one currency's results.
@@ -110,7 +114,16 @@ type ReconcileOptions struct {
 	// reports are remembered apart. "": the report answers for all the
 	// merchant's refunds.
 	Processor string
+	// From and To, when set, are the days the report covers (UTC days,
+	// both included, at most MaxReportDays), in place of its rows'
+	// dates: a day on which the processor executed nothing has an empty
+	// report, and it answers for that day all the same (every refund that
+	// succeeded then is missing from it).
+	From, To time.Time
 }
+
+// MaxReportDays bounds the days ReconcileOptions.From and To cover.
+const MaxReportDays = 31
 
 // Reconciliation is the outcome of matching one report.
 type Reconciliation struct {
@@ -153,6 +166,10 @@ func reportStatus(s string) (processor.Status, bool) {
 // corrected by a report) counts from when refundd learned it; the report
 // that listed it, once reconciled, keeps later ones from flagging it.
 //
+// A report's days are its rows' dates, or opt.From to opt.To when given:
+// an empty report, of days on which the processor executed nothing,
+// answers for them all the same.
+//
 // A refund may reach the processor's report on a later day than refundd
 // saw it succeed (opt.SettlementLag): a report covering days [From, To]
 // then answers for the refunds that succeeded in [From-lag, To+1d-lag),
@@ -177,8 +194,18 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	if opt.SettlementLag < 0 || opt.SettlementLag > MaxSettlementLag {
 		return nil, Errorf(EInvalidRequest, "settlement_lag", "the settlement lag is from 0 to %dh", int(MaxSettlementLag.Hours()))
 	}
-	if len(rows) == 0 {
-		return nil, Errorf(EInvalidRequest, "", "the report has no rows")
+	const day = 24 * time.Hour
+	switch {
+	case opt.From.IsZero() != opt.To.IsZero():
+		return nil, Errorf(EInvalidRequest, "from", "from and to, the days the report covers, go together")
+	case !opt.From.IsZero() && (!opt.From.Equal(opt.From.Truncate(day)) || !opt.To.Equal(opt.To.Truncate(day))):
+		return nil, Errorf(EInvalidRequest, "from", "from and to are days (midnight UTC)")
+	case opt.To.Before(opt.From):
+		return nil, Errorf(EInvalidRequest, "to", "to is before from")
+	case opt.To.Sub(opt.From) >= MaxReportDays*day:
+		return nil, Errorf(EInvalidRequest, "to", "a report covers at most %d days; split it", MaxReportDays)
+	case len(rows) == 0 && opt.From.IsZero():
+		return nil, Errorf(EInvalidRequest, "", "the report has no rows (an empty report needs from and to, the days it covers)")
 	}
 	if len(rows) > 100_000 {
 		return nil, Errorf(EInvalidRequest, "", "a report has at most 100000 rows; split it by day")
@@ -192,8 +219,11 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		}
 	}
 	out := &Reconciliation{}
+	var rep *SettlementReport
+	var seen map[string]bool
+	var uncheckedIn [][2]time.Time // when the refunds of each unchecked span succeeded
 	err := s.update(ctx, func(tx Tx) error {
-		out.Results, out.Unchecked, out.From, out.To = nil, nil, time.Time{}, time.Time{}
+		out.Results, out.Unchecked, out.From, out.To, uncheckedIn = nil, nil, time.Time{}, time.Time{}, nil
 		account := ""
 		if opt.Processor != "" {
 			a, err := accountFor(ctx, tx, p.MerchantID, opt.Processor)
@@ -202,7 +232,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			}
 			account = a.ID
 		}
-		seen := map[string]bool{}
+		seen = map[string]bool{}
 		now := s.now()
 		for _, row := range rows {
 			res, err := s.reconcileRow(ctx, tx, p, row, now)
@@ -212,8 +242,8 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			if res.RefundID != "" {
 				seen[res.RefundID] = true
 			}
-			if !row.Date.IsZero() {
-				d := row.Date.UTC().Truncate(24 * time.Hour)
+			if !row.Date.IsZero() && opt.From.IsZero() {
+				d := row.Date.UTC().Truncate(day)
 				if out.From.IsZero() || d.Before(out.From) {
 					out.From = d
 				}
@@ -222,6 +252,9 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 				}
 			}
 			out.Results = append(out.Results, res)
+		}
+		if !opt.From.IsZero() {
+			out.From, out.To = opt.From, opt.To
 		}
 		if out.From.IsZero() {
 			return nil // a report without dates covers no day for certain
@@ -234,7 +267,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		if covered.IsZero() || out.From.Before(covered) {
 			covered = out.From
 		}
-		rep := &SettlementReport{MerchantID: p.MerchantID, ProcessorAccount: account, Day: out.To, From: out.From, ReconciledAt: now,
+		rep = &SettlementReport{MerchantID: p.MerchantID, ProcessorAccount: account, Day: out.To, From: out.From, ReconciledAt: now,
 			RefundIDs: slices.Sorted(maps.Keys(seen))}
 		if err := tx.RecordReport(ctx, rep); err != nil {
 			return err
@@ -246,7 +279,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		// answers for succeeded: [first-lag, last+1d-lag), and never
 		// before the first day a report covers.
 		succeeded := func(first, last time.Time) (time.Time, time.Time) {
-			from, to := first.Add(-opt.SettlementLag), last.Add(24*time.Hour-opt.SettlementLag)
+			from, to := first.Add(-opt.SettlementLag), last.Add(day-opt.SettlementLag)
 			if from.Before(covered) {
 				from = covered
 			}
@@ -263,22 +296,34 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			return err
 		}
 		for _, gap := range uncovered(cov, out.From, out.To) {
-			u := UncheckedDays{From: gap[0], To: gap[1], Totals: map[string]int64{}}
 			from, to := succeeded(gap[0], gap[1])
-			err := s.unlisted(ctx, tx, p.MerchantID, rep, from, to, seen, func(r *Refund) error {
-				u.Refunds++
-				u.Totals[r.Currency] += r.Amount
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			out.Unchecked = append(out.Unchecked, u)
+			out.Unchecked = append(out.Unchecked, UncheckedDays{From: gap[0], To: gap[1], Totals: map[string]int64{},
+				Counted: gap[1].Sub(gap[0]) < MaxReportDays*day})
+			uncheckedIn = append(uncheckedIn, [2]time.Time{from, to})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	// Counted after the commit, in a read: the report is recorded, and
+	// counting holds no write transaction (on SQLite, every refund's).
+	for i := range out.Unchecked {
+		u := &out.Unchecked[i]
+		if !u.Counted {
+			continue
+		}
+		err := s.cfg.Store.View(ctx, func(tx Tx) error {
+			u.Refunds, u.Totals = 0, map[string]int64{}
+			return s.unlisted(ctx, tx, p.MerchantID, rep, uncheckedIn[i][0], uncheckedIn[i][1], seen, func(r *Refund) error {
+				u.Refunds++
+				u.Totals[r.Currency] += r.Amount
+				return nil
+			})
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	out.summarize()
 	return out, nil

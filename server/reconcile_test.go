@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -298,6 +299,12 @@ func TestReconcile_SettlementLag(t *testing.T) {
 			{"", []listed{{"c", 4}}, "", "2-3:1:SAR=4000"},
 			{"", []listed{{"c", 2}, {"d", 2}}, "", "3-3:0"}, // the 3rd still lies between the 2nd and the 4th
 			{"", []listed{{"c", 3}}, "", ""}}},
+		// The 2nd's report, the first, answers for no refund before the
+		// 2nd (an earlier report may have listed b), nor does the span
+		// after it.
+		{"a day late, two days skipped after the first", nil, []report{
+			{"27h", []listed{{"a", 2}}, "", ""},
+			{"27h", []listed{{"a", 5}}, "", "3-4:2:SAR=7000"}}}, // c and d, not b
 		{"a day late, a day skipped", nil, []report{
 			{"27h", []listed{{"a", 2}, {"b", 2}}, "", ""},
 			{"27h", []listed{{"c", 4}}, "", "3-3:1:SAR=4000"}, // the 3rd's report answers for the 2nd's refunds
@@ -328,6 +335,81 @@ func TestReconcile_SettlementLag(t *testing.T) {
 			}
 		})
 	}
+	// A day on which the processor executed nothing has an empty report:
+	// with the days it covers given, it answers for them, and every refund
+	// that succeeded then is missing from it.
+	t.Run("an empty report", func(t *testing.T) {
+		s, a, b, c, d := day(t)
+		post := func(query, body string) reply {
+			return s.do("POST", "/v1/reconciliations"+query, s.key, body, "Content-Type", "text/csv")
+		}
+		for _, tc := range []struct{ query, body, param string }{
+			{"", header, ""},                                 // no rows, no days
+			{"", "", ""},                                     // nothing at all
+			{"?from=2026-03-02", header, "from"},             // from without to
+			{"?to=2026-03-02", "", "from"},                   // to without from
+			{"?from=2026-03-03&to=2026-03-02", header, "to"}, // to before from
+			{"?from=2026-03-01&to=2026-04-01", header, "to"}, // 32 days
+			{"?from=2026-3-2&to=2026-03-02", header, "from"},
+			{"?from=2026-03-02&to=2026-03-02T00:00:00Z", header, "to"},
+			{"?from=2026-03-02&to=2026-03-02", "nothing,useful\n", ""}, // still a report to read
+		} {
+			r := post(tc.query, tc.body)
+			if r.status != 400 || r.str("error", "code") != "invalid_request" || (tc.param != "" && r.str("error", "param") != tc.param) {
+				t.Fatalf("%s %q: %d %s, want a 400 on %q", tc.query, tc.body, r.status, r.raw, tc.param)
+			}
+		}
+		if n := len(s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any)); n != 0 {
+			t.Fatalf("%d discrepancies after refused reconciliations", n)
+		}
+		// The 1st's report, then the 2nd's, empty: c and d are missing
+		// from it, as they are from a file without even a header.
+		if got := flagged(s, "", lineOn(a, "2026-03-01"), lineOn(b, "2026-03-01")); len(got) != 0 {
+			t.Fatalf("1 March flagged %v", got)
+		}
+		want := fmt.Sprint(map[string]string{c.str("id"): "missing_at_processor", d.str("id"): "missing_at_processor"})
+		for _, body := range []string{header, ""} {
+			r := post("?from=2026-03-02&to=2026-03-02", body)
+			if r.status != 200 || r.str("from") != "2026-03-02" || r.str("to") != "2026-03-02" || r.num("flagged") != 2 {
+				t.Fatalf("the 2nd's empty report %q: %d %s", body, r.status, r.raw)
+			}
+			got := map[string]string{}
+			for _, x := range r.get("results").([]any) {
+				m := x.(map[string]any)
+				got[m["refund_id"].(string)] = m["kind"].(string)
+			}
+			if fmt.Sprint(got) != want {
+				t.Fatalf("the 2nd's empty report %q: %v, want %v", body, got, want)
+			}
+		}
+		if n := len(s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any)); n != 2 {
+			t.Fatalf("%d discrepancies, want 2 (kept once)", n)
+		}
+		// Given days rule over the rows' own: a report of the 3rd whose
+		// row is dated the 2nd covers the 3rd alone.
+		r := post("?from=2026-03-03&to=2026-03-03", header+lineOn(c, "2026-03-02")+"\n")
+		if r.status != 200 || r.str("from") != "2026-03-03" || r.num("flagged") != 0 || len(r.get("unchecked").([]any)) != 0 {
+			t.Fatalf("the 3rd's report: %d %s", r.status, r.raw)
+		}
+	})
+	// Days enough to hold months of refunds are named, not counted.
+	t.Run("a long gap", func(t *testing.T) {
+		s, a, _, _, _ := day(t)
+		for i, tc := range []struct{ day, unchecked string }{
+			{"2026-03-01", "[]"},
+			{"2026-04-03", `[{"from":"2026-03-02","refunds":null,"to":"2026-04-02","totals":{}}]`}, // 32 days
+			{"2026-04-04", "[]"},
+			{"2026-05-06", `[{"from":"2026-04-05","refunds":0,"to":"2026-05-05","totals":{}}]`}, // 31 days
+		} {
+			r := s.do("POST", "/v1/reconciliations", s.key, header+lineOn(a, tc.day)+"\n", "Content-Type", "text/csv")
+			if r.status != 200 {
+				t.Fatalf("report %d: %d %s", i+1, r.status, r.raw)
+			}
+			if got, _ := json.Marshal(r.get("unchecked")); string(got) != tc.unchecked { // keys sorted
+				t.Fatalf("report %d of %s: unchecked %s, want %s", i+1, tc.day, got, tc.unchecked)
+			}
+		}
+	})
 	t.Run("bad lags change nothing", func(t *testing.T) {
 		s, a, _, c, d := day(t)
 		for _, lag := range []string{"-1h", "169h", "8d", "soon", "1h&settlement_lag=2h", "00000000000000000000000000000000001h"} {

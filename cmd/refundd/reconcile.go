@@ -35,6 +35,8 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	out := fs.String("out", "", "write every result as CSV to this file")
 	lag := fs.Duration("settlement-lag", 0, "how long after a refund succeeds in refundd the processor's report may first list it: its cut-off, its time zone (3h for Riyadh's day), a day more for T+1 (27h)")
 	proc := fs.String("processor", "", "the processor account whose report it is: only its refunds can be missing from it")
+	from := fs.String("from", "", "first day (YYYY-MM-DD, UTC) the report covers, with --to, in place of its rows' dates (an empty report needs them)")
+	to := fs.String("to", "", "last day (YYYY-MM-DD, UTC, included) the report covers")
 	var columns mapFlags
 	fs.Var(&columns, "map", "column=HEADER: read a column (refund_id, arn, rrn, amount, currency, status, date) under another header; repeatable")
 	pos, err := parseInterleaved(fs, args)
@@ -62,7 +64,19 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	rec, err := c.ReconcileWith(cctx, report, client.ReconcileOptions{Map: mapping, SettlementLag: *lag, Processor: *proc})
+	opt := client.ReconcileOptions{Map: mapping, SettlementLag: *lag, Processor: *proc}
+	for _, d := range []struct {
+		flag, value string
+		day         *time.Time
+	}{{"--from", *from, &opt.From}, {"--to", *to, &opt.To}} {
+		if d.value == "" {
+			continue
+		}
+		if *d.day, err = time.Parse(time.DateOnly, d.value); err != nil {
+			return usageError(d.flag + " must be a day, YYYY-MM-DD")
+		}
+	}
+	rec, err := c.ReconcileWith(cctx, report, opt)
 	if err != nil {
 		return err
 	}
@@ -90,8 +104,12 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		for _, c := range slices.Sorted(maps.Keys(u.Totals)) {
 			totals = append(totals, fmt.Sprintf("%s %d", c, u.Totals[c]))
 		}
-		refunds := fmt.Sprintf("%d refunds", u.Refunds)
-		if u.Refunds == 1 {
+		if u.Refunds == nil {
+			fmt.Fprintf(stdout, "unchecked: %s to %s, no report reconciled (more than 31 days: refunds not counted)\n", u.From, u.To)
+			continue
+		}
+		refunds := fmt.Sprintf("%d refunds", *u.Refunds)
+		if *u.Refunds == 1 {
 			refunds = "1 refund"
 		}
 		fmt.Fprintf(stdout, "unchecked: %s to %s, no report reconciled; %s succeeded there that no report listed", u.From, u.To, refunds)

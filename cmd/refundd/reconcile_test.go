@@ -11,7 +11,8 @@ import (
 )
 
 // refundd reconcile prints the summary, what it flagged, and the days no
-// report covers with the refunds nothing has checked in them.
+// report covers with the refunds nothing has checked in them; an empty
+// report is read with the days it covers.
 func TestCLI_Reconcile(t *testing.T) {
 	r := mustRemote(t)
 	o := r.order(t, "REC-CLI", "SAR", 10_000, "4444")
@@ -20,33 +21,47 @@ func TestCLI_Reconcile(t *testing.T) {
 		t.Fatalf("refund %+v: %v", ref, err)
 	}
 	dir := t.TempDir()
+	header := "refund_id,amount,currency,status,date\n"
+	unknown := func(day string) string { return header + "re_not_ours_" + day + ",1.00,SAR,settled," + day + "\n" }
 	for _, tc := range []struct {
-		day  string
-		want []string
-		not  string
+		name, report string
+		args         []string
+		want         []string
+		not          string
 	}{
-		{"2026-02-27", []string{"1 flagged", "line 2: unknown_to_refundd re_not_ours_2026-02-27: the report lists a refund refundd does not know"}, "unchecked"},
+		{"the 27th", unknown("2026-02-27"), nil, []string{"1 flagged",
+			"line 2: unknown_to_refundd re_not_ours_2026-02-27: the report lists a refund refundd does not know"}, "unchecked"},
 		// The refund of 1 March lies between the two reports: unchecked,
 		// not flagged missing.
-		{"2026-03-02", []string{"1 flagged", "unchecked: 2026-02-28 to 2026-03-01, no report reconciled; 1 refund succeeded there that no report listed (SAR 700 minor units)"},
+		{"the 2nd", unknown("2026-03-02"), nil, []string{"1 flagged",
+			"unchecked: 2026-02-28 to 2026-03-01, no report reconciled; 1 refund succeeded there that no report listed (SAR 700 minor units)"},
 			"missing_at_processor"},
+		// The 1st's report, empty: the refund is missing from it, and only
+		// the 28th lies unchecked.
+		{"the 1st, empty", header, []string{"--from", "2026-03-01", "--to", "2026-03-01"}, []string{"1 flagged",
+			"line -: missing_at_processor " + ref.ID + ": succeeded in refundd, absent from this report, which covers its last day to be listed, and from every other report reconciled",
+			"unchecked: 2026-02-28 to 2026-02-28, no report reconciled; 0 refunds succeeded there that no report listed"}, "unknown"},
 	} {
-		path := filepath.Join(dir, tc.day+".csv")
-		report := "refund_id,amount,currency,status,date\nre_not_ours_" + tc.day + ",1.00,SAR,settled," + tc.day + "\n"
-		if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
+		path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".csv")
+		if err := os.WriteFile(path, []byte(tc.report), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		code, out, errOut := runCLI(t, "reconcile", "--url", r.srv.URL(), "--key", r.key, path)
+		code, out, errOut := runCLI(t, append([]string{"reconcile", "--url", r.srv.URL(), "--key", r.key, path}, tc.args...)...)
 		if code != 0 {
-			t.Fatalf("reconcile %s: exit %d: %s", tc.day, code, errOut)
+			t.Fatalf("reconcile %s: exit %d: %s", tc.name, code, errOut)
 		}
 		for _, w := range tc.want {
 			if !strings.Contains(out, w+"\n") {
-				t.Errorf("reconcile %s: output lacks %q:\n%s", tc.day, w, out)
+				t.Errorf("reconcile %s: output lacks %q:\n%s", tc.name, w, out)
 			}
 		}
 		if strings.Contains(out, tc.not) {
-			t.Errorf("reconcile %s: output has %q:\n%s", tc.day, tc.not, out)
+			t.Errorf("reconcile %s: output has %q:\n%s", tc.name, tc.not, out)
+		}
+	}
+	for _, args := range [][]string{{"--from", "1 March"}, {"--to", "2026-03-32"}} {
+		if code, _, errOut := runCLI(t, append([]string{"reconcile", "--url", r.srv.URL(), "--key", r.key, filepath.Join(dir, "the_2nd.csv")}, args...)...); code != 2 || !strings.Contains(errOut, args[0]+" must be a day") {
+			t.Errorf("reconcile %v: exit %d: %s", args, code, errOut)
 		}
 	}
 }
