@@ -84,3 +84,88 @@ func TestReconcile_RefundsAnOlderNodeFinished(t *testing.T) {
 		}
 	})
 }
+
+// TestReconcile_UncheckedDays: a day skipped comes back unchecked with the
+// refunds no report listed, and is checked when its report, empty here,
+// is reconciled with the days it covers.
+func TestReconcile_UncheckedDays(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		st := open(t)
+		now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		ids := 0
+		svc, err := refund.NewService(refund.Config{Store: st, Processor: reversingProcessor{}, Now: func() time.Time { return now },
+			NewID: func(p string) string { ids++; return fmt.Sprintf("%s_%04d", p, ids) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, key, err := svc.CreateMerchant(ctx, refund.MerchantInput{Name: "M"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := svc.Authenticate(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Scopes = append(p.Scopes, refund.ScopeRefundsReview)
+		o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "KWD", Amount: 100_000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		day := func(n int) time.Time { return time.Date(2026, 3, n, 0, 0, 0, 0, time.UTC) }
+		made := map[int]*refund.Refund{} // by day of March
+		for n, amount := range map[int]int64{1: 1_250, 2: 2_500, 3: 5_125} {
+			now = day(n).Add(10 * time.Hour)
+			r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+			if err != nil || r.Status != refund.StatusSucceeded {
+				t.Fatalf("refund: %v %v", r, err)
+			}
+			made[n] = r
+		}
+		now = day(6)
+		listing := func(n, on int) refund.ReportRow {
+			return refund.ReportRow{Line: 2, RefundID: made[n].ID, Amount: made[n].Amount, Currency: "KWD", Status: "settled", Date: day(on)}
+		}
+		for _, tc := range []struct {
+			name      string
+			rows      []refund.ReportRow
+			opt       refund.ReconcileOptions
+			missing   string // refunds flagged missing, by day
+			unchecked string
+		}{
+			{"the 1st", []refund.ReportRow{listing(1, 1)}, refund.ReconcileOptions{}, "[]", "[]"},
+			{"the 4th", []refund.ReportRow{listing(3, 4)}, refund.ReconcileOptions{}, "[]", "[2-3 true 1 map[KWD:2500]]"},
+			{"the 2nd, empty", nil, refund.ReconcileOptions{From: day(2), To: day(2)}, "[2]", "[3-3 true 0 map[]]"},
+			{"the 3rd, empty", nil, refund.ReconcileOptions{From: day(3), To: day(3)}, "[]", "[]"}, // the 4th's listed it
+		} {
+			rec, err := svc.Reconcile(ctx, p, tc.rows, tc.opt)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			missing := []int{}
+			for _, res := range rec.Results {
+				for n, r := range made {
+					if res.RefundID == r.ID && res.Kind == refund.ReconMissingAtProcessor {
+						missing = append(missing, n)
+					}
+				}
+			}
+			unchecked := []string{}
+			for _, u := range rec.Unchecked {
+				unchecked = append(unchecked, fmt.Sprintf("%d-%d %v %d %v", u.From.Day(), u.To.Day(), u.Counted, u.Refunds, u.Totals))
+			}
+			if fmt.Sprint(missing) != tc.missing || fmt.Sprint(unchecked) != tc.unchecked {
+				t.Errorf("%s: missing %v, unchecked %v; want %s, %s", tc.name, missing, unchecked, tc.missing, tc.unchecked)
+			}
+		}
+		for _, opt := range []refund.ReconcileOptions{{From: day(2)}, {From: day(3), To: day(2)}, {From: day(2).Add(time.Hour), To: day(2).Add(time.Hour)},
+			{From: day(1), To: day(1).AddDate(0, 0, refund.MaxReportDays)}, {}} {
+			if _, err := svc.Reconcile(ctx, p, nil, opt); refund.ErrorCode(err) != refund.EInvalidRequest {
+				t.Errorf("an empty report with %v to %v: %v, want invalid_request", opt.From, opt.To, err)
+			}
+		}
+		if _, err := svc.Reconcile(ctx, p, nil, refund.ReconcileOptions{From: day(1), To: day(1).AddDate(0, 0, refund.MaxReportDays-1)}); err != nil {
+			t.Errorf("an empty report of %d days: %v", refund.MaxReportDays, err)
+		}
+	})
+}
