@@ -24,6 +24,16 @@ var reportColumns = map[string][]string{
 	"date":      {"date", "executed_at", "settlement_date"},
 }
 
+// checkMapping refuses a mapping of a column no report has.
+func checkMapping(mapping map[string]string) error {
+	for col := range mapping {
+		if _, ok := reportColumns[col]; !ok {
+			return refund.Errorf(refund.EInvalidRequest, "map", "unknown column %q (one of refund_id, arn, rrn, amount, currency, status, date)", col)
+		}
+	}
+	return nil
+}
+
 // ParseReport reads a processor's settlement report (CSV with a header
 // row). Columns are found by header name; mapping (column -> header)
 // names others. Amounts are decimals in the row's currency, parsed
@@ -52,10 +62,8 @@ func ParseReport(r io.Reader, mapping map[string]string) ([]refund.ReportRow, er
 			}
 		}
 	}
-	for col := range mapping {
-		if _, ok := reportColumns[col]; !ok {
-			return nil, refund.Errorf(refund.EInvalidRequest, "map", "unknown column %q (one of refund_id, arn, rrn, amount, currency, status, date)", col)
-		}
+	if err := checkMapping(mapping); err != nil {
+		return nil, err
 	}
 	for _, need := range []string{"amount", "currency", "status"} {
 		if _, ok := at[need]; !ok {
@@ -179,11 +187,14 @@ func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var rows []refund.ReportRow
-	if strings.TrimSpace(string(body)) != "" { // an empty file: no rows, for from and to to cover
-		if rows, err = ParseReport(strings.NewReader(string(body)), mapping); err != nil {
-			a.fail(w, r, err)
-			return
-		}
+	if strings.TrimSpace(strings.TrimPrefix(string(body), "\ufeff")) == "" { // an empty file: no rows, for from and to to cover
+		err = checkMapping(mapping)
+	} else {
+		rows, err = ParseReport(strings.NewReader(string(body)), mapping)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	rec, err := a.svc.Reconcile(r.Context(), PrincipalFrom(r.Context()), rows, opt)
 	if err != nil {

@@ -47,7 +47,7 @@ type Reconciliation struct {
 // UncheckedDays are days (YYYY-MM-DD, both included) no reconciled report
 // covers, with how many refunds succeeded in them that no report listed
 // (nil for a span of more than 31 days, not counted), and their amounts by
-// currency in minor units.
+// currency in minor units (nil when not counted).
 type UncheckedDays struct {
 	From    string           `json:"from"`
 	To      string           `json:"to"`
@@ -74,9 +74,10 @@ type ReconcileOptions struct {
 	// a report of all the merchant's refunds.
 	Processor string
 	// From and To, set together, are the days the report covers (their
-	// UTC dates, both included) in place of its rows' dates: an empty
-	// report (no rows, or no bytes at all) of days the processor executed
-	// nothing needs them.
+	// dates as written, in their own location; both included) in place of
+	// its rows' dates: an empty report (no rows, or no bytes at all) of
+	// days the processor executed nothing needs them. A corrected report
+	// replaces the first only when sent with the same days.
 	From, To time.Time
 }
 
@@ -93,10 +94,10 @@ func (c *Client) ReconcileWith(ctx context.Context, report []byte, opt Reconcile
 		q.Set("processor", opt.Processor)
 	}
 	if !opt.From.IsZero() {
-		q.Set("from", opt.From.UTC().Format(time.DateOnly))
+		q.Set("from", opt.From.Format(time.DateOnly))
 	}
 	if !opt.To.IsZero() {
-		q.Set("to", opt.To.UTC().Format(time.DateOnly))
+		q.Set("to", opt.To.Format(time.DateOnly))
 	}
 	var out Reconciliation
 	err := c.do(ctx, request{method: "POST", path: "/v1/reconciliations", query: q, raw: report, rawType: "text/csv"}, &out)

@@ -60,8 +60,8 @@ type SettlementReport struct {
 	// ProcessorAccount is the id of the processor account whose report it
 	// is; "" for a report of all the merchant's refunds.
 	ProcessorAccount string
-	Day              time.Time // its latest row's day, midnight UTC: the report's own
-	From             time.Time // its earliest row's day
+	Day              time.Time // its last day, midnight UTC (its latest row's, or the one given): the report's own
+	From             time.Time // its first day
 	ReconciledAt     time.Time
 	RefundIDs        []string
 }
@@ -83,11 +83,12 @@ type ReportCoverage struct {
 type UncheckedDays struct {
 	From, To time.Time // days, UTC, both included
 	// Counted is false for a span of more than MaxReportDays days, whose
-	// refunds are not counted: a reconciliation does not page through
-	// months of history.
+	// refunds are not counted (a reconciliation does not page through
+	// months of history), and when counting failed after the
+	// reconciliation committed.
 	Counted bool
 	Refunds int
-	Totals  map[string]int64 // their amounts by currency
+	Totals  map[string]int64 // their amounts by currency; nil when not counted
 }
 
 // ReconcileSummary counts one currency's results.
@@ -125,9 +126,18 @@ type ReconcileOptions struct {
 // MaxReportDays bounds the days ReconcileOptions.From and To cover.
 const MaxReportDays = 31
 
+// A report's days, given or its rows', lie in these years: a typo's year
+// would otherwise set the days every later report is measured against.
+const minReportYear, maxReportYear = 2000, 2199
+
+func inReportYears(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= minReportYear && y <= maxReportYear
+}
+
 // Reconciliation is the outcome of matching one report.
 type Reconciliation struct {
-	From, To time.Time // the days the report covers (from its rows' dates)
+	From, To time.Time // the days the report covers (its rows' dates, or those given)
 	Results  []ReconcileResult
 	Summary  []ReconcileSummary
 	Flagged  int
@@ -168,7 +178,9 @@ func reportStatus(s string) (processor.Status, bool) {
 //
 // A report's days are its rows' dates, or opt.From to opt.To when given:
 // an empty report, of days on which the processor executed nothing,
-// answers for them all the same.
+// answers for them all the same. A corrected report replaces the first
+// only when sent with the same days (both by their rows, or the same
+// given days).
 //
 // A refund may reach the processor's report on a later day than refundd
 // saw it succeed (opt.SettlementLag): a report covering days [From, To]
@@ -198,8 +210,10 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	switch {
 	case opt.From.IsZero() != opt.To.IsZero():
 		return nil, Errorf(EInvalidRequest, "from", "from and to, the days the report covers, go together")
-	case !opt.From.IsZero() && (!opt.From.Equal(opt.From.Truncate(day)) || !opt.To.Equal(opt.To.Truncate(day))):
-		return nil, Errorf(EInvalidRequest, "from", "from and to are days (midnight UTC)")
+	case !opt.From.IsZero() && (!opt.From.Equal(opt.From.Truncate(day)) || !inReportYears(opt.From)):
+		return nil, Errorf(EInvalidRequest, "from", "from is a day (midnight UTC) from %d to %d", minReportYear, maxReportYear)
+	case !opt.To.IsZero() && (!opt.To.Equal(opt.To.Truncate(day)) || !inReportYears(opt.To)):
+		return nil, Errorf(EInvalidRequest, "to", "to is a day (midnight UTC) from %d to %d", minReportYear, maxReportYear)
 	case opt.To.Before(opt.From):
 		return nil, Errorf(EInvalidRequest, "to", "to is before from")
 	case opt.To.Sub(opt.From) >= MaxReportDays*day:
@@ -210,7 +224,20 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	if len(rows) > 100_000 {
 		return nil, Errorf(EInvalidRequest, "", "a report has at most 100000 rows; split it by day")
 	}
+	opt.From, opt.To = opt.From.UTC(), opt.To.UTC()
+	// Rows of a report of given days may be dated a day after its last
+	// (a zone ahead of UTC) and the lag and a day before its first (a
+	// refund it lists late); a row dated further out is from another
+	// report, sent with the wrong days.
+	rowsFrom, rowsTo := opt.From.Add(-opt.SettlementLag-day).Truncate(day), opt.To.Add(day)
 	for _, r := range rows {
+		if !r.Date.IsZero() && !inReportYears(r.Date) {
+			return nil, Errorf(EInvalidRequest, "date", "line %d: the date is not from %d to %d", r.Line, minReportYear, maxReportYear)
+		}
+		if d := r.Date.UTC().Truncate(day); !opt.From.IsZero() && !r.Date.IsZero() && (d.Before(rowsFrom) || d.After(rowsTo)) {
+			return nil, Errorf(EInvalidRequest, "date", "line %d is dated %s, outside the days given (%s to %s): a row of another report?",
+				r.Line, d.Format(time.DateOnly), opt.From.Format(time.DateOnly), opt.To.Format(time.DateOnly))
+		}
 		if _, ok := reportStatus(r.Status); !ok {
 			return nil, Errorf(EInvalidRequest, "status", "line %d: unknown status %q", r.Line, r.Status)
 		}
@@ -297,8 +324,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		}
 		for _, gap := range uncovered(cov, out.From, out.To) {
 			from, to := succeeded(gap[0], gap[1])
-			out.Unchecked = append(out.Unchecked, UncheckedDays{From: gap[0], To: gap[1], Totals: map[string]int64{},
-				Counted: gap[1].Sub(gap[0]) < MaxReportDays*day})
+			out.Unchecked = append(out.Unchecked, UncheckedDays{From: gap[0], To: gap[1], Counted: gap[1].Sub(gap[0]) < MaxReportDays*day})
 			uncheckedIn = append(uncheckedIn, [2]time.Time{from, to})
 		}
 		return nil
@@ -322,7 +348,8 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			})
 		})
 		if err != nil {
-			return nil, err
+			// The reconciliation is committed: answer it, uncounted.
+			u.Counted, u.Refunds, u.Totals = false, 0, nil
 		}
 	}
 	out.summarize()

@@ -167,5 +167,11 @@ func TestReconcile_UncheckedDays(t *testing.T) {
 		if _, err := svc.Reconcile(ctx, p, nil, refund.ReconcileOptions{From: day(1), To: day(1).AddDate(0, 0, refund.MaxReportDays-1)}); err != nil {
 			t.Errorf("an empty report of %d days: %v", refund.MaxReportDays, err)
 		}
+		// Midnight UTC written in another zone is that UTC day.
+		ast := time.FixedZone("AST", 3*60*60)
+		rec, err := svc.Reconcile(ctx, p, nil, refund.ReconcileOptions{From: day(2).In(ast), To: day(2).In(ast)})
+		if err != nil || rec.From != day(2) || rec.To != day(2) {
+			t.Errorf("the 2nd, written in Riyadh's time: %v to %v, %v", rec.From, rec.To, err)
+		}
 	})
 }

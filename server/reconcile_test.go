@@ -353,6 +353,12 @@ func TestReconcile_SettlementLag(t *testing.T) {
 			{"?from=2026-3-2&to=2026-03-02", header, "from"},
 			{"?from=2026-03-02&to=2026-03-02T00:00:00Z", header, "to"},
 			{"?from=2026-03-02&to=2026-03-02", "nothing,useful\n", ""}, // still a report to read
+			{"?from=2026-03-02&to=2026-03-02&map=bogus=X", "", "map"},
+			{"?from=2026-03-03&to=2026-03-03", header + lineOn(a, "2026-03-01") + "\n", "date"}, // another day's row
+			{"?from=2026-03-01&to=2026-03-01", header + lineOn(a, "2026-03-03") + "\n", "date"},
+			{"?from=1999-12-31&to=1999-12-31", header, "from"},
+			{"?from=2026-03-01&to=2200-01-01", header, "to"},
+			{"", header + lineOn(a, "1000-01-01") + "\n", "date"}, // a typo's year
 		} {
 			r := post(tc.query, tc.body)
 			if r.status != 400 || r.str("error", "code") != "invalid_request" || (tc.param != "" && r.str("error", "param") != tc.param) {
@@ -368,7 +374,7 @@ func TestReconcile_SettlementLag(t *testing.T) {
 			t.Fatalf("1 March flagged %v", got)
 		}
 		want := fmt.Sprint(map[string]string{c.str("id"): "missing_at_processor", d.str("id"): "missing_at_processor"})
-		for _, body := range []string{header, ""} {
+		for _, body := range []string{header, "", "\ufeff\r\n"} {
 			r := post("?from=2026-03-02&to=2026-03-02", body)
 			if r.status != 200 || r.str("from") != "2026-03-02" || r.str("to") != "2026-03-02" || r.num("flagged") != 2 {
 				t.Fatalf("the 2nd's empty report %q: %d %s", body, r.status, r.raw)
@@ -386,7 +392,7 @@ func TestReconcile_SettlementLag(t *testing.T) {
 			t.Fatalf("%d discrepancies, want 2 (kept once)", n)
 		}
 		// Given days rule over the rows' own: a report of the 3rd whose
-		// row is dated the 2nd covers the 3rd alone.
+		// row is dated the 2nd (listed a day late) covers the 3rd alone.
 		r := post("?from=2026-03-03&to=2026-03-03", header+lineOn(c, "2026-03-02")+"\n")
 		if r.status != 200 || r.str("from") != "2026-03-03" || r.num("flagged") != 0 || len(r.get("unchecked").([]any)) != 0 {
 			t.Fatalf("the 3rd's report: %d %s", r.status, r.raw)
@@ -397,7 +403,7 @@ func TestReconcile_SettlementLag(t *testing.T) {
 		s, a, _, _, _ := day(t)
 		for i, tc := range []struct{ day, unchecked string }{
 			{"2026-03-01", "[]"},
-			{"2026-04-03", `[{"from":"2026-03-02","refunds":null,"to":"2026-04-02","totals":{}}]`}, // 32 days
+			{"2026-04-03", `[{"from":"2026-03-02","refunds":null,"to":"2026-04-02","totals":null}]`}, // 32 days
 			{"2026-04-04", "[]"},
 			{"2026-05-06", `[{"from":"2026-04-05","refunds":0,"to":"2026-05-05","totals":{}}]`}, // 31 days
 		} {
