@@ -2,6 +2,7 @@ package refund_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -174,4 +175,66 @@ func TestReconcile_UncheckedDays(t *testing.T) {
 			t.Errorf("the 2nd, written in Riyadh's time: %v to %v, %v", rec.From, rec.To, err)
 		}
 	})
+}
+
+// readsFail is a store whose read transactions fail: a reconciliation's
+// count of unchecked refunds runs in one after the commit.
+type readsFail struct{ refund.Store }
+
+func (readsFail) View(context.Context, func(refund.Tx) error) error {
+	return errors.New("the read failed")
+}
+
+// A count that fails after the reconciliation committed answers the
+// committed reconciliation, its unchecked days uncounted, not an error
+// that would have the caller send it again.
+func TestReconcile_UncountedWhenTheCountFails(t *testing.T) {
+	ctx := context.Background()
+	st := openSQLite(t)
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	ids := 0
+	cfg := refund.Config{Store: st, Processor: reversingProcessor{}, Now: func() time.Time { return now },
+		NewID: func(p string) string { ids++; return fmt.Sprintf("%s_%04d", p, ids) }}
+	svc, err := refund.NewService(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := svc.CreateMerchant(ctx, refund.MerchantInput{Name: "M"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Authenticate(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Scopes = append(p.Scopes, refund.ScopeRefundsReview)
+	o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := int64(100)
+	r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: &one})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := func(n int) time.Time { return time.Date(2026, 3, n, 0, 0, 0, 0, time.UTC) }
+	if _, err := svc.Reconcile(ctx, p, nil, refund.ReconcileOptions{From: day(1), To: day(1)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Store = readsFail{st}
+	failing, err := refund.NewService(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := failing.Reconcile(ctx, p, nil, refund.ReconcileOptions{From: day(3), To: day(3)})
+	if err != nil || len(rec.Unchecked) != 1 || rec.Unchecked[0].Counted || rec.Unchecked[0].Totals != nil || !rec.Unchecked[0].From.Equal(day(2)) {
+		t.Fatalf("reconciled with the count failing: %+v, %v; want the 2nd unchecked, uncounted", rec, err)
+	}
+	// It was committed: the 3rd's report is remembered, so the 2nd's,
+	// reconciled now, lies between two reports and names no gap, and
+	// finds the refund missing.
+	rec, err = svc.Reconcile(ctx, p, nil, refund.ReconcileOptions{From: day(2), To: day(2)})
+	if err != nil || len(rec.Unchecked) != 0 || rec.Flagged != 1 || rec.Results[0].RefundID != r.ID {
+		t.Fatalf("the 2nd's report after: %+v, %v", rec, err)
+	}
 }
