@@ -160,7 +160,7 @@ func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
 	}{{"from", &opt.From}, {"to", &opt.To}} {
 		if v := r.URL.Query().Get(d.param); v != "" {
 			t, err := time.Parse(time.DateOnly, v)
-			if err != nil {
+			if err != nil || t.IsZero() { // year 1 would read as not given
 				a.fail(w, r, refund.Errorf(refund.EInvalidRequest, d.param, "%s is not a day (YYYY-MM-DD)", d.param))
 				return
 			}

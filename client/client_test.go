@@ -610,10 +610,14 @@ func TestReconcile(t *testing.T) {
 	if _, err := f.c.ReconcileWith(ctx, nil, client.ReconcileOptions{From: r2.CreatedAt}); client.ErrorCode(err) != "invalid_request" {
 		t.Fatalf("from without to: %v", err)
 	}
-	// A day is the date written, in its own location.
+	// A midnight is the date written, in its own location; any other time
+	// its UTC day.
 	riyadh := time.Date(2026, 3, 2, 0, 0, 0, 0, time.FixedZone("AST", 3*60*60))
-	rec, err = f.c.ReconcileWith(ctx, nil, client.ReconcileOptions{From: riyadh, To: riyadh})
-	if err != nil || rec.From == nil || *rec.From != "2026-03-02" || *rec.To != "2026-03-02" {
-		t.Fatalf("Riyadh's 2 March: %+v, %v", rec, err)
+	newYork := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).In(time.FixedZone("EST", -5*60*60)) // 19:00 on the 1st there
+	for _, d := range []time.Time{riyadh, newYork} {
+		rec, err = f.c.ReconcileWith(ctx, nil, client.ReconcileOptions{From: d, To: d})
+		if err != nil || rec.From == nil || *rec.From != "2026-03-02" || *rec.To != "2026-03-02" {
+			t.Fatalf("2 March as %v: %+v, %v", d, rec, err)
+		}
 	}
 }

@@ -46,7 +46,8 @@ type Reconciliation struct {
 
 // UncheckedDays are days (YYYY-MM-DD, both included) no reconciled report
 // covers, with how many refunds succeeded in them that no report listed
-// (nil for a span of more than 31 days, not counted), and their amounts by
+// (nil when not counted: a span of more than 31 days, or a count that
+// failed after the reconciliation was recorded), and their amounts by
 // currency in minor units (nil when not counted).
 type UncheckedDays struct {
 	From    string           `json:"from"`
@@ -73,12 +74,22 @@ type ReconcileOptions struct {
 	// Processor names the processor account whose report it is; "" for
 	// a report of all the merchant's refunds.
 	Processor string
-	// From and To, set together, are the days the report covers (their
-	// dates as written, in their own location; both included) in place of
-	// its rows' dates: an empty report (no rows, or no bytes at all) of
-	// days the processor executed nothing needs them. A corrected report
-	// replaces the first only when sent with the same days.
+	// From and To, set together, are the days the report covers (both
+	// included) in place of its rows' dates: an empty report (no rows, or
+	// no bytes at all) of days the processor executed nothing needs them.
+	// A time at midnight in its own location is that date; any other is
+	// its UTC day (time.Now().Truncate(24*time.Hour) is today in UTC). A
+	// corrected report replaces the first when it covers the same days.
 	From, To time.Time
+}
+
+// reportDay is the date a report day is sent as: a midnight as written
+// (Riyadh's 2 March is 2 March), anything else its UTC day.
+func reportDay(t time.Time) string {
+	if h, m, s := t.Clock(); h == 0 && m == 0 && s == 0 && t.Nanosecond() == 0 {
+		return t.Format(time.DateOnly)
+	}
+	return t.UTC().Format(time.DateOnly)
 }
 
 // ReconcileWith is Reconcile with all its settings.
@@ -94,10 +105,10 @@ func (c *Client) ReconcileWith(ctx context.Context, report []byte, opt Reconcile
 		q.Set("processor", opt.Processor)
 	}
 	if !opt.From.IsZero() {
-		q.Set("from", opt.From.Format(time.DateOnly))
+		q.Set("from", reportDay(opt.From))
 	}
 	if !opt.To.IsZero() {
-		q.Set("to", opt.To.Format(time.DateOnly))
+		q.Set("to", reportDay(opt.To))
 	}
 	var out Reconciliation
 	err := c.do(ctx, request{method: "POST", path: "/v1/reconciliations", query: q, raw: report, rawType: "text/csv"}, &out)

@@ -119,7 +119,7 @@ type ReconcileOptions struct {
 	// both included, at most MaxReportDays), in place of its rows'
 	// dates: a day on which the processor executed nothing has an empty
 	// report, and it answers for that day all the same (every refund that
-	// succeeded then is missing from it).
+	// succeeded then and that no other report listed is missing from it).
 	From, To time.Time
 }
 
@@ -179,8 +179,8 @@ func reportStatus(s string) (processor.Status, bool) {
 // A report's days are its rows' dates, or opt.From to opt.To when given:
 // an empty report, of days on which the processor executed nothing,
 // answers for them all the same. A corrected report replaces the first
-// only when sent with the same days (both by their rows, or the same
-// given days).
+// when it covers the same days: by its rows' dates or given, the same
+// first and last day.
 //
 // A refund may reach the processor's report on a later day than refundd
 // saw it succeed (opt.SettlementLag): a report covering days [From, To]
@@ -225,11 +225,13 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		return nil, Errorf(EInvalidRequest, "", "a report has at most 100000 rows; split it by day")
 	}
 	opt.From, opt.To = opt.From.UTC(), opt.To.UTC()
-	// Rows of a report of given days may be dated a day after its last
-	// (a zone ahead of UTC) and the lag and a day before its first (a
-	// refund it lists late); a row dated further out is from another
-	// report, sent with the wrong days.
+	// Rows of a report of given days may be dated a UTC day either side
+	// of its days (a processor's zone ahead of or behind UTC) and the
+	// lag's days before (a refund it lists late); a row dated further out
+	// is from another report, sent with the wrong days. Rows that set the
+	// days themselves span at most as much.
 	rowsFrom, rowsTo := opt.From.Add(-opt.SettlementLag-day).Truncate(day), opt.To.Add(day)
+	var first, last time.Time // the rows' days
 	for _, r := range rows {
 		if !r.Date.IsZero() && !inReportYears(r.Date) {
 			return nil, Errorf(EInvalidRequest, "date", "line %d: the date is not from %d to %d", r.Line, minReportYear, maxReportYear)
@@ -237,6 +239,13 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		if d := r.Date.UTC().Truncate(day); !opt.From.IsZero() && !r.Date.IsZero() && (d.Before(rowsFrom) || d.After(rowsTo)) {
 			return nil, Errorf(EInvalidRequest, "date", "line %d is dated %s, outside the days given (%s to %s): a row of another report?",
 				r.Line, d.Format(time.DateOnly), opt.From.Format(time.DateOnly), opt.To.Format(time.DateOnly))
+		} else if !r.Date.IsZero() {
+			if first.IsZero() || d.Before(first) {
+				first = d
+			}
+			if d.After(last) {
+				last = d
+			}
 		}
 		if _, ok := reportStatus(r.Status); !ok {
 			return nil, Errorf(EInvalidRequest, "status", "line %d: unknown status %q", r.Line, r.Status)
@@ -244,6 +253,10 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		if r.RefundID == "" && r.ARN == "" && r.RRN == "" {
 			return nil, Errorf(EInvalidRequest, "refund_id", "line %d names no refund id, ARN or RRN", r.Line)
 		}
+	}
+	if opt.From.IsZero() && last.Sub(first) >= MaxReportDays*day+opt.SettlementLag+day {
+		return nil, Errorf(EInvalidRequest, "date", "the rows are dated from %s to %s; a report covers at most %d days, its rows the settlement lag and a day more: split it, or give its days (from and to)",
+			first.Format(time.DateOnly), last.Format(time.DateOnly), MaxReportDays)
 	}
 	out := &Reconciliation{}
 	var rep *SettlementReport
@@ -349,6 +362,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		})
 		if err != nil {
 			// The reconciliation is committed: answer it, uncounted.
+			s.log.Warn("could not count the refunds of days no report covers; answered uncounted", "err", err)
 			u.Counted, u.Refunds, u.Totals = false, 0, nil
 		}
 	}

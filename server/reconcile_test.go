@@ -357,6 +357,7 @@ func TestReconcile_SettlementLag(t *testing.T) {
 			{"?from=2026-03-03&to=2026-03-03", header + lineOn(a, "2026-03-01") + "\n", "date"}, // another day's row
 			{"?from=2026-03-01&to=2026-03-01", header + lineOn(a, "2026-03-03") + "\n", "date"},
 			{"?from=1999-12-31&to=1999-12-31", header, "from"},
+			{"?from=0001-01-01&to=2026-03-02", header + lineOn(a, "2026-03-01") + "\n", "from"}, // year 1 is Go's zero time
 			{"?from=2026-03-01&to=2200-01-01", header, "to"},
 			{"", header + lineOn(a, "1000-01-01") + "\n", "date"}, // a typo's year
 		} {
@@ -396,6 +397,38 @@ func TestReconcile_SettlementLag(t *testing.T) {
 		r := post("?from=2026-03-03&to=2026-03-03", header+lineOn(c, "2026-03-02")+"\n")
 		if r.status != 200 || r.str("from") != "2026-03-03" || r.num("flagged") != 0 || len(r.get("unchecked").([]any)) != 0 {
 			t.Fatalf("the 3rd's report: %d %s", r.status, r.raw)
+		}
+	})
+	// A report's rows may be dated a day either side of its days, and the
+	// lag's days before; without given days, they span as much at most.
+	t.Run("rows around the days", func(t *testing.T) {
+		s, a, _, _, _ := day(t)
+		for _, tc := range []struct {
+			query string
+			dates []string
+			ok    bool
+		}{
+			{"?from=2026-03-03&to=2026-03-03", []string{"2026-03-02"}, true},
+			{"?from=2026-03-03&to=2026-03-03", []string{"2026-03-04"}, true},
+			{"?from=2026-03-03&to=2026-03-03", []string{"2026-03-01"}, false},
+			{"?from=2026-03-03&to=2026-03-03", []string{"2026-03-05"}, false},
+			{"?from=2026-03-04&to=2026-03-04&settlement_lag=27h", []string{"2026-03-01"}, true}, // T+1: two days and the hours before the 1st's end
+			{"?from=2026-03-04&to=2026-03-04&settlement_lag=27h", []string{"2026-02-28"}, false},
+			{"?from=2026-03-04&to=2026-03-04&settlement_lag=27h", []string{"2026-03-05T23:59:59Z"}, true},
+			{"?from=2026-03-04&to=2026-03-04&settlement_lag=27h", []string{"2026-03-06"}, false},
+			{"", []string{"2026-03-01", "2026-04-01"}, true}, // 31 days apart
+			{"", []string{"2026-03-01", "2026-04-02"}, false},
+			{"?settlement_lag=27h", []string{"2026-03-01", "2026-04-03"}, true}, // and the lag's day
+			{"", []string{"2026-03-11", "2062-03-11"}, false},                   // a typo's year
+		} {
+			body := header
+			for _, d := range tc.dates {
+				body += lineOn(a, d) + "\n"
+			}
+			r := s.do("POST", "/v1/reconciliations"+tc.query, s.key, body, "Content-Type", "text/csv")
+			if tc.ok && r.status != 200 || !tc.ok && (r.status != 400 || r.str("error", "param") != "date") {
+				t.Errorf("%s rows %v: %d %s, want ok %v", tc.query, tc.dates, r.status, r.raw, tc.ok)
+			}
 		}
 	})
 	// Days enough to hold months of refunds are named, not counted.

@@ -105,7 +105,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			totals = append(totals, fmt.Sprintf("%s %d", c, u.Totals[c]))
 		}
 		if u.Refunds == nil {
-			fmt.Fprintf(stdout, "unchecked: %s to %s, no report reconciled (more than 31 days: refunds not counted)\n", u.From, u.To)
+			fmt.Fprintf(stdout, "unchecked: %s to %s, no report reconciled (refunds not counted: more than 31 days, or the count failed)\n", u.From, u.To)
 			continue
 		}
 		refunds := fmt.Sprintf("%d refunds", *u.Refunds)
