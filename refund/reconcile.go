@@ -98,8 +98,11 @@ type ReconcileSummary struct {
 	Totals   map[string]int64 // report amounts by kind (book amounts for missing_at_processor)
 }
 
+// oneDay is a report's day: reports go by UTC days.
+const oneDay = 24 * time.Hour
+
 // MaxSettlementLag bounds ReconcileOptions.SettlementLag.
-const MaxSettlementLag = 7 * 24 * time.Hour
+const MaxSettlementLag = 7 * oneDay
 
 // ReconcileOptions are a reconciliation's settings.
 type ReconcileOptions struct {
@@ -206,17 +209,16 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	if opt.SettlementLag < 0 || opt.SettlementLag > MaxSettlementLag {
 		return nil, Errorf(EInvalidRequest, "settlement_lag", "the settlement lag is from 0 to %dh", int(MaxSettlementLag.Hours()))
 	}
-	const day = 24 * time.Hour
 	switch {
 	case opt.From.IsZero() != opt.To.IsZero():
 		return nil, Errorf(EInvalidRequest, "from", "from and to, the days the report covers, go together")
-	case !opt.From.IsZero() && (!opt.From.Equal(opt.From.Truncate(day)) || !inReportYears(opt.From)):
+	case !opt.From.IsZero() && (!opt.From.Equal(opt.From.Truncate(oneDay)) || !inReportYears(opt.From)):
 		return nil, Errorf(EInvalidRequest, "from", "from is a day (midnight UTC) from %d to %d", minReportYear, maxReportYear)
-	case !opt.To.IsZero() && (!opt.To.Equal(opt.To.Truncate(day)) || !inReportYears(opt.To)):
+	case !opt.To.IsZero() && (!opt.To.Equal(opt.To.Truncate(oneDay)) || !inReportYears(opt.To)):
 		return nil, Errorf(EInvalidRequest, "to", "to is a day (midnight UTC) from %d to %d", minReportYear, maxReportYear)
 	case opt.To.Before(opt.From):
 		return nil, Errorf(EInvalidRequest, "to", "to is before from")
-	case opt.To.Sub(opt.From) >= MaxReportDays*day:
+	case opt.To.Sub(opt.From) >= MaxReportDays*oneDay:
 		return nil, Errorf(EInvalidRequest, "to", "a report covers at most %d days; split it", MaxReportDays)
 	case len(rows) == 0 && opt.From.IsZero():
 		return nil, Errorf(EInvalidRequest, "", "the report has no rows (an empty report needs from and to, the days it covers)")
@@ -230,21 +232,21 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	// lag's days before (a refund it lists late); a row dated further out
 	// is from another report, sent with the wrong days. Rows that set the
 	// days themselves span at most as much.
-	rowsFrom, rowsTo := opt.From.Add(-opt.SettlementLag-day).Truncate(day), opt.To.Add(day)
-	var first, last time.Time // the rows' days
+	rowsFrom, rowsTo := opt.From.Add(-opt.SettlementLag-oneDay).Truncate(oneDay), opt.To.Add(oneDay)
+	var firstDay, lastDay time.Time // the report's days: its rows' first and last, or those given
 	for _, r := range rows {
 		if !r.Date.IsZero() && !inReportYears(r.Date) {
 			return nil, Errorf(EInvalidRequest, "date", "line %d: the date is not from %d to %d", r.Line, minReportYear, maxReportYear)
 		}
-		if d := r.Date.UTC().Truncate(day); !opt.From.IsZero() && !r.Date.IsZero() && (d.Before(rowsFrom) || d.After(rowsTo)) {
+		if d := r.Date.UTC().Truncate(oneDay); !opt.From.IsZero() && !r.Date.IsZero() && (d.Before(rowsFrom) || d.After(rowsTo)) {
 			return nil, Errorf(EInvalidRequest, "date", "line %d is dated %s, outside the days given (%s to %s): a row of another report?",
 				r.Line, d.Format(time.DateOnly), opt.From.Format(time.DateOnly), opt.To.Format(time.DateOnly))
 		} else if !r.Date.IsZero() {
-			if first.IsZero() || d.Before(first) {
-				first = d
+			if firstDay.IsZero() || d.Before(firstDay) {
+				firstDay = d
 			}
-			if d.After(last) {
-				last = d
+			if d.After(lastDay) {
+				lastDay = d
 			}
 		}
 		if _, ok := reportStatus(r.Status); !ok {
@@ -254,16 +256,19 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			return nil, Errorf(EInvalidRequest, "refund_id", "line %d names no refund id, ARN or RRN", r.Line)
 		}
 	}
-	if opt.From.IsZero() && last.Sub(first) >= MaxReportDays*day+opt.SettlementLag+day {
+	if opt.From.IsZero() && lastDay.Sub(firstDay) >= MaxReportDays*oneDay+opt.SettlementLag+oneDay {
 		return nil, Errorf(EInvalidRequest, "date", "the rows are dated from %s to %s; a report covers at most %d days, its rows the settlement lag and a day more: split it, or give its days (from and to)",
-			first.Format(time.DateOnly), last.Format(time.DateOnly), MaxReportDays)
+			firstDay.Format(time.DateOnly), lastDay.Format(time.DateOnly), MaxReportDays)
+	}
+	if !opt.From.IsZero() {
+		firstDay, lastDay = opt.From, opt.To
 	}
 	out := &Reconciliation{}
 	var rep *SettlementReport
 	var seen map[string]bool
 	var uncheckedIn [][2]time.Time // when the refunds of each unchecked span succeeded
 	err := s.update(ctx, func(tx Tx) error {
-		out.Results, out.Unchecked, out.From, out.To, uncheckedIn = nil, nil, time.Time{}, time.Time{}, nil
+		out.Results, out.Unchecked, uncheckedIn = nil, nil, nil
 		account := ""
 		if opt.Processor != "" {
 			a, err := accountFor(ctx, tx, p.MerchantID, opt.Processor)
@@ -282,20 +287,9 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			if res.RefundID != "" {
 				seen[res.RefundID] = true
 			}
-			if !row.Date.IsZero() && opt.From.IsZero() {
-				d := row.Date.UTC().Truncate(day)
-				if out.From.IsZero() || d.Before(out.From) {
-					out.From = d
-				}
-				if d.After(out.To) {
-					out.To = d
-				}
-			}
 			out.Results = append(out.Results, res)
 		}
-		if !opt.From.IsZero() {
-			out.From, out.To = opt.From, opt.To
-		}
+		out.From, out.To = firstDay, lastDay
 		if out.From.IsZero() {
 			return nil // a report without dates covers no day for certain
 		}
@@ -319,7 +313,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		// answers for succeeded: [first-lag, last+1d-lag), and never
 		// before the first day a report covers.
 		succeeded := func(first, last time.Time) (time.Time, time.Time) {
-			from, to := first.Add(-opt.SettlementLag), last.Add(day-opt.SettlementLag)
+			from, to := first.Add(-opt.SettlementLag), last.Add(oneDay-opt.SettlementLag)
 			if from.Before(covered) {
 				from = covered
 			}
@@ -337,7 +331,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		}
 		for _, gap := range uncovered(cov, out.From, out.To) {
 			from, to := succeeded(gap[0], gap[1])
-			out.Unchecked = append(out.Unchecked, UncheckedDays{From: gap[0], To: gap[1], Counted: gap[1].Sub(gap[0]) < MaxReportDays*day})
+			out.Unchecked = append(out.Unchecked, UncheckedDays{From: gap[0], To: gap[1], Counted: gap[1].Sub(gap[0]) < MaxReportDays*oneDay})
 			uncheckedIn = append(uncheckedIn, [2]time.Time{from, to})
 		}
 		return nil
@@ -474,13 +468,12 @@ func (s *Service) unlisted(ctx context.Context, tx Tx, merchantID string, rep *S
 // [from, to] and the nearest recorded reports before and after it that no
 // report covers.
 func uncovered(cov ReportCoverage, from, to time.Time) [][2]time.Time {
-	const day = 24 * time.Hour
 	var out [][2]time.Time
-	if !cov.Before.IsZero() && cov.Before.Add(day).Before(from) {
-		out = append(out, [2]time.Time{cov.Before.Add(day), from.Add(-day)})
+	if !cov.Before.IsZero() && cov.Before.Add(oneDay).Before(from) {
+		out = append(out, [2]time.Time{cov.Before.Add(oneDay), from.Add(-oneDay)})
 	}
-	if !cov.After.IsZero() && to.Add(day).Before(cov.After) {
-		out = append(out, [2]time.Time{to.Add(day), cov.After.Add(-day)})
+	if !cov.After.IsZero() && to.Add(oneDay).Before(cov.After) {
+		out = append(out, [2]time.Time{to.Add(oneDay), cov.After.Add(-oneDay)})
 	}
 	return out
 }

@@ -10,6 +10,42 @@ import (
 	"github.com/refundd/refundd/refund"
 )
 
+// reconciler is a Service on a store whose clock reads *now, with a
+// merchant allowed to reconcile (p) and one order (o).
+type reconciler struct {
+	cfg refund.Config
+	svc *refund.Service
+	p   refund.Principal
+	o   *refund.Order
+}
+
+func newReconciler(t *testing.T, st refund.Store, now *time.Time, currency string, amount int64) reconciler {
+	t.Helper()
+	ctx := context.Background()
+	ids := 0
+	m := reconciler{cfg: refund.Config{Store: st, Processor: reversingProcessor{}, Now: func() time.Time { return *now },
+		NewID: func(p string) string { ids++; return fmt.Sprintf("%s_%04d", p, ids) }}}
+	var err error
+	if m.svc, err = refund.NewService(m.cfg); err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := m.svc.CreateMerchant(ctx, refund.MerchantInput{Name: "M"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.p, err = m.svc.Authenticate(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	m.p.Scopes = append(m.p.Scopes, refund.ScopeRefundsReview)
+	if m.o, err = m.svc.CreateOrder(ctx, m.p, refund.OrderInput{Currency: currency, Amount: amount}); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// day is a day of March 2026, midnight UTC.
+func day(n int) time.Time { return time.Date(2026, 3, n, 0, 0, 0, 0, time.UTC) }
+
 // TestReconcile_RefundsAnOlderNodeFinished: during a rolling upgrade a
 // node older than migration 0022 finishes refunds without recording when
 // they succeeded. Reconciliation fills that in from their transitions
@@ -20,25 +56,8 @@ func TestReconcile_RefundsAnOlderNodeFinished(t *testing.T) {
 		ctx := context.Background()
 		st := open(t)
 		now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-		ids := 0
-		svc, err := refund.NewService(refund.Config{Store: st, Processor: reversingProcessor{}, Now: func() time.Time { return now },
-			NewID: func(p string) string { ids++; return fmt.Sprintf("%s_%04d", p, ids) }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, key, err := svc.CreateMerchant(ctx, refund.MerchantInput{Name: "M"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := svc.Authenticate(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Scopes = append(p.Scopes, refund.ScopeRefundsReview)
-		o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 10_000})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := newReconciler(t, st, &now, "SAR", 10_000)
+		svc, p, o := m.svc, m.p, m.o
 		var made []*refund.Refund
 		for range 2 {
 			one := int64(100)
@@ -50,7 +69,7 @@ func TestReconcile_RefundsAnOlderNodeFinished(t *testing.T) {
 			now = now.Add(time.Hour)
 		}
 		// The second as an older node leaves it: succeeded, no time.
-		err = st.Update(ctx, func(tx refund.Tx) error {
+		err := st.Update(ctx, func(tx refund.Tx) error {
 			r, err := tx.GetRefund(ctx, p.MerchantID, made[1].ID)
 			if err != nil {
 				return err
@@ -94,26 +113,8 @@ func TestReconcile_UncheckedDays(t *testing.T) {
 		ctx := context.Background()
 		st := open(t)
 		now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-		ids := 0
-		svc, err := refund.NewService(refund.Config{Store: st, Processor: reversingProcessor{}, Now: func() time.Time { return now },
-			NewID: func(p string) string { ids++; return fmt.Sprintf("%s_%04d", p, ids) }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, key, err := svc.CreateMerchant(ctx, refund.MerchantInput{Name: "M"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := svc.Authenticate(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Scopes = append(p.Scopes, refund.ScopeRefundsReview)
-		o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "KWD", Amount: 100_000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		day := func(n int) time.Time { return time.Date(2026, 3, n, 0, 0, 0, 0, time.UTC) }
+		m := newReconciler(t, st, &now, "KWD", 100_000)
+		svc, p, o := m.svc, m.p, m.o
 		made := map[int]*refund.Refund{} // by day of March
 		for n, amount := range map[int]int64{1: 1_250, 2: 2_500, 3: 5_125} {
 			now = day(n).Add(10 * time.Hour)
@@ -192,35 +193,17 @@ func TestReconcile_UncountedWhenTheCountFails(t *testing.T) {
 	ctx := context.Background()
 	st := openSQLite(t)
 	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	ids := 0
-	cfg := refund.Config{Store: st, Processor: reversingProcessor{}, Now: func() time.Time { return now },
-		NewID: func(p string) string { ids++; return fmt.Sprintf("%s_%04d", p, ids) }}
-	svc, err := refund.NewService(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, key, err := svc.CreateMerchant(ctx, refund.MerchantInput{Name: "M"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := svc.Authenticate(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Scopes = append(p.Scopes, refund.ScopeRefundsReview)
-	o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 10_000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newReconciler(t, st, &now, "SAR", 10_000)
+	svc, p, o := m.svc, m.p, m.o
 	one := int64(100)
 	r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: &one})
 	if err != nil {
 		t.Fatal(err)
 	}
-	day := func(n int) time.Time { return time.Date(2026, 3, n, 0, 0, 0, 0, time.UTC) }
 	if _, err := svc.Reconcile(ctx, p, nil, refund.ReconcileOptions{From: day(1), To: day(1)}); err != nil {
 		t.Fatal(err)
 	}
+	cfg := m.cfg
 	cfg.Store = readsFail{st}
 	failing, err := refund.NewService(cfg)
 	if err != nil {
