@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +41,22 @@ func (s *testServer) notify(secret, id string, body map[string]any) reply {
 		}
 	}
 	return s.do("POST", "/v1/processor/notifications", "", string(raw), hdr...)
+}
+
+// A processor webhook secret whose key is empty ("whsec_") or short is
+// refused at start: with the empty key anyone could sign a refund.failed
+// and release the money of a refund the processor may still execute.
+func TestProcessorNotifications_WeakSecretRefusedAtStart(t *testing.T) {
+	for _, secret := range []string{"whsec_", "whsec_c2VjcmV0", "whsec_?"} {
+		s, err := server.Open(context.Background(), server.Config{Addr: "127.0.0.1:0",
+			DB: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"), WorkerInterval: -1, ProcessorWebhookSecret: secret})
+		if err == nil {
+			s.Stop(context.Background())
+			t.Errorf("started with --processor-webhook-secret %q", secret)
+		} else if !strings.Contains(err.Error(), "--processor-webhook-secret") {
+			t.Errorf("%q: the error does not name the flag: %v", secret, err)
+		}
+	}
 }
 
 // Notifications from the processor move refunds and orders without any

@@ -8,6 +8,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -211,11 +212,33 @@ func Sign(secret, id string, at time.Time, payload []byte) (http.Header, error) 
 	return h, nil
 }
 
+// MinSecretBytes is the shortest key refundd takes for a secret that
+// signs what it receives. Standard Webhooks asks for 24 to 64 random
+// bytes; a shorter key can be guessed, and "whsec_" alone is the empty
+// key, with which anyone can sign a notification that moves money.
+const MinSecretBytes = 24
+
+// CheckSecret refuses a Standard Webhooks secret (whsec_ and base64) that
+// does not decode, or whose key is shorter than MinSecretBytes.
+func CheckSecret(secret string) error {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	switch {
+	case err != nil:
+		return fmt.Errorf("webhook: bad secret: not whsec_ and base64: %w", err)
+	case len(key) < MinSecretBytes:
+		return fmt.Errorf("webhook: bad secret: its key is %d bytes; at least %d random bytes are needed", len(key), MinSecretBytes)
+	}
+	return nil
+}
+
 // Verifier returns a check of Standard Webhooks signatures made with
 // secret (whsec_...), for messages refundd receives: a processor's
 // notifications. The check refuses a bad signature and a timestamp more
 // than five minutes away (replays).
 func Verifier(secret string) (func(payload []byte, h http.Header) error, error) {
+	if err := CheckSecret(secret); err != nil {
+		return nil, err
+	}
 	wh, err := standardwebhooks.NewWebhook(secret)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: bad secret: %w", err)

@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -30,6 +31,34 @@ func TestSign_VerifiesWithStandardWebhooks(t *testing.T) {
 	}
 	if _, err := webhook.Sign("whsec_not base64!", "evt_1", time.Now(), payload); err == nil {
 		t.Fatal("a malformed secret signed")
+	}
+}
+
+// A secret that verifies what refundd receives must carry a key nobody
+// can guess: "whsec_" alone is the empty HMAC key, with which anyone
+// signs a notification that releases a refund's money.
+func TestVerifier_RefusesAWeakSecret(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		secret string
+		ok     bool
+	}{
+		{"whsec_", false},
+		{"", false},
+		{"whsec_c2VjcmV0", false}, // 6 bytes
+		{"whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 23)), false},
+		{"whsec_not base64!", false},
+		{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", true}, // 24 bytes
+		{"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", true},       // the prefix is optional, as in the library
+		{"whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 64)), true},
+	} {
+		_, err := webhook.Verifier(tc.secret)
+		if (err == nil) != tc.ok {
+			t.Errorf("Verifier(%q): err %v, want ok %v", tc.secret, err, tc.ok)
+		}
+		if err := webhook.CheckSecret(tc.secret); (err == nil) != tc.ok {
+			t.Errorf("CheckSecret(%q): err %v, want ok %v", tc.secret, err, tc.ok)
+		}
 	}
 }
 

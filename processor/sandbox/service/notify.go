@@ -32,7 +32,7 @@ type notification struct {
 
 // NewNotifier starts a notifier, for the life of the process.
 func NewNotifier(url, secret string, log *slog.Logger) (*Notifier, error) {
-	if _, err := webhook.Sign(secret, "probe", time.Now(), nil); err != nil {
+	if err := webhook.CheckSecret(secret); err != nil {
 		return nil, err
 	}
 	if log == nil {
