@@ -29,9 +29,13 @@
 // declined (amount_not_representable) before anything is sent, never
 // rounded.
 //
-// Answers: a refund succeeded is approved (Reference = its re_ id);
+// Answers: a refund in another currency than the request's is an
+// unknown outcome (currency_mismatch: the payment is not in the order's
+// currency); a refund succeeded is approved (Reference = its re_ id);
 // pending or requires_action is pending; failed or canceled is declined
-// with Stripe's failure_reason. Errors: 401/403 decline auth_failed; 429
+// with Stripe's failure_reason, except a failure that reversed a balance
+// transaction (failure_balance_transaction): the refund had gone out and
+// came back, which is a reversal, also of a refund answered succeeded. Errors: 401/403 decline auth_failed; 429
 // is not executed (Retry-After kept); card errors and invalid requests are
 // declines with Stripe's code (decline_code first); an idempotency_error,
 // a 409, 5xx, api_error and transport failures leave the outcome unknown.
@@ -192,6 +196,13 @@ func (c *Connector) result(re *stripeapi.Refund, req processor.Request) (process
 	if key := re.Metadata[MetadataKey]; key != "" && key != req.IdempotencyKey {
 		return processor.Result{}, &processor.TransientError{Code: "not_ours", Message: "Stripe answered with another refund (" + re.ID + ")"}
 	}
+	if !strings.EqualFold(string(re.Currency), req.Currency) {
+		// Stripe refunds in the payment's currency, which the request
+		// cannot name: a payment in another currency than the order's
+		// moved an amount that means something else.
+		return processor.Result{}, &processor.TransientError{Code: "currency_mismatch",
+			Message: fmt.Sprintf("Stripe's refund %s is in %q, the refund in %s", re.ID, re.Currency, req.Currency)}
+	}
 	res := processor.Result{Reference: re.ID, ARN: destinationReference(re)}
 	switch re.Status {
 	case stripeapi.RefundStatusSucceeded:
@@ -208,6 +219,14 @@ func (c *Connector) result(re *stripeapi.Refund, req processor.Request) (process
 			code = string(re.Status)
 		}
 		res.Status, res.ResponseCode, res.Message = processor.Declined, code, "Stripe refund "+string(re.Status)
+		if re.Status == stripeapi.RefundStatusFailed && re.FailureBalanceTransaction != nil {
+			// The refund had left the balance and came back (the card was
+			// closed, say): a refund that may have been answered succeeded
+			// turns failed. A decline would be ignored for a succeeded
+			// refund, which would go on counting money the customer never
+			// got; a reversal returns it to the order either way.
+			res.Status, res.Message = processor.Reversed, "Stripe refund failed after leaving the balance ("+code+")"
+		}
 	default:
 		return processor.Result{}, &processor.TransientError{Code: "unknown_status", Message: "Stripe refund status " + string(re.Status)}
 	}

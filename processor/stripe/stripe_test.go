@@ -98,8 +98,13 @@ func TestErrorMapping(t *testing.T) {
 		{"server error", 500, `{"error":{"type":"api_error","message":"An unknown error occurred"}}`, nil, "", "upstream_500", false, 0},
 		{"unavailable", 503, `not json`, nil, "", "", false, 0},
 		{"refund failed", 200, `{"id":"re_1","object":"refund","amount":100,"currency":"usd","status":"failed","failure_reason":"expired_or_canceled_card","metadata":{"refundd_refund_id":"re_key"}}`, nil, processor.Declined, "expired_or_canceled_card", false, 0},
+		{"failed after leaving the balance", 200, `{"id":"re_1","object":"refund","amount":100,"currency":"usd","status":"failed","failure_reason":"lost_or_stolen_card","failure_balance_transaction":"txn_back","metadata":{"refundd_refund_id":"re_key"}}`, nil, processor.Reversed, "lost_or_stolen_card", false, 0},
+		{"canceled", 200, `{"id":"re_1","object":"refund","amount":100,"currency":"usd","status":"canceled","metadata":{"refundd_refund_id":"re_key"}}`, nil, processor.Declined, "canceled", false, 0},
 		{"refund pending", 200, `{"id":"re_1","object":"refund","amount":100,"currency":"usd","status":"pending","metadata":{"refundd_refund_id":"re_key"}}`, nil, processor.Pending, "pending", false, 0},
 		{"another refund", 200, `{"id":"re_1","object":"refund","amount":100,"currency":"usd","status":"succeeded","metadata":{"refundd_refund_id":"re_other"}}`, nil, "", "not_ours", false, 0},
+		{"other currency", 200, `{"id":"re_1","object":"refund","amount":100,"currency":"sar","status":"succeeded","metadata":{"refundd_refund_id":"re_key"}}`, nil, "", "currency_mismatch", false, 0},
+		{"other currency, pending", 200, `{"id":"re_1","object":"refund","amount":100,"currency":"eur","status":"pending","metadata":{"refundd_refund_id":"re_key"}}`, nil, "", "currency_mismatch", false, 0},
+		{"no currency", 200, `{"id":"re_1","object":"refund","amount":100,"status":"succeeded","metadata":{"refundd_refund_id":"re_key"}}`, nil, "", "currency_mismatch", false, 0},
 		{"other amount", 200, `{"id":"re_1","object":"refund","amount":90,"currency":"usd","status":"succeeded","metadata":{"refundd_refund_id":"re_key"}}`, nil, "", "amount_mismatch", false, 0},
 	}
 	for _, tc := range tests {
@@ -192,10 +197,10 @@ func TestStatusOf_ListsEveryPage(t *testing.T) {
 			t.Errorf("query %s", r.URL.RawQuery)
 		}
 		if r.URL.Query().Get("starting_after") == "" {
-			fmt.Fprint(w, `{"object":"list","url":"/v1/refunds","has_more":true,"data":[{"id":"re_a","object":"refund","amount":5,"status":"succeeded","metadata":{"refundd_refund_id":"re_other"}}]}`)
+			fmt.Fprint(w, `{"object":"list","url":"/v1/refunds","has_more":true,"data":[{"id":"re_a","object":"refund","amount":5,"currency":"usd","status":"succeeded","metadata":{"refundd_refund_id":"re_other"}}]}`)
 			return
 		}
-		fmt.Fprint(w, `{"object":"list","url":"/v1/refunds","has_more":false,"data":[{"id":"re_b","object":"refund","amount":100,"status":"succeeded","metadata":{"refundd_refund_id":"re_key"}}]}`)
+		fmt.Fprint(w, `{"object":"list","url":"/v1/refunds","has_more":false,"data":[{"id":"re_b","object":"refund","amount":100,"currency":"usd","status":"succeeded","metadata":{"refundd_refund_id":"re_key"}}]}`)
 	}))
 	defer srv.Close()
 	res, err := connector(t, srv.URL, "sk_test_1").StatusOf(context.Background(), request("re_key", 100, "usd"))
