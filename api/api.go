@@ -67,9 +67,10 @@ type route struct {
 	// others, so this list cannot drift from what the handler uses.
 	query  []string
 	public bool // served without an API key
-	// creates marks a route that creates something: an Idempotency-Key
-	// on it replays the first answer.
-	creates bool
+	// creates, on a route that creates something, is the scope it needs:
+	// an Idempotency-Key on it replays the first answer, to a caller
+	// holding that scope only.
+	creates string
 	handler http.HandlerFunc
 }
 
@@ -82,10 +83,10 @@ func (a *API) routes() []route {
 		{method: "GET", pattern: "/readyz", public: true, handler: a.readyz},
 		{method: "GET", pattern: "/openapi.json", public: true, handler: a.openAPI},
 		{method: "GET", pattern: "/docs", public: true, handler: a.docs},
-		{method: "POST", pattern: "/v1/orders", creates: true, handler: a.createOrder},
+		{method: "POST", pattern: "/v1/orders", creates: refund.ScopeOrdersWrite, handler: a.createOrder},
 		{method: "GET", pattern: "/v1/orders", query: append([]string{"reference"}, pageQuery...), handler: a.listOrders},
 		{method: "GET", pattern: "/v1/orders/{id}", handler: a.getOrder},
-		{method: "POST", pattern: "/v1/refunds", creates: true, handler: a.createRefund},
+		{method: "POST", pattern: "/v1/refunds", creates: refund.ScopeRefundsWrite, handler: a.createRefund},
 		{method: "GET", pattern: "/v1/refunds", query: append([]string{"order_id", "status", "created_gte", "created_lt"}, pageQuery...), handler: a.listRefunds},
 		{method: "GET", pattern: "/v1/refunds/{id}", handler: a.getRefund},
 		{method: "GET", pattern: "/v1/refunds/{id}/transitions", handler: a.listTransitions},
@@ -100,7 +101,7 @@ func (a *API) routes() []route {
 		{method: "POST", pattern: "/v1/processor/notifications", public: true, handler: a.processorNotification},
 		{method: "POST", pattern: "/v1/reconciliations", query: []string{"map", "settlement_lag", "processor", "from", "to"}, handler: a.reconcile},
 		{method: "GET", pattern: "/v1/discrepancies", query: append([]string{"kind"}, pageQuery...), handler: a.listDiscrepancies},
-		{method: "POST", pattern: "/v1/webhook_endpoints", creates: true, handler: a.createEndpoint},
+		{method: "POST", pattern: "/v1/webhook_endpoints", creates: refund.ScopeWebhooksWrite, handler: a.createEndpoint},
 		{method: "GET", pattern: "/v1/webhook_endpoints", handler: a.listEndpoints},
 		{method: "GET", pattern: "/v1/webhook_endpoints/{id}", handler: a.getEndpoint},
 		{method: "POST", pattern: "/v1/webhook_endpoints/{id}", handler: a.updateEndpoint},
@@ -116,9 +117,9 @@ func (a *API) routes() []route {
 		{method: "GET", pattern: "/v1/invoices/{id}", handler: a.getInvoice},
 		{method: "GET", pattern: "/v1/invoices/{id}/xml", handler: a.getInvoiceXML},
 		{method: "GET", pattern: "/v1/invoices/{id}/qr", handler: a.getInvoiceQR},
-		{method: "POST", pattern: "/v1/orders/{id}/invoice", creates: true, handler: a.issueInvoice},
-		{method: "POST", pattern: "/v1/orders/{id}/voids", creates: true, handler: a.voidOrder},
-		{method: "POST", pattern: "/v1/orders/{id}/chargebacks", creates: true, handler: a.chargebackOrder},
+		{method: "POST", pattern: "/v1/orders/{id}/invoice", creates: refund.ScopeOrdersWrite, handler: a.issueInvoice},
+		{method: "POST", pattern: "/v1/orders/{id}/voids", creates: refund.ScopeOrdersWrite, handler: a.voidOrder},
+		{method: "POST", pattern: "/v1/orders/{id}/chargebacks", creates: refund.ScopeOrdersWrite, handler: a.chargebackOrder},
 	}
 }
 
@@ -135,8 +136,8 @@ type Mux interface {
 func (a *API) Register(mux Mux) {
 	for _, rt := range a.routes() {
 		hf := rt.handler
-		if rt.creates {
-			hf = a.idempotent(hf)
+		if rt.creates != "" {
+			hf = a.idempotent(rt.creates, hf)
 		}
 		var h http.Handler = a.onlyQuery(rt.query, hf)
 		if !rt.public {

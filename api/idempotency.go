@@ -21,8 +21,9 @@ const maxStoredReply = 1 << 20
 // with the key and replayed to every retry of the same request; the same key
 // with another request, or while the first one is still running, is
 // refused through fail, in the surface's own error shape. Without the header
-// it just serves. p is the authenticated caller; the rules live in
-// refund.Service.BeginIdempotent.
+// it just serves. p is the authenticated caller and scope what the request
+// needs: a caller without it is refused before the key is looked at. The
+// rules live in refund.Service.BeginIdempotent.
 //
 // The key is not looked up first (refund.Service.ClaimIdempotent): the
 // request runs, and its first write claims the key or finds it taken. An
@@ -32,8 +33,10 @@ const maxStoredReply = 1 << 20
 // held answer goes out only if the key has no row yet; otherwise the
 // stored answer is replayed, the key's refusal given, or, when the first
 // request died, the request run again in its place. A fresh key, nearly
-// every request, costs no lookup.
-func Idempotent(svc *refund.Service, surface string, p refund.Principal, w http.ResponseWriter, r *http.Request,
+// every request, costs no lookup. A held 401 or 403 (the request needed
+// another scope too) goes out as it is: a caller refused is not answered
+// with the key's answer, and its refusal is not stored as the key's.
+func Idempotent(svc *refund.Service, surface, scope string, p refund.Principal, w http.ResponseWriter, r *http.Request,
 	fail func(http.ResponseWriter, *http.Request, error), serve http.HandlerFunc) {
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" || p.MerchantID == "" {
@@ -47,15 +50,15 @@ func Idempotent(svc *refund.Service, surface string, p refund.Principal, w http.
 		return
 	}
 	hash := requestHash(surface, r, body)
-	claim, err := svc.ClaimIdempotent(p, key, hash)
+	claim, err := svc.ClaimIdempotent(p, scope, key, hash)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
 	ans := run(w, r, claim, body, serve)
-	if !ans.through {
+	if !ans.through && !refusedCaller(ans.status) {
 		// Not known to be the key's answer: ask the key.
-		settled, err := svc.BeginIdempotent(r.Context(), p, key, hash)
+		settled, err := svc.BeginIdempotent(r.Context(), p, scope, key, hash)
 		switch {
 		case err != nil:
 			fail(w, r, err)
@@ -72,13 +75,19 @@ func Idempotent(svc *refund.Service, surface string, p refund.Principal, w http.
 			// again as that one, finding through the key what it created.
 			claim, ans = settled, run(w, r, settled, body, serve)
 		}
-		ans.send()
 	}
+	ans.send()
 	reply := refund.Reply{Status: ans.status, ContentType: ans.contentType(), Body: ans.buf.Bytes()}
 	if ans.status == 0 || ans.size > maxStoredReply {
 		reply = refund.Reply{} // release the key without storing
 	}
 	svc.CompleteIdempotent(r.Context(), claim, reply)
+}
+
+// refusedCaller reports whether status refuses the caller rather than the
+// request (every surface answers EUnauthorized and EForbidden so).
+func refusedCaller(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden
 }
 
 // run serves r once under claim, into an answer that passes through to w
@@ -181,10 +190,10 @@ func requestHash(surface string, r *http.Request, body []byte) string {
 }
 
 // idempotent is Idempotent for the native API's creating routes, behind
-// auth.
-func (a *API) idempotent(h http.HandlerFunc) http.HandlerFunc {
+// auth; scope is what the route needs.
+func (a *API) idempotent(scope string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		Idempotent(a.svc, "native", PrincipalFrom(r.Context()), w, r, a.fail, h)
+		Idempotent(a.svc, "native", scope, PrincipalFrom(r.Context()), w, r, a.fail, h)
 	}
 }
 

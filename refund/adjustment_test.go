@@ -182,7 +182,7 @@ func TestAdjustment_RetryAfterADeadRequestAppliesOnce(t *testing.T) {
 	h := newHarness(t, &instantProcessor{}, nil)
 	o := h.order(10_000)
 	in := refund.AdjustmentInput{Amount: 3_000, Reason: "cancelled"}
-	c, err := h.svc.BeginIdempotent(h.ctx, h.p, "void-1", "hash-void")
+	c, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, "void-1", "hash-void")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestAdjustment_RetryAfterADeadRequestAppliesOnce(t *testing.T) {
 	}
 	// It dies here: no answer stored. After its lease a retry takes over.
 	h.clk.Advance(time.Hour)
-	again, err := h.svc.BeginIdempotent(h.ctx, h.p, "void-1", "hash-void")
+	again, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, "void-1", "hash-void")
 	if err != nil || again.Replay != nil || !again.Written() {
 		t.Fatalf("take-over claim: %+v, %v", again, err)
 	}

@@ -620,14 +620,14 @@ func TestQueuedRefund_CompletesItsKey(t *testing.T) {
 // key whose request died is taken over and finds what it created.
 func TestIdempotentClaims(t *testing.T) {
 	h := newHarness(t, &instantProcessor{}, nil)
-	c, err := h.svc.BeginIdempotent(h.ctx, h.p, "k1", "hash-a")
+	c, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, "k1", "hash-a")
 	if err != nil || c.Replay != nil {
 		t.Fatalf("first claim: %+v, %v", c, err)
 	}
 	// The key's row is written by the request's first write, not by
 	// BeginIdempotent: a second claim before that is granted, and the
 	// first of the two to write wins the key.
-	rival, err := h.svc.BeginIdempotent(h.ctx, h.p, "k1", "hash-a")
+	rival, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, "k1", "hash-a")
 	if err != nil || rival.Replay != nil {
 		t.Fatalf("second claim before the first wrote: %+v, %v", rival, err)
 	}
@@ -641,14 +641,14 @@ func TestIdempotentClaims(t *testing.T) {
 		t.Fatalf("the rival's write while the first holds the key: %v", err)
 	}
 	h.svc.CompleteIdempotent(h.ctx, rival, refund.Reply{Status: 409, Body: []byte(`{}`)}) // in use: not kept, the row left alone
-	if _, err := h.svc.BeginIdempotent(h.ctx, h.p, "k1", "hash-a"); refund.ErrorCode(err) != refund.EIdempotencyKeyInUse {
+	if _, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, "k1", "hash-a"); refund.ErrorCode(err) != refund.EIdempotencyKeyInUse {
 		t.Fatalf("claim while the first runs: %v", err)
 	}
-	if _, err := h.svc.BeginIdempotent(h.ctx, h.p, "k1", "hash-b"); refund.ErrorCode(err) != refund.EIdempotencyKeyReused {
+	if _, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, "k1", "hash-b"); refund.ErrorCode(err) != refund.EIdempotencyKeyReused {
 		t.Fatalf("claim with another request: %v", err)
 	}
 	h.clk.Advance(time.Hour)
-	c2, err := h.svc.BeginIdempotent(h.ctx, h.p, "k1", "hash-a")
+	c2, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, "k1", "hash-a")
 	if err != nil || c2.Replay != nil {
 		t.Fatalf("take-over claim: %+v, %v", c2, err)
 	}
@@ -667,33 +667,107 @@ func TestIdempotentClaims(t *testing.T) {
 		t.Fatalf("%d orders, want 1", len(page.Data))
 	}
 	h.svc.CompleteIdempotent(h.ctx, c2, refund.Reply{Status: 201, ContentType: "application/json", Body: []byte(`{"id":"` + o.ID + `"}`)})
-	c3, err := h.svc.BeginIdempotent(h.ctx, h.p, "k1", "hash-a")
+	c3, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, "k1", "hash-a")
 	if err != nil || c3.Replay == nil || c3.Replay.Status != 201 || string(c3.Replay.Body) != `{"id":"`+o.ID+`"}` {
 		t.Fatalf("replay: %+v, %v", c3, err)
 	}
 	// A 5xx is not stored: the key is free for a retry at once.
-	c4, err := h.svc.BeginIdempotent(h.ctx, h.p, "k2", "hash-a")
+	c4, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, "k2", "hash-a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.svc.CompleteIdempotent(h.ctx, c4, refund.Reply{Status: 500, Body: []byte(`{}`)})
-	if c5, err := h.svc.BeginIdempotent(h.ctx, h.p, "k2", "hash-a"); err != nil || c5.Replay != nil {
+	if c5, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, "k2", "hash-a"); err != nil || c5.Replay != nil {
 		t.Fatalf("retry after a 5xx: %+v, %v", c5, err)
 	}
 	// A refusal before any write is kept all the same, in Complete's one
 	// transaction, and replayed.
-	c6, err := h.svc.BeginIdempotent(h.ctx, h.p, "k3", "hash-a")
+	c6, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, "k3", "hash-a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.svc.CompleteIdempotent(h.ctx, c6, refund.Reply{Status: 400, ContentType: "application/json", Body: []byte(`{"error":"bad"}`)})
-	if c7, err := h.svc.BeginIdempotent(h.ctx, h.p, "k3", "hash-a"); err != nil || c7.Replay == nil || c7.Replay.Status != 400 {
+	if c7, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, "k3", "hash-a"); err != nil || c7.Replay == nil || c7.Replay.Status != 400 {
 		t.Fatalf("replay of a refusal: %+v, %v", c7, err)
 	}
 	for _, bad := range []string{"", "tab\there", string(make([]byte, 256))} {
-		if _, err := h.svc.BeginIdempotent(h.ctx, h.p, bad, "hash-a"); refund.ErrorCode(err) != refund.EInvalidRequest {
+		if _, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, bad, "hash-a"); refund.ErrorCode(err) != refund.EInvalidRequest {
 			t.Fatalf("key %q: %v", bad, err)
 		}
+	}
+}
+
+// A caller without the request's scope is refused before its key is
+// looked at: the request hash leaves out who asks, so a lookup would hand
+// it the answer of a caller with the scope. And a refusal of the caller
+// (401, 403) is never the key's answer: not kept, and one kept before it
+// was refused storage is passed over, the key taken over by the next
+// request with it.
+func TestIdempotentClaims_CallerRefusals(t *testing.T) {
+	h := newHarness(t, &instantProcessor{}, nil)
+	weak := h.p
+	weak.Scopes = []string{refund.ScopeWebhooksWrite}
+	done := func(key string, status int) {
+		t.Helper()
+		c, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, key, "hash")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.svc.CompleteIdempotent(h.ctx, c, refund.Reply{Status: status, ContentType: "application/json", Body: []byte(`{}`)})
+	}
+	stored := func(key string, status int) {
+		t.Helper()
+		now := h.clk.Now()
+		err := h.st.Update(h.ctx, func(tx refund.Tx) error {
+			return tx.InsertIdempotency(h.ctx, &refund.IdempotencyRecord{MerchantID: h.p.MerchantID, Key: key, RequestHash: "hash",
+				Reply: refund.Reply{Status: status, Body: []byte(`{}`)}, LockedUntil: now, CompletedAt: &now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		setup  func(key string)
+		p      refund.Principal
+		code   string // BeginIdempotent's error, or "" for a claim
+		replay int    // the claim's replayed status, or 0 for a fresh one
+	}{
+		{"OK", func(key string) { done(key, 201) }, h.p, "", 201},
+		{"ErrForbiddenNotReplayed", func(key string) { done(key, 201) }, weak, refund.EForbidden, 0},
+		{"ErrForbiddenOnAFreshKey", func(string) {}, weak, refund.EForbidden, 0},
+		{"ForbiddenNotKept", func(key string) { done(key, 403) }, h.p, "", 0},
+		{"UnauthorizedNotKept", func(key string) { done(key, 401) }, h.p, "", 0},
+		{"ForbiddenKeptBeforeIsPassedOver", func(key string) { stored(key, 403) }, h.p, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "refusal-" + tc.name
+			tc.setup(key)
+			c, err := h.svc.BeginIdempotent(h.ctx, tc.p, refund.ScopeOrdersWrite, key, "hash")
+			if refund.ErrorCode(err) != tc.code {
+				t.Fatalf("BeginIdempotent: %+v, %v; want code %q", c, err, tc.code)
+			}
+			if _, err := h.svc.ClaimIdempotent(tc.p, refund.ScopeOrdersWrite, key, "hash"); refund.ErrorCode(err) != tc.code {
+				t.Fatalf("ClaimIdempotent: %v; want code %q", err, tc.code)
+			}
+			if tc.code != "" {
+				return
+			}
+			switch {
+			case tc.replay == 0 && c.Replay != nil:
+				t.Fatalf("replayed %d %s, want a fresh claim", c.Replay.Status, c.Replay.Body)
+			case tc.replay != 0 && (c.Replay == nil || c.Replay.Status != tc.replay):
+				t.Fatalf("claim %+v, want %d replayed", c, tc.replay)
+			case tc.replay != 0:
+				return
+			}
+			// The request that follows runs, and its answer is the key's.
+			h.svc.CompleteIdempotent(h.ctx, c, refund.Reply{Status: 201, ContentType: "application/json", Body: []byte(`{"id":"or_1"}`)})
+			again, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeOrdersWrite, key, "hash")
+			if err != nil || again.Replay == nil || again.Replay.Status != 201 {
+				t.Fatalf("retry: %+v, %v; want the 201 replayed", again, err)
+			}
+		})
 	}
 }
 
@@ -762,7 +836,7 @@ func TestIdempotentClaims_PassingConditionsAreNotReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := h.svc.BeginIdempotent(h.ctx, h.p, "busy-1", "hash")
+	c, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsWrite, "busy-1", "hash")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -774,7 +848,7 @@ func TestIdempotentClaims_PassingConditionsAreNotReplayed(t *testing.T) {
 	if _, err := h.svc.CancelRefund(h.ctx, h.p, queued.ID); err != nil {
 		t.Fatal(err)
 	}
-	c, err = h.svc.BeginIdempotent(h.ctx, h.p, "busy-1", "hash")
+	c, err = h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsWrite, "busy-1", "hash")
 	if err != nil || c.Replay != nil {
 		t.Fatalf("retry after a passing condition: %+v %v, want a fresh claim", c, err)
 	}

@@ -80,7 +80,7 @@ func (s *Service) storeReply(ctx context.Context, tx Tx, r *Refund) (bool, error
 		return false, nil
 	}
 	reply := render(r)
-	if reply.Status <= 0 || reply.Status >= 500 || len(reply.Body) > maxReplyBytes {
+	if !keepable(reply) {
 		return false, nil
 	}
 	rec, err := c.record(ctx, tx)
@@ -105,6 +105,21 @@ func markStored(ctx context.Context, merchantID string) {
 
 // maxReplyBytes bounds an answer kept for replay, as the surfaces do.
 const maxReplyBytes = 1 << 20
+
+// keepable reports whether reply may stand as its key's answer. A server
+// error may not recur, so a retry runs again; a refusal of the caller
+// (401, 403 on every surface) says who asked, not what the request does:
+// kept, a key without the scope would lock the key's rightful request out
+// for IdempotencyTTL.
+func keepable(reply Reply) bool {
+	switch {
+	case reply.Status <= 0 || reply.Status >= 500 || len(reply.Body) > maxReplyBytes:
+		return false
+	case reply.Status == 401 || reply.Status == 403:
+		return false
+	}
+	return true
+}
 
 type claimKey struct{}
 
@@ -140,15 +155,16 @@ func validKey(key string) bool {
 	return true
 }
 
-// BeginIdempotent claims key for a request of p identified by hash. It
-// answers a Claim whose Replay is the stored first answer, or a fresh
-// Claim (run the request with WithClaim, then CompleteIdempotent), or
+// BeginIdempotent claims key for a request of p identified by hash, a
+// request that needs scope. It answers a Claim whose Replay is the stored
+// first answer, or a fresh Claim (run the request with WithClaim, then
+// CompleteIdempotent), or EForbidden (p lacks scope: nothing is looked up),
 // EIdempotencyKeyReused (the key was used for another request) or
 // EIdempotencyKeyInUse (the first request with it is still running). A
 // key whose first request died without an answer is taken over once its
 // lease has run out.
-func (s *Service) BeginIdempotent(ctx context.Context, p Principal, key, hash string) (*Claim, error) {
-	c, err := s.ClaimIdempotent(p, key, hash)
+func (s *Service) BeginIdempotent(ctx context.Context, p Principal, scope, key, hash string) (*Claim, error) {
+	c, err := s.ClaimIdempotent(p, scope, key, hash)
 	if err != nil {
 		return nil, err
 	}
@@ -205,12 +221,17 @@ func (s *Service) BeginIdempotent(ctx context.Context, p Principal, key, hash st
 // the key's first; otherwise answer as BeginIdempotent says (a replay, a
 // refusal, or a claim taken over from a request that died, to run the
 // request again with). A fresh key, the common case, so costs no lookup.
-func (s *Service) ClaimIdempotent(p Principal, key, hash string) (*Claim, error) {
+//
+// scope is what the request needs, and p must hold it before anything
+// else: the request hash leaves out who asks (any key of the merchant may
+// retry), so a key without the scope would otherwise be replayed the
+// answer of one with it.
+func (s *Service) ClaimIdempotent(p Principal, scope, key, hash string) (*Claim, error) {
+	if err := require(p, scope); err != nil {
+		return nil, err
+	}
 	if !validKey(key) {
 		return nil, Errorf(EInvalidRequest, "Idempotency-Key", "Idempotency-Key must be 1-%d printable ASCII characters", MaxIdempotencyKeyLen)
-	}
-	if p.MerchantID == "" {
-		return nil, Errorf(EForbidden, "", "this key does not act for a merchant")
 	}
 	return &Claim{merchantID: p.MerchantID, key: key, hash: hash}, nil
 }
@@ -228,7 +249,9 @@ func (c *Claim) check(rec *IdempotencyRecord, now time.Time) (bool, error) {
 	switch {
 	case rec.RequestHash != c.hash:
 		return true, Errorf(EIdempotencyKeyReused, "Idempotency-Key", "this Idempotency-Key was used with a different request")
-	case rec.Reply.Status != 0:
+	case rec.Reply.Status != 0 && keepable(rec.Reply):
+		// (A 401 or 403 stored before they were refused storage is
+		// passed over: the key is taken over as if its request had died.)
 		reply := rec.Reply
 		c.Replay = &reply
 		return true, nil
@@ -286,8 +309,9 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx) error) error {
 }
 
 // CompleteIdempotent stores the first answer of the request holding c. A
-// server error (5xx), a Reply with Status 0 (too large to keep), or the
-// answer to a passing condition (noteTransient) is not stored: the key is released so that a retry runs again and finds,
+// server error (5xx), a refusal of the caller (401, 403), a Reply with
+// Status 0 (too large to keep), or the answer to a passing condition
+// (noteTransient) is not stored: the key is released so that a retry runs again and finds,
 // through the link, anything the first run created. A failure to store is
 // only logged: the answer has gone out already.
 func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply) {
@@ -298,7 +322,7 @@ func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply)
 	// (the statements too), or a retry would find the key still locked.
 	// ... and not as a write of the request itself (see write).
 	ctx = context.WithValue(context.WithoutCancel(ctx), claimKey{}, (*Claim)(nil))
-	keep := reply.Status > 0 && reply.Status < 500 && !c.transient.Load()
+	keep := keepable(reply) && !c.transient.Load()
 	if c.unsure || (!c.held && !keep) {
 		// Nothing of this request's to release (the row, if any, may be
 		// another's: its lease ends it), or nothing written and nothing

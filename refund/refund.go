@@ -397,7 +397,9 @@ type IdempotencyRecord struct {
 }
 
 // Reply is a surface's first answer to a request, stored with its
-// idempotency key and replayed byte for byte. The core treats it as opaque.
+// idempotency key and replayed byte for byte. The core treats it as
+// opaque but for its Status, an HTTP status on every surface, which
+// decides whether it is kept (see keepable).
 type Reply struct {
 	Status      int
 	ContentType string

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
 // Finding 3: every creating route of every surface honours
@@ -218,4 +220,136 @@ func TestIdempotencyKey_PaylinkAndTechrar(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A key of the same merchant without the route's scope, sending the same
+// Idempotency-Key and body as a key with it, is refused (403) and shown
+// nothing of the key's answer; and its refusal is not kept as the key's
+// answer: the rightful request that follows creates its refund, once.
+// The request hash leaves out who asks, so both halves hang on the scope
+// being checked before the key is looked at, and on refusals of the
+// caller never being stored.
+func TestIdempotencyKey_CallerWithoutTheScope(t *testing.T) {
+	for _, db := range []struct {
+		name string
+		opt  func(t *testing.T) serverOpt
+	}{
+		{"SQLite", func(t *testing.T) serverOpt { return func(*server.Config) {} }},
+		{"PostgreSQL", func(t *testing.T) serverOpt { return onDB(pgtest.URL(t, 0)) }},
+	} {
+		t.Run(db.name, func(t *testing.T) {
+			s := mustStart(t, db.opt(t))
+			for _, tc := range []struct {
+				name   string
+				path   func(orderID, ref string) string
+				body   string
+				ok     int
+				scopes []string // the weak key's
+			}{
+				{"NativeWebhooksOnly", func(id, ref string) string { return "/v1/refunds" },
+					`{"order_id":"ID","amount":500}`, http.StatusCreated, []string{refund.ScopeWebhooksWrite}},
+				{"NativeReadOnly", func(id, ref string) string { return "/v1/refunds" },
+					`{"order_id":"ID","amount":500}`, http.StatusCreated, []string{refund.ScopeOrdersRead, refund.ScopeRefundsRead}},
+				{"GatewayWebhooksOnly", func(id, ref string) string { return "/v1/orders/" + ref + "/refund" },
+					`{"amount":500}`, http.StatusOK, []string{refund.ScopeWebhooksWrite}},
+				// Finds the order (orders:read), refused only at the refund.
+				{"GatewayOrdersRead", func(id, ref string) string { return "/v1/orders/" + ref + "/refund" },
+					`{"amount":500}`, http.StatusOK, []string{refund.ScopeOrdersRead}},
+				// Has refunds:write, the scope checked up front, but not
+				// orders:read, whose refusal comes from the request
+				// itself: held back, never stored nor swapped for the
+				// key's answer.
+				{"GatewayWithoutOrdersRead", func(id, ref string) string { return "/v1/orders/" + ref + "/refund" },
+					`{"amount":500}`, http.StatusOK, []string{refund.ScopeRefundsWrite}},
+				{"SGateOrdersRead", func(id, ref string) string { return "/orders/" + ref + "/refunds" },
+					`{"amount":"5.00","reason":"damaged"}`, http.StatusOK, []string{refund.ScopeOrdersRead}},
+				{"UPaymentsWebhooksOnly", func(id, ref string) string { return "/api/v1/create-refund" },
+					`{"orderId":"REF","totalPrice":"5.00"}`, http.StatusOK, []string{refund.ScopeWebhooksWrite}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					_, weak, err := s.Service.CreateKey(context.Background(), s.mer.ID, "", tc.scopes)
+					if err != nil {
+						t.Fatal(err)
+					}
+					order := func(ref string) (path, body string) {
+						o := cardOrder("4444", 10_000)
+						o["reference"] = ref
+						id := s.mustOrder(o)
+						return tc.path(id, ref), strings.NewReplacer("REF", ref, "ID", id).Replace(tc.body)
+					}
+					refused := func(r reply, refunds []string) {
+						t.Helper()
+						if r.status != http.StatusForbidden || r.header.Get("Idempotent-Replayed") != "" {
+							t.Fatalf("key without the scope: %d %s (replayed %q), want 403", r.status, r.raw, r.header.Get("Idempotent-Replayed"))
+						}
+						for _, id := range refunds {
+							if strings.Contains(r.raw, id) {
+								t.Fatalf("key without the scope was shown refund %s: %s", id, r.raw)
+							}
+						}
+					}
+
+					// Strong first: the weak key's retry is refused, and
+					// the key's answer stands for the strong key.
+					ref := "ORD-S-" + db.name + "-" + tc.name
+					path, body := order(ref)
+					key := "strong-first-" + tc.name
+					first := s.do("POST", path, s.key, body, "Idempotency-Key", key)
+					if first.status != tc.ok {
+						t.Fatalf("first: %d %s", first.status, first.raw)
+					}
+					made := s.refundIDs(ref)
+					if len(made) != 1 {
+						t.Fatalf("%d refunds, want 1", len(made))
+					}
+					refused(s.do("POST", path, weak, body, "Idempotency-Key", key), made)
+					again := s.do("POST", path, s.key, body, "Idempotency-Key", key)
+					if again.status != first.status || again.raw != first.raw || again.header.Get("Idempotent-Replayed") != "true" {
+						t.Fatalf("strong retry: %d %s, want the first answer replayed", again.status, again.raw)
+					}
+
+					// Weak first: its 403 is not the key's answer; the
+					// strong request with the same key and body runs.
+					ref = "ORD-W-" + db.name + "-" + tc.name
+					path, body = order(ref)
+					key = "weak-first-" + tc.name
+					refused(s.do("POST", path, weak, body, "Idempotency-Key", key), nil)
+					strong := s.do("POST", path, s.key, body, "Idempotency-Key", key)
+					if strong.status != tc.ok || strong.header.Get("Idempotent-Replayed") != "" {
+						t.Fatalf("strong after weak: %d %s (replayed %q), want %d", strong.status, strong.raw, strong.header.Get("Idempotent-Replayed"), tc.ok)
+					}
+					retry := s.do("POST", path, s.key, body, "Idempotency-Key", key)
+					if retry.raw != strong.raw || retry.header.Get("Idempotent-Replayed") != "true" {
+						t.Fatalf("strong retry: %d %s, want the strong answer replayed", retry.status, retry.raw)
+					}
+					if n := len(s.refundIDs(ref)); n != 1 {
+						t.Fatalf("%d refunds, want 1", n)
+					}
+				})
+			}
+		})
+	}
+}
+
+// refundIDs returns the ids of the refunds of the order with reference ref.
+func (s *testServer) refundIDs(ref string) []string {
+	s.t.Helper()
+	ctx := context.Background()
+	p, err := s.Service.Authenticate(ctx, s.key)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	o, err := s.Service.FindOrder(ctx, p, ref)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	page, err := s.Service.ListRefunds(ctx, p, refund.RefundFilter{OrderID: o.ID, Limit: 100})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range page.Data {
+		ids = append(ids, r.ID)
+	}
+	return ids
 }

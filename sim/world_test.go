@@ -399,7 +399,7 @@ func (w *world) send(r *request, n *node) {
 	switch r.mode {
 	case "key":
 		var claim *refund.Claim
-		claim, err = n.svc.BeginIdempotent(ctx, w.p, r.ref, r.hash())
+		claim, err = n.svc.BeginIdempotent(ctx, w.p, refund.ScopeRefundsWrite, r.ref, r.hash())
 		if err == nil && claim.Replay != nil {
 			if claim.Replay.Status == 201 {
 				w.ack(r, string(claim.Replay.Body))

@@ -84,7 +84,7 @@ func (g *Gateway) refund(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
-	api.Idempotent(g.svc, "gateway", p, w, r, g.fail, func(w http.ResponseWriter, r *http.Request) { g.refundAs(w, r, p) })
+	api.Idempotent(g.svc, "gateway", refund.ScopeRefundsWrite, p, w, r, g.fail, func(w http.ResponseWriter, r *http.Request) { g.refundAs(w, r, p) })
 }
 
 // refundAs serves the refund for the authenticated caller p.

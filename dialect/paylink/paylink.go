@@ -177,7 +177,7 @@ func (h *Handler) refund(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	api.Idempotent(h.svc, "paylink", act, w, r, h.fail, func(w http.ResponseWriter, r *http.Request) { h.refundAs(w, r, act) })
+	api.Idempotent(h.svc, "paylink", refund.ScopeRefundsWrite, act, w, r, h.fail, func(w http.ResponseWriter, r *http.Request) { h.refundAs(w, r, act) })
 }
 
 // refundAs serves a refund for act, the merchant the partner acts for.

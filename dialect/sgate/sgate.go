@@ -108,7 +108,7 @@ func (s *SGate) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	api.Idempotent(s.svc, "sgate", p, w, r, s.fail, func(w http.ResponseWriter, r *http.Request) { s.createFor(w, r, p, o) })
+	api.Idempotent(s.svc, "sgate", refund.ScopeRefundsWrite, p, w, r, s.fail, func(w http.ResponseWriter, r *http.Request) { s.createFor(w, r, p, o) })
 }
 
 // createFor serves a refund of o for the authenticated caller p.

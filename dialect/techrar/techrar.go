@@ -165,7 +165,7 @@ func (t *Techrar) refund(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	api.Idempotent(t.svc, "techrar", p, w, r, t.fail, func(w http.ResponseWriter, r *http.Request) { t.refundAs(w, r, p, m) })
+	api.Idempotent(t.svc, "techrar", refund.ScopeRefundsWrite, p, w, r, t.fail, func(w http.ResponseWriter, r *http.Request) { t.refundAs(w, r, p, m) })
 }
 
 // refundAs serves a refund for the authenticated caller p of merchant m.

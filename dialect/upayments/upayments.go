@@ -203,7 +203,7 @@ func (h *Handler) createRefund(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	api.Idempotent(h.svc, "upayments", p, w, r, func(w http.ResponseWriter, r *http.Request, err error) { h.fail(w, r, err, nil) }, func(w http.ResponseWriter, r *http.Request) { h.createRefundAs(w, r, p) })
+	api.Idempotent(h.svc, "upayments", refund.ScopeRefundsWrite, p, w, r, func(w http.ResponseWriter, r *http.Request, err error) { h.fail(w, r, err, nil) }, func(w http.ResponseWriter, r *http.Request) { h.createRefundAs(w, r, p) })
 }
 
 func (h *Handler) createRefundAs(w http.ResponseWriter, r *http.Request, p refund.Principal) {
@@ -306,7 +306,7 @@ func (h *Handler) createMultivendorRefund(w http.ResponseWriter, r *http.Request
 	if !ok {
 		return
 	}
-	api.Idempotent(h.svc, "upayments", p, w, r, func(w http.ResponseWriter, r *http.Request, err error) { h.fail(w, r, err, nil) }, func(w http.ResponseWriter, r *http.Request) { h.createMultivendorRefundAs(w, r, p) })
+	api.Idempotent(h.svc, "upayments", refund.ScopeRefundsWrite, p, w, r, func(w http.ResponseWriter, r *http.Request, err error) { h.fail(w, r, err, nil) }, func(w http.ResponseWriter, r *http.Request) { h.createMultivendorRefundAs(w, r, p) })
 }
 
 func (h *Handler) createMultivendorRefundAs(w http.ResponseWriter, r *http.Request, p refund.Principal) {
