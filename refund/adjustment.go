@@ -31,10 +31,13 @@ type OrderAdjustment struct {
 	// Applied is what the order had room for. A void is refused when it
 	// does not fit; a chargeback is a fact: what does not fit had already
 	// been refunded, and is listed as a discrepancy.
-	Applied            int64
-	Currency           string
-	Reason             string
-	ProcessorReference string // the processor's id for it; a repeat with the same one replays
+	Applied  int64
+	Currency string
+	Reason   string
+	// ProcessorReference is the processor's id for it (webhook-id:<id>
+	// when a notification gave none: its message's); a repeat with the
+	// same one replays.
+	ProcessorReference string
 	CreatedAt          time.Time
 }
 

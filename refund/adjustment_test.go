@@ -208,6 +208,58 @@ func TestAdjustment_RetryAfterADeadRequestAppliesOnce(t *testing.T) {
 	}
 }
 
+// A processor's notifications arrive at least once: a Standard Webhooks
+// sender retries a timeout or a 5xx with the same webhook-id. A void or
+// chargeback notified without the processor's reference is kept once per
+// message, as one with a reference is once per reference; another message
+// is another void or chargeback. One with neither is refused rather than
+// applied with nothing to recognise its repeat by.
+func TestAdjustment_RedeliveredNotificationWithoutReferenceAppliesOnce(t *testing.T) {
+	tests := []struct {
+		name, typ, id string
+	}{
+		{"chargeback", refund.NotifyOrderChargeback, "msg_1"},
+		{"void", refund.NotifyOrderVoided, "msg_1"},
+		// Not itself a valid reference (a space, a non-ASCII letter).
+		{"id with other characters", refund.NotifyOrderChargeback, "msg 1/\u00e9"},
+	}
+	onEachStore(t, func(t *testing.T, open opener) {
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				h := newHarnessOn(t, open, newLateProcessor(), nil)
+				o := h.order(10_000)
+				n := refund.Notification{ID: tc.id, Type: tc.typ, OrderID: o.ID, Amount: 3_000, Reason: "fraud"}
+				var objects []string
+				for range 2 { // the same message, delivered twice
+					out, err := h.svc.ApplyNotification(h.ctx, n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					objects = append(objects, out.Object)
+				}
+				got := h.getOrder(o.ID)
+				if taken := got.ChargedBackAmount + got.VoidedAmount; taken != 3_000 || objects[0] != objects[1] {
+					t.Fatalf("one %s of 3000 delivered twice took %d off the order as %v; want 3000, once", tc.typ, taken, objects)
+				}
+				n.ID += "-2" // another message: another one
+				if _, err := h.svc.ApplyNotification(h.ctx, n); err != nil {
+					t.Fatal(err)
+				}
+				if got = h.getOrder(o.ID); got.ChargedBackAmount+got.VoidedAmount != 6_000 {
+					t.Fatalf("a second message took the order to %d, want 6000", got.ChargedBackAmount+got.VoidedAmount)
+				}
+				n.ID = ""
+				if _, err := h.svc.ApplyNotification(h.ctx, n); refund.ErrorCode(err) != refund.EInvalidRequest {
+					t.Fatalf("no reference and no message id: %v, want %s", err, refund.EInvalidRequest)
+				}
+				if got = h.getOrder(o.ID); got.ChargedBackAmount+got.VoidedAmount != 6_000 {
+					t.Fatalf("a refused notification took the order to %d, want 6000", got.ChargedBackAmount+got.VoidedAmount)
+				}
+			})
+		}
+	})
+}
+
 // keyedStore records the key (merchant/order) of every Update.
 type keyedStore struct {
 	refund.Store

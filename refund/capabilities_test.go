@@ -2,6 +2,8 @@ package refund_test
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,4 +254,99 @@ func TestCapabilities_RefusedAtCreation(t *testing.T) {
 	if r.Amount != 10000 {
 		t.Fatalf("amount %d, want the whole order", r.Amount)
 	}
+}
+
+// flakyView fails the next View once armed: a transient read error (a
+// dropped connection, a busy database).
+type flakyView struct {
+	refund.Store
+	armed atomic.Bool
+}
+
+func (s *flakyView) View(ctx context.Context, fn func(tx refund.Tx) error) error {
+	if s.armed.CompareAndSwap(true, false) {
+		return errors.New("read failed: connection reset by peer")
+	}
+	return s.Store.View(ctx, fn)
+}
+
+// plainSealer keeps processor credentials as they are: these tests are
+// about routing, not sealing.
+type plainSealer struct{}
+
+func (plainSealer) Seal(p, _ []byte) (string, error)        { return string(p), nil }
+func (plainSealer) Open(s string, _ []byte) ([]byte, error) { return []byte(s), nil }
+func (plainSealer) Current(string) bool                     { return true }
+
+// A refund routed to a processor account that can be asked but does not
+// deduplicate (Techrar's connector) whose answer was lost, when the
+// worker's read of its route fails: the worker must not guess what the
+// processor can prove. Guessing everything, it resubmitted to it after
+// "not found" (a second refund); from review it voided the key at the
+// node's default processor, which never had it, and released the money
+// the account's processor may still pay out.
+func TestCapabilities_UnreadableRouteIsLeftForTheNextPass(t *testing.T) {
+	tests := []struct {
+		name   string
+		review bool // the refund already waits for review when the read fails
+	}{
+		{"processing", false},
+		{"requires review", true},
+	}
+	onEachStore(t, func(t *testing.T, open opener) {
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				conn := newCaps(processor.Capabilities{StatusByKey: true, StatusByReference: true, Partial: true})
+				node := voidingProcessor{newLateProcessor()} // the node's default processor can void
+				var st *flakyView
+				h := newHarnessOn(t, func(t *testing.T) refund.Store {
+					st = &flakyView{Store: open(t)}
+					return st
+				}, node, func(c *refund.Config) {
+					c.Sealer = plainSealer{}
+					c.Connect = func(processor.Account) (processor.Processor, error) { return conn, nil }
+				})
+				if _, err := h.svc.AddProcessorAccount(h.ctx, h.p.MerchantID, refund.ProcessorAccountInput{Name: "tr", Kind: "techrar",
+					URL: "https://api.example.com", Credential: "tok"}); err != nil {
+					t.Fatal(err)
+				}
+				o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: "KWD", Amount: 10000, PaymentMethod: "card",
+					Processor: "tr", ProcessorOrderID: "77"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](4000)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantStatus(t, r, refund.StatusProcessing) // the answer was lost
+				if tc.review {
+					h.drive(1) // "not found", and it cannot be sent again safely
+					wantStatus(t, h.refund(r.ID), refund.StatusRequiresReview)
+					h.clk.Advance(25 * time.Hour) // its next look is due
+				}
+				st.armed.Store(true) // the worker's next read of the route fails once
+				h.drive(1)
+				if st.armed.Load() {
+					t.Fatal("no read failed: the pass never read the route")
+				}
+				if n := conn.submissions(r.ID); n != 1 {
+					t.Fatalf("submitted %d times to a processor that does not deduplicate; want 1", n)
+				}
+				node.mu.Lock()
+				voided := len(node.voided)
+				node.mu.Unlock()
+				if voided != 0 {
+					t.Fatalf("the node's default processor voided %d keys it never had", voided)
+				}
+				h.drive(3) // the read works again: the refund goes on from where it was
+				r = h.refund(r.ID)
+				wantStatus(t, r, refund.StatusRequiresReview)
+				if got := h.getOrder(o.ID); got.PendingRefundAmount != 4000 || conn.submissions(r.ID) != 1 {
+					t.Fatalf("pending %d after %d submissions; want 4000 still reserved, one submission",
+						got.PendingRefundAmount, conn.submissions(r.ID))
+				}
+			})
+		}
+	})
 }

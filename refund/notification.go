@@ -2,6 +2,8 @@ package refund
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/refundd/refundd/processor"
@@ -19,7 +21,10 @@ const (
 // Notification is what a processor told refundd on its own initiative,
 // already authenticated by the surface that received it (a signature).
 type Notification struct {
-	ID   string // the sender's message id, for the logs
+	// ID is the sender's message id (Standard Webhooks' webhook-id), the
+	// same on every redelivery: a void or chargeback without a processor
+	// reference is kept once per ID.
+	ID   string
 	Type string // one of the Notify* types
 	// Refund notifications name the refund by its idempotency key (the
 	// refund id refundd sent).
@@ -47,7 +52,8 @@ type NotificationOutcome struct {
 // apply twice and in any order: a refund moves only along its state
 // machine (a "succeeded" that arrives after "reversed" changes nothing, a
 // repeated one finds the refund already there), and a void or chargeback
-// is kept once per processor reference.
+// is kept once per processor reference, or, without one, once per message
+// ID. A void or chargeback with neither is refused (EInvalidRequest).
 func (s *Service) ApplyNotification(ctx context.Context, n Notification) (NotificationOutcome, error) {
 	switch n.Type {
 	case NotifyRefundSucceeded, NotifyRefundFailed, NotifyRefundReversed:
@@ -121,6 +127,17 @@ func (s *Service) notifyOrder(ctx context.Context, n Notification) (Notification
 	if n.OrderID == "" || len(n.OrderID) > 128 {
 		return NotificationOutcome{}, Errorf(EInvalidRequest, "order_id", "order_id names the order")
 	}
+	ref := n.ProcessorReference
+	if ref == "" {
+		// A sender redelivers a message it is not sure arrived; without
+		// the processor's reference, only the message's id tells the
+		// repeat from a second void or chargeback.
+		if n.ID == "" {
+			return NotificationOutcome{}, Errorf(EInvalidRequest, "webhook-id",
+				"a void or chargeback without a reference needs its message's webhook-id, to be kept once")
+		}
+		ref = messageReference(n.ID)
+	}
 	var o *Order
 	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
 		o, err = tx.GetOrder(ctx, "", n.OrderID)
@@ -139,9 +156,21 @@ func (s *Service) notifyOrder(ctx context.Context, n Notification) (Notification
 	}
 	// The processor acts on the order's merchant's behalf.
 	p := Principal{MerchantID: o.MerchantID, Scopes: []string{ScopeOrdersWrite}, Processor: true}
-	a, _, err := s.adjustOrder(ctx, p, o.ID, kind, AdjustmentInput{Amount: n.Amount, Reason: n.Reason, ProcessorReference: n.ProcessorReference})
+	a, _, err := s.adjustOrder(ctx, p, o.ID, kind, AdjustmentInput{Amount: n.Amount, Reason: n.Reason, ProcessorReference: ref})
 	if err != nil {
 		return NotificationOutcome{}, err
 	}
 	return NotificationOutcome{Applied: true, Object: a.ID, Status: kind}, nil
+}
+
+// messageReference is the processor reference a void or chargeback
+// notified without one is kept under: its message id, or the id's hash
+// when the id is no valid reference (a sender may use any characters).
+// The prefix says where the reference came from.
+func messageReference(id string) string {
+	if ref := "webhook-id:" + id; refRE.MatchString(ref) {
+		return ref
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "webhook-id-sha256:" + hex.EncodeToString(sum[:])
 }

@@ -119,11 +119,17 @@ func (s *Service) callRefund(ctx context.Context, r *Refund, known *route) (proc
 }
 
 // callStatus asks r's processor what became of it: by the request when the
-// connector needs more than the key, by the key otherwise.
-func (s *Service) callStatus(ctx context.Context, r *Refund) (processor.Result, error) {
-	rt, err := s.routeOf(ctx, r)
-	if err != nil {
-		return processor.Result{}, &processor.TransientError{Code: "no_route", Message: err.Error()}
+// connector needs more than the key, by the key otherwise. known is r's
+// route when the caller has read it; nil reads it.
+func (s *Service) callStatus(ctx context.Context, r *Refund, known *route) (processor.Result, error) {
+	rt := route{}
+	if known != nil && known.order != nil {
+		rt = *known
+	} else {
+		var err error
+		if rt, err = s.routeOf(ctx, r); err != nil {
+			return processor.Result{}, &processor.TransientError{Code: "no_route", Message: err.Error()}
+		}
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProcessorTimeout)
 	defer cancel()
@@ -135,16 +141,6 @@ func (s *Service) callStatus(ctx context.Context, r *Refund) (processor.Result, 
 		return rs.StatusOf(cctx, s.request(r, rt.order))
 	}
 	return rt.proc.Status(cctx, r.ID)
-}
-
-// capsOf answers the capabilities of r's processor (All when its route
-// cannot be read now: the caller then only learns less).
-func (s *Service) capsOf(ctx context.Context, r *Refund) (processor.Capabilities, processor.Processor) {
-	rt, err := s.routeOf(ctx, r)
-	if err != nil {
-		return processor.All, s.cfg.Processor
-	}
-	return rt.caps, rt.proc
 }
 
 // acquireCall takes one of the MaxInFlight processor call slots, waiting
@@ -413,8 +409,15 @@ func (s *Service) advance(ctx context.Context, r *Refund) error {
 		return s.sweep(ctx, r)
 	}
 	if r.Status == StatusProcessing && r.Attempts > 0 {
-		caps, proc := s.capsOf(ctx, r)
-		res, err := s.callStatus(ctx, r)
+		// Whether it may be sent again is what its own processor can
+		// prove: unread, nothing is assumed and the refund waits for the
+		// next pass, its lease running out.
+		rt, err := s.routeOf(ctx, r)
+		if err != nil {
+			return fmt.Errorf("reading the processor of refund %s: %w", r.ID, err)
+		}
+		caps, proc := rt.caps, rt.proc
+		res, err := s.callStatus(ctx, r, &rt)
 		switch {
 		case err == nil:
 			return s.record(ctx, r, res, nil, "status")
@@ -506,10 +509,15 @@ func (s *Service) settleUnexecuted(ctx context.Context, r *Refund, proc processo
 // "not executed" settles it only through a void; anything else leaves it
 // waiting, its amount reserved, until the next look.
 func (s *Service) review(ctx context.Context, r *Refund) error {
-	_, proc := s.capsOf(ctx, r)
-	res, err := s.callStatus(ctx, r)
+	// Only r's own processor may void its key; unread, the refund waits
+	// for the next look, its lease running out.
+	rt, err := s.routeOf(ctx, r)
+	if err != nil {
+		return fmt.Errorf("reading the processor of refund %s: %w", r.ID, err)
+	}
+	res, err := s.callStatus(ctx, r, &rt)
 	if errors.Is(err, processor.ErrNotFound) {
-		if v, ok := proc.(processor.Voider); ok {
+		if v, ok := rt.proc.(processor.Voider); ok {
 			if res, err = s.callVoid(ctx, v, r); err == nil {
 				return s.record(ctx, r, res, nil, "void")
 			}
@@ -523,7 +531,7 @@ func (s *Service) review(ctx context.Context, r *Refund) error {
 // reversed here. A look that gets no answer is made again later without
 // counting.
 func (s *Service) sweep(ctx context.Context, r *Refund) error {
-	res, callErr := s.callStatus(ctx, r)
+	res, callErr := s.callStatus(ctx, r, nil)
 	return s.update(ctx, func(tx Tx) error {
 		cur, err := tx.GetRefund(ctx, "", r.ID)
 		if err != nil || cur.Version != r.Version || cur.Status != StatusSucceeded {
@@ -579,7 +587,7 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 		return r, nil // never reached the processor: nothing to ask
 	}
 	ctx = WithOrderKey(ctx, r.MerchantID, r.OrderID)
-	res, callErr := s.callStatus(ctx, r)
+	res, callErr := s.callStatus(ctx, r, nil)
 	if errors.Is(callErr, processor.ErrNotFound) && r.Status == StatusProcessing {
 		// Not executed yet: let the worker take it now rather than wait
 		// out the lease (it submits again, or settles it if out of

@@ -120,6 +120,16 @@ func TestProcessorNotifications(t *testing.T) {
 	if o = s.do("GET", "/v1/orders/"+order, s.key, nil); o.num("charged_back_amount") != 5000 || o.num("refundable_amount") != 5000 {
 		t.Fatalf("order after the chargeback: %s", o.raw)
 	}
+	// A void without a reference, redelivered with its webhook-id: kept once.
+	void := map[string]any{"type": "order.voided", "data": map[string]any{"order_id": order, "amount": 1000}}
+	for range 2 {
+		if got = s.notify(secret, "msg_void", void); got.status != 200 {
+			t.Fatalf("void notification: %d %s", got.status, got.raw)
+		}
+	}
+	if o = s.do("GET", "/v1/orders/"+order, s.key, nil); o.num("voided_amount") != 1000 || o.num("refundable_amount") != 4000 {
+		t.Fatalf("order after a void delivered twice: %s", o.raw)
+	}
 
 	// Unknown objects are acknowledged, not applied; malformed ones are 400.
 	got = s.notify(secret, "msg_5", map[string]any{"type": "refund.succeeded", "data": map[string]any{"idempotency_key": "re_unknown"}})
