@@ -260,6 +260,49 @@ func TestAdjustment_RedeliveredNotificationWithoutReferenceAppliesOnce(t *testin
 	})
 }
 
+// The node's processor sends notifications; about an order paid through
+// a merchant's processor account it knows nothing, so neither a void or
+// chargeback of that order nor a refund's outcome there is applied.
+func TestNotifications_AboutAnotherProcessorsOrderAreIgnored(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		conn := newCaps(processor.Capabilities{StatusByKey: true, StatusByReference: true, Partial: true})
+		h := newHarnessOn(t, open, newLateProcessor(), func(c *refund.Config) {
+			c.Sealer = plainSealer{}
+			c.Connect = func(processor.Account) (processor.Processor, error) { return conn, nil }
+		})
+		if _, err := h.svc.AddProcessorAccount(h.ctx, h.p.MerchantID, refund.ProcessorAccountInput{Name: "tr", Kind: "techrar",
+			URL: "https://api.example.com", Credential: "tok"}); err != nil {
+			t.Fatal(err)
+		}
+		o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: "KWD", Amount: 10_000, PaymentMethod: "card",
+			Processor: "tr", ProcessorOrderID: "77"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](4_000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, r, refund.StatusProcessing) // its answer was lost
+		for _, n := range []refund.Notification{
+			{ID: "msg_1", Type: refund.NotifyOrderChargeback, OrderID: o.ID, Amount: 3_000, ProcessorReference: "CB-1"},
+			{ID: "msg_2", Type: refund.NotifyOrderVoided, OrderID: o.ID, Amount: 3_000},
+			{ID: "msg_3", Type: refund.NotifyRefundFailed, RefundID: r.ID, ResponseCode: "05"},
+		} {
+			out, err := h.svc.ApplyNotification(h.ctx, n)
+			if err != nil || out.Applied {
+				t.Fatalf("%s: %+v %v, want ignored", n.Type, out, err)
+			}
+		}
+		got := h.getOrder(o.ID)
+		if got.ChargedBackAmount != 0 || got.VoidedAmount != 0 || got.Refundable() != 6_000 {
+			t.Fatalf("order after the ignored notifications: charged back %d, voided %d, refundable %d; want 0, 0, 6000",
+				got.ChargedBackAmount, got.VoidedAmount, got.Refundable())
+		}
+		wantStatus(t, h.refund(r.ID), refund.StatusProcessing)
+	})
+}
+
 // keyedStore records the key (merchant/order) of every Update.
 type keyedStore struct {
 	refund.Store

@@ -150,6 +150,13 @@ func (s *Service) notifyOrder(ctx context.Context, n Notification) (Notification
 	if err != nil {
 		return NotificationOutcome{}, err
 	}
+	if o.ProcessorAccountID != "" {
+		// As for refunds: this node's processor sends these, and the
+		// order was paid through a processor account's, whose voids and
+		// chargebacks this sender cannot speak for.
+		s.log.Warn("processor notification about an order paid at a processor account; ignored", "notification", n.ID, "order", o.ID)
+		return NotificationOutcome{Note: "the order is paid at another processor"}, nil
+	}
 	kind := AdjustmentVoid
 	if n.Type == NotifyOrderChargeback {
 		kind = AdjustmentChargeback
