@@ -90,19 +90,23 @@ func (s *Service) request(r *Refund, o *Order) processor.Request {
 	return req
 }
 
+// routeFor is known, r's route when the caller has read it, or else reads
+// it.
+func (s *Service) routeFor(ctx context.Context, r *Refund, known *route) (route, error) {
+	if known != nil && known.order != nil {
+		return *known, nil
+	}
+	return s.routeOf(ctx, r)
+}
+
 // callRefund submits r under ProcessorTimeout to its order's processor.
 // It loads the order for the request outside any transaction. An error
 // before the call is made (no route, no call slot) is a TransientError
 // with NotExecuted: nothing reached the processor.
 func (s *Service) callRefund(ctx context.Context, r *Refund, known *route) (processor.Result, error) {
-	rt := route{}
-	if known != nil && known.order != nil {
-		rt = *known
-	} else {
-		var err error
-		if rt, err = s.routeOf(ctx, r); err != nil {
-			return processor.Result{}, &processor.TransientError{Code: "no_route", Message: err.Error(), NotExecuted: true}
-		}
+	rt, err := s.routeFor(ctx, r, known)
+	if err != nil {
+		return processor.Result{}, &processor.TransientError{Code: "no_route", Message: err.Error(), NotExecuted: true}
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProcessorTimeout)
 	defer cancel()
@@ -122,14 +126,9 @@ func (s *Service) callRefund(ctx context.Context, r *Refund, known *route) (proc
 // connector needs more than the key, by the key otherwise. known is r's
 // route when the caller has read it; nil reads it.
 func (s *Service) callStatus(ctx context.Context, r *Refund, known *route) (processor.Result, error) {
-	rt := route{}
-	if known != nil && known.order != nil {
-		rt = *known
-	} else {
-		var err error
-		if rt, err = s.routeOf(ctx, r); err != nil {
-			return processor.Result{}, &processor.TransientError{Code: "no_route", Message: err.Error()}
-		}
+	rt, err := s.routeFor(ctx, r, known)
+	if err != nil {
+		return processor.Result{}, &processor.TransientError{Code: "no_route", Message: err.Error()}
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProcessorTimeout)
 	defer cancel()
