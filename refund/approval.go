@@ -161,10 +161,21 @@ func checker(ctx context.Context, tx Tx, p Principal, id string) (*Refund, error
 	return r, nil
 }
 
+// approvalExpiry is when r's approval runs out. A refund made by a node
+// older than migration 0024 has no deadline of its own: its NextAttemptAt
+// is the deadline until a claim moves it, and a claim only takes it once
+// that has passed.
+func approvalExpiry(r *Refund) time.Time {
+	if r.ApprovalExpiresAt.IsZero() {
+		return r.NextAttemptAt
+	}
+	return r.ApprovalExpiresAt
+}
+
 // checkNotExpired refuses to approve a refund whose approval ran out while
 // the worker has not canceled it yet.
 func checkNotExpired(r *Refund, now time.Time) error {
-	if !now.Before(r.NextAttemptAt) {
+	if !now.Before(approvalExpiry(r)) {
 		return Errorf(ERefundNotAwaitingApproval, "", "this refund's approval expired; it is being canceled")
 	}
 	return nil
@@ -240,13 +251,21 @@ func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason stri
 }
 
 // expireApproval cancels a claimed refund whose approval waited too long.
+// The deadline decides, not the claim: a refund claimed before it (made
+// due early) waits for it again, and one still waiting after it is
+// canceled whoever claimed it since. One without a deadline of its own
+// (approvalExpiry) was claimed because its time had come.
 func (s *Service) expireApproval(ctx context.Context, r *Refund) error {
 	return s.update(ctx, func(tx Tx) error {
 		cur, err := tx.GetRefund(ctx, "", r.ID)
-		if err != nil || cur.Version != r.Version || cur.Status != StatusRequiresApproval {
-			return err // approved or rejected meanwhile
+		if err != nil || cur.Status != StatusRequiresApproval {
+			return err // approved, rejected or canceled meanwhile
 		}
 		now := s.now()
+		if now.Before(cur.ApprovalExpiresAt) {
+			cur.NextAttemptAt = cur.ApprovalExpiresAt
+			return tx.UpdateRefund(ctx, cur)
+		}
 		if err := s.audit(ctx, tx, Principal{MerchantID: cur.MerchantID, Worker: true}, "refund.approval_expired", "refund", cur.ID,
 			string(cur.Status), string(StatusCanceled), "", now); err != nil {
 			return err

@@ -93,6 +93,55 @@ func TestApproval(t *testing.T) {
 			t.Fatalf("after the expiry: pending %d", o.PendingRefundAmount)
 		}
 	})
+	t.Run("ExpiredStaysExpiredWhenClaimed", func(t *testing.T) {
+		// The worker's claim moves the refund's next look a lease ahead;
+		// the approval's deadline stays where it was. An approver between
+		// the claim and the cancel is refused, and the cancel still comes.
+		h, acq, checker, o := setup(t)
+		r := big(t, h, o)
+		h.clk.Advance(3 * time.Hour)
+		if err := h.st.Update(h.ctx, func(tx refund.Tx) error {
+			_, err := tx.ClaimDueRefunds(h.ctx, h.clk.Now(), time.Minute, 10)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := h.svc.ApproveRefund(h.ctx, checker, r.ID); refund.ErrorCode(err) != refund.ERefundNotAwaitingApproval {
+			t.Fatalf("approved an hour after its approval expired: %v %v", got, err)
+		}
+		h.drive(2) // the claim's lease runs out
+		if got := h.refund(r.ID); got.Status != refund.StatusCanceled || got.FailureCode != "approval_expired" {
+			t.Fatalf("after the claim's lease: %s %s", got.Status, got.FailureCode)
+		}
+		if o := h.getOrder(o.ID); o.PendingRefundAmount != 0 || len(acq.Executions()) != 0 {
+			t.Fatalf("after the expiry: pending %d, %d executions", o.PendingRefundAmount, len(acq.Executions()))
+		}
+	})
+	t.Run("ClaimedEarlyWaitsForItsDeadline", func(t *testing.T) {
+		// A refund made due before its deadline (a lease handed back)
+		// is not expired by the claim: it waits again, and can be
+		// approved until the deadline.
+		h, _, checker, o := setup(t)
+		r := big(t, h, o)
+		if err := h.st.Update(h.ctx, func(tx refund.Tx) error {
+			cur, err := tx.GetRefund(h.ctx, "", r.ID)
+			if err != nil {
+				return err
+			}
+			cur.NextAttemptAt = h.clk.Now()
+			return tx.UpdateRefund(h.ctx, cur)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		h.drive(1)
+		got := h.refund(r.ID)
+		if got.Status != refund.StatusRequiresApproval || !got.NextAttemptAt.Equal(r.ApprovalExpiresAt) {
+			t.Fatalf("claimed before its deadline %v: %s, next look %v", r.ApprovalExpiresAt, got.Status, got.NextAttemptAt)
+		}
+		if got, err := h.svc.ApproveRefund(h.ctx, checker, r.ID); err != nil || got.Status != refund.StatusSucceeded {
+			t.Fatalf("approved before its deadline: %v %v", got, err)
+		}
+	})
 	t.Run("BelowThresholdGoesThrough", func(t *testing.T) {
 		h, _, _, o := setup(t)
 		amount := int64(49_999)

@@ -345,7 +345,12 @@ type Refund struct {
 	Attempts           int       // processor attempts so far; the worker's fencing token
 	SweepsLeft         int       // a succeeded refund's status looks still to come (Config.SweepAges), due at NextAttemptAt
 	NextAttemptAt      time.Time // when the worker may next touch it (lease / backoff)
-	RequestHash        string
+	// ApprovalExpiresAt is when a refund waiting for approval stops being
+	// approvable (zero for one that never waited). Its own field: a claim
+	// moves NextAttemptAt a lease ahead, and an approval must not live
+	// that much longer with it.
+	ApprovalExpiresAt time.Time
+	RequestHash       string
 	// CreatedBy is the key (or console user) that asked for it: maker-
 	// checker refunds may not be approved by it.
 	CreatedBy string

@@ -247,7 +247,8 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	case approval:
 		// Maker-checker: reserved, not submitted, until someone else
 		// approves it or the approval expires.
-		r.Status, r.NextAttemptAt = StatusRequiresApproval, now.Add(pol.ApprovalExpiry)
+		r.Status, r.ApprovalExpiresAt = StatusRequiresApproval, now.Add(pol.ApprovalExpiry)
+		r.NextAttemptAt = r.ApprovalExpiresAt // when the worker expires it
 	case !in.Queue:
 		// Submitted during this request: the request owns it for one lease,
 		// after which the worker takes over (asking the processor first).

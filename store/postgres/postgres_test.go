@@ -815,6 +815,13 @@ func TestSucceededBackfill(t *testing.T) {
 	storetest.CheckSucceededBackfill(t, s, backfill(t, s, "0022_succeeded_at", storetest.SucceededBackfill))
 }
 
+// TestApprovalBackfill holds migration 0024's backfill to what the
+// Service keeps.
+func TestApprovalBackfill(t *testing.T) {
+	s := mustOpen(t)
+	storetest.CheckApprovalBackfill(t, s, backfill(t, s, "0024_approval_expires_at", storetest.ApprovalBackfill))
+}
+
 // BenchmarkInvoiceHistory compares a refund of an invoiced order for a
 // merchant without other invoices and for one with 10,000.
 func BenchmarkInvoiceHistory(b *testing.B) {

@@ -19,7 +19,7 @@ import (
 const (
 	refundColumns = `id, merchant_id, order_id, seq, amount, currency, status, reason, merchant_reference, capture_id,
 	items, vendors, notify_url, surface, failure_code, failure_message, response_code, rrn, stan, auth_code, arn,
-	attempts, next_attempt_at, request_hash, version, created_at, updated_at, created_by, succeeded_at`
+	attempts, next_attempt_at, request_hash, version, created_at, updated_at, created_by, succeeded_at, approval_expires_at`
 	refundSelect = refundColumns + `, number, sweeps_left, processor_reference`
 )
 
@@ -31,16 +31,19 @@ func scanRefund(s scanner) (*refund.Refund, error) {
 func scanRefundWith(s scanner, extra ...any) (*refund.Refund, error) {
 	var r refund.Refund
 	var items, vendors []byte
-	var succeeded *time.Time
+	var succeeded, approvalExpires *time.Time
 	dest := append([]any{&r.ID, &r.MerchantID, &r.OrderID, &r.Seq, &r.Amount, &r.Currency, &r.Status, &r.Reason,
 		&r.MerchantReference, &r.CaptureID, &items, &vendors, &r.NotifyURL, &r.Surface, &r.FailureCode,
 		&r.FailureMessage, &r.ResponseCode, &r.RRN, &r.STAN, &r.AuthCode, &r.ARN,
-		&r.Attempts, &r.NextAttemptAt, &r.RequestHash, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.CreatedBy, &succeeded, &r.Number, &r.SweepsLeft, &r.ProcessorReference}, extra...)
+		&r.Attempts, &r.NextAttemptAt, &r.RequestHash, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.CreatedBy, &succeeded, &approvalExpires, &r.Number, &r.SweepsLeft, &r.ProcessorReference}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
 	if succeeded != nil {
 		r.SucceededAt = *succeeded
+	}
+	if approvalExpires != nil {
+		r.ApprovalExpiresAt = *approvalExpires
 	}
 	if err := json.Unmarshal(items, &r.Items); err != nil {
 		return nil, fmt.Errorf("refund %s items: %w", r.ID, err)
@@ -96,8 +99,8 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 	}
 	args := []any{r.ID, r.MerchantID, r.OrderID, r.Seq, r.Amount, r.Currency, string(r.Status), r.Reason, r.MerchantReference, r.CaptureID,
 		items, vendors, r.NotifyURL, r.Surface, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
-		r.Attempts, r.NextAttemptAt, r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt, r.CreatedBy, nullTime(r.SucceededAt)}
-	const values = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29`
+		r.Attempts, r.NextAttemptAt, r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt, r.CreatedBy, nullTime(r.SucceededAt), nullTime(r.ApprovalExpiresAt)}
+	const values = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30`
 	if t.write && t.numberLater && r.MerchantReference == "" {
 		// After ReserveRefund: the number comes back with the round trip
 		// that carries the insert (nothing in the transaction reads it).

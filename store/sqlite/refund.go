@@ -18,17 +18,17 @@ const refundColumns = `id, merchant_id, order_id, seq, amount, currency, status,
 
 // refundSelect is what every refund query reads: the inserted columns,
 // the number the insert assigned, and what only updates write.
-const refundSelect = refundColumns + `, number, sweeps_left, processor_reference, succeeded_at`
+const refundSelect = refundColumns + `, number, sweeps_left, processor_reference, succeeded_at, approval_expires_at`
 
 func scanRefund(s scanner) (*refund.Refund, error) {
 	var r refund.Refund
 	var items, vendors string
 	var next, created, updated int64
-	var succeeded sql.NullInt64
+	var succeeded, approvalExpires sql.NullInt64
 	if err := s.Scan(&r.ID, &r.MerchantID, &r.OrderID, &r.Seq, &r.Amount, &r.Currency, &r.Status, &r.Reason,
 		&r.MerchantReference, &r.CaptureID, &items, &vendors, &r.NotifyURL, &r.Surface, &r.FailureCode,
 		&r.FailureMessage, &r.ResponseCode, &r.RRN, &r.STAN, &r.AuthCode, &r.ARN,
-		&r.Attempts, &next, &r.RequestHash, &r.Version, &created, &updated, &r.CreatedBy, &r.Number, &r.SweepsLeft, &r.ProcessorReference, &succeeded); err != nil {
+		&r.Attempts, &next, &r.RequestHash, &r.Version, &created, &updated, &r.CreatedBy, &r.Number, &r.SweepsLeft, &r.ProcessorReference, &succeeded, &approvalExpires); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(items), &r.Items); err != nil {
@@ -44,7 +44,7 @@ func scanRefund(s scanner) (*refund.Refund, error) {
 		r.Vendors = nil
 	}
 	r.NextAttemptAt, r.CreatedAt, r.UpdatedAt = fromNanos(next), fromNanos(created), fromNanos(updated)
-	r.SucceededAt = fromNanos(succeeded.Int64)
+	r.SucceededAt, r.ApprovalExpiresAt = fromNanos(succeeded.Int64), fromNanos(approvalExpires.Int64)
 	return &r, nil
 }
 
@@ -70,14 +70,14 @@ func (t *tx) CreateRefund(ctx context.Context, r *refund.Refund) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create refund: %w", err)
 	}
-	err = t.q.QueryRowContext(ctx, `INSERT INTO refunds (`+refundColumns+`, succeeded_at, number)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+	err = t.q.QueryRowContext(ctx, `INSERT INTO refunds (`+refundColumns+`, succeeded_at, approval_expires_at, number)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 		(SELECT COALESCE(MAX(number), 0) + 1 FROM refunds))
 		RETURNING number`,
 		r.ID, r.MerchantID, r.OrderID, r.Seq, r.Amount, r.Currency, string(r.Status), r.Reason, r.MerchantReference, r.CaptureID,
 		items, vendors, r.NotifyURL, r.Surface, r.FailureCode, r.FailureMessage, r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN,
 		r.Attempts, nanos(r.NextAttemptAt), r.RequestHash, r.Version, nanos(r.CreatedAt), nanos(r.UpdatedAt), r.CreatedBy,
-		nullTime(r.SucceededAt)).Scan(&r.Number)
+		nullTime(r.SucceededAt), nullTime(r.ApprovalExpiresAt)).Scan(&r.Number)
 	if isUnique(err) {
 		return refund.Errorf(refund.EMerchantReferenceReused, "merchant_reference",
 			"merchant_reference %q was already used for another refund", r.MerchantReference)

@@ -349,6 +349,22 @@ var claimTests = []test{
 			}
 		}
 	}},
+	{"KeepsApprovalDeadline", func(t *testing.T, f *fixture) {
+		// A claim moves when the worker looks next, never when an
+		// approval runs out: the core refuses an approver by the latter.
+		m := f.mustCreateMerchant()
+		r := f.mustCreateRefund(f.mustCreateOrder(m.ID), func(r *refund.Refund) {
+			r.Status, r.NextAttemptAt, r.ApprovalExpiresAt = refund.StatusRequiresApproval, t0.Add(-time.Hour), t0.Add(-time.Hour)
+		})
+		wantTime(t, "stored ApprovalExpiresAt", f.mustGetRefund(r.ID).ApprovalExpiresAt, t0.Add(-time.Hour))
+		got := f.mustClaim(t0, time.Minute, 10)
+		wantIDs(t, "claimed", got, r.ID)
+		wantTime(t, "claimed NextAttemptAt", got[0].NextAttemptAt, t0.Add(time.Minute))
+		wantTime(t, "claimed ApprovalExpiresAt", got[0].ApprovalExpiresAt, t0.Add(-time.Hour))
+		wantSame(t, "stored claimed refund", f.mustGetRefund(r.ID), got[0])
+		never := f.mustCreateRefund(f.mustCreateOrder(m.ID))
+		wantTime(t, "ApprovalExpiresAt of a refund that never waited", f.mustGetRefund(never.ID).ApprovalExpiresAt, time.Time{})
+	}},
 	{"FencesStaleWriters", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		r := f.mustCreateRefund(f.mustCreateOrder(m.ID))
