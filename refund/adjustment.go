@@ -111,7 +111,7 @@ func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind st
 
 // adjustIn is adjustOrder's transaction (also a processor notification's).
 func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kind string, in AdjustmentInput) (*OrderAdjustment, *Order, error) {
-	o, err := findOrder(ctx, tx, p.MerchantID, orderID)
+	o, err := lockOrder(ctx, tx, p.MerchantID, orderID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -168,6 +168,23 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 		}
 	}
 	return a, o, s.audit(ctx, tx, p, "order."+kind, "order", o.ID, "", fmt.Sprintf("%s %d", kind, a.Applied), "", now)
+}
+
+// lockOrder is findOrder read as a refund reads its order
+// (GetOrderForRefund): locked until commit where the store locks, so that
+// what is left to refund, which a chargeback applies up to, cannot shrink
+// under it. Read unlocked, refunds on other nodes took the room between
+// the read and the guarded update, and a chargeback that must always
+// record was refused.
+func lockOrder(ctx context.Context, tx Tx, merchantID, idOrReference string) (*Order, error) {
+	o, err := tx.GetOrderForRefund(ctx, merchantID, idOrReference)
+	if ErrorCode(err) != EOrderNotFound {
+		return o, err
+	}
+	if o, err = tx.GetOrderByReference(ctx, merchantID, idOrReference); err != nil {
+		return nil, err
+	}
+	return tx.GetOrderForRefund(ctx, merchantID, o.ID)
 }
 
 // orderEvent writes an outbox event about an order and one of its

@@ -2,8 +2,10 @@ package refund_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,6 +87,73 @@ func TestChargeback_AfterRefundsIsADiscrepancy(t *testing.T) {
 		if err != nil || len(evs.Data) != 1 {
 			t.Fatalf("%s events: %d, %v", typ, len(evs.Data), err)
 		}
+	}
+}
+
+// TestChargeback_RacingRefundsOnAnotherNodeRecords: a chargeback of the
+// whole order on one node while refunds run on the other always records,
+// applying what the refunds left and listing the rest, and the order adds
+// up to its capture. It reads the order under the order's lock: read
+// unlocked on PostgreSQL, a refund took the room before its guarded update
+// and the chargeback was refused as exceeding what was left.
+func TestChargeback_RacingRefundsOnAnotherNodeRecords(t *testing.T) {
+	ctx := context.Background()
+	for _, k := range twoNodes {
+		t.Run(k.name, func(t *testing.T) {
+			var n atomic.Int64
+			var svcs [2]*refund.Service
+			var ps [2]refund.Principal
+			for i, st := range k.open(t) {
+				svc, err := refund.NewService(refund.Config{Store: st, Processor: &instantProcessor{},
+					NewID: func(p string) string { return fmt.Sprintf("%s_%012d", p, n.Add(1)) }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				svcs[i] = svc
+			}
+			_, key, err := svcs[0].CreateMerchant(ctx, refund.MerchantInput{Name: "Souq"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, svc := range svcs {
+				if ps[i], err = svc.Authenticate(ctx, key); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for round := range 30 {
+				o, err := svcs[0].CreateOrder(ctx, ps[0], refund.OrderInput{Currency: "SAR", Amount: 10000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var wg sync.WaitGroup
+				var a *refund.OrderAdjustment
+				var cbErr error
+				for i := range 4 {
+					wg.Go(func() {
+						if i == 3 {
+							a, _, cbErr = svcs[1].ChargebackOrder(ctx, ps[1], o.ID, refund.AdjustmentInput{Amount: 10000, ProcessorReference: "CB"})
+							return
+						}
+						amount := int64(100)
+						// Refused once the chargeback took the order: either
+						// outcome is fine, the sums below are what count.
+						svcs[0].CreateRefund(ctx, ps[0], refund.RefundInput{OrderID: o.ID, Amount: &amount})
+					})
+				}
+				wg.Wait()
+				if cbErr != nil {
+					t.Fatalf("round %d: chargeback refused: %v", round, cbErr)
+				}
+				got, err := svcs[0].GetOrder(ctx, ps[0], o.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.ChargedBackAmount != a.Applied || got.RefundedAmount+got.PendingRefundAmount+got.ChargedBackAmount != got.CapturedAmount {
+					t.Fatalf("round %d: chargeback applied %d; order refunded %d pending %d charged back %d of %d", round,
+						a.Applied, got.RefundedAmount, got.PendingRefundAmount, got.ChargedBackAmount, got.CapturedAmount)
+				}
+			}
+		})
 	}
 }
 

@@ -86,7 +86,9 @@ type Tx interface {
 	// GetOrderForRefund is GetOrder with only the capture transactions:
 	// what a refund needs to allocate and submit, at a cost that does not
 	// grow with the refunds the order already had (a hot order has
-	// thousands).
+	// thousands). A store with row locks locks the order's row until
+	// commit: a void or chargeback reads it so too, and applies up to what
+	// it read.
 	GetOrderForRefund(ctx context.Context, merchantID, id string) (*Order, error)
 	// GetOrderByReference returns EOrderNotFound.
 	GetOrderByReference(ctx context.Context, merchantID, reference string) (*Order, error)
