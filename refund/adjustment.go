@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -29,8 +31,9 @@ type OrderAdjustment struct {
 	Kind       string // AdjustmentVoid or AdjustmentChargeback
 	Amount     int64  // what the processor reports
 	// Applied is what the order had room for. A void is refused when it
-	// does not fit; a chargeback is a fact: what does not fit had already
-	// been refunded, and is listed as a discrepancy.
+	// does not fit; a chargeback is a fact: refunds not sent yet are
+	// canceled to make room, and what still does not fit had been sent
+	// to the processor, and is listed as a discrepancy.
 	Applied  int64
 	Currency string
 	Reason   string
@@ -70,8 +73,10 @@ func (s *Service) VoidOrder(ctx context.Context, p Principal, orderID string, in
 // ChargebackOrder records a chargeback: the cardholder's bank took money
 // back, which can then no longer be refunded, under the same guard as
 // refunds, so a refund and a chargeback never together return more than
-// was captured. Whatever part refunds had already returned is recorded
-// as a discrepancy (the customer was paid twice), with an event.
+// was captured. When it does not fit, the order's refunds not sent to
+// the processor yet are canceled, newest first, until it does; whatever
+// part refunds sent had returned is recorded as a discrepancy (the
+// customer was paid twice), with an event.
 func (s *Service) ChargebackOrder(ctx context.Context, p Principal, orderID string, in AdjustmentInput) (*OrderAdjustment, *Order, error) {
 	return s.adjustOrder(ctx, p, orderID, AdjustmentChargeback, in)
 }
@@ -133,7 +138,14 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 		Reason: in.Reason, ProcessorReference: in.ProcessorReference, CreatedAt: now}
 	room := max(o.Refundable(), 0)
 	if kind == AdjustmentChargeback && a.Amount > room {
-		a.Applied = room
+		// Refunds not sent yet hold part of the order but paid nothing:
+		// the chargeback goes first, and they give way.
+		freed, err := s.cancelUnsent(ctx, tx, p, o, a, a.Amount-room, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		room = max(o.Refundable()+freed, 0)
+		a.Applied = min(a.Amount, room)
 	}
 	if a.Applied > 0 {
 		if err := tx.AdjustOrder(ctx, o.ID, kind, a.Applied, now); err != nil {
@@ -168,6 +180,58 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 		}
 	}
 	return a, o, s.audit(ctx, tx, p, "order."+kind, "order", o.ID, "", fmt.Sprintf("%s %d", kind, a.Applied), "", now)
+}
+
+// cancelUnsent cancels o's refunds that never reached the processor
+// (waiting for approval, or pending), newest first, until need is freed
+// or none is left, and returns what it freed. The chargeback took the
+// money back: one of them paid out after it would pay the cardholder a
+// second time. Each is canceled as a merchant's cancel is, audited, with
+// its event.
+//
+// The order is locked already (lockOrder) and each refund is read locked
+// before it changes, the reverse of a cancel's order of locks: on
+// PostgreSQL the two can deadlock, and the loser's Update runs again.
+func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order, a *OrderAdjustment, need int64, now time.Time) (int64, error) {
+	var unsent []*Refund
+	for _, st := range []Status{StatusRequiresApproval, StatusPending} {
+		f := RefundFilter{MerchantID: o.MerchantID, OrderID: o.ID, Status: st, Limit: MaxPageSize}
+		for {
+			page, err := tx.ListRefunds(ctx, f)
+			if err != nil {
+				return 0, err
+			}
+			unsent = append(unsent, page...)
+			if len(page) < f.Limit {
+				break
+			}
+			f.Cursor = page[len(page)-1].ID
+		}
+	}
+	slices.SortFunc(unsent, func(x, y *Refund) int { return strings.Compare(y.ID, x.ID) })
+	var freed int64
+	for _, r := range unsent {
+		if freed >= need {
+			break
+		}
+		cur, err := tx.GetRefund(ctx, o.MerchantID, r.ID)
+		if err != nil {
+			return 0, err
+		}
+		if cur.Status != StatusRequiresApproval && cur.Status != StatusPending {
+			continue // sent meanwhile
+		}
+		if err := s.audit(ctx, tx, p, "refund.cancel", "refund", cur.ID, string(cur.Status),
+			string(StatusCanceled)+" chargeback "+a.ID, "", now); err != nil {
+			return 0, err
+		}
+		cur.FailureCode, cur.FailureMessage = "charged_back", "chargeback "+a.ID+" took back the money it would have refunded"
+		if err := s.finish(ctx, tx, cur, StatusCanceled, "canceled: chargeback "+a.ID+" took back the money it would have refunded", Release, now); err != nil {
+			return 0, err
+		}
+		freed += cur.Amount
+	}
+	return freed, nil
 }
 
 // lockOrder is findOrder read as a refund reads its order

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/refundd/refundd/processor"
+	"github.com/refundd/refundd/processor/sandbox"
 	"github.com/refundd/refundd/refund"
 )
 
@@ -155,6 +156,103 @@ func TestChargeback_RacingRefundsOnAnotherNodeRecords(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestChargeback_CancelsARefundWaitingForApproval: a chargeback of the
+// whole order cancels a refund still waiting for approval (it paid
+// nothing yet) and applies in full; the approver then finds nothing to
+// approve and the processor is never called. Counted as already paid, the
+// refund was left waiting, and approving it paid the cardholder twice.
+func TestChargeback_CancelsARefundWaitingForApproval(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		acq := sandbox.New(sandbox.Config{})
+		h := newHarnessOn(t, open, acq, nil)
+		checker := h.approvals(refund.RefundPolicyInput{})
+		o := h.order(100_000)
+		amount := int64(60_000)
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+		if err != nil || r.Status != refund.StatusRequiresApproval {
+			t.Fatalf("%v %v, want a refund waiting for approval", r, err)
+		}
+		cb, got, err := h.svc.ChargebackOrder(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: 100_000, ProcessorReference: "CB-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cb.Applied != 100_000 || got.ChargedBackAmount != 100_000 || got.PendingRefundAmount != 0 {
+			t.Fatalf("chargeback applied %d; order charged back %d pending %d", cb.Applied, got.ChargedBackAmount, got.PendingRefundAmount)
+		}
+		if got := h.refund(r.ID); got.Status != refund.StatusCanceled || got.FailureCode != "charged_back" {
+			t.Fatalf("the waiting refund after the chargeback: %s %s", got.Status, got.FailureCode)
+		}
+		if _, err := h.svc.ApproveRefund(h.ctx, checker, r.ID); refund.ErrorCode(err) != refund.ERefundNotAwaitingApproval || len(acq.Executions()) > 0 {
+			t.Fatalf("approved after a full chargeback: %v, %d executions", err, len(acq.Executions()))
+		}
+		wantTransitions(t, h, r.ID, "requires_approval", "canceled")
+		page, _ := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{})
+		if len(page.Data) != 0 {
+			t.Fatalf("%d discrepancies, want none: nothing was paid twice", len(page.Data))
+		}
+	})
+}
+
+// TestChargeback_CancelsQueuedRefundsUntilItFits: a chargeback that does
+// not fit cancels the order's queued refunds, newest first, only until it
+// does, each audited with its event; one that fits cancels none. A queued
+// refund left standing could be canceled and asked for again, paying the
+// cardholder a second time.
+func TestChargeback_CancelsQueuedRefundsUntilItFits(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, nil)
+		o := sarOrder(t, h, 10000)
+		queue := func(amount int64) *refund.Refund {
+			t.Helper()
+			r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount, Queue: true})
+			if err != nil || r.Status != refund.StatusPending {
+				t.Fatalf("%v %v, want a queued refund", r, err)
+			}
+			return r
+		}
+		older, newer := queue(3000), queue(4000)
+		chargeback := func(ref string, amount, applied int64, canceled ...string) {
+			t.Helper()
+			cb, _, err := h.svc.ChargebackOrder(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: amount, ProcessorReference: ref})
+			if err != nil || cb.Applied != applied {
+				t.Fatalf("chargeback %s of %d: %+v %v, want %d applied", ref, amount, cb, err, applied)
+			}
+			evs, err := h.svc.ListEvents(h.ctx, h.p, refund.EventFilter{Type: "refund.canceled"})
+			if err != nil || len(evs.Data) != len(canceled) {
+				t.Fatalf("after chargeback %s: %d refund.canceled events, %v; want %d", ref, len(evs.Data), err, len(canceled))
+			}
+			audit, err := h.svc.ListAudit(h.ctx, h.p, refund.AuditFilter{Action: "refund.cancel"})
+			if err != nil || len(audit.Data) != len(canceled) {
+				t.Fatalf("after chargeback %s: %d refund.cancel audit entries, %v; want %d", ref, len(audit.Data), err, len(canceled))
+			}
+			for _, id := range canceled {
+				if got := h.refund(id); got.Status != refund.StatusCanceled || got.FailureCode != "charged_back" {
+					t.Fatalf("after chargeback %s, refund %s: %s %s", ref, id, got.Status, got.FailureCode)
+				}
+			}
+		}
+		chargeback("CB-1", 1000, 1000)                     // 3000 left: fits
+		chargeback("CB-2", 4000, 4000, newer.ID)           // 2000 left: the newer one gives way
+		chargeback("CB-3", 5000, 5000, newer.ID, older.ID) // 5000 left after the older one too
+		if got := h.refund(older.ID); got.Status != refund.StatusCanceled {
+			t.Fatalf("older refund: %s", got.Status)
+		}
+		if _, err := h.svc.CancelRefund(h.ctx, h.p, older.ID); refund.ErrorCode(err) != refund.ERefundNotCancelable {
+			t.Fatalf("canceled a refund the chargeback canceled: %v", err)
+		}
+		if r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID}); refund.ErrorCode(err) != refund.EAmountExceedsRefundable {
+			t.Fatalf("refund after a full chargeback: %v %v", r, err)
+		}
+		if got := h.getOrder(o.ID); got.ChargedBackAmount != 10000 || got.PendingRefundAmount != 0 || got.RefundedAmount != 0 {
+			t.Fatalf("order charged back %d pending %d refunded %d", got.ChargedBackAmount, got.PendingRefundAmount, got.RefundedAmount)
+		}
+		page, _ := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{})
+		if len(page.Data) != 0 {
+			t.Fatalf("%d discrepancies, want none: nothing was paid twice", len(page.Data))
+		}
+	})
 }
 
 // A void larger than what is left is refused and changes nothing; one
