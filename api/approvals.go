@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"time"
 
@@ -55,7 +56,9 @@ func (a *API) putPolicy(w http.ResponseWriter, r *http.Request) {
 	}
 	in := refund.RefundPolicyInput{ApprovalThreshold: req.ApprovalThreshold, OlderThanDays: req.OlderThanDays}
 	if req.ApprovalExpiry != nil {
-		if *req.ApprovalExpiry < 0 || *req.ApprovalExpiry > 1<<40 {
+		// Bounded where seconds still fit a Duration: beyond, they wrapped
+		// into the range the core accepts (18446744134 s read as 60 s).
+		if *req.ApprovalExpiry < 0 || *req.ApprovalExpiry > int64(math.MaxInt64/time.Second) {
 			a.fail(w, r, refund.Errorf(refund.EInvalidRequest, "approval_expiry_seconds", "approval_expiry_seconds must be between 60 and 2592000"))
 			return
 		}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,6 +26,17 @@ func TestApprovals_ThroughTheServer(t *testing.T) {
 	pol := s.do("PUT", "/v1/refund_policy", s.key, map[string]any{"approval_threshold": map[string]any{"SAR": 5000}, "approval_expiry_seconds": 3600})
 	if pol.status != 200 || pol.num("approval_threshold", "SAR") != 5000 || pol.num("approval_expiry_seconds") != 3600 {
 		t.Fatalf("policy: %d %s", pol.status, pol.raw)
+	}
+	// Out of range, including seconds whose nanoseconds overflow int64
+	// (18446744134 s wraps to 60.3 s): refused, the policy unchanged.
+	for _, bad := range []any{-1, 0, 59, 2_592_001, uint64(18_446_744_134), int64(1) << 40, int64(math.MaxInt64)} {
+		r := s.do("PUT", "/v1/refund_policy", s.key, map[string]any{"approval_expiry_seconds": bad})
+		if r.status != http.StatusBadRequest || r.str("error", "param") != "approval_expiry_seconds" {
+			t.Errorf("approval_expiry_seconds %v: %d %s, want 400 naming it", bad, r.status, r.raw)
+		}
+	}
+	if pol := s.do("GET", "/v1/refund_policy", s.key, nil); pol.num("approval_expiry_seconds") != 3600 {
+		t.Fatalf("after refused policies: %s", pol.raw)
 	}
 	if r := s.do("PUT", "/v1/refund_policy", approver, map[string]any{"older_than_days": 1}); r.status != http.StatusForbidden {
 		t.Fatalf("a key without settings:write changed the policy: %d %s", r.status, r.raw)
