@@ -56,7 +56,7 @@ func Idempotent(svc *refund.Service, surface, scope string, p refund.Principal, 
 		return
 	}
 	ans := run(w, r, claim, body, serve)
-	if !ans.through && !refusedCaller(ans.status) {
+	if !ans.through && !refund.RefusesCaller(ans.status) {
 		// Not known to be the key's answer: ask the key.
 		settled, err := svc.BeginIdempotent(r.Context(), p, scope, key, hash)
 		switch {
@@ -82,12 +82,6 @@ func Idempotent(svc *refund.Service, surface, scope string, p refund.Principal, 
 		reply = refund.Reply{} // release the key without storing
 	}
 	svc.CompleteIdempotent(r.Context(), claim, reply)
-}
-
-// refusedCaller reports whether status refuses the caller rather than the
-// request (every surface answers EUnauthorized and EForbidden so).
-func refusedCaller(status int) bool {
-	return status == http.StatusUnauthorized || status == http.StatusForbidden
 }
 
 // run serves r once under claim, into an answer that passes through to w

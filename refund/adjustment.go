@@ -193,24 +193,24 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 // before it changes, the reverse of a cancel's order of locks: on
 // PostgreSQL the two can deadlock, and the loser's Update runs again.
 func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order, a *OrderAdjustment, need int64, now time.Time) (int64, error) {
-	var unsent []*Refund
-	for _, st := range []Status{StatusRequiresApproval, StatusPending} {
+	var waiting []*Refund
+	for _, st := range unsent {
 		f := RefundFilter{MerchantID: o.MerchantID, OrderID: o.ID, Status: st, Limit: MaxPageSize}
 		for {
 			page, err := tx.ListRefunds(ctx, f)
 			if err != nil {
 				return 0, err
 			}
-			unsent = append(unsent, page...)
+			waiting = append(waiting, page...)
 			if len(page) < f.Limit {
 				break
 			}
 			f.Cursor = page[len(page)-1].ID
 		}
 	}
-	slices.SortFunc(unsent, func(x, y *Refund) int { return strings.Compare(y.ID, x.ID) })
+	slices.SortFunc(waiting, func(x, y *Refund) int { return strings.Compare(y.ID, x.ID) })
 	var freed int64
-	for _, r := range unsent {
+	for _, r := range waiting {
 		if freed >= need {
 			break
 		}
@@ -218,15 +218,12 @@ func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order
 		if err != nil {
 			return 0, err
 		}
-		if cur.Status != StatusRequiresApproval && cur.Status != StatusPending {
+		if !cancelable(cur) {
 			continue // sent meanwhile
 		}
-		if err := s.audit(ctx, tx, p, "refund.cancel", "refund", cur.ID, string(cur.Status),
-			string(StatusCanceled)+" chargeback "+a.ID, "", now); err != nil {
-			return 0, err
-		}
-		cur.FailureCode, cur.FailureMessage = "charged_back", "chargeback "+a.ID+" took back the money it would have refunded"
-		if err := s.finish(ctx, tx, cur, StatusCanceled, "canceled: chargeback "+a.ID+" took back the money it would have refunded", Release, now); err != nil {
+		why := "chargeback " + a.ID + " took back the money it would have refunded"
+		cur.FailureCode, cur.FailureMessage = "charged_back", why
+		if err := s.cancelIn(ctx, tx, p, cur, string(StatusCanceled)+" chargeback "+a.ID, "canceled: "+why, now); err != nil {
 			return 0, err
 		}
 		freed += cur.Amount

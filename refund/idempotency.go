@@ -108,18 +108,16 @@ const maxReplyBytes = 1 << 20
 
 // keepable reports whether reply may stand as its key's answer. A server
 // error may not recur, so a retry runs again; a refusal of the caller
-// (401, 403 on every surface) says who asked, not what the request does:
-// kept, a key without the scope would lock the key's rightful request out
-// for IdempotencyTTL.
+// says who asked, not what the request does: kept, a key without the
+// scope would lock the key's rightful request out for IdempotencyTTL.
 func keepable(reply Reply) bool {
-	switch {
-	case reply.Status <= 0 || reply.Status >= 500 || len(reply.Body) > maxReplyBytes:
-		return false
-	case reply.Status == 401 || reply.Status == 403:
-		return false
-	}
-	return true
+	return reply.Status > 0 && reply.Status < 500 && len(reply.Body) <= maxReplyBytes && !RefusesCaller(reply.Status)
 }
+
+// RefusesCaller reports whether an HTTP status refuses the caller rather
+// than the request: every surface answers EUnauthorized and EForbidden
+// with 401 and 403. Such an answer is never a key's, nor replaced by it.
+func RefusesCaller(status int) bool { return status == 401 || status == 403 }
 
 type claimKey struct{}
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -558,16 +559,28 @@ func (s *Service) CancelRefund(ctx context.Context, p Principal, id string) (*Re
 		if r, err = tx.GetRefund(ctx, p.MerchantID, id); err != nil {
 			return err
 		}
-		if r.Status != StatusPending && r.Status != StatusRequiresApproval {
+		if !cancelable(r) {
 			return Errorf(ERefundNotCancelable, "", "only a pending refund, or one waiting for approval, can be canceled; this one is %s", r.Status)
 		}
-		now := s.now()
-		if err := s.audit(ctx, tx, p, "refund.cancel", "refund", r.ID, string(r.Status), string(StatusCanceled), "", now); err != nil {
-			return err
-		}
-		return s.finish(ctx, tx, r, StatusCanceled, "canceled by merchant", Release, now)
+		return s.cancelIn(ctx, tx, p, r, string(StatusCanceled), "canceled by merchant", s.now())
 	})
 	return r, err
+}
+
+// unsent are the statuses of a refund that has not reached the processor
+// (pending only while none of its attempts did): the ones it may be
+// canceled in.
+var unsent = []Status{StatusRequiresApproval, StatusPending}
+
+func cancelable(r *Refund) bool { return slices.Contains(unsent, r.Status) }
+
+// cancelIn cancels r, which is cancelable, in tx: audited as p's (to is
+// the audit entry's new value), its reservation released.
+func (s *Service) cancelIn(ctx context.Context, tx Tx, p Principal, r *Refund, to, cause string, now time.Time) error {
+	if err := s.audit(ctx, tx, p, "refund.cancel", "refund", r.ID, string(r.Status), to, "", now); err != nil {
+		return err
+	}
+	return s.finish(ctx, tx, r, StatusCanceled, cause, Release, now)
 }
 
 // finish moves r to a final state, adjusts balances and records the
