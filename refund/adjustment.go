@@ -140,11 +140,15 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 	if kind == AdjustmentChargeback && a.Amount > room {
 		// Refunds not sent yet hold part of the order but paid nothing:
 		// the chargeback goes first, and they give way.
-		freed, err := s.cancelUnsent(ctx, tx, p, o, a, a.Amount-room, now)
-		if err != nil {
+		if err := s.cancelUnsent(ctx, tx, p, o, a, a.Amount-room, now); err != nil {
 			return nil, nil, err
 		}
-		room = max(o.Refundable()+freed, 0)
+		// Read again: what the cancels freed went first to an older
+		// chargeback still owed, if any (applyOwed).
+		if o, err = tx.GetOrderForRefund(ctx, o.MerchantID, o.ID); err != nil {
+			return nil, nil, err
+		}
+		room = max(o.Refundable(), 0)
 		a.Applied = min(a.Amount, room)
 	}
 	if a.Applied > 0 {
@@ -184,7 +188,7 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 
 // cancelUnsent cancels o's refunds that never reached the processor
 // (waiting for approval, or pending), newest first, until need is freed
-// or none is left, and returns what it freed. The chargeback took the
+// or none is left. The chargeback took the
 // money back: one of them paid out after it would pay the cardholder a
 // second time. Each is canceled as a merchant's cancel is, audited, with
 // its event.
@@ -192,14 +196,14 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 // The order is locked already (lockOrder) and each refund is read locked
 // before it changes, the reverse of a cancel's order of locks: on
 // PostgreSQL the two can deadlock, and the loser's Update runs again.
-func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order, a *OrderAdjustment, need int64, now time.Time) (int64, error) {
+func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order, a *OrderAdjustment, need int64, now time.Time) error {
 	var waiting []*Refund
 	for _, st := range unsent {
 		f := RefundFilter{MerchantID: o.MerchantID, OrderID: o.ID, Status: st, Limit: MaxPageSize}
 		for {
 			page, err := tx.ListRefunds(ctx, f)
 			if err != nil {
-				return 0, err
+				return err
 			}
 			waiting = append(waiting, page...)
 			if len(page) < f.Limit {
@@ -216,7 +220,7 @@ func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order
 		}
 		cur, err := tx.GetRefund(ctx, o.MerchantID, r.ID)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if !cancelable(cur) {
 			continue // sent meanwhile
@@ -224,11 +228,52 @@ func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order
 		why := "chargeback " + a.ID + " took back the money it would have refunded"
 		cur.FailureCode, cur.FailureMessage = "charged_back", why
 		if err := s.cancelIn(ctx, tx, p, cur, string(StatusCanceled)+" chargeback "+a.ID, "canceled: "+why, now); err != nil {
-			return 0, err
+			return err
 		}
 		freed += cur.Amount
 	}
-	return freed, nil
+	return nil
+}
+
+// applyOwed gives the room r's release or reversal freed to the order's
+// chargebacks applied in part, oldest first: what refunds sent to the
+// processor had returned of them (their discrepancy) is owed, and r has
+// now given its part back. Left free, that room would let a new refund
+// pay the cardholder again what the bank already took back. r's
+// transaction holds the order's row already (the release's update).
+func (s *Service) applyOwed(ctx context.Context, tx Tx, r *Refund, now time.Time) error {
+	owed, err := tx.ListOwedChargebacks(ctx, r.OrderID)
+	if err != nil || len(owed) == 0 {
+		return err
+	}
+	o, err := tx.GetOrderForRefund(ctx, r.MerchantID, r.OrderID)
+	if err != nil {
+		return err
+	}
+	worker := Principal{MerchantID: r.MerchantID, Worker: true}
+	for _, a := range owed {
+		n := min(a.Amount-a.Applied, o.Refundable())
+		if n <= 0 {
+			break
+		}
+		if err := tx.AdjustOrder(ctx, o.ID, AdjustmentChargeback, n, now); err != nil {
+			return err
+		}
+		if err := tx.ApplyOwedChargeback(ctx, a.ID, n); err != nil {
+			return err
+		}
+		before := fmt.Sprintf("%s %d", a.Kind, a.Applied)
+		a.Applied += n
+		o.ChargedBackAmount += n
+		if err := s.orderEvent(ctx, tx, EventOrderChargedBack, o, a, now); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, worker, "order.chargeback_applied", "order", o.ID, before,
+			fmt.Sprintf("%s %d (%s %s gave back its %s)", a.Kind, a.Applied, r.ID, r.Status, fmtMoney(r.Amount, r.Currency)), "", now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // lockOrder is findOrder read as a refund reads its order

@@ -255,6 +255,92 @@ func TestChargeback_CancelsQueuedRefundsUntilItFits(t *testing.T) {
 	})
 }
 
+// TestChargeback_OwedPartAppliesWhenASentRefundGivesBackItsRoom: the part
+// of a chargeback that refunds sent to the processor had returned is owed,
+// not forgotten. When one of those refunds then fails or is reversed, the
+// room it frees goes to the chargeback first, oldest first; left free, a
+// new refund could pay the cardholder again what the bank already took
+// back.
+func TestChargeback_OwedPartAppliesWhenASentRefundGivesBackItsRoom(t *testing.T) {
+	cases := []struct {
+		name            string
+		refunds         []int64 // sent before the chargeback; the first one ends as end says
+		end             processor.Status
+		chargeback      int64
+		applied, owed   int64 // the chargeback's applied amount before, and after the first refund ends
+		wantRefundable  int64
+		wantChargebacks int // order.charged_back events
+	}{
+		{name: "declined after the chargeback", refunds: []int64{8000}, end: processor.Declined,
+			chargeback: 10000, applied: 2000, owed: 10000, wantRefundable: 0, wantChargebacks: 2},
+		{name: "reversed after the chargeback", refunds: []int64{8000}, end: processor.Reversed,
+			chargeback: 10000, applied: 2000, owed: 10000, wantRefundable: 0, wantChargebacks: 2},
+		{name: "reversal frees more than is owed", refunds: []int64{8000}, end: processor.Reversed,
+			chargeback: 5000, applied: 2000, owed: 5000, wantRefundable: 5000, wantChargebacks: 2},
+		{name: "reversal frees less than is owed", refunds: []int64{3000, 5000}, end: processor.Reversed,
+			chargeback: 10000, applied: 2000, owed: 5000, wantRefundable: 0, wantChargebacks: 2},
+		{name: "nothing owed", refunds: []int64{3000}, end: processor.Reversed,
+			chargeback: 5000, applied: 5000, owed: 5000, wantRefundable: 5000, wantChargebacks: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			onEachStore(t, func(t *testing.T, open opener) {
+				proc := newLateProcessor()
+				h := newHarnessOn(t, open, proc, nil)
+				o := sarOrder(t, h, 10000)
+				var sent []*refund.Refund
+				for _, amount := range tc.refunds {
+					r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+					if err != nil || r.Status != refund.StatusProcessing {
+						t.Fatalf("%v %v, want a refund sent without an answer", r, err)
+					}
+					sent = append(sent, r)
+				}
+				if tc.end == processor.Reversed {
+					for _, r := range sent {
+						proc.execute(r.ID)
+						if r, err := h.svc.SyncRefund(h.ctx, h.p, r.ID); err != nil || r.Status != refund.StatusSucceeded {
+							t.Fatalf("%v %v, want succeeded", r, err)
+						}
+					}
+				}
+				in := refund.AdjustmentInput{Amount: tc.chargeback, ProcessorReference: "CB-1"}
+				cb, _, err := h.svc.ChargebackOrder(h.ctx, h.p, o.ID, in)
+				if err != nil || cb.Applied != tc.applied {
+					t.Fatalf("chargeback: %+v %v, want %d applied", cb, err, tc.applied)
+				}
+				proc.mu.Lock()
+				proc.results[sent[0].ID] = processor.Result{Status: tc.end, ResponseCode: "05"}
+				proc.mu.Unlock()
+				if r, err := h.svc.SyncRefund(h.ctx, h.p, sent[0].ID); err != nil || r.Status == refund.StatusProcessing || r.Status == refund.StatusSucceeded {
+					t.Fatalf("%v %v, want the refund ended", r, err)
+				}
+				if cb, _, err = h.svc.ChargebackOrder(h.ctx, h.p, o.ID, in); err != nil || cb.Applied != tc.owed {
+					t.Fatalf("the chargeback after the refund ended: %+v %v, want %d applied", cb, err, tc.owed)
+				}
+				got := h.getOrder(o.ID)
+				if got.ChargedBackAmount != tc.owed || got.Refundable() != tc.wantRefundable ||
+					got.RefundedAmount+got.PendingRefundAmount+got.ChargedBackAmount+got.Refundable() != got.CapturedAmount {
+					t.Fatalf("order charged back %d refunded %d pending %d refundable %d; want %d charged back, %d refundable",
+						got.ChargedBackAmount, got.RefundedAmount, got.PendingRefundAmount, got.Refundable(), tc.owed, tc.wantRefundable)
+				}
+				over := tc.wantRefundable + 1
+				if r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &over}); refund.ErrorCode(err) != refund.EAmountExceedsRefundable {
+					t.Fatalf("a refund of %d after the refund ended: %v %v; the chargeback took that money back", over, r, err)
+				}
+				evs, err := h.svc.ListEvents(h.ctx, h.p, refund.EventFilter{Type: refund.EventOrderChargedBack})
+				if err != nil || len(evs.Data) != tc.wantChargebacks {
+					t.Fatalf("%d order.charged_back events, %v; want %d", len(evs.Data), err, tc.wantChargebacks)
+				}
+				audit, err := h.svc.ListAudit(h.ctx, h.p, refund.AuditFilter{Action: "order.chargeback_applied"})
+				if err != nil || len(audit.Data) != tc.wantChargebacks-1 {
+					t.Fatalf("%d order.chargeback_applied audit entries, %v; want %d", len(audit.Data), err, tc.wantChargebacks-1)
+				}
+			})
+		})
+	}
+}
+
 // A void larger than what is left is refused and changes nothing; one
 // that fits reduces what can be refunded.
 func TestVoid(t *testing.T) {

@@ -608,6 +608,11 @@ func (s *Service) finish(ctx context.Context, tx Tx, r *Refund, to Status, cause
 	if err := tx.AdjustBalances(ctx, b, op); err != nil {
 		return err
 	}
+	if op == Release || op == Reverse {
+		if err := s.applyOwed(ctx, tx, r, now); err != nil {
+			return err
+		}
+	}
 	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: from, To: to, Cause: cause, At: now}); err != nil {
 		return err
 	}

@@ -124,6 +124,12 @@ type Tx interface {
 	GetOrderAdjustment(ctx context.Context, orderID, kind, processorReference string) (*OrderAdjustment, error)
 	// GetOrderAdjustmentByID finds a merchant's one by its id; ENotFound.
 	GetOrderAdjustmentByID(ctx context.Context, merchantID, id string) (*OrderAdjustment, error)
+	// ListOwedChargebacks returns the order's chargebacks applied in part
+	// (Applied < Amount), oldest first.
+	ListOwedChargebacks(ctx context.Context, orderID string) ([]*OrderAdjustment, error)
+	// ApplyOwedChargeback adds amount to chargeback id's Applied, never
+	// past its Amount. Returns ENotFound when that does not fit.
+	ApplyOwedChargeback(ctx context.Context, id string, amount int64) error
 	// ReserveRefund reserves b for a new refund, as AdjustBalances(b,
 	// Reserve) does, and takes the order's next refund sequence number
 	// (its refund counter, incremented), in one step so that a store that

@@ -61,17 +61,44 @@ func (t *tx) GetOrderAdjustmentByID(ctx context.Context, merchantID, id string) 
 	return t.getAdjustment(ctx, "", "no such adjustment", `id = $1 AND merchant_id = $2`, id, merchantID)
 }
 
+// ListOwedChargebacks returns the order's chargebacks applied in part,
+// oldest first.
+func (t *tx) ListOwedChargebacks(ctx context.Context, orderID string) ([]*refund.OrderAdjustment, error) {
+	return queryAll(ctx, t, "list owed chargebacks", `SELECT `+adjustmentColumns+` FROM order_adjustments
+		WHERE order_id = $1 AND kind = $2 AND applied_amount < amount ORDER BY id`, scanAdjustment, orderID, refund.AdjustmentChargeback)
+}
+
+// ApplyOwedChargeback adds amount to a chargeback's applied amount.
+func (t *tx) ApplyOwedChargeback(ctx context.Context, id string, amount int64) error {
+	n, err := t.exec(ctx, "apply owed chargeback", `UPDATE order_adjustments SET applied_amount = applied_amount + $1
+		WHERE id = $2 AND kind = $3 AND $1 > 0 AND applied_amount + $1 <= amount`, amount, id, refund.AdjustmentChargeback)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.ENotFound, "", "chargeback %s does not owe %d", id, amount)
+	}
+	return nil
+}
+
 // getAdjustment reads the adjustment where selects; none is ENotFound
 // (with param and message).
 func (t *tx) getAdjustment(ctx context.Context, param, message, where string, args ...any) (*refund.OrderAdjustment, error) {
-	var a refund.OrderAdjustment
-	err := t.q.QueryRow(ctx, `SELECT `+adjustmentColumns+` FROM order_adjustments WHERE `+where, args...).Scan(
-		&a.ID, &a.MerchantID, &a.OrderID, &a.Kind, &a.Amount, &a.Applied, &a.Currency, &a.Reason, &a.ProcessorReference, &a.CreatedAt)
+	a, err := scanAdjustment(t.q.QueryRow(ctx, `SELECT `+adjustmentColumns+` FROM order_adjustments WHERE `+where, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, refund.Errorf(refund.ENotFound, param, "%s", message)
 	}
 	if err != nil {
 		return nil, t.fail("get order adjustment", err)
+	}
+	return a, nil
+}
+
+func scanAdjustment(row scanner) (*refund.OrderAdjustment, error) {
+	var a refund.OrderAdjustment
+	if err := row.Scan(&a.ID, &a.MerchantID, &a.OrderID, &a.Kind, &a.Amount, &a.Applied, &a.Currency, &a.Reason,
+		&a.ProcessorReference, &a.CreatedAt); err != nil {
+		return nil, err
 	}
 	a.CreatedAt = a.CreatedAt.UTC()
 	return &a, nil

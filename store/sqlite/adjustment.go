@@ -54,18 +54,58 @@ func (t *tx) GetOrderAdjustmentByID(ctx context.Context, merchantID, id string) 
 	return t.getAdjustment(ctx, "", "no such adjustment", `id = ? AND merchant_id = ?`, id, merchantID)
 }
 
+// ListOwedChargebacks returns the order's chargebacks applied in part,
+// oldest first.
+func (t *tx) ListOwedChargebacks(ctx context.Context, orderID string) ([]*refund.OrderAdjustment, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+adjustmentColumns+` FROM order_adjustments
+		WHERE order_id = ? AND kind = ? AND applied_amount < amount ORDER BY id`, orderID, refund.AdjustmentChargeback)
+	if err != nil {
+		return nil, wrap("list owed chargebacks", err)
+	}
+	defer rows.Close()
+	var out []*refund.OrderAdjustment
+	for rows.Next() {
+		a, err := scanAdjustment(rows)
+		if err != nil {
+			return nil, wrap("list owed chargebacks", err)
+		}
+		out = append(out, a)
+	}
+	return out, wrapErr("list owed chargebacks", rows.Err())
+}
+
+// ApplyOwedChargeback adds amount to a chargeback's applied amount.
+func (t *tx) ApplyOwedChargeback(ctx context.Context, id string, amount int64) error {
+	n, err := t.exec(ctx, "apply owed chargeback", `UPDATE order_adjustments SET applied_amount = applied_amount + ?1
+		WHERE id = ?2 AND kind = ?3 AND ?1 > 0 AND applied_amount + ?1 <= amount`, amount, id, refund.AdjustmentChargeback)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.ENotFound, "", "chargeback %s does not owe %d", id, amount)
+	}
+	return nil
+}
+
 // getAdjustment reads the adjustment where selects; none is ENotFound
 // (with param and message).
 func (t *tx) getAdjustment(ctx context.Context, param, message, where string, args ...any) (*refund.OrderAdjustment, error) {
-	var a refund.OrderAdjustment
-	var created int64
-	err := t.q.QueryRowContext(ctx, `SELECT `+adjustmentColumns+` FROM order_adjustments WHERE `+where, args...).Scan(
-		&a.ID, &a.MerchantID, &a.OrderID, &a.Kind, &a.Amount, &a.Applied, &a.Currency, &a.Reason, &a.ProcessorReference, &created)
+	a, err := scanAdjustment(t.q.QueryRowContext(ctx, `SELECT `+adjustmentColumns+` FROM order_adjustments WHERE `+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, refund.Errorf(refund.ENotFound, param, "%s", message)
 	}
 	if err != nil {
 		return nil, wrap("get order adjustment", err)
+	}
+	return a, nil
+}
+
+func scanAdjustment(row scanner) (*refund.OrderAdjustment, error) {
+	var a refund.OrderAdjustment
+	var created int64
+	if err := row.Scan(&a.ID, &a.MerchantID, &a.OrderID, &a.Kind, &a.Amount, &a.Applied, &a.Currency, &a.Reason,
+		&a.ProcessorReference, &created); err != nil {
+		return nil, err
 	}
 	a.CreatedAt = fromNanos(created)
 	return &a, nil
