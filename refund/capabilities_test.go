@@ -122,6 +122,42 @@ func TestCapabilities_UnknownOutcome(t *testing.T) {
 	}
 }
 
+// TestCapabilities_PendingWhereResubmittingIsTheLookup: at a processor
+// without status lookup that answers a second submission of a key with
+// the first's result, "pending" is the processor saying it holds the
+// refund. It is asked again at the poll interval, as a processor with a
+// lookup is, and such looks are not attempts: counted, they sent the
+// refund to review as "not executed" after MaxAttempts, where nothing
+// asks again and a person had to settle a refund the processor was
+// paying.
+func TestCapabilities_PendingWhereResubmittingIsTheLookup(t *testing.T) {
+	proc := newCaps(processor.Capabilities{IdempotentSubmit: true, Partial: true})
+	h := newHarness(t, proc, nil)
+	o := h.order(10000)
+	r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](2500)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, r, refund.StatusProcessing)
+	proc.mu.Lock()
+	proc.results[r.ID] = processor.Result{Status: processor.Pending, ResponseCode: "001"}
+	proc.mu.Unlock()
+	h.drive(30)
+	got := h.refund(r.ID)
+	wantStatus(t, got, refund.StatusProcessing)
+	if n := proc.submissions(r.ID); n < 10 || got.Attempts != 1 {
+		t.Fatalf("submitted %d times, %d attempts counted; want it asked at every pass, 1 attempt (the unanswered first)", n, got.Attempts)
+	}
+	proc.mu.Lock()
+	proc.results[r.ID] = processor.Result{Status: processor.Approved, ResponseCode: "00", RRN: "632700000001"}
+	proc.mu.Unlock()
+	h.drive(1)
+	wantStatus(t, h.refund(r.ID), refund.StatusSucceeded)
+	if o := h.getOrder(o.ID); o.RefundedAmount != 2500 || o.PendingRefundAmount != 0 {
+		t.Fatalf("order refunded %d pending %d", o.RefundedAmount, o.PendingRefundAmount)
+	}
+}
+
 // A refusal that proves nothing executed (429, open circuit) gives the
 // attempt back: the refund waits as pending (cancelable), honours
 // Retry-After, and goes out when the processor takes calls again.

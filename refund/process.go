@@ -247,6 +247,19 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 		r.FailureMessage = fmt.Sprintf("the processor did not execute the refund after %d attempts and voided it", r.Attempts)
 		return r, s.finish(ctx, tx, r, StatusFailed, "processor voided the unexecuted refund", Release, now)
 	case processor.Pending:
+		if call == "refund" && r.Attempts > 1 && r.Status == StatusProcessing {
+			proc, err := s.processorIn(ctx, tx, r)
+			if err != nil {
+				return nil, err
+			}
+			if caps := processor.CapabilitiesOf(proc); caps.IdempotentSubmit && !caps.StatusByKey && !caps.StatusByReference {
+				// Sent again only to learn what became of the key (the
+				// processor has no lookup): "pending" says it holds it.
+				// That was a look, not an attempt; counted, looks would
+				// send a refund being paid to review as not executed.
+				r.Attempts--
+			}
+		}
 		r.NextAttemptAt, r.UpdatedAt = s.nextLook(r, now), now
 		if r.Status == StatusProcessing {
 			r.NextAttemptAt = now.Add(s.cfg.PollInterval)
