@@ -1,0 +1,77 @@
+package console_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/server"
+)
+
+// TestBehindTLSProxy: refundd serves no TLS itself, so a console reached
+// over HTTPS is behind a proxy that terminates TLS (operations.md:
+// --public-url https://refunds.example.com). A browser there posts every
+// form with Origin https://refunds.example.com; the console must take it
+// as its own origin (it is the configured public URL) and mark its
+// cookies Secure, since the browser reaches it over TLS.
+func TestBehindTLSProxy(t *testing.T) {
+	t.Parallel()
+	const public = "https://refunds.example.com"
+	srv, err := server.Open(context.Background(), server.Config{Addr: "127.0.0.1:0",
+		DB: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"), WorkerInterval: -1, ProcessorTimeout: 5 * time.Second,
+		PublicURL: public, Log: slog.New(slog.NewJSONHandler(scanned, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	_, key, err := srv.Service.CreateMerchant(context.Background(), refund.MerchantInput{Name: "Souq Al Khaleej"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: t, base: srv.URL(), c: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	// The proxy forwards the browser's Host, as proxies are told to.
+	host := "refunds.example.com"
+	get := func(path string) page {
+		req, _ := http.NewRequest("GET", b.base+path, nil)
+		req.Host = host
+		return b.do(req)
+	}
+	form := get("/console/login")
+	if form.status != http.StatusOK {
+		t.Fatalf("sign-in page: %d", form.status)
+	}
+	for _, ck := range form.header.Values("Set-Cookie") {
+		if c, err := http.ParseSetCookie(ck); err == nil && !c.Secure {
+			t.Errorf("cookie %s sent to a browser on %s without Secure: %s", c.Name, public, ck)
+		}
+	}
+	req, _ := http.NewRequest("POST", b.base+"/console/login",
+		stringsReader(url.Values{"csrf": {form.csrf(t)}, "key": {key}}.Encode()))
+	req.Host = host
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", public)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	// The browser sends the sign-in form's cookie back over TLS (the
+	// test's jar, on plain http, would hold back a Secure one).
+	if len(jar.Cookies(req.URL)) == 0 {
+		req.AddCookie(&http.Cookie{Name: "refundd_console_login", Value: form.csrf(t)})
+	}
+	p := b.do(req)
+	if p.status != http.StatusSeeOther || p.location != "/console/orders" {
+		t.Fatalf("sign-in from %s: want 303 to /console/orders, got %d %q: %s", public, p.status, p.location, p.text())
+	}
+}
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
