@@ -48,6 +48,9 @@ type Console struct {
 	sets sync.Map // setKey -> map[string]*template.Template
 	css  []byte
 	icon []byte
+	// origin is the scheme and host of the node's public URL
+	// (WithPublicURL), "" when none is configured.
+	origin string
 }
 
 type setKey struct{ lang, zone string }
@@ -60,6 +63,17 @@ func WithClock(now func() time.Time) Option {
 	return func(c *Console) {
 		if now != nil {
 			c.now = now
+		}
+	}
+}
+
+// WithPublicURL tells the console the base URL browsers reach it at
+// (server.Config.PublicURL): behind a proxy that terminates TLS, forms
+// come from that origin, and cookies must be Secure when it is https.
+func WithPublicURL(public string) Option {
+	return func(c *Console) {
+		if u, err := url.Parse(public); err == nil && u.Scheme != "" && u.Host != "" {
+			c.origin = strings.ToLower(u.Scheme + "://" + u.Host)
 		}
 	}
 }

@@ -122,10 +122,10 @@ func (ss *sessions) delete(id string) {
 }
 
 // cookie returns the session cookie: HttpOnly, SameSite=Strict, scoped to
-// the console, Secure when the request came over TLS.
-func cookie(r *http.Request, name, value, path string, maxAge time.Duration) *http.Cookie {
+// the console, Secure when the browser reaches it over TLS.
+func (c *Console) cookie(r *http.Request, name, value, path string, maxAge time.Duration) *http.Cookie {
 	ck := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil, MaxAge: int(maxAge / time.Second)}
+		Secure: c.secure(r), MaxAge: int(maxAge / time.Second)}
 	if maxAge < 0 {
 		ck.MaxAge = -1
 	}
@@ -151,14 +151,14 @@ func (c *Console) signedIn(h pageFunc) http.Handler {
 		}
 		s, found := c.sessions.get(ck.Value, c.now())
 		if found != sessionFound {
-			http.SetCookie(w, cookie(r, sessionCookie, "", "/console", -1))
+			http.SetCookie(w, c.cookie(r, sessionCookie, "", "/console", -1))
 			c.toLogin(w, r, map[lookup]string{sessionExpired: "expired"}[found])
 			return
 		}
 		p, err := c.svc.Authenticate(r.Context(), s.key)
 		if refund.ErrorCode(err) == refund.EUnauthorized {
 			c.sessions.delete(ck.Value)
-			http.SetCookie(w, cookie(r, sessionCookie, "", "/console", -1))
+			http.SetCookie(w, c.cookie(r, sessionCookie, "", "/console", -1))
 			c.toLogin(w, r, "revoked")
 			return
 		}
@@ -173,7 +173,7 @@ func (c *Console) signedIn(h pageFunc) http.Handler {
 		s.principal, s.merchant, s.zone = p, m.Name, m.Location()
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-			if !sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), s.csrf) {
+			if !c.sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), s.csrf) {
 				c.fail(w, r, &s, refund.Errorf(codeCSRF, "csrf", "the form's token does not match this session"))
 				return
 			}
@@ -188,7 +188,7 @@ func (c *Console) signedIn(h pageFunc) http.Handler {
 func (c *Console) userSession(h pageFunc, w http.ResponseWriter, r *http.Request, id string) {
 	sess, u, err := c.svc.ConsoleSessionOf(r.Context(), id)
 	if refund.ErrorCode(err) == refund.ENotFound {
-		http.SetCookie(w, cookie(r, sessionCookie, "", "/console", -1))
+		http.SetCookie(w, c.cookie(r, sessionCookie, "", "/console", -1))
 		c.toLogin(w, r, "expired")
 		return
 	}
@@ -206,7 +206,7 @@ func (c *Console) userSession(h pageFunc, w http.ResponseWriter, r *http.Request
 	s.lang, s.zone = sess.Language, m.Location()
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		if !sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), s.csrf) {
+		if !c.sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), s.csrf) {
 			c.fail(w, r, &s, refund.Errorf(codeCSRF, "csrf", "the form's token does not match this session"))
 			return
 		}
@@ -223,11 +223,23 @@ func (c *Console) toLogin(w http.ResponseWriter, r *http.Request, why string) {
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
+// secure reports whether the browser reaches the console over TLS: the
+// request came over TLS, or the node's public URL is https (refundd
+// serves no TLS itself; a proxy in front of it terminates it).
+func (c *Console) secure(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(c.origin, "https://")
+}
+
 // sameOrigin refuses a form posted from another site. Browsers send
 // Origin (or at least Sec-Fetch-Site) with every POST; a client that sends
-// neither still needs the CSRF token.
-func sameOrigin(r *http.Request) bool {
+// neither still needs the CSRF token. The console's own origin is the
+// request's scheme and Host, or the configured public URL's, which is
+// what a browser behind a TLS-terminating proxy sends.
+func (c *Console) sameOrigin(r *http.Request) bool {
 	if o := r.Header.Get("Origin"); o != "" {
+		if c.origin != "" && strings.EqualFold(o, c.origin) {
+			return true
+		}
 		u, err := url.Parse(o)
 		scheme := "http"
 		if r.TLS != nil {
@@ -270,7 +282,7 @@ func (c *Console) loginToken(w http.ResponseWriter, r *http.Request) string {
 	if ck, err := r.Cookie(loginCookie); err == nil && len(ck.Value) >= 26 {
 		token = ck.Value
 	}
-	http.SetCookie(w, cookie(r, loginCookie, token, "/console/login", time.Hour))
+	http.SetCookie(w, c.cookie(r, loginCookie, token, "/console/login", time.Hour))
 	return token
 }
 
@@ -289,7 +301,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	ck, err := r.Cookie(loginCookie)
 	loc := c.locale(r, nil)
-	if err != nil || !sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), ck.Value) {
+	if err != nil || !c.sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), ck.Value) {
 		p, status := c.explain(loc, r, refund.Errorf(codeCSRF, "csrf", "the sign-in form's token is missing or wrong"))
 		c.renderLogin(w, r, status, p)
 		return
@@ -312,8 +324,8 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		if old, err := r.Cookie(sessionCookie); err == nil {
 			c.sessions.delete(old.Value)
 		}
-		http.SetCookie(w, cookie(r, sessionCookie, id, "/console", MaxSessionAge))
-		http.SetCookie(w, cookie(r, loginCookie, "", "/console/login", -1))
+		http.SetCookie(w, c.cookie(r, sessionCookie, id, "/console", MaxSessionAge))
+		http.SetCookie(w, c.cookie(r, loginCookie, "", "/console/login", -1))
 		http.Redirect(w, r, "/console/orders", http.StatusSeeOther)
 		return
 	}
@@ -341,8 +353,8 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	now := c.now()
 	id := c.sessions.create(session{key: key, principal: p, merchant: m.Name, csrf: newToken(), created: now, seen: now, lang: lang})
-	http.SetCookie(w, cookie(r, sessionCookie, id, "/console", MaxSessionAge))
-	http.SetCookie(w, cookie(r, loginCookie, "", "/console/login", -1))
+	http.SetCookie(w, c.cookie(r, sessionCookie, id, "/console", MaxSessionAge))
+	http.SetCookie(w, c.cookie(r, loginCookie, "", "/console/login", -1))
 	http.Redirect(w, r, "/console/orders", http.StatusSeeOther)
 }
 
@@ -367,7 +379,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		c.sessions.delete(ck.Value)
 	}
-	http.SetCookie(w, cookie(r, sessionCookie, "", "/console", -1))
+	http.SetCookie(w, c.cookie(r, sessionCookie, "", "/console", -1))
 	c.toLogin(w, r, "signed_out")
 }
 
@@ -398,7 +410,7 @@ func (c *Console) chooseLanguage(w http.ResponseWriter, r *http.Request, s *sess
 func (c *Console) chooseLanguageSignedOut(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	ck, err := r.Cookie(loginCookie)
-	if err != nil || !sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), ck.Value) {
+	if err != nil || !c.sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), ck.Value) {
 		c.fail(w, r, nil, refund.Errorf(codeCSRF, "csrf", "the language form's token is missing or wrong"))
 		return
 	}
@@ -414,7 +426,7 @@ func (c *Console) chooseLanguageSignedOut(w http.ResponseWriter, r *http.Request
 // switch was on.
 func (c *Console) languageChosen(w http.ResponseWriter, r *http.Request, lang string) {
 	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/console", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(365 * 24 * time.Hour / time.Second)})
+		SameSite: http.SameSiteStrictMode, Secure: c.secure(r), MaxAge: int(365 * 24 * time.Hour / time.Second)})
 	back := r.PostForm.Get("back")
 	if !localPath(back) {
 		back = "/console/"

@@ -284,7 +284,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	paylink.New(s.Service, paylink.Config{Secret: []byte(cfg.TokenSecret), Now: cfg.Now, Log: cfg.Log}).Register(mux)
 	upayments.New(s.Service, cfg.Log, s.publicURL).Register(mux)
 	techrar.New(s.Service, cfg.Log, s.publicURL).Register(mux)
-	console.New(s.Service, cfg.Log, console.WithClock(cfg.Now)).Register(mux)
+	console.New(s.Service, cfg.Log, console.WithClock(cfg.Now), console.WithPublicURL(cfg.PublicURL)).Register(mux)
 	var handler http.Handler = s.Metrics.Middleware(mux)
 	if tracingOn(cfg) {
 		handler = tracing.Middleware(tp, handler)
