@@ -114,10 +114,13 @@ func number(in map[string]json.RawMessage, name, param string) (string, error) {
 	if !ok || string(raw) == "null" {
 		return "", nil
 	}
+	// A json.Number also takes a number in quotes ("1"): the seed's fields
+	// are JSON numbers, so a string is refused like any other type.
+	raw = bytes.TrimSpace(raw)
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var n json.Number
-	if err := dec.Decode(&n); err != nil {
+	if err := dec.Decode(&n); err != nil || len(raw) == 0 || raw[0] == '"' {
 		return "", refund.Errorf(refund.EInvalidRequest, param+"."+name, "%s.%s must be a JSON number", param, name)
 	}
 	return n.String(), nil
