@@ -28,6 +28,8 @@
 //   - Fields refundd does not keep are fixed: merchant.acquirer_id is
 //     "refundd", rule_precedence "mixed", arabic_name and
 //     airline.reference are empty, and the seed's nullable fields are null.
+//   - A key past its rate (--rate-limit) answers 429 {"message":"Too
+//     Many Attempts."} with Retry-After.
 //   - Another method on the route's path answers 405 {"message":"The GET
 //     method is not supported for this route. Supported methods: POST."}
 //     with Allow: POST.
@@ -38,6 +40,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -193,6 +196,11 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusUnprocessableEntity, invalid(fieldOr(param), refund.ErrorMessage(err)))
 	case refund.EProcessorUnavailable:
 		writeJSON(w, http.StatusServiceUnavailable, message{"The payment processor is unavailable; try again later."})
+	case refund.ERateLimited:
+		if d := refund.RetryAfter(err); d > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
+		}
+		writeJSON(w, http.StatusTooManyRequests, message{"Too Many Attempts."})
 	case api.ECodeMethodNotAllowed:
 		// NoRoute has set the Allow header.
 		writeJSON(w, http.StatusMethodNotAllowed, message{"The " + r.Method + " method is not supported for this route. Supported methods: " + w.Header().Get("Allow") + "."})

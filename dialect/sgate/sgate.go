@@ -34,8 +34,8 @@
 //     400 (invalid_request, invalid_amount), 401 (unauthorized), 403
 //     (forbidden), 404 (order_not_found, refund_not_found), 409
 //     (merchant_reference_reused, conflict), 413 (request_too_large), 422
-//     (amount_exceeds_refundable), 503 (processor_unavailable) or 500
-//     (internal).
+//     (amount_exceeds_refundable), 429 (rate_limited, with Retry-After),
+//     503 (processor_unavailable) or 500 (internal).
 package sgate
 
 import (
@@ -43,6 +43,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -261,6 +262,7 @@ var statusOf = map[string]int{
 	refund.EAmountExceedsRefundable: http.StatusUnprocessableEntity,
 	refund.EProcessorUnsupported:    http.StatusUnprocessableEntity,
 	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,
+	refund.ERateLimited:             http.StatusTooManyRequests,
 }
 
 // fields names the core's params as this dialect's request does.
@@ -280,6 +282,9 @@ func (s *SGate) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status, code = http.StatusInternalServerError, refund.EInternal
 		s.log.Error("internal error", "surface", "sgate", "method", r.Method, "path", api.LogPath(r), "err", err)
+	}
+	if d := refund.RetryAfter(err); d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
 	}
 	field := refund.ErrorParam(err)
 	if f, ok := fields[field]; ok {
