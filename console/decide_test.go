@@ -1,0 +1,69 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// TestDecideOnADecidedRefund: approving (or rejecting) a refund that no
+// longer waits for approval (a second click, another approver was
+// quicker, or it was rejected meanwhile) is a conflict the page explains,
+// not a 500 "something went wrong" logged as an internal error; and it
+// changes nothing.
+func TestDecideOnADecidedRefund(t *testing.T) {
+	t.Parallel()
+	a, _ := twoNodes(t)
+	ctx := context.Background()
+	m, _, err := a.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pw = "correct horse battery staple"
+	maker, err := a.Service.CreateUser(ctx, refund.UserInput{MerchantID: m.ID, Email: "maker@souq.example", Role: refund.RoleRefunder, Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Service.CreateUser(ctx, refund.UserInput{MerchantID: m.ID, Email: "checker@souq.example", Role: refund.RoleApprover, Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	limits := map[string]int64{"SAR": 10_000}
+	if _, err := a.Service.PutRefundPolicy(ctx, refund.Principal{MerchantID: m.ID, Scopes: []string{refund.ScopeSettingsWrite}},
+		refund.RefundPolicyInput{ApprovalThreshold: &limits}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := a.Service.CreateOrder(ctx, refund.Principal{MerchantID: m.ID, Scopes: []string{refund.ScopeOrdersWrite}},
+		refund.OrderInput{Reference: "ORD-D-1", Currency: "SAR", Amount: 50_000, PaymentMethod: "card", Source: refund.Card{LastDigits: "4444"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	amount := int64(20_000)
+	makerP := refund.UserPrincipal(maker)
+	r, err := a.Service.CreateRefund(ctx, makerP, refund.RefundInput{OrderID: o.ID, Amount: &amount, Reason: "broken"})
+	if err != nil || r.Status != refund.StatusRequiresApproval {
+		t.Fatalf("the maker's refund: %v %v", r, err)
+	}
+	checker := browserOn(t, a)
+	if p := checker.userSignIn("checker@souq.example", pw, ""); p.status != http.StatusSeeOther {
+		t.Fatalf("checker sign in: %d %s", p.status, p.text())
+	}
+	csrf := checker.get("/console/approvals").csrf(t)
+	if p := checker.post("/console/refunds/"+r.ID+"/approve", url.Values{"csrf": {csrf}}); p.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d %s", p.status, p.text())
+	}
+	for _, action := range []string{"approve", "reject"} {
+		t.Run(action, func(t *testing.T) {
+			p := checker.post("/console/refunds/"+r.ID+"/"+action, url.Values{"csrf": {csrf}})
+			if p.status != http.StatusConflict {
+				t.Fatalf("%s of an approved refund: want 409, got %d %s", action, p.status, p.text())
+			}
+			got, err := a.Service.GetRefund(ctx, makerP, r.ID)
+			if err != nil || got.Status != refund.StatusSucceeded {
+				t.Fatalf("after the second %s: %v %v", action, got, err)
+			}
+		})
+	}
+}
