@@ -73,10 +73,22 @@ func (Argon2) VerifyPassword(password, hash string) bool {
 // one step of clock skew either way.
 var totpOpts = totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
 
-// VerifyTOTP reports whether code is valid for secret at now.
-func (Argon2) VerifyTOTP(code, secret string, now time.Time) bool {
-	ok, err := totp.ValidateCustom(strings.TrimSpace(code), secret, now, totpOpts)
-	return err == nil && ok
+// VerifyTOTP reports whether code is valid for secret at now, within one
+// step of clock skew either way, and the time step it is the code of.
+func (Argon2) VerifyTOTP(code, secret string, now time.Time) (int64, bool) {
+	code = strings.TrimSpace(code)
+	if len(code) != int(totpOpts.Digits) {
+		return 0, false
+	}
+	period := int64(totpOpts.Period)
+	step := now.Unix() / period
+	for _, s := range []int64{step - 1, step, step + 1} {
+		want, err := totp.GenerateCodeCustom(secret, time.Unix(s*period, 0), totpOpts)
+		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return s, true
+		}
+	}
+	return 0, false
 }
 
 // NewTOTP returns a new secret and the otpauth:// URL an authenticator

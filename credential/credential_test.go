@@ -47,10 +47,23 @@ func TestTOTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.VerifyTOTP(code, secret, now) || !c.VerifyTOTP(code, secret, now.Add(30*time.Second)) {
-		t.Fatal("a fresh code is refused")
+	// Accepted within one step either way, always as the step it is the
+	// code of (SignIn takes each step once).
+	want := now.Unix() / 30
+	for _, at := range []time.Time{now.Add(-30 * time.Second), now, now.Add(30 * time.Second)} {
+		if step, ok := c.VerifyTOTP(code, secret, at); !ok || step != want {
+			t.Fatalf("at %v: step %d %v, want %d true", at.Sub(now), step, ok, want)
+		}
 	}
-	if c.VerifyTOTP(code, secret, now.Add(5*time.Minute)) || c.VerifyTOTP("000000x", secret, now) {
-		t.Fatal("an old or malformed code is accepted")
+	if step, ok := c.VerifyTOTP(" "+code+"\n", secret, now); !ok || step != want {
+		t.Fatal("a code with spaces around it is refused")
+	}
+	for _, bad := range []struct {
+		code string
+		at   time.Time
+	}{{code, now.Add(5 * time.Minute)}, {code, now.Add(-time.Minute)}, {"000000x", now}, {code[:5], now}, {"", now}} {
+		if _, ok := c.VerifyTOTP(bad.code, secret, bad.at); ok {
+			t.Fatalf("%q at %v is accepted", bad.code, bad.at.Sub(now))
+		}
 	}
 }

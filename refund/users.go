@@ -101,6 +101,11 @@ type UserTx interface {
 	// a row resets the count and locks the account until lockUntil. It
 	// returns the account's lock after the count (zero: not locked).
 	FailSignIn(ctx context.Context, userID string, max int, lockUntil, now time.Time) (time.Time, error)
+	// UseTOTPStep records step as the user's last second-factor time step
+	// if it is later than the recorded one, in one statement, and returns
+	// EConflict when it is not (that code, or a later one, signed in
+	// already).
+	UseTOTPStep(ctx context.Context, userID string, step int64) error
 }
 
 // Credentials hashes and checks passwords and second-factor codes; package
@@ -109,8 +114,10 @@ type Credentials interface {
 	HashPassword(password string) (string, error)
 	// VerifyPassword reports whether password matches hash, in constant time.
 	VerifyPassword(password, hash string) bool
-	// VerifyTOTP reports whether code is valid for secret at now.
-	VerifyTOTP(code, secret string, now time.Time) bool
+	// VerifyTOTP reports whether code is valid for secret at now, and the
+	// time step it belongs to (a code is accepted once: SignIn keeps the
+	// last step used).
+	VerifyTOTP(code, secret string, now time.Time) (step int64, ok bool)
 	// NewTOTP returns a new secret and its otpauth:// URL for an
 	// authenticator app.
 	NewTOTP(account string) (secret, url string, err error)
@@ -263,8 +270,11 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 		return "", nil, nil, denied
 	}
 	ok := s.cfg.Credentials.VerifyPassword(password, u.PasswordHash)
-	ok = ok && !u.Disabled && (u.TOTPSecret == "" || s.cfg.Credentials.VerifyTOTP(code, u.TOTPSecret, now))
-	if !ok {
+	var step int64
+	if ok && u.TOTPSecret != "" {
+		step, ok = s.cfg.Credentials.VerifyTOTP(code, u.TOTPSecret, now)
+	}
+	if !ok || u.Disabled {
 		return "", nil, nil, denied
 	}
 	err = s.write(ctx, func(tx Tx) error {
@@ -272,8 +282,18 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 		if err != nil {
 			return err
 		}
-		if cur.Disabled || now.Before(cur.LockedUntil) || cur.PasswordHash != u.PasswordHash {
+		if cur.Disabled || now.Before(cur.LockedUntil) || cur.PasswordHash != u.PasswordHash || cur.TOTPSecret != u.TOTPSecret {
 			return denied // changed while the password was being checked
+		}
+		if cur.TOTPSecret != "" {
+			// RFC 6238 5.2: a code signs in once. Whoever saw it typed
+			// (a shared screen, a phishing proxy) cannot reuse it within
+			// its window, nor can a parallel attempt with the same one.
+			if err := tx.UseTOTPStep(ctx, cur.ID, step); ErrorCode(err) == EConflict {
+				return denied
+			} else if err != nil {
+				return err
+			}
 		}
 		cur.FailedLogins, cur.UpdatedAt = 0, now // this attempt was counted; it succeeded
 		if err := tx.UpdateUser(ctx, cur); err != nil {

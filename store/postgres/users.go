@@ -146,3 +146,16 @@ func (t *tx) FailSignIn(ctx context.Context, userID string, max int, lockUntil, 
 	}
 	return *locked, nil
 }
+
+// UseTOTPStep takes step as the user's last second-factor step if it is
+// later, in one statement, so two sign-ins with one code cannot both pass.
+func (t *tx) UseTOTPStep(ctx context.Context, userID string, step int64) error {
+	n, err := t.exec(ctx, "use totp step", `UPDATE console_users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1`, step, userID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EConflict, "code", "this second-factor code was used already")
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -286,5 +287,38 @@ var userTests = []test{
 		if got.FailedLogins != 3 || !got.LockedUntil.Equal(t0.Add(time.Hour)) {
 			t.Fatalf("after 23 attempts: count %d, locked until %v", got.FailedLogins, got.LockedUntil)
 		}
+	}},
+	{"TOTPStepTakenOnce", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		u := &refund.User{ID: f.id("usr"), MerchantID: m.ID, Email: f.id("u") + "@souq.example", Role: refund.RoleViewer,
+			PasswordHash: "x", TOTPSecret: "JBSWY3DPEHPK3PXP", CreatedAt: t0, UpdatedAt: t0}
+		f.mustUpdate(func(tx refund.Tx) error { return tx.CreateUser(f.ctx, u) })
+		use := func(step int64) error {
+			return f.update(func(tx refund.Tx) error { return tx.UseTOTPStep(f.ctx, u.ID, step) })
+		}
+		// One step, taken by eight sign-ins at once: exactly one passes.
+		var passed atomic.Int64
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				switch err := use(100); refund.ErrorCode(err) {
+				case "":
+					passed.Add(1)
+				case refund.EConflict:
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if passed.Load() != 1 {
+			t.Fatalf("step 100 taken %d times, want once", passed.Load())
+		}
+		// An earlier step after it is refused; a later one passes.
+		wantCode(t, use(99), refund.EConflict)
+		if err := use(101); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, use(101), refund.EConflict)
 	}},
 }
