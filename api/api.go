@@ -286,6 +286,14 @@ type errorBody struct {
 	Param   *string `json:"param"`
 }
 
+// SetRetryAfter sets Retry-After, in whole seconds rounded up, when err
+// says when to try again (a rate limit): every surface answers it so.
+func SetRetryAfter(w http.ResponseWriter, err error) {
+	if d := refund.RetryAfter(err); d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
+	}
+}
+
 // fail writes err in the envelope. Internal errors are logged and reach the
 // client only as "internal error".
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -295,9 +303,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, code = http.StatusInternalServerError, refund.EInternal
 		a.log.Error("internal error", "method", r.Method, "path", LogPath(r), "err", err)
 	}
-	if d := refund.RetryAfter(err); d > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
-	}
+	SetRetryAfter(w, err)
 	body := errorBody{Code: code, Message: refund.ErrorMessage(err)}
 	if p := refund.ErrorParam(err); p != "" {
 		body.Param = &p

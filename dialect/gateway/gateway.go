@@ -40,7 +40,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"strconv"
 
@@ -197,9 +196,7 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case refund.EProcessorUnavailable:
 		writeJSON(w, http.StatusServiceUnavailable, message{"The payment processor is unavailable; try again later."})
 	case refund.ERateLimited:
-		if d := refund.RetryAfter(err); d > 0 {
-			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
-		}
+		api.SetRetryAfter(w, err)
 		writeJSON(w, http.StatusTooManyRequests, message{"Too Many Attempts."})
 	case api.ECodeMethodNotAllowed:
 		// NoRoute has set the Allow header.

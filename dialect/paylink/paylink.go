@@ -33,9 +33,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -280,9 +278,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="refundd"`)
 	}
-	if d := refund.RetryAfter(err); d > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
-	}
+	api.SetRetryAfter(w, err)
 	writeJSON(w, status, errorReply{Status: status, Error: http.StatusText(status), Message: refund.ErrorMessage(err), Code: code})
 }
 

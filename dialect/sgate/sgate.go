@@ -43,7 +43,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -283,9 +282,7 @@ func (s *SGate) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, code = http.StatusInternalServerError, refund.EInternal
 		s.log.Error("internal error", "surface", "sgate", "method", r.Method, "path", api.LogPath(r), "err", err)
 	}
-	if d := refund.RetryAfter(err); d > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
-	}
+	api.SetRetryAfter(w, err)
 	field := refund.ErrorParam(err)
 	if f, ok := fields[field]; ok {
 		field = f

@@ -67,7 +67,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -295,9 +294,7 @@ func (t *Techrar) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, code = http.StatusInternalServerError, refund.EInternal
 		t.log.Error("internal error", "surface", "techrar", "method", r.Method, "path", api.LogPath(r), "err", err)
 	}
-	if d := refund.RetryAfter(err); d > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
-	}
+	api.SetRetryAfter(w, err)
 	writeJSON(w, status, errorJSON{Detail: refund.ErrorMessage(err), Code: code, Field: field(refund.ErrorParam(err))})
 }
 

@@ -32,7 +32,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/mail"
 	"regexp"
@@ -492,9 +491,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, names 
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="refundd"`)
 	}
-	if d := refund.RetryAfter(err); d > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
-	}
+	api.SetRetryAfter(w, err)
 	writeJSON(w, status, reply{Status: false, Message: msg})
 }
 

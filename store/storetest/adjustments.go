@@ -89,7 +89,8 @@ var adjustmentTests = []test{
 			})
 			wantCode(t, err, refund.ENotFound)
 		}
-	}}, {"OwedChargebacks", func(t *testing.T, f *fixture) {
+	}},
+	{"OwedChargebacks", func(t *testing.T, f *fixture) {
 		// Chargebacks applied in part, oldest first; a void, a chargeback
 		// applied in full and another order's are not owed.
 		m := f.mustCreateMerchant()
