@@ -293,12 +293,53 @@ func (d *Dispatcher) Stop() {
 // or otherwise non-public addresses.
 var ErrPrivateTarget = errors.New("target address is not public")
 
-// public reports whether ip is a routable public unicast address.
+// notPublic are special-purpose blocks (RFC 6890 and successors) that
+// IsPrivate and IsGlobalUnicast let through.
+var notPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),     // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),  // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),   // reserved
+	netip.MustParsePrefix("fc00::/7"),      // unique local
+	netip.MustParsePrefix("fec0::/10"),     // site-local (deprecated)
+}
+
+// embeddedV4 are IPv6 blocks whose addresses carry an IPv4 address that a
+// translator or relay on the path connects to: NAT64 (RFC 6052, RFC 8215)
+// and IPv4-compatible addresses in the last 32 bits, 6to4 (RFC 3056) in
+// bits 16 to 48.
+var embeddedV4 = []struct {
+	prefix netip.Prefix
+	at     int // the IPv4 address's first byte
+}{
+	{netip.MustParsePrefix("64:ff9b::/96"), 12},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), 12},
+	{netip.MustParsePrefix("::/96"), 12},
+	{netip.MustParsePrefix("2002::/16"), 2},
+}
+
+// public reports whether ip is a routable public unicast address; an IPv6
+// address carrying an IPv4 one is as public as that address.
 func public(ip netip.Addr) bool {
 	ip = ip.Unmap()
-	return ip.IsValid() && ip.IsGlobalUnicast() && !ip.IsPrivate() && !ip.IsLoopback() &&
-		!ip.IsLinkLocalUnicast() && !netip.MustParsePrefix("100.64.0.0/10").Contains(ip) &&
-		!netip.MustParsePrefix("fc00::/7").Contains(ip)
+	if ip.Is6() {
+		for _, e := range embeddedV4 {
+			if e.prefix.Contains(ip) {
+				b := ip.As16()
+				return public(netip.AddrFrom4([4]byte(b[e.at : e.at+4])))
+			}
+		}
+	}
+	if !ip.IsValid() || !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+		return false
+	}
+	for _, p := range notPublic {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
 }
 
 // NewClient returns the HTTP client deliveries use. Unless allowPrivate,
