@@ -63,6 +63,12 @@ type Tx interface {
 	// SetMerchantTimeZone writes the merchant's TimeZone. Returns
 	// EMerchantNotFound.
 	SetMerchantTimeZone(ctx context.Context, merchantID, zone string) error
+	// LockMerchant holds the merchant's row until commit against another
+	// transaction that locks it, so that a rule counting the merchant's
+	// settings (at most MaxWebhookEndpoints) cannot be passed by two at
+	// once. Returns EMerchantNotFound. A store whose writers run one at a
+	// time may do nothing.
+	LockMerchant(ctx context.Context, merchantID string) error
 
 	// CreatePartner inserts p and its merchant links.
 	CreatePartner(ctx context.Context, p *Partner) error

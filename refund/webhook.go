@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -182,8 +183,15 @@ func (s *Service) newWebhookSecret() (string, error) {
 // unless the deployment allows them).
 func (s *Service) checkTargetURL(ctx context.Context, param, raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(raw) > 2000 || u.User != nil {
+	// u.Host is ":8080" for http://:8080/, which Go dials as this node:
+	// the host name itself must be there.
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || len(raw) > 2000 || u.User != nil {
 		return Errorf(EInvalidRequest, param, "%s must be an absolute http(s) URL without credentials", param)
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return Errorf(EInvalidRequest, param, "%s has no valid port (1-65535)", param)
+		}
 	}
 	if s.cfg.CheckTarget != nil {
 		if err := s.cfg.CheckTarget(ctx, raw); err != nil {
@@ -264,6 +272,11 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, p Principal, in Web
 			if err == nil {
 				e = prev
 			}
+			return err
+		}
+		// Counted under the merchant's lock: two creates counting at once
+		// both found room for one and passed the cap.
+		if err := tx.LockMerchant(ctx, p.MerchantID); err != nil {
 			return err
 		}
 		eps, err := tx.ListWebhookEndpoints(ctx, p.MerchantID)
@@ -514,7 +527,8 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 	var jobs []DeliveryJob
 	err := s.write(ctx, func(tx Tx) error {
 		jobs = jobs[:0]
-		ds, err := tx.ClaimDueDeliveries(ctx, s.now(), lease, limit)
+		now := s.now()
+		ds, err := tx.ClaimDueDeliveries(ctx, now, lease, limit)
 		if err != nil {
 			return err
 		}
@@ -529,7 +543,19 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 				if err != nil {
 					return err
 				}
-				secret = e.Secret
+				if e.Disabled && ev.Type != EventWebhookTest {
+					// The merchant turned the endpoint off: nothing more
+					// goes to it, retries included (a test event is sent,
+					// as the merchant asked for it there).
+					d.Status, d.LastError, d.UpdatedAt = DeliveryFailed, "the endpoint is disabled", now
+					if err := tx.UpdateDelivery(ctx, d); err != nil {
+						return err
+					}
+					continue
+				}
+				// Retries follow the endpoint to its URL now, never to one
+				// the merchant took away.
+				d.URL, secret = e.URL, e.Secret
 			} else if secret, err = tx.GetNotifySecret(ctx, d.MerchantID); err != nil {
 				return err
 			}

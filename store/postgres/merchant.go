@@ -272,6 +272,16 @@ func (t *tx) SetMerchantTimeZone(ctx context.Context, merchantID, zone string) e
 	return nil
 }
 
+// LockMerchant takes the merchant's row FOR NO KEY UPDATE: it orders
+// those who lock it, and leaves alone the key-share locks every refund's
+// foreign keys take on it.
+func (t *tx) LockMerchant(ctx context.Context, merchantID string) error {
+	if found, err := t.exists(ctx, "lock merchant", `SELECT 1 FROM merchants WHERE id = $1 FOR NO KEY UPDATE`, merchantID); err != nil || found {
+		return err
+	}
+	return refund.Errorf(refund.EMerchantNotFound, "", "merchant %q not found", merchantID)
+}
+
 // merchantFields maps FindMerchant's field names to columns.
 var merchantFields = map[string]string{
 	"cr":         "cr",

@@ -88,6 +88,15 @@ func (t *tx) GetMerchant(ctx context.Context, id string) (*refund.Merchant, erro
 	return m, nil
 }
 
+// LockMerchant only checks the merchant exists: SQLite's writers run one
+// at a time.
+func (t *tx) LockMerchant(ctx context.Context, merchantID string) error {
+	if found, err := t.exists(ctx, "lock merchant", `SELECT 1 FROM merchants WHERE id = ?`, merchantID); err != nil || found {
+		return err
+	}
+	return refund.Errorf(refund.EMerchantNotFound, "", "merchant %q not found", merchantID)
+}
+
 // SetMerchantTimeZone returns EMerchantNotFound.
 func (t *tx) SetMerchantTimeZone(ctx context.Context, merchantID, zone string) error {
 	n, err := t.exec(ctx, "set merchant time zone", `UPDATE merchants SET time_zone = ? WHERE id = ?`, zone, merchantID)

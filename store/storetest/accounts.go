@@ -47,6 +47,45 @@ var merchantTests = []test{
 		err := f.update(func(tx refund.Tx) error { return tx.SetMerchantTimeZone(f.ctx, "mer_missing", "Asia/Dubai") })
 		wantCode(t, err, refund.EMerchantNotFound)
 	}},
+	{"LockMerchantOrdersCounts", func(t *testing.T, f *fixture) {
+		// Twelve transactions each count the merchant's endpoints under
+		// its lock and add one while there are fewer than three: exactly
+		// three are added, whatever runs at once (three rounds: unlocked,
+		// PostgreSQL passed the count in about one round of two).
+		for range 3 {
+			m := f.mustCreateMerchant()
+			var wg sync.WaitGroup
+			for range 12 {
+				wg.Go(func() {
+					err := f.update(func(tx refund.Tx) error {
+						if err := tx.LockMerchant(f.ctx, m.ID); err != nil {
+							return err
+						}
+						eps, err := tx.ListWebhookEndpoints(f.ctx, m.ID)
+						if err != nil || len(eps) >= 3 {
+							return err
+						}
+						return tx.CreateWebhookEndpoint(f.ctx, &refund.WebhookEndpoint{ID: f.id("we"), MerchantID: m.ID,
+							URL: "https://merchant.example/hooks", Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0",
+							CreatedAt: t0, UpdatedAt: t0})
+					})
+					if err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			var eps []*refund.WebhookEndpoint
+			f.mustView(func(tx refund.Tx) (err error) {
+				eps, err = tx.ListWebhookEndpoints(f.ctx, m.ID)
+				return err
+			})
+			if len(eps) != 3 {
+				t.Fatalf("%d endpoints, want 3", len(eps))
+			}
+		}
+		wantCode(t, f.update(func(tx refund.Tx) error { return tx.LockMerchant(f.ctx, "mer_missing") }), refund.EMerchantNotFound)
+	}},
 	{"ErrMerchantNotFound", func(t *testing.T, f *fixture) {
 		f.mustCreateMerchant()
 		err := f.view(func(tx refund.Tx) error {

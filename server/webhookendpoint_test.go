@@ -1,0 +1,139 @@
+package server_test
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/store/postgres/pgtest"
+)
+
+// TestWebhooks_EndpointChangedWhileRetrying: an event whose first attempt
+// failed is still pending when the merchant changes the endpoint. A
+// disabled endpoint receives nothing more, and a moved one receives its
+// retries at its new URL, never at the URL the merchant took away.
+func TestWebhooks_EndpointChangedWhileRetrying(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name             string
+		change           func(newURL string) map[string]any
+		wantOld, wantNew int // requests after the change
+	}{
+		{"Disabled", func(string) map[string]any { return map[string]any{"disabled": true} }, 0, 0},
+		{"URLChanged", func(u string) map[string]any { return map[string]any{"url": u + "/hooks"} }, 0, 1},
+	} {
+		for _, db := range []string{"sqlite", "postgres"} {
+			t.Run(tc.name+"/"+db, func(t *testing.T) {
+				t.Parallel()
+				opts := []serverOpt{withWebhooks(time.Minute, time.Minute, time.Minute)}
+				if db == "postgres" {
+					opts = append(opts, onDB(pgtest.URL(t, 4)))
+				}
+				s := mustStart(t, opts...)
+				old := newReceiver(t, 500)
+				moved := newReceiver(t, 200)
+				ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": old.URL + "/hooks", "events": []string{"refund.succeeded"}})
+				if ep.status != http.StatusCreated {
+					t.Fatalf("create endpoint: %d %s", ep.status, ep.raw)
+				}
+				if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": s.mustOrder(cardOrder("4444", 10_000)), "amount": 100}); r.str("status") != "succeeded" {
+					t.Fatalf("refund: %s", r.raw)
+				}
+				s.deliver() // attempt 1: 500
+				if n := len(old.requests()); n != 1 {
+					t.Fatalf("old URL got %d requests before the change, want 1", n)
+				}
+				if up := s.do("PATCH", "/v1/webhook_endpoints/"+ep.str("id"), s.key, tc.change(moved.URL)); up.status != 200 {
+					t.Fatalf("update endpoint: %d %s", up.status, up.raw)
+				}
+				for range 4 {
+					s.clock.Advance(2 * time.Minute)
+					s.deliver()
+				}
+				if got := len(old.requests()) - 1; got != tc.wantOld {
+					t.Errorf("after the change the old URL got %d more requests, want %d", got, tc.wantOld)
+				}
+				if got := len(moved.requests()); got != tc.wantNew {
+					t.Errorf("after the change the new URL got %d requests, want %d", got, tc.wantNew)
+				}
+			})
+		}
+	}
+}
+
+// TestWebhooks_URLWithoutHostRefused: "http://:8080/x" has a port but no
+// host name; Go dials it as the node itself. It is no receiver's address,
+// and is refused with a 400 naming the field, creating nothing.
+func TestWebhooks_URLWithoutHostRefused(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t) // private targets refused, as in production
+	order := s.mustOrder(cardOrder("4444", 10_000))
+	for _, tc := range []struct {
+		name, path string
+		body       map[string]any
+		param      string
+	}{
+		{"Endpoint", "/v1/webhook_endpoints", map[string]any{"url": "http://:8080/hooks"}, "url"},
+		{"EndpointHTTPS", "/v1/webhook_endpoints", map[string]any{"url": "https://:443/hooks"}, "url"},
+		{"NotifyURL", "/v1/refunds", map[string]any{"order_id": order, "amount": 1, "notify_url": "http://:8080/n"}, "notify_url"},
+		{"PortTooLarge", "/v1/webhook_endpoints", map[string]any{"url": "https://hooks.example.com:99999/x"}, "url"},
+		{"PortZero", "/v1/webhook_endpoints", map[string]any{"url": "https://hooks.example.com:0/x"}, "url"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do("POST", tc.path, s.key, tc.body)
+			expectError(t, r, 400, "invalid_request")
+			if r.str("error", "param") != tc.param {
+				t.Fatalf("param: want %q, got %s", tc.param, r.raw)
+			}
+		})
+	}
+	if l := s.do("GET", "/v1/webhook_endpoints", s.key, nil); len(l.get("data").([]any)) != 0 {
+		t.Fatalf("refused requests created endpoints: %s", l.raw)
+	}
+	if l := s.do("GET", "/v1/refunds?order_id="+order, s.key, nil); len(l.get("data").([]any)) != 0 {
+		t.Fatalf("a refused refund was created: %s", l.raw)
+	}
+}
+
+// TestWebhooks_EndpointCapUnderConcurrentCreates: a merchant has at most
+// refund.MaxWebhookEndpoints endpoints (each event fans out to all of them
+// in the refund's transaction). Created at once on PostgreSQL, each
+// request counted the endpoints before the others inserted theirs, and
+// the merchant ended with more; the ones past the cap must be refused
+// with a 400, as one at a time.
+func TestWebhooks_EndpointCapUnderConcurrentCreates(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks(), onDB(pgtest.URL(t, 16)))
+	// The race needs two creates in two transactions around the 16th
+	// endpoint; a few rounds make it near certain without the lock.
+	for round := range 5 {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		created := 0
+		for range 40 {
+			wg.Go(func() {
+				r := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": "https://hooks.example.com/x"})
+				mu.Lock()
+				defer mu.Unlock()
+				if r.status == http.StatusCreated {
+					created++
+				} else if r.status != http.StatusBadRequest {
+					t.Errorf("create: %d %s", r.status, r.raw)
+				}
+			})
+		}
+		wg.Wait()
+		eps := s.do("GET", "/v1/webhook_endpoints", s.key, nil).get("data").([]any)
+		if len(eps) != refund.MaxWebhookEndpoints || created != refund.MaxWebhookEndpoints {
+			t.Fatalf("round %d: %d endpoints (%d answered 201) after 40 concurrent creates; the cap is %d", round, len(eps), created, refund.MaxWebhookEndpoints)
+		}
+		for _, e := range eps {
+			id := e.(map[string]any)["id"].(string)
+			if r := s.do("DELETE", "/v1/webhook_endpoints/"+id, s.key, nil); r.status >= 300 {
+				t.Fatalf("delete %s: %d %s", id, r.status, r.raw)
+			}
+		}
+	}
+}
