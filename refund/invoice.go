@@ -217,6 +217,11 @@ type InvoiceTx interface {
 	// stores both as 0). A line that is not the invoice's, or an invoice
 	// that is not a tax invoice, is EInvoiceNotFound.
 	AddCredited(ctx context.Context, invoiceID int64, lines map[int64]int64, shipping int64) error
+	// ResplitInvoice writes the VAT split of a void credit note never
+	// chained (ICV 0): TotalExcludingTax, TaxAmount, ShippingExcludingTax,
+	// ShippingTaxAmount and each line's (by ID) TotalExcludingTax and
+	// TaxAmount. Any other invoice is EConflict.
+	ResplitInvoice(ctx context.Context, inv *Invoice) error
 	// ClaimInvoiceReports returns up to limit pending documents due at now
 	// (ZATCANextAt <= now), oldest first, with their lines, and moves
 	// their ZATCANextAt to until, so no other node takes them meanwhile.
@@ -806,7 +811,7 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 			// voided, and other refunds may have credited those lines since.
 			// Only a note that still fits comes back; otherwise it stays
 			// void rather than credit a line beyond its invoice.
-			if fits, err := s.stillFits(parent, inv, r); err != nil || !fits {
+			if fits, err := s.refit(ctx, tx, parent, inv, r); err != nil || !fits {
 				if err == nil {
 					s.log.Warn("credit note of a revived refund no longer fits its invoice; left void", "refund", r.ID, "invoice", inv.ID)
 				}
@@ -843,25 +848,39 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 	return tx.UpdateInvoice(ctx, inv)
 }
 
-// stillFits says whether a void credit note would be built the same today,
-// against what parent's lines have credited since (void, it counts for
-// nothing there).
-func (s *Service) stillFits(parent, void *Invoice, r *Refund) (bool, error) {
+// refit says whether a void credit note credits what a note built today
+// would, against what parent's lines have credited since (void, it counts
+// for nothing there): the same lines with the same amounts. Only the VAT
+// split may differ, as a credit's is worked out from where on its line it
+// starts, and other refunds may have moved that since; the note, never
+// chained nor reported, takes today's split, so that the line's credits
+// still add up to what it invoiced.
+func (s *Service) refit(ctx context.Context, tx Tx, parent, void *Invoice, r *Refund) (bool, error) {
 	fresh, err := s.cfg.Invoicer.Refund(parent, r, void.Seller)
 	if err != nil {
 		return false, err
 	}
-	if fresh.TotalAmount != void.TotalAmount || fresh.TaxAmount != void.TaxAmount || fresh.ShippingAmount != void.ShippingAmount ||
-		len(fresh.Lines) != len(void.Lines) {
+	if fresh.TotalAmount != void.TotalAmount || fresh.ShippingAmount != void.ShippingAmount || len(fresh.Lines) != len(void.Lines) {
 		return false, nil
 	}
+	split := fresh.TotalExcludingTax != void.TotalExcludingTax || fresh.TaxAmount != void.TaxAmount ||
+		fresh.ShippingExcludingTax != void.ShippingExcludingTax || fresh.ShippingTaxAmount != void.ShippingTaxAmount
 	for i, l := range fresh.Lines {
-		v := void.Lines[i]
-		if l.ParentLineID != v.ParentLineID || l.NetAmount != v.NetAmount || l.TotalExcludingTax != v.TotalExcludingTax || l.TaxAmount != v.TaxAmount {
+		v := &void.Lines[i]
+		if l.ParentLineID != v.ParentLineID || l.NetAmount != v.NetAmount {
 			return false, nil
 		}
+		split = split || l.TotalExcludingTax != v.TotalExcludingTax || l.TaxAmount != v.TaxAmount
 	}
-	return true, nil
+	if !split {
+		return true, nil
+	}
+	for i, l := range fresh.Lines {
+		void.Lines[i].TotalExcludingTax, void.Lines[i].TaxAmount = l.TotalExcludingTax, l.TaxAmount
+	}
+	void.TotalExcludingTax, void.TaxAmount = fresh.TotalExcludingTax, fresh.TaxAmount
+	void.ShippingExcludingTax, void.ShippingTaxAmount = fresh.ShippingExcludingTax, fresh.ShippingTaxAmount
+	return true, tx.ResplitInvoice(ctx, void)
 }
 
 // issueDebitNote issues and reports the debit note of a paid credit note

@@ -599,3 +599,80 @@ func TestInvoice_NotesOfOneOrderFromTwoNodes(t *testing.T) {
 		})
 	}
 }
+
+// TestSync_RevivedNoteThatStillFitsComesBack: a failed refund the
+// processor later reports executed, whose money still fits the tax
+// invoice's line (another refund credited only the rest of the line), gets
+// a live credit note for its money. Its void note was worked out from the
+// line's first position, and today's from the position the other refund
+// left: the same amount, VAT split a unit apart. The refund must not end
+// succeeded with no live credit note for money the invoice has room for.
+func TestSync_RevivedNoteThatStillFitsComesBack(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		proc := newLateProcessor()
+		h := newHarnessOn(t, open, proc, func(c *refund.Config) { c.Invoicer = invoice.New(nil) })
+		o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: "SAR", Amount: 10000, PaymentMethod: "card",
+			Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 10000}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, rest := int64(1000), int64(9000)
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &first})
+		if err != nil {
+			t.Fatal(err)
+		}
+		proc.declineAt[r.ID] = true
+		h.drive(5)
+		wantStatus(t, h.refund(r.ID), refund.StatusFailed)
+		r2, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &rest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		proc.execute(r2.ID)
+		h.drive(5)
+		wantStatus(t, h.refund(r2.ID), refund.StatusSucceeded)
+
+		proc.mu.Lock()
+		proc.results[r.ID] = processor.Result{Status: processor.Approved, ResponseCode: "00"}
+		proc.mu.Unlock()
+		got, err := h.svc.SyncRefund(h.ctx, h.p, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, got, refund.StatusSucceeded)
+		if o := h.getOrder(o.ID); o.RefundedAmount != first+rest {
+			t.Fatalf("order refunded %d, want %d", o.RefundedAmount, first+rest)
+		}
+		live, void, _ := wantCreditedAsNotes(t, h.st, h.p.MerchantID, o.ID)
+		if live != 2 || void != 0 {
+			t.Fatalf("%d live credit notes, %d void, for two succeeded refunds that together refund the line exactly; want 2 live", live, void)
+		}
+		// The revived note took today's VAT split: the two notes state
+		// the line's VAT exactly as its invoice did.
+		err = h.st.View(h.ctx, func(tx refund.Tx) error {
+			invs, err := tx.ListInvoices(h.ctx, refund.InvoiceFilter{MerchantID: h.p.MerchantID, OrderID: o.ID, Limit: 10})
+			if err != nil {
+				return err
+			}
+			var sale refund.InvoiceLine
+			var excl, tax int64
+			for _, inv := range invs {
+				for _, l := range inv.Lines {
+					switch inv.Type {
+					case refund.InvoiceSale:
+						sale = l
+					case refund.InvoiceRefund:
+						excl, tax = excl+l.TotalExcludingTax, tax+l.TaxAmount
+					}
+				}
+			}
+			if excl != sale.TotalExcludingTax || tax != sale.TaxAmount {
+				t.Errorf("credit notes state %d + %d VAT, the invoice's line %d + %d", excl, tax, sale.TotalExcludingTax, sale.TaxAmount)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -348,6 +348,32 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
 		inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.ID)
 }
 
+// ResplitInvoice writes a void, unchained note's VAT split. Rare (a
+// revived refund's note), so each statement waits for its answer.
+func (t *tx) ResplitInvoice(ctx context.Context, inv *refund.Invoice) error {
+	t.forgetInvoices()
+	n, err := t.exec(ctx, "resplit invoice", `UPDATE invoices SET total_amount_excluding_tax = $1, tax_amount = $2,
+		shipping_excluding_tax = $3, shipping_tax_amount = $4 WHERE id = $5 AND status = 'void' AND icv = 0`,
+		inv.TotalExcludingTax, inv.TaxAmount, inv.ShippingExcludingTax, inv.ShippingTaxAmount, inv.ID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EConflict, "", "invoice %d is not a void note outside the chain", inv.ID)
+	}
+	for _, l := range inv.Lines {
+		n, err := t.exec(ctx, "resplit invoice line", `UPDATE invoice_lines SET total_amount_excluding_tax = $1, tax_amount = $2
+			WHERE id = $3 AND invoice_id = $4`, l.TotalExcludingTax, l.TaxAmount, l.ID, inv.ID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return refund.Errorf(refund.EInvoiceNotFound, "", "invoice %d has no line %d", inv.ID, l.ID)
+		}
+	}
+	return nil
+}
+
 // AddCredited adds to what a tax invoice's lines and shipping credited.
 // Nothing waits for it: inside Update it travels with the next round trip,
 // and a missing invoice or line refuses in the server (see refusing).

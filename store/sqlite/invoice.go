@@ -258,6 +258,30 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
 	return nil
 }
 
+// ResplitInvoice writes a void, unchained note's VAT split.
+func (t *tx) ResplitInvoice(ctx context.Context, inv *refund.Invoice) error {
+	n, err := t.exec(ctx, "resplit invoice", `UPDATE invoices SET total_amount_excluding_tax = ?, tax_amount = ?,
+		shipping_excluding_tax = ?, shipping_tax_amount = ? WHERE id = ? AND status = 'void' AND icv = 0`,
+		inv.TotalExcludingTax, inv.TaxAmount, inv.ShippingExcludingTax, inv.ShippingTaxAmount, inv.ID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.EConflict, "", "invoice %d is not a void note outside the chain", inv.ID)
+	}
+	for _, l := range inv.Lines {
+		n, err := t.exec(ctx, "resplit invoice line", `UPDATE invoice_lines SET total_amount_excluding_tax = ?, tax_amount = ?
+			WHERE id = ? AND invoice_id = ?`, l.TotalExcludingTax, l.TaxAmount, l.ID, inv.ID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return refund.Errorf(refund.EInvoiceNotFound, "", "invoice %d has no line %d", inv.ID, l.ID)
+		}
+	}
+	return nil
+}
+
 // AddCredited adds to what a tax invoice's lines and shipping credited.
 func (t *tx) AddCredited(ctx context.Context, invoiceID int64, lines map[int64]int64, shipping int64) error {
 	n, err := t.exec(ctx, "add credited", `UPDATE invoices SET credited_shipping = credited_shipping + ?

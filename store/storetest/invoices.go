@@ -301,6 +301,36 @@ var invoiceTests = []test{
 			return nil
 		})
 	}},
+	{"Resplit", func(t *testing.T, f *fixture) {
+		// Only a void note outside the chain takes a new VAT split; its
+		// amounts and everything else stay.
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
+		sale := newSaleInvoice(o, 1)
+		f.mustCreateInvoice(sale)
+		r := f.mustCreateRefund(o)
+		note := newRefundInvoice(sale, r.ID, 2)
+		f.mustCreateInvoice(note)
+		resplit := func(inv *refund.Invoice) error {
+			return f.update(func(tx refund.Tx) error { return tx.ResplitInvoice(f.ctx, inv) })
+		}
+		split := *note
+		split.Lines = slices.Clone(note.Lines)
+		split.TotalExcludingTax, split.TaxAmount, split.Lines[0].TotalExcludingTax, split.Lines[0].TaxAmount = 4347, 653, 4347, 653
+		wantCode(t, resplit(&split), refund.EConflict) // pending
+		note.Status = refund.InvoiceVoid
+		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateInvoice(f.ctx, note) })
+		split.Status = note.Status
+		if err := resplit(&split); err != nil {
+			t.Fatal(err)
+		}
+		wantSame(t, "resplit note", f.mustGetInvoice(note.ID), &split)
+		wantCode(t, resplit(sale), refund.EConflict) // not void
+		chained := split
+		chained.ICV = 7
+		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateInvoice(f.ctx, &chained) })
+		wantCode(t, resplit(&chained), refund.EConflict)
+	}},
 	{"ParentLink", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
