@@ -21,6 +21,9 @@ const (
 const (
 	EventOrderVoided      = "order.voided"
 	EventOrderChargedBack = "order.charged_back"
+	// EventOrderChargebackApplied: more of a chargeback applied, out of
+	// the room a failed or reversed refund gave back (applyOwed).
+	EventOrderChargebackApplied = "order.chargeback_applied"
 )
 
 // OrderAdjustment is one void or chargeback of an order.
@@ -140,12 +143,7 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 	if kind == AdjustmentChargeback && a.Amount > room {
 		// Refunds not sent yet hold part of the order but paid nothing:
 		// the chargeback goes first, and they give way.
-		if err := s.cancelUnsent(ctx, tx, p, o, a, a.Amount-room, now); err != nil {
-			return nil, nil, err
-		}
-		// Read again: what the cancels freed went first to an older
-		// chargeback still owed, if any (applyOwed).
-		if o, err = tx.GetOrderForRefund(ctx, o.MerchantID, o.ID); err != nil {
+		if o, err = s.cancelUnsent(ctx, tx, p, o, a, now); err != nil {
 			return nil, nil, err
 		}
 		room = max(o.Refundable(), 0)
@@ -187,8 +185,8 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 }
 
 // cancelUnsent cancels o's refunds that never reached the processor
-// (waiting for approval, or pending), newest first, until need is freed
-// or none is left. The chargeback took the
+// (waiting for approval, or pending), newest first, until a fits or none
+// is left, and returns the order as it is then. The chargeback took the
 // money back: one of them paid out after it would pay the cardholder a
 // second time. Each is canceled as a merchant's cancel is, audited, with
 // its event.
@@ -196,14 +194,14 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 // The order is locked already (lockOrder) and each refund is read locked
 // before it changes, the reverse of a cancel's order of locks: on
 // PostgreSQL the two can deadlock, and the loser's Update runs again.
-func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order, a *OrderAdjustment, need int64, now time.Time) error {
+func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order, a *OrderAdjustment, now time.Time) (*Order, error) {
 	var waiting []*Refund
 	for _, st := range unsent {
 		f := RefundFilter{MerchantID: o.MerchantID, OrderID: o.ID, Status: st, Limit: MaxPageSize}
 		for {
 			page, err := tx.ListRefunds(ctx, f)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			waiting = append(waiting, page...)
 			if len(page) < f.Limit {
@@ -213,14 +211,10 @@ func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order
 		}
 	}
 	slices.SortFunc(waiting, func(x, y *Refund) int { return strings.Compare(y.ID, x.ID) })
-	var freed int64
 	for _, r := range waiting {
-		if freed >= need {
-			break
-		}
 		cur, err := tx.GetRefund(ctx, o.MerchantID, r.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !cancelable(cur) {
 			continue // sent meanwhile
@@ -228,11 +222,18 @@ func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order
 		why := "chargeback " + a.ID + " took back the money it would have refunded"
 		cur.FailureCode, cur.FailureMessage = "charged_back", why
 		if err := s.cancelIn(ctx, tx, p, cur, string(StatusCanceled)+" chargeback "+a.ID, "canceled: "+why, now); err != nil {
-			return err
+			return nil, err
 		}
-		freed += cur.Amount
+		// Read the room again rather than add up what was freed: an
+		// older chargeback still owed takes it first (applyOwed).
+		if o, err = tx.GetOrderForRefund(ctx, o.MerchantID, o.ID); err != nil {
+			return nil, err
+		}
+		if o.Refundable() >= a.Amount {
+			break
+		}
 	}
-	return nil
+	return o, nil
 }
 
 // applyOwed gives the room r's release or reversal freed to the order's
@@ -265,7 +266,7 @@ func (s *Service) applyOwed(ctx context.Context, tx Tx, r *Refund, now time.Time
 		before := fmt.Sprintf("%s %d", a.Kind, a.Applied)
 		a.Applied += n
 		o.ChargedBackAmount += n
-		if err := s.orderEvent(ctx, tx, EventOrderChargedBack, o, a, now); err != nil {
+		if err := s.orderEvent(ctx, tx, EventOrderChargebackApplied, o, a, now); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, tx, worker, "order.chargeback_applied", "order", o.ID, before,

@@ -329,8 +329,12 @@ func TestChargeback_OwedPartAppliesWhenASentRefundGivesBackItsRoom(t *testing.T)
 					t.Fatalf("a refund of %d after the refund ended: %v %v; the chargeback took that money back", over, r, err)
 				}
 				evs, err := h.svc.ListEvents(h.ctx, h.p, refund.EventFilter{Type: refund.EventOrderChargedBack})
-				if err != nil || len(evs.Data) != tc.wantChargebacks {
-					t.Fatalf("%d order.charged_back events, %v; want %d", len(evs.Data), err, tc.wantChargebacks)
+				if err != nil || len(evs.Data) != 1 {
+					t.Fatalf("%d order.charged_back events, %v; want one: one chargeback", len(evs.Data), err)
+				}
+				evs, err = h.svc.ListEvents(h.ctx, h.p, refund.EventFilter{Type: refund.EventOrderChargebackApplied})
+				if err != nil || len(evs.Data) != tc.wantChargebacks-1 {
+					t.Fatalf("%d order.chargeback_applied events, %v; want %d", len(evs.Data), err, tc.wantChargebacks-1)
 				}
 				audit, err := h.svc.ListAudit(h.ctx, h.p, refund.AuditFilter{Action: "order.chargeback_applied"})
 				if err != nil || len(audit.Data) != tc.wantChargebacks-1 {
@@ -339,6 +343,68 @@ func TestChargeback_OwedPartAppliesWhenASentRefundGivesBackItsRoom(t *testing.T)
 			})
 		})
 	}
+}
+
+// heldRefusal holds the first refund call until released and then
+// answers that nothing was executed (a 429); later calls approve.
+type heldRefusal struct {
+	entered, release chan struct{}
+	calls            atomic.Int32
+}
+
+func (p *heldRefusal) Refund(ctx context.Context, req processor.Request) (processor.Result, error) {
+	if p.calls.Add(1) > 1 {
+		return processor.Result{Status: processor.Approved, ResponseCode: "00"}, nil
+	}
+	p.entered <- struct{}{}
+	<-p.release
+	return processor.Result{}, &processor.TransientError{Code: "rate_limited", Message: "slow down", NotExecuted: true}
+}
+
+func (p *heldRefusal) Status(context.Context, string) (processor.Result, error) {
+	return processor.Result{}, processor.ErrNotFound
+}
+
+// TestChargeback_RefundAtTheProcessorThatNeverExecutedGivesWay: a
+// chargeback that comes while a refund is at the processor counts it as
+// sent, and owes what it holds. When the processor then answers that it
+// executed nothing, the refund gives way (canceled, charged_back) and the
+// chargeback takes its room; put back in the queue, it was sent again and
+// paid the cardholder twice.
+func TestChargeback_RefundAtTheProcessorThatNeverExecutedGivesWay(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		proc := &heldRefusal{entered: make(chan struct{}, 1), release: make(chan struct{})}
+		h := newHarnessOn(t, open, proc, nil)
+		o := sarOrder(t, h, 10000)
+		amount := int64(8000)
+		done := make(chan *refund.Refund, 1)
+		go func() {
+			r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+			if err != nil {
+				t.Error(err)
+			}
+			done <- r
+		}()
+		waitFor(t, proc.entered, "the refund at the processor")
+		cb, _, err := h.svc.ChargebackOrder(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: 10000, ProcessorReference: "CB-1"})
+		if err != nil || cb.Applied != 2000 {
+			t.Fatalf("chargeback during the call: %+v %v, want 2000 applied", cb, err)
+		}
+		close(proc.release)
+		r := <-done
+		if r == nil {
+			t.FailNow()
+		}
+		h.drive(10)
+		got := h.refund(r.ID)
+		if got.Status != refund.StatusCanceled || got.FailureCode != "charged_back" || proc.calls.Load() != 1 {
+			t.Fatalf("refund %s %s after %d calls; want canceled, charged_back, never sent again", got.Status, got.FailureCode, proc.calls.Load())
+		}
+		wantTransitions(t, h, r.ID, "pending", "processing", "pending", "canceled")
+		if got := h.getOrder(o.ID); got.ChargedBackAmount != 10000 || got.RefundedAmount != 0 || got.PendingRefundAmount != 0 {
+			t.Fatalf("order charged back %d refunded %d pending %d", got.ChargedBackAmount, got.RefundedAmount, got.PendingRefundAmount)
+		}
+	})
 }
 
 // A void larger than what is left is refused and changes nothing; one

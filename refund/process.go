@@ -310,8 +310,22 @@ func (s *Service) notSent(ctx context.Context, tx Tx, r *Refund, te *processor.T
 	if err := tx.UpdateRefund(ctx, r); err != nil {
 		return err
 	}
-	return tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: StatusProcessing, To: StatusPending,
-		Cause: fmt.Sprintf("not executed by the processor (%s: %s); submitted again in %s", te.Code, te.Message, wait.Round(time.Second)), At: now})
+	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: StatusProcessing, To: StatusPending,
+		Cause: fmt.Sprintf("not executed by the processor (%s: %s); submitted again in %s", te.Code, te.Message, wait.Round(time.Second)), At: now}); err != nil {
+		return err
+	}
+	// A chargeback that came while it was at the processor counted it as
+	// sent, and is owed what it holds. Provably never sent, it gives way
+	// as the chargeback's own cancels do; sent again, it would pay the
+	// cardholder a second time.
+	owed, err := tx.ListOwedChargebacks(ctx, r.OrderID)
+	if err != nil || len(owed) == 0 {
+		return err
+	}
+	why := "chargeback " + owed[0].ID + " took back the money it would have refunded"
+	r.FailureCode, r.FailureMessage = "charged_back", why
+	return s.cancelIn(ctx, tx, Principal{MerchantID: r.MerchantID, Worker: true}, r,
+		string(StatusCanceled)+" chargeback "+owed[0].ID, "canceled: "+why, now)
 }
 
 // nextLook is when a refund whose outcome is still open is asked about

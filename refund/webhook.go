@@ -32,7 +32,7 @@ const (
 // EventTypes lists the types an endpoint may subscribe to.
 var EventTypes = []string{EventRefundCreated, EventRefundSucceeded, EventRefundFailed, EventRefundCanceled,
 	EventRefundReversed, EventRefundRequiresReview, EventRefundDiscrepancy, EventOrderVoided, EventOrderChargedBack,
-	EventRefundRequiresApproval, EventRefundApproved, EventRefundRejected}
+	EventOrderChargebackApplied, EventRefundRequiresApproval, EventRefundApproved, EventRefundRejected}
 
 // MaxWebhookEndpoints bounds a merchant's endpoints: each event fans out to
 // all of them inside the refund's transaction.
@@ -547,8 +547,15 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 					// The merchant turned the endpoint off: nothing more
 					// goes to it, retries included (a test event is sent,
 					// as the merchant asked for it there).
-					d.Status, d.LastError, d.UpdatedAt = DeliveryFailed, "the endpoint is disabled", now
+					d.Status, d.LastError, d.UpdatedAt = DeliveryFailed, "not sent: the endpoint is disabled", now
 					if err := tx.UpdateDelivery(ctx, d); err != nil {
+						return err
+					}
+					// In the endpoint's log, so the merchant sees why the
+					// event stopped (an entry without a status code).
+					if err := tx.InsertDeliveryAttempt(ctx, &DeliveryAttempt{ID: s.cfg.NewID("wa"), DeliveryID: d.ID,
+						MerchantID: d.MerchantID, EndpointID: d.EndpointID, EventID: d.EventID, EventType: ev.Type,
+						URL: e.URL, Attempt: d.Attempts, Error: d.LastError, At: now}); err != nil {
 						return err
 					}
 					continue
