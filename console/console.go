@@ -73,7 +73,11 @@ func WithClock(now func() time.Time) Option {
 func WithPublicURL(public string) Option {
 	return func(c *Console) {
 		if u, err := url.Parse(public); err == nil && u.Scheme != "" && u.Host != "" {
-			c.origin = strings.ToLower(u.Scheme + "://" + u.Host)
+			host := u.Host
+			if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+				host = strings.TrimSuffix(host, ":"+p) // a browser's Origin leaves the default port out
+			}
+			c.origin = strings.ToLower(u.Scheme + "://" + host)
 		}
 	}
 }

@@ -23,7 +23,15 @@ import (
 // cookies Secure, since the browser reaches it over TLS.
 func TestBehindTLSProxy(t *testing.T) {
 	t.Parallel()
-	const public = "https://refunds.example.com"
+	// A public URL with the scheme's default port is the same origin: a
+	// browser's Origin leaves the port out.
+	for _, public := range []string{"https://refunds.example.com", "https://refunds.example.com:443/"} {
+		t.Run(public, func(t *testing.T) { behindTLSProxy(t, public) })
+	}
+}
+
+func behindTLSProxy(t *testing.T, public string) {
+	const origin = "https://refunds.example.com"
 	srv, err := server.Open(context.Background(), server.Config{Addr: "127.0.0.1:0",
 		DB: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"), WorkerInterval: -1, ProcessorTimeout: 5 * time.Second,
 		PublicURL: public, Log: slog.New(slog.NewJSONHandler(scanned, nil))})
@@ -52,16 +60,29 @@ func TestBehindTLSProxy(t *testing.T) {
 	if form.status != http.StatusOK {
 		t.Fatalf("sign-in page: %d", form.status)
 	}
-	for _, ck := range form.header.Values("Set-Cookie") {
-		if c, err := http.ParseSetCookie(ck); err == nil && !c.Secure {
-			t.Errorf("cookie %s sent to a browser on %s without Secure: %s", c.Name, public, ck)
+	secure := func(p page, want string) {
+		t.Helper()
+		found := false
+		for _, ck := range p.header.Values("Set-Cookie") {
+			c, err := http.ParseSetCookie(ck)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.Secure {
+				t.Errorf("cookie %s sent to a browser on %s without Secure: %s", c.Name, public, ck)
+			}
+			found = found || c.Name == want
+		}
+		if !found {
+			t.Errorf("no %s cookie set: %v", want, p.header.Values("Set-Cookie"))
 		}
 	}
+	secure(form, "refundd_console_login")
 	req, _ := http.NewRequest("POST", b.base+"/console/login",
 		stringsReader(url.Values{"csrf": {form.csrf(t)}, "key": {key}}.Encode()))
 	req.Host = host
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", public)
+	req.Header.Set("Origin", origin)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	// The browser sends the sign-in form's cookie back over TLS (the
 	// test's jar, on plain http, would hold back a Secure one).
@@ -70,8 +91,9 @@ func TestBehindTLSProxy(t *testing.T) {
 	}
 	p := b.do(req)
 	if p.status != http.StatusSeeOther || p.location != "/console/orders" {
-		t.Fatalf("sign-in from %s: want 303 to /console/orders, got %d %q: %s", public, p.status, p.location, p.text())
+		t.Fatalf("sign-in from %s: want 303 to /console/orders, got %d %q: %s", origin, p.status, p.location, p.text())
 	}
+	secure(p, "refundd_console")
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

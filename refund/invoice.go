@@ -220,7 +220,8 @@ type InvoiceTx interface {
 	// ResplitInvoice writes the VAT split of a void credit note never
 	// chained (ICV 0): TotalExcludingTax, TaxAmount, ShippingExcludingTax,
 	// ShippingTaxAmount and each line's (by ID) TotalExcludingTax and
-	// TaxAmount. Any other invoice is EConflict.
+	// TaxAmount. Any other invoice is EConflict; a line that is not the
+	// note's, EInvoiceNotFound.
 	ResplitInvoice(ctx context.Context, inv *Invoice) error
 	// ClaimInvoiceReports returns up to limit pending documents due at now
 	// (ZATCANextAt <= now), oldest first, with their lines, and moves
@@ -853,8 +854,9 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 // for nothing there): the same lines with the same amounts. Only the VAT
 // split may differ, as a credit's is worked out from where on its line it
 // starts, and other refunds may have moved that since; the note, never
-// chained nor reported, takes today's split, so that the line's credits
-// still add up to what it invoiced.
+// chained nor reported, takes today's split, as a note issued now would
+// (when it is the line's last, the line's notes then state its VAT as the
+// invoice did).
 func (s *Service) refit(ctx context.Context, tx Tx, parent, void *Invoice, r *Refund) (bool, error) {
 	fresh, err := s.cfg.Invoicer.Refund(parent, r, void.Seller)
 	if err != nil {

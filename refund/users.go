@@ -104,7 +104,7 @@ type UserTx interface {
 	// UseTOTPStep records step as the user's last second-factor time step
 	// if it is later than the recorded one, in one statement, and returns
 	// EConflict when it is not (that code, or a later one, signed in
-	// already).
+	// already) or there is no such user.
 	UseTOTPStep(ctx context.Context, userID string, step int64) error
 }
 

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -57,6 +58,19 @@ func TestWebhooks_EndpointChangedWhileRetrying(t *testing.T) {
 				}
 				if got := len(moved.requests()); got != tc.wantNew {
 					t.Errorf("after the change the new URL got %d requests, want %d", got, tc.wantNew)
+				}
+				// The log says why the event stopped, or where it went.
+				log := s.do("GET", "/v1/webhook_endpoints/"+ep.str("id")+"/deliveries", s.key, nil).get("data").([]any)
+				last := log[0].(map[string]any)
+				switch tc.name {
+				case "Disabled":
+					if last["error"] != "not sent: the endpoint is disabled" || last["status_code"] != nil || last["next_retry_at"] != nil || len(log) != 2 {
+						t.Errorf("delivery log after disabling: %v", log)
+					}
+				default:
+					if last["url"] != moved.URL+"/hooks" || fmt.Sprint(last["status_code"]) != "200" {
+						t.Errorf("delivery log after moving: %v", log)
+					}
 				}
 			})
 		}

@@ -303,18 +303,22 @@ var notPublic = []netip.Prefix{
 	netip.MustParsePrefix("240.0.0.0/4"),   // reserved
 	netip.MustParsePrefix("fc00::/7"),      // unique local
 	netip.MustParsePrefix("fec0::/10"),     // site-local (deprecated)
+	// Local-use NAT64 (RFC 8215): the IPv4 address sits where the
+	// operator's prefix length puts it, which a sender cannot know.
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("2001::/32"), // Teredo: a relay to an address it encodes
 }
 
 // embeddedV4 are IPv6 blocks whose addresses carry an IPv4 address that a
-// translator or relay on the path connects to: NAT64 (RFC 6052, RFC 8215)
-// and IPv4-compatible addresses in the last 32 bits, 6to4 (RFC 3056) in
-// bits 16 to 48.
+// translator or relay on the path connects to: well-known-prefix NAT64
+// (RFC 6052), IPv4-translated (RFC 2765) and IPv4-compatible addresses in
+// the last 32 bits, 6to4 (RFC 3056) in bits 16 to 48.
 var embeddedV4 = []struct {
 	prefix netip.Prefix
 	at     int // the IPv4 address's first byte
 }{
 	{netip.MustParsePrefix("64:ff9b::/96"), 12},
-	{netip.MustParsePrefix("64:ff9b:1::/48"), 12},
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), 12},
 	{netip.MustParsePrefix("::/96"), 12},
 	{netip.MustParsePrefix("2002::/16"), 2},
 }
