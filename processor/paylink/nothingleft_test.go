@@ -1,0 +1,64 @@
+package paylink_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/refundd/refundd/processor"
+	"github.com/refundd/refundd/processor/paylink"
+)
+
+// TestRefund_AlreadyRefundedWordings: Paylink's IdempotentSubmit rests on
+// a resubmission of an order already refunded (by this refund's own lost
+// first submission) being read as unknown, never as a decline: a decline
+// releases the money of a refund that was paid. Ordinary ways of saying
+// "already refunded" must all be read so.
+func TestRefund_AlreadyRefundedWordings(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		`{"status":400,"message":"This order has already been refunded"}`,
+		`{"status":400,"detail":"Order is fully refunded"}`,
+		`{"title":"Bad Request","status":400,"detail":"Order has been refunded before"}`,
+	} {
+		fk := &fake{refund: []reply{{400, body, nil}}}
+		srv := httptest.NewServer(fk)
+		t.Cleanup(srv.Close)
+		c, err := paylink.New(processor.Account{URL: srv.URL, Credential: "APP_ID_1:secret",
+			Options: map[string]string{paylink.OptMerchantKey: "cr", paylink.OptMerchantValue: "1010101010"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := processor.Request{IdempotencyKey: "re_1", Amount: 12500, OrderAmount: 12500, Currency: "SAR",
+			ProcessorOrderID: "1722731077436"}
+		res, err := c.Refund(context.Background(), req)
+		var te *processor.TransientError
+		if !errors.As(err, &te) || te.NotExecuted {
+			t.Errorf("%s: the order was already refunded, perhaps by this refund: want an unknown outcome, got %+v %v", body, res, err)
+		}
+	}
+}
+
+// TestRefund_ProxyNotFound: the seed's 404 is Paylink's "no merchant or
+// order"; an HTML 404 from a proxy in front of it is not, and on a
+// resubmission (this connector's only lookup) it must not release the
+// money of a refund an earlier, unanswered attempt may have paid.
+func TestRefund_ProxyNotFound(t *testing.T) {
+	t.Parallel()
+	fk := &fake{refund: []reply{{404, "<html><body><h1>404 Not Found</h1><hr><center>nginx</center></body></html>", nil}}}
+	srv := httptest.NewServer(fk)
+	t.Cleanup(srv.Close)
+	c, err := paylink.New(processor.Account{URL: srv.URL, Credential: "APP_ID_1:secret",
+		Options: map[string]string{paylink.OptMerchantKey: "cr", paylink.OptMerchantValue: "1010101010"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := processor.Request{IdempotencyKey: "re_1", Amount: 12500, OrderAmount: 12500, Currency: "SAR",
+		ProcessorOrderID: "1722731077436"}
+	res, err := c.Refund(context.Background(), req)
+	var te *processor.TransientError
+	if !errors.As(err, &te) || te.NotExecuted {
+		t.Fatalf("an HTML 404 proves nothing: want an unknown outcome, got %+v %v", res, err)
+	}
+}

@@ -1,0 +1,55 @@
+package sgate_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/refundd/refundd/processor"
+)
+
+// proxy404 answers every request as a reverse proxy or ingress does while
+// the service behind it is away: 404 with an HTML page.
+func proxy404(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte("<html><body><h1>404 Not Found</h1><hr><center>nginx</center></body></html>"))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestStatusOf_ProxyNotFound: ErrNotFound tells the core the refund was
+// not executed (and lets it submit again). A 404 that is not SGate's error
+// body (no order_not_found / refund_not_found code) proves nothing.
+func TestStatusOf_ProxyNotFound(t *testing.T) {
+	t.Parallel()
+	srv := proxy404(t)
+	req := processor.Request{IdempotencyKey: "re_1", Amount: 10_500, Currency: "KWD", ProcessorOrderID: "O1"}
+	_, err := mustConnect(t, srv.URL, "k").StatusOf(t.Context(), req)
+	if errors.Is(err, processor.ErrNotFound) {
+		t.Fatalf("an HTML 404 from a proxy read as proof the refund was not executed: %v", err)
+	}
+	req.Reference = "O1_R1"
+	_, err = mustConnect(t, srv.URL, "k").StatusOf(t.Context(), req)
+	if errors.Is(err, processor.ErrNotFound) {
+		t.Fatalf("by reference: an HTML 404 from a proxy read as proof the refund was not executed: %v", err)
+	}
+}
+
+// TestRefund_ProxyNotFound: the same 404 to a (re)submission must not be
+// a decline, which releases the money of a refund an earlier, unanswered
+// attempt may have executed.
+func TestRefund_ProxyNotFound(t *testing.T) {
+	t.Parallel()
+	srv := proxy404(t)
+	req := processor.Request{IdempotencyKey: "re_1", Amount: 10_500, Currency: "KWD", ProcessorOrderID: "O1"}
+	res, err := mustConnect(t, srv.URL, "k").Refund(t.Context(), req)
+	var te *processor.TransientError
+	if !errors.As(err, &te) || te.NotExecuted {
+		t.Fatalf("an HTML 404 proves nothing: want an unknown outcome, got %+v %v", res, err)
+	}
+}

@@ -1,0 +1,40 @@
+package upayments_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/refundd/refundd/processor"
+)
+
+// TestCapabilities_SeedGuarantee: the 003 seed's "reference" is "string,
+// optional, 255: Pass order reference": nothing says UPayments keeps it
+// unique or answers a second create-refund with it by the first refund
+// instead of refunding again. Declared idempotent, the core resubmits
+// after a lost answer (the connector has no lookup), and a UPayments that
+// does not deduplicate pays the refund twice (or, with nothing left,
+// answers 422, read as a decline that releases a paid refund's money).
+// Only refundd's own UPayments surface gives the guarantee; as for Techrar,
+// the connector must not claim it for the real API.
+func TestCapabilities_SeedGuarantee(t *testing.T) {
+	t.Parallel()
+	c := mustConnect(t, "https://apiv2api.upayments.com", "tok")
+	if c.Capabilities().IdempotentSubmit {
+		t.Fatalf("upayments declares IdempotentSubmit, which the seed's API does not guarantee: %+v", c.Capabilities())
+	}
+}
+
+// TestRefund_ProxyNotFound: a resubmission is this connector's only
+// lookup; a 404 that is not UPayments' JSON answer (a proxy's HTML page
+// while the API is being deployed) says nothing about the refund an
+// earlier, unanswered attempt may have made, and must not release it.
+func TestRefund_ProxyNotFound(t *testing.T) {
+	t.Parallel()
+	srv, _ := standIn(t, [3]string{"404", "", "<html><body><h1>404 Not Found</h1><hr><center>nginx</center></body></html>"})
+	req := processor.Request{IdempotencyKey: "re_1", Amount: 1235, Currency: "KWD", ProcessorOrderID: "O1"}
+	res, err := mustConnect(t, srv.URL, "tok").Refund(t.Context(), req)
+	var te *processor.TransientError
+	if !errors.As(err, &te) || te.NotExecuted {
+		t.Fatalf("an HTML 404 proves nothing: want an unknown outcome, got %+v %v", res, err)
+	}
+}
