@@ -32,11 +32,16 @@ type Client struct {
 }
 
 // New returns a client for base with its own transport (no shared
-// connection pool between accounts).
+// connection pool between accounts). It never follows a redirect: net/http
+// would follow a 301, 302 or 303 to a POST with a GET, and that GET's
+// answer (a 404, a page) would be read as the refund's, though a 303 is
+// how an API says it did what was posted. A 3xx is returned as it is, for
+// the connector to read as an unknown outcome.
 func New(base string, header func(http.Header)) *Client {
 	return &Client{BaseURL: strings.TrimRight(base, "/"), Header: header,
 		HTTP: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16,
-			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}}}
+			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 // Response is a processor's reply, read in full.
