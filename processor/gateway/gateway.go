@@ -16,7 +16,8 @@
 //	400 "Initial request is still processing." outcome unknown (TransientError in_progress): a
 //	                                         request with this key, or another refund of the order,
 //	                                         is still running
-//	404                                      Declined order_not_found
+//	404 {"message"}                          Declined order_not_found
+//	404 without that body (a proxy's page)   outcome unknown (TransientError unexpected_404)
 //	422 errors.amount                        Declined amount_exceeds_refundable or invalid_amount
 //	422 errors["Idempotency-Key"]            outcome unknown: the key already made another refund
 //	other 422                                Declined validation_failed, with the fields' messages

@@ -77,6 +77,14 @@ func read(r *upstream.Response, req processor.Request) (processor.Result, error)
 		return processor.Result{}, &processor.TransientError{Code: "in_progress",
 			Message: "gateway answered 400: " + clip(or(e.Message, "no message"))}
 	case r.Status == http.StatusNotFound:
+		// Only the gateway's own JSON answer says the order is not there;
+		// a proxy's page (a deploy, a wrong route) says nothing about a
+		// refund an earlier, unanswered attempt may have made.
+		var e errorReply
+		if json.Unmarshal(r.Body, &e) != nil || strings.TrimSpace(e.Message) == "" {
+			return processor.Result{}, &processor.TransientError{Code: "unexpected_404",
+				Message: "gateway answered 404 without its JSON error body"}
+		}
 		return declined("order_not_found", "the gateway has no such order"), nil
 	case r.Status == http.StatusUnprocessableEntity:
 		return readInvalid(r)

@@ -59,6 +59,10 @@ func readRefund(resp *upstream.Response, req processor.Request) (processor.Resul
 		return unknown(p.or("nothing_left"))
 	case resp.Status == http.StatusBadRequest:
 		return decline(p, "invalid_request"), nil
+	case resp.Status == http.StatusNotFound && !p.json:
+		// Not Paylink's answer: a proxy's page says nothing about a
+		// refund an earlier, unanswered submission may have made.
+		return unknown("unexpected_404")
 	case resp.Status == http.StatusNotFound:
 		return decline(p, "order_not_found"), nil
 	case resp.Status >= 400 && resp.Status < 500:
@@ -152,6 +156,7 @@ func number(raw json.RawMessage) string {
 // or a Spring-style {"title","detail","message"}.
 type problem struct {
 	code, message, id string
+	json              bool // the body was a JSON object
 }
 
 func (p problem) or(code string) string {
@@ -176,7 +181,7 @@ func problemOf(body []byte) problem {
 		}
 		return ""
 	}
-	p := problem{code: str("code"), message: clip(str("message", "detail", "title", "error"), 500)}
+	p := problem{code: str("code"), message: clip(str("message", "detail", "title", "error"), 500), json: true}
 	if len(p.code) > 64 || !printable(p.code) {
 		p.code = ""
 	}

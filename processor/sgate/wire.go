@@ -83,8 +83,12 @@ func readRefund(r *upstream.Response, req processor.Request, cur money.Currency)
 	switch {
 	case r.Status == http.StatusBadRequest:
 		return declined(or(e.Code, "invalid_request"), msg), nil
+	case r.Status == http.StatusNotFound && e.Code == "":
+		// Not SGate's error body: a proxy's page says nothing about a
+		// refund an earlier, unanswered attempt may have made.
+		return processor.Result{}, &processor.TransientError{Code: "unexpected_404", Message: "sgate answered 404 without its error body"}
 	case r.Status == http.StatusNotFound:
-		return declined(or(e.Code, "order_not_found"), msg), nil
+		return declined(e.Code, msg), nil
 	case r.Status == http.StatusConflict && e.Code == "merchant_reference_reused":
 		return processor.Result{}, &referenceConflict{msg}
 	case r.Status == http.StatusConflict || r.Status == http.StatusRequestTimeout || r.Status == http.StatusTooEarly:
@@ -142,6 +146,12 @@ func lookupFailed(r *upstream.Response) error {
 	case r.Status == http.StatusOK:
 		return nil
 	case r.Status == http.StatusNotFound:
+		// Proof of "not there" only from SGate's own error body: a proxy's
+		// 404 page proves nothing, and ErrNotFound lets the core resubmit.
+		var e errorReply
+		if json.Unmarshal(r.Body, &e) != nil || e.Code == "" {
+			return &processor.TransientError{Code: "unexpected_404", Message: "sgate answered the lookup 404 without its error body"}
+		}
 		return processor.ErrNotFound
 	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
 		return &processor.TransientError{Code: processor.CodeAuthFailed,

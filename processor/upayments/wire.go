@@ -112,6 +112,11 @@ func read(r *upstream.Response) answer {
 		return answer{res: declined("refused", msg), done: true}
 	case r.Status == http.StatusBadRequest:
 		return answer{res: declined("invalid_request", msg), done: true}
+	case r.Status == http.StatusNotFound && (decErr != nil || rep.Status == nil):
+		// Not UPayments' answer: a proxy's page says nothing about a
+		// refund an earlier, unanswered attempt may have made.
+		return answer{err: &processor.TransientError{Code: "unexpected_404",
+			Message: "upayments answered 404 without its JSON answer"}, done: true}
 	case r.Status == http.StatusNotFound:
 		return answer{res: declined("order_not_found", msg), done: true}
 	case r.Status == http.StatusUnprocessableEntity:
