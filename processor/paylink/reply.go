@@ -217,10 +217,14 @@ func printable(s string) bool {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-// alreadyRefunded reports whether a refusal's message says the order has
-// no refundable amount left.
+// alreadyRefunded reports whether a refusal's message says, or may say,
+// that the order has no refundable amount left: any mention of it being
+// refunded ("already been refunded", "fully refunded", "refunded
+// before"). A wording missed here is a decline that releases the money of
+// a refund its own lost first submission paid; one caught too many is
+// only an unknown outcome, for review.
 func alreadyRefunded(msg string) bool {
 	m := strings.ToLower(msg)
-	return strings.Contains(m, "already refunded") || strings.Contains(m, "nothing left") ||
+	return strings.Contains(m, "refunded") || strings.Contains(m, "nothing left") ||
 		strings.Contains(m, "more than is left") || strings.Contains(m, "exceeds")
 }
