@@ -59,3 +59,24 @@ func TestRefund_ProxyNotFound(t *testing.T) {
 		t.Fatalf("an HTML 404 proves nothing: want an unknown outcome, got %+v %v", res, err)
 	}
 }
+
+// TestRefund_ProxyRefusal: a 4xx that is not the gateway's JSON (a
+// proxy's 405 or 413 page) proves nothing about an earlier, unanswered
+// attempt, and a resubmission is this connector's only lookup.
+func TestRefund_ProxyRefusal(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{405, 413} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte("<html><body><center>nginx</center></body></html>"))
+		}))
+		req := processor.Request{IdempotencyKey: "re_1", Amount: 1000, Currency: "SAR", ProcessorOrderID: "o1"}
+		res, err := mustConnect(t, srv.URL, "sk_test").Refund(t.Context(), req)
+		srv.Close()
+		var te *processor.TransientError
+		if !errors.As(err, &te) || te.NotExecuted {
+			t.Errorf("HTML %d proves nothing: want an unknown outcome, got %+v %v", status, res, err)
+		}
+	}
+}

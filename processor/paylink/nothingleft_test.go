@@ -62,3 +62,28 @@ func TestRefund_ProxyNotFound(t *testing.T) {
 		t.Fatalf("an HTML 404 proves nothing: want an unknown outcome, got %+v %v", res, err)
 	}
 }
+
+// TestRefund_ProxyRefusal: a 4xx whose body is not Paylink's JSON is a
+// proxy's refusal (nginx's 400 "Request Header Or Cookie Too Large", 413,
+// 405): it proves nothing about an earlier, unanswered submission, and a
+// resubmission is this connector's only lookup.
+func TestRefund_ProxyRefusal(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{400, 405, 413} {
+		fk := &fake{refund: []reply{{status, "<html><head><title>400 Request Header Or Cookie Too Large</title></head><body><center>nginx</center></body></html>", nil}}}
+		srv := httptest.NewServer(fk)
+		t.Cleanup(srv.Close)
+		c, err := paylink.New(processor.Account{URL: srv.URL, Credential: "APP_ID_1:secret",
+			Options: map[string]string{paylink.OptMerchantKey: "cr", paylink.OptMerchantValue: "1010101010"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := processor.Request{IdempotencyKey: "re_1", Amount: 12500, OrderAmount: 12500, Currency: "SAR",
+			ProcessorOrderID: "1722731077436"}
+		res, err := c.Refund(context.Background(), req)
+		var te *processor.TransientError
+		if !errors.As(err, &te) || te.NotExecuted {
+			t.Errorf("HTML %d proves nothing: want an unknown outcome, got %+v %v", status, res, err)
+		}
+	}
+}
