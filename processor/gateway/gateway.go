@@ -22,6 +22,7 @@
 //	422 errors["Idempotency-Key"]            outcome unknown: the key already made another refund
 //	other 422                                Declined validation_failed, with the fields' messages
 //	other 4xx                                Declined http_<status> (408, 409, 425: unknown)
+//	other 4xx not JSON (a proxy's page)      outcome unknown (TransientError unexpected_<status>)
 //	429                                      TransientError, not executed, Retry-After honoured
 //	5xx, transport failure, unreadable reply TransientError, outcome unknown
 //

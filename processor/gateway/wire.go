@@ -93,7 +93,12 @@ func read(r *upstream.Response, req processor.Request) (processor.Result, error)
 			Message: fmt.Sprintf("gateway answered HTTP %d", r.Status)}
 	case r.Status >= 400 && r.Status < 500:
 		var e errorReply
-		_ = json.Unmarshal(r.Body, &e)
+		if json.Unmarshal(r.Body, &e) != nil {
+			// Not the gateway's JSON: a proxy's refusal, which says nothing
+			// about an earlier, unanswered attempt.
+			return processor.Result{}, &processor.TransientError{Code: fmt.Sprintf("unexpected_%d", r.Status),
+				Message: fmt.Sprintf("gateway answered %d without its JSON error body", r.Status)}
+		}
 		return declined(fmt.Sprintf("http_%d", r.Status), or(e.Message, http.StatusText(r.Status))), nil
 	}
 	return processor.Result{}, &processor.TransientError{Code: "unexpected_reply",

@@ -57,12 +57,13 @@ func readRefund(resp *upstream.Response, req processor.Request) (processor.Resul
 		// Nothing left to refund: perhaps because an earlier submission of
 		// this very refund, whose answer was lost, executed. Not a decline.
 		return unknown(p.or("nothing_left"))
+	case !p.json:
+		// Not Paylink's answer: a proxy's page (400, 404, 405, 413 ...)
+		// says nothing about a refund an earlier, unanswered submission
+		// may have made.
+		return unknown("unexpected_" + itoa(resp.Status))
 	case resp.Status == http.StatusBadRequest:
 		return decline(p, "invalid_request"), nil
-	case resp.Status == http.StatusNotFound && !p.json:
-		// Not Paylink's answer: a proxy's page says nothing about a
-		// refund an earlier, unanswered submission may have made.
-		return unknown("unexpected_404")
 	case resp.Status == http.StatusNotFound:
 		return decline(p, "order_not_found"), nil
 	case resp.Status >= 400 && resp.Status < 500:

@@ -31,7 +31,7 @@
 //	401, 403                                 Declined auth_failed
 //	400                                      Declined invalid_request
 //	404                                      Declined order_not_found
-//	404 not UPayments' JSON (a proxy's page) outcome unknown (TransientError unexpected_404)
+//	4xx not UPayments' JSON (a proxy's page) outcome unknown (TransientError unexpected_<status>)
 //	422 without a refund                     Declined amount_exceeds_refundable
 //	2xx status false without a refund        Declined refused
 //	409                                      outcome unknown (TransientError conflict): the reference

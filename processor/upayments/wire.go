@@ -110,13 +110,14 @@ func read(r *upstream.Response) answer {
 		return answer{res: res, data: data, done: true}
 	case ok2xx:
 		return answer{res: declined("refused", msg), done: true}
+	case r.Status >= 400 && r.Status < 500 && (decErr != nil || rep.Status == nil):
+		// Not UPayments' answer: a proxy's page (400, 404, 405, 413 ...)
+		// says nothing about a refund an earlier, unanswered attempt may
+		// have made.
+		return answer{err: &processor.TransientError{Code: fmt.Sprintf("unexpected_%d", r.Status),
+			Message: fmt.Sprintf("upayments answered %d without its JSON answer", r.Status)}, done: true}
 	case r.Status == http.StatusBadRequest:
 		return answer{res: declined("invalid_request", msg), done: true}
-	case r.Status == http.StatusNotFound && (decErr != nil || rep.Status == nil):
-		// Not UPayments' answer: a proxy's page says nothing about a
-		// refund an earlier, unanswered attempt may have made.
-		return answer{err: &processor.TransientError{Code: "unexpected_404",
-			Message: "upayments answered 404 without its JSON answer"}, done: true}
 	case r.Status == http.StatusNotFound:
 		return answer{res: declined("order_not_found", msg), done: true}
 	case r.Status == http.StatusUnprocessableEntity:
