@@ -53,3 +53,24 @@ func TestRefund_ProxyNotFound(t *testing.T) {
 		t.Fatalf("an HTML 404 proves nothing: want an unknown outcome, got %+v %v", res, err)
 	}
 }
+
+// TestRefund_ProxyRefusal: a 400, 405 or 413 page from a proxy is not
+// SGate's refusal; after a lookup said "not found" the core resubmits,
+// and the first attempt may still execute late: no decline.
+func TestRefund_ProxyRefusal(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{400, 405, 413} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte("<html><body><center>nginx</center></body></html>"))
+		}))
+		req := processor.Request{IdempotencyKey: "re_1", Amount: 10_500, Currency: "KWD", ProcessorOrderID: "O1"}
+		res, err := mustConnect(t, srv.URL, "k").Refund(t.Context(), req)
+		srv.Close()
+		var te *processor.TransientError
+		if !errors.As(err, &te) || te.NotExecuted {
+			t.Errorf("HTML %d proves nothing: want an unknown outcome, got %+v %v", status, res, err)
+		}
+	}
+}
