@@ -19,7 +19,7 @@
 //	401, 403                                  Declined auth_failed
 //	400 invalid_amount, invalid_request       Declined with that code
 //	404 order_not_found                       Declined order_not_found
-//	404 without a code (a proxy's page)       outcome unknown (also for a lookup: never ErrNotFound)
+//	4xx without a code (a proxy's page)       outcome unknown (a lookup's 404 too: never ErrNotFound)
 //	422 amount_exceeds_refundable             Declined amount_exceeds_refundable
 //	409 merchant_reference_reused             the refund id made another refund: looked up;
 //	                                          its result when it is this refund, else unknown

@@ -302,7 +302,7 @@ func TestRefund_HTTPMapping(t *testing.T) {
 		{"InvalidAmount", 400, "", `{"code":"invalid_amount","message":"amount: too many decimals","field":"amount"}`, processor.Declined, "invalid_amount", "", false, 0},
 		{"TooMuch", 422, "", `{"code":"amount_exceeds_refundable","message":"no","field":"amount"}`, processor.Declined, "amount_exceeds_refundable", "", false, 0},
 		{"InProgress", 409, "", `{"code":"conflict","message":"busy"}`, "", "", "in_progress", false, 0},
-		{"Teapot", 418, "", ``, processor.Declined, "http_418", "", false, 0},
+		{"Teapot", 418, "", ``, "", "", "unexpected_418", false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -81,12 +81,15 @@ func readRefund(r *upstream.Response, req processor.Request, cur money.Currency)
 	_ = json.Unmarshal(r.Body, &e)
 	msg := clip(or(e.Message, http.StatusText(r.Status)))
 	switch {
+	case r.Status >= 400 && r.Status < 500 && e.Code == "" && r.Status != http.StatusConflict &&
+		r.Status != http.StatusRequestTimeout && r.Status != http.StatusTooEarly:
+		// Not SGate's error body: a proxy's page (400, 404, 405, 413 ...)
+		// says nothing about a refund an earlier, unanswered attempt may
+		// have made.
+		return processor.Result{}, &processor.TransientError{Code: fmt.Sprintf("unexpected_%d", r.Status),
+			Message: fmt.Sprintf("sgate answered %d without its error body", r.Status)}
 	case r.Status == http.StatusBadRequest:
-		return declined(or(e.Code, "invalid_request"), msg), nil
-	case r.Status == http.StatusNotFound && e.Code == "":
-		// Not SGate's error body: a proxy's page says nothing about a
-		// refund an earlier, unanswered attempt may have made.
-		return processor.Result{}, &processor.TransientError{Code: "unexpected_404", Message: "sgate answered 404 without its error body"}
+		return declined(e.Code, msg), nil
 	case r.Status == http.StatusNotFound:
 		return declined(e.Code, msg), nil
 	case r.Status == http.StatusConflict && e.Code == "merchant_reference_reused":
