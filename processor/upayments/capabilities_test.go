@@ -7,23 +7,6 @@ import (
 	"github.com/refundd/refundd/processor"
 )
 
-// TestCapabilities_SeedGuarantee: the 003 seed's "reference" is "string,
-// optional, 255: Pass order reference": nothing says UPayments keeps it
-// unique or answers a second create-refund with it by the first refund
-// instead of refunding again. Declared idempotent, the core resubmits
-// after a lost answer (the connector has no lookup), and a UPayments that
-// does not deduplicate pays the refund twice (or, with nothing left,
-// answers 422, read as a decline that releases a paid refund's money).
-// Only refundd's own UPayments surface gives the guarantee; as for Techrar,
-// the connector must not claim it for the real API.
-func TestCapabilities_SeedGuarantee(t *testing.T) {
-	t.Parallel()
-	c := mustConnect(t, "https://apiv2api.upayments.com", "tok")
-	if c.Capabilities().IdempotentSubmit {
-		t.Fatalf("upayments declares IdempotentSubmit, which the seed's API does not guarantee: %+v", c.Capabilities())
-	}
-}
-
 // TestRefund_ProxyNotFound: a resubmission is this connector's only
 // lookup; a 404 that is not UPayments' JSON answer (a proxy's HTML page
 // while the API is being deployed) says nothing about the refund an
