@@ -266,6 +266,16 @@ func (s *Service) applyOwed(ctx context.Context, tx Tx, r *Refund, now time.Time
 		before := fmt.Sprintf("%s %d", a.Kind, a.Applied)
 		a.Applied += n
 		o.ChargedBackAmount += n
+		// Its discrepancy said the customer was paid twice that much:
+		// that part came back. One missing is no reason to keep the
+		// refund's outcome from being recorded.
+		detail := fmt.Sprintf("chargeback %s of %s: refunds have returned %s of it; %s is applied now, refunds that had returned the rest having failed or been reversed",
+			a.ID, fmtMoney(a.Amount, a.Currency), fmtMoney(a.Amount-a.Applied, a.Currency), fmtMoney(a.Applied, a.Currency))
+		if err := tx.ReduceDiscrepancy(ctx, a.MerchantID, DiscrepancyChargebackAfterRefund, a.ID, n, detail); ErrorCode(err) == ENotFound {
+			s.log.Warn("chargeback applied further has no discrepancy to reduce", "chargeback", a.ID, "amount", n)
+		} else if err != nil {
+			return err
+		}
 		if err := s.orderEvent(ctx, tx, EventOrderChargebackApplied, o, a, now); err != nil {
 			return err
 		}

@@ -336,6 +336,20 @@ func TestChargeback_OwedPartAppliesWhenASentRefundGivesBackItsRoom(t *testing.T)
 				if err != nil || len(evs.Data) != tc.wantChargebacks-1 {
 					t.Fatalf("%d order.chargeback_applied events, %v; want %d", len(evs.Data), err, tc.wantChargebacks-1)
 				}
+				// What refunds have returned of the chargeback, and no more,
+				// is still a discrepancy.
+				page, err := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{Kind: refund.DiscrepancyChargebackAfterRefund})
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch paid := tc.chargeback - tc.owed; {
+				case tc.applied == tc.chargeback: // it fit: nothing was paid twice
+					if len(page.Data) != 0 {
+						t.Fatalf("discrepancies %+v; want none", page.Data)
+					}
+				case len(page.Data) != 1 || page.Data[0].Amount != paid:
+					t.Fatalf("discrepancies %+v; want one of %d, what refunds still have returned of the chargeback", page.Data, paid)
+				}
 				audit, err := h.svc.ListAudit(h.ctx, h.p, refund.AuditFilter{Action: "order.chargeback_applied"})
 				if err != nil || len(audit.Data) != tc.wantChargebacks-1 {
 					t.Fatalf("%d order.chargeback_applied audit entries, %v; want %d", len(audit.Data), err, tc.wantChargebacks-1)

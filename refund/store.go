@@ -188,6 +188,11 @@ type Tx interface {
 	// InsertDiscrepancy records d unless one of the same kind exists for
 	// its refund; it reports whether it inserted.
 	InsertDiscrepancy(ctx context.Context, d *Discrepancy) (bool, error)
+	// ReduceDiscrepancy takes by off the merchant's discrepancy of kind
+	// about reference (a chargeback's id) and writes detail, never below
+	// zero. Returns ENotFound when there is no such discrepancy with that
+	// much left.
+	ReduceDiscrepancy(ctx context.Context, merchantID, kind, reference string, by int64, detail string) error
 	// ListDiscrepancies returns discrepancies newest first (by id).
 	ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) ([]*Discrepancy, error)
 	// CountDiscrepancies counts all discrepancies (metrics).

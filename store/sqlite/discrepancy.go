@@ -19,6 +19,20 @@ func (t *tx) InsertDiscrepancy(ctx context.Context, d *refund.Discrepancy) (bool
 	return n == 1, err
 }
 
+// ReduceDiscrepancy takes by off a discrepancy about reference.
+func (t *tx) ReduceDiscrepancy(ctx context.Context, merchantID, kind, reference string, by int64, detail string) error {
+	n, err := t.exec(ctx, "reduce discrepancy", `UPDATE discrepancies SET amount = amount - ?1, detail = ?2
+		WHERE merchant_id = ?3 AND kind = ?4 AND reference = ?5 AND reference <> '' AND ?1 > 0 AND amount >= ?1`,
+		by, detail, merchantID, kind, reference)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return refund.Errorf(refund.ENotFound, "", "no %s discrepancy about %s with %d left", kind, reference, by)
+	}
+	return nil
+}
+
 // ListDiscrepancies returns a merchant's discrepancies newest first.
 func (t *tx) ListDiscrepancies(ctx context.Context, f refund.DiscrepancyFilter) ([]*refund.Discrepancy, error) {
 	conds, args := []string{"merchant_id = ?"}, []any{f.MerchantID}

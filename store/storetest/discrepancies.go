@@ -71,6 +71,56 @@ var discrepancyTests = []test{
 			t.Fatalf("CountDiscrepancies = %d, want 2", n)
 		}
 	}},
+	{"ReduceByReference", func(t *testing.T, f *fixture) {
+		// A chargeback's discrepancy goes down as its owed part is
+		// applied, to zero and never below; another merchant's, another
+		// kind's and another reference's stay.
+		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID)
+		add := func(merchantID, kind, ref string) *refund.Discrepancy {
+			d := &refund.Discrepancy{ID: f.id("dsc"), MerchantID: merchantID, Kind: kind, OrderID: o.ID, Amount: 3000,
+				Currency: "SAR", Detail: "paid twice", Reference: ref, CreatedAt: t0}
+			f.mustUpdate(func(tx refund.Tx) error { _, err := tx.InsertDiscrepancy(f.ctx, d); return err })
+			return d
+		}
+		cb := refund.DiscrepancyChargebackAfterRefund
+		d := add(m.ID, cb, "cb_1")
+		add(m.ID, cb, "cb_2")
+		add(other.ID, cb, "cb_1")
+		add(m.ID, refund.DiscrepancyExecutedNotRecorded, "cb_1")
+		reduce := func(ref string, by int64) error {
+			return f.update(func(tx refund.Tx) error { return tx.ReduceDiscrepancy(f.ctx, m.ID, cb, ref, by, "came back") })
+		}
+		if err := reduce("cb_1", 1000); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, reduce("cb_1", 2001), refund.ENotFound)
+		wantCode(t, reduce("cb_1", 0), refund.ENotFound)
+		wantCode(t, reduce("cb_9", 1), refund.ENotFound)
+		if err := reduce("cb_1", 2000); err != nil {
+			t.Fatal(err)
+		}
+		var all []*refund.Discrepancy
+		for _, mid := range []string{m.ID, other.ID} {
+			f.mustView(func(tx refund.Tx) error {
+				page, err := tx.ListDiscrepancies(f.ctx, refund.DiscrepancyFilter{MerchantID: mid, Limit: 10})
+				all = append(all, page...)
+				return err
+			})
+		}
+		for _, got := range all {
+			want, detail := int64(3000), "paid twice"
+			if got.ID == d.ID {
+				want, detail = 0, "came back"
+			}
+			if got.Amount != want || got.Detail != detail {
+				t.Errorf("discrepancy %s (%s %s): %d %q, want %d %q", got.ID, got.Kind, got.Reference, got.Amount, got.Detail, want, detail)
+			}
+		}
+		if len(all) != 4 {
+			t.Fatalf("%d discrepancies, want 4", len(all))
+		}
+	}},
 	{"SucceededRefunds", func(t *testing.T, f *fixture) {
 		// Which refunds succeeded in [From, To), by when they succeeded,
 		// not when they were made; succeeded still; a page at a time in
