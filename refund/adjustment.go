@@ -219,9 +219,7 @@ func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order
 		if !cancelable(cur) {
 			continue // sent meanwhile
 		}
-		why := "chargeback " + a.ID + " took back the money it would have refunded"
-		cur.FailureCode, cur.FailureMessage = "charged_back", why
-		if err := s.cancelIn(ctx, tx, p, cur, string(StatusCanceled)+" chargeback "+a.ID, "canceled: "+why, now); err != nil {
+		if err := s.chargedBack(ctx, tx, p, cur, a.ID, now); err != nil {
 			return nil, err
 		}
 		// Read the room again rather than add up what was freed: an
@@ -234,6 +232,15 @@ func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order
 		}
 	}
 	return o, nil
+}
+
+// chargedBack cancels r, which never reached the processor, as a
+// merchant's cancel is (audited, with its event), for chargeback cbID,
+// which took back the money r would have refunded.
+func (s *Service) chargedBack(ctx context.Context, tx Tx, p Principal, r *Refund, cbID string, now time.Time) error {
+	why := "chargeback " + cbID + " took back the money it would have refunded"
+	r.FailureCode, r.FailureMessage = "charged_back", why
+	return s.cancelIn(ctx, tx, p, r, string(StatusCanceled)+" chargeback "+cbID, "canceled: "+why, now)
 }
 
 // applyOwed gives the room r's release or reversal freed to the order's

@@ -322,10 +322,7 @@ func (s *Service) notSent(ctx context.Context, tx Tx, r *Refund, te *processor.T
 	if err != nil || len(owed) == 0 {
 		return err
 	}
-	why := "chargeback " + owed[0].ID + " took back the money it would have refunded"
-	r.FailureCode, r.FailureMessage = "charged_back", why
-	return s.cancelIn(ctx, tx, Principal{MerchantID: r.MerchantID, Worker: true}, r,
-		string(StatusCanceled)+" chargeback "+owed[0].ID, "canceled: "+why, now)
+	return s.chargedBack(ctx, tx, Principal{MerchantID: r.MerchantID, Worker: true}, r, owed[0].ID, now)
 }
 
 // nextLook is when a refund whose outcome is still open is asked about

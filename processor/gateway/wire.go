@@ -82,8 +82,7 @@ func read(r *upstream.Response, req processor.Request) (processor.Result, error)
 		// refund an earlier, unanswered attempt may have made.
 		var e errorReply
 		if json.Unmarshal(r.Body, &e) != nil || strings.TrimSpace(e.Message) == "" {
-			return processor.Result{}, &processor.TransientError{Code: "unexpected_404",
-				Message: "gateway answered 404 without its JSON error body"}
+			return processor.Result{}, upstream.NotTheAPIs("gateway", r.Status)
 		}
 		return declined("order_not_found", "the gateway has no such order"), nil
 	case r.Status == http.StatusUnprocessableEntity:
@@ -96,8 +95,7 @@ func read(r *upstream.Response, req processor.Request) (processor.Result, error)
 		if json.Unmarshal(r.Body, &e) != nil {
 			// Not the gateway's JSON: a proxy's refusal, which says nothing
 			// about an earlier, unanswered attempt.
-			return processor.Result{}, &processor.TransientError{Code: fmt.Sprintf("unexpected_%d", r.Status),
-				Message: fmt.Sprintf("gateway answered %d without its JSON error body", r.Status)}
+			return processor.Result{}, upstream.NotTheAPIs("gateway", r.Status)
 		}
 		return declined(fmt.Sprintf("http_%d", r.Status), or(e.Message, http.StatusText(r.Status))), nil
 	}

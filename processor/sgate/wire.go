@@ -86,8 +86,7 @@ func readRefund(r *upstream.Response, req processor.Request, cur money.Currency)
 		// Not SGate's error body: a proxy's page (400, 404, 405, 413 ...)
 		// says nothing about a refund an earlier, unanswered attempt may
 		// have made.
-		return processor.Result{}, &processor.TransientError{Code: fmt.Sprintf("unexpected_%d", r.Status),
-			Message: fmt.Sprintf("sgate answered %d without its error body", r.Status)}
+		return processor.Result{}, upstream.NotTheAPIs("sgate", r.Status)
 	case r.Status == http.StatusBadRequest:
 		return declined(e.Code, msg), nil
 	case r.Status == http.StatusNotFound:
@@ -153,7 +152,7 @@ func lookupFailed(r *upstream.Response) error {
 		// 404 page proves nothing, and ErrNotFound lets the core resubmit.
 		var e errorReply
 		if json.Unmarshal(r.Body, &e) != nil || e.Code == "" {
-			return &processor.TransientError{Code: "unexpected_404", Message: "sgate answered the lookup 404 without its error body"}
+			return upstream.NotTheAPIs("sgate", r.Status)
 		}
 		return processor.ErrNotFound
 	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:

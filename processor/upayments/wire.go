@@ -114,8 +114,7 @@ func read(r *upstream.Response) answer {
 		// Not UPayments' answer: a proxy's page (400, 404, 405, 413 ...)
 		// says nothing about a refund an earlier, unanswered attempt may
 		// have made.
-		return answer{err: &processor.TransientError{Code: fmt.Sprintf("unexpected_%d", r.Status),
-			Message: fmt.Sprintf("upayments answered %d without its JSON answer", r.Status)}, done: true}
+		return answer{err: upstream.NotTheAPIs("upayments", r.Status), done: true}
 	case r.Status == http.StatusBadRequest:
 		return answer{res: declined("invalid_request", msg), done: true}
 	case r.Status == http.StatusNotFound:

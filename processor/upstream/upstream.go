@@ -44,6 +44,15 @@ func New(base string, header func(http.Header)) *Client {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
+// NotTheAPIs is the unknown outcome of a 4xx whose body is not the API's
+// own (a proxy's page during a deploy, a wrong route): it says nothing
+// about a refund an earlier, unanswered attempt may have made, so it is
+// never a decline nor a "not found".
+func NotTheAPIs(api string, status int) *processor.TransientError {
+	return &processor.TransientError{Code: fmt.Sprintf("unexpected_%d", status),
+		Message: fmt.Sprintf("%s answered %d without its own error body", api, status)}
+}
+
 // Response is a processor's reply, read in full.
 type Response struct {
 	Status int
