@@ -131,6 +131,9 @@ type Invoice struct {
 	Signature    string
 	PublicKey    string
 
+	// IssuedAt is when the document was issued: a credit note's is when
+	// its refund succeeded and it was chained (until then, a draft, when
+	// its refund was made), as the date ZATCA judges its reporting by.
 	IssuedAt  time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -210,7 +213,8 @@ type InvoiceTx interface {
 	CountInvoices(ctx context.Context, f InvoiceFilter) (int, error)
 	// UpdateInvoice writes Status, ZATCAStatus, InvoiceError,
 	// ZATCAAttempts, ZATCANextAt, the chain fields (ICV, PreviousHash,
-	// Hash, Signature, PublicKey) and UpdatedAt. Returns EInvoiceNotFound.
+	// Hash, Signature, PublicKey), IssuedAt and UpdatedAt. Returns
+	// EInvoiceNotFound.
 	UpdateInvoice(ctx context.Context, inv *Invoice) error
 	// AddCredited adds lines[id] to the Credited of each line id of tax
 	// invoice invoiceID, and shipping to its CreditedShipping (CreateInvoice
@@ -824,7 +828,11 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 		}
 		inv.Status = InvoicePaid
 		if inv.ICV == 0 {
-			// Final now: it takes its place in the chain and is sealed.
+			// Final now: it is issued, takes its place in the chain and is
+			// sealed. Its date is today's, not its refund's (an approval or
+			// retries can take weeks): dates then follow the chain's order,
+			// and ZATCA does not read the note as reported late.
+			inv.IssuedAt = now
 			if err := s.chain(ctx, tx, inv); err != nil {
 				return err
 			}

@@ -519,6 +519,66 @@ func TestInvoice_Chained(t *testing.T) {
 	})
 }
 
+// TestInvoice_IssuedWhenItsRefundSucceeds: a credit note is issued when
+// its refund succeeds, not when the refund was made: a queued refund made
+// on day 0 that runs on day 3, after another made on day 1, has its note
+// dated (and sealed, and its QR stamped) on day 3, and the chain's dates
+// follow its order.
+func TestInvoice_IssuedWhenItsRefundSucceeds(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		day0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		var clock atomic.Int64
+		clock.Store(day0.UnixNano())
+		svc, p := invoicingWith(t, open, nil, func() time.Time { return time.Unix(0, clock.Load()).UTC() })
+		refundOf := func(queue bool) *refund.Refund {
+			t.Helper()
+			o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 2066,
+				Items: []refund.ItemInput{{ID: "a", Qty: 2, UnitAmount: 1033}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Items: []refund.RefundItemInput{{ItemID: "a", Qty: 1}}, Queue: queue})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		late := refundOf(true)
+		clock.Add(int64(24 * time.Hour))
+		early := refundOf(false)
+		clock.Add(int64(48 * time.Hour))
+		day3 := time.Unix(0, clock.Load()).UTC()
+		if _, err := svc.ProcessDue(ctx, 10, 1); err != nil {
+			t.Fatal(err)
+		}
+		a, b := invoiceOfRefund(t, svc, p, early.ID), invoiceOfRefund(t, svc, p, late.ID)
+		if a.Status != refund.InvoicePaid || b.Status != refund.InvoicePaid || b.ICV <= a.ICV {
+			t.Fatalf("notes %s icv %d, %s icv %d", a.Status, a.ICV, b.Status, b.ICV)
+		}
+		page, err := svc.ListInvoices(ctx, p, refund.InvoiceFilter{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(page.Data, func(a, b *refund.InvoiceView) int { return int(a.ICV - b.ICV) })
+		for i := 1; i < len(page.Data); i++ {
+			if prev, d := page.Data[i-1], page.Data[i]; d.IssuedAt.Before(prev.IssuedAt) {
+				t.Fatalf("%s %s (icv %d) issued %v, before %s %s (icv %d) issued %v", d.Type, d.Serial, d.ICV, d.IssuedAt, prev.Type, prev.Serial, prev.ICV, prev.IssuedAt)
+			}
+		}
+		if !b.IssuedAt.Equal(day3) || !a.IssuedAt.Equal(day0.Add(24*time.Hour)) || !b.CreatedAt.Equal(day0) {
+			t.Fatalf("late note issued %v (made %v), early note issued %v; want day 3 and day 1", b.IssuedAt, b.CreatedAt, a.IssuedAt)
+		}
+		x, err := invoice.XML(b.Invoice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, err := invoice.HashXML(x); err != nil || h != b.Hash || !strings.Contains(string(x), "<cbc:IssueDate>2026-03-04</cbc:IssueDate>") {
+			t.Fatalf("sealed hash %q, XML hashes to %q (%v); XML dated day 3: %v", b.Hash, h, err, strings.Contains(string(x), "2026-03-04"))
+		}
+	})
+}
+
 // TestInvoice_NotesOfOneOrderFromTwoNodes: two nodes refund the same
 // invoiced orders at once, one naming a line, the other an amount spread
 // over the lines. A credit note starts each line where the order's

@@ -332,7 +332,8 @@ func (t *tx) CountInvoices(ctx context.Context, f refund.InvoiceFilter) (int, er
 	return n, nil
 }
 
-// UpdateInvoice writes the status, the ZATCA outcome and the update time.
+// UpdateInvoice writes the status, the ZATCA outcome, the chain, the issue
+// time and the update time.
 // Nothing waits for it: inside Update it travels with the next round trip,
 // and a missing invoice refuses in the server (see refusing).
 func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
@@ -341,11 +342,12 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
 	return t.refusing(ctx, "update invoice", func(string) error {
 		return refund.Errorf(refund.EInvoiceNotFound, "", "invoice %d not found", id)
 	}, `WITH u AS (UPDATE invoices SET status = $1, zatca_status = $2, invoice_error = $3, updated_at = $4,
-			zatca_attempts = $5, zatca_next_at = $6, icv = $7, previous_hash = $8, hash = $9, signature = $10, public_key = $11
+			zatca_attempts = $5, zatca_next_at = $6, icv = $7, previous_hash = $8, hash = $9, signature = $10, public_key = $11,
+			issued_at = $13
 			WHERE id = $12 RETURNING 1)
 		SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN true ELSE refundd_refuse('not found') END`,
 		string(inv.Status), string(inv.ZATCAStatus), inv.InvoiceError, inv.UpdatedAt, inv.ZATCAAttempts, nullTime(inv.ZATCANextAt),
-		inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.ID)
+		inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.ID, inv.IssuedAt)
 }
 
 // ResplitInvoice writes a void, unchained note's VAT split. Rare (a

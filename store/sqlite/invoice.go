@@ -243,12 +243,13 @@ func (t *tx) CountInvoices(ctx context.Context, f refund.InvoiceFilter) (int, er
 	return n, nil
 }
 
-// UpdateInvoice writes the status, the ZATCA outcome and the update time.
+// UpdateInvoice writes the status, the ZATCA outcome, the chain, the issue
+// time and the update time.
 func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
 	n, err := t.exec(ctx, "update invoice", `UPDATE invoices SET status = ?, zatca_status = ?, invoice_error = ?, updated_at = ?,
-		zatca_attempts = ?, zatca_next_at = ?, icv = ?, previous_hash = ?, hash = ?, signature = ?, public_key = ? WHERE id = ?`,
+		zatca_attempts = ?, zatca_next_at = ?, icv = ?, previous_hash = ?, hash = ?, signature = ?, public_key = ?, issued_at = ? WHERE id = ?`,
 		string(inv.Status), string(inv.ZATCAStatus), inv.InvoiceError, nanos(inv.UpdatedAt), inv.ZATCAAttempts, nullTime(inv.ZATCANextAt),
-		inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.ID)
+		inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, nanos(inv.IssuedAt), inv.ID)
 	if err != nil {
 		return err
 	}

@@ -418,6 +418,7 @@ var invoiceTests = []test{
 		child := newRefundInvoice(parent, f.mustCreateRefund(o).ID, 2)
 		f.mustCreateInvoice(child)
 		child.Status, child.ZATCAStatus, child.InvoiceError, child.UpdatedAt = refund.InvoicePaid, refund.ZATCAAborted, "parent not reported", t0.Add(time.Hour)
+		child.IssuedAt = t0.Add(time.Hour) // a credit note is issued when its refund succeeds
 		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateInvoice(f.ctx, child) })
 		wantSame(t, "updated invoice", f.mustGetInvoice(child.ID), child)
 		err := f.update(func(tx refund.Tx) error {
