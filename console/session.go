@@ -321,9 +321,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			c.renderLogin(w, r, status, prob)
 			return
 		}
-		if old, err := r.Cookie(sessionCookie); err == nil {
-			c.sessions.delete(old.Value)
-		}
+		c.dropSession(r)
 		http.SetCookie(w, c.cookie(r, sessionCookie, id, "/console", MaxSessionAge))
 		http.SetCookie(w, c.cookie(r, loginCookie, "", "/console/login", -1))
 		http.Redirect(w, r, "/console/orders", http.StatusSeeOther)
@@ -348,14 +346,32 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.renderLogin(w, r, status, prob)
 		return
 	}
-	if old, err := r.Cookie(sessionCookie); err == nil {
-		c.sessions.delete(old.Value) // a sign-in never reuses an earlier session id
-	}
+	c.dropSession(r)
 	now := c.now()
 	id := c.sessions.create(session{key: key, principal: p, merchant: m.Name, csrf: newToken(), created: now, seen: now, lang: lang})
 	http.SetCookie(w, c.cookie(r, sessionCookie, id, "/console", MaxSessionAge))
 	http.SetCookie(w, c.cookie(r, loginCookie, "", "/console/login", -1))
 	http.Redirect(w, r, "/console/orders", http.StatusSeeOther)
+}
+
+// dropSession ends the session r's cookie names, if any, as a sign-in
+// replaces it: a sign-in never reuses an earlier session id, and never
+// leaves one working beside the new (a console user's lives in the
+// database, valid on every node, so replacing the cookie alone would keep
+// it open to whoever copied it).
+func (c *Console) dropSession(r *http.Request) {
+	old, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return
+	}
+	if !strings.HasPrefix(old.Value, "u") {
+		c.sessions.delete(old.Value)
+		return
+	}
+	if err := c.svc.SignOut(r.Context(), old.Value); err != nil {
+		// The new session stands; the old one expires on its own.
+		c.log.Warn("the session a sign-in replaced could not be ended", "err", err)
+	}
 }
 
 // trimKey drops the spaces and line breaks a paste brings along.

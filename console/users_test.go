@@ -182,3 +182,59 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// TestSignInAgainEndsTheOldSession: signing in over a live session (as a
+// user, or with a key) ends it, on every node: a copy of the old cookie
+// no longer opens the console.
+func TestSignInAgainEndsTheOldSession(t *testing.T) {
+	a, b := twoNodes(t)
+	ctx := context.Background()
+	m, key, err := a.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pw = "correct horse battery staple"
+	if _, err := a.Service.CreateUser(ctx, refund.UserInput{MerchantID: m.ID, Email: "maker@souq.example", Role: refund.RoleRefunder, Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	session := func(t *testing.T, br *browser) string {
+		t.Helper()
+		for _, ck := range br.c.Jar.Cookies(mustURL(t, a.URL()+"/console")) {
+			if ck.Name == "refundd_console" {
+				return ck.Value
+			}
+		}
+		t.Fatal("no session cookie")
+		return ""
+	}
+	for _, again := range []struct {
+		name    string
+		signIn  func(*browser) page
+		newKind string
+	}{
+		{"AsTheUser", func(br *browser) page { return br.userSignIn("maker@souq.example", pw, "") }, "user"},
+		{"WithAKey", func(br *browser) page { return br.signIn(key) }, "key"},
+	} {
+		t.Run(again.name, func(t *testing.T) {
+			br := browserOn(t, a)
+			if p := br.userSignIn("maker@souq.example", pw, ""); p.status != http.StatusSeeOther {
+				t.Fatalf("sign in: %d %s", p.status, p.text())
+			}
+			old := session(t, br)
+			if p := again.signIn(br); p.status != http.StatusSeeOther {
+				t.Fatalf("sign in again: %d %s", p.status, p.text())
+			}
+			if now := session(t, br); now == old {
+				t.Fatalf("the session id was kept: %s", now)
+			}
+			if p := br.get("/console/orders"); p.status != http.StatusOK {
+				t.Fatalf("the new session: %d %s", p.status, p.text())
+			}
+			copied := browserOn(t, b)
+			copied.c.Jar.SetCookies(mustURL(t, b.URL()+"/console"), []*http.Cookie{{Name: "refundd_console", Value: old, Path: "/console"}})
+			if p := copied.get("/console/orders"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/console/login") {
+				t.Fatalf("the replaced session on the other node: %d %q", p.status, p.location)
+			}
+		})
+	}
+}
