@@ -43,6 +43,7 @@ type refundJSON struct {
 	ARN               *string               `json:"arn"`
 	Attempts          int                   `json:"attempts"`
 	Surface           string                `json:"surface"`
+	ApprovalExpiresAt *time.Time            `json:"approval_expires_at"`
 	CreatedAt         time.Time             `json:"created_at"`
 	UpdatedAt         time.Time             `json:"updated_at"`
 }
@@ -57,6 +58,12 @@ func refundOut(r *refund.Refund) refundJSON {
 	// left a note; only a failed refund carries one.
 	if r.Status == refund.StatusFailed {
 		j.FailureCode, j.FailureMessage = nullable(r.FailureCode), nullable(r.FailureMessage)
+	}
+	if r.Status == refund.StatusRequiresApproval {
+		// Approving or rejecting it after this is refused, and the
+		// worker cancels it.
+		at := r.ApprovalDeadline()
+		j.ApprovalExpiresAt = &at
 	}
 	if j.Items == nil {
 		j.Items = []refund.RefundItem{}

@@ -621,3 +621,37 @@ func TestReconcile(t *testing.T) {
 		}
 	}
 }
+
+// TestRefunds_HeldForApproval: a refund the merchant's policy holds for
+// approval decodes with its status and until when it can be approved;
+// other refunds have no deadline.
+func TestRefunds_HeldForApproval(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	req, err := http.NewRequest("PUT", f.srv.URL()+"/v1/refund_policy",
+		strings.NewReader(`{"approval_threshold":{"SAR":5000},"approval_expiry_seconds":7200}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("policy: %d", resp.StatusCode)
+	}
+	o := f.order(t, "HELD-1", "SAR", 10000, "4444")
+	held, err := f.c.CreateRefund(ctx, client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(6000)})
+	if err != nil || held.Status != client.StatusRequiresApproval || held.Status.Final() ||
+		!held.ApprovalExpiresAt.Equal(f.clock.Now().Add(2*time.Hour)) {
+		t.Fatalf("held refund: %+v, %v", held, err)
+	}
+	small, err := f.c.CreateRefund(ctx, client.CreateRefundParams{OrderID: f.order(t, "HELD-2", "SAR", 10000, "4444").ID, Amount: client.Int64(100)})
+	if err != nil || small.Status != client.StatusSucceeded || !small.ApprovalExpiresAt.IsZero() {
+		t.Fatalf("refund below the threshold: %+v, %v", small, err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 //	processing -> requires_review -> succeeded | failed
 //	succeeded -> reversed
 //	failed -> succeeded (the processor executed it after all)
+//	requires_approval -> pending (approved) | canceled (rejected, expired)
 type RefundStatus string
 
 // Refund statuses.
@@ -24,10 +25,14 @@ const (
 	// the last attempt; its amount stays reserved until it or a person
 	// does.
 	StatusRequiresReview RefundStatus = "requires_review"
-	StatusSucceeded      RefundStatus = "succeeded"
-	StatusFailed         RefundStatus = "failed"
-	StatusCanceled       RefundStatus = "canceled"
-	StatusReversed       RefundStatus = "reversed"
+	// StatusRequiresApproval: the merchant's refund policy holds the
+	// refund for a second person's approval until ApprovalExpiresAt; its
+	// amount is reserved and nothing is sent to the processor.
+	StatusRequiresApproval RefundStatus = "requires_approval"
+	StatusSucceeded        RefundStatus = "succeeded"
+	StatusFailed           RefundStatus = "failed"
+	StatusCanceled         RefundStatus = "canceled"
+	StatusReversed         RefundStatus = "reversed"
 )
 
 // Final reports whether s no longer changes (short of a later reversal).
@@ -104,8 +109,11 @@ type Refund struct {
 	ARN               string         `json:"arn"`
 	Attempts          int            `json:"attempts"`
 	Surface           string         `json:"surface"`
-	CreatedAt         time.Time      `json:"created_at"`
-	UpdatedAt         time.Time      `json:"updated_at"`
+	// ApprovalExpiresAt is, while Status is requires_approval, when the
+	// approval runs out (zero otherwise).
+	ApprovalExpiresAt time.Time `json:"approval_expires_at"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
 // Transition is one recorded state change of a refund; From is "" for

@@ -161,11 +161,11 @@ func checker(ctx context.Context, tx Tx, p Principal, id string) (*Refund, error
 	return r, nil
 }
 
-// approvalExpiry is when r's approval runs out. A refund made by a node
-// older than migration 0024 has no deadline of its own: its NextAttemptAt
-// is the deadline until a claim moves it, and a claim only takes it once
-// that has passed.
-func approvalExpiry(r *Refund) time.Time {
+// ApprovalDeadline is when r's approval runs out (r waiting for it). A
+// refund made by a node older than migration 0024 has no deadline of its
+// own: its NextAttemptAt is the deadline until a claim moves it, and a
+// claim only takes it once that has passed.
+func (r *Refund) ApprovalDeadline() time.Time {
 	if r.ApprovalExpiresAt.IsZero() {
 		return r.NextAttemptAt
 	}
@@ -175,7 +175,7 @@ func approvalExpiry(r *Refund) time.Time {
 // checkNotExpired refuses to approve a refund whose approval ran out while
 // the worker has not canceled it yet.
 func checkNotExpired(r *Refund, now time.Time) error {
-	if !now.Before(approvalExpiry(r)) {
+	if !now.Before(r.ApprovalDeadline()) {
 		return Errorf(ERefundNotAwaitingApproval, "", "this refund's approval expired; it is being canceled")
 	}
 	return nil

@@ -48,6 +48,10 @@ func TestApprovals_ThroughTheServer(t *testing.T) {
 		if r.status != http.StatusCreated || r.str("status") != "requires_approval" {
 			t.Fatalf("a refund at the threshold: %d %s", r.status, r.raw)
 		}
+		// It says until when it can be approved: the policy's hour.
+		if at, err := time.Parse(time.RFC3339Nano, r.str("approval_expires_at")); err != nil || !at.Equal(s.clock.Now().Add(time.Hour)) {
+			t.Fatalf("approval_expires_at %q, want an hour from now (%v): %s", r.str("approval_expires_at"), s.clock.Now(), r.raw)
+		}
 		return r.str("id")
 	}
 	orderNow := func() reply { return s.do("GET", "/v1/orders/"+order, s.key, nil) }
@@ -59,7 +63,8 @@ func TestApprovals_ThroughTheServer(t *testing.T) {
 	if r := s.do("POST", "/v1/refunds/"+first+"/approve", s.key, nil); r.status != http.StatusForbidden || r.str("error", "code") != "forbidden" {
 		t.Fatalf("the creator approved: %d %s", r.status, r.raw)
 	}
-	if r := s.do("POST", "/v1/refunds/"+first+"/approve", approver, nil); r.status != 200 || r.str("status") != "succeeded" {
+	if r := s.do("POST", "/v1/refunds/"+first+"/approve", approver, nil); r.status != 200 || r.str("status") != "succeeded" ||
+		!strings.Contains(r.raw, `"approval_expires_at":null`) {
 		t.Fatalf("approve: %d %s", r.status, r.raw)
 	}
 	second := wait()
