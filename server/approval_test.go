@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -103,8 +104,22 @@ func TestApprovals_ThroughTheServer(t *testing.T) {
 		t.Fatalf("below the threshold: %s", r.raw)
 	}
 	for _, typ := range []string{"refund.requires_approval", "refund.approved", "refund.rejected"} {
-		if r := s.do("GET", "/v1/events?type="+typ, s.key, nil); len(r.get("data").([]any)) == 0 {
+		r := s.do("GET", "/v1/events?type="+typ, s.key, nil)
+		if len(r.get("data").([]any)) == 0 {
 			t.Fatalf("no %s event", typ)
+		}
+		// The refund waiting says until when; once decided, no deadline;
+		// each as the document's Event schema says.
+		for _, ev := range r.get("data").([]any) {
+			b, err := json.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			validWebhook(t, b)
+			_, has := ev.(map[string]any)["data"].(map[string]any)["approval_expires_at"]
+			if has != (typ == "refund.requires_approval") {
+				t.Fatalf("%s event with approval_expires_at %v: %s", typ, has, r.raw)
+			}
 		}
 	}
 	audit := s.do("GET", "/v1/audit?object_id="+first, s.key, nil)
