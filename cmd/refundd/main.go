@@ -176,7 +176,22 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// parse parses a command that takes flags only. A word left over is
+// refused: the flag package stops at it, so an unquoted name's second word
+// would drop every flag behind it (a key's --scope) and the command would
+// run without them.
 func parse(fs *flag.FlagSet, args []string) error {
+	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError(fmt.Sprintf("unexpected argument %q: %s takes flags only (quote a value with spaces)", fs.Arg(0), fs.Name()))
+	}
+	return nil
+}
+
+// parseArgs parses the flags of a command that takes arguments too.
+func parseArgs(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -509,7 +524,7 @@ func runKeyList(ctx context.Context, args []string, stdout io.Writer) error {
 func runKeyRevoke(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("key revoke", io.Discard)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
-	if err := parse(fs, args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -206,6 +206,54 @@ func TestCLI_Errors(t *testing.T) {
 	}
 }
 
+// TestCLI_StrayArgumentsAreRefused gives commands that take flags only a
+// word more: an unquoted name's second word, and the flags after it,
+// which the flag package stops at. Each must be refused with exit 2
+// naming the word, and create nothing, not run without those flags.
+func TestCLI_StrayArgumentsAreRefused(t *testing.T) {
+	t.Parallel()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+	code, out, errOut := runCLI(t, "merchant", "create", "--db", db, "--name", "Souq")
+	if code != 0 {
+		t.Fatalf("merchant create: code %d, err %q", code, errOut)
+	}
+	var mc struct {
+		Merchant struct {
+			ID string `json:"id"`
+		} `json:"merchant"`
+	}
+	mustJSON(t, out, &mc)
+	for _, tc := range []struct {
+		name, stray string
+		args        []string
+	}{
+		{"MerchantCreate", "Trading", []string{"merchant", "create", "--db", db, "--name", "Souq", "Trading", "--email", "ops@souq.example"}},
+		{"PartnerCreate", "Platform", []string{"partner", "create", "--db", db, "--name", "Big", "Platform", "--merchant", mc.Merchant.ID}},
+		// The key would have every scope: --scope behind the word is lost.
+		{"KeyCreate", "read", []string{"key", "create", "--db", db, "--merchant", mc.Merchant.ID, "read", "--scope", "refunds:read"}},
+		{"PolicySet", "SAR=1", []string{"policy", "set", "--db", db, "--merchant", mc.Merchant.ID, "SAR=1", "--threshold", "SAR=50000"}},
+		{"Migrate", "now", []string{"migrate", "--db", db, "now"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tc.args...)
+			if code != 2 || !strings.Contains(errOut, tc.stray) {
+				t.Fatalf("want exit 2 naming %q, got %d: out %s err %s", tc.stray, code, out, errOut)
+			}
+		})
+	}
+	// Nothing was created: the one key is the first merchant's, and the
+	// policy has no threshold.
+	_, out, _ = runCLI(t, "key", "list", "--db", db)
+	var keys []json.RawMessage
+	mustJSON(t, out, &keys)
+	if len(keys) != 1 {
+		t.Fatalf("refused commands created keys: %s", out)
+	}
+	if _, out, _ = runCLI(t, "policy", "get", "--db", db, "--merchant", mc.Merchant.ID); strings.Contains(out, "SAR") {
+		t.Fatalf("a refused policy set changed the policy: %s", out)
+	}
+}
+
 // signalWriter collects output and closes ready once marker appears.
 type signalWriter struct {
 	mu     sync.Mutex

@@ -118,7 +118,7 @@ func runProcessorRemove(ctx context.Context, args []string, stdout io.Writer) er
 	fs := newFlags("processor remove", io.Discard)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	merchant := fs.String("merchant", "", "merchant id")
-	if err := parse(fs, args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

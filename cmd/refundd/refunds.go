@@ -51,7 +51,7 @@ func (f *remoteFlags) client(cmd string) (*client.Client, error) {
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := parse(fs, args); err != nil {
+		if err := parseArgs(fs, args); err != nil {
 			return nil, err
 		}
 		if fs.NArg() == 0 {

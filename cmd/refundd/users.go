@@ -75,7 +75,7 @@ func runUserChange(ctx context.Context, what string, args []string, stdout io.Wr
 	fs := newFlags("user "+what, io.Discard)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	pwEnv := fs.String("password-env", "", "reset-password: environment variable holding the new password")
-	if err := parse(fs, args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
