@@ -3,9 +3,12 @@ package server_test
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
 func TestRefund_ConcurrentPartialRefundsNeverOverRefund(t *testing.T) {
@@ -347,5 +350,48 @@ func TestListPagination(t *testing.T) {
 	}
 	if r := s.do("GET", fmt.Sprintf("/v1/orders?reference=%s", "nope"), s.key, nil); len(r.get("data").([]any)) != 0 {
 		t.Fatal(r.raw)
+	}
+}
+
+// TestListRefunds_CreatedBoundsFarFromNow filters refunds by times the
+// document accepts (RFC 3339 of any year, unix seconds of up to 12 digits)
+// that lie outside what int64 nanoseconds hold (1677 to 2262): a refund of
+// today is after 1600 and before 2300 on every store.
+func TestListRefunds_CreatedBoundsFarFromNow(t *testing.T) {
+	backends := []struct {
+		name string
+		opts []serverOpt
+	}{{"SQLite", nil}}
+	if os.Getenv("REFUNDD_TEST_POSTGRES") != "" {
+		backends = append(backends, struct {
+			name string
+			opts []serverOpt
+		}{"Postgres", []serverOpt{onDB(pgtest.URL(t, 0))}})
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := mustStart(t, b.opts...)
+			orderID := s.mustOrder(cardOrder("4444", 10_000))
+			if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "amount": 100}); r.status != 201 {
+				t.Fatal(r.raw)
+			}
+			for _, tc := range []struct {
+				query string
+				want  int
+			}{
+				{"created_gte=1600-01-01T00:00:00Z", 1},
+				{"created_lt=1600-01-01T00:00:00Z", 0},
+				{"created_gte=2300-01-01T00:00:00Z", 0},
+				{"created_lt=2300-01-01T00:00:00Z", 1},
+				{"created_gte=99999999999", 0}, // year 5138
+				{"created_lt=99999999999", 1},
+			} {
+				r := s.do("GET", "/v1/refunds?"+tc.query, s.key, nil)
+				data, _ := r.get("data").([]any)
+				if r.status != 200 || len(data) != tc.want {
+					t.Errorf("%s: want %d refunds, got %d %s", tc.query, tc.want, r.status, r.raw)
+				}
+			}
+		})
 	}
 }

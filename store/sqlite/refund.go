@@ -147,10 +147,10 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 		add("amount <= ?", f.MaxAmount)
 	}
 	if !f.CreatedAfter.IsZero() {
-		add("created_at >= ?", nanos(f.CreatedAfter))
+		add("created_at >= ?", boundNanos(f.CreatedAfter))
 	}
 	if !f.CreatedBefore.IsZero() {
-		add("created_at < ?", nanos(f.CreatedBefore))
+		add("created_at < ?", boundNanos(f.CreatedBefore))
 	}
 	if f.Cursor != "" {
 		add("id < ?", f.Cursor)

@@ -21,6 +21,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -605,6 +606,20 @@ func nanos(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixNano()
+}
+
+// boundNanos is t as a bound of a range a caller filters by: a time before
+// or after what int64 nanoseconds hold (1677 to 2262), which a query such
+// as created_gte may give, is the least or the greatest of them, not a
+// wrapped value that turns the comparison around.
+func boundNanos(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return nanos(t)
 }
 
 func fromNanos(n int64) time.Time {
