@@ -482,6 +482,19 @@ func queryLimit(r *http.Request) (int, error) {
 	return n, nil
 }
 
+// queryCursor is the cursor of a list whose objects' ids start with
+// prefix_: a next_cursor is the id of a page's last object. Anything else
+// is refused, as the document says, rather than taken as a place in the
+// list ("zzz" would page from the top again, another list's id from
+// wherever it sorts).
+func queryCursor(r *http.Request, prefix string) (string, error) {
+	c := r.URL.Query().Get("cursor")
+	if c != "" && (!strings.HasPrefix(c, prefix+"_") || len(c) > 128) {
+		return "", refund.Errorf(refund.EInvalidRequest, "cursor", "cursor must be the next_cursor of a previous page")
+	}
+	return c, nil
+}
+
 // queryTime accepts RFC 3339 or unix seconds.
 func queryTime(r *http.Request, name string) (time.Time, error) {
 	s := r.URL.Query().Get(name)

@@ -32,9 +32,13 @@ func auditOut(e *refund.AuditEntry) auditJSON {
 // listAudit serves the caller's own audit trail (?object_id, ?action).
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := refund.AuditFilter{ObjectID: q.Get("object_id"), Action: q.Get("action"), Cursor: q.Get("cursor")}
+	f := refund.AuditFilter{ObjectID: q.Get("object_id"), Action: q.Get("action")}
 	var err error
 	if f.Limit, err = queryLimit(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if f.Cursor, err = queryCursor(r, "aud"); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -203,9 +203,14 @@ func (a *API) listOrders(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	cursor, err := queryCursor(r, "ord")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	q := r.URL.Query()
 	page, err := a.svc.ListOrders(r.Context(), PrincipalFrom(r.Context()),
-		refund.OrderFilter{Reference: q.Get("reference"), Cursor: q.Get("cursor"), Limit: limit})
+		refund.OrderFilter{Reference: q.Get("reference"), Cursor: cursor, Limit: limit})
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -131,9 +131,14 @@ func (a *API) listDiscrepancies(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	cursor, err := queryCursor(r, "dsc")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	q := r.URL.Query()
 	page, err := a.svc.ListDiscrepancies(r.Context(), PrincipalFrom(r.Context()),
-		refund.DiscrepancyFilter{Kind: q.Get("kind"), Cursor: q.Get("cursor"), Limit: limit})
+		refund.DiscrepancyFilter{Kind: q.Get("kind"), Cursor: cursor, Limit: limit})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -188,9 +193,12 @@ func (a *API) listRefunds(w http.ResponseWriter, r *http.Request) {
 
 func refundFilter(r *http.Request) (refund.RefundFilter, error) {
 	q := r.URL.Query()
-	f := refund.RefundFilter{OrderID: q.Get("order_id"), Status: refund.Status(q.Get("status")), Cursor: q.Get("cursor")}
+	f := refund.RefundFilter{OrderID: q.Get("order_id"), Status: refund.Status(q.Get("status"))}
 	var err error
 	if f.Limit, err = queryLimit(r); err != nil {
+		return f, err
+	}
+	if f.Cursor, err = queryCursor(r, "re"); err != nil {
 		return f, err
 	}
 	if f.CreatedAfter, err = queryTime(r, "created_gte"); err != nil {

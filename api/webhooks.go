@@ -155,8 +155,12 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	f := refund.AttemptFilter{Cursor: r.URL.Query().Get("cursor")}
+	var f refund.AttemptFilter
 	if f.Limit, err = queryLimit(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if f.Cursor, err = queryCursor(r, "wa"); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -172,9 +176,13 @@ func eventOut(e *refund.Event) refund.EventBody { return e.Body() }
 
 func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := refund.EventFilter{Type: q.Get("type"), RefundID: q.Get("refund_id"), Cursor: q.Get("cursor")}
+	f := refund.EventFilter{Type: q.Get("type"), RefundID: q.Get("refund_id")}
 	var err error
 	if f.Limit, err = queryLimit(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if f.Cursor, err = queryCursor(r, "evt"); err != nil {
 		a.fail(w, r, err)
 		return
 	}

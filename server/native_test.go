@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -393,5 +394,35 @@ func TestListRefunds_CreatedBoundsFarFromNow(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestListCursorsNotGivenByTheList sends every native list a cursor none
+// of its pages gave: a made-up one and another list's id. The document
+// promises 400 invalid_request for them; taken as an id to page below,
+// "zzz" lists the first page again and an order id lists refunds from
+// wherever it sorts.
+func TestListCursorsNotGivenByTheList(t *testing.T) {
+	s := mustStart(t)
+	orderID := s.mustOrder(cardOrder("4444", 10_000))
+	refundID := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "amount": 100}).str("id")
+	ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": "https://hooks.example.com/cursor"})
+	if ep.status != 201 {
+		t.Fatal(ep.raw)
+	}
+	for _, list := range []string{"/v1/orders", "/v1/refunds", "/v1/events", "/v1/audit", "/v1/discrepancies",
+		"/v1/webhook_endpoints/" + ep.str("id") + "/deliveries"} {
+		for _, cursor := range []string{"zzz", orderID, refundID} {
+			if strings.HasPrefix(list, "/v1/orders") && cursor == orderID || strings.HasPrefix(list, "/v1/refunds") && cursor == refundID {
+				continue // this list's own id
+			}
+			t.Run(list+"/"+cursor, func(t *testing.T) {
+				r := s.do("GET", list+"?cursor="+cursor, s.key, nil)
+				expectError(t, r, 400, "invalid_request")
+				if r.str("error", "param") != "cursor" {
+					t.Fatalf("param: want cursor, got %s", r.raw)
+				}
+			})
+		}
 	}
 }
