@@ -655,3 +655,55 @@ func TestRefunds_HeldForApproval(t *testing.T) {
 		t.Fatalf("refund below the threshold: %+v, %v", small, err)
 	}
 }
+
+// loseFirstReply sends every request to the server and loses the first
+// reply, as a connection cut after the server answered.
+type loseFirstReply struct {
+	mu   sync.Mutex
+	lost bool
+}
+
+func (l *loseFirstReply) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil && !l.lost {
+		l.lost = true
+		resp.Body.Close()
+		return nil, errors.New("connection reset after the server answered")
+	}
+	return resp, err
+}
+
+// TestWebhookEndpoints_TestRetriedQueuesOneEvent loses the reply of a
+// test event request: the client retries with the same Idempotency-Key,
+// which must answer the first test event, not queue a second one.
+func TestWebhookEndpoints_TestRetriedQueuesOneEvent(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	ep, err := f.c.CreateWebhookEndpoint(ctx, client.CreateWebhookEndpointParams{URL: "https://hooks.example.com/retry"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lossy, err := client.New(f.srv.URL(), f.key, client.WithHTTPClient(&http.Client{Transport: &loseFirstReply{}}),
+		client.WithSleep(func(context.Context, time.Duration) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := lossy.TestWebhookEndpoint(ctx, ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := f.c.ListEvents(ctx, client.ListEventsParams{Type: "webhook.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Data) != 1 || page.Data[0].ID != ev.ID {
+		var ids []string
+		for _, e := range page.Data {
+			ids = append(ids, e.ID)
+		}
+		t.Fatalf("one test call queued test events %v; want only %s", ids, ev.ID)
+	}
+}
