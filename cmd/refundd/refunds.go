@@ -159,10 +159,11 @@ func runRefundsImport(ctx context.Context, args []string, stdout, stderr io.Writ
 	return ctx.Err()
 }
 
-// summary lists status counts in a fixed order.
+// summary lists status counts in a fixed order, every status a refund
+// can be created in included: one left out is missing from the sum.
 func summary(counts map[string]int) string {
 	var parts []string
-	for _, s := range []string{"succeeded", "processing", "pending", "failed", "canceled", "reversed", statusError} {
+	for _, s := range []string{"succeeded", "processing", "pending", "requires_approval", "requires_review", "failed", "canceled", "reversed", statusError} {
 		switch {
 		case counts[s] == 0:
 		case s == statusError:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -323,6 +324,44 @@ func testRefundsExport(t *testing.T, r *remote) {
 	code, stdout, stderr := runCLI(t, "refunds", "export", "--url", r.srv.URL(), "--key", r.key)
 	if recs := parseCSV(t, stdout); code != 0 || len(recs) != 6 || strings.Contains(stdout, "refunds export:") || !strings.Contains(stderr, "5 refunds") {
 		t.Fatalf("export to stdout: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// TestRefundsImport_SummaryCountsEveryStatus imports refunds above the
+// merchant's approval threshold: they wait in requires_approval, and the
+// summary must say so, not "nothing to do".
+func TestRefundsImport_SummaryCountsEveryStatus(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	r.order(t, "APPR-1", "SAR", 10000, "1111")
+	req, err := http.NewRequest("PUT", r.srv.URL()+"/v1/refund_policy", strings.NewReader(`{"approval_threshold":{"SAR":500}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("put policy: %d", resp.StatusCode)
+	}
+	in := filepath.Join(t.TempDir(), "in.csv")
+	if err := os.WriteFile(in, []byte("order_reference,amount\nAPPR-1,10.00\nAPPR-1,20.00\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "refunds", "import", "--url", r.srv.URL(), "--key", r.key, in)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	checkImportResult(t, parseCSV(t, stdout), []wantRow{
+		{"2", "APPR-1", "10.00", "requires_approval", "", "derived"},
+		{"3", "APPR-1", "20.00", "requires_approval", "", "derived"},
+	})
+	if !strings.Contains(stderr, "2 rows: 2 requires_approval") {
+		t.Fatalf("summary does not count the refunds awaiting approval: %s", stderr)
 	}
 }
 
