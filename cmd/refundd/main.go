@@ -267,6 +267,22 @@ func (f *serveFlags) check() error {
 		return usageError("--max-attempts must be at least 1")
 	case f.retryBackoff <= 0:
 		return usageError("--retry-backoff must be a positive duration such as 1s")
+	// The server puts its default in place of a value out of range; a
+	// flag given one must not serve on what it did not say.
+	case f.processorTimeout <= 0:
+		return usageError("--processor-timeout must be a positive duration such as 10s")
+	case f.lease < 0:
+		return usageError("--lease must be a positive duration, or 0 for processor timeout + 20s")
+	case f.maxInFlight < 1:
+		return usageError("--max-inflight must be at least 1")
+	case f.settleDelay < 0:
+		return usageError("--settle-delay must not be negative")
+	case f.rateLimit < 0:
+		return usageError("--rate-limit must not be negative (0: unlimited)")
+	case f.rateBurst < 0:
+		return usageError("--rate-burst must not be negative")
+	case f.logFormat != "json" && f.logFormat != "text":
+		return usageError("--log must be json or text")
 	}
 	if _, err := f.metricsNets(); err != nil {
 		return err

@@ -254,6 +254,48 @@ func TestCLI_StrayArgumentsAreRefused(t *testing.T) {
 	}
 }
 
+// TestCLI_ServeRefusesOutOfRangeFlags starts serve with values its flags
+// cannot mean: each must exit 2 naming the flag, not serve on a default
+// it put in their place (a negative --rate-limit served unlimited, a
+// --max-inflight 0 served 64, --log xml served JSON).
+func TestCLI_ServeRefusesOutOfRangeFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"NegativeRateLimit", []string{"--rate-limit", "-1"}},
+		{"NegativeRateBurst", []string{"--rate-burst", "-1"}},
+		{"ZeroMaxInflight", []string{"--max-inflight", "0"}},
+		{"ZeroProcessorTimeout", []string{"--processor-timeout", "0s"}},
+		{"NegativeLease", []string{"--lease", "-1s"}},
+		{"NegativeSettleDelay", []string{"--settle-delay", "-1s"}},
+		{"UnknownLogFormat", []string{"--log", "xml"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			errOut := &signalWriter{marker: "refundd serving", ready: make(chan struct{})}
+			db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+			done := make(chan int, 1)
+			go func() {
+				done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, tc.args...), io.Discard, errOut)
+			}()
+			select {
+			case <-errOut.ready:
+				cancel()
+				<-done
+				t.Fatalf("serve %v started serving; want exit 2", tc.args)
+			case code := <-done:
+				if code != 2 || !strings.Contains(errOut.String(), tc.args[0]) {
+					t.Fatalf("want exit 2 mentioning %s, got %d: %s", tc.args[0], code, errOut.String())
+				}
+			}
+		})
+	}
+}
+
 // signalWriter collects output and closes ready once marker appears.
 type signalWriter struct {
 	mu     sync.Mutex
