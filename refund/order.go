@@ -5,6 +5,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/refundd/refundd/money"
 )
@@ -93,7 +94,7 @@ func (in *OrderInput) validate() (*Order, error) {
 	if err := validateCustomer(in.Customer); err != nil {
 		return nil, err
 	}
-	if len(in.Description) > 1000 {
+	if longer(in.Description, 1000) {
 		return nil, Errorf(EInvalidRequest, "description", "description is at most 1000 characters")
 	}
 	items, err := validateItems(in.Items, o.Amount)
@@ -124,7 +125,7 @@ func validateCard(c Card) error {
 		return Errorf(EInvalidRequest, "source.month", "month must be 1 to 12")
 	case c.Year != 0 && (c.Year < 2000 || c.Year > 2100):
 		return Errorf(EInvalidRequest, "source.year", "year must be a four-digit year")
-	case len(c.Scheme) > 32 || len(c.Name) > 100:
+	case len(c.Scheme) > 32 || longer(c.Name, 100):
 		return Errorf(EInvalidRequest, "source", "source fields are too long")
 	}
 	return nil
@@ -132,7 +133,7 @@ func validateCard(c Card) error {
 
 func validateCustomer(c Customer) error {
 	switch {
-	case len(c.Name) > 200:
+	case longer(c.Name, 200):
 		return Errorf(EInvalidRequest, "customer.name", "customer.name is at most 200 characters")
 	case c.Email != "" && !validEmail(c.Email):
 		return Errorf(EInvalidRequest, "customer.email", "customer.email is not a valid address")
@@ -172,7 +173,7 @@ func validateItems(in []ItemInput, orderAmount int64) ([]Item, error) {
 		if err != nil {
 			return nil, Errorf(EInvalidRequest, param("tax_rate"), "tax_rate must be a percentage such as 15 or 5.5")
 		}
-		if len(it.SKU) > 64 || len(it.NameEN) > 200 || len(it.NameAR) > 200 {
+		if len(it.SKU) > 64 || longer(it.NameEN, 200) || longer(it.NameAR, 200) {
 			return nil, Errorf(EInvalidRequest, param("name_en"), "sku is at most 64 and names at most 200 characters")
 		}
 		taxable := it.Taxable == nil || *it.Taxable
@@ -210,7 +211,7 @@ func validateVendors(in []VendorInput, captured int64) ([]Vendor, error) {
 		if iban != "" && !ValidIBAN(iban) {
 			return nil, Errorf(EInvalidRequest, param("iban"), "iban is not a valid IBAN")
 		}
-		if len(v.Name) > 200 {
+		if longer(v.Name, 200) {
 			return nil, Errorf(EInvalidRequest, param("name"), "name is at most 200 characters")
 		}
 		var ok bool
@@ -383,6 +384,11 @@ func itoa(i int) string {
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
 }
+
+// longer reports whether the text s has more than n characters: limits on
+// text are in characters, as the API documents them, and an Arabic letter
+// takes two bytes.
+func longer(s string, n int) bool { return utf8.RuneCountInString(s) > n }
 
 // ValidReference reports whether s can be a merchant reference (an order's
 // or a refund's): 1-255 letters, digits or _.:/#-.

@@ -426,3 +426,32 @@ func TestListCursorsNotGivenByTheList(t *testing.T) {
 		}
 	}
 }
+
+// TestTextLimitsCountCharacters sends Arabic text (two bytes a letter in
+// UTF-8) within the limits the document gives in characters: a refund
+// reason of 300 letters (limit 500), an order description of 600 (1000),
+// a customer, card holder, line and vendor name within theirs. Counted
+// in bytes they were refused at half their length, with a message
+// naming the limit in characters.
+func TestTextLimitsCountCharacters(t *testing.T) {
+	s := mustStart(t)
+	ar := func(n int) string { return strings.Repeat("ع", n) }
+	o := s.do("POST", "/v1/orders", s.key, map[string]any{"currency": "SAR", "amount": 10_000, "description": ar(600),
+		"customer": map[string]any{"name": ar(150)}, "source": map[string]any{"name": ar(80)},
+		"items":   []any{map[string]any{"id": "l1", "qty": 1, "unit_amount": 10_000, "name_en": "Dates", "name_ar": ar(150)}},
+		"vendors": []any{map[string]any{"id": "v1", "amount": 10_000, "name": ar(150)}}})
+	if o.status != 201 {
+		t.Fatalf("order with Arabic text within the limits: %d %s", o.status, o.raw)
+	}
+	r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": o.str("id"), "amount": 100, "reason": ar(300),
+		"vendors": []any{map[string]any{"vendor_id": "v1", "amount": 100}}})
+	if r.status != 201 || r.str("reason") != ar(300) {
+		t.Fatalf("refund with a 300-letter Arabic reason: %d %s", r.status, r.raw)
+	}
+	// The limits still hold, in characters.
+	r = s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": o.str("id"), "amount": 100, "reason": ar(501),
+		"vendors": []any{map[string]any{"vendor_id": "v1", "amount": 100}}})
+	expectError(t, r, 400, "invalid_request")
+	r = s.do("POST", "/v1/orders", s.key, map[string]any{"currency": "SAR", "amount": 100, "description": ar(1001)})
+	expectError(t, r, 400, "invalid_request")
+}
