@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,18 +47,32 @@ func ParseReport(r io.Reader, mapping map[string]string) ([]refund.ReportRow, er
 		return nil, refund.Errorf(refund.EInvalidRequest, "", "the report has no header row")
 	}
 	at := map[string]int{}
+	// found reads column col at header i. Two headers for one column (a
+	// processor's refund_id beside merchant_refund_id, an execution and a
+	// settlement date) are refused: which one to read is the caller's to
+	// say, not the order of the columns'.
+	found := func(col string, i int) error {
+		if prev, ok := at[col]; ok {
+			return refund.Errorf(refund.EInvalidRequest, col, "the report has two %s columns, %q and %q: name the one to read with map=%s=HEADER",
+				col, strings.TrimSpace(header[prev]), strings.TrimSpace(header[i]), col)
+		}
+		at[col] = i
+		return nil
+	}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		for col, names := range reportColumns {
 			if m, ok := mapping[col]; ok {
 				if strings.EqualFold(strings.TrimSpace(m), h) {
-					at[col] = i
+					if err := found(col, i); err != nil {
+						return nil, err
+					}
 				}
 				continue
 			}
-			for _, n := range names {
-				if h == n {
-					at[col] = i
+			if slices.Contains(names, h) {
+				if err := found(col, i); err != nil {
+					return nil, err
 				}
 			}
 		}

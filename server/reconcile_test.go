@@ -551,3 +551,38 @@ func TestReconcile_ByProcessor(t *testing.T) {
 		t.Fatalf("%d discrepancies after a refused report, %d before", after, before)
 	}
 }
+
+// TestReconcile_AmbiguousColumnsAreRefused sends reports in which two
+// headers name the same column: refundd's id under merchant_refund_id
+// beside the processor's own refund_id, an execution and a settlement
+// date, an amount twice. Which one was read depended on their order (the
+// last won), and a wrong pick records discrepancies for refunds that
+// settled. Each must be refused, naming the column, and record nothing.
+func TestReconcile_AmbiguousColumnsAreRefused(t *testing.T) {
+	s := mustStart(t)
+	order := s.mustOrder(cardOrder("4444", 100_000))
+	r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 1000})
+	if r.status != http.StatusCreated || r.str("status") != "succeeded" {
+		t.Fatalf("refund: %d %s", r.status, r.raw)
+	}
+	id := r.str("id")
+	for _, tc := range []struct{ report, param string }{
+		{"merchant_refund_id,refund_id,amount,currency,status\n" + id + ",psp_9f2c,10.00,SAR,approved\n", "refund_id"},
+		{"refund_id,amount,currency,status,executed_at,settlement_date\n" + id + ",10.00,SAR,approved,2026-03-01,2026-03-03\n", "date"},
+		{"refund_id,amount,currency,status,Amount\n" + id + ",10.00,SAR,approved,9.00\n", "amount"},
+	} {
+		got := s.reconcile(tc.report)
+		if got.status != 400 || got.str("error", "code") != "invalid_request" || got.str("error", "param") != tc.param {
+			t.Errorf("report %q: %d %s, want 400 invalid_request on %s", tc.report, got.status, got.raw, tc.param)
+		}
+	}
+	if n := len(s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any)); n != 0 {
+		t.Fatalf("%d discrepancies after refused reports", n)
+	}
+	// A map names the one to read.
+	got := s.do("POST", "/v1/reconciliations?map=refund_id=merchant_refund_id", s.key,
+		"merchant_refund_id,refund_id,amount,currency,status\n"+id+",psp_9f2c,10.00,SAR,approved\n", "Content-Type", "text/csv")
+	if got.status != 200 || got.num("flagged") != 0 {
+		t.Fatalf("mapped report: %d %s", got.status, got.raw)
+	}
+}
