@@ -164,6 +164,12 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 	if err != nil {
 		return nil, err
 	}
+	if r.Status == StatusFailed && callErr == nil && res.Status == processor.Approved {
+		// Failed while this call was out (a person resolved it, another
+		// answer came first), and now the processor says it executed: the
+		// money has left, and dropped here nobody would look again.
+		return s.reviveIfExecuted(ctx, tx, r, res)
+	}
 	if r.Status != StatusProcessing && r.Status != StatusRequiresReview {
 		return r, nil
 	}
