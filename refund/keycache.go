@@ -24,6 +24,9 @@ type KeyWatcher interface {
 type keyCache struct {
 	mu sync.Mutex
 	m  map[string]cachedKey
+	// drops counts drop calls: a key read before one may be the revoked
+	// key as it was, and must not be cached after it (see put).
+	drops uint64
 }
 
 type cachedKey struct {
@@ -31,19 +34,27 @@ type cachedKey struct {
 	at  time.Time
 }
 
-func (c *keyCache) get(prefix string, now time.Time, ttl time.Duration) (*APIKey, bool) {
+// get answers the cached key, or false and the count of drops so far,
+// which the caller hands to put with the key it reads instead.
+func (c *keyCache) get(prefix string, now time.Time, ttl time.Duration) (*APIKey, bool, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[prefix]
 	if !ok || now.Sub(e.at) >= ttl || now.Before(e.at) {
-		return nil, false
+		return nil, false, c.drops
 	}
-	return e.key, true
+	return e.key, true, c.drops
 }
 
-func (c *keyCache) put(prefix string, k *APIKey, now time.Time) {
+// put caches k, read after get answered drops, unless a key was dropped
+// since: the read may have preceded that revocation, and caching it would
+// undo the drop until the TTL.
+func (c *keyCache) put(prefix string, k *APIKey, now time.Time, drops uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.drops != drops {
+		return
+	}
 	if c.m == nil {
 		c.m = map[string]cachedKey{}
 	}
@@ -57,6 +68,7 @@ func (c *keyCache) put(prefix string, k *APIKey, now time.Time) {
 func (c *keyCache) drop(prefix string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.drops++
 	if prefix == "" {
 		clear(c.m)
 		return

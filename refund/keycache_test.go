@@ -57,3 +57,88 @@ func TestAuthenticate_KeyCache(t *testing.T) {
 		t.Fatalf("wrong secret: %v", err)
 	}
 }
+
+// hookStore runs after, once armed, when a read transaction has ended:
+// what happens on the node (or another) while a read is on its way back.
+type hookStore struct {
+	refund.Store
+	after atomic.Pointer[func()]
+}
+
+func (h *hookStore) View(ctx context.Context, fn func(tx refund.Tx) error) error {
+	err := h.Store.View(ctx, fn)
+	if f := h.after.Swap(nil); f != nil {
+		(*f)()
+	}
+	return err
+}
+
+// watchingHookStore is a hookStore on a store that sends revocations.
+type watchingHookStore struct{ *hookStore }
+
+func (w watchingHookStore) WatchKeys(ctx context.Context, changed func(prefix string)) {
+	w.Store.(refund.KeyWatcher).WatchKeys(ctx, changed)
+}
+
+// A key revoked while a request was reading it must not be cached as it
+// was before: that request may pass, the next ones may not. Revoked on
+// this node, or on another one whose notification arrives in that window
+// (a store that sends them), the revocation takes effect at once, not
+// after KeyCacheTTL.
+func TestAuthenticate_RevokedDuringRead(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		for _, where := range []string{"ThisNode", "OtherNode"} {
+			t.Run(where, func(t *testing.T) {
+				h := newHarnessOn(t, open, newLateProcessor(), nil)
+				if _, ok := h.st.(refund.KeyWatcher); where == "OtherNode" && !ok {
+					t.Skip("this store sends no revocations: KeyCacheTTL alone bounds them on another node")
+				}
+				hs := &hookStore{Store: h.st}
+				var st refund.Store = hs
+				if _, ok := h.st.(refund.KeyWatcher); ok {
+					st = watchingHookStore{hs}
+				}
+				heard := make(chan string, 16)
+				svc := h.node(newLateProcessor(), func(c *refund.Config) {
+					c.Store, c.KeyCacheTTL = st, time.Hour
+					c.OnKeyRevoked = func(prefix string) { heard <- prefix }
+				})
+				ctx, stop := context.WithCancel(h.ctx)
+				done := make(chan struct{})
+				t.Cleanup(func() { stop(); <-done })
+				listening := make(chan struct{})
+				go func() { defer close(done); svc.WatchKeys(ctx, listening) }()
+				<-listening
+				for len(heard) > 0 {
+					<-heard // the watch's start
+				}
+				k, raw, err := svc.CreateKey(h.ctx, h.p.MerchantID, "", []string{refund.ScopeOrdersRead})
+				if err != nil {
+					t.Fatal(err)
+				}
+				revoke := func() {
+					if where == "ThisNode" {
+						if err := svc.RevokeKey(h.ctx, k.ID); err != nil {
+							t.Error(err)
+						}
+						return
+					}
+					if err := h.svc.RevokeKey(h.ctx, k.ID); err != nil {
+						t.Error(err)
+					}
+					for p := range heard {
+						if p == k.Prefix {
+							return
+						}
+					}
+				}
+				hs.after.Store(&revoke)
+				// The request racing the revocation: either answer is fine.
+				_, _ = svc.Authenticate(h.ctx, raw)
+				if _, err := svc.Authenticate(h.ctx, raw); refund.ErrorCode(err) != refund.EUnauthorized {
+					t.Fatalf("after the revocation: %v, want unauthorized", err)
+				}
+			})
+		}
+	})
+}

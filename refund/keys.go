@@ -258,7 +258,7 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 	}
 	started := time.Now()
 	now := s.cfg.Now()
-	k, cached := s.keys.get(prefix, now, s.cfg.KeyCacheTTL)
+	k, cached, drops := s.keys.get(prefix, now, s.cfg.KeyCacheTTL)
 	if !cached {
 		err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
 			k, err = tx.GetAPIKeyByPrefix(ctx, prefix)
@@ -272,7 +272,7 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 			return Principal{}, err
 		}
 		if s.cfg.KeyCacheTTL > 0 {
-			s.keys.put(prefix, k, now)
+			s.keys.put(prefix, k, now, drops)
 		}
 	}
 	traceSince(ctx, "auth", started)
