@@ -16,6 +16,11 @@ func ValidIBAN(iban string) bool {
 	if len(iban) < 15 || len(iban) > 34 {
 		return false
 	}
+	// Check digits are 98 - (n mod 97), 02 to 98: 00, 01 and 99 pass the
+	// mod-97 check as 97, 98 and 02 would, yet no IBAN has them.
+	if cd := iban[2:4]; cd == "00" || cd == "01" || cd == "99" {
+		return false
+	}
 	for i, c := range iban {
 		letter := c >= 'A' && c <= 'Z'
 		digit := c >= '0' && c <= '9'
