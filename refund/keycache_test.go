@@ -142,3 +142,23 @@ func TestAuthenticate_RevokedDuringRead(t *testing.T) {
 		}
 	})
 }
+
+// A key-shaped credential with bytes no key has (not hex, not UTF-8, NUL)
+// is an unknown key like any other, on every store: PostgreSQL refuses
+// such text in a query, which must not become an internal error.
+func TestAuthenticate_MalformedKeyIsUnauthorized(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, newLateProcessor(), nil)
+		secret := "_00000000000000000000000000000000"
+		for _, raw := range []string{
+			"rk_\xff\xfe0000000000" + secret,
+			"rk_\x0000000000000" + secret,
+			"rk_ZZZZZZZZZZZZ" + secret,
+			h.p.KeyPrefix + "_\xff0000000000000000000000000000000",
+		} {
+			if _, err := h.svc.Authenticate(h.ctx, raw); refund.ErrorCode(err) != refund.EUnauthorized {
+				t.Errorf("Authenticate(%q) = %v, want unauthorized", raw, err)
+			}
+		}
+	})
+}

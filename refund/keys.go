@@ -25,10 +25,23 @@ const (
 // KeyPrefix returns the visible prefix of a raw key, or "" if it is not
 // shaped like one. Safe to log.
 func KeyPrefix(raw string) string {
-	if len(raw) != keyLen || !strings.HasPrefix(raw, "rk_") || raw[keyPrefixLen] != '_' {
+	if len(raw) != keyLen || !strings.HasPrefix(raw, "rk_") || raw[keyPrefixLen] != '_' ||
+		!isLowerHex(raw[3:keyPrefixLen]) || !isLowerHex(raw[keyPrefixLen+1:]) {
 		return ""
 	}
 	return raw[:keyPrefixLen]
+}
+
+// isLowerHex reports whether s is lower-case hex, as every key newKey
+// makes: anything else is no key, and must not reach the store, where
+// PostgreSQL refuses a NUL or invalid UTF-8 with an error, not a miss.
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func hashKey(raw string) []byte {
