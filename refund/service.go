@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -115,6 +116,11 @@ type Service struct {
 func NewService(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Processor == nil || cfg.NewID == nil {
 		return nil, errors.New("refund: Config needs Store, Processor and NewID")
+	}
+	// NaN makes a limiter that never refuses and a negative rate none at
+	// all: either would turn the limit off without a word.
+	if !(cfg.RateLimit >= 0) {
+		return nil, fmt.Errorf("refund: RateLimit %v is not a number of requests per second (0: unlimited)", cfg.RateLimit)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
