@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -197,5 +198,63 @@ func TestPostgres_KeyRevocationReachesEveryNode(t *testing.T) {
 	}
 	if keyOn(a) != http.StatusOK || keyOn(b) != http.StatusOK {
 		t.Fatal("the merchant's first key stopped working")
+	}
+}
+
+// TestPostgres_TextItCannotHold: a string PostgreSQL cannot hold as text
+// (a NUL, bytes that are not UTF-8), in a path, a query or a body, on any
+// surface, is a 400 in that surface's shape, not a 500; a refund carrying
+// one, among others batched with it, fails alone and changes nothing.
+func TestPostgres_TextItCannotHold(t *testing.T) {
+	s := mustStart(t, onDB(pgtest.URL(t, 0)))
+	order := s.mustOrder(cardOrder("4444", 10_000))
+	for _, tc := range []struct {
+		method, path string
+		body         any
+		want         int
+	}{
+		{"GET", "/v1/orders/%FF", nil, 400},
+		{"GET", "/v1/refunds/re_%00", nil, 400},
+		{"GET", "/v1/orders?reference=%FF", nil, 400},
+		{"GET", "/v1/refunds?order_id=%00", nil, 400},
+		{"GET", "/v1/events?refund_id=%00", nil, 400},
+		{"GET", "/v1/audit?action=%FF", nil, 400},
+		{"POST", "/v1/orders", `{"reference":"NUL-1","currency":"SAR","amount":100,"payment_method":"card","description":"a\u0000b"}`, 400},
+		{"POST", "/v1/refunds", `{"order_id":"` + order + `","amount":100,"reason":"a\u0000b"}`, 400},
+		// The gateway's validation failure, and SGate's bad request.
+		{"POST", "/v1/orders/%00/refund", map[string]any{"amount": 100}, 422},
+		{"POST", "/orders/%FF/refunds", map[string]any{"amount": "1.00", "reason": "x"}, 400},
+	} {
+		r := s.do(tc.method, tc.path, s.key, tc.body)
+		if r.status != tc.want {
+			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, r.status, r.raw, tc.want)
+		} else if tc.want == 400 && strings.HasPrefix(tc.path, "/v1/") && r.str("error", "code") != "invalid_request" {
+			t.Errorf("%s %s: %s, want the native invalid_request", tc.method, tc.path, r.raw)
+		}
+	}
+	var wg sync.WaitGroup
+	statuses := make([]int, 16)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reason := "fine"
+			if i%2 == 1 {
+				reason = "bad\x00"
+			}
+			statuses[i] = s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 100, "reason": reason}).status
+		}()
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		if want := map[bool]int{true: http.StatusBadRequest, false: http.StatusCreated}[i%2 == 1]; st != want {
+			t.Errorf("refund %d: %d, want %d", i, st, want)
+		}
+	}
+	if o := s.do("GET", "/v1/orders/"+order, s.key, nil); o.num("refunded_amount") != 800 || o.num("pending_refund_amount") != 0 {
+		t.Fatalf("after 8 good and 8 bad refunds: %s", o.raw)
+	}
+	if r := s.do("GET", "/v1/orders?reference=NUL-1", s.key, nil); len(r.get("data").([]any)) != 0 {
+		t.Fatalf("the refused order was made: %s", r.raw)
 	}
 }

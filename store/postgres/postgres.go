@@ -44,6 +44,10 @@ const (
 	serializationFailure = "40001"
 	deadlockDetected     = "40P01"
 	uniqueViolation      = "23505"
+	// A string PostgreSQL cannot hold as text: a NUL byte, or bytes that
+	// are not UTF-8 (a path's %00 or %FF).
+	characterNotInRepertoire = "22021"
+	untranslatableCharacter  = "22P05"
 )
 
 // Store is a refund.Store on a PostgreSQL database (the schema named first
@@ -650,7 +654,23 @@ func (e *dbError) Unwrap() error { return e.cause }
 // wrap turns a driver error into an internal *dbError naming the
 // operation that failed.
 func wrap(op string, err error) error {
+	if re := badText(err); re != nil {
+		return re
+	}
 	return newDBError("postgres: "+op+": "+err.Error(), err)
+}
+
+// badText is the caller's error when err is the server refusing a string
+// it cannot hold as text: every such string came from a request (an id in
+// a path, a query's filter, a field of a body), so it is that request's
+// bad input, not the database failing. SQLite holds the same strings; no
+// stored id or reference can equal one.
+func badText(err error) *refund.Error {
+	switch sqlstate(err) {
+	case characterNotInRepertoire, untranslatableCharacter:
+		return refund.Errorf(refund.EInvalidRequest, "", "text must be UTF-8 without NUL characters")
+	}
+	return nil
 }
 
 func newDBError(msg string, err error) *dbError {
@@ -701,6 +721,9 @@ func hide(err error) error {
 	var re *refund.Error
 	if errors.As(err, &re) {
 		return err
+	}
+	if re := badText(err); re != nil {
+		return re
 	}
 	return newDBError(err.Error(), err)
 }
