@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/refundd/refundd/processor"
 )
@@ -119,7 +121,7 @@ func (s *Service) callRefund(ctx context.Context, r *Refund, known *route) (proc
 	req := s.request(r, rt.order)
 	req.RequestID = RequestFrom(ctx).ID
 	defer traceSince(ctx, "processor", time.Now())
-	return rt.proc.Refund(cctx, req)
+	return storable(rt.proc.Refund(cctx, req))
 }
 
 // callStatus asks r's processor what became of it: by the request when the
@@ -137,9 +139,9 @@ func (s *Service) callStatus(ctx context.Context, r *Refund, known *route) (proc
 	}
 	defer func() { <-s.inflight }()
 	if rs, ok := rt.proc.(processor.RequestStatuser); ok {
-		return rs.StatusOf(cctx, s.request(r, rt.order))
+		return storable(rs.StatusOf(cctx, s.request(r, rt.order)))
 	}
-	return rt.proc.Status(cctx, r.ID)
+	return storable(rt.proc.Status(cctx, r.ID))
 }
 
 // acquireCall takes one of the MaxInFlight processor call slots, waiting
@@ -195,7 +197,7 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 		// look starts with a status check, never a blind resubmit.
 		switch {
 		case errors.As(callErr, &te):
-			r.ResponseCode, r.FailureMessage = te.Code, te.Message
+			r.ResponseCode, r.FailureMessage = text(te.Code), te.Message
 		case errors.Is(callErr, processor.ErrNotFound):
 			r.FailureMessage = "the processor has not executed it"
 		case errors.Is(callErr, processor.ErrNoStatus):
@@ -203,9 +205,7 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 		default:
 			r.FailureMessage = "processor did not answer: " + callErr.Error()
 		}
-		if len(r.FailureMessage) > 300 {
-			r.FailureMessage = r.FailureMessage[:300]
-		}
+		r.FailureMessage = clip(text(r.FailureMessage), maxMessage) // an error's text: storable saw only the answer
 		s.log.Info("refund outcome unknown", "refund", r.ID, "attempt", r.Attempts, "call", call, "err", callErr)
 		proc, err := s.processorIn(ctx, tx, r)
 		if err != nil {
@@ -303,10 +303,7 @@ func (s *Service) processorIn(ctx context.Context, tx Tx, r *Refund) (processor.
 // still starts by asking.
 func (s *Service) notSent(ctx context.Context, tx Tx, r *Refund, te *processor.TransientError, now time.Time) error {
 	r.Attempts = max(r.Attempts-1, 0)
-	r.ResponseCode, r.FailureMessage = te.Code, te.Message
-	if len(r.FailureMessage) > 300 {
-		r.FailureMessage = r.FailureMessage[:300]
-	}
+	r.ResponseCode, r.FailureMessage = text(te.Code), clip(text(te.Message), maxMessage)
 	wait := max(te.RetryAfter, s.backoff(r.Attempts+1))
 	r.NextAttemptAt, r.UpdatedAt = now.Add(wait), now
 	if r.Attempts > 0 || r.Status != StatusProcessing {
@@ -591,7 +588,38 @@ func (s *Service) callVoid(ctx context.Context, v processor.Voider, r *Refund) (
 		return processor.Result{}, err
 	}
 	defer func() { <-s.inflight }()
-	return v.Void(cctx, r.ID)
+	return storable(v.Void(cctx, r.ID))
+}
+
+// maxMessage is how much of a processor's message a refund keeps.
+const maxMessage = 300
+
+// storable is a processor's answer with text a store can keep: UTF-8
+// without NUL (PostgreSQL refuses anything else, and the answer would
+// never be recorded), its message at most maxMessage bytes.
+func storable(res processor.Result, err error) (processor.Result, error) {
+	for _, f := range []*string{&res.ResponseCode, &res.RRN, &res.STAN, &res.AuthCode, &res.ARN, &res.Reference} {
+		*f = text(*f)
+	}
+	res.Message = clip(text(res.Message), maxMessage)
+	return res, err
+}
+
+// text is s as UTF-8 without NUL.
+func text(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}
+
+// clip cuts s to at most n bytes between letters: a cut inside one leaves
+// text that is not UTF-8.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func (s *Service) update(ctx context.Context, fn func(tx Tx) error) error {
