@@ -221,7 +221,7 @@ func (s *Service) ApproveRefund(ctx context.Context, p Principal, id string) (*R
 // RejectRefund cancels a refund waiting for approval and releases its
 // amount (scope refunds:approve, by a principal other than its creator).
 func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason string) (*Refund, error) {
-	if len(reason) > 500 {
+	if longer(reason, 500) {
 		return nil, Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
 	}
 	if err := require(p, ScopeRefundsApprove); err != nil {

@@ -71,7 +71,7 @@ var (
 
 func (in MerchantInput) validate() error {
 	switch {
-	case strings.TrimSpace(in.Name) == "" || len(in.Name) > 200:
+	case strings.TrimSpace(in.Name) == "" || longer(in.Name, 200):
 		return Errorf(EInvalidRequest, "name", "name is required (at most 200 characters)")
 	case in.CR != "" && (!digitsRE.MatchString(in.CR) || len(in.CR) > 20):
 		return Errorf(EInvalidRequest, "cr", "cr must be digits (at most 20)")
@@ -136,7 +136,7 @@ func (s *Service) GetMerchant(ctx context.Context, id string) (*Merchant, error)
 // CreatePartner creates a partner linked to existing merchants, with a
 // partner key.
 func (s *Service) CreatePartner(ctx context.Context, name string, merchantIDs []string) (*Partner, string, error) {
-	if strings.TrimSpace(name) == "" || len(name) > 200 {
+	if strings.TrimSpace(name) == "" || longer(name, 200) {
 		return nil, "", Errorf(EInvalidRequest, "name", "name is required (at most 200 characters)")
 	}
 	if len(merchantIDs) == 0 {

@@ -2,10 +2,12 @@ package refund_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/refundd/refundd/credential"
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/refund"
 )
@@ -60,4 +62,26 @@ func TestLongProcessorMessageIsKeptWhole(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPasswordLengthInCharacters: a console password's 12 to 256 are
+// characters: six Arabic letters (twelve bytes) are too short.
+func TestPasswordLengthInCharacters(t *testing.T) {
+	h := newHarness(t, wordyProcessor{}, func(c *refund.Config) { c.Credentials = credential.Argon2{} })
+	for i, tc := range []struct {
+		password string
+		ok       bool
+	}{
+		{strings.Repeat("ع", 6), false},
+		{strings.Repeat("a", 11), false},
+		{strings.Repeat("ع", 12), true},
+		{strings.Repeat("ع", 256), true},
+		{strings.Repeat("ع", 257), false},
+	} {
+		_, err := h.svc.CreateUser(h.ctx, refund.UserInput{MerchantID: h.p.MerchantID, Email: fmt.Sprintf("u%d@souq.example", i),
+			Role: refund.RoleRefunder, Password: tc.password})
+		if (err == nil) != tc.ok || err != nil && refund.ErrorCode(err) != refund.EInvalidRequest {
+			t.Errorf("a password of %d characters (%d bytes): %v", len([]rune(tc.password)), len(tc.password), err)
+		}
+	}
 }

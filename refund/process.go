@@ -760,7 +760,7 @@ func (s *Service) ResolveRefund(ctx context.Context, p Principal, id string, in 
 	switch {
 	case in.Outcome != StatusSucceeded && in.Outcome != StatusFailed:
 		return nil, Errorf(EInvalidRequest, "outcome", "outcome must be succeeded or failed")
-	case len(in.Note) > 500:
+	case longer(in.Note, 500):
 		return nil, Errorf(EInvalidRequest, "note", "note is at most 500 characters")
 	}
 	ctx = s.keyedByRefund(ctx, p.MerchantID, id)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Console users: a merchant's staff, each with their own sign-in and a
@@ -129,7 +130,7 @@ type UserInput struct {
 }
 
 func validPassword(pw string) error {
-	if len(pw) < 12 || len(pw) > 256 {
+	if n := utf8.RuneCountInString(pw); n < 12 || n > 256 { // characters: six Arabic letters are twelve bytes
 		return Errorf(EInvalidRequest, "password", "a password is 12 to 256 characters")
 	}
 	return nil

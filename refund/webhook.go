@@ -218,7 +218,7 @@ func (s *Service) applyEndpointInput(ctx context.Context, e *WebhookEndpoint, in
 		e.URL = *in.URL
 	}
 	if in.Description != nil {
-		if len(*in.Description) > 500 {
+		if longer(*in.Description, 500) {
 			return Errorf(EInvalidRequest, "description", "description is longer than 500 characters")
 		}
 		e.Description = *in.Description

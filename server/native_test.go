@@ -454,4 +454,20 @@ func TestTextLimitsCountCharacters(t *testing.T) {
 	expectError(t, r, 400, "invalid_request")
 	r = s.do("POST", "/v1/orders", s.key, map[string]any{"currency": "SAR", "amount": 100, "description": ar(1001)})
 	expectError(t, r, 400, "invalid_request")
+	// The other texts a person writes: a void's reason, an endpoint's
+	// description (limits 500), within and past their limits.
+	for _, tc := range []struct {
+		path string
+		body func(n int) map[string]any
+	}{
+		{"/v1/orders/" + o.str("id") + "/voids", func(n int) map[string]any { return map[string]any{"amount": 1, "reason": ar(n)} }},
+		{"/v1/webhook_endpoints", func(n int) map[string]any {
+			return map[string]any{"url": "https://hooks.example/" + fmt.Sprint(n), "description": ar(n)}
+		}},
+	} {
+		if r := s.do("POST", tc.path, s.key, tc.body(300)); r.status != 201 {
+			t.Errorf("%s with 300 Arabic letters: %d %s", tc.path, r.status, r.raw)
+		}
+		expectError(t, s.do("POST", tc.path, s.key, tc.body(501)), 400, "invalid_request")
+	}
 }
