@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -797,6 +798,10 @@ func (s *Service) ResolveRefund(ctx context.Context, p Principal, id string, in 
 func (s *Service) ListDiscrepancies(ctx context.Context, p Principal, f DiscrepancyFilter) (Page[*Discrepancy], error) {
 	if err := require(p, ScopeRefundsRead); err != nil {
 		return Page[*Discrepancy]{}, err
+	}
+	if f.Kind != "" && !slices.Contains(DiscrepancyKinds, f.Kind) {
+		// A typo would list nothing, as if all were well.
+		return Page[*Discrepancy]{}, Errorf(EInvalidRequest, "kind", "unknown discrepancy kind %q (one of %s)", f.Kind, strings.Join(DiscrepancyKinds, ", "))
 	}
 	limit, err := pageLimit(f.Limit)
 	if err != nil {

@@ -422,6 +422,11 @@ const (
 	DiscrepancyChargebackAfterRefund = "chargeback_after_refund"
 )
 
+// DiscrepancyKinds lists every kind a discrepancy can have: these two and
+// the reconciliation's findings.
+var DiscrepancyKinds = []string{DiscrepancyExecutedNotRecorded, DiscrepancyChargebackAfterRefund,
+	ReconAmountMismatch, ReconStatusMismatch, ReconMissingAtProcessor, ReconUnknownToRefundd}
+
 // Discrepancy is a difference between what the processor did and what
 // refundd recorded that no rule could settle on its own. It is listed,
 // never silently absorbed.

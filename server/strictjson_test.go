@@ -80,6 +80,9 @@ func TestStrictQueries(t *testing.T) {
 		{"/v1/orders?limit=5&limit=6", "limit", 400},
 		{"/v1/events?type=refund.created&typ=x", "typ", 400},
 		{"/v1/discrepancies?kind=amount_mismatch", "", 200},
+		{"/v1/discrepancies?kind=chargeback_after_refund", "", 200},
+		{"/v1/discrepancies?kind=amount_mismatches", "kind", 400}, // a typo listed nothing, as if all were well
+		{"/v1/events?type=refund.succeded", "type", 400},
 	} {
 		r := s.do("GET", tc.path, s.key, nil)
 		if r.status != tc.status || (tc.param != "" && r.str("error", "param") != tc.param) {
