@@ -90,7 +90,9 @@ func (a *API) routes() []route {
 		{method: "GET", pattern: "/v1/refunds", query: append([]string{"order_id", "status", "created_gte", "created_lt"}, pageQuery...), handler: a.listRefunds},
 		{method: "GET", pattern: "/v1/refunds/{id}", handler: a.getRefund},
 		{method: "GET", pattern: "/v1/refunds/{id}/transitions", handler: a.listTransitions},
-		{method: "POST", pattern: "/v1/refunds/{id}/cancel", handler: a.cancelRefund},
+		// A cancel is no creation, but a retry after a lost reply must
+		// answer the cancel, not refund_not_cancelable.
+		{method: "POST", pattern: "/v1/refunds/{id}/cancel", creates: refund.ScopeRefundsWrite, handler: a.cancelRefund},
 		{method: "POST", pattern: "/v1/refunds/{id}/sync", handler: a.syncRefund},
 		{method: "POST", pattern: "/v1/refunds/{id}/resolve", handler: a.resolveRefund},
 		{method: "POST", pattern: "/v1/refunds/{id}/approve", handler: a.approveRefund},

@@ -707,3 +707,26 @@ func TestWebhookEndpoints_TestRetriedQueuesOneEvent(t *testing.T) {
 		t.Fatalf("one test call queued test events %v; want only %s", ids, ev.ID)
 	}
 }
+
+// TestRefunds_CancelRetriedAnswersTheCancel: a cancel whose first reply
+// is lost is retried with the same Idempotency-Key, and answers the
+// canceled refund, not refund_not_cancelable.
+func TestRefunds_CancelRetriedAnswersTheCancel(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	o := f.order(t, "CANCEL-LOST-1", "SAR", 10000, "4444")
+	queued, err := f.c.CreateRefund(ctx, client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(2000), Queue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lossy, err := client.New(f.srv.URL(), f.key, client.WithHTTPClient(&http.Client{Transport: &loseFirstReply{}}),
+		client.WithSleep(func(context.Context, time.Duration) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := lossy.CancelRefund(ctx, queued.ID)
+	if err != nil || r.Status != client.StatusCanceled {
+		t.Fatalf("cancel after a lost reply: %+v, %v", r, err)
+	}
+}

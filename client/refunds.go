@@ -153,8 +153,18 @@ func (c *Client) GetRefund(ctx context.Context, id string) (*Refund, error) {
 }
 
 // CancelRefund cancels a refund still pending (POST /v1/refunds/{id}/cancel).
+// Its retries carry one Idempotency-Key, so one whose first reply was lost
+// answers the cancel rather than refund_not_cancelable.
 func (c *Client) CancelRefund(ctx context.Context, id string) (*Refund, error) {
-	return c.refundCall(ctx, "POST", id, "/cancel")
+	esc, err := pathID("refund", id)
+	if err != nil {
+		return nil, err
+	}
+	var r Refund
+	if err := c.do(ctx, request{method: "POST", path: "/v1/refunds/" + esc + "/cancel", idemKey: c.idempotencyKey("")}, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // SyncRefund asks the processor for the refund's status now, final
