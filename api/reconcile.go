@@ -189,7 +189,13 @@ func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
 			a.fail(w, r, refund.Errorf(refund.EInvalidRequest, "map", "map must be column=HEADER"))
 			return
 		}
-		mapping[strings.ToLower(col)] = header
+		col = strings.ToLower(col)
+		if prev, twice := mapping[col]; twice {
+			// Which header to read is the caller's to say once.
+			a.fail(w, r, refund.Errorf(refund.EInvalidRequest, "map", "map names column %s twice (%q and %q)", col, prev, header))
+			return
+		}
+		mapping[col] = header
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	var maxErr *http.MaxBytesError

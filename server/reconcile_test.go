@@ -585,4 +585,10 @@ func TestReconcile_AmbiguousColumnsAreRefused(t *testing.T) {
 	if got.status != 200 || got.num("flagged") != 0 {
 		t.Fatalf("mapped report: %d %s", got.status, got.raw)
 	}
+	// Named twice, it is refused: the last was read.
+	got = s.do("POST", "/v1/reconciliations?map=refund_id=merchant_refund_id&map=refund_id=refund_id", s.key,
+		"merchant_refund_id,refund_id,amount,currency,status\n"+id+",psp_9f2c,10.00,SAR,approved\n", "Content-Type", "text/csv")
+	if got.status != 400 || got.str("error", "param") != "map" {
+		t.Fatalf("a column mapped twice: %d %s", got.status, got.raw)
+	}
 }

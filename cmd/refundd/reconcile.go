@@ -60,6 +60,9 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if !ok || col == "" || header == "" {
 			return usageError("--map must be column=HEADER")
 		}
+		if prev, twice := mapping[col]; twice {
+			return usageError(fmt.Sprintf("--map names column %s twice (%q and %q)", col, prev, header))
+		}
 		mapping[col] = header
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)

@@ -64,4 +64,8 @@ func TestCLI_Reconcile(t *testing.T) {
 			t.Errorf("reconcile %v: exit %d: %s", args, code, errOut)
 		}
 	}
+	twice := []string{"reconcile", "--url", r.srv.URL(), "--key", r.key, "--map", "refund_id=a", "--map", "refund_id=b", filepath.Join(dir, "the_2nd.csv")}
+	if code, _, errOut := runCLI(t, twice...); code != 2 || !strings.Contains(errOut, "names column refund_id twice") {
+		t.Errorf("a column mapped twice: exit %d: %s", code, errOut)
+	}
 }
