@@ -87,39 +87,39 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		err = runDemo(ctx, rest, stdout, stderr)
 	case "migrate":
-		err = runMigrate(ctx, rest, stdout)
+		err = runMigrate(ctx, rest, stdout, stderr)
 	case "bench":
 		err = runBench(ctx, rest, stdout, stderr)
 	case "merchant create":
-		err = runMerchantCreate(ctx, rest, stdout)
+		err = runMerchantCreate(ctx, rest, stdout, stderr)
 	case "merchant set-time-zone":
-		err = runMerchantSetTimeZone(ctx, rest, stdout)
+		err = runMerchantSetTimeZone(ctx, rest, stdout, stderr)
 	case "partner create":
-		err = runPartnerCreate(ctx, rest, stdout)
+		err = runPartnerCreate(ctx, rest, stdout, stderr)
 	case "key create":
-		err = runKeyCreate(ctx, rest, stdout)
+		err = runKeyCreate(ctx, rest, stdout, stderr)
 	case "key list":
-		err = runKeyList(ctx, rest, stdout)
+		err = runKeyList(ctx, rest, stdout, stderr)
 	case "key revoke":
-		err = runKeyRevoke(ctx, rest, stdout)
+		err = runKeyRevoke(ctx, rest, stdout, stderr)
 	case "user create":
-		err = runUserCreate(ctx, rest, stdout)
+		err = runUserCreate(ctx, rest, stdout, stderr)
 	case "user list":
-		err = runUserList(ctx, rest, stdout)
+		err = runUserList(ctx, rest, stdout, stderr)
 	case "user disable", "user reset-password", "user totp":
-		err = runUserChange(ctx, strings.TrimPrefix(cmd, "user "), rest, stdout)
+		err = runUserChange(ctx, strings.TrimPrefix(cmd, "user "), rest, stdout, stderr)
 	case "policy get":
-		err = runPolicyGet(ctx, rest, stdout)
+		err = runPolicyGet(ctx, rest, stdout, stderr)
 	case "policy set":
-		err = runPolicySet(ctx, rest, stdout)
+		err = runPolicySet(ctx, rest, stdout, stderr)
 	case "processor add":
-		err = runProcessorAdd(ctx, rest, stdout)
+		err = runProcessorAdd(ctx, rest, stdout, stderr)
 	case "processor list":
-		err = runProcessorList(ctx, rest, stdout)
+		err = runProcessorList(ctx, rest, stdout, stderr)
 	case "processor remove":
-		err = runProcessorRemove(ctx, rest, stdout)
+		err = runProcessorRemove(ctx, rest, stdout, stderr)
 	case "processor rotate-key":
-		err = runProcessorRotateKey(ctx, rest, stdout)
+		err = runProcessorRotateKey(ctx, rest, stdout, stderr)
 	case "sandbox serve":
 		err = runSandboxServe(ctx, rest, stdout, stderr)
 	case "refunds import":
@@ -378,8 +378,8 @@ func waitAndStop(ctx context.Context, srv *server.Server, log *slog.Logger) erro
 	return srv.Stop(sctx)
 }
 
-func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("migrate", io.Discard)
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("migrate", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -429,8 +429,8 @@ func keyJSON(k *refund.APIKey) map[string]any {
 	return j
 }
 
-func runMerchantCreate(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("merchant create", io.Discard)
+func runMerchantCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("merchant create", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	var in refund.MerchantInput
 	fs.StringVar(&in.Name, "name", "", "merchant name (required)")
@@ -457,8 +457,8 @@ func runMerchantCreate(ctx context.Context, args []string, stdout io.Writer) err
 // dates in and counts its days in. The name is checked with
 // time.LoadLocation against the zone database inside the binary before
 // the database is opened.
-func runMerchantSetTimeZone(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("merchant set-time-zone", io.Discard)
+func runMerchantSetTimeZone(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("merchant set-time-zone", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	merchant := fs.String("merchant", "", "merchant id (required)")
 	zone := fs.String("zone", "", "IANA time zone name, e.g. Asia/Kuwait (required)")
@@ -480,8 +480,8 @@ func runMerchantSetTimeZone(ctx context.Context, args []string, stdout io.Writer
 	})
 }
 
-func runPartnerCreate(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("partner create", io.Discard)
+func runPartnerCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("partner create", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	name := fs.String("name", "", "partner name (required)")
 	var merchants multi
@@ -499,8 +499,8 @@ func runPartnerCreate(ctx context.Context, args []string, stdout io.Writer) erro
 	})
 }
 
-func runKeyCreate(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("key create", io.Discard)
+func runKeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("key create", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	merchant := fs.String("merchant", "", "merchant id")
 	partner := fs.String("partner", "", "partner id")
@@ -518,8 +518,8 @@ func runKeyCreate(ctx context.Context, args []string, stdout io.Writer) error {
 	})
 }
 
-func runKeyList(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("key list", io.Discard)
+func runKeyList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("key list", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -537,8 +537,8 @@ func runKeyList(ctx context.Context, args []string, stdout io.Writer) error {
 	})
 }
 
-func runKeyRevoke(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("key revoke", io.Discard)
+func runKeyRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("key revoke", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	if err := parseArgs(fs, args); err != nil {
 		return err

@@ -473,3 +473,22 @@ func TestCLI_Users(t *testing.T) {
 		t.Fatalf("user list: %d %s", code, out)
 	}
 }
+
+// TestCLI_HelpOfEveryCommand: each command's --help prints its flags
+// (the administrative ones printed nothing, exit 0) and changes nothing.
+func TestCLI_HelpOfEveryCommand(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range [][]string{
+		{"serve"}, {"demo"}, {"migrate"}, {"bench"}, {"merchant", "create"}, {"merchant", "set-time-zone"},
+		{"partner", "create"}, {"key", "create"}, {"key", "list"}, {"key", "revoke"}, {"user", "create"}, {"user", "list"},
+		{"user", "disable"}, {"user", "reset-password"}, {"user", "totp"}, {"policy", "get"}, {"policy", "set"},
+		{"processor", "add"}, {"processor", "list"}, {"processor", "remove"}, {"processor", "rotate-key"},
+		{"sandbox", "serve"}, {"refunds", "import"}, {"refunds", "export"}, {"reconcile"},
+	} {
+		name := strings.Join(cmd, " ")
+		code, out, errOut := runCLI(t, append(cmd, "--help")...)
+		if code != 0 || out != "" || !strings.Contains(errOut, "Usage of "+name+":") || !strings.Contains(errOut, "  -") {
+			t.Errorf("%s --help: exit %d, stdout %q, stderr %q", name, code, out, errOut)
+		}
+	}
+}

@@ -24,8 +24,8 @@ func policyJSON(p *refund.RefundPolicy) map[string]any {
 		"older_than_days": p.OlderThanDays, "approval_expiry_seconds": int64(p.ApprovalExpiry / time.Second)}}
 }
 
-func runPolicyGet(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("policy get", io.Discard)
+func runPolicyGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("policy get", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	merchant := fs.String("merchant", "", "merchant id")
 	if err := parse(fs, args); err != nil {
@@ -43,8 +43,8 @@ func runPolicyGet(ctx context.Context, args []string, stdout io.Writer) error {
 // runPolicySet changes what its flags name: --threshold CUR=MINOR
 // (repeatable; --threshold none clears them), --older-than-days N,
 // --expiry DURATION.
-func runPolicySet(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("policy set", io.Discard)
+func runPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("policy set", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	merchant := fs.String("merchant", "", "merchant id")
 	var thresholds multi

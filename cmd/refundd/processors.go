@@ -39,8 +39,8 @@ func withKeyedService(ctx context.Context, db string, k keyFlags, fn func(*refun
 // runProcessorAdd adds a processor account. The credential comes from an
 // environment variable or a file, never from the command line (which
 // other users of the machine can read in the process list).
-func runProcessorAdd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("processor add", io.Discard)
+func runProcessorAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("processor add", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	merchant := fs.String("merchant", "", "merchant id")
 	name := fs.String("name", "", "the account's name, which orders give as \"processor\"")
@@ -91,8 +91,8 @@ func runProcessorAdd(ctx context.Context, args []string, stdout io.Writer) error
 	})
 }
 
-func runProcessorList(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("processor list", io.Discard)
+func runProcessorList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("processor list", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	merchant := fs.String("merchant", "", "merchant id")
 	if err := parse(fs, args); err != nil {
@@ -114,8 +114,8 @@ func runProcessorList(ctx context.Context, args []string, stdout io.Writer) erro
 	})
 }
 
-func runProcessorRemove(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("processor remove", io.Discard)
+func runProcessorRemove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("processor remove", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	merchant := fs.String("merchant", "", "merchant id")
 	if err := parseArgs(fs, args); err != nil {
@@ -136,8 +136,8 @@ func runProcessorRemove(ctx context.Context, args []string, stdout io.Writer) er
 // runProcessorRotateKey re-seals every credential under the new key: run it
 // with the new key as --secret-key-file and the old one as
 // --previous-secret-key-file, then start the nodes with the new key.
-func runProcessorRotateKey(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("processor rotate-key", io.Discard)
+func runProcessorRotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("processor rotate-key", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	var k keyFlags
 	fs.StringVar(&k.file, "secret-key-file", "", "the new secret key")

@@ -26,8 +26,8 @@ func password(envVar string) (string, error) {
 	return pw, nil
 }
 
-func runUserCreate(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("user create", io.Discard)
+func runUserCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("user create", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	merchant := fs.String("merchant", "", "merchant id")
 	email := fs.String("email", "", "the user's email, used to sign in")
@@ -49,8 +49,8 @@ func runUserCreate(ctx context.Context, args []string, stdout io.Writer) error {
 	})
 }
 
-func runUserList(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("user list", io.Discard)
+func runUserList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("user list", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	merchant := fs.String("merchant", "", "only this merchant's users")
 	if err := parse(fs, args); err != nil {
@@ -71,8 +71,8 @@ func runUserList(ctx context.Context, args []string, stdout io.Writer) error {
 
 // runUserChange serves user disable, reset-password and totp: one USER_ID
 // argument each.
-func runUserChange(ctx context.Context, what string, args []string, stdout io.Writer) error {
-	fs := newFlags("user "+what, io.Discard)
+func runUserChange(ctx context.Context, what string, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("user "+what, stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	pwEnv := fs.String("password-env", "", "reset-password: environment variable holding the new password")
 	if err := parseArgs(fs, args); err != nil {
