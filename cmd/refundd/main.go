@@ -161,7 +161,7 @@ func env(name, def string) string {
 }
 
 // envFloat reads a number from the environment; an unset or unreadable
-// variable gives def (the flag's own parsing reports bad command lines).
+// variable gives def (serveFlags.check refuses an unreadable one).
 func envFloat(name string, def float64) float64 {
 	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
 		return v
@@ -262,6 +262,12 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 
 // check refuses flag values no default can stand in for.
 func (f *serveFlags) check() error {
+	if v := os.Getenv("REFUNDD_RATE_LIMIT"); v != "" {
+		// The flag's default comes from it, where a typo would leave 200.
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			return usageError(fmt.Sprintf("REFUNDD_RATE_LIMIT %q is not a number of requests per second", v))
+		}
+	}
 	switch {
 	case f.maxAttempts < 1:
 		return usageError("--max-attempts must be at least 1")
