@@ -196,6 +196,8 @@ func TestCLI_Errors(t *testing.T) {
 		{"SweepAgesNotIncreasing", []string{"serve", "--db", db, "--sweep-ages", "24h,1h"}, 2, "--sweep-ages"},
 		{"LateRateAboveOne", []string{"sandbox", "serve", "--late-rate", "1.5"}, 2, "--late-rate"},
 		{"NegativeLateMS", []string{"sandbox", "serve", "--late-ms", "-1"}, 2, "--late-ms"},
+		{"NegativeSettleDelay", []string{"sandbox", "serve", "--settle-delay", "-1s"}, 2, "--settle-delay"},
+		{"UnknownLogFormat", []string{"sandbox", "serve", "--log", "xml"}, 2, "--log"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := runCLI(t, tc.args...)

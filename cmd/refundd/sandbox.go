@@ -42,6 +42,12 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 	if *lateMS < 0 {
 		return usageError("--late-ms must be 0 or more")
 	}
+	if *settle < 0 {
+		return usageError("--settle-delay must not be negative")
+	}
+	if *logFormat != "json" && *logFormat != "text" {
+		return usageError("--log must be json or text")
+	}
 	if *anomalyRate < 0 || *anomalyRate > 1 || *anomalyRate != *anomalyRate {
 		return usageError("--anomaly-rate must be between 0 and 1")
 	}
