@@ -664,10 +664,36 @@ func newSurface(name, base, key string, c *http.Client, invoiced bool) (surface,
 		return n, nil
 	case "ceiling":
 		return &ceilingSurface{n}, nil
+	case "gateway":
+		return &gatewaySurface{n}, nil
 	case "sgate":
 		return &sgateSurface{n}, nil
 	}
-	return nil, fmt.Errorf("bench: unknown surface %q (native or sgate)", name)
+	return nil, fmt.Errorf("bench: unknown surface %q (native, gateway or sgate)", name)
+}
+
+// gatewaySurface refunds through the gateway dialect: integer minor units
+// and an Idempotency-Key, which the dialect keeps as the refund's merchant
+// reference (the check finds the refund under it). The reply is the order.
+type gatewaySurface struct{ *native }
+
+func (g *gatewaySurface) refund(ctx context.Context, order string, amount int64, seq uint64) (reply, error) {
+	key := "bench-" + strconv.FormatUint(seq, 36) + "-" + order[len(order)-8:]
+	var rep struct {
+		Errors map[string][]string `json:"errors"`
+	}
+	status, h, err := g.do(ctx, "POST", "/v1/orders/"+order+"/refund", fmt.Appendf(nil, `{"amount":%d}`, amount), &rep, "Idempotency-Key", key)
+	if err != nil {
+		return reply{}, err
+	}
+	if status == http.StatusOK {
+		return reply{id: "ref:" + key, timing: h.Get("Server-Timing")}, nil
+	}
+	code := "http_" + strconv.Itoa(status)
+	for field := range rep.Errors {
+		code += "_" + field // 422 names the field at fault: amount, when nothing is left
+	}
+	return reply{code: code}, nil
 }
 
 // sgateSurface refunds through the SGate dialect: a decimal amount string

@@ -41,6 +41,8 @@ func TestRun(t *testing.T) {
 		{"SpreadOpen", bench.Config{Shape: "spread", Rate: 100, Orders: 20}},
 		{"HotTraced", bench.Config{Shape: "hot", Clients: 4, Trace: true}},
 		{"SpreadInvoiced", bench.Config{Shape: "spread", Clients: 4, Orders: 20, Invoiced: true}},
+		{"SpreadGateway", bench.Config{Shape: "spread", Clients: 4, Orders: 20, Surface: "gateway"}},
+		{"HotSGate", bench.Config{Shape: "hot", Clients: 4, Surface: "sgate"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
