@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/refundd/refundd/client"
+	"github.com/refundd/refundd/processor/sandbox"
+	"github.com/refundd/refundd/processor/sandbox/service"
+	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 )
 
@@ -728,5 +731,46 @@ func TestRefunds_CancelRetriedAnswersTheCancel(t *testing.T) {
 	r, err := lossy.CancelRefund(ctx, queued.ID)
 	if err != nil || r.Status != client.StatusCanceled {
 		t.Fatalf("cancel after a lost reply: %+v, %v", r, err)
+	}
+}
+
+// TestOrders_AtAProcessorAccount: an order names the merchant's processor
+// account its refunds go to, with its id there, and reads them back; its
+// refund goes through that account.
+func TestOrders_AtAProcessorAccount(t *testing.T) {
+	t.Parallel()
+	srv, key, stop := exampleServer(func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+	t.Cleanup(stop)
+	ctx := context.Background()
+	acq, err := service.New(sandbox.New(sandbox.Config{}), service.Faults{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(acq.Handler())
+	t.Cleanup(ts.Close)
+	p, err := srv.Service.Authenticate(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := srv.Service.AddProcessorAccount(ctx, p.MerchantID, refund.ProcessorAccountInput{Name: "acq-a", Kind: "acquirer", URL: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(srv.URL(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := c.CreateOrder(ctx, client.CreateOrderParams{Reference: "AT-ACQ-1", Currency: "SAR", Amount: 5000, PaymentMethod: "card",
+		Source: client.Card{Scheme: "visa", LastDigits: "4242"}, Processor: "acq-a", ProcessorOrderID: "PAY-77"})
+	if err != nil || o.Processor != acct.ID || o.ProcessorOrderID != "PAY-77" {
+		t.Fatalf("order at acq-a (%s): %+v, %v", acct.ID, o, err)
+	}
+	r, err := c.CreateRefund(ctx, client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(1000)})
+	if err != nil || r.Status != client.StatusSucceeded {
+		t.Fatalf("refund at acq-a: %+v, %v", r, err)
+	}
+	if _, err := c.CreateOrder(ctx, client.CreateOrderParams{Reference: "AT-ACQ-2", Currency: "SAR", Amount: 5000, PaymentMethod: "card",
+		Source: client.Card{Scheme: "visa", LastDigits: "4242"}, Processor: "nowhere"}); err == nil {
+		t.Fatal("an order at an unknown account was made")
 	}
 }

@@ -38,6 +38,11 @@ type CreateOrderParams struct {
 	Items          []OrderItemParams   `json:"items,omitempty"`
 	Vendors        []OrderVendorParams `json:"vendors,omitempty"`
 	Description    string              `json:"description,omitempty"`
+	// Processor names the merchant's processor account (refundd processor
+	// add --name) the order's refunds go to, with the order's id there;
+	// empty: the merchant's default account, else the node's processor.
+	Processor        string `json:"processor,omitempty"`
+	ProcessorOrderID string `json:"processor_order_id,omitempty"`
 	// IdempotencyKey is sent as the Idempotency-Key header; generated when
 	// empty.
 	IdempotencyKey string `json:"-"`
@@ -83,8 +88,12 @@ type Order struct {
 	Items               []OrderItem   `json:"items"`
 	Vendors             []OrderVendor `json:"vendors"`
 	Transactions        []Transaction `json:"transactions"`
-	CreatedAt           time.Time     `json:"created_at"`
-	UpdatedAt           time.Time     `json:"updated_at"`
+	// Processor is the id of the processor account the order's refunds go
+	// to, ProcessorOrderID the order's id there; "": the node's processor.
+	Processor        string    `json:"processor"`
+	ProcessorOrderID string    `json:"processor_order_id"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 // OrderItem is a line of an order with its refund counters.
