@@ -85,3 +85,36 @@ func TestPasswordLengthInCharacters(t *testing.T) {
 		}
 	}
 }
+
+// doorProcessor loses the answer to every submission, and refuses its
+// credentials to every lookup.
+type doorProcessor struct{}
+
+func (doorProcessor) Refund(context.Context, processor.Request) (processor.Result, error) {
+	return processor.Result{}, &processor.TransientError{Code: "timeout", Message: "no answer"}
+}
+
+func (doorProcessor) Status(context.Context, string) (processor.Result, error) {
+	return processor.Result{Status: processor.Declined, ResponseCode: processor.CodeAuthFailed, Message: "bad key"}, nil
+}
+
+// TestLookupRefusedAtTheDoorReleasesNothing: a lookup refused for the
+// caller's credentials says nothing of the refund, whose submission may
+// have run: it stays reserved, where it was recorded declined and its
+// amount released for another refund.
+func TestLookupRefusedAtTheDoorReleasesNothing(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, doorProcessor{}, nil)
+		o := h.order(10_000)
+		amount := int64(4_000)
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.drive(2)
+		got, order := h.refund(r.ID), h.getOrder(o.ID)
+		if got.Status == refund.StatusFailed || order.PendingRefundAmount != 4_000 {
+			t.Fatalf("after lookups refused at the door: %s, order pending %d", got.Status, order.PendingRefundAmount)
+		}
+	})
+}

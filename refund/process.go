@@ -188,9 +188,10 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 	if callErr != nil && call == "refund" && errors.As(callErr, &te) && te.NotExecuted {
 		return r, s.notSent(ctx, tx, r, te, now)
 	}
-	if callErr == nil && call == "refund" && res.Status == processor.Declined && res.ResponseCode == processor.CodeAuthFailed && r.Attempts > 1 {
+	if callErr == nil && res.Status == processor.Declined && res.ResponseCode == processor.CodeAuthFailed && (call != "refund" || r.Attempts > 1) {
 		// Refused at the door this time; that says nothing of an earlier
-		// attempt whose answer was lost. Keep it open, ask again later.
+		// attempt whose answer was lost, nor, asked by a lookup or a void,
+		// of the refund itself. Keep it open, ask again later.
 		callErr = &processor.TransientError{Code: res.ResponseCode, Message: res.Message}
 	}
 	if callErr != nil {
