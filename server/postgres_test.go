@@ -3,10 +3,12 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -256,5 +258,49 @@ func TestPostgres_TextItCannotHold(t *testing.T) {
 	}
 	if r := s.do("GET", "/v1/orders?reference=NUL-1", s.key, nil); len(r.get("data").([]any)) != 0 {
 		t.Fatalf("the refused order was made: %s", r.raw)
+	}
+}
+
+// TestPostgres_ProcessorTextIsNoBadRequest: text that PostgreSQL cannot
+// hold may come from the processor (a NUL in its message, or a message cut
+// inside a character when it is shortened to fit), not from the request.
+// Recording it must not fail, least of all as the caller's invalid_request:
+// a sync of a refund the caller named correctly is no bad request.
+func TestPostgres_ProcessorTextIsNoBadRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"NULInDecline", 200, `{"status":"declined","response_code":"05","message":"do not\u0000honor"}`},
+		{"LongArabicMessage", 503, `{"code":"issuer_unavailable","message":"x` + strings.Repeat("ع", 200) + `"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustStart(t, onDB(pgtest.URL(t, 0)), func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			t.Cleanup(ts.Close)
+			if _, err := s.Service.AddProcessorAccount(context.Background(), s.mer.ID,
+				refund.ProcessorAccountInput{Name: "acq", Kind: "acquirer", URL: ts.URL}); err != nil {
+				t.Fatal(err)
+			}
+			o := cardOrder("4444", 10_000)
+			o["processor"], o["processor_order_id"] = "acq", "PAY-1"
+			order := s.mustOrder(o)
+			r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 1500})
+			if r.status != http.StatusCreated {
+				t.Fatalf("refund: %d %s", r.status, r.raw)
+			}
+			got := s.do("POST", "/v1/refunds/"+r.str("id")+"/sync", s.key, nil)
+			if got.status != http.StatusOK {
+				t.Fatalf("sync: %d %s, want 200 with the processor's answer recorded", got.status, got.raw)
+			}
+			if m := got.str("failure_message"); !utf8.ValidString(m) || strings.ContainsRune(m, 0) {
+				t.Fatalf("failure_message %q", m)
+			}
+		})
 	}
 }
