@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
@@ -470,4 +472,33 @@ func TestTextLimitsCountCharacters(t *testing.T) {
 		}
 		expectError(t, s.do("POST", tc.path, s.key, tc.body(501)), 400, "invalid_request")
 	}
+}
+
+// TestTextLimitsCountCharacters_Decisions: the reasons and notes of the
+// steps after a refund is made (a rejection's reason, a void's, a
+// resolution's note) are limited in characters too; counted in bytes, 300
+// Arabic letters were refused with "at most 500 characters".
+func TestTextLimitsCountCharacters_Decisions(t *testing.T) {
+	s := mustStart(t)
+	ar := func(n int) string { return strings.Repeat("ع", n) }
+	_, approver, err := s.Service.CreateKey(context.Background(), s.mer.ID, "", []string{refund.ScopeRefundsApprove, refund.ScopeRefundsRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pol := s.do("PUT", "/v1/refund_policy", s.key, map[string]any{"approval_threshold": map[string]any{"SAR": 5000}}); pol.status != 200 {
+		t.Fatalf("policy: %d %s", pol.status, pol.raw)
+	}
+	order := s.mustOrder(cardOrder("4444", 10_000))
+	r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 5_000})
+	if r.str("status") != "requires_approval" {
+		t.Fatalf("refund: %d %s", r.status, r.raw)
+	}
+	if got := s.do("POST", "/v1/refunds/"+r.str("id")+"/reject", approver, map[string]any{"reason": ar(300)}); got.status != 200 {
+		t.Errorf("reject with a 300-letter reason: %d %s", got.status, got.raw)
+	}
+	if got := s.do("POST", "/v1/orders/"+order+"/voids", s.key, map[string]any{"amount": 100, "reason": ar(300)}); got.status != 201 && got.status != 200 {
+		t.Errorf("void with a 300-letter reason: %d %s", got.status, got.raw)
+	}
+	got := s.do("POST", "/v1/refunds/"+r.str("id")+"/reject", approver, map[string]any{"reason": ar(501)})
+	expectError(t, got, 400, "invalid_request")
 }
