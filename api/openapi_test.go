@@ -1143,3 +1143,44 @@ func TestOpenAPI_FailingExamplesMarked(t *testing.T) {
 		t.Fatal("no failing example found: the check checks nothing")
 	}
 }
+
+// TestOpenAPI_WebhookTestIdempotencyRefusalsDocumented: a webhook test
+// honours Idempotency-Key, so the same key sent for another endpoint is
+// idempotency_key_reused; the operation must document that reply like
+// every other route that takes the key.
+func TestOpenAPI_WebhookTestIdempotencyRefusalsDocumented(t *testing.T) {
+	l := mustStart(t)
+	s := l.spec()
+	table := s.errorTable(t)
+	_, key := l.merchant(t)
+	var ids []string
+	for range 2 {
+		r := l.do("POST", "/v1/webhook_endpoints", key, []byte(`{"url":"https://example.com/hook","events":["refund.succeeded"]}`), nil)
+		if r.status != http.StatusCreated {
+			t.Fatalf("endpoint: %d %s", r.status, r.short())
+		}
+		ids = append(ids, str(obj(r.body)["id"]))
+	}
+	hdr := http.Header{"Idempotency-Key": {"test-once"}}
+	if r := l.do("POST", "/v1/webhook_endpoints/"+ids[0]+"/test", key, nil, hdr); r.status != http.StatusAccepted {
+		t.Fatalf("test: %d %s", r.status, r.short())
+	}
+	r := l.do("POST", "/v1/webhook_endpoints/"+ids[1]+"/test", key, nil, hdr)
+	if r.errorCode() != refund.EIdempotencyKeyReused {
+		t.Fatalf("the key again for another endpoint: %d %s, want idempotency_key_reused", r.status, r.short())
+	}
+	var o operation
+	for _, op := range s.operations(t) {
+		if op.key() == "POST /v1/webhook_endpoints/{id}/test" {
+			o = op
+		}
+	}
+	if _, ok := o.responses(t, s)[strconv.Itoa(r.status)]; !ok {
+		t.Errorf("status %d is not documented: %s", r.status, r.short())
+	}
+	for _, code := range []string{refund.EIdempotencyKeyReused, refund.EIdempotencyKeyInUse} {
+		if !slices.Contains(o.codes(), code) {
+			t.Errorf("%s (%d) is not listed for this operation", code, table[code])
+		}
+	}
+}
