@@ -283,8 +283,8 @@ func (f *serveFlags) check() error {
 		return usageError("--max-inflight must be at least 1")
 	case f.settleDelay < 0:
 		return usageError("--settle-delay must not be negative")
-	case f.rateLimit < 0:
-		return usageError("--rate-limit must not be negative (0: unlimited)")
+	case !(f.rateLimit >= 0): // NaN too: it compares false with everything
+		return usageError("--rate-limit must be a number, not negative (0: unlimited)")
 	case f.rateBurst < 0:
 		return usageError("--rate-burst must not be negative")
 	case f.logFormat != "json" && f.logFormat != "text":

@@ -267,6 +267,7 @@ func TestCLI_ServeRefusesOutOfRangeFlags(t *testing.T) {
 		args []string
 	}{
 		{"NegativeRateLimit", []string{"--rate-limit", "-1"}},
+		{"NaNRateLimit", []string{"--rate-limit", "NaN"}},
 		{"NegativeRateBurst", []string{"--rate-burst", "-1"}},
 		{"ZeroMaxInflight", []string{"--max-inflight", "0"}},
 		{"ZeroProcessorTimeout", []string{"--processor-timeout", "0s"}},
