@@ -7,13 +7,14 @@ type RouteInfo struct {
 	Method, Pattern string
 	Query           []string
 	Public          bool
+	Idempotent      bool // honours Idempotency-Key
 }
 
 // Routes returns the route table Register serves.
 func Routes() []RouteInfo {
 	var out []RouteInfo
 	for _, r := range New(nil, nil).routes() {
-		out = append(out, RouteInfo{Method: r.method, Pattern: r.pattern, Query: r.query, Public: r.public})
+		out = append(out, RouteInfo{Method: r.method, Pattern: r.pattern, Query: r.query, Public: r.public, Idempotent: r.creates != ""})
 	}
 	return out
 }

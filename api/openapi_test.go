@@ -1184,3 +1184,42 @@ func TestOpenAPI_WebhookTestIdempotencyRefusalsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPI_IdempotencyKeyDocumented: the operations that take an
+// Idempotency-Key are the routes that honour one, and each lists the two
+// refusals the key brings (idempotency_key_reused, idempotency_key_in_use)
+// with their statuses.
+func TestOpenAPI_IdempotencyKeyDocumented(t *testing.T) {
+	s := mustStart(t).spec()
+	table := s.errorTable(t)
+	honours := map[string]bool{}
+	for _, r := range api.Routes() {
+		if r.Idempotent {
+			honours[r.Method+" "+r.Pattern] = true
+		}
+	}
+	if len(honours) == 0 {
+		t.Fatal("no route honours Idempotency-Key: the check checks nothing")
+	}
+	for _, o := range s.operations(t) {
+		takes := false
+		for _, p := range o.params(t, s) {
+			takes = takes || p["in"] == "header" && p["name"] == "Idempotency-Key"
+		}
+		if takes != honours[o.key()] {
+			t.Errorf("%s: documents Idempotency-Key %v, honours it %v", o.key(), takes, honours[o.key()])
+		}
+		if !takes {
+			continue
+		}
+		responses := o.responses(t, s)
+		for _, code := range []string{refund.EIdempotencyKeyReused, refund.EIdempotencyKeyInUse} {
+			if !slices.Contains(o.codes(), code) {
+				t.Errorf("%s: x-error-codes lacks %s", o.key(), code)
+			}
+			if _, ok := responses[strconv.Itoa(table[code])]; !ok {
+				t.Errorf("%s: no %d response for %s", o.key(), table[code], code)
+			}
+		}
+	}
+}
