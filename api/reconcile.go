@@ -59,26 +59,40 @@ func ParseReport(r io.Reader, mapping map[string]string) ([]refund.ReportRow, er
 		at[col] = i
 		return nil
 	}
+	if err := checkMapping(mapping); err != nil {
+		return nil, err
+	}
+	for col, m := range mapping {
+		// The header spelled as mapped first: only then one in another
+		// case, so that of "amount" and "Amount" either can be named.
+		m = strings.TrimSpace(m)
+		var exact, folded []int
+		for i, h := range header {
+			switch h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")); {
+			case h == m:
+				exact = append(exact, i)
+			case strings.EqualFold(h, m):
+				folded = append(folded, i)
+			}
+		}
+		if len(exact) == 0 {
+			exact = folded
+		}
+		for _, i := range exact {
+			if err := found(col, i); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		for col, names := range reportColumns {
-			if m, ok := mapping[col]; ok {
-				if strings.EqualFold(strings.TrimSpace(m), h) {
-					if err := found(col, i); err != nil {
-						return nil, err
-					}
-				}
-				continue
-			}
-			if slices.Contains(names, h) {
+			if _, mapped := mapping[col]; !mapped && slices.Contains(names, h) {
 				if err := found(col, i); err != nil {
 					return nil, err
 				}
 			}
 		}
-	}
-	if err := checkMapping(mapping); err != nil {
-		return nil, err
 	}
 	for _, need := range []string{"amount", "currency", "status"} {
 		if _, ok := at[need]; !ok {

@@ -591,4 +591,15 @@ func TestReconcile_AmbiguousColumnsAreRefused(t *testing.T) {
 	if got.status != 400 || got.str("error", "param") != "map" {
 		t.Fatalf("a column mapped twice: %d %s", got.status, got.raw)
 	}
+	// Two headers in different case: the map names either by its spelling.
+	for _, tc := range []struct {
+		header  string
+		flagged int64
+	}{{"amount", 0}, {"Amount", 1}} {
+		got = s.do("POST", "/v1/reconciliations?map=amount="+tc.header, s.key,
+			"refund_id,amount,currency,status,Amount\n"+id+",10.00,SAR,approved,9.00\n", "Content-Type", "text/csv")
+		if got.status != 200 || got.num("flagged") != tc.flagged {
+			t.Fatalf("map=amount=%s: %d %s, want %d flagged", tc.header, got.status, got.raw, tc.flagged)
+		}
+	}
 }
