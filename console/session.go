@@ -145,7 +145,7 @@ func (c *Console) signedIn(h pageFunc) http.Handler {
 			c.toLogin(w, r, "")
 			return
 		}
-		if strings.HasPrefix(ck.Value, "u") {
+		if refund.IsUserSessionID(ck.Value) {
 			c.userSession(h, w, r, ck.Value)
 			return
 		}
@@ -364,7 +364,7 @@ func (c *Console) dropSession(r *http.Request) {
 	if err != nil {
 		return
 	}
-	if !strings.HasPrefix(old.Value, "u") {
+	if !refund.IsUserSessionID(old.Value) {
 		c.sessions.delete(old.Value)
 		return
 	}

@@ -300,7 +300,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 		if err := tx.UpdateUser(ctx, cur); err != nil {
 			return err
 		}
-		sessionID = "u" + token() + token()
+		sessionID = userSessionPrefix + token() + token()
 		sess = &ConsoleSession{IDHash: hashID(sessionID), UserID: cur.ID, MerchantID: cur.MerchantID, CSRF: token(), CreatedAt: now, SeenAt: now}
 		if err := tx.CreateConsoleSession(ctx, sess); err != nil {
 			return err
@@ -384,6 +384,15 @@ func validLanguage(tag string) bool {
 func (s *Service) SignOut(ctx context.Context, sessionID string) error {
 	return s.write(ctx, func(tx Tx) error { return tx.DeleteConsoleSession(ctx, hashID(sessionID)) })
 }
+
+// userSessionPrefix starts every console user's session id, which lives
+// in the database; the console's key sessions, in memory, never start so
+// (their ids are upper-case).
+const userSessionPrefix = "u"
+
+// IsUserSessionID reports whether a console session id is a user's (see
+// SignIn), to be read from the database.
+func IsUserSessionID(id string) bool { return strings.HasPrefix(id, userSessionPrefix) }
 
 func hashID(id string) string {
 	h := sha256.Sum256([]byte(id))

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -159,18 +160,26 @@ func runRefundsImport(ctx context.Context, args []string, stdout, stderr io.Writ
 	return ctx.Err()
 }
 
-// summary lists status counts in a fixed order, every status a refund
-// can be created in included: one left out is missing from the sum.
+// summary lists status counts, the usual statuses in a fixed order and
+// any other after them (a status this list does not know yet still
+// counts), then the rows not refunded.
 func summary(counts map[string]int) string {
+	order := []string{"succeeded", "processing", "pending", "requires_approval", "requires_review", "failed", "canceled", "reversed"}
+	var others []string
+	for s := range counts {
+		if s != statusError && !slices.Contains(order, s) {
+			others = append(others, s)
+		}
+	}
+	slices.Sort(others)
 	var parts []string
-	for _, s := range []string{"succeeded", "processing", "pending", "requires_approval", "requires_review", "failed", "canceled", "reversed", statusError} {
-		switch {
-		case counts[s] == 0:
-		case s == statusError:
-			parts = append(parts, fmt.Sprintf("%d not refunded", counts[s]))
-		default:
+	for _, s := range append(order, others...) {
+		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
+	}
+	if counts[statusError] > 0 {
+		parts = append(parts, fmt.Sprintf("%d not refunded", counts[statusError]))
 	}
 	if len(parts) == 0 {
 		return "nothing to do"

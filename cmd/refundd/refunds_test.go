@@ -536,3 +536,20 @@ func TestProgress(t *testing.T) {
 		})
 	}
 }
+
+// TestSummary: every status counted is in the closing line, one this
+// command does not know yet too, after the usual ones.
+func TestSummary(t *testing.T) {
+	for _, tc := range []struct {
+		counts map[string]int
+		want   string
+	}{
+		{map[string]int{}, "nothing to do"},
+		{map[string]int{"succeeded": 2, statusError: 1, "requires_approval": 1}, "2 succeeded, 1 requires_approval, 1 not refunded"},
+		{map[string]int{"on_hold": 1, "failed": 1}, "1 failed, 1 on_hold"},
+	} {
+		if got := summary(tc.counts); got != tc.want {
+			t.Errorf("summary(%v) = %q, want %q", tc.counts, got, tc.want)
+		}
+	}
+}
