@@ -13,8 +13,8 @@ import (
 )
 
 // wordyProcessor answers every submission with a message longer than
-// refundd keeps, in Arabic: in an error (the outcome unknown, or the
-// attempt not sent), or in a decline that also holds a NUL.
+// refundd keeps, in Arabic, and a NUL: in an error (the outcome unknown,
+// or the attempt not sent), or in a decline.
 type wordyProcessor struct{ notExecuted, declined bool }
 
 // wordy is 401 bytes: cut at 300, it would end in half a letter.
@@ -24,7 +24,7 @@ func (p wordyProcessor) Refund(context.Context, processor.Request) (processor.Re
 	if p.declined {
 		return processor.Result{Status: processor.Declined, ResponseCode: "05\x00", Message: "\x00" + wordy}, nil
 	}
-	return processor.Result{}, &processor.TransientError{Code: "timeout", Message: wordy, NotExecuted: p.notExecuted}
+	return processor.Result{}, &processor.TransientError{Code: "timeout\x00", Message: "\x00" + wordy, NotExecuted: p.notExecuted}
 }
 
 func (wordyProcessor) Status(context.Context, string) (processor.Result, error) {

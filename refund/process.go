@@ -316,7 +316,7 @@ func (s *Service) notSent(ctx context.Context, tx Tx, r *Refund, te *processor.T
 		return err
 	}
 	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: StatusProcessing, To: StatusPending,
-		Cause: fmt.Sprintf("not executed by the processor (%s: %s); submitted again in %s", te.Code, te.Message, wait.Round(time.Second)), At: now}); err != nil {
+		Cause: fmt.Sprintf("not executed by the processor (%s: %s); submitted again in %s", r.ResponseCode, r.FailureMessage, wait.Round(time.Second)), At: now}); err != nil {
 		return err
 	}
 	// A chargeback that came while it was at the processor counted it as
