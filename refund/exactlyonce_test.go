@@ -859,3 +859,56 @@ func TestIdempotentClaims_PassingConditionsAreNotReplayed(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// raceStore loses the next UpdateRefund to a concurrent writer once armed
+// (the worker took the refund between the caller's read and its write).
+type raceStore struct {
+	refund.Store
+	armed atomic.Bool
+}
+
+func (s *raceStore) Update(ctx context.Context, fn func(refund.Tx) error) error {
+	return s.Store.Update(ctx, func(tx refund.Tx) error { return fn(raceTx{tx, s}) })
+}
+
+type raceTx struct {
+	refund.Tx
+	s *raceStore
+}
+
+func (tx raceTx) UpdateRefund(ctx context.Context, r *refund.Refund) error {
+	if tx.s.armed.CompareAndSwap(true, false) {
+		return refund.Errorf(refund.EConflict, "", "refund %q was changed concurrently", r.ID)
+	}
+	return tx.Tx.UpdateRefund(ctx, r)
+}
+
+// A cancel that lost a race to a concurrent change is not the key's
+// answer: its retry with the same key runs again and cancels, rather than
+// being replayed "changed concurrently" for as long as the key is kept.
+func TestIdempotentClaims_CancelLosingARaceIsNotReplayed(t *testing.T) {
+	rs := &raceStore{}
+	h := newHarnessOn(t, func(t *testing.T) refund.Store { rs.Store = openSQLite(t); return rs }, &instantProcessor{}, nil)
+	o := h.order(10000)
+	queued, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr(int64(100)), Queue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsWrite, "cancel-1", "hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.armed.Store(true)
+	if _, err := h.svc.CancelRefund(refund.WithClaim(h.ctx, c), h.p, queued.ID); refund.ErrorCode(err) != refund.EConflict {
+		t.Fatalf("cancel losing a race: %v, want %s", err, refund.EConflict)
+	}
+	h.svc.CompleteIdempotent(h.ctx, c, refund.Reply{Status: 409, Body: []byte(`{"error":{"code":"conflict"}}`)})
+	c, err = h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsWrite, "cancel-1", "hash")
+	if err != nil || c.Replay != nil {
+		t.Fatalf("retry of a cancel that lost a race: %+v %v, want a fresh claim", c, err)
+	}
+	r, err := h.svc.CancelRefund(refund.WithClaim(h.ctx, c), h.p, queued.ID)
+	if err != nil || r.Status != refund.StatusCanceled {
+		t.Fatalf("retry: %+v %v", r, err)
+	}
+}

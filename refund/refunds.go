@@ -548,14 +548,16 @@ func (s *Service) Transitions(ctx context.Context, p Principal, id string) ([]Tr
 }
 
 // CancelRefund cancels a refund that has not reached the processor and
-// releases its reservation.
-func (s *Service) CancelRefund(ctx context.Context, p Principal, id string) (*Refund, error) {
+// releases its reservation. A cancel that lost a race to a concurrent
+// change is no answer its Idempotency-Key keeps: the retry runs again.
+func (s *Service) CancelRefund(ctx context.Context, p Principal, id string) (_ *Refund, err error) {
+	defer func() { noteTransient(ctx, err) }()
 	if err := require(p, ScopeRefundsWrite); err != nil {
 		return nil, err
 	}
 	ctx = s.keyedByRefund(ctx, p.MerchantID, id)
 	var r *Refund
-	err := s.write(ctx, func(tx Tx) (err error) {
+	err = s.write(ctx, func(tx Tx) (err error) {
 		if r, err = tx.GetRefund(ctx, p.MerchantID, id); err != nil {
 			return err
 		}
