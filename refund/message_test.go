@@ -118,3 +118,28 @@ func TestLookupRefusedAtTheDoorReleasesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestNotifiedAuthFailedDeclineFails: a processor's notification that a
+// refund failed is its word about the refund, whatever its code: one with
+// auth_failed fails it as any other, where only a lookup's or a void's
+// refusal of refundd's own credentials says nothing of the refund.
+func TestNotifiedAuthFailedDeclineFails(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, wordyProcessor{}, nil)
+		o := h.order(10_000)
+		amount := int64(4_000)
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := h.svc.ApplyNotification(h.ctx, refund.Notification{ID: "msg_1", Type: refund.NotifyRefundFailed, RefundID: r.ID,
+			ResponseCode: processor.CodeAuthFailed, Message: "cardholder authentication failed"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, order := h.refund(r.ID), h.getOrder(o.ID)
+		if !out.Applied || got.Status != refund.StatusFailed || order.PendingRefundAmount != 0 {
+			t.Fatalf("after a refund.failed notification (auth_failed): %+v, refund %s, order pending %d", out, got.Status, order.PendingRefundAmount)
+		}
+	})
+}

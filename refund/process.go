@@ -188,10 +188,12 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 	if callErr != nil && call == "refund" && errors.As(callErr, &te) && te.NotExecuted {
 		return r, s.notSent(ctx, tx, r, te, now)
 	}
-	if callErr == nil && res.Status == processor.Declined && res.ResponseCode == processor.CodeAuthFailed && (call != "refund" || r.Attempts > 1) {
+	if callErr == nil && res.Status == processor.Declined && res.ResponseCode == processor.CodeAuthFailed &&
+		(call == "status" || call == "void" || call == "refund" && r.Attempts > 1) {
 		// Refused at the door this time; that says nothing of an earlier
 		// attempt whose answer was lost, nor, asked by a lookup or a void,
-		// of the refund itself. Keep it open, ask again later.
+		// of the refund itself. Keep it open, ask again later. (A
+		// notification is the processor's own word: no door was knocked.)
 		callErr = &processor.TransientError{Code: res.ResponseCode, Message: res.Message}
 	}
 	if callErr != nil {
