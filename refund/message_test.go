@@ -143,3 +143,24 @@ func TestNotifiedAuthFailedDeclineFails(t *testing.T) {
 		}
 	})
 }
+
+// TestNotifiedMessageIsStorable: a processor's notification carries its
+// own text, as an answer does: with a NUL in it, PostgreSQL refused the
+// refund's update, and the decline it reported was never recorded.
+func TestNotifiedMessageIsStorable(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, wordyProcessor{}, nil)
+		o := h.order(10_000)
+		amount := int64(4_000)
+		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.svc.ApplyNotification(h.ctx, refund.Notification{ID: "msg_1", Type: refund.NotifyRefundFailed, RefundID: r.ID,
+			ResponseCode: "05\x00", Message: "\x00" + wordy})
+		got := h.refund(r.ID)
+		if err != nil || got.Status != refund.StatusFailed || got.FailureCode != "05" || !strings.HasPrefix(wordy, got.FailureMessage) || len(got.FailureMessage) < 290 {
+			t.Fatalf("a refund.failed notification with a NUL: %v; refund %s, code %q, message %q", err, got.Status, got.FailureCode, got.FailureMessage)
+		}
+	})
+}

@@ -68,9 +68,10 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 	if n.RefundID == "" || len(n.RefundID) > 128 {
 		return NotificationOutcome{}, Errorf(EInvalidRequest, "idempotency_key", "idempotency_key names the refund")
 	}
-	res := processor.Result{Status: map[string]processor.Status{NotifyRefundSucceeded: processor.Approved,
+	// The processor's text, as in its answers, kept as a store can hold it.
+	res, _ := storable(processor.Result{Status: map[string]processor.Status{NotifyRefundSucceeded: processor.Approved,
 		NotifyRefundFailed: processor.Declined, NotifyRefundReversed: processor.Reversed}[n.Type],
-		ResponseCode: n.ResponseCode, Message: n.Message, RRN: n.RRN, ARN: n.ARN}
+		ResponseCode: n.ResponseCode, Message: n.Message, RRN: n.RRN, ARN: n.ARN}, nil)
 	var r *Refund
 	var elsewhere bool
 	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
