@@ -60,6 +60,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if !ok || col == "" || header == "" {
 			return usageError("--map must be column=HEADER")
 		}
+		col = strings.ToLower(col) // as the API reads it
 		if prev, twice := mapping[col]; twice {
 			return usageError(fmt.Sprintf("--map names column %s twice (%q and %q)", col, prev, header))
 		}

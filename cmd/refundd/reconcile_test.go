@@ -64,8 +64,12 @@ func TestCLI_Reconcile(t *testing.T) {
 			t.Errorf("reconcile %v: exit %d: %s", args, code, errOut)
 		}
 	}
-	twice := []string{"reconcile", "--url", r.srv.URL(), "--key", r.key, "--map", "refund_id=a", "--map", "refund_id=b", filepath.Join(dir, "the_2nd.csv")}
-	if code, _, errOut := runCLI(t, twice...); code != 2 || !strings.Contains(errOut, "names column refund_id twice") {
-		t.Errorf("a column mapped twice: exit %d: %s", code, errOut)
+	// The API reads a column's name in any case: named twice in two
+	// cases, it is named twice too.
+	for _, second := range []string{"refund_id=b", "REFUND_ID=b"} {
+		twice := []string{"reconcile", "--url", r.srv.URL(), "--key", r.key, "--map", "refund_id=a", "--map", second, filepath.Join(dir, "the_2nd.csv")}
+		if code, _, errOut := runCLI(t, twice...); code != 2 || !strings.Contains(errOut, "names column refund_id twice") {
+			t.Errorf("a column mapped twice (%s): exit %d: %s", second, code, errOut)
+		}
 	}
 }
