@@ -67,9 +67,10 @@ type route struct {
 	// others, so this list cannot drift from what the handler uses.
 	query  []string
 	public bool // served without an API key
-	// creates, on a route that creates something, is the scope it needs:
-	// an Idempotency-Key on it replays the first answer, to a caller
-	// holding that scope only.
+	// creates, on a route whose retry must not act twice (one that
+	// creates something, or a cancel), is the scope it needs: an
+	// Idempotency-Key on it replays the first answer, to a caller holding
+	// that scope only.
 	creates string
 	handler http.HandlerFunc
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -689,9 +690,11 @@ func (g *gatewaySurface) refund(ctx context.Context, order string, amount int64,
 	if status == http.StatusOK {
 		return reply{id: "ref:" + key, timing: h.Get("Server-Timing")}, nil
 	}
+	// A 422 names the fields at fault (amount, when nothing is left), in
+	// one order so that one error counts under one code.
 	code := "http_" + strconv.Itoa(status)
-	for field := range rep.Errors {
-		code += "_" + field // 422 names the field at fault: amount, when nothing is left
+	for _, field := range slices.Sorted(maps.Keys(rep.Errors)) {
+		code += "_" + field
 	}
 	return reply{code: code}, nil
 }

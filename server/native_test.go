@@ -474,9 +474,9 @@ func TestTextLimitsCountCharacters(t *testing.T) {
 	}
 }
 
-// TestTextLimitsCountCharacters_Decisions: the reasons and notes of the
-// steps after a refund is made (a rejection's reason, a void's, a
-// resolution's note) are limited in characters too; counted in bytes, 300
+// TestTextLimitsCountCharacters_Decisions: the reasons of the steps after
+// a refund is made (a rejection's, a void's) are limited in characters
+// too (a resolution's note by the same rule, untested here); counted in bytes, 300
 // Arabic letters were refused with "at most 500 characters".
 func TestTextLimitsCountCharacters_Decisions(t *testing.T) {
 	s := mustStart(t)
