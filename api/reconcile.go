@@ -25,6 +25,26 @@ var reportColumns = map[string][]string{
 	"date":      {"date", "executed_at", "settlement_date"},
 }
 
+// ReportMapping reads map pairs (column=HEADER, the column in any case)
+// into the mapping ParseReport takes, for the API and the CLI alike. A
+// column named twice is refused: which header to read is the caller's to
+// say once.
+func ReportMapping(pairs []string) (map[string]string, error) {
+	mapping := map[string]string{}
+	for _, m := range pairs {
+		col, header, ok := strings.Cut(m, "=")
+		if !ok || col == "" || header == "" {
+			return nil, refund.Errorf(refund.EInvalidRequest, "map", "map must be column=HEADER")
+		}
+		col = strings.ToLower(col)
+		if prev, twice := mapping[col]; twice {
+			return nil, refund.Errorf(refund.EInvalidRequest, "map", "map names column %s twice (%q and %q)", col, prev, header)
+		}
+		mapping[col] = header
+	}
+	return mapping, nil
+}
+
 // checkMapping refuses a mapping of a column no report has.
 func checkMapping(mapping map[string]string) error {
 	for col := range mapping {
@@ -196,20 +216,10 @@ func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
 			*d.day = t
 		}
 	}
-	mapping := map[string]string{}
-	for _, m := range r.URL.Query()["map"] {
-		col, header, ok := strings.Cut(m, "=")
-		if !ok || col == "" || header == "" {
-			a.fail(w, r, refund.Errorf(refund.EInvalidRequest, "map", "map must be column=HEADER"))
-			return
-		}
-		col = strings.ToLower(col)
-		if prev, twice := mapping[col]; twice {
-			// Which header to read is the caller's to say once.
-			a.fail(w, r, refund.Errorf(refund.EInvalidRequest, "map", "map names column %s twice (%q and %q)", col, prev, header))
-			return
-		}
-		mapping[col] = header
+	mapping, err := ReportMapping(r.URL.Query()["map"])
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	var maxErr *http.MaxBytesError

@@ -15,7 +15,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/client"
+	"github.com/refundd/refundd/refund"
 )
 
 // mapFlags collects --map column=HEADER.
@@ -54,17 +56,9 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	mapping := map[string]string{}
-	for _, m := range columns {
-		col, header, ok := strings.Cut(m, "=")
-		if !ok || col == "" || header == "" {
-			return usageError("--map must be column=HEADER")
-		}
-		col = strings.ToLower(col) // as the API reads it
-		if prev, twice := mapping[col]; twice {
-			return usageError(fmt.Sprintf("--map names column %s twice (%q and %q)", col, prev, header))
-		}
-		mapping[col] = header
+	mapping, err := api.ReportMapping(columns)
+	if err != nil {
+		return usageError("--" + refund.ErrorMessage(err))
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
