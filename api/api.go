@@ -485,6 +485,15 @@ func queryLimit(r *http.Request) (int, error) {
 	return n, nil
 }
 
+// queryPage reads a list's limit and its cursor (see queryCursor).
+func queryPage(r *http.Request, prefix string) (limit int, cursor string, err error) {
+	if limit, err = queryLimit(r); err != nil {
+		return 0, "", err
+	}
+	cursor, err = queryCursor(r, prefix)
+	return limit, cursor, err
+}
+
 // queryCursor is the cursor of a list whose objects' ids start with
 // prefix_: a next_cursor is the id of a page's last object. Anything else
 // is refused, as the document says, rather than taken as a place in the

@@ -34,11 +34,7 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := refund.AuditFilter{ObjectID: q.Get("object_id"), Action: q.Get("action")}
 	var err error
-	if f.Limit, err = queryLimit(r); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if f.Cursor, err = queryCursor(r, "aud"); err != nil {
+	if f.Limit, f.Cursor, err = queryPage(r, "aud"); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -198,12 +198,7 @@ func (a *API) getOrder(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listOrders(w http.ResponseWriter, r *http.Request) {
-	limit, err := queryLimit(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	cursor, err := queryCursor(r, "ord")
+	limit, cursor, err := queryPage(r, "ord")
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -126,12 +126,7 @@ type discrepancyJSON struct {
 }
 
 func (a *API) listDiscrepancies(w http.ResponseWriter, r *http.Request) {
-	limit, err := queryLimit(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	cursor, err := queryCursor(r, "dsc")
+	limit, cursor, err := queryPage(r, "dsc")
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -195,10 +190,7 @@ func refundFilter(r *http.Request) (refund.RefundFilter, error) {
 	q := r.URL.Query()
 	f := refund.RefundFilter{OrderID: q.Get("order_id"), Status: refund.Status(q.Get("status"))}
 	var err error
-	if f.Limit, err = queryLimit(r); err != nil {
-		return f, err
-	}
-	if f.Cursor, err = queryCursor(r, "re"); err != nil {
+	if f.Limit, f.Cursor, err = queryPage(r, "re"); err != nil {
 		return f, err
 	}
 	if f.CreatedAfter, err = queryTime(r, "created_gte"); err != nil {

@@ -156,11 +156,7 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var f refund.AttemptFilter
-	if f.Limit, err = queryLimit(r); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if f.Cursor, err = queryCursor(r, "wa"); err != nil {
+	if f.Limit, f.Cursor, err = queryPage(r, "wa"); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -178,11 +174,7 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := refund.EventFilter{Type: q.Get("type"), RefundID: q.Get("refund_id")}
 	var err error
-	if f.Limit, err = queryLimit(r); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if f.Cursor, err = queryCursor(r, "evt"); err != nil {
+	if f.Limit, f.Cursor, err = queryPage(r, "evt"); err != nil {
 		a.fail(w, r, err)
 		return
 	}
