@@ -68,10 +68,9 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 	if n.RefundID == "" || len(n.RefundID) > 128 {
 		return NotificationOutcome{}, Errorf(EInvalidRequest, "idempotency_key", "idempotency_key names the refund")
 	}
-	// The processor's text, as in its answers, kept as a store can hold it.
-	res, _ := storable(processor.Result{Status: map[string]processor.Status{NotifyRefundSucceeded: processor.Approved,
+	res := storable(processor.Result{Status: map[string]processor.Status{NotifyRefundSucceeded: processor.Approved,
 		NotifyRefundFailed: processor.Declined, NotifyRefundReversed: processor.Reversed}[n.Type],
-		ResponseCode: n.ResponseCode, Message: n.Message, RRN: n.RRN, ARN: n.ARN}, nil)
+		ResponseCode: n.ResponseCode, Message: n.Message, RRN: n.RRN, ARN: n.ARN})
 	var r *Refund
 	var elsewhere bool
 	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {

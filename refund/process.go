@@ -122,7 +122,7 @@ func (s *Service) callRefund(ctx context.Context, r *Refund, known *route) (proc
 	req := s.request(r, rt.order)
 	req.RequestID = RequestFrom(ctx).ID
 	defer traceSince(ctx, "processor", time.Now())
-	return storable(rt.proc.Refund(cctx, req))
+	return answered(rt.proc.Refund(cctx, req))
 }
 
 // callStatus asks r's processor what became of it: by the request when the
@@ -140,9 +140,9 @@ func (s *Service) callStatus(ctx context.Context, r *Refund, known *route) (proc
 	}
 	defer func() { <-s.inflight }()
 	if rs, ok := rt.proc.(processor.RequestStatuser); ok {
-		return storable(rs.StatusOf(cctx, s.request(r, rt.order)))
+		return answered(rs.StatusOf(cctx, s.request(r, rt.order)))
 	}
-	return storable(rt.proc.Status(cctx, r.ID))
+	return answered(rt.proc.Status(cctx, r.ID))
 }
 
 // acquireCall takes one of the MaxInFlight processor call slots, waiting
@@ -592,21 +592,25 @@ func (s *Service) callVoid(ctx context.Context, v processor.Voider, r *Refund) (
 		return processor.Result{}, err
 	}
 	defer func() { <-s.inflight }()
-	return storable(v.Void(cctx, r.ID))
+	return answered(v.Void(cctx, r.ID))
 }
 
 // maxMessage is how much of a processor's message a refund keeps.
 const maxMessage = 300
 
-// storable is a processor's answer with text a store can keep: UTF-8
-// without NUL (PostgreSQL refuses anything else, and the answer would
-// never be recorded), its message at most maxMessage bytes.
-func storable(res processor.Result, err error) (processor.Result, error) {
+// answered is a processor call's answer, its text storable.
+func answered(res processor.Result, err error) (processor.Result, error) { return storable(res), err }
+
+// storable is a processor's answer (to a call, or in a notification) with
+// text a store can keep: UTF-8 without NUL (PostgreSQL refuses anything
+// else, and the answer would never be recorded), its message at most
+// maxMessage bytes.
+func storable(res processor.Result) processor.Result {
 	for _, f := range []*string{&res.ResponseCode, &res.RRN, &res.STAN, &res.AuthCode, &res.ARN, &res.Reference} {
 		*f = text(*f)
 	}
 	res.Message = clip(text(res.Message), maxMessage)
-	return res, err
+	return res
 }
 
 // text is s as UTF-8 without NUL.
