@@ -689,11 +689,7 @@ func TestWebhookEndpoints_TestRetriedQueuesOneEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lossy, err := client.New(f.srv.URL(), f.key, client.WithHTTPClient(&http.Client{Transport: &loseFirstReply{}}),
-		client.WithSleep(func(context.Context, time.Duration) error { return nil }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lossy := f.losingFirstReply(t)
 	ev, err := lossy.TestWebhookEndpoint(ctx, ep.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -723,11 +719,7 @@ func TestRefunds_CancelRetriedAnswersTheCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lossy, err := client.New(f.srv.URL(), f.key, client.WithHTTPClient(&http.Client{Transport: &loseFirstReply{}}),
-		client.WithSleep(func(context.Context, time.Duration) error { return nil }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lossy := f.losingFirstReply(t)
 	r, err := lossy.CancelRefund(ctx, queued.ID)
 	if err != nil || r.Status != client.StatusCanceled {
 		t.Fatalf("cancel after a lost reply: %+v, %v", r, err)
@@ -773,4 +765,16 @@ func TestOrders_AtAProcessorAccount(t *testing.T) {
 		Source: client.Card{Scheme: "visa", LastDigits: "4242"}, Processor: "nowhere"}); err == nil {
 		t.Fatal("an order at an unknown account was made")
 	}
+}
+
+// losingFirstReply is a client of f's merchant whose first reply is lost
+// after the server answered, and which retries at once.
+func (f *fixture) losingFirstReply(t *testing.T) *client.Client {
+	t.Helper()
+	c, err := client.New(f.srv.URL(), f.key, client.WithHTTPClient(&http.Client{Transport: &loseFirstReply{}}),
+		client.WithSleep(func(context.Context, time.Duration) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -41,11 +41,7 @@ func TestLongProcessorMessageIsKeptWhole(t *testing.T) {
 		for _, p := range []wordyProcessor{{}, {notExecuted: true}, {declined: true}} {
 			h := newHarnessOn(t, open, p, nil)
 			o := h.order(10_000)
-			amount := int64(1_000)
-			r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
-			if err != nil {
-				t.Fatalf("%+v: %v", p, err)
-			}
+			r := h.mustRefund(o, 1_000)
 			got := h.refund(r.ID)
 			want := refund.StatusProcessing // outcome unknown
 			switch {
@@ -106,11 +102,7 @@ func TestLookupRefusedAtTheDoorReleasesNothing(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open opener) {
 		h := newHarnessOn(t, open, doorProcessor{}, nil)
 		o := h.order(10_000)
-		amount := int64(4_000)
-		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := h.mustRefund(o, 4_000)
 		h.drive(2)
 		got, order := h.refund(r.ID), h.getOrder(o.ID)
 		if got.Status == refund.StatusFailed || order.PendingRefundAmount != 4_000 {
@@ -127,11 +119,7 @@ func TestNotifiedAuthFailedDeclineFails(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open opener) {
 		h := newHarnessOn(t, open, wordyProcessor{}, nil)
 		o := h.order(10_000)
-		amount := int64(4_000)
-		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := h.mustRefund(o, 4_000)
 		out, err := h.svc.ApplyNotification(h.ctx, refund.Notification{ID: "msg_1", Type: refund.NotifyRefundFailed, RefundID: r.ID,
 			ResponseCode: processor.CodeAuthFailed, Message: "cardholder authentication failed"})
 		if err != nil {
@@ -151,16 +139,22 @@ func TestNotifiedMessageIsStorable(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open opener) {
 		h := newHarnessOn(t, open, wordyProcessor{}, nil)
 		o := h.order(10_000)
-		amount := int64(4_000)
-		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = h.svc.ApplyNotification(h.ctx, refund.Notification{ID: "msg_1", Type: refund.NotifyRefundFailed, RefundID: r.ID,
+		r := h.mustRefund(o, 4_000)
+		_, err := h.svc.ApplyNotification(h.ctx, refund.Notification{ID: "msg_1", Type: refund.NotifyRefundFailed, RefundID: r.ID,
 			ResponseCode: "05\x00", Message: "\x00" + wordy})
 		got := h.refund(r.ID)
 		if err != nil || got.Status != refund.StatusFailed || got.FailureCode != "05" || !strings.HasPrefix(wordy, got.FailureMessage) || len(got.FailureMessage) < 290 {
 			t.Fatalf("a refund.failed notification with a NUL: %v; refund %s, code %q, message %q", err, got.Status, got.FailureCode, got.FailureMessage)
 		}
 	})
+}
+
+// mustRefund refunds amount of o, failing the test on an error.
+func (h *harness) mustRefund(o *refund.Order, amount int64) *refund.Refund {
+	h.t.Helper()
+	r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
 }
