@@ -59,10 +59,9 @@ func refundOut(r *refund.Refund) refundJSON {
 	if r.Status == refund.StatusFailed {
 		j.FailureCode, j.FailureMessage = nullable(r.FailureCode), nullable(r.FailureMessage)
 	}
-	if r.Status == refund.StatusRequiresApproval {
+	if at := r.ApprovalDeadline(); !at.IsZero() {
 		// Approving or rejecting it after this is refused, and the
 		// worker cancels it.
-		at := r.ApprovalDeadline()
 		j.ApprovalExpiresAt = &at
 	}
 	if j.Items == nil {

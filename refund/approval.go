@@ -161,11 +161,14 @@ func checker(ctx context.Context, tx Tx, p Principal, id string) (*Refund, error
 	return r, nil
 }
 
-// ApprovalDeadline is when r's approval runs out (r waiting for it). A
-// refund made by a node older than migration 0024 has no deadline of its
-// own: its NextAttemptAt is the deadline until a claim moves it, and a
-// claim only takes it once that has passed.
+// ApprovalDeadline is when r's approval runs out, zero unless r waits for
+// one. A refund made by a node older than migration 0024 has no deadline
+// of its own: its NextAttemptAt is the deadline until a claim moves it,
+// and a claim only takes it once that has passed.
 func (r *Refund) ApprovalDeadline() time.Time {
+	if r.Status != StatusRequiresApproval {
+		return time.Time{}
+	}
 	if r.ApprovalExpiresAt.IsZero() {
 		return r.NextAttemptAt
 	}
@@ -254,7 +257,7 @@ func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason stri
 // The deadline decides, not the claim: a refund claimed before it (made
 // due early) waits for it again, and one still waiting after it is
 // canceled whoever claimed it since. One without a deadline of its own
-// (approvalExpiry) was claimed because its time had come.
+// (ApprovalDeadline) was claimed because its time had come.
 func (s *Service) expireApproval(ctx context.Context, r *Refund) error {
 	return s.update(ctx, func(tx Tx) error {
 		cur, err := tx.GetRefund(ctx, "", r.ID)

@@ -650,10 +650,10 @@ func EventData(r *Refund) map[string]any {
 	if r.Status == StatusFailed {
 		d["failure_code"], d["failure_message"] = orNull(r.FailureCode), orNull(r.FailureMessage)
 	}
-	if r.Status == StatusRequiresApproval {
-		// Only here: events recorded before it existed lack it, so it
-		// cannot be a key every refund event has.
-		d["approval_expires_at"] = r.ApprovalDeadline()
+	if at := r.ApprovalDeadline(); !at.IsZero() {
+		// Only while waiting: events recorded before it existed lack it,
+		// so it cannot be a key every refund event has.
+		d["approval_expires_at"] = at
 	}
 	return d
 }
