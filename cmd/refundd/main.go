@@ -262,6 +262,9 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 
 // check refuses flag values no default can stand in for.
 func (f *serveFlags) check() error {
+	if _, err := logger(f.logFormat, io.Discard); err != nil {
+		return err
+	}
 	if v := os.Getenv("REFUNDD_RATE_LIMIT"); v != "" {
 		// The flag's default comes from it, where a typo would leave 200.
 		if _, err := strconv.ParseFloat(v, 64); err != nil {
@@ -287,8 +290,6 @@ func (f *serveFlags) check() error {
 		return usageError("--rate-limit must be a number, not negative (0: unlimited)")
 	case f.rateBurst < 0:
 		return usageError("--rate-burst must not be negative")
-	case f.logFormat != "json" && f.logFormat != "text":
-		return usageError("--log must be json or text")
 	}
 	if _, err := f.metricsNets(); err != nil {
 		return err
@@ -335,14 +336,23 @@ func (f *serveFlags) sweeps() ([]time.Duration, error) {
 	return out, nil
 }
 
+// logger is the log of a --log format on w: json or text; any other
+// format is refused, not taken for JSON.
+func logger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	}
+	return nil, usageError("--log must be json or text")
+}
+
 func (f *serveFlags) config(stderr io.Writer) server.Config {
 	sweeps, _ := f.sweeps() // checked by check
 	metricsNets, _ := f.metricsNets()
-	var h slog.Handler = slog.NewJSONHandler(stderr, nil)
-	if f.logFormat == "text" {
-		h = slog.NewTextHandler(stderr, nil)
-	}
-	cfg := server.Config{Addr: f.addr, DB: f.db, Processor: f.processor, Log: slog.New(h),
+	log, _ := logger(f.logFormat, stderr) // checked by check
+	cfg := server.Config{Addr: f.addr, DB: f.db, Processor: f.processor, Log: log,
 		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate,
 		RateLimit: f.rateLimit, RateBurst: f.rateBurst, TracingEndpoint: f.otelEndpoint, ServerTiming: f.serverTiming,
 		TokenSecret: f.tokenSecret, MaxAttempts: f.maxAttempts, RetryBackoff: f.retryBackoff,

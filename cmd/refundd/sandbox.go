@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -45,8 +44,9 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 	if *settle < 0 {
 		return usageError("--settle-delay must not be negative")
 	}
-	if *logFormat != "json" && *logFormat != "text" {
-		return usageError("--log must be json or text")
+	log, err := logger(*logFormat, stderr)
+	if err != nil {
+		return err
 	}
 	if *anomalyRate < 0 || *anomalyRate > 1 || *anomalyRate != *anomalyRate {
 		return usageError("--anomaly-rate must be between 0 and 1")
@@ -61,11 +61,6 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := f.Validate(); err != nil {
 		return usageError(err.Error())
 	}
-	var h slog.Handler = slog.NewJSONHandler(stderr, nil)
-	if *logFormat == "text" {
-		h = slog.NewTextHandler(stderr, nil)
-	}
-	log := slog.New(h)
 
 	journal, err := service.OpenJournal(ctx, path)
 	if err != nil {
