@@ -68,9 +68,9 @@ type route struct {
 	query  []string
 	public bool // served without an API key
 	// creates, on a route whose retry must not act twice (one that
-	// creates something, or a cancel), is the scope it needs: an
-	// Idempotency-Key on it replays the first answer, to a caller holding
-	// that scope only.
+	// creates something, or a decision on a refund: cancel, approve,
+	// reject, resolve), is the scope it needs: an Idempotency-Key on it
+	// replays the first answer, to a caller holding that scope only.
 	creates string
 	handler http.HandlerFunc
 }
@@ -91,13 +91,13 @@ func (a *API) routes() []route {
 		{method: "GET", pattern: "/v1/refunds", query: append([]string{"order_id", "status", "created_gte", "created_lt"}, pageQuery...), handler: a.listRefunds},
 		{method: "GET", pattern: "/v1/refunds/{id}", handler: a.getRefund},
 		{method: "GET", pattern: "/v1/refunds/{id}/transitions", handler: a.listTransitions},
-		// A cancel is no creation, but a retry after a lost reply must
-		// answer the cancel, not refund_not_cancelable.
+		// A decision is no creation, but a retry after a lost reply must
+		// answer the decision, not that the refund has moved on.
 		{method: "POST", pattern: "/v1/refunds/{id}/cancel", creates: refund.ScopeRefundsWrite, handler: a.cancelRefund},
 		{method: "POST", pattern: "/v1/refunds/{id}/sync", handler: a.syncRefund},
-		{method: "POST", pattern: "/v1/refunds/{id}/resolve", handler: a.resolveRefund},
-		{method: "POST", pattern: "/v1/refunds/{id}/approve", handler: a.approveRefund},
-		{method: "POST", pattern: "/v1/refunds/{id}/reject", handler: a.rejectRefund},
+		{method: "POST", pattern: "/v1/refunds/{id}/resolve", creates: refund.ScopeRefundsReview, handler: a.resolveRefund},
+		{method: "POST", pattern: "/v1/refunds/{id}/approve", creates: refund.ScopeRefundsApprove, handler: a.approveRefund},
+		{method: "POST", pattern: "/v1/refunds/{id}/reject", creates: refund.ScopeRefundsApprove, handler: a.rejectRefund},
 		{method: "GET", pattern: "/v1/refund_policy", handler: a.getPolicy},
 		{method: "PUT", pattern: "/v1/refund_policy", handler: a.putPolicy},
 		{method: "GET", pattern: "/v1/processors", handler: a.listProcessors},

@@ -54,11 +54,8 @@ func refundOut(r *refund.Refund) refundJSON {
 		Items: r.Items, Vendors: r.Vendors, NotifyURL: nullable(r.NotifyURL),
 		ResponseCode: nullable(r.ResponseCode), RRN: nullable(r.RRN), STAN: nullable(r.STAN), AuthCode: nullable(r.AuthCode),
 		ARN: nullable(r.ARN), Attempts: r.Attempts, Surface: r.Surface, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-	// A refund still in flight reports no failure, even if the last attempt
-	// left a note; only a failed refund carries one.
-	if r.Status == refund.StatusFailed {
-		j.FailureCode, j.FailureMessage = nullable(r.FailureCode), nullable(r.FailureMessage)
-	}
+	code, msg := r.Failure()
+	j.FailureCode, j.FailureMessage = nullable(code), nullable(msg)
 	if at := r.ApprovalDeadline(); !at.IsZero() {
 		// Approving or rejecting it after this is refused, and the
 		// worker cancels it.

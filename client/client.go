@@ -3,9 +3,10 @@
 // Amounts are int64 minor units, exactly as on the wire (halalas for SAR,
 // fils for KWD: 1.005 KWD is 1005); nothing here uses floating point.
 //
-// Every POST that creates something carries an Idempotency-Key, generated
-// unless the caller sets one, and the client's own retries reuse it, so a
-// retried request never refunds twice. Transport errors, 5xx and 429 (and a
+// Every POST that creates something or decides a refund (cancel, approve,
+// reject, resolve) carries an Idempotency-Key, generated unless the caller
+// sets one, and the client's own retries reuse it, so a retried request
+// never refunds twice, and a decision retried answers the decision. Transport errors, 5xx and 429 (and a
 // 409 idempotency_key_in_use, which means an earlier attempt of the same
 // request is still running) are retried with exponential backoff that
 // honours Retry-After, a bounded number of times, and never after the

@@ -632,21 +632,7 @@ func TestRefunds_HeldForApproval(t *testing.T) {
 	t.Parallel()
 	f := mustServe(t)
 	ctx := context.Background()
-	req, err := http.NewRequest("PUT", f.srv.URL()+"/v1/refund_policy",
-		strings.NewReader(`{"approval_threshold":{"SAR":5000},"approval_expiry_seconds":7200}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+f.key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("policy: %d", resp.StatusCode)
-	}
+	f.putPolicy(t, `{"approval_threshold":{"SAR":5000},"approval_expiry_seconds":7200}`)
 	o := f.order(t, "HELD-1", "SAR", 10000, "4444")
 	held, err := f.c.CreateRefund(ctx, client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(6000)})
 	if err != nil || held.Status != client.StatusRequiresApproval || held.Status.Final() ||
@@ -689,7 +675,7 @@ func TestWebhookEndpoints_TestRetriedQueuesOneEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lossy := f.losingFirstReply(t)
+	lossy := f.losingFirstReply(t, f.key)
 	ev, err := lossy.TestWebhookEndpoint(ctx, ep.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -719,10 +705,81 @@ func TestRefunds_CancelRetriedAnswersTheCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lossy := f.losingFirstReply(t)
+	lossy := f.losingFirstReply(t, f.key)
 	r, err := lossy.CancelRefund(ctx, queued.ID)
 	if err != nil || r.Status != client.StatusCanceled {
 		t.Fatalf("cancel after a lost reply: %+v, %v", r, err)
+	}
+}
+
+// TestRefunds_DecisionsRetriedAnswerTheDecision: an approval, a rejection
+// and a resolution whose first reply is lost are retried with the same
+// Idempotency-Key and answer the decision, not that the refund moved on.
+func TestRefunds_DecisionsRetriedAnswerTheDecision(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	f.putPolicy(t, `{"approval_threshold":{"SAR":5000}}`)
+	p, err := f.srv.Service.Authenticate(ctx, f.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, approver, err := f.srv.Service.CreateKey(ctx, p.MerchantID, "", []string{refund.ScopeRefundsApprove, refund.ScopeRefundsRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := func(ref string) string {
+		r, err := f.c.CreateRefund(ctx, client.CreateRefundParams{OrderID: f.order(t, ref, "SAR", 10000, "4444").ID, Amount: client.Int64(6000)})
+		if err != nil || r.Status != client.StatusRequiresApproval {
+			t.Fatalf("held refund: %+v, %v", r, err)
+		}
+		return r.ID
+	}
+	if r, err := f.losingFirstReply(t, approver).ApproveRefund(ctx, held("DECIDE-1")); err != nil || r.Status != client.StatusSucceeded {
+		t.Fatalf("approve after a lost reply: %+v, %v", r, err)
+	}
+	r, err := f.losingFirstReply(t, approver).RejectRefund(ctx, held("DECIDE-2"), client.RejectRefundParams{Reason: "not authorised"})
+	if err != nil || r.Status != client.StatusCanceled || r.FailureMessage != "not authorised" {
+		t.Fatalf("reject after a lost reply: %+v, %v", r, err)
+	}
+	queued, err := f.c.CreateRefund(ctx, client.CreateRefundParams{OrderID: f.order(t, "DECIDE-3", "SAR", 10000, "4444").ID,
+		Amount: client.Int64(100), Queue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.srv.Store.Update(ctx, func(tx refund.Tx) error { // as if the processor never settled it
+		rf, err := tx.GetRefund(ctx, "", queued.ID)
+		if err != nil {
+			return err
+		}
+		rf.Status = refund.StatusRequiresReview
+		return tx.UpdateRefund(ctx, rf)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = f.losingFirstReply(t, f.key).ResolveRefund(ctx, queued.ID, client.ResolveRefundParams{Outcome: client.StatusFailed, Note: "acquirer: never sent"})
+	if err != nil || r.Status != client.StatusFailed {
+		t.Fatalf("resolve after a lost reply: %+v, %v", r, err)
+	}
+}
+
+// putPolicy sets f's merchant's refund policy from its JSON.
+func (f *fixture) putPolicy(t *testing.T, policy string) {
+	t.Helper()
+	req, err := http.NewRequest("PUT", f.srv.URL()+"/v1/refund_policy", strings.NewReader(policy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("policy: %d", resp.StatusCode)
 	}
 }
 
@@ -767,11 +824,11 @@ func TestOrders_AtAProcessorAccount(t *testing.T) {
 	}
 }
 
-// losingFirstReply is a client of f's merchant whose first reply is lost
-// after the server answered, and which retries at once.
-func (f *fixture) losingFirstReply(t *testing.T) *client.Client {
+// losingFirstReply is a client with key whose first reply is lost after
+// the server answered, and which retries at once.
+func (f *fixture) losingFirstReply(t *testing.T, key string) *client.Client {
 	t.Helper()
-	c, err := client.New(f.srv.URL(), f.key, client.WithHTTPClient(&http.Client{Transport: &loseFirstReply{}}),
+	c, err := client.New(f.srv.URL(), key, client.WithHTTPClient(&http.Client{Transport: &loseFirstReply{}}),
 		client.WithSleep(func(context.Context, time.Duration) error { return nil }))
 	if err != nil {
 		t.Fatal(err)

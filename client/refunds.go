@@ -100,7 +100,7 @@ type Refund struct {
 	Items             []RefundItem   `json:"items"`
 	Vendors           []RefundVendor `json:"vendors"`
 	NotifyURL         string         `json:"notify_url"`
-	FailureCode       string         `json:"failure_code"` // failed refunds only
+	FailureCode       string         `json:"failure_code"` // a failed refund, or one canceled by another than the merchant
 	FailureMessage    string         `json:"failure_message"`
 	ResponseCode      string         `json:"response_code"`
 	RRN               string         `json:"rrn"`
@@ -156,12 +156,53 @@ func (c *Client) GetRefund(ctx context.Context, id string) (*Refund, error) {
 // Its retries carry one Idempotency-Key, so one whose first reply was lost
 // answers the cancel rather than refund_not_cancelable.
 func (c *Client) CancelRefund(ctx context.Context, id string) (*Refund, error) {
+	return c.decide(ctx, id, "/cancel", nil)
+}
+
+// ApproveRefund sends on a refund waiting for approval, with a key other
+// than its creator's holding refunds:approve (POST /v1/refunds/{id}/approve):
+// it answers as creating the refund would have. Retried under one
+// Idempotency-Key, as CancelRefund is.
+func (c *Client) ApproveRefund(ctx context.Context, id string) (*Refund, error) {
+	return c.decide(ctx, id, "/approve", nil)
+}
+
+// RejectRefundParams is the reason a refund waiting for approval is
+// rejected; it becomes the refund's failure message.
+type RejectRefundParams struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// RejectRefund cancels a refund waiting for approval and releases its
+// amount (POST /v1/refunds/{id}/reject), as ApproveRefund's caller may.
+func (c *Client) RejectRefund(ctx context.Context, id string, p RejectRefundParams) (*Refund, error) {
+	return c.decide(ctx, id, "/reject", p)
+}
+
+// ResolveRefundParams settles a refund waiting for review: Outcome is
+// StatusSucceeded or StatusFailed, Note the evidence (kept in its history).
+type ResolveRefundParams struct {
+	Outcome RefundStatus `json:"outcome"`
+	Note    string       `json:"note,omitempty"`
+}
+
+// ResolveRefund settles a refund waiting for review on evidence from
+// elsewhere, with a key holding refunds:review
+// (POST /v1/refunds/{id}/resolve).
+func (c *Client) ResolveRefund(ctx context.Context, id string, p ResolveRefundParams) (*Refund, error) {
+	return c.decide(ctx, id, "/resolve", p)
+}
+
+// decide posts a decision on a refund. Every retry carries one
+// Idempotency-Key: one whose first reply was lost answers the decision,
+// not that the refund has moved on since.
+func (c *Client) decide(ctx context.Context, id, action string, body any) (*Refund, error) {
 	esc, err := pathID("refund", id)
 	if err != nil {
 		return nil, err
 	}
 	var r Refund
-	if err := c.do(ctx, request{method: "POST", path: "/v1/refunds/" + esc + "/cancel", idemKey: c.idempotencyKey("")}, &r); err != nil {
+	if err := c.do(ctx, request{method: "POST", path: "/v1/refunds/" + esc + action, body: body, idemKey: c.idempotencyKey("")}, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil

@@ -187,9 +187,10 @@ func checkNotExpired(r *Refund, now time.Time) error {
 // ApproveRefund sends a refund waiting for approval on to the processor,
 // as a refund created now would go (scope refunds:approve, by a principal
 // other than its creator).
-func (s *Service) ApproveRefund(ctx context.Context, p Principal, id string) (*Refund, error) {
+func (s *Service) ApproveRefund(ctx context.Context, p Principal, id string) (_ *Refund, err error) {
+	defer func() { noteTransient(ctx, err) }()
 	var r *Refund
-	err := s.write(ctx, func(tx Tx) (err error) {
+	err = s.write(ctx, func(tx Tx) (err error) {
 		if r, err = checker(ctx, tx, p, id); err != nil {
 			return err
 		}
@@ -223,7 +224,8 @@ func (s *Service) ApproveRefund(ctx context.Context, p Principal, id string) (*R
 
 // RejectRefund cancels a refund waiting for approval and releases its
 // amount (scope refunds:approve, by a principal other than its creator).
-func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason string) (*Refund, error) {
+func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason string) (_ *Refund, err error) {
+	defer func() { noteTransient(ctx, err) }()
 	if longer(reason, 500) {
 		return nil, Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
 	}
@@ -232,7 +234,7 @@ func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason stri
 	}
 	ctx = s.keyedByRefund(ctx, p.MerchantID, id)
 	var r *Refund
-	err := s.write(ctx, func(tx Tx) (err error) {
+	err = s.write(ctx, func(tx Tx) (err error) {
 		if r, err = checker(ctx, tx, p, id); err != nil {
 			return err
 		}

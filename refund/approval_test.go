@@ -204,3 +204,28 @@ func (h *harness) approvals(in refund.RefundPolicyInput) refund.Principal {
 	}
 	return checker
 }
+
+// TestRefundFailure: a refund shows why it ended without paying when it
+// failed, or was canceled by another than the merchant; a refund in
+// flight, a merchant's own cancel and a success show nothing, whatever
+// note an attempt left.
+func TestRefundFailure(t *testing.T) {
+	for _, tc := range []struct {
+		status         refund.Status
+		code, msg      string
+		wantCode, want string
+	}{
+		{refund.StatusFailed, "51", "insufficient funds", "51", "insufficient funds"},
+		{refund.StatusCanceled, "rejected", "duplicate", "rejected", "duplicate"},
+		{refund.StatusCanceled, "approval_expired", "nobody approved it in time", "approval_expired", "nobody approved it in time"},
+		{refund.StatusCanceled, "", "not executed by the processor", "", ""}, // the merchant's cancel after a retried attempt
+		{refund.StatusPending, "", "not executed by the processor", "", ""},
+		{refund.StatusSucceeded, "", "", "", ""},
+		{refund.StatusRequiresReview, "05", "do not honour", "", ""},
+	} {
+		r := &refund.Refund{Status: tc.status, FailureCode: tc.code, FailureMessage: tc.msg}
+		if code, msg := r.Failure(); code != tc.wantCode || msg != tc.want {
+			t.Errorf("%s %q %q: Failure() = %q %q, want %q %q", tc.status, tc.code, tc.msg, code, msg, tc.wantCode, tc.want)
+		}
+	}
+}

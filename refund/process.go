@@ -761,7 +761,8 @@ type ResolveInput struct {
 // refunded, failed releases it. Needs scope refunds:review; audited with
 // the note. Should the processor later report otherwise, a sync applies
 // that evidence like any other.
-func (s *Service) ResolveRefund(ctx context.Context, p Principal, id string, in ResolveInput) (*Refund, error) {
+func (s *Service) ResolveRefund(ctx context.Context, p Principal, id string, in ResolveInput) (_ *Refund, err error) {
+	defer func() { noteTransient(ctx, err) }()
 	if err := require(p, ScopeRefundsReview); err != nil {
 		return nil, err
 	}
@@ -773,7 +774,7 @@ func (s *Service) ResolveRefund(ctx context.Context, p Principal, id string, in 
 	}
 	ctx = s.keyedByRefund(ctx, p.MerchantID, id)
 	var r *Refund
-	err := s.write(ctx, func(tx Tx) (err error) {
+	err = s.write(ctx, func(tx Tx) (err error) {
 		if r, err = tx.GetRefund(ctx, p.MerchantID, id); err != nil {
 			return err
 		}

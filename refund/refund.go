@@ -363,6 +363,18 @@ type Refund struct {
 	SucceededAt time.Time
 }
 
+// Failure is why r ended without paying, as the API and events show it:
+// a failed refund's decline, or the code of a cancel someone other than
+// the merchant decided (rejected, approval_expired, charged_back). A
+// refund in flight shows none, even if an attempt left a note, and so
+// does a merchant's own cancel.
+func (r *Refund) Failure() (code, message string) {
+	if r.Status == StatusFailed || r.Status == StatusCanceled && r.FailureCode != "" {
+		return r.FailureCode, r.FailureMessage
+	}
+	return "", ""
+}
+
 // Transition is one recorded state change of a refund.
 type Transition struct {
 	RefundID string

@@ -639,16 +639,16 @@ func (s *Service) event(ctx context.Context, tx Tx, typ string, r *Refund, now t
 }
 
 // EventData is the refund snapshot carried by events. Values nobody set
-// are null, as on the API's refund object, and only a failed refund
-// carries a failure.
+// are null, as on the API's refund object, and a failure is shown as
+// Failure says.
 func EventData(r *Refund) map[string]any {
 	d := map[string]any{
 		"id": r.ID, "object": "refund", "order_id": r.OrderID, "amount": r.Amount, "currency": r.Currency,
 		"status": r.Status, "merchant_reference": orNull(r.MerchantReference), "failure_code": nil,
 		"failure_message": nil, "arn": orNull(r.ARN), "created_at": r.CreatedAt, "updated_at": r.UpdatedAt,
 	}
-	if r.Status == StatusFailed {
-		d["failure_code"], d["failure_message"] = orNull(r.FailureCode), orNull(r.FailureMessage)
+	if code, msg := r.Failure(); code != "" || msg != "" {
+		d["failure_code"], d["failure_message"] = orNull(code), orNull(msg)
 	}
 	if at := r.ApprovalDeadline(); !at.IsZero() {
 		// Only while waiting: events recorded before it existed lack it,

@@ -69,7 +69,9 @@ func TestApprovals_ThroughTheServer(t *testing.T) {
 		t.Fatalf("approve: %d %s", r.status, r.raw)
 	}
 	second := wait()
-	if r := s.do("POST", "/v1/refunds/"+second+"/reject", approver, map[string]any{"reason": "duplicate request"}); r.status != 200 || r.str("status") != "canceled" {
+	if r := s.do("POST", "/v1/refunds/"+second+"/reject", approver, map[string]any{"reason": "duplicate request"}); r.status != 200 || r.str("status") != "canceled" ||
+		r.str("failure_code") != "rejected" || r.str("failure_message") != "duplicate request" {
+		// Why it was canceled is the refund's to say, not only its history's.
 		t.Fatalf("reject: %d %s", r.status, r.raw)
 	}
 	third := wait()
@@ -83,7 +85,7 @@ func TestApprovals_ThroughTheServer(t *testing.T) {
 	}
 	s.clock.Advance(2 * time.Minute)
 	s.Worker.RunOnce(context.Background())
-	if r := s.do("GET", "/v1/refunds/"+third, s.key, nil); r.str("status") != "canceled" || r.str("failure_code") != "" && r.str("failure_code") != "approval_expired" {
+	if r := s.do("GET", "/v1/refunds/"+third, s.key, nil); r.str("status") != "canceled" || r.str("failure_code") != "approval_expired" {
 		t.Fatalf("after the expiry: %s", r.raw)
 	}
 	if o := orderNow(); o.num("refunded_amount") != 5_000 || o.num("pending_refund_amount") != 0 || o.num("refundable_amount") != 15_000 {
@@ -116,9 +118,13 @@ func TestApprovals_ThroughTheServer(t *testing.T) {
 				t.Fatal(err)
 			}
 			validWebhook(t, b)
-			_, has := ev.(map[string]any)["data"].(map[string]any)["approval_expires_at"]
-			if has != (typ == "refund.requires_approval") {
+			data := ev.(map[string]any)["data"].(map[string]any)
+			if _, has := data["approval_expires_at"]; has != (typ == "refund.requires_approval") {
 				t.Fatalf("%s event with approval_expires_at %v: %s", typ, has, r.raw)
+			}
+			// Rejected by a person, or by nobody in time: the event says which.
+			if code, _ := data["failure_code"].(string); typ == "refund.rejected" && code != "rejected" && code != "approval_expired" {
+				t.Fatalf("%s event with failure_code %q: %s", typ, code, r.raw)
 			}
 		}
 	}

@@ -353,3 +353,74 @@ func (s *testServer) refundIDs(ref string) []string {
 	}
 	return ids
 }
+
+// A decision on a refund (approve, reject, resolve) retried after a lost
+// reply with its Idempotency-Key answers the decision, byte for byte, and
+// decides once; without the key honoured, the retry answered 409 (the
+// refund had moved on) and the caller could not tell it had been decided.
+func TestIdempotencyKey_DecisionsOnARefund(t *testing.T) {
+	s := mustStart(t)
+	ctx := context.Background()
+	_, approver, err := s.Service.CreateKey(ctx, s.mer.ID, "", []string{refund.ScopeRefundsApprove, refund.ScopeRefundsRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pol := s.do("PUT", "/v1/refund_policy", s.key, map[string]any{"approval_threshold": map[string]any{"SAR": 5000}}); pol.status != 200 {
+		t.Fatalf("policy: %d %s", pol.status, pol.raw)
+	}
+	held := func(t *testing.T) string {
+		r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": s.mustOrder(cardOrder("4444", 10_000)), "amount": 6_000})
+		if r.str("status") != "requires_approval" {
+			t.Fatalf("refund: %d %s", r.status, r.raw)
+		}
+		return r.str("id")
+	}
+	inReview := func(t *testing.T) string {
+		id := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": s.mustOrder(cardOrder("4444", 10_000)), "amount": 100, "queue": true}).str("id")
+		err := s.Store.Update(ctx, func(tx refund.Tx) error {
+			rf, err := tx.GetRefund(ctx, "", id)
+			if err != nil {
+				return err
+			}
+			rf.Status, rf.Attempts = refund.StatusRequiresReview, 12
+			return tx.UpdateRefund(ctx, rf)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	for _, tc := range []struct {
+		action, key, body, want string
+		refund                  func(*testing.T) string
+	}{
+		{"approve", approver, "", "succeeded", held},
+		{"reject", approver, `{"reason":"not authorised"}`, "canceled", held},
+		{"resolve", s.key, `{"outcome":"succeeded","note":"acquirer confirmed"}`, "succeeded", inReview},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			id := tc.refund(t)
+			path := "/v1/refunds/" + id + "/" + tc.action
+			var body any
+			if tc.body != "" {
+				body = tc.body
+			}
+			first := s.do("POST", path, tc.key, body, "Idempotency-Key", "decide-"+tc.action)
+			if first.status != 200 || first.str("status") != tc.want {
+				t.Fatalf("%s: %d %s", tc.action, first.status, first.raw)
+			}
+			before := len(s.do("GET", "/v1/refunds/"+id+"/transitions", s.key, nil).get("data").([]any))
+			again := s.do("POST", path, tc.key, body, "Idempotency-Key", "decide-"+tc.action)
+			if again.status != 200 || again.raw != first.raw || again.header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("retry answered %d %s\nfirst was %d %s", again.status, again.raw, first.status, first.raw)
+			}
+			if after := len(s.do("GET", "/v1/refunds/"+id+"/transitions", s.key, nil).get("data").([]any)); after != before {
+				t.Fatalf("the retry added %d transitions", after-before)
+			}
+			// Without the key, the retry is a second decision: refused.
+			if bare := s.do("POST", path, tc.key, body); bare.status != 409 {
+				t.Fatalf("a second %s without the key: %d %s", tc.action, bare.status, bare.raw)
+			}
+		})
+	}
+}
