@@ -158,3 +158,47 @@ func (h *harness) mustRefund(o *refund.Order, amount int64) *refund.Refund {
 	}
 	return r
 }
+
+// garbledRefProcessor accepts every refund for later, under a reference
+// holding a NUL, and answers every lookup executed, recording the
+// reference it was asked by.
+type garbledRefProcessor struct{ askedBy *[]string }
+
+func (garbledRefProcessor) Refund(context.Context, processor.Request) (processor.Result, error) {
+	return processor.Result{Status: processor.Pending, Reference: "rf-77\x00"}, nil
+}
+
+func (garbledRefProcessor) Status(context.Context, string) (processor.Result, error) {
+	return processor.Result{}, processor.ErrNotFound
+}
+
+func (p garbledRefProcessor) StatusOf(_ context.Context, req processor.Request) (processor.Result, error) {
+	*p.askedBy = append(*p.askedBy, req.Reference)
+	return processor.Result{Status: processor.Approved, ResponseCode: "00"}, nil
+}
+
+// TestGarbledReferenceIsNotAskedFor: a processor's reference that is not
+// text as sent (a NUL) is not kept cleaned into another id, which a later
+// lookup would ask for; the lookup goes without it.
+func TestGarbledReferenceIsNotAskedFor(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		var asked []string
+		h := newHarnessOn(t, open, garbledRefProcessor{askedBy: &asked}, nil)
+		r := h.mustRefund(h.order(10_000), 1_000)
+		if got := h.refund(r.ID); got.ProcessorReference != "" {
+			t.Fatalf("kept reference %q", got.ProcessorReference)
+		}
+		synced, err := h.svc.SyncRefund(h.ctx, h.p, r.ID)
+		if err != nil || synced.Status != refund.StatusSucceeded {
+			t.Fatalf("sync: %+v, %v", synced, err)
+		}
+		for _, ref := range asked {
+			if ref != "" {
+				t.Fatalf("looked up by %q, an id the processor never gave", ref)
+			}
+		}
+		if len(asked) == 0 {
+			t.Fatal("never looked up: the check checks nothing")
+		}
+	})
+}

@@ -604,10 +604,16 @@ func answered(res processor.Result, err error) (processor.Result, error) { retur
 // storable is a processor's answer (to a call, or in a notification) with
 // text a store can keep: UTF-8 without NUL (PostgreSQL refuses anything
 // else, and the answer would never be recorded), its message at most
-// maxMessage bytes.
+// maxMessage bytes. A Reference that is not such text is dropped, not
+// cleaned: a lookup by the cleaned id would ask for another refund, and
+// its "not found" could read as never executed; without one, lookups go
+// by refundd's own id.
 func storable(res processor.Result) processor.Result {
-	for _, f := range []*string{&res.ResponseCode, &res.RRN, &res.STAN, &res.AuthCode, &res.ARN, &res.Reference} {
+	for _, f := range []*string{&res.ResponseCode, &res.RRN, &res.STAN, &res.AuthCode, &res.ARN} {
 		*f = text(*f)
+	}
+	if text(res.Reference) != res.Reference {
+		res.Reference = ""
 	}
 	res.Message = clip(text(res.Message), maxMessage)
 	return res
