@@ -190,7 +190,11 @@ func checkNotExpired(r *Refund, now time.Time) error {
 func (s *Service) ApproveRefund(ctx context.Context, p Principal, id string) (_ *Refund, err error) {
 	defer func() { noteTransient(ctx, err) }()
 	var r *Refund
+	var decided bool
 	err = s.write(ctx, func(tx Tx) (err error) {
+		if r, decided, err = decidedBefore(ctx, tx, p.MerchantID, id); decided || err != nil {
+			return err
+		}
 		if r, err = checker(ctx, tx, p, id); err != nil {
 			return err
 		}
@@ -214,10 +218,18 @@ func (s *Service) ApproveRefund(ctx context.Context, p Principal, id string) (_ 
 		if err := s.event(ctx, tx, EventRefundApproved, r, now); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, p, "refund.approve", "refund", r.ID, string(StatusRequiresApproval), string(StatusProcessing), "", now)
+		if err := s.audit(ctx, tx, p, "refund.approve", "refund", r.ID, string(StatusRequiresApproval), string(StatusProcessing), "", now); err != nil {
+			return err
+		}
+		return s.linkClaim(ctx, tx, p.MerchantID, r.ID)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if decided {
+		// Sent on by the run that died; the worker finishes it after
+		// that run's lease.
+		return r, nil
 	}
 	return s.submit(WithOrderKey(ctx, r.MerchantID, r.OrderID), r, "", nil), nil
 }
@@ -235,6 +247,10 @@ func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason stri
 	ctx = s.keyedByRefund(ctx, p.MerchantID, id)
 	var r *Refund
 	err = s.write(ctx, func(tx Tx) (err error) {
+		var done bool
+		if r, done, err = decidedBefore(ctx, tx, p.MerchantID, id); done || err != nil {
+			return err
+		}
 		if r, err = checker(ctx, tx, p, id); err != nil {
 			return err
 		}
@@ -250,7 +266,10 @@ func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason stri
 		if err := s.finish(ctx, tx, r, StatusCanceled, cause, Release, now); err != nil {
 			return err
 		}
-		return s.event(ctx, tx, EventRefundRejected, r, now)
+		if err := s.event(ctx, tx, EventRefundRejected, r, now); err != nil {
+			return err
+		}
+		return s.linkClaim(ctx, tx, p.MerchantID, r.ID)
 	})
 	return r, err
 }

@@ -388,6 +388,20 @@ func (s *Service) linkClaim(ctx context.Context, tx Tx, merchantID, objectID str
 	return nil
 }
 
+// decidedBefore is refund id as an earlier run of the request holding
+// ctx's claim left it, when that run decided on it (a cancel, approval,
+// rejection or resolution linked it to the key) and died before its
+// answer was stored: the retry that took the key over answers the refund
+// as it stands. Deciding again, it would find the refund moved on and
+// keep that refusal as the key's answer. ok is false otherwise.
+func decidedBefore(ctx context.Context, tx Tx, merchantID, id string) (r *Refund, ok bool, err error) {
+	if id == "" || claimedObject(ctx, merchantID) != id {
+		return nil, false, nil
+	}
+	r, err = tx.GetRefund(ctx, merchantID, id)
+	return r, err == nil, err
+}
+
 // record is a copy of the key's row: as this request wrote it, or read.
 func (c *Claim) record(ctx context.Context, tx Tx) (*IdempotencyRecord, error) {
 	if c.rec != nil {

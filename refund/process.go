@@ -781,11 +781,18 @@ func (s *Service) ResolveRefund(ctx context.Context, p Principal, id string, in 
 	ctx = s.keyedByRefund(ctx, p.MerchantID, id)
 	var r *Refund
 	err = s.write(ctx, func(tx Tx) (err error) {
+		var done bool
+		if r, done, err = decidedBefore(ctx, tx, p.MerchantID, id); done || err != nil {
+			return err
+		}
 		if r, err = tx.GetRefund(ctx, p.MerchantID, id); err != nil {
 			return err
 		}
 		if r.Status != StatusRequiresReview {
 			return Errorf(ERefundNotReviewable, "", "only a refund waiting for review can be resolved; this one is %s", r.Status)
+		}
+		if err := s.linkClaim(ctx, tx, p.MerchantID, r.ID); err != nil {
+			return err
 		}
 		now := s.now()
 		cause := "resolved by " + p.KeyPrefix

@@ -558,13 +558,20 @@ func (s *Service) CancelRefund(ctx context.Context, p Principal, id string) (_ *
 	ctx = s.keyedByRefund(ctx, p.MerchantID, id)
 	var r *Refund
 	err = s.write(ctx, func(tx Tx) (err error) {
+		var done bool
+		if r, done, err = decidedBefore(ctx, tx, p.MerchantID, id); done || err != nil {
+			return err
+		}
 		if r, err = tx.GetRefund(ctx, p.MerchantID, id); err != nil {
 			return err
 		}
 		if !cancelable(r) {
 			return Errorf(ERefundNotCancelable, "", "only a pending refund, or one waiting for approval, can be canceled; this one is %s", r.Status)
 		}
-		return s.cancelIn(ctx, tx, p, r, string(StatusCanceled), "canceled by merchant", s.now())
+		if err := s.cancelIn(ctx, tx, p, r, string(StatusCanceled), "canceled by merchant", s.now()); err != nil {
+			return err
+		}
+		return s.linkClaim(ctx, tx, p.MerchantID, r.ID)
 	})
 	return r, err
 }

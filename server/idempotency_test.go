@@ -354,10 +354,14 @@ func (s *testServer) refundIDs(ref string) []string {
 	return ids
 }
 
-// A decision on a refund (approve, reject, resolve) retried after a lost
-// reply with its Idempotency-Key answers the decision, byte for byte, and
-// decides once; without the key honoured, the retry answered 409 (the
-// refund had moved on) and the caller could not tell it had been decided.
+// A decision on a refund (cancel, approve, reject, resolve) retried after
+// a lost reply with its Idempotency-Key answers the decision, byte for
+// byte, and decides once; without the key honoured, the retry answered
+// 409 (the refund had moved on) and the caller could not tell it had been
+// decided. A retry of a decision whose request died after it committed,
+// before its answer was stored, takes the key over after its lease and
+// answers the refund as that decision left it: deciding again, it found
+// the refund moved on and kept 409 as the key's answer for good.
 func TestIdempotencyKey_DecisionsOnARefund(t *testing.T) {
 	s := mustStart(t)
 	ctx := context.Background()
@@ -375,8 +379,15 @@ func TestIdempotencyKey_DecisionsOnARefund(t *testing.T) {
 		}
 		return r.str("id")
 	}
+	queued := func(t *testing.T) string {
+		r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": s.mustOrder(cardOrder("4444", 10_000)), "amount": 100, "queue": true})
+		if r.str("status") != "pending" {
+			t.Fatalf("refund: %d %s", r.status, r.raw)
+		}
+		return r.str("id")
+	}
 	inReview := func(t *testing.T) string {
-		id := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": s.mustOrder(cardOrder("4444", 10_000)), "amount": 100, "queue": true}).str("id")
+		id := queued(t)
 		err := s.Store.Update(ctx, func(tx refund.Tx) error {
 			rf, err := tx.GetRefund(ctx, "", id)
 			if err != nil {
@@ -394,27 +405,31 @@ func TestIdempotencyKey_DecisionsOnARefund(t *testing.T) {
 		action, key, body, want string
 		refund                  func(*testing.T) string
 	}{
+		{"cancel", s.key, "", "canceled", queued},
 		{"approve", approver, "", "succeeded", held},
 		{"reject", approver, `{"reason":"not authorised"}`, "canceled", held},
 		{"resolve", s.key, `{"outcome":"succeeded","note":"acquirer confirmed"}`, "succeeded", inReview},
 	} {
+		var body any
+		if tc.body != "" {
+			body = tc.body
+		}
+		transitions := func(id string) int {
+			return len(s.do("GET", "/v1/refunds/"+id+"/transitions", s.key, nil).get("data").([]any))
+		}
 		t.Run(tc.action, func(t *testing.T) {
 			id := tc.refund(t)
 			path := "/v1/refunds/" + id + "/" + tc.action
-			var body any
-			if tc.body != "" {
-				body = tc.body
-			}
 			first := s.do("POST", path, tc.key, body, "Idempotency-Key", "decide-"+tc.action)
 			if first.status != 200 || first.str("status") != tc.want {
 				t.Fatalf("%s: %d %s", tc.action, first.status, first.raw)
 			}
-			before := len(s.do("GET", "/v1/refunds/"+id+"/transitions", s.key, nil).get("data").([]any))
+			before := transitions(id)
 			again := s.do("POST", path, tc.key, body, "Idempotency-Key", "decide-"+tc.action)
 			if again.status != 200 || again.raw != first.raw || again.header.Get("Idempotent-Replayed") != "true" {
 				t.Fatalf("retry answered %d %s\nfirst was %d %s", again.status, again.raw, first.status, first.raw)
 			}
-			if after := len(s.do("GET", "/v1/refunds/"+id+"/transitions", s.key, nil).get("data").([]any)); after != before {
+			if after := transitions(id); after != before {
 				t.Fatalf("the retry added %d transitions", after-before)
 			}
 			// Without the key, the retry is a second decision: refused.
@@ -422,5 +437,51 @@ func TestIdempotencyKey_DecisionsOnARefund(t *testing.T) {
 				t.Fatalf("a second %s without the key: %d %s", tc.action, bare.status, bare.raw)
 			}
 		})
+		t.Run(tc.action+"DiedBeforeItsAnswer", func(t *testing.T) {
+			id := tc.refund(t)
+			path, key := "/v1/refunds/"+id+"/"+tc.action, "dead-"+tc.action
+			first := s.do("POST", path, tc.key, body, "Idempotency-Key", key)
+			if first.status != 200 || first.str("status") != tc.want {
+				t.Fatalf("%s: %d %s", tc.action, first.status, first.raw)
+			}
+			// As if it had died after its decision committed, before its
+			// answer was stored: the key still locked by it for its lease.
+			err := s.Store.Update(ctx, func(tx refund.Tx) error {
+				rec, err := tx.GetIdempotency(ctx, s.mer.ID, key)
+				if err != nil {
+					return err
+				}
+				rec.Reply, rec.CompletedAt, rec.LockedUntil = refund.Reply{}, nil, s.clock.Now().Add(time.Minute)
+				return tx.UpdateIdempotency(ctx, rec)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := transitions(id)
+			s.clock.Advance(2 * time.Minute)
+			again := s.do("POST", path, tc.key, body, "Idempotency-Key", key)
+			if again.status != 200 || again.str("id") != id || again.str("status") != tc.want {
+				t.Fatalf("retry after the lease: %d %s, want the %s refund", again.status, again.raw, tc.want)
+			}
+			if after := transitions(id); after != before {
+				t.Fatalf("the retry added %d transitions", after-before)
+			}
+			replay := s.do("POST", path, tc.key, body, "Idempotency-Key", key)
+			if replay.raw != again.raw || replay.header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("third try: %d %s, want the retry's answer replayed", replay.status, replay.raw)
+			}
+		})
+	}
+	// The creator's own approval is refused (403) whatever key it sends;
+	// that refusal is not the key's answer: the approver's request with
+	// the same key and body decides.
+	id := held(t)
+	path := "/v1/refunds/" + id + "/approve"
+	if own := s.do("POST", path, s.key, nil, "Idempotency-Key", "approve-own"); own.status != 403 {
+		t.Fatalf("the creator's approval: %d %s", own.status, own.raw)
+	}
+	if r := s.do("POST", path, approver, nil, "Idempotency-Key", "approve-own"); r.status != 200 || r.str("status") != "succeeded" ||
+		r.header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("the approver after the creator's refusal: %d %s", r.status, r.raw)
 	}
 }
