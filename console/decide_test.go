@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/refundd/refundd/refund"
@@ -65,5 +66,55 @@ func TestDecideOnADecidedRefund(t *testing.T) {
 				t.Fatalf("after the second %s: %v %v", action, got, err)
 			}
 		})
+	}
+}
+
+// TestRefundPage_SaysWhyItWasCanceled: a refund an approver rejected says
+// so on its page, with the approver's reason; the page showed a failure
+// only for a failed refund, so a rejection read as a plain "canceled".
+func TestRefundPage_SaysWhyItWasCanceled(t *testing.T) {
+	t.Parallel()
+	a, _ := twoNodes(t)
+	ctx := context.Background()
+	m, _, err := a.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pw = "correct horse battery staple"
+	maker, err := a.Service.CreateUser(ctx, refund.UserInput{MerchantID: m.ID, Email: "maker@souq.example", Role: refund.RoleRefunder, Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := a.Service.CreateUser(ctx, refund.UserInput{MerchantID: m.ID, Email: "checker@souq.example", Role: refund.RoleApprover, Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := map[string]int64{"SAR": 10_000}
+	if _, err := a.Service.PutRefundPolicy(ctx, refund.Principal{MerchantID: m.ID, Scopes: []string{refund.ScopeSettingsWrite}},
+		refund.RefundPolicyInput{ApprovalThreshold: &limits}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := a.Service.CreateOrder(ctx, refund.Principal{MerchantID: m.ID, Scopes: []string{refund.ScopeOrdersWrite}},
+		refund.OrderInput{Reference: "ORD-W-1", Currency: "SAR", Amount: 50_000, PaymentMethod: "card", Source: refund.Card{LastDigits: "4444"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	amount := int64(20_000)
+	r, err := a.Service.CreateRefund(ctx, refund.UserPrincipal(maker), refund.RefundInput{OrderID: o.ID, Amount: &amount})
+	if err != nil || r.Status != refund.StatusRequiresApproval {
+		t.Fatalf("the maker's refund: %v %v", r, err)
+	}
+	if _, err := a.Service.RejectRefund(ctx, refund.UserPrincipal(checker), r.ID, "duplicate of ORD-W-0"); err != nil {
+		t.Fatal(err)
+	}
+	b := browserOn(t, a)
+	if p := b.userSignIn("maker@souq.example", pw, ""); p.status != http.StatusSeeOther {
+		t.Fatalf("sign in: %d %s", p.status, p.text())
+	}
+	page := b.get("/console/refunds/" + r.ID).text()
+	for _, want := range []string{"rejected by an approver", "rejected)", "The approver said: duplicate of ORD-W-0"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the rejected refund's page lacks %q:\n%s", want, page)
+		}
 	}
 }

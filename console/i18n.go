@@ -277,7 +277,7 @@ func (l locale) funcs() template.FuncMap {
 		"statusText": func(s refund.Status) string { return l.enum("status.long", string(s)) },
 		// enum names a value of a known set, or shows it as it is.
 		"enum":     l.enum,
-		"failure":  l.failure,
+		"why":      l.why,
 		"cause":    l.cause,
 		"decimal":  decimalText,
 		"itemName": l.itemName,
@@ -298,6 +298,23 @@ func (l locale) funcs() template.FuncMap {
 		// pair hands a sub-template the page and one more value.
 		"pair": func(a any, b string) pairArg { return pairArg{a, b} },
 	}
+}
+
+// why says why r ended without paying (refund.Refund.Failure): its code
+// in words, and the processor's message for a failed refund, or the
+// approver's reason for a rejected one (the other cancels' messages are
+// refundd's own words for the code, in English).
+func (l locale) why(r *refund.Refund) string {
+	code, msg := r.Failure()
+	out := l.failure(code)
+	switch {
+	case msg == "":
+	case r.Status == refund.StatusFailed:
+		out = strings.TrimSpace(out + " " + l.S("refund.processor_said", msg))
+	case code == "rejected":
+		out = strings.TrimSpace(out + " " + l.S("refund.approver_said", msg))
+	}
+	return out
 }
 
 // failure says why a refund failed, in words when the code is a known
