@@ -229,3 +229,25 @@ func TestRefundFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestRefundUnpaid: a refund that ended without paying says why in words;
+// one paid or on its way says nothing.
+func TestRefundUnpaid(t *testing.T) {
+	for _, tc := range []struct {
+		r    refund.Refund
+		want string
+	}{
+		{refund.Refund{Status: refund.StatusFailed, FailureCode: "51", FailureMessage: "insufficient funds"}, "the processor declined the refund (51): insufficient funds"},
+		{refund.Refund{Status: refund.StatusCanceled, FailureCode: "rejected", FailureMessage: "duplicate"}, "the refund was canceled (rejected): duplicate"},
+		{refund.Refund{Status: refund.StatusCanceled, FailureCode: "rejected"}, "the refund was canceled: rejected"},
+		{refund.Refund{Status: refund.StatusCanceled, FailureMessage: "an attempt's note"}, "the refund was canceled"},
+		{refund.Refund{Status: refund.StatusReversed}, "the processor reversed the refund after paying it"},
+		{refund.Refund{Status: refund.StatusSucceeded}, ""},
+		{refund.Refund{Status: refund.StatusRequiresApproval}, ""},
+		{refund.Refund{Status: refund.StatusProcessing, FailureMessage: "timeout"}, ""},
+	} {
+		if got := tc.r.Unpaid(); got != tc.want {
+			t.Errorf("%s %q %q: Unpaid() = %q, want %q", tc.r.Status, tc.r.FailureCode, tc.r.FailureMessage, got, tc.want)
+		}
+	}
+}

@@ -375,6 +375,30 @@ func (r *Refund) Failure() (code, message string) {
 	return "", ""
 }
 
+// Unpaid says, in words, why r ended without the customer being paid
+// (declined, canceled or reversed), and "" for a refund paid or still on
+// its way: a surface whose reply has no status of its own must not answer
+// such a refund (a replay finds it) as it answers a paid one.
+func (r *Refund) Unpaid() string {
+	code, msg := r.Failure()
+	why := ""
+	switch {
+	case code != "" && msg != "":
+		why = " (" + code + "): " + msg
+	case code != "" || msg != "":
+		why = ": " + code + msg
+	}
+	switch r.Status {
+	case StatusFailed:
+		return "the processor declined the refund" + why
+	case StatusCanceled:
+		return "the refund was canceled" + why
+	case StatusReversed:
+		return "the processor reversed the refund after paying it"
+	}
+	return ""
+}
+
 // Transition is one recorded state change of a refund.
 type Transition struct {
 	RefundID string

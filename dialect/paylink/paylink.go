@@ -209,12 +209,12 @@ func (h *Handler) refundAs(w http.ResponseWriter, r *http.Request, act refund.Pr
 		h.fail(w, r, err)
 		return
 	}
-	if ref.Status == refund.StatusFailed {
+	if why := ref.Unpaid(); why != "" {
 		// The seed's reply has no status: a refund the processor declined
-		// must not look like one that was paid.
+		// (or one a replay finds canceled or reversed) must not look like
+		// one that was paid.
 		writeJSON(w, http.StatusUnprocessableEntity, errorReply{Status: http.StatusUnprocessableEntity,
-			Error: http.StatusText(http.StatusUnprocessableEntity), Code: codeDeclined, ID: ref.Number,
-			Message: "the processor declined the refund (" + ref.FailureCode + "): " + ref.FailureMessage})
+			Error: http.StatusText(http.StatusUnprocessableEntity), Code: unpaidCode[ref.Status], ID: ref.Number, Message: why})
 		return
 	}
 	cur, err := money.LookupCurrency(ref.Currency)
@@ -227,9 +227,11 @@ func (h *Handler) refundAs(w http.ResponseWriter, r *http.Request, act refund.Pr
 		CreateDatetime: ref.CreatedAt.UnixMilli()})
 }
 
-// codeDeclined is the code of a refund the processor declined; only this
-// edge produces it (the Service answers such a refund, not an error).
-const codeDeclined = "refund_declined"
+// unpaidCode is the code of a refund that ended unpaid, by its status;
+// only this edge produces them (the Service answers such a refund, not an
+// error).
+var unpaidCode = map[refund.Status]string{refund.StatusFailed: "refund_declined",
+	refund.StatusCanceled: "refund_canceled", refund.StatusReversed: "refund_reversed"}
 
 // statusOf is the Paylink surface's one code-to-status table. The seed
 // documents 400, 401, 403 and 404; a refund the order cannot take

@@ -498,3 +498,57 @@ func TestRefund_RateLimited(t *testing.T) {
 		t.Fatalf("after a second: %d %s", r.Status, r.Raw)
 	}
 }
+
+// TestRefund_ReplayOfACanceledRefund: a refund retried with its key after
+// the key's answer has expired finds the refund by that key; canceled
+// meanwhile (rejected by an approver), it must not answer as a refund
+// paid, which is all the seed's reply can say.
+func TestRefund_ReplayOfACanceledRefund(t *testing.T) {
+	t.Parallel()
+	f := start(t)
+	ctx := context.Background()
+	tok := f.token(f.partner.ID, f.partnerKey)
+	p, err := f.Service.Authenticate(ctx, f.linkedKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := map[string]int64{"SAR": 1000}
+	if _, err := f.Service.PutRefundPolicy(ctx, p, refund.RefundPolicyInput{ApprovalThreshold: &limits}); err != nil {
+		t.Fatal(err)
+	}
+	o := f.order(f.linkedKey, refund.OrderInput{Reference: "ORD-R", Amount: 5000})
+	send := func() dialecttest.Reply {
+		return f.Do("POST", refundPath("cr", "1010101010"), tok, body("ORD-R", "x"), "Idempotency-Key", "pl-replay-1")
+	}
+	if r := send(); r.Status != 200 {
+		t.Fatalf("first: %d %s", r.Status, r.Raw)
+	}
+	page, err := f.Service.ListRefunds(ctx, p, refund.RefundFilter{OrderID: o.ID})
+	if err != nil || len(page.Data) != 1 || page.Data[0].Status != refund.StatusRequiresApproval {
+		t.Fatalf("the waiting refund: %+v, %v", page, err)
+	}
+	_, approver, err := f.Service.CreateKey(ctx, f.linked.ID, "", []string{refund.ScopeRefundsApprove})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap, err := f.Service.Authenticate(ctx, approver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Service.RejectRefund(ctx, ap, page.Data[0].ID, "duplicate"); err != nil {
+		t.Fatal(err)
+	}
+	f.Clock.Advance(25 * time.Hour) // the key's answer expires
+	if _, err := f.Service.Housekeep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tok = f.token(f.partner.ID, f.partnerKey)
+	r := send()
+	wantError(t, r, 422)
+	if r.Str("code") != "refund_canceled" || !strings.Contains(r.Str("message"), "canceled (rejected): duplicate") {
+		t.Fatalf("replay of the rejected refund: %s", r.Raw)
+	}
+	if got := f.snap(t, f.linkedKey, o.ID); got.refunded != 0 || got.pending != 0 || got.refunds != 1 {
+		t.Fatalf("after the replay: %+v", got)
+	}
+}

@@ -370,12 +370,12 @@ func (h *Handler) createMultivendorRefundAs(w http.ResponseWriter, r *http.Reque
 }
 
 // answer writes a refund's outcome: accepted (succeeded, or still on its
-// way, when notifyUrl hears the end) or declined by the processor, which
-// must not read as a success.
+// way, when notifyUrl hears the end), or ended unpaid (declined by the
+// processor; canceled or reversed, as a replay finds it), which must not
+// read as a success.
 func (h *Handler) answer(w http.ResponseWriter, ref *refund.Refund, data any) {
-	if ref.Status == refund.StatusFailed {
-		writeJSON(w, http.StatusUnprocessableEntity, reply{Status: false, Data: data,
-			Message: "the processor declined the refund (" + ref.FailureCode + "): " + ref.FailureMessage})
+	if why := ref.Unpaid(); why != "" {
+		writeJSON(w, http.StatusUnprocessableEntity, reply{Status: false, Data: data, Message: why})
 		return
 	}
 	msg := refundedMessage

@@ -667,3 +667,37 @@ func TestRoutes_AnswerInTheShape(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateRefund_ReplayOfACanceledRefund: the same reference sent again
+// after its refund was rejected by an approver answers that it was
+// canceled, not "Refund invoice generated successfully".
+func TestCreateRefund_ReplayOfACanceledRefund(t *testing.T) {
+	t.Parallel()
+	f := start(t)
+	ctx := context.Background()
+	limits := map[string]int64{"KWD": 5000}
+	if _, err := f.Service.PutRefundPolicy(ctx, f.Principal, refund.RefundPolicyInput{ApprovalThreshold: &limits}); err != nil {
+		t.Fatal(err)
+	}
+	o := f.kwdOrder("ORD-R", false)
+	req := seedRequest(t, map[string]any{"orderId": "ORD-R"})
+	first := f.Do("POST", createPath, f.Key, req)
+	if first.Status != 200 || first.Get("status") != true {
+		t.Fatalf("first: %d %s", first.Status, first.Raw)
+	}
+	ap, err := f.Service.Authenticate(ctx, f.NewKey(refund.ScopeRefundsApprove))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Service.RejectRefund(ctx, ap, first.Str("data", "refundOrderId"), "duplicate"); err != nil {
+		t.Fatal(err)
+	}
+	again := f.Do("POST", createPath, f.Key, req)
+	wantError(t, again, http.StatusUnprocessableEntity)
+	if !strings.Contains(again.Str("message"), "canceled (rejected): duplicate") {
+		t.Fatalf("replay of the rejected refund: %s", again.Raw)
+	}
+	if got := f.Snap(o.ID); got.Refunded != 0 || got.Pending != 0 || got.Refunds != 1 {
+		t.Fatalf("after the replay: %+v", got)
+	}
+}
