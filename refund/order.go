@@ -173,8 +173,15 @@ func validateItems(in []ItemInput, orderAmount int64) ([]Item, error) {
 		if err != nil {
 			return nil, Errorf(EInvalidRequest, param("tax_rate"), "tax_rate must be a percentage such as 15 or 5.5")
 		}
-		if len(it.SKU) > 64 || longer(it.NameEN, 200) || longer(it.NameAR, 200) {
-			return nil, Errorf(EInvalidRequest, param("name_en"), "sku is at most 64 and names at most 200 characters")
+		// Each limit names its own field, so a client can point at it.
+		if longer(it.SKU, 64) {
+			return nil, Errorf(EInvalidRequest, param("sku"), "sku is at most 64 characters")
+		}
+		if longer(it.NameEN, 200) {
+			return nil, Errorf(EInvalidRequest, param("name_en"), "name_en is at most 200 characters")
+		}
+		if longer(it.NameAR, 200) {
+			return nil, Errorf(EInvalidRequest, param("name_ar"), "name_ar is at most 200 characters")
 		}
 		taxable := it.Taxable == nil || *it.Taxable
 		amount := it.Qty * it.UnitAmount

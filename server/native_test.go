@@ -502,3 +502,41 @@ func TestTextLimitsCountCharacters_Decisions(t *testing.T) {
 	got := s.do("POST", "/v1/refunds/"+r.str("id")+"/reject", approver, map[string]any{"reason": ar(501)})
 	expectError(t, got, 400, "invalid_request")
 }
+
+// TestOrderLineTextLimits: an order line's sku is at most 64 characters
+// and its names 200, counted in characters as the API reference says
+// (an Arabic sku of 40 letters is 80 bytes), and a text past its limit
+// is refused naming that field, so a client can point at it.
+func TestOrderLineTextLimits(t *testing.T) {
+	s := mustStart(t)
+	ar := func(n int) string { return strings.Repeat("ع", n) }
+	for _, tc := range []struct {
+		name      string
+		line      map[string]any
+		wantParam string // "" when the order is taken
+	}{
+		{"OK", map[string]any{"sku": ar(64), "name_en": strings.Repeat("d", 200), "name_ar": ar(200)}, ""},
+		{"SKUTooLong", map[string]any{"sku": strings.Repeat("s", 65)}, "items[0].sku"},
+		{"ArabicSKUTooLong", map[string]any{"sku": ar(65)}, "items[0].sku"},
+		{"NameENTooLong", map[string]any{"name_en": strings.Repeat("d", 201)}, "items[0].name_en"},
+		{"NameARTooLong", map[string]any{"name_ar": ar(201)}, "items[0].name_ar"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			line := map[string]any{"id": "l1", "qty": 1, "unit_amount": 1_000}
+			for k, v := range tc.line {
+				line[k] = v
+			}
+			r := s.do("POST", "/v1/orders", s.key, map[string]any{"currency": "SAR", "amount": 1_000, "items": []any{line}})
+			if tc.wantParam == "" {
+				if r.status != 201 {
+					t.Fatalf("order within the limits: %d %s", r.status, r.raw)
+				}
+				return
+			}
+			expectError(t, r, 400, "invalid_request")
+			if got := r.str("error", "param"); got != tc.wantParam {
+				t.Errorf("param %q, want %q (%s)", got, tc.wantParam, r.raw)
+			}
+		})
+	}
+}
