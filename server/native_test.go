@@ -540,3 +540,32 @@ func TestOrderLineTextLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestUPaymentsCustomerNameCountsCharacters: the seed gives
+// customerFirstName a length of 255 and the refusal says characters; an
+// Arabic name (two bytes a letter) within it is taken, one past it
+// refused naming the field.
+func TestUPaymentsCustomerNameCountsCharacters(t *testing.T) {
+	s := mustStart(t)
+	order := s.mustOrder(cardOrder("4444", 100_000))
+	for _, tc := range []struct {
+		name    string
+		letters int
+		want    int
+	}{
+		{"OK", 200, 200},
+		{"AtTheLimit", 255, 200},
+		{"TooLong", 256, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do("POST", "/api/v1/create-refund", s.key, map[string]any{"orderId": order, "totalPrice": "1.00",
+				"customerFirstName": strings.Repeat("ن", tc.letters)})
+			if r.status != tc.want {
+				t.Fatalf("a %d-letter Arabic customerFirstName: %d %s, want %d", tc.letters, r.status, r.raw, tc.want)
+			}
+			if tc.want == 400 && !strings.Contains(r.str("message"), "customerFirstName") {
+				t.Errorf("refusal does not name the field: %s", r.raw)
+			}
+		})
+	}
+}

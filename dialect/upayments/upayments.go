@@ -37,6 +37,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/money"
@@ -93,7 +94,7 @@ func (req *createRefundRequest) validate() error {
 	switch {
 	case strings.TrimSpace(req.OrderID) == "" || len(req.OrderID) > 255:
 		return invalid("orderId", "orderId is required (at most 255 characters)")
-	case len(req.CustomerFirstName) > 255:
+	case utf8.RuneCountInString(req.CustomerFirstName) > 255: // characters: an Arabic name is two bytes a letter
 		return invalid("customerFirstName", "customerFirstName is at most 255 characters")
 	case req.CustomerEmail != "" && (len(req.CustomerEmail) > 250 || !validEmail(req.CustomerEmail)):
 		return invalid("customerEmail", "customerEmail must be an email address of at most 250 characters")
