@@ -229,7 +229,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.StringVar(&f.db, "db", env("REFUNDD_DB", defDB), "database URL: sqlite:PATH or postgres://...")
 	fs.StringVar(&f.processor, "processor", env("REFUNDD_PROCESSOR", "sandbox"), "sandbox (in-process) or the URL of an acquirer service such as refundd sandbox serve")
 	fs.DurationVar(&f.processorTimeout, "processor-timeout", 10*time.Second, "deadline of one processor call")
-	fs.DurationVar(&f.lease, "lease", 0, "how long a node owns a claimed refund before another takes over (default processor timeout + 20s)")
+	fs.DurationVar(&f.lease, "lease", 0, "how long a node owns a claimed refund before another takes over, longer than --processor-timeout (default processor timeout + 20s)")
 	fs.IntVar(&f.maxInFlight, "max-inflight", 64, "cap on concurrent processor calls from this node")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 12, "processor submissions of a refund before it waits for review (requires_review)")
 	fs.DurationVar(&f.retryBackoff, "retry-backoff", time.Second, "first retry delay after an unanswered submission, doubling up to 10m")
@@ -282,6 +282,10 @@ func (f *serveFlags) check() error {
 		return usageError("--processor-timeout must be a positive duration such as 10s")
 	case f.lease < 0:
 		return usageError("--lease must be a positive duration, or 0 for processor timeout + 20s")
+	// A lease that ends before the call it covers could hand a refund
+	// still at the processor to another node.
+	case f.lease > 0 && f.lease <= f.processorTimeout:
+		return usageError("--lease must be longer than --processor-timeout (" + f.processorTimeout.String() + ")")
 	case f.maxInFlight < 1:
 		return usageError("--max-inflight must be at least 1")
 	case f.settleDelay < 0:

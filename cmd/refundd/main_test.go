@@ -272,6 +272,8 @@ func TestCLI_ServeRefusesOutOfRangeFlags(t *testing.T) {
 		{"ZeroMaxInflight", []string{"--max-inflight", "0"}},
 		{"ZeroProcessorTimeout", []string{"--processor-timeout", "0s"}},
 		{"NegativeLease", []string{"--lease", "-1s"}},
+		{"LeaseWithinProcessorTimeout", []string{"--lease", "5s"}},
+		{"LeaseEqualToProcessorTimeout", []string{"--lease", "30s", "--processor-timeout", "30s"}},
 		{"NegativeSettleDelay", []string{"--settle-delay", "-1s"}},
 		{"UnknownLogFormat", []string{"--log", "xml"}},
 	} {
