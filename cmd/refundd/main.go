@@ -169,6 +169,17 @@ func envFloat(name string, def float64) float64 {
 	return def
 }
 
+// boolVars are the environment variables that give a boolean flag its
+// default; serveFlags.check refuses one that is no boolean.
+var boolVars = []string{"REFUNDD_WEBHOOK_ALLOW_PRIVATE", "REFUNDD_SERVER_TIMING"}
+
+// envBool reads a boolean (true, false, 1, 0, ...) from the environment;
+// an unset or unreadable variable gives false.
+func envBool(name string) bool {
+	v, err := strconv.ParseBool(os.Getenv(name))
+	return err == nil && v
+}
+
 // newFlags returns a flag set that reports errors instead of exiting.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -252,9 +263,9 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.IntVar(&f.rateBurst, "rate-burst", 400, "burst allowance per API key")
 	fs.StringVar(&f.otelEndpoint, "otel-endpoint", env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
 		"OpenTelemetry: export traces to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318 (off when empty)")
-	fs.BoolVar(&f.serverTiming, "server-timing", env("REFUNDD_SERVER_TIMING", "") == "true",
+	fs.BoolVar(&f.serverTiming, "server-timing", envBool("REFUNDD_SERVER_TIMING"),
 		"answer every request with a Server-Timing header splitting its time into the refund core's phases (for refundd bench --trace; tells callers how the node spends its time)")
-	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", env("REFUNDD_WEBHOOK_ALLOW_PRIVATE", "") == "true",
+	fs.BoolVar(&f.webhookAllowPrivate, "webhook-allow-private", envBool("REFUNDD_WEBHOOK_ALLOW_PRIVATE"),
 		"allow webhook and notify targets on loopback and private addresses")
 	fs.StringVar(&f.tokenSecret, "token-secret", env("REFUNDD_TOKEN_SECRET", ""),
 		"secret (32+ bytes, the same on every node) that signs Paylink partner tokens; default: random per process")
@@ -269,6 +280,14 @@ func (f *serveFlags) check() error {
 		// The flag's default comes from it, where a typo would leave 200.
 		if _, err := strconv.ParseFloat(v, 64); err != nil {
 			return usageError(fmt.Sprintf("REFUNDD_RATE_LIMIT %q is not a number of requests per second", v))
+		}
+	}
+	for _, name := range boolVars {
+		// A typo (yes, on) would leave the setting off without a word.
+		if v := os.Getenv(name); v != "" {
+			if _, err := strconv.ParseBool(v); err != nil {
+				return usageError(fmt.Sprintf("%s %q is not a boolean (true or false)", name, v))
+			}
 		}
 	}
 	switch {

@@ -520,3 +520,34 @@ func TestCLI_ServeRefusesAnUnreadableRateLimitVariable(t *testing.T) {
 		}
 	}
 }
+
+// TestCLI_ServeRefusesAnUnreadableBooleanVariable: REFUNDD_WEBHOOK_ALLOW_PRIVATE
+// and REFUNDD_SERVER_TIMING give their flags' defaults; a value that is
+// no boolean (yes, on) is refused naming the variable, where it served
+// with the setting off as if the variable were unset.
+func TestCLI_ServeRefusesAnUnreadableBooleanVariable(t *testing.T) {
+	for _, tc := range []struct{ name, variable, value string }{
+		{"WebhookAllowPrivateYes", "REFUNDD_WEBHOOK_ALLOW_PRIVATE", "yes"},
+		{"ServerTimingOn", "REFUNDD_SERVER_TIMING", "on"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(tc.variable, tc.value)
+			db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			errOut := &signalWriter{marker: "refundd serving", ready: make(chan struct{})}
+			done := make(chan int, 1)
+			go func() { done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", db}, io.Discard, errOut) }()
+			select {
+			case <-errOut.ready:
+				cancel()
+				<-done
+				t.Fatalf("serve started with %s=%s; want exit 2", tc.variable, tc.value)
+			case code := <-done:
+				if code != 2 || !strings.Contains(errOut.String(), tc.variable) {
+					t.Fatalf("exit %d: %s", code, errOut.String())
+				}
+			}
+		})
+	}
+}
