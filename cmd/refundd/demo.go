@@ -183,7 +183,7 @@ Try the native API (amounts are integer minor units):
   # a wallet refund: processing now, succeeded after the settle delay (the worker asks again)
   curl -s -X POST %[1]s/v1/refunds %[2]s -H 'Content-Type: application/json' -d '{"order_id":"%[5]s"}'
 
-  # a queued refund, then cancel it before the worker submits it
+  # a queued refund, then cancel it before the worker submits it (REFUND_ID: the id the first line answers)
   curl -s -X POST %[1]s/v1/refunds %[2]s -H 'Content-Type: application/json' -d '{"order_id":"%[3]s","amount":500,"queue":true}'
   curl -s -X POST %[1]s/v1/refunds/REFUND_ID/cancel %[2]s
 
@@ -191,7 +191,7 @@ Try the native API (amounts are integer minor units):
   curl -s '%[1]s/v1/refunds?order_id=%[3]s&limit=2' %[2]s
   curl -s '%[1]s/v1/orders?reference=ORD-1001' %[2]s
 
-  # the refund's history, and a forced status check
+  # the refund's history, and a forced status check (REFUND_ID as above)
   curl -s %[1]s/v1/refunds/REFUND_ID/transitions %[2]s
   curl -s -X POST %[1]s/v1/refunds/REFUND_ID/sync %[2]s
 

@@ -39,7 +39,7 @@ Usage:
   refundd demo     [--addr HOST:PORT] [--db URL]
   refundd migrate  --db URL
   refundd bench    [--db URL | --target URL --key KEY] [--shape spread|hot] [--clients N | --rate R]
-                   [--duration D] [--surface native|sgate] [--ceiling] [--json]
+                   [--duration D] [--surface native|gateway|sgate] [--ceiling] [--json]
   refundd merchant create --db URL --name N [--cr X] [--email E] [--mobile M] [--account-no A] [--vat-number V] [--time-zone Z]
   refundd merchant set-time-zone --db URL --merchant ID --zone Asia/Kuwait
   refundd partner  create --db URL --name N --merchant ID [--merchant ID ...]
@@ -67,7 +67,11 @@ Usage:
 Environment: REFUNDD_ADDR, REFUNDD_DB, REFUNDD_PROCESSOR (sandbox, or the URL of a sandbox service),
 REFUNDD_TOKEN_SECRET (--token-secret: signs Paylink partner tokens; the same on every node),
 REFUNDD_SECRET_KEY or REFUNDD_SECRET_KEY_FILE (--secret-key-file: seals processor credentials),
-REFUNDD_RATE_LIMIT (--rate-limit), REFUNDD_URL and REFUNDD_KEY (refunds import/export).
+REFUNDD_RATE_LIMIT (--rate-limit), REFUNDD_LOG (--log), REFUNDD_METRICS_ALLOW (--metrics-allow),
+REFUNDD_PUBLIC_URL (--public-url), REFUNDD_ZATCA_KEY_FILE (--zatca-key-file),
+REFUNDD_PROCESSOR_WEBHOOK_SECRET (--processor-webhook-secret), REFUNDD_WEBHOOK_ALLOW_PRIVATE=true,
+REFUNDD_SERVER_TIMING=true, OTEL_EXPORTER_OTLP_ENDPOINT (--otel-endpoint),
+REFUNDD_URL and REFUNDD_KEY (refunds import/export, reconcile).
 `
 
 // run executes one command; it returns the process exit code.
@@ -260,7 +264,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.DurationVar(&f.settleDelay, "settle-delay", 2*time.Second, "in-process sandbox: how long wallet (stcpay) refunds stay pending")
 	fs.StringVar(&f.logFormat, "log", env("REFUNDD_LOG", "json"), "log format: json or text")
 	fs.Float64Var(&f.rateLimit, "rate-limit", envFloat("REFUNDD_RATE_LIMIT", 200), "requests per second per API key on this node (0: unlimited)")
-	fs.IntVar(&f.rateBurst, "rate-burst", 400, "burst allowance per API key")
+	fs.IntVar(&f.rateBurst, "rate-burst", 400, "burst allowance per API key (0: the rate, rounded up)")
 	fs.StringVar(&f.otelEndpoint, "otel-endpoint", env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
 		"OpenTelemetry: export traces to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318 (off when empty)")
 	fs.BoolVar(&f.serverTiming, "server-timing", envBool("REFUNDD_SERVER_TIMING"),
