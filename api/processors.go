@@ -38,12 +38,6 @@ func (a *API) listProcessors(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := struct {
-		Object string          `json:"object"`
-		Data   []processorJSON `json:"data"`
-	}{Object: "list", Data: []processorJSON{}}
-	for _, p := range as {
-		out.Data = append(out.Data, ProcessorOut(p))
-	}
-	writeJSON(w, http.StatusOK, out)
+	// All of them in one page, in the envelope every list answers.
+	writeJSON(w, http.StatusOK, listOut(refund.Page[*refund.ProcessorAccount]{Data: as}, ProcessorOut))
 }

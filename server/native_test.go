@@ -569,3 +569,35 @@ func TestUPaymentsCustomerNameCountsCharacters(t *testing.T) {
 		})
 	}
 }
+
+// TestListsAnswerTheListShape: every list answers the envelope the API
+// reference gives all lists, {"object":"list","data",has_more,
+// next_cursor}, the one-page lists (a merchant's webhook endpoints,
+// processor accounts and a refund's transitions) too, so a client reads
+// every list one way.
+func TestListsAnswerTheListShape(t *testing.T) {
+	s := mustStart(t)
+	order := s.mustOrder(cardOrder("4444", 10_000))
+	r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 100})
+	if r.status != 201 {
+		t.Fatalf("refund: %d %s", r.status, r.raw)
+	}
+	for _, tc := range []struct{ name, path string }{
+		{"Refunds", "/v1/refunds"},
+		{"Transitions", "/v1/refunds/" + r.str("id") + "/transitions"},
+		{"WebhookEndpoints", "/v1/webhook_endpoints"},
+		{"Processors", "/v1/processors"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := s.do("GET", tc.path, s.key, nil)
+			if got.status != 200 || got.str("object") != "list" {
+				t.Fatalf("%s: %d %s", tc.path, got.status, got.raw)
+			}
+			for _, k := range []string{"data", "has_more", "next_cursor"} {
+				if _, ok := got.body[k]; !ok {
+					t.Errorf("%s: no %q in %s", tc.path, k, got.raw)
+				}
+			}
+		})
+	}
+}
