@@ -18,7 +18,7 @@ import (
 func Middleware(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 {
+		if !plainRequestID(id) {
 			b := make([]byte, 8)
 			_, _ = rand.Read(b)
 			id = "req_" + hex.EncodeToString(b)
@@ -45,6 +45,23 @@ func Middleware(next http.Handler, log *slog.Logger) http.Handler {
 		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes+1)
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// plainRequestID reports whether a caller's X-Request-Id can be kept as
+// ours: 1-64 visible ASCII characters. It goes into logs, the audit trail,
+// events and the headers of webhooks and acquirer calls, so anything else
+// (bytes PostgreSQL refuses as text, which failed the request's every
+// write) is replaced, never refused: a header is no part of the request.
+func plainRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= 0x20 || id[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 type statusRecorder struct {
