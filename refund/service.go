@@ -224,6 +224,14 @@ func (s *Service) SyncClock(ctx context.Context) error {
 	return nil
 }
 
+// LongestRequest is the most a request may wait on refunds in flight and
+// the processor: InFlightWait for the order's refund in flight, then one
+// processor call. A server's write deadline and its drain on shutdown
+// must outlast it, or a refund the processor executed goes unanswered.
+func (s *Service) LongestRequest() time.Duration {
+	return s.cfg.InFlightWait + s.cfg.ProcessorTimeout
+}
+
 // syncClockIfStale re-measures the offset when it is older than ClockSync.
 func (s *Service) syncClockIfStale(ctx context.Context) {
 	if !s.cfg.StoreClock || s.cfg.Now().UnixNano()-s.clock.measured.Load() < int64(s.cfg.ClockSync) {

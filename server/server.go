@@ -296,12 +296,21 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Handler:           api.Middleware(handler, cfg.Log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		// A reply cut by the write deadline is a refund its caller may
+		// send again: the deadline outlasts the longest request.
+		WriteTimeout:   max(60*time.Second, s.DrainTimeout()),
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
 	}
 	s.routes = mux.patterns
 	return s, nil
+}
+
+// DrainTimeout is how long Stop should let requests in flight run: the
+// longest a refund request may take, and room to record and send its
+// answer.
+func (s *Server) DrainTimeout() time.Duration {
+	return s.Service.LongestRequest() + 30*time.Second
 }
 
 // tracingOn reports whether cfg asks for OpenTelemetry tracing.

@@ -412,11 +412,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // waitAndStop blocks until ctx ends (SIGINT/SIGTERM), then shuts down
-// gracefully: in-flight requests finish, the worker stops.
+// gracefully: in-flight requests finish, the worker stops. The drain
+// outlasts the longest refund request (server.DrainTimeout): one cut
+// short goes unanswered, and its caller may send it again.
 func waitAndStop(ctx context.Context, srv *server.Server, log *slog.Logger) error {
 	<-ctx.Done()
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	log.Info("shutting down", "drain", srv.DrainTimeout().String())
+	sctx, cancel := context.WithTimeout(context.Background(), srv.DrainTimeout())
 	defer cancel()
 	return srv.Stop(sctx)
 }
