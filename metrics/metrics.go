@@ -104,8 +104,19 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
 		start := time.Now()
+		defer func() {
+			// A panic is counted as the 500 the recovering middleware
+			// outside answers (api.Middleware), then goes on to it.
+			v := recover()
+			if v != nil && !rec.wrote {
+				rec.code = http.StatusInternalServerError
+			}
+			m.requests.WithLabelValues(routeOf(r), r.Method, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
+			if v != nil {
+				panic(v)
+			}
+		}()
 		next.ServeHTTP(rec, r)
-		m.requests.WithLabelValues(routeOf(r), r.Method, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
 	})
 }
 

@@ -56,17 +56,29 @@ func Middleware(tp trace.TracerProvider, next http.Handler) http.Handler {
 		defer span.End()
 		rec := &status{ResponseWriter: w, code: http.StatusOK}
 		r = r.WithContext(ctx)
+		defer func() {
+			// A panic is the 500 the recovering middleware outside
+			// answers (api.Middleware): the span says so, then the panic
+			// goes on to it.
+			v := recover()
+			if v != nil && !rec.wrote {
+				rec.code = http.StatusInternalServerError
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			span.SetName(route)
+			span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", rec.code),
+				attribute.String("refundd.request_id", w.Header().Get("X-Request-Id")))
+			if rec.code >= 500 {
+				span.SetStatus(codes.Error, strconv.Itoa(rec.code))
+			}
+			if v != nil {
+				panic(v)
+			}
+		}()
 		next.ServeHTTP(rec, r)
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
-		span.SetName(route)
-		span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", rec.code),
-			attribute.String("refundd.request_id", w.Header().Get("X-Request-Id")))
-		if rec.code >= 500 {
-			span.SetStatus(codes.Error, strconv.Itoa(rec.code))
-		}
 	})
 }
 

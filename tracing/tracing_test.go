@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // The acquirer call carries the trace: the traceparent header names the
@@ -41,5 +43,47 @@ func TestSetupOff(t *testing.T) {
 	}
 	if err := shutdown(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMiddlewarePanicIsAnError: a handler that panics answers 500 through
+// the recovering middleware outside; its span ends named by its route,
+// with that status and as an error, where the panic left it unnamed and
+// without a status.
+func TestMiddlewarePanicIsAnError(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /boom/{id}", func(http.ResponseWriter, *http.Request) { panic("boom") })
+	recovering := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if recover() != nil {
+					w.WriteHeader(http.StatusInternalServerError)
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+	srv := httptest.NewServer(recovering(Middleware(tp, mux)))
+	defer srv.Close()
+	res, err := http.Get(srv.URL + "/boom/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	spans := rec.Ended()
+	if res.StatusCode != 500 || len(spans) != 1 {
+		t.Fatalf("GET: %d, %d spans; want 500 and one span", res.StatusCode, len(spans))
+	}
+	s := spans[0]
+	var code int64
+	for _, a := range s.Attributes() {
+		if a.Key == "http.response.status_code" {
+			code = a.Value.AsInt64()
+		}
+	}
+	if s.Name() != "GET /boom/{id}" || code != 500 || s.Status().Code != codes.Error {
+		t.Fatalf("span %q, status code %d, status %v; want GET /boom/{id}, 500, Error", s.Name(), code, s.Status())
 	}
 }
