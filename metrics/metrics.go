@@ -80,10 +80,12 @@ func (m *Metrics) WatchStore(st refund.Store) {
 	}
 }
 
-// WatchStats adds the gauges read from svc.Stats on every scrape; now is
-// the clock for the age of the oldest processing refund.
-func (m *Metrics) WatchStats(svc *refund.Service, now func() time.Time) {
-	m.reg.MustRegister(&stats{svc: svc, now: now})
+// WatchStats adds the gauges read from svc.Stats on every scrape. The age
+// of the oldest processing refund is read on svc's clock, the one its
+// times were written on (the store's, in production): on the node's own,
+// each node would show another age.
+func (m *Metrics) WatchStats(svc *refund.Service) {
+	m.reg.MustRegister(&stats{svc: svc, now: svc.Now})
 }
 
 // ObserveAccountCall records one call to a processor account (the

@@ -224,6 +224,11 @@ func (s *Service) SyncClock(ctx context.Context) error {
 	return nil
 }
 
+// Now is the time as the service writes it: the store's clock when
+// Config.StoreClock is on, so that a figure computed against a stored time
+// (an age on /metrics) is the same on every node.
+func (s *Service) Now() time.Time { return s.now() }
+
 // LongestRequest is the most a request may wait on refunds in flight and
 // the processor: InFlightWait for the order's refund in flight, then one
 // processor call. A server's write deadline and its drain on shutdown

@@ -265,7 +265,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.Worker = worker.New(s.Service, worker.Config{Interval: cfg.WorkerInterval, Log: cfg.Log})
 	s.Webhooks = webhook.New(s.Service, webhook.Config{AllowPrivate: cfg.WebhookAllowPrivate, Schedule: cfg.WebhookSchedule,
 		Interval: cfg.WorkerInterval, Now: cfg.Now, Log: cfg.Log})
-	s.Metrics.WatchStats(s.Service, cfg.Now)
+	s.Metrics.WatchStats(s.Service)
 	s.Metrics.WatchStore(st)
 	mux := &recordingMux{ServeMux: http.NewServeMux()}
 	mux.Handle("GET /metrics", allowNetworks(cfg.MetricsAllow, s.Metrics.Handler()))

@@ -1,0 +1,104 @@
+package metrics_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/metrics"
+	"github.com/refundd/refundd/processor"
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/store/sqlite"
+)
+
+// unanswered is a processor that never gives an answer: a refund sent to
+// it stays processing.
+type unanswered struct{}
+
+func (unanswered) Refund(context.Context, processor.Request) (processor.Result, error) {
+	return processor.Result{}, &processor.TransientError{Code: "timeout", Message: "no answer"}
+}
+
+func (unanswered) Status(context.Context, string) (processor.Result, error) {
+	return processor.Result{}, &processor.TransientError{Code: "timeout", Message: "no answer"}
+}
+
+func (unanswered) Capabilities() processor.Capabilities {
+	return processor.Capabilities{IdempotentSubmit: true, StatusByKey: true, Partial: true}
+}
+
+// TestOldestProcessingAgeOnTheStoreClock: with the store's clock on (every
+// node in production), a refund's times are the store's, and the age of
+// the oldest processing refund must be read on that clock too. It was read
+// on the node's own: a node 10 minutes behind its database showed 0 for a
+// refund processing for 5 minutes, and every node a different age, where
+// the gauge is documented as the same whichever node is scraped.
+func TestOldestProcessingAgeOnTheStoreClock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "refundd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var mu sync.Mutex
+	node := time.Now().Add(-10 * time.Minute) // the node's clock, behind the store's
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return node }
+	svc, err := refund.NewService(refund.Config{Store: st, Processor: unanswered{}, Now: now, StoreClock: true,
+		NewID: func(p string) string { return p + "_" + strconv.FormatInt(time.Now().UnixNano(), 36) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SyncClock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := svc.CreateMerchant(ctx, refund.MerchantInput{Name: "M"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Authenticate(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 10_000, PaymentMethod: "card"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	amount := int64(1_000)
+	r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: &amount})
+	if err != nil || r.Status != refund.StatusProcessing {
+		t.Fatalf("refund: %+v, %v; want processing", r, err)
+	}
+	mu.Lock()
+	node = node.Add(5 * time.Minute)
+	mu.Unlock()
+
+	m := metrics.New()
+	m.WatchStats(svc)
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	res, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	for line := range strings.Lines(string(raw)) {
+		if v, ok := strings.CutPrefix(line, "refundd_oldest_processing_refund_age_seconds "); ok {
+			age, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			// Five minutes, and the real time the test took since.
+			if err != nil || age < 300 || age > 330 {
+				t.Fatalf("oldest processing refund age %s, want 300 (5 minutes on the store's clock)", strings.TrimSpace(v))
+			}
+			return
+		}
+	}
+	t.Fatal("no refundd_oldest_processing_refund_age_seconds")
+}
