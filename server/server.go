@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -168,16 +169,28 @@ func OpenStore(ctx context.Context, db string) (refund.Store, error) {
 	return nil, fmt.Errorf("server: unknown database URL %q (want sqlite:PATH or postgres://...)", Redact(db))
 }
 
-// Redact hides a password in a database URL.
+// Redact hides the passwords in a database URL: the user part's, and the
+// query's password and sslpassword, which pgx reads as libpq does.
 func Redact(db string) string {
+	db, query, hasQuery := strings.Cut(db, "?")
 	if i := strings.Index(db, "://"); i >= 0 {
 		if at := strings.LastIndex(db, "@"); at > i {
 			if colon := strings.Index(db[i+3:at], ":"); colon >= 0 {
-				return db[:i+3+colon+1] + "xxxxx" + db[at:]
+				db = db[:i+3+colon+1] + "xxxxx" + db[at:]
 			}
 		}
 	}
-	return db
+	if !hasQuery {
+		return db
+	}
+	params := strings.Split(query, "&")
+	for i, p := range params {
+		raw, _, _ := strings.Cut(p, "=")
+		if k, err := url.QueryUnescape(raw); err != nil || k == "password" || k == "sslpassword" {
+			params[i] = raw + "=xxxxx"
+		}
+	}
+	return db + "?" + strings.Join(params, "&")
 }
 
 // Open builds a server: opens and migrates the store, wires the service and
