@@ -1,0 +1,85 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// Upgrades. Each store's test writes, at every earlier schema version, the
+// rows a version-1 installation holds (in that version's columns) and then
+// opens the store, which migrates it to the latest version; CheckUpgraded
+// then holds the result to what those rows promised. The rows:
+//
+//	merchant mer_old with API key UpgradeKey (scopes: all);
+//	order ord_old (SAR, captured 10000, refunded 3000, pending 2000) with
+//	its capture txn_old;
+//	refunds re_old_s (3000, succeeded), re_old_p (2000, processing, due
+//	now: its node died) and re_old_f (1000, failed), numbered 1, 2, 3 from
+//	version 3 on, each with its transitions.
+const (
+	UpgradeKey = "rk_0123456789ab_0123456789abcdef0123456789abcdef"
+	// UpgradeKeySHA256 is the hex SHA-256 the key is stored as.
+	UpgradeKeySHA256 = "c3f8fdd93f2342118fd25d2139f28b4e16c84c605544199ab59eaa8a2a4ad9dd"
+	// UpgradeScopes are the key's scopes, as api_keys.scopes holds them.
+	UpgradeScopes = "orders:write orders:read refunds:write refunds:read"
+	upgradeOrder  = "ord_old"
+)
+
+// CheckUpgraded checks a store migrated from an earlier version holding
+// the upgrade rows: the refunds and the order read as written, the order's
+// reservation still guards it, the refund whose node died is finished by
+// a worker pass, and a new refund takes a number of its own.
+func CheckUpgraded(t *testing.T, st refund.Store) {
+	t.Helper()
+	ctx := context.Background()
+	svc, _ := newService(t, st, approver{}, nil)
+	p, err := svc.Authenticate(ctx, UpgradeKey)
+	if err != nil {
+		t.Fatalf("the key made before the upgrade: %v", err)
+	}
+	numbers := map[int64]string{}
+	for _, want := range []struct {
+		id     string
+		status refund.Status
+		amount int64
+	}{{"re_old_s", refund.StatusSucceeded, 3000}, {"re_old_p", refund.StatusProcessing, 2000}, {"re_old_f", refund.StatusFailed, 1000}} {
+		r, err := svc.GetRefund(ctx, p, want.id)
+		if err != nil || r.Status != want.status || r.Amount != want.amount || r.OrderID != upgradeOrder || r.Number <= 0 {
+			t.Fatalf("refund %s after the upgrade: %+v, %v; want %s of %d on %s, numbered", want.id, r, err, want.status, want.amount, upgradeOrder)
+		}
+		if other, dup := numbers[r.Number]; dup {
+			t.Fatalf("refunds %s and %s share number %d", other, r.ID, r.Number)
+		}
+		numbers[r.Number] = r.ID
+	}
+	order := func(refunded, pending int64) {
+		t.Helper()
+		o, err := svc.GetOrder(ctx, p, upgradeOrder)
+		if err != nil || o.CapturedAmount != 10_000 || o.RefundedAmount != refunded || o.PendingRefundAmount != pending {
+			t.Fatalf("order after the upgrade: %+v, %v; want captured 10000, refunded %d, pending %d", o, err, refunded, pending)
+		}
+	}
+	order(3000, 2000)
+	over := int64(5_001)
+	if _, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: upgradeOrder, Amount: &over}); refund.ErrorCode(err) != refund.EAmountExceedsRefundable {
+		t.Fatalf("a refund of 5001 of the 5000 left: %v, want %s", err, refund.EAmountExceedsRefundable)
+	}
+	if _, err := svc.ProcessDue(ctx, 10, 1); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := svc.GetRefund(ctx, p, "re_old_p"); err != nil || r.Status != refund.StatusSucceeded {
+		t.Fatalf("the refund whose node died, after a worker pass: %+v, %v; want succeeded", r, err)
+	}
+	order(5000, 0)
+	rest := int64(5_000)
+	r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: upgradeOrder, Amount: &rest})
+	if err != nil || r.Status != refund.StatusSucceeded {
+		t.Fatalf("a refund of the 5000 left: %+v, %v", r, err)
+	}
+	if other, dup := numbers[r.Number]; dup || r.Number <= 0 {
+		t.Fatalf("the new refund took number %d of %s", r.Number, other)
+	}
+	order(10_000, 0)
+}
