@@ -414,6 +414,9 @@ func (s *Service) ProcessDue(ctx context.Context, limit, parallel int) (int, err
 // is recorded as a transient failure with a short backoff, and the next
 // attempt asks the processor for its status first.
 func (s *Service) releaseLease(ctx context.Context, r *Refund) {
+	// ctx is the pass's, canceled by the shutdown that makes the release:
+	// on it the write would fail and the refund sit out its lease.
+	ctx = context.WithoutCancel(ctx)
 	err := s.update(ctx, func(tx Tx) error {
 		cur, err := tx.GetRefund(ctx, "", r.ID)
 		if err != nil || cur.Version != r.Version || cur.Status.Final() {
