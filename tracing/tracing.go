@@ -9,6 +9,7 @@ package tracing
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -34,6 +35,13 @@ var propagator = propagation.TraceContext{}
 func Setup(ctx context.Context, endpoint string) (trace.TracerProvider, func(context.Context) error, error) {
 	if endpoint == "" {
 		return noop.NewTracerProvider(), func(context.Context) error { return nil }, nil
+	}
+	// A base URL ends in at most a slash: the exporter adds /v1/traces to
+	// one without a path, but would post to "/" (a collector's 404, every
+	// span lost without a word) for http://collector:4318/.
+	if u, err := url.Parse(endpoint); err == nil && u.Path == "/" {
+		u.Path = ""
+		endpoint = u.String()
 	}
 	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
 	if err != nil {

@@ -87,3 +87,42 @@ func TestMiddlewarePanicIsAnError(t *testing.T) {
 		t.Fatalf("span %q, status code %d, status %v; want GET /boom/{id}, 500, Error", s.Name(), code, s.Status())
 	}
 }
+
+// TestSetupExportsToTheTracesPath: the endpoint is the collector's base
+// URL (--otel-endpoint http://collector:4318): spans go to its /v1/traces.
+// Given with a trailing slash, they went to its root, which a collector
+// answers 404, so nothing was ever exported. A URL with a path of its own
+// is used as it is.
+func TestSetupExportsToTheTracesPath(t *testing.T) {
+	for _, tc := range []struct{ name, path, want string }{
+		{"Base", "", "/v1/traces"},
+		{"BaseSlash", "/", "/v1/traces"},
+		{"FullPath", "/otlp/v1/traces", "/otlp/v1/traces"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := make(chan string, 10)
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got <- r.URL.Path
+				w.WriteHeader(http.StatusOK)
+			}))
+			defer ts.Close()
+			tp, shutdown, err := Setup(context.Background(), ts.URL+tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, span := tp.Tracer("test").Start(context.Background(), "refund")
+			span.End()
+			if err := shutdown(context.Background()); err != nil { // flushes
+				t.Fatal(err)
+			}
+			select {
+			case p := <-got:
+				if p != tc.want {
+					t.Fatalf("spans posted to %q, want %q", p, tc.want)
+				}
+			default:
+				t.Fatal("no span was exported")
+			}
+		})
+	}
+}
