@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/refundd/refundd/store/migration"
 	"github.com/refundd/refundd/store/storetest"
 )
 
@@ -72,4 +73,33 @@ INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at) VA
 INSERT INTO idempotency_keys (merchant_id, idempotency_key, request_hash, {object}, locked_until, created_at, expires_at, completed_at)
     VALUES ('mer_old', 'old-key', 'h', 're_old_s', {day}, {day}, {later}, {later});
 `)
+}
+
+// TestFailedMigrationLeavesNothing: a migration that fails part-way
+// leaves none of its statements behind and is not recorded, so the next
+// start runs it again whole (PostgreSQL's DDL is transactional, and the
+// migration runs in one transaction with its record).
+func TestFailedMigrationLeavesNothing(t *testing.T) {
+	t.Parallel()
+	url := mustSchema(t)
+	s := mustOpenURL(t, url)
+	bad := migration.Migration{Version: 9999, Name: "9999_half.sql", SQL: `CREATE TABLE half (a INTEGER);
+ALTER TABLE refunds ADD COLUMN half INTEGER;
+UPDATE orders SET description = 'half';
+INSERT INTO no_such_table VALUES (1);
+CREATE TABLE never (a INTEGER);`}
+	if err := s.apply(t.Context(), bad); err == nil {
+		t.Fatal("a migration with a failing statement applied")
+	}
+	var tables, columns, recorded int
+	if err := s.pool.QueryRow(t.Context(), `SELECT
+		(SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name IN ('half', 'never')),
+		(SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'refunds' AND column_name = 'half'),
+		(SELECT count(*) FROM schema_migrations WHERE version = 9999)`).Scan(&tables, &columns, &recorded); err != nil {
+		t.Fatal(err)
+	}
+	if tables+columns+recorded != 0 {
+		t.Fatalf("after the failed migration: %d of its tables, %d of its columns, recorded %d times; want none", tables, columns, recorded)
+	}
+	mustOpenURL(t, url) // starts again
 }

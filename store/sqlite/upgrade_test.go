@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refundd/refundd/store/migration"
 	"github.com/refundd/refundd/store/storetest"
 )
 
@@ -92,4 +93,46 @@ INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at) VA
 INSERT INTO idempotency_keys (merchant_id, idempotency_key, request_hash, {object}, created_at, expires_at, completed_at)
     VALUES ('mer_old', 'old-key', 'h', 're_old_s', {day}, {later}, {later});
 `)
+}
+
+// TestFailedMigrationLeavesNothing: a migration that fails part-way
+// leaves none of its statements behind and is not recorded, so the next
+// start runs it again whole (SQLite's DDL is transactional, and the
+// migration runs in one transaction with its record).
+func TestFailedMigrationLeavesNothing(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "refundd.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open(driverName, dsn(path, roleMigrator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bad := migration.Migration{Version: 9999, Name: "9999_half.sql", SQL: `CREATE TABLE half (a INTEGER);
+ALTER TABLE refunds ADD COLUMN half INTEGER;
+UPDATE orders SET description = 'half';
+INSERT INTO no_such_table VALUES (1);
+CREATE TABLE never (a INTEGER);`}
+	if err := apply(t.Context(), db, bad); err == nil {
+		t.Fatal("a migration with a failing statement applied")
+	}
+	var tables, columns, recorded int
+	if err := db.QueryRowContext(t.Context(), `SELECT
+		(SELECT count(*) FROM sqlite_master WHERE name IN ('half', 'never')),
+		(SELECT count(*) FROM pragma_table_info('refunds') WHERE name = 'half'),
+		(SELECT count(*) FROM schema_migrations WHERE version = 9999)`).Scan(&tables, &columns, &recorded); err != nil {
+		t.Fatal(err)
+	}
+	if tables+columns+recorded != 0 {
+		t.Fatalf("after the failed migration: %d of its tables, %d of its columns, recorded %d times; want none", tables, columns, recorded)
+	}
+	if s, err := Open(t.Context(), path); err != nil {
+		t.Fatalf("reopen after the failed migration: %v", err)
+	} else {
+		s.Close()
+	}
 }
