@@ -203,6 +203,9 @@ type simProc struct {
 	keys  map[string]*keyState
 	log   []execution
 	voids bool // it can void a key (processor.Voider)
+	// timeouts is how many of the next submissions time out without
+	// executing, calm or not: a checker test scripts a history with it.
+	timeouts int
 }
 
 var errNoAnswer = errors.New("sim: the processor did not answer in time")
@@ -252,6 +255,11 @@ func (p *simProc) Refund(ctx context.Context, req processor.Request) (processor.
 		return p.result(k), nil
 	case !k.lateAt.IsZero():
 		return processor.Result{}, errNoAnswer // the same request, still pending
+	}
+	if p.timeouts > 0 {
+		p.timeouts--
+		w.fault("processor: timeout, not executed (scripted)")
+		return processor.Result{}, errNoAnswer
 	}
 	switch r := w.rnd.Float64(); {
 	case w.calm:
@@ -307,6 +315,28 @@ func (p *simProc) Status(ctx context.Context, key string) (processor.Result, err
 		return processor.Result{}, processor.ErrNotFound
 	}
 	return p.result(k), nil
+}
+
+// settles reports whether a status check or a void of key would settle
+// its refund: the processor answered it (executed, declined, voided) or
+// can void it.
+func (p *simProc) settles(key string) bool {
+	k := p.keys[key]
+	return p.voids || (k != nil && (k.executed || k.declined || k.voided))
+}
+
+// answer says what the processor holds for key, for a failure message.
+func (p *simProc) answer(key string) string {
+	k := p.keys[key]
+	switch {
+	case k != nil && k.executed:
+		return "executed it"
+	case k != nil && k.declined:
+		return "declined it"
+	case k != nil && k.voided:
+		return "voided it"
+	}
+	return "never executed it and can void it"
 }
 
 // voidingProc is the processor with the void capability.
