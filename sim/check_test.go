@@ -63,7 +63,7 @@ func TestCheck_Fails(t *testing.T) {
 			rec := &recorder{TB: t}
 			w := newWorld(rec, 1, st)
 			w.calm = true
-			w.proc.voids = false
+			w.proc.voids, w.proc.caps = false, profiles[0] // idempotent, status by key
 			tc.history(t, w, w.startNode())
 			w.check()
 			if !strings.Contains(strings.Join(rec.errs, "\n"), tc.want) {

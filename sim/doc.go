@@ -5,7 +5,10 @@
 // simulated clock, driven by a seeded random schedule of faults: processor
 // timeouts, answers dropped after execution, late executions, 5xx answers,
 // declines, client retries, concurrent refunds on one order, node crashes,
-// store commits of unknown outcome and clock skew between nodes. After each
+// store commits of unknown outcome and clock skew between nodes. The
+// processor is, by seed, idempotent on the refund's key or not, and can
+// look a refund up by key or not, so that the core's rules for each of
+// these capabilities are exercised and a second execution can show. After each
 // run it checks that no refund was paid twice or lost, and that every
 // difference between the processor and the books is listed, never silent.
 //

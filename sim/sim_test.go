@@ -20,18 +20,30 @@ import (
 
 // regressions are seeds that once found a bug; they run on every test run.
 var regressions = []struct {
-	seed  uint64
-	found string
+	seed    uint64
+	profile int // its processor's (profiles), as when it was found
+	found   string
 }{
 	// With the old give-up rule (after the last attempt, fail and release
 	// a refund the processor had not answered), a late execution paid a
 	// refund refundd had failed while another refund took its room:
 	// discrepancy executed_not_recorded.
-	{336001019, "give-up released money that was still executing"},
+	{336001019, 0, "give-up released money that was still executing"},
 	// A late execution paid a refund that waited for review, which only
 	// its review poll settles: with the poll off, the checker let the
 	// refund wait for a person (a check then added).
-	{340001091, "a refund left in review that the processor had settled"},
+	{340001091, 0, "a refund left in review that the processor had settled"},
+}
+
+// profileOf is the processor profile of a seed: a regression's own, or
+// one from the seed alone (not from the run's random stream).
+func profileOf(seed uint64) int {
+	for _, r := range regressions {
+		if r.seed == seed {
+			return r.profile
+		}
+	}
+	return int(seed % uint64(len(profiles)))
 }
 
 // summary adds up what a set of runs did.
@@ -198,8 +210,9 @@ func newWorld(t testing.TB, seed uint64, st refund.Store) *world {
 	w := &world{t: t, seed: seed, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), ctx: context.Background(),
 		now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), acked: map[string]bool{}, ackedBy: map[string]string{}, faults: map[string]int{}}
 	w.store = &faultyStore{Store: st, w: w}
-	w.proc = &simProc{w: w, keys: map[string]*keyState{}, voids: w.rnd.IntN(2) == 0}
-	w.logf("seed %d, processor can void: %v", seed, w.proc.voids)
+	w.proc = &simProc{w: w, keys: map[string]*keyState{}, caps: profiles[profileOf(seed)], voids: w.rnd.IntN(2) == 0}
+	w.logf("seed %d, processor can void: %v, idempotent: %v, status by key: %v", seed, w.proc.voids,
+		w.proc.caps.IdempotentSubmit, w.proc.caps.StatusByKey)
 	for range 1 + w.rnd.IntN(3) {
 		w.startNode()
 	}
@@ -332,8 +345,9 @@ func (w *world) drain() {
 // refund final or waiting for review, and no late execution pending at
 // the processor (one would settle a refund waiting for review).
 func (w *world) settled() bool {
+	w.proc.dueAll()
 	for _, k := range w.proc.keys {
-		if !k.lateAt.IsZero() && !k.executed && !k.voided {
+		if len(k.lateAt) > 0 {
 			return false
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -185,7 +186,7 @@ type keyState struct {
 	executed bool // money moved
 	declined bool
 	voided   bool
-	lateAt   time.Time // a late execution is due then (zero: none)
+	lateAt   []time.Time // late executions due then (an idempotent processor holds one at most)
 }
 
 // execution is one row of the processor's append-only execution log.
@@ -195,13 +196,16 @@ type execution struct {
 	at     time.Time
 }
 
-// simProc is the simulated processor. It is idempotent on the key as a
-// real one is, and its execution log is append-only so that executing a
-// key twice would show.
+// simProc is the simulated processor. Its execution log is append-only,
+// so that executing a key twice shows. What it can prove is the seed's
+// profile (caps): idempotent on the key as most are, or executing every
+// submission as a new refund; with a status lookup by key, or none. The
+// core must never pay twice whichever it is.
 type simProc struct {
 	w     *world
 	keys  map[string]*keyState
 	log   []execution
+	caps  processor.Capabilities
 	voids bool // it can void a key (processor.Voider)
 	// timeouts is how many of the next submissions time out without
 	// executing, calm or not: a checker test scripts a history with it.
@@ -217,16 +221,46 @@ func (p *simProc) asProcessor() processor.Processor {
 	return p
 }
 
+// profiles are what a simulated processor can prove; a seed picks one.
+var profiles = []processor.Capabilities{
+	{IdempotentSubmit: true, StatusByKey: true},
+	{IdempotentSubmit: true},
+	{StatusByKey: true},
+	{},
+}
+
+// Capabilities declares the seed's profile to the core.
+func (p *simProc) Capabilities() processor.Capabilities {
+	c := p.caps
+	c.Partial, c.Vendors, c.Lines = true, true, true
+	return c
+}
+
 func (p *simProc) execute(key string, k *keyState) {
-	k.executed, k.lateAt = true, time.Time{}
+	k.executed = true
 	p.log = append(p.log, execution{key: key, amount: k.amount, at: p.w.now})
 	p.w.logf("processor executes %s (%d)", key, k.amount)
 }
 
-// due runs a late execution whose time has come.
+// dueAll runs every late execution whose time has come, in key order:
+// one nobody asks about executes all the same.
+func (p *simProc) dueAll() {
+	for _, key := range slices.Sorted(maps.Keys(p.keys)) {
+		p.due(key, p.keys[key])
+	}
+}
+
+// due runs the late executions whose time has come.
 func (p *simProc) due(key string, k *keyState) {
-	if !k.lateAt.IsZero() && !p.w.now.Before(k.lateAt) && !k.voided && !k.executed {
-		p.execute(key, k)
+	for i := 0; i < len(k.lateAt); {
+		if p.w.now.Before(k.lateAt[i]) {
+			i++
+			continue
+		}
+		k.lateAt = slices.Delete(k.lateAt, i, i+1)
+		if !k.voided && !(k.executed && p.caps.IdempotentSubmit) {
+			p.execute(key, k)
+		}
 	}
 }
 
@@ -251,9 +285,13 @@ func (p *simProc) Refund(ctx context.Context, req processor.Request) (processor.
 	w.logf("node %d submits %s", n.id, req.IdempotencyKey)
 	p.due(req.IdempotencyKey, k)
 	switch {
-	case k.voided, k.executed, k.declined:
+	case k.voided:
 		return p.result(k), nil
-	case !k.lateAt.IsZero():
+	case !p.caps.IdempotentSubmit:
+		// It does not know the key: every submission is a new refund.
+	case k.executed, k.declined:
+		return p.result(k), nil
+	case len(k.lateAt) > 0:
 		return processor.Result{}, errNoAnswer // the same request, still pending
 	}
 	if p.timeouts > 0 {
@@ -272,7 +310,7 @@ func (p *simProc) Refund(ctx context.Context, req processor.Request) (processor.
 		return processor.Result{}, errNoAnswer
 	case r < 0.22:
 		w.fault("processor: late execution")
-		k.lateAt = w.now.Add(time.Duration(1+w.rnd.IntN(900)) * time.Second)
+		k.lateAt = append(k.lateAt, w.now.Add(time.Duration(1+w.rnd.IntN(900))*time.Second))
 		return processor.Result{}, errNoAnswer
 	case r < 0.27:
 		w.fault("processor: 5xx")
@@ -302,6 +340,10 @@ func (p *simProc) Refund(ctx context.Context, req processor.Request) (processor.
 }
 
 func (p *simProc) Status(ctx context.Context, key string) (processor.Result, error) {
+	if !p.caps.StatusByKey {
+		p.dueAll()
+		return processor.Result{}, processor.ErrNoStatus
+	}
 	k := p.keys[key]
 	if k == nil {
 		return processor.Result{}, processor.ErrNotFound
@@ -322,7 +364,7 @@ func (p *simProc) Status(ctx context.Context, key string) (processor.Result, err
 // can void it.
 func (p *simProc) settles(key string) bool {
 	k := p.keys[key]
-	return p.voids || (k != nil && (k.executed || k.declined || k.voided))
+	return p.caps.StatusByKey && (p.voids || (k != nil && (k.executed || k.declined || k.voided)))
 }
 
 // answer says what the processor holds for key, for a failure message.
@@ -354,7 +396,7 @@ func (p voidingProc) Void(ctx context.Context, key string) (processor.Result, er
 		return processor.Result{}, errNoAnswer
 	}
 	if !k.executed && !k.declined {
-		k.voided, k.lateAt = true, time.Time{}
+		k.voided, k.lateAt = true, nil
 		p.w.logf("processor voids %s", key)
 	}
 	return p.result(k), nil
