@@ -22,7 +22,9 @@ type Anomaly struct {
 }
 
 // settlement serves the day's report (?date=YYYY-MM-DD, UTC): one CSV row
-// per refund the acquirer executed that day, with the columns refundd's
+// per refund the acquirer settled that day (approved, declined, or
+// approved then reversed; a wallet refund on the day it settled, never
+// while pending), with the columns refundd's
 // reconciliation reads. With an anomaly rate, that share of approved rows
 // is corrupted (amount off by one minor unit, or left out) and as many
 // unknown rows are added; the X-Sandbox-Anomalies header lists them.
@@ -45,11 +47,12 @@ func (s *Service) settlement(w http.ResponseWriter, r *http.Request) {
 	}
 	rate := s.anomalyRate
 	for _, e := range s.acq.Executed() {
-		if e.ExecutedAt.UTC().Truncate(24*time.Hour) != day {
-			continue
-		}
 		res, err := s.acq.Status(r.Context(), e.IdempotencyKey)
-		if err != nil {
+		// A report lists the money that moved on its day: a wallet refund
+		// still pending has not moved yet (and "pending" is no status a
+		// report may carry), and one settled moved when it settled, not
+		// when it was accepted.
+		if err != nil || res.Status == processor.Pending || !res.ExecutedAt.UTC().Truncate(24*time.Hour).Equal(day) {
 			continue
 		}
 		if res.Status == processor.Approved && rate > 0 && chosen(e.IdempotencyKey+"/anomaly", rate) {
