@@ -158,7 +158,13 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte) (process
 	if err != nil {
 		return processor.Result{}, fmt.Errorf("acquirer: reading answer: %w", err)
 	}
-	if res.StatusCode == http.StatusOK {
+	return read(method, res.StatusCode, raw)
+}
+
+// read interprets the acquirer's answer to a call made with method: the
+// one place the connector decides what an answer proves.
+func read(method string, status int, raw []byte) (processor.Result, error) {
+	if status == http.StatusOK {
 		var r Result
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return processor.Result{}, fmt.Errorf("acquirer: unreadable answer: %w", err)
@@ -168,14 +174,14 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte) (process
 	var p Problem
 	_ = json.Unmarshal(raw, &p) // a body that is no Problem leaves p empty
 	switch {
-	case res.StatusCode == http.StatusNotFound && method == http.MethodGet && p.Code == notFoundCode:
+	case status == http.StatusNotFound && method == http.MethodGet && p.Code == notFoundCode:
 		// Only the acquirer's own "no such key" means never executed (and
 		// so safe to submit); any other 404, a proxy's say, is unknown.
 		return processor.Result{}, processor.ErrNotFound
-	case res.StatusCode == http.StatusServiceUnavailable && p.Code != "":
+	case status == http.StatusServiceUnavailable && p.Code != "":
 		return processor.Result{}, &processor.TransientError{Code: p.Code, Message: p.Message}
 	}
-	return processor.Result{}, &StatusError{StatusCode: res.StatusCode, Problem: p}
+	return processor.Result{}, &StatusError{StatusCode: status, Problem: p}
 }
 
 // StatusError is an answer the connector cannot act on (a 409 key
