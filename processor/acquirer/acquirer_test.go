@@ -200,6 +200,11 @@ func TestFaults_DropThenReplayExecutesOnce(t *testing.T) {
 	if ex := s.acq.Executed(); len(ex) != 1 || ex[0].Attempts != 2 {
 		t.Fatalf("executed %+v, want one execution seen twice", ex)
 	}
+	// The ledger is keyed by key and cannot show a second execution; the
+	// execution log would.
+	if log := s.acq.Executions(); len(log) != 1 || sandbox.DoubleExecutions(log) != nil {
+		t.Fatalf("execution log %+v, want one row", log)
+	}
 }
 
 func TestFaults_LatencyMeetsCallerDeadline(t *testing.T) {
@@ -317,6 +322,9 @@ func TestJournal_SurvivesRestart(t *testing.T) {
 	}
 	if ex := s2.acq.Executed(); len(ex) != 2 {
 		t.Fatalf("executed after restart %+v, want 2", ex)
+	}
+	if log := s2.acq.Executions(); len(log) != 2 || sandbox.DoubleExecutions(log) != nil {
+		t.Fatalf("execution log after restart %+v, want ref_1 and ref_2 once each", log)
 	}
 }
 

@@ -80,6 +80,25 @@ func checkApproved(t *testing.T, res processor.Result) {
 	}
 }
 
+// checkLog checks the execution log, the one record that would show a
+// key executed twice (the ledger and Executed, keyed by key, cannot):
+// want rows (one per approval), no key twice.
+func checkLog(t *testing.T, a *Acquirer, want int) {
+	t.Helper()
+	log := a.Executions()
+	if twice := DoubleExecutions(log); twice != nil || len(log) != want {
+		t.Fatalf("execution log %+v: want %d rows and no key twice (twice: %v)", log, want, twice)
+	}
+}
+
+// approvals is how many rows an answer puts in the execution log.
+func approvals(res processor.Result) int {
+	if res.Status == processor.Approved {
+		return 1
+	}
+	return 0
+}
+
 func TestRefund_Behaviours(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -217,6 +236,7 @@ func TestRefund_ReplayExecutesOnce(t *testing.T) {
 			if len(ex) != 1 || ex[0].Attempts != 4 || !ex[0].ExecutedAt.Equal(first.ExecutedAt) {
 				t.Fatalf("executed %+v, want one execution at %v with 4 attempts", ex, first.ExecutedAt)
 			}
+			checkLog(t, a, approvals(first))
 		})
 	}
 }
@@ -273,6 +293,7 @@ func TestRefund_ConcurrentSameKeyExecutesOnce(t *testing.T) {
 			if ex := a.Executed(); len(ex) != 1 || ex[0].Attempts != clients {
 				t.Fatalf("executed %+v, want one execution with %d attempts", ex, clients)
 			}
+			checkLog(t, a, approvals(answers[0]))
 		})
 	}
 }
@@ -346,6 +367,7 @@ func TestRefund_IssuerUnavailableSequence(t *testing.T) {
 	if ex := a.Executed(); len(ex) != 1 || ex[0].Attempts != 4 || ex[0].Status != processor.Approved {
 		t.Fatalf("executed %+v, want one approval after 4 attempts", ex)
 	}
+	checkLog(t, a, 1)
 	// The attempt count is per key.
 	if _, err := a.Refund(ctx, card("r2", "0091")); err == nil {
 		t.Fatal("a new 0091 key must fail its first attempt")
@@ -394,6 +416,7 @@ func TestRefund_NoAnswerUntilStatus(t *testing.T) {
 	if len(ex) != 1 || ex[0].Attempts != 3 || !ex[0].ExecutedAt.Equal(st.ExecutedAt) {
 		t.Fatalf("executed %+v, want one execution after 3 attempts", ex)
 	}
+	checkLog(t, a, 1)
 }
 
 func TestRefund_NoAnswerApprovedWhileWaiting(t *testing.T) {
@@ -437,6 +460,7 @@ func TestRefund_NoAnswerApprovedWhileWaiting(t *testing.T) {
 	if ex := a.Executed(); len(ex) != 1 {
 		t.Fatalf("executed %+v, want once", ex)
 	}
+	checkLog(t, a, 1)
 }
 
 func TestRefund_WalletSettles(t *testing.T) {
@@ -499,6 +523,7 @@ func TestRefund_WalletSettles(t *testing.T) {
 			if ex := a.Executed(); len(ex) != 1 || ex[0] != want {
 				t.Fatalf("executed %+v, want [%+v]", ex, want)
 			}
+			checkLog(t, a, 1)
 		})
 	}
 }
