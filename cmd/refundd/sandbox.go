@@ -104,6 +104,23 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 			log.Error("sandbox server stopped", "err", err)
 		}
 	}()
+	// Late refunds execute, and wallet refunds settle, on the acquirer's
+	// own clock, notified as they do: not at the next call about the key.
+	due := make(chan struct{})
+	go func() {
+		defer close(due)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				acq.RunDue()
+			}
+		}
+	}()
+	defer func() { <-due }() // before the journal closes
 	log.Info("sandbox acquirer serving", "url", "http://"+ln.Addr().String(), "ledger", path, "entries", len(ledger),
 		"latency_ms", f.LatencyMS, "error_rate", f.ErrorRate, "drop_rate", f.DropRate, "late_rate", *lateRate,
 		"late_ms", *lateMS, "voids", *voids)

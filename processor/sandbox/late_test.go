@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -174,4 +175,36 @@ func TestReverse(t *testing.T) {
 	if len(told) != len(want) || told[0] != want[0] || told[1] != want[1] || told[2] != want[2] {
 		t.Fatalf("OnFinal was told %v, want %v", told, want)
 	}
+}
+
+// A real acquirer executes a late refund, and settles a wallet refund,
+// when their time comes, and notifies then; nobody has to ask about the
+// key first. RunDue is that moment: before it, no notification of a
+// late execution could arrive before refundd's own lookup, which then
+// answered it anyway, so a late notification was never exercised.
+func TestRunDue_ExecutesAndNotifiesWithoutACall(t *testing.T) {
+	clock := newClock()
+	var told []string
+	a := New(Config{Now: clock.Now, LateRate: 1, LateDelay: time.Minute, SettleDelay: 30 * time.Second,
+		OnFinal: func(key string, res processor.Result) { told = append(told, key+" "+string(res.Status)) }})
+	if _, err := a.Refund(shortCtx(t), card("late-1", "4444")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a late refund answered: %v", err)
+	}
+	if res, err := a.Refund(context.Background(), wallet("wallet-1", MethodSTCPay)); err != nil || res.Status != processor.Pending {
+		t.Fatalf("wallet: %+v %v", res, err)
+	}
+	a.RunDue()
+	if len(told) != 0 {
+		t.Fatalf("told %v before anything was due", told)
+	}
+	clock.Advance(time.Minute)
+	a.RunDue()
+	if want := "[late-1 approved wallet-1 approved]"; fmt.Sprint(told) != want {
+		t.Fatalf("told %v, want %s", told, want)
+	}
+	a.RunDue() // once each
+	if len(told) != 2 {
+		t.Fatalf("told %v", told)
+	}
+	checkLog(t, a, 2)
 }

@@ -454,6 +454,25 @@ func (a *Acquirer) Executions() []LogEntry {
 	return slices.Clone(a.log)
 }
 
+// RunDue does what has come due without anyone asking: late refunds whose
+// time has come execute and wallet refunds whose delay has passed settle,
+// each told to OnFinal, in key order. A real acquirer does this on its
+// own clock; a service calls RunDue on a ticker, or a late execution
+// would wait for the next call about its key and its notification would
+// never come first. A journal error leaves the entry as it was, to be
+// tried on the next run.
+func (a *Acquirer) RunDue() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	for _, key := range slices.Sorted(maps.Keys(a.ledger)) {
+		e := a.ledger[key]
+		if a.due(key, e, now) == nil {
+			a.settle(key, e, now)
+		}
+	}
+}
+
 // dueAll executes every late refund whose time has come, in key order so
 // the log is the same on every run. Called under a.mu.
 func (a *Acquirer) dueAll() {
