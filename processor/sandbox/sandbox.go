@@ -98,9 +98,11 @@ type Config struct {
 
 // Journal durably records ledger entries and the execution log.
 type Journal interface {
-	Save(Record) error
-	// Append adds one row to the execution log; rows are never changed.
-	Append(LogEntry) error
+	// Save records r, replacing its key's record, and, when the change
+	// moved money, appends l to the execution log (rows are never
+	// changed): both or neither, or the ledger could say a key was paid
+	// that the log, by which executions are counted, does not show.
+	Save(r Record, l *LogEntry) error
 }
 
 // LogEntry is one row of the append-only execution log: one per time
@@ -295,11 +297,9 @@ func (a *Acquirer) refundLocked(req processor.Request) (res processor.Result, no
 	case req.CardLast4 == CardIssuerUnavailable && a.attempts[key] <= issuerUnavailableAttempts:
 		return processor.Result{}, false, &processor.TransientError{Code: "91", Message: "Issuer or switch inoperative"}
 	case req.CardLast4 == CardNoAnswer:
-		e = &entry{amount: req.Amount, currency: req.Currency, state: stateReceived}
-		if err := a.save(key, e); err != nil {
+		if _, err := a.put(key, entry{amount: req.Amount, currency: req.Currency, state: stateReceived}); err != nil {
 			return processor.Result{}, false, err
 		}
-		a.ledger[key] = e
 		return processor.Result{}, true, nil
 	case strings.EqualFold(req.PaymentMethod, MethodSTCPay):
 		e.state = statePending
@@ -309,15 +309,11 @@ func (a *Acquirer) refundLocked(req processor.Request) (res processor.Result, no
 		e.result = a.approved(now)
 	}
 	e.seq = a.seq
-	if err := a.save(key, e); err != nil {
+	if _, err := a.put(key, *e); err != nil {
 		return processor.Result{}, false, err
 	}
-	a.ledger[key] = e
 	if late {
 		return processor.Result{}, true, nil
-	}
-	if err := a.logged(key, e); err != nil {
-		return processor.Result{}, false, err
 	}
 	return e.result, false, nil
 }
@@ -340,32 +336,42 @@ func (a *Acquirer) due(key string, e *entry, now time.Time) error {
 	}
 	next := *e
 	next.state = stateFinal
-	if err := a.save(key, &next); err != nil {
-		return err
-	}
-	*e = next
-	return a.logged(key, e)
+	_, err := a.put(key, next)
+	return err
 }
 
-// logged reports a final answer (OnFinal) and appends an execution to the
-// log when money moved (an approval). Called under a.mu, after the ledger
-// took the change.
-func (a *Acquirer) logged(key string, e *entry) error {
-	if e.state == stateFinal && a.onFinal != nil {
-		a.onFinal(key, e.result)
+// put makes next key's ledger entry: written through the journal first,
+// with the execution log's row when it is an approval just given (both or
+// neither), then kept in memory, in place of the key's entry so pointers
+// to it stay good; then OnFinal is told of a final answer just given.
+// Called under a.mu.
+func (a *Acquirer) put(key string, next entry) (*entry, error) {
+	e := a.ledger[key]
+	final := next.state == stateFinal && (e == nil || e.state != stateFinal)
+	var l *LogEntry
+	if final && next.result.Status == processor.Approved {
+		l = &LogEntry{Seq: uint64(len(a.log)) + 1, Key: key, Amount: next.amount, Currency: next.currency,
+			Status: next.result.Status, ExecutedAt: next.executedAt}
 	}
-	if e.state != stateFinal || e.result.Status != processor.Approved {
-		return nil
-	}
-	l := LogEntry{Seq: uint64(len(a.log)) + 1, Key: key, Amount: e.amount, Currency: e.currency,
-		Status: e.result.Status, ExecutedAt: e.executedAt}
 	if a.journal != nil {
-		if err := a.journal.Append(l); err != nil {
-			return &processor.TransientError{Code: "96", Message: "System malfunction: log write failed: " + err.Error()}
+		err := a.journal.Save(Record{Key: key, Amount: next.amount, Currency: next.currency, State: stateNames[next.state],
+			Result: next.result, ExecutedAt: next.executedAt, SettleAt: next.settleAt, Attempts: a.attempts[key], Seq: next.seq}, l)
+		if err != nil {
+			return e, &processor.TransientError{Code: "96", Message: "System malfunction: ledger write failed: " + err.Error()}
 		}
 	}
-	a.log = append(a.log, l)
-	return nil
+	if e == nil {
+		e = &entry{}
+		a.ledger[key] = e
+	}
+	*e = next
+	if l != nil {
+		a.log = append(a.log, *l)
+	}
+	if final && a.onFinal != nil {
+		a.onFinal(key, e.result)
+	}
+	return e, nil
 }
 
 // Void voids key if it has not executed: a late or unanswered request is
@@ -389,11 +395,10 @@ func (a *Acquirer) Void(ctx context.Context, key string) (processor.Result, erro
 	case stateReceived, stateLate:
 		next := *e
 		next.state, next.result = stateVoided, processor.Result{Status: processor.Voided, Message: "Voided", ExecutedAt: now}
-		if err := a.save(key, &next); err != nil {
+		var err error
+		if e, err = a.put(key, next); err != nil {
 			return processor.Result{}, err
 		}
-		*e = next
-		a.ledger[key] = e
 	}
 	if err := a.settle(key, e, now); err != nil {
 		return processor.Result{}, err
@@ -435,11 +440,10 @@ func (a *Acquirer) Reverse(ctx context.Context, key string) (processor.Result, e
 	}
 	next := *e
 	next.result.Status, next.result.Message = processor.Reversed, "Reversed"
-	if err := a.save(key, &next); err != nil {
+	if _, err := a.put(key, next); err != nil {
 		return processor.Result{}, err
 	}
-	*e = next
-	if a.onFinal != nil {
+	if a.onFinal != nil { // final before as after: put does not tell
 		a.onFinal(key, e.result)
 	}
 	return e.result, nil
@@ -482,21 +486,6 @@ func (a *Acquirer) dueAll() {
 	}
 }
 
-// save writes e through the journal, if any. Called under a.mu, before the
-// change is answered or kept in memory: an answer the journal did not take
-// is not given.
-func (a *Acquirer) save(key string, e *entry) error {
-	if a.journal == nil {
-		return nil
-	}
-	err := a.journal.Save(Record{Key: key, Amount: e.amount, Currency: e.currency, State: stateNames[e.state],
-		Result: e.result, ExecutedAt: e.executedAt, SettleAt: e.settleAt, Attempts: a.attempts[key], Seq: e.seq})
-	if err != nil {
-		return &processor.TransientError{Code: "96", Message: "System malfunction: ledger write failed: " + err.Error()}
-	}
-	return nil
-}
-
 // wait is the 0099 non-answer: it waits for ctx to end. A context without a
 // deadline would wait forever, so it fails at once as a timeout.
 func (a *Acquirer) wait(ctx context.Context, key string) (processor.Result, error) {
@@ -535,11 +524,7 @@ func (a *Acquirer) Status(ctx context.Context, idempotencyKey string) (processor
 		next := *e
 		next.state, next.executedAt, next.result = stateFinal, now, a.approved(now)
 		next.seq = a.seq
-		if err := a.save(idempotencyKey, &next); err != nil {
-			return processor.Result{}, err
-		}
-		*e = next
-		if err := a.logged(idempotencyKey, e); err != nil {
+		if _, err := a.put(idempotencyKey, next); err != nil {
 			return processor.Result{}, err
 		}
 	}
@@ -590,11 +575,8 @@ func (a *Acquirer) settle(key string, e *entry, now time.Time) error {
 	next := *e
 	next.state, next.result = stateFinal, a.approved(e.settleAt)
 	next.seq = a.seq
-	if err := a.save(key, &next); err != nil {
-		return err
-	}
-	*e = next
-	return a.logged(key, e)
+	_, err := a.put(key, next)
+	return err
 }
 
 // approved assigns fresh reference numbers. Called under a.mu.

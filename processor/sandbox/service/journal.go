@@ -66,15 +66,34 @@ func (j *Journal) Load(ctx context.Context) ([]sandbox.Record, error) {
 	return out, rows.Err()
 }
 
-// Save records r, replacing the key's previous record.
-func (j *Journal) Save(r sandbox.Record) error {
+// Save records r, replacing the key's previous record, and appends l (if
+// any) to the execution log, in one transaction. The log's INSERT is a
+// plain one: a row is never replaced, so a second execution of a key is a
+// second row.
+func (j *Journal) Save(r sandbox.Record, l *sandbox.LogEntry) error {
 	raw, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	_, err = j.db.Exec(`INSERT INTO ledger (idempotency_key, record) VALUES (?, ?)
-		ON CONFLICT (idempotency_key) DO UPDATE SET record = excluded.record`, r.Key, string(raw))
-	return err
+	tx, err := j.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`INSERT INTO ledger (idempotency_key, record) VALUES (?, ?)
+		ON CONFLICT (idempotency_key) DO UPDATE SET record = excluded.record`, r.Key, string(raw)); err != nil {
+		return err
+	}
+	if l != nil {
+		row, err := json.Marshal(l)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO executions (seq, entry) VALUES (?, ?)`, l.Seq, string(row)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // LoadLog returns the execution log, oldest first.
@@ -97,17 +116,6 @@ func (j *Journal) LoadLog(ctx context.Context) ([]sandbox.LogEntry, error) {
 		out = append(out, l)
 	}
 	return out, rows.Err()
-}
-
-// Append adds l to the execution log. A plain INSERT: a row is never
-// replaced, so a second execution of a key is a second row.
-func (j *Journal) Append(l sandbox.LogEntry) error {
-	raw, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	_, err = j.db.Exec(`INSERT INTO executions (seq, entry) VALUES (?, ?)`, l.Seq, string(raw))
-	return err
 }
 
 // Close closes the file.
