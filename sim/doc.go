@@ -8,7 +8,9 @@
 // store commits of unknown outcome and clock skew between nodes. The
 // processor is, by seed, idempotent on the refund's key or not, and can
 // look a refund up by key or not, so that the core's rules for each of
-// these capabilities are exercised and a second execution can show. After each
+// these capabilities are exercised and a second execution can show; and
+// it sends notifications of its decisions or not, which arrive early,
+// late, twice or never. After each
 // run it checks that no refund was paid twice or lost, and that every
 // difference between the processor and the books is listed, never silent.
 //

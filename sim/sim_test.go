@@ -20,9 +20,10 @@ import (
 
 // regressions are seeds that once found a bug; they run on every test run.
 var regressions = []struct {
-	seed    uint64
-	profile int // its processor's (profiles), as when it was found
-	found   string
+	seed     uint64
+	profile  int  // its processor's (profiles), as when it was found
+	notifies bool // its processor sends notifications
+	found    string
 }{
 	// With the old give-up rule (after the last attempt, fail and release
 	// a refund the processor had not answered), a late execution paid a
@@ -31,11 +32,15 @@ var regressions = []struct {
 	// run has since changed: its processor now voids, and it no longer
 	// reaches the rule; a regression seed must still fail with its bug
 	// put back.)
-	{340001021, 0, "give-up released money that was still executing"},
+	{340001021, 0, false, "give-up released money that was still executing"},
 	// A late execution paid a refund that waited for review, which only
 	// its review poll settles: with the poll off, the checker let the
 	// refund wait for a person (a check then added).
-	{340001091, 0, "a refund left in review that the processor had settled"},
+	{340001091, 0, false, "a refund left in review that the processor had settled"},
+	// A notification arrives before refundd asked and settles a refund:
+	// with refund.succeeded read as a decline, the refund failed while
+	// the processor had paid it.
+	{340001028, 0, true, "a notification read wrongly"},
 }
 
 // profileOf is the processor profile of a seed: a regression's own, or
@@ -47,6 +52,17 @@ func profileOf(seed uint64) int {
 		}
 	}
 	return int(seed % uint64(len(profiles)))
+}
+
+// notifiesOf says whether a seed's processor sends notifications: a
+// regression's as it was found, else every other seed's, from the seed alone.
+func notifiesOf(seed uint64) bool {
+	for _, r := range regressions {
+		if r.seed == seed {
+			return r.notifies
+		}
+	}
+	return seed/uint64(len(profiles))%2 == 1
 }
 
 // summary adds up what a set of runs did.
@@ -214,8 +230,11 @@ func newWorld(t testing.TB, seed uint64, st refund.Store) *world {
 		now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), acked: map[string]bool{}, ackedBy: map[string]string{}, faults: map[string]int{}}
 	w.store = &faultyStore{Store: st, w: w}
 	w.proc = &simProc{w: w, keys: map[string]*keyState{}, caps: profiles[profileOf(seed)], voids: w.rnd.IntN(2) == 0}
-	w.logf("seed %d, processor can void: %v, idempotent: %v, status by key: %v", seed, w.proc.voids,
-		w.proc.caps.IdempotentSubmit, w.proc.caps.StatusByKey)
+	if notifiesOf(seed) {
+		w.nrnd = rand.New(rand.NewPCG(seed, 0x6e6f74696679))
+	}
+	w.logf("seed %d, processor can void: %v, idempotent: %v, status by key: %v, notifies: %v", seed, w.proc.voids,
+		w.proc.caps.IdempotentSubmit, w.proc.caps.StatusByKey, w.nrnd != nil)
 	for range 1 + w.rnd.IntN(3) {
 		w.startNode()
 	}
@@ -269,6 +288,7 @@ func (w *world) step() {
 func (w *world) advance(d time.Duration) {
 	w.now = w.now.Add(d)
 	w.logf("clock +%v", d)
+	w.deliver()
 }
 
 // work is one worker pass on n.
@@ -327,6 +347,7 @@ func (w *world) drain() {
 	// has no late execution left, for at most two simulated days.
 	for i := 0; i < 600 && !w.settled(); i++ {
 		w.now = w.now.Add(5 * time.Minute) // untraced: up to 600 of these
+		w.deliver()
 		n := w.live()
 		for range 20 {
 			if claimed, _ := n.svc.ProcessDue(w.on(n), 50, 1); claimed == 0 {
@@ -349,6 +370,9 @@ func (w *world) drain() {
 // the processor (one would settle a refund waiting for review).
 func (w *world) settled() bool {
 	w.proc.dueAll()
+	if len(w.notes) > 0 {
+		return false
+	}
 	for _, k := range w.proc.keys {
 		if len(k.lateAt) > 0 {
 			return false

@@ -37,6 +37,79 @@ type world struct {
 	faults  map[string]int
 	calm    bool // faults off (the drain at the end)
 	depth   int  // re-entrant client requests under way
+	// notes are the processor's notifications on their way, when the
+	// seed's processor sends them; nrnd decides their delays, repeats and
+	// losses, apart from rnd so that seeds without them run as before.
+	notes []note
+	nrnd  *rand.Rand
+	sent  int
+}
+
+// note is a processor notification due to arrive at refundd at at.
+type note struct {
+	at time.Time
+	n  refund.Notification
+}
+
+// notify sends a notification of what the processor just decided about
+// key: it arrives within seconds or up to half an hour later, sometimes
+// twice, sometimes never (refundd then learns by asking).
+func (w *world) notify(key, typ, code string) {
+	if w.nrnd == nil {
+		return
+	}
+	w.sent++
+	n := refund.Notification{ID: fmt.Sprintf("msg_%d", w.sent), Type: typ, RefundID: key, ResponseCode: code}
+	copies := 1
+	switch r := w.nrnd.Float64(); {
+	case r < 0.1:
+		w.fault("notification lost")
+		copies = 0
+	case r < 0.3:
+		w.fault("notification sent twice")
+		copies = 2
+	}
+	for range copies {
+		// Half arrive before refundd could ask, half late.
+		delay := time.Duration(w.nrnd.IntN(5)) * time.Second
+		if w.nrnd.IntN(2) == 0 {
+			delay = time.Duration(w.nrnd.IntN(1800)) * time.Second
+		}
+		w.notes = append(w.notes, note{at: w.now.Add(delay), n: n})
+	}
+}
+
+// deliver hands the notifications whose time has come to the first live
+// node, oldest first; one refundd does not take is sent again a minute
+// later.
+func (w *world) deliver() {
+	var n *node
+	for _, c := range w.nodes {
+		if !c.dead {
+			n = c
+			break
+		}
+	}
+	if n == nil {
+		return
+	}
+	slices.SortStableFunc(w.notes, func(a, b note) int { return a.at.Compare(b.at) })
+	var later []note
+	for _, m := range w.notes {
+		if w.now.Before(m.at) {
+			later = append(later, m)
+			continue
+		}
+		out, err := n.svc.ApplyNotification(w.on(n), m.n)
+		if err != nil {
+			w.logf("node %d: notification %s %s of %s refused: %v", n.id, m.n.ID, m.n.Type, m.n.RefundID, err)
+			m.at = w.now.Add(time.Minute)
+			later = append(later, m)
+			continue
+		}
+		w.logf("node %d: notification %s %s of %s: applied %v, %s %s", n.id, m.n.ID, m.n.Type, m.n.RefundID, out.Applied, out.Status, out.Note)
+	}
+	w.notes = later
 }
 
 type order struct {
@@ -240,6 +313,7 @@ func (p *simProc) execute(key string, k *keyState) {
 	k.executed = true
 	p.log = append(p.log, execution{key: key, amount: k.amount, at: p.w.now})
 	p.w.logf("processor executes %s (%d)", key, k.amount)
+	p.w.notify(key, refund.NotifyRefundSucceeded, "00")
 }
 
 // dueAll runs every late execution whose time has come, in key order:
@@ -318,6 +392,7 @@ func (p *simProc) Refund(ctx context.Context, req processor.Request) (processor.
 	case r < 0.31:
 		w.fault("processor: decline")
 		k.declined = true
+		w.notify(req.IdempotencyKey, refund.NotifyRefundFailed, "05")
 		return p.result(k), nil
 	case r < 0.34:
 		w.crash(n, "before the processor executed")
