@@ -40,6 +40,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/processor"
 )
 
@@ -227,9 +228,12 @@ func New(cfg Config) *Acquirer {
 }
 
 // Refund submits a refund. See the package documentation for the answers.
-// A request with an empty idempotency key or a non-positive amount is
-// declined (30 Format error, 13 Invalid amount) without being recorded. A
-// context already done executes nothing and returns its error.
+// A request with an empty idempotency key, a non-positive amount or a
+// currency that is no ISO 4217 code is declined (30 Format error, 13
+// Invalid amount, 30) without being recorded: a refund in a currency the
+// acquirer cannot name it could not report either. A currency is taken in
+// any case and kept upper-case. A context already done executes nothing
+// and returns its error.
 func (a *Acquirer) Refund(ctx context.Context, req processor.Request) (processor.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return processor.Result{}, err
@@ -240,6 +244,11 @@ func (a *Acquirer) Refund(ctx context.Context, req processor.Request) (processor
 	case req.Amount <= 0:
 		return processor.Result{Status: processor.Declined, ResponseCode: "13", Message: "Invalid amount"}, nil
 	}
+	c, err := money.LookupCurrency(strings.ToUpper(req.Currency))
+	if err != nil {
+		return processor.Result{Status: processor.Declined, ResponseCode: "30", Message: "Format error: unknown currency"}, nil
+	}
+	req.Currency = c.Code
 
 	a.mu.Lock()
 	res, noAnswer, err := a.refundLocked(req)

@@ -129,6 +129,8 @@ func TestRefund_Behaviours(t *testing.T) {
 		{name: "empty key format error", req: card("", "4242"), status: processor.Declined, code: "30", message: "Format error", notFound: true},
 		{name: "zero amount invalid", req: func() processor.Request { r := card("r1", "4242"); r.Amount = 0; return r }(),
 			status: processor.Declined, code: "13", message: "Invalid amount", notFound: true},
+		{name: "unknown currency format error", req: func() processor.Request { r := card("r1", "4242"); r.Currency = "XYZ"; return r }(),
+			status: processor.Declined, code: "30", message: "Format error: unknown currency", notFound: true},
 		{name: "negative amount invalid", req: func() processor.Request { r := card("r1", "0051"); r.Amount = -1; return r }(),
 			status: processor.Declined, code: "13", message: "Invalid amount", notFound: true},
 	}
