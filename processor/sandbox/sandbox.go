@@ -80,7 +80,8 @@ type Config struct {
 	// answered. A journal error answers a transient error and leaves the
 	// ledger as it was.
 	Journal Journal
-	// Ledger is the acquirer's starting ledger (what a journal holds).
+	// Ledger is the acquirer's starting ledger (what a journal holds);
+	// each record must pass Record.Check.
 	Ledger []Record
 	// Log is the acquirer's starting execution log (what a journal holds).
 	Log []LogEntry
@@ -129,6 +130,18 @@ type Record struct {
 	SettleAt   time.Time
 	Attempts   int
 	Seq        uint64 // the reference sequence number of Result
+}
+
+// Check reports a record the acquirer cannot restore. New would restore
+// a state it does not know as received (an unanswered 0099 refund), which
+// a status lookup then approves: a journal refuses such a record instead.
+func (r Record) Check() error {
+	for _, name := range stateNames {
+		if name == r.State {
+			return nil
+		}
+	}
+	return fmt.Errorf("sandbox: ledger record %q has unknown state %q", r.Key, r.State)
 }
 
 // Execution is one refund the acquirer executed.

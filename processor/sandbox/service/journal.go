@@ -44,7 +44,8 @@ func OpenJournal(ctx context.Context, path string) (*Journal, error) {
 	return &Journal{db: db}, nil
 }
 
-// Load returns every recorded entry.
+// Load returns every recorded entry, or an error for one the acquirer
+// could not restore as it was (Record.Check).
 func (j *Journal) Load(ctx context.Context) ([]sandbox.Record, error) {
 	rows, err := j.db.QueryContext(ctx, `SELECT record FROM ledger ORDER BY idempotency_key`)
 	if err != nil {
@@ -60,6 +61,9 @@ func (j *Journal) Load(ctx context.Context) ([]sandbox.Record, error) {
 		var r sandbox.Record
 		if err := json.Unmarshal([]byte(raw), &r); err != nil {
 			return nil, fmt.Errorf("sandbox: ledger row: %w", err)
+		}
+		if err := r.Check(); err != nil {
+			return nil, err
 		}
 		out = append(out, r)
 	}
