@@ -433,11 +433,24 @@ func (w *world) check() (int, map[refund.Status]int) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		checks++
+		checks += 2
 		for _, tr := range ts {
 			if tr.From == refund.StatusFailed {
 				fail("refund %s was failed (money released), then the processor executed it: %s", r.ID, tr.Cause)
 			}
+		}
+		// Every transition is recorded, with its time and cause: the
+		// history is one path from creation to the refund's status.
+		var at refund.Status = ""
+		for i, tr := range ts {
+			if tr.From != at || tr.Cause == "" || tr.At.IsZero() || (i > 0 && tr.At.Before(ts[i-1].At)) {
+				fail("refund %s: transition %d %s -> %s at %v (%q) does not follow %q", r.ID, i, tr.From, tr.To, tr.At, tr.Cause, at)
+				break
+			}
+			at = tr.To
+		}
+		if at != r.Status {
+			fail("refund %s is %s, its recorded transitions end at %q", r.ID, r.Status, at)
 		}
 	}
 
