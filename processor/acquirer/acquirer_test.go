@@ -247,6 +247,7 @@ func TestFaultsAPI(t *testing.T) {
 		{`{"drop_rate":-0.1}`, 400},
 		{`{"latency_ms":1000000}`, 400},
 		{`{"latency":5}`, 400},
+		{`{"latency_ms":5}{"latency_ms":60000}`, 400},
 		{`not json`, 400},
 	} {
 		req, _ := http.NewRequest(http.MethodPut, s.url+"/v1/sandbox/faults", strings.NewReader(tc.body))
@@ -267,7 +268,8 @@ func TestFaultsAPI(t *testing.T) {
 
 func TestSubmitRejectsBadBodies(t *testing.T) {
 	s := startService(t, nil)
-	for _, body := range []string{`{`, `{"idempotency_key":"k","amount":"12"}`, `{"unknown":1}`, strings.Repeat("x", 70<<10)} {
+	for _, body := range []string{`{`, `{"idempotency_key":"k","amount":"12"}`, `{"unknown":1}`, strings.Repeat("x", 70<<10),
+		`{"idempotency_key":"k","amount":12,"currency":"SAR"}{"amount":1200}`} {
 		res, err := http.Post(s.url+"/v1/sandbox/refunds", "application/json", bytes.NewBufferString(body))
 		if err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package service_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -87,6 +88,44 @@ func FuzzPutFaults(f *testing.F) {
 			if got != start {
 				t.Fatalf("a refused body changed the faults to %+v: %q", got, body)
 			}
+		default:
+			t.Fatalf("answered %d to %q", w.Code, body)
+		}
+	})
+}
+
+// FuzzChargeback feeds arbitrary bodies to the chargeback decoder: a
+// chargeback is accepted (and notified) only with a positive amount, and
+// answers it as decoded.
+func FuzzChargeback(f *testing.F) {
+	f.Add([]byte(`{"amount":5000,"reference":"CB-1","reason":"cardholder dispute"}`))
+	f.Add([]byte(`{"amount":0}`))
+	f.Add([]byte(`{"amount":-1}`))
+	f.Add([]byte(`{"amount":50.5}`))
+	f.Add([]byte(`{"amount":"5000"}`))
+	f.Add([]byte(`{"amount":1,"currency":"SAR"}`))
+	f.Add([]byte(`{"amount":1}{"amount":2}`))
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	f.Cleanup(sink.Close)
+	n, err := service.NewNotifier(sink.URL, "whsec_"+base64.StdEncoding.EncodeToString(make([]byte, 32)), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	svc, err := service.New(sandbox.New(sandbox.Config{}), service.Faults{}, nil, service.WithNotifier(n))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/v1/sandbox/orders/ord_1/chargebacks", bytes.NewReader(body))
+		w := httptest.NewRecorder()
+		svc.Handler().ServeHTTP(w, req)
+		switch w.Code {
+		case http.StatusAccepted:
+			var in, out struct{ Amount int64 }
+			if json.Unmarshal(body, &in) != nil || in.Amount <= 0 || json.Unmarshal(w.Body.Bytes(), &out) != nil || out.Amount != in.Amount {
+				t.Fatalf("accepted %q, answered %q", body, w.Body)
+			}
+		case http.StatusBadRequest:
 		default:
 			t.Fatalf("answered %d to %q", w.Code, body)
 		}

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -145,9 +146,7 @@ const maxBody = 64 << 10
 
 func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	var req acquirer.RefundRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decode(w, r, &req); err != nil {
 		problem(w, http.StatusBadRequest, "30", "Format error: "+err.Error())
 		return
 	}
@@ -281,9 +280,7 @@ func (s *Service) chargeback(w http.ResponseWriter, r *http.Request) {
 		Reference string `json:"reference"`
 		Reason    string `json:"reason"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || req.Amount <= 0 {
+	if err := decode(w, r, &req); err != nil || req.Amount <= 0 {
 		problem(w, http.StatusBadRequest, "30", "Format error: send {\"amount\": <positive minor units>, \"reference\", \"reason\"}")
 		return
 	}
@@ -303,9 +300,7 @@ func (s *Service) executions(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) putFaults(w http.ResponseWriter, r *http.Request) {
 	var f Faults
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	if err := decode(w, r, &f); err != nil {
 		problem(w, http.StatusBadRequest, "invalid_faults", err.Error())
 		return
 	}
@@ -314,6 +309,21 @@ func (s *Service) putFaults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply(w, http.StatusOK, f)
+}
+
+// decode reads r's body, one JSON object of v's fields and nothing after
+// it: a second object after the first was silently ignored, so a body
+// that said two things was acted on by its first.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if err := dec.Decode(&struct{}{}); err != io.EOF {
+		return errors.New("unexpected data after the JSON object")
+	}
+	return nil
 }
 
 func reply(w http.ResponseWriter, status int, v any) {
