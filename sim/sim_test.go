@@ -172,7 +172,7 @@ func TestSimulationPostgres(t *testing.T) {
 		simulate(t, seed, st, sum)
 		st.Close()
 		if t.Failed() {
-			t.Fatalf("seed %d failed on PostgreSQL: rerun it with SIM_SEED=%d", seed, seed)
+			t.Fatalf("seed %d failed on PostgreSQL: rerun it with SIM_SEED=%d REFUNDD_TEST_POSTGRES=... go test ./sim -run TestSimulationPostgres -v", seed, seed)
 		}
 	}
 	t.Logf("simulation on PostgreSQL: %s", sum)
