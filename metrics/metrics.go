@@ -151,7 +151,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // Processor wraps p so that every call is timed by operation and outcome.
-// The wrapper can void keys exactly when p can (processor.Voider).
+// The wrapper can void keys exactly when p can (processor.Voider), and
+// declares p's capabilities and asks by the request as p does: the core
+// reads both from what it is given.
 func (m *Metrics) Processor(p processor.Processor) processor.Processor {
 	t := &timedProcessor{p: p, calls: m.procCalls}
 	if v, ok := p.(processor.Voider); ok {
@@ -190,6 +192,22 @@ func (t *timedProcessor) Status(ctx context.Context, key string) (processor.Resu
 	t.calls.WithLabelValues("status", outcome(res, err)).Observe(time.Since(start).Seconds())
 	return res, err
 }
+
+// StatusOf asks by the request when p does, by the key otherwise, as the
+// core would ask p itself.
+func (t *timedProcessor) StatusOf(ctx context.Context, req processor.Request) (processor.Result, error) {
+	rs, ok := t.p.(processor.RequestStatuser)
+	if !ok {
+		return t.Status(ctx, req.IdempotencyKey)
+	}
+	start := time.Now()
+	res, err := rs.StatusOf(ctx, req)
+	t.calls.WithLabelValues("status", outcome(res, err)).Observe(time.Since(start).Seconds())
+	return res, err
+}
+
+// Capabilities are p's.
+func (t *timedProcessor) Capabilities() processor.Capabilities { return processor.CapabilitiesOf(t.p) }
 
 // outcome is a small, fixed set of labels: the processor's status, or what
 // kind of failure left the outcome unknown.

@@ -111,7 +111,9 @@ func (s *status) Write(b []byte) (int, error) {
 func (s *status) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Processor wraps p so that each call is a client span.
-// The wrapper can void keys exactly when p can (processor.Voider).
+// The wrapper can void keys exactly when p can (processor.Voider), and
+// declares p's capabilities and asks by the request as p does: the core
+// reads both from what it is given.
 func Processor(tp trace.TracerProvider, p processor.Processor) processor.Processor {
 	t := &traced{p: p, tracer: tp.Tracer(scope)}
 	if v, ok := p.(processor.Voider); ok {
@@ -157,6 +159,24 @@ func (t *traced) Status(ctx context.Context, key string) (processor.Result, erro
 	end(span, res, err)
 	return res, err
 }
+
+// StatusOf asks by the request when p does, by the key otherwise, as the
+// core would ask p itself.
+func (t *traced) StatusOf(ctx context.Context, req processor.Request) (processor.Result, error) {
+	rs, ok := t.p.(processor.RequestStatuser)
+	if !ok {
+		return t.Status(ctx, req.IdempotencyKey)
+	}
+	ctx, span := t.tracer.Start(ctx, "processor status", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("refundd.refund_id", req.IdempotencyKey)))
+	defer span.End()
+	res, err := rs.StatusOf(ctx, req)
+	end(span, res, err)
+	return res, err
+}
+
+// Capabilities are p's.
+func (t *traced) Capabilities() processor.Capabilities { return processor.CapabilitiesOf(t.p) }
 
 func end(span trace.Span, res processor.Result, err error) {
 	if err != nil {

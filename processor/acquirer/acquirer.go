@@ -8,6 +8,10 @@
 //	GET  /v1/sandbox/refunds/{key}  what the acquirer knows of a key
 //	                                200 Result, 404 Problem (never executed)
 //
+// A Result names the amount and currency the key was submitted with; an
+// answer that names others is about another refund under the same key
+// (a key mismatch), and the connector reads it as no answer.
+//
 // The connector keeps processor.Processor's contract: an answer it cannot
 // read (timeout, dropped connection, 5xx without a problem body) is an
 // error, which refundd treats as "outcome unknown" and settles later with
@@ -51,6 +55,10 @@ type Result struct {
 	AuthCode     string    `json:"auth_code,omitempty"`
 	ARN          string    `json:"arn,omitempty"`
 	ExecutedAt   time.Time `json:"executed_at"`
+	// Amount (minor units) and Currency the key was submitted with;
+	// absent from an acquirer that does not say.
+	Amount   int64  `json:"amount,omitempty"`
+	Currency string `json:"currency,omitempty"`
 }
 
 // Problem is the body of every non-200 answer.
@@ -88,8 +96,9 @@ type Client struct {
 }
 
 var (
-	_ processor.Processor = (*Client)(nil)
-	_ processor.Voider    = (*Client)(nil)
+	_ processor.Processor       = (*Client)(nil)
+	_ processor.Voider          = (*Client)(nil)
+	_ processor.RequestStatuser = (*Client)(nil)
 )
 
 // New returns a client for the acquirer at baseURL (http or https). hc nil
@@ -119,7 +128,7 @@ func (c *Client) Refund(ctx context.Context, req processor.Request) (processor.R
 	if req.RequestID != "" {
 		ctx = context.WithValue(ctx, requestIDKey{}, req.RequestID)
 	}
-	return c.do(ctx, http.MethodPost, c.base+"/v1/sandbox/refunds", body)
+	return c.do(ctx, http.MethodPost, c.base+"/v1/sandbox/refunds", body, &req)
 }
 
 // requestIDKey carries the request id down to the outgoing call's header.
@@ -127,17 +136,27 @@ type requestIDKey struct{}
 
 // Status asks what the acquirer knows of idempotencyKey.
 func (c *Client) Status(ctx context.Context, idempotencyKey string) (processor.Result, error) {
-	return c.do(ctx, http.MethodGet, c.base+"/v1/sandbox/refunds/"+url.PathEscape(idempotencyKey), nil)
+	return c.do(ctx, http.MethodGet, c.base+"/v1/sandbox/refunds/"+url.PathEscape(idempotencyKey), nil, nil)
+}
+
+// StatusOf asks what the acquirer knows of req's key, and reads an answer
+// about another amount or currency under it as no answer: refundd asks it
+// instead of Status, so that another refund's approval is never taken for
+// req's.
+func (c *Client) StatusOf(ctx context.Context, req processor.Request) (processor.Result, error) {
+	return c.do(ctx, http.MethodGet, c.base+"/v1/sandbox/refunds/"+url.PathEscape(req.IdempotencyKey), nil, &req)
 }
 
 // Void asks the acquirer to void idempotencyKey. An acquirer that cannot
 // (501) or any other failure is an error: nothing is known, and refundd
 // keeps the refund's money reserved.
 func (c *Client) Void(ctx context.Context, idempotencyKey string) (processor.Result, error) {
-	return c.do(ctx, http.MethodPost, c.base+"/v1/sandbox/refunds/"+url.PathEscape(idempotencyKey)+"/void", []byte{})
+	return c.do(ctx, http.MethodPost, c.base+"/v1/sandbox/refunds/"+url.PathEscape(idempotencyKey)+"/void", []byte{}, nil)
 }
 
-func (c *Client) do(ctx context.Context, method, u string, body []byte) (processor.Result, error) {
+// do makes one call; want, when set, is the refund the answer must be
+// about (read).
+func (c *Client) do(ctx context.Context, method, u string, body []byte, want *processor.Request) (processor.Result, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
 		return processor.Result{}, err
@@ -158,16 +177,22 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte) (process
 	if err != nil {
 		return processor.Result{}, fmt.Errorf("acquirer: reading answer: %w", err)
 	}
-	return read(method, res.StatusCode, raw)
+	return read(method, res.StatusCode, raw, want)
 }
 
 // read interprets the acquirer's answer to a call made with method: the
-// one place the connector decides what an answer proves.
-func read(method string, status int, raw []byte) (processor.Result, error) {
+// one place the connector decides what an answer proves. With want, an
+// answer naming another amount or currency is about another refund, and
+// says nothing of want.
+func read(method string, status int, raw []byte, want *processor.Request) (processor.Result, error) {
 	if status == http.StatusOK {
 		var r Result
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return processor.Result{}, fmt.Errorf("acquirer: unreadable answer: %w", err)
+		}
+		if want != nil && ((r.Amount != 0 && r.Amount != want.Amount) || (r.Currency != "" && !strings.EqualFold(r.Currency, want.Currency))) {
+			return processor.Result{}, fmt.Errorf("acquirer: the answer for %s is about %d %s, the refund is %d %s",
+				want.IdempotencyKey, r.Amount, r.Currency, want.Amount, want.Currency)
 		}
 		return r.processor()
 	}

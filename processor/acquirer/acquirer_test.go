@@ -390,3 +390,48 @@ func TestExecutionsEndpoint(t *testing.T) {
 		t.Fatalf("log %+v: a replay must not log a second execution", log)
 	}
 }
+
+// An answer about a key executed for another amount or currency (a
+// second refundd whose refund ids collide with the first's, on one
+// acquirer ledger) is not this refund's answer: after the submission's
+// 409, the lookup must not read the other refund's approval as this
+// one's, or refundd records a refund paid that the acquirer never paid.
+func TestClient_AnswerForAnotherAmountIsNoAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*processor.Request)
+	}{
+		{"Amount", func(r *processor.Request) { r.Amount = 2000 }},
+		{"Currency", func(r *processor.Request) { r.Currency = "BHD" }},
+		{"Same", func(*processor.Request) {}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startService(t, nil)
+			first, err := s.client.Refund(t.Context(), request("ref_1", "4444", 1005))
+			if err != nil {
+				t.Fatal(err)
+			}
+			other := request("ref_1", "4444", 1005)
+			tc.change(&other)
+			look := func() (processor.Result, error) {
+				if rs, ok := processor.Processor(s.client).(processor.RequestStatuser); ok {
+					return rs.StatusOf(t.Context(), other)
+				}
+				return s.client.Status(t.Context(), other.IdempotencyKey)
+			}
+			res, err := look()
+			if tc.name == "Same" {
+				if err != nil || res != first {
+					t.Fatalf("lookup of the refund itself = %+v, %v; want %+v", res, err, first)
+				}
+				return
+			}
+			if _, err := s.client.Refund(t.Context(), other); !acquirer.IsKeyMismatch(err) {
+				t.Fatalf("submission of %+v: %v, want the key mismatch", other, err)
+			}
+			if res, err := look(); err == nil {
+				t.Fatalf("lookup for %d %s answered %+v: the acquirer executed 1005 KWD under that key", other.Amount, other.Currency, res)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/refundd/refundd/processor"
@@ -13,10 +14,14 @@ import (
 // replies: it never panics, an error comes with no result, a result comes
 // only from a 200 whose status field (read independently here) is one the
 // acquirer gives, and "never executed" (which lets refundd submit again)
-// only from the acquirer's own 404 to a status lookup.
+// only from the acquirer's own 404 to a status lookup; and a result is
+// never read from an answer about another amount or currency.
 func FuzzRead(f *testing.F) {
 	f.Add("POST", 200, []byte(`{"status":"approved","response_code":"00","message":"Approved","rrn":"606000000001","executed_at":"2026-03-01T09:00:00Z"}`))
 	f.Add("POST", 200, []byte(`{"status":"declined","response_code":"51"}`))
+	f.Add("GET", 200, []byte(`{"status":"approved","amount":1005,"currency":"kwd"}`))
+	f.Add("GET", 200, []byte(`{"status":"approved","amount":2000,"currency":"KWD"}`))
+	f.Add("GET", 200, []byte(`{"status":"approved","amount":1005,"currency":"BHD"}`))
 	f.Add("GET", 200, []byte(`{"status":"pending","executed_at":"not a time"}`))
 	f.Add("POST", 200, []byte(`{"status":"Approved"}`))
 	f.Add("POST", 200, []byte(`[]`))
@@ -27,11 +32,12 @@ func FuzzRead(f *testing.F) {
 	f.Add("POST", 503, []byte(``))
 	f.Add("POST", 409, []byte(`{"code":"94","message":"key reused"}`))
 	f.Add("POST", 504, []byte(`{"code":"68"}`))
+	want := &processor.Request{IdempotencyKey: "re_1", Amount: 1005, Currency: "KWD"}
 	f.Fuzz(func(t *testing.T, method string, status int, body []byte) {
 		if status < 100 || status > 999 {
 			return
 		}
-		res, err := read(method, status, body)
+		res, err := read(method, status, body, want)
 		if err != nil {
 			if res != (processor.Result{}) {
 				t.Fatalf("an error comes with no result: %+v %v", res, err)
@@ -48,9 +54,15 @@ func FuzzRead(f *testing.F) {
 			}
 			return
 		}
-		var r struct{ Status string }
+		var r struct {
+			Status, Currency string
+			Amount           int64
+		}
 		if status != http.StatusOK || json.Unmarshal(body, &r) != nil || string(res.Status) != r.Status {
 			t.Fatalf("%s %d %q read as %+v", method, status, body, res)
+		}
+		if (r.Amount != 0 && r.Amount != want.Amount) || (r.Currency != "" && !strings.EqualFold(r.Currency, want.Currency)) {
+			t.Fatalf("an answer about %d %s read as %+v for %d %s", r.Amount, r.Currency, res, want.Amount, want.Currency)
 		}
 		switch res.Status {
 		case processor.Approved, processor.Declined, processor.Pending, processor.Reversed, processor.Voided:

@@ -556,6 +556,18 @@ func (a *Acquirer) Status(ctx context.Context, idempotencyKey string) (processor
 	return e.result, nil
 }
 
+// Amount answers the amount and currency key was submitted with, false
+// for a key never submitted.
+func (a *Acquirer) Amount(key string) (int64, string, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.ledger[key]
+	if !ok || e.amount <= 0 {
+		return 0, "", false
+	}
+	return e.amount, e.currency, true
+}
+
 // Executed returns what the acquirer executed, ordered by execution time
 // then idempotency key. Wallet refunds whose delay has passed are settled
 // first, so their Status is as of the clock.

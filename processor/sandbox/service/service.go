@@ -160,7 +160,7 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	res, err := s.acq.Refund(ctx, processor.Request{IdempotencyKey: req.IdempotencyKey, MerchantID: req.MerchantID,
 		OrderID: req.OrderID, Amount: req.Amount, Currency: req.Currency, PaymentMethod: req.PaymentMethod,
 		CardLast4: req.CardLast4, CaptureRef: req.CaptureRef})
-	s.answer(w, f, res, err)
+	s.answer(w, f, req.IdempotencyKey, res, err)
 }
 
 func (s *Service) status(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +169,7 @@ func (s *Service) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.acq.Status(r.Context(), r.PathValue("key"))
-	s.answer(w, f, res, err)
+	s.answer(w, f, r.PathValue("key"), res, err)
 }
 
 // before applies latency and injected errors; false means it answered.
@@ -191,10 +191,11 @@ func (s *Service) before(w http.ResponseWriter, r *http.Request) (Faults, bool) 
 	return f, true
 }
 
-// answer writes the acquirer's answer, or drops it when the fault says so:
+// answer writes the acquirer's answer about key, with the amount and
+// currency the key was submitted with, or drops it when the fault says so:
 // the call has executed by now, so a dropped answer is the "committed, but
 // the caller never heard" failure.
-func (s *Service) answer(w http.ResponseWriter, f Faults, res processor.Result, err error) {
+func (s *Service) answer(w http.ResponseWriter, f Faults, key string, res processor.Result, err error) {
 	if f.DropRate > 0 && rand.Float64() < f.DropRate {
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, herr := hj.Hijack(); herr == nil {
@@ -207,7 +208,9 @@ func (s *Service) answer(w http.ResponseWriter, f Faults, res processor.Result, 
 	var transient *processor.TransientError
 	switch {
 	case err == nil:
-		reply(w, http.StatusOK, acquirer.ToResult(res))
+		out := acquirer.ToResult(res)
+		out.Amount, out.Currency, _ = s.acq.Amount(key)
+		reply(w, http.StatusOK, out)
 	case errors.Is(err, processor.ErrNotFound):
 		problem(w, http.StatusNotFound, "25", "Unable to locate record")
 	case errors.Is(err, sandbox.ErrKeyMismatch):
@@ -254,7 +257,7 @@ func (s *Service) void(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.acq.Void(r.Context(), r.PathValue("key"))
-	s.answer(w, f, res, err)
+	s.answer(w, f, r.PathValue("key"), res, err)
 }
 
 // reverse reverses an approved refund, as when the issuer returns it; the
@@ -265,7 +268,7 @@ func (s *Service) reverse(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusConflict, "12", err.Error())
 		return
 	}
-	s.answer(w, Faults{}, res, err)
+	s.answer(w, Faults{}, r.PathValue("key"), res, err)
 }
 
 // chargeback opens a chargeback on an order: the acquirer has no orders of
