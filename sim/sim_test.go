@@ -181,25 +181,35 @@ func TestSimulationPostgres(t *testing.T) {
 // TestSimulation_Reproducible runs one seed twice: the traces must match
 // line for line, or a failing seed could not be replayed.
 func TestSimulation_Reproducible(t *testing.T) {
-	var traces [2][]string
-	for i := range traces {
-		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), fmt.Sprintf("repro-%d.db", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		traces[i] = simulate(t, 20261202, st, &summary{faults: map[string]int{}, states: map[refund.Status]int{}}).trace
-		st.Close()
-	}
-	if !slices.Equal(traces[0], traces[1]) {
-		for i := range min(len(traces[0]), len(traces[1])) {
-			if traces[0][i] != traces[1][i] {
-				t.Fatalf("the runs differ at line %d:\n%s\n%s", i, traces[0][i], traces[1][i])
+	for _, tc := range []struct {
+		seed uint64
+		has  string // a trace line that shows what the seed exercises
+	}{
+		{20261202, "idempotent: false"},
+		{20261204, "notification msg_"}, // its processor notifies: their delays, repeats and order must replay too
+	} {
+		t.Run(fmt.Sprint(tc.seed), func(t *testing.T) {
+			var traces [2][]string
+			for i := range traces {
+				st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), fmt.Sprintf("repro-%d.db", i)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				traces[i] = simulate(t, tc.seed, st, &summary{faults: map[string]int{}, states: map[refund.Status]int{}}).trace
+				st.Close()
 			}
-		}
-		t.Fatalf("the runs differ in length: %d and %d lines", len(traces[0]), len(traces[1]))
-	}
-	if len(traces[0]) < 50 {
-		t.Fatalf("a run of %d lines proves little", len(traces[0]))
+			if !slices.Equal(traces[0], traces[1]) {
+				for i := range min(len(traces[0]), len(traces[1])) {
+					if traces[0][i] != traces[1][i] {
+						t.Fatalf("the runs differ at line %d:\n%s\n%s", i, traces[0][i], traces[1][i])
+					}
+				}
+				t.Fatalf("the runs differ in length: %d and %d lines", len(traces[0]), len(traces[1]))
+			}
+			if len(traces[0]) < 50 || !strings.Contains(strings.Join(traces[0], "\n"), tc.has) {
+				t.Fatalf("a run of %d lines without %q proves little", len(traces[0]), tc.has)
+			}
+		})
 	}
 }
 
