@@ -170,19 +170,25 @@ func OpenStore(ctx context.Context, db string) (refund.Store, error) {
 }
 
 // Redact hides the passwords in a database URL: the user part's, and the
-// query's password and sslpassword, which pgx reads as libpq does.
+// query's password and sslpassword, which pgx reads as libpq does. The user
+// part is found first, up to the last '@': a password may hold a '?' its
+// writer did not escape, and the query begins only after it.
 func Redact(db string) string {
-	db, query, hasQuery := strings.Cut(db, "?")
+	rest := 0 // where the query may begin: after the user part
 	if i := strings.Index(db, "://"); i >= 0 {
 		if at := strings.LastIndex(db, "@"); at > i {
+			rest = at
 			if colon := strings.Index(db[i+3:at], ":"); colon >= 0 {
 				db = db[:i+3+colon+1] + "xxxxx" + db[at:]
+				rest = i + 3 + colon + 1 + len("xxxxx")
 			}
 		}
 	}
-	if !hasQuery {
+	q := strings.Index(db[rest:], "?")
+	if q < 0 {
 		return db
 	}
+	db, query := db[:rest+q], db[rest+q+1:]
 	params := strings.Split(query, "&")
 	for i, p := range params {
 		raw, _, _ := strings.Cut(p, "=")
