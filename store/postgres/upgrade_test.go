@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -44,35 +43,11 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 }
 
 // upgradeRows are storetest's upgrade rows in the columns of version v:
-// idempotency_keys.refund_id became object_id in 0007; refunds.number
-// (0003) numbers itself.
+// refunds.number (0003) numbers itself.
 func upgradeRows(v int) string {
-	object := "refund_id"
-	if v >= 7 {
-		object = "object_id"
-	}
-	r := strings.NewReplacer("{day}", "'2025-01-01T00:00:00Z'", "{later}", "'2025-01-01T00:01:00Z'", "{object}", object,
-		"{hash}", storetest.UpgradeKeySHA256, "{scopes}", storetest.UpgradeScopes)
-	return r.Replace(`
-INSERT INTO merchants (id, app_id, name, created_at) VALUES ('mer_old', 1, 'Old Souq', {day});
-INSERT INTO api_keys (id, prefix, hash, merchant_id, scopes, created_at) VALUES ('key_old', 'rk_0123456789ab', '\x{hash}', 'mer_old', string_to_array('{scopes}', ' '), {day});
-INSERT INTO orders (id, merchant_id, reference, currency, amount, captured_amount, refunded_amount, pending_refund_amount, payment_method, refund_count, created_at, updated_at)
-    VALUES ('ord_old', 'mer_old', 'OLD-1', 'SAR', 10000, 10000, 3000, 2000, 'card', 3, {day}, {day});
-INSERT INTO transactions (id, order_id, seq, type, status, amount, refunded_amount, pending_amount, created_at)
-    VALUES ('txn_old', 'ord_old', 1, 'capture', 'succeeded', 10000, 3000, 2000, {day});
-INSERT INTO refunds (id, merchant_id, order_id, seq, amount, currency, status, capture_id, surface, attempts, next_attempt_at, version, created_at, updated_at) VALUES
-    ('re_old_s', 'mer_old', 'ord_old', 1, 3000, 'SAR', 'succeeded', 'txn_old', 'native', 1, {later}, 3, {day}, {later}),
-    ('re_old_p', 'mer_old', 'ord_old', 2, 2000, 'SAR', 'processing', 'txn_old', 'native', 1, {later}, 2, {day}, {day}),
-    ('re_old_f', 'mer_old', 'ord_old', 3, 1000, 'SAR', 'failed', 'txn_old', 'native', 1, {later}, 3, {day}, {later});
-INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at) VALUES
-    ('re_old_s', '', 'pending', 'created', {day}), ('re_old_s', 'pending', 'processing', 'submitted', {day}),
-    ('re_old_s', 'processing', 'succeeded', 'approved', {later}),
-    ('re_old_p', '', 'pending', 'created', {day}), ('re_old_p', 'pending', 'processing', 'submitted', {day}),
-    ('re_old_f', '', 'pending', 'created', {day}), ('re_old_f', 'pending', 'processing', 'submitted', {day}),
-    ('re_old_f', 'processing', 'failed', 'declined', {later});
-INSERT INTO idempotency_keys (merchant_id, idempotency_key, request_hash, {object}, locked_until, created_at, expires_at, completed_at)
-    VALUES ('mer_old', 'old-key', 'h', 're_old_s', {day}, {day}, {later}, {later});
-`)
+	return storetest.UpgradeRows(v, storetest.UpgradeDialect{Day: "'2025-01-01T00:00:00Z'", Later: "'2025-01-01T00:01:00Z'",
+		Finished: "'2025-01-01T00:01:00Z'", Hash: `'\x` + storetest.UpgradeKeySHA256 + "'",
+		Scopes: "string_to_array('" + storetest.UpgradeScopes + "', ' ')", LockedUntil: true})
 }
 
 // TestFailedMigrationLeavesNothing: a migration that fails part-way

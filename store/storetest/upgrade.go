@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/refundd/refundd/refund"
@@ -26,6 +27,60 @@ const (
 	UpgradeScopes = "orders:write orders:read refunds:write refunds:read"
 	upgradeOrder  = "ord_old"
 )
+
+// UpgradeDialect is how a store writes the upgrade rows: the literals of
+// its times and of the key's hash and scopes, and the columns only it has.
+type UpgradeDialect struct {
+	Day, Later   string // 2025-01-01 and one minute later
+	Finished     string // a finished refund's next_attempt_at
+	Hash, Scopes string // UpgradeKeySHA256 and UpgradeScopes as api_keys holds them
+	// Numbered: refunds.number (version 3 on) is written, not numbered by
+	// the store itself.
+	Numbered bool
+	// LockedUntil: idempotency_keys.locked_until must be written.
+	LockedUntil bool
+}
+
+// UpgradeRows are the upgrade rows in the columns of version v, as d
+// writes them: idempotency_keys.refund_id became object_id in 0007,
+// refunds.number came in 0003.
+func UpgradeRows(v int, d UpgradeDialect) string {
+	object := "refund_id"
+	if v >= 7 {
+		object = "object_id"
+	}
+	numberCol, n1, n2, n3 := "", "", "", ""
+	if d.Numbered && v >= 3 {
+		numberCol, n1, n2, n3 = ", number", ", 1", ", 2", ", 3"
+	}
+	lockedCol, locked := "", ""
+	if d.LockedUntil {
+		lockedCol, locked = ", locked_until", ", "+d.Day
+	}
+	r := strings.NewReplacer("{day}", d.Day, "{later}", d.Later, "{finished}", d.Finished, "{number}", numberCol,
+		"{n1}", n1, "{n2}", n2, "{n3}", n3, "{object}", object, "{lockedCol}", lockedCol, "{locked}", locked,
+		"{hash}", d.Hash, "{scopes}", d.Scopes)
+	return r.Replace(`
+INSERT INTO merchants (id, app_id, name, created_at) VALUES ('mer_old', 1, 'Old Souq', {day});
+INSERT INTO api_keys (id, prefix, hash, merchant_id, scopes, created_at) VALUES ('key_old', 'rk_0123456789ab', {hash}, 'mer_old', {scopes}, {day});
+INSERT INTO orders (id, merchant_id, reference, currency, amount, captured_amount, refunded_amount, pending_refund_amount, payment_method, refund_count, created_at, updated_at)
+    VALUES ('ord_old', 'mer_old', 'OLD-1', 'SAR', 10000, 10000, 3000, 2000, 'card', 3, {day}, {day});
+INSERT INTO transactions (id, order_id, seq, type, status, amount, refunded_amount, pending_amount, created_at)
+    VALUES ('txn_old', 'ord_old', 1, 'capture', 'succeeded', 10000, 3000, 2000, {day});
+INSERT INTO refunds (id, merchant_id, order_id, seq, amount, currency, status, capture_id, surface, attempts, next_attempt_at, version, created_at, updated_at{number}) VALUES
+    ('re_old_s', 'mer_old', 'ord_old', 1, 3000, 'SAR', 'succeeded', 'txn_old', 'native', 1, {finished}, 3, {day}, {later}{n1}),
+    ('re_old_p', 'mer_old', 'ord_old', 2, 2000, 'SAR', 'processing', 'txn_old', 'native', 1, {later}, 2, {day}, {day}{n2}),
+    ('re_old_f', 'mer_old', 'ord_old', 3, 1000, 'SAR', 'failed', 'txn_old', 'native', 1, {finished}, 3, {day}, {later}{n3});
+INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at) VALUES
+    ('re_old_s', '', 'pending', 'created', {day}), ('re_old_s', 'pending', 'processing', 'submitted', {day}),
+    ('re_old_s', 'processing', 'succeeded', 'approved', {later}),
+    ('re_old_p', '', 'pending', 'created', {day}), ('re_old_p', 'pending', 'processing', 'submitted', {day}),
+    ('re_old_f', '', 'pending', 'created', {day}), ('re_old_f', 'pending', 'processing', 'submitted', {day}),
+    ('re_old_f', 'processing', 'failed', 'declined', {later});
+INSERT INTO idempotency_keys (merchant_id, idempotency_key, request_hash, {object}{lockedCol}, created_at, expires_at, completed_at)
+    VALUES ('mer_old', 'old-key', 'h', 're_old_s'{locked}, {day}, {later}, {later});
+`)
+}
 
 // CheckUpgraded checks a store migrated from an earlier version holding
 // the upgrade rows: the refunds and the order read as written, the order's
