@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/server"
 )
 
 // TestDecideOnADecidedRefund: approving (or rejecting) a refund that no
@@ -19,36 +20,10 @@ func TestDecideOnADecidedRefund(t *testing.T) {
 	t.Parallel()
 	a, _ := twoNodes(t)
 	ctx := context.Background()
-	m, _, err := a.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const pw = "correct horse battery staple"
-	maker, err := a.Service.CreateUser(ctx, refund.UserInput{MerchantID: m.ID, Email: "maker@souq.example", Role: refund.RoleRefunder, Password: pw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Service.CreateUser(ctx, refund.UserInput{MerchantID: m.ID, Email: "checker@souq.example", Role: refund.RoleApprover, Password: pw}); err != nil {
-		t.Fatal(err)
-	}
-	limits := map[string]int64{"SAR": 10_000}
-	if _, err := a.Service.PutRefundPolicy(ctx, refund.Principal{MerchantID: m.ID, Scopes: []string{refund.ScopeSettingsWrite}},
-		refund.RefundPolicyInput{ApprovalThreshold: &limits}); err != nil {
-		t.Fatal(err)
-	}
-	o, err := a.Service.CreateOrder(ctx, refund.Principal{MerchantID: m.ID, Scopes: []string{refund.ScopeOrdersWrite}},
-		refund.OrderInput{Reference: "ORD-D-1", Currency: "SAR", Amount: 50_000, PaymentMethod: "card", Source: refund.Card{LastDigits: "4444"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	amount := int64(20_000)
+	maker, _, r := awaitingApproval(t, a, "ORD-D-1", "broken")
 	makerP := refund.UserPrincipal(maker)
-	r, err := a.Service.CreateRefund(ctx, makerP, refund.RefundInput{OrderID: o.ID, Amount: &amount, Reason: "broken"})
-	if err != nil || r.Status != refund.StatusRequiresApproval {
-		t.Fatalf("the maker's refund: %v %v", r, err)
-	}
 	checker := browserOn(t, a)
-	if p := checker.userSignIn("checker@souq.example", pw, ""); p.status != http.StatusSeeOther {
+	if p := checker.userSignIn("checker@souq.example", makerPassword, ""); p.status != http.StatusSeeOther {
 		t.Fatalf("checker sign in: %d %s", p.status, p.text())
 	}
 	csrf := checker.get("/console/approvals").csrf(t)
@@ -75,17 +50,41 @@ func TestDecideOnADecidedRefund(t *testing.T) {
 func TestRefundPage_SaysWhyItWasCanceled(t *testing.T) {
 	t.Parallel()
 	a, _ := twoNodes(t)
+	_, checker, r := awaitingApproval(t, a, "ORD-W-1", "")
+	if _, err := a.Service.RejectRefund(context.Background(), refund.UserPrincipal(checker), r.ID, "duplicate of ORD-W-0"); err != nil {
+		t.Fatal(err)
+	}
+	b := browserOn(t, a)
+	if p := b.userSignIn("maker@souq.example", makerPassword, ""); p.status != http.StatusSeeOther {
+		t.Fatalf("sign in: %d %s", p.status, p.text())
+	}
+	page := b.get("/console/refunds/" + r.ID).text()
+	for _, want := range []string{"rejected by an approver", "rejected)", "The approver said: duplicate of ORD-W-0"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the rejected refund's page lacks %q:\n%s", want, page)
+		}
+	}
+}
+
+// makerPassword is the password of awaitingApproval's users.
+const makerPassword = "correct horse battery staple"
+
+// awaitingApproval sets up a merchant whose refunds over 100.00 SAR need
+// an approver, with a maker (maker@souq.example) and a checker
+// (checker@souq.example), both signing in with makerPassword, and the
+// maker's refund of 200.00 on order ref, waiting for approval.
+func awaitingApproval(t *testing.T, a *server.Server, ref, reason string) (maker, checker *refund.User, r *refund.Refund) {
+	t.Helper()
 	ctx := context.Background()
 	m, _, err := a.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const pw = "correct horse battery staple"
-	maker, err := a.Service.CreateUser(ctx, refund.UserInput{MerchantID: m.ID, Email: "maker@souq.example", Role: refund.RoleRefunder, Password: pw})
+	maker, err = a.Service.CreateUser(ctx, refund.UserInput{MerchantID: m.ID, Email: "maker@souq.example", Role: refund.RoleRefunder, Password: makerPassword})
 	if err != nil {
 		t.Fatal(err)
 	}
-	checker, err := a.Service.CreateUser(ctx, refund.UserInput{MerchantID: m.ID, Email: "checker@souq.example", Role: refund.RoleApprover, Password: pw})
+	checker, err = a.Service.CreateUser(ctx, refund.UserInput{MerchantID: m.ID, Email: "checker@souq.example", Role: refund.RoleApprover, Password: makerPassword})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,26 +94,14 @@ func TestRefundPage_SaysWhyItWasCanceled(t *testing.T) {
 		t.Fatal(err)
 	}
 	o, err := a.Service.CreateOrder(ctx, refund.Principal{MerchantID: m.ID, Scopes: []string{refund.ScopeOrdersWrite}},
-		refund.OrderInput{Reference: "ORD-W-1", Currency: "SAR", Amount: 50_000, PaymentMethod: "card", Source: refund.Card{LastDigits: "4444"}})
+		refund.OrderInput{Reference: ref, Currency: "SAR", Amount: 50_000, PaymentMethod: "card", Source: refund.Card{LastDigits: "4444"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	amount := int64(20_000)
-	r, err := a.Service.CreateRefund(ctx, refund.UserPrincipal(maker), refund.RefundInput{OrderID: o.ID, Amount: &amount})
+	r, err = a.Service.CreateRefund(ctx, refund.UserPrincipal(maker), refund.RefundInput{OrderID: o.ID, Amount: &amount, Reason: reason})
 	if err != nil || r.Status != refund.StatusRequiresApproval {
 		t.Fatalf("the maker's refund: %v %v", r, err)
 	}
-	if _, err := a.Service.RejectRefund(ctx, refund.UserPrincipal(checker), r.ID, "duplicate of ORD-W-0"); err != nil {
-		t.Fatal(err)
-	}
-	b := browserOn(t, a)
-	if p := b.userSignIn("maker@souq.example", pw, ""); p.status != http.StatusSeeOther {
-		t.Fatalf("sign in: %d %s", p.status, p.text())
-	}
-	page := b.get("/console/refunds/" + r.ID).text()
-	for _, want := range []string{"rejected by an approver", "rejected)", "The approver said: duplicate of ORD-W-0"} {
-		if !strings.Contains(page, want) {
-			t.Errorf("the rejected refund's page lacks %q:\n%s", want, page)
-		}
-	}
+	return maker, checker, r
 }
