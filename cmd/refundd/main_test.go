@@ -498,35 +498,14 @@ func TestCLI_HelpOfEveryCommand(t *testing.T) {
 	}
 }
 
-// TestCLI_ServeRefusesAnUnreadableRateLimitVariable: REFUNDD_RATE_LIMIT
-// gives --rate-limit its default; one that is no number (a typo) is
-// refused, where it served with 200.
-func TestCLI_ServeRefusesAnUnreadableRateLimitVariable(t *testing.T) {
-	t.Setenv("REFUNDD_RATE_LIMIT", "50rps")
-	db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	errOut := &signalWriter{marker: "refundd serving", ready: make(chan struct{})}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", db}, io.Discard, errOut) }()
-	select {
-	case <-errOut.ready:
-		cancel()
-		<-done
-		t.Fatal("serve started with REFUNDD_RATE_LIMIT=50rps; want exit 2")
-	case code := <-done:
-		if code != 2 || !strings.Contains(errOut.String(), "REFUNDD_RATE_LIMIT") {
-			t.Fatalf("exit %d: %s", code, errOut.String())
-		}
-	}
-}
-
-// TestCLI_ServeRefusesAnUnreadableBooleanVariable: REFUNDD_WEBHOOK_ALLOW_PRIVATE
-// and REFUNDD_SERVER_TIMING give their flags' defaults; a value that is
-// no boolean (yes, on) is refused naming the variable, where it served
-// with the setting off as if the variable were unset.
-func TestCLI_ServeRefusesAnUnreadableBooleanVariable(t *testing.T) {
+// TestCLI_ServeRefusesAnUnreadableVariable: REFUNDD_RATE_LIMIT,
+// REFUNDD_WEBHOOK_ALLOW_PRIVATE and REFUNDD_SERVER_TIMING give their
+// flags' defaults; a value that is no number (50rps) or no boolean (yes,
+// on) is refused, exit 2 naming the variable, where it served with the
+// default, or with the setting off as if the variable were unset.
+func TestCLI_ServeRefusesAnUnreadableVariable(t *testing.T) {
 	for _, tc := range []struct{ name, variable, value string }{
+		{"RateLimit", "REFUNDD_RATE_LIMIT", "50rps"},
 		{"WebhookAllowPrivateYes", "REFUNDD_WEBHOOK_ALLOW_PRIVATE", "yes"},
 		{"ServerTimingOn", "REFUNDD_SERVER_TIMING", "on"},
 	} {
