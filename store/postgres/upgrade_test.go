@@ -1,11 +1,11 @@
 package postgres
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/migration"
 	"github.com/refundd/refundd/store/storetest"
 )
@@ -19,27 +19,25 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for v := 1; v < len(ms); v++ {
-		t.Run(fmt.Sprintf("From%04d", v), func(t *testing.T) {
-			url := mustSchema(t)
-			pool, err := pgxpool.New(t.Context(), url)
-			if err != nil {
+	storetest.UpgradeFromEveryVersion(t, len(ms), func(t *testing.T, v int) refund.Store {
+		url := mustSchema(t)
+		pool, err := pgxpool.New(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		old := &Store{pool: pool} // only to apply migrations one by one
+		for _, m := range ms[:v] {
+			if err := old.apply(t.Context(), m); err != nil {
 				t.Fatal(err)
 			}
-			defer pool.Close()
-			old := &Store{pool: pool} // only to apply migrations one by one
-			for _, m := range ms[:v] {
-				if err := old.apply(t.Context(), m); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := pool.Exec(t.Context(), upgradeRows(v)); err != nil {
-				t.Fatalf("the rows of version %d: %v", v, err)
-			}
-			pool.Close()
-			storetest.CheckUpgraded(t, mustOpenURL(t, url))
-		})
-	}
+		}
+		if _, err := pool.Exec(t.Context(), upgradeRows(v)); err != nil {
+			t.Fatalf("the rows of version %d: %v", v, err)
+		}
+		pool.Close()
+		return mustOpenURL(t, url)
+	})
 }
 
 // upgradeRows are storetest's upgrade rows in the columns of version v:

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/migration"
 	"github.com/refundd/refundd/store/storetest"
 )
@@ -19,35 +20,33 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for v := 1; v < len(ms); v++ {
-		t.Run(fmt.Sprintf("From%04d", v), func(t *testing.T) {
-			t.Parallel()
-			path := filepath.Join(t.TempDir(), "refundd.db")
-			db, err := sql.Open(driverName, dsn(path, roleMigrator))
-			if err != nil {
+	storetest.UpgradeFromEveryVersion(t, len(ms), func(t *testing.T, v int) refund.Store {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "refundd.db")
+		db, err := sql.Open(driverName, dsn(path, roleMigrator))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.ExecContext(t.Context(), `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms[:v] {
+			if err := apply(t.Context(), db, m); err != nil {
 				t.Fatal(err)
 			}
-			defer db.Close()
-			if _, err := db.ExecContext(t.Context(), `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range ms[:v] {
-				if err := apply(t.Context(), db, m); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := db.ExecContext(t.Context(), upgradeRows(v)); err != nil {
-				t.Fatalf("the rows of version %d: %v", v, err)
-			}
-			db.Close()
-			s, err := Open(t.Context(), path)
-			if err != nil {
-				t.Fatalf("upgrade from version %d: %v", v, err)
-			}
-			defer s.Close()
-			storetest.CheckUpgraded(t, s)
-		})
-	}
+		}
+		if _, err := db.ExecContext(t.Context(), upgradeRows(v)); err != nil {
+			t.Fatalf("the rows of version %d: %v", v, err)
+		}
+		db.Close()
+		s, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("upgrade from version %d: %v", v, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }
 
 // upgradeRows are storetest's upgrade rows in the columns of version v:

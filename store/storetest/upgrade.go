@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -80,6 +81,18 @@ INSERT INTO refund_transitions (refund_id, from_status, to_status, cause, at) VA
 INSERT INTO idempotency_keys (merchant_id, idempotency_key, request_hash, {object}{lockedCol}, created_at, expires_at, completed_at)
     VALUES ('mer_old', 'old-key', 'h', 're_old_s'{locked}, {day}, {later}, {later});
 `)
+}
+
+// UpgradeFromEveryVersion checks, for every schema version from 1 to
+// latest-1, a store upgraded from it: at gives a store's schema at version
+// v holding UpgradeRows, opened and so migrated to the latest.
+func UpgradeFromEveryVersion(t *testing.T, latest int, at func(t *testing.T, v int) refund.Store) {
+	t.Helper()
+	for v := 1; v < latest; v++ {
+		t.Run(fmt.Sprintf("From%04d", v), func(t *testing.T) {
+			CheckUpgraded(t, at(t, v))
+		})
+	}
 }
 
 // CheckUpgraded checks a store migrated from an earlier version holding
