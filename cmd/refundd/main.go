@@ -22,6 +22,7 @@ import (
 	// machine without /usr/share/zoneinfo (a distroless image).
 	_ "time/tzdata"
 
+	"github.com/refundd/refundd/dialect/paylink"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 )
@@ -317,6 +318,10 @@ func (f *serveFlags) check() error {
 		return usageError("--rate-limit must be a number, not negative (0: unlimited)")
 	case f.rateBurst < 0:
 		return usageError("--rate-burst must not be negative")
+	// The server refuses it too, but as a failure to start (exit 1) that
+	// names neither the flag nor its variable.
+	case f.tokenSecret != "" && len(f.tokenSecret) < paylink.MinSecretLen:
+		return usageError(fmt.Sprintf("--token-secret (REFUNDD_TOKEN_SECRET) must be at least %d bytes", paylink.MinSecretLen))
 	}
 	if _, err := f.metricsNets(); err != nil {
 		return err

@@ -276,6 +276,7 @@ func TestCLI_ServeRefusesOutOfRangeFlags(t *testing.T) {
 		{"LeaseEqualToProcessorTimeout", []string{"--lease", "30s", "--processor-timeout", "30s"}},
 		{"NegativeSettleDelay", []string{"--settle-delay", "-1s"}},
 		{"UnknownLogFormat", []string{"--log", "xml"}},
+		{"ShortTokenSecret", []string{"--token-secret", "too-short-to-sign-tokens"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
