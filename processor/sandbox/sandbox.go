@@ -32,7 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -491,7 +490,7 @@ func (a *Acquirer) RunDue() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	for _, key := range slices.Sorted(maps.Keys(a.ledger)) {
+	for _, key := range a.waiting() {
 		e := a.ledger[key]
 		if a.due(key, e, now) == nil {
 			a.settle(key, e, now)
@@ -499,13 +498,27 @@ func (a *Acquirer) RunDue() {
 	}
 }
 
-// dueAll executes every late refund whose time has come, in key order so
-// the log is the same on every run. Called under a.mu.
+// dueAll executes every late refund whose time has come. Called under a.mu.
 func (a *Acquirer) dueAll() {
 	now := a.now()
-	for _, key := range slices.Sorted(maps.Keys(a.ledger)) {
+	for _, key := range a.waiting() {
 		a.due(key, a.ledger[key], now) // a journal error leaves it late: shown as it is
 	}
+}
+
+// waiting lists the keys whose entry waits for its time (a late refund,
+// a wallet refund not settled), in key order so the log is the same on
+// every run: RunDue's ticker looks at these, not at every key the ledger
+// ever took. Called under a.mu.
+func (a *Acquirer) waiting() []string {
+	var keys []string
+	for key, e := range a.ledger {
+		if e.state == stateLate || e.state == statePending {
+			keys = append(keys, key)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // wait is the 0099 non-answer: it waits for ctx to end. A context without a
