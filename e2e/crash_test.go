@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -18,7 +20,11 @@ var (
 // refund load, restarts it each time, and then checks from outside that
 // every acknowledged refund exists, every refund reached a final state, the
 // acquirer executed each succeeded refund exactly once and no other, and
-// each order's refunded amount is what the acquirer paid out for it.
+// each order's refunded amount is what the acquirer paid out for it. Half
+// the orders go to an acquirer that deduplicates by key, half to one that
+// executes a resubmitted key again (through an account marked
+// idempotent=false): there a blind resubmission shows as a key executed
+// twice.
 func TestCrashRecovery(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -30,20 +36,24 @@ func TestCrashRecovery(t *testing.T) {
 
 func crashRun(t *testing.T, db database) {
 	const orders, captured, maxAmount = 4, 60_000, 1_500
-	acqAddr := freeAddr(t)
-	// The acquirer misbehaves too: slow answers, refusals, and refunds it
-	// executes but whose answer it drops.
-	start(t, "acquirer", acqAddr, "/v1/sandbox/refunds",
-		"sandbox", "serve", "--addr", acqAddr, "--db", "sqlite:"+filepath.Join(t.TempDir(), "acquirer.db"),
-		"--latency-ms", "5", "--error-rate", "0.1", "--drop-rate", "0.1", "--log", "text")
-	acquirer := "http://" + acqAddr
+	// The acquirers misbehave too: slow answers, refusals, and refunds
+	// they execute but whose answer they drop.
+	acquirer := serveAcquirer(t, "acquirer")
+	forgetful := serveAcquirer(t, "forgetful", "--idempotent=false")
 
-	key := newMerchant(t, db)
+	key, merchant := newMerchantID(t, db)
+	secretKey := filepath.Join(t.TempDir(), "secret-key")
+	if err := os.WriteFile(secretKey, []byte(strings.Repeat("ab", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cli(t, nil, "processor", "add", "--db", db.url, "--secret-key-file", secretKey, "--merchant", merchant,
+		"--name", "forgetful", "--kind", "acquirer", "--url", forgetful, "--option", "idempotent=false")
 	addr := freeAddr(t)
 	node := start(t, "refundd", addr, "/readyz", "serve", "--addr", addr, "--db", db.url,
-		"--processor", acquirer, "--processor-timeout", "1s", "--lease", "3s", "--log", "text")
+		"--processor", acquirer, "--secret-key-file", secretKey,
+		"--processor-timeout", "1s", "--lease", "3s", "--review-poll", "1s", "--log", "text")
 	base := "http://" + addr
-	ids := createOrders(t, base, key, orders, captured)
+	ids := append(createOrders(t, base, key, orders/2, captured), createOrdersOn(t, base, key, "forgetful", orders/2, captured)...)
 
 	ctx, stop := context.WithCancel(context.Background())
 	result := make(chan *loadResult, 1)
@@ -60,10 +70,21 @@ func crashRun(t *testing.T, db database) {
 	lr := <-result
 
 	waitFinal(t, base, key, 90*time.Second)
-	checks := checkInvariants(t, base, key, acquirer, ids, lr, captured)
+	checks := checkInvariants(t, base, key, []string{acquirer, forgetful}, ids, lr, captured)
 	t.Logf("crash run on %s: %d kills, %d refunds acknowledged, %d checks passed=%v; outcomes %v",
 		db.kind, *crashKills, len(lr.acked), checks, !t.Failed(), lr.outcomes)
 	if len(lr.acked) == 0 {
 		t.Fatal("no refund was acknowledged: the run proved nothing")
 	}
+}
+
+// serveAcquirer starts a sandbox acquirer service with the crash runs'
+// faults, and the extra flags, and returns its base URL.
+func serveAcquirer(t *testing.T, name string, flags ...string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	start(t, name, addr, "/v1/sandbox/refunds", append([]string{
+		"sandbox", "serve", "--addr", addr, "--db", "sqlite:" + filepath.Join(t.TempDir(), name+".db"),
+		"--latency-ms", "5", "--error-rate", "0.1", "--drop-rate", "0.1", "--log", "text"}, flags...)...)
+	return "http://" + addr
 }

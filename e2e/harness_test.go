@@ -196,12 +196,21 @@ func cli(t *testing.T, out any, args ...string) {
 
 // newMerchant creates a merchant in db and returns its API key.
 func newMerchant(t *testing.T, db database) string {
+	key, _ := newMerchantID(t, db)
+	return key
+}
+
+// newMerchantID creates a merchant in db and returns its API key and id.
+func newMerchantID(t *testing.T, db database) (key, id string) {
 	t.Helper()
 	var out struct {
-		APIKey string `json:"api_key"`
+		APIKey   string `json:"api_key"`
+		Merchant struct {
+			ID string `json:"id"`
+		} `json:"merchant"`
 	}
 	cli(t, &out, "merchant", "create", "--db", db.url, "--name", "E2E Merchant")
-	return out.APIKey
+	return out.APIKey, out.Merchant.ID
 }
 
 var client = &http.Client{Timeout: 15 * time.Second}
@@ -263,13 +272,19 @@ func str(m map[string]any, path ...string) string {
 // createOrders makes n card orders of amount each through node and returns
 // their ids.
 func createOrders(t *testing.T, node, key string, n int, amount int64) []string {
+	return createOrdersOn(t, node, key, "", n, amount)
+}
+
+// createOrdersOn makes them on the merchant's processor account named
+// account ("": the merchant's default, else the node's processor).
+func createOrdersOn(t *testing.T, node, key, account string, n int, amount int64) []string {
 	t.Helper()
 	var ids []string
 	for i := range n {
 		status, body, err := call(context.Background(), "POST", node+"/v1/orders", key, map[string]any{
 			"reference": fmt.Sprintf("E2E-%d-%d", time.Now().UnixNano(), i), "currency": "SAR", "amount": amount,
-			"payment_method": "card",
-			"source":         map[string]any{"scheme": "visa", "first_digits": "411111", "last_digits": "1111", "month": 12, "year": 2030},
+			"payment_method": "card", "processor": account,
+			"source": map[string]any{"scheme": "visa", "first_digits": "411111", "last_digits": "1111", "month": 12, "year": 2030},
 		})
 		if err != nil || status != 201 {
 			t.Fatalf("create order: %d %v %v", status, body, err)
@@ -413,20 +428,21 @@ func listAll(t *testing.T, node, key, path string) []map[string]any {
 	}
 }
 
-// waitFinal waits until no refund of the merchant is pending or processing.
+// waitFinal waits until no refund of the merchant is pending, processing or
+// waiting for review.
 func waitFinal(t *testing.T, node, key string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
 		open := 0
-		for _, st := range []string{"pending", "processing"} {
+		for _, st := range []string{"pending", "processing", "requires_review"} {
 			open += len(listAll(t, node, key, "/v1/refunds?status="+st))
 		}
 		if open == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d refunds still pending or processing after %s", open, within)
+			t.Fatalf("%d refunds still pending, processing or requires_review after %s", open, within)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -434,7 +450,7 @@ func waitFinal(t *testing.T, node, key string, within time.Duration) {
 
 // checkInvariants verifies, from outside, everything an acknowledged
 // refund promises, and returns how many checks it made.
-func checkInvariants(t *testing.T, node, key, acquirer string, orders []string, lr *loadResult, captured int64) int {
+func checkInvariants(t *testing.T, node, key string, acquirers []string, orders []string, lr *loadResult, captured int64) int {
 	t.Helper()
 	checks := 0
 	refunds := map[string]map[string]any{}
@@ -456,15 +472,18 @@ func checkInvariants(t *testing.T, node, key, acquirer string, orders []string, 
 			t.Errorf("refund %s is %v after recovery", id, s)
 		}
 	}
-	// 3. The acquirer executed each succeeded refund exactly once, and no
-	// failed or unknown one: counted from its append-only execution log
-	// (its ledger is keyed by idempotency key, so it could never show a
-	// key executed twice).
+	// 3. The acquirers executed each succeeded refund exactly once, and
+	// no failed or unknown one: counted from their append-only execution
+	// logs (a ledger is keyed by idempotency key, so it could never show a
+	// key executed twice; and an acquirer that deduplicates would absorb a
+	// blind resubmission, which one that does not shows here).
 	executed := map[string]int64{}
 	perKey := map[string]int{}
-	for _, e := range executionLog(t, acquirer) {
-		perKey[e.IdempotencyKey]++
-		executed[e.IdempotencyKey] += e.Amount
+	for _, acquirer := range acquirers {
+		for _, e := range executionLog(t, acquirer) {
+			perKey[e.IdempotencyKey]++
+			executed[e.IdempotencyKey] += e.Amount
+		}
 	}
 	for k, n := range perKey {
 		checks++

@@ -93,6 +93,9 @@ type Config struct {
 	// doubling up to 10 minutes (default 1s).
 	MaxAttempts  int
 	RetryBackoff time.Duration
+	// ReviewPoll is how often a refund waiting for review is asked about
+	// (voided when "not executed") in its first week (default 1h).
+	ReviewPoll time.Duration
 	// ProcessorWebhookSecret (whsec_..., Standard Webhooks) verifies the
 	// processor's notifications at POST /v1/processor/notifications;
 	// empty: that route answers that notifications are not configured.
@@ -271,7 +274,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Sealer: sealer, Connect: conns.Connect,
 		Log: cfg.Log, ProcessorTimeout: cfg.ProcessorTimeout, Lease: cfg.Lease, MaxInFlight: cfg.MaxInFlight, InFlightWait: cfg.InFlightWait,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate),
-		Invoicer: invoicer, Credentials: credential.Argon2{}, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBackoff,
+		Invoicer: invoicer, Credentials: credential.Argon2{}, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBackoff, ReviewPoll: cfg.ReviewPoll,
 		StoreClock: storeClock, SweepAges: cfg.SweepAges})
 	if err != nil {
 		st.Close()

@@ -59,7 +59,7 @@ Usage:
   refundd processor remove --db URL --merchant ID NAME_OR_ID
   refundd processor rotate-key --db URL --secret-key-file NEW --previous-secret-key-file OLD
   refundd sandbox serve  [--addr HOST:PORT] [--db sqlite:PATH] [--latency-ms N] [--error-rate R] [--drop-rate R]
-                         [--late-rate R --late-ms N] [--void=false] [--notify-url URL --notify-secret S] [--anomaly-rate R]
+                         [--late-rate R --late-ms N] [--void=false] [--idempotent=false] [--notify-url URL --notify-secret S] [--anomaly-rate R]
   refundd refunds  import --url URL --key KEY FILE.csv [--out RESULT.csv] [--concurrency N]
   refundd refunds  export --url URL --key KEY [--from DATE] [--to DATE] [--out FILE.csv]
   refundd reconcile --url URL --key KEY REPORT.csv [--json] [--out RESULT.csv] [--map column=HEADER ...]
@@ -232,6 +232,7 @@ type serveFlags struct {
 	tokenSecret         string
 	maxAttempts         int
 	retryBackoff        time.Duration
+	reviewPoll          time.Duration
 	processorSecret     string
 	sweepAges           string
 	metricsAllow        string
@@ -249,6 +250,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.IntVar(&f.maxInFlight, "max-inflight", 64, "cap on concurrent processor calls from this node")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 12, "processor submissions of a refund before it waits for review (requires_review)")
 	fs.DurationVar(&f.retryBackoff, "retry-backoff", time.Second, "first retry delay after an unanswered submission, doubling up to 10m")
+	fs.DurationVar(&f.reviewPoll, "review-poll", time.Hour, "how often a refund waiting for review is asked about in its first week (then daily); \"not executed\" voids it")
 	fs.StringVar(&f.metricsAllow, "metrics-allow", env("REFUNDD_METRICS_ALLOW", "127.0.0.0/8,::1/128"),
 		"networks (CIDR, comma-separated) that may read /metrics; any for everyone")
 	fs.StringVar(&f.secretKey.file, "secret-key-file", env("REFUNDD_SECRET_KEY_FILE", ""),
@@ -300,6 +302,8 @@ func (f *serveFlags) check() error {
 		return usageError("--max-attempts must be at least 1")
 	case f.retryBackoff <= 0:
 		return usageError("--retry-backoff must be a positive duration such as 1s")
+	case f.reviewPoll <= 0:
+		return usageError("--review-poll must be a positive duration such as 1h")
 	// The server puts its default in place of a value out of range; a
 	// flag given one must not serve on what it did not say.
 	case f.processorTimeout <= 0:
@@ -387,7 +391,7 @@ func (f *serveFlags) config(stderr io.Writer) server.Config {
 	cfg := server.Config{Addr: f.addr, DB: f.db, Processor: f.processor, Log: log,
 		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate,
 		RateLimit: f.rateLimit, RateBurst: f.rateBurst, TracingEndpoint: f.otelEndpoint, ServerTiming: f.serverTiming,
-		TokenSecret: f.tokenSecret, MaxAttempts: f.maxAttempts, RetryBackoff: f.retryBackoff,
+		TokenSecret: f.tokenSecret, MaxAttempts: f.maxAttempts, RetryBackoff: f.retryBackoff, ReviewPoll: f.reviewPoll,
 		ProcessorWebhookSecret: f.processorSecret, SweepAges: sweeps, MetricsAllow: metricsNets, PublicURL: f.publicURL, ZATCAKeyFile: f.zatcaKeyFile}
 	f.secretKey.config(&cfg)
 	return cfg

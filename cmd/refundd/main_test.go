@@ -192,6 +192,7 @@ func TestCLI_Errors(t *testing.T) {
 		{"BadDatabaseURL", []string{"migrate", "--db", "mysql://x"}, 1, "unknown database URL"},
 		{"ZeroMaxAttempts", []string{"serve", "--db", db, "--max-attempts", "0"}, 2, "--max-attempts"},
 		{"NegativeRetryBackoff", []string{"serve", "--db", db, "--retry-backoff", "-1s"}, 2, "--retry-backoff"},
+		{"ZeroReviewPoll", []string{"serve", "--db", db, "--review-poll", "0s"}, 2, "--review-poll"},
 		{"BadMetricsAllow", []string{"serve", "--db", db, "--metrics-allow", "everyone"}, 2, "--metrics-allow"},
 		{"SweepAgesNotIncreasing", []string{"serve", "--db", db, "--sweep-ages", "24h,1h"}, 2, "--sweep-ages"},
 		{"LateRateAboveOne", []string{"sandbox", "serve", "--late-rate", "1.5"}, 2, "--late-rate"},

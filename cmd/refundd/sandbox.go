@@ -31,6 +31,7 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 	notifySecret := fs.String("notify-secret", env("REFUNDD_SANDBOX_NOTIFY_SECRET", ""), "whsec_... secret that signs the notifications (refundd's --processor-webhook-secret)")
 	anomalyRate := fs.Float64("anomaly-rate", 0, "share (0..1) of the settlement report's rows corrupted on purpose (amount off, row missing), plus unknown rows")
 	voids := fs.Bool("void", true, "accept voids of unexecuted keys (POST /v1/sandbox/refunds/{key}/void); false answers 501, as most acquirers would")
+	idempotent := fs.Bool("idempotent", true, "deduplicate submissions by key; false executes an approved key sent again once more, as a processor without idempotent submission (give refundd's account for it --option idempotent=false)")
 	logFormat := fs.String("log", env("REFUNDD_LOG", "json"), "log format: json or text")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -76,7 +77,7 @@ func runSandboxServe(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	cfg := sandbox.Config{SettleDelay: *settle, Journal: journal, Ledger: ledger, Log: execLog,
-		LateRate: *lateRate, LateDelay: time.Duration(*lateMS) * time.Millisecond}
+		LateRate: *lateRate, LateDelay: time.Duration(*lateMS) * time.Millisecond, ExecuteResubmissions: !*idempotent}
 	opts := []service.Option{service.WithAnomalyRate(*anomalyRate)}
 	if *notifyURL != "" {
 		n, err := service.NewNotifier(*notifyURL, *notifySecret, log)

@@ -14,7 +14,8 @@
 //	anything else   approved, 00, with RRN, STAN, auth code and ARN
 //
 // The acquirer keeps a ledger keyed by idempotency key: a replayed Refund
-// returns the stored answer and never executes twice; a replay whose amount
+// returns the stored answer and never executes twice (unless
+// Config.ExecuteResubmissions makes it a processor that would); a replay whose amount
 // or currency differs is refused with ErrKeyMismatch. Executed lists what was
 // executed so that tests can count it. All methods are safe for concurrent
 // use.
@@ -95,6 +96,13 @@ type Config struct {
 	// as a notification. It is called with the acquirer locked and must
 	// not block (queue it).
 	OnFinal func(key string, res processor.Result)
+	// ExecuteResubmissions makes the acquirer one without idempotent
+	// submission: a key it already approved, submitted again, is executed
+	// again (a new reference and a second row in the execution log), as
+	// by a processor that ignores or does not take a key. refundd must then
+	// ask before it resubmits; tests run it so that a blind resubmission
+	// shows as a key executed twice instead of being absorbed here.
+	ExecuteResubmissions bool
 }
 
 // Journal durably records ledger entries and the execution log.
@@ -169,6 +177,7 @@ type Acquirer struct {
 	lateRate  float64
 	lateDelay time.Duration
 	onFinal   func(key string, res processor.Result)
+	again     bool // ExecuteResubmissions
 
 	mu       sync.Mutex
 	ledger   map[string]*entry // by idempotency key
@@ -214,6 +223,7 @@ func New(cfg Config) *Acquirer {
 		lateRate:    cfg.LateRate,
 		lateDelay:   cfg.LateDelay,
 		onFinal:     cfg.OnFinal,
+		again:       cfg.ExecuteResubmissions,
 		ledger:      make(map[string]*entry),
 		attempts:    make(map[string]int),
 		log:         slices.Clone(cfg.Log),
@@ -295,6 +305,16 @@ func (a *Acquirer) refundLocked(req processor.Request) (res processor.Result, no
 			// The same request, still unanswered: nothing new happens.
 			return processor.Result{}, true, nil
 		}
+		if a.again && e.state == stateFinal && e.result.Status == processor.Approved {
+			// No idempotent submission: the same money moves again.
+			next := *e
+			next.executedAt, next.result = now, a.approved(now)
+			next.seq = a.seq
+			if _, err := a.put(key, next); err != nil {
+				return processor.Result{}, false, err
+			}
+			return next.result, false, nil
+		}
 		if err := a.settle(key, e, now); err != nil {
 			return processor.Result{}, false, err
 		}
@@ -369,8 +389,11 @@ func (a *Acquirer) due(key string, e *entry, now time.Time) error {
 func (a *Acquirer) put(key string, next entry) (*entry, error) {
 	e := a.ledger[key]
 	final := next.state == stateFinal && (e == nil || e.state != stateFinal)
+	// An approval under a reference number the key did not have is money
+	// moving: the first, or (ExecuteResubmissions) a resubmission's.
+	again := next.state == stateFinal && e != nil && e.state == stateFinal && next.seq != e.seq
 	var l *LogEntry
-	if final && next.result.Status == processor.Approved {
+	if (final || again) && next.result.Status == processor.Approved {
 		l = &LogEntry{Seq: uint64(len(a.log)) + 1, Key: key, Amount: next.amount, Currency: next.currency,
 			Status: next.result.Status, ExecutedAt: next.executedAt}
 	}
@@ -389,7 +412,7 @@ func (a *Acquirer) put(key string, next entry) (*entry, error) {
 	if l != nil {
 		a.log = append(a.log, *l)
 	}
-	if final && a.onFinal != nil {
+	if (final || again) && a.onFinal != nil {
 		a.onFinal(key, e.result)
 	}
 	return e, nil

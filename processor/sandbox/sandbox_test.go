@@ -700,3 +700,79 @@ func TestReferenceFormats(t *testing.T) {
 		codes[c] = true
 	}
 }
+
+// Without idempotent submission an approved key sent again moves the
+// money again: each resubmission is a row of its own in the execution log
+// (kept by the journal with it), under a new reference, and the status
+// answers the latest. Keys that did not execute are not executed by a
+// resubmission, and a voided key stays void.
+func TestRefund_ExecuteResubmissions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		req   processor.Request
+		void  bool
+		wantN int // log rows after the first submission and two more
+	}{
+		{"approved", card("r1", "4242"), false, 3},
+		{"declined 51", card("r1", "0051"), false, 0},
+		{"pending stcpay, unsettled", wallet("r1", "stcpay"), false, 0},
+		{"voided before it executed", card("r1", "0099"), true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clock := newClock()
+			j := &memJournal{}
+			a := New(Config{Now: clock.Now, Journal: j, ExecuteResubmissions: true})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+			defer cancel()
+			first, _ := a.Refund(ctx, tt.req)
+			if tt.void {
+				if _, err := a.Void(context.Background(), tt.req.IdempotencyKey); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var last processor.Result
+			for range 2 {
+				var err error
+				if last, err = a.Refund(context.Background(), tt.req); err != nil {
+					t.Fatal(err)
+				}
+			}
+			log := a.Executions()
+			if len(log) != tt.wantN || len(j.rows) != tt.wantN {
+				t.Fatalf("execution log %+v, journal's %+v: want %d rows", log, j.rows, tt.wantN)
+			}
+			if tt.wantN == 0 {
+				if DoubleExecutions(log) != nil {
+					t.Fatalf("log %+v: a key that never executed shows twice", log)
+				}
+				return
+			}
+			if twice := DoubleExecutions(log); len(twice) != 1 || twice[0] != "r1" {
+				t.Fatalf("DoubleExecutions = %v, want [r1]", twice)
+			}
+			if last.RRN == first.RRN {
+				t.Fatalf("resubmission reused the first reference %s", first.RRN)
+			}
+			if st, err := a.Status(context.Background(), "r1"); err != nil || st != last {
+				t.Fatalf("status %+v %v, want the latest execution %+v", st, err, last)
+			}
+		})
+	}
+}
+
+// memJournal keeps what is saved, as a journal that never fails.
+type memJournal struct {
+	records []Record
+	rows    []LogEntry
+}
+
+func (j *memJournal) Save(r Record, l *LogEntry) error {
+	j.records = append(j.records, r)
+	if l != nil {
+		j.rows = append(j.rows, *l)
+	}
+	return nil
+}
