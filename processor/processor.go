@@ -131,6 +131,12 @@ type TransientError struct {
 // processor refused its credentials: final, never retried for ever.
 const CodeAuthFailed = "auth_failed"
 
+// CodeNothingLeft is the decline code a connector answers when the
+// processor says the order has no room left for the amount. Answered to a
+// resubmission it proves nothing: the earlier, unanswered submission of
+// the same refund may be what took the room.
+const CodeNothingLeft = "amount_exceeds_refundable"
+
 // ErrNoStatus is returned by Status (or StatusOf) of a connector whose
 // processor offers no way to look up what happened to a refund (or not
 // with what refundd knows of it). The outcome stays unknown: the core

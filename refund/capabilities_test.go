@@ -19,7 +19,7 @@ type capsProcessor struct {
 	caps       processor.Capabilities
 	refuse     int           // the next refuse submissions answer NotExecuted
 	retryAfter time.Duration // what those refusals ask
-	authFail   bool          // submissions answer auth_failed
+	decline    string        // submissions answer this decline code
 }
 
 func (p *capsProcessor) Capabilities() processor.Capabilities { return p.caps }
@@ -31,10 +31,11 @@ func (p *capsProcessor) Refund(ctx context.Context, req processor.Request) (proc
 		p.mu.Unlock()
 		return processor.Result{}, &processor.TransientError{Code: "rate_limited", Message: "slow down", NotExecuted: true, RetryAfter: p.retryAfter}
 	}
-	if p.authFail {
+	if p.decline != "" {
 		p.submitted[req.IdempotencyKey]++
+		code := p.decline
 		p.mu.Unlock()
-		return processor.Result{Status: processor.Declined, ResponseCode: processor.CodeAuthFailed, Message: "bad key"}, nil
+		return processor.Result{Status: processor.Declined, ResponseCode: code, Message: "refused: " + code}, nil
 	}
 	p.mu.Unlock()
 	return p.lateProcessor.Refund(ctx, req)
@@ -194,48 +195,54 @@ func TestCapabilities_NotExecutedWaitsAsPending(t *testing.T) {
 	}
 }
 
-// Refused credentials are final on a first attempt (the money goes back
-// to the order), but say nothing about an earlier attempt whose answer was
-// lost: then the refund stays open.
-func TestCapabilities_AuthFailure(t *testing.T) {
-	t.Run("first attempt fails", func(t *testing.T) {
-		proc := newCaps(processor.All)
-		proc.authFail = true
-		h := newHarness(t, proc, nil)
-		o := h.order(10000)
-		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](1000)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantStatus(t, r, refund.StatusFailed)
-		if r.FailureCode != processor.CodeAuthFailed {
-			t.Fatalf("failure code %q, want %s", r.FailureCode, processor.CodeAuthFailed)
-		}
-		if o := h.getOrder(o.ID); o.PendingRefundAmount != 0 || o.Refundable() != 10000 {
-			t.Fatalf("order pending %d refundable %d; want the money back", o.PendingRefundAmount, o.Refundable())
-		}
-	})
-	t.Run("after a lost attempt", func(t *testing.T) {
-		proc := newCaps(processor.All)
-		h := newHarness(t, proc, nil)
-		o := h.order(10000)
-		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](1000)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantStatus(t, r, refund.StatusProcessing)
-		proc.mu.Lock()
-		proc.authFail = true
-		proc.mu.Unlock()
-		h.drive(30)
-		r = h.refund(r.ID)
-		if r.Status == refund.StatusFailed {
-			t.Fatalf("refund failed on an auth refusal after a lost attempt; its first attempt may have executed")
-		}
-		if o := h.getOrder(o.ID); o.PendingRefundAmount != 1000 {
-			t.Fatalf("pending %d, want the amount still reserved", o.PendingRefundAmount)
-		}
-	})
+// Refused credentials, or no room left on the order, are final on a
+// first attempt (the money goes back to the order), but say nothing about
+// an earlier attempt whose answer was lost (no room may be that attempt's
+// doing): then the refund stays open, its amount reserved.
+func TestCapabilities_DeclinesAfterALostAttempt(t *testing.T) {
+	for _, code := range []string{processor.CodeAuthFailed, processor.CodeNothingLeft} {
+		t.Run(code+", first attempt fails", func(t *testing.T) {
+			proc := newCaps(processor.All)
+			proc.decline = code
+			h := newHarness(t, proc, nil)
+			o := h.order(10000)
+			r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](1000)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStatus(t, r, refund.StatusFailed)
+			if r.FailureCode != code {
+				t.Fatalf("failure code %q, want %s", r.FailureCode, code)
+			}
+			if o := h.getOrder(o.ID); o.PendingRefundAmount != 0 || o.Refundable() != 10000 {
+				t.Fatalf("order pending %d refundable %d; want the money back", o.PendingRefundAmount, o.Refundable())
+			}
+		})
+		t.Run(code+", after a lost attempt", func(t *testing.T) {
+			proc := newCaps(processor.All)
+			h := newHarness(t, proc, nil)
+			o := h.order(10000)
+			r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](1000)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStatus(t, r, refund.StatusProcessing)
+			proc.mu.Lock()
+			proc.decline = code
+			proc.mu.Unlock()
+			h.drive(30)
+			r = h.refund(r.ID)
+			if r.Status == refund.StatusFailed {
+				t.Fatalf("refund failed on %s after a lost attempt; its first attempt may have executed", code)
+			}
+			if n := proc.submissions(r.ID); n < 2 {
+				t.Fatalf("submitted %d times: the decline was never answered to a resubmission", n)
+			}
+			if o := h.getOrder(o.ID); o.PendingRefundAmount != 1000 {
+				t.Fatalf("pending %d, want the amount still reserved", o.PendingRefundAmount)
+			}
+		})
+	}
 }
 
 // What a processor cannot express is refused when the refund is created,

@@ -196,6 +196,15 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 		// notification is the processor's own word: no door was knocked.)
 		callErr = &processor.TransientError{Code: res.ResponseCode, Message: res.Message}
 	}
+	if callErr == nil && res.Status == processor.Declined && res.ResponseCode == processor.CodeNothingLeft &&
+		call == "refund" && r.Attempts > 1 {
+		// No room left, said to a resubmission: the earlier submission,
+		// whose answer was lost, may be what took it (a processor that
+		// does not deduplicate as it claims). Released, the amount could
+		// be refunded twice: kept, asked again, and after the last attempt
+		// left for review.
+		callErr = &processor.TransientError{Code: res.ResponseCode, Message: res.Message}
+	}
 	if callErr != nil {
 		// Outcome unknown: keep it reserved and look again later; the next
 		// look starts with a status check, never a blind resubmit.

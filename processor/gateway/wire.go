@@ -129,7 +129,7 @@ func readInvalid(r *upstream.Response) (processor.Result, error) {
 	if texts, ok := e.Errors["amount"]; ok {
 		t := strings.ToLower(strings.Join(texts, " "))
 		if strings.Contains(t, "less than or equal") || strings.Contains(t, "exceeds") {
-			return declined("amount_exceeds_refundable", msg), nil
+			return declined(processor.CodeNothingLeft, msg), nil
 		}
 		return declined("invalid_amount", msg), nil
 	}

@@ -53,7 +53,7 @@ func readRefund(resp *upstream.Response, req processor.Request) (processor.Resul
 	case resp.Status == http.StatusUnprocessableEntity && p.code == "refund_declined":
 		return processor.Result{Status: processor.Declined, ResponseCode: p.code, Message: p.message,
 			Reference: p.id}, nil
-	case p.code == "amount_exceeds_refundable" || alreadyRefunded(p.message):
+	case p.code == processor.CodeNothingLeft || alreadyRefunded(p.message):
 		// Nothing left to refund: perhaps because an earlier submission of
 		// this very refund, whose answer was lost, executed. Not a decline.
 		return unknown(p.or("nothing_left"))

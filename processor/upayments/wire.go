@@ -120,7 +120,7 @@ func read(r *upstream.Response) answer {
 	case r.Status == http.StatusNotFound:
 		return answer{res: declined("order_not_found", msg), done: true}
 	case r.Status == http.StatusUnprocessableEntity:
-		return answer{res: declined("amount_exceeds_refundable", msg), done: true}
+		return answer{res: declined(processor.CodeNothingLeft, msg), done: true}
 	case r.Status == http.StatusConflict || r.Status == http.StatusRequestTimeout || r.Status == http.StatusTooEarly:
 		// The reference is taken by another request, or a request with it
 		// (or on this order) is still running: it may have executed.
