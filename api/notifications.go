@@ -21,6 +21,7 @@ type notificationJSON struct {
 		ARN            string `json:"arn"`
 		OrderID        string `json:"order_id"`
 		Amount         int64  `json:"amount"`
+		Currency       string `json:"currency"`
 		Reason         string `json:"reason"`
 		Reference      string `json:"reference"`
 	} `json:"data"`
@@ -61,7 +62,7 @@ func (a *API) processorNotification(w http.ResponseWriter, r *http.Request) {
 	d := req.Data
 	out, err := a.svc.ApplyNotification(r.Context(), refund.Notification{ID: r.Header.Get("webhook-id"), Type: req.Type,
 		RefundID: d.IdempotencyKey, ResponseCode: d.ResponseCode, Message: d.Message, RRN: d.RRN, ARN: d.ARN,
-		OrderID: d.OrderID, Amount: d.Amount, Reason: d.Reason, ProcessorReference: d.Reference})
+		OrderID: d.OrderID, Amount: d.Amount, Currency: d.Currency, Reason: d.Reason, ProcessorReference: d.Reference})
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/refundd/refundd/processor"
 )
@@ -27,7 +28,9 @@ type Notification struct {
 	ID   string
 	Type string // one of the Notify* types
 	// Refund notifications name the refund by its idempotency key (the
-	// refund id refundd sent).
+	// refund id refundd sent), and may name its Amount and Currency: one
+	// naming others is about another refund (a key that two installations
+	// sending to one processor share) and changes nothing.
 	RefundID     string
 	ResponseCode string
 	Message      string
@@ -36,6 +39,7 @@ type Notification struct {
 	// or chargeback's amount and processor reference.
 	OrderID            string
 	Amount             int64
+	Currency           string
 	Reason             string
 	ProcessorReference string
 }
@@ -68,6 +72,9 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 	if n.RefundID == "" || len(n.RefundID) > 128 {
 		return NotificationOutcome{}, Errorf(EInvalidRequest, "idempotency_key", "idempotency_key names the refund")
 	}
+	if n.Amount < 0 {
+		return NotificationOutcome{}, Errorf(EInvalidRequest, "amount", "amount is the refund's, in minor units")
+	}
 	res := storable(processor.Result{Status: map[string]processor.Status{NotifyRefundSucceeded: processor.Approved,
 		NotifyRefundFailed: processor.Declined, NotifyRefundReversed: processor.Reversed}[n.Type],
 		ResponseCode: n.ResponseCode, Message: n.Message, RRN: n.RRN, ARN: n.ARN})
@@ -93,6 +100,13 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 	}
 	if err != nil {
 		return NotificationOutcome{}, err
+	}
+	if n.Amount != 0 && n.Amount != r.Amount || n.Currency != "" && !strings.EqualFold(n.Currency, r.Currency) {
+		// Applied, another refund's success would book this one paid.
+		s.log.Warn("processor notification names another amount than its refund's; ignored", "notification", n.ID,
+			"refund", r.ID, "amount", n.Amount, "currency", n.Currency)
+		return NotificationOutcome{Object: r.ID, Status: string(r.Status),
+			Note: fmt.Sprintf("the notification names another amount or currency than the refund's %d %s", r.Amount, r.Currency)}, nil
 	}
 	ctx = WithOrderKey(ctx, r.MerchantID, r.OrderID)
 	var out *Refund

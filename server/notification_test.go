@@ -139,6 +139,44 @@ func TestProcessorNotifications(t *testing.T) {
 	expectError(t, s.notify(secret, "msg_6", map[string]any{"type": "refund.teleported", "data": map[string]any{}}), http.StatusBadRequest, "invalid_request")
 }
 
+// A refund notification that names an amount or currency other than its
+// refund's is about another refund under the same key (two installations
+// sending to one processor): acknowledged, never applied, so that refund's
+// success cannot book this one paid. One naming the refund's own, in any
+// case, is applied; a negative amount is malformed.
+func TestProcessorNotifications_AnotherAmountIsAnotherRefund(t *testing.T) {
+	secret := newSecret(t)
+	s := mustStart(t, withProcessorTimeout(50*time.Millisecond), func(c *server.Config) { c.ProcessorWebhookSecret = secret })
+	order := s.mustOrder(cardOrder("0099", 10000))
+	r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4000})
+	if r.status != http.StatusCreated || r.str("status") != "processing" {
+		t.Fatalf("refund: %d %s", r.status, r.raw)
+	}
+	id := r.str("id")
+	for _, data := range []map[string]any{
+		{"amount": 3999, "currency": "SAR"},
+		{"amount": 4000, "currency": "KWD"},
+		{"amount": 40000},
+		{"currency": "USD"},
+	} {
+		data["idempotency_key"], data["response_code"] = id, "00"
+		got := s.notify(secret, "msg_other", map[string]any{"type": "refund.succeeded", "data": data})
+		if got.status != 200 || got.get("applied") != false || !strings.Contains(got.str("note"), "another amount") {
+			t.Fatalf("notification naming %v: %d %s; want acknowledged, not applied", data, got.status, got.raw)
+		}
+		if st := s.do("GET", "/v1/refunds/"+id, s.key, nil).str("status"); st != "processing" {
+			t.Fatalf("a notification naming %v made the refund %s", data, st)
+		}
+	}
+	expectError(t, s.notify(secret, "msg_neg", map[string]any{"type": "refund.succeeded",
+		"data": map[string]any{"idempotency_key": id, "amount": -4000}}), http.StatusBadRequest, "invalid_request")
+	got := s.notify(secret, "msg_own", map[string]any{"type": "refund.succeeded",
+		"data": map[string]any{"idempotency_key": id, "amount": 4000, "currency": "sar", "response_code": "00"}})
+	if got.status != 200 || got.get("applied") != true || got.str("status") != "succeeded" {
+		t.Fatalf("notification naming the refund's own amount: %d %s", got.status, got.raw)
+	}
+}
+
 // Without a configured secret the route says so and accepts nothing.
 func TestProcessorNotifications_NotConfigured(t *testing.T) {
 	s := mustStart(t)

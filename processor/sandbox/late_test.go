@@ -150,7 +150,7 @@ func TestDoubleExecutions(t *testing.T) {
 // through OnFinal, as every final answer is; nothing else reverses.
 func TestReverse(t *testing.T) {
 	var told []processor.Status
-	a := New(Config{OnFinal: func(key string, res processor.Result) { told = append(told, res.Status) }})
+	a := New(Config{OnFinal: func(key string, _ int64, _ string, res processor.Result) { told = append(told, res.Status) }})
 	ctx := context.Background()
 	if _, err := a.Refund(ctx, card("ok", "4444")); err != nil {
 		t.Fatal(err)
@@ -186,7 +186,9 @@ func TestRunDue_ExecutesAndNotifiesWithoutACall(t *testing.T) {
 	clock := newClock()
 	var told []string
 	a := New(Config{Now: clock.Now, LateRate: 1, LateDelay: time.Minute, SettleDelay: 30 * time.Second,
-		OnFinal: func(key string, res processor.Result) { told = append(told, key+" "+string(res.Status)) }})
+		OnFinal: func(key string, _ int64, _ string, res processor.Result) {
+			told = append(told, key+" "+string(res.Status))
+		}})
 	if _, err := a.Refund(shortCtx(t), card("late-1", "4444")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a late refund answered: %v", err)
 	}

@@ -93,9 +93,9 @@ type Config struct {
 	LateDelay time.Duration
 	// OnFinal, when set, is told each time a key gets a final answer
 	// (approved, declined) or is reversed: what a real acquirer would send
-	// as a notification. It is called with the acquirer locked and must
-	// not block (queue it).
-	OnFinal func(key string, res processor.Result)
+	// as a notification, naming the key's amount and currency. It is
+	// called with the acquirer locked and must not block (queue it).
+	OnFinal func(key string, amount int64, currency string, res processor.Result)
 	// ExecuteResubmissions makes the acquirer one without idempotent
 	// submission: a key it already approved, submitted again, is executed
 	// again (a new reference and a second row in the execution log), as
@@ -176,7 +176,7 @@ type Acquirer struct {
 
 	lateRate  float64
 	lateDelay time.Duration
-	onFinal   func(key string, res processor.Result)
+	onFinal   func(key string, amount int64, currency string, res processor.Result)
 	again     bool // ExecuteResubmissions
 
 	mu       sync.Mutex
@@ -413,7 +413,7 @@ func (a *Acquirer) put(key string, next entry) (*entry, error) {
 		a.log = append(a.log, *l)
 	}
 	if (final || again) && a.onFinal != nil {
-		a.onFinal(key, e.result)
+		a.onFinal(key, e.amount, e.currency, e.result)
 	}
 	return e, nil
 }
@@ -488,7 +488,7 @@ func (a *Acquirer) Reverse(ctx context.Context, key string) (processor.Result, e
 		return processor.Result{}, err
 	}
 	if a.onFinal != nil { // final before as after: put does not tell
-		a.onFinal(key, e.result)
+		a.onFinal(key, e.amount, e.currency, e.result)
 	}
 	return e.result, nil
 }

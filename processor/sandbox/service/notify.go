@@ -44,16 +44,17 @@ func NewNotifier(url, secret string, log *slog.Logger) (*Notifier, error) {
 	return n, nil
 }
 
-// Refund queues the notification of a key's final answer or reversal.
-// It never blocks: the acquirer calls it with its lock held.
-func (n *Notifier) Refund(key string, res processor.Result) {
+// Refund queues the notification of a key's final answer or reversal,
+// naming the amount and currency it was submitted with. It never blocks:
+// the acquirer calls it with its lock held.
+func (n *Notifier) Refund(key string, amount int64, currency string, res processor.Result) {
 	typ := map[processor.Status]string{processor.Approved: "refund.succeeded", processor.Declined: "refund.failed",
 		processor.Reversed: "refund.reversed"}[res.Status]
 	if typ == "" {
 		return
 	}
-	n.send(typ, map[string]any{"idempotency_key": key, "response_code": res.ResponseCode, "message": res.Message,
-		"rrn": res.RRN, "arn": res.ARN})
+	n.send(typ, map[string]any{"idempotency_key": key, "amount": amount, "currency": currency,
+		"response_code": res.ResponseCode, "message": res.Message, "rrn": res.RRN, "arn": res.ARN})
 }
 
 // Chargeback queues the notification of a chargeback on an order.
