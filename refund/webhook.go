@@ -577,6 +577,21 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 	return jobs, err
 }
 
+// ReleaseDelivery hands back a claimed delivery that was not sent (the
+// dispatcher is stopping): it is due again at once, with no attempt
+// counted, unless it changed since the claim.
+func (s *Service) ReleaseDelivery(ctx context.Context, job DeliveryJob) error {
+	return s.write(ctx, func(tx Tx) error {
+		d := *job.Delivery
+		d.NextAttemptAt = s.now()
+		err := tx.UpdateDelivery(ctx, &d)
+		if ErrorCode(err) == EConflict {
+			return nil // changed or deleted meanwhile: nothing to hand back
+		}
+		return err
+	})
+}
+
 // EventBody is an event as GET /v1/events shows it and as webhooks
 // deliver it: one shape (the OpenAPI document's Event schema). timestamp
 // is the Standard Webhooks envelope's name for created_at.

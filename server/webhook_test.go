@@ -16,6 +16,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/webhook"
 )
 
 // receiver is a webhook receiver that answers from a script of statuses
@@ -461,6 +462,102 @@ func TestWebhooks_ReceiverDownThenFailingThenBack(t *testing.T) {
 	for k, n := range want {
 		if perAttempt[k] != n {
 			t.Errorf("delivery log: %d rows %s, want %d (all: %v)", perAttempt[k], k, n, perAttempt)
+		}
+	}
+}
+
+// blockingReceiver answers 200, but holds each request until release is
+// closed; arrived gets the webhook-id of each request as it comes in.
+type blockingReceiver struct {
+	*httptest.Server
+	arrived chan string
+	release chan struct{}
+}
+
+func newBlockingReceiver(t *testing.T) *blockingReceiver {
+	rc := &blockingReceiver{arrived: make(chan string, 100), release: make(chan struct{})}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		rc.arrived <- r.Header.Get("webhook-id")
+		<-rc.release
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(rc.Close)
+	t.Cleanup(func() {
+		select {
+		case <-rc.release:
+		default:
+			close(rc.release)
+		}
+	})
+	return rc
+}
+
+// wait returns what ch carries next, failing the test if nothing comes.
+func wait[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+// TestWebhooks_ShutdownRecordsTheAttemptInFlight: the dispatcher stops
+// (its context ends) while one delivery is at the receiver and another,
+// claimed in the same pass, waits for a free slot. The receiver accepts
+// the first: that is recorded, and it is not sent again. The second was
+// never sent: it is handed back, due at once, with no attempt counted.
+// Before, the request was cut off, its outcome written on the ended
+// context (which failed), and both sat out the lease, the first to be
+// sent a second time.
+func TestWebhooks_ShutdownRecordsTheAttemptInFlight(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks(time.Minute))
+	rc := newBlockingReceiver(t)
+	ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": rc.URL + "/hooks"})
+	if ep.status != http.StatusCreated {
+		t.Fatalf("create endpoint: %d %s", ep.status, ep.raw)
+	}
+	if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": s.mustOrder(cardOrder("4444", 10_000)), "amount": 100}); r.str("status") != "succeeded" {
+		t.Fatalf("refund: %s", r.raw)
+	}
+	// One slot: refund.created goes out, refund.succeeded waits.
+	d := webhook.New(s.Service, webhook.Config{AllowPrivate: true, Parallel: 1, Schedule: []time.Duration{time.Minute}, Now: s.clock.Now})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := d.RunOnce(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	first := wait(t, rc.arrived, "the first delivery")
+	stop() // shutdown begins while the receiver holds the request
+	close(rc.release)
+	wait(t, done, "the pass to end")
+
+	if n := s.deliver(); n != 1 {
+		t.Fatalf("after the stop %d deliveries were due, want 1 (the one never sent)", n)
+	}
+	second := wait(t, rc.arrived, "the second delivery")
+	s.clock.Advance(24 * time.Hour)
+	if n := s.deliver(); n != 0 {
+		t.Fatalf("%d accepted deliveries were sent again", n)
+	}
+	if first == second || len(rc.arrived) != 0 {
+		t.Fatalf("receiver got %s, %s and %d more; want each event once", first, second, len(rc.arrived))
+	}
+	log := s.do("GET", "/v1/webhook_endpoints/"+ep.str("id")+"/deliveries", s.key, nil).get("data").([]any)
+	if len(log) != 2 {
+		t.Fatalf("delivery log has %d rows, want 2: %v", len(log), log)
+	}
+	for _, row := range log {
+		r := row.(map[string]any)
+		if fmt.Sprint(r["status_code"]) != "200" || fmt.Sprint(r["attempt"]) != "1" {
+			t.Errorf("delivery log row: %v, want attempt 1 answered 200", r)
 		}
 	}
 }

@@ -125,14 +125,38 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			out := d.send(ctx, job)
-			if err := d.svc.RecordDelivery(ctx, job, out); err != nil && ctx.Err() == nil {
-				d.cfg.Log.Error("record webhook delivery", "delivery", job.Delivery.ID, "err", err)
-			}
+			d.attempt(ctx, job)
 		})
 	}
 	wg.Wait()
 	return len(jobs), nil
+}
+
+// recordTimeout bounds the write of an attempt's outcome once the
+// dispatcher is stopping.
+const recordTimeout = 5 * time.Second
+
+// attempt sends one claimed delivery and records the outcome. ctx ending
+// (Stop) neither cuts the request short nor loses its record: a receiver
+// that took the event would otherwise get it again when the lease ran
+// out. The attempt is bounded by Timeout, so Stop waits at most that.
+// A delivery not yet begun when ctx ends is handed back unsent.
+func (d *Dispatcher) attempt(ctx context.Context, job refund.DeliveryJob) {
+	if ctx.Err() != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer cancel()
+		if err := d.svc.ReleaseDelivery(rctx, job); err != nil {
+			d.cfg.Log.Warn("could not hand back a claimed webhook delivery; its lease will run out", "delivery", job.Delivery.ID, "err", err)
+		}
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	out := d.send(ctx, job)
+	rctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout+recordTimeout)
+	defer cancel()
+	if err := d.svc.RecordDelivery(rctx, job, out); err != nil {
+		d.cfg.Log.Error("record webhook delivery", "delivery", job.Delivery.ID, "err", err)
+	}
 }
 
 // send makes one attempt and decides when the next one is due.
@@ -275,9 +299,10 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the background loop and waits for the pass in flight. A
-// delivery cut short keeps its lease and is retried when it runs out.
-// Safe to call twice.
+// Stop ends the background loop and waits for the pass in flight: the
+// attempts under way finish (each within Timeout) and are recorded, and
+// deliveries claimed but not begun are handed back unsent. Safe to call
+// twice.
 func (d *Dispatcher) Stop() {
 	d.mu.Lock()
 	cancel, done := d.cancel, d.done
