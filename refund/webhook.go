@@ -90,6 +90,57 @@ type Delivery struct {
 	UpdatedAt     time.Time
 }
 
+// Target names where a delivery goes, for the dispatcher's per-target
+// concurrency cap: its endpoint, or for a notify URL the merchant's
+// notify URLs as one (they are set per refund, so a merchant could have
+// any number of them, all at one slow host).
+func (d *Delivery) Target() string {
+	if d.EndpointID != "" {
+		return d.EndpointID
+	}
+	return "notify:" + d.MerchantID
+}
+
+// TargetCap bounds what one claim of deliveries takes per target
+// (Delivery.Target), so that a slow or dead receiver holds at most Max of
+// a dispatcher's slots and the others keep sending. Max 0: no bound.
+type TargetCap struct {
+	Max int
+	// InFlight counts the deliveries the claimer is sending now, per
+	// target; they count against Max.
+	InFlight map[string]int
+}
+
+// Full lists the targets already at Max, which a claim skips.
+func (c TargetCap) Full() []string {
+	var full []string
+	if c.Max <= 0 {
+		return nil
+	}
+	for t, n := range c.InFlight {
+		if n >= c.Max {
+			full = append(full, t)
+		}
+	}
+	slices.Sort(full)
+	return full
+}
+
+// Take reports, for candidate deliveries' targets in due order, which
+// ones a claim takes without passing Max.
+func (c TargetCap) Take(targets []string) []bool {
+	take := make([]bool, len(targets))
+	n := map[string]int{}
+	for i, t := range targets {
+		if c.Max > 0 && c.InFlight[t]+n[t] >= c.Max {
+			continue
+		}
+		n[t]++
+		take[i] = true
+	}
+	return take
+}
+
 // DeliveryAttempt is one row of an endpoint's delivery log.
 type DeliveryAttempt struct {
 	ID          string
@@ -149,10 +200,12 @@ type WebhookTx interface {
 	// InsertDelivery inserts d.
 	InsertDelivery(ctx context.Context, d *Delivery) error
 	// ClaimDueDeliveries returns up to limit pending deliveries whose
-	// NextAttemptAt <= now and moves NextAttemptAt to now+lease (bumping
+	// NextAttemptAt <= now, earliest first, within per (none to a target
+	// in per.Full(), and only those per.Take allows among the earliest
+	// limit others), and moves their NextAttemptAt to now+lease (bumping
 	// Version), so no other dispatcher sends them meanwhile. Backends with
 	// row locks skip rows locked by other claimers.
-	ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Delivery, error)
+	ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int, per TargetCap) ([]*Delivery, error)
 	// UpdateDelivery writes d if its stored version is still d.Version,
 	// then bumps d.Version. Returns EConflict otherwise.
 	UpdateDelivery(ctx context.Context, d *Delivery) error
@@ -522,13 +575,14 @@ type DeliveryJob struct {
 	Payload  []byte // the JSON body to send
 }
 
-// ClaimDeliveries leases up to limit due deliveries to the caller.
-func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limit int) ([]DeliveryJob, error) {
+// ClaimDeliveries leases up to limit due deliveries to the caller,
+// within per (see WebhookTx.ClaimDueDeliveries).
+func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limit int, per TargetCap) ([]DeliveryJob, error) {
 	var jobs []DeliveryJob
 	err := s.write(ctx, func(tx Tx) error {
 		jobs = jobs[:0]
 		now := s.now()
-		ds, err := tx.ClaimDueDeliveries(ctx, now, lease, limit)
+		ds, err := tx.ClaimDueDeliveries(ctx, now, lease, limit, per)
 		if err != nil {
 			return err
 		}

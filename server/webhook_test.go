@@ -561,3 +561,66 @@ func TestWebhooks_ShutdownRecordsTheAttemptInFlight(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhooks_SlowEndpointDelaysOnlyItself: one merchant's endpoint
+// holds every request, and that merchant has more deliveries due, and
+// due earlier, than a pass claims. Another merchant's events are still
+// delivered while the slow endpoint hangs: it gets no more attempts in
+// flight than its cap, and the rest of the slots keep sending. Before,
+// the dispatcher claimed the 20 earliest deliveries (all to the slow
+// endpoint), sent 8 at once and waited for the whole batch, so nothing
+// else went out until the slow receiver answered or timed out.
+func TestWebhooks_SlowEndpointDelaysOnlyItself(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks(time.Minute))
+	slow, fast := newBlockingReceiver(t), newBlockingReceiver(t)
+	close(fast.release)
+	keyB := s.newMerchant("Other Merchant")
+	for _, ep := range []struct{ key, url string }{{s.key, slow.URL}, {keyB, fast.URL}} {
+		if r := s.do("POST", "/v1/webhook_endpoints", ep.key, map[string]any{"url": ep.url + "/hooks"}); r.status != http.StatusCreated {
+			t.Fatalf("create endpoint: %d %s", r.status, r.raw)
+		}
+	}
+	refundOn := func(key string) {
+		o := s.do("POST", "/v1/orders", key, map[string]any{"currency": "SAR", "amount": 10_000, "payment_method": "card",
+			"source": map[string]any{"scheme": "mastercard", "first_digits": "555555", "last_digits": "4444", "month": 12, "year": 2027}})
+		if r := s.do("POST", "/v1/refunds", key, map[string]any{"order_id": o.str("id"), "amount": 100}); r.str("status") != "succeeded" {
+			t.Fatalf("refund: %s", r.raw)
+		}
+	}
+	for range 11 { // 22 deliveries to the slow endpoint, more than a pass claims
+		refundOn(s.key)
+	}
+	s.clock.Advance(time.Second)
+	refundOn(keyB) // 2 deliveries, due after all of those
+
+	d := webhook.New(s.Service, webhook.Config{AllowPrivate: true, Parallel: 4, Schedule: []time.Duration{time.Minute}, Now: s.clock.Now})
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	got := map[string]int{}
+	got[wait(t, slow.arrived, "the slow endpoint's first delivery")]++
+	got[wait(t, fast.arrived, "the other merchant's first delivery")]++
+	got[wait(t, fast.arrived, "the other merchant's second delivery")]++
+	if n := len(slow.arrived); n != 0 {
+		t.Errorf("the slow endpoint holds %d more requests at once, want none past its cap", n)
+	}
+
+	// The slow receiver recovers: every event arrives once.
+	close(slow.release)
+	d.Stop()
+	for s.deliver() > 0 {
+	}
+	for len(slow.arrived) > 0 {
+		got[<-slow.arrived]++
+	}
+	if len(got) != 24 || len(fast.arrived) != 0 {
+		t.Errorf("%d distinct events delivered (and %d more to the fast endpoint), want 22 + 2", len(got), len(fast.arrived))
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Errorf("event %s delivered %d times", id, n)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -50,12 +51,17 @@ type Config struct {
 	// AllowPrivate lets deliveries reach loopback and private addresses
 	// (tests, internal receivers). Refused by default.
 	AllowPrivate bool
-	Interval     time.Duration // pause between idle passes (default 500ms)
-	Batch        int           // deliveries claimed per pass (default 20)
-	Parallel     int           // deliveries in flight per pass (default 8)
-	Now          func() time.Time
-	Rand         *rand.Rand // jitter source (tests make it deterministic)
-	Log          *slog.Logger
+	Interval     time.Duration // pause when nothing is due (default 500ms)
+	Batch        int           // deliveries claimed at once, and sent by RunOnce (default 20)
+	Parallel     int           // deliveries in flight (default 32)
+	// PerTarget caps the deliveries in flight to one endpoint (or one
+	// merchant's notify URLs), so a slow or dead receiver holds at most
+	// that many slots and delays only itself (default a quarter of
+	// Parallel, at most 4).
+	PerTarget int
+	Now       func() time.Time
+	Rand      *rand.Rand // jitter source (tests make it deterministic)
+	Log       *slog.Logger
 	// Client overrides the HTTP client (its transport must do its own
 	// address checks).
 	Client *http.Client
@@ -67,6 +73,14 @@ type Dispatcher struct {
 	cfg    Config
 	client *http.Client
 	randMu sync.Mutex
+
+	// claimMu lets one claim run at a time, so two never count the
+	// same free slots.
+	claimMu  sync.Mutex
+	flightMu sync.Mutex
+	running  int            // attempts in flight
+	flight   map[string]int // attempts in flight per target
+	landed   chan struct{}  // closed (and replaced) when an attempt ends
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -91,7 +105,10 @@ func New(svc *refund.Service, cfg Config) *Dispatcher {
 		cfg.Batch = 20
 	}
 	if cfg.Parallel <= 0 {
-		cfg.Parallel = 8
+		cfg.Parallel = 32
+	}
+	if cfg.PerTarget <= 0 {
+		cfg.PerTarget = max(1, min(4, cfg.Parallel/4))
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -102,7 +119,7 @@ func New(svc *refund.Service, cfg Config) *Dispatcher {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	d := &Dispatcher{svc: svc, cfg: cfg, client: cfg.Client}
+	d := &Dispatcher{svc: svc, cfg: cfg, client: cfg.Client, flight: map[string]int{}, landed: make(chan struct{})}
 	if d.client == nil {
 		d.client = NewClient(cfg.AllowPrivate)
 	}
@@ -113,23 +130,86 @@ func New(svc *refund.Service, cfg Config) *Dispatcher {
 // attempt's timeout plus room to record it.
 func (d *Dispatcher) lease() time.Duration { return d.cfg.Timeout + 30*time.Second }
 
-// RunOnce sends one batch of due deliveries and returns how many it sent.
+// RunOnce sends due deliveries, up to Batch of them, and returns when
+// they are done, with how many it sent. Each attempt starts as soon as it
+// is claimed, and a target at PerTarget is skipped until one of its
+// attempts ends, so a slow receiver does not hold up the others.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
-	jobs, err := d.svc.ClaimDeliveries(ctx, d.lease(), d.cfg.Batch)
-	if err != nil || len(jobs) == 0 {
-		return 0, err
-	}
-	sem := make(chan struct{}, d.cfg.Parallel)
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	sent := 0
+	for sent < d.cfg.Batch && ctx.Err() == nil {
+		n, err := d.fill(ctx, d.cfg.Batch-sent, &wg)
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+		if n > 0 {
+			continue
+		}
+		// Nothing to claim now: done, unless an attempt in flight frees
+		// a slot or its target.
+		landed := d.landing()
+		if landed == nil {
+			break
+		}
+		select {
+		case <-landed:
+		case <-ctx.Done():
+		}
+	}
+	return sent, nil
+}
+
+// fill claims due deliveries for up to max free slots and starts each at
+// once; it returns how many it started.
+func (d *Dispatcher) fill(ctx context.Context, max int, wg *sync.WaitGroup) (int, error) {
+	d.claimMu.Lock()
+	defer d.claimMu.Unlock()
+	d.flightMu.Lock()
+	n := min(max, d.cfg.Parallel-d.running)
+	per := refund.TargetCap{Max: d.cfg.PerTarget, InFlight: maps.Clone(d.flight)}
+	d.flightMu.Unlock()
+	if n <= 0 || ctx.Err() != nil {
+		return 0, nil
+	}
+	jobs, err := d.svc.ClaimDeliveries(ctx, d.lease(), n, per)
 	for _, job := range jobs {
-		sem <- struct{}{}
+		target := job.Delivery.Target()
+		d.flightMu.Lock()
+		d.running++
+		d.flight[target]++
+		d.flightMu.Unlock()
 		wg.Go(func() {
-			defer func() { <-sem }()
+			defer d.land(target)
 			d.attempt(ctx, job)
 		})
 	}
-	wg.Wait()
-	return len(jobs), nil
+	return len(jobs), err
+}
+
+// land counts an attempt to target as ended and wakes whoever waits for
+// a free slot.
+func (d *Dispatcher) land(target string) {
+	d.flightMu.Lock()
+	defer d.flightMu.Unlock()
+	d.running--
+	if d.flight[target]--; d.flight[target] <= 0 {
+		delete(d.flight, target)
+	}
+	close(d.landed)
+	d.landed = make(chan struct{})
+}
+
+// landing returns a channel closed when the next attempt in flight ends,
+// or nil when none is in flight.
+func (d *Dispatcher) landing() <-chan struct{} {
+	d.flightMu.Lock()
+	defer d.flightMu.Unlock()
+	if d.running == 0 {
+		return nil
+	}
+	return d.landed
 }
 
 // recordTimeout bounds the write of an attempt's outcome once the
@@ -279,24 +359,31 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}
 	ctx, d.cancel = context.WithCancel(ctx)
 	d.done = make(chan struct{})
-	go func(done chan struct{}) {
-		defer close(done)
-		for {
-			n, err := d.RunOnce(ctx)
-			if err != nil && ctx.Err() == nil {
-				d.cfg.Log.Error("webhook pass failed", "err", err)
-			}
-			if n > 0 && err == nil {
-				continue
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(d.cfg.Interval):
-			}
-		}
-	}(d.done)
+	go d.loop(ctx, d.done)
 	return nil
+}
+
+// loop claims deliveries whenever slots are free and something is due:
+// when an attempt ends, or every Interval when nothing was due.
+func (d *Dispatcher) loop(ctx context.Context, done chan struct{}) {
+	var wg sync.WaitGroup
+	defer close(done)
+	defer wg.Wait()
+	for {
+		n, err := d.fill(ctx, d.cfg.Batch, &wg)
+		if err != nil && ctx.Err() == nil {
+			d.cfg.Log.Error("webhook pass failed", "err", err)
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.landing(): // nil, blocking, when none is in flight
+		case <-time.After(d.cfg.Interval):
+		}
+	}
 }
 
 // Stop ends the background loop and waits for the pass in flight: the

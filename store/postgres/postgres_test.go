@@ -554,7 +554,7 @@ func TestNodesNeverShareClaims(t *testing.T) {
 		var ids []string
 		err := s.Update(t.Context(), func(tx refund.Tx) error {
 			ids = ids[:0]
-			ds, err := tx.ClaimDueDeliveries(t.Context(), at, time.Minute, limit)
+			ds, err := tx.ClaimDueDeliveries(t.Context(), at, time.Minute, limit, refund.TargetCap{})
 			for _, d := range ds {
 				ids = append(ids, d.ID)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -184,46 +183,52 @@ func (t *tx) InsertDelivery(ctx context.Context, d *refund.Delivery) error {
 	return err
 }
 
-// ClaimDueDeliveries leases due pending deliveries, earliest first, in one
-// statement; as in ClaimDueRefunds, FOR UPDATE SKIP LOCKED lets
-// dispatchers on several nodes pass over each other's rows, and the
-// version bump fences a stale holder.
-func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*refund.Delivery, error) {
+// targetSQL is Delivery.Target in SQL.
+const targetSQL = `COALESCE(endpoint_id, 'notify:' || merchant_id)`
+
+// ClaimDueDeliveries leases due pending deliveries, earliest first, within
+// per. As in ClaimDueRefunds, FOR UPDATE SKIP LOCKED lets dispatchers on
+// several nodes pass over each other's rows, and the version bump fences
+// a stale holder. The candidates are locked first and only those per
+// takes are leased; the others are unlocked at commit, still due.
+func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int, per refund.TargetCap) ([]*refund.Delivery, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	type claimed struct {
-		d   *refund.Delivery
-		was time.Time
+	type candidate struct{ id, target string }
+	full := per.Full()
+	if full == nil {
+		full = []string{}
 	}
-	cs, err := queryAll(ctx, t, "claim deliveries", `WITH due AS (
-			SELECT id, next_attempt_at FROM webhook_deliveries
-			WHERE status = 'pending' AND next_attempt_at <= $1
-			ORDER BY next_attempt_at, id LIMIT $3
-			FOR UPDATE SKIP LOCKED
-		)
-		UPDATE webhook_deliveries d SET next_attempt_at = $2, version = d.version + 1
-		FROM due WHERE d.id = due.id
-		RETURNING d.id, d.merchant_id, d.event_id, COALESCE(d.endpoint_id, ''), d.url, d.status, d.attempts, d.next_attempt_at,
-			d.last_status, d.last_error, d.version, d.created_at, d.updated_at, due.next_attempt_at`,
-		func(s scanner) (c claimed, err error) {
-			c.d, err = scanDeliveryWith(s, &c.was)
+	cs, err := queryAll(ctx, t, "claim deliveries", `SELECT id, `+targetSQL+` FROM webhook_deliveries
+		WHERE status = 'pending' AND next_attempt_at <= $1 AND `+targetSQL+` <> ALL($2::text[])
+		ORDER BY next_attempt_at, id LIMIT $3
+		FOR UPDATE SKIP LOCKED`,
+		func(s scanner) (c candidate, err error) {
+			err = s.Scan(&c.id, &c.target)
 			return c, err
-		},
-		now, now.Add(lease), n)
+		}, now, full, n)
+	if err != nil || len(cs) == 0 {
+		return nil, err
+	}
+	targets := make([]string, len(cs))
+	for i, c := range cs {
+		targets[i] = c.target
+	}
+	var ids []string
+	order := map[string]int{}
+	for i, take := range per.Take(targets) {
+		if take {
+			order[cs[i].id] = len(ids)
+			ids = append(ids, cs[i].id)
+		}
+	}
+	ds, err := queryAll(ctx, t, "claim deliveries", `UPDATE webhook_deliveries SET next_attempt_at = $1, version = version + 1
+		WHERE id = ANY($2::text[]) RETURNING `+deliveryColumns, scanDelivery, now.Add(lease), ids)
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(cs, func(a, b claimed) int {
-		if c := a.was.Compare(b.was); c != 0 {
-			return c
-		}
-		return strings.Compare(a.d.ID, b.d.ID)
-	})
-	ds := make([]*refund.Delivery, len(cs))
-	for i, c := range cs {
-		ds[i] = c.d
-	}
+	slices.SortFunc(ds, func(a, b *refund.Delivery) int { return order[a.ID] - order[b.ID] })
 	return ds, nil
 }
 

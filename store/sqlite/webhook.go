@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/refundd/refundd/refund"
@@ -189,38 +190,60 @@ func (t *tx) InsertDelivery(ctx context.Context, d *refund.Delivery) error {
 	return err
 }
 
-// ClaimDueDeliveries leases due pending deliveries, earliest first. As in
-// ClaimDueRefunds, select-then-update is safe under SQLite's single writer.
-func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*refund.Delivery, error) {
+// targetSQL is Delivery.Target in SQL.
+const targetSQL = `COALESCE(endpoint_id, 'notify:' || merchant_id)`
+
+// ClaimDueDeliveries leases due pending deliveries, earliest first, within
+// per. As in ClaimDueRefunds, select-then-update is safe under SQLite's
+// single writer.
+func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int, per refund.TargetCap) ([]*refund.Delivery, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	rows, err := t.q.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries
-		WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id`+limitSQL(n, 0), nanos(now))
+	where := []string{"status = 'pending'", "next_attempt_at <= ?"}
+	args := []any{nanos(now)}
+	if full := per.Full(); len(full) > 0 {
+		where = append(where, targetSQL+" NOT IN (?"+strings.Repeat(", ?", len(full)-1)+")")
+		for _, f := range full {
+			args = append(args, f)
+		}
+	}
+	rows, err := t.q.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries`+whereClause(where)+
+		` ORDER BY next_attempt_at, id`+limitSQL(n, 0), args...)
 	if err != nil {
 		return nil, wrap("claim deliveries", err)
 	}
-	var ds []*refund.Delivery
+	var due []*refund.Delivery
 	for rows.Next() {
 		d, err := scanDelivery(rows)
 		if err != nil {
 			rows.Close()
 			return nil, wrap("claim deliveries", err)
 		}
-		ds = append(ds, d)
+		due = append(due, d)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, wrap("claim deliveries", err)
 	}
+	targets := make([]string, len(due))
+	for i, d := range due {
+		targets[i] = d.Target()
+	}
+	take := per.Take(targets)
 	until := nanos(now.Add(lease))
-	for _, d := range ds {
+	var ds []*refund.Delivery
+	for i, d := range due {
+		if !take[i] {
+			continue
+		}
 		if _, err := t.exec(ctx, "claim delivery", `UPDATE webhook_deliveries SET next_attempt_at = ?, version = version + 1
 			WHERE id = ? AND version = ?`, until, d.ID, d.Version); err != nil {
 			return nil, err
 		}
 		d.NextAttemptAt = fromNanos(until)
 		d.Version++
+		ds = append(ds, d)
 	}
 	return ds, nil
 }

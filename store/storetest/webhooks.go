@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func (f *fixture) claimDeliveries(now time.Time, n int) []*refund.Delivery {
 	f.t.Helper()
 	var ds []*refund.Delivery
 	f.mustUpdate(func(tx refund.Tx) (err error) {
-		ds, err = tx.ClaimDueDeliveries(f.ctx, now, time.Minute, n)
+		ds, err = tx.ClaimDueDeliveries(f.ctx, now, time.Minute, n, refund.TargetCap{})
 		return err
 	})
 	return ds
@@ -180,6 +181,65 @@ var webhookTests = []test{
 			t.Fatalf("notify-URL delivery round trip: %+v", back[0])
 		}
 	}},
+	// A slow receiver holds at most per.Max of a dispatcher's slots: a
+	// claim takes no more than that per target, and a target at its cap
+	// does not use up the claim's limit, so the others' deliveries come
+	// out even when the slow one's are due first.
+	{"ClaimCapsPerTarget", func(t *testing.T, f *fixture) {
+		for _, tc := range []struct {
+			name     string
+			limit    int
+			inFlight map[string]int // "slow", "fast", "notify"
+			want     []string       // targets claimed, in due order
+		}{
+			{"NoCap", 3, nil, []string{"slow", "slow", "slow"}},
+			{"TwoEach", 10, map[string]int{}, []string{"slow", "slow", "fast", "fast", "notify", "notify"}},
+			{"SlowAtCap", 2, map[string]int{"slow": 2}, []string{"fast", "fast"}},
+			{"SlowOneInFlight", 10, map[string]int{"slow": 1, "notify": 2}, []string{"slow", "fast", "fast"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				m := f.mustCreateMerchant()
+				slow, fast := f.mustCreateEndpoint(m.ID), f.mustCreateEndpoint(m.ID)
+				ev := f.mustCreateEvent(m.ID, refund.EventRefundSucceeded, "re_1", t0)
+				name := map[string]string{slow.ID: "slow", fast.ID: "fast", "notify:" + m.ID: "notify"}
+				at := t0.Add(-time.Hour)
+				for _, ep := range []string{slow.ID, slow.ID, slow.ID, slow.ID, fast.ID, fast.ID, fast.ID, "", "", ""} {
+					at = at.Add(time.Second)
+					f.mustCreateDelivery(ev, ep, at)
+				}
+				per := refund.TargetCap{}
+				if tc.inFlight != nil {
+					per.Max, per.InFlight = 2, map[string]int{}
+					for target, id := range map[string]string{"slow": slow.ID, "fast": fast.ID, "notify": "notify:" + m.ID} {
+						per.InFlight[id] = tc.inFlight[target]
+					}
+				}
+				var ds []*refund.Delivery
+				f.mustUpdate(func(tx refund.Tx) (err error) {
+					ds, err = tx.ClaimDueDeliveries(f.ctx, t0, time.Minute, tc.limit, per)
+					return err
+				})
+				var got []string
+				for i, d := range ds {
+					got = append(got, name[d.Target()])
+					if i > 0 && d.ID < ds[i-1].ID || d.Version != 2 {
+						t.Errorf("claimed %+v out of due order or not leased", d)
+					}
+				}
+				if !slices.Equal(got, tc.want) {
+					t.Fatalf("claimed %v, want %v", got, tc.want)
+				}
+				// What the cap left behind is still due.
+				f.mustUpdate(func(tx refund.Tx) (err error) {
+					ds, err = tx.ClaimDueDeliveries(f.ctx, t0, time.Minute, 100, refund.TargetCap{})
+					return err
+				})
+				if len(ds)+len(got) != 10 {
+					t.Fatalf("after the capped claim %d were due, want %d", len(ds), 10-len(got))
+				}
+			})
+		}
+	}},
 	{"ConcurrentClaimsNeverShare", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		ev := f.mustCreateEvent(m.ID, refund.EventRefundSucceeded, "re_1", t0)
@@ -194,7 +254,7 @@ var webhookTests = []test{
 				for {
 					var ds []*refund.Delivery
 					err := f.update(func(tx refund.Tx) (err error) {
-						ds, err = tx.ClaimDueDeliveries(f.ctx, t0, time.Minute, 3)
+						ds, err = tx.ClaimDueDeliveries(f.ctx, t0, time.Minute, 3, refund.TargetCap{})
 						return err
 					})
 					if err != nil {
