@@ -19,15 +19,18 @@ func (endpointRequest) nonNull() []string {
 }
 
 type endpointJSON struct {
-	ID          string    `json:"id"`
-	Object      string    `json:"object"`
-	URL         string    `json:"url"`
-	Description string    `json:"description"`
-	Events      []string  `json:"events"`
-	Disabled    bool      `json:"disabled"`
-	Secret      *string   `json:"secret,omitempty"` // only in the create reply
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string   `json:"id"`
+	Object      string   `json:"object"`
+	URL         string   `json:"url"`
+	Description string   `json:"description"`
+	Events      []string `json:"events"`
+	Disabled    bool     `json:"disabled"`
+	Secret      *string  `json:"secret,omitempty"` // only in the create and rotate replies
+	// PreviousSecretExpiresAt is when the secret before the last
+	// rotation stops signing deliveries; null when none does.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
 func endpointOut(e *refund.WebhookEndpoint) endpointJSON {
@@ -36,7 +39,50 @@ func endpointOut(e *refund.WebhookEndpoint) endpointJSON {
 	if len(j.Events) == 0 {
 		j.Events = []string{"*"}
 	}
+	if e.PreviousSecret != "" {
+		until := e.PreviousSecretUntil
+		j.PreviousSecretExpiresAt = &until
+	}
 	return j
+}
+
+type rotateSecretRequest struct {
+	ExpirePreviousIn *int64 `json:"expire_previous_in"` // seconds
+}
+
+func (rotateSecretRequest) nonNull() []string { return []string{"expire_previous_in"} }
+
+// rotateEndpointSecret gives an endpoint a new secret, shown in this reply
+// only; the old one goes on signing for expire_previous_in seconds.
+func (a *API) rotateEndpointSecret(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var req rotateSecretRequest
+	if err := decodeOptional(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var overlap *time.Duration
+	if req.ExpirePreviousIn != nil {
+		if *req.ExpirePreviousIn < 0 || *req.ExpirePreviousIn > int64(refund.MaxSecretOverlap/time.Second) {
+			a.fail(w, r, refund.Errorf(refund.EInvalidRequest, "expire_previous_in", "expire_previous_in must be 0 to %d seconds",
+				int64(refund.MaxSecretOverlap/time.Second)))
+			return
+		}
+		d := time.Duration(*req.ExpirePreviousIn) * time.Second
+		overlap = &d
+	}
+	e, err := a.svc.RotateWebhookEndpointSecret(r.Context(), PrincipalFrom(r.Context()), id, overlap)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	j := endpointOut(e)
+	j.Secret = &e.Secret
+	writeJSON(w, http.StatusOK, j)
 }
 
 func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {

@@ -48,10 +48,24 @@ type WebhookEndpoint struct {
 	// Secret signs deliveries (Standard Webhooks, "whsec_" + base64). It is
 	// stored as is because signing needs it, and shown to the merchant
 	// only when the endpoint is created.
-	Secret    string
-	Disabled  bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Secret string
+	// PreviousSecret is the secret before the last rotation; until
+	// PreviousSecretUntil deliveries carry a signature with it too, so
+	// the receiver can switch secrets without refusing one.
+	PreviousSecret      string
+	PreviousSecretUntil time.Time // zero when there is no previous secret
+	Disabled            bool
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// Secrets returns the secrets that sign a delivery at now: the current
+// one, and the previous one during its overlap.
+func (e *WebhookEndpoint) Secrets(now time.Time) []string {
+	if e.PreviousSecret != "" && now.Before(e.PreviousSecretUntil) {
+		return []string{e.Secret, e.PreviousSecret}
+	}
+	return []string{e.Secret}
 }
 
 // Wants reports whether the endpoint subscribes to an event type. Test
@@ -185,8 +199,8 @@ type WebhookTx interface {
 	GetWebhookEndpoint(ctx context.Context, merchantID, id string) (*WebhookEndpoint, error)
 	// ListWebhookEndpoints returns all of a merchant's endpoints, oldest first.
 	ListWebhookEndpoints(ctx context.Context, merchantID string) ([]*WebhookEndpoint, error)
-	// UpdateWebhookEndpoint writes URL, description, events, disabled and
-	// updated_at. Returns EWebhookEndpointNotFound.
+	// UpdateWebhookEndpoint writes URL, description, events, disabled,
+	// the secrets and updated_at. Returns EWebhookEndpointNotFound.
 	UpdateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) error
 	// DeleteWebhookEndpoint removes the endpoint with its deliveries and
 	// log. Returns EWebhookEndpointNotFound.
@@ -420,6 +434,56 @@ func (s *Service) DeleteWebhookEndpoint(ctx context.Context, p Principal, id str
 	})
 }
 
+// MaxSecretOverlap bounds how long a rotated-out endpoint secret still
+// signs deliveries; DefaultSecretOverlap is the overlap when none is asked.
+const (
+	MaxSecretOverlap     = 7 * 24 * time.Hour
+	DefaultSecretOverlap = 24 * time.Hour
+)
+
+// RotateWebhookEndpointSecret gives an endpoint a new secret and returns
+// the endpoint with it (shown only now). For overlap (0 to
+// MaxSecretOverlap; nil: DefaultSecretOverlap) deliveries are signed with
+// the old secret as well, so the receiver keeps verifying while it
+// switches; 0 drops the old secret at once (a leaked one). A rotation
+// during an overlap ends the earlier old secret's.
+func (s *Service) RotateWebhookEndpointSecret(ctx context.Context, p Principal, id string, overlap *time.Duration) (*WebhookEndpoint, error) {
+	if err := require(p, ScopeWebhooksWrite); err != nil {
+		return nil, err
+	}
+	keep := DefaultSecretOverlap
+	if overlap != nil {
+		keep = *overlap
+	}
+	if keep < 0 || keep > MaxSecretOverlap {
+		return nil, Errorf(EInvalidRequest, "expire_previous_in", "expire_previous_in must be 0 to %d seconds", int64(MaxSecretOverlap/time.Second))
+	}
+	secret, err := s.newWebhookSecret()
+	if err != nil {
+		return nil, err
+	}
+	var e *WebhookEndpoint
+	err = s.write(ctx, func(tx Tx) (err error) {
+		if e, err = tx.GetWebhookEndpoint(ctx, p.MerchantID, id); err != nil {
+			return err
+		}
+		now := s.now()
+		e.PreviousSecret, e.PreviousSecretUntil = "", time.Time{}
+		if keep > 0 {
+			e.PreviousSecret, e.PreviousSecretUntil = e.Secret, now.Add(keep)
+		}
+		e.Secret, e.UpdatedAt = secret, now
+		if err := tx.UpdateWebhookEndpoint(ctx, e); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, "webhook_endpoint.rotate_secret", "webhook_endpoint", e.ID, endpointState(e), endpointState(e), "", now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
 // TestWebhookEndpoint queues a webhook.test event for one endpoint.
 func (s *Service) TestWebhookEndpoint(ctx context.Context, p Principal, id string) (*Event, error) {
 	if err := require(p, ScopeWebhooksWrite); err != nil {
@@ -571,8 +635,10 @@ func (s *Service) fanOut(ctx context.Context, tx Tx, ev *Event, notifyURL string
 type DeliveryJob struct {
 	Delivery *Delivery
 	Event    *Event
-	Secret   string
-	Payload  []byte // the JSON body to send
+	// Secrets sign the delivery, one signature each: the current secret,
+	// and the previous one during a rotation's overlap.
+	Secrets []string
+	Payload []byte // the JSON body to send
 }
 
 // ClaimDeliveries leases up to limit due deliveries to the caller,
@@ -591,7 +657,7 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 			if err != nil {
 				return err
 			}
-			var secret string
+			var secrets []string
 			if d.EndpointID != "" {
 				e, err := tx.GetWebhookEndpoint(ctx, d.MerchantID, d.EndpointID)
 				if err != nil {
@@ -616,15 +682,19 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 				}
 				// Retries follow the endpoint to its URL now, never to one
 				// the merchant took away.
-				d.URL, secret = e.URL, e.Secret
-			} else if secret, err = tx.GetNotifySecret(ctx, d.MerchantID); err != nil {
-				return err
+				d.URL, secrets = e.URL, e.Secrets(now)
+			} else {
+				secret, err := tx.GetNotifySecret(ctx, d.MerchantID)
+				if err != nil {
+					return err
+				}
+				secrets = []string{secret}
 			}
 			payload, err := eventPayload(ev)
 			if err != nil {
 				return err
 			}
-			jobs = append(jobs, DeliveryJob{Delivery: d, Event: ev, Secret: secret, Payload: payload})
+			jobs = append(jobs, DeliveryJob{Delivery: d, Event: ev, Secrets: secrets, Payload: payload})
 		}
 		return nil
 	})

@@ -624,3 +624,94 @@ func TestWebhooks_SlowEndpointDelaysOnlyItself(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhooks_RotateSecretWithOverlap: an endpoint's secret is rotated
+// through the API. During the overlap each delivery carries a signature
+// with each secret, so a receiver holding either verifies it; after the
+// overlap only the new secret signs, and a rotation with no overlap drops
+// the old secret at once (a leaked one).
+func TestWebhooks_RotateSecretWithOverlap(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks(time.Minute))
+	rc := newReceiver(t, 200)
+	ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": rc.URL + "/hooks"})
+	if ep.status != http.StatusCreated || ep.get("previous_secret_expires_at") != nil {
+		t.Fatalf("create endpoint: %d %s", ep.status, ep.raw)
+	}
+	path := "/v1/webhook_endpoints/" + ep.str("id")
+	first := ep.str("secret")
+
+	// verifies sends a test event and reports which secrets verify it.
+	verifies := func(secrets ...string) []bool {
+		t.Helper()
+		if r := s.do("POST", path+"/test", s.key, nil); r.status != http.StatusAccepted {
+			t.Fatalf("test event: %d %s", r.status, r.raw)
+		}
+		if n := s.deliver(); n != 1 {
+			t.Fatalf("sent %d deliveries, want 1", n)
+		}
+		got := rc.requests()
+		last := got[len(got)-1]
+		ok := make([]bool, len(secrets))
+		for i, secret := range secrets {
+			wh, err := standardwebhooks.NewWebhook(secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok[i] = wh.VerifyIgnoringTimestamp(last.body, last.header) == nil
+		}
+		return ok
+	}
+
+	rot := s.do("POST", path+"/rotate_secret", s.key, map[string]any{"expire_previous_in": 3600}, "Idempotency-Key", "rotate-1")
+	second := rot.str("secret")
+	if rot.status != http.StatusOK || second == first || len(second) < 20 ||
+		rot.str("previous_secret_expires_at") != s.clock.Now().Add(time.Hour).Format(time.RFC3339Nano) {
+		t.Fatalf("rotate: %d %s", rot.status, rot.raw)
+	}
+	// A retried rotation replays its answer: it does not rotate again.
+	if again := s.do("POST", path+"/rotate_secret", s.key, map[string]any{"expire_previous_in": 3600}, "Idempotency-Key", "rotate-1"); again.str("secret") != second {
+		t.Fatalf("retried rotation rotated again: %s", again.raw)
+	}
+	if got := s.do("GET", path, s.key, nil); got.get("secret") != nil || got.get("previous_secret_expires_at") == nil {
+		t.Fatalf("endpoint after rotation: %s", got.raw)
+	}
+	if ok := verifies(first, second); !ok[0] || !ok[1] {
+		t.Fatalf("during the overlap: old verifies %v, new %v; want both", ok[0], ok[1])
+	}
+	s.clock.Advance(time.Hour)
+	if ok := verifies(first, second); ok[0] || !ok[1] {
+		t.Fatalf("after the overlap: old verifies %v, new %v; want only new", ok[0], ok[1])
+	}
+
+	rot = s.do("POST", path+"/rotate_secret", s.key, map[string]any{"expire_previous_in": 0})
+	third := rot.str("secret")
+	if rot.status != http.StatusOK || rot.get("previous_secret_expires_at") != nil {
+		t.Fatalf("rotate without overlap: %d %s", rot.status, rot.raw)
+	}
+	if ok := verifies(second, third); ok[0] || !ok[1] {
+		t.Fatalf("after a rotation without overlap: old verifies %v, new %v; want only new", ok[0], ok[1])
+	}
+	// No body: the default overlap of a day.
+	rot = s.do("POST", path+"/rotate_secret", s.key, nil)
+	if rot.status != http.StatusOK || rot.str("previous_secret_expires_at") != s.clock.Now().Add(24*time.Hour).Format(time.RFC3339Nano) {
+		t.Fatalf("rotate with the default overlap: %d %s", rot.status, rot.raw)
+	}
+
+	for _, tc := range []struct {
+		name, key, path string
+		body            any
+		status          int
+		code            string
+	}{
+		{"Negative", s.key, path, map[string]any{"expire_previous_in": -1}, 400, "invalid_request"},
+		{"TooLong", s.key, path, map[string]any{"expire_previous_in": 7*24*3600 + 1}, 400, "invalid_request"},
+		{"Null", s.key, path, map[string]any{"expire_previous_in": nil}, 400, "invalid_request"},
+		{"Unknown", s.key, "/v1/webhook_endpoints/we_missing", nil, 404, "webhook_endpoint_not_found"},
+		{"OtherMerchant", s.newMerchant("Other"), path, nil, 404, "webhook_endpoint_not_found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expectError(t, s.do("POST", tc.path+"/rotate_secret", tc.key, tc.body), tc.status, tc.code)
+		})
+	}
+}

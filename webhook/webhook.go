@@ -270,7 +270,7 @@ func (d *Dispatcher) jitter(w time.Duration) time.Duration {
 
 // post sends the signed request and returns the receiver's status code.
 func (d *Dispatcher) post(ctx context.Context, job refund.DeliveryJob) (int, error) {
-	h, err := Sign(job.Secret, job.Event.ID, d.cfg.Now(), job.Payload)
+	h, err := SignAll(job.Secrets, job.Event.ID, d.cfg.Now(), job.Payload)
 	if err != nil {
 		return 0, err
 	}
@@ -301,18 +301,30 @@ func (d *Dispatcher) post(ctx context.Context, job refund.DeliveryJob) (int, err
 // Sign returns the Standard Webhooks headers for one message: webhook-id
 // is the event id, so a receiver can drop duplicates of a retried event.
 func Sign(secret, id string, at time.Time, payload []byte) (http.Header, error) {
-	wh, err := standardwebhooks.NewWebhook(secret)
-	if err != nil {
-		return nil, fmt.Errorf("webhook: bad secret: %w", err)
+	return SignAll([]string{secret}, id, at, payload)
+}
+
+// SignAll is Sign with a signature per secret, space-separated in
+// webhook-signature as the spec allows: during a secret's rotation a
+// receiver holding either the old or the new secret verifies the message.
+func SignAll(secrets []string, id string, at time.Time, payload []byte) (http.Header, error) {
+	if len(secrets) == 0 {
+		return nil, errors.New("webhook: no secret to sign with")
 	}
-	sig, err := wh.Sign(id, at, payload)
-	if err != nil {
-		return nil, err
+	sigs := make([]string, len(secrets))
+	for i, secret := range secrets {
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: bad secret: %w", err)
+		}
+		if sigs[i], err = wh.Sign(id, at, payload); err != nil {
+			return nil, err
+		}
 	}
 	h := http.Header{}
 	h.Set(standardwebhooks.HeaderWebhookID, id)
 	h.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(at.Unix(), 10))
-	h.Set(standardwebhooks.HeaderWebhookSignature, sig)
+	h.Set(standardwebhooks.HeaderWebhookSignature, strings.Join(sigs, " "))
 	return h, nil
 }
 

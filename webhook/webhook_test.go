@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,5 +129,48 @@ func TestCheckTarget(t *testing.T) {
 	}
 	if err := webhook.CheckTarget(true)(context.Background(), "http://127.0.0.1/x"); err != nil {
 		t.Fatalf("allowed private target refused: %v", err)
+	}
+}
+
+// During a secret's rotation a message carries one signature per secret
+// in webhook-signature, space-separated: a receiver holding any of them
+// verifies it with a Standard Webhooks library, and one holding none
+// does not.
+func TestSignAll_OneSignaturePerSecret(t *testing.T) {
+	t.Parallel()
+	const (
+		old    = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+		cur    = "whsec_" + "c2Vjb25kLXNlY3JldC1zZWNvbmQtc2VjcmV0LXNlY29uZA=="
+		absent = "whsec_" + "dGhpcmQtc2VjcmV0LXRoaXJkLXNlY3JldC10aGlyZA=="
+	)
+	payload := []byte(`{"id":"evt_1","type":"refund.succeeded","data":{}}`)
+	for _, tc := range []struct {
+		name    string
+		secrets []string
+		sigs    int
+		valid   []string
+		invalid []string
+	}{
+		{"One", []string{cur}, 1, []string{cur}, []string{old, absent}},
+		{"Overlap", []string{cur, old}, 2, []string{cur, old}, []string{absent}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := webhook.SignAll(tc.secrets, "evt_1", time.Now(), payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(strings.Fields(h.Get("webhook-signature"))); n != tc.sigs {
+				t.Fatalf("webhook-signature %q has %d signatures, want %d", h.Get("webhook-signature"), n, tc.sigs)
+			}
+			for _, secret := range append(tc.valid, tc.invalid...) {
+				wh, _ := standardwebhooks.NewWebhook(secret)
+				if err := wh.Verify(payload, h); (err == nil) != slices.Contains(tc.valid, secret) {
+					t.Errorf("secret %s…: verify err %v", secret[:12], err)
+				}
+			}
+		})
+	}
+	if _, err := webhook.SignAll(nil, "evt_1", time.Now(), payload); err == nil {
+		t.Fatal("signed with no secret")
 	}
 }

@@ -11,12 +11,18 @@ import (
 	"github.com/refundd/refundd/refund"
 )
 
-const endpointColumns = `id, merchant_id, url, description, events, secret, disabled, created_at, updated_at`
+const endpointColumns = `id, merchant_id, url, description, events, secret, disabled, created_at, updated_at,
+	previous_secret, previous_secret_until`
 
 func scanEndpoint(s scanner) (*refund.WebhookEndpoint, error) {
 	var e refund.WebhookEndpoint
-	if err := s.Scan(&e.ID, &e.MerchantID, &e.URL, &e.Description, &e.Events, &e.Secret, &e.Disabled, &e.CreatedAt, &e.UpdatedAt); err != nil {
+	var until *time.Time
+	if err := s.Scan(&e.ID, &e.MerchantID, &e.URL, &e.Description, &e.Events, &e.Secret, &e.Disabled, &e.CreatedAt, &e.UpdatedAt,
+		&e.PreviousSecret, &until); err != nil {
 		return nil, err
+	}
+	if until != nil {
+		e.PreviousSecretUntil = *until
 	}
 	if len(e.Events) == 0 {
 		e.Events = nil // all types
@@ -37,8 +43,8 @@ func textArray(xs []string) []string {
 func (t *tx) CreateWebhookEndpoint(ctx context.Context, e *refund.WebhookEndpoint) error {
 	t.forget(aheadEndpoints)
 	_, err := t.exec(ctx, "create webhook endpoint", `INSERT INTO webhook_endpoints (`+endpointColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, e.ID, e.MerchantID, e.URL, e.Description, textArray(e.Events), e.Secret, e.Disabled,
-		e.CreatedAt, e.UpdatedAt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, e.ID, e.MerchantID, e.URL, e.Description, textArray(e.Events), e.Secret, e.Disabled,
+		e.CreatedAt, e.UpdatedAt, e.PreviousSecret, nullTime(e.PreviousSecretUntil))
 	return err
 }
 
@@ -87,8 +93,10 @@ func (t *tx) ListWebhookEndpoints(ctx context.Context, merchantID string) ([]*re
 func (t *tx) UpdateWebhookEndpoint(ctx context.Context, e *refund.WebhookEndpoint) error {
 	t.forget(aheadEndpoints)
 	n, err := t.exec(ctx, "update webhook endpoint", `UPDATE webhook_endpoints
-		SET url = $1, description = $2, events = $3, disabled = $4, updated_at = $5
-		WHERE id = $6 AND merchant_id = $7`, e.URL, e.Description, textArray(e.Events), e.Disabled, e.UpdatedAt, e.ID, e.MerchantID)
+		SET url = $1, description = $2, events = $3, disabled = $4, updated_at = $5, secret = $8, previous_secret = $9,
+			previous_secret_until = $10
+		WHERE id = $6 AND merchant_id = $7`, e.URL, e.Description, textArray(e.Events), e.Disabled, e.UpdatedAt, e.ID, e.MerchantID,
+		e.Secret, e.PreviousSecret, nullTime(e.PreviousSecretUntil))
 	if err != nil {
 		return err
 	}

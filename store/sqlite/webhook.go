@@ -12,13 +12,15 @@ import (
 	"github.com/refundd/refundd/refund"
 )
 
-const endpointColumns = `id, merchant_id, url, description, events, secret, disabled, created_at, updated_at`
+const endpointColumns = `id, merchant_id, url, description, events, secret, disabled, created_at, updated_at,
+	previous_secret, previous_secret_until`
 
 func scanEndpoint(s scanner) (*refund.WebhookEndpoint, error) {
 	var e refund.WebhookEndpoint
 	var events string
-	var created, updated int64
-	if err := s.Scan(&e.ID, &e.MerchantID, &e.URL, &e.Description, &events, &e.Secret, &e.Disabled, &created, &updated); err != nil {
+	var created, updated, until int64
+	if err := s.Scan(&e.ID, &e.MerchantID, &e.URL, &e.Description, &events, &e.Secret, &e.Disabled, &created, &updated,
+		&e.PreviousSecret, &until); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(events), &e.Events); err != nil {
@@ -27,7 +29,7 @@ func scanEndpoint(s scanner) (*refund.WebhookEndpoint, error) {
 	if len(e.Events) == 0 {
 		e.Events = nil
 	}
-	e.CreatedAt, e.UpdatedAt = fromNanos(created), fromNanos(updated)
+	e.CreatedAt, e.UpdatedAt, e.PreviousSecretUntil = fromNanos(created), fromNanos(updated), fromNanos(until)
 	return &e, nil
 }
 
@@ -38,8 +40,8 @@ func (t *tx) CreateWebhookEndpoint(ctx context.Context, e *refund.WebhookEndpoin
 		return wrap("create webhook endpoint", err)
 	}
 	_, err = t.exec(ctx, "create webhook endpoint", `INSERT INTO webhook_endpoints (`+endpointColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.MerchantID, e.URL, e.Description, events, e.Secret, e.Disabled,
-		nanos(e.CreatedAt), nanos(e.UpdatedAt))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.MerchantID, e.URL, e.Description, events, e.Secret, e.Disabled,
+		nanos(e.CreatedAt), nanos(e.UpdatedAt), e.PreviousSecret, nanos(e.PreviousSecretUntil))
 	return err
 }
 
@@ -83,8 +85,9 @@ func (t *tx) UpdateWebhookEndpoint(ctx context.Context, e *refund.WebhookEndpoin
 		return wrap("update webhook endpoint", err)
 	}
 	n, err := t.exec(ctx, "update webhook endpoint", `UPDATE webhook_endpoints
-		SET url = ?, description = ?, events = ?, disabled = ?, updated_at = ?
-		WHERE id = ? AND merchant_id = ?`, e.URL, e.Description, events, e.Disabled, nanos(e.UpdatedAt), e.ID, e.MerchantID)
+		SET url = ?, description = ?, events = ?, disabled = ?, updated_at = ?, secret = ?, previous_secret = ?, previous_secret_until = ?
+		WHERE id = ? AND merchant_id = ?`, e.URL, e.Description, events, e.Disabled, nanos(e.UpdatedAt), e.Secret, e.PreviousSecret,
+		nanos(e.PreviousSecretUntil), e.ID, e.MerchantID)
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,8 @@ var webhookTests = []test{
 		wantSame(t, "GetWebhookEndpoint", got, e)
 
 		e.URL, e.Description, e.Events, e.Disabled, e.UpdatedAt = "https://new.example/h", "", []string{refund.EventRefundCreated}, true, t0.Add(time.Hour)
+		// A rotation keeps the old secret for an overlap.
+		e.Secret, e.PreviousSecret, e.PreviousSecretUntil = "whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQ=", e.Secret, t0.Add(25*time.Hour)
 		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateWebhookEndpoint(f.ctx, e) })
 		var list []*refund.WebhookEndpoint
 		f.mustView(func(tx refund.Tx) (err error) {
