@@ -58,8 +58,8 @@ func (in *AdjustmentInput) validate() error {
 	switch {
 	case in.Amount <= 0:
 		return Errorf(EInvalidAmount, "amount", "amount must be a positive integer in minor units")
-	case longer(in.Reason, 500):
-		return Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
+	case CheckText("reason", in.Reason, 500) != nil:
+		return CheckText("reason", in.Reason, 500)
 	case in.ProcessorReference != "" && !refRE.MatchString(in.ProcessorReference):
 		return Errorf(EInvalidRequest, "processor_reference", "processor_reference must be 1-255 letters, digits or _.:/#-")
 	}

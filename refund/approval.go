@@ -238,8 +238,8 @@ func (s *Service) ApproveRefund(ctx context.Context, p Principal, id string) (_ 
 // amount (scope refunds:approve, by a principal other than its creator).
 func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason string) (_ *Refund, err error) {
 	defer func() { noteTransient(ctx, err) }()
-	if longer(reason, 500) {
-		return nil, Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
+	if err := CheckText("reason", reason, 500); err != nil {
+		return nil, err
 	}
 	if err := require(p, ScopeRefundsApprove); err != nil {
 		return nil, err

@@ -955,8 +955,8 @@ func (s *Service) UpdateInvoiceConfig(ctx context.Context, p Principal, in Invoi
 	switch {
 	case in.SerialPrefix != nil && !prefixRE.MatchString(*in.SerialPrefix):
 		return nil, Errorf(EInvalidRequest, "serial_prefix", "serial_prefix must be 1-16 letters, digits or /_-")
-	case in.SellerName != nil && longer(*in.SellerName, 200):
-		return nil, Errorf(EInvalidRequest, "seller_name", "seller_name is at most 200 characters")
+	case in.SellerName != nil && CheckText("seller_name", *in.SellerName, 200) != nil:
+		return nil, CheckText("seller_name", *in.SellerName, 200)
 	case in.VATNumber != nil && *in.VATNumber != "" && (!digitsRE.MatchString(*in.VATNumber) || len(*in.VATNumber) != 15):
 		return nil, Errorf(EInvalidRequest, "vat_number", "vat_number must be 15 digits")
 	}

@@ -71,8 +71,10 @@ var (
 
 func (in MerchantInput) validate() error {
 	switch {
-	case strings.TrimSpace(in.Name) == "" || longer(in.Name, 200):
+	case strings.TrimSpace(in.Name) == "":
 		return Errorf(EInvalidRequest, "name", "name is required (at most 200 characters)")
+	case CheckText("name", in.Name, 200) != nil:
+		return CheckText("name", in.Name, 200)
 	case in.CR != "" && (!digitsRE.MatchString(in.CR) || len(in.CR) > 20):
 		return Errorf(EInvalidRequest, "cr", "cr must be digits (at most 20)")
 	case in.Email != "" && !validEmail(in.Email):
@@ -81,8 +83,10 @@ func (in MerchantInput) validate() error {
 		return Errorf(EInvalidRequest, "mobile", "mobile must be 7 to 15 digits, optionally after +")
 	case in.VATNumber != "" && (!digitsRE.MatchString(in.VATNumber) || len(in.VATNumber) != 15):
 		return Errorf(EInvalidRequest, "vat_number", "vat_number must be 15 digits")
-	case len(in.Freelancer) > 40 || len(in.AccountNo) > 40:
-		return Errorf(EInvalidRequest, "account_no", "identifiers are at most 40 characters")
+	case CheckText("freelancer", in.Freelancer, 40) != nil:
+		return CheckText("freelancer", in.Freelancer, 40)
+	case CheckText("account_no", in.AccountNo, 40) != nil:
+		return CheckText("account_no", in.AccountNo, 40)
 	case in.TimeZone != "":
 		if _, err := LoadZone(in.TimeZone); err != nil {
 			return err
@@ -136,8 +140,11 @@ func (s *Service) GetMerchant(ctx context.Context, id string) (*Merchant, error)
 // CreatePartner creates a partner linked to existing merchants, with a
 // partner key.
 func (s *Service) CreatePartner(ctx context.Context, name string, merchantIDs []string) (*Partner, string, error) {
-	if strings.TrimSpace(name) == "" || longer(name, 200) {
+	if strings.TrimSpace(name) == "" {
 		return nil, "", Errorf(EInvalidRequest, "name", "name is required (at most 200 characters)")
+	}
+	if err := CheckText("name", name, 200); err != nil {
+		return nil, "", err
 	}
 	if len(merchantIDs) == 0 {
 		return nil, "", Errorf(EInvalidRequest, "merchant", "a partner needs at least one merchant")

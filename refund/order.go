@@ -5,7 +5,6 @@ import (
 	"math"
 	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/refundd/refundd/money"
 )
@@ -94,8 +93,8 @@ func (in *OrderInput) validate() (*Order, error) {
 	if err := validateCustomer(in.Customer); err != nil {
 		return nil, err
 	}
-	if longer(in.Description, 1000) {
-		return nil, Errorf(EInvalidRequest, "description", "description is at most 1000 characters")
+	if err := CheckText("description", in.Description, 1000); err != nil {
+		return nil, err
 	}
 	items, err := validateItems(in.Items, o.Amount)
 	if err != nil {
@@ -125,16 +124,17 @@ func validateCard(c Card) error {
 		return Errorf(EInvalidRequest, "source.month", "month must be 1 to 12")
 	case c.Year != 0 && (c.Year < 2000 || c.Year > 2100):
 		return Errorf(EInvalidRequest, "source.year", "year must be a four-digit year")
-	case len(c.Scheme) > 32 || longer(c.Name, 100):
-		return Errorf(EInvalidRequest, "source", "source fields are too long")
 	}
-	return nil
+	if err := CheckText("source.scheme", c.Scheme, 32); err != nil {
+		return err
+	}
+	return CheckText("source.name", c.Name, 100)
 }
 
 func validateCustomer(c Customer) error {
 	switch {
-	case longer(c.Name, 200):
-		return Errorf(EInvalidRequest, "customer.name", "customer.name is at most 200 characters")
+	case CheckText("customer.name", c.Name, 200) != nil:
+		return CheckText("customer.name", c.Name, 200)
 	case c.Email != "" && !validEmail(c.Email):
 		return Errorf(EInvalidRequest, "customer.email", "customer.email is not a valid address")
 	case c.Mobile != "" && !mobileRE.MatchString(c.Mobile):
@@ -174,14 +174,13 @@ func validateItems(in []ItemInput, orderAmount int64) ([]Item, error) {
 			return nil, Errorf(EInvalidRequest, param("tax_rate"), "tax_rate must be a percentage such as 15 or 5.5")
 		}
 		// Each limit names its own field, so a client can point at it.
-		if longer(it.SKU, 64) {
-			return nil, Errorf(EInvalidRequest, param("sku"), "sku is at most 64 characters")
-		}
-		if longer(it.NameEN, 200) {
-			return nil, Errorf(EInvalidRequest, param("name_en"), "name_en is at most 200 characters")
-		}
-		if longer(it.NameAR, 200) {
-			return nil, Errorf(EInvalidRequest, param("name_ar"), "name_ar is at most 200 characters")
+		for _, f := range []struct {
+			name, text string
+			max        int
+		}{{"sku", it.SKU, 64}, {"name_en", it.NameEN, 200}, {"name_ar", it.NameAR, 200}} {
+			if err := CheckText(param(f.name), f.text, f.max); err != nil {
+				return nil, err
+			}
 		}
 		taxable := it.Taxable == nil || *it.Taxable
 		amount := it.Qty * it.UnitAmount
@@ -218,8 +217,8 @@ func validateVendors(in []VendorInput, captured int64) ([]Vendor, error) {
 		if iban != "" && !ValidIBAN(iban) {
 			return nil, Errorf(EInvalidRequest, param("iban"), "iban is not a valid IBAN")
 		}
-		if longer(v.Name, 200) {
-			return nil, Errorf(EInvalidRequest, param("name"), "name is at most 200 characters")
+		if err := CheckText(param("name"), v.Name, 200); err != nil {
+			return nil, err
 		}
 		var ok bool
 		if total, ok = money.Add(total, v.Amount); !ok || total > captured {
@@ -391,11 +390,6 @@ func itoa(i int) string {
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
 }
-
-// longer reports whether the text s has more than n characters: limits on
-// text are in characters, as the API documents them, and an Arabic letter
-// takes two bytes.
-func longer(s string, n int) bool { return utf8.RuneCountInString(s) > n }
 
 // ValidReference reports whether s can be a merchant reference (an order's
 // or a refund's): 1-255 letters, digits or _.:/#-.

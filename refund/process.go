@@ -787,8 +787,8 @@ func (s *Service) ResolveRefund(ctx context.Context, p Principal, id string, in 
 	switch {
 	case in.Outcome != StatusSucceeded && in.Outcome != StatusFailed:
 		return nil, Errorf(EInvalidRequest, "outcome", "outcome must be succeeded or failed")
-	case longer(in.Note, 500):
-		return nil, Errorf(EInvalidRequest, "note", "note is at most 500 characters")
+	case CheckText("note", in.Note, 500) != nil:
+		return nil, CheckText("note", in.Note, 500)
 	}
 	ctx = s.keyedByRefund(ctx, p.MerchantID, id)
 	var r *Refund

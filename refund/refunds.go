@@ -67,8 +67,8 @@ func (in *RefundInput) validate() error {
 		return Errorf(EInvalidRequest, "order_id", "order_id is required")
 	case in.Amount != nil && *in.Amount <= 0:
 		return Errorf(EInvalidAmount, "amount", "amount must be a positive integer in minor units")
-	case longer(in.Reason, 500):
-		return Errorf(EInvalidRequest, "reason", "reason is at most 500 characters")
+	case CheckText("reason", in.Reason, 500) != nil:
+		return CheckText("reason", in.Reason, 500)
 	case in.MerchantReference != "" && !refRE.MatchString(in.MerchantReference):
 		return Errorf(EInvalidRequest, "merchant_reference", "merchant_reference must be 1-255 letters, digits or _.:/#-")
 	case len(in.IdempotencyKey) > 255:

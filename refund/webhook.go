@@ -285,8 +285,8 @@ func (s *Service) applyEndpointInput(ctx context.Context, e *WebhookEndpoint, in
 		e.URL = *in.URL
 	}
 	if in.Description != nil {
-		if longer(*in.Description, 500) {
-			return Errorf(EInvalidRequest, "description", "description is longer than 500 characters")
+		if err := CheckText("description", *in.Description, 500); err != nil {
+			return err
 		}
 		e.Description = *in.Description
 	}

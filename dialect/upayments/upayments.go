@@ -37,7 +37,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/money"
@@ -94,8 +93,10 @@ func (req *createRefundRequest) validate() error {
 	switch {
 	case strings.TrimSpace(req.OrderID) == "" || len(req.OrderID) > 255:
 		return invalid("orderId", "orderId is required (at most 255 characters)")
-	case utf8.RuneCountInString(req.CustomerFirstName) > 255: // characters: an Arabic name is two bytes a letter
-		return invalid("customerFirstName", "customerFirstName is at most 255 characters")
+	case refund.CheckText("customerFirstName", req.CustomerFirstName, 255) != nil:
+		// Not kept, but held to the rule of text that is: a NUL is no
+		// name on any surface.
+		return refund.CheckText("customerFirstName", req.CustomerFirstName, 255)
 	case req.CustomerEmail != "" && (len(req.CustomerEmail) > 250 || !validEmail(req.CustomerEmail)):
 		return invalid("customerEmail", "customerEmail must be an email address of at most 250 characters")
 	case req.CustomerMobileNumber != "" && !mobileRE.MatchString(req.CustomerMobileNumber):
