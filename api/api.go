@@ -402,7 +402,7 @@ func decode(r *http.Request, v any) error {
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+		return decodeError(err, body)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return refund.Errorf(refund.EInvalidRequest, "", "request body must be a single JSON object")
@@ -428,15 +428,16 @@ func refuseNulls(body []byte, fields []string) error {
 	return nil
 }
 
-// decodeError turns encoding/json's errors into ones that name the field.
-func decodeError(err error) error {
+// decodeError turns encoding/json's errors decoding body into ones that
+// name the field.
+func decodeError(err error, body []byte) error {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.Is(err, io.EOF):
 		return refund.Errorf(refund.EInvalidRequest, "", "request body is empty; send a JSON object")
 	case errors.As(err, &typeErr):
-		field := typeErr.Field
+		field := TypeErrorPath(body, err)
 		if isAmountField(field) {
 			return refund.Errorf(refund.EInvalidAmount, field, "%s must be an integer number of minor units", field)
 		}

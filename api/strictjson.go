@@ -151,15 +151,62 @@ func strictError(err error, path string) error {
 	if !errors.As(err, &serr) {
 		return nil
 	}
-	at := strings.ReplaceAll(strings.TrimPrefix(string(serr.JSONPointer), "/"), "/", ".")
-	if at == "" {
-		at = path
-	}
+	// path, not the error's JSON pointer, names the member: it is
+	// written as every other param is (items[0].qty), and a pointer
+	// cannot tell an array index from a member named "0".
 	switch {
 	case errors.Is(serr.Err, jsontext.ErrDuplicateName):
-		return refund.Errorf(refund.EInvalidRequest, at, "duplicate field %q: each field may appear once", serr.JSONPointer.LastToken())
+		// Found reading a name in the object at path.
+		name := serr.JSONPointer.LastToken()
+		return refund.Errorf(refund.EInvalidRequest, join(path, name), "duplicate field %q: each field may appear once", name)
 	case strings.Contains(serr.Err.Error(), "UTF-8"):
-		return refund.Errorf(refund.EInvalidRequest, at, "the body is not valid UTF-8")
+		return refund.Errorf(refund.EInvalidRequest, path, "the body is not valid UTF-8")
 	}
 	return nil
+}
+
+// TypeErrorPath names the member of body at which encoding/json reported
+// err, an *json.UnmarshalTypeError, as params are written (items[0].qty):
+// the error's own Field leaves out array indexes ("items.qty": which
+// item?) and stops at a map. It returns the error's Field when body does
+// not lead to the offset, and "" for any other error.
+func TypeErrorPath(body []byte, err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if !errors.As(err, &typeErr) {
+		return ""
+	}
+	// The error's Offset is just past the value of the wrong type, or past
+	// the { or [ that opens it: read tokens up to there and name where the
+	// decoder stands.
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	for dec.InputOffset() < typeErr.Offset {
+		if _, err := dec.ReadToken(); err != nil {
+			return typeErr.Field
+		}
+	}
+	if dec.InputOffset() != typeErr.Offset {
+		return typeErr.Field
+	}
+	tokens := strings.Split(strings.TrimPrefix(string(dec.StackPointer()), "/"), "/")
+	var b strings.Builder
+	for i := 1; i <= dec.StackDepth() && len(tokens) > 0 && tokens[0] != ""; i++ {
+		kind, n := dec.StackIndex(i)
+		if n == 0 {
+			continue // opened just now: no member or element of it yet
+		}
+		tok := strings.NewReplacer("~1", "/", "~0", "~").Replace(tokens[0])
+		tokens = tokens[1:]
+		if kind == '[' {
+			b.WriteString("[" + tok + "]")
+		} else {
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(tok)
+		}
+	}
+	if b.Len() == 0 {
+		return typeErr.Field
+	}
+	return b.String()
 }

@@ -26,7 +26,7 @@ func TestCheckJSON(t *testing.T) {
 		{"syntax error left to the decoder", `{"amount":`, "", true},
 		{"empty body left to the decoder", ``, "", true},
 		{"duplicate", `{"amount":100,"amount":200}`, "amount", false},
-		{"nested duplicate", `{"items":[{"item_id":"a","item_id":"b"}]}`, "items.0.item_id", false},
+		{"nested duplicate", `{"items":[{"item_id":"a","item_id":"b"}]}`, "items[0].item_id", false},
 		{"case variant", `{"AMOUNT":100}`, "AMOUNT", false},
 		{"nested case variant", `{"items":[{"Item_ID":"a"}]}`, "items[0].Item_ID", false},
 		{"invalid UTF-8", "{\"order_id\":\"o\xff\"}", "order_id", false},

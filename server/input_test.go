@@ -96,3 +96,47 @@ func TestInput_NULInText(t *testing.T) {
 		}
 	}
 }
+
+// TestInput_TypeErrorNamesTheElement: a JSON value of the wrong type, or
+// a member twice, inside an array names the element (items[1].qty), as
+// the core's own errors do, not the array ("items.qty": which item?).
+func TestInput_TypeErrorNamesTheElement(t *testing.T) {
+	s := mustStart(t)
+	m := newMatrix(t, s)
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+		want                     string
+	}{
+		{"native/order.items", "POST", "/v1/orders",
+			`{"currency":"SAR","amount":100,"items":[{"id":"a","qty":1,"unit_amount":50},{"id":"b","qty":"1","unit_amount":50}]}`,
+			400, `"param":"items[1].qty"`},
+		{"native/order.items.object", "POST", "/v1/orders",
+			`{"currency":"SAR","amount":100,"items":[{"id":"a","qty":{"n":1},"unit_amount":50}]}`,
+			400, `"param":"items[0].qty"`},
+		{"native/order.items.element", "POST", "/v1/orders",
+			`{"currency":"SAR","amount":100,"items":[5]}`, 400, `"param":"items[0]"`},
+		{"native/order.vendors.amount", "POST", "/v1/orders",
+			`{"currency":"SAR","amount":100,"vendors":[{"id":"v","amount":"100"}]}`, 400, `"param":"vendors[0].amount"`},
+		{"native/refund.items", "POST", "/v1/refunds",
+			`{"order_id":"` + m.order + `","items":[{"item_id":"line-1","qty":true}]}`, 400, `"param":"items[0].qty"`},
+		{"native/refund.items.duplicate", "POST", "/v1/refunds",
+			`{"order_id":"` + m.order + `","items":[{"item_id":"line-1","qty":1,"qty":2}]}`, 400, `"param":"items[0].qty"`},
+		{"native/policy.map", "PUT", "/v1/refund_policy",
+			`{"approval_threshold":{"SAR":"500"}}`, 400, `"param":"approval_threshold.SAR"`},
+		{"upayments/refundPayload", "POST", "/api/v1/create-multivendor-refund",
+			`{"orderId":"` + m.vorder + `","refundPayload":[{"refundRequestId":"` + m.vreq + `","amountToRefund":"1.000"},{"refundRequestId":7,"amountToRefund":"1.000"}]}`,
+			400, "refundPayload[1].refundRequestId"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.refundsOf(m.order) + s.refundsOf(m.vorder)
+			r := s.do(tc.method, tc.path, s.key, tc.body)
+			if r.status != tc.status || !strings.Contains(r.raw, tc.want) {
+				t.Errorf("%d %s; want %d naming %s", r.status, r.raw, tc.status, tc.want)
+			}
+			if n := s.refundsOf(m.order) + s.refundsOf(m.vorder); n != before {
+				t.Errorf("a refused request made %d refunds", n-before)
+			}
+		})
+	}
+}

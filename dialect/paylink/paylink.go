@@ -330,7 +330,8 @@ func decodeBytes(body []byte, v any) error {
 	case errors.Is(err, io.EOF):
 		return refund.Errorf(refund.EInvalidRequest, "", "request body is empty; send a JSON object")
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return refund.Errorf(refund.EInvalidRequest, typeErr.Field, "%s must be a JSON %s", typeErr.Field, typeErr.Type.Kind())
+		field := api.TypeErrorPath(body, err)
+		return refund.Errorf(refund.EInvalidRequest, field, "%s must be a JSON %s", field, typeErr.Type.Kind())
 	case err != nil && strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return refund.Errorf(refund.EInvalidRequest, field, "unknown field %q", field)

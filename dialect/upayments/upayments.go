@@ -537,7 +537,8 @@ func decodeBytes(body []byte, v any) error {
 	case errors.Is(err, io.EOF):
 		return invalid("", "request body is empty; send a JSON object")
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return invalid(typeErr.Field, typeErr.Field+" must be a JSON "+typeErr.Type.Kind().String())
+		field := api.TypeErrorPath(body, err)
+		return invalid(field, field+" must be a JSON "+typeErr.Type.Kind().String())
 	case err != nil && strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return invalid(field, "unknown field "+field)
