@@ -195,6 +195,13 @@ func refundFilter(r *http.Request) (refund.RefundFilter, error) {
 	if f.CreatedBefore, err = queryTime(r, "created_lt"); err != nil {
 		return f, err
 	}
+	if q.Get("created_lt") != "" && f.CreatedBefore.IsZero() {
+		// created_lt=0001-01-01T00:00:00Z is a bound (nothing is that
+		// old), but the filter's zero time means none: the instant
+		// before it selects the same refunds. (created_gte at the zero
+		// time selects every refund, as no bound does.)
+		f.CreatedBefore = f.CreatedBefore.Add(-time.Nanosecond)
+	}
 	return f, nil
 }
 

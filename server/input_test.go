@@ -140,3 +140,44 @@ func TestInput_TypeErrorNamesTheElement(t *testing.T) {
 		})
 	}
 }
+
+// TestInput_TimeBounds: created_gte and created_lt are bounds whatever
+// instant they name, on both stores alike: the zero time (year 1), a time
+// before it, and one past what SQLite's nanoseconds hold (2262) select
+// what they say, none of them "no bound".
+func TestInput_TimeBounds(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.start(t)
+			order := s.mustOrder(cardOrder("4444", 10_000))
+			if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 100}); r.status != 201 {
+				t.Fatalf("refund: %d %s", r.status, r.raw)
+			}
+			for _, tc := range []struct {
+				query string
+				n     int
+			}{
+				{"created_lt=0001-01-01T00:00:00Z", 0},
+				{"created_lt=0001-01-01T03:00:00%2B03:00", 0},
+				{"created_lt=0000-06-01T00:00:00Z", 0},
+				{"created_lt=0", 0},
+				{"created_gte=0001-01-01T00:00:00Z", 1},
+				{"created_gte=0000-06-01T00:00:00Z", 1},
+				{"created_gte=0", 1},
+				{"created_lt=9999-12-31T23:59:59Z", 1},
+				{"created_gte=9999-12-31T23:59:59Z", 0},
+				{"created_gte=2300-01-01T00:00:00Z", 0},
+				{"created_lt=2300-01-01T00:00:00Z", 1},
+				{"created_gte=1600-01-01T00:00:00Z&created_lt=2300-01-01T00:00:00Z", 1},
+			} {
+				t.Run(tc.query, func(t *testing.T) {
+					r := s.do("GET", "/v1/refunds?"+tc.query, s.key, nil)
+					data, _ := r.get("data").([]any)
+					if r.status != 200 || len(data) != tc.n {
+						t.Errorf("%d %s; want %d refunds", r.status, r.raw, tc.n)
+					}
+				})
+			}
+		})
+	}
+}
