@@ -22,7 +22,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := f.check(); err != nil {
+	if err := f.check(fs); err != nil {
 		return err
 	}
 	if path, ok := strings.CutPrefix(f.db, "sqlite:"); ok {

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -175,8 +177,9 @@ func envFloat(name string, def float64) float64 {
 }
 
 // boolVars are the environment variables that give a boolean flag its
-// default; serveFlags.check refuses one that is no boolean.
-var boolVars = []string{"REFUNDD_WEBHOOK_ALLOW_PRIVATE", "REFUNDD_SERVER_TIMING"}
+// default, and the flag; serveFlags.check refuses one that is no boolean
+// unless the flag is given.
+var boolVars = map[string]string{"REFUNDD_WEBHOOK_ALLOW_PRIVATE": "webhook-allow-private", "REFUNDD_SERVER_TIMING": "server-timing"}
 
 // envBool reads a boolean (true, false, 1, 0, ...) from the environment;
 // an unset or unreadable variable gives false.
@@ -278,20 +281,25 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 		"secret (32+ bytes, the same on every node) that signs Paylink partner tokens; default: random per process")
 }
 
-// check refuses flag values no default can stand in for.
-func (f *serveFlags) check() error {
+// check refuses flag values no default can stand in for. fs is the
+// parsed flag set: a variable is checked only when its flag is not given,
+// for the flag wins over the environment (as REFUNDD_LOG's bad value does
+// not matter once --log is given).
+func (f *serveFlags) check(fs *flag.FlagSet) error {
 	if _, err := logger(f.logFormat, io.Discard); err != nil {
 		return err
 	}
-	if v := os.Getenv("REFUNDD_RATE_LIMIT"); v != "" {
+	given := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	if v := os.Getenv("REFUNDD_RATE_LIMIT"); v != "" && !given["rate-limit"] {
 		// The flag's default comes from it, where a typo would leave 200.
 		if _, err := strconv.ParseFloat(v, 64); err != nil {
 			return usageError(fmt.Sprintf("REFUNDD_RATE_LIMIT %q is not a number of requests per second", v))
 		}
 	}
-	for _, name := range boolVars {
+	for _, name := range slices.Sorted(maps.Keys(boolVars)) {
 		// A typo (yes, on) would leave the setting off without a word.
-		if v := os.Getenv(name); v != "" {
+		if v := os.Getenv(name); v != "" && !given[boolVars[name]] {
 			if _, err := strconv.ParseBool(v); err != nil {
 				return usageError(fmt.Sprintf("%s %q is not a boolean (true or false)", name, v))
 			}
@@ -404,7 +412,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := f.check(); err != nil {
+	if err := f.check(fs); err != nil {
 		return err
 	}
 	cfg := f.config(stderr)

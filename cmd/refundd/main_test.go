@@ -500,6 +500,42 @@ func TestCLI_HelpOfEveryCommand(t *testing.T) {
 	}
 }
 
+// TestCLI_FlagWinsOverAnUnreadableVariable: a variable only gives its
+// flag's default, so one the flag overrides on the command line is not
+// read, and a typo in it does not stop a serve whose flags say what to
+// do: as for REFUNDD_LOG or REFUNDD_METRICS_ALLOW, the flag wins.
+func TestCLI_FlagWinsOverAnUnreadableVariable(t *testing.T) {
+	for _, tc := range []struct {
+		name, variable, value string
+		flag                  []string
+	}{
+		{"RateLimit", "REFUNDD_RATE_LIMIT", "50rps", []string{"--rate-limit", "50"}},
+		{"RateLimitEquals", "REFUNDD_RATE_LIMIT", "50rps", []string{"--rate-limit=0"}},
+		{"WebhookAllowPrivate", "REFUNDD_WEBHOOK_ALLOW_PRIVATE", "yes", []string{"--webhook-allow-private=true"}},
+		{"ServerTiming", "REFUNDD_SERVER_TIMING", "on", []string{"--server-timing=false"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(tc.variable, tc.value)
+			db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			errOut := &signalWriter{marker: "refundd serving", ready: make(chan struct{})}
+			done := make(chan int, 1)
+			args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, tc.flag...)
+			go func() { done <- run(ctx, args, io.Discard, errOut) }()
+			select {
+			case <-errOut.ready:
+				cancel()
+				if code := <-done; code != 0 {
+					t.Fatalf("exit %d after serving: %s", code, errOut.String())
+				}
+			case code := <-done:
+				t.Fatalf("serve %v with %s=%s: exit %d: %s; want it to serve", tc.flag, tc.variable, tc.value, code, errOut.String())
+			}
+		})
+	}
+}
+
 // TestCLI_ServeRefusesAnUnreadableVariable: REFUNDD_RATE_LIMIT,
 // REFUNDD_WEBHOOK_ALLOW_PRIVATE and REFUNDD_SERVER_TIMING give their
 // flags' defaults; a value that is no number (50rps) or no boolean (yes,
