@@ -370,6 +370,29 @@ func (a *API) auth(h http.Handler) http.Handler {
 	})
 }
 
+// CheckCharset refuses a request whose Content-Type declares a charset
+// other than UTF-8 (application/json; charset=latin1), with
+// ECodeUnsupportedMedia: every surface reads a body as UTF-8, as RFC 8259
+// has JSON be, so a client that says otherwise would have its é read as
+// another letter, or refused as invalid UTF-8 without saying why. No
+// charset, utf-8 in any case, and the common utf8 are UTF-8. A
+// Content-Type that does not parse is left to the surface. Every
+// surface calls it before reading a body.
+func CheckCharset(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	_, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return nil
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return refund.Errorf(ECodeUnsupportedMedia, "Content-Type", "charset %q is not supported: send the body as UTF-8 (charset=utf-8, or no charset)", cs)
+	}
+	return nil
+}
+
 // decode reads one JSON object into v: body size bounded, unknown fields
 // and trailing data rejected, numbers never pass through float64 (integer
 // fields parse the literal; amounts are int64 minor units).
@@ -379,6 +402,9 @@ func decode(r *http.Request, v any) error {
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return refund.Errorf(ECodeUnsupportedMedia, "", "send the body as application/json")
 		}
+	}
+	if err := CheckCharset(r); err != nil {
+		return err
 	}
 	// Read the whole body first so an oversized one is reported as such
 	// rather than as the syntax error its truncation would cause.

@@ -181,3 +181,52 @@ func TestInput_TimeBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestInput_Charset: every surface reads a body as UTF-8, so a
+// Content-Type declaring another charset is refused with 415 in the
+// surface's shape, and refunds nothing; charset=utf-8 in any case (and
+// the common utf8) is UTF-8.
+func TestInput_Charset(t *testing.T) {
+	s := mustStart(t)
+	m := newMatrix(t, s)
+	app := fmt.Sprint(s.mer.AppID)
+	for _, tc := range []struct {
+		name, path, auth string
+		headers          []string
+		body             string
+		want             string // in the 415 reply
+	}{
+		{"native", "/v1/refunds", "Bearer " + s.key, nil,
+			`{"order_id":"` + m.order + `","amount":1,"reason":"caf\u00e9"}`, `"code":"unsupported_media_type"`},
+		{"gateway", "/v1/orders/" + m.order + "/refund", "Bearer " + s.key, nil, `{"amount":1}`, `"message"`},
+		{"sgate", "/orders/" + m.order + "/refunds", "Bearer " + s.key, nil,
+			`{"amount":"0.01","reason":"caf\u00e9"}`, `"code":"unsupported_media_type"`},
+		{"upayments", "/api/v1/create-refund", "Bearer " + s.key, nil,
+			`{"orderId":"` + m.order + `","totalPrice":"0.01"}`, `"status":false`},
+		{"paylink", "/rest/partner/v2/merchant/cr/" + s.mer.CR + "/refund", m.partnerToken.header, nil,
+			`{"orderNumber":"` + m.order + `","refundReason":"caf\u00e9"}`, `"code":"unsupported_media_type"`},
+		{"techrar", fmt.Sprintf("/order/v1/merchant/invoices/%d/refund/", m.invoice), "Bearer " + s.key, []string{"app-id", app},
+			fmt.Sprintf(`{"comments":"x","refunded_items":[{"id":%d,"qty":1}]}`, m.invoiceItem), `"code":"unsupported_media_type"`},
+	} {
+		for _, ct := range []string{"application/json; charset=latin1", "application/json; charset=ISO-8859-1", "application/json;charset=windows-1256"} {
+			t.Run(tc.name+"/"+ct, func(t *testing.T) {
+				before := s.refundsOf(m.order)
+				r := s.do("POST", tc.path, "", tc.body, append([]string{"Authorization", tc.auth, "Content-Type", ct}, tc.headers...)...)
+				if r.status != 415 || !strings.Contains(r.raw, tc.want) {
+					t.Errorf("%d %s; want 415 with %s", r.status, r.raw, tc.want)
+				}
+				if n := s.refundsOf(m.order); n != before {
+					t.Errorf("a refused request made %d refunds", n-before)
+				}
+			})
+		}
+	}
+	for _, ct := range []string{"application/json; charset=utf-8", "application/json; charset=UTF-8", "application/json; charset=utf8", "application/json"} {
+		t.Run("native/"+ct, func(t *testing.T) {
+			r := s.do("POST", "/v1/refunds", "", `{"order_id":"`+m.order+`","amount":1}`, "Authorization", "Bearer "+s.key, "Content-Type", ct)
+			if r.status != 201 {
+				t.Errorf("%d %s; want 201", r.status, r.raw)
+			}
+		})
+	}
+}

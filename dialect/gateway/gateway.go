@@ -30,6 +30,8 @@
 //     airline.reference are empty, and the seed's nullable fields are null.
 //   - A key past its rate (--rate-limit) answers 429 {"message":"Too
 //     Many Attempts."} with Retry-After.
+//   - A body whose Content-Type declares a charset other than UTF-8
+//     answers 415 {"message":"The request body must be UTF-8 JSON."}.
 //   - Another method on the route's path answers 405 {"message":"The GET
 //     method is not supported for this route. Supported methods: POST."}
 //     with Allow: POST.
@@ -99,6 +101,10 @@ func (g *Gateway) refundAs(w http.ResponseWriter, r *http.Request, p refund.Prin
 	}
 	o, err := g.svc.FindOrder(ctx, p, id)
 	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	if err := api.CheckCharset(r); err != nil {
 		g.fail(w, r, err)
 		return
 	}
@@ -193,6 +199,8 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 			return
 		}
 		writeJSON(w, http.StatusUnprocessableEntity, invalid(fieldOr(param), refund.ErrorMessage(err)))
+	case api.ECodeUnsupportedMedia:
+		writeJSON(w, http.StatusUnsupportedMediaType, message{"The request body must be UTF-8 JSON."})
 	case refund.EProcessorUnavailable:
 		writeJSON(w, http.StatusServiceUnavailable, message{"The payment processor is unavailable; try again later."})
 	case refund.ERateLimited:

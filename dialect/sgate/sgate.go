@@ -33,7 +33,8 @@
 //     "field":"<request field at fault, when there is one>"} with status
 //     400 (invalid_request, invalid_amount), 401 (unauthorized), 403
 //     (forbidden), 404 (order_not_found, refund_not_found), 409
-//     (merchant_reference_reused, conflict), 413 (request_too_large), 422
+//     (merchant_reference_reused, conflict), 413 (request_too_large), 415
+//     (unsupported_media_type: a charset other than UTF-8), 422
 //     (amount_exceeds_refundable), 429 (rate_limited, with Retry-After),
 //     503 (processor_unavailable) or 500 (internal).
 package sgate
@@ -116,6 +117,10 @@ func (s *SGate) createFor(w http.ResponseWriter, r *http.Request, p refund.Princ
 	cur, err := money.LookupCurrency(o.Currency)
 	if err != nil {
 		s.fail(w, r, err) // the core accepted the currency; this is a bug
+		return
+	}
+	if err := api.CheckCharset(r); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, api.MaxBodyBytes+1))
@@ -258,6 +263,7 @@ var statusOf = map[string]int{
 	refund.EIdempotencyKeyInUse:     http.StatusConflict,
 	refund.EIdempotencyKeyReused:    http.StatusUnprocessableEntity,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
+	api.ECodeUnsupportedMedia:       http.StatusUnsupportedMediaType,
 	refund.EAmountExceedsRefundable: http.StatusUnprocessableEntity,
 	refund.EProcessorUnsupported:    http.StatusUnprocessableEntity,
 	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,

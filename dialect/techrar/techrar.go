@@ -56,7 +56,8 @@
 //     invalid_amount), 401 (unauthorized), 403 (forbidden), 404
 //     (invoice_not_found), 409 (idempotency_key_in_use, conflict,
 //     merchant_reference_reused), 413
-//     (request_too_large), 422 (amount_exceeds_refundable,
+//     (request_too_large), 415 (unsupported_media_type: a charset other
+//     than UTF-8), 422 (amount_exceeds_refundable,
 //     idempotency_key_reused), 429 (rate_limited, with Retry-After) or
 //     500 (internal).
 package techrar
@@ -234,6 +235,9 @@ func (t *Techrar) get(w http.ResponseWriter, r *http.Request) {
 
 // readBody reads a bounded request body.
 func readBody(r *http.Request) ([]byte, error) {
+	if err := api.CheckCharset(r); err != nil {
+		return nil, err
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, api.MaxBodyBytes+1))
 	var maxErr *http.MaxBytesError
 	if len(body) > api.MaxBodyBytes || errors.As(err, &maxErr) {
@@ -260,6 +264,7 @@ var statusOf = map[string]int{
 	refund.EConflict:                http.StatusConflict,
 	refund.EIdempotencyKeyInUse:     http.StatusConflict,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
+	api.ECodeUnsupportedMedia:       http.StatusUnsupportedMediaType,
 	refund.EAmountExceedsRefundable: http.StatusUnprocessableEntity,
 	refund.EProcessorUnsupported:    http.StatusUnprocessableEntity,
 	refund.EIdempotencyKeyReused:    http.StatusUnprocessableEntity,

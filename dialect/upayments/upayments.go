@@ -459,6 +459,7 @@ var statusOf = map[string]int{
 	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,
 	refund.ERateLimited:             http.StatusTooManyRequests,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
+	api.ECodeUnsupportedMedia:       http.StatusUnsupportedMediaType,
 }
 
 // fieldNames are the seed's names of the core's fields, for messages.
@@ -514,6 +515,9 @@ const codeTooLarge = "request_too_large"
 // decode reads one JSON object into v: bounded, unknown fields and
 // trailing data refused, errors naming the field.
 func decode(r *http.Request, v any) error {
+	if err := api.CheckCharset(r); err != nil {
+		return err
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if len(body) > maxBody {
 		return refund.Errorf(codeTooLarge, "", "request body is larger than %d bytes", maxBody)
