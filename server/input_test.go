@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -228,5 +229,55 @@ func TestInput_Charset(t *testing.T) {
 				t.Errorf("%d %s; want 201", r.status, r.raw)
 			}
 		})
+	}
+}
+
+// TestInput_CursorShape: a cursor is the id of a page's last object, so
+// one that is not shaped like an id refundd makes (lower-case hex and
+// dashes after the list's prefix) is refused on every list: "re_zzz"
+// sorts after every refund id and listed the first page again, and
+// upper-case hex sorts before lower-case, somewhere else than the
+// instant it reads as. An id of the list's shape that no object has
+// (pruned, or never made) is a place in the list, as ids are
+// time-ordered: the objects made before it.
+func TestInput_CursorShape(t *testing.T) {
+	s := mustStart(t)
+	orderID := s.mustOrder(cardOrder("4444", 10_000))
+	if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "amount": 100}); r.status != 201 {
+		t.Fatal(r.raw)
+	}
+	ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": "https://hooks.example.com/cursor"})
+	if ep.status != 201 {
+		t.Fatal(ep.raw)
+	}
+	for _, l := range []struct{ path, prefix string }{
+		{"/v1/orders", "ord"}, {"/v1/refunds", "re"}, {"/v1/events", "evt"}, {"/v1/audit", "aud"},
+		{"/v1/discrepancies", "dsc"}, {"/v1/webhook_endpoints/" + ep.str("id") + "/deliveries", "wa"},
+	} {
+		for _, tc := range []struct {
+			cursor string
+			ok     bool
+		}{
+			{l.prefix + "_zzz", false},
+			{l.prefix + "_", false},
+			{l.prefix + "_0195C2B2-1F3E-7B2A-8C4D-9E0F1A2B3C4D", false},
+			{l.prefix + "_0195c2b2 1f3e", false},
+			{l.prefix + "_ffffffff-ffff-7fff-bfff-ffffffffffff", true},
+			{l.prefix + "_999999999999", true},
+		} {
+			t.Run(l.path+"/"+tc.cursor, func(t *testing.T) {
+				r := s.do("GET", l.path+"?cursor="+url.QueryEscape(tc.cursor), s.key, nil)
+				if tc.ok {
+					if r.status != 200 {
+						t.Errorf("%d %s; want 200", r.status, r.raw)
+					}
+					return
+				}
+				expectError(t, r, 400, "invalid_request")
+				if r.str("error", "param") != "cursor" {
+					t.Errorf("param: want cursor, got %s", r.raw)
+				}
+			})
+		}
 	}
 }
