@@ -316,7 +316,10 @@ func (t *tx) FindMerchant(ctx context.Context, field, value, partnerID string) (
 	// col comes from merchantFields, never from the caller.
 	where := col + ` = $1`
 	if col == "email" {
-		where = `lower(email) = lower($1)`
+		// Case folds ASCII letters only, as SQLite's lower() does: in
+		// the database's UTF-8 locale lower() also folded Ä to ä, and
+		// one address found a merchant on PostgreSQL and none on SQLite.
+		where = `lower(email COLLATE "C") = lower($1 COLLATE "C")`
 	}
 	// The partner filter is in the query, not applied to its first row: an
 	// unlinked merchant sharing the value must not hide the linked one.

@@ -101,6 +101,7 @@ var merchantTests = []test{
 		m2 := f.mustCreateMerchant(func(m *refund.Merchant) {
 			m.CR, m.Freelancer, m.Email, m.Mobile, m.AccountNo = "1010000002", "FL-2", "two@example.com", "+966500000002", "ACC-2"
 		})
+		m3 := f.mustCreateMerchant(func(m *refund.Merchant) { m.Email = "Ärzte@example.com" })
 		f.mustCreateMerchant() // every lookup field empty
 		for _, tc := range []struct {
 			field, value string
@@ -111,6 +112,10 @@ var merchantTests = []test{
 			{"mobile", "+966500000002", m2},
 			{"email", "one@example.com", m1},
 			{"email", "One@Example.COM", m1}, // emails compare without case
+			// ... of ASCII letters only, on every store: SQLite's lower()
+			// folds no other letter, PostgreSQL's (in a UTF-8 locale) did.
+			{"email", "ÄRZTE@EXAMPLE.COM", m3},
+			{"email", "ärzte@example.com", nil},
 			{"accountNo", "ACC-2", m2},
 			{"app_id", strconv.FormatInt(m1.AppID, 10), m1},
 			{"app_id", strconv.FormatInt(m2.AppID, 10), m2},
