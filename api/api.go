@@ -224,6 +224,14 @@ func (a *API) onlyQuery(names []string, h http.HandlerFunc) http.HandlerFunc {
 			}
 			for _, n := range names {
 				if v, ok := q[n]; ok {
+					for _, s := range v {
+						// Each value is compared with stored text: the
+						// same 400 on both stores (refund.CheckLookup).
+						if err := refund.CheckLookup(n, s); err != nil {
+							a.fail(w, r, err)
+							return
+						}
+					}
 					kept[n] = v
 				}
 			}
@@ -581,6 +589,11 @@ func pathID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
 	if id == "" || len(id) > 128 {
 		return "", refund.Errorf(refund.EInvalidRequest, "id", "invalid id")
+	}
+	// No store holds such an id; PostgreSQL refused it, SQLite found
+	// nothing: the same 400 on both.
+	if err := refund.CheckLookup("id", id); err != nil {
+		return "", err
 	}
 	return id, nil
 }

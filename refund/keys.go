@@ -324,6 +324,9 @@ func (s *Service) ActForMerchant(ctx context.Context, p Principal, field, value 
 	if p.PartnerID == "" || !p.Has(ScopePartner) {
 		return Principal{}, Errorf(EForbidden, "", "only a partner may act for a merchant")
 	}
+	if err := CheckLookup(field, value); err != nil {
+		return Principal{}, err
+	}
 	notFound := Errorf(EMerchantNotFound, field, "no merchant linked to this partner has %s %q", field, value)
 	var k *APIKey
 	var m *Merchant

@@ -311,6 +311,9 @@ func (s *Service) FindOrder(ctx context.Context, p Principal, idOrReference stri
 	if err := require(p, ScopeOrdersRead); err != nil {
 		return nil, err
 	}
+	if err := CheckLookup("order_id", idOrReference); err != nil {
+		return nil, err // the dialects' lookup of the order their request names
+	}
 	var o *Order
 	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
 		o, err = findOrder(ctx, tx, p.MerchantID, idOrReference)

@@ -65,6 +65,8 @@ func (in *RefundInput) validate() error {
 	switch {
 	case in.OrderID == "":
 		return Errorf(EInvalidRequest, "order_id", "order_id is required")
+	case CheckLookup("order_id", in.OrderID) != nil:
+		return CheckLookup("order_id", in.OrderID)
 	case in.Amount != nil && *in.Amount <= 0:
 		return Errorf(EInvalidAmount, "amount", "amount must be a positive integer in minor units")
 	case CheckText("reason", in.Reason, 500) != nil:

@@ -24,3 +24,16 @@ func CheckText(param, s string, max int) error {
 	}
 	return nil
 }
+
+// CheckLookup refuses text that names something to find (an id, a
+// reference, a filter's value) when no store could hold it: not UTF-8,
+// or with a NUL. No object has such a name, but PostgreSQL refuses to
+// compare a column with it while SQLite finds nothing: checked here,
+// before any store, the caller gets the same 400 on both. param names
+// the field in the error.
+func CheckLookup(param, s string) error {
+	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+		return Errorf(EInvalidRequest, param, "%s must be UTF-8 text without NUL characters", param)
+	}
+	return nil
+}

@@ -281,3 +281,72 @@ func TestInput_CursorShape(t *testing.T) {
 		}
 	}
 }
+
+// TestInput_UnstorableTextInLookups: an id or filter that no store can
+// hold as text (a NUL, bytes that are not UTF-8), in a path, a query or
+// a body, is the same 400 (the gateway's 422) on both stores, in the
+// surface's shape: PostgreSQL refused it when reading, SQLite answered
+// not found or an empty list.
+func TestInput_UnstorableTextInLookups(t *testing.T) {
+	type result struct {
+		status int
+		raw    string
+	}
+	got := map[string]map[string]result{}
+	var names []string
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.start(t)
+			m := newMatrix(t, s)
+			for _, tc := range []struct {
+				name, method, path, auth string
+				body                     string
+				status                   int
+				want                     string
+			}{
+				{"native/order", "GET", "/v1/orders/ord_%00", "Bearer " + s.key, "", 400, `"param":"id"`},
+				{"native/refund", "GET", "/v1/refunds/re_%FF", "Bearer " + s.key, "", 400, `"param":"id"`},
+				{"native/cancel", "POST", "/v1/refunds/re_%00/cancel", "Bearer " + s.key, "", 400, `"param":"id"`},
+				{"native/endpoint", "GET", "/v1/webhook_endpoints/we_%00", "Bearer " + s.key, "", 400, `"param":"id"`},
+				{"native/orders?reference", "GET", "/v1/orders?reference=%FF", "Bearer " + s.key, "", 400, `"param":"reference"`},
+				{"native/refunds?order_id", "GET", "/v1/refunds?order_id=%00", "Bearer " + s.key, "", 400, `"param":"order_id"`},
+				{"native/events?refund_id", "GET", "/v1/events?refund_id=%00", "Bearer " + s.key, "", 400, `"param":"refund_id"`},
+				{"native/audit?action", "GET", "/v1/audit?action=%FF", "Bearer " + s.key, "", 400, `"param":"action"`},
+				{"native/refund.order_id", "POST", "/v1/refunds", "Bearer " + s.key, `{"order_id":"ord_\u0000","amount":1}`, 400, `"param":"order_id"`},
+				{"gateway", "POST", "/v1/orders/%00/refund", "Bearer " + s.key, `{"amount":1}`, 422, `"errors"`},
+				{"sgate", "POST", "/orders/%FF/refunds", "Bearer " + s.key, `{"amount":"0.01","reason":"x"}`, 400, `"code":"invalid_request"`},
+				{"sgate/list", "GET", "/orders/%00/refunds", "Bearer " + s.key, "", 400, `"code":"invalid_request"`},
+				{"upayments", "POST", "/api/v1/create-refund", "Bearer " + s.key, `{"orderId":"a\u0000","totalPrice":"0.01"}`, 400, `"status":false`},
+				{"paylink/orderNumber", "POST", "/rest/partner/v2/merchant/cr/" + s.mer.CR + "/refund", m.partnerToken.header,
+					`{"orderNumber":"a\u0000","refundReason":"x"}`, 400, `"code":"invalid_request"`},
+				{"paylink/value", "POST", "/rest/partner/v2/merchant/email/a%00b@example.com/refund", m.partnerToken.header,
+					`{"orderNumber":"` + m.order + `","refundReason":"x"}`, 400, `"code":"invalid_request"`},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					refunds := s.refundsOf(m.order)
+					var body any
+					if tc.body != "" {
+						body = tc.body
+					}
+					r := s.do(tc.method, tc.path, "", body, "Authorization", tc.auth)
+					if r.status != tc.status || !strings.Contains(r.raw, tc.want) {
+						t.Errorf("%d %s; want %d with %s", r.status, r.raw, tc.status, tc.want)
+					}
+					if n := s.refundsOf(m.order); n != refunds {
+						t.Errorf("a refused request made %d refunds", n-refunds)
+					}
+					if got[tc.name] == nil {
+						got[tc.name] = map[string]result{}
+						names = append(names, tc.name)
+					}
+					got[tc.name][b.name] = result{r.status, r.raw}
+				})
+			}
+		})
+	}
+	for _, n := range names {
+		if a, b := got[n]["SQLite"], got[n]["PostgreSQL"]; b.status != 0 && a != b {
+			t.Errorf("%s: SQLite answers %d %s, PostgreSQL %d %s", n, a.status, a.raw, b.status, b.raw)
+		}
+	}
+}
