@@ -7,12 +7,13 @@ import (
 )
 
 // KeyWatcher is implemented by stores that tell every node when an API key
-// is revoked (PostgreSQL: LISTEN/NOTIFY in the revoking transaction).
+// is created or revoked (PostgreSQL: LISTEN/NOTIFY in the creating or
+// revoking transaction).
 type KeyWatcher interface {
-	// WatchKeys calls changed with the prefix of every key revoked from
-	// now on, on any node, and with "" whenever revocations may have been
-	// missed (the watch (re)started), until ctx ends. It returns when ctx
-	// ends.
+	// WatchKeys calls changed with the prefix of every key created or
+	// revoked from now on, on any node, and with "" whenever changes may
+	// have been missed (the watch (re)started), until ctx ends. It returns
+	// when ctx ends.
 	WatchKeys(ctx context.Context, changed func(prefix string))
 }
 
@@ -21,9 +22,17 @@ type KeyWatcher interface {
 // once, on another node when its store's notification arrives (KeyWatcher),
 // and in any case after KeyCacheTTL: the bound on a revocation's delay if a
 // notification is lost or the store cannot send one.
+//
+// It also keeps prefixes the store does not know (unknown), for as long,
+// so that a client repeating a key that does not exist costs one read per
+// KeyCacheTTL rather than one per request. A key created later is never
+// refused for it: its prefix is 48 random bits nobody could have sent
+// before, and its creation drops the prefix here like a revocation does,
+// on every node the store can tell.
 type keyCache struct {
-	mu sync.Mutex
-	m  map[string]cachedKey
+	mu      sync.Mutex
+	m       map[string]cachedKey
+	unknown map[string]time.Time // prefix -> when the store said unknown
 	// drops counts drop calls: a key read before one may be the revoked
 	// key as it was, and must not be cached after it (see put).
 	drops uint64
@@ -34,11 +43,20 @@ type cachedKey struct {
 	at  time.Time
 }
 
-// get answers the cached key, or false and the count of drops so far,
-// which the caller hands to put with the key it reads instead.
+// maxUnknownKeys bounds the unknown prefixes kept: a flood of random ones
+// (which this cache cannot absorb: the per-source failure limit does)
+// clears them, never the known keys.
+const maxUnknownKeys = 10_000
+
+// get answers the cached key (nil: the store does not know prefix), or
+// false and the count of drops so far, which the caller hands to put with
+// the key it reads instead.
 func (c *keyCache) get(prefix string, now time.Time, ttl time.Duration) (*APIKey, bool, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if at, ok := c.unknown[prefix]; ok && now.Sub(at) < ttl && !now.Before(at) {
+		return nil, true, c.drops
+	}
 	e, ok := c.m[prefix]
 	if !ok || now.Sub(e.at) >= ttl || now.Before(e.at) {
 		return nil, false, c.drops
@@ -46,13 +64,20 @@ func (c *keyCache) get(prefix string, now time.Time, ttl time.Duration) (*APIKey
 	return e.key, true, c.drops
 }
 
-// put caches k, read after get answered drops, unless a key was dropped
-// since: the read may have preceded that revocation, and caching it would
-// undo the drop until the TTL.
+// put caches k (nil: unknown), read after get answered drops, unless a
+// key was dropped since: the read may have preceded that revocation (or
+// creation), and caching it would undo the drop until the TTL.
 func (c *keyCache) put(prefix string, k *APIKey, now time.Time, drops uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.drops != drops {
+		return
+	}
+	if k == nil {
+		if c.unknown == nil || len(c.unknown) >= maxUnknownKeys {
+			c.unknown = map[string]time.Time{}
+		}
+		c.unknown[prefix] = now
 		return
 	}
 	if c.m == nil {
@@ -71,13 +96,15 @@ func (c *keyCache) drop(prefix string) {
 	c.drops++
 	if prefix == "" {
 		clear(c.m)
+		clear(c.unknown)
 		return
 	}
 	delete(c.m, prefix)
+	delete(c.unknown, prefix)
 }
 
-// WatchKeys keeps this node's key cache in step with revocations on other
-// nodes until ctx ends, when the store can tell (KeyWatcher); otherwise it
+// WatchKeys keeps this node's key cache in step with creations and
+// revocations on other nodes until ctx ends, when the store can tell (KeyWatcher); otherwise it
 // returns at once and KeyCacheTTL alone bounds a revocation's delay. It
 // closes listening once the watch is in place (at once when there is no
 // watch), so that a node can start serving only after it hears

@@ -1,7 +1,10 @@
 package refund_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,6 +119,13 @@ func TestAuthenticate_RevokedDuringRead(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				if _, ok := h.st.(refund.KeyWatcher); ok {
+					for p := range heard {
+						if p == k.Prefix {
+							break // the creation's notice, not the revocation's
+						}
+					}
+				}
 				revoke := func() {
 					if where == "ThisNode" {
 						if err := svc.RevokeKey(h.ctx, k.ID); err != nil {
@@ -161,4 +171,142 @@ func TestAuthenticate_MalformedKeyIsUnauthorized(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A client repeating a well-formed key that does not exist costs one store
+// read per KeyCacheTTL, not one per request, like a known key.
+func TestAuthenticate_UnknownKeyCached(t *testing.T) {
+	h := newHarness(t, newLateProcessor(), nil)
+	cs := &countingStore{Store: h.st}
+	svc := h.node(newLateProcessor(), func(c *refund.Config) { c.Store, c.KeyCacheTTL = cs, 5*time.Second })
+	const unknown = "rk_0123456789ab_00000000000000000000000000000000"
+	for range 100 {
+		if _, err := svc.Authenticate(h.ctx, unknown); refund.ErrorCode(err) != refund.EUnauthorized {
+			t.Fatalf("unknown key: %v, want unauthorized", err)
+		}
+	}
+	if n := cs.views.Load(); n != 1 {
+		t.Fatalf("100 authentications with one unknown key read the store %d times, want 1", n)
+	}
+	h.clk.Advance(5 * time.Second)
+	_, _ = svc.Authenticate(h.ctx, unknown)
+	if n := cs.views.Load(); n != 2 {
+		t.Fatalf("after the TTL: %d reads, want 2", n)
+	}
+}
+
+// A key created after its prefix was cached as unknown works at once, on
+// the node that created it and on another one the store tells (here both
+// nodes draw the same "random" key, which real keys never do).
+func TestAuthenticate_CreatedAfterCachedUnknown(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		for _, where := range []string{"ThisNode", "OtherNode"} {
+			t.Run(where, func(t *testing.T) {
+				h := newHarnessOn(t, open, newLateProcessor(), nil)
+				if _, ok := h.st.(refund.KeyWatcher); where == "OtherNode" && !ok {
+					t.Skip("this store sends no creations: KeyCacheTTL alone bounds them on another node")
+				}
+				fixed := func(c *refund.Config) { c.Rand = bytes.NewReader(bytes.Repeat([]byte{0xab}, 22)) }
+				heard := make(chan string, 16)
+				svc := h.node(newLateProcessor(), func(c *refund.Config) {
+					fixed(c)
+					c.KeyCacheTTL = time.Hour
+					c.OnKeyRevoked = func(prefix string) { heard <- prefix }
+				})
+				ctx, stop := context.WithCancel(h.ctx)
+				done := make(chan struct{})
+				t.Cleanup(func() { stop(); <-done })
+				listening := make(chan struct{})
+				go func() { defer close(done); svc.WatchKeys(ctx, listening) }()
+				<-listening
+
+				raw := "rk_" + strings.Repeat("ab", 6) + "_" + strings.Repeat("ab", 16)
+				if _, err := svc.Authenticate(h.ctx, raw); refund.ErrorCode(err) != refund.EUnauthorized {
+					t.Fatalf("before the key exists: %v, want unauthorized", err)
+				}
+				creator := svc
+				if where == "OtherNode" {
+					creator = h.node(newLateProcessor(), fixed)
+				}
+				k, got, err := creator.CreateKey(h.ctx, h.p.MerchantID, "", []string{refund.ScopeOrdersRead})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != raw {
+					t.Fatalf("key %q, want %q", got, raw)
+				}
+				for where == "OtherNode" {
+					select {
+					case p := <-heard:
+						if p != k.Prefix {
+							continue
+						}
+					case <-time.After(10 * time.Second): // the notice comes in milliseconds
+						t.Fatal("no notice of the key's creation reached this node")
+					}
+					break
+				}
+				if _, err := svc.Authenticate(h.ctx, raw); err != nil {
+					t.Fatalf("the new key: %v", err)
+				}
+			})
+		}
+	})
+}
+
+// Failed authentications are limited per client address: past the burst,
+// a key the node has not cached as valid answers rate_limited without a
+// store read; a cached valid key, another address and the same address a
+// moment later are served. An IPv6 client is one /64.
+func TestAuthenticate_FailuresLimitedPerSource(t *testing.T) {
+	for _, tc := range []struct {
+		name, ip, sibling, other string
+	}{
+		{"IPv4", "203.0.113.7", "", "203.0.113.8"},
+		{"IPv6", "2001:db8:1:2::7", "2001:db8:1:2:ffff::1", "2001:db8:1:3::7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, newLateProcessor(), nil)
+			cs := &countingStore{Store: h.st}
+			svc := h.node(newLateProcessor(), func(c *refund.Config) {
+				c.Store, c.AuthFailureRate, c.AuthFailureBurst = cs, 2, 3
+			})
+			_, valid, err := svc.CreateKey(h.ctx, h.p.MerchantID, "", []string{refund.ScopeOrdersRead})
+			if err != nil {
+				t.Fatal(err)
+			}
+			from := func(ip string) context.Context { return refund.WithRequest(h.ctx, refund.RequestInfo{IP: ip}) }
+			if _, err := svc.Authenticate(from(tc.ip), valid); err != nil { // cached from now on
+				t.Fatal(err)
+			}
+			garbage := func(i int) string { return fmt.Sprintf("rk_%012x_%032x", i, i) }
+			for i := range 3 {
+				if _, err := svc.Authenticate(from(tc.ip), garbage(i)); refund.ErrorCode(err) != refund.EUnauthorized {
+					t.Fatalf("failure %d within the burst: %v", i, err)
+				}
+			}
+			before := cs.views.Load()
+			limited := tc.ip
+			if tc.sibling != "" {
+				limited = tc.sibling // the same /64
+			}
+			_, err = svc.Authenticate(from(limited), garbage(100))
+			if refund.ErrorCode(err) != refund.ERateLimited || refund.RetryAfter(err) != 500*time.Millisecond {
+				t.Fatalf("past the burst: %v (retry after %v), want rate_limited after 500ms", err, refund.RetryAfter(err))
+			}
+			if n := cs.views.Load() - before; n != 0 {
+				t.Fatalf("a refused authentication read the store %d times", n)
+			}
+			if _, err := svc.Authenticate(from(tc.ip), valid); err != nil {
+				t.Fatalf("cached valid key from the limited address: %v", err)
+			}
+			if _, err := svc.Authenticate(from(tc.other), garbage(101)); refund.ErrorCode(err) != refund.EUnauthorized {
+				t.Fatalf("another address: %v, want unauthorized", err)
+			}
+			h.clk.Advance(500 * time.Millisecond)
+			if _, err := svc.Authenticate(from(tc.ip), garbage(102)); refund.ErrorCode(err) != refund.EUnauthorized {
+				t.Fatalf("half a second later: %v, want unauthorized", err)
+			}
+		})
+	}
 }

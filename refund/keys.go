@@ -124,6 +124,7 @@ func (s *Service) CreateMerchant(ctx context.Context, in MerchantInput) (*Mercha
 	if err != nil {
 		return nil, "", err
 	}
+	s.keys.drop(KeyPrefix(raw)) // see createKey
 	return m, raw, nil
 }
 
@@ -168,6 +169,7 @@ func (s *Service) CreatePartner(ctx context.Context, name string, merchantIDs []
 	if err != nil {
 		return nil, "", err
 	}
+	s.keys.drop(KeyPrefix(raw)) // see createKey
 	return p, raw, nil
 }
 
@@ -201,6 +203,9 @@ func (s *Service) CreateKey(ctx context.Context, merchantID, partnerID string, s
 		k, raw, err = s.createKey(ctx, tx, merchantID, partnerID, scopes)
 		return err
 	})
+	if err == nil {
+		s.keys.drop(k.Prefix) // see createKey
+	}
 	return k, raw, err
 }
 
@@ -216,6 +221,9 @@ func validScope(sc string, partner bool) bool {
 	return false
 }
 
+// createKey makes a key in tx. Its caller drops the key's prefix from this
+// node's cache once tx committed (the store tells other nodes), so that a
+// prefix cached as unknown before cannot refuse the new key.
 func (s *Service) createKey(ctx context.Context, tx Tx, merchantID, partnerID string, scopes []string) (*APIKey, string, error) {
 	raw, err := s.newKey()
 	if err != nil {
@@ -278,15 +286,20 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 	}
 	started := time.Now()
 	now := s.cfg.Now()
+	source := sourceOf(RequestFrom(ctx).IP)
 	k, cached, drops := s.keys.get(prefix, now, s.cfg.KeyCacheTTL)
 	if !cached {
+		// Only a read can cost the store: a source that failed too often
+		// waits before it may cause another.
+		if err := s.sources.allow(source, now); err != nil {
+			return Principal{}, err
+		}
 		err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
 			k, err = tx.GetAPIKeyByPrefix(ctx, prefix)
 			return err
 		})
 		if ErrorCode(err) == EKeyNotFound {
-			traceSince(ctx, "auth", started)
-			return Principal{}, unauthorized
+			k, err = nil, nil
 		}
 		if err != nil {
 			return Principal{}, err
@@ -296,7 +309,8 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 		}
 	}
 	traceSince(ctx, "auth", started)
-	if subtle.ConstantTimeCompare(k.Hash, hashKey(raw)) != 1 || k.RevokedAt != nil {
+	if k == nil || subtle.ConstantTimeCompare(k.Hash, hashKey(raw)) != 1 || k.RevokedAt != nil {
+		s.sources.fail(source, now)
 		return Principal{}, unauthorized
 	}
 	if err := s.limits.take(k.ID, s.cfg.Now()); err != nil {

@@ -90,6 +90,13 @@ type Config struct {
 	// connectors; without them orders can only use Processor.
 	Sealer  Sealer
 	Connect Connect
+	// AuthFailureRate is how many failed API key authentications per
+	// second each client address (IPv6: each /64) may cause on this node
+	// once it has spent a burst of AuthFailureBurst; past it, a request
+	// whose key is not cached as valid answers ERateLimited without
+	// reading the store (defaults 1 and 30; negative: no limit).
+	AuthFailureRate  float64
+	AuthFailureBurst int
 	// KeyCacheTTL is how long an API key read by Authenticate is kept
 	// without asking the store again (default 5s; negative: never kept).
 	// It bounds how late a revocation reaches a node that missed the
@@ -106,6 +113,7 @@ type Service struct {
 	log      *slog.Logger
 	inflight chan struct{} // processor call slots
 	limits   *keyLimits    // nil: unlimited
+	sources  *sourceLimits // failed authentications; nil: unlimited
 	clock    storeClock
 	// connectors are the built connectors of processor accounts.
 	connectors connectorCache
@@ -121,6 +129,9 @@ func NewService(cfg Config) (*Service, error) {
 	// all: either would turn the limit off without a word.
 	if !(cfg.RateLimit >= 0) {
 		return nil, fmt.Errorf("refund: RateLimit %v is not a number of requests per second (0: unlimited)", cfg.RateLimit)
+	}
+	if cfg.AuthFailureRate != cfg.AuthFailureRate { // NaN: a limit that never refuses
+		return nil, fmt.Errorf("refund: AuthFailureRate %v is not a number of failures per second", cfg.AuthFailureRate)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -185,7 +196,7 @@ func NewService(cfg Config) (*Service, error) {
 		cfg.InFlightWait = cfg.ProcessorTimeout
 	}
 	return &Service{cfg: cfg, log: cfg.Log, inflight: make(chan struct{}, cfg.MaxInFlight),
-		limits: newKeyLimits(cfg.RateLimit, cfg.RateBurst)}, nil
+		limits: newKeyLimits(cfg.RateLimit, cfg.RateBurst), sources: newSourceLimits(cfg.AuthFailureRate, cfg.AuthFailureBurst)}, nil
 }
 
 // now returns the clock in UTC, truncated to microseconds so that every

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -84,5 +85,48 @@ func TestAuditTrail(t *testing.T) {
 	// Another merchant sees none of it, not even by object id.
 	if o := s.do("GET", "/v1/audit?object_id="+queued.str("id"), other, nil); len(o.get("data").([]any)) != 0 {
 		t.Errorf("another merchant sees the trail: %s", o.raw)
+	}
+}
+
+// TestAuthFailureLimitPerSource: made-up keys from one address cost the
+// database a bounded number of reads. Past the burst of failures the
+// surface answers 429 in its own error shape with Retry-After, while the
+// merchant's key, cached as valid, still works from that address.
+func TestAuthFailureLimitPerSource(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, method, path string
+		refused            int                // the surface's status for a bad key
+		shape              func(r reply) bool // the surface's 429 body
+	}{
+		{"Native", "GET", "/v1/orders", http.StatusUnauthorized, func(r reply) bool { return r.str("error", "code") == "rate_limited" }},
+		{"Gateway", "POST", "/v1/orders/ord_x/refund", http.StatusForbidden, func(r reply) bool { return r.str("message") == "Too Many Attempts." }},
+		{"SGate", "GET", "/orders/ord_x/refunds", http.StatusUnauthorized, func(r reply) bool { return r.str("code") == "rate_limited" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := mustStart(t, func(c *server.Config) { c.AuthFailureRate, c.AuthFailureBurst = 1, 2 })
+			if r := s.do("GET", "/v1/orders", s.key, nil); r.status != http.StatusOK { // now cached
+				t.Fatalf("valid key: %d %s", r.status, r.raw)
+			}
+			garbage := func(i int) string { return fmt.Sprintf("rk_%012x_%032x", i, i) }
+			for i := range 2 {
+				if r := s.do(tc.method, tc.path, garbage(i), map[string]any{"amount": 1}); r.status != tc.refused {
+					t.Fatalf("failure %d within the burst: %d %s", i, r.status, r.raw)
+				}
+			}
+			r := s.do(tc.method, tc.path, garbage(2), map[string]any{"amount": 1})
+			if r.status != http.StatusTooManyRequests || !tc.shape(r) || r.header.Get("Retry-After") != "1" {
+				t.Fatalf("past the burst: %d %s (Retry-After %q), want 429 in the surface's shape after 1s",
+					r.status, r.raw, r.header.Get("Retry-After"))
+			}
+			if r := s.do("GET", "/v1/orders", s.key, nil); r.status != http.StatusOK {
+				t.Fatalf("the merchant's cached key from the same address: %d %s", r.status, r.raw)
+			}
+			s.clock.Advance(time.Second)
+			if r := s.do(tc.method, tc.path, garbage(3), map[string]any{"amount": 1}); r.status != tc.refused {
+				t.Fatalf("a second later: %d %s, want %d", r.status, r.raw, tc.refused)
+			}
+		})
 	}
 }

@@ -71,6 +71,11 @@ type Config struct {
 	// unlimited), with bursts of RateBurst.
 	RateLimit float64
 	RateBurst int
+	// AuthFailureRate and AuthFailureBurst bound the failed API key
+	// authentications per client address on this node (refund.Config;
+	// 0: the defaults, negative: no limit).
+	AuthFailureRate  float64
+	AuthFailureBurst int
 	// WebhookSchedule overrides the webhook retry schedule.
 	WebhookSchedule []time.Duration
 	// TracingEndpoint, when set, exports OpenTelemetry traces to this
@@ -273,7 +278,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.Service, err = refund.NewService(refund.Config{Store: st, Processor: proc, NewID: cfg.NewID, Now: cfg.Now,
 		Sealer: sealer, Connect: conns.Connect,
 		Log: cfg.Log, ProcessorTimeout: cfg.ProcessorTimeout, Lease: cfg.Lease, MaxInFlight: cfg.MaxInFlight, InFlightWait: cfg.InFlightWait,
-		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate),
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, AuthFailureRate: cfg.AuthFailureRate, AuthFailureBurst: cfg.AuthFailureBurst, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate),
 		Invoicer: invoicer, Credentials: credential.Argon2{}, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBackoff, ReviewPoll: cfg.ReviewPoll,
 		StoreClock: storeClock, SweepAges: cfg.SweepAges})
 	if err != nil {

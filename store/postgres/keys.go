@@ -7,13 +7,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// keysChannel carries the prefix of every revoked API key.
+// keysChannel carries the prefix of every API key created or revoked.
 const keysChannel = "refundd_api_keys"
 
-// WatchKeys listens on its own connection for key revocations (NOTIFY in
-// the revoking transaction) and reports each prefix; after every (re)start
-// of the listener it reports "" first, since revocations made while it was
-// not listening were missed. It returns when ctx ends.
+// WatchKeys listens on its own connection for key creations and
+// revocations (NOTIFY in the creating or revoking transaction) and reports
+// each prefix; after every (re)start of the listener it reports "" first,
+// since changes made while it was not listening were missed. It returns when ctx ends.
 func (s *Store) WatchKeys(ctx context.Context, changed func(prefix string)) {
 	for ctx.Err() == nil {
 		s.listenKeys(ctx, changed)

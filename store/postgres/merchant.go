@@ -393,7 +393,10 @@ func (t *tx) CreateAPIKey(ctx context.Context, k *refund.APIKey) error {
 	if scopes == nil {
 		scopes = []string{}
 	}
-	_, err := t.exec(ctx, "create api key", `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	// Every node drops the prefix from its cache when (and only if) this
+	// transaction commits: one that saw it as unknown must not refuse it.
+	_, err := t.exec(ctx, "create api key", `WITH k AS (INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING prefix)
+		SELECT pg_notify('`+keysChannel+`', prefix) FROM k`,
 		k.ID, k.Prefix, hash, nullString(k.MerchantID), nullString(k.PartnerID), scopes, k.CreatedAt, k.RevokedAt)
 	return err
 }
