@@ -858,14 +858,31 @@ func (s *Service) ListDiscrepancies(ctx context.Context, p Principal, f Discrepa
 // commit) and its changed pages for as long.
 const housekeepStep = 5000
 
-// Housekeep deletes expired idempotency keys, housekeepStep at a time,
-// each step its own transaction.
+// Housekeep deletes expired idempotency keys, then failed sign-ins that
+// can no longer count towards a lock, housekeepStep at a time, each step
+// its own transaction.
 func (s *Service) Housekeep(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		var n int
 		err := s.write(ctx, func(tx Tx) (err error) {
 			n, err = tx.DeleteExpiredIdempotency(ctx, s.now(), housekeepStep)
+			return err
+		})
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < housekeepStep {
+			break
+		}
+	}
+	// Failed sign-ins are kept while they can still count towards a lock.
+	for {
+		var n int
+		err := s.write(ctx, func(tx Tx) (err error) {
+			now := s.now()
+			n, err = tx.DeleteStaleSignInFailures(ctx, now.Add(-LockoutFor), now, housekeepStep)
 			return err
 		})
 		total += n

@@ -34,7 +34,8 @@ var RoleScopes = map[string][]string{
 }
 
 // Sign-in limits: after MaxFailedSignIns wrong passwords (or codes) in a
-// row, an account is locked for LockoutFor.
+// row from one address, the account is locked for LockoutFor from that
+// address (see SignIn).
 const (
 	MaxFailedSignIns = 5
 	LockoutFor       = 15 * time.Minute
@@ -56,6 +57,8 @@ type User struct {
 	PasswordHash string // argon2id, PHC string format (Credentials)
 	TOTPSecret   string // base32; "" when the second factor is off
 	Disabled     bool
+	// FailedLogins and LockedUntil are no longer used: failed sign-ins
+	// are counted per account and address (UserTx.FailSignIn).
 	FailedLogins int
 	LockedUntil  time.Time
 	CreatedAt    time.Time
@@ -98,10 +101,19 @@ type UserTx interface {
 	// SetConsoleSessionLanguage records the session's language; ENotFound
 	// when there is no such session.
 	SetConsoleSessionLanguage(ctx context.Context, idHash, language string) error
-	// FailSignIn counts a sign-in attempt in one statement: the max-th in
-	// a row resets the count and locks the account until lockUntil. It
-	// returns the account's lock after the count (zero: not locked).
-	FailSignIn(ctx context.Context, userID string, max int, lockUntil, now time.Time) (time.Time, error)
+	// FailSignIn counts a sign-in attempt on account (the SHA-256 of an
+	// email address, a user's or not) from source (a client address) in
+	// one statement: the max-th in a row resets the count and locks that
+	// pair until lockUntil; an attempt while the pair is locked is not
+	// counted. It returns the pair's lock after the count (zero: not
+	// locked). Other sources' attempts on account are not affected.
+	FailSignIn(ctx context.Context, account, source string, max int, lockUntil, now time.Time) (time.Time, error)
+	// ClearSignInFailures forgets the attempts on account from each of
+	// sources, or from every source when sources is nil.
+	ClearSignInFailures(ctx context.Context, account string, sources []string) error
+	// DeleteStaleSignInFailures deletes up to limit records last counted
+	// before before whose lock (if any) ended by now, and returns how many.
+	DeleteStaleSignInFailures(ctx context.Context, before, now time.Time, limit int) (int, error)
 	// UseTOTPStep records step as the user's last second-factor time step
 	// if it is later than the recorded one, in one statement, and returns
 	// EConflict when it is not (that code, or a later one, signed in
@@ -181,6 +193,12 @@ func (s *Service) ListUsers(ctx context.Context, merchantID string) ([]*User, er
 // disable, reset a password, turn TOTP on), and ends the user's sessions:
 // after any of these, whoever holds one must sign in again.
 func (s *Service) ChangeUser(ctx context.Context, id string, change func(u *User) error) (*User, error) {
+	return s.changeUser(ctx, id, change, nil)
+}
+
+// changeUser is ChangeUser, running also (when not nil) in the same
+// transaction.
+func (s *Service) changeUser(ctx context.Context, id string, change func(u *User) error, also func(tx Tx, u *User) error) (*User, error) {
 	var u *User
 	err := s.write(ctx, func(tx Tx) (err error) {
 		if u, err = tx.GetUser(ctx, id); err != nil {
@@ -193,12 +211,18 @@ func (s *Service) ChangeUser(ctx context.Context, id string, change func(u *User
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
+		if also != nil {
+			if err := also(tx, u); err != nil {
+				return err
+			}
+		}
 		return tx.DeleteUserSessions(ctx, u.ID)
 	})
 	return u, err
 }
 
-// ResetPassword sets a user's password and unlocks the account.
+// ResetPassword sets a user's password and unlocks the account from every
+// address.
 func (s *Service) ResetPassword(ctx context.Context, id, password string) (*User, error) {
 	if err := validPassword(password); err != nil {
 		return nil, err
@@ -207,10 +231,11 @@ func (s *Service) ResetPassword(ctx context.Context, id, password string) (*User
 	if err != nil {
 		return nil, err
 	}
-	return s.ChangeUser(ctx, id, func(u *User) error {
+	// The account's locks, from every address, end with the old password.
+	return s.changeUser(ctx, id, func(u *User) error {
 		u.PasswordHash, u.FailedLogins, u.LockedUntil = hash, 0, time.Time{}
 		return nil
-	})
+	}, func(tx Tx, u *User) error { return tx.ClearSignInFailures(ctx, hashID(u.Email), nil) })
 }
 
 // EnableTOTP gives a user a new second-factor secret and returns the
@@ -232,10 +257,20 @@ func UserPrincipal(u *User) Principal {
 
 // SignIn checks a console user's email, password and (when the account has
 // one) second-factor code, and opens a session stored in the database.
-// Every failure, a locked account's included, does the same hashing work
-// and answers the same EUnauthorized, so the form reveals nothing about
-// which part was wrong or whether the account exists; MaxFailedSignIns
-// attempts in a row without a success lock the account for LockoutFor.
+// Every failure, a locked account's included, does the same work (one
+// read, one counted attempt, one argon2 hash) and answers the same
+// EUnauthorized, so neither the answer nor its time reveals which part was
+// wrong or whether the account exists.
+//
+// MaxFailedSignIns attempts in a row without a success lock the account
+// for LockoutFor from the address they came from (IPv6: its /64) only.
+// A lock on the whole account would let anyone who knows an email address
+// keep its owner out for good, five guesses every quarter hour; per
+// address, the guesser locks out only themselves, and the owner signs in
+// from their own. Guessing from many addresses is bounded by each
+// address's share, the failed-authentication limit per address across
+// accounts, argon2id's cost, 12-character passwords and the second factor.
+//
 // The password is checked outside any transaction (argon2 takes tens of
 // milliseconds), after the attempt was counted in one atomic statement.
 func (s *Service) SignIn(ctx context.Context, email, password, code string) (sessionID string, sess *ConsoleSession, u *User, err error) {
@@ -244,31 +279,41 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 	if s.cfg.Credentials == nil {
 		return "", nil, nil, denied
 	}
+	source, account := sourceOf(RequestFrom(ctx).IP), hashID(email)
+	// An address that failed too often, at any accounts, spends no more
+	// argon2 time and no more database writes for a while.
+	if err := s.sources.allow(source, s.cfg.Now()); err != nil {
+		return "", nil, nil, err
+	}
 	err = s.cfg.Store.View(ctx, func(tx Tx) (err error) {
 		u, err = tx.GetUserByEmail(ctx, email)
 		return err
 	})
 	if ErrorCode(err) == ENotFound {
-		_, _ = s.cfg.Credentials.HashPassword(password) // the same work as checking a real account's
-		return "", nil, nil, denied
+		u, err = nil, nil
 	}
 	if err != nil {
 		return "", nil, nil, err
 	}
 	// Every attempt is counted before its password is checked, in one
 	// statement, so parallel attempts cannot check more than the limit
-	// allows; a successful one resets the count below.
+	// allows; a successful one clears the count below. An address no
+	// user has is counted too: the same work, the same answers.
 	now := s.now()
 	var lockedUntil time.Time
 	if err := s.write(ctx, func(tx Tx) (err error) {
-		lockedUntil, err = tx.FailSignIn(ctx, u.ID, MaxFailedSignIns, now.Add(LockoutFor), now)
+		lockedUntil, err = tx.FailSignIn(ctx, account, source, MaxFailedSignIns, now.Add(LockoutFor), now)
 		return err
 	}); err != nil {
 		return "", nil, nil, err
 	}
-	if now.Before(lockedUntil) {
-		_, _ = s.cfg.Credentials.HashPassword(password) // the same work as a wrong password
+	fail := func() (string, *ConsoleSession, *User, error) {
+		s.sources.fail(source, s.cfg.Now())
 		return "", nil, nil, denied
+	}
+	if u == nil || now.Before(lockedUntil) {
+		_, _ = s.cfg.Credentials.HashPassword(password) // the same work as a wrong password
+		return fail()
 	}
 	ok := s.cfg.Credentials.VerifyPassword(password, u.PasswordHash)
 	var step int64
@@ -276,14 +321,14 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 		step, ok = s.cfg.Credentials.VerifyTOTP(code, u.TOTPSecret, now)
 	}
 	if !ok || u.Disabled {
-		return "", nil, nil, denied
+		return fail()
 	}
 	err = s.write(ctx, func(tx Tx) error {
 		cur, err := tx.GetUser(ctx, u.ID)
 		if err != nil {
 			return err
 		}
-		if cur.Disabled || now.Before(cur.LockedUntil) || cur.PasswordHash != u.PasswordHash || cur.TOTPSecret != u.TOTPSecret {
+		if cur.Disabled || cur.PasswordHash != u.PasswordHash || cur.TOTPSecret != u.TOTPSecret {
 			return denied // changed while the password was being checked
 		}
 		if cur.TOTPSecret != "" {
@@ -296,8 +341,8 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 				return err
 			}
 		}
-		cur.FailedLogins, cur.UpdatedAt = 0, now // this attempt was counted; it succeeded
-		if err := tx.UpdateUser(ctx, cur); err != nil {
+		// This attempt was counted; it succeeded.
+		if err := tx.ClearSignInFailures(ctx, account, []string{source}); err != nil {
 			return err
 		}
 		sessionID = userSessionPrefix + token() + token()
@@ -308,6 +353,9 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 		u = cur
 		return s.audit(ctx, tx, UserPrincipal(cur), "user.sign_in", "user", cur.ID, "", "signed in", "console", now)
 	})
+	if ErrorCode(err) == EUnauthorized {
+		return fail()
+	}
 	if err != nil {
 		return "", nil, nil, err
 	}

@@ -130,14 +130,18 @@ func (t *tx) DeleteUserSessions(ctx context.Context, userID string) error {
 	return err
 }
 
-// FailSignIn counts an attempt in one statement, under the row's lock, so
-// parallel attempts each count.
-func (t *tx) FailSignIn(ctx context.Context, userID string, max int, lockUntil, now time.Time) (time.Time, error) {
+// FailSignIn counts an attempt on (account, source) in one statement,
+// under the row's lock (the insert's conflict takes it), so parallel
+// attempts each count.
+func (t *tx) FailSignIn(ctx context.Context, account, source string, max int, lockUntil, now time.Time) (time.Time, error) {
 	var locked *time.Time
-	err := t.q.QueryRow(ctx, `UPDATE console_users SET
-		failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END,
-		locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END,
-		updated_at = $3 WHERE id = $4 RETURNING locked_until`, max, lockUntil, now, userID).Scan(&locked)
+	err := t.q.QueryRow(ctx, `INSERT INTO sign_in_failures AS f (account, source, failures, locked_until, updated_at)
+		VALUES ($1, $2, CASE WHEN 1 >= $3::int THEN 0 ELSE 1 END, CASE WHEN 1 >= $3::int THEN $4::timestamptz END, $5)
+		ON CONFLICT (account, source) DO UPDATE SET
+		failures = CASE WHEN f.locked_until > $5 THEN f.failures WHEN f.failures + 1 >= $3::int THEN 0 ELSE f.failures + 1 END,
+		locked_until = CASE WHEN f.locked_until > $5 THEN f.locked_until WHEN f.failures + 1 >= $3::int THEN $4::timestamptz ELSE f.locked_until END,
+		updated_at = $5
+		RETURNING locked_until`, account, source, max, lockUntil, now).Scan(&locked)
 	if err != nil {
 		return time.Time{}, t.fail("fail sign-in", err)
 	}
@@ -145,6 +149,25 @@ func (t *tx) FailSignIn(ctx context.Context, userID string, max int, lockUntil, 
 		return time.Time{}, nil
 	}
 	return *locked, nil
+}
+
+// ClearSignInFailures forgets account's attempts from sources (nil: all).
+func (t *tx) ClearSignInFailures(ctx context.Context, account string, sources []string) error {
+	if sources == nil {
+		_, err := t.exec(ctx, "clear sign-in failures", `DELETE FROM sign_in_failures WHERE account = $1`, account)
+		return err
+	}
+	_, err := t.exec(ctx, "clear sign-in failures", `DELETE FROM sign_in_failures WHERE account = $1 AND source = ANY($2)`, account, sources)
+	return err
+}
+
+// DeleteStaleSignInFailures deletes up to limit records counted before
+// before and not locked at now.
+func (t *tx) DeleteStaleSignInFailures(ctx context.Context, before, now time.Time, limit int) (int, error) {
+	n, err := t.exec(ctx, "delete stale sign-in failures", `DELETE FROM sign_in_failures WHERE (account, source) IN
+		(SELECT account, source FROM sign_in_failures WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until <= $2) LIMIT $3)`,
+		before, now, limit)
+	return int(n), err
 }
 
 // UseTOTPStep takes step as the user's last second-factor step if it is

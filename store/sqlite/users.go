@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/refundd/refundd/refund"
@@ -145,13 +146,17 @@ func (t *tx) DeleteUserSessions(ctx context.Context, userID string) error {
 	return err
 }
 
-// FailSignIn counts an attempt; every expression reads the row as it was.
-func (t *tx) FailSignIn(ctx context.Context, userID string, max int, lockUntil, now time.Time) (time.Time, error) {
+// FailSignIn counts an attempt on (account, source) in one statement;
+// every expression of the update reads the row as it was.
+func (t *tx) FailSignIn(ctx context.Context, account, source string, max int, lockUntil, now time.Time) (time.Time, error) {
 	var locked int64
-	err := t.q.QueryRowContext(ctx, `UPDATE console_users SET
-		failed_logins = CASE WHEN failed_logins + 1 >= ?1 THEN 0 ELSE failed_logins + 1 END,
-		locked_until = CASE WHEN failed_logins + 1 >= ?1 THEN ?2 ELSE locked_until END,
-		updated_at = ?3 WHERE id = ?4 RETURNING locked_until`, max, nanos(lockUntil), nanos(now), userID).Scan(&locked)
+	err := t.q.QueryRowContext(ctx, `INSERT INTO sign_in_failures (account, source, failures, locked_until, updated_at)
+		VALUES (?1, ?2, CASE WHEN 1 >= ?3 THEN 0 ELSE 1 END, CASE WHEN 1 >= ?3 THEN ?4 ELSE 0 END, ?5)
+		ON CONFLICT (account, source) DO UPDATE SET
+		failures = CASE WHEN locked_until > ?5 THEN failures WHEN failures + 1 >= ?3 THEN 0 ELSE failures + 1 END,
+		locked_until = CASE WHEN locked_until > ?5 THEN locked_until WHEN failures + 1 >= ?3 THEN ?4 ELSE locked_until END,
+		updated_at = ?5
+		RETURNING locked_until`, account, source, max, nanos(lockUntil), nanos(now)).Scan(&locked)
 	if err != nil {
 		return time.Time{}, wrap("fail sign-in", err)
 	}
@@ -159,6 +164,28 @@ func (t *tx) FailSignIn(ctx context.Context, userID string, max int, lockUntil, 
 		return time.Time{}, nil
 	}
 	return fromNanos(locked), nil
+}
+
+// ClearSignInFailures forgets account's attempts from sources (nil: all).
+func (t *tx) ClearSignInFailures(ctx context.Context, account string, sources []string) error {
+	if sources == nil {
+		_, err := t.exec(ctx, "clear sign-in failures", `DELETE FROM sign_in_failures WHERE account = ?`, account)
+		return err
+	}
+	for _, src := range sources {
+		if _, err := t.exec(ctx, "clear sign-in failures", `DELETE FROM sign_in_failures WHERE account = ? AND source = ?`, account, src); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteStaleSignInFailures deletes up to limit records counted before
+// before and not locked at now.
+func (t *tx) DeleteStaleSignInFailures(ctx context.Context, before, now time.Time, limit int) (int, error) {
+	n, err := t.exec(ctx, "delete stale sign-in failures", `DELETE FROM sign_in_failures WHERE rowid IN
+		(SELECT rowid FROM sign_in_failures WHERE updated_at < ? AND locked_until <= ? LIMIT `+strconv.Itoa(limit)+`)`, nanos(before), nanos(now))
+	return int(n), err
 }
 
 // UseTOTPStep takes step as the user's last second-factor step if it is

@@ -306,30 +306,72 @@ var userTests = []test{
 		wantCode(t, err, refund.ENotFound)
 	}},
 	{"SignInAttemptsCountAtomically", func(t *testing.T, f *fixture) {
-		m := f.mustCreateMerchant()
-		u := &refund.User{ID: f.id("usr"), MerchantID: m.ID, Email: f.id("u") + "@souq.example", Role: refund.RoleViewer,
-			PasswordHash: "x", CreatedAt: t0, UpdatedAt: t0}
-		f.mustUpdate(func(tx refund.Tx) error { return tx.CreateUser(f.ctx, u) })
-		// 23 attempts at once, a lock every 5th: none may be lost.
+		account, other := f.id("acct"), f.id("acct")
+		fail := func(account, source string, now time.Time) time.Time {
+			var locked time.Time
+			if err := f.update(func(tx refund.Tx) (err error) {
+				locked, err = tx.FailSignIn(f.ctx, account, source, 5, now.Add(time.Hour), now)
+				return err
+			}); err != nil {
+				t.Error(err)
+			}
+			return locked
+		}
+		// 23 attempts at once from one address: the 5th locks the pair,
+		// the later ones are not counted; none may be lost.
+		var open atomic.Int64
 		var wg sync.WaitGroup
 		for range 23 {
 			wg.Go(func() {
-				if err := f.update(func(tx refund.Tx) error {
-					_, err := tx.FailSignIn(f.ctx, u.ID, 5, t0.Add(time.Hour), t0)
-					return err
-				}); err != nil {
-					t.Error(err)
+				if fail(account, "203.0.113.7", t0).IsZero() {
+					open.Add(1)
 				}
 			})
 		}
 		wg.Wait()
-		var got *refund.User
-		f.mustView(func(tx refund.Tx) (err error) {
-			got, err = tx.GetUser(f.ctx, u.ID)
+		if n := open.Load(); n != 4 {
+			t.Fatalf("%d of 23 attempts found the pair unlocked, want 4", n)
+		}
+		for _, tc := range []struct {
+			name, account, source string
+			at                    time.Time
+			locked                bool
+		}{
+			{"SamePairLocked", account, "203.0.113.7", t0.Add(time.Minute), true},
+			{"OtherAddress", account, "203.0.113.8", t0, false},
+			{"OtherAccount", other, "203.0.113.7", t0, false},
+			{"SamePairAfterTheLock", account, "203.0.113.7", t0.Add(time.Hour), false},
+		} {
+			if got := fail(tc.account, tc.source, tc.at); got.After(tc.at) != tc.locked {
+				t.Errorf("%s: locked until %v at %v, want locked %v", tc.name, got, tc.at, tc.locked)
+			}
+		}
+		// A success clears its pair; a reset clears every address.
+		f.mustUpdate(func(tx refund.Tx) error { return tx.ClearSignInFailures(f.ctx, account, []string{"203.0.113.7"}) })
+		for range 4 {
+			if got := fail(account, "203.0.113.7", t0.Add(2*time.Hour)); !got.IsZero() {
+				t.Fatalf("after clearing the pair: locked until %v within 4 attempts", got)
+			}
+		}
+		f.mustUpdate(func(tx refund.Tx) error { return tx.ClearSignInFailures(f.ctx, account, nil) })
+		if got := fail(account, "203.0.113.7", t0.Add(2*time.Hour)); !got.IsZero() {
+			t.Fatalf("after clearing the account: locked until %v", got)
+		}
+		// Stale records go, locked ones stay until their lock ends.
+		locker := f.id("acct")
+		for range 5 {
+			fail(locker, "203.0.113.9", t0.Add(3*time.Hour))
+		}
+		var n int
+		f.mustUpdate(func(tx refund.Tx) (err error) {
+			n, err = tx.DeleteStaleSignInFailures(f.ctx, t0.Add(4*time.Hour), t0.Add(3*time.Hour+time.Minute), 100)
 			return err
 		})
-		if got.FailedLogins != 3 || !got.LockedUntil.Equal(t0.Add(time.Hour)) {
-			t.Fatalf("after 23 attempts: count %d, locked until %v", got.FailedLogins, got.LockedUntil)
+		if got := fail(locker, "203.0.113.9", t0.Add(3*time.Hour+time.Minute)); got.IsZero() {
+			t.Fatalf("a locked pair was deleted as stale (%d deleted)", n)
+		}
+		if n < 2 {
+			t.Fatalf("%d stale records deleted, want the 2 unlocked ones at least", n)
 		}
 	}},
 	{"TOTPStepTakenOnce", func(t *testing.T, f *fixture) {

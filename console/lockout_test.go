@@ -1,0 +1,55 @@
+package console_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// browserFrom is a browser whose connections come from ip, one of the
+// loopback addresses (all of 127/8 on Linux): another client address.
+func (e *env) browserFrom(ip string) *browser {
+	b := e.browser()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	b.c.Transport = &http.Transport{DialContext: d.DialContext}
+	return b
+}
+
+// TestSignInLockoutPerAddress: whoever knows a user's email can lock the
+// account only from their own address. Five wrong passwords from one
+// address refuse even the right password from there, for LockoutFor, and
+// leave the owner, signing in from another address, untouched.
+func TestSignInLockoutPerAddress(t *testing.T) {
+	e := mustStart(t, false)
+	const pw = "correct horse battery staple"
+	if _, err := e.srv.Service.CreateUser(context.Background(), refund.UserInput{MerchantID: e.mer.ID, Email: "owner@souq.example",
+		Role: refund.RoleViewer, Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	guesser := e.browserFrom("127.0.0.2")
+	for i := range refund.MaxFailedSignIns {
+		if p := guesser.userSignIn("owner@souq.example", "wrong password!", ""); p.status == http.StatusSeeOther {
+			t.Fatalf("wrong password %d signed in", i)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		b     *browser
+		after time.Duration // the clock moves first
+		ok    bool
+	}{
+		{"OwnerFromItsAddress", e.browserFrom("127.0.0.1"), 0, true},
+		{"GuesserWithTheRightPassword", guesser, 0, false},
+		{"GuesserAfterTheLock", e.browserFrom("127.0.0.2"), refund.LockoutFor, true},
+	} {
+		e.clock.Advance(tc.after)
+		p := tc.b.userSignIn("owner@souq.example", pw, "")
+		if (p.status == http.StatusSeeOther) != tc.ok {
+			t.Fatalf("%s: %d %s, want signed in %v", tc.name, p.status, p.text(), tc.ok)
+		}
+	}
+}
