@@ -130,3 +130,39 @@ func TestSignIn_LockoutPerAddress(t *testing.T) {
 		t.Fatalf("after a reset: %v", err)
 	}
 }
+
+// A console session id nobody holds costs one read, never a write (on
+// SQLite a write transaction holds up every refund's); a real session is
+// still read, touched and served.
+func TestConsoleSessionOf_UnknownIDIsOneRead(t *testing.T) {
+	h := newHarness(t, newLateProcessor(), nil)
+	ws := &workStore{Store: h.st}
+	svc := h.node(newLateProcessor(), func(c *refund.Config) { c.Store, c.Credentials = ws, &plainCredentials{} })
+	const pw = "correct horse battery staple"
+	if _, err := svc.CreateUser(h.ctx, refund.UserInput{MerchantID: h.p.MerchantID, Email: "user@souq.example", Role: refund.RoleViewer, Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	id, _, _, err := svc.SignIn(h.ctx, "user@souq.example", pw, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		id      string
+		code    string
+		updates int64
+	}{
+		{"Unknown", "uMadeUp1", refund.ENotFound, 0},
+		{"RealSession", id, "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := ws.updates.Load()
+			if _, _, err := svc.ConsoleSessionOf(h.ctx, tc.id); refund.ErrorCode(err) != tc.code {
+				t.Fatalf("ConsoleSessionOf: %v, want %q", err, tc.code)
+			}
+			if got := ws.updates.Load() - u; got != tc.updates {
+				t.Fatalf("%d write transactions, want %d", got, tc.updates)
+			}
+		})
+	}
+}
