@@ -157,6 +157,13 @@ func TestPostgres_KeyRevocationReachesEveryNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A third, for the unannounced revocation below, created now: the
+	// notice of its creation (which drops it from b's cache) reaches b
+	// before that of k's revocation, which the test waits for.
+	k2, raw2, err := a.Service.CreateKey(ctx, a.mer.ID, "", []string{refund.ScopeOrdersRead})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := b.do("GET", "/v1/orders", raw, nil).status; got != http.StatusOK {
 		t.Fatalf("new key on b: %d", got)
 	}
@@ -176,10 +183,6 @@ func TestPostgres_KeyRevocationReachesEveryNode(t *testing.T) {
 
 	// A revocation no notification announces: b keeps the key until its
 	// cache entry is KeyCacheTTL (5s) old on b's clock, then refuses it.
-	k2, raw2, err := a.Service.CreateKey(ctx, a.mer.ID, "", []string{refund.ScopeOrdersRead})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if got := b.do("GET", "/v1/orders", raw2, nil).status; got != http.StatusOK {
 		t.Fatalf("second key on b: %d", got)
 	}
