@@ -166,3 +166,36 @@ func TestConsoleSessionOf_UnknownIDIsOneRead(t *testing.T) {
 		})
 	}
 }
+
+// Failed sign-ins spend the address's failed-authentication budget, across
+// accounts: one address spraying a password over many emails is refused
+// past it, before any read, write or hash; another address is not.
+func TestSignIn_FailuresLimitedPerSource(t *testing.T) {
+	h := newHarness(t, newLateProcessor(), nil)
+	creds := &plainCredentials{}
+	ws := &workStore{Store: h.st}
+	svc := h.node(newLateProcessor(), func(c *refund.Config) {
+		c.Store, c.Credentials, c.AuthFailureRate, c.AuthFailureBurst = ws, creds, 1, 2
+	})
+	from := func(ip string) context.Context { return refund.WithRequest(h.ctx, refund.RequestInfo{IP: ip}) }
+	for _, tc := range []struct {
+		name, ip, email string
+		code            string
+		work            int64 // reads + writes + hashes
+	}{
+		{"First", "203.0.113.9", "a@souq.example", refund.EUnauthorized, 3},
+		{"Second", "203.0.113.9", "b@souq.example", refund.EUnauthorized, 3},
+		{"PastTheBudget", "203.0.113.9", "c@souq.example", refund.ERateLimited, 0},
+		{"AnotherAddress", "203.0.113.10", "c@souq.example", refund.EUnauthorized, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := ws.views.Load() + ws.updates.Load() + creds.hashes.Load()
+			if _, _, _, err := svc.SignIn(from(tc.ip), tc.email, "Summer2026!!!", ""); refund.ErrorCode(err) != tc.code {
+				t.Fatalf("sign-in: %v, want %s", err, tc.code)
+			}
+			if got := ws.views.Load() + ws.updates.Load() + creds.hashes.Load() - before; got != tc.work {
+				t.Fatalf("work %d, want %d", got, tc.work)
+			}
+		})
+	}
+}
