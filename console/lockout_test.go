@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,10 @@ func TestSignInLockoutPerAddress(t *testing.T) {
 		p := tc.b.userSignIn("owner@souq.example", pw, "")
 		if (p.status == http.StatusSeeOther) != tc.ok {
 			t.Fatalf("%s: %d %s, want signed in %v", tc.name, p.status, p.text(), tc.ok)
+		}
+		// A refusal speaks of the email and password, not of an API key.
+		if !tc.ok && (!strings.Contains(p.text(), "Wrong email, password or code") || strings.Contains(p.text(), "API key was not accepted")) {
+			t.Fatalf("%s: the refusal reads %q", tc.name, p.text())
 		}
 	}
 }

@@ -318,6 +318,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			prob, status := c.explain(loc, r, err)
+			if refund.ErrorCode(err) == refund.EUnauthorized {
+				// Not error.unauthorized's words, which speak of an API key.
+				prob.Headline, prob.Detail = loc.S("login.error.denied"), ""
+			}
 			c.renderLogin(w, r, status, prob)
 			return
 		}
