@@ -258,6 +258,37 @@ func TestAuthenticate_CreatedAfterCachedUnknown(t *testing.T) {
 // a key the node has not cached as valid answers rate_limited without a
 // store read; a cached valid key, another address and the same address a
 // moment later are served. An IPv6 client is one /64.
+// A client that keeps sending one revoked or unknown key (a deployment
+// never updated) costs one read per KeyCacheTTL and spends no more of its
+// address's budget: behind a proxy, other merchants' valid keys, read
+// anew whenever their cache entry runs out, must not be refused for it.
+func TestAuthenticate_RepeatedBadKeySpendsOnce(t *testing.T) {
+	h := newHarness(t, newLateProcessor(), nil)
+	svc := h.node(newLateProcessor(), func(c *refund.Config) { c.AuthFailureRate, c.AuthFailureBurst = 1, 3 })
+	k, revoked, err := svc.CreateKey(h.ctx, h.p.MerchantID, "", []string{refund.ScopeOrdersRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.RevokeKey(h.ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, valid, err := svc.CreateKey(h.ctx, h.p.MerchantID, "", []string{refund.ScopeOrdersRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := refund.WithRequest(h.ctx, refund.RequestInfo{IP: "198.51.100.4"})
+	for i := range 100 {
+		for _, bad := range []string{revoked, "rk_00000000beef_" + strings.Repeat("0", 32)} {
+			if _, err := svc.Authenticate(proxy, bad); refund.ErrorCode(err) != refund.EUnauthorized {
+				t.Fatalf("request %d with %.16s: %v, want unauthorized", i, bad, err)
+			}
+		}
+	}
+	if _, err := svc.Authenticate(proxy, valid); err != nil {
+		t.Fatalf("a valid key, not cached yet, behind the same address: %v", err)
+	}
+}
+
 func TestAuthenticate_FailuresLimitedPerSource(t *testing.T) {
 	for _, tc := range []struct {
 		name, ip, sibling, other string

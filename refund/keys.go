@@ -310,7 +310,13 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 	}
 	traceSince(ctx, "auth", started)
 	if k == nil || subtle.ConstantTimeCompare(k.Hash, hashKey(raw)) != 1 || k.RevokedAt != nil {
-		s.sources.fail(source, now)
+		if !cached {
+			// Spent only by a failure that cost a read: a client repeating
+			// a revoked or unknown key (one read per KeyCacheTTL) never
+			// runs out, so it cannot lock out the valid keys of others
+			// behind the same address (a proxy); made-up keys do.
+			s.sources.fail(source, now)
+		}
 		return Principal{}, unauthorized
 	}
 	if err := s.limits.take(k.ID, s.cfg.Now()); err != nil {
