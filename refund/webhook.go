@@ -467,6 +467,12 @@ func (s *Service) RotateWebhookEndpointSecret(ctx context.Context, p Principal, 
 		if e, err = tx.GetWebhookEndpoint(ctx, p.MerchantID, id); err != nil {
 			return err
 		}
+		if claimedObject(ctx, p.MerchantID) == e.ID {
+			// An earlier run of this very request rotated it and died
+			// before its answer: rotating again would drop the secret the
+			// receiver holds from the overlap for one it never saw.
+			return nil
+		}
 		now := s.now()
 		e.PreviousSecret, e.PreviousSecretUntil = "", time.Time{}
 		if keep > 0 {
@@ -474,6 +480,9 @@ func (s *Service) RotateWebhookEndpointSecret(ctx context.Context, p Principal, 
 		}
 		e.Secret, e.UpdatedAt = secret, now
 		if err := tx.UpdateWebhookEndpoint(ctx, e); err != nil {
+			return err
+		}
+		if err := s.linkClaim(ctx, tx, p.MerchantID, e.ID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, p, "webhook_endpoint.rotate_secret", "webhook_endpoint", e.ID, endpointState(e), endpointState(e), "", now)

@@ -15,6 +15,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 	"github.com/refundd/refundd/webhook"
 )
@@ -713,5 +714,50 @@ func TestWebhooks_RotateSecretWithOverlap(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			expectError(t, s.do("POST", tc.path+"/rotate_secret", tc.key, tc.body), tc.status, tc.code)
 		})
+	}
+}
+
+// A rotation whose request died after it committed, before its answer was
+// kept, is answered by its retry as it left the endpoint: rotated once.
+// Rotated again, the secret the receiver holds would leave the overlap
+// for one the merchant never saw, and deliveries would fail to verify.
+func TestWebhooks_RotationRetriedAfterItDied(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks(time.Minute))
+	ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": "https://hooks.example.com/h"})
+	if ep.status != http.StatusCreated {
+		t.Fatalf("create endpoint: %d %s", ep.status, ep.raw)
+	}
+	path := "/v1/webhook_endpoints/" + ep.str("id") + "/rotate_secret"
+	first := s.do("POST", path, s.key, nil, "Idempotency-Key", "rotate-dead")
+	if first.status != http.StatusOK {
+		t.Fatalf("rotate: %d %s", first.status, first.raw)
+	}
+	ctx := context.Background()
+	err := s.Store.Update(ctx, func(tx refund.Tx) error {
+		rec, err := tx.GetIdempotency(ctx, s.mer.ID, "rotate-dead")
+		if err != nil {
+			return err
+		}
+		rec.Reply, rec.CompletedAt, rec.LockedUntil = refund.Reply{}, nil, s.clock.Now().Add(time.Minute)
+		return tx.UpdateIdempotency(ctx, rec)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.clock.Advance(2 * time.Minute)
+	again := s.do("POST", path, s.key, nil, "Idempotency-Key", "rotate-dead")
+	if again.status != http.StatusOK || again.str("secret") != first.str("secret") {
+		t.Fatalf("retry after the lease: %d %s; want the first rotation's secret %s", again.status, again.raw, first.str("secret"))
+	}
+	var e *refund.WebhookEndpoint
+	if err := s.Store.View(ctx, func(tx refund.Tx) (err error) {
+		e, err = tx.GetWebhookEndpoint(ctx, s.mer.ID, ep.str("id"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Secrets(s.clock.Now()); len(got) != 2 || got[0] != first.str("secret") || got[1] != ep.str("secret") {
+		t.Fatalf("signing secrets %v, want the first rotation's and the original %s", got, ep.str("secret"))
 	}
 }
