@@ -651,7 +651,8 @@ type DeliveryJob struct {
 }
 
 // ClaimDeliveries leases up to limit due deliveries to the caller,
-// within per (see WebhookTx.ClaimDueDeliveries).
+// within per (see WebhookTx.ClaimDueDeliveries). On an error it returns
+// no job: the caller holds no lease and must send nothing.
 func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limit int, per TargetCap) ([]DeliveryJob, error) {
 	var jobs []DeliveryJob
 	err := s.write(ctx, func(tx Tx) error {
@@ -707,7 +708,13 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 		}
 		return nil
 	})
-	return jobs, err
+	if err != nil {
+		// Not committed, nothing is leased: the deliveries read are still
+		// due, and whoever claims them next sends them. Sent from here
+		// too, each would go out twice.
+		return nil, err
+	}
+	return jobs, nil
 }
 
 // ReleaseDelivery hands back a claimed delivery that was not sent (the

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,13 +11,16 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/refundd/refundd/idgen"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/postgres/pgtest"
 	"github.com/refundd/refundd/webhook"
 )
 
@@ -759,5 +763,69 @@ func TestWebhooks_RotationRetriedAfterItDied(t *testing.T) {
 	}
 	if got := e.Secrets(s.clock.Now()); len(got) != 2 || got[0] != first.str("secret") || got[1] != ep.str("secret") {
 		t.Fatalf("signing secrets %v, want the first rotation's and the original %s", got, ep.str("secret"))
+	}
+}
+
+// rollbackStore rolls back every Update once armed, after its work ran:
+// a commit that failed (a dropped connection, a full disk).
+type rollbackStore struct {
+	refund.Store
+	armed atomic.Bool
+}
+
+func (s *rollbackStore) Update(ctx context.Context, fn func(tx refund.Tx) error) error {
+	return s.Store.Update(ctx, func(tx refund.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if s.armed.Load() {
+			return errors.New("commit failed")
+		}
+		return nil
+	})
+}
+
+// TestWebhooks_FailedClaimSendsNothing: a claim whose transaction did not
+// commit leased nothing, so the deliveries it read are still due and any
+// dispatcher takes them again. Sending them anyway sent each one twice:
+// once on the failed claim, once on the next.
+func TestWebhooks_FailedClaimSendsNothing(t *testing.T) {
+	t.Parallel()
+	for _, db := range []string{"SQLite", "PostgreSQL"} {
+		t.Run(db, func(t *testing.T) {
+			t.Parallel()
+			opts := []serverOpt{withWebhooks(time.Minute)}
+			if db == "PostgreSQL" {
+				opts = append(opts, onDB(pgtest.URL(t, 4)))
+			}
+			s := mustStart(t, opts...)
+			rc := newReceiver(t, 200)
+			ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": rc.URL + "/hooks"})
+			if ep.status != http.StatusCreated {
+				t.Fatalf("create endpoint: %d %s", ep.status, ep.raw)
+			}
+			if r := s.do("POST", "/v1/webhook_endpoints/"+ep.str("id")+"/test", s.key, nil); r.status != http.StatusAccepted {
+				t.Fatalf("test event: %d %s", r.status, r.raw)
+			}
+			failing := &rollbackStore{Store: s.Store}
+			failing.armed.Store(true)
+			svc, err := refund.NewService(refund.Config{Store: failing, Processor: s.Sandbox, NewID: idgen.New, Now: s.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := webhook.New(svc, webhook.Config{AllowPrivate: true, Schedule: []time.Duration{time.Minute}, Now: s.clock.Now})
+			if _, err := d.RunOnce(context.Background()); err == nil {
+				t.Fatal("a pass whose claim did not commit reported no error")
+			}
+			if n := len(rc.requests()); n != 0 {
+				t.Fatalf("the failed claim sent %d deliveries, want none", n)
+			}
+			if n := s.deliver(); n != 1 {
+				t.Fatalf("after the failed claim %d deliveries were due, want 1", n)
+			}
+			if n := len(rc.requests()); n != 1 {
+				t.Fatalf("the receiver got the event %d times, want once", n)
+			}
+		})
 	}
 }

@@ -174,6 +174,9 @@ func (d *Dispatcher) fill(ctx context.Context, max int, wg *sync.WaitGroup) (int
 		return 0, nil
 	}
 	jobs, err := d.svc.ClaimDeliveries(ctx, d.lease(), n, per)
+	if err != nil {
+		return 0, err // no lease taken: nothing may be sent
+	}
 	for _, job := range jobs {
 		target := job.Delivery.Target()
 		d.flightMu.Lock()
@@ -185,7 +188,7 @@ func (d *Dispatcher) fill(ctx context.Context, max int, wg *sync.WaitGroup) (int
 			d.attempt(ctx, job)
 		})
 	}
-	return len(jobs), err
+	return len(jobs), nil
 }
 
 // land counts an attempt to target as ended and wakes whoever waits for
