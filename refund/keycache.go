@@ -2,6 +2,7 @@ package refund
 
 import (
 	"context"
+	"crypto/subtle"
 	"sync"
 	"time"
 )
@@ -62,6 +63,16 @@ func (c *keyCache) get(prefix string, now time.Time, ttl time.Duration) (*APIKey
 		return nil, false, c.drops
 	}
 	return e.key, true, c.drops
+}
+
+// knownValid reports whether prefix's entry, however old, is a key that
+// was valid when read and whose hash is hash: a client that sends it holds
+// a real key, and reading it again cannot be a made-up key's read.
+func (c *keyCache) knownValid(prefix string, hash []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[prefix]
+	return ok && e.key.RevokedAt == nil && subtle.ConstantTimeCompare(e.key.Hash, hash) == 1
 }
 
 // put caches k (nil: unknown), read after get answered drops, unless a

@@ -341,3 +341,60 @@ func TestAuthenticate_FailuresLimitedPerSource(t *testing.T) {
 		})
 	}
 }
+
+// A valid key keeps working from an address whose failed-authentication
+// budget someone else behind it (a proxy, a NAT) spent with made-up keys,
+// also once its cache entry ran out: its next read proves a key already
+// known valid, which no made-up key can make the node do. Refused
+// instead, every valid key behind that address answered 429 within one
+// KeyCacheTTL of the flood, for as long as it lasted.
+func TestAuthenticate_ValidKeyOutlivesItsCacheEntryUnderAFlood(t *testing.T) {
+	h := newHarness(t, newLateProcessor(), nil)
+	const ttl = 5 * time.Second
+	svc := h.node(newLateProcessor(), func(c *refund.Config) { c.AuthFailureRate, c.AuthFailureBurst, c.KeyCacheTTL = 1, 3, ttl })
+	_, valid, err := svc.CreateKey(h.ctx, h.p.MerchantID, "", []string{refund.ScopeOrdersRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := refund.WithRequest(h.ctx, refund.RequestInfo{IP: "198.51.100.4"})
+	if _, err := svc.Authenticate(proxy, valid); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	flood := func() {
+		t.Helper()
+		for {
+			n++
+			_, err := svc.Authenticate(proxy, fmt.Sprintf("rk_%012x_%032x", n, n))
+			if refund.ErrorCode(err) == refund.ERateLimited {
+				return
+			}
+			if refund.ErrorCode(err) != refund.EUnauthorized {
+				t.Fatalf("made-up key: %v", err)
+			}
+		}
+	}
+	flood()
+	h.clk.Advance(ttl) // the valid key's entry runs out; the flood goes on
+	flood()
+	if _, err := svc.Authenticate(proxy, valid); err != nil {
+		t.Fatalf("the valid key after its cache entry ran out, during the flood: %v", err)
+	}
+	// A key revoked meanwhile is still refused.
+	k, other, err := svc.CreateKey(h.ctx, h.p.MerchantID, "", []string{refund.ScopeOrdersRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Advance(3 * time.Second) // the flood pauses: the budget refills
+	if _, err := svc.Authenticate(proxy, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.node(newLateProcessor(), nil).RevokeKey(h.ctx, k.ID); err != nil { // another node: no drop here
+		t.Fatal(err)
+	}
+	h.clk.Advance(ttl)
+	flood()
+	if _, err := svc.Authenticate(proxy, other); refund.ErrorCode(err) != refund.EUnauthorized {
+		t.Fatalf("a key revoked on another node, after its entry ran out: %v, want unauthorized", err)
+	}
+}

@@ -290,9 +290,15 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 	k, cached, drops := s.keys.get(prefix, now, s.cfg.KeyCacheTTL)
 	if !cached {
 		// Only a read can cost the store: a source that failed too often
-		// waits before it may cause another.
-		if err := s.sources.allow(source, now); err != nil {
-			return Principal{}, err
+		// waits before it may cause another. A key this node read as
+		// valid before (its entry ran out) is exempt: one read per
+		// KeyCacheTTL per real key, and refused, every valid key behind
+		// an address someone floods with made-up ones (a proxy) would be
+		// refused within a TTL.
+		if !s.keys.knownValid(prefix, hashKey(raw)) {
+			if err := s.sources.allow(source, now); err != nil {
+				return Principal{}, err
+			}
 		}
 		err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
 			k, err = tx.GetAPIKeyByPrefix(ctx, prefix)
