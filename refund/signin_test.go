@@ -92,7 +92,7 @@ func TestSignIn_LockoutPerAddress(t *testing.T) {
 	from := func(ip string) context.Context { return refund.WithRequest(h.ctx, refund.RequestInfo{IP: ip}) }
 	guesser, owner, guesserV6, guesserV6Sibling := from("203.0.113.66"), from("198.51.100.7"), from("2001:db8:66::1"), from("2001:db8:66::2")
 	for _, ctx := range []context.Context{guesser, guesserV6} {
-		for range refund.MaxFailedSignIns {
+		for range refund.MaxFailedSignIns + 1 { // the one past the limit locks
 			if _, _, _, err := svc.SignIn(ctx, "owner@souq.example", "wrong password!", ""); refund.ErrorCode(err) != refund.EUnauthorized {
 				t.Fatalf("wrong password: %v", err)
 			}
@@ -120,7 +120,7 @@ func TestSignIn_LockoutPerAddress(t *testing.T) {
 		}
 	}
 	// A reset unlocks the account from every address.
-	for range refund.MaxFailedSignIns {
+	for range refund.MaxFailedSignIns + 1 {
 		_, _, _, _ = svc.SignIn(guesserV6, "owner@souq.example", "wrong password!", "")
 	}
 	if _, err := svc.ResetPassword(h.ctx, u.ID, pw+" again"); err != nil {
@@ -197,5 +197,38 @@ func TestSignIn_FailuresLimitedPerSource(t *testing.T) {
 				t.Fatalf("work %d, want %d", got, tc.work)
 			}
 		})
+	}
+}
+
+// MaxFailedSignIns wrong passwords lock the account, not one fewer: each
+// attempt is counted before its password is checked, and the attempt that
+// reached the limit was refused unchecked, so a user who mistyped four
+// times was refused their right password, and locked out, on the fifth.
+func TestSignIn_RightPasswordWithinTheLimit(t *testing.T) {
+	h := newHarness(t, newLateProcessor(), nil)
+	svc := h.node(newLateProcessor(), func(c *refund.Config) { c.Credentials = &plainCredentials{} })
+	const pw = "correct horse battery staple"
+	if _, err := svc.CreateUser(h.ctx, refund.UserInput{MerchantID: h.p.MerchantID, Email: "owner@souq.example", Role: refund.RoleViewer, Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	wrong := func(n int) {
+		t.Helper()
+		for range n {
+			if _, _, _, err := svc.SignIn(h.ctx, "owner@souq.example", "wrong password!", ""); refund.ErrorCode(err) != refund.EUnauthorized {
+				t.Fatalf("wrong password: %v", err)
+			}
+		}
+	}
+	wrong(refund.MaxFailedSignIns - 1)
+	if _, _, _, err := svc.SignIn(h.ctx, "owner@souq.example", pw, ""); err != nil {
+		t.Fatalf("the right password after %d wrong ones: %v", refund.MaxFailedSignIns-1, err)
+	}
+	wrong(refund.MaxFailedSignIns) // the success cleared the count: five more
+	if _, _, _, err := svc.SignIn(h.ctx, "owner@souq.example", pw, ""); refund.ErrorCode(err) != refund.EUnauthorized {
+		t.Fatalf("the right password after %d wrong ones: %v, want refused", refund.MaxFailedSignIns, err)
+	}
+	h.clk.Advance(refund.LockoutFor)
+	if _, _, _, err := svc.SignIn(h.ctx, "owner@souq.example", pw, ""); err != nil {
+		t.Fatalf("after the lock: %v", err)
 	}
 }

@@ -302,7 +302,11 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 	now := s.now()
 	var lockedUntil time.Time
 	if err := s.write(ctx, func(tx Tx) (err error) {
-		lockedUntil, err = tx.FailSignIn(ctx, account, source, MaxFailedSignIns, now.Add(LockoutFor), now)
+		// The attempt past MaxFailedSignIns locks: the one that reaches
+		// it is still checked. (Counted at MaxFailedSignIns, a fifth
+		// attempt was refused unchecked, and four typos locked the user
+		// out of their right password.)
+		lockedUntil, err = tx.FailSignIn(ctx, account, source, MaxFailedSignIns+1, now.Add(LockoutFor), now)
 		return err
 	}); err != nil {
 		return "", nil, nil, err
