@@ -33,13 +33,15 @@ type endpointJSON struct {
 	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
-func endpointOut(e *refund.WebhookEndpoint) endpointJSON {
+// endpointOut is e as the API shows it at now: previous_secret_expires_at
+// only while the old secret still signs (refund.WebhookEndpoint.Secrets).
+func endpointOut(e *refund.WebhookEndpoint, now time.Time) endpointJSON {
 	j := endpointJSON{ID: e.ID, Object: "webhook_endpoint", URL: e.URL, Description: e.Description, Events: e.Events,
 		Disabled: e.Disabled, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if len(j.Events) == 0 {
 		j.Events = []string{"*"}
 	}
-	if e.PreviousSecret != "" {
+	if len(e.Secrets(now)) > 1 {
 		until := e.PreviousSecretUntil
 		j.PreviousSecretExpiresAt = &until
 	}
@@ -80,7 +82,7 @@ func (a *API) rotateEndpointSecret(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	j := endpointOut(e)
+	j := endpointOut(e, a.svc.Now())
 	j.Secret = &e.Secret
 	writeJSON(w, http.StatusOK, j)
 }
@@ -96,7 +98,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	j := endpointOut(e)
+	j := endpointOut(e, a.svc.Now())
 	j.Secret = &e.Secret
 	writeJSON(w, http.StatusCreated, j)
 }
@@ -107,7 +109,9 @@ func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, listOut(refund.Page[*refund.WebhookEndpoint]{Data: eps}, endpointOut))
+	now := a.svc.Now()
+	writeJSON(w, http.StatusOK, listOut(refund.Page[*refund.WebhookEndpoint]{Data: eps},
+		func(e *refund.WebhookEndpoint) endpointJSON { return endpointOut(e, now) }))
 }
 
 func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -121,7 +125,7 @@ func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, endpointOut(e))
+	writeJSON(w, http.StatusOK, endpointOut(e, a.svc.Now()))
 }
 
 func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -140,7 +144,7 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, endpointOut(e))
+	writeJSON(w, http.StatusOK, endpointOut(e, a.svc.Now()))
 }
 
 func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) {

@@ -688,6 +688,13 @@ func TestWebhooks_RotateSecretWithOverlap(t *testing.T) {
 	if ok := verifies(first, second); ok[0] || !ok[1] {
 		t.Fatalf("after the overlap: old verifies %v, new %v; want only new", ok[0], ok[1])
 	}
+	// The old secret signs nothing any more: the endpoint says so.
+	if got := s.do("GET", path, s.key, nil); got.status != http.StatusOK || got.get("previous_secret_expires_at") != nil {
+		t.Fatalf("endpoint after the overlap: %s, want previous_secret_expires_at null", got.raw)
+	}
+	if l := s.do("GET", "/v1/webhook_endpoints", s.key, nil).get("data").([]any); l[0].(map[string]any)["previous_secret_expires_at"] != nil {
+		t.Fatalf("listed after the overlap: %v, want previous_secret_expires_at null", l[0])
+	}
 
 	rot = s.do("POST", path+"/rotate_secret", s.key, map[string]any{"expire_previous_in": 0})
 	third := rot.str("secret")
