@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -56,5 +57,30 @@ func TestSignInLockoutPerAddress(t *testing.T) {
 		if !tc.ok && (!strings.Contains(p.text(), "Wrong email, password or code") || strings.Contains(p.text(), "API key was not accepted")) {
 			t.Fatalf("%s: the refusal reads %q", tc.name, p.text())
 		}
+	}
+}
+
+// TestSignInPausedPerAddress: past its address's failed-authentication
+// budget a sign-in is refused before it is checked, and the refusal reads
+// as the sign-in form's, not as error.rate_limited's, which speaks of an
+// API key's requests ("Too many requests with this key").
+func TestSignInPausedPerAddress(t *testing.T) {
+	e := mustStart(t, false)
+	b := e.browserFrom("127.0.0.3")
+	for i := 0; ; i++ {
+		p := b.userSignIn(fmt.Sprintf("nobody%d@souq.example", i), "wrong password!", "")
+		if p.status == http.StatusSeeOther {
+			t.Fatal("a wrong password signed in")
+		}
+		if p.status != http.StatusTooManyRequests {
+			if i > 100 {
+				t.Fatal("no pause after 100 failed sign-ins from one address")
+			}
+			continue
+		}
+		if !strings.Contains(p.text(), "Wrong email, password or code") || strings.Contains(p.text(), "with this key") {
+			t.Fatalf("the pause reads %q", p.text())
+		}
+		return
 	}
 }

@@ -318,8 +318,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			prob, status := c.explain(loc, r, err)
-			if refund.ErrorCode(err) == refund.EUnauthorized {
-				// Not error.unauthorized's words, which speak of an API key.
+			if code := refund.ErrorCode(err); code == refund.EUnauthorized || code == refund.ERateLimited {
+				// Not error.unauthorized's or error.rate_limited's words,
+				// which speak of an API key: a pause here is the address's
+				// (too many failed sign-ins), which login.error.denied says.
 				prob.Headline, prob.Detail = loc.S("login.error.denied"), ""
 			}
 			c.renderLogin(w, r, status, prob)
