@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -834,5 +835,41 @@ func TestWebhooks_FailedClaimSendsNothing(t *testing.T) {
 				t.Fatalf("the receiver got the event %d times, want once", n)
 			}
 		})
+	}
+}
+
+// A delivery claimed and handed back unsent (the dispatcher stopped
+// between its claim and its attempt) is due again at once, for any
+// dispatcher, with no attempt counted; until then its claim keeps others
+// off it.
+func TestWebhooks_HandedBackDeliveryIsDueAtOnce(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks(time.Minute))
+	rc := newReceiver(t, 200)
+	ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": rc.URL + "/hooks"})
+	if ep.status != http.StatusCreated {
+		t.Fatalf("create endpoint: %d %s", ep.status, ep.raw)
+	}
+	if r := s.do("POST", "/v1/webhook_endpoints/"+ep.str("id")+"/test", s.key, nil); r.status != http.StatusAccepted {
+		t.Fatalf("test event: %d %s", r.status, r.raw)
+	}
+	ctx := context.Background()
+	jobs, err := s.Service.ClaimDeliveries(ctx, time.Minute, 10, refund.TargetCap{})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %d jobs, %v; want 1", len(jobs), err)
+	}
+	if n := s.deliver(); n != 0 {
+		t.Fatalf("another dispatcher sent %d claimed deliveries", n)
+	}
+	if err := s.Service.ReleaseDelivery(ctx, jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.deliver(); n != 1 || len(rc.requests()) != 1 {
+		t.Fatalf("after the hand-back: sent %d, received %d; want the delivery at once, once", n, len(rc.requests()))
+	}
+	log := s.do("GET", "/v1/webhook_endpoints/"+ep.str("id")+"/deliveries", s.key, nil)
+	data, _ := log.get("data").([]any)
+	if log.status != 200 || len(data) != 1 || !strings.Contains(log.raw, `"attempt":1,`) {
+		t.Fatalf("delivery log after the hand-back and one attempt: %d %s; want one row, attempt 1", log.status, log.raw)
 	}
 }

@@ -1,4 +1,4 @@
--- 0026_sign_in_failures (PostgreSQL twin of the SQLite file): failed
+-- 0027_sign_in_failures (PostgreSQL twin of the SQLite file): failed
 -- console sign-ins, counted per account and client address rather than
 -- per account, so that whoever knows an email address can lock only their
 -- own attempts out, not its owner. The account is the SHA-256 of the

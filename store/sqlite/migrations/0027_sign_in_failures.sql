@@ -1,4 +1,4 @@
--- 0026_sign_in_failures: failed console sign-ins, counted per account and
+-- 0027_sign_in_failures: failed console sign-ins, counted per account and
 -- client address rather than per account, so that whoever knows an email
 -- address can lock only their own attempts out, not its owner. The
 -- account is the SHA-256 of the email as typed (lower case), whether or
