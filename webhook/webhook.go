@@ -222,7 +222,8 @@ const recordTimeout = 5 * time.Second
 // attempt sends one claimed delivery and records the outcome. ctx ending
 // (Stop) neither cuts the request short nor loses its record: a receiver
 // that took the event would otherwise get it again when the lease ran
-// out. The attempt is bounded by Timeout, so Stop waits at most that.
+// out. The send is bounded by Timeout and the record by Timeout plus
+// recordTimeout, so Stop waits at most their sum.
 // A delivery not yet begun when ctx ends is handed back unsent.
 func (d *Dispatcher) attempt(ctx context.Context, job refund.DeliveryJob) {
 	if ctx.Err() != nil {
@@ -402,7 +403,8 @@ func (d *Dispatcher) loop(ctx context.Context, done chan struct{}) {
 }
 
 // Stop ends the background loop and waits for the pass in flight: the
-// attempts under way finish (each within Timeout) and are recorded, and
+// attempts under way finish (each send within Timeout, its record within
+// Timeout plus recordTimeout) and are recorded, and
 // deliveries claimed but not begun are handed back unsent. Safe to call
 // twice.
 func (d *Dispatcher) Stop() {
