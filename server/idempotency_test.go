@@ -90,6 +90,29 @@ func TestIdempotencyKey_OrdersAndEndpoints(t *testing.T) {
 	}
 }
 
+// diedBeforeItsAnswer makes the request that holds key look as if it had
+// died after its write committed and before its answer was kept: no
+// answer, the key still locked by it for a minute (its lease). It returns
+// the key's record as the request left it.
+func (s *testServer) diedBeforeItsAnswer(key string) refund.IdempotencyRecord {
+	s.t.Helper()
+	ctx := context.Background()
+	var was refund.IdempotencyRecord
+	err := s.Store.Update(ctx, func(tx refund.Tx) error {
+		rec, err := tx.GetIdempotency(ctx, s.mer.ID, key)
+		if err != nil {
+			return err
+		}
+		was = *rec
+		rec.Reply, rec.CompletedAt, rec.LockedUntil = refund.Reply{}, nil, s.clock.Now().Add(time.Minute)
+		return tx.UpdateIdempotency(ctx, rec)
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return was
+}
+
 // A retry of a request that died after its write and before its answer
 // (its key linked to what it created, no answer stored) takes the key over
 // once the first one's lease is over, and answers with what the first one
@@ -103,22 +126,8 @@ func TestIdempotencyKey_RetryOfADeadRequestTakesOver(t *testing.T) {
 	if first.status != http.StatusCreated {
 		t.Fatalf("order: %d %s", first.status, first.raw)
 	}
-	// As if it had died before answering: no answer kept, the key still
-	// locked by it for its lease.
-	ctx := context.Background()
-	err := s.Store.Update(ctx, func(tx refund.Tx) error {
-		rec, err := tx.GetIdempotency(ctx, s.mer.ID, "dead-1")
-		if err != nil {
-			return err
-		}
-		if rec.ObjectID != first.str("id") {
-			t.Errorf("the key links %q, want the order %q", rec.ObjectID, first.str("id"))
-		}
-		rec.Reply, rec.CompletedAt, rec.LockedUntil = refund.Reply{}, nil, s.clock.Now().Add(time.Minute)
-		return tx.UpdateIdempotency(ctx, rec)
-	})
-	if err != nil {
-		t.Fatal(err)
+	if rec := s.diedBeforeItsAnswer("dead-1"); rec.ObjectID != first.str("id") {
+		t.Errorf("the key links %q, want the order %q", rec.ObjectID, first.str("id"))
 	}
 	busy := s.do("POST", "/v1/orders", s.key, order, "Idempotency-Key", "dead-1")
 	if busy.status != http.StatusConflict || busy.header.Get("Idempotent-Replayed") != "" {
@@ -444,19 +453,7 @@ func TestIdempotencyKey_DecisionsOnARefund(t *testing.T) {
 			if first.status != 200 || first.str("status") != tc.want {
 				t.Fatalf("%s: %d %s", tc.action, first.status, first.raw)
 			}
-			// As if it had died after its decision committed, before its
-			// answer was stored: the key still locked by it for its lease.
-			err := s.Store.Update(ctx, func(tx refund.Tx) error {
-				rec, err := tx.GetIdempotency(ctx, s.mer.ID, key)
-				if err != nil {
-					return err
-				}
-				rec.Reply, rec.CompletedAt, rec.LockedUntil = refund.Reply{}, nil, s.clock.Now().Add(time.Minute)
-				return tx.UpdateIdempotency(ctx, rec)
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s.diedBeforeItsAnswer(key)
 			before := transitions(id)
 			s.clock.Advance(2 * time.Minute)
 			again := s.do("POST", path, tc.key, body, "Idempotency-Key", key)

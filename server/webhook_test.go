@@ -745,18 +745,8 @@ func TestWebhooks_RotationRetriedAfterItDied(t *testing.T) {
 	if first.status != http.StatusOK {
 		t.Fatalf("rotate: %d %s", first.status, first.raw)
 	}
+	s.diedBeforeItsAnswer("rotate-dead")
 	ctx := context.Background()
-	err := s.Store.Update(ctx, func(tx refund.Tx) error {
-		rec, err := tx.GetIdempotency(ctx, s.mer.ID, "rotate-dead")
-		if err != nil {
-			return err
-		}
-		rec.Reply, rec.CompletedAt, rec.LockedUntil = refund.Reply{}, nil, s.clock.Now().Add(time.Minute)
-		return tx.UpdateIdempotency(ctx, rec)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	s.clock.Advance(2 * time.Minute)
 	again := s.do("POST", path, s.key, nil, "Idempotency-Key", "rotate-dead")
 	if again.status != http.StatusOK || again.str("secret") != first.str("secret") {
