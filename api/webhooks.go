@@ -67,17 +67,7 @@ func (a *API) rotateEndpointSecret(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	var overlap *time.Duration
-	if req.ExpirePreviousIn != nil {
-		if *req.ExpirePreviousIn < 0 || *req.ExpirePreviousIn > int64(refund.MaxSecretOverlap/time.Second) {
-			a.fail(w, r, refund.Errorf(refund.EInvalidRequest, "expire_previous_in", "expire_previous_in must be 0 to %d seconds",
-				int64(refund.MaxSecretOverlap/time.Second)))
-			return
-		}
-		d := time.Duration(*req.ExpirePreviousIn) * time.Second
-		overlap = &d
-	}
-	e, err := a.svc.RotateWebhookEndpointSecret(r.Context(), PrincipalFrom(r.Context()), id, overlap)
+	e, err := a.svc.RotateWebhookEndpointSecret(r.Context(), PrincipalFrom(r.Context()), id, req.ExpirePreviousIn)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -442,21 +442,22 @@ const (
 )
 
 // RotateWebhookEndpointSecret gives an endpoint a new secret and returns
-// the endpoint with it (shown only now). For overlap (0 to
+// the endpoint with it (shown only now). For overlapSeconds (0 to
 // MaxSecretOverlap; nil: DefaultSecretOverlap) deliveries are signed with
 // the old secret as well, so the receiver keeps verifying while it
 // switches; 0 drops the old secret at once (a leaked one). A rotation
-// during an overlap ends the earlier old secret's.
-func (s *Service) RotateWebhookEndpointSecret(ctx context.Context, p Principal, id string, overlap *time.Duration) (*WebhookEndpoint, error) {
+// during an overlap ends the earlier old secret's. Seconds, as asked: the
+// range is checked before they become a Duration, which could overflow.
+func (s *Service) RotateWebhookEndpointSecret(ctx context.Context, p Principal, id string, overlapSeconds *int64) (*WebhookEndpoint, error) {
 	if err := require(p, ScopeWebhooksWrite); err != nil {
 		return nil, err
 	}
 	keep := DefaultSecretOverlap
-	if overlap != nil {
-		keep = *overlap
-	}
-	if keep < 0 || keep > MaxSecretOverlap {
-		return nil, Errorf(EInvalidRequest, "expire_previous_in", "expire_previous_in must be 0 to %d seconds", int64(MaxSecretOverlap/time.Second))
+	if overlapSeconds != nil {
+		if *overlapSeconds < 0 || *overlapSeconds > int64(MaxSecretOverlap/time.Second) {
+			return nil, Errorf(EInvalidRequest, "expire_previous_in", "expire_previous_in must be 0 to %d seconds", int64(MaxSecretOverlap/time.Second))
+		}
+		keep = time.Duration(*overlapSeconds) * time.Second
 	}
 	secret, err := s.newWebhookSecret()
 	if err != nil {
