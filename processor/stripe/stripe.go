@@ -274,8 +274,15 @@ func (c *Connector) failed(err error, key string, submit bool) (processor.Result
 		// A lookup refused (404: no such refund id) is no decline of it.
 		return processor.Result{}, &processor.TransientError{Code: "lookup_" + code, Message: msg}
 	case se.Type == stripeapi.ErrorTypeCard || se.Type == stripeapi.ErrorTypeInvalidRequest || se.HTTPStatusCode >= 400:
-		if code == "" {
+		switch code {
+		case "":
 			code = "invalid_request"
+		case "charge_already_refunded", "amount_too_large":
+			// Nothing (or not this much) left on the charge. Said to a
+			// resubmission whose key Stripe has forgotten (keys last 24 h),
+			// the lost first submission may be what took it: under the
+			// common code the core keeps that refund open, not failed.
+			code = processor.CodeNothingLeft
 		}
 		return processor.Result{Status: processor.Declined, ResponseCode: code, Message: msg}, nil
 	}

@@ -89,7 +89,8 @@ func TestErrorMapping(t *testing.T) {
 		retryAfter  time.Duration
 	}{
 		{"card declined", 402, `{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}}`, nil, processor.Declined, "insufficient_funds", false, 0},
-		{"already refunded", 400, `{"error":{"type":"invalid_request_error","code":"charge_already_refunded","message":"Charge has already been refunded."}}`, nil, processor.Declined, "charge_already_refunded", false, 0},
+		{"already refunded", 400, `{"error":{"type":"invalid_request_error","code":"charge_already_refunded","message":"Charge has already been refunded."}}`, nil, processor.Declined, processor.CodeNothingLeft, false, 0},
+		{"more than is left", 400, `{"error":{"type":"invalid_request_error","code":"amount_too_large","message":"Refund amount ($25.00) is greater than unrefunded amount on charge ($21.45)"}}`, nil, processor.Declined, processor.CodeNothingLeft, false, 0},
 		{"bad key", 401, `{"error":{"type":"invalid_request_error","message":"Invalid API Key provided"}}`, nil, processor.Declined, processor.CodeAuthFailed, false, 0},
 		{"no permission", 403, `{"error":{"type":"invalid_request_error","message":"restricted key"}}`, nil, processor.Declined, processor.CodeAuthFailed, false, 0},
 		{"rate limited", 429, `{"error":{"type":"invalid_request_error","code":"rate_limit","message":"Too many requests"}}`, map[string]string{"Retry-After": "7"}, "", "rate_limited", true, 7 * time.Second},
