@@ -298,6 +298,27 @@ type errorBody struct {
 	Param   *string `json:"param"`
 }
 
+// InFieldNames returns err's field and message in a surface's own names
+// for the core's fields. names maps a core param, or the name before its
+// first "[" or "." ("items" of "items[0].qty"), to the surface's. The
+// core's messages about a field begin with its name, so such a message
+// is renamed too: a client reads the field it sent, not the core's.
+func InFieldNames(err error, names map[string]string) (param, msg string) {
+	param, msg = refund.ErrorParam(err), refund.ErrorMessage(err)
+	name, ok := names[param]
+	if i := strings.IndexAny(param, "[."); !ok && i > 0 {
+		name, ok = names[param[:i]]
+		name += param[i:]
+	}
+	if !ok {
+		return param, msg
+	}
+	if strings.HasPrefix(msg, param) {
+		msg = name + msg[len(param):]
+	}
+	return name, msg
+}
+
 // SetRetryAfter sets Retry-After, in whole seconds rounded up, when err
 // says when to try again (a rate limit): every surface answers it so.
 func SetRetryAfter(w http.ResponseWriter, err error) {

@@ -63,12 +63,14 @@ func TestInput_NULInText(t *testing.T) {
 					`{"url":"https://hooks.example.com/x","description":"` + nul + `"}`, 400, `"param":"description"`},
 				{"sgate/reason", "/orders/" + m.order + "/refunds", "Bearer " + s.key, nil,
 					`{"amount":"1.00","reason":"` + nul + `"}`, 400, `"field":"reason"`},
+				{"sgate/merchantRefundId", "/orders/" + m.order + "/refunds", "Bearer " + s.key, nil,
+					`{"amount":"1.00","reason":"x","merchantRefundId":"a b"}`, 400, `"message":"merchantRefundId must be 1-255`},
 				{"upayments/customerFirstName", "/api/v1/create-refund", "Bearer " + s.key, nil,
 					`{"orderId":"` + m.order + `","totalPrice":"1.00","customerFirstName":"` + nul + `"}`, 400, "customerFirstName"},
 				{"paylink/refundReason", "/rest/partner/v2/merchant/cr/" + s.mer.CR + "/refund", m.partnerToken.header, nil,
-					`{"orderNumber":"` + m.order + `","refundReason":"` + nul + `"}`, 400, "NUL"}, // the seed's error has no field member
+					`{"orderNumber":"` + m.order + `","refundReason":"` + nul + `"}`, 400, `"message":"refundReason must not contain a NUL`}, // the seed's error has no field member
 				{"techrar/comments", fmt.Sprintf("/order/v1/merchant/invoices/%d/refund/", m.invoice), "Bearer " + s.key, []string{"app-id", app},
-					fmt.Sprintf(`{"comments":"%s","refunded_items":[{"id":%d,"qty":1}]}`, nul, m.invoiceItem), 400, "comments"},
+					fmt.Sprintf(`{"comments":"%s","refunded_items":[{"id":%d,"qty":1}]}`, nul, m.invoiceItem), 400, `"detail":"comments must not contain a NUL`},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					refunds, orders := s.refundsOf(m.order), len(s.do("GET", "/v1/orders?limit=100", s.key, nil).get("data").([]any))
@@ -284,8 +286,9 @@ func TestInput_CursorShape(t *testing.T) {
 
 // TestInput_UnstorableTextInLookups: an id or filter that no store can
 // hold as text (a NUL, bytes that are not UTF-8), in a path, a query or
-// a body, is the same 400 (the gateway's 422) on both stores, in the
-// surface's shape: PostgreSQL refused it when reading, SQLite answered
+// a body, is the same 400 on both stores (the gateway's, in its path, a
+// 404: no order has it), in the surface's shape and naming the field as
+// the surface does: PostgreSQL refused it when reading, SQLite answered
 // not found or an empty list.
 func TestInput_UnstorableTextInLookups(t *testing.T) {
 	type result struct {
@@ -313,12 +316,12 @@ func TestInput_UnstorableTextInLookups(t *testing.T) {
 				{"native/events?refund_id", "GET", "/v1/events?refund_id=%00", "Bearer " + s.key, "", 400, `"param":"refund_id"`},
 				{"native/audit?action", "GET", "/v1/audit?action=%FF", "Bearer " + s.key, "", 400, `"param":"action"`},
 				{"native/refund.order_id", "POST", "/v1/refunds", "Bearer " + s.key, `{"order_id":"ord_\u0000","amount":1}`, 400, `"param":"order_id"`},
-				{"gateway", "POST", "/v1/orders/%00/refund", "Bearer " + s.key, `{"amount":1}`, 422, `"errors"`},
+				{"gateway", "POST", "/v1/orders/%00/refund", "Bearer " + s.key, `{"amount":1}`, 404, `"Not Found"`}, // no order has such an id
 				{"sgate", "POST", "/orders/%FF/refunds", "Bearer " + s.key, `{"amount":"0.01","reason":"x"}`, 400, `"code":"invalid_request"`},
 				{"sgate/list", "GET", "/orders/%00/refunds", "Bearer " + s.key, "", 400, `"code":"invalid_request"`},
-				{"upayments", "POST", "/api/v1/create-refund", "Bearer " + s.key, `{"orderId":"a\u0000","totalPrice":"0.01"}`, 400, `"status":false`},
+				{"upayments", "POST", "/api/v1/create-refund", "Bearer " + s.key, `{"orderId":"a\u0000","totalPrice":"0.01"}`, 400, `"message":"orderId must be UTF-8`},
 				{"paylink/orderNumber", "POST", "/rest/partner/v2/merchant/cr/" + s.mer.CR + "/refund", m.partnerToken.header,
-					`{"orderNumber":"a\u0000","refundReason":"x"}`, 400, `"code":"invalid_request"`},
+					`{"orderNumber":"a\u0000","refundReason":"x"}`, 400, `"message":"orderNumber must be UTF-8`},
 				{"paylink/value", "POST", "/rest/partner/v2/merchant/email/a%00b@example.com/refund", m.partnerToken.header,
 					`{"orderNumber":"` + m.order + `","refundReason":"x"}`, 400, `"code":"invalid_request"`},
 			} {

@@ -95,7 +95,8 @@ func (g *Gateway) refund(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) refundAs(w http.ResponseWriter, r *http.Request, p refund.Principal) {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	if id == "" || len(id) > 128 {
+	if id == "" || len(id) > 128 || refund.CheckLookup("id", id) != nil {
+		// No store holds such an id: no order has it.
 		g.fail(w, r, refund.Errorf(refund.EOrderNotFound, "", "no such order"))
 		return
 	}

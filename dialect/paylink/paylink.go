@@ -282,8 +282,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="refundd"`)
 	}
 	api.SetRetryAfter(w, err)
-	writeJSON(w, status, errorReply{Status: status, Error: http.StatusText(status), Message: refund.ErrorMessage(err), Code: code})
+	_, msg := api.InFieldNames(err, fieldNames)
+	writeJSON(w, status, errorReply{Status: status, Error: http.StatusText(status), Message: msg, Code: code})
 }
+
+// fieldNames are the seed's names of the core's fields, for messages.
+var fieldNames = map[string]string{"order_id": "orderNumber", "reason": "refundReason"}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -289,11 +289,8 @@ func (s *SGate) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("internal error", "surface", "sgate", "method", r.Method, "path", api.LogPath(r), "err", err)
 	}
 	api.SetRetryAfter(w, err)
-	field := refund.ErrorParam(err)
-	if f, ok := fields[field]; ok {
-		field = f
-	}
-	writeJSON(w, status, errorJSON{Code: code, Message: refund.ErrorMessage(err), Field: field})
+	field, msg := api.InFieldNames(err, fields)
+	writeJSON(w, status, errorJSON{Code: code, Message: msg, Field: field})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -278,17 +278,9 @@ type errorJSON struct {
 	Field  string `json:"field,omitempty"`
 }
 
-// field names a core param as this dialect's request does: the core's
-// items[i] are refunded_items[i].
-func field(param string) string {
-	if rest, ok := strings.CutPrefix(param, "items"); ok {
-		return "refunded_items" + rest
-	}
-	if param == "reason" {
-		return "comments"
-	}
-	return param
-}
+// fieldNames are the seed's names of the core's fields: the core's
+// items[i] are refunded_items[i], its reason the comments.
+var fieldNames = map[string]string{"items": "refunded_items", "reason": "comments"}
 
 // fail writes err in the dialect's error shape. Internal errors are logged
 // and reach the client only as "internal error".
@@ -300,7 +292,8 @@ func (t *Techrar) fail(w http.ResponseWriter, r *http.Request, err error) {
 		t.log.Error("internal error", "surface", "techrar", "method", r.Method, "path", api.LogPath(r), "err", err)
 	}
 	api.SetRetryAfter(w, err)
-	writeJSON(w, status, errorJSON{Detail: refund.ErrorMessage(err), Code: code, Field: field(refund.ErrorParam(err))})
+	field, msg := api.InFieldNames(err, fieldNames)
+	writeJSON(w, status, errorJSON{Detail: msg, Code: code, Field: field})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

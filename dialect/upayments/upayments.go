@@ -480,10 +480,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, names 
 		status = http.StatusInternalServerError
 		h.log.Error("internal error", "surface", "upayments", "method", r.Method, "path", api.LogPath(r), "err", err)
 	}
-	msg, param := refund.ErrorMessage(err), refund.ErrorParam(err)
-	if name, ok := fieldNames[param]; ok && strings.HasPrefix(msg, param) {
-		msg = name + msg[len(param):]
-	}
+	param := refund.ErrorParam(err)
+	_, msg := api.InFieldNames(err, fieldNames)
 	id, ok := names[param] // "vendors[<vendor id>]"
 	if i := strings.Index(param, "]."); !ok && i > 0 {
 		id, ok = names[param[:i+2]] // "vendors[<index>].<field>"
