@@ -221,6 +221,10 @@ func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if err := CheckCharset(r); err != nil { // a report is read as UTF-8
+		a.fail(w, r, err)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	var maxErr *http.MaxBytesError
 	if len(body) > MaxBodyBytes || errors.As(err, &maxErr) {

@@ -64,6 +64,15 @@ func TestReconcile(t *testing.T) {
 	changed := strings.Replace(clean[0], ",10.00,", ",10.01,", 1)
 	unknown := "re_not_ours,74000000000000000000999,606099999999,7.50,SAR,approved,2026-03-01"
 	bad := header + changed + "\n" + clean[2] + "\n" + unknown + "\n" // clean[1] deleted
+	// A report declared in another charset is refused, not misread (an
+	// Arabic merchant name in windows-1256 is not UTF-8), and flags nothing.
+	if r := s.do("POST", "/v1/reconciliations", s.key, bad, "Content-Type", "text/csv; charset=windows-1256"); r.status != 415 ||
+		r.str("error", "code") != "unsupported_media_type" {
+		t.Fatalf("a windows-1256 report: %d %s; want 415", r.status, r.raw)
+	}
+	if n := len(s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any)); n != 0 {
+		t.Fatalf("a refused report flagged %d discrepancies", n)
+	}
 	for run := range 2 {
 		got = s.reconcile(bad)
 		if got.status != 200 || got.num("flagged") != 3 {
