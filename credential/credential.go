@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -32,6 +33,26 @@ const (
 // Argon2 is the one implementation of refund.Credentials.
 type Argon2 struct{}
 
+// hashing bounds the hashes computed at once. Each takes its parameters'
+// memory (19 MiB here, up to 1 GiB for a hash with other parameters),
+// and sign-ins from many addresses at once, each under its address's
+// budget, would otherwise take memory without limit; past the bound a
+// sign-in waits its turn.
+var hashing = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+// idKey is argon2.IDKey, at most cap(hashing) at a time.
+func idKey(password, salt []byte, t, m uint32, p uint8, n uint32) []byte {
+	hashing <- struct{}{}
+	defer func() { <-hashing }()
+	if onHash != nil {
+		onHash()
+	}
+	return argon2.IDKey(password, salt, t, m, p, n)
+}
+
+// onHash, set by tests, runs inside the bound.
+var onHash func()
+
 var _ refund.Credentials = Argon2{}
 
 // HashPassword returns password's argon2id hash with a random salt:
@@ -41,7 +62,7 @@ func (Argon2) HashPassword(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	sum := argon2.IDKey([]byte(password), salt, passes, memoryKiB, lanes, keyLen)
+	sum := idKey([]byte(password), salt, passes, memoryKiB, lanes, keyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, memoryKiB, passes, lanes,
 		b64.EncodeToString(salt), b64.EncodeToString(sum)), nil
@@ -65,7 +86,7 @@ func (Argon2) VerifyPassword(password, hash string) bool {
 	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 64 {
 		return false
 	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	got := idKey([]byte(password), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 

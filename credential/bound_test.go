@@ -1,0 +1,48 @@
+package credential
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestHashesAreBounded: sign-ins at once compute at most cap(hashing)
+// hashes at a time (each holds its parameters' memory); the others wait
+// their turn, and every one is answered.
+func TestHashesAreBounded(t *testing.T) {
+	var (
+		inFlight, most atomic.Int64
+		entered        = make(chan struct{}, 64)
+		release        = make(chan struct{})
+	)
+	onHash = func() {
+		n := inFlight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		entered <- struct{}{}
+		<-release
+		inFlight.Add(-1)
+	}
+	defer func() { onHash = nil }()
+	// Cheap parameters (8 KiB, one pass): the bound is tested, not the answer.
+	const hash = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$TaWyH0NVsZ8VmU/w8WWE7U1x/Nc5KxE3yAC/mKfPb+U"
+	bound := cap(hashing)
+	var wg sync.WaitGroup
+	for range 3 * bound {
+		wg.Go(func() { Argon2{}.VerifyPassword("pw", hash) })
+	}
+	for range bound {
+		<-entered
+	}
+	if n, held := inFlight.Load(), len(hashing); n != int64(bound) || held != bound {
+		t.Fatalf("%d hashes running, %d slots held; want %d of each", n, held, bound)
+	}
+	close(release)
+	wg.Wait()
+	if m := most.Load(); m > int64(bound) {
+		t.Fatalf("%d hashes ran at once; at most %d may", m, bound)
+	}
+	if len(entered) != 2*bound {
+		t.Fatalf("%d of %d waiting sign-ins were hashed", len(entered), 2*bound)
+	}
+}
