@@ -165,6 +165,14 @@ func TestReverse(t *testing.T) {
 	if res, err := a.Status(ctx, "ok"); err != nil || res.Status != processor.Reversed {
 		t.Fatalf("status after the reversal: %+v %v", res, err)
 	}
+	// The ledger lists what executed, as approved, declined or pending:
+	// a reversal does not undo an execution, and says so apart.
+	for _, x := range a.Executed() {
+		if x.IdempotencyKey == "ok" && (x.Status != processor.Approved || !x.Reversed) ||
+			x.IdempotencyKey == "no" && (x.Status != processor.Declined || x.Reversed) {
+			t.Fatalf("the ledger lists %+v", x)
+		}
+	}
 	if _, err := a.Reverse(ctx, "no"); !errors.Is(err, ErrNotReversible) {
 		t.Fatalf("reverse of a decline: %v", err)
 	}

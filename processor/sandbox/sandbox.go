@@ -156,9 +156,13 @@ type Execution struct {
 	IdempotencyKey string
 	Amount         int64
 	Currency       string
-	// Status is the current status: approved, declined or pending (a
-	// wallet refund not settled yet as of the clock).
+	// Status is what the execution answered: approved, declined or
+	// pending (a wallet refund not settled yet as of the clock). A
+	// reversal later does not undo the execution: it stays approved and
+	// is Reversed.
 	Status processor.Status
+	// Reversed says an approved refund was reversed since (Reverse).
+	Reversed bool
 	// ExecutedAt is when the acquirer executed it: when it answered
 	// approved or declined, accepted it as pending, or (0099) approved it on
 	// a status request.
@@ -618,14 +622,18 @@ func (a *Acquirer) Executed() []Execution {
 			continue
 		}
 		a.settle(key, e, now) // a journal error leaves it pending: shown as it is
-		out = append(out, Execution{
+		x := Execution{
 			IdempotencyKey: key,
 			Amount:         e.amount,
 			Currency:       e.currency,
 			Status:         e.result.Status,
 			ExecutedAt:     e.executedAt,
 			Attempts:       a.attempts[key],
-		})
+		}
+		if x.Status == processor.Reversed {
+			x.Status, x.Reversed = processor.Approved, true
+		}
+		out = append(out, x)
 	}
 	slices.SortFunc(out, func(x, y Execution) int {
 		if c := x.ExecutedAt.Compare(y.ExecutedAt); c != 0 {

@@ -230,7 +230,8 @@ type Execution struct {
 	IdempotencyKey string    `json:"idempotency_key"`
 	Amount         int64     `json:"amount"`
 	Currency       string    `json:"currency"`
-	Status         string    `json:"status"`
+	Status         string    `json:"status"` // approved, declined or pending
+	Reversed       bool      `json:"reversed,omitempty"`
 	ExecutedAt     time.Time `json:"executed_at"`
 	Attempts       int       `json:"attempts"`
 }
@@ -239,7 +240,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 	out := []Execution{}
 	for _, e := range s.acq.Executed() {
 		out = append(out, Execution{IdempotencyKey: e.IdempotencyKey, Amount: e.Amount, Currency: e.Currency,
-			Status: string(e.Status), ExecutedAt: e.ExecutedAt, Attempts: e.Attempts})
+			Status: string(e.Status), Reversed: e.Reversed, ExecutedAt: e.ExecutedAt, Attempts: e.Attempts})
 	}
 	reply(w, http.StatusOK, out)
 }
