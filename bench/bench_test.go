@@ -54,6 +54,13 @@ func TestRun(t *testing.T) {
 				cfg.Duration = 3 * time.Second
 			}
 			rep, err := bench.Run(ctx, cfg)
+			// A loaded machine (CI runs packages side by side) can answer no
+			// refund inside a short window: run again, longer, before
+			// judging the report.
+			for cfg.Duration < 8*time.Second && err == nil && rep.Refunds == 0 {
+				cfg.Duration *= 4
+				rep, err = bench.Run(ctx, cfg)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
