@@ -17,7 +17,7 @@ import (
 // TestCrossCheck_ZATCALibraries hands refundd's documents to two ZATCA
 // libraries from the npm registry that refundd did not write
 // (zatcacheck/check.mjs says what each checks): tax invoices, credit notes
-// and debit notes of random orders in SAR, KWD and JPY, sellers with Arabic
+// (of refunds, voids and chargebacks) and debit notes of random orders in SAR, KWD and JPY, sellers with Arabic
 // names. It needs node and `npm ci` in zatcacheck; without them it skips,
 // unless REFUNDD_ZATCA_CROSSCHECK is set (as .ci/run does), so CI never
 // skips it.
@@ -64,6 +64,7 @@ func TestCrossCheck_ZATCALibraries(t *testing.T) {
 		docs = append(docs, doc{Name: fmt.Sprintf("%s %s %s", inv.Type, inv.Serial, inv.Currency), XML: string(d.XML), QR: d.QR})
 	}
 	rng := rand.New(rand.NewPCG(3, 12))
+	adj := rand.New(rand.NewPCG(5, 29))
 	sellers := []refund.Seller{seller, {Name: "مؤسسة الواحة للتجارة", VATNumber: "300000000000003"}}
 	for n := range 150 {
 		cur := []string{"SAR", "KWD", "JPY"}[n%3]
@@ -84,6 +85,17 @@ func TestCrossCheck_ZATCALibraries(t *testing.T) {
 		}
 		number(cn, parent, refund.InvoiceRefund, n)
 		add(cn)
+		if left := parent.TotalAmount - cn.TotalAmount; n%4 == 1 && left > 0 {
+			// A void's or chargeback's note after the refund's: an amount
+			// spread as an amount-only refund's, its own reason. Its own
+			// source, so the documents above stay the ones they were.
+			an, err := invoice.New(nil).Credit(crediting(parent, cn), 1+adj.Int64N(left), []string{"void", "chargeback: fraud"}[n%2], parent.Seller)
+			if err != nil {
+				t.Fatal(err)
+			}
+			number(an, parent, refund.InvoiceRefund, n+2000)
+			add(an)
+		}
 		if n%5 == 0 {
 			dn, err := invoice.New(nil).Debit(cn, parent.Seller)
 			if err != nil {

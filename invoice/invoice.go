@@ -115,7 +115,20 @@ func (is *Issuer) Sale(o *refund.Order, seller refund.Seller) (*refund.Invoice, 
 // and its rounding is -1, 0 or 1 unit. Nothing beyond what the invoice has
 // left is credited.
 func (is *Issuer) Refund(parent *refund.Invoice, r *refund.Refund, seller refund.Seller) (*refund.Invoice, error) {
-	inv := &refund.Invoice{OrderID: parent.OrderID, Currency: parent.Currency, Reason: r.Reason, Seller: seller,
+	return credit(parent, r.Amount, r.Items, r.Reason, seller)
+}
+
+// Credit builds the credit note of amount against parent for what is no
+// refund (a void or chargeback of the order): spread over the lines and
+// shipping, and split, as Refund does a refund that names no lines.
+func (is *Issuer) Credit(parent *refund.Invoice, amount int64, reason string, seller refund.Seller) (*refund.Invoice, error) {
+	return credit(parent, amount, nil, reason, seller)
+}
+
+// credit builds a credit note of amount against parent, items being the
+// lines a refund names (none: all of amount is spread); see Refund.
+func credit(parent *refund.Invoice, amount int64, items []refund.RefundItem, reason string, seller refund.Seller) (*refund.Invoice, error) {
+	inv := &refund.Invoice{OrderID: parent.OrderID, Currency: parent.Currency, Reason: reason, Seller: seller,
 		Customer: parent.Customer, PaymentMethod: parent.PaymentMethod}
 	done, doneShip := credited(parent)
 	var rates []money.Rate
@@ -139,9 +152,9 @@ func (is *Issuer) Refund(parent *refund.Invoice, r *refund.Refund, seller refund
 		}
 		return nil
 	}
-	spread := r.Amount
-	if len(r.Items) > 0 {
-		for _, ri := range r.Items {
+	spread := amount
+	if len(items) > 0 {
+		for _, ri := range items {
 			pl := lineOf(parent, ri.ItemID)
 			if pl == nil {
 				return nil, fmt.Errorf("invoice: tax invoice %s has no line for order line %q", parent.Serial, ri.ItemID)
@@ -153,7 +166,7 @@ func (is *Issuer) Refund(parent *refund.Invoice, r *refund.Refund, seller refund
 		// What a named line could not take (earlier amount-only credits
 		// used its room) is spread over the rest, so the credit note
 		// always states all the money the refund returns.
-		spread = r.Amount
+		spread = amount
 		for _, l := range inv.Lines {
 			spread -= l.NetAmount
 		}

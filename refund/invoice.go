@@ -262,6 +262,10 @@ type Invoicer interface {
 	// lines and shipping have already credited (InvoiceLine.Credited,
 	// Invoice.CreditedShipping).
 	Refund(parent *Invoice, r *Refund, seller Seller) (*Invoice, error)
+	// Credit builds the credit note of amount against parent for what is
+	// no refund (a void or chargeback), spread over the lines and shipping
+	// as a refund that names no lines is, with reason as its note.
+	Credit(parent *Invoice, amount int64, reason string, seller Seller) (*Invoice, error)
 	// Debit builds the debit note that takes back credit (its refund was
 	// reversed).
 	Debit(credit *Invoice, seller Seller) (*Invoice, error)
