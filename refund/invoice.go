@@ -83,6 +83,7 @@ type Invoice struct {
 	MerchantID    string
 	OrderID       string
 	RefundID      string // credit and debit notes: the refund
+	AdjustmentID  string // credit notes of a void or chargeback (no RefundID): the OrderAdjustment
 	ParentID      int64  // credit notes: the tax invoice; debit notes: the credit note
 	ParentSerial  string
 	Serial        string // <prefix><year><5 digits>, gapless per merchant and year
@@ -90,7 +91,7 @@ type Invoice struct {
 	Type          InvoiceType
 	Status        InvoiceStatus
 	Currency      string
-	Reason        string // refund invoices: the refund reason (the credit note's note)
+	Reason        string // refund invoices: the refund reason, or a void's or chargeback's (the credit note's note)
 	Seller        Seller
 	Customer      Customer
 	PaymentMethod string

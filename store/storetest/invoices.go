@@ -301,6 +301,30 @@ var invoiceTests = []test{
 			return nil
 		})
 	}},
+	{"AdjustmentNotes", func(t *testing.T, f *fixture) {
+		// A void's or chargeback's credit notes name it and no refund; a
+		// chargeback applied in parts has one per part.
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
+		sale := newSaleInvoice(o, 1)
+		f.mustCreateInvoice(sale)
+		var notes []*refund.Invoice
+		for n := range int64(2) {
+			note := newRefundInvoice(sale, "", 2+n)
+			note.AdjustmentID, note.Status, note.Reason = "cb_1", refund.InvoicePaid, "chargeback"
+			f.mustCreateInvoice(note)
+			wantSame(t, "GetInvoice", f.mustGetInvoice(note.ID), note)
+			notes = append(notes, note)
+		}
+		listed := f.listInvoices(refund.InvoiceFilter{MerchantID: m.ID, OrderID: o.ID, Type: refund.InvoiceRefund})
+		if len(listed) != 2 || listed[0].AdjustmentID != "cb_1" || listed[1].AdjustmentID != "cb_1" || listed[0].RefundID != "" {
+			t.Fatalf("listed %+v", listed)
+		}
+		if sale := f.mustGetInvoice(sale.ID); sale.AdjustmentID != "" {
+			t.Fatalf("the tax invoice names adjustment %q", sale.AdjustmentID)
+		}
+		wantSame(t, "ListInvoices", listed[0], notes[1])
+	}},
 	{"Resplit", func(t *testing.T, f *fixture) {
 		// Only a void note outside the chain takes a new VAT split; its
 		// amounts and everything else stay.
