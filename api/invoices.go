@@ -25,6 +25,7 @@ type invoiceJSON struct {
 	Status                  refund.InvoiceStatus `json:"status"`
 	OrderID                 string               `json:"order_id"`
 	RefundID                *string              `json:"refund_id"`
+	AdjustmentID            *string              `json:"adjustment_id"` // a void's or chargeback's credit note
 	ParentID                *int64               `json:"parent_id"`
 	ParentSerial            *string              `json:"parent_serial"`
 	RefundInvoices          []int64              `json:"refund_invoices"`
@@ -84,8 +85,8 @@ func invoiceOut(v *refund.InvoiceView) (invoiceJSON, error) {
 		return invoiceJSON{}, err
 	}
 	j := invoiceJSON{ID: inv.ID, Object: "invoice", Serial: inv.Serial, Type: inv.Type, Status: inv.Status, OrderID: inv.OrderID,
-		RefundID: nullable(inv.RefundID), ParentID: nullableID(inv.ParentID), ParentSerial: nullable(inv.ParentSerial),
-		RefundInvoices: []int64{}, Currency: inv.Currency, Reason: nullable(inv.Reason),
+		RefundID: nullable(inv.RefundID), AdjustmentID: nullable(inv.AdjustmentID), ParentID: nullableID(inv.ParentID),
+		ParentSerial: nullable(inv.ParentSerial), RefundInvoices: []int64{}, Currency: inv.Currency, Reason: nullable(inv.Reason),
 		Seller: sellerJSON{Name: inv.Seller.Name, VATNumber: inv.Seller.VATNumber}, Customer: inv.Customer,
 		PaymentMethod: inv.PaymentMethod, Lines: []invoiceLineJSON{}, SubTotalAmount: inv.SubTotalAmount,
 		ShippingAmount: inv.ShippingAmount, DiscountAmount: inv.DiscountAmount, NetAmount: inv.NetAmount,

@@ -161,6 +161,9 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 	if err := tx.InsertOrderAdjustment(ctx, a); err != nil {
 		return nil, nil, err
 	}
+	if err := s.issueAdjustmentNote(ctx, tx, o, a, a.Applied, now); err != nil {
+		return nil, nil, err
+	}
 	if o, err = tx.GetOrder(ctx, o.MerchantID, o.ID); err != nil {
 		return nil, nil, err
 	}
@@ -268,6 +271,9 @@ func (s *Service) applyOwed(ctx context.Context, tx Tx, r *Refund, now time.Time
 			return err
 		}
 		if err := tx.ApplyOwedChargeback(ctx, a.ID, n); err != nil {
+			return err
+		}
+		if err := s.issueAdjustmentNote(ctx, tx, o, a, n, now); err != nil {
 			return err
 		}
 		before := fmt.Sprintf("%s %d", a.Kind, a.Applied)

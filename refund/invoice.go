@@ -22,8 +22,9 @@ const (
 // InvoiceStatus follows the money: a tax invoice is paid when issued (the
 // order was captured); a refund invoice is pending while its refund is in
 // flight, paid once it succeeded, and void when it failed, was canceled,
-// or was later reversed by the processor. A void invoice keeps its serial,
-// so the merchant's sequence has no holes.
+// or was later reversed by the processor; a void's or chargeback's credit
+// note is paid when issued (the adjustment is final). A void invoice keeps
+// its serial, so the merchant's sequence has no holes.
 type InvoiceStatus string
 
 const (
@@ -289,7 +290,7 @@ type InvoiceView struct {
 	*Invoice
 	Order   *Order
 	Parent  *Invoice   // refund invoices: the tax invoice
-	Refund  *Refund    // refund invoices: the refund
+	Refund  *Refund    // refund invoices: the refund (nil for a void's or chargeback's)
 	Refunds []*Invoice // tax invoices: the refund invoices against it, oldest first
 }
 
@@ -393,6 +394,9 @@ func (s *Service) invoiceView(ctx context.Context, tx Tx, inv *Invoice) (*Invoic
 	case InvoiceRefund, InvoiceDebit:
 		if v.Parent, err = tx.GetInvoice(ctx, inv.MerchantID, inv.ParentID); err != nil {
 			return nil, err
+		}
+		if inv.RefundID == "" {
+			break // a void's or chargeback's note (AdjustmentID)
 		}
 		if v.Refund, err = tx.GetRefund(ctx, inv.MerchantID, inv.RefundID); err != nil {
 			return nil, err
@@ -717,17 +721,24 @@ func (s *Service) issueSale(ctx context.Context, tx Tx, o *Order, now time.Time)
 	}
 	inv.MerchantID, inv.OrderID, inv.Type, inv.Status = o.MerchantID, o.ID, InvoiceSale, InvoicePaid
 	inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt = now, now, now
-	if err := s.number(ctx, tx, inv, ic.cfg.SerialPrefix, now); err != nil {
-		return nil, err
-	}
-	if err := s.chain(ctx, tx, inv); err != nil {
-		return nil, err
-	}
-	s.report(ctx, inv, nil, ic.cfg, now)
-	if err := tx.CreateInvoice(ctx, inv); err != nil {
+	if err := s.issue(ctx, tx, inv, nil, ic.cfg, now); err != nil {
 		return nil, err
 	}
 	return inv, nil
+}
+
+// issue numbers, chains, seals, reports (parent: the document inv
+// corrects; nil for a tax invoice) and stores inv, in tx: what a document
+// final when it is issued goes through.
+func (s *Service) issue(ctx context.Context, tx Tx, inv, parent *Invoice, cfg *InvoiceConfig, now time.Time) error {
+	if err := s.number(ctx, tx, inv, cfg.SerialPrefix, now); err != nil {
+		return err
+	}
+	if err := s.chain(ctx, tx, inv); err != nil {
+		return err
+	}
+	s.report(ctx, inv, parent, cfg, now)
+	return tx.CreateInvoice(ctx, inv)
 }
 
 // issueOnCreate issues the tax invoice of a new order that has items.
@@ -743,20 +754,8 @@ func (s *Service) issueOnCreate(ctx context.Context, tx Tx, o *Order, now time.T
 // an invoiced order, whatever the surface and whether or not it names
 // lines, in the refund's transaction.
 func (s *Service) issueRefundInvoice(ctx context.Context, tx Tx, o *Order, r *Refund, now time.Time) error {
-	if s.cfg.Invoicer == nil || len(o.Items) == 0 {
-		// Only an order with items has a tax invoice (issueSale), and
-		// items are fixed when the order is made: nothing to look up.
-		return nil
-	}
-	parent, err := saleInvoice(ctx, tx, o)
-	if ErrorCode(err) == EInvoiceNotFound {
-		return nil // the order was never invoiced
-	}
-	if err != nil {
-		return err
-	}
-	ic, err := s.invoicing(ctx, tx, o.MerchantID)
-	if err != nil {
+	parent, ic, err := s.creditable(ctx, tx, o)
+	if parent == nil || err != nil {
 		return err
 	}
 	// parent's lines say what earlier refunds credited (pending ones
@@ -782,6 +781,78 @@ func (s *Service) issueRefundInvoice(ctx context.Context, tx Tx, o *Order, r *Re
 		return err
 	}
 	return tally(ctx, tx, parent.ID, inv, 1)
+}
+
+// creditable returns the tax invoice of o that a credit note of it
+// credits, with its merchant's invoicing, or a nil invoice when o has
+// none: invoicing is off, or o was never invoiced.
+func (s *Service) creditable(ctx context.Context, tx Tx, o *Order) (*Invoice, *invoicing, error) {
+	if s.cfg.Invoicer == nil || len(o.Items) == 0 {
+		// Only an order with items has a tax invoice (issueSale), and
+		// items are fixed when the order is made: nothing to look up.
+		return nil, nil, nil
+	}
+	parent, err := saleInvoice(ctx, tx, o)
+	if ErrorCode(err) == EInvoiceNotFound {
+		return nil, nil, nil // the order was never invoiced
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	ic, err := s.invoicing(ctx, tx, o.MerchantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return parent, ic, nil
+}
+
+// issueAdjustmentNote issues the credit note of amount, what void or
+// chargeback a applies to o now (all it applied, or the part applyOwed
+// applies later), in the transaction that applies it: the supply's
+// consideration went down as by a refund, and Saudi VAT wants a credit
+// note for that too. The adjustment is final, so its note is paid at once
+// and chained, sealed and reported as a succeeded refund's. Only an order
+// with a tax invoice gets one.
+//
+// The order's guard keeps what its refunds, voids and chargebacks hold
+// within its capture, and the capture is at most the order's amount, which
+// the tax invoice states; its live notes credit no more than what they
+// hold. So what the invoice has left covers amount, and the note states
+// all of it: a chargeback's part that did not fit the order was not
+// applied, and gets no note until it is (applyOwed). An invoice issued
+// after money left the order (IssueInvoice) only has more room.
+func (s *Service) issueAdjustmentNote(ctx context.Context, tx Tx, o *Order, a *OrderAdjustment, amount int64, now time.Time) error {
+	if amount <= 0 {
+		return nil
+	}
+	parent, ic, err := s.creditable(ctx, tx, o)
+	if parent == nil || err != nil {
+		return err
+	}
+	inv, err := s.cfg.Invoicer.Credit(parent, amount, adjustmentReason(a), ic.seller)
+	if err != nil {
+		return err
+	}
+	if len(inv.Lines) == 0 && inv.ShippingAmount == 0 {
+		return nil // nothing left to credit, which the guard rules out (above): no empty note
+	}
+	inv.MerchantID, inv.OrderID, inv.AdjustmentID, inv.Type = o.MerchantID, o.ID, a.ID, InvoiceRefund
+	inv.ParentID, inv.ParentSerial, inv.Status = parent.ID, parent.Serial, InvoicePaid
+	inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt = now, now, now
+	if err := s.issue(ctx, tx, inv, parent, ic.cfg, now); err != nil {
+		return err
+	}
+	return tally(ctx, tx, parent.ID, inv, 1)
+}
+
+// adjustmentReason is the note (KSA-10, the reason for issuing) of a's
+// credit note: what it is, then the reason it was given, if any.
+func adjustmentReason(a *OrderAdjustment) string {
+	what := map[string]string{AdjustmentVoid: "void", AdjustmentChargeback: "chargeback"}[a.Kind]
+	if a.Reason == "" {
+		return what
+	}
+	return what + ": " + a.Reason
 }
 
 // tally adds what note states to what its tax invoice (invoiceID) has
@@ -913,14 +984,7 @@ func (s *Service) issueDebitNote(ctx context.Context, tx Tx, credit *Invoice, no
 	inv.MerchantID, inv.OrderID, inv.RefundID, inv.Type = credit.MerchantID, credit.OrderID, credit.RefundID, InvoiceDebit
 	inv.ParentID, inv.ParentSerial, inv.Status = credit.ID, credit.Serial, InvoicePaid
 	inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt = now, now, now
-	if err := s.number(ctx, tx, inv, ic.cfg.SerialPrefix, now); err != nil {
-		return err
-	}
-	if err := s.chain(ctx, tx, inv); err != nil {
-		return err
-	}
-	s.report(ctx, inv, credit, ic.cfg, now)
-	if err := tx.CreateInvoice(ctx, inv); err != nil {
+	if err := s.issue(ctx, tx, inv, credit, ic.cfg, now); err != nil {
 		return err
 	}
 	return tally(ctx, tx, credit.ParentID, inv, -1)

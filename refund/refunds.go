@@ -619,16 +619,19 @@ func (s *Service) finish(ctx context.Context, tx Tx, r *Refund, to Status, cause
 	if err := tx.AdjustBalances(ctx, b, op); err != nil {
 		return err
 	}
-	if op == Release || op == Reverse {
-		if err := s.applyOwed(ctx, tx, r, now); err != nil {
-			return err
-		}
-	}
 	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: from, To: to, Cause: cause, At: now}); err != nil {
 		return err
 	}
 	if err := s.settleInvoice(ctx, tx, r, now); err != nil {
 		return err
+	}
+	// After r's credit note is voided or taken back: a chargeback owed
+	// that takes r's room gets a credit note (issueAdjustmentNote), which
+	// must find that room free on the tax invoice too.
+	if op == Release || op == Reverse {
+		if err := s.applyOwed(ctx, tx, r, now); err != nil {
+			return err
+		}
 	}
 	return s.event(ctx, tx, "refund."+string(to), r, now)
 }
