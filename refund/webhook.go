@@ -125,14 +125,30 @@ type TargetCap struct {
 	InFlight map[string]int
 }
 
-// Full lists the targets already at Max, which a claim skips.
-func (c TargetCap) Full() []string {
+// CapCount counts the deliveries one claim takes against a TargetCap, on
+// top of those in flight.
+type CapCount struct {
+	cap   TargetCap
+	taken map[string]int
+}
+
+// Count starts a claim's count.
+func (c TargetCap) Count() *CapCount { return &CapCount{cap: c, taken: map[string]int{}} }
+
+// Full lists the targets at Max, counting what the claim took: a claim
+// reads no more of their deliveries.
+func (c *CapCount) Full() []string {
 	var full []string
-	if c.Max <= 0 {
+	if c.cap.Max <= 0 {
 		return nil
 	}
-	for t, n := range c.InFlight {
-		if n >= c.Max {
+	for t, n := range c.cap.InFlight {
+		if n+c.taken[t] >= c.cap.Max {
+			full = append(full, t)
+		}
+	}
+	for t, n := range c.taken {
+		if _, ok := c.cap.InFlight[t]; !ok && n >= c.cap.Max {
 			full = append(full, t)
 		}
 	}
@@ -140,19 +156,15 @@ func (c TargetCap) Full() []string {
 	return full
 }
 
-// Take reports, for candidate deliveries' targets in due order, which
-// ones a claim takes without passing Max.
-func (c TargetCap) Take(targets []string) []bool {
-	take := make([]bool, len(targets))
-	n := map[string]int{}
-	for i, t := range targets {
-		if c.Max > 0 && c.InFlight[t]+n[t] >= c.Max {
-			continue
-		}
-		n[t]++
-		take[i] = true
+// Take reports whether the claim may take d without passing Max, and
+// counts it if so.
+func (c *CapCount) Take(d *Delivery) bool {
+	t := d.Target()
+	if c.cap.Max > 0 && c.cap.InFlight[t]+c.taken[t] >= c.cap.Max {
+		return false
 	}
-	return take
+	c.taken[t]++
+	return true
 }
 
 // DeliveryAttempt is one row of an endpoint's delivery log.
@@ -214,11 +226,12 @@ type WebhookTx interface {
 	// InsertDelivery inserts d.
 	InsertDelivery(ctx context.Context, d *Delivery) error
 	// ClaimDueDeliveries returns up to limit pending deliveries whose
-	// NextAttemptAt <= now, earliest first, within per (none to a target
-	// in per.Full(), and only those per.Take allows among the earliest
-	// limit others), and moves their NextAttemptAt to now+lease (bumping
-	// Version), so no other dispatcher sends them meanwhile. Backends with
-	// row locks skip rows locked by other claimers.
+	// NextAttemptAt <= now, earliest first, within per (each one
+	// per.Count().Take allows, in due order), and moves their
+	// NextAttemptAt to now+lease (bumping Version), so no other dispatcher
+	// sends them meanwhile. Deliveries passed over for the cap do not
+	// count against limit: while others are due, the claim takes limit.
+	// Backends with row locks skip rows locked by other claimers.
 	ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int, per TargetCap) ([]*Delivery, error)
 	// UpdateDelivery writes d if its stored version is still d.Version,
 	// then bumps d.Version. Returns EConflict otherwise.

@@ -198,46 +198,51 @@ const targetSQL = `COALESCE(endpoint_id, 'notify:' || merchant_id)`
 // per. As in ClaimDueRefunds, FOR UPDATE SKIP LOCKED lets dispatchers on
 // several nodes pass over each other's rows, and the version bump fences
 // a stale holder. The candidates are locked first and only those per
-// takes are leased; the others are unlocked at commit, still due.
+// takes are leased; the others are unlocked at commit, still due. A
+// read's rows passed over for the cap would use up n while others are
+// due, so it reads again for the rest, leaving out the targets the claim
+// filled (the leased rows are no longer due): each read leases at least
+// one.
 func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int, per refund.TargetCap) ([]*refund.Delivery, error) {
-	if n <= 0 {
-		return nil, nil
-	}
-	type candidate struct{ id, target string }
-	full := per.Full()
-	if full == nil {
-		full = []string{}
-	}
-	cs, err := queryAll(ctx, t, "claim deliveries", `SELECT id, `+targetSQL+` FROM webhook_deliveries
-		WHERE status = 'pending' AND next_attempt_at <= $1 AND `+targetSQL+` <> ALL($2::text[])
-		ORDER BY next_attempt_at, id LIMIT $3
-		FOR UPDATE SKIP LOCKED`,
-		func(s scanner) (c candidate, err error) {
-			err = s.Scan(&c.id, &c.target)
-			return c, err
-		}, now, full, n)
-	if err != nil || len(cs) == 0 {
-		return nil, err
-	}
-	targets := make([]string, len(cs))
-	for i, c := range cs {
-		targets[i] = c.target
-	}
-	var ids []string
-	order := map[string]int{}
-	for i, take := range per.Take(targets) {
-		if take {
-			order[cs[i].id] = len(ids)
-			ids = append(ids, cs[i].id)
+	count := per.Count()
+	var claimed []*refund.Delivery
+	for len(claimed) < n {
+		full := count.Full()
+		if full == nil {
+			full = []string{}
 		}
+		cs, err := queryAll(ctx, t, "claim deliveries", `SELECT id, merchant_id, COALESCE(endpoint_id, '') FROM webhook_deliveries
+			WHERE status = 'pending' AND next_attempt_at <= $1 AND `+targetSQL+` <> ALL($2::text[])
+			ORDER BY next_attempt_at, id LIMIT $3
+			FOR UPDATE SKIP LOCKED`,
+			func(s scanner) (*refund.Delivery, error) {
+				var d refund.Delivery
+				err := s.Scan(&d.ID, &d.MerchantID, &d.EndpointID)
+				return &d, err
+			}, now, full, n-len(claimed))
+		if err != nil {
+			return nil, err
+		}
+		if len(cs) == 0 {
+			break
+		}
+		var ids []string
+		order := map[string]int{}
+		for _, c := range cs {
+			if count.Take(c) {
+				order[c.ID] = len(ids)
+				ids = append(ids, c.ID)
+			}
+		}
+		ds, err := queryAll(ctx, t, "claim deliveries", `UPDATE webhook_deliveries SET next_attempt_at = $1, version = version + 1
+			WHERE id = ANY($2::text[]) RETURNING `+deliveryColumns, scanDelivery, now.Add(lease), ids)
+		if err != nil {
+			return nil, err
+		}
+		slices.SortFunc(ds, func(a, b *refund.Delivery) int { return order[a.ID] - order[b.ID] })
+		claimed = append(claimed, ds...)
 	}
-	ds, err := queryAll(ctx, t, "claim deliveries", `UPDATE webhook_deliveries SET next_attempt_at = $1, version = version + 1
-		WHERE id = ANY($2::text[]) RETURNING `+deliveryColumns, scanDelivery, now.Add(lease), ids)
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(ds, func(a, b *refund.Delivery) int { return order[a.ID] - order[b.ID] })
-	return ds, nil
+	return claimed, nil
 }
 
 // UpdateDelivery writes d's outcome fields if its version is current.

@@ -198,14 +198,43 @@ const targetSQL = `COALESCE(endpoint_id, 'notify:' || merchant_id)`
 
 // ClaimDueDeliveries leases due pending deliveries, earliest first, within
 // per. As in ClaimDueRefunds, select-then-update is safe under SQLite's
-// single writer.
+// single writer. A read's rows passed over for the cap would use up n
+// while others are due, so it reads again for the rest, leaving out the
+// targets the claim filled: each read leases at least one.
 func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int, per refund.TargetCap) ([]*refund.Delivery, error) {
-	if n <= 0 {
-		return nil, nil
+	count := per.Count()
+	until := nanos(now.Add(lease))
+	var ds []*refund.Delivery
+	for len(ds) < n {
+		due, err := t.dueDeliveries(ctx, now, n-len(ds), count.Full())
+		if err != nil {
+			return nil, err
+		}
+		if len(due) == 0 {
+			break
+		}
+		for _, d := range due {
+			if !count.Take(d) {
+				continue
+			}
+			if _, err := t.exec(ctx, "claim delivery", `UPDATE webhook_deliveries SET next_attempt_at = ?, version = version + 1
+				WHERE id = ? AND version = ?`, until, d.ID, d.Version); err != nil {
+				return nil, err
+			}
+			d.NextAttemptAt = fromNanos(until)
+			d.Version++
+			ds = append(ds, d)
+		}
 	}
+	return ds, nil
+}
+
+// dueDeliveries reads up to n due pending deliveries, earliest first, none
+// to a target in full.
+func (t *tx) dueDeliveries(ctx context.Context, now time.Time, n int, full []string) ([]*refund.Delivery, error) {
 	where := []string{"status = 'pending'", "next_attempt_at <= ?"}
 	args := []any{nanos(now)}
-	if full := per.Full(); len(full) > 0 {
+	if len(full) > 0 {
 		where = append(where, targetSQL+" NOT IN (?"+strings.Repeat(", ?", len(full)-1)+")")
 		for _, f := range full {
 			args = append(args, f)
@@ -216,39 +245,19 @@ func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.D
 	if err != nil {
 		return nil, wrap("claim deliveries", err)
 	}
+	defer rows.Close()
 	var due []*refund.Delivery
 	for rows.Next() {
 		d, err := scanDelivery(rows)
 		if err != nil {
-			rows.Close()
 			return nil, wrap("claim deliveries", err)
 		}
 		due = append(due, d)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, wrap("claim deliveries", err)
 	}
-	targets := make([]string, len(due))
-	for i, d := range due {
-		targets[i] = d.Target()
-	}
-	take := per.Take(targets)
-	until := nanos(now.Add(lease))
-	var ds []*refund.Delivery
-	for i, d := range due {
-		if !take[i] {
-			continue
-		}
-		if _, err := t.exec(ctx, "claim delivery", `UPDATE webhook_deliveries SET next_attempt_at = ?, version = version + 1
-			WHERE id = ? AND version = ?`, until, d.ID, d.Version); err != nil {
-			return nil, err
-		}
-		d.NextAttemptAt = fromNanos(until)
-		d.Version++
-		ds = append(ds, d)
-	}
-	return ds, nil
+	return due, nil
 }
 
 // UpdateDelivery writes d's outcome fields if its version is current.

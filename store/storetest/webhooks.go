@@ -184,9 +184,10 @@ var webhookTests = []test{
 		}
 	}},
 	// A slow receiver holds at most per.Max of a dispatcher's slots: a
-	// claim takes no more than that per target, and a target at its cap
-	// does not use up the claim's limit, so the others' deliveries come
-	// out even when the slow one's are due first.
+	// claim takes no more than that per target, and a target at its cap,
+	// or reaching it within the claim, does not use up the claim's limit,
+	// so the others' deliveries come out even when the slow one's are due
+	// first.
 	{"ClaimCapsPerTarget", func(t *testing.T, f *fixture) {
 		for _, tc := range []struct {
 			name     string
@@ -198,6 +199,10 @@ var webhookTests = []test{
 			{"TwoEach", 10, map[string]int{}, []string{"slow", "slow", "fast", "fast", "notify", "notify"}},
 			{"SlowAtCap", 2, map[string]int{"slow": 2}, []string{"fast", "fast"}},
 			{"SlowOneInFlight", 10, map[string]int{"slow": 1, "notify": 2}, []string{"slow", "fast", "fast"}},
+			// The rows passed over once slow reaches its cap within the
+			// claim leave room for the next target's.
+			{"SlowReachesCap", 3, map[string]int{}, []string{"slow", "slow", "fast"}},
+			{"SlowOneFromCap", 2, map[string]int{"slow": 1}, []string{"slow", "fast"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				m := f.mustCreateMerchant()
