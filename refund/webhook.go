@@ -116,54 +116,79 @@ func (d *Delivery) Target() string {
 }
 
 // TargetCap bounds what one claim of deliveries takes per target
-// (Delivery.Target), so that a slow or dead receiver holds at most Max of
-// a dispatcher's slots and the others keep sending. Max 0: no bound.
+// (Delivery.Target) and per merchant, so that a slow or dead receiver
+// holds at most Max of a dispatcher's slots, and one merchant's receivers
+// together at most MerchantMax, and the others keep sending. 0: no bound.
 type TargetCap struct {
 	Max int
 	// InFlight counts the deliveries the claimer is sending now, per
 	// target; they count against Max.
-	InFlight map[string]int
+	InFlight    map[string]int
+	MerchantMax int
+	// MerchantInFlight counts them per merchant, against MerchantMax.
+	MerchantInFlight map[string]int
 }
+
+// MerchantShare is the part of a dispatcher's slots one merchant's
+// deliveries may hold at once, 1/MerchantShare (16 of the default 32).
+// Each endpoint is capped on its own, but a merchant may have
+// MaxWebhookEndpoints of them: without this bound, 8 dead ones at 4 each
+// would hold all 32 slots and every other merchant's deliveries would
+// wait for their timeouts.
+const MerchantShare = 2
 
 // CapCount counts the deliveries one claim takes against a TargetCap, on
 // top of those in flight.
 type CapCount struct {
-	cap   TargetCap
-	taken map[string]int
+	cap       TargetCap
+	taken     map[string]int
+	merchants map[string]int
 }
 
 // Count starts a claim's count.
-func (c TargetCap) Count() *CapCount { return &CapCount{cap: c, taken: map[string]int{}} }
+func (c TargetCap) Count() *CapCount {
+	return &CapCount{cap: c, taken: map[string]int{}, merchants: map[string]int{}}
+}
 
 // Full lists the targets at Max, counting what the claim took: a claim
 // reads no more of their deliveries.
-func (c *CapCount) Full() []string {
-	var full []string
-	if c.cap.Max <= 0 {
-		return nil
-	}
-	for t, n := range c.cap.InFlight {
-		if n+c.taken[t] >= c.cap.Max {
-			full = append(full, t)
-		}
-	}
-	for t, n := range c.taken {
-		if _, ok := c.cap.InFlight[t]; !ok && n >= c.cap.Max {
-			full = append(full, t)
-		}
-	}
-	slices.Sort(full)
-	return full
+func (c *CapCount) Full() []string { return full(c.cap.Max, c.cap.InFlight, c.taken) }
+
+// FullMerchants lists the merchants at MerchantMax, as Full does targets.
+func (c *CapCount) FullMerchants() []string {
+	return full(c.cap.MerchantMax, c.cap.MerchantInFlight, c.merchants)
 }
 
-// Take reports whether the claim may take d without passing Max, and
-// counts it if so.
+// full lists, sorted, the keys whose in flight and taken reach most.
+func full(most int, inFlight, taken map[string]int) []string {
+	var keys []string
+	if most <= 0 {
+		return nil
+	}
+	for k, n := range inFlight {
+		if n+taken[k] >= most {
+			keys = append(keys, k)
+		}
+	}
+	for k, n := range taken {
+		if _, ok := inFlight[k]; !ok && n >= most {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Take reports whether the claim may take d without passing Max or
+// MerchantMax, and counts it if so.
 func (c *CapCount) Take(d *Delivery) bool {
-	t := d.Target()
-	if c.cap.Max > 0 && c.cap.InFlight[t]+c.taken[t] >= c.cap.Max {
+	t, m := d.Target(), d.MerchantID
+	if c.cap.Max > 0 && c.cap.InFlight[t]+c.taken[t] >= c.cap.Max ||
+		c.cap.MerchantMax > 0 && c.cap.MerchantInFlight[m]+c.merchants[m] >= c.cap.MerchantMax {
 		return false
 	}
 	c.taken[t]++
+	c.merchants[m]++
 	return true
 }
 
@@ -229,7 +254,7 @@ type WebhookTx interface {
 	// NextAttemptAt <= now, earliest first, within per (each one
 	// per.Count().Take allows, in due order), and moves their
 	// NextAttemptAt to now+lease (bumping Version), so no other dispatcher
-	// sends them meanwhile. Deliveries passed over for the cap do not
+	// sends them meanwhile. Deliveries passed over for the caps do not
 	// count against limit: while others are due, the claim takes limit.
 	// Backends with row locks skip rows locked by other claimers.
 	ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int, per TargetCap) ([]*Delivery, error)

@@ -631,6 +631,83 @@ func TestWebhooks_SlowEndpointDelaysOnlyItself(t *testing.T) {
 	}
 }
 
+// TestWebhooks_DeadEndpointsDelayOnlyTheirMerchant: one merchant has 8
+// endpoints that hold every request, with 4 deliveries due to each, all
+// due before another merchant's. That merchant's deliveries are still
+// sent while the 8 hang: the first merchant holds no more than its share
+// of the node's slots. Before, each endpoint's cap (4) was the only
+// bound, so 8 dead endpoints held all 32 slots and every other
+// merchant's deliveries waited for their timeouts.
+func TestWebhooks_DeadEndpointsDelayOnlyTheirMerchant(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks(time.Minute))
+	dead, other := newBlockingReceiver(t), newBlockingReceiver(t)
+	close(other.release)
+	keyB := s.newMerchant("Other Merchant")
+	for i := range 8 {
+		if r := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": fmt.Sprintf("%s/hooks/%d", dead.URL, i)}); r.status != http.StatusCreated {
+			t.Fatalf("create endpoint: %d %s", r.status, r.raw)
+		}
+	}
+	if r := s.do("POST", "/v1/webhook_endpoints", keyB, map[string]any{"url": other.URL + "/hooks"}); r.status != http.StatusCreated {
+		t.Fatalf("create endpoint: %d %s", r.status, r.raw)
+	}
+	refundOn := func(key string) {
+		o := s.do("POST", "/v1/orders", key, map[string]any{"currency": "SAR", "amount": 10_000, "payment_method": "card",
+			"source": map[string]any{"scheme": "mastercard", "first_digits": "555555", "last_digits": "4444", "month": 12, "year": 2027}})
+		if r := s.do("POST", "/v1/refunds", key, map[string]any{"order_id": o.str("id"), "amount": 100}); r.str("status") != "succeeded" {
+			t.Fatalf("refund: %s", r.raw)
+		}
+	}
+	for range 2 { // 4 events, each to the 8 endpoints: 32 deliveries
+		refundOn(s.key)
+	}
+	s.clock.Advance(time.Second)
+	refundOn(keyB) // 2 deliveries, due after all of those
+
+	// The default slots (32) and caps; no attempt times out while the test runs.
+	d := webhook.New(s.Service, webhook.Config{AllowPrivate: true, Timeout: time.Hour, Schedule: []time.Duration{time.Minute}, Now: s.clock.Now})
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	defer func() { // after a failure, so that Stop does not wait an hour
+		select {
+		case <-dead.release:
+		default:
+			close(dead.release)
+		}
+	}()
+	got := map[string]int{}
+	got[wait(t, other.arrived, "the other merchant's first delivery")]++
+	got[wait(t, other.arrived, "the other merchant's second delivery")]++
+	for range 32 / refund.MerchantShare {
+		got[wait(t, dead.arrived, "the dead endpoints' deliveries up to their merchant's cap")]++
+	}
+	if n := len(dead.arrived); n != 0 {
+		t.Errorf("the dead endpoints hold %d more requests at once, want none past their merchant's cap", n)
+	}
+
+	// The receiver recovers: every event arrives once at each endpoint.
+	close(dead.release)
+	d.Stop()
+	for s.deliver() > 0 {
+	}
+	for len(dead.arrived) > 0 {
+		got[<-dead.arrived]++
+	}
+	if len(got) != 6 || len(other.arrived) != 0 {
+		t.Fatalf("%d distinct events delivered (and %d more to the other merchant), want 4 + 2", len(got), len(other.arrived))
+	}
+	perEvent := map[int]int{}
+	for _, n := range got {
+		perEvent[n]++
+	}
+	if perEvent[8] != 4 || perEvent[1] != 2 {
+		t.Errorf("events delivered %v times each, want 4 to the 8 endpoints and 2 once", perEvent)
+	}
+}
+
 // TestWebhooks_RotateSecretWithOverlap: an endpoint's secret is rotated
 // through the API. During the overlap each delivery carries a signature
 // with each secret, so a receiver holding either verifies it; after the

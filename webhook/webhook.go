@@ -59,9 +59,14 @@ type Config struct {
 	// that many slots and delays only itself (default a quarter of
 	// Parallel, at most 4).
 	PerTarget int
-	Now       func() time.Time
-	Rand      *rand.Rand // jitter source (tests make it deterministic)
-	Log       *slog.Logger
+	// PerMerchant caps the deliveries in flight to all of one merchant's
+	// endpoints and notify URLs, so that a merchant's slow or dead
+	// receivers delay only that merchant (default
+	// Parallel/refund.MerchantShare).
+	PerMerchant int
+	Now         func() time.Time
+	Rand        *rand.Rand // jitter source (tests make it deterministic)
+	Log         *slog.Logger
 	// Client overrides the HTTP client (its transport must do its own
 	// address checks).
 	Client *http.Client
@@ -80,6 +85,7 @@ type Dispatcher struct {
 	flightMu sync.Mutex
 	running  int            // attempts in flight
 	flight   map[string]int // attempts in flight per target
+	merchant map[string]int // attempts in flight per merchant
 	landed   chan struct{}  // closed (and replaced) when an attempt ends
 
 	mu     sync.Mutex
@@ -110,6 +116,9 @@ func New(svc *refund.Service, cfg Config) *Dispatcher {
 	if cfg.PerTarget <= 0 {
 		cfg.PerTarget = max(1, min(4, cfg.Parallel/4))
 	}
+	if cfg.PerMerchant <= 0 {
+		cfg.PerMerchant = max(1, cfg.Parallel/refund.MerchantShare)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -119,7 +128,7 @@ func New(svc *refund.Service, cfg Config) *Dispatcher {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	d := &Dispatcher{svc: svc, cfg: cfg, client: cfg.Client, flight: map[string]int{}, landed: make(chan struct{})}
+	d := &Dispatcher{svc: svc, cfg: cfg, client: cfg.Client, flight: map[string]int{}, merchant: map[string]int{}, landed: make(chan struct{})}
 	if d.client == nil {
 		d.client = NewClient(cfg.AllowPrivate)
 	}
@@ -132,8 +141,9 @@ func (d *Dispatcher) lease() time.Duration { return d.cfg.Timeout + 30*time.Seco
 
 // RunOnce sends due deliveries, up to Batch of them, and returns when
 // they are done, with how many it sent. Each attempt starts as soon as it
-// is claimed, and a target at PerTarget is skipped until one of its
-// attempts ends, so a slow receiver does not hold up the others.
+// is claimed, and a target at PerTarget (a merchant at PerMerchant) is
+// skipped until one of its attempts ends, so a slow receiver does not
+// hold up the others.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -168,7 +178,8 @@ func (d *Dispatcher) fill(ctx context.Context, max int, wg *sync.WaitGroup) (int
 	defer d.claimMu.Unlock()
 	d.flightMu.Lock()
 	n := min(max, d.cfg.Parallel-d.running)
-	per := refund.TargetCap{Max: d.cfg.PerTarget, InFlight: maps.Clone(d.flight)}
+	per := refund.TargetCap{Max: d.cfg.PerTarget, InFlight: maps.Clone(d.flight),
+		MerchantMax: d.cfg.PerMerchant, MerchantInFlight: maps.Clone(d.merchant)}
 	d.flightMu.Unlock()
 	if n <= 0 || ctx.Err() != nil {
 		return 0, nil
@@ -178,27 +189,31 @@ func (d *Dispatcher) fill(ctx context.Context, max int, wg *sync.WaitGroup) (int
 		return 0, err // no lease taken: nothing may be sent
 	}
 	for _, job := range jobs {
-		target := job.Delivery.Target()
+		target, merchant := job.Delivery.Target(), job.Delivery.MerchantID
 		d.flightMu.Lock()
 		d.running++
 		d.flight[target]++
+		d.merchant[merchant]++
 		d.flightMu.Unlock()
 		wg.Go(func() {
-			defer d.land(target)
+			defer d.land(target, merchant)
 			d.attempt(ctx, job)
 		})
 	}
 	return len(jobs), nil
 }
 
-// land counts an attempt to target as ended and wakes whoever waits for
-// a free slot.
-func (d *Dispatcher) land(target string) {
+// land counts an attempt to target (of merchant) as ended and wakes
+// whoever waits for a free slot.
+func (d *Dispatcher) land(target, merchant string) {
 	d.flightMu.Lock()
 	defer d.flightMu.Unlock()
 	d.running--
 	if d.flight[target]--; d.flight[target] <= 0 {
 		delete(d.flight, target)
+	}
+	if d.merchant[merchant]--; d.merchant[merchant] <= 0 {
+		delete(d.merchant, merchant)
 	}
 	close(d.landed)
 	d.landed = make(chan struct{})

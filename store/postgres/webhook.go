@@ -199,27 +199,31 @@ const targetSQL = `COALESCE(endpoint_id, 'notify:' || merchant_id)`
 // several nodes pass over each other's rows, and the version bump fences
 // a stale holder. The candidates are locked first and only those per
 // takes are leased; the others are unlocked at commit, still due. A
-// read's rows passed over for the cap would use up n while others are
-// due, so it reads again for the rest, leaving out the targets the claim
-// filled (the leased rows are no longer due): each read leases at least
-// one.
+// read's rows passed over for the caps would use up n while others are
+// due, so it reads again for the rest, leaving out the targets and
+// merchants the claim filled (the leased rows are no longer due): each
+// read leases at least one.
 func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int, per refund.TargetCap) ([]*refund.Delivery, error) {
 	count := per.Count()
 	var claimed []*refund.Delivery
 	for len(claimed) < n {
-		full := count.Full()
+		full, fullMerchants := count.Full(), count.FullMerchants()
 		if full == nil {
 			full = []string{}
 		}
+		if fullMerchants == nil {
+			fullMerchants = []string{}
+		}
 		cs, err := queryAll(ctx, t, "claim deliveries", `SELECT id, merchant_id, COALESCE(endpoint_id, '') FROM webhook_deliveries
 			WHERE status = 'pending' AND next_attempt_at <= $1 AND `+targetSQL+` <> ALL($2::text[])
-			ORDER BY next_attempt_at, id LIMIT $3
+				AND merchant_id <> ALL($3::text[])
+			ORDER BY next_attempt_at, id LIMIT $4
 			FOR UPDATE SKIP LOCKED`,
 			func(s scanner) (*refund.Delivery, error) {
 				var d refund.Delivery
 				err := s.Scan(&d.ID, &d.MerchantID, &d.EndpointID)
 				return &d, err
-			}, now, full, n-len(claimed))
+			}, now, full, fullMerchants, n-len(claimed))
 		if err != nil {
 			return nil, err
 		}

@@ -198,15 +198,15 @@ const targetSQL = `COALESCE(endpoint_id, 'notify:' || merchant_id)`
 
 // ClaimDueDeliveries leases due pending deliveries, earliest first, within
 // per. As in ClaimDueRefunds, select-then-update is safe under SQLite's
-// single writer. A read's rows passed over for the cap would use up n
+// single writer. A read's rows passed over for the caps would use up n
 // while others are due, so it reads again for the rest, leaving out the
-// targets the claim filled: each read leases at least one.
+// targets and merchants the claim filled: each read leases at least one.
 func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int, per refund.TargetCap) ([]*refund.Delivery, error) {
 	count := per.Count()
 	until := nanos(now.Add(lease))
 	var ds []*refund.Delivery
 	for len(ds) < n {
-		due, err := t.dueDeliveries(ctx, now, n-len(ds), count.Full())
+		due, err := t.dueDeliveries(ctx, now, n-len(ds), count.Full(), count.FullMerchants())
 		if err != nil {
 			return nil, err
 		}
@@ -230,14 +230,20 @@ func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.D
 }
 
 // dueDeliveries reads up to n due pending deliveries, earliest first, none
-// to a target in full.
-func (t *tx) dueDeliveries(ctx context.Context, now time.Time, n int, full []string) ([]*refund.Delivery, error) {
+// to a target in full or a merchant in fullMerchants.
+func (t *tx) dueDeliveries(ctx context.Context, now time.Time, n int, full, fullMerchants []string) ([]*refund.Delivery, error) {
 	where := []string{"status = 'pending'", "next_attempt_at <= ?"}
 	args := []any{nanos(now)}
-	if len(full) > 0 {
-		where = append(where, targetSQL+" NOT IN (?"+strings.Repeat(", ?", len(full)-1)+")")
-		for _, f := range full {
-			args = append(args, f)
+	for _, not := range []struct {
+		col  string
+		vals []string
+	}{{targetSQL, full}, {"merchant_id", fullMerchants}} {
+		if len(not.vals) == 0 {
+			continue
+		}
+		where = append(where, not.col+" NOT IN (?"+strings.Repeat(", ?", len(not.vals)-1)+")")
+		for _, v := range not.vals {
+			args = append(args, v)
 		}
 	}
 	rows, err := t.q.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries`+whereClause(where)+

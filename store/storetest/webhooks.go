@@ -247,6 +247,63 @@ var webhookTests = []test{
 			})
 		}
 	}},
+	// One merchant's receivers together hold at most per.MerchantMax
+	// slots, however many endpoints it has: a claim takes no more of its
+	// deliveries than that, and passing over the rest does not use up the
+	// limit, so another merchant's come out though due later.
+	{"ClaimCapsPerMerchant", func(t *testing.T, f *fixture) {
+		for _, tc := range []struct {
+			name     string
+			limit    int
+			inFlight int      // the busy merchant's deliveries in flight
+			want     []string // targets claimed, in due order
+		}{
+			{"Room", 10, 0, []string{"a", "a", "b", "b", "other", "other"}},
+			{"OneInFlight", 10, 1, []string{"a", "a", "b", "other", "other"}},
+			{"LimitNotUsedUp", 3, 2, []string{"a", "a", "other"}},
+			{"AtCap", 10, 4, []string{"other", "other"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				busy, other := f.mustCreateMerchant(), f.mustCreateMerchant()
+				a, b, o := f.mustCreateEndpoint(busy.ID), f.mustCreateEndpoint(busy.ID), f.mustCreateEndpoint(other.ID)
+				ev := f.mustCreateEvent(busy.ID, refund.EventRefundSucceeded, "re_1", t0)
+				evOther := f.mustCreateEvent(other.ID, refund.EventRefundSucceeded, "re_2", t0)
+				name := map[string]string{a.ID: "a", b.ID: "b", "notify:" + busy.ID: "notify", o.ID: "other"}
+				at := t0.Add(-time.Hour)
+				for _, ep := range []string{a.ID, a.ID, a.ID, b.ID, b.ID, "", ""} {
+					at = at.Add(time.Second)
+					f.mustCreateDelivery(ev, ep, at)
+				}
+				for range 2 {
+					at = at.Add(time.Second)
+					f.mustCreateDelivery(evOther, o.ID, at)
+				}
+				per := refund.TargetCap{Max: 2, InFlight: map[string]int{}, MerchantMax: 4,
+					MerchantInFlight: map[string]int{busy.ID: tc.inFlight}}
+				var ds []*refund.Delivery
+				f.mustUpdate(func(tx refund.Tx) (err error) {
+					ds, err = tx.ClaimDueDeliveries(f.ctx, t0, time.Minute, tc.limit, per)
+					return err
+				})
+				var got []string
+				for _, d := range ds {
+					got = append(got, name[d.Target()])
+				}
+				if !slices.Equal(got, tc.want) {
+					t.Fatalf("claimed %v, want %v", got, tc.want)
+				}
+				// What the cap left behind is still due (and is cleared
+				// for the next case).
+				f.mustUpdate(func(tx refund.Tx) (err error) {
+					ds, err = tx.ClaimDueDeliveries(f.ctx, t0, time.Minute, 100, refund.TargetCap{})
+					return err
+				})
+				if len(ds)+len(got) != 9 {
+					t.Fatalf("after the capped claim %d were due, want %d", len(ds), 9-len(got))
+				}
+			})
+		}
+	}},
 	{"ConcurrentClaimsNeverShare", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		ev := f.mustCreateEvent(m.ID, refund.EventRefundSucceeded, "re_1", t0)
