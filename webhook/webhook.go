@@ -88,6 +88,10 @@ type Dispatcher struct {
 	merchant map[string]int // attempts in flight per merchant
 	landed   chan struct{}  // closed (and replaced) when an attempt ends
 
+	// afterClaim, when set (tests), runs after each claim with how many
+	// it took, so a test can end an attempt between a claim and the wait.
+	afterClaim func(n int)
+
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -149,7 +153,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	defer wg.Wait()
 	sent := 0
 	for sent < d.cfg.Batch && ctx.Err() == nil {
-		n, err := d.fill(ctx, d.cfg.Batch-sent, &wg)
+		n, landed, err := d.fill(ctx, d.cfg.Batch-sent, &wg)
 		sent += n
 		if err != nil {
 			return sent, err
@@ -158,8 +162,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 			continue
 		}
 		// Nothing to claim now: done, unless an attempt in flight frees
-		// a slot or its target.
-		landed := d.landing()
+		// a slot, its target or its merchant.
 		if landed == nil {
 			break
 		}
@@ -172,21 +175,32 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 }
 
 // fill claims due deliveries for up to max free slots and starts each at
-// once; it returns how many it started.
-func (d *Dispatcher) fill(ctx context.Context, max int, wg *sync.WaitGroup) (int, error) {
+// once; it returns how many it started, and a channel closed when an
+// attempt in flight at the claim has ended (nil when none was). The
+// channel is taken with the counts the claim goes by, not after it: an
+// attempt that ends during the claim closes it, so a wait on it returns
+// at once rather than missing the slot that attempt freed.
+func (d *Dispatcher) fill(ctx context.Context, max int, wg *sync.WaitGroup) (int, <-chan struct{}, error) {
 	d.claimMu.Lock()
 	defer d.claimMu.Unlock()
 	d.flightMu.Lock()
 	n := min(max, d.cfg.Parallel-d.running)
 	per := refund.TargetCap{Max: d.cfg.PerTarget, InFlight: maps.Clone(d.flight),
 		MerchantMax: d.cfg.PerMerchant, MerchantInFlight: maps.Clone(d.merchant)}
+	var landed <-chan struct{}
+	if d.running > 0 {
+		landed = d.landed
+	}
 	d.flightMu.Unlock()
 	if n <= 0 || ctx.Err() != nil {
-		return 0, nil
+		return 0, landed, nil
 	}
 	jobs, err := d.svc.ClaimDeliveries(ctx, d.lease(), n, per)
 	if err != nil {
-		return 0, err // no lease taken: nothing may be sent
+		return 0, landed, err // no lease taken: nothing may be sent
+	}
+	if d.afterClaim != nil {
+		d.afterClaim(len(jobs))
 	}
 	for _, job := range jobs {
 		target, merchant := job.Delivery.Target(), job.Delivery.MerchantID
@@ -200,7 +214,7 @@ func (d *Dispatcher) fill(ctx context.Context, max int, wg *sync.WaitGroup) (int
 			d.attempt(ctx, job)
 		})
 	}
-	return len(jobs), nil
+	return len(jobs), landed, nil
 }
 
 // land counts an attempt to target (of merchant) as ended and wakes
@@ -217,17 +231,6 @@ func (d *Dispatcher) land(target, merchant string) {
 	}
 	close(d.landed)
 	d.landed = make(chan struct{})
-}
-
-// landing returns a channel closed when the next attempt in flight ends,
-// or nil when none is in flight.
-func (d *Dispatcher) landing() <-chan struct{} {
-	d.flightMu.Lock()
-	defer d.flightMu.Unlock()
-	if d.running == 0 {
-		return nil
-	}
-	return d.landed
 }
 
 // recordTimeout bounds the write of an attempt's outcome once the
@@ -401,7 +404,7 @@ func (d *Dispatcher) loop(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	defer wg.Wait()
 	for {
-		n, err := d.fill(ctx, d.cfg.Batch, &wg)
+		n, landed, err := d.fill(ctx, d.cfg.Batch, &wg)
 		if err != nil && ctx.Err() == nil {
 			d.cfg.Log.Error("webhook pass failed", "err", err)
 		}
@@ -411,7 +414,7 @@ func (d *Dispatcher) loop(ctx context.Context, done chan struct{}) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-d.landing(): // nil, blocking, when none is in flight
+		case <-landed: // nil, blocking, when none was in flight
 		case <-time.After(d.cfg.Interval):
 		}
 	}
