@@ -205,6 +205,7 @@ const targetSQL = `COALESCE(endpoint_id, 'notify:' || merchant_id)`
 // read leases at least one.
 func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int, per refund.TargetCap) ([]*refund.Delivery, error) {
 	count := per.Count()
+	seen := map[string]bool{}
 	var claimed []*refund.Delivery
 	for len(claimed) < n {
 		full, fullMerchants := count.Full(), count.FullMerchants()
@@ -227,16 +228,17 @@ func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.D
 		if err != nil {
 			return nil, err
 		}
-		if len(cs) == 0 {
-			break
-		}
 		var ids []string
 		order := map[string]int{}
 		for _, c := range cs {
-			if count.Take(c) {
+			if !seen[c.ID] && count.Take(c) {
+				seen[c.ID] = true
 				order[c.ID] = len(ids)
 				ids = append(ids, c.ID)
 			}
+		}
+		if len(ids) == 0 {
+			break // nothing due, or (a lease of 0) only what the claim took
 		}
 		ds, err := queryAll(ctx, t, "claim deliveries", `UPDATE webhook_deliveries SET next_attempt_at = $1, version = version + 1
 			WHERE id = ANY($2::text[]) RETURNING `+deliveryColumns, scanDelivery, now.Add(lease), ids)

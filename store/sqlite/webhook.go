@@ -204,19 +204,19 @@ const targetSQL = `COALESCE(endpoint_id, 'notify:' || merchant_id)`
 func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int, per refund.TargetCap) ([]*refund.Delivery, error) {
 	count := per.Count()
 	until := nanos(now.Add(lease))
+	seen := map[string]bool{}
 	var ds []*refund.Delivery
 	for len(ds) < n {
 		due, err := t.dueDeliveries(ctx, now, n-len(ds), count.Full(), count.FullMerchants())
 		if err != nil {
 			return nil, err
 		}
-		if len(due) == 0 {
-			break
-		}
+		took := len(ds)
 		for _, d := range due {
-			if !count.Take(d) {
+			if seen[d.ID] || !count.Take(d) {
 				continue
 			}
+			seen[d.ID] = true
 			if _, err := t.exec(ctx, "claim delivery", `UPDATE webhook_deliveries SET next_attempt_at = ?, version = version + 1
 				WHERE id = ? AND version = ?`, until, d.ID, d.Version); err != nil {
 				return nil, err
@@ -224,6 +224,9 @@ func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.D
 			d.NextAttemptAt = fromNanos(until)
 			d.Version++
 			ds = append(ds, d)
+		}
+		if len(ds) == took {
+			break // nothing due, or (a lease of 0) only what the claim took
 		}
 	}
 	return ds, nil

@@ -304,6 +304,32 @@ var webhookTests = []test{
 			})
 		}
 	}},
+	// A claim reads again for what its caps passed over; a lease of 0
+	// leaves what it took due, and the claim still takes each delivery
+	// once and ends.
+	{"ClaimWithoutLeaseTakesEachOnce", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		ev := f.mustCreateEvent(m.ID, refund.EventRefundSucceeded, "re_1", t0)
+		for range 3 {
+			f.mustCreateDelivery(ev, "", t0)
+		}
+		per := refund.TargetCap{Max: 5, InFlight: map[string]int{}}
+		var ds []*refund.Delivery
+		f.mustUpdate(func(tx refund.Tx) (err error) {
+			ds, err = tx.ClaimDueDeliveries(f.ctx, t0, 0, 10, per)
+			return err
+		})
+		seen := map[string]bool{}
+		for _, d := range ds {
+			seen[d.ID] = true
+		}
+		if len(ds) != 3 || len(seen) != 3 {
+			t.Fatalf("claimed %d deliveries, %d distinct; want the 3 once each", len(ds), len(seen))
+		}
+		if ds := f.claimDeliveries(t0, 100); len(ds) != 3 { // leased, out of the next tests' way
+			t.Fatalf("after the claim without a lease %d were due, want 3", len(ds))
+		}
+	}},
 	{"ConcurrentClaimsNeverShare", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		ev := f.mustCreateEvent(m.ID, refund.EventRefundSucceeded, "re_1", t0)
