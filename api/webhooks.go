@@ -41,11 +41,18 @@ func endpointOut(e *refund.WebhookEndpoint, now time.Time) endpointJSON {
 	if len(j.Events) == 0 {
 		j.Events = []string{"*"}
 	}
-	if len(e.Secrets(now)) > 1 {
-		until := e.PreviousSecretUntil
-		j.PreviousSecretExpiresAt = &until
-	}
+	j.PreviousSecretExpiresAt = previousSecretExpiresAt(e.SigningSecrets, now)
 	return j
+}
+
+// previousSecretExpiresAt is when the secret before the last rotation
+// stops signing deliveries, nil once it signs none
+// (refund.SigningSecrets.Secrets) or there is none.
+func previousSecretExpiresAt(k refund.SigningSecrets, now time.Time) *time.Time {
+	if len(k.Secrets(now)) < 2 {
+		return nil
+	}
+	return &k.PreviousSecretUntil
 }
 
 type rotateSecretRequest struct {
@@ -240,11 +247,28 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, eventOut(e))
 }
 
+type notifySecretJSON struct {
+	Object string `json:"object"`
+	Secret string `json:"secret"` // only in this reply: there is no other
+	// PreviousSecretExpiresAt is when the secret before this rotation
+	// stops signing deliveries; null when none does.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
+}
+
+// rotateNotifySecret gives refunds' notify-URL deliveries a new secret,
+// shown in this reply only; the old one goes on signing for
+// expire_previous_in seconds.
 func (a *API) rotateNotifySecret(w http.ResponseWriter, r *http.Request) {
-	secret, err := a.svc.RotateNotifySecret(r.Context(), PrincipalFrom(r.Context()))
+	var req rotateSecretRequest
+	if err := decodeOptional(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	n, err := a.svc.RotateNotifySecret(r.Context(), PrincipalFrom(r.Context()), req.ExpirePreviousIn)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"object": "notify_secret", "secret": secret})
+	writeJSON(w, http.StatusOK, notifySecretJSON{Object: "notify_secret", Secret: n.Secret,
+		PreviousSecretExpiresAt: previousSecretExpiresAt(n.SigningSecrets, a.svc.Now())})
 }

@@ -45,27 +45,44 @@ type WebhookEndpoint struct {
 	URL         string
 	Description string
 	Events      []string // subscribed types; empty means all
-	// Secret signs deliveries (Standard Webhooks, "whsec_" + base64). It is
-	// stored as is because signing needs it, and shown to the merchant
-	// only when the endpoint is created.
+	// SigningSecrets sign its deliveries; the secret is shown to the
+	// merchant only when the endpoint is created or its secret rotated.
+	SigningSecrets
+	Disabled  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// SigningSecrets are the secrets that sign deliveries to one target.
+type SigningSecrets struct {
+	// Secret signs deliveries (Standard Webhooks, "whsec_" + base64). It
+	// is stored as is because signing needs it.
 	Secret string
 	// PreviousSecret is the secret before the last rotation; until
 	// PreviousSecretUntil deliveries carry a signature with it too, so
 	// the receiver can switch secrets without refusing one.
 	PreviousSecret      string
 	PreviousSecretUntil time.Time // zero when there is no previous secret
-	Disabled            bool
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
 }
 
 // Secrets returns the secrets that sign a delivery at now: the current
 // one, and the previous one during its overlap.
-func (e *WebhookEndpoint) Secrets(now time.Time) []string {
-	if e.PreviousSecret != "" && now.Before(e.PreviousSecretUntil) {
-		return []string{e.Secret, e.PreviousSecret}
+func (k *SigningSecrets) Secrets(now time.Time) []string {
+	if k.PreviousSecret != "" && now.Before(k.PreviousSecretUntil) {
+		return []string{k.Secret, k.PreviousSecret}
 	}
-	return []string{e.Secret}
+	return []string{k.Secret}
+}
+
+// rotate makes secret the current one at now and keeps the old one
+// signing for keep; 0 drops it at once. A rotation during an overlap
+// ends the older secret's.
+func (k *SigningSecrets) rotate(secret string, now time.Time, keep time.Duration) {
+	k.PreviousSecret, k.PreviousSecretUntil = "", time.Time{}
+	if keep > 0 && k.Secret != "" {
+		k.PreviousSecret, k.PreviousSecretUntil = k.Secret, now.Add(keep)
+	}
+	k.Secret = secret
 }
 
 // Wants reports whether the endpoint subscribes to an event type. Test
@@ -266,11 +283,20 @@ type WebhookTx interface {
 	// ListDeliveryAttempts returns log rows newest first (by id).
 	ListDeliveryAttempts(ctx context.Context, f AttemptFilter) ([]*DeliveryAttempt, error)
 
-	// GetNotifySecret returns the secret that signs a merchant's notify-URL
-	// deliveries, or ENotFound.
-	GetNotifySecret(ctx context.Context, merchantID string) (string, error)
-	// PutNotifySecret sets (or replaces) that secret.
-	PutNotifySecret(ctx context.Context, merchantID, secret string, at time.Time) error
+	// GetNotifySecret returns the secrets that sign a merchant's
+	// notify-URL deliveries, or ENotFound.
+	GetNotifySecret(ctx context.Context, merchantID string) (*NotifySecret, error)
+	// PutNotifySecret sets (or replaces) them.
+	PutNotifySecret(ctx context.Context, n *NotifySecret) error
+}
+
+// NotifySecret signs the deliveries to a merchant's refunds' notify URLs:
+// one per merchant, made on first use (fanOut) and rotated through
+// RotateNotifySecret.
+type NotifySecret struct {
+	MerchantID string
+	SigningSecrets
+	UpdatedAt time.Time
 }
 
 // newWebhookSecret returns a Standard Webhooks secret: "whsec_" and 32
@@ -472,59 +498,82 @@ func (s *Service) DeleteWebhookEndpoint(ctx context.Context, p Principal, id str
 	})
 }
 
-// MaxSecretOverlap bounds how long a rotated-out endpoint secret still
-// signs deliveries; DefaultSecretOverlap is the overlap when none is asked.
+// MaxSecretOverlap bounds how long a rotated-out secret still signs
+// deliveries; DefaultSecretOverlap is the overlap when none is asked.
 const (
 	MaxSecretOverlap     = 7 * 24 * time.Hour
 	DefaultSecretOverlap = 24 * time.Hour
 )
 
-// RotateWebhookEndpointSecret gives an endpoint a new secret and returns
-// the endpoint with it (shown only now). For overlapSeconds (0 to
+// secretRotation is what a rotation rotates: load reads it in the
+// rotation's transaction and returns its secrets and the id its
+// Idempotency-Key is linked to; save writes it back, rotated at now, and
+// audits the rotation.
+type secretRotation struct {
+	load func(tx Tx) (*SigningSecrets, string, error)
+	save func(tx Tx, now time.Time) error
+}
+
+// rotateSecret gives rot a new secret. For overlapSeconds (0 to
 // MaxSecretOverlap; nil: DefaultSecretOverlap) deliveries are signed with
 // the old secret as well, so the receiver keeps verifying while it
-// switches; 0 drops the old secret at once (a leaked one). A rotation
-// during an overlap ends the earlier old secret's. Seconds, as asked: the
-// range is checked before they become a Duration, which could overflow.
-func (s *Service) RotateWebhookEndpointSecret(ctx context.Context, p Principal, id string, overlapSeconds *int64) (*WebhookEndpoint, error) {
+// switches; 0 drops the old secret at once (a leaked one). Seconds, as
+// asked: the range is checked before they become a Duration, which could
+// overflow.
+func (s *Service) rotateSecret(ctx context.Context, p Principal, overlapSeconds *int64, rot secretRotation) error {
 	if err := require(p, ScopeWebhooksWrite); err != nil {
-		return nil, err
+		return err
 	}
 	keep := DefaultSecretOverlap
 	if overlapSeconds != nil {
 		if *overlapSeconds < 0 || *overlapSeconds > int64(MaxSecretOverlap/time.Second) {
-			return nil, Errorf(EInvalidRequest, "expire_previous_in", "expire_previous_in must be 0 to %d seconds", int64(MaxSecretOverlap/time.Second))
+			return Errorf(EInvalidRequest, "expire_previous_in", "expire_previous_in must be 0 to %d seconds", int64(MaxSecretOverlap/time.Second))
 		}
 		keep = time.Duration(*overlapSeconds) * time.Second
 	}
 	secret, err := s.newWebhookSecret()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var e *WebhookEndpoint
-	err = s.write(ctx, func(tx Tx) (err error) {
-		if e, err = tx.GetWebhookEndpoint(ctx, p.MerchantID, id); err != nil {
+	return s.write(ctx, func(tx Tx) error {
+		k, id, err := rot.load(tx)
+		if err != nil {
 			return err
 		}
-		if claimedObject(ctx, p.MerchantID) == e.ID {
+		if claimedObject(ctx, p.MerchantID) == id {
 			// An earlier run of this very request rotated it and died
 			// before its answer: rotating again would drop the secret the
 			// receiver holds from the overlap for one it never saw.
 			return nil
 		}
 		now := s.now()
-		e.PreviousSecret, e.PreviousSecretUntil = "", time.Time{}
-		if keep > 0 {
-			e.PreviousSecret, e.PreviousSecretUntil = e.Secret, now.Add(keep)
-		}
-		e.Secret, e.UpdatedAt = secret, now
-		if err := tx.UpdateWebhookEndpoint(ctx, e); err != nil {
+		k.rotate(secret, now, keep)
+		if err := rot.save(tx, now); err != nil {
 			return err
 		}
-		if err := s.linkClaim(ctx, tx, p.MerchantID, e.ID); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, p, "webhook_endpoint.rotate_secret", "webhook_endpoint", e.ID, endpointState(e), endpointState(e), "", now)
+		return s.linkClaim(ctx, tx, p.MerchantID, id)
+	})
+}
+
+// RotateWebhookEndpointSecret gives an endpoint a new secret and returns
+// the endpoint with it (shown only now); the old one goes on signing for
+// overlapSeconds (see rotateSecret).
+func (s *Service) RotateWebhookEndpointSecret(ctx context.Context, p Principal, id string, overlapSeconds *int64) (*WebhookEndpoint, error) {
+	var e *WebhookEndpoint
+	err := s.rotateSecret(ctx, p, overlapSeconds, secretRotation{
+		load: func(tx Tx) (_ *SigningSecrets, _ string, err error) {
+			if e, err = tx.GetWebhookEndpoint(ctx, p.MerchantID, id); err != nil {
+				return nil, "", err
+			}
+			return &e.SigningSecrets, e.ID, nil
+		},
+		save: func(tx Tx, now time.Time) error {
+			e.UpdatedAt = now
+			if err := tx.UpdateWebhookEndpoint(ctx, e); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, p, "webhook_endpoint.rotate_secret", "webhook_endpoint", e.ID, endpointState(e), endpointState(e), "", now)
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -560,23 +609,34 @@ func (s *Service) TestWebhookEndpoint(ctx context.Context, p Principal, id strin
 	return ev, nil
 }
 
-// RotateNotifySecret replaces the secret that signs the caller's notify-URL
-// deliveries and returns the new one (shown only now).
-func (s *Service) RotateNotifySecret(ctx context.Context, p Principal) (string, error) {
-	if err := require(p, ScopeWebhooksWrite); err != nil {
-		return "", err
-	}
-	secret, err := s.newWebhookSecret()
-	if err != nil {
-		return "", err
-	}
-	err = s.write(ctx, func(tx Tx) error {
-		if err := tx.PutNotifySecret(ctx, p.MerchantID, secret, s.now()); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, p, "notify_secret.rotate", "notify_secret", p.MerchantID, "", "rotated", "", s.now())
+// RotateNotifySecret gives the caller's notify-URL deliveries a new
+// secret and returns it (shown only now); the old one goes on signing for
+// overlapSeconds (see rotateSecret).
+func (s *Service) RotateNotifySecret(ctx context.Context, p Principal, overlapSeconds *int64) (*NotifySecret, error) {
+	var n *NotifySecret
+	err := s.rotateSecret(ctx, p, overlapSeconds, secretRotation{
+		load: func(tx Tx) (_ *SigningSecrets, _ string, err error) {
+			n, err = tx.GetNotifySecret(ctx, p.MerchantID)
+			if ErrorCode(err) == ENotFound {
+				n, err = &NotifySecret{MerchantID: p.MerchantID}, nil // none made yet: none to keep
+			}
+			if err != nil {
+				return nil, "", err
+			}
+			return &n.SigningSecrets, p.MerchantID, nil
+		},
+		save: func(tx Tx, now time.Time) error {
+			n.UpdatedAt = now
+			if err := tx.PutNotifySecret(ctx, n); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, p, "notify_secret.rotate", "notify_secret", p.MerchantID, "", "rotated", "", now)
+		},
 	})
-	return secret, err
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // ListEvents returns the caller's events, newest first.
@@ -670,7 +730,8 @@ func (s *Service) fanOut(ctx context.Context, tx Tx, ev *Event, notifyURL string
 		if err != nil {
 			return err
 		}
-		if err := tx.PutNotifySecret(ctx, ev.MerchantID, secret, ev.CreatedAt); err != nil {
+		n := &NotifySecret{MerchantID: ev.MerchantID, SigningSecrets: SigningSecrets{Secret: secret}, UpdatedAt: ev.CreatedAt}
+		if err := tx.PutNotifySecret(ctx, n); err != nil {
 			return err
 		}
 	} else if err != nil {
@@ -733,11 +794,11 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 				// the merchant took away.
 				d.URL, secrets = e.URL, e.Secrets(now)
 			} else {
-				secret, err := tx.GetNotifySecret(ctx, d.MerchantID)
+				n, err := tx.GetNotifySecret(ctx, d.MerchantID)
 				if err != nil {
 					return err
 				}
-				secrets = []string{secret}
+				secrets = n.Secrets(now)
 			}
 			payload, err := eventPayload(ev)
 			if err != nil {

@@ -708,6 +708,25 @@ func TestWebhooks_DeadEndpointsDelayOnlyTheirMerchant(t *testing.T) {
 	}
 }
 
+// lastVerifiedBy reports which secrets verify the last request rc got.
+func (rc *receiver) lastVerifiedBy(t *testing.T, secrets ...string) []bool {
+	t.Helper()
+	got := rc.requests()
+	if len(got) == 0 {
+		t.Fatal("the receiver got nothing")
+	}
+	last := got[len(got)-1]
+	ok := make([]bool, len(secrets))
+	for i, secret := range secrets {
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok[i] = wh.VerifyIgnoringTimestamp(last.body, last.header) == nil
+	}
+	return ok
+}
+
 // TestWebhooks_RotateSecretWithOverlap: an endpoint's secret is rotated
 // through the API. During the overlap each delivery carries a signature
 // with each secret, so a receiver holding either verifies it; after the
@@ -733,17 +752,7 @@ func TestWebhooks_RotateSecretWithOverlap(t *testing.T) {
 		if n := s.deliver(); n != 1 {
 			t.Fatalf("sent %d deliveries, want 1", n)
 		}
-		got := rc.requests()
-		last := got[len(got)-1]
-		ok := make([]bool, len(secrets))
-		for i, secret := range secrets {
-			wh, err := standardwebhooks.NewWebhook(secret)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ok[i] = wh.VerifyIgnoringTimestamp(last.body, last.header) == nil
-		}
-		return ok
+		return rc.lastVerifiedBy(t, secrets...)
 	}
 
 	rot := s.do("POST", path+"/rotate_secret", s.key, map[string]any{"expire_previous_in": 3600}, "Idempotency-Key", "rotate-1")
@@ -802,6 +811,100 @@ func TestWebhooks_RotateSecretWithOverlap(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			expectError(t, s.do("POST", tc.path+"/rotate_secret", tc.key, tc.body), tc.status, tc.code)
+		})
+	}
+}
+
+// TestWebhooks_RotateNotifySecretWithOverlap: the secret that signs
+// deliveries to refunds' notify_url rotates as an endpoint's does. During
+// the overlap each delivery carries a signature with each secret, so a
+// receiver holding either verifies it; after the overlap, or after a
+// rotation with none, only the new secret signs.
+func TestWebhooks_RotateNotifySecretWithOverlap(t *testing.T) {
+	t.Parallel()
+	for _, db := range []string{"SQLite", "PostgreSQL"} {
+		t.Run(db, func(t *testing.T) {
+			t.Parallel()
+			opts := []serverOpt{withWebhooks(time.Minute)}
+			if db == "PostgreSQL" {
+				opts = append(opts, onDB(pgtest.URL(t, 4)))
+			}
+			s := mustStart(t, opts...)
+			rc := newReceiver(t, 200)
+			// verifies refunds an order with a notify_url and reports
+			// which secrets verify the delivery to it.
+			verifies := func(secrets ...string) []bool {
+				t.Helper()
+				order := s.mustOrder(cardOrder("4444", 10_000))
+				if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 100, "notify_url": rc.URL + "/notify"}); r.status != http.StatusCreated {
+					t.Fatalf("refund: %d %s", r.status, r.raw)
+				}
+				if n := s.deliver(); n != 1 {
+					t.Fatalf("sent %d deliveries, want 1", n)
+				}
+				return rc.lastVerifiedBy(t, secrets...)
+			}
+			rotate := func(body any) reply {
+				t.Helper()
+				r := s.do("POST", "/v1/notify_secret", s.key, body)
+				if r.status != http.StatusOK || r.str("object") != "notify_secret" || len(r.str("secret")) < 20 {
+					t.Fatalf("rotate %v: %d %s", body, r.status, r.raw)
+				}
+				return r
+			}
+
+			// The merchant's first secret replaces none it was shown.
+			rot := rotate(nil)
+			first := rot.str("secret")
+			if rot.get("previous_secret_expires_at") != nil {
+				t.Fatalf("first rotation: %s, want previous_secret_expires_at null", rot.raw)
+			}
+			rot = rotate(map[string]any{"expire_previous_in": 3600})
+			second := rot.str("secret")
+			if second == first || rot.str("previous_secret_expires_at") != s.clock.Now().Add(time.Hour).Format(time.RFC3339Nano) {
+				t.Fatalf("rotate with an hour's overlap: %s", rot.raw)
+			}
+			if ok := verifies(first, second); !ok[0] || !ok[1] {
+				t.Fatalf("during the overlap: old verifies %v, new %v; want both", ok[0], ok[1])
+			}
+			s.clock.Advance(time.Hour)
+			if ok := verifies(first, second); ok[0] || !ok[1] {
+				t.Fatalf("after the overlap: old verifies %v, new %v; want only new", ok[0], ok[1])
+			}
+			rot = rotate(map[string]any{"expire_previous_in": 0})
+			third := rot.str("secret")
+			if rot.get("previous_secret_expires_at") != nil {
+				t.Fatalf("rotate without overlap: %s, want previous_secret_expires_at null", rot.raw)
+			}
+			if ok := verifies(second, third); ok[0] || !ok[1] {
+				t.Fatalf("after a rotation without overlap: old verifies %v, new %v; want only new", ok[0], ok[1])
+			}
+			// No body: the default overlap of a day.
+			if rot = rotate(nil); rot.str("previous_secret_expires_at") != s.clock.Now().Add(24*time.Hour).Format(time.RFC3339Nano) {
+				t.Fatalf("rotate with the default overlap: %s", rot.raw)
+			}
+
+			for _, tc := range []struct {
+				name string
+				body any
+			}{
+				{"Negative", map[string]any{"expire_previous_in": -1}},
+				{"TooLong", map[string]any{"expire_previous_in": 7*24*3600 + 1}},
+				{"Null", map[string]any{"expire_previous_in": nil}},
+				{"NotANumber", map[string]any{"expire_previous_in": "3600"}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					r := s.do("POST", "/v1/notify_secret", s.key, tc.body)
+					expectError(t, r, 400, "invalid_request")
+					if r.str("error", "param") != "expire_previous_in" {
+						t.Fatalf("param: %s, want expire_previous_in", r.raw)
+					}
+				})
+			}
+			// A refused rotation rotated nothing.
+			if ok := verifies(third, rot.str("secret")); !ok[0] || !ok[1] {
+				t.Fatalf("after refused rotations: previous verifies %v, current %v; want both", ok[0], ok[1])
+			}
 		})
 	}
 }

@@ -294,23 +294,30 @@ func (t *tx) ListDeliveryAttempts(ctx context.Context, f refund.AttemptFilter) (
 }
 
 // GetNotifySecret returns ENotFound when the merchant has none yet.
-func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (string, error) {
-	var s string
-	err := t.q.QueryRow(ctx, `SELECT secret FROM notify_secrets WHERE merchant_id = $1`, merchantID).Scan(&s)
+func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (*refund.NotifySecret, error) {
+	n := refund.NotifySecret{MerchantID: merchantID}
+	var until *time.Time
+	err := t.q.QueryRow(ctx, `SELECT secret, previous_secret, previous_secret_until, updated_at
+		FROM notify_secrets WHERE merchant_id = $1`, merchantID).Scan(&n.Secret, &n.PreviousSecret, &until, &n.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", refund.Errorf(refund.ENotFound, "", "no notify secret yet")
+		return nil, refund.Errorf(refund.ENotFound, "", "no notify secret yet")
 	}
 	if err != nil {
-		return "", t.fail("get notify secret", err)
+		return nil, t.fail("get notify secret", err)
 	}
-	return s, nil
+	if until != nil {
+		n.PreviousSecretUntil = *until
+	}
+	return &n, nil
 }
 
 // PutNotifySecret sets or replaces a merchant's notify secret; the upsert
 // is one statement, so concurrent first uses cannot collide.
-func (t *tx) PutNotifySecret(ctx context.Context, merchantID, secret string, at time.Time) error {
-	_, err := t.exec(ctx, "put notify secret", `INSERT INTO notify_secrets (merchant_id, secret, updated_at) VALUES ($1, $2, $3)
-		ON CONFLICT (merchant_id) DO UPDATE SET secret = excluded.secret, updated_at = excluded.updated_at`,
-		merchantID, secret, at)
+func (t *tx) PutNotifySecret(ctx context.Context, n *refund.NotifySecret) error {
+	_, err := t.exec(ctx, "put notify secret", `INSERT INTO notify_secrets
+		(merchant_id, secret, previous_secret, previous_secret_until, updated_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (merchant_id) DO UPDATE SET secret = excluded.secret, previous_secret = excluded.previous_secret,
+			previous_secret_until = excluded.previous_secret_until, updated_at = excluded.updated_at`,
+		n.MerchantID, n.Secret, n.PreviousSecret, nullTime(n.PreviousSecretUntil), n.UpdatedAt)
 	return err
 }

@@ -323,22 +323,27 @@ func (t *tx) ListDeliveryAttempts(ctx context.Context, f refund.AttemptFilter) (
 }
 
 // GetNotifySecret returns ENotFound when the merchant has none yet.
-func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (string, error) {
-	var s string
-	err := t.q.QueryRowContext(ctx, `SELECT secret FROM notify_secrets WHERE merchant_id = ?`, merchantID).Scan(&s)
+func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (*refund.NotifySecret, error) {
+	n := refund.NotifySecret{MerchantID: merchantID}
+	var updated, until int64
+	err := t.q.QueryRowContext(ctx, `SELECT secret, previous_secret, previous_secret_until, updated_at
+		FROM notify_secrets WHERE merchant_id = ?`, merchantID).Scan(&n.Secret, &n.PreviousSecret, &until, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", refund.Errorf(refund.ENotFound, "", "no notify secret yet")
+		return nil, refund.Errorf(refund.ENotFound, "", "no notify secret yet")
 	}
 	if err != nil {
-		return "", wrap("get notify secret", err)
+		return nil, wrap("get notify secret", err)
 	}
-	return s, nil
+	n.PreviousSecretUntil, n.UpdatedAt = fromNanos(until), fromNanos(updated)
+	return &n, nil
 }
 
 // PutNotifySecret sets or replaces a merchant's notify secret.
-func (t *tx) PutNotifySecret(ctx context.Context, merchantID, secret string, at time.Time) error {
-	_, err := t.exec(ctx, "put notify secret", `INSERT INTO notify_secrets (merchant_id, secret, updated_at) VALUES (?, ?, ?)
-		ON CONFLICT (merchant_id) DO UPDATE SET secret = excluded.secret, updated_at = excluded.updated_at`,
-		merchantID, secret, nanos(at))
+func (t *tx) PutNotifySecret(ctx context.Context, n *refund.NotifySecret) error {
+	_, err := t.exec(ctx, "put notify secret", `INSERT INTO notify_secrets
+		(merchant_id, secret, previous_secret, previous_secret_until, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (merchant_id) DO UPDATE SET secret = excluded.secret, previous_secret = excluded.previous_secret,
+			previous_secret_until = excluded.previous_secret_until, updated_at = excluded.updated_at`,
+		n.MerchantID, n.Secret, n.PreviousSecret, nanos(n.PreviousSecretUntil), nanos(n.UpdatedAt))
 	return err
 }

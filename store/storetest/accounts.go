@@ -66,7 +66,7 @@ var merchantTests = []test{
 							return err
 						}
 						return tx.CreateWebhookEndpoint(f.ctx, &refund.WebhookEndpoint{ID: f.id("we"), MerchantID: m.ID,
-							URL: "https://merchant.example/hooks", Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0",
+							URL: "https://merchant.example/hooks", SigningSecrets: refund.SigningSecrets{Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"},
 							CreatedAt: t0, UpdatedAt: t0})
 					})
 					if err != nil {

@@ -59,7 +59,7 @@ var ownWriteTests = []test{
 		} {
 			t.Run(read.name, func(t *testing.T) {
 				e := &refund.WebhookEndpoint{ID: f.id("we"), MerchantID: m.ID, URL: "https://merchant.example/hooks",
-					Events: []string{refund.EventRefundSucceeded}, Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0",
+					Events: []string{refund.EventRefundSucceeded}, SigningSecrets: refund.SigningSecrets{Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"},
 					CreatedAt: t0, UpdatedAt: t0}
 				count := func(tx refund.Tx, want int, enabled bool) error {
 					eps, err := tx.ListWebhookEndpoints(f.ctx, m.ID)

@@ -13,7 +13,7 @@ func (f *fixture) mustCreateEndpoint(merchantID string, mods ...func(*refund.Web
 	f.t.Helper()
 	e := &refund.WebhookEndpoint{ID: f.id("we"), MerchantID: merchantID, URL: "https://merchant.example/hooks",
 		Description: "ops", Events: []string{refund.EventRefundSucceeded, refund.EventRefundFailed},
-		Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", CreatedAt: t0, UpdatedAt: t0}
+		SigningSecrets: refund.SigningSecrets{Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}, CreatedAt: t0, UpdatedAt: t0}
 	for _, mod := range mods {
 		mod(e)
 	}
@@ -407,19 +407,29 @@ var webhookTests = []test{
 		})
 	}},
 	{"NotifySecret", func(t *testing.T, f *fixture) {
-		m := f.mustCreateMerchant()
+		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
 		f.mustView(func(tx refund.Tx) error {
 			_, err := tx.GetNotifySecret(f.ctx, m.ID)
 			wantCode(t, err, refund.ENotFound)
 			return nil
 		})
-		for _, secret := range []string{"whsec_Zmlyc3Q=", "whsec_c2Vjb25k"} {
-			f.mustUpdate(func(tx refund.Tx) error { return tx.PutNotifySecret(f.ctx, m.ID, secret, t0) })
+		first := &refund.NotifySecret{MerchantID: m.ID, SigningSecrets: refund.SigningSecrets{Secret: "whsec_Zmlyc3Q="}, UpdatedAt: t0}
+		// A rotation keeps the old secret for an overlap; the next one
+		// without an overlap drops it.
+		rotated := &refund.NotifySecret{MerchantID: m.ID, SigningSecrets: refund.SigningSecrets{Secret: "whsec_c2Vjb25k",
+			PreviousSecret: first.Secret, PreviousSecretUntil: t0.Add(25 * time.Hour)}, UpdatedAt: t0.Add(time.Hour)}
+		dropped := &refund.NotifySecret{MerchantID: m.ID, SigningSecrets: refund.SigningSecrets{Secret: "whsec_dGhpcmQ="},
+			UpdatedAt: t0.Add(2 * time.Hour)}
+		for _, want := range []*refund.NotifySecret{first, rotated, dropped} {
+			f.mustUpdate(func(tx refund.Tx) error { return tx.PutNotifySecret(f.ctx, want) })
 			f.mustView(func(tx refund.Tx) error {
 				got, err := tx.GetNotifySecret(f.ctx, m.ID)
-				if err != nil || got != secret {
-					t.Fatalf("GetNotifySecret = %q, %v; want %q", got, err, secret)
+				if err != nil {
+					return err
 				}
+				wantSame(t, "GetNotifySecret", got, want)
+				_, err = tx.GetNotifySecret(f.ctx, other.ID)
+				wantCode(t, err, refund.ENotFound)
 				return nil
 			})
 		}

@@ -1,0 +1,6 @@
+-- 0028_notify_secret_rotation: a merchant's notify secret before its last
+-- rotation, and until when deliveries to refunds' notify URLs are signed
+-- with it as well (Unix nanoseconds; 0 when there is none), so a receiver
+-- can switch secrets without refusing a delivery, as endpoints do (0026).
+ALTER TABLE notify_secrets ADD COLUMN previous_secret TEXT NOT NULL DEFAULT '';
+ALTER TABLE notify_secrets ADD COLUMN previous_secret_until INTEGER NOT NULL DEFAULT 0;
