@@ -113,7 +113,7 @@ func (a *API) routes() []route {
 		{method: "GET", pattern: "/v1/webhook_endpoints/{id}/deliveries", query: pageQuery, handler: a.listDeliveries},
 		{method: "POST", pattern: "/v1/webhook_endpoints/{id}/test", creates: refund.ScopeWebhooksWrite, handler: a.testEndpoint},
 		{method: "POST", pattern: "/v1/webhook_endpoints/{id}/rotate_secret", creates: refund.ScopeWebhooksWrite, handler: a.rotateEndpointSecret},
-		{method: "POST", pattern: "/v1/notify_secret", handler: a.rotateNotifySecret},
+		{method: "POST", pattern: "/v1/notify_secret", creates: refund.ScopeWebhooksWrite, handler: a.rotateNotifySecret},
 		{method: "GET", pattern: "/v1/events", query: append([]string{"type", "refund_id"}, pageQuery...), handler: a.listEvents},
 		{method: "GET", pattern: "/v1/events/{id}", handler: a.getEvent},
 		{method: "GET", pattern: "/v1/audit", query: append([]string{"object_id", "action"}, pageQuery...), handler: a.listAudit},

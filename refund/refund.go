@@ -426,9 +426,10 @@ type IdempotencyRecord struct {
 	MerchantID  string
 	Key         string
 	RequestHash string
-	// ObjectID is what the request created (a refund, order or webhook
-	// endpoint id), linked in the transaction that created it, so a retry
-	// after a crash finds it even when no reply was stored.
+	// ObjectID is what the request created or changed (a refund, order or
+	// webhook endpoint id; the merchant's for a notify-secret rotation),
+	// linked in the transaction that did it, so a retry after a crash
+	// finds it even when no reply was stored.
 	ObjectID    string
 	Reply       Reply     // the first answer; Status 0 until stored
 	LockedUntil time.Time // the first request owns the key until then

@@ -859,10 +859,15 @@ func TestWebhooks_RotateNotifySecretWithOverlap(t *testing.T) {
 			if rot.get("previous_secret_expires_at") != nil {
 				t.Fatalf("first rotation: %s, want previous_secret_expires_at null", rot.raw)
 			}
-			rot = rotate(map[string]any{"expire_previous_in": 3600})
+			rot = s.do("POST", "/v1/notify_secret", s.key, map[string]any{"expire_previous_in": 3600}, "Idempotency-Key", "rotate-1")
 			second := rot.str("secret")
-			if second == first || rot.str("previous_secret_expires_at") != s.clock.Now().Add(time.Hour).Format(time.RFC3339Nano) {
-				t.Fatalf("rotate with an hour's overlap: %s", rot.raw)
+			if rot.status != http.StatusOK || second == first || len(second) < 20 ||
+				rot.str("previous_secret_expires_at") != s.clock.Now().Add(time.Hour).Format(time.RFC3339Nano) {
+				t.Fatalf("rotate with an hour's overlap: %d %s", rot.status, rot.raw)
+			}
+			// A retried rotation replays its answer: it does not rotate again.
+			if again := s.do("POST", "/v1/notify_secret", s.key, map[string]any{"expire_previous_in": 3600}, "Idempotency-Key", "rotate-1"); again.raw != rot.raw || again.header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("retried rotation: %s, want the first answer replayed: %s", again.raw, rot.raw)
 			}
 			if ok := verifies(first, second); !ok[0] || !ok[1] {
 				t.Fatalf("during the overlap: old verifies %v, new %v; want both", ok[0], ok[1])
@@ -910,37 +915,79 @@ func TestWebhooks_RotateNotifySecretWithOverlap(t *testing.T) {
 }
 
 // A rotation whose request died after it committed, before its answer was
-// kept, is answered by its retry as it left the endpoint: rotated once.
+// kept, is answered by its retry as it left the secrets: rotated once.
 // Rotated again, the secret the receiver holds would leave the overlap
 // for one the merchant never saw, and deliveries would fail to verify.
+// So for an endpoint's secret and for the notify-URL secret.
 func TestWebhooks_RotationRetriedAfterItDied(t *testing.T) {
 	t.Parallel()
-	s := mustStart(t, withWebhooks(time.Minute))
-	ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": "https://hooks.example.com/h"})
-	if ep.status != http.StatusCreated {
-		t.Fatalf("create endpoint: %d %s", ep.status, ep.raw)
-	}
-	path := "/v1/webhook_endpoints/" + ep.str("id") + "/rotate_secret"
-	first := s.do("POST", path, s.key, nil, "Idempotency-Key", "rotate-dead")
-	if first.status != http.StatusOK {
-		t.Fatalf("rotate: %d %s", first.status, first.raw)
-	}
-	s.diedBeforeItsAnswer("rotate-dead")
 	ctx := context.Background()
-	s.clock.Advance(2 * time.Minute)
-	again := s.do("POST", path, s.key, nil, "Idempotency-Key", "rotate-dead")
-	if again.status != http.StatusOK || again.str("secret") != first.str("secret") {
-		t.Fatalf("retry after the lease: %d %s; want the first rotation's secret %s", again.status, again.raw, first.str("secret"))
-	}
-	var e *refund.WebhookEndpoint
-	if err := s.Store.View(ctx, func(tx refund.Tx) (err error) {
-		e, err = tx.GetWebhookEndpoint(ctx, s.mer.ID, ep.str("id"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if got := e.Secrets(s.clock.Now()); len(got) != 2 || got[0] != first.str("secret") || got[1] != ep.str("secret") {
-		t.Fatalf("signing secrets %v, want the first rotation's and the original %s", got, ep.str("secret"))
+	for _, tc := range []struct {
+		name string
+		// target makes what rotates and returns its rotation's path and
+		// the secret it has before.
+		target func(t *testing.T, s *testServer) (path, secret string)
+		// signing reads the secrets that sign its deliveries now.
+		signing func(s *testServer, tx refund.Tx) (*refund.SigningSecrets, error)
+	}{
+		{"Endpoint", func(t *testing.T, s *testServer) (string, string) {
+			ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": "https://hooks.example.com/h"})
+			if ep.status != http.StatusCreated {
+				t.Fatalf("create endpoint: %d %s", ep.status, ep.raw)
+			}
+			return "/v1/webhook_endpoints/" + ep.str("id") + "/rotate_secret", ep.str("secret")
+		}, func(s *testServer, tx refund.Tx) (*refund.SigningSecrets, error) {
+			eps, err := tx.ListWebhookEndpoints(ctx, s.mer.ID)
+			if err != nil || len(eps) != 1 {
+				return nil, fmt.Errorf("%d endpoints (%v), want 1", len(eps), err)
+			}
+			return &eps[0].SigningSecrets, nil
+		}},
+		{"NotifySecret", func(t *testing.T, s *testServer) (string, string) {
+			rot := s.do("POST", "/v1/notify_secret", s.key, nil)
+			if rot.status != http.StatusOK {
+				t.Fatalf("first notify secret: %d %s", rot.status, rot.raw)
+			}
+			return "/v1/notify_secret", rot.str("secret")
+		}, func(s *testServer, tx refund.Tx) (*refund.SigningSecrets, error) {
+			n, err := tx.GetNotifySecret(ctx, s.mer.ID)
+			if err != nil {
+				return nil, err
+			}
+			return &n.SigningSecrets, nil
+		}},
+	} {
+		for _, db := range []string{"SQLite", "PostgreSQL"} {
+			t.Run(tc.name+"/"+db, func(t *testing.T) {
+				t.Parallel()
+				opts := []serverOpt{withWebhooks(time.Minute)}
+				if db == "PostgreSQL" {
+					opts = append(opts, onDB(pgtest.URL(t, 4)))
+				}
+				s := mustStart(t, opts...)
+				path, before := tc.target(t, s)
+				first := s.do("POST", path, s.key, nil, "Idempotency-Key", "rotate-dead")
+				if first.status != http.StatusOK {
+					t.Fatalf("rotate: %d %s", first.status, first.raw)
+				}
+				s.diedBeforeItsAnswer("rotate-dead")
+				s.clock.Advance(2 * time.Minute)
+				again := s.do("POST", path, s.key, nil, "Idempotency-Key", "rotate-dead")
+				if again.status != http.StatusOK || again.str("secret") != first.str("secret") {
+					t.Fatalf("retry after the lease: %d %s; want the first rotation's secret %s", again.status, again.raw, first.str("secret"))
+				}
+				var k *refund.SigningSecrets
+				if err := s.Store.View(ctx, func(tx refund.Tx) (err error) {
+					k, err = tc.signing(s, tx)
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if got := k.Secrets(s.clock.Now()); len(got) != 2 || got[0] != first.str("secret") || got[1] != before {
+					t.Fatalf("signing secrets %v, want the first rotation's and the one before, %s", got, before)
+				}
+			})
+		}
 	}
 }
 
