@@ -48,7 +48,7 @@ func TestRunOnce_AttemptEndingAfterAClaimWakesThePass(t *testing.T) {
 
 	m := &refund.Merchant{ID: idgen.New("mer"), Name: "Merchant", CreatedAt: now}
 	ep := &refund.WebhookEndpoint{ID: idgen.New("we"), MerchantID: m.ID, URL: rc.URL,
-		Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", CreatedAt: now, UpdatedAt: now}
+		SigningSecrets: refund.SigningSecrets{Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}, CreatedAt: now, UpdatedAt: now}
 	ev := &refund.Event{ID: idgen.New("evt"), MerchantID: m.ID, Type: refund.EventWebhookTest, Data: []byte(`{}`), CreatedAt: now}
 	err = st.Update(ctx, func(tx refund.Tx) error {
 		if err := tx.CreateMerchant(ctx, m); err != nil {
