@@ -416,7 +416,8 @@ func CheckCharset(r *http.Request) error {
 	if err != nil {
 		return nil
 	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+	// US-ASCII is UTF-8's first 128 characters: a body in it reads the same.
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") && !strings.EqualFold(cs, "us-ascii") {
 		return refund.Errorf(ECodeUnsupportedMedia, "Content-Type", "charset %q is not supported: send the body as UTF-8 (charset=utf-8, or no charset)", cs)
 	}
 	return nil

@@ -833,6 +833,12 @@ func (s *Service) issueAdjustmentNote(ctx context.Context, tx Tx, o *Order, a *O
 	if err != nil {
 		return err
 	}
+	if inv.TotalAmount != amount {
+		// The guard rules this out (above); should it happen, the VAT
+		// credited falls short of the money, and someone must look.
+		s.log.Warn("credit note of a void or chargeback states less than it applied", "order", o.ID,
+			"adjustment", a.ID, "applied", amount, "credited", inv.TotalAmount)
+	}
 	if len(inv.Lines) == 0 && inv.ShippingAmount == 0 {
 		return nil // nothing left to credit, which the guard rules out (above): no empty note
 	}

@@ -188,7 +188,7 @@ func TestInput_TimeBounds(t *testing.T) {
 // TestInput_Charset: every surface reads a body as UTF-8, so a
 // Content-Type declaring another charset is refused with 415 in the
 // surface's shape, and refunds nothing; charset=utf-8 in any case (and
-// the common utf8) is UTF-8.
+// the common utf8) is UTF-8, and so is US-ASCII, its first 128 characters.
 func TestInput_Charset(t *testing.T) {
 	s := mustStart(t)
 	m := newMatrix(t, s)
@@ -224,7 +224,7 @@ func TestInput_Charset(t *testing.T) {
 			})
 		}
 	}
-	for _, ct := range []string{"application/json; charset=utf-8", "application/json; charset=UTF-8", "application/json; charset=utf8", "application/json"} {
+	for _, ct := range []string{"application/json; charset=utf-8", "application/json; charset=UTF-8", "application/json; charset=utf8", "application/json; charset=us-ascii", "application/json"} {
 		t.Run("native/"+ct, func(t *testing.T) {
 			r := s.do("POST", "/v1/refunds", "", `{"order_id":"`+m.order+`","amount":1}`, "Authorization", "Bearer "+s.key, "Content-Type", ct)
 			if r.status != 201 {

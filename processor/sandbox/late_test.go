@@ -167,11 +167,13 @@ func TestReverse(t *testing.T) {
 	}
 	// The ledger lists what executed, as approved, declined or pending:
 	// a reversal does not undo an execution, and says so apart.
+	listed := map[string]Execution{}
 	for _, x := range a.Executed() {
-		if x.IdempotencyKey == "ok" && (x.Status != processor.Approved || !x.Reversed) ||
-			x.IdempotencyKey == "no" && (x.Status != processor.Declined || x.Reversed) {
-			t.Fatalf("the ledger lists %+v", x)
-		}
+		listed[x.IdempotencyKey] = x
+	}
+	if ok, no := listed["ok"], listed["no"]; len(listed) != 2 || ok.Status != processor.Approved || !ok.Reversed ||
+		no.Status != processor.Declined || no.Reversed {
+		t.Fatalf("the ledger lists %+v", listed)
 	}
 	if _, err := a.Reverse(ctx, "no"); !errors.Is(err, ErrNotReversible) {
 		t.Fatalf("reverse of a decline: %v", err)
