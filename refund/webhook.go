@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/url"
 	"slices"
@@ -286,8 +287,12 @@ type WebhookTx interface {
 	// GetNotifySecret returns the secrets that sign a merchant's
 	// notify-URL deliveries, or ENotFound.
 	GetNotifySecret(ctx context.Context, merchantID string) (*NotifySecret, error)
-	// PutNotifySecret sets (or replaces) them.
-	PutNotifySecret(ctx context.Context, n *NotifySecret) error
+	// PutNotifySecret writes n in place of the secrets whose current one
+	// was read as was ("": the merchant had none). EConflict when that is
+	// no longer so (another rotation, or a first notify delivery, wrote
+	// them meanwhile): the caller reads them again, never writes over a
+	// secret someone was given.
+	PutNotifySecret(ctx context.Context, n *NotifySecret, was string) error
 }
 
 // NotifySecret signs the deliveries to a merchant's refunds' notify URLs:
@@ -536,24 +541,37 @@ func (s *Service) rotateSecret(ctx context.Context, p Principal, overlapSeconds 
 		return err
 	}
 	return s.write(ctx, func(tx Tx) error {
-		k, id, err := rot.load(tx)
-		if err != nil {
-			return err
+		for range maxRotationReads {
+			k, id, err := rot.load(tx)
+			if err != nil {
+				return err
+			}
+			if claimedObject(ctx, p.MerchantID) == id {
+				// An earlier run of this very request rotated it and died
+				// before its answer: rotating again would drop the secret the
+				// receiver holds from the overlap for one it never saw.
+				return nil
+			}
+			now := s.now()
+			k.rotate(secret, now, keep)
+			err = rot.save(tx, now)
+			if errors.Is(err, errSecretsChanged) {
+				continue // rotate what the other writer left
+			}
+			if err != nil {
+				return err
+			}
+			return s.linkClaim(ctx, tx, p.MerchantID, id)
 		}
-		if claimedObject(ctx, p.MerchantID) == id {
-			// An earlier run of this very request rotated it and died
-			// before its answer: rotating again would drop the secret the
-			// receiver holds from the overlap for one it never saw.
-			return nil
-		}
-		now := s.now()
-		k.rotate(secret, now, keep)
-		if err := rot.save(tx, now); err != nil {
-			return err
-		}
-		return s.linkClaim(ctx, tx, p.MerchantID, id)
+		return Errorf(EConflict, "", "the secret was rotated concurrently; try again")
 	})
 }
+
+// errSecretsChanged is a rotation's save finding the secrets changed
+// since its load; maxRotationReads bounds how often it reads them again.
+var errSecretsChanged = errors.New("signing secrets changed since they were read")
+
+const maxRotationReads = 5
 
 // RotateWebhookEndpointSecret gives an endpoint a new secret and returns
 // the endpoint with it (shown only now); the old one goes on signing for
@@ -614,6 +632,7 @@ func (s *Service) TestWebhookEndpoint(ctx context.Context, p Principal, id strin
 // overlapSeconds (see rotateSecret).
 func (s *Service) RotateNotifySecret(ctx context.Context, p Principal, overlapSeconds *int64) (*NotifySecret, error) {
 	var n *NotifySecret
+	var was string // the current secret as loaded, "" for none
 	err := s.rotateSecret(ctx, p, overlapSeconds, secretRotation{
 		load: func(tx Tx) (_ *SigningSecrets, _ string, err error) {
 			n, err = tx.GetNotifySecret(ctx, p.MerchantID)
@@ -623,11 +642,17 @@ func (s *Service) RotateNotifySecret(ctx context.Context, p Principal, overlapSe
 			if err != nil {
 				return nil, "", err
 			}
+			was = n.Secret
 			return &n.SigningSecrets, p.MerchantID, nil
 		},
 		save: func(tx Tx, now time.Time) error {
 			n.UpdatedAt = now
-			if err := tx.PutNotifySecret(ctx, n); err != nil {
+			// Not locked when read: a rotation on another node, or the
+			// first notify delivery making the secret, may have committed
+			// since. Written over, the secret it gave would sign nothing.
+			if err := tx.PutNotifySecret(ctx, n, was); ErrorCode(err) == EConflict {
+				return errSecretsChanged
+			} else if err != nil {
 				return err
 			}
 			return s.audit(ctx, tx, p, "notify_secret.rotate", "notify_secret", p.MerchantID, "", "rotated", "", now)
@@ -731,7 +756,9 @@ func (s *Service) fanOut(ctx context.Context, tx Tx, ev *Event, notifyURL string
 			return err
 		}
 		n := &NotifySecret{MerchantID: ev.MerchantID, SigningSecrets: SigningSecrets{Secret: secret}, UpdatedAt: ev.CreatedAt}
-		if err := tx.PutNotifySecret(ctx, n); err != nil {
+		// EConflict: another transaction (a rotation, another first use)
+		// made it meanwhile; that one stands.
+		if err := tx.PutNotifySecret(ctx, n, ""); err != nil && ErrorCode(err) != EConflict {
 			return err
 		}
 	} else if err != nil {

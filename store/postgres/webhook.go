@@ -311,13 +311,27 @@ func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (*refund.No
 	return &n, nil
 }
 
-// PutNotifySecret sets or replaces a merchant's notify secret; the upsert
-// is one statement, so concurrent first uses cannot collide.
-func (t *tx) PutNotifySecret(ctx context.Context, n *refund.NotifySecret) error {
-	_, err := t.exec(ctx, "put notify secret", `INSERT INTO notify_secrets
-		(merchant_id, secret, previous_secret, previous_secret_until, updated_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (merchant_id) DO UPDATE SET secret = excluded.secret, previous_secret = excluded.previous_secret,
-			previous_secret_until = excluded.previous_secret_until, updated_at = excluded.updated_at`,
-		n.MerchantID, n.Secret, n.PreviousSecret, nullTime(n.PreviousSecretUntil), n.UpdatedAt)
-	return err
+// PutNotifySecret writes n in place of the secrets whose current one was
+// read as was ("": none). Each is one guarded statement: an insert that
+// does nothing when a row exists, an update that does nothing when the
+// secret is no longer was (READ COMMITTED re-checks it against a
+// concurrent writer's committed row); either answers EConflict, so a
+// secret another transaction wrote meanwhile is never written over.
+func (t *tx) PutNotifySecret(ctx context.Context, n *refund.NotifySecret, was string) error {
+	query := `INSERT INTO notify_secrets (merchant_id, secret, previous_secret, previous_secret_until, updated_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id) DO NOTHING`
+	args := []any{n.MerchantID, n.Secret, n.PreviousSecret, nullTime(n.PreviousSecretUntil), n.UpdatedAt}
+	if was != "" {
+		query = `UPDATE notify_secrets SET secret = $2, previous_secret = $3, previous_secret_until = $4, updated_at = $5
+			WHERE merchant_id = $1 AND secret = $6`
+		args = append(args, was)
+	}
+	rows, err := t.exec(ctx, "put notify secret", query, args...)
+	if err != nil {
+		return err
+	}
+	if rows == 0 {
+		return refund.Errorf(refund.EConflict, "", "the notify secret was changed concurrently")
+	}
+	return nil
 }

@@ -338,12 +338,23 @@ func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (*refund.No
 	return &n, nil
 }
 
-// PutNotifySecret sets or replaces a merchant's notify secret.
-func (t *tx) PutNotifySecret(ctx context.Context, n *refund.NotifySecret) error {
-	_, err := t.exec(ctx, "put notify secret", `INSERT INTO notify_secrets
-		(merchant_id, secret, previous_secret, previous_secret_until, updated_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (merchant_id) DO UPDATE SET secret = excluded.secret, previous_secret = excluded.previous_secret,
-			previous_secret_until = excluded.previous_secret_until, updated_at = excluded.updated_at`,
-		n.MerchantID, n.Secret, n.PreviousSecret, nanos(n.PreviousSecretUntil), nanos(n.UpdatedAt))
-	return err
+// PutNotifySecret writes n in place of the secrets whose current one was
+// read as was ("": none); EConflict when they are no longer so.
+func (t *tx) PutNotifySecret(ctx context.Context, n *refund.NotifySecret, was string) error {
+	query := `INSERT INTO notify_secrets (merchant_id, secret, previous_secret, previous_secret_until, updated_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (merchant_id) DO NOTHING`
+	args := []any{n.MerchantID, n.Secret, n.PreviousSecret, nanos(n.PreviousSecretUntil), nanos(n.UpdatedAt)}
+	if was != "" {
+		query = `UPDATE notify_secrets SET secret = ?2, previous_secret = ?3, previous_secret_until = ?4, updated_at = ?5
+			WHERE merchant_id = ?1 AND secret = ?6`
+		args = append(args, was)
+	}
+	rows, err := t.exec(ctx, "put notify secret", query, args...)
+	if err != nil {
+		return err
+	}
+	if rows == 0 {
+		return refund.Errorf(refund.EConflict, "", "the notify secret was changed concurrently")
+	}
+	return nil
 }

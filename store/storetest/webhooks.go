@@ -420,8 +420,22 @@ var webhookTests = []test{
 			PreviousSecret: first.Secret, PreviousSecretUntil: t0.Add(25 * time.Hour)}, UpdatedAt: t0.Add(time.Hour)}
 		dropped := &refund.NotifySecret{MerchantID: m.ID, SigningSecrets: refund.SigningSecrets{Secret: "whsec_dGhpcmQ="},
 			UpdatedAt: t0.Add(2 * time.Hour)}
+		was := ""
 		for _, want := range []*refund.NotifySecret{first, rotated, dropped} {
-			f.mustUpdate(func(tx refund.Tx) error { return tx.PutNotifySecret(f.ctx, want) })
+			// Written over what is not (or no longer) there: refused,
+			// and nothing changes.
+			stale := &refund.NotifySecret{MerchantID: m.ID, SigningSecrets: refund.SigningSecrets{Secret: "whsec_c3RhbGU="}, UpdatedAt: t0}
+			for _, wrong := range []string{"whsec_bm90IHRoaXM=", ""} {
+				if wrong == was {
+					continue
+				}
+				f.mustUpdate(func(tx refund.Tx) error {
+					wantCode(t, tx.PutNotifySecret(f.ctx, stale, wrong), refund.EConflict)
+					return nil
+				})
+			}
+			f.mustUpdate(func(tx refund.Tx) error { return tx.PutNotifySecret(f.ctx, want, was) })
+			was = want.Secret
 			f.mustView(func(tx refund.Tx) error {
 				got, err := tx.GetNotifySecret(f.ctx, m.ID)
 				if err != nil {
