@@ -525,7 +525,10 @@ type secretRotation struct {
 // switches; 0 drops the old secret at once (a leaked one). Seconds, as
 // asked: the range is checked before they become a Duration, which could
 // overflow.
-func (s *Service) rotateSecret(ctx context.Context, p Principal, overlapSeconds *int64, rot secretRotation) error {
+func (s *Service) rotateSecret(ctx context.Context, p Principal, overlapSeconds *int64, rot secretRotation) (err error) {
+	// A conflict (rotations racing past maxRotationReads) is worth a
+	// retry: not kept as the Idempotency-Key's answer.
+	defer func() { noteTransient(ctx, err) }()
 	if err := require(p, ScopeWebhooksWrite); err != nil {
 		return err
 	}

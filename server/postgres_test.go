@@ -226,8 +226,9 @@ func TestPostgres_TextItCannotHold(t *testing.T) {
 		{"GET", "/v1/audit?action=%FF", nil, 400},
 		{"POST", "/v1/orders", `{"reference":"NUL-1","currency":"SAR","amount":100,"payment_method":"card","description":"a\u0000b"}`, 400},
 		{"POST", "/v1/refunds", `{"order_id":"` + order + `","amount":100,"reason":"a\u0000b"}`, 400},
-		// The gateway's validation failure, and SGate's bad request.
-		{"POST", "/v1/orders/%00/refund", map[string]any{"amount": 100}, 422},
+		// The gateway's unknown order (no order has such an id), and
+		// SGate's bad request.
+		{"POST", "/v1/orders/%00/refund", map[string]any{"amount": 100}, 404},
 		{"POST", "/orders/%FF/refunds", map[string]any{"amount": "1.00", "reason": "x"}, 400},
 	} {
 		r := s.do(tc.method, tc.path, s.key, tc.body)
