@@ -1,6 +1,8 @@
 package credential
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -8,7 +10,8 @@ import (
 
 // TestHashesAreBounded: sign-ins at once compute at most cap(hashing)
 // hashes at a time (each holds its parameters' memory); the others wait
-// their turn, and every one is answered.
+// their turn, and every one is answered, but one whose caller has gone
+// gives its turn up.
 func TestHashesAreBounded(t *testing.T) {
 	bound := cap(hashing)
 	var (
@@ -32,13 +35,22 @@ func TestHashesAreBounded(t *testing.T) {
 	const hash = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$TaWyH0NVsZ8VmU/w8WWE7U1x/Nc5KxE3yAC/mKfPb+U"
 	var wg sync.WaitGroup
 	for range 3 * bound {
-		wg.Go(func() { Argon2{}.VerifyPassword("pw", hash) })
+		wg.Go(func() { Argon2{}.VerifyPassword(context.Background(), "pw", hash) })
 	}
 	for range bound {
 		<-entered
 	}
 	if n, held := inFlight.Load(), len(hashing); n != int64(bound) || held != bound {
 		t.Fatalf("%d hashes running, %d slots held; want %d of each", n, held, bound)
+	}
+	// A sign-in whose caller went away gives up its turn: no hash, no match.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if (Argon2{}).VerifyPassword(gone, "pw", hash) {
+		t.Fatal("a sign-in whose caller went away matched")
+	}
+	if _, err := (Argon2{}).HashPassword(gone, "pw"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a hash whose caller went away: %v, want context.Canceled", err)
 	}
 	close(release)
 	wg.Wait()

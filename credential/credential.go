@@ -5,6 +5,7 @@
 package credential
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -37,17 +38,22 @@ type Argon2 struct{}
 // memory (19 MiB here, up to 1 GiB for a hash with other parameters),
 // and sign-ins from many addresses at once, each under its address's
 // budget, would otherwise take memory without limit; past the bound a
-// sign-in waits its turn.
+// sign-in waits its turn, or gives it up when its caller goes away.
 var hashing = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 
-// idKey is argon2.IDKey, at most cap(hashing) at a time.
-func idKey(password, salt []byte, t, m uint32, p uint8, n uint32) []byte {
-	hashing <- struct{}{}
+// idKey is argon2.IDKey, at most cap(hashing) at a time; ctx's error
+// when ctx ends first.
+func idKey(ctx context.Context, password, salt []byte, t, m uint32, p uint8, n uint32) ([]byte, error) {
+	select {
+	case hashing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	defer func() { <-hashing }()
 	if onHash != nil {
 		onHash()
 	}
-	return argon2.IDKey(password, salt, t, m, p, n)
+	return argon2.IDKey(password, salt, t, m, p, n), nil
 }
 
 // onHash, set by tests, runs inside the bound.
@@ -57,12 +63,15 @@ var _ refund.Credentials = Argon2{}
 
 // HashPassword returns password's argon2id hash with a random salt:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
-func (Argon2) HashPassword(password string) (string, error) {
+func (Argon2) HashPassword(ctx context.Context, password string) (string, error) {
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	sum := idKey([]byte(password), salt, passes, memoryKiB, lanes, keyLen)
+	sum, err := idKey(ctx, []byte(password), salt, passes, memoryKiB, lanes, keyLen)
+	if err != nil {
+		return "", err
+	}
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, memoryKiB, passes, lanes,
 		b64.EncodeToString(salt), b64.EncodeToString(sum)), nil
@@ -70,7 +79,7 @@ func (Argon2) HashPassword(password string) (string, error) {
 
 // VerifyPassword recomputes the hash with the parameters hash names and
 // compares in constant time; a hash it cannot read matches nothing.
-func (Argon2) VerifyPassword(password, hash string) bool {
+func (Argon2) VerifyPassword(ctx context.Context, password, hash string) bool {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
 		return false
@@ -86,8 +95,8 @@ func (Argon2) VerifyPassword(password, hash string) bool {
 	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 64 {
 		return false
 	}
-	got := idKey([]byte(password), salt, t, m, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
+	got, err := idKey(ctx, []byte(password), salt, t, m, p, uint32(len(want)))
+	return err == nil && subtle.ConstantTimeCompare(got, want) == 1
 }
 
 // totpOpts are the usual authenticator-app settings: 6 digits, 30 s,

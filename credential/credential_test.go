@@ -1,6 +1,7 @@
 package credential_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -10,11 +11,11 @@ import (
 
 func TestPassword(t *testing.T) {
 	var c credential.Argon2
-	h, err := c.HashPassword("correct horse battery")
+	h, err := c.HashPassword(context.Background(), "correct horse battery")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h2, _ := c.HashPassword("correct horse battery")
+	h2, _ := c.HashPassword(context.Background(), "correct horse battery")
 	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") || h == h2 {
 		t.Fatalf("hash %q (salted: %v)", h, h != h2)
 	}
@@ -30,7 +31,7 @@ func TestPassword(t *testing.T) {
 		{"correct horse battery", "not a hash", false},
 		{"correct horse battery", "$argon2id$v=19$m=99999999,t=2,p=1$c2FsdA$aGFzaA", false},
 	} {
-		if got := c.VerifyPassword(tc.pw, tc.hash); got != tc.ok {
+		if got := c.VerifyPassword(context.Background(), tc.pw, tc.hash); got != tc.ok {
 			t.Errorf("VerifyPassword(%q, %q) = %v", tc.pw, tc.hash, got)
 		}
 	}

@@ -12,12 +12,12 @@ import (
 // plainCredentials stands in for argon2id and counts its (slow) hashes.
 type plainCredentials struct{ hashes atomic.Int64 }
 
-func (c *plainCredentials) HashPassword(pw string) (string, error) {
+func (c *plainCredentials) HashPassword(_ context.Context, pw string) (string, error) {
 	c.hashes.Add(1)
 	return "plain:" + pw, nil
 }
 
-func (c *plainCredentials) VerifyPassword(pw, hash string) bool {
+func (c *plainCredentials) VerifyPassword(_ context.Context, pw, hash string) bool {
 	c.hashes.Add(1)
 	return hash == "plain:"+pw
 }

@@ -124,9 +124,12 @@ type UserTx interface {
 // Credentials hashes and checks passwords and second-factor codes; package
 // credential implements it (argon2id, TOTP).
 type Credentials interface {
-	HashPassword(password string) (string, error)
-	// VerifyPassword reports whether password matches hash, in constant time.
-	VerifyPassword(password, hash string) bool
+	// HashPassword hashes password; a caller that goes away while the
+	// hash waits its turn gets ctx's error.
+	HashPassword(ctx context.Context, password string) (string, error)
+	// VerifyPassword reports whether password matches hash, in constant
+	// time; false, unchecked, when ctx ends while it waits its turn.
+	VerifyPassword(ctx context.Context, password, hash string) bool
 	// VerifyTOTP reports whether code is valid for secret at now, and the
 	// time step it belongs to (a code is accepted once: SignIn keeps the
 	// last step used).
@@ -163,7 +166,7 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (*User, error) {
 	if s.cfg.Credentials == nil {
 		return nil, Errorf(EInternal, "", "no credentials configured")
 	}
-	hash, err := s.cfg.Credentials.HashPassword(in.Password)
+	hash, err := s.cfg.Credentials.HashPassword(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +230,7 @@ func (s *Service) ResetPassword(ctx context.Context, id, password string) (*User
 	if err := validPassword(password); err != nil {
 		return nil, err
 	}
-	hash, err := s.cfg.Credentials.HashPassword(password)
+	hash, err := s.cfg.Credentials.HashPassword(ctx, password)
 	if err != nil {
 		return nil, err
 	}
@@ -316,10 +319,10 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 		return "", nil, nil, denied
 	}
 	if u == nil || now.Before(lockedUntil) {
-		_, _ = s.cfg.Credentials.HashPassword(password) // the same work as a wrong password
+		_, _ = s.cfg.Credentials.HashPassword(ctx, password) // the same work as a wrong password
 		return fail()
 	}
-	ok := s.cfg.Credentials.VerifyPassword(password, u.PasswordHash)
+	ok := s.cfg.Credentials.VerifyPassword(ctx, password, u.PasswordHash)
 	var step int64
 	if ok && u.TOTPSecret != "" {
 		step, ok = s.cfg.Credentials.VerifyTOTP(code, u.TOTPSecret, now)
