@@ -95,12 +95,16 @@ func (g *Gateway) refund(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) refundAs(w http.ResponseWriter, r *http.Request, p refund.Principal) {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	if id == "" || len(id) > 128 || refund.CheckLookup("id", id) != nil {
-		// No store holds such an id: no order has it.
+	if id == "" || len(id) > 128 {
 		g.fail(w, r, refund.Errorf(refund.EOrderNotFound, "", "no such order"))
 		return
 	}
 	o, err := g.svc.FindOrder(ctx, p, id)
+	if refund.ErrorCode(err) == refund.EInvalidRequest {
+		// An id no store can hold (refund.CheckLookup) names no order:
+		// the path's id answers as an unknown one does.
+		err = refund.Errorf(refund.EOrderNotFound, "", "no such order")
+	}
 	if err != nil {
 		g.fail(w, r, err)
 		return
