@@ -20,18 +20,43 @@ var backends = []struct {
 	{"PostgreSQL", func(t *testing.T) *testServer { return mustStart(t, onDB(pgtest.URL(t, 0))) }},
 }
 
+// storeAnswers keeps each case's reply per store, to be compared once
+// every store has run: the same request must get the same answer on both.
+type storeAnswers struct {
+	got   map[string]map[string]reply // case -> store -> reply
+	names []string                    // cases, in the order they ran
+}
+
+func (a *storeAnswers) add(name, store string, r reply) {
+	if a.got == nil {
+		a.got = map[string]map[string]reply{}
+	}
+	if a.got[name] == nil {
+		a.got[name] = map[string]reply{}
+		a.names = append(a.names, name)
+	}
+	a.got[name][store] = r
+}
+
+// compare reports each case PostgreSQL (when it ran) answered otherwise
+// than SQLite, status and body byte for byte.
+func (a *storeAnswers) compare(t *testing.T) {
+	t.Helper()
+	for _, n := range a.names {
+		x, y := a.got[n]["SQLite"], a.got[n]["PostgreSQL"]
+		if y.status != 0 && (x.status != y.status || x.raw != y.raw) {
+			t.Errorf("%s: SQLite answers %d %s, PostgreSQL %d %s", n, x.status, x.raw, y.status, y.raw)
+		}
+	}
+}
+
 // TestInput_NULInText: a NUL (U+0000) in text a request gives to be kept
 // (a description, a reason, a name) is refused by the core on every
 // surface, in the surface's own shape, and on both stores alike:
 // PostgreSQL cannot hold it as text, so SQLite must not keep it either.
 // The replies of the two stores are compared byte for byte.
 func TestInput_NULInText(t *testing.T) {
-	type result struct {
-		status int
-		raw    string
-	}
-	got := map[string]map[string]result{} // case -> backend -> reply
-	var names []string
+	answers := storeAnswers{}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			s := b.start(t)
@@ -84,20 +109,12 @@ func TestInput_NULInText(t *testing.T) {
 					if n := len(s.do("GET", "/v1/orders?limit=100", s.key, nil).get("data").([]any)); n != orders {
 						t.Errorf("a refused request made %d orders", n-orders)
 					}
-					if got[tc.name] == nil {
-						got[tc.name] = map[string]result{}
-						names = append(names, tc.name)
-					}
-					got[tc.name][b.name] = result{r.status, r.raw}
+					answers.add(tc.name, b.name, r)
 				})
 			}
 		})
 	}
-	for _, n := range names {
-		if a, b := got[n]["SQLite"], got[n]["PostgreSQL"]; b.status != 0 && a != b {
-			t.Errorf("%s: SQLite answers %d %s, PostgreSQL %d %s", n, a.status, a.raw, b.status, b.raw)
-		}
-	}
+	answers.compare(t)
 }
 
 // TestInput_TypeErrorNamesTheElement: a JSON value of the wrong type, or
@@ -291,12 +308,7 @@ func TestInput_CursorShape(t *testing.T) {
 // the surface does: PostgreSQL refused it when reading, SQLite answered
 // not found or an empty list.
 func TestInput_UnstorableTextInLookups(t *testing.T) {
-	type result struct {
-		status int
-		raw    string
-	}
-	got := map[string]map[string]result{}
-	var names []string
+	answers := storeAnswers{}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			s := b.start(t)
@@ -338,18 +350,10 @@ func TestInput_UnstorableTextInLookups(t *testing.T) {
 					if n := s.refundsOf(m.order); n != refunds {
 						t.Errorf("a refused request made %d refunds", n-refunds)
 					}
-					if got[tc.name] == nil {
-						got[tc.name] = map[string]result{}
-						names = append(names, tc.name)
-					}
-					got[tc.name][b.name] = result{r.status, r.raw}
+					answers.add(tc.name, b.name, r)
 				})
 			}
 		})
 	}
-	for _, n := range names {
-		if a, b := got[n]["SQLite"], got[n]["PostgreSQL"]; b.status != 0 && a != b {
-			t.Errorf("%s: SQLite answers %d %s, PostgreSQL %d %s", n, a.status, a.raw, b.status, b.raw)
-		}
-	}
+	answers.compare(t)
 }
