@@ -31,6 +31,7 @@ import (
 	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 func TestOpenAPI_DocumentMatchesRoutes(t *testing.T) {
@@ -459,7 +460,7 @@ type live struct {
 func mustStart(t *testing.T) *live {
 	t.Helper()
 	ctx := context.Background()
-	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"),
+	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: sqlitetest.URL(t),
 		WorkerInterval: -1, WebhookAllowPrivate: true})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package bench_test
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/refundd/refundd/bench"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // A short run of each shape and loop against a real server: the report is
@@ -20,7 +20,7 @@ import (
 func TestRun(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "b.db"), ServerTiming: true})
+	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: sqlitetest.URL(t), ServerTiming: true})
 	if err != nil {
 		t.Fatal(err)
 	}

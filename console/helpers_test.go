@@ -23,6 +23,7 @@ import (
 	"github.com/refundd/refundd/internal/secretscan"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // scanned receives the servers' logs and every console page; TestMain
@@ -66,7 +67,7 @@ type env struct {
 func mustStart(t testing.TB, realClock bool) *env {
 	t.Helper()
 	e := &env{t: t, orders: map[string]string{}}
-	cfg := server.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"),
+	cfg := server.Config{Addr: "127.0.0.1:0", DB: sqlitetest.URL(t),
 		WorkerInterval: -1, WebhookAllowPrivate: true, ProcessorTimeout: 5 * time.Second,
 		Log: slog.New(slog.NewJSONHandler(scanned, nil))}
 	if !realClock {

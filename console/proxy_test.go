@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // TestBehindTLSProxy: refundd serves no TLS itself, so a console reached
@@ -33,7 +33,7 @@ func TestBehindTLSProxy(t *testing.T) {
 func behindTLSProxy(t *testing.T, public string) {
 	const origin = "https://refunds.example.com"
 	srv, err := server.Open(context.Background(), server.Config{Addr: "127.0.0.1:0",
-		DB: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"), WorkerInterval: -1, ProcessorTimeout: 5 * time.Second,
+		DB: sqlitetest.URL(t), WorkerInterval: -1, ProcessorTimeout: 5 * time.Second,
 		PublicURL: public, Log: slog.New(slog.NewJSONHandler(scanned, nil))})
 	if err != nil {
 		t.Fatal(err)

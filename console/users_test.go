@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,13 +12,14 @@ import (
 	"github.com/refundd/refundd/credential"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // twoNodes runs two refundd nodes on one database, as behind a load
 // balancer without sticky sessions.
 func twoNodes(t *testing.T) (a, b *server.Server) {
 	t.Helper()
-	db := "sqlite:" + filepath.Join(t.TempDir(), "refundd.db")
+	db := sqlitetest.URL(t)
 	open := func() *server.Server {
 		srv, err := server.Open(context.Background(), server.Config{Addr: "127.0.0.1:0", DB: db, WorkerInterval: -1,
 			ProcessorTimeout: 5 * time.Second, Log: slog.New(slog.NewJSONHandler(scanned, nil))})

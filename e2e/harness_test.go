@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // binary is the refundd executable built once for the package.
@@ -144,7 +146,7 @@ type database struct {
 
 // sqliteDB is a fresh SQLite file.
 func sqliteDB(t *testing.T) database {
-	return database{url: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"), kind: "sqlite"}
+	return database{url: sqlitetest.URL(t), kind: "sqlite"}
 }
 
 // postgresDB creates a fresh database on the test PostgreSQL and drops it

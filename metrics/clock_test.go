@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/sqlite"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // unanswered is a processor that never gives an answer: a refund sent to
@@ -43,7 +43,7 @@ func (unanswered) Capabilities() processor.Capabilities {
 func TestOldestProcessingAgeOnTheStoreClock(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "refundd.db"))
+	st, err := sqlite.Open(ctx, sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}

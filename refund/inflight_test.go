@@ -3,7 +3,6 @@ package refund_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/sqlite"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // gateProcessor holds every refund call until release is closed, so a test
@@ -66,7 +66,7 @@ func TestCreateRefund_AwaitInFlight(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "refundd.db"))
+			st, err := sqlite.Open(ctx, sqlitetest.Path(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +147,7 @@ func TestCreateRefund_AwaitInFlight(t *testing.T) {
 
 func TestCreateRefund_AwaitInFlightUnknownOrder(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "refundd.db"))
+	st, err := sqlite.Open(ctx, sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package refund_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,13 +10,14 @@ import (
 	"github.com/refundd/refundd/processor/sandbox"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/sqlite"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // newPartnerService is a service on a fresh SQLite file with the sandbox
 // acquirer.
 func newPartnerService(t *testing.T) *refund.Service {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "refundd.db"))
+	st, err := sqlite.Open(context.Background(), sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,13 +3,13 @@ package refund_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/sqlite"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // alreadyReversed answers a submission with an execution that was reversed
@@ -29,7 +29,7 @@ func (alreadyReversed) Status(context.Context, string) (processor.Result, error)
 // counters come back to where they were.
 func TestApplyReversedWhileProcessing(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "refundd.db"))
+	st, err := sqlite.Open(ctx, sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}

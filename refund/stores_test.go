@@ -2,13 +2,13 @@ package refund_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/postgres"
 	"github.com/refundd/refundd/store/postgres/pgtest"
 	"github.com/refundd/refundd/store/sqlite"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // opener opens a fresh store for one test, closed when the test ends.
@@ -35,7 +35,7 @@ func onEachStore(t *testing.T, fn func(t *testing.T, open opener)) {
 
 func openSQLite(t *testing.T) refund.Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "refundd.db"))
+	st, err := sqlite.Open(context.Background(), sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,11 @@ package server_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // BenchmarkCreateRefund measures the whole service call of a refund, with
@@ -24,7 +24,7 @@ func BenchmarkCreateRefund(b *testing.B) {
 		b.Run(be.name, func(b *testing.B) {
 			db := be.db
 			if db == "" {
-				db = "sqlite:" + filepath.Join(b.TempDir(), "bench.db")
+				db = sqlitetest.URL(b)
 			}
 			ctx := context.Background()
 			srv, err := server.Open(ctx, server.Config{DB: db, WorkerInterval: -1})

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"path/filepath"
 	"testing"
 
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // fuzzNative posts fuzzed bodies to one native route of a real server. The
@@ -16,7 +16,7 @@ import (
 // refund or audit entry appears).
 func fuzzNative(f *testing.F, path string, seeds ...string) {
 	ctx := context.Background()
-	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(f.TempDir(), "fuzz.db"), WorkerInterval: -1})
+	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: sqlitetest.URL(f), WorkerInterval: -1})
 	if err != nil {
 		f.Fatal(err)
 	}

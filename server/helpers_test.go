@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"github.com/refundd/refundd/internal/secretscan"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // clock is a fake clock tests move by hand; tests never sleep.
@@ -73,7 +73,7 @@ func TestMain(m *testing.M) { os.Exit(secretscan.Main(m, scanned)) }
 func mustStart(t *testing.T, opts ...serverOpt) *testServer {
 	t.Helper()
 	clk := newClock()
-	cfg := server.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"),
+	cfg := server.Config{Addr: "127.0.0.1:0", DB: sqlitetest.URL(t),
 		WorkerInterval: -1, Now: clk.Now, NewID: seqIDs(), ProcessorTimeout: 2 * time.Second, SettleDelay: 30 * time.Second,
 		Log: slog.New(slog.NewJSONHandler(scanned, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, o := range opts {

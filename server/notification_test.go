@@ -6,12 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 	"github.com/refundd/refundd/webhook"
 )
 
@@ -49,7 +49,7 @@ func (s *testServer) notify(secret, id string, body map[string]any) reply {
 func TestProcessorNotifications_WeakSecretRefusedAtStart(t *testing.T) {
 	for _, secret := range []string{"whsec_", "whsec_c2VjcmV0", "whsec_?"} {
 		s, err := server.Open(context.Background(), server.Config{Addr: "127.0.0.1:0",
-			DB: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"), WorkerInterval: -1, ProcessorWebhookSecret: secret})
+			DB: sqlitetest.URL(t), WorkerInterval: -1, ProcessorWebhookSecret: secret})
 		if err == nil {
 			s.Stop(context.Background())
 			t.Errorf("started with --processor-webhook-secret %q", secret)

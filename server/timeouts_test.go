@@ -2,9 +2,10 @@ package server
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // TestTimeoutsOutlastTheLongestRequest: a refund request may wait for the
@@ -28,7 +29,7 @@ func TestTimeoutsOutlastTheLongestRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := Open(context.Background(), Config{DB: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"),
+			s, err := Open(context.Background(), Config{DB: sqlitetest.URL(t),
 				WorkerInterval: -1, ProcessorTimeout: tc.processor, InFlightWait: tc.await})
 			if err != nil {
 				t.Fatal(err)

@@ -3,13 +3,13 @@ package sim
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/sqlite"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // recorder is a testing.TB that keeps what the checker reports instead
@@ -55,7 +55,7 @@ func TestCheck_Fails(t *testing.T) {
 		}, "executed re_"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "check.db"))
+			st, err := sqlite.Open(context.Background(), sqlitetest.Path(t))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/refundd/refundd/store/postgres"
 	"github.com/refundd/refundd/store/postgres/pgtest"
 	"github.com/refundd/refundd/store/sqlite"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // regressions are seeds that once found a bug; they run on every test run.
@@ -140,7 +140,7 @@ func TestSimulation(t *testing.T) {
 	all := seeds(t, n)
 	t.Logf("simulating %d seeds (first %d, SIM_SEED=N reruns one)", len(all), all[0])
 	for _, seed := range all {
-		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), fmt.Sprintf("sim-%d.db", seed)))
+		st, err := sqlite.Open(context.Background(), sqlitetest.Path(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func TestSimulation_Reproducible(t *testing.T) {
 		t.Run(fmt.Sprint(tc.seed), func(t *testing.T) {
 			var traces [2][]string
 			for i := range traces {
-				st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), fmt.Sprintf("repro-%d.db", i)))
+				st, err := sqlite.Open(context.Background(), sqlitetest.Path(t))
 				if err != nil {
 					t.Fatal(err)
 				}

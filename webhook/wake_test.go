@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/refundd/refundd/processor/sandbox"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/sqlite"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // TestRunOnce_AttemptEndingAfterAClaimWakesThePass: an endpoint at its
@@ -25,7 +25,7 @@ import (
 func TestRunOnce_AttemptEndingAfterAClaimWakesThePass(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "refundd.db"))
+	st, err := sqlite.Open(ctx, sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}

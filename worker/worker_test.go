@@ -3,7 +3,6 @@ package worker_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/refundd/refundd/processor/sandbox"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/sqlite"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 	"github.com/refundd/refundd/worker"
 )
 
@@ -43,7 +43,7 @@ type fixture struct {
 func newFixture(t *testing.T, lateRate float64) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "refundd.db"))
+	st, err := sqlite.Open(ctx, sqlitetest.Path(t))
 	if err != nil {
 		t.Fatal(err)
 	}

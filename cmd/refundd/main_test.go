@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // runCLI runs one refundd command and returns its exit code and output.
@@ -174,7 +176,7 @@ func TestCLI_AdminCommands(t *testing.T) {
 
 func TestCLI_Errors(t *testing.T) {
 	t.Parallel()
-	db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+	db := sqlitetest.URL(t)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -215,7 +217,7 @@ func TestCLI_Errors(t *testing.T) {
 // naming the word, and create nothing, not run without those flags.
 func TestCLI_StrayArgumentsAreRefused(t *testing.T) {
 	t.Parallel()
-	db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+	db := sqlitetest.URL(t)
 	code, out, errOut := runCLI(t, "merchant", "create", "--db", db, "--name", "Souq")
 	if code != 0 {
 		t.Fatalf("merchant create: code %d, err %q", code, errOut)
@@ -284,7 +286,7 @@ func TestCLI_ServeRefusesOutOfRangeFlags(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			errOut := &signalWriter{marker: "refundd serving", ready: make(chan struct{})}
-			db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+			db := sqlitetest.URL(t)
 			done := make(chan int, 1)
 			go func() {
 				done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, tc.args...), io.Discard, errOut)
@@ -437,7 +439,7 @@ func TestDemo_CurlLinesWork(t *testing.T) {
 // reset and disabled from the command line; the password comes from the
 // environment, never the command line, and is never printed.
 func TestCLI_Users(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "users.db")
+	db := sqlitetest.URL(t)
 	code, out, errOut := runCLI(t, "merchant", "create", "--db", db, "--name", "Souq")
 	if code != 0 {
 		t.Fatalf("merchant create: %s", errOut)
@@ -516,7 +518,7 @@ func TestCLI_FlagWinsOverAnUnreadableVariable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(tc.variable, tc.value)
-			db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+			db := sqlitetest.URL(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			errOut := &signalWriter{marker: "refundd serving", ready: make(chan struct{})}
@@ -549,7 +551,7 @@ func TestCLI_ServeRefusesAnUnreadableVariable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(tc.variable, tc.value)
-			db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+			db := sqlitetest.URL(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			errOut := &signalWriter{marker: "refundd serving", ready: make(chan struct{})}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/refundd/refundd/store/sqlite"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 	"github.com/refundd/refundd/vault"
 )
 
@@ -16,7 +17,7 @@ import (
 // kind, re-sealed under a new key by rotate-key, and removed.
 func TestCLI_Processors(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "proc.db")
+	path := sqlitetest.Path(t)
 	db := "sqlite:" + path
 	writeKey := func(name string) string {
 		k, err := vault.NewKey()

@@ -24,6 +24,7 @@ import (
 
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // Clock is a fake clock tests move by hand; tests never sleep.
@@ -63,7 +64,7 @@ func Start(tb testing.TB, opts ...func(*server.Config)) *Server {
 	tb.Helper()
 	clk := &Clock{now: time.Date(2026, 3, 1, 9, 0, 0, 123_000_000, time.UTC)}
 	var n atomic.Int64
-	cfg := server.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(tb.TempDir(), "refundd.db"),
+	cfg := server.Config{Addr: "127.0.0.1:0", DB: sqlitetest.URL(tb),
 		WorkerInterval: -1, Now: clk.Now, NewID: func(p string) string { return fmt.Sprintf("%s_%012d", p, n.Add(1)) },
 		ProcessorTimeout: 2 * time.Second, SettleDelay: 30 * time.Second}
 	for _, o := range opts {
