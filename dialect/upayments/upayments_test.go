@@ -150,6 +150,53 @@ func TestCreateRefund_SingleMerchant(t *testing.T) {
 	}
 }
 
+// TestCreateRefund_SeedExampleAccepted sends the page's own request: its
+// customerEmail is not an address ("[email protected]"), and refundd keeps
+// none of the customer fields, so only the email's length is checked.
+func TestCreateRefund_SeedExampleAccepted(t *testing.T) {
+	t.Parallel()
+	f := start(t)
+	seed := dialecttest.Testdata(t, "create_refund_request_seed.json")
+	var example struct{ OrderID string }
+	if err := json.Unmarshal([]byte(seed), &example); err != nil {
+		t.Fatal(err)
+	}
+	o := f.kwdOrder(example.OrderID, false)
+	with := func(reference, email string) string {
+		return seedRequest(t, map[string]any{"orderId": example.OrderID, "reference": reference, "customerEmail": email})
+	}
+	var refunded int64
+	for _, tc := range []struct {
+		name, body string
+		status     int
+	}{
+		{"Verbatim", seed, 200},
+		{"EmailPlainWord", with("R-word", "jhon"), 200},
+		{"EmailAddress", with("R-address", "jhon@example.com"), 200},
+		{"ErrEmailTooLong", with("R-long", strings.Repeat("a", 251)), 400},
+		{"ErrEmailNUL", with("R-nul", "a\x00b"), 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.Do("POST", createPath, f.Key, tc.body)
+			if tc.status != http.StatusOK {
+				wantError(t, r, tc.status)
+				if !strings.Contains(r.Str("message"), "customerEmail") {
+					t.Fatalf("message does not name customerEmail: %s", r.Raw)
+				}
+			} else {
+				if r.Status != http.StatusOK {
+					t.Fatalf("%d %s", r.Status, r.Raw)
+				}
+				wantShape(t, "create_refund_reply.json", r)
+				refunded += 10000 // the example's totalPrice: 10 KWD
+			}
+			if got := f.Snap(o.ID); got.Refunded != refunded {
+				t.Fatalf("order refunded %d, want %d", got.Refunded, refunded)
+			}
+		})
+	}
+}
+
 func TestCreateRefund_ByRefunddOrderID(t *testing.T) {
 	t.Parallel()
 	f := start(t)
@@ -233,7 +280,6 @@ func TestCreateRefund_Errors(t *testing.T) {
 		{"ErrOrderIDTooLong", "", seedRequest(t, map[string]any{"orderId": long(256)}), 400, "orderId"},
 		{"ErrFirstNameTooLong", "", req(map[string]any{"customerFirstName": long(256)}), 400, "customerFirstName"},
 		{"ErrEmailTooLong", "", req(map[string]any{"customerEmail": long(246) + "@x.io"}), 400, "customerEmail"},
-		{"ErrEmailInvalid", "", req(map[string]any{"customerEmail": "jhon"}), 400, "customerEmail"},
 		{"ErrMobileInvalid", "", req(map[string]any{"customerMobileNumber": "+965-1234"}), 400, "customerMobileNumber"},
 		{"ErrReferenceTooLong", "", req(map[string]any{"reference": long(256)}), 400, "reference"},
 		{"ErrReferenceChars", "", req(map[string]any{"reference": "a b"}), 400, "reference"},
