@@ -60,6 +60,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"/api/v1/":                     {surface: fallback},
 		"/order/v1/merchant/invoices/": {surface: fallback},
 		"/v1/orders/{id}/refund":       {surface: fallback},
+		"/v1/orders/{id}/refund/":      {surface: fallback},
 
 		"POST /v1/orders":                               {native, refund.ScopeOrdersWrite, `{"currency":"SAR","amount":1000}`, false},
 		"GET /v1/orders":                                {native, refund.ScopeOrdersRead, "", false},

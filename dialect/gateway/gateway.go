@@ -34,7 +34,8 @@
 //     answers 415 {"message":"The request body must be UTF-8 JSON."}.
 //   - Another method on the route's path answers 405 {"message":"The GET
 //     method is not supported for this route. Supported methods: POST."}
-//     with Allow: POST.
+//     with Allow: POST. A path below the route, its trailing slash
+//     included, answers 404 {"message":"Not Found"}.
 package gateway
 
 import (
@@ -67,10 +68,12 @@ func New(svc *refund.Service, log *slog.Logger) *Gateway {
 // API's /v1/orders/{id} but is more specific, so the two never collide.
 // The route's path with any other method is answered here too, in the
 // seed's shape, rather than by the native /v1/ catch-all's envelope: a
-// client of this surface parses {"message"} only.
+// client of this surface parses {"message"} only. So is any path below
+// the route (its trailing slash included): a 404 {"message":"Not Found"}.
 func (g *Gateway) Register(mux api.Mux) {
 	mux.HandleFunc("POST "+route, g.refund)
 	api.CatchAll(mux, route, api.ECodeRouteNotFound, g.fail)
+	api.CatchAll(mux, route+"/", api.ECodeRouteNotFound, g.fail)
 }
 
 // route is the dialect's one path.

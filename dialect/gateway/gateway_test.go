@@ -322,6 +322,34 @@ func TestRoutes_AnswerInTheShape(t *testing.T) {
 	}
 }
 
+// TestRoutes_BelowTheRouteAnswerInTheShape: a path below the route (its
+// trailing slash, anything after it) is the dialect's too, so it answers
+// the seed's {"message"} 404, not the native envelope a client of this
+// surface cannot read; nothing changes.
+func TestRoutes_BelowTheRouteAnswerInTheShape(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	o := s.Order(sarOrder("ORD-TS", "4444"))
+	for _, tc := range []struct{ name, method, path string }{
+		{"TrailingSlash", "POST", refundPath("ORD-TS") + "/"},
+		{"TrailingSlashByID", "POST", refundPath(o.ID) + "/"},
+		{"TrailingSlashGet", "GET", refundPath("ORD-TS") + "/"},
+		{"Below", "POST", refundPath("ORD-TS") + "/1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.Snap(o.ID)
+			r := s.Do(tc.method, tc.path, s.Key, `{"amount":100}`)
+			if r.Status != 404 {
+				t.Fatalf("want 404, got %d %s", r.Status, r.Raw)
+			}
+			sameJSON(t, `{"message":"Not Found"}`, r)
+			if after := s.Snap(o.ID); after != before {
+				t.Fatalf("a refused request changed the order: %+v -> %+v", before, after)
+			}
+		})
+	}
+}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // TestRefund_KeyIsReference: the seed has no refund reference, so the
