@@ -457,6 +457,40 @@ func TestList(t *testing.T) {
 	}
 }
 
+// TestList_PageBeyondTheLast: a page past the last one is Django REST
+// framework's 404 "Invalid page.", not an empty page whose previous link
+// points at another page past the end; the first page of an empty list is
+// still 200.
+func TestList_PageBeyondTheLast(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	for i := range 4 {
+		s.Order(seedOrder(fmt.Sprintf("ORD-P%d", i)))
+	}
+	for _, tc := range []struct {
+		name, query string
+		status      int
+	}{
+		{"LastPage", "?page_size=3&page=2", 200},
+		{"PastTheLast", "?page_size=3&page=3", 404},
+		{"FarPastTheLast", "?page=99", 404},
+		{"EmptyListFirstPage", "?type=refund", 200},
+		{"EmptyListSecondPage", "?type=refund&page=2", 404},
+		{"UnknownOrderFirstPage", "?order_id=77", 200},
+		{"UnknownOrderSecondPage", "?order_id=77&page=2", 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := get(s, base+tc.query)
+			if r.Status != tc.status {
+				t.Fatalf("want %d, got %d %s", tc.status, r.Status, r.Raw)
+			}
+			if tc.status == 404 && (r.Str("detail") != "Invalid page." || r.Str("code") != "invalid_page" || r.Str("field") != "page") {
+				t.Fatalf("body %s", r.Raw)
+			}
+		})
+	}
+}
+
 // TestList_StrictQuery: a typo or a repeated filter is refused, not
 // answered with every invoice.
 func TestList_StrictQuery(t *testing.T) {

@@ -41,6 +41,12 @@ func positive(q url.Values, name string, def, most int) (int, error) {
 	return n, nil
 }
 
+// codeInvalidPage is Django REST framework's answer to a page past the
+// last: 404 {"detail":"Invalid page."}.
+const codeInvalidPage = "invalid_page"
+
+func errInvalidPage() error { return refund.Errorf(codeInvalidPage, "page", "Invalid page.") }
+
 // listQuery is what the invoice list takes.
 var listQuery = []string{"page", "page_size", "type", "status", "zatca_status", "serial", "order_id"}
 
@@ -76,6 +82,10 @@ func (t *Techrar) list(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if orderID == "" {
+			if page > 1 {
+				t.fail(w, r, errInvalidPage())
+				return
+			}
 			writeJSON(w, http.StatusOK, listJSON{Results: []invoiceJSON{}})
 			return
 		}
@@ -84,6 +94,11 @@ func (t *Techrar) list(w http.ResponseWriter, r *http.Request) {
 	count, err := t.svc.CountInvoices(ctx(r), p, f)
 	if err != nil {
 		t.fail(w, r, err)
+		return
+	}
+	if page > 1 && f.Offset >= count {
+		// As Django REST framework: only the first page may be empty.
+		t.fail(w, r, errInvalidPage())
 		return
 	}
 	res, err := t.svc.ListInvoices(ctx(r), p, f)

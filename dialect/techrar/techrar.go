@@ -50,11 +50,13 @@
 //     numbers printed with the currency's decimals (KWD 1.005).
 //   - The list is paginated as Django REST framework does:
 //     {"count","next","previous","results"}, page from 1, page_size up to
-//     100 (default 20), newest first.
+//     100 (default 20), newest first; a page past the last (only the
+//     first may be empty) is 404 {"detail":"Invalid page.","code":
+//     "invalid_page"}.
 //   - Errors answer {"detail":"<message>","code":"<refundd error code>"}
 //     and, when one field is at fault, "field": 400 (invalid_request,
 //     invalid_amount), 401 (unauthorized), 403 (forbidden), 404
-//     (invoice_not_found), 409 (idempotency_key_in_use, conflict,
+//     (invoice_not_found, invalid_page), 409 (idempotency_key_in_use, conflict,
 //     merchant_reference_reused), 413
 //     (request_too_large), 415 (unsupported_media_type: a charset other
 //     than UTF-8), 422 (amount_exceeds_refundable,
@@ -261,6 +263,7 @@ var statusOf = map[string]int{
 	refund.EUnauthorized:            http.StatusUnauthorized,
 	refund.EForbidden:               http.StatusForbidden,
 	refund.EInvoiceNotFound:         http.StatusNotFound,
+	codeInvalidPage:                 http.StatusNotFound,
 	refund.EConflict:                http.StatusConflict,
 	refund.EIdempotencyKeyInUse:     http.StatusConflict,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
