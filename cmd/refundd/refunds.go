@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -195,7 +196,7 @@ func readImportFile(path string) (orderCol string, rows []importRow, err error) 
 		return "", nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	r := csv.NewReader(skipBOM(f))
 	r.TrimLeadingSpace = true
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
@@ -206,7 +207,7 @@ func readImportFile(path string) (orderCol string, rows []importRow, err error) 
 	}
 	col := map[string]int{}
 	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))) // spreadsheets write a BOM
+		h = strings.ToLower(strings.TrimSpace(h))
 		switch h {
 		case colOrderRef, colOrderID, colAmount, colReason, colMerchRef:
 		default:
@@ -270,6 +271,17 @@ func readImportFile(path string) (orderCol string, rows []importRow, err error) 
 		}
 		rows = append(rows, row)
 	}
+}
+
+// skipBOM drops the byte order mark spreadsheets write before the header.
+// It goes before the CSV reader sees it: behind a BOM a quoted first
+// field (Export-Csv quotes every one) is no longer quoted, and refused.
+func skipBOM(r io.Reader) io.Reader {
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		br.Discard(3)
+	}
+	return br
 }
 
 // importer sends the rows of one file.

@@ -384,6 +384,10 @@ func TestRefundsImport_Rows(t *testing.T) {
 			want: []wantRow{{"2", k.ID, "0.500", "succeeded", "", "derived"}}, refunded: map[string]int64{"ROWS-KWD": 500}},
 		{name: "BOMHeaderCaseAndSpaces", csv: "\ufeffOrder_Reference, Amount ,Reason\nROWS-1, 2.00 , spaces\n",
 			want: []wantRow{{"2", "ROWS-1", "2.00", "succeeded", "", "derived"}}, refunded: map[string]int64{"ROWS-1": 300}},
+		// Windows PowerShell's Export-Csv writes a BOM and quotes every
+		// field, the header's too.
+		{name: "BOMBeforeQuotedHeader", csv: "\ufeff\"order_reference\",\"amount\"\r\n\"ROWS-KWD\",\"0.250\"\r\n",
+			want: []wantRow{{"2", "ROWS-KWD", "0.250", "succeeded", "", "derived"}}, refunded: map[string]int64{"ROWS-KWD": 750}},
 		{name: "RowsRefusedBeforeSending", csv: "order_reference,amount,reason,merchant_reference\n" +
 			"ROWS-1,0,zero,\n" +
 			"ROWS-1,,empty,\n" +
