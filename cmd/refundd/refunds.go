@@ -250,7 +250,7 @@ func readImportFile(path string) (orderCol string, rows []importRow, err error) 
 		line, _ := r.FieldPos(0)
 		row := importRow{line: line, order: field(rec, orderCol), amount: field(rec, colAmount),
 			reason: field(rec, colReason), merchantRef: field(rec, colMerchRef)}
-		content := row.order + "\x00" + row.amount
+		content := row.order + "\x00" + amountKey(row.amount)
 		row.nth = seenContent[content]
 		seenContent[content]++
 		switch {
@@ -271,6 +271,30 @@ func readImportFile(path string) (orderCol string, rows []importRow, err error) 
 		}
 		rows = append(rows, row)
 	}
+}
+
+// amountKey writes a decimal amount one way ("01.50" and "1.5" are
+// "1.5"), so that rows asking for the same amount are counted together
+// (importRow.nth) however each is written: counted apart, each would be
+// the first of its kind, all would derive one reference, and all but one
+// would answer the first's refund instead of making their own. Text that
+// is no plain decimal is kept as it is; its row fails anyway.
+func amountKey(s string) string {
+	whole, frac, dot := strings.Cut(s, ".")
+	digits := func(d string) bool {
+		return d != "" && strings.Trim(d, "0123456789") == ""
+	}
+	if !digits(whole) || dot && !digits(frac) {
+		return s
+	}
+	whole = strings.TrimLeft(whole, "0")
+	if whole == "" {
+		whole = "0"
+	}
+	if frac = strings.TrimRight(frac, "0"); frac == "" {
+		return whole
+	}
+	return whole + "." + frac
 }
 
 // skipBOM drops the byte order mark spreadsheets write before the header.

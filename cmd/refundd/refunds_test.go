@@ -388,6 +388,14 @@ func TestRefundsImport_Rows(t *testing.T) {
 		// field, the header's too.
 		{name: "BOMBeforeQuotedHeader", csv: "\ufeff\"order_reference\",\"amount\"\r\n\"ROWS-KWD\",\"0.250\"\r\n",
 			want: []wantRow{{"2", "ROWS-KWD", "0.250", "succeeded", "", "derived"}}, refunded: map[string]int64{"ROWS-KWD": 750}},
+		// The same amount written three ways is three refunds of it: the
+		// derived references count them apart as they would "1.5" thrice.
+		{name: "SameAmountWrittenDifferently", csv: "order_reference,amount\nROWS-KWD,1.5\nROWS-KWD,1.500\nROWS-KWD,01.50\n",
+			want: []wantRow{
+				{"2", "ROWS-KWD", "1.500", "succeeded", "", "derived"},
+				{"3", "ROWS-KWD", "1.500", "succeeded", "", "derived"},
+				{"4", "ROWS-KWD", "1.500", "succeeded", "", "derived"},
+			}, refunded: map[string]int64{"ROWS-KWD": 5250}},
 		{name: "RowsRefusedBeforeSending", csv: "order_reference,amount,reason,merchant_reference\n" +
 			"ROWS-1,0,zero,\n" +
 			"ROWS-1,,empty,\n" +
