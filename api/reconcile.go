@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"io"
@@ -60,7 +61,14 @@ func checkMapping(mapping map[string]string) error {
 // names others. Amounts are decimals in the row's currency, parsed
 // exactly. Errors name the line.
 func ParseReport(r io.Reader, mapping map[string]string) ([]refund.ReportRow, error) {
-	cr := csv.NewReader(r)
+	// A spreadsheet's byte order mark goes before the CSV reader sees
+	// it: behind one, a quoted first header (Export-Csv quotes every
+	// field) is no longer quoted, and the header is refused.
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err != nil {
@@ -88,7 +96,7 @@ func ParseReport(r io.Reader, mapping map[string]string) ([]refund.ReportRow, er
 		m = strings.TrimSpace(m)
 		var exact, folded []int
 		for i, h := range header {
-			switch h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")); {
+			switch h = strings.TrimSpace(h); {
 			case h == m:
 				exact = append(exact, i)
 			case strings.EqualFold(h, m):
@@ -105,7 +113,7 @@ func ParseReport(r io.Reader, mapping map[string]string) ([]refund.ReportRow, er
 		}
 	}
 	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		h = strings.ToLower(strings.TrimSpace(h))
 		for col, names := range reportColumns {
 			if _, mapped := mapping[col]; !mapped && slices.Contains(names, h) {
 				if err := found(col, i); err != nil {

@@ -31,6 +31,11 @@ func TestCLI_Reconcile(t *testing.T) {
 	}{
 		{"the 27th", unknown("2026-02-27"), nil, []string{"1 flagged",
 			"line 2: unknown_to_refundd re_not_ours_2026-02-27: the report lists a refund refundd does not know"}, "unchecked"},
+		// The same report as Windows PowerShell's Export-Csv writes it: a
+		// BOM, every field quoted, CRLF.
+		{"the 27th, from Export-Csv", "\ufeff\"refund_id\",\"amount\",\"currency\",\"status\",\"date\"\r\n" +
+			"\"re_not_ours_2026-02-27\",\"1.00\",\"SAR\",\"settled\",\"2026-02-27\"\r\n", nil, []string{"1 flagged",
+			"line 2: unknown_to_refundd re_not_ours_2026-02-27: the report lists a refund refundd does not know"}, "unchecked"},
 		// The refund of 1 March lies between the two reports: unchecked,
 		// not flagged missing.
 		{"the 2nd", unknown("2026-03-02"), nil, []string{"1 flagged",
