@@ -236,7 +236,19 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 			// submission: "not executed" then ends in a void, not a review.
 			return r, s.toReview(ctx, tx, r, fmt.Sprintf("no definite answer after %d attempts", r.Attempts), now)
 		}
-		r.NextAttemptAt, r.UpdatedAt = s.nextLook(r, now), now
+		r.NextAttemptAt = s.nextLook(r, now)
+		if call != "refund" && r.Status == StatusProcessing {
+			// A look that fails counts no attempt, so backoff(Attempts)
+			// alone would ask a processor that is down at one pace for as
+			// long as it is down, every such refund of it. Each failed
+			// look waits twice the last wait instead (the time since the
+			// refund last changed: a claim leaves UpdatedAt), up to
+			// RetryMax.
+			if grown := now.Add(min(2*now.Sub(r.UpdatedAt), s.cfg.RetryMax)); grown.After(r.NextAttemptAt) {
+				r.NextAttemptAt = grown
+			}
+		}
+		r.UpdatedAt = now
 		if te != nil && te.RetryAfter > 0 && r.NextAttemptAt.Before(now.Add(te.RetryAfter)) {
 			r.NextAttemptAt = now.Add(te.RetryAfter)
 		}
