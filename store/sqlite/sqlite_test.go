@@ -31,10 +31,6 @@ func mustOpen(tb testing.TB) *Store {
 	return s
 }
 
-func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) refund.Store { return mustOpen(t) })
-}
-
 // TestPragmas checks that every connection, writer and readers, runs with
 // the pragmas durability and integrity depend on.
 func TestPragmas(t *testing.T) {
