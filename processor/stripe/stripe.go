@@ -23,11 +23,14 @@
 // options. Request.ProcessorOrderID is the payment intent (pi_...) or the
 // charge (ch_..., py_...).
 //
-// Amounts are minor units as Stripe takes them; for the three-decimal
-// currencies (BHD, JOD, KWD, OMR, TND) Stripe takes three-decimal minor
-// units whose last digit is 0, so an amount it cannot take exactly is
+// Amounts are refundd's ISO 4217 minor units written in Stripe's unit for
+// the currency, which is not always ISO's: Stripe counts ISK in hundredths
+// (ISO: whole krónur; 500 ISK is 50000) and MGA in whole ariary (ISO: two
+// decimals; 10.00 MGA is 10). For the three-decimal currencies (BHD, JOD,
+// KWD, OMR, TND) Stripe takes three-decimal minor units whose last digit
+// is 0. An amount it cannot take exactly (1.235 KWD, 10.50 MGA) is
 // declined (amount_not_representable) before anything is sent, never
-// rounded.
+// rounded; an answer's amount is compared in Stripe's unit.
 //
 // Answers: a refund in another currency than the request's is an
 // unknown outcome (currency_mismatch: the payment is not in the order's
@@ -45,6 +48,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -53,6 +57,7 @@ import (
 
 	stripeapi "github.com/stripe/stripe-go/v82"
 
+	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/processor/upstream"
 )
@@ -111,22 +116,63 @@ func (c *Connector) Capabilities() processor.Capabilities {
 // units ending in 0.
 var threeDecimals = map[string]bool{"BHD": true, "JOD": true, "KWD": true, "OMR": true, "TND": true}
 
+// stripeDigits are the currencies whose unit in Stripe's API has other
+// decimals than ISO 4217's minor unit (Stripe's "special cases" and
+// zero-decimal list); every other currency is ISO's.
+var stripeDigits = map[string]int{"ISK": 2, "MGA": 0}
+
+// stripeAmount writes minor units of currency in Stripe's unit for it.
+// ok is false when Stripe cannot take the amount exactly (it would have to
+// be rounded) or the currency is no ISO 4217 code.
+func stripeAmount(minor int64, currency string) (int64, bool) {
+	code := strings.ToUpper(currency)
+	cur, err := money.LookupCurrency(code)
+	if err != nil {
+		return 0, false
+	}
+	digits, ok := stripeDigits[code]
+	if !ok {
+		digits = cur.Digits
+	}
+	for ; digits > cur.Digits; digits-- {
+		if minor > math.MaxInt64/10 {
+			return 0, false
+		}
+		minor *= 10
+	}
+	for ; digits < cur.Digits; digits++ {
+		if minor%10 != 0 {
+			return 0, false
+		}
+		minor /= 10
+	}
+	if threeDecimals[code] && minor%10 != 0 {
+		return 0, false
+	}
+	return minor, true
+}
+
 // stripeReasons are the reasons Stripe accepts.
 var stripeReasons = map[string]bool{"duplicate": true, "fraudulent": true, "requested_by_customer": true}
 
 // Refund creates the refund.
 func (c *Connector) Refund(ctx context.Context, req processor.Request) (processor.Result, error) {
+	amount, representable := stripeAmount(req.Amount, req.Currency)
+	_, curErr := money.LookupCurrency(strings.ToUpper(req.Currency))
 	switch {
+	case curErr != nil:
+		return decline("invalid_request", curErr.Error()), nil
 	case req.Amount <= 0:
 		return decline("invalid_amount", "the amount must be positive"), nil
-	case threeDecimals[strings.ToUpper(req.Currency)] && req.Amount%10 != 0:
-		return decline("amount_not_representable", fmt.Sprintf("Stripe takes %s amounts in steps of 0.010", strings.ToUpper(req.Currency))), nil
+	case !representable || amount <= 0:
+		return decline("amount_not_representable", fmt.Sprintf("Stripe cannot take %d minor units of %s exactly "+
+			"(three-decimal currencies in steps of 0.010, MGA in whole ariary)", req.Amount, strings.ToUpper(req.Currency))), nil
 	case len(req.Vendors) > 0:
 		return decline("vendors_unsupported", "Stripe cannot refund vendor splits"), nil
 	case len(req.Lines) > 0:
 		return decline("lines_unsupported", "Stripe cannot refund order lines"), nil
 	}
-	params := &stripeapi.RefundCreateParams{Amount: stripeapi.Int64(req.Amount)}
+	params := &stripeapi.RefundCreateParams{Amount: stripeapi.Int64(amount)}
 	switch {
 	case strings.HasPrefix(req.ProcessorOrderID, "pi_"):
 		params.PaymentIntent = stripeapi.String(req.ProcessorOrderID)
@@ -206,9 +252,9 @@ func (c *Connector) result(re *stripeapi.Refund, req processor.Request) (process
 	res := processor.Result{Reference: re.ID, ARN: destinationReference(re)}
 	switch re.Status {
 	case stripeapi.RefundStatusSucceeded:
-		if re.Amount != req.Amount {
+		if want, ok := stripeAmount(req.Amount, req.Currency); !ok || re.Amount != want {
 			return processor.Result{}, &processor.TransientError{Code: "amount_mismatch",
-				Message: fmt.Sprintf("Stripe's refund %s is of %d, not %d", re.ID, re.Amount, req.Amount)}
+				Message: fmt.Sprintf("Stripe's refund %s is of %d, not %d (Stripe's unit of %s)", re.ID, re.Amount, want, req.Currency)}
 		}
 		res.Status, res.ResponseCode, res.Message = processor.Approved, "succeeded", "Stripe refund succeeded"
 	case stripeapi.RefundStatusPending, stripeapi.RefundStatusRequiresAction, "":

@@ -225,3 +225,60 @@ func TestNew(t *testing.T) {
 		t.Errorf("default URL refused: %v", err)
 	}
 }
+
+// Amounts go to Stripe in Stripe's unit for the currency, which for ISK
+// and MGA is not ISO 4217's minor unit that refundd counts in, and an
+// answer's amount is read back in that unit: 10.00 MGA sent as 1000 would
+// refund a hundred times the money, 500 ISK sent as 500 a hundredth.
+func TestAmounts_InStripesUnit(t *testing.T) {
+	tests := []struct {
+		name     string
+		amount   int64 // refundd's minor units
+		currency string
+		sent     string // Stripe's amount; "" when nothing may be sent
+	}{
+		{"SAR two decimals", 1050, "SAR", "1050"},
+		{"JPY zero decimals", 500, "JPY", "500"},
+		{"KWD three decimals", 1230, "KWD", "1230"},
+		{"KWD not in steps of 10 fils", 1235, "KWD", ""},
+		{"ISK in hundredths at Stripe", 500, "ISK", "50000"},
+		{"MGA in whole ariary at Stripe", 1000, "MGA", "10"},
+		{"MGA with iraimbilanja", 1050, "MGA", ""},
+		{"no ISO currency", 100, "XYZ", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sent := ""
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				r.ParseForm()
+				sent = r.Form.Get("amount")
+				fmt.Fprintf(w, `{"id":"re_9","object":"refund","amount":%s,"currency":%q,"status":"succeeded","metadata":{"refundd_refund_id":"re_key"}}`,
+					sent, strings.ToLower(tc.currency))
+			}))
+			defer srv.Close()
+			res, err := connector(t, srv.URL, "sk_test_1").Refund(context.Background(), request("re_key", tc.amount, tc.currency))
+			if sent != tc.sent {
+				t.Fatalf("sent amount %q, want %q", sent, tc.sent)
+			}
+			want := processor.Approved
+			if tc.sent == "" {
+				want = processor.Declined
+			}
+			if err != nil || res.Status != want {
+				t.Fatalf("got %+v %v, want %s", res, err, want)
+			}
+		})
+	}
+	// An answer in ISO's unit for a currency Stripe counts otherwise is
+	// another amount than the one refunded: unknown, never approved.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"id":"re_9","object":"refund","amount":500,"currency":"isk","status":"succeeded","metadata":{"refundd_refund_id":"re_key"}}`)
+	}))
+	defer srv.Close()
+	st := request("re_key", 500, "ISK")
+	st.Reference = "re_9"
+	var te *processor.TransientError
+	if res, err := connector(t, srv.URL, "sk_test_1").StatusOf(context.Background(), st); !errors.As(err, &te) || te.Code != "amount_mismatch" {
+		t.Fatalf("500 ISK answered as 5.00 ISK: %+v %v, want amount_mismatch", res, err)
+	}
+}
