@@ -41,7 +41,8 @@
 // came back, which is a reversal, also of a refund answered succeeded. Errors: 401/403 decline auth_failed; 429
 // is not executed (Retry-After kept); card errors and invalid requests are
 // declines with Stripe's code (decline_code first); an idempotency_error,
-// a 409, 5xx, api_error and transport failures leave the outcome unknown.
+// a 409, 5xx, api_error, a redirect (never followed) and transport
+// failures leave the outcome unknown.
 package stripe
 
 import (
@@ -291,6 +292,10 @@ func destinationReference(re *stripeapi.Refund) string {
 // submission: only there does a refusal decline the refund.
 func (c *Connector) failed(err error, key string, submit bool) (processor.Result, error) {
 	var se *stripeapi.Error
+	var rd *redirected
+	if errors.As(err, &rd) {
+		return processor.Result{}, &processor.TransientError{Code: fmt.Sprintf("unexpected_%d", rd.status), Message: rd.Error()}
+	}
 	if !errors.As(err, &se) {
 		// Transport failure, timeout: the request may have arrived.
 		return processor.Result{}, &processor.TransientError{Code: "unreachable", Message: err.Error(),
@@ -349,6 +354,15 @@ type recorder struct {
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := r.next.RoundTrip(req)
+	if err == nil && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// A redirect is no answer of Stripe's to the refund, and net/http
+		// would follow it: a 301, 302 or 303 as a GET, whose answer (a 404)
+		// would read as a decline though the POST may have executed; a 307
+		// or 308 by posting the refund again. Neither is followed: the
+		// outcome is unknown.
+		resp.Body.Close()
+		return nil, &redirected{status: resp.StatusCode}
+	}
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
 		if key := req.Header.Get("Idempotency-Key"); key != "" {
 			r.mu.Lock()
@@ -360,6 +374,13 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, err
+}
+
+// redirected is a 3xx answer, which the connector never follows.
+type redirected struct{ status int }
+
+func (e *redirected) Error() string {
+	return fmt.Sprintf("stripe: answered HTTP %d (a redirect, not followed)", e.status)
 }
 
 func (r *recorder) retryAfter(key string) time.Duration {

@@ -282,3 +282,44 @@ func TestAmounts_InStripesUnit(t *testing.T) {
 		t.Fatalf("500 ISK answered as 5.00 ISK: %+v %v, want amount_mismatch", res, err)
 	}
 }
+
+// A redirect is not Stripe's answer to the refund: followed, a 301, 302
+// or 303 turned the POST into a GET whose 404 read as a decline (the
+// money released though the POST may have executed), and a 307 or 308
+// posted the refund again on the connector's own. It is an unknown
+// outcome, answered after one request.
+func TestRedirect_NotFollowed(t *testing.T) {
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			var mu sync.Mutex
+			var calls []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				calls = append(calls, r.Method+" "+r.URL.Path)
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				switch {
+				case r.URL.Path == "/v1/refunds":
+					w.Header().Set("Location", "/v1/elsewhere")
+					w.WriteHeader(status)
+				case r.Method == http.MethodGet:
+					w.WriteHeader(http.StatusNotFound)
+					fmt.Fprint(w, `{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such page"}}`)
+				default:
+					fmt.Fprint(w, `{"id":"re_1","object":"refund","amount":100,"currency":"usd","status":"succeeded","metadata":{"refundd_refund_id":"re_key"}}`)
+				}
+			}))
+			defer srv.Close()
+			res, err := connector(t, srv.URL, "sk_test_1").Refund(context.Background(), request("re_key", 100, "usd"))
+			var te *processor.TransientError
+			if !errors.As(err, &te) || te.NotExecuted {
+				t.Fatalf("got %+v %v, want an unknown outcome", res, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(calls) != 1 {
+				t.Fatalf("requests %v, want only the POST", calls)
+			}
+		})
+	}
+}
