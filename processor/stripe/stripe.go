@@ -9,7 +9,8 @@
 // What it declares, and why:
 //
 //	idempotent submit  yes  Stripe replays a request with the same Idempotency-Key (for 24 hours)
-//	status by key      yes  the payment's refunds are listed (every page) and ours found by metadata
+//	status by key      yes  the payment's refunds are listed (every page) and ours found by metadata;
+//	                        only Stripe's list, read to its end, proves it is not there
 //	status by reference yes the refund retrieved by its re_ id once an answer gave it
 //	partial            yes
 //	vendors, lines     no
@@ -57,6 +58,7 @@ import (
 	"time"
 
 	stripeapi "github.com/stripe/stripe-go/v82"
+	"github.com/stripe/stripe-go/v82/form"
 
 	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/processor"
@@ -72,6 +74,8 @@ const MetadataKey = "refundd_refund_id"
 // Connector calls one Stripe account.
 type Connector struct {
 	client *stripeapi.Client
+	api    stripeapi.Backend // for the refund list, paged by StatusOf
+	key    string
 	rt     *recorder
 }
 
@@ -105,7 +109,8 @@ func New(acct processor.Account) (*Connector, error) {
 		MaxNetworkRetries: stripeapi.Int64(0),
 		LeveledLogger:     &stripeapi.LeveledLogger{Level: stripeapi.LevelNull},
 	})
-	return &Connector{client: stripeapi.NewClient(acct.Credential, stripeapi.WithBackends(backends)), rt: rt}, nil
+	return &Connector{client: stripeapi.NewClient(acct.Credential, stripeapi.WithBackends(backends)),
+		api: backends.API, key: acct.Credential, rt: rt}, nil
 }
 
 // Capabilities: see the package documentation.
@@ -224,15 +229,44 @@ func (c *Connector) StatusOf(ctx context.Context, req processor.Request) (proces
 	}
 	lp.Limit = stripeapi.Int64(100)
 	lp.Context = ctx
-	for re, err := range c.client.V1Refunds.List(ctx, lp) {
-		if err != nil {
+	// Paged here rather than by the library's iterator, which takes any
+	// 200 body ({}, null, another object) for an empty last page: that
+	// would prove "not found", and the core would submit the refund again,
+	// which Stripe deduplicates only for 24 hours.
+	for {
+		var page refundPage
+		q := &form.Values{}
+		form.AppendTo(q, lp)
+		if err := c.api.CallRaw(http.MethodGet, "/v1/refunds", c.key, []byte(q.Encode()), lp.GetParams(), &page); err != nil {
 			return c.failed(err, "", false)
 		}
-		if re.Metadata[MetadataKey] == req.IdempotencyKey {
-			return c.result(re, req)
+		if page.Object != "list" || page.Data == nil || (page.HasMore && len(page.Data) == 0) {
+			return processor.Result{}, &processor.TransientError{Code: "unreadable",
+				Message: "Stripe answered the list of the payment's refunds with something else than a list"}
 		}
+		for _, re := range page.Data {
+			if re != nil && re.Metadata[MetadataKey] == req.IdempotencyKey {
+				return c.result(re, req)
+			}
+		}
+		if !page.HasMore {
+			return processor.Result{}, processor.ErrNotFound
+		}
+		last := page.Data[len(page.Data)-1]
+		if last == nil || last.ID == "" {
+			return processor.Result{}, &processor.TransientError{Code: "unreadable",
+				Message: "Stripe's list of the payment's refunds has a refund without an id"}
+		}
+		lp.StartingAfter = stripeapi.String(last.ID)
 	}
-	return processor.Result{}, processor.ErrNotFound
+}
+
+// refundPage is one page of Stripe's refund list.
+type refundPage struct {
+	stripeapi.APIResource
+	Object  string              `json:"object"`
+	HasMore bool                `json:"has_more"`
+	Data    []*stripeapi.Refund `json:"data"`
 }
 
 // result reads a Stripe refund as the answer for req.

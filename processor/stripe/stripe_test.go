@@ -323,3 +323,42 @@ func TestRedirect_NotFollowed(t *testing.T) {
 		})
 	}
 }
+
+// Only a list Stripe answered, read to its end, proves the refund is not
+// among the payment's: "not found" lets the core submit it again, which
+// Stripe deduplicates only for 24 hours. Any other 200 body is unknown.
+func TestStatusOf_OnlyAListProvesNotFound(t *testing.T) {
+	tests := []struct {
+		name     string
+		body     string
+		notFound bool
+	}{
+		{"an empty list", `{"object":"list","url":"/v1/refunds","has_more":false,"data":[]}`, true},
+		{"only others' refunds", `{"object":"list","url":"/v1/refunds","has_more":false,"data":[{"id":"re_a","object":"refund","amount":5,"currency":"usd","status":"succeeded","metadata":{"refundd_refund_id":"re_other"}}]}`, true},
+		{"an empty object", `{}`, false},
+		{"null", `null`, false},
+		{"another object", `{"id":"re_1","object":"refund","amount":100,"currency":"usd","status":"succeeded"}`, false},
+		{"a list without data", `{"object":"list","url":"/v1/refunds","has_more":false}`, false},
+		{"more, but no page to follow", `{"object":"list","url":"/v1/refunds","has_more":true,"data":[]}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodGet || r.URL.Path != "/v1/refunds" || r.URL.Query().Get("payment_intent") != "pi_3PqR2sAbCdEf" {
+					t.Errorf("%s %s", r.Method, r.URL)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, tc.body)
+			}))
+			defer srv.Close()
+			res, err := connector(t, srv.URL, "sk_test_1").StatusOf(context.Background(), request("re_key", 100, "usd"))
+			var te *processor.TransientError
+			switch {
+			case tc.notFound && !errors.Is(err, processor.ErrNotFound):
+				t.Fatalf("got %+v %v, want ErrNotFound", res, err)
+			case !tc.notFound && !errors.As(err, &te):
+				t.Fatalf("got %+v %v, want an unknown outcome", res, err)
+			}
+		})
+	}
+}
