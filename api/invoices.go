@@ -10,7 +10,7 @@ import (
 )
 
 // invoiceQuery is what GET /v1/invoices filters on.
-var invoiceQuery = append([]string{"order_id", "refund_id", "type", "status", "zatca_status"}, pageQuery...)
+var invoiceQuery = append([]string{"order_id", "refund_id", "adjustment_id", "type", "status", "zatca_status"}, pageQuery...)
 
 type sellerJSON struct {
 	Name      string `json:"name"`
@@ -178,7 +178,8 @@ func (a *API) getInvoiceQR(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) listInvoices(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := refund.InvoiceFilter{OrderID: q.Get("order_id"), RefundID: q.Get("refund_id"), Type: refund.InvoiceType(q.Get("type")),
+	f := refund.InvoiceFilter{OrderID: q.Get("order_id"), RefundID: q.Get("refund_id"), AdjustmentID: q.Get("adjustment_id"),
+		Type:   refund.InvoiceType(q.Get("type")),
 		Status: refund.InvoiceStatus(q.Get("status")), ZATCAStatus: refund.ZATCAStatus(q.Get("zatca_status"))}
 	var err error
 	if f.Limit, err = queryLimit(r); err != nil {

@@ -187,17 +187,21 @@ type InvoiceConfig struct {
 
 // InvoiceFilter selects invoices of one merchant.
 type InvoiceFilter struct {
-	MerchantID  string
-	OrderID     string
-	RefundID    string
-	ParentID    int64
-	Type        InvoiceType
-	Status      InvoiceStatus
-	ZATCAStatus ZATCAStatus
-	Serial      string
-	Cursor      int64 // ids strictly below this one; 0: from the newest
-	Offset      int   // rows to skip after the cursor (page-number surfaces)
-	Limit       int
+	MerchantID string
+	OrderID    string
+	RefundID   string
+	// AdjustmentID selects the credit notes of a void or chargeback the
+	// store holds (OrderAdjustment.ID): a store may find them through the
+	// adjustment's order.
+	AdjustmentID string
+	ParentID     int64
+	Type         InvoiceType
+	Status       InvoiceStatus
+	ZATCAStatus  ZATCAStatus
+	Serial       string
+	Cursor       int64 // ids strictly below this one; 0: from the newest
+	Offset       int   // rows to skip after the cursor (page-number surfaces)
+	Limit        int
 }
 
 // InvoiceTx is the invoicing part of a transaction.

@@ -142,3 +142,71 @@ func lineAmounts(inv reply) string {
 	}
 	return out
 }
+
+// TestInvoices_ByAdjustment, through the native API on each store: the
+// credit notes of a void or chargeback are found by its id
+// (adjustment_id), with the order's id too or not; another merchant's
+// key, an unknown id or another order find none (the parts of a
+// chargeback applied in parts: conformance Invoice/AdjustmentNotes). Before, adjustment_id was an unknown query
+// parameter (400) and an integration could not find the note of the void
+// it made but by reading every invoice of the order.
+func TestInvoices_ByAdjustment(t *testing.T) {
+	stores := []struct {
+		name string
+		opts func(t *testing.T) []serverOpt
+	}{
+		{"sqlite", func(*testing.T) []serverOpt { return nil }},
+		{"postgres", func(t *testing.T) []serverOpt { return []serverOpt{onDB(pgtest.URL(t, 4))} }},
+	}
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			s := mustStart(t, st.opts(t)...)
+			orderID, otherID := s.mustOrder(invoicedOrder("ORD-ADJ-F1")), s.mustOrder(invoicedOrder("ORD-ADJ-F2"))
+			adjust := func(order, kind string, amount int64) string {
+				t.Helper()
+				r := s.do("POST", "/v1/orders/"+order+"/"+kind, s.key, map[string]any{"amount": amount, "reason": kind})
+				if r.status != http.StatusCreated {
+					t.Fatalf("%s: %d %s", kind, r.status, r.raw)
+				}
+				return r.str("id")
+			}
+			void := adjust(orderID, "voids", 1033)
+			cb := adjust(orderID, "chargebacks", 500)
+			elsewhere := adjust(otherID, "voids", 700)
+			notesOf := func(query string) []string {
+				t.Helper()
+				r := s.do("GET", "/v1/invoices?"+query, s.key, nil)
+				if r.status != http.StatusOK {
+					t.Fatalf("%s: %d %s", query, r.status, r.raw)
+				}
+				var out []string
+				for _, d := range r.get("data").([]any) {
+					n := reply{status: 200, body: d.(map[string]any)}
+					out = append(out, n.str("adjustment_id")+" "+n.str("total_amount"))
+				}
+				return out
+			}
+			for _, tc := range []struct {
+				name, query string
+				want        []string
+			}{
+				{"Void", "adjustment_id=" + void, []string{void + " 1033"}},
+				{"Chargeback", "adjustment_id=" + cb, []string{cb + " 500"}},
+				{"WithItsOrder", "type=refund&order_id=" + orderID + "&adjustment_id=" + void, []string{void + " 1033"}},
+				{"AnotherOrder", "order_id=" + otherID + "&adjustment_id=" + void, nil},
+				{"AnotherOrdersVoid", "adjustment_id=" + elsewhere, []string{elsewhere + " 700"}},
+				{"Unknown", "adjustment_id=void_missing", nil},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					if got := notesOf(tc.query); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+						t.Fatalf("%s lists %v, want %v", tc.query, got, tc.want)
+					}
+				})
+			}
+			if r := s.do("GET", "/v1/invoices?adjustment_id="+void, s.newMerchant("Other"), nil); r.status != http.StatusOK ||
+				len(r.get("data").([]any)) != 0 {
+				t.Fatalf("another merchant's key: %d %s", r.status, r.raw)
+			}
+		})
+	}
+}

@@ -326,6 +326,7 @@ func TestInput_UnstorableTextInLookups(t *testing.T) {
 				{"native/orders?reference", "GET", "/v1/orders?reference=%FF", "Bearer " + s.key, "", 400, `"param":"reference"`},
 				{"native/refunds?order_id", "GET", "/v1/refunds?order_id=%00", "Bearer " + s.key, "", 400, `"param":"order_id"`},
 				{"native/events?refund_id", "GET", "/v1/events?refund_id=%00", "Bearer " + s.key, "", 400, `"param":"refund_id"`},
+				{"native/invoices?adjustment_id", "GET", "/v1/invoices?adjustment_id=void_%FF", "Bearer " + s.key, "", 400, `"param":"adjustment_id"`},
 				{"native/audit?action", "GET", "/v1/audit?action=%FF", "Bearer " + s.key, "", 400, `"param":"action"`},
 				{"native/refund.order_id", "POST", "/v1/refunds", "Bearer " + s.key, `{"order_id":"ord_\u0000","amount":1}`, 400, `"param":"order_id"`},
 				{"gateway", "POST", "/v1/orders/%00/refund", "Bearer " + s.key, `{"amount":1}`, 404, `"Not Found"`}, // no order has such an id

@@ -257,6 +257,12 @@ func invoiceWhere(f refund.InvoiceFilter, p *params) []string {
 		// The literal lets a generic plan use the partial invoices_refund.
 		where = append(where, "refund_id = "+p.add(f.RefundID)+" AND refund_id <> ''")
 	}
+	if f.AdjustmentID != "" {
+		// Nothing indexes adjustment_id (migration 0029): the notes are
+		// found among their order's (invoices_order), the adjustment's.
+		id := p.add(f.AdjustmentID)
+		where = append(where, "adjustment_id = "+id, "order_id = (SELECT order_id FROM order_adjustments WHERE id = "+id+")")
+	}
 	if f.ParentID != 0 {
 		where = append(where, "parent_id = "+p.add(f.ParentID))
 	}

@@ -154,6 +154,12 @@ func invoiceWhere(f refund.InvoiceFilter) ([]string, []any) {
 		// The literal lets SQLite use the partial invoices_refund index.
 		add("refund_id = ? AND refund_id <> ''", f.RefundID)
 	}
+	if f.AdjustmentID != "" {
+		// Nothing indexes adjustment_id (migration 0029): the notes are
+		// found among their order's (invoices_order), the adjustment's.
+		add("adjustment_id = ?", f.AdjustmentID)
+		add("order_id = (SELECT order_id FROM order_adjustments WHERE id = ?)", f.AdjustmentID)
+	}
 	if f.ParentID != 0 {
 		add("parent_id = ?", f.ParentID)
 	}
@@ -191,7 +197,7 @@ func listInvoicesQuery(f refund.InvoiceFilter) (string, []any) {
 		where, args = append(where, "id < ?"), append(args, f.Cursor)
 	}
 	order := "id"
-	if f.OrderID != "" && f.Type == "" {
+	if (f.OrderID != "" || f.AdjustmentID != "") && f.Type == "" {
 		// An order's invoices of every type come out of invoices_order
 		// unsorted; the unary plus keeps SQLite from walking the merchant's
 		// invoices (invoices_merchant, sorted) to spare that small sort.

@@ -303,27 +303,82 @@ var invoiceTests = []test{
 	}},
 	{"AdjustmentNotes", func(t *testing.T, f *fixture) {
 		// A void's or chargeback's credit notes name it and no refund; a
-		// chargeback applied in parts has one per part.
+		// chargeback applied in parts has one per part. AdjustmentID
+		// lists one adjustment's notes, its merchant's only.
 		m := f.mustCreateMerchant()
-		o := f.mustCreateOrder(m.ID, withItemsAndVendors)
-		sale := newSaleInvoice(o, 1)
-		f.mustCreateInvoice(sale)
-		var notes []*refund.Invoice
-		for n := range int64(2) {
-			note := newRefundInvoice(sale, "", 2+n)
-			note.AdjustmentID, note.Status, note.Reason = "cb_1", refund.InvoicePaid, "chargeback"
-			f.mustCreateInvoice(note)
-			wantSame(t, "GetInvoice", f.mustGetInvoice(note.ID), note)
-			notes = append(notes, note)
+		o, other := f.mustCreateOrder(m.ID, withItemsAndVendors), f.mustCreateOrder(m.ID, withItemsAndVendors)
+		adjust := func(o *refund.Order, kind string) *refund.OrderAdjustment {
+			a := &refund.OrderAdjustment{ID: f.id(kind), MerchantID: m.ID, OrderID: o.ID, Kind: kind,
+				Amount: 1000, Applied: 1000, Currency: o.Currency, Reason: kind, CreatedAt: t0}
+			f.mustUpdate(func(tx refund.Tx) error { return tx.InsertOrderAdjustment(f.ctx, a) })
+			return a
 		}
+		cb, void, elsewhere := adjust(o, refund.AdjustmentChargeback), adjust(o, refund.AdjustmentVoid), adjust(other, refund.AdjustmentVoid)
+		number := int64(0)
+		note := func(sale *refund.Invoice, a *refund.OrderAdjustment) *refund.Invoice {
+			number++
+			n := newRefundInvoice(sale, "", number)
+			n.AdjustmentID, n.Status, n.Reason = a.ID, refund.InvoicePaid, a.Kind
+			f.mustCreateInvoice(n)
+			return n
+		}
+		sale := newSaleInvoice(o, 100)
+		f.mustCreateInvoice(sale)
+		otherSale := newSaleInvoice(other, 101)
+		f.mustCreateInvoice(otherSale)
+		var notes []*refund.Invoice
+		for range 2 {
+			n := note(sale, cb)
+			wantSame(t, "GetInvoice", f.mustGetInvoice(n.ID), n)
+			notes = append(notes, n)
+		}
+		voidNote, elsewhereNote := note(sale, void), note(otherSale, elsewhere)
+		r := f.mustCreateRefund(o)
+		refundNote := newRefundInvoice(sale, r.ID, 50)
+		f.mustCreateInvoice(refundNote)
+
 		listed := f.listInvoices(refund.InvoiceFilter{MerchantID: m.ID, OrderID: o.ID, Type: refund.InvoiceRefund})
-		if len(listed) != 2 || listed[0].AdjustmentID != "cb_1" || listed[1].AdjustmentID != "cb_1" || listed[0].RefundID != "" {
+		if len(listed) != 4 || listed[1].AdjustmentID != void.ID || listed[2].AdjustmentID != cb.ID || listed[2].RefundID != "" ||
+			listed[0].AdjustmentID != "" {
 			t.Fatalf("listed %+v", listed)
 		}
 		if sale := f.mustGetInvoice(sale.ID); sale.AdjustmentID != "" {
 			t.Fatalf("the tax invoice names adjustment %q", sale.AdjustmentID)
 		}
-		wantSame(t, "ListInvoices", listed[0], notes[1])
+		wantSame(t, "ListInvoices", listed[2], notes[1])
+		for _, tc := range []struct {
+			name   string
+			filter refund.InvoiceFilter
+			want   []int64
+		}{
+			{"PartsOfAChargeback", refund.InvoiceFilter{MerchantID: m.ID, AdjustmentID: cb.ID}, []int64{notes[1].ID, notes[0].ID}},
+			{"Void", refund.InvoiceFilter{MerchantID: m.ID, AdjustmentID: void.ID}, []int64{voidNote.ID}},
+			{"AnotherOrdersAdjustment", refund.InvoiceFilter{MerchantID: m.ID, AdjustmentID: elsewhere.ID}, []int64{elsewhereNote.ID}},
+			{"WithItsOrder", refund.InvoiceFilter{MerchantID: m.ID, OrderID: o.ID, AdjustmentID: void.ID, Type: refund.InvoiceRefund}, []int64{voidNote.ID}},
+			{"WithAnotherOrder", refund.InvoiceFilter{MerchantID: m.ID, OrderID: other.ID, AdjustmentID: void.ID}, nil},
+			{"Cursor", refund.InvoiceFilter{MerchantID: m.ID, AdjustmentID: cb.ID, Cursor: notes[1].ID}, []int64{notes[0].ID}},
+			{"Unknown", refund.InvoiceFilter{MerchantID: m.ID, AdjustmentID: "cb_missing"}, nil},
+			{"OtherMerchant", refund.InvoiceFilter{MerchantID: f.mustCreateMerchant().ID, AdjustmentID: cb.ID}, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				sf := f.sub(t)
+				if got := invoiceIDs(sf.listInvoices(tc.filter)); !slices.Equal(got, tc.want) {
+					t.Fatalf("ListInvoices = %v, want %v", got, tc.want)
+				}
+				var n int
+				sf.mustView(func(tx refund.Tx) (err error) {
+					n, err = tx.CountInvoices(f.ctx, tc.filter)
+					return err
+				})
+				want := len(tc.want)
+				if tc.filter.Cursor != 0 {
+					want = 2 // Count ignores the cursor
+				}
+				if n != want {
+					t.Fatalf("CountInvoices = %d, want %d", n, want)
+				}
+			})
+		}
 	}},
 	{"Resplit", func(t *testing.T, f *fixture) {
 		// Only a void note outside the chain takes a new VAT split; its
@@ -556,18 +611,19 @@ var invoiceTests = []test{
 // or one order's or refund's invoices, with: the sale invoice of an order,
 // every invoice of an order (the API's list by order), its debit notes, a
 // refund's credit note, a refund's invoices, a sale invoice's credit
-// notes. A store serves each from an index that leads with the order, the
+// notes, a void's or chargeback's credit notes. A store serves each from an index that leads with the order, the
 // refund or the parent, so none costs more as the merchant issues more
 // invoices.
 func InvoiceLookups() map[string]refund.InvoiceFilter {
 	const m, o, r = "mer_1", "ord_1", "re_1"
 	return map[string]refund.InvoiceFilter{
-		"SaleOfOrder":      {MerchantID: m, OrderID: o, Type: refund.InvoiceSale, Limit: 1},
-		"NotesOfOrder":     {MerchantID: m, OrderID: o, Limit: 1000},
-		"DebitsOfOrder":    {MerchantID: m, OrderID: o, Type: refund.InvoiceDebit, Limit: 1000},
-		"CreditOfRefund":   {MerchantID: m, RefundID: r, Type: refund.InvoiceRefund, Limit: 1},
-		"InvoiceOfRefund":  {MerchantID: m, RefundID: r, Limit: 1},
-		"CreditsOfInvoice": {MerchantID: m, ParentID: 1, Limit: 1000},
+		"SaleOfOrder":       {MerchantID: m, OrderID: o, Type: refund.InvoiceSale, Limit: 1},
+		"NotesOfOrder":      {MerchantID: m, OrderID: o, Limit: 1000},
+		"DebitsOfOrder":     {MerchantID: m, OrderID: o, Type: refund.InvoiceDebit, Limit: 1000},
+		"CreditOfRefund":    {MerchantID: m, RefundID: r, Type: refund.InvoiceRefund, Limit: 1},
+		"InvoiceOfRefund":   {MerchantID: m, RefundID: r, Limit: 1},
+		"CreditsOfInvoice":  {MerchantID: m, ParentID: 1, Limit: 1000},
+		"NotesOfAdjustment": {MerchantID: m, AdjustmentID: "cb_1", Limit: 1000},
 	}
 }
 
