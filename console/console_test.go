@@ -810,3 +810,81 @@ func TestDiscrepanciesPage(t *testing.T) {
 	p := b.get("/console/discrepancies")
 	mustContain(t, p, "chargeback_after_refund", orderID, "refunds had already returned")
 }
+
+// TestOrderPage_VoidsAndChargebacks: the order page lists the order's
+// voids and chargebacks, newest first, with kind, amount and what of it
+// applied in the order's currency, reason and time, and links each to
+// its credit notes when the order is invoiced (one per part of a
+// chargeback applied in parts); the amounts say what was charged back.
+// An order without a tax invoice lists its void without a note; one
+// with neither shows no such section; the same in Arabic. Before, the
+// page showed none of it, and the refundable amount dropped unexplained.
+func TestOrderPage_VoidsAndChargebacks(t *testing.T) {
+	t.Parallel()
+	e := mustStart(t, false)
+	sar, kwd := e.orders["ORD-SAR-1001"], e.orders["ORD-KWD-2001"]
+	adjust := func(orderID, kind, body string) string {
+		var a struct{ ID string }
+		e.api("POST", "/v1/orders/"+orderID+"/"+kind, e.key, body, http.StatusCreated, &a)
+		return a.ID
+	}
+	void := adjust(sar, "voids", `{"amount":1033,"reason":"out of stock"}`)
+	e.clock.Advance(time.Minute)
+	cb := adjust(sar, "chargebacks", `{"amount":500,"reason":"fraud","processor_reference":"CB-77"}`)
+	kwdVoid := adjust(kwd, "voids", `{"amount":1005,"reason":"دفعة مكررة"}`)
+	var notes struct {
+		Data []struct {
+			ID           int64
+			Serial       string
+			AdjustmentID string `json:"adjustment_id"`
+		}
+	}
+	e.api("GET", "/v1/invoices?type=refund&order_id="+sar, e.key, "", http.StatusOK, &notes)
+	if len(notes.Data) != 2 {
+		t.Fatalf("%d credit notes, want the void's and the chargeback's", len(notes.Data))
+	}
+	noteOf := map[string]string{}
+	for _, n := range notes.Data {
+		noteOf[n.AdjustmentID] = fmt.Sprintf(`<a class="mono" href="/console/invoices/%d/xml">%s</a>`, n.ID, n.Serial)
+	}
+
+	b := e.mustSignIn(e.key)
+	p := b.get("/console/orders/" + sar)
+	if p.status != http.StatusOK {
+		t.Fatalf("order page: %d", p.status)
+	}
+	mustContain(t, p, "Voids and chargebacks", "Voided 10.33 SAR", "Charged back 5.00 SAR", "Left to refund 15.66 SAR",
+		"void 10.33 SAR 10.33 SAR out of stock", "chargeback 5.00 SAR 5.00 SAR fraud", "2026-03-01 12:01:00 +03:00")
+	rows := regexp.MustCompile(`(?s)<tr data-adjustment="([^"]+)">(.*?)</tr>`).FindAllStringSubmatch(p.body, -1)
+	if len(rows) != 2 || rows[0][1] != cb || rows[1][1] != void {
+		t.Fatalf("adjustment rows %v, want %s then %s", rows, cb, void)
+	}
+	for _, row := range rows {
+		if !strings.Contains(row[2], noteOf[row[1]]) {
+			t.Errorf("the row of %s has no link to its credit note %s:\n%s", row[1], noteOf[row[1]], row[2])
+		}
+	}
+	link := regexpFind(t, rows[1][2], `href="(/console/invoices/[0-9]+/xml)"`)
+	if x := b.get(link); x.status != http.StatusOK || !strings.Contains(x.body, "<cbc:InvoiceTypeCode") ||
+		!strings.Contains(x.body, "void: out of stock") {
+		t.Fatalf("the void's credit note: %d\n%.500s", x.status, x.body)
+	}
+
+	k := b.get("/console/orders/" + kwd)
+	mustContain(t, k, "Voided 1.005 KWD", "void 1.005 KWD 1.005 KWD دفعة مكررة")
+	mustNotContain(t, k, "Charged back", `href="/console/invoices/`)
+	if !strings.Contains(k.body, `<tr data-adjustment="`+kwdVoid+`">`) {
+		t.Fatalf("the KWD order's void is not listed: %s", k.text())
+	}
+	mustNotContain(t, b.get("/console/orders/"+e.orders["ORD-KWD-2002"]), "Voids and chargebacks")
+
+	b.lang = "ar"
+	a := b.get("/console/orders/" + sar)
+	mustSpeak(t, a, "ar")
+	mustNotSay(t, a, englishWords...)
+	mustContain(t, a, "الإبطالات والاعتراضات على العمليات", "المُسترجَع بالاعتراض 5.00 SAR", "إبطال 10.33 SAR 10.33 SAR out of stock",
+		"اعتراض على العملية 5.00 SAR 5.00 SAR fraud")
+	if !strings.Contains(a.body, noteOf[cb]) {
+		t.Fatalf("the Arabic page has no link to the chargeback's credit note %s", noteOf[cb])
+	}
+}

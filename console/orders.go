@@ -73,16 +73,28 @@ type orderView struct {
 	base
 	Order       *refund.Order
 	Refunds     []refundRow
-	MoreRefunds bool  // the order has more refunds than one page shows
-	SaleInvoice int64 // the order's tax invoice, 0 when none
-	Result      *refund.Refund
-	Form        refundForm
+	MoreRefunds bool // the order has more refunds than one page shows
+	// Adjustments are the order's voids and chargebacks, which took room
+	// its refunds no longer have.
+	Adjustments     []adjustmentRow
+	MoreAdjustments bool
+	SaleInvoice     int64 // the order's tax invoice, 0 when none
+	Result          *refund.Refund
+	Form            refundForm
 }
 
 // refundRow is a refund in a list, with its refund invoice if it has one.
 type refundRow struct {
 	*refund.Refund
 	Invoice int64
+}
+
+// adjustmentRow is a void or chargeback with its credit notes, oldest
+// first: none when the order has no tax invoice, one per part applied of
+// a chargeback applied in parts.
+type adjustmentRow struct {
+	*refund.OrderAdjustment
+	Notes []*refund.InvoiceView
 }
 
 // refundForm is what the refund forms show: a fresh idempotency key for
@@ -119,20 +131,32 @@ func (c *Console) showOrder(w http.ResponseWriter, r *http.Request, s *session, 
 		c.fail(w, r, s, err)
 		return
 	}
+	adjustments, err := c.svc.ListOrderAdjustments(ctx, s.principal, o.ID)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
 	invoices, err := c.svc.ListInvoices(ctx, s.principal, refund.InvoiceFilter{OrderID: o.ID, Limit: refund.MaxPageSize})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
 	byRefund := map[string]int64{}
-	for _, inv := range invoices.Data {
-		switch inv.Type {
-		case refund.InvoiceSale:
+	byAdjustment := map[string][]*refund.InvoiceView{}
+	for _, inv := range invoices.Data { // newest first
+		switch {
+		case inv.Type == refund.InvoiceSale:
 			v.SaleInvoice = inv.ID
-		case refund.InvoiceRefund:
+		case inv.Type == refund.InvoiceRefund && inv.AdjustmentID != "":
+			byAdjustment[inv.AdjustmentID] = append([]*refund.InvoiceView{inv}, byAdjustment[inv.AdjustmentID]...)
+		case inv.Type == refund.InvoiceRefund:
 			byRefund[inv.RefundID] = inv.ID
 		}
 	}
+	for _, a := range adjustments.Data {
+		v.Adjustments = append(v.Adjustments, adjustmentRow{OrderAdjustment: a, Notes: byAdjustment[a.ID]})
+	}
+	v.MoreAdjustments = adjustments.HasMore
 	for _, rf := range refunds.Data {
 		v.Refunds = append(v.Refunds, refundRow{Refund: rf, Invoice: byRefund[rf.ID]})
 		if rf.ID == r.URL.Query().Get("refund") && p == nil {

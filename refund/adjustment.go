@@ -117,6 +117,29 @@ func (s *Service) adjustOrder(ctx context.Context, p Principal, orderID, kind st
 	return a, o, nil
 }
 
+// ListOrderAdjustments returns the voids and chargebacks of one of the
+// caller's orders, newest first, up to MaxPageSize (HasMore says whether
+// there are more): what took the room refunds no longer have. Another
+// merchant's order is EOrderNotFound.
+func (s *Service) ListOrderAdjustments(ctx context.Context, p Principal, orderID string) (Page[*OrderAdjustment], error) {
+	if err := require(p, ScopeOrdersRead); err != nil {
+		return Page[*OrderAdjustment]{}, err
+	}
+	var rows []*OrderAdjustment
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		o, err := tx.GetOrder(ctx, p.MerchantID, orderID)
+		if err != nil {
+			return err
+		}
+		rows, err = tx.ListOrderAdjustments(ctx, o.MerchantID, o.ID, MaxPageSize+1)
+		return err
+	})
+	if err != nil {
+		return Page[*OrderAdjustment]{}, err
+	}
+	return paginate(rows, MaxPageSize, func(a *OrderAdjustment) string { return a.ID }), nil
+}
+
 // adjustIn is adjustOrder's transaction (also a processor notification's).
 func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kind string, in AdjustmentInput) (*OrderAdjustment, *Order, error) {
 	o, err := lockOrder(ctx, tx, p.MerchantID, orderID)

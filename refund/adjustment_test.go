@@ -767,3 +767,59 @@ func TestRefundDecisions_AreKeyedByTheOrder(t *testing.T) {
 		want(t, ks.keysOf(t, func() error { _, err := h.svc.RejectRefund(h.ctx, checker, r.ID, "no"); return err }), o)
 	})
 }
+
+// TestListOrderAdjustments: an order's voids and chargebacks, newest
+// first, as recorded (a chargeback's amount and what of it applied); an
+// order with none lists none; another merchant's key finds no order, a
+// key without orders:read is refused.
+func TestListOrderAdjustments(t *testing.T) {
+	h := newHarness(t, &instantProcessor{}, nil)
+	o, none := sarOrder(t, h, 10000), sarOrder(t, h, 10000)
+	void, _, err := h.svc.VoidOrder(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: 2500, Reason: "partial void"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Advance(time.Minute)
+	if _, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID}); err != nil {
+		t.Fatal(err)
+	}
+	cb, _, err := h.svc.ChargebackOrder(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: 1000, Reason: "fraud", ProcessorReference: "CB-9"})
+	if err != nil || cb.Applied != 0 {
+		t.Fatalf("chargeback after a full refund: %+v %v", cb, err)
+	}
+	_, otherKey, err := h.svc.CreateMerchant(h.ctx, refund.MerchantInput{Name: "Other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := h.svc.Authenticate(h.ctx, otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readsRefunds := refund.Principal{MerchantID: h.p.MerchantID, Scopes: []string{refund.ScopeRefundsRead}}
+	for _, tc := range []struct {
+		name  string
+		p     refund.Principal
+		order string
+		want  []refund.OrderAdjustment
+		code  string
+	}{
+		{"NewestFirst", h.p, o.ID, []refund.OrderAdjustment{*cb, *void}, ""},
+		{"None", h.p, none.ID, nil, ""},
+		{"OtherMerchant", other, o.ID, nil, refund.EOrderNotFound},
+		{"NoReadScope", readsRefunds, o.ID, nil, refund.EForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			page, err := h.svc.ListOrderAdjustments(h.ctx, tc.p, tc.order)
+			if refund.ErrorCode(err) != tc.code || (tc.code == "") != (err == nil) {
+				t.Fatalf("error %v, want code %q", err, tc.code)
+			}
+			var got []refund.OrderAdjustment
+			for _, a := range page.Data {
+				got = append(got, *a)
+			}
+			if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", tc.want) || page.HasMore {
+				t.Fatalf("listed %+v (more: %v), want %+v", got, page.HasMore, tc.want)
+			}
+		})
+	}
+}

@@ -130,6 +130,9 @@ type Tx interface {
 	GetOrderAdjustment(ctx context.Context, orderID, kind, processorReference string) (*OrderAdjustment, error)
 	// GetOrderAdjustmentByID finds a merchant's one by its id; ENotFound.
 	GetOrderAdjustmentByID(ctx context.Context, merchantID, id string) (*OrderAdjustment, error)
+	// ListOrderAdjustments returns a merchant's order's voids and
+	// chargebacks, newest first (by CreatedAt, then id), at most limit.
+	ListOrderAdjustments(ctx context.Context, merchantID, orderID string, limit int) ([]*OrderAdjustment, error)
 	// ListOwedChargebacks returns the order's chargebacks applied in part
 	// (Applied < Amount), oldest first.
 	ListOwedChargebacks(ctx context.Context, orderID string) ([]*OrderAdjustment, error)

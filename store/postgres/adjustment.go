@@ -61,6 +61,13 @@ func (t *tx) GetOrderAdjustmentByID(ctx context.Context, merchantID, id string) 
 	return t.getAdjustment(ctx, "", "no such adjustment", `id = $1 AND merchant_id = $2`, id, merchantID)
 }
 
+// ListOrderAdjustments returns a merchant's order's adjustments, newest
+// first.
+func (t *tx) ListOrderAdjustments(ctx context.Context, merchantID, orderID string, limit int) ([]*refund.OrderAdjustment, error) {
+	return queryAll(ctx, t, "list order adjustments", `SELECT `+adjustmentColumns+` FROM order_adjustments
+		WHERE order_id = $1 AND merchant_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3`, scanAdjustment, orderID, merchantID, limit)
+}
+
 // ListOwedChargebacks returns the order's chargebacks applied in part,
 // oldest first.
 func (t *tx) ListOwedChargebacks(ctx context.Context, orderID string) ([]*refund.OrderAdjustment, error) {

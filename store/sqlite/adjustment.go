@@ -54,24 +54,36 @@ func (t *tx) GetOrderAdjustmentByID(ctx context.Context, merchantID, id string) 
 	return t.getAdjustment(ctx, "", "no such adjustment", `id = ? AND merchant_id = ?`, id, merchantID)
 }
 
+// ListOrderAdjustments returns a merchant's order's adjustments, newest
+// first.
+func (t *tx) ListOrderAdjustments(ctx context.Context, merchantID, orderID string, limit int) ([]*refund.OrderAdjustment, error) {
+	return t.adjustments(ctx, "list order adjustments", `SELECT `+adjustmentColumns+` FROM order_adjustments
+		WHERE order_id = ? AND merchant_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, orderID, merchantID, limit)
+}
+
 // ListOwedChargebacks returns the order's chargebacks applied in part,
 // oldest first.
 func (t *tx) ListOwedChargebacks(ctx context.Context, orderID string) ([]*refund.OrderAdjustment, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+adjustmentColumns+` FROM order_adjustments
+	return t.adjustments(ctx, "list owed chargebacks", `SELECT `+adjustmentColumns+` FROM order_adjustments
 		WHERE order_id = ? AND kind = ? AND applied_amount < amount ORDER BY id`, orderID, refund.AdjustmentChargeback)
+}
+
+// adjustments runs query and reads the adjustments it selects.
+func (t *tx) adjustments(ctx context.Context, op, query string, args ...any) ([]*refund.OrderAdjustment, error) {
+	rows, err := t.q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, wrap("list owed chargebacks", err)
+		return nil, wrap(op, err)
 	}
 	defer rows.Close()
 	var out []*refund.OrderAdjustment
 	for rows.Next() {
 		a, err := scanAdjustment(rows)
 		if err != nil {
-			return nil, wrap("list owed chargebacks", err)
+			return nil, wrap(op, err)
 		}
 		out = append(out, a)
 	}
-	return out, wrapErr("list owed chargebacks", rows.Err())
+	return out, wrapErr(op, rows.Err())
 }
 
 // ApplyOwedChargeback adds amount to a chargeback's applied amount.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -88,6 +89,43 @@ var adjustmentTests = []test{
 				return err
 			})
 			wantCode(t, err, refund.ENotFound)
+		}
+	}},
+	{"ListByOrder", func(t *testing.T, f *fixture) {
+		// An order's adjustments, newest first (ids by kind do not sort
+		// by time), its merchant's only, at most limit.
+		m := f.mustCreateMerchant()
+		o, other := f.mustCreateOrder(m.ID), f.mustCreateOrder(m.ID)
+		add := func(order *refund.Order, prefix, kind string, at time.Time) *refund.OrderAdjustment {
+			a := &refund.OrderAdjustment{ID: f.id(prefix), MerchantID: m.ID, OrderID: order.ID, Kind: kind,
+				Amount: 1000, Applied: 600, Currency: "SAR", Reason: "why", CreatedAt: at}
+			f.mustUpdate(func(tx refund.Tx) error { return tx.InsertOrderAdjustment(f.ctx, a) })
+			return a
+		}
+		first := add(o, "void", refund.AdjustmentVoid, t0)
+		second := add(o, "cb", refund.AdjustmentChargeback, t0.Add(time.Minute))
+		add(other, "void", refund.AdjustmentVoid, t0.Add(2*time.Minute))
+		third := add(o, "cb", refund.AdjustmentChargeback, t0.Add(2*time.Minute))
+		list := func(merchantID, orderID string, limit int) []*refund.OrderAdjustment {
+			var got []*refund.OrderAdjustment
+			f.mustView(func(tx refund.Tx) (err error) {
+				got, err = tx.ListOrderAdjustments(f.ctx, merchantID, orderID, limit)
+				return err
+			})
+			return got
+		}
+		got := list(m.ID, o.ID, 10)
+		if len(got) != 3 {
+			t.Fatalf("%d adjustments, want 3", len(got))
+		}
+		for i, want := range []*refund.OrderAdjustment{third, second, first} {
+			wantSame(t, fmt.Sprintf("adjustment %d", i), got[i], want)
+		}
+		if got := list(m.ID, o.ID, 2); len(got) != 2 || got[1].ID != second.ID {
+			t.Fatalf("limit 2: %+v", got)
+		}
+		if got := list(f.mustCreateMerchant().ID, o.ID, 10); len(got) != 0 {
+			t.Fatalf("another merchant lists %+v", got)
 		}
 	}},
 	{"OwedChargebacks", func(t *testing.T, f *fixture) {
