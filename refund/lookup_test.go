@@ -40,10 +40,10 @@ func (p *downProcessor) Status(context.Context, string) (processor.Result, error
 // A refund whose answer was lost is looked up before anything else; while
 // the processor is down every look fails, and a failed look counts no
 // attempt. The looks were made at the first retry's pace (RetryBase) for
-// as long as the processor was down, every such refund at once; each now
-// waits twice as long as the one before, up to RetryMax, and the refund
-// stays processing, its money reserved, never sent again, until the
-// processor answers.
+// as long as the processor was down, every such refund at once: 3,600 an
+// hour. Each now waits an eighth of the refund's age (at least the
+// attempt's backoff, at most RetryMax), and the refund stays processing,
+// its money reserved, never sent again, until the processor answers.
 func TestLookups_BackOffWhileTheProcessorIsDown(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open opener) {
 		proc := &downProcessor{}
@@ -56,24 +56,26 @@ func TestLookups_BackOffWhileTheProcessorIsDown(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantStatus(t, r, refund.StatusProcessing)
-		var waits []time.Duration
-		start := h.clk.Now()
-		for h.clk.Now().Sub(start) < time.Hour && len(waits) < 40 {
+		looks := 0
+		for h.clk.Now().Sub(r.CreatedAt) < 2*time.Hour {
 			h.clk.Advance(h.refund(r.ID).NextAttemptAt.Sub(h.clk.Now()))
 			if _, err := h.svc.ProcessDue(h.ctx, 10, 1); err != nil {
 				t.Fatal(err)
 			}
-			waits = append(waits, h.refund(r.ID).NextAttemptAt.Sub(h.clk.Now()))
-		}
-		want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second,
-			64 * time.Second, 128 * time.Second, 256 * time.Second, 512 * time.Second, 10 * time.Minute}
-		for i, w := range waits {
-			if i < len(want) && w != want[i] || i >= len(want) && w != 10*time.Minute {
-				t.Fatalf("look %d waits %v after the one before failed (the first: %v), want %v, then 10m", i+1, w, waits[:min(len(waits), 12)], want)
+			looks++
+			age := h.clk.Now().Sub(r.CreatedAt)
+			want := max(time.Second, min(age/8, 10*time.Minute))
+			if got := h.refund(r.ID).NextAttemptAt.Sub(h.clk.Now()); got < want-time.Millisecond || got > want+time.Millisecond {
+				t.Fatalf("look %d, the refund %v old, waits %v after it failed, want %v", looks, age, got, want)
+			}
+			if looks > 200 {
+				t.Fatalf("more than 200 looks in two hours of outage")
 			}
 		}
-		if len(waits) > len(want)+6 {
-			t.Fatalf("%d looks in an hour of outage, want at most %d", len(waits), len(want)+6)
+		// From 1 s apart to an eighth of the age: about 8 ln(age) looks
+		// until the cap, then 6 an hour.
+		if looks < 60 || looks > 100 {
+			t.Fatalf("%d looks in two hours of outage, want 60-100", looks)
 		}
 		wantStatus(t, h.refund(r.ID), refund.StatusProcessing)
 		if got := h.getOrder(o.ID); got.PendingRefundAmount != 10000 {

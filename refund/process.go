@@ -240,11 +240,13 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 		if call != "refund" && r.Status == StatusProcessing {
 			// A look that fails counts no attempt, so backoff(Attempts)
 			// alone would ask a processor that is down at one pace for as
-			// long as it is down, every such refund of it. Each failed
-			// look waits twice the last wait instead (the time since the
-			// refund last changed: a claim leaves UpdatedAt), up to
-			// RetryMax.
-			if grown := now.Add(min(2*now.Sub(r.UpdatedAt), s.cfg.RetryMax)); grown.After(r.NextAttemptAt) {
+			// long as it is down, every such refund of it. A failed look
+			// waits an eighth of the refund's age instead, up to RetryMax:
+			// the longer its outcome has been unknown, the less a minute
+			// matters. The age, not the last wait, since nothing records
+			// that, and a node that was down would read its downtime as
+			// one.
+			if grown := now.Add(min(now.Sub(r.CreatedAt)/8, s.cfg.RetryMax).Truncate(time.Millisecond)); grown.After(r.NextAttemptAt) {
 				r.NextAttemptAt = grown
 			}
 		}
@@ -432,8 +434,8 @@ func (s *Service) ProcessDue(ctx context.Context, limit, parallel int) (int, err
 // releaseLease makes a claimed refund due again at once, unless somebody
 // changed it since the claim (version fencing). A refund interrupted in
 // the middle of a processor call needs no release: the interrupted call
-// is recorded as a transient failure with a short backoff, and the next
-// attempt asks the processor for its status first.
+// is recorded as a transient failure with its backoff (apply), and the
+// next attempt asks the processor for its status first.
 func (s *Service) releaseLease(ctx context.Context, r *Refund) {
 	// ctx is the pass's, canceled by the shutdown that makes the release:
 	// on it the write would fail and the refund sit out its lease.
