@@ -218,7 +218,7 @@ func TestErrors(t *testing.T) {
 		{"ConfigUnknownField", "POST", base + "config/", s.Key, `{"logo":"x"}`, []string{"app-id", app}, 400, "invalid_request", ""},
 		{"ConfigBadPrefix", "POST", base + "config/", s.Key, `{"serial_prefix":"no spaces"}`, []string{"app-id", app}, 400, "invalid_request", "serial_prefix"},
 		{"ConfigBadVAT", "POST", base + "config/", s.Key, `{"vat_number":"123"}`, []string{"app-id", app}, 400, "invalid_request", "vat_number"},
-		{"ListBadPage", "GET", base + "?page=0", s.Key, "", []string{"app-id", app}, 400, "invalid_request", "page"},
+		{"ListBadPage", "GET", base + "?page=0", s.Key, "", []string{"app-id", app}, 404, "invalid_page", "page"},
 		{"ListBadType", "GET", base + "?type=receipt", s.Key, "", []string{"app-id", app}, 400, "invalid_request", "type"},
 	}
 	for _, tc := range tests {
@@ -478,6 +478,12 @@ func TestList_PageBeyondTheLast(t *testing.T) {
 		{"EmptyListSecondPage", "?type=refund&page=2", 404},
 		{"UnknownOrderFirstPage", "?order_id=77", 200},
 		{"UnknownOrderSecondPage", "?order_id=77&page=2", 404},
+		{"Zero", "?page=0", 404},
+		{"Negative", "?page=-1", 404},
+		{"NotANumber", "?page=abc", 404},
+		{"PastTheBound", "?page=10001", 404},
+		{"Last", "?page_size=3&page=last", 200},
+		{"LastOfAnEmptyList", "?type=refund&page=last", 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := get(s, base+tc.query)
@@ -486,6 +492,10 @@ func TestList_PageBeyondTheLast(t *testing.T) {
 			}
 			if tc.status == 404 && (r.Str("detail") != "Invalid page." || r.Str("code") != "invalid_page" || r.Str("field") != "page") {
 				t.Fatalf("body %s", r.Raw)
+			}
+			if results, _ := r.Get("results").([]any); tc.name == "Last" &&
+				(r.Str("count") != "4" || len(results) != 1 || !strings.Contains(r.Str("previous"), "page=1") || r.Get("next") != nil) {
+				t.Fatalf("the last page of 4 by 3: %s", r.Raw)
 			}
 		})
 	}

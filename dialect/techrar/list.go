@@ -42,8 +42,11 @@ func positive(q url.Values, name string, def, most int) (int, error) {
 }
 
 // codeInvalidPage is Django REST framework's answer to a page past the
-// last: 404 {"detail":"Invalid page."}.
+// last, or one that is no page number: 404 {"detail":"Invalid page."}.
+// maxPage bounds the offset a page asks the store to skip.
 const codeInvalidPage = "invalid_page"
+
+const maxPage = 10_000
 
 func errInvalidPage() error { return refund.Errorf(codeInvalidPage, "page", "Invalid page.") }
 
@@ -63,10 +66,16 @@ func (t *Techrar) list(w http.ResponseWriter, r *http.Request) {
 		t.fail(w, r, err)
 		return
 	}
-	page, err := positive(q, "page", 1, 10_000)
-	if err != nil {
-		t.fail(w, r, err)
-		return
+	// As Django REST framework: a page that is no positive integer is as
+	// invalid as one past the last (404), and "last" is the last page.
+	page, last := 1, q.Get("page") == "last"
+	if s := q.Get("page"); s != "" && !last {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxPage {
+			t.fail(w, r, errInvalidPage())
+			return
+		}
+		page = n
 	}
 	size, err := positive(q, "page_size", defaultPageSize, maxPageSize)
 	if err != nil {
@@ -96,7 +105,11 @@ func (t *Techrar) list(w http.ResponseWriter, r *http.Request) {
 		t.fail(w, r, err)
 		return
 	}
-	if page > 1 && f.Offset >= count {
+	if last {
+		page = max(1, (count+size-1)/size)
+		f.Offset = (page - 1) * size
+	}
+	if page > 1 && f.Offset >= count || page > maxPage {
 		// As Django REST framework: only the first page may be empty.
 		t.fail(w, r, errInvalidPage())
 		return

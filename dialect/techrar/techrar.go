@@ -51,8 +51,9 @@
 //   - The list is paginated as Django REST framework does:
 //     {"count","next","previous","results"}, page from 1, page_size up to
 //     100 (default 20), newest first; a page past the last (only the
-//     first may be empty) is 404 {"detail":"Invalid page.","code":
-//     "invalid_page"}.
+//     first may be empty), or one that is no page number, is 404
+//     {"detail":"Invalid page.","code":"invalid_page"}; page=last is the
+//     last page.
 //   - Errors answer {"detail":"<message>","code":"<refundd error code>"}
 //     and, when one field is at fault, "field": 400 (invalid_request,
 //     invalid_amount), 401 (unauthorized), 403 (forbidden), 404
