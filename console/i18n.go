@@ -249,7 +249,9 @@ func (l locale) zoneText(now time.Time) template.HTML {
 func (l locale) itemName(it refund.Item) template.HTML {
 	names := map[string]string{"en": it.NameEN, "ar": it.NameAR}
 	if n := names[l.lang]; n != "" {
-		return template.HTML(template.HTMLEscapeString(n))
+		// Isolated: a name is the merchant's text, and a bidi control in
+		// it must not reorder the words and figures after it.
+		return template.HTML("<bdi>" + template.HTMLEscapeString(n) + "</bdi>")
 	}
 	for _, lang := range languages {
 		if n := names[lang]; n != "" {
