@@ -161,8 +161,8 @@ func (c *Console) refundCSV(w http.ResponseWriter, r *http.Request, s *session) 
 				refs[rf.OrderID] = ref
 			}
 			cur, _ := money.LookupCurrency(rf.Currency)
-			_ = cw.Write([]string{rf.ID, rf.OrderID, ref, rf.MerchantReference, string(rf.Status), money.Format(rf.Amount, cur),
-				strconv.FormatInt(rf.Amount, 10), rf.Currency, rf.ARN, rf.RRN,
+			_ = cw.Write([]string{rf.ID, rf.OrderID, asText(ref), asText(rf.MerchantReference), string(rf.Status), money.Format(rf.Amount, cur),
+				strconv.FormatInt(rf.Amount, 10), rf.Currency, asText(rf.ARN), asText(rf.RRN),
 				rf.CreatedAt.UTC().Format(time.RFC3339Nano), rf.UpdatedAt.UTC().Format(time.RFC3339Nano)})
 		}
 		if !page.HasMore {
@@ -171,4 +171,17 @@ func (c *Console) refundCSV(w http.ResponseWriter, r *http.Request, s *session) 
 		f.Cursor = page.NextCursor
 	}
 	cw.Flush()
+}
+
+// asText keeps a cell that others chose (a reference, the processor's ARN
+// and RRN) text when the file is opened in a spreadsheet, which runs a
+// cell starting with =, +, - or @ (or a tab or carriage return before
+// one) as a formula: =HYPERLINK can send whoever clicks it, with the
+// cells it names, elsewhere. A leading quote makes it text (OWASP's CSV
+// injection advice); the rest of the cell is unchanged.
+func asText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
