@@ -98,3 +98,43 @@ func isolated(before string) bool {
 	}
 	return false
 }
+
+// TestProcessorText_IsolatedFromBidiControls: a declined refund's response
+// code, message, RRN and ARN come from the processor; a right-to-left
+// override in the code must not turn "The processor said:" after it
+// backwards on the refund's and the order's pages, nor one in the others
+// the text around them.
+func TestProcessorText_IsolatedFromBidiControls(t *testing.T) {
+	t.Parallel()
+	const rlo = "\u202e"
+	e := startOnAcquirer(t, map[string]any{"status": "declined", "response_code": rlo + "77", "message": rlo + "no funds",
+		"rrn": rlo + "123", "arn": rlo + "456"})
+	var o struct{ ID string }
+	e.api("POST", "/v1/orders", e.key, jsonBody(map[string]any{"reference": "ORD-1", "currency": "SAR", "amount": 5000,
+		"payment_method": "card", "source": map[string]any{"scheme": "visa", "first_digits": "400000", "last_digits": "0002", "month": 12, "year": 2027}}),
+		http.StatusCreated, &o)
+	b := e.mustSignIn(e.key)
+	_, p := b.refundForm(o.ID, "partial", url.Values{"amount": {"1"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("refund: want 303, got %d: %s", p.status, p.text())
+	}
+	var rs struct{ Data []struct{ ID, Status string } }
+	e.api("GET", "/v1/refunds?order_id="+o.ID, e.key, "", http.StatusOK, &rs)
+	if len(rs.Data) != 1 || rs.Data[0].Status != "failed" {
+		t.Fatalf("want one failed refund, got %+v", rs)
+	}
+	for _, path := range []string{p.location, "/console/refunds/" + rs.Data[0].ID} {
+		for _, lang := range []string{"en", "ar"} {
+			t.Run(lang+path, func(t *testing.T) {
+				b.lang = lang
+				pg := b.get(path)
+				if pg.status != http.StatusOK || !strings.Contains(pg.body, rlo+"77") {
+					t.Fatalf("want the page with the code, got %d: %s", pg.status, pg.text())
+				}
+				if at := unisolated(pg.body, rlo); at != "" {
+					t.Fatalf("U+202E shown without isolation: …%s…", at)
+				}
+			})
+		}
+	}
+}

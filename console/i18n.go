@@ -305,28 +305,37 @@ func (l locale) funcs() template.FuncMap {
 // why says why r ended without paying (refund.Refund.Failure): its code
 // in words, and the processor's message for a failed refund, or the
 // approver's reason for a rejected one (the other cancels' messages are
-// refundd's own words for the code, in English).
-func (l locale) why(r *refund.Refund) string {
+// refundd's own words for the code, in English). The code and the message
+// are others' text, each isolated (T), so a bidi control in one cannot
+// reorder the sentence around it.
+func (l locale) why(r *refund.Refund) template.HTML {
 	code, msg := r.Failure()
 	out := l.failure(code)
+	said := ""
 	switch {
 	case msg == "":
 	case r.Status == refund.StatusFailed:
-		out = strings.TrimSpace(out + " " + l.S("refund.processor_said", msg))
+		said = "refund.processor_said"
 	case code == "rejected":
-		out = strings.TrimSpace(out + " " + l.S("refund.approver_said", msg))
+		said = "refund.approver_said"
+	}
+	if said != "" {
+		if out != "" {
+			out += " "
+		}
+		out += l.T(said, msg)
 	}
 	return out
 }
 
 // failure says why a refund failed, in words when the code is a known
 // one (the acquirer's response codes, refundd's own), with the code.
-func (l locale) failure(code string) string {
+func (l locale) failure(code string) template.HTML {
 	if code == "" {
 		return ""
 	}
 	if msg, ok := l.msgs["failure."+code]; ok {
-		return l.S("refund.failure_reason", msg, code)
+		return l.T("refund.failure_reason", msg, code)
 	}
-	return l.S("refund.failure_code", code)
+	return l.T("refund.failure_code", code)
 }
