@@ -29,8 +29,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"fmt"
-	"math/bits"
-	"sort"
 
 	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/refund"
@@ -177,7 +175,7 @@ func credit(parent *refund.Invoice, amount int64, items []refund.RefundItem, rea
 			left[i] = pl.NetAmount - done[pl.ID]
 		}
 		left[len(parent.Lines)] = parent.ShippingAmount - doneShip
-		shares := Allocate(spread, left)
+		shares := money.Allocate(spread, left)
 		for i := range parent.Lines {
 			if err := add(&parent.Lines[i], 0, shares[i]); err != nil {
 				return nil, err
@@ -244,50 +242,6 @@ func Position(total, excl, vat int64, rate money.Rate, from, to int64) (net, tax
 	e1, v1 := at(from)
 	e2, v2 := at(to)
 	return e2 - e1, v2 - v1
-}
-
-// Allocate spreads amount over parts in proportion to left (what each can
-// still take), never giving a part more than its left: each gets the floor
-// of its share, and the units left over go one each to the largest
-// fractions, the earlier part first on a tie. When amount exceeds the sum
-// of left, every part gets its left and the rest is not placed.
-func Allocate(amount int64, left []int64) []int64 {
-	out := make([]int64, len(left))
-	var sum int64
-	for _, l := range left {
-		sum += max(l, 0)
-	}
-	if amount <= 0 || sum == 0 {
-		return out
-	}
-	if amount >= sum {
-		for i, l := range left {
-			out[i] = max(l, 0)
-		}
-		return out
-	}
-	rems := make([]uint64, len(left))
-	placed := int64(0)
-	for i, l := range left {
-		if l <= 0 {
-			continue
-		}
-		hi, lo := bits.Mul64(uint64(amount), uint64(l))
-		q, rem := bits.Div64(hi, lo, uint64(sum)) // amount < sum: no overflow
-		out[i], rems[i] = int64(q), rem
-		placed += int64(q)
-	}
-	idx := make([]int, 0, len(left))
-	for i := range left {
-		if left[i] > 0 {
-			idx = append(idx, i)
-		}
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return rems[idx[a]] > rems[idx[b]] })
-	for _, i := range idx[:amount-placed] {
-		out[i]++
-	}
-	return out
 }
 
 // shippingExcl is the net of a tax invoice's shipping, for invoices issued

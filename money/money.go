@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -242,4 +244,48 @@ func Add(a, b int64) (int64, bool) {
 		return 0, false
 	}
 	return a + b, true
+}
+
+// Allocate spreads amount over parts in proportion to left (what each can
+// still take), never giving a part more than its left: each gets the floor
+// of its share, and the units left over go one each to the largest
+// fractions, the earlier part first on a tie. When amount exceeds the sum
+// of left, every part gets its left and the rest is not placed.
+func Allocate(amount int64, left []int64) []int64 {
+	out := make([]int64, len(left))
+	var sum int64
+	for _, l := range left {
+		sum += max(l, 0)
+	}
+	if amount <= 0 || sum == 0 {
+		return out
+	}
+	if amount >= sum {
+		for i, l := range left {
+			out[i] = max(l, 0)
+		}
+		return out
+	}
+	rems := make([]uint64, len(left))
+	placed := int64(0)
+	for i, l := range left {
+		if l <= 0 {
+			continue
+		}
+		hi, lo := bits.Mul64(uint64(amount), uint64(l))
+		q, rem := bits.Div64(hi, lo, uint64(sum)) // amount < sum: no overflow
+		out[i], rems[i] = int64(q), rem
+		placed += int64(q)
+	}
+	idx := make([]int, 0, len(left))
+	for i := range left {
+		if left[i] > 0 {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return rems[idx[a]] > rems[idx[b]] })
+	for _, i := range idx[:amount-placed] {
+		out[i]++
+	}
+	return out
 }

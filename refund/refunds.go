@@ -370,13 +370,20 @@ func allocate(o *Order, in *RefundInput) (*Refund, error) {
 			return nil, Errorf(EAmountExceedsRefundable, "amount", "nothing is left to refund on this order")
 		}
 		if len(o.Vendors) > 0 && len(in.Vendors) == 0 {
-			// A full refund of a split order takes what is left of each share.
-			for _, v := range o.Vendors {
-				if left := v.Refundable(); left > 0 {
-					r.Vendors = append(r.Vendors, RefundVendor{VendorID: v.ID, Amount: left})
+			// A full refund of a split order takes what is left of each
+			// share; when voids or chargebacks (which name no vendor) took
+			// part of the order, the shares left add up to more than the
+			// refund, which then takes from each in proportion.
+			left := make([]int64, len(o.Vendors))
+			for i, v := range o.Vendors {
+				left[i] = v.Refundable()
+			}
+			for i, share := range money.Allocate(r.Amount, left) {
+				if share > 0 {
+					r.Vendors = append(r.Vendors, RefundVendor{VendorID: o.Vendors[i].ID, Amount: share})
+					vendorsTotal += share
 				}
 			}
-			vendorsTotal = r.Amount
 		}
 	}
 	if len(r.Vendors) > 0 && vendorsTotal != r.Amount {
