@@ -1,8 +1,15 @@
 package refund_test
 
 import (
+	"encoding/base64"
+	"encoding/xml"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/refundd/refundd/invoice"
+	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/refund"
 )
 
@@ -48,5 +55,232 @@ func TestFullRefundOfASplitOrderAfterAVoid(t *testing.T) {
 				t.Fatalf("vendors hold %d refunded, the order %d", vendors, got.RefundedAmount+got.PendingRefundAmount)
 			}
 		})
+	}
+}
+
+// TestProperty_PartialRefundsAddUpToTheCapture runs random orders (lines
+// of several quantities, rates and untaxed, shipping) in currencies of 0,
+// 2 and 3 decimals through the Service on each store, with an invoicer: random
+// refunds of line units, parts of lines and amounts, voids and
+// chargebacks, each accepted exactly when the order, the line's units and
+// the line's amount all have room for it; then a refund of what is left.
+// Then nothing is lost or created: refunded + voided + charged back is the
+// capture, every note states its refund's or adjustment's amount, no note
+// has a negative figure, and the notes credit each line and the shipping
+// of the tax invoice exactly: net, excluding tax and VAT.
+func TestProperty_PartialRefundsAddUpToTheCapture(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		partialRefundsAddUp(t, newHarnessOn(t, open, &instantProcessor{}, func(c *refund.Config) { c.Invoicer = invoice.New(nil) }))
+	})
+}
+
+func partialRefundsAddUp(t *testing.T, h *harness) {
+	rng := rand.New(rand.NewPCG(20261206, 7))
+	currencies := []string{"SAR", "KWD", "BHD", "OMR", "JPY"}
+	rates := []string{"15", "5", "0", "15", "15.5"}
+	for n := range 60 {
+		cur := currencies[n%len(currencies)]
+		var items []refund.ItemInput
+		var sum int64
+		for i := range 1 + rng.IntN(4) {
+			unit := int64(1 + rng.IntN(50_000))
+			if rng.IntN(3) == 0 {
+				unit = int64(1 + rng.IntN(9)) // rounding at its worst
+			}
+			taxable := rng.IntN(6) != 0
+			it := refund.ItemInput{ID: strconv.Itoa(i), NameEN: "x", Qty: int64(1 + rng.IntN(5)), UnitAmount: unit,
+				TaxRate: rates[rng.IntN(len(rates))], Taxable: &taxable}
+			items = append(items, it)
+			sum += it.Qty * it.UnitAmount
+		}
+		amount := sum
+		if rng.IntN(2) == 0 {
+			amount += int64(1 + rng.IntN(3000)) // shipping
+		}
+		o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: cur, Amount: amount, PaymentMethod: "card", Items: items})
+		if err != nil {
+			t.Fatal(err)
+		}
+		qtyLeft, amtLeft := map[string]int64{}, map[string]int64{}
+		for _, it := range items {
+			qtyLeft[it.ID], amtLeft[it.ID] = it.Qty, it.Qty*it.UnitAmount
+		}
+		orderLeft := amount
+		want := map[string]int64{} // refund or adjustment id: what its note states
+		for step := 0; step < 12 && orderLeft > 0; step++ {
+			it := items[rng.IntN(len(items))]
+			in := refund.RefundInput{OrderID: o.ID}
+			var amt int64
+			fits := true
+			switch op := rng.IntN(5); op {
+			case 0, 1: // units of a line, or part of one
+				qty := int64(1 + rng.IntN(int(it.Qty)))
+				ri := refund.RefundItemInput{ItemID: it.ID, Qty: qty}
+				amt = qty * it.UnitAmount
+				if op == 1 {
+					amt = 1 + rng.Int64N(it.Qty*it.UnitAmount)
+					ri = refund.RefundItemInput{ItemID: it.ID, Amount: &amt}
+					qty = 0
+				}
+				in.Items = []refund.RefundItemInput{ri}
+				fits = qty <= qtyLeft[it.ID] && amt <= amtLeft[it.ID] && amt <= orderLeft
+				if fits {
+					qtyLeft[it.ID] -= qty
+					amtLeft[it.ID] -= amt
+				}
+			case 2: // an amount
+				amt = 1 + rng.Int64N(amount)
+				in.Amount = &amt
+				fits = amt <= orderLeft
+			default: // a void or a chargeback
+				amt = 1 + rng.Int64N(orderLeft)
+				adjust := h.svc.VoidOrder
+				if op == 4 {
+					adjust = h.svc.ChargebackOrder
+				}
+				a, _, err := adjust(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: amt})
+				if err != nil {
+					t.Fatalf("order %d step %d: adjustment of %d with %d left: %v", n, step, amt, orderLeft, err)
+				}
+				want[a.ID] = amt
+				orderLeft -= amt
+				continue
+			}
+			r, err := h.svc.CreateRefund(h.ctx, h.p, in)
+			switch {
+			case fits && err != nil:
+				t.Fatalf("order %d step %d: refund %+v with %d left: %v", n, step, in, orderLeft, err)
+			case !fits && refund.ErrorCode(err) != refund.EAmountExceedsRefundable:
+				t.Fatalf("order %d step %d: refund %+v with %d left (line: %d units, %d): %v, want %s", n, step, in, orderLeft,
+					qtyLeft[it.ID], amtLeft[it.ID], err, refund.EAmountExceedsRefundable)
+			case fits:
+				want[r.ID] = amt
+				orderLeft -= amt
+			}
+		}
+		if orderLeft > 0 {
+			r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID})
+			if err != nil {
+				t.Fatalf("order %d: refund of the rest (%d): %v", n, orderLeft, err)
+			}
+			want[r.ID] = orderLeft
+		}
+		got, err := h.svc.GetOrder(h.ctx, h.p, o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RefundedAmount+got.VoidedAmount+got.ChargedBackAmount != got.CapturedAmount || got.PendingRefundAmount != 0 {
+			t.Fatalf("order %d (%s): refunded %d + voided %d + charged back %d (pending %d), captured %d", n, cur,
+				got.RefundedAmount, got.VoidedAmount, got.ChargedBackAmount, got.PendingRefundAmount, got.CapturedAmount)
+		}
+		checkNotesCreditTheInvoice(t, h, o.ID, want)
+	}
+}
+
+// checkNotesCreditTheInvoice fails t unless the order's paid credit notes
+// are one per entry of want stating its amount, none negative, and
+// together credit the tax invoice exactly, line by line and shipping.
+func checkNotesCreditTheInvoice(t *testing.T, h *harness, orderID string, want map[string]int64) {
+	t.Helper()
+	page, err := h.svc.ListInvoices(h.ctx, h.p, refund.InvoiceFilter{OrderID: orderID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type split struct{ net, excl, tax int64 }
+	credited := map[int64]split{}
+	var ship split
+	var sale *refund.Invoice
+	notes := 0
+	for _, v := range page.Data {
+		inv := v.Invoice
+		if inv.Type == refund.InvoiceSale {
+			sale = inv
+			continue
+		}
+		if inv.Type != refund.InvoiceRefund || inv.Status != refund.InvoicePaid {
+			t.Fatalf("order %s: invoice %s is %s %s", orderID, inv.Serial, inv.Type, inv.Status)
+		}
+		notes++
+		owner := inv.RefundID + inv.AdjustmentID
+		// Each line's and the shipping's rounding is -1, 0 or 1 unit.
+		rounding, parts := inv.TotalAmount-inv.TotalExcludingTax-inv.TaxAmount, int64(len(inv.Lines)+1)
+		if inv.TotalAmount != want[owner] || rounding < -parts || rounding > parts || inv.TotalExcludingTax < 0 || inv.TaxAmount < 0 ||
+			inv.ShippingExcludingTax < 0 || inv.ShippingTaxAmount < 0 {
+			t.Fatalf("order %s: note %s of %s states %d (excl %d, VAT %d, shipping %d = %d + %d), want %d", orderID, inv.Serial, owner,
+				inv.TotalAmount, inv.TotalExcludingTax, inv.TaxAmount, inv.ShippingAmount, inv.ShippingExcludingTax, inv.ShippingTaxAmount, want[owner])
+		}
+		checkNoteDocument(t, inv)
+		for _, l := range inv.Lines {
+			if l.NetAmount <= 0 || l.TotalExcludingTax < 0 || l.TaxAmount < 0 {
+				t.Fatalf("order %s: note %s line %+v", orderID, inv.Serial, l)
+			}
+			c := credited[l.ParentLineID]
+			credited[l.ParentLineID] = split{c.net + l.NetAmount, c.excl + l.TotalExcludingTax, c.tax + l.TaxAmount}
+		}
+		ship = split{ship.net + inv.ShippingAmount, ship.excl + inv.ShippingExcludingTax, ship.tax + inv.ShippingTaxAmount}
+	}
+	if sale == nil || notes != len(want) {
+		t.Fatalf("order %s: tax invoice %v, %d notes, want %d", orderID, sale != nil, notes, len(want))
+	}
+	for _, l := range sale.Lines {
+		if c := credited[l.ID]; c != (split{l.NetAmount, l.TotalExcludingTax, l.TaxAmount}) {
+			t.Fatalf("order %s: line %s (%d = %d + %d at %s%%) credited %d = %d + %d", orderID, l.ItemID,
+				l.NetAmount, l.TotalExcludingTax, l.TaxAmount, l.TaxRate, c.net, c.excl, c.tax)
+		}
+	}
+	if ship != (split{sale.ShippingAmount, sale.ShippingExcludingTax, sale.ShippingTaxAmount}) {
+		t.Fatalf("order %s: shipping %d = %d + %d credited %+v", orderID, sale.ShippingAmount, sale.ShippingExcludingTax, sale.ShippingTaxAmount, ship)
+	}
+}
+
+// checkNoteDocument fails t unless inv's UBL totals and its QR's TLV
+// totals, read back as amounts of its currency, are its own figures.
+func checkNoteDocument(t *testing.T, inv *refund.Invoice) {
+	t.Helper()
+	doc, err := invoice.NewDocument(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ubl struct {
+		Exclusive string `xml:"LegalMonetaryTotal>TaxExclusiveAmount"`
+		Inclusive string `xml:"LegalMonetaryTotal>TaxInclusiveAmount"`
+		Rounding  string `xml:"LegalMonetaryTotal>PayableRoundingAmount"`
+		Payable   string `xml:"LegalMonetaryTotal>PayableAmount"`
+	}
+	if err := xml.Unmarshal(doc.XML, &ubl); err != nil {
+		t.Fatal(err)
+	}
+	b, err := base64.StdEncoding.DecodeString(doc.QR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qr := map[byte]string{}
+	for len(b) >= 2 && len(b) >= 2+int(b[1]) {
+		qr[b[0]], b = string(b[2:2+int(b[1])]), b[2+int(b[1]):]
+	}
+	c, err := money.LookupCurrency(inv.Currency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	amount := func(s string) int64 {
+		neg := strings.HasPrefix(s, "-")
+		v, err := money.ParseDecimal(strings.TrimPrefix(s, "-"), c)
+		if err != nil {
+			t.Fatalf("note %s: %q: %v", inv.Serial, s, err)
+		}
+		if neg {
+			return -v
+		}
+		return v
+	}
+	incl := inv.TotalExcludingTax + inv.TaxAmount
+	rounding := int64(0)
+	if ubl.Rounding != "" {
+		rounding = amount(ubl.Rounding)
+	}
+	if amount(ubl.Exclusive) != inv.TotalExcludingTax || amount(ubl.Inclusive) != incl || rounding != inv.TotalAmount-incl ||
+		amount(ubl.Payable) != inv.TotalAmount || amount(qr[invoice.TagTotal]) != incl || amount(qr[invoice.TagVAT]) != inv.TaxAmount {
+		t.Fatalf("note %s (%s): %d = %d + %d + rounding; UBL %+v, QR total %q VAT %q", inv.Serial, inv.Currency,
+			inv.TotalAmount, inv.TotalExcludingTax, inv.TaxAmount, ubl, qr[invoice.TagTotal], qr[invoice.TagVAT])
 	}
 }
