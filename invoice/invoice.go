@@ -111,7 +111,11 @@ func (is *Issuer) Sale(o *refund.Order, seller refund.Seller) (*refund.Invoice, 
 // invoiced, never more, and the last one takes exactly what is left. A
 // credit's VAT differs from Tax(its own net) by at most one minor unit,
 // and its rounding is -1, 0 or 1 unit. Nothing beyond what the invoice has
-// left is credited.
+// left is credited. When the core says what the live notes state
+// (refund.Invoice.CreditedSplit), a credit ends at the split of its end
+// position less what they state, so a note voided after later ones were
+// built (a refund in flight that failed or was canceled) does not leave
+// the line's notes a unit apart from the invoice.
 func (is *Issuer) Refund(parent *refund.Invoice, r *refund.Refund, seller refund.Seller) (*refund.Invoice, error) {
 	return credit(parent, r.Amount, r.Items, r.Reason, seller)
 }
@@ -141,6 +145,9 @@ func credit(parent *refund.Invoice, amount int64, items []refund.RefundItem, rea
 			return nil
 		}
 		excl, tax := Position(pl.NetAmount, pl.TotalExcludingTax, pl.TaxAmount, rate, c, c+amount)
+		if parent.CreditedSplit {
+			excl, tax = fromStated(pl.NetAmount, pl.TotalExcludingTax, pl.TaxAmount, rate, c, c+amount, pl.CreditedExcludingTax, pl.CreditedTax)
+		}
 		inv.Lines = append(inv.Lines, refund.InvoiceLine{ItemID: pl.ItemID, ParentLineID: pl.ID, SKU: pl.SKU, NameEN: pl.NameEN,
 			NameAR: pl.NameAR, Qty: qty, UnitAmount: pl.UnitAmount, Amount: amount, NetAmount: amount,
 			TotalExcludingTax: excl, TaxAmount: tax, TaxRate: pl.TaxRate, Taxable: pl.Taxable})
@@ -190,6 +197,10 @@ func credit(parent *refund.Invoice, amount int64, items []refund.RefundItem, rea
 				sv = parent.ShippingAmount - se
 			}
 			inv.ShippingExcludingTax, inv.ShippingTaxAmount = Position(parent.ShippingAmount, se, sv, rate, doneShip, doneShip+ship)
+			if parent.CreditedSplit {
+				inv.ShippingExcludingTax, inv.ShippingTaxAmount = fromStated(parent.ShippingAmount, se, sv, rate, doneShip, doneShip+ship,
+					parent.CreditedShippingExcludingTax, parent.CreditedShippingTax)
+			}
 			rates = append(rates, rate)
 		}
 	}
@@ -242,6 +253,23 @@ func Position(total, excl, vat int64, rate money.Rate, from, to int64) (net, tax
 	e1, v1 := at(from)
 	e2, v2 := at(to)
 	return e2 - e1, v2 - v1
+}
+
+// fromStated is the net and VAT of a credit that takes a line of invoiced
+// total (net excl, VAT vat) to position to, when its live notes state
+// net statedExcl and VAT statedVAT (refund.Invoice.CreditedSplit): the
+// split at to less what they state, so once more the notes state exactly
+// the split at to (the invoice's at the whole line) even after a note
+// before them was voided. A part that would go negative, or leave the
+// line's VAT or net past what it invoiced, takes the position's own
+// split instead, as does one whose rounding would pass a unit.
+func fromStated(total, excl, vat int64, rate money.Rate, from, to, statedExcl, statedVAT int64) (net, tax int64) {
+	e, v := Position(total, excl, vat, rate, 0, to)
+	net, tax = e-statedExcl, v-statedVAT
+	if own, ownTax := Position(total, excl, vat, rate, from, to); net < 0 || tax < 0 || net+tax > to-from+1 || net+tax < to-from-1 {
+		return own, ownTax
+	}
+	return net, tax
 }
 
 // shippingExcl is the net of a tax invoice's shipping, for invoices issued

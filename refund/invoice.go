@@ -113,6 +113,13 @@ type Invoice struct {
 	// CreditedShipping is, on a tax invoice, the shipping its credit notes
 	// credit (see InvoiceLine.Credited).
 	CreditedShipping int64
+	// CreditedSplit says the Service filled, from the live notes, the
+	// net and VAT the notes state: InvoiceLine.CreditedExcludingTax and
+	// CreditedTax, and the two below. Not stored: worked out before a
+	// note is built (creditedSplit).
+	CreditedSplit                bool
+	CreditedShippingExcludingTax int64
+	CreditedShippingTax          int64
 
 	ZATCAStatus  ZATCAStatus
 	InvoiceError string // why reporting failed or was aborted, or the last attempt's error
@@ -168,6 +175,12 @@ type InvoiceLine struct {
 	// Service keeps it (Tx.AddCredited) as notes are issued, voided and
 	// revived, so a refund reads the tax invoice, not every earlier note.
 	Credited int64
+	// CreditedExcludingTax and CreditedTax are what those notes state of
+	// the line's net and VAT (see Invoice.CreditedSplit). A note voided
+	// after later notes of the line were built leaves them apart from the
+	// split at Credited, so the next note starts from them, not from it.
+	CreditedExcludingTax int64
+	CreditedTax          int64
 
 	// RefundedQty and RefundedAmount are not stored: reads of a tax
 	// invoice fill them from its paid refund invoices.
@@ -803,6 +816,9 @@ func (s *Service) creditable(ctx context.Context, tx Tx, o *Order) (*Invoice, *i
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := creditedSplit(ctx, tx, parent); err != nil {
+		return nil, nil, err
+	}
 	ic, err := s.invoicing(ctx, tx, o.MerchantID)
 	if err != nil {
 		return nil, nil, err
@@ -855,6 +871,47 @@ func (s *Service) issueAdjustmentNote(ctx context.Context, tx Tx, o *Order, a *O
 	return tally(ctx, tx, parent.ID, inv, 1)
 }
 
+// creditedSplit fills in parent, a tax invoice, the net and VAT its live
+// notes state per line and for shipping (credit notes not void, less
+// debit notes), from which the next note's split starts.
+func creditedSplit(ctx context.Context, tx Tx, parent *Invoice) error {
+	invs, err := tx.ListInvoices(ctx, InvoiceFilter{MerchantID: parent.MerchantID, OrderID: parent.OrderID, Limit: maxChildren})
+	if err != nil {
+		return err
+	}
+	notes := map[int64]bool{} // parent's live credit notes
+	for _, inv := range invs {
+		if inv.Type == InvoiceRefund && inv.ParentID == parent.ID && inv.Status != InvoiceVoid {
+			notes[inv.ID] = true
+		}
+	}
+	excl, tax := map[int64]int64{}, map[int64]int64{}
+	var shipExcl, shipTax int64
+	for _, inv := range invs {
+		sign := int64(0)
+		switch {
+		case notes[inv.ID]:
+			sign = 1
+		case inv.Type == InvoiceDebit && notes[inv.ParentID]:
+			// Takes back a paid credit note, which stays paid.
+			sign = -1
+		}
+		for _, l := range inv.Lines {
+			excl[l.ParentLineID] += sign * l.TotalExcludingTax
+			tax[l.ParentLineID] += sign * l.TaxAmount
+		}
+		shipExcl += sign * inv.ShippingExcludingTax
+		shipTax += sign * inv.ShippingTaxAmount
+	}
+	for i := range parent.Lines {
+		l := &parent.Lines[i]
+		l.CreditedExcludingTax, l.CreditedTax = excl[l.ID], tax[l.ID]
+	}
+	parent.CreditedShippingExcludingTax, parent.CreditedShippingTax = shipExcl, shipTax
+	parent.CreditedSplit = true
+	return nil
+}
+
 // adjustmentReason is the note (KSA-10, the reason for issuing) of a's
 // credit note: what it is, then the reason it was given, if any.
 func adjustmentReason(a *OrderAdjustment) string {
@@ -898,6 +955,9 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 			return err
 		}
 		if inv.Status == InvoiceVoid {
+			if err := creditedSplit(ctx, tx, parent); err != nil {
+				return err
+			}
 			// A failed refund found executed after all: its credit note was
 			// voided, and other refunds may have credited those lines since.
 			// Only a note that still fits comes back; otherwise it stays

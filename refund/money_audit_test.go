@@ -197,6 +197,9 @@ func checkNotesCreditTheInvoice(t *testing.T, h *harness, orderID string, want m
 			sale = inv
 			continue
 		}
+		if inv.Type == refund.InvoiceRefund && inv.Status == refund.InvoiceVoid && want[inv.RefundID+inv.AdjustmentID] == 0 {
+			continue // a canceled refund's
+		}
 		if inv.Type != refund.InvoiceRefund || inv.Status != refund.InvoicePaid {
 			t.Fatalf("order %s: invoice %s is %s %s", orderID, inv.Serial, inv.Type, inv.Status)
 		}
@@ -218,6 +221,14 @@ func checkNotesCreditTheInvoice(t *testing.T, h *harness, orderID string, want m
 			credited[l.ParentLineID] = split{c.net + l.NetAmount, c.excl + l.TotalExcludingTax, c.tax + l.TaxAmount}
 		}
 		ship = split{ship.net + inv.ShippingAmount, ship.excl + inv.ShippingExcludingTax, ship.tax + inv.ShippingTaxAmount}
+	}
+	if testing.Verbose() {
+		for _, v := range page.Data {
+			t.Logf("%s %s %s ref=%s adj=%s total=%d excl=%d tax=%d ship=%d", v.Serial, v.Type, v.Status, v.RefundID, v.AdjustmentID, v.TotalAmount, v.TotalExcludingTax, v.TaxAmount, v.ShippingAmount)
+			for _, l := range v.Lines {
+				t.Logf("   line %d parent %d net %d = %d + %d", l.ID, l.ParentLineID, l.NetAmount, l.TotalExcludingTax, l.TaxAmount)
+			}
+		}
 	}
 	if sale == nil || notes != len(want) {
 		t.Fatalf("order %s: tax invoice %v, %d notes, want %d", orderID, sale != nil, notes, len(want))
@@ -282,5 +293,150 @@ func checkNoteDocument(t *testing.T, inv *refund.Invoice) {
 		amount(ubl.Payable) != inv.TotalAmount || amount(qr[invoice.TagTotal]) != incl || amount(qr[invoice.TagVAT]) != inv.TaxAmount {
 		t.Fatalf("note %s (%s): %d = %d + %d + rounding; UBL %+v, QR total %q VAT %q", inv.Serial, inv.Currency,
 			inv.TotalAmount, inv.TotalExcludingTax, inv.TaxAmount, ubl, qr[invoice.TagTotal], qr[invoice.TagVAT])
+	}
+}
+
+// TestProperty_ChargebacksOverQueuedRefunds: chargebacks that take more
+// than an order has left cancel its queued refunds to make room; after
+// random queued and immediate refunds, voids and chargebacks, the worker's
+// pass and a refund of the rest, refunded + voided + charged back is the
+// capture, and the notes of the refunds that went through and of the
+// adjustments credit the tax invoice exactly.
+func TestProperty_ChargebacksOverQueuedRefunds(t *testing.T) {
+	h := newHarness(t, &instantProcessor{}, func(c *refund.Config) { c.Invoicer = invoice.New(nil) })
+	rng := rand.New(rand.NewPCG(20261206, 9))
+	for n := range 40 {
+		cur := []string{"SAR", "KWD", "JPY", "BHD"}[n%4]
+		var items []refund.ItemInput
+		var amount int64
+		for i := range 1 + rng.IntN(3) {
+			it := refund.ItemInput{ID: strconv.Itoa(i), NameEN: "x", Qty: int64(1 + rng.IntN(4)), UnitAmount: int64(1 + rng.IntN(2000))}
+			items = append(items, it)
+			amount += it.Qty * it.UnitAmount
+		}
+		amount += int64(rng.IntN(500))
+		o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: cur, Amount: amount, PaymentMethod: "card", Items: items})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refunds []string
+		adjustments := map[string]bool{}
+		for range 8 {
+			switch rng.IntN(4) {
+			case 0, 1:
+				amt := 1 + rng.Int64N(amount)
+				in := refund.RefundInput{OrderID: o.ID, Amount: &amt, Queue: rng.IntN(2) == 0}
+				if rng.IntN(2) == 0 {
+					it := items[rng.IntN(len(items))]
+					amt = 1 + rng.Int64N(it.Qty*it.UnitAmount)
+					in.Amount, in.Items = nil, []refund.RefundItemInput{{ItemID: it.ID, Amount: &amt}}
+				}
+				r, err := h.svc.CreateRefund(h.ctx, h.p, in)
+				if refund.ErrorCode(err) == refund.EAmountExceedsRefundable {
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				refunds = append(refunds, r.ID)
+			default:
+				adjust := h.svc.ChargebackOrder
+				if rng.IntN(3) == 0 {
+					adjust = h.svc.VoidOrder
+				}
+				a, _, err := adjust(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: 1 + rng.Int64N(amount/2+1)})
+				if refund.ErrorCode(err) == refund.EAmountExceedsRefundable {
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				adjustments[a.ID] = true
+			}
+		}
+		h.drive(3)
+		if got, err := h.svc.GetOrder(h.ctx, h.p, o.ID); err != nil {
+			t.Fatal(err)
+		} else if got.Refundable() > 0 {
+			r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refunds = append(refunds, r.ID)
+		}
+		got, err := h.svc.GetOrder(h.ctx, h.p, o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RefundedAmount+got.VoidedAmount+got.ChargedBackAmount != got.CapturedAmount || got.PendingRefundAmount != 0 {
+			t.Fatalf("order %d (%s): refunded %d + voided %d + charged back %d (pending %d), captured %d", n, cur,
+				got.RefundedAmount, got.VoidedAmount, got.ChargedBackAmount, got.PendingRefundAmount, got.CapturedAmount)
+		}
+		want := map[string]int64{}
+		for _, id := range refunds {
+			r, err := h.svc.GetRefund(h.ctx, h.p, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch r.Status {
+			case refund.StatusSucceeded:
+				want[id] = r.Amount
+			case refund.StatusCanceled:
+			default:
+				t.Fatalf("order %d: refund %s is %s", n, id, r.Status)
+			}
+		}
+		adjs, err := h.svc.ListOrderAdjustments(h.ctx, h.p, o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range adjs.Data {
+			if adjustments[a.ID] && a.Applied > 0 {
+				want[a.ID] = a.Applied
+			}
+		}
+		checkNotesCreditTheInvoice(t, h, o.ID, want)
+	}
+}
+
+// A credit note voided after a later note of the same line was built (a
+// queued refund canceled after another refund) must not leave the line's
+// notes a unit apart from the tax invoice once all is refunded.
+func TestCreditNotes_AddUpAfterAnEarlierNoteIsVoided(t *testing.T) {
+	for _, c := range []struct {
+		currency      string
+		unit          int64
+		first, second int64
+	}{
+		{"SAR", 1033, 1, 3},
+		{"KWD", 10330, 1, 10},
+		{"BHD", 3826, 1, 18},
+	} {
+		t.Run(c.currency, func(t *testing.T) {
+			onEachStore(t, func(t *testing.T, open opener) {
+				h := newHarnessOn(t, open, &instantProcessor{}, func(cfg *refund.Config) { cfg.Invoicer = invoice.New(nil) })
+				o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: c.currency, Amount: c.unit, PaymentMethod: "card",
+					Items: []refund.ItemInput{{ID: "1", NameEN: "x", Qty: 1, UnitAmount: c.unit}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				queued, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &c.first, Queue: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				second, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: &c.second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := h.svc.CancelRefund(h.ctx, h.p, queued.ID); err != nil {
+					t.Fatal(err)
+				}
+				rest, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkNotesCreditTheInvoice(t, h, o.ID, map[string]int64{second.ID: c.second, rest.ID: c.unit - c.second})
+			})
+		})
 	}
 }
