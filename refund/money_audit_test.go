@@ -440,3 +440,93 @@ func TestCreditNotes_AddUpAfterAnEarlierNoteIsVoided(t *testing.T) {
 		})
 	}
 }
+
+// TestProperty_VendorSharesFollowTheRefunds: random partial refunds of
+// marketplace orders, naming vendor shares, with voids and chargebacks
+// between them, then a refund of the rest: each refund is accepted exactly
+// when the order and every vendor named have room, no vendor ever refunds
+// more than its share, and the vendors' refunds add up to the order's.
+func TestProperty_VendorSharesFollowTheRefunds(t *testing.T) {
+	h := newHarness(t, &instantProcessor{}, nil)
+	rng := rand.New(rand.NewPCG(20261206, 11))
+	for n := range 60 {
+		var vendors []refund.VendorInput
+		var amount int64
+		for i := range 1 + rng.IntN(4) {
+			v := refund.VendorInput{ID: "v" + strconv.Itoa(i), Amount: int64(1 + rng.IntN(5000))}
+			vendors = append(vendors, v)
+			amount += v.Amount
+		}
+		o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: []string{"KWD", "SAR", "JPY"}[n%3], Amount: amount,
+			PaymentMethod: "card", Vendors: vendors})
+		if err != nil {
+			t.Fatal(err)
+		}
+		left := map[string]int64{}
+		for _, v := range vendors {
+			left[v.ID] = v.Amount
+		}
+		orderLeft := amount
+		for step := 0; step < 8 && orderLeft > 0; step++ {
+			if rng.IntN(4) == 0 {
+				amt := 1 + rng.Int64N(orderLeft)
+				adjust := h.svc.VoidOrder
+				if rng.IntN(2) == 0 {
+					adjust = h.svc.ChargebackOrder
+				}
+				if _, _, err := adjust(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: amt}); err != nil {
+					t.Fatal(err)
+				}
+				orderLeft -= amt
+				continue
+			}
+			var shares []refund.RefundVendor
+			var total int64
+			fits := true
+			for _, v := range vendors {
+				if rng.IntN(2) == 0 {
+					a := 1 + rng.Int64N(v.Amount)
+					shares = append(shares, refund.RefundVendor{VendorID: v.ID, Amount: a})
+					total += a
+					fits = fits && a <= left[v.ID]
+				}
+			}
+			if len(shares) == 0 {
+				continue
+			}
+			fits = fits && total <= orderLeft
+			_, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Vendors: shares})
+			switch {
+			case fits && err != nil:
+				t.Fatalf("order %d: refund %+v (order left %d, vendors %v): %v", n, shares, orderLeft, left, err)
+			case !fits && refund.ErrorCode(err) != refund.EAmountExceedsRefundable:
+				t.Fatalf("order %d: refund %+v (order left %d, vendors %v): %v, want %s", n, shares, orderLeft, left, err, refund.EAmountExceedsRefundable)
+			case fits:
+				for _, s := range shares {
+					left[s.VendorID] -= s.Amount
+				}
+				orderLeft -= total
+			}
+		}
+		if orderLeft > 0 {
+			if _, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID}); err != nil {
+				t.Fatalf("order %d: refund of the rest (%d, vendors %v): %v", n, orderLeft, left, err)
+			}
+		}
+		got, err := h.svc.GetOrder(h.ctx, h.p, o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refunded int64
+		for _, v := range got.Vendors {
+			if v.RefundedAmount > v.Amount || v.PendingAmount != 0 {
+				t.Fatalf("order %d: vendor %s refunded %d (pending %d) of %d", n, v.ID, v.RefundedAmount, v.PendingAmount, v.Amount)
+			}
+			refunded += v.RefundedAmount
+		}
+		if refunded != got.RefundedAmount || got.RefundedAmount+got.VoidedAmount+got.ChargedBackAmount != got.CapturedAmount {
+			t.Fatalf("order %d: vendors refunded %d, the order %d (+ voided %d + charged back %d, captured %d)", n,
+				refunded, got.RefundedAmount, got.VoidedAmount, got.ChargedBackAmount, got.CapturedAmount)
+		}
+	}
+}
