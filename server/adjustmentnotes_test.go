@@ -9,6 +9,16 @@ import (
 	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
+// noteStores are the stores the credit-note tests run on: SQLite, and
+// PostgreSQL when REFUNDD_TEST_POSTGRES names a server.
+var noteStores = []struct {
+	name string
+	opts func(t *testing.T) []serverOpt
+}{
+	{"sqlite", func(*testing.T) []serverOpt { return nil }},
+	{"postgres", func(t *testing.T) []serverOpt { return []serverOpt{onDB(pgtest.URL(t, 4))} }},
+}
+
 // TestCreditNotes_VoidsAndChargebacks, through the native API on each
 // store: a void and a chargeback of an invoiced order each get a paid
 // credit note (381) of what they applied, naming them (adjustment_id, no
@@ -17,14 +27,7 @@ import (
 // processor reference gets none; a refund of the rest then credits exactly
 // what the invoice has left; an order without lines gets no note.
 func TestCreditNotes_VoidsAndChargebacks(t *testing.T) {
-	stores := []struct {
-		name string
-		opts func(t *testing.T) []serverOpt
-	}{
-		{"sqlite", func(*testing.T) []serverOpt { return nil }},
-		{"postgres", func(t *testing.T) []serverOpt { return []serverOpt{onDB(pgtest.URL(t, 4))} }},
-	}
-	for _, st := range stores {
+	for _, st := range noteStores {
 		t.Run(st.name, func(t *testing.T) {
 			s := mustStart(t, st.opts(t)...)
 			orderID, twinID := s.mustOrder(invoicedOrder("ORD-ADJ-1")), s.mustOrder(invoicedOrder("ORD-ADJ-2"))
@@ -151,14 +154,7 @@ func lineAmounts(inv reply) string {
 // parameter (400) and an integration could not find the note of the void
 // it made but by reading every invoice of the order.
 func TestInvoices_ByAdjustment(t *testing.T) {
-	stores := []struct {
-		name string
-		opts func(t *testing.T) []serverOpt
-	}{
-		{"sqlite", func(*testing.T) []serverOpt { return nil }},
-		{"postgres", func(t *testing.T) []serverOpt { return []serverOpt{onDB(pgtest.URL(t, 4))} }},
-	}
-	for _, st := range stores {
+	for _, st := range noteStores {
 		t.Run(st.name, func(t *testing.T) {
 			s := mustStart(t, st.opts(t)...)
 			orderID, otherID := s.mustOrder(invoicedOrder("ORD-ADJ-F1")), s.mustOrder(invoicedOrder("ORD-ADJ-F2"))

@@ -77,6 +77,18 @@ func (s *testServer) deliver() int {
 	return n
 }
 
+// paidRefund makes an order for the merchant of key and refunds 1.00 SAR
+// of it at once: refund.created and refund.succeeded, one delivery each
+// to each of the merchant's endpoints.
+func (s *testServer) paidRefund(key string) {
+	s.t.Helper()
+	o := s.do("POST", "/v1/orders", key, map[string]any{"currency": "SAR", "amount": 10_000, "payment_method": "card",
+		"source": map[string]any{"scheme": "mastercard", "first_digits": "555555", "last_digits": "4444", "month": 12, "year": 2027}})
+	if r := s.do("POST", "/v1/refunds", key, map[string]any{"order_id": o.str("id"), "amount": 100}); r.str("status") != "succeeded" {
+		s.t.Fatalf("refund: %s", r.raw)
+	}
+}
+
 // verifySigned checks a delivery's Standard Webhooks signature with secret
 // and returns its decoded payload.
 func verifySigned(t *testing.T, secret string, r received) map[string]any {
@@ -587,18 +599,11 @@ func TestWebhooks_SlowEndpointDelaysOnlyItself(t *testing.T) {
 			t.Fatalf("create endpoint: %d %s", r.status, r.raw)
 		}
 	}
-	refundOn := func(key string) {
-		o := s.do("POST", "/v1/orders", key, map[string]any{"currency": "SAR", "amount": 10_000, "payment_method": "card",
-			"source": map[string]any{"scheme": "mastercard", "first_digits": "555555", "last_digits": "4444", "month": 12, "year": 2027}})
-		if r := s.do("POST", "/v1/refunds", key, map[string]any{"order_id": o.str("id"), "amount": 100}); r.str("status") != "succeeded" {
-			t.Fatalf("refund: %s", r.raw)
-		}
-	}
 	for range 11 { // 22 deliveries to the slow endpoint, more than a pass claims
-		refundOn(s.key)
+		s.paidRefund(s.key)
 	}
 	s.clock.Advance(time.Second)
-	refundOn(keyB) // 2 deliveries, due after all of those
+	s.paidRefund(keyB) // 2 deliveries, due after all of those
 
 	d := webhook.New(s.Service, webhook.Config{AllowPrivate: true, Parallel: 4, Schedule: []time.Duration{time.Minute}, Now: s.clock.Now})
 	if err := d.Start(context.Background()); err != nil {
@@ -652,18 +657,11 @@ func TestWebhooks_DeadEndpointsDelayOnlyTheirMerchant(t *testing.T) {
 	if r := s.do("POST", "/v1/webhook_endpoints", keyB, map[string]any{"url": other.URL + "/hooks"}); r.status != http.StatusCreated {
 		t.Fatalf("create endpoint: %d %s", r.status, r.raw)
 	}
-	refundOn := func(key string) {
-		o := s.do("POST", "/v1/orders", key, map[string]any{"currency": "SAR", "amount": 10_000, "payment_method": "card",
-			"source": map[string]any{"scheme": "mastercard", "first_digits": "555555", "last_digits": "4444", "month": 12, "year": 2027}})
-		if r := s.do("POST", "/v1/refunds", key, map[string]any{"order_id": o.str("id"), "amount": 100}); r.str("status") != "succeeded" {
-			t.Fatalf("refund: %s", r.raw)
-		}
-	}
 	for range 2 { // 4 events, each to the 8 endpoints: 32 deliveries
-		refundOn(s.key)
+		s.paidRefund(s.key)
 	}
 	s.clock.Advance(time.Second)
-	refundOn(keyB) // 2 deliveries, due after all of those
+	s.paidRefund(keyB) // 2 deliveries, due after all of those
 
 	// The default slots (32) and caps; no attempt times out while the test runs.
 	d := webhook.New(s.Service, webhook.Config{AllowPrivate: true, Timeout: time.Hour, Schedule: []time.Duration{time.Minute}, Now: s.clock.Now})
