@@ -56,19 +56,24 @@ func checkMapping(mapping map[string]string) error {
 	return nil
 }
 
+// WithoutBOM reads r without the byte order mark spreadsheets write
+// before a CSV's header. It goes before the CSV reader sees it: behind a
+// BOM a quoted first field (Export-Csv quotes every one) is no longer
+// quoted, and refused.
+func WithoutBOM(r io.Reader) io.Reader {
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		br.Discard(3)
+	}
+	return br
+}
+
 // ParseReport reads a processor's settlement report (CSV with a header
 // row). Columns are found by header name; mapping (column -> header)
 // names others. Amounts are decimals in the row's currency, parsed
 // exactly. Errors name the line.
 func ParseReport(r io.Reader, mapping map[string]string) ([]refund.ReportRow, error) {
-	// A spreadsheet's byte order mark goes before the CSV reader sees
-	// it: behind one, a quoted first header (Export-Csv quotes every
-	// field) is no longer quoted, and the header is refused.
-	br := bufio.NewReader(r)
-	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
-		br.Discard(3)
-	}
-	cr := csv.NewReader(br)
+	cr := csv.NewReader(WithoutBOM(r))
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err != nil {

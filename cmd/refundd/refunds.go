@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -20,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/client"
 	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/refund"
@@ -196,7 +196,7 @@ func readImportFile(path string) (orderCol string, rows []importRow, err error) 
 		return "", nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(skipBOM(f))
+	r := csv.NewReader(api.WithoutBOM(f))
 	r.TrimLeadingSpace = true
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
@@ -295,17 +295,6 @@ func amountKey(s string) string {
 		return whole
 	}
 	return whole + "." + frac
-}
-
-// skipBOM drops the byte order mark spreadsheets write before the header.
-// It goes before the CSV reader sees it: behind a BOM a quoted first
-// field (Export-Csv quotes every one) is no longer quoted, and refused.
-func skipBOM(r io.Reader) io.Reader {
-	br := bufio.NewReader(r)
-	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
-		br.Discard(3)
-	}
-	return br
 }
 
 // importer sends the rows of one file.
