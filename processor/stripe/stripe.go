@@ -127,14 +127,18 @@ var threeDecimals = map[string]bool{"BHD": true, "JOD": true, "KWD": true, "OMR"
 // zero-decimal list); every other currency is ISO's.
 var stripeDigits = map[string]int{"ISK": 2, "MGA": 0}
 
-// stripeAmount writes minor units of currency in Stripe's unit for it.
-// ok is false when Stripe cannot take the amount exactly (it would have to
-// be rounded) or the currency is no ISO 4217 code.
-func stripeAmount(minor int64, currency string) (int64, bool) {
+// errNotRepresentable: Stripe cannot take the amount exactly (it would
+// have to be rounded).
+var errNotRepresentable = errors.New("stripe: the amount cannot be written exactly in Stripe's unit")
+
+// stripeAmount writes minor units of currency in Stripe's unit for it:
+// money.ErrUnknownCurrency for no ISO 4217 code, errNotRepresentable for
+// an amount Stripe cannot take exactly.
+func stripeAmount(minor int64, currency string) (int64, error) {
 	code := strings.ToUpper(currency)
 	cur, err := money.LookupCurrency(code)
 	if err != nil {
-		return 0, false
+		return 0, err
 	}
 	digits, ok := stripeDigits[code]
 	if !ok {
@@ -142,20 +146,20 @@ func stripeAmount(minor int64, currency string) (int64, bool) {
 	}
 	for ; digits > cur.Digits; digits-- {
 		if minor > math.MaxInt64/10 {
-			return 0, false
+			return 0, errNotRepresentable
 		}
 		minor *= 10
 	}
 	for ; digits < cur.Digits; digits++ {
 		if minor%10 != 0 {
-			return 0, false
+			return 0, errNotRepresentable
 		}
 		minor /= 10
 	}
 	if threeDecimals[code] && minor%10 != 0 {
-		return 0, false
+		return 0, errNotRepresentable
 	}
-	return minor, true
+	return minor, nil
 }
 
 // stripeReasons are the reasons Stripe accepts.
@@ -163,14 +167,13 @@ var stripeReasons = map[string]bool{"duplicate": true, "fraudulent": true, "requ
 
 // Refund creates the refund.
 func (c *Connector) Refund(ctx context.Context, req processor.Request) (processor.Result, error) {
-	amount, representable := stripeAmount(req.Amount, req.Currency)
-	_, curErr := money.LookupCurrency(strings.ToUpper(req.Currency))
+	amount, err := stripeAmount(req.Amount, req.Currency)
 	switch {
-	case curErr != nil:
-		return decline("invalid_request", curErr.Error()), nil
+	case errors.Is(err, money.ErrUnknownCurrency):
+		return decline("invalid_request", err.Error()), nil
 	case req.Amount <= 0:
 		return decline("invalid_amount", "the amount must be positive"), nil
-	case !representable || amount <= 0:
+	case err != nil || amount <= 0:
 		return decline("amount_not_representable", fmt.Sprintf("Stripe cannot take %d minor units of %s exactly "+
 			"(three-decimal currencies in steps of 0.010, MGA in whole ariary)", req.Amount, strings.ToUpper(req.Currency))), nil
 	case len(req.Vendors) > 0:
@@ -287,7 +290,7 @@ func (c *Connector) result(re *stripeapi.Refund, req processor.Request) (process
 	res := processor.Result{Reference: re.ID, ARN: destinationReference(re)}
 	switch re.Status {
 	case stripeapi.RefundStatusSucceeded:
-		if want, ok := stripeAmount(req.Amount, req.Currency); !ok || re.Amount != want {
+		if want, err := stripeAmount(req.Amount, req.Currency); err != nil || re.Amount != want {
 			return processor.Result{}, &processor.TransientError{Code: "amount_mismatch",
 				Message: fmt.Sprintf("Stripe's refund %s is of %d, not %d (Stripe's unit of %s)", re.ID, re.Amount, want, req.Currency)}
 		}
