@@ -3,6 +3,7 @@ package refund_test
 import (
 	"encoding/base64"
 	"encoding/xml"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -165,14 +166,7 @@ func partialRefundsAddUp(t *testing.T, h *harness) {
 			}
 			want[r.ID] = orderLeft
 		}
-		got, err := h.svc.GetOrder(h.ctx, h.p, o.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.RefundedAmount+got.VoidedAmount+got.ChargedBackAmount != got.CapturedAmount || got.PendingRefundAmount != 0 {
-			t.Fatalf("order %d (%s): refunded %d + voided %d + charged back %d (pending %d), captured %d", n, cur,
-				got.RefundedAmount, got.VoidedAmount, got.ChargedBackAmount, got.PendingRefundAmount, got.CapturedAmount)
-		}
+		wantAllTaken(t, h, o.ID, fmt.Sprintf("order %d (%s)", n, cur))
 		checkNotesCreditTheInvoice(t, h, o.ID, want)
 	}
 }
@@ -364,14 +358,7 @@ func TestProperty_ChargebacksOverQueuedRefunds(t *testing.T) {
 			}
 			refunds = append(refunds, r.ID)
 		}
-		got, err := h.svc.GetOrder(h.ctx, h.p, o.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.RefundedAmount+got.VoidedAmount+got.ChargedBackAmount != got.CapturedAmount || got.PendingRefundAmount != 0 {
-			t.Fatalf("order %d (%s): refunded %d + voided %d + charged back %d (pending %d), captured %d", n, cur,
-				got.RefundedAmount, got.VoidedAmount, got.ChargedBackAmount, got.PendingRefundAmount, got.CapturedAmount)
-		}
+		wantAllTaken(t, h, o.ID, fmt.Sprintf("order %d (%s)", n, cur))
 		want := map[string]int64{}
 		for _, id := range refunds {
 			r, err := h.svc.GetRefund(h.ctx, h.p, id)
@@ -528,5 +515,19 @@ func TestProperty_VendorSharesFollowTheRefunds(t *testing.T) {
 			t.Fatalf("order %d: vendors refunded %d, the order %d (+ voided %d + charged back %d, captured %d)", n,
 				refunded, got.RefundedAmount, got.VoidedAmount, got.ChargedBackAmount, got.CapturedAmount)
 		}
+	}
+}
+
+// wantAllTaken fails t unless what order id captured is all refunded,
+// voided or charged back, none of it still pending.
+func wantAllTaken(t *testing.T, h *harness, id, name string) {
+	t.Helper()
+	got, err := h.svc.GetOrder(h.ctx, h.p, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RefundedAmount+got.VoidedAmount+got.ChargedBackAmount != got.CapturedAmount || got.PendingRefundAmount != 0 {
+		t.Fatalf("%s: refunded %d + voided %d + charged back %d (pending %d), captured %d", name,
+			got.RefundedAmount, got.VoidedAmount, got.ChargedBackAmount, got.PendingRefundAmount, got.CapturedAmount)
 	}
 }
