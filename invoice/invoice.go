@@ -111,9 +111,9 @@ func (is *Issuer) Sale(o *refund.Order, seller refund.Seller) (*refund.Invoice, 
 // invoiced, never more, and the last one takes exactly what is left. A
 // credit's VAT differs from Tax(its own net) by at most one minor unit,
 // and its rounding is -1, 0 or 1 unit. Nothing beyond what the invoice has
-// left is credited. When the core says what the live notes state
-// (refund.Invoice.CreditedSplit), a credit ends at the split of its end
-// position less what they state, so a note voided after later ones were
+// left is credited. A credit ends at the split of its end position less
+// what the live notes state (refund.InvoiceLine.CreditedExcludingTax and
+// CreditedTax, kept with Credited), so a note voided after later ones were
 // built (a refund in flight that failed or was canceled) does not leave
 // the line's notes a unit apart from the invoice.
 func (is *Issuer) Refund(parent *refund.Invoice, r *refund.Refund, seller refund.Seller) (*refund.Invoice, error) {
@@ -144,10 +144,7 @@ func credit(parent *refund.Invoice, amount int64, items []refund.RefundItem, rea
 		if amount <= 0 {
 			return nil
 		}
-		excl, tax := Position(pl.NetAmount, pl.TotalExcludingTax, pl.TaxAmount, rate, c, c+amount)
-		if parent.CreditedSplit {
-			excl, tax = fromStated(pl.NetAmount, pl.TotalExcludingTax, pl.TaxAmount, rate, c, c+amount, pl.CreditedExcludingTax, pl.CreditedTax)
-		}
+		excl, tax := fromStated(pl.NetAmount, pl.TotalExcludingTax, pl.TaxAmount, rate, c, c+amount, pl.CreditedExcludingTax, pl.CreditedTax)
 		inv.Lines = append(inv.Lines, refund.InvoiceLine{ItemID: pl.ItemID, ParentLineID: pl.ID, SKU: pl.SKU, NameEN: pl.NameEN,
 			NameAR: pl.NameAR, Qty: qty, UnitAmount: pl.UnitAmount, Amount: amount, NetAmount: amount,
 			TotalExcludingTax: excl, TaxAmount: tax, TaxRate: pl.TaxRate, Taxable: pl.Taxable})
@@ -196,11 +193,8 @@ func credit(parent *refund.Invoice, amount int64, items []refund.RefundItem, rea
 			if legacyShipping(parent) {
 				sv = parent.ShippingAmount - se
 			}
-			inv.ShippingExcludingTax, inv.ShippingTaxAmount = Position(parent.ShippingAmount, se, sv, rate, doneShip, doneShip+ship)
-			if parent.CreditedSplit {
-				inv.ShippingExcludingTax, inv.ShippingTaxAmount = fromStated(parent.ShippingAmount, se, sv, rate, doneShip, doneShip+ship,
-					parent.CreditedShippingExcludingTax, parent.CreditedShippingTax)
-			}
+			inv.ShippingExcludingTax, inv.ShippingTaxAmount = fromStated(parent.ShippingAmount, se, sv, rate, doneShip, doneShip+ship,
+				parent.CreditedShippingExcludingTax, parent.CreditedShippingTax)
 			rates = append(rates, rate)
 		}
 	}
@@ -257,7 +251,7 @@ func Position(total, excl, vat int64, rate money.Rate, from, to int64) (net, tax
 
 // fromStated is the net and VAT of a credit that takes a line of invoiced
 // total (net excl, VAT vat) to position to, when its live notes state
-// net statedExcl and VAT statedVAT (refund.Invoice.CreditedSplit): the
+// net statedExcl and VAT statedVAT (refund.InvoiceLine.CreditedTax): the
 // split at to less what they state, so once more the notes state exactly
 // the split at to (the invoice's at the whole line) even after a note
 // before them was voided. A part that would go negative, or leave the

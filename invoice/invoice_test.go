@@ -521,8 +521,8 @@ func TestRefund_NamedLineSpills(t *testing.T) {
 
 // crediting returns a copy of parent whose lines and shipping have
 // credited what notes state, as the refund Service keeps it
-// (refund.InvoiceLine.Credited): credit notes of parent that are not void
-// add, debit notes take back.
+// (refund.InvoiceLine.Credited and its split): credit notes of parent
+// that are not void add, debit notes take back.
 func crediting(parent *refund.Invoice, notes ...*refund.Invoice) *refund.Invoice {
 	p := *parent
 	p.Lines = slices.Clone(parent.Lines)
@@ -537,12 +537,16 @@ func crediting(parent *refund.Invoice, notes ...*refund.Invoice) *refund.Invoice
 		}
 		for _, l := range n.Lines {
 			for i := range p.Lines {
-				if p.Lines[i].ID == l.ParentLineID {
-					p.Lines[i].Credited += sign * l.NetAmount
+				if pl := &p.Lines[i]; pl.ID == l.ParentLineID {
+					pl.Credited += sign * l.NetAmount
+					pl.CreditedExcludingTax += sign * l.TotalExcludingTax
+					pl.CreditedTax += sign * l.TaxAmount
 				}
 			}
 		}
 		p.CreditedShipping += sign * n.ShippingAmount
+		p.CreditedShippingExcludingTax += sign * n.ShippingExcludingTax
+		p.CreditedShippingTax += sign * n.ShippingTaxAmount
 	}
 	return &p
 }

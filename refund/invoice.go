@@ -111,13 +111,9 @@ type Invoice struct {
 	TotalAmount          int64
 	TaxRate              string // percent: the lines' rate, the highest when they differ
 	// CreditedShipping is, on a tax invoice, the shipping its credit notes
-	// credit (see InvoiceLine.Credited).
-	CreditedShipping int64
-	// CreditedSplit says the Service filled, from the live notes, the
-	// net and VAT the notes state: InvoiceLine.CreditedExcludingTax and
-	// CreditedTax, and the two below. Not stored: worked out before a
-	// note is built (creditedSplit).
-	CreditedSplit                bool
+	// credit, and the two after it the net and VAT they state of it (see
+	// InvoiceLine.Credited).
+	CreditedShipping             int64
 	CreditedShippingExcludingTax int64
 	CreditedShippingTax          int64
 
@@ -176,9 +172,9 @@ type InvoiceLine struct {
 	// revived, so a refund reads the tax invoice, not every earlier note.
 	Credited int64
 	// CreditedExcludingTax and CreditedTax are what those notes state of
-	// the line's net and VAT (see Invoice.CreditedSplit). A note voided
-	// after later notes of the line were built leaves them apart from the
-	// split at Credited, so the next note starts from them, not from it.
+	// the line's net and VAT, kept with Credited. A note voided after
+	// later notes of the line were built leaves them apart from the split
+	// at Credited, so the next note starts from them, not from it.
 	CreditedExcludingTax int64
 	CreditedTax          int64
 
@@ -235,11 +231,12 @@ type InvoiceTx interface {
 	// Hash, Signature, PublicKey), IssuedAt and UpdatedAt. Returns
 	// EInvoiceNotFound.
 	UpdateInvoice(ctx context.Context, inv *Invoice) error
-	// AddCredited adds lines[id] to the Credited of each line id of tax
-	// invoice invoiceID, and shipping to its CreditedShipping (CreateInvoice
-	// stores both as 0). A line that is not the invoice's, or an invoice
+	// AddCredited adds lines[id] to the Credited, CreditedExcludingTax
+	// and CreditedTax of each line id of tax invoice invoiceID, and
+	// shipping to its CreditedShipping and their split (CreateInvoice
+	// stores them as 0). A line that is not the invoice's, or an invoice
 	// that is not a tax invoice, is EInvoiceNotFound.
-	AddCredited(ctx context.Context, invoiceID int64, lines map[int64]int64, shipping int64) error
+	AddCredited(ctx context.Context, invoiceID int64, lines map[int64]Credit, shipping Credit) error
 	// ResplitInvoice writes the VAT split of a void credit note never
 	// chained (ICV 0): TotalExcludingTax, TaxAmount, ShippingExcludingTax,
 	// ShippingTaxAmount and each line's (by ID) TotalExcludingTax and
@@ -571,6 +568,13 @@ func saleInvoice(ctx context.Context, tx Tx, o *Order) (*Invoice, error) {
 	return invs[0], nil
 }
 
+// Credit is what a note credits of one tax invoice line, or of its
+// shipping (Tx.AddCredited): the amount, VAT included, and the net and
+// VAT it states of it.
+type Credit struct {
+	Amount, ExcludingTax, Tax int64
+}
+
 // invoicing is what issuing an invoice needs to know about the merchant.
 type invoicing struct {
 	cfg    *InvoiceConfig
@@ -816,9 +820,6 @@ func (s *Service) creditable(ctx context.Context, tx Tx, o *Order) (*Invoice, *i
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := creditedSplit(ctx, tx, parent); err != nil {
-		return nil, nil, err
-	}
 	ic, err := s.invoicing(ctx, tx, o.MerchantID)
 	if err != nil {
 		return nil, nil, err
@@ -871,47 +872,6 @@ func (s *Service) issueAdjustmentNote(ctx context.Context, tx Tx, o *Order, a *O
 	return tally(ctx, tx, parent.ID, inv, 1)
 }
 
-// creditedSplit fills in parent, a tax invoice, the net and VAT its live
-// notes state per line and for shipping (credit notes not void, less
-// debit notes), from which the next note's split starts.
-func creditedSplit(ctx context.Context, tx Tx, parent *Invoice) error {
-	invs, err := tx.ListInvoices(ctx, InvoiceFilter{MerchantID: parent.MerchantID, OrderID: parent.OrderID, Limit: maxChildren})
-	if err != nil {
-		return err
-	}
-	notes := map[int64]bool{} // parent's live credit notes
-	for _, inv := range invs {
-		if inv.Type == InvoiceRefund && inv.ParentID == parent.ID && inv.Status != InvoiceVoid {
-			notes[inv.ID] = true
-		}
-	}
-	excl, tax := map[int64]int64{}, map[int64]int64{}
-	var shipExcl, shipTax int64
-	for _, inv := range invs {
-		sign := int64(0)
-		switch {
-		case notes[inv.ID]:
-			sign = 1
-		case inv.Type == InvoiceDebit && notes[inv.ParentID]:
-			// Takes back a paid credit note, which stays paid.
-			sign = -1
-		}
-		for _, l := range inv.Lines {
-			excl[l.ParentLineID] += sign * l.TotalExcludingTax
-			tax[l.ParentLineID] += sign * l.TaxAmount
-		}
-		shipExcl += sign * inv.ShippingExcludingTax
-		shipTax += sign * inv.ShippingTaxAmount
-	}
-	for i := range parent.Lines {
-		l := &parent.Lines[i]
-		l.CreditedExcludingTax, l.CreditedTax = excl[l.ID], tax[l.ID]
-	}
-	parent.CreditedShippingExcludingTax, parent.CreditedShippingTax = shipExcl, shipTax
-	parent.CreditedSplit = true
-	return nil
-}
-
 // adjustmentReason is the note (KSA-10, the reason for issuing) of a's
 // credit note: what it is, then the reason it was given, if any.
 func adjustmentReason(a *OrderAdjustment) string {
@@ -926,11 +886,16 @@ func adjustmentReason(a *OrderAdjustment) string {
 // credited (sign 1), or takes it off (sign -1). A credit note counts while
 // it is not void; a debit note takes its credit note's amounts back.
 func tally(ctx context.Context, tx Tx, invoiceID int64, note *Invoice, sign int64) error {
-	lines := map[int64]int64{}
+	lines := map[int64]Credit{}
 	for _, l := range note.Lines {
-		lines[l.ParentLineID] += sign * l.NetAmount
+		c := lines[l.ParentLineID]
+		c.Amount += sign * l.NetAmount
+		c.ExcludingTax += sign * l.TotalExcludingTax
+		c.Tax += sign * l.TaxAmount
+		lines[l.ParentLineID] = c
 	}
-	return tx.AddCredited(ctx, invoiceID, lines, sign*note.ShippingAmount)
+	return tx.AddCredited(ctx, invoiceID, lines, Credit{sign * note.ShippingAmount,
+		sign * note.ShippingExcludingTax, sign * note.ShippingTaxAmount})
 }
 
 // settleInvoice moves the credit note of r, if it has one, with r's new
@@ -955,9 +920,6 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 			return err
 		}
 		if inv.Status == InvoiceVoid {
-			if err := creditedSplit(ctx, tx, parent); err != nil {
-				return err
-			}
 			// A failed refund found executed after all: its credit note was
 			// voided, and other refunds may have credited those lines since.
 			// Only a note that still fits comes back; otherwise it stays

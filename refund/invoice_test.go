@@ -206,8 +206,8 @@ func wantCreditedAsNotes(t *testing.T, st refund.Store, merchantID, orderID stri
 			return err
 		}
 		var sale *refund.Invoice
-		want := map[int64]int64{}
-		var ship int64
+		want := map[int64]refund.Credit{}
+		var ship refund.Credit
 		for _, inv := range invs {
 			sign := int64(0)
 			switch {
@@ -221,20 +221,30 @@ func wantCreditedAsNotes(t *testing.T, st refund.Store, merchantID, orderID stri
 				sign, debits = -1, debits+1
 			}
 			for _, l := range inv.Lines {
-				want[l.ParentLineID] += sign * l.NetAmount
+				c := want[l.ParentLineID]
+				c.Amount += sign * l.NetAmount
+				c.ExcludingTax += sign * l.TotalExcludingTax
+				c.Tax += sign * l.TaxAmount
+				want[l.ParentLineID] = c
 			}
-			ship += sign * inv.ShippingAmount
+			ship.Amount += sign * inv.ShippingAmount
+			ship.ExcludingTax += sign * inv.ShippingExcludingTax
+			ship.Tax += sign * inv.ShippingTaxAmount
 		}
 		if sale == nil {
 			return fmt.Errorf("order %s has no tax invoice", orderID)
 		}
+		// The tax invoice keeps what its notes credit and the net and VAT
+		// they state of it (refund.Tx.AddCredited): both as the notes say.
 		for _, l := range sale.Lines {
-			if l.Credited != want[l.ID] || l.Credited < 0 || l.Credited > l.NetAmount {
-				return fmt.Errorf("line %s credited %d, its notes add up to %d (of %d)", l.ItemID, l.Credited, want[l.ID], l.NetAmount)
+			got := refund.Credit{Amount: l.Credited, ExcludingTax: l.CreditedExcludingTax, Tax: l.CreditedTax}
+			if got != want[l.ID] || l.Credited < 0 || l.Credited > l.NetAmount {
+				return fmt.Errorf("line %s credited %+v, its notes add up to %+v (of %d)", l.ItemID, got, want[l.ID], l.NetAmount)
 			}
 		}
-		if sale.CreditedShipping != ship || sale.CreditedShipping < 0 || sale.CreditedShipping > sale.ShippingAmount {
-			return fmt.Errorf("shipping credited %d, its notes add up to %d (of %d)", sale.CreditedShipping, ship, sale.ShippingAmount)
+		got := refund.Credit{Amount: sale.CreditedShipping, ExcludingTax: sale.CreditedShippingExcludingTax, Tax: sale.CreditedShippingTax}
+		if got != ship || sale.CreditedShipping < 0 || sale.CreditedShipping > sale.ShippingAmount {
+			return fmt.Errorf("shipping credited %+v, its notes add up to %+v (of %d)", got, ship, sale.ShippingAmount)
 		}
 		return nil
 	})

@@ -22,7 +22,7 @@ const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_seri
 
 // invoiceSelect is what scanInvoice reads: the id, the columns
 // CreateInvoice writes, and what AddCredited keeps.
-const invoiceSelect = `id, ` + invoiceColumns + `, credited_shipping`
+const invoiceSelect = `id, ` + invoiceColumns + `, credited_shipping, credited_shipping_excluding_tax, credited_shipping_tax`
 
 const lineColumns = `invoice_id, position, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable`
@@ -105,7 +105,8 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
 		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
 		&inv.IssuedAt, &inv.CreatedAt, &inv.UpdatedAt, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount, &inv.ZATCAAttempts, &next,
-		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.AdjustmentID, &inv.CreditedShipping); err != nil {
+		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.AdjustmentID,
+		&inv.CreditedShipping, &inv.CreditedShippingExcludingTax, &inv.CreditedShippingTax); err != nil {
 		return nil, err
 	}
 	if parent != nil {
@@ -142,14 +143,16 @@ func (t *tx) GetInvoice(ctx context.Context, merchantID string, id int64) (*refu
 
 // lineSelect reads invoice lines for scanLine.
 const lineSelect = `SELECT invoice_id, id, item_id, parent_line_id, sku, name_en, name_ar,
-	qty, unit_amount, amount, discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable, credited_amount
+	qty, unit_amount, amount, discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable, credited_amount,
+	credited_excluding_tax, credited_tax
 	FROM invoice_lines`
 
 func scanLine(s scanner) (line, error) {
 	var l line
 	var parent *int64
 	err := s.Scan(&l.invoiceID, &l.ID, &l.ItemID, &parent, &l.SKU, &l.NameEN, &l.NameAR, &l.Qty, &l.UnitAmount, &l.Amount,
-		&l.Discount, &l.NetAmount, &l.TotalExcludingTax, &l.TaxAmount, &l.TaxRate, &l.Taxable, &l.Credited)
+		&l.Discount, &l.NetAmount, &l.TotalExcludingTax, &l.TaxAmount, &l.TaxRate, &l.Taxable, &l.Credited,
+		&l.CreditedExcludingTax, &l.CreditedTax)
 	if parent != nil {
 		l.ParentLineID = *parent
 	}
@@ -385,23 +388,26 @@ func (t *tx) ResplitInvoice(ctx context.Context, inv *refund.Invoice) error {
 // AddCredited adds to what a tax invoice's lines and shipping credited.
 // Nothing waits for it: inside Update it travels with the next round trip,
 // and a missing invoice or line refuses in the server (see refusing).
-func (t *tx) AddCredited(ctx context.Context, invoiceID int64, lines map[int64]int64, shipping int64) error {
+func (t *tx) AddCredited(ctx context.Context, invoiceID int64, lines map[int64]refund.Credit, shipping refund.Credit) error {
 	// Not nil: a nil slice travels as NULL, and cardinality(NULL) is NULL
 	// (a note of shipping only would be refused).
 	t.forgetInvoices()
 	ids := append(make([]int64, 0, len(lines)), slices.Sorted(maps.Keys(lines))...)
-	deltas := make([]int64, len(ids))
+	amounts, excl, tax := make([]int64, len(ids)), make([]int64, len(ids)), make([]int64, len(ids))
 	for i, id := range ids {
-		deltas[i] = lines[id]
+		amounts[i], excl[i], tax[i] = lines[id].Amount, lines[id].ExcludingTax, lines[id].Tax
 	}
 	return t.refusing(ctx, "add credited", func(string) error {
 		return refund.Errorf(refund.EInvoiceNotFound, "", "tax invoice %d or one of its lines %v not found", invoiceID, ids)
-	}, `WITH l AS (UPDATE invoice_lines SET credited_amount = credited_amount + d.delta
-			FROM unnest($2::bigint[], $3::bigint[]) AS d (id, delta)
+	}, `WITH l AS (UPDATE invoice_lines SET credited_amount = credited_amount + d.amount,
+				credited_excluding_tax = credited_excluding_tax + d.excl, credited_tax = credited_tax + d.tax
+			FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS d (id, amount, excl, tax)
 			WHERE invoice_lines.id = d.id AND invoice_lines.invoice_id = $1 RETURNING 1),
-		i AS (UPDATE invoices SET credited_shipping = credited_shipping + $4 WHERE id = $1 AND type = 'invoice' RETURNING 1)
+		i AS (UPDATE invoices SET credited_shipping = credited_shipping + $6,
+				credited_shipping_excluding_tax = credited_shipping_excluding_tax + $7, credited_shipping_tax = credited_shipping_tax + $8
+			WHERE id = $1 AND type = 'invoice' RETURNING 1)
 		SELECT CASE WHEN EXISTS (SELECT 1 FROM i) AND (SELECT count(*) FROM l) = cardinality($2::bigint[]) THEN true
-			ELSE refundd_refuse('not found') END`, invoiceID, ids, deltas, shipping)
+			ELSE refundd_refuse('not found') END`, invoiceID, ids, amounts, excl, tax, shipping.Amount, shipping.ExcludingTax, shipping.Tax)
 }
 
 // nullTime stores a zero time as NULL.

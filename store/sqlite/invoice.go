@@ -20,7 +20,7 @@ const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_seri
 
 // invoiceSelect is what scanInvoice reads: the id, the columns
 // CreateInvoice writes, and what AddCredited keeps.
-const invoiceSelect = `id, ` + invoiceColumns + `, credited_shipping`
+const invoiceSelect = `id, ` + invoiceColumns + `, credited_shipping, credited_shipping_excluding_tax, credited_shipping_tax`
 
 const lineColumns = `invoice_id, position, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable`
@@ -76,7 +76,8 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
 		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
 		&issued, &created, &updated, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount, &inv.ZATCAAttempts, &next,
-		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.AdjustmentID, &inv.CreditedShipping); err != nil {
+		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.AdjustmentID,
+		&inv.CreditedShipping, &inv.CreditedShippingExcludingTax, &inv.CreditedShippingTax); err != nil {
 		return nil, err
 	}
 	inv.ParentID = parent.Int64
@@ -112,7 +113,8 @@ func (t *tx) GetInvoice(ctx context.Context, merchantID string, id int64) (*refu
 
 func (t *tx) loadLines(ctx context.Context, inv *refund.Invoice) error {
 	rows, err := t.q.QueryContext(ctx, `SELECT id, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
-		discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable, credited_amount
+		discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable, credited_amount,
+		credited_excluding_tax, credited_tax
 		FROM invoice_lines WHERE invoice_id = ? ORDER BY position`, inv.ID)
 	if err != nil {
 		return wrap("get invoice lines", err)
@@ -123,7 +125,8 @@ func (t *tx) loadLines(ctx context.Context, inv *refund.Invoice) error {
 		var l refund.InvoiceLine
 		var parent sql.NullInt64
 		if err := rows.Scan(&l.ID, &l.ItemID, &parent, &l.SKU, &l.NameEN, &l.NameAR, &l.Qty, &l.UnitAmount, &l.Amount,
-			&l.Discount, &l.NetAmount, &l.TotalExcludingTax, &l.TaxAmount, &l.TaxRate, &l.Taxable, &l.Credited); err != nil {
+			&l.Discount, &l.NetAmount, &l.TotalExcludingTax, &l.TaxAmount, &l.TaxRate, &l.Taxable, &l.Credited,
+			&l.CreditedExcludingTax, &l.CreditedTax); err != nil {
 			return wrap("get invoice lines", err)
 		}
 		l.ParentLineID = parent.Int64
@@ -290,9 +293,10 @@ func (t *tx) ResplitInvoice(ctx context.Context, inv *refund.Invoice) error {
 }
 
 // AddCredited adds to what a tax invoice's lines and shipping credited.
-func (t *tx) AddCredited(ctx context.Context, invoiceID int64, lines map[int64]int64, shipping int64) error {
-	n, err := t.exec(ctx, "add credited", `UPDATE invoices SET credited_shipping = credited_shipping + ?
-		WHERE id = ? AND type = 'invoice'`, shipping, invoiceID)
+func (t *tx) AddCredited(ctx context.Context, invoiceID int64, lines map[int64]refund.Credit, shipping refund.Credit) error {
+	n, err := t.exec(ctx, "add credited", `UPDATE invoices SET credited_shipping = credited_shipping + ?,
+		credited_shipping_excluding_tax = credited_shipping_excluding_tax + ?, credited_shipping_tax = credited_shipping_tax + ?
+		WHERE id = ? AND type = 'invoice'`, shipping.Amount, shipping.ExcludingTax, shipping.Tax, invoiceID)
 	if err != nil {
 		return err
 	}
@@ -300,8 +304,10 @@ func (t *tx) AddCredited(ctx context.Context, invoiceID int64, lines map[int64]i
 		return refund.Errorf(refund.EInvoiceNotFound, "", "tax invoice %d not found", invoiceID)
 	}
 	for _, id := range slices.Sorted(maps.Keys(lines)) {
-		n, err := t.exec(ctx, "add credited", `UPDATE invoice_lines SET credited_amount = credited_amount + ?
-			WHERE id = ? AND invoice_id = ?`, lines[id], id, invoiceID)
+		c := lines[id]
+		n, err := t.exec(ctx, "add credited", `UPDATE invoice_lines SET credited_amount = credited_amount + ?,
+			credited_excluding_tax = credited_excluding_tax + ?, credited_tax = credited_tax + ?
+			WHERE id = ? AND invoice_id = ?`, c.Amount, c.ExcludingTax, c.Tax, id, invoiceID)
 		if err != nil {
 			return err
 		}

@@ -338,11 +338,18 @@ func backfill(t *testing.T, s *Store, file string, stmts func(string) []string) 
 	}
 }
 
-// TestCreditedBackfill holds migration 0019's backfill to what the
-// Service keeps.
+// TestCreditedBackfill holds migrations 0019's and 0030's backfills to
+// what the Service keeps.
 func TestCreditedBackfill(t *testing.T) {
 	s := mustOpen(t)
-	storetest.CheckCreditedBackfill(t, s, backfill(t, s, "0019_credited", storetest.CreditedBackfill))
+	amounts := backfill(t, s, "0019_credited", storetest.CreditedBackfill)
+	split := backfill(t, s, "0030_credited_split", storetest.CreditedSplitBackfill)
+	storetest.CheckCreditedBackfill(t, s, func(ctx context.Context) error {
+		if err := amounts(ctx); err != nil {
+			return err
+		}
+		return split(ctx)
+	})
 }
 
 // BenchmarkReconcileDay compares a reconciliation's listing of one day's

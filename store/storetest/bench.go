@@ -306,7 +306,7 @@ func seedNotes(b *testing.B, st refund.Store, merchantID, orderID string, count 
 					return err
 				}
 			}
-			return tx.AddCredited(ctx, sale.ID, map[int64]int64{pl.ID: int64(part)}, 0)
+			return tx.AddCredited(ctx, sale.ID, map[int64]refund.Credit{pl.ID: {Amount: int64(part), ExcludingTax: int64(part)}}, refund.Credit{})
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -12,7 +12,8 @@ import (
 )
 
 // CheckCreditedBackfill checks a store's backfill of what tax invoices
-// have credited (migration 0019) against what refund.Service keeps: it
+// have credited (migrations 0019 and 0030: the amounts, then the net and
+// VAT the notes state of them) against what refund.Service keeps: it
 // issues credit notes through the Service (paid, pending, voided by a
 // cancel, taken back by a debit note), calls backfill, which must forget
 // the kept values and work them out again from the notes as the
@@ -82,9 +83,9 @@ func CheckCreditedBackfill(t *testing.T, st refund.Store, backfill func(ctx cont
 				if err != nil {
 					return err
 				}
-				got[id] = append(got[id], inv.CreditedShipping)
+				got[id] = append(got[id], inv.CreditedShipping, inv.CreditedShippingExcludingTax, inv.CreditedShippingTax)
 				for _, l := range inv.Lines {
-					got[id] = append(got[id], l.Credited)
+					got[id] = append(got[id], l.Credited, l.CreditedExcludingTax, l.CreditedTax)
 				}
 			}
 			return nil
@@ -102,8 +103,10 @@ func CheckCreditedBackfill(t *testing.T, st refund.Store, backfill func(ctx cont
 		t.Fatalf("backfilled (shipping, lines...) %v, the Service kept %v", got, kept)
 	}
 	for _, c := range kept {
-		if c[0] == 0 || c[1] == 0 || c[2] == 0 {
-			t.Fatalf("nothing credited to check: %v", kept)
+		for i, v := range c[:9] { // shipping and the first line: amount, net, VAT
+			if v == 0 {
+				t.Fatalf("nothing credited to check at %d: %v", i, kept)
+			}
 		}
 	}
 }
@@ -124,6 +127,13 @@ func (reverser) Status(context.Context, string) (processor.Result, error) {
 // 0019_credited (migration, its text).
 func CreditedBackfill(migration string) []string {
 	return backfill(migration, `UPDATE invoice_lines SET credited_amount = 0`, `UPDATE invoices SET credited_shipping = 0`)
+}
+
+// CreditedSplitBackfill is CreditedBackfill for migration
+// 0030_credited_split: the net and VAT the notes state.
+func CreditedSplitBackfill(migration string) []string {
+	return backfill(migration, `UPDATE invoice_lines SET credited_excluding_tax = 0, credited_tax = 0`,
+		`UPDATE invoices SET credited_shipping_excluding_tax = 0, credited_shipping_tax = 0`)
 }
 
 // backfill is the statements forget, then the UPDATEs of migration.

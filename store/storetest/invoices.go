@@ -66,6 +66,19 @@ func (f *fixture) listInvoices(filter refund.InvoiceFilter) []*refund.Invoice {
 	return out
 }
 
+// tri is what AddCredited adds for amount a in the conformance tests: a
+// net of 2a and VAT of 3a, so a column swapped or left out shows.
+func tri(a int64) refund.Credit { return refund.Credit{Amount: a, ExcludingTax: 2 * a, Tax: 3 * a} }
+
+// credits is tri of each line's amount.
+func credits(lines map[int64]int64) map[int64]refund.Credit {
+	out := map[int64]refund.Credit{}
+	for id, a := range lines {
+		out[id] = tri(a)
+	}
+	return out
+}
+
 func invoiceIDs(invs []*refund.Invoice) []int64 {
 	var ids []int64
 	for _, inv := range invs {
@@ -84,19 +97,26 @@ var invoiceTests = []test{
 		note := newRefundInvoice(sale, f.mustCreateRefund(o).ID, 3)
 		f.mustCreateInvoice(note)
 		l1, l2 := sale.Lines[0].ID, sale.Lines[1].ID
+		// Each amount a credits a net of 2a and VAT of 3a: not a real
+		// split, but each of the three adds up on its own.
 		add := func(id int64, lines map[int64]int64, shipping int64) error {
-			return f.update(func(tx refund.Tx) error { return tx.AddCredited(f.ctx, id, lines, shipping) })
+			return f.update(func(tx refund.Tx) error { return tx.AddCredited(f.ctx, id, credits(lines), tri(shipping)) })
 		}
 		check := func(step string, want1, want2, ship int64) {
 			t.Helper()
 			got := f.mustGetInvoice(sale.ID)
-			if got.Lines[0].Credited != want1 || got.Lines[1].Credited != want2 || got.CreditedShipping != ship {
-				t.Fatalf("%s: credited %d, %d, shipping %d; want %d, %d, %d", step, got.Lines[0].Credited,
-					got.Lines[1].Credited, got.CreditedShipping, want1, want2, ship)
-			}
 			listed := f.listInvoices(refund.InvoiceFilter{MerchantID: m.ID, OrderID: o.ID, Type: refund.InvoiceSale})
-			if len(listed) != 1 || listed[0].Lines[0].Credited != want1 || listed[0].CreditedShipping != ship {
+			if len(listed) != 1 {
 				t.Fatalf("%s: listed %+v", step, listed)
+			}
+			for how, inv := range map[string]*refund.Invoice{"read": got, "listed": listed[0]} {
+				l1, l2 := inv.Lines[0], inv.Lines[1]
+				gotC := []refund.Credit{{Amount: l1.Credited, ExcludingTax: l1.CreditedExcludingTax, Tax: l1.CreditedTax},
+					{Amount: l2.Credited, ExcludingTax: l2.CreditedExcludingTax, Tax: l2.CreditedTax},
+					{Amount: inv.CreditedShipping, ExcludingTax: inv.CreditedShippingExcludingTax, Tax: inv.CreditedShippingTax}}
+				if want := []refund.Credit{tri(want1), tri(want2), tri(ship)}; !slices.Equal(gotC, want) {
+					t.Fatalf("%s: %s credited (lines, shipping) %v, want %v", step, how, gotC, want)
+				}
 			}
 		}
 		check("issued", 0, 0, 0)
@@ -121,7 +141,7 @@ var invoiceTests = []test{
 		// Within one transaction the second add sees the first.
 		f.mustUpdate(func(tx refund.Tx) error {
 			for range 2 {
-				if err := tx.AddCredited(f.ctx, sale.ID, map[int64]int64{l2: 1}, 0); err != nil {
+				if err := tx.AddCredited(f.ctx, sale.ID, credits(map[int64]int64{l2: 1}), refund.Credit{}); err != nil {
 					return err
 				}
 			}
@@ -186,7 +206,7 @@ var invoiceTests = []test{
 			}
 			f.mustCreateInvoice(note)
 			wantSame(t, fmt.Sprintf("a note of %d lines read back", n), f.mustGetInvoice(note.ID).Lines, note.Lines)
-			if err := f.update(func(tx refund.Tx) error { return tx.AddCredited(f.ctx, sale.ID, credit, 0) }); err != nil {
+			if err := f.update(func(tx refund.Tx) error { return tx.AddCredited(f.ctx, sale.ID, credits(credit), refund.Credit{}) }); err != nil {
 				t.Fatalf("%d lines credited: %v", n, err)
 			}
 			for k, l := range f.mustGetInvoice(sale.ID).Lines {
@@ -196,7 +216,7 @@ var invoiceTests = []test{
 			}
 			// One line that is not the sale's refuses them all.
 			credit[note.Lines[0].ID] = 1
-			if err := f.update(func(tx refund.Tx) error { return tx.AddCredited(f.ctx, sale.ID, credit, 0) }); refund.ErrorCode(err) != refund.EInvoiceNotFound {
+			if err := f.update(func(tx refund.Tx) error { return tx.AddCredited(f.ctx, sale.ID, credits(credit), refund.Credit{}) }); refund.ErrorCode(err) != refund.EInvoiceNotFound {
 				t.Fatalf("%d lines and a stranger: %v, want %s", n, err, refund.EInvoiceNotFound)
 			}
 			if l := f.mustGetInvoice(sale.ID).Lines[0]; l.Credited != 1 {

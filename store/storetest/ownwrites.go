@@ -264,7 +264,7 @@ var ownWriteTests = []test{
 			if got.Status != refund.InvoicePaid {
 				t.Errorf("a caller's change to its invoice leaked into the next read: %+v", got)
 			}
-			if err := tx.AddCredited(f.ctx, parent.ID, map[int64]int64{parent.Lines[0].ID: 5000}, 0); err != nil {
+			if err := tx.AddCredited(f.ctx, parent.ID, credits(map[int64]int64{parent.Lines[0].ID: 5000}), refund.Credit{}); err != nil {
 				return err
 			}
 			if got, err = one(tx, saleF); err != nil {
@@ -302,7 +302,7 @@ var ownWriteTests = []test{
 				return err
 			}
 			credited(p, 5000)
-			if err := tx.AddCredited(f.ctx, parent.ID, map[int64]int64{parent.Lines[0].ID: 1}, 0); err != nil {
+			if err := tx.AddCredited(f.ctx, parent.ID, credits(map[int64]int64{parent.Lines[0].ID: 1}), refund.Credit{}); err != nil {
 				return err
 			}
 			if p, err = tx.GetInvoice(f.ctx, m.ID, parent.ID); err != nil {
