@@ -30,6 +30,10 @@ func init() {
 		{regexp.MustCompile(`^approved by (user|key) (\S+)$`), "cause.approved_by", who},
 		{regexp.MustCompile(`^rejected by (user|key) (\S+): (.+)$`), "cause.rejected_by_reason", who},
 		{regexp.MustCompile(`^rejected by (user|key) (\S+)$`), "cause.rejected_by", who},
+		{regexp.MustCompile(`^resolved by (user|key) (\S+): (.+)$`), "cause.resolved_by_note", who},
+		{regexp.MustCompile(`^resolved by (user|key) (\S+)$`), "cause.resolved_by", who},
+		// Resolutions recorded before they named a user or key: the
+		// key's prefix alone.
 		{regexp.MustCompile(`^resolved by (\S*): (.+)$`), "cause.resolved_by_note", plain},
 		{regexp.MustCompile(`^resolved by (\S*)$`), "cause.resolved_by", plain},
 		{regexp.MustCompile(`^approval expired$`), "cause.approval_expired", plain},

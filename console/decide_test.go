@@ -105,3 +105,81 @@ func awaitingApproval(t *testing.T, a *server.Server, ref, reason string) (maker
 	}
 	return maker, checker, r
 }
+
+// TestResolve_HistoryNamesWhoResolved: a refund waiting for review that a
+// person settles in the console records in its history who did: the
+// console user by their email, a key session by its key's prefix, as an
+// approval or a rejection names who decided. A console user's resolution
+// was recorded as "resolved by : <note>", naming nobody.
+func TestResolve_HistoryNamesWhoResolved(t *testing.T) {
+	t.Parallel()
+	a, _ := twoNodes(t)
+	ctx := context.Background()
+	m, key, err := a.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Service.CreateUser(ctx, refund.UserInput{MerchantID: m.ID, Email: "ops@souq.example", Role: refund.RoleAdmin, Password: makerPassword}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.Service.Authenticate(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := a.Service.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 50_000, PaymentMethod: "card", Source: refund.Card{LastDigits: "4444"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inReview := func(t *testing.T) string {
+		t.Helper()
+		amount := int64(1_000)
+		r, err := a.Service.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: &amount, Queue: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = a.Store.Update(ctx, func(tx refund.Tx) error {
+			rf, err := tx.GetRefund(ctx, "", r.ID)
+			if err != nil {
+				return err
+			}
+			rf.Status, rf.Attempts = refund.StatusRequiresReview, 12
+			return tx.UpdateRefund(ctx, rf)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.ID
+	}
+	for _, tc := range []struct {
+		name    string
+		signIn  func(b *browser) page
+		who     string // in the cause, and on the refund's page
+		outcome string
+	}{
+		{"ConsoleUser", func(b *browser) page { return b.userSignIn("ops@souq.example", makerPassword, "") }, "ops@souq.example", "failed"},
+		{"KeySession", func(b *browser) page { return b.signIn(key) }, p.KeyPrefix, "succeeded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := inReview(t)
+			b := browserOn(t, a)
+			if got := tc.signIn(b); got.status != http.StatusSeeOther {
+				t.Fatalf("sign in: %d %s", got.status, got.text())
+			}
+			csrf := b.get("/console/attention").csrf(t)
+			if got := b.post("/console/refunds/"+id+"/resolve", url.Values{"csrf": {csrf}, "outcome": {tc.outcome}, "note": {"acquirer desk confirmed"}}); got.status != http.StatusSeeOther {
+				t.Fatalf("resolve: %d %s", got.status, got.text())
+			}
+			ts, err := a.Service.Transitions(ctx, p, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := ts[len(ts)-1]
+			if string(last.To) != tc.outcome || !strings.Contains(last.Cause, tc.who) || !strings.Contains(last.Cause, "acquirer desk confirmed") {
+				t.Fatalf("the resolution's transition: %s, %q; want %s naming %s and the note", last.To, last.Cause, tc.outcome, tc.who)
+			}
+			if page := b.get("/console/refunds/" + id).text(); !strings.Contains(page, "resolved by") || !strings.Contains(page, tc.who+": acquirer desk confirmed") {
+				t.Fatalf("the refund's page does not say who resolved it:\n%s", page)
+			}
+		})
+	}
+}

@@ -821,7 +821,7 @@ func (s *Service) ResolveRefund(ctx context.Context, p Principal, id string, in 
 			return err
 		}
 		now := s.now()
-		cause := "resolved by " + p.KeyPrefix
+		cause := "resolved by " + p.Display()
 		if in.Note != "" {
 			cause += ": " + in.Note
 		}
