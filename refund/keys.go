@@ -368,11 +368,21 @@ func (s *Service) ActForMerchant(ctx context.Context, p Principal, field, value 
 		if err != nil {
 			return err
 		}
-		m, err = tx.FindMerchant(ctx, field, value, partner.ID)
-		if ErrorCode(err) == EMerchantNotFound || (err == nil && !slices.Contains(partner.MerchantIDs, m.ID)) {
-			return notFound
+		// Two linked merchants may share an email, a mobile or a CR (one
+		// owner's two shops): then the value names neither, and acting for
+		// the first would refund the wrong shop's order of that number.
+		ms, err := tx.FindMerchants(ctx, field, value, partner.ID, 2)
+		if err != nil {
+			return err
 		}
-		return err
+		switch {
+		case len(ms) == 0 || !slices.Contains(partner.MerchantIDs, ms[0].ID):
+			return notFound
+		case len(ms) > 1:
+			return Errorf(EInvalidRequest, field, "more than one merchant linked to this partner has %s %q: name the merchant by another field, such as accountNo", field, value)
+		}
+		m = ms[0]
+		return nil
 	})
 	if err != nil {
 		return Principal{}, err

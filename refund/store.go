@@ -56,10 +56,11 @@ type Tx interface {
 	CreateMerchant(ctx context.Context, m *Merchant) error
 	// GetMerchant returns EMerchantNotFound.
 	GetMerchant(ctx context.Context, id string) (*Merchant, error)
-	// FindMerchant looks a merchant up by one of cr, freelancer, mobile,
+	// FindMerchants looks merchants up by one of cr, freelancer, mobile,
 	// email (without case), accountNo, app_id, among the merchants linked
-	// to partnerID when it is not empty. Returns EMerchantNotFound.
-	FindMerchant(ctx context.Context, field, value, partnerID string) (*Merchant, error)
+	// to partnerID when it is not empty: up to limit of them, by app_id,
+	// none when nothing matches. An unknown field is EInvalidRequest.
+	FindMerchants(ctx context.Context, field, value, partnerID string, limit int) ([]*Merchant, error)
 	// SetMerchantTimeZone writes the merchant's TimeZone. Returns
 	// EMerchantNotFound.
 	SetMerchantTimeZone(ctx context.Context, merchantID, zone string) error

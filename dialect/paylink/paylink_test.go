@@ -283,6 +283,55 @@ func TestRefund_SharedLookupValues(t *testing.T) {
 	}
 }
 
+// TestRefund_AmbiguousLookupRefused: a partner linked to two merchants
+// that share a cr, an email or a mobile (one owner's two shops) cannot
+// tell them apart by it. Taking the first refunded the first shop's order
+// of that number, which may not be the order meant; the lookup is refused
+// in Paylink's shape, neither order is touched, and a value the two do
+// not share still finds its merchant.
+func TestRefund_AmbiguousLookupRefused(t *testing.T) {
+	t.Parallel()
+	f := start(t)
+	ctx := context.Background()
+	var keys []string
+	var ids []string
+	for _, acc := range []string{"ACC-TWIN-1", "ACC-TWIN-2"} {
+		m, key, err := f.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Shop " + acc, CR: "4040404040",
+			Email: "owner@shops.example", Mobile: "+966500000088", AccountNo: acc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, ids = append(keys, key), append(ids, m.ID)
+	}
+	p, pKey, err := f.Service.CreatePartner(ctx, "Both shops' platform", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := f.token(p.ID, pKey)
+	for i, tc := range []struct{ key, value string }{
+		{"cr", "4040404040"}, {"email", "OWNER@shops.example"}, {"mobile", "+966500000088"},
+	} {
+		ref := "ORD-SHOPS-" + strconv.Itoa(i)
+		first := f.order(keys[0], refund.OrderInput{Reference: ref, Amount: 700})
+		second := f.order(keys[1], refund.OrderInput{Reference: ref, Amount: 500})
+		r := f.Do("POST", refundPath(tc.key, tc.value), tok, body(ref, "x"))
+		wantError(t, r, http.StatusBadRequest)
+		if !strings.Contains(r.Raw, "more than one merchant") {
+			t.Fatalf("%s=%s: %s, want the ambiguity named", tc.key, tc.value, r.Raw)
+		}
+		if a, b := f.snap(t, keys[0], first.ID), f.snap(t, keys[1], second.ID); a.refunds != 0 || b.refunds != 0 {
+			t.Fatalf("%s=%s refunded an order: %+v, %+v", tc.key, tc.value, a, b)
+		}
+		r = f.Do("POST", refundPath("accountNo", "ACC-TWIN-2"), tok, body(ref, "x"))
+		if r.Status != http.StatusOK || !strings.Contains(r.Raw, `"amount":5.00,`) {
+			t.Fatalf("accountNo: %d %s", r.Status, r.Raw)
+		}
+		if a := f.snap(t, keys[0], first.ID); a.refunds != 0 {
+			t.Fatalf("the first shop's order was refunded: %+v", a)
+		}
+	}
+}
+
 func TestRefund_Errors(t *testing.T) {
 	t.Parallel()
 	f := start(t)

@@ -119,24 +119,23 @@ var merchantFields = map[string]string{
 	"app_id":     "app_id",
 }
 
-// FindMerchant returns the first merchant (by app_id) whose field equals
-// value, among those linked to partnerID when it is set. Emails compare
-// without case. An empty value matches nobody. An unknown field is
-// EInvalidRequest.
-func (t *tx) FindMerchant(ctx context.Context, field, value, partnerID string) (*refund.Merchant, error) {
+// FindMerchants returns up to limit merchants (by app_id) whose field
+// equals value, among those linked to partnerID when it is set. Emails
+// compare without case. An empty value matches nobody. An unknown field
+// is EInvalidRequest.
+func (t *tx) FindMerchants(ctx context.Context, field, value, partnerID string, limit int) ([]*refund.Merchant, error) {
 	col, ok := merchantFields[field]
 	if !ok {
 		return nil, refund.Errorf(refund.EInvalidRequest, "field", "cannot look merchants up by %q", field)
 	}
-	notFound := refund.Errorf(refund.EMerchantNotFound, field, "no merchant with %s %q", field, value)
-	if value == "" {
-		return nil, notFound
+	if value == "" || limit <= 0 {
+		return nil, nil
 	}
 	var arg any = value
 	if col == "app_id" {
 		n, err := strconv.ParseInt(value, 10, 64)
 		if err != nil {
-			return nil, notFound
+			return nil, nil
 		}
 		arg = n
 	}
@@ -145,18 +144,27 @@ func (t *tx) FindMerchant(ctx context.Context, field, value, partnerID string) (
 	if col == "email" {
 		where = `lower(email) = lower(?1)`
 	}
-	// The partner filter is in the query, not applied to its first row: an
-	// unlinked merchant sharing the value must not hide the linked one.
-	m, err := scanMerchant(t.q.QueryRowContext(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE `+where+`
+	// The partner filter is in the query, not applied to its first rows:
+	// an unlinked merchant sharing the value must not hide a linked one.
+	rows, err := t.q.QueryContext(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE `+where+`
 		AND (?2 = '' OR id IN (SELECT merchant_id FROM partner_merchants WHERE partner_id = ?2))
-		ORDER BY app_id LIMIT 1`, arg, partnerID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound
-	}
+		ORDER BY app_id LIMIT ?3`, arg, partnerID, limit)
 	if err != nil {
-		return nil, wrap("find merchant", err)
+		return nil, wrap("find merchants", err)
 	}
-	return m, nil
+	defer rows.Close()
+	var out []*refund.Merchant
+	for rows.Next() {
+		m, err := scanMerchant(rows)
+		if err != nil {
+			return nil, wrap("find merchants", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("find merchants", err)
+	}
+	return out, nil
 }
 
 // CreatePartner inserts p and its merchant links, keeping their order.

@@ -124,61 +124,69 @@ var merchantTests = []test{
 			{"app_id", "not-a-number", nil},
 			{"app_id", strconv.FormatInt(m2.AppID+100, 10), nil},
 		} {
-			var got *refund.Merchant
+			var got []*refund.Merchant
 			err := f.view(func(tx refund.Tx) (err error) {
-				got, err = tx.FindMerchant(f.ctx, tc.field, tc.value, "")
+				got, err = tx.FindMerchants(f.ctx, tc.field, tc.value, "", 2)
 				return err
 			})
-			if tc.want == nil {
-				wantCode(t, err, refund.EMerchantNotFound)
-				continue
-			}
 			if err != nil {
-				t.Fatalf("FindMerchant(%s, %q): %v", tc.field, tc.value, err)
+				t.Fatalf("FindMerchants(%s, %q): %v", tc.field, tc.value, err)
 			}
-			wantSame(t, "FindMerchant("+tc.field+")", got, tc.want)
+			var want []*refund.Merchant
+			if tc.want != nil {
+				want = []*refund.Merchant{tc.want}
+			}
+			wantSame(t, "FindMerchants("+tc.field+", "+tc.value+")", got, want)
 		}
 	}},
 	{"FindAmongPartner", func(t *testing.T, f *fixture) {
 		// An unlinked merchant created first shares every lookup value with
-		// the partner's merchant: the partner must still find its own.
+		// the partner's merchant: the partner must still find its own, and
+		// only it; a second partner linked to both finds both, by app_id,
+		// and no more than asked for.
 		same := func(m *refund.Merchant) {
 			m.CR, m.Email, m.Mobile = "1010000009", "shop@example.com", "+966500000009"
 		}
 		other := f.mustCreateMerchant(same)
 		mine := f.mustCreateMerchant(same)
 		p := &refund.Partner{ID: f.id("ptn"), Name: "Partner", MerchantIDs: []string{mine.ID}, CreatedAt: t0}
-		f.mustUpdate(func(tx refund.Tx) error { return tx.CreatePartner(f.ctx, p) })
+		both := &refund.Partner{ID: f.id("ptn"), Name: "Both", MerchantIDs: []string{mine.ID, other.ID}, CreatedAt: t0}
+		f.mustUpdate(func(tx refund.Tx) error {
+			if err := tx.CreatePartner(f.ctx, p); err != nil {
+				return err
+			}
+			return tx.CreatePartner(f.ctx, both)
+		})
 		for _, tc := range []struct {
 			field, value, partner string
-			want                  *refund.Merchant
+			limit                 int
+			want                  []*refund.Merchant
 		}{
-			{"cr", "1010000009", p.ID, mine},
-			{"email", "SHOP@example.com", p.ID, mine},
-			{"mobile", "+966500000009", p.ID, mine},
-			{"cr", "1010000009", "", other},
-			{"cr", "1010000009", "ptn_other", nil},
-			{"app_id", strconv.FormatInt(other.AppID, 10), p.ID, nil},
+			{"cr", "1010000009", p.ID, 2, []*refund.Merchant{mine}},
+			{"email", "SHOP@example.com", p.ID, 2, []*refund.Merchant{mine}},
+			{"mobile", "+966500000009", p.ID, 2, []*refund.Merchant{mine}},
+			{"cr", "1010000009", "", 2, []*refund.Merchant{other, mine}},
+			{"cr", "1010000009", "", 1, []*refund.Merchant{other}},
+			{"email", "shop@example.com", both.ID, 2, []*refund.Merchant{other, mine}},
+			{"cr", "1010000009", "ptn_other", 2, nil},
+			{"app_id", strconv.FormatInt(other.AppID, 10), p.ID, 2, nil},
+			{"app_id", strconv.FormatInt(other.AppID, 10), both.ID, 2, []*refund.Merchant{other}},
 		} {
-			var got *refund.Merchant
+			var got []*refund.Merchant
 			err := f.view(func(tx refund.Tx) (err error) {
-				got, err = tx.FindMerchant(f.ctx, tc.field, tc.value, tc.partner)
+				got, err = tx.FindMerchants(f.ctx, tc.field, tc.value, tc.partner, tc.limit)
 				return err
 			})
-			if tc.want == nil {
-				wantCode(t, err, refund.EMerchantNotFound)
-				continue
-			}
 			if err != nil {
-				t.Fatalf("FindMerchant(%s, %q, %q): %v", tc.field, tc.value, tc.partner, err)
+				t.Fatalf("FindMerchants(%s, %q, %q): %v", tc.field, tc.value, tc.partner, err)
 			}
-			wantSame(t, "FindMerchant("+tc.field+")", got, tc.want)
+			wantSame(t, "FindMerchants("+tc.field+", "+tc.partner+")", got, tc.want)
 		}
 	}},
 	{"FindErrInvalidField", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		err := f.view(func(tx refund.Tx) error {
-			_, err := tx.FindMerchant(f.ctx, "name", m.Name, "")
+			_, err := tx.FindMerchants(f.ctx, "name", m.Name, "", 2)
 			return err
 		})
 		wantCode(t, err, refund.EInvalidRequest)
