@@ -129,6 +129,11 @@ func readList(r *upstream.Response, req processor.Request, cur money.Currency) (
 	if err := r.Decode(&list); err != nil {
 		return processor.Result{}, unreadable(err.Error())
 	}
+	if list == nil {
+		// JSON null decodes as no list without an error; only a list
+		// (an empty one included) can show the refund id is not there.
+		return processor.Result{}, unreadable("the order's refunds are null, not a list")
+	}
 	for _, rr := range list {
 		if rr.MerchantRefundID == req.IdempotencyKey {
 			return mapRefund(rr, req, cur)
