@@ -21,8 +21,10 @@
 //	422 errors.amount                        Declined amount_exceeds_refundable or invalid_amount
 //	422 errors["Idempotency-Key"]            outcome unknown: the key already made another refund
 //	other 422                                Declined validation_failed, with the fields' messages
-//	other 4xx                                Declined http_<status> (408, 409, 425: unknown)
-//	other 4xx not JSON (a proxy's page)      outcome unknown (TransientError unexpected_<status>)
+//	422 without {"message"}                  outcome unknown (TransientError unreadable_reply)
+//	other 4xx {"message"}                    Declined http_<status> (408, 409, 425: unknown)
+//	other 4xx without {"message"} (a proxy's outcome unknown (TransientError unexpected_<status>)
+//	page, {}, null, another JSON shape)
 //	429                                      TransientError, not executed, Retry-After honoured
 //	5xx, transport failure, unreadable reply TransientError, outcome unknown
 //

@@ -76,28 +76,28 @@ func read(r *upstream.Response, req processor.Request) (processor.Result, error)
 		_ = json.Unmarshal(r.Body, &e)
 		return processor.Result{}, &processor.TransientError{Code: "in_progress",
 			Message: "gateway answered 400: " + clip(or(e.Message, "no message"))}
-	case r.Status == http.StatusNotFound:
-		// Only the gateway's own JSON answer says the order is not there;
-		// a proxy's page (a deploy, a wrong route) says nothing about a
-		// refund an earlier, unanswered attempt may have made.
-		var e errorReply
-		if json.Unmarshal(r.Body, &e) != nil || strings.TrimSpace(e.Message) == "" {
-			return processor.Result{}, upstream.NotTheAPIs("gateway", r.Status)
-		}
-		return declined("order_not_found", "the gateway has no such order"), nil
-	case r.Status == http.StatusUnprocessableEntity:
-		return readInvalid(r)
 	case r.Status == http.StatusRequestTimeout || r.Status == http.StatusConflict || r.Status == http.StatusTooEarly:
 		return processor.Result{}, &processor.TransientError{Code: fmt.Sprintf("http_%d", r.Status),
 			Message: fmt.Sprintf("gateway answered HTTP %d", r.Status)}
 	case r.Status >= 400 && r.Status < 500:
-		var e errorReply
-		if json.Unmarshal(r.Body, &e) != nil {
-			// Not the gateway's JSON: a proxy's refusal, which says nothing
-			// about an earlier, unanswered attempt.
+		e, ok := seedError(r.Body)
+		if !ok && r.Status == http.StatusUnprocessableEntity {
+			return processor.Result{}, &processor.TransientError{Code: "unreadable_reply",
+				Message: "gateway answered 422 with a body that is not the seed's"}
+		}
+		if !ok {
+			// Not the gateway's refusal: a proxy's page or JSON ({}, null,
+			// another shape) says nothing about a refund an earlier,
+			// unanswered attempt may have made.
 			return processor.Result{}, upstream.NotTheAPIs("gateway", r.Status)
 		}
-		return declined(fmt.Sprintf("http_%d", r.Status), or(e.Message, http.StatusText(r.Status))), nil
+		switch r.Status {
+		case http.StatusNotFound:
+			return declined("order_not_found", "the gateway has no such order"), nil
+		case http.StatusUnprocessableEntity:
+			return readInvalid(e)
+		}
+		return declined(fmt.Sprintf("http_%d", r.Status), e.Message), nil
 	}
 	return processor.Result{}, &processor.TransientError{Code: "unexpected_reply",
 		Message: fmt.Sprintf("gateway answered HTTP %d", r.Status)}
@@ -107,12 +107,7 @@ func read(r *upstream.Response, req processor.Request) (processor.Result, error)
 // refund was refused before it executed, except when the key is the field
 // at fault: then a refund with this key exists (with another request), and
 // what became of it is unknown.
-func readInvalid(r *upstream.Response) (processor.Result, error) {
-	var e errorReply
-	if err := json.Unmarshal(r.Body, &e); err != nil {
-		return processor.Result{}, &processor.TransientError{Code: "unreadable_reply",
-			Message: "gateway answered 422 with a body that is not the seed's: " + err.Error()}
-	}
+func readInvalid(e errorReply) (processor.Result, error) {
 	fields := make([]string, 0, len(e.Errors))
 	for f := range e.Errors {
 		fields = append(fields, f)
@@ -134,6 +129,16 @@ func readInvalid(r *upstream.Response) (processor.Result, error) {
 		return declined("invalid_amount", msg), nil
 	}
 	return declined("validation_failed", msg), nil
+}
+
+// seedError reads the seed's error body: a JSON object with a message.
+// ok is false for anything else ({}, null, a page, another shape), which
+// is no refusal by the gateway.
+func seedError(body []byte) (e errorReply, ok bool) {
+	if json.Unmarshal(body, &e) != nil || strings.TrimSpace(e.Message) == "" {
+		return errorReply{}, false
+	}
+	return e, true
 }
 
 // readOrder finds this request's refund in the 200 reply (the whole order)
