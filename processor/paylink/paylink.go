@@ -54,7 +54,8 @@
 //	400 nothing left to refund                      unknown: perhaps this refund's own lost first submission
 //	400 (invalid request)                           declined with the body's code or invalid_request
 //	404 (no such merchant or order)                 declined with the body's code or order_not_found
-//	4xx not JSON (a proxy's page)                   unknown
+//	4xx not JSON (a proxy's page), or JSON with     unknown
+//	no code and no message ({}, null)
 //	422 refund_declined (a refundd's processor)     declined, Reference = the body's id
 //	409, 422 idempotency_key_*, merchant_reference_reused  unknown: the key is another request's
 //	other 4xx                                       declined with the body's code or http_<status>

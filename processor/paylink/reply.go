@@ -157,7 +157,7 @@ func number(raw json.RawMessage) string {
 // or a Spring-style {"title","detail","message"}.
 type problem struct {
 	code, message, id string
-	json              bool // the body was a JSON object
+	json              bool // the body was a JSON object with a code or a message
 }
 
 func (p problem) or(code string) string {
@@ -182,10 +182,13 @@ func problemOf(body []byte) problem {
 		}
 		return ""
 	}
-	p := problem{code: str("code"), message: clip(str("message", "detail", "title", "error"), 500), json: true}
+	p := problem{code: str("code"), message: clip(str("message", "detail", "title", "error"), 500)}
 	if len(p.code) > 64 || !printable(p.code) {
 		p.code = ""
 	}
+	// An object that says nothing ({}, null, a status alone) is no
+	// refusal by Paylink: it may be a proxy's or an API gateway's.
+	p.json = p.code != "" || strings.TrimSpace(p.message) != ""
 	if id, ok := idText(m["id"]); ok {
 		p.id = id
 	}
