@@ -16,6 +16,8 @@
 //	status by key        yes  the comments (a refund invoice's refund_reason) end with
 //	                          the marker "[refundd <refund id>]"; the tax invoice lists
 //	                          every refund invoice, so "none carries it" is complete
+//	                          (only from the tax invoice asked for, with its refunds
+//	                          listed: any other answer is unknown, never "not found")
 //	status by reference  yes  the refund invoice, by the id its answer gave
 //	partial              yes  any lines, any part of a line
 //	vendors              no
@@ -277,12 +279,19 @@ func (c *Connector) statusByKey(ctx context.Context, req processor.Request) (pro
 		return readStatus(resp, req)
 	}
 	var tax struct {
+		ID      json.RawMessage `json:"id"`
 		Refunds []struct {
 			ID int64 `json:"id"`
 		} `json:"refunds"`
 	}
 	if err := json.Unmarshal(resp.Body, &tax); err != nil {
 		return processor.Result{}, &processor.TransientError{Code: "unreadable_reply", Message: "the tax invoice is not the seed's JSON object"}
+	}
+	if id, _ := positive(tax.ID); id != req.ProcessorOrderID || tax.Refunds == nil {
+		// {}, null, another invoice, or one without its list of refunds:
+		// no proof the refund is not among them.
+		return processor.Result{}, &processor.TransientError{Code: "unreadable_reply",
+			Message: "the answer for tax invoice " + req.ProcessorOrderID + " is not that invoice with its refunds"}
 	}
 	mark := marker(req.IdempotencyKey)
 	for i := len(tax.Refunds) - 1; i >= 0; i-- {

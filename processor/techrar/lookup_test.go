@@ -1,0 +1,59 @@
+package techrar_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/refundd/refundd/processor"
+	"github.com/refundd/refundd/processor/techrar"
+)
+
+// TestStatusOf_OnlyTheTaxInvoiceProvesNotFound: a lookup by key answers
+// ErrNotFound, "never executed", when the tax invoice's refund invoices
+// do not hold the refund's marker. Only the tax invoice asked for, with
+// its list of refunds, can show that; a 200 that is no such invoice ({},
+// null, another invoice, one without its refunds) says nothing.
+func TestStatusOf_OnlyTheTaxInvoiceProvesNotFound(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		body     string
+		notFound bool
+	}{
+		{"NoRefunds", `{"id":603,"type":"invoice","refunds":[]}`, true},
+		{"EmptyObject", `{}`, false},
+		{"Null", `null`, false},
+		{"AnotherInvoice", `{"id":604,"type":"invoice","refunds":[]}`, false},
+		{"RefundsNull", `{"id":603,"type":"invoice","refunds":null}`, false},
+		{"RefundsAbsent", `{"id":603,"type":"invoice"}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != "GET" || r.URL.Path != "/order/v1/merchant/invoices/603/" {
+					w.WriteHeader(http.StatusTeapot)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			t.Cleanup(srv.Close)
+			c, err := techrar.New(processor.Account{URL: srv.URL, Credential: "tok-1", Options: map[string]string{techrar.OptAppID: "86"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.StatusOf(context.Background(), processor.Request{IdempotencyKey: "re_1", ProcessorOrderID: "603",
+				Amount: 1033, Currency: "SAR"})
+			if got := errors.Is(err, processor.ErrNotFound); got != tc.notFound {
+				t.Fatalf("%s: want ErrNotFound %v, got %v", tc.body, tc.notFound, err)
+			}
+			var te *processor.TransientError
+			if !tc.notFound && (!errors.As(err, &te) || te.NotExecuted) {
+				t.Fatalf("%s: want an unknown outcome, got %v", tc.body, err)
+			}
+		})
+	}
+}
