@@ -10,7 +10,9 @@
 // code. The connector takes the newest refund transaction as its own (see
 // below) and maps it: approved → Approved (Result.Reference is the
 // transaction id), declined → Declined with the transaction's response
-// code and message, anything still open → Pending. Other answers:
+// code and message, anything still open → Pending. A 200 naming another
+// order (its id is not ProcessorOrderID) or another currency is an unknown
+// outcome (order_mismatch, currency_mismatch). Other answers:
 //
 //	401, 403                                 Declined auth_failed
 //	400 "Initial request is still processing." outcome unknown (TransientError in_progress): a

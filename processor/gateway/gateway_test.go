@@ -261,7 +261,7 @@ func TestNew(t *testing.T) {
 // gives, from a stand-in server.
 func TestRefund_HTTPMapping(t *testing.T) {
 	t.Parallel()
-	const approved = `{"id":"o1","currency":"SAR","updated_at":"2026-03-01T09:00:00Z","transactions":[
+	const approved = `{"id":"o/1","currency":"SAR","updated_at":"2026-03-01T09:00:00Z","transactions":[
 		{"id":"t0","type":"capture","status":"approved","amount":5000,"created_at":"2026-03-01T08:00:00Z"},
 		{"id":"t1","type":"refund","status":"approved","response_code":"00","message":"APPROVED","retrieval_reference":"242590000001","stan":"000001","auth_code":null,"amount":1000,"created_at":"2026-03-01T09:00:00Z"}]}`
 	tests := []struct {
@@ -278,7 +278,7 @@ func TestRefund_HTTPMapping(t *testing.T) {
 		{"Approved", 200, "", approved, processor.Approved, "00", "", false, 0},
 		{"OtherAmount", 200, "", strings.Replace(approved, `"amount":1000`, `"amount":999`, 1), processor.Pending, "", "", false, 0},
 		{"OlderThanOrder", 200, "", strings.Replace(approved, `"updated_at":"2026-03-01T09:00:00Z"`, `"updated_at":"2026-03-01T09:00:01Z"`, 1), processor.Pending, "", "", false, 0},
-		{"NoRefundYet", 200, "", `{"id":"o1","currency":"SAR","updated_at":"2026-03-01T09:00:00Z","transactions":[]}`, processor.Pending, "", "", false, 0},
+		{"NoRefundYet", 200, "", `{"id":"o/1","currency":"SAR","updated_at":"2026-03-01T09:00:00Z","transactions":[]}`, processor.Pending, "", "", false, 0},
 		{"UnknownTxStatus", 200, "", strings.Replace(approved, `"status":"approved","response_code"`, `"status":"weird","response_code"`, 1), "", "", "unreadable_reply", false, 0},
 		{"OtherCurrency", 200, "", strings.Replace(approved, `"SAR"`, `"KWD"`, 1), "", "", "currency_mismatch", false, 0},
 		{"Garbage200", 200, "", `<html>ok</html>`, "", "", "unreadable_reply", false, 0},

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -51,6 +52,48 @@ func TestRefund_RefusalWithoutTheSeedsBody(t *testing.T) {
 			var te *processor.TransientError
 			if !errors.As(err, &te) || te.NotExecuted {
 				t.Fatalf("%d %s proves nothing: want an unknown outcome, got %+v %v", tt.status, tt.body, res, err)
+			}
+		})
+	}
+}
+
+// TestRefund_AnotherOrdersReply: the seed's 200 is the whole order the
+// refund was asked of. A reply naming another order (a proxy's cached
+// answer, a gateway that mixed up replies) says nothing about this
+// refund, even when its newest refund transaction has this amount and
+// currency: never approved nor declined.
+func TestRefund_AnotherOrdersReply(t *testing.T) {
+	t.Parallel()
+	const order = `{"id":%q,"currency":"SAR","updated_at":"2026-03-01T09:00:00Z","transactions":[
+		{"id":"t0","type":"capture","status":"approved","amount":5000,"created_at":"2026-03-01T08:00:00Z"},
+		{"id":"t1","type":"refund","status":%q,"response_code":"00","message":"APPROVED","retrieval_reference":"242590000001","stan":"000001","auth_code":null,"amount":1000,"created_at":"2026-03-01T09:00:00Z"}]}`
+	tests := []struct {
+		name, id, status string
+		want             processor.Status // "" when the outcome must be unknown
+	}{
+		{"ThisOrder", "o1", "approved", processor.Approved},
+		{"AnotherOrderApproved", "o2", "approved", ""},
+		{"AnotherOrderDeclined", "o2", "declined", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = fmt.Fprintf(w, order, tt.id, tt.status)
+			}))
+			defer srv.Close()
+			req := processor.Request{IdempotencyKey: "re_1", Amount: 1000, Currency: "SAR", ProcessorOrderID: "o1"}
+			res, err := mustConnect(t, srv.URL, "sk_test").Refund(t.Context(), req)
+			if tt.want != "" {
+				if err != nil || res.Status != tt.want {
+					t.Fatalf("want %s, got %+v %v", tt.want, res, err)
+				}
+				return
+			}
+			var te *processor.TransientError
+			if !errors.As(err, &te) || te.NotExecuted {
+				t.Fatalf("order %s's reply to a refund of o1: want an unknown outcome, got %+v %v", tt.id, res, err)
 			}
 		})
 	}

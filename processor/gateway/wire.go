@@ -150,6 +150,12 @@ func readOrder(r *upstream.Response, req processor.Request) (processor.Result, e
 		return processor.Result{}, &processor.TransientError{Code: "unreadable_reply",
 			Message: "gateway answered 200 with a body that is not the seed's order: " + clip(err.Error())}
 	}
+	if o.ID != req.ProcessorOrderID {
+		// Another order's reply (a proxy's cached answer, replies mixed
+		// up): its transactions say nothing about this refund.
+		return processor.Result{}, &processor.TransientError{Code: "order_mismatch",
+			Message: fmt.Sprintf("gateway answered with order %q, the refund is of %q", clip(o.ID), clip(req.ProcessorOrderID))}
+	}
 	if o.Currency != req.Currency {
 		// The order at the gateway is not the one refundd's request named:
 		// the amount meant something else there.
