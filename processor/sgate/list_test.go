@@ -22,6 +22,7 @@ func TestStatusOf_OnlyAListProvesNotFound(t *testing.T) {
 	}{
 		{"EmptyList", `[]`, true},
 		{"OtherRefunds", `[{"amount":1,"status":"success","id":"O1_R1","orderId":"O1","merchantRefundId":"re_other","currency":"KWD"}]`, true},
+		{"AnotherOrdersList", `[{"amount":1,"status":"success","id":"O2_R1","orderId":"O2","merchantRefundId":"re_other","currency":"KWD"}]`, false},
 		{"Null", `null`, false},
 		{"Object", `{}`, false},
 		{"String", `"ok"`, false},

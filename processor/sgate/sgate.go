@@ -39,7 +39,9 @@
 //     it so; the connector sends exactly the same body on every attempt.
 //   - Status by key: the order's refund list carries merchantRefundId, so
 //     StatusOf finds the refund by refundd's refund id, and its absence
-//     from the list proves the refund was not executed (ErrNotFound). The
+//     from the list proves the refund was not executed (ErrNotFound); only
+//     a JSON list (not null) none of whose refunds names another order
+//     proves it, any other answer is unknown. The
 //     lookup needs the order, which Status(key) alone does not have: it
 //     answers ErrNoStatus, and the core calls StatusOf.
 //   - Status by reference: with Request.Reference (SGate's refund id from

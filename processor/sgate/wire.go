@@ -135,6 +135,13 @@ func readList(r *upstream.Response, req processor.Request, cur money.Currency) (
 		return processor.Result{}, unreadable("the order's refunds are null, not a list")
 	}
 	for _, rr := range list {
+		if rr.OrderID != "" && rr.OrderID != req.ProcessorOrderID {
+			// Another order's refunds (a proxy's cached answer, replies
+			// mixed up): the refund id's absence from them proves nothing.
+			return processor.Result{}, mismatch(fmt.Sprintf("the list of order %q's refunds, not %q's", clip(rr.OrderID), clip(req.ProcessorOrderID)))
+		}
+	}
+	for _, rr := range list {
 		if rr.MerchantRefundID == req.IdempotencyKey {
 			return mapRefund(rr, req, cur)
 		}
