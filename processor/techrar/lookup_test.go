@@ -57,3 +57,52 @@ func TestStatusOf_OnlyTheTaxInvoiceProvesNotFound(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusOf_OnlyTheRefundInvoicesProveNotFound: the lookup by key reads
+// each refund invoice the tax invoice lists for the refund's marker. An
+// answer that is not that refund invoice ({}, null, another invoice) does
+// not show its refund_reason, so the refund may be that one: unknown,
+// never "not found".
+func TestStatusOf_OnlyTheRefundInvoicesProveNotFound(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		body     string
+		notFound bool
+	}{
+		{"AnotherRefund", `{"id":700,"type":"refund","refund_reason":"first refund [refundd re_9]"}`, true},
+		{"NoReason", `{"id":700,"type":"refund","refund_reason":null}`, true},
+		{"EmptyObject", `{}`, false},
+		{"Null", `null`, false},
+		{"AnotherInvoice", `{"id":701,"type":"refund","refund_reason":"first refund [refundd re_9]"}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				switch r.URL.Path {
+				case "/order/v1/merchant/invoices/603/":
+					_, _ = w.Write([]byte(`{"id":603,"type":"invoice","refunds":[{"id":700}]}`))
+				case "/order/v1/merchant/invoices/700/":
+					_, _ = w.Write([]byte(tc.body))
+				default:
+					w.WriteHeader(http.StatusTeapot)
+				}
+			}))
+			t.Cleanup(srv.Close)
+			c, err := techrar.New(processor.Account{URL: srv.URL, Credential: "tok-1", Options: map[string]string{techrar.OptAppID: "86"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.StatusOf(context.Background(), processor.Request{IdempotencyKey: "re_1", ProcessorOrderID: "603",
+				Amount: 1033, Currency: "SAR"})
+			if got := errors.Is(err, processor.ErrNotFound); got != tc.notFound {
+				t.Fatalf("%s: want ErrNotFound %v, got %v", tc.body, tc.notFound, err)
+			}
+			var te *processor.TransientError
+			if !tc.notFound && (!errors.As(err, &te) || te.NotExecuted) {
+				t.Fatalf("%s: want an unknown outcome, got %v", tc.body, err)
+			}
+		})
+	}
+}

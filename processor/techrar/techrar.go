@@ -17,7 +17,8 @@
 //	                          the marker "[refundd <refund id>]"; the tax invoice lists
 //	                          every refund invoice, so "none carries it" is complete
 //	                          (only from the tax invoice asked for, with its refunds
-//	                          listed: any other answer is unknown, never "not found")
+//	                          listed, and each refund invoice answered as itself: any
+//	                          other answer is unknown, never "not found")
 //	status by reference  yes  the refund invoice, by the id its answer gave
 //	partial              yes  any lines, any part of a line
 //	vendors              no
@@ -306,10 +307,17 @@ func (c *Connector) statusByKey(ctx context.Context, req processor.Request) (pro
 			return readStatus(resp, r)
 		}
 		var inv struct {
-			RefundReason *string `json:"refund_reason"`
+			ID           json.RawMessage `json:"id"`
+			RefundReason *string         `json:"refund_reason"`
 		}
 		if err := json.Unmarshal(resp.Body, &inv); err != nil {
 			return processor.Result{}, &processor.TransientError{Code: "unreadable_reply", Message: "refund invoice " + id + " is not the seed's JSON object"}
+		}
+		if got, _ := positive(inv.ID); got != id {
+			// {}, null or another invoice: this one's reason is not known,
+			// and it may be the refund's.
+			return processor.Result{}, &processor.TransientError{Code: "unreadable_reply",
+				Message: "the answer for refund invoice " + id + " is not that invoice"}
 		}
 		if inv.RefundReason != nil && strings.HasSuffix(*inv.RefundReason, mark) {
 			return readInvoice(resp.Body, r)
