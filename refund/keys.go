@@ -335,6 +335,10 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 // it: find the merchant's orders and refund them (the Paylink seed).
 var partnerActingScopes = []string{ScopeOrdersRead, ScopeRefundsWrite, ScopeRefundsRead}
 
+// maxSharing is how many merchants linked to one partner ActForMerchant
+// tells apart by the order when they share a value; more are refused.
+const maxSharing = 20
+
 // ActForMerchant returns the principal with which partner p acts for the
 // merchant whose field (cr, freelancer, mobile, email, accountNo) equals
 // value. p must carry the partner scope and the prefix of a partner key
@@ -342,11 +346,22 @@ var partnerActingScopes = []string{ScopeOrdersRead, ScopeRefundsWrite, ScopeRefu
 //
 // A partner acts only for merchants linked to it: a merchant that does not
 // exist and one linked only to others are the same EMerchantNotFound, so a
-// partner learns nothing about other partners' merchants. Returns
-// EForbidden when p is not a partner, EUnauthorized when its key is gone,
-// EInvalidRequest for an unknown field, ERateLimited when the key is over
-// its rate.
-func (s *Service) ActForMerchant(ctx context.Context, p Principal, field, value string) (Principal, error) {
+// partner learns nothing about other partners' merchants.
+//
+// Linked merchants may share the value (one owner's shops, which share a
+// cr, an email or a mobile, and maybe every value a partner can name).
+// Then order, what the partner's request calls the order (refundd's order
+// id or the merchant's reference; "" when it names none), decides: the one
+// of them that holds such an order is the merchant. The value then names
+// one order of one merchant, as refundd's order id always does; taking the
+// first merchant would refund another shop's order of that number, and
+// refusing would leave shops that share every value beyond the partner's
+// reach. Several holding it is EInvalidRequest, none EOrderNotFound.
+//
+// Returns EForbidden when p is not a partner, EUnauthorized when its key
+// is gone, EInvalidRequest for an unknown field, ERateLimited when the key
+// is over its rate.
+func (s *Service) ActForMerchant(ctx context.Context, p Principal, field, value, order string) (Principal, error) {
 	if p.PartnerID == "" || !p.Has(ScopePartner) {
 		return Principal{}, Errorf(EForbidden, "", "only a partner may act for a merchant")
 	}
@@ -368,21 +383,51 @@ func (s *Service) ActForMerchant(ctx context.Context, p Principal, field, value 
 		if err != nil {
 			return err
 		}
-		// Two linked merchants may share an email, a mobile or a CR (one
-		// owner's two shops): then the value names neither, and acting for
-		// the first would refund the wrong shop's order of that number.
-		ms, err := tx.FindMerchants(ctx, field, value, partner.ID, 2)
+		ms, err := tx.FindMerchants(ctx, field, value, partner.ID, maxSharing+1)
 		if err != nil {
 			return err
 		}
-		switch {
-		case len(ms) == 0 || !slices.Contains(partner.MerchantIDs, ms[0].ID):
-			return notFound
-		case len(ms) > 1:
-			return Errorf(EInvalidRequest, field, "more than one merchant linked to this partner has %s %q: name the merchant by another field, such as accountNo", field, value)
+		for _, c := range ms {
+			if !slices.Contains(partner.MerchantIDs, c.ID) {
+				return notFound
+			}
 		}
-		m = ms[0]
-		return nil
+		switch {
+		case len(ms) == 0:
+			return notFound
+		case len(ms) == 1:
+			m = ms[0]
+			return nil
+		}
+		// Linked merchants share the value: the order says which.
+		ambiguous := Errorf(EInvalidRequest, field, "more than one merchant linked to this partner has %s %q and an order %q: "+
+			"name the merchant by another field, such as accountNo", field, value, order)
+		if len(ms) > maxSharing || order == "" {
+			return Errorf(EInvalidRequest, field, "more than one merchant linked to this partner has %s %q: "+
+				"name the merchant by another field, such as accountNo", field, value)
+		}
+		if err := CheckLookup("order_id", order); err != nil {
+			return err
+		}
+		var holders []*Merchant
+		for _, c := range ms {
+			_, err := findOrder(ctx, tx, c.ID, order)
+			switch {
+			case ErrorCode(err) == EOrderNotFound:
+			case err != nil:
+				return err
+			default:
+				holders = append(holders, c)
+			}
+		}
+		switch len(holders) {
+		case 0:
+			return Errorf(EOrderNotFound, "order_id", "no merchant linked to this partner with %s %q has order %q", field, value, order)
+		case 1:
+			m = holders[0]
+			return nil
+		}
+		return ambiguous
 	})
 	if err != nil {
 		return Principal{}, err

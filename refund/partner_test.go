@@ -79,7 +79,7 @@ func TestActForMerchant(t *testing.T) {
 		{"ErrUnknownField", p, "iban", "x", refund.EInvalidRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			act, err := svc.ActForMerchant(ctx, tc.p, tc.field, tc.value)
+			act, err := svc.ActForMerchant(ctx, tc.p, tc.field, tc.value, "")
 			if refund.ErrorCode(err) != tc.code && !(tc.code == "" && err == nil) {
 				t.Fatalf("want %q, got %v", tc.code, err)
 			}
@@ -107,11 +107,11 @@ func TestActForMerchant(t *testing.T) {
 	}
 
 	// Missing and unlinked read the same, given the same value.
-	_, missing := svc.ActForMerchant(ctx, p, "cr", "4040404040")
+	_, missing := svc.ActForMerchant(ctx, p, "cr", "4040404040", "")
 	if _, _, err := svc.CreateMerchant(ctx, refund.MerchantInput{Name: "Late", CR: "4040404040"}); err != nil {
 		t.Fatal(err)
 	}
-	_, unlinked := svc.ActForMerchant(ctx, p, "cr", "4040404040")
+	_, unlinked := svc.ActForMerchant(ctx, p, "cr", "4040404040", "")
 	if missing == nil || missing.Error() != unlinked.Error() {
 		t.Fatalf("missing %v and unlinked %v differ", missing, unlinked)
 	}
@@ -120,8 +120,73 @@ func TestActForMerchant(t *testing.T) {
 	if err := svc.RevokeKey(ctx, p.KeyID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.ActForMerchant(ctx, p, "cr", "1010101010"); refund.ErrorCode(err) != refund.EUnauthorized {
+	if _, err := svc.ActForMerchant(ctx, p, "cr", "1010101010", ""); refund.ErrorCode(err) != refund.EUnauthorized {
 		t.Fatalf("revoked key: %v", err)
+	}
+}
+
+// TestActForMerchant_SharedValue: two merchants linked to the partner
+// share a cr (one owner's shops). The order the request names decides
+// which one the partner acts for: refundd's order id, or a reference only
+// one of them holds; a reference both hold, or none, is refused, and an
+// order neither holds is not found.
+func TestActForMerchant_SharedValue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc := newPartnerService(t)
+	var ms []*refund.Merchant
+	var orders []*refund.Order
+	for i, name := range []string{"Shop one", "Shop two"} {
+		m, key, err := svc.CreateMerchant(ctx, refund.MerchantInput{Name: name, CR: "6060606060"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mp, err := svc.Authenticate(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ref := range []string{"ORD-BOTH", fmt.Sprintf("ORD-ONLY-%d", i)} {
+			o, err := svc.CreateOrder(ctx, mp, refund.OrderInput{Reference: ref, Currency: "SAR", Amount: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			orders = append(orders, o)
+		}
+		ms = append(ms, m)
+	}
+	_, key, err := svc.CreatePartner(ctx, "Platform", []string{ms[0].ID, ms[1].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Authenticate(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, order string
+		want        *refund.Merchant
+		code        string
+	}{
+		{"OrderIDOfTheSecond", orders[3].ID, ms[1], ""},
+		{"OrderIDOfTheFirst", orders[0].ID, ms[0], ""},
+		{"ReferenceOnlyTheFirstHas", "ORD-ONLY-0", ms[0], ""},
+		{"ReferenceOnlyTheSecondHas", "ORD-ONLY-1", ms[1], ""},
+		{"ErrReferenceBothHave", "ORD-BOTH", nil, refund.EInvalidRequest},
+		{"ErrNoOrder", "", nil, refund.EInvalidRequest},
+		{"ErrOrderNeitherHas", "ORD-NONE", nil, refund.EOrderNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			act, err := svc.ActForMerchant(ctx, p, "cr", "6060606060", tc.order)
+			if tc.code != "" {
+				if refund.ErrorCode(err) != tc.code {
+					t.Fatalf("want %s, got %v", tc.code, err)
+				}
+				return
+			}
+			if err != nil || act.MerchantID != tc.want.ID {
+				t.Fatalf("acting for %q, %v; want %s", act.MerchantID, err, tc.want.ID)
+			}
+		})
 	}
 }
 

@@ -89,7 +89,7 @@ func (h *Handler) Register(mux api.Mux) {
 }
 
 // keys are the seed's merchant lookups ("cr or freelancer: license
-// number", mobile, email, accountNo), each a refund.Tx.FindMerchant field.
+// number", mobile, email, accountNo), each a refund.Tx.FindMerchants field.
 var keys = map[string]bool{"cr": true, "freelancer": true, "mobile": true, "email": true, "accountNo": true}
 
 type authRequest struct {
@@ -170,12 +170,32 @@ func (h *Handler) refund(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, refund.Errorf(refund.EInvalidRequest, "value", "value must be 1 to 254 characters"))
 		return
 	}
-	act, err := h.svc.ActForMerchant(r.Context(), c.principal(), key, value)
+	act, err := h.svc.ActForMerchant(r.Context(), c.principal(), key, value, orderNumberOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	api.Idempotent(h.svc, "paylink", refund.ScopeRefundsWrite, act, w, r, h.fail, func(w http.ResponseWriter, r *http.Request) { h.refundAs(w, r, act) })
+}
+
+// orderNumberOf is the orderNumber r's body names, "" when it names none
+// it can read, leaving the body for the refund to read whole: the order
+// tells apart merchants linked to the partner that share the path's value
+// (refund.Service.ActForMerchant). A body that is not what the seed asks
+// for is refused later, once the merchant is known, as before.
+func orderNumberOf(r *http.Request) string {
+	peek, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(peek), r.Body), r.Body}
+	var req struct {
+		OrderNumber string `json:"orderNumber"`
+	}
+	if err != nil || len(peek) > maxBody || json.Unmarshal(peek, &req) != nil {
+		return ""
+	}
+	return req.OrderNumber
 }
 
 // refundAs serves a refund for act, the merchant the partner acts for.

@@ -332,6 +332,69 @@ func TestRefund_AmbiguousLookupRefused(t *testing.T) {
 	}
 }
 
+// TestRefund_SharedValueOneOrder: two shops linked to the partner share
+// every value a partner can name them by (no accountNo), and neither
+// their keys nor the partner's links can change. An orderNumber that
+// only one of them holds (refundd's order id, unique in the
+// installation, or a reference the other never used) names one order of
+// one shop: it is refunded there, and only there. Refusing it left both
+// shops' orders unrefundable on this surface, the first shop's being
+// refundable before.
+func TestRefund_SharedValueOneOrder(t *testing.T) {
+	t.Parallel()
+	f := start(t)
+	ctx := context.Background()
+	var keys, ids []string
+	for _, name := range []string{"Shop one", "Shop two"} {
+		m, key, err := f.Service.CreateMerchant(ctx, refund.MerchantInput{Name: name, CR: "5050505050",
+			Email: "owner@pair.example", Mobile: "+966500000066"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, ids = append(keys, key), append(ids, m.ID)
+	}
+	p, pKey, err := f.Service.CreatePartner(ctx, "The pair's platform", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := f.token(p.ID, pKey)
+	for i, tc := range []struct {
+		name, key, value string
+		shop             int  // whose order the orderNumber names
+		byID             bool // refundd's order id, not the reference
+	}{
+		{"IDOfTheSecond", "cr", "5050505050", 1, true},
+		{"IDOfTheFirst", "email", "OWNER@pair.example", 0, true},
+		{"ReferenceOnlyTheSecondHas", "mobile", "+966500000066", 1, false},
+		{"ReferenceOnlyTheFirstHas", "cr", "5050505050", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := "ORD-PAIR-" + strconv.Itoa(i)
+			o := f.order(keys[tc.shop], refund.OrderInput{Reference: ref, Amount: int64(300 + 100*tc.shop)})
+			other := f.order(keys[1-tc.shop], refund.OrderInput{Reference: ref + "-OTHER", Amount: 900})
+			number := ref
+			if tc.byID {
+				number = o.ID
+			}
+			r := f.Do("POST", refundPath(tc.key, tc.value), tok, body(number, "x"))
+			want := `"amount":` + map[int]string{0: "3.00", 1: "4.00"}[tc.shop] + `,`
+			if r.Status != http.StatusOK || !strings.Contains(r.Raw, want) {
+				t.Fatalf("%s=%s %s: %d %s", tc.key, tc.value, number, r.Status, r.Raw)
+			}
+			if got := f.snap(t, keys[tc.shop], o.ID); got.refunded != o.Amount {
+				t.Fatalf("the order named was not refunded: %+v", got)
+			}
+			if got := f.snap(t, keys[1-tc.shop], other.ID); got.refunds != 0 {
+				t.Fatalf("the other shop's order was refunded: %+v", got)
+			}
+		})
+	}
+	// An order number neither shop holds is no order found for the key
+	// and value: the seed's 404.
+	r := f.Do("POST", refundPath("cr", "5050505050"), tok, body("ORD-PAIR-NONE", "x"))
+	wantError(t, r, http.StatusNotFound)
+}
+
 func TestRefund_Errors(t *testing.T) {
 	t.Parallel()
 	f := start(t)

@@ -282,7 +282,7 @@ func (t *tx) LockMerchant(ctx context.Context, merchantID string) error {
 	return refund.Errorf(refund.EMerchantNotFound, "", "merchant %q not found", merchantID)
 }
 
-// merchantFields maps FindMerchant's field names to columns.
+// merchantFields maps FindMerchants' field names to columns.
 var merchantFields = map[string]string{
 	"cr":         "cr",
 	"freelancer": "freelancer",

@@ -109,7 +109,7 @@ func (t *tx) SetMerchantTimeZone(ctx context.Context, merchantID, zone string) e
 	return nil
 }
 
-// merchantFields maps FindMerchant's field names to columns.
+// merchantFields maps FindMerchants' field names to columns.
 var merchantFields = map[string]string{
 	"cr":         "cr",
 	"freelancer": "freelancer",
