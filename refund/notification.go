@@ -36,7 +36,8 @@ type Notification struct {
 	Message      string
 	RRN, ARN     string
 	// Order notifications name the order (id or reference) and the void's
-	// or chargeback's amount and processor reference.
+	// or chargeback's amount and processor reference, and may name its
+	// Currency: one naming another than the order's changes nothing.
 	OrderID            string
 	Amount             int64
 	Currency           string
@@ -170,6 +171,13 @@ func (s *Service) notifyOrder(ctx context.Context, n Notification) (Notification
 		// chargebacks this sender cannot speak for.
 		s.log.Warn("processor notification about an order paid at a processor account; ignored", "notification", n.ID, "order", o.ID)
 		return NotificationOutcome{Note: "the order is paid at another processor"}, nil
+	}
+	if n.Currency != "" && !strings.EqualFold(n.Currency, o.Currency) {
+		// Applied, another currency's minor units would be taken as the
+		// order's: 5000 fils charged back would count as 50.00 SAR.
+		s.log.Warn("processor notification names another currency than its order's; ignored", "notification", n.ID,
+			"order", o.ID, "amount", n.Amount, "currency", n.Currency)
+		return NotificationOutcome{Object: o.ID, Note: fmt.Sprintf("the notification names another currency than the order's %s", o.Currency)}, nil
 	}
 	kind := AdjustmentVoid
 	if n.Type == NotifyOrderChargeback {

@@ -183,3 +183,42 @@ func TestProcessorNotifications_NotConfigured(t *testing.T) {
 	expectError(t, s.notify(newSecret(t), "msg_1", map[string]any{"type": "refund.succeeded", "data": map[string]any{"idempotency_key": "re_x"}}),
 		http.StatusNotFound, "not_found")
 }
+
+// A void or chargeback notification that names another currency than its
+// order's is not about this order's money: 5000 fils of a KWD chargeback
+// are not 50.00 SAR. It is acknowledged and not applied, as a refund
+// notification naming another currency is; one naming the order's own
+// currency, in any case, is applied.
+func TestProcessorNotifications_OrderInAnotherCurrency(t *testing.T) {
+	secret := newSecret(t)
+	s := mustStart(t, func(c *server.Config) { c.ProcessorWebhookSecret = secret })
+	for _, tc := range []struct {
+		name, typ, currency string
+		applied             bool
+		field               string
+	}{
+		{"ChargebackInKWD", "order.charged_back", "KWD", false, "charged_back_amount"},
+		{"VoidInUSD", "order.voided", "USD", false, "voided_amount"},
+		{"ChargebackInSAR", "order.charged_back", "sar", true, "charged_back_amount"},
+		{"VoidWithoutCurrency", "order.voided", "", true, "voided_amount"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			order := s.mustOrder(cardOrder("4444", 10000))
+			data := map[string]any{"order_id": order, "amount": 5000, "reference": "REF-" + tc.name}
+			if tc.currency != "" {
+				data["currency"] = tc.currency
+			}
+			got := s.notify(secret, "msg_"+tc.name, map[string]any{"type": tc.typ, "data": data})
+			if got.status != 200 || got.get("applied") != tc.applied {
+				t.Fatalf("%s in %q: %d %s; want 200, applied %v", tc.typ, tc.currency, got.status, got.raw, tc.applied)
+			}
+			want := int64(0)
+			if tc.applied {
+				want = 5000
+			}
+			if o := s.do("GET", "/v1/orders/"+order, s.key, nil); o.num(tc.field) != want || o.num("refundable_amount") != 10000-want {
+				t.Fatalf("order after a %s in %q: %s; want %s %d", tc.typ, tc.currency, o.raw, tc.field, want)
+			}
+		})
+	}
+}
