@@ -167,7 +167,8 @@ func reportStatus(s string) (processor.Status, bool) {
 // Reconcile matches a processor's report to the caller's refunds: by
 // refund id, else ARN, else RRN. Safe corrections apply themselves (a
 // refund waiting for review, or still processing, that the report shows
-// paid becomes succeeded, through the same guarded update as any answer);
+// paid becomes succeeded, through the same guarded update as any answer;
+// so does one recorded failed, when the order still has room for it);
 // every other difference becomes a discrepancy, kept once per refund and
 // kind (or per reference, for rows refundd cannot match), so reconciling
 // the same report again changes nothing. Refunds that succeeded within
@@ -414,6 +415,21 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, row Repo
 		res.Corrected, res.BookStatus = cur.Status == StatusSucceeded, string(cur.Status)
 		res.Detail = "the report shows it paid; recorded as succeeded"
 		return res, nil
+	case st == processor.Approved && r.Status == StatusFailed:
+		// The money has left: released, it could be refunded again. As on
+		// any evidence of execution, the refund becomes succeeded if the
+		// order still has room for it, and is otherwise listed.
+		res.Kind = ReconExecutedNotRecorded
+		cur, err := s.reviveIfExecuted(ctx, tx, r, processor.Result{Status: processor.Approved, Message: "settled per the processor's report"})
+		if err != nil {
+			return res, err
+		}
+		if cur.Status == StatusSucceeded {
+			res.Corrected, res.BookStatus = true, string(cur.Status)
+			res.Detail = "the report shows it paid; recorded failed, now succeeded"
+			return res, nil
+		}
+		res.Detail = "the report shows it paid, refundd has it failed, and the order has no room left for it"
 	case st == processor.Approved:
 		res.Kind = ReconExecutedNotRecorded
 		res.Detail = fmt.Sprintf("the report shows it paid, refundd has it %s", r.Status)

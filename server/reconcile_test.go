@@ -17,6 +17,7 @@ import (
 	"github.com/refundd/refundd/processor/sandbox/service"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
 // reportLine is a settlement report row for refund r, as the processor
@@ -609,6 +610,80 @@ func TestReconcile_AmbiguousColumnsAreRefused(t *testing.T) {
 			"refund_id,amount,currency,status,Amount\n"+id+",10.00,SAR,approved,9.00\n", "Content-Type", "text/csv")
 		if got.status != 200 || got.num("flagged") != tc.flagged {
 			t.Fatalf("map=amount=%s: %d %s, want %d flagged", tc.header, got.status, got.raw, tc.flagged)
+		}
+	}
+}
+
+// A refund recorded failed that the processor's report shows paid has
+// left the merchant's money: as when a sync or a notification says so,
+// it becomes succeeded when the order still has room for it, so that room
+// is not refunded a second time, and is otherwise kept failed and listed
+// as executed_not_recorded (the customer was paid twice).
+func TestReconcile_FailedRefundTheReportShowsPaid(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		void        int64 // voided after the refund failed, taking its room
+		status      string
+		refunded    int64
+		corrected   bool
+		discrepancy bool
+	}{
+		{"RoomLeft", 0, "succeeded", 4000, true, false},
+		{"NoRoomLeft", 10_000, "failed", 0, false, true},
+	} {
+		for _, store := range []string{"SQLite", "PostgreSQL"} {
+			t.Run(store+"/"+tc.name, func(t *testing.T) {
+				var opts []serverOpt
+				if store == "PostgreSQL" {
+					opts = append(opts, onDB(pgtest.URL(t, 4)))
+				}
+				s := mustStart(t, opts...)
+				order := s.mustOrder(cardOrder("0051", 10_000)) // declined by the sandbox
+				r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4000})
+				if r.status != http.StatusCreated || r.str("status") != "failed" {
+					t.Fatalf("refund: %d %s", r.status, r.raw)
+				}
+				id := r.str("id")
+				if tc.void > 0 {
+					if v := s.do("POST", "/v1/orders/"+order+"/voids", s.key, map[string]any{"amount": tc.void}); v.status != http.StatusCreated {
+						t.Fatalf("void: %d %s", v.status, v.raw)
+					}
+				}
+				for run := range 2 {
+					got := s.reconcile("refund_id,amount,currency,status,date\n" + id + ",40.00,SAR,approved,2026-03-01\n")
+					if got.status != 200 {
+						t.Fatalf("run %d: reconcile: %d %s", run, got.status, got.raw)
+					}
+					// Reconciled again, a revived refund matches.
+					kind, corrected := "executed_not_recorded", tc.corrected && run == 0
+					if tc.corrected && run == 1 {
+						kind = "matched"
+					}
+					res := got.get("results").([]any)[0].(map[string]any)
+					if res["kind"] != kind || res["corrected"] != corrected || res["flagged"] != tc.discrepancy {
+						t.Fatalf("run %d: the row came to %v; want %s, corrected %v, flagged %v", run, res, kind, corrected, tc.discrepancy)
+					}
+					if st := s.do("GET", "/v1/refunds/"+id, s.key, nil).str("status"); st != tc.status {
+						t.Fatalf("run %d: refund is %s, want %s", run, st, tc.status)
+					}
+					o := s.do("GET", "/v1/orders/"+order, s.key, nil)
+					if o.num("refunded_amount") != tc.refunded || o.num("pending_refund_amount") != 0 || o.num("refundable_amount") != 10_000-tc.void-tc.refunded {
+						t.Fatalf("run %d: order after the report: %s", run, o.raw)
+					}
+					d := s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any)
+					if tc.discrepancy != (len(d) == 1) || len(d) > 1 {
+						t.Fatalf("run %d: discrepancies %v, want one: %v", run, d, tc.discrepancy)
+					}
+				}
+				// One refund.succeeded event when it was revived, one
+				// refund.discrepancy when it was listed.
+				for typ, want := range map[string]bool{"refund.succeeded": tc.corrected, "refund.discrepancy": tc.discrepancy} {
+					ev := s.do("GET", "/v1/events?type="+typ, s.key, nil).get("data").([]any)
+					if n := map[bool]int{true: 1, false: 0}[want]; len(ev) != n {
+						t.Fatalf("%d %s events, want %d", len(ev), typ, n)
+					}
+				}
+			})
 		}
 	}
 }
