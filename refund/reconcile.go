@@ -281,7 +281,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		seen = map[string]bool{}
 		now := s.now()
 		for _, row := range rows {
-			res, err := s.reconcileRow(ctx, tx, p, row, now)
+			res, err := s.reconcileRow(ctx, tx, p, account, row, now)
 			if err != nil {
 				return err
 			}
@@ -365,31 +365,49 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	return out, nil
 }
 
-func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, row ReportRow, now time.Time) (ReconcileResult, error) {
+// reconcileRow matches one row by refund id, else ARN, else RRN; an ARN
+// or RRN among the refunds of the report's processor account (all the
+// merchant's for "").
+func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account string, row ReportRow, now time.Time) (ReconcileResult, error) {
 	st, _ := reportStatus(row.Status)
 	res := ReconcileResult{Line: row.Line, Currency: row.Currency, ReportAmount: row.Amount, ReportStatus: row.Status}
 	var r *Refund
-	var err error
+	var shared string // an ARN or RRN that names more than one refund
 	for _, try := range []struct{ field, value string }{{"id", row.RefundID}, {"arn", row.ARN}, {"rrn", row.RRN}} {
 		if try.value == "" {
 			continue
 		}
 		if try.field == "id" {
-			r, err = tx.GetRefund(ctx, p.MerchantID, try.value)
-		} else {
-			r, err = tx.FindRefund(ctx, p.MerchantID, try.field, try.value)
+			var err error
+			if r, err = tx.GetRefund(ctx, p.MerchantID, try.value); err == nil {
+				break
+			} else if ErrorCode(err) != ERefundNotFound {
+				return res, err
+			}
+			r = nil
+			continue
 		}
-		if err == nil {
-			break
-		}
-		if ErrorCode(err) != ERefundNotFound {
+		// Processors number refunds each on their own: an ARN or RRN
+		// names this report's processor's refund, and one that names
+		// several names none for certain.
+		found, err := tx.FindRefunds(ctx, p.MerchantID, account, try.field, try.value, 2)
+		if err != nil {
 			return res, err
 		}
-		r = nil
+		if len(found) == 1 {
+			r = found[0]
+			break
+		}
+		if len(found) > 1 && shared == "" {
+			shared = strings.ToUpper(try.field)
+		}
 	}
 	if r == nil {
 		res.Kind, res.Reference = ReconUnknownToRefundd, firstOf(row.RefundID, row.ARN, row.RRN)
 		res.Detail = "the report lists a refund refundd does not know"
+		if shared != "" {
+			res.Detail = fmt.Sprintf("the report's %s names more than one refund (give the report's processor, or the refund id)", shared)
+		}
 		return res, s.flag(ctx, tx, &res, p.MerchantID, "", "", now)
 	}
 	res.RefundID, res.BookAmount, res.BookStatus = r.ID, r.Amount, string(r.Status)

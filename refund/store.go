@@ -162,9 +162,11 @@ type Tx interface {
 	CreateRefund(ctx context.Context, r *Refund) error
 	// GetRefund returns ERefundNotFound; merchantID "" matches any.
 	GetRefund(ctx context.Context, merchantID, id string) (*Refund, error)
-	// FindRefund finds a merchant's refund by its "arn" or "rrn".
-	// Returns ERefundNotFound.
-	FindRefund(ctx context.Context, merchantID, field, value string) (*Refund, error)
+	// FindRefunds finds up to limit of a merchant's refunds by their
+	// "arn" or "rrn", oldest first; processorAccount, when not "", keeps
+	// those of that processor account's orders. Processors number their
+	// refunds each on their own, so one's ARN or RRN can be another's.
+	FindRefunds(ctx context.Context, merchantID, processorAccount, field, value string, limit int) ([]*Refund, error)
 	// GetRefundByMerchantReference finds a refund by the reference it was
 	// given on one surface (references are unique per merchant and
 	// surface). Returns ERefundNotFound.

@@ -687,3 +687,81 @@ func TestReconcile_FailedRefundTheReportShowsPaid(t *testing.T) {
 		}
 	}
 }
+
+// Two processors number their refunds on their own, so one's RRN (and
+// ARN) can be another's: here acq-a declined a refund and acq-b paid one
+// under the same RRN. acq-b's report naming its refund by RRN alone is
+// about acq-b's refund, not the merchant's oldest refund with that RRN:
+// acq-a's declined refund stays failed, its 15.00 released, nothing is
+// flagged. A report for all the merchant's refunds cannot tell the two
+// apart: the row matches neither and is listed as unknown, and nothing
+// is changed.
+func TestReconcile_ReferenceSharedByTwoProcessors(t *testing.T) {
+	s := mustStart(t, func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+	for _, name := range []string{"acq-a", "acq-b"} {
+		svc, err := service.New(sandbox.New(sandbox.Config{}), service.Faults{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(svc.Handler())
+		t.Cleanup(ts.Close)
+		if _, err := s.Service.AddProcessorAccount(context.Background(), s.mer.ID,
+			refund.ProcessorAccountInput{Name: name, Kind: "acquirer", URL: ts.URL}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refundVia := func(name, last4, status string) (reply, string) {
+		o := cardOrder(last4, 10_000)
+		o["processor"], o["processor_order_id"] = name, "PAY-"+name
+		order := s.mustOrder(o)
+		r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 1500})
+		if r.status != http.StatusCreated || r.str("status") != status {
+			t.Fatalf("refund via %s: %d %s", name, r.status, r.raw)
+		}
+		return r, order
+	}
+	a, aOrder := refundVia("acq-a", "0051", "failed")
+	b, _ := refundVia("acq-b", "4444", "succeeded")
+	if a.str("rrn") == "" || a.str("rrn") != b.str("rrn") {
+		t.Fatalf("the two refunds' RRNs are %q and %q; the test needs them equal", a.str("rrn"), b.str("rrn"))
+	}
+	row := "rrn,amount,currency,status,date\n" + b.str("rrn") + ",15.00,SAR,approved,2026-03-01\n"
+	for _, tc := range []struct {
+		name, query string
+		flagged     map[string]string // refund id or reference -> kind
+	}{
+		{"ItsProcessor", "?processor=acq-b", map[string]string{}},
+		// (acq-b's refund is not missing: acq-b's own report listed it.)
+		{"AllProcessors", "", map[string]string{b.str("rrn"): "unknown_to_refundd"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := s.do("POST", "/v1/reconciliations"+tc.query, s.key, row, "Content-Type", "text/csv")
+			if got.status != 200 {
+				t.Fatalf("reconcile: %d %s", got.status, got.raw)
+			}
+			flagged := map[string]string{}
+			for _, x := range got.get("results").([]any) {
+				m := x.(map[string]any)
+				if m["corrected"] == true {
+					t.Fatalf("the report corrected %v", m)
+				}
+				if m["flagged"] == true {
+					id, _ := m["refund_id"].(string)
+					if id == "" {
+						id, _ = m["reference"].(string)
+					}
+					flagged[id] = m["kind"].(string)
+				}
+			}
+			if fmt.Sprint(flagged) != fmt.Sprint(tc.flagged) {
+				t.Fatalf("flagged %v, want %v: %s", flagged, tc.flagged, got.raw)
+			}
+			if st := s.do("GET", "/v1/refunds/"+a.str("id"), s.key, nil).str("status"); st != "failed" {
+				t.Fatalf("acq-a's declined refund is %s after acq-b's report", st)
+			}
+			if o := s.do("GET", "/v1/orders/"+aOrder, s.key, nil); o.num("refunded_amount") != 0 || o.num("refundable_amount") != 10_000 {
+				t.Fatalf("acq-a's order after acq-b's report: %s", o.raw)
+			}
+		})
+	}
+}

@@ -134,14 +134,22 @@ func (s *Store) Now(ctx context.Context) (time.Time, error) {
 	return now.UTC(), nil
 }
 
-// FindRefund finds a merchant's refund by its ARN or RRN (field "arn" or
-// "rrn"), as a processor's report names it. ERefundNotFound.
-func (t *tx) FindRefund(ctx context.Context, merchantID, field, value string) (*refund.Refund, error) {
-	if (field != "arn" && field != "rrn") || value == "" {
-		return nil, refund.Errorf(refund.ERefundNotFound, "", "refund not found")
+// FindRefunds finds up to limit of a merchant's refunds by their ARN or
+// RRN (field "arn" or "rrn"), oldest first, of one processor account's
+// orders when processorAccount is not "".
+func (t *tx) FindRefunds(ctx context.Context, merchantID, processorAccount, field, value string, limit int) ([]*refund.Refund, error) {
+	if (field != "arn" && field != "rrn") || value == "" || limit <= 0 {
+		return nil, nil
 	}
-	return t.getRefund(ctx, `SELECT `+refundSelect+` FROM refunds WHERE merchant_id = $1 AND `+field+` = $2 ORDER BY id LIMIT 1`,
-		[]any{merchantID, value}, value)
+	// The literal <> '' lets the partial index on the field answer a
+	// bound value.
+	query, args := `SELECT `+refundSelect+` FROM refunds WHERE merchant_id = $1 AND `+field+` = $2 AND `+field+` <> ''`, []any{merchantID, value}
+	if processorAccount != "" {
+		query, args = query+` AND order_id IN (SELECT id FROM orders WHERE processor_account = $4 AND processor_account <> '')`, append(args, limit, processorAccount)
+	} else {
+		args = append(args, limit)
+	}
+	return queryAll(ctx, t, "find refunds", query+` ORDER BY id LIMIT $3`, scanRefund, args...)
 }
 
 // RecoverSucceededAt fills in when the merchant's succeeded (or since

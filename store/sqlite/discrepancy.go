@@ -158,14 +158,20 @@ func (s *Store) Now(context.Context) (time.Time, error) {
 	return time.Now(), nil
 }
 
-// FindRefund finds a merchant's refund by its ARN or RRN (field "arn" or
-// "rrn"), as a processor's report names it. ERefundNotFound.
-func (t *tx) FindRefund(ctx context.Context, merchantID, field, value string) (*refund.Refund, error) {
-	if (field != "arn" && field != "rrn") || value == "" {
-		return nil, refund.Errorf(refund.ERefundNotFound, "", "refund not found")
+// FindRefunds finds up to limit of a merchant's refunds by their ARN or
+// RRN (field "arn" or "rrn"), oldest first, of one processor account's
+// orders when processorAccount is not "".
+func (t *tx) FindRefunds(ctx context.Context, merchantID, processorAccount, field, value string, limit int) ([]*refund.Refund, error) {
+	if (field != "arn" && field != "rrn") || value == "" || limit <= 0 {
+		return nil, nil
 	}
-	return t.getRefund(ctx, `SELECT `+refundSelect+` FROM refunds WHERE merchant_id = ? AND `+field+` = ? ORDER BY id LIMIT 1`,
-		[]any{merchantID, value}, value)
+	// The literal <> '' lets the partial index on the field answer a
+	// bound value.
+	query, args := `SELECT `+refundSelect+` FROM refunds WHERE merchant_id = ? AND `+field+` = ? AND `+field+` <> ''`, []any{merchantID, value}
+	if processorAccount != "" {
+		query, args = query+` AND order_id IN (SELECT id FROM orders WHERE processor_account = ? AND processor_account <> '')`, append(args, processorAccount)
+	}
+	return t.queryRefunds(ctx, "find refunds", query+` ORDER BY id`+limitSQL(limit, 0), args...)
 }
 
 // RecoverSucceededAt fills in when the merchant's succeeded (or since

@@ -121,6 +121,48 @@ var discrepancyTests = []test{
 			t.Fatalf("%d discrepancies, want 4", len(all))
 		}
 	}},
+	{"FindRefundsByReference", func(t *testing.T, f *fixture) {
+		// A report's ARN or RRN: the merchant's refunds that carry it,
+		// oldest first, up to the limit; one processor account's when
+		// named (two processors can number refunds alike); never another
+		// merchant's.
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		oa := f.mustCreateOrder(m1.ID)
+		ob := f.mustCreateOrder(m1.ID, func(o *refund.Order) { o.ProcessorAccountID, o.ProcessorOrderID = "pa_b", "PAY-B" })
+		oc := f.mustCreateOrder(m2.ID)
+		mk := func(o *refund.Order, seq int, rrn, arn string) string {
+			r := f.mustCreateRefund(o, func(r *refund.Refund) { r.Seq = seq })
+			r.RRN, r.ARN = rrn, arn
+			f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateRefund(f.ctx, r) })
+			return r.ID
+		}
+		a := mk(oa, 1, "634100000001", "")
+		b := mk(ob, 1, "634100000001", "74000006341000000000016")
+		mk(oc, 1, "634100000001", "74000006341000000000016") // m2's
+		for _, tc := range []struct {
+			name, account, field, value string
+			limit                       int
+			want                        []string
+		}{
+			{"RRN", "", "rrn", "634100000001", 5, []string{a, b}},
+			{"Limit", "", "rrn", "634100000001", 1, []string{a}},
+			{"ProcessorAccount", "pa_b", "rrn", "634100000001", 5, []string{b}},
+			{"OtherProcessorAccount", "pa_c", "rrn", "634100000001", 5, nil},
+			{"ARN", "", "arn", "74000006341000000000016", 5, []string{b}},
+			{"Unknown", "", "rrn", "634100000002", 5, nil},
+			{"Empty", "", "arn", "", 5, nil},
+			{"OtherField", "", "id", a, 5, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var got []*refund.Refund
+				f.mustView(func(tx refund.Tx) (err error) {
+					got, err = tx.FindRefunds(f.ctx, m1.ID, tc.account, tc.field, tc.value, tc.limit)
+					return err
+				})
+				wantIDs(t, "FindRefunds", got, tc.want...)
+			})
+		}
+	}},
 	{"SucceededRefunds", func(t *testing.T, f *fixture) {
 		// Which refunds succeeded in [From, To), by when they succeeded,
 		// not when they were made; succeeded still; a page at a time in
