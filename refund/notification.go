@@ -73,6 +73,9 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 	if n.RefundID == "" || len(n.RefundID) > 128 {
 		return NotificationOutcome{}, Errorf(EInvalidRequest, "idempotency_key", "idempotency_key names the refund")
 	}
+	if err := CheckLookup("idempotency_key", n.RefundID); err != nil {
+		return NotificationOutcome{}, err // as on every store, not "unknown" on one and refused on another
+	}
 	if n.Amount < 0 {
 		return NotificationOutcome{}, Errorf(EInvalidRequest, "amount", "amount is the refund's, in minor units")
 	}
@@ -141,6 +144,9 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 func (s *Service) notifyOrder(ctx context.Context, n Notification) (NotificationOutcome, error) {
 	if n.OrderID == "" || len(n.OrderID) > 128 {
 		return NotificationOutcome{}, Errorf(EInvalidRequest, "order_id", "order_id names the order")
+	}
+	if err := CheckLookup("order_id", n.OrderID); err != nil {
+		return NotificationOutcome{}, err
 	}
 	ref := n.ProcessorReference
 	if ref == "" {

@@ -256,6 +256,13 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		if r.RefundID == "" && r.ARN == "" && r.RRN == "" {
 			return nil, Errorf(EInvalidRequest, "refund_id", "line %d names no refund id, ARN or RRN", r.Line)
 		}
+		for _, f := range []struct{ param, value string }{{"refund_id", r.RefundID}, {"arn", r.ARN}, {"rrn", r.RRN}} {
+			// No refund has such a name, and PostgreSQL refuses to look
+			// for one where SQLite finds nothing: refused on both.
+			if CheckLookup(f.param, f.value) != nil {
+				return nil, Errorf(EInvalidRequest, f.param, "line %d: the %s must be UTF-8 text without NUL characters", r.Line, f.param)
+			}
+		}
 	}
 	if opt.From.IsZero() && lastDay.Sub(firstDay) >= MaxReportDays*oneDay+opt.SettlementLag+oneDay {
 		return nil, Errorf(EInvalidRequest, "date", "the rows are dated from %s to %s; a report covers at most %d days, its rows the settlement lag and a day more: split it, or give its days (from and to)",

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/postgres/pgtest"
 	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 	"github.com/refundd/refundd/webhook"
 )
@@ -218,6 +219,56 @@ func TestProcessorNotifications_OrderInAnotherCurrency(t *testing.T) {
 			}
 			if o := s.do("GET", "/v1/orders/"+order, s.key, nil); o.num(tc.field) != want || o.num("refundable_amount") != 10000-want {
 				t.Fatalf("order after a %s in %q: %s; want %s %d", tc.typ, tc.currency, o.raw, tc.field, want)
+			}
+		})
+	}
+}
+
+// A report row or a notification naming its refund or order by text no
+// store can hold (a NUL, bytes that are not UTF-8) names nothing refundd
+// has: it is refused (400 invalid_request, naming the field) on both
+// stores, where SQLite answered it as unknown, recording a discrepancy
+// about it, and PostgreSQL refused it.
+func TestProcessorTruth_IDsNoStoreCanHold(t *testing.T) {
+	for _, store := range []string{"SQLite", "PostgreSQL"} {
+		t.Run(store, func(t *testing.T) {
+			secret := newSecret(t)
+			opts := []serverOpt{func(c *server.Config) { c.ProcessorWebhookSecret = secret }}
+			if store == "PostgreSQL" {
+				opts = append(opts, onDB(pgtest.URL(t, 4)))
+			}
+			s := mustStart(t, opts...)
+			for _, tc := range []struct {
+				name, param string
+				send        func() reply
+			}{
+				{"ReportRefundIDWithNUL", "refund_id", func() reply {
+					return s.reconcile("refund_id,amount,currency,status,date\nre_\x00x,1.00,SAR,approved,2026-03-01\n")
+				}},
+				{"ReportARNNotUTF8", "arn", func() reply {
+					return s.reconcile("arn,amount,currency,status,date\n7400\xff,1.00,SAR,approved,2026-03-01\n")
+				}},
+				{"ReportRRNWithNUL", "rrn", func() reply {
+					return s.reconcile("rrn,amount,currency,status,date\n6341\x00,1.00,SAR,approved,2026-03-01\n")
+				}},
+				{"NotificationRefundWithNUL", "idempotency_key", func() reply {
+					return s.notify(secret, "msg_nul_refund", map[string]any{"type": "refund.succeeded", "data": map[string]any{"idempotency_key": "re_\x00"}})
+				}},
+				{"NotificationOrderWithNUL", "order_id", func() reply {
+					return s.notify(secret, "msg_nul_order", map[string]any{"type": "order.charged_back",
+						"data": map[string]any{"order_id": "ord_\x00", "amount": 100, "reference": "CB-1"}})
+				}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					got := tc.send()
+					expectError(t, got, http.StatusBadRequest, "invalid_request")
+					if p := got.str("error", "param"); p != tc.param {
+						t.Fatalf("param %q, want %q: %s", p, tc.param, got.raw)
+					}
+					if d := s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any); len(d) != 0 {
+						t.Fatalf("discrepancies recorded: %v", d)
+					}
+				})
 			}
 		})
 	}
