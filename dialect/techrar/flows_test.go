@@ -457,6 +457,38 @@ func TestList(t *testing.T) {
 	}
 }
 
+// TestList_PageSizeAsDRF: a page_size that is no positive integer is
+// Django REST framework's default page size, and one above the most is
+// the most, as DRF's PageNumberPagination reads it; neither is refused.
+func TestList_PageSizeAsDRF(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	for i := range 21 {
+		s.Order(seedOrder(fmt.Sprintf("ORD-S%d", i)))
+	}
+	for _, tc := range []struct {
+		name, query string
+		results     int
+	}{
+		{"Three", "?page_size=3", 3},
+		{"Zero", "?page_size=0", 20},
+		{"Negative", "?page_size=-1", 20},
+		{"NotANumber", "?page_size=abc", 20},
+		{"Fraction", "?page_size=1.5", 20},
+		{"Empty", "?page_size=", 20},
+		{"AboveTheMost", "?page_size=500", 21},
+		{"BeyondInt64", "?page_size=99999999999999999999", 21},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := get(s, base+tc.query)
+			results, _ := r.Get("results").([]any)
+			if r.Status != 200 || r.Str("count") != "21" || len(results) != tc.results {
+				t.Fatalf("want 200 with %d of 21, got %d %.300s", tc.results, r.Status, r.Raw)
+			}
+		})
+	}
+}
+
 // TestList_PageBeyondTheLast: a page past the last one is Django REST
 // framework's 404 "Invalid page.", not an empty page whose previous link
 // points at another page past the end; the first page of an empty list is

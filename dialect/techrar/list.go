@@ -28,17 +28,19 @@ type listJSON struct {
 	Results  []invoiceJSON `json:"results"`
 }
 
-// positive reads a positive integer query parameter (def when absent).
-func positive(q url.Values, name string, def, most int) (int, error) {
-	s := q.Get(name)
-	if s == "" {
-		return def, nil
+// pageSize reads page_size as Django REST framework's
+// PageNumberPagination does: a positive integer, at most most (a larger
+// one, however large, is most); anything else, absent, zero, negative or
+// no integer, is the default. DRF refuses no page size.
+func pageSize(q url.Values, def, most int) int {
+	n, err := strconv.Atoi(q.Get("page_size"))
+	switch {
+	case errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(q.Get("page_size"), "-"):
+		return most
+	case err != nil || n < 1:
+		return def
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > most {
-		return 0, refund.Errorf(refund.EInvalidRequest, name, "%s must be an integer from 1 to %d", name, most)
-	}
-	return n, nil
+	return min(n, most)
 }
 
 // codeInvalidPage is Django REST framework's answer to a page past the
@@ -77,11 +79,7 @@ func (t *Techrar) list(w http.ResponseWriter, r *http.Request) {
 		}
 		page = n
 	}
-	size, err := positive(q, "page_size", defaultPageSize, maxPageSize)
-	if err != nil {
-		t.fail(w, r, err)
-		return
-	}
+	size := pageSize(q, defaultPageSize, maxPageSize)
 	f := refund.InvoiceFilter{Type: refund.InvoiceType(q.Get("type")), Status: refund.InvoiceStatus(q.Get("status")),
 		ZATCAStatus: refund.ZATCAStatus(q.Get("zatca_status")), Serial: q.Get("serial"), Offset: (page - 1) * size, Limit: size}
 	if s := q.Get("order_id"); s != "" {

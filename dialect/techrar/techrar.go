@@ -50,8 +50,10 @@
 //     numbers printed with the currency's decimals (KWD 1.005).
 //   - The list is paginated as Django REST framework does:
 //     {"count","next","previous","results"}, page from 1, page_size up to
-//     100 (default 20), newest first; a page past the last (only the
-//     first may be empty), or one that is no page number, is 404
+//     100 (default 20; a larger one is 100, and one that is no positive
+//     integer the default, as DRF reads it), newest first; a page past
+//     the last (only the first may be empty), or one that is no page
+//     number, is 404
 //     {"detail":"Invalid page.","code":"invalid_page"}; page=last is the
 //     last page.
 //   - Errors answer {"detail":"<message>","code":"<refundd error code>"}
