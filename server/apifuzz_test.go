@@ -39,12 +39,20 @@ import (
 // entries, webhook endpoints); every native reply a route gives has a
 // status its OpenAPI operation documents and matches that response's
 // schema.
+//
+// Under the race detector (the README's test command) it walks every
+// route on SQLite with one case in eight: the whole walk, about 90 s of
+// CPU there, would take a tenth of CI's test phase. .ci/run runs it whole
+// without the race detector.
 func TestAPIFuzz(t *testing.T) {
 	// Two shards, each on its own server, share the machine's cores. On
 	// PostgreSQL, which refuses more text than SQLite, the cases whose
 	// text or number a store may not hold run again.
 	storeBound := regexp.MustCompile(`nul|invalidUTF8|long|Int64|%00|%FF`)
 	for _, b := range backends {
+		if raceEnabled && b.name != "SQLite" {
+			continue
+		}
 		t.Run(b.name, func(t *testing.T) {
 			for shard := range 2 {
 				t.Run(fmt.Sprint("Shard", shard), func(t *testing.T) {
@@ -52,6 +60,10 @@ func TestAPIFuzz(t *testing.T) {
 					only := func(string) bool { return true }
 					if b.name != "SQLite" {
 						only = storeBound.MatchString
+					}
+					if raceEnabled {
+						n := 0
+						only = func(name string) bool { n++; return name == "valid" || n%8 == 0 }
 					}
 					fuzzRoutes(t, b.start(t), shard, 2, only)
 				})
