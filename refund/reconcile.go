@@ -433,7 +433,7 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 	case st == processor.Approved && (r.Status == StatusRequiresReview || r.Status == StatusProcessing):
 		// Safe: the processor says it paid; record it as any answer is.
 		res.Kind = ReconExecutedNotRecorded
-		cur, err := s.apply(ctx, tx, r.ID, r.Version, processor.Result{Status: processor.Approved, Message: "settled per the processor's report"}, nil, "reconciliation")
+		cur, err := s.apply(ctx, tx, r.ID, r.Version, settled(r), nil, "reconciliation")
 		if err != nil {
 			return res, err
 		}
@@ -445,7 +445,7 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 		// any evidence of execution, the refund becomes succeeded if the
 		// order still has room for it, and is otherwise listed.
 		res.Kind = ReconExecutedNotRecorded
-		cur, err := s.reviveIfExecuted(ctx, tx, r, processor.Result{Status: processor.Approved, Message: "settled per the processor's report"})
+		cur, err := s.reviveIfExecuted(ctx, tx, r, settled(r))
 		if err != nil {
 			return res, err
 		}
@@ -463,6 +463,14 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 		res.Detail = fmt.Sprintf("the report says %s, refundd has it %s", row.Status, r.Status)
 	}
 	return res, s.flag(ctx, tx, &res, p.MerchantID, r.ID, r.OrderID, now)
+}
+
+// settled is the processor's word, in its report, that r was paid. It
+// carries r's own ARN and RRN: an answer replaces a refund's references,
+// and a refund the report names by them alone must keep them, or the
+// same report reconciled again finds no refund for its row.
+func settled(r *Refund) processor.Result {
+	return processor.Result{Status: processor.Approved, Message: "settled per the processor's report", ARN: r.ARN, RRN: r.RRN}
 }
 
 // unlisted calls fn for each refund of the report's processor account

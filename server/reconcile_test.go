@@ -765,3 +765,41 @@ func TestReconcile_ReferenceSharedByTwoProcessors(t *testing.T) {
 		})
 	}
 }
+
+// A refund declined with an RRN, which the report names by that RRN alone
+// as paid, is revived; it keeps its RRN (the report gives no other), so
+// the same report reconciled again matches it rather than listing the
+// row as a refund refundd does not know.
+func TestReconcile_RevivedByReferenceKeepsIt(t *testing.T) {
+	for _, store := range []string{"SQLite", "PostgreSQL"} {
+		t.Run(store, func(t *testing.T) {
+			var opts []serverOpt
+			if store == "PostgreSQL" {
+				opts = append(opts, onDB(pgtest.URL(t, 4)))
+			}
+			s := mustStart(t, opts...)
+			order := s.mustOrder(cardOrder("0051", 10_000)) // declined by the sandbox
+			r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4000})
+			if r.status != http.StatusCreated || r.str("status") != "failed" || r.str("rrn") == "" {
+				t.Fatalf("refund: %d %s", r.status, r.raw)
+			}
+			id, rrn := r.str("id"), r.str("rrn")
+			for run := range 2 {
+				got := s.reconcile("rrn,amount,currency,status,date\n" + rrn + ",40.00,SAR,approved,2026-03-01\n")
+				if got.status != 200 {
+					t.Fatalf("run %d: reconcile: %d %s", run, got.status, got.raw)
+				}
+				res := got.get("results").([]any)[0].(map[string]any)
+				if want := map[int]string{0: "executed_not_recorded", 1: "matched"}[run]; res["kind"] != want || res["refund_id"] != id {
+					t.Fatalf("run %d: the row came to %v; want %s of %s", run, res, want, id)
+				}
+				if got := s.do("GET", "/v1/refunds/"+id, s.key, nil); got.str("status") != "succeeded" || got.str("rrn") != rrn {
+					t.Fatalf("run %d: refund after the report: %s", run, got.raw)
+				}
+				if d := s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any); len(d) != 0 {
+					t.Fatalf("run %d: discrepancies %v, want none", run, d)
+				}
+			}
+		})
+	}
+}
