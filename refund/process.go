@@ -259,7 +259,7 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 	if res.Reference != "" {
 		r.ProcessorReference = res.Reference
 	}
-	r.ResponseCode, r.RRN, r.STAN, r.AuthCode, r.ARN = res.ResponseCode, res.RRN, res.STAN, res.AuthCode, res.ARN
+	recordAnswer(r, res)
 	switch res.Status {
 	case processor.Approved:
 		r.FailureCode, r.FailureMessage = "", ""
@@ -774,11 +774,28 @@ func (s *Service) reviveIfExecuted(ctx context.Context, tx Tx, r *Refund, res pr
 		return nil, err
 	}
 	cur.FailureCode, cur.FailureMessage = "", ""
-	cur.ResponseCode, cur.RRN, cur.STAN, cur.AuthCode, cur.ARN = res.ResponseCode, res.RRN, res.STAN, res.AuthCode, res.ARN
+	recordAnswer(cur, res)
 	if err := s.finish(ctx, tx, cur, StatusSucceeded, fmt.Sprintf("processor reports it executed (%s) after it was recorded failed", res.ResponseCode), Commit, now); err != nil {
 		return nil, err
 	}
 	return cur, s.recordTransaction(ctx, tx, cur, TxSucceeded, res, now)
+}
+
+// recordAnswer records on r the processor's answer res: its response code,
+// the latest answer's, and each reference (RRN, STAN, auth code, ARN) res
+// carries. One it does not carry keeps r's: a notification, a report or a
+// lookup that names none says nothing about them, and a report naming the
+// refund by its RRN alone must still find it.
+func recordAnswer(r *Refund, res processor.Result) {
+	r.ResponseCode = res.ResponseCode
+	for _, ref := range []struct {
+		to   *string
+		from string
+	}{{&r.RRN, res.RRN}, {&r.STAN, res.STAN}, {&r.AuthCode, res.AuthCode}, {&r.ARN, res.ARN}} {
+		if ref.from != "" {
+			*ref.to = ref.from
+		}
+	}
 }
 
 // ResolveInput settles a refund waiting for review.

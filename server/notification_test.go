@@ -140,6 +140,33 @@ func TestProcessorNotifications(t *testing.T) {
 	expectError(t, s.notify(secret, "msg_6", map[string]any{"type": "refund.teleported", "data": map[string]any{}}), http.StatusBadRequest, "invalid_request")
 }
 
+// TestProcessorNotifications_RevivalKeepsTheReferences: a refund the
+// processor declined with its RRN, then reports executed in a notification
+// that names no references, keeps the RRN it had: an answer that carries
+// none says nothing about them, and a report naming the refund by its RRN
+// alone must still find it. The revival blanked them.
+func TestProcessorNotifications_RevivalKeepsTheReferences(t *testing.T) {
+	secret := newSecret(t)
+	s := mustStart(t, func(c *server.Config) { c.ProcessorWebhookSecret = secret })
+	order := s.mustOrder(cardOrder("0051", 10_000)) // declined by the sandbox
+	r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4000})
+	if r.status != http.StatusCreated || r.str("status") != "failed" || r.str("rrn") == "" {
+		t.Fatalf("refund: %d %s", r.status, r.raw)
+	}
+	id, rrn := r.str("id"), r.str("rrn")
+	got := s.notify(secret, "msg_revive", map[string]any{"type": "refund.succeeded", "data": map[string]any{"idempotency_key": id, "response_code": "00"}})
+	if got.status != 200 || got.get("applied") != true || got.str("status") != "succeeded" {
+		t.Fatalf("notification: %d %s", got.status, got.raw)
+	}
+	if got := s.do("GET", "/v1/refunds/"+id, s.key, nil); got.str("status") != "succeeded" || got.str("rrn") != rrn || got.str("response_code") != "00" {
+		t.Fatalf("refund after the notification: %s; want succeeded, rrn %s, response code 00", got.raw, rrn)
+	}
+	rec := s.reconcile("rrn,amount,currency,status,date\n" + rrn + ",40.00,SAR,approved,2026-03-01\n")
+	if res := rec.get("results").([]any)[0].(map[string]any); rec.status != 200 || res["kind"] != "matched" || res["refund_id"] != id {
+		t.Fatalf("a report naming it by its RRN: %d %s", rec.status, rec.raw)
+	}
+}
+
 // A refund notification that names an amount or currency other than its
 // refund's is about another refund under the same key (two installations
 // sending to one processor): acknowledged, never applied, so that refund's
