@@ -483,19 +483,7 @@ func TestReconcile_SettlementLag(t *testing.T) {
 // (processor=NAME): the other processor's refunds are not missing from
 // it, and the two reports of one day do not replace each other.
 func TestReconcile_ByProcessor(t *testing.T) {
-	s := mustStart(t, func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
-	for _, name := range []string{"acq-a", "acq-b"} {
-		svc, err := service.New(sandbox.New(sandbox.Config{}), service.Faults{}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(svc.Handler())
-		t.Cleanup(ts.Close)
-		if _, err := s.Service.AddProcessorAccount(context.Background(), s.mer.ID,
-			refund.ProcessorAccountInput{Name: name, Kind: "acquirer", URL: ts.URL}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s := withTwoAcquirers(t)
 	refundVia := func(name string) reply {
 		o := cardOrder("4444", 10_000)
 		o["processor"], o["processor_order_id"] = name, "PAY-"+name
@@ -697,19 +685,7 @@ func TestReconcile_FailedRefundTheReportShowsPaid(t *testing.T) {
 // apart: the row matches neither and is listed as unknown, and nothing
 // is changed.
 func TestReconcile_ReferenceSharedByTwoProcessors(t *testing.T) {
-	s := mustStart(t, func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
-	for _, name := range []string{"acq-a", "acq-b"} {
-		svc, err := service.New(sandbox.New(sandbox.Config{}), service.Faults{}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(svc.Handler())
-		t.Cleanup(ts.Close)
-		if _, err := s.Service.AddProcessorAccount(context.Background(), s.mer.ID,
-			refund.ProcessorAccountInput{Name: name, Kind: "acquirer", URL: ts.URL}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s := withTwoAcquirers(t)
 	refundVia := func(name, last4, status string) (reply, string) {
 		o := cardOrder(last4, 10_000)
 		o["processor"], o["processor_order_id"] = name, "PAY-"+name
@@ -802,4 +778,24 @@ func TestReconcile_RevivedByReferenceKeepsIt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withTwoAcquirers starts a server whose merchant has two processor
+// accounts, acq-a and acq-b, each an acquirer sandbox of its own.
+func withTwoAcquirers(t *testing.T) *testServer {
+	t.Helper()
+	s := mustStart(t, func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+	for _, name := range []string{"acq-a", "acq-b"} {
+		svc, err := service.New(sandbox.New(sandbox.Config{}), service.Faults{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(svc.Handler())
+		t.Cleanup(ts.Close)
+		if _, err := s.Service.AddProcessorAccount(context.Background(), s.mer.ID,
+			refund.ProcessorAccountInput{Name: name, Kind: "acquirer", URL: ts.URL}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
 }

@@ -23,16 +23,7 @@ func TestRefund_AlreadyRefundedWordings(t *testing.T) {
 		`{"title":"Bad Request","status":400,"detail":"Order has been refunded before"}`,
 	} {
 		fk := &fake{refund: []reply{{400, body, nil}}}
-		srv := httptest.NewServer(fk)
-		t.Cleanup(srv.Close)
-		c, err := paylink.New(processor.Account{URL: srv.URL, Credential: "APP_ID_1:secret",
-			Options: map[string]string{paylink.OptMerchantKey: "cr", paylink.OptMerchantValue: "1010101010"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := processor.Request{IdempotencyKey: "re_1", Amount: 12500, OrderAmount: 12500, Currency: "SAR",
-			ProcessorOrderID: "1722731077436"}
-		res, err := c.Refund(context.Background(), req)
+		res, err := refundAt(t, fk)
 		var te *processor.TransientError
 		if !errors.As(err, &te) || te.NotExecuted {
 			t.Errorf("%s: the order was already refunded, perhaps by this refund: want an unknown outcome, got %+v %v", body, res, err)
@@ -47,16 +38,7 @@ func TestRefund_AlreadyRefundedWordings(t *testing.T) {
 func TestRefund_ProxyNotFound(t *testing.T) {
 	t.Parallel()
 	fk := &fake{refund: []reply{{404, "<html><body><h1>404 Not Found</h1><hr><center>nginx</center></body></html>", nil}}}
-	srv := httptest.NewServer(fk)
-	t.Cleanup(srv.Close)
-	c, err := paylink.New(processor.Account{URL: srv.URL, Credential: "APP_ID_1:secret",
-		Options: map[string]string{paylink.OptMerchantKey: "cr", paylink.OptMerchantValue: "1010101010"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := processor.Request{IdempotencyKey: "re_1", Amount: 12500, OrderAmount: 12500, Currency: "SAR",
-		ProcessorOrderID: "1722731077436"}
-	res, err := c.Refund(context.Background(), req)
+	res, err := refundAt(t, fk)
 	var te *processor.TransientError
 	if !errors.As(err, &te) || te.NotExecuted {
 		t.Fatalf("an HTML 404 proves nothing: want an unknown outcome, got %+v %v", res, err)
@@ -71,19 +53,25 @@ func TestRefund_ProxyRefusal(t *testing.T) {
 	t.Parallel()
 	for _, status := range []int{400, 405, 413} {
 		fk := &fake{refund: []reply{{status, "<html><head><title>400 Request Header Or Cookie Too Large</title></head><body><center>nginx</center></body></html>", nil}}}
-		srv := httptest.NewServer(fk)
-		t.Cleanup(srv.Close)
-		c, err := paylink.New(processor.Account{URL: srv.URL, Credential: "APP_ID_1:secret",
-			Options: map[string]string{paylink.OptMerchantKey: "cr", paylink.OptMerchantValue: "1010101010"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := processor.Request{IdempotencyKey: "re_1", Amount: 12500, OrderAmount: 12500, Currency: "SAR",
-			ProcessorOrderID: "1722731077436"}
-		res, err := c.Refund(context.Background(), req)
+		res, err := refundAt(t, fk)
 		var te *processor.TransientError
 		if !errors.As(err, &te) || te.NotExecuted {
 			t.Errorf("HTML %d proves nothing: want an unknown outcome, got %+v %v", status, res, err)
 		}
 	}
+}
+
+// refundAt refunds 125.00 SAR of order 1722731077436 (refund re_1) through
+// a connector whose Paylink is fk, and returns the connector's answer.
+func refundAt(t *testing.T, fk *fake) (processor.Result, error) {
+	t.Helper()
+	srv := httptest.NewServer(fk)
+	t.Cleanup(srv.Close)
+	c, err := paylink.New(processor.Account{URL: srv.URL, Credential: "APP_ID_1:secret",
+		Options: map[string]string{paylink.OptMerchantKey: "cr", paylink.OptMerchantValue: "1010101010"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Refund(context.Background(), processor.Request{IdempotencyKey: "re_1", Amount: 12500, OrderAmount: 12500,
+		Currency: "SAR", ProcessorOrderID: "1722731077436"})
 }

@@ -1,13 +1,10 @@
 package paylink_test
 
 import (
-	"context"
 	"errors"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/refundd/refundd/processor"
-	"github.com/refundd/refundd/processor/paylink"
 )
 
 // TestRefund_RefusalThatSaysNothing: a 4xx whose JSON says nothing, no
@@ -35,16 +32,7 @@ func TestRefund_RefusalThatSaysNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			fk := &fake{refund: []reply{{tt.status, tt.body, nil}}}
-			srv := httptest.NewServer(fk)
-			t.Cleanup(srv.Close)
-			c, err := paylink.New(processor.Account{URL: srv.URL, Credential: "APP_ID_1:secret",
-				Options: map[string]string{paylink.OptMerchantKey: "cr", paylink.OptMerchantValue: "1010101010"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			req := processor.Request{IdempotencyKey: "re_1", Amount: 12500, OrderAmount: 12500, Currency: "SAR",
-				ProcessorOrderID: "1722731077436"}
-			res, err := c.Refund(context.Background(), req)
+			res, err := refundAt(t, fk)
 			if tt.decline != "" {
 				if err != nil || res.Status != processor.Declined || res.ResponseCode != tt.decline {
 					t.Fatalf("want declined %s, got %+v %v", tt.decline, res, err)

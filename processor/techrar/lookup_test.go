@@ -41,19 +41,7 @@ func TestStatusOf_OnlyTheTaxInvoiceProvesNotFound(t *testing.T) {
 				_, _ = w.Write([]byte(tc.body))
 			}))
 			t.Cleanup(srv.Close)
-			c, err := techrar.New(processor.Account{URL: srv.URL, Credential: "tok-1", Options: map[string]string{techrar.OptAppID: "86"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = c.StatusOf(context.Background(), processor.Request{IdempotencyKey: "re_1", ProcessorOrderID: "603",
-				Amount: 1033, Currency: "SAR"})
-			if got := errors.Is(err, processor.ErrNotFound); got != tc.notFound {
-				t.Fatalf("%s: want ErrNotFound %v, got %v", tc.body, tc.notFound, err)
-			}
-			var te *processor.TransientError
-			if !tc.notFound && (!errors.As(err, &te) || te.NotExecuted) {
-				t.Fatalf("%s: want an unknown outcome, got %v", tc.body, err)
-			}
+			wantLookup(t, srv.URL, tc.body, tc.notFound)
 		})
 	}
 }
@@ -90,19 +78,27 @@ func TestStatusOf_OnlyTheRefundInvoicesProveNotFound(t *testing.T) {
 				}
 			}))
 			t.Cleanup(srv.Close)
-			c, err := techrar.New(processor.Account{URL: srv.URL, Credential: "tok-1", Options: map[string]string{techrar.OptAppID: "86"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = c.StatusOf(context.Background(), processor.Request{IdempotencyKey: "re_1", ProcessorOrderID: "603",
-				Amount: 1033, Currency: "SAR"})
-			if got := errors.Is(err, processor.ErrNotFound); got != tc.notFound {
-				t.Fatalf("%s: want ErrNotFound %v, got %v", tc.body, tc.notFound, err)
-			}
-			var te *processor.TransientError
-			if !tc.notFound && (!errors.As(err, &te) || te.NotExecuted) {
-				t.Fatalf("%s: want an unknown outcome, got %v", tc.body, err)
-			}
+			wantLookup(t, srv.URL, tc.body, tc.notFound)
 		})
+	}
+}
+
+// wantLookup looks refund re_1 of tax invoice 603 up by key at url, and
+// fails t unless the answer is ErrNotFound (notFound) or an unknown
+// outcome; body is the answer under test, for the message.
+func wantLookup(t *testing.T, url, body string, notFound bool) {
+	t.Helper()
+	c, err := techrar.New(processor.Account{URL: url, Credential: "tok-1", Options: map[string]string{techrar.OptAppID: "86"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.StatusOf(context.Background(), processor.Request{IdempotencyKey: "re_1", ProcessorOrderID: "603",
+		Amount: 1033, Currency: "SAR"})
+	if got := errors.Is(err, processor.ErrNotFound); got != notFound {
+		t.Fatalf("%s: want ErrNotFound %v, got %v", body, notFound, err)
+	}
+	var te *processor.TransientError
+	if !notFound && (!errors.As(err, &te) || te.NotExecuted) {
+		t.Fatalf("%s: want an unknown outcome, got %v", body, err)
 	}
 }
