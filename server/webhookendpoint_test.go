@@ -111,6 +111,41 @@ func TestWebhooks_URLWithoutHostRefused(t *testing.T) {
 	}
 }
 
+// TestWebhooks_LocalhostNamesRefusedInAnySpelling: a name under
+// localhost is loopback (RFC 6761) whatever this node's resolver says,
+// and DNS names are case-insensitive with an optional final dot.
+// "http://api.localhost/x" was refused but "http://Api.LocalHost/x",
+// "http://localhost./x" and "http://api.localhost./x" were registered
+// (on a node whose resolver did not answer for them), though each names
+// the receiver's own machine.
+func TestWebhooks_LocalhostNamesRefusedInAnySpelling(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t) // private targets refused, as in production
+	order := s.mustOrder(cardOrder("4444", 10_000))
+	for _, tc := range []struct {
+		name, path string
+		body       map[string]any
+		param      string
+	}{
+		{"MixedCase", "/v1/webhook_endpoints", map[string]any{"url": "http://Api.LocalHost/x"}, "url"},
+		{"UpperCase", "/v1/webhook_endpoints", map[string]any{"url": "http://HOOKS.LOCALHOST:8080/x"}, "url"},
+		{"FinalDot", "/v1/webhook_endpoints", map[string]any{"url": "http://localhost./x"}, "url"},
+		{"SubdomainFinalDot", "/v1/webhook_endpoints", map[string]any{"url": "http://api.localhost./x"}, "url"},
+		{"NotifyURL", "/v1/refunds", map[string]any{"order_id": order, "amount": 1, "notify_url": "http://Api.LocalHost/n"}, "notify_url"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do("POST", tc.path, s.key, tc.body)
+			expectError(t, r, 400, "invalid_request")
+			if r.str("error", "param") != tc.param {
+				t.Fatalf("param: want %q, got %s", tc.param, r.raw)
+			}
+		})
+	}
+	if l := s.do("GET", "/v1/webhook_endpoints", s.key, nil); len(l.get("data").([]any)) != 0 {
+		t.Fatalf("refused requests created endpoints: %s", l.raw)
+	}
+}
+
 // TestWebhooks_EndpointCapUnderConcurrentCreates: a merchant has at most
 // refund.MaxWebhookEndpoints endpoints (each event fans out to all of them
 // in the refund's transaction). Created at once on PostgreSQL, each

@@ -557,7 +557,9 @@ func CheckTarget(allowPrivate bool) func(ctx context.Context, rawURL string) err
 			return err
 		}
 		host := u.Hostname()
-		if host == "localhost" || len(host) > 10 && host[len(host)-10:] == ".localhost" {
+		// A name under localhost is loopback (RFC 6761) whatever the
+		// resolver says; DNS names ignore case and may end in a dot.
+		if name := strings.TrimSuffix(strings.ToLower(host), "."); name == "localhost" || strings.HasSuffix(name, ".localhost") {
 			return ErrPrivateTarget
 		}
 		if ip, err := netip.ParseAddr(host); err == nil {
