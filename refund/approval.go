@@ -175,8 +175,8 @@ func (r *Refund) ApprovalDeadline() time.Time {
 	return r.ApprovalExpiresAt
 }
 
-// checkNotExpired refuses to approve a refund whose approval ran out while
-// the worker has not canceled it yet.
+// checkNotExpired refuses to approve or reject a refund whose approval ran
+// out while the worker has not canceled it yet.
 func checkNotExpired(r *Refund, now time.Time) error {
 	if !now.Before(r.ApprovalDeadline()) {
 		return Errorf(ERefundNotAwaitingApproval, "", "this refund's approval expired; it is being canceled")
@@ -255,6 +255,11 @@ func (s *Service) RejectRefund(ctx context.Context, p Principal, id, reason stri
 			return err
 		}
 		now := s.now()
+		// Past the deadline nobody decides, either way: the expiry
+		// cancels it, as approval_expired (expireApproval).
+		if err := checkNotExpired(r, now); err != nil {
+			return err
+		}
 		cause := "rejected by " + p.Display()
 		if reason != "" {
 			cause += ": " + reason

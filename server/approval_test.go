@@ -197,3 +197,56 @@ func TestApprovals_EverySurface(t *testing.T) {
 		})
 	}
 }
+
+// TestApprovals_NoDecisionAfterTheDeadline: once a refund's
+// approval_expires_at has passed, nobody decides on it any more, whether
+// they approve or reject: both answer 409 and the worker cancels it as
+// expired, with failure code approval_expired, one refund.rejected event
+// and the expiry, not a person, in the audit trail.
+func TestApprovals_NoDecisionAfterTheDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name, action string
+		body         any
+	}{
+		{"Approve", "approve", nil},
+		{"Reject", "reject", map[string]any{"reason": "too late"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustStart(t)
+			_, approver, err := s.Service.CreateKey(context.Background(), s.mer.ID, "", []string{refund.ScopeRefundsApprove, refund.ScopeRefundsRead})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := s.do("PUT", "/v1/refund_policy", s.key, map[string]any{"approval_threshold": map[string]any{"SAR": 5000}, "approval_expiry_seconds": 3600}); r.status != 200 {
+				t.Fatalf("policy: %d %s", r.status, r.raw)
+			}
+			order := s.mustOrder(cardOrder("4444", 20_000))
+			r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 6_000})
+			if r.str("status") != "requires_approval" {
+				t.Fatalf("refund: %d %s", r.status, r.raw)
+			}
+			id := r.str("id")
+			s.clock.Advance(time.Hour) // exactly at approval_expires_at
+			late := s.do("POST", "/v1/refunds/"+id+"/"+tc.action, approver, tc.body)
+			expectError(t, late, http.StatusConflict, "refund_not_awaiting_approval")
+			s.runWorker(time.Second)
+			got := s.do("GET", "/v1/refunds/"+id, s.key, nil)
+			if got.str("status") != "canceled" || got.str("failure_code") != "approval_expired" {
+				t.Fatalf("after the deadline: %s", got.raw)
+			}
+			if o := s.do("GET", "/v1/orders/"+order, s.key, nil); o.num("pending_refund_amount") != 0 || o.num("refundable_amount") != 20_000 {
+				t.Fatalf("the reservation: %s", o.raw)
+			}
+			for typ, want := range map[string]int{"refund.rejected": 1, "refund.canceled": 1, "refund.approved": 0} {
+				if ev := s.do("GET", "/v1/events?refund_id="+id+"&type="+typ, s.key, nil); len(ev.get("data").([]any)) != want {
+					t.Errorf("%s events: %s, want %d", typ, ev.raw, want)
+				}
+			}
+			audit := s.do("GET", "/v1/audit?object_id="+id, s.key, nil)
+			if !strings.Contains(audit.raw, `"action":"refund.approval_expired"`) || strings.Contains(audit.raw, `"action":"refund.reject"`) ||
+				strings.Contains(audit.raw, `"action":"refund.approve"`) {
+				t.Fatalf("audit: %s", audit.raw)
+			}
+		})
+	}
+}
