@@ -99,6 +99,33 @@ func TestCLI_AdminCommands(t *testing.T) {
 	if code, out, _ = runCLI(t, "policy", "get", "--db", db, "--merchant", merchantID); code != 0 || !strings.Contains(out, `"SAR": 50000`) {
 		t.Fatalf("policy get: code %d, out %s", code, out)
 	}
+	// Naming one currency changes that one: SAR's threshold stays when
+	// JPY's is set (it used to be dropped, and large SAR refunds went out
+	// without a second person); CUR=none removes one, none all.
+	for _, tc := range []struct {
+		threshold string
+		want      []string
+		gone      []string
+	}{
+		{"JPY=5000", []string{`"SAR": 50000`, `"KWD": 20000`, `"JPY": 5000`}, nil},
+		{"kwd=none", []string{`"SAR": 50000`, `"JPY": 5000`}, []string{"KWD"}},
+		{"none", nil, []string{"SAR", "JPY", "KWD"}},
+	} {
+		code, out, errOut = runCLI(t, "policy", "set", "--db", db, "--merchant", merchantID, "--threshold", tc.threshold)
+		for _, w := range tc.want {
+			if code != 0 || !strings.Contains(out, w) {
+				t.Fatalf("--threshold %s: code %d, out %s, err %s; want %s", tc.threshold, code, out, errOut, w)
+			}
+		}
+		for _, g := range tc.gone {
+			if strings.Contains(out, g) {
+				t.Fatalf("--threshold %s: %s, want no %s", tc.threshold, out, g)
+			}
+		}
+	}
+	if code, _, errOut = runCLI(t, "policy", "set", "--db", db, "--merchant", merchantID, "--threshold", "=5"); code != 2 && code != 1 {
+		t.Fatalf("--threshold =5: code %d, err %s", code, errOut)
+	}
 
 	// A second merchant gets the next app id: Techrar clients address
 	// merchants by it.

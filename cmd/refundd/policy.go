@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -40,36 +41,49 @@ func runPolicyGet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	})
 }
 
-// runPolicySet changes what its flags name: --threshold CUR=MINOR
-// (repeatable; --threshold none clears them), --older-than-days N,
-// --expiry DURATION.
+// runPolicySet changes what its flags name: --threshold CUR=MINOR sets
+// that currency's threshold and keeps the others (repeatable; CUR=none
+// removes one, --threshold none all), --older-than-days N, --expiry
+// DURATION. Naming one currency must not drop another's: a merchant's
+// large SAR refunds would go out without a second person.
 func runPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("policy set", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	merchant := fs.String("merchant", "", "merchant id")
 	var thresholds multi
-	fs.Var(&thresholds, "threshold", "approval threshold CURRENCY=MINOR_UNITS, e.g. SAR=50000 (repeatable; none: no thresholds)")
+	fs.Var(&thresholds, "threshold", "approval threshold CURRENCY=MINOR_UNITS, e.g. SAR=50000, kept beside the other currencies' (repeatable; SAR=none removes one, none all)")
 	older := fs.Int("older-than-days", -1, "every refund of an order older than this many days waits for approval (0: off)")
 	expiry := fs.Duration("expiry", 0, "how long a refund waits for approval before it is canceled (e.g. 72h)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var in refund.RefundPolicyInput
-	if len(thresholds) > 0 {
-		m := map[string]int64{}
-		for _, t := range thresholds {
-			if t == "none" {
-				continue
-			}
-			cur, v, ok := strings.Cut(t, "=")
-			n, err := strconv.ParseInt(v, 10, 64)
-			if !ok || err != nil {
-				return usageError("--threshold takes CURRENCY=MINOR_UNITS, e.g. SAR=50000")
-			}
-			m[strings.ToUpper(cur)] = n
-		}
-		in.ApprovalThreshold = &m
+	// Each change, in order; a nil value removes the currency, and
+	// "none" (cur "") every one before it.
+	type change struct {
+		cur string
+		v   *int64
 	}
+	var changes []change
+	for _, t := range thresholds {
+		if t == "none" {
+			changes = append(changes, change{})
+			continue
+		}
+		cur, v, ok := strings.Cut(t, "=")
+		if !ok || cur == "" {
+			return usageError("--threshold takes CURRENCY=MINOR_UNITS, e.g. SAR=50000")
+		}
+		if v == "none" {
+			changes = append(changes, change{cur: strings.ToUpper(cur)})
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return usageError("--threshold takes CURRENCY=MINOR_UNITS, e.g. SAR=50000")
+		}
+		changes = append(changes, change{strings.ToUpper(cur), &n})
+	}
+	var in refund.RefundPolicyInput
 	if *older >= 0 {
 		in.OlderThanDays = older
 	}
@@ -77,6 +91,27 @@ func runPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		in.ApprovalExpiry = expiry
 	}
 	return withService(ctx, *db, func(svc *refund.Service) error {
+		if len(changes) > 0 {
+			cur, err := svc.GetRefundPolicy(ctx, operator(*merchant))
+			if err != nil {
+				return err
+			}
+			m := maps.Clone(cur.ApprovalThreshold)
+			if m == nil {
+				m = map[string]int64{}
+			}
+			for _, c := range changes {
+				switch {
+				case c.cur == "":
+					clear(m)
+				case c.v == nil:
+					delete(m, c.cur)
+				default:
+					m[c.cur] = *c.v
+				}
+			}
+			in.ApprovalThreshold = &m
+		}
 		p, err := svc.PutRefundPolicy(ctx, operator(*merchant), in)
 		if err != nil {
 			return err
