@@ -35,7 +35,7 @@ type Notification struct {
 	ResponseCode string
 	Message      string
 	RRN, ARN     string
-	// Order notifications name the order (id or reference) and the void's
+	// Order notifications name the order (refundd's id) and the void's
 	// or chargeback's amount and processor reference, and may name its
 	// Currency: one naming another than the order's changes nothing.
 	OrderID            string
