@@ -14,10 +14,12 @@ import (
 // skipped, with pgtest's message, when REFUNDD_TEST_POSTGRES is not set.
 var backends = []struct {
 	name  string
-	start func(t *testing.T) *testServer
+	start func(t *testing.T, opts ...serverOpt) *testServer
 }{
-	{"SQLite", func(t *testing.T) *testServer { return mustStart(t) }},
-	{"PostgreSQL", func(t *testing.T) *testServer { return mustStart(t, onDB(pgtest.URL(t, 0))) }},
+	{"SQLite", func(t *testing.T, opts ...serverOpt) *testServer { return mustStart(t, opts...) }},
+	{"PostgreSQL", func(t *testing.T, opts ...serverOpt) *testServer {
+		return mustStart(t, append(opts, onDB(pgtest.URL(t, 0)))...)
+	}},
 }
 
 // storeAnswers keeps each case's reply per store, to be compared once

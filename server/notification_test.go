@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/refundd/refundd/server"
-	"github.com/refundd/refundd/store/postgres/pgtest"
 	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 	"github.com/refundd/refundd/webhook"
 )
@@ -257,14 +256,10 @@ func TestProcessorNotifications_OrderInAnotherCurrency(t *testing.T) {
 // stores, where SQLite answered it as unknown, recording a discrepancy
 // about it, and PostgreSQL refused it.
 func TestProcessorTruth_IDsNoStoreCanHold(t *testing.T) {
-	for _, store := range []string{"SQLite", "PostgreSQL"} {
-		t.Run(store, func(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
 			secret := newSecret(t)
-			opts := []serverOpt{func(c *server.Config) { c.ProcessorWebhookSecret = secret }}
-			if store == "PostgreSQL" {
-				opts = append(opts, onDB(pgtest.URL(t, 4)))
-			}
-			s := mustStart(t, opts...)
+			s := b.start(t, func(c *server.Config) { c.ProcessorWebhookSecret = secret })
 			for _, tc := range []struct {
 				name, param string
 				send        func() reply

@@ -17,7 +17,6 @@ import (
 	"github.com/refundd/refundd/processor/sandbox/service"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
-	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
 // reportLine is a settlement report row for refund r, as the processor
@@ -619,13 +618,9 @@ func TestReconcile_FailedRefundTheReportShowsPaid(t *testing.T) {
 		{"RoomLeft", 0, "succeeded", 4000, true, false},
 		{"NoRoomLeft", 10_000, "failed", 0, false, true},
 	} {
-		for _, store := range []string{"SQLite", "PostgreSQL"} {
-			t.Run(store+"/"+tc.name, func(t *testing.T) {
-				var opts []serverOpt
-				if store == "PostgreSQL" {
-					opts = append(opts, onDB(pgtest.URL(t, 4)))
-				}
-				s := mustStart(t, opts...)
+		for _, b := range backends {
+			t.Run(b.name+"/"+tc.name, func(t *testing.T) {
+				s := b.start(t)
 				order := s.mustOrder(cardOrder("0051", 10_000)) // declined by the sandbox
 				r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4000})
 				if r.status != http.StatusCreated || r.str("status") != "failed" {
@@ -747,13 +742,9 @@ func TestReconcile_ReferenceSharedByTwoProcessors(t *testing.T) {
 // the same report reconciled again matches it rather than listing the
 // row as a refund refundd does not know.
 func TestReconcile_RevivedByReferenceKeepsIt(t *testing.T) {
-	for _, store := range []string{"SQLite", "PostgreSQL"} {
-		t.Run(store, func(t *testing.T) {
-			var opts []serverOpt
-			if store == "PostgreSQL" {
-				opts = append(opts, onDB(pgtest.URL(t, 4)))
-			}
-			s := mustStart(t, opts...)
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.start(t)
 			order := s.mustOrder(cardOrder("0051", 10_000)) // declined by the sandbox
 			r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4000})
 			if r.status != http.StatusCreated || r.str("status") != "failed" || r.str("rrn") == "" {

@@ -95,20 +95,9 @@ func TestWebhooks_URLWithoutHostRefused(t *testing.T) {
 		{"PortTooLarge", "/v1/webhook_endpoints", map[string]any{"url": "https://hooks.example.com:99999/x"}, "url"},
 		{"PortZero", "/v1/webhook_endpoints", map[string]any{"url": "https://hooks.example.com:0/x"}, "url"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := s.do("POST", tc.path, s.key, tc.body)
-			expectError(t, r, 400, "invalid_request")
-			if r.str("error", "param") != tc.param {
-				t.Fatalf("param: want %q, got %s", tc.param, r.raw)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantTargetRefused(t, s, tc.path, tc.body, tc.param) })
 	}
-	if l := s.do("GET", "/v1/webhook_endpoints", s.key, nil); len(l.get("data").([]any)) != 0 {
-		t.Fatalf("refused requests created endpoints: %s", l.raw)
-	}
-	if l := s.do("GET", "/v1/refunds?order_id="+order, s.key, nil); len(l.get("data").([]any)) != 0 {
-		t.Fatalf("a refused refund was created: %s", l.raw)
-	}
+	wantNothingCreated(t, s, order)
 }
 
 // TestWebhooks_LocalhostNamesRefusedInAnySpelling: a name under
@@ -133,17 +122,9 @@ func TestWebhooks_LocalhostNamesRefusedInAnySpelling(t *testing.T) {
 		{"SubdomainFinalDot", "/v1/webhook_endpoints", map[string]any{"url": "http://api.localhost./x"}, "url"},
 		{"NotifyURL", "/v1/refunds", map[string]any{"order_id": order, "amount": 1, "notify_url": "http://Api.LocalHost/n"}, "notify_url"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := s.do("POST", tc.path, s.key, tc.body)
-			expectError(t, r, 400, "invalid_request")
-			if r.str("error", "param") != tc.param {
-				t.Fatalf("param: want %q, got %s", tc.param, r.raw)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantTargetRefused(t, s, tc.path, tc.body, tc.param) })
 	}
-	if l := s.do("GET", "/v1/webhook_endpoints", s.key, nil); len(l.get("data").([]any)) != 0 {
-		t.Fatalf("refused requests created endpoints: %s", l.raw)
-	}
+	wantNothingCreated(t, s, order)
 }
 
 // TestWebhooks_EndpointCapUnderConcurrentCreates: a merchant has at most
@@ -184,5 +165,28 @@ func TestWebhooks_EndpointCapUnderConcurrentCreates(t *testing.T) {
 				t.Fatalf("delete %s: %d %s", id, r.status, r.raw)
 			}
 		}
+	}
+}
+
+// wantTargetRefused posts body to path and fails t unless the receiver
+// address in it is refused: 400 invalid_request naming param.
+func wantTargetRefused(t *testing.T, s *testServer, path string, body map[string]any, param string) {
+	t.Helper()
+	r := s.do("POST", path, s.key, body)
+	expectError(t, r, 400, "invalid_request")
+	if r.str("error", "param") != param {
+		t.Fatalf("param: want %q, got %s", param, r.raw)
+	}
+}
+
+// wantNothingCreated fails t if refused requests left a webhook endpoint,
+// or a refund of order.
+func wantNothingCreated(t *testing.T, s *testServer, order string) {
+	t.Helper()
+	if l := s.do("GET", "/v1/webhook_endpoints", s.key, nil); len(l.get("data").([]any)) != 0 {
+		t.Fatalf("refused requests created endpoints: %s", l.raw)
+	}
+	if l := s.do("GET", "/v1/refunds?order_id="+order, s.key, nil); len(l.get("data").([]any)) != 0 {
+		t.Fatalf("a refused refund was created: %s", l.raw)
 	}
 }
