@@ -400,8 +400,6 @@ func (s *Service) ActForMerchant(ctx context.Context, p Principal, field, value,
 			return nil
 		}
 		// Linked merchants share the value: the order says which.
-		ambiguous := Errorf(EInvalidRequest, field, "more than one merchant linked to this partner has %s %q and an order %q: "+
-			"name the merchant by another field, such as accountNo", field, value, order)
 		if len(ms) > maxSharing || order == "" {
 			return Errorf(EInvalidRequest, field, "more than one merchant linked to this partner has %s %q: "+
 				"name the merchant by another field, such as accountNo", field, value)
@@ -427,7 +425,8 @@ func (s *Service) ActForMerchant(ctx context.Context, p Principal, field, value,
 			m = holders[0]
 			return nil
 		}
-		return ambiguous
+		return Errorf(EInvalidRequest, field, "more than one merchant linked to this partner has %s %q and an order %q: "+
+			"name the merchant by another field, such as accountNo", field, value, order)
 	})
 	if err != nil {
 		return Principal{}, err

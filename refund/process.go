@@ -391,9 +391,11 @@ func (s *Service) toReview(ctx context.Context, tx Tx, r *Refund, cause string, 
 // recordTransaction writes the processor's final answer as a refund
 // transaction on the order.
 func (s *Service) recordTransaction(ctx context.Context, tx Tx, r *Refund, status string, res processor.Result, now time.Time) error {
+	// The references are r's: the answer's, or, when it names none, those
+	// r kept from an earlier one (recordAnswer).
 	return tx.InsertTransaction(ctx, &Transaction{ID: s.cfg.NewID("txn"), OrderID: r.OrderID, Type: TxRefund,
 		Status: status, Amount: r.Amount, RefundID: r.ID, ResponseCode: res.ResponseCode, Message: res.Message,
-		RRN: res.RRN, STAN: res.STAN, AuthCode: res.AuthCode, CreatedAt: now})
+		RRN: r.RRN, STAN: r.STAN, AuthCode: r.AuthCode, CreatedAt: now})
 }
 
 // ProcessDue is one pass of the worker: it claims due refunds (queued ones,

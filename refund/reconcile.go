@@ -385,13 +385,14 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 			continue
 		}
 		if try.field == "id" {
-			var err error
-			if r, err = tx.GetRefund(ctx, p.MerchantID, try.value); err == nil {
+			got, err := tx.GetRefund(ctx, p.MerchantID, try.value)
+			if err == nil {
+				r = got
 				break
-			} else if ErrorCode(err) != ERefundNotFound {
+			}
+			if ErrorCode(err) != ERefundNotFound {
 				return res, err
 			}
-			r = nil
 			continue
 		}
 		// Processors number refunds each on their own: an ARN or RRN
@@ -433,7 +434,7 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 	case st == processor.Approved && (r.Status == StatusRequiresReview || r.Status == StatusProcessing):
 		// Safe: the processor says it paid; record it as any answer is.
 		res.Kind = ReconExecutedNotRecorded
-		cur, err := s.apply(ctx, tx, r.ID, r.Version, settled(r), nil, "reconciliation")
+		cur, err := s.apply(ctx, tx, r.ID, r.Version, settled, nil, "reconciliation")
 		if err != nil {
 			return res, err
 		}
@@ -445,7 +446,7 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 		// any evidence of execution, the refund becomes succeeded if the
 		// order still has room for it, and is otherwise listed.
 		res.Kind = ReconExecutedNotRecorded
-		cur, err := s.reviveIfExecuted(ctx, tx, r, settled(r))
+		cur, err := s.reviveIfExecuted(ctx, tx, r, settled)
 		if err != nil {
 			return res, err
 		}
@@ -465,13 +466,10 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 	return res, s.flag(ctx, tx, &res, p.MerchantID, r.ID, r.OrderID, now)
 }
 
-// settled is the processor's word, in its report, that r was paid. It
-// carries r's own ARN and RRN: an answer replaces a refund's references,
-// and a refund the report names by them alone must keep them, or the
-// same report reconciled again finds no refund for its row.
-func settled(r *Refund) processor.Result {
-	return processor.Result{Status: processor.Approved, Message: "settled per the processor's report", ARN: r.ARN, RRN: r.RRN}
-}
+// settled is the processor's word, in its report, that a refund was paid.
+// It names no references, so the refund keeps its own (recordAnswer): a
+// refund the report names by them alone is found again next time.
+var settled = processor.Result{Status: processor.Approved, Message: "settled per the processor's report"}
 
 // unlisted calls fn for each refund of the report's processor account
 // (all the merchant's for "") that succeeded in [from, to), is succeeded
