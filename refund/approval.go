@@ -47,8 +47,12 @@ type PolicyTx interface {
 // value.
 type RefundPolicyInput struct {
 	ApprovalThreshold *map[string]int64
-	OlderThanDays     *int
-	ApprovalExpiry    *time.Duration
+	// Thresholds changes single currencies' thresholds, after
+	// ApprovalThreshold: a value sets that currency's, nil removes it, and
+	// the others stay (the CLI's --threshold).
+	Thresholds     map[string]*int64
+	OlderThanDays  *int
+	ApprovalExpiry *time.Duration
 }
 
 // refundPolicy returns the merchant's policy, or the default: no approval.
@@ -95,14 +99,25 @@ func (s *Service) PutRefundPolicy(ctx context.Context, p Principal, in RefundPol
 	if err := require(p, ScopeSettingsWrite); err != nil {
 		return nil, err
 	}
+	checkThreshold := func(cur string, v *int64) error {
+		if _, err := money.LookupCurrency(cur); err != nil {
+			return Errorf(EInvalidRequest, "approval_threshold."+cur, "%q is not an ISO 4217 currency", cur)
+		}
+		if v != nil && *v < 1 {
+			return Errorf(EInvalidAmount, "approval_threshold."+cur, "a threshold is a positive number of minor units")
+		}
+		return nil
+	}
 	if in.ApprovalThreshold != nil {
 		for _, cur := range slices.Sorted(maps.Keys(*in.ApprovalThreshold)) {
-			if _, err := money.LookupCurrency(cur); err != nil {
-				return nil, Errorf(EInvalidRequest, "approval_threshold."+cur, "%q is not an ISO 4217 currency", cur)
+			if err := checkThreshold(cur, new((*in.ApprovalThreshold)[cur])); err != nil {
+				return nil, err
 			}
-			if (*in.ApprovalThreshold)[cur] < 1 {
-				return nil, Errorf(EInvalidAmount, "approval_threshold."+cur, "a threshold is a positive number of minor units")
-			}
+		}
+	}
+	for _, cur := range slices.Sorted(maps.Keys(in.Thresholds)) {
+		if err := checkThreshold(cur, in.Thresholds[cur]); err != nil {
+			return nil, err
 		}
 	}
 	if in.OlderThanDays != nil && (*in.OlderThanDays < 0 || *in.OlderThanDays > 3650) {
@@ -118,6 +133,16 @@ func (s *Service) PutRefundPolicy(ctx context.Context, p Principal, in RefundPol
 		}
 		if in.ApprovalThreshold != nil {
 			pol.ApprovalThreshold = maps.Clone(*in.ApprovalThreshold)
+		}
+		if len(in.Thresholds) > 0 && pol.ApprovalThreshold == nil {
+			pol.ApprovalThreshold = map[string]int64{}
+		}
+		for cur, v := range in.Thresholds {
+			if v == nil {
+				delete(pol.ApprovalThreshold, cur)
+			} else {
+				pol.ApprovalThreshold[cur] = *v
+			}
 		}
 		if in.OlderThanDays != nil {
 			pol.OlderThanDays = *in.OlderThanDays

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -43,9 +42,10 @@ func runPolicyGet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // runPolicySet changes what its flags name: --threshold CUR=MINOR sets
 // that currency's threshold and keeps the others (repeatable; CUR=none
-// removes one, --threshold none all), --older-than-days N, --expiry
-// DURATION. Naming one currency must not drop another's: a merchant's
-// large SAR refunds would go out without a second person.
+// removes one, --threshold none all before the others named),
+// --older-than-days N, --expiry DURATION. Naming one currency must not
+// drop another's: a merchant's large SAR refunds would go out without a
+// second person. The core applies them in the policy's own transaction.
 func runPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("policy set", stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
@@ -57,33 +57,29 @@ func runPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	// Each change, in order; a nil value removes the currency, and
-	// "none" (cur "") every one before it.
-	type change struct {
-		cur string
-		v   *int64
-	}
-	var changes []change
+	var in refund.RefundPolicyInput
 	for _, t := range thresholds {
 		if t == "none" {
-			changes = append(changes, change{})
+			in.ApprovalThreshold = &map[string]int64{}
 			continue
 		}
 		cur, v, ok := strings.Cut(t, "=")
 		if !ok || cur == "" {
 			return usageError("--threshold takes CURRENCY=MINOR_UNITS, e.g. SAR=50000")
 		}
+		if in.Thresholds == nil {
+			in.Thresholds = map[string]*int64{}
+		}
 		if v == "none" {
-			changes = append(changes, change{cur: strings.ToUpper(cur)})
+			in.Thresholds[strings.ToUpper(cur)] = nil
 			continue
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return usageError("--threshold takes CURRENCY=MINOR_UNITS, e.g. SAR=50000")
 		}
-		changes = append(changes, change{strings.ToUpper(cur), &n})
+		in.Thresholds[strings.ToUpper(cur)] = &n
 	}
-	var in refund.RefundPolicyInput
 	if *older >= 0 {
 		in.OlderThanDays = older
 	}
@@ -91,27 +87,6 @@ func runPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		in.ApprovalExpiry = expiry
 	}
 	return withService(ctx, *db, func(svc *refund.Service) error {
-		if len(changes) > 0 {
-			cur, err := svc.GetRefundPolicy(ctx, operator(*merchant))
-			if err != nil {
-				return err
-			}
-			m := maps.Clone(cur.ApprovalThreshold)
-			if m == nil {
-				m = map[string]int64{}
-			}
-			for _, c := range changes {
-				switch {
-				case c.cur == "":
-					clear(m)
-				case c.v == nil:
-					delete(m, c.cur)
-				default:
-					m[c.cur] = *c.v
-				}
-			}
-			in.ApprovalThreshold = &m
-		}
 		p, err := svc.PutRefundPolicy(ctx, operator(*merchant), in)
 		if err != nil {
 			return err
