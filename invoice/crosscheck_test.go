@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/refundd/refundd/invoice"
 	"github.com/refundd/refundd/refund"
@@ -140,6 +141,24 @@ func TestCrossCheck_ZATCALibraries(t *testing.T) {
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "VAT total") {
 		t.Fatalf("a wrong QR passed the cross-check: %v %s", err, out)
+	}
+	// A QR stating another time than the XML's issue date and time (the
+	// UTC instant, as refundd once wrote it) is caught.
+	utc := sale(t, order("SAR", 1033, line("a", 1, 1033, "15", true)))
+	utc.IssuedAt = utc.IssuedAt.Add(-3 * time.Hour) // the Saudi wall clock read as UTC
+	d, err = invoice.NewDocument(utc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.XML, bad.QR = string(good.XML), d.QR
+	b, _ = json.Marshal([]doc{bad})
+	if err := os.WriteFile(in, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command("node", "check.mjs", in)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "time:") {
+		t.Fatalf("a QR of another time passed the cross-check: %v %s", err, out)
 	}
 	// And a sealed document changed after sealing is caught by its hash.
 	sealed := docs[0] // the first document is sealed

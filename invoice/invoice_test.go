@@ -153,6 +153,7 @@ type ublDoc struct {
 		Value string `xml:",chardata"`
 	} `xml:"urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2 InvoiceTypeCode"`
 	IssueDate string `xml:"IssueDate"`
+	IssueTime string `xml:"IssueTime"`
 	Note      string `xml:"urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2 Note"`
 	Billing   string `xml:"BillingReference>InvoiceDocumentReference>ID"`
 	VAT       string `xml:"AccountingSupplierParty>Party>PartyTaxScheme>CompanyID"`
@@ -264,7 +265,7 @@ func TestQR(t *testing.T) {
 	parent := sale(t, order("SAR", 1033, line("a", 1, 1033, "15", true)))
 	got := tlv(t, mustQR(t, parent))
 	want := map[byte]string{invoice.TagSeller: seller.Name, invoice.TagVATNumber: seller.VATNumber,
-		invoice.TagTimestamp: "2026-03-01T09:00:00Z", invoice.TagTotal: "10.33", invoice.TagVAT: "1.35"}
+		invoice.TagTimestamp: "2026-03-01T12:00:00", invoice.TagTotal: "10.33", invoice.TagVAT: "1.35"}
 	if len(got) != len(want) {
 		t.Fatalf("QR = %v, want %v", got, want)
 	}
@@ -281,6 +282,39 @@ func TestQR(t *testing.T) {
 			t.Fatalf("name cut to %d bytes, valid %v", len(name), utf8.ValidString(name))
 		}
 	})
+}
+
+// TestQR_TimestampIsTheIssueDateAndTime: ZATCA checks the QR's time
+// (tag 3) against the document's IssueDate and IssueTime (KSA-25) and
+// warns invoiceTimeStamp_QRCODE_INVALID when they differ. The XML states
+// Saudi time, so the QR must state that same wall-clock time, also across
+// midnight and the new year, for every kind of document.
+func TestQR_TimestampIsTheIssueDateAndTime(t *testing.T) {
+	tests := []struct {
+		name   string
+		issued time.Time
+		want   string
+	}{
+		{"Morning", time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), "2026-03-01T12:00:00"},
+		{"AfterSaudiMidnight", time.Date(2026, 3, 1, 22, 15, 7, 0, time.UTC), "2026-03-02T01:15:07"},
+		{"NewYearInRiyadhOnly", time.Date(2026, 12, 31, 21, 30, 0, 0, time.UTC), "2027-01-01T00:30:00"},
+		{"GivenInAnotherZone", time.Date(2026, 6, 1, 8, 0, 0, 0, time.FixedZone("GST", 4*3600)), "2026-06-01T07:00:00"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := sale(t, order("SAR", 2066, line("a", 2, 1033, "15", true)))
+			parent.IssuedAt = tc.issued
+			note := credit(t, parent, "damaged", refund.RefundItem{ItemID: "a", Qty: 1, Amount: 1033})
+			note.IssuedAt = tc.issued
+			for _, inv := range []*refund.Invoice{parent, note} {
+				doc := parseXML(t, inv)
+				got := tlv(t, mustQR(t, inv))[invoice.TagTimestamp]
+				if xmlTime := doc.IssueDate + "T" + doc.IssueTime; got != tc.want || got != xmlTime {
+					t.Fatalf("%s: QR time %q, XML issue date and time %q, want both %q", inv.Type, got, xmlTime, tc.want)
+				}
+			}
+		})
+	}
 }
 
 func mustQR(t *testing.T, inv *refund.Invoice) string {

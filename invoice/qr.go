@@ -13,7 +13,7 @@ import (
 const (
 	TagSeller    = 1 // seller's name
 	TagVATNumber = 2 // seller's VAT registration number
-	TagTimestamp = 3 // issue time, ISO 8601
+	TagTimestamp = 3 // issue date and time, ISO 8601: the XML's IssueDate and IssueTime (KSA-25)
 	TagTotal     = 4 // invoice total with VAT (BT-112: net + VAT, before any rounding)
 	TagVAT       = 5 // VAT total
 	// Phase 2 (the document's seal; see Issuer.Seal):
@@ -48,7 +48,7 @@ func QR(inv *refund.Invoice) (string, error) {
 	}{
 		{TagSeller, inv.Seller.Name},
 		{TagVATNumber, inv.Seller.VATNumber},
-		{TagTimestamp, inv.IssuedAt.UTC().Format("2006-01-02T15:04:05Z")},
+		{TagTimestamp, issueDate(inv) + "T" + issueTime(inv)},
 		{TagTotal, money.Format(inv.TotalExcludingTax+inv.TaxAmount, cur)},
 		{TagVAT, money.Format(inv.TaxAmount, cur)},
 		{TagHash, inv.Hash},

@@ -259,6 +259,18 @@ func unitPrice(net, qty int64, amt func(int64) amount) price {
 	return price{Amount: amt(net), BaseQuantity: &quantity{UnitCode: "PCE", Value: strconv.FormatInt(qty, 10)}}
 }
 
+// issueDate and issueTime are when inv was issued, in Saudi time as ZATCA
+// reads invoice dates, written once for the XML (IssueDate, IssueTime) and
+// the QR (tag 3): ZATCA checks that the QR's time is the document's
+// (invoiceTimeStamp_QRCODE_INVALID), so the QR carries the same wall-clock
+// time, with no zone, as the XML does.
+func issueDate(inv *refund.Invoice) string {
+	return inv.IssuedAt.In(refund.InvoiceZone).Format("2006-01-02")
+}
+func issueTime(inv *refund.Invoice) string {
+	return inv.IssuedAt.In(refund.InvoiceZone).Format("15:04:05")
+}
+
 // render builds the UBL document of inv.
 func render(inv *refund.Invoice, qr string) ([]byte, error) {
 	cur, err := money.LookupCurrency(inv.Currency)
@@ -266,13 +278,12 @@ func render(inv *refund.Invoice, qr string) ([]byte, error) {
 		return nil, fmt.Errorf("invoice %s: %w", inv.Serial, err)
 	}
 	amt := func(minor int64) amount { return amount{Currency: cur.Code, Value: money.Format(minor, cur)} }
-	issued := inv.IssuedAt.In(refund.InvoiceZone)
 	icv := inv.ICV
 	if icv == 0 {
 		icv = inv.Number // issued before documents were chained
 	}
 	doc := ublInvoice{Xmlns: nsInvoice, CAC: nsCAC, CBC: nsCBC, ProfileID: "reporting:1.0", ID: inv.Serial, UUID: UUID(inv),
-		IssueDate: issued.Format("2006-01-02"), IssueTime: issued.Format("15:04:05"),
+		IssueDate: issueDate(inv), IssueTime: issueTime(inv),
 		TypeCode: typeCode{Name: simplified, Value: TypeCodeTaxInvoice}, Currency: cur.Code, TaxCurrency: cur.Code,
 		Additional:   []additionalRef{{ID: "ICV", UUID: strconv.FormatInt(icv, 10)}}, // invoice counter value (KSA-16)
 		Supplier:     supplier{CompanyID: inv.Seller.VATNumber, TaxScheme: "VAT", LegalEntity: inv.Seller.Name},

@@ -94,7 +94,7 @@ func TestRefundInvoice_Reported(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[byte]string{1: "Souq Al Waha", 2: vatNumber, 3: "2026-03-01T09:00:00Z", 4: "100.00", 5: "13.04"}
+		want := map[byte]string{1: "Souq Al Waha", 2: vatNumber, 3: "2026-03-01T12:00:00", 4: "100.00", 5: "13.04"}
 		got := map[byte]string{}
 		for len(b) >= 2 && len(b) >= 2+int(b[1]) {
 			got[b[0]], b = string(b[2:2+int(b[1])]), b[2+int(b[1]):]
