@@ -115,7 +115,9 @@ func (is *Issuer) Sale(o *refund.Order, seller refund.Seller) (*refund.Invoice, 
 // what the live notes state (refund.InvoiceLine.CreditedExcludingTax and
 // CreditedTax, kept with Credited), so a note voided after later ones were
 // built (a refund in flight that failed or was canceled) does not leave
-// the line's notes a unit apart from the invoice.
+// the line's notes apart from the invoice; where that would take a credit
+// ZATCA refuses, it closes what it may (fromStated), and the line's last
+// credit may then carry a rounding of more than a unit.
 func (is *Issuer) Refund(parent *refund.Invoice, r *refund.Refund, seller refund.Seller) (*refund.Invoice, error) {
 	return credit(parent, r.Amount, r.Items, r.Reason, seller)
 }
@@ -253,17 +255,70 @@ func Position(total, excl, vat int64, rate money.Rate, from, to int64) (net, tax
 // total (net excl, VAT vat) to position to, when its live notes state
 // net statedExcl and VAT statedVAT (refund.InvoiceLine.CreditedTax): the
 // split at to less what they state, so once more the notes state exactly
-// the split at to (the invoice's at the whole line) even after a note
-// before them was voided. A part that would go negative, or leave the
-// line's VAT or net past what it invoiced, takes the position's own
-// split instead, as does one whose rounding would pass a unit.
+// the split at to (the invoice's at the whole line) even after notes
+// before them were voided.
+//
+// That target must still be a credit ZATCA takes (ok): nothing negative,
+// VAT within a unit of its net x rate (BR-KSA-50), a rounding of at most
+// a unit (any on the line's last credit, which must end the notes at the
+// invoice), and the line's notes never past what it invoiced. Voids can
+// leave the live notes further from the split than one credit can make
+// up; the credit then comes as close to the target as such a credit may,
+// from the position's own split, so that the notes after it close the
+// rest. VAT counts double in how close: a last credit can take a gap in
+// net as rounding, not one in VAT. When no such credit is near (the own
+// split would pass what the line invoiced), the target, which never does.
 func fromStated(total, excl, vat int64, rate money.Rate, from, to, statedExcl, statedVAT int64) (net, tax int64) {
 	e, v := Position(total, excl, vat, rate, 0, to)
-	net, tax = e-statedExcl, v-statedVAT
-	if own, ownTax := Position(total, excl, vat, rate, from, to); net < 0 || tax < 0 || net+tax > to-from+1 || net+tax < to-from-1 {
-		return own, ownTax
+	tn, tt := e-statedExcl, v-statedVAT
+	last := to == total
+	ok := func(n, t int64) bool {
+		d, r := money.Tax(n, rate)-t, to-from-n-t
+		return n >= 0 && t >= 0 && d >= -1 && d <= 1 && (last || r >= -1 && r <= 1) &&
+			statedExcl+n <= excl && statedVAT+t <= vat
+	}
+	if ok(tn, tt) {
+		return tn, tt
+	}
+
+	on, ot := Position(total, excl, vat, rate, from, to)
+	// Steps from the own split toward the target, a few units each way:
+	// past that, a credit's rounding or VAT would be off anyway.
+	const most = 3
+	se, st := sign(tn-on), sign(tt-ot)
+	net, tax = on, ot
+	far := func(n, t int64) int64 { return abs(tn-n) + 2*abs(tt-t) }
+	best := far(on, ot)
+	for i := int64(0); i <= min(abs(tn-on), most); i++ {
+		for j := int64(0); j <= min(abs(tt-ot), most); j++ {
+			n, t := on+i*se, ot+j*st
+			if d := far(n, t); d < best && ok(n, t) {
+				net, tax, best = n, t, d
+			}
+		}
+	}
+	if !ok(net, tax) && tn >= 0 && tt >= 0 {
+		return tn, tt // rare: see above
 	}
 	return net, tax
+}
+
+// sign and abs are the sign and magnitude of a difference of amounts.
+func sign(x int64) int64 {
+	switch {
+	case x < 0:
+		return -1
+	case x > 0:
+		return 1
+	}
+	return 0
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // shippingExcl is the net of a tax invoice's shipping, for invoices issued
