@@ -338,6 +338,17 @@ func TestReport(t *testing.T) {
 	noVAT := *reported
 	noVAT.Seller.VATNumber = ""
 	child := credit(t, reported, "r", refund.RefundItem{ItemID: "a", Qty: 1, Amount: 1033})
+	// VAT two halalas off net x rate, on an item line and on the shipping
+	// line (10.00 of shipping: 8.69 + 1.30, stated 8.67 + 1.32): the XML
+	// shows both as lines, and ZATCA checks every line (BR-KSA-50).
+	shipped := sale(t, order("SAR", 2033, line("a", 1, 1033, "15", true)))
+	lineOff, shipOff := *shipped, *shipped
+	lineOff.Lines = slices.Clone(shipped.Lines)
+	lineOff.Lines[0].TotalExcludingTax, lineOff.Lines[0].TaxAmount = 896, 137
+	shipOff.ShippingExcludingTax, shipOff.ShippingTaxAmount = 867, 132
+	for _, inv := range []*refund.Invoice{&lineOff, &shipOff} {
+		inv.TotalExcludingTax, inv.TaxAmount = inv.Lines[0].TotalExcludingTax+inv.ShippingExcludingTax, inv.Lines[0].TaxAmount+inv.ShippingTaxAmount
+	}
 	// The parent checks (a credit note of an unreported invoice is
 	// aborted) are the core's: refund/invoice_test.go.
 	tests := []struct {
@@ -351,6 +362,9 @@ func TestReport(t *testing.T) {
 		{"NoVATNumberRejected", nil, &noVAT, nil, refund.ZATCAFailed, "BR-KSA-39"},
 		{"CreditNoteReported", nil, child, reported, refund.ZATCAReported, ""},
 		{"ReporterDownStaysPending", failingReporter{}, reported, nil, refund.ZATCAPending, "connection refused"},
+		{"LineVATOffRejected", nil, &lineOff, nil, refund.ZATCAFailed, "BR-KSA-50: line 1"},
+		{"ShippingVATOffRejected", nil, &shipOff, nil, refund.ZATCAFailed, "BR-KSA-50: line 2"},
+		{"ShippedReported", nil, shipped, nil, refund.ZATCAReported, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

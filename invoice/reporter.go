@@ -35,8 +35,9 @@ type Result struct {
 //   - the seller's VAT number is 15 digits starting and ending with 3
 //     (BR-KSA-39); a merchant without one is rejected;
 //   - the XML is well-formed;
-//   - each line's VAT is its net x rate (KSA-11), within the one minor
-//     unit a credit's cumulative split may differ by;
+//   - each line's VAT, the shipping line's too, is its net x rate
+//     (KSA-11), within the one minor unit a credit's cumulative split may
+//     differ by;
 //   - the payable amount is the total with VAT plus a rounding of at most
 //     a unit or two per line (BR-CO-16).
 type Sandbox struct{}
@@ -60,6 +61,16 @@ func (Sandbox) Report(ctx context.Context, doc Document) (Result, error) {
 		}
 		if d := money.Tax(l.TotalExcludingTax, rate) - l.TaxAmount; d < -1 || d > 1 {
 			return Result{Status: refund.ZATCAFailed, Message: fmt.Sprintf("BR-KSA-50: line %d VAT is not its net x rate", i+1)}, nil
+		}
+	}
+	if inv.ShippingAmount > 0 {
+		// The XML's last line (render): ZATCA checks it like any other.
+		excl, tax := inv.ShippingExcludingTax, inv.ShippingTaxAmount
+		if legacyShipping(inv) {
+			excl, tax = money.SplitInclusive(inv.ShippingAmount, standardRate())
+		}
+		if d := money.Tax(excl, standardRate()) - tax; d < -1 || d > 1 {
+			return Result{Status: refund.ZATCAFailed, Message: fmt.Sprintf("BR-KSA-50: line %d (shipping) VAT is not its net x rate", len(inv.Lines)+1)}, nil
 		}
 	}
 	if r := inv.TotalAmount - inv.TotalExcludingTax - inv.TaxAmount; r < -2*int64(len(inv.Lines)+1) || r > 2*int64(len(inv.Lines)+1) {
