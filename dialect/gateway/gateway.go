@@ -79,6 +79,10 @@ func (g *Gateway) Register(mux api.Mux) {
 // route is the dialect's one path.
 const route = "/v1/orders/{id}/refund"
 
+// maxOrderID is the longest {id}: a merchant's order reference may have
+// 255 characters (refund.ValidReference), refundd's own ids fewer.
+const maxOrderID = 255
+
 func (g *Gateway) refund(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	key, ok := api.BearerKey(r)
@@ -98,7 +102,7 @@ func (g *Gateway) refund(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) refundAs(w http.ResponseWriter, r *http.Request, p refund.Principal) {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	if id == "" || len(id) > 128 {
+	if id == "" || len(id) > maxOrderID {
 		g.fail(w, r, refund.Errorf(refund.EOrderNotFound, "", "no such order"))
 		return
 	}

@@ -390,3 +390,36 @@ func TestRefund_KeyIsReference(t *testing.T) {
 		t.Fatalf("order: %+v", snap)
 	}
 }
+
+// TestRefund_LongReference: {id} may be the merchant's order reference,
+// which may be up to 255 characters; an order with a long one is refunded
+// as any other, and an id longer than any reference is an unknown order.
+func TestRefund_LongReference(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	tests := []struct {
+		name, ref string
+	}{
+		{"129", "ORD-" + strings.Repeat("1", 125)},
+		{"200", "ORD-" + strings.Repeat("2", 196)},
+		{"255", "ORD-" + strings.Repeat("5", 251)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := s.Order(sarOrder(tt.ref, "4444"))
+			r := s.Do("POST", refundPath(tt.ref), s.Key, `{"amount":1000}`)
+			if r.Status != 200 || r.Str("id") != tt.ref || r.Str("refunded_amount") != "1000" {
+				t.Fatalf("want 200 with 1000 refunded, got %d %s", r.Status, r.Raw)
+			}
+			sameShape(t, "reply_200.json", r)
+			if snap := s.Snap(o.ID); snap.Refunds != 1 || snap.Refunded != 1000 {
+				t.Fatalf("order after the refund: %+v", snap)
+			}
+		})
+	}
+	r := s.Do("POST", refundPath("ORD-"+strings.Repeat("6", 252)), s.Key, `{"amount":1000}`)
+	if r.Status != 404 {
+		t.Fatalf("an id longer than any reference: want 404, got %d %s", r.Status, r.Raw)
+	}
+	sameJSON(t, `{"message":"Not Found"}`, r)
+}
