@@ -78,6 +78,10 @@ func (s *SGate) Register(mux api.Mux) {
 	api.CatchAll(mux, "/orders/", api.ECodeRouteNotFound, s.fail)
 }
 
+// maxOrderID is the longest {order_id}: a merchant's order reference may
+// have 255 characters (refund.ValidReference), refundd's own ids fewer.
+const maxOrderID = 255
+
 // order authenticates the caller and finds the order of the path. It
 // writes the error reply itself and returns ok false when it fails.
 func (s *SGate) order(w http.ResponseWriter, r *http.Request) (refund.Principal, *refund.Order, bool) {
@@ -92,7 +96,7 @@ func (s *SGate) order(w http.ResponseWriter, r *http.Request) (refund.Principal,
 		return refund.Principal{}, nil, false
 	}
 	id := r.PathValue("order_id")
-	if id == "" || len(id) > 128 {
+	if id == "" || len(id) > maxOrderID {
 		s.fail(w, r, refund.Errorf(refund.EOrderNotFound, "", "no such order"))
 		return refund.Principal{}, nil, false
 	}

@@ -312,3 +312,44 @@ func TestRoutes_AnswerInTheShape(t *testing.T) {
 		})
 	}
 }
+
+// TestRefund_LongReference: {order_id} may be the merchant's order
+// reference, which may be up to 255 characters; an order with a long one
+// is refunded, listed and polled as any other, and an id longer than any
+// reference is an unknown order.
+func TestRefund_LongReference(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	tests := []struct {
+		name, ref string
+	}{
+		{"129", "ORD-" + strings.Repeat("1", 125)},
+		{"200", "ORD-" + strings.Repeat("2", 196)},
+		{"255", "ORD-" + strings.Repeat("5", 251)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := s.Order(cardOrder(tt.ref, "SAR", "4444", 10_000))
+			r := s.Do("POST", refundsPath(tt.ref), s.Key, `{"amount":"1.35","reason":"Return shipping fee"}`)
+			if r.Status != 200 || r.Str("orderId") != tt.ref || r.Str("id") != o.ID+"_R1" {
+				t.Fatalf("want 200 with refund %s_R1, got %d %s", o.ID, r.Status, r.Raw)
+			}
+			sameShape(t, r.Body)
+			for _, path := range []string{refundsPath(tt.ref) + "/" + o.ID + "_R1", refundsPath(tt.ref) + "/" + tt.ref + "_R1"} {
+				if got := s.Do("GET", path, s.Key, ""); got.Status != 200 || got.Str("id") != o.ID+"_R1" {
+					t.Fatalf("GET %s: %d %s", path, got.Status, got.Raw)
+				}
+			}
+			if got := s.Do("GET", refundsPath(tt.ref), s.Key, ""); got.Status != 200 || len(got.Body.([]any)) != 1 {
+				t.Fatalf("list: %d %s", got.Status, got.Raw)
+			}
+			if snap := s.Snap(o.ID); snap.Refunds != 1 || snap.Refunded != 135 {
+				t.Fatalf("order after the refund: %+v", snap)
+			}
+		})
+	}
+	r := s.Do("POST", refundsPath("ORD-"+strings.Repeat("6", 252)), s.Key, `{"amount":"1.35","reason":"r"}`)
+	if r.Status != 404 || r.Str("code") != "order_not_found" {
+		t.Fatalf("an id longer than any reference: want 404 order_not_found, got %d %s", r.Status, r.Raw)
+	}
+}
