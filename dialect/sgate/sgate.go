@@ -181,14 +181,15 @@ func (s *SGate) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *SGate) list(w http.ResponseWriter, r *http.Request) {
-	// The list takes no parameters: a filter refundd does not know must
-	// not quietly answer everything.
-	if err := api.CheckQuery(r.URL.Query(), nil, nil); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	p, o, ok := s.order(w, r)
 	if !ok {
+		return
+	}
+	// The list takes no parameters: a filter refundd does not know must
+	// not quietly answer everything. Checked once the caller is known, so
+	// a caller without credentials hears 401 whatever the query.
+	if err := api.CheckQuery(r.URL.Query(), nil, nil); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	refunds, err := s.refundsOf(r, p, o)

@@ -353,3 +353,31 @@ func TestRefund_LongReference(t *testing.T) {
 		t.Fatalf("an id longer than any reference: want 404 order_not_found, got %d %s", r.Status, r.Raw)
 	}
 }
+
+// TestListRefunds_AuthenticatesFirst: a caller without valid credentials
+// is told so (401), whatever the query string holds; only a known caller
+// hears that a query parameter is not taken (400).
+func TestListRefunds_AuthenticatesFirst(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	s.Order(cardOrder("ORD-LQ", "SAR", "4444", 10_000))
+	noScope := s.NewKey(refund.ScopeRefundsWrite)
+	tests := []struct {
+		name, key   string
+		status      int
+		code, field string
+	}{
+		{"NoKey", "", 401, "unauthorized", ""},
+		{"BadKey", "rk_000000000000_00000000000000000000000000000000", 401, "unauthorized", ""},
+		{"KeyWithoutRead", noScope, 403, "forbidden", ""},
+		{"Known", s.Key, 400, "invalid_request", "stauts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.Do("GET", refundsPath("ORD-LQ")+"?stauts=success", tt.key, "")
+			if r.Status != tt.status || r.Str("code") != tt.code || r.Str("field") != tt.field {
+				t.Fatalf("want %d %s (field %q), got %d %s", tt.status, tt.code, tt.field, r.Status, r.Raw)
+			}
+		})
+	}
+}
