@@ -573,3 +573,61 @@ func TestConfig(t *testing.T) {
 		t.Fatalf("read back %s, want %s", got.Raw, r.Raw)
 	}
 }
+
+// TestDebitNote_NamesItsOrder: a refund the processor reversed gets a
+// debit note taking back its refund invoice. Every document of the order
+// (tax invoice, refund invoice, debit note) answers the order's Techrar id
+// (its tax invoice's id) as order_id, the id its list filter takes, and
+// only the tax invoice lists refunds.
+func TestDebitNote_NamesItsOrder(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	o := s.Order(seedOrder("ORD-DEBIT"))
+	tax := taxInvoice(t, s, o.ID)
+	r := post(s, refundPath(tax.ID), fmt.Sprintf(`{"comments":"first refund","refunded_items":[{"id":%d,"qty":1}]}`, tax.Lines[0].ID))
+	if r.Status != 200 || r.Str("status") != "paid" {
+		t.Fatalf("refund: %d %s", r.Status, r.Raw)
+	}
+	refundID := dialecttest.Reply{Body: r.Get("transactions").([]any)[0]}.Str("provider_details", "RefundReference")
+	if _, err := s.Sandbox.Reverse(t.Context(), refundID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Service.SyncRefund(t.Context(), s.Principal, refundID); err != nil || got.Status != refund.StatusReversed {
+		t.Fatalf("sync after the reversal: %+v %v", got, err)
+	}
+	debits, err := s.Service.ListInvoices(t.Context(), s.Principal, refund.InvoiceFilter{OrderID: o.ID, Type: refund.InvoiceDebit})
+	if err != nil || len(debits.Data) != 1 {
+		t.Fatalf("debit notes: %+v %v", debits, err)
+	}
+	want := fmt.Sprint(tax.ID)
+	tests := []struct {
+		name, id, typ string
+		refunds       bool // a list (the tax invoice) or null
+	}{
+		{"TaxInvoice", fmt.Sprint(tax.ID), "invoice", true},
+		{"RefundInvoice", r.Str("id"), "refund", false},
+		{"DebitNote", fmt.Sprint(debits.Data[0].ID), "debit", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := get(s, base+tt.id+"/")
+			if got.Status != 200 || got.Str("type") != tt.typ || got.Str("order_id") != want {
+				t.Fatalf("want %s with order_id %s, got %d %.300s", tt.typ, want, got.Status, got.Raw)
+			}
+			if _, isList := got.Get("refunds").([]any); isList != tt.refunds {
+				t.Fatalf("refunds: want a list %v, got %v", tt.refunds, got.Get("refunds"))
+			}
+			contract(t, got.Body)
+		})
+	}
+	l := get(s, base+"?order_id="+want)
+	results, _ := l.Get("results").([]any)
+	if l.Status != 200 || len(results) != 3 {
+		t.Fatalf("the order's documents: want 3, got %d %.300s", l.Status, l.Raw)
+	}
+	for _, res := range results {
+		if got := (dialecttest.Reply{Body: res}).Str("order_id"); got != want {
+			t.Fatalf("listed by order_id %s, a document answers order_id %s", want, got)
+		}
+	}
+}

@@ -25,7 +25,7 @@ type invoiceJSON struct {
 	InvoicePDFEN            null              `json:"invoice_pdf_en"`
 	InvoicePDFAR            null              `json:"invoice_pdf_ar"`
 	Serial                  string            `json:"serial"`
-	Refunds                 []summaryJSON     `json:"refunds"`          // tax invoices: their refund invoices; null on a refund invoice
+	Refunds                 []summaryJSON     `json:"refunds"`          // tax invoices: their refund invoices; null on a refund invoice or debit note
 	RefundedInvoice         *summaryJSON      `json:"refunded_invoice"` // refund invoices: the tax invoice; null on a tax invoice
 	AppID                   int64             `json:"app_id"`
 	CreatedAt               string            `json:"created_at"`
@@ -343,14 +343,22 @@ func invoiceOut(v *refund.InvoiceView, m *refund.Merchant) (invoiceJSON, error) 
 		TotalAmountWithRedeem: zero, Currency: inv.Currency, PaymentMethod: method(inv.PaymentMethod),
 		PaymentProvider: provider, InvoiceProvider: provider, ZATCAStatus: string(inv.ZATCAStatus),
 		InvoiceError: optional(inv.InvoiceError)}
-	if inv.Type == refund.InvoiceRefund {
+	switch inv.Type {
+	case refund.InvoiceRefund:
 		j.OrderID = inv.ParentID
 		j.RefundReason = &inv.Reason
 		if v.Parent != nil {
 			s := summaryOut(v.Parent, cur)
 			j.RefundedInvoice = &s
 		}
-	} else {
+	case refund.InvoiceDebit:
+		// A debit note's parent is the refund invoice it takes back, whose
+		// parent is the tax invoice: the order's Techrar id, as on every
+		// other document of the order. It lists no refunds (null).
+		if v.Parent != nil {
+			j.OrderID = v.Parent.ParentID
+		}
+	default:
 		j.Refunds = []summaryJSON{}
 		for _, c := range v.Refunds {
 			j.Refunds = append(j.Refunds, summaryOut(c, cur))

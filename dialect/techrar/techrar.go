@@ -45,7 +45,9 @@
 //     refundd keeps no catalog or customer records: the nested item block
 //     is built from the order line (no images, discount or stock: stock
 //     reads in_stock true, qty 0) and customer.id is 0. A tax invoice lists
-//     its refund invoices in "refunds" and no transactions.
+//     its refund invoices in "refunds" and no transactions; a refund
+//     invoice, and a debit note (type debit: a reversed refund's), have
+//     refunds null.
 //   - Times are Saudi time (+03:00) as in the seed; amounts are JSON
 //     numbers printed with the currency's decimals (KWD 1.005).
 //   - The list is paginated as Django REST framework does:
