@@ -166,8 +166,14 @@ func (h *Handler) refund(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, refund.Errorf(refund.EInvalidRequest, "key", "key must be one of cr, freelancer, mobile, email, accountNo"))
 		return
 	}
-	if value == "" || len(value) > 254 {
-		h.fail(w, r, refund.Errorf(refund.EInvalidRequest, "value", "value must be 1 to 254 characters"))
+	if value == "" {
+		h.fail(w, r, refund.Errorf(refund.EInvalidRequest, "value", "value is required"))
+		return
+	}
+	if len(value) > 254 {
+		// Longer than any email (the longest value a merchant has): the
+		// seed's 404 for a value no merchant has, not a malformed request.
+		h.fail(w, r, refund.Errorf(refund.EMerchantNotFound, key, "no merchant linked to this partner has that %s", key))
 		return
 	}
 	act, err := h.svc.ActForMerchant(r.Context(), c.principal(), key, value, orderNumberOf(r))

@@ -428,6 +428,8 @@ func TestRefund_Errors(t *testing.T) {
 		{"ErrUnknownOrder", refundPath("cr", "1010101010"), partner, body("ORD-404", "x"), 404},
 		{"ErrOtherMerchantsOrder", refundPath("cr", "1010101010"), partner, body(other.ID, "x"), 404},
 		{"ErrUnknownKey", refundPath("iban", "1010101010"), partner, good, 400},
+		{"ErrEmailLongerThanAny", refundPath("email", strings.Repeat("a", 243)+"@example.com"), partner, good, 404},
+		{"ErrCRLongerThanAny", refundPath("cr", strings.Repeat("1", 300)), partner, good, 404},
 		{"ErrAppIDIsNoKey", refundPath("app_id", "1"), partner, good, 400},
 		{"ErrMalformed", refundPath("cr", "1010101010"), partner, `{"orderNumber":`, 400},
 		{"ErrEmptyBody", refundPath("cr", "1010101010"), partner, ``, 400},
