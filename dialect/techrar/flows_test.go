@@ -631,3 +631,39 @@ func TestDebitNote_NamesItsOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestErrors_OrderHasLessLeft: a refund the order as a whole has no room
+// for names the request's refunded_items as the field at fault, not the
+// core's "amount", which a Techrar request does not have; nothing changes.
+func TestErrors_OrderHasLessLeft(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	o := s.Order(refund.OrderInput{Reference: "ORD-LEFT", Currency: "SAR", Amount: 2066, PaymentMethod: "card",
+		Items: []refund.ItemInput{{ID: "a", NameEN: "Coffee", Qty: 2, UnitAmount: 1033, TaxRate: "15"}}})
+	tax := taxInvoice(t, s, o.ID)
+	line := tax.Lines[0].ID
+	if r := post(s, refundPath(tax.ID), fmt.Sprintf(`{"refunded_items":[{"id":%d,"qty":1}]}`, line)); r.Status != 200 {
+		t.Fatalf("first unit: %d %.300s", r.Status, r.Raw)
+	}
+	tests := []struct {
+		name, items string
+		field       string
+	}{
+		// 20.00 is within what the line sold (20.66), beyond the 10.33
+		// the order has left.
+		{"UnitAndAmount", fmt.Sprintf(`[{"id":%d,"qty":1,"amount":20}]`, line), "refunded_items"},
+		{"AmountOnly", fmt.Sprintf(`[{"id":%d,"qty":0,"amount":20.66}]`, line), "refunded_items"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := s.Snap(o.ID)
+			r := post(s, refundPath(tax.ID), `{"refunded_items":`+tt.items+`}`)
+			if r.Status != 422 || r.Str("code") != "amount_exceeds_refundable" || r.Str("field") != tt.field || r.Str("detail") == "" {
+				t.Fatalf("want 422 amount_exceeds_refundable naming %s, got %d %s", tt.field, r.Status, r.Raw)
+			}
+			if after := s.Snap(o.ID); after != before {
+				t.Fatalf("a refused request changed the order: %+v, was %+v", after, before)
+			}
+		})
+	}
+}

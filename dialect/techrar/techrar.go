@@ -287,8 +287,9 @@ type errorJSON struct {
 }
 
 // fieldNames are the seed's names of the core's fields: the core's
-// items[i] are refunded_items[i], its reason the comments.
-var fieldNames = map[string]string{"items": "refunded_items", "reason": "comments"}
+// items[i] are refunded_items[i], its reason the comments, and its amount
+// (what the order as a whole has room for) the refunded_items together.
+var fieldNames = map[string]string{"items": "refunded_items", "reason": "comments", "amount": "refunded_items"}
 
 // fail writes err in the dialect's error shape. Internal errors are logged
 // and reach the client only as "internal error".
