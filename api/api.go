@@ -405,8 +405,8 @@ func (a *API) auth(h http.Handler) http.Handler {
 // has JSON be, so a client that says otherwise would have its é read as
 // another letter, or refused as invalid UTF-8 without saying why. No
 // charset, utf-8 in any case, and the common utf8 are UTF-8. A
-// Content-Type that does not parse is left to the surface. Every
-// surface calls it before reading a body.
+// Content-Type that does not parse is left to the caller. Every surface
+// calls it before reading a body, through CheckJSONBody for a JSON one.
 func CheckCharset(r *http.Request) error {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
@@ -423,17 +423,28 @@ func CheckCharset(r *http.Request) error {
 	return nil
 }
 
-// decode reads one JSON object into v: body size bounded, unknown fields
-// and trailing data rejected, numbers never pass through float64 (integer
-// fields parse the literal; amounts are int64 minor units).
-func decode(r *http.Request, v any) error {
+// CheckJSONBody refuses, with ECodeUnsupportedMedia, a request whose
+// Content-Type names a media type other than JSON (application/json or a
+// +json type), or one that does not parse, and one that declares a
+// charset other than UTF-8 (CheckCharset). No Content-Type is JSON. Every
+// surface whose body is JSON calls it before reading one: a body sent as
+// text/plain or a form is not the JSON the surface documents, however
+// well it would parse.
+func CheckJSONBody(r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return refund.Errorf(ECodeUnsupportedMedia, "", "send the body as application/json")
 		}
 	}
-	if err := CheckCharset(r); err != nil {
+	return CheckCharset(r)
+}
+
+// decode reads one JSON object into v: body size bounded, unknown fields
+// and trailing data rejected, numbers never pass through float64 (integer
+// fields parse the literal; amounts are int64 minor units).
+func decode(r *http.Request, v any) error {
+	if err := CheckJSONBody(r); err != nil {
 		return err
 	}
 	// Read the whole body first so an oversized one is reported as such

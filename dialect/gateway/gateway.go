@@ -30,8 +30,9 @@
 //     airline.reference are empty, and the seed's nullable fields are null.
 //   - A key past its rate (--rate-limit) answers 429 {"message":"Too
 //     Many Attempts."} with Retry-After.
-//   - A body whose Content-Type declares a charset other than UTF-8
-//     answers 415 {"message":"The request body must be UTF-8 JSON."}.
+//   - A body whose Content-Type names another media type than JSON, or a
+//     charset other than UTF-8, answers 415 {"message":"The request body
+//     must be UTF-8 JSON."}.
 //   - Another method on the route's path answers 405 {"message":"The GET
 //     method is not supported for this route. Supported methods: POST."}
 //     with Allow: POST. A path below the route, its trailing slash
@@ -116,7 +117,7 @@ func (g *Gateway) refundAs(w http.ResponseWriter, r *http.Request, p refund.Prin
 		g.fail(w, r, err)
 		return
 	}
-	if err := api.CheckCharset(r); err != nil {
+	if err := api.CheckJSONBody(r); err != nil {
 		g.fail(w, r, err)
 		return
 	}

@@ -34,7 +34,8 @@
 //     400 (invalid_request, invalid_amount), 401 (unauthorized), 403
 //     (forbidden), 404 (order_not_found, refund_not_found), 409
 //     (merchant_reference_reused, conflict), 413 (request_too_large), 415
-//     (unsupported_media_type: a charset other than UTF-8), 422
+//     (unsupported_media_type: a body sent as another media type than
+//     JSON, or in a charset other than UTF-8), 422
 //     (amount_exceeds_refundable), 429 (rate_limited, with Retry-After),
 //     503 (processor_unavailable) or 500 (internal).
 package sgate
@@ -123,7 +124,7 @@ func (s *SGate) createFor(w http.ResponseWriter, r *http.Request, p refund.Princ
 		s.fail(w, r, err) // the core accepted the currency; this is a bug
 		return
 	}
-	if err := api.CheckCharset(r); err != nil {
+	if err := api.CheckJSONBody(r); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -63,8 +63,9 @@
 //     invalid_amount), 401 (unauthorized), 403 (forbidden), 404
 //     (invoice_not_found, invalid_page), 409 (idempotency_key_in_use, conflict,
 //     merchant_reference_reused), 413
-//     (request_too_large), 415 (unsupported_media_type: a charset other
-//     than UTF-8), 422 (amount_exceeds_refundable,
+//     (request_too_large), 415 (unsupported_media_type: a body sent as
+//     another media type than JSON, or in a charset other than UTF-8),
+//     422 (amount_exceeds_refundable,
 //     idempotency_key_reused), 429 (rate_limited, with Retry-After) or
 //     500 (internal).
 package techrar
@@ -242,7 +243,7 @@ func (t *Techrar) get(w http.ResponseWriter, r *http.Request) {
 
 // readBody reads a bounded request body.
 func readBody(r *http.Request) ([]byte, error) {
-	if err := api.CheckCharset(r); err != nil {
+	if err := api.CheckJSONBody(r); err != nil {
 		return nil, err
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, api.MaxBodyBytes+1))

@@ -509,7 +509,7 @@ const codeTooLarge = "request_too_large"
 // decode reads one JSON object into v: bounded, unknown fields and
 // trailing data refused, errors naming the field.
 func decode(r *http.Request, v any) error {
-	if err := api.CheckCharset(r); err != nil {
+	if err := api.CheckJSONBody(r); err != nil {
 		return err
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
