@@ -51,8 +51,20 @@ func (t *tx) CreateProcessorAccount(ctx context.Context, a *refund.ProcessorAcco
 	return nil
 }
 
+// getAccount reads one account. In a write it holds the account's row
+// (FOR KEY SHARE, as a foreign key would) until commit: what the write
+// does with the account (a refund reserved for one of its orders, an
+// order routed to it) commits before a removal can look for open refunds,
+// or the read waits for the removal and finds the account gone. Read
+// unlocked, a removal running meanwhile found no open refund and deleted
+// the account under a refund that then committed and could never be
+// followed up (DeleteProcessorAccount).
 func (t *tx) getAccount(ctx context.Context, where string, args ...any) (*refund.ProcessorAccount, error) {
-	a, err := scanAccount(t.q.QueryRow(ctx, `SELECT `+accountColumns+` FROM processor_accounts WHERE `+where, args...))
+	lock := ""
+	if t.write {
+		lock = " FOR KEY SHARE"
+	}
+	a, err := scanAccount(t.q.QueryRow(ctx, `SELECT `+accountColumns+` FROM processor_accounts WHERE `+where+lock, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, refund.Errorf(refund.EProcessorAccountNotFound, "", "no such processor account")
 	}
@@ -91,8 +103,28 @@ func (t *tx) UpdateProcessorAccountCredential(ctx context.Context, a *refund.Pro
 	return err
 }
 
-// DeleteProcessorAccount refuses while a refund routed to it is open.
+// DeleteProcessorAccount refuses while a refund routed to it is open,
+// and while another transaction holds the account (getAccount: a refund
+// of one of its orders being reserved, whose refund the check below could
+// not see yet). The account's row is taken first and without waiting
+// (SKIP LOCKED): queued behind a reservation, the removal would hold up
+// every later refund of the account's orders behind it.
 func (t *tx) DeleteProcessorAccount(ctx context.Context, merchantID, id string) error {
+	mine, err := t.exists(ctx, "delete processor account", `SELECT 1 FROM processor_accounts WHERE merchant_id = $1 AND id = $2
+		FOR UPDATE SKIP LOCKED`, merchantID, id)
+	if err != nil {
+		return err
+	}
+	if !mine {
+		held, err := t.exists(ctx, "delete processor account", `SELECT 1 FROM processor_accounts WHERE merchant_id = $1 AND id = $2`, merchantID, id)
+		if err != nil {
+			return err
+		}
+		if held {
+			return refund.Errorf(refund.EConflict, "", "a refund of this processor account's orders is being made; try again")
+		}
+		return refund.Errorf(refund.EProcessorAccountNotFound, "", "no such processor account")
+	}
 	open, err := t.exists(ctx, "delete processor account", `SELECT 1 FROM refunds r JOIN orders o ON o.id = r.order_id
 		WHERE o.processor_account = $1 AND r.status IN ('requires_approval', 'pending', 'processing', 'requires_review') LIMIT 1`, id)
 	if err != nil {
