@@ -113,30 +113,39 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 			Note: fmt.Sprintf("the notification names another amount or currency than the refund's %d %s", r.Amount, r.Currency)}, nil
 	}
 	ctx = WithOrderKey(ctx, r.MerchantID, r.OrderID)
-	var out *Refund
+	var out, cur *Refund
 	err = s.update(ctx, func(tx Tx) (err error) {
-		switch {
-		case r.Status == StatusSucceeded:
-			out, err = s.reverseIfReported(ctx, tx, r, res)
-		case r.Status == StatusFailed:
-			out, err = s.reviveIfExecuted(ctx, tx, r, res)
-		case r.Status == StatusProcessing || r.Status == StatusRequiresReview:
-			out, err = s.apply(ctx, tx, r.ID, r.Version, res, nil, "notification")
-		default:
-			out = r // pending (never sent) or final: nothing a notification may change
+		// The processor's word applies to the refund as it stands now, not
+		// as the read above found it: it was asked under no lease that
+		// another could take over. Fenced by that read, it was lost to
+		// whatever moved the version meanwhile (a worker's claim, a
+		// sweep's look that heard "approved" just before the reversal)
+		// and answered as applied nowhere.
+		if cur, err = tx.GetRefund(ctx, "", r.ID); err != nil {
+			return err
 		}
-		if err != nil || out == nil || out.Status == r.Status {
+		switch {
+		case cur.Status == StatusSucceeded:
+			out, err = s.reverseIfReported(ctx, tx, cur, res)
+		case cur.Status == StatusFailed:
+			out, err = s.reviveIfExecuted(ctx, tx, cur, res)
+		case cur.Status == StatusProcessing || cur.Status == StatusRequiresReview:
+			out, err = s.apply(ctx, tx, cur.ID, cur.Version, res, nil, "notification")
+		default:
+			out = cur // pending (never sent) or final: nothing a notification may change
+		}
+		if err != nil || out == nil || out.Status == cur.Status {
 			return err
 		}
 		return s.audit(ctx, tx, Principal{MerchantID: r.MerchantID, Processor: true}, "refund.notification", "refund", r.ID,
-			string(r.Status), string(out.Status), "", s.now())
+			string(cur.Status), string(out.Status), "", s.now())
 	})
 	if err != nil {
 		return NotificationOutcome{}, err
 	}
-	o := NotificationOutcome{Applied: out.Status != r.Status, Object: r.ID, Status: string(out.Status)}
+	o := NotificationOutcome{Applied: out.Status != cur.Status, Object: r.ID, Status: string(out.Status)}
 	if !o.Applied {
-		o.Note = fmt.Sprintf("the refund is %s; a %s notification changes nothing", r.Status, n.Type)
+		o.Note = fmt.Sprintf("the refund is %s; a %s notification changes nothing", cur.Status, n.Type)
 	}
 	return o, nil
 }
