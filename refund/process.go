@@ -714,20 +714,31 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 	}
 	var out *Refund
 	err = s.update(ctx, func(tx Tx) error {
+		// A final refund takes the answer as it stands now: a sweep that
+		// claimed it and recorded its look meanwhile (it heard "approved"
+		// just before a reversal) only moved its version, and fenced by
+		// the read above, the reversal this sync heard was dropped and the
+		// refund answered succeeded. An open one is another's to move
+		// (its owner's call may be out): only an approval passes the
+		// fence of the read (apply).
+		cur, err := tx.GetRefund(ctx, "", r.ID)
+		if err != nil {
+			return err
+		}
 		switch {
-		case r.Status == StatusSucceeded:
-			out, err = s.reverseIfReported(ctx, tx, r, res)
-		case r.Status == StatusFailed:
-			out, err = s.reviveIfExecuted(ctx, tx, r, res)
-		case r.Status.Final():
-			out = r
+		case cur.Status == StatusSucceeded:
+			out, err = s.reverseIfReported(ctx, tx, cur, res)
+		case cur.Status == StatusFailed:
+			out, err = s.reviveIfExecuted(ctx, tx, cur, res)
+		case cur.Status.Final():
+			out = cur
 		default:
 			out, err = s.apply(ctx, tx, r.ID, r.Version, res, callErr, "status")
 		}
 		if err != nil || out == nil {
 			return err
 		}
-		return s.audit(ctx, tx, p, "refund.sync", "refund", r.ID, string(r.Status), string(out.Status), "", s.now())
+		return s.audit(ctx, tx, p, "refund.sync", "refund", r.ID, string(cur.Status), string(out.Status), "", s.now())
 	})
 	return out, err
 }
