@@ -1,0 +1,135 @@
+package api_test
+
+// These tests drive refunds and orders through states the document's
+// examples do not reach (approved, rejected, resolved after review) and
+// check the live replies against the documented schemas, as an
+// OpenAPI-driven fuzzer or a generated client reads them.
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/refundd/refundd/refund"
+)
+
+// statesFixture is a merchant with an order of 1000.00 SAR, a key that
+// creates refunds and another that decides on them.
+type statesFixture struct {
+	l            *live
+	s            spec
+	maker, other string
+	orderID      string
+}
+
+func mustStatesFixture(t *testing.T) *statesFixture {
+	t.Helper()
+	l := mustStart(t)
+	mid, key := l.merchant(t)
+	f := &statesFixture{l: l, s: l.spec(), maker: key, other: l.key(t, mid, refund.MerchantScopes...)}
+	r := f.post(t, "/v1/orders", key, map[string]any{"currency": "SAR", "amount": 100000, "payment_method": "card",
+		"source": map[string]any{"last_digits": "4444"}}, http.StatusCreated)
+	f.orderID = str(obj(r.body)["id"])
+	return f
+}
+
+func (f *statesFixture) post(t *testing.T, path, key string, body any, want int) reply {
+	t.Helper()
+	var b []byte
+	if body != nil {
+		b, _ = json.Marshal(body)
+	}
+	r := f.l.do("POST", path, key, b, nil)
+	if r.status != want {
+		t.Fatalf("POST %s: %d %s, want %d", path, r.status, r.short(), want)
+	}
+	return r
+}
+
+// refund creates a refund of amount by the maker and answers its id.
+func (f *statesFixture) refund(t *testing.T, amount int64) string {
+	t.Helper()
+	r := f.post(t, "/v1/refunds", f.maker, map[string]any{"order_id": f.orderID, "amount": amount}, http.StatusCreated)
+	return str(obj(r.body)["id"])
+}
+
+// held sets an approval threshold below amount and creates a refund of
+// amount, which waits for approval.
+func (f *statesFixture) held(t *testing.T, amount int64) string {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{"approval_threshold": map[string]any{"SAR": amount}})
+	if r := f.l.do("PUT", "/v1/refund_policy", f.maker, b, nil); r.status != http.StatusOK {
+		t.Fatalf("PUT /v1/refund_policy: %d %s", r.status, r.short())
+	}
+	return f.refund(t, amount)
+}
+
+// inReview creates a queued refund and puts it in requires_review in the
+// store, as the worker leaves one whose last attempt went unanswered.
+func (f *statesFixture) inReview(t *testing.T, amount int64) string {
+	t.Helper()
+	r := f.post(t, "/v1/refunds", f.maker, map[string]any{"order_id": f.orderID, "amount": amount, "queue": true}, http.StatusCreated)
+	id := str(obj(r.body)["id"])
+	err := f.l.srv.Store.Update(context.Background(), func(tx refund.Tx) error {
+		rf, err := tx.GetRefund(context.Background(), "", id)
+		if err != nil {
+			return err
+		}
+		rf.Status = refund.StatusRequiresReview
+		return tx.UpdateRefund(context.Background(), rf)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestOpenAPI_TransitionsMatchSchema: a refund's history names every
+// status it left, requires_approval and requires_review included.
+func TestOpenAPI_TransitionsMatchSchema(t *testing.T) {
+	f := mustStatesFixture(t)
+	tests := []struct {
+		name string
+		make func(t *testing.T) string // answers the refund's id
+		from string                    // a status the history must name as left
+	}{
+		{"Succeeded", func(t *testing.T) string { return f.refund(t, 1000) }, "processing"},
+		{"Approved", func(t *testing.T) string {
+			id := f.held(t, 2000)
+			f.post(t, "/v1/refunds/"+id+"/approve", f.other, nil, http.StatusOK)
+			return id
+		}, "requires_approval"},
+		{"Rejected", func(t *testing.T) string {
+			id := f.held(t, 3000)
+			f.post(t, "/v1/refunds/"+id+"/reject", f.other, map[string]any{"reason": "not authorised"}, http.StatusOK)
+			return id
+		}, "requires_approval"},
+		{"Resolved", func(t *testing.T) string {
+			id := f.inReview(t, 4000)
+			f.post(t, "/v1/refunds/"+id+"/resolve", f.maker, map[string]any{"outcome": "succeeded", "note": "seen in the report"}, http.StatusOK)
+			return id
+		}, "requires_review"},
+	}
+	op := f.s.op(t, "listRefundTransitions")
+	schema := jsonSchema(op.responses(t, f.s)["200"])
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := tt.make(t)
+			r := f.l.do("GET", "/v1/refunds/"+id+"/transitions", f.maker, nil, nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("GET transitions: %d %s", r.status, r.short())
+			}
+			left := false
+			for _, tr := range arr(obj(r.body)["data"]) {
+				left = left || str(obj(tr)["from"]) == tt.from
+			}
+			if !left {
+				t.Fatalf("the history does not leave %s: %s", tt.from, r.short())
+			}
+			for _, e := range f.s.validate(t, schema, r.body, "reply") {
+				t.Error(e)
+			}
+		})
+	}
+}
