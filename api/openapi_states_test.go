@@ -9,9 +9,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // statesFixture is a merchant with an order of 1000.00 SAR, a key that
@@ -129,6 +134,72 @@ func TestOpenAPI_TransitionsMatchSchema(t *testing.T) {
 			}
 			for _, e := range f.s.validate(t, schema, r.body, "reply") {
 				t.Error(e)
+			}
+		})
+	}
+}
+
+// TestOpenAPI_ProcessorRefusalsDocumented: the refusals an order's
+// processor account brings (an account the merchant does not have, a
+// refund its processor cannot express) are codes the operation lists, with
+// their documented status, so a client generated from the document knows
+// them.
+func TestOpenAPI_ProcessorRefusalsDocumented(t *testing.T) {
+	ctx := context.Background()
+	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: sqlitetest.URL(t), WorkerInterval: -1,
+		WebhookAllowPrivate: true, SecretKey: strings.Repeat("5f1d3c0a", 8)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	l := &live{srv: srv}
+	s := l.spec()
+	table := s.errorTable(t)
+	merchantID, key := l.merchant(t)
+	// A gateway (seed 001) refunds amounts, not vendor splits. Nothing is
+	// sent to it: the refund is refused before anything is reserved.
+	if _, err := srv.Service.AddProcessorAccount(ctx, merchantID, refund.ProcessorAccountInput{Name: "gw", Kind: "gateway",
+		URL: "http://127.0.0.1:1", Credential: "secret"}); err != nil {
+		t.Fatal(err)
+	}
+	order := func(t *testing.T) string {
+		t.Helper()
+		r := l.do("POST", "/v1/orders", key, []byte(`{"currency":"SAR","amount":10000,"processor":"gw","processor_order_id":"PAY-1",
+			"vendors":[{"id":"v1","amount":10000}]}`), nil)
+		if r.status != http.StatusCreated {
+			t.Fatalf("order at gw: %d %s", r.status, r.short())
+		}
+		return str(obj(r.body)["id"])
+	}
+	tests := []struct {
+		name, opID, path string
+		body             func(t *testing.T) string
+		code             string
+	}{
+		{"UnknownAccount", "createOrder", "/v1/orders",
+			func(*testing.T) string { return `{"currency":"SAR","amount":10000,"processor":"nowhere"}` },
+			refund.EProcessorAccountNotFound},
+		{"VendorsAtAGateway", "createRefund", "/v1/refunds",
+			func(t *testing.T) string {
+				return `{"order_id":"` + order(t) + `","vendors":[{"vendor_id":"v1","amount":1000}]}`
+			},
+			refund.EProcessorUnsupported},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := s.op(t, tt.opID)
+			r := l.do("POST", tt.path, key, []byte(tt.body(t)), nil)
+			if r.errorCode() != tt.code {
+				t.Fatalf("got %d %s, want %s", r.status, r.short(), tt.code)
+			}
+			if !slices.Contains(o.codes(), tt.code) {
+				t.Errorf("%s answers %s, which its x-error-codes does not list", tt.opID, tt.code)
+			}
+			if resp := o.responses(t, s)[strconv.Itoa(r.status)]; table[tt.code] != r.status || !isErrorEnvelope(resp) {
+				t.Errorf("%s answers %s with %d, not documented with the Error envelope (table: %d)", tt.opID, tt.code, r.status, table[tt.code])
 			}
 		})
 	}
