@@ -478,7 +478,8 @@ func decode(r *http.Request, v any) error {
 }
 
 // nonNullable is a request whose optional members may be left out but not
-// sent as null: for them null would mean neither "keep" nor a value.
+// sent as null: for them null would mean neither "keep" (or "the
+// default") nor a value.
 type nonNullable interface{ nonNull() []string }
 
 // refuseNulls answers 400 when one of fields is null in body.
@@ -489,7 +490,7 @@ func refuseNulls(body []byte, fields []string) error {
 	}
 	for _, f := range fields {
 		if v, ok := m[f]; ok && string(bytes.TrimSpace(v)) == "null" {
-			return refund.Errorf(refund.EInvalidRequest, f, "%s must not be null: leave it out to keep its value", f)
+			return refund.Errorf(refund.EInvalidRequest, f, "%s must not be null: leave it out instead", f)
 		}
 	}
 	return nil

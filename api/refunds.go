@@ -20,6 +20,14 @@ type refundRequest struct {
 	Queue             bool                     `json:"queue"`
 }
 
+// nonNull: the document declares no member nullable, and each one left
+// out means the widest refund (amount: all that is left; items, vendors:
+// the whole order), so a null, which a client may send for "unset", is
+// refused rather than read as left out.
+func (refundRequest) nonNull() []string {
+	return []string{"order_id", "amount", "reason", "merchant_reference", "transaction_id", "items", "vendors", "notify_url", "queue"}
+}
+
 type refundJSON struct {
 	ID                string                `json:"id"`
 	Object            string                `json:"object"`

@@ -1,0 +1,37 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestCreateRefund_NullRefused: a member sent as null is refused, not read
+// as left out. The document declares none of them nullable, and left out
+// each means the widest refund: amount null refunded the whole order, items
+// or vendors null the whole order rather than the lines or vendors meant.
+func TestCreateRefund_NullRefused(t *testing.T) {
+	f := mustStatesFixture(t)
+	tests := []struct{ name, body, param string }{
+		{"AmountNull", `{"order_id":"ORDER","amount":null}`, "amount"},
+		{"ItemsNull", `{"order_id":"ORDER","items":null}`, "items"},
+		{"VendorsNull", `{"order_id":"ORDER","vendors":null}`, "vendors"},
+		{"MerchantReferenceNull", `{"order_id":"ORDER","amount":100,"merchant_reference":null}`, "merchant_reference"},
+		{"QueueNull", `{"order_id":"ORDER","amount":100,"queue":null}`, "queue"},
+		{"ReasonNull", `{"order_id":"ORDER","amount":100,"reason":null}`, "reason"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := []byte(strings.ReplaceAll(tt.body, "ORDER", f.orderID))
+			r := f.l.do("POST", "/v1/refunds", f.maker, body, nil)
+			if r.status != http.StatusBadRequest || r.errorCode() != "invalid_request" || str(obj(obj(r.body)["error"])["param"]) != tt.param {
+				t.Errorf("got %d %s, want 400 invalid_request on %s", r.status, r.short(), tt.param)
+			}
+		})
+	}
+	o := f.l.do("GET", "/v1/orders/"+f.orderID, f.maker, nil, nil)
+	if got := obj(o.body)["refunded_amount"]; fmt.Sprint(got) != "0" {
+		t.Errorf("the order's refunded_amount is %v after refused requests, want 0", got)
+	}
+}
