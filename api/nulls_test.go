@@ -35,3 +35,25 @@ func TestCreateRefund_NullRefused(t *testing.T) {
 		t.Errorf("the order's refunded_amount is %v after refused requests, want 0", got)
 	}
 }
+
+// TestCreateOrder_NullRefused: as for refunds, a null member is refused;
+// captured_amount null recorded the whole amount as captured, so more
+// than was captured could be refunded.
+func TestCreateOrder_NullRefused(t *testing.T) {
+	f := mustStatesFixture(t)
+	tests := []struct{ name, body, param string }{
+		{"CapturedAmountNull", `{"reference":"NULL-1","currency":"SAR","amount":10000,"captured_amount":null}`, "captured_amount"},
+		{"ItemsNull", `{"reference":"NULL-2","currency":"SAR","amount":10000,"items":null}`, "items"},
+		{"VendorsNull", `{"reference":"NULL-3","currency":"SAR","amount":10000,"vendors":null}`, "vendors"},
+		{"ReferenceNull", `{"reference":null,"currency":"SAR","amount":10000}`, "reference"},
+		{"ProcessorNull", `{"reference":"NULL-4","currency":"SAR","amount":10000,"processor":null}`, "processor"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := f.l.do("POST", "/v1/orders", f.maker, []byte(tt.body), nil)
+			if r.status != http.StatusBadRequest || r.errorCode() != "invalid_request" || str(obj(obj(r.body)["error"])["param"]) != tt.param {
+				t.Errorf("got %d %s, want 400 invalid_request on %s", r.status, r.short(), tt.param)
+			}
+		})
+	}
+}

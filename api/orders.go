@@ -25,6 +25,14 @@ type orderRequest struct {
 	ProcessorOrderID string `json:"processor_order_id"`
 }
 
+// nonNull: as for a refund (refundRequest), a null member is refused, not
+// read as left out: captured_amount left out means all of amount, so a
+// null one would record more captured than was.
+func (orderRequest) nonNull() []string {
+	return []string{"reference", "currency", "amount", "captured_amount", "payment_method", "source", "customer",
+		"items", "vendors", "description", "processor", "processor_order_id"}
+}
+
 type itemRequest struct {
 	ID         string `json:"id"`
 	SKU        string `json:"sku"`
