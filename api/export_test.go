@@ -24,3 +24,6 @@ func ErrorStatuses() map[string]int { return maps.Clone(statusOf) }
 
 // RenderDocs renders the reference page of an OpenAPI document.
 var RenderDocs = renderDocs
+
+// MultiValued returns the query parameters that may be repeated.
+func MultiValued() map[string]bool { return maps.Clone(multiValued) }

@@ -9,11 +9,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 	"github.com/refundd/refundd/store/sqlite/sqlitetest"
@@ -202,5 +204,50 @@ func TestOpenAPI_ProcessorRefusalsDocumented(t *testing.T) {
 				t.Errorf("%s answers %s with %d, not documented with the Error envelope (table: %d)", tt.opID, tt.code, r.status, table[tt.code])
 			}
 		})
+	}
+}
+
+// TestOpenAPI_RepeatedQueryParametersAreArrays: a query parameter the
+// server takes repeated (reconcile's map=column=HEADER, one per column) is
+// documented as an array, so a client generated from the document can send
+// several; one it refuses repeated is not.
+func TestOpenAPI_RepeatedQueryParametersAreArrays(t *testing.T) {
+	l := mustStart(t)
+	s := l.spec()
+	multi := api.MultiValued()
+	documented := map[string]operation{}
+	for _, o := range s.operations(t) {
+		documented[o.key()] = o
+	}
+	checked := 0
+	for _, rt := range api.Routes() {
+		o, ok := documented[rt.Method+" "+rt.Pattern]
+		if !ok {
+			continue // TestOpenAPI_DocumentMatchesRoutes reports it
+		}
+		for _, p := range o.params(t, s) {
+			if p["in"] != "query" {
+				continue
+			}
+			name := str(p["name"])
+			isArray := slices.Contains(typeList(obj(p["schema"])["type"]), "array")
+			if isArray != multi[name] {
+				t.Errorf("%s: query parameter %s is documented as an array: %v; the server takes it repeated: %v", o.key(), name, isArray, multi[name])
+			}
+			if multi[name] {
+				checked++
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no repeatable query parameter documented: the check checks nothing")
+	}
+	// And the server does read both: two columns under other headers.
+	_, key := l.merchant(t)
+	report := "refund_id,Acquirer Reference,Settled,currency,status\nre_0195c2b2-0000-7000-8000-00000000cafe,74000000000000000000998,1.00,SAR,approved\n"
+	q := url.Values{"map": {"arn=Acquirer Reference", "amount=Settled"}, "from": {"2026-03-01"}, "to": {"2026-03-01"}}
+	r := l.do("POST", "/v1/reconciliations?"+q.Encode(), key, []byte(report), http.Header{"Content-Type": {"text/csv"}})
+	if r.status != http.StatusOK {
+		t.Fatalf("reconcile with two map parameters: %d %s", r.status, r.short())
 	}
 }

@@ -870,11 +870,18 @@ func (s spec) exampleRequest(t *testing.T, o operation, name string, ids map[str
 			}
 			continue
 		}
-		v := fmt.Sprint(withLiveIDs(obj(ex)["value"], ids))
+		val := withLiveIDs(obj(ex)["value"], ids)
+		v := fmt.Sprint(val)
 		switch p["in"] {
 		case "path":
 			path = strings.ReplaceAll(path, "{"+str(p["name"])+"}", url.PathEscape(v))
 		case "query":
+			if vs, ok := val.([]any); ok { // an array, exploded: the parameter once per value
+				for _, e := range vs {
+					q.Add(str(p["name"]), fmt.Sprint(e))
+				}
+				continue
+			}
 			q.Set(str(p["name"]), v)
 		case "header":
 			hdr.Set(str(p["name"]), v)
