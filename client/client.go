@@ -162,6 +162,11 @@ type request struct {
 	// report), instead of body.
 	raw     []byte
 	rawType string
+	// goneIsDone is the code of a retry's refusal that means an earlier
+	// attempt, whose reply was lost (no reply, or a 5xx), did what was
+	// asked: a DELETE retried finds the object gone. It carries no
+	// Idempotency-Key to replay.
+	goneIsDone string
 }
 
 // do sends req, retrying as the package doc says, and decodes a 2xx reply
@@ -178,13 +183,22 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 	if len(req.query) > 0 {
 		target += "?" + req.query.Encode()
 	}
+	mayHaveRun := false // an earlier attempt may have been executed, its reply lost
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		wait, retry, err := c.attempt(ctx, req, target, payload, attempt, out)
+		if mayHaveRun && req.goneIsDone != "" && ErrorCode(err) == req.goneIsDone {
+			return nil
+		}
 		if !retry || attempt >= c.maxAttempts {
 			return err
+		}
+		// No reply, or a 5xx: the server may have acted. A 429 or an
+		// idempotency_key_in_use refused before acting.
+		if e, ok := errors.AsType[*Error](err); !ok || e.StatusCode >= 500 {
+			mayHaveRun = true
 		}
 		// Waiting past the caller's deadline only to be canceled helps no
 		// one: answer the last error now.

@@ -835,3 +835,45 @@ func (f *fixture) losingFirstReply(t *testing.T, key string) *client.Client {
 	}
 	return c
 }
+
+// TestWebhookEndpoints_DeleteRetriedAnswersTheDelete: a delete whose
+// first reply is lost is retried, and the retry finds the endpoint gone:
+// that is the delete done, not an error.
+func TestWebhookEndpoints_DeleteRetriedAnswersTheDelete(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		lossy   bool
+		deleted bool // the endpoint is gone before the call
+		code    string
+	}{
+		{name: "OK"},
+		{name: "FirstReplyLost", lossy: true},
+		{name: "AlreadyGone", deleted: true, code: "webhook_endpoint_not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ep, err := f.c.CreateWebhookEndpoint(ctx, client.CreateWebhookEndpointParams{URL: "https://hooks.example.com/" + tt.name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.deleted {
+				if err := f.c.DeleteWebhookEndpoint(ctx, ep.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := f.c
+			if tt.lossy {
+				c = f.losingFirstReply(t, f.key)
+			}
+			if err := c.DeleteWebhookEndpoint(ctx, ep.ID); client.ErrorCode(err) != tt.code || (tt.code == "" && err != nil) {
+				t.Fatalf("delete: %v, want code %q", err, tt.code)
+			}
+			if _, err := f.c.GetWebhookEndpoint(ctx, ep.ID); client.ErrorCode(err) != "webhook_endpoint_not_found" {
+				t.Fatalf("the endpoint after its delete: %v, want webhook_endpoint_not_found", err)
+			}
+		})
+	}
+}

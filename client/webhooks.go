@@ -160,12 +160,14 @@ func (c *Client) endpointCall(ctx context.Context, method, id string, body any) 
 }
 
 // DeleteWebhookEndpoint removes an endpoint (DELETE /v1/webhook_endpoints/{id}).
+// A retry after a lost reply that finds the endpoint gone is the delete
+// done; a first attempt that finds it gone is webhook_endpoint_not_found.
 func (c *Client) DeleteWebhookEndpoint(ctx context.Context, id string) error {
 	esc, err := pathID("webhook endpoint", id)
 	if err != nil {
 		return err
 	}
-	return c.do(ctx, request{method: "DELETE", path: "/v1/webhook_endpoints/" + esc}, nil)
+	return c.do(ctx, request{method: "DELETE", path: "/v1/webhook_endpoints/" + esc, goneIsDone: "webhook_endpoint_not_found"}, nil)
 }
 
 // TestWebhookEndpoint queues a test event for the endpoint and returns it
