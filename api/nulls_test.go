@@ -57,3 +57,27 @@ func TestCreateOrder_NullRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestAdjustOrder_NullRefused: a void's or chargeback's processor_reference
+// is what keeps a repeat from applying twice; sent as null it was read as
+// none, so the same chargeback sent again was applied again.
+func TestAdjustOrder_NullRefused(t *testing.T) {
+	f := mustStatesFixture(t)
+	tests := []struct{ name, path, body, param string }{
+		{"ChargebackReferenceNull", "/chargebacks", `{"amount":100,"processor_reference":null}`, "processor_reference"},
+		{"VoidReferenceNull", "/voids", `{"amount":100,"processor_reference":null}`, "processor_reference"},
+		{"VoidReasonNull", "/voids", `{"amount":100,"reason":null}`, "reason"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := f.l.do("POST", "/v1/orders/"+f.orderID+tt.path, f.maker, []byte(tt.body), nil)
+			if r.status != http.StatusBadRequest || r.errorCode() != "invalid_request" || str(obj(obj(r.body)["error"])["param"]) != tt.param {
+				t.Errorf("got %d %s, want 400 invalid_request on %s", r.status, r.short(), tt.param)
+			}
+		})
+	}
+	o := f.l.do("GET", "/v1/orders/"+f.orderID, f.maker, nil, nil)
+	if v, cb := fmt.Sprint(obj(o.body)["voided_amount"]), fmt.Sprint(obj(o.body)["charged_back_amount"]); v != "0" || cb != "0" {
+		t.Errorf("after refused requests the order has voided %s, charged back %s; want 0 and 0", v, cb)
+	}
+}

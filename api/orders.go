@@ -227,6 +227,12 @@ type adjustmentRequest struct {
 	ProcessorReference string `json:"processor_reference"`
 }
 
+// nonNull: processor_reference is what keeps a repeated void or
+// chargeback from applying twice; a null one must not pass for none.
+func (adjustmentRequest) nonNull() []string {
+	return []string{"amount", "reason", "processor_reference"}
+}
+
 type adjustmentJSON struct {
 	ID                 string    `json:"id"`
 	Object             string    `json:"object"`
