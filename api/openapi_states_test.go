@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -250,4 +251,67 @@ func TestOpenAPI_RepeatedQueryParametersAreArrays(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("reconcile with two map parameters: %d %s", r.status, r.short())
 	}
+}
+
+// TestOpenAPI_IdempotencyKeySchemaIsTheServers: the Idempotency-Key the
+// document allows is the one the server takes, so a fuzzer sending keys
+// the schema allows is not refused, nor one it forbids taken.
+func TestOpenAPI_IdempotencyKeySchemaIsTheServers(t *testing.T) {
+	l := mustStart(t)
+	s := l.spec()
+	_, key := l.merchant(t)
+	tests := []struct {
+		name, key string
+		taken     bool
+	}{
+		{"Plain", "rma-42", true},
+		{"InnerSpace", "rma 42", true},
+		{"Punctuation", `!"#$%&'()*+,-./:;<=>?@[\]^_{|}~`, true},
+		{"Longest", strings.Repeat("k", 255), true},
+		{"TooLong", strings.Repeat("k", 256), false},
+		{"NotASCII", "clé-1", false},
+	}
+	var schemas []map[string]any
+	for _, o := range s.operations(t) {
+		for _, p := range o.params(t, s) {
+			if p["in"] == "header" && p["name"] == "Idempotency-Key" {
+				schemas = append(schemas, obj(p["schema"]))
+			}
+		}
+	}
+	if len(schemas) == 0 {
+		t.Fatal("no operation documents Idempotency-Key")
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := l.do("POST", "/v1/webhook_endpoints", key, []byte(`{"url":"https://example.com/`+tt.name+`"}`),
+				http.Header{"Idempotency-Key": {tt.key}})
+			if taken := r.status == http.StatusCreated; taken != tt.taken {
+				t.Fatalf("the server took it: %v (%d %s), want %v", taken, r.status, r.short(), tt.taken)
+			}
+			for _, sch := range schemas {
+				n := int64(len([]rune(tt.key))) // JSON Schema counts characters
+				allowed := n <= num(sch["maxLength"], 1<<30) && n >= num(sch["minLength"], 0)
+				if p, ok := sch["pattern"].(string); ok {
+					allowed = allowed && regexp.MustCompile(p).MatchString(tt.key)
+				}
+				if allowed != tt.taken {
+					t.Fatalf("the schema %v allows it: %v; the server takes it: %v", sch, allowed, tt.taken)
+				}
+			}
+		})
+	}
+}
+
+// num is a schema's number, or def when it has none.
+func num(v any, def int64) int64 {
+	n, ok := v.(json.Number)
+	if !ok {
+		return def
+	}
+	i, err := n.Int64()
+	if err != nil {
+		return def
+	}
+	return i
 }
