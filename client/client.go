@@ -9,8 +9,10 @@
 // never refunds twice, and a decision retried answers the decision. Transport errors, 5xx and 429 (and a
 // 409 idempotency_key_in_use, which means an earlier attempt of the same
 // request is still running) are retried with exponential backoff that
-// honours Retry-After, a bounded number of times, and never after the
-// context ends. Any other error reply comes back at once as *Error.
+// honours Retry-After, a bounded number of times (idempotency_key_in_use
+// for a bounded time instead, until the earlier attempt's answer is
+// replayed), and never after the context ends. Any other error reply
+// comes back at once as *Error.
 //
 // The package imports only the standard library: callers can use it
 // without pulling in the server.
@@ -39,6 +41,7 @@ const (
 	DefaultBaseDelay     = 250 * time.Millisecond // first backoff, doubled each retry
 	DefaultMaxDelay      = 10 * time.Second       // backoff ceiling
 	DefaultMaxRetryAfter = time.Minute            // a longer Retry-After is returned, not waited for
+	DefaultMaxInUseWait  = time.Minute            // waiting for an earlier attempt still running (idempotency_key_in_use)
 	DefaultTimeout       = 60 * time.Second       // per attempt, when the caller's http.Client has none
 )
 
@@ -56,6 +59,7 @@ type Client struct {
 	baseDelay     time.Duration
 	maxDelay      time.Duration
 	maxRetryAfter time.Duration
+	maxInUseWait  time.Duration
 	sleep         func(ctx context.Context, d time.Duration) error
 	now           func() time.Time
 	newKey        func() string
@@ -82,6 +86,11 @@ func WithBackoff(base, ceiling time.Duration) Option {
 // a reply asking for longer is returned as *Error with RetryAfter set.
 func WithMaxRetryAfter(d time.Duration) Option { return func(c *Client) { c.maxRetryAfter = d } }
 
+// WithMaxInUseWait sets how long a call keeps asking while the server
+// answers idempotency_key_in_use (an earlier attempt of it still running);
+// such answers do not count against WithMaxAttempts.
+func WithMaxInUseWait(d time.Duration) Option { return func(c *Client) { c.maxInUseWait = d } }
+
 // WithUserAgent replaces the User-Agent header.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
 
@@ -99,7 +108,7 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		base: strings.TrimRight(u.String(), "/"), key: strings.TrimSpace(apiKey),
 		hc: &http.Client{Timeout: DefaultTimeout}, userAgent: "refundd-go-client/1",
 		maxAttempts: DefaultMaxAttempts, baseDelay: DefaultBaseDelay, maxDelay: DefaultMaxDelay,
-		maxRetryAfter: DefaultMaxRetryAfter, sleep: sleepCtx, now: time.Now, newKey: NewIdempotencyKey,
+		maxRetryAfter: DefaultMaxRetryAfter, maxInUseWait: DefaultMaxInUseWait, sleep: sleepCtx, now: time.Now, newKey: NewIdempotencyKey,
 	}
 	for _, o := range opts {
 		o(c)
@@ -184,6 +193,7 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 		target += "?" + req.query.Encode()
 	}
 	mayHaveRun := false // an earlier attempt may have been executed, its reply lost
+	start, tries := c.now(), 0
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -192,7 +202,19 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 		if mayHaveRun && req.goneIsDone != "" && ErrorCode(err) == req.goneIsDone {
 			return nil
 		}
-		if !retry || attempt >= c.maxAttempts {
+		if !retry || c.maxAttempts == 1 {
+			return err
+		}
+		if ErrorCode(err) == "idempotency_key_in_use" {
+			// An earlier attempt is still running at the server, for up
+			// to its processor deadline: wait for its answer (bounded by
+			// time, not attempts). Giving up would answer an error for a
+			// request that then goes through, under a key the caller may
+			// never have seen.
+			if c.now().Sub(start)+wait > c.maxInUseWait {
+				return err
+			}
+		} else if tries++; tries >= c.maxAttempts {
 			return err
 		}
 		// No reply, or a 5xx: the server may have acted. A 429 or an

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -875,5 +876,78 @@ func TestWebhookEndpoints_DeleteRetriedAnswersTheDelete(t *testing.T) {
 				t.Fatalf("the endpoint after its delete: %v, want webhook_endpoint_not_found", err)
 			}
 		})
+	}
+}
+
+// cutFirstEarly is a transport whose first request goes on to the server
+// and runs to its end there, while the client hears a broken connection
+// after cut: a slow attempt whose connection dropped mid-request.
+type cutFirstEarly struct {
+	cut  time.Duration
+	mu   sync.Mutex
+	sent bool
+	done chan struct{} // closed when the first request has its answer
+}
+
+func (c *cutFirstEarly) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	first := !c.sent
+	c.sent = true
+	c.mu.Unlock()
+	if !first {
+		return http.DefaultTransport.RoundTrip(r)
+	}
+	detached := r.Clone(context.Background())
+	go func() {
+		defer close(c.done)
+		if resp, err := http.DefaultTransport.RoundTrip(detached); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	time.Sleep(c.cut)
+	return nil, errors.New("connection reset while the server was still at it")
+}
+
+// TestRefunds_RetryWaitsForTheFirstAttempt: a refund whose first attempt
+// lost its connection while the processor was slow is retried under the
+// same key, and the server answers idempotency_key_in_use until the first
+// attempt ends (up to its processor deadline). The client waits for that
+// answer: giving up in a second or two returned an error for a refund
+// that then went out, under a key the caller never saw, so the caller's
+// own retry would refund again.
+func TestRefunds_RetryWaitsForTheFirstAttempt(t *testing.T) {
+	t.Parallel()
+	srv, key, stop := exampleServer(func(c *server.Config) { c.ProcessorTimeout = 2 * time.Second })
+	t.Cleanup(stop)
+	ctx := context.Background()
+	plain, err := client.New(srv.URL(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0099: the sandbox does not answer until asked for the status, so
+	// the first attempt runs to the processor deadline.
+	o, err := plain.CreateOrder(ctx, client.CreateOrderParams{Reference: "SLOW-1", Currency: "SAR", Amount: 10000,
+		PaymentMethod: "card", Source: client.Card{LastDigits: "0099"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := &cutFirstEarly{cut: 100 * time.Millisecond, done: make(chan struct{})}
+	c, err := client.New(srv.URL(), key, client.WithHTTPClient(&http.Client{Transport: cut}),
+		client.WithBackoff(20*time.Millisecond, 200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.CreateRefund(ctx, client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(1000)})
+	<-cut.done
+	if err != nil {
+		t.Fatalf("the retried refund: %v; want the first attempt's answer", err)
+	}
+	page, err := plain.ListRefunds(ctx, client.ListRefundsParams{OrderID: o.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Data) != 1 || page.Data[0].ID != r.ID {
+		t.Fatalf("the order has %d refunds, want only %s", len(page.Data), r.ID)
 	}
 }
