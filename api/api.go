@@ -597,7 +597,9 @@ func queryTime(r *http.Request, name string) (time.Time, error) {
 		n, _ := strconv.ParseInt(s, 10, 64)
 		return time.Unix(n, 0).UTC(), nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	// RFC 3339 (and so the document's date-time) lets T and Z be lower
+	// case; Go's layout does not.
+	t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s))
 	if err != nil {
 		return time.Time{}, refund.Errorf(refund.EInvalidRequest, name, "%s must be an RFC 3339 date-time or unix seconds (at most 12 digits)", name)
 	}

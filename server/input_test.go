@@ -166,7 +166,7 @@ func TestInput_TypeErrorNamesTheElement(t *testing.T) {
 // TestInput_TimeBounds: created_gte and created_lt are bounds whatever
 // instant they name, on both stores alike: the zero time (year 1), a time
 // before it, and one past what SQLite's nanoseconds hold (2262) select
-// what they say, none of them "no bound".
+// what they say, none of them "no bound"; any RFC 3339 spelling is taken.
 func TestInput_TimeBounds(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -191,6 +191,9 @@ func TestInput_TimeBounds(t *testing.T) {
 				{"created_gte=2300-01-01T00:00:00Z", 0},
 				{"created_lt=2300-01-01T00:00:00Z", 1},
 				{"created_gte=1600-01-01T00:00:00Z&created_lt=2300-01-01T00:00:00Z", 1},
+				// RFC 3339 lets T and Z be lower case; JSON Schema's date-time is RFC 3339.
+				{"created_gte=1600-01-01t00:00:00z&created_lt=2300-01-01t00:00:00z", 1},
+				{"created_gte=2300-01-01t00:00:00z", 0},
 			} {
 				t.Run(tc.query, func(t *testing.T) {
 					r := s.do("GET", "/v1/refunds?"+tc.query, s.key, nil)
