@@ -179,35 +179,42 @@ func TestAllOrders_Paginates(t *testing.T) {
 		name   string
 		limit  int
 		stopAt int // stop ranging after this many; 0: all
-		pages  int
+		passes int // ranging over the same iterator; 0: once
+		pages  int // fetched in each pass
 	}{
 		{name: "PagesOfTwo", limit: 2, pages: 3},
 		{name: "OnePage", limit: 100, pages: 1},
 		{name: "ExactPages", limit: 5, pages: 1},
 		{name: "BreakEarlyFetchesNoMore", limit: 2, stopAt: 3, pages: 2},
+		// Each range over one iterator walks the list from its start.
+		{name: "RangedTwice", limit: 2, passes: 2, pages: 3},
+		{name: "RangedAgainAfterABreak", limit: 2, stopAt: 3, passes: 2, pages: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f.sent.take()
-			var got []string
-			for o, err := range f.c.AllOrders(ctx, client.ListOrdersParams{Limit: tt.limit}) {
-				if err != nil {
-					t.Fatal(err)
+			seq := f.c.AllOrders(ctx, client.ListOrdersParams{Limit: tt.limit})
+			for pass := range max(tt.passes, 1) {
+				var got []string
+				for o, err := range seq {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, o.ID)
+					if len(got) == tt.stopAt {
+						break
+					}
 				}
-				got = append(got, o.ID)
-				if len(got) == tt.stopAt {
-					break
+				wantIDs := want
+				if tt.stopAt > 0 {
+					wantIDs = want[:tt.stopAt]
 				}
-			}
-			wantIDs := want
-			if tt.stopAt > 0 {
-				wantIDs = want[:tt.stopAt]
-			}
-			if strings.Join(got, ",") != strings.Join(wantIDs, ",") {
-				t.Fatalf("got %v, want %v", got, wantIDs)
-			}
-			if n, _ := f.sent.take(); n != tt.pages {
-				t.Fatalf("fetched %d pages, want %d", n, tt.pages)
+				if strings.Join(got, ",") != strings.Join(wantIDs, ",") {
+					t.Fatalf("pass %d: got %v, want %v", pass+1, got, wantIDs)
+				}
+				if n, _ := f.sent.take(); n != tt.pages {
+					t.Fatalf("pass %d: fetched %d pages, want %d", pass+1, n, tt.pages)
+				}
 			}
 		})
 	}

@@ -191,9 +191,11 @@ func (c *Client) AllOrders(ctx context.Context, p ListOrdersParams) iter.Seq2[*O
 	})
 }
 
-// all walks a cursor-paged list.
-func all[T any](cursor string, fetch func(cursor string) (*Page[T], error)) iter.Seq2[*T, error] {
+// all walks a cursor-paged list from start. Each range over the iterator
+// walks it from start again: the cursor it moves is its own.
+func all[T any](start string, fetch func(cursor string) (*Page[T], error)) iter.Seq2[*T, error] {
 	return func(yield func(*T, error) bool) {
+		cursor := start
 		for {
 			page, err := fetch(cursor)
 			if err != nil {
