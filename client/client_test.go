@@ -219,6 +219,29 @@ func TestAllOrders_Paginates(t *testing.T) {
 		})
 	}
 
+	// Two ranges over one iterator at once each walk the whole list, and
+	// share nothing they write (go test -race).
+	seq := f.c.AllOrders(ctx, client.ListOrdersParams{Limit: 2})
+	var wg sync.WaitGroup
+	walked := make([][]string, 2)
+	for i := range walked {
+		wg.Go(func() {
+			for o, err := range seq {
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				walked[i] = append(walked[i], o.ID)
+			}
+		})
+	}
+	wg.Wait()
+	for i, got := range walked {
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("concurrent range %d: got %v, want %v", i, got, want)
+		}
+	}
+
 	// An error ends the iteration with the error.
 	bad, _ := client.New(f.srv.URL(), "rk_wrong")
 	var errs int

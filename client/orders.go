@@ -186,8 +186,9 @@ func (c *Client) ListOrders(ctx context.Context, p ListOrdersParams) (*Page[Orde
 // p.Limit as it goes. It stops at the first error, which it yields.
 func (c *Client) AllOrders(ctx context.Context, p ListOrdersParams) iter.Seq2[*Order, error] {
 	return all(p.Cursor, func(cursor string) (*Page[Order], error) {
-		p.Cursor = cursor
-		return c.ListOrders(ctx, p)
+		q := p // each fetch its own copy: ranges may run at once
+		q.Cursor = cursor
+		return c.ListOrders(ctx, q)
 	})
 }
 

@@ -261,7 +261,8 @@ func (c *Client) ListRefunds(ctx context.Context, p ListRefundsParams) (*Page[Re
 // yields.
 func (c *Client) AllRefunds(ctx context.Context, p ListRefundsParams) iter.Seq2[*Refund, error] {
 	return all(p.Cursor, func(cursor string) (*Page[Refund], error) {
-		p.Cursor = cursor
-		return c.ListRefunds(ctx, p)
+		q := p // each fetch its own copy: ranges may run at once
+		q.Cursor = cursor
+		return c.ListRefunds(ctx, q)
 	})
 }

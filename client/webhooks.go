@@ -58,8 +58,9 @@ func (c *Client) ListEvents(ctx context.Context, p ListEventsParams) (*Page[Even
 // at the first error, which it yields.
 func (c *Client) AllEvents(ctx context.Context, p ListEventsParams) iter.Seq2[*Event, error] {
 	return all(p.Cursor, func(cursor string) (*Page[Event], error) {
-		p.Cursor = cursor
-		return c.ListEvents(ctx, p)
+		q := p // each fetch its own copy: ranges may run at once
+		q.Cursor = cursor
+		return c.ListEvents(ctx, q)
 	})
 }
 
@@ -206,7 +207,8 @@ func (c *Client) ListWebhookDeliveries(ctx context.Context, endpointID string, p
 // endpoint, newest first. It stops at the first error, which it yields.
 func (c *Client) AllWebhookDeliveries(ctx context.Context, endpointID string, p ListDeliveriesParams) iter.Seq2[*DeliveryAttempt, error] {
 	return all(p.Cursor, func(cursor string) (*Page[DeliveryAttempt], error) {
-		p.Cursor = cursor
-		return c.ListWebhookDeliveries(ctx, endpointID, p)
+		q := p // each fetch its own copy: ranges may run at once
+		q.Cursor = cursor
+		return c.ListWebhookDeliveries(ctx, endpointID, q)
 	})
 }
