@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -542,6 +544,107 @@ func TestDoubleSubmitRefundsOnce(t *testing.T) {
 	}
 	if o := e.order("ORD-KWD-2001"); o.RefundedAmount != 2010 {
 		t.Fatalf("refunded %d, want 2010", o.RefundedAmount)
+	}
+}
+
+// TestDoubleSubmitWhileTheFirstIsOut: a refund form sent twice while the
+// first send is still at the processor (a double click; the processor
+// takes seconds) is answered "still being sent" (409), on the order page
+// with the form as it was filled in. Sending that form again, as anyone
+// would, must not refund a second time: it carries the first send's
+// idempotency key, so it is refused while the first is out and shows the
+// first refund once it is done.
+func TestDoubleSubmitWhileTheFirstIsOut(t *testing.T) {
+	t.Parallel()
+	called, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	var calls atomic.Int64
+	approve := acquirerAnswer(map[string]any{"status": "approved", "response_code": "00", "message": "ok"})
+	e := startOnProcessor(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			close(called)
+			<-release
+		}
+		approve(w, r)
+	}))
+	t.Cleanup(free) // before the acquirer's Close, which waits for the call
+	var o struct{ ID string }
+	e.api("POST", "/v1/orders", e.key, jsonBody(map[string]any{"reference": "ORD-1", "currency": "SAR", "amount": 5000,
+		"payment_method": "card", "source": map[string]any{"scheme": "visa", "first_digits": "400000", "last_digits": "0002", "month": 12, "year": 2027}}),
+		http.StatusCreated, &o)
+	e.orders["ORD-1"] = o.ID
+	b := e.mustSignIn(e.key)
+	path := "/console/orders/" + o.ID + "/refunds"
+	orderPage := b.get("/console/orders/" + o.ID)
+	fields := url.Values{"kind": {"partial"}, "amount": {"10.00"}, "reason": {"double click"}}
+	form := func(p page) url.Values {
+		f := url.Values{"csrf": {p.csrf(t)}, "idempotency_key": {p.idempotencyKey(t, "partial")}}
+		for k, v := range fields {
+			f[k] = v
+		}
+		return f
+	}
+	first := make(chan page, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", b.base+path, strings.NewReader(form(orderPage).Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", b.base)
+		resp, err := b.c.Do(req)
+		if err != nil {
+			first <- page{}
+			return
+		}
+		resp.Body.Close()
+		first <- page{status: resp.StatusCode, location: resp.Header.Get("Location")}
+	}()
+	select {
+	case <-called:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first send never reached the processor")
+	}
+	answer := b.post(path, form(orderPage))
+	if answer.status != http.StatusConflict {
+		t.Fatalf("the second send while the first is out: want 409, got %d: %s", answer.status, answer.text())
+	}
+	mustContain(t, answer, "still being sent")
+	for _, tc := range []struct {
+		name     string
+		firstOut bool // the first send is still at the processor
+		status   int
+	}{
+		{"AgainWhileTheFirstIsOut", true, http.StatusConflict},
+		{"AgainAfterTheFirst", false, http.StatusSeeOther},
+	} {
+		var firstShown string
+		if !tc.firstOut {
+			free()
+			p := <-first
+			if p.status != http.StatusSeeOther {
+				t.Fatalf("the first send: %d", p.status)
+			}
+			firstShown = p.location
+		}
+		// The answer's own form, as the page shows it.
+		again := b.post(path, form(answer))
+		if again.status != tc.status {
+			t.Errorf("%s: want %d, got %d: %s", tc.name, tc.status, again.status, again.text())
+		}
+		if rs := e.refunds("ORD-1"); len(rs) != 1 {
+			t.Fatalf("%s: the order has %d refunds, want 1", tc.name, len(rs))
+		}
+		if firstShown != "" && again.location != firstShown {
+			t.Errorf("%s: shows %q, want the first refund %q", tc.name, again.location, firstShown)
+		}
+		if again.status == http.StatusConflict {
+			answer = again
+		}
+	}
+	if got, want := e.order("ORD-1").RefundedAmount, int64(1000); got != want {
+		t.Fatalf("refunded %d, want %d", got, want)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the processor was called %d times, want 1", n)
 	}
 }
 

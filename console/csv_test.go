@@ -58,14 +58,27 @@ func TestRefundCSV_NoFormulas(t *testing.T) {
 // merchant and no orders.
 func startOnAcquirer(t *testing.T, answer map[string]any) *env {
 	t.Helper()
-	acq := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return startOnProcessor(t, acquirerAnswer(answer))
+}
+
+// acquirerAnswer answers every call of an acquirer service with answer
+// (and executed_at now).
+func acquirerAnswer(answer map[string]any) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		a := map[string]any{"executed_at": time.Now().UTC()}
 		for k, v := range answer {
 			a[k] = v
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(jsonBody(a)))
-	}))
+	}
+}
+
+// startOnProcessor runs a real server whose processor is the acquirer
+// service acqHandler serves, with a merchant and no orders.
+func startOnProcessor(t *testing.T, acqHandler http.Handler) *env {
+	t.Helper()
+	acq := httptest.NewServer(acqHandler)
 	t.Cleanup(acq.Close)
 	ctx := context.Background()
 	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: sqlitetest.URL(t), WorkerInterval: -1,

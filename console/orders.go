@@ -101,6 +101,12 @@ type adjustmentRow struct {
 // each render (so a double submit replays instead of refunding twice) and,
 // after an error, what the user typed.
 type refundForm struct {
+	// Key is the forms' idempotency key, before "-" and the form's kind:
+	// new for each render, except after an answer that is no refusal
+	// ("the first send is still out", a double click while the processor
+	// answers; an internal error, the outcome unknown). The form then
+	// keeps the key it was sent with, so sending it again replays that
+	// send instead of refunding a second time.
 	Key          string
 	Kind         string
 	Amount       string
@@ -125,7 +131,9 @@ func (c *Console) showOrder(w http.ResponseWriter, r *http.Request, s *session, 
 	}
 	v := orderView{base: c.base(r, s, "orders", "order.title", orderName(o)), Order: o, Form: form}
 	v.Problem = p
-	v.Form.Key = newToken()
+	if v.Form.Key == "" {
+		v.Form.Key = newToken()
+	}
 	refunds, err := c.svc.ListRefunds(ctx, s.principal, refund.RefundFilter{OrderID: o.ID, Limit: refund.MaxPageSize})
 	if err != nil {
 		c.fail(w, r, s, err)
@@ -192,6 +200,12 @@ func (c *Console) createRefund(w http.ResponseWriter, r *http.Request, s *sessio
 		if rf, err = c.svc.CreateRefund(r.Context(), s.principal, in); err == nil {
 			http.Redirect(w, r, "/console/orders/"+url.PathEscape(o.ID)+"?"+url.Values{"refund": {rf.ID}}.Encode(), http.StatusSeeOther)
 			return
+		}
+		if code := refund.ErrorCode(err); code == refund.EIdempotencyKeyInUse || code == refund.EInternal {
+			// Not a refusal: the refund may be made, or being made.
+			if key, ok := strings.CutSuffix(in.IdempotencyKey, "-"+form.Kind); ok && key != "" {
+				form.Key = key
+			}
 		}
 	}
 	p, status := c.explain(c.locale(r, s), r, err)
