@@ -1,13 +1,18 @@
 package console_test
 
 import (
+	"encoding/csv"
 	"fmt"
+	"html"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/refundd/refundd/refund"
 )
 
 // TestOverview_FiguresEqualTheAPI: the overview's counts and amounts are
@@ -132,5 +137,57 @@ func TestRefundList_FiltersAndCSV(t *testing.T) {
 		lines[0] != "refund_id,order_id,order_reference,merchant_reference,status,amount,amount_minor,currency,arn,rrn,created_at,updated_at" ||
 		!strings.Contains(csvPage.body, ",ORD-SAR-1001,,succeeded,5.00,500,SAR,") {
 		t.Fatalf("csv: %d %s", csvPage.status, csvPage.body)
+	}
+}
+
+// TestRefundList_LinksKeepTheFilter: the refunds list's "Download CSV"
+// and "Older" links carry the filter (and the cursor), as the page's own
+// query. The CSV an operator downloads after filtering must hold the
+// refunds the page lists, and the next page must be the next page of
+// those.
+func TestRefundList_LinksKeepTheFilter(t *testing.T) {
+	t.Parallel()
+	e := mustStart(t, false)
+	for range refund.MaxPageSize + 1 {
+		e.api("POST", "/v1/refunds", e.key, fmt.Sprintf(`{"order_id":%q,"amount":1}`, e.orders["ORD-SAR-1001"]), http.StatusCreated, nil)
+	}
+	e.api("POST", "/v1/refunds", e.key, fmt.Sprintf(`{"order_id":%q,"amount":1}`, e.orders["ORD-KWD-2001"]), http.StatusCreated, nil)
+	b := e.mustSignIn(e.key)
+	list := b.get("/console/refunds?currency=SAR")
+	if n := strings.Count(list.body, `<tr data-refund=`); list.status != http.StatusOK || n != refund.MaxPageSize {
+		t.Fatalf("the first page: %d, %d rows", list.status, n)
+	}
+	for _, tc := range []struct {
+		name string
+		id   string // the link's id
+		rows int    // SAR refunds it shows
+	}{
+		{"Older", "older", 1},
+		{"CSV", "csv", refund.MaxPageSize + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			href := html.UnescapeString(regexpFind(t, list.body, `<a href="([^"]*)" id="`+tc.id+`"`))
+			p := b.get(href)
+			if p.status != http.StatusOK {
+				t.Fatalf("%s: %d", href, p.status)
+			}
+			var currencies []string
+			if tc.id == "csv" {
+				rows, err := csv.NewReader(strings.NewReader(p.body)).ReadAll()
+				if err != nil || len(rows) == 0 {
+					t.Fatalf("%s: %v", href, err)
+				}
+				for _, row := range rows[1:] {
+					currencies = append(currencies, row[7])
+				}
+			} else {
+				for _, m := range regexp.MustCompile(`<td class="num"><span class="amount" dir="ltr">[0-9.]+ ([A-Z]{3})</span>`).FindAllStringSubmatch(p.body, -1) {
+					currencies = append(currencies, m[1])
+				}
+			}
+			if len(currencies) != tc.rows || slices.ContainsFunc(currencies, func(c string) bool { return c != "SAR" }) {
+				t.Fatalf("%s lists %d refunds (%s), want %d in SAR", href, len(currencies), strings.Join(slices.Compact(slices.Sorted(slices.Values(currencies))), ", "), tc.rows)
+			}
+		})
 	}
 }

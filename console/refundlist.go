@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/csv"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -90,10 +91,14 @@ func (c *Console) filter(r *http.Request, s *session, rq refundQuery) (refund.Re
 
 type refundListView struct {
 	base
-	Q        refundQuery
-	Refunds  []*refund.Refund
-	Older    string // query of the next page
-	CSV      string // query of the CSV download
+	Q       refundQuery
+	Refunds []*refund.Refund
+	// Older and CSV are the queries of the next page and of the CSV
+	// download, encoded (url.Values.Encode): template.URL, so the
+	// template keeps their & and = (a string in a URL's query is escaped
+	// as one value, and the links lost the filter and the cursor).
+	Older    template.URL
+	CSV      template.URL
 	Statuses []refund.Status
 	Surfaces []string
 }
@@ -102,7 +107,7 @@ type refundListView struct {
 // form, a page at a time.
 func (c *Console) refundList(w http.ResponseWriter, r *http.Request, s *session) {
 	rq := readRefundQuery(r.URL.Query())
-	v := refundListView{base: c.base(r, s, "refunds", "refunds.title"), Q: rq, CSV: rq.values().Encode(),
+	v := refundListView{base: c.base(r, s, "refunds", "refunds.title"), Q: rq, CSV: template.URL(rq.values().Encode()),
 		Statuses: []refund.Status{refund.StatusRequiresApproval, refund.StatusPending, refund.StatusProcessing, refund.StatusRequiresReview,
 			refund.StatusSucceeded, refund.StatusFailed, refund.StatusCanceled, refund.StatusReversed},
 		Surfaces: []string{"native", "console", "gateway", "sgate", "upayments", "paylink", "techrar"}}
@@ -126,7 +131,7 @@ func (c *Console) refundList(w http.ResponseWriter, r *http.Request, s *session)
 		if page.HasMore {
 			q := rq.values()
 			q.Set("cursor", page.NextCursor)
-			v.Older = q.Encode()
+			v.Older = template.URL(q.Encode())
 		}
 	}
 	c.render(w, r, http.StatusOK, "refunds.html", &v)
