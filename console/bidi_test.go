@@ -138,3 +138,31 @@ func TestProcessorText_IsolatedFromBidiControls(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookText_IsolatedFromBidiControls: an endpoint's description is
+// the merchant's text (POST /v1/webhook_endpoints); a right-to-left
+// override in it must not turn "· created <date>" after it backwards on
+// the webhooks page, and its URL likewise.
+func TestWebhookText_IsolatedFromBidiControls(t *testing.T) {
+	t.Parallel()
+	e := mustStart(t, false)
+	const rlo = "\u202e"
+	var endpoint struct{ ID string }
+	e.api("POST", "/v1/webhook_endpoints", e.key, jsonBody(map[string]any{"url": "https://hooks.example.com/" + rlo + "a",
+		"description": rlo + "Accounts team"}), http.StatusCreated, &endpoint)
+	b := e.mustSignIn(e.key)
+	for _, path := range []string{"/console/webhooks", "/console/webhooks/" + endpoint.ID} {
+		for _, lang := range []string{"en", "ar"} {
+			t.Run(lang+path, func(t *testing.T) {
+				b.lang = lang
+				pg := b.get(path)
+				if pg.status != http.StatusOK || !strings.Contains(pg.body, rlo) {
+					t.Fatalf("want the page with the text, got %d: %s", pg.status, pg.text())
+				}
+				if at := unisolated(pg.body, rlo); at != "" {
+					t.Fatalf("U+202E shown without isolation: …%s…", at)
+				}
+			})
+		}
+	}
+}
