@@ -418,11 +418,43 @@ func (im *importer) one(ctx context.Context, row importRow) importResult {
 	// the file, or a retry, answers the refund already made.
 	r, err := im.c.CreateRefund(ctx, client.CreateRefundParams{OrderID: o.ID, Amount: &minor, Reason: row.reason,
 		MerchantReference: res.merchantRef, IdempotencyKey: res.merchantRef})
+	if code := client.ErrorCode(err); code == refund.EIdempotencyKeyReused || code == refund.EMerchantReferenceReused {
+		// The reference was used with another request: most often this
+		// row's own refund, made by an earlier run before the reason was
+		// edited (the reason is part of the request, not of the
+		// reference). Reported as not refunded, it would be refunded
+		// again by hand.
+		if made, lerr := im.madeUnder(ctx, o.ID, res.merchantRef); lerr == nil && made != nil && made.Amount == minor {
+			res.status, res.refundID, res.code = string(made.Status), made.ID, made.FailureCode
+			res.msg = fmt.Sprintf("made by an earlier run under this merchant_reference, with reason %q", made.Reason)
+			if made.FailureMessage != "" {
+				res.msg = made.FailureMessage + " (" + res.msg + ")"
+			}
+			return res
+		} else if made != nil {
+			err = &client.Error{Code: code, Param: colMerchRef, Message: fmt.Sprintf("merchant_reference %q is refund %s of %s, not of %s",
+				res.merchantRef, made.ID, money.Format(made.Amount, cur), res.amount)}
+		}
+	}
 	if err != nil {
 		return fail(err)
 	}
 	res.status, res.refundID, res.code, res.msg = string(r.Status), r.ID, r.FailureCode, r.FailureMessage
 	return res
+}
+
+// madeUnder finds the order's refund made on the native API under a
+// merchant reference (nil when there is none).
+func (im *importer) madeUnder(ctx context.Context, orderID, ref string) (*client.Refund, error) {
+	for r, err := range im.c.AllRefunds(ctx, client.ListRefundsParams{OrderID: orderID, Limit: refund.MaxPageSize}) {
+		if err != nil {
+			return nil, err
+		}
+		if r.MerchantReference == ref && (r.Surface == "native" || r.Surface == "") {
+			return r, nil
+		}
+	}
+	return nil, nil
 }
 
 // derivedReference names a row without a merchant_reference. The same row

@@ -23,6 +23,7 @@ type remote struct {
 	srv *server.Server
 	key string
 	c   *client.Client
+	clk *fixedClock
 }
 
 // fixedClock is the server's clock: every refund is created on 2026-03-01.
@@ -60,7 +61,14 @@ func mustRemote(t *testing.T) *remote {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &remote{srv: srv, key: key, c: c}
+	return &remote{srv: srv, key: key, c: c, clk: clk}
+}
+
+// advance moves the server's clock.
+func (r *remote) advance(d time.Duration) {
+	r.clk.mu.Lock()
+	defer r.clk.mu.Unlock()
+	r.clk.now = r.clk.now.Add(d)
 }
 
 func (r *remote) order(t *testing.T, ref, currency string, amount int64, last4 string) *client.Order {
@@ -563,5 +571,65 @@ func TestSummary(t *testing.T) {
 		if got := summary(tc.counts); got != tc.want {
 			t.Errorf("summary(%v) = %q, want %q", tc.counts, got, tc.want)
 		}
+	}
+}
+
+// TestRefundsImport_RerunWithEditedReason reruns a file after its reasons
+// were edited (a typo fixed), within the day the idempotency keys are
+// kept and after it: the rows were refunded by the first run, and the
+// rerun must say so, not report them as not refunded (an operator told
+// "not refunded" refunds them again by other means).
+func TestRefundsImport_RerunWithEditedReason(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		after time.Duration // between the two runs
+	}{
+		{"SameDay", time.Minute},
+		{"KeysExpired", 49 * time.Hour},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := mustRemote(t)
+			r.order(t, "EDIT-1", "KWD", 50000, "1111")
+			dir := t.TempDir()
+			in := filepath.Join(dir, "in.csv")
+			run := func(body string) (int, string, [][]string) {
+				t.Helper()
+				if err := os.WriteFile(in, []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				code, stdout, stderr := runCLI(t, "refunds", "import", "--url", r.srv.URL(), "--key", r.key, in)
+				return code, stderr, parseCSV(t, stdout)
+			}
+			code, stderr, first := run("order_reference,amount,reason,merchant_reference\nEDIT-1,1.005,damged,\nEDIT-1,2.000,lat,RMA-7\n")
+			if code != 0 {
+				t.Fatalf("first run: exit %d: %s", code, stderr)
+			}
+			ids := checkImportResult(t, first, []wantRow{
+				{"2", "EDIT-1", "1.005", "succeeded", "", "derived"},
+				{"3", "EDIT-1", "2.000", "succeeded", "", "RMA-7"},
+			})
+			r.advance(tt.after)
+			code, stderr, second := run("order_reference,amount,reason,merchant_reference\nEDIT-1,1.005,damaged,\nEDIT-1,2.000,late,RMA-7\n")
+			if code != 0 || strings.Contains(stderr, "not refunded") {
+				t.Errorf("rerun: exit %d: %s\n%v", code, stderr, second)
+			}
+			again := checkImportResult(t, second, []wantRow{
+				{"2", "EDIT-1", "1.005", "succeeded", "", "derived"},
+				{"3", "EDIT-1", "2.000", "succeeded", "", "RMA-7"},
+			})
+			for row, id := range ids {
+				if again[row] != id {
+					t.Errorf("row %s: rerun answered refund %q, the first run made %s", row, again[row], id)
+				}
+			}
+			if got := r.refunded(t)["EDIT-1"]; got != 3005 {
+				t.Errorf("refunded %d fils, want 3005", got)
+			}
+			if n := len(r.srv.Sandbox.Executed()); n != 2 {
+				t.Errorf("the acquirer executed %d refunds, want 2", n)
+			}
+		})
 	}
 }
