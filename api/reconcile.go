@@ -133,14 +133,21 @@ func ParseReport(r io.Reader, mapping map[string]string) ([]refund.ReportRow, er
 		}
 	}
 	var rows []refund.ReportRow
-	for line := 2; ; line++ {
+	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return rows, nil
 		}
-		if err != nil {
-			return nil, refund.Errorf(refund.EInvalidRequest, "", "line %d: %v", line, err)
+		if pe, ok := errors.AsType[*csv.ParseError](err); ok {
+			return nil, refund.Errorf(refund.EInvalidRequest, "", "line %d: %v", pe.StartLine, pe.Err)
 		}
+		if err != nil {
+			return nil, refund.Errorf(refund.EInvalidRequest, "", "%v", err)
+		}
+		// The row's first line in the file, as an editor numbers it: the
+		// reader skips blank lines and a quoted field may hold line
+		// breaks, so counting rows would name another row.
+		line, _ := cr.FieldPos(0)
 		get := func(col string) string {
 			if i, ok := at[col]; ok && i < len(rec) {
 				return strings.TrimSpace(rec[i])

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,5 +77,56 @@ func TestCLI_Reconcile(t *testing.T) {
 		if code, _, errOut := runCLI(t, twice...); code != 2 || !strings.Contains(errOut, "names column refund_id twice") {
 			t.Errorf("a column mapped twice (%s): exit %d: %s", second, code, errOut)
 		}
+	}
+}
+
+// TestCLI_ReconcileLineNumbers: a flagged row is named by its line in the
+// file, as an editor numbers it, past a blank line and a quoted field
+// that runs over two lines: an operator goes to that line to look at it.
+func TestCLI_ReconcileLineNumbers(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, report string
+		want         []string
+	}{
+		{"BlankLine", "refund_id,amount,currency,status,date\n" +
+			"re_gone_1,1.00,SAR,settled,2026-02-27\n" +
+			"\n" +
+			"re_gone_2,2.00,SAR,settled,2026-02-27\n",
+			[]string{"line 2: unknown_to_refundd re_gone_1:", "line 4: unknown_to_refundd re_gone_2:"}},
+		{"QuotedNewline", "refund_id,amount,currency,status,date,note\r\n" +
+			"re_gone_3,1.00,SAR,settled,2026-02-27,\"two\r\nlines\"\r\n" +
+			"re_gone_4,2.00,SAR,settled,2026-02-27,\r\n",
+			[]string{"line 2: unknown_to_refundd re_gone_3:", "line 4: unknown_to_refundd re_gone_4:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".csv")
+			if err := os.WriteFile(path, []byte(tc.report), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, tc.name+"-result.csv")
+			code, stdout, stderr := runCLI(t, "reconcile", "--url", r.srv.URL(), "--key", r.key, "--out", out, path)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("output lacks %q:\n%s", w, stdout)
+				}
+			}
+			lines := map[string]string{}
+			for _, rec := range readCSV(t, out)[1:] {
+				lines[rec[3]] = rec[0]
+			}
+			for _, w := range tc.want {
+				var line, ref string
+				fmt.Sscanf(w, "line %s unknown_to_refundd %s", &line, &ref)
+				if line, ref = strings.TrimSuffix(line, ":"), strings.TrimSuffix(ref, ":"); lines[ref] != line {
+					t.Errorf("--out gives %s line %q, want %s", ref, lines[ref], line)
+				}
+			}
+		})
 	}
 }
