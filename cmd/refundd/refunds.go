@@ -155,8 +155,21 @@ func runRefundsImport(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	fmt.Fprintf(stderr, "refunds import: %d rows: %s\n", len(rows), summary(counts))
-	if n := counts[statusError]; n > 0 {
-		return fmt.Errorf("refunds import: %d of %d rows were not refunded (see error_code in the result); rerunning the file is safe", n, len(rows))
+	// A refund that failed (declined) or was canceled refunded nothing
+	// either: a script must not take the run for a success.
+	nErr := counts[statusError]
+	nFail := counts[string(client.StatusFailed)] + counts[string(client.StatusCanceled)] + counts[string(client.StatusReversed)]
+	if nErr+nFail > 0 {
+		var why []string
+		if nErr > 0 {
+			why = append(why, fmt.Sprintf("%d got no refund (see error_code in the result); rerunning the file is safe", nErr))
+		}
+		if nFail > 0 {
+			// The reference answers the same refund on a rerun.
+			why = append(why, fmt.Sprintf("%d made a refund that failed or was canceled (see status and error_code), which a rerun only answers again: "+
+				"to try such a row again, give it a new merchant_reference", nFail))
+		}
+		return fmt.Errorf("refunds import: %d of %d rows were not refunded: %s", nErr+nFail, len(rows), strings.Join(why, "; "))
 	}
 	return ctx.Err()
 }

@@ -215,7 +215,7 @@ func TestRefundsImport_RerunRefundsNothingTwice(t *testing.T) {
 	for run := range 2 {
 		out := filepath.Join(dir, "result.csv")
 		code, stdout, stderr := runCLI(t, "refunds", "import", "--url", r.srv.URL(), "--key", r.key, "--concurrency", "4", "--out", out, file)
-		if code != 1 || !strings.Contains(stderr, "4 of 9 rows were not refunded") || !strings.Contains(stderr, "9/9 rows, 4 errors") ||
+		if code != 1 || !strings.Contains(stderr, "5 of 9 rows were not refunded: 4 got no refund") || !strings.Contains(stderr, "9/9 rows, 4 errors") ||
 			!strings.Contains(stderr, "9 rows: 4 succeeded, 1 failed, 4 not refunded") {
 			t.Fatalf("run %d: exit %d, stderr %s", run, code, stderr)
 		}
@@ -690,6 +690,45 @@ func TestRefundsImport_RerunWithoutRowsThatHadReferences(t *testing.T) {
 			}
 			if got := len(r.srv.Sandbox.Executed()); got != n {
 				t.Errorf("the acquirer executed %d refunds, want %d", got, n)
+			}
+		})
+	}
+}
+
+// TestRefundsImport_ExitCode: a script tells from the exit code whether
+// every row was refunded. A refund the processor declined refunded
+// nothing, like a row refused before sending, and a rerun answers the
+// same declined refund: the run fails and says what to do.
+func TestRefundsImport_ExitCode(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	r.order(t, "EXIT-OK", "SAR", 10000, "1111")
+	r.order(t, "EXIT-DECLINED", "SAR", 10000, "0051")
+	for _, tt := range []struct {
+		name string
+		csv  string
+		code int
+		msg  []string
+	}{
+		{"Refunded", "order_reference,amount\nEXIT-OK,1.00\n", 0, []string{"1 rows: 1 succeeded\n"}},
+		{"Declined", "order_reference,amount\nEXIT-DECLINED,1.00\n", 1,
+			[]string{"1 rows: 1 failed\n", "1 of 1 rows were not refunded", "new merchant_reference"}},
+		{"DeclinedAndRefused", "order_reference,amount\nEXIT-OK,2.00\nEXIT-DECLINED,2.00\nEXIT-OK,-1\n", 1,
+			[]string{"3 rows: 1 succeeded, 1 failed, 1 not refunded\n", "2 of 3 rows were not refunded"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := filepath.Join(t.TempDir(), "in.csv")
+			if err := os.WriteFile(in, []byte(tt.csv), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, _, stderr := runCLI(t, "refunds", "import", "--url", r.srv.URL(), "--key", r.key, in)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d: %s", code, tt.code, stderr)
+			}
+			for _, m := range tt.msg {
+				if !strings.Contains(stderr, m) {
+					t.Errorf("stderr lacks %q: %s", m, stderr)
+				}
 			}
 		})
 	}
