@@ -743,10 +743,14 @@ func (t *currencyTotals) add(r *client.Refund) {
 	switch r.Status {
 	case client.StatusSucceeded:
 		t.succeeded += r.Amount
-	case client.StatusPending, client.StatusProcessing:
+	case client.StatusFailed, client.StatusCanceled, client.StatusReversed:
+		t.unrefunded += r.Amount // no money left the merchant
+	default:
+		// pending, processing, requires_approval, requires_review, or a
+		// status this command does not know yet: the amount is reserved
+		// and may be paid (under review: may have been), so it is never
+		// shown as not refunded.
 		t.inFlight += r.Amount
-	default: // failed, canceled, reversed: no money left the merchant
-		t.unrefunded += r.Amount
 	}
 }
 

@@ -733,3 +733,48 @@ func TestRefundsImport_ExitCode(t *testing.T) {
 		})
 	}
 }
+
+// TestRefundsExport_TotalsOfRefundsNotFinal: a refund waiting for
+// approval (or for review) has its amount reserved and may yet be paid
+// (or may have been): the totals count it in flight, never as not
+// refunded.
+func TestRefundsExport_TotalsOfRefundsNotFinal(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	r.order(t, "TOT-1", "KWD", 100000, "1111")
+	req, err := http.NewRequest("PUT", r.srv.URL()+"/v1/refund_policy", strings.NewReader(`{"approval_threshold":{"KWD":5000}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	in := filepath.Join(t.TempDir(), "in.csv")
+	if err := os.WriteFile(in, []byte("order_reference,amount\nTOT-1,1.000\nTOT-1,20.500\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "refunds", "import", "--url", r.srv.URL(), "--key", r.key, in); code != 0 {
+		t.Fatalf("import: exit %d: %s", code, stderr)
+	}
+	for _, tt := range []struct{ name, want string }{
+		{"ApprovalInFlight", "KWD 2 21.500 1.000 20.500 0.000"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, "refunds", "export", "--url", r.srv.URL(), "--key", r.key)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var summary []string
+			for line := range strings.Lines(stderr) {
+				summary = append(summary, strings.Join(strings.Fields(line), " "))
+			}
+			if !slices.Contains(summary, tt.want) {
+				t.Fatalf("totals lack %q:\n%s", tt.want, stderr)
+			}
+		})
+	}
+}
