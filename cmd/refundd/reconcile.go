@@ -138,9 +138,9 @@ func writeReconciliation(path string, rec *client.Reconciliation) error {
 		if r.Line != nil {
 			line = strconv.Itoa(*r.Line)
 		}
-		w.Write([]string{line, r.Kind, deref(r.RefundID, ""), deref(r.Reference, ""), r.Currency,
-			strconv.FormatInt(r.ReportAmount, 10), strconv.FormatInt(r.BookAmount, 10), deref(r.ReportStatus, ""),
-			deref(r.BookStatus, ""), strconv.FormatBool(r.Corrected), strconv.FormatBool(r.Flagged), r.Detail})
+		w.Write([]string{line, cell(r.Kind), cell(deref(r.RefundID, "")), cell(deref(r.Reference, "")), cell(r.Currency),
+			strconv.FormatInt(r.ReportAmount, 10), strconv.FormatInt(r.BookAmount, 10), cell(deref(r.ReportStatus, "")),
+			cell(deref(r.BookStatus, "")), strconv.FormatBool(r.Corrected), strconv.FormatBool(r.Flagged), cell(r.Detail)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

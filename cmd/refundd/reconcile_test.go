@@ -130,3 +130,59 @@ func TestCLI_ReconcileLineNumbers(t *testing.T) {
 		})
 	}
 }
+
+// TestCLI_CSVCellsAreNotFormulas: text from a processor's report (or its
+// answers) and from orders reaches the CSV files operators open in a
+// spreadsheet; a cell that starts with =, +, -, @ (or a tab or carriage
+// return) would run there as a formula (CSV injection), so it is written
+// behind a single quote.
+func TestCLI_CSVCellsAreNotFormulas(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	o := r.order(t, "-A1", "SAR", 10_000, "4444")
+	if _, err := r.c.CreateRefund(context.Background(), client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(100)}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	report := filepath.Join(dir, "report.csv")
+	if err := os.WriteFile(report, []byte("refund_id,amount,currency,status,date\n"+
+		"\"=HYPERLINK(\"\"http://x.example\"\",\"\"open\"\")\",1.00,SAR,settled,2026-03-01\n"+
+		"+1,1.00,SAR,settled,2026-03-01\n"+
+		"\"@SUM(A1)\",1.00,SAR,settled,2026-03-01\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	formula := func(t *testing.T, recs [][]string, want int) {
+		t.Helper()
+		quoted := 0
+		for _, rec := range recs {
+			for _, cell := range rec {
+				if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+					t.Errorf("cell %q starts a formula", cell)
+				}
+				if strings.HasPrefix(cell, "'") {
+					quoted++
+				}
+			}
+		}
+		if quoted != want {
+			t.Errorf("%d cells behind a quote, want %d: %v", quoted, want, recs)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		quoted int
+	}{
+		{"Reconcile", []string{"reconcile", report}, 3},
+		{"Export", []string{"refunds", "export"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, tc.name+".csv")
+			args := append(append([]string{}, tc.args...), "--url", r.srv.URL(), "--key", r.key, "--out", out)
+			if code, _, stderr := runCLI(t, args...); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			formula(t, readCSV(t, out), tc.quoted)
+		})
+	}
+}

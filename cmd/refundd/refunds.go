@@ -658,8 +658,8 @@ func runRefundsExport(ctx context.Context, args []string, stdout, stderr io.Writ
 		if err != nil {
 			return fmt.Errorf("refunds export: order %s: %w", r.OrderID, err)
 		}
-		_ = cw.Write([]string{r.ID, r.OrderID, orderRef, r.MerchantReference, string(r.Status), money.Format(r.Amount, cur),
-			strconv.FormatInt(r.Amount, 10), r.Currency, r.ARN, r.RRN, stamp(r.CreatedAt), stamp(r.UpdatedAt)})
+		_ = cw.Write([]string{cell(r.ID), cell(r.OrderID), cell(orderRef), cell(r.MerchantReference), cell(string(r.Status)), money.Format(r.Amount, cur),
+			strconv.FormatInt(r.Amount, 10), cell(r.Currency), cell(r.ARN), cell(r.RRN), stamp(r.CreatedAt), stamp(r.UpdatedAt)})
 		t := totals[r.Currency]
 		if t == nil {
 			t = &currencyTotals{cur: cur}
@@ -680,6 +680,18 @@ func runRefundsExport(ctx context.Context, args []string, stdout, stderr io.Writ
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// cell is text from outside (a processor's ARN or report, an order's
+// reference) as a CSV cell: one that starts with =, +, -, @, a tab or a
+// carriage return would run as a formula in the spreadsheet an operator
+// opens the file in (CSV injection), so it goes behind a single quote, as
+// OWASP advises. Amounts and ids refundd writes never start so.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
 
 // parseDay reads --from/--to: a calendar day in UTC or an RFC 3339
 // instant. A day given as --to includes that whole day.
