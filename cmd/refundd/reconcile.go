@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -74,12 +73,27 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return usageError(d.flag + " must be a day, YYYY-MM-DD")
 		}
 	}
+	// --out is opened before the report is sent: a path that cannot be
+	// written fails the command before the reconciliation is recorded.
+	// It is written beside its name and renamed when whole, so an
+	// earlier result is never left truncated.
+	var outFile io.Writer
+	commit := func(bool) error { return nil }
+	if *out != "" {
+		if outFile, commit, err = createOutput(*out, nil); err != nil {
+			return err
+		}
+		defer commit(false)
+	}
 	rec, err := c.ReconcileWith(cctx, report, opt)
 	if err != nil {
 		return err
 	}
-	if *out != "" {
-		if err := writeReconciliation(*out, rec); err != nil {
+	if outFile != nil {
+		if err := writeReconciliation(outFile, rec); err != nil {
+			return err
+		}
+		if err := commit(true); err != nil {
 			return err
 		}
 	}
@@ -128,9 +142,8 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
-func writeReconciliation(path string, rec *client.Reconciliation) error {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
+func writeReconciliation(out io.Writer, rec *client.Reconciliation) error {
+	w := csv.NewWriter(out)
 	w.Write([]string{"line", "kind", "refund_id", "reference", "currency", "report_amount", "book_amount",
 		"report_status", "book_status", "corrected", "flagged", "detail"})
 	for _, r := range rec.Results {
@@ -143,10 +156,7 @@ func writeReconciliation(path string, rec *client.Reconciliation) error {
 			cell(deref(r.BookStatus, "")), strconv.FormatBool(r.Corrected), strconv.FormatBool(r.Flagged), cell(r.Detail)})
 	}
 	w.Flush()
-	if err := w.Error(); err != nil {
-		return err
-	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return w.Error()
 }
 
 func deref(s *string, def string) string {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,6 +185,48 @@ func TestCLI_CSVCellsAreNotFormulas(t *testing.T) {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
 			formula(t, readCSV(t, out), tc.quoted)
+		})
+	}
+}
+
+// TestCLI_ReconcileOutFailsFirst: an --out that cannot be written fails
+// the command before the report is sent, so an operator told it failed
+// has not had the report reconciled (its corrections applied, its
+// discrepancies recorded) behind the error; and a file written is whole,
+// never a truncated earlier result.
+func TestCLI_ReconcileOutFailsFirst(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	dir := t.TempDir()
+	report := filepath.Join(dir, "report.csv")
+	if err := os.WriteFile(report, []byte("refund_id,amount,currency,status,date\nre_x,1.00,SAR,settled,2026-03-01\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	discrepancies := func() string {
+		req, _ := http.NewRequest("GET", r.srv.URL()+"/v1/discrepancies", nil)
+		req.Header.Set("Authorization", "Bearer "+r.key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name, out string
+		code      int
+	}{
+		{"MissingDirectory", filepath.Join(dir, "no", "such", "dir", "result.csv"), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, "reconcile", "--url", r.srv.URL(), "--key", r.key, "--out", tc.out, report)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", code, tc.code, stderr)
+			}
+			if d := discrepancies(); strings.Contains(d, "re_x") {
+				t.Errorf("the report was reconciled behind the failure: %s", d)
+			}
 		})
 	}
 }
