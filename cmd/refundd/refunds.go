@@ -675,6 +675,10 @@ func runRefundsExport(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err := commit(true); err != nil {
 		return err
 	}
+	if refs.forbidden {
+		// Said, or the empty column reads as orders without references.
+		fmt.Fprintln(stderr, "refunds export: the key may not read orders (orders:read), so order_reference is empty on every row")
+	}
 	printTotals(stderr, n, totals)
 	return nil
 }

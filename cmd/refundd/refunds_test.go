@@ -25,6 +25,7 @@ type remote struct {
 	key string
 	c   *client.Client
 	clk *fixedClock
+	mid string // the merchant's id
 }
 
 // fixedClock is the server's clock: every refund is created on 2026-03-01.
@@ -54,7 +55,7 @@ func mustRemote(t *testing.T) *remote {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Stop(context.Background()) })
-	_, key, err := srv.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Import Souq"})
+	m, key, err := srv.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Import Souq"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func mustRemote(t *testing.T) *remote {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &remote{srv: srv, key: key, c: c, clk: clk}
+	return &remote{srv: srv, key: key, c: c, clk: clk, mid: m.ID}
 }
 
 // advance moves the server's clock.
@@ -774,6 +775,42 @@ func TestRefundsExport_TotalsOfRefundsNotFinal(t *testing.T) {
 			}
 			if !slices.Contains(summary, tt.want) {
 				t.Fatalf("totals lack %q:\n%s", tt.want, stderr)
+			}
+		})
+	}
+}
+
+// TestRefundsExport_KeyWithoutOrdersRead: a key that may read refunds but
+// not orders exports every refund without its order's reference; it must
+// say so, or the empty column reads as orders that have none.
+func TestRefundsExport_KeyWithoutOrdersRead(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	o := r.order(t, "REFLESS-1", "SAR", 10000, "1111")
+	if _, err := r.c.CreateRefund(context.Background(), client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(100)}); err != nil {
+		t.Fatal(err)
+	}
+	_, narrow, err := r.srv.Service.CreateKey(context.Background(), r.mid, "", []string{refund.ScopeRefundsRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, key, ref string
+		warn           bool
+	}{
+		{"OrdersRead", r.key, "REFLESS-1", false},
+		{"RefundsReadOnly", narrow, "", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "refunds", "export", "--url", r.srv.URL(), "--key", tt.key)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if recs := parseCSV(t, stdout); len(recs) != 2 || recs[1][2] != tt.ref {
+				t.Fatalf("export: %v", recs)
+			}
+			if got := strings.Contains(stderr, "orders:read"); got != tt.warn {
+				t.Fatalf("warning about order_reference: %v, want %v: %s", got, tt.warn, stderr)
 			}
 		})
 	}
