@@ -76,10 +76,10 @@ const (
 // importRow is one data row of an import file.
 type importRow struct {
 	line int // line number in the file (the header is line 1)
-	// nth counts the rows before this one with the same order and amount
-	// and no merchant_reference: the derived reference uses it, not the
-	// line number, so that deleting or reordering other rows before a
-	// rerun cannot turn one refund into two.
+	// nth counts the rows before this one with the same order and amount:
+	// the derived reference uses it, not the line number, so that deleting
+	// or reordering other rows before a rerun cannot turn one refund into
+	// two.
 	nth         int
 	order       string
 	amount      string
@@ -165,9 +165,12 @@ func runRefundsImport(ctx context.Context, args []string, stdout, stderr io.Writ
 			why = append(why, fmt.Sprintf("%d got no refund (see error_code in the result); rerunning the file is safe", nErr))
 		}
 		if nFail > 0 {
-			// The reference answers the same refund on a rerun.
+			// The reference answers the same refund on a rerun. A new
+			// file, not this one edited: a derived reference counts the
+			// rows above it of the same order and amount, and editing
+			// one of them would renumber the rows below.
 			why = append(why, fmt.Sprintf("%d made a refund that failed or was canceled (see status and error_code), which a rerun only answers again: "+
-				"to try such a row again, give it a new merchant_reference", nFail))
+				"to try such rows again, import them from a new file, each with a new merchant_reference", nFail))
 		}
 		return fmt.Errorf("refunds import: %d of %d rows were not refunded: %s", nErr+nFail, len(rows), strings.Join(why, "; "))
 	}
@@ -263,16 +266,9 @@ func readImportFile(path string) (orderCol string, rows []importRow, err error) 
 		line, _ := r.FieldPos(0)
 		row := importRow{line: line, order: field(rec, orderCol), amount: field(rec, colAmount),
 			reason: field(rec, colReason), merchantRef: field(rec, colMerchRef)}
-		if row.merchantRef == "" {
-			// Only rows named by a derived reference count: a row with its
-			// own reference is named by it, and deleting it before a rerun
-			// (done) must not renumber the rows below it into new refunds.
-			// A row refused here still counts, so that fixing it and
-			// rerunning leaves the others' references as they were.
-			content := row.order + "\x00" + amountKey(row.amount)
-			row.nth = seenContent[content]
-			seenContent[content]++
-		}
+		content := row.order + "\x00" + amountKey(row.amount)
+		row.nth = seenContent[content]
+		seenContent[content]++
 		switch {
 		case err != nil:
 			row.problem = &client.Error{Code: refund.EInvalidRequest, Message: fmt.Sprintf("row has %d fields, the header %d", len(rec), len(header))}

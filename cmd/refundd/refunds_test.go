@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -636,66 +635,6 @@ func TestRefundsImport_RerunWithEditedReason(t *testing.T) {
 	}
 }
 
-// TestRefundsImport_RerunWithoutRowsThatHadReferences reruns a file after
-// the rows that carried their own merchant_reference were deleted (done,
-// named by their reference): the rows left, of the same order and amount
-// but without a reference, must answer the refunds they made, not be
-// refunded again.
-func TestRefundsImport_RerunWithoutRowsThatHadReferences(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		name        string
-		first, rest string
-		want        []wantRow // of the rerun
-	}{
-		{"ReferenceAbove", "order_reference,amount,reason,merchant_reference\nDEL-1,10.00,a,RMA-1\nDEL-1,10.00,b,\n",
-			"order_reference,amount,reason,merchant_reference\nDEL-1,10.00,b,\n",
-			[]wantRow{{"2", "DEL-1", "10.00", "succeeded", "", "derived"}}},
-		{"ReferenceBetween", "order_reference,amount,reason,merchant_reference\nDEL-1,10.00,a,\nDEL-1,10,b,RMA-1\nDEL-1,10.0,c,\n",
-			"order_reference,amount,reason,merchant_reference\nDEL-1,10.00,a,\nDEL-1,10.0,c,\n",
-			[]wantRow{{"2", "DEL-1", "10.00", "succeeded", "", "derived"}, {"3", "DEL-1", "10.00", "succeeded", "", "derived"}}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			r := mustRemote(t)
-			r.order(t, "DEL-1", "SAR", 10000, "1111")
-			in := filepath.Join(t.TempDir(), "in.csv")
-			var made []string
-			for run, body := range []string{tt.first, tt.rest} {
-				if err := os.WriteFile(in, []byte(body), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				code, stdout, stderr := runCLI(t, "refunds", "import", "--url", r.srv.URL(), "--key", r.key, in)
-				if code != 0 {
-					t.Fatalf("run %d: exit %d: %s", run, code, stderr)
-				}
-				recs := parseCSV(t, stdout)
-				if run == 0 {
-					for _, rec := range recs[1:] {
-						if rec[7] != "RMA-1" {
-							made = append(made, rec[4])
-						}
-					}
-					continue
-				}
-				ids := checkImportResult(t, recs, tt.want)
-				for i, id := range made {
-					if got := ids[strconv.Itoa(i+2)]; got != id {
-						t.Errorf("rerun row %d: refund %q, the first run made %s", i+2, got, id)
-					}
-				}
-			}
-			n := strings.Count(tt.first, "\n") - 1
-			if got, want := r.refunded(t)["DEL-1"], int64(n*1000); got != want {
-				t.Errorf("refunded %d, want %d", got, want)
-			}
-			if got := len(r.srv.Sandbox.Executed()); got != n {
-				t.Errorf("the acquirer executed %d refunds, want %d", got, n)
-			}
-		})
-	}
-}
-
 // TestRefundsImport_ExitCode: a script tells from the exit code whether
 // every row was refunded. A refund the processor declined refunded
 // nothing, like a row refused before sending, and a rerun answers the
@@ -713,7 +652,7 @@ func TestRefundsImport_ExitCode(t *testing.T) {
 	}{
 		{"Refunded", "order_reference,amount\nEXIT-OK,1.00\n", 0, []string{"1 rows: 1 succeeded\n"}},
 		{"Declined", "order_reference,amount\nEXIT-DECLINED,1.00\n", 1,
-			[]string{"1 rows: 1 failed\n", "1 of 1 rows were not refunded", "new merchant_reference"}},
+			[]string{"1 rows: 1 failed\n", "1 of 1 rows were not refunded", "from a new file, each with a new merchant_reference"}},
 		{"DeclinedAndRefused", "order_reference,amount\nEXIT-OK,2.00\nEXIT-DECLINED,2.00\nEXIT-OK,-1\n", 1,
 			[]string{"3 rows: 1 succeeded, 1 failed, 1 not refunded\n", "2 of 3 rows were not refunded"}},
 	} {
