@@ -267,40 +267,79 @@ func Position(total, excl, vat int64, rate money.Rate, from, to int64) (net, tax
 // from the position's own split, so that the notes after it close the
 // rest. VAT counts double in how close: a last credit can take a gap in
 // net as rounding, not one in VAT. When no such credit is near (the own
-// split would pass what the line invoiced), the target, which never does.
+// split would pass what the line invoiced), the credit with the least
+// rounding that is otherwise one ZATCA takes: the target itself could
+// state VAT two units off its net (BR-KSA-50).
 func fromStated(total, excl, vat int64, rate money.Rate, from, to, statedExcl, statedVAT int64) (net, tax int64) {
 	e, v := Position(total, excl, vat, rate, 0, to)
 	tn, tt := e-statedExcl, v-statedVAT
 	last := to == total
+	amount := to - from
 	ok := func(n, t int64) bool {
-		d, r := money.Tax(n, rate)-t, to-from-n-t
+		d, r := money.Tax(n, rate)-t, amount-n-t
 		return n >= 0 && t >= 0 && d >= -1 && d <= 1 && (last || r >= -1 && r <= 1) &&
 			statedExcl+n <= excl && statedVAT+t <= vat
 	}
 	if ok(tn, tt) {
 		return tn, tt
 	}
-
 	on, ot := Position(total, excl, vat, rate, from, to)
 	// Steps from the own split toward the target, a few units each way:
 	// past that, a credit's rounding or VAT would be off anyway.
 	const most = 3
 	se, st := sign(tn-on), sign(tt-ot)
-	net, tax = on, ot
 	far := func(n, t int64) int64 { return abs(tn-n) + 2*abs(tt-t) }
-	best := far(on, ot)
+	best := int64(-1)
 	for i := int64(0); i <= min(abs(tn-on), most); i++ {
 		for j := int64(0); j <= min(abs(tt-ot), most); j++ {
 			n, t := on+i*se, ot+j*st
-			if d := far(n, t); d < best && ok(n, t) {
+			if d := far(n, t); (best < 0 || d < best) && ok(n, t) {
 				net, tax, best = n, t, d
 			}
 		}
 	}
-	if !ok(net, tax) && tn >= 0 && tt >= 0 {
-		return tn, tt // rare: see above
+	if best >= 0 {
+		return net, tax
 	}
-	return net, tax
+	// None on that way (the own split would pass what the line invoiced):
+	// the credit with the least rounding past a unit, then nearest the
+	// target, among those with each VAT a few units around the target's
+	// and the own split's, whose VAT is within a unit of its net x rate
+	// and which never pass the line. Taking the target instead would
+	// state VAT two units off (a note ZATCA refuses, BR-KSA-50).
+	// firstNet is the least net whose VAT is at least x (excl+1: none).
+	firstNet := func(x int64) int64 {
+		lo, hi := int64(0), max(excl, 0)+1
+		for lo < hi {
+			if m := lo + (hi-lo)/2; money.Tax(m, rate) >= x {
+				hi = m
+			} else {
+				lo = m + 1
+			}
+		}
+		return lo
+	}
+	for t := max(min(tt, ot)-most, 0); t <= min(max(tt, ot)+most, vat-statedVAT); t++ {
+		lo, hi := max(firstNet(t-1), 0), min(firstNet(t+2)-1, excl-statedExcl)
+		if lo > hi {
+			continue
+		}
+		// Within [lo, hi], the net nearest the one that rounds to nothing
+		// and, among those within a unit of it, nearest the target's.
+		n := min(max(tn, max(lo, amount-t-1)), min(hi, amount-t+1))
+		n = min(max(n, lo), hi)
+		d := max(abs(amount-n-t)-1, 0)*(abs(tn)+2*abs(tt)+abs(amount)+1) + far(n, t)
+		if best < 0 || d < best {
+			net, tax, best = n, t, d
+		}
+	}
+	if best >= 0 {
+		return net, tax
+	}
+	if tn >= 0 && tt >= 0 {
+		return tn, tt // never past the line
+	}
+	return on, ot
 }
 
 // sign and abs are the sign and magnitude of a difference of amounts.

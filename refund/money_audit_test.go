@@ -449,6 +449,10 @@ func TestCreditNotes_ReportableAfterAnEarlierNoteIsVoided(t *testing.T) {
 		{"LastNoteVATWithinAUnit", "SAR", 1033, []int64{2, 10, 14}, 1, false},
 		{"LastNoteAddsUp", "SAR", 1033, []int64{4, 1, 6}, 1, true},
 		{"KWD", "KWD", 10330, []int64{4, 2, 13}, 1, true},
+		// The last note's own split (9.46 + 1.42) would credit the line
+		// more VAT than it invoiced, and the target (9.45 + 1.40) is VAT
+		// two halalas off 9.45 x 15 % = 1.42.
+		{"OwnSplitPastTheLine", "SAR", 1099, []int64{12, 6, 2}, 1, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			onEachStore(t, func(t *testing.T, open opener) {
