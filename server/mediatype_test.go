@@ -6,9 +6,10 @@ import (
 	"testing"
 )
 
-// TestDialects_BodyMustBeJSON: every dialect's body is JSON, as each
-// seed's page says ("Content-Type: application/json", "Body Params
-// application/json"). A request whose Content-Type names another media
+// TestDialects_BodyMustBeJSON: every dialect's body is JSON: the Techrar,
+// gateway and Paylink pages say so ("Content-Type: application/json",
+// "Body Params application/json"), and the SGate and UPayments pages name
+// no media type but show only JSON bodies. A request whose Content-Type names another media
 // type is refused with 415 in the surface's own error shape and changes
 // nothing, as the native API refuses it, however well its body would
 // parse; no Content-Type, or JSON with a UTF-8 charset, is JSON.
