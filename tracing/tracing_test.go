@@ -126,3 +126,46 @@ func TestSetupExportsToTheTracesPath(t *testing.T) {
 		})
 	}
 }
+
+// TestSetupDoesNotFollowRedirects: the exporter sends the headers of
+// OTEL_EXPORTER_OTLP_HEADERS with every batch, often a collector's or a
+// vendor's API key under a name of its own (x-honeycomb-team, api-key),
+// which net/http carries to any host a redirect names (it drops only
+// Authorization and cookies). A 307 or 308 from the endpoint would post
+// the key and the spans (refund ids, routes) there; a redirect is not
+// followed.
+func TestSetupDoesNotFollowRedirects(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+	}{
+		{"TemporaryRedirect", http.StatusTemporaryRedirect},
+		{"PermanentRedirect", http.StatusPermanentRedirect},
+		{"Found", http.StatusFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-collector-key=secret-key-1")
+			got := make(chan string, 10)
+			target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got <- r.Header.Get("x-collector-key")
+			}))
+			defer target.Close()
+			collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, target.URL+r.URL.Path, tc.status)
+			}))
+			defer collector.Close()
+			tp, shutdown, err := Setup(context.Background(), collector.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, span := tp.Tracer("test").Start(context.Background(), "refund")
+			span.End()
+			_ = shutdown(context.Background()) // flushes; the collector's 3xx is an export error
+			select {
+			case key := <-got:
+				t.Fatalf("the exporter followed the redirect, carrying the header %q", key)
+			default:
+			}
+		})
+	}
+}

@@ -103,6 +103,13 @@ var (
 
 // New returns a client for the acquirer at baseURL (http or https). hc nil
 // uses a client without its own timeout: each call's ctx bounds it.
+//
+// Neither client follows a redirect (a copy of hc is made that does not):
+// a 307 or 308 would replay the submission, its key, amount and card, to
+// wherever the Location points, which may execute it, and a redirected
+// status lookup would read another server's "never executed" as the
+// acquirer's. A 3xx is read like any answer that is no Result: the
+// outcome stays unknown.
 func New(baseURL string, hc *http.Client) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -114,7 +121,9 @@ func New(baseURL string, hc *http.Client) (*Client, error) {
 			IdleConnTimeout:     90 * time.Second,
 		}}
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}, nil
+	own := *hc
+	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: &own}, nil
 }
 
 // Refund submits req. See the package documentation for the answers.

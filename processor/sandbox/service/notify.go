@@ -38,8 +38,11 @@ func NewNotifier(url, secret string, log *slog.Logger) (*Notifier, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := &Notifier{url: url, secret: secret, log: log, client: &http.Client{Timeout: 5 * time.Second},
-		queue: make(chan notification, 4096)}
+	// A redirect is not followed: it would replay the signed notification
+	// to wherever it points. It is the receiver's answer, a failure.
+	hc := &http.Client{Timeout: 5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	n := &Notifier{url: url, secret: secret, log: log, client: hc, queue: make(chan notification, 4096)}
 	go n.run()
 	return n, nil
 }
