@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/refundd/refundd/client"
 	"github.com/refundd/refundd/refund"
@@ -151,4 +156,32 @@ func ExampleError() {
 	}
 	// Output:
 	// 422 amount_exceeds_refundable amount
+}
+
+// A webhook receiver verifies each delivery before acting on it.
+func ExampleWebhookVerifier() {
+	v, err := client.NewWebhookVerifier("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	if err != nil {
+		log.Fatal(err)
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e, err := v.VerifyRequest(r)
+		if err != nil {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		fmt.Println("verified", e.Type) // act once per e.ID: retries repeat it
+		w.WriteHeader(http.StatusNoContent)
+	})
+
+	// A forged delivery is refused.
+	r := httptest.NewRequest("POST", "/hooks", strings.NewReader(`{"id":"evt_1","type":"refund.succeeded"}`))
+	r.Header.Set("webhook-id", "evt_1")
+	r.Header.Set("webhook-timestamp", strconv.FormatInt(time.Now().Unix(), 10))
+	r.Header.Set("webhook-signature", "v1,Zm9yZ2Vk")
+	w := httptest.NewRecorder()
+	handler.ServeHTTP(w, r)
+	fmt.Println(w.Code)
+	// Output:
+	// 401
 }
