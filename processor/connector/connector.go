@@ -14,6 +14,13 @@
 //	                  resubmission, whatever its connector declares (an API
 //	                  that does not honour its reference field in practice)
 //
+// Every answer's text (a decline's message, an error) leaves the guard
+// without the account's credential, whole, in its colon-separated parts
+// (Paylink's "apiId:secretKey") or cut short: a processor or a proxy that
+// quotes the key it was sent ("invalid API key sk_live_...") would
+// otherwise put it in the refund's failure message, its events and
+// webhooks, the console and the node's log.
+//
 // A call the guard refuses (no slot before the deadline, over the rate, the
 // circuit open) never reaches the processor and says so
 // (processor.TransientError.NotExecuted): the core gives the attempt back
@@ -170,10 +177,12 @@ type guarded struct {
 	observe  Observer
 	cooldown time.Duration
 	distrust bool
+	secrets  redactor
 }
 
 func (r *Registry) guard(a processor.Account, p processor.Processor, l limits) *guarded {
-	g := &guarded{p: p, account: a, slots: make(chan struct{}, l.inFlight), observe: r.Observe, cooldown: l.cooldown, distrust: l.distrust}
+	g := &guarded{p: p, account: a, slots: make(chan struct{}, l.inFlight), observe: r.Observe, cooldown: l.cooldown, distrust: l.distrust,
+		secrets: redactorOf(a.Credential)}
 	if l.rate > 0 {
 		g.limiter = rate.NewLimiter(rate.Limit(l.rate), l.burst)
 	}
@@ -242,6 +251,7 @@ func (g *guarded) Void(ctx context.Context, key string) (processor.Result, error
 func (g *guarded) call(ctx context.Context, op string, fn func(context.Context) (processor.Result, error)) (processor.Result, error) {
 	start := time.Now()
 	res, err := g.admit(ctx, op, fn)
+	res, err = g.secrets.result(res), g.secrets.err(err)
 	if g.observe != nil {
 		g.observe(g.account.Name, g.account.Kind, op, Outcome(res, err), time.Since(start))
 	}

@@ -63,6 +63,7 @@
 package paylink
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -210,7 +211,13 @@ func (c *Connector) send(ctx context.Context, body refundBody, key string) (*ups
 func (c *Connector) post(ctx context.Context, token string, body refundBody, key string) (*upstream.Response, error) {
 	cl := *c.client
 	cl.Header = func(h http.Header) { h.Set("Authorization", "Bearer "+token) }
-	return cl.Do(ctx, http.MethodPost, c.refundPath, body, key)
+	resp, err := cl.Do(ctx, http.MethodPost, c.refundPath, body, key)
+	if err == nil && token != "" {
+		// The token is a credential too, for as long as it lives: a reply
+		// that quotes it must not carry it into the refund's messages.
+		resp.Body = bytes.ReplaceAll(resp.Body, []byte(token), []byte("[redacted]"))
+	}
+	return resp, err
 }
 
 // refuse checks what this API can do before anything is sent; ok false
