@@ -936,7 +936,7 @@ func withLiveIDs(v any, ids map[string]string) any {
 // not their shape, and are left to the handlers' own tests. Any other
 // keyword fails the check, so a schema it does not understand never passes.
 var (
-	shapeKeywords = []string{"$ref", "type", "enum", "required", "properties", "additionalProperties", "items", "oneOf", "anyOf"}
+	shapeKeywords = []string{"$ref", "type", "enum", "required", "properties", "additionalProperties", "items", "minItems", "oneOf", "anyOf"}
 	valueKeywords = []string{"description", "format", "pattern", "minimum", "maximum", "minLength", "maxLength", "default", "example"}
 )
 
@@ -998,6 +998,11 @@ func (s spec) validate(t *testing.T, schema, v any, at string) []string {
 			}
 		}
 	case []any:
+		if m, ok := sch["minItems"]; ok {
+			if n, err := strconv.Atoi(fmt.Sprint(m)); err != nil || len(x) < n {
+				errs = append(errs, fmt.Sprintf("%s: %d items, want at least %v", at, len(x), m))
+			}
+		}
 		if items, ok := sch["items"]; ok {
 			for i, e := range x {
 				errs = append(errs, s.validate(t, items, e, fmt.Sprintf("%s[%d]", at, i))...)

@@ -76,8 +76,8 @@ type WebhookEndpoint struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
-// CreateWebhookEndpointParams registers an endpoint. Events empty means
-// every event.
+// CreateWebhookEndpointParams registers an endpoint. Events nil or empty
+// (left out of the request) means every event, as ["*"] does.
 type CreateWebhookEndpointParams struct {
 	URL         string   `json:"url"`
 	Description string   `json:"description,omitempty"`
@@ -89,10 +89,12 @@ type CreateWebhookEndpointParams struct {
 
 // UpdateWebhookEndpointParams changes the fields that are not nil.
 type UpdateWebhookEndpointParams struct {
-	URL         *string   `json:"url,omitempty"`
-	Description *string   `json:"description,omitempty"`
-	Events      *[]string `json:"events,omitempty"`
-	Disabled    *bool     `json:"disabled,omitempty"`
+	URL         *string `json:"url,omitempty"`
+	Description *string `json:"description,omitempty"`
+	// Events, when set, must name at least one type (["*"]: every
+	// event); the server refuses an empty list.
+	Events   *[]string `json:"events,omitempty"`
+	Disabled *bool     `json:"disabled,omitempty"`
 }
 
 // DeliveryAttempt is one try at delivering an event to an endpoint.

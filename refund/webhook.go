@@ -95,6 +95,12 @@ func (e *WebhookEndpoint) Wants(typ string) bool {
 	return len(e.Events) == 0 || slices.Contains(e.Events, typ)
 }
 
+// PendingDelivery is a pending delivery and its event's type.
+type PendingDelivery struct {
+	Delivery  *Delivery
+	EventType string
+}
+
 // DeliveryStatus is where a delivery stands.
 type DeliveryStatus string
 
@@ -276,6 +282,11 @@ type WebhookTx interface {
 	// count against limit: while others are due, the claim takes limit.
 	// Backends with row locks skip rows locked by other claimers.
 	ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int, per TargetCap) ([]*Delivery, error)
+	// ListPendingDeliveries returns an endpoint's pending deliveries, with
+	// their events' types, oldest first. Backends with row locks lock
+	// them (waiting for a claim under way), so the caller's updates
+	// fence a dispatcher that claims them after.
+	ListPendingDeliveries(ctx context.Context, merchantID, endpointID string) ([]PendingDelivery, error)
 	// UpdateDelivery writes d if its stored version is still d.Version,
 	// then bumps d.Version. Returns EConflict otherwise.
 	UpdateDelivery(ctx context.Context, d *Delivery) error
@@ -360,6 +371,11 @@ func (s *Service) applyEndpointInput(ctx context.Context, e *WebhookEndpoint, in
 		e.Description = *in.Description
 	}
 	if in.Events != nil {
+		if len(*in.Events) == 0 {
+			// Read as every event (as a left-out events is on create), an
+			// empty list sent to stop deliveries would have sent them all.
+			return Errorf(EInvalidRequest, "events", `events must name at least one event type, or ["*"] for every event; to stop deliveries, set disabled`)
+		}
 		evs := []string{}
 		for i, t := range *in.Events {
 			if t == "*" {
@@ -480,10 +496,54 @@ func (s *Service) UpdateWebhookEndpoint(ctx context.Context, p Principal, id str
 		if err := tx.UpdateWebhookEndpoint(ctx, e); err != nil {
 			return err
 		}
+		if in.Disabled != nil || in.Events != nil {
+			if err := s.failUnwanted(ctx, tx, e, e.UpdatedAt); err != nil {
+				return err
+			}
+		}
 		return s.audit(ctx, tx, p, "webhook_endpoint.update", "webhook_endpoint", e.ID, before, endpointState(e), "", e.UpdatedAt)
 	})
 	return e, err
 }
+
+// failUnwanted marks e's pending deliveries that e no longer takes
+// (disabled, or no longer subscribed to their type) failed at once, each
+// with an entry in the endpoint's log saying why, in the transaction that
+// changed e: turned back on or subscribed again during a retry wait, the
+// endpoint must not get what the merchant was told had stopped. A test
+// event is still sent, as the merchant asked for it there. A delivery
+// whose attempt is under way is marked too; that attempt's record then
+// finds it changed and is dropped.
+func (s *Service) failUnwanted(ctx context.Context, tx Tx, e *WebhookEndpoint, now time.Time) error {
+	pending, err := tx.ListPendingDeliveries(ctx, e.MerchantID, e.ID)
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		if p.EventType == EventWebhookTest || e.Wants(p.EventType) {
+			continue
+		}
+		d := p.Delivery
+		d.Status, d.UpdatedAt = DeliveryFailed, now
+		d.LastError = "not sent: the endpoint no longer subscribes to " + p.EventType
+		if e.Disabled {
+			d.LastError = "not sent: the endpoint is disabled"
+		}
+		if err := tx.UpdateDelivery(ctx, d); err != nil {
+			return err
+		}
+		if err := tx.InsertDeliveryAttempt(ctx, &DeliveryAttempt{ID: s.cfg.NewID("wa"), DeliveryID: d.ID,
+			MerchantID: d.MerchantID, EndpointID: d.EndpointID, EventID: d.EventID, EventType: p.EventType,
+			URL: e.URL, Attempt: d.Attempts, Error: d.LastError, At: now}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StatusGone is the answer (HTTP 410 Gone) with which a receiver says its
+// endpoint is no more: Standard Webhooks asks senders to disable it.
+const StatusGone = 410
 
 // DeleteWebhookEndpoint removes an endpoint; its deliveries, pending or
 // not, and their attempts go too (the schema cascades).
@@ -920,6 +980,14 @@ func (s *Service) RecordDelivery(ctx context.Context, job DeliveryJob, out Deliv
 		switch {
 		case out.StatusCode >= 200 && out.StatusCode < 300:
 			d.Status, next = DeliverySucceeded, nil
+		case out.StatusCode == StatusGone:
+			// The receiver says the endpoint is gone: not retried, and
+			// the endpoint is disabled below.
+			d.Status, next = DeliveryFailed, nil
+			d.LastError = "the receiver answered 410 Gone: not retried"
+			if d.EndpointID != "" {
+				d.LastError = "the receiver answered 410 Gone: the endpoint is disabled"
+			}
 		case next == nil:
 			d.Status = DeliveryFailed
 		default:
@@ -928,11 +996,45 @@ func (s *Service) RecordDelivery(ctx context.Context, job DeliveryJob, out Deliv
 		if err := tx.UpdateDelivery(ctx, &d); err != nil {
 			return err
 		}
-		return tx.InsertDeliveryAttempt(ctx, &DeliveryAttempt{ID: s.cfg.NewID("wa"), DeliveryID: d.ID,
+		if err := tx.InsertDeliveryAttempt(ctx, &DeliveryAttempt{ID: s.cfg.NewID("wa"), DeliveryID: d.ID,
 			MerchantID: d.MerchantID, EndpointID: d.EndpointID, EventID: d.EventID, EventType: job.Event.Type,
 			URL: d.URL, Attempt: d.Attempts, StatusCode: out.StatusCode, LatencyMS: out.Latency.Milliseconds(),
-			Error: out.Err, At: now, NextRetryAt: next})
+			Error: d.LastError, At: now, NextRetryAt: next}); err != nil {
+			return err
+		}
+		if out.StatusCode == StatusGone && d.EndpointID != "" {
+			return s.disableGone(ctx, tx, d, now)
+		}
+		return nil
 	})
+}
+
+// disableGone disables the endpoint that d's receiver said is gone, and
+// fails its other pending deliveries, as the merchant disabling it would;
+// the merchant sees it disabled, and why in the audit trail and the log.
+// An endpoint moved to another URL since d was claimed is left alone: the
+// answer was about the old one.
+func (s *Service) disableGone(ctx context.Context, tx Tx, d Delivery, now time.Time) error {
+	e, err := tx.GetWebhookEndpoint(ctx, d.MerchantID, d.EndpointID)
+	if ErrorCode(err) == EWebhookEndpointNotFound {
+		return nil // deleted meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	if e.Disabled || e.URL != d.URL {
+		return nil
+	}
+	before := endpointState(e)
+	e.Disabled, e.UpdatedAt = true, now
+	if err := tx.UpdateWebhookEndpoint(ctx, e); err != nil {
+		return err
+	}
+	if err := s.failUnwanted(ctx, tx, e, now); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, Principal{MerchantID: e.MerchantID, Worker: true}, "webhook_endpoint.gone", "webhook_endpoint", e.ID,
+		before, endpointState(e), "", now)
 }
 
 // endpointState is an endpoint's status for the audit trail.

@@ -20,10 +20,20 @@ func TestWebhooks_EndpointChangedWhileRetrying(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
 		change           func(newURL string) map[string]any
-		wantOld, wantNew int // requests after the change
+		then             map[string]any // a second change, during the wait
+		wantOld, wantNew int            // requests after the change
+		wantError        string         // the log's last entry, for an event not sent
 	}{
-		{"Disabled", func(string) map[string]any { return map[string]any{"disabled": true} }, 0, 0},
-		{"URLChanged", func(u string) map[string]any { return map[string]any{"url": u + "/hooks"} }, 0, 1},
+		{"Disabled", func(string) map[string]any { return map[string]any{"disabled": true} }, nil, 0, 0, "not sent: the endpoint is disabled"},
+		// Turned back on during the retry wait: what the disable stopped
+		// stays stopped (the merchant was told it failed).
+		{"DisabledThenEnabled", func(string) map[string]any { return map[string]any{"disabled": true} }, map[string]any{"disabled": false}, 0, 0,
+			"not sent: the endpoint is disabled"},
+		// The merchant no longer wants refund.succeeded there: its
+		// queued retries are not sent either.
+		{"EventTypeDropped", func(string) map[string]any { return map[string]any{"events": []string{"refund.failed"}} }, nil, 0, 0,
+			"not sent: the endpoint no longer subscribes to refund.succeeded"},
+		{"URLChanged", func(u string) map[string]any { return map[string]any{"url": u + "/hooks"} }, nil, 0, 1, ""},
 	} {
 		for _, db := range []string{"sqlite", "postgres"} {
 			t.Run(tc.name+"/"+db, func(t *testing.T) {
@@ -49,6 +59,11 @@ func TestWebhooks_EndpointChangedWhileRetrying(t *testing.T) {
 				if up := s.do("PATCH", "/v1/webhook_endpoints/"+ep.str("id"), s.key, tc.change(moved.URL)); up.status != 200 {
 					t.Fatalf("update endpoint: %d %s", up.status, up.raw)
 				}
+				if tc.then != nil {
+					if up := s.do("PATCH", "/v1/webhook_endpoints/"+ep.str("id"), s.key, tc.then); up.status != 200 {
+						t.Fatalf("update endpoint again: %d %s", up.status, up.raw)
+					}
+				}
 				for range 4 {
 					s.clock.Advance(2 * time.Minute)
 					s.deliver()
@@ -62,10 +77,10 @@ func TestWebhooks_EndpointChangedWhileRetrying(t *testing.T) {
 				// The log says why the event stopped, or where it went.
 				log := s.do("GET", "/v1/webhook_endpoints/"+ep.str("id")+"/deliveries", s.key, nil).get("data").([]any)
 				last := log[0].(map[string]any)
-				switch tc.name {
-				case "Disabled":
-					if last["error"] != "not sent: the endpoint is disabled" || last["status_code"] != nil || last["next_retry_at"] != nil || len(log) != 2 {
-						t.Errorf("delivery log after disabling: %v", log)
+				switch {
+				case tc.wantError != "":
+					if last["error"] != tc.wantError || last["status_code"] != nil || last["next_retry_at"] != nil || len(log) != 2 {
+						t.Errorf("delivery log after the change: %v", log)
 					}
 				default:
 					if last["url"] != moved.URL+"/hooks" || fmt.Sprint(last["status_code"]) != "200" {
@@ -188,5 +203,106 @@ func wantNothingCreated(t *testing.T, s *testServer, order string) {
 	}
 	if l := s.do("GET", "/v1/refunds?order_id="+order, s.key, nil); len(l.get("data").([]any)) != 0 {
 		t.Fatalf("a refused refund was created: %s", l.raw)
+	}
+}
+
+// TestWebhooks_GoneDisablesTheEndpoint: a receiver answering 410 Gone says
+// the endpoint is no more (Standard Webhooks asks senders to disable it,
+// as common senders do). The endpoint is disabled at once, that delivery
+// is not retried and its other pending deliveries fail, so nothing more
+// goes to it, re-enabled or not, for what it refused; a notify URL
+// answering 410 is not retried.
+func TestWebhooks_GoneDisablesTheEndpoint(t *testing.T) {
+	t.Parallel()
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			t.Parallel()
+			opts := []serverOpt{withWebhooks(time.Minute, time.Minute, time.Minute)}
+			if db == "postgres" {
+				opts = append(opts, onDB(pgtest.URL(t, 4)))
+			}
+			s := mustStart(t, opts...)
+			rc := newReceiver(t, 500, 410)
+			ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": rc.URL + "/hooks", "events": []string{"refund.succeeded"}})
+			if ep.status != http.StatusCreated {
+				t.Fatalf("create endpoint: %d %s", ep.status, ep.raw)
+			}
+			id := ep.str("id")
+			s.paidRefund(s.key)
+			s.deliver() // the first refund.succeeded: 500, retried in a minute
+			s.paidRefund(s.key)
+			s.deliver() // the second: 410 Gone
+			if n := len(rc.requests()); n != 2 {
+				t.Fatalf("the receiver got %d requests, want 2", n)
+			}
+			if got := s.do("GET", "/v1/webhook_endpoints/"+id, s.key, nil); got.get("disabled") != true {
+				t.Fatalf("after 410 Gone the endpoint is %s, want disabled", got.raw)
+			}
+			// Turned back on, it gets new events, never what it refused.
+			if up := s.do("PATCH", "/v1/webhook_endpoints/"+id, s.key, map[string]any{"disabled": false}); up.status != 200 {
+				t.Fatalf("enable: %s", up.raw)
+			}
+			for range 4 {
+				s.clock.Advance(2 * time.Minute)
+				s.deliver()
+			}
+			if n := len(rc.requests()); n != 2 {
+				t.Fatalf("after 410 Gone the receiver got %d more requests, want none", n-2)
+			}
+			log := s.do("GET", "/v1/webhook_endpoints/"+id+"/deliveries", s.key, nil).get("data").([]any)
+			if len(log) != 3 {
+				t.Fatalf("delivery log: %v, want 3 entries", log)
+			}
+			first, gone := log[0].(map[string]any), log[1].(map[string]any)
+			if fmt.Sprint(gone["status_code"]) != "410" || gone["next_retry_at"] != nil {
+				t.Errorf("the 410 attempt promises a retry: %v", gone)
+			}
+			if first["error"] != "not sent: the endpoint is disabled" || first["status_code"] != nil {
+				t.Errorf("the first event's pending delivery: %v, want failed as disabled", first)
+			}
+
+			// A notify URL that is gone is not retried.
+			notify := newReceiver(t, 410)
+			o := s.mustOrder(cardOrder("4444", 10_000))
+			if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": o, "amount": 100, "notify_url": notify.URL}); r.str("status") != "succeeded" {
+				t.Fatalf("refund: %s", r.raw)
+			}
+			for range 3 {
+				s.deliver()
+				s.clock.Advance(2 * time.Minute)
+			}
+			if n := len(notify.requests()); n != 1 {
+				t.Fatalf("the gone notify URL got %d requests, want 1", n)
+			}
+		})
+	}
+}
+
+// TestWebhooks_EventsEmptyRefused: "events": [] read as every event (as a
+// left-out events is on create), so a merchant emptying the list to stop
+// deliveries got every event instead. An empty list is refused; ["*"]
+// says every event, disabled stops them.
+func TestWebhooks_EventsEmptyRefused(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks(time.Minute))
+	rc := newReceiver(t, 200)
+	created := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": rc.URL, "events": []string{}})
+	expectError(t, created, 400, "invalid_request")
+	if created.str("error", "param") != "events" {
+		t.Fatalf("param: %s", created.raw)
+	}
+	ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": rc.URL, "events": []string{"refund.failed"}})
+	if ep.status != http.StatusCreated {
+		t.Fatalf("create: %s", ep.raw)
+	}
+	up := s.do("PATCH", "/v1/webhook_endpoints/"+ep.str("id"), s.key, map[string]any{"events": []string{}})
+	expectError(t, up, 400, "invalid_request")
+	if got := s.do("GET", "/v1/webhook_endpoints/"+ep.str("id"), s.key, nil); fmt.Sprint(got.get("events")) != "[refund.failed]" {
+		t.Fatalf("after the refused update: %s", got.raw)
+	}
+	for _, body := range []map[string]any{{"url": rc.URL}, {"url": rc.URL, "events": []string{"*"}}} {
+		if all := s.do("POST", "/v1/webhook_endpoints", s.key, body); all.status != 201 || fmt.Sprint(all.get("events")) != "[*]" {
+			t.Fatalf("%v: %s, want every event", body, all.raw)
+		}
 	}
 }

@@ -251,6 +251,21 @@ func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.D
 	return claimed, nil
 }
 
+// ListPendingDeliveries returns an endpoint's pending deliveries with
+// their events' types, oldest first, locked: a claim under way is waited
+// for, and a claim after it finds them changed.
+func (t *tx) ListPendingDeliveries(ctx context.Context, merchantID, endpointID string) ([]refund.PendingDelivery, error) {
+	return queryAll(ctx, t, "list pending deliveries", `SELECT `+deliveryColumns+`,
+		(SELECT type FROM events WHERE events.id = webhook_deliveries.event_id)
+		FROM webhook_deliveries WHERE merchant_id = $1 AND endpoint_id = $2 AND status = 'pending'
+		ORDER BY created_at, id FOR UPDATE`,
+		func(s scanner) (refund.PendingDelivery, error) {
+			var typ string
+			d, err := scanDeliveryWith(s, &typ)
+			return refund.PendingDelivery{Delivery: d, EventType: typ}, err
+		}, merchantID, endpointID)
+}
+
 // UpdateDelivery writes d's outcome fields if its version is current.
 func (t *tx) UpdateDelivery(ctx context.Context, d *refund.Delivery) error {
 	n, err := t.exec(ctx, "update delivery", `UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3,

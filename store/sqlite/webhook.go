@@ -172,11 +172,14 @@ func (t *tx) ListEvents(ctx context.Context, f refund.EventFilter) ([]*refund.Ev
 const deliveryColumns = `id, merchant_id, event_id, COALESCE(endpoint_id, ''), url, status, attempts, next_attempt_at,
 	last_status, last_error, version, created_at, updated_at`
 
-func scanDelivery(s scanner) (*refund.Delivery, error) {
+func scanDelivery(s scanner) (*refund.Delivery, error) { return scanDeliveryWith(s) }
+
+// scanDeliveryWith scans deliveryColumns and then extra ones.
+func scanDeliveryWith(s scanner, extra ...any) (*refund.Delivery, error) {
 	var d refund.Delivery
 	var next, created, updated int64
-	if err := s.Scan(&d.ID, &d.MerchantID, &d.EventID, &d.EndpointID, &d.URL, &d.Status, &d.Attempts, &next,
-		&d.LastStatus, &d.LastError, &d.Version, &created, &updated); err != nil {
+	if err := s.Scan(append([]any{&d.ID, &d.MerchantID, &d.EventID, &d.EndpointID, &d.URL, &d.Status, &d.Attempts, &next,
+		&d.LastStatus, &d.LastError, &d.Version, &created, &updated}, extra...)...); err != nil {
 		return nil, err
 	}
 	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromNanos(next), fromNanos(created), fromNanos(updated)
@@ -267,6 +270,30 @@ func (t *tx) dueDeliveries(ctx context.Context, now time.Time, n int, full, full
 		return nil, wrap("claim deliveries", err)
 	}
 	return due, nil
+}
+
+// ListPendingDeliveries returns an endpoint's pending deliveries with
+// their events' types, oldest first. SQLite runs one writer at a time: no
+// claim is under way while this transaction writes.
+func (t *tx) ListPendingDeliveries(ctx context.Context, merchantID, endpointID string) ([]refund.PendingDelivery, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+deliveryColumns+`,
+		(SELECT type FROM events WHERE events.id = webhook_deliveries.event_id)
+		FROM webhook_deliveries WHERE merchant_id = ? AND endpoint_id = ? AND status = 'pending'
+		ORDER BY created_at, id`, merchantID, endpointID)
+	if err != nil {
+		return nil, wrap("list pending deliveries", err)
+	}
+	defer rows.Close()
+	var ps []refund.PendingDelivery
+	for rows.Next() {
+		var typ string
+		d, err := scanDeliveryWith(rows, &typ)
+		if err != nil {
+			return nil, wrap("list pending deliveries", err)
+		}
+		ps = append(ps, refund.PendingDelivery{Delivery: d, EventType: typ})
+	}
+	return ps, wrapErr("list pending deliveries", rows.Err())
 }
 
 // UpdateDelivery writes d's outcome fields if its version is current.
