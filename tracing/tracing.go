@@ -43,26 +43,12 @@ func Setup(ctx context.Context, endpoint string) (trace.TracerProvider, func(con
 		u.Path = ""
 		endpoint = u.String()
 	}
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint), otlptracehttp.WithHTTPClient(exportClient()))
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
 	if err != nil {
 		return nil, nil, err
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(2*time.Second)))
 	return tp, tp.Shutdown, nil
-}
-
-// exportClient is the exporter's HTTP client: the exporter's own defaults
-// (proxy from the environment, 10 s per export), but it never follows a
-// redirect. Every export carries the headers of OTEL_EXPORTER_OTLP_HEADERS,
-// often a vendor's API key under a name of its own, which net/http
-// forwards to any host a 301, 302 or 303 names (it drops only
-// Authorization and cookies). A 3xx is an export error, logged.
-func exportClient() *http.Client {
-	return &http.Client{
-		Transport:     http.DefaultTransport.(*http.Transport).Clone(),
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 }
 
 // Middleware opens a server span per request, continuing a trace the
