@@ -72,14 +72,16 @@ func (r redactor) text(s string) string {
 	return s
 }
 
-// result is res with its text redacted.
+// result is res with its message redacted. Its references (ARN, RRN,
+// STAN, auth code) and response code are left as they came: they are
+// matched against settlement reports and code tables, where a short
+// credential's every occurrence replaced would garble them, and a
+// processor quotes a key in words, not in a reference.
 func (r redactor) result(res processor.Result) processor.Result {
 	if len(r) == 0 {
 		return res
 	}
-	for _, f := range []*string{&res.Message, &res.ResponseCode, &res.RRN, &res.STAN, &res.AuthCode, &res.ARN} {
-		*f = r.text(*f)
-	}
+	res.Message = r.text(res.Message)
 	return res
 }
 
