@@ -700,23 +700,20 @@ func TestRefundsExport_TotalsOfRefundsNotFinal(t *testing.T) {
 	if code, _, stderr := runCLI(t, "refunds", "import", "--url", r.srv.URL(), "--key", r.key, in); code != 0 {
 		t.Fatalf("import: exit %d: %s", code, stderr)
 	}
-	for _, tt := range []struct{ name, want string }{
-		{"ApprovalInFlight", "KWD 2 21.500 1.000 20.500 0.000"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			code, _, stderr := runCLI(t, "refunds", "export", "--url", r.srv.URL(), "--key", r.key)
-			if code != 0 {
-				t.Fatalf("exit %d: %s", code, stderr)
-			}
-			var summary []string
-			for line := range strings.Lines(stderr) {
-				summary = append(summary, strings.Join(strings.Fields(line), " "))
-			}
-			if !slices.Contains(summary, tt.want) {
-				t.Fatalf("totals lack %q:\n%s", tt.want, stderr)
-			}
-		})
+	// The 20.500 refund waits for approval; the 1.000 one has succeeded,
+	// or, on a loaded machine, may still be at the processor (this server
+	// runs no worker): either way it is not "not refunded".
+	code, _, stderr := runCLI(t, "refunds", "export", "--url", r.srv.URL(), "--key", r.key)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
 	}
+	want := []string{"KWD 2 21.500 1.000 20.500 0.000", "KWD 2 21.500 0.000 21.500 0.000"}
+	for line := range strings.Lines(stderr) {
+		if slices.Contains(want, strings.Join(strings.Fields(line), " ")) {
+			return
+		}
+	}
+	t.Fatalf("totals are none of %q:\n%s", want, stderr)
 }
 
 // TestRefundsExport_KeyWithoutOrdersRead: a key that may read refunds but
