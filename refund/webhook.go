@@ -523,22 +523,28 @@ func (s *Service) failUnwanted(ctx context.Context, tx Tx, e *WebhookEndpoint, n
 		if p.EventType == EventWebhookTest || e.Wants(p.EventType) {
 			continue
 		}
-		d := p.Delivery
-		d.Status, d.UpdatedAt = DeliveryFailed, now
-		d.LastError = "not sent: the endpoint no longer subscribes to " + p.EventType
+		why := "not sent: the endpoint no longer subscribes to " + p.EventType
 		if e.Disabled {
-			d.LastError = "not sent: the endpoint is disabled"
+			why = "not sent: the endpoint is disabled"
 		}
-		if err := tx.UpdateDelivery(ctx, d); err != nil {
-			return err
-		}
-		if err := tx.InsertDeliveryAttempt(ctx, &DeliveryAttempt{ID: s.cfg.NewID("wa"), DeliveryID: d.ID,
-			MerchantID: d.MerchantID, EndpointID: d.EndpointID, EventID: d.EventID, EventType: p.EventType,
-			URL: e.URL, Attempt: d.Attempts, Error: d.LastError, At: now}); err != nil {
+		if err := s.failUnsent(ctx, tx, p.Delivery, p.EventType, e.URL, why, now); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// failUnsent marks d failed without sending it, and says why in the
+// endpoint's log (an entry without a status code), so the merchant sees
+// why the event stopped.
+func (s *Service) failUnsent(ctx context.Context, tx Tx, d *Delivery, eventType, url, why string, now time.Time) error {
+	d.Status, d.LastError, d.UpdatedAt = DeliveryFailed, why, now
+	if err := tx.UpdateDelivery(ctx, d); err != nil {
+		return err
+	}
+	return tx.InsertDeliveryAttempt(ctx, &DeliveryAttempt{ID: s.cfg.NewID("wa"), DeliveryID: d.ID,
+		MerchantID: d.MerchantID, EndpointID: d.EndpointID, EventID: d.EventID, EventType: eventType,
+		URL: url, Attempt: d.Attempts, Error: why, At: now})
 }
 
 // StatusGone is the answer (HTTP 410 Gone) with which a receiver says its
@@ -867,15 +873,7 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 					// The merchant turned the endpoint off: nothing more
 					// goes to it, retries included (a test event is sent,
 					// as the merchant asked for it there).
-					d.Status, d.LastError, d.UpdatedAt = DeliveryFailed, "not sent: the endpoint is disabled", now
-					if err := tx.UpdateDelivery(ctx, d); err != nil {
-						return err
-					}
-					// In the endpoint's log, so the merchant sees why the
-					// event stopped (an entry without a status code).
-					if err := tx.InsertDeliveryAttempt(ctx, &DeliveryAttempt{ID: s.cfg.NewID("wa"), DeliveryID: d.ID,
-						MerchantID: d.MerchantID, EndpointID: d.EndpointID, EventID: d.EventID, EventType: ev.Type,
-						URL: e.URL, Attempt: d.Attempts, Error: d.LastError, At: now}); err != nil {
+					if err := s.failUnsent(ctx, tx, d, ev.Type, e.URL, "not sent: the endpoint is disabled", now); err != nil {
 						return err
 					}
 					continue
