@@ -587,9 +587,23 @@ func (s *Service) review(ctx context.Context, r *Refund) error {
 // sweep asks the processor again about a succeeded refund, at the ages in
 // Config.SweepAges: a reversal the processor never notified becomes
 // reversed here. A look that gets no answer is made again later without
-// counting.
+// counting. A refund whose processor account was removed has nobody left
+// to ask, for good (an order names its account by an id no later account
+// gets): its sweeps end, or it would be claimed and fail every RetryMax
+// for ever. A reversal of it can still be found by a settlement report.
 func (s *Service) sweep(ctx context.Context, r *Refund) error {
-	res, callErr := s.callStatus(ctx, r, nil)
+	rt, err := s.routeOf(ctx, r)
+	gone := ErrorCode(err) == EProcessorAccountNotFound
+	var res processor.Result
+	var callErr error
+	switch {
+	case gone:
+		s.log.Warn("the processor account of a succeeded refund was removed; its status sweeps end", "refund", r.ID, "sweeps_left", r.SweepsLeft)
+	case err != nil:
+		callErr = &processor.TransientError{Code: "no_route", Message: err.Error()}
+	default:
+		res, callErr = s.callStatus(ctx, r, &rt)
+	}
 	return s.update(ctx, func(tx Tx) error {
 		cur, err := tx.GetRefund(ctx, "", r.ID)
 		if err != nil || cur.Version != r.Version || cur.Status != StatusSucceeded {
@@ -597,6 +611,8 @@ func (s *Service) sweep(ctx context.Context, r *Refund) error {
 		}
 		now := s.now()
 		switch {
+		case gone:
+			cur.SweepsLeft = 0
 		case callErr == nil && res.Status == processor.Reversed:
 			return s.finish(ctx, tx, cur, StatusReversed, "processor reported the refund reversed (status sweep)", Reverse, now)
 		case callErr != nil && !errors.Is(callErr, processor.ErrNotFound) && !errors.Is(callErr, processor.ErrNoStatus):
