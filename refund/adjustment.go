@@ -33,10 +33,13 @@ type OrderAdjustment struct {
 	OrderID    string
 	Kind       string // AdjustmentVoid or AdjustmentChargeback
 	Amount     int64  // what the processor reports
-	// Applied is what the order had room for. A void is refused when it
-	// does not fit; a chargeback is a fact: refunds not sent yet are
-	// canceled to make room, and what still does not fit had been sent
-	// to the processor, and is listed as a discrepancy.
+	// Applied is what the order had room for. A void asked for is
+	// refused when it does not fit; one the processor notified is its
+	// word, kept with none of it applied and listed as a discrepancy
+	// (which part of it to count is a person's call). A chargeback is a
+	// fact: refunds not sent yet are canceled to make room, and what
+	// still does not fit had been sent to the processor, and is listed as
+	// a discrepancy.
 	Applied  int64
 	Currency string
 	Reason   string
@@ -163,7 +166,8 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 		MerchantID: o.MerchantID, OrderID: o.ID, Kind: kind, Amount: in.Amount, Applied: in.Amount, Currency: o.Currency,
 		Reason: in.Reason, ProcessorReference: in.ProcessorReference, CreatedAt: now}
 	room := max(o.Refundable(), 0)
-	if kind == AdjustmentChargeback && a.Amount > room {
+	switch {
+	case kind == AdjustmentChargeback && a.Amount > room:
 		// Refunds not sent yet hold part of the order but paid nothing:
 		// the chargeback goes first, and they give way.
 		if o, err = s.cancelUnsent(ctx, tx, p, o, a, now); err != nil {
@@ -171,6 +175,13 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 		}
 		room = max(o.Refundable(), 0)
 		a.Applied = min(a.Amount, room)
+	case kind == AdjustmentVoid && p.Processor && a.Amount > room:
+		// The processor says it voided more than refundd has left: the
+		// books and the processor disagree. Refused, the notification
+		// was retried by its sender until it gave up, and the void was
+		// nowhere. Kept unapplied, the order's amounts stay as they were
+		// and a person settles it from its discrepancy.
+		a.Applied = 0
 	}
 	if a.Applied > 0 {
 		if err := tx.AdjustOrder(ctx, o.ID, kind, a.Applied, now); err != nil {
@@ -199,10 +210,15 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 			OrderID: o.ID, Amount: excess, Currency: o.Currency, Reference: a.ID, CreatedAt: now,
 			Detail: fmt.Sprintf("chargeback %s of %s: refunds had already returned %s of it", a.ID,
 				fmtMoney(a.Amount, o.Currency), fmtMoney(excess, o.Currency))}
+		if kind == AdjustmentVoid {
+			d.Kind = DiscrepancyVoidNotApplied
+			d.Detail = fmt.Sprintf("void %s of %s (processor reference %s) notified by the processor does not fit the %s left on the order; none of it is applied",
+				a.ID, fmtMoney(a.Amount, o.Currency), a.ProcessorReference, fmtMoney(room, o.Currency))
+		}
 		if _, err := tx.InsertDiscrepancy(ctx, d); err != nil {
 			return nil, nil, err
 		}
-		s.log.Warn("chargeback after refunds: the customer was paid twice", "order", o.ID, "discrepancy", d.ID)
+		s.log.Warn("void or chargeback beyond what the order has left; listed as a discrepancy", "order", o.ID, "kind", d.Kind, "discrepancy", d.ID)
 		if err := s.orderEvent(ctx, tx, EventRefundDiscrepancy, o, a, now); err != nil {
 			return nil, nil, err
 		}

@@ -204,6 +204,12 @@ func (s *Service) notifyOrder(ctx context.Context, n Notification) (Notification
 	if err != nil {
 		return NotificationOutcome{}, err
 	}
+	if kind == AdjustmentVoid && a.Applied == 0 {
+		// Answered as received all the same: a refusal is retried by the
+		// sender, and the void is kept already.
+		return NotificationOutcome{Object: a.ID, Status: kind, Note: fmt.Sprintf("the void of %s does not fit what is left on the order; "+
+			"it is kept unapplied and listed as a %s discrepancy", fmtMoney(a.Amount, a.Currency), DiscrepancyVoidNotApplied)}, nil
+	}
 	return NotificationOutcome{Applied: true, Object: a.ID, Status: kind}, nil
 }
 

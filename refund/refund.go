@@ -457,11 +457,15 @@ const (
 	// DiscrepancyChargebackAfterRefund: a chargeback took back money that
 	// refunds had already returned: the customer was paid twice.
 	DiscrepancyChargebackAfterRefund = "chargeback_after_refund"
+	// DiscrepancyVoidNotApplied: the processor notified a void larger
+	// than what the order had left (refunds had returned or held the
+	// rest); it is kept, none of it applied, for a person to settle.
+	DiscrepancyVoidNotApplied = "void_not_applied"
 )
 
-// DiscrepancyKinds lists every kind a discrepancy can have: these two and
-// the reconciliation's findings.
-var DiscrepancyKinds = []string{DiscrepancyExecutedNotRecorded, DiscrepancyChargebackAfterRefund,
+// DiscrepancyKinds lists every kind a discrepancy can have: these three
+// and the reconciliation's findings.
+var DiscrepancyKinds = []string{DiscrepancyExecutedNotRecorded, DiscrepancyChargebackAfterRefund, DiscrepancyVoidNotApplied,
 	ReconAmountMismatch, ReconStatusMismatch, ReconMissingAtProcessor, ReconUnknownToRefundd}
 
 // Discrepancy is a difference between what the processor did and what

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -291,6 +292,43 @@ func TestProcessorTruth_IDsNoStoreCanHold(t *testing.T) {
 						t.Fatalf("discrepancies recorded: %v", d)
 					}
 				})
+			}
+		})
+	}
+}
+
+// A void notified larger than what the order has left (refunds returned
+// the rest) was answered 422, which the sender retries until it gives up:
+// the processor's void was then nowhere in refundd. It is answered 200,
+// not applied, and kept: listed as a void_not_applied discrepancy with
+// the order's amounts unchanged; its redelivery answers the same and
+// records nothing more.
+func TestProcessorNotifications_VoidThatDoesNotFit(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			secret := newSecret(t)
+			s := b.start(t, func(c *server.Config) { c.ProcessorWebhookSecret = secret })
+			order := s.mustOrder(cardOrder("4444", 10000))
+			if r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 8000}); r.status != http.StatusCreated || r.str("status") != "succeeded" {
+				t.Fatalf("refund: %d %s", r.status, r.raw)
+			}
+			void := map[string]any{"type": "order.voided", "data": map[string]any{"order_id": order, "amount": 5000, "reference": "VD-1"}}
+			for range 2 {
+				got := s.notify(secret, "msg_void", void)
+				if got.status != 200 || got.get("applied") != false || !strings.Contains(got.str("note"), "void_not_applied") {
+					t.Fatalf("void that does not fit: %d %s; want 200, not applied, kept as a discrepancy", got.status, got.raw)
+				}
+			}
+			if o := s.do("GET", "/v1/orders/"+order, s.key, nil); o.num("voided_amount") != 0 || o.num("refundable_amount") != 2000 {
+				t.Fatalf("order after the void: %s; want nothing voided, 2000 refundable", o.raw)
+			}
+			d := s.do("GET", "/v1/discrepancies?kind=void_not_applied", s.key, nil)
+			data, _ := d.get("data").([]any)
+			if d.status != 200 || len(data) != 1 {
+				t.Fatalf("discrepancies: %d %s; want one void_not_applied", d.status, d.raw)
+			}
+			if dd := data[0].(map[string]any); dd["order_id"] != order || fmt.Sprint(dd["amount"]) != "5000" {
+				t.Fatalf("discrepancy %v; want the order's void of 5000", dd)
 			}
 		})
 	}
