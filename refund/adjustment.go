@@ -145,6 +145,11 @@ func (s *Service) ListOrderAdjustments(ctx context.Context, p Principal, orderID
 
 // adjustIn is adjustOrder's transaction (also a processor notification's).
 func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kind string, in AdjustmentInput) (*OrderAdjustment, *Order, error) {
+	if kind == AdjustmentChargeback {
+		if err := lockUnsent(ctx, tx, p.MerchantID, orderID, in.Amount); err != nil {
+			return nil, nil, err
+		}
+	}
 	o, err := lockOrder(ctx, tx, p.MerchantID, orderID)
 	if err != nil {
 		return nil, nil, err
@@ -226,16 +231,41 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 	return a, o, s.audit(ctx, tx, p, "order."+kind, "order", o.ID, "", fmt.Sprintf("%s %d", kind, a.Applied), "", now)
 }
 
+// lockUnsent locks, before the order, the refunds a chargeback of amount
+// may cancel (cancelUnsent): those of the order not sent to the processor,
+// when an unlocked read of the order says the chargeback will not fit. A
+// cancel, and every other change of a refund, takes the refund's row and
+// then the order's (its release); a chargeback that took the order's first
+// and then the refund's deadlocked with a cancel of that refund on
+// PostgreSQL, which the server breaks only after deadlock_timeout (a
+// second) by failing one, whose batch then runs again. A refund made
+// between this read and the order's lock is still read locked after the
+// order, by cancelUnsent: the deadlock then needs that refund made and
+// canceled at that moment.
+func lockUnsent(ctx context.Context, tx Tx, merchantID, idOrReference string, amount int64) error {
+	o, err := tx.GetOrder(ctx, merchantID, idOrReference)
+	if ErrorCode(err) == EOrderNotFound {
+		o, err = tx.GetOrderByReference(ctx, merchantID, idOrReference)
+	}
+	if err != nil || amount <= max(o.Refundable(), 0) {
+		return err
+	}
+	_, err = tx.LockOrderRefunds(ctx, o.MerchantID, o.ID, unsent...)
+	return err
+}
+
 // cancelUnsent cancels o's refunds that never reached the processor
 // (waiting for approval, or pending), newest first, until a fits or none
 // is left, and returns the order as it is then. The chargeback took the
 // money back: one of them paid out after it would pay the cardholder a
 // second time. Each is canceled as a merchant's cancel is, audited, with
-// its event.
+// its event. A refund is canceled whole even when the chargeback needs
+// only part of what it holds: its amount is what the merchant asked and
+// the processor would be sent, and the rest of its room is free to refund
+// again.
 //
-// The order is locked already (lockOrder) and each refund is read locked
-// before it changes, the reverse of a cancel's order of locks: on
-// PostgreSQL the two can deadlock, and the loser's Update runs again.
+// The order is locked already (lockOrder), and so are the refunds, taken
+// before it (lockUnsent), as a cancel takes them.
 func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order, a *OrderAdjustment, now time.Time) (*Order, error) {
 	var waiting []*Refund
 	for _, st := range unsent {

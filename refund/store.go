@@ -173,6 +173,13 @@ type Tx interface {
 	GetRefundByMerchantReference(ctx context.Context, merchantID, surface, ref string) (*Refund, error)
 	// ListRefunds returns refunds newest first (by id).
 	ListRefunds(ctx context.Context, f RefundFilter) ([]*Refund, error)
+	// LockOrderRefunds returns the merchant's order's refunds in any of
+	// statuses, oldest first (by id). Inside Update, where the store
+	// locks rows, each stays locked until commit, taken in that order,
+	// and the order's row is left to GetOrderForRefund, which still locks
+	// it after them: a chargeback that may cancel refunds takes their
+	// rows before the order's, as a cancel does.
+	LockOrderRefunds(ctx context.Context, merchantID, orderID string, statuses ...Status) ([]*Refund, error)
 	// UpdateRefund writes r if its stored version is still r.Version, then
 	// bumps r.Version. Returns EConflict when another writer got there
 	// first (possibly from a later statement: see InsertIdempotency), and

@@ -228,6 +228,23 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 	return queryAll(ctx, t, "list refunds", query, scanRefund, p...)
 }
 
+// LockOrderRefunds returns the order's refunds in statuses, oldest first.
+// Inside Update it locks them as GetRefund does (FOR NO KEY UPDATE), in id
+// order (the rows are locked as the sort returns them); unlike GetRefund
+// it leaves refundLocked unset, so that the GetOrderForRefund that follows
+// still locks the order, after them.
+func (t *tx) LockOrderRefunds(ctx context.Context, merchantID, orderID string, statuses ...refund.Status) ([]*refund.Refund, error) {
+	if len(statuses) == 0 {
+		return nil, nil
+	}
+	names := make([]string, len(statuses))
+	for i, st := range statuses {
+		names[i] = string(st)
+	}
+	return queryAll(ctx, t, "lock order refunds", `SELECT `+refundSelect+` FROM refunds
+		WHERE merchant_id = $1 AND order_id = $2 AND status = ANY($3) ORDER BY id`+t.forUpdate(), scanRefund, merchantID, orderID, names)
+}
+
 // ListSucceededRefunds returns a page of the merchant's refunds that
 // succeeded in [f.From, f.To) and are succeeded still, in the order they
 // succeeded, then by id.

@@ -159,6 +159,20 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 		` ORDER BY id DESC`+limitSQL(limit(f.Limit), 0), args...)
 }
 
+// LockOrderRefunds returns the order's refunds in statuses, oldest first.
+// SQLite locks no rows: its one writer holds the whole database.
+func (t *tx) LockOrderRefunds(ctx context.Context, merchantID, orderID string, statuses ...refund.Status) ([]*refund.Refund, error) {
+	if len(statuses) == 0 {
+		return nil, nil
+	}
+	args := []any{merchantID, orderID}
+	for _, st := range statuses {
+		args = append(args, string(st))
+	}
+	return t.queryRefunds(ctx, "lock order refunds", `SELECT `+refundSelect+` FROM refunds
+		WHERE merchant_id = ? AND order_id = ? AND status IN (?`+strings.Repeat(", ?", len(statuses)-1)+`) ORDER BY id`, args...)
+}
+
 // ListSucceededRefunds returns a page of the merchant's refunds that
 // succeeded in [f.From, f.To) and are succeeded still, in the order they
 // succeeded, then by id.

@@ -285,6 +285,44 @@ var refundTests = []test{
 			return tx.InsertEvent(f.ctx, &refund.Event{ID: f.id("evt"), MerchantID: m.ID, Type: "order.created", OrderID: o.ID, CreatedAt: t0})
 		})
 	}},
+	{"LockOrderRefunds", func(t *testing.T, f *fixture) {
+		// The order's refunds in the statuses asked, oldest first; not
+		// another order's, nor the order's for another merchant.
+		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
+		o, o2 := f.mustCreateOrder(m.ID), f.mustCreateOrder(m.ID)
+		var want []*refund.Refund
+		for i, st := range []refund.Status{refund.StatusPending, refund.StatusSucceeded, refund.StatusRequiresApproval,
+			refund.StatusProcessing, refund.StatusPending, refund.StatusCanceled} {
+			r := f.mustCreateRefund(o, func(r *refund.Refund) { r.Seq, r.Status = i+1, st })
+			if st == refund.StatusPending || st == refund.StatusRequiresApproval {
+				want = append(want, r)
+			}
+		}
+		f.mustCreateRefund(o2)
+		for _, name := range []string{"Update", "View"} {
+			var got, none, foreign []*refund.Refund
+			run := f.update
+			if name == "View" {
+				run = f.view
+			}
+			if err := run(func(tx refund.Tx) (err error) {
+				if got, err = tx.LockOrderRefunds(f.ctx, m.ID, o.ID, refund.StatusRequiresApproval, refund.StatusPending); err != nil {
+					return err
+				}
+				if none, err = tx.LockOrderRefunds(f.ctx, m.ID, o.ID); err != nil {
+					return err
+				}
+				foreign, err = tx.LockOrderRefunds(f.ctx, other.ID, o.ID, refund.StatusPending)
+				return err
+			}); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			wantSame(t, name+": the order's refunds not sent", got, want)
+			if len(none)+len(foreign) != 0 {
+				t.Errorf("%s: %d refunds for no status and %d for another merchant, want none", name, len(none), len(foreign))
+			}
+		}
+	}},
 }
 
 var claimTests = []test{
