@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,30 @@ func TestCrossCheck_ZATCALibraries(t *testing.T) {
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "hashes to") {
 		t.Fatalf("a changed sealed document passed the cross-check: %v %s", err, out)
+	}
+	// A debit note whose billing reference names its credit note, not the
+	// tax invoice (as refundd's once did), is caught (BR-KSA-56).
+	var tax, debit *doc
+	for i := range docs {
+		switch {
+		case tax == nil && strings.HasPrefix(docs[i].Name, string(refund.InvoiceSale)+" "):
+			tax = &docs[i]
+		case debit == nil && strings.HasPrefix(docs[i].Name, string(refund.InvoiceDebit)+" "):
+			debit = &docs[i]
+		}
+	}
+	if tax == nil || debit == nil {
+		t.Fatal("no tax invoice or debit note among the documents")
+	}
+	wrong := *debit
+	wrong.XML = regexp.MustCompile(`(<cac:InvoiceDocumentReference>\s*<cbc:ID>)[^<]*`).ReplaceAllString(wrong.XML, "${1}INV-202600100")
+	b, _ = json.Marshal([]doc{*tax, wrong})
+	if err := os.WriteFile(in, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command("node", "check.mjs", in)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "BR-KSA-56") {
+		t.Fatalf("a debit note naming its credit note passed the cross-check: %v %s", err, out)
 	}
 }

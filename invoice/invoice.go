@@ -133,7 +133,7 @@ func (is *Issuer) Credit(parent *refund.Invoice, amount int64, reason string, se
 // lines a refund names (none: all of amount is spread); see Refund.
 func credit(parent *refund.Invoice, amount int64, items []refund.RefundItem, reason string, seller refund.Seller) (*refund.Invoice, error) {
 	inv := &refund.Invoice{OrderID: parent.OrderID, Currency: parent.Currency, Reason: reason, Seller: seller,
-		Customer: parent.Customer, PaymentMethod: parent.PaymentMethod}
+		Customer: parent.Customer, PaymentMethod: parent.PaymentMethod, BillingSerial: parent.Serial}
 	done, doneShip := credited(parent)
 	var rates []money.Rate
 	add := func(pl *refund.InvoiceLine, qty, amount int64) error {
@@ -208,8 +208,23 @@ func credit(parent *refund.Invoice, amount int64, items []refund.RefundItem, rea
 // Debit builds the debit note that takes back credit, a credit note whose
 // refund the processor reversed: the same lines and amounts, so the tax
 // invoice's lines are owed again exactly as they were credited.
+//
+// Its billing reference (BT-25) is the tax invoice credit corrects, not
+// credit: ZATCA's Data Dictionary reads BT-25 on a credit or debit note
+// as the original invoice (its BT-1) the note is related to, and a debit
+// note raises what that supply's tax invoice is owed (BR-KSA-56 wants the
+// reference on both kinds of note). Its reason (KSA-10, BR-KSA-17) names
+// the credit note it takes back.
 func (is *Issuer) Debit(credit *refund.Invoice, seller refund.Seller) (*refund.Invoice, error) {
-	inv := &refund.Invoice{OrderID: credit.OrderID, Currency: credit.Currency, Reason: "refund reversed by the processor",
+	original := credit.BillingSerial
+	if original == "" {
+		original = credit.ParentSerial // a credit note issued before BillingSerial: its parent is the tax invoice
+	}
+	reason := "refund reversed by the processor"
+	if credit.Serial != "" {
+		reason += ": takes back credit note " + credit.Serial
+	}
+	inv := &refund.Invoice{OrderID: credit.OrderID, Currency: credit.Currency, Reason: reason, BillingSerial: original,
 		Seller: seller, Customer: credit.Customer, PaymentMethod: credit.PaymentMethod, TaxRate: credit.TaxRate,
 		ShippingAmount: credit.ShippingAmount, ShippingExcludingTax: credit.ShippingExcludingTax, ShippingTaxAmount: credit.ShippingTaxAmount}
 	for _, l := range credit.Lines {

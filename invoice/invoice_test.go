@@ -456,8 +456,11 @@ func TestRefund_AmountOnly(t *testing.T) {
 	}
 }
 
-// TestDebit: a reversed refund's debit note (383) names its credit note
-// and owes back exactly what it credited.
+// TestDebit: a reversed refund's debit note (383) owes back exactly what
+// its credit note credited, and its billing reference (BT-25) names the
+// tax invoice both correct, as ZATCA reads BT-25 (the original invoice a
+// credit or debit note is related to, BR-KSA-56); its reason (KSA-10)
+// names the credit note it takes back.
 func TestDebit(t *testing.T) {
 	parent := sale(t, order("SAR", 2066, line("a", 2, 1033, "15", true)))
 	cn := credit(t, parent, "one", refund.RefundItem{ItemID: "a", Qty: 1, Amount: 1033})
@@ -471,8 +474,25 @@ func TestDebit(t *testing.T) {
 		t.Fatalf("debit note %+v for credit note %+v", totalsOf(dn), totalsOf(cn))
 	}
 	doc := parseXML(t, dn)
-	if doc.TypeCode.Value != invoice.TypeCodeDebitNote || doc.Billing != cn.Serial || doc.Payable != "10.33" {
-		t.Fatalf("debit note XML: %+v", doc)
+	if doc.TypeCode.Value != invoice.TypeCodeDebitNote || doc.Billing != parent.Serial || doc.Payable != "10.33" ||
+		!strings.Contains(doc.Reason, cn.Serial) || doc.Note != doc.Reason {
+		t.Fatalf("debit note XML: billing reference %q (want the tax invoice %s), reason %q (naming credit note %s): %+v",
+			doc.Billing, parent.Serial, doc.Reason, cn.Serial, doc)
+	}
+	// A credit note issued before BillingSerial was kept names its tax
+	// invoice as its parent: its debit note's reference is that.
+	older := *cn
+	older.BillingSerial = ""
+	if d, err := invoice.New(nil).Debit(&older, seller); err != nil || d.BillingSerial != parent.Serial {
+		t.Fatalf("debit note of an earlier credit note: billing serial %q, want %q (%v)", d.BillingSerial, parent.Serial, err)
+	}
+	// A debit note issued before the billing reference was kept (no
+	// BillingSerial) keeps the XML it was sealed with: its credit note's
+	// serial.
+	old := *dn
+	old.BillingSerial, old.Reason = "", "refund reversed by the processor"
+	if doc := parseXML(t, &old); doc.Billing != cn.Serial || doc.Reason != "refund reversed by the processor" {
+		t.Fatalf("an earlier debit note's XML changed: billing reference %q, reason %q", doc.Billing, doc.Reason)
 	}
 	// After it, the whole line can be credited again.
 	again, err := invoice.New(nil).Refund(crediting(parent, cn, dn), &refund.Refund{ID: "re_4", Amount: 2066}, seller)

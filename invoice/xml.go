@@ -303,14 +303,19 @@ func render(inv *refund.Invoice, qr string) ([]byte, error) {
 	}
 	switch inv.Type {
 	case refund.InvoiceRefund, refund.InvoiceDebit:
-		// A credit or debit note names the document it corrects and why
-		// (KSA-10): a credit note its tax invoice, a debit note the credit
-		// note it takes back.
+		// A credit or debit note names the tax invoice it corrects (BT-25,
+		// BR-KSA-56) and why (KSA-10, BR-KSA-17). A note issued before
+		// BillingSerial was kept names its parent, as it was sealed: a
+		// credit note its tax invoice, a debit note its credit note.
 		doc.TypeCode.Value = TypeCodeCreditNote
 		if inv.Type == refund.InvoiceDebit {
 			doc.TypeCode.Value = TypeCodeDebitNote
 		}
-		doc.BillingReference = &billingRef{ID: inv.ParentSerial}
+		ref := inv.BillingSerial
+		if ref == "" {
+			ref = inv.ParentSerial
+		}
+		doc.BillingReference = &billingRef{ID: ref}
 		doc.Note = inv.Reason
 		doc.PaymentMeans.Instruction = inv.Reason
 		if doc.Note == "" {

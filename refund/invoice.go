@@ -80,13 +80,20 @@ type Seller struct {
 // and TotalAmount - TotalExcludingTax - TaxAmount is the document's
 // rounding (Rounding), a unit or so that ZATCA's VAT rule cannot place.
 type Invoice struct {
-	ID            int64 // assigned by Tx.CreateInvoice
-	MerchantID    string
-	OrderID       string
-	RefundID      string // credit and debit notes: the refund
-	AdjustmentID  string // credit notes of a void or chargeback (no RefundID): the OrderAdjustment
-	ParentID      int64  // credit notes: the tax invoice; debit notes: the credit note
-	ParentSerial  string
+	ID           int64 // assigned by Tx.CreateInvoice
+	MerchantID   string
+	OrderID      string
+	RefundID     string // credit and debit notes: the refund
+	AdjustmentID string // credit notes of a void or chargeback (no RefundID): the OrderAdjustment
+	ParentID     int64  // credit notes: the tax invoice; debit notes: the credit note
+	ParentSerial string
+	// BillingSerial is the serial a note's billing reference (BT-25) names:
+	// the tax invoice's, for a credit note and for a debit note alike (ZATCA
+	// reads BT-25 as the original invoice a note corrects). "" on notes
+	// issued before it was kept (migration 0031), whose XML names
+	// ParentSerial: a debit note's then named its credit note, and its XML
+	// stays as it was sealed.
+	BillingSerial string
 	Serial        string // <prefix><year><5 digits>, gapless per merchant and year
 	Number        int64  // the counter inside Serial
 	Type          InvoiceType

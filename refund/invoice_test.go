@@ -142,6 +142,21 @@ func TestInvoice_FollowsRefund(t *testing.T) {
 						d.Status != refund.InvoicePaid || d.ZATCAStatus != refund.ZATCAReported {
 						t.Fatalf("debit note %+v", d.Invoice)
 					}
+					// Its billing reference (BT-25, BR-KSA-56) is the tax
+					// invoice both notes correct, read back from the store;
+					// its reason names the credit note; and the served XML
+					// is still the one it was sealed with.
+					x, err := invoice.XML(d.Invoice)
+					if err != nil {
+						t.Fatal(err)
+					}
+					h, err := invoice.HashXML(x)
+					if ref := "<cbc:ID>" + v.Parent.Serial + "</cbc:ID>"; d.BillingSerial != v.Parent.Serial ||
+						!strings.Contains(string(x), "<cac:InvoiceDocumentReference>\n      "+ref) || !strings.Contains(d.Reason, v.Serial) ||
+						err != nil || h != d.Hash {
+						t.Fatalf("debit note %s: billing serial %q (want the tax invoice %s), reason %q, hash %q (XML hashes to %q, %v)\n%s",
+							d.Serial, d.BillingSerial, v.Parent.Serial, d.Reason, d.Hash, h, err, x)
+					}
 				}
 			})
 		}

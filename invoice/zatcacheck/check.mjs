@@ -20,6 +20,14 @@
 //      reference is tag 6, and tag 7 is a valid ECDSA signature of it by
 //      the key in tag 8, as ZATCA signs (SHA-256 over the hash's bytes).
 //
+//   4. A credit or debit note (381, 383), read with zatca-xml-js's parser,
+//      has what ZATCA's validator asks of one: a billing reference (BT-25,
+//      BR-KSA-56) naming the original invoice, which the Data Dictionary
+//      says is the tax invoice (BT-1) the note is related to, so it must be
+//      the ID of a tax invoice (388) among the documents, never another
+//      note; and a reason (KSA-10, PaymentMeans/InstructionNote,
+//      BR-KSA-17).
+//
 // Prints one summary line; exits 1 with the differences on any mismatch.
 import { createHash, createPublicKey, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -50,7 +58,21 @@ function tlv(b64) {
 
 const docs = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const errors = [];
-let sealed = 0;
+let sealed = 0, notes = 0;
+const text = (v) => (v === undefined || v === null ? "" : typeof v === "object" ? String(v["#text"] ?? "") : String(v));
+const parsed = docs.map((d) => new XMLDocument(d.xml));
+const taxInvoices = new Set(parsed
+  .filter((x) => text(x.get("Invoice/cbc:InvoiceTypeCode")?.[0]) === "388")
+  .map((x) => text(x.get("Invoice/cbc:ID")?.[0])));
+docs.forEach((d, i) => {
+  const x = parsed[i];
+  const type = text(x.get("Invoice/cbc:InvoiceTypeCode")?.[0]);
+  if (type !== "381" && type !== "383") return;
+  notes++;
+  const ref = text(x.get("Invoice/cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID")?.[0]);
+  if (!taxInvoices.has(ref)) errors.push(`${d.name}: BR-KSA-56: a ${type}'s billing reference must name its original tax invoice (388), it names ${JSON.stringify(ref)}`);
+  if (text(x.get("Invoice/cac:PaymentMeans/cbc:InstructionNote")?.[0]).trim() === "") errors.push(`${d.name}: BR-KSA-17: a ${type} has no reason (InstructionNote)`);
+});
 for (const d of docs) {
   const ours = tlv(d.qr);
   const axenda = new Invoice({
@@ -79,4 +101,4 @@ if (errors.length) {
   console.error(errors.slice(0, 20).join("\n"));
   process.exit(1);
 }
-console.log(`${docs.length} documents: QR payloads identical to @axenda/zatca's, figures identical to what zatca-xml-js reads in the XML; ${sealed} sealed, hash and signature verified by Node's crypto`);
+console.log(`${docs.length} documents: QR payloads identical to @axenda/zatca's, figures identical to what zatca-xml-js reads in the XML; ${sealed} sealed, hash and signature verified by Node's crypto; ${notes} credit and debit notes naming their tax invoice, with a reason`);

@@ -18,7 +18,8 @@ import (
 const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_serial, serial, number, type, status,
 	currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status,
-	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount, zatca_attempts, zatca_next_at, icv, previous_hash, hash, signature, public_key, adjustment_id`
+	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount, zatca_attempts, zatca_next_at, icv, previous_hash, hash, signature, public_key, adjustment_id,
+	billing_serial`
 
 // invoiceSelect is what scanInvoice reads: the id, the columns
 // CreateInvoice writes, and what AddCredited keeps.
@@ -61,13 +62,13 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 	}
 	var lineIDs []int64
 	err = t.q.QueryRow(ctx, `WITH i AS (INSERT INTO invoices (`+invoiceColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)
 			ON CONFLICT DO NOTHING RETURNING id),
 		l AS (INSERT INTO invoice_lines (`+lineColumns+`)
 			SELECT i.id, d.n - 1, d.item_id, d.parent_line_id, d.sku, d.name_en, d.name_ar, d.qty, d.unit_amount, d.amount,
 				d.discount_amount, d.net_amount, d.total_amount_excluding_tax, d.tax_amount, d.tax_rate, d.taxable
-			FROM i, unnest($39::text[], $40::bigint[], $41::text[], $42::text[], $43::text[], $44::bigint[], $45::bigint[],
-				$46::bigint[], $47::bigint[], $48::bigint[], $49::bigint[], $50::bigint[], $51::text[], $52::boolean[]) WITH ORDINALITY
+			FROM i, unnest($40::text[], $41::bigint[], $42::text[], $43::text[], $44::text[], $45::bigint[], $46::bigint[],
+				$47::bigint[], $48::bigint[], $49::bigint[], $50::bigint[], $51::bigint[], $52::text[], $53::boolean[]) WITH ORDINALITY
 				AS d (item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount, discount_amount, net_amount,
 					total_amount_excluding_tax, tax_amount, tax_rate, taxable, n)
 			RETURNING id, position)
@@ -77,7 +78,7 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 		string(customer), inv.PaymentMethod, inv.SubTotalAmount, inv.ShippingAmount, inv.DiscountAmount, inv.NetAmount,
 		inv.TotalExcludingTax, inv.TaxAmount, inv.TotalAmount, inv.TaxRate, string(inv.ZATCAStatus), inv.InvoiceError,
 		inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt, inv.ShippingExcludingTax, inv.ShippingTaxAmount,
-		inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.AdjustmentID,
+		inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.AdjustmentID, inv.BillingSerial,
 		items, parents, skus, namesEN, namesAR, qtys, units, amounts, discounts, nets, exclTaxes, taxes, rates, taxable,
 	).Scan(&inv.ID, &lineIDs)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -105,7 +106,7 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
 		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
 		&inv.IssuedAt, &inv.CreatedAt, &inv.UpdatedAt, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount, &inv.ZATCAAttempts, &next,
-		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.AdjustmentID,
+		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.AdjustmentID, &inv.BillingSerial,
 		&inv.CreditedShipping, &inv.CreditedShippingExcludingTax, &inv.CreditedShippingTax); err != nil {
 		return nil, err
 	}

@@ -16,7 +16,8 @@ import (
 const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_serial, serial, number, type, status,
 	currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status,
-	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount, zatca_attempts, zatca_next_at, icv, previous_hash, hash, signature, public_key, adjustment_id`
+	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount, zatca_attempts, zatca_next_at, icv, previous_hash, hash, signature, public_key, adjustment_id,
+	billing_serial`
 
 // invoiceSelect is what scanInvoice reads: the id, the columns
 // CreateInvoice writes, and what AddCredited keeps.
@@ -39,13 +40,13 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 		return fmt.Errorf("sqlite: create invoice: %w", err)
 	}
 	err = t.q.QueryRowContext(ctx, `INSERT INTO invoices (`+invoiceColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		inv.MerchantID, inv.OrderID, inv.RefundID, nullID(inv.ParentID), inv.ParentSerial, inv.Serial, inv.Number,
 		string(inv.Type), string(inv.Status), inv.Currency, inv.Reason, inv.Seller.Name, inv.Seller.VATNumber,
 		string(customer), inv.PaymentMethod, inv.SubTotalAmount, inv.ShippingAmount, inv.DiscountAmount, inv.NetAmount,
 		inv.TotalExcludingTax, inv.TaxAmount, inv.TotalAmount, inv.TaxRate, string(inv.ZATCAStatus), inv.InvoiceError,
 		nanos(inv.IssuedAt), nanos(inv.CreatedAt), nanos(inv.UpdatedAt), inv.ShippingExcludingTax, inv.ShippingTaxAmount,
-		inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.AdjustmentID).Scan(&inv.ID)
+		inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.AdjustmentID, inv.BillingSerial).Scan(&inv.ID)
 	if isUnique(err) {
 		return refund.Errorf(refund.EConflict, "", "order %s already has this invoice, or serial %s is taken", inv.OrderID, inv.Serial)
 	}
@@ -76,7 +77,7 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
 		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
 		&issued, &created, &updated, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount, &inv.ZATCAAttempts, &next,
-		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.AdjustmentID,
+		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.AdjustmentID, &inv.BillingSerial,
 		&inv.CreditedShipping, &inv.CreditedShippingExcludingTax, &inv.CreditedShippingTax); err != nil {
 		return nil, err
 	}

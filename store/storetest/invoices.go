@@ -32,7 +32,7 @@ func newSaleInvoice(o *refund.Order, number int64) *refund.Invoice {
 // parent's first line.
 func newRefundInvoice(parent *refund.Invoice, refundID string, number int64) *refund.Invoice {
 	return &refund.Invoice{MerchantID: parent.MerchantID, OrderID: parent.OrderID, RefundID: refundID, ParentID: parent.ID,
-		ParentSerial: parent.Serial, Serial: fmt.Sprintf("INV-2025%05d", number), Number: number, Type: refund.InvoiceRefund,
+		ParentSerial: parent.Serial, BillingSerial: parent.Serial, Serial: fmt.Sprintf("INV-2025%05d", number), Number: number, Type: refund.InvoiceRefund,
 		Status: refund.InvoicePending, Currency: parent.Currency, Reason: "damaged", Seller: parent.Seller, Customer: parent.Customer,
 		PaymentMethod: parent.PaymentMethod,
 		Lines: []refund.InvoiceLine{{ItemID: "line-1", ParentLineID: parent.Lines[0].ID, SKU: "SKU-1", NameEN: "Dates", Qty: 1,
@@ -320,6 +320,24 @@ var invoiceTests = []test{
 			wantCode(t, err, refund.EInvoiceNotFound)
 			return nil
 		})
+		// A credit note and its debit note: the debit note's parent is the
+		// credit note, its billing reference (BillingSerial) the tax
+		// invoice; a note without one (issued before it was kept) reads
+		// back without one.
+		cn := newRefundInvoice(inv, f.mustCreateRefund(o).ID, 2)
+		f.mustCreateInvoice(cn)
+		wantSame(t, "GetInvoice of a credit note", f.mustGetInvoice(cn.ID), cn)
+		dn := newRefundInvoice(cn, cn.RefundID, 3)
+		dn.Type, dn.Status, dn.BillingSerial, dn.Reason = refund.InvoiceDebit, refund.InvoicePaid, inv.Serial, "reversed"
+		f.mustCreateInvoice(dn)
+		if got := f.mustGetInvoice(dn.ID); got.BillingSerial != inv.Serial || got.ParentSerial != cn.Serial {
+			t.Fatalf("debit note billing serial %q, parent serial %q; want %q and %q", got.BillingSerial, got.ParentSerial, inv.Serial, cn.Serial)
+		}
+		wantSame(t, "GetInvoice of a debit note", f.mustGetInvoice(dn.ID), dn)
+		old := newRefundInvoice(inv, f.mustCreateRefund(o).ID, 4)
+		old.BillingSerial = ""
+		f.mustCreateInvoice(old)
+		wantSame(t, "GetInvoice of a note issued before BillingSerial", f.mustGetInvoice(old.ID), old)
 	}},
 	{"AdjustmentNotes", func(t *testing.T, f *fixture) {
 		// A void's or chargeback's credit notes name it and no refund; a
