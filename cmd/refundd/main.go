@@ -84,7 +84,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "merchant" || cmd == "partner" || cmd == "key" || cmd == "sandbox" || cmd == "refunds" || cmd == "policy" || cmd == "user" || cmd == "processor") && len(rest) > 0 {
+	if subs, ok := groups[cmd]; ok {
+		if len(rest) == 0 || !slices.Contains(subs, rest[0]) {
+			return groupHelp(cmd, subs, rest, stdout, stderr)
+		}
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -154,6 +157,53 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// groups are the commands that take a subcommand, and their subcommands.
+var groups = map[string][]string{
+	"merchant":  {"create", "set-time-zone"},
+	"partner":   {"create"},
+	"key":       {"create", "list", "revoke"},
+	"user":      {"create", "list", "disable", "reset-password", "totp"},
+	"policy":    {"get", "set"},
+	"processor": {"add", "list", "remove", "rotate-key"},
+	"sandbox":   {"serve"},
+	"refunds":   {"import", "export"},
+}
+
+// groupHelp answers a group without a subcommand it has: its lines of the
+// usage, on stdout for --help (`refundd key --help`, which
+// docs/operations.md tells the reader to try), else on stderr with exit 2.
+func groupHelp(group string, subs, rest []string, stdout, stderr io.Writer) int {
+	var lines []string
+	in := false
+	for line := range strings.Lines(usage) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "refundd":
+			in = f[1] == group
+		case len(f) == 0 || !strings.HasPrefix(line, "   "):
+			in = false
+		}
+		if in {
+			lines = append(lines, line)
+		}
+	}
+	help := "Usage:\n" + strings.Join(lines, "") + "\n`refundd " + group + " COMMAND --help` lists a command's flags.\n"
+	names := strings.Join(subs[:len(subs)-1], ", ") + " or " + subs[len(subs)-1]
+	if len(subs) == 1 {
+		names = subs[0]
+	}
+	switch {
+	case len(rest) > 0 && (rest[0] == "--help" || rest[0] == "-help" || rest[0] == "-h" || rest[0] == "help"):
+		fmt.Fprint(stdout, help)
+		return 0
+	case len(rest) == 0:
+		fmt.Fprintf(stderr, "refundd %s needs a command: %s\n\n%s", group, names, help)
+	default:
+		fmt.Fprintf(stderr, "refundd: unknown command %q (%s takes %s)\n\n%s", group+" "+rest[0], group, names, help)
+	}
+	return 2
 }
 
 type usageError string

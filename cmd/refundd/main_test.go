@@ -529,6 +529,45 @@ func TestCLI_HelpOfEveryCommand(t *testing.T) {
 	}
 }
 
+// TestCLI_HelpOfEveryGroup: a command with subcommands (`refundd key`)
+// given --help, or nothing, or a subcommand it does not have, lists its
+// subcommands' usage lines rather than calling it an unknown command:
+// docs/operations.md sends the reader to `refundd <command> --help`.
+func TestCLI_HelpOfEveryGroup(t *testing.T) {
+	t.Parallel()
+	for group, subs := range map[string][]string{
+		"merchant": {"create", "set-time-zone"}, "partner": {"create"}, "key": {"create", "list", "revoke"},
+		"user": {"create", "list", "disable", "reset-password"}, "policy": {"get", "set"},
+		"processor": {"add", "list", "remove", "rotate-key"}, "sandbox": {"serve"}, "refunds": {"import", "export"},
+	} {
+		t.Run(group, func(t *testing.T) {
+			t.Parallel()
+			for _, help := range []string{"--help", "-h", "help"} {
+				code, out, errOut := runCLI(t, group, help)
+				if code != 0 || errOut != "" || strings.Contains(out, "unknown command") {
+					t.Fatalf("%s %s: exit %d, stdout %q, stderr %q", group, help, code, out, errOut)
+				}
+				for _, sub := range subs {
+					if !strings.Contains(out, "refundd "+group) || !strings.Contains(out, " "+sub) {
+						t.Fatalf("%s %s does not list %s: %s", group, help, sub, out)
+					}
+				}
+				if strings.Contains(out, "refundd serve ") {
+					t.Fatalf("%s %s lists other commands too: %s", group, help, out)
+				}
+			}
+			code, out, errOut := runCLI(t, group)
+			if code != 2 || out != "" || !strings.Contains(errOut, "refundd "+group+" needs a command") || !strings.Contains(errOut, " "+subs[0]) {
+				t.Fatalf("%s alone: exit %d, stdout %q, stderr %q", group, code, out, errOut)
+			}
+			code, out, errOut = runCLI(t, group, "frobnicate")
+			if code != 2 || out != "" || !strings.Contains(errOut, `unknown command "`+group+` frobnicate"`) || !strings.Contains(errOut, " "+subs[0]) {
+				t.Fatalf("%s frobnicate: exit %d, stdout %q, stderr %q", group, code, out, errOut)
+			}
+		})
+	}
+}
+
 // TestCLI_FlagWinsOverAnUnreadableVariable: a variable only gives its
 // flag's default, so one the flag overrides on the command line is not
 // read, and a typo in it does not stop a serve whose flags say what to
