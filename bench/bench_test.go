@@ -126,3 +126,34 @@ func checkTrace(t *testing.T, rep *bench.Report) {
 		t.Errorf("phases add up to %.3f ms, the whole is %.3f ms", sum, whole)
 	}
 }
+
+// TestRun_TargetWithRateLimit: a node as `refundd serve` starts it limits
+// each key (--rate-limit, 200/s by default), and the 2,000 orders of a
+// spread run are created faster than that: setup and the closing check
+// wait out a 429's Retry-After instead of ending the run with "create
+// order answered 429", so an open-loop run under the limit measures the
+// node as docs/performance.md says `--target` does.
+func TestRun_TargetWithRateLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: sqlitetest.URL(t), RateLimit: 20, RateBurst: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	_, key, err := srv.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Bench"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bench.Run(ctx, bench.Config{Target: srv.URL(), Key: key, Shape: "spread", Orders: 20, Rate: 5,
+		Duration: time.Second, Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Refunds == 0 || rep.InvariantsOK == nil || !*rep.InvariantsOK {
+		t.Fatalf("report: %+v", rep)
+	}
+}
