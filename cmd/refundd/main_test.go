@@ -126,6 +126,19 @@ func TestCLI_AdminCommands(t *testing.T) {
 	if code, _, errOut = runCLI(t, "policy", "set", "--db", db, "--merchant", merchantID, "--threshold", "=5"); code != 2 && code != 1 {
 		t.Fatalf("--threshold =5: code %d, err %s", code, errOut)
 	}
+	// A value given is applied or refused, never dropped: --older-than-days
+	// -5 and --expiry 0 printed the policy unchanged with exit 0, and the
+	// operator took it as set. Left out, each keeps what the policy has.
+	for _, args := range [][]string{{"--older-than-days", "-5"}, {"--expiry", "0s"}} {
+		code, out, errOut = runCLI(t, append([]string{"policy", "set", "--db", db, "--merchant", merchantID}, args...)...)
+		if code != 1 || out != "" || !strings.Contains(errOut, strings.ReplaceAll(strings.TrimPrefix(args[0], "--"), "-", "_")) {
+			t.Fatalf("policy set %s: code %d, out %s, err %s", args, code, out, errOut)
+		}
+	}
+	code, out, errOut = runCLI(t, "policy", "set", "--db", db, "--merchant", merchantID, "--older-than-days", "0")
+	if code != 0 || !strings.Contains(out, `"older_than_days": 0`) || !strings.Contains(out, `"approval_expiry_seconds": 172800`) {
+		t.Fatalf("policy set --older-than-days 0: code %d, out %s, err %s", code, out, errOut)
+	}
 
 	// A second merchant gets the next app id: Techrar clients address
 	// merchants by it.

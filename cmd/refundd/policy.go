@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"io"
 	"strconv"
 	"strings"
@@ -52,11 +53,15 @@ func runPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	merchant := fs.String("merchant", "", "merchant id")
 	var thresholds multi
 	fs.Var(&thresholds, "threshold", "approval threshold CURRENCY=MINOR_UNITS, e.g. SAR=50000, kept beside the other currencies' (repeatable; SAR=none removes one, none all)")
-	older := fs.Int("older-than-days", -1, "every refund of an order older than this many days waits for approval (0: off)")
-	expiry := fs.Duration("expiry", 0, "how long a refund waits for approval before it is canceled (e.g. 72h)")
+	older := fs.Int("older-than-days", 0, "every refund of an order older than this many days waits for approval (0: off; left out: unchanged)")
+	expiry := fs.Duration("expiry", 0, "how long a refund waits for approval before it is canceled (e.g. 72h; left out: unchanged)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	// A flag given is passed on, for the core to apply or refuse (a
+	// negative age, an expiry of 0); only one left out keeps the policy's.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var in refund.RefundPolicyInput
 	for _, t := range thresholds {
 		if t == "none" {
@@ -80,10 +85,10 @@ func runPolicySet(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		in.Thresholds[strings.ToUpper(cur)] = &n
 	}
-	if *older >= 0 {
+	if given["older-than-days"] {
 		in.OlderThanDays = older
 	}
-	if *expiry != 0 {
+	if given["expiry"] {
 		in.ApprovalExpiry = expiry
 	}
 	return withService(ctx, *db, func(svc *refund.Service) error {
