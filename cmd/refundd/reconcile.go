@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -24,6 +25,20 @@ type mapFlags []string
 
 func (m *mapFlags) String() string     { return strings.Join(*m, ",") }
 func (m *mapFlags) Set(v string) error { *m = append(*m, v); return nil }
+
+// inFlagWords puts the server's hint in a refusal of the report in this
+// command's words: the API names its query parameters (map it with
+// map=amount=HEADER; an empty report needs from and to), which the command
+// takes as --map amount=HEADER, --from and --to.
+func inFlagWords(err error) error {
+	var e *client.Error
+	if !errors.As(err, &e) || e.Code != refund.EInvalidRequest {
+		return err
+	}
+	c := *e
+	c.Message = strings.NewReplacer("with map=", "with --map ", "needs from and to", "needs --from and --to").Replace(c.Message)
+	return &c
+}
 
 // runReconcile sends a processor's settlement report to a running refundd
 // and prints what it found: a summary per currency, then every flagged
@@ -87,7 +102,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	rec, err := c.ReconcileWith(cctx, report, opt)
 	if err != nil {
-		return err
+		return inFlagWords(err)
 	}
 	if outFile != nil {
 		if err := writeReconciliation(outFile, rec); err != nil {

@@ -230,3 +230,30 @@ func TestCLI_ReconcileOutFailsFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestCLI_ReconcileHintsInFlags: where the server's refusal tells the
+// caller what to send, the command says it with its own flags (--map
+// amount=HEADER, --from and --to), not the API's query parameters
+// (map=amount=HEADER, from and to), which this command never shows.
+func TestCLI_ReconcileHintsInFlags(t *testing.T) {
+	r := mustRemote(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, report, want string
+	}{
+		{"NoAmountColumn", "refund_id,amt,currency,status,date\nre_x,1.00,SAR,settled,2026-03-02\n", "--map amount=HEADER"},
+		{"TwoIDColumns", "refund_id,idempotency_key,amount,currency,status,date\nre_x,re_x,1.00,SAR,settled,2026-03-02\n", "--map refund_id=HEADER"},
+		{"Empty", "", "--from and --to"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".csv")
+			if err := os.WriteFile(path, []byte(tc.report), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, _, errOut := runCLI(t, "reconcile", "--url", r.srv.URL(), "--key", r.key, path)
+			if code != 1 || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, "with map=") {
+				t.Fatalf("exit %d, want it to say %q: %s", code, tc.want, errOut)
+			}
+		})
+	}
+}
