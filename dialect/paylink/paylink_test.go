@@ -444,6 +444,11 @@ func TestRefund_Errors(t *testing.T) {
 			before := f.snap(t, f.linkedKey, o.ID)
 			r := f.Do("POST", tc.path, tc.token, tc.body)
 			wantError(t, r, tc.status)
+			// A 401 says where a token comes from: an API key sent in its
+			// place was answered "invalid or expired token" alone.
+			if tc.status == 401 && !strings.Contains(r.Str("message"), "/rest/partner/v2/auth") {
+				t.Fatalf("a 401 that does not say where to get a token: %s", r.Raw)
+			}
 			if after := f.snap(t, f.linkedKey, o.ID); after != before {
 				t.Fatalf("a refused request changed the order: %+v -> %+v", before, after)
 			}

@@ -51,7 +51,9 @@ func (h *Handler) issue(p refund.Principal) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(h.cfg.Secret)
 }
 
-var errToken = errors.New("invalid or expired token")
+// errToken says where a valid token comes from: an API key sent in a
+// token's place, or a token 30 minutes old, is the usual cause.
+var errToken = errors.New("invalid or expired token: get one from POST /rest/partner/v2/auth with apiId and secretKey (an API key is not a token here)")
 
 // verify checks a token's signature (HS256 only: a token naming another
 // algorithm, "none" included, is refused), issuer and expiry against the
