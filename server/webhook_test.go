@@ -306,6 +306,8 @@ func TestWebhooks_BadInput(t *testing.T) {
 	t.Parallel()
 	s := mustStart(t) // private targets refused, as in production
 	order := s.mustOrder(cardOrder("4444", 10_000))
+	private := map[string]bool{"Loopback": true, "Localhost": true, "PrivateRange": true, "LinkLocal": true,
+		"IPv6Loopback": true, "PrivateNotifyURL": true}
 	for _, tc := range []struct {
 		name, method, path string
 		body               any
@@ -335,6 +337,12 @@ func TestWebhooks_BadInput(t *testing.T) {
 			expectError(t, r, tc.status, tc.code)
 			if r.str("error", "param") != tc.param {
 				t.Fatalf("param: want %q, got %s", tc.param, r.raw)
+			}
+			// A private target's refusal says what would be accepted: a
+			// developer pointing a hook at a local receiver was told only
+			// "target address is not public".
+			if private[tc.name] && !strings.Contains(r.str("error", "message"), "--webhook-allow-private") {
+				t.Fatalf("a private target's refusal does not say what to do: %s", r.raw)
 			}
 		})
 	}

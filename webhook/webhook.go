@@ -544,6 +544,11 @@ func deliveryError(err error) string {
 	return "the receiver could not be reached"
 }
 
+// errPrivateRegistered is ErrPrivateTarget as the one registering the URL
+// reads it, with what would be accepted; a delivery's log keeps the short
+// form.
+var errPrivateRegistered = fmt.Errorf("%w: give a URL on a public address (a node started with --webhook-allow-private accepts loopback and private ones)", ErrPrivateTarget)
+
 // CheckTarget vets a URL when it is registered: with allowPrivate false,
 // a host that is, or resolves only to, non-public addresses is refused.
 // (The dial-time check still guards each delivery.)
@@ -560,11 +565,11 @@ func CheckTarget(allowPrivate bool) func(ctx context.Context, rawURL string) err
 		// A name under localhost is loopback (RFC 6761) whatever the
 		// resolver says; DNS names ignore case and may end in a dot.
 		if name := strings.TrimSuffix(strings.ToLower(host), "."); name == "localhost" || strings.HasSuffix(name, ".localhost") {
-			return ErrPrivateTarget
+			return errPrivateRegistered
 		}
 		if ip, err := netip.ParseAddr(host); err == nil {
 			if !public(ip) {
-				return ErrPrivateTarget
+				return errPrivateRegistered
 			}
 			return nil
 		}
@@ -578,7 +583,7 @@ func CheckTarget(allowPrivate bool) func(ctx context.Context, rawURL string) err
 		}
 		for _, a := range addrs {
 			if !public(a) {
-				return ErrPrivateTarget
+				return errPrivateRegistered
 			}
 		}
 		return nil
