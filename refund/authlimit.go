@@ -73,7 +73,7 @@ func (l *sourceLimits) allow(source string, now time.Time) error {
 		return nil
 	}
 	d := time.Duration((1 - tokens) / float64(l.every) * float64(time.Second))
-	e := Errorf(ERateLimited, "", "too many failed authentications from this address; retry after %s", d.Round(time.Millisecond))
+	e := Errorf(ERateLimited, "", "too many failed authentications from this address; retry after %s", roundUpMS(d))
 	e.RetryAfter = d
 	return e
 }

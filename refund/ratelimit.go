@@ -45,9 +45,16 @@ func (l *keyLimits) take(keyID string, now time.Time) error {
 	r := lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now) // a refused request spends nothing
-		e := Errorf(ERateLimited, "", "too many requests for this API key; retry after %s", d.Round(time.Millisecond))
+		e := Errorf(ERateLimited, "", "too many requests for this API key; retry after %s", roundUpMS(d))
 		e.RetryAfter = d
 		return e
 	}
 	return nil
+}
+
+// roundUpMS is a wait as a refusal's message names it: up to the next
+// millisecond, so that waiting that long is enough (a wait under half a
+// millisecond, rounded, read "retry after 0s").
+func roundUpMS(d time.Duration) time.Duration {
+	return (d + time.Millisecond - 1).Truncate(time.Millisecond)
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,15 @@ func TestRateLimitPerKey(t *testing.T) {
 		t.Fatalf("after waiting: %d %s", r.status, r.raw)
 	}
 	expectError(t, s.do("GET", "/v1/orders/"+order, s.key, nil), http.StatusTooManyRequests, "rate_limited")
+	// A tenth of a millisecond short of the next token: the message named
+	// the wait rounded to the millisecond, "retry after 0s", which reads
+	// as "now" and is refused again, beside a Retry-After of 1.
+	s.clock.Advance(499_900 * time.Microsecond)
+	r = s.do("GET", "/v1/orders/"+order, s.key, nil)
+	expectError(t, r, http.StatusTooManyRequests, "rate_limited")
+	if msg := r.str("error", "message"); strings.Contains(msg, "after 0s") || !strings.Contains(msg, "retry after 1ms") {
+		t.Fatalf("a wait under half a millisecond: %q, want it rounded up to 1ms", msg)
+	}
 
 	// Only the allowed refund exists.
 	s.clock.Advance(10 * time.Second)
