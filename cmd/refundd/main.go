@@ -63,6 +63,7 @@ Usage:
   refundd sandbox serve  [--addr HOST:PORT] [--db sqlite:PATH] [--latency-ms N] [--error-rate R] [--drop-rate R]
                          [--late-rate R --late-ms N] [--void=false] [--idempotent=false] [--notify-url URL --notify-secret S] [--anomaly-rate R]
   refundd refunds  import --url URL --key KEY FILE.csv [--out RESULT.csv] [--concurrency N]
+                   (FILE.csv columns: order_reference or order_id, amount as a decimal, reason, merchant_reference)
   refundd refunds  export --url URL --key KEY [--from DATE] [--to DATE] [--out FILE.csv]
   refundd reconcile --url URL --key KEY REPORT.csv [--json] [--out RESULT.csv] [--map column=HEADER ...]
                     [--settlement-lag 27h] [--processor NAME] [--from DATE --to DATE]
@@ -242,7 +243,39 @@ func envBool(name string) bool {
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		// The command's usage line first: what is not a flag (the file to
+		// import, the key to revoke) is only there.
+		fmt.Fprintf(stderr, "Usage of %s:\n%s\n", name, synopsis(name))
+		fs.PrintDefaults()
+	}
 	return fs
+}
+
+// synopsis is the command's lines of the usage text: those naming it
+// (`user totp` shares its line with disable), and their continuations.
+func synopsis(name string) string {
+	words := strings.Fields(name)
+	var b strings.Builder
+	in := false
+	for line := range strings.Lines(usage) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > len(words) && f[0] == "refundd":
+			in = true
+			for i, w := range words {
+				if !slices.Contains(strings.Split(f[i+1], "|"), w) {
+					in = false
+				}
+			}
+		case len(f) == 0 || !strings.HasPrefix(line, "   "):
+			in = false
+		}
+		if in {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 // parse parses a command that takes flags only. A word left over is

@@ -539,6 +539,19 @@ func TestCLI_HelpOfEveryCommand(t *testing.T) {
 		if code != 0 || out != "" || !strings.Contains(errOut, "Usage of "+name+":") || !strings.Contains(errOut, "  -") {
 			t.Errorf("%s --help: exit %d, stdout %q, stderr %q", name, code, out, errOut)
 		}
+		// Its usage line too, so that what is not a flag (the file to
+		// import, the key to revoke) is in the help: the flags alone left
+		// `refunds import --help` silent about FILE.csv and its columns.
+		line := "refundd " + strings.Replace(name, "user totp", "user disable|totp", 1)
+		if !strings.Contains(strings.Join(strings.Fields(errOut), " "), line) {
+			t.Errorf("%s --help does not show its usage line: %s", name, errOut)
+		}
+	}
+	for name, want := range map[string]string{"refunds import": "order_reference", "key revoke": "KEY_ID", "reconcile": "REPORT.csv",
+		"processor remove": "NAME_OR_ID", "user totp": "USER_ID"} {
+		if _, _, errOut := runCLI(t, append(strings.Fields(name), "--help")...); !strings.Contains(errOut, want) {
+			t.Errorf("%s --help does not mention %s: %s", name, want, errOut)
+		}
 	}
 }
 
