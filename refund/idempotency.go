@@ -239,6 +239,11 @@ func (s *Service) ClaimIdempotent(p Principal, scope, key, hash string) (*Claim,
 // the key's, whatever it is.
 func (c *Claim) Written() bool { return c.held || c.unsure }
 
+// keyReusedMessage answers a key sent again with another request: a retry
+// repeats the first request exactly, and another request takes a key of
+// its own.
+const keyReusedMessage = "this Idempotency-Key was used with a different request: send a new Idempotency-Key for a new request (a retry repeats the first request exactly)"
+
 // check judges a key's existing row for the request holding c: done with
 // c.Replay set (answer it again), an error (another request's key, or the
 // first request still running), or neither (the first request died: take
@@ -246,7 +251,7 @@ func (c *Claim) Written() bool { return c.held || c.unsure }
 func (c *Claim) check(rec *IdempotencyRecord, now time.Time) (bool, error) {
 	switch {
 	case rec.RequestHash != c.hash:
-		return true, Errorf(EIdempotencyKeyReused, "Idempotency-Key", "this Idempotency-Key was used with a different request")
+		return true, Errorf(EIdempotencyKeyReused, "Idempotency-Key", keyReusedMessage)
 	case rec.Reply.Status != 0 && keepable(rec.Reply):
 		// (A 401 or 403 stored before they were refused storage is
 		// passed over: the key is taken over as if its request had died.)

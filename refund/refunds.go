@@ -298,7 +298,7 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 // replayKey answers a request whose idempotency key was seen before.
 func (s *Service) replayKey(ctx context.Context, tx Tx, rec *IdempotencyRecord, hash string, now time.Time) (*Refund, error) {
 	if rec.RequestHash != hash {
-		return nil, Errorf(EIdempotencyKeyReused, "Idempotency-Key", "this Idempotency-Key was used with a different request")
+		return nil, Errorf(EIdempotencyKeyReused, "Idempotency-Key", keyReusedMessage)
 	}
 	if rec.ObjectID == "" || (rec.CompletedAt == nil && now.Before(rec.LockedUntil)) {
 		return nil, Errorf(EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")

@@ -146,6 +146,11 @@ func TestRefund_Idempotency(t *testing.T) {
 	}
 	other := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": orderID, "amount": 2000}, "Idempotency-Key", "k-1")
 	expectError(t, other, http.StatusUnprocessableEntity, "idempotency_key_reused")
+	// The refusal says what to do: another request needs another key (it
+	// said only that the key "was used with a different request").
+	if msg := other.str("error", "message"); !strings.Contains(msg, "new Idempotency-Key") {
+		t.Fatalf("idempotency_key_reused does not say what to do: %s", other.raw)
+	}
 	if o := s.do("GET", "/v1/orders/"+orderID, s.key, nil); o.num("refunded_amount") != 1000 {
 		t.Fatalf("replays must not refund again: %s", o.raw)
 	}
