@@ -654,6 +654,9 @@ func runKeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if (*merchant == "") == (*partner == "") {
+		return usageError("key create needs --merchant ID or --partner ID: a key belongs to exactly one of them")
+	}
 	return withService(ctx, *db, func(svc *refund.Service) error {
 		k, raw, err := svc.CreateKey(ctx, *merchant, *partner, scopes)
 		if err != nil {
