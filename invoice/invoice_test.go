@@ -349,6 +349,13 @@ func TestReport(t *testing.T) {
 	for _, inv := range []*refund.Invoice{&lineOff, &shipOff} {
 		inv.TotalExcludingTax, inv.TaxAmount = inv.Lines[0].TotalExcludingTax+inv.ShippingExcludingTax, inv.Lines[0].TaxAmount+inv.ShippingTaxAmount
 	}
+	// Documents of a KWD or JPY order state that currency as BT-5 and
+	// BT-6, KWD with 3 decimals: ZATCA wants BT-6 SAR
+	// (BR-KSA-EN16931-02) and at most 2 decimals (BR-DEC).
+	kwd := sale(t, order("KWD", 10330, line("a", 1, 10330, "15", true)))
+	kwd.ZATCAStatus = refund.ZATCAReported // as if it were: its note is checked on its own
+	kwdNote := credit(t, kwd, "r", refund.RefundItem{ItemID: "a", Qty: 1, Amount: 10330})
+	jpy := sale(t, order("JPY", 1033, line("a", 1, 1033, "15", true)))
 	// The parent checks (a credit note of an unreported invoice is
 	// aborted) are the core's: refund/invoice_test.go.
 	tests := []struct {
@@ -365,6 +372,10 @@ func TestReport(t *testing.T) {
 		{"LineVATOffRejected", nil, &lineOff, nil, refund.ZATCAFailed, "BR-KSA-50: line 1"},
 		{"ShippingVATOffRejected", nil, &shipOff, nil, refund.ZATCAFailed, "BR-KSA-50: line 2"},
 		{"ShippedReported", nil, shipped, nil, refund.ZATCAReported, ""},
+		{"KWDRejected", nil, kwd, nil, refund.ZATCAFailed, "BR-KSA-EN16931-02: the VAT accounting currency code (BT-6) must be SAR, not KWD"},
+		{"KWDThreeDecimalsRejected", nil, kwd, nil, refund.ZATCAFailed, "BR-DEC"},
+		{"KWDCreditNoteRejected", nil, kwdNote, kwd, refund.ZATCAFailed, "BR-KSA-EN16931-02"},
+		{"JPYRejected", nil, jpy, nil, refund.ZATCAFailed, "BR-KSA-EN16931-02: the VAT accounting currency code (BT-6) must be SAR, not JPY"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

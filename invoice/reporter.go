@@ -35,6 +35,12 @@ type Result struct {
 //   - the seller's VAT number is 15 digits starting and ending with 3
 //     (BR-KSA-39); a merchant without one is rejected;
 //   - the XML is well-formed;
+//   - the document is in SAR (BR-KSA-EN16931-02: the VAT accounting
+//     currency, BT-6, must be SAR; a document in another currency must
+//     also state its VAT total in SAR, BT-111, which needs an exchange rate
+//     refundd does not have, so it states TaxCurrencyCode in the order's
+//     currency and ZATCA refuses it), and, for a currency of 3 decimals
+//     (KWD, BHD, OMR, JOD), its amounts have at most 2 (BR-DEC);
 //   - each line's VAT, the shipping line's too, is its net x rate
 //     (KSA-11), within the one minor unit a credit's cumulative split may
 //     differ by;
@@ -53,6 +59,9 @@ func (Sandbox) Report(ctx context.Context, doc Document) (Result, error) {
 	}
 	if err := wellFormed(doc.XML); err != nil {
 		return Result{Status: refund.ZATCAFailed, Message: "the invoice XML is not well-formed: " + err.Error()}, nil
+	}
+	if msg := notSAR(inv.Currency); msg != "" {
+		return Result{Status: refund.ZATCAFailed, Message: msg}, nil
 	}
 	for i, l := range inv.Lines {
 		rate, err := money.ParseRate(l.TaxRate)
@@ -77,6 +86,21 @@ func (Sandbox) Report(ctx context.Context, doc Document) (Result, error) {
 		return Result{Status: refund.ZATCAFailed, Message: "BR-CO-16: the amount due is not the total with VAT plus a rounding"}, nil
 	}
 	return Result{Status: refund.ZATCAReported}, nil
+}
+
+// notSAR says why ZATCA refuses a document in currency code, or "" when
+// code is SAR. The document states code as both its currency (BT-5) and
+// its VAT accounting currency (BT-6), with code's own decimals.
+func notSAR(code string) string {
+	if code == "SAR" {
+		return ""
+	}
+	msg := fmt.Sprintf("BR-KSA-EN16931-02: the VAT accounting currency code (BT-6) must be SAR, not %s "+
+		"(a document in another currency must also state its VAT total in SAR, which needs an exchange rate refundd does not have)", code)
+	if cur, err := money.LookupCurrency(code); err == nil && cur.Digits > 2 {
+		msg += fmt.Sprintf("; BR-DEC: amounts may have at most 2 decimals, %s has %d", code, cur.Digits)
+	}
+	return msg
 }
 
 func wellFormed(b []byte) error {

@@ -308,6 +308,63 @@ func TestInvoice_OnlyForInvoicedOrders(t *testing.T) {
 	})
 }
 
+// TestInvoice_NotSARRefusedByZATCA: ZATCA takes documents whose VAT
+// accounting currency (BT-6) is SAR (BR-KSA-EN16931-02) and whose amounts
+// have at most 2 decimals (BR-DEC). refundd issues an order's documents in
+// the order's currency, so a KWD or JPY order's tax invoice is refused
+// with the rule in its invoice_error, not reported, and its credit notes
+// are aborted (ZATCA refuses a note of an invoice it does not have). The
+// documents themselves are issued as before, in the order's currency and
+// decimals; a SAR order of the same merchant is still reported.
+func TestInvoice_NotSARRefusedByZATCA(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		tests := []struct {
+			name, currency string
+			unit           int64
+			excl, tax      int64 // the credit note of one unit
+			zatca          refund.ZATCAStatus
+			rules          []string
+		}{
+			{"SAR", "SAR", 1033, 898, 135, refund.ZATCAReported, nil},
+			{"KWDThreeDecimals", "KWD", 10330, 8983, 1347, refund.ZATCAFailed, []string{"BR-KSA-EN16931-02", "BR-DEC"}},
+			{"JPY", "JPY", 1033, 898, 135, refund.ZATCAFailed, []string{"BR-KSA-EN16931-02"}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				svc, p := invoicing(t, open)
+				o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: tc.currency, Amount: 2 * tc.unit,
+					Items: []refund.ItemInput{{ID: "a", Qty: 2, UnitAmount: tc.unit}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Items: []refund.RefundItemInput{{ItemID: "a", Qty: 1}}})
+				if err != nil || r.Status != refund.StatusSucceeded {
+					t.Fatalf("refund %v, %v", r, err)
+				}
+				v := invoiceOfRefund(t, svc, p, r.ID)
+				tax := v.Parent
+				if tax.Currency != tc.currency || v.Currency != tc.currency || v.TotalAmount != tc.unit ||
+					v.TotalAmount-v.TaxAmount != tc.excl || v.TaxAmount != tc.tax {
+					t.Fatalf("credit note %s %d (%d VAT), want %d (%d VAT)", v.Currency, v.TotalAmount, v.TaxAmount, tc.unit, tc.tax)
+				}
+				if tax.ZATCAStatus != tc.zatca {
+					t.Fatalf("tax invoice in %s: zatca_status %s (%q), want %s", tc.currency, tax.ZATCAStatus, tax.InvoiceError, tc.zatca)
+				}
+				for _, rule := range tc.rules {
+					if !strings.Contains(tax.InvoiceError, rule) {
+						t.Fatalf("tax invoice in %s: invoice_error %q does not name %s", tc.currency, tax.InvoiceError, rule)
+					}
+				}
+				if want := map[bool]refund.ZATCAStatus{true: refund.ZATCAReported, false: refund.ZATCAAborted}[tc.currency == "SAR"]; v.ZATCAStatus != want {
+					t.Fatalf("credit note in %s: zatca_status %s (%q), want %s", tc.currency, v.ZATCAStatus, v.InvoiceError, want)
+				}
+			})
+		}
+	})
+}
+
 // TestInvoice_ReportingOff: with ZATCA reporting turned off, invoices are
 // issued but not submitted, under the configured serial prefix.
 func TestInvoice_ReportingOff(t *testing.T) {

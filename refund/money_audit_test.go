@@ -432,9 +432,11 @@ func TestCreditNotes_AddUpAfterAnEarlierNoteIsVoided(t *testing.T) {
 // voided after a later note of its line was built leaves the live notes a
 // unit or two from the line's split; the next note must still be one the
 // authority takes (each line's VAT within a unit of its net x rate,
-// BR-KSA-50, which the sandbox reporter checks), and where one note can
-// close the gap the notes then add up to the invoice exactly. Refunds in
-// order, one queued and canceled after the one after it, then the rest.
+// BR-KSA-50, which the sandbox reporter checks; it reports SAR notes, and
+// a KWD order's are aborted with their refused tax invoice), and where one
+// note can close the gap the notes then add up to the invoice exactly.
+// Refunds in order, one queued and canceled after the one after it, then
+// the rest.
 func TestCreditNotes_ReportableAfterAnEarlierNoteIsVoided(t *testing.T) {
 	for _, c := range []struct {
 		name     string
@@ -493,10 +495,17 @@ func TestCreditNotes_ReportableAfterAnEarlierNoteIsVoided(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// ZATCA takes only SAR documents (BR-KSA-EN16931-02, BR-DEC):
+				// a KWD order's tax invoice is refused, so its notes are
+				// aborted, and only their VAT is checked here.
+				zatca := refund.ZATCAReported
+				if c.currency != "SAR" {
+					zatca = refund.ZATCAAborted
+				}
 				for _, inv := range page.Data {
 					for _, l := range inv.Lines {
 						rate, _ := money.ParseRate(l.TaxRate)
-						if d := money.Tax(l.TotalExcludingTax, rate) - l.TaxAmount; d < -1 || d > 1 || inv.ZATCAStatus != refund.ZATCAReported {
+						if d := money.Tax(l.TotalExcludingTax, rate) - l.TaxAmount; d < -1 || d > 1 || inv.ZATCAStatus != zatca {
 							t.Fatalf("note %s of %d: %d + %d, VAT %d off net x rate; %s %s", inv.Serial, inv.TotalAmount,
 								l.TotalExcludingTax, l.TaxAmount, d, inv.ZATCAStatus, inv.InvoiceError)
 						}
