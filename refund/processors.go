@@ -56,6 +56,14 @@ type ProcessorAccountInput struct {
 
 var accountNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
+// accountIDPrefix starts every account id (pa_<uuidv7>). An order names
+// its account by id and Tx.GetProcessorAccount finds an account by id or,
+// failing that, by name, so a name that starts like an id could be taken
+// for one: an account named after a removed account's id would be found
+// by that account's orders and execute their refunds. Names starting with
+// it are refused.
+const accountIDPrefix = "pa_"
+
 // sealOwner is what a sealed credential is bound to: the account, its
 // kind and where it is sent. Moving a sealed credential to another row,
 // or pointing the row at another URL in the database, makes it unusable.
@@ -86,6 +94,8 @@ func (s *Service) AddProcessorAccount(ctx context.Context, merchantID string, in
 	switch {
 	case !accountNameRE.MatchString(in.Name):
 		return nil, Errorf(EInvalidRequest, "name", "name must be 1-64 letters, digits or _.- starting with a letter or digit")
+	case strings.HasPrefix(in.Name, accountIDPrefix):
+		return nil, Errorf(EInvalidRequest, "name", "name must not start with %q: processor account ids do, and orders name their account by id", accountIDPrefix)
 	case in.Kind == "":
 		return nil, Errorf(EInvalidRequest, "kind", "kind is required")
 	case s.cfg.Sealer == nil || s.cfg.Connect == nil:
@@ -94,7 +104,7 @@ func (s *Service) AddProcessorAccount(ctx context.Context, merchantID string, in
 	if err := CheckProcessorURL(in.URL); err != nil {
 		return nil, err
 	}
-	a := &ProcessorAccount{ID: s.cfg.NewID("pa"), MerchantID: merchantID, Name: in.Name, Kind: in.Kind,
+	a := &ProcessorAccount{ID: s.cfg.NewID(strings.TrimSuffix(accountIDPrefix, "_")), MerchantID: merchantID, Name: in.Name, Kind: in.Kind,
 		URL: strings.TrimRight(in.URL, "/"), Options: in.Options, Default: in.Default}
 	if a.Options == nil {
 		a.Options = map[string]string{}

@@ -59,6 +59,27 @@ var processorTests = []test{
 			return nil
 		})
 	}},
+	{"IDBeforeName", func(t *testing.T, f *fixture) {
+		// An order names its account by id; an account whose name is
+		// another's id (the service refuses such names, not the store)
+		// must not be the one found by that id, whichever came first.
+		m := f.mustCreateMerchant()
+		a := f.newAccount(m.ID, "main", false)
+		named := f.newAccount(m.ID, a.ID, false)
+		f.mustUpdate(func(tx refund.Tx) error {
+			if err := tx.CreateProcessorAccount(f.ctx, named); err != nil {
+				return err
+			}
+			return tx.CreateProcessorAccount(f.ctx, a)
+		})
+		f.mustView(func(tx refund.Tx) error {
+			got, err := tx.GetProcessorAccount(f.ctx, m.ID, a.ID)
+			if err == nil {
+				wantSame(t, "GetProcessorAccount by the id another account is named", got, a)
+			}
+			return err
+		})
+	}},
 	{"NameTaken", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		f.mustUpdate(func(tx refund.Tx) error { return tx.CreateProcessorAccount(f.ctx, f.newAccount(m.ID, "main", false)) })
