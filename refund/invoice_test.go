@@ -365,6 +365,64 @@ func TestInvoice_NotSARRefusedByZATCA(t *testing.T) {
 	})
 }
 
+// TestRefund_WhitespaceReasonIsNoReason: a reason of only whitespace is no
+// reason: the refund keeps none and its credit note falls back to what a
+// refund without a reason gets ("Refund" as the note, KSA-10, and the
+// instruction note), on every surface, since all create refunds through
+// the core. A reason with text is kept as given.
+func TestRefund_WhitespaceReasonIsNoReason(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		tests := []struct {
+			name, reason, want, note string
+		}{
+			{"Empty", "", "", "Refund"},
+			{"Spaces", "   ", "", "Refund"},
+			{"WhitespaceOfAllKinds", " \t\r\n\u00a0\u3000 ", "", "Refund"},
+			{"Given", "damaged box", "damaged box", "damaged box"},
+			{"GivenWithSpacesKeptAsGiven", " damaged box ", " damaged box ", " damaged box "},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				svc, p := invoicing(t, open)
+				o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 1033,
+					Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 1033}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Reason: tc.reason})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err := svc.GetRefund(ctx, p, r.ID); err != nil || r.Reason != tc.want || got.Reason != tc.want {
+					t.Errorf("refund reason %q (stored %q, %v), want %q", r.Reason, got.Reason, err, tc.want)
+				}
+				v := invoiceOfRefund(t, svc, p, r.ID)
+				x, err := invoice.XML(v.Invoice)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.Reason != tc.want || !strings.Contains(string(x), "<cbc:Note>"+tc.note+"</cbc:Note>") ||
+					!strings.Contains(string(x), "<cbc:InstructionNote>"+tc.note+"</cbc:InstructionNote>") {
+					t.Fatalf("credit note reason %q, want %q and the note %q in its XML:\n%s", v.Reason, tc.want, tc.note, notes(x))
+				}
+			})
+		}
+	})
+}
+
+// notes returns the lines of a document's XML that hold its notes.
+func notes(x []byte) string {
+	var out []string
+	for _, l := range strings.Split(string(x), "\n") {
+		if strings.Contains(l, "Note>") {
+			out = append(out, strings.TrimSpace(l))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 // TestInvoice_ReportingOff: with ZATCA reporting turned off, invoices are
 // issued but not submitted, under the configured serial prefix.
 func TestInvoice_ReportingOff(t *testing.T) {

@@ -61,6 +61,19 @@ func (in *RefundInput) hash() string {
 	return hex.EncodeToString(h[:])
 }
 
+// refundReason is the reason a refund keeps: a reason of only whitespace
+// is none, so that its credit note's note (KSA-10) and instruction note
+// fall back to what a refund without one gets, whatever the surface. Every
+// surface's refund is made here; a reason with text is kept as given (the
+// dialects echo it back). The request's hash (idempotency) is of the
+// reason as sent.
+func refundReason(reason string) string {
+	if strings.TrimSpace(reason) == "" {
+		return ""
+	}
+	return reason
+}
+
 func (in *RefundInput) validate() error {
 	switch {
 	case in.OrderID == "":
@@ -238,7 +251,7 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	rt.explain = func(err error) error { return exceedsMessage(err, &found, asked) }
 	r.ID = s.cfg.NewID("re")
 	r.MerchantID, r.Currency, r.Status = p.MerchantID, o.Currency, StatusPending
-	r.Reason, r.MerchantReference, r.NotifyURL, r.Surface = in.Reason, in.MerchantReference, in.NotifyURL, in.Surface
+	r.Reason, r.MerchantReference, r.NotifyURL, r.Surface = refundReason(in.Reason), in.MerchantReference, in.NotifyURL, in.Surface
 	r.RequestHash, r.Version, r.CreatedAt, r.UpdatedAt, r.CreatedBy = hash, 1, now, now, p.Actor()
 	r.NextAttemptAt = now.Add(s.cfg.QueueHold) // queued: cancelable until then
 	pol, err := refundPolicy(ctx, tx, p.MerchantID)
