@@ -35,8 +35,8 @@ type OrderAdjustment struct {
 	Amount     int64  // what the processor reports
 	// Applied is what the order had room for. A void asked for is
 	// refused when it does not fit; one the processor notified is its
-	// word, kept with none of it applied and listed as a discrepancy
-	// (which part of it to count is a person's call). A chargeback is a
+	// word, applied up to what is free and the rest listed as a
+	// discrepancy (no refund is canceled for it). A chargeback is a
 	// fact: refunds not sent yet are canceled to make room, and what
 	// still does not fit had been sent to the processor, and is listed as
 	// a discrepancy.
@@ -184,9 +184,11 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 		// The processor says it voided more than refundd has left: the
 		// books and the processor disagree. Refused, the notification
 		// was retried by its sender until it gave up, and the void was
-		// nowhere. Kept unapplied, the order's amounts stay as they were
-		// and a person settles it from its discrepancy.
-		a.Applied = 0
+		// nowhere. It is kept, and takes what is free (no refund is
+		// canceled for it: which of them to undo is a person's call),
+		// since what the processor says it voided is not refundable:
+		// doubt never frees money. The rest is a discrepancy.
+		a.Applied = room
 	}
 	if a.Applied > 0 {
 		if err := tx.AdjustOrder(ctx, o.ID, kind, a.Applied, now); err != nil {
@@ -217,8 +219,8 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 				fmtMoney(a.Amount, o.Currency), fmtMoney(excess, o.Currency))}
 		if kind == AdjustmentVoid {
 			d.Kind = DiscrepancyVoidNotApplied
-			d.Detail = fmt.Sprintf("void %s of %s (processor reference %s) notified by the processor does not fit the %s left on the order; none of it is applied",
-				a.ID, fmtMoney(a.Amount, o.Currency), a.ProcessorReference, fmtMoney(room, o.Currency))
+			d.Detail = fmt.Sprintf("void %s of %s (processor reference %s) notified by the processor is more than the %s left on the order; %s of it is not applied",
+				a.ID, fmtMoney(a.Amount, o.Currency), a.ProcessorReference, fmtMoney(a.Applied, o.Currency), fmtMoney(excess, o.Currency))
 		}
 		if _, err := tx.InsertDiscrepancy(ctx, d); err != nil {
 			return nil, nil, err
@@ -238,10 +240,13 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 // then the order's (its release); a chargeback that took the order's first
 // and then the refund's deadlocked with a cancel of that refund on
 // PostgreSQL, which the server breaks only after deadlock_timeout (a
-// second) by failing one, whose batch then runs again. A refund made
-// between this read and the order's lock is still read locked after the
-// order, by cancelUnsent: the deadlock then needs that refund made and
-// canceled at that moment.
+// second) by failing one, whose batch then runs again. Two orders remain
+// where a chargeback can still meet the reverse, each needing the same
+// moment: a refund made between this read and the order's lock is read
+// locked after the order, by cancelUnsent; and a PostgreSQL node batching
+// a reservation on the order (the order's row) before a cancel of one of
+// its refunds holds the order first. Either deadlock is broken by the
+// server and its loser's batch runs again; nothing is applied twice.
 func lockUnsent(ctx context.Context, tx Tx, merchantID, idOrReference string, amount int64) error {
 	o, err := tx.GetOrder(ctx, merchantID, idOrReference)
 	if ErrorCode(err) == EOrderNotFound {

@@ -204,11 +204,12 @@ func (s *Service) notifyOrder(ctx context.Context, n Notification) (Notification
 	if err != nil {
 		return NotificationOutcome{}, err
 	}
-	if kind == AdjustmentVoid && a.Applied == 0 {
+	if kind == AdjustmentVoid && a.Applied < a.Amount {
 		// Answered as received all the same: a refusal is retried by the
 		// sender, and the void is kept already.
-		return NotificationOutcome{Object: a.ID, Status: kind, Note: fmt.Sprintf("the void of %s does not fit what is left on the order; "+
-			"it is kept unapplied and listed as a %s discrepancy", fmtMoney(a.Amount, a.Currency), DiscrepancyVoidNotApplied)}, nil
+		return NotificationOutcome{Applied: a.Applied > 0, Object: a.ID, Status: kind, Note: fmt.Sprintf("the void of %s is more than the %s left on the order; "+
+			"%s of it is listed as a %s discrepancy", fmtMoney(a.Amount, a.Currency), fmtMoney(a.Applied, a.Currency),
+			fmtMoney(a.Amount-a.Applied, a.Currency), DiscrepancyVoidNotApplied)}, nil
 	}
 	return NotificationOutcome{Applied: true, Object: a.ID, Status: kind}, nil
 }

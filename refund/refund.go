@@ -459,7 +459,8 @@ const (
 	DiscrepancyChargebackAfterRefund = "chargeback_after_refund"
 	// DiscrepancyVoidNotApplied: the processor notified a void larger
 	// than what the order had left (refunds had returned or held the
-	// rest); it is kept, none of it applied, for a person to settle.
+	// rest); what was free is applied, the rest is this, for a person to
+	// settle.
 	DiscrepancyVoidNotApplied = "void_not_applied"
 )
 

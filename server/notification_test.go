@@ -315,20 +315,20 @@ func TestProcessorNotifications_VoidThatDoesNotFit(t *testing.T) {
 			void := map[string]any{"type": "order.voided", "data": map[string]any{"order_id": order, "amount": 5000, "reference": "VD-1"}}
 			for range 2 {
 				got := s.notify(secret, "msg_void", void)
-				if got.status != 200 || got.get("applied") != false || !strings.Contains(got.str("note"), "void_not_applied") {
-					t.Fatalf("void that does not fit: %d %s; want 200, not applied, kept as a discrepancy", got.status, got.raw)
+				if got.status != 200 || got.get("applied") != true || !strings.Contains(got.str("note"), "void_not_applied") {
+					t.Fatalf("void that does not fit: %d %s; want 200, applied up to what was free, the rest a discrepancy", got.status, got.raw)
 				}
 			}
-			if o := s.do("GET", "/v1/orders/"+order, s.key, nil); o.num("voided_amount") != 0 || o.num("refundable_amount") != 2000 {
-				t.Fatalf("order after the void: %s; want nothing voided, 2000 refundable", o.raw)
+			if o := s.do("GET", "/v1/orders/"+order, s.key, nil); o.num("voided_amount") != 2000 || o.num("refundable_amount") != 0 {
+				t.Fatalf("order after the void: %s; want the 2000 free voided, nothing refundable", o.raw)
 			}
 			d := s.do("GET", "/v1/discrepancies?kind=void_not_applied", s.key, nil)
 			data, _ := d.get("data").([]any)
 			if d.status != 200 || len(data) != 1 {
 				t.Fatalf("discrepancies: %d %s; want one void_not_applied", d.status, d.raw)
 			}
-			if dd := data[0].(map[string]any); dd["order_id"] != order || fmt.Sprint(dd["amount"]) != "5000" {
-				t.Fatalf("discrepancy %v; want the order's void of 5000", dd)
+			if dd := data[0].(map[string]any); dd["order_id"] != order || fmt.Sprint(dd["amount"]) != "3000" {
+				t.Fatalf("discrepancy %v; want the 3000 of the order's void that did not fit", dd)
 			}
 		})
 	}
