@@ -17,8 +17,11 @@ func TestHousekeep_InSteps(t *testing.T) {
 		st := open(t)
 		now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 		ids := 0
+		// A step of 50 rather than the default 5000: the steps are what
+		// is checked, and 12,346 keys inserted took seconds.
+		const step = 50
 		svc, err := refund.NewService(refund.Config{Store: st, Processor: &gateProcessor{}, Now: func() time.Time { return now },
-			NewID: func(p string) string { ids++; return fmt.Sprintf("%s_%d", p, ids) }})
+			NewID: func(p string) string { ids++; return fmt.Sprintf("%s_%d", p, ids) }, HousekeepStep: step})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -26,7 +29,7 @@ func TestHousekeep_InSteps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		const expired = 12_345 // more than two steps
+		const expired = 2*step + 23 // more than two steps
 		err = st.Update(ctx, func(tx refund.Tx) error {
 			for i := range expired + 1 {
 				r := &refund.IdempotencyRecord{MerchantID: m.ID, Key: fmt.Sprintf("k%d", i), RequestHash: "h",

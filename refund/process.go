@@ -912,16 +912,11 @@ func (s *Service) ListDiscrepancies(ctx context.Context, p Principal, f Discrepa
 	return paginate(rows, limit, func(d *Discrepancy) string { return d.ID }), nil
 }
 
-// housekeepStep bounds the keys one Housekeep transaction deletes: after
-// a long stop the expired keys can number millions, and one transaction
-// deleting them all would hold the write lock (on SQLite, every refund's
-// commit) and its changed pages for as long.
-const housekeepStep = 5000
-
 // Housekeep deletes expired idempotency keys, then failed sign-ins that
-// can no longer count towards a lock, housekeepStep at a time, each step
-// its own transaction.
+// can no longer count towards a lock, Config.HousekeepStep at a time, each
+// step its own transaction.
 func (s *Service) Housekeep(ctx context.Context) (int, error) {
+	housekeepStep := s.cfg.HousekeepStep
 	total := 0
 	for {
 		var n int

@@ -104,6 +104,13 @@ type Config struct {
 	KeyCacheTTL time.Duration
 	// OnKeyRevoked is told of each revocation notification (tests).
 	OnKeyRevoked func(prefix string)
+	// HousekeepStep bounds the rows one Housekeep transaction deletes
+	// (default 5000): after a long stop the expired keys can number
+	// millions, and one transaction deleting them all would hold the write
+	// lock (on SQLite, every refund's commit) and its changed pages for as
+	// long. Tests set it low to check the steps without inserting
+	// thousands of rows.
+	HousekeepStep int
 }
 
 // Service is the one entry point of the domain. Every surface (native API,
@@ -194,6 +201,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if cfg.InFlightWait <= 0 {
 		cfg.InFlightWait = cfg.ProcessorTimeout
+	}
+	if cfg.HousekeepStep <= 0 {
+		cfg.HousekeepStep = 5000
 	}
 	return &Service{cfg: cfg, log: cfg.Log, inflight: make(chan struct{}, cfg.MaxInFlight),
 		limits: newKeyLimits(cfg.RateLimit, cfg.RateBurst), sources: newSourceLimits(cfg.AuthFailureRate, cfg.AuthFailureBurst)}, nil
