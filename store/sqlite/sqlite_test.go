@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,11 +16,37 @@ import (
 	"github.com/refundd/refundd/store/storetest"
 )
 
-// mustOpen opens a store on a fresh file in tb's temporary directory and
-// closes it when tb ends.
+// mustOpen opens a store on a migrated file in tb's temporary directory
+// and closes it when tb ends. The file is a copy of one migrated once per
+// test process (as sqlitetest does for other packages, which this package
+// cannot import): under the race detector a fresh file's migrations took
+// seconds, repeated by every test here. The tests of the migrations
+// themselves use mustMigrate.
 func mustOpen(tb testing.TB) *Store {
 	tb.Helper()
-	s, err := Open(context.Background(), filepath.Join(tb.TempDir(), "refundd.db"))
+	migrated.once.Do(makeMigrated)
+	if migrated.err != nil {
+		tb.Fatalf("migrate the template: %v", migrated.err)
+	}
+	path := filepath.Join(tb.TempDir(), "refundd.db")
+	for suffix, b := range migrated.files {
+		if err := os.WriteFile(path+suffix, b, 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return mustOpenPath(tb, path)
+}
+
+// mustMigrate opens a store on a fresh file, running every migration.
+func mustMigrate(tb testing.TB) *Store {
+	tb.Helper()
+	return mustOpenPath(tb, filepath.Join(tb.TempDir(), "refundd.db"))
+}
+
+// mustOpenPath opens a store on path and closes it when tb ends.
+func mustOpenPath(tb testing.TB, path string) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), path)
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
@@ -29,6 +56,45 @@ func mustOpen(tb testing.TB) *Store {
 		}
 	})
 	return s
+}
+
+// migrated is mustOpen's template: the bytes of a migrated, closed file
+// (closing checkpoints the WAL into it; a WAL left behind is kept too).
+var migrated struct {
+	once  sync.Once
+	files map[string][]byte // by suffix: "" and "-wal"
+	err   error
+}
+
+func makeMigrated() {
+	dir, err := os.MkdirTemp("", "refundd-sqlite-template-")
+	if err != nil {
+		migrated.err = err
+		return
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "refundd.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		migrated.err = err
+		return
+	}
+	if err := s.Close(); err != nil {
+		migrated.err = err
+		return
+	}
+	migrated.files = map[string][]byte{}
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(path + suffix)
+		switch {
+		case os.IsNotExist(err) && suffix != "":
+		case err != nil:
+			migrated.err = err
+			return
+		default:
+			migrated.files[suffix] = b
+		}
+	}
 }
 
 // TestPragmas checks that every connection, writer and readers, runs with
@@ -93,7 +159,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 
-	s = mustOpen(t) // a fresh file: count what one migration run records
+	s = mustMigrate(t) // a fresh file: count what one migration run records
 	ms, err := loadMigrations()
 	if err != nil {
 		t.Fatal(err)
