@@ -16,6 +16,7 @@ import (
 	"github.com/refundd/refundd/client"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // remote is a running refundd the refunds commands talk to over HTTP.
@@ -39,13 +40,14 @@ func (c *fixedClock) Now() time.Time {
 	return c.now
 }
 
-// mustRemote starts a real server on a temp SQLite file and a free port,
-// with one merchant, and a client on its key.
+// mustRemote starts a real server on a temp SQLite file (already migrated:
+// sqlitetest's copy of a template, so no test here pays for the migrations)
+// and a free port, with one merchant, and a client on its key.
 func mustRemote(t *testing.T) *remote {
 	t.Helper()
 	clk := &fixedClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
 	ctx := context.Background()
-	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "refundd.db"),
+	srv, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DB: sqlitetest.URL(t),
 		WorkerInterval: -1, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
