@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refundd/refundd/store/postgres/pgtest"
 	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
@@ -149,35 +150,15 @@ func sqliteDB(t *testing.T) database {
 	return database{url: sqlitetest.URL(t), kind: "sqlite"}
 }
 
-// postgresDB creates a fresh database on the test PostgreSQL and drops it
-// when the test ends; it skips the test when REFUNDD_TEST_POSTGRES is unset.
+// postgresDB gives the test a schema of its own on the test PostgreSQL
+// (pgtest.URL), dropped when the test ends; it skips the test when
+// REFUNDD_TEST_POSTGRES is unset. A schema, not a database: DROP DATABASE
+// forces a checkpoint, which on a busy server took up to 19s per test.
+// Several nodes and other test packages share the server's 100
+// connections: each node's pool stays at 8.
 func postgresDB(t *testing.T) database {
 	t.Helper()
-	base := os.Getenv("REFUNDD_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("REFUNDD_TEST_POSTGRES is not set; skipping the PostgreSQL run (.ci/run sets it)")
-	}
-	name := fmt.Sprintf("refundd_e2e_%d_%d", time.Now().UnixNano(), rand.IntN(1e6))
-	psql := func(sql string) {
-		t.Helper()
-		out, err := exec.Command("psql", base, "-v", "ON_ERROR_STOP=1", "-c", sql).CombinedOutput()
-		if err != nil {
-			t.Fatalf("psql %q: %v\n%s", sql, err, out)
-		}
-	}
-	psql("CREATE DATABASE " + name)
-	t.Cleanup(func() { psql("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	// Several nodes and other test packages share the server's 100
-	// connections: keep each node's pool small.
-	q := u.Query()
-	q.Set("pool_max_conns", "8")
-	u.RawQuery = q.Encode()
-	return database{url: u.String(), kind: "postgres"}
+	return database{url: pgtest.URL(t, 8), kind: "postgres"}
 }
 
 // cli runs a one-shot refundd command and decodes its JSON output.
