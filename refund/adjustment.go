@@ -159,6 +159,12 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 		switch {
 		case err == nil && prev.Amount == in.Amount:
 			return prev, o, nil // the same one again: nothing changes
+		case err == nil && p.Processor:
+			// The processor now gives its void or chargeback another
+			// amount. Refused, the sender retried until it gave up and
+			// nobody heard of it; applied, a guess would move money. Kept
+			// for a person (once per amount heard), the first as it was.
+			return prev, o, s.adjustmentConflict(ctx, tx, o, prev, in.Amount)
 		case err == nil:
 			return nil, nil, Errorf(EMerchantReferenceReused, "processor_reference",
 				"processor_reference %q was recorded with another amount", in.ProcessorReference)
@@ -231,6 +237,27 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 		}
 	}
 	return a, o, s.audit(ctx, tx, p, "order."+kind, "order", o.ID, "", fmt.Sprintf("%s %d", kind, a.Applied), "", now)
+}
+
+// adjustmentConflict lists a void or chargeback the processor notified
+// again under its reference with amount, not prev.Amount, as an
+// adjustment_amount_changed discrepancy about prev, once per amount, with
+// the refund.discrepancy event; prev and the order stay as they are.
+func (s *Service) adjustmentConflict(ctx context.Context, tx Tx, o *Order, prev *OrderAdjustment, amount int64) error {
+	now := s.now()
+	d := &Discrepancy{ID: s.cfg.NewID("dsc"), MerchantID: o.MerchantID, Kind: DiscrepancyAdjustmentAmountChanged,
+		OrderID: o.ID, Amount: max(amount-prev.Amount, prev.Amount-amount), Currency: o.Currency,
+		Reference: fmt.Sprintf("%s@%d", prev.ID, amount), CreatedAt: now,
+		Detail: fmt.Sprintf("the processor notified %s %s (reference %s) again as %s; it stays at %s (%s applied) until a person settles it",
+			prev.Kind, prev.ID, prev.ProcessorReference, fmtMoney(amount, o.Currency), fmtMoney(prev.Amount, o.Currency),
+			fmtMoney(prev.Applied, o.Currency))}
+	inserted, err := tx.InsertDiscrepancy(ctx, d)
+	if err != nil || !inserted {
+		return err
+	}
+	s.log.Warn("the processor notified a void or chargeback again with another amount; listed as a discrepancy",
+		"order", o.ID, "adjustment", prev.ID, "amount", amount, "discrepancy", d.ID)
+	return s.orderEvent(ctx, tx, EventRefundDiscrepancy, o, prev, now)
 }
 
 // lockUnsent locks, before the order, the refunds a chargeback of amount

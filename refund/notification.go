@@ -204,6 +204,12 @@ func (s *Service) notifyOrder(ctx context.Context, n Notification) (Notification
 	if err != nil {
 		return NotificationOutcome{}, err
 	}
+	if a.Amount != n.Amount {
+		// Answered as received: a refusal is retried by the sender, and
+		// the difference is kept already.
+		return NotificationOutcome{Object: a.ID, Status: kind, Note: fmt.Sprintf("this %s was notified before as %s; it stays so, and %s is listed as a %s discrepancy",
+			kind, fmtMoney(a.Amount, a.Currency), fmtMoney(n.Amount, a.Currency), DiscrepancyAdjustmentAmountChanged)}, nil
+	}
 	if kind == AdjustmentVoid && a.Applied < a.Amount {
 		// Answered as received all the same: a refusal is retried by the
 		// sender, and the void is kept already.

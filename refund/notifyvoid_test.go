@@ -80,3 +80,55 @@ func TestNotifications_VoidThatDoesNotFitIsKept(t *testing.T) {
 		}
 	})
 }
+
+// The processor notifies a chargeback of 30.00 under CB-1, then CB-1 again
+// as 20.00 (twice). The second was refused, 409 merchant_reference_reused,
+// which the sender retries until it gives up: the processor's new word was
+// nowhere. It is answered as received, the chargeback stays as first heard
+// (applying a guess would move money), and the new amount is listed once as
+// an adjustment_amount_changed discrepancy with its event. The API still
+// refuses a reference reused with another amount.
+func TestNotifications_AdjustmentNotifiedAgainWithAnotherAmount(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, nil)
+		o := sarOrder(t, h, 10_000)
+		first := refund.Notification{ID: "msg_1", Type: refund.NotifyOrderChargeback, OrderID: o.ID, Amount: 3_000, ProcessorReference: "CB-1"}
+		out, err := h.svc.ApplyNotification(h.ctx, first)
+		if err != nil || !out.Applied {
+			t.Fatalf("the first chargeback: %+v, %v", out, err)
+		}
+		cb := out.Object
+		again := refund.Notification{ID: "msg_2", Type: refund.NotifyOrderChargeback, OrderID: o.ID, Amount: 2_000, ProcessorReference: "CB-1"}
+		for i := range 2 {
+			out, err := h.svc.ApplyNotification(h.ctx, again)
+			if err != nil {
+				t.Fatalf("delivery %d of the other amount: %v; want it kept and answered", i+1, err)
+			}
+			if out.Applied || out.Object != cb || !strings.Contains(out.Note, "adjustment_amount_changed") {
+				t.Fatalf("delivery %d of the other amount: %+v; want not applied, naming the chargeback and the discrepancy", i+1, out)
+			}
+		}
+		if got := h.getOrder(o.ID); got.ChargedBackAmount != 3_000 || got.Refundable() != 7_000 {
+			t.Errorf("order charged back %d, refundable %d; want 3000 and 7000 (as first heard)", got.ChargedBackAmount, got.Refundable())
+		}
+		ds, err := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds.Data) != 1 || ds.Data[0].Kind != "adjustment_amount_changed" || ds.Data[0].OrderID != o.ID ||
+			ds.Data[0].Amount != 1_000 || ds.Data[0].Currency != "SAR" || !strings.HasPrefix(ds.Data[0].Reference, cb) {
+			t.Fatalf("discrepancies: %+v; want one adjustment_amount_changed of 1000 SAR about the chargeback", ds.Data)
+		}
+		evs, err := h.svc.ListEvents(h.ctx, h.p, refund.EventFilter{Type: refund.EventRefundDiscrepancy})
+		if err != nil || len(evs.Data) != 1 {
+			t.Fatalf("%d refund.discrepancy events (%v), want 1", len(evs.Data), err)
+		}
+		// The first amount again is the same chargeback: nothing new.
+		if out, err := h.svc.ApplyNotification(h.ctx, first); err != nil || !out.Applied || out.Object != cb {
+			t.Fatalf("the first amount again: %+v, %v", out, err)
+		}
+		if _, _, err := h.svc.ChargebackOrder(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: 2_000, ProcessorReference: "CB-1"}); refund.ErrorCode(err) != refund.EMerchantReferenceReused {
+			t.Fatalf("the API with the reference and another amount: %v, want %s", err, refund.EMerchantReferenceReused)
+		}
+	})
+}

@@ -462,11 +462,15 @@ const (
 	// rest); what was free is applied, the rest is this, for a person to
 	// settle.
 	DiscrepancyVoidNotApplied = "void_not_applied"
+	// DiscrepancyAdjustmentAmountChanged: the processor notified a void
+	// or chargeback again under its reference with another amount; the
+	// first stays as it was, for a person to settle.
+	DiscrepancyAdjustmentAmountChanged = "adjustment_amount_changed"
 )
 
-// DiscrepancyKinds lists every kind a discrepancy can have: these three
+// DiscrepancyKinds lists every kind a discrepancy can have: these four
 // and the reconciliation's findings.
-var DiscrepancyKinds = []string{DiscrepancyExecutedNotRecorded, DiscrepancyChargebackAfterRefund, DiscrepancyVoidNotApplied,
+var DiscrepancyKinds = []string{DiscrepancyExecutedNotRecorded, DiscrepancyChargebackAfterRefund, DiscrepancyVoidNotApplied, DiscrepancyAdjustmentAmountChanged,
 	ReconAmountMismatch, ReconStatusMismatch, ReconMissingAtProcessor, ReconUnknownToRefundd}
 
 // Discrepancy is a difference between what the processor did and what

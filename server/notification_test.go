@@ -333,3 +333,34 @@ func TestProcessorNotifications_VoidThatDoesNotFit(t *testing.T) {
 		})
 	}
 }
+
+// TestProcessorNotifications_AdjustmentAgainWithAnotherAmount: a chargeback
+// notified again under its reference with another amount was answered 409,
+// retried by the sender until it gave up; it is answered 200, not applied,
+// and the new amount is listed as a discrepancy.
+func TestProcessorNotifications_AdjustmentAgainWithAnotherAmount(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			secret := newSecret(t)
+			s := b.start(t, func(c *server.Config) { c.ProcessorWebhookSecret = secret })
+			order := s.mustOrder(cardOrder("4444", 10000))
+			cb := func(amount int) map[string]any {
+				return map[string]any{"type": "order.charged_back", "data": map[string]any{"order_id": order, "amount": amount, "reference": "CB-1"}}
+			}
+			if got := s.notify(secret, "msg_cb1", cb(3000)); got.status != 200 || got.get("applied") != true {
+				t.Fatalf("chargeback: %d %s", got.status, got.raw)
+			}
+			got := s.notify(secret, "msg_cb2", cb(2000))
+			if got.status != 200 || got.get("applied") != false || !strings.Contains(got.str("note"), "adjustment_amount_changed") {
+				t.Fatalf("the chargeback again with another amount: %d %s; want 200, not applied, kept as a discrepancy", got.status, got.raw)
+			}
+			if o := s.do("GET", "/v1/orders/"+order, s.key, nil); o.num("charged_back_amount") != 3000 {
+				t.Fatalf("order after it: %s; want 3000 charged back, as first heard", o.raw)
+			}
+			d := s.do("GET", "/v1/discrepancies?kind=adjustment_amount_changed", s.key, nil)
+			if data, _ := d.get("data").([]any); d.status != 200 || len(data) != 1 {
+				t.Fatalf("discrepancies: %d %s; want one adjustment_amount_changed", d.status, d.raw)
+			}
+		})
+	}
+}
