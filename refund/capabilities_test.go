@@ -3,6 +3,7 @@ package refund_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -296,6 +297,18 @@ func TestCapabilities_RefusedAtCreation(t *testing.T) {
 	}
 	if r.Amount != 10000 {
 		t.Fatalf("amount %d, want the whole order", r.Amount)
+	}
+	// The refusals say what can be done: on a fresh order, the amount to
+	// refund, in the order's money; once refunded, that no refund is left
+	// (advice to refund "all of what is refundable (0)" helped nobody).
+	partial := h.order(10000)
+	_, err = h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: partial.ID, Amount: ptr[int64](999)})
+	if refund.ErrorCode(err) != refund.EProcessorUnsupported || !strings.Contains(err.Error(), "refund all of the 10.000 KWD refundable") {
+		t.Fatalf("a partial refund at a whole-order processor: %v; want the 10.000 KWD to refund named", err)
+	}
+	_, err = h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](1)})
+	if refund.ErrorCode(err) != refund.EProcessorUnsupported || !strings.Contains(err.Error(), "has a refund already (") || !strings.Contains(err.Error(), "10.000 KWD") {
+		t.Fatalf("a second refund at a whole-order processor: %v; want its one refund named as taken", err)
 	}
 }
 

@@ -320,9 +320,15 @@ func (s *Service) routeOf(ctx context.Context, r *Refund) (route, error) {
 // processor cannot execute as asked.
 func canExpress(caps processor.Capabilities, o *Order, r *Refund) error {
 	switch {
-	case !caps.Partial && (o.RefundedAmount != 0 || o.PendingRefundAmount != 0 || r.Amount != o.Refundable()):
+	case !caps.Partial && (o.RefundedAmount != 0 || o.PendingRefundAmount != 0):
+		// Advice to refund "all of what is refundable" would be wrong
+		// here: the processor's one refund of the order is taken.
 		return Errorf(EProcessorUnsupported, "amount",
-			"this order's processor refunds whole orders only: refund all of what is refundable (%d) in one refund", o.Refundable())
+			"this order's processor refunds whole orders only, once, and the order has a refund already (%s refunded, %s pending)",
+			fmtMoney(o.RefundedAmount, o.Currency), fmtMoney(o.PendingRefundAmount, o.Currency))
+	case !caps.Partial && r.Amount != o.Refundable():
+		return Errorf(EProcessorUnsupported, "amount",
+			"this order's processor refunds whole orders only: refund all of the %s refundable in one refund", fmtMoney(o.Refundable(), o.Currency))
 	case len(r.Vendors) > 0 && !caps.Vendors:
 		return Errorf(EProcessorUnsupported, "vendors", "this order's processor cannot refund vendor splits")
 	case len(r.Items) > 0 && !caps.Lines:
