@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -297,24 +296,14 @@ func lockUnsent(ctx context.Context, tx Tx, merchantID, idOrReference string, am
 // again.
 //
 // The order is locked already (lockOrder), and so are the refunds, taken
-// before it (lockUnsent), as a cancel takes them.
+// before it (lockUnsent), as a cancel takes them; read again here, one
+// made since lockUnsent's read is locked now, after the order.
 func (s *Service) cancelUnsent(ctx context.Context, tx Tx, p Principal, o *Order, a *OrderAdjustment, now time.Time) (*Order, error) {
-	var waiting []*Refund
-	for _, st := range unsent {
-		f := RefundFilter{MerchantID: o.MerchantID, OrderID: o.ID, Status: st, Limit: MaxPageSize}
-		for {
-			page, err := tx.ListRefunds(ctx, f)
-			if err != nil {
-				return nil, err
-			}
-			waiting = append(waiting, page...)
-			if len(page) < f.Limit {
-				break
-			}
-			f.Cursor = page[len(page)-1].ID
-		}
+	waiting, err := tx.LockOrderRefunds(ctx, o.MerchantID, o.ID, unsent...)
+	if err != nil {
+		return nil, err
 	}
-	slices.SortFunc(waiting, func(x, y *Refund) int { return strings.Compare(y.ID, x.ID) })
+	slices.Reverse(waiting) // newest first
 	for _, r := range waiting {
 		cur, err := tx.GetRefund(ctx, o.MerchantID, r.ID)
 		if err != nil {

@@ -62,7 +62,10 @@ var accountNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 // for one: an account named after a removed account's id would be found
 // by that account's orders and execute their refunds. Names starting with
 // it are refused.
-const accountIDPrefix = "pa_"
+const accountIDPrefix = accountIDKind + "_"
+
+// accountIDKind is the kind NewID is given for an account's id.
+const accountIDKind = "pa"
 
 // sealOwner is what a sealed credential is bound to: the account, its
 // kind and where it is sent. Moving a sealed credential to another row,
@@ -104,7 +107,7 @@ func (s *Service) AddProcessorAccount(ctx context.Context, merchantID string, in
 	if err := CheckProcessorURL(in.URL); err != nil {
 		return nil, err
 	}
-	a := &ProcessorAccount{ID: s.cfg.NewID(strings.TrimSuffix(accountIDPrefix, "_")), MerchantID: merchantID, Name: in.Name, Kind: in.Kind,
+	a := &ProcessorAccount{ID: s.cfg.NewID(accountIDKind), MerchantID: merchantID, Name: in.Name, Kind: in.Kind,
 		URL: strings.TrimRight(in.URL, "/"), Options: in.Options, Default: in.Default}
 	if a.Options == nil {
 		a.Options = map[string]string{}
