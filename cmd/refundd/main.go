@@ -176,21 +176,7 @@ var groups = map[string][]string{
 // usage, on stdout for --help (`refundd key --help`, which
 // docs/operations.md tells the reader to try), else on stderr with exit 2.
 func groupHelp(group string, subs, rest []string, stdout, stderr io.Writer) int {
-	var lines []string
-	in := false
-	for line := range strings.Lines(usage) {
-		f := strings.Fields(line)
-		switch {
-		case len(f) >= 2 && f[0] == "refundd":
-			in = f[1] == group
-		case len(f) == 0 || !strings.HasPrefix(line, "   "):
-			in = false
-		}
-		if in {
-			lines = append(lines, line)
-		}
-	}
-	help := "Usage:\n" + strings.Join(lines, "") + "\n`refundd " + group + " COMMAND --help` lists a command's flags.\n"
+	help := "Usage:\n" + synopsis(group) + "\n`refundd " + group + " COMMAND --help` lists a command's flags.\n"
 	names := strings.Join(subs[:len(subs)-1], ", ") + " or " + subs[len(subs)-1]
 	if len(subs) == 1 {
 		names = subs[0]
