@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -95,6 +96,27 @@ func (r *remote) refunded(t *testing.T) map[string]int64 {
 		out[o.Reference] = o.RefundedAmount + o.PendingRefundAmount
 	}
 	return out
+}
+
+// approvalThreshold sets the merchant's approval threshold in currency
+// through the API (the Go client has no refund policy call).
+func (r *remote) approvalThreshold(t *testing.T, currency string, minor int64) {
+	t.Helper()
+	body := fmt.Sprintf(`{"approval_threshold":{%q:%d}}`, currency, minor)
+	req, err := http.NewRequest("PUT", r.srv.URL()+"/v1/refund_policy", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("put policy: %d", resp.StatusCode)
+	}
 }
 
 func (r *remote) refundCount(t *testing.T) int {
@@ -345,20 +367,7 @@ func TestRefundsImport_SummaryCountsEveryStatus(t *testing.T) {
 	t.Parallel()
 	r := mustRemote(t)
 	r.order(t, "APPR-1", "SAR", 10000, "1111")
-	req, err := http.NewRequest("PUT", r.srv.URL()+"/v1/refund_policy", strings.NewReader(`{"approval_threshold":{"SAR":500}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+r.key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("put policy: %d", resp.StatusCode)
-	}
+	r.approvalThreshold(t, "SAR", 500)
 	in := filepath.Join(t.TempDir(), "in.csv")
 	if err := os.WriteFile(in, []byte("order_reference,amount\nAPPR-1,10.00\nAPPR-1,20.00\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -684,17 +693,7 @@ func TestRefundsExport_TotalsOfRefundsNotFinal(t *testing.T) {
 	t.Parallel()
 	r := mustRemote(t)
 	r.order(t, "TOT-1", "KWD", 100000, "1111")
-	req, err := http.NewRequest("PUT", r.srv.URL()+"/v1/refund_policy", strings.NewReader(`{"approval_threshold":{"KWD":5000}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+r.key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	r.approvalThreshold(t, "KWD", 5000)
 	in := filepath.Join(t.TempDir(), "in.csv")
 	if err := os.WriteFile(in, []byte("order_reference,amount\nTOT-1,1.000\nTOT-1,20.500\n"), 0o600); err != nil {
 		t.Fatal(err)
