@@ -164,11 +164,18 @@ func postgresDB(t *testing.T) database {
 // cli runs a one-shot refundd command and decodes its JSON output.
 func cli(t *testing.T, out any, args ...string) {
 	t.Helper()
+	cliExit(t, 0, out, args...)
+}
+
+// cliExit is cli for a command that must exit with status code
+// (reconcile's 3: it flagged rows).
+func cliExit(t *testing.T, code int, out any, args ...string) {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("refundd %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	if err := cmd.Run(); cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != code {
+		t.Fatalf("refundd %s: %v, want exit status %d\n%s", strings.Join(args, " "), err, code, stderr.String())
 	}
 	if out != nil {
 		if err := json.Unmarshal(stdout.Bytes(), out); err != nil {

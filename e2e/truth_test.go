@@ -206,7 +206,7 @@ func TestReconcileSettlement(t *testing.T) {
 				Flagged   bool    `json:"flagged"`
 			} `json:"results"`
 		}
-		cli(t, &rec, "reconcile", "--url", node, "--key", key, path, "--json")
+		cliExit(t, 3, &rec, "reconcile", "--url", node, "--key", key, path, "--json") // anomalies flagged
 		got := map[string]string{}
 		for _, r := range rec.Results {
 			if r.Flagged {

@@ -67,6 +67,7 @@ Usage:
   refundd refunds  export --url URL --key KEY [--from DATE] [--to DATE] [--out FILE.csv]
   refundd reconcile --url URL --key KEY REPORT.csv [--json] [--out RESULT.csv] [--map column=HEADER ...]
                     [--settlement-lag 27h] [--processor NAME] [--from DATE --to DATE]
+                    (exit status 3: it ran and flagged rows, discrepancies found; 0: nothing flagged)
 
 Environment: REFUNDD_ADDR, REFUNDD_DB, REFUNDD_PROCESSOR (sandbox, or the URL of a sandbox service),
 REFUNDD_TOKEN_SECRET (--token-secret: signs Paylink partner tokens; the same on every node),
@@ -76,6 +77,8 @@ REFUNDD_PUBLIC_URL (--public-url), REFUNDD_ZATCA_KEY_FILE (--zatca-key-file),
 REFUNDD_PROCESSOR_WEBHOOK_SECRET (--processor-webhook-secret), REFUNDD_WEBHOOK_ALLOW_PRIVATE=true,
 REFUNDD_SERVER_TIMING=true, OTEL_EXPORTER_OTLP_ENDPOINT (--otel-endpoint),
 REFUNDD_URL and REFUNDD_KEY (refunds import/export, reconcile).
+
+Exit status: 0 done, 1 failed, 2 usage error, 3 reconcile found discrepancies (flagged rows).
 `
 
 // run executes one command; it returns the process exit code.
@@ -155,6 +158,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &usageErr) {
 			return 2
 		}
+		if errors.As(err, new(foundError)) {
+			return 3
+		}
 		return 1
 	}
 	return 0
@@ -196,6 +202,13 @@ func groupHelp(group string, subs, rest []string, stdout, stderr io.Writer) int 
 type usageError string
 
 func (e usageError) Error() string { return string(e) }
+
+// foundError ends a command that ran to its end and found what a person
+// must look at (reconcile's flagged rows): exit 3, so that a script or
+// cron tells it from a clean run (0), a failure (1) and a usage error (2).
+type foundError string
+
+func (e foundError) Error() string { return string(e) }
 
 func env(name, def string) string {
 	if v := os.Getenv(name); v != "" {

@@ -43,6 +43,7 @@ func inFlagWords(err error) error {
 // runReconcile sends a processor's settlement report to a running refundd
 // and prints what it found: a summary per currency, then every flagged
 // row (or the whole reply with --json). --out writes every result as CSV.
+// A run that flagged rows ends with a foundError (exit 3).
 func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("reconcile", stderr)
 	var rf remoteFlags
@@ -115,7 +116,10 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rec)
+		if err := enc.Encode(rec); err != nil {
+			return err
+		}
+		return flagged(rec)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CURRENCY\tKIND\tCOUNT\tTOTAL (minor units)")
@@ -154,7 +158,16 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			fmt.Fprintf(stdout, "line %s: %s %s: %s\n", line, r.Kind, deref(r.RefundID, deref(r.Reference, "")), r.Detail)
 		}
 	}
-	return nil
+	return flagged(rec)
+}
+
+// flagged is the end of a reconciliation that ran: nil when it flagged
+// nothing, else a foundError naming how many rows it flagged.
+func flagged(rec *client.Reconciliation) error {
+	if rec.Flagged == 0 {
+		return nil
+	}
+	return foundError(fmt.Sprintf("reconcile: discrepancies found: %d flagged (listed at GET /v1/discrepancies and on the console's Discrepancies page)", rec.Flagged))
 }
 
 func writeReconciliation(out io.Writer, rec *client.Reconciliation) error {

@@ -15,7 +15,9 @@ import (
 
 // refundd reconcile prints the summary, what it flagged, and the days no
 // report covers with the refunds nothing has checked in them; an empty
-// report is read with the days it covers.
+// report is read with the days it covers. A run that flags rows exits 3,
+// one that flags none 0, so a script tells "all matched" from
+// "discrepancies found" from a failure (1).
 func TestCLI_Reconcile(t *testing.T) {
 	r := mustRemote(t)
 	o := r.order(t, "REC-CLI", "SAR", 10_000, "4444")
@@ -29,34 +31,41 @@ func TestCLI_Reconcile(t *testing.T) {
 	for _, tc := range []struct {
 		name, report string
 		args         []string
+		code         int
 		want         []string
 		not          string
 	}{
-		{"the 27th", unknown("2026-02-27"), nil, []string{"1 flagged",
+		{"the 27th", unknown("2026-02-27"), nil, 3, []string{"1 flagged",
 			"line 2: unknown_to_refundd re_not_ours_2026-02-27: the report lists a refund refundd does not know"}, "unchecked"},
 		// The same report as Windows PowerShell's Export-Csv writes it: a
 		// BOM, every field quoted, CRLF.
 		{"the 27th, from Export-Csv", "\ufeff\"refund_id\",\"amount\",\"currency\",\"status\",\"date\"\r\n" +
-			"\"re_not_ours_2026-02-27\",\"1.00\",\"SAR\",\"settled\",\"2026-02-27\"\r\n", nil, []string{"1 flagged",
+			"\"re_not_ours_2026-02-27\",\"1.00\",\"SAR\",\"settled\",\"2026-02-27\"\r\n", nil, 3, []string{"1 flagged",
 			"line 2: unknown_to_refundd re_not_ours_2026-02-27: the report lists a refund refundd does not know"}, "unchecked"},
 		// The refund of 1 March lies between the two reports: unchecked,
 		// not flagged missing.
-		{"the 2nd", unknown("2026-03-02"), nil, []string{"1 flagged",
+		{"the 2nd", unknown("2026-03-02"), nil, 3, []string{"1 flagged",
 			"unchecked: 2026-02-28 to 2026-03-01, no report reconciled; 1 refund succeeded there that no report listed (SAR 700 minor units)"},
 			"missing_at_processor"},
 		// The 1st's report, empty: the refund is missing from it, and only
 		// the 28th lies unchecked.
-		{"the 1st, empty", header, []string{"--from", "2026-03-01", "--to", "2026-03-01"}, []string{"1 flagged",
+		{"the 1st, empty", header, []string{"--from", "2026-03-01", "--to", "2026-03-01"}, 3, []string{"1 flagged",
 			"line -: missing_at_processor " + ref.ID + ": succeeded in refundd, absent from this report, which covers its last day to be listed, and from every other report reconciled",
 			"unchecked: 2026-02-28 to 2026-02-28, no report reconciled; 0 refunds succeeded there that no report listed"}, "unknown"},
+		// The processor's corrected report of the 1st lists the refund:
+		// everything matches.
+		{"the 1st, corrected", header + ref.ID + ",7.00,SAR,settled,2026-03-01\n", nil, 0, []string{"0 flagged"}, "line "},
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".csv")
 		if err := os.WriteFile(path, []byte(tc.report), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		code, out, errOut := runCLI(t, append([]string{"reconcile", "--url", r.srv.URL(), "--key", r.key, path}, tc.args...)...)
-		if code != 0 {
-			t.Fatalf("reconcile %s: exit %d: %s", tc.name, code, errOut)
+		if code != tc.code {
+			t.Fatalf("reconcile %s: exit %d, want %d: %s", tc.name, code, tc.code, errOut)
+		}
+		if flagged := tc.code == 3; flagged != strings.Contains(errOut, "discrepancies found") {
+			t.Errorf("reconcile %s: stderr %q, want it to say discrepancies found only when rows are flagged", tc.name, errOut)
 		}
 		for _, w := range tc.want {
 			if !strings.Contains(out, w+"\n") {
@@ -110,7 +119,7 @@ func TestCLI_ReconcileLineNumbers(t *testing.T) {
 			}
 			out := filepath.Join(dir, tc.name+"-result.csv")
 			code, stdout, stderr := runCLI(t, "reconcile", "--url", r.srv.URL(), "--key", r.key, "--out", out, path)
-			if code != 0 {
+			if code != 3 { // rows flagged
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
 			for _, w := range tc.want {
@@ -173,15 +182,16 @@ func TestCLI_CSVCellsAreNotFormulas(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		args   []string
+		code   int // reconcile flags the report's unknown rows: 3
 		quoted int
 	}{
-		{"Reconcile", []string{"reconcile", report}, 3},
-		{"Export", []string{"refunds", "export"}, 1},
+		{"Reconcile", []string{"reconcile", report}, 3, 3},
+		{"Export", []string{"refunds", "export"}, 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, tc.name+".csv")
 			args := append(append([]string{}, tc.args...), "--url", r.srv.URL(), "--key", r.key, "--out", out)
-			if code, _, stderr := runCLI(t, args...); code != 0 {
+			if code, _, stderr := runCLI(t, args...); code != tc.code {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
 			formula(t, readCSV(t, out), tc.quoted)
