@@ -548,6 +548,20 @@ func TestCLI_HelpOfEveryCommand(t *testing.T) {
 			t.Errorf("%s --help does not show its usage line: %s", name, errOut)
 		}
 	}
+	// The help lists the flags the command reads, and only those: user
+	// disable and totp shared reset-password's flag set, --password-env
+	// included, which they ignore.
+	for name, flags := range map[string][]string{"user disable": {"-db"}, "user totp": {"-db"},
+		"user reset-password": {"-db", "-password-env"}} {
+		_, _, errOut := runCLI(t, append(strings.Fields(name), "--help")...)
+		var got []string
+		for _, f := range regexp.MustCompile(`(?m)^  (-[a-z-]+)`).FindAllStringSubmatch(errOut, -1) {
+			got = append(got, f[1])
+		}
+		if strings.Join(got, " ") != strings.Join(flags, " ") {
+			t.Errorf("%s --help lists the flags %v, want %v: %s", name, got, flags, errOut)
+		}
+	}
 	for name, want := range map[string]string{"refunds import": "order_reference", "key revoke": "KEY_ID", "reconcile": "REPORT.csv",
 		"processor remove": "NAME_OR_ID", "user totp": "USER_ID"} {
 		if _, _, errOut := runCLI(t, append(strings.Fields(name), "--help")...); !strings.Contains(errOut, want) {

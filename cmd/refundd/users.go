@@ -70,11 +70,15 @@ func runUserList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 // runUserChange serves user disable, reset-password and totp: one USER_ID
-// argument each.
+// argument each. Each registers the flags it reads, and only those, so its
+// --help lists what it takes and a flag it ignores is refused.
 func runUserChange(ctx context.Context, what string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("user "+what, stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
-	pwEnv := fs.String("password-env", "", "reset-password: environment variable holding the new password")
+	var pwEnv *string
+	if what == "reset-password" {
+		pwEnv = fs.String("password-env", "", "environment variable holding the new password (12+ characters)")
+	}
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -82,6 +86,14 @@ func runUserChange(ctx context.Context, what string, args []string, stdout, stde
 		return usageError("user " + what + " takes one USER_ID")
 	}
 	id := fs.Arg(0)
+	var pw string
+	if pwEnv != nil {
+		// Refused before the database is opened, as user create does.
+		var err error
+		if pw, err = password(*pwEnv); err != nil {
+			return err
+		}
+	}
 	return withService(ctx, *db, func(svc *refund.Service) error {
 		switch what {
 		case "disable":
@@ -91,10 +103,6 @@ func runUserChange(ctx context.Context, what string, args []string, stdout, stde
 			}
 			return printJSON(stdout, map[string]any{"user": userJSON(u)})
 		case "reset-password":
-			pw, err := password(*pwEnv)
-			if err != nil {
-				return err
-			}
 			u, err := svc.ResetPassword(ctx, id, pw)
 			if err != nil {
 				return err
