@@ -192,9 +192,10 @@ func (s *Service) ListUsers(ctx context.Context, merchantID string) ([]*User, er
 	return out, err
 }
 
-// ChangeUser applies change to a user and saves it (operator commands:
-// disable, reset a password, turn TOTP on), and ends the user's sessions:
-// after any of these, whoever holds one must sign in again.
+// ChangeUser applies change to a user and saves it, and ends the user's
+// sessions: after any change, whoever holds one must sign in again. The
+// operator's commands use SetUserDisabled, ResetPassword and EnableTOTP,
+// which also write the audit trail.
 func (s *Service) ChangeUser(ctx context.Context, id string, change func(u *User) error) (*User, error) {
 	return s.changeUser(ctx, id, change, nil)
 }
@@ -224,6 +225,25 @@ func (s *Service) changeUser(ctx context.Context, id string, change func(u *User
 	return u, err
 }
 
+// SetUserDisabled disables a console user, which signs them out on every
+// node at once, or enables a disabled one again (operator commands). Each
+// change is audited as user.disable or user.enable, by the operator;
+// asking for the state the user is in changes and records nothing.
+func (s *Service) SetUserDisabled(ctx context.Context, id string, disabled bool) (*User, error) {
+	var changed bool
+	state := map[bool]string{false: "active", true: "disabled"}
+	action := map[bool]string{false: "user.enable", true: "user.disable"}[disabled]
+	return s.changeUser(ctx, id, func(u *User) error {
+		changed, u.Disabled = u.Disabled != disabled, disabled
+		return nil
+	}, func(tx Tx, u *User) error {
+		if !changed {
+			return nil
+		}
+		return s.audit(ctx, tx, Principal{MerchantID: u.MerchantID}, action, "user", u.ID, state[!disabled], state[disabled], "", u.UpdatedAt)
+	})
+}
+
 // ResetPassword sets a user's password and unlocks the account from every
 // address.
 func (s *Service) ResetPassword(ctx context.Context, id, password string) (*User, error) {
@@ -238,7 +258,12 @@ func (s *Service) ResetPassword(ctx context.Context, id, password string) (*User
 	return s.changeUser(ctx, id, func(u *User) error {
 		u.PasswordHash, u.FailedLogins, u.LockedUntil = hash, 0, time.Time{}
 		return nil
-	}, func(tx Tx, u *User) error { return tx.ClearSignInFailures(ctx, hashID(u.Email), nil) })
+	}, func(tx Tx, u *User) error {
+		if err := tx.ClearSignInFailures(ctx, hashID(u.Email), nil); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, Principal{MerchantID: u.MerchantID}, "user.reset_password", "user", u.ID, "", "password reset", "", u.UpdatedAt)
+	})
 }
 
 // EnableTOTP gives a user a new second-factor secret and returns the

@@ -51,7 +51,7 @@ Usage:
   refundd key      revoke --db URL KEY_ID
   refundd user     create --db URL --merchant ID --email E --role viewer|refunder|approver|admin --password-env VAR
   refundd user     list   --db URL [--merchant ID]
-  refundd user     disable|totp --db URL USER_ID
+  refundd user     disable|enable|totp --db URL USER_ID
   refundd user     reset-password --db URL --password-env VAR USER_ID
   refundd policy   get    --db URL --merchant ID
   refundd policy   set    --db URL --merchant ID [--threshold SAR=50000 ...] [--older-than-days N] [--expiry 72h]
@@ -120,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runUserCreate(ctx, rest, stdout, stderr)
 	case "user list":
 		err = runUserList(ctx, rest, stdout, stderr)
-	case "user disable", "user reset-password", "user totp":
+	case "user disable", "user enable", "user reset-password", "user totp":
 		err = runUserChange(ctx, strings.TrimPrefix(cmd, "user "), rest, stdout, stderr)
 	case "policy get":
 		err = runPolicyGet(ctx, rest, stdout, stderr)
@@ -171,7 +171,7 @@ var groups = map[string][]string{
 	"merchant":  {"create", "set-time-zone"},
 	"partner":   {"create"},
 	"key":       {"create", "list", "revoke"},
-	"user":      {"create", "list", "disable", "reset-password", "totp"},
+	"user":      {"create", "list", "disable", "enable", "reset-password", "totp"},
 	"policy":    {"get", "set"},
 	"processor": {"add", "list", "remove", "rotate-key"},
 	"sandbox":   {"serve"},
@@ -252,7 +252,7 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 }
 
 // synopsis is the command's lines of the usage text: those naming it
-// (`user totp` shares its line with disable), and their continuations.
+// (`user totp` shares its line with disable and enable), and their continuations.
 func synopsis(name string) string {
 	words := strings.Fields(name)
 	var b strings.Builder

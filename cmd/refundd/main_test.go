@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/server"
 	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
@@ -531,7 +533,7 @@ func TestCLI_HelpOfEveryCommand(t *testing.T) {
 	for _, cmd := range [][]string{
 		{"serve"}, {"demo"}, {"migrate"}, {"bench"}, {"merchant", "create"}, {"merchant", "set-time-zone"},
 		{"partner", "create"}, {"key", "create"}, {"key", "list"}, {"key", "revoke"}, {"user", "create"}, {"user", "list"},
-		{"user", "disable"}, {"user", "reset-password"}, {"user", "totp"}, {"policy", "get"}, {"policy", "set"},
+		{"user", "disable"}, {"user", "enable"}, {"user", "reset-password"}, {"user", "totp"}, {"policy", "get"}, {"policy", "set"},
 		{"processor", "add"}, {"processor", "list"}, {"processor", "remove"}, {"processor", "rotate-key"},
 		{"sandbox", "serve"}, {"refunds", "import"}, {"refunds", "export"}, {"reconcile"},
 	} {
@@ -543,7 +545,8 @@ func TestCLI_HelpOfEveryCommand(t *testing.T) {
 		// Its usage line too, so that what is not a flag (the file to
 		// import, the key to revoke) is in the help: the flags alone left
 		// `refunds import --help` silent about FILE.csv and its columns.
-		line := "refundd " + strings.Replace(name, "user totp", "user disable|totp", 1)
+		line := "refundd " + strings.NewReplacer("user totp", "user disable|enable|totp", "user disable", "user disable|enable|totp",
+			"user enable", "user disable|enable|totp").Replace(name)
 		if !strings.Contains(strings.Join(strings.Fields(errOut), " "), line) {
 			t.Errorf("%s --help does not show its usage line: %s", name, errOut)
 		}
@@ -551,7 +554,7 @@ func TestCLI_HelpOfEveryCommand(t *testing.T) {
 	// The help lists the flags the command reads, and only those: user
 	// disable and totp shared reset-password's flag set, --password-env
 	// included, which they ignore.
-	for name, flags := range map[string][]string{"user disable": {"-db"}, "user totp": {"-db"},
+	for name, flags := range map[string][]string{"user disable": {"-db"}, "user enable": {"-db"}, "user totp": {"-db"},
 		"user reset-password": {"-db", "-password-env"}} {
 		_, _, errOut := runCLI(t, append(strings.Fields(name), "--help")...)
 		var got []string
@@ -675,5 +678,71 @@ func TestCLI_ServeRefusesAnUnreadableVariable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCLI_UserEnable: a console user disabled by mistake (or back from
+// leave) is enabled again from the command line and signs in; disabling,
+// enabling and a password reset are each in the merchant's audit trail,
+// by the operator.
+func TestCLI_UserEnable(t *testing.T) {
+	db := sqlitetest.URL(t)
+	code, out, errOut := runCLI(t, "merchant", "create", "--db", db, "--name", "Souq")
+	if code != 0 {
+		t.Fatalf("merchant create: %s", errOut)
+	}
+	var mc struct {
+		Merchant struct{ ID string } `json:"merchant"`
+		APIKey   string              `json:"api_key"`
+	}
+	mustJSON(t, out, &mc)
+	t.Setenv("REFUNDD_TEST_PW", "a long enough password")
+	code, out, errOut = runCLI(t, "user", "create", "--db", db, "--merchant", mc.Merchant.ID, "--email", "ops@souq.example",
+		"--role", "viewer", "--password-env", "REFUNDD_TEST_PW")
+	if code != 0 {
+		t.Fatalf("user create: %s", errOut)
+	}
+	var uc struct {
+		User struct{ ID string } `json:"user"`
+	}
+	mustJSON(t, out, &uc)
+	for _, step := range []struct {
+		cmd, want string
+	}{{"disable", `"disabled": true`}, {"enable", `"disabled": false`}} {
+		if code, out, errOut := runCLI(t, "user", step.cmd, "--db", db, uc.User.ID); code != 0 || !strings.Contains(out, step.want) {
+			t.Fatalf("user %s: exit %d: %s %s", step.cmd, code, out, errOut)
+		}
+	}
+	if code, _, errOut := runCLI(t, "user", "reset-password", "--db", db, "--password-env", "REFUNDD_TEST_PW", uc.User.ID); code != 0 {
+		t.Fatalf("user reset-password: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "user", "enable", "--db", db, "usr_missing"); code != 1 || !strings.Contains(errOut, "no such user") {
+		t.Errorf("user enable of an unknown user: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "user", "enable", "--db", db); code != 2 || !strings.Contains(errOut, "USER_ID") {
+		t.Errorf("user enable without USER_ID: exit %d: %s", code, errOut)
+	}
+
+	srv, err := server.Open(context.Background(), server.Config{DB: db, WorkerInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop(context.Background())
+	p := refund.Principal{MerchantID: mc.Merchant.ID, Scopes: refund.MerchantScopes}
+	page, err := srv.Service.ListAudit(context.Background(), p, refund.AuditFilter{ObjectID: uc.User.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range page.Data {
+		got = append(got, e.Action+" "+e.Before+"->"+e.After+" by "+e.Actor)
+	}
+	want := []string{"user.reset_password ->password reset by admin", "user.enable disabled->active by admin",
+		"user.disable active->disabled by admin"} // newest first
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("the user's audit trail is %q, want %q", got, want)
+	}
+	if _, _, _, err := srv.Service.SignIn(context.Background(), "ops@souq.example", "a long enough password", ""); err != nil {
+		t.Errorf("the enabled user cannot sign in: %v", err)
 	}
 }

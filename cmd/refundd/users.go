@@ -69,7 +69,7 @@ func runUserList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	})
 }
 
-// runUserChange serves user disable, reset-password and totp: one USER_ID
+// runUserChange serves user disable, enable, reset-password and totp: one USER_ID
 // argument each. Each registers the flags it reads, and only those, so its
 // --help lists what it takes and a flag it ignores is refused.
 func runUserChange(ctx context.Context, what string, args []string, stdout, stderr io.Writer) error {
@@ -96,8 +96,8 @@ func runUserChange(ctx context.Context, what string, args []string, stdout, stde
 	}
 	return withService(ctx, *db, func(svc *refund.Service) error {
 		switch what {
-		case "disable":
-			u, err := svc.ChangeUser(ctx, id, func(u *refund.User) error { u.Disabled = true; return nil })
+		case "disable", "enable":
+			u, err := svc.SetUserDisabled(ctx, id, what == "disable")
 			if err != nil {
 				return err
 			}
