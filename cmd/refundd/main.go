@@ -154,7 +154,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		var usageErr usageError
-		fmt.Fprintf(stderr, "refundd: %v\n", err)
+		fmt.Fprintf(stderr, "refundd: %s\n", errorText(cmd, err))
 		if errors.As(err, &usageErr) {
 			return 2
 		}

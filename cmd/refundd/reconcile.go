@@ -103,7 +103,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	rec, err := c.ReconcileWith(cctx, report, opt)
 	if err != nil {
-		return inFlagWords(err)
+		return fmt.Errorf("reconcile: %w", inFlagWords(err))
 	}
 	if outFile != nil {
 		if err := writeReconciliation(outFile, rec); err != nil {

@@ -125,9 +125,9 @@ func runRefundsImport(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	// One cheap call first, so a wrong URL or key is one clear error rather
-	// than one per row.
+	// than one per row (errorText names the server or the key).
 	if _, err := c.ListOrders(ctx, client.ListOrdersParams{Limit: 1}); err != nil {
-		return fmt.Errorf("refunds import: cannot use %s: %w", rf.url, err)
+		return fmt.Errorf("refunds import: %w", err)
 	}
 
 	w, commit, err := createOutput(*out, stdout)
