@@ -63,7 +63,8 @@ Usage:
   refundd sandbox serve  [--addr HOST:PORT] [--db sqlite:PATH] [--latency-ms N] [--error-rate R] [--drop-rate R]
                          [--late-rate R --late-ms N] [--void=false] [--idempotent=false] [--notify-url URL --notify-secret S] [--anomaly-rate R]
   refundd refunds  import --url URL --key KEY FILE.csv [--out RESULT.csv] [--concurrency N]
-                   (FILE.csv columns: order_reference or order_id, amount as a decimal, reason, merchant_reference)
+                   (FILE.csv columns: order_reference or order_id, amount as a decimal, reason, merchant_reference;
+                   KEY needs the scopes orders:read and refunds:write)
   refundd refunds  export --url URL --key KEY [--from DATE] [--to DATE] [--out FILE.csv]
   refundd reconcile --url URL --key KEY REPORT.csv [--json] [--out RESULT.csv] [--map column=HEADER ...]
                     [--settlement-lag 27h] [--processor NAME] [--from DATE --to DATE]

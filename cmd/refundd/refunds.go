@@ -124,9 +124,9 @@ func runRefundsImport(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	// One cheap call first, so a wrong URL or key is one clear error rather
-	// than one per row (errorText names the server or the key).
-	if _, err := c.ListOrders(ctx, client.ListOrdersParams{Limit: 1}); err != nil {
+	// The key is checked first, so a wrong URL or key is one clear error
+	// rather than one per row (errorText names the server or the key).
+	if err := checkImportKey(ctx, c); err != nil {
 		return fmt.Errorf("refunds import: %w", err)
 	}
 
@@ -175,6 +175,45 @@ func runRefundsImport(ctx context.Context, args []string, stdout, stderr io.Writ
 		return fmt.Errorf("refunds import: %d of %d rows were not refunded: %s", nErr+nFail, len(rows), strings.Join(why, "; "))
 	}
 	return ctx.Err()
+}
+
+// checkImportKey asks the server whether the key may do what an import
+// does, find orders (orders:read) and refund them (refunds:write), and
+// names every scope it lacks at once: told of one, an operator would fix
+// it and be refused for the next. Nothing is created: the refund asked
+// for names no order, which a key holding refunds:write is refused as an
+// invalid request, and one without it as forbidden, the scope being
+// checked first (refund.Service.CreateRefund).
+func checkImportKey(ctx context.Context, c *client.Client) error {
+	var missing []string
+	lacks := func(err error, scope string) error {
+		var e *client.Error
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &e) && e.Code == refund.EForbidden && strings.Contains(e.Message, scope):
+			missing = append(missing, scope)
+			return nil
+		}
+		return err
+	}
+	if _, err := c.ListOrders(ctx, client.ListOrdersParams{Limit: 1}); lacks(err, refund.ScopeOrdersRead) != nil {
+		return err
+	}
+	_, err := c.CreateRefund(ctx, client.CreateRefundParams{})
+	if client.ErrorCode(err) != refund.EInvalidRequest {
+		if err == nil {
+			return errors.New("the server refunded a request that names no order")
+		}
+		if err := lacks(err, refund.ScopeRefundsWrite); err != nil {
+			return err
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the key lacks %s; an import needs a key with %s and %s (refundd key create --scope %s --scope %s, or a key made without --scope)",
+			strings.Join(missing, " and "), refund.ScopeOrdersRead, refund.ScopeRefundsWrite, refund.ScopeOrdersRead, refund.ScopeRefundsWrite)
+	}
+	return nil
 }
 
 // summary lists status counts, the usual statuses in a fixed order and

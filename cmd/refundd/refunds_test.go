@@ -752,3 +752,44 @@ func TestRefundsExport_KeyWithoutOrdersRead(t *testing.T) {
 		})
 	}
 }
+
+// TestRefundsImport_KeyScopes: refunds import needs orders:read (to find
+// each row's order) and refunds:write. A key lacking both was told of
+// orders:read only, and fixed for it, then refused again for the other; a
+// key lacking refunds:write alone ran the whole file, every row refused.
+// The command now names every scope the key lacks at once, before any row.
+func TestRefundsImport_KeyScopes(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	r.order(t, "SCOPE-1", "SAR", 10000, "1111")
+	file := filepath.Join(t.TempDir(), "refunds.csv")
+	if err := os.WriteFile(file, []byte("order_reference,amount,reason\nSCOPE-1,1.00,damaged\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		scopes  []string
+		missing string
+	}{
+		{"NeitherScope", []string{refund.ScopeRefundsRead}, "orders:read and refunds:write"},
+		{"NoRefundsWrite", []string{refund.ScopeOrdersRead, refund.ScopeRefundsRead}, "refunds:write"},
+		{"NoOrdersRead", []string{refund.ScopeRefundsWrite}, "orders:read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, key, err := r.srv.Service.CreateKey(context.Background(), r.mid, "", tc.scopes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := runCLI(t, "refunds", "import", "--url", r.srv.URL(), "--key", key, file)
+			if code != 1 || stdout != "" {
+				t.Fatalf("exit %d, stdout %q; want 1 and no row sent: %s", code, stdout, stderr)
+			}
+			if want := "the key lacks " + tc.missing + ";"; !strings.Contains(stderr, want) || strings.Count(stderr, "\n") != 1 {
+				t.Fatalf("want one line saying %q: %s", want, stderr)
+			}
+		})
+	}
+	if got := r.refunded(t)["SCOPE-1"]; got != 0 {
+		t.Errorf("SCOPE-1 was refunded %d", got)
+	}
+}
