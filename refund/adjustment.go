@@ -213,9 +213,17 @@ func (s *Service) adjustIn(ctx context.Context, tx Tx, p Principal, orderID, kin
 	if o, err = tx.GetOrder(ctx, o.MerchantID, o.ID); err != nil {
 		return nil, nil, err
 	}
+	// A consumer books order.voided as money the order can no longer
+	// refund: a notified void with nothing free voided nothing here, and
+	// its refund.discrepancy below is the event that tells of it. A part
+	// applied is told with the part (applied_amount). A chargeback always
+	// has its event: the card network took the money, and what was not
+	// applied yet is owed (order.chargeback_applied when it is).
 	typ := map[string]string{AdjustmentVoid: EventOrderVoided, AdjustmentChargeback: EventOrderChargedBack}[kind]
-	if err := s.orderEvent(ctx, tx, typ, o, a, now); err != nil {
-		return nil, nil, err
+	if kind == AdjustmentChargeback || a.Applied > 0 {
+		if err := s.orderEvent(ctx, tx, typ, o, a, now); err != nil {
+			return nil, nil, err
+		}
 	}
 	if excess := a.Amount - a.Applied; excess > 0 {
 		d := &Discrepancy{ID: s.cfg.NewID("dsc"), MerchantID: o.MerchantID, Kind: DiscrepancyChargebackAfterRefund,

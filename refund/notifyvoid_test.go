@@ -1,6 +1,8 @@
 package refund_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -129,6 +131,71 @@ func TestNotifications_AdjustmentNotifiedAgainWithAnotherAmount(t *testing.T) {
 		}
 		if _, _, err := h.svc.ChargebackOrder(h.ctx, h.p, o.ID, refund.AdjustmentInput{Amount: 2_000, ProcessorReference: "CB-1"}); refund.ErrorCode(err) != refund.EMerchantReferenceReused {
 			t.Fatalf("the API with the reference and another amount: %v, want %s", err, refund.EMerchantReferenceReused)
+		}
+	})
+}
+
+// A void the processor notifies is booked by webhook consumers from its
+// order.voided event. The event said the whole void was made when only
+// part, or none, of it applied: a consumer booking it voided money refundd
+// still counts as refunded. The event now comes only when something
+// applied, its applied_amount (what the order's voided_amount grew by)
+// beside the amount the processor reported; a void with nothing free sends
+// no order.voided, only the refund.discrepancy event of its
+// void_not_applied discrepancy (applied_amount 0).
+func TestNotifications_VoidEventIsWhatApplied(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, nil)
+		o := sarOrder(t, h, 10_000)
+		if _, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](8_000)}); err != nil {
+			t.Fatal(err)
+		}
+		type adjustment struct {
+			Amount  int64 `json:"amount"`
+			Applied int64 `json:"applied_amount"`
+			Order   struct {
+				Voided int64 `json:"voided_amount"`
+			} `json:"order"`
+		}
+		events := func(typ string) []adjustment {
+			t.Helper()
+			evs, err := h.svc.ListEvents(h.ctx, h.p, refund.EventFilter{Type: typ})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []adjustment
+			for _, e := range evs.Data {
+				var a adjustment
+				if err := json.Unmarshal(e.Data, &a); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, a)
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			ref           string
+			amount        int64
+			voided        []adjustment // order.voided events after it, newest first
+			discrepancies int
+		}{
+			{"VD-1", 5_000, []adjustment{{Amount: 5_000, Applied: 2_000, Order: struct {
+				Voided int64 `json:"voided_amount"`
+			}{2_000}}}, 1},
+			{"VD-2", 1_000, []adjustment{{Amount: 5_000, Applied: 2_000, Order: struct {
+				Voided int64 `json:"voided_amount"`
+			}{2_000}}}, 2},
+		} {
+			n := refund.Notification{ID: "msg_" + tc.ref, Type: refund.NotifyOrderVoided, OrderID: o.ID, Amount: tc.amount, ProcessorReference: tc.ref}
+			if _, err := h.svc.ApplyNotification(h.ctx, n); err != nil {
+				t.Fatal(err)
+			}
+			if got := events(refund.EventOrderVoided); fmt.Sprint(got) != fmt.Sprint(tc.voided) {
+				t.Errorf("after %s: order.voided events %+v, want %+v", tc.ref, got, tc.voided)
+			}
+			if got := events(refund.EventRefundDiscrepancy); len(got) != tc.discrepancies || got[0].Amount != tc.amount {
+				t.Errorf("after %s: refund.discrepancy events %+v, want %d, the newest of the void of %d", tc.ref, got, tc.discrepancies, tc.amount)
+			}
 		}
 	})
 }
