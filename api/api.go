@@ -267,6 +267,7 @@ var statusOf = map[string]int{
 	refund.ERefundNotReviewable:       http.StatusConflict,
 	refund.ERefundNotAwaitingApproval: http.StatusConflict,
 	refund.EProcessorAccountNotFound:  http.StatusBadRequest,
+	refund.EProcessorAccountRemoved:   http.StatusConflict,
 	refund.EProcessorUnsupported:      http.StatusUnprocessableEntity,
 	refund.EConflict:                  http.StatusConflict,
 	refund.EUnauthorized:              http.StatusUnauthorized,

@@ -39,6 +39,10 @@ const (
 	// EProcessorAccountNotFound: an order names a processor account the
 	// merchant does not have.
 	EProcessorAccountNotFound = "processor_account_not_found"
+	// EProcessorAccountRemoved: the processor account of a refund's order
+	// was removed, so there is nobody left to ask about the refund (a
+	// status sync); the refund stays as recorded.
+	EProcessorAccountRemoved = "processor_account_removed"
 	// EProcessorUnsupported: the order's processor cannot execute this
 	// refund (a partial refund where it refunds whole orders only, vendor
 	// splits or lines it cannot name); refused before anything is reserved.

@@ -702,7 +702,17 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 		return r, nil // never reached the processor: nothing to ask
 	}
 	ctx = WithOrderKey(ctx, r.MerchantID, r.OrderID)
-	res, callErr := s.callStatus(ctx, r, nil)
+	rt, err := s.routeOf(ctx, r)
+	if ErrorCode(err) == EProcessorAccountNotFound {
+		// Gone for good (no later account gets its id): "unavailable"
+		// would send the operator to a processor that is fine, to retry.
+		return nil, accountRemoved(r)
+	}
+	var known *route
+	if err == nil {
+		known = &rt
+	}
+	res, callErr := s.callStatus(ctx, r, known)
 	if errors.Is(callErr, processor.ErrNotFound) && r.Status == StatusProcessing {
 		// Not executed yet: let the worker take it now rather than wait
 		// out the lease (it submits again, or settles it if out of
@@ -757,6 +767,19 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 		return s.audit(ctx, tx, p, "refund.sync", "refund", r.ID, string(cur.Status), string(out.Status), "", s.now())
 	})
 	return out, err
+}
+
+// accountRemoved is SyncRefund's answer for a refund whose order's
+// processor account was removed: nobody is left to ask, and what the
+// operator can do instead.
+func accountRemoved(r *Refund) error {
+	todo := "whatever that processor did since shows in its settlement report: reconcile it (refundd reconcile, POST /v1/reconciliations)"
+	if !r.Status.Final() {
+		todo = "settle it by hand from that processor's settlement report or its support desk with POST /v1/refunds/" + r.ID +
+			"/resolve once it waits for review (requires_review)"
+	}
+	return Errorf(EProcessorAccountRemoved, "", "the processor account of this refund's order was removed, so there is nobody left to ask about it; "+
+		"the refund stays %s, as recorded: %s", r.Status, todo)
 }
 
 func (s *Service) reverseIfReported(ctx context.Context, tx Tx, r *Refund, res processor.Result) (*Refund, error) {
