@@ -56,7 +56,11 @@ type User struct {
 	Role         string
 	PasswordHash string // argon2id, PHC string format (Credentials)
 	TOTPSecret   string // base32; "" when the second factor is off
-	Disabled     bool
+	// TOTPPending is a new second-factor secret given out (StartTOTP) and
+	// not yet confirmed with a code from it (ConfirmTOTP); sign-in goes
+	// on with TOTPSecret meanwhile. "" when none waits.
+	TOTPPending string
+	Disabled    bool
 	// FailedLogins and LockedUntil are no longer used: failed sign-ins
 	// are counted per account and address (UserTx.FailSignIn).
 	FailedLogins int
@@ -86,8 +90,8 @@ type UserTx interface {
 	// GetUser and GetUserByEmail return ENotFound.
 	GetUser(ctx context.Context, id string) (*User, error)
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
-	// UpdateUser writes Role, PasswordHash, TOTPSecret, Disabled,
-	// FailedLogins, LockedUntil and UpdatedAt.
+	// UpdateUser writes Role, PasswordHash, TOTPSecret, TOTPPending,
+	// Disabled, FailedLogins, LockedUntil and UpdatedAt.
 	UpdateUser(ctx context.Context, u *User) error
 	// ListUsers returns a merchant's users ("": every merchant's), oldest first.
 	ListUsers(ctx context.Context, merchantID string) ([]*User, error)
@@ -194,8 +198,8 @@ func (s *Service) ListUsers(ctx context.Context, merchantID string) ([]*User, er
 
 // ChangeUser applies change to a user and saves it, and ends the user's
 // sessions: after any change, whoever holds one must sign in again. The
-// operator's commands use SetUserDisabled, ResetPassword and EnableTOTP,
-// which also write the audit trail.
+// operator's commands use SetUserDisabled, ResetPassword, StartTOTP and
+// ConfirmTOTP, which also write the audit trail.
 func (s *Service) ChangeUser(ctx context.Context, id string, change func(u *User) error) (*User, error) {
 	return s.changeUser(ctx, id, change, nil)
 }
@@ -266,16 +270,66 @@ func (s *Service) ResetPassword(ctx context.Context, id, password string) (*User
 	})
 }
 
-// EnableTOTP gives a user a new second-factor secret and returns the
-// otpauth:// URL to show once.
-func (s *Service) EnableTOTP(ctx context.Context, id string) (string, error) {
+// StartTOTP gives a user a new second-factor secret and returns its
+// otpauth:// URL, to show once. It takes effect only when ConfirmTOTP gets
+// a code from it: turned on at once, a secret the user's authenticator app
+// did not take (a mistyped or half-scanned one) locked them out. Until
+// then the user signs in as before; a second start replaces the secret
+// waiting.
+func (s *Service) StartTOTP(ctx context.Context, id string) (string, error) {
+	if s.cfg.Credentials == nil {
+		return "", Errorf(EInternal, "", "no credentials configured")
+	}
 	var url string
-	_, err := s.ChangeUser(ctx, id, func(u *User) error {
-		secret, u2, err := s.cfg.Credentials.NewTOTP(u.Email)
-		u.TOTPSecret, url = secret, u2
-		return err
+	err := s.write(ctx, func(tx Tx) error {
+		u, err := tx.GetUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		secret, link, err := s.cfg.Credentials.NewTOTP(u.Email)
+		if err != nil {
+			return err
+		}
+		u.TOTPPending, u.UpdatedAt, url = secret, s.now(), link
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, Principal{MerchantID: u.MerchantID}, "user.totp_start", "user", u.ID, "", "waiting for a code", "", u.UpdatedAt)
 	})
 	return url, err
+}
+
+// ConfirmTOTP turns on the second factor StartTOTP gave a user, given a
+// code from it, in place of any earlier one, and ends the user's
+// sessions. The code is used up: it cannot sign in too. Without a secret
+// waiting, or with a code that is not from it, nothing changes
+// (EInvalidRequest).
+func (s *Service) ConfirmTOTP(ctx context.Context, id, code string) (*User, error) {
+	if s.cfg.Credentials == nil {
+		return nil, Errorf(EInternal, "", "no credentials configured")
+	}
+	var step int64
+	var before string
+	return s.changeUser(ctx, id, func(u *User) error {
+		if u.TOTPPending == "" {
+			return Errorf(EInvalidRequest, "code", "no second factor is waiting for a code: start one first, and confirm it with a code from the new secret")
+		}
+		var ok bool
+		if step, ok = s.cfg.Credentials.VerifyTOTP(code, u.TOTPPending, s.now()); !ok {
+			return Errorf(EInvalidRequest, "code", "the code is not from the new secret (or not of now): nothing changed; "+
+				"check that the authenticator app took the latest URL and that its clock is right, then try a new code")
+		}
+		before = map[bool]string{true: "on", false: "off"}[u.TOTPSecret != ""]
+		u.TOTPSecret, u.TOTPPending = u.TOTPPending, ""
+		return nil
+	}, func(tx Tx, u *User) error {
+		// A step already taken (a sign-in with the old secret this
+		// half-minute) cannot sign in again anyway.
+		if err := tx.UseTOTPStep(ctx, u.ID, step); err != nil && ErrorCode(err) != EConflict {
+			return err
+		}
+		return s.audit(ctx, tx, Principal{MerchantID: u.MerchantID}, "user.totp", "user", u.ID, before, "on", "", u.UpdatedAt)
+	})
 }
 
 // UserPrincipal is who a user acts as: their merchant, their role's scopes.

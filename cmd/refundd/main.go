@@ -51,7 +51,9 @@ Usage:
   refundd key      revoke --db URL KEY_ID
   refundd user     create --db URL --merchant ID --email E --role viewer|refunder|approver|admin --password-env VAR
   refundd user     list   --db URL [--merchant ID]
-  refundd user     disable|enable|totp --db URL USER_ID
+  refundd user     disable|enable --db URL USER_ID
+  refundd user     totp   --db URL [--code CODE] USER_ID
+                   (without --code: a new secret's otpauth:// URL; with a code from it: the second factor on)
   refundd user     reset-password --db URL --password-env VAR USER_ID
   refundd policy   get    --db URL --merchant ID
   refundd policy   set    --db URL --merchant ID [--threshold SAR=50000 ...] [--older-than-days N] [--expiry 72h]

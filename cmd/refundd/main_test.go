@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refundd/refundd/credential"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 	"github.com/refundd/refundd/store/sqlite/sqlitetest"
@@ -511,8 +513,30 @@ func TestCLI_Users(t *testing.T) {
 			t.Errorf("user create %v succeeded", bad)
 		}
 	}
+	// The second factor is on only once a code from its secret comes back.
 	if code, out, _ = runCLI(t, "user", "totp", "--db", db, uc.User.ID); code != 0 || !strings.Contains(out, "otpauth://totp/refundd:ops@souq.example") {
 		t.Fatalf("user totp: %d %s", code, out)
+	}
+	var totp struct {
+		URL string `json:"totp_url"`
+	}
+	mustJSON(t, out, &totp)
+	link, err := url.Parse(totp.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, out, _ = runCLI(t, "user", "list", "--db", db, "--merchant", mc.Merchant.ID); !strings.Contains(out, `"totp": false`) || !strings.Contains(out, `"totp_pending": true`) {
+		t.Fatalf("user list after user totp, before a code: %s", out)
+	}
+	if code, _, errOut = runCLI(t, "user", "totp", "--db", db, "--code", "12345", uc.User.ID); code != 1 || !strings.Contains(errOut, "the code is not from the new secret") {
+		t.Fatalf("user totp --code with a wrong code: %d %s", code, errOut)
+	}
+	totpCode, err := credential.Code(link.Query().Get("secret"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut = runCLI(t, "user", "totp", "--db", db, "--code", totpCode, uc.User.ID); code != 0 || !strings.Contains(out, `"totp": true`) || !strings.Contains(out, `"totp_pending": false`) {
+		t.Fatalf("user totp --code: %d %s %s", code, out, errOut)
 	}
 	if code, out, _ = runCLI(t, "user", "reset-password", "--db", db, "--password-env", "REFUNDD_TEST_PW", uc.User.ID); code != 0 {
 		t.Fatalf("user reset-password: %d %s", code, out)
@@ -545,8 +569,7 @@ func TestCLI_HelpOfEveryCommand(t *testing.T) {
 		// Its usage line too, so that what is not a flag (the file to
 		// import, the key to revoke) is in the help: the flags alone left
 		// `refunds import --help` silent about FILE.csv and its columns.
-		line := "refundd " + strings.NewReplacer("user totp", "user disable|enable|totp", "user disable", "user disable|enable|totp",
-			"user enable", "user disable|enable|totp").Replace(name)
+		line := "refundd " + strings.NewReplacer("user disable", "user disable|enable", "user enable", "user disable|enable").Replace(name)
 		if !strings.Contains(strings.Join(strings.Fields(errOut), " "), line) {
 			t.Errorf("%s --help does not show its usage line: %s", name, errOut)
 		}
@@ -554,7 +577,7 @@ func TestCLI_HelpOfEveryCommand(t *testing.T) {
 	// The help lists the flags the command reads, and only those: user
 	// disable and totp shared reset-password's flag set, --password-env
 	// included, which they ignore.
-	for name, flags := range map[string][]string{"user disable": {"-db"}, "user enable": {"-db"}, "user totp": {"-db"},
+	for name, flags := range map[string][]string{"user disable": {"-db"}, "user enable": {"-db"}, "user totp": {"-code", "-db"},
 		"user reset-password": {"-db", "-password-env"}} {
 		_, _, errOut := runCLI(t, append(strings.Fields(name), "--help")...)
 		var got []string
@@ -581,7 +604,7 @@ func TestCLI_HelpOfEveryGroup(t *testing.T) {
 	t.Parallel()
 	for group, subs := range map[string][]string{
 		"merchant": {"create", "set-time-zone"}, "partner": {"create"}, "key": {"create", "list", "revoke"},
-		"user": {"create", "list", "disable", "reset-password"}, "policy": {"get", "set"},
+		"user": {"create", "list", "disable", "reset-password", "totp"}, "policy": {"get", "set"},
 		"processor": {"add", "list", "remove", "rotate-key"}, "sandbox": {"serve"}, "refunds": {"import", "export"},
 	} {
 		t.Run(group, func(t *testing.T) {

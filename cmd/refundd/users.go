@@ -10,7 +10,7 @@ import (
 
 func userJSON(u *refund.User) map[string]any {
 	return map[string]any{"id": u.ID, "merchant_id": u.MerchantID, "email": u.Email, "role": u.Role,
-		"totp": u.TOTPSecret != "", "disabled": u.Disabled, "created_at": u.CreatedAt}
+		"totp": u.TOTPSecret != "", "totp_pending": u.TOTPPending != "", "disabled": u.Disabled, "created_at": u.CreatedAt}
 }
 
 // password reads a password from the environment variable --password-env
@@ -69,15 +69,19 @@ func runUserList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	})
 }
 
-// runUserChange serves user disable, enable, reset-password and totp: one USER_ID
+// runUserChange serves user disable, enable, reset-password and totp (with
+// --code, its confirmation): one USER_ID
 // argument each. Each registers the flags it reads, and only those, so its
 // --help lists what it takes and a flag it ignores is refused.
 func runUserChange(ctx context.Context, what string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("user "+what, stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
-	var pwEnv *string
-	if what == "reset-password" {
+	var pwEnv, code *string
+	switch what {
+	case "reset-password":
 		pwEnv = fs.String("password-env", "", "environment variable holding the new password (12+ characters)")
+	case "totp":
+		code = fs.String("code", "", "the six-digit code the user's authenticator app shows for the new secret: turns the second factor on")
 	}
 	if err := parseArgs(fs, args); err != nil {
 		return err
@@ -109,12 +113,21 @@ func runUserChange(ctx context.Context, what string, args []string, stdout, stde
 			}
 			return printJSON(stdout, map[string]any{"user": userJSON(u)})
 		default: // totp
-			url, err := svc.EnableTOTP(ctx, id)
+			if *code != "" {
+				u, err := svc.ConfirmTOTP(ctx, id, *code)
+				if err != nil {
+					return err
+				}
+				return printJSON(stdout, map[string]any{"user": userJSON(u)})
+			}
+			url, err := svc.StartTOTP(ctx, id)
 			if err != nil {
 				return err
 			}
-			// Shown once: the user adds it to an authenticator app.
-			return printJSON(stdout, map[string]any{"id": id, "totp_url": url})
+			// Shown once: the user adds it to an authenticator app, and
+			// the second factor is on only when a code from it comes back.
+			return printJSON(stdout, map[string]any{"id": id, "totp_url": url,
+				"next": "refundd user totp --db URL --code CODE " + id + " with a code the app shows for it turns it on; until then the user signs in as before"})
 		}
 	})
 }

@@ -10,12 +10,12 @@ import (
 	"github.com/refundd/refundd/refund"
 )
 
-const userColumns = `id, merchant_id, email, role, password_hash, totp_secret, disabled, failed_logins, locked_until, created_at, updated_at`
+const userColumns = `id, merchant_id, email, role, password_hash, totp_secret, totp_pending, disabled, failed_logins, locked_until, created_at, updated_at`
 
 func scanUser(s scanner) (*refund.User, error) {
 	var u refund.User
 	var locked *time.Time
-	if err := s.Scan(&u.ID, &u.MerchantID, &u.Email, &u.Role, &u.PasswordHash, &u.TOTPSecret, &u.Disabled, &u.FailedLogins,
+	if err := s.Scan(&u.ID, &u.MerchantID, &u.Email, &u.Role, &u.PasswordHash, &u.TOTPSecret, &u.TOTPPending, &u.Disabled, &u.FailedLogins,
 		&locked, &u.CreatedAt, &u.UpdatedAt); err != nil {
 		return nil, err
 	}
@@ -28,9 +28,9 @@ func scanUser(s scanner) (*refund.User, error) {
 // CreateUser returns EConflict when the email is taken; ON CONFLICT keeps
 // the transaction usable.
 func (t *tx) CreateUser(ctx context.Context, u *refund.User) error {
-	n, err := t.exec(ctx, "create user", `INSERT INTO console_users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+	n, err := t.exec(ctx, "create user", `INSERT INTO console_users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (email) DO NOTHING`,
-		u.ID, u.MerchantID, u.Email, u.Role, u.PasswordHash, u.TOTPSecret, u.Disabled, u.FailedLogins, nullTime(u.LockedUntil),
+		u.ID, u.MerchantID, u.Email, u.Role, u.PasswordHash, u.TOTPSecret, u.TOTPPending, u.Disabled, u.FailedLogins, nullTime(u.LockedUntil),
 		u.CreatedAt, u.UpdatedAt)
 	if err != nil {
 		return err
@@ -64,9 +64,9 @@ func (t *tx) GetUserByEmail(ctx context.Context, email string) (*refund.User, er
 
 // UpdateUser writes what may change of a user.
 func (t *tx) UpdateUser(ctx context.Context, u *refund.User) error {
-	n, err := t.exec(ctx, "update user", `UPDATE console_users SET role = $1, password_hash = $2, totp_secret = $3, disabled = $4,
-		failed_logins = $5, locked_until = $6, updated_at = $7 WHERE id = $8`,
-		u.Role, u.PasswordHash, u.TOTPSecret, u.Disabled, u.FailedLogins, nullTime(u.LockedUntil), u.UpdatedAt, u.ID)
+	n, err := t.exec(ctx, "update user", `UPDATE console_users SET role = $1, password_hash = $2, totp_secret = $3, totp_pending = $4, disabled = $5,
+		failed_logins = $6, locked_until = $7, updated_at = $8 WHERE id = $9`,
+		u.Role, u.PasswordHash, u.TOTPSecret, u.TOTPPending, u.Disabled, u.FailedLogins, nullTime(u.LockedUntil), u.UpdatedAt, u.ID)
 	if err == nil && n == 0 {
 		return refund.Errorf(refund.ENotFound, "", "no such user")
 	}

@@ -10,12 +10,12 @@ import (
 	"github.com/refundd/refundd/refund"
 )
 
-const userColumns = `id, merchant_id, email, role, password_hash, totp_secret, disabled, failed_logins, locked_until, created_at, updated_at`
+const userColumns = `id, merchant_id, email, role, password_hash, totp_secret, totp_pending, disabled, failed_logins, locked_until, created_at, updated_at`
 
 func scanUser(s scanner) (*refund.User, error) {
 	var u refund.User
 	var locked, created, updated int64
-	if err := s.Scan(&u.ID, &u.MerchantID, &u.Email, &u.Role, &u.PasswordHash, &u.TOTPSecret, &u.Disabled, &u.FailedLogins,
+	if err := s.Scan(&u.ID, &u.MerchantID, &u.Email, &u.Role, &u.PasswordHash, &u.TOTPSecret, &u.TOTPPending, &u.Disabled, &u.FailedLogins,
 		&locked, &created, &updated); err != nil {
 		return nil, err
 	}
@@ -36,8 +36,8 @@ func nanosOrZero(t time.Time) int64 {
 
 // CreateUser returns EConflict when the email is taken.
 func (t *tx) CreateUser(ctx context.Context, u *refund.User) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO console_users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.MerchantID, u.Email, u.Role, u.PasswordHash, u.TOTPSecret, u.Disabled, u.FailedLogins, nanosOrZero(u.LockedUntil),
+	_, err := t.q.ExecContext(ctx, `INSERT INTO console_users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.MerchantID, u.Email, u.Role, u.PasswordHash, u.TOTPSecret, u.TOTPPending, u.Disabled, u.FailedLogins, nanosOrZero(u.LockedUntil),
 		nanos(u.CreatedAt), nanos(u.UpdatedAt))
 	if isUnique(err) {
 		return refund.Errorf(refund.EConflict, "email", "a console user with this email exists")
@@ -65,9 +65,9 @@ func (t *tx) GetUserByEmail(ctx context.Context, email string) (*refund.User, er
 
 // UpdateUser writes what may change of a user.
 func (t *tx) UpdateUser(ctx context.Context, u *refund.User) error {
-	n, err := t.exec(ctx, "update user", `UPDATE console_users SET role = ?, password_hash = ?, totp_secret = ?, disabled = ?,
+	n, err := t.exec(ctx, "update user", `UPDATE console_users SET role = ?, password_hash = ?, totp_secret = ?, totp_pending = ?, disabled = ?,
 		failed_logins = ?, locked_until = ?, updated_at = ? WHERE id = ?`,
-		u.Role, u.PasswordHash, u.TOTPSecret, u.Disabled, u.FailedLogins, nanosOrZero(u.LockedUntil), nanos(u.UpdatedAt), u.ID)
+		u.Role, u.PasswordHash, u.TOTPSecret, u.TOTPPending, u.Disabled, u.FailedLogins, nanosOrZero(u.LockedUntil), nanos(u.UpdatedAt), u.ID)
 	if err == nil && n == 0 {
 		return refund.Errorf(refund.ENotFound, "", "no such user")
 	}

@@ -382,6 +382,43 @@ var userTests = []test{
 			t.Fatalf("%d stale records deleted, want the 2 unlocked ones at least", n)
 		}
 	}},
+	// A second-factor secret waiting for its code (0034) is kept apart
+	// from the one in use, written by CreateUser and UpdateUser and read
+	// back by every lookup.
+	{"TOTPPendingKept", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		u := &refund.User{ID: f.id("usr"), MerchantID: m.ID, Email: f.id("u") + "@souq.example", Role: refund.RoleViewer,
+			PasswordHash: "x", TOTPPending: "JBSWY3DPEHPK3PXP", CreatedAt: t0, UpdatedAt: t0}
+		f.mustUpdate(func(tx refund.Tx) error { return tx.CreateUser(f.ctx, u) })
+		read := func() (byID, byEmail, listed *refund.User) {
+			f.mustView(func(tx refund.Tx) (err error) {
+				if byID, err = tx.GetUser(f.ctx, u.ID); err != nil {
+					return err
+				}
+				if byEmail, err = tx.GetUserByEmail(f.ctx, u.Email); err != nil {
+					return err
+				}
+				us, err := tx.ListUsers(f.ctx, m.ID)
+				if len(us) == 1 {
+					listed = us[0]
+				}
+				return err
+			})
+			return
+		}
+		for _, got := range func() []*refund.User { a, b, c := read(); return []*refund.User{a, b, c} }() {
+			if got == nil || got.TOTPPending != "JBSWY3DPEHPK3PXP" || got.TOTPSecret != "" {
+				t.Fatalf("created waiting: %+v", got)
+			}
+		}
+		u.TOTPSecret, u.TOTPPending, u.UpdatedAt = u.TOTPPending, "", t0.Add(time.Minute)
+		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateUser(f.ctx, u) })
+		for _, got := range func() []*refund.User { a, b, c := read(); return []*refund.User{a, b, c} }() {
+			if got == nil || got.TOTPPending != "" || got.TOTPSecret != "JBSWY3DPEHPK3PXP" {
+				t.Fatalf("confirmed: %+v", got)
+			}
+		}
+	}},
 	{"TOTPStepTakenOnce", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		u := &refund.User{ID: f.id("usr"), MerchantID: m.ID, Email: f.id("u") + "@souq.example", Role: refund.RoleViewer,
