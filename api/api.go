@@ -121,6 +121,8 @@ func (a *API) routes() []route {
 		{method: "GET", pattern: "/v1/invoices/{id}", handler: a.getInvoice},
 		{method: "GET", pattern: "/v1/invoices/{id}/xml", handler: a.getInvoiceXML},
 		{method: "GET", pattern: "/v1/invoices/{id}/qr", handler: a.getInvoiceQR},
+		{method: "GET", pattern: "/v1/invoice_config", handler: a.getInvoiceConfig},
+		{method: "PUT", pattern: "/v1/invoice_config", handler: a.putInvoiceConfig},
 		{method: "POST", pattern: "/v1/orders/{id}/invoice", creates: refund.ScopeOrdersWrite, handler: a.issueInvoice},
 		{method: "POST", pattern: "/v1/orders/{id}/voids", creates: refund.ScopeOrdersWrite, handler: a.voidOrder},
 		{method: "POST", pattern: "/v1/orders/{id}/chargebacks", creates: refund.ScopeOrdersWrite, handler: a.chargebackOrder},

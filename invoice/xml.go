@@ -144,9 +144,52 @@ type binaryObject struct {
 }
 
 type supplier struct {
-	CompanyID   string `xml:"cac:Party>cac:PartyTaxScheme>cbc:CompanyID"`
-	TaxScheme   string `xml:"cac:Party>cac:PartyTaxScheme>cac:TaxScheme>cbc:ID"`
-	LegalEntity string `xml:"cac:Party>cac:PartyLegalEntity>cbc:RegistrationName"`
+	Party supplierParty `xml:"cac:Party"`
+}
+
+// supplierParty is the seller (BG-4). Its identification and address are
+// left out when the seller has none configured, so a document issued
+// before they were kept renders as it was sealed.
+type supplierParty struct {
+	Identification *partyID       `xml:"cac:PartyIdentification,omitempty"`
+	Address        *postalAddress `xml:"cac:PostalAddress,omitempty"`
+	CompanyID      string         `xml:"cac:PartyTaxScheme>cbc:CompanyID"`
+	TaxScheme      string         `xml:"cac:PartyTaxScheme>cac:TaxScheme>cbc:ID"`
+	LegalEntity    string         `xml:"cac:PartyLegalEntity>cbc:RegistrationName"`
+}
+
+// partyID is the seller's other ID (BT-29) and its scheme (CRN: the
+// commercial registration number, BR-KSA-08).
+type partyID struct {
+	ID idWithScheme `xml:"cbc:ID"`
+}
+
+type idWithScheme struct {
+	Scheme string `xml:"schemeID,attr"`
+	Value  string `xml:",chardata"`
+}
+
+// postalAddress is the seller's address (BG-5), in UBL's element order.
+type postalAddress struct {
+	Street     string `xml:"cbc:StreetName"`
+	Building   string `xml:"cbc:BuildingNumber"`
+	District   string `xml:"cbc:CitySubdivisionName"`
+	City       string `xml:"cbc:CityName"`
+	PostalZone string `xml:"cbc:PostalZone"`
+	Country    string `xml:"cac:Country>cbc:IdentificationCode"`
+}
+
+// supplierOf is the supplier party of a document issued by s.
+func supplierOf(s refund.Seller) supplier {
+	p := supplierParty{CompanyID: s.VATNumber, TaxScheme: "VAT", LegalEntity: s.Name}
+	if s.CRN != "" {
+		p.Identification = &partyID{ID: idWithScheme{Scheme: "CRN", Value: s.CRN}}
+	}
+	if a := s.Address; !a.IsZero() {
+		p.Address = &postalAddress{Street: a.Street, Building: a.BuildingNumber, District: a.District, City: a.City,
+			PostalZone: a.PostalCode, Country: "SA"}
+	}
+	return supplier{Party: p}
 }
 
 type customer struct {
@@ -286,7 +329,7 @@ func render(inv *refund.Invoice, qr string) ([]byte, error) {
 		IssueDate: issueDate(inv), IssueTime: issueTime(inv),
 		TypeCode: typeCode{Name: simplified, Value: TypeCodeTaxInvoice}, Currency: cur.Code, TaxCurrency: cur.Code,
 		Additional:   []additionalRef{{ID: "ICV", UUID: strconv.FormatInt(icv, 10)}}, // invoice counter value (KSA-16)
-		Supplier:     supplier{CompanyID: inv.Seller.VATNumber, TaxScheme: "VAT", LegalEntity: inv.Seller.Name},
+		Supplier:     supplierOf(inv.Seller),
 		Customer:     customer{LegalEntity: inv.Customer.Name},
 		PaymentMeans: paymentMeans{Code: paymentCode(inv.PaymentMethod)},
 	}

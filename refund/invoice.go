@@ -72,7 +72,28 @@ const DefaultSerialPrefix = "INV-"
 type Seller struct {
 	Name      string
 	VATNumber string
+	// CRN is the seller's commercial registration number (10 digits),
+	// the other seller ID ZATCA asks beside the VAT number (BT-29 with
+	// schemeID CRN, BR-KSA-08); "" when none was configured.
+	CRN string
+	// Address is the seller's postal address (BG-5, BR-KSA-09); zero when
+	// none was configured, and then the document has none, as documents
+	// issued before it was kept.
+	Address Address
 }
+
+// Address is a Saudi national address, as ZATCA reads a seller's: all of
+// it or nothing (BR-KSA-09). Its country is always SA.
+type Address struct {
+	Street         string `json:"street"`          // BT-35
+	BuildingNumber string `json:"building_number"` // KSA-17, 4 digits (BR-KSA-37)
+	District       string `json:"district"`        // KSA-3, CitySubdivisionName
+	City           string `json:"city"`            // BT-37
+	PostalCode     string `json:"postal_code"`     // BT-38, 5 digits
+}
+
+// IsZero says no address is configured.
+func (a Address) IsZero() bool { return a == Address{} }
 
 // Invoice is a tax invoice, a refund invoice (credit note) or a debit
 // note. Amounts are minor units of Currency and VAT-inclusive unless named
@@ -197,7 +218,14 @@ type InvoiceConfig struct {
 	SerialPrefix string
 	SellerName   string // "" prints the merchant's name
 	VATNumber    string // "" prints the merchant's VAT number
-	ZATCAEnabled bool   // report invoices to ZATCA
+	// CRN and Address are the seller's commercial registration number and
+	// postal address its documents carry (Seller): "" and zero for none,
+	// as before they were kept. Neither falls back to the merchant's
+	// records (a merchant's CR is a lookup key of up to 20 digits, not
+	// always the 10-digit CRN ZATCA wants).
+	CRN          string
+	Address      Address
+	ZATCAEnabled bool // report invoices to ZATCA
 	UpdatedAt    time.Time
 }
 
@@ -597,7 +625,8 @@ func (s *Service) invoicing(ctx context.Context, tx Tx, merchantID string) (*inv
 	if err != nil {
 		return nil, err
 	}
-	seller := Seller{Name: orDefault(cfg.SellerName, m.Name), VATNumber: orDefault(cfg.VATNumber, m.VATNumber)}
+	seller := Seller{Name: orDefault(cfg.SellerName, m.Name), VATNumber: orDefault(cfg.VATNumber, m.VATNumber),
+		CRN: cfg.CRN, Address: cfg.Address}
 	return &invoicing{cfg: cfg, seller: seller}, nil
 }
 
@@ -1036,9 +1065,77 @@ type InvoiceConfigInput struct {
 	SellerName   *string
 	VATNumber    *string
 	ZATCAEnabled *bool
+	// CRN and the address fields set the seller's (InvoiceConfig); ""
+	// clears one. The address must end whole or empty.
+	CRN            *string
+	Street         *string
+	BuildingNumber *string
+	District       *string
+	City           *string
+	PostalCode     *string
 }
 
 var prefixRE = regexp.MustCompile(`^[A-Za-z0-9/_-]{1,16}$`)
+
+// sellerField is one of the seller's CRN and address fields: its name on
+// the surfaces, what was sent and where it goes.
+type sellerField struct {
+	param string
+	in    *string
+	to    *string
+}
+
+// sellerFields lists in's CRN and address fields, each going to c's, in
+// the order a missing one is named.
+func (in InvoiceConfigInput) sellerFields(c *InvoiceConfig) []sellerField {
+	if c == nil {
+		c = &InvoiceConfig{}
+	}
+	return []sellerField{{"seller_crn", in.CRN, &c.CRN}, {"seller_street", in.Street, &c.Address.Street},
+		{"seller_building_number", in.BuildingNumber, &c.Address.BuildingNumber},
+		{"seller_district", in.District, &c.Address.District}, {"seller_city", in.City, &c.Address.City},
+		{"seller_postal_code", in.PostalCode, &c.Address.PostalCode}}
+}
+
+// checkSeller refuses a CRN or address field ZATCA would not take, before
+// anything is read or written. What ZATCA asks: a CRN of 10 digits
+// (BR-KSA-08's CRN scheme), a building number of 4 digits (BR-KSA-37) and
+// a Saudi postal code of 5 (BR-KSA-66); names as the text fields are.
+func (in InvoiceConfigInput) checkSeller() error {
+	digits := map[string]int{"seller_crn": 10, "seller_building_number": 4, "seller_postal_code": 5}
+	for _, f := range in.sellerFields(nil) {
+		if f.in == nil {
+			continue
+		}
+		v := strings.TrimSpace(*f.in)
+		if n, ok := digits[f.param]; ok {
+			if v != "" && (len(v) != n || !digitsRE.MatchString(v)) {
+				return Errorf(EInvalidRequest, f.param, "%s must be %d digits", f.param, n)
+			}
+			continue
+		}
+		if err := CheckText(f.param, v, 200); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wholeAddress refuses an address with some of its fields only: ZATCA
+// wants each of them once there is one (BR-KSA-09), and a document with
+// part of an address would be refused.
+func wholeAddress(a Address) error {
+	if a.IsZero() {
+		return nil
+	}
+	for _, f := range (InvoiceConfigInput{}).sellerFields(&InvoiceConfig{Address: a})[1:] {
+		if *f.to == "" {
+			return Errorf(EInvalidRequest, f.param, "the seller's address needs seller_street, seller_building_number, "+
+				"seller_district, seller_city and seller_postal_code (ZATCA's BR-KSA-09); %s is missing", f.param)
+		}
+	}
+	return nil
+}
 
 // GetInvoiceConfig returns the caller's invoice configuration (defaults
 // when never set).
@@ -1068,6 +1165,9 @@ func (s *Service) UpdateInvoiceConfig(ctx context.Context, p Principal, in Invoi
 	case in.VATNumber != nil && *in.VATNumber != "" && (!digitsRE.MatchString(*in.VATNumber) || len(*in.VATNumber) != 15):
 		return nil, Errorf(EInvalidRequest, "vat_number", "vat_number must be 15 digits")
 	}
+	if err := in.checkSeller(); err != nil {
+		return nil, err
+	}
 	var c *InvoiceConfig
 	err := s.write(ctx, func(tx Tx) (err error) {
 		if c, err = invoiceConfig(ctx, tx, p.MerchantID); err != nil {
@@ -1084,6 +1184,14 @@ func (s *Service) UpdateInvoiceConfig(ctx context.Context, p Principal, in Invoi
 		}
 		if in.ZATCAEnabled != nil {
 			c.ZATCAEnabled = *in.ZATCAEnabled
+		}
+		for _, f := range in.sellerFields(c) {
+			if f.in != nil {
+				*f.to = strings.TrimSpace(*f.in)
+			}
+		}
+		if err := wholeAddress(c.Address); err != nil {
+			return err // nothing written: the transaction rolls back
 		}
 		now := s.now()
 		c.UpdatedAt = now

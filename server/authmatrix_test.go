@@ -78,6 +78,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /v1/refund_policy":                         {native, refund.ScopeRefundsRead, "", false},
 		"GET /v1/processors":                            {native, refund.ScopeRefundsRead, "", false},
 		"PUT /v1/refund_policy":                         {native, refund.ScopeSettingsWrite, `{"older_than_days":1}`, false},
+		"GET /v1/invoice_config":                        {native, refund.ScopeOrdersRead, "", false},
+		"PUT /v1/invoice_config":                        {native, refund.ScopeOrdersWrite, `{"seller_crn":"1010010000"}`, false},
 		"POST /v1/reconciliations":                      {native, refund.ScopeRefundsReview, "refund_id,amount,currency,status\nre_matrix,1.00,SAR,approved\n", false},
 		"POST /v1/orders/{id}/voids":                    {native, refund.ScopeOrdersWrite, `{"amount":1,"reason":"matrix"}`, true},
 		"POST /v1/orders/{id}/chargebacks":              {native, refund.ScopeOrdersWrite, `{"amount":1,"reason":"matrix"}`, true},

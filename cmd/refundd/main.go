@@ -57,6 +57,10 @@ Usage:
   refundd user     reset-password --db URL --password-env VAR USER_ID
   refundd policy   get    --db URL --merchant ID
   refundd policy   set    --db URL --merchant ID [--threshold SAR=50000 ...] [--older-than-days N] [--expiry 72h]
+  refundd invoice-config get --db URL --merchant ID
+  refundd invoice-config set --db URL --merchant ID [--serial-prefix P] [--seller-name N] [--vat-number V]
+                         [--seller-crn CRN] [--seller-street S --seller-building-number B --seller-district D
+                          --seller-city C --seller-postal-code P] [--zatca-enabled=true|false]
   refundd processor add  --db URL --merchant ID --name N --kind KIND --url BASE_URL
                          [--credential-env VAR | --credential-file FILE] [--option key=value ...] [--default]
   refundd processor list --db URL --merchant ID
@@ -129,6 +133,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runPolicyGet(ctx, rest, stdout, stderr)
 	case "policy set":
 		err = runPolicySet(ctx, rest, stdout, stderr)
+	case "invoice-config get":
+		err = runInvoiceConfigGet(ctx, rest, stdout, stderr)
+	case "invoice-config set":
+		err = runInvoiceConfigSet(ctx, rest, stdout, stderr)
 	case "processor add":
 		err = runProcessorAdd(ctx, rest, stdout, stderr)
 	case "processor list":
@@ -171,14 +179,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // groups are the commands that take a subcommand, and their subcommands.
 var groups = map[string][]string{
-	"merchant":  {"create", "set-time-zone"},
-	"partner":   {"create"},
-	"key":       {"create", "list", "revoke"},
-	"user":      {"create", "list", "disable", "enable", "reset-password", "totp"},
-	"policy":    {"get", "set"},
-	"processor": {"add", "list", "remove", "rotate-key"},
-	"sandbox":   {"serve"},
-	"refunds":   {"import", "export"},
+	"merchant":       {"create", "set-time-zone"},
+	"partner":        {"create"},
+	"key":            {"create", "list", "revoke"},
+	"user":           {"create", "list", "disable", "enable", "reset-password", "totp"},
+	"policy":         {"get", "set"},
+	"invoice-config": {"get", "set"},
+	"processor":      {"add", "list", "remove", "rotate-key"},
+	"sandbox":        {"serve"},
+	"refunds":        {"import", "export"},
 }
 
 // groupHelp answers a group without a subcommand it has: its lines of the

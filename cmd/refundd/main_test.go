@@ -558,7 +558,7 @@ func TestCLI_HelpOfEveryCommand(t *testing.T) {
 		{"serve"}, {"demo"}, {"migrate"}, {"bench"}, {"merchant", "create"}, {"merchant", "set-time-zone"},
 		{"partner", "create"}, {"key", "create"}, {"key", "list"}, {"key", "revoke"}, {"user", "create"}, {"user", "list"},
 		{"user", "disable"}, {"user", "enable"}, {"user", "reset-password"}, {"user", "totp"}, {"policy", "get"}, {"policy", "set"},
-		{"processor", "add"}, {"processor", "list"}, {"processor", "remove"}, {"processor", "rotate-key"},
+		{"invoice-config", "get"}, {"invoice-config", "set"}, {"processor", "add"}, {"processor", "list"}, {"processor", "remove"}, {"processor", "rotate-key"},
 		{"sandbox", "serve"}, {"refunds", "import"}, {"refunds", "export"}, {"reconcile"},
 	} {
 		name := strings.Join(cmd, " ")
@@ -605,7 +605,7 @@ func TestCLI_HelpOfEveryGroup(t *testing.T) {
 	for group, subs := range map[string][]string{
 		"merchant": {"create", "set-time-zone"}, "partner": {"create"}, "key": {"create", "list", "revoke"},
 		"user": {"create", "list", "disable", "reset-password", "totp"}, "policy": {"get", "set"},
-		"processor": {"add", "list", "remove", "rotate-key"}, "sandbox": {"serve"}, "refunds": {"import", "export"},
+		"invoice-config": {"get", "set"}, "processor": {"add", "list", "remove", "rotate-key"}, "sandbox": {"serve"}, "refunds": {"import", "export"},
 	} {
 		t.Run(group, func(t *testing.T) {
 			t.Parallel()

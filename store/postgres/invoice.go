@@ -19,7 +19,7 @@ const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_seri
 	currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status,
 	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount, zatca_attempts, zatca_next_at, icv, previous_hash, hash, signature, public_key, adjustment_id,
-	billing_serial`
+	billing_serial, seller_crn, seller_address`
 
 // invoiceSelect is what scanInvoice reads: the id, the columns
 // CreateInvoice writes, and what AddCredited keeps.
@@ -62,13 +62,13 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 	}
 	var lineIDs []int64
 	err = t.q.QueryRow(ctx, `WITH i AS (INSERT INTO invoices (`+invoiceColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41)
 			ON CONFLICT DO NOTHING RETURNING id),
 		l AS (INSERT INTO invoice_lines (`+lineColumns+`)
 			SELECT i.id, d.n - 1, d.item_id, d.parent_line_id, d.sku, d.name_en, d.name_ar, d.qty, d.unit_amount, d.amount,
 				d.discount_amount, d.net_amount, d.total_amount_excluding_tax, d.tax_amount, d.tax_rate, d.taxable
-			FROM i, unnest($40::text[], $41::bigint[], $42::text[], $43::text[], $44::text[], $45::bigint[], $46::bigint[],
-				$47::bigint[], $48::bigint[], $49::bigint[], $50::bigint[], $51::bigint[], $52::text[], $53::boolean[]) WITH ORDINALITY
+			FROM i, unnest($42::text[], $43::bigint[], $44::text[], $45::text[], $46::text[], $47::bigint[], $48::bigint[],
+				$49::bigint[], $50::bigint[], $51::bigint[], $52::bigint[], $53::bigint[], $54::text[], $55::boolean[]) WITH ORDINALITY
 				AS d (item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount, discount_amount, net_amount,
 					total_amount_excluding_tax, tax_amount, tax_rate, taxable, n)
 			RETURNING id, position)
@@ -78,7 +78,7 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 		string(customer), inv.PaymentMethod, inv.SubTotalAmount, inv.ShippingAmount, inv.DiscountAmount, inv.NetAmount,
 		inv.TotalExcludingTax, inv.TaxAmount, inv.TotalAmount, inv.TaxRate, string(inv.ZATCAStatus), inv.InvoiceError,
 		inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt, inv.ShippingExcludingTax, inv.ShippingTaxAmount,
-		inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.AdjustmentID, inv.BillingSerial,
+		inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.AdjustmentID, inv.BillingSerial, inv.Seller.CRN, addressText(inv.Seller.Address),
 		items, parents, skus, namesEN, namesAR, qtys, units, amounts, discounts, nets, exclTaxes, taxes, rates, taxable,
 	).Scan(&inv.ID, &lineIDs)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -100,13 +100,14 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 	var inv refund.Invoice
 	var parent *int64
 	var customer []byte
+	var address string
 	var next *time.Time
 	if err := s.Scan(&inv.ID, &inv.MerchantID, &inv.OrderID, &inv.RefundID, &parent, &inv.ParentSerial, &inv.Serial,
 		&inv.Number, &inv.Type, &inv.Status, &inv.Currency, &inv.Reason, &inv.Seller.Name, &inv.Seller.VATNumber,
 		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
 		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
 		&inv.IssuedAt, &inv.CreatedAt, &inv.UpdatedAt, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount, &inv.ZATCAAttempts, &next,
-		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.AdjustmentID, &inv.BillingSerial,
+		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.AdjustmentID, &inv.BillingSerial, &inv.Seller.CRN, &address,
 		&inv.CreditedShipping, &inv.CreditedShippingExcludingTax, &inv.CreditedShippingTax); err != nil {
 		return nil, err
 	}
@@ -118,6 +119,9 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 	}
 	if err := json.Unmarshal(customer, &inv.Customer); err != nil {
 		return nil, fmt.Errorf("invoice %d customer: %w", inv.ID, err)
+	}
+	if err := scanAddress(address, &inv.Seller.Address); err != nil {
+		return nil, fmt.Errorf("invoice %d seller address: %w", inv.ID, err)
 	}
 	return &inv, nil
 }
@@ -499,19 +503,23 @@ func (t *tx) NextInvoiceNumber(ctx context.Context, merchantID string, year int)
 }
 
 // configByMerchant reads a merchant's invoice configuration for scanConfig.
-const configByMerchant = `SELECT serial_prefix, seller_name, vat_number, zatca_enabled, updated_at
+const configByMerchant = `SELECT serial_prefix, seller_name, vat_number, zatca_enabled, updated_at, seller_crn, seller_address
 	FROM invoice_configs WHERE merchant_id = $1`
 
 // scanConfig reads merchantID's configuration (configByMerchant); no row
 // is ENotFound.
 func scanConfig(row pgx.Row, merchantID string) (*refund.InvoiceConfig, error) {
 	c := refund.InvoiceConfig{MerchantID: merchantID}
-	err := row.Scan(&c.SerialPrefix, &c.SellerName, &c.VATNumber, &c.ZATCAEnabled, &c.UpdatedAt)
+	var address string
+	err := row.Scan(&c.SerialPrefix, &c.SellerName, &c.VATNumber, &c.ZATCAEnabled, &c.UpdatedAt, &c.CRN, &address)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, refund.Errorf(refund.ENotFound, "", "merchant %q has no invoice configuration", merchantID)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if err := scanAddress(address, &c.Address); err != nil {
+		return nil, fmt.Errorf("seller address: %w", err)
 	}
 	return &c, nil
 }
@@ -537,9 +545,28 @@ func (t *tx) GetInvoiceConfig(ctx context.Context, merchantID string) (*refund.I
 func (t *tx) PutInvoiceConfig(ctx context.Context, c *refund.InvoiceConfig) error {
 	t.forget(aheadInvoiceConfig)
 	_, err := t.exec(ctx, "put invoice config", `INSERT INTO invoice_configs (merchant_id, serial_prefix, seller_name,
-		vat_number, zatca_enabled, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+		vat_number, zatca_enabled, updated_at, seller_crn, seller_address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (merchant_id) DO UPDATE SET serial_prefix = excluded.serial_prefix, seller_name = excluded.seller_name,
-		vat_number = excluded.vat_number, zatca_enabled = excluded.zatca_enabled, updated_at = excluded.updated_at`,
-		c.MerchantID, c.SerialPrefix, c.SellerName, c.VATNumber, c.ZATCAEnabled, c.UpdatedAt)
+		vat_number = excluded.vat_number, zatca_enabled = excluded.zatca_enabled, updated_at = excluded.updated_at,
+		seller_crn = excluded.seller_crn, seller_address = excluded.seller_address`,
+		c.MerchantID, c.SerialPrefix, c.SellerName, c.VATNumber, c.ZATCAEnabled, c.UpdatedAt, c.CRN, addressText(c.Address))
 	return err
+}
+
+// addressText stores a seller's address as JSON, ” for none (what the
+// documents issued before addresses were kept hold).
+func addressText(a refund.Address) string {
+	if a.IsZero() {
+		return ""
+	}
+	b, _ := json.Marshal(a) // strings only: cannot fail
+	return string(b)
+}
+
+// scanAddress reads what addressText stored into a.
+func scanAddress(s string, a *refund.Address) error {
+	if s == "" {
+		return nil
+	}
+	return json.Unmarshal([]byte(s), a)
 }

@@ -17,7 +17,7 @@ const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_seri
 	currency, reason, seller_name, seller_vat_number, customer, payment_method, sub_total_amount, shipping_amount,
 	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, total_amount, tax_rate, zatca_status,
 	invoice_error, issued_at, created_at, updated_at, shipping_excluding_tax, shipping_tax_amount, zatca_attempts, zatca_next_at, icv, previous_hash, hash, signature, public_key, adjustment_id,
-	billing_serial`
+	billing_serial, seller_crn, seller_address`
 
 // invoiceSelect is what scanInvoice reads: the id, the columns
 // CreateInvoice writes, and what AddCredited keeps.
@@ -40,13 +40,13 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 		return fmt.Errorf("sqlite: create invoice: %w", err)
 	}
 	err = t.q.QueryRowContext(ctx, `INSERT INTO invoices (`+invoiceColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		inv.MerchantID, inv.OrderID, inv.RefundID, nullID(inv.ParentID), inv.ParentSerial, inv.Serial, inv.Number,
 		string(inv.Type), string(inv.Status), inv.Currency, inv.Reason, inv.Seller.Name, inv.Seller.VATNumber,
 		string(customer), inv.PaymentMethod, inv.SubTotalAmount, inv.ShippingAmount, inv.DiscountAmount, inv.NetAmount,
 		inv.TotalExcludingTax, inv.TaxAmount, inv.TotalAmount, inv.TaxRate, string(inv.ZATCAStatus), inv.InvoiceError,
 		nanos(inv.IssuedAt), nanos(inv.CreatedAt), nanos(inv.UpdatedAt), inv.ShippingExcludingTax, inv.ShippingTaxAmount,
-		inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.AdjustmentID, inv.BillingSerial).Scan(&inv.ID)
+		inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.AdjustmentID, inv.BillingSerial, inv.Seller.CRN, addressText(inv.Seller.Address)).Scan(&inv.ID)
 	if isUnique(err) {
 		return refund.Errorf(refund.EConflict, "", "order %s already has this invoice, or serial %s is taken", inv.OrderID, inv.Serial)
 	}
@@ -69,7 +69,7 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 func scanInvoice(s scanner) (*refund.Invoice, error) {
 	var inv refund.Invoice
 	var parent sql.NullInt64
-	var customer string
+	var customer, address string
 	var issued, created, updated int64
 	var next sql.NullInt64
 	if err := s.Scan(&inv.ID, &inv.MerchantID, &inv.OrderID, &inv.RefundID, &parent, &inv.ParentSerial, &inv.Serial,
@@ -77,13 +77,16 @@ func scanInvoice(s scanner) (*refund.Invoice, error) {
 		&customer, &inv.PaymentMethod, &inv.SubTotalAmount, &inv.ShippingAmount, &inv.DiscountAmount, &inv.NetAmount,
 		&inv.TotalExcludingTax, &inv.TaxAmount, &inv.TotalAmount, &inv.TaxRate, &inv.ZATCAStatus, &inv.InvoiceError,
 		&issued, &created, &updated, &inv.ShippingExcludingTax, &inv.ShippingTaxAmount, &inv.ZATCAAttempts, &next,
-		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.AdjustmentID, &inv.BillingSerial,
+		&inv.ICV, &inv.PreviousHash, &inv.Hash, &inv.Signature, &inv.PublicKey, &inv.AdjustmentID, &inv.BillingSerial, &inv.Seller.CRN, &address,
 		&inv.CreditedShipping, &inv.CreditedShippingExcludingTax, &inv.CreditedShippingTax); err != nil {
 		return nil, err
 	}
 	inv.ParentID = parent.Int64
 	if err := json.Unmarshal([]byte(customer), &inv.Customer); err != nil {
 		return nil, fmt.Errorf("invoice %d customer: %w", inv.ID, err)
+	}
+	if err := scanAddress(address, &inv.Seller.Address); err != nil {
+		return nil, fmt.Errorf("invoice %d seller address: %w", inv.ID, err)
 	}
 	inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt = fromNanos(issued), fromNanos(created), fromNanos(updated)
 	if next.Valid {
@@ -397,8 +400,10 @@ func (t *tx) NextInvoiceNumber(ctx context.Context, merchantID string, year int)
 func (t *tx) GetInvoiceConfig(ctx context.Context, merchantID string) (*refund.InvoiceConfig, error) {
 	c := refund.InvoiceConfig{MerchantID: merchantID}
 	var updated int64
-	err := t.q.QueryRowContext(ctx, `SELECT serial_prefix, seller_name, vat_number, zatca_enabled, updated_at
-		FROM invoice_configs WHERE merchant_id = ?`, merchantID).Scan(&c.SerialPrefix, &c.SellerName, &c.VATNumber, &c.ZATCAEnabled, &updated)
+	var address string
+	err := t.q.QueryRowContext(ctx, `SELECT serial_prefix, seller_name, vat_number, zatca_enabled, updated_at, seller_crn, seller_address
+		FROM invoice_configs WHERE merchant_id = ?`, merchantID).Scan(&c.SerialPrefix, &c.SellerName, &c.VATNumber, &c.ZATCAEnabled, &updated,
+		&c.CRN, &address)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, refund.Errorf(refund.ENotFound, "", "merchant %q has no invoice configuration", merchantID)
 	}
@@ -406,15 +411,37 @@ func (t *tx) GetInvoiceConfig(ctx context.Context, merchantID string) (*refund.I
 		return nil, wrap("get invoice config", err)
 	}
 	c.UpdatedAt = fromNanos(updated)
+	if err := scanAddress(address, &c.Address); err != nil {
+		return nil, fmt.Errorf("sqlite: invoice config of %s: seller address: %w", merchantID, err)
+	}
 	return &c, nil
 }
 
 // PutInvoiceConfig inserts or replaces the merchant's configuration.
 func (t *tx) PutInvoiceConfig(ctx context.Context, c *refund.InvoiceConfig) error {
 	_, err := t.exec(ctx, "put invoice config", `INSERT INTO invoice_configs (merchant_id, serial_prefix, seller_name,
-		vat_number, zatca_enabled, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+		vat_number, zatca_enabled, updated_at, seller_crn, seller_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (merchant_id) DO UPDATE SET serial_prefix = excluded.serial_prefix, seller_name = excluded.seller_name,
-		vat_number = excluded.vat_number, zatca_enabled = excluded.zatca_enabled, updated_at = excluded.updated_at`,
-		c.MerchantID, c.SerialPrefix, c.SellerName, c.VATNumber, c.ZATCAEnabled, nanos(c.UpdatedAt))
+		vat_number = excluded.vat_number, zatca_enabled = excluded.zatca_enabled, updated_at = excluded.updated_at,
+		seller_crn = excluded.seller_crn, seller_address = excluded.seller_address`,
+		c.MerchantID, c.SerialPrefix, c.SellerName, c.VATNumber, c.ZATCAEnabled, nanos(c.UpdatedAt), c.CRN, addressText(c.Address))
 	return err
+}
+
+// addressText stores a seller's address as JSON, ” for none (what the
+// documents issued before addresses were kept hold).
+func addressText(a refund.Address) string {
+	if a.IsZero() {
+		return ""
+	}
+	b, _ := json.Marshal(a) // strings only: cannot fail
+	return string(b)
+}
+
+// scanAddress reads what addressText stored into a.
+func scanAddress(s string, a *refund.Address) error {
+	if s == "" {
+		return nil
+	}
+	return json.Unmarshal([]byte(s), a)
 }

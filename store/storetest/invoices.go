@@ -338,6 +338,18 @@ var invoiceTests = []test{
 		old.BillingSerial = ""
 		f.mustCreateInvoice(old)
 		wantSame(t, "GetInvoice of a note issued before BillingSerial", f.mustGetInvoice(old.ID), old)
+		// A document keeps the seller's CRN and address it was issued
+		// with; one without (the documents before they were kept) reads
+		// back without, as above.
+		addressed := newRefundInvoice(inv, f.mustCreateRefund(o).ID, 5)
+		addressed.Seller.CRN = "1010010000"
+		addressed.Seller.Address = refund.Address{Street: "King Fahd Road", BuildingNumber: "2322", District: "Al Olaya",
+			City: "الرياض", PostalCode: "12214"}
+		f.mustCreateInvoice(addressed)
+		wantSame(t, "GetInvoice of a note with the seller's address", f.mustGetInvoice(addressed.ID), addressed)
+		if got := f.mustGetInvoice(inv.ID); got.Seller.CRN != "" || !got.Seller.Address.IsZero() {
+			t.Fatalf("a document issued without the seller's CRN and address reads back with %+v", got.Seller)
+		}
 	}},
 	{"AdjustmentNotes", func(t *testing.T, f *fixture) {
 		// A void's or chargeback's credit notes name it and no refund; a
@@ -631,6 +643,10 @@ var invoiceTests = []test{
 		for _, c := range []*refund.InvoiceConfig{
 			{MerchantID: m.ID, SerialPrefix: "SOUQ-", SellerName: "Souq Trading", VATNumber: "310122393500003", ZATCAEnabled: true, UpdatedAt: t0},
 			{MerchantID: m.ID, SerialPrefix: "INV-", ZATCAEnabled: false, UpdatedAt: t0.Add(time.Hour)},
+			// The seller's CRN and address, then cleared again.
+			{MerchantID: m.ID, SerialPrefix: "INV-", ZATCAEnabled: true, UpdatedAt: t0.Add(2 * time.Hour), CRN: "1010010000",
+				Address: refund.Address{Street: "King Fahd Road", BuildingNumber: "2322", District: "Al Olaya", City: "Riyadh", PostalCode: "12214"}},
+			{MerchantID: m.ID, SerialPrefix: "INV-", ZATCAEnabled: true, UpdatedAt: t0.Add(3 * time.Hour)},
 		} {
 			f.mustUpdate(func(tx refund.Tx) error { return tx.PutInvoiceConfig(f.ctx, c) })
 			f.mustView(func(tx refund.Tx) error {
