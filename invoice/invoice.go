@@ -11,8 +11,10 @@
 //
 // Where the seeds are silent:
 //   - An untaxed order line (taxable false) is invoiced at 0%, VAT category
-//     O (outside the scope of VAT); a taxed line at 0% is category Z, any
-//     other rate S.
+//     O (outside the scope of VAT, exemption code VATEX-SA-OOS); a taxed
+//     line at 0% is category Z (VATEX-SA-32, export of goods: an order
+//     line does not say why it is zero-rated, see exemptionCode), any
+//     other rate S. Each code's reason text is ZATCA's.
 //   - The part of an order's amount its lines do not cover is invoiced as
 //     shipping, taxed at the standard rate (refund.DefaultTaxRate), so the
 //     tax invoice always totals what the customer paid.
@@ -71,7 +73,8 @@ func (is *Issuer) Sale(o *refund.Order, seller refund.Seller) (*refund.Invoice, 
 			rates = append(rates, rate)
 		}
 		l := refund.InvoiceLine{ItemID: it.ID, SKU: it.SKU, NameEN: it.NameEN, NameAR: it.NameAR, Qty: it.Qty,
-			UnitAmount: it.UnitAmount, Amount: it.Amount, NetAmount: it.Amount, TaxRate: rate.String(), Taxable: it.Taxable}
+			UnitAmount: it.UnitAmount, Amount: it.Amount, NetAmount: it.Amount, TaxRate: rate.String(), Taxable: it.Taxable,
+			ExemptionCode: exemptionCode(it.Taxable, rate)}
 		l.TotalExcludingTax, l.TaxAmount, _ = money.SplitTaxed(l.NetAmount, rate)
 		inv.Lines = append(inv.Lines, l)
 	}
@@ -149,7 +152,7 @@ func credit(parent *refund.Invoice, amount int64, items []refund.RefundItem, rea
 		excl, tax := fromStated(pl.NetAmount, pl.TotalExcludingTax, pl.TaxAmount, rate, c, c+amount, pl.CreditedExcludingTax, pl.CreditedTax)
 		inv.Lines = append(inv.Lines, refund.InvoiceLine{ItemID: pl.ItemID, ParentLineID: pl.ID, SKU: pl.SKU, NameEN: pl.NameEN,
 			NameAR: pl.NameAR, Qty: qty, UnitAmount: pl.UnitAmount, Amount: amount, NetAmount: amount,
-			TotalExcludingTax: excl, TaxAmount: tax, TaxRate: pl.TaxRate, Taxable: pl.Taxable})
+			TotalExcludingTax: excl, TaxAmount: tax, TaxRate: pl.TaxRate, Taxable: pl.Taxable, ExemptionCode: lineExemption(pl, rate)})
 		done[pl.ID] = c + amount
 		if pl.Taxable {
 			rates = append(rates, rate)
@@ -229,10 +232,26 @@ func (is *Issuer) Debit(credit *refund.Invoice, seller refund.Seller) (*refund.I
 		ShippingAmount: credit.ShippingAmount, ShippingExcludingTax: credit.ShippingExcludingTax, ShippingTaxAmount: credit.ShippingTaxAmount}
 	for _, l := range credit.Lines {
 		l.ID = 0
+		rate, err := money.ParseRate(l.TaxRate)
+		if err != nil {
+			return nil, fmt.Errorf("invoice: credit note %s: %w", credit.Serial, err)
+		}
+		l.ExemptionCode = lineExemption(&l, rate)
 		inv.Lines = append(inv.Lines, l)
 	}
 	total(inv)
 	return inv, nil
+}
+
+// lineExemption is the exemption code a note's line takes from l, the
+// line it corrects: l's own, or, when l was issued before codes were
+// kept, the one it would get now (exemptionCode), so every new note
+// states its reason text.
+func lineExemption(l *refund.InvoiceLine, rate money.Rate) string {
+	if l.ExemptionCode != "" {
+		return l.ExemptionCode
+	}
+	return exemptionCode(l.Taxable, rate)
 }
 
 // credited is how much of each tax invoice line (by line id), and of its

@@ -221,6 +221,7 @@ type taxCategory struct {
 	ID        string `xml:"cbc:ID"`
 	Percent   string `xml:"cbc:Percent"`
 	Exemption string `xml:"cbc:TaxExemptionReasonCode,omitempty"`
+	Reason    string `xml:"cbc:TaxExemptionReason,omitempty"`
 	TaxScheme string `xml:"cac:TaxScheme>cbc:ID"`
 }
 
@@ -264,8 +265,14 @@ type quantity struct {
 }
 
 // category is the VAT category of a line: S standard, Z zero-rated,
-// O outside the scope of VAT (an untaxed line).
-func category(taxable bool, rate money.Rate) taxCategory {
+// O outside the scope of VAT (an untaxed line), with the line's exemption
+// reason code (BT-121) and the text ZATCA's code list gives it (BT-120,
+// BR-KSA-83). A line issued before its code was kept (code "") renders as
+// it was sealed: the code alone, VATEX-SA-32 or VATEX-SA-OOS. An untaxed
+// line's rate is 0.00: ZATCA's BR-KSA-11 takes the rate of an O line if it
+// is there and wants it 0 (in place of EN 16931's BR-O-05, which forbids
+// it), and BR-48 wants a rate in each VAT breakdown.
+func category(taxable bool, rate money.Rate, code string) taxCategory {
 	c := taxCategory{ID: "S", Percent: percent(rate), TaxScheme: "VAT"}
 	switch {
 	case !taxable:
@@ -273,8 +280,63 @@ func category(taxable bool, rate money.Rate) taxCategory {
 	case rate == 0:
 		c.ID, c.Exemption = "Z", "VATEX-SA-32"
 	}
+	if code != "" && c.ID != "S" {
+		c.Exemption, c.Reason = code, exemptionText(code)
+	}
 	return c
 }
+
+// exemptionCode is the exemption reason code a line gets when its order
+// line says nothing of why it is not taxed at a rate, which is always so
+// today: an order line has a rate and whether it is taxable, no reason.
+//
+//   - Untaxed (O): VATEX-SA-OOS, the one code ZATCA has for a supply
+//     outside the scope of VAT, whatever the reason.
+//   - Zero-rated (Z): ZATCA's list has no code for a zero-rated supply in
+//     general, only one per reason (exports, international transport,
+//     medicines, qualifying metals, private education and healthcare to
+//     citizens, military goods), and the validator refuses a Z breakdown
+//     without one of them (BR-KSA-69, BR-KSA-CL-04). refundd keeps the code
+//     it has always stated, VATEX-SA-32 (export of goods): documents
+//     already issued state it, and a merchant selling goods, not
+//     services, from the Kingdom at 0 % is most often exporting them. A
+//     merchant whose zero-rated lines are zero-rated for another reason
+//     has no way to say so yet (docs/techrar.md says so).
+func exemptionCode(taxable bool, rate money.Rate) string {
+	switch {
+	case !taxable:
+		return "VATEX-SA-OOS"
+	case rate == 0:
+		return "VATEX-SA-32"
+	}
+	return ""
+}
+
+// exemptionTexts are the reason texts of ZATCA's exemption codes
+// (BT-120), as the XML implementation standard lists them (11.2.4) and its
+// validator compares them (BR-KSA-83). VATEX-SA-OOS takes the seller's
+// own text: refundd states EN 16931's, "Not subject to VAT".
+var exemptionTexts = map[string]string{
+	"VATEX-SA-29":    "Financial services mentioned in Article 29 of the VAT Regulations",
+	"VATEX-SA-29-7":  "Life insurance services mentioned in Article 29 of the VAT Regulations",
+	"VATEX-SA-30":    "Real estate transactions mentioned in Article 30 of the VAT Regulations",
+	"VATEX-SA-32":    "Export of goods",
+	"VATEX-SA-33":    "Export of services",
+	"VATEX-SA-34-1":  "The international transport of Goods",
+	"VATEX-SA-34-2":  "international transport of passengers",
+	"VATEX-SA-34-3":  "services directly connected and incidental to a Supply of international passenger transport",
+	"VATEX-SA-34-4":  "Supply of a qualifying means of transport",
+	"VATEX-SA-34-5":  "Any services relating to Goods or passenger transportation, as defined in article twenty five of these Regulations",
+	"VATEX-SA-35":    "Medicines and medical equipment",
+	"VATEX-SA-36":    "Qualifying metals",
+	"VATEX-SA-EDU":   "Private education to citizen",
+	"VATEX-SA-HEA":   "Private healthcare to citizen",
+	"VATEX-SA-MLTRY": "supply of qualified military goods",
+	"VATEX-SA-OOS":   "Not subject to VAT",
+}
+
+// exemptionText is code's reason text ("" for a code not in the list).
+func exemptionText(code string) string { return exemptionTexts[code] }
 
 // percent prints a rate with two decimals, as UBL wants: 15.00.
 func percent(r money.Rate) string {
@@ -368,14 +430,14 @@ func render(inv *refund.Invoice, qr string) ([]byte, error) {
 
 	// Per VAT category and rate: what was taxed and the tax.
 	type key struct {
-		cat  string
-		rate money.Rate
+		cat, code string
+		rate      money.Rate
 	}
 	var order []key
 	subs := map[key]*taxSubtotal{}
 	sums := map[key][2]int64{}
 	addTax := func(c taxCategory, rate money.Rate, excl, tax int64) {
-		k := key{c.ID, rate}
+		k := key{c.ID, c.Exemption, rate}
 		if _, ok := subs[k]; !ok {
 			order = append(order, k)
 			subs[k] = &taxSubtotal{Category: c}
@@ -389,7 +451,7 @@ func render(inv *refund.Invoice, qr string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("invoice %s line %d: %w", inv.Serial, i+1, err)
 		}
-		c := category(l.Taxable, rate)
+		c := category(l.Taxable, rate, l.ExemptionCode)
 		qty := l.Qty
 		if qty <= 0 {
 			qty = 1 // a credit of part of a line's amount: one adjustment
@@ -418,7 +480,7 @@ func render(inv *refund.Invoice, qr string) ([]byte, error) {
 		if legacyShipping(inv) {
 			excl, tax = money.SplitInclusive(inv.ShippingAmount, rate) // issued before shipping was stored split
 		}
-		c := category(true, rate)
+		c := category(true, rate, "")
 		doc.Lines = append(doc.Lines, ublInvoiceLine{ID: strconv.Itoa(len(doc.Lines) + 1), Quantity: quantity{UnitCode: "PCE", Value: "1"},
 			LineExtension: amt(excl), TaxAmount: amt(tax), Rounding: amt(excl + tax), Name: "Shipping", Category: c,
 			Price: unitPrice(excl, 1, amt)})

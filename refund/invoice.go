@@ -193,6 +193,12 @@ type InvoiceLine struct {
 	TaxAmount         int64
 	TaxRate           string // percent; "0" for an untaxed line
 	Taxable           bool
+	// ExemptionCode is a zero-rated or untaxed line's VAT exemption
+	// reason code (ZATCA's VATEX-SA-..., BT-121), its text rendered from
+	// it; "" on a standard-rated line, and on the lines of documents
+	// issued before it was kept (migration 0035), which render as they
+	// were sealed.
+	ExemptionCode string
 	// Credited is, on a tax invoice's line, the net amount (VAT included)
 	// that its credit notes which are not void credit, less what debit
 	// notes took back: where the next credit note of the line starts. The

@@ -26,7 +26,7 @@ const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_seri
 const invoiceSelect = `id, ` + invoiceColumns + `, credited_shipping, credited_shipping_excluding_tax, credited_shipping_tax`
 
 const lineColumns = `invoice_id, position, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
-	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable`
+	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable, exemption_code`
 
 // nullID stores a zero id as NULL (no parent).
 func nullID(id int64) *int64 {
@@ -54,11 +54,12 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 		parents                                                 = make([]*int64, n)
 		qtys, units, amounts, discounts, nets, exclTaxes, taxes = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		taxable                                                 = make([]bool, n)
+		exemptions                                              = make([]string, n)
 	)
 	for i, l := range inv.Lines {
 		items[i], parents[i], skus[i], namesEN[i], namesAR[i] = l.ItemID, nullID(l.ParentLineID), l.SKU, l.NameEN, l.NameAR
 		qtys[i], units[i], amounts[i], discounts[i], nets[i] = l.Qty, l.UnitAmount, l.Amount, l.Discount, l.NetAmount
-		exclTaxes[i], taxes[i], rates[i], taxable[i] = l.TotalExcludingTax, l.TaxAmount, l.TaxRate, l.Taxable
+		exclTaxes[i], taxes[i], rates[i], taxable[i], exemptions[i] = l.TotalExcludingTax, l.TaxAmount, l.TaxRate, l.Taxable, l.ExemptionCode
 	}
 	var lineIDs []int64
 	err = t.q.QueryRow(ctx, `WITH i AS (INSERT INTO invoices (`+invoiceColumns+`)
@@ -66,11 +67,11 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 			ON CONFLICT DO NOTHING RETURNING id),
 		l AS (INSERT INTO invoice_lines (`+lineColumns+`)
 			SELECT i.id, d.n - 1, d.item_id, d.parent_line_id, d.sku, d.name_en, d.name_ar, d.qty, d.unit_amount, d.amount,
-				d.discount_amount, d.net_amount, d.total_amount_excluding_tax, d.tax_amount, d.tax_rate, d.taxable
+				d.discount_amount, d.net_amount, d.total_amount_excluding_tax, d.tax_amount, d.tax_rate, d.taxable, d.exemption_code
 			FROM i, unnest($42::text[], $43::bigint[], $44::text[], $45::text[], $46::text[], $47::bigint[], $48::bigint[],
-				$49::bigint[], $50::bigint[], $51::bigint[], $52::bigint[], $53::bigint[], $54::text[], $55::boolean[]) WITH ORDINALITY
+				$49::bigint[], $50::bigint[], $51::bigint[], $52::bigint[], $53::bigint[], $54::text[], $55::boolean[], $56::text[]) WITH ORDINALITY
 				AS d (item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount, discount_amount, net_amount,
-					total_amount_excluding_tax, tax_amount, tax_rate, taxable, n)
+					total_amount_excluding_tax, tax_amount, tax_rate, taxable, exemption_code, n)
 			RETURNING id, position)
 		SELECT i.id, ARRAY(SELECT id FROM l ORDER BY position) FROM i`,
 		inv.MerchantID, inv.OrderID, inv.RefundID, nullID(inv.ParentID), inv.ParentSerial, inv.Serial, inv.Number,
@@ -79,7 +80,7 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 		inv.TotalExcludingTax, inv.TaxAmount, inv.TotalAmount, inv.TaxRate, string(inv.ZATCAStatus), inv.InvoiceError,
 		inv.IssuedAt, inv.CreatedAt, inv.UpdatedAt, inv.ShippingExcludingTax, inv.ShippingTaxAmount,
 		inv.ZATCAAttempts, nullTime(inv.ZATCANextAt), inv.ICV, inv.PreviousHash, inv.Hash, inv.Signature, inv.PublicKey, inv.AdjustmentID, inv.BillingSerial, inv.Seller.CRN, addressText(inv.Seller.Address),
-		items, parents, skus, namesEN, namesAR, qtys, units, amounts, discounts, nets, exclTaxes, taxes, rates, taxable,
+		items, parents, skus, namesEN, namesAR, qtys, units, amounts, discounts, nets, exclTaxes, taxes, rates, taxable, exemptions,
 	).Scan(&inv.ID, &lineIDs)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return refund.Errorf(refund.EConflict, "", "order %s already has this invoice, or serial %s is taken", inv.OrderID, inv.Serial)
@@ -149,7 +150,7 @@ func (t *tx) GetInvoice(ctx context.Context, merchantID string, id int64) (*refu
 // lineSelect reads invoice lines for scanLine.
 const lineSelect = `SELECT invoice_id, id, item_id, parent_line_id, sku, name_en, name_ar,
 	qty, unit_amount, amount, discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable, credited_amount,
-	credited_excluding_tax, credited_tax
+	credited_excluding_tax, credited_tax, exemption_code
 	FROM invoice_lines`
 
 func scanLine(s scanner) (line, error) {
@@ -157,7 +158,7 @@ func scanLine(s scanner) (line, error) {
 	var parent *int64
 	err := s.Scan(&l.invoiceID, &l.ID, &l.ItemID, &parent, &l.SKU, &l.NameEN, &l.NameAR, &l.Qty, &l.UnitAmount, &l.Amount,
 		&l.Discount, &l.NetAmount, &l.TotalExcludingTax, &l.TaxAmount, &l.TaxRate, &l.Taxable, &l.Credited,
-		&l.CreditedExcludingTax, &l.CreditedTax)
+		&l.CreditedExcludingTax, &l.CreditedTax, &l.ExemptionCode)
 	if parent != nil {
 		l.ParentLineID = *parent
 	}

@@ -24,7 +24,7 @@ const invoiceColumns = `merchant_id, order_id, refund_id, parent_id, parent_seri
 const invoiceSelect = `id, ` + invoiceColumns + `, credited_shipping, credited_shipping_excluding_tax, credited_shipping_tax`
 
 const lineColumns = `invoice_id, position, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
-	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable`
+	discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable, exemption_code`
 
 // nullID stores a zero id as NULL (no parent).
 func nullID(id int64) sql.NullInt64 {
@@ -56,9 +56,9 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *refund.Invoice) error {
 	for i := range inv.Lines {
 		l := &inv.Lines[i]
 		err := t.q.QueryRowContext(ctx, `INSERT INTO invoice_lines (`+lineColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			inv.ID, i, l.ItemID, nullID(l.ParentLineID), l.SKU, l.NameEN, l.NameAR, l.Qty, l.UnitAmount, l.Amount,
-			l.Discount, l.NetAmount, l.TotalExcludingTax, l.TaxAmount, l.TaxRate, l.Taxable).Scan(&l.ID)
+			l.Discount, l.NetAmount, l.TotalExcludingTax, l.TaxAmount, l.TaxRate, l.Taxable, l.ExemptionCode).Scan(&l.ID)
 		if err != nil {
 			return wrap("create invoice line", err)
 		}
@@ -118,7 +118,7 @@ func (t *tx) GetInvoice(ctx context.Context, merchantID string, id int64) (*refu
 func (t *tx) loadLines(ctx context.Context, inv *refund.Invoice) error {
 	rows, err := t.q.QueryContext(ctx, `SELECT id, item_id, parent_line_id, sku, name_en, name_ar, qty, unit_amount, amount,
 		discount_amount, net_amount, total_amount_excluding_tax, tax_amount, tax_rate, taxable, credited_amount,
-		credited_excluding_tax, credited_tax
+		credited_excluding_tax, credited_tax, exemption_code
 		FROM invoice_lines WHERE invoice_id = ? ORDER BY position`, inv.ID)
 	if err != nil {
 		return wrap("get invoice lines", err)
@@ -130,7 +130,7 @@ func (t *tx) loadLines(ctx context.Context, inv *refund.Invoice) error {
 		var parent sql.NullInt64
 		if err := rows.Scan(&l.ID, &l.ItemID, &parent, &l.SKU, &l.NameEN, &l.NameAR, &l.Qty, &l.UnitAmount, &l.Amount,
 			&l.Discount, &l.NetAmount, &l.TotalExcludingTax, &l.TaxAmount, &l.TaxRate, &l.Taxable, &l.Credited,
-			&l.CreditedExcludingTax, &l.CreditedTax); err != nil {
+			&l.CreditedExcludingTax, &l.CreditedTax, &l.ExemptionCode); err != nil {
 			return wrap("get invoice lines", err)
 		}
 		l.ParentLineID = parent.Int64

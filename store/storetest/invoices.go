@@ -22,7 +22,7 @@ func newSaleInvoice(o *refund.Order, number int64) *refund.Invoice {
 			{ItemID: "line-1", SKU: "SKU-1", NameEN: "Dates", NameAR: "تمر", Qty: 2, UnitAmount: 5000, Amount: 10000,
 				NetAmount: 10000, TotalExcludingTax: 8696, TaxAmount: 1304, TaxRate: "15", Taxable: true},
 			{ItemID: "line-2", SKU: "SKU-2", NameEN: "Coffee", NameAR: "قهوة", Qty: 4, UnitAmount: 5000, Amount: 20000,
-				NetAmount: 20000, TotalExcludingTax: 20000, TaxRate: "0"},
+				NetAmount: 20000, TotalExcludingTax: 20000, TaxRate: "0", ExemptionCode: "VATEX-SA-OOS"},
 		},
 		SubTotalAmount: 30000, NetAmount: 30000, TotalExcludingTax: 28696, TaxAmount: 1304, TotalAmount: 30000, TaxRate: "15",
 		ZATCAStatus: refund.ZATCAReported, IssuedAt: t0, CreatedAt: t0, UpdatedAt: t0}
