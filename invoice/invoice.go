@@ -438,6 +438,13 @@ func (is *Issuer) Report(ctx context.Context, inv, parent *refund.Invoice) (refu
 	return res.Status, res.Message
 }
 
+// Reportable says whether ZATCA can ever accept inv: a document in SAR.
+// It refuses any other (BR-KSA-EN16931-02, see Sandbox), so the core
+// keeps such a document out of the merchant's chain.
+func (is *Issuer) Reportable(inv *refund.Invoice) bool {
+	return notSAR(inv.Currency) == ""
+}
+
 // Inline says whether Report runs in-process (the sandbox), so the core
 // may make the first attempt inside the transaction that issues a
 // document; a reporter that calls out is only called by the queue.

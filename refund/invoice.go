@@ -334,6 +334,11 @@ type Invoicer interface {
 	Report(ctx context.Context, inv, parent *Invoice) (ZATCAStatus, string)
 	// Seal computes inv's Hash and Signature, its ICV and PreviousHash set.
 	Seal(inv *Invoice) error
+	// Reportable says whether the authority can ever accept inv (ZATCA
+	// takes documents in SAR only). One it never can is sealed but takes
+	// no place in the merchant's chain: the authority reads the chain (the
+	// counter, each document's previous hash) from what it receives.
+	Reportable(inv *Invoice) bool
 	// Inline says Report is quick and local (the sandbox): the first
 	// attempt is then made in the transaction that makes a document final.
 	// Otherwise only the queue calls it, outside any transaction.
@@ -658,7 +663,19 @@ func invoiceConfig(ctx context.Context, tx Tx, merchantID string) (*InvoiceConfi
 const InitialInvoiceHash = "NWZlY2ViNjZmZmM4NmYzOGQ5NTI3ODZjNmQ2OTZjNzljMmRiYzIzOWRkNGU5MWI0NjcyOWQ3M2EyN2ZiNTdlOQ=="
 
 // chain links inv into the merchant's document chain and seals it, in tx.
+//
+// A document the authority will never accept (Invoicer.Reportable: not in
+// SAR) is sealed outside the chain, with no counter value and no previous
+// hash: ZATCA counts and chains what it receives (KSA-16, KSA-13), so had
+// it taken a place, the next document it does receive would show a gap
+// in the counter and name as previous a hash it never saw. Its XML states
+// its serial number as its counter, as documents issued before the chain
+// do; it is never reported.
 func (s *Service) chain(ctx context.Context, tx Tx, inv *Invoice) error {
+	if !s.cfg.Invoicer.Reportable(inv) {
+		inv.ICV, inv.PreviousHash = 0, ""
+		return s.cfg.Invoicer.Seal(inv)
+	}
 	icv, prev, err := tx.NextInvoiceChain(ctx, inv.MerchantID)
 	if err != nil {
 		return err
@@ -977,7 +994,7 @@ func (s *Service) settleInvoice(ctx context.Context, tx Tx, r *Refund, now time.
 			}
 		}
 		inv.Status = InvoicePaid
-		if inv.ICV == 0 {
+		if inv.Hash == "" { // never sealed: a document outside the chain has ICV 0 too
 			// Final now: it is issued, takes its place in the chain and is
 			// sealed. Its date is today's, not its refund's (an approval or
 			// retries can take weeks): dates then follow the chain's order,
