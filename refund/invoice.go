@@ -196,7 +196,7 @@ type InvoiceLine struct {
 	// ExemptionCode is a zero-rated or untaxed line's VAT exemption
 	// reason code (ZATCA's VATEX-SA-..., BT-121), its text rendered from
 	// it; "" on a standard-rated line, and on the lines of documents
-	// issued before it was kept (migration 0035), which render as they
+	// issued before it was kept (migration 0034), which render as they
 	// were sealed.
 	ExemptionCode string
 	// Credited is, on a tax invoice's line, the net amount (VAT included)

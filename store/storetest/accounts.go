@@ -382,7 +382,7 @@ var userTests = []test{
 			t.Fatalf("%d stale records deleted, want the 2 unlocked ones at least", n)
 		}
 	}},
-	// A second-factor secret waiting for its code (0034) is kept apart
+	// A second-factor secret waiting for its code (0033) is kept apart
 	// from the one in use, written by CreateUser and UpdateUser and read
 	// back by every lookup.
 	{"TOTPPendingKept", func(t *testing.T, f *fixture) {
