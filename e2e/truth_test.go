@@ -206,7 +206,7 @@ func TestReconcileSettlement(t *testing.T) {
 				Flagged   bool    `json:"flagged"`
 			} `json:"results"`
 		}
-		cliExit(t, 3, &rec, "reconcile", "--url", node, "--key", key, path, "--json") // anomalies flagged
+		cliExit(t, 3, &rec, "reconcile", "--url", node, "--key", key, "--exit-code", path, "--json") // anomalies flagged
 		got := map[string]string{}
 		for _, r := range rec.Results {
 			if r.Flagged {

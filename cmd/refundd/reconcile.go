@@ -43,12 +43,15 @@ func inFlagWords(err error) error {
 // runReconcile sends a processor's settlement report to a running refundd
 // and prints what it found: a summary per currency, then every flagged
 // row (or the whole reply with --json). --out writes every result as CSV.
-// A run that flagged rows ends with a foundError (exit 3).
+// With --exit-code, a run that flagged rows ends with a foundError
+// (exit 3); without it such a run exits 0, as it always has, since a
+// report with discrepancies is a report reconciled.
 func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("reconcile", stderr)
 	var rf remoteFlags
 	rf.register(fs)
 	asJSON := fs.Bool("json", false, "print the reconciliation as JSON")
+	exitCode := fs.Bool("exit-code", false, "exit 3 when rows are flagged (discrepancies found), so a script tells them from a clean run (0) and a failure (1)")
 	out := fs.String("out", "", "write every result as CSV to this file")
 	lag := fs.Duration("settlement-lag", 0, "how long after a refund succeeds in refundd the processor's report may first list it: its cut-off, its time zone (3h for Riyadh's day), a day more for T+1 (27h)")
 	proc := fs.String("processor", "", "the processor account whose report it is: only its refunds can be missing from it")
@@ -119,7 +122,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err := enc.Encode(rec); err != nil {
 			return err
 		}
-		return flagged(rec)
+		return flagged(rec, *exitCode)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CURRENCY\tKIND\tCOUNT\tTOTAL (minor units)")
@@ -158,13 +161,13 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			fmt.Fprintf(stdout, "line %s: %s %s: %s\n", line, r.Kind, deref(r.RefundID, deref(r.Reference, "")), r.Detail)
 		}
 	}
-	return flagged(rec)
+	return flagged(rec, *exitCode)
 }
 
-// flagged is the end of a reconciliation that ran: nil when it flagged
-// nothing, else a foundError naming how many rows it flagged.
-func flagged(rec *client.Reconciliation) error {
-	if rec.Flagged == 0 {
+// flagged is the end of a reconciliation that ran: a foundError naming
+// how many rows it flagged when asked for one (--exit-code), else nil.
+func flagged(rec *client.Reconciliation, exitCode bool) error {
+	if rec.Flagged == 0 || !exitCode {
 		return nil
 	}
 	return foundError(fmt.Sprintf("reconcile: discrepancies found: %d flagged (listed at GET /v1/discrepancies and on the console's Discrepancies page)", rec.Flagged))

@@ -60,9 +60,15 @@ func TestCLI_Reconcile(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tc.report), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		code, out, errOut := runCLI(t, append([]string{"reconcile", "--url", r.srv.URL(), "--key", r.key, path}, tc.args...)...)
+		// Without --exit-code a run that flags rows exits 0 as it always
+		// has; reconciling again changes nothing, so the second run's
+		// output is the first's.
+		if code, _, errOut := runCLI(t, append([]string{"reconcile", "--url", r.srv.URL(), "--key", r.key, path}, tc.args...)...); code != 0 {
+			t.Fatalf("reconcile %s: exit %d, want 0 without --exit-code: %s", tc.name, code, errOut)
+		}
+		code, out, errOut := runCLI(t, append([]string{"reconcile", "--exit-code", "--url", r.srv.URL(), "--key", r.key, path}, tc.args...)...)
 		if code != tc.code {
-			t.Fatalf("reconcile %s: exit %d, want %d: %s", tc.name, code, tc.code, errOut)
+			t.Fatalf("reconcile --exit-code %s: exit %d, want %d: %s", tc.name, code, tc.code, errOut)
 		}
 		if flagged := tc.code == 3; flagged != strings.Contains(errOut, "discrepancies found") {
 			t.Errorf("reconcile %s: stderr %q, want it to say discrepancies found only when rows are flagged", tc.name, errOut)
@@ -119,7 +125,7 @@ func TestCLI_ReconcileLineNumbers(t *testing.T) {
 			}
 			out := filepath.Join(dir, tc.name+"-result.csv")
 			code, stdout, stderr := runCLI(t, "reconcile", "--url", r.srv.URL(), "--key", r.key, "--out", out, path)
-			if code != 3 { // rows flagged
+			if code != 0 { // rows flagged, and no --exit-code
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
 			for _, w := range tc.want {
@@ -182,10 +188,10 @@ func TestCLI_CSVCellsAreNotFormulas(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		args   []string
-		code   int // reconcile flags the report's unknown rows: 3
+		code   int
 		quoted int
 	}{
-		{"Reconcile", []string{"reconcile", report}, 3, 3},
+		{"Reconcile", []string{"reconcile", "--exit-code", report}, 3, 3}, // it flags the report's unknown rows
 		{"Export", []string{"refunds", "export"}, 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
