@@ -554,7 +554,7 @@ func (t *tx) PutInvoiceConfig(ctx context.Context, c *refund.InvoiceConfig) erro
 	return err
 }
 
-// addressText stores a seller's address as JSON, ” for none (what the
+// addressText stores a seller's address as JSON, the empty string for none (what the
 // documents issued before addresses were kept hold).
 func addressText(a refund.Address) string {
 	if a.IsZero() {
