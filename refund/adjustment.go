@@ -23,6 +23,9 @@ const (
 	// EventOrderChargebackApplied: more of a chargeback applied, out of
 	// the room a failed or reversed refund gave back (applyOwed).
 	EventOrderChargebackApplied = "order.chargeback_applied"
+	// EventOrderVoidApplied: more of a notified void applied, out of the
+	// room a failed, reversed or canceled refund gave back (applyOwed).
+	EventOrderVoidApplied = "order.void_applied"
 )
 
 // OrderAdjustment is one void or chargeback of an order.
@@ -345,13 +348,15 @@ func (s *Service) chargedBack(ctx context.Context, tx Tx, p Principal, r *Refund
 }
 
 // applyOwed gives the room r's release or reversal freed to the order's
-// chargebacks applied in part, oldest first: what refunds sent to the
-// processor had returned of them (their discrepancy) is owed, and r has
-// now given its part back. Left free, that room would let a new refund
-// pay the cardholder again what the bank already took back. r's
+// voids and chargebacks applied in part, oldest first: what refunds sent
+// to the processor had returned of a chargeback (its discrepancy) is
+// owed, and so is what a notified void found held by refunds (its
+// void_not_applied), and r has now given its part back. Left free, that
+// room would let a new refund pay the cardholder again what the bank
+// already took back, or pay out what the processor says it voided. r's
 // transaction holds the order's row already (the release's update).
 func (s *Service) applyOwed(ctx context.Context, tx Tx, r *Refund, now time.Time) error {
-	owed, err := tx.ListOwedChargebacks(ctx, r.OrderID)
+	owed, err := tx.ListOwedAdjustments(ctx, r.OrderID)
 	if err != nil || len(owed) == 0 {
 		return err
 	}
@@ -365,10 +370,10 @@ func (s *Service) applyOwed(ctx context.Context, tx Tx, r *Refund, now time.Time
 		if n <= 0 {
 			break
 		}
-		if err := tx.AdjustOrder(ctx, o.ID, AdjustmentChargeback, n, now); err != nil {
+		if err := tx.AdjustOrder(ctx, o.ID, a.Kind, n, now); err != nil {
 			return err
 		}
-		if err := tx.ApplyOwedChargeback(ctx, a.ID, n); err != nil {
+		if err := tx.ApplyOwedAdjustment(ctx, a.ID, n); err != nil {
 			return err
 		}
 		if err := s.issueAdjustmentNote(ctx, tx, o, a, n, now); err != nil {
@@ -376,21 +381,30 @@ func (s *Service) applyOwed(ctx context.Context, tx Tx, r *Refund, now time.Time
 		}
 		before := fmt.Sprintf("%s %d", a.Kind, a.Applied)
 		a.Applied += n
-		o.ChargedBackAmount += n
+		kind, typ := DiscrepancyChargebackAfterRefund, EventOrderChargebackApplied
 		// Its discrepancy said the customer was paid twice that much:
-		// that part came back. One missing is no reason to keep the
-		// refund's outcome from being recorded.
+		// that part came back.
 		detail := fmt.Sprintf("chargeback %s of %s: refunds have returned %s of it; %s is applied now, refunds that had returned the rest having failed or been reversed",
 			a.ID, fmtMoney(a.Amount, a.Currency), fmtMoney(a.Amount-a.Applied, a.Currency), fmtMoney(a.Applied, a.Currency))
-		if err := tx.ReduceDiscrepancy(ctx, a.MerchantID, DiscrepancyChargebackAfterRefund, a.ID, n, detail); ErrorCode(err) == ENotFound {
-			s.log.Warn("chargeback applied further has no discrepancy to reduce", "chargeback", a.ID, "amount", n)
+		if a.Kind == AdjustmentVoid {
+			o.VoidedAmount += n
+			kind, typ = DiscrepancyVoidNotApplied, EventOrderVoidApplied
+			detail = fmt.Sprintf("void %s of %s (processor reference %s) notified by the processor: %s is applied now, refunds that held the room having failed, been reversed or canceled; %s of it is not applied",
+				a.ID, fmtMoney(a.Amount, a.Currency), a.ProcessorReference, fmtMoney(a.Applied, a.Currency), fmtMoney(a.Amount-a.Applied, a.Currency))
+		} else {
+			o.ChargedBackAmount += n
+		}
+		// One missing is no reason to keep the refund's outcome from
+		// being recorded.
+		if err := tx.ReduceDiscrepancy(ctx, a.MerchantID, kind, a.ID, n, detail); ErrorCode(err) == ENotFound {
+			s.log.Warn("void or chargeback applied further has no discrepancy to reduce", "adjustment", a.ID, "amount", n)
 		} else if err != nil {
 			return err
 		}
-		if err := s.orderEvent(ctx, tx, EventOrderChargebackApplied, o, a, now); err != nil {
+		if err := s.orderEvent(ctx, tx, typ, o, a, now); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, worker, "order.chargeback_applied", "order", o.ID, before,
+		if err := s.audit(ctx, tx, worker, typ, "order", o.ID, before,
 			fmt.Sprintf("%s %d (%s %s gave back its %s)", a.Kind, a.Applied, r.ID, r.Status, fmtMoney(r.Amount, r.Currency)), "", now); err != nil {
 			return err
 		}

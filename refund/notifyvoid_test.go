@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/refund"
 )
 
@@ -133,6 +134,87 @@ func TestNotifications_AdjustmentNotifiedAgainWithAnotherAmount(t *testing.T) {
 			t.Fatalf("the API with the reference and another amount: %v, want %s", err, refund.EMerchantReferenceReused)
 		}
 	})
+}
+
+// The processor notifies a void of the whole 100.00 SAR order while a
+// refund of 60.00 holds its room (sent and not answered yet, or queued):
+// 40.00 of the void is applied and 60.00 listed as void_not_applied. Then
+// the refund gives its room back (the processor declines it, reverses it,
+// or the merchant cancels it). That room was freed to refund again,
+// though the processor says it voided it, and a new refund of it was
+// taken and sent: doubt freed money. The rest of the void now takes the
+// room the refund gave back, as a chargeback owed does, its discrepancy
+// goes down by as much, and nothing is left to refund.
+func TestNotifications_VoidNotAppliedTakesTheRoomARefundGivesBack(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		queue bool
+		end   processor.Status // the processor's answer; "" cancels the queued refund
+	}{
+		{name: "declined", end: processor.Declined},
+		{name: "reversed", end: processor.Reversed},
+		{name: "canceled", queue: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			onEachStore(t, func(t *testing.T, open opener) {
+				proc := newLateProcessor()
+				h := newHarnessOn(t, open, proc, nil)
+				o := sarOrder(t, h, 10_000)
+				r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](6_000), Queue: tc.queue})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.end == processor.Reversed {
+					proc.execute(r.ID)
+					if r, err = h.svc.SyncRefund(h.ctx, h.p, r.ID); err != nil {
+						t.Fatal(err)
+					}
+					wantStatus(t, r, refund.StatusSucceeded)
+				}
+				out, err := h.svc.ApplyNotification(h.ctx, refund.Notification{ID: "msg_1", Type: refund.NotifyOrderVoided,
+					OrderID: o.ID, Amount: 10_000, ProcessorReference: "VD-1"})
+				if err != nil || !out.Applied {
+					t.Fatalf("the void: %+v, %v", out, err)
+				}
+				if got := h.getOrder(o.ID); got.VoidedAmount != 4_000 || got.Refundable() != 0 {
+					t.Fatalf("order voided %d, refundable %d; want 4000 and 0", got.VoidedAmount, got.Refundable())
+				}
+				switch tc.end {
+				case "":
+					if _, err := h.svc.CancelRefund(h.ctx, h.p, r.ID); err != nil {
+						t.Fatal(err)
+					}
+				default:
+					proc.mu.Lock()
+					proc.results[r.ID] = processor.Result{Status: tc.end, ResponseCode: "05"}
+					proc.mu.Unlock()
+					if r, err = h.svc.SyncRefund(h.ctx, h.p, r.ID); err != nil || r.Status == refund.StatusProcessing || r.Status == refund.StatusSucceeded {
+						t.Fatalf("%v %v, want the refund ended", r, err)
+					}
+				}
+				got := h.getOrder(o.ID)
+				if got.VoidedAmount != 10_000 || got.Refundable() != 0 {
+					t.Errorf("after the refund gave its room back: order voided %d, refunded %d, pending %d, refundable %d; want the whole void applied and nothing refundable",
+						got.VoidedAmount, got.RefundedAmount, got.PendingRefundAmount, got.Refundable())
+				}
+				if _, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](1)}); refund.ErrorCode(err) != refund.EAmountExceedsRefundable {
+					t.Fatalf("a refund after the void took everything: %v, want %s", err, refund.EAmountExceedsRefundable)
+				}
+				adj, err := h.svc.ListOrderAdjustments(h.ctx, h.p, o.ID)
+				if err != nil || len(adj.Data) != 1 || adj.Data[0].Applied != 10_000 {
+					t.Fatalf("the order's adjustments: %+v, %v; want the void of 10000 applied whole", adj.Data, err)
+				}
+				ds, err := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{Kind: refund.DiscrepancyVoidNotApplied})
+				if err != nil || len(ds.Data) != 1 || ds.Data[0].Amount != 0 {
+					t.Fatalf("void_not_applied discrepancies: %+v, %v; want the void's, down to 0", ds.Data, err)
+				}
+				evs, err := h.svc.ListEvents(h.ctx, h.p, refund.EventFilter{Type: refund.EventOrderVoidApplied})
+				if err != nil || len(evs.Data) != 1 {
+					t.Fatalf("%d %s events, %v; want one", len(evs.Data), refund.EventOrderVoidApplied, err)
+				}
+			})
+		})
+	}
 }
 
 // A void the processor notifies is booked by webhook consumers from its

@@ -347,12 +347,18 @@ func (s *Service) notSent(ctx context.Context, tx Tx, r *Refund, te *processor.T
 	// A chargeback that came while it was at the processor counted it as
 	// sent, and is owed what it holds. Provably never sent, it gives way
 	// as the chargeback's own cancels do; sent again, it would pay the
-	// cardholder a second time.
-	owed, err := tx.ListOwedChargebacks(ctx, r.OrderID)
-	if err != nil || len(owed) == 0 {
+	// cardholder a second time. A void owed cancels no refund (which to
+	// undo is a person's call): it takes the room once one gives it back.
+	owed, err := tx.ListOwedAdjustments(ctx, r.OrderID)
+	if err != nil {
 		return err
 	}
-	return s.chargedBack(ctx, tx, Principal{MerchantID: r.MerchantID, Worker: true}, r, owed[0].ID, now)
+	for _, a := range owed {
+		if a.Kind == AdjustmentChargeback {
+			return s.chargedBack(ctx, tx, Principal{MerchantID: r.MerchantID, Worker: true}, r, a.ID, now)
+		}
+	}
+	return nil
 }
 
 // nextLook is when a refund whose outcome is still open is asked about

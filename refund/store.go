@@ -134,12 +134,12 @@ type Tx interface {
 	// ListOrderAdjustments returns a merchant's order's voids and
 	// chargebacks, newest first (by CreatedAt, then id), at most limit.
 	ListOrderAdjustments(ctx context.Context, merchantID, orderID string, limit int) ([]*OrderAdjustment, error)
-	// ListOwedChargebacks returns the order's chargebacks applied in part
-	// (Applied < Amount), oldest first.
-	ListOwedChargebacks(ctx context.Context, orderID string) ([]*OrderAdjustment, error)
-	// ApplyOwedChargeback adds amount to chargeback id's Applied, never
-	// past its Amount. Returns ENotFound when that does not fit.
-	ApplyOwedChargeback(ctx context.Context, id string, amount int64) error
+	// ListOwedAdjustments returns the order's voids and chargebacks
+	// applied in part (Applied < Amount), oldest first (by id).
+	ListOwedAdjustments(ctx context.Context, orderID string) ([]*OrderAdjustment, error)
+	// ApplyOwedAdjustment adds amount to void or chargeback id's Applied,
+	// never past its Amount. Returns ENotFound when that does not fit.
+	ApplyOwedAdjustment(ctx context.Context, id string, amount int64) error
 	// ReserveRefund reserves b for a new refund, as AdjustBalances(b,
 	// Reserve) does, and takes the order's next refund sequence number
 	// (its refund counter, incremented), in one step so that a store that

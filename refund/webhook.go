@@ -33,7 +33,7 @@ const (
 // EventTypes lists the types an endpoint may subscribe to.
 var EventTypes = []string{EventRefundCreated, EventRefundSucceeded, EventRefundFailed, EventRefundCanceled,
 	EventRefundReversed, EventRefundRequiresReview, EventRefundDiscrepancy, EventOrderVoided, EventOrderChargedBack,
-	EventOrderChargebackApplied, EventRefundRequiresApproval, EventRefundApproved, EventRefundRejected}
+	EventOrderChargebackApplied, EventOrderVoidApplied, EventRefundRequiresApproval, EventRefundApproved, EventRefundRejected}
 
 // MaxWebhookEndpoints bounds a merchant's endpoints: each event fans out to
 // all of them inside the refund's transaction.

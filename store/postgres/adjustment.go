@@ -68,22 +68,23 @@ func (t *tx) ListOrderAdjustments(ctx context.Context, merchantID, orderID strin
 		WHERE order_id = $1 AND merchant_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3`, scanAdjustment, orderID, merchantID, limit)
 }
 
-// ListOwedChargebacks returns the order's chargebacks applied in part,
-// oldest first.
-func (t *tx) ListOwedChargebacks(ctx context.Context, orderID string) ([]*refund.OrderAdjustment, error) {
-	return queryAll(ctx, t, "list owed chargebacks", `SELECT `+adjustmentColumns+` FROM order_adjustments
-		WHERE order_id = $1 AND kind = $2 AND applied_amount < amount ORDER BY id`, scanAdjustment, orderID, refund.AdjustmentChargeback)
+// ListOwedAdjustments returns the order's voids and chargebacks applied
+// in part, oldest first.
+func (t *tx) ListOwedAdjustments(ctx context.Context, orderID string) ([]*refund.OrderAdjustment, error) {
+	return queryAll(ctx, t, "list owed adjustments", `SELECT `+adjustmentColumns+` FROM order_adjustments
+		WHERE order_id = $1 AND applied_amount < amount ORDER BY created_at, id`, scanAdjustment, orderID)
 }
 
-// ApplyOwedChargeback adds amount to a chargeback's applied amount.
-func (t *tx) ApplyOwedChargeback(ctx context.Context, id string, amount int64) error {
-	n, err := t.exec(ctx, "apply owed chargeback", `UPDATE order_adjustments SET applied_amount = applied_amount + $1
-		WHERE id = $2 AND kind = $3 AND $1 > 0 AND applied_amount + $1 <= amount`, amount, id, refund.AdjustmentChargeback)
+// ApplyOwedAdjustment adds amount to a void's or chargeback's applied
+// amount.
+func (t *tx) ApplyOwedAdjustment(ctx context.Context, id string, amount int64) error {
+	n, err := t.exec(ctx, "apply owed adjustment", `UPDATE order_adjustments SET applied_amount = applied_amount + $1
+		WHERE id = $2 AND $1 > 0 AND applied_amount + $1 <= amount`, amount, id)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		return refund.Errorf(refund.ENotFound, "", "chargeback %s does not owe %d", id, amount)
+		return refund.Errorf(refund.ENotFound, "", "adjustment %s does not owe %d", id, amount)
 	}
 	return nil
 }

@@ -128,46 +128,52 @@ var adjustmentTests = []test{
 			t.Fatalf("another merchant lists %+v", got)
 		}
 	}},
-	{"OwedChargebacks", func(t *testing.T, f *fixture) {
-		// Chargebacks applied in part, oldest first; a void, a chargeback
-		// applied in full and another order's are not owed.
+	{"OwedAdjustments", func(t *testing.T, f *fixture) {
+		// Voids and chargebacks applied in part, oldest first (by when
+		// they were recorded: ids of different kinds have different
+		// prefixes, void_ after cb_); one applied in full and another
+		// order's are not owed.
 		m := f.mustCreateMerchant()
 		o, other := f.mustCreateOrder(m.ID), f.mustCreateOrder(m.ID)
-		add := func(order *refund.Order, kind string, amount, applied int64) *refund.OrderAdjustment {
-			a := &refund.OrderAdjustment{ID: f.id("cb"), MerchantID: m.ID, OrderID: order.ID, Kind: kind,
-				Amount: amount, Applied: applied, Currency: "SAR", CreatedAt: t0}
+		add := func(order *refund.Order, kind string, amount, applied int64, at time.Duration) *refund.OrderAdjustment {
+			prefix := map[string]string{refund.AdjustmentVoid: "void", refund.AdjustmentChargeback: "cb"}[kind]
+			a := &refund.OrderAdjustment{ID: f.id(prefix), MerchantID: m.ID, OrderID: order.ID, Kind: kind,
+				Amount: amount, Applied: applied, Currency: "SAR", CreatedAt: t0.Add(at)}
 			f.mustUpdate(func(tx refund.Tx) error { return tx.InsertOrderAdjustment(f.ctx, a) })
 			return a
 		}
-		first := add(o, refund.AdjustmentChargeback, 5000, 1000)
-		add(o, refund.AdjustmentChargeback, 3000, 3000)
-		add(o, refund.AdjustmentVoid, 2000, 0)
-		add(other, refund.AdjustmentChargeback, 4000, 0)
-		second := add(o, refund.AdjustmentChargeback, 2000, 0)
+		first := add(o, refund.AdjustmentChargeback, 5000, 1000, 0)
+		add(o, refund.AdjustmentChargeback, 3000, 3000, 0)
+		void := add(o, refund.AdjustmentVoid, 2000, 0, time.Second)
+		add(o, refund.AdjustmentVoid, 1000, 1000, time.Second)
+		add(other, refund.AdjustmentChargeback, 4000, 0, 0)
+		second := add(o, refund.AdjustmentChargeback, 2000, 0, 2*time.Second)
 		owed := func() []*refund.OrderAdjustment {
 			var got []*refund.OrderAdjustment
 			f.mustView(func(tx refund.Tx) (err error) {
-				got, err = tx.ListOwedChargebacks(f.ctx, o.ID)
+				got, err = tx.ListOwedAdjustments(f.ctx, o.ID)
 				return err
 			})
 			return got
 		}
 		got := owed()
-		if len(got) != 2 {
-			t.Fatalf("%d owed chargebacks, want 2", len(got))
+		if len(got) != 3 {
+			t.Fatalf("%d owed adjustments, want 3", len(got))
 		}
 		wantSame(t, "first owed", got[0], first)
-		wantSame(t, "second owed", got[1], second)
+		wantSame(t, "owed void", got[1], void)
+		wantSame(t, "second owed", got[2], second)
 		// Applied never passes the amount: 4000 more is refused whole.
-		wantCode(t, f.update(func(tx refund.Tx) error { return tx.ApplyOwedChargeback(f.ctx, first.ID, 4001) }), refund.ENotFound)
-		wantCode(t, f.update(func(tx refund.Tx) error { return tx.ApplyOwedChargeback(f.ctx, first.ID, 0) }), refund.ENotFound)
-		f.mustUpdate(func(tx refund.Tx) error { return tx.ApplyOwedChargeback(f.ctx, first.ID, 4000) })
-		if got = owed(); len(got) != 1 || got[0].ID != second.ID {
-			t.Fatalf("owed after the first was applied in full: %d, want the second alone", len(got))
+		wantCode(t, f.update(func(tx refund.Tx) error { return tx.ApplyOwedAdjustment(f.ctx, first.ID, 4001) }), refund.ENotFound)
+		wantCode(t, f.update(func(tx refund.Tx) error { return tx.ApplyOwedAdjustment(f.ctx, first.ID, 0) }), refund.ENotFound)
+		f.mustUpdate(func(tx refund.Tx) error { return tx.ApplyOwedAdjustment(f.ctx, first.ID, 4000) })
+		if got = owed(); len(got) != 2 || got[0].ID != void.ID || got[1].ID != second.ID {
+			t.Fatalf("owed after the first was applied in full: %d, want the void and the second", len(got))
 		}
-		f.mustUpdate(func(tx refund.Tx) error { return tx.ApplyOwedChargeback(f.ctx, second.ID, 1500) })
-		if got = owed(); len(got) != 1 || got[0].Applied != 1500 {
-			t.Fatalf("owed after 1500 of the second: %+v", got)
+		f.mustUpdate(func(tx refund.Tx) error { return tx.ApplyOwedAdjustment(f.ctx, void.ID, 2000) })
+		f.mustUpdate(func(tx refund.Tx) error { return tx.ApplyOwedAdjustment(f.ctx, second.ID, 1500) })
+		if got = owed(); len(got) != 1 || got[0].ID != second.ID || got[0].Applied != 1500 {
+			t.Fatalf("owed after the void in full and 1500 of the second: %+v", got)
 		}
 	}},
 }
