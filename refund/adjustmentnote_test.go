@@ -354,3 +354,62 @@ func TestAdjustmentNote_RefundsAfterAVoid(t *testing.T) {
 		}
 	})
 }
+
+// TestAdjustmentNote_OwedVoidPartGetsItsOwnNote: a void the processor
+// notified while a refund held the room is credited for what it applied;
+// when that refund fails or is reversed and the rest of the void is
+// applied, the rest gets its own note, after the refund's note is voided
+// or taken back, so the notes credit exactly the invoice, never more.
+func TestAdjustmentNote_OwedVoidPartGetsItsOwnNote(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		for _, end := range []processor.Status{processor.Declined, processor.Reversed} {
+			t.Run(string(end), func(t *testing.T) {
+				proc := newLateProcessor()
+				h := invoicedHarness(t, open, proc)
+				o, err := h.svc.CreateOrder(h.ctx, h.p, refund.OrderInput{Currency: "SAR", Amount: 10000, PaymentMethod: "card",
+					Items: []refund.ItemInput{{ID: "a", Qty: 1, UnitAmount: 10000}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](8000)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if end == processor.Reversed {
+					proc.execute(r.ID)
+					if r, err := h.svc.SyncRefund(h.ctx, h.p, r.ID); err != nil || r.Status != refund.StatusSucceeded {
+						t.Fatalf("%v %v, want succeeded", r.Status, err)
+					}
+				}
+				out, err := h.svc.ApplyNotification(h.ctx, refund.Notification{ID: "msg_1", Type: refund.NotifyOrderVoided,
+					OrderID: o.ID, Amount: 10000, ProcessorReference: "VD-1"})
+				if err != nil || !out.Applied {
+					t.Fatalf("the void: %+v %v", out, err)
+				}
+				if notes := h.adjustmentNotes(o.ID, out.Object); len(notes) != 1 || notes[0].TotalAmount != 2000 {
+					t.Fatalf("%d notes of the void; want one of what it applied, 2000", len(notes))
+				}
+				h.clk.Advance(time.Hour)
+				proc.mu.Lock()
+				proc.results[r.ID] = processor.Result{Status: end, ResponseCode: "05"}
+				proc.mu.Unlock()
+				if r, err := h.svc.SyncRefund(h.ctx, h.p, r.ID); err != nil || r.Status == refund.StatusSucceeded || r.Status == refund.StatusProcessing {
+					t.Fatalf("%v %v, want the refund ended", r.Status, err)
+				}
+				if got := h.getOrder(o.ID); got.VoidedAmount != 10000 {
+					t.Fatalf("voided %d, want all 10000 once the refund gave its room back", got.VoidedAmount)
+				}
+				notes := h.adjustmentNotes(o.ID, out.Object)
+				if len(notes) != 2 || notes[0].TotalAmount != 2000 || notes[1].TotalAmount != 8000 {
+					t.Fatalf("%d notes of the void; want 2000, then 8000 for the part applied later", len(notes))
+				}
+				wantNoteAsSettled(t, notes[1], h.clk.Now())
+				wantCreditedAsNotes(t, h.st, h.p.MerchantID, o.ID)
+				tax := invoiceOfOrder(t, h.svc, h.p, o.ID, refund.InvoiceSale)
+				if tax.Lines[0].Credited != tax.TotalAmount {
+					t.Fatalf("the notes credit %d of the invoice's %d", tax.Lines[0].Credited, tax.TotalAmount)
+				}
+			})
+		}
+	})
+}
