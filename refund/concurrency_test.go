@@ -2,6 +2,7 @@ package refund_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -132,6 +133,34 @@ func (p *ledgerProcessor) reverse(key string) bool {
 	}
 	p.reversed[key] = true
 	return true
+}
+
+// lossyStore, once armed, loses the answer of one Update in eight after
+// it committed: a node that crashed, or whose connection broke, before it
+// heard the COMMIT's answer. Whoever called sees an error for a change
+// that was made.
+type lossyStore struct {
+	refund.Store
+	armed atomic.Bool
+	mu    sync.Mutex
+	rng   *rand.Rand
+	lost  int
+}
+
+var errLostCommit = errors.New("connection lost during COMMIT")
+
+func (s *lossyStore) Update(ctx context.Context, fn func(refund.Tx) error) error {
+	err := s.Store.Update(ctx, fn)
+	if err != nil || !s.armed.Load() {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rng.IntN(8) > 0 {
+		return nil
+	}
+	s.lost++
+	return errLostCommit
 }
 
 // twoNodeHarness is one merchant on two Services sharing one database
@@ -290,7 +319,9 @@ func (th *twoNodeHarness) eventsOf() map[string]int {
 // notifying their success and reversal, voids and chargebacks notified
 // (redelivered to both nodes) and asked for through the API, cancels,
 // approvals and rejections, syncs, and both nodes' workers (retries,
-// approval expiries, status sweeps) while the clock moves. After the
+// approval expiries, status sweeps) while the clock moves, the second
+// node losing the answers of some of its commits (the client retries a
+// refund it sent with a key, the processor redelivers). After the
 // workers have settled everything, the books must agree with the
 // processor's ledger: every refund it executed is succeeded (reversed
 // when it reversed it), none it did not is, no refund canceled or
@@ -300,7 +331,7 @@ func (th *twoNodeHarness) eventsOf() map[string]int {
 func TestConcurrency_OrderOperationsOnTwoNodes(t *testing.T) {
 	rounds := 12
 	if raceEnabled {
-		rounds = 5
+		rounds = 4
 	}
 	for _, k := range twoNodes {
 		t.Run(k.name, func(t *testing.T) {
@@ -320,7 +351,11 @@ func TestConcurrency_OrderOperationsOnTwoNodes(t *testing.T) {
 				}
 			})
 			proc := newLedgerProcessor(seed)
-			th := newTwoNodes(t, k.open(t), proc, func(c *refund.Config) {
+			// The second node loses answers of its commits.
+			stores := k.open(t)
+			lossy := &lossyStore{Store: stores[1], rng: rand.New(rand.NewPCG(seed, 3))}
+			stores[1] = lossy
+			th := newTwoNodes(t, stores, proc, func(c *refund.Config) {
 				c.SweepAges = []time.Duration{time.Minute, 3 * time.Minute}
 				c.ReviewPoll = time.Minute
 				c.MaxAttempts = 3
@@ -339,20 +374,20 @@ func TestConcurrency_OrderOperationsOnTwoNodes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				th.runRound(t, rng, proc, o.ID, name)
+				th.runRound(t, rng, proc, lossy, o.ID, name)
 			}
 		})
 	}
 }
 
-func (th *twoNodeHarness) runRound(t *testing.T, rng *rand.Rand, proc *ledgerProcessor, orderID, name string) {
+func (th *twoNodeHarness) runRound(t *testing.T, rng *rand.Rand, proc *ledgerProcessor, lossy *lossyStore, orderID, name string) {
 	ctx := th.ctx
 	var mu sync.Mutex
 	var ids []string
 	known := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(ids) }
 	var fail atomic.Pointer[string]
-	unexpected := func(what string, err error, allowed ...string) {
-		if err == nil || slices.Contains(allowed, refund.ErrorCode(err)) {
+	unexpected := func(n int, what string, err error, allowed ...string) {
+		if err == nil || slices.Contains(allowed, refund.ErrorCode(err)) || n == 1 && errors.Is(err, errLostCommit) {
 			return
 		}
 		msg := fmt.Sprintf("%s: %s: %v", name, what, err)
@@ -383,8 +418,15 @@ func (th *twoNodeHarness) runRound(t *testing.T, rng *rand.Rand, proc *ledgerPro
 			n := (node + c) % 2
 			ops = append(ops, func() {
 				r, err := th.nodes[n].CreateRefund(ctx, th.ps[n], in)
+				if errors.Is(err, errLostCommit) && in.IdempotencyKey != "" {
+					// The client, answered an error, retries with its key
+					// on the other node: answered the refund its first try
+					// made, never a second one.
+					n = 0
+					r, err = th.nodes[n].CreateRefund(ctx, th.ps[n], in)
+				}
 				defer once.Do(func() { close(firstCreated) })
-				unexpected("create refund", err, append(refusals, refund.EIdempotencyKeyInUse)...)
+				unexpected(n, "create refund", err, append(refusals, refund.EIdempotencyKeyInUse)...)
 				if err == nil {
 					mu.Lock()
 					if !slices.Contains(ids, r.ID) {
@@ -407,9 +449,13 @@ func (th *twoNodeHarness) runRound(t *testing.T, rng *rand.Rand, proc *ledgerPro
 			for c := range copies {
 				n := (i + c) % 2
 				ops = append(ops, func() {
-					_, err := th.nodes[n].ApplyNotification(ctx, refund.Notification{ID: "msg_" + ref, Type: typ, OrderID: orderID,
-						Amount: amount, ProcessorReference: ref})
-					unexpected("notified "+typ, err)
+					note := refund.Notification{ID: "msg_" + ref, Type: typ, OrderID: orderID, Amount: amount, ProcessorReference: ref}
+					_, err := th.nodes[n].ApplyNotification(ctx, note)
+					if errors.Is(err, errLostCommit) {
+						// The sender, answered an error, delivers it again.
+						_, err = th.nodes[0].ApplyNotification(ctx, note)
+					}
+					unexpected(n, "notified "+typ, err)
 				})
 			}
 			if rng.IntN(3) == 0 {
@@ -421,7 +467,7 @@ func (th *twoNodeHarness) runRound(t *testing.T, rng *rand.Rand, proc *ledgerPro
 						adjust = th.nodes[n].ChargebackOrder
 					}
 					_, _, err := adjust(ctx, th.ps[n], orderID, refund.AdjustmentInput{Amount: amount, ProcessorReference: ref})
-					unexpected("API "+typ, err, refund.EAmountExceedsRefundable)
+					unexpected(n, "API "+typ, err, refund.EAmountExceedsRefundable)
 				})
 			}
 		default:
@@ -432,7 +478,7 @@ func (th *twoNodeHarness) runRound(t *testing.T, rng *rand.Rand, proc *ledgerPro
 					adjust = th.nodes[n].ChargebackOrder
 				}
 				_, _, err := adjust(ctx, th.ps[n], orderID, refund.AdjustmentInput{Amount: amount})
-				unexpected("API "+typ, err, refund.EAmountExceedsRefundable)
+				unexpected(n, "API "+typ, err, refund.EAmountExceedsRefundable)
 			})
 		}
 	}
@@ -451,16 +497,16 @@ func (th *twoNodeHarness) runRound(t *testing.T, rng *rand.Rand, proc *ledgerPro
 			switch what {
 			case 0:
 				_, err = th.nodes[n].CancelRefund(ctx, th.ps[n], id)
-				unexpected("cancel", err, refund.ERefundNotCancelable, refund.EConflict)
+				unexpected(n, "cancel", err, refund.ERefundNotCancelable, refund.EConflict)
 			case 1:
 				_, err = th.nodes[n].ApproveRefund(ctx, th.checker, id)
-				unexpected("approve", err, refund.ERefundNotAwaitingApproval, refund.EConflict)
+				unexpected(n, "approve", err, refund.ERefundNotAwaitingApproval, refund.EConflict)
 			case 2:
 				_, err = th.nodes[n].RejectRefund(ctx, th.checker, id, "no")
-				unexpected("reject", err, refund.ERefundNotAwaitingApproval, refund.EConflict)
+				unexpected(n, "reject", err, refund.ERefundNotAwaitingApproval, refund.EConflict)
 			case 3:
 				_, err = th.nodes[n].SyncRefund(ctx, th.ps[n], id)
-				unexpected("sync", err, refund.EProcessorUnavailable)
+				unexpected(n, "sync", err, refund.EProcessorUnavailable)
 			}
 		})
 	}
@@ -482,7 +528,7 @@ func (th *twoNodeHarness) runRound(t *testing.T, rng *rand.Rand, proc *ledgerPro
 				typ = refund.NotifyRefundReversed
 			}
 			_, err := th.nodes[n].ApplyNotification(ctx, refund.Notification{ID: "msg_" + key + typ, Type: typ, RefundID: key})
-			unexpected("notified "+typ, err)
+			unexpected(n, "notified "+typ, err)
 		})
 	}
 	// Both nodes' workers, the clock moving under them.
@@ -491,15 +537,17 @@ func (th *twoNodeHarness) runRound(t *testing.T, rng *rand.Rand, proc *ledgerPro
 		ops = append(ops, func() {
 			th.clk.Advance(40 * time.Second)
 			_, err := th.nodes[n].ProcessDue(ctx, 20, 2)
-			unexpected("worker", err)
+			unexpected(n, "worker", err)
 		})
 	}
 	rng.Shuffle(len(ops), func(i, j int) { ops[i], ops[j] = ops[j], ops[i] })
 	var wg sync.WaitGroup
+	lossy.armed.Store(true)
 	for _, op := range ops {
 		wg.Go(op)
 	}
 	wg.Wait()
+	lossy.armed.Store(false)
 	if msg := fail.Load(); msg != nil {
 		t.Fatal(*msg)
 	}
@@ -533,7 +581,10 @@ func (th *twoNodeHarness) runRound(t *testing.T, rng *rand.Rand, proc *ledgerPro
 		if cs, ok := th.st.(refund.CountingStore); ok {
 			retries = cs.Counts().Retries
 		}
-		t.Logf("%s: %v retries %d", name, st, retries)
+		lossy.mu.Lock()
+		lost := lossy.lost
+		lossy.mu.Unlock()
+		t.Logf("%s: %v; store retries %d, commits whose answer was lost %d", name, st, retries, lost)
 	}
 	proc.mu.Lock()
 	defer proc.mu.Unlock()
