@@ -364,3 +364,43 @@ func TestProcessorNotifications_AdjustmentAgainWithAnotherAmount(t *testing.T) {
 		})
 	}
 }
+
+// TestProcessorNotifications_VoidTakesTheRoomACanceledRefundGivesBack: the
+// processor notifies a void of the whole order while a queued refund of
+// 60.00 holds its room: 40.00 is applied and 60.00 listed as
+// void_not_applied. The merchant then cancels the refund. Its room was
+// free to refund again, though the processor says it voided that money;
+// the void now takes it (order.void_applied), the discrepancy goes to
+// zero, and a new refund is refused.
+func TestProcessorNotifications_VoidTakesTheRoomACanceledRefundGivesBack(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			secret := newSecret(t)
+			s := b.start(t, func(c *server.Config) { c.ProcessorWebhookSecret = secret })
+			order := s.mustOrder(cardOrder("4444", 10000))
+			r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 6000, "queue": true})
+			if r.status != http.StatusCreated || r.str("status") != "pending" {
+				t.Fatalf("queued refund: %d %s", r.status, r.raw)
+			}
+			void := map[string]any{"type": "order.voided", "data": map[string]any{"order_id": order, "amount": 10000, "reference": "VD-1"}}
+			if got := s.notify(secret, "msg_void", void); got.status != 200 || got.get("applied") != true {
+				t.Fatalf("the void: %d %s", got.status, got.raw)
+			}
+			if c := s.do("POST", "/v1/refunds/"+r.str("id")+"/cancel", s.key, nil); c.status != 200 || c.str("status") != "canceled" {
+				t.Fatalf("cancel: %d %s", c.status, c.raw)
+			}
+			if o := s.do("GET", "/v1/orders/"+order, s.key, nil); o.num("voided_amount") != 10000 || o.num("refundable_amount") != 0 {
+				t.Fatalf("order after the cancel: %s; want all 10000 voided, nothing refundable", o.raw)
+			}
+			expectError(t, s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 1}),
+				http.StatusUnprocessableEntity, "amount_exceeds_refundable")
+			d := s.do("GET", "/v1/discrepancies?kind=void_not_applied", s.key, nil)
+			if data, _ := d.get("data").([]any); d.status != 200 || len(data) != 1 || fmt.Sprint(data[0].(map[string]any)["amount"]) != "0" {
+				t.Fatalf("discrepancies: %d %s; want the void's, down to 0", d.status, d.raw)
+			}
+			if e := s.do("GET", "/v1/events?type=order.void_applied", s.key, nil); len(e.get("data").([]any)) != 1 {
+				t.Fatalf("order.void_applied events: %s; want one", e.raw)
+			}
+		})
+	}
+}
