@@ -135,7 +135,9 @@ type Tx interface {
 	// chargebacks, newest first (by CreatedAt, then id), at most limit.
 	ListOrderAdjustments(ctx context.Context, merchantID, orderID string, limit int) ([]*OrderAdjustment, error)
 	// ListOwedAdjustments returns the order's voids and chargebacks
-	// applied in part (Applied < Amount), oldest first (by id).
+	// applied in part (Applied < Amount), oldest first: by when they were
+	// recorded, then id (the two kinds' ids have different prefixes, so
+	// ids alone do not order them).
 	ListOwedAdjustments(ctx context.Context, orderID string) ([]*OrderAdjustment, error)
 	// ApplyOwedAdjustment adds amount to void or chargeback id's Applied,
 	// never past its Amount. Returns ENotFound when that does not fit.
