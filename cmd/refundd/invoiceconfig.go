@@ -38,6 +38,9 @@ func runInvoiceConfigGet(ctx context.Context, args []string, stdout, stderr io.W
 		return usageError("invoice-config get needs --merchant ID")
 	}
 	return withService(ctx, *db, func(svc *refund.Service) error {
+		if _, err := svc.GetMerchant(ctx, *merchant); err != nil {
+			return err // see runInvoiceConfigSet
+		}
 		c, err := svc.GetInvoiceConfig(ctx, invoicingOperator(*merchant))
 		if err != nil {
 			return err
@@ -89,6 +92,12 @@ func runInvoiceConfigSet(ctx context.Context, args []string, stdout, stderr io.W
 		in.ZATCAEnabled = zatca
 	}
 	return withService(ctx, *db, func(svc *refund.Service) error {
+		// The core takes the merchant of an API key as given, where it
+		// exists; an operator's --merchant may name none, and the store
+		// then answers with its foreign key (set) or the defaults (get).
+		if _, err := svc.GetMerchant(ctx, *merchant); err != nil {
+			return err
+		}
 		c, err := svc.UpdateInvoiceConfig(ctx, invoicingOperator(*merchant), in)
 		if err != nil {
 			return err

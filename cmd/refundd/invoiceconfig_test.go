@@ -87,6 +87,30 @@ func TestCLI_InvoiceConfig(t *testing.T) {
 	}
 }
 
+// TestCLI_InvoiceConfigUnknownMerchant: a merchant id that names no
+// merchant is refused in words, by get as by set, and nothing is written.
+func TestCLI_InvoiceConfigUnknownMerchant(t *testing.T) {
+	t.Parallel()
+	db := sqlitetest.URL(t)
+	if code, _, errOut := runCLI(t, "migrate", "--db", db); code != 0 {
+		t.Fatalf("migrate: %d %s", code, errOut)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"Get", []string{"invoice-config", "get", "--db", db, "--merchant", "mer_nosuch"}},
+		{"Set", []string{"invoice-config", "set", "--db", db, "--merchant", "mer_nosuch", "--seller-crn", "1010010000"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tc.args...)
+			if code != 1 || out != "" || !strings.Contains(errOut, `merchant "mer_nosuch" not found`) || strings.Contains(errOut, "sqlite") {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 1 and the merchant named as not found", code, out, errOut)
+			}
+		})
+	}
+}
+
 func equalJSON(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
