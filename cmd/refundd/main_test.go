@@ -531,6 +531,13 @@ func TestCLI_Users(t *testing.T) {
 	if code, _, errOut = runCLI(t, "user", "totp", "--db", db, "--code", "12345", uc.User.ID); code != 1 || !strings.Contains(errOut, "the code is not from the new secret") {
 		t.Fatalf("user totp --code with a wrong code: %d %s", code, errOut)
 	}
+	// An empty --code (a shell variable not set) is a mistake, not a
+	// start: the secret the user scanned must stay waiting (the
+	// confirmation below takes a code from it).
+	if code, out, errOut = runCLI(t, "user", "totp", "--db", db, "--code", "", uc.User.ID); code != 2 || strings.Contains(out, "otpauth://") ||
+		!strings.Contains(errOut, "--code") {
+		t.Fatalf("user totp --code '': %d %s %s, want a usage error", code, out, errOut)
+	}
 	totpCode, err := credential.Code(link.Query().Get("secret"), time.Now())
 	if err != nil {
 		t.Fatal(err)

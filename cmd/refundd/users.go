@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"io"
 	"os"
 
@@ -90,6 +91,13 @@ func runUserChange(ctx context.Context, what string, args []string, stdout, stde
 		return usageError("user " + what + " takes one USER_ID")
 	}
 	id := fs.Arg(0)
+	codeGiven := false
+	fs.Visit(func(f *flag.Flag) { codeGiven = codeGiven || f.Name == "code" })
+	if codeGiven && *code == "" {
+		// Read as no code, it would start over: a new secret in place of
+		// the one the user has just scanned.
+		return usageError("user totp --code needs the code the authenticator app shows; leave --code out to start with a new secret")
+	}
 	var pw string
 	if pwEnv != nil {
 		// Refused before the database is opened, as user create does.
