@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/mail"
 	"slices"
 	"strings"
@@ -204,6 +205,10 @@ func (s *Service) ChangeUser(ctx context.Context, id string, change func(u *User
 	return s.changeUser(ctx, id, change, nil)
 }
 
+// errUnchanged, returned by a change given to changeUser, says the user
+// is already as asked: nothing is written and the sessions stay.
+var errUnchanged = errors.New("refund: user unchanged")
+
 // changeUser is ChangeUser, running also (when not nil) in the same
 // transaction.
 func (s *Service) changeUser(ctx context.Context, id string, change func(u *User) error, also func(tx Tx, u *User) error) (*User, error) {
@@ -212,7 +217,9 @@ func (s *Service) changeUser(ctx context.Context, id string, change func(u *User
 		if u, err = tx.GetUser(ctx, id); err != nil {
 			return err
 		}
-		if err := change(u); err != nil {
+		if err := change(u); err == errUnchanged {
+			return nil
+		} else if err != nil {
 			return err
 		}
 		u.UpdatedAt = s.now()
@@ -234,16 +241,15 @@ func (s *Service) changeUser(ctx context.Context, id string, change func(u *User
 // change is audited as user.disable or user.enable, by the operator;
 // asking for the state the user is in changes and records nothing.
 func (s *Service) SetUserDisabled(ctx context.Context, id string, disabled bool) (*User, error) {
-	var changed bool
 	state := map[bool]string{false: "active", true: "disabled"}
 	action := map[bool]string{false: "user.enable", true: "user.disable"}[disabled]
 	return s.changeUser(ctx, id, func(u *User) error {
-		changed, u.Disabled = u.Disabled != disabled, disabled
+		if u.Disabled == disabled {
+			return errUnchanged // an enable must not sign an active user out
+		}
+		u.Disabled = disabled
 		return nil
 	}, func(tx Tx, u *User) error {
-		if !changed {
-			return nil
-		}
 		return s.audit(ctx, tx, Principal{MerchantID: u.MerchantID}, action, "user", u.ID, state[!disabled], state[disabled], "", u.UpdatedAt)
 	})
 }
