@@ -670,7 +670,8 @@ const InitialInvoiceHash = "NWZlY2ViNjZmZmM4NmYzOGQ5NTI3ODZjNmQ2OTZjNzljMmRiYzIz
 // it taken a place, the next document it does receive would show a gap
 // in the counter and name as previous a hash it never saw. Its XML states
 // its serial number as its counter, as documents issued before the chain
-// do; it is never reported.
+// do. It still goes to the reporter, which refuses it (the sandbox names
+// the rule), so its status says why ZATCA never has it.
 func (s *Service) chain(ctx context.Context, tx Tx, inv *Invoice) error {
 	if !s.cfg.Invoicer.Reportable(inv) {
 		inv.ICV, inv.PreviousHash = 0, ""
