@@ -77,8 +77,18 @@ func runInvoiceConfigSet(ctx context.Context, args []string, stdout, stderr io.W
 	if *merchant == "" {
 		return usageError("invoice-config set needs --merchant ID")
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	given, settings := map[string]bool{}, 0
+	fs.Visit(func(f *flag.Flag) {
+		given[f.Name] = true
+		if f.Name != "db" && f.Name != "merchant" {
+			settings++
+		}
+	})
+	if settings == 0 {
+		// Nothing to change: writing the row anyway would audit a change
+		// that is none.
+		return usageError("invoice-config set needs at least one setting to change (--seller-name, --vat-number, --seller-crn, the --seller-* address, --serial-prefix or --zatca-enabled)")
+	}
 	pick := func(name string) *string {
 		if !given[name] {
 			return nil

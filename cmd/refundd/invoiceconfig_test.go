@@ -55,6 +55,7 @@ func TestCLI_InvoiceConfig(t *testing.T) {
 		{"BuildingNotFourDigits", append(append([]string{}, address...), "--seller-building-number", "23"), 1, "seller_building_number"},
 		{"PartOfAnAddress", address[:8], 1, "seller_postal_code is missing"},
 		{"NoMerchant", []string{"--merchant", ""}, 2, "--merchant"},
+		{"NothingToSet", nil, 2, "at least one setting"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := runCLI(t, append([]string{"invoice-config", "set", "--db", db, "--merchant", m}, tc.args...)...)
