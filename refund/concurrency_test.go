@@ -2,6 +2,7 @@ package refund_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -272,6 +273,7 @@ func (th *twoNodeHarness) wantBooksAgree(orderID, name string) (*refund.Order, [
 			chargedBack += a.Applied
 		}
 	}
+	th.wantAdjustmentsTold(adjs.Data, name)
 	if o.RefundedAmount != refunded || o.PendingRefundAmount != pending || o.VoidedAmount != voided || o.ChargedBackAmount != chargedBack {
 		t.Fatalf("%s: order says refunded %d pending %d voided %d charged back %d; its refunds and adjustments add up to %d, %d, %d, %d",
 			name, o.RefundedAmount, o.PendingRefundAmount, o.VoidedAmount, o.ChargedBackAmount, refunded, pending, voided, chargedBack)
@@ -287,6 +289,64 @@ func (th *twoNodeHarness) wantBooksAgree(orderID, name string) (*refund.Order, [
 		}
 	}
 	return o, rs
+}
+
+// wantAdjustmentsTold checks that what each void and chargeback of adjs
+// has applied is what was told of it: the largest applied_amount of its
+// events (order.voided, order.charged_back, refund.discrepancy,
+// order.void_applied, order.chargeback_applied) is its Applied, and what
+// it lacks is its void_not_applied or chargeback_after_refund
+// discrepancy's amount (none when it lacked nothing when recorded).
+func (th *twoNodeHarness) wantAdjustmentsTold(adjs []*refund.OrderAdjustment, name string) {
+	th.t.Helper()
+	t := th.t
+	told := map[string]int64{}
+	for cursor := ""; ; {
+		page, err := th.svc.ListEvents(th.ctx, th.p, refund.EventFilter{Cursor: cursor, Limit: refund.MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Data {
+			var d struct {
+				ID      string `json:"id"`
+				Applied *int64 `json:"applied_amount"`
+			}
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.Applied != nil {
+				told[d.ID] = max(told[d.ID], *d.Applied)
+			}
+		}
+		if !page.HasMore {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	lacks := map[string]int64{}
+	for cursor := ""; ; {
+		page, err := th.svc.ListDiscrepancies(th.ctx, th.p, refund.DiscrepancyFilter{Cursor: cursor, Limit: refund.MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page.Data {
+			if d.Kind == refund.DiscrepancyVoidNotApplied || d.Kind == refund.DiscrepancyChargebackAfterRefund {
+				lacks[d.Reference] += d.Amount
+			}
+		}
+		if !page.HasMore {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	for _, a := range adjs {
+		if got, ok := told[a.ID]; !ok || got != a.Applied {
+			t.Fatalf("%s: %s %s has %d of %d applied; its events told %d (any: %v)", name, a.Kind, a.ID, a.Applied, a.Amount, got, ok)
+		}
+		if lacks[a.ID] != a.Amount-a.Applied {
+			t.Fatalf("%s: %s %s has %d of %d applied; its discrepancy lists %d not applied", name, a.Kind, a.ID, a.Applied, a.Amount, lacks[a.ID])
+		}
+	}
 }
 
 // eventsOf counts the merchant's events by refund and type.
