@@ -370,7 +370,7 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
 func (t *tx) ResplitInvoice(ctx context.Context, inv *refund.Invoice) error {
 	t.forgetInvoices()
 	n, err := t.exec(ctx, "resplit invoice", `UPDATE invoices SET total_amount_excluding_tax = $1, tax_amount = $2,
-		shipping_excluding_tax = $3, shipping_tax_amount = $4 WHERE id = $5 AND status = 'void' AND hash = ''`,
+		shipping_excluding_tax = $3, shipping_tax_amount = $4 WHERE id = $5 AND status = 'void' AND icv = 0 AND hash = ''`,
 		inv.TotalExcludingTax, inv.TaxAmount, inv.ShippingExcludingTax, inv.ShippingTaxAmount, inv.ID)
 	if err != nil {
 		return err

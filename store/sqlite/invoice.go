@@ -275,7 +275,7 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *refund.Invoice) error {
 // ResplitInvoice writes a void, unchained note's VAT split.
 func (t *tx) ResplitInvoice(ctx context.Context, inv *refund.Invoice) error {
 	n, err := t.exec(ctx, "resplit invoice", `UPDATE invoices SET total_amount_excluding_tax = ?, tax_amount = ?,
-		shipping_excluding_tax = ?, shipping_tax_amount = ? WHERE id = ? AND status = 'void' AND hash = ''`,
+		shipping_excluding_tax = ?, shipping_tax_amount = ? WHERE id = ? AND status = 'void' AND icv = 0 AND hash = ''`,
 		inv.TotalExcludingTax, inv.TaxAmount, inv.ShippingExcludingTax, inv.ShippingTaxAmount, inv.ID)
 	if err != nil {
 		return err

@@ -459,6 +459,12 @@ var invoiceTests = []test{
 		chained.ICV = 7
 		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateInvoice(f.ctx, &chained) })
 		wantCode(t, resplit(&chained), refund.EConflict)
+		// Sealed outside the chain (a non-SAR order's document): ICV 0,
+		// but sealed all the same.
+		sealed := split
+		sealed.ICV, sealed.Hash = 0, "c2VhbGVk"
+		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateInvoice(f.ctx, &sealed) })
+		wantCode(t, resplit(&sealed), refund.EConflict)
 	}},
 	{"ParentLink", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
