@@ -47,7 +47,12 @@ type Notification struct {
 
 // NotificationOutcome says what a notification changed.
 type NotificationOutcome struct {
-	Applied bool   // false: a repeat, out of order, or about nothing refundd knows
+	// Applied is false for a refund notification that changes nothing (a
+	// repeat, or out of order) and for one about nothing refundd knows. A
+	// void or chargeback delivered again is answered as its first
+	// delivery was, so the sender reads the same answer however often it
+	// retries; that nothing changed the second time shows in the books.
+	Applied bool
 	Object  string // the refund, void or chargeback id
 	Status  string // the refund's status after it, or the adjustment kind
 	Note    string // why nothing changed
