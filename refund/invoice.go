@@ -1131,14 +1131,16 @@ func (in InvoiceConfigInput) checkSeller() error {
 		if f.in == nil {
 			continue
 		}
-		v := strings.TrimSpace(*f.in)
+		v := *f.in
 		if n, ok := digits[f.param]; ok {
+			// Taken as sent, as vat_number is: the API's schema states the
+			// digits alone, and a value it refuses must be refused here.
 			if v != "" && (len(v) != n || !digitsRE.MatchString(v)) {
 				return Errorf(EInvalidRequest, f.param, "%s must be %d digits", f.param, n)
 			}
 			continue
 		}
-		if err := CheckText(f.param, v, 200); err != nil {
+		if err := CheckText(f.param, strings.TrimSpace(v), 200); err != nil {
 			return err
 		}
 	}

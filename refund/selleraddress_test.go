@@ -32,6 +32,8 @@ func TestInvoiceConfig_SellerAddress(t *testing.T) {
 		}{
 			{"CRNNotTenDigits", "seller_crn", refund.InvoiceConfigInput{CRN: s("10100100")}},
 			{"CRNNotDigits", "seller_crn", refund.InvoiceConfigInput{CRN: s("101001000X")}},
+			// The API's schema states the digits alone, as for vat_number.
+			{"CRNWithSpaces", "seller_crn", refund.InvoiceConfigInput{CRN: s(" 1010010000 ")}},
 			{"BuildingNotFourDigits", "seller_building_number", func() refund.InvoiceConfigInput {
 				in := sellerAddressInput()
 				in.BuildingNumber = s("232")
