@@ -42,6 +42,9 @@ type itemRequest struct {
 	UnitAmount int64  `json:"unit_amount"`
 	TaxRate    string `json:"tax_rate"`
 	Taxable    *bool  `json:"taxable"`
+	// TaxExemptionCode is why a zero-rated or untaxed line is not taxed
+	// (ZATCA's VATEX-SA-...); checked by the core against the line.
+	TaxExemptionCode string `json:"tax_exemption_code"`
 }
 
 type vendorRequest struct {
@@ -57,7 +60,7 @@ func (o orderRequest) input() refund.OrderInput {
 		Customer: o.Customer, Description: o.Description, Processor: o.Processor, ProcessorOrderID: o.ProcessorOrderID}
 	for _, it := range o.Items {
 		in.Items = append(in.Items, refund.ItemInput{ID: it.ID, SKU: it.SKU, NameEN: it.NameEN, NameAR: it.NameAR,
-			Qty: it.Qty, UnitAmount: it.UnitAmount, TaxRate: it.TaxRate, Taxable: it.Taxable})
+			Qty: it.Qty, UnitAmount: it.UnitAmount, TaxRate: it.TaxRate, Taxable: it.Taxable, ExemptionCode: it.TaxExemptionCode})
 	}
 	for _, v := range o.Vendors {
 		in.Vendors = append(in.Vendors, refund.VendorInput{ID: v.ID, Name: v.Name, IBAN: v.IBAN, Amount: v.Amount})
@@ -94,19 +97,21 @@ type orderJSON struct {
 }
 
 type itemJSON struct {
-	ID             string `json:"id"`
-	SKU            string `json:"sku"`
-	NameEN         string `json:"name_en"`
-	NameAR         string `json:"name_ar"`
-	Qty            int64  `json:"qty"`
-	UnitAmount     int64  `json:"unit_amount"`
-	TaxRate        string `json:"tax_rate"`
-	Taxable        bool   `json:"taxable"`
-	Amount         int64  `json:"amount"`
-	RefundedQty    int64  `json:"refunded_qty"`
-	PendingQty     int64  `json:"pending_qty"`
-	RefundedAmount int64  `json:"refunded_amount"`
-	PendingAmount  int64  `json:"pending_amount"`
+	ID         string `json:"id"`
+	SKU        string `json:"sku"`
+	NameEN     string `json:"name_en"`
+	NameAR     string `json:"name_ar"`
+	Qty        int64  `json:"qty"`
+	UnitAmount int64  `json:"unit_amount"`
+	TaxRate    string `json:"tax_rate"`
+	Taxable    bool   `json:"taxable"`
+	// TaxExemptionCode is null when the order did not give one.
+	TaxExemptionCode *string `json:"tax_exemption_code"`
+	Amount           int64   `json:"amount"`
+	RefundedQty      int64   `json:"refunded_qty"`
+	PendingQty       int64   `json:"pending_qty"`
+	RefundedAmount   int64   `json:"refunded_amount"`
+	PendingAmount    int64   `json:"pending_amount"`
 }
 
 type vendorJSON struct {
@@ -142,7 +147,7 @@ func orderOut(o *refund.Order) orderJSON {
 		Processor: nullable(o.ProcessorAccountID), ProcessorOrderID: nullable(o.ProcessorOrderID)}
 	for _, it := range o.Items {
 		j.Items = append(j.Items, itemJSON{ID: it.ID, SKU: it.SKU, NameEN: it.NameEN, NameAR: it.NameAR, Qty: it.Qty,
-			UnitAmount: it.UnitAmount, TaxRate: it.TaxRate, Taxable: it.Taxable, Amount: it.Amount,
+			UnitAmount: it.UnitAmount, TaxRate: it.TaxRate, Taxable: it.Taxable, TaxExemptionCode: nullable(it.ExemptionCode), Amount: it.Amount,
 			RefundedQty: it.RefundedQty, PendingQty: it.PendingQty, RefundedAmount: it.RefundedAmount, PendingAmount: it.PendingAmount})
 	}
 	for _, v := range o.Vendors {

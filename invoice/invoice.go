@@ -12,9 +12,11 @@
 // Where the seeds are silent:
 //   - An untaxed order line (taxable false) is invoiced at 0%, VAT category
 //     O (outside the scope of VAT, exemption code VATEX-SA-OOS); a taxed
-//     line at 0% is category Z (VATEX-SA-32, export of goods: an order
-//     line does not say why it is zero-rated, see exemptionCode), any
-//     other rate S. Each code's reason text is ZATCA's.
+//     line at 0% is category Z (VATEX-SA-32, export of goods, see
+//     exemptionCode), any other rate S, unless the order line gives its
+//     own exemption code (refund.Item.ExemptionCode): a Z code on a line
+//     at 0%, or an E code (category E, exempt) or VATEX-SA-OOS on an
+//     untaxed one. Each code's reason text is ZATCA's.
 //   - The part of an order's amount its lines do not cover is invoiced as
 //     shipping, taxed at the standard rate (refund.DefaultTaxRate), so the
 //     tax invoice always totals what the customer paid.
@@ -74,7 +76,7 @@ func (is *Issuer) Sale(o *refund.Order, seller refund.Seller) (*refund.Invoice, 
 		}
 		l := refund.InvoiceLine{ItemID: it.ID, SKU: it.SKU, NameEN: it.NameEN, NameAR: it.NameAR, Qty: it.Qty,
 			UnitAmount: it.UnitAmount, Amount: it.Amount, NetAmount: it.Amount, TaxRate: rate.String(), Taxable: it.Taxable,
-			ExemptionCode: exemptionCode(it.Taxable, rate)}
+			ExemptionCode: itemExemption(&it, rate)}
 		l.TotalExcludingTax, l.TaxAmount, _ = money.SplitTaxed(l.NetAmount, rate)
 		inv.Lines = append(inv.Lines, l)
 	}
@@ -241,6 +243,17 @@ func (is *Issuer) Debit(credit *refund.Invoice, seller refund.Seller) (*refund.I
 	}
 	total(inv)
 	return inv, nil
+}
+
+// itemExemption is the exemption code the tax invoice's line of it
+// takes: the one its order line gives (refund.Item.ExemptionCode, checked
+// against the line's category when the order was recorded), else the one
+// every such line gets (exemptionCode).
+func itemExemption(it *refund.Item, rate money.Rate) string {
+	if it.ExemptionCode != "" && (!it.Taxable || rate == 0) {
+		return it.ExemptionCode
+	}
+	return exemptionCode(it.Taxable, rate)
 }
 
 // lineExemption is the exemption code a note's line takes from l, the

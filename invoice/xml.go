@@ -265,8 +265,9 @@ type quantity struct {
 }
 
 // category is the VAT category of a line: S standard, Z zero-rated,
-// O outside the scope of VAT (an untaxed line), with the line's exemption
-// reason code (BT-121) and the text ZATCA's code list gives it (BT-120,
+// O outside the scope of VAT (an untaxed line), E exempt (an untaxed line
+// whose order line gave an exempt code: VATEX-SA-29, -29-7 or -30), with
+// the line's exemption reason code (BT-121) and the text ZATCA's code list gives it (BT-120,
 // BR-KSA-83). A line issued before its code was kept (code "") renders as
 // it was sealed: the code alone, VATEX-SA-32 or VATEX-SA-OOS. An untaxed
 // line's rate is 0.00: ZATCA's BR-KSA-11 takes the rate of an O line if it
@@ -282,13 +283,17 @@ func category(taxable bool, rate money.Rate, code string) taxCategory {
 	}
 	if code != "" && c.ID != "S" {
 		c.Exemption, c.Reason = code, exemptionText(code)
+		if cat, _ := refund.ExemptionCategory(code); cat == "E" {
+			c.ID = "E" // an untaxed line the order says is exempt
+		}
 	}
 	return c
 }
 
 // exemptionCode is the exemption reason code a line gets when its order
-// line says nothing of why it is not taxed at a rate, which is always so
-// today: an order line has a rate and whether it is taxable, no reason.
+// line says nothing of why it is not taxed at a rate (no
+// tax_exemption_code: every order recorded before it was taken, and every
+// order made without it).
 //
 //   - Untaxed (O): VATEX-SA-OOS, the one code ZATCA has for a supply
 //     outside the scope of VAT, whatever the reason.
@@ -301,7 +306,7 @@ func category(taxable bool, rate money.Rate, code string) taxCategory {
 //     already issued state it, and a merchant selling goods, not
 //     services, from the Kingdom at 0 % is most often exporting them. A
 //     merchant whose zero-rated lines are zero-rated for another reason
-//     has no way to say so yet (docs/techrar.md says so).
+//     says so with the line's code (itemExemption).
 func exemptionCode(taxable bool, rate money.Rate) string {
 	switch {
 	case !taxable:
@@ -312,31 +317,9 @@ func exemptionCode(taxable bool, rate money.Rate) string {
 	return ""
 }
 
-// exemptionTexts are the reason texts of ZATCA's exemption codes
-// (BT-120), as the XML implementation standard lists them (11.2.4) and its
-// validator compares them (BR-KSA-83). VATEX-SA-OOS takes the seller's
-// own text: refundd states EN 16931's, "Not subject to VAT".
-var exemptionTexts = map[string]string{
-	"VATEX-SA-29":    "Financial services mentioned in Article 29 of the VAT Regulations",
-	"VATEX-SA-29-7":  "Life insurance services mentioned in Article 29 of the VAT Regulations",
-	"VATEX-SA-30":    "Real estate transactions mentioned in Article 30 of the VAT Regulations",
-	"VATEX-SA-32":    "Export of goods",
-	"VATEX-SA-33":    "Export of services",
-	"VATEX-SA-34-1":  "The international transport of Goods",
-	"VATEX-SA-34-2":  "international transport of passengers",
-	"VATEX-SA-34-3":  "services directly connected and incidental to a Supply of international passenger transport",
-	"VATEX-SA-34-4":  "Supply of a qualifying means of transport",
-	"VATEX-SA-34-5":  "Any services relating to Goods or passenger transportation, as defined in article twenty five of these Regulations",
-	"VATEX-SA-35":    "Medicines and medical equipment",
-	"VATEX-SA-36":    "Qualifying metals",
-	"VATEX-SA-EDU":   "Private education to citizen",
-	"VATEX-SA-HEA":   "Private healthcare to citizen",
-	"VATEX-SA-MLTRY": "supply of qualified military goods",
-	"VATEX-SA-OOS":   "Not subject to VAT",
-}
-
-// exemptionText is code's reason text ("" for a code not in the list).
-func exemptionText(code string) string { return exemptionTexts[code] }
+// exemptionText is code's reason text ("" for a code not in the list):
+// ZATCA's, from refund's list of the codes.
+func exemptionText(code string) string { return refund.ExemptionText(code) }
 
 // percent prints a rate with two decimals, as UBL wants: 15.00.
 func percent(r money.Rate) string {

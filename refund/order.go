@@ -36,6 +36,10 @@ type ItemInput struct {
 	UnitAmount              int64
 	TaxRate                 string // percent; default "15"
 	Taxable                 *bool  // default true
+	// ExemptionCode is why the line is not taxed (optional): a code
+	// of category Z for a line at 0 %, of E or O for an untaxed one
+	// (ExemptionCategory); none on a line taxed at a positive rate.
+	ExemptionCode string
 }
 
 // VendorInput is one vendor split of a new order.
@@ -183,15 +187,40 @@ func validateItems(in []ItemInput, orderAmount int64) ([]Item, error) {
 			}
 		}
 		taxable := it.Taxable == nil || *it.Taxable
+		if err := checkExemption(param("tax_exemption_code"), it.ExemptionCode, taxable, r); err != nil {
+			return nil, err
+		}
 		amount := it.Qty * it.UnitAmount
 		total += amount
 		if total > orderAmount || total < 0 {
 			return nil, Errorf(EInvalidAmount, "items", "items add up to more than the order amount")
 		}
 		items = append(items, Item{ID: it.ID, SKU: it.SKU, NameEN: it.NameEN, NameAR: it.NameAR, Qty: it.Qty,
-			UnitAmount: it.UnitAmount, TaxRate: r.String(), Taxable: taxable, Amount: amount})
+			UnitAmount: it.UnitAmount, TaxRate: r.String(), Taxable: taxable, ExemptionCode: it.ExemptionCode, Amount: amount})
 	}
 	return items, nil
+}
+
+// checkExemption refuses an exemption code refundd does not know, one on
+// a line taxed at a positive rate, and one of another category than the
+// line's: a line at 0 % is zero-rated (Z), an untaxed one exempt (E) or
+// outside the scope of VAT (O).
+func checkExemption(param, code string, taxable bool, rate money.Rate) error {
+	if code == "" {
+		return nil
+	}
+	cat, ok := ExemptionCategory(code)
+	switch {
+	case !ok:
+		return Errorf(EInvalidRequest, param, "tax_exemption_code %q is not one of ZATCA's exemption reason codes refundd knows (VATEX-SA-...)", code)
+	case taxable && rate != 0:
+		return Errorf(EInvalidRequest, param, "tax_exemption_code is for a line not taxed: this one is taxed at %s%%", rate)
+	case taxable && cat != "Z":
+		return Errorf(EInvalidRequest, param, "tax_exemption_code %s is for a line that is not taxable (category %s); a line at 0%% takes a zero-rated code", code, cat)
+	case !taxable && cat == "Z":
+		return Errorf(EInvalidRequest, param, "tax_exemption_code %s is for a zero-rated line; an untaxed line takes an exempt or out-of-scope code", code)
+	}
+	return nil
 }
 
 func validateVendors(in []VendorInput, captured int64) ([]Vendor, error) {

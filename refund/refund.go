@@ -242,14 +242,19 @@ func (o *Order) Refundable() int64 {
 
 // Item is a line of an order. UnitAmount is VAT-inclusive.
 type Item struct {
-	ID             string
-	SKU            string
-	NameEN         string
-	NameAR         string
-	Qty            int64
-	UnitAmount     int64
-	TaxRate        string // percent, "15"
-	Taxable        bool
+	ID         string
+	SKU        string
+	NameEN     string
+	NameAR     string
+	Qty        int64
+	UnitAmount int64
+	TaxRate    string // percent, "15"
+	Taxable    bool
+	// ExemptionCode is why a zero-rated or untaxed line is not taxed:
+	// ZATCA's exemption reason code (VATEX-SA-..., ExemptionCategory),
+	// which its documents' lines state. "" when the order did not say,
+	// and its documents state the code they always have.
+	ExemptionCode  string
 	Amount         int64 // Qty * UnitAmount
 	RefundedQty    int64
 	PendingQty     int64

@@ -65,9 +65,9 @@ func (t *tx) CreateOrder(ctx context.Context, o *refund.Order) error {
 	b := &pgx.Batch{}
 	for i, it := range o.Items {
 		b.Queue(`INSERT INTO order_items (order_id, item_id, position, sku, name_en, name_ar,
-			qty, unit_amount, tax_rate, taxable, amount, refunded_qty, pending_qty, refunded_amount, pending_amount)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			o.ID, it.ID, i, it.SKU, it.NameEN, it.NameAR, it.Qty, it.UnitAmount, it.TaxRate, it.Taxable, it.Amount,
+			qty, unit_amount, tax_rate, taxable, exemption_code, amount, refunded_qty, pending_qty, refunded_amount, pending_amount)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			o.ID, it.ID, i, it.SKU, it.NameEN, it.NameAR, it.Qty, it.UnitAmount, it.TaxRate, it.Taxable, it.ExemptionCode, it.Amount,
 			it.RefundedQty, it.PendingQty, it.RefundedAmount, it.PendingAmount)
 	}
 	for i, v := range o.Vendors {
@@ -170,7 +170,7 @@ func (t *tx) getOrder(ctx context.Context, query string, args []any, name string
 		query += ` FOR NO KEY UPDATE`
 	}
 	b.Queue(query, args...)
-	b.Queue(`SELECT item_id, sku, name_en, name_ar, qty, unit_amount, tax_rate, taxable, amount,
+	b.Queue(`SELECT item_id, sku, name_en, name_ar, qty, unit_amount, tax_rate, taxable, exemption_code, amount,
 		refunded_qty, pending_qty, refunded_amount, pending_amount
 		FROM order_items WHERE order_id = (`+sub+`) ORDER BY position`, args...)
 	b.Queue(`SELECT vendor_id, name, iban, amount, refunded_amount, pending_amount
@@ -198,7 +198,7 @@ func (t *tx) getOrder(ctx context.Context, query string, args []any, name string
 	if err == nil {
 		o.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (refund.Item, error) {
 			var it refund.Item
-			err := r.Scan(&it.ID, &it.SKU, &it.NameEN, &it.NameAR, &it.Qty, &it.UnitAmount, &it.TaxRate, &it.Taxable, &it.Amount,
+			err := r.Scan(&it.ID, &it.SKU, &it.NameEN, &it.NameAR, &it.Qty, &it.UnitAmount, &it.TaxRate, &it.Taxable, &it.ExemptionCode, &it.Amount,
 				&it.RefundedQty, &it.PendingQty, &it.RefundedAmount, &it.PendingAmount)
 			return it, err
 		})

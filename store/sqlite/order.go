@@ -59,9 +59,9 @@ func (t *tx) CreateOrder(ctx context.Context, o *refund.Order) error {
 	}
 	for i, it := range o.Items {
 		if _, err := t.exec(ctx, "create order item", `INSERT INTO order_items (order_id, item_id, position, sku, name_en, name_ar,
-			qty, unit_amount, tax_rate, taxable, amount, refunded_qty, pending_qty, refunded_amount, pending_amount)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			o.ID, it.ID, i, it.SKU, it.NameEN, it.NameAR, it.Qty, it.UnitAmount, it.TaxRate, it.Taxable, it.Amount,
+			qty, unit_amount, tax_rate, taxable, exemption_code, amount, refunded_qty, pending_qty, refunded_amount, pending_amount)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, it.ID, i, it.SKU, it.NameEN, it.NameAR, it.Qty, it.UnitAmount, it.TaxRate, it.Taxable, it.ExemptionCode, it.Amount,
 			it.RefundedQty, it.PendingQty, it.RefundedAmount, it.PendingAmount); err != nil {
 			return err
 		}
@@ -134,7 +134,7 @@ func (t *tx) getOrder(ctx context.Context, query string, args []any, name string
 }
 
 func (t *tx) loadItems(ctx context.Context, o *refund.Order) error {
-	rows, err := t.q.QueryContext(ctx, `SELECT item_id, sku, name_en, name_ar, qty, unit_amount, tax_rate, taxable, amount,
+	rows, err := t.q.QueryContext(ctx, `SELECT item_id, sku, name_en, name_ar, qty, unit_amount, tax_rate, taxable, exemption_code, amount,
 		refunded_qty, pending_qty, refunded_amount, pending_amount
 		FROM order_items WHERE order_id = ? ORDER BY position`, o.ID)
 	if err != nil {
@@ -143,7 +143,7 @@ func (t *tx) loadItems(ctx context.Context, o *refund.Order) error {
 	defer rows.Close()
 	for rows.Next() {
 		var it refund.Item
-		if err := rows.Scan(&it.ID, &it.SKU, &it.NameEN, &it.NameAR, &it.Qty, &it.UnitAmount, &it.TaxRate, &it.Taxable, &it.Amount,
+		if err := rows.Scan(&it.ID, &it.SKU, &it.NameEN, &it.NameAR, &it.Qty, &it.UnitAmount, &it.TaxRate, &it.Taxable, &it.ExemptionCode, &it.Amount,
 			&it.RefundedQty, &it.PendingQty, &it.RefundedAmount, &it.PendingAmount); err != nil {
 			return wrap("get order items", err)
 		}

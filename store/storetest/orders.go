@@ -34,6 +34,24 @@ var orderTests = []test{
 		})
 		wantSame(t, "GetOrderByReference", got, o)
 	}},
+	{"LineExemptionCodes", func(t *testing.T, f *fixture) {
+		// A zero-rated or untaxed line's exemption reason code is kept as
+		// given; a line without one reads back without one.
+		m := f.mustCreateMerchant()
+		o := f.newOrder(m.ID, func(o *refund.Order) {
+			o.Items = []refund.Item{
+				{ID: "med", Qty: 1, UnitAmount: 10000, TaxRate: "0", Taxable: true, Amount: 10000, ExemptionCode: "VATEX-SA-35"},
+				{ID: "ins", Qty: 1, UnitAmount: 10000, TaxRate: "0", Taxable: false, Amount: 10000, ExemptionCode: "VATEX-SA-29-7"},
+				{ID: "box", Qty: 1, UnitAmount: 10000, TaxRate: "0", Taxable: true, Amount: 10000},
+			}
+		})
+		f.mustUpdate(func(tx refund.Tx) error { return tx.CreateOrder(f.ctx, o) })
+		got := f.mustGetOrder(o.ID)
+		wantSame(t, "GetOrder", got, o)
+		if got.Items[0].ExemptionCode != "VATEX-SA-35" || got.Items[1].ExemptionCode != "VATEX-SA-29-7" || got.Items[2].ExemptionCode != "" {
+			t.Fatalf("exemption codes read back as %q, %q, %q", got.Items[0].ExemptionCode, got.Items[1].ExemptionCode, got.Items[2].ExemptionCode)
+		}
+	}},
 	{"ErrOrderNotFound", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		f.mustCreateOrder(m.ID)
