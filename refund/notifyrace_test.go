@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/refundd/refundd/refund"
-	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
 // notifyRaceStore lets another node rotate the merchant's notify secret,
@@ -46,7 +45,7 @@ func TestRotateNotifySecret_ConcurrentRotationsKeepBoth(t *testing.T) {
 		before bool // the merchant has a secret before both rotations
 	}{{"FirstSecret", false}, {"DuringAnOverlap", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := pgtest.URL(t, 8)
+			url := postgresSchema(t)
 			rs := &notifyRaceStore{}
 			h := newHarnessOn(t, func(t *testing.T) refund.Store { rs.Store = openPostgresURL(t, url); return rs }, &instantProcessor{}, nil)
 			// The other node: its own store (its own connections).

@@ -2,6 +2,8 @@ package refund_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
 
 	"github.com/refundd/refundd/refund"
@@ -45,7 +47,28 @@ func openSQLite(t *testing.T) refund.Store {
 
 func openPostgres(t *testing.T) refund.Store {
 	t.Helper()
-	return openPostgresURL(t, pgtest.URL(t, 8))
+	return openPostgresURL(t, postgresSchema(t))
+}
+
+// postgresSchema is an empty migrated schema of the test's own, from
+// pgtest's pool (pgtest.Migrated).
+func postgresSchema(t *testing.T) string {
+	return pgtest.Migrated(t, 8, func(ctx context.Context, url string) error {
+		st, err := postgres.Open(ctx, url)
+		if err != nil {
+			return err
+		}
+		return st.Close()
+	})
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := pgtest.DropPool(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // openPostgresURL opens a store on url, a schema pgtest made.
@@ -67,7 +90,7 @@ var twoNodes = []struct {
 }{
 	{"sqlite", func(t *testing.T) [2]refund.Store { st := openSQLite(t); return [2]refund.Store{st, st} }},
 	{"postgres", func(t *testing.T) [2]refund.Store {
-		url := pgtest.URL(t, 8)
+		url := postgresSchema(t)
 		return [2]refund.Store{openPostgresURL(t, url), openPostgresURL(t, url)}
 	}},
 }

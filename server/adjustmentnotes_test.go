@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
-
-	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
 // noteStores are the stores the credit-note tests run on: SQLite, and
@@ -16,7 +14,7 @@ var noteStores = []struct {
 	opts func(t *testing.T) []serverOpt
 }{
 	{"sqlite", func(*testing.T) []serverOpt { return nil }},
-	{"postgres", func(t *testing.T) []serverOpt { return []serverOpt{onDB(pgtest.URL(t, 4))} }},
+	{"postgres", func(t *testing.T) []serverOpt { return []serverOpt{onDB(pgSchema(t, 4))} }},
 }
 
 // TestCreditNotes_VoidsAndChargebacks, through the native API on each

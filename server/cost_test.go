@@ -7,7 +7,6 @@ import (
 
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
-	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
 // TestRefundCost counts what one refund through the real server costs its
@@ -49,7 +48,7 @@ func TestRefundCost(t *testing.T) {
 		// round trip). In a batch of refunds SQLite also runs no
 		// savepoint per refund (about 25 statements at 32 clients).
 		{"SQLite", func(*testing.T) serverOpt { return func(*server.Config) {} }, bound{28.5, 0, 2}},
-		{"PostgreSQL", func(t *testing.T) serverOpt { return onDB(pgtest.URL(t, 0)) }, bound{23.5, 4.5, 2}},
+		{"PostgreSQL", func(t *testing.T) serverOpt { return onDB(pgSchema(t, 0)) }, bound{23.5, 4.5, 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := mustStart(t, tc.opt(t))

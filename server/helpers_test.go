@@ -18,6 +18,7 @@ import (
 	"github.com/refundd/refundd/internal/secretscan"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/postgres/pgtest"
 	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
@@ -65,7 +66,14 @@ func withProcessorTimeout(d time.Duration) serverOpt {
 // delivery log reply; TestMain fails the run if it holds a secret.
 var scanned = new(secretscan.Sink)
 
-func TestMain(m *testing.M) { os.Exit(secretscan.Main(m, scanned)) }
+func TestMain(m *testing.M) {
+	code := secretscan.Main(m, scanned)
+	if err := pgtest.DropPool(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
 
 // mustStart runs a real server on a temp SQLite file and a free port, with
 // the background worker off (tests drive it with Worker.RunOnce) and a fake

@@ -10,7 +10,6 @@ import (
 
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
-	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
 // Finding 3: every creating route of every surface honours
@@ -244,7 +243,7 @@ func TestIdempotencyKey_CallerWithoutTheScope(t *testing.T) {
 		opt  func(t *testing.T) serverOpt
 	}{
 		{"SQLite", func(t *testing.T) serverOpt { return func(*server.Config) {} }},
-		{"PostgreSQL", func(t *testing.T) serverOpt { return onDB(pgtest.URL(t, 0)) }},
+		{"PostgreSQL", func(t *testing.T) serverOpt { return onDB(pgSchema(t, 0)) }},
 	} {
 		t.Run(db.name, func(t *testing.T) {
 			s := mustStart(t, db.opt(t))

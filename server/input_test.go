@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
 // backends are the stores a test of input handling runs on: bad input
@@ -18,7 +16,7 @@ var backends = []struct {
 }{
 	{"SQLite", func(t *testing.T, opts ...serverOpt) *testServer { return mustStart(t, opts...) }},
 	{"PostgreSQL", func(t *testing.T, opts ...serverOpt) *testServer {
-		return mustStart(t, append(opts, onDB(pgtest.URL(t, 0)))...)
+		return mustStart(t, append(opts, onDB(pgSchema(t, 0)))...)
 	}},
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/refundd/refundd/refund"
-	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
 func TestRefund_ConcurrentPartialRefundsNeverOverRefund(t *testing.T) {
@@ -374,7 +373,7 @@ func TestListRefunds_CreatedBoundsFarFromNow(t *testing.T) {
 		backends = append(backends, struct {
 			name string
 			opts []serverOpt
-		}{"Postgres", []serverOpt{onDB(pgtest.URL(t, 0))}})
+		}{"Postgres", []serverOpt{onDB(pgSchema(t, 0))}})
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {

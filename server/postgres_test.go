@@ -24,8 +24,20 @@ func onDB(url string) serverOpt {
 	return func(c *server.Config) { c.DB, c.NewID = url, idgen.New }
 }
 
+// pgSchema is an empty migrated schema of the test's own, from pgtest's
+// pool (pgtest.Migrated), its pools capped at maxConns (0: 8).
+func pgSchema(t *testing.T, maxConns int) string {
+	return pgtest.Migrated(t, maxConns, func(ctx context.Context, url string) error {
+		st, err := server.OpenStore(ctx, url)
+		if err != nil {
+			return err
+		}
+		return st.Close()
+	})
+}
+
 func TestPostgres_OpenStore(t *testing.T) {
-	url := pgtest.URL(t, 4)
+	url := pgSchema(t, 4)
 	for _, tc := range []struct {
 		name, db string
 		ok       bool
@@ -60,7 +72,7 @@ func TestPostgres_OpenStore(t *testing.T) {
 // other, concurrent refunds sent to both never over-refund the order, and a
 // refund queued on one node is executed by the other node's worker.
 func TestPostgres_TwoNodes(t *testing.T) {
-	url := pgtest.URL(t, 0)
+	url := pgSchema(t, 0)
 	a, b := mustStart(t, onDB(url)), mustStart(t, onDB(url))
 	nodes := []*testServer{a, b}
 
@@ -118,7 +130,7 @@ func TestPostgres_TwoNodes(t *testing.T) {
 // merchant_reference and no idempotency key, racing on two nodes, all get
 // the same refund (the winner's), and only one is made.
 func TestPostgres_MerchantReferenceRace(t *testing.T) {
-	url := pgtest.URL(t, 0)
+	url := pgSchema(t, 0)
 	a, b := mustStart(t, onDB(url)), mustStart(t, onDB(url))
 	orderID := a.mustOrder(cardOrder("4444", 10_000))
 	const clients = 16
@@ -147,7 +159,7 @@ func TestPostgres_MerchantReferenceRace(t *testing.T) {
 // the key from every node's cache); when that notification is lost (here:
 // a revocation written behind refundd's back), within the TTL.
 func TestPostgres_KeyRevocationReachesEveryNode(t *testing.T) {
-	url := pgtest.URL(t, 0)
+	url := pgSchema(t, 0)
 	a, b := mustStart(t, onDB(url)), mustStart(t, onDB(url))
 	ctx := context.Background()
 	keyOn := func(n *testServer) int { return n.do("GET", "/v1/orders", a.key, nil).status }
@@ -211,7 +223,7 @@ func TestPostgres_KeyRevocationReachesEveryNode(t *testing.T) {
 // surface, is a 400 in that surface's shape, not a 500; a refund carrying
 // one, among others batched with it, fails alone and changes nothing.
 func TestPostgres_TextItCannotHold(t *testing.T) {
-	s := mustStart(t, onDB(pgtest.URL(t, 0)))
+	s := mustStart(t, onDB(pgSchema(t, 0)))
 	order := s.mustOrder(cardOrder("4444", 10_000))
 	for _, tc := range []struct {
 		method, path string
@@ -280,7 +292,7 @@ func TestPostgres_ProcessorTextIsNoBadRequest(t *testing.T) {
 		{"LongArabicMessage", 503, `{"code":"issuer_unavailable","message":"x` + strings.Repeat("ع", 200) + `"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := mustStart(t, onDB(pgtest.URL(t, 0)), func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+			s := mustStart(t, onDB(pgSchema(t, 0)), func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
 			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(tc.status)

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
 // TestRequestIDIsOursUnlessPlain: an X-Request-Id is the caller's to choose
@@ -24,7 +22,7 @@ func TestRequestIDIsOursUnlessPlain(t *testing.T) {
 		start func(t *testing.T) *testServer
 	}{
 		{"SQLite", func(t *testing.T) *testServer { return mustStart(t) }},
-		{"PostgreSQL", func(t *testing.T) *testServer { return mustStart(t, onDB(pgtest.URL(t, 4))) }},
+		{"PostgreSQL", func(t *testing.T) *testServer { return mustStart(t, onDB(pgSchema(t, 4))) }},
 	} {
 		t.Run(db.name, func(t *testing.T) {
 			t.Parallel()

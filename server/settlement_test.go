@@ -11,7 +11,6 @@ import (
 	"github.com/refundd/refundd/processor/sandbox"
 	"github.com/refundd/refundd/processor/sandbox/service"
 	"github.com/refundd/refundd/server"
-	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
 // The sandbox acquirer's settlement report, reconciled by refundd as it
@@ -32,7 +31,7 @@ func TestReconcile_SandboxSettlementReport(t *testing.T) {
 		dbs = append(dbs, struct {
 			name string
 			opts func(t *testing.T) []serverOpt
-		}{"PostgreSQL", func(t *testing.T) []serverOpt { return []serverOpt{onDB(pgtest.URL(t, 0))} }})
+		}{"PostgreSQL", func(t *testing.T) []serverOpt { return []serverOpt{onDB(pgSchema(t, 0))} }})
 	}
 	for _, db := range dbs {
 		t.Run(db.name, func(t *testing.T) {

@@ -21,7 +21,6 @@ import (
 	"github.com/refundd/refundd/idgen"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
-	"github.com/refundd/refundd/store/postgres/pgtest"
 	"github.com/refundd/refundd/webhook"
 )
 
@@ -833,7 +832,7 @@ func TestWebhooks_RotateNotifySecretWithOverlap(t *testing.T) {
 			t.Parallel()
 			opts := []serverOpt{withWebhooks(time.Minute)}
 			if db == "PostgreSQL" {
-				opts = append(opts, onDB(pgtest.URL(t, 4)))
+				opts = append(opts, onDB(pgSchema(t, 4)))
 			}
 			s := mustStart(t, opts...)
 			rc := newReceiver(t, 200)
@@ -968,7 +967,7 @@ func TestWebhooks_RotationRetriedAfterItDied(t *testing.T) {
 				t.Parallel()
 				opts := []serverOpt{withWebhooks(time.Minute)}
 				if db == "PostgreSQL" {
-					opts = append(opts, onDB(pgtest.URL(t, 4)))
+					opts = append(opts, onDB(pgSchema(t, 4)))
 				}
 				s := mustStart(t, opts...)
 				path, before := tc.target(t, s)
@@ -1027,7 +1026,7 @@ func TestWebhooks_FailedClaimSendsNothing(t *testing.T) {
 			t.Parallel()
 			opts := []serverOpt{withWebhooks(time.Minute)}
 			if db == "PostgreSQL" {
-				opts = append(opts, onDB(pgtest.URL(t, 4)))
+				opts = append(opts, onDB(pgSchema(t, 4)))
 			}
 			s := mustStart(t, opts...)
 			rc := newReceiver(t, 200)

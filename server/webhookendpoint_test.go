@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/refundd/refundd/refund"
-	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
 // TestWebhooks_EndpointChangedWhileRetrying: an event whose first attempt
@@ -40,7 +39,7 @@ func TestWebhooks_EndpointChangedWhileRetrying(t *testing.T) {
 				t.Parallel()
 				opts := []serverOpt{withWebhooks(time.Minute, time.Minute, time.Minute)}
 				if db == "postgres" {
-					opts = append(opts, onDB(pgtest.URL(t, 4)))
+					opts = append(opts, onDB(pgSchema(t, 4)))
 				}
 				s := mustStart(t, opts...)
 				old := newReceiver(t, 500)
@@ -150,7 +149,7 @@ func TestWebhooks_LocalhostNamesRefusedInAnySpelling(t *testing.T) {
 // with a 400, as one at a time.
 func TestWebhooks_EndpointCapUnderConcurrentCreates(t *testing.T) {
 	t.Parallel()
-	s := mustStart(t, withWebhooks(), onDB(pgtest.URL(t, 16)))
+	s := mustStart(t, withWebhooks(), onDB(pgSchema(t, 16)))
 	// The race needs two creates in two transactions around the 16th
 	// endpoint; a few rounds make it near certain without the lock.
 	for round := range 5 {
@@ -219,7 +218,7 @@ func TestWebhooks_GoneDisablesTheEndpoint(t *testing.T) {
 			t.Parallel()
 			opts := []serverOpt{withWebhooks(time.Minute, time.Minute, time.Minute)}
 			if db == "postgres" {
-				opts = append(opts, onDB(pgtest.URL(t, 4)))
+				opts = append(opts, onDB(pgSchema(t, 4)))
 			}
 			s := mustStart(t, opts...)
 			rc := newReceiver(t, 500, 410)

@@ -45,7 +45,31 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The versions already recorded are skipped without a transaction
+	// each: a node starting on an up-to-date schema asks once. A version
+	// missing here is checked again under the lock.
+	applied := map[int]bool{}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return wrap("migrate", err)
+	}
+	if exists {
+		rows, err := s.pool.Query(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return wrap("migrate", err)
+		}
+		versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		if err != nil {
+			return wrap("migrate", err)
+		}
+		for _, v := range versions {
+			applied[v] = true
+		}
+	}
 	for _, m := range ms {
+		if applied[m.Version] {
+			continue
+		}
 		if err := s.apply(ctx, m); err != nil {
 			return hide(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -48,10 +49,29 @@ func mustOpenURL(tb testing.TB, url string) *Store {
 	return s
 }
 
-// mustOpen opens a store on a fresh schema.
+// mustOpen opens a store on an empty migrated schema of its own (from
+// pgtest's pool; see pgtest.Migrated).
 func mustOpen(tb testing.TB) *Store {
 	tb.Helper()
-	return mustOpenURL(tb, mustSchema(tb))
+	return mustOpenURL(tb, pgtest.Migrated(tb, poolSize, migrate))
+}
+
+// migrate migrates the schema at url, for pgtest's pool.
+func migrate(ctx context.Context, url string) error {
+	s, err := Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := pgtest.DropPool(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 func TestStore(t *testing.T) {
@@ -673,7 +693,9 @@ func BenchmarkRefundHistory(b *testing.B) {
 // invoiced order cost more with every invoice issued
 // (BenchmarkInvoiceHistory). The merchant has 2,000 invoices, analyzed.
 func TestInvoiceLookupsUseAnIndex(t *testing.T) {
-	s := mustOpen(t)
+	// A fresh schema: the plans follow the statistics, which a pooled
+	// schema's earlier rows would have moved.
+	s := mustOpenURL(t, mustSchema(t))
 	ctx := t.Context()
 	storetest.SeedInvoices(t, s, "mer_1", 2000)
 	conn, err := s.pool.Acquire(ctx)
@@ -745,7 +767,9 @@ func genericPlan(t *testing.T, conn *pgxpool.Conn, stmt, query string, args []an
 // first by id), the generic plan walked refunds_pkey backwards through
 // every refund the merchant made.
 func TestReconciliationListingUsesAnIndex(t *testing.T) {
-	s := mustOpen(t)
+	// A fresh schema: the plans follow the statistics, which a pooled
+	// schema's earlier rows would have moved.
+	s := mustOpenURL(t, mustSchema(t))
 	ctx := t.Context()
 	storetest.SeedSucceededRefunds(t, s, "mer_1", 60, 100)
 	conn, err := s.pool.Acquire(ctx)
@@ -1329,4 +1353,94 @@ func TestOpenKnowsInvoicingMerchants(t *testing.T) {
 	if got := other.batchMerchants(keyed("mer_never_invoiced")); len(got) != 0 {
 		t.Fatalf("a batch for a merchant that never invoiced takes chains %v, want none", got)
 	}
+}
+
+// TestPooledSchemaComesBackEmpty holds pgtest's pool (pgtest.Migrated,
+// which the conformance suite runs on) to what a fresh schema gives: the
+// schema a test handed back holds none of its rows, its sequences start
+// again, and its migrations are still recorded.
+func TestPooledSchemaComesBackEmpty(t *testing.T) {
+	var filled string
+	t.Run("Fill", func(t *testing.T) {
+		filled = pgtest.Migrated(t, poolSize, migrate)
+		s := mustOpenURL(t, filled)
+		storetest.SeedInvoices(t, s, "mer_1", 20)
+		rows := schemaRows(t, s)
+		if rows["merchants"] != 1 || rows["orders"] != 20 || rows["invoices"] != 20 {
+			t.Fatalf("rows after seeding: %v", rows)
+		}
+		if used := usedSequences(t, s); len(used) == 0 {
+			t.Fatal("seeding used no sequence")
+		}
+	})
+	// The pool hands out the schema given back last, and no other test
+	// runs between these two (this test is not parallel).
+	again := pgtest.Migrated(t, poolSize, migrate)
+	if searchPath(t, again) != searchPath(t, filled) {
+		t.Fatalf("the pool handed out %s, not %s given back just before", searchPath(t, again), searchPath(t, filled))
+	}
+	s := mustOpenURL(t, again)
+	for table, n := range schemaRows(t, s) {
+		if table != "schema_migrations" && n != 0 {
+			t.Errorf("%s holds %d rows of the test before", table, n)
+		}
+	}
+	if used := usedSequences(t, s); len(used) != 0 {
+		t.Errorf("sequences not restarted: %v", used)
+	}
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := schemaRows(t, s)["schema_migrations"]; n != len(ms) {
+		t.Errorf("schema_migrations holds %d versions, want %d", n, len(ms))
+	}
+}
+
+// schemaRows counts the rows of each table in s's schema.
+func schemaRows(t *testing.T, s *Store) map[string]int {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) == 0 {
+		t.Fatalf("tables: %v, %v", tables, err)
+	}
+	counts := map[string]int{}
+	for _, table := range tables {
+		var n int
+		if err := s.pool.QueryRow(t.Context(), `SELECT count(*) FROM `+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		counts[table] = n
+	}
+	return counts
+}
+
+// usedSequences names the sequences of s's schema that have handed out a
+// value since they were created or restarted.
+func usedSequences(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), `SELECT sequencename FROM pg_sequences
+		WHERE schemaname = current_schema() AND last_value IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return used
+}
+
+// searchPath is the schema a pgtest URL names.
+func searchPath(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("search_path")
 }

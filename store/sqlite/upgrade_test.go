@@ -21,7 +21,6 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.UpgradeFromEveryVersion(t, len(ms), func(t *testing.T, v int) refund.Store {
-		t.Parallel()
 		path := filepath.Join(t.TempDir(), "refundd.db")
 		db, err := sql.Open(driverName, dsn(path, roleMigrator))
 		if err != nil {

@@ -85,11 +85,14 @@ INSERT INTO idempotency_keys (merchant_id, idempotency_key, request_hash, {objec
 
 // UpgradeFromEveryVersion checks, for every schema version from 1 to
 // latest-1, a store upgraded from it: at gives a store's schema at version
-// v holding UpgradeRows, opened and so migrated to the latest.
+// v holding UpgradeRows, opened and so migrated to the latest. The
+// versions are checked in parallel, so at must give each a store of its
+// own.
 func UpgradeFromEveryVersion(t *testing.T, latest int, at func(t *testing.T, v int) refund.Store) {
 	t.Helper()
 	for v := 1; v < latest; v++ {
 		t.Run(fmt.Sprintf("From%04d", v), func(t *testing.T) {
+			t.Parallel() // each version has a store of its own
 			CheckUpgraded(t, at(t, v))
 		})
 	}

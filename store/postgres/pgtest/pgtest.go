@@ -3,6 +3,10 @@
 // test ends, so that test runs (and parallel tests) never see each other's
 // rows. Tests are skipped, with a message, when the variable is not set.
 //
+// Migrated hands out schemas already migrated, from a pool the test
+// process keeps: creating and migrating a schema costs the server about as
+// much as a short test, and the conformance suite alone asks for hundreds.
+//
 // It is for tests only (store/postgres, server, e2e, cmd); production code
 // must not import it.
 package pgtest
@@ -16,6 +20,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,6 +63,13 @@ func URL(tb testing.TB, maxConns int) string {
 			tb.Errorf("pgtest: %v", err)
 		}
 	})
+	return schemaURL(tb, base, schema, maxConns)
+}
+
+// schemaURL returns base with search_path set to schema and the pool
+// capped at maxConns (0 means 8).
+func schemaURL(tb testing.TB, base, schema string, maxConns int) string {
+	tb.Helper()
 	// Tests never crash the PostgreSQL server, only refundd's processes,
 	// and a commit the server has not flushed is already seen by every
 	// session; waiting for each commit's WAL flush made the tests wait on
@@ -89,20 +101,269 @@ func exec(dsn, sql string) error {
 // pairs to a keyword/value connection string.
 func withParams(tb testing.TB, dsn string, params map[string]string) string {
 	tb.Helper()
+	u, err := addParams(dsn, params)
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	return u
+}
+
+func addParams(dsn string, params map[string]string) (string, error) {
 	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
 		for k, v := range params {
 			dsn += " " + k + "=" + v
 		}
-		return dsn
+		return dsn, nil
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		tb.Fatalf("pgtest: %s is not a URL: %v", Env, err)
+		return "", fmt.Errorf("%s is not a URL: %v", Env, err)
 	}
 	q := u.Query()
 	for k, v := range params {
 		q.Set(k, v)
 	}
 	u.RawQuery = q.Encode()
-	return u.String()
+	return u.String(), nil
+}
+
+// Migrated is URL for a test that wants the schema already migrated (by
+// migrate, which store/postgres's Open or Migrate does, given the schema's
+// URL). The schema comes from the process's pool: when tb ends, after the
+// stores on it are closed, its rows are deleted and its sequences
+// restarted, and it goes back to the pool for the next test; one that
+// cannot be emptied is dropped instead. Every caller in a process must
+// migrate the same way. A test that changes the schema itself (adds a
+// table, runs old migrations) or reads the planner's statistics must use
+// URL. A package that calls Migrated calls DropPool from its TestMain;
+// pools a killed process left behind are dropped by the next run after a
+// day.
+func Migrated(tb testing.TB, maxConns int, migrate func(ctx context.Context, url string) error) string {
+	tb.Helper()
+	base := BaseURL(tb)
+	schema, err := pool.take(base, migrate)
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := pool.give(base, schema); err != nil {
+			tb.Errorf("pgtest: %v", err)
+		}
+	})
+	return schemaURL(tb, base, schema, maxConns)
+}
+
+// DropPool drops the schemas Migrated handed out, once the tests are done.
+func DropPool() error {
+	pool.mu.Lock()
+	free, base := pool.free, pool.base
+	pool.free = nil
+	pool.mu.Unlock()
+	for _, schema := range free {
+		if err := exec(base, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// poolPrefix starts the pool's schema names, followed by the Unix time
+// of their creation, so a later run can tell those a killed process left.
+const poolPrefix = "refundd_test_pool_"
+
+// pool is the process's pool of migrated schemas.
+var pool schemaPool
+
+type schemaPool struct {
+	mu     sync.Mutex
+	base   string
+	free   []string
+	swept  bool
+	empty  string // the statements that empty a schema, %[1]s for its name
+	tables int    // how many tables empty names, to notice a schema that differs
+}
+
+func (p *schemaPool) take(base string, migrate func(ctx context.Context, url string) error) (string, error) {
+	p.mu.Lock()
+	p.base = base
+	sweep := !p.swept
+	p.swept = true
+	if n := len(p.free); n > 0 {
+		schema := p.free[n-1]
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		return schema, nil
+	}
+	p.mu.Unlock()
+	if sweep {
+		if err := sweepPools(base); err != nil {
+			return "", err
+		}
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	schema := fmt.Sprintf("%s%d_%s", poolPrefix, time.Now().Unix(), hex.EncodeToString(b))
+	if err := exec(base, "CREATE SCHEMA "+schema); err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	u, err := addParams(base, map[string]string{"search_path": schema, "synchronous_commit": "off"})
+	if err == nil {
+		err = migrate(ctx, u)
+	}
+	if err != nil {
+		exec(base, "DROP SCHEMA "+schema+" CASCADE")
+		return "", fmt.Errorf("migrate %s: %w", schema, err)
+	}
+	return schema, nil
+}
+
+// give empties schema and puts it back in the pool, or drops it.
+func (p *schemaPool) give(base, schema string) error {
+	if err := p.emptySchema(base, schema); err != nil {
+		// Dropping waits for whatever held the rows; it is what URL does.
+		if derr := exec(base, "DROP SCHEMA "+schema+" CASCADE"); derr != nil {
+			return fmt.Errorf("%w (emptying it: %v)", derr, err)
+		}
+		return nil
+	}
+	p.mu.Lock()
+	p.free = append(p.free, schema)
+	p.mu.Unlock()
+	return nil
+}
+
+// emptySchema deletes every row but the migrations' records and restarts
+// the sequences, in one transaction. DELETE, not TRUNCATE: TRUNCATE
+// replaces each table's files, which costs as much as creating them.
+func (p *schemaPool) emptySchema(base, schema string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer c.Close(ctx)
+	p.mu.Lock()
+	empty, tables := p.empty, p.tables
+	p.mu.Unlock()
+	if empty == "" {
+		if empty, tables, err = emptyStatements(ctx, c, schema); err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.empty, p.tables = empty, tables
+		p.mu.Unlock()
+	}
+	var n int
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = $1`, schema).Scan(&n); err != nil {
+		return err
+	}
+	if n != tables {
+		return fmt.Errorf("schema %s has %d tables, its pool's schemas %d", schema, n, tables)
+	}
+	// A store left open would hold its rows; do not wait for it.
+	_, err = c.Exec(ctx, "SET lock_timeout = '5s'; BEGIN; "+fmt.Sprintf(empty, schema)+" COMMIT;")
+	return err
+}
+
+// emptyStatements lists the DELETEs that empty schema (each table after
+// the tables that reference it, so no foreign key is ever broken) and the
+// ALTER SEQUENCEs that restart its sequences, with %[1]s for the schema.
+func emptyStatements(ctx context.Context, c *pgx.Conn, schema string) (string, int, error) {
+	rows, err := c.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename`, schema)
+	if err != nil {
+		return "", 0, err
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", 0, err
+	}
+	rows, err = c.Query(ctx, `SELECT DISTINCT f.relname, t.relname FROM pg_constraint k
+		JOIN pg_class f ON f.oid = k.conrelid JOIN pg_class t ON t.oid = k.confrelid
+		WHERE k.contype = 'f' AND k.connamespace = $1::regnamespace AND k.conrelid <> k.confrelid`, schema)
+	if err != nil {
+		return "", 0, err
+	}
+	refs := map[string][]string{} // table -> tables that reference it
+	for rows.Next() {
+		var from, to string
+		if err := rows.Scan(&from, &to); err != nil {
+			return "", 0, err
+		}
+		refs[to] = append(refs[to], from)
+	}
+	if err := rows.Err(); err != nil {
+		return "", 0, err
+	}
+	var b strings.Builder
+	done := map[string]bool{}
+	var visit func(t string, depth int) error
+	visit = func(t string, depth int) error {
+		if done[t] {
+			return nil
+		}
+		if depth > len(tables) {
+			return fmt.Errorf("foreign keys of %s form a cycle", t)
+		}
+		for _, r := range refs[t] {
+			if err := visit(r, depth+1); err != nil {
+				return err
+			}
+		}
+		done[t] = true
+		if t != "schema_migrations" {
+			fmt.Fprintf(&b, "DELETE FROM %%[1]s.%s; ", pgx.Identifier{t}.Sanitize())
+		}
+		return nil
+	}
+	for _, t := range tables {
+		if err := visit(t, 0); err != nil {
+			return "", 0, err
+		}
+	}
+	rows, err = c.Query(ctx, `SELECT sequencename FROM pg_sequences WHERE schemaname = $1 ORDER BY 1`, schema)
+	if err != nil {
+		return "", 0, err
+	}
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", 0, err
+	}
+	for _, s := range seqs {
+		fmt.Fprintf(&b, "ALTER SEQUENCE %%[1]s.%s RESTART; ", pgx.Identifier{s}.Sanitize())
+	}
+	return b.String(), len(tables), nil
+}
+
+// sweepPools drops the pools' schemas created more than a day ago: a
+// process killed before its DropPool left them, and no test runs a day.
+func sweepPools(base string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, `SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)`, poolPrefix)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		created, _, _ := strings.Cut(strings.TrimPrefix(name, poolPrefix), "_")
+		unix, err := strconv.ParseInt(created, 10, 64)
+		if err != nil || time.Since(time.Unix(unix, 0)) < 24*time.Hour {
+			continue
+		}
+		if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
