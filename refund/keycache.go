@@ -3,6 +3,7 @@ package refund
 import (
 	"context"
 	"crypto/subtle"
+	"hash/fnv"
 	"sync"
 	"time"
 )
@@ -34,9 +35,29 @@ type keyCache struct {
 	mu      sync.Mutex
 	m       map[string]cachedKey
 	unknown map[string]time.Time // prefix -> when the store said unknown
-	// drops counts drop calls: a key read before one may be the revoked
-	// key as it was, and must not be cached after it (see put).
-	drops uint64
+	// A key read before its drop may be the revoked key as it was, and
+	// must not be cached after it (see put). dropsAll counts drops of
+	// every key; drops[b] those of the prefixes in bucket b, so that the
+	// drops of other keys (on a busy database, every node hears every
+	// key created) seldom stop a read from being cached.
+	dropsAll uint64
+	drops    [dropBuckets]uint64
+}
+
+// dropBuckets is how many buckets of prefixes keyCache counts drops in.
+const dropBuckets = 64
+
+// dropBucket is the bucket of prefix.
+func dropBucket(prefix string) int {
+	h := fnv.New32a()
+	h.Write([]byte(prefix))
+	return int(h.Sum32() % dropBuckets)
+}
+
+// dropped is what get hands to put for prefix: it grows with every drop
+// that concerns prefix (its bucket's or every key's). c.mu is held.
+func (c *keyCache) dropped(prefix string) uint64 {
+	return c.dropsAll + c.drops[dropBucket(prefix)]
 }
 
 type cachedKey struct {
@@ -50,19 +71,19 @@ type cachedKey struct {
 const maxUnknownKeys = 10_000
 
 // get answers the cached key (nil: the store does not know prefix), or
-// false and the count of drops so far, which the caller hands to put with
-// the key it reads instead.
+// false and the count of drops of prefix so far, which the caller hands
+// to put with the key it reads instead.
 func (c *keyCache) get(prefix string, now time.Time, ttl time.Duration) (*APIKey, bool, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if at, ok := c.unknown[prefix]; ok && now.Sub(at) < ttl && !now.Before(at) {
-		return nil, true, c.drops
+		return nil, true, c.dropped(prefix)
 	}
 	e, ok := c.m[prefix]
 	if !ok || now.Sub(e.at) >= ttl || now.Before(e.at) {
-		return nil, false, c.drops
+		return nil, false, c.dropped(prefix)
 	}
-	return e.key, true, c.drops
+	return e.key, true, c.dropped(prefix)
 }
 
 // knownValid reports whether prefix's entry, however old, is a key that
@@ -75,13 +96,14 @@ func (c *keyCache) knownValid(prefix string, hash []byte) bool {
 	return ok && e.key.RevokedAt == nil && subtle.ConstantTimeCompare(e.key.Hash, hash) == 1
 }
 
-// put caches k (nil: unknown), read after get answered drops, unless a
-// key was dropped since: the read may have preceded that revocation (or
-// creation), and caching it would undo the drop until the TTL.
+// put caches k (nil: unknown), read after get answered drops, unless
+// prefix may have been dropped since: the read may have preceded that
+// revocation (or creation), and caching it would undo the drop until the
+// TTL.
 func (c *keyCache) put(prefix string, k *APIKey, now time.Time, drops uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.drops != drops {
+	if c.dropped(prefix) != drops {
 		return
 	}
 	if k == nil {
@@ -104,12 +126,13 @@ func (c *keyCache) put(prefix string, k *APIKey, now time.Time, drops uint64) {
 func (c *keyCache) drop(prefix string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.drops++
 	if prefix == "" {
+		c.dropsAll++
 		clear(c.m)
 		clear(c.unknown)
 		return
 	}
+	c.drops[dropBucket(prefix)]++
 	delete(c.m, prefix)
 	delete(c.unknown, prefix)
 }

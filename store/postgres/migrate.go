@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -49,9 +50,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 	// each: a node starting on an up-to-date schema asks once. A version
 	// missing here is checked again under the lock.
 	applied := map[int]bool{}
-	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+	var exists, readOnly bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL,
+		current_setting('transaction_read_only') = 'on'`).Scan(&exists, &readOnly); err != nil {
 		return wrap("migrate", err)
+	}
+	if readOnly {
+		// A standby, say: refundd writes, so it must not start there.
+		return errors.New("postgres: the database is read-only (a standby, or default_transaction_read_only): refundd needs the primary")
 	}
 	if exists {
 		rows, err := s.pool.Query(ctx, `SELECT version FROM schema_migrations`)

@@ -127,9 +127,9 @@ func TestMigrate(t *testing.T) {
 	}
 }
 
-// TestOpenFails checks that Open reports bad URLs, unreachable servers and
-// missing databases or schemas without leaking the password or a driver
-// type. The first cases need no server: nothing listens on port 1.
+// TestOpenFails checks that Open reports bad URLs, unreachable servers,
+// missing databases or schemas and read-only connections without leaking
+// the password or a driver type. The first cases need no server: nothing listens on port 1.
 func TestOpenFails(t *testing.T) {
 	for _, tc := range []struct{ name, url string }{
 		{"NotAURL", "postgres://refundd:s3cret-pw@%zz/refundd"},
@@ -137,6 +137,7 @@ func TestOpenFails(t *testing.T) {
 		{"NothingListens", "postgres://refundd:s3cret-pw@127.0.0.1:1/refundd?sslmode=disable&connect_timeout=5"},
 		{"NoSuchDatabase", ""},
 		{"NoSuchSchema", ""},
+		{"ReadOnly", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := tc.url
@@ -145,6 +146,9 @@ func TestOpenFails(t *testing.T) {
 				url = withParam(t, pgtest.BaseURL(t), "", "refundd_no_such_database")
 			case "NoSuchSchema":
 				url = withParam(t, pgtest.BaseURL(t), "search_path", "refundd_no_such_schema")
+			case "ReadOnly":
+				// Up to date, so no migration would write.
+				url = withParam(t, pgtest.Migrated(t, poolSize, migrate), "default_transaction_read_only", "on")
 			}
 			s, err := Open(t.Context(), url)
 			if err == nil {
@@ -674,16 +678,19 @@ func TestNodesNeverShareClaims(t *testing.T) {
 	})
 }
 
+// The benchmarks take fresh schemas: a pooled one holds an earlier
+// test's dead rows and statistics.
+
 // BenchmarkStore is the conformance benchmark every store runs (a
 // refund's reservation and insert, serial, spread and on one hot order).
 func BenchmarkStore(b *testing.B) {
-	storetest.Benchmark(b, func(b *testing.B) refund.Store { return mustOpen(b) })
+	storetest.Benchmark(b, func(b *testing.B) refund.Store { return mustOpenURL(b, mustSchema(b)) })
 }
 
 // BenchmarkRefundHistory compares a whole refund on a fresh order with one
 // on an order that already has 10,000 refunds.
 func BenchmarkRefundHistory(b *testing.B) {
-	storetest.BenchmarkRefundHistory(b, func(b *testing.B) refund.Store { return mustOpen(b) })
+	storetest.BenchmarkRefundHistory(b, func(b *testing.B) refund.Store { return mustOpenURL(b, mustSchema(b)) })
 }
 
 // TestInvoiceLookupsUseAnIndex holds the refund path's invoice lookups,
@@ -836,7 +843,7 @@ func TestCreditedBackfill(t *testing.T) {
 // refunds by creation time and by when they succeeded, on a merchant with
 // 30,000 refunds.
 func BenchmarkReconcileDay(b *testing.B) {
-	storetest.BenchmarkReconcileDay(b, func(b *testing.B) refund.Store { return mustOpen(b) })
+	storetest.BenchmarkReconcileDay(b, func(b *testing.B) refund.Store { return mustOpenURL(b, mustSchema(b)) })
 }
 
 // TestSucceededBackfill holds migration 0022's backfill to what the
@@ -856,7 +863,7 @@ func TestApprovalBackfill(t *testing.T) {
 // BenchmarkInvoiceHistory compares a refund of an invoiced order for a
 // merchant without other invoices and for one with 10,000.
 func BenchmarkInvoiceHistory(b *testing.B) {
-	storetest.BenchmarkInvoiceHistory(b, func(b *testing.B) refund.Store { return mustOpen(b) })
+	storetest.BenchmarkInvoiceHistory(b, func(b *testing.B) refund.Store { return mustOpenURL(b, mustSchema(b)) })
 }
 
 // TestInvoices round-trips invoices and their configuration, and checks
@@ -1394,6 +1401,32 @@ func TestPooledSchemaComesBackEmpty(t *testing.T) {
 	}
 	if n := schemaRows(t, s)["schema_migrations"]; n != len(ms) {
 		t.Errorf("schema_migrations holds %d versions, want %d", n, len(ms))
+	}
+}
+
+// TestPooledSchemaLeftOpenIsNotReused: a schema a store was left open on
+// is dropped, not handed to the next test, whose rows that store would
+// otherwise write into.
+func TestPooledSchemaLeftOpenIsNotReused(t *testing.T) {
+	var left *Store
+	var url string
+	t.Run("LeaveOpen", func(t *testing.T) {
+		url = pgtest.Migrated(t, poolSize, migrate)
+		var err error
+		if left, err = Open(context.Background(), url); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer left.Close()
+	again := pgtest.Migrated(t, poolSize, migrate)
+	if searchPath(t, again) == searchPath(t, url) {
+		t.Fatalf("the pool handed out %s, which a store still has open", searchPath(t, again))
+	}
+	err := left.Update(t.Context(), func(tx refund.Tx) error {
+		return tx.CreateMerchant(t.Context(), &refund.Merchant{ID: "mer_left", Name: "Left", CreatedAt: time.Unix(1700000000, 0)})
+	})
+	if err == nil {
+		t.Fatal("the store left open wrote into its dropped schema")
 	}
 }
 
