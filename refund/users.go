@@ -217,7 +217,7 @@ func (s *Service) changeUser(ctx context.Context, id string, change func(u *User
 		if u, err = tx.GetUser(ctx, id); err != nil {
 			return err
 		}
-		if err := change(u); err == errUnchanged {
+		if err := change(u); errors.Is(err, errUnchanged) {
 			return nil
 		} else if err != nil {
 			return err

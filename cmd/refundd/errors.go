@@ -21,7 +21,8 @@ import (
 func errorText(cmd string, err error) string {
 	msg, hint := err.Error(), ""
 	if e, ok := errors.AsType[*refund.Error](err); ok {
-		msg = strings.Replace(msg, e.Error(), e.Message, 1)
+		// The code in brackets, as an API refusal's: scripts match it.
+		msg = strings.Replace(msg, e.Error(), fmt.Sprintf("%s (%s)", e.Message, e.Code), 1)
 		hint = hints[cmd+" "+e.Code]
 		if hint == "" {
 			hint = hints[group(cmd)+" "+e.Code]

@@ -40,15 +40,15 @@ func TestCLI_ErrorsReadOnce(t *testing.T) {
 		code int
 		want []string // in the message, in order
 	}{
-		{"UserDisableUnknown", []string{"user", "disable", "--db", db, "usr_missing"}, 1, []string{"no such user", "refundd user list"}},
+		{"UserDisableUnknown", []string{"user", "disable", "--db", db, "usr_missing"}, 1, []string{"no such user (not_found)", "refundd user list"}},
 		{"UserTOTPUnknown", []string{"user", "totp", "--db", db, "usr_missing"}, 1, []string{"no such user", "refundd user list"}},
 		{"UserResetUnknown", []string{"user", "reset-password", "--db", db, "--password-env", "REFUNDD_TEST_PW", "usr_missing"}, 1,
 			[]string{"no such user", "refundd user list"}},
 		{"UserCreateBadEmail", []string{"user", "create", "--db", db, "--merchant", "mer_x", "--email", "a", "--role", "viewer",
 			"--password-env", "REFUNDD_TEST_PW"}, 1, []string{`"a" is not an email address`}},
-		{"KeyRevokeUnknown", []string{"key", "revoke", "--db", db, "key_missing"}, 1, []string{`key "key_missing" not found`, "refundd key list"}},
+		{"KeyRevokeUnknown", []string{"key", "revoke", "--db", db, "key_missing"}, 1, []string{`key "key_missing" not found (key_not_found)`, "refundd key list"}},
 		{"KeyCreateUnknownMerchant", []string{"key", "create", "--db", db, "--merchant", "mer_missing"}, 1, []string{`merchant "mer_missing" not found`}},
-		{"MerchantWithoutName", []string{"merchant", "create", "--db", db}, 1, []string{"name is required"}},
+		{"MerchantWithoutName", []string{"merchant", "create", "--db", db}, 1, []string{"name is required", "(invalid_request)"}},
 		{"PartnerUnknownMerchant", []string{"partner", "create", "--db", db, "--name", "P", "--merchant", "mer_missing"}, 1,
 			[]string{`merchant "mer_missing" not found`}},
 		{"ProcessorRemoveUnknown", []string{"processor", "remove", "--db", db, "--merchant", "mer_x", "nope"}, 1,
