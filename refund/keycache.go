@@ -71,8 +71,9 @@ type cachedKey struct {
 const maxUnknownKeys = 10_000
 
 // get answers the cached key (nil: the store does not know prefix), or
-// false and the count of drops of prefix so far, which the caller hands
-// to put with the key it reads instead.
+// false and the count so far of the drops that may concern prefix (its
+// bucket's and every key's), which the caller hands to put with the key
+// it reads instead.
 func (c *keyCache) get(prefix string, now time.Time, ttl time.Duration) (*APIKey, bool, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
