@@ -364,7 +364,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.DurationVar(&f.settleDelay, "settle-delay", 2*time.Second, "in-process sandbox: how long wallet (stcpay) refunds stay pending")
 	fs.StringVar(&f.logFormat, "log", env("REFUNDD_LOG", "json"), "log format: json or text")
 	fs.Float64Var(&f.rateLimit, "rate-limit", envFloat("REFUNDD_RATE_LIMIT", 200), "requests per second per API key on this node (0: unlimited)")
-	fs.IntVar(&f.rateBurst, "rate-burst", 400, "burst allowance per API key (0: the rate, rounded up)")
+	fs.IntVar(&f.rateBurst, "rate-burst", 400, "burst allowance per API key (0: the rate, rounded up; the rate, rounded up, too when --rate-limit or REFUNDD_RATE_LIMIT is set and this is not)")
 	fs.StringVar(&f.otelEndpoint, "otel-endpoint", env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
 		"OpenTelemetry: export traces to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318 (off when empty)")
 	fs.BoolVar(&f.serverTiming, "server-timing", envBool("REFUNDD_SERVER_TIMING"),
@@ -390,6 +390,13 @@ func (f *serveFlags) check(fs *flag.FlagSet) error {
 		if _, err := strconv.ParseFloat(v, 64); err != nil {
 			return usageError(fmt.Sprintf("REFUNDD_RATE_LIMIT %q is not a number of requests per second", v))
 		}
+		given["rate-limit"] = true
+	}
+	if given["rate-limit"] && !given["rate-burst"] {
+		// A rate of N is N requests a second before 429 (DESIGN.md 9):
+		// the default burst of 400 belongs to the default rate of 200,
+		// and let --rate-limit 5 take 400 requests before the first 429.
+		f.rateBurst = 0 // the rate, rounded up
 	}
 	for _, name := range slices.Sorted(maps.Keys(boolVars)) {
 		// A typo (yes, on) would leave the setting off without a word.

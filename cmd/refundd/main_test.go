@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -774,5 +775,86 @@ func TestCLI_UserEnable(t *testing.T) {
 	}
 	if _, _, _, err := srv.Service.SignIn(context.Background(), "ops@souq.example", "a long enough password", ""); err != nil {
 		t.Errorf("the enabled user cannot sign in: %v", err)
+	}
+}
+
+// TestCLI_ServeRateLimitIsTheBurst: `--rate-limit N` (or REFUNDD_RATE_LIMIT)
+// is N requests a second per key before 429 with Retry-After (DESIGN.md
+// 9). The burst stayed at its default of 400, made for the default rate of
+// 200, so a node told --rate-limit 3 let a key send 400 requests at once
+// before its first 429. Now a rate set without --rate-burst bursts its
+// own size; --rate-burst still wins.
+func TestCLI_ServeRateLimitIsTheBurst(t *testing.T) {
+	servingURL := regexp.MustCompile(`"url":"(http://[^"]+)"`)
+	for _, tc := range []struct {
+		name  string
+		env   string
+		flags []string
+		burst int
+	}{
+		{"Flag", "", []string{"--rate-limit", "3"}, 3},
+		{"Variable", "3", nil, 3},
+		{"FlagAndBurst", "", []string{"--rate-limit", "3", "--rate-burst", "5"}, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("REFUNDD_RATE_LIMIT", tc.env)
+			}
+			db := sqlitetest.URL(t)
+			code, out, errOut := runCLI(t, "merchant", "create", "--db", db, "--name", "Souq")
+			if code != 0 {
+				t.Fatalf("merchant create: exit %d: %s", code, errOut)
+			}
+			var m struct {
+				APIKey string `json:"api_key"`
+			}
+			mustJSON(t, out, &m)
+			ctx, cancel := context.WithCancel(context.Background())
+			errLog := &signalWriter{marker: "refundd serving", ready: make(chan struct{})}
+			done := make(chan int, 1)
+			args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--sweep-ages", "off"}, tc.flags...)
+			go func() { done <- run(ctx, args, io.Discard, errLog) }()
+			defer func() { cancel(); <-done }()
+			select {
+			case <-errLog.ready:
+			case code := <-done:
+				done <- code
+				t.Fatalf("serve: exit %d: %s", code, errLog.String())
+			}
+			match := servingURL.FindStringSubmatch(errLog.String())
+			if match == nil {
+				t.Fatalf("no url in %s", errLog.String())
+			}
+			const sent = 12
+			ok, limited := 0, 0
+			start := time.Now()
+			for range sent {
+				req, _ := http.NewRequest("GET", match[1]+"/v1/orders", nil)
+				req.Header.Set("Authorization", "Bearer "+m.APIKey)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				switch resp.StatusCode {
+				case http.StatusOK:
+					ok++
+				case http.StatusTooManyRequests:
+					limited++
+					if resp.Header.Get("Retry-After") == "" {
+						t.Errorf("429 without Retry-After")
+					}
+				default:
+					t.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+			// The burst, and what the rate (3 a second) refilled meanwhile.
+			most := tc.burst + int(math.Ceil(time.Since(start).Seconds()*3))
+			if ok < tc.burst || ok > most || limited == 0 {
+				t.Fatalf("%v: %d of %d requests answered 200, %d 429; want %d to %d answered, the rest 429",
+					tc.flags, ok, sent, limited, tc.burst, most)
+			}
+		})
 	}
 }
