@@ -105,7 +105,7 @@ func (a *API) routes() []route {
 		{method: "POST", pattern: "/v1/reconciliations", query: []string{"map", "settlement_lag", "processor", "from", "to"}, handler: a.reconcile},
 		{method: "GET", pattern: "/v1/discrepancies", query: append([]string{"kind"}, pageQuery...), handler: a.listDiscrepancies},
 		{method: "POST", pattern: "/v1/webhook_endpoints", creates: refund.ScopeWebhooksWrite, handler: a.createEndpoint},
-		{method: "GET", pattern: "/v1/webhook_endpoints", handler: a.listEndpoints},
+		{method: "GET", pattern: "/v1/webhook_endpoints", query: pageQuery, handler: a.listEndpoints},
 		{method: "GET", pattern: "/v1/webhook_endpoints/{id}", handler: a.getEndpoint},
 		{method: "POST", pattern: "/v1/webhook_endpoints/{id}", handler: a.updateEndpoint},
 		{method: "PATCH", pattern: "/v1/webhook_endpoints/{id}", handler: a.updateEndpoint},

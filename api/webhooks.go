@@ -101,14 +101,40 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) {
+	limit, cursor, err := queryPage(r, "we")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	eps, err := a.svc.ListWebhookEndpoints(r.Context(), PrincipalFrom(r.Context()))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	now := a.svc.Now()
-	writeJSON(w, http.StatusOK, listOut(refund.Page[*refund.WebhookEndpoint]{Data: eps},
+	writeJSON(w, http.StatusOK, listOut(endpointPage(eps, limit, cursor),
 		func(e *refund.WebhookEndpoint) endpointJSON { return endpointOut(e, now) }))
+}
+
+// endpointPage pages a merchant's endpoints (at most
+// refund.MaxWebhookEndpoints, oldest first, as ids sort) like every other
+// list: limit of them (0: refund.MaxPageSize) after the one whose id is
+// cursor, or after where it was (ids are time-ordered).
+func endpointPage(eps []*refund.WebhookEndpoint, limit int, cursor string) refund.Page[*refund.WebhookEndpoint] {
+	if limit <= 0 {
+		limit = refund.MaxPageSize
+	}
+	if cursor != "" {
+		i := 0
+		for i < len(eps) && eps[i].ID <= cursor {
+			i++
+		}
+		eps = eps[i:]
+	}
+	if len(eps) <= limit {
+		return refund.Page[*refund.WebhookEndpoint]{Data: eps}
+	}
+	return refund.Page[*refund.WebhookEndpoint]{Data: eps[:limit], HasMore: true, NextCursor: eps[limit-1].ID}
 }
 
 func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1093,5 +1094,54 @@ func TestWebhooks_HandedBackDeliveryIsDueAtOnce(t *testing.T) {
 	data, _ := log.get("data").([]any)
 	if log.status != 200 || len(data) != 1 || !strings.Contains(log.raw, `"attempt":1,`) {
 		t.Fatalf("delivery log after the hand-back and one attempt: %d %s; want one row, attempt 1", log.status, log.raw)
+	}
+}
+
+// TestWebhooks_EndpointListPages: GET /v1/webhook_endpoints takes limit
+// and cursor like every list (DESIGN.md 7). It answered all of a
+// merchant's endpoints whatever the limit, has_more false, and dropped
+// a malformed limit or cursor without a word.
+func TestWebhooks_EndpointListPages(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, withWebhooks())
+	var ids []string
+	for i := range 3 {
+		ep := s.do("POST", "/v1/webhook_endpoints", s.key, map[string]any{"url": fmt.Sprintf("https://hooks.example.com/%d", i)})
+		if ep.status != 201 {
+			t.Fatalf("create: %s", ep.raw)
+		}
+		ids = append(ids, ep.str("id"))
+	}
+	for _, tc := range []struct {
+		name, query string
+		status      int
+		want        []string
+		more        bool
+	}{
+		{"All", "", 200, ids, false},
+		{"First", "?limit=1", 200, ids[:1], true},
+		{"AfterFirst", "?limit=1&cursor=" + ids[0], 200, ids[1:2], true},
+		{"Rest", "?limit=2&cursor=" + ids[0], 200, ids[1:], false},
+		{"AfterLast", "?cursor=" + ids[2], 200, nil, false},
+		{"ZeroLimit", "?limit=0", 400, nil, false},
+		{"BadCursor", "?cursor=zzz", 400, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do("GET", "/v1/webhook_endpoints"+tc.query, s.key, nil)
+			if tc.status != 200 {
+				expectError(t, r, tc.status, "invalid_request")
+				return
+			}
+			var got []string
+			for _, e := range r.get("data").([]any) {
+				got = append(got, e.(map[string]any)["id"].(string))
+			}
+			if r.status != 200 || !slices.Equal(got, tc.want) || r.get("has_more") != tc.more {
+				t.Fatalf("%s: %d %v has_more %v; want %v has_more %v\n%s", tc.query, r.status, got, r.get("has_more"), tc.want, tc.more, r.raw)
+			}
+			if tc.more && r.str("next_cursor") != got[len(got)-1] {
+				t.Fatalf("next_cursor %q, want the page's last id %s", r.str("next_cursor"), got[len(got)-1])
+			}
+		})
 	}
 }
