@@ -2,7 +2,6 @@ package refund_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 
@@ -62,14 +61,7 @@ func postgresSchema(t *testing.T) string {
 	})
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := pgtest.DropPool(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.AfterTests(m.Run())) }
 
 // openPostgresURL opens a store on url, a schema pgtest made.
 func openPostgresURL(t *testing.T, url string) refund.Store {

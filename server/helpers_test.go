@@ -66,14 +66,7 @@ func withProcessorTimeout(d time.Duration) serverOpt {
 // delivery log reply; TestMain fails the run if it holds a secret.
 var scanned = new(secretscan.Sink)
 
-func TestMain(m *testing.M) {
-	code := secretscan.Main(m, scanned)
-	if err := pgtest.DropPool(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.AfterTests(secretscan.Main(m, scanned))) }
 
 // mustStart runs a real server on a temp SQLite file and a free port, with
 // the background worker off (tests drive it with Worker.RunOnce) and a fake

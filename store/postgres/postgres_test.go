@@ -65,14 +65,7 @@ func migrate(ctx context.Context, url string) error {
 	return s.Close()
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := pgtest.DropPool(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.AfterTests(m.Run())) }
 
 func TestStore(t *testing.T) {
 	pgtest.BaseURL(t) // one skip message, not one per check

@@ -83,14 +83,25 @@ func schemaURL(tb testing.TB, base, schema string, maxConns int) string {
 	return withParams(tb, base, params)
 }
 
-// exec runs one statement on a connection of its own.
-func exec(dsn, sql string) error {
+// connect opens a connection of its own to dsn, for at most 30 seconds
+// of work; the caller closes it and calls cancel.
+func connect(dsn string) (context.Context, context.CancelFunc, *pgx.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	c, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		cancel()
+		return nil, nil, nil, fmt.Errorf("connect: %w", err)
 	}
+	return ctx, cancel, c, nil
+}
+
+// exec runs one statement on a connection of its own.
+func exec(dsn, sql string) error {
+	ctx, cancel, c, err := connect(dsn)
+	if err != nil {
+		return err
+	}
+	defer cancel()
 	defer c.Close(ctx)
 	if _, err := c.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("%s: %w", sql, err)
@@ -136,7 +147,7 @@ func addParams(dsn string, params map[string]string) (string, error) {
 // cannot be emptied is dropped instead. Every caller in a process must
 // migrate the same way. A test that changes the schema itself (adds a
 // table, runs old migrations) or reads the planner's statistics must use
-// URL. A package that calls Migrated calls DropPool from its TestMain;
+// URL. A package that calls Migrated calls AfterTests from its TestMain;
 // pools a killed process left behind are dropped by the next run after a
 // day.
 func Migrated(tb testing.TB, maxConns int, migrate func(ctx context.Context, url string) error) string {
@@ -156,8 +167,10 @@ func Migrated(tb testing.TB, maxConns int, migrate func(ctx context.Context, url
 	return withParams(tb, schemaURL(tb, base, schema, maxConns), map[string]string{"application_name": schema})
 }
 
-// DropPool drops the schemas Migrated handed out, once the tests are done.
-func DropPool() error {
+// AfterTests drops the schemas Migrated handed out, once the tests are
+// done, and returns the code the test binary exits with: code, or 1 when
+// a schema could not be dropped. A TestMain calls it with m.Run's code.
+func AfterTests(code int) int {
 	pool.mu.Lock()
 	free, base := pool.free, pool.base
 	pool.free = nil
@@ -166,7 +179,11 @@ func DropPool() error {
 	for _, schema := range free {
 		errs = append(errs, exec(base, "DROP SCHEMA "+schema+" CASCADE"))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
+		return 1
+	}
+	return code
 }
 
 // poolPrefix starts the pool's schema names, followed by the Unix time
@@ -241,12 +258,11 @@ func (p *schemaPool) give(base, schema string) error {
 // the sequences, in one transaction. DELETE, not TRUNCATE: TRUNCATE
 // replaces each table's files, which costs as much as creating them.
 func (p *schemaPool) emptySchema(base, schema string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, base)
+	ctx, cancel, c, err := connect(base)
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
 	}
+	defer cancel()
 	defer c.Close(ctx)
 	p.mu.Lock()
 	empty, tables := p.empty, p.tables
@@ -357,14 +373,13 @@ func emptyStatements(ctx context.Context, c *pgx.Conn, schema string) (string, i
 }
 
 // sweepPools drops the pools' schemas created more than a day ago: a
-// process killed before its DropPool left them, and no test runs a day.
+// process killed before its AfterTests left them, and no test runs a day.
 func sweepPools(base string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, base)
+	ctx, cancel, c, err := connect(base)
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
 	}
+	defer cancel()
 	defer c.Close(ctx)
 	rows, err := c.Query(ctx, `SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)`, poolPrefix)
 	if err != nil {
