@@ -700,8 +700,10 @@ func newSurface(name, base, key string, c *http.Client, invoiced bool) (surface,
 		return &gatewaySurface{n}, nil
 	case "sgate":
 		return &sgateSurface{n}, nil
+	case "upayments":
+		return &upaymentsSurface{n}, nil
 	}
-	return nil, fmt.Errorf("bench: unknown surface %q (native, gateway or sgate)", name)
+	return nil, fmt.Errorf("bench: unknown surface %q (native, gateway, sgate or upayments)", name)
 }
 
 // gatewaySurface refunds through the gateway dialect: integer minor units
@@ -753,6 +755,30 @@ func (s *sgateSurface) refund(ctx context.Context, order string, amount int64, s
 		rep.Code = "http_" + strconv.Itoa(status)
 	}
 	return reply{code: rep.Code}, nil
+}
+
+// upaymentsSurface refunds through the UPayments dialect: a decimal
+// totalPrice and a reference, which the dialect keeps as the refund's
+// merchant reference (so its retries are idempotent, and the check finds
+// the refund under it). Orders are made through the native API.
+type upaymentsSurface struct{ *native }
+
+func (u *upaymentsSurface) refund(ctx context.Context, order string, amount int64, seq uint64) (reply, error) {
+	ref := "bench-" + strconv.FormatUint(seq, 36) + "-" + order[len(order)-8:]
+	body := fmt.Appendf(nil, `{"orderId":%q,"totalPrice":"%d.%02d","reference":%q}`, order, amount/100, amount%100, ref)
+	var rep struct {
+		Status bool `json:"status"`
+	}
+	status, h, err := u.do(ctx, "POST", "/api/v1/create-refund", body, &rep)
+	if err != nil {
+		return reply{}, err
+	}
+	if status == http.StatusOK && rep.Status {
+		return reply{id: "ref:" + ref, timing: h.Get("Server-Timing")}, nil
+	}
+	// The surface's errors carry no code: its HTTP status stands for it
+	// (422: nothing left to refund, or declined).
+	return reply{code: "http_" + strconv.Itoa(status)}, nil
 }
 
 // ceilingSurface sends the native requests to the trivial handler.

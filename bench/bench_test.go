@@ -43,6 +43,8 @@ func TestRun(t *testing.T) {
 		{"SpreadInvoiced", bench.Config{Shape: "spread", Clients: 4, Orders: 20, Invoiced: true}},
 		{"SpreadGateway", bench.Config{Shape: "spread", Clients: 4, Orders: 20, Surface: "gateway"}},
 		{"HotSGate", bench.Config{Shape: "hot", Clients: 4, Surface: "sgate"}},
+		{"SpreadUPayments", bench.Config{Shape: "spread", Clients: 4, Orders: 20, Surface: "upayments"}},
+		{"HotUPayments", bench.Config{Shape: "hot", Clients: 4, Surface: "upayments"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg

@@ -26,7 +26,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	db := fs.String("db", "", "start refundd in this process on this database (default: a fresh temporary SQLite file)")
 	fs.StringVar(&cfg.Target, "target", "", "base URL of a running refundd (with --key)")
 	fs.StringVar(&cfg.Key, "key", "", "merchant API key for --target")
-	fs.StringVar(&cfg.Surface, "surface", "native", "API surface to drive: native, gateway or sgate")
+	fs.StringVar(&cfg.Surface, "surface", "native", "API surface to drive: native, gateway, sgate or upayments")
 	fs.StringVar(&cfg.Shape, "shape", "spread", "spread (each request another order) or hot (every refund on one order, kept for the whole run)")
 	fs.IntVar(&cfg.Clients, "clients", 32, "closed loop: concurrent clients")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: requests per second (latency counted from the planned send time)")
