@@ -90,7 +90,7 @@ func (a *API) routes() []route {
 		{method: "POST", pattern: "/v1/refunds", creates: refund.ScopeRefundsWrite, handler: a.createRefund},
 		{method: "GET", pattern: "/v1/refunds", query: append([]string{"order_id", "status", "created_gte", "created_lt"}, pageQuery...), handler: a.listRefunds},
 		{method: "GET", pattern: "/v1/refunds/{id}", handler: a.getRefund},
-		{method: "GET", pattern: "/v1/refunds/{id}/transitions", handler: a.listTransitions},
+		{method: "GET", pattern: "/v1/refunds/{id}/transitions", query: pageQuery, handler: a.listTransitions},
 		// A decision is no creation, but a retry after a lost reply must
 		// answer the decision, not that the refund has moved on.
 		{method: "POST", pattern: "/v1/refunds/{id}/cancel", creates: refund.ScopeRefundsWrite, handler: a.cancelRefund},

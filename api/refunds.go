@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/refundd/refundd/refund"
@@ -226,14 +229,41 @@ func (a *API) listTransitions(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	limit, cursor, err := queryPage(r, transitionCursor)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	// Transitions have no ids of their own, but a refund's are only ever
+	// appended: a page's cursor is how many come before the next page.
+	from := 0
+	if cursor != "" {
+		n, perr := strconv.ParseUint(strings.TrimPrefix(cursor, transitionCursor+"_"), 16, 31)
+		if perr != nil {
+			a.fail(w, r, refund.Errorf(refund.EInvalidRequest, "cursor", "cursor must be the next_cursor of a previous page"))
+			return
+		}
+		from = int(n)
+	}
 	ts, err := a.svc.Transitions(r.Context(), PrincipalFrom(r.Context()), id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
+	if limit <= 0 {
+		limit = refund.MaxPageSize
+	}
+	ts = ts[min(from, len(ts)):]
+	var next any // null on the last page
+	if len(ts) > limit {
+		ts, next = ts[:limit], fmt.Sprintf("%s_%x", transitionCursor, from+limit)
+	}
 	out := make([]transitionJSON, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, transitionJSON{From: nullable(string(t.From)), To: string(t.To), Cause: t.Cause, At: t.At})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": out, "has_more": false, "next_cursor": nil})
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": out, "has_more": next != nil, "next_cursor": next})
 }
+
+// transitionCursor starts the cursors of a refund's transitions.
+const transitionCursor = "trn"

@@ -226,18 +226,27 @@ func (c *Client) refundCall(ctx context.Context, method, id, action string) (*Re
 	return &r, nil
 }
 
-// RefundTransitions returns a refund's history, oldest first
-// (GET /v1/refunds/{id}/transitions).
+// RefundTransitions returns a refund's whole history, oldest first
+// (GET /v1/refunds/{id}/transitions), every page of it.
 func (c *Client) RefundTransitions(ctx context.Context, id string) ([]Transition, error) {
 	esc, err := pathID("refund", id)
 	if err != nil {
 		return nil, err
 	}
-	var page Page[Transition]
-	if err := c.do(ctx, request{method: "GET", path: "/v1/refunds/" + esc + "/transitions"}, &page); err != nil {
-		return nil, err
+	var out []Transition
+	for t, err := range all("", func(cursor string) (*Page[Transition], error) {
+		q := url.Values{}
+		setString(q, "cursor", cursor)
+		var page Page[Transition]
+		err := c.do(ctx, request{method: "GET", path: "/v1/refunds/" + esc + "/transitions", query: q}, &page)
+		return &page, err
+	}) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *t)
 	}
-	return page.Data, nil
+	return out, nil
 }
 
 // ListRefunds returns one page of refunds, newest first (GET /v1/refunds).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -603,5 +604,55 @@ func TestListsAnswerTheListShape(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRefund_TransitionsPage: a refund's transitions page like every list
+// (DESIGN.md section 7): limit and cursor, next_cursor to follow; they
+// came in one page whatever the limit, and a bad limit or cursor was not
+// refused.
+func TestRefund_TransitionsPage(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t)
+	r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": s.mustOrder(cardOrder("4444", 10_000)), "amount": 1_000})
+	if r.status != 201 || r.str("status") != "succeeded" {
+		t.Fatalf("refund: %s", r.raw)
+	}
+	path := "/v1/refunds/" + r.str("id") + "/transitions"
+	whole := s.do("GET", path, s.key, nil)
+	all, _ := whole.get("data").([]any)
+	if whole.status != 200 || len(all) != 3 || whole.get("has_more") != false || whole.get("next_cursor") != nil {
+		t.Fatalf("one page: %s", whole.raw)
+	}
+	for _, limit := range []int{1, 2} {
+		var got []any
+		query := fmt.Sprintf("?limit=%d", limit)
+		for pages := 0; ; pages++ {
+			if pages > len(all) {
+				t.Fatalf("limit %d: more pages than transitions", limit)
+			}
+			p := s.do("GET", path+query, s.key, nil)
+			data, _ := p.get("data").([]any)
+			if p.status != 200 || len(data) == 0 || len(data) > limit {
+				t.Fatalf("limit %d, %s: %s", limit, query, p.raw)
+			}
+			got = append(got, data...)
+			if p.get("has_more") == false {
+				if p.get("next_cursor") != nil {
+					t.Fatalf("last page with a next_cursor: %s", p.raw)
+				}
+				break
+			}
+			query = fmt.Sprintf("?limit=%d&cursor=%s", limit, p.str("next_cursor"))
+		}
+		if !reflect.DeepEqual(got, all) {
+			t.Fatalf("limit %d: pages hold %v, the whole list %v", limit, got, all)
+		}
+	}
+	for _, q := range []string{"?limit=0", "?limit=x", "?cursor=zzz", "?cursor=re_1", "?cursor=trn_-1", "?cursor=trn_ffffffffffff"} {
+		expectError(t, s.do("GET", path+q, s.key, nil), 400, "invalid_request")
+	}
+	if p := s.do("GET", path+"?cursor=trn_9", s.key, nil); p.status != 200 || len(p.get("data").([]any)) != 0 {
+		t.Fatalf("a cursor past the end: %s", p.raw)
 	}
 }
