@@ -2,7 +2,6 @@ package refund
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -260,7 +259,10 @@ func (s *Service) connector(a *ProcessorAccount) (processor.Processor, error) {
 		return got.proc, nil
 	}
 	if s.cfg.Sealer == nil || s.cfg.Connect == nil {
-		return nil, errors.New("refund: an order routes to a processor account but this node has no secret key or connectors")
+		// A node started without the secret key beside nodes with it: the
+		// caller may try another node, or again once this one has it.
+		s.log.Error("an order routes to a processor account but this node has no secret key (REFUNDD_SECRET_KEY or --secret-key-file) or connectors", "account", a.Name)
+		return nil, Errorf(EProcessorUnavailable, "", "processor account %q cannot be used on this node now; try again later", a.Name)
 	}
 	plain, err := s.cfg.Sealer.Open(a.Credential, sealOwner(a))
 	if err != nil {

@@ -65,3 +65,39 @@ func TestSync_RemovedProcessorAccount(t *testing.T) {
 		})
 	}
 }
+
+// TestRefund_NodeWithoutTheSecretKey: a node started without the secret
+// key, beside one with it, cannot use the merchant's processor accounts;
+// a refund of an order routed to one is refused 503 processor_unavailable,
+// as a processor that cannot be reached is, with nothing reserved or
+// recorded, where it was a 500 internal error. The node with the key
+// refunds the order.
+func TestRefund_NodeWithoutTheSecretKey(t *testing.T) {
+	url := pgSchema(t, 0)
+	a := mustStart(t, onDB(url), func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+	b := mustStart(t, onDB(url))
+	svc, err := service.New(sandbox.New(sandbox.Config{}), service.Faults{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(svc.Handler())
+	t.Cleanup(ts.Close)
+	if _, err := a.Service.AddProcessorAccount(context.Background(), a.mer.ID,
+		refund.ProcessorAccountInput{Name: "acq", Kind: "acquirer", URL: ts.URL}); err != nil {
+		t.Fatal(err)
+	}
+	o := cardOrder("4444", 10_000)
+	o["processor"], o["processor_order_id"] = "acq", "pay_1"
+	order := a.mustOrder(o)
+	r := b.do("POST", "/v1/refunds", a.key, map[string]any{"order_id": order, "amount": 4000})
+	expectError(t, r, http.StatusServiceUnavailable, refund.EProcessorUnavailable)
+	if got := b.do("GET", "/v1/orders/"+order, a.key, nil); got.num("refunded_amount") != 0 || got.num("pending_refund_amount") != 0 {
+		t.Fatalf("the order after the refusal: %s", got.raw)
+	}
+	if list := b.do("GET", "/v1/refunds?order_id="+order, a.key, nil); len(list.get("data").([]any)) != 0 {
+		t.Fatalf("refunds after the refusal: %s", list.raw)
+	}
+	if r := a.do("POST", "/v1/refunds", a.key, map[string]any{"order_id": order, "amount": 4000}); r.status != http.StatusCreated || r.str("status") != "succeeded" {
+		t.Fatalf("the refund on the node with the key: %d %s", r.status, r.raw)
+	}
+}
