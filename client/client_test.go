@@ -124,6 +124,8 @@ func TestOrders(t *testing.T) {
 			Customer: client.Customer{Name: "Noura", Email: "noura@example.com"}}},
 		{name: "OKWithItemsKWD", params: client.CreateOrderParams{Reference: "ORD-2", Currency: "KWD", Amount: 3015, PaymentMethod: "knet",
 			Items: []client.OrderItemParams{{ID: "line-1", NameEN: "Dates", Qty: 3, UnitAmount: 1005, TaxRate: "0"}}}},
+		{name: "OKWithExemptionCode", params: client.CreateOrderParams{Reference: "ORD-5", Currency: "SAR", Amount: 2000, PaymentMethod: "card",
+			Items: []client.OrderItemParams{{ID: "med-1", NameEN: "Medicine", Qty: 1, UnitAmount: 2000, TaxRate: "0", TaxExemptionCode: "VATEX-SA-35"}}}},
 		{name: "ErrOrderReferenceExists", params: client.CreateOrderParams{Reference: "ORD-1", Currency: "SAR", Amount: 100, PaymentMethod: "card"},
 			status: 409, code: "order_reference_exists"},
 		{name: "ErrInvalidCurrency", params: client.CreateOrderParams{Reference: "ORD-3", Currency: "XXX1", Amount: 100, PaymentMethod: "card"},
@@ -150,6 +152,11 @@ func TestOrders(t *testing.T) {
 			got, err := f.c.GetOrder(ctx, o.ID)
 			if err != nil || got.ID != o.ID || got.Amount != o.Amount {
 				t.Fatalf("get: %+v, %v", got, err)
+			}
+			for i, it := range got.Items {
+				if it.TaxExemptionCode != tt.params.Items[i].TaxExemptionCode {
+					t.Fatalf("item %d's exemption code %q, sent %q", i, it.TaxExemptionCode, tt.params.Items[i].TaxExemptionCode)
+				}
 			}
 			created[o.Reference] = o
 		})

@@ -58,6 +58,9 @@ type OrderItemParams struct {
 	UnitAmount int64  `json:"unit_amount"`
 	TaxRate    string `json:"tax_rate,omitempty"` // percent, "15"
 	Taxable    *bool  `json:"taxable,omitempty"`
+	// TaxExemptionCode is ZATCA's reason a line at 0 % or untaxed is not
+	// taxed (VATEX-SA-35, say); "" leaves refundd's default.
+	TaxExemptionCode string `json:"tax_exemption_code,omitempty"`
 }
 
 // OrderVendorParams is one marketplace vendor's share of a new order.
@@ -98,19 +101,21 @@ type Order struct {
 
 // OrderItem is a line of an order with its refund counters.
 type OrderItem struct {
-	ID             string `json:"id"`
-	SKU            string `json:"sku"`
-	NameEN         string `json:"name_en"`
-	NameAR         string `json:"name_ar"`
-	Qty            int64  `json:"qty"`
-	UnitAmount     int64  `json:"unit_amount"`
-	TaxRate        string `json:"tax_rate"`
-	Taxable        bool   `json:"taxable"`
-	Amount         int64  `json:"amount"`
-	RefundedQty    int64  `json:"refunded_qty"`
-	PendingQty     int64  `json:"pending_qty"`
-	RefundedAmount int64  `json:"refunded_amount"`
-	PendingAmount  int64  `json:"pending_amount"`
+	ID         string `json:"id"`
+	SKU        string `json:"sku"`
+	NameEN     string `json:"name_en"`
+	NameAR     string `json:"name_ar"`
+	Qty        int64  `json:"qty"`
+	UnitAmount int64  `json:"unit_amount"`
+	TaxRate    string `json:"tax_rate"`
+	Taxable    bool   `json:"taxable"`
+	// TaxExemptionCode is "" when the order gave none.
+	TaxExemptionCode string `json:"tax_exemption_code"`
+	Amount           int64  `json:"amount"`
+	RefundedQty      int64  `json:"refunded_qty"`
+	PendingQty       int64  `json:"pending_qty"`
+	RefundedAmount   int64  `json:"refunded_amount"`
+	PendingAmount    int64  `json:"pending_amount"`
 }
 
 // OrderVendor is a vendor's share of an order; IBAN comes back masked.
