@@ -777,16 +777,23 @@ func withTwoAcquirers(t *testing.T) *testServer {
 	t.Helper()
 	s := mustStart(t, func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
 	for _, name := range []string{"acq-a", "acq-b"} {
-		svc, err := service.New(sandbox.New(sandbox.Config{}), service.Faults{}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(svc.Handler())
-		t.Cleanup(ts.Close)
-		if _, err := s.Service.AddProcessorAccount(context.Background(), s.mer.ID,
-			refund.ProcessorAccountInput{Name: name, Kind: "acquirer", URL: ts.URL}); err != nil {
-			t.Fatal(err)
-		}
+		addAcquirer(t, s, name)
 	}
 	return s
+}
+
+// addAcquirer gives s's merchant a processor account name, an acquirer
+// sandbox service of its own (s must have a secret key).
+func addAcquirer(t *testing.T, s *testServer, name string) {
+	t.Helper()
+	svc, err := service.New(sandbox.New(sandbox.Config{}), service.Faults{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(svc.Handler())
+	t.Cleanup(ts.Close)
+	if _, err := s.Service.AddProcessorAccount(context.Background(), s.mer.ID,
+		refund.ProcessorAccountInput{Name: name, Kind: "acquirer", URL: ts.URL}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -3,12 +3,9 @@ package server_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/refundd/refundd/processor/sandbox"
-	"github.com/refundd/refundd/processor/sandbox/service"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 )
@@ -25,16 +22,7 @@ func TestSync_RemovedProcessorAccount(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			s := b.start(t, func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
 			for _, name := range []string{"gone", "kept"} {
-				svc, err := service.New(sandbox.New(sandbox.Config{}), service.Faults{}, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ts := httptest.NewServer(svc.Handler())
-				t.Cleanup(ts.Close)
-				if _, err := s.Service.AddProcessorAccount(context.Background(), s.mer.ID,
-					refund.ProcessorAccountInput{Name: name, Kind: "acquirer", URL: ts.URL}); err != nil {
-					t.Fatal(err)
-				}
+				addAcquirer(t, s, name)
 			}
 			refunds := map[string]string{}
 			for _, name := range []string{"gone", "kept"} {
@@ -76,16 +64,7 @@ func TestRefund_NodeWithoutTheSecretKey(t *testing.T) {
 	url := pgSchema(t, 0)
 	a := mustStart(t, onDB(url), func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
 	b := mustStart(t, onDB(url))
-	svc, err := service.New(sandbox.New(sandbox.Config{}), service.Faults{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(svc.Handler())
-	t.Cleanup(ts.Close)
-	if _, err := a.Service.AddProcessorAccount(context.Background(), a.mer.ID,
-		refund.ProcessorAccountInput{Name: "acq", Kind: "acquirer", URL: ts.URL}); err != nil {
-		t.Fatal(err)
-	}
+	addAcquirer(t, a, "acq")
 	o := cardOrder("4444", 10_000)
 	o["processor"], o["processor_order_id"] = "acq", "pay_1"
 	order := a.mustOrder(o)
