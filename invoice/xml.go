@@ -282,7 +282,7 @@ func category(taxable bool, rate money.Rate, code string) taxCategory {
 		c.ID, c.Exemption = "Z", "VATEX-SA-32"
 	}
 	if code != "" && c.ID != "S" {
-		c.Exemption, c.Reason = code, exemptionText(code)
+		c.Exemption, c.Reason = code, refund.ExemptionText(code)
 		if cat, _ := refund.ExemptionCategory(code); cat == "E" {
 			c.ID = "E" // an untaxed line the order says is exempt
 		}
@@ -316,10 +316,6 @@ func exemptionCode(taxable bool, rate money.Rate) string {
 	}
 	return ""
 }
-
-// exemptionText is code's reason text ("" for a code not in the list):
-// ZATCA's, from refund's list of the codes.
-func exemptionText(code string) string { return refund.ExemptionText(code) }
 
 // percent prints a rate with two decimals, as UBL wants: 15.00.
 func percent(r money.Rate) string {
