@@ -2,6 +2,7 @@ package refund_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -51,7 +52,8 @@ func (p *stallingProcessor) Status(_ context.Context, key string) (processor.Res
 	return processor.Result{}, processor.ErrNotFound
 }
 
-// A client sends a refund with an Idempotency-Key to one node, whose
+// A client sends a refund with an Idempotency-Key (or a dialect's merchant
+// reference: the same holds, per DESIGN.md section 4) to one node, whose
 // processor call hangs; it gives up and sends the same request to another
 // node: while the first request holds the key the retry is told so
 // (idempotency_key_in_use), and once the first request's lease has run
@@ -66,9 +68,14 @@ func TestIdempotency_RetryOnAnotherNodeWhileTheCallIsOut(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		firstErr error
+		// byReference: the request names itself by a dialect's merchant
+		// reference (SGate's merchantRefundId), not an Idempotency-Key.
+		byReference bool
 	}{
-		{"FirstCallTimesOut", errNoAnswer},
-		{"FirstCallApprovesLate", nil},
+		{"FirstCallTimesOut", errNoAnswer, false},
+		{"FirstCallApprovesLate", nil, false},
+		{"ByReferenceFirstCallTimesOut", errNoAnswer, true},
+		{"ByReferenceFirstCallApprovesLate", nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, k := range twoNodes {
@@ -79,6 +86,9 @@ func TestIdempotency_RetryOnAnotherNodeWhileTheCallIsOut(t *testing.T) {
 					ctx := th.ctx
 					o := sarOrder(t, th.harness, 10_000)
 					in := refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](4_000), IdempotencyKey: "retry-1"}
+					if tc.byReference {
+						in.IdempotencyKey, in.MerchantReference, in.Surface = "", "REF-retry-1", "sgate"
+					}
 					var first *refund.Refund
 					var firstErr error
 					done := make(chan struct{})
@@ -88,8 +98,15 @@ func TestIdempotency_RetryOnAnotherNodeWhileTheCallIsOut(t *testing.T) {
 					}()
 					<-proc.entered // the first node's call is out
 
-					if _, err := th.nodes[1].CreateRefund(ctx, th.ps[1], in); refund.ErrorCode(err) != refund.EIdempotencyKeyInUse {
+					_, err := th.nodes[1].CreateRefund(ctx, th.ps[1], in)
+					if refund.ErrorCode(err) != refund.EIdempotencyKeyInUse {
 						t.Fatalf("the retry while the first request holds the key: %v, want %s", err, refund.EIdempotencyKeyInUse)
+					}
+					if e := (*refund.Error)(nil); tc.byReference && (!errors.As(err, &e) || e.Param != "merchant_reference") {
+						t.Fatalf("the retry by reference was refused as %#v; want the refusal to name merchant_reference", err)
+					}
+					if rs := th.allRefunds(o.ID); len(rs) != 1 || rs[0].Version != 1 {
+						t.Fatalf("the refused retry left %d refunds (%+v); want the first request's, untouched", len(rs), rs)
 					}
 					th.clk.Advance(time.Minute) // past the first request's lease
 					retry, err := th.nodes[1].CreateRefund(ctx, th.ps[1], in)

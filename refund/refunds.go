@@ -213,6 +213,9 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 		prev, err := tx.GetRefundByMerchantReference(ctx, p.MerchantID, in.Surface, in.MerchantReference)
 		switch {
 		case err == nil && prev.RequestHash == hash:
+			if answering(prev, now) {
+				return nil, false, Errorf(EIdempotencyKeyInUse, "merchant_reference", "Initial request is still processing.")
+			}
 			if err := s.linkClaim(ctx, tx, p.MerchantID, prev.ID); err != nil {
 				return nil, false, err
 			}
@@ -306,6 +309,15 @@ func (s *Service) reserve(ctx context.Context, tx Tx, p Principal, in *RefundInp
 	// A queued refund's request, and one waiting for approval, ends here:
 	// complete its key now, not when the worker submits it.
 	return r, false, s.linkKey(ctx, tx, idem, r.ID, in.Queue || approval, now)
+}
+
+// answering reports whether the request that created r may still be
+// running: it submitted r and owns it for one lease (reserve), and nothing
+// has written r since. A repeat of that request by merchant reference is
+// then refused as in use, as a repeat by Idempotency-Key is (replayKey),
+// not answered with a refund its first request has not answered yet.
+func answering(r *Refund, now time.Time) bool {
+	return r.Status == StatusProcessing && r.Version == 1 && now.Before(r.NextAttemptAt)
 }
 
 // replayKey answers a request whose idempotency key was seen before.
