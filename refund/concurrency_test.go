@@ -350,14 +350,14 @@ func (th *twoNodeHarness) wantAdjustmentsTold(adjs []*refund.OrderAdjustment, na
 }
 
 // eventsOf counts the merchant's events by refund and type.
-func (th *twoNodeHarness) eventsOf() map[string]int {
-	th.t.Helper()
+func (h *harness) eventsOf() map[string]int {
+	h.t.Helper()
 	n := map[string]int{}
 	cursor := ""
 	for {
-		page, err := th.svc.ListEvents(th.ctx, th.p, refund.EventFilter{Cursor: cursor, Limit: refund.MaxPageSize})
+		page, err := h.svc.ListEvents(h.ctx, h.p, refund.EventFilter{Cursor: cursor, Limit: refund.MaxPageSize})
 		if err != nil {
-			th.t.Fatal(err)
+			h.t.Fatal(err)
 		}
 		for _, e := range page.Data {
 			if e.RefundID != "" {

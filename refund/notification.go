@@ -131,7 +131,7 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 		}
 		switch {
 		case cur.Status == StatusSucceeded:
-			out, err = s.reverseIfReported(ctx, tx, cur, res)
+			out, err = s.reverseIfReported(ctx, tx, cur, res, "notification")
 		case cur.Status == StatusFailed:
 			out, err = s.reviveIfExecuted(ctx, tx, cur, res)
 		case cur.Status == StatusProcessing || cur.Status == StatusRequiresReview:
@@ -151,6 +151,9 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 	o := NotificationOutcome{Applied: out.Status != cur.Status, Object: r.ID, Status: string(out.Status)}
 	if !o.Applied {
 		o.Note = fmt.Sprintf("the refund is %s; a %s notification changes nothing", cur.Status, n.Type)
+		if cur.Status == StatusSucceeded && failedAfterSuccess(res, "notification") {
+			o.Note = fmt.Sprintf("the refund is succeeded; the failure is listed at GET /v1/discrepancies (%s)", ReconStatusMismatch)
+		}
 	}
 	return o, nil
 }

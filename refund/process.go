@@ -616,6 +616,11 @@ func (s *Service) sweep(ctx context.Context, r *Refund) error {
 			return err
 		}
 		now := s.now()
+		if !gone && callErr == nil && failedAfterSuccess(res, "sweep") {
+			if err := s.contradicted(ctx, tx, cur, res, "sweep", now); err != nil {
+				return err
+			}
+		}
 		switch {
 		case gone:
 			cur.SweepsLeft = 0
@@ -759,7 +764,7 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 		}
 		switch {
 		case cur.Status == StatusSucceeded:
-			out, err = s.reverseIfReported(ctx, tx, cur, res)
+			out, err = s.reverseIfReported(ctx, tx, cur, res, "status")
 		case cur.Status == StatusFailed:
 			out, err = s.reviveIfExecuted(ctx, tx, cur, res)
 		case cur.Status.Final():
@@ -788,7 +793,13 @@ func accountRemoved(r *Refund) error {
 		"the refund stays %s, as recorded: %s", r.Status, todo)
 }
 
-func (s *Service) reverseIfReported(ctx context.Context, tx Tx, r *Refund, res processor.Result) (*Refund, error) {
+// reverseIfReported applies the processor's word on a succeeded refund,
+// from a notification or a lookup (call): reversed gives the amount back;
+// failed contradicts what was recorded and is listed (contradicted).
+func (s *Service) reverseIfReported(ctx context.Context, tx Tx, r *Refund, res processor.Result, call string) (*Refund, error) {
+	if failedAfterSuccess(res, call) {
+		return r, s.contradicted(ctx, tx, r, res, call, s.now())
+	}
 	if res.Status != processor.Reversed {
 		return r, nil
 	}
@@ -797,6 +808,37 @@ func (s *Service) reverseIfReported(ctx context.Context, tx Tx, r *Refund, res p
 		return cur, err
 	}
 	return cur, s.finish(ctx, tx, cur, StatusReversed, "processor reported the refund reversed", Reverse, s.now())
+}
+
+// failedAfterSuccess reports whether res, heard by call about a refund
+// recorded succeeded, says the refund failed. A lookup refused at the door
+// (auth_failed) says nothing of the refund; a notification is the
+// processor's own word, whatever its code.
+func failedAfterSuccess(res processor.Result, call string) bool {
+	return res.Status == processor.Declined && (call == "notification" || res.ResponseCode != processor.CodeAuthFailed)
+}
+
+// contradicted lists the processor's word, heard by call, that a refund
+// recorded succeeded failed (a reversal some APIs can only call a failure,
+// a late decline, a mistake on either side). Which is right only the
+// processor's records can tell, so a person looks: the refund stays
+// succeeded meanwhile, since released, its amount could be refunded again
+// while the money may have left. Listed once per refund, with an event.
+func (s *Service) contradicted(ctx context.Context, tx Tx, r *Refund, res processor.Result, call string, now time.Time) error {
+	said := res.ResponseCode
+	if res.Message != "" {
+		said += ": " + res.Message
+	}
+	d := &Discrepancy{ID: s.cfg.NewID("dsc"), MerchantID: r.MerchantID, Kind: ReconStatusMismatch, RefundID: r.ID, OrderID: r.OrderID,
+		Amount: r.Amount, Currency: r.Currency, CreatedAt: now,
+		Detail: clip(text(fmt.Sprintf("the processor reports it failed (%s) %s after refundd recorded it succeeded; it stays succeeded until a person settles it",
+			said, map[string]string{"notification": "in a notification", "status": "when asked", "sweep": "in a status sweep"}[call])), maxMessage)}
+	inserted, err := tx.InsertDiscrepancy(ctx, d)
+	if err != nil || !inserted {
+		return err
+	}
+	s.log.Warn("the processor says a succeeded refund failed; listed as a discrepancy", "refund", r.ID, "call", call, "discrepancy", d.ID)
+	return s.event(ctx, tx, EventRefundDiscrepancy, r, now)
 }
 
 // reviveIfExecuted applies evidence that a failed refund was executed

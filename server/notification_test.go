@@ -93,13 +93,28 @@ func TestProcessorNotifications(t *testing.T) {
 	if st := s.do("GET", "/v1/refunds/"+id, s.key, nil).str("status"); st != "succeeded" {
 		t.Fatalf("refund is %s after the notification, want succeeded", st)
 	}
-	// The same again, and a stale "failed" after it: nothing changes.
-	for _, body := range []map[string]any{succeeded,
-		{"type": "refund.failed", "data": map[string]any{"idempotency_key": id, "response_code": "05"}}} {
+	// The same again, and a "failed" after it, twice: the refund stays
+	// succeeded (its money may have left), and the contradiction is listed
+	// once, for a person, with one event.
+	failed := map[string]any{"type": "refund.failed", "data": map[string]any{"idempotency_key": id, "response_code": "05", "message": "Do not honor"}}
+	for _, body := range []map[string]any{succeeded, failed, failed} {
 		got = s.notify(secret, "msg_2", body)
-		if got.status != 200 || got.get("applied") != false {
-			t.Fatalf("repeat or stale notification: %d %s", got.status, got.raw)
+		if got.status != 200 || got.get("applied") != false || got.str("status") != "succeeded" {
+			t.Fatalf("repeat or contradicting notification: %d %s", got.status, got.raw)
 		}
+	}
+	ds := s.do("GET", "/v1/discrepancies?kind=status_mismatch", s.key, nil).get("data").([]any)
+	if len(ds) != 1 {
+		t.Fatalf("a failure notified after success: %d status_mismatch discrepancies, want 1", len(ds))
+	}
+	if d := ds[0].(map[string]any); d["refund_id"] != id || fmt.Sprint(d["amount"]) != "4000" || !strings.Contains(fmt.Sprint(d["detail"]), "05: Do not honor") {
+		t.Fatalf("the discrepancy: %v; want the refund, its amount and the processor's words", d)
+	}
+	if ev := s.do("GET", "/v1/events?refund_id="+id+"&type=refund.discrepancy", s.key, nil); len(ev.get("data").([]any)) != 1 {
+		t.Fatalf("events of the listed failure: %s; want one refund.discrepancy", ev.raw)
+	}
+	if st := s.do("GET", "/v1/refunds/"+id, s.key, nil).str("status"); st != "succeeded" {
+		t.Fatalf("a failure after success moved the refund to %s", st)
 	}
 	// The processor reverses it later.
 	got = s.notify(secret, "msg_3", map[string]any{"type": "refund.reversed", "data": map[string]any{"idempotency_key": id}})

@@ -1,0 +1,103 @@
+package refund_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refundd/refundd/processor"
+	"github.com/refundd/refundd/refund"
+)
+
+// saysProcessor approves at once and answers every later status lookup
+// with later.
+type saysProcessor struct {
+	instantProcessor
+	later processor.Result
+}
+
+func (p *saysProcessor) Status(context.Context, string) (processor.Result, error) {
+	return p.later, nil
+}
+
+// A lookup of a succeeded refund that hears it failed (a reversal SGate or
+// Techrar can only call "fail" or "void", a late decline, a mistake on
+// either side) was dropped without a trace: the refund said succeeded,
+// the processor failed, and nobody was told. It is now listed once as a
+// status_mismatch discrepancy with an event, from a forced sync or a
+// status sweep alike, and the refund stays succeeded: released, its
+// amount could be refunded again while the money may have left. A lookup
+// refused at the door (auth_failed) says nothing of the refund.
+func TestLookup_FailureAfterSuccessIsListed(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		later  processor.Result
+		listed bool
+	}{
+		{"Declined", processor.Result{Status: processor.Declined, ResponseCode: "fail", Message: "sgate: fail"}, true},
+		{"RefusedAtTheDoor", processor.Result{Status: processor.Declined, ResponseCode: processor.CodeAuthFailed, Message: "bad key"}, false},
+		{"Approved", processor.Result{Status: processor.Approved, ResponseCode: "00"}, false},
+	} {
+		for _, look := range []string{"sync", "sweep"} {
+			for _, k := range storeKinds {
+				t.Run(tc.name+"/"+look+"/"+k.name, func(t *testing.T) {
+					proc := &saysProcessor{}
+					h := newHarnessOn(t, k.open, proc, func(c *refund.Config) { c.SweepAges = []time.Duration{time.Hour, 2 * time.Hour} })
+					o := sarOrder(t, h, 10000)
+					r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](4000)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					wantStatus(t, r, refund.StatusSucceeded)
+					proc.later = tc.later
+					// Twice: a repeated look lists nothing more.
+					for i := range 2 {
+						switch look {
+						case "sync":
+							got, err := h.svc.SyncRefund(h.ctx, h.p, r.ID)
+							if err != nil {
+								t.Fatalf("sync %d: %v", i, err)
+							}
+							wantStatus(t, got, refund.StatusSucceeded)
+						case "sweep":
+							h.clk.Advance(61 * time.Minute)
+							if n, err := h.svc.ProcessDue(h.ctx, 10, 1); n != 1 || err != nil {
+								t.Fatalf("sweep %d claimed %d refunds: %v", i, n, err)
+							}
+						}
+					}
+					got := h.refund(r.ID)
+					wantStatus(t, got, refund.StatusSucceeded)
+					if look == "sweep" && got.SweepsLeft != 0 {
+						t.Fatalf("after two sweeps %d are left; a listed failure must not stop or repeat them", got.SweepsLeft)
+					}
+					if ord := h.getOrder(o.ID); ord.RefundedAmount != 4000 || ord.PendingRefundAmount != 0 {
+						t.Fatalf("order refunded %d, pending %d; want the succeeded 4000 kept", ord.RefundedAmount, ord.PendingRefundAmount)
+					}
+					page, err := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := 0
+					if tc.listed {
+						want = 1
+					}
+					if len(page.Data) != want {
+						t.Fatalf("%d discrepancies (%+v), want %d", len(page.Data), page.Data, want)
+					}
+					if want == 1 {
+						d := page.Data[0]
+						if d.Kind != refund.ReconStatusMismatch || d.RefundID != r.ID || d.Amount != 4000 || !strings.Contains(d.Detail, tc.later.Message) {
+							t.Fatalf("discrepancy %+v; want status_mismatch of the refund's 4000 with the processor's words", d)
+						}
+					}
+					events := h.eventsOf()
+					if events[r.ID+" refund.discrepancy"] != want {
+						t.Fatalf("events %v; want %d refund.discrepancy", events, want)
+					}
+				})
+			}
+		}
+	}
+}
