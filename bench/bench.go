@@ -15,12 +15,15 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/refundd/refundd/money"
 )
 
 // Config of one run.
@@ -45,6 +48,16 @@ type Config struct {
 	// Measure, when set, is called when the measured drive starts and its
 	// result when it ends (a CPU profile of exactly that window).
 	Measure func() (stop func())
+	// Partner is "ID:KEY", a partner linked to the merchant: the paylink
+	// surface trades it for a token once per run (a merchant's own key
+	// gets a MERCHANT token, which Paylink's refund route refuses).
+	Partner string
+	// Lookup names the merchant in Paylink's path, "key/value"
+	// (accountNo/BENCH-1): Paylink finds the merchant by it, not by a key.
+	Lookup string
+	// AppID is the merchant's Techrar app-id header, which no merchant
+	// key tells (refundd merchant create prints it).
+	AppID int64
 }
 
 // Report is what a run measured.
@@ -171,6 +184,9 @@ type surface interface {
 type reply struct {
 	id, code string
 	timing   string
+	// amount is what the server refunded when the request names none
+	// (Paylink refunds what is left of the order); 0: what was asked.
+	amount int64
 }
 
 // Client is the HTTP client every run uses: many idle connections, so the
@@ -249,9 +265,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Orders <= 0 {
 		cfg.Orders = 2000
 	}
+	if cfg.Surface == "techrar" {
+		// Techrar refunds lines of a tax invoice: every order gets one.
+		cfg.Invoiced = true
+	}
 	r := &run{cfg: cfg, client: Client(), errs: map[string]int{}, acked: map[string][]ackedRefund{}}
 	var err error
-	if r.surf, err = newSurface(cfg.Surface, cfg.Target, cfg.Key, r.client, cfg.Invoiced); err != nil {
+	if r.surf, err = newSurface(ctx, cfg, r.client); err != nil {
 		return nil, err
 	}
 	if err := r.setup(ctx); err != nil {
@@ -407,6 +427,9 @@ func (r *run) one(ctx context.Context, intended time.Time, record bool) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if rep.amount != 0 {
+		amount = rep.amount
+	}
 	if rep.id != "" {
 		r.acked[order] = append(r.acked[order], ackedRefund{id: rep.id, amount: amount})
 		if record {
@@ -568,6 +591,9 @@ func Table(w io.Writer, reps ...*Report) {
 	}
 }
 
+// orderCurrency is every bench order's currency.
+const orderCurrency = "SAR"
+
 // native speaks the native v1 API.
 type native struct {
 	base, key string
@@ -644,7 +670,7 @@ func (n *native) newOrder(ctx context.Context, amount int64) (string, error) {
 	if n.invoiced {
 		items = fmt.Sprintf(`,"items":[{"id":"line-1","sku":"BENCH-1","name_en":"Bench","qty":1,"unit_amount":%d}]`, amount)
 	}
-	body := fmt.Appendf(nil, `{"currency":"SAR","amount":%d,"payment_method":"card","source":{"scheme":"visa","last_digits":"4242"}%s}`, amount, items)
+	body := fmt.Appendf(nil, `{"currency":%q,"amount":%d,"payment_method":"card","source":{"scheme":"visa","last_digits":"4242"}%s}`, orderCurrency, amount, items)
 	var o struct {
 		ID    string `json:"id"`
 		Error struct {
@@ -689,9 +715,9 @@ func (n *native) refund(ctx context.Context, order string, amount int64, seq uin
 	return reply{code: rep.Error.Code}, nil
 }
 
-func newSurface(name, base, key string, c *http.Client, invoiced bool) (surface, error) {
-	n := &native{base: strings.TrimRight(base, "/"), key: key, client: c, invoiced: invoiced}
-	switch name {
+func newSurface(ctx context.Context, cfg Config, c *http.Client) (surface, error) {
+	n := &native{base: strings.TrimRight(cfg.Target, "/"), key: cfg.Key, client: c, invoiced: cfg.Invoiced}
+	switch cfg.Surface {
 	case "native":
 		return n, nil
 	case "ceiling":
@@ -702,8 +728,19 @@ func newSurface(name, base, key string, c *http.Client, invoiced bool) (surface,
 		return &sgateSurface{n}, nil
 	case "upayments":
 		return &upaymentsSurface{n}, nil
+	case "paylink":
+		return newPaylink(ctx, n, cfg.Partner, cfg.Lookup)
+	case "techrar":
+		if cfg.AppID <= 0 {
+			return nil, errors.New("bench: the techrar surface needs the merchant's app id (--app-id)")
+		}
+		cur, err := money.LookupCurrency(orderCurrency)
+		if err != nil {
+			return nil, err
+		}
+		return &techrarSurface{native: n, cur: cur, appID: strconv.FormatInt(cfg.AppID, 10)}, nil
 	}
-	return nil, fmt.Errorf("bench: unknown surface %q (native, gateway, sgate or upayments)", name)
+	return nil, fmt.Errorf("bench: unknown surface %q (native, gateway, sgate, upayments, paylink or techrar)", cfg.Surface)
 }
 
 // gatewaySurface refunds through the gateway dialect: integer minor units
@@ -779,6 +816,148 @@ func (u *upaymentsSurface) refund(ctx context.Context, order string, amount int6
 	// The surface's errors carry no code: its HTTP status stands for it
 	// (422: nothing left to refund, or declined).
 	return reply{code: "http_" + strconv.Itoa(status)}, nil
+}
+
+// paylinkSurface refunds through the Paylink partner dialect: a partner
+// token fetched once per run (it lives 30 minutes), the merchant named by
+// a lookup in the path, and an Idempotency-Key, which the dialect keeps as
+// the refund's merchant reference (the check finds the refund under it).
+// Paylink's body has no amount: a refund takes what is left of the order,
+// so each order takes one refund (the spread pool's size bounds the
+// refunds of a run, and the hot order takes one) and later ones are
+// counted as errors. Orders are made through the native API.
+type paylinkSurface struct {
+	*native
+	path, token string
+}
+
+func newPaylink(ctx context.Context, n *native, partner, lookup string) (*paylinkSurface, error) {
+	id, secret, ok := strings.Cut(partner, ":")
+	key, value, ok2 := strings.Cut(lookup, "/")
+	if !ok || id == "" || secret == "" || !ok2 || key == "" || value == "" {
+		return nil, errors.New("bench: the paylink surface needs a linked partner's id and key (--partner ID:KEY) " +
+			"and the merchant's lookup (--lookup key/value, such as accountNo/BENCH-1)")
+	}
+	body, err := json.Marshal(map[string]string{"apiId": id, "secretKey": secret})
+	if err != nil {
+		return nil, err
+	}
+	var tok struct {
+		Token   string `json:"id_token"`
+		Message string `json:"message"`
+	}
+	status, err := n.doWaiting(ctx, "POST", "/rest/partner/v2/auth", body, &tok)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK || tok.Token == "" {
+		return nil, fmt.Errorf("bench: paylink auth answered %d: %s", status, tok.Message)
+	}
+	return &paylinkSurface{native: n, token: tok.Token,
+		path: "/rest/partner/v2/merchant/" + url.PathEscape(key) + "/" + url.PathEscape(value) + "/refund"}, nil
+}
+
+func (p *paylinkSurface) refund(ctx context.Context, order string, amount int64, seq uint64) (reply, error) {
+	ref := "bench-" + strconv.FormatUint(seq, 36) + "-" + order[len(order)-8:]
+	body := fmt.Appendf(nil, `{"orderNumber":%q,"refundReason":"bench"}`, order)
+	var rep struct {
+		Amount   json.Number `json:"amount"`
+		Currency string      `json:"currency"`
+		Code     string      `json:"code"`
+	}
+	// The token in place of the merchant key: do sends its own
+	// Authorization first, and the headers after it win.
+	status, h, err := p.do(ctx, "POST", p.path, body, &rep, "Authorization", "Bearer "+p.token, "Idempotency-Key", ref)
+	if err != nil {
+		return reply{}, err
+	}
+	if status == http.StatusOK {
+		// The reply's amount is what the check expects of the refund.
+		cur, err := money.LookupCurrency(rep.Currency)
+		minor := int64(0)
+		if err == nil {
+			minor, err = money.ParseDecimal(rep.Amount.String(), cur)
+		}
+		if err != nil || minor <= 0 {
+			return reply{code: "unreadable_amount"}, nil
+		}
+		return reply{id: "ref:" + ref, amount: minor, timing: h.Get("Server-Timing")}, nil
+	}
+	if rep.Code == "" {
+		rep.Code = "http_" + strconv.Itoa(status)
+	}
+	return reply{code: rep.Code}, nil
+}
+
+// techrarSurface refunds through the Techrar dialect: part of the one line
+// of the order's tax invoice, as a decimal amount (VAT included), with the
+// merchant's app-id header and an Idempotency-Key, which the dialect keeps
+// as the refund's merchant reference (the check finds the refund under
+// it). Orders are made through the native API with a line, so each has a
+// tax invoice; newOrder looks up its invoice and line ids once per order.
+type techrarSurface struct {
+	*native
+	cur   money.Currency // the orders' (amounts are decimals in it)
+	appID string
+	lines sync.Map // order id -> techrarLine
+}
+
+// techrarLine is where Techrar refunds an order: its tax invoice and the
+// invoice's line, both integer ids.
+type techrarLine struct{ invoice, line int64 }
+
+func (t *techrarSurface) newOrder(ctx context.Context, amount int64) (string, error) {
+	id, err := t.native.newOrder(ctx, amount)
+	if err != nil {
+		return "", err
+	}
+	var page struct {
+		Data []struct {
+			ID    int64 `json:"id"`
+			Lines []struct {
+				ID int64 `json:"id"`
+			} `json:"lines"`
+		} `json:"data"`
+	}
+	if err := t.get(ctx, "/v1/invoices?type=invoice&order_id="+url.QueryEscape(id), &page); err != nil {
+		return "", err
+	}
+	if len(page.Data) != 1 || len(page.Data[0].Lines) != 1 {
+		return "", fmt.Errorf("bench: order %s has no tax invoice of one line for techrar to refund", id)
+	}
+	t.lines.Store(id, techrarLine{invoice: page.Data[0].ID, line: page.Data[0].Lines[0].ID})
+	return id, nil
+}
+
+func (t *techrarSurface) refund(ctx context.Context, order string, amount int64, seq uint64) (reply, error) {
+	v, ok := t.lines.Load(order)
+	if !ok {
+		return reply{}, fmt.Errorf("bench: order %s has no techrar invoice line", order)
+	}
+	l := v.(techrarLine)
+	key := "bench-" + strconv.FormatUint(seq, 36) + "-" + order[len(order)-8:]
+	// qty 0 with an amount: part of the line's value, not whole units.
+	body := fmt.Appendf(nil, `{"comments":"bench","refunded_items":[{"id":%d,"qty":0,"amount":%s}]}`, l.line, money.Format(amount, t.cur))
+	var rep struct {
+		Status string `json:"status"`
+		Code   string `json:"code"`
+	}
+	status, h, err := t.do(ctx, "POST", "/order/v1/merchant/invoices/"+strconv.FormatInt(l.invoice, 10)+"/refund/", body, &rep,
+		"app-id", t.appID, "Idempotency-Key", key)
+	if err != nil {
+		return reply{}, err
+	}
+	// 200 in every case: a refund invoice void is a refund that failed.
+	if status == http.StatusOK && rep.Status != "void" {
+		return reply{id: "ref:" + key, timing: h.Get("Server-Timing")}, nil
+	}
+	if rep.Code == "" {
+		rep.Code = "http_" + strconv.Itoa(status)
+		if rep.Status == "void" {
+			rep.Code = "refund_void"
+		}
+	}
+	return reply{code: rep.Code}, nil
 }
 
 // ceilingSurface sends the native requests to the trivial handler.

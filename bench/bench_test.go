@@ -25,12 +25,25 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Stop(context.Background()) })
-	m, key, err := srv.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Bench"})
+	m, key, err := srv.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Bench", AccountNo: "BENCH-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Paylink refunds as a partner linked to the merchant.
+	partner, partnerKey, err := srv.Service.CreatePartner(ctx, "Bench Partner", []string{m.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	paylink := func(c bench.Config) bench.Config {
+		c.Surface, c.Partner, c.Lookup = "paylink", partner.ID+":"+partnerKey, "accountNo/BENCH-1"
+		return c
+	}
+	techrar := func(c bench.Config) bench.Config {
+		c.Surface, c.AppID = "techrar", m.AppID
+		return c
 	}
 	for _, tc := range []struct {
 		name string
@@ -45,6 +58,10 @@ func TestRun(t *testing.T) {
 		{"HotSGate", bench.Config{Shape: "hot", Clients: 4, Surface: "sgate"}},
 		{"SpreadUPayments", bench.Config{Shape: "spread", Clients: 4, Orders: 20, Surface: "upayments"}},
 		{"HotUPayments", bench.Config{Shape: "hot", Clients: 4, Surface: "upayments"}},
+		{"SpreadPaylink", paylink(bench.Config{Shape: "spread", Clients: 4, Orders: 20})},
+		{"HotPaylink", paylink(bench.Config{Shape: "hot", Clients: 4})},
+		{"SpreadTechrar", techrar(bench.Config{Shape: "spread", Clients: 4, Orders: 20})},
+		{"HotTechrar", techrar(bench.Config{Shape: "hot", Clients: 4})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
@@ -76,7 +93,22 @@ func TestRun(t *testing.T) {
 				// One check per acknowledged refund and one per order.
 				t.Errorf("hot run checked %d for %d refunds: want them all on one order", rep.Checked, rep.Refunds)
 			}
-			if cfg.Invoiced {
+			if cfg.Surface == "paylink" {
+				// A Paylink refund takes what is left of its order: one an
+				// order, the whole order's amount (the check compares the
+				// amount each reply named with the refund's).
+				orders := 1
+				if cfg.Shape == "spread" {
+					orders = cfg.Orders
+				}
+				if rep.Refunds > orders {
+					t.Errorf("%d paylink refunds on %d orders: want at most one each", rep.Refunds, orders)
+				}
+			}
+			if cfg.Surface == "techrar" && !rep.Invoiced {
+				t.Errorf("a techrar run's orders must be invoiced: %+v", rep)
+			}
+			if rep.Invoiced {
 				p := refund.Principal{MerchantID: m.ID, Scopes: []string{refund.ScopeOrdersRead}}
 				notes, err := srv.Service.ListInvoices(ctx, p, refund.InvoiceFilter{Type: refund.InvoiceRefund})
 				if err != nil || len(notes.Data) == 0 {

@@ -26,7 +26,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	db := fs.String("db", "", "start refundd in this process on this database (default: a fresh temporary SQLite file)")
 	fs.StringVar(&cfg.Target, "target", "", "base URL of a running refundd (with --key)")
 	fs.StringVar(&cfg.Key, "key", "", "merchant API key for --target")
-	fs.StringVar(&cfg.Surface, "surface", "native", "API surface to drive: native, gateway, sgate or upayments")
+	fs.StringVar(&cfg.Surface, "surface", "native", "API surface to drive: native, gateway, sgate, upayments, paylink or techrar")
+	fs.StringVar(&cfg.Partner, "partner", "", "paylink with --target: ID:KEY of a partner linked to the merchant")
+	fs.StringVar(&cfg.Lookup, "lookup", "", "paylink with --target: the merchant in Paylink's path, key/value (accountNo/A-1)")
+	fs.Int64Var(&cfg.AppID, "app-id", 0, "techrar with --target: the merchant's app id")
 	fs.StringVar(&cfg.Shape, "shape", "spread", "spread (each request another order) or hot (every refund on one order, kept for the whole run)")
 	fs.IntVar(&cfg.Clients, "clients", 32, "closed loop: concurrent clients")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: requests per second (latency counted from the planned send time)")
@@ -110,7 +113,14 @@ func benchServer(ctx context.Context, db string, cfg *bench.Config) (func(), err
 			os.RemoveAll(tmp)
 		}
 	}
-	_, key, err := srv.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Bench Merchant"})
+	// The account number names the merchant in Paylink's path, and the
+	// partner refunds there for it.
+	m, key, err := srv.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Bench Merchant", AccountNo: "BENCH-1"})
+	var partner *refund.Partner
+	var partnerKey string
+	if err == nil {
+		partner, partnerKey, err = srv.Service.CreatePartner(ctx, "Bench Partner", []string{m.ID})
+	}
 	if err == nil {
 		err = srv.Start(ctx)
 	}
@@ -119,6 +129,7 @@ func benchServer(ctx context.Context, db string, cfg *bench.Config) (func(), err
 		return nil, err
 	}
 	cfg.Target, cfg.Key = srv.URL(), key
+	cfg.Partner, cfg.Lookup, cfg.AppID = partner.ID+":"+partnerKey, "accountNo/"+m.AccountNo, m.AppID
 	// In one process the server's memory is this process's memory (the
 	// generator's share is small next to it).
 	cfg.RSS = selfRSS

@@ -42,7 +42,8 @@ Usage:
   refundd demo     [--addr HOST:PORT] [--db URL]
   refundd migrate  --db URL
   refundd bench    [--db URL | --target URL --key KEY] [--shape spread|hot] [--clients N | --rate R]
-                   [--duration D] [--surface native|gateway|sgate|upayments] [--ceiling] [--json]
+                   [--duration D] [--surface native|gateway|sgate|upayments|paylink|techrar] [--ceiling] [--json]
+                   (--target with paylink: --partner ID:KEY --lookup KEY/VALUE; with techrar: --app-id N)
   refundd merchant create --db URL --name N [--cr X] [--email E] [--mobile M] [--account-no A] [--vat-number V] [--time-zone Z]
   refundd merchant set-time-zone --db URL --merchant ID --zone Asia/Kuwait
   refundd partner  create --db URL --name N --merchant ID [--merchant ID ...]
