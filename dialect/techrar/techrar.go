@@ -184,7 +184,7 @@ func (t *Techrar) refundAs(w http.ResponseWriter, r *http.Request, p refund.Prin
 		return
 	}
 	// The invoice's currency decides how many decimals an amount may have.
-	parent, err := t.svc.GetInvoice(ctx(r), p, id)
+	currency, err := t.svc.InvoiceCurrency(ctx(r), p, id)
 	if err != nil {
 		t.fail(w, r, err)
 		return
@@ -194,7 +194,7 @@ func (t *Techrar) refundAs(w http.ResponseWriter, r *http.Request, p refund.Prin
 		t.fail(w, r, err)
 		return
 	}
-	req, err := decodeRefund(body, parent.Currency)
+	req, err := decodeRefund(body, currency)
 	if err != nil {
 		t.fail(w, r, err)
 		return
