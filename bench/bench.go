@@ -265,6 +265,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Orders <= 0 {
 		cfg.Orders = 2000
 	}
+	if cfg.Surface == "paylink" && cfg.Shape == "hot" {
+		// Its refund names no amount and takes what is left of the order:
+		// one refund, then nothing but refusals to measure.
+		return nil, errors.New("bench: a Paylink refund takes all that is left of its order, so the hot shape would make one refund; use --shape spread (with --orders above the refunds a run makes)")
+	}
 	if cfg.Surface == "techrar" {
 		// Techrar refunds lines of a tax invoice: every order gets one.
 		cfg.Invoiced = true
