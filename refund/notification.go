@@ -136,6 +136,14 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 			out, err = s.reviveIfExecuted(ctx, tx, cur, res)
 		case cur.Status == StatusProcessing || cur.Status == StatusRequiresReview:
 			out, err = s.apply(ctx, tx, cur.ID, cur.Version, res, nil, "notification")
+		case cur.Status == StatusCanceled && res.Status == processor.Approved:
+			// Canceled refunds were never to reach the processor (one sent
+			// back to pending by a 429 may have, and a chargeback can cancel
+			// it), and their amount was released: money left that the books
+			// do not show.
+			out = cur
+			err = s.listRefund(ctx, tx, cur, DiscrepancyExecutedNotRecorded, fmt.Sprintf(
+				"the processor reports it executed (%s) after refundd canceled it and released its amount", saidBy(res)), s.now())
 		default:
 			out = cur // pending (never sent) or final: nothing a notification may change
 		}
@@ -151,8 +159,11 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 	o := NotificationOutcome{Applied: out.Status != cur.Status, Object: r.ID, Status: string(out.Status)}
 	if !o.Applied {
 		o.Note = fmt.Sprintf("the refund is %s; a %s notification changes nothing", cur.Status, n.Type)
-		if cur.Status == StatusSucceeded && failedAfterSuccess(res, "notification") {
+		switch {
+		case cur.Status == StatusSucceeded && failedAfterSuccess(res, "notification"):
 			o.Note = fmt.Sprintf("the refund is succeeded; the failure is listed at GET /v1/discrepancies (%s)", ReconStatusMismatch)
+		case cur.Status == StatusCanceled && res.Status == processor.Approved:
+			o.Note = fmt.Sprintf("the refund is canceled; its execution is listed at GET /v1/discrepancies (%s)", DiscrepancyExecutedNotRecorded)
 		}
 	}
 	return o, nil

@@ -825,19 +825,30 @@ func failedAfterSuccess(res processor.Result, call string) bool {
 // succeeded meanwhile, since released, its amount could be refunded again
 // while the money may have left. Listed once per refund, with an event.
 func (s *Service) contradicted(ctx context.Context, tx Tx, r *Refund, res processor.Result, call string, now time.Time) error {
-	said := res.ResponseCode
-	if res.Message != "" {
-		said += ": " + res.Message
+	return s.listRefund(ctx, tx, r, ReconStatusMismatch, fmt.Sprintf(
+		"the processor reports it failed (%s) %s after refundd recorded it succeeded; it stays succeeded until a person settles it",
+		saidBy(res), map[string]string{"notification": "in a notification", "status": "when asked", "sweep": "in a status sweep"}[call]), now)
+}
+
+// saidBy is what the processor said: its code and message.
+func saidBy(res processor.Result) string {
+	if res.Message == "" {
+		return res.ResponseCode
 	}
-	d := &Discrepancy{ID: s.cfg.NewID("dsc"), MerchantID: r.MerchantID, Kind: ReconStatusMismatch, RefundID: r.ID, OrderID: r.OrderID,
-		Amount: r.Amount, Currency: r.Currency, CreatedAt: now,
-		Detail: clip(text(fmt.Sprintf("the processor reports it failed (%s) %s after refundd recorded it succeeded; it stays succeeded until a person settles it",
-			said, map[string]string{"notification": "in a notification", "status": "when asked", "sweep": "in a status sweep"}[call])), maxMessage)}
+	return res.ResponseCode + ": " + res.Message
+}
+
+// listRefund lists a discrepancy of kind about refund r, once per refund
+// and kind, with its event and a warning in the log: what no rule settles
+// is never silence.
+func (s *Service) listRefund(ctx context.Context, tx Tx, r *Refund, kind, detail string, now time.Time) error {
+	d := &Discrepancy{ID: s.cfg.NewID("dsc"), MerchantID: r.MerchantID, Kind: kind, RefundID: r.ID, OrderID: r.OrderID,
+		Amount: r.Amount, Currency: r.Currency, CreatedAt: now, Detail: clip(text(detail), maxMessage)}
 	inserted, err := tx.InsertDiscrepancy(ctx, d)
 	if err != nil || !inserted {
 		return err
 	}
-	s.log.Warn("the processor says a succeeded refund failed; listed as a discrepancy", "refund", r.ID, "call", call, "discrepancy", d.ID)
+	s.log.Warn("listed as a discrepancy", "refund", r.ID, "kind", kind, "discrepancy", d.ID, "detail", d.Detail)
 	return s.event(ctx, tx, EventRefundDiscrepancy, r, now)
 }
 
@@ -860,15 +871,8 @@ func (s *Service) reviveIfExecuted(ctx context.Context, tx Tx, r *Refund, res pr
 	b.At = now
 	err = tx.AdjustBalances(ctx, b, Reserve)
 	if ErrorCode(err) == EAmountExceedsRefundable {
-		d := &Discrepancy{ID: s.cfg.NewID("dsc"), MerchantID: cur.MerchantID, Kind: DiscrepancyExecutedNotRecorded,
-			RefundID: cur.ID, OrderID: cur.OrderID, Amount: cur.Amount, Currency: cur.Currency, CreatedAt: now,
-			Detail: fmt.Sprintf("the processor executed this refund (%s) after refundd recorded it failed, and the order has no room left for it", res.ResponseCode)}
-		inserted, err := tx.InsertDiscrepancy(ctx, d)
-		if err != nil || !inserted {
-			return cur, err
-		}
-		s.log.Warn("refund executed at the processor but recorded failed; listed as a discrepancy", "refund", cur.ID, "discrepancy", d.ID)
-		return cur, s.event(ctx, tx, EventRefundDiscrepancy, cur, now)
+		return cur, s.listRefund(ctx, tx, cur, DiscrepancyExecutedNotRecorded, fmt.Sprintf(
+			"the processor executed this refund (%s) after refundd recorded it failed, and the order has no room left for it", res.ResponseCode), now)
 	}
 	if err != nil {
 		return nil, err
