@@ -100,7 +100,7 @@ func (a *API) routes() []route {
 		{method: "POST", pattern: "/v1/refunds/{id}/reject", creates: refund.ScopeRefundsApprove, handler: a.rejectRefund},
 		{method: "GET", pattern: "/v1/refund_policy", handler: a.getPolicy},
 		{method: "PUT", pattern: "/v1/refund_policy", handler: a.putPolicy},
-		{method: "GET", pattern: "/v1/processors", handler: a.listProcessors},
+		{method: "GET", pattern: "/v1/processors", query: pageQuery, handler: a.listProcessors},
 		{method: "POST", pattern: "/v1/processor/notifications", public: true, handler: a.processorNotification},
 		{method: "POST", pattern: "/v1/reconciliations", query: []string{"map", "settlement_lag", "processor", "from", "to"}, handler: a.reconcile},
 		{method: "GET", pattern: "/v1/discrepancies", query: append([]string{"kind"}, pageQuery...), handler: a.listDiscrepancies},

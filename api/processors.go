@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/refundd/refundd/refund"
@@ -33,11 +35,38 @@ func ProcessorOut(p *refund.ProcessorAccount) processorJSON {
 }
 
 func (a *API) listProcessors(w http.ResponseWriter, r *http.Request) {
+	limit, cursor, err := queryPage(r, "pa")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	as, err := a.svc.ListProcessorAccounts(r.Context(), PrincipalFrom(r.Context()))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	// All of them in one page, in the envelope every list answers.
-	writeJSON(w, http.StatusOK, listOut(refund.Page[*refund.ProcessorAccount]{Data: as}, ProcessorOut))
+	// By id, which a cursor can name, not by name as the store lists them.
+	slices.SortFunc(as, func(x, y *refund.ProcessorAccount) int { return strings.Compare(x.ID, y.ID) })
+	writeJSON(w, http.StatusOK, listOut(pageByID(as, func(a *refund.ProcessorAccount) string { return a.ID }, limit, cursor), ProcessorOut))
+}
+
+// pageByID pages a short list held whole (a merchant's webhook endpoints
+// or processor accounts), sorted by id, like every other list: limit of
+// them (0: refund.MaxPageSize) after the one whose id is cursor, or after
+// where it was (ids are time-ordered).
+func pageByID[T any](items []T, id func(T) string, limit int, cursor string) refund.Page[T] {
+	if limit <= 0 {
+		limit = refund.MaxPageSize
+	}
+	if cursor != "" {
+		i := 0
+		for i < len(items) && id(items[i]) <= cursor {
+			i++
+		}
+		items = items[i:]
+	}
+	if len(items) <= limit {
+		return refund.Page[T]{Data: items}
+	}
+	return refund.Page[T]{Data: items[:limit], HasMore: true, NextCursor: id(items[limit-1])}
 }

@@ -112,29 +112,8 @@ func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := a.svc.Now()
-	writeJSON(w, http.StatusOK, listOut(endpointPage(eps, limit, cursor),
+	writeJSON(w, http.StatusOK, listOut(pageByID(eps, func(e *refund.WebhookEndpoint) string { return e.ID }, limit, cursor),
 		func(e *refund.WebhookEndpoint) endpointJSON { return endpointOut(e, now) }))
-}
-
-// endpointPage pages a merchant's endpoints (at most
-// refund.MaxWebhookEndpoints, oldest first, as ids sort) like every other
-// list: limit of them (0: refund.MaxPageSize) after the one whose id is
-// cursor, or after where it was (ids are time-ordered).
-func endpointPage(eps []*refund.WebhookEndpoint, limit int, cursor string) refund.Page[*refund.WebhookEndpoint] {
-	if limit <= 0 {
-		limit = refund.MaxPageSize
-	}
-	if cursor != "" {
-		i := 0
-		for i < len(eps) && eps[i].ID <= cursor {
-			i++
-		}
-		eps = eps[i:]
-	}
-	if len(eps) <= limit {
-		return refund.Page[*refund.WebhookEndpoint]{Data: eps}
-	}
-	return refund.Page[*refund.WebhookEndpoint]{Data: eps[:limit], HasMore: true, NextCursor: eps[limit-1].ID}
 }
 
 func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) {

@@ -577,7 +577,7 @@ func TestUPaymentsCustomerNameCountsCharacters(t *testing.T) {
 
 // TestListsAnswerTheListShape: every list answers the envelope the API
 // reference gives all lists, {"object":"list","data",has_more,
-// next_cursor}, the one-page lists (a merchant's webhook endpoints,
+// next_cursor}, the short ones held whole (a merchant's webhook endpoints,
 // processor accounts and a refund's transitions) too, so a client reads
 // every list one way.
 func TestListsAnswerTheListShape(t *testing.T) {

@@ -797,3 +797,55 @@ func addAcquirer(t *testing.T, s *testServer, name string) {
 		t.Fatal(err)
 	}
 }
+
+// TestProcessors_ListPages: GET /v1/processors takes limit and cursor like
+// every list (DESIGN.md section 7), oldest first; it answered every
+// account in one page and refused limit and cursor as unknown parameters.
+func TestProcessors_ListPages(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t, func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+	names := []string{"z-acquirer", "m-acquirer", "a-acquirer"} // made in this order, not sorted by name
+	for _, n := range names {
+		addAcquirer(t, s, n)
+	}
+	all := s.do("GET", "/v1/processors", s.key, nil)
+	var ids, got []string
+	for _, a := range all.get("data").([]any) {
+		ids = append(ids, a.(map[string]any)["id"].(string))
+		got = append(got, a.(map[string]any)["name"].(string))
+	}
+	if all.status != 200 || !slices.Equal(got, names) || !slices.IsSorted(ids) || all.get("has_more") != false {
+		t.Fatalf("all accounts: %d %v %v; want %v oldest first\n%s", all.status, got, ids, names, all.raw)
+	}
+	for _, tc := range []struct {
+		name, query string
+		status      int
+		want        []string
+		more        bool
+	}{
+		{"First", "?limit=1", 200, ids[:1], true},
+		{"AfterFirst", "?limit=1&cursor=" + ids[0], 200, ids[1:2], true},
+		{"Rest", "?limit=2&cursor=" + ids[0], 200, ids[1:], false},
+		{"AfterLast", "?cursor=" + ids[2], 200, nil, false},
+		{"ZeroLimit", "?limit=0", 400, nil, false},
+		{"BadCursor", "?cursor=re_0190", 400, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do("GET", "/v1/processors"+tc.query, s.key, nil)
+			if tc.status != 200 {
+				expectError(t, r, tc.status, "invalid_request")
+				return
+			}
+			var page []string
+			for _, a := range r.get("data").([]any) {
+				page = append(page, a.(map[string]any)["id"].(string))
+			}
+			if r.status != 200 || !slices.Equal(page, tc.want) || r.get("has_more") != tc.more {
+				t.Fatalf("%s: %d %v has_more %v; want %v has_more %v\n%s", tc.query, r.status, page, r.get("has_more"), tc.want, tc.more, r.raw)
+			}
+			if tc.more && r.str("next_cursor") != page[len(page)-1] {
+				t.Fatalf("next_cursor %q, want the page's last id %s", r.str("next_cursor"), page[len(page)-1])
+			}
+		})
+	}
+}
