@@ -8,7 +8,8 @@
 // sets one, and the client's own retries reuse it, so a retried request
 // never refunds twice, and a decision retried answers the decision. Transport errors, 5xx and 429 (and a
 // 409 idempotency_key_in_use, which means an earlier attempt of the same
-// request is still running) are retried with exponential backoff that
+// request is still running, or a 409 conflict: a concurrent change won
+// and the server asks for a retry) are retried with exponential backoff that
 // honours Retry-After, a bounded number of times (idempotency_key_in_use
 // for a bounded time instead, until the earlier attempt's answer is
 // replayed), and never after the context ends. Any other error reply
@@ -304,6 +305,10 @@ func retryable(e *Error) bool {
 	case e.StatusCode == http.StatusConflict && e.Code == "idempotency_key_in_use":
 		// An earlier attempt of this very request (same key) is still
 		// running on the server; its answer will be replayed.
+		return true
+	case e.StatusCode == http.StatusConflict && e.Code == "conflict":
+		// A concurrent change won; the server keeps no answer for the key
+		// and says to retry, which runs the request again.
 		return true
 	}
 	return false
