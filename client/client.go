@@ -136,6 +136,10 @@ type Error struct {
 	// RetryAfter is what the server asked for on a 429 or 503, when the
 	// client did not wait (attempts exhausted, or longer than allowed).
 	RetryAfter time.Duration
+	// IdempotencyKey is the key the call was sent with, the caller's or
+	// the one the client generated ("" if none): a retry under it is
+	// answered, never done twice (IdempotencyKeyOf).
+	IdempotencyKey string
 }
 
 func (e *Error) Error() string {
@@ -179,9 +183,47 @@ type request struct {
 	goneIsDone string
 }
 
+// keyedError is the error of a call sent with an Idempotency-Key, which
+// it carries (IdempotencyKeyOf).
+type keyedError struct {
+	key string
+	err error
+}
+
+func (e *keyedError) Error() string { return e.err.Error() }
+func (e *keyedError) Unwrap() error { return e.err }
+
+// IdempotencyKeyOf returns the Idempotency-Key a failed call was sent with
+// (the caller's, or the one the client generated), or "" if it carried
+// none. A call that ended without an answer (transport errors, 5xx, the
+// context ended) may have been executed: retried later under this key it
+// is answered, never done twice; under a new key it could be.
+func IdempotencyKeyOf(err error) string {
+	if e, ok := errors.AsType[*keyedError](err); ok {
+		return e.key
+	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.IdempotencyKey
+	}
+	return ""
+}
+
 // do sends req, retrying as the package doc says, and decodes a 2xx reply
 // into out (when not nil).
 func (c *Client) do(ctx context.Context, req request, out any) error {
+	err := c.send(ctx, req, out)
+	if err == nil || req.idemKey == "" {
+		return err
+	}
+	if e, ok := err.(*Error); ok {
+		e.IdempotencyKey = req.idemKey // still an *Error, as the package says
+		return e
+	}
+	return &keyedError{key: req.idemKey, err: err}
+}
+
+// send is do without the key on its error.
+func (c *Client) send(ctx context.Context, req request, out any) error {
 	payload := req.raw
 	if req.body != nil {
 		var err error

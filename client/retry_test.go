@@ -166,6 +166,9 @@ func TestRetry(t *testing.T) {
 			if len(got) != tt.requests {
 				t.Fatalf("want %d requests, server saw %d", tt.requests, len(got))
 			}
+			if err != nil && client.IdempotencyKeyOf(err) != got[0].key {
+				t.Errorf("the final error names key %q; the calls were sent with %q", client.IdempotencyKeyOf(err), got[0].key)
+			}
 			for i, s := range got {
 				switch {
 				case tt.get && s.key != "":
@@ -209,6 +212,31 @@ func TestRetry_GeneratedKeysDifferPerCall(t *testing.T) {
 	got := requests()
 	if len(got) != 2 || !hexKey.MatchString(got[0].key) || !hexKey.MatchString(got[1].key) || got[0].key == got[1].key {
 		t.Fatalf("want two distinct generated keys, got %+v", got)
+	}
+}
+
+// TestRetry_TransportErrorCarriesTheKey: a create whose every attempt went
+// unanswered may have been executed; the error names the key it was sent
+// with (generated here), so that a later retry under it is answered, not
+// done twice.
+func TestRetry_TransportErrorCarriesTheKey(t *testing.T) {
+	t.Parallel()
+	srv, requests := scriptServer(t, []step{{hangup: true}})
+	c, err := client.New(srv.URL, "rk_test", client.WithMaxAttempts(2),
+		client.WithSleep(func(context.Context, time.Duration) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateRefund(context.Background(), client.CreateRefundParams{OrderID: "ord_1", Amount: client.Int64(1000)})
+	got := requests()
+	if err == nil || len(got) != 2 || !hexKey.MatchString(got[0].key) {
+		t.Fatalf("want two unanswered attempts under a generated key, got %v after %+v", err, got)
+	}
+	if k := client.IdempotencyKeyOf(err); k != got[0].key {
+		t.Fatalf("the error names key %q; the attempts were sent with %q", k, got[0].key)
+	}
+	if _, ok := errors.AsType[*client.Error](err); ok {
+		t.Fatalf("a transport error read as an API reply: %v", err)
 	}
 }
 
