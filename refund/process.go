@@ -826,7 +826,7 @@ func failedAfterSuccess(res processor.Result, call string) bool {
 // while the money may have left. Listed once per refund, with an event.
 func (s *Service) contradicted(ctx context.Context, tx Tx, r *Refund, res processor.Result, call string, now time.Time) error {
 	return s.listRefund(ctx, tx, r, ReconStatusMismatch, fmt.Sprintf(
-		"the processor reports it failed (%s) %s after refundd recorded it succeeded; it stays succeeded until a person settles it",
+		"the processor reports it failed (%s) %s after refundd recorded it succeeded; it stays succeeded (its money may have left): check it with the processor",
 		saidBy(res), map[string]string{"notification": "in a notification", "status": "when asked", "sweep": "in a status sweep"}[call]), now)
 }
 

@@ -167,6 +167,9 @@ func TestErrors(t *testing.T) {
 	}
 	otherTax, _ := s.Service.ListInvoices(context.Background(), other, refund.InvoiceFilter{OrderID: otherOrder.ID})
 	readOnly := s.NewKey(refund.ScopeOrdersRead)
+	// The reply is the refund invoice with its customer and lines, which
+	// only a key that reads orders sees.
+	writeOnly := s.NewKey(refund.ScopeRefundsWrite)
 	// A first refund of line 1 with an Idempotency-Key, so reusing the
 	// key with another body is refused.
 	first := post(s, refundPath(tax.ID), `{"refunded_items":[{"id":1,"qty":1}]}`, "Idempotency-Key", "k1")
@@ -196,6 +199,7 @@ func TestErrors(t *testing.T) {
 		{"AppIDNotInteger", "GET", base, s.Key, "", []string{"app-id", "four"}, 400, "invalid_request", "app-id"},
 		{"OtherMerchantsAppID", "POST", refundPath(tax.ID), s.Key, line(1, 1, "0"), []string{"app-id", app + "0"}, 403, "forbidden", "app-id"},
 		{"KeyWithoutRefundsWrite", "POST", refundPath(tax.ID), readOnly, line(1, 1, "0"), []string{"app-id", app}, 403, "forbidden", ""},
+		{"KeyWithoutOrdersRead", "POST", refundPath(tax.ID), writeOnly, line(1, 1, "0"), []string{"app-id", app}, 403, "forbidden", ""},
 		{"KeyWithoutOrdersWrite", "POST", base + "config/", readOnly, `{"serial_prefix":"X-"}`, []string{"app-id", app}, 403, "forbidden", ""},
 		{"OtherMerchantsInvoice", "POST", refundPath(otherTax.Data[0].ID), s.Key, line(1, 1, "0"), []string{"app-id", app}, 404, "invoice_not_found", ""},
 		{"UnknownInvoice", "GET", base + "999/", s.Key, "", []string{"app-id", app}, 404, "invoice_not_found", ""},
