@@ -2,12 +2,16 @@ package sgate_test
 
 import (
 	"context"
-	"runtime"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/refundd/refundd/internal/dialecttest"
+	"github.com/refundd/refundd/processor/sandbox"
+	"github.com/refundd/refundd/processor/sandbox/service"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 )
@@ -387,40 +391,55 @@ func TestListRefunds_AuthenticatesFirst(t *testing.T) {
 // TestRefund_ReferenceInFlight: the same merchantRefundId while its first
 // request is still waiting on the processor is refused 409, as an
 // Idempotency-Key in flight is (DESIGN.md section 4), and makes nothing;
-// once the first request has answered (pending: the processor did not
-// answer in time) the same request replays that refund.
+// once the first request has answered, the same request replays that
+// refund.
 func TestRefund_ReferenceInFlight(t *testing.T) {
 	t.Parallel()
-	// Card 0099 never answers a refund: the first request waits out the
-	// processor timeout while the retry comes in.
-	s := dialecttest.Start(t, func(c *server.Config) { c.ProcessorTimeout = 5 * time.Second })
-	o := s.Order(cardOrder("ORD-INFLIGHT", "SAR", "0099", 10_000))
+	// The acquirer holds the refund call until the test releases it.
+	acq, err := service.New(sandbox.New(sandbox.Config{}), service.Faults{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		acq.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	s := dialecttest.Start(t, func(c *server.Config) { c.Processor, c.ProcessorTimeout = ts.URL, time.Minute })
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the servers stop: they wait for the held call
+
+	o := s.Order(cardOrder("ORD-INFLIGHT", "SAR", "4444", 10_000))
 	const body = `{"amount":"25","reason":"damaged","merchantRefundId":"MR-INFLIGHT"}`
 	first := make(chan dialecttest.Reply, 1)
 	go func() { first <- s.Do("POST", refundsPath("ORD-INFLIGHT"), s.Key, body) }()
-	for deadline := time.Now().Add(5 * time.Second); s.Snap(o.ID).Refunds == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the first request made no refund")
-		}
-		runtime.Gosched()
-	}
+	<-entered // the first request's call is at the acquirer
 	held := s.Snap(o.ID)
 	r := s.Do("POST", refundsPath("ORD-INFLIGHT"), s.Key, body)
 	if r.Status != 409 || r.Str("code") != refund.EIdempotencyKeyInUse || r.Str("field") != "merchantRefundId" || r.Str("message") == "" {
 		t.Fatalf("the same merchantRefundId in flight: %d %s; want 409 idempotency_key_in_use naming merchantRefundId", r.Status, r.Raw)
 	}
-	if got := s.Snap(o.ID); got != held {
+	if got := s.Snap(o.ID); got != held || got.Refunds != 1 {
 		t.Fatalf("the refused retry changed the order: %+v, was %+v", got, held)
 	}
+	free()
 	answered := <-first
-	if answered.Status != 200 || answered.Str("status") != "pending" {
-		t.Fatalf("the first request: %d %s; want 200 pending", answered.Status, answered.Raw)
+	if answered.Status != 200 || answered.Str("status") != "success" {
+		t.Fatalf("the first request: %d %s; want 200 success", answered.Status, answered.Raw)
 	}
 	again := s.Do("POST", refundsPath("ORD-INFLIGHT"), s.Key, body)
-	if again.Status != 200 || again.Str("id") != answered.Str("id") || again.Str("status") != "pending" {
-		t.Fatalf("the same request after the first answered: %d %s; want %s replayed", again.Status, again.Raw, answered.Str("id"))
+	if again.Status != 200 || again.Raw != answered.Raw {
+		t.Fatalf("the same request after the first answered: %d %s; want the first answer replayed: %s", again.Status, again.Raw, answered.Raw)
 	}
-	if got := s.Snap(o.ID); got.Refunds != 1 || got.Pending != 2500 {
-		t.Fatalf("order after the replay: %+v; want one refund of 25.00 pending", got)
+	if got := s.Snap(o.ID); got.Refunds != 1 || got.Refunded != 2500 {
+		t.Fatalf("order after the replay: %+v; want one refund of 25.00", got)
 	}
 }
