@@ -348,7 +348,7 @@ type Invoicer interface {
 // InvoiceView is an invoice with what surfaces show beside it.
 type InvoiceView struct {
 	*Invoice
-	Order   *Order
+	Order   *Order     // without its items, vendors and transactions
 	Parent  *Invoice   // refund invoices: the tax invoice
 	Refund  *Refund    // refund invoices: the refund (nil for a void's or chargeback's)
 	Refunds []*Invoice // tax invoices: the refund invoices against it, oldest first
@@ -468,10 +468,17 @@ func (f *InvoiceFilter) validate() error {
 // invoiceView loads what is shown beside inv, in tx.
 func (s *Service) invoiceView(ctx context.Context, tx Tx, inv *Invoice) (*InvoiceView, error) {
 	v := &InvoiceView{Invoice: inv}
-	var err error
-	if v.Order, err = tx.GetOrder(ctx, inv.MerchantID, inv.OrderID); err != nil {
+	// The order's row alone: its transactions grow with its refunds, and
+	// a view (one per invoice of a list, one per Techrar refund's reply)
+	// needs none of them.
+	os, err := tx.ListOrders(ctx, OrderFilter{MerchantID: inv.MerchantID, ID: inv.OrderID, Limit: 1})
+	if err != nil {
 		return nil, err
 	}
+	if len(os) == 0 {
+		return nil, Errorf(EOrderNotFound, "", "order %q not found", inv.OrderID)
+	}
+	v.Order = os[0]
 	switch inv.Type {
 	case InvoiceRefund, InvoiceDebit:
 		if v.Parent, err = tx.GetInvoice(ctx, inv.MerchantID, inv.ParentID); err != nil {

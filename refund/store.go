@@ -304,6 +304,7 @@ func BalancesOf(r *Refund) Balances {
 // OrderFilter selects orders of one merchant.
 type OrderFilter struct {
 	MerchantID string
+	ID         string // just this order; "" any
 	Reference  string
 	Cursor     string // return ids strictly below this one
 	Limit      int

@@ -259,6 +259,9 @@ func (t *tx) ListOrders(ctx context.Context, f refund.OrderFilter) ([]*refund.Or
 	if f.MerchantID != "" {
 		where = append(where, "merchant_id = "+p.add(f.MerchantID))
 	}
+	if f.ID != "" {
+		where = append(where, "id = "+p.add(f.ID))
+	}
 	if f.Reference != "" {
 		where = append(where, "reference = "+p.add(f.Reference))
 	}

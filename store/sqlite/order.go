@@ -212,6 +212,9 @@ func (t *tx) ListOrders(ctx context.Context, f refund.OrderFilter) ([]*refund.Or
 	if f.MerchantID != "" {
 		where, args = append(where, "merchant_id = ?"), append(args, f.MerchantID)
 	}
+	if f.ID != "" {
+		where, args = append(where, "id = ?"), append(args, f.ID)
+	}
 	if f.Reference != "" {
 		where, args = append(where, "reference = ?"), append(args, f.Reference)
 	}

@@ -223,6 +223,9 @@ var listTests = []test{
 			{"UnknownReference", refund.OrderFilter{MerchantID: m1.ID, Reference: "ORD-C"}, nil},
 			{"OtherMerchant", refund.OrderFilter{MerchantID: m2.ID, Reference: "ORD-B"}, nil},
 			{"Limit", refund.OrderFilter{MerchantID: m1.ID, Limit: 1}, []string{b.ID}},
+			{"ID", refund.OrderFilter{MerchantID: m1.ID, ID: a.ID}, []string{a.ID}},
+			{"OtherMerchantsID", refund.OrderFilter{MerchantID: m2.ID, ID: a.ID}, nil},
+			{"UnknownID", refund.OrderFilter{MerchantID: m1.ID, ID: "ord_unknown"}, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				f := f.sub(t)
