@@ -69,7 +69,7 @@ type route struct {
 	public bool // served without an API key
 	// creates, on a route whose retry must not act twice (one that
 	// creates something, or a decision on a refund: cancel, approve,
-	// reject, resolve), is the scope it needs: an Idempotency-Key on it
+	// reject, resolve; or a discrepancy's resolution), is the scope it needs: an Idempotency-Key on it
 	// replays the first answer, to a caller holding that scope only.
 	creates string
 	handler http.HandlerFunc
@@ -103,7 +103,8 @@ func (a *API) routes() []route {
 		{method: "GET", pattern: "/v1/processors", query: pageQuery, handler: a.listProcessors},
 		{method: "POST", pattern: "/v1/processor/notifications", public: true, handler: a.processorNotification},
 		{method: "POST", pattern: "/v1/reconciliations", query: []string{"map", "settlement_lag", "processor", "from", "to"}, handler: a.reconcile},
-		{method: "GET", pattern: "/v1/discrepancies", query: append([]string{"kind"}, pageQuery...), handler: a.listDiscrepancies},
+		{method: "GET", pattern: "/v1/discrepancies", query: append([]string{"kind", "status"}, pageQuery...), handler: a.listDiscrepancies},
+		{method: "POST", pattern: "/v1/discrepancies/{id}/resolve", creates: refund.ScopeRefundsReview, handler: a.resolveDiscrepancy},
 		{method: "POST", pattern: "/v1/webhook_endpoints", creates: refund.ScopeWebhooksWrite, handler: a.createEndpoint},
 		{method: "GET", pattern: "/v1/webhook_endpoints", query: pageQuery, handler: a.listEndpoints},
 		{method: "GET", pattern: "/v1/webhook_endpoints/{id}", handler: a.getEndpoint},
@@ -268,6 +269,8 @@ var statusOf = map[string]int{
 	refund.ERefundNotCancelable:       http.StatusConflict,
 	refund.ERefundNotReviewable:       http.StatusConflict,
 	refund.ERefundNotAwaitingApproval: http.StatusConflict,
+	refund.EDiscrepancyNotFound:       http.StatusNotFound,
+	refund.EDiscrepancyResolved:       http.StatusConflict,
 	refund.EProcessorAccountNotFound:  http.StatusBadRequest,
 	refund.EProcessorAccountRemoved:   http.StatusConflict,
 	refund.EProcessorUnsupported:      http.StatusUnprocessableEntity,

@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/refund"
@@ -603,6 +604,34 @@ func (l *live) fixtures(t *testing.T, s spec) (key string, ids map[string]string
 		if str(obj(p)["name"]) == "id" {
 			ids[str(obj(obj(obj(p)["examples"])["resolved"])["value"])] = review
 		}
+	}
+	// The discrepancies resolveDiscrepancy closes: one open and one
+	// resolved before, recorded in the store as a sync or a reconciliation
+	// leaves them.
+	err = l.srv.Store.Update(context.Background(), func(tx refund.Tx) error {
+		for name, resolved := range map[string]bool{"resolved": false, "already_resolved": true} {
+			d := &refund.Discrepancy{ID: "dsc_" + review + "_" + name, MerchantID: merchantID, Kind: refund.DiscrepancyChargebackAfterRefund,
+				Amount: 1000, Currency: "SAR", Detail: "paid twice", Reference: "cb_" + name, CreatedAt: time.Now()}
+			if ok, err := tx.InsertDiscrepancy(context.Background(), d); err != nil || !ok {
+				return fmt.Errorf("discrepancy %s: inserted %v, %v", name, ok, err)
+			}
+			if resolved {
+				at := time.Now()
+				d.ResolvedAt, d.ResolvedBy, d.Resolution = &at, "key:key_other", "settled by phone"
+				if err := tx.ResolveDiscrepancy(context.Background(), d); err != nil {
+					return err
+				}
+			}
+			for _, p := range arr(s.op(t, "resolveDiscrepancy").m["parameters"]) {
+				if str(obj(p)["name"]) == "id" {
+					ids[str(obj(obj(obj(p)["examples"])[name])["value"])] = d.ID
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	// The refunds approveRefund and rejectRefund decide on: queued refunds
 	// put in requires_approval in the store, as a policy leaves them; two

@@ -130,6 +130,12 @@ type discrepancyJSON struct {
 	Detail    string    `json:"detail"`
 	Reference *string   `json:"reference"`
 	CreatedAt time.Time `json:"created_at"`
+	// Status is open until a person resolves it; the resolution's fields
+	// are null while open.
+	Status     string     `json:"status"`
+	ResolvedAt *time.Time `json:"resolved_at"`
+	ResolvedBy *string    `json:"resolved_by"`
+	Resolution *string    `json:"resolution"`
 }
 
 func (a *API) listDiscrepancies(w http.ResponseWriter, r *http.Request) {
@@ -140,7 +146,7 @@ func (a *API) listDiscrepancies(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	page, err := a.svc.ListDiscrepancies(r.Context(), PrincipalFrom(r.Context()),
-		refund.DiscrepancyFilter{Kind: q.Get("kind"), Cursor: cursor, Limit: limit})
+		refund.DiscrepancyFilter{Kind: q.Get("kind"), Status: q.Get("status"), Cursor: cursor, Limit: limit})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -148,10 +154,34 @@ func (a *API) listDiscrepancies(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, listOut(page, discrepancyOut))
 }
 
+type resolveDiscrepancyRequest struct {
+	Note string `json:"note"`
+}
+
+func (a *API) resolveDiscrepancy(w http.ResponseWriter, r *http.Request) {
+	var req resolveDiscrepancyRequest
+	id, err := pathID(r)
+	if err == nil {
+		err = decode(r, &req)
+	}
+	if err == nil {
+		var d *refund.Discrepancy
+		if d, err = a.svc.ResolveDiscrepancy(r.Context(), PrincipalFrom(r.Context()), id, req.Note); err == nil {
+			writeJSON(w, http.StatusOK, discrepancyOut(d))
+			return
+		}
+	}
+	a.fail(w, r, err)
+}
+
 func discrepancyOut(d *refund.Discrepancy) discrepancyJSON {
-	return discrepancyJSON{ID: d.ID, Object: "discrepancy", Kind: d.Kind, RefundID: nullable(d.RefundID),
+	j := discrepancyJSON{ID: d.ID, Object: "discrepancy", Kind: d.Kind, RefundID: nullable(d.RefundID),
 		OrderID: nullable(d.OrderID), Amount: d.Amount, Currency: d.Currency, Detail: d.Detail, Reference: nullable(d.Reference),
-		CreatedAt: d.CreatedAt}
+		CreatedAt: d.CreatedAt, Status: d.Status(), ResolvedAt: d.ResolvedAt}
+	if d.ResolvedAt != nil {
+		j.ResolvedBy, j.Resolution = &d.ResolvedBy, &d.Resolution
+	}
+	return j
 }
 
 func (a *API) getRefund(w http.ResponseWriter, r *http.Request) {

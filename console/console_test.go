@@ -911,7 +911,37 @@ func TestDiscrepanciesPage(t *testing.T) {
 	e.api("POST", "/v1/orders/"+orderID+"/chargebacks", e.key, fmt.Sprintf(`{"amount":%d,"processor_reference":"CB-CONSOLE"}`, o.CapturedAmount),
 		http.StatusCreated, nil)
 	p := b.get("/console/discrepancies")
-	mustContain(t, p, "chargeback_after_refund", orderID, "refunds had already returned")
+	mustContain(t, p, "chargeback_after_refund", orderID, "refunds had already returned", "Open: needs a person")
+	html := func(p page, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(p.body, w) {
+				t.Fatalf("page (%d) lacks %q:\n%s", p.status, w, p.body)
+			}
+		}
+	}
+	html(b.get("/console/"), `<strong id="count-discrepancies">1</strong>`)
+
+	// Resolved, it stays listed with when, by whom and the note, and no
+	// longer counts as open on the overview or the attention page.
+	var list struct{ Data []struct{ ID string } }
+	e.api("GET", "/v1/discrepancies", e.key, "", http.StatusOK, &list)
+	if len(list.Data) != 1 {
+		t.Fatalf("%d discrepancies, want 1", len(list.Data))
+	}
+	var d struct {
+		ResolvedBy string `json:"resolved_by"`
+	}
+	e.clock.Advance(time.Hour)
+	e.api("POST", "/v1/discrepancies/"+list.Data[0].ID+"/resolve", e.key, `{"note":"<b>paid back</b> by transfer"}`, http.StatusOK, &d)
+	p = b.get("/console/discrepancies")
+	mustContain(t, p, "Resolved 2026-03-01 13:00:00 +03:00 by "+d.ResolvedBy, "<b>paid back</b> by transfer")
+	mustNotContain(t, p, "Open: needs a person")
+	html(p, `data-status="resolved"`, `<bdi class="resolution">&lt;b&gt;paid back&lt;/b&gt; by transfer</bdi>`)
+	html(b.get("/console/"), `<strong id="count-discrepancies">0</strong>`)
+	html(b.get("/console/attention"), `id="to-discrepancies">Open discrepancies</a>: <strong>0</strong>`)
+	b.lang = "ar"
+	mustContain(t, b.get("/console/discrepancies"), "سُوّي في 2026-03-01 13:00:00 +03:00 بواسطة "+d.ResolvedBy)
 }
 
 // TestOrderPage_VoidsAndChargebacks: the order page lists the order's

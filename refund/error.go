@@ -47,6 +47,11 @@ const (
 	// refund (a partial refund where it refunds whole orders only, vendor
 	// splits or lines it cannot name); refused before anything is reserved.
 	EProcessorUnsupported = "processor_unsupported"
+	// EDiscrepancyNotFound: the merchant has no discrepancy of that id.
+	EDiscrepancyNotFound = "discrepancy_not_found"
+	// EDiscrepancyResolved: the discrepancy was resolved before; its first
+	// resolution (who, when, the note) stands.
+	EDiscrepancyResolved = "discrepancy_already_resolved"
 )
 
 // Error is the one error type of the domain. Anything that is not an *Error

@@ -90,8 +90,9 @@ type Overview struct {
 	OldestID   string
 	// Needs a person.
 	RequiresReview, RequiresApproval int64
-	Discrepancies                    int64
-	DiscrepanciesMore                bool // more than counted
+	// Discrepancies counts the open ones: a resolved one needs nobody.
+	Discrepancies     int64
+	DiscrepanciesMore bool // more than counted
 }
 
 // Overview reads the caller's overview at now; every node reads the same
@@ -123,7 +124,7 @@ func (s *Service) Overview(ctx context.Context, p Principal) (*Overview, error) 
 		if sum, err = tx.RefundSummary(ctx, p.MerchantID, since.UTC(), offset); err != nil {
 			return err
 		}
-		discrepancies, err = tx.ListDiscrepancies(ctx, DiscrepancyFilter{MerchantID: p.MerchantID, Limit: MaxPageSize + 1})
+		discrepancies, err = tx.ListDiscrepancies(ctx, DiscrepancyFilter{MerchantID: p.MerchantID, Status: DiscrepancyOpen, Limit: MaxPageSize + 1})
 		return err
 	})
 	if err != nil {

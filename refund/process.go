@@ -971,6 +971,9 @@ func (s *Service) ListDiscrepancies(ctx context.Context, p Principal, f Discrepa
 		// A typo would list nothing, as if all were well.
 		return Page[*Discrepancy]{}, Errorf(EInvalidRequest, "kind", "unknown discrepancy kind %q (one of %s)", f.Kind, strings.Join(DiscrepancyKinds, ", "))
 	}
+	if f.Status != "" && f.Status != DiscrepancyOpen && f.Status != DiscrepancyResolved {
+		return Page[*Discrepancy]{}, Errorf(EInvalidRequest, "status", "unknown discrepancy status %q (one of %s, %s)", f.Status, DiscrepancyOpen, DiscrepancyResolved)
+	}
 	limit, err := pageLimit(f.Limit)
 	if err != nil {
 		return Page[*Discrepancy]{}, err
@@ -985,6 +988,67 @@ func (s *Service) ListDiscrepancies(ctx context.Context, p Principal, f Discrepa
 		return Page[*Discrepancy]{}, err
 	}
 	return paginate(rows, limit, func(d *Discrepancy) string { return d.ID }), nil
+}
+
+// maxResolutionNote bounds a discrepancy's resolution note, as a refund's
+// reason and a review's note are bounded.
+const maxResolutionNote = 500
+
+// ResolveDiscrepancy closes the merchant's discrepancy id once a person
+// has settled it outside refundd (refunded the customer by hand, confirmed
+// with the processor): it stays listed, as resolved, with who, when and
+// note. Needs scope refunds:review; note is required; audited. Returns
+// EDiscrepancyNotFound, and EDiscrepancyResolved for one resolved before:
+// a second resolution is refused rather than replayed or overwritten, so
+// that the first person's note stands and the second learns someone else
+// settled it. A retry of the same request with its Idempotency-Key gets
+// the first answer instead.
+func (s *Service) ResolveDiscrepancy(ctx context.Context, p Principal, id, note string) (_ *Discrepancy, err error) {
+	defer func() { noteTransient(ctx, err) }()
+	if err := require(p, ScopeRefundsReview); err != nil {
+		return nil, err
+	}
+	note = strings.TrimSpace(note)
+	switch {
+	case note == "":
+		return nil, Errorf(EInvalidRequest, "note", "note is required: say how the discrepancy was settled")
+	case CheckText("note", note, maxResolutionNote) != nil:
+		return nil, CheckText("note", note, maxResolutionNote)
+	case CheckLookup("id", id) != nil:
+		return nil, CheckLookup("id", id)
+	}
+	var d *Discrepancy
+	err = s.write(ctx, func(tx Tx) (err error) {
+		if d, err = tx.GetDiscrepancy(ctx, p.MerchantID, id); err != nil {
+			return err
+		}
+		if d.ResolvedAt != nil && claimedObject(ctx, p.MerchantID) == d.ID {
+			// An earlier run of this request resolved it and died before
+			// its answer was stored: answer the resolution, not a refusal.
+			return nil
+		}
+		if d.ResolvedAt != nil {
+			return Errorf(EDiscrepancyResolved, "", "discrepancy %q was resolved at %s by %s", d.ID, d.ResolvedAt.UTC().Format(time.RFC3339), d.ResolvedBy)
+		}
+		if err := s.linkClaim(ctx, tx, p.MerchantID, d.ID); err != nil {
+			return err
+		}
+		now := s.now()
+		d.ResolvedAt, d.ResolvedBy, d.Resolution = &now, p.Actor(), note
+		if d.ResolvedBy == "" {
+			// A principal with neither key nor user: the CLI, as audit
+			// names it.
+			d.ResolvedBy = "admin"
+		}
+		if err := tx.ResolveDiscrepancy(ctx, d); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, "discrepancy.resolve", "discrepancy", d.ID, DiscrepancyOpen, DiscrepancyResolved+" "+note, "", now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // Housekeep deletes expired idempotency keys, then failed sign-ins that

@@ -87,7 +87,7 @@ const (
 	ScopeRefundsWrite   = "refunds:write"
 	ScopeRefundsRead    = "refunds:read"
 	ScopeWebhooksWrite  = "webhooks:write"
-	ScopeRefundsReview  = "refunds:review"  // settle a refund waiting for review
+	ScopeRefundsReview  = "refunds:review"  // settle a refund waiting for review; resolve a discrepancy
 	ScopeRefundsApprove = "refunds:approve" // approve or reject another's refund waiting for approval
 	ScopeSettingsWrite  = "settings:write"  // change the refund policy
 	ScopePartner        = "partner"         // a partner key: acts for linked merchants
@@ -494,12 +494,35 @@ type Discrepancy struct {
 	// of refundd's (a report row's id, ARN or RRN; a chargeback's id).
 	Reference string
 	CreatedAt time.Time
+	// ResolvedAt is when a person settled it (refunded the customer by
+	// hand, confirmed with the processor); nil while it is open.
+	// ResolvedBy is who (Principal.Actor), Resolution their note.
+	ResolvedAt *time.Time
+	ResolvedBy string
+	Resolution string
 }
+
+// Status is DiscrepancyOpen, or DiscrepancyResolved once a person settled it.
+func (d *Discrepancy) Status() string {
+	if d.ResolvedAt != nil {
+		return DiscrepancyResolved
+	}
+	return DiscrepancyOpen
+}
+
+// A discrepancy's states: open until a person resolves it.
+const (
+	DiscrepancyOpen     = "open"
+	DiscrepancyResolved = "resolved"
+)
 
 // DiscrepancyFilter selects discrepancies of one merchant, newest first.
 type DiscrepancyFilter struct {
 	MerchantID string
 	Kind       string
-	Cursor     string
-	Limit      int
+	// Status, DiscrepancyOpen or DiscrepancyResolved, selects one state;
+	// "" lists both (what clients written before resolution rely on).
+	Status string
+	Cursor string
+	Limit  int
 }

@@ -210,6 +210,13 @@ type Tx interface {
 	ReduceDiscrepancy(ctx context.Context, merchantID, kind, reference string, by int64, detail string) error
 	// ListDiscrepancies returns discrepancies newest first (by id).
 	ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) ([]*Discrepancy, error)
+	// GetDiscrepancy returns the merchant's discrepancy id, locked for the
+	// rest of an Update. Returns EDiscrepancyNotFound.
+	GetDiscrepancy(ctx context.Context, merchantID, id string) (*Discrepancy, error)
+	// ResolveDiscrepancy records d's resolution (ResolvedAt, ResolvedBy,
+	// Resolution) if d is still open. Returns EDiscrepancyNotFound, and
+	// EConflict when it was resolved meanwhile.
+	ResolveDiscrepancy(ctx context.Context, d *Discrepancy) error
 	// CountDiscrepancies counts all discrepancies (metrics).
 	CountDiscrepancies(ctx context.Context) (int64, error)
 	// RecordReport records a reconciled settlement report and the refunds

@@ -73,6 +73,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /v1/refunds/{id}/sync":                    {native, refund.ScopeRefundsWrite, "", true},
 		"POST /v1/refunds/{id}/resolve":                 {native, refund.ScopeRefundsReview, `{"outcome":"failed","note":"matrix"}`, true},
 		"GET /v1/discrepancies":                         {native, refund.ScopeRefundsRead, "", false},
+		"POST /v1/discrepancies/{id}/resolve":           {native, refund.ScopeRefundsReview, `{"note":"matrix"}`, true},
 		"POST /v1/refunds/{id}/approve":                 {native, refund.ScopeRefundsApprove, "", true},
 		"POST /v1/refunds/{id}/reject":                  {native, refund.ScopeRefundsApprove, `{"reason":"matrix"}`, true},
 		"GET /v1/refund_policy":                         {native, refund.ScopeRefundsRead, "", false},
@@ -278,7 +279,7 @@ type matrix struct {
 	s *testServer
 
 	merchant                                                     *refund.Merchant
-	order, vorder, refund, item                                  string
+	order, vorder, refund, item, discrepancy                     string
 	endpoint, event                                              string
 	invoice, invoiceItem                                         int64
 	vreq                                                         string
@@ -345,8 +346,14 @@ func newMatrix(t *testing.T, s *testServer) *matrix {
 	if p, _ := quote.get("data", "refundPayload").([]any); len(p) > 0 {
 		m.vreq = p[0].(map[string]any)["refundRequestId"].(string)
 	}
-	if m.refund == "" || m.endpoint == "" || m.invoice == 0 || m.invoiceItem == 0 || m.vreq == "" {
-		t.Fatalf("matrix objects: refund %q endpoint %q invoice %d vendor request %q", m.refund, m.endpoint, m.invoice, m.vreq)
+	// A discrepancy: a settlement report row refundd cannot match.
+	s.do("POST", "/v1/reconciliations", s.key, "refund_id,arn,rrn,amount,currency,status,date\n"+
+		"re_matrix,74000000000000000000990,606099999990,1.00,SAR,approved,2026-03-01\n", "Content-Type", "text/csv")
+	if data, _ := s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any); len(data) > 0 {
+		m.discrepancy, _ = data[0].(map[string]any)["id"].(string)
+	}
+	if m.refund == "" || m.endpoint == "" || m.invoice == 0 || m.invoiceItem == 0 || m.vreq == "" || m.discrepancy == "" {
+		t.Fatalf("matrix objects: refund %q endpoint %q invoice %d vendor request %q discrepancy %q", m.refund, m.endpoint, m.invoice, m.vreq, m.discrepancy)
 	}
 
 	// Partners: one linked to the merchant, one not.
@@ -416,10 +423,10 @@ func (m *matrix) keyWithout(scope string) credential {
 // path fills a route's path parameters with the merchant's objects, or with
 // ids of the same form that exist nowhere.
 func (m *matrix) path(p string, missing bool) string {
-	order, refundID, endpoint, event, invoice := m.order, m.refund, m.endpoint, m.event, fmt.Sprint(m.invoice)
+	order, refundID, endpoint, event, invoice, discrepancy := m.order, m.refund, m.endpoint, m.event, fmt.Sprint(m.invoice), m.discrepancy
 	cr := m.merchant.CR
 	if missing {
-		order, refundID, endpoint, event, invoice = "ord_missing", "re_missing", "we_missing", "evt_missing", "999999"
+		order, refundID, endpoint, event, invoice, discrepancy = "ord_missing", "re_missing", "we_missing", "evt_missing", "999999", "dsc_missing"
 		cr = "9999999999"
 	}
 	id := order
@@ -432,6 +439,8 @@ func (m *matrix) path(p string, missing bool) string {
 		id = event
 	case strings.Contains(p, "/invoices/{id}"):
 		id = invoice
+	case strings.Contains(p, "/discrepancies/{id}"):
+		id = discrepancy
 	}
 	return strings.NewReplacer("{id}", url.PathEscape(id), "{order_id}", order, "{refund_id}", order+"_R1",
 		"{key}", "cr", "{value}", cr, "{invoice_id}", invoice).Replace(p)
@@ -448,13 +457,13 @@ func (m *matrix) normalize(raw string) string {
 	return strings.NewReplacer(m.merchant.CR, "ID", "9999999999", "ID",
 		m.order, "ID", "ord_missing", "ID", m.refund, "ID", "re_missing", "ID",
 		m.endpoint, "ID", "we_missing", "ID", m.event, "ID", "evt_missing", "ID",
-		fmt.Sprint(m.invoice), "ID", "999999", "ID").Replace(raw)
+		fmt.Sprint(m.invoice), "ID", "999999", "ID", m.discrepancy, "ID", "dsc_missing", "ID").Replace(raw)
 }
 
 // ownIDs are the merchant's object ids, which another tenant must never
 // see.
 func (m *matrix) ownIDs() []string {
-	return []string{m.order, m.vorder, m.refund, m.endpoint, m.event}
+	return []string{m.order, m.vorder, m.refund, m.endpoint, m.event, m.discrepancy}
 }
 
 func (m *matrix) do(method, path, body string, c credential) matrixReply {

@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/refundd/refundd/refund"
 )
@@ -31,6 +34,22 @@ func (t *tx) ReduceDiscrepancy(ctx context.Context, merchantID, kind, reference 
 	return nil
 }
 
+// discrepancySelect is the columns scanDiscrepancy reads.
+const discrepancySelect = `id, merchant_id, kind, refund_id, order_id, amount, currency, detail, reference, created_at,
+	resolved_at, resolved_by, resolution`
+
+func scanDiscrepancy(s scanner) (*refund.Discrepancy, error) {
+	var d refund.Discrepancy
+	err := s.Scan(&d.ID, &d.MerchantID, &d.Kind, &d.RefundID, &d.OrderID, &d.Amount, &d.Currency, &d.Detail, &d.Reference, &d.CreatedAt,
+		&d.ResolvedAt, &d.ResolvedBy, &d.Resolution)
+	d.CreatedAt = d.CreatedAt.UTC()
+	if d.ResolvedAt != nil {
+		at := d.ResolvedAt.UTC()
+		d.ResolvedAt = &at
+	}
+	return &d, err
+}
+
 // ListDiscrepancies returns a merchant's discrepancies newest first.
 func (t *tx) ListDiscrepancies(ctx context.Context, f refund.DiscrepancyFilter) ([]*refund.Discrepancy, error) {
 	var p params
@@ -38,17 +57,44 @@ func (t *tx) ListDiscrepancies(ctx context.Context, f refund.DiscrepancyFilter) 
 	if f.Kind != "" {
 		conds = append(conds, "kind = "+p.add(f.Kind))
 	}
+	switch f.Status {
+	case refund.DiscrepancyOpen:
+		conds = append(conds, "resolved_at IS NULL")
+	case refund.DiscrepancyResolved:
+		conds = append(conds, "resolved_at IS NOT NULL")
+	}
 	if f.Cursor != "" {
 		conds = append(conds, "id < "+p.add(f.Cursor))
 	}
-	return queryAll(ctx, t, "list discrepancies", `SELECT id, merchant_id, kind, refund_id, order_id, amount, currency,
-		detail, reference, created_at FROM discrepancies WHERE `+strings.Join(conds, " AND ")+` ORDER BY id DESC LIMIT `+p.add(f.Limit),
-		func(s scanner) (*refund.Discrepancy, error) {
-			var d refund.Discrepancy
-			err := s.Scan(&d.ID, &d.MerchantID, &d.Kind, &d.RefundID, &d.OrderID, &d.Amount, &d.Currency, &d.Detail, &d.Reference, &d.CreatedAt)
-			d.CreatedAt = d.CreatedAt.UTC()
-			return &d, err
-		}, p...)
+	return queryAll(ctx, t, "list discrepancies", `SELECT `+discrepancySelect+` FROM discrepancies
+		WHERE `+strings.Join(conds, " AND ")+` ORDER BY id DESC LIMIT `+p.add(f.Limit), scanDiscrepancy, p...)
+}
+
+// GetDiscrepancy returns the merchant's discrepancy id, its row locked
+// inside Update so that a concurrent resolution waits for this one.
+func (t *tx) GetDiscrepancy(ctx context.Context, merchantID, id string) (*refund.Discrepancy, error) {
+	d, err := scanDiscrepancy(t.q.QueryRow(ctx, `SELECT `+discrepancySelect+` FROM discrepancies
+		WHERE id = $1 AND merchant_id = $2`+t.forUpdate(), id, merchantID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.EDiscrepancyNotFound, "", "discrepancy %q not found", id)
+	}
+	if err != nil {
+		return nil, t.fail("get discrepancy", err)
+	}
+	return d, nil
+}
+
+// ResolveDiscrepancy records d's resolution while it is open.
+func (t *tx) ResolveDiscrepancy(ctx context.Context, d *refund.Discrepancy) error {
+	n, err := t.exec(ctx, "resolve discrepancy", `UPDATE discrepancies SET resolved_at = $1, resolved_by = $2, resolution = $3
+		WHERE id = $4 AND merchant_id = $5 AND resolved_at IS NULL`, d.ResolvedAt, d.ResolvedBy, d.Resolution, d.ID, d.MerchantID)
+	if err != nil || n == 1 {
+		return err
+	}
+	if _, err := t.GetDiscrepancy(ctx, d.MerchantID, d.ID); err != nil {
+		return err
+	}
+	return refund.Errorf(refund.EConflict, "", "discrepancy %q was resolved meanwhile", d.ID)
 }
 
 // CountDiscrepancies counts every discrepancy.

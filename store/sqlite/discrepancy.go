@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -33,16 +34,38 @@ func (t *tx) ReduceDiscrepancy(ctx context.Context, merchantID, kind, reference 
 	return nil
 }
 
+// discrepancySelect is the columns scanDiscrepancy reads.
+const discrepancySelect = `id, merchant_id, kind, refund_id, order_id, amount, currency, detail, reference, created_at,
+	resolved_at, resolved_by, resolution`
+
+func scanDiscrepancy(s interface{ Scan(...any) error }) (*refund.Discrepancy, error) {
+	var d refund.Discrepancy
+	var created int64
+	var resolved sql.NullInt64
+	if err := s.Scan(&d.ID, &d.MerchantID, &d.Kind, &d.RefundID, &d.OrderID, &d.Amount, &d.Currency, &d.Detail, &d.Reference, &created,
+		&resolved, &d.ResolvedBy, &d.Resolution); err != nil {
+		return nil, err
+	}
+	d.CreatedAt, d.ResolvedAt = fromNanos(created), fromNullNanos(resolved)
+	return &d, nil
+}
+
 // ListDiscrepancies returns a merchant's discrepancies newest first.
 func (t *tx) ListDiscrepancies(ctx context.Context, f refund.DiscrepancyFilter) ([]*refund.Discrepancy, error) {
 	conds, args := []string{"merchant_id = ?"}, []any{f.MerchantID}
 	if f.Kind != "" {
 		conds, args = append(conds, "kind = ?"), append(args, f.Kind)
 	}
+	switch f.Status {
+	case refund.DiscrepancyOpen:
+		conds = append(conds, "resolved_at IS NULL")
+	case refund.DiscrepancyResolved:
+		conds = append(conds, "resolved_at IS NOT NULL")
+	}
 	if f.Cursor != "" {
 		conds, args = append(conds, "id < ?"), append(args, f.Cursor)
 	}
-	rows, err := t.q.QueryContext(ctx, `SELECT id, merchant_id, kind, refund_id, order_id, amount, currency, detail, reference, created_at
+	rows, err := t.q.QueryContext(ctx, `SELECT `+discrepancySelect+`
 		FROM discrepancies WHERE `+strings.Join(conds, " AND ")+` ORDER BY id DESC`+limitSQL(f.Limit, 0), args...)
 	if err != nil {
 		return nil, wrap("list discrepancies", err)
@@ -50,15 +73,36 @@ func (t *tx) ListDiscrepancies(ctx context.Context, f refund.DiscrepancyFilter) 
 	defer rows.Close()
 	var out []*refund.Discrepancy
 	for rows.Next() {
-		var d refund.Discrepancy
-		var created int64
-		if err := rows.Scan(&d.ID, &d.MerchantID, &d.Kind, &d.RefundID, &d.OrderID, &d.Amount, &d.Currency, &d.Detail, &d.Reference, &created); err != nil {
+		d, err := scanDiscrepancy(rows)
+		if err != nil {
 			return nil, wrap("list discrepancies", err)
 		}
-		d.CreatedAt = fromNanos(created)
-		out = append(out, &d)
+		out = append(out, d)
 	}
 	return out, wrapErr("list discrepancies", rows.Err())
+}
+
+// GetDiscrepancy returns the merchant's discrepancy id. (A write
+// transaction holds the database: nothing else can change it meanwhile.)
+func (t *tx) GetDiscrepancy(ctx context.Context, merchantID, id string) (*refund.Discrepancy, error) {
+	d, err := scanDiscrepancy(t.q.QueryRowContext(ctx, `SELECT `+discrepancySelect+` FROM discrepancies WHERE id = ? AND merchant_id = ?`, id, merchantID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, refund.Errorf(refund.EDiscrepancyNotFound, "", "discrepancy %q not found", id)
+	}
+	return d, wrapErr("get discrepancy", err)
+}
+
+// ResolveDiscrepancy records d's resolution while it is open.
+func (t *tx) ResolveDiscrepancy(ctx context.Context, d *refund.Discrepancy) error {
+	n, err := t.exec(ctx, "resolve discrepancy", `UPDATE discrepancies SET resolved_at = ?, resolved_by = ?, resolution = ?
+		WHERE id = ? AND merchant_id = ? AND resolved_at IS NULL`, nullNanos(d.ResolvedAt), d.ResolvedBy, d.Resolution, d.ID, d.MerchantID)
+	if err != nil || n == 1 {
+		return err
+	}
+	if _, err := t.GetDiscrepancy(ctx, d.MerchantID, d.ID); err != nil {
+		return err
+	}
+	return refund.Errorf(refund.EConflict, "", "discrepancy %q was resolved meanwhile", d.ID)
 }
 
 // CountDiscrepancies counts every discrepancy.

@@ -121,6 +121,134 @@ var discrepancyTests = []test{
 			t.Fatalf("%d discrepancies, want 4", len(all))
 		}
 	}},
+	{"Resolve", func(t *testing.T, f *fixture) {
+		// A discrepancy is open until resolved, once: who, when and the
+		// note are kept and read back; the status filter lists one state,
+		// no filter both; another merchant's is not found, nor changed.
+		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
+		o := f.mustCreateOrder(m1.ID)
+		add := func(merchantID string, at time.Duration) *refund.Discrepancy {
+			d := &refund.Discrepancy{ID: f.id("dsc"), MerchantID: merchantID, Kind: refund.DiscrepancyChargebackAfterRefund,
+				OrderID: o.ID, Amount: 2500, Currency: "SAR", Detail: "paid twice", Reference: f.id("cb"), CreatedAt: t0.Add(at)}
+			f.mustUpdate(func(tx refund.Tx) error { _, err := tx.InsertDiscrepancy(f.ctx, d); return err })
+			return d
+		}
+		settled, open, others := add(m1.ID, 0), add(m1.ID, time.Second), add(m2.ID, 0)
+		get := func(merchantID, id string) (*refund.Discrepancy, error) {
+			var d *refund.Discrepancy
+			err := f.view(func(tx refund.Tx) (err error) {
+				d, err = tx.GetDiscrepancy(f.ctx, merchantID, id)
+				return err
+			})
+			return d, err
+		}
+		got, err := get(m1.ID, settled.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSame(t, "open discrepancy", got, settled)
+		if got.Status() != refund.DiscrepancyOpen {
+			t.Fatalf("a new discrepancy is %s", got.Status())
+		}
+		resolve := func(d refund.Discrepancy) error {
+			return f.update(func(tx refund.Tx) error { return tx.ResolveDiscrepancy(f.ctx, &d) })
+		}
+		at := t0.Add(time.Hour + 123456*time.Microsecond)
+		done := *settled
+		done.ResolvedAt, done.ResolvedBy, done.Resolution = &at, "user:usr_1", "refunded by bank transfer, ticket 4411"
+		if err := resolve(done); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = get(m1.ID, settled.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantSame(t, "resolved discrepancy", got, &done)
+		again := done
+		later := at.Add(time.Hour)
+		again.ResolvedAt, again.ResolvedBy, again.Resolution = &later, "key:key_2", "second"
+		wantCode(t, resolve(again), refund.EConflict)
+		foreign := *others
+		foreign.MerchantID, foreign.ResolvedAt, foreign.ResolvedBy, foreign.Resolution = m1.ID, &at, "user:usr_1", "not mine"
+		wantCode(t, resolve(foreign), refund.EDiscrepancyNotFound)
+		_, err = get(m1.ID, others.ID)
+		wantCode(t, err, refund.EDiscrepancyNotFound)
+		_, err = get(m1.ID, "dsc_unknown")
+		wantCode(t, err, refund.EDiscrepancyNotFound)
+		if got, err = get(m1.ID, settled.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantSame(t, "after refused resolutions", got, &done)
+		if got, err = get(m2.ID, others.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantSame(t, "another merchant's", got, others)
+		for _, tc := range []struct {
+			name, status string
+			want         []string
+		}{
+			{"All", "", []string{open.ID, settled.ID}},
+			{"Open", refund.DiscrepancyOpen, []string{open.ID}},
+			{"Resolved", refund.DiscrepancyResolved, []string{settled.ID}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var list []*refund.Discrepancy
+				f.mustView(func(tx refund.Tx) (err error) {
+					list, err = tx.ListDiscrepancies(f.ctx, refund.DiscrepancyFilter{MerchantID: m1.ID, Status: tc.status, Limit: 10})
+					return err
+				})
+				var ids []string
+				for _, d := range list {
+					ids = append(ids, d.ID)
+				}
+				if strings.Join(ids, " ") != strings.Join(tc.want, " ") {
+					t.Fatalf("listed %v, want %v", ids, tc.want)
+				}
+				for _, d := range list {
+					if d.ID == settled.ID {
+						wantSame(t, "listed resolved discrepancy", d, &done)
+					}
+				}
+			})
+		}
+	}},
+	{"ResolveRace", func(t *testing.T, f *fixture) {
+		// Two resolutions at once, each reading the discrepancy open
+		// first: one is recorded, the other refused as a conflict, never
+		// overwriting it.
+		m := f.mustCreateMerchant()
+		d := &refund.Discrepancy{ID: f.id("dsc"), MerchantID: m.ID, Kind: refund.DiscrepancyExecutedNotRecorded,
+			Amount: 100, Currency: "SAR", Reference: f.id("ref"), CreatedAt: t0}
+		f.mustUpdate(func(tx refund.Tx) error { _, err := tx.InsertDiscrepancy(f.ctx, d); return err })
+		errs := make(chan error, 2)
+		for _, by := range []string{"key:a", "key:b"} {
+			go func() {
+				errs <- f.update(func(tx refund.Tx) error {
+					cur, err := tx.GetDiscrepancy(f.ctx, m.ID, d.ID)
+					if err != nil {
+						return err
+					}
+					now := t0.Add(time.Minute)
+					cur.ResolvedAt, cur.ResolvedBy, cur.Resolution = &now, by, "by "+by
+					return tx.ResolveDiscrepancy(f.ctx, cur)
+				})
+			}()
+		}
+		codes := map[string]int{}
+		for range 2 {
+			codes[refund.ErrorCode(<-errs)]++
+		}
+		if codes[""] != 1 || codes[refund.EConflict] != 1 {
+			t.Fatalf("outcomes %v, want one resolution and one conflict", codes)
+		}
+		var got *refund.Discrepancy
+		f.mustView(func(tx refund.Tx) (err error) {
+			got, err = tx.GetDiscrepancy(f.ctx, m.ID, d.ID)
+			return err
+		})
+		if got.Resolution != "by "+got.ResolvedBy {
+			t.Fatalf("resolution %q by %q: one resolution overwrote part of the other", got.Resolution, got.ResolvedBy)
+		}
+	}},
 	{"FindRefundsByReference", func(t *testing.T, f *fixture) {
 		// A report's ARN or RRN: the merchant's refunds that carry it,
 		// oldest first, up to the limit; one processor account's when
