@@ -150,6 +150,7 @@ func (c *Console) Register(mux api.Mux) {
 	mux.Handle("GET /console/invoices/{id}/xml", c.signedIn(c.invoiceXML))
 	mux.Handle("GET /console/webhooks", c.signedIn(c.webhooks))
 	mux.Handle("GET /console/discrepancies", c.signedIn(c.discrepancies))
+	mux.Handle("POST /console/discrepancies/{id}/resolve", c.signedIn(c.resolveDiscrepancy))
 	mux.Handle("GET /console/attention", c.signedIn(c.attention))
 	mux.Handle("POST /console/refunds/{id}/resolve", c.signedIn(c.resolve))
 	mux.Handle("GET /console/approvals", c.signedIn(c.approvals))

@@ -922,26 +922,77 @@ func TestDiscrepanciesPage(t *testing.T) {
 	}
 	html(b.get("/console/"), `<strong id="count-discrepancies">1</strong>`)
 
-	// Resolved, it stays listed with when, by whom and the note, and no
-	// longer counts as open on the overview or the attention page.
-	var list struct{ Data []struct{ ID string } }
+	// A key without refunds:review sees it but no form, and is refused.
+	var scopes []string
+	for _, sc := range refund.MerchantScopes {
+		if sc != refund.ScopeRefundsReview {
+			scopes = append(scopes, sc)
+		}
+	}
+	_, readOnly, err := e.srv.Service.CreateKey(context.Background(), e.mer.ID, "", scopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Data []struct {
+			ID         string
+			Status     string
+			ResolvedBy string `json:"resolved_by"`
+		}
+	}
 	e.api("GET", "/v1/discrepancies", e.key, "", http.StatusOK, &list)
 	if len(list.Data) != 1 {
 		t.Fatalf("%d discrepancies, want 1", len(list.Data))
 	}
-	var d struct {
-		ResolvedBy string `json:"resolved_by"`
+	id := list.Data[0].ID
+	action := `action="/console/discrepancies/` + id + `/resolve"`
+	reader := e.mustSignIn(readOnly)
+	rp := reader.get("/console/discrepancies")
+	mustContain(t, rp, "Open: needs a person")
+	mustNotContain(t, rp, action)
+	if r := reader.post("/console/discrepancies/"+id+"/resolve", url.Values{"csrf": {rp.csrf(t)}, "note": {"settled"}}); r.status != http.StatusForbidden {
+		t.Fatalf("resolved without refunds:review: %d", r.status)
 	}
+	html(p, action)
+	resolve := func(id, note string) page {
+		t.Helper()
+		return b.post("/console/discrepancies/"+id+"/resolve", url.Values{"csrf": {p.csrf(t)}, "note": {note}})
+	}
+	if r := resolve(id, "   "); r.status != http.StatusBadRequest {
+		t.Fatalf("a blank note: %d", r.status)
+	}
+	if r := resolve("dsc_missing", "settled"); r.status != http.StatusNotFound {
+		t.Fatalf("an unknown discrepancy: %d", r.status)
+	} else {
+		mustContain(t, r, "No such discrepancy.")
+	}
+	mustContain(t, b.get("/console/discrepancies"), "Open: needs a person")
+
+	// Resolved, it stays listed with when, by whom and the note, and no
+	// longer counts as open on the overview or the attention page.
 	e.clock.Advance(time.Hour)
-	e.api("POST", "/v1/discrepancies/"+list.Data[0].ID+"/resolve", e.key, `{"note":"<b>paid back</b> by transfer"}`, http.StatusOK, &d)
-	p = b.get("/console/discrepancies")
-	mustContain(t, p, "Resolved 2026-03-01 13:00:00 +03:00 by "+d.ResolvedBy, "<b>paid back</b> by transfer")
-	mustNotContain(t, p, "Open: needs a person")
+	r := resolve(id, "<b>paid back</b> by transfer")
+	if r.status != http.StatusSeeOther || r.location != "/console/discrepancies?m=resolved" {
+		t.Fatalf("resolve: %d to %q", r.status, r.location)
+	}
+	e.api("GET", "/v1/discrepancies?status=resolved", e.key, "", http.StatusOK, &list)
+	if len(list.Data) != 1 || list.Data[0].ID != id || list.Data[0].ResolvedBy == "" {
+		t.Fatalf("resolved discrepancies: %+v", list.Data)
+	}
+	p = b.get(r.location)
+	mustContain(t, p, "Resolved: the discrepancy stays listed with your note",
+		"Resolved 2026-03-01 13:00:00 +03:00 by "+list.Data[0].ResolvedBy, "<b>paid back</b> by transfer")
+	mustNotContain(t, p, "Open: needs a person", action)
 	html(p, `data-status="resolved"`, `<bdi class="resolution">&lt;b&gt;paid back&lt;/b&gt; by transfer</bdi>`)
 	html(b.get("/console/"), `<strong id="count-discrepancies">0</strong>`)
 	html(b.get("/console/attention"), `id="to-discrepancies">Open discrepancies</a>: <strong>0</strong>`)
+	if again := resolve(id, "again"); again.status != http.StatusConflict {
+		t.Fatalf("resolving again: %d", again.status)
+	} else {
+		mustContain(t, again, "This discrepancy was resolved before")
+	}
 	b.lang = "ar"
-	mustContain(t, b.get("/console/discrepancies"), "سُوّي في 2026-03-01 13:00:00 +03:00 بواسطة "+d.ResolvedBy)
+	mustContain(t, b.get("/console/discrepancies"), "سُوّي في 2026-03-01 13:00:00 +03:00 بواسطة "+list.Data[0].ResolvedBy)
 }
 
 // TestOrderPage_VoidsAndChargebacks: the order page lists the order's

@@ -10,10 +10,12 @@ type discrepanciesView struct {
 	base
 	Discrepancies []*refund.Discrepancy
 	NextCursor    string
+	CanResolve    bool // the session carries refunds:review
 }
 
 // discrepancies lists what the processor did that the books could not
-// absorb, newest first: each needs a person.
+// absorb, newest first: open ones need a person, resolved ones stay
+// listed with who resolved them, when and their note.
 func (c *Console) discrepancies(w http.ResponseWriter, r *http.Request, s *session) {
 	page, err := c.svc.ListDiscrepancies(r.Context(), s.principal, refund.DiscrepancyFilter{
 		Cursor: r.URL.Query().Get("cursor"), Limit: refund.MaxPageSize})
@@ -21,6 +23,20 @@ func (c *Console) discrepancies(w http.ResponseWriter, r *http.Request, s *sessi
 		c.fail(w, r, s, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "discrepancies.html", &discrepanciesView{base: c.base(r, s, "discrepancies", "discrepancies.title"),
-		Discrepancies: page.Data, NextCursor: page.NextCursor})
+	v := discrepanciesView{base: c.base(r, s, "discrepancies", "discrepancies.title"),
+		Discrepancies: page.Data, NextCursor: page.NextCursor, CanResolve: s.principal.Has(refund.ScopeRefundsReview)}
+	if r.URL.Query().Get("m") == "resolved" {
+		v.Notice = v.loc.S("discrepancies.notice.resolved")
+	}
+	c.render(w, r, http.StatusOK, "discrepancies.html", &v)
+}
+
+// resolveDiscrepancy closes a discrepancy a person has settled, with
+// their note (scope refunds:review).
+func (c *Console) resolveDiscrepancy(w http.ResponseWriter, r *http.Request, s *session) {
+	if _, err := c.svc.ResolveDiscrepancy(r.Context(), s.principal, r.PathValue("id"), r.PostForm.Get("note")); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, "/console/discrepancies?m=resolved", http.StatusSeeOther)
 }

@@ -52,6 +52,8 @@ var replies = map[string]reply{
 	refund.ERefundNotReviewable:       {http.StatusConflict, "error.refund_not_reviewable", true},
 	refund.ERefundNotCancelable:       {http.StatusConflict, "error.refund_not_cancelable", true},
 	refund.ERefundNotAwaitingApproval: {http.StatusConflict, "error.refund_not_awaiting_approval", true},
+	refund.EDiscrepancyNotFound:       {http.StatusNotFound, "error.discrepancy_not_found", false},
+	refund.EDiscrepancyResolved:       {http.StatusConflict, "error.discrepancy_already_resolved", true},
 	refund.EConflict:                  {http.StatusConflict, "error.conflict", false},
 	refund.ERefundInProgressOnOrder:   {http.StatusConflict, "error.refund_in_progress", false},
 	refund.EUnauthorized:              {http.StatusUnauthorized, "error.unauthorized", false},

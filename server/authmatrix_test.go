@@ -149,6 +149,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /console/refunds/{id}/reject":  {surface: console, body: "reason=matrix", object: true},
 		"GET /console/webhooks/{id}":         {surface: console, object: true},
 		"/console/":                          {surface: console},
+
+		"POST /console/discrepancies/{id}/resolve": {surface: console, body: "note=matrix", object: true},
 	}
 
 	routes := s.Routes()
