@@ -239,7 +239,7 @@ var (
 		[]string{"surface", "status", "currency"}, nil)
 	queueDesc = prometheus.NewDesc("refundd_worker_queue_depth", "Refunds the worker still has to finish, by status (pending, processing, requires_review).",
 		[]string{"status"}, nil)
-	discrepanciesDesc = prometheus.NewDesc("refundd_discrepancies", "Discrepancies between the processor and the books (GET /v1/discrepancies); each needs a person.",
+	discrepanciesDesc = prometheus.NewDesc("refundd_discrepancies", "Open discrepancies between the processor and the books (GET /v1/discrepancies?status=open); each needs a person.",
 		nil, nil)
 	oldestDesc = prometheus.NewDesc("refundd_oldest_processing_refund_age_seconds", "Age of the oldest refund still processing (0: none).",
 		nil, nil)

@@ -217,7 +217,7 @@ type Tx interface {
 	// Resolution) if d is still open. Returns EDiscrepancyNotFound, and
 	// EConflict when it was resolved meanwhile.
 	ResolveDiscrepancy(ctx context.Context, d *Discrepancy) error
-	// CountDiscrepancies counts all discrepancies (metrics).
+	// CountDiscrepancies counts the open discrepancies (metrics).
 	CountDiscrepancies(ctx context.Context) (int64, error)
 	// RecordReport records a reconciled settlement report and the refunds
 	// it listed, replacing what a report of the same merchant, processor

@@ -97,10 +97,10 @@ func (t *tx) ResolveDiscrepancy(ctx context.Context, d *refund.Discrepancy) erro
 	return refund.Errorf(refund.EConflict, "", "discrepancy %q was resolved meanwhile", d.ID)
 }
 
-// CountDiscrepancies counts every discrepancy.
+// CountDiscrepancies counts the open discrepancies, of every merchant.
 func (t *tx) CountDiscrepancies(ctx context.Context) (int64, error) {
 	var n int64
-	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM discrepancies`).Scan(&n); err != nil {
+	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM discrepancies WHERE resolved_at IS NULL`).Scan(&n); err != nil {
 		return 0, t.fail("count discrepancies", err)
 	}
 	return n, nil

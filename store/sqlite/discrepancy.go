@@ -105,10 +105,10 @@ func (t *tx) ResolveDiscrepancy(ctx context.Context, d *refund.Discrepancy) erro
 	return refund.Errorf(refund.EConflict, "", "discrepancy %q was resolved meanwhile", d.ID)
 }
 
-// CountDiscrepancies counts every discrepancy.
+// CountDiscrepancies counts the open discrepancies, of every merchant.
 func (t *tx) CountDiscrepancies(ctx context.Context) (int64, error) {
 	var n int64
-	err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM discrepancies`).Scan(&n)
+	err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM discrepancies WHERE resolved_at IS NULL`).Scan(&n)
 	return n, wrapErr("count discrepancies", err)
 }
 

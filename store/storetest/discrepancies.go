@@ -210,6 +210,16 @@ var discrepancyTests = []test{
 				}
 			})
 		}
+		// The gauge counts what needs a person: the open ones, of every
+		// merchant.
+		var n int64
+		f.mustView(func(tx refund.Tx) (err error) {
+			n, err = tx.CountDiscrepancies(f.ctx)
+			return err
+		})
+		if n != 2 {
+			t.Fatalf("CountDiscrepancies = %d, want the 2 open (%s, %s)", n, open.ID, others.ID)
+		}
 	}},
 	{"ResolveRace", func(t *testing.T, f *fixture) {
 		// Two resolutions at once, each reading the discrepancy open
