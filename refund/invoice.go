@@ -587,6 +587,11 @@ func (s *Service) RefundInvoice(ctx context.Context, p Principal, invoiceID int6
 	if err := require(p, ScopeRefundsWrite); err != nil {
 		return nil, nil, err
 	}
+	// The answer is the refund invoice, its customer and lines: what a key
+	// reads with orders:read.
+	if err := require(p, ScopeOrdersRead); err != nil {
+		return nil, nil, err
+	}
 	if len(lines) == 0 {
 		return nil, nil, Errorf(EInvalidRequest, "items", "name at least one invoice line to refund")
 	}

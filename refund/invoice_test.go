@@ -918,3 +918,38 @@ func TestInvoice_ViewReadsTheOrdersRowOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestInvoice_RefundAnswersOnlyAKeyThatReadsOrders: RefundInvoice answers
+// with the refund invoice, its customer and lines; a key without
+// orders:read is refused before anything is made, whichever surface calls
+// it (Techrar's route asked the scope only by reading the invoice first).
+func TestInvoice_RefundAnswersOnlyAKeyThatReadsOrders(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		svc, p := invoicing(t, open)
+		o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 2066,
+			Items: []refund.ItemInput{{ID: "a", Qty: 2, UnitAmount: 1033}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tax, err := svc.ListInvoices(ctx, p, refund.InvoiceFilter{OrderID: o.ID, Type: refund.InvoiceSale})
+		if err != nil || len(tax.Data) != 1 {
+			t.Fatalf("tax invoice: %v %v", tax.Data, err)
+		}
+		_, key, err := svc.CreateKey(ctx, p.MerchantID, "", []string{refund.ScopeRefundsWrite})
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeOnly, err := svc.Authenticate(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := []refund.InvoiceLineRefund{{LineID: tax.Data[0].Lines[0].ID, Qty: 1}}
+		if _, _, err := svc.RefundInvoice(ctx, writeOnly, tax.Data[0].ID, lines, refund.RefundInput{}); refund.ErrorCode(err) != refund.EForbidden {
+			t.Fatalf("a refunds:write-only key: %v, want %s", err, refund.EForbidden)
+		}
+		if got, err := svc.GetOrder(ctx, p, o.ID); err != nil || got.RefundCount != 0 || got.PendingRefundAmount != 0 {
+			t.Fatalf("after the refusal: %+v, %v; want the order untouched", got, err)
+		}
+	})
+}

@@ -421,7 +421,13 @@ func TestRefund_ReferenceInFlight(t *testing.T) {
 	const body = `{"amount":"25","reason":"damaged","merchantRefundId":"MR-INFLIGHT"}`
 	first := make(chan dialecttest.Reply, 1)
 	go func() { first <- s.Do("POST", refundsPath("ORD-INFLIGHT"), s.Key, body) }()
-	<-entered // the first request's call is at the acquirer
+	select { // the first request's call is at the acquirer
+	case <-entered:
+	case a := <-first:
+		t.Fatalf("the first request answered before reaching the acquirer: %d %s", a.Status, a.Raw)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first request never reached the acquirer")
+	}
 	held := s.Snap(o.ID)
 	r := s.Do("POST", refundsPath("ORD-INFLIGHT"), s.Key, body)
 	if r.Status != 409 || r.Str("code") != refund.EIdempotencyKeyInUse || r.Str("field") != "merchantRefundId" || r.Str("message") == "" {
