@@ -396,7 +396,7 @@ func (s *Service) applyOwed(ctx context.Context, tx Tx, r *Refund, now time.Time
 		}
 		// One missing is no reason to keep the refund's outcome from
 		// being recorded.
-		if err := tx.ReduceDiscrepancy(ctx, a.MerchantID, kind, a.ID, n, detail); ErrorCode(err) == ENotFound {
+		if err := tx.ReduceDiscrepancy(ctx, a.MerchantID, kind, a.ID, n, detail, now); ErrorCode(err) == ENotFound {
 			s.log.Warn("void or chargeback applied further has no discrepancy to reduce", "adjustment", a.ID, "amount", n)
 		} else if err != nil {
 			return err

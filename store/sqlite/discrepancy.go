@@ -20,11 +20,16 @@ func (t *tx) InsertDiscrepancy(ctx context.Context, d *refund.Discrepancy) (bool
 	return n == 1, err
 }
 
-// ReduceDiscrepancy takes by off a discrepancy about reference.
-func (t *tx) ReduceDiscrepancy(ctx context.Context, merchantID, kind, reference string, by int64, detail string) error {
-	n, err := t.exec(ctx, "reduce discrepancy", `UPDATE discrepancies SET amount = amount - ?1, detail = ?2
+// ReduceDiscrepancy takes by off a discrepancy about reference, and
+// resolves an open one it brings to zero. SET's expressions read the row
+// as it was.
+func (t *tx) ReduceDiscrepancy(ctx context.Context, merchantID, kind, reference string, by int64, detail string, at time.Time) error {
+	n, err := t.exec(ctx, "reduce discrepancy", `UPDATE discrepancies SET amount = amount - ?1, detail = ?2,
+		resolved_at = CASE WHEN amount = ?1 AND resolved_at IS NULL THEN ?6 ELSE resolved_at END,
+		resolved_by = CASE WHEN amount = ?1 AND resolved_at IS NULL THEN 'refundd' ELSE resolved_by END,
+		resolution = CASE WHEN amount = ?1 AND resolved_at IS NULL THEN ?2 ELSE resolution END
 		WHERE merchant_id = ?3 AND kind = ?4 AND reference = ?5 AND reference <> '' AND ?1 > 0 AND amount >= ?1`,
-		by, detail, merchantID, kind, reference)
+		by, detail, merchantID, kind, reference, nanos(at))
 	if err != nil {
 		return err
 	}

@@ -89,10 +89,18 @@ var discrepancyTests = []test{
 		add(other.ID, cb, "cb_1")
 		add(m.ID, refund.DiscrepancyExecutedNotRecorded, "cb_1")
 		reduce := func(ref string, by int64) error {
-			return f.update(func(tx refund.Tx) error { return tx.ReduceDiscrepancy(f.ctx, m.ID, cb, ref, by, "came back") })
+			return f.update(func(tx refund.Tx) error {
+				return tx.ReduceDiscrepancy(f.ctx, m.ID, cb, ref, by, "came back", t0.Add(time.Hour))
+			})
 		}
 		if err := reduce("cb_1", 1000); err != nil {
 			t.Fatal(err)
+		}
+		// Not down to zero: still open, for a person.
+		var part *refund.Discrepancy
+		f.mustView(func(tx refund.Tx) (err error) { part, err = tx.GetDiscrepancy(f.ctx, m.ID, d.ID); return err })
+		if part.Amount != 2000 || part.ResolvedAt != nil {
+			t.Fatalf("after 1000 of 3000 came back: %d, resolved %v; want 2000 open", part.Amount, part.ResolvedAt)
 		}
 		wantCode(t, reduce("cb_1", 2001), refund.ENotFound)
 		wantCode(t, reduce("cb_1", 0), refund.ENotFound)
@@ -111,7 +119,13 @@ var discrepancyTests = []test{
 		for _, got := range all {
 			want, detail := int64(3000), "paid twice"
 			if got.ID == d.ID {
+				// All came back: nothing is left for a person.
 				want, detail = 0, "came back"
+				if got.ResolvedAt == nil || !got.ResolvedAt.Equal(t0.Add(time.Hour)) || got.ResolvedBy != "refundd" || got.Resolution != "came back" {
+					t.Errorf("discrepancy brought to zero: resolved %v by %q (%q); want resolved by refundd at the reduction", got.ResolvedAt, got.ResolvedBy, got.Resolution)
+				}
+			} else if got.ResolvedAt != nil {
+				t.Errorf("discrepancy %s resolved; only the one brought to zero is", got.ID)
 			}
 			if got.Amount != want || got.Detail != detail {
 				t.Errorf("discrepancy %s (%s %s): %d %q, want %d %q", got.ID, got.Kind, got.Reference, got.Amount, got.Detail, want, detail)
