@@ -954,6 +954,11 @@ func TestDiscrepanciesPage(t *testing.T) {
 		t.Fatalf("resolved without refunds:review: %d", r.status)
 	}
 	html(p, action)
+	row := `data-discrepancy="` + id + `"`
+	html(b.get("/console/discrepancies?status=open"), row, "Open: needs a person")
+	if rp := b.get("/console/discrepancies?status=resolved"); strings.Contains(rp.body, row) {
+		t.Fatalf("an open discrepancy listed as resolved:\n%s", rp.body)
+	}
 	resolve := func(id, note string) page {
 		t.Helper()
 		return b.post("/console/discrepancies/"+id+"/resolve", url.Values{"csrf": {p.csrf(t)}, "note": {note}})
@@ -984,8 +989,20 @@ func TestDiscrepanciesPage(t *testing.T) {
 		"Resolved 2026-03-01 13:00:00 +03:00 by "+list.Data[0].ResolvedBy, "<b>paid back</b> by transfer")
 	mustNotContain(t, p, "Open: needs a person", action)
 	html(p, `data-status="resolved"`, `<bdi class="resolution">&lt;b&gt;paid back&lt;/b&gt; by transfer</bdi>`)
-	html(b.get("/console/"), `<strong id="count-discrepancies">0</strong>`)
-	html(b.get("/console/attention"), `id="to-discrepancies">Open discrepancies</a>: <strong>0</strong>`)
+	html(b.get("/console/"), `<strong id="count-discrepancies">0</strong>`, `href="/console/discrepancies?status=open"`)
+	html(b.get("/console/attention"), `href="/console/discrepancies?status=open" id="to-discrepancies">Open discrepancies</a>: <strong>0</strong>`)
+	// The overview's link shows the open ones; resolved ones are a click
+	// away, and a status that is none is refused.
+	open := b.get("/console/discrepancies?status=open")
+	mustContain(t, open, "No discrepancies.")
+	html(open, `href="/console/discrepancies?status=open" aria-current="page"`)
+	if strings.Contains(open.body, row) {
+		t.Fatalf("a resolved discrepancy listed as open:\n%s", open.body)
+	}
+	html(b.get("/console/discrepancies?status=resolved"), row, `data-status="resolved"`)
+	if bad := b.get("/console/discrepancies?status=closed"); bad.status != http.StatusBadRequest {
+		t.Fatalf("an unknown status: %d", bad.status)
+	}
 	if again := resolve(id, "again"); again.status != http.StatusConflict {
 		t.Fatalf("resolving again: %d", again.status)
 	} else {
