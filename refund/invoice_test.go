@@ -887,11 +887,7 @@ func TestInvoice_ViewReadsTheOrdersRowOnly(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open opener) {
 		ctx := context.Background()
 		svc, p := invoicing(t, open)
-		o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 2066,
-			Items: []refund.ItemInput{{ID: "a", Qty: 2, UnitAmount: 1033}}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		o, tax := invoicedOrder(t, svc, p)
 		var ids []string
 		for range 2 {
 			r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Items: []refund.RefundItemInput{{ItemID: "a", Qty: 1}}})
@@ -900,11 +896,7 @@ func TestInvoice_ViewReadsTheOrdersRowOnly(t *testing.T) {
 			}
 			ids = append(ids, r.ID)
 		}
-		tax, err := svc.ListInvoices(ctx, p, refund.InvoiceFilter{OrderID: o.ID, Type: refund.InvoiceSale})
-		if err != nil || len(tax.Data) != 1 {
-			t.Fatalf("tax invoice: %v %v", tax.Data, err)
-		}
-		whole, err := svc.GetInvoice(ctx, p, tax.Data[0].ID)
+		whole, err := svc.GetInvoice(ctx, p, tax.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -927,15 +919,7 @@ func TestInvoice_RefundAnswersOnlyAKeyThatReadsOrders(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open opener) {
 		ctx := context.Background()
 		svc, p := invoicing(t, open)
-		o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 2066,
-			Items: []refund.ItemInput{{ID: "a", Qty: 2, UnitAmount: 1033}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tax, err := svc.ListInvoices(ctx, p, refund.InvoiceFilter{OrderID: o.ID, Type: refund.InvoiceSale})
-		if err != nil || len(tax.Data) != 1 {
-			t.Fatalf("tax invoice: %v %v", tax.Data, err)
-		}
+		o, tax := invoicedOrder(t, svc, p)
 		_, key, err := svc.CreateKey(ctx, p.MerchantID, "", []string{refund.ScopeRefundsWrite})
 		if err != nil {
 			t.Fatal(err)
@@ -944,12 +928,29 @@ func TestInvoice_RefundAnswersOnlyAKeyThatReadsOrders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lines := []refund.InvoiceLineRefund{{LineID: tax.Data[0].Lines[0].ID, Qty: 1}}
-		if _, _, err := svc.RefundInvoice(ctx, writeOnly, tax.Data[0].ID, lines, refund.RefundInput{}); refund.ErrorCode(err) != refund.EForbidden {
+		lines := []refund.InvoiceLineRefund{{LineID: tax.Lines[0].ID, Qty: 1}}
+		if _, _, err := svc.RefundInvoice(ctx, writeOnly, tax.ID, lines, refund.RefundInput{}); refund.ErrorCode(err) != refund.EForbidden {
 			t.Fatalf("a refunds:write-only key: %v, want %s", err, refund.EForbidden)
 		}
 		if got, err := svc.GetOrder(ctx, p, o.ID); err != nil || got.RefundCount != 0 || got.PendingRefundAmount != 0 {
 			t.Fatalf("after the refusal: %+v, %v; want the order untouched", got, err)
 		}
 	})
+}
+
+// invoicedOrder records an order of two units of line "a" (10.33 SAR
+// each) and returns it with its tax invoice.
+func invoicedOrder(t *testing.T, svc *refund.Service, p refund.Principal) (*refund.Order, *refund.InvoiceView) {
+	t.Helper()
+	ctx := context.Background()
+	o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 2066,
+		Items: []refund.ItemInput{{ID: "a", Qty: 2, UnitAmount: 1033}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tax, err := svc.ListInvoices(ctx, p, refund.InvoiceFilter{OrderID: o.ID, Type: refund.InvoiceSale})
+	if err != nil || len(tax.Data) != 1 {
+		t.Fatalf("tax invoice: %v %v", tax.Data, err)
+	}
+	return o, tax.Data[0]
 }

@@ -817,35 +817,5 @@ func TestProcessors_ListPages(t *testing.T) {
 	if all.status != 200 || !slices.Equal(got, names) || !slices.IsSorted(ids) || all.get("has_more") != false {
 		t.Fatalf("all accounts: %d %v %v; want %v oldest first\n%s", all.status, got, ids, names, all.raw)
 	}
-	for _, tc := range []struct {
-		name, query string
-		status      int
-		want        []string
-		more        bool
-	}{
-		{"First", "?limit=1", 200, ids[:1], true},
-		{"AfterFirst", "?limit=1&cursor=" + ids[0], 200, ids[1:2], true},
-		{"Rest", "?limit=2&cursor=" + ids[0], 200, ids[1:], false},
-		{"AfterLast", "?cursor=" + ids[2], 200, nil, false},
-		{"ZeroLimit", "?limit=0", 400, nil, false},
-		{"BadCursor", "?cursor=re_0190", 400, nil, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := s.do("GET", "/v1/processors"+tc.query, s.key, nil)
-			if tc.status != 200 {
-				expectError(t, r, tc.status, "invalid_request")
-				return
-			}
-			var page []string
-			for _, a := range r.get("data").([]any) {
-				page = append(page, a.(map[string]any)["id"].(string))
-			}
-			if r.status != 200 || !slices.Equal(page, tc.want) || r.get("has_more") != tc.more {
-				t.Fatalf("%s: %d %v has_more %v; want %v has_more %v\n%s", tc.query, r.status, page, r.get("has_more"), tc.want, tc.more, r.raw)
-			}
-			if tc.more && r.str("next_cursor") != page[len(page)-1] {
-				t.Fatalf("next_cursor %q, want the page's last id %s", r.str("next_cursor"), page[len(page)-1])
-			}
-		})
-	}
+	checkListPages(t, s, "/v1/processors", ids)
 }

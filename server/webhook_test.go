@@ -1112,6 +1112,14 @@ func TestWebhooks_EndpointListPages(t *testing.T) {
 		}
 		ids = append(ids, ep.str("id"))
 	}
+	checkListPages(t, s, "/v1/webhook_endpoints", ids)
+}
+
+// checkListPages pages the list at path, whose objects are ids (three,
+// oldest first), as every list pages (DESIGN.md section 7): limit and
+// cursor, next_cursor the page's last id, a bad limit or cursor 400.
+func checkListPages(t *testing.T, s *testServer, path string, ids []string) {
+	t.Helper()
 	for _, tc := range []struct {
 		name, query string
 		status      int
@@ -1127,7 +1135,7 @@ func TestWebhooks_EndpointListPages(t *testing.T) {
 		{"BadCursor", "?cursor=zzz", 400, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := s.do("GET", "/v1/webhook_endpoints"+tc.query, s.key, nil)
+			r := s.do("GET", path+tc.query, s.key, nil)
 			if tc.status != 200 {
 				expectError(t, r, tc.status, "invalid_request")
 				return
