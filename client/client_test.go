@@ -988,3 +988,57 @@ func TestRefunds_RetryWaitsForTheFirstAttempt(t *testing.T) {
 		t.Fatalf("the order has %d refunds, want only %s", len(page.Data), r.ID)
 	}
 }
+
+// TestDiscrepancies: what a reconciliation could not absorb is listed,
+// filtered by state, iterated, and resolved once with a note; a second
+// resolution is refused and the first note stands.
+func TestDiscrepancies(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	report := "refund_id,amount,currency,status\nre_not_ours,1.00,SAR,settled\n"
+	if rec, err := f.c.Reconcile(ctx, []byte(report), nil); err != nil || rec.Flagged != 1 {
+		t.Fatalf("reconciliation: %+v, %v", rec, err)
+	}
+	open, err := f.c.ListDiscrepancies(ctx, client.ListDiscrepanciesParams{Status: "open"})
+	if err != nil || len(open.Data) != 1 || open.Data[0].Kind != "unknown_to_refundd" || open.Data[0].Status != "open" ||
+		open.Data[0].Amount != 100 || open.Data[0].ResolvedAt != nil {
+		t.Fatalf("open discrepancies: %+v, %v", open, err)
+	}
+	var seen []string
+	for d, err := range f.c.AllDiscrepancies(ctx, client.ListDiscrepanciesParams{Kind: "unknown_to_refundd", Limit: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = append(seen, d.ID)
+	}
+	if len(seen) != 1 || seen[0] != open.Data[0].ID {
+		t.Fatalf("iterated %v, want %s", seen, open.Data[0].ID)
+	}
+	id := open.Data[0].ID
+	d, err := f.c.ResolveDiscrepancy(ctx, id, client.ResolveDiscrepancyParams{Note: "not ours: the processor's test row"})
+	if err != nil || d.ID != id || d.Status != "resolved" || d.ResolvedAt == nil || d.ResolvedBy == nil || *d.ResolvedBy == "" ||
+		d.Resolution == nil || *d.Resolution != "not ours: the processor's test row" {
+		t.Fatalf("resolved: %+v, %v", d, err)
+	}
+	if n, keys := f.sent.take(); n != 4 || !hexKey.MatchString(keys[3]) {
+		t.Fatalf("sent %d requests (keys %q); want the resolution's under a generated key", n, keys)
+	}
+	_, err = f.c.ResolveDiscrepancy(ctx, id, client.ResolveDiscrepancyParams{Note: "again"})
+	f.wantError(t, err, 409, "discrepancy_already_resolved")
+	_, err = f.c.ResolveDiscrepancy(ctx, "dsc_nope", client.ResolveDiscrepancyParams{Note: "x"})
+	f.wantError(t, err, 404, "discrepancy_not_found")
+	if _, err := f.c.ResolveDiscrepancy(ctx, "", client.ResolveDiscrepancyParams{Note: "x"}); err == nil {
+		t.Fatal("an empty id was sent")
+	}
+	f.sent.take()
+	for status, want := range map[string]int{"open": 0, "resolved": 1, "": 1} {
+		page, err := f.c.ListDiscrepancies(ctx, client.ListDiscrepanciesParams{Status: status})
+		if err != nil || len(page.Data) != want {
+			t.Fatalf("status %q: %d discrepancies, %v; want %d", status, len(page.Data), err, want)
+		}
+	}
+	f.sent.take()
+	_, err = f.c.ListDiscrepancies(ctx, client.ListDiscrepanciesParams{Status: "closed"})
+	f.wantError(t, err, 400, "invalid_request")
+}
