@@ -396,10 +396,18 @@ func (s *Service) applyOwed(ctx context.Context, tx Tx, r *Refund, now time.Time
 		}
 		// One missing is no reason to keep the refund's outcome from
 		// being recorded.
-		if err := tx.ReduceDiscrepancy(ctx, a.MerchantID, kind, a.ID, n, detail, now); ErrorCode(err) == ENotFound {
+		d, err := tx.ReduceDiscrepancy(ctx, a.MerchantID, kind, a.ID, n, detail)
+		switch {
+		case ErrorCode(err) == ENotFound:
 			s.log.Warn("void or chargeback applied further has no discrepancy to reduce", "adjustment", a.ID, "amount", n)
-		} else if err != nil {
+		case err != nil:
 			return err
+		case d.Amount == 0 && d.ResolvedAt == nil:
+			// All of it came back: nothing is left for a person.
+			d.ResolvedAt, d.ResolvedBy, d.Resolution = &now, ResolvedByRefundd, detail
+			if err := tx.ResolveDiscrepancy(ctx, d); err != nil {
+				return err
+			}
 		}
 		if err := s.orderEvent(ctx, tx, typ, o, a, now); err != nil {
 			return err

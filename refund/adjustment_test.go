@@ -349,6 +349,10 @@ func TestChargeback_OwedPartAppliesWhenASentRefundGivesBackItsRoom(t *testing.T)
 					}
 				case len(page.Data) != 1 || page.Data[0].Amount != paid:
 					t.Fatalf("discrepancies %+v; want one of %d, what refunds still have returned of the chargeback", page.Data, paid)
+				case paid == 0 && (page.Data[0].Status() != refund.DiscrepancyResolved || page.Data[0].ResolvedBy != refund.ResolvedByRefundd):
+					t.Fatalf("discrepancy %+v: all of it came back; want it resolved by refundd", page.Data[0])
+				case paid > 0 && page.Data[0].Status() != refund.DiscrepancyOpen:
+					t.Fatalf("discrepancy %+v: %d still paid twice; want it open", page.Data[0], paid)
 				}
 				audit, err := h.svc.ListAudit(h.ctx, h.p, refund.AuditFilter{Action: "order.chargeback_applied"})
 				if err != nil || len(audit.Data) != tc.wantChargebacks-1 {

@@ -205,7 +205,7 @@ func TestNotifications_VoidNotAppliedTakesTheRoomARefundGivesBack(t *testing.T) 
 					t.Fatalf("the order's adjustments: %+v, %v; want the void of 10000 applied whole", adj.Data, err)
 				}
 				ds, err := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{Kind: refund.DiscrepancyVoidNotApplied})
-				if err != nil || len(ds.Data) != 1 || ds.Data[0].Amount != 0 || ds.Data[0].Status() != refund.DiscrepancyResolved || ds.Data[0].ResolvedBy != "refundd" {
+				if err != nil || len(ds.Data) != 1 || ds.Data[0].Amount != 0 || ds.Data[0].Status() != refund.DiscrepancyResolved || ds.Data[0].ResolvedBy != refund.ResolvedByRefundd {
 					t.Fatalf("void_not_applied discrepancies: %+v, %v; want the void's, down to 0 and resolved by refundd (nothing left for a person)", ds.Data, err)
 				}
 				if ov, err := h.svc.Overview(h.ctx, h.p); err != nil || ov.Discrepancies != 0 {

@@ -516,6 +516,10 @@ const (
 	DiscrepancyResolved = "resolved"
 )
 
+// ResolvedByRefundd is the resolver of a discrepancy refundd closed itself:
+// a void's or chargeback's brought to zero as the money came back.
+const ResolvedByRefundd = "refundd"
+
 // DiscrepancyFilter selects discrepancies of one merchant, newest first.
 type DiscrepancyFilter struct {
 	MerchantID string

@@ -204,11 +204,10 @@ type Tx interface {
 	// its refund; it reports whether it inserted.
 	InsertDiscrepancy(ctx context.Context, d *Discrepancy) (bool, error)
 	// ReduceDiscrepancy takes by off the merchant's discrepancy of kind
-	// about reference (a chargeback's id) and writes detail, never below
-	// zero. One brought to zero that is open is resolved at at, by
-	// "refundd", detail its note: nothing is left for a person. Returns
-	// ENotFound when there is no such discrepancy with that much left.
-	ReduceDiscrepancy(ctx context.Context, merchantID, kind, reference string, by int64, detail string, at time.Time) error
+	// about reference (a chargeback's id), writes detail, never below
+	// zero, and returns it as it is now. Returns ENotFound when there is
+	// no such discrepancy with that much left.
+	ReduceDiscrepancy(ctx context.Context, merchantID, kind, reference string, by int64, detail string) (*Discrepancy, error)
 	// ListDiscrepancies returns discrepancies newest first (by id).
 	ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) ([]*Discrepancy, error)
 	// GetDiscrepancy returns the merchant's discrepancy id, locked for the

@@ -20,23 +20,19 @@ func (t *tx) InsertDiscrepancy(ctx context.Context, d *refund.Discrepancy) (bool
 	return n == 1, err
 }
 
-// ReduceDiscrepancy takes by off a discrepancy about reference, and
-// resolves an open one it brings to zero. SET's expressions read the row
-// as it was.
-func (t *tx) ReduceDiscrepancy(ctx context.Context, merchantID, kind, reference string, by int64, detail string, at time.Time) error {
-	n, err := t.exec(ctx, "reduce discrepancy", `UPDATE discrepancies SET amount = amount - $1, detail = $2,
-		resolved_at = CASE WHEN amount = $1 AND resolved_at IS NULL THEN $6 ELSE resolved_at END,
-		resolved_by = CASE WHEN amount = $1 AND resolved_at IS NULL THEN 'refundd' ELSE resolved_by END,
-		resolution = CASE WHEN amount = $1 AND resolved_at IS NULL THEN $2 ELSE resolution END
-		WHERE merchant_id = $3 AND kind = $4 AND reference = $5 AND reference <> '' AND $1 > 0 AND amount >= $1`,
-		by, detail, merchantID, kind, reference, at)
+// ReduceDiscrepancy takes by off a discrepancy about reference and
+// returns it as it is now.
+func (t *tx) ReduceDiscrepancy(ctx context.Context, merchantID, kind, reference string, by int64, detail string) (*refund.Discrepancy, error) {
+	d, err := scanDiscrepancy(t.q.QueryRow(ctx, `UPDATE discrepancies SET amount = amount - $1, detail = $2
+		WHERE merchant_id = $3 AND kind = $4 AND reference = $5 AND reference <> '' AND $1 > 0 AND amount >= $1
+		RETURNING `+discrepancySelect, by, detail, merchantID, kind, reference))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, refund.Errorf(refund.ENotFound, "", "no %s discrepancy about %s with %d left", kind, reference, by)
+	}
 	if err != nil {
-		return err
+		return nil, t.fail("reduce discrepancy", err)
 	}
-	if n == 0 {
-		return refund.Errorf(refund.ENotFound, "", "no %s discrepancy about %s with %d left", kind, reference, by)
-	}
-	return nil
+	return d, nil
 }
 
 // discrepancySelect is the columns scanDiscrepancy reads.
