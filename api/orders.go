@@ -184,6 +184,27 @@ func listOut[S, T any](p refund.Page[S], conv func(S) T) listJSON[T] {
 	return l
 }
 
+// pageByID pages a short list held whole (a merchant's webhook endpoints
+// or processor accounts), sorted by id, like every other list: limit of
+// them (0: refund.MaxPageSize) after the one whose id is cursor, or after
+// where it was (ids are time-ordered).
+func pageByID[T any](items []T, id func(T) string, limit int, cursor string) refund.Page[T] {
+	if limit <= 0 {
+		limit = refund.MaxPageSize
+	}
+	if cursor != "" {
+		i := 0
+		for i < len(items) && id(items[i]) <= cursor {
+			i++
+		}
+		items = items[i:]
+	}
+	if len(items) <= limit {
+		return refund.Page[T]{Data: items}
+	}
+	return refund.Page[T]{Data: items[:limit], HasMore: true, NextCursor: id(items[limit-1])}
+}
+
 func (a *API) createOrder(w http.ResponseWriter, r *http.Request) {
 	var req orderRequest
 	if err := decode(r, &req); err != nil {
