@@ -603,7 +603,8 @@ const orderCurrency = "SAR"
 type native struct {
 	base, key string
 	client    *http.Client
-	invoiced  bool // orders carry a line (Config.Invoiced)
+	invoiced  bool           // orders carry a line (Config.Invoiced)
+	cur       money.Currency // the orders' (orderCurrency): the dialects' decimal amounts are in it
 }
 
 func (n *native) do(ctx context.Context, method, path string, body []byte, out any, headers ...string) (int, http.Header, error) {
@@ -721,7 +722,11 @@ func (n *native) refund(ctx context.Context, order string, amount int64, seq uin
 }
 
 func newSurface(ctx context.Context, cfg Config, c *http.Client) (surface, error) {
-	n := &native{base: strings.TrimRight(cfg.Target, "/"), key: cfg.Key, client: c, invoiced: cfg.Invoiced}
+	cur, err := money.LookupCurrency(orderCurrency)
+	if err != nil {
+		return nil, err
+	}
+	n := &native{base: strings.TrimRight(cfg.Target, "/"), key: cfg.Key, client: c, invoiced: cfg.Invoiced, cur: cur}
 	switch cfg.Surface {
 	case "native":
 		return n, nil
@@ -739,11 +744,7 @@ func newSurface(ctx context.Context, cfg Config, c *http.Client) (surface, error
 		if cfg.AppID <= 0 {
 			return nil, errors.New("bench: the techrar surface needs the merchant's app id (--app-id)")
 		}
-		cur, err := money.LookupCurrency(orderCurrency)
-		if err != nil {
-			return nil, err
-		}
-		return &techrarSurface{native: n, cur: cur, appID: strconv.FormatInt(cfg.AppID, 10)}, nil
+		return &techrarSurface{native: n, appID: strconv.FormatInt(cfg.AppID, 10)}, nil
 	}
 	return nil, fmt.Errorf("bench: unknown surface %q (native, gateway, sgate, upayments, paylink or techrar)", cfg.Surface)
 }
@@ -781,7 +782,7 @@ type sgateSurface struct{ *native }
 
 func (s *sgateSurface) refund(ctx context.Context, order string, amount int64, seq uint64) (reply, error) {
 	ref := "bench-" + strconv.FormatUint(seq, 36) + "-" + order[len(order)-8:]
-	body := fmt.Appendf(nil, `{"amount":"%d.%02d","reason":"bench","merchantRefundId":%q}`, amount/100, amount%100, ref)
+	body := fmt.Appendf(nil, `{"amount":"%s","reason":"bench","merchantRefundId":%q}`, money.Format(amount, s.cur), ref)
 	var rep struct {
 		Status string `json:"status"`
 		Code   string `json:"code"`
@@ -807,7 +808,7 @@ type upaymentsSurface struct{ *native }
 
 func (u *upaymentsSurface) refund(ctx context.Context, order string, amount int64, seq uint64) (reply, error) {
 	ref := "bench-" + strconv.FormatUint(seq, 36) + "-" + order[len(order)-8:]
-	body := fmt.Appendf(nil, `{"orderId":%q,"totalPrice":"%d.%02d","reference":%q}`, order, amount/100, amount%100, ref)
+	body := fmt.Appendf(nil, `{"orderId":%q,"totalPrice":"%s","reference":%q}`, order, money.Format(amount, u.cur), ref)
 	var rep struct {
 		Status bool `json:"status"`
 	}
@@ -902,7 +903,6 @@ func (p *paylinkSurface) refund(ctx context.Context, order string, amount int64,
 // tax invoice; newOrder looks up its invoice and line ids once per order.
 type techrarSurface struct {
 	*native
-	cur   money.Currency // the orders' (amounts are decimals in it)
 	appID string
 	lines sync.Map // order id -> techrarLine
 }
