@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/refundd/refundd/money"
 )
 
 // InvoiceType says what an invoice documents.
@@ -375,28 +377,6 @@ func (s *Service) GetInvoice(ctx context.Context, p Principal, id int64) (*Invoi
 	return v, err
 }
 
-// InvoiceCurrency returns the currency of one of the caller's invoices,
-// for a surface that reads an invoice refund's decimal amounts in it
-// before it refunds. GetInvoice's view would read every note of the
-// invoice for that, on every refund: a cost growing with the order's
-// refunds.
-func (s *Service) InvoiceCurrency(ctx context.Context, p Principal, id int64) (string, error) {
-	// As GetInvoice: the surface answers with the invoice (its customer,
-	// its lines), which a key reads with orders:read.
-	if err := require(p, ScopeOrdersRead); err != nil {
-		return "", err
-	}
-	var cur string
-	err := s.cfg.Store.View(ctx, func(tx Tx) error {
-		inv, err := tx.GetInvoice(ctx, p.MerchantID, id)
-		if err == nil {
-			cur = inv.Currency
-		}
-		return err
-	})
-	return cur, err
-}
-
 // ListInvoices lists the caller's invoices, newest first.
 func (s *Service) ListInvoices(ctx context.Context, p Principal, f InvoiceFilter) (Page[*InvoiceView], error) {
 	if err := require(p, ScopeOrdersRead); err != nil {
@@ -576,6 +556,11 @@ type InvoiceLineRefund struct {
 	LineID int64
 	Qty    int64
 	Amount *int64
+	// AmountDecimal, when set, is the amount as the request wrote it, a
+	// decimal in the invoice's currency ("10.33"; zero is no amount): a
+	// surface that does not know the currency before the invoice is read
+	// leaves the parsing to RefundInvoice, which reads the invoice anyway.
+	AmountDecimal string
 }
 
 // RefundInvoice refunds lines of one of the caller's tax invoices (in
@@ -606,11 +591,26 @@ func (s *Service) RefundInvoice(ctx context.Context, p Principal, invoiceID int6
 	if inv.Type != InvoiceSale {
 		return nil, nil, Errorf(EInvalidRequest, "", "invoice %d is a refund invoice; refund its tax invoice %d instead", inv.ID, inv.ParentID)
 	}
+	cur, err := money.LookupCurrency(inv.Currency)
+	if err != nil {
+		return nil, nil, err // the invoice's currency was checked when its order was made
+	}
 	in.OrderID, in.Items, in.Amount = inv.OrderID, nil, nil
 	for i, l := range lines {
+		param := "items[" + itoa(i) + "]"
+		if l.AmountDecimal != "" {
+			n, err := money.ParseDecimal(l.AmountDecimal, cur)
+			if err != nil {
+				return nil, nil, Errorf(EInvalidAmount, param+".amount", "%s.amount: %v", param, err)
+			}
+			l.Amount = nil
+			if n > 0 {
+				l.Amount = &n
+			}
+		}
 		j := slices.IndexFunc(inv.Lines, func(x InvoiceLine) bool { return x.ID == l.LineID })
 		if j < 0 {
-			return nil, nil, Errorf(EInvalidRequest, "items["+itoa(i)+"].id", "invoice %d has no line %d", inv.ID, l.LineID)
+			return nil, nil, Errorf(EInvalidRequest, param+".id", "invoice %d has no line %d", inv.ID, l.LineID)
 		}
 		in.Items = append(in.Items, RefundItemInput{ItemID: inv.Lines[j].ItemID, Qty: l.Qty, Amount: l.Amount})
 	}

@@ -954,3 +954,54 @@ func invoicedOrder(t *testing.T, svc *refund.Service, p refund.Principal) (*refu
 	}
 	return o, tax.Data[0]
 }
+
+// TestInvoice_RefundAmountInTheInvoicesCurrency: a line's amount written
+// as a decimal is read in its invoice's currency (3 decimals in KWD, 2 in
+// SAR) by the core, which has the invoice at hand; zero is no amount.
+func TestInvoice_RefundAmountInTheInvoicesCurrency(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		svc, p := invoicing(t, open)
+		for _, tc := range []struct {
+			currency, amount string
+			qty, want        int64
+			code, param      string
+		}{
+			{"KWD", "1.005", 0, 1005, "", ""},
+			{"SAR", "1.05", 0, 105, "", ""},
+			{"SAR", "1.005", 0, 0, refund.EInvalidAmount, "items[0].amount"},
+			{"SAR", "-1", 0, 0, refund.EInvalidAmount, "items[0].amount"},
+			{"SAR", "0.00", 1, 10_000, "", ""},
+			{"SAR", "0", 0, 0, refund.EInvalidRequest, "items[0].qty"},
+		} {
+			t.Run(tc.currency+"_"+tc.amount, func(t *testing.T) {
+				o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: tc.currency, Amount: 20_000,
+					Items: []refund.ItemInput{{ID: "a", Qty: 2, UnitAmount: 10_000}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				page, err := svc.ListInvoices(ctx, p, refund.InvoiceFilter{OrderID: o.ID})
+				if err != nil || len(page.Data) != 1 {
+					t.Fatalf("tax invoice: %v", err)
+				}
+				tax := page.Data[0]
+				r, _, err := svc.RefundInvoice(ctx, p, tax.ID, []refund.InvoiceLineRefund{{LineID: tax.Lines[0].ID, Qty: tc.qty, AmountDecimal: tc.amount}}, refund.RefundInput{Reason: "r"})
+				if tc.code != "" {
+					if refund.ErrorCode(err) != tc.code || refund.ErrorParam(err) != tc.param {
+						t.Fatalf("got %v (%s), want %s on %s", err, refund.ErrorParam(err), tc.code, tc.param)
+					}
+					if o, err := svc.GetOrder(ctx, p, o.ID); err != nil || o.RefundCount != 0 {
+						t.Fatalf("refused refund changed the order: %+v %v", o, err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Amount != tc.want {
+					t.Fatalf("refunded %d, want %d", r.Amount, tc.want)
+				}
+			})
+		}
+	})
+}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/refundd/refundd/api"
-	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/refund"
 )
 
@@ -21,17 +20,13 @@ type refundRequest struct {
 // maxLines bounds refunded_items; an order has at most 500 lines.
 const maxLines = 500
 
-// decodeRefund reads the seed's body for an invoice in currency: the
-// seed's example is {"comments":"string","refunded_items":[{"id":0,
-// "qty":0,"amount":0}]}. id and qty are JSON integers, amount a JSON
-// number parsed exactly in the currency's minor units (never through
-// float64). Unknown fields are ignored, as Techrar clients may send fields
-// refundd has no use for.
-func decodeRefund(body []byte, currency string) (refundRequest, error) {
-	cur, err := money.LookupCurrency(currency)
-	if err != nil {
-		return refundRequest{}, err // the core accepted the currency; this is a bug
-	}
+// decodeRefund reads the seed's body: the seed's example is
+// {"comments":"string","refunded_items":[{"id":0,"qty":0,"amount":0}]}.
+// id and qty are JSON integers, amount a JSON number kept as written:
+// the core parses it exactly in the invoice's minor units (never through
+// float64) once it has read the invoice. Unknown fields are ignored, as
+// Techrar clients may send fields refundd has no use for.
+func decodeRefund(body []byte) (refundRequest, error) {
 	in, err := object(body)
 	if err != nil {
 		return refundRequest{}, err
@@ -54,7 +49,7 @@ func decodeRefund(body []byte, currency string) (refundRequest, error) {
 		return refundRequest{}, refund.Errorf(refund.EInvalidRequest, "refunded_items", "refunded_items needs 1 to %d lines", maxLines)
 	}
 	for i, item := range items {
-		l, err := decodeLine(item, "refunded_items["+strconv.Itoa(i)+"]", cur)
+		l, err := decodeLine(item, "refunded_items["+strconv.Itoa(i)+"]")
 		if err != nil {
 			return refundRequest{}, err
 		}
@@ -79,7 +74,7 @@ func object(body []byte) (map[string]json.RawMessage, error) {
 	return in, nil
 }
 
-func decodeLine(raw json.RawMessage, param string, cur money.Currency) (refund.InvoiceLineRefund, error) {
+func decodeLine(raw json.RawMessage, param string) (refund.InvoiceLineRefund, error) {
 	var in map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &in); err != nil || in == nil {
 		return refund.InvoiceLineRefund{}, refund.Errorf(refund.EInvalidRequest, param, "%s must be a JSON object", param)
@@ -95,15 +90,8 @@ func decodeLine(raw json.RawMessage, param string, cur money.Currency) (refund.I
 	if l.Qty, err = integer(in, "qty", param); err != nil {
 		return l, err
 	}
-	amount, err := decimal(in, "amount", param, cur)
-	if err != nil {
-		return l, err
-	}
-	if amount > 0 {
-		l.Amount = &amount
-	}
-	if l.Qty == 0 && l.Amount == nil {
-		return l, refund.Errorf(refund.EInvalidRequest, param+".qty", "%s needs a positive qty or amount", param)
+	if l.AmountDecimal, err = number(in, "amount", param); err != nil {
+		return l, refund.Errorf(refund.EInvalidAmount, param+".amount", "%s.amount must be a JSON number such as 10.33", param)
 	}
 	return l, nil
 }
@@ -135,22 +123,6 @@ func integer(in map[string]json.RawMessage, name, param string) (int64, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 || n > 1_000_000_000 {
 		return 0, refund.Errorf(refund.EInvalidRequest, param+"."+name, "%s.%s must be a non-negative integer", param, name)
-	}
-	return n, nil
-}
-
-// decimal reads an amount in cur exactly; missing or null is 0.
-func decimal(in map[string]json.RawMessage, name, param string, cur money.Currency) (int64, error) {
-	s, err := number(in, name, param)
-	if err != nil {
-		return 0, refund.Errorf(refund.EInvalidAmount, param+"."+name, "%s.%s must be a JSON number such as 10.33", param, name)
-	}
-	if s == "" {
-		return 0, nil
-	}
-	n, err := money.ParseDecimal(s, cur)
-	if err != nil {
-		return 0, refund.Errorf(refund.EInvalidAmount, param+"."+name, "%s.%s: %v", param, name, err)
 	}
 	return n, nil
 }

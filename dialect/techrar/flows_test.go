@@ -704,4 +704,15 @@ func TestRefund_CostIndependentOfTheOrdersRefunds(t *testing.T) {
 	if late > early {
 		t.Fatalf("a refund cost %d statements with 2 notes on the invoice and %d with 42", early, late)
 	}
+	// The transactions: the caller's merchant, the tax invoice (read once:
+	// its lines name the order's items and its currency reads the
+	// amounts), the reservation, the processor's answer and the refund
+	// invoice answered.
+	before := cs.Counts().Transactions
+	if r := post(s, refundPath(tax.ID), body); r.Status != 200 {
+		t.Fatalf("refund: %d %s", r.Status, r.Raw)
+	}
+	if n := cs.Counts().Transactions - before; n > 5 {
+		t.Fatalf("a refund took %d transactions, want at most 5", n)
+	}
 }

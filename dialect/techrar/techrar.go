@@ -183,18 +183,12 @@ func (t *Techrar) refundAs(w http.ResponseWriter, r *http.Request, p refund.Prin
 		t.fail(w, r, err)
 		return
 	}
-	// The invoice's currency decides how many decimals an amount may have.
-	currency, err := t.svc.InvoiceCurrency(ctx(r), p, id)
-	if err != nil {
-		t.fail(w, r, err)
-		return
-	}
 	body, err := readBody(r)
 	if err != nil {
 		t.fail(w, r, err)
 		return
 	}
-	req, err := decodeRefund(body, currency)
+	req, err := decodeRefund(body)
 	if err != nil {
 		t.fail(w, r, err)
 		return
