@@ -204,6 +204,9 @@ func TestErrors(t *testing.T) {
 		{"OtherMerchantsInvoice", "POST", refundPath(otherTax.Data[0].ID), s.Key, line(1, 1, "0"), []string{"app-id", app}, 404, "invoice_not_found", ""},
 		{"UnknownInvoice", "GET", base + "999/", s.Key, "", []string{"app-id", app}, 404, "invoice_not_found", ""},
 		{"InvoiceIDNotInteger", "POST", base + "INV-1/refund/", s.Key, line(1, 1, "0"), []string{"app-id", app}, 404, "invoice_not_found", ""},
+		// Techrar's path converter takes digits only: a sign names no invoice.
+		{"InvoiceIDSigned", "GET", fmt.Sprintf("%s+%d/", base, tax.ID), s.Key, "", []string{"app-id", app}, 404, "invoice_not_found", ""},
+		{"InvoiceIDSignedRefund", "POST", fmt.Sprintf("%s+%d/refund/", base, tax.ID), s.Key, line(1, 1, "0"), []string{"app-id", app}, 404, "invoice_not_found", ""},
 		{"NotJSON", "POST", refundPath(tax.ID), s.Key, `{"refunded_items":`, []string{"app-id", app}, 400, "invalid_request", ""},
 		{"NoItems", "POST", refundPath(tax.ID), s.Key, `{"comments":"c"}`, []string{"app-id", app}, 400, "invalid_request", "refunded_items"},
 		{"EmptyItems", "POST", refundPath(tax.ID), s.Key, `{"refunded_items":[]}`, []string{"app-id", app}, 400, "invalid_request", "refunded_items"},

@@ -158,11 +158,13 @@ func ctx(r *http.Request) context.Context {
 	return refund.WithRequest(r.Context(), refund.RequestInfo{Surface: "techrar"})
 }
 
-// invoiceID reads the path's {invoice_id}; anything but an integer is a
-// missing invoice.
+// invoiceID reads the path's {invoice_id}; anything but digits (a sign
+// too, which ParseInt would take) is a missing invoice, as Techrar's
+// integer path converter has it.
 func invoiceID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("invoice_id"), 10, 64)
-	if err != nil || id <= 0 {
+	s := r.PathValue("invoice_id")
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 || s[0] < '0' || s[0] > '9' {
 		return 0, refund.Errorf(refund.EInvoiceNotFound, "", "Not found.")
 	}
 	return id, nil
