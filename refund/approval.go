@@ -128,6 +128,12 @@ func (s *Service) PutRefundPolicy(ctx context.Context, p Principal, in RefundPol
 	}
 	var pol *RefundPolicy
 	err := s.write(ctx, func(tx Tx) (err error) {
+		// The policy is read, changed and written back whole: under the
+		// merchant's lock, or two changes at once each write back what
+		// they read, and the first one's thresholds are lost.
+		if err := tx.LockMerchant(ctx, p.MerchantID); err != nil {
+			return err
+		}
 		if pol, err = refundPolicy(ctx, tx, p.MerchantID); err != nil {
 			return err
 		}

@@ -67,7 +67,8 @@ type Tx interface {
 	// LockMerchant holds the merchant's row until commit against another
 	// transaction that locks it, so that a rule counting the merchant's
 	// settings (at most MaxWebhookEndpoints) cannot be passed by two at
-	// once. Returns EMerchantNotFound. A store whose writers run one at a
+	// once, nor a change of its refund policy undo another's. Returns
+	// EMerchantNotFound. A store whose writers run one at a
 	// time may do nothing.
 	LockMerchant(ctx context.Context, merchantID string) error
 
