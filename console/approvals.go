@@ -19,18 +19,25 @@ type approvalsView struct {
 	base
 	Approvals []approval
 	CanDecide bool // the session carries refunds:approve
+	// Older is the cursor of the next page: more wait than a page holds,
+	// and the oldest, the first to expire, are on the last.
+	Older string
 }
 
 // approvals is the queue of refunds waiting for a second person, with each
 // order's lines and vendors; approve and reject are offered to those who
 // may decide, never on their own refunds.
 func (c *Console) approvals(w http.ResponseWriter, r *http.Request, s *session) {
-	page, err := c.svc.ListRefunds(r.Context(), s.principal, refund.RefundFilter{Status: refund.StatusRequiresApproval, Limit: refund.MaxPageSize})
+	page, err := c.svc.ListRefunds(r.Context(), s.principal, refund.RefundFilter{Status: refund.StatusRequiresApproval, Limit: refund.MaxPageSize,
+		Cursor: r.URL.Query().Get("cursor")})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
 	v := approvalsView{base: c.base(r, s, "approvals", "approvals.title"), CanDecide: s.principal.Has(refund.ScopeRefundsApprove)}
+	if page.HasMore {
+		v.Older = page.NextCursor
+	}
 	if id, ok := map[string]string{"approved": "approvals.notice.approved", "rejected": "approvals.notice.rejected"}[r.URL.Query().Get("m")]; ok {
 		v.Notice = v.loc.S(id)
 	}

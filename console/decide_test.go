@@ -2,8 +2,11 @@ package console_test
 
 import (
 	"context"
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -181,5 +184,48 @@ func TestResolve_HistoryNamesWhoResolved(t *testing.T) {
 				t.Fatalf("the refund's page does not say who resolved it:\n%s", page)
 			}
 		})
+	}
+}
+
+// TestApprovals_QueueReachesEveryWaitingRefund: with more refunds waiting
+// than a page holds, the queue offers the older ones on the next page.
+// It listed the newest MaxPageSize only: the oldest, the first to run out
+// of time, were never offered to an approver there and expired, their
+// customers unpaid, while the overview counted them as waiting.
+func TestApprovals_QueueReachesEveryWaitingRefund(t *testing.T) {
+	t.Parallel()
+	e := mustStart(t, false)
+	e.api("PUT", "/v1/refund_policy", e.key, `{"approval_threshold":{"SAR":1}}`, http.StatusOK, nil)
+	var ids []string
+	for range refund.MaxPageSize + 1 {
+		var r struct{ ID, Status string }
+		e.api("POST", "/v1/refunds", e.key, fmt.Sprintf(`{"order_id":%q,"amount":1}`, e.orders["ORD-SAR-1001"]), http.StatusCreated, &r)
+		if r.Status != string(refund.StatusRequiresApproval) {
+			t.Fatalf("refund %s is %s, want requires_approval", r.ID, r.Status)
+		}
+		ids = append(ids, r.ID)
+	}
+	b := e.mustSignIn(e.key)
+	shown := map[string]bool{}
+	for path, pages := "/console/approvals", 0; path != ""; pages++ {
+		if pages > 2 {
+			t.Fatalf("more than %d pages for %d refunds", pages, len(ids))
+		}
+		p := b.get(path)
+		if p.status != http.StatusOK {
+			t.Fatalf("%s: %d", path, p.status)
+		}
+		for _, m := range regexp.MustCompile(`data-approval="([^"]+)"`).FindAllStringSubmatch(p.body, -1) {
+			shown[m[1]] = true
+		}
+		path = ""
+		if m := regexp.MustCompile(`<a href="([^"]*)" id="older"`).FindStringSubmatch(p.body); m != nil {
+			path = html.UnescapeString(m[1])
+		}
+	}
+	for _, id := range ids {
+		if !shown[id] {
+			t.Errorf("refund %s waits for approval and no page of the queue offers it", id)
+		}
 	}
 }
