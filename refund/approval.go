@@ -2,6 +2,7 @@ package refund
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -137,6 +138,7 @@ func (s *Service) PutRefundPolicy(ctx context.Context, p Principal, in RefundPol
 		if pol, err = refundPolicy(ctx, tx, p.MerchantID); err != nil {
 			return err
 		}
+		before := pol.auditText()
 		if in.ApprovalThreshold != nil {
 			pol.ApprovalThreshold = maps.Clone(*in.ApprovalThreshold)
 		}
@@ -161,9 +163,22 @@ func (s *Service) PutRefundPolicy(ctx context.Context, p Principal, in RefundPol
 		if err := tx.PutRefundPolicy(ctx, pol); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, p, "refund_policy.update", "refund_policy", p.MerchantID, "", "updated", "", now)
+		return s.audit(ctx, tx, p, "refund_policy.update", "refund_policy", p.MerchantID, before, pol.auditText(), "", now)
 	})
 	return pol, err
+}
+
+// auditText is the policy as its audit entries show it, in the API's
+// names: a control loosened (a threshold raised or removed) must be
+// traceable to who did it and from what.
+func (pol *RefundPolicy) auditText() string {
+	t := pol.ApprovalThreshold
+	if t == nil {
+		t = map[string]int64{}
+	}
+	b, _ := json.Marshal(t) // keys sorted
+	return fmt.Sprintf("approval_threshold=%s older_than_days=%d approval_expiry_seconds=%d",
+		b, pol.OlderThanDays, int64(pol.ApprovalExpiry/time.Second))
 }
 
 // Events of the maker-checker flow.

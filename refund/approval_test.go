@@ -251,3 +251,42 @@ func TestRefundUnpaid(t *testing.T) {
 		}
 	}
 }
+
+// TestRefundPolicy_AuditNamesTheChange: each change of the refund policy
+// is in the audit trail with the policy before and after it, so that the
+// trail says who lowered or removed a currency's threshold and from what,
+// or lengthened the expiry. Its entries said only "updated": a threshold
+// removed, and the refunds that went out without a second person since,
+// could not be traced to the change.
+func TestRefundPolicy_AuditNamesTheChange(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, nil)
+		day := 24 * time.Hour
+		for _, tc := range []struct {
+			name          string
+			in            refund.RefundPolicyInput
+			before, after string
+		}{
+			{"FirstPolicy", refund.RefundPolicyInput{ApprovalThreshold: &map[string]int64{"SAR": 50_000, "KWD": 20_000}},
+				`approval_threshold={} older_than_days=0 approval_expiry_seconds=259200`,
+				`approval_threshold={"KWD":20000,"SAR":50000} older_than_days=0 approval_expiry_seconds=259200`},
+			{"ThresholdRemoved", refund.RefundPolicyInput{Thresholds: map[string]*int64{"SAR": nil}},
+				`approval_threshold={"KWD":20000,"SAR":50000} older_than_days=0 approval_expiry_seconds=259200`,
+				`approval_threshold={"KWD":20000} older_than_days=0 approval_expiry_seconds=259200`},
+			{"AgeAndExpiry", refund.RefundPolicyInput{OlderThanDays: ptr(90), ApprovalExpiry: &day},
+				`approval_threshold={"KWD":20000} older_than_days=0 approval_expiry_seconds=259200`,
+				`approval_threshold={"KWD":20000} older_than_days=90 approval_expiry_seconds=86400`},
+		} {
+			if _, err := h.svc.PutRefundPolicy(h.ctx, h.p, tc.in); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			page, err := h.svc.ListAudit(h.ctx, h.p, refund.AuditFilter{Action: "refund_policy.update", Limit: 1})
+			if err != nil || len(page.Data) != 1 {
+				t.Fatalf("%s: audit %v %v", tc.name, page.Data, err)
+			}
+			if e := page.Data[0]; e.Before != tc.before || e.After != tc.after || e.ObjectID != h.p.MerchantID {
+				t.Errorf("%s: audited %s %q -> %q, want %q -> %q", tc.name, e.ObjectID, e.Before, e.After, tc.before, tc.after)
+			}
+		}
+	})
+}
