@@ -229,3 +229,30 @@ func TestApprovals_QueueReachesEveryWaitingRefund(t *testing.T) {
 		}
 	}
 }
+
+// TestApprovals_QueueForAKeyThatOnlyApproves: a second person signed in
+// with a key that holds refunds:approve and refunds:read (what the demo
+// prints as the approver key, what docs/native-api.md's approver uses)
+// sees the queue and can approve from it.
+func TestApprovals_QueueForAKeyThatOnlyApproves(t *testing.T) {
+	t.Parallel()
+	e := mustStart(t, false)
+	e.api("PUT", "/v1/refund_policy", e.key, `{"approval_threshold":{"SAR":1}}`, http.StatusOK, nil)
+	var r struct{ ID, Status string }
+	e.api("POST", "/v1/refunds", e.key, fmt.Sprintf(`{"order_id":%q,"amount":100}`, e.orders["ORD-SAR-1001"]), http.StatusCreated, &r)
+	if r.Status != string(refund.StatusRequiresApproval) {
+		t.Fatalf("refund %s is %s, want requires_approval", r.ID, r.Status)
+	}
+	_, key, err := e.srv.Service.CreateKey(context.Background(), e.mer.ID, "", []string{refund.ScopeRefundsApprove, refund.ScopeRefundsRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.mustSignIn(key)
+	q := b.get("/console/approvals")
+	if q.status != http.StatusOK || !strings.Contains(q.body, `action="/console/refunds/`+r.ID+`/approve"`) {
+		t.Fatalf("the queue for an approver key: %d %s", q.status, q.text())
+	}
+	if p := b.post("/console/refunds/"+r.ID+"/approve", url.Values{"csrf": {q.csrf(t)}}); p.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d %s", p.status, p.text())
+	}
+}
