@@ -107,39 +107,67 @@ func TestLookup_FailureAfterSuccessIsListed(t *testing.T) {
 // canceled it) was a note in the answer only: the refund's amount had been
 // released and money had left that the books did not show. It is now
 // listed once as executed_not_recorded, with an event; the refund stays
-// canceled (canceled is final) and the order's balances as they were.
+// canceled (canceled is final) and the order's balances as they were. So
+// for a refund refundd has not sent (pending, or waiting for approval,
+// which a rejection would release), whose notification was dropped
+// without a trace: listed, the refund left as it is for a person.
 func TestNotification_ExecutedAfterCancelIsListed(t *testing.T) {
-	onEachStore(t, func(t *testing.T, open opener) {
-		h := newHarnessOn(t, open, &instantProcessor{}, nil)
-		o := sarOrder(t, h, 10000)
-		r, err := h.svc.CreateRefund(h.ctx, h.p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](4000), Queue: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := h.svc.CancelRefund(h.ctx, h.p, r.ID); err != nil {
-			t.Fatal(err)
-		}
-		for i := range 2 {
-			out, err := h.svc.ApplyNotification(h.ctx, refund.Notification{ID: "msg_late", Type: refund.NotifyRefundSucceeded,
-				RefundID: r.ID, ResponseCode: "00", Message: "Approved"})
-			if err != nil || out.Applied || out.Status != string(refund.StatusCanceled) || !strings.Contains(out.Note, refund.DiscrepancyExecutedNotRecorded) {
-				t.Fatalf("notification %d: %+v, %v; want not applied, the refund canceled and the listing named", i, out, err)
+	for _, tc := range []struct {
+		name    string
+		status  refund.Status
+		pending int64 // what the order holds for the refund after
+		prepare func(h *harness, r *refund.Refund)
+	}{
+		{"Canceled", refund.StatusCanceled, 0, func(h *harness, r *refund.Refund) {
+			if _, err := h.svc.CancelRefund(h.ctx, h.p, r.ID); err != nil {
+				h.t.Fatal(err)
 			}
-		}
-		wantStatus(t, h.refund(r.ID), refund.StatusCanceled)
-		if got := h.getOrder(o.ID); got.RefundedAmount != 0 || got.PendingRefundAmount != 0 {
-			t.Fatalf("order refunded %d, pending %d; want both 0 as the cancel left them", got.RefundedAmount, got.PendingRefundAmount)
-		}
-		page, err := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page.Data) != 1 || page.Data[0].Kind != refund.DiscrepancyExecutedNotRecorded || page.Data[0].RefundID != r.ID ||
-			page.Data[0].Amount != 4000 || !strings.Contains(page.Data[0].Detail, "00: Approved") {
-			t.Fatalf("discrepancies %+v; want one executed_not_recorded of the refund's 4000", page.Data)
-		}
-		if n := h.eventsOf()[r.ID+" refund.discrepancy"]; n != 1 {
-			t.Fatalf("%d refund.discrepancy events, want 1", n)
-		}
-	})
+		}},
+		{"Pending", refund.StatusPending, 4000, func(*harness, *refund.Refund) {}},
+		{"RequiresApproval", refund.StatusRequiresApproval, 4000, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			onEachStore(t, func(t *testing.T, open opener) {
+				h := newHarnessOn(t, open, &instantProcessor{}, nil)
+				o := sarOrder(t, h, 10000)
+				in := refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](4000), Queue: true}
+				if tc.prepare == nil {
+					if _, err := h.svc.PutRefundPolicy(h.ctx, h.p, refund.RefundPolicyInput{ApprovalThreshold: &map[string]int64{"SAR": 1000}}); err != nil {
+						t.Fatal(err)
+					}
+					in.Queue = false
+				}
+				r, err := h.svc.CreateRefund(h.ctx, h.p, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.prepare != nil {
+					tc.prepare(h, r)
+				}
+				wantStatus(t, h.refund(r.ID), tc.status)
+				for i := range 2 {
+					out, err := h.svc.ApplyNotification(h.ctx, refund.Notification{ID: "msg_late", Type: refund.NotifyRefundSucceeded,
+						RefundID: r.ID, ResponseCode: "00", Message: "Approved"})
+					if err != nil || out.Applied || out.Status != string(tc.status) || !strings.Contains(out.Note, refund.DiscrepancyExecutedNotRecorded) {
+						t.Fatalf("notification %d: %+v, %v; want not applied, the refund %s and the listing named", i, out, err, tc.status)
+					}
+				}
+				wantStatus(t, h.refund(r.ID), tc.status)
+				if got := h.getOrder(o.ID); got.RefundedAmount != 0 || got.PendingRefundAmount != tc.pending {
+					t.Fatalf("order refunded %d, pending %d; want 0 and %d as they were", got.RefundedAmount, got.PendingRefundAmount, tc.pending)
+				}
+				page, err := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page.Data) != 1 || page.Data[0].Kind != refund.DiscrepancyExecutedNotRecorded || page.Data[0].RefundID != r.ID ||
+					page.Data[0].Amount != 4000 || !strings.Contains(page.Data[0].Detail, "00: Approved") {
+					t.Fatalf("discrepancies %+v; want one executed_not_recorded of the refund's 4000", page.Data)
+				}
+				if n := h.eventsOf()[r.ID+" refund.discrepancy"]; n != 1 {
+					t.Fatalf("%d refund.discrepancy events, want 1", n)
+				}
+			})
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/refundd/refundd/processor"
@@ -144,6 +145,14 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 			out = cur
 			err = s.listRefund(ctx, tx, cur, DiscrepancyExecutedNotRecorded, fmt.Sprintf(
 				"the processor reports it executed (%s) after refundd canceled it and released its amount", saidBy(res)), s.now())
+		case slices.Contains(unsent, cur.Status) && res.Status == processor.Approved:
+			// refundd has not sent it (or the processor said it did not
+			// execute what was sent): the word contradicts refundd's, and a
+			// person must see it before a submission pays it again or a
+			// rejection releases money that has left. Its state is left.
+			out = cur
+			err = s.listRefund(ctx, tx, cur, DiscrepancyExecutedNotRecorded, fmt.Sprintf(
+				"the processor reports it executed (%s) while refundd holds it %s, not sent", saidBy(res), cur.Status), s.now())
 		default:
 			out = cur // pending (never sent) or final: nothing a notification may change
 		}
@@ -162,8 +171,8 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 		switch {
 		case cur.Status == StatusSucceeded && failedAfterSuccess(res, "notification"):
 			o.Note = fmt.Sprintf("the refund is succeeded; the failure is listed at GET /v1/discrepancies (%s)", ReconStatusMismatch)
-		case cur.Status == StatusCanceled && res.Status == processor.Approved:
-			o.Note = fmt.Sprintf("the refund is canceled; its execution is listed at GET /v1/discrepancies (%s)", DiscrepancyExecutedNotRecorded)
+		case (cur.Status == StatusCanceled || slices.Contains(unsent, cur.Status)) && res.Status == processor.Approved:
+			o.Note = fmt.Sprintf("the refund is %s; its execution is listed at GET /v1/discrepancies (%s)", cur.Status, DiscrepancyExecutedNotRecorded)
 		}
 	}
 	return o, nil
