@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/refundd/refundd/processor"
 )
@@ -125,6 +126,13 @@ type ReconcileOptions struct {
 	// succeeded then and that no other report listed is missing from it).
 	From, To time.Time
 }
+
+// MaxReportReference bounds, in characters, a report row's refund id, ARN
+// and RRN: a longer one names no refund (refundd's ids, ARNs and RRNs are
+// a few dozen characters), and an unknown row is kept as a discrepancy
+// under it, which PostgreSQL's index on the reference cannot hold (about
+// 2.7 kB; SQLite has no such bound).
+const MaxReportReference = 200
 
 // MaxReportDays bounds the days ReconcileOptions.From and To cover.
 const MaxReportDays = 31
@@ -258,9 +266,14 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		}
 		for _, f := range []struct{ param, value string }{{"refund_id", r.RefundID}, {"arn", r.ARN}, {"rrn", r.RRN}} {
 			// No refund has such a name, and PostgreSQL refuses to look
-			// for one where SQLite finds nothing: refused on both.
+			// for one where SQLite finds nothing, or to keep a long one as
+			// an unknown row's reference where SQLite keeps it: refused on
+			// both.
 			if CheckLookup(f.param, f.value) != nil {
 				return nil, Errorf(EInvalidRequest, f.param, "line %d: the %s must be UTF-8 text without NUL characters", r.Line, f.param)
+			}
+			if utf8.RuneCountInString(f.value) > MaxReportReference {
+				return nil, Errorf(EInvalidRequest, f.param, "line %d: the %s is at most %d characters", r.Line, f.param, MaxReportReference)
 			}
 		}
 	}

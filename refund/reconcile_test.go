@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,4 +221,63 @@ func TestReconcile_UncountedWhenTheCountFails(t *testing.T) {
 	if err != nil || len(rec.Unchecked) != 0 || rec.Flagged != 1 || rec.Results[0].RefundID != r.ID {
 		t.Fatalf("the 2nd's report after: %+v, %v", rec, err)
 	}
+}
+
+// scrambled is n characters that no compression shrinks, as a processor's
+// garbled column would be.
+func scrambled(n int) string {
+	b := make([]byte, n)
+	x := uint64(88172645463325252)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[x%36]
+	}
+	return string(b)
+}
+
+// A row's refund id, ARN or RRN longer than any refund's names none, and
+// the row would be kept as an unknown_to_refundd discrepancy under it:
+// PostgreSQL's index on the reference refused a long one (an internal
+// error, 500) where SQLite kept it. Refused on both, naming the line and
+// the field, with nothing recorded; one at the bound is listed as any
+// unknown row is.
+func TestReconcile_LongReferenceIsRefused(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		st := open(t)
+		now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		m := newReconciler(t, st, &now, "SAR", 10_000)
+		svc, p := m.svc, m.p
+		long := scrambled(9000)
+		for _, tc := range []struct {
+			param string
+			row   refund.ReportRow
+		}{
+			{"refund_id", refund.ReportRow{RefundID: long}},
+			{"arn", refund.ReportRow{ARN: long}},
+			{"rrn", refund.ReportRow{RRN: long}},
+			{"refund_id", refund.ReportRow{RefundID: scrambled(refund.MaxReportReference + 1), ARN: "74000000000000000000001"}},
+		} {
+			row := tc.row
+			row.Line, row.Amount, row.Currency, row.Status, row.Date = 2, 100, "SAR", "approved", now
+			_, err := svc.Reconcile(ctx, p, []refund.ReportRow{row}, refund.ReconcileOptions{})
+			var e *refund.Error
+			if !errors.As(err, &e) || e.Code != refund.EInvalidRequest || e.Param != tc.param || !strings.Contains(e.Message, "line 2") {
+				t.Errorf("a %s of %d characters: %v, want invalid_request naming %s and line 2", tc.param,
+					len(row.RefundID+row.ARN+row.RRN), err, tc.param)
+			}
+		}
+		page, err := svc.ListDiscrepancies(ctx, p, refund.DiscrepancyFilter{})
+		if err != nil || len(page.Data) != 0 {
+			t.Fatalf("refused reports listed %d discrepancies (%v), want none", len(page.Data), err)
+		}
+		atBound := scrambled(refund.MaxReportReference)
+		rec, err := svc.Reconcile(ctx, p, []refund.ReportRow{{Line: 2, ARN: atBound, Amount: 100, Currency: "SAR", Status: "approved", Date: now}},
+			refund.ReconcileOptions{})
+		if err != nil || len(rec.Results) != 1 || rec.Results[0].Kind != refund.ReconUnknownToRefundd || rec.Results[0].Reference != atBound {
+			t.Fatalf("an ARN of %d characters: %+v, %v; want it unknown_to_refundd", refund.MaxReportReference, rec, err)
+		}
+	})
 }
