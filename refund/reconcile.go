@@ -179,9 +179,10 @@ func reportStatus(s string) (processor.Status, bool) {
 // so does one recorded failed, when the order still has room for it);
 // every other difference becomes a discrepancy, kept once per refund and
 // kind (or per reference, for rows refundd cannot match), so reconciling
-// the same report again changes nothing. Refunds that succeeded within
-// the days the report covers that it does not list are
-// missing_at_processor. A refund is judged by when it succeeded, not when
+// the same report again changes nothing. A refund a second row shows paid
+// again is executed_not_recorded: refundd recorded one payment. Refunds
+// that succeeded within the days the report covers that it does not list
+// are missing_at_processor. A refund is judged by when it succeeded, not when
 // it was made: one approved or retried days after it was made runs, and
 // is listed, on that later day. One whose outcome refundd learned late
 // (resolved from review, found executed after it was recorded failed,
@@ -287,6 +288,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	out := &Reconciliation{}
 	var rep *SettlementReport
 	var seen map[string]bool
+	var paid map[string]int        // refund id -> the line of its first row paid
 	var uncheckedIn [][2]time.Time // when the refunds of each unchecked span succeeded
 	err := s.update(ctx, func(tx Tx) error {
 		out.Results, out.Unchecked, uncheckedIn = nil, nil, nil
@@ -298,10 +300,10 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			}
 			account = a.ID
 		}
-		seen = map[string]bool{}
+		seen, paid = map[string]bool{}, map[string]int{}
 		now := s.now()
 		for _, row := range rows {
-			res, err := s.reconcileRow(ctx, tx, p, account, row, now)
+			res, err := s.reconcileRow(ctx, tx, p, account, row, paid, now)
 			if err != nil {
 				return err
 			}
@@ -387,8 +389,9 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 
 // reconcileRow matches one row by refund id, else ARN, else RRN; an ARN
 // or RRN among the refunds of the report's processor account (all the
-// merchant's for "").
-func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account string, row ReportRow, now time.Time) (ReconcileResult, error) {
+// merchant's for ""). paid holds the refunds earlier rows showed paid,
+// by their line.
+func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account string, row ReportRow, paid map[string]int, now time.Time) (ReconcileResult, error) {
 	st, _ := reportStatus(row.Status)
 	res := ReconcileResult{Line: row.Line, Currency: row.Currency, ReportAmount: row.Amount, ReportStatus: row.Status}
 	var r *Refund
@@ -434,6 +437,16 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 	res.RefundID, res.BookAmount, res.BookStatus = r.ID, r.Amount, string(r.Status)
 	if row.Currency == "" {
 		res.Currency = r.Currency
+	}
+	if st == processor.Approved {
+		// A second row paid is a second payment refundd never recorded
+		// (or a row repeated): matched, it would hide in the total.
+		if first, again := paid[r.ID]; again {
+			res.Kind = ReconExecutedNotRecorded
+			res.Detail = fmt.Sprintf("the report shows it paid again (line %d too): paid twice, or a row repeated", first)
+			return res, s.flag(ctx, tx, &res, p.MerchantID, r.ID, r.OrderID, now)
+		}
+		paid[r.ID] = row.Line
 	}
 	switch {
 	case (row.Currency != "" && !strings.EqualFold(row.Currency, r.Currency)) || row.Amount != r.Amount:

@@ -671,6 +671,85 @@ func TestReconcile_FailedRefundTheReportShowsPaid(t *testing.T) {
 	}
 }
 
+// A report that lists one refund paid on two rows says the processor
+// paid it twice (or repeated a row): refundd recorded one payment. Every
+// row read matched, the second payment hidden in the matched total. The
+// second row paid is executed_not_recorded, listed once with one event,
+// however the row names the refund, and reconciling the report again adds
+// nothing; the refund and its order are left as they are. A refund
+// declined on two rows moved no money and matches twice.
+func TestReconcile_PaidTwiceInOneReport(t *testing.T) {
+	header := "refund_id,arn,rrn,amount,currency,status,date\n"
+	for _, tc := range []struct {
+		name    string
+		last4   string // the sandbox's answer by card
+		status  string // the refund's
+		second  func(r reply) string
+		kinds   string // of the two rows
+		flagged int
+	}{
+		{"SameRowTwice", "4444", "succeeded", reportLine, "[matched executed_not_recorded]", 1},
+		{"ThenByARN", "4444", "succeeded", func(r reply) string {
+			return "," + r.str("arn") + ",,40.00,SAR,settled,2026-03-01"
+		}, "[matched executed_not_recorded]", 1},
+		{"ThenAnotherAmount", "4444", "succeeded", func(r reply) string {
+			return strings.Replace(reportLine(r), ",40.00,", ",15.00,", 1)
+		}, "[matched executed_not_recorded]", 1},
+		{"DeclinedTwice", "0051", "failed", func(r reply) string {
+			return strings.Replace(reportLine(r), ",approved,", ",declined,", 1)
+		}, "[matched matched]", 0},
+	} {
+		for _, b := range backends {
+			t.Run(b.name+"/"+tc.name, func(t *testing.T) {
+				s := b.start(t)
+				order := s.mustOrder(cardOrder(tc.last4, 10_000))
+				r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4000})
+				if r.status != http.StatusCreated || r.str("status") != tc.status {
+					t.Fatalf("refund: %d %s", r.status, r.raw)
+				}
+				first := reportLine(r)
+				if tc.status == "failed" {
+					first = strings.Replace(first, ",approved,", ",declined,", 1)
+				}
+				report := header + first + "\n" + tc.second(r) + "\n"
+				for run := range 2 {
+					got := s.reconcile(report)
+					if got.status != 200 {
+						t.Fatalf("run %d: %d %s", run, got.status, got.raw)
+					}
+					var kinds []any
+					for _, x := range got.get("results").([]any) {
+						kinds = append(kinds, x.(map[string]any)["kind"])
+					}
+					if fmt.Sprint(kinds) != tc.kinds || got.num("flagged") != int64(tc.flagged) {
+						t.Fatalf("run %d: rows came to %v, %d flagged; want %s, %d: %s", run, kinds, got.num("flagged"), tc.kinds, tc.flagged, got.raw)
+					}
+					d := s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any)
+					if len(d) != tc.flagged {
+						t.Fatalf("run %d: %d discrepancies, want %d: %v", run, len(d), tc.flagged, d)
+					}
+					if tc.flagged == 1 {
+						dm := d[0].(map[string]any)
+						if dm["kind"] != "executed_not_recorded" || dm["refund_id"] != r.str("id") {
+							t.Fatalf("run %d: discrepancy %v", run, dm)
+						}
+					}
+					if ev := s.do("GET", "/v1/events?type=refund.discrepancy", s.key, nil).get("data").([]any); len(ev) != tc.flagged {
+						t.Fatalf("run %d: %d refund.discrepancy events, want %d", run, len(ev), tc.flagged)
+					}
+					if st := s.do("GET", "/v1/refunds/"+r.str("id"), s.key, nil).str("status"); st != tc.status {
+						t.Fatalf("run %d: refund is %s, want %s", run, st, tc.status)
+					}
+					refunded := map[string]int64{"succeeded": 4000, "failed": 0}[tc.status]
+					if o := s.do("GET", "/v1/orders/"+order, s.key, nil); o.num("refunded_amount") != refunded || o.num("pending_refund_amount") != 0 {
+						t.Fatalf("run %d: order %s", run, o.raw)
+					}
+				}
+			})
+		}
+	}
+}
+
 // Two processors number their refunds on their own, so one's RRN (and
 // ARN) can be another's: here acq-a declined a refund and acq-b paid one
 // under the same RRN. acq-b's report naming its refund by RRN alone is
