@@ -108,6 +108,13 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", inFlagWords(err))
 	}
+	if rec.From == nil {
+		// A report without days answers for no day: "0 flagged" says
+		// nothing of the refunds it left out, and a script would take it
+		// for a clean day.
+		fmt.Fprintln(stderr, "refundd: reconcile: the report's rows carry no dates: refunds missing from it were not looked for; "+
+			"give the days it covers with --from and --to, or its date column with --map date=HEADER")
+	}
 	if outFile != nil {
 		if err := writeReconciliation(outFile, rec); err != nil {
 			return err

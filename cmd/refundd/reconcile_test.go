@@ -97,6 +97,53 @@ func TestCLI_Reconcile(t *testing.T) {
 	}
 }
 
+// A report whose rows carry no dates covers no day for certain, so the
+// refunds missing from it are not looked for: here one succeeded and is
+// absent, and the run flags nothing. It said so nowhere (the API's from
+// and to are null, which the text output never shows), and a cron job
+// took "0 flagged" for a clean day. The command says it on stderr, in
+// every output, and names the flags that give the days; a dated report
+// has no such line.
+func TestCLI_ReconcileUndatedReport(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	o := r.order(t, "REC-UNDATED", "SAR", 10_000, "4444")
+	var ids []string
+	for range 2 {
+		ref, err := r.c.CreateRefund(context.Background(), client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(700)})
+		if err != nil || ref.Status != "succeeded" {
+			t.Fatalf("refund %+v: %v", ref, err)
+		}
+		ids = append(ids, ref.ID)
+	}
+	dir := t.TempDir()
+	warning := "the report's rows carry no dates: refunds missing from it were not looked for"
+	for _, tc := range []struct {
+		name, report string
+		args         []string
+		warned       bool
+	}{
+		{"Undated", "refund_id,amount,currency,status\n" + ids[0] + ",7.00,SAR,settled\n", nil, true},
+		{"UndatedJSON", "refund_id,amount,currency,status\n" + ids[0] + ",7.00,SAR,settled\n", []string{"--json"}, true},
+		{"UndatedWithDays", "refund_id,amount,currency,status\n" + ids[0] + ",7.00,SAR,settled\n", []string{"--from", "2026-03-01", "--to", "2026-03-01"}, false},
+		{"Dated", "refund_id,amount,currency,status,date\n" + ids[0] + ",7.00,SAR,settled,2026-03-01\n", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".csv")
+			if err := os.WriteFile(path, []byte(tc.report), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, _, errOut := runCLI(t, append([]string{"reconcile", "--url", r.srv.URL(), "--key", r.key, path}, tc.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if strings.Contains(errOut, warning) != tc.warned || tc.warned && !strings.Contains(errOut, "--from and --to") {
+				t.Fatalf("stderr %q; want the warning about missing refunds: %v", errOut, tc.warned)
+			}
+		})
+	}
+}
+
 // TestCLI_ReconcileLineNumbers: a flagged row is named by its line in the
 // file, as an editor numbers it, past a blank line and a quoted field
 // that runs over two lines: an operator goes to that line to look at it.
