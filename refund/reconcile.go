@@ -482,6 +482,12 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 			return res, nil
 		}
 		res.Detail = "the report shows it paid, refundd has it failed, and the order has no room left for it"
+	case st == processor.Approved && r.Status == StatusReversed:
+		// Its payment is the one refundd recorded; the report says
+		// nothing of the reversal (made before it, or listed on its own
+		// row): a difference of status, not a payment never recorded.
+		res.Kind = ReconStatusMismatch
+		res.Detail = "the report shows it paid, refundd has it reversed since"
 	case st == processor.Approved:
 		res.Kind = ReconExecutedNotRecorded
 		res.Detail = fmt.Sprintf("the report shows it paid, refundd has it %s", r.Status)

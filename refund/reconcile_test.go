@@ -281,3 +281,69 @@ func TestReconcile_LongReferenceIsRefused(t *testing.T) {
 		}
 	})
 }
+
+// A report's row paid of a refund refundd has reversed since is a
+// difference of status (paid, says the report; reversed, says refundd),
+// not a payment refundd never recorded: it was flagged
+// executed_not_recorded, telling of a second payment, which has the
+// person looking at it chase money that never left twice. It is
+// status_mismatch, listed once with its event; the reversal's own row
+// matches, and the refund stays reversed.
+func TestReconcile_PaidRowOfARefundReversedSince(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		for _, tc := range []struct {
+			name     string
+			statuses []string // the report's rows for the refund
+			kinds    string
+			flagged  int
+		}{
+			{"Paid", []string{"settled"}, "[status_mismatch]", 1},
+			{"PaidThenReversed", []string{"approved", "reversed"}, "[status_mismatch matched]", 1},
+			{"Reversed", []string{"reversed"}, "[matched]", 0},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				m := newReconciler(t, open(t), &now, "KWD", 10_000)
+				svc, p := m.svc, m.p
+				amount := int64(2_500)
+				r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: m.o.ID, Amount: &amount})
+				if err != nil || r.Status != refund.StatusSucceeded {
+					t.Fatalf("refund: %v %v", r, err)
+				}
+				if r, err = svc.SyncRefund(ctx, p, r.ID); err != nil || r.Status != refund.StatusReversed {
+					t.Fatalf("sync: %v %v; want it reversed", r, err)
+				}
+				var rows []refund.ReportRow
+				for i, st := range tc.statuses {
+					rows = append(rows, refund.ReportRow{Line: 2 + i, RefundID: r.ID, Amount: amount, Currency: "KWD", Status: st, Date: day(1)})
+				}
+				for run := range 2 {
+					rec, err := svc.Reconcile(ctx, p, rows, refund.ReconcileOptions{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					var kinds []string
+					for _, res := range rec.Results {
+						kinds = append(kinds, res.Kind)
+					}
+					if fmt.Sprint(kinds) != tc.kinds || rec.Flagged != tc.flagged {
+						t.Fatalf("run %d: rows came to %v, %d flagged; want %s, %d: %+v", run, kinds, rec.Flagged, tc.kinds, tc.flagged, rec.Results)
+					}
+					page, err := svc.ListDiscrepancies(ctx, p, refund.DiscrepancyFilter{})
+					if err != nil || len(page.Data) != tc.flagged || tc.flagged == 1 && page.Data[0].Kind != refund.ReconStatusMismatch {
+						t.Fatalf("run %d: discrepancies %+v (%v), want %d of status_mismatch", run, page.Data, err, tc.flagged)
+					}
+					evs, err := svc.ListEvents(ctx, p, refund.EventFilter{Type: refund.EventRefundDiscrepancy})
+					if err != nil || len(evs.Data) != tc.flagged {
+						t.Fatalf("run %d: %d refund.discrepancy events (%v), want %d", run, len(evs.Data), err, tc.flagged)
+					}
+				}
+				got, err := svc.GetRefund(ctx, p, r.ID)
+				if err != nil || got.Status != refund.StatusReversed {
+					t.Fatalf("refund after the report: %v %v; want it reversed", got, err)
+				}
+			})
+		}
+	})
+}
