@@ -2,6 +2,7 @@ package refund
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -1233,6 +1234,7 @@ func (s *Service) UpdateInvoiceConfig(ctx context.Context, p Principal, in Invoi
 		if c, err = invoiceConfig(ctx, tx, p.MerchantID); err != nil {
 			return err
 		}
+		before := c.auditText()
 		if in.SerialPrefix != nil {
 			c.SerialPrefix = *in.SerialPrefix
 		}
@@ -1258,7 +1260,20 @@ func (s *Service) UpdateInvoiceConfig(ctx context.Context, p Principal, in Invoi
 		if err := tx.PutInvoiceConfig(ctx, c); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, p, "invoice_config.update", "invoice_config", p.MerchantID, "", "updated", "", now)
+		return s.audit(ctx, tx, p, "invoice_config.update", "invoice_config", p.MerchantID, before, c.auditText(), "", now)
 	})
 	return c, err
+}
+
+// auditText is the configuration as its audit entries show it, in the
+// API's names: who changed the seller's VAT number, CRN or address on the
+// documents, or turned reporting off, and from what, must be traceable.
+func (c *InvoiceConfig) auditText() string {
+	m := map[string]any{"serial_prefix": c.SerialPrefix, "seller_name": c.SellerName, "vat_number": c.VATNumber,
+		"zatca_enabled": c.ZATCAEnabled}
+	for _, f := range (InvoiceConfigInput{}).sellerFields(c) {
+		m[f.param] = *f.to
+	}
+	b, _ := json.Marshal(m) // keys sorted
+	return string(b)
 }

@@ -128,3 +128,41 @@ func TestInvoiceConfig_SellerAddress(t *testing.T) {
 		}
 	})
 }
+
+// TestInvoiceConfig_AuditNamesTheChange: each change of the invoice
+// configuration is in the audit trail with the configuration before and
+// after it, so the trail says who changed the seller's VAT number, CRN or
+// address on the documents, or turned ZATCA reporting off, and from what.
+// Its entries said only "updated".
+func TestInvoiceConfig_AuditNamesTheChange(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, nil)
+		s := func(v string) *string { return &v }
+		off := false
+		empty := `{"seller_building_number":"","seller_city":"","seller_crn":"","seller_district":"","seller_name":"","seller_postal_code":"","seller_street":"","serial_prefix":"INV-","vat_number":"","zatca_enabled":true}`
+		withVAT := `{"seller_building_number":"","seller_city":"","seller_crn":"","seller_district":"","seller_name":"","seller_postal_code":"","seller_street":"","serial_prefix":"INV-","vat_number":"300000000000003","zatca_enabled":true}`
+		for _, tc := range []struct {
+			name          string
+			in            refund.InvoiceConfigInput
+			before, after string
+		}{
+			{"VATNumber", refund.InvoiceConfigInput{VATNumber: s("300000000000003")}, empty, withVAT},
+			{"ReportingOffAndAddress", func() refund.InvoiceConfigInput {
+				in := sellerAddressInput()
+				in.ZATCAEnabled = &off
+				return in
+			}(), withVAT, `{"seller_building_number":"2322","seller_city":"Riyadh","seller_crn":"1010010000","seller_district":"Al Olaya","seller_name":"","seller_postal_code":"12214","seller_street":"King Fahd Road","serial_prefix":"INV-","vat_number":"300000000000003","zatca_enabled":false}`},
+		} {
+			if _, err := h.svc.UpdateInvoiceConfig(h.ctx, h.p, tc.in); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			page, err := h.svc.ListAudit(h.ctx, h.p, refund.AuditFilter{Action: "invoice_config.update", Limit: 1})
+			if err != nil || len(page.Data) != 1 {
+				t.Fatalf("%s: audit %v %v", tc.name, page.Data, err)
+			}
+			if e := page.Data[0]; e.Before != tc.before || e.After != tc.after || e.ObjectID != h.p.MerchantID {
+				t.Errorf("%s: audited %s\n %q ->\n %q, want\n %q ->\n %q", tc.name, e.ObjectID, e.Before, e.After, tc.before, tc.after)
+			}
+		}
+	})
+}
