@@ -252,6 +252,12 @@ func TestApprovals_QueueForAKeyThatOnlyApproves(t *testing.T) {
 	if q.status != http.StatusOK || !strings.Contains(q.body, `action="/console/refunds/`+r.ID+`/approve"`) {
 		t.Fatalf("the queue for an approver key: %d %s", q.status, q.text())
 	}
+	// The queue links the refund's page: shown without the order it may
+	// not read.
+	if p := b.get("/console/refunds/" + r.ID); p.status != http.StatusOK || !strings.Contains(p.body, e.orders["ORD-SAR-1001"]) ||
+		strings.Contains(p.body, `href="/console/orders/`+e.orders["ORD-SAR-1001"]) {
+		t.Fatalf("the refund's page for an approver key: %d %s", p.status, p.text())
+	}
 	if p := b.post("/console/refunds/"+r.ID+"/approve", url.Values{"csrf": {q.csrf(t)}}); p.status != http.StatusSeeOther {
 		t.Fatalf("approve: %d %s", p.status, p.text())
 	}

@@ -285,6 +285,9 @@ func (l locale) funcs() template.FuncMap {
 		"itemName": l.itemName,
 		// line names a refund's line by the order's item.
 		"line": func(o *refund.Order, itemID string) template.HTML {
+			if o == nil {
+				return template.HTML(template.HTMLEscapeString(itemID)) // the session may not read orders
+			}
 			for _, it := range o.Items {
 				if it.ID == itemID {
 					return l.itemName(it)

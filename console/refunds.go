@@ -40,21 +40,25 @@ func (c *Console) showRefund(w http.ResponseWriter, r *http.Request, s *session,
 	if id, ok := refundNotices[r.URL.Query().Get("m")]; ok && p == nil {
 		v.Notice = v.loc.S(id)
 	}
-	if v.Order, err = c.svc.GetOrder(ctx, s.principal, rf.OrderID); err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
 	if v.Transitions, err = c.svc.Transitions(ctx, s.principal, rf.ID); err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
-	invoices, err := c.svc.ListInvoices(ctx, s.principal, refund.InvoiceFilter{RefundID: rf.ID, Type: refund.InvoiceRefund, Limit: 1})
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	if len(invoices.Data) > 0 {
-		v.Invoice = invoices.Data[0].ID
+	// A session that may not read orders (an approver's key, whose queue
+	// links here) sees the refund without its order and refund invoice.
+	if s.principal.Has(refund.ScopeOrdersRead) {
+		if v.Order, err = c.svc.GetOrder(ctx, s.principal, rf.OrderID); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		invoices, err := c.svc.ListInvoices(ctx, s.principal, refund.InvoiceFilter{RefundID: rf.ID, Type: refund.InvoiceRefund, Limit: 1})
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		if len(invoices.Data) > 0 {
+			v.Invoice = invoices.Data[0].ID
+		}
 	}
 	c.render(w, r, status, "refund.html", &v)
 }
