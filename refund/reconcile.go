@@ -456,7 +456,14 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 		st == processor.Declined && (r.Status == StatusFailed || r.Status == StatusCanceled),
 		st == processor.Reversed && r.Status == StatusReversed:
 		res.Kind = ReconMatched
-		return res, nil
+		if st != processor.Approved {
+			return res, nil
+		}
+		found, err := s.foundPaid(ctx, tx, r, row.Line, now)
+		if found {
+			res.Detail = "listed paid at last: its missing_at_processor discrepancy is resolved"
+		}
+		return res, err
 	case st == processor.Approved && (r.Status == StatusRequiresReview || r.Status == StatusProcessing):
 		// Safe: the processor says it paid; record it as any answer is.
 		res.Kind = ReconExecutedNotRecorded
@@ -555,6 +562,26 @@ func uncovered(cov ReportCoverage, from, to time.Time) [][2]time.Time {
 		out = append(out, [2]time.Time{to.Add(oneDay), cov.After.Add(-oneDay)})
 	}
 	return out
+}
+
+// foundPaid resolves r's open missing_at_processor discrepancy, if it has
+// one, once a report lists r paid as refundd has it: an earlier report
+// lacked it (the processor settled it later than the lag allowed), and
+// nothing is left for a person. It reports whether it resolved one.
+func (s *Service) foundPaid(ctx context.Context, tx Tx, r *Refund, line int, now time.Time) (bool, error) {
+	open, err := tx.ListDiscrepancies(ctx, DiscrepancyFilter{MerchantID: r.MerchantID, RefundID: r.ID,
+		Kind: ReconMissingAtProcessor, Status: DiscrepancyOpen, Limit: 1})
+	if err != nil || len(open) == 0 {
+		return false, err
+	}
+	d := open[0]
+	d.ResolvedAt, d.ResolvedBy = &now, ResolvedByRefundd
+	d.Resolution = fmt.Sprintf("a later report lists it paid, %s, line %d", fmtMoney(r.Amount, r.Currency), line)
+	err = tx.ResolveDiscrepancy(ctx, d)
+	if ErrorCode(err) == EConflict {
+		return false, nil // a person resolved it meanwhile
+	}
+	return err == nil, err
 }
 
 // flag lists res as a discrepancy (once per refund and kind, or per

@@ -347,3 +347,81 @@ func TestReconcile_PaidRowOfARefundReversedSince(t *testing.T) {
 		}
 	})
 }
+
+// TestReconcile_MissingThenListedIsResolved: a refund one day's report
+// lacks is missing_at_processor; a later report that lists it paid (the
+// processor settled it a day late) resolves that discrepancy as refundd's,
+// its row matched, so the open list keeps only what needs a person.
+// Reconciling the later report again changes nothing, and a report that
+// lists it with another amount resolves nothing.
+func TestReconcile_MissingThenListedIsResolved(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		for _, tc := range []struct {
+			name     string
+			amount   int64 // the later report's
+			kind     string
+			resolved bool
+		}{
+			{"ListedPaid", 2_500, refund.ReconMatched, true},
+			{"ListedWithAnotherAmount", 2_400, refund.ReconAmountMismatch, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+				m := newReconciler(t, open(t), &now, "KWD", 10_000)
+				svc, p := m.svc, m.p
+				amount := int64(2_500)
+				var refunds []*refund.Refund
+				for range 2 {
+					r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: m.o.ID, Amount: &amount})
+					if err != nil || r.Status != refund.StatusSucceeded {
+						t.Fatalf("refund: %v %v", r, err)
+					}
+					refunds = append(refunds, r)
+				}
+				late := refunds[1]
+				now = now.Add(48 * time.Hour)
+				first := []refund.ReportRow{{Line: 2, RefundID: refunds[0].ID, Amount: amount, Currency: "KWD", Status: "settled", Date: day(1)}}
+				rec, err := svc.Reconcile(ctx, p, first, refund.ReconcileOptions{})
+				if err != nil || rec.Flagged != 1 {
+					t.Fatalf("first report: %+v %v; want the second refund missing", rec, err)
+				}
+				openOnes := func() []*refund.Discrepancy {
+					t.Helper()
+					page, err := svc.ListDiscrepancies(ctx, p, refund.DiscrepancyFilter{Status: refund.DiscrepancyOpen})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return page.Data
+				}
+				if d := openOnes(); len(d) != 1 || d[0].Kind != refund.ReconMissingAtProcessor || d[0].RefundID != late.ID {
+					t.Fatalf("open discrepancies %+v; want the late refund's missing_at_processor", d)
+				}
+				later := []refund.ReportRow{{Line: 2, RefundID: late.ID, Amount: tc.amount, Currency: "KWD", Status: "settled", Date: day(2)}}
+				for run := range 2 {
+					rec, err := svc.Reconcile(ctx, p, later, refund.ReconcileOptions{})
+					if err != nil || len(rec.Results) != 1 || rec.Results[0].Kind != tc.kind {
+						t.Fatalf("run %d of the later report: %+v %v; want its row %s", run, rec, err, tc.kind)
+					}
+					missing := 0
+					for _, d := range openOnes() {
+						if d.Kind == refund.ReconMissingAtProcessor {
+							missing++
+						}
+					}
+					if tc.resolved != (missing == 0) {
+						t.Fatalf("run %d: %d open missing_at_processor; resolved: want %v", run, missing, tc.resolved)
+					}
+				}
+				if !tc.resolved {
+					return
+				}
+				page, err := svc.ListDiscrepancies(ctx, p, refund.DiscrepancyFilter{Status: refund.DiscrepancyResolved})
+				if err != nil || len(page.Data) != 1 || page.Data[0].ResolvedBy != refund.ResolvedByRefundd ||
+					!strings.Contains(page.Data[0].Resolution, "line 2") {
+					t.Fatalf("resolved discrepancies %+v (%v); want the missing one, by refundd, naming the line", page.Data, err)
+				}
+			})
+		}
+	})
+}

@@ -524,6 +524,7 @@ const ResolvedByRefundd = "refundd"
 type DiscrepancyFilter struct {
 	MerchantID string
 	Kind       string
+	RefundID   string // one refund's; "" for all
 	// Status, DiscrepancyOpen or DiscrepancyResolved, selects one state;
 	// "" lists both (what clients written before resolution rely on).
 	Status string

@@ -58,6 +58,9 @@ func (t *tx) ListDiscrepancies(ctx context.Context, f refund.DiscrepancyFilter) 
 	if f.Kind != "" {
 		conds = append(conds, "kind = "+p.add(f.Kind))
 	}
+	if f.RefundID != "" {
+		conds = append(conds, "refund_id = "+p.add(f.RefundID))
+	}
 	switch f.Status {
 	case refund.DiscrepancyOpen:
 		conds = append(conds, "resolved_at IS NULL")

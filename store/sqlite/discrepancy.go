@@ -54,6 +54,9 @@ func (t *tx) ListDiscrepancies(ctx context.Context, f refund.DiscrepancyFilter) 
 	if f.Kind != "" {
 		conds, args = append(conds, "kind = ?"), append(args, f.Kind)
 	}
+	if f.RefundID != "" {
+		conds, args = append(conds, "refund_id = ?"), append(args, f.RefundID)
+	}
 	switch f.Status {
 	case refund.DiscrepancyOpen:
 		conds = append(conds, "resolved_at IS NULL")

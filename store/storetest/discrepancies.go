@@ -56,6 +56,14 @@ var discrepancyTests = []test{
 			t.Fatalf("page after the cursor = %v, want only %s", got, first.ID)
 		}
 		f.mustView(func(tx refund.Tx) (err error) {
+			got, err = tx.ListDiscrepancies(f.ctx, refund.DiscrepancyFilter{MerchantID: m1.ID, RefundID: r.ID,
+				Kind: refund.DiscrepancyExecutedNotRecorded, Status: refund.DiscrepancyOpen, Limit: 10})
+			return err
+		})
+		if len(got) != 1 || got[0].ID != first.ID {
+			t.Fatalf("the refund's discrepancies = %v, want only %s", got, first.ID)
+		}
+		f.mustView(func(tx refund.Tx) (err error) {
 			got, err = tx.ListDiscrepancies(f.ctx, refund.DiscrepancyFilter{MerchantID: m2.ID, Limit: 10})
 			return err
 		})
