@@ -107,24 +107,27 @@ func TestLookup_FailureAfterSuccessIsListed(t *testing.T) {
 // canceled it) was a note in the answer only: the refund's amount had been
 // released and money had left that the books did not show. It is now
 // listed once as executed_not_recorded, with an event; the refund stays
-// canceled (canceled is final) and the order's balances as they were. So
-// for a refund refundd has not sent (pending, or waiting for approval,
-// which a rejection would release), whose notification was dropped
-// without a trace: listed, the refund left as it is for a person.
+// canceled (canceled is final) and the order's balances as they were.
+// The word about a refund refundd holds unsent, its amount reserved, was
+// dropped without a trace: the worker would send it again (paying twice
+// where the processor does not deduplicate) and a rejection, expiry or
+// cancel would release money that has left. It applies now, as any answer
+// does; one that waited for approval is listed too.
 func TestNotification_ExecutedAfterCancelIsListed(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		status  refund.Status
-		pending int64 // what the order holds for the refund after
-		prepare func(h *harness, r *refund.Refund)
+		name              string
+		before, after     refund.Status
+		refunded, pending int64 // the order's after
+		listed            bool
+		prepare           func(h *harness, r *refund.Refund)
 	}{
-		{"Canceled", refund.StatusCanceled, 0, func(h *harness, r *refund.Refund) {
+		{"Canceled", refund.StatusCanceled, refund.StatusCanceled, 0, 0, true, func(h *harness, r *refund.Refund) {
 			if _, err := h.svc.CancelRefund(h.ctx, h.p, r.ID); err != nil {
 				h.t.Fatal(err)
 			}
 		}},
-		{"Pending", refund.StatusPending, 4000, func(*harness, *refund.Refund) {}},
-		{"RequiresApproval", refund.StatusRequiresApproval, 4000, nil},
+		{"Pending", refund.StatusPending, refund.StatusSucceeded, 4000, 0, false, func(*harness, *refund.Refund) {}},
+		{"RequiresApproval", refund.StatusRequiresApproval, refund.StatusSucceeded, 4000, 0, true, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			onEachStore(t, func(t *testing.T, open opener) {
@@ -144,21 +147,29 @@ func TestNotification_ExecutedAfterCancelIsListed(t *testing.T) {
 				if tc.prepare != nil {
 					tc.prepare(h, r)
 				}
-				wantStatus(t, h.refund(r.ID), tc.status)
+				wantStatus(t, h.refund(r.ID), tc.before)
 				for i := range 2 {
 					out, err := h.svc.ApplyNotification(h.ctx, refund.Notification{ID: "msg_late", Type: refund.NotifyRefundSucceeded,
 						RefundID: r.ID, ResponseCode: "00", Message: "Approved"})
-					if err != nil || out.Applied || out.Status != string(tc.status) || !strings.Contains(out.Note, refund.DiscrepancyExecutedNotRecorded) {
-						t.Fatalf("notification %d: %+v, %v; want not applied, the refund %s and the listing named", i, out, err, tc.status)
+					applied := i == 0 && tc.after != tc.before
+					if err != nil || out.Applied != applied || out.Status != string(tc.after) ||
+						tc.after == refund.StatusCanceled && !strings.Contains(out.Note, refund.DiscrepancyExecutedNotRecorded) {
+						t.Fatalf("notification %d: %+v, %v; want applied %v, the refund %s", i, out, err, applied, tc.after)
 					}
 				}
-				wantStatus(t, h.refund(r.ID), tc.status)
-				if got := h.getOrder(o.ID); got.RefundedAmount != 0 || got.PendingRefundAmount != tc.pending {
-					t.Fatalf("order refunded %d, pending %d; want 0 and %d as they were", got.RefundedAmount, got.PendingRefundAmount, tc.pending)
+				wantStatus(t, h.refund(r.ID), tc.after)
+				if got := h.getOrder(o.ID); got.RefundedAmount != tc.refunded || got.PendingRefundAmount != tc.pending {
+					t.Fatalf("order refunded %d, pending %d; want %d and %d", got.RefundedAmount, got.PendingRefundAmount, tc.refunded, tc.pending)
 				}
 				page, err := h.svc.ListDiscrepancies(h.ctx, h.p, refund.DiscrepancyFilter{})
 				if err != nil {
 					t.Fatal(err)
+				}
+				if !tc.listed {
+					if len(page.Data) != 0 || h.eventsOf()[r.ID+" refund.discrepancy"] != 0 {
+						t.Fatalf("discrepancies %+v; want none", page.Data)
+					}
+					return
 				}
 				if len(page.Data) != 1 || page.Data[0].Kind != refund.DiscrepancyExecutedNotRecorded || page.Data[0].RefundID != r.ID ||
 					page.Data[0].Amount != 4000 || !strings.Contains(page.Data[0].Detail, "00: Approved") {

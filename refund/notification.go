@@ -146,13 +146,7 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 			err = s.listRefund(ctx, tx, cur, DiscrepancyExecutedNotRecorded, fmt.Sprintf(
 				"the processor reports it executed (%s) after refundd canceled it and released its amount", saidBy(res)), s.now())
 		case slices.Contains(unsent, cur.Status) && res.Status == processor.Approved:
-			// refundd has not sent it (or the processor said it did not
-			// execute what was sent): the word contradicts refundd's, and a
-			// person must see it before a submission pays it again or a
-			// rejection releases money that has left. Its state is left.
-			out = cur
-			err = s.listRefund(ctx, tx, cur, DiscrepancyExecutedNotRecorded, fmt.Sprintf(
-				"the processor reports it executed (%s) while refundd holds it %s, not sent", saidBy(res), cur.Status), s.now())
+			out, err = s.executedUnsent(ctx, tx, cur, res)
 		default:
 			out = cur // pending (never sent) or final: nothing a notification may change
 		}
@@ -171,11 +165,40 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 		switch {
 		case cur.Status == StatusSucceeded && failedAfterSuccess(res, "notification"):
 			o.Note = fmt.Sprintf("the refund is succeeded; the failure is listed at GET /v1/discrepancies (%s)", ReconStatusMismatch)
-		case (cur.Status == StatusCanceled || slices.Contains(unsent, cur.Status)) && res.Status == processor.Approved:
-			o.Note = fmt.Sprintf("the refund is %s; its execution is listed at GET /v1/discrepancies (%s)", cur.Status, DiscrepancyExecutedNotRecorded)
+		case cur.Status == StatusCanceled && res.Status == processor.Approved:
+			o.Note = fmt.Sprintf("the refund is canceled; its execution is listed at GET /v1/discrepancies (%s)", DiscrepancyExecutedNotRecorded)
 		}
 	}
 	return o, nil
+}
+
+// executedUnsent records the processor's word that it executed r, which
+// refundd holds unsent: pending (a "not executed" answer that was wrong) or
+// waiting for approval (sent by someone else). Its amount is reserved, so
+// the word applies as any answer does: left unsent, the worker would send
+// it again (a processor without deduplication pays it twice), and a
+// rejection, an expiry or a cancel would release money that has left. One
+// executed before a second person approved it is listed as well
+// (executed_not_recorded): the control was passed by.
+func (s *Service) executedUnsent(ctx context.Context, tx Tx, r *Refund, res processor.Result) (*Refund, error) {
+	now := s.now()
+	from := r.Status
+	u := *r // the caller's r stays as it was read
+	r = &u
+	r.Status, r.NextAttemptAt, r.UpdatedAt = StatusProcessing, now, now
+	if err := tx.UpdateRefund(ctx, r); err != nil {
+		return nil, err
+	}
+	if err := tx.InsertTransition(ctx, Transition{RefundID: r.ID, From: from, To: StatusProcessing,
+		Cause: fmt.Sprintf("the processor reports it executed (%s) before refundd sent it", saidBy(res)), At: now}); err != nil {
+		return nil, err
+	}
+	out, err := s.apply(ctx, tx, r.ID, r.Version, res, nil, "notification")
+	if err != nil || from != StatusRequiresApproval {
+		return out, err
+	}
+	return out, s.listRefund(ctx, tx, out, DiscrepancyExecutedNotRecorded, fmt.Sprintf(
+		"the processor reports it executed (%s) while it waited for a second person's approval", saidBy(res)), now)
 }
 
 func (s *Service) notifyOrder(ctx context.Context, n Notification) (NotificationOutcome, error) {

@@ -474,6 +474,18 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 		res.Corrected, res.BookStatus = cur.Status == StatusSucceeded, string(cur.Status)
 		res.Detail = "the report shows it paid; recorded as succeeded"
 		return res, nil
+	case st == processor.Approved && slices.Contains(unsent, r.Status):
+		// Paid before refundd sent it: recorded as any answer is, or the
+		// worker would send it again (see executedUnsent).
+		res.Kind = ReconExecutedNotRecorded
+		cur, err := s.executedUnsent(ctx, tx, r, settled)
+		if err != nil {
+			return res, err
+		}
+		res.Corrected, res.BookStatus = cur.Status == StatusSucceeded, string(cur.Status)
+		res.Flagged = r.Status == StatusRequiresApproval // listed by executedUnsent
+		res.Detail = fmt.Sprintf("the report shows it paid, refundd had it %s, not sent; recorded as succeeded", r.Status)
+		return res, nil
 	case st == processor.Approved && r.Status == StatusFailed:
 		// The money has left: released, it could be refunded again. As on
 		// any evidence of execution, the refund becomes succeeded if the

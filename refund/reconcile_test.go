@@ -425,3 +425,66 @@ func TestReconcile_MissingThenListedIsResolved(t *testing.T) {
 		}
 	})
 }
+
+// TestReconcile_PaidBeforeSent: a report showing paid a refund refundd
+// holds unsent (pending, or waiting for approval) was flagged only, the
+// refund left to be sent again (paying twice where the processor does not
+// deduplicate) or released by a rejection or expiry. It is recorded as
+// succeeded, as a notification's word is; one that waited for approval is
+// listed as well. Reconciling the report again changes nothing.
+func TestReconcile_PaidBeforeSent(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		for _, tc := range []struct {
+			name     string
+			approval bool
+			flagged  int
+		}{
+			{"Pending", false, 0},
+			{"RequiresApproval", true, 1},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+				m := newReconciler(t, open(t), &now, "KWD", 10_000)
+				svc, p := m.svc, m.p
+				amount := int64(2_500)
+				in := refund.RefundInput{OrderID: m.o.ID, Amount: &amount, Queue: !tc.approval}
+				if tc.approval {
+					if _, err := svc.PutRefundPolicy(ctx, p, refund.RefundPolicyInput{ApprovalThreshold: &map[string]int64{"KWD": 1_000}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				r, err := svc.CreateRefund(ctx, p, in)
+				if err != nil || r.Status == refund.StatusSucceeded {
+					t.Fatalf("refund: %v %v", r, err)
+				}
+				rows := []refund.ReportRow{{Line: 2, RefundID: r.ID, Amount: amount, Currency: "KWD", Status: "settled", Date: day(1)}}
+				for run := range 2 {
+					rec, err := svc.Reconcile(ctx, p, rows, refund.ReconcileOptions{})
+					if err != nil || len(rec.Results) != 1 {
+						t.Fatalf("run %d: %+v %v", run, rec, err)
+					}
+					want := refund.ReconExecutedNotRecorded
+					if run == 1 {
+						want = refund.ReconMatched
+					}
+					if res := rec.Results[0]; res.Kind != want || res.Corrected != (run == 0) || res.BookStatus != string(refund.StatusSucceeded) {
+						t.Fatalf("run %d: %+v; want %s, corrected on the first run, succeeded", run, res, want)
+					}
+				}
+				got, err := svc.GetRefund(ctx, p, r.ID)
+				if err != nil || got.Status != refund.StatusSucceeded {
+					t.Fatalf("refund after the report: %v %v; want it succeeded", got, err)
+				}
+				o, err := svc.GetOrder(ctx, p, m.o.ID)
+				if err != nil || o.RefundedAmount != amount || o.PendingRefundAmount != 0 {
+					t.Fatalf("order after the report: %+v %v; want %d refunded, nothing pending", o, err, amount)
+				}
+				page, err := svc.ListDiscrepancies(ctx, p, refund.DiscrepancyFilter{})
+				if err != nil || len(page.Data) != tc.flagged {
+					t.Fatalf("discrepancies %+v (%v); want %d", page.Data, err, tc.flagged)
+				}
+			})
+		}
+	})
+}

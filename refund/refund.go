@@ -457,7 +457,10 @@ type Reply struct {
 const (
 	// DiscrepancyExecutedNotRecorded: the processor executed a refund that
 	// refundd had recorded as failed, and the order no longer had room to
-	// count it as succeeded: money went out that the books do not show.
+	// count it as succeeded, or one refundd had canceled: money went out
+	// that the books do not show. Also one executed while it waited for
+	// approval (recorded succeeded: the control was passed by), and a
+	// report's second row paid of one refund.
 	DiscrepancyExecutedNotRecorded = "executed_not_recorded"
 	// DiscrepancyChargebackAfterRefund: a chargeback took back money that
 	// refunds had already returned: the customer was paid twice.
