@@ -176,9 +176,9 @@ func (pol *RefundPolicy) auditText() string {
 	if t == nil {
 		t = map[string]int64{}
 	}
-	b, _ := json.Marshal(t) // keys sorted
-	return fmt.Sprintf("approval_threshold=%s older_than_days=%d approval_expiry_seconds=%d",
-		b, pol.OlderThanDays, int64(pol.ApprovalExpiry/time.Second))
+	b, _ := json.Marshal(map[string]any{"approval_threshold": t, "older_than_days": pol.OlderThanDays,
+		"approval_expiry_seconds": int64(pol.ApprovalExpiry / time.Second)}) // keys sorted
+	return string(b)
 }
 
 // Events of the maker-checker flow.

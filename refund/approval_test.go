@@ -268,14 +268,14 @@ func TestRefundPolicy_AuditNamesTheChange(t *testing.T) {
 			before, after string
 		}{
 			{"FirstPolicy", refund.RefundPolicyInput{ApprovalThreshold: &map[string]int64{"SAR": 50_000, "KWD": 20_000}},
-				`approval_threshold={} older_than_days=0 approval_expiry_seconds=259200`,
-				`approval_threshold={"KWD":20000,"SAR":50000} older_than_days=0 approval_expiry_seconds=259200`},
+				`{"approval_expiry_seconds":259200,"approval_threshold":{},"older_than_days":0}`,
+				`{"approval_expiry_seconds":259200,"approval_threshold":{"KWD":20000,"SAR":50000},"older_than_days":0}`},
 			{"ThresholdRemoved", refund.RefundPolicyInput{Thresholds: map[string]*int64{"SAR": nil}},
-				`approval_threshold={"KWD":20000,"SAR":50000} older_than_days=0 approval_expiry_seconds=259200`,
-				`approval_threshold={"KWD":20000} older_than_days=0 approval_expiry_seconds=259200`},
+				`{"approval_expiry_seconds":259200,"approval_threshold":{"KWD":20000,"SAR":50000},"older_than_days":0}`,
+				`{"approval_expiry_seconds":259200,"approval_threshold":{"KWD":20000},"older_than_days":0}`},
 			{"AgeAndExpiry", refund.RefundPolicyInput{OlderThanDays: ptr(90), ApprovalExpiry: &day},
-				`approval_threshold={"KWD":20000} older_than_days=0 approval_expiry_seconds=259200`,
-				`approval_threshold={"KWD":20000} older_than_days=90 approval_expiry_seconds=86400`},
+				`{"approval_expiry_seconds":259200,"approval_threshold":{"KWD":20000},"older_than_days":0}`,
+				`{"approval_expiry_seconds":86400,"approval_threshold":{"KWD":20000},"older_than_days":90}`},
 		} {
 			if _, err := h.svc.PutRefundPolicy(h.ctx, h.p, tc.in); err != nil {
 				t.Fatalf("%s: %v", tc.name, err)

@@ -1231,6 +1231,11 @@ func (s *Service) UpdateInvoiceConfig(ctx context.Context, p Principal, in Invoi
 	}
 	var c *InvoiceConfig
 	err := s.write(ctx, func(tx Tx) (err error) {
+		// Read, changed and written back whole: under the merchant's lock,
+		// or two changes at once each write back what they read.
+		if err := tx.LockMerchant(ctx, p.MerchantID); err != nil {
+			return err
+		}
 		if c, err = invoiceConfig(ctx, tx, p.MerchantID); err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ type policyChangeKey struct{}
 
 // policyReadStore runs during, once armed, inside the first write
 // transaction whose ctx carries policyChangeKey, just after it read the
-// merchant's refund policy.
+// merchant's refund policy or invoice configuration.
 type policyReadStore struct {
 	refund.Store
 	during atomic.Pointer[func()]
@@ -37,25 +37,31 @@ type policyReadTx struct {
 	s *policyReadStore
 }
 
-func (tx policyReadTx) GetRefundPolicy(ctx context.Context, merchantID string) (*refund.RefundPolicy, error) {
-	p, err := tx.Tx.GetRefundPolicy(ctx, merchantID)
+func (tx policyReadTx) read() {
 	if during := tx.s.during.Swap(nil); during != nil {
 		(*during)()
 	}
+}
+
+func (tx policyReadTx) GetRefundPolicy(ctx context.Context, merchantID string) (*refund.RefundPolicy, error) {
+	p, err := tx.Tx.GetRefundPolicy(ctx, merchantID)
+	tx.read()
 	return p, err
 }
 
-// Two operators change a merchant's refund policy at once on two nodes,
-// each one currency's threshold (refundd policy set --threshold, which
-// keeps the other currencies'). Each read the policy, changed its
-// currency and wrote the whole policy back: on PostgreSQL (READ
-// COMMITTED) the change that committed second wrote the policy as it was
-// before the first, and the first one's threshold was gone. A BHD refund
-// of 300.000 over the 200.000 just set then went to the processor
-// without a second person. The change now holds the merchant's row from
-// before its read: the other waits, and changes the policy the first left.
-// (SQLite runs one writer at a time: the second reads after the first.)
-func TestRefundPolicy_ConcurrentChangesKeepEachOther(t *testing.T) {
+func (tx policyReadTx) GetInvoiceConfig(ctx context.Context, merchantID string) (*refund.InvoiceConfig, error) {
+	c, err := tx.Tx.GetInvoiceConfig(ctx, merchantID)
+	tx.read()
+	return c, err
+}
+
+// changeAtOnce makes a merchant served by two PostgreSQL nodes, runs
+// first on one, and, once first has read what it changes, second on the
+// other, until second commits or waits for a lock; first then goes on.
+// It answers the first node's service and principal, to check that
+// neither change was lost.
+func changeAtOnce(t *testing.T, setup, first, second func(context.Context, *refund.Service, refund.Principal) error) (*refund.Service, refund.Principal) {
+	t.Helper()
 	url := pgtest.URL(t, 8)
 	b := make([]byte, 6)
 	rand.Read(b)
@@ -84,11 +90,9 @@ func TestRefundPolicy_ConcurrentChangesKeepEachOther(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sar := map[string]int64{"SAR": 50_000}
-	if _, err := svcs[0].PutRefundPolicy(ctx, ps[0], refund.RefundPolicyInput{ApprovalThreshold: &sar}); err != nil {
+	if err := setup(ctx, svcs[0], ps[0]); err != nil {
 		t.Fatal(err)
 	}
-
 	watch, err := pgx.Connect(ctx, pgtest.BaseURL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +103,7 @@ func TestRefundPolicy_ConcurrentChangesKeepEachOther(t *testing.T) {
 	during := func() {
 		go func() {
 			defer close(changed)
-			_, otherErr = svcs[1].PutRefundPolicy(ctx, ps[1], refund.RefundPolicyInput{Thresholds: map[string]*int64{"BHD": ptr[int64](200_000)}})
+			otherErr = second(ctx, svcs[1], ps[1])
 		}()
 		// Until the other change has committed, or waits for a lock.
 		deadline := time.Now().Add(30 * time.Second)
@@ -125,18 +129,39 @@ func TestRefundPolicy_ConcurrentChangesKeepEachOther(t *testing.T) {
 		}
 	}
 	a.during.Store(&during)
-	if _, err := svcs[0].PutRefundPolicy(context.WithValue(ctx, policyChangeKey{}, true), ps[0],
-		refund.RefundPolicyInput{Thresholds: map[string]*int64{"KWD": ptr[int64](20_000)}}); err != nil {
+	if err := first(context.WithValue(ctx, policyChangeKey{}, true), svcs[0], ps[0]); err != nil {
 		t.Fatal(err)
 	}
 	<-changed
 	if a.during.Load() != nil {
-		t.Fatal("the change never read the policy")
+		t.Fatal("the change never read what it changes")
 	}
 	if otherErr != nil {
 		t.Fatal(otherErr)
 	}
-	pol, err := svcs[0].GetRefundPolicy(ctx, ps[0])
+	return svcs[0], ps[0]
+}
+
+// Two operators change a merchant's refund policy at once on two nodes,
+// each one currency's threshold (refundd policy set --threshold, which
+// keeps the other currencies'). Each read the policy, changed its
+// currency and wrote the whole policy back: on PostgreSQL (READ
+// COMMITTED) the change that committed second wrote the policy as it was
+// before the first, and the first one's threshold was gone. A BHD refund
+// of 300.000 over the 200.000 just set then went to the processor
+// without a second person. The change now holds the merchant's row from
+// before its read: the other waits, and changes the policy the first left.
+// (SQLite runs one writer at a time: the second reads after the first.)
+func TestRefundPolicy_ConcurrentChangesKeepEachOther(t *testing.T) {
+	threshold := func(cur string, v int64) func(context.Context, *refund.Service, refund.Principal) error {
+		return func(ctx context.Context, svc *refund.Service, p refund.Principal) error {
+			_, err := svc.PutRefundPolicy(ctx, p, refund.RefundPolicyInput{Thresholds: map[string]*int64{cur: &v}})
+			return err
+		}
+	}
+	svc, p := changeAtOnce(t, threshold("SAR", 50_000), threshold("KWD", 20_000), threshold("BHD", 200_000))
+	ctx := context.Background()
+	pol, err := svc.GetRefundPolicy(ctx, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,15 +170,45 @@ func TestRefundPolicy_ConcurrentChangesKeepEachOther(t *testing.T) {
 			t.Errorf("%s threshold %d (set %v), want %d: %v", cur, got, ok, want, pol.ApprovalThreshold)
 		}
 	}
-	o, err := svcs[0].CreateOrder(ctx, ps[0], refund.OrderInput{Currency: "BHD", Amount: 500_000})
+	o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "BHD", Amount: 500_000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := svcs[0].CreateRefund(ctx, ps[0], refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](300_000)})
+	r, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: ptr[int64](300_000)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Status != refund.StatusRequiresApproval {
 		t.Errorf("a 300.000 BHD refund over the 200.000 threshold is %s, want requires_approval", r.Status)
+	}
+}
+
+// Two operators change a merchant's invoice configuration at once on two
+// nodes: one the seller's VAT number, the other turns ZATCA reporting
+// off. Each wrote the whole configuration back as it read it, so on
+// PostgreSQL the second undid the first (and its audit entry's "before"
+// was not what it replaced). The change holds the merchant's row from
+// before its read, as the refund policy's does.
+func TestInvoiceConfig_ConcurrentChangesKeepEachOther(t *testing.T) {
+	vat, off, prefix := "300000000000003", false, "SQ-"
+	svc, p := changeAtOnce(t,
+		func(ctx context.Context, svc *refund.Service, p refund.Principal) error {
+			_, err := svc.UpdateInvoiceConfig(ctx, p, refund.InvoiceConfigInput{SerialPrefix: &prefix})
+			return err
+		},
+		func(ctx context.Context, svc *refund.Service, p refund.Principal) error {
+			_, err := svc.UpdateInvoiceConfig(ctx, p, refund.InvoiceConfigInput{VATNumber: &vat})
+			return err
+		},
+		func(ctx context.Context, svc *refund.Service, p refund.Principal) error {
+			_, err := svc.UpdateInvoiceConfig(ctx, p, refund.InvoiceConfigInput{ZATCAEnabled: &off})
+			return err
+		})
+	c, err := svc.GetInvoiceConfig(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.VATNumber != vat || c.ZATCAEnabled || c.SerialPrefix != prefix {
+		t.Errorf("invoice configuration %+v; want VAT number %s, reporting off and prefix %s", c, vat, prefix)
 	}
 }
