@@ -301,6 +301,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			account = a.ID
 		}
 		seen, paid = map[string]bool{}, map[string]int{}
+		reversedOn := map[string]int{} // refund id -> a line that lists it reversed
 		now := s.now()
 		for _, row := range rows {
 			res, err := s.reconcileRow(ctx, tx, p, account, row, paid, now)
@@ -309,8 +310,16 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			}
 			if res.RefundID != "" {
 				seen[res.RefundID] = true
+				if st, _ := reportStatus(row.Status); st == processor.Reversed {
+					reversedOn[res.RefundID] = row.Line
+				}
 			}
 			out.Results = append(out.Results, res)
+		}
+		for i := range out.Results {
+			if err := s.paidThenReversed(ctx, tx, p.MerchantID, &out.Results[i], reversedOn, now); err != nil {
+				return err
+			}
 		}
 		out.From, out.To = firstDay, lastDay
 		if out.From.IsZero() {
@@ -502,11 +511,13 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 		}
 		res.Detail = "the report shows it paid, refundd has it failed, and the order has no room left for it"
 	case st == processor.Approved && r.Status == StatusReversed:
-		// Its payment is the one refundd recorded; the report says
-		// nothing of the reversal (made before it, or listed on its own
-		// row): a difference of status, not a payment never recorded.
+		// Its payment is the one refundd recorded: a difference of status,
+		// not a payment never recorded, unless another row of the report
+		// lists the reversal too. Which it may do after this row: flagged
+		// or matched once every row is read (Reconcile).
 		res.Kind = ReconStatusMismatch
 		res.Detail = "the report shows it paid, refundd has it reversed since"
+		return res, nil
 	case st == processor.Approved:
 		res.Kind = ReconExecutedNotRecorded
 		res.Detail = fmt.Sprintf("the report shows it paid, refundd has it %s", r.Status)
@@ -574,6 +585,28 @@ func uncovered(cov ReportCoverage, from, to time.Time) [][2]time.Time {
 		out = append(out, [2]time.Time{to.Add(oneDay), cov.After.Add(-oneDay)})
 	}
 	return out
+}
+
+// paidThenReversed settles a row showing paid a refund refundd has
+// reversed since (left unflagged by reconcileRow): matched when another
+// row of the report lists the reversal, so a report that tells both is
+// not a difference; flagged status_mismatch otherwise.
+func (s *Service) paidThenReversed(ctx context.Context, tx Tx, merchantID string, res *ReconcileResult, reversedOn map[string]int, now time.Time) error {
+	if res.Kind != ReconStatusMismatch || res.Flagged || res.BookStatus != string(StatusReversed) {
+		return nil
+	}
+	if st, _ := reportStatus(res.ReportStatus); st != processor.Approved {
+		return nil
+	}
+	if line, ok := reversedOn[res.RefundID]; ok {
+		res.Kind, res.Detail = ReconMatched, fmt.Sprintf("paid, and reversed on line %d", line)
+		return nil
+	}
+	r, err := tx.GetRefund(ctx, merchantID, res.RefundID)
+	if err != nil {
+		return err
+	}
+	return s.flag(ctx, tx, res, merchantID, r.ID, r.OrderID, now)
 }
 
 // foundPaid resolves r's open missing_at_processor discrepancy, if it has
