@@ -200,6 +200,9 @@ func TestErrors(t *testing.T) {
 		{"OtherMerchantsAppID", "POST", refundPath(tax.ID), s.Key, line(1, 1, "0"), []string{"app-id", app + "0"}, 403, "forbidden", "app-id"},
 		{"KeyWithoutRefundsWrite", "POST", refundPath(tax.ID), readOnly, line(1, 1, "0"), []string{"app-id", app}, 403, "forbidden", ""},
 		{"KeyWithoutOrdersRead", "POST", refundPath(tax.ID), writeOnly, line(1, 1, "0"), []string{"app-id", app}, 403, "forbidden", ""},
+		// Refused before the body is read.
+		{"KeyWithoutRefundsWriteBadBody", "POST", refundPath(tax.ID), readOnly, `{"refunded_items":`, []string{"app-id", app}, 403, "forbidden", ""},
+		{"KeyWithoutOrdersReadBadBody", "POST", refundPath(tax.ID), writeOnly, `{"refunded_items":`, []string{"app-id", app}, 403, "forbidden", ""},
 		{"KeyWithoutOrdersWrite", "POST", base + "config/", readOnly, `{"serial_prefix":"X-"}`, []string{"app-id", app}, 403, "forbidden", ""},
 		{"OtherMerchantsInvoice", "POST", refundPath(otherTax.Data[0].ID), s.Key, line(1, 1, "0"), []string{"app-id", app}, 404, "invoice_not_found", ""},
 		{"UnknownInvoice", "GET", base + "999/", s.Key, "", []string{"app-id", app}, 404, "invoice_not_found", ""},

@@ -180,6 +180,12 @@ func (t *Techrar) refund(w http.ResponseWriter, r *http.Request) {
 
 // refundAs serves a refund for the authenticated caller p of merchant m.
 func (t *Techrar) refundAs(w http.ResponseWriter, r *http.Request, p refund.Principal, m *refund.Merchant) {
+	// A caller refused is told so before its body is read, as before
+	// anything else.
+	if err := refund.MayRefundInvoices(p); err != nil {
+		t.fail(w, r, err)
+		return
+	}
 	id, err := invoiceID(r)
 	if err != nil {
 		t.fail(w, r, err)
