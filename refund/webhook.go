@@ -56,8 +56,10 @@ type WebhookEndpoint struct {
 
 // SigningSecrets are the secrets that sign deliveries to one target.
 type SigningSecrets struct {
-	// Secret signs deliveries (Standard Webhooks, "whsec_" + base64). It
-	// is stored as is because signing needs it.
+	// Secret signs deliveries (Standard Webhooks, "whsec_" + base64). As
+	// stored (what the store reads and writes) it is sealed when the node
+	// has a secret key (Config.Sealer), bound to its row and field; the
+	// Service opens it to sign and to show it once.
 	Secret string
 	// PreviousSecret is the secret before the last rotation; until
 	// PreviousSecretUntil deliveries carry a signature with it too, so
@@ -260,6 +262,9 @@ type WebhookTx interface {
 	GetWebhookEndpoint(ctx context.Context, merchantID, id string) (*WebhookEndpoint, error)
 	// ListWebhookEndpoints returns all of a merchant's endpoints, oldest first.
 	ListWebhookEndpoints(ctx context.Context, merchantID string) ([]*WebhookEndpoint, error)
+	// ListAllWebhookEndpoints returns up to limit endpoints of every
+	// merchant whose ids sort after afterID, by id (SealSecrets' pages).
+	ListAllWebhookEndpoints(ctx context.Context, afterID string, limit int) ([]*WebhookEndpoint, error)
 	// UpdateWebhookEndpoint writes URL, description, events, disabled,
 	// the secrets and updated_at. Returns EWebhookEndpointNotFound.
 	UpdateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) error
@@ -298,6 +303,9 @@ type WebhookTx interface {
 	// GetNotifySecret returns the secrets that sign a merchant's
 	// notify-URL deliveries, or ENotFound.
 	GetNotifySecret(ctx context.Context, merchantID string) (*NotifySecret, error)
+	// ListNotifySecrets returns up to limit merchants' notify secrets
+	// whose merchant ids sort after afterMerchantID, by merchant id.
+	ListNotifySecrets(ctx context.Context, afterMerchantID string, limit int) ([]*NotifySecret, error)
 	// PutNotifySecret writes n in place of the secrets whose current one
 	// was read as was ("": the merchant had none). EConflict when that is
 	// no longer so (another rotation, or a first notify delivery, wrote
@@ -417,6 +425,11 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, p Principal, in Web
 		return nil, err
 	}
 	e.Secret = secret
+	owner := func(f string) []byte { return endpointOwner(e, f) }
+	stored := *e
+	if stored.SigningSecrets, err = s.sealSigning(e.SigningSecrets, owner); err != nil {
+		return nil, err
+	}
 	err = s.write(ctx, func(tx Tx) error {
 		if id := claimedObject(ctx, p.MerchantID); id != "" {
 			// An earlier run of this very request created it.
@@ -438,7 +451,7 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, p Principal, in Web
 		if len(eps) >= MaxWebhookEndpoints {
 			return Errorf(EInvalidRequest, "", "a merchant may have at most %d webhook endpoints", MaxWebhookEndpoints)
 		}
-		if err := tx.CreateWebhookEndpoint(ctx, e); err != nil {
+		if err := tx.CreateWebhookEndpoint(ctx, &stored); err != nil {
 			return err
 		}
 		if err := s.linkClaim(ctx, tx, p.MerchantID, e.ID); err != nil {
@@ -447,6 +460,10 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, p Principal, in Web
 		return s.audit(ctx, tx, p, "webhook_endpoint.create", "webhook_endpoint", e.ID, "", endpointState(e), "", now)
 	})
 	if err != nil {
+		return nil, err
+	}
+	// Shown once: the earlier run's endpoint is read as stored.
+	if e.SigningSecrets, err = s.openSigning(e.SigningSecrets, owner); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -583,6 +600,8 @@ const (
 type secretRotation struct {
 	load func(tx Tx) (*SigningSecrets, string, error)
 	save func(tx Tx, now time.Time) error
+	// owner binds the loaded row's sealed secrets (secretOwner).
+	owner func(field string) []byte
 }
 
 // rotateSecret gives rot a new secret. For overlapSeconds (0 to
@@ -615,14 +634,27 @@ func (s *Service) rotateSecret(ctx context.Context, p Principal, overlapSeconds 
 			if err != nil {
 				return err
 			}
+			// The current secret, in the clear: it becomes the previous
+			// one, sealed for that field. The previous one is dropped
+			// unopened.
+			cur, err := s.openSecret(k.Secret, rot.owner(fieldSecret))
+			if err != nil {
+				return err
+			}
 			if claimedObject(ctx, p.MerchantID) == id {
 				// An earlier run of this very request rotated it and died
 				// before its answer: rotating again would drop the secret the
 				// receiver holds from the overlap for one it never saw.
+				k.Secret = cur
 				return nil
 			}
 			now := s.now()
-			k.rotate(secret, now, keep)
+			plain := *k
+			plain.Secret = cur
+			plain.rotate(secret, now, keep)
+			if *k, err = s.sealSigning(plain, rot.owner); err != nil {
+				return err
+			}
 			err = rot.save(tx, now)
 			if errors.Is(err, errSecretsChanged) {
 				continue // rotate what the other writer left
@@ -630,6 +662,7 @@ func (s *Service) rotateSecret(ctx context.Context, p Principal, overlapSeconds 
 			if err != nil {
 				return err
 			}
+			*k = plain // the new secret, shown once
 			return s.linkClaim(ctx, tx, p.MerchantID, id)
 		}
 		return Errorf(EConflict, "", "the secret was rotated concurrently; try again")
@@ -661,6 +694,7 @@ func (s *Service) RotateWebhookEndpointSecret(ctx context.Context, p Principal, 
 			}
 			return s.audit(ctx, tx, p, "webhook_endpoint.rotate_secret", "webhook_endpoint", e.ID, endpointState(e), endpointState(e), "", now)
 		},
+		owner: func(f string) []byte { return endpointOwner(e, f) },
 	})
 	if err != nil {
 		return nil, err
@@ -726,6 +760,7 @@ func (s *Service) RotateNotifySecret(ctx context.Context, p Principal, overlapSe
 			}
 			return s.audit(ctx, tx, p, "notify_secret.rotate", "notify_secret", p.MerchantID, "", "rotated", "", now)
 		},
+		owner: func(f string) []byte { return notifyOwner(p.MerchantID, f) },
 	})
 	if err != nil {
 		return nil, err
@@ -824,6 +859,9 @@ func (s *Service) fanOut(ctx context.Context, tx Tx, ev *Event, notifyURL string
 		if err != nil {
 			return err
 		}
+		if secret, err = s.sealSecret(secret, notifyOwner(ev.MerchantID, fieldSecret)); err != nil {
+			return err
+		}
 		n := &NotifySecret{MerchantID: ev.MerchantID, SigningSecrets: SigningSecrets{Secret: secret}, UpdatedAt: ev.CreatedAt}
 		// EConflict: another transaction (a rotation, another first use)
 		// made it meanwhile; that one stands.
@@ -864,6 +902,7 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 				return err
 			}
 			var secrets []string
+			var openErr error
 			if d.EndpointID != "" {
 				e, err := tx.GetWebhookEndpoint(ctx, d.MerchantID, d.EndpointID)
 				if err != nil {
@@ -880,13 +919,22 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 				}
 				// Retries follow the endpoint to its URL now, never to one
 				// the merchant took away.
-				d.URL, secrets = e.URL, e.Secrets(now)
+				d.URL = e.URL
+				secrets, openErr = s.signingSecrets(e.SigningSecrets, func(f string) []byte { return endpointOwner(e, f) }, now)
 			} else {
 				n, err := tx.GetNotifySecret(ctx, d.MerchantID)
 				if err != nil {
 					return err
 				}
-				secrets = n.Secrets(now)
+				secrets, openErr = s.signingSecrets(n.SigningSecrets, func(f string) []byte { return notifyOwner(d.MerchantID, f) }, now)
+			}
+			if openErr != nil {
+				// Never signed with a sealed text, nor held up for the
+				// others: it stays claimed until its lease ends, then is
+				// due again (a node given the key sends it).
+				s.log.Error("webhook delivery not sent: its signing secret does not open on this node",
+					"delivery", d.ID, "endpoint", d.EndpointID, "merchant", d.MerchantID, "err", openErr)
+				continue
 			}
 			payload, err := eventPayload(ev)
 			if err != nil {

@@ -289,6 +289,15 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("server: read the database's clock: %w", err)
 	}
+	// Secrets stored in the clear (before they were sealed, or by a node
+	// without the key) or under the previous key are sealed under the
+	// current one before the node serves; without a key, nothing changes.
+	if n, err := s.Service.SealSecrets(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: seal the stored secrets under the secret key: %w", err)
+	} else if n > 0 {
+		cfg.Log.Info("sealed stored secrets under the current secret key", "rows", n)
+	}
 	s.Worker = worker.New(s.Service, worker.Config{Interval: cfg.WorkerInterval, Log: cfg.Log})
 	s.Webhooks = webhook.New(s.Service, webhook.Config{AllowPrivate: cfg.WebhookAllowPrivate, Schedule: cfg.WebhookSchedule,
 		Interval: cfg.WorkerInterval, Now: cfg.Now, Log: cfg.Log})

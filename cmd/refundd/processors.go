@@ -153,6 +153,13 @@ func runProcessorRotateKey(ctx context.Context, args []string, stdout, stderr io
 		if err != nil {
 			return err
 		}
+		// Webhook and TOTP secrets too, as a node with the new key would
+		// at its start.
+		m, err := svc.SealSecrets(ctx)
+		if err != nil {
+			return err
+		}
+		n += m
 		return printJSON(stdout, map[string]any{"resealed": n})
 	})
 }

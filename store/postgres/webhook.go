@@ -89,6 +89,12 @@ func (t *tx) ListWebhookEndpoints(ctx context.Context, merchantID string) ([]*re
 		WHERE merchant_id = $1 ORDER BY id`, scanEndpoint, merchantID)
 }
 
+// ListAllWebhookEndpoints returns up to limit endpoints after afterID, by id.
+func (t *tx) ListAllWebhookEndpoints(ctx context.Context, afterID string, limit int) ([]*refund.WebhookEndpoint, error) {
+	return queryAll(ctx, t, "list all webhook endpoints", `SELECT `+endpointColumns+` FROM webhook_endpoints
+		WHERE id > $1 ORDER BY id LIMIT $2`, scanEndpoint, afterID, limit)
+}
+
 // UpdateWebhookEndpoint writes the mutable fields of e.
 func (t *tx) UpdateWebhookEndpoint(ctx context.Context, e *refund.WebhookEndpoint) error {
 	t.forget(aheadEndpoints)
@@ -324,6 +330,23 @@ func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (*refund.No
 		n.PreviousSecretUntil = *until
 	}
 	return &n, nil
+}
+
+// ListNotifySecrets returns up to limit notify secrets after
+// afterMerchantID, by merchant id.
+func (t *tx) ListNotifySecrets(ctx context.Context, afterMerchantID string, limit int) ([]*refund.NotifySecret, error) {
+	return queryAll(ctx, t, "list notify secrets", `SELECT merchant_id, secret, previous_secret, previous_secret_until, updated_at
+		FROM notify_secrets WHERE merchant_id > $1 ORDER BY merchant_id LIMIT $2`, func(s scanner) (*refund.NotifySecret, error) {
+		var n refund.NotifySecret
+		var until *time.Time
+		if err := s.Scan(&n.MerchantID, &n.Secret, &n.PreviousSecret, &until, &n.UpdatedAt); err != nil {
+			return nil, err
+		}
+		if until != nil {
+			n.PreviousSecretUntil = *until
+		}
+		return &n, nil
+	}, afterMerchantID, limit)
 }
 
 // PutNotifySecret writes n in place of the secrets whose current one was

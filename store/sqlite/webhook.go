@@ -59,6 +59,25 @@ func (t *tx) GetWebhookEndpoint(ctx context.Context, merchantID, id string) (*re
 	return e, nil
 }
 
+// ListAllWebhookEndpoints returns up to limit endpoints after afterID, by id.
+func (t *tx) ListAllWebhookEndpoints(ctx context.Context, afterID string, limit int) ([]*refund.WebhookEndpoint, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
+		WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, wrap("list all webhook endpoints", err)
+	}
+	defer rows.Close()
+	var es []*refund.WebhookEndpoint
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, wrap("list all webhook endpoints", err)
+		}
+		es = append(es, e)
+	}
+	return es, wrapErr("list all webhook endpoints", rows.Err())
+}
+
 // ListWebhookEndpoints returns a merchant's endpoints, oldest first.
 func (t *tx) ListWebhookEndpoints(ctx context.Context, merchantID string) ([]*refund.WebhookEndpoint, error) {
 	rows, err := t.q.QueryContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
@@ -363,6 +382,28 @@ func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (*refund.No
 	}
 	n.PreviousSecretUntil, n.UpdatedAt = fromNanos(until), fromNanos(updated)
 	return &n, nil
+}
+
+// ListNotifySecrets returns up to limit notify secrets after
+// afterMerchantID, by merchant id.
+func (t *tx) ListNotifySecrets(ctx context.Context, afterMerchantID string, limit int) ([]*refund.NotifySecret, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT merchant_id, secret, previous_secret, previous_secret_until, updated_at
+		FROM notify_secrets WHERE merchant_id > ? ORDER BY merchant_id LIMIT ?`, afterMerchantID, limit)
+	if err != nil {
+		return nil, wrap("list notify secrets", err)
+	}
+	defer rows.Close()
+	var ns []*refund.NotifySecret
+	for rows.Next() {
+		var n refund.NotifySecret
+		var updated, until int64
+		if err := rows.Scan(&n.MerchantID, &n.Secret, &n.PreviousSecret, &until, &updated); err != nil {
+			return nil, wrap("list notify secrets", err)
+		}
+		n.PreviousSecretUntil, n.UpdatedAt = fromNanos(until), fromNanos(updated)
+		ns = append(ns, &n)
+	}
+	return ns, wrapErr("list notify secrets", rows.Err())
 }
 
 // PutNotifySecret writes n in place of the secrets whose current one was

@@ -1,0 +1,260 @@
+package refund
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// sealedPrefix starts every secret refundd stores sealed (webhook signing
+// secrets, TOTP secrets), before the Sealer's own text. Neither a clear
+// Standard Webhooks secret ("whsec_" and base64) nor a clear TOTP secret
+// (base32) can hold a colon, so a stored value is read as sealed or as
+// clear without guessing, and a sealed one is never taken for a secret.
+const sealedPrefix = "sealed:"
+
+// isSealed reports whether a stored secret is sealed.
+func isSealed(stored string) bool { return strings.HasPrefix(stored, sealedPrefix) }
+
+// ErrNoSecretKey is a sealed secret met by a node started without the
+// secret key: it cannot open it, and must not use the sealed text.
+var ErrNoSecretKey = errors.New("refund: a secret is sealed at rest and this node has no secret key: " +
+	"start it with REFUNDD_SECRET_KEY or --secret-key-file")
+
+// secretOwner is what a sealed secret is bound to (the aad): the kind of
+// row, its ids and the field. A sealed value copied to another row, or to
+// another field of its own row (the previous secret's, the pending TOTP
+// secret's), does not open.
+func secretOwner(kind string, ids ...string) []byte {
+	return []byte("refundd/" + kind + "\x00" + strings.Join(ids, "\x00"))
+}
+
+// Field names bound into a sealed secret's aad.
+const (
+	fieldSecret         = "secret"
+	fieldPreviousSecret = "previous_secret"
+)
+
+func endpointOwner(e *WebhookEndpoint, field string) []byte {
+	return secretOwner("webhook-endpoint", e.ID, e.MerchantID, field)
+}
+
+func notifyOwner(merchantID, field string) []byte {
+	return secretOwner("notify-secret", merchantID, field)
+}
+
+// sealSecret is what to store for plain: sealed under the current key
+// when the node has one, plain as before when it has none (the demo).
+func (s *Service) sealSecret(plain string, owner []byte) (string, error) {
+	if plain == "" || s.cfg.Sealer == nil {
+		return plain, nil
+	}
+	sealed, err := s.cfg.Sealer.Seal([]byte(plain), owner)
+	if err != nil {
+		return "", fmt.Errorf("refund: seal a secret: %w", err)
+	}
+	return sealedPrefix + sealed, nil
+}
+
+// openSecret is the secret a stored value holds. A clear one (written
+// before secrets were sealed, or by a node without the key) is itself;
+// it is sealed when a node with the key starts (SealSecrets).
+func (s *Service) openSecret(stored string, owner []byte) (string, error) {
+	if !isSealed(stored) {
+		return stored, nil
+	}
+	if s.cfg.Sealer == nil {
+		return "", ErrNoSecretKey
+	}
+	plain, err := s.cfg.Sealer.Open(strings.TrimPrefix(stored, sealedPrefix), owner)
+	if err != nil {
+		return "", fmt.Errorf("refund: open a sealed secret: %w", err)
+	}
+	return string(plain), nil
+}
+
+// stale reports whether a stored secret is to be sealed again: clear, or
+// sealed under a key that is no longer the current one. Never on a node
+// without the key.
+func (s *Service) stale(stored string) bool {
+	if stored == "" || s.cfg.Sealer == nil {
+		return false
+	}
+	return !isSealed(stored) || !s.cfg.Sealer.Current(strings.TrimPrefix(stored, sealedPrefix))
+}
+
+// reseal is stored sealed under the current key.
+func (s *Service) reseal(stored string, owner []byte) (string, error) {
+	plain, err := s.openSecret(stored, owner)
+	if err != nil {
+		return "", err
+	}
+	return s.sealSecret(plain, owner)
+}
+
+// openSigning returns k's secrets in the clear, opened for owner.
+func (s *Service) openSigning(k SigningSecrets, owner func(field string) []byte) (SigningSecrets, error) {
+	var err error
+	if k.Secret, err = s.openSecret(k.Secret, owner(fieldSecret)); err != nil {
+		return SigningSecrets{}, err
+	}
+	if k.PreviousSecret, err = s.openSecret(k.PreviousSecret, owner(fieldPreviousSecret)); err != nil {
+		return SigningSecrets{}, err
+	}
+	return k, nil
+}
+
+// sealSigning returns clear secrets k as they are stored for owner.
+func (s *Service) sealSigning(k SigningSecrets, owner func(field string) []byte) (SigningSecrets, error) {
+	var err error
+	if k.Secret, err = s.sealSecret(k.Secret, owner(fieldSecret)); err != nil {
+		return SigningSecrets{}, err
+	}
+	if k.PreviousSecret, err = s.sealSecret(k.PreviousSecret, owner(fieldPreviousSecret)); err != nil {
+		return SigningSecrets{}, err
+	}
+	return k, nil
+}
+
+// signingSecrets returns, opened, the secrets that sign a delivery at now
+// (SigningSecrets.Secrets).
+func (s *Service) signingSecrets(k SigningSecrets, owner func(field string) []byte, now time.Time) ([]string, error) {
+	secrets := k.Secrets(now)
+	for i, field := range []string{fieldSecret, fieldPreviousSecret}[:len(secrets)] {
+		plain, err := s.openSecret(secrets[i], owner(field))
+		if err != nil {
+			return nil, err
+		}
+		secrets[i] = plain
+	}
+	return secrets, nil
+}
+
+func (k *SigningSecrets) stale(s *Service) bool {
+	return s.stale(k.Secret) || s.stale(k.PreviousSecret)
+}
+
+// sealBatch bounds how many rows SealSecrets reads at once; each row it
+// seals is written in its own transaction.
+const sealBatch = 100
+
+// SealSecrets seals, under the current key, every webhook signing secret
+// and TOTP secret stored in the clear (written before secrets were sealed,
+// or by a node without the key) or sealed under a previous key. A node
+// with the secret key runs it when it starts; without the key it does
+// nothing. Each row is read again and written in its own transaction, so
+// a rotation or a sign-in meanwhile is never written over. It answers how
+// many rows it sealed.
+func (s *Service) SealSecrets(ctx context.Context) (int, error) {
+	if s.cfg.Sealer == nil {
+		return 0, nil
+	}
+	n := 0
+	for after := ""; ; {
+		var es []*WebhookEndpoint
+		if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+			es, err = tx.ListAllWebhookEndpoints(ctx, after, sealBatch)
+			return err
+		}); err != nil {
+			return n, err
+		}
+		for _, e := range es {
+			if !e.stale(s) {
+				continue
+			}
+			sealed, err := s.sealEndpoint(ctx, e.MerchantID, e.ID)
+			if err != nil {
+				return n, fmt.Errorf("refund: seal webhook endpoint %s's secrets: %w", e.ID, err)
+			}
+			n += sealed
+		}
+		if len(es) < sealBatch {
+			break
+		}
+		after = es[len(es)-1].ID
+	}
+	for after := ""; ; {
+		var ns []*NotifySecret
+		if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+			ns, err = tx.ListNotifySecrets(ctx, after, sealBatch)
+			return err
+		}); err != nil {
+			return n, err
+		}
+		for _, k := range ns {
+			if !k.stale(s) {
+				continue
+			}
+			sealed, err := s.sealNotifySecret(ctx, k.MerchantID)
+			if err != nil {
+				return n, fmt.Errorf("refund: seal merchant %s's notify secret: %w", k.MerchantID, err)
+			}
+			n += sealed
+		}
+		if len(ns) < sealBatch {
+			break
+		}
+		after = ns[len(ns)-1].MerchantID
+	}
+	return n, nil
+}
+
+// sealEndpoint seals one endpoint's secrets, read again in the write.
+func (s *Service) sealEndpoint(ctx context.Context, merchantID, id string) (int, error) {
+	n := 0
+	err := s.write(ctx, func(tx Tx) error {
+		n = 0
+		e, err := tx.GetWebhookEndpoint(ctx, merchantID, id)
+		if ErrorCode(err) == EWebhookEndpointNotFound {
+			return nil // deleted meanwhile
+		} else if err != nil {
+			return err
+		}
+		if !e.stale(s) {
+			return nil
+		}
+		owner := func(f string) []byte { return endpointOwner(e, f) }
+		plain, err := s.openSigning(e.SigningSecrets, owner)
+		if err != nil {
+			return err
+		}
+		if e.SigningSecrets, err = s.sealSigning(plain, owner); err != nil {
+			return err
+		}
+		n = 1
+		return tx.UpdateWebhookEndpoint(ctx, e) // updated_at kept: nothing the merchant sees changed
+	})
+	return n, err
+}
+
+// sealNotifySecret seals one merchant's notify secrets, written only if
+// they are still as read (PutNotifySecret's guard).
+func (s *Service) sealNotifySecret(ctx context.Context, merchantID string) (int, error) {
+	for range maxRotationReads {
+		n := 0
+		err := s.write(ctx, func(tx Tx) error {
+			k, err := tx.GetNotifySecret(ctx, merchantID)
+			if err != nil || !k.stale(s) {
+				return err
+			}
+			owner := func(f string) []byte { return notifyOwner(merchantID, f) }
+			plain, err := s.openSigning(k.SigningSecrets, owner)
+			if err != nil {
+				return err
+			}
+			was := k.Secret
+			if k.SigningSecrets, err = s.sealSigning(plain, owner); err != nil {
+				return err
+			}
+			n = 1
+			return tx.PutNotifySecret(ctx, k, was)
+		})
+		if ErrorCode(err) == EConflict {
+			continue // rotated meanwhile: look again
+		}
+		return n, err
+	}
+	return 0, Errorf(EConflict, "", "the notify secret kept changing while it was being sealed")
+}
