@@ -35,6 +35,8 @@ func secretOwner(kind string, ids ...string) []byte {
 const (
 	fieldSecret         = "secret"
 	fieldPreviousSecret = "previous_secret"
+	fieldTOTPSecret     = "totp_secret"
+	fieldTOTPPending    = "totp_pending"
 )
 
 func endpointOwner(e *WebhookEndpoint, field string) []byte {
@@ -43,6 +45,10 @@ func endpointOwner(e *WebhookEndpoint, field string) []byte {
 
 func notifyOwner(merchantID, field string) []byte {
 	return secretOwner("notify-secret", merchantID, field)
+}
+
+func userOwner(u *User, field string) []byte {
+	return secretOwner("console-user", u.ID, u.MerchantID, field)
 }
 
 // sealSecret is what to store for plain: sealed under the current key
@@ -198,7 +204,8 @@ func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 		}
 		after = ns[len(ns)-1].MerchantID
 	}
-	return n, nil
+	users, err := s.sealUsers(ctx)
+	return n + users, err
 }
 
 // sealEndpoint seals one endpoint's secrets, read again in the write.
@@ -257,4 +264,48 @@ func (s *Service) sealNotifySecret(ctx context.Context, merchantID string) (int,
 		return n, err
 	}
 	return 0, Errorf(EConflict, "", "the notify secret kept changing while it was being sealed")
+}
+
+// sealUsers seals the console users' TOTP secrets, each user read again
+// and written in its own transaction (as changeUser writes users).
+func (s *Service) sealUsers(ctx context.Context) (int, error) {
+	var us []*User
+	if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		us, err = tx.ListUsers(ctx, "")
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, u := range us {
+		if !s.stale(u.TOTPSecret) && !s.stale(u.TOTPPending) {
+			continue
+		}
+		sealed := false
+		err := s.write(ctx, func(tx Tx) error {
+			sealed = false
+			u, err := tx.GetUser(ctx, u.ID)
+			if ErrorCode(err) == ENotFound {
+				return nil
+			} else if err != nil || !s.stale(u.TOTPSecret) && !s.stale(u.TOTPPending) {
+				return err
+			}
+			if u.TOTPSecret, err = s.reseal(u.TOTPSecret, userOwner(u, fieldTOTPSecret)); err != nil {
+				return err
+			}
+			if u.TOTPPending, err = s.reseal(u.TOTPPending, userOwner(u, fieldTOTPPending)); err != nil {
+				return err
+			}
+			sealed = true
+			// updated_at kept, sessions kept: nothing about the user changed.
+			return tx.UpdateUser(ctx, u)
+		})
+		if err != nil {
+			return n, fmt.Errorf("refund: seal user %s's TOTP secrets: %w", u.ID, err)
+		}
+		if sealed {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -3,12 +3,14 @@ package refund_test
 import (
 	"bytes"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/refundd/refundd/credential"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/vault"
 	"github.com/refundd/refundd/webhook"
@@ -311,6 +313,182 @@ func TestSealSecrets_NodeWithoutKeyRefusesSealed(t *testing.T) {
 		}
 		for _, j := range jobs {
 			verifies(t, j, e.Secret)
+		}
+	})
+}
+
+func (h *harness) storedUser(id string) *refund.User {
+	h.t.Helper()
+	var u *refund.User
+	if err := h.st.View(h.ctx, func(tx refund.Tx) (err error) {
+		u, err = tx.GetUser(h.ctx, id)
+		return err
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	return u
+}
+
+func (h *harness) writeUser(u *refund.User) {
+	h.t.Helper()
+	if err := h.st.Update(h.ctx, func(tx refund.Tx) error { return tx.UpdateUser(h.ctx, u) }); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+const sealPassword = "correct horse battery staple"
+
+// totpUser makes a console user on svc and turns their second factor on
+// there (StartTOTP, ConfirmTOTP); it answers the user and the secret.
+func (h *harness) totpUser(svc *refund.Service, email string) (*refund.User, string) {
+	h.t.Helper()
+	u, err := svc.CreateUser(h.ctx, refund.UserInput{MerchantID: h.p.MerchantID, Email: email, Role: refund.RoleViewer, Password: sealPassword})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	link, err := svc.StartTOTP(h.ctx, u.ID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	l, err := url.Parse(link)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	secret := l.Query().Get("secret")
+	if _, err := svc.ConfirmTOTP(h.ctx, u.ID, h.code(secret)); err != nil {
+		h.t.Fatal(err)
+	}
+	h.clk.Advance(30 * time.Second) // the confirming code is used up
+	return u, secret
+}
+
+func (h *harness) code(secret string) string {
+	h.t.Helper()
+	c, err := credential.Code(secret, h.clk.Now())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// signIn signs email in on svc with a code of secret, and moves the clock
+// to the next code.
+func (h *harness) signIn(svc *refund.Service, email, secret string) error {
+	h.t.Helper()
+	_, _, _, err := svc.SignIn(h.ctx, email, sealPassword, h.code(secret))
+	h.clk.Advance(30 * time.Second)
+	return err
+}
+
+func withCredentials(s refund.Sealer) func(*refund.Config) {
+	return func(c *refund.Config) { c.Credentials, c.Sealer = credential.Argon2{}, s }
+}
+
+// With a secret key, a user's TOTP secret is stored sealed, pending and
+// confirmed (each bound to its field), and codes from it sign in. Copied
+// to another user, or from the pending field to the confirmed one, it
+// does not open: nobody signs in with it.
+func TestSealSecrets_TOTPStoredSealed(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, withCredentials(testKeyring(t, 1)))
+		u, err := h.svc.CreateUser(h.ctx, refund.UserInput{MerchantID: h.p.MerchantID, Email: "a@souq.example", Role: refund.RoleViewer, Password: sealPassword})
+		if err != nil {
+			t.Fatal(err)
+		}
+		link, err := h.svc.StartTOTP(h.ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := url.Parse(link)
+		pending := l.Query().Get("secret")
+		if pending == "" {
+			t.Fatalf("StartTOTP gave %q: want the secret in its URL, once", link)
+		}
+		sealedHolds(t, "the pending TOTP secret", h.storedUser(u.ID).TOTPPending, pending)
+		// The pending secret moved to the confirmed field does not open.
+		moved := h.storedUser(u.ID)
+		moved.TOTPSecret = moved.TOTPPending
+		h.writeUser(moved)
+		if err := h.signIn(h.svc, "a@souq.example", pending); err == nil {
+			t.Fatal("signed in with the pending secret moved to the confirmed field")
+		}
+		moved.TOTPSecret = ""
+		h.writeUser(moved)
+		if _, err := h.svc.ConfirmTOTP(h.ctx, u.ID, h.code(pending)); err != nil {
+			t.Fatal(err)
+		}
+		h.clk.Advance(30 * time.Second)
+		stored := h.storedUser(u.ID)
+		sealedHolds(t, "the TOTP secret", stored.TOTPSecret, pending)
+		if stored.TOTPPending != "" {
+			t.Fatalf("the confirmed secret still waits: %q", stored.TOTPPending)
+		}
+		if err := h.signIn(h.svc, "a@souq.example", pending); err != nil {
+			t.Fatalf("sign-in with a code of the sealed secret: %v", err)
+		}
+
+		// b's row given a's sealed secret: a's codes do not sign b in.
+		b, bSecret := h.totpUser(h.svc, "b@souq.example")
+		sb := h.storedUser(b.ID)
+		sb.TOTPSecret = stored.TOTPSecret
+		h.writeUser(sb)
+		if err := h.signIn(h.svc, "b@souq.example", pending); err == nil {
+			t.Fatal("another user's sealed TOTP secret signed b in")
+		}
+		if err := h.signIn(h.svc, "b@souq.example", bSecret); err == nil {
+			t.Fatal("b signed in with their own secret's code though their row holds a's")
+		}
+	})
+}
+
+// Without a key TOTP secrets are stored in the clear as before; a node
+// with the key seals them when it starts (SealSecrets), and one given a
+// new key and the previous one re-seals them, codes signing in all along.
+// A node without the key refuses a sealed secret, saying why.
+func TestSealSecrets_TOTPClearSealedAtStartAndResealed(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, withCredentials(nil))
+		u, secret := h.totpUser(h.svc, "a@souq.example")
+		if got := h.storedUser(u.ID).TOTPSecret; got != secret {
+			t.Fatalf("without a key the TOTP secret is stored as %q: want %q", got, secret)
+		}
+		if n, err := h.svc.SealSecrets(h.ctx); err != nil || n != 0 {
+			t.Fatalf("SealSecrets without a key = %d, %v; want 0, nil", n, err)
+		}
+		if err := h.signIn(h.svc, "a@souq.example", secret); err != nil {
+			t.Fatalf("sign-in without a key: %v", err)
+		}
+
+		old := h.node(&instantProcessor{}, withCredentials(testKeyring(t, 1)))
+		if err := h.signIn(old, "a@souq.example", secret); err != nil {
+			t.Fatalf("sign-in with a clear secret on a node with the key: %v", err)
+		}
+		if n, err := old.SealSecrets(h.ctx); err != nil || n != 1 {
+			t.Fatalf("SealSecrets = %d, %v; want 1 user", n, err)
+		}
+		first := h.storedUser(u.ID).TOTPSecret
+		sealedHolds(t, "the TOTP secret sealed at start", first, secret)
+		if err := h.signIn(old, "a@souq.example", secret); err != nil {
+			t.Fatalf("sign-in after the secret was sealed: %v", err)
+		}
+
+		if _, _, _, err := h.svc.SignIn(h.ctx, "a@souq.example", sealPassword, h.code(secret)); !errors.Is(err, refund.ErrNoSecretKey) {
+			t.Fatalf("sign-in on a node without the key: %v; want ErrNoSecretKey", err)
+		}
+
+		rotating := h.node(&instantProcessor{}, withCredentials(testKeyring(t, 2, 1)))
+		if n, err := rotating.SealSecrets(h.ctx); err != nil || n != 1 {
+			t.Fatalf("SealSecrets with a new key = %d, %v; want 1 user re-sealed", n, err)
+		}
+		if again := h.storedUser(u.ID).TOTPSecret; again == first {
+			t.Fatal("the secret sealed by the previous key was not sealed again")
+		}
+		if err := h.signIn(old, "a@souq.example", secret); err == nil {
+			t.Fatal("a node with the previous key alone signed in with a secret sealed by the new one")
+		}
+		newOnly := h.node(&instantProcessor{}, withCredentials(testKeyring(t, 2)))
+		if err := h.signIn(newOnly, "a@souq.example", secret); err != nil {
+			t.Fatalf("sign-in on a node with the new key alone: %v", err)
 		}
 	})
 }

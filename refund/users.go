@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/mail"
 	"slices"
 	"strings"
@@ -56,7 +57,10 @@ type User struct {
 	Email        string // lower case; unique across the installation
 	Role         string
 	PasswordHash string // argon2id, PHC string format (Credentials)
-	TOTPSecret   string // base32; "" when the second factor is off
+	// TOTPSecret is the second factor's secret (base32); "" when it is
+	// off. It and TOTPPending are sealed as stored when the node has a
+	// secret key (Config.Sealer), each bound to the user and its field.
+	TOTPSecret string
 	// TOTPPending is a new second-factor secret given out (StartTOTP) and
 	// not yet confirmed with a code from it (ConfirmTOTP); sign-in goes
 	// on with TOTPSecret meanwhile. "" when none waits.
@@ -296,7 +300,10 @@ func (s *Service) StartTOTP(ctx context.Context, id string) (string, error) {
 		if err != nil {
 			return err
 		}
-		u.TOTPPending, u.UpdatedAt, url = secret, s.now(), link
+		if u.TOTPPending, err = s.sealSecret(secret, userOwner(u, fieldTOTPPending)); err != nil {
+			return err
+		}
+		u.UpdatedAt, url = s.now(), link
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
@@ -320,13 +327,22 @@ func (s *Service) ConfirmTOTP(ctx context.Context, id, code string) (*User, erro
 		if u.TOTPPending == "" {
 			return Errorf(EInvalidRequest, "code", "no second factor is waiting for a code: start one first, and confirm it with a code from the new secret")
 		}
+		pending, err := s.openSecret(u.TOTPPending, userOwner(u, fieldTOTPPending))
+		if err != nil {
+			return err
+		}
 		var ok bool
-		if step, ok = s.cfg.Credentials.VerifyTOTP(code, u.TOTPPending, s.now()); !ok {
+		if step, ok = s.cfg.Credentials.VerifyTOTP(code, pending, s.now()); !ok {
 			return Errorf(EInvalidRequest, "code", "the code is not from the new secret (or not of now): nothing changed; "+
 				"check that the authenticator app took the latest URL and that its clock is right, then try a new code")
 		}
 		before = map[bool]string{true: "on", false: "off"}[u.TOTPSecret != ""]
-		u.TOTPSecret, u.TOTPPending = u.TOTPPending, ""
+		// Sealed again: bound to the pending field, it would not open
+		// as the secret.
+		if u.TOTPSecret, err = s.sealSecret(pending, userOwner(u, fieldTOTPSecret)); err != nil {
+			return err
+		}
+		u.TOTPPending = ""
 		return nil
 	}, func(tx Tx, u *User) error {
 		// A step already taken (a sign-in with the old secret this
@@ -410,7 +426,14 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 	ok := s.cfg.Credentials.VerifyPassword(ctx, password, u.PasswordHash)
 	var step int64
 	if ok && u.TOTPSecret != "" {
-		step, ok = s.cfg.Credentials.VerifyTOTP(code, u.TOTPSecret, now)
+		// After the password, so a node without the key tells nobody
+		// more than a wrong password would; never taken as the secret.
+		secret, err := s.openSecret(u.TOTPSecret, userOwner(u, fieldTOTPSecret))
+		if err != nil {
+			s.log.Error("console sign-in refused: the user's TOTP secret does not open on this node", "user", u.ID, "err", err)
+			return "", nil, nil, fmt.Errorf("refund: user %s's TOTP secret: %w", u.ID, err)
+		}
+		step, ok = s.cfg.Credentials.VerifyTOTP(code, secret, now)
 	}
 	if !ok || u.Disabled {
 		return fail()
