@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -447,5 +448,50 @@ var webhookTests = []test{
 				return nil
 			})
 		}
+	}},
+	{"ListAllSecretsPages", func(t *testing.T, f *fixture) {
+		// SealSecrets reads every merchant's endpoints and notify secrets
+		// a page at a time, after the last id of the page before.
+		var eps []*refund.WebhookEndpoint
+		var ns []*refund.NotifySecret
+		for range 3 {
+			m := f.mustCreateMerchant()
+			eps = append(eps, f.mustCreateEndpoint(m.ID), f.mustCreateEndpoint(m.ID))
+			n := &refund.NotifySecret{MerchantID: m.ID, SigningSecrets: refund.SigningSecrets{Secret: "whsec_bm90aWZ5",
+				PreviousSecret: "whsec_b2xk", PreviousSecretUntil: t0.Add(time.Hour)}, UpdatedAt: t0}
+			f.mustUpdate(func(tx refund.Tx) error { return tx.PutNotifySecret(f.ctx, n, "") })
+			ns = append(ns, n)
+		}
+		slices.SortFunc(eps, func(a, b *refund.WebhookEndpoint) int { return strings.Compare(a.ID, b.ID) })
+		slices.SortFunc(ns, func(a, b *refund.NotifySecret) int { return strings.Compare(a.MerchantID, b.MerchantID) })
+		f.mustView(func(tx refund.Tx) error {
+			var got []*refund.WebhookEndpoint
+			for after := ""; ; {
+				page, err := tx.ListAllWebhookEndpoints(f.ctx, after, 4)
+				if err != nil {
+					return err
+				}
+				got = append(got, page...)
+				if len(page) < 4 {
+					break
+				}
+				after = page[len(page)-1].ID
+			}
+			wantSame(t, "ListAllWebhookEndpoints", got, eps)
+			var gotNs []*refund.NotifySecret
+			for after := ""; ; {
+				page, err := tx.ListNotifySecrets(f.ctx, after, 2)
+				if err != nil {
+					return err
+				}
+				gotNs = append(gotNs, page...)
+				if len(page) < 2 {
+					break
+				}
+				after = page[len(page)-1].MerchantID
+			}
+			wantSame(t, "ListNotifySecrets", gotNs, ns)
+			return nil
+		})
 	}},
 }

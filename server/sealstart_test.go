@@ -1,0 +1,60 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/server"
+)
+
+// storedEndpoint reads an endpoint's row from the database at url, as
+// a dump would show it.
+func storedEndpoint(t *testing.T, url, merchantID, id string) *refund.WebhookEndpoint {
+	t.Helper()
+	ctx := context.Background()
+	st, err := server.OpenStore(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var e *refund.WebhookEndpoint
+	if err := st.View(ctx, func(tx refund.Tx) (err error) {
+		e, err = tx.GetWebhookEndpoint(ctx, merchantID, id)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestSecretKey_StartSealsClearWebhookSecrets: a webhook secret a node
+// without the secret key stored in the clear is sealed when a node with
+// the key starts on the database (before it serves), and that node goes
+// on rotating it with the old secret kept for the overlap.
+func TestSecretKey_StartSealsClearWebhookSecrets(t *testing.T) {
+	url := pgSchema(t, 0)
+	keyless := mustStart(t, onDB(url))
+	r := keyless.do("POST", "/v1/webhook_endpoints", keyless.key, map[string]any{"url": "https://hooks.example.com/a"})
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	id, secret := r.str("id"), r.str("secret")
+	if got := storedEndpoint(t, url, keyless.mer.ID, id).Secret; got != secret {
+		t.Fatalf("a node without the key stored %q: want the secret as before", got)
+	}
+	keyed := mustStart(t, onDB(url), func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+	stored := storedEndpoint(t, url, keyless.mer.ID, id).Secret
+	if !strings.HasPrefix(stored, "sealed:") || strings.Contains(stored, strings.TrimPrefix(secret, "whsec_")) {
+		t.Fatalf("after a node with the key started the secret is stored as %q: want it sealed", stored)
+	}
+	rot := keyed.do("POST", "/v1/webhook_endpoints/"+id+"/rotate_secret", keyless.key, nil)
+	if rot.status != http.StatusOK || !strings.HasPrefix(rot.str("secret"), "whsec_") {
+		t.Fatalf("rotate on the node with the key: %d %s", rot.status, rot.raw)
+	}
+	if e := storedEndpoint(t, url, keyless.mer.ID, id); !strings.HasPrefix(e.PreviousSecret, "sealed:") || e.PreviousSecretUntil.IsZero() {
+		t.Fatalf("after the rotation the previous secret is stored as %q until %v: want it sealed, kept for the overlap", e.PreviousSecret, e.PreviousSecretUntil)
+	}
+}
