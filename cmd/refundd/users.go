@@ -78,11 +78,15 @@ func runUserChange(ctx context.Context, what string, args []string, stdout, stde
 	fs := newFlags("user "+what, stderr)
 	db := fs.String("db", env("REFUNDD_DB", "sqlite:refundd.db"), "database URL")
 	var pwEnv, code *string
+	var k keyFlags
 	switch what {
 	case "reset-password":
 		pwEnv = fs.String("password-env", "", "environment variable holding the new password (12+ characters)")
 	case "totp":
 		code = fs.String("code", "", "the six-digit code the user's authenticator app shows for the new secret: turns the second factor on")
+		// The nodes' key: the secret is stored sealed with it, and a
+		// sealed one waiting for its code opens only with it.
+		fs.StringVar(&k.file, "secret-key-file", env("REFUNDD_SECRET_KEY_FILE", ""), "the nodes' secret key (or REFUNDD_SECRET_KEY), which seals the TOTP secret")
 	}
 	if err := parseArgs(fs, args); err != nil {
 		return err
@@ -106,7 +110,7 @@ func runUserChange(ctx context.Context, what string, args []string, stdout, stde
 			return err
 		}
 	}
-	return withService(ctx, *db, func(svc *refund.Service) error {
+	return withKeyedService(ctx, *db, k, func(svc *refund.Service) error {
 		switch what {
 		case "disable", "enable":
 			u, err := svc.SetUserDisabled(ctx, id, what == "disable")
