@@ -29,9 +29,9 @@ type ProcessorAccount struct {
 	UpdatedAt  time.Time
 }
 
-// Sealer encrypts processor credentials at rest. aad binds a sealed value
-// to its account, so one copied to another account (or another URL) does
-// not open.
+// Sealer encrypts secrets at rest: processor credentials, webhook signing
+// secrets, TOTP secrets. aad binds a sealed value to its owner, so one
+// copied to another account (or another URL), row or field does not open.
 type Sealer interface {
 	Seal(plaintext, aad []byte) (string, error)
 	// Open opens a value sealed by the current key or a previous one.

@@ -87,7 +87,8 @@ type Config struct {
 	// (nil: console users cannot sign in).
 	Credentials Credentials
 	// Sealer seals processor account credentials and Connect builds their
-	// connectors; without them orders can only use Processor.
+	// connectors; without them orders can only use Processor. Sealer also
+	// seals webhook and TOTP secrets (nil: they are stored in the clear).
 	Sealer  Sealer
 	Connect Connect
 	// AuthFailureRate is how many failed API key authentications per

@@ -113,9 +113,10 @@ type Config struct {
 	// empty: the published sandbox key (invoice.SandboxKey).
 	ZATCAKeyFile string
 	// SecretKey (REFUNDD_SECRET_KEY) or SecretKeyFile seals the processor
-	// accounts' credentials (package vault); PreviousSecretKeyFile opens
-	// those sealed before a rotation. Without a key, orders can only use
-	// the node's own processor.
+	// accounts' credentials, webhook signing secrets and TOTP secrets
+	// (package vault); PreviousSecretKeyFile opens those sealed before a
+	// rotation. Without a key, orders can only use the node's own
+	// processor, and webhook and TOTP secrets are stored in the clear.
 	SecretKey             string
 	SecretKeyFile         string
 	PreviousSecretKeyFile string
