@@ -23,6 +23,11 @@ func isSealed(stored string) bool { return strings.HasPrefix(stored, sealedPrefi
 var ErrNoSecretKey = errors.New("refund: a secret is sealed at rest and this node has no secret key: " +
 	"start it with REFUNDD_SECRET_KEY or --secret-key-file")
 
+// ErrSecretNotOpened is a sealed secret the node's keys do not open:
+// sealed by a key it was not given, altered, or moved from another row
+// or field.
+var ErrSecretNotOpened = errors.New("refund: a sealed secret does not open with this node's secret keys")
+
 // secretOwner is what a sealed secret is bound to (the aad): the kind of
 // row, its ids and the field. A sealed value copied to another row, or to
 // another field of its own row (the previous secret's, the pending TOTP
@@ -76,7 +81,7 @@ func (s *Service) openSecret(stored string, owner []byte) (string, error) {
 	}
 	plain, err := s.cfg.Sealer.Open(strings.TrimPrefix(stored, sealedPrefix), owner)
 	if err != nil {
-		return "", fmt.Errorf("refund: open a sealed secret: %w", err)
+		return "", fmt.Errorf("%w: %w", ErrSecretNotOpened, err)
 	}
 	return string(plain), nil
 }
@@ -152,12 +157,28 @@ const sealBatch = 100
 // with the secret key runs it when it starts; without the key it does
 // nothing. Each row is read again and written in its own transaction, so
 // a rotation or a sign-in meanwhile is never written over. It answers how
-// many rows it sealed.
+// many rows it sealed. A row whose sealed secret does not open
+// (ErrSecretNotOpened) is left as it is, the others sealed, and named in
+// the error: one such row must not keep a node from starting.
 func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 	if s.cfg.Sealer == nil {
 		return 0, nil
 	}
 	n := 0
+	var unopened []error
+	// left keeps a row's ErrSecretNotOpened for the end; any other error
+	// (the store's) ends the run.
+	left := func(err error, row string) error {
+		if err == nil {
+			return nil
+		}
+		err = fmt.Errorf("refund: seal the secrets of %s: %w", row, err)
+		if errors.Is(err, ErrSecretNotOpened) {
+			unopened = append(unopened, err)
+			return nil
+		}
+		return err
+	}
 	for after := ""; ; {
 		var es []*WebhookEndpoint
 		if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
@@ -171,8 +192,8 @@ func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 				continue
 			}
 			sealed, err := s.sealEndpoint(ctx, e.MerchantID, e.ID)
-			if err != nil {
-				return n, fmt.Errorf("refund: seal webhook endpoint %s's secrets: %w", e.ID, err)
+			if err := left(err, "webhook endpoint "+e.ID); err != nil {
+				return n, err
 			}
 			n += sealed
 		}
@@ -194,8 +215,8 @@ func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 				continue
 			}
 			sealed, err := s.sealNotifySecret(ctx, k.MerchantID)
-			if err != nil {
-				return n, fmt.Errorf("refund: seal merchant %s's notify secret: %w", k.MerchantID, err)
+			if err := left(err, "merchant "+k.MerchantID+"'s notify URLs"); err != nil {
+				return n, err
 			}
 			n += sealed
 		}
@@ -204,8 +225,11 @@ func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 		}
 		after = ns[len(ns)-1].MerchantID
 	}
-	users, err := s.sealUsers(ctx)
-	return n + users, err
+	users, err := s.sealUsers(ctx, left)
+	if err != nil {
+		return n + users, err
+	}
+	return n + users, errors.Join(unopened...)
 }
 
 // sealEndpoint seals one endpoint's secrets, read again in the write.
@@ -268,7 +292,7 @@ func (s *Service) sealNotifySecret(ctx context.Context, merchantID string) (int,
 
 // sealUsers seals the console users' TOTP secrets, each user read again
 // and written in its own transaction (as changeUser writes users).
-func (s *Service) sealUsers(ctx context.Context) (int, error) {
+func (s *Service) sealUsers(ctx context.Context, left func(err error, row string) error) (int, error) {
 	var us []*User
 	if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
 		us, err = tx.ListUsers(ctx, "")
@@ -300,8 +324,8 @@ func (s *Service) sealUsers(ctx context.Context) (int, error) {
 			// updated_at kept, sessions kept: nothing about the user changed.
 			return tx.UpdateUser(ctx, u)
 		})
-		if err != nil {
-			return n, fmt.Errorf("refund: seal user %s's TOTP secrets: %w", u.ID, err)
+		if err := left(err, "user "+u.ID); err != nil {
+			return n, err
 		}
 		if sealed {
 			n++

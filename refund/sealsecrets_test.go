@@ -190,6 +190,45 @@ func TestSealSecrets_CopiedSecretDoesNotOpen(t *testing.T) {
 	})
 }
 
+// A row whose sealed secret does not open (here copied from another row)
+// is left as it is when a node starts, and named in SealSecrets' error
+// (ErrSecretNotOpened, which the node logs and starts anyway); every other
+// row is sealed all the same.
+func TestSealSecrets_RowThatDoesNotOpenIsLeft(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, nil)
+		clear, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/clear")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyed := h.node(&instantProcessor{}, withSealer(testKeyring(t, 1)))
+		a, err := keyed.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/a")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := keyed.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/b")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb := h.storedEndpoint(b.ID)
+		sb.Secret = h.storedEndpoint(a.ID).Secret
+		h.writeEndpoint(sb)
+
+		rotating := h.node(&instantProcessor{}, withSealer(testKeyring(t, 2, 1)))
+		n, err := rotating.SealSecrets(h.ctx)
+		if !errors.Is(err, refund.ErrSecretNotOpened) || !strings.Contains(err.Error(), b.ID) {
+			t.Fatalf("SealSecrets: %v; want ErrSecretNotOpened naming %s", err, b.ID)
+		}
+		if n != 2 {
+			t.Fatalf("SealSecrets sealed %d rows, want 2 (the clear one, a's)", n)
+		}
+		if got := h.storedEndpoint(b.ID).Secret; got != sb.Secret {
+			t.Fatalf("the row that does not open was written: %q", got)
+		}
+		sealedHolds(t, "the clear endpoint's secret", h.storedEndpoint(clear.ID).Secret, clear.Secret)
+	})
+}
+
 // Without a secret key nothing changes: secrets are stored in the clear,
 // as before, and sign; SealSecrets does nothing. A node with the key then
 // seals them when it starts (SealSecrets), and they sign as before.

@@ -293,10 +293,17 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	// Secrets stored in the clear (before they were sealed, or by a node
 	// without the key) or under the previous key are sealed under the
 	// current one before the node serves; without a key, nothing changes.
-	if n, err := s.Service.SealSecrets(ctx); err != nil {
+	// A row whose sealed secret does not open is left for its use to
+	// refuse (logged there too); the node still serves everything else.
+	n, err := s.Service.SealSecrets(ctx)
+	switch {
+	case errors.Is(err, refund.ErrSecretNotOpened):
+		cfg.Log.Error("some stored secrets do not open with this node's secret keys and were left as they are", "err", err)
+	case err != nil:
 		st.Close()
 		return nil, fmt.Errorf("server: seal the stored secrets under the secret key: %w", err)
-	} else if n > 0 {
+	}
+	if n > 0 {
 		cfg.Log.Info("sealed stored secrets under the current secret key", "rows", n)
 	}
 	s.Worker = worker.New(s.Service, worker.Config{Interval: cfg.WorkerInterval, Log: cfg.Log})
