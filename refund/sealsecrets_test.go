@@ -345,6 +345,18 @@ func TestSealSecrets_NodeWithoutKeyRefusesSealed(t *testing.T) {
 		if _, err := keyless.RotateWebhookEndpointSecret(h.ctx, h.p, e.ID, nil); !errors.Is(err, refund.ErrNoSecretKey) {
 			t.Fatalf("rotation without the key: %v; want ErrNoSecretKey", err)
 		}
+		// Without an overlap the old secret is not needed: a leaked one
+		// is replaced from any node (stored in the clear there, sealed
+		// when a node with the key starts).
+		zero := int64(0)
+		rot, err := keyless.RotateWebhookEndpointSecret(h.ctx, h.p, e.ID, &zero)
+		if err != nil {
+			t.Fatalf("rotation without an overlap on a node without the key: %v", err)
+		}
+		if stored := h.storedEndpoint(e.ID); stored.Secret != rot.Secret || stored.PreviousSecret != "" {
+			t.Fatalf("after the rotation without an overlap the endpoint holds %q, %q", stored.Secret, stored.PreviousSecret)
+		}
+		e.Secret = rot.Secret
 		h.clk.Advance(2 * time.Minute)
 		jobs := h.claimTest(h.svc, e.ID)
 		if len(jobs) != 2 {

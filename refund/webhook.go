@@ -634,23 +634,24 @@ func (s *Service) rotateSecret(ctx context.Context, p Principal, overlapSeconds 
 			if err != nil {
 				return err
 			}
-			// The current secret, in the clear: it becomes the previous
-			// one, sealed for that field. The previous one is dropped
-			// unopened.
-			cur, err := s.openSecret(k.Secret, rot.owner(fieldSecret))
-			if err != nil {
-				return err
-			}
 			if claimedObject(ctx, p.MerchantID) == id {
 				// An earlier run of this very request rotated it and died
 				// before its answer: rotating again would drop the secret the
 				// receiver holds from the overlap for one it never saw.
-				k.Secret = cur
-				return nil
+				k.Secret, err = s.openSecret(k.Secret, rot.owner(fieldSecret))
+				return err
+			}
+			// The current secret is opened only to be kept for the
+			// overlap (sealed again for the previous secret's field); the
+			// previous one is dropped unopened. Without an overlap nothing
+			// is opened: a leaked secret can always be replaced.
+			plain := SigningSecrets{Secret: k.Secret}
+			if keep > 0 {
+				if plain.Secret, err = s.openSecret(k.Secret, rot.owner(fieldSecret)); err != nil {
+					return err
+				}
 			}
 			now := s.now()
-			plain := *k
-			plain.Secret = cur
 			plain.rotate(secret, now, keep)
 			if *k, err = s.sealSigning(plain, rot.owner); err != nil {
 				return err
