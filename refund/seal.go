@@ -56,10 +56,15 @@ func userOwner(u *User, field string) []byte {
 	return secretOwner("console-user", u.ID, u.MerchantID, field)
 }
 
+// sealing reports whether this node stores webhook and TOTP secrets
+// sealed: it has the key and was told every node can open them
+// (Config.SealSecrets).
+func (s *Service) sealing() bool { return s.cfg.Sealer != nil && s.cfg.SealSecrets }
+
 // sealSecret is what to store for plain: sealed under the current key
-// when the node has one, plain as before when it has none (the demo).
+// when the node seals (sealing), plain as before when it does not.
 func (s *Service) sealSecret(plain string, owner []byte) (string, error) {
-	if plain == "" || s.cfg.Sealer == nil {
+	if plain == "" || !s.sealing() {
 		return plain, nil
 	}
 	sealed, err := s.cfg.Sealer.Seal([]byte(plain), owner)
@@ -88,9 +93,9 @@ func (s *Service) openSecret(stored string, owner []byte) (string, error) {
 
 // stale reports whether a stored secret is to be sealed again: clear, or
 // sealed under a key that is no longer the current one. Never on a node
-// without the key.
+// that does not seal.
 func (s *Service) stale(stored string) bool {
-	if stored == "" || s.cfg.Sealer == nil {
+	if stored == "" || !s.sealing() {
 		return false
 	}
 	return !isSealed(stored) || !s.cfg.Sealer.Current(strings.TrimPrefix(stored, sealedPrefix))
@@ -154,14 +159,14 @@ const sealBatch = 100
 // SealSecrets seals, under the current key, every webhook signing secret
 // and TOTP secret stored in the clear (written before secrets were sealed,
 // or by a node without the key) or sealed under a previous key. A node
-// with the secret key runs it when it starts; without the key it does
-// nothing. Each row is read again and written in its own transaction, so
+// with the secret key and Config.SealSecrets runs it when it starts;
+// otherwise it does nothing. Each row is read again and written in its own transaction, so
 // a rotation or a sign-in meanwhile is never written over. It answers how
 // many rows it sealed. A row whose sealed secret does not open
 // (ErrSecretNotOpened) is left as it is, the others sealed, and named in
 // the error: one such row must not keep a node from starting.
 func (s *Service) SealSecrets(ctx context.Context) (int, error) {
-	if s.cfg.Sealer == nil {
+	if !s.sealing() {
 		return 0, nil
 	}
 	n := 0

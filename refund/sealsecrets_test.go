@@ -31,8 +31,15 @@ func testKeyring(t *testing.T, key byte, previous ...byte) *vault.Keyring {
 	return k
 }
 
+// withSealer is a node that seals webhook and TOTP secrets
+// (Config.SealSecrets); withKeyOnly one that has the key, opens sealed
+// secrets and writes clear ones, as in a rolling upgrade.
 func withSealer(s refund.Sealer) func(*refund.Config) {
-	return func(c *refund.Config) { c.Sealer = s }
+	return func(c *refund.Config) { c.Sealer, c.SealSecrets = s, true }
+}
+
+func withKeyOnly(s refund.Sealer) func(*refund.Config) {
+	return func(c *refund.Config) { c.Credentials, c.Sealer = credential.Argon2{}, s }
 }
 
 // storedEndpoint reads an endpoint's row as the store holds it.
@@ -432,7 +439,69 @@ func (h *harness) signIn(svc *refund.Service, email, secret string) error {
 }
 
 func withCredentials(s refund.Sealer) func(*refund.Config) {
-	return func(c *refund.Config) { c.Credentials, c.Sealer = credential.Argon2{}, s }
+	return func(c *refund.Config) { c.Credentials, c.Sealer, c.SealSecrets = credential.Argon2{}, s, true }
+}
+
+// A node with the key but not told to seal (Config.SealSecrets off, as
+// while older nodes still run beside it) stores new and rotated secrets
+// in the clear and seals nothing at start, so the older nodes can use
+// them; it still opens secrets a sealing node sealed, and a rotation
+// there keeps the old secret, opened, in the clear for the overlap.
+func TestSealSecrets_KeyWithoutSealingWritesClear(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, withKeyOnly(testKeyring(t, 1)))
+		e, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/a")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.storedEndpoint(e.ID).Secret; got != e.Secret {
+			t.Fatalf("the endpoint's secret is stored as %q: want it in the clear, %q", got, e.Secret)
+		}
+		n, err := h.svc.RotateNotifySecret(h.ctx, h.p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.storedNotifySecret().Secret; got != n.Secret {
+			t.Fatalf("the notify secret is stored as %q: want it in the clear", got)
+		}
+		u, err := h.svc.CreateUser(h.ctx, refund.UserInput{MerchantID: h.p.MerchantID, Email: "a@souq.example", Role: refund.RoleViewer, Password: sealPassword})
+		if err != nil {
+			t.Fatal(err)
+		}
+		link, err := h.svc.StartTOTP(h.ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := url.Parse(link)
+		if got := h.storedUser(u.ID).TOTPPending; got != l.Query().Get("secret") {
+			t.Fatalf("the pending TOTP secret is stored as %q: want it in the clear", got)
+		}
+		if got, err := h.svc.SealSecrets(h.ctx); err != nil || got != 0 {
+			t.Fatalf("SealSecrets on a node not told to seal = %d, %v; want 0, nil", got, err)
+		}
+		if got := h.storedEndpoint(e.ID).Secret; got != e.Secret {
+			t.Fatalf("after SealSecrets the endpoint's secret is stored as %q: want it left clear", got)
+		}
+
+		// Sealed by a node told to seal: this one still opens it.
+		sealing := h.node(&instantProcessor{}, withSealer(testKeyring(t, 1)))
+		if _, err := sealing.SealSecrets(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		sealedHolds(t, "the endpoint's secret", h.storedEndpoint(e.ID).Secret, e.Secret)
+		jobs := h.claimTest(h.svc, e.ID)
+		if len(jobs) != 1 {
+			t.Fatalf("claimed %d deliveries, want 1", len(jobs))
+		}
+		verifies(t, jobs[0], e.Secret)
+		rot, err := h.svc.RotateWebhookEndpointSecret(h.ctx, h.p, e.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored := h.storedEndpoint(e.ID); stored.Secret != rot.Secret || stored.PreviousSecret != e.Secret {
+			t.Fatalf("after a rotation the secrets are stored as %q, %q: want the new and the old one in the clear", stored.Secret, stored.PreviousSecret)
+		}
+	})
 }
 
 // With a secret key, a user's TOTP secret is stored sealed, pending and

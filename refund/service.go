@@ -88,9 +88,15 @@ type Config struct {
 	Credentials Credentials
 	// Sealer seals processor account credentials and Connect builds their
 	// connectors; without them orders can only use Processor. Sealer also
-	// seals webhook and TOTP secrets (nil: they are stored in the clear).
+	// opens sealed webhook and TOTP secrets.
 	Sealer  Sealer
 	Connect Connect
+	// SealSecrets has new and rotated webhook and TOTP secrets stored
+	// sealed by Sealer, and lets SealSecrets seal the clear ones. It is
+	// off until every node runs a version that opens sealed secrets: an
+	// older node beside one that seals would sign with the sealed text.
+	// Off, secrets are written clear and sealed ones still open.
+	SealSecrets bool
 	// AuthFailureRate is how many failed API key authentications per
 	// second each client address (IPv6: each /64) may cause on this node
 	// once it has spent a burst of AuthFailureBurst; past it, a request

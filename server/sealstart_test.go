@@ -31,9 +31,11 @@ func storedEndpoint(t *testing.T, url, merchantID, id string) *refund.WebhookEnd
 }
 
 // TestSecretKey_StartSealsClearWebhookSecrets: a webhook secret a node
-// without the secret key stored in the clear is sealed when a node with
-// the key starts on the database (before it serves), and that node goes
-// on rotating it with the old secret kept for the overlap.
+// without the secret key stored in the clear stays so when a node with the
+// key but without SealSecrets starts (older nodes may still run beside
+// it), and is sealed when a node told to seal starts on the database
+// (before it serves), and that node goes on rotating it with the old
+// secret kept for the overlap.
 func TestSecretKey_StartSealsClearWebhookSecrets(t *testing.T) {
 	url := pgSchema(t, 0)
 	keyless := mustStart(t, onDB(url))
@@ -45,7 +47,11 @@ func TestSecretKey_StartSealsClearWebhookSecrets(t *testing.T) {
 	if got := storedEndpoint(t, url, keyless.mer.ID, id).Secret; got != secret {
 		t.Fatalf("a node without the key stored %q: want the secret as before", got)
 	}
-	keyed := mustStart(t, onDB(url), func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+	mustStart(t, onDB(url), func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+	if got := storedEndpoint(t, url, keyless.mer.ID, id).Secret; got != secret {
+		t.Fatalf("after a node with the key but without SealSecrets started the secret is stored as %q: want it left clear", got)
+	}
+	keyed := mustStart(t, onDB(url), func(c *server.Config) { c.SecretKey, c.SealSecrets = strings.Repeat("5f1d3c0a", 8), true })
 	stored := storedEndpoint(t, url, keyless.mer.ID, id).Secret
 	if !strings.HasPrefix(stored, "sealed:") || strings.Contains(stored, strings.TrimPrefix(secret, "whsec_")) {
 		t.Fatalf("after a node with the key started the secret is stored as %q: want it sealed", stored)

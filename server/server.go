@@ -120,6 +120,12 @@ type Config struct {
 	SecretKey             string
 	SecretKeyFile         string
 	PreviousSecretKeyFile string
+	// SealSecrets (REFUNDD_SEAL_SECRETS) has a node with the secret key
+	// store new and rotated webhook and TOTP secrets sealed, and Start
+	// seal the clear ones. Turned on once every node runs a version that
+	// opens them (an older one would sign with the sealed text); off, a
+	// node with the key still opens sealed ones and writes clear.
+	SealSecrets bool
 	// PublicURL is the base URL clients reach this node at, for URLs
 	// refundd writes into replies (UPayments' multivendor endpoint).
 	// Empty: the listen address. Never taken from a request's Host header,
@@ -277,7 +283,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	conns := &connector.Registry{Observe: s.Metrics.ObserveAccountCall}
 	s.Service, err = refund.NewService(refund.Config{Store: st, Processor: proc, NewID: cfg.NewID, Now: cfg.Now,
-		Sealer: sealer, Connect: conns.Connect,
+		Sealer: sealer, SealSecrets: cfg.SealSecrets, Connect: conns.Connect,
 		Log: cfg.Log, ProcessorTimeout: cfg.ProcessorTimeout, Lease: cfg.Lease, MaxInFlight: cfg.MaxInFlight, InFlightWait: cfg.InFlightWait,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, AuthFailureRate: cfg.AuthFailureRate, AuthFailureBurst: cfg.AuthFailureBurst, CheckTarget: webhook.CheckTarget(cfg.WebhookAllowPrivate),
 		Invoicer: invoicer, Credentials: credential.Argon2{}, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBackoff, ReviewPoll: cfg.ReviewPoll,
@@ -289,22 +295,6 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.Service.SyncClock(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: read the database's clock: %w", err)
-	}
-	// Secrets stored in the clear (before they were sealed, or by a node
-	// without the key) or under the previous key are sealed under the
-	// current one before the node serves; without a key, nothing changes.
-	// A row whose sealed secret does not open is left for its use to
-	// refuse (logged there too); the node still serves everything else.
-	n, err := s.Service.SealSecrets(ctx)
-	switch {
-	case errors.Is(err, refund.ErrSecretNotOpened):
-		cfg.Log.Error("some stored secrets do not open with this node's secret keys and were left as they are", "err", err)
-	case err != nil:
-		st.Close()
-		return nil, fmt.Errorf("server: seal the stored secrets under the secret key: %w", err)
-	}
-	if n > 0 {
-		cfg.Log.Info("sealed stored secrets under the current secret key", "rows", n)
 	}
 	s.Worker = worker.New(s.Service, worker.Config{Interval: cfg.WorkerInterval, Log: cfg.Log})
 	s.Webhooks = webhook.New(s.Service, webhook.Config{AllowPrivate: cfg.WebhookAllowPrivate, Schedule: cfg.WebhookSchedule,
@@ -385,6 +375,12 @@ func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 // Start listens on the configured address and serves in the background,
 // with the worker running unless disabled.
 func (s *Server) Start(ctx context.Context) error {
+	// Here, not in Open: commands that open the server without serving
+	// (processor rotate-key re-seals the credentials first) seal nothing
+	// they were not asked to.
+	if err := s.sealSecrets(ctx); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return err
@@ -431,6 +427,28 @@ func (s *Server) publicURL() string {
 		return strings.TrimSuffix(s.cfg.PublicURL, "/")
 	}
 	return s.URL()
+}
+
+// sealSecrets seals, with Config.SealSecrets, the secrets stored in the
+// clear (before they were sealed, or by a node that did not seal) or
+// under the previous key, before the node serves. A row whose sealed
+// secret does not open is left for its use to refuse (logged there too);
+// the node still serves everything else.
+func (s *Server) sealSecrets(ctx context.Context) error {
+	if !s.cfg.SealSecrets {
+		return nil
+	}
+	n, err := s.Service.SealSecrets(ctx)
+	switch {
+	case errors.Is(err, refund.ErrSecretNotOpened):
+		s.cfg.Log.Error("some stored secrets do not open with this node's secret keys and were left as they are", "err", err)
+	case err != nil:
+		return fmt.Errorf("server: seal the stored secrets under the secret key: %w", err)
+	}
+	if n > 0 {
+		s.cfg.Log.Info("sealed stored secrets under the current secret key", "rows", n)
+	}
+	return nil
 }
 
 // Handler is the server's whole HTTP surface (for in-process tests).

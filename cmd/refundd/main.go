@@ -66,7 +66,7 @@ Usage:
                          [--credential-env VAR | --credential-file FILE] [--option key=value ...] [--default]
   refundd processor list --db URL --merchant ID
   refundd processor remove --db URL --merchant ID NAME_OR_ID
-  refundd processor rotate-key --db URL --secret-key-file NEW --previous-secret-key-file OLD
+  refundd processor rotate-key --db URL --secret-key-file NEW --previous-secret-key-file OLD [--seal-secrets]
   refundd sandbox serve  [--addr HOST:PORT] [--db sqlite:PATH] [--latency-ms N] [--error-rate R] [--drop-rate R]
                          [--late-rate R --late-ms N] [--void=false] [--idempotent=false] [--notify-url URL --notify-secret S] [--anomaly-rate R]
   refundd refunds  import --url URL --key KEY FILE.csv [--out RESULT.csv] [--concurrency N]
@@ -80,6 +80,7 @@ Usage:
 Environment: REFUNDD_ADDR, REFUNDD_DB, REFUNDD_PROCESSOR (sandbox, or the URL of a sandbox service),
 REFUNDD_TOKEN_SECRET (--token-secret: signs Paylink partner tokens; the same on every node),
 REFUNDD_SECRET_KEY or REFUNDD_SECRET_KEY_FILE (--secret-key-file: seals processor credentials),
+REFUNDD_SEAL_SECRETS=true (--seal-secrets: seals webhook and TOTP secrets too, once every node runs this version),
 REFUNDD_RATE_LIMIT (--rate-limit), REFUNDD_LOG (--log), REFUNDD_METRICS_ALLOW (--metrics-allow),
 REFUNDD_PUBLIC_URL (--public-url), REFUNDD_ZATCA_KEY_FILE (--zatca-key-file),
 REFUNDD_PROCESSOR_WEBHOOK_SECRET (--processor-webhook-secret), REFUNDD_WEBHOOK_ALLOW_PRIVATE=true,
@@ -355,6 +356,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 		"32-byte key (hex or base64) that seals processor account credentials; or REFUNDD_SECRET_KEY")
 	fs.StringVar(&f.secretKey.previous, "previous-secret-key-file", "",
 		"the key before a rotation, to open credentials not yet re-sealed (refundd processor rotate-key)")
+	fs.BoolVar(&f.secretKey.seal, "seal-secrets", envBool("REFUNDD_SEAL_SECRETS"),
+		"with the secret key, store webhook and TOTP secrets sealed and seal the clear ones at start; turn it on once every node runs this version")
 	fs.StringVar(&f.zatcaKeyFile, "zatca-key-file", env("REFUNDD_ZATCA_KEY_FILE", ""),
 		"PEM ECDSA private key that signs invoices (ZATCA phase 2); default the published sandbox key")
 	fs.StringVar(&f.publicURL, "public-url", env("REFUNDD_PUBLIC_URL", ""),

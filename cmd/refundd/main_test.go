@@ -585,7 +585,7 @@ func TestCLI_HelpOfEveryCommand(t *testing.T) {
 	// The help lists the flags the command reads, and only those: user
 	// disable and totp shared reset-password's flag set, --password-env
 	// included, which they ignore.
-	for name, flags := range map[string][]string{"user disable": {"-db"}, "user enable": {"-db"}, "user totp": {"-code", "-db", "-secret-key-file"},
+	for name, flags := range map[string][]string{"user disable": {"-db"}, "user enable": {"-db"}, "user totp": {"-code", "-db", "-seal-secrets", "-secret-key-file"},
 		"user reset-password": {"-db", "-password-env"}} {
 		_, _, errOut := runCLI(t, append(strings.Fields(name), "--help")...)
 		var got []string

@@ -15,6 +15,8 @@ import (
 // processor credentials takes.
 type keyFlags struct {
 	file, previous string
+	// seal is --seal-secrets (server.Config.SealSecrets).
+	seal bool
 }
 
 func (k *keyFlags) config(cfg *server.Config) {
@@ -22,7 +24,7 @@ func (k *keyFlags) config(cfg *server.Config) {
 	if k.file != "" {
 		cfg.SecretKey = "" // the flag wins over the environment
 	}
-	cfg.SecretKeyFile, cfg.PreviousSecretKeyFile = k.file, k.previous
+	cfg.SecretKeyFile, cfg.PreviousSecretKeyFile, cfg.SealSecrets = k.file, k.previous, k.seal
 }
 
 func withKeyedService(ctx context.Context, db string, k keyFlags, fn func(*refund.Service) error) error {
@@ -142,6 +144,8 @@ func runProcessorRotateKey(ctx context.Context, args []string, stdout, stderr io
 	var k keyFlags
 	fs.StringVar(&k.file, "secret-key-file", "", "the new secret key")
 	fs.StringVar(&k.previous, "previous-secret-key-file", "", "the key the credentials are sealed with now")
+	fs.BoolVar(&k.seal, "seal-secrets", envBool("REFUNDD_SEAL_SECRETS"),
+		"after the credentials, re-seal webhook and TOTP secrets under the new key (and seal clear ones), as the nodes' --seal-secrets does")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -153,8 +157,9 @@ func runProcessorRotateKey(ctx context.Context, args []string, stdout, stderr io
 		if err != nil {
 			return err
 		}
-		// Webhook and TOTP secrets too, as a node with the new key would
-		// at its start.
+		// Webhook and TOTP secrets after the credentials, and only with
+		// --seal-secrets (nothing otherwise), as a node with the new key
+		// would at its start.
 		m, err := svc.SealSecrets(ctx)
 		if err != nil {
 			return err

@@ -86,7 +86,8 @@ func runUserChange(ctx context.Context, what string, args []string, stdout, stde
 		code = fs.String("code", "", "the six-digit code the user's authenticator app shows for the new secret: turns the second factor on")
 		// The nodes' key: the secret is stored sealed with it, and a
 		// sealed one waiting for its code opens only with it.
-		fs.StringVar(&k.file, "secret-key-file", env("REFUNDD_SECRET_KEY_FILE", ""), "the nodes' secret key (or REFUNDD_SECRET_KEY), which seals the TOTP secret")
+		fs.StringVar(&k.file, "secret-key-file", env("REFUNDD_SECRET_KEY_FILE", ""), "the nodes' secret key (or REFUNDD_SECRET_KEY), which opens a sealed TOTP secret")
+		fs.BoolVar(&k.seal, "seal-secrets", envBool("REFUNDD_SEAL_SECRETS"), "store the TOTP secret sealed with the key, as the nodes' --seal-secrets does")
 	}
 	if err := parseArgs(fs, args); err != nil {
 		return err
