@@ -278,6 +278,7 @@ var statusOf = map[string]int{
 	refund.EUnauthorized:              http.StatusUnauthorized,
 	refund.EForbidden:                 http.StatusForbidden,
 	refund.EProcessorUnavailable:      http.StatusServiceUnavailable,
+	refund.ESecretKeyUnavailable:      http.StatusServiceUnavailable,
 	ECodeMethodNotAllowed:             http.StatusMethodNotAllowed,
 	ECodeTooLarge:                     http.StatusRequestEntityTooLarge,
 	ECodeUnsupportedMedia:             http.StatusUnsupportedMediaType,

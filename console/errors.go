@@ -60,6 +60,7 @@ var replies = map[string]reply{
 	refund.EForbidden:                 {http.StatusForbidden, "error.forbidden", true},
 	refund.ERateLimited:               {http.StatusTooManyRequests, "error.rate_limited", false},
 	refund.EProcessorUnavailable:      {http.StatusServiceUnavailable, "error.processor_unavailable", false},
+	refund.ESecretKeyUnavailable:      {http.StatusServiceUnavailable, "error.secret_key_unavailable", false},
 	refund.EUnsupportedCurrency:       {http.StatusUnprocessableEntity, "error.unsupported_currency", true},
 	refund.EProcessorUnsupported:      {http.StatusUnprocessableEntity, "error.processor_unsupported", true},
 	codeCSRF:                          {http.StatusForbidden, "error.csrf_failed", false},

@@ -52,6 +52,12 @@ const (
 	// EDiscrepancyResolved: the discrepancy was resolved before; its first
 	// resolution (who, when, the note) stands.
 	EDiscrepancyResolved = "discrepancy_already_resolved"
+	// ESecretKeyUnavailable: a secret the request needs (a webhook signing
+	// secret, a TOTP secret) is sealed and this node cannot open it: it
+	// was started without the secret key, or not with the one that sealed
+	// it. The node's problem, not the caller's: another node, or this one
+	// once given the key, can serve it.
+	ESecretKeyUnavailable = "secret_key_unavailable"
 )
 
 // Error is the one error type of the domain. Anything that is not an *Error

@@ -76,19 +76,28 @@ func (s *Service) sealSecret(plain string, owner []byte) (string, error) {
 
 // openSecret is the secret a stored value holds. A clear one (written
 // before secrets were sealed, or by a node without the key) is itself;
-// it is sealed when a node with the key starts (SealSecrets).
+// it is sealed when a node that seals starts (SealSecrets). One this node
+// cannot open is ESecretKeyUnavailable (a 503, as a processor account
+// without the key answers), wrapping ErrNoSecretKey or ErrSecretNotOpened.
 func (s *Service) openSecret(stored string, owner []byte) (string, error) {
 	if !isSealed(stored) {
 		return stored, nil
 	}
 	if s.cfg.Sealer == nil {
-		return "", ErrNoSecretKey
+		return "", keyUnavailable(ErrNoSecretKey)
 	}
 	plain, err := s.cfg.Sealer.Open(strings.TrimPrefix(stored, sealedPrefix), owner)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrSecretNotOpened, err)
+		return "", keyUnavailable(fmt.Errorf("%w: %w", ErrSecretNotOpened, err))
 	}
 	return string(plain), nil
+}
+
+// keyUnavailable is err as callers are answered: ESecretKeyUnavailable,
+// its cause kept for errors.Is and the logs.
+func keyUnavailable(err error) error {
+	return fmt.Errorf("%w: %w", Errorf(ESecretKeyUnavailable, "",
+		"a secret this needs is sealed and this node cannot open it (it lacks the secret key that sealed it); try again later"), err)
 }
 
 // stale reports whether a stored secret is to be sealed again: clear, or

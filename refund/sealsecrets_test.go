@@ -592,8 +592,9 @@ func TestSealSecrets_TOTPClearSealedAtStartAndResealed(t *testing.T) {
 			t.Fatalf("sign-in after the secret was sealed: %v", err)
 		}
 
-		if _, _, _, err := h.svc.SignIn(h.ctx, "a@souq.example", sealPassword, h.code(secret)); !errors.Is(err, refund.ErrNoSecretKey) {
-			t.Fatalf("sign-in on a node without the key: %v; want ErrNoSecretKey", err)
+		if _, _, _, err := h.svc.SignIn(h.ctx, "a@souq.example", sealPassword, h.code(secret)); !errors.Is(err, refund.ErrNoSecretKey) ||
+			refund.ErrorCode(err) != refund.ESecretKeyUnavailable {
+			t.Fatalf("sign-in on a node without the key: %v; want ErrNoSecretKey, answered %s", err, refund.ESecretKeyUnavailable)
 		}
 
 		rotating := h.node(&instantProcessor{}, withCredentials(testKeyring(t, 2, 1)))
@@ -609,6 +610,42 @@ func TestSealSecrets_TOTPClearSealedAtStartAndResealed(t *testing.T) {
 		newOnly := h.node(&instantProcessor{}, withCredentials(testKeyring(t, 2)))
 		if err := h.signIn(newOnly, "a@souq.example", secret); err != nil {
 			t.Fatalf("sign-in on a node with the new key alone: %v", err)
+		}
+	})
+}
+
+// A node that cannot open a user's TOTP secret (no key, or not the one
+// that sealed it) answers ESecretKeyUnavailable whatever the password, so
+// the answer tells nothing about it, and never counts the attempt: the
+// user, signing in again and again there, is not locked out and signs in
+// on a node with the key. A rotation that must open the current secret
+// there answers the same.
+func TestSealSecrets_NodeThatCannotOpenDoesNotLockOut(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, withCredentials(testKeyring(t, 1)))
+		_, secret := h.totpUser(h.svc, "a@souq.example")
+		e, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/a")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, node := range map[string]*refund.Service{
+			"NoKey":    h.node(&instantProcessor{}, withCredentials(nil)),
+			"WrongKey": h.node(&instantProcessor{}, withCredentials(testKeyring(t, 2))),
+		} {
+			for i := range refund.MaxFailedSignIns + 2 {
+				for _, pw := range []string{sealPassword, "not the password at all"} {
+					_, _, _, err := node.SignIn(h.ctx, "a@souq.example", pw, h.code(secret))
+					if refund.ErrorCode(err) != refund.ESecretKeyUnavailable {
+						t.Fatalf("%s: sign-in %d with password %q: %v; want %s", name, i, pw, err, refund.ESecretKeyUnavailable)
+					}
+				}
+			}
+			if _, err := node.RotateWebhookEndpointSecret(h.ctx, h.p, e.ID, nil); refund.ErrorCode(err) != refund.ESecretKeyUnavailable {
+				t.Fatalf("%s: rotation keeping the sealed secret: %v; want %s", name, err, refund.ESecretKeyUnavailable)
+			}
+		}
+		if err := h.signIn(h.svc, "a@souq.example", secret); err != nil {
+			t.Fatalf("sign-in on the node with the key after the others refused: %v; want it signed in, not locked out", err)
 		}
 	})
 }

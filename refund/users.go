@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/mail"
 	"slices"
 	"strings"
@@ -399,6 +398,18 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 	if err != nil {
 		return "", nil, nil, err
 	}
+	var secret string
+	if u != nil && u.TOTPSecret != "" {
+		// A second factor this node cannot open is the node's problem:
+		// answered before the attempt is counted and its password
+		// checked, so it neither locks the user out nor tells whether the
+		// password was right (only that the account has a sealed factor,
+		// on a node missing its key). Never taken as the secret.
+		if secret, err = s.openSecret(u.TOTPSecret, userOwner(u, fieldTOTPSecret)); err != nil {
+			s.log.Error("console sign-in refused: the user's TOTP secret does not open on this node", "user", u.ID, "err", err)
+			return "", nil, nil, err
+		}
+	}
 	// Every attempt is counted before its password is checked, in one
 	// statement, so parallel attempts cannot check more than the limit
 	// allows; a successful one clears the count below. An address no
@@ -426,13 +437,6 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 	ok := s.cfg.Credentials.VerifyPassword(ctx, password, u.PasswordHash)
 	var step int64
 	if ok && u.TOTPSecret != "" {
-		// After the password, so a node without the key tells nobody
-		// more than a wrong password would; never taken as the secret.
-		secret, err := s.openSecret(u.TOTPSecret, userOwner(u, fieldTOTPSecret))
-		if err != nil {
-			s.log.Error("console sign-in refused: the user's TOTP secret does not open on this node", "user", u.ID, "err", err)
-			return "", nil, nil, fmt.Errorf("refund: user %s's TOTP secret: %w", u.ID, err)
-		}
 		step, ok = s.cfg.Credentials.VerifyTOTP(code, secret, now)
 	}
 	if !ok || u.Disabled {

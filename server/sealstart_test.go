@@ -123,3 +123,26 @@ func TestIdempotency_SecretRepliesNotStored(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretKey_RotationWithoutTheKey: a node without the secret key asked
+// to rotate a sealed secret keeping it for an overlap answers 503
+// secret_key_unavailable (the node's problem, as a processor account
+// there answers processor_unavailable), not 500; without an overlap it
+// rotates.
+func TestSecretKey_RotationWithoutTheKey(t *testing.T) {
+	url := pgSchema(t, 0)
+	keyed := mustStart(t, onDB(url), func(c *server.Config) { c.SecretKey, c.SealSecrets = strings.Repeat("5f1d3c0a", 8), true })
+	r := keyed.do("POST", "/v1/webhook_endpoints", keyed.key, map[string]any{"url": "https://hooks.example.com/a"})
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	keyless := mustStart(t, onDB(url))
+	path := "/v1/webhook_endpoints/" + r.str("id") + "/rotate_secret"
+	if rot := keyless.do("POST", path, keyed.key, map[string]any{"expire_previous_in": 60}); rot.status != http.StatusServiceUnavailable ||
+		rot.str("error", "code") != "secret_key_unavailable" {
+		t.Fatalf("rotation with an overlap on the node without the key: %d %s; want 503 secret_key_unavailable", rot.status, rot.raw)
+	}
+	if rot := keyless.do("POST", path, keyed.key, map[string]any{"expire_previous_in": 0}); rot.status != http.StatusOK {
+		t.Fatalf("rotation without an overlap on the node without the key: %d %s", rot.status, rot.raw)
+	}
+}
