@@ -319,31 +319,46 @@ func (s *Service) sealUsers(ctx context.Context, left func(err error, row string
 		if !s.stale(u.TOTPSecret) && !s.stale(u.TOTPPending) {
 			continue
 		}
-		sealed := false
+		sealed, err := s.sealUser(ctx, u.ID)
+		if err := left(err, "user "+u.ID); err != nil {
+			return n, err
+		}
+		n += sealed
+	}
+	return n, nil
+}
+
+// sealUser seals one user's TOTP secrets, read again in the write and
+// written alone, only if still as read (SealUserTOTP): the user's other
+// columns, which a disable or a password reset may change meanwhile on
+// another node, are never written from this read. updated_at and the
+// sessions are kept: nothing about the user changed.
+func (s *Service) sealUser(ctx context.Context, id string) (int, error) {
+	for range maxRotationReads {
+		n := 0
 		err := s.write(ctx, func(tx Tx) error {
-			sealed = false
-			u, err := tx.GetUser(ctx, u.ID)
+			n = 0
+			u, err := tx.GetUser(ctx, id)
 			if ErrorCode(err) == ENotFound {
 				return nil
 			} else if err != nil || !s.stale(u.TOTPSecret) && !s.stale(u.TOTPPending) {
 				return err
 			}
-			if u.TOTPSecret, err = s.reseal(u.TOTPSecret, userOwner(u, fieldTOTPSecret)); err != nil {
+			secret, err := s.reseal(u.TOTPSecret, userOwner(u, fieldTOTPSecret))
+			if err != nil {
 				return err
 			}
-			if u.TOTPPending, err = s.reseal(u.TOTPPending, userOwner(u, fieldTOTPPending)); err != nil {
+			pending, err := s.reseal(u.TOTPPending, userOwner(u, fieldTOTPPending))
+			if err != nil {
 				return err
 			}
-			sealed = true
-			// updated_at kept, sessions kept: nothing about the user changed.
-			return tx.UpdateUser(ctx, u)
+			n = 1
+			return tx.SealUserTOTP(ctx, u.ID, secret, pending, u.TOTPSecret, u.TOTPPending)
 		})
-		if err := left(err, "user "+u.ID); err != nil {
-			return n, err
+		if ErrorCode(err) == EConflict {
+			continue // changed meanwhile: look again
 		}
-		if sealed {
-			n++
-		}
+		return n, err
 	}
-	return n, nil
+	return 0, Errorf(EConflict, "", "the user's TOTP secrets kept changing while they were being sealed")
 }

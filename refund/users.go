@@ -97,6 +97,12 @@ type UserTx interface {
 	// UpdateUser writes Role, PasswordHash, TOTPSecret, TOTPPending,
 	// Disabled, FailedLogins, LockedUntil and UpdatedAt.
 	UpdateUser(ctx context.Context, u *User) error
+	// SealUserTOTP writes a user's TOTPSecret and TOTPPending, and nothing
+	// else, in place of wasSecret and wasPending: one guarded statement,
+	// EConflict when they are no longer so (changed or deleted meanwhile).
+	// Only they are written, so a change of anything else meanwhile (a
+	// disable, a password reset) stands.
+	SealUserTOTP(ctx context.Context, id, secret, pending, wasSecret, wasPending string) error
 	// ListUsers returns a merchant's users ("": every merchant's), oldest first.
 	ListUsers(ctx context.Context, merchantID string) ([]*User, error)
 	CreateConsoleSession(ctx context.Context, s *ConsoleSession) error

@@ -74,6 +74,17 @@ func (t *tx) UpdateUser(ctx context.Context, u *refund.User) error {
 	return err
 }
 
+// SealUserTOTP writes a user's TOTP secrets if they are still as read;
+// EConflict otherwise.
+func (t *tx) SealUserTOTP(ctx context.Context, id, secret, pending, wasSecret, wasPending string) error {
+	n, err := t.exec(ctx, "seal user totp", `UPDATE console_users SET totp_secret = ?, totp_pending = ?
+		WHERE id = ? AND totp_secret = ? AND totp_pending = ?`, secret, pending, id, wasSecret, wasPending)
+	if err == nil && n == 0 {
+		return refund.Errorf(refund.EConflict, "", "the user's TOTP secrets changed meanwhile")
+	}
+	return err
+}
+
 // ListUsers returns a merchant's users ("": all), oldest first.
 func (t *tx) ListUsers(ctx context.Context, merchantID string) ([]*refund.User, error) {
 	rows, err := t.q.QueryContext(ctx, `SELECT `+userColumns+` FROM console_users WHERE ? = '' OR merchant_id = ?

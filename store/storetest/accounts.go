@@ -419,6 +419,36 @@ var userTests = []test{
 			}
 		}
 	}},
+	// SealUserTOTP writes the two TOTP columns alone, and only while they
+	// are as read: a disable made since stands, and TOTP secrets changed
+	// since are not written over (EConflict).
+	{"SealUserTOTPGuarded", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		u := &refund.User{ID: f.id("usr"), MerchantID: m.ID, Email: f.id("u") + "@souq.example", Role: refund.RoleViewer,
+			PasswordHash: "x", TOTPSecret: "JBSWY3DPEHPK3PXP", TOTPPending: "KRSXG5DJNZTSA3DP", CreatedAt: t0, UpdatedAt: t0}
+		f.mustUpdate(func(tx refund.Tx) error { return tx.CreateUser(f.ctx, u) })
+		disabled := *u
+		disabled.Disabled, disabled.UpdatedAt = true, t0.Add(time.Minute)
+		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateUser(f.ctx, &disabled) })
+		if err := f.update(func(tx refund.Tx) error {
+			return tx.SealUserTOTP(f.ctx, u.ID, "sealed:a", "sealed:b", "JBSWY3DPEHPK3PXP", "other")
+		}); refund.ErrorCode(err) != refund.EConflict {
+			t.Fatalf("sealing over a changed pending secret: %v, want EConflict", err)
+		}
+		if err := f.update(func(tx refund.Tx) error {
+			return tx.SealUserTOTP(f.ctx, "usr_nobody", "sealed:a", "", "JBSWY3DPEHPK3PXP", "")
+		}); refund.ErrorCode(err) != refund.EConflict {
+			t.Fatalf("sealing a user that does not exist: %v, want EConflict", err)
+		}
+		f.mustUpdate(func(tx refund.Tx) error {
+			return tx.SealUserTOTP(f.ctx, u.ID, "sealed:a", "sealed:b", "JBSWY3DPEHPK3PXP", "KRSXG5DJNZTSA3DP")
+		})
+		var got *refund.User
+		f.mustView(func(tx refund.Tx) (err error) { got, err = tx.GetUser(f.ctx, u.ID); return err })
+		if got.TOTPSecret != "sealed:a" || got.TOTPPending != "sealed:b" || !got.Disabled || !got.UpdatedAt.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("after SealUserTOTP: %+v; want the sealed secrets, still disabled, updated_at kept", got)
+		}
+	}},
 	{"TOTPStepTakenOnce", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		u := &refund.User{ID: f.id("usr"), MerchantID: m.ID, Email: f.id("u") + "@souq.example", Role: refund.RoleViewer,
