@@ -43,11 +43,6 @@ type Claim struct {
 	// order still in flight, a concurrent change, the processor
 	// unavailable). Its answer is not kept: a retry must run again.
 	transient atomic.Bool
-	// secret: the answer shows a secret (a webhook signing secret, new or
-	// rotated). It is not kept, as it would lie in the key's row in the
-	// clear for IdempotencyTTL; the key is released, and a retry runs
-	// again and answers the same secret through objectID.
-	secret atomic.Bool
 	// The key's row: held means it is this request's (taken over in
 	// BeginIdempotent, or inserted by a committed write); unsure that a
 	// write carrying the insert failed in a way that may have committed,
@@ -330,7 +325,7 @@ func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply)
 	// (the statements too), or a retry would find the key still locked.
 	// ... and not as a write of the request itself (see write).
 	ctx = context.WithValue(context.WithoutCancel(ctx), claimKey{}, (*Claim)(nil))
-	keep := keepable(reply) && !c.transient.Load() && !c.secret.Load()
+	keep := keepable(reply) && !c.transient.Load()
 	if c.unsure || (!c.held && !keep) {
 		// Nothing of this request's to release (the row, if any, may be
 		// another's: its lease ends it), or nothing written and nothing
@@ -376,14 +371,6 @@ func noteTransient(ctx context.Context, err error) {
 		if c, _ := ctx.Value(claimKey{}).(*Claim); c != nil {
 			c.transient.Store(true)
 		}
-	}
-}
-
-// answersSecret marks ctx's claim: the request's answer shows a secret,
-// and is not kept (Claim.secret).
-func answersSecret(ctx context.Context, merchantID string) {
-	if c := claimFrom(ctx, merchantID); c != nil {
-		c.secret.Store(true)
 	}
 }
 

@@ -65,65 +65,6 @@ func TestSecretKey_StartSealsClearWebhookSecrets(t *testing.T) {
 	}
 }
 
-// TestIdempotency_SecretRepliesNotStored: an answer that shows a webhook
-// signing secret (an endpoint created, its secret rotated, the notify
-// secret rotated) is not stored with its Idempotency-Key, where it would
-// lie in the clear for a day: the key's row holds no secret, and a retry
-// runs again, finds what the first run did through the key, and answers
-// the same secret without creating or rotating anything twice. On both
-// a node that seals and one that does not.
-func TestIdempotency_SecretRepliesNotStored(t *testing.T) {
-	for name, opt := range map[string]serverOpt{
-		"Clear":  func(c *server.Config) {},
-		"Sealed": func(c *server.Config) { c.SecretKey, c.SealSecrets = strings.Repeat("5f1d3c0a", 8), true },
-	} {
-		t.Run(name, func(t *testing.T) {
-			s := mustStart(t, opt)
-			stored := func(key string) refund.Reply {
-				t.Helper()
-				ctx := context.Background()
-				var rec *refund.IdempotencyRecord
-				if err := s.Store.View(ctx, func(tx refund.Tx) (err error) {
-					rec, err = tx.GetIdempotency(ctx, s.mer.ID, key)
-					return err
-				}); err != nil {
-					t.Fatal(err)
-				}
-				return rec.Reply
-			}
-			twice := func(path, key string, body any, want int) {
-				t.Helper()
-				first := s.do("POST", path, s.key, body, "Idempotency-Key", key)
-				secret := first.str("secret")
-				if first.status != want || !strings.HasPrefix(secret, "whsec_") {
-					t.Fatalf("POST %s: %d %s", path, first.status, first.raw)
-				}
-				if got := stored(key); strings.Contains(string(got.Body), strings.TrimPrefix(secret, "whsec_")) {
-					t.Fatalf("POST %s: the key's row stores %s: want no secret", path, got.Body)
-				}
-				again := s.do("POST", path, s.key, body, "Idempotency-Key", key)
-				// Run again (not replayed), finding the first run's work.
-				if again.status != want || again.str("secret") != secret || again.str("id") != first.str("id") ||
-					again.header.Get("Idempotent-Replayed") != "" {
-					t.Fatalf("POST %s again: %d %s; want the first answer's secret %s", path, again.status, again.raw, secret)
-				}
-				if got := stored(key); strings.Contains(string(got.Body), strings.TrimPrefix(secret, "whsec_")) {
-					t.Fatalf("POST %s again: the key's row stores %s: want no secret", path, got.Body)
-				}
-			}
-			twice("/v1/webhook_endpoints", "create-1", map[string]any{"url": "https://hooks.example.com/a"}, http.StatusCreated)
-			list := s.do("GET", "/v1/webhook_endpoints", s.key, nil)
-			data, _ := list.body["data"].([]any)
-			if len(data) != 1 {
-				t.Fatalf("endpoints after a create and its retry: %s; want one", list.raw)
-			}
-			id := data[0].(map[string]any)["id"].(string)
-			twice("/v1/webhook_endpoints/"+id+"/rotate_secret", "rotate-1", map[string]any{"expire_previous_in": 60}, http.StatusOK)
-			twice("/v1/notify_secret", "notify-1", map[string]any{"expire_previous_in": 60}, http.StatusOK)
-		})
-	}
-}
-
 // TestSecretKey_RotationWithoutTheKey: a node without the secret key asked
 // to rotate a sealed secret keeping it for an overlap answers 503
 // secret_key_unavailable (the node's problem, as a processor account
