@@ -649,3 +649,27 @@ func TestSealSecrets_NodeThatCannotOpenDoesNotLockOut(t *testing.T) {
 		}
 	})
 }
+
+// A node that cannot open a user's TOTP secret tells that the account
+// exists (its answer differs from a wrong email's): that answer is
+// charged to the address as a failed sign-in is, so it cannot be asked
+// for at will. Without the charge every attempt answered it.
+func TestSealSecrets_NodeThatCannotOpenChargesTheAddress(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, withCredentials(testKeyring(t, 1)))
+		_, secret := h.totpUser(h.svc, "a@souq.example")
+		node := h.node(&instantProcessor{}, func(c *refund.Config) {
+			withCredentials(nil)(c)
+			c.AuthFailureRate, c.AuthFailureBurst = 1, 3
+		})
+		ctx := refund.WithRequest(h.ctx, refund.RequestInfo{IP: "203.0.113.9"})
+		for i := range 3 {
+			if _, _, _, err := node.SignIn(ctx, "a@souq.example", sealPassword, h.code(secret)); refund.ErrorCode(err) != refund.ESecretKeyUnavailable {
+				t.Fatalf("sign-in %d: %v; want %s", i, err, refund.ESecretKeyUnavailable)
+			}
+		}
+		if _, _, _, err := node.SignIn(ctx, "a@souq.example", sealPassword, h.code(secret)); refund.ErrorCode(err) != refund.ERateLimited {
+			t.Fatalf("sign-in past the address's budget: %v; want %s", err, refund.ERateLimited)
+		}
+	})
+}

@@ -412,6 +412,10 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 		// password was right (only that the account has a sealed factor,
 		// on a node missing its key). Never taken as the secret.
 		if secret, err = s.openSecret(u.TOTPSecret, userOwner(u, fieldTOTPSecret)); err != nil {
+			// Charged to the address as a failure is: the answer tells
+			// that the account exists, which must not be asked for at
+			// will.
+			s.sources.fail(source, s.cfg.Now())
 			s.log.Error("console sign-in refused: the user's TOTP secret does not open on this node", "user", u.ID, "err", err)
 			return "", nil, nil, err
 		}
