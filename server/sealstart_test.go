@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -85,5 +86,16 @@ func TestSecretKey_RotationWithoutTheKey(t *testing.T) {
 	}
 	if rot := keyless.do("POST", path, keyed.key, map[string]any{"expire_previous_in": 0}); rot.status != http.StatusOK {
 		t.Fatalf("rotation without an overlap on the node without the key: %d %s", rot.status, rot.raw)
+	}
+}
+
+// TestSecretKey_SealSecretsWithoutTheKeyRefused: --seal-secrets without a
+// secret key is refused at start, as --previous-secret-key-file alone is:
+// ignored, the operator who asked for sealed secrets would find them
+// stored in the clear.
+func TestSecretKey_SealSecretsWithoutTheKeyRefused(t *testing.T) {
+	_, err := server.Open(context.Background(), server.Config{DB: "sqlite:" + filepath.Join(t.TempDir(), "x.db"), SealSecrets: true})
+	if err == nil || !strings.Contains(err.Error(), "--seal-secrets needs the secret key") {
+		t.Fatalf("Open with --seal-secrets and no key: %v; want it refused", err)
 	}
 }

@@ -522,6 +522,11 @@ func keyring(cfg Config) (refund.Sealer, error) {
 		if cfg.PreviousSecretKeyFile != "" {
 			return nil, errors.New("server: --previous-secret-key-file needs the current key too")
 		}
+		if cfg.SealSecrets {
+			// Refused rather than ignored: the operator who asked for
+			// sealed secrets would find them stored in the clear.
+			return nil, errors.New("server: --seal-secrets needs the secret key (REFUNDD_SECRET_KEY or --secret-key-file)")
+		}
 		return nil, nil
 	}
 	var prev [][]byte
