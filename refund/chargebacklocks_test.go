@@ -124,28 +124,9 @@ func TestChargeback_TakesLocksInACancelsOrder(t *testing.T) {
 				_, cancelErr = svcs[1].CancelRefund(ctx, ps[1], r.ID)
 			}()
 			// Until the cancel waits for a row lock: the refund's, or,
-			// holding the refund, the order's.
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				var waits bool
-				if err := watch.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-					WHERE application_name = $1 AND wait_event_type = 'Lock')`, app).Scan(&waits); err != nil {
-					t.Error(err)
-					return
-				}
-				if waits {
-					return
-				}
-				select {
-				case <-canceled:
-					return // it never waited (it ran first): the checks below say more
-				case <-time.After(2 * time.Millisecond):
-				}
-				if time.Now().After(deadline) {
-					t.Error("the cancel never waited for a lock")
-					return
-				}
-			}
+			// holding the refund, the order's. One that never waited (it
+			// ran first) is for the checks below.
+			waitsForLock(t, watch, app, canceled)
 		})
 	}
 	a.during.Store(&during)
@@ -227,4 +208,33 @@ func TestChargeback_OwedLessThanTheRefundReturnedToPendingHolds(t *testing.T) {
 			t.Fatalf("refund of the 3000 left: %v %v", again, err)
 		}
 	})
+}
+
+// waitsForLock waits until a session of application app waits for a
+// lock (true) or done is closed (false), polling pg_stat_activity through
+// watch; after 30 s it reports an error and answers false.
+func waitsForLock(t *testing.T, watch *pgx.Conn, app string, done <-chan struct{}) bool {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waits bool
+		if err := watch.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE application_name = $1 AND wait_event_type = 'Lock')`, app).Scan(&waits); err != nil {
+			t.Error(err)
+			return false
+		}
+		if waits {
+			return true
+		}
+		select {
+		case <-done:
+			return false
+		case <-time.After(2 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("session %s neither finished nor waited for a lock", app)
+			return false
+		}
+	}
 }

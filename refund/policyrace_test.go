@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -106,27 +105,7 @@ func changeAtOnce(t *testing.T, setup, first, second func(context.Context, *refu
 			otherErr = second(ctx, svcs[1], ps[1])
 		}()
 		// Until the other change has committed, or waits for a lock.
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			var waits bool
-			if err := watch.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-				WHERE application_name = $1 AND wait_event_type = 'Lock')`, app).Scan(&waits); err != nil {
-				t.Error(err)
-				return
-			}
-			if waits {
-				return
-			}
-			select {
-			case <-changed:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				t.Error("the other change neither committed nor waited for a lock")
-				return
-			}
-		}
+		waitsForLock(t, watch, app, changed)
 	}
 	a.during.Store(&during)
 	if err := first(context.WithValue(ctx, policyChangeKey{}, true), svcs[0], ps[0]); err != nil {
