@@ -62,14 +62,30 @@ func TestRefundCost(t *testing.T) {
 			}
 			refundOnce(0) // caches warm: the key, the processor
 			cs := s.Store.(refund.CountingStore)
-			before := cs.Counts()
-			const n = 20
-			for i := 1; i <= n; i++ {
-				refundOnce(i)
+			// The counters are the store's, so work that is not the
+			// refunds' lands in them too: on PostgreSQL, other tests' key
+			// changes in the same database drop this node's cached key
+			// now and then (one bucket in 64 per change), and its next
+			// request reads the key again in a transaction of its own.
+			// Such work only adds, so the least of a few windows is what
+			// the refunds cost; a change that adds to every refund shows
+			// in every window.
+			const n, windows = 20, 3
+			var got bound
+			for w := range windows {
+				before := cs.Counts()
+				for i := 1; i <= n; i++ {
+					refundOnce(w*n + i)
+				}
+				after := cs.Counts()
+				win := bound{float64(after.Statements-before.Statements) / n, float64(after.RoundTrips-before.RoundTrips) / n,
+					float64(after.Transactions-before.Transactions) / n}
+				if w == 0 {
+					got = win
+				}
+				got = bound{min(got.statements, win.statements), min(got.roundTrips, win.roundTrips),
+					min(got.transactions, win.transactions)}
 			}
-			after := cs.Counts()
-			got := bound{float64(after.Statements-before.Statements) / n, float64(after.RoundTrips-before.RoundTrips) / n,
-				float64(after.Transactions-before.Transactions) / n}
 			t.Logf("per refund: %.1f statements, %.1f round trips, %.1f transactions", got.statements, got.roundTrips, got.transactions)
 			if got.statements > tc.max.statements || got.roundTrips > tc.max.roundTrips || got.transactions > tc.max.transactions {
 				t.Errorf("a refund costs %+v, more than %+v", got, tc.max)
