@@ -88,7 +88,7 @@ func (a *API) routes() []route {
 		{method: "GET", pattern: "/v1/orders", query: append([]string{"reference"}, pageQuery...), handler: a.listOrders},
 		{method: "GET", pattern: "/v1/orders/{id}", handler: a.getOrder},
 		{method: "POST", pattern: "/v1/refunds", creates: refund.ScopeRefundsWrite, handler: a.createRefund},
-		{method: "GET", pattern: "/v1/refunds", query: append([]string{"order_id", "status", "created_gte", "created_lt"}, pageQuery...), handler: a.listRefunds},
+		{method: "GET", pattern: "/v1/refunds", query: append([]string{"order_id", "status", "created_gte", "created_lt", "order"}, pageQuery...), handler: a.listRefunds},
 		{method: "GET", pattern: "/v1/refunds/{id}", handler: a.getRefund},
 		{method: "GET", pattern: "/v1/refunds/{id}/transitions", query: pageQuery, handler: a.listTransitions},
 		// A decision is no creation, but a retry after a lost reply must

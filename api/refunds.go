@@ -230,6 +230,13 @@ func refundFilter(r *http.Request) (refund.RefundFilter, error) {
 	if f.Limit, f.Cursor, err = queryPage(r, "re"); err != nil {
 		return f, err
 	}
+	switch q.Get("order") {
+	case "", "newest":
+	case "oldest":
+		f.OldestFirst = true
+	default:
+		return f, refund.Errorf(refund.EInvalidRequest, "order", "order must be newest or oldest")
+	}
 	if f.CreatedAfter, err = queryTime(r, "created_gte"); err != nil {
 		return f, err
 	}

@@ -413,6 +413,7 @@ func TestRefunds_ReadCancelSyncList(t *testing.T) {
 		{name: "All", params: client.ListRefundsParams{}, want: []string{queued.ID, done.ID}},
 		{name: "ByStatus", params: client.ListRefundsParams{Status: client.StatusCanceled}, want: []string{queued.ID}},
 		{name: "ByOrder", params: client.ListRefundsParams{OrderID: o.ID, Limit: 1}, want: []string{queued.ID, done.ID}},
+		{name: "OldestFirst", params: client.ListRefundsParams{OldestFirst: true, Limit: 1}, want: []string{done.ID, queued.ID}},
 		{name: "CreatedBefore", params: client.ListRefundsParams{CreatedBefore: start.Add(time.Minute)}, want: []string{done.ID}},
 		{name: "CreatedAfter", params: client.ListRefundsParams{CreatedAfter: start.Add(time.Hour)}, want: []string{queued.ID}},
 		{name: "Empty", params: client.ListRefundsParams{CreatedAfter: start.Add(48 * time.Hour)}, want: nil},

@@ -131,8 +131,12 @@ type ListRefundsParams struct {
 	Status        RefundStatus
 	CreatedAfter  time.Time // inclusive (created_gte); zero: unbounded
 	CreatedBefore time.Time // exclusive (created_lt); zero: unbounded
-	Limit         int       // page size, 1-100 (server default 10)
-	Cursor        string
+	// OldestFirst lists in the order the refunds were asked for
+	// (order=oldest): a queue of refunds waiting for approval is worked
+	// so, as the oldest expire first. Newest first otherwise.
+	OldestFirst bool
+	Limit       int // page size, 1-100 (server default 10)
+	Cursor      string
 }
 
 // CreateRefund reserves and submits a refund (POST /v1/refunds). The reply
@@ -249,13 +253,17 @@ func (c *Client) RefundTransitions(ctx context.Context, id string) ([]Transition
 	return out, nil
 }
 
-// ListRefunds returns one page of refunds, newest first (GET /v1/refunds).
+// ListRefunds returns one page of refunds, newest first unless
+// p.OldestFirst (GET /v1/refunds).
 func (c *Client) ListRefunds(ctx context.Context, p ListRefundsParams) (*Page[Refund], error) {
 	q := url.Values{}
 	setString(q, "order_id", p.OrderID)
 	setString(q, "status", string(p.Status))
 	setTime(q, "created_gte", p.CreatedAfter)
 	setTime(q, "created_lt", p.CreatedBefore)
+	if p.OldestFirst {
+		q.Set("order", "oldest")
+	}
 	setInt(q, "limit", p.Limit)
 	setString(q, "cursor", p.Cursor)
 	var page Page[Refund]
@@ -265,7 +273,7 @@ func (c *Client) ListRefunds(ctx context.Context, p ListRefundsParams) (*Page[Re
 	return &page, nil
 }
 
-// AllRefunds iterates over every refund matching p, newest first, fetching
+// AllRefunds iterates over every refund matching p, in p's order, fetching
 // pages of p.Limit as it goes. It stops at the first error, which it
 // yields.
 func (c *Client) AllRefunds(ctx context.Context, p ListRefundsParams) iter.Seq2[*Refund, error] {

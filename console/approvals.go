@@ -22,9 +22,9 @@ type approvalsView struct {
 	base
 	Approvals []approval
 	CanDecide bool // the session carries refunds:approve
-	// Older is the cursor of the next page: more wait than a page holds,
-	// and the oldest, the first to expire, are on the last.
-	Older string
+	// Next is the cursor of the next page: more wait than a page holds.
+	// The queue runs oldest first: those expire first.
+	Next string
 }
 
 // approvals is the queue of refunds waiting for a second person, with each
@@ -32,14 +32,14 @@ type approvalsView struct {
 // may decide, never on their own refunds.
 func (c *Console) approvals(w http.ResponseWriter, r *http.Request, s *session) {
 	page, err := c.svc.ListRefunds(r.Context(), s.principal, refund.RefundFilter{Status: refund.StatusRequiresApproval, Limit: refund.MaxPageSize,
-		Cursor: r.URL.Query().Get("cursor")})
+		OldestFirst: true, Cursor: r.URL.Query().Get("cursor")})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
 	v := approvalsView{base: c.base(r, s, "approvals", "approvals.title"), CanDecide: s.principal.Has(refund.ScopeRefundsApprove)}
 	if page.HasMore {
-		v.Older = page.NextCursor
+		v.Next = page.NextCursor
 	}
 	if id, ok := map[string]string{"approved": "approvals.notice.approved", "rejected": "approvals.notice.rejected"}[r.URL.Query().Get("m")]; ok {
 		v.Notice = v.loc.S(id)

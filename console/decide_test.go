@@ -188,10 +188,11 @@ func TestResolve_HistoryNamesWhoResolved(t *testing.T) {
 }
 
 // TestApprovals_QueueReachesEveryWaitingRefund: with more refunds waiting
-// than a page holds, the queue offers the older ones on the next page.
-// It listed the newest MaxPageSize only: the oldest, the first to run out
-// of time, were never offered to an approver there and expired, their
-// customers unpaid, while the overview counted them as waiting.
+// than a page holds, the queue offers the rest on the next page, the
+// oldest (the first to run out of time) on the first. It listed the
+// newest MaxPageSize only: the oldest were never offered to an approver
+// there and expired, their customers unpaid, while the overview counted
+// them as waiting; then it put them on the last page.
 func TestApprovals_QueueReachesEveryWaitingRefund(t *testing.T) {
 	t.Parallel()
 	e := mustStart(t, false)
@@ -215,11 +216,15 @@ func TestApprovals_QueueReachesEveryWaitingRefund(t *testing.T) {
 		if p.status != http.StatusOK {
 			t.Fatalf("%s: %d", path, p.status)
 		}
-		for _, m := range regexp.MustCompile(`data-approval="([^"]+)"`).FindAllStringSubmatch(p.body, -1) {
+		offered := regexp.MustCompile(`data-approval="([^"]+)"`).FindAllStringSubmatch(p.body, -1)
+		if pages == 0 && (len(offered) != refund.MaxPageSize || offered[0][1] != ids[0]) {
+			t.Fatalf("the first page offers %d refunds, first %v; want %d, the oldest (%s) first", len(offered), offered[:min(1, len(offered))], refund.MaxPageSize, ids[0])
+		}
+		for _, m := range offered {
 			shown[m[1]] = true
 		}
 		path = ""
-		if m := regexp.MustCompile(`<a href="([^"]*)" id="older"`).FindStringSubmatch(p.body); m != nil {
+		if m := regexp.MustCompile(`<a href="([^"]*)" id="next"`).FindStringSubmatch(p.body); m != nil {
 			path = html.UnescapeString(m[1])
 		}
 	}

@@ -329,8 +329,13 @@ type RefundFilter struct {
 	MaxAmount     int64     // minor units, inclusive; 0 unbounded
 	CreatedAfter  time.Time // inclusive, zero = unbounded
 	CreatedBefore time.Time // exclusive, zero = unbounded
-	Cursor        string
-	Limit         int
+	// OldestFirst lists in the order the refunds were asked for (ids are
+	// UUIDv7), the Cursor's page continuing after it; otherwise newest
+	// first, continuing below it. An approvals queue is worked oldest
+	// first: those are the first to expire.
+	OldestFirst bool
+	Cursor      string
+	Limit       int
 }
 
 // SucceededFilter asks which of a merchant's refunds succeeded in [From,

@@ -75,6 +75,7 @@ func TestBadInput(t *testing.T) {
 		{"Refund/LongIdempotencyKey", "POST", "/v1/refunds", `{"order_id":"` + orderID + `","amount":1}`, []string{"Idempotency-Key", long}, 400, "invalid_request", "Idempotency-Key"},
 		{"Refund/UnknownOrder", "POST", "/v1/refunds", `{"order_id":"ord_missing","amount":1}`, nil, 404, "order_not_found", ""},
 		{"Refunds/BadStatus", "GET", "/v1/refunds?status=done", nil, nil, 400, "invalid_request", "status"},
+		{"Refunds/BadOrder", "GET", "/v1/refunds?order=asc", nil, nil, 400, "invalid_request", "order"},
 		{"Refunds/BadTime", "GET", "/v1/refunds?created_gte=yesterday", nil, nil, 400, "invalid_request", "created_gte"},
 		{"Refunds/SignedUnixTime", "GET", "/v1/refunds?created_gte=%2B1767225600", nil, nil, 400, "invalid_request", "created_gte"},
 		{"Refunds/LongUnixTime", "GET", "/v1/refunds?created_lt=1234567890123", nil, nil, 400, "invalid_request", "created_lt"},

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -324,27 +325,38 @@ func TestListPagination(t *testing.T) {
 			t.Fatal(r.raw)
 		}
 	}
-	seen := map[string]bool{}
-	cursor := ""
-	for page := 0; ; page++ {
-		path := "/v1/refunds?limit=2&order_id=" + orderID
-		if cursor != "" {
-			path += "&cursor=" + cursor
-		}
-		r := s.do("GET", path, s.key, nil)
-		for _, d := range r.get("data").([]any) {
-			seen[d.(map[string]any)["id"].(string)] = true
-		}
-		if r.get("has_more") != true {
-			break
-		}
-		cursor = r.str("next_cursor")
-		if page > 5 {
-			t.Fatal("pagination does not end")
+	// Every refund once, newest first or, with order=oldest, in the
+	// order they were asked for (an approvals queue).
+	walk := func(order string) []string {
+		var seen []string
+		cursor := ""
+		for page := 0; ; page++ {
+			path := "/v1/refunds?limit=2&order_id=" + orderID + order
+			if cursor != "" {
+				path += "&cursor=" + cursor
+			}
+			r := s.do("GET", path, s.key, nil)
+			for _, d := range r.get("data").([]any) {
+				seen = append(seen, d.(map[string]any)["id"].(string))
+			}
+			if r.get("has_more") != true {
+				return seen
+			}
+			cursor = r.str("next_cursor")
+			if page > 5 {
+				t.Fatal("pagination does not end")
+			}
 		}
 	}
-	if len(seen) != 5 {
-		t.Fatalf("paged through %d refunds, want 5", len(seen))
+	newest, oldest := walk(""), walk("&order=oldest")
+	if len(newest) != 5 || !slices.IsSortedFunc(newest, func(a, b string) int { return strings.Compare(b, a) }) {
+		t.Fatalf("paged through %v, want 5 refunds newest first", newest)
+	}
+	if slices.Reverse(oldest); !slices.Equal(oldest, newest) {
+		t.Fatalf("order=oldest paged through %v, want %v reversed", oldest, newest)
+	}
+	if r := s.do("GET", "/v1/refunds?order=newest&limit=1", s.key, nil); r.status != 200 || !strings.Contains(r.raw, newest[0]) {
+		t.Fatalf("order=newest: %d %s", r.status, r.raw)
 	}
 	if r := s.do("GET", "/v1/refunds?status=succeeded&limit=100", s.key, nil); len(r.get("data").([]any)) != 5 {
 		t.Fatal(r.raw)

@@ -221,10 +221,14 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 	if !f.CreatedBefore.IsZero() {
 		where = append(where, "created_at < "+p.add(f.CreatedBefore))
 	}
-	if f.Cursor != "" {
-		where = append(where, "id < "+p.add(f.Cursor))
+	cmp, order := "<", "DESC"
+	if f.OldestFirst {
+		cmp, order = ">", "ASC"
 	}
-	query := `SELECT ` + refundSelect + ` FROM refunds` + whereClause(where) + ` ORDER BY id DESC LIMIT ` + p.add(limit(f.Limit))
+	if f.Cursor != "" {
+		where = append(where, "id "+cmp+" "+p.add(f.Cursor))
+	}
+	query := `SELECT ` + refundSelect + ` FROM refunds` + whereClause(where) + ` ORDER BY id ` + order + ` LIMIT ` + p.add(limit(f.Limit))
 	return queryAll(ctx, t, "list refunds", query, scanRefund, p...)
 }
 

@@ -152,11 +152,15 @@ func (t *tx) ListRefunds(ctx context.Context, f refund.RefundFilter) ([]*refund.
 	if !f.CreatedBefore.IsZero() {
 		add("created_at < ?", boundNanos(f.CreatedBefore))
 	}
+	cmp, order := "<", "DESC"
+	if f.OldestFirst {
+		cmp, order = ">", "ASC"
+	}
 	if f.Cursor != "" {
-		add("id < ?", f.Cursor)
+		add("id "+cmp+" ?", f.Cursor)
 	}
 	return t.queryRefunds(ctx, "list refunds", `SELECT `+refundSelect+` FROM refunds`+whereClause(where)+
-		` ORDER BY id DESC`+limitSQL(limit(f.Limit), 0), args...)
+		` ORDER BY id `+order+limitSQL(limit(f.Limit), 0), args...)
 }
 
 // LockOrderRefunds returns the order's refunds in statuses, oldest first.

@@ -119,25 +119,31 @@ var listTests = []test{
 		}
 
 		// Walk the refunds three at a time, newest first, each page
-		// starting below the last id of the one before.
-		var pages [][]string
-		for cursor := ""; ; {
-			rs := f.listRefunds(refund.RefundFilter{MerchantID: m.ID, Cursor: cursor, Limit: 3})
-			if len(rs) == 0 {
-				break
+		// starting below the last id of the one before; and oldest first
+		// (an approvals queue), each page after it.
+		walk := func(oldest bool) [][]string {
+			var pages [][]string
+			for cursor := ""; ; {
+				rs := f.listRefunds(refund.RefundFilter{MerchantID: m.ID, OldestFirst: oldest, Cursor: cursor, Limit: 3})
+				if len(rs) == 0 {
+					return pages
+				}
+				var page []string
+				for _, r := range rs {
+					page = append(page, r.ID)
+				}
+				pages = append(pages, page)
+				cursor = page[len(page)-1]
 			}
-			var page []string
-			for _, r := range rs {
-				page = append(page, r.ID)
-			}
-			pages = append(pages, page)
-			cursor = page[len(page)-1]
 		}
-		wantSame(t, "refund pages", pages, [][]string{
+		wantSame(t, "refund pages", walk(false), [][]string{
 			{refunds[6], refunds[5], refunds[4]}, {refunds[3], refunds[2], refunds[1]}, {refunds[0]},
 		})
+		wantSame(t, "refund pages oldest first", walk(true), [][]string{
+			{refunds[0], refunds[1], refunds[2]}, {refunds[3], refunds[4], refunds[5]}, {refunds[6]},
+		})
 
-		pages = nil
+		var pages [][]string
 		for cursor := ""; ; {
 			page := orderIDs(f.listOrders(refund.OrderFilter{MerchantID: m.ID, Cursor: cursor, Limit: 2}))
 			if len(page) == 0 {
