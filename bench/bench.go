@@ -451,15 +451,18 @@ func (r *run) one(ctx context.Context, intended time.Time, record bool) {
 }
 
 // drive sends load for d: closed loop with Clients workers, or open loop
-// at Rate.
+// at Rate. Sending stops after d; the requests sent by then are answered
+// and counted (the client's timeout bounds them). Cancelled at d, they
+// counted neither their refunds nor their latency though the server did
+// the work, and a short run on a busy machine could count none at all.
 func (r *run) drive(ctx context.Context, d time.Duration, record bool) {
-	ctx, cancel := context.WithTimeout(ctx, d)
+	sending, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var wg sync.WaitGroup
 	if r.cfg.Rate <= 0 {
 		for range r.cfg.Clients {
 			wg.Go(func() {
-				for ctx.Err() == nil {
+				for sending.Err() == nil {
 					r.one(ctx, time.Now(), record)
 				}
 			})
@@ -475,13 +478,13 @@ func (r *run) drive(ctx context.Context, d time.Duration, record bool) {
 		due := start.Add(time.Duration(i) * interval)
 		if w := time.Until(due); w > 0 {
 			select {
-			case <-ctx.Done():
+			case <-sending.Done():
 				wg.Wait()
 				return
 			case <-time.After(w):
 			}
 		}
-		if ctx.Err() != nil {
+		if sending.Err() != nil {
 			break
 		}
 		wg.Go(func() { r.one(ctx, due, record) })
