@@ -177,9 +177,11 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 // waiting for approval (sent by someone else). Its amount is reserved, so
 // the word applies as any answer does: left unsent, the worker would send
 // it again (a processor without deduplication pays it twice), and a
-// rejection, an expiry or a cancel would release money that has left. One
-// executed before a second person approved it is listed as well
-// (executed_not_recorded): the control was passed by.
+// rejection, an expiry or a cancel would release money that has left. It
+// is listed as well (executed_not_recorded): executed before a second
+// person approved it, the control was passed by; pending, a "not
+// executed" answer the retries rely on was wrong, or something other
+// than refundd's worker sent it, which someone must find out.
 func (s *Service) executedUnsent(ctx context.Context, tx Tx, r *Refund, res processor.Result) (*Refund, error) {
 	now := s.now()
 	from := r.Status
@@ -194,11 +196,15 @@ func (s *Service) executedUnsent(ctx context.Context, tx Tx, r *Refund, res proc
 		return nil, err
 	}
 	out, err := s.apply(ctx, tx, r.ID, r.Version, res, nil, "notification")
-	if err != nil || from != StatusRequiresApproval {
+	if err != nil {
 		return out, err
 	}
-	return out, s.listRefund(ctx, tx, out, DiscrepancyExecutedNotRecorded, fmt.Sprintf(
-		"the processor reports it executed (%s) while it waited for a second person's approval", saidBy(res)), now)
+	detail := fmt.Sprintf("the processor reports it executed (%s) while refundd held it unsent, pending: "+
+		"an earlier \"not executed\" answer was wrong, or something other than refundd sent it", saidBy(res))
+	if from == StatusRequiresApproval {
+		detail = fmt.Sprintf("the processor reports it executed (%s) while it waited for a second person's approval", saidBy(res))
+	}
+	return out, s.listRefund(ctx, tx, out, DiscrepancyExecutedNotRecorded, detail, now)
 }
 
 func (s *Service) notifyOrder(ctx context.Context, n Notification) (NotificationOutcome, error) {

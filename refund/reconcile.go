@@ -492,7 +492,7 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 			return res, err
 		}
 		res.Corrected, res.BookStatus = cur.Status == StatusSucceeded, string(cur.Status)
-		res.Flagged = r.Status == StatusRequiresApproval // listed by executedUnsent
+		res.Flagged = true // listed by executedUnsent
 		res.Detail = fmt.Sprintf("the report shows it paid, refundd had it %s, not sent; recorded as succeeded", r.Status)
 		return res, nil
 	case st == processor.Approved && r.Status == StatusFailed:

@@ -442,7 +442,7 @@ func TestReconcile_PaidBeforeSent(t *testing.T) {
 			approval bool
 			flagged  int
 		}{
-			{"Pending", false, 0},
+			{"Pending", false, 1},
 			{"RequiresApproval", true, 1},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
