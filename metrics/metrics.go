@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/refund"
 )
@@ -267,7 +268,8 @@ func (c *stats) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range st.Refunds {
 		ch <- prometheus.MustNewConstMetric(refundsDesc, prometheus.GaugeValue, float64(r.Count),
 			r.Surface, string(r.Status), r.FailureCode, r.Currency)
-		amounts[[3]string{r.Surface, string(r.Status), r.Currency}] += r.Amount
+		k := [3]string{r.Surface, string(r.Status), r.Currency}
+		amounts[k] = money.AddCapped(amounts[k], r.Amount) // failure codes' sums, capped as the store caps each
 	}
 	for k, v := range amounts {
 		ch <- prometheus.MustNewConstMetric(refundAmountDesc, prometheus.GaugeValue, float64(v), k[0], k[1], k[2])

@@ -246,6 +246,18 @@ func Add(a, b int64) (int64, bool) {
 	return a + b, true
 }
 
+// AddCapped returns a + b for non-negative amounts, or math.MaxInt64 when
+// the sum does not fit: a total that is only shown (a gauge, an overview)
+// of amounts each in range must still be read, and "at least the largest
+// amount" says more than an error or a wrapped, negative sum. Money that
+// moves is added with Add, which refuses instead.
+func AddCapped(a, b int64) int64 {
+	if s, ok := Add(max(a, 0), max(b, 0)); ok {
+		return s
+	}
+	return math.MaxInt64
+}
+
 // Allocate spreads amount over parts in proportion to left (what each can
 // still take), never giving a part more than its left: each gets the floor
 // of its share, and the units left over go one each to the largest

@@ -352,6 +352,24 @@ func TestFormatRoundTrip(t *testing.T) {
 	}
 }
 
+func TestAddCapped(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		a, b, want int64
+	}{
+		{"OK", 1005, 995, 2000},
+		{"Largest", math.MaxInt64 - 1, 1, math.MaxInt64},
+		{"BeyondInt64", math.MaxInt64, 1, math.MaxInt64},
+		{"BothLargest", math.MaxInt64, math.MaxInt64, math.MaxInt64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := money.AddCapped(tc.a, tc.b); got != tc.want {
+				t.Fatalf("AddCapped(%d, %d) = %d, want %d", tc.a, tc.b, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestParseRate(t *testing.T) {
 	tests := []struct {
 		name string

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/refundd/refundd/money"
 )
 
 // SummaryBucket counts a merchant's refunds of one local day, status,
@@ -49,7 +51,7 @@ func (f *Figures) add(b SummaryBucket) {
 	if f.Amounts[b.Currency] == nil {
 		f.Amounts[b.Currency] = map[Status]int64{}
 	}
-	f.Amounts[b.Currency][b.Status] += b.Amount
+	f.Amounts[b.Currency][b.Status] = money.AddCapped(f.Amounts[b.Currency][b.Status], b.Amount)
 }
 
 // Currencies lists the figures' currencies, sorted.

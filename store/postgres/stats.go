@@ -15,9 +15,9 @@ import (
 func (t *tx) Stats(ctx context.Context) (*refund.Stats, error) {
 	st := &refund.Stats{}
 	b := &pgx.Batch{}
-	// COLLATE "C" sorts the groups in byte order, as SQLite does; sum() of
-	// a BIGINT is NUMERIC in PostgreSQL, cast back to the int64 it is.
-	b.Queue(`SELECT surface, status, failure_code, currency, count(*), sum(amount)::BIGINT
+	// COLLATE "C" sorts the groups in byte order, as SQLite does; the
+	// amounts' sum is capped at the largest int64 (sumAmount).
+	b.Queue(`SELECT surface, status, failure_code, currency, count(*), ` + sumAmount + `
 		FROM refunds GROUP BY surface, status, failure_code, currency
 		ORDER BY surface COLLATE "C", status COLLATE "C", failure_code COLLATE "C", currency COLLATE "C"`).Query(func(rows pgx.Rows) error {
 		var err error

@@ -10,6 +10,12 @@ import (
 	"github.com/refundd/refundd/refund"
 )
 
+// sumAmount is sum(amount) as an int64, capped at the largest one as
+// money.AddCapped caps a shown total: sum() of a BIGINT is NUMERIC, and
+// cast past an int64 it fails the query (every scrape of /metrics, a
+// merchant's overview) for a few refunds of the largest orders.
+const sumAmount = `LEAST(sum(amount), 9223372036854775807)::BIGINT`
+
 // RefundSummary groups the merchant's refunds since since by local day,
 // status, currency and failure code, and counts its open refunds.
 func (t *tx) RefundSummary(ctx context.Context, merchantID string, since time.Time, offset time.Duration) (*refund.RefundSummary, error) {
@@ -18,7 +24,7 @@ func (t *tx) RefundSummary(ctx context.Context, merchantID string, since time.Ti
 	// the session's time zone plays no part.
 	buckets, err := queryAll(ctx, t, "refund summary", `SELECT
 		(date_trunc('day', (created_at AT TIME ZONE 'UTC') + make_interval(secs => $1)) - make_interval(secs => $1)) AT TIME ZONE 'UTC',
-		status, currency, failure_code, count(*), sum(amount)::bigint
+		status, currency, failure_code, count(*), `+sumAmount+`
 		FROM refunds WHERE merchant_id = $2 AND created_at >= $3 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
 		func(r scanner) (refund.SummaryBucket, error) {
 			var b refund.SummaryBucket

@@ -3,13 +3,30 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"math"
 
+	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/refund"
 )
 
+// sumAmount sums the amount column in two halves, its high and low 32
+// bits: SQLite's sum() fails with "integer overflow" past an int64, and
+// refunds of a few orders of the largest amount would then fail every
+// scrape of /metrics (or a merchant's overview). joinSum puts it together.
+const sumAmount = `sum(amount >> 32), sum(amount & 4294967295)`
+
+// joinSum is the sum of sumAmount's halves, capped at the largest int64
+// as money.AddCapped caps a shown total.
+func joinSum(hi, lo int64) int64 {
+	if hi >= 1<<31 {
+		return math.MaxInt64
+	}
+	return money.AddCapped(hi<<32, lo)
+}
+
 func (t *tx) Stats(ctx context.Context) (*refund.Stats, error) {
 	st := &refund.Stats{}
-	rows, err := t.q.QueryContext(ctx, `SELECT surface, status, failure_code, currency, count(*), sum(amount)
+	rows, err := t.q.QueryContext(ctx, `SELECT surface, status, failure_code, currency, count(*), `+sumAmount+`
 		FROM refunds GROUP BY surface, status, failure_code, currency ORDER BY 1, 2, 3, 4`)
 	if err != nil {
 		return nil, wrap("stats", err)
@@ -17,9 +34,11 @@ func (t *tx) Stats(ctx context.Context) (*refund.Stats, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var c refund.RefundCount
-		if err := rows.Scan(&c.Surface, &c.Status, &c.FailureCode, &c.Currency, &c.Count, &c.Amount); err != nil {
+		var hi, lo int64
+		if err := rows.Scan(&c.Surface, &c.Status, &c.FailureCode, &c.Currency, &c.Count, &hi, &lo); err != nil {
 			return nil, wrap("stats", err)
 		}
+		c.Amount = joinSum(hi, lo)
 		st.Refunds = append(st.Refunds, c)
 		switch c.Status {
 		case refund.StatusPending:

@@ -15,7 +15,7 @@ const nanosPerDay = int64(24 * time.Hour)
 // status, currency and failure code, and counts its open refunds.
 func (t *tx) RefundSummary(ctx context.Context, merchantID string, since time.Time, offset time.Duration) (*refund.RefundSummary, error) {
 	sum := &refund.RefundSummary{Open: map[refund.Status]int64{}}
-	rows, err := t.q.QueryContext(ctx, `SELECT ((created_at + ?1) / ?2) * ?2 - ?1, status, currency, failure_code, count(*), sum(amount)
+	rows, err := t.q.QueryContext(ctx, `SELECT ((created_at + ?1) / ?2) * ?2 - ?1, status, currency, failure_code, count(*), `+sumAmount+`
 		FROM refunds WHERE merchant_id = ?3 AND created_at >= ?4 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
 		int64(offset), nanosPerDay, merchantID, nanos(since))
 	if err != nil {
@@ -23,11 +23,12 @@ func (t *tx) RefundSummary(ctx context.Context, merchantID string, since time.Ti
 	}
 	for rows.Next() {
 		var b refund.SummaryBucket
-		var day int64
-		if err := rows.Scan(&day, &b.Status, &b.Currency, &b.FailureCode, &b.Count, &b.Amount); err != nil {
+		var day, hi, lo int64
+		if err := rows.Scan(&day, &b.Status, &b.Currency, &b.FailureCode, &b.Count, &hi, &lo); err != nil {
 			rows.Close()
 			return nil, wrap("refund summary", err)
 		}
+		b.Amount = joinSum(hi, lo)
 		b.Day = fromNanos(day)
 		sum.Buckets = append(sum.Buckets, b)
 	}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -37,6 +38,24 @@ func orderIDs(os []*refund.Order) []string {
 }
 
 var listTests = []test{
+	{"RefundSummaryBeyondInt64", func(t *testing.T, f *fixture) {
+		// Two refunds of orders of the largest amount on one day: their
+		// sum is past an int64, which must neither fail the merchant's
+		// overview nor wrap negative. It is capped.
+		m := f.mustCreateMerchant()
+		for range 2 {
+			o := f.mustCreateOrder(m.ID, func(o *refund.Order) { o.Amount, o.CapturedAmount = math.MaxInt64, math.MaxInt64 })
+			f.mustCreateRefund(o, func(r *refund.Refund) { r.Status, r.Amount = refund.StatusSucceeded, math.MaxInt64 })
+		}
+		var sum *refund.RefundSummary
+		f.mustView(func(tx refund.Tx) (err error) {
+			sum, err = tx.RefundSummary(f.ctx, m.ID, t0.Add(-time.Hour), 3*time.Hour)
+			return err
+		})
+		if len(sum.Buckets) != 1 || sum.Buckets[0].Count != 2 || sum.Buckets[0].Amount != math.MaxInt64 {
+			t.Fatalf("buckets %+v, want 2 refunds of at least %d", sum.Buckets, int64(math.MaxInt64))
+		}
+	}},
 	{"RefundSummary", func(t *testing.T, f *fixture) {
 		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
 		o := f.mustCreateOrder(m.ID)

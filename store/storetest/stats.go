@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -55,6 +56,23 @@ var statsTests = []test{
 		}
 		if !slices.Equal(st.Deliveries, []refund.DeliveryCount{{Status: refund.DeliveryPending, Count: 1}}) {
 			t.Fatalf("Deliveries = %+v", st.Deliveries)
+		}
+	}},
+	{"AmountsBeyondInt64", func(t *testing.T, f *fixture) {
+		// Refunds of orders of the largest amount, from two merchants:
+		// their sum is past an int64, which must neither fail Stats (and
+		// every scrape of /metrics with it) nor wrap negative. It is capped.
+		for range 2 {
+			o := f.mustCreateOrder(f.mustCreateMerchant().ID, func(o *refund.Order) { o.Amount, o.CapturedAmount = math.MaxInt64, math.MaxInt64 })
+			f.mustCreateRefund(o, func(r *refund.Refund) { r.Status, r.Amount = refund.StatusSucceeded, math.MaxInt64 })
+		}
+		var st *refund.Stats
+		f.mustView(func(tx refund.Tx) (err error) {
+			st, err = tx.Stats(f.ctx)
+			return err
+		})
+		if len(st.Refunds) != 1 || st.Refunds[0].Count != 2 || st.Refunds[0].Amount != math.MaxInt64 {
+			t.Fatalf("Refunds = %+v, want 2 refunds of at least %d", st.Refunds, int64(math.MaxInt64))
 		}
 	}},
 }
