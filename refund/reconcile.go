@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/processor"
 )
 
@@ -382,7 +383,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			u.Refunds, u.Totals = 0, map[string]int64{}
 			return s.unlisted(ctx, tx, p.MerchantID, rep, uncheckedIn[i][0], uncheckedIn[i][1], seen, func(r *Refund) error {
 				u.Refunds++
-				u.Totals[r.Currency] += r.Amount
+				u.Totals[r.Currency] = money.AddCapped(u.Totals[r.Currency], r.Amount)
 				return nil
 			})
 		})
@@ -663,7 +664,7 @@ func (rec *Reconciliation) summarize() {
 		if r.Kind == ReconMissingAtProcessor {
 			amount = r.BookAmount
 		}
-		sm.Totals[r.Kind] += amount
+		sm.Totals[r.Kind] = money.AddCapped(sm.Totals[r.Kind], amount) // a report's rows may add up past an int64
 		if r.Flagged {
 			rec.Flagged++
 		}

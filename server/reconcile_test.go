@@ -898,3 +898,26 @@ func TestProcessors_ListPages(t *testing.T) {
 	}
 	checkListPages(t, s, "/v1/processors", ids)
 }
+
+// TestReconcile_TotalsBeyondInt64: a report whose rows are each of the
+// largest amount (an account number read as the amount column, say) adds
+// up past an int64; its summary's total is capped at the largest int64,
+// never wrapped to a negative amount.
+func TestReconcile_TotalsBeyondInt64(t *testing.T) {
+	t.Parallel()
+	s := mustStart(t)
+	got := s.reconcile("refund_id,amount,currency,status,date\n" +
+		"re_not_ours_1,92233720368547758.07,SAR,approved,2026-03-01\n" +
+		"re_not_ours_2,92233720368547758.07,SAR,approved,2026-03-01\n")
+	if got.status != 200 {
+		t.Fatalf("reconcile: %d %s", got.status, got.raw)
+	}
+	sum := got.get("summary").([]any)
+	if len(sum) != 1 {
+		t.Fatalf("summary %v", sum)
+	}
+	total := sum[0].(map[string]any)["totals"].(map[string]any)["unknown_to_refundd"].(json.Number).String()
+	if total != "9223372036854775807" {
+		t.Fatalf("unknown_to_refundd total %s, want 9223372036854775807 (capped): %s", total, got.raw)
+	}
+}

@@ -789,19 +789,21 @@ type currencyTotals struct {
 }
 
 func (t *currencyTotals) add(r *client.Refund) {
+	// Capped, never wrapped: refunds of the largest orders add up past an
+	// int64.
 	t.count++
-	t.all += r.Amount
+	t.all = money.AddCapped(t.all, r.Amount)
 	switch r.Status {
 	case client.StatusSucceeded:
-		t.succeeded += r.Amount
+		t.succeeded = money.AddCapped(t.succeeded, r.Amount)
 	case client.StatusFailed, client.StatusCanceled, client.StatusReversed:
-		t.unrefunded += r.Amount // no money left the merchant
+		t.unrefunded = money.AddCapped(t.unrefunded, r.Amount) // no money left the merchant
 	default:
 		// pending, processing, requires_approval, requires_review, or a
 		// status this command does not know yet: the amount is reserved
 		// and may be paid (under review: may have been), so it is never
 		// shown as not refunded.
-		t.inFlight += r.Amount
+		t.inFlight = money.AddCapped(t.inFlight, r.Amount)
 	}
 }
 
