@@ -116,7 +116,7 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 		s.log.Warn("processor notification names another amount than its refund's; ignored", "notification", n.ID,
 			"refund", r.ID, "amount", n.Amount, "currency", n.Currency)
 		return NotificationOutcome{Object: r.ID, Status: string(r.Status),
-			Note: fmt.Sprintf("the notification names another amount or currency than the refund's %d %s", r.Amount, r.Currency)}, nil
+			Note: "the notification names another amount or currency than the refund's " + fmtMoney(r.Amount, r.Currency)}, nil
 	}
 	ctx = WithOrderKey(ctx, r.MerchantID, r.OrderID)
 	var out, cur *Refund
