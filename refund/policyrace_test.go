@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/refundd/refundd/credential"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/store/postgres/pgtest"
 )
@@ -48,6 +49,12 @@ func (tx policyReadTx) GetRefundPolicy(ctx context.Context, merchantID string) (
 	return p, err
 }
 
+func (tx policyReadTx) GetUser(ctx context.Context, id string) (*refund.User, error) {
+	u, err := tx.Tx.GetUser(ctx, id)
+	tx.read()
+	return u, err
+}
+
 func (tx policyReadTx) GetInvoiceConfig(ctx context.Context, merchantID string) (*refund.InvoiceConfig, error) {
 	c, err := tx.Tx.GetInvoiceConfig(ctx, merchantID)
 	tx.read()
@@ -55,7 +62,8 @@ func (tx policyReadTx) GetInvoiceConfig(ctx context.Context, merchantID string) 
 }
 
 // changeAtOnce makes a merchant served by two PostgreSQL nodes, runs
-// first on one, and, once first has read what it changes, second on the
+// first on one, and, once first has read what it changes (the refund
+// policy, the invoice configuration, a console user), second on the
 // other, until second commits or waits for a lock; first then goes on.
 // It answers the first node's service and principal, to check that
 // neither change was lost.
@@ -73,7 +81,7 @@ func changeAtOnce(t *testing.T, setup, first, second func(context.Context, *refu
 	proc := &instantProcessor{}
 	var svcs [2]*refund.Service
 	for i, st := range []refund.Store{a, other} {
-		svc, err := refund.NewService(refund.Config{Store: st, Processor: proc, NewID: newID})
+		svc, err := refund.NewService(refund.Config{Store: st, Processor: proc, NewID: newID, Credentials: credential.Argon2{}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,5 +197,45 @@ func TestInvoiceConfig_ConcurrentChangesKeepEachOther(t *testing.T) {
 	}
 	if c.VATNumber != vat || c.ZATCAEnabled || c.SerialPrefix != prefix {
 		t.Errorf("invoice configuration %+v; want VAT number %s, reporting off and prefix %s", c, vat, prefix)
+	}
+}
+
+// Two operators change one console user at once on two nodes: one
+// disables the user (refundd user disable, say on leaving the company),
+// the other changes something else of the row (its role here; a password
+// reset or a second factor's start write the same way). Each read the
+// user and wrote the whole row back: on PostgreSQL the change that
+// committed second wrote the user as it was before the first, and a
+// disable undone so left the person able to sign in, with the audit trail
+// saying they were disabled. The write now holds the user's row from its
+// read: the other waits, and changes the row the first left.
+func TestUser_ConcurrentChangesKeepEachOther(t *testing.T) {
+	var id string
+	svc, _ := changeAtOnce(t,
+		func(ctx context.Context, svc *refund.Service, p refund.Principal) error {
+			u, err := svc.CreateUser(ctx, refund.UserInput{MerchantID: p.MerchantID, Email: "ops@souq.example", Role: refund.RoleViewer,
+				Password: "correct horse battery staple"})
+			if err == nil {
+				id = u.ID
+			}
+			return err
+		},
+		func(ctx context.Context, svc *refund.Service, _ refund.Principal) error {
+			_, err := svc.SetUserDisabled(ctx, id, true)
+			return err
+		},
+		func(ctx context.Context, svc *refund.Service, _ refund.Principal) error {
+			_, err := svc.ChangeUser(ctx, id, func(u *refund.User) error {
+				u.Role = refund.RoleAdmin
+				return nil
+			})
+			return err
+		})
+	us, err := svc.ListUsers(context.Background(), "")
+	if err != nil || len(us) != 1 {
+		t.Fatalf("users %v, %v", us, err)
+	}
+	if !us[0].Disabled || us[0].Role != refund.RoleAdmin {
+		t.Errorf("user disabled %v, role %s; want disabled and admin", us[0].Disabled, us[0].Role)
 	}
 }

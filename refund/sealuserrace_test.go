@@ -2,21 +2,26 @@ package refund_test
 
 import (
 	"context"
-	"strings"
+	"crypto/rand"
+	"encoding/hex"
 	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/refundd/refundd/credential"
 	"github.com/refundd/refundd/refund"
+	"github.com/refundd/refundd/store/postgres/pgtest"
 )
 
-// sealUserRaceStore lets another node change a user, and commit, between
-// the moment an armed SealSecrets has read the user in its write and the
-// moment it writes the sealed secrets (READ COMMITTED: nothing stops it).
+// sealUserRaceStore lets another node change a user between the moment
+// an armed SealSecrets has read the user in its write and the moment it
+// writes the sealed secrets: the change runs until it commits, or waits
+// for the user's row (which the read now holds).
 type sealUserRaceStore struct {
 	refund.Store
 	armed  atomic.Bool
-	meddle func() // the other node's change, run to its commit
+	meddle func() // the other node's change, run until it commits or waits
 }
 
 func (s *sealUserRaceStore) Update(ctx context.Context, fn func(refund.Tx) error) error {
@@ -39,8 +44,10 @@ func (tx sealUserRaceTx) GetUser(ctx context.Context, id string) (*refund.User, 
 // A user disabled on another node while a node starting with
 // --seal-secrets seals the user's TOTP secret stays disabled: the seal
 // writes the TOTP columns alone, not the whole row it read before the
-// disable. And a TOTP secret replaced meanwhile is sealed as it now is,
-// not written over with the one read.
+// disable, and holds the row from its read, so the disable waits and
+// writes after it. And a TOTP secret given out meanwhile by that node
+// (which does not seal) stays waiting, not written over with the one
+// read: stored as that node stores it, in the clear, for the next seal.
 func TestSealSecrets_ConcurrentUserChangeKept(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -66,29 +73,41 @@ func TestSealSecrets_ConcurrentUserChangeKept(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := postgresSchema(t)
+			b := make([]byte, 6)
+			rand.Read(b)
+			app := "refundd_seal_" + hex.EncodeToString(b)
 			rs := &sealUserRaceStore{}
 			h := newHarnessOn(t, func(t *testing.T) refund.Store { rs.Store = openPostgresURL(t, url); return rs }, &instantProcessor{},
 				withCredentials(testKeyring(t, 1)))
 			// The other node, not sealing: its own store (its own connections).
 			other := h.node(&instantProcessor{}, func(c *refund.Config) {
-				c.Store, c.Credentials = openPostgresURL(t, url), credential.Argon2{}
+				c.Store, c.Credentials = openPostgresURL(t, url+"&application_name="+app), credential.Argon2{}
 			})
 			u, secret := h.totpUser(other, "a@souq.example")
+			watch, err := pgx.Connect(h.ctx, pgtest.BaseURL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer watch.Close(h.ctx)
+			var otherErr error
+			changed := make(chan struct{})
 			rs.meddle = func() {
-				if err := tc.change(other, h, u.ID); err != nil {
-					t.Errorf("the other node's change: %v", err)
-				}
+				go func() {
+					defer close(changed)
+					otherErr = tc.change(other, h, u.ID)
+				}()
+				waitsForLock(t, watch, app, changed)
 			}
 			rs.armed.Store(true)
 			if n, err := h.svc.SealSecrets(h.ctx); err != nil || n != 1 {
 				t.Fatalf("SealSecrets = %d, %v; want 1 user", n, err)
 			}
+			if <-changed; otherErr != nil {
+				t.Fatalf("the other node's change: %v", otherErr)
+			}
 			got := h.storedUser(u.ID)
 			tc.check(t, got)
 			sealedHolds(t, "the TOTP secret", got.TOTPSecret, secret)
-			if got.TOTPPending != "" && !strings.HasPrefix(got.TOTPPending, "sealed:") {
-				t.Fatalf("the waiting TOTP secret is stored as %q: want it sealed", got.TOTPPending)
-			}
 		})
 	}
 }

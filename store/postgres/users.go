@@ -52,8 +52,13 @@ func (t *tx) getUser(ctx context.Context, where string, arg any) (*refund.User, 
 	return u, nil
 }
 
-// GetUser returns ENotFound.
+// GetUser returns ENotFound. Inside Update it locks the user's row until
+// the transaction ends: a change writes the whole row back (UpdateUser),
+// so two at once would each undo the other, a disable among them.
 func (t *tx) GetUser(ctx context.Context, id string) (*refund.User, error) {
+	if t.write {
+		return t.getUser(ctx, "id = $1 FOR NO KEY UPDATE", id)
+	}
 	return t.getUser(ctx, "id = $1", id)
 }
 
