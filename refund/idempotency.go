@@ -3,6 +3,8 @@ package refund
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -43,6 +45,10 @@ type Claim struct {
 	// order still in flight, a concurrent change, the processor
 	// unavailable). Its answer is not kept: a retry must run again.
 	transient atomic.Bool
+	// secret: the answer shows a secret (a webhook signing secret, new or
+	// rotated). A node that seals secrets stores it sealed (sealReply): in
+	// the clear it would lie in the key's row for IdempotencyTTL.
+	secret atomic.Bool
 	// The key's row: held means it is this request's (taken over in
 	// BeginIdempotent, or inserted by a committed write); unsure that a
 	// write carrying the insert failed in a way that may have committed,
@@ -178,7 +184,7 @@ func (s *Service) BeginIdempotent(ctx context.Context, p Principal, scope, key, 
 	case rec == nil:
 		return c, nil // claimed by the request's first write (see Claim)
 	}
-	if done, err := c.check(rec, s.now()); err != nil {
+	if done, err := s.check(c, rec, s.now()); err != nil {
 		return nil, err
 	} else if done {
 		return c, nil
@@ -194,7 +200,7 @@ func (s *Service) BeginIdempotent(ctx context.Context, p Principal, scope, key, 
 			return err
 		}
 		now := s.now()
-		if done, err := c.check(rec, now); done || err != nil {
+		if done, err := s.check(c, rec, now); done || err != nil {
 			return err
 		}
 		c.objectID = rec.ObjectID
@@ -245,17 +251,21 @@ func (c *Claim) Written() bool { return c.held || c.unsure }
 const keyReusedMessage = "this Idempotency-Key was used with a different request: send a new Idempotency-Key for a new request (a retry repeats the first request exactly)"
 
 // check judges a key's existing row for the request holding c: done with
-// c.Replay set (answer it again), an error (another request's key, or the
-// first request still running), or neither (the first request died: take
-// the key over).
-func (c *Claim) check(rec *IdempotencyRecord, now time.Time) (bool, error) {
+// c.Replay set (answer it again), an error (another request's key, the
+// first request still running, or its answer sealed and this node unable
+// to open it: ESecretKeyUnavailable), or neither (the first request died:
+// take the key over).
+func (s *Service) check(c *Claim, rec *IdempotencyRecord, now time.Time) (bool, error) {
 	switch {
 	case rec.RequestHash != c.hash:
 		return true, Errorf(EIdempotencyKeyReused, "Idempotency-Key", keyReusedMessage)
 	case rec.Reply.Status != 0 && keepable(rec.Reply):
 		// (A 401 or 403 stored before they were refused storage is
 		// passed over: the key is taken over as if its request had died.)
-		reply := rec.Reply
+		reply, err := s.openReply(rec, rec.Reply)
+		if err != nil {
+			return true, err
+		}
 		c.Replay = &reply
 		return true, nil
 	case now.Before(rec.LockedUntil):
@@ -326,6 +336,17 @@ func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply)
 	// ... and not as a write of the request itself (see write).
 	ctx = context.WithValue(context.WithoutCancel(ctx), claimKey{}, (*Claim)(nil))
 	keep := keepable(reply) && !c.transient.Load()
+	if keep && c.secret.Load() {
+		sealed, err := s.sealReply(&IdempotencyRecord{MerchantID: c.merchantID, Key: c.key}, reply)
+		if err != nil {
+			// Not kept in the clear instead. (Sealing fails only when the
+			// system's random source does.)
+			s.log.Error("could not seal the answer of an idempotent request; a retry will run it again", "err", err)
+			keep = false
+		} else {
+			reply = sealed
+		}
+	}
 	if c.unsure || (!c.held && !keep) {
 		// Nothing of this request's to release (the row, if any, may be
 		// another's: its lease ends it), or nothing written and nothing
@@ -372,6 +393,53 @@ func noteTransient(ctx context.Context, err error) {
 			c.transient.Store(true)
 		}
 	}
+}
+
+// answersSecret marks ctx's claim: the request's answer shows a secret
+// (Claim.secret).
+func answersSecret(ctx context.Context, merchantID string) {
+	if c := claimFrom(ctx, merchantID); c != nil {
+		c.secret.Store(true)
+	}
+}
+
+// replyOwner binds a sealed answer to its key's row: copied to another
+// key's row, or another merchant's, it does not open.
+func replyOwner(rec *IdempotencyRecord) []byte {
+	return secretOwner("idempotency-reply", rec.MerchantID, rec.Key)
+}
+
+// sealReply is reply as rec stores it when the node seals secrets: its
+// body sealed, and its content type marked with sealedPrefix (a media
+// type holds no colon, so no clear answer's is mistaken for it). On a
+// node that does not seal it is reply, as before sealing.
+func (s *Service) sealReply(rec *IdempotencyRecord, reply Reply) (Reply, error) {
+	if !s.sealing() {
+		return reply, nil
+	}
+	sealed, err := s.cfg.Sealer.Seal(reply.Body, replyOwner(rec))
+	if err != nil {
+		return Reply{}, fmt.Errorf("refund: seal an answer: %w", err)
+	}
+	return Reply{Status: reply.Status, ContentType: sealedPrefix + reply.ContentType, Body: []byte(sealed)}, nil
+}
+
+// openReply is the answer rec stores, byte for byte the first one. One
+// sealed that this node cannot open is ESecretKeyUnavailable, as every
+// sealed secret it cannot open is.
+func (s *Service) openReply(rec *IdempotencyRecord, stored Reply) (Reply, error) {
+	ct, sealed := strings.CutPrefix(stored.ContentType, sealedPrefix)
+	if !sealed {
+		return stored, nil
+	}
+	if s.cfg.Sealer == nil {
+		return Reply{}, keyUnavailable(ErrNoSecretKey)
+	}
+	body, err := s.cfg.Sealer.Open(string(stored.Body), replyOwner(rec))
+	if err != nil {
+		return Reply{}, keyUnavailable(fmt.Errorf("%w: %w", ErrSecretNotOpened, err))
+	}
+	return Reply{Status: stored.Status, ContentType: ct, Body: body}, nil
 }
 
 // linkClaim records, in the creating transaction tx, that the request

@@ -466,6 +466,7 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, p Principal, in Web
 	if e.SigningSecrets, err = s.openSigning(e.SigningSecrets, owner); err != nil {
 		return nil, err
 	}
+	answersSecret(ctx, p.MerchantID)
 	return e, nil
 }
 
@@ -613,7 +614,12 @@ type secretRotation struct {
 func (s *Service) rotateSecret(ctx context.Context, p Principal, overlapSeconds *int64, rot secretRotation) (err error) {
 	// A conflict (rotations racing past maxRotationReads) is worth a
 	// retry: not kept as the Idempotency-Key's answer.
-	defer func() { noteTransient(ctx, err) }()
+	defer func() {
+		noteTransient(ctx, err)
+		if err == nil {
+			answersSecret(ctx, p.MerchantID) // the answer shows the new secret
+		}
+	}()
 	if err := require(p, ScopeWebhooksWrite); err != nil {
 		return err
 	}

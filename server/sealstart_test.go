@@ -4,11 +4,13 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
 // storedEndpoint reads an endpoint's row from the database at url, as
@@ -97,5 +99,118 @@ func TestSecretKey_SealSecretsWithoutTheKeyRefused(t *testing.T) {
 	_, err := server.Open(context.Background(), server.Config{DB: "sqlite:" + filepath.Join(t.TempDir(), "x.db"), SealSecrets: true})
 	if err == nil || !strings.Contains(err.Error(), "--seal-secrets needs the secret key") {
 		t.Fatalf("Open with --seal-secrets and no key: %v; want it refused", err)
+	}
+}
+
+// storedReply reads the answer stored with an Idempotency-Key from the
+// database at url, as a dump would show it.
+func storedReply(t *testing.T, url, merchantID, key string) refund.Reply {
+	t.Helper()
+	ctx := context.Background()
+	st, err := server.OpenStore(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var rec *refund.IdempotencyRecord
+	if err := st.View(ctx, func(tx refund.Tx) (err error) {
+		rec, err = tx.GetIdempotency(ctx, merchantID, key)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return rec.Reply
+}
+
+// storedSecrets is every webhook signing secret the database at url holds
+// for the merchant, as stored.
+func storedSecrets(t *testing.T, url, merchantID string) []refund.SigningSecrets {
+	t.Helper()
+	ctx := context.Background()
+	st, err := server.OpenStore(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var out []refund.SigningSecrets
+	if err := st.View(ctx, func(tx refund.Tx) error {
+		es, err := tx.ListWebhookEndpoints(ctx, merchantID)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			out = append(out, e.SigningSecrets)
+		}
+		k, err := tx.GetNotifySecret(ctx, merchantID)
+		if err == nil {
+			out = append(out, k.SigningSecrets)
+		} else if refund.ErrorCode(err) != refund.ENotFound {
+			return err
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestIdempotency_SecretRepliesSealed: on a node that seals secrets, an
+// answer that shows a webhook signing secret (an endpoint created, its
+// secret rotated, the notify secret rotated) is stored with its
+// Idempotency-Key sealed, not in the clear; a retry there is replayed the
+// first answer byte for byte; a node without the key, or with another
+// key, answers the retry 503 secret_key_unavailable and changes nothing.
+// On both stores.
+func TestIdempotency_SecretRepliesSealed(t *testing.T) {
+	const key = "5f1d3c0a5f1d3c0a5f1d3c0a5f1d3c0a5f1d3c0a5f1d3c0a5f1d3c0a5f1d3c0a"
+	for _, tc := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"SQLite", func(t *testing.T) string { return sqlitetest.URL(t) }},
+		{"PostgreSQL", func(t *testing.T) string { return pgSchema(t, 0) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := tc.url(t)
+			keyed := mustStart(t, onDB(url), func(c *server.Config) { c.SecretKey, c.SealSecrets = key, true })
+			others := map[string]*testServer{
+				"without the key":  mustStart(t, onDB(url)),
+				"with another key": mustStart(t, onDB(url), func(c *server.Config) { c.SecretKey = strings.Repeat("0b", 32) }),
+			}
+			twice := func(path, idemKey string, body any, want int) reply {
+				t.Helper()
+				first := keyed.do("POST", path, keyed.key, body, "Idempotency-Key", idemKey)
+				secret := first.str("secret")
+				if first.status != want || !strings.HasPrefix(secret, "whsec_") {
+					t.Fatalf("POST %s: %d %s", path, first.status, first.raw)
+				}
+				if got := storedReply(t, url, keyed.mer.ID, idemKey); got.Status != want ||
+					strings.Contains(string(got.Body), "whsec_") || strings.Contains(string(got.Body), strings.TrimPrefix(secret, "whsec_")) {
+					t.Fatalf("POST %s: the key's row stores %d %q: want the answer, sealed", path, got.Status, got.Body)
+				}
+				secrets := storedSecrets(t, url, keyed.mer.ID)
+				for name, other := range others {
+					r := other.do("POST", path, keyed.key, body, "Idempotency-Key", idemKey)
+					if r.status != http.StatusServiceUnavailable || r.str("error", "code") != "secret_key_unavailable" {
+						t.Fatalf("POST %s again on a node %s: %d %s; want 503 secret_key_unavailable", path, name, r.status, r.raw)
+					}
+				}
+				if got := storedSecrets(t, url, keyed.mer.ID); !reflect.DeepEqual(got, secrets) {
+					t.Fatalf("POST %s again on nodes that cannot open its answer: secrets %+v, were %+v; want nothing changed", path, got, secrets)
+				}
+				again := keyed.do("POST", path, keyed.key, body, "Idempotency-Key", idemKey)
+				if again.status != first.status || again.raw != first.raw ||
+					again.header.Get("Content-Type") != first.header.Get("Content-Type") || again.header.Get("Idempotent-Replayed") != "true" {
+					t.Fatalf("POST %s again: %d %s; want the first answer replayed: %d %s", path, again.status, again.raw, first.status, first.raw)
+				}
+				return first
+			}
+			id := twice("/v1/webhook_endpoints", "create-1", map[string]any{"url": "https://hooks.example.com/a"}, http.StatusCreated).str("id")
+			twice("/v1/webhook_endpoints/"+id+"/rotate_secret", "rotate-1", map[string]any{"expire_previous_in": 60}, http.StatusOK)
+			twice("/v1/notify_secret", "notify-1", map[string]any{"expire_previous_in": 60}, http.StatusOK)
+			if list := keyed.do("GET", "/v1/webhook_endpoints", keyed.key, nil); len(list.get("data").([]any)) != 1 {
+				t.Fatalf("endpoints after a create and its retries: %s; want one", list.raw)
+			}
+		})
 	}
 }
