@@ -333,6 +333,7 @@ type plainSealer struct{}
 func (plainSealer) Seal(p, _ []byte) (string, error)        { return string(p), nil }
 func (plainSealer) Open(s string, _ []byte) ([]byte, error) { return []byte(s), nil }
 func (plainSealer) Current(string) bool                     { return true }
+func (plainSealer) Prefixes() []string                      { return []string{""} }
 
 // A refund routed to a processor account that can be asked but does not
 // deduplicate (Techrar's connector) whose answer was lost, when the

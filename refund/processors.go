@@ -38,6 +38,9 @@ type Sealer interface {
 	Open(sealed string, aad []byte) ([]byte, error)
 	// Current reports whether sealed was sealed by the current key.
 	Current(sealed string) bool
+	// Prefixes lists what a value sealed by each of its keys starts with:
+	// one that starts with none of them does not open.
+	Prefixes() []string
 }
 
 // Connect builds the connector for an account (package processor/connector

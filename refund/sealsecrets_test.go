@@ -3,8 +3,11 @@ package refund_test
 import (
 	"bytes"
 	"errors"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -364,7 +367,6 @@ func TestSealSecrets_NodeWithoutKeyRefusesSealed(t *testing.T) {
 			t.Fatalf("after the rotation without an overlap the endpoint holds %q, %q", stored.Secret, stored.PreviousSecret)
 		}
 		e.Secret = rot.Secret
-		h.clk.Advance(2 * time.Minute)
 		jobs := h.claimTest(h.svc, e.ID)
 		if len(jobs) != 2 {
 			t.Fatalf("the node with the key claimed %d deliveries, want 2 (the one left, the new one)", len(jobs))
@@ -670,6 +672,85 @@ func TestSealSecrets_NodeThatCannotOpenChargesTheAddress(t *testing.T) {
 		}
 		if _, _, _, err := node.SignIn(ctx, "a@souq.example", sealPassword, h.code(secret)); refund.ErrorCode(err) != refund.ERateLimited {
 			t.Fatalf("sign-in past the address's budget: %v; want %s", err, refund.ERateLimited)
+		}
+	})
+}
+
+// receiver is an HTTP client's transport that answers every request 200
+// and keeps what it was sent, for a dispatcher under test.
+type receiver struct {
+	mu   sync.Mutex
+	got  []*http.Request
+	body [][]byte
+}
+
+func (r *receiver) RoundTrip(req *http.Request) (*http.Response, error) {
+	b, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.got, r.body = append(r.got, req), append(r.body, b)
+	r.mu.Unlock()
+	return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader("")), Header: http.Header{}, Request: req}, nil
+}
+
+// A dispatcher on a node that cannot open an endpoint's sealed secret
+// (without the key, or with another one) does not claim its delivery:
+// it stays due, and a dispatcher on a node with the key delivers it at
+// once, not a lease later. The node that cannot open it still sends what
+// it can (a clear secret's delivery, due after it), the sealed one taking
+// none of its claim's room.
+func TestSealSecrets_NodeThatCannotOpenLeavesDeliveriesUnclaimed(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, withSealer(testKeyring(t, 1)))
+		sealed, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/sealed")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyless := h.node(&instantProcessor{}, nil)
+		clear, err := keyless.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/clear")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dispatch := func(svc *refund.Service) *receiver {
+			t.Helper()
+			rec := &receiver{}
+			d := webhook.New(svc, webhook.Config{Now: h.clk.Now, Batch: 1, Client: &http.Client{Transport: rec}})
+			if _, err := d.RunOnce(h.ctx); err != nil {
+				t.Fatal(err)
+			}
+			return rec
+		}
+		for _, tc := range []struct {
+			name string
+			node *refund.Service
+		}{
+			{"WithoutTheKey", keyless},
+			{"WithAnotherKey", h.node(&instantProcessor{}, withKeyOnly(testKeyring(t, 2)))},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				for _, e := range []*refund.WebhookEndpoint{sealed, clear} {
+					if _, err := h.svc.TestWebhookEndpoint(h.ctx, h.p, e.ID); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// One delivery a claim: the sealed one is due first.
+				if got := dispatch(tc.node); len(got.got) != 1 || got.got[0].URL.String() != clear.URL {
+					t.Fatalf("the node that cannot open the sealed secret sent %d deliveries (%v); want the clear endpoint's alone", len(got.got), got.got)
+				}
+				got := dispatch(h.svc)
+				if len(got.got) != 1 || got.got[0].URL.String() != sealed.URL {
+					t.Fatalf("the node with the key sent %d deliveries (%v); want the sealed endpoint's at once", len(got.got), got.got)
+				}
+				wh, err := standardwebhooks.NewWebhook(sealed.Secret)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := wh.VerifyIgnoringTimestamp(got.body[0], got.got[0].Header); err != nil {
+					t.Fatalf("the delivery does not verify with the endpoint's secret: %v", err)
+				}
+			})
 		}
 	})
 }

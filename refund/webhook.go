@@ -153,6 +153,23 @@ type TargetCap struct {
 	MerchantMax int
 	// MerchantInFlight counts them per merchant, against MerchantMax.
 	MerchantInFlight map[string]int
+	// Sealed, when set, leaves out the deliveries whose target's signing
+	// secret the claimer cannot open (see SealedSecrets). ClaimDeliveries
+	// sets it.
+	Sealed *SealedSecrets
+}
+
+// SealedSecrets tells a claim of deliveries which sealed signing secrets
+// the claimer opens. A delivery is left out, neither leased nor counted
+// against the claim's limit or caps, when a secret that signs it (its
+// endpoint's, or for a notify URL its merchant's notify secret: the
+// current one, or the previous one while its overlap lasts, until after
+// the claim's now) starts with Prefix and with none of Opens: sealed under
+// a key the claimer does not hold, it would only be leased away from the
+// nodes that can send it.
+type SealedSecrets struct {
+	Prefix string
+	Opens  []string // empty on a node without the secret key
 }
 
 // MerchantShare is the part of a dispatcher's slots one merchant's
@@ -896,6 +913,7 @@ type DeliveryJob struct {
 // no job: the caller holds no lease and must send nothing.
 func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limit int, per TargetCap) ([]DeliveryJob, error) {
 	var jobs []DeliveryJob
+	per.Sealed = s.opens()
 	err := s.write(ctx, func(tx Tx) error {
 		jobs = jobs[:0]
 		now := s.now()
@@ -936,9 +954,11 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 				secrets, openErr = s.signingSecrets(n.SigningSecrets, func(f string) []byte { return notifyOwner(d.MerchantID, f) }, now)
 			}
 			if openErr != nil {
-				// Never signed with a sealed text, nor held up for the
+				// Sealed under a key this node holds yet not opening
+				// (altered, moved), or sealed since the claim read it:
+				// never signed with a sealed text, nor held up for the
 				// others: it stays claimed until its lease ends, then is
-				// due again (a node given the key sends it).
+				// due again (a node that opens it sends it).
 				s.log.Error("webhook delivery not sent: its signing secret does not open on this node",
 					"delivery", d.ID, "endpoint", d.EndpointID, "merchant", d.MerchantID, "err", openErr)
 				continue
@@ -958,6 +978,19 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 		return nil, err
 	}
 	return jobs, nil
+}
+
+// opens is what this node's claims of deliveries are told about sealed
+// secrets (TargetCap.Sealed): a delivery it cannot sign is left due for
+// the nodes that can, not leased by every claim here.
+func (s *Service) opens() *SealedSecrets {
+	f := &SealedSecrets{Prefix: sealedPrefix}
+	if s.cfg.Sealer != nil {
+		for _, p := range s.cfg.Sealer.Prefixes() {
+			f.Opens = append(f.Opens, sealedPrefix+p)
+		}
+	}
+	return f
 }
 
 // ReleaseDelivery hands back a claimed delivery that was not sent (the

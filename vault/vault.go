@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -129,6 +130,17 @@ func (k *Keyring) Open(sealed string, aad []byte) ([]byte, error) {
 		return nil, errors.New("vault: the sealed value does not open with its key (altered, or moved from another account)")
 	}
 	return plain, nil
+}
+
+// Prefixes lists what a value sealed by each of the keyring's keys starts
+// with ("keyid:"), sorted: one that starts with none of them does not open.
+func (k *Keyring) Prefixes() []string {
+	ps := make([]string, 0, len(k.keys))
+	for id := range k.keys {
+		ps = append(ps, id+":")
+	}
+	slices.Sort(ps)
+	return ps
 }
 
 // Current reports whether sealed was sealed by the current key.

@@ -200,6 +200,23 @@ func (t *tx) InsertDelivery(ctx context.Context, d *refund.Delivery) error {
 // targetSQL is Delivery.Target in SQL.
 const targetSQL = `COALESCE(endpoint_id, 'notify:' || merchant_id)`
 
+// unopenedSQL leaves out of a claim the deliveries whose signing secret
+// the claimer cannot open (refund.SealedSecrets: $5 its Prefix, $6 its
+// Opens; $1 the claim's now ends a previous secret's overlap).
+var unopenedSQL = `
+				AND NOT EXISTS (SELECT 1 FROM webhook_endpoints e
+					WHERE e.id = webhook_deliveries.endpoint_id AND e.merchant_id = webhook_deliveries.merchant_id
+					AND (` + unopened("e.secret") + ` OR (e.previous_secret_until > $1 AND ` + unopened("e.previous_secret") + `)))
+				AND NOT EXISTS (SELECT 1 FROM notify_secrets k
+					WHERE webhook_deliveries.endpoint_id IS NULL AND k.merchant_id = webhook_deliveries.merchant_id
+					AND (` + unopened("k.secret") + ` OR (k.previous_secret_until > $1 AND ` + unopened("k.previous_secret") + `)))`
+
+// unopened is SQL for: col is sealed ($5) under none of the keys ($6).
+func unopened(col string) string {
+	return `(left(` + col + `, length($5)) = $5
+						AND NOT EXISTS (SELECT 1 FROM unnest($6::text[]) o WHERE left(` + col + `, length(o)) = o))`
+}
+
 // ClaimDueDeliveries leases due pending deliveries, earliest first, within
 // per. As in ClaimDueRefunds, FOR UPDATE SKIP LOCKED lets dispatchers on
 // several nodes pass over each other's rows, and the version bump fences
@@ -221,16 +238,26 @@ func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.D
 		if fullMerchants == nil {
 			fullMerchants = []string{}
 		}
+		args := []any{now, full, fullMerchants, n - len(claimed)}
+		sealed := ""
+		if per.Sealed != nil {
+			sealed = unopenedSQL
+			opens := per.Sealed.Opens
+			if opens == nil {
+				opens = []string{}
+			}
+			args = append(args, per.Sealed.Prefix, opens)
+		}
 		cs, err := queryAll(ctx, t, "claim deliveries", `SELECT id, merchant_id, COALESCE(endpoint_id, '') FROM webhook_deliveries
 			WHERE status = 'pending' AND next_attempt_at <= $1 AND `+targetSQL+` <> ALL($2::text[])
-				AND merchant_id <> ALL($3::text[])
+				AND merchant_id <> ALL($3::text[])`+sealed+`
 			ORDER BY next_attempt_at, id LIMIT $4
 			FOR UPDATE SKIP LOCKED`,
 			func(s scanner) (*refund.Delivery, error) {
 				var d refund.Delivery
 				err := s.Scan(&d.ID, &d.MerchantID, &d.EndpointID)
 				return &d, err
-			}, now, full, fullMerchants, n-len(claimed))
+			}, args...)
 		if err != nil {
 			return nil, err
 		}

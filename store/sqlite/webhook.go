@@ -229,7 +229,7 @@ func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.D
 	seen := map[string]bool{}
 	var ds []*refund.Delivery
 	for len(ds) < n {
-		due, err := t.dueDeliveries(ctx, now, n-len(ds), count.Full(), count.FullMerchants())
+		due, err := t.dueDeliveries(ctx, now, n-len(ds), count.Full(), count.FullMerchants(), per.Sealed)
 		if err != nil {
 			return nil, err
 		}
@@ -255,10 +255,31 @@ func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.D
 }
 
 // dueDeliveries reads up to n due pending deliveries, earliest first, none
-// to a target in full or a merchant in fullMerchants.
-func (t *tx) dueDeliveries(ctx context.Context, now time.Time, n int, full, fullMerchants []string) ([]*refund.Delivery, error) {
+// to a target in full or a merchant in fullMerchants, nor one whose
+// signing secret the claimer cannot open (sealed).
+func (t *tx) dueDeliveries(ctx context.Context, now time.Time, n int, full, fullMerchants []string, sealed *refund.SealedSecrets) ([]*refund.Delivery, error) {
 	where := []string{"status = 'pending'", "next_attempt_at <= ?"}
 	args := []any{nanos(now)}
+	if sealed != nil {
+		// unopened is SQL for: col is sealed under none of the keys.
+		unopened := func(col string) string {
+			sql := `(substr(` + col + `, 1, length(?)) = ?`
+			args = append(args, sealed.Prefix, sealed.Prefix)
+			for _, o := range sealed.Opens {
+				sql += ` AND substr(` + col + `, 1, length(?)) <> ?`
+				args = append(args, o, o)
+			}
+			return sql + `)`
+		}
+		until := func() string { args = append(args, nanos(now)); return "?" }
+		where = append(where,
+			`NOT EXISTS (SELECT 1 FROM webhook_endpoints e
+				WHERE e.id = webhook_deliveries.endpoint_id AND e.merchant_id = webhook_deliveries.merchant_id
+				AND (`+unopened("e.secret")+` OR (e.previous_secret_until > `+until()+` AND `+unopened("e.previous_secret")+`)))`,
+			`NOT EXISTS (SELECT 1 FROM notify_secrets k
+				WHERE webhook_deliveries.endpoint_id IS NULL AND k.merchant_id = webhook_deliveries.merchant_id
+				AND (`+unopened("k.secret")+` OR (k.previous_secret_until > `+until()+` AND `+unopened("k.previous_secret")+`)))`)
+	}
 	for _, not := range []struct {
 		col  string
 		vals []string

@@ -449,6 +449,76 @@ var webhookTests = []test{
 			})
 		}
 	}},
+	// A claim told which sealed secrets its claimer opens
+	// (TargetCap.Sealed) leaves out, unleased, the deliveries signed by a
+	// secret sealed under another key: an endpoint's or a notify secret's,
+	// current or previous while its overlap lasts.
+	{"ClaimLeavesOutSecretsItCannotOpen", func(t *testing.T, f *fixture) {
+		const clear, held, prev, other = "whsec_Y2xlYXI=", "sealed:k1:AAAA", "sealed:k0:BBBB", "sealed:k2:CCCC"
+		m := f.mustCreateMerchant()
+		ev := f.mustCreateEvent(m.ID, refund.EventRefundSucceeded, "re_1", t0)
+		names := map[string]string{} // delivery id -> case
+		endpoint := func(name, secret, previous string, until time.Time) {
+			e := f.mustCreateEndpoint(m.ID, func(e *refund.WebhookEndpoint) {
+				e.SigningSecrets = refund.SigningSecrets{Secret: secret, PreviousSecret: previous, PreviousSecretUntil: until}
+			})
+			names[f.mustCreateDelivery(ev, e.ID, t0).ID] = name
+		}
+		notify := func(name, secret, previous string, until time.Time) {
+			mm := f.mustCreateMerchant()
+			n := &refund.NotifySecret{MerchantID: mm.ID, SigningSecrets: refund.SigningSecrets{Secret: secret,
+				PreviousSecret: previous, PreviousSecretUntil: until}, UpdatedAt: t0}
+			f.mustUpdate(func(tx refund.Tx) error { return tx.PutNotifySecret(f.ctx, n, "") })
+			names[f.mustCreateDelivery(f.mustCreateEvent(mm.ID, refund.EventRefundSucceeded, "re_1", t0), "", t0).ID] = name
+		}
+		endpoint("Clear", clear, "", time.Time{})
+		endpoint("Held", held, "", time.Time{})
+		endpoint("HeldPreviousKey", prev, "", time.Time{})
+		endpoint("Other", other, "", time.Time{})
+		endpoint("OtherPreviousInOverlap", held, other, t0.Add(time.Hour))
+		endpoint("OtherPreviousOverlapOver", held, other, t0)
+		endpoint("ClearPreviousInOverlap", held, clear, t0.Add(time.Hour))
+		notify("NotifyClear", clear, "", time.Time{})
+		notify("NotifyHeld", held, clear, t0.Add(time.Hour))
+		notify("NotifyOther", other, "", time.Time{})
+		notify("NotifyOtherPreviousInOverlap", clear, other, t0.Add(time.Hour))
+		claim := func(sealed *refund.SealedSecrets, lease time.Duration) []string {
+			var ds []*refund.Delivery
+			f.mustUpdate(func(tx refund.Tx) (err error) {
+				ds, err = tx.ClaimDueDeliveries(f.ctx, t0, lease, 100, refund.TargetCap{Sealed: sealed})
+				return err
+			})
+			var got []string
+			for _, d := range ds {
+				got = append(got, names[d.ID])
+			}
+			slices.Sort(got)
+			return got
+		}
+		for _, tc := range []struct {
+			name   string
+			sealed *refund.SealedSecrets
+			want   []string
+		}{
+			{"NotTold", nil, []string{"Clear", "ClearPreviousInOverlap", "Held", "HeldPreviousKey", "NotifyClear", "NotifyHeld",
+				"NotifyOther", "NotifyOtherPreviousInOverlap", "Other", "OtherPreviousInOverlap", "OtherPreviousOverlapOver"}},
+			{"Keys", &refund.SealedSecrets{Prefix: "sealed:", Opens: []string{"sealed:k1:", "sealed:k0:"}},
+				[]string{"Clear", "ClearPreviousInOverlap", "Held", "HeldPreviousKey", "NotifyClear", "NotifyHeld", "OtherPreviousOverlapOver"}},
+			{"NoKey", &refund.SealedSecrets{Prefix: "sealed:"}, []string{"Clear", "NotifyClear"}},
+		} {
+			// A lease of 0 leaves each case's claim due for the next.
+			if got := claim(tc.sealed, 0); !slices.Equal(got, tc.want) {
+				t.Errorf("%s: claimed %v, want %v", tc.name, got, tc.want)
+			}
+		}
+		// What a claim leaves out it does not lease: due for the others.
+		claim(&refund.SealedSecrets{Prefix: "sealed:"}, time.Minute)
+		want := []string{"ClearPreviousInOverlap", "Held", "HeldPreviousKey", "NotifyHeld", "NotifyOther",
+			"NotifyOtherPreviousInOverlap", "Other", "OtherPreviousInOverlap", "OtherPreviousOverlapOver"}
+		if got := claim(nil, time.Minute); !slices.Equal(got, want) {
+			t.Errorf("after a claim without the keys, due: %v, want %v", got, want)
+		}
+	}},
 	{"ListAllSecretsPages", func(t *testing.T, f *fixture) {
 		// SealSecrets reads every merchant's endpoints and notify secrets
 		// a page at a time, after the last id of the page before.
