@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -27,6 +29,14 @@ var ErrNoSecretKey = errors.New("refund: a secret is sealed at rest and this nod
 // sealed by a key it was not given, altered, or moved from another row
 // or field.
 var ErrSecretNotOpened = errors.New("refund: a sealed secret does not open with this node's secret keys")
+
+// ErrUnknownSecretKey is stored secrets sealed under a key this node holds
+// neither as its current key nor as a previous one: most likely the node
+// was given a wrong key. Sealing then would seal the clear secrets under a
+// key the other nodes cannot open, so it seals nothing (SealSecrets).
+var ErrUnknownSecretKey = errors.New("refund: stored secrets are sealed under secret keys this node was not given, " +
+	"so it seals nothing (the other nodes could not open what it sealed): give it the nodes' secret key, " +
+	"or the key being replaced as --previous-secret-key-file")
 
 // secretOwner is what a sealed secret is bound to (the aad): the kind of
 // row, its ids and the field. A sealed value copied to another row, or to
@@ -59,7 +69,11 @@ func userOwner(u *User, field string) []byte {
 // sealing reports whether this node stores webhook and TOTP secrets
 // sealed: it has the key and was told every node can open them
 // (Config.SealSecrets).
-func (s *Service) sealing() bool { return s.cfg.Sealer != nil && s.cfg.SealSecrets }
+// A node that found secrets sealed under keys it does not hold
+// (ErrUnknownSecretKey) stops sealing until it restarts.
+func (s *Service) sealing() bool {
+	return s.cfg.Sealer != nil && s.cfg.SealSecrets && !s.sealHeld.Load()
+}
 
 // sealSecret is what to store for plain: sealed under the current key
 // when the node seals (sealing), plain as before when it does not.
@@ -173,10 +187,27 @@ const sealBatch = 100
 // a rotation or a sign-in meanwhile is never written over. It answers how
 // many rows it sealed. A row whose sealed secret does not open
 // (ErrSecretNotOpened) is left as it is, the others sealed, and named in
-// the error: one such row must not keep a node from starting.
+// the error: one such row must not keep a node from starting. When any
+// stored secret is sealed under a key the node holds neither as its
+// current nor as a previous one, it seals nothing, and stores new secrets
+// clear from then on (as a node without SealSecrets): it answers
+// ErrUnknownSecretKey, naming those keys.
 func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 	if !s.sealing() {
 		return 0, nil
+	}
+	unknown, err := s.unknownKeys(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if len(unknown) > 0 {
+		s.sealHeld.Store(true)
+		ids := slices.Sorted(maps.Keys(unknown))
+		names := make([]string, len(ids))
+		for i, id := range ids {
+			names[i] = fmt.Sprintf("key %s (%d secrets)", id, unknown[id])
+		}
+		return 0, fmt.Errorf("%w: %s", ErrUnknownSecretKey, strings.Join(names, ", "))
 	}
 	n := 0
 	var unopened []error
@@ -244,6 +275,66 @@ func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 		return n + users, err
 	}
 	return n + users, errors.Join(unopened...)
+}
+
+// unknownKeys counts the stored webhook and TOTP secrets sealed under keys
+// this node does not hold (none of Sealer.Prefixes), by key id (what the
+// sealed text names before its first colon).
+func (s *Service) unknownKeys(ctx context.Context) (map[string]int, error) {
+	held := s.opens().Opens
+	unknown := map[string]int{}
+	count := func(stored ...string) {
+		for _, v := range stored {
+			if !isSealed(v) || slices.ContainsFunc(held, func(p string) bool { return strings.HasPrefix(v, p) }) {
+				continue
+			}
+			id, _, _ := strings.Cut(strings.TrimPrefix(v, sealedPrefix), ":")
+			unknown[id]++
+		}
+	}
+	for after := ""; ; {
+		var es []*WebhookEndpoint
+		if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+			es, err = tx.ListAllWebhookEndpoints(ctx, after, sealBatch)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			count(e.Secret, e.PreviousSecret)
+		}
+		if len(es) < sealBatch {
+			break
+		}
+		after = es[len(es)-1].ID
+	}
+	for after := ""; ; {
+		var ns []*NotifySecret
+		if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+			ns, err = tx.ListNotifySecrets(ctx, after, sealBatch)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		for _, k := range ns {
+			count(k.Secret, k.PreviousSecret)
+		}
+		if len(ns) < sealBatch {
+			break
+		}
+		after = ns[len(ns)-1].MerchantID
+	}
+	var us []*User
+	if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		us, err = tx.ListUsers(ctx, "")
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	for _, u := range us {
+		count(u.TOTPSecret, u.TOTPPending)
+	}
+	return unknown, nil
 }
 
 // sealEndpoint seals one endpoint's secrets, read again in the write.

@@ -754,3 +754,50 @@ func TestSealSecrets_NodeThatCannotOpenLeavesDeliveriesUnclaimed(t *testing.T) {
 		}
 	})
 }
+
+// A node told to seal whose keys hold none of the keys some stored
+// secrets are sealed under (a wrong key, most likely) seals nothing, the
+// clear secrets included, and names those keys (ErrUnknownSecretKey);
+// it stores new secrets clear from then on. A node with the right key
+// then seals them all.
+func TestSealSecrets_UnknownKeySealsNothing(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, withSealer(testKeyring(t, 1)))
+		if _, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/sealed")}); err != nil {
+			t.Fatal(err)
+		}
+		keyless := h.node(&instantProcessor{}, nil)
+		clear, err := keyless.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/clear")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		notify, err := keyless.RotateNotifySecret(h.ctx, h.p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrong := h.node(&instantProcessor{}, withSealer(testKeyring(t, 2)))
+		n, err := wrong.SealSecrets(h.ctx)
+		if !errors.Is(err, refund.ErrUnknownSecretKey) || n != 0 ||
+			!strings.Contains(err.Error(), vault.KeyID(bytes.Repeat([]byte{1}, vault.KeySize))) {
+			t.Fatalf("SealSecrets with a wrong key = %d, %v; want 0, ErrUnknownSecretKey naming the key that sealed", n, err)
+		}
+		if got := h.storedEndpoint(clear.ID).Secret; got != clear.Secret {
+			t.Fatalf("the clear endpoint's secret is stored as %q after the wrong key's SealSecrets: want it left clear", got)
+		}
+		if got := h.storedNotifySecret().Secret; got != notify.Secret {
+			t.Fatalf("the clear notify secret is stored as %q after the wrong key's SealSecrets: want it left clear", got)
+		}
+		made, err := wrong.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/new")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.storedEndpoint(made.ID).Secret; got != made.Secret {
+			t.Fatalf("a secret the node with the wrong key made is stored as %q: want it clear", got)
+		}
+		if n, err := h.svc.SealSecrets(h.ctx); err != nil || n != 3 {
+			t.Fatalf("SealSecrets with the right key = %d, %v; want 3 rows sealed (two endpoints, the notify secret)", n, err)
+		}
+		sealedHolds(t, "the clear endpoint's secret", h.storedEndpoint(clear.ID).Secret, clear.Secret)
+		sealedHolds(t, "the wrong node's endpoint's secret", h.storedEndpoint(made.ID).Secret, made.Secret)
+	})
+}

@@ -132,6 +132,9 @@ type Service struct {
 	// connectors are the built connectors of processor accounts.
 	connectors connectorCache
 	keys       keyCache
+	// sealHeld: SealSecrets found secrets sealed under keys this node
+	// does not hold (ErrUnknownSecretKey); it seals nothing more.
+	sealHeld atomic.Bool
 }
 
 // NewService validates cfg and fills its defaults.

@@ -214,3 +214,42 @@ func TestIdempotency_SecretRepliesSealed(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretKey_WrongKeySealsNothing: a node started with --seal-secrets
+// and a key that sealed none of the stored sealed secrets (a wrong key)
+// starts, but seals nothing: the clear secrets stay clear for the nodes
+// with the right key to seal, and what it makes itself is stored clear.
+// On both stores.
+func TestSecretKey_WrongKeySealsNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"SQLite", func(t *testing.T) string { return sqlitetest.URL(t) }},
+		{"PostgreSQL", func(t *testing.T) string { return pgSchema(t, 0) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := tc.url(t)
+			right := mustStart(t, onDB(url), func(c *server.Config) { c.SecretKey, c.SealSecrets = strings.Repeat("5f1d3c0a", 8), true })
+			if r := right.do("POST", "/v1/webhook_endpoints", right.key, map[string]any{"url": "https://hooks.example.com/sealed"}); r.status != http.StatusCreated {
+				t.Fatalf("create: %d %s", r.status, r.raw)
+			}
+			keyless := mustStart(t, onDB(url))
+			r := keyless.do("POST", "/v1/webhook_endpoints", right.key, map[string]any{"url": "https://hooks.example.com/clear"})
+			if r.status != http.StatusCreated {
+				t.Fatalf("create: %d %s", r.status, r.raw)
+			}
+			wrong := mustStart(t, onDB(url), func(c *server.Config) { c.SecretKey, c.SealSecrets = strings.Repeat("0b", 32), true })
+			if got := storedEndpoint(t, url, right.mer.ID, r.str("id")).Secret; got != r.str("secret") {
+				t.Fatalf("after a node with a wrong key started the clear secret is stored as %q: want it left clear", got)
+			}
+			made := wrong.do("POST", "/v1/webhook_endpoints", right.key, map[string]any{"url": "https://hooks.example.com/new"})
+			if made.status != http.StatusCreated {
+				t.Fatalf("create on the node with a wrong key: %d %s", made.status, made.raw)
+			}
+			if got := storedEndpoint(t, url, right.mer.ID, made.str("id")).Secret; got != made.str("secret") {
+				t.Fatalf("the node with a wrong key stored its new secret as %q: want it clear", got)
+			}
+		})
+	}
+}

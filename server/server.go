@@ -433,13 +433,19 @@ func (s *Server) publicURL() string {
 // clear (before they were sealed, or by a node that did not seal) or
 // under the previous key, before the node serves. A row whose sealed
 // secret does not open is left for its use to refuse (logged there too);
-// the node still serves everything else.
+// the node still serves everything else. Secrets sealed under keys the
+// node was not given (a wrong key, most likely) have it seal nothing and
+// store new secrets clear, logged: it still starts, as a node without
+// --seal-secrets would, serving what its key allows, rather than keeping
+// the refunds of every merchant from being served for one wrong setting.
 func (s *Server) sealSecrets(ctx context.Context) error {
 	if !s.cfg.SealSecrets {
 		return nil
 	}
 	n, err := s.Service.SealSecrets(ctx)
 	switch {
+	case errors.Is(err, refund.ErrUnknownSecretKey):
+		s.cfg.Log.Error("not sealing secrets: stored secrets are sealed under keys this node was not given; it stores new ones clear until it restarts with the right keys", "err", err)
 	case errors.Is(err, refund.ErrSecretNotOpened):
 		s.cfg.Log.Error("some stored secrets do not open with this node's secret keys and were left as they are", "err", err)
 	case err != nil:
