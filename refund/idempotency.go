@@ -432,12 +432,16 @@ func (s *Service) openReply(rec *IdempotencyRecord, stored Reply) (Reply, error)
 	if !sealed {
 		return stored, nil
 	}
-	if s.cfg.Sealer == nil {
-		return Reply{}, keyUnavailable(ErrNoSecretKey)
+	body, err := []byte(nil), ErrNoSecretKey
+	if s.cfg.Sealer != nil {
+		if body, err = s.cfg.Sealer.Open(string(stored.Body), replyOwner(rec)); err != nil {
+			err = fmt.Errorf("%w: %w", ErrSecretNotOpened, err)
+		}
 	}
-	body, err := s.cfg.Sealer.Open(string(stored.Body), replyOwner(rec))
 	if err != nil {
-		return Reply{}, keyUnavailable(fmt.Errorf("%w: %w", ErrSecretNotOpened, err))
+		s.log.Error("idempotent retry refused: its stored answer shows a secret, is sealed and does not open on this node",
+			"merchant", rec.MerchantID, "err", err)
+		return Reply{}, keyUnavailable(err)
 	}
 	return Reply{Status: stored.Status, ContentType: ct, Body: body}, nil
 }
