@@ -30,10 +30,11 @@ var ErrNoSecretKey = errors.New("refund: a secret is sealed at rest and this nod
 // or field.
 var ErrSecretNotOpened = errors.New("refund: a sealed secret does not open with this node's secret keys")
 
-// ErrUnknownSecretKey is stored secrets sealed under a key this node holds
-// neither as its current key nor as a previous one: most likely the node
-// was given a wrong key. Sealing then would seal the clear secrets under a
-// key the other nodes cannot open, so it seals nothing (SealSecrets).
+// ErrUnknownSecretKey is stored secrets sealed under keys this node holds
+// neither as its current key nor as a previous one, and none under a key
+// it holds: the node was given a wrong key. Sealing then would seal the
+// clear secrets under a key the other nodes cannot open, so it seals
+// nothing (SealSecrets).
 var ErrUnknownSecretKey = errors.New("refund: stored secrets are sealed under secret keys this node was not given, " +
 	"so it seals nothing (the other nodes could not open what it sealed): give it the nodes' secret key, " +
 	"or the key being replaced as --previous-secret-key-file")
@@ -187,20 +188,24 @@ const sealBatch = 100
 // a rotation or a sign-in meanwhile is never written over. It answers how
 // many rows it sealed. A row whose sealed secret does not open
 // (ErrSecretNotOpened) is left as it is, the others sealed, and named in
-// the error: one such row must not keep a node from starting. When any
-// stored secret is sealed under a key the node holds neither as its
-// current nor as a previous one, it seals nothing, and stores new secrets
+// the error: one such row must not keep a node from starting. When stored
+// secrets are sealed under keys the node holds neither as its current nor
+// as a previous one, and none under a key it holds (a wrong key: its
+// keys sealed nothing here), it seals nothing, and stores new secrets
 // clear from then on (as a node without SealSecrets): it answers
-// ErrUnknownSecretKey, naming those keys.
+// ErrUnknownSecretKey, naming those keys. A few rows under a key the
+// node lacks beside others under its own (one sealed by a node still on
+// the old key during a rotation) are rows that do not open, as above:
+// they do not stop the whole installation sealing.
 func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 	if !s.sealing() {
 		return 0, nil
 	}
-	unknown, err := s.unknownKeys(ctx)
+	known, unknown, err := s.sealedUnder(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if len(unknown) > 0 {
+	if len(unknown) > 0 && known == 0 {
 		s.sealHeld.Store(true)
 		ids := slices.Sorted(maps.Keys(unknown))
 		names := make([]string, len(ids))
@@ -277,15 +282,20 @@ func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 	return n + users, errors.Join(unopened...)
 }
 
-// unknownKeys counts the stored webhook and TOTP secrets sealed under keys
-// this node does not hold (none of Sealer.Prefixes), by key id (what the
-// sealed text names before its first colon).
-func (s *Service) unknownKeys(ctx context.Context) (map[string]int, error) {
+// sealedUnder counts the stored webhook and TOTP secrets sealed under the
+// keys this node holds (known: one of Sealer.Prefixes), and those sealed
+// under keys it does not hold by key id (unknown: what the sealed text
+// names before its first colon).
+func (s *Service) sealedUnder(ctx context.Context) (known int, unknown map[string]int, err error) {
 	held := s.opens().Opens
-	unknown := map[string]int{}
+	unknown = map[string]int{}
 	count := func(stored ...string) {
 		for _, v := range stored {
-			if !isSealed(v) || slices.ContainsFunc(held, func(p string) bool { return strings.HasPrefix(v, p) }) {
+			if !isSealed(v) {
+				continue
+			}
+			if slices.ContainsFunc(held, func(p string) bool { return strings.HasPrefix(v, p) }) {
+				known++
 				continue
 			}
 			id, _, _ := strings.Cut(strings.TrimPrefix(v, sealedPrefix), ":")
@@ -298,7 +308,7 @@ func (s *Service) unknownKeys(ctx context.Context) (map[string]int, error) {
 			es, err = tx.ListAllWebhookEndpoints(ctx, after, sealBatch)
 			return err
 		}); err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		for _, e := range es {
 			count(e.Secret, e.PreviousSecret)
@@ -314,7 +324,7 @@ func (s *Service) unknownKeys(ctx context.Context) (map[string]int, error) {
 			ns, err = tx.ListNotifySecrets(ctx, after, sealBatch)
 			return err
 		}); err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		for _, k := range ns {
 			count(k.Secret, k.PreviousSecret)
@@ -329,12 +339,12 @@ func (s *Service) unknownKeys(ctx context.Context) (map[string]int, error) {
 		us, err = tx.ListUsers(ctx, "")
 		return err
 	}); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	for _, u := range us {
 		count(u.TOTPSecret, u.TOTPPending)
 	}
-	return unknown, nil
+	return known, unknown, nil
 }
 
 // sealEndpoint seals one endpoint's secrets, read again in the write.

@@ -801,3 +801,45 @@ func TestSealSecrets_UnknownKeySealsNothing(t *testing.T) {
 		sealedHolds(t, "the wrong node's endpoint's secret", h.storedEndpoint(made.ID).Secret, made.Secret)
 	})
 }
+
+// A key rotation as connectors.md describes it: rotate-key re-seals
+// everything under the new key, and a node still running on the old key
+// seals a new secret under it before it restarts. A node then started
+// with the new key alone holds the key most secrets are sealed under: it
+// is not a wrong key. It seals the clear secrets and what it makes, and
+// leaves the one row it cannot open, named (ErrSecretNotOpened), as a
+// row that does not open always was; it does not stop sealing for the
+// whole installation.
+func TestSealSecrets_RowUnderRetiredKeyDoesNotStopSealing(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, withSealer(testKeyring(t, 1)))
+		if _, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/a")}); err != nil {
+			t.Fatal(err)
+		}
+		rotating := h.node(&instantProcessor{}, withSealer(testKeyring(t, 2, 1)))
+		if n, err := rotating.SealSecrets(h.ctx); err != nil || n != 1 {
+			t.Fatalf("SealSecrets with both keys = %d, %v; want 1", n, err)
+		}
+		// Still running on the old key: it seals a new secret under it.
+		old, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/old")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyless := h.node(&instantProcessor{}, nil)
+		clear, err := keyless.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/clear")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		newOnly := h.node(&instantProcessor{}, withSealer(testKeyring(t, 2)))
+		n, err := newOnly.SealSecrets(h.ctx)
+		if errors.Is(err, refund.ErrUnknownSecretKey) || !errors.Is(err, refund.ErrSecretNotOpened) || !strings.Contains(err.Error(), old.ID) || n != 1 {
+			t.Fatalf("SealSecrets with the new key = %d, %v; want 1 row sealed and ErrSecretNotOpened naming %s", n, err, old.ID)
+		}
+		sealedHolds(t, "the clear endpoint's secret", h.storedEndpoint(clear.ID).Secret, clear.Secret)
+		made, err := newOnly.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/new")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealedHolds(t, "a secret the node with the new key made", h.storedEndpoint(made.ID).Secret, made.Secret)
+	})
+}

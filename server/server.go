@@ -434,7 +434,7 @@ func (s *Server) publicURL() string {
 // under the previous key, before the node serves. A row whose sealed
 // secret does not open is left for its use to refuse (logged there too);
 // the node still serves everything else. Secrets sealed under keys the
-// node was not given (a wrong key, most likely) have it seal nothing and
+// node was not given, none under its own (a wrong key), have it seal nothing and
 // store new secrets clear, logged: it still starts, as a node without
 // --seal-secrets would, serving what its key allows, rather than keeping
 // the refunds of every merchant from being served for one wrong setting.
