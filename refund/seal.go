@@ -282,8 +282,8 @@ func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 	return n + users, errors.Join(unopened...)
 }
 
-// sealedUnder counts the stored webhook and TOTP secrets sealed under the
-// keys this node holds (known: one of Sealer.Prefixes), and those sealed
+// sealedUnder counts the stored webhook and TOTP secrets and processor
+// credentials sealed under the keys this node holds (known: one of Sealer.Prefixes), and those sealed
 // under keys it does not hold by key id (unknown: what the sealed text
 // names before its first colon).
 func (s *Service) sealedUnder(ctx context.Context) (known int, unknown map[string]int, err error) {
@@ -343,6 +343,21 @@ func (s *Service) sealedUnder(ctx context.Context) (known int, unknown map[strin
 	}
 	for _, u := range us {
 		count(u.TOTPSecret, u.TOTPPending)
+	}
+	// Processor accounts' credentials are always sealed (without
+	// sealedPrefix): where no webhook or TOTP secret is sealed yet (the
+	// first node to seal them), they alone tell a wrong key.
+	var as []*ProcessorAccount
+	if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		as, err = tx.ListProcessorAccounts(ctx, "")
+		return err
+	}); err != nil {
+		return 0, nil, err
+	}
+	for _, a := range as {
+		if a.Credential != "" {
+			count(sealedPrefix + a.Credential)
+		}
 	}
 	return known, unknown, nil
 }

@@ -14,6 +14,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/refundd/refundd/credential"
+	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/vault"
 	"github.com/refundd/refundd/webhook"
@@ -841,5 +842,40 @@ func TestSealSecrets_RowUnderRetiredKeyDoesNotStopSealing(t *testing.T) {
 			t.Fatal(err)
 		}
 		sealedHolds(t, "a secret the node with the new key made", h.storedEndpoint(made.ID).Secret, made.Secret)
+	})
+}
+
+// The first time an installation turns --seal-secrets on, no webhook or
+// TOTP secret is sealed yet, but its processor accounts' credentials are,
+// under the nodes' key. A node given a wrong key holds none of the keys
+// they are sealed under: it seals nothing (ErrUnknownSecretKey) rather
+// than seal every clear secret under a key the other nodes cannot open.
+func TestSealSecrets_WrongKeyFirstToSealSealsNothing(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, func(c *refund.Config) {
+			c.Sealer = testKeyring(t, 1)
+			c.Connect = func(processor.Account) (processor.Processor, error) { return &instantProcessor{}, nil }
+		})
+		if _, err := h.svc.AddProcessorAccount(h.ctx, h.p.MerchantID, refund.ProcessorAccountInput{Name: "acq", Kind: "acquirer",
+			URL: "https://acq.example.com", Credential: "sk_live_1"}); err != nil {
+			t.Fatal(err)
+		}
+		clear, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/clear")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrong := h.node(&instantProcessor{}, withSealer(testKeyring(t, 2)))
+		n, err := wrong.SealSecrets(h.ctx)
+		if !errors.Is(err, refund.ErrUnknownSecretKey) || n != 0 ||
+			!strings.Contains(err.Error(), vault.KeyID(bytes.Repeat([]byte{1}, vault.KeySize))) {
+			t.Fatalf("SealSecrets with a wrong key = %d, %v; want 0, ErrUnknownSecretKey naming the credentials' key", n, err)
+		}
+		if got := h.storedEndpoint(clear.ID).Secret; got != clear.Secret {
+			t.Fatalf("the clear endpoint's secret is stored as %q after the wrong key's SealSecrets: want it left clear", got)
+		}
+		right := h.node(&instantProcessor{}, withSealer(testKeyring(t, 1)))
+		if n, err := right.SealSecrets(h.ctx); err != nil || n != 1 {
+			t.Fatalf("SealSecrets with the right key = %d, %v; want 1", n, err)
+		}
 	})
 }
