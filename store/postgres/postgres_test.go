@@ -1470,3 +1470,61 @@ func searchPath(t *testing.T, raw string) string {
 	}
 	return u.Query().Get("search_path")
 }
+
+// TestClaimDeliveriesProbesSecrets holds a claim of deliveries that leaves
+// out those whose secret the claimer cannot open (unopenedSQL) to a walk
+// of webhook_deliveries_due probing each candidate's endpoint and notify
+// secret by key, as a generic plan, on a few thousand endpoints and
+// merchants, analyzed. As anti joins, the planner scanned every endpoint
+// and notify secret on each claim and compared each due delivery with all
+// of them.
+func TestClaimDeliveriesProbesSecrets(t *testing.T) {
+	s := mustOpenURL(t, mustSchema(t))
+	ctx := t.Context()
+	for _, q := range []string{
+		`INSERT INTO merchants (id, name, created_at) SELECT 'm' || i, 'n', now() FROM generate_series(1, 1000) i`,
+		`INSERT INTO webhook_endpoints (id, merchant_id, url, secret, created_at, updated_at, previous_secret, previous_secret_until)
+			SELECT 'we' || i, 'm' || (i % 1000 + 1), 'https://x', CASE i % 3 WHEN 0 THEN 'whsec_a' WHEN 1 THEN 'sealed:k1:x' ELSE 'sealed:k2:x' END,
+				now(), now(), CASE WHEN i % 5 = 0 THEN 'sealed:k2:q' ELSE '' END, CASE WHEN i % 5 = 0 THEN now() + interval '1 hour' END
+			FROM generate_series(1, 3000) i`,
+		`INSERT INTO notify_secrets (merchant_id, secret, updated_at)
+			SELECT 'm' || i, CASE WHEN i % 2 = 0 THEN 'whsec_a' ELSE 'sealed:k2:x' END, now() FROM generate_series(1, 1000) i`,
+		`INSERT INTO events (id, merchant_id, type, created_at) SELECT 'ev' || i, 'm' || (i % 1000 + 1), 'refund.succeeded', now()
+			FROM generate_series(1, 20000) i`,
+		`INSERT INTO webhook_deliveries (id, merchant_id, event_id, endpoint_id, url, status, next_attempt_at, version, created_at, updated_at)
+			SELECT 'wd' || i, 'm' || (i % 1000 + 1), 'ev' || (i % 20000 + 1), CASE WHEN i % 4 = 0 THEN NULL ELSE 'we' || ((i % 1000 + 1) + 1000 * (i % 3)) END,
+				'https://x', CASE WHEN i % 50 = 0 THEN 'pending' ELSE 'succeeded' END, now() - i * interval '1 second', 1, now(), now()
+			FROM generate_series(1, 100000) i`,
+		`ANALYZE`,
+	} {
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "RESET ALL; DEALLOCATE ALL")
+	if _, err := conn.Exec(ctx, "PREPARE claim_deliveries (timestamptz, text[], text[], bigint, text, text[]) AS "+claimDeliveriesSQL(true)); err != nil {
+		t.Fatal(err)
+	}
+	for _, opens := range []string{`'{}'`, `'{sealed:k1:}'`} {
+		rows, err := conn.Query(ctx, "EXPLAIN EXECUTE claim_deliveries (now(), '{}', '{}', 100, 'sealed:', "+opens+")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := strings.Join(lines, "\n")
+		if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Join") || !strings.Contains(plan, "webhook_deliveries_due") {
+			t.Errorf("opening %s, the claim is planned as\n%s", opens, plan)
+		}
+	}
+}

@@ -202,14 +202,36 @@ const targetSQL = `COALESCE(endpoint_id, 'notify:' || merchant_id)`
 
 // unopenedSQL leaves out of a claim the deliveries whose signing secret
 // the claimer cannot open (refund.SealedSecrets: $5 its Prefix, $6 its
-// Opens; $1 the claim's now ends a previous secret's overlap).
+// Opens; $1 the claim's now ends a previous secret's overlap). Each is a
+// probe of the one row by its key for each due delivery the claim reads:
+// OFFSET 0 keeps the planner from turning it into an anti join, which it
+// planned, on a few thousand endpoints, as a scan of every endpoint and
+// notify secret, materialized and compared with each due delivery, on
+// every claim.
 var unopenedSQL = `
 				AND NOT EXISTS (SELECT 1 FROM webhook_endpoints e
 					WHERE e.id = webhook_deliveries.endpoint_id AND e.merchant_id = webhook_deliveries.merchant_id
-					AND (` + unopened("e.secret") + ` OR (e.previous_secret_until > $1 AND ` + unopened("e.previous_secret") + `)))
+					AND (` + unopened("e.secret") + ` OR (e.previous_secret_until > $1 AND ` + unopened("e.previous_secret") + `))
+					OFFSET 0)
 				AND NOT EXISTS (SELECT 1 FROM notify_secrets k
 					WHERE webhook_deliveries.endpoint_id IS NULL AND k.merchant_id = webhook_deliveries.merchant_id
-					AND (` + unopened("k.secret") + ` OR (k.previous_secret_until > $1 AND ` + unopened("k.previous_secret") + `)))`
+					AND (` + unopened("k.secret") + ` OR (k.previous_secret_until > $1 AND ` + unopened("k.previous_secret") + `))
+					OFFSET 0)`
+
+// claimDeliveriesSQL reads a claim's candidates: $1 now, $2 the full
+// targets, $3 the full merchants, $4 how many, and with sealed $5 and $6
+// (unopenedSQL).
+func claimDeliveriesSQL(sealed bool) string {
+	filter := ""
+	if sealed {
+		filter = unopenedSQL
+	}
+	return `SELECT id, merchant_id, COALESCE(endpoint_id, '') FROM webhook_deliveries
+			WHERE status = 'pending' AND next_attempt_at <= $1 AND ` + targetSQL + ` <> ALL($2::text[])
+				AND merchant_id <> ALL($3::text[])` + filter + `
+			ORDER BY next_attempt_at, id LIMIT $4
+			FOR UPDATE SKIP LOCKED`
+}
 
 // unopened is SQL for: col is sealed ($5) under none of the keys ($6).
 func unopened(col string) string {
@@ -239,20 +261,14 @@ func (t *tx) ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.D
 			fullMerchants = []string{}
 		}
 		args := []any{now, full, fullMerchants, n - len(claimed)}
-		sealed := ""
 		if per.Sealed != nil {
-			sealed = unopenedSQL
 			opens := per.Sealed.Opens
 			if opens == nil {
 				opens = []string{}
 			}
 			args = append(args, per.Sealed.Prefix, opens)
 		}
-		cs, err := queryAll(ctx, t, "claim deliveries", `SELECT id, merchant_id, COALESCE(endpoint_id, '') FROM webhook_deliveries
-			WHERE status = 'pending' AND next_attempt_at <= $1 AND `+targetSQL+` <> ALL($2::text[])
-				AND merchant_id <> ALL($3::text[])`+sealed+`
-			ORDER BY next_attempt_at, id LIMIT $4
-			FOR UPDATE SKIP LOCKED`,
+		cs, err := queryAll(ctx, t, "claim deliveries", claimDeliveriesSQL(per.Sealed != nil),
 			func(s scanner) (*refund.Delivery, error) {
 				var d refund.Delivery
 				err := s.Scan(&d.ID, &d.MerchantID, &d.EndpointID)
