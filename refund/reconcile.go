@@ -116,8 +116,8 @@ type ReconcileOptions struct {
 	// succeeded (UTC).
 	SettlementLag time.Duration
 	// Processor names the processor account (name or id) whose report it
-	// is: only refunds of its orders can be missing from it, and its
-	// reports are remembered apart. "": the report answers for all the
+	// is: only refunds of its orders can be matched or missing from it,
+	// and its reports are remembered apart. "": the report answers for all the
 	// merchant's refunds.
 	Processor string
 	// From and To, when set, are the days the report covers (UTC days,
@@ -209,8 +209,9 @@ func reportStatus(s string) (processor.Status, bool) {
 // report covers (a day skipped, or not yet reconciled) come back as
 // Unchecked, with the refunds that succeeded in them and no report has
 // listed: not flagged, since those days' own reports, once reconciled,
-// answer for them. With opt.Processor, only refunds
-// of that processor account's orders can be missing, and its reports are
+// answer for them. With opt.Processor, only refunds of that processor
+// account's orders can match a row (a row naming another's refund by id
+// is unknown_to_refundd) or be missing, and its reports are
 // kept apart from other accounts': a merchant with several processors
 // reconciles each one's report on its own.
 func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, opt ReconcileOptions) (*Reconciliation, error) {
@@ -293,19 +294,19 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	var uncheckedIn [][2]time.Time // when the refunds of each unchecked span succeeded
 	err := s.update(ctx, func(tx Tx) error {
 		out.Results, out.Unchecked, uncheckedIn = nil, nil, nil
-		account := ""
+		account, of := "", &reportOf{orders: map[string]string{}}
 		if opt.Processor != "" {
 			a, err := accountFor(ctx, tx, p.MerchantID, opt.Processor)
 			if err != nil {
 				return err
 			}
-			account = a.ID
+			account, of.account = a.ID, a
 		}
 		seen, paid = map[string]bool{}, map[string]int{}
 		reversedOn := map[string]int{} // refund id -> a line that lists it reversed
 		now := s.now()
 		for _, row := range rows {
-			res, err := s.reconcileRow(ctx, tx, p, account, row, paid, now)
+			res, err := s.reconcileRow(ctx, tx, p, of, row, paid, now)
 			if err != nil {
 				return err
 			}
@@ -397,13 +398,61 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	return out, nil
 }
 
-// reconcileRow matches one row by refund id, else ARN, else RRN; an ARN
-// or RRN among the refunds of the report's processor account (all the
-// merchant's for ""). paid holds the refunds earlier rows showed paid,
-// by their line.
-func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account string, row ReportRow, paid map[string]int, now time.Time) (ReconcileResult, error) {
+// reportOf is the processor account a report is of, with what a
+// reconciliation has read of its refunds' orders.
+type reportOf struct {
+	account *ProcessorAccount // nil: a report of all the merchant's refunds
+	orders  map[string]string // order id -> its processor account id, "" for the node's own processor
+}
+
+// sentElsewhere says where refundd sent r when that is not the report's
+// processor account, and "" when it is (always, for a report of all the
+// merchant's refunds).
+func sentElsewhere(ctx context.Context, tx Tx, of *reportOf, r *Refund) (string, error) {
+	if of.account == nil {
+		return "", nil
+	}
+	acct, ok := of.orders[r.OrderID]
+	if !ok {
+		// The order's row alone, unlocked: GetOrder's transactions grow
+		// with its refunds, and a report lists many of one order.
+		os, err := tx.ListOrders(ctx, OrderFilter{MerchantID: r.MerchantID, ID: r.OrderID, Limit: 1})
+		if err != nil {
+			return "", err
+		}
+		if len(os) == 0 {
+			return "", fmt.Errorf("refund %s: its order %s is not found", r.ID, r.OrderID) // internal: orders are never deleted
+		}
+		acct = os[0].ProcessorAccountID
+		of.orders[r.OrderID] = acct
+	}
+	switch {
+	case acct == of.account.ID:
+		return "", nil
+	case acct == "":
+		return "this node's own processor (its order names no processor account)", nil
+	}
+	a, err := tx.GetProcessorAccount(ctx, r.MerchantID, acct)
+	if ErrorCode(err) == EProcessorAccountNotFound {
+		return fmt.Sprintf("processor account %s, since removed", acct), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("processor account %q", a.Name), nil
+}
+
+// reconcileRow matches one row by refund id, else ARN, else RRN, among
+// the refunds of the report's processor account (all the merchant's
+// without one). paid holds the refunds earlier rows showed paid, by
+// their line.
+func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, of *reportOf, row ReportRow, paid map[string]int, now time.Time) (ReconcileResult, error) {
 	st, _ := reportStatus(row.Status)
 	res := ReconcileResult{Line: row.Line, Currency: row.Currency, ReportAmount: row.Amount, ReportStatus: row.Status}
+	account := ""
+	if of.account != nil {
+		account = of.account.ID
+	}
 	var r *Refund
 	var shared string // an ARN or RRN that names more than one refund
 	for _, try := range []struct{ field, value string }{{"id", row.RefundID}, {"arn", row.ARN}, {"rrn", row.RRN}} {
@@ -413,6 +462,22 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, account 
 		if try.field == "id" {
 			got, err := tx.GetRefund(ctx, p.MerchantID, try.value)
 			if err == nil {
+				// A processor's report speaks for the refunds refundd sent
+				// it, as its ARNs and RRNs are looked for among them alone:
+				// another's refund is not this report's to match, correct
+				// or resolve. refundd's ids name one refund across
+				// processors, so the row names that refund and no other
+				// (no ARN or RRN is tried): unknown to this processor.
+				where, err := sentElsewhere(ctx, tx, of, got)
+				if err != nil {
+					return res, err
+				}
+				if where != "" {
+					res.Kind, res.Reference = ReconUnknownToRefundd, row.RefundID
+					res.Detail = fmt.Sprintf("the report of processor account %q lists refund %s, which refundd sent to %s: not this processor's refund, left as it is",
+						of.account.Name, got.ID, where)
+					return res, s.flag(ctx, tx, &res, p.MerchantID, "", "", now)
+				}
 				r = got
 				break
 			}

@@ -816,6 +816,93 @@ func TestReconcile_ReferenceSharedByTwoProcessors(t *testing.T) {
 	}
 }
 
+// A processor's report speaks for the refunds refundd sent it: a row of
+// acq-a's report naming by its id a refund refundd sent to acq-b, or to
+// its own processor, was matched as acq-a's, so acq-a's word that it paid
+// revived acq-b's declined refund (its 15.00 booked refunded) and
+// acq-a's report listed the other as matched. Each row is listed as
+// unknown_to_refundd under the id, its detail naming both processors;
+// the refunds and orders are left as they were, with no event, acq-a's
+// own refund matches, and reconciling the report again adds nothing.
+func TestReconcile_RowOfAnotherProcessorsRefund(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.start(t, func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+			for _, name := range []string{"acq-a", "acq-b"} {
+				addAcquirer(t, s, name)
+			}
+			refundVia := func(name, last4, status string) (reply, string) {
+				o := cardOrder(last4, 10_000)
+				if name != "" {
+					o["processor"], o["processor_order_id"] = name, "PAY-"+name
+				}
+				order := s.mustOrder(o)
+				r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 1500})
+				if r.status != http.StatusCreated || r.str("status") != status {
+					t.Fatalf("refund via %q: %d %s", name, r.status, r.raw)
+				}
+				return r, order
+			}
+			a, _ := refundVia("acq-a", "4444", "succeeded")
+			b, bOrder := refundVia("acq-b", "0051", "failed")
+			n, _ := refundVia("", "4444", "succeeded") // the node's own processor
+			paid := func(r reply) string {
+				return r.str("id") + ",,,15.00,SAR,approved,2026-03-01"
+			}
+			report := "refund_id,arn,rrn,amount,currency,status,date\n" + paid(a) + "\n" + paid(b) + "\n" + paid(n) + "\n"
+			for run := range 2 {
+				got := s.do("POST", "/v1/reconciliations?processor=acq-a", s.key, report, "Content-Type", "text/csv")
+				if got.status != 200 || got.num("flagged") != 2 {
+					t.Fatalf("run %d: %d %s, want 2 flagged", run, got.status, got.raw)
+				}
+				results := got.get("results").([]any)
+				if len(results) != 3 {
+					t.Fatalf("run %d: %d results: %s", run, len(results), got.raw)
+				}
+				if m := results[0].(map[string]any); m["kind"] != "matched" || m["refund_id"] != a.str("id") {
+					t.Fatalf("run %d: acq-a's own row came to %v", run, m)
+				}
+				for i, tc := range []struct {
+					r     reply
+					where string
+				}{{b, `processor account "acq-b"`}, {n, "this node's own processor"}} {
+					m := results[i+1].(map[string]any)
+					detail, _ := m["detail"].(string)
+					if m["kind"] != "unknown_to_refundd" || m["refund_id"] != nil || m["reference"] != tc.r.str("id") ||
+						m["corrected"] != false || m["flagged"] != true ||
+						!strings.Contains(detail, `processor account "acq-a"`) || !strings.Contains(detail, tc.where) {
+						t.Fatalf("run %d: the row of %s's refund came to %v", run, tc.where, m)
+					}
+				}
+				if r := s.do("GET", "/v1/refunds/"+b.str("id"), s.key, nil); r.str("status") != "failed" {
+					t.Fatalf("run %d: acq-b's declined refund after acq-a's report: %s", run, r.raw)
+				}
+				if o := s.do("GET", "/v1/orders/"+bOrder, s.key, nil); o.num("refunded_amount") != 0 || o.num("refundable_amount") != 10_000 {
+					t.Fatalf("run %d: acq-b's order after acq-a's report: %s", run, o.raw)
+				}
+				d := s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any)
+				refs := map[string]string{}
+				for _, x := range d {
+					m := x.(map[string]any)
+					if m["refund_id"] != nil && m["refund_id"] != "" {
+						t.Fatalf("run %d: a discrepancy names a refund: %v", run, m)
+					}
+					refs[m["reference"].(string)] = m["kind"].(string)
+				}
+				if want := map[string]string{b.str("id"): "unknown_to_refundd", n.str("id"): "unknown_to_refundd"}; fmt.Sprint(refs) != fmt.Sprint(want) {
+					t.Fatalf("run %d: discrepancies %v, want %v", run, refs, want)
+				}
+				for _, typ := range []string{"refund.discrepancy", "refund.succeeded"} {
+					ev := s.do("GET", "/v1/events?type="+typ, s.key, nil).get("data").([]any)
+					if want := map[string]int{"refund.discrepancy": 0, "refund.succeeded": 2}[typ]; len(ev) != want {
+						t.Fatalf("run %d: %d %s events, want %d", run, len(ev), typ, want)
+					}
+				}
+			}
+		})
+	}
+}
+
 // A refund declined with an RRN, which the report names by that RRN alone
 // as paid, is revived; it keeps its RRN (the report gives no other), so
 // the same report reconciled again matches it rather than listing the

@@ -54,7 +54,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	exitCode := fs.Bool("exit-code", false, "exit 3 when rows are flagged (discrepancies found), so a script tells them from a clean run (0) and a failure (1)")
 	out := fs.String("out", "", "write every result as CSV to this file")
 	lag := fs.Duration("settlement-lag", 0, "how long after a refund succeeds in refundd the processor's report may first list it: its cut-off, its time zone (3h for Riyadh's day), a day more for T+1 (27h)")
-	proc := fs.String("processor", "", "the processor account whose report it is: only its refunds can be missing from it")
+	proc := fs.String("processor", "", "the processor account whose report it is: only its refunds can be matched or missing from it")
 	from := fs.String("from", "", "first day (YYYY-MM-DD, UTC) the report covers, with --to, in place of its rows' dates (an empty report needs them)")
 	to := fs.String("to", "", "last day (YYYY-MM-DD, UTC, included) the report covers")
 	var columns mapFlags
