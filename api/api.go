@@ -69,7 +69,7 @@ type route struct {
 	public bool // served without an API key
 	// creates, on a route whose retry must not act twice (one that
 	// creates something, or a decision on a refund: cancel, approve,
-	// reject, resolve; or a discrepancy's resolution), is the scope it needs: an Idempotency-Key on it
+	// reject, resolve; a discrepancy's resolution; a reconciliation), is the scope it needs: an Idempotency-Key on it
 	// replays the first answer, to a caller holding that scope only.
 	creates string
 	handler http.HandlerFunc
@@ -102,7 +102,10 @@ func (a *API) routes() []route {
 		{method: "PUT", pattern: "/v1/refund_policy", handler: a.putPolicy},
 		{method: "GET", pattern: "/v1/processors", query: pageQuery, handler: a.listProcessors},
 		{method: "POST", pattern: "/v1/processor/notifications", public: true, handler: a.processorNotification},
-		{method: "POST", pattern: "/v1/reconciliations", query: []string{"map", "settlement_lag", "processor", "from", "to"}, handler: a.reconcile},
+		// A report retried must answer what the first run found and
+		// corrected, not the matches it left behind.
+		{method: "POST", pattern: "/v1/reconciliations", query: []string{"map", "settlement_lag", "processor", "from", "to"},
+			creates: refund.ScopeRefundsReview, handler: a.reconcile},
 		{method: "GET", pattern: "/v1/discrepancies", query: append([]string{"kind", "status"}, pageQuery...), handler: a.listDiscrepancies},
 		{method: "POST", pattern: "/v1/discrepancies/{id}/resolve", creates: refund.ScopeRefundsReview, handler: a.resolveDiscrepancy},
 		{method: "POST", pattern: "/v1/webhook_endpoints", creates: refund.ScopeWebhooksWrite, handler: a.createEndpoint},

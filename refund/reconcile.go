@@ -214,7 +214,12 @@ func reportStatus(s string) (processor.Status, bool) {
 // is unknown_to_refundd) or be missing, and its reports are
 // kept apart from other accounts': a merchant with several processors
 // reconciles each one's report on its own.
-func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, opt ReconcileOptions) (*Reconciliation, error) {
+//
+// A reconciliation with an Idempotency-Key claims it in its transaction:
+// a retry of the same report is answered the first run's results, whose
+// corrections would read matched if it ran again.
+func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, opt ReconcileOptions) (_ *Reconciliation, err error) {
+	defer func() { noteTransient(ctx, err) }()
 	if err := require(p, ScopeRefundsReview); err != nil {
 		return nil, err
 	}
@@ -292,7 +297,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	var seen map[string]bool
 	var paid map[string]int        // refund id -> the line of its first row paid
 	var uncheckedIn [][2]time.Time // when the refunds of each unchecked span succeeded
-	err := s.update(ctx, func(tx Tx) error {
+	err = s.update(ctx, func(tx Tx) error {
 		out.Results, out.Unchecked, uncheckedIn = nil, nil, nil
 		account, of := "", &reportOf{orders: map[string]string{}}
 		if opt.Processor != "" {

@@ -816,6 +816,72 @@ func TestReconcile_ReferenceSharedByTwoProcessors(t *testing.T) {
 	}
 }
 
+// A reconciliation retried after a lost answer applied nothing new and
+// answered the refund its first run corrected as matched, so the operator
+// never saw the correction. With an Idempotency-Key the retry replays the
+// first answer byte for byte, the correction in it; the same key with
+// another report, or the same report under other settings, is refused as
+// reused and records nothing; a new key reconciles again.
+func TestReconcile_IdempotencyKeyReplaysTheCorrections(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.start(t)
+			order := s.mustOrder(cardOrder("0051", 10_000)) // declined by the sandbox
+			r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4000})
+			if r.status != http.StatusCreated || r.str("status") != "failed" {
+				t.Fatalf("refund: %d %s", r.status, r.raw)
+			}
+			id := r.str("id")
+			report := "refund_id,amount,currency,status,date\n" + id + ",40.00,SAR,approved,2026-03-01\n"
+			send := func(query, body, key string) reply {
+				t.Helper()
+				return s.do("POST", "/v1/reconciliations"+query, s.key, body, "Content-Type", "text/csv", "Idempotency-Key", key)
+			}
+			row := func(got reply) map[string]any {
+				t.Helper()
+				results, _ := got.get("results").([]any)
+				if got.status != 200 || len(results) != 1 {
+					t.Fatalf("reconcile: %d %s", got.status, got.raw)
+				}
+				return results[0].(map[string]any)
+			}
+			first := send("", report, "recon-1")
+			if m := row(first); m["kind"] != "executed_not_recorded" || m["corrected"] != true {
+				t.Fatalf("first run: the row came to %v", m)
+			}
+			retry := send("", report, "recon-1")
+			if retry.status != first.status || retry.raw != first.raw || retry.header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("retry: %d %s (replayed %q); want the first answer %s", retry.status, retry.raw,
+					retry.header.Get("Idempotent-Replayed"), first.raw)
+			}
+			discrepancies := func() int { return len(s.do("GET", "/v1/discrepancies", s.key, nil).get("data").([]any)) }
+			for _, tc := range []struct{ name, query, body string }{
+				{"AnotherReport", "", report + "re_not_ours,7.50,SAR,approved,2026-03-01\n"},
+				{"AnotherAmount", "", strings.Replace(report, ",40.00,", ",40.01,", 1)},
+				{"OtherSettings", "?settlement_lag=3h", report},
+			} {
+				got := send(tc.query, tc.body, "recon-1")
+				if got.status != http.StatusUnprocessableEntity || got.str("error", "code") != "idempotency_key_reused" {
+					t.Fatalf("%s under the same key: %d %s; want 422 idempotency_key_reused", tc.name, got.status, got.raw)
+				}
+				if n := discrepancies(); n != 0 {
+					t.Fatalf("%s under the same key: %d discrepancies recorded", tc.name, n)
+				}
+			}
+			if o := s.do("GET", "/v1/orders/"+order, s.key, nil); o.num("refunded_amount") != 4000 || o.num("pending_refund_amount") != 0 {
+				t.Fatalf("order after the reconciliations: %s", o.raw)
+			}
+			if ev := s.do("GET", "/v1/events?type=refund.succeeded", s.key, nil).get("data").([]any); len(ev) != 1 {
+				t.Fatalf("%d refund.succeeded events, want 1", len(ev))
+			}
+			// A new key is a new reconciliation: the refund now matches.
+			if m := row(send("", report, "recon-2")); m["kind"] != "matched" || m["corrected"] != false {
+				t.Fatalf("under a new key: the row came to %v", m)
+			}
+		})
+	}
+}
+
 // A processor's report speaks for the refunds refundd sent it: a row of
 // acq-a's report naming by its id a refund refundd sent to acq-b, or to
 // its own processor, was matched as acq-a's, so acq-a's word that it paid
