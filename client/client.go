@@ -4,7 +4,7 @@
 // fils for KWD: 1.005 KWD is 1005); nothing here uses floating point.
 //
 // Every POST that creates something or decides a refund (cancel, approve,
-// reject, resolve) carries an Idempotency-Key, generated unless the caller
+// reject, resolve), and a reconciliation, carries an Idempotency-Key, generated unless the caller
 // sets one, and the client's own retries reuse it, so a retried request
 // never refunds twice, and a decision retried answers the decision. Transport errors, 5xx and 429 (and a
 // 409 idempotency_key_in_use, which means an earlier attempt of the same
@@ -181,6 +181,9 @@ type request struct {
 	// asked: a DELETE retried finds the object gone. It carries no
 	// Idempotency-Key to replay.
 	goneIsDone string
+	// replayed, when set, is told whether the answer was the replay of an
+	// earlier request's under the same key (Idempotent-Replayed).
+	replayed *bool
 }
 
 // keyedError is the error of a call sent with an Idempotency-Key, which
@@ -315,6 +318,9 @@ func (c *Client) attempt(ctx context.Context, req request, target string, payloa
 				return 0, false, ctx.Err()
 			}
 			return c.backoff(n), true, fmt.Errorf("client: %s %s: reading reply: %w", req.method, req.path, err)
+		}
+		if req.replayed != nil {
+			*req.replayed = resp.Header.Get("Idempotent-Replayed") == "true"
 		}
 		if out == nil {
 			return 0, false, nil

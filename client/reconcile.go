@@ -2,7 +2,9 @@ package client
 
 import (
 	"context"
+	"maps"
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -42,6 +44,10 @@ type Reconciliation struct {
 	// covers, with the refunds no report has listed that succeeded in
 	// them: reconcile those days' reports.
 	Unchecked []UncheckedDays `json:"unchecked"`
+	// Replayed: the answer is an earlier run's under the same
+	// Idempotency-Key (the same report and options), replayed by the
+	// server; nothing was reconciled again.
+	Replayed bool `json:"-"`
 }
 
 // UncheckedDays are days (YYYY-MM-DD, both included) no reconciled report
@@ -58,8 +64,9 @@ type UncheckedDays struct {
 
 // Reconcile sends a processor's settlement report (CSV with a header row)
 // to be matched to the merchant's refunds. mapping names columns by other
-// headers (column -> header). Reconciling the same report again changes
-// nothing, so a retry is safe.
+// headers (column -> header). It is sent with an Idempotency-Key
+// (ReconcileOptions.IdempotencyKey), so the client's own retries are
+// answered the first run's results.
 func (c *Client) Reconcile(ctx context.Context, report []byte, mapping map[string]string) (*Reconciliation, error) {
 	return c.ReconcileWith(ctx, report, ReconcileOptions{Map: mapping})
 }
@@ -81,6 +88,11 @@ type ReconcileOptions struct {
 	// its UTC day (time.Now().Truncate(24*time.Hour) is today in UTC). A
 	// corrected report replaces the first when it covers the same days.
 	From, To time.Time
+	// IdempotencyKey is sent as the Idempotency-Key; "" generates one.
+	// The same key with the same report and options is answered the first
+	// run's results, corrections included, for at least 24 hours; reusing
+	// it for another report or options is refused (idempotency_key_reused).
+	IdempotencyKey string
 }
 
 // reportDay is the date a report day is sent as: a midnight as written
@@ -95,8 +107,10 @@ func reportDay(t time.Time) string {
 // ReconcileWith is Reconcile with all its settings.
 func (c *Client) ReconcileWith(ctx context.Context, report []byte, opt ReconcileOptions) (*Reconciliation, error) {
 	q := url.Values{}
-	for col, header := range opt.Map {
-		q.Add("map", col+"="+header)
+	// In order: the query is part of what the key stands for, and a retry
+	// must send the same one.
+	for _, col := range slices.Sorted(maps.Keys(opt.Map)) {
+		q.Add("map", col+"="+opt.Map[col])
 	}
 	if opt.SettlementLag != 0 {
 		q.Set("settlement_lag", opt.SettlementLag.String())
@@ -111,7 +125,8 @@ func (c *Client) ReconcileWith(ctx context.Context, report []byte, opt Reconcile
 		q.Set("to", reportDay(opt.To))
 	}
 	var out Reconciliation
-	err := c.do(ctx, request{method: "POST", path: "/v1/reconciliations", query: q, raw: report, rawType: "text/csv"}, &out)
+	err := c.do(ctx, request{method: "POST", path: "/v1/reconciliations", query: q, raw: report, rawType: "text/csv",
+		idemKey: c.idempotencyKey(opt.IdempotencyKey), replayed: &out.Replayed}, &out)
 	if err != nil {
 		return nil, err
 	}

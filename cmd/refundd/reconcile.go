@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +61,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	to := fs.String("to", "", "last day (YYYY-MM-DD, UTC, included) the report covers")
 	var columns mapFlags
 	fs.Var(&columns, "map", "column=HEADER: read a column (refund_id, arn, rrn, amount, currency, status, date) under another header; repeatable")
+	idemKey := fs.String("idempotency-key", "", "the request's Idempotency-Key; default: one derived from the report and these options, so the same command run again within 24 hours is answered the first run's results (corrections included) instead of reconciling again; give another to reconcile the same report again")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -104,9 +107,19 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		defer commit(false)
 	}
+	opt.IdempotencyKey = *idemKey
+	if opt.IdempotencyKey == "" {
+		opt.IdempotencyKey = reportKey(report, opt)
+	}
 	rec, err := c.ReconcileWith(cctx, report, opt)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", inFlagWords(err))
+	}
+	if rec.Replayed {
+		// Not reconciled now: a result read as today's would hide what
+		// changed since, and one that corrected a refund still says so.
+		fmt.Fprintf(stderr, "refundd: reconcile: this report, with these options, was reconciled before (Idempotency-Key %s, kept 24 hours): "+
+			"this is that run's answer, replayed; to reconcile it again, give another --idempotency-key\n", opt.IdempotencyKey)
 	}
 	if rec.From == nil {
 		// A report without days answers for no day: "0 flagged" says
@@ -169,6 +182,28 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 	return flagged(rec, *exitCode)
+}
+
+// reportKey is the Idempotency-Key of a report sent with opt: the same
+// file and options give the same key, so running the command again after
+// a lost answer (a timeout, a dropped connection, a killed cron job) is
+// answered what the first run found and corrected, which a second run
+// would read as matched. Another report, or other options, is another key.
+func reportKey(report []byte, opt client.ReconcileOptions) string {
+	h := sha256.New()
+	day := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format(time.DateOnly)
+	}
+	fmt.Fprintf(h, "%q %q %q %q\n", opt.Processor, opt.SettlementLag.String(), day(opt.From), day(opt.To))
+	for _, col := range slices.Sorted(maps.Keys(opt.Map)) {
+		fmt.Fprintf(h, "%q=%q\n", col, opt.Map[col])
+	}
+	fmt.Fprintf(h, "%d\n", len(report))
+	h.Write(report)
+	return "reconcile-" + hex.EncodeToString(h.Sum(nil))
 }
 
 // flagged is the end of a reconciliation that ran: a foundError naming

@@ -320,3 +320,99 @@ func TestCLI_ReconcileHintsInFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestCLI_ReconcileAgainReplaysTheFirstRun: run again after a lost answer
+// (a timeout, a killed cron job), the command reconciled the report again,
+// and the refund its first run corrected read matched, so the operator
+// never saw the correction. The same file with the same options sends the
+// same Idempotency-Key: the first run's answer comes back, the correction
+// in it, and stderr says it is a replay. Another file is another key and
+// is reconciled; another --idempotency-key reconciles the same file
+// again; a key given twice for two files is refused, recording nothing.
+func TestCLI_ReconcileAgainReplaysTheFirstRun(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	o := r.order(t, "REC-AGAIN", "SAR", 10_000, "0051") // declined by the sandbox
+	ref, err := r.c.CreateRefund(context.Background(), client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(700)})
+	if err != nil || ref.Status != "failed" {
+		t.Fatalf("refund %+v: %v", ref, err)
+	}
+	dir := t.TempDir()
+	write := func(name, report string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	report := "refund_id,amount,currency,status,date\n" + ref.ID + ",7.00,SAR,settled,2026-03-01\n"
+	paid := write("paid.csv", report)
+	corrected := write("corrected.csv", report+"re_not_ours,1.00,SAR,settled,2026-03-01\n")
+	// reconcile runs the command with --json and returns the first row's
+	// kind and correction, and stderr.
+	reconcile := func(args ...string) (string, string) {
+		t.Helper()
+		code, out, errOut := runCLI(t, append([]string{"reconcile", "--json", "--url", r.srv.URL(), "--key", r.key}, args...)...)
+		if code != 0 {
+			t.Fatalf("reconcile %v: exit %d: %s", args, code, errOut)
+		}
+		var rec client.Reconciliation
+		mustJSON(t, out, &rec)
+		if len(rec.Results) == 0 {
+			t.Fatalf("reconcile %v: no results: %s", args, out)
+		}
+		return fmt.Sprintf("%s corrected=%v", rec.Results[0].Kind, rec.Results[0].Corrected), errOut
+	}
+	const replayed = "was reconciled before (Idempotency-Key reconcile-"
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		want     string
+		replayed bool
+	}{
+		{"First", []string{paid}, "executed_not_recorded corrected=true", false},
+		{"Again", []string{paid}, "executed_not_recorded corrected=true", true},
+		{"AnotherFile", []string{corrected}, "matched corrected=false", false},
+		{"AnotherKey", []string{"--idempotency-key", "rerun-1", paid}, "matched corrected=false", false},
+	} {
+		got, errOut := reconcile(tc.args...)
+		if got != tc.want || strings.Contains(errOut, replayed) != tc.replayed {
+			t.Fatalf("%s: the row came to %s, stderr %q; want %s, replayed %v", tc.name, got, errOut, tc.want, tc.replayed)
+		}
+	}
+	before, err := r.c.ListDiscrepancies(context.Background(), client.ListDiscrepanciesParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := write("other.csv", report+"re_other,2.00,SAR,settled,2026-03-01\n")
+	code, _, errOut := runCLI(t, "reconcile", "--url", r.srv.URL(), "--key", r.key, "--idempotency-key", "rerun-1", other)
+	if code != 1 || !strings.Contains(errOut, "idempotency_key_reused") {
+		t.Fatalf("a key given for another file: exit %d: %s; want 1, idempotency_key_reused", code, errOut)
+	}
+	after, err := r.c.ListDiscrepancies(context.Background(), client.ListDiscrepanciesParams{})
+	if err != nil || len(after.Data) != len(before.Data) {
+		t.Fatalf("discrepancies after a refused run: %d, before %d (%v)", len(after.Data), len(before.Data), err)
+	}
+}
+
+// TestCLI_ReconcileMappedAgainReplays: the client sent --map's columns in
+// a map's order, which changes from run to run, and the server knows a
+// request by its query: the same command run again was refused as another
+// request under its key (idempotency_key_reused) as often as not. They go
+// in column order; each run after the first is a replay.
+func TestCLI_ReconcileMappedAgainReplays(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	path := filepath.Join(t.TempDir(), "mapped.csv")
+	if err := os.WriteFile(path, []byte("Ref,Amt,Cur,St,Day\nre_not_ours,1.00,SAR,settled,2026-03-01\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"reconcile", "--url", r.srv.URL(), "--key", r.key, "--map", "refund_id=Ref", "--map", "amount=Amt",
+		"--map", "currency=Cur", "--map", "status=St", "--map", "date=Day", path}
+	for run := range 8 {
+		code, _, errOut := runCLI(t, args...)
+		if code != 0 || strings.Contains(errOut, "was reconciled before") != (run > 0) {
+			t.Fatalf("run %d: exit %d: %s; want 0, replayed after the first", run, code, errOut)
+		}
+	}
+}
