@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -877,6 +878,49 @@ func TestReconcile_IdempotencyKeyReplaysTheCorrections(t *testing.T) {
 			// A new key is a new reconciliation: the refund now matches.
 			if m := row(send("", report, "recon-2")); m["kind"] != "matched" || m["corrected"] != false {
 				t.Fatalf("under a new key: the row came to %v", m)
+			}
+		})
+	}
+}
+
+// Reconciliations of one report under one key sent at once run once: each
+// is answered the first run's answer, its correction in it, or, while that
+// run is still going, 409 idempotency_key_in_use; none reconciles again
+// and answers the refund as matched.
+func TestReconcile_IdempotencyKeyConcurrent(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.start(t)
+			order := s.mustOrder(cardOrder("0051", 10_000)) // declined by the sandbox
+			r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4000})
+			if r.status != http.StatusCreated || r.str("status") != "failed" {
+				t.Fatalf("refund: %d %s", r.status, r.raw)
+			}
+			report := "refund_id,amount,currency,status,date\n" + r.str("id") + ",40.00,SAR,approved,2026-03-01\n"
+			const clients = 8
+			replies := make([]reply, clients)
+			var wg sync.WaitGroup
+			for i := range clients {
+				wg.Go(func() {
+					replies[i] = s.do("POST", "/v1/reconciliations", s.key, report, "Content-Type", "text/csv", "Idempotency-Key", "recon-race")
+				})
+			}
+			wg.Wait()
+			answer := ""
+			for i, got := range replies {
+				switch {
+				case got.status == http.StatusConflict && got.str("error", "code") == "idempotency_key_in_use":
+				case got.status == 200 && (answer == "" || got.raw == answer):
+					answer = got.raw
+				default:
+					t.Fatalf("reply %d: %d %s; want the one answer %s, or in use", i, got.status, got.raw, answer)
+				}
+			}
+			if answer == "" || !strings.Contains(answer, `"kind":"executed_not_recorded"`) || !strings.Contains(answer, `"corrected":true`) {
+				t.Fatalf("the answer %q; want the row corrected", answer)
+			}
+			if ev := s.do("GET", "/v1/events?type=refund.succeeded", s.key, nil).get("data").([]any); len(ev) != 1 {
+				t.Fatalf("%d refund.succeeded events, want 1", len(ev))
 			}
 		})
 	}
