@@ -42,7 +42,7 @@ type ReconcileResult struct {
 	Line         int // 0 for a refund the report lacks
 	Kind         string
 	RefundID     string
-	Reference    string // the row's id, ARN or RRN when no refund matched
+	Reference    string // the row's id, ARN or RRN when no refund matched; for a payment listed again, which (refund id/report's days/n)
 	Currency     string
 	ReportAmount int64
 	BookAmount   int64
@@ -181,7 +181,9 @@ func reportStatus(s string) (processor.Status, bool) {
 // every other difference becomes a discrepancy, kept once per refund and
 // kind (or per reference, for rows refundd cannot match), so reconciling
 // the same report again changes nothing. A refund a second row shows paid
-// again is executed_not_recorded: refundd recorded one payment. Refunds
+// again is executed_not_recorded: refundd recorded one payment. Each such
+// payment is kept under its own reference (the refund, the report's days,
+// which payment), so it is listed even when the refund was before. Refunds
 // that succeeded within the days the report covers that it does not list
 // are missing_at_processor. A refund is judged by when it succeeded, not when
 // it was made: one approved or retried days after it was made runs, and
@@ -295,11 +297,17 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	out := &Reconciliation{}
 	var rep *SettlementReport
 	var seen map[string]bool
-	var paid map[string]int        // refund id -> the line of its first row paid
+	var paid map[string][]int      // refund id -> the lines of its rows paid
 	var uncheckedIn [][2]time.Time // when the refunds of each unchecked span succeeded
 	err = s.update(ctx, func(tx Tx) error {
 		out.Results, out.Unchecked, uncheckedIn = nil, nil, nil
-		account, of := "", &reportOf{orders: map[string]string{}}
+		account, of := "", &reportOf{orders: map[string]string{}, days: "undated"}
+		if !firstDay.IsZero() {
+			of.days = firstDay.Format(time.DateOnly)
+			if lastDay.After(firstDay) {
+				of.days += ".." + lastDay.Format(time.DateOnly)
+			}
+		}
 		if opt.Processor != "" {
 			a, err := accountFor(ctx, tx, p.MerchantID, opt.Processor)
 			if err != nil {
@@ -307,7 +315,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			}
 			account, of.account = a.ID, a
 		}
-		seen, paid = map[string]bool{}, map[string]int{}
+		seen, paid = map[string]bool{}, map[string][]int{}
 		reversedOn := map[string]int{} // refund id -> a line that lists it reversed
 		now := s.now()
 		for _, row := range rows {
@@ -408,6 +416,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 type reportOf struct {
 	account *ProcessorAccount // nil: a report of all the merchant's refunds
 	orders  map[string]string // order id -> its processor account id, "" for the node's own processor
+	days    string            // the days it covers, for the reference of a payment it lists again
 }
 
 // sentElsewhere says where refundd sent r when that is not the report's
@@ -449,9 +458,9 @@ func sentElsewhere(ctx context.Context, tx Tx, of *reportOf, r *Refund) (string,
 
 // reconcileRow matches one row by refund id, else ARN, else RRN, among
 // the refunds of the report's processor account (all the merchant's
-// without one). paid holds the refunds earlier rows showed paid, by
-// their line.
-func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, of *reportOf, row ReportRow, paid map[string]int, now time.Time) (ReconcileResult, error) {
+// without one). paid holds the refunds earlier rows showed paid, with
+// their lines.
+func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, of *reportOf, row ReportRow, paid map[string][]int, now time.Time) (ReconcileResult, error) {
 	st, _ := reportStatus(row.Status)
 	res := ReconcileResult{Line: row.Line, Currency: row.Currency, ReportAmount: row.Amount, ReportStatus: row.Status}
 	account := ""
@@ -521,12 +530,23 @@ func (s *Service) reconcileRow(ctx context.Context, tx Tx, p Principal, of *repo
 	if st == processor.Approved {
 		// A second row paid is a second payment refundd never recorded
 		// (or a row repeated): matched, it would hide in the total.
-		if first, again := paid[r.ID]; again {
+		lines := paid[r.ID]
+		paid[r.ID] = append(lines, row.Line)
+		if len(lines) > 0 {
+			// Each payment is a finding of its own, kept under a
+			// reference naming it (the refund, the report's days, which
+			// payment): listed even when the refund has an
+			// executed_not_recorded discrepancy already (an earlier
+			// report's second payment, one paid before it was sent),
+			// once however often this report is reconciled.
 			res.Kind = ReconExecutedNotRecorded
-			res.Detail = fmt.Sprintf("the report shows it paid again (line %d too): paid twice, or a row repeated", first)
+			res.Reference = fmt.Sprintf("%s/%s/%d", r.ID, of.days, len(lines)+1)
+			res.Detail = fmt.Sprintf("the report shows it paid again (line %d too): paid twice, or a row repeated", lines[0])
+			if len(lines) > 1 {
+				res.Detail = fmt.Sprintf("the report shows it paid %d times (lines %s too): paid again, or a row repeated", len(lines)+1, joinLines(lines))
+			}
 			return res, s.flag(ctx, tx, &res, p.MerchantID, r.ID, r.OrderID, now)
 		}
-		paid[r.ID] = row.Line
 	}
 	switch {
 	case (row.Currency != "" && !strings.EqualFold(row.Currency, r.Currency)) || row.Amount != r.Amount:
@@ -701,7 +721,7 @@ func (s *Service) foundPaid(ctx context.Context, tx Tx, r *Refund, line int, now
 }
 
 // flag lists res as a discrepancy (once per refund and kind, or per
-// reference), with an event for a new one.
+// reference when res names one), with an event for a new one.
 func (s *Service) flag(ctx context.Context, tx Tx, res *ReconcileResult, merchantID, refundID, orderID string, now time.Time) error {
 	res.Flagged = true
 	amount := res.ReportAmount
@@ -748,6 +768,14 @@ func (rec *Reconciliation) summarize() {
 	}) {
 		rec.Summary = append(rec.Summary, *by[c])
 	}
+}
+
+func joinLines(lines []int) string {
+	s := make([]string, len(lines))
+	for i, l := range lines {
+		s[i] = fmt.Sprint(l)
+	}
+	return strings.Join(s, ", ")
 }
 
 func firstOf(xs ...string) string {

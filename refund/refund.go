@@ -494,7 +494,10 @@ type Discrepancy struct {
 	Currency   string
 	Detail     string
 	// Reference names what the discrepancy is about when it is no refund
-	// of refundd's (a report row's id, ARN or RRN; a chargeback's id).
+	// of refundd's (a report row's id, ARN or RRN; a chargeback's id), or
+	// which payment of a refund a report lists again (refund id/report's
+	// days/n): a refund's discrepancy is kept once per kind, and per
+	// reference when it has one.
 	Reference string
 	CreatedAt time.Time
 	// ResolvedAt is when a person settled it (refunded the customer by

@@ -751,6 +751,86 @@ func TestReconcile_PaidTwiceInOneReport(t *testing.T) {
 	}
 }
 
+// A payment a report lists again was kept, as every discrepancy of a
+// refund, once per refund and kind: when the refund had an
+// executed_not_recorded discrepancy already (an earlier report's second
+// payment, or its own row paid while refundd has it failed with no room
+// left), the new payment was answered flagged and listed nowhere, with no
+// event. Each is listed on its own, under the reference refund id/the
+// report's days/n, with its event; the same report reconciled again adds
+// nothing.
+func TestReconcile_PaidAgainListedOnItsOwn(t *testing.T) {
+	header := "refund_id,arn,rrn,amount,currency,status,date\n"
+	on := func(r reply, day string) string { return strings.Replace(reportLine(r), ",2026-03-01", ","+day, 1) }
+	for _, tc := range []struct {
+		name    string
+		last4   string
+		void    int64 // voided after the refund failed, taking its room
+		status  string
+		reports []func(r reply) string
+		want    []string // the refund's discrepancies' references after each report ("-" for none)
+	}{
+		{"AfterAnEarlierReport", "4444", 0, "succeeded", []func(r reply) string{
+			func(r reply) string { return on(r, "2026-03-01") + "\n" + on(r, "2026-03-01") },
+			func(r reply) string { return on(r, "2026-03-02") + "\n" + on(r, "2026-03-02") },
+		}, []string{"/2026-03-01/2", "/2026-03-01/2 /2026-03-02/2"}},
+		{"ThreeTimes", "4444", 0, "succeeded", []func(r reply) string{
+			func(r reply) string { return reportLine(r) + "\n" + reportLine(r) + "\n" + reportLine(r) },
+		}, []string{"/2026-03-01/2 /2026-03-01/3"}},
+		{"FailedWithNoRoomLeft", "0051", 10_000, "failed", []func(r reply) string{
+			func(r reply) string {
+				paid := strings.Replace(reportLine(r), ",failed,", ",approved,", 1)
+				return paid + "\n" + paid
+			},
+		}, []string{"- /2026-03-01/2"}},
+	} {
+		for _, b := range backends {
+			t.Run(b.name+"/"+tc.name, func(t *testing.T) {
+				s := b.start(t)
+				order := s.mustOrder(cardOrder(tc.last4, 10_000))
+				r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4000})
+				if r.status != http.StatusCreated || r.str("status") != tc.status {
+					t.Fatalf("refund: %d %s", r.status, r.raw)
+				}
+				if tc.void > 0 {
+					if v := s.do("POST", "/v1/orders/"+order+"/voids", s.key, map[string]any{"amount": tc.void}); v.status != http.StatusCreated {
+						t.Fatalf("void: %d %s", v.status, v.raw)
+					}
+				}
+				for i, report := range tc.reports {
+					for run := range 2 {
+						if got := s.reconcile(header + report(r) + "\n"); got.status != 200 {
+							t.Fatalf("report %d, run %d: %d %s", i, run, got.status, got.raw)
+						}
+						var refs []string
+						for _, x := range s.do("GET", "/v1/discrepancies?limit=100", s.key, nil).get("data").([]any) {
+							d := x.(map[string]any)
+							if d["refund_id"] != r.str("id") || d["kind"] != "executed_not_recorded" {
+								t.Fatalf("report %d, run %d: discrepancy %v", i, run, d)
+							}
+							ref, _ := d["reference"].(string)
+							if ref == "" {
+								ref = "-"
+							}
+							refs = append(refs, strings.TrimPrefix(ref, r.str("id")))
+						}
+						slices.Sort(refs)
+						if got := strings.Join(refs, " "); got != tc.want[i] {
+							t.Fatalf("report %d, run %d: the refund's discrepancies %q, want %q", i, run, got, tc.want[i])
+						}
+						if ev := s.do("GET", "/v1/events?type=refund.discrepancy&limit=100", s.key, nil).get("data").([]any); len(ev) != len(refs) {
+							t.Fatalf("report %d, run %d: %d refund.discrepancy events, want %d", i, run, len(ev), len(refs))
+						}
+					}
+				}
+				if st := s.do("GET", "/v1/refunds/"+r.str("id"), s.key, nil).str("status"); st != tc.status {
+					t.Fatalf("refund is %s, want %s", st, tc.status)
+				}
+			})
+		}
+	}
+}
+
 // Two processors number their refunds on their own, so one's RRN (and
 // ARN) can be another's: here acq-a declined a refund and acq-b paid one
 // under the same RRN. acq-b's report naming its refund by RRN alone is

@@ -10,6 +10,40 @@ import (
 )
 
 var discrepancyTests = []test{
+	// A refund's discrepancy that names a reference (a payment a report
+	// lists again) is kept once per refund, kind and reference, beside the
+	// refund's one of that kind without a reference.
+	{"InsertOncePerRefundKindAndReference", func(t *testing.T, f *fixture) {
+		m := f.mustCreateMerchant()
+		o := f.mustCreateOrder(m.ID)
+		r := f.mustCreateRefund(o)
+		insert := func(reference string) bool {
+			d := &refund.Discrepancy{ID: f.id("dsc"), MerchantID: m.ID, Kind: refund.DiscrepancyExecutedNotRecorded,
+				RefundID: r.ID, OrderID: o.ID, Amount: 1000, Currency: "SAR", Detail: "paid again", Reference: reference, CreatedAt: t0}
+			var ok bool
+			f.mustUpdate(func(tx refund.Tx) (err error) {
+				ok, err = tx.InsertDiscrepancy(f.ctx, d)
+				return err
+			})
+			return ok
+		}
+		for i, tc := range []struct {
+			reference string
+			inserted  bool
+		}{{"", true}, {r.ID + "/2026-03-01/2", true}, {"", false}, {r.ID + "/2026-03-01/2", false}, {r.ID + "/2026-03-01/3", true}} {
+			if got := insert(tc.reference); got != tc.inserted {
+				t.Fatalf("insert %d (reference %q): inserted %v, want %v", i, tc.reference, got, tc.inserted)
+			}
+		}
+		var got []*refund.Discrepancy
+		f.mustView(func(tx refund.Tx) (err error) {
+			got, err = tx.ListDiscrepancies(f.ctx, refund.DiscrepancyFilter{MerchantID: m.ID, RefundID: r.ID, Limit: 10})
+			return err
+		})
+		if len(got) != 3 {
+			t.Fatalf("the refund has %d discrepancies, want 3", len(got))
+		}
+	}},
 	{"InsertOncePerRefundAndKind", func(t *testing.T, f *fixture) {
 		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
 		o := f.mustCreateOrder(m1.ID)
