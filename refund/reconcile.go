@@ -117,8 +117,8 @@ type ReconcileOptions struct {
 	SettlementLag time.Duration
 	// Processor names the processor account (name or id) whose report it
 	// is: only refunds of its orders can be matched or missing from it,
-	// and its reports are remembered apart. "": the report answers for all the
-	// merchant's refunds.
+	// and its reports are remembered apart. "": the report answers for
+	// all the merchant's refunds.
 	Processor string
 	// From and To, when set, are the days the report covers (UTC days,
 	// both included, at most MaxReportDays), in place of its rows'
@@ -430,14 +430,14 @@ func sentElsewhere(ctx context.Context, tx Tx, of *reportOf, r *Refund) (string,
 	if !ok {
 		// The order's row alone, unlocked: GetOrder's transactions grow
 		// with its refunds, and a report lists many of one order.
-		os, err := tx.ListOrders(ctx, OrderFilter{MerchantID: r.MerchantID, ID: r.OrderID, Limit: 1})
+		found, err := tx.ListOrders(ctx, OrderFilter{MerchantID: r.MerchantID, ID: r.OrderID, Limit: 1})
 		if err != nil {
 			return "", err
 		}
-		if len(os) == 0 {
+		if len(found) == 0 {
 			return "", fmt.Errorf("refund %s: its order %s is not found", r.ID, r.OrderID) // internal: orders are never deleted
 		}
-		acct = os[0].ProcessorAccountID
+		acct = found[0].ProcessorAccountID
 		of.orders[r.OrderID] = acct
 	}
 	switch {
