@@ -219,9 +219,20 @@ func reportStatus(s string) (processor.Status, bool) {
 //
 // A reconciliation with an Idempotency-Key claims it in its transaction:
 // a retry of the same report is answered the first run's results, whose
-// corrections would read matched if it ran again.
+// corrections would read matched if it ran again. A refusal for a
+// processor account not added yet is not kept as the key's answer.
 func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, opt ReconcileOptions) (_ *Reconciliation, err error) {
-	defer func() { noteTransient(ctx, err) }()
+	defer func() {
+		noteTransient(ctx, err)
+		if ErrorCode(err) == EProcessorAccountNotFound {
+			// The account is added, and the same report (refundd
+			// reconcile sends it under the same key) must reconcile then,
+			// not be told for a day that the account does not exist.
+			if c, _ := ctx.Value(claimKey{}).(*Claim); c != nil {
+				c.transient.Store(true)
+			}
+		}
+	}()
 	if err := require(p, ScopeRefundsReview); err != nil {
 		return nil, err
 	}

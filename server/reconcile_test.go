@@ -1198,3 +1198,33 @@ func TestReconcile_TotalsBeyondInt64(t *testing.T) {
 		t.Fatalf("unknown_to_refundd total %s, want 9223372036854775807 (capped): %s", total, got.raw)
 	}
 }
+
+// A report sent for a processor account not added yet was refused 400
+// processor_account_not_found, and the refusal kept as its key's answer:
+// the account added, the same command run again (refundd reconcile sends
+// the same key for the same file and options) was answered that the
+// account does not exist, for 24 hours, and reconciled nothing. The
+// refusal is of a condition that passes: not kept, the run after the
+// account is added reconciles.
+func TestReconcile_IdempotencyKeyUnknownProcessorNotKept(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.start(t, func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+			report := "refund_id,amount,currency,status,date\nre_not_ours,1.00,SAR,approved,2026-03-01\n"
+			send := func() reply {
+				return s.do("POST", "/v1/reconciliations?processor=acq-a", s.key, report, "Content-Type", "text/csv", "Idempotency-Key", "recon-acct")
+			}
+			if got := send(); got.status != http.StatusBadRequest || got.str("error", "code") != "processor_account_not_found" {
+				t.Fatalf("before the account: %d %s; want 400 processor_account_not_found", got.status, got.raw)
+			}
+			addAcquirer(t, s, "acq-a")
+			got := send()
+			if got.status != 200 || got.header.Get("Idempotent-Replayed") == "true" || got.num("flagged") != 1 {
+				t.Fatalf("after the account was added: %d %s (replayed %q); want it reconciled", got.status, got.raw, got.header.Get("Idempotent-Replayed"))
+			}
+			if again := send(); again.raw != got.raw || again.header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("once more: %d %s; want the reconciliation's answer replayed", again.status, again.raw)
+			}
+		})
+	}
+}
