@@ -310,7 +310,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	var seen map[string]bool
 	var paid map[string][]int      // refund id -> the lines of its rows paid
 	var uncheckedIn [][2]time.Time // when the refunds of each unchecked span succeeded
-	err = s.update(ctx, func(tx Tx) error {
+	run := func(tx Tx) error {
 		out.Results, out.Unchecked, uncheckedIn = nil, nil, nil
 		account, of := "", &reportOf{orders: map[string]string{}, days: "undated"}
 		if !firstDay.IsZero() {
@@ -393,6 +393,15 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			uncheckedIn = append(uncheckedIn, [2]time.Time{from, to})
 		}
 		return nil
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		if err := run(tx); err != nil {
+			return err
+		}
+		// A long report outlasts the key's lease, taken when the
+		// transaction began: renewed from now, a retry before the answer
+		// is stored is told the run is still going, not let run it again.
+		return s.renewClaim(ctx, tx, p.MerchantID)
 	})
 	if err != nil {
 		return nil, err
