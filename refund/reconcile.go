@@ -2,6 +2,8 @@ package refund
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -312,7 +314,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	var uncheckedIn [][2]time.Time // when the refunds of each unchecked span succeeded
 	run := func(tx Tx) error {
 		out.Results, out.Unchecked, uncheckedIn = nil, nil, nil
-		account, of := "", &reportOf{orders: map[string]string{}, days: "undated"}
+		account, of := "", &reportOf{orders: map[string]string{}, days: undatedDays(rows)}
 		if !firstDay.IsZero() {
 			of.days = firstDay.Format(time.DateOnly)
 			if lastDay.After(firstDay) {
@@ -436,7 +438,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 type reportOf struct {
 	account *ProcessorAccount // nil: a report of all the merchant's refunds
 	orders  map[string]string // order id -> its processor account id, "" for the node's own processor
-	days    string            // the days it covers, for the reference of a payment it lists again
+	days    string            // the days it covers (undatedDays without), for the reference of a payment it lists again
 }
 
 // sentElsewhere says where refundd sent r when that is not the report's
@@ -788,6 +790,19 @@ func (rec *Reconciliation) summarize() {
 	}) {
 		rec.Summary = append(rec.Summary, *by[c])
 	}
+}
+
+// undatedDays names a report without dates in the reference of a payment
+// it lists again: no days tell it from another undated report, so its
+// rows do ("undated-" and a digest of them). The same report reconciled
+// again lists nothing new; another lists its own payments, which under
+// one name for all undated reports it did not.
+func undatedDays(rows []ReportRow) string {
+	h := sha256.New()
+	for _, r := range rows {
+		fmt.Fprintf(h, "%d %q %q %q %d %q %q\n", r.Line, r.RefundID, r.ARN, r.RRN, r.Amount, r.Currency, r.Status)
+	}
+	return "undated-" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 func joinLines(lines []int) string {

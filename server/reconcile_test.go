@@ -1228,3 +1228,48 @@ func TestReconcile_IdempotencyKeyUnknownProcessorNotKept(t *testing.T) {
 		})
 	}
 }
+
+// A payment listed again by a report without dates was kept under the
+// reference refund id/undated/n, the same for every undated report: a
+// second undated report listing the refund paid twice (another payment)
+// was answered flagged and listed nowhere, with no event, as before
+// migration 0037. An undated report's payments are told apart by its
+// rows: the same report reconciled again adds nothing, another adds its
+// own.
+func TestReconcile_PaidAgainInUndatedReports(t *testing.T) {
+	header := "refund_id,arn,rrn,amount,currency,status,date\n"
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.start(t)
+			order := s.mustOrder(cardOrder("4444", 10_000))
+			r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4000})
+			if r.status != http.StatusCreated || r.str("status") != "succeeded" {
+				t.Fatalf("refund: %d %s", r.status, r.raw)
+			}
+			undated := strings.TrimSuffix(reportLine(r), "2026-03-01")
+			byID := r.str("id") + ",,,40.00,SAR,approved,"
+			for i, report := range []string{undated + "\n" + undated, undated + "\n" + byID} {
+				for run := range 2 {
+					got := s.reconcile(header + report + "\n")
+					if got.status != 200 || got.num("flagged") != 1 {
+						t.Fatalf("report %d, run %d: %d %s; want one flagged", i, run, got.status, got.raw)
+					}
+					refs := map[string]bool{}
+					for _, x := range s.do("GET", "/v1/discrepancies?limit=100", s.key, nil).get("data").([]any) {
+						d := x.(map[string]any)
+						if d["refund_id"] != r.str("id") || d["kind"] != "executed_not_recorded" {
+							t.Fatalf("report %d, run %d: discrepancy %v", i, run, d)
+						}
+						refs[d["reference"].(string)] = true
+					}
+					if len(refs) != i+1 {
+						t.Fatalf("report %d, run %d: the refund's payments listed again %v; want %d", i, run, refs, i+1)
+					}
+					if ev := s.do("GET", "/v1/events?type=refund.discrepancy&limit=100", s.key, nil).get("data").([]any); len(ev) != i+1 {
+						t.Fatalf("report %d, run %d: %d refund.discrepancy events, want %d", i, run, len(ev), i+1)
+					}
+				}
+			}
+		})
+	}
+}
