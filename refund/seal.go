@@ -180,6 +180,31 @@ func (k *SigningSecrets) stale(s *Service) bool {
 // seals is written in its own transaction.
 const sealBatch = 100
 
+// eachStored calls each with every row list pages through, sealBatch at a
+// time, each page read after the key of the last row of the one before
+// (in a read of its own: each may write), until each fails.
+func eachStored[T any](ctx context.Context, s *Service, list func(Tx, context.Context, string, int) ([]T, error), key func(T) string,
+	each func(T) error) error {
+	for after := ""; ; {
+		var page []T
+		if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
+			page, err = list(tx, ctx, after, sealBatch)
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, row := range page {
+			if err := each(row); err != nil {
+				return err
+			}
+		}
+		if len(page) < sealBatch {
+			return nil
+		}
+		after = key(page[len(page)-1])
+	}
+}
+
 // SealSecrets seals, under the current key, every webhook signing secret
 // and TOTP secret stored in the clear (written before secrets were sealed,
 // or by a node without the key) or sealed under a previous key. A node
@@ -229,51 +254,33 @@ func (s *Service) SealSecrets(ctx context.Context) (int, error) {
 		}
 		return err
 	}
-	for after := ""; ; {
-		var es []*WebhookEndpoint
-		if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
-			es, err = tx.ListAllWebhookEndpoints(ctx, after, sealBatch)
+	err = eachStored(ctx, s, Tx.ListAllWebhookEndpoints, func(e *WebhookEndpoint) string { return e.ID }, func(e *WebhookEndpoint) error {
+		if !e.stale(s) {
+			return nil
+		}
+		sealed, err := s.sealEndpoint(ctx, e.MerchantID, e.ID)
+		if err := left(err, "webhook endpoint "+e.ID); err != nil {
 			return err
-		}); err != nil {
-			return n, err
 		}
-		for _, e := range es {
-			if !e.stale(s) {
-				continue
-			}
-			sealed, err := s.sealEndpoint(ctx, e.MerchantID, e.ID)
-			if err := left(err, "webhook endpoint "+e.ID); err != nil {
-				return n, err
-			}
-			n += sealed
-		}
-		if len(es) < sealBatch {
-			break
-		}
-		after = es[len(es)-1].ID
+		n += sealed
+		return nil
+	})
+	if err != nil {
+		return n, err
 	}
-	for after := ""; ; {
-		var ns []*NotifySecret
-		if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
-			ns, err = tx.ListNotifySecrets(ctx, after, sealBatch)
+	err = eachStored(ctx, s, Tx.ListNotifySecrets, func(k *NotifySecret) string { return k.MerchantID }, func(k *NotifySecret) error {
+		if !k.stale(s) {
+			return nil
+		}
+		sealed, err := s.sealNotifySecret(ctx, k.MerchantID)
+		if err := left(err, "merchant "+k.MerchantID+"'s notify URLs"); err != nil {
 			return err
-		}); err != nil {
-			return n, err
 		}
-		for _, k := range ns {
-			if !k.stale(s) {
-				continue
-			}
-			sealed, err := s.sealNotifySecret(ctx, k.MerchantID)
-			if err := left(err, "merchant "+k.MerchantID+"'s notify URLs"); err != nil {
-				return n, err
-			}
-			n += sealed
-		}
-		if len(ns) < sealBatch {
-			break
-		}
-		after = ns[len(ns)-1].MerchantID
+		n += sealed
+		return nil
+	})
+	if err != nil {
+		return n, err
 	}
 	users, err := s.sealUsers(ctx, left)
 	if err != nil {
@@ -302,37 +309,17 @@ func (s *Service) sealedUnder(ctx context.Context) (known int, unknown map[strin
 			unknown[id]++
 		}
 	}
-	for after := ""; ; {
-		var es []*WebhookEndpoint
-		if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
-			es, err = tx.ListAllWebhookEndpoints(ctx, after, sealBatch)
-			return err
-		}); err != nil {
-			return 0, nil, err
-		}
-		for _, e := range es {
-			count(e.Secret, e.PreviousSecret)
-		}
-		if len(es) < sealBatch {
-			break
-		}
-		after = es[len(es)-1].ID
+	if err := eachStored(ctx, s, Tx.ListAllWebhookEndpoints, func(e *WebhookEndpoint) string { return e.ID }, func(e *WebhookEndpoint) error {
+		count(e.Secret, e.PreviousSecret)
+		return nil
+	}); err != nil {
+		return 0, nil, err
 	}
-	for after := ""; ; {
-		var ns []*NotifySecret
-		if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
-			ns, err = tx.ListNotifySecrets(ctx, after, sealBatch)
-			return err
-		}); err != nil {
-			return 0, nil, err
-		}
-		for _, k := range ns {
-			count(k.Secret, k.PreviousSecret)
-		}
-		if len(ns) < sealBatch {
-			break
-		}
-		after = ns[len(ns)-1].MerchantID
+	if err := eachStored(ctx, s, Tx.ListNotifySecrets, func(k *NotifySecret) string { return k.MerchantID }, func(k *NotifySecret) error {
+		count(k.Secret, k.PreviousSecret)
+		return nil
+	}); err != nil {
+		return 0, nil, err
 	}
 	var us []*User
 	if err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {
