@@ -500,12 +500,24 @@ func (s *Service) SignIn(ctx context.Context, email, password, code string) (ses
 // can send a made-up cookie. (Made-up ids are not refused per address
 // like made-up API keys: sessions are not cached, so that would sign out
 // every user behind the sender's address.)
+//
+// The user is read in that read, not in the write: there GetUser holds
+// the user's row (on PostgreSQL) until the write's batch commits, and
+// batches of several users' requests, on two committers or two nodes,
+// took two users' rows in turn and deadlocked, each request waiting a
+// second for PostgreSQL to break it. Every change of a user ends the
+// user's sessions in its transaction, so a session the write still finds
+// outlived no change committed before that read.
 func (s *Service) ConsoleSessionOf(ctx context.Context, sessionID string) (*ConsoleSession, *User, error) {
 	var sess *ConsoleSession
 	var u *User
 	gone := Errorf(ENotFound, "", "no such session")
 	err := s.cfg.Store.View(ctx, func(tx Tx) error {
-		_, err := tx.GetConsoleSession(ctx, hashID(sessionID))
+		read, err := tx.GetConsoleSession(ctx, hashID(sessionID))
+		if err != nil {
+			return err
+		}
+		u, err = tx.GetUser(ctx, read.UserID)
 		return err
 	})
 	if ErrorCode(err) == ENotFound {
@@ -519,8 +531,8 @@ func (s *Service) ConsoleSessionOf(ctx context.Context, sessionID string) (*Cons
 		if sess, err = tx.GetConsoleSession(ctx, hashID(sessionID)); err != nil {
 			return err
 		}
-		if u, err = tx.GetUser(ctx, sess.UserID); err != nil {
-			return err
+		if sess.UserID != u.ID {
+			return gone
 		}
 		if u.Disabled || now.Sub(sess.SeenAt) > SessionIdle || now.Sub(sess.CreatedAt) > SessionMaxAge {
 			if err := tx.DeleteConsoleSession(ctx, sess.IDHash); err != nil {
