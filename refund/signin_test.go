@@ -133,7 +133,8 @@ func TestSignIn_LockoutPerAddress(t *testing.T) {
 
 // A console session id nobody holds costs one read, never a write (on
 // SQLite a write transaction holds up every refund's); a real session is
-// still read, touched and served.
+// served from a read too while it was used within SessionTouchEvery (it
+// was touched by every request), and read, touched and served after.
 func TestConsoleSessionOf_UnknownIDIsOneRead(t *testing.T) {
 	h := newHarness(t, newLateProcessor(), nil)
 	ws := &workStore{Store: h.st}
@@ -149,13 +150,17 @@ func TestConsoleSessionOf_UnknownIDIsOneRead(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		id      string
+		later   time.Duration
 		code    string
 		updates int64
 	}{
-		{"Unknown", "uMadeUp1", refund.ENotFound, 0},
-		{"RealSession", id, "", 1},
+		{"Unknown", "uMadeUp1", 0, refund.ENotFound, 0},
+		{"RealSessionJustUsed", id, refund.SessionTouchEvery - time.Second, "", 0},
+		{"RealSessionUsedAMinuteAgo", id, time.Second, "", 1},
+		{"RealSessionJustTouched", id, 0, "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			h.clk.Advance(tc.later)
 			u := ws.updates.Load()
 			if _, _, err := svc.ConsoleSessionOf(h.ctx, tc.id); refund.ErrorCode(err) != tc.code {
 				t.Fatalf("ConsoleSessionOf: %v, want %q", err, tc.code)
