@@ -3,6 +3,7 @@ package sgate
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/refundd/refundd/money"
@@ -56,13 +57,23 @@ func status(s refund.Status) string {
 }
 
 // paymentMethod names the method as the seed does ("stcpay mastercard
-// applePay tap"): a plain card by its scheme, anything else as recorded.
+// applePay tap"): a plain card by its scheme, one of the seed's words in
+// any other spelling (apple_pay, STC_PAY, MasterCard) as the seed spells
+// it, anything else as recorded.
 func paymentMethod(o *refund.Order) string {
-	if o.PaymentMethod == "card" && o.Source.Scheme != "" {
-		return o.Source.Scheme
+	m := o.PaymentMethod
+	if m == "card" && o.Source.Scheme != "" {
+		m = o.Source.Scheme
 	}
-	return o.PaymentMethod
+	if w, ok := seedMethods[strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(m))]; ok {
+		return w
+	}
+	return m
 }
+
+// seedMethods are the seed's paymentMethod words, by their lower case
+// without separators.
+var seedMethods = map[string]string{"stcpay": "stcpay", "mastercard": "mastercard", "applepay": "applePay", "tap": "tap"}
 
 // stamp formats a time as the seed does: "2023-07-26T04:06:33.227Z".
 func stamp(t time.Time) string {

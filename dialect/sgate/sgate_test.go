@@ -449,3 +449,41 @@ func TestRefund_ReferenceInFlight(t *testing.T) {
 		t.Fatalf("order after the replay: %+v; want one refund of 25.00", got)
 	}
 }
+
+// TestRefund_PaymentMethodAsTheSeedSpellsIt: the seed's paymentMethod
+// words are "stcpay mastercard applePay tap"; an order recorded with
+// another spelling of one of them (apple_pay, as the Techrar surface
+// reads it, STC_PAY, a scheme in capitals) answers the seed's spelling,
+// and any other method as recorded.
+func TestRefund_PaymentMethodAsTheSeedSpellsIt(t *testing.T) {
+	t.Parallel()
+	s := dialecttest.Start(t)
+	tests := []struct{ ref, method, scheme, want string }{
+		{"ORD-PM-1", "apple_pay", "", "applePay"},
+		{"ORD-PM-2", "ApplePay", "", "applePay"},
+		{"ORD-PM-3", "applepay", "", "applePay"},
+		{"ORD-PM-4", "applePay", "", "applePay"},
+		{"ORD-PM-5", "Tap", "", "tap"},
+		{"ORD-PM-6", "card", "MasterCard", "mastercard"},
+		{"ORD-PM-7", "mada", "", "mada"},
+		{"ORD-PM-8", "knet", "", "knet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			in := refund.OrderInput{Reference: tt.ref, Currency: "SAR", Amount: 10_000, PaymentMethod: tt.method}
+			if tt.scheme != "" {
+				in.Source = refund.Card{Scheme: tt.scheme, FirstDigits: "555555", LastDigits: "4444", Month: 12, Year: 2027}
+			}
+			s.Order(in)
+			r := s.Do("POST", refundsPath(tt.ref), s.Key, `{"amount":"1.00","reason":"size"}`)
+			if r.Status != 200 || r.Str("paymentMethod") != tt.want {
+				t.Fatalf("want 200 with paymentMethod %q, got %d %s", tt.want, r.Status, r.Raw)
+			}
+			sameShape(t, r.Body)
+			got := s.Do("GET", refundsPath(tt.ref), s.Key, "")
+			if got.Status != 200 || (dialecttest.Reply{Body: got.Get().([]any)[0]}).Str("paymentMethod") != tt.want {
+				t.Fatalf("list: want paymentMethod %q, got %d %s", tt.want, got.Status, got.Raw)
+			}
+		})
+	}
+}
