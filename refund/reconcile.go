@@ -224,17 +224,10 @@ func reportStatus(s string) (processor.Status, bool) {
 // corrections would read matched if it ran again. A refusal for a
 // processor account not added yet is not kept as the key's answer.
 func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, opt ReconcileOptions) (_ *Reconciliation, err error) {
-	defer func() {
-		noteTransient(ctx, err)
-		if ErrorCode(err) == EProcessorAccountNotFound {
-			// The account is added, and the same report (refundd
-			// reconcile sends it under the same key) must reconcile then,
-			// not be told for a day that the account does not exist.
-			if c, _ := ctx.Value(claimKey{}).(*Claim); c != nil {
-				c.transient.Store(true)
-			}
-		}
-	}()
+	// An unknown processor account passes too: the account is added, and
+	// the same report (refundd reconcile sends it under the same key) must
+	// reconcile then, not be told for a day that the account does not exist.
+	defer func() { noteTransient(ctx, err, EProcessorAccountNotFound) }()
 	if err := require(p, ScopeRefundsReview); err != nil {
 		return nil, err
 	}
