@@ -3,7 +3,7 @@ package refund
 import (
 	"context"
 	"errors"
-	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -385,13 +385,18 @@ func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply)
 // noteTransient marks ctx's claim when err is a condition that passes, so
 // that its answer (whatever status the surface gives it: the gateway says
 // 400 "Initial request is still processing.") is not replayed. Creating
-// methods defer it with their error.
-func noteTransient(ctx context.Context, err error) {
-	switch ErrorCode(err) {
+// methods defer it with their error, naming in passing the codes that
+// pass for them too.
+func noteTransient(ctx context.Context, err error, passing ...string) {
+	switch code := ErrorCode(err); code {
 	case ERefundInProgressOnOrder, EConflict, EIdempotencyKeyInUse, ERateLimited, EProcessorUnavailable, EInternal:
-		if c, _ := ctx.Value(claimKey{}).(*Claim); c != nil {
-			c.transient.Store(true)
+	default:
+		if !slices.Contains(passing, code) {
+			return
 		}
+	}
+	if c, _ := ctx.Value(claimKey{}).(*Claim); c != nil {
+		c.transient.Store(true)
 	}
 }
 
@@ -417,11 +422,11 @@ func (s *Service) sealReply(rec *IdempotencyRecord, reply Reply) (Reply, error) 
 	if !s.sealing() {
 		return reply, nil
 	}
-	sealed, err := s.cfg.Sealer.Seal(reply.Body, replyOwner(rec))
+	sealed, err := s.sealSecret(string(reply.Body), replyOwner(rec))
 	if err != nil {
-		return Reply{}, fmt.Errorf("refund: seal an answer: %w", err)
+		return Reply{}, err
 	}
-	return Reply{Status: reply.Status, ContentType: sealedPrefix + reply.ContentType, Body: []byte(sealed)}, nil
+	return Reply{Status: reply.Status, ContentType: sealedPrefix + reply.ContentType, Body: []byte(strings.TrimPrefix(sealed, sealedPrefix))}, nil
 }
 
 // openReply is the answer rec stores, byte for byte the first one. One
@@ -432,18 +437,13 @@ func (s *Service) openReply(rec *IdempotencyRecord, stored Reply) (Reply, error)
 	if !sealed {
 		return stored, nil
 	}
-	body, err := []byte(nil), ErrNoSecretKey
-	if s.cfg.Sealer != nil {
-		if body, err = s.cfg.Sealer.Open(string(stored.Body), replyOwner(rec)); err != nil {
-			err = fmt.Errorf("%w: %w", ErrSecretNotOpened, err)
-		}
-	}
+	body, err := s.openSecret(sealedPrefix+string(stored.Body), replyOwner(rec))
 	if err != nil {
 		s.log.Error("idempotent retry refused: its stored answer shows a secret, is sealed and does not open on this node",
 			"merchant", rec.MerchantID, "err", err)
-		return Reply{}, keyUnavailable(err)
+		return Reply{}, err
 	}
-	return Reply{Status: stored.Status, ContentType: ct, Body: body}, nil
+	return Reply{Status: stored.Status, ContentType: ct, Body: []byte(body)}, nil
 }
 
 // renewClaim leases the key of the request holding ctx's claim again,
