@@ -359,15 +359,23 @@ func (t *tx) ListDeliveryAttempts(ctx context.Context, f refund.AttemptFilter) (
 
 // GetNotifySecret returns ENotFound when the merchant has none yet.
 func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (*refund.NotifySecret, error) {
-	n := refund.NotifySecret{MerchantID: merchantID}
-	var until *time.Time
-	err := t.q.QueryRow(ctx, `SELECT secret, previous_secret, previous_secret_until, updated_at
-		FROM notify_secrets WHERE merchant_id = $1`, merchantID).Scan(&n.Secret, &n.PreviousSecret, &until, &n.UpdatedAt)
+	n, err := scanNotifySecret(t.q.QueryRow(ctx, `SELECT `+notifySecretColumns+` FROM notify_secrets WHERE merchant_id = $1`, merchantID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, refund.Errorf(refund.ENotFound, "", "no notify secret yet")
 	}
 	if err != nil {
 		return nil, t.fail("get notify secret", err)
+	}
+	return n, nil
+}
+
+const notifySecretColumns = `merchant_id, secret, previous_secret, previous_secret_until, updated_at`
+
+func scanNotifySecret(s scanner) (*refund.NotifySecret, error) {
+	var n refund.NotifySecret
+	var until *time.Time
+	if err := s.Scan(&n.MerchantID, &n.Secret, &n.PreviousSecret, &until, &n.UpdatedAt); err != nil {
+		return nil, err
 	}
 	if until != nil {
 		n.PreviousSecretUntil = *until
@@ -378,18 +386,8 @@ func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (*refund.No
 // ListNotifySecrets returns up to limit notify secrets after
 // afterMerchantID, by merchant id.
 func (t *tx) ListNotifySecrets(ctx context.Context, afterMerchantID string, limit int) ([]*refund.NotifySecret, error) {
-	return queryAll(ctx, t, "list notify secrets", `SELECT merchant_id, secret, previous_secret, previous_secret_until, updated_at
-		FROM notify_secrets WHERE merchant_id > $1 ORDER BY merchant_id LIMIT $2`, func(s scanner) (*refund.NotifySecret, error) {
-		var n refund.NotifySecret
-		var until *time.Time
-		if err := s.Scan(&n.MerchantID, &n.Secret, &n.PreviousSecret, &until, &n.UpdatedAt); err != nil {
-			return nil, err
-		}
-		if until != nil {
-			n.PreviousSecretUntil = *until
-		}
-		return &n, nil
-	}, afterMerchantID, limit)
+	return queryAll(ctx, t, "list notify secrets", `SELECT `+notifySecretColumns+`
+		FROM notify_secrets WHERE merchant_id > $1 ORDER BY merchant_id LIMIT $2`, scanNotifySecret, afterMerchantID, limit)
 }
 
 // PutNotifySecret writes n in place of the secrets whose current one was

@@ -391,15 +391,23 @@ func (t *tx) ListDeliveryAttempts(ctx context.Context, f refund.AttemptFilter) (
 
 // GetNotifySecret returns ENotFound when the merchant has none yet.
 func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (*refund.NotifySecret, error) {
-	n := refund.NotifySecret{MerchantID: merchantID}
-	var updated, until int64
-	err := t.q.QueryRowContext(ctx, `SELECT secret, previous_secret, previous_secret_until, updated_at
-		FROM notify_secrets WHERE merchant_id = ?`, merchantID).Scan(&n.Secret, &n.PreviousSecret, &until, &updated)
+	n, err := scanNotifySecret(t.q.QueryRowContext(ctx, `SELECT `+notifySecretColumns+` FROM notify_secrets WHERE merchant_id = ?`, merchantID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, refund.Errorf(refund.ENotFound, "", "no notify secret yet")
 	}
 	if err != nil {
 		return nil, wrap("get notify secret", err)
+	}
+	return n, nil
+}
+
+const notifySecretColumns = `merchant_id, secret, previous_secret, previous_secret_until, updated_at`
+
+func scanNotifySecret(s scanner) (*refund.NotifySecret, error) {
+	var n refund.NotifySecret
+	var updated, until int64
+	if err := s.Scan(&n.MerchantID, &n.Secret, &n.PreviousSecret, &until, &updated); err != nil {
+		return nil, err
 	}
 	n.PreviousSecretUntil, n.UpdatedAt = fromNanos(until), fromNanos(updated)
 	return &n, nil
@@ -408,7 +416,7 @@ func (t *tx) GetNotifySecret(ctx context.Context, merchantID string) (*refund.No
 // ListNotifySecrets returns up to limit notify secrets after
 // afterMerchantID, by merchant id.
 func (t *tx) ListNotifySecrets(ctx context.Context, afterMerchantID string, limit int) ([]*refund.NotifySecret, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT merchant_id, secret, previous_secret, previous_secret_until, updated_at
+	rows, err := t.q.QueryContext(ctx, `SELECT `+notifySecretColumns+`
 		FROM notify_secrets WHERE merchant_id > ? ORDER BY merchant_id LIMIT ?`, afterMerchantID, limit)
 	if err != nil {
 		return nil, wrap("list notify secrets", err)
@@ -416,13 +424,11 @@ func (t *tx) ListNotifySecrets(ctx context.Context, afterMerchantID string, limi
 	defer rows.Close()
 	var ns []*refund.NotifySecret
 	for rows.Next() {
-		var n refund.NotifySecret
-		var updated, until int64
-		if err := rows.Scan(&n.MerchantID, &n.Secret, &n.PreviousSecret, &until, &updated); err != nil {
+		n, err := scanNotifySecret(rows)
+		if err != nil {
 			return nil, wrap("list notify secrets", err)
 		}
-		n.PreviousSecretUntil, n.UpdatedAt = fromNanos(until), fromNanos(updated)
-		ns = append(ns, &n)
+		ns = append(ns, n)
 	}
 	return ns, wrapErr("list notify secrets", rows.Err())
 }
