@@ -102,3 +102,77 @@ func TestOldestProcessingAgeOnTheStoreClock(t *testing.T) {
 	}
 	t.Fatal("no refundd_oldest_processing_refund_age_seconds")
 }
+
+// TestWebhookDeliveryOverdue: a delivery nobody sends (no node can sign
+// it, the delivery workers stopped) waited unseen: the deliveries gauge
+// counts it pending, as it counts one retried on schedule. How long past
+// its due time the most overdue one has waited tells them apart.
+func TestWebhookDeliveryOverdue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlitetest.Path(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var mu sync.Mutex
+	clock := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	var n int
+	svc, err := refund.NewService(refund.Config{Store: st, Processor: unanswered{}, Now: now,
+		NewID: func(p string) string { mu.Lock(); defer mu.Unlock(); n++; return p + "_" + strconv.Itoa(n) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := svc.CreateMerchant(ctx, refund.MerchantInput{Name: "M"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Authenticate(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	m.WatchStats(svc)
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	overdue := func() string {
+		t.Helper()
+		res, err := http.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		for line := range strings.Lines(string(raw)) {
+			if v, ok := strings.CutPrefix(line, "refundd_webhook_delivery_overdue_seconds "); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		t.Fatal("no refundd_webhook_delivery_overdue_seconds")
+		return ""
+	}
+	if got := overdue(); got != "0" {
+		t.Fatalf("overdue %s with no delivery, want 0", got)
+	}
+	url := "https://hooks.example.com/a"
+	if _, err := svc.CreateWebhookEndpoint(ctx, p, refund.WebhookEndpointInput{URL: &url}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 10_000, PaymentMethod: "card"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateRefund(ctx, p, refund.RefundInput{OrderID: o.ID, Amount: new(int64(1_000))}); err != nil {
+		t.Fatal(err)
+	}
+	if got := overdue(); got != "0" {
+		t.Fatalf("overdue %s for deliveries due now, want 0", got)
+	}
+	mu.Lock()
+	clock = clock.Add(7 * time.Minute)
+	mu.Unlock()
+	if got := overdue(); got != "420" {
+		t.Fatalf("overdue %s, want 420 (7 minutes unsent)", got)
+	}
+}

@@ -246,11 +246,13 @@ var (
 		nil, nil)
 	deliveriesDesc = prometheus.NewDesc("refundd_webhook_deliveries", "Webhook deliveries by status (pending, succeeded, failed).",
 		[]string{"status"}, nil)
+	overdueDesc = prometheus.NewDesc("refundd_webhook_delivery_overdue_seconds", "How long past its due time the most overdue pending webhook delivery has waited (0: none overdue).",
+		nil, nil)
 	scrapeErrDesc = prometheus.NewDesc("refundd_stats_scrape_error", "1 when the database statistics could not be read.", nil, nil)
 )
 
 func (c *stats) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{refundsDesc, refundAmountDesc, queueDesc, discrepanciesDesc, oldestDesc, deliveriesDesc, scrapeErrDesc} {
+	for _, d := range []*prometheus.Desc{refundsDesc, refundAmountDesc, queueDesc, discrepanciesDesc, oldestDesc, deliveriesDesc, overdueDesc, scrapeErrDesc} {
 		ch <- d
 	}
 }
@@ -286,4 +288,9 @@ func (c *stats) Collect(ch chan<- prometheus.Metric) {
 	for _, d := range st.Deliveries {
 		ch <- prometheus.MustNewConstMetric(deliveriesDesc, prometheus.GaugeValue, float64(d.Count), string(d.Status))
 	}
+	overdue := 0.0
+	if !st.FirstDue.IsZero() {
+		overdue = max(0, c.now().Sub(st.FirstDue).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(overdueDesc, prometheus.GaugeValue, overdue)
 }

@@ -14,6 +14,11 @@ type Stats struct {
 	Processing int       // refunds at the processor or waiting for the worker
 	Oldest     time.Time // creation time of the oldest processing refund (zero: none)
 	Deliveries []DeliveryCount
+	// FirstDue is when the pending webhook delivery due longest ago fell
+	// due (zero: none pending). One a worker holds is due again only when
+	// its lease ends; one long overdue is held by something no retry
+	// schedule explains (no node can sign it, the delivery workers stopped).
+	FirstDue time.Time
 	// RequiresReview counts refunds waiting for review (amount reserved,
 	// outcome unknown); Discrepancies what the processor did that the
 	// books could not absorb. Both need a person.

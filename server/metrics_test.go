@@ -40,6 +40,7 @@ func TestMetrics(t *testing.T) {
 		`refundd_worker_queue_depth{status="requires_review"} 0`,
 		`refundd_discrepancies 0`,
 		`refundd_oldest_processing_refund_age_seconds 0`,
+		`refundd_webhook_delivery_overdue_seconds 0`,
 		`refundd_processor_call_duration_seconds_count{op="refund",outcome="approved"} 1`,
 		`refundd_processor_call_duration_seconds_count{op="refund",outcome="declined"} 1`,
 		// Routes are labelled by pattern, never by raw path (one series per id).

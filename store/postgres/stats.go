@@ -40,6 +40,16 @@ func (t *tx) Stats(ctx context.Context) (*refund.Stats, error) {
 		}
 		return nil
 	})
+	b.Queue(`SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'`).QueryRow(func(row pgx.Row) error {
+		var due *time.Time // through the due index: a pending delivery's least next_attempt_at
+		if err := row.Scan(&due); err != nil {
+			return err
+		}
+		if due != nil {
+			st.FirstDue = *due
+		}
+		return nil
+	})
 	b.Queue(`SELECT status, count(*) FROM webhook_deliveries GROUP BY status ORDER BY status COLLATE "C"`).Query(func(rows pgx.Rows) error {
 		var err error
 		st.Deliveries, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (refund.DeliveryCount, error) {

@@ -57,6 +57,13 @@ func (t *tx) Stats(ctx context.Context) (*refund.Stats, error) {
 	if oldest.Valid {
 		st.Oldest = fromNanos(oldest.Int64)
 	}
+	var due sql.NullInt64 // through the due index: a pending delivery's least next_attempt_at
+	if err := t.q.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'`).Scan(&due); err != nil {
+		return nil, wrap("stats", err)
+	}
+	if due.Valid {
+		st.FirstDue = fromNanos(due.Int64)
+	}
 	drows, err := t.q.QueryContext(ctx, `SELECT status, count(*) FROM webhook_deliveries GROUP BY status ORDER BY 1`)
 	if err != nil {
 		return nil, wrap("stats", err)

@@ -13,7 +13,7 @@ var statsTests = []test{
 	{"Empty", func(t *testing.T, f *fixture) {
 		f.mustView(func(tx refund.Tx) error {
 			st, err := tx.Stats(f.ctx)
-			if err == nil && (len(st.Refunds) != 0 || st.Pending != 0 || st.Processing != 0 || !st.Oldest.IsZero() || len(st.Deliveries) != 0) {
+			if err == nil && (len(st.Refunds) != 0 || st.Pending != 0 || st.Processing != 0 || !st.Oldest.IsZero() || len(st.Deliveries) != 0 || !st.FirstDue.IsZero()) {
 				t.Fatalf("Stats of an empty store = %+v", st)
 			}
 			return err
@@ -35,6 +35,12 @@ var statsTests = []test{
 		f.mustCreateRefund(o2, set(refund.StatusPending, "native", "", t0))
 		ev := f.mustCreateEvent(m1.ID, refund.EventRefundCreated, "", t0)
 		f.mustCreateDelivery(ev, f.mustCreateEndpoint(m1.ID).ID, t0)
+		f.mustCreateDelivery(ev, f.mustCreateEndpoint(m2.ID).ID, t0.Add(-time.Hour))
+		done := f.mustCreateDelivery(ev, f.mustCreateEndpoint(m2.ID).ID, t0.Add(-2*time.Hour))
+		f.mustUpdate(func(tx refund.Tx) error {
+			done.Status = refund.DeliverySucceeded
+			return tx.UpdateDelivery(f.ctx, done)
+		})
 
 		var st *refund.Stats
 		f.mustView(func(tx refund.Tx) (err error) {
@@ -54,8 +60,11 @@ var statsTests = []test{
 		if st.Pending != 1 || st.Processing != 2 || !st.Oldest.Equal(t0.Add(-time.Minute)) {
 			t.Fatalf("queue = %d pending, %d processing, oldest %v", st.Pending, st.Processing, st.Oldest)
 		}
-		if !slices.Equal(st.Deliveries, []refund.DeliveryCount{{Status: refund.DeliveryPending, Count: 1}}) {
+		if !slices.Equal(st.Deliveries, []refund.DeliveryCount{{Status: refund.DeliveryPending, Count: 2}, {Status: refund.DeliverySucceeded, Count: 1}}) {
 			t.Fatalf("Deliveries = %+v", st.Deliveries)
+		}
+		if !st.FirstDue.Equal(t0.Add(-time.Hour)) { // the pending one due first; not the delivered one
+			t.Fatalf("first due %v, want %v", st.FirstDue, t0.Add(-time.Hour))
 		}
 	}},
 	{"AmountsBeyondInt64", func(t *testing.T, f *fixture) {
