@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -15,7 +16,9 @@ import (
 // Middleware wraps the whole HTTP surface: request ids, panic recovery,
 // access log. Surfaces with other error shapes sit behind it too, so a
 // panic answers a bare 500 that names the request id and nothing else.
-func Middleware(next http.Handler, log *slog.Logger) http.Handler {
+// proxies are the reverse proxies whose X-Forwarded-For is believed (see
+// ClientAddr).
+func Middleware(next http.Handler, log *slog.Logger, proxies ...netip.Prefix) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !plainRequestID(id) {
@@ -24,12 +27,9 @@ func Middleware(next http.Handler, log *slog.Logger) http.Handler {
 			id = "req_" + hex.EncodeToString(b)
 		}
 		w.Header().Set("X-Request-Id", id)
-		// The core records who called from where in its audit trail.
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
-		}
-		r = r.WithContext(refund.WithRequest(r.Context(), refund.RequestInfo{ID: id, IP: ip}))
+		// The core records who called from where in its audit trail, and
+		// counts failed authentications per address.
+		r = r.WithContext(refund.WithRequest(r.Context(), refund.RequestInfo{ID: id, IP: ClientAddr(r, proxies)}))
 		rec := &statusRecorder{ResponseWriter: w}
 		start := time.Now()
 		defer func() {
@@ -45,6 +45,63 @@ func Middleware(next http.Handler, log *slog.Logger) http.Handler {
 		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes+1)
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// ClientAddr is the address a request came from: its connection's, or,
+// when that is one of proxies, the nearest address in X-Forwarded-For that
+// is not. Each proxy appends the address it was called from, so the entries
+// right of the first untrusted one were written by trusted proxies and
+// everything left of it by the client, who can write anything: taking the
+// leftmost would let any client pick the address its failed sign-ins and
+// key guesses count against. An entry that is not an address stops the
+// walk at the last proxy's.
+func ClientAddr(r *http.Request, proxies []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil || !within(addr, proxies) {
+		return host
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		entries := strings.Split(hops[i], ",")
+		for j := len(entries) - 1; j >= 0; j-- {
+			a, err := parseHop(strings.TrimSpace(entries[j]))
+			if err != nil {
+				return addr.String()
+			}
+			if addr = a.Unmap(); !within(addr, proxies) {
+				return addr.String()
+			}
+		}
+	}
+	return addr.String()
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, or one with a
+// port, as some balancers write it.
+func parseHop(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(s)
+		if perr != nil {
+			return a, err
+		}
+		a = ap.Addr()
+	}
+	return a, nil
+}
+
+func within(a netip.Addr, nets []netip.Prefix) bool {
+	a = a.Unmap()
+	for _, p := range nets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // plainRequestID reports whether a caller's X-Request-Id can be kept as

@@ -66,10 +66,17 @@ type env struct {
 // loopback, and, unless realClock, a fake clock.
 func mustStart(t testing.TB, realClock bool) *env {
 	t.Helper()
+	return mustStartWith(t, realClock, func(*server.Config) {})
+}
+
+// mustStartWith is mustStart with set changing the server's configuration.
+func mustStartWith(t testing.TB, realClock bool, set func(*server.Config)) *env {
+	t.Helper()
 	e := &env{t: t, orders: map[string]string{}}
 	cfg := server.Config{Addr: "127.0.0.1:0", DB: sqlitetest.URL(t),
 		WorkerInterval: -1, WebhookAllowPrivate: true, ProcessorTimeout: 5 * time.Second,
 		Log: slog.New(slog.NewJSONHandler(scanned, nil))}
+	set(&cfg)
 	if !realClock {
 		e.clock = &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
 		var n atomic.Int64

@@ -109,6 +109,11 @@ type Config struct {
 	// only, as refundd's figures are the merchants' business); other
 	// callers get 403.
 	MetricsAllow []netip.Prefix
+	// TrustedProxies are the reverse proxies in front of refundd whose
+	// X-Forwarded-For names the client (api.ClientAddr): the address that
+	// failed sign-ins and API key guesses count against, audit entries
+	// record and MetricsAllow checks. nil: every connection is the client.
+	TrustedProxies []netip.Prefix
 	// ZATCAKeyFile is a PEM ECDSA private key that seals (signs) invoices;
 	// empty: the published sandbox key (invoice.SandboxKey).
 	ZATCAKeyFile string
@@ -327,7 +332,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		handler = api.ServerTiming(handler)
 	}
 	s.http = &http.Server{
-		Handler:           api.Middleware(handler, cfg.Log),
+		Handler:           api.Middleware(handler, cfg.Log, cfg.TrustedProxies...),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// A reply cut by the write deadline is a refund its caller may
@@ -487,15 +492,16 @@ func (s *Server) Stop(ctx context.Context) error {
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // allowNetworks serves h only to callers whose address is in allow (nil:
-// loopback), as Miniflux does for its metrics.
+// loopback), as Miniflux does for its metrics. The caller is the client a
+// trusted proxy names: a proxy on the same host would otherwise pass every
+// client's request as loopback's.
 func allowNetworks(allow []netip.Prefix, h http.Handler) http.Handler {
 	if allow == nil {
 		allow = loopback
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		addr, perr := netip.ParseAddr(host)
-		if err == nil && perr == nil {
+		addr, err := netip.ParseAddr(refund.RequestFrom(r.Context()).IP)
+		if err == nil {
 			addr = addr.Unmap()
 			for _, p := range allow {
 				if p.Contains(addr) {

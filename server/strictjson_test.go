@@ -148,3 +148,27 @@ func TestMetricsOnlyToAllowedNetworks(t *testing.T) {
 		t.Fatalf("/metrics from loopback by default: %d", res.StatusCode)
 	}
 }
+
+// A reverse proxy on the same host passes every client's request to
+// /metrics from loopback. Trusted (--trusted-proxies), the client it
+// names is who asks: one from outside is refused, the proxy's own
+// request (no client named) is served.
+func TestMetricsBehindASameHostProxy(t *testing.T) {
+	s := mustStart(t, func(c *server.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	for _, tc := range []struct {
+		name, client string
+		want         int
+	}{
+		{"ClientOutside", "203.0.113.9", http.StatusForbidden},
+		{"ClientOutsideNamingLoopback", "127.0.0.1, 203.0.113.9", http.StatusForbidden},
+		{"TheProxyItself", "", http.StatusOK},
+	} {
+		var headers []string
+		if tc.client != "" {
+			headers = []string{"X-Forwarded-For", tc.client}
+		}
+		if r := s.do("GET", "/metrics", "", nil, headers...); r.status != tc.want {
+			t.Fatalf("%s: /metrics answered %d, want %d", tc.name, r.status, tc.want)
+		}
+	}
+}

@@ -82,6 +82,7 @@ REFUNDD_TOKEN_SECRET (--token-secret: signs Paylink partner tokens; the same on 
 REFUNDD_SECRET_KEY or REFUNDD_SECRET_KEY_FILE (--secret-key-file: seals processor credentials),
 REFUNDD_SEAL_SECRETS=true (--seal-secrets: seals webhook and TOTP secrets too, once every node runs this version),
 REFUNDD_RATE_LIMIT (--rate-limit), REFUNDD_LOG (--log), REFUNDD_METRICS_ALLOW (--metrics-allow),
+REFUNDD_TRUSTED_PROXIES (--trusted-proxies),
 REFUNDD_PUBLIC_URL (--public-url), REFUNDD_ZATCA_KEY_FILE (--zatca-key-file),
 REFUNDD_PROCESSOR_WEBHOOK_SECRET (--processor-webhook-secret), REFUNDD_WEBHOOK_ALLOW_PRIVATE=true,
 REFUNDD_SERVER_TIMING=true, OTEL_EXPORTER_OTLP_ENDPOINT (--otel-endpoint),
@@ -335,6 +336,7 @@ type serveFlags struct {
 	processorSecret     string
 	sweepAges           string
 	metricsAllow        string
+	trustedProxies      string
 	publicURL           string
 	zatcaKeyFile        string
 	secretKey           keyFlags
@@ -352,6 +354,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, defDB string) {
 	fs.DurationVar(&f.reviewPoll, "review-poll", time.Hour, "how often a refund waiting for review is asked about in its first week (then daily); \"not executed\" voids it")
 	fs.StringVar(&f.metricsAllow, "metrics-allow", env("REFUNDD_METRICS_ALLOW", "127.0.0.0/8,::1/128"),
 		"networks (CIDR, comma-separated) that may read /metrics; any for everyone")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", env("REFUNDD_TRUSTED_PROXIES", ""),
+		"reverse proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For names the client; none by default")
 	fs.StringVar(&f.secretKey.file, "secret-key-file", env("REFUNDD_SECRET_KEY_FILE", ""),
 		"32-byte key (hex or base64) that seals processor account credentials; or REFUNDD_SECRET_KEY")
 	fs.StringVar(&f.secretKey.previous, "previous-secret-key-file", "",
@@ -440,6 +444,9 @@ func (f *serveFlags) check(fs *flag.FlagSet) error {
 	case f.tokenSecret != "" && len(f.tokenSecret) < paylink.MinSecretLen:
 		return usageError(fmt.Sprintf("--token-secret (REFUNDD_TOKEN_SECRET) must be at least %d bytes", paylink.MinSecretLen))
 	}
+	if _, err := f.proxies(); err != nil {
+		return err
+	}
 	if _, err := f.metricsNets(); err != nil {
 		return err
 	}
@@ -465,6 +472,26 @@ func (f *serveFlags) metricsNets() ([]netip.Prefix, error) {
 			return nil, usageError("--metrics-allow must be CIDR networks such as 127.0.0.0/8,10.0.0.0/8, or any")
 		}
 		out = append(out, p)
+	}
+	return out, nil
+}
+
+// proxies parses --trusted-proxies: networks, or single addresses.
+func (f *serveFlags) proxies() ([]netip.Prefix, error) {
+	if strings.TrimSpace(f.trustedProxies) == "" {
+		return nil, nil
+	}
+	var out []netip.Prefix
+	for _, s := range strings.Split(f.trustedProxies, ",") {
+		s = strings.TrimSpace(s)
+		p, err := netip.ParsePrefix(s)
+		if a, aerr := netip.ParseAddr(s); err != nil && aerr == nil {
+			p, err = a.Unmap().Prefix(a.Unmap().BitLen())
+		}
+		if err != nil {
+			return nil, usageError("--trusted-proxies must be addresses or CIDR networks such as 10.0.0.5,192.168.0.0/24")
+		}
+		out = append(out, p.Masked())
 	}
 	return out, nil
 }
@@ -500,12 +527,13 @@ func logger(format string, w io.Writer) (*slog.Logger, error) {
 func (f *serveFlags) config(stderr io.Writer) server.Config {
 	sweeps, _ := f.sweeps() // checked by check
 	metricsNets, _ := f.metricsNets()
+	proxies, _ := f.proxies()             // checked by check
 	log, _ := logger(f.logFormat, stderr) // checked by check
 	cfg := server.Config{Addr: f.addr, DB: f.db, Processor: f.processor, Log: log,
 		ProcessorTimeout: f.processorTimeout, Lease: f.lease, MaxInFlight: f.maxInFlight, SettleDelay: f.settleDelay, WebhookAllowPrivate: f.webhookAllowPrivate,
 		RateLimit: f.rateLimit, RateBurst: f.rateBurst, TracingEndpoint: f.otelEndpoint, ServerTiming: f.serverTiming,
 		TokenSecret: f.tokenSecret, MaxAttempts: f.maxAttempts, RetryBackoff: f.retryBackoff, ReviewPoll: f.reviewPoll,
-		ProcessorWebhookSecret: f.processorSecret, SweepAges: sweeps, MetricsAllow: metricsNets, PublicURL: f.publicURL, ZATCAKeyFile: f.zatcaKeyFile}
+		ProcessorWebhookSecret: f.processorSecret, SweepAges: sweeps, MetricsAllow: metricsNets, TrustedProxies: proxies, PublicURL: f.publicURL, ZATCAKeyFile: f.zatcaKeyFile}
 	f.secretKey.config(&cfg)
 	return cfg
 }

@@ -242,6 +242,7 @@ func TestCLI_Errors(t *testing.T) {
 		{"NegativeRetryBackoff", []string{"serve", "--db", db, "--retry-backoff", "-1s"}, 2, "--retry-backoff"},
 		{"ZeroReviewPoll", []string{"serve", "--db", db, "--review-poll", "0s"}, 2, "--review-poll"},
 		{"BadMetricsAllow", []string{"serve", "--db", db, "--metrics-allow", "everyone"}, 2, "--metrics-allow"},
+		{"BadTrustedProxies", []string{"serve", "--db", db, "--trusted-proxies", "10.0.0.5,the-balancer"}, 2, "--trusted-proxies"},
 		{"SweepAgesNotIncreasing", []string{"serve", "--db", db, "--sweep-ages", "24h,1h"}, 2, "--sweep-ages"},
 		{"LateRateAboveOne", []string{"sandbox", "serve", "--late-rate", "1.5"}, 2, "--late-rate"},
 		{"NegativeLateMS", []string{"sandbox", "serve", "--late-ms", "-1"}, 2, "--late-ms"},
