@@ -3,6 +3,7 @@ package api
 import (
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -31,7 +32,14 @@ func TestClientAddr(t *testing.T) {
 		{"IPv6", "127.0.0.1:5000", []string{"2001:db8::1"}, proxies, "2001:db8::1"},
 		{"IPv6WithAPort", "127.0.0.1:5000", []string{"[2001:db8::1]:4711"}, proxies, "2001:db8::1"},
 		{"MappedIPv4", "127.0.0.1:5000", []string{"::ffff:203.0.113.9"}, proxies, "203.0.113.9"},
-		{"GarbageStopsAtTheLastProxy", "10.0.0.3:5000", []string{"203.0.113.9, not-an-address, 10.0.0.8"}, proxies, "10.0.0.8"},
+		// Not the last proxy's address: a proxy on the same host would make
+		// every such client loopback.
+		{"GarbageIsUnknown", "10.0.0.3:5000", []string{"203.0.113.9, not-an-address, 10.0.0.8"}, proxies, UnknownClient},
+		{"AProxysUnknown", "127.0.0.1:5000", []string{"unknown"}, proxies, UnknownClient},
+		{"BracketsWithoutAPort", "127.0.0.1:5000", []string{"[2001:db8::7]"}, proxies, UnknownClient},
+		{"TooManyHops", "127.0.0.1:5000", []string{"203.0.113.9" + strings.Repeat(", 10.0.0.8", maxHops)}, proxies, UnknownClient},
+		{"AsManyHopsAsAllowed", "127.0.0.1:5000", []string{"203.0.113.9" + strings.Repeat(", 10.0.0.8", maxHops-1)}, proxies, "203.0.113.9"},
+		{"ZonedHopInATrustedRange", "[fe80::1%eth0]:5000", []string{"203.0.113.9, fe80::5%eth0"}, append(proxies, netip.MustParsePrefix("fe80::/10")), "203.0.113.9"},
 		{"EmptyHeader", "127.0.0.1:5000", []string{""}, proxies, "127.0.0.1"},
 		{"NoHeader", "127.0.0.1:5000", nil, proxies, "127.0.0.1"},
 		{"AllTrusted", "127.0.0.1:5000", []string{"10.0.0.5"}, proxies, "10.0.0.5"},

@@ -53,8 +53,11 @@ func Middleware(next http.Handler, log *slog.Logger, proxies ...netip.Prefix) ht
 // right of the first untrusted one were written by trusted proxies and
 // everything left of it by the client, who can write anything: taking the
 // leftmost would let any client pick the address its failed sign-ins and
-// key guesses count against. An entry that is not an address stops the
-// walk at the last proxy's.
+// key guesses count against. What cannot be told (an entry that is not an
+// address, such as a proxy's "unknown", or more hops than maxHops) is
+// UnknownClient, which no allowed network holds and whose limits every
+// such client shares: never the last proxy's address, which a proxy on
+// the same host would make loopback.
 func ClientAddr(r *http.Request, proxies []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -65,23 +68,45 @@ func ClientAddr(r *http.Request, proxies []netip.Prefix) string {
 		return host
 	}
 	hops := r.Header.Values("X-Forwarded-For")
+	n := 0
 	for i := len(hops) - 1; i >= 0; i-- {
-		entries := strings.Split(hops[i], ",")
-		for j := len(entries) - 1; j >= 0; j-- {
-			a, err := parseHop(strings.TrimSpace(entries[j]))
-			if err != nil {
-				return addr.String()
+		rest := hops[i]
+		if strings.TrimSpace(rest) == "" {
+			continue // an empty header names nobody: as if not sent
+		}
+		for more := true; more; {
+			var entry string
+			if j := strings.LastIndexByte(rest, ','); j >= 0 {
+				entry, rest = rest[j+1:], rest[:j]
+			} else {
+				entry, more = rest, false
 			}
-			if addr = a.Unmap(); !within(addr, proxies) {
+			if n++; n > maxHops {
+				return UnknownClient
+			}
+			a, err := parseHop(strings.TrimSpace(entry))
+			if err != nil {
+				return UnknownClient
+			}
+			if addr = a; !within(addr, proxies) {
 				return addr.String()
 			}
 		}
 	}
-	return addr.String()
+	return addr.String() // only proxies: one of them asked itself
 }
 
+// UnknownClient is ClientAddr's answer when a trusted proxy's header does
+// not say who the client is.
+const UnknownClient = "unknown"
+
+// maxHops bounds the proxies a request may pass: a longer chain is a
+// client's header, walked for nothing.
+const maxHops = 32
+
 // parseHop reads one X-Forwarded-For entry: an address, or one with a
-// port, as some balancers write it.
+// port, as some balancers write it; zones dropped (a prefix holds no
+// address with one) and IPv4 unmapped.
 func parseHop(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
@@ -91,11 +116,11 @@ func parseHop(s string) (netip.Addr, error) {
 		}
 		a = ap.Addr()
 	}
-	return a, nil
+	return a.WithZone("").Unmap(), nil
 }
 
 func within(a netip.Addr, nets []netip.Prefix) bool {
-	a = a.Unmap()
+	a = a.WithZone("").Unmap()
 	for _, p := range nets {
 		if p.Contains(a) {
 			return true

@@ -48,7 +48,7 @@ func (a *API) processorNotification(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := a.verify(body, r.Header); err != nil {
-		a.log.Warn("refused a processor notification", "webhook_id", r.Header.Get("webhook-id"), "remote", r.RemoteAddr, "err", err)
+		a.log.Warn("refused a processor notification", "webhook_id", r.Header.Get("webhook-id"), "client", refund.RequestFrom(r.Context()).IP, "remote", r.RemoteAddr, "err", err)
 		w.Header().Set("WWW-Authenticate", `Signature realm="refundd"`)
 		a.fail(w, r, refund.Errorf(refund.EUnauthorized, "", "the notification is not signed with the configured secret"))
 		return

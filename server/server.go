@@ -492,23 +492,32 @@ func (s *Server) Stop(ctx context.Context) error {
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // allowNetworks serves h only to callers whose address is in allow (nil:
-// loopback), as Miniflux does for its metrics. The caller is the client a
-// trusted proxy names: a proxy on the same host would otherwise pass every
-// client's request as loopback's.
+// loopback), as Miniflux does for its metrics: the connection's, and the
+// client a trusted proxy names (a proxy on the same host passes every
+// client's request from loopback); both, since any host in a trusted
+// network can name any client.
 func allowNetworks(allow []netip.Prefix, h http.Handler) http.Handler {
 	if allow == nil {
 		allow = loopback
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr, err := netip.ParseAddr(refund.RequestFrom(r.Context()).IP)
-		if err == nil {
-			addr = addr.Unmap()
-			for _, p := range allow {
-				if p.Contains(addr) {
-					h.ServeHTTP(w, r)
-					return
-				}
+	allowed := func(s string) bool {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return false
+		}
+		a = a.WithZone("").Unmap()
+		for _, p := range allow {
+			if p.Contains(a) {
+				return true
 			}
+		}
+		return false
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		peer, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err == nil && allowed(peer) && allowed(refund.RequestFrom(r.Context()).IP) {
+			h.ServeHTTP(w, r)
+			return
 		}
 		http.Error(w, "metrics are served to the networks in --metrics-allow only", http.StatusForbidden)
 	})

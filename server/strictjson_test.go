@@ -151,8 +151,9 @@ func TestMetricsOnlyToAllowedNetworks(t *testing.T) {
 
 // A reverse proxy on the same host passes every client's request to
 // /metrics from loopback. Trusted (--trusted-proxies), the client it
-// names is who asks: one from outside is refused, the proxy's own
-// request (no client named) is served.
+// names is who asks: one from outside is refused, as is one the proxy
+// cannot name ("unknown"), and the proxy's own request (no client named)
+// is served.
 func TestMetricsBehindASameHostProxy(t *testing.T) {
 	s := mustStart(t, func(c *server.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
 	for _, tc := range []struct {
@@ -161,6 +162,10 @@ func TestMetricsBehindASameHostProxy(t *testing.T) {
 	}{
 		{"ClientOutside", "203.0.113.9", http.StatusForbidden},
 		{"ClientOutsideNamingLoopback", "127.0.0.1, 203.0.113.9", http.StatusForbidden},
+		{"AProxysUnknown", "unknown", http.StatusForbidden},
+		{"ClientOutsideThenUnknown", "203.0.113.9, unknown", http.StatusForbidden},
+		{"BracketsWithoutAPort", "[2001:db8::7]", http.StatusForbidden},
+		{"LoopbackClient", "127.0.0.1", http.StatusOK},
 		{"TheProxyItself", "", http.StatusOK},
 	} {
 		var headers []string
@@ -170,5 +175,17 @@ func TestMetricsBehindASameHostProxy(t *testing.T) {
 		if r := s.do("GET", "/metrics", "", nil, headers...); r.status != tc.want {
 			t.Fatalf("%s: /metrics answered %d, want %d", tc.name, r.status, tc.want)
 		}
+	}
+}
+
+// Any host in a trusted network can name any client: /metrics wants the
+// connection's address allowed too, not only the client named.
+func TestMetricsNamedClientAloneIsNotEnough(t *testing.T) {
+	s := mustStart(t, func(c *server.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		c.MetricsAllow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	if r := s.do("GET", "/metrics", "", nil, "X-Forwarded-For", "10.1.2.3"); r.status != http.StatusForbidden {
+		t.Fatalf("/metrics from loopback naming an allowed client answered %d, want 403", r.status)
 	}
 }

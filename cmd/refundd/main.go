@@ -476,7 +476,10 @@ func (f *serveFlags) metricsNets() ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// proxies parses --trusted-proxies: networks, or single addresses.
+// proxies parses --trusted-proxies: networks, or single addresses. A
+// network with host bits (10.0.0.5/24) or an IPv4 one written as IPv6 is
+// refused: the first trusts more than it names, the second nothing (the
+// client's address is compared unmapped).
 func (f *serveFlags) proxies() ([]netip.Prefix, error) {
 	if strings.TrimSpace(f.trustedProxies) == "" {
 		return nil, nil
@@ -485,13 +488,13 @@ func (f *serveFlags) proxies() ([]netip.Prefix, error) {
 	for _, s := range strings.Split(f.trustedProxies, ",") {
 		s = strings.TrimSpace(s)
 		p, err := netip.ParsePrefix(s)
-		if a, aerr := netip.ParseAddr(s); err != nil && aerr == nil {
+		if a, aerr := netip.ParseAddr(s); err != nil && aerr == nil && a.Zone() == "" {
 			p, err = a.Unmap().Prefix(a.Unmap().BitLen())
 		}
-		if err != nil {
-			return nil, usageError("--trusted-proxies must be addresses or CIDR networks such as 10.0.0.5,192.168.0.0/24")
+		if err != nil || p != p.Masked() || p.Addr().Is4In6() {
+			return nil, usageError("--trusted-proxies must be the proxies' addresses or CIDR networks such as 10.0.0.5,192.168.0.0/24 (no host bits, IPv4 written as IPv4)")
 		}
-		out = append(out, p.Masked())
+		out = append(out, p)
 	}
 	return out, nil
 }

@@ -243,6 +243,8 @@ func TestCLI_Errors(t *testing.T) {
 		{"ZeroReviewPoll", []string{"serve", "--db", db, "--review-poll", "0s"}, 2, "--review-poll"},
 		{"BadMetricsAllow", []string{"serve", "--db", db, "--metrics-allow", "everyone"}, 2, "--metrics-allow"},
 		{"BadTrustedProxies", []string{"serve", "--db", db, "--trusted-proxies", "10.0.0.5,the-balancer"}, 2, "--trusted-proxies"},
+		{"TrustedProxiesWithHostBits", []string{"serve", "--db", db, "--trusted-proxies", "10.0.0.5/24"}, 2, "--trusted-proxies"},
+		{"TrustedProxiesIPv4AsIPv6", []string{"serve", "--db", db, "--trusted-proxies", "::ffff:10.0.0.0/104"}, 2, "--trusted-proxies"},
 		{"SweepAgesNotIncreasing", []string{"serve", "--db", db, "--sweep-ages", "24h,1h"}, 2, "--sweep-ages"},
 		{"LateRateAboveOne", []string{"sandbox", "serve", "--late-rate", "1.5"}, 2, "--late-rate"},
 		{"NegativeLateMS", []string{"sandbox", "serve", "--late-ms", "-1"}, 2, "--late-ms"},
