@@ -269,7 +269,11 @@ func (s *Service) connector(a *ProcessorAccount) (processor.Processor, error) {
 	}
 	plain, err := s.cfg.Sealer.Open(a.Credential, sealOwner(a))
 	if err != nil {
-		return nil, fmt.Errorf("refund: processor account %s: %w", a.Name, err)
+		// Sealed under a key this node was not given (a wrong or stale
+		// key beside nodes with the right one): the node's condition, as
+		// above, not the caller's and no fault of refundd's.
+		s.log.Error("an order routes to a processor account whose credential this node's secret keys do not open", "account", a.Name, "err", err)
+		return nil, keyUnavailable(fmt.Errorf("refund: processor account %s: %w: %w", a.Name, ErrSecretNotOpened, err))
 	}
 	p, err := s.cfg.Connect(a.account(string(plain)))
 	if err != nil {

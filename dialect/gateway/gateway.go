@@ -30,6 +30,14 @@
 //     airline.reference are empty, and the seed's nullable fields are null.
 //   - A key past its rate (--rate-limit) answers 429 {"message":"Too
 //     Many Attempts."} with Retry-After.
+//   - A processor that cannot be reached answers 503 {"message":"The
+//     payment processor is unavailable; try again later."}, and a node
+//     that cannot open the secret a refund needs (its processor
+//     account's credential, sealed under a secret key the node was not
+//     given) 503 {"message":"The service cannot serve this request now;
+//     try again later."}: both are worth retrying, on another node or
+//     later. An order whose processor account was removed answers 422 on
+//     "id".
 //   - A body whose Content-Type names another media type than JSON, or a
 //     charset other than UTF-8, answers 415 {"message":"The request body
 //     must be UTF-8 JSON."}.
@@ -206,6 +214,10 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusUnprocessableEntity, invalid("amount", "The value exceeds the amount left to refund."))
 	case refund.EProcessorUnsupported:
 		writeJSON(w, http.StatusUnprocessableEntity, invalid(fieldOr(param), refund.ErrorMessage(err)))
+	case refund.EProcessorAccountNotFound:
+		// The order's processor account was removed: no refund of it can
+		// be sent anywhere, so a retry would not help.
+		writeJSON(w, http.StatusUnprocessableEntity, invalid("id", "The order's processor account was removed; the order cannot be refunded here."))
 	case refund.EInvalidRequest:
 		if param == "transaction_id" {
 			writeJSON(w, http.StatusUnprocessableEntity, invalid(param, "The selected value is invalid."))
@@ -216,6 +228,11 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusUnsupportedMediaType, message{"The request body must be UTF-8 JSON."})
 	case refund.EProcessorUnavailable:
 		writeJSON(w, http.StatusServiceUnavailable, message{"The payment processor is unavailable; try again later."})
+	case refund.ESecretKeyUnavailable:
+		// This node cannot open a secret the request needs (it lacks the
+		// secret key that sealed it): another node, or this one later,
+		// can serve it.
+		writeJSON(w, http.StatusServiceUnavailable, message{"The service cannot serve this request now; try again later."})
 	case refund.ERateLimited:
 		api.SetRetryAfter(w, err)
 		writeJSON(w, http.StatusTooManyRequests, message{"Too Many Attempts."})

@@ -283,6 +283,12 @@ var statusOf = map[string]int{
 	api.ECodeUnsupportedMedia:       http.StatusUnsupportedMediaType,
 	api.ECodeMethodNotAllowed:       http.StatusMethodNotAllowed,
 	api.ECodeRouteNotFound:          http.StatusNotFound,
+	// The order's processor account was removed: it cannot be refunded.
+	refund.EProcessorAccountNotFound: http.StatusBadRequest,
+	// This node cannot open the secret the refund needs (the processor
+	// account's credential): retry elsewhere or later, as for an
+	// unavailable processor.
+	refund.ESecretKeyUnavailable: http.StatusServiceUnavailable,
 }
 
 // errorReply is the error body: the HTTP status and its text, a message,

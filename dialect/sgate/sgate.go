@@ -36,8 +36,12 @@
 //     (merchant_reference_reused, conflict), 413 (request_too_large), 415
 //     (unsupported_media_type: a body sent as another media type than
 //     JSON, or in a charset other than UTF-8), 422
-//     (amount_exceeds_refundable), 429 (rate_limited, with Retry-After),
-//     503 (processor_unavailable) or 500 (internal).
+//     (amount_exceeds_refundable, idempotency_key_reused,
+//     processor_unsupported, processor_account_not_found), 429
+//     (rate_limited, with Retry-After), 503 (processor_unavailable,
+//     secret_key_unavailable: this node cannot open the processor
+//     account's credential; another node or a later retry can) or 500
+//     (internal).
 package sgate
 
 import (
@@ -272,8 +276,13 @@ var statusOf = map[string]int{
 	api.ECodeUnsupportedMedia:       http.StatusUnsupportedMediaType,
 	refund.EAmountExceedsRefundable: http.StatusUnprocessableEntity,
 	refund.EProcessorUnsupported:    http.StatusUnprocessableEntity,
-	refund.EProcessorUnavailable:    http.StatusServiceUnavailable,
-	refund.ERateLimited:             http.StatusTooManyRequests,
+	// The order's processor account was removed: it cannot be refunded.
+	refund.EProcessorAccountNotFound: http.StatusUnprocessableEntity,
+	refund.EProcessorUnavailable:     http.StatusServiceUnavailable,
+	// This node cannot open the secret the refund needs: retry elsewhere
+	// or later, as for an unavailable processor.
+	refund.ESecretKeyUnavailable: http.StatusServiceUnavailable,
+	refund.ERateLimited:          http.StatusTooManyRequests,
 }
 
 // fields names the core's params as this dialect's request does.

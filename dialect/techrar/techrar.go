@@ -65,9 +65,12 @@
 //     merchant_reference_reused), 413
 //     (request_too_large), 415 (unsupported_media_type: a body sent as
 //     another media type than JSON, or in a charset other than UTF-8),
-//     422 (amount_exceeds_refundable,
-//     idempotency_key_reused), 429 (rate_limited, with Retry-After) or
-//     500 (internal).
+//     422 (amount_exceeds_refundable, idempotency_key_reused,
+//     processor_unsupported, processor_account_not_found), 429
+//     (rate_limited, with Retry-After), 503 (processor_unavailable,
+//     secret_key_unavailable: this node cannot open the processor
+//     account's credential; another node or a later retry can) or 500
+//     (internal).
 package techrar
 
 import (
@@ -281,6 +284,13 @@ var statusOf = map[string]int{
 	refund.EIdempotencyKeyReused:    http.StatusUnprocessableEntity,
 	refund.EMerchantReferenceReused: http.StatusConflict,
 	refund.ERateLimited:             http.StatusTooManyRequests,
+	// The order's processor account was removed: it cannot be refunded.
+	refund.EProcessorAccountNotFound: http.StatusUnprocessableEntity,
+	// The refund could not be sent now, by the processor or by this node
+	// (it cannot open the secret the refund needs): retry elsewhere or
+	// later.
+	refund.EProcessorUnavailable: http.StatusServiceUnavailable,
+	refund.ESecretKeyUnavailable: http.StatusServiceUnavailable,
 }
 
 type errorJSON struct {

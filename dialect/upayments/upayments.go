@@ -456,6 +456,12 @@ var statusOf = map[string]int{
 	refund.ERateLimited:             http.StatusTooManyRequests,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,
 	api.ECodeUnsupportedMedia:       http.StatusUnsupportedMediaType,
+	// The order's processor account was removed: it cannot be refunded.
+	refund.EProcessorAccountNotFound: http.StatusUnprocessableEntity,
+	// This node cannot open the secret the refund needs (the processor
+	// account's credential): retry elsewhere or later, as for an
+	// unavailable processor.
+	refund.ESecretKeyUnavailable: http.StatusServiceUnavailable,
 }
 
 // fieldNames are the seed's names of the core's fields, for messages.
