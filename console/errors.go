@@ -63,6 +63,7 @@ var replies = map[string]reply{
 	refund.ESecretKeyUnavailable:      {http.StatusServiceUnavailable, "error.secret_key_unavailable", false},
 	refund.EUnsupportedCurrency:       {http.StatusUnprocessableEntity, "error.unsupported_currency", true},
 	refund.EProcessorUnsupported:      {http.StatusUnprocessableEntity, "error.processor_unsupported", true},
+	refund.EProcessorAccountNotFound:  {http.StatusUnprocessableEntity, "error.processor_account_not_found", false}, // removed: no refund of the order can be sent
 	codeCSRF:                          {http.StatusForbidden, "error.csrf_failed", false},
 	refund.EInternal:                  {http.StatusInternalServerError, "error.internal", false},
 }
