@@ -205,6 +205,12 @@ func TestErrors(t *testing.T) {
 		{"KeyWithoutOrdersReadBadBody", "POST", refundPath(tax.ID), writeOnly, `{"refunded_items":`, []string{"app-id", app}, 403, "forbidden", ""},
 		{"KeyWithoutOrdersWrite", "POST", base + "config/", readOnly, `{"serial_prefix":"X-"}`, []string{"app-id", app}, 403, "forbidden", ""},
 		{"OtherMerchantsInvoice", "POST", refundPath(otherTax.Data[0].ID), s.Key, line(1, 1, "0"), []string{"app-id", app}, 404, "invoice_not_found", ""},
+		// An invoice that does not exist is not found whatever the body:
+		// it was answered 400 for a body it could not read.
+		{"UnknownInvoiceBadBody", "POST", refundPath(999), s.Key, `{"refunded_items":`, []string{"app-id", app}, 404, "invoice_not_found", ""},
+		{"UnknownInvoiceBodyNotJSON", "POST", refundPath(999), s.Key, "{}", []string{"app-id", app, "Content-Type", "text/plain"}, 404, "invoice_not_found", ""},
+		{"UnknownInvoiceNoItems", "POST", refundPath(999), s.Key, `{"comments":"c"}`, []string{"app-id", app}, 404, "invoice_not_found", ""},
+		{"OtherMerchantsInvoiceBadBody", "POST", refundPath(otherTax.Data[0].ID), s.Key, `{"refunded_items":`, []string{"app-id", app}, 404, "invoice_not_found", ""},
 		{"UnknownInvoice", "GET", base + "999/", s.Key, "", []string{"app-id", app}, 404, "invoice_not_found", ""},
 		{"InvoiceIDNotInteger", "POST", base + "INV-1/refund/", s.Key, line(1, 1, "0"), []string{"app-id", app}, 404, "invoice_not_found", ""},
 		// Techrar's path converter takes digits only: a sign names no invoice.

@@ -61,7 +61,8 @@
 //   - Errors answer {"detail":"<message>","code":"<refundd error code>"}
 //     and, when one field is at fault, "field": 400 (invalid_request,
 //     invalid_amount), 401 (unauthorized), 403 (forbidden), 404
-//     (invoice_not_found, invalid_page), 409 (idempotency_key_in_use, conflict,
+//     (invoice_not_found, whatever the body of a refund of it;
+//     invalid_page), 409 (idempotency_key_in_use, conflict,
 //     merchant_reference_reused), 413
 //     (request_too_large), 415 (unsupported_media_type: a body sent as
 //     another media type than JSON, or in a charset other than UTF-8),
@@ -195,12 +196,19 @@ func (t *Techrar) refundAs(w http.ResponseWriter, r *http.Request, p refund.Prin
 		return
 	}
 	body, err := readBody(r)
-	if err != nil {
-		t.fail(w, r, err)
-		return
+	var req refundRequest
+	if err == nil {
+		req, err = decodeRefund(body)
 	}
-	req, err := decodeRefund(body)
 	if err != nil {
+		// A missing invoice is missing whatever the body says: a Django
+		// REST framework view (Techrar's, by its errors and pages) finds
+		// its object before it validates the body, and a client told to
+		// fix its body would only then learn that the invoice does not
+		// exist. Looked up on this path only: a refund costs no extra read.
+		if _, gerr := t.svc.GetInvoice(ctx(r), p, id); refund.ErrorCode(gerr) == refund.EInvoiceNotFound {
+			err = gerr
+		}
 		t.fail(w, r, err)
 		return
 	}
