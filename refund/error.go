@@ -37,7 +37,7 @@ const (
 	ERefundNotReviewable       = "refund_not_reviewable"
 	ERefundNotAwaitingApproval = "refund_not_awaiting_approval"
 	// EProcessorAccountNotFound: an order names a processor account the
-	// merchant does not have.
+	// merchant does not have, or a refund's order one removed since.
 	EProcessorAccountNotFound = "processor_account_not_found"
 	// EProcessorAccountRemoved: the processor account of a refund's order
 	// was removed, so there is nobody left to ask about the refund (a
@@ -53,9 +53,9 @@ const (
 	// resolution (who, when, the note) stands.
 	EDiscrepancyResolved = "discrepancy_already_resolved"
 	// ESecretKeyUnavailable: a secret the request needs (a webhook signing
-	// secret, a TOTP secret) is sealed and this node cannot open it: it
-	// was started without the secret key, or not with the one that sealed
-	// it. The node's problem, not the caller's: another node, or this one
+	// secret, a TOTP secret, a processor account's credential) is sealed
+	// and this node cannot open it: it was started without the secret key,
+	// or not with the one that sealed it. The node's problem, not the caller's: another node, or this one
 	// once given the key, can serve it.
 	ESecretKeyUnavailable = "secret_key_unavailable"
 )

@@ -389,7 +389,7 @@ func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply)
 // pass for them too.
 func noteTransient(ctx context.Context, err error, passing ...string) {
 	switch code := ErrorCode(err); code {
-	case ERefundInProgressOnOrder, EConflict, EIdempotencyKeyInUse, ERateLimited, EProcessorUnavailable, EInternal:
+	case ERefundInProgressOnOrder, EConflict, EIdempotencyKeyInUse, ERateLimited, EProcessorUnavailable, ESecretKeyUnavailable, EInternal:
 	default:
 		if !slices.Contains(passing, code) {
 			return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -268,12 +269,18 @@ func (s *Service) connector(a *ProcessorAccount) (processor.Processor, error) {
 		return nil, Errorf(EProcessorUnavailable, "", "processor account %q cannot be used on this node now; try again later", a.Name)
 	}
 	plain, err := s.cfg.Sealer.Open(a.Credential, sealOwner(a))
-	if err != nil {
+	if err != nil && !slices.ContainsFunc(s.cfg.Sealer.Prefixes(), func(p string) bool { return strings.HasPrefix(a.Credential, p) }) {
 		// Sealed under a key this node was not given (a wrong or stale
 		// key beside nodes with the right one): the node's condition, as
 		// above, not the caller's and no fault of refundd's.
-		s.log.Error("an order routes to a processor account whose credential this node's secret keys do not open", "account", a.Name, "err", err)
+		s.log.Error("an order routes to a processor account whose credential is sealed under a secret key this node was not given", "account", a.Name, "err", err)
 		return nil, keyUnavailable(fmt.Errorf("refund: processor account %s: %w: %w", a.Name, ErrSecretNotOpened, err))
+	}
+	if err != nil {
+		// Under a key this node holds, yet not opening: altered, or moved
+		// from another account (the seal binds it to its own). No node
+		// opens it, so no retry helps: an internal error, logged.
+		return nil, fmt.Errorf("refund: processor account %s: its credential does not open under the key that sealed it (altered, or copied from another account): %w: %w", a.Name, ErrSecretNotOpened, err)
 	}
 	p, err := s.cfg.Connect(a.account(string(plain)))
 	if err != nil {
@@ -303,6 +310,10 @@ func (s *Service) processorOf(ctx context.Context, tx Tx, o *Order) (processor.P
 		return s.cfg.Processor, nil
 	}
 	a, err := tx.GetProcessorAccount(ctx, o.MerchantID, o.ProcessorAccountID)
+	if ErrorCode(err) == EProcessorAccountNotFound {
+		// The store's words name no order; every surface shows these.
+		return nil, Errorf(EProcessorAccountNotFound, "", "the processor account of order %s was removed; its refunds cannot be sent", o.ID)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
+	"github.com/refundd/refundd/store/sqlite"
 	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 )
 
@@ -159,6 +160,31 @@ func TestSurfaces_NodeCannotUseProcessorAccount(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSurfaces_CredentialThatNoNodeOpens: a credential that does not open
+// under the key that sealed it, which this node holds (altered, or moved
+// to another account: the seal binds it to its own), opens on no node.
+// Answered secret_key_unavailable, "try again later", clients retried it
+// for ever; it is refundd's fault, an internal error, and changes nothing.
+func TestSurfaces_CredentialThatNoNodeOpens(t *testing.T) {
+	path := sqlitetest.Path(t)
+	s := mustStart(t, onDB("sqlite:"+path), func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+	addAcquirer(t, s, "acq")
+	o := cardOrder("4444", 10_000)
+	o["processor"], o["processor_order_id"], o["reference"] = "acq", "pay_X", "ORD-X"
+	id := s.mustOrder(o)
+	db, err := sqlite.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(context.Background(), `UPDATE processor_accounts SET url = url || '/moved'`); err != nil {
+		t.Fatal(err)
+	}
+	r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": id, "amount": 100})
+	expectError(t, r, http.StatusInternalServerError, refund.EInternal)
+	unchanged(t, s, id)
 }
 
 // TestSurfaces_OrderOfRemovedProcessorAccount: a refund of an order whose
