@@ -282,6 +282,7 @@ var statusOf = map[string]int{
 	refund.EForbidden:                 http.StatusForbidden,
 	refund.EProcessorUnavailable:      http.StatusServiceUnavailable,
 	refund.ESecretKeyUnavailable:      http.StatusServiceUnavailable,
+	refund.EReconciliationAnswerLost:  http.StatusConflict,
 	ECodeMethodNotAllowed:             http.StatusMethodNotAllowed,
 	ECodeTooLarge:                     http.StatusRequestEntityTooLarge,
 	ECodeUnsupportedMedia:             http.StatusUnsupportedMediaType,

@@ -291,6 +291,12 @@ func (a *API) reconcile(w http.ResponseWriter, r *http.Request) {
 			unchecked[i].Refunds = &rec.Unchecked[i].Refunds
 		}
 	}
+	if rec.Kept {
+		// An earlier run of this request applied the report and stopped
+		// before its answer was stored: this is its answer (its unchecked
+		// days counted again), as a replay is.
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
 	var from, to *string
 	if !rec.From.IsZero() {
 		f, t := rec.From.Format(time.DateOnly), rec.To.Format(time.DateOnly)

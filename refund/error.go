@@ -58,6 +58,11 @@ const (
 	// or not with the one that sealed it. The node's problem, not the caller's: another node, or this one
 	// once given the key, can serve it.
 	ESecretKeyUnavailable = "secret_key_unavailable"
+	// EReconciliationAnswerLost: a retry under the Idempotency-Key of a
+	// reconciliation that was applied and whose results were too large to
+	// keep, and its answer was not stored: run again, what it corrected
+	// would read matched, so it is not run again under that key.
+	EReconciliationAnswerLost = "reconciliation_answer_lost"
 )
 
 // Error is the one error type of the domain. Anything that is not an *Error

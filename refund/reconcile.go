@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -159,6 +160,11 @@ type Reconciliation struct {
 	// nearest reconciled reports before and after it that no report
 	// covers (a day skipped, or not yet reconciled).
 	Unchecked []UncheckedDays
+	// Kept: the answer of an earlier run of the same request (its
+	// Idempotency-Key) that applied the report and stopped before its
+	// answer was stored: its results as that run made them, its unchecked
+	// days counted again.
+	Kept bool
 }
 
 // reportStatus reduces a processor's status word to what it means for the
@@ -219,10 +225,12 @@ func reportStatus(s string) (processor.Status, bool) {
 // kept apart from other accounts': a merchant with several processors
 // reconciles each one's report on its own.
 //
-// A reconciliation with an Idempotency-Key claims it in its transaction:
-// a retry of the same report is answered the first run's results, whose
-// corrections would read matched if it ran again. A refusal for a
-// processor account not added yet is not kept as the key's answer.
+// A reconciliation with an Idempotency-Key claims it in its transaction,
+// and keeps its results with it there (keptReconciliation): a retry of
+// the same report is answered the first run's results, whose corrections
+// would read matched if it ran again, even when the first run stopped
+// between its commit and storing its answer. A refusal for a processor
+// account not added yet is not kept as the key's answer.
 func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, opt ReconcileOptions) (_ *Reconciliation, err error) {
 	// An unknown processor account passes too: the account is added, and
 	// the same report (refundd reconcile sends it under the same key) must
@@ -299,6 +307,11 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	}
 	if !opt.From.IsZero() {
 		firstDay, lastDay = opt.From, opt.To
+	}
+	if k, err := keptBefore(ctx, p.MerchantID); err != nil {
+		return nil, err
+	} else if k != nil {
+		return s.answerKept(ctx, p.MerchantID, k)
 	}
 	out := &Reconciliation{}
 	var rep *SettlementReport
@@ -396,21 +409,37 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		// A long report outlasts the key's lease, taken when the
 		// transaction began: renewed from now, a retry before the answer
 		// is stored is told the run is still going, not let run it again.
-		return s.renewClaim(ctx, tx, p.MerchantID)
+		if err := s.renewClaim(ctx, tx, p.MerchantID); err != nil {
+			return err
+		}
+		// The results are kept with the key in this transaction: a node
+		// stopping before the answer is stored leaves them for the retry.
+		return s.keepReconciliation(ctx, tx, p.MerchantID, &keptReconciliation{From: out.From, To: out.To,
+			Results: out.Results, Unchecked: out.Unchecked, UncheckedIn: uncheckedIn, Report: rep})
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Counted after the commit, in a read: the report is recorded, and
-	// counting holds no write transaction (on SQLite, every refund's).
+	s.countUnchecked(ctx, p.MerchantID, rep, seen, out, uncheckedIn)
+	out.summarize()
+	return out, nil
+}
+
+// countUnchecked counts the refunds of out's unchecked days (their
+// refunds succeeded in the spans in), after the reconciliation committed,
+// in a read: the report is recorded, and counting holds no write
+// transaction (on SQLite, every refund's). A count that fails is answered
+// uncounted.
+func (s *Service) countUnchecked(ctx context.Context, merchantID string, rep *SettlementReport, seen map[string]bool, out *Reconciliation, in [][2]time.Time) {
 	for i := range out.Unchecked {
 		u := &out.Unchecked[i]
-		if !u.Counted {
+		if !u.Counted || i >= len(in) {
+			u.Counted = false
 			continue
 		}
 		err := s.cfg.Store.View(ctx, func(tx Tx) error {
 			u.Refunds, u.Totals = 0, map[string]int64{}
-			return s.unlisted(ctx, tx, p.MerchantID, rep, uncheckedIn[i][0], uncheckedIn[i][1], seen, func(r *Refund) error {
+			return s.unlisted(ctx, tx, merchantID, rep, in[i][0], in[i][1], seen, func(r *Refund) error {
 				u.Refunds++
 				u.Totals[r.Currency] = money.AddCapped(u.Totals[r.Currency], r.Amount)
 				return nil
@@ -422,6 +451,94 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 			u.Counted, u.Refunds, u.Totals = false, 0, nil
 		}
 	}
+}
+
+// keptReconciliation is what a reconciliation's transaction keeps with its
+// Idempotency-Key, beside the report it records: its results, and what
+// counting its unchecked days takes. Its answer, stored once it has gone
+// out, replaces it. A retry that takes the key over from a run that died
+// between the two (its lease run out) answers these results, its
+// corrections as they were made, and counts the unchecked days again
+// (answerKept): run again, what the first run corrected would read
+// matched, and the operator would never see it.
+type keptReconciliation struct {
+	From, To    time.Time
+	Results     []ReconcileResult
+	Unchecked   []UncheckedDays
+	UncheckedIn [][2]time.Time
+	Report      *SettlementReport // nil for a report without dates
+	// Lost: the results were too large to keep (maxReplyBytes), and a
+	// retry is refused (EReconciliationAnswerLost), not run again.
+	Lost bool
+}
+
+// keptReconciliationType marks a key's Reply that holds a
+// keptReconciliation, not a surface's answer: its Status is 0, so it is
+// never replayed as one (an earlier release, too, reads no answer in it),
+// and a media type holds no colon, so no answer's type is taken for it.
+const keptReconciliationType = "refundd:reconciliation"
+
+// keepReconciliation keeps k with the key of the request in ctx, in tx
+// (see keptReconciliation).
+func (s *Service) keepReconciliation(ctx context.Context, tx Tx, merchantID string, k *keptReconciliation) error {
+	c := claimFrom(ctx, merchantID)
+	if c == nil || c.unsure {
+		return nil
+	}
+	body, err := json.Marshal(k)
+	if err != nil {
+		return err
+	}
+	if len(body) > maxReplyBytes {
+		body, err = json.Marshal(&keptReconciliation{From: k.From, To: k.To, Lost: true})
+		if err != nil {
+			return err
+		}
+	}
+	rec, err := c.record(ctx, tx)
+	if err != nil {
+		return err
+	}
+	rec.Reply = Reply{ContentType: keptReconciliationType, Body: body}
+	if err := tx.UpdateIdempotency(ctx, rec); err != nil {
+		return err
+	}
+	c.rec = rec
+	return nil
+}
+
+// keptBefore is the reconciliation an earlier run of the request holding
+// ctx's claim kept with its key (keepReconciliation) and died before
+// answering, or nil: the claim was taken over from it (BeginIdempotent),
+// and its key's row, as read then, holds no answer but that.
+func keptBefore(ctx context.Context, merchantID string) (*keptReconciliation, error) {
+	c := claimFrom(ctx, merchantID)
+	if c == nil || c.rec == nil || c.rec.Reply.Status != 0 || c.rec.Reply.ContentType != keptReconciliationType {
+		return nil, nil
+	}
+	var k keptReconciliation
+	if err := json.Unmarshal(c.rec.Reply.Body, &k); err != nil {
+		return nil, fmt.Errorf("the reconciliation kept with Idempotency-Key %q: %w", c.key, err)
+	}
+	return &k, nil
+}
+
+// answerKept answers a reconciliation an earlier run applied and kept
+// (keptBefore): its results as they were, its unchecked days counted now.
+func (s *Service) answerKept(ctx context.Context, merchantID string, k *keptReconciliation) (*Reconciliation, error) {
+	if k.Lost {
+		return nil, Errorf(EReconciliationAnswerLost, "Idempotency-Key",
+			"this reconciliation was applied and its answer, too large to keep, is lost: run again it would show what it corrected as matched. "+
+				"GET /v1/discrepancies lists what it flagged; a new Idempotency-Key reconciles the report again")
+	}
+	out := &Reconciliation{From: k.From, To: k.To, Results: k.Results, Unchecked: k.Unchecked, Kept: true}
+	seen := map[string]bool{}
+	if k.Report != nil {
+		for _, id := range k.Report.RefundIDs {
+			seen[id] = true
+		}
+	}
+	s.countUnchecked(ctx, merchantID, k.Report, seen, out, k.UncheckedIn)
 	out.summarize()
 	return out, nil
 }

@@ -2,9 +2,11 @@ package refund_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/refund"
 )
 
@@ -58,6 +60,111 @@ func TestReconcile_LongRunKeepsItsKey(t *testing.T) {
 		again, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsReview, "recon-long", "hash-r")
 		if err != nil || again.Replay == nil || string(again.Replay.Body) != `{"first":true}` {
 			t.Fatalf("a retry once answered: %+v, %v; want the first answer", again, err)
+		}
+	})
+}
+
+// declinesProcessor declines refunds of one amount and approves the rest.
+type declinesProcessor struct {
+	instantProcessor
+	amount int64
+}
+
+func (p *declinesProcessor) Refund(ctx context.Context, req processor.Request) (processor.Result, error) {
+	if req.Amount == p.amount {
+		return processor.Result{Status: processor.Declined, ResponseCode: "05", Message: "do not honor"}, nil
+	}
+	return p.instantProcessor.Refund(ctx, req)
+}
+
+// A reconciliation's answer was stored after its transaction committed:
+// a node stopping between the two left its corrections applied and no
+// answer under its key, and a retry once the lease ran out reconciled
+// again, the refund it corrected now matched, so the operator never saw
+// the correction. Its results are kept with the key in its transaction:
+// the retry answers them, the correction in them, with the unchecked
+// days counted again; a retry after that answer is stored replays it.
+func TestReconcile_StoppedBeforeItsAnswerAnswersItsResults(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &declinesProcessor{amount: 4_000}, nil)
+		o := h.order(10_000)
+		unlisted := h.mustRefund(o, 1_000) // succeeds on the 1st, in days no report covers
+		declined := h.mustRefund(o, 4_000) // declined: the report shows it paid
+		nov30 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+		if _, err := h.svc.Reconcile(h.ctx, h.p, nil, refund.ReconcileOptions{From: nov30, To: nov30}); err != nil {
+			t.Fatal(err)
+		}
+		h.clk.Advance(48 * time.Hour)
+		dec3 := nov30.Add(3 * 24 * time.Hour)
+		rows := []refund.ReportRow{{Line: 2, RefundID: declined.ID, Amount: 4_000, Currency: "KWD", Status: "settled", Date: dec3}}
+		opt := refund.ReconcileOptions{From: dec3, To: dec3}
+		c, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsReview, "recon-stops", "hash-s")
+		if err != nil || c.Replay != nil {
+			t.Fatalf("claim: %+v, %v", c, err)
+		}
+		first, err := h.svc.Reconcile(refund.WithClaim(h.ctx, c), h.p, rows, opt)
+		if err != nil || len(first.Results) != 1 || !first.Results[0].Corrected || first.Kept {
+			t.Fatalf("first run: %+v, %v; want the refund corrected", first, err)
+		}
+		if len(first.Unchecked) != 1 || first.Unchecked[0].Refunds != 1 {
+			t.Fatalf("first run's unchecked days: %+v; want the 1st and 2nd, one refund", first.Unchecked)
+		}
+		// The node stops here: no CompleteIdempotent. The retry comes
+		// once the lease has run out.
+		h.clk.Advance(2 * time.Minute)
+		again, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsReview, "recon-stops", "hash-s")
+		if err != nil || again.Replay != nil || !again.Written() {
+			t.Fatalf("retry's claim: %+v, %v; want the key taken over", again, err)
+		}
+		got, err := h.svc.Reconcile(refund.WithClaim(h.ctx, again), h.p, rows, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Kept || len(got.Results) != 1 || got.Results[0] != first.Results[0] || got.Flagged != first.Flagged {
+			t.Fatalf("retry: %+v; want the first run's results %+v", got, first.Results)
+		}
+		if len(got.Unchecked) != 1 || !got.Unchecked[0].Counted || got.Unchecked[0].Refunds != 1 || got.Unchecked[0].Totals["KWD"] != unlisted.Amount {
+			t.Fatalf("retry's unchecked days: %+v; want them counted again, one refund", got.Unchecked)
+		}
+		if r := h.refund(declined.ID); r.Status != refund.StatusSucceeded {
+			t.Fatalf("the refund is %s", r.Status)
+		}
+		h.svc.CompleteIdempotent(h.ctx, again, refund.Reply{Status: 200, ContentType: "application/json", Body: []byte(`{"kept":true}`)})
+		last, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsReview, "recon-stops", "hash-s")
+		if err != nil || last.Replay == nil || string(last.Replay.Body) != `{"kept":true}` {
+			t.Fatalf("a retry once answered: %+v, %v; want that answer", last, err)
+		}
+	})
+}
+
+// Results too large to keep with the key (an answer is kept up to 1 MiB)
+// leave a retry after the first run stopped, or after its answer was too
+// large to store, a definite refusal: run again, the report's
+// corrections would read matched.
+func TestReconcile_StoppedBeforeATooLargeAnswerIsRefused(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, nil)
+		dec1 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+		var rows []refund.ReportRow
+		for i := range 4_000 {
+			rows = append(rows, refund.ReportRow{Line: i + 2, RefundID: fmt.Sprintf("re_unknown_%06d", i), Amount: 100, Currency: "SAR",
+				Status: "settled", Date: dec1})
+		}
+		c, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsReview, "recon-large", "hash-l")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.svc.Reconcile(refund.WithClaim(h.ctx, c), h.p, rows, refund.ReconcileOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		h.clk.Advance(2 * time.Minute)
+		again, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsReview, "recon-large", "hash-l")
+		if err != nil || !again.Written() {
+			t.Fatalf("retry's claim: %+v, %v", again, err)
+		}
+		got, err := h.svc.Reconcile(refund.WithClaim(h.ctx, again), h.p, rows, refund.ReconcileOptions{})
+		if refund.ErrorCode(err) != refund.EReconciliationAnswerLost {
+			t.Fatalf("retry: %v, %v; want %s", got, err, refund.EReconciliationAnswerLost)
 		}
 	})
 }
