@@ -75,7 +75,8 @@ Usage:
   refundd refunds  export --url URL --key KEY [--from DATE] [--to DATE] [--out FILE.csv]
   refundd reconcile --url URL --key KEY REPORT.csv [--json] [--out RESULT.csv] [--map column=HEADER ...]
                     [--settlement-lag 27h] [--processor NAME] [--from DATE --to DATE]
-                    [--exit-code] (exit status 3, not 0, when it ran and flagged rows: discrepancies found)
+                    [--exit-code] (exit status 3, not 0, when it ran and flagged rows: discrepancies found,
+                    or the report's rows carry no dates: missing refunds not looked for)
 
 Environment: REFUNDD_ADDR, REFUNDD_DB, REFUNDD_PROCESSOR (sandbox, or the URL of a sandbox service),
 REFUNDD_TOKEN_SECRET (--token-secret: signs Paylink partner tokens; the same on every node),
@@ -88,7 +89,8 @@ REFUNDD_PROCESSOR_WEBHOOK_SECRET (--processor-webhook-secret), REFUNDD_WEBHOOK_A
 REFUNDD_SERVER_TIMING=true, OTEL_EXPORTER_OTLP_ENDPOINT (--otel-endpoint),
 REFUNDD_URL and REFUNDD_KEY (refunds import/export, reconcile).
 
-Exit status: 0 done, 1 failed, 2 usage error, 3 reconcile --exit-code found discrepancies (flagged rows).
+Exit status: 0 done, 1 failed, 2 usage error, 3 reconcile --exit-code found discrepancies (flagged rows)
+or read a report without dates.
 `
 
 // run executes one command; it returns the process exit code.

@@ -45,15 +45,15 @@ func inFlagWords(err error) error {
 // runReconcile sends a processor's settlement report to a running refundd
 // and prints what it found: a summary per currency, then every flagged
 // row (or the whole reply with --json). --out writes every result as CSV.
-// With --exit-code, a run that flagged rows ends with a foundError
-// (exit 3); without it such a run exits 0, as it always has, since a
+// With --exit-code, a run that flagged rows, or of a report without
+// dates, ends with a foundError (exit 3); without it such a run exits 0, as it always has, since a
 // report with discrepancies is a report reconciled.
 func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("reconcile", stderr)
 	var rf remoteFlags
 	rf.register(fs)
 	asJSON := fs.Bool("json", false, "print the reconciliation as JSON")
-	exitCode := fs.Bool("exit-code", false, "exit 3 when rows are flagged (discrepancies found), so a script tells them from a clean run (0) and a failure (1)")
+	exitCode := fs.Bool("exit-code", false, "exit 3 when rows are flagged (discrepancies found) or the report's rows carry no dates (missing refunds not looked for), so a script tells them from a clean run (0) and a failure (1)")
 	out := fs.String("out", "", "write every result as CSV to this file")
 	lag := fs.Duration("settlement-lag", 0, "how long after a refund succeeds in refundd the processor's report may first list it: its cut-off, its time zone (3h for Riyadh's day), a day more for T+1 (27h)")
 	proc := fs.String("processor", "", "the processor account whose report it is: only its refunds can be matched or missing from it")
@@ -207,12 +207,25 @@ func reportKey(report []byte, opt client.ReconcileOptions) string {
 }
 
 // flagged is the end of a reconciliation that ran: a foundError naming
-// how many rows it flagged when asked for one (--exit-code), else nil.
+// how many rows it flagged when asked for one (--exit-code), else nil. A
+// report without dates is not a clean run either, whatever it flagged:
+// the refunds missing from it were not looked for, and exit 0 would tell
+// a script the day is clean.
 func flagged(rec *client.Reconciliation, exitCode bool) error {
-	if rec.Flagged == 0 || !exitCode {
+	if !exitCode {
 		return nil
 	}
-	return foundError(fmt.Sprintf("reconcile: discrepancies found: %d flagged (listed at GET /v1/discrepancies and on the console's Discrepancies page)", rec.Flagged))
+	var found []string
+	if rec.Flagged > 0 {
+		found = append(found, fmt.Sprintf("discrepancies found: %d flagged (listed at GET /v1/discrepancies and on the console's Discrepancies page)", rec.Flagged))
+	}
+	if rec.From == nil {
+		found = append(found, "the report's rows carry no dates, so refunds missing from it were not looked for (give its days with --from and --to)")
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	return foundError("reconcile: " + strings.Join(found, "; "))
 }
 
 func writeReconciliation(out io.Writer, rec *client.Reconciliation) error {

@@ -103,7 +103,8 @@ func TestCLI_Reconcile(t *testing.T) {
 // and to are null, which the text output never shows), and a cron job
 // took "0 flagged" for a clean day. The command says it on stderr, in
 // every output, and names the flags that give the days; a dated report
-// has no such line.
+// has no such line. With --exit-code, which promises 0 for a clean run
+// only, it exited 0 all the same: it exits 3, as for rows flagged.
 func TestCLI_ReconcileUndatedReport(t *testing.T) {
 	t.Parallel()
 	r := mustRemote(t)
@@ -122,11 +123,20 @@ func TestCLI_ReconcileUndatedReport(t *testing.T) {
 		name, report string
 		args         []string
 		warned       bool
+		code         int
 	}{
-		{"Undated", "refund_id,amount,currency,status\n" + ids[0] + ",7.00,SAR,settled\n", nil, true},
-		{"UndatedJSON", "refund_id,amount,currency,status\n" + ids[0] + ",7.00,SAR,settled\n", []string{"--json"}, true},
-		{"UndatedWithDays", "refund_id,amount,currency,status\n" + ids[0] + ",7.00,SAR,settled\n", []string{"--from", "2026-03-01", "--to", "2026-03-01"}, false},
-		{"Dated", "refund_id,amount,currency,status,date\n" + ids[0] + ",7.00,SAR,settled,2026-03-01\n", nil, false},
+		{"Undated", "refund_id,amount,currency,status\n" + ids[0] + ",7.00,SAR,settled\n", nil, true, 0},
+		{"UndatedJSON", "refund_id,amount,currency,status\n" + ids[0] + ",7.00,SAR,settled\n", []string{"--json"}, true, 0},
+		// Both refunds listed: nothing flagged, and only the dated report
+		// is a clean run.
+		{"UndatedExitCode", "refund_id,amount,currency,status\n" + ids[0] + ",7.00,SAR,settled\n" + ids[1] + ",7.00,SAR,settled\n",
+			[]string{"--exit-code"}, true, 3},
+		{"UndatedExitCodeJSON", "refund_id,amount,currency,status\n" + ids[0] + ",7.00,SAR,settled\n" + ids[1] + ",7.00,SAR,settled\n",
+			[]string{"--exit-code", "--json"}, true, 3},
+		{"UndatedWithDays", "refund_id,amount,currency,status\n" + ids[0] + ",7.00,SAR,settled\n", []string{"--from", "2026-03-01", "--to", "2026-03-01"}, false, 0},
+		{"Dated", "refund_id,amount,currency,status,date\n" + ids[0] + ",7.00,SAR,settled,2026-03-01\n", nil, false, 0},
+		{"DatedExitCode", "refund_id,amount,currency,status,date\n" + ids[0] + ",7.00,SAR,settled,2026-03-01\n" + ids[1] + ",7.00,SAR,settled,2026-03-01\n",
+			[]string{"--exit-code"}, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name+".csv")
@@ -134,8 +144,8 @@ func TestCLI_ReconcileUndatedReport(t *testing.T) {
 				t.Fatal(err)
 			}
 			code, _, errOut := runCLI(t, append([]string{"reconcile", "--url", r.srv.URL(), "--key", r.key, path}, tc.args...)...)
-			if code != 0 {
-				t.Fatalf("exit %d: %s", code, errOut)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", code, tc.code, errOut)
 			}
 			if strings.Contains(errOut, warning) != tc.warned || tc.warned && !strings.Contains(errOut, "--from and --to") {
 				t.Fatalf("stderr %q; want the warning about missing refunds: %v", errOut, tc.warned)
