@@ -14,11 +14,12 @@ import (
 // added to the core fails here until it is given a reply or listed.
 func TestReplies_EveryCode(t *testing.T) {
 	unmet := map[string]string{
-		refund.EPartnerNotFound:         "a store's answer to a partner lookup: the console signs users in, and no page looks a partner up",
-		refund.EKeyNotFound:             "a store's answer to a key lookup: Authenticate answers unauthorized instead",
-		refund.EOrderReferenceExists:    "only creating an order returns it, and no console page creates one",
-		refund.EEventNotFound:           "no console page reads an event by its id",
-		refund.EProcessorAccountRemoved: "only a status sync returns it, and no console page syncs a refund",
+		refund.EPartnerNotFound:          "a store's answer to a partner lookup: the console signs users in, and no page looks a partner up",
+		refund.EKeyNotFound:              "a store's answer to a key lookup: Authenticate answers unauthorized instead",
+		refund.EOrderReferenceExists:     "only creating an order returns it, and no console page creates one",
+		refund.EEventNotFound:            "no console page reads an event by its id",
+		refund.EProcessorAccountRemoved:  "only a status sync returns it, and no console page syncs a refund",
+		refund.EReconciliationAnswerLost: "only a reconciliation returns it, and no console page reconciles a report",
 	}
 	codes := errcodes.Codes(t)
 	for code, why := range unmet {

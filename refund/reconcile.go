@@ -1,6 +1,8 @@
 package refund
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -485,13 +487,12 @@ func (s *Service) keepReconciliation(ctx context.Context, tx Tx, merchantID stri
 	if c == nil || c.unsure {
 		return nil
 	}
-	body, err := json.Marshal(k)
+	body, err := packKept(k)
 	if err != nil {
 		return err
 	}
-	if len(body) > maxReplyBytes {
-		body, err = json.Marshal(&keptReconciliation{From: k.From, To: k.To, Lost: true})
-		if err != nil {
+	if len(body) > maxKeptBytes {
+		if body, err = packKept(&keptReconciliation{From: k.From, To: k.To, Lost: true}); err != nil {
 			return err
 		}
 	}
@@ -517,10 +518,32 @@ func keptBefore(ctx context.Context, merchantID string) (*keptReconciliation, er
 		return nil, nil
 	}
 	var k keptReconciliation
-	if err := json.Unmarshal(c.rec.Reply.Body, &k); err != nil {
+	zr, err := gzip.NewReader(bytes.NewReader(c.rec.Reply.Body))
+	if err == nil {
+		err = json.NewDecoder(zr).Decode(&k)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("the reconciliation kept with Idempotency-Key %q: %w", c.key, err)
 	}
 	return &k, nil
+}
+
+// maxKeptBytes bounds a kept reconciliation as a kept answer is bounded.
+var maxKeptBytes = maxReplyBytes
+
+// packKept is k as kept: JSON, gzipped, since a report's results repeat
+// the same words row after row (about a tenth of the size: tens of
+// thousands of rows fit in a key's maxReplyBytes, not a few thousand).
+func packKept(k *keptReconciliation) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // a valid level: no error
+	if err := json.NewEncoder(zw).Encode(k); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // answerKept answers a reconciliation an earlier run applied and kept

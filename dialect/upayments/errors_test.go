@@ -26,6 +26,7 @@ func TestFail_EveryCode(t *testing.T) {
 		refund.EOrderReferenceExists:      "only creating an order returns it, and no route here creates one",
 		refund.EPartnerNotFound:           "a store's answer to a partner lookup: Authenticate and ActForMerchant answer unauthorized instead",
 		refund.EProcessorAccountRemoved:   "only a status sync returns it, and no route here syncs a refund",
+		refund.EReconciliationAnswerLost:  "only a reconciliation returns it, and no route here reconciles a report",
 		refund.ERefundNotAwaitingApproval: "no route here approves or rejects a refund",
 		refund.ERefundNotCancelable:       "no route here cancels a refund",
 		refund.ERefundNotFound:            "a refund is looked up only by its merchant reference, where none found makes a new refund",
