@@ -59,14 +59,7 @@ func TestOldestProcessingAgeOnTheStoreClock(t *testing.T) {
 	if err := svc.SyncClock(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := svc.CreateMerchant(ctx, refund.MerchantInput{Name: "M"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := svc.Authenticate(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := merchantOf(t, svc)
 	o, err := svc.CreateOrder(ctx, p, refund.OrderInput{Currency: "SAR", Amount: 10_000, PaymentMethod: "card"})
 	if err != nil {
 		t.Fatal(err)
@@ -80,27 +73,51 @@ func TestOldestProcessingAgeOnTheStoreClock(t *testing.T) {
 	node = node.Add(5 * time.Minute)
 	mu.Unlock()
 
-	m := metrics.New()
-	m.WatchStats(svc)
-	srv := httptest.NewServer(m.Handler())
-	defer srv.Close()
-	res, err := http.Get(srv.URL)
+	v := gauges(t, svc)("refundd_oldest_processing_refund_age_seconds")
+	age, err := strconv.ParseFloat(v, 64)
+	// Five minutes, and the real time the test took since.
+	if err != nil || age < 300 || age > 330 {
+		t.Fatalf("oldest processing refund age %s, want 300 (5 minutes on the store's clock)", v)
+	}
+}
+
+// merchantOf creates a merchant on svc and answers it as its key's caller.
+func merchantOf(t *testing.T, svc *refund.Service) refund.Principal {
+	t.Helper()
+	_, key, err := svc.CreateMerchant(t.Context(), refund.MerchantInput{Name: "M"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	for line := range strings.Lines(string(raw)) {
-		if v, ok := strings.CutPrefix(line, "refundd_oldest_processing_refund_age_seconds "); ok {
-			age, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			// Five minutes, and the real time the test took since.
-			if err != nil || age < 300 || age > 330 {
-				t.Fatalf("oldest processing refund age %s, want 300 (5 minutes on the store's clock)", strings.TrimSpace(v))
-			}
-			return
-		}
+	p, err := svc.Authenticate(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no refundd_oldest_processing_refund_age_seconds")
+	return p
+}
+
+// gauges serves svc's statistics for the test and answers a function that
+// scrapes them and reads one gauge without labels by name.
+func gauges(t *testing.T, svc *refund.Service) func(name string) string {
+	m := metrics.New()
+	m.WatchStats(svc)
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(srv.Close)
+	return func(name string) string {
+		t.Helper()
+		res, err := http.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		for line := range strings.Lines(string(raw)) {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		t.Fatalf("no %s", name)
+		return ""
+	}
 }
 
 // TestWebhookDeliveryOverdue: a delivery nobody sends (no node can sign
@@ -124,34 +141,9 @@ func TestWebhookDeliveryOverdue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := svc.CreateMerchant(ctx, refund.MerchantInput{Name: "M"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := svc.Authenticate(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := metrics.New()
-	m.WatchStats(svc)
-	srv := httptest.NewServer(m.Handler())
-	defer srv.Close()
-	overdue := func() string {
-		t.Helper()
-		res, err := http.Get(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		raw, _ := io.ReadAll(res.Body)
-		for line := range strings.Lines(string(raw)) {
-			if v, ok := strings.CutPrefix(line, "refundd_webhook_delivery_overdue_seconds "); ok {
-				return strings.TrimSpace(v)
-			}
-		}
-		t.Fatal("no refundd_webhook_delivery_overdue_seconds")
-		return ""
-	}
+	p := merchantOf(t, svc)
+	read := gauges(t, svc)
+	overdue := func() string { t.Helper(); return read("refundd_webhook_delivery_overdue_seconds") }
 	if got := overdue(); got != "0" {
 		t.Fatalf("overdue %s with no delivery, want 0", got)
 	}
