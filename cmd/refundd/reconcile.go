@@ -31,14 +31,16 @@ func (m *mapFlags) Set(v string) error { *m = append(*m, v); return nil }
 // inFlagWords puts the server's hint in a refusal of the report in this
 // command's words: the API names its query parameters (map it with
 // map=amount=HEADER; an empty report needs from and to), which the command
-// takes as --map amount=HEADER, --from and --to.
+// takes as --map amount=HEADER, --from and --to; a lost answer's new
+// Idempotency-Key is its --idempotency-key.
 func inFlagWords(err error) error {
 	var e *client.Error
-	if !errors.As(err, &e) || e.Code != refund.EInvalidRequest {
+	if !errors.As(err, &e) || (e.Code != refund.EInvalidRequest && e.Code != refund.EReconciliationAnswerLost) {
 		return err
 	}
 	c := *e
-	c.Message = strings.NewReplacer("with map=", "with --map ", "needs from and to", "needs --from and --to").Replace(c.Message)
+	c.Message = strings.NewReplacer("with map=", "with --map ", "needs from and to", "needs --from and --to",
+		"a new Idempotency-Key reconciles", "another --idempotency-key reconciles").Replace(c.Message)
 	return &c
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/refundd/refundd/client"
+	"github.com/refundd/refundd/refund"
 )
 
 // refundd reconcile prints the summary, what it flagged, and the days no
@@ -424,5 +426,16 @@ func TestCLI_ReconcileMappedAgainReplays(t *testing.T) {
 		if code != 0 || strings.Contains(errOut, "was reconciled before") != (run > 0) {
 			t.Fatalf("run %d: exit %d: %s; want 0, replayed after the first", run, code, errOut)
 		}
+	}
+}
+
+// A lost answer's refusal tells the command's user how to reconcile the
+// report again in its own words: --idempotency-key, not the header.
+func TestInFlagWords_AnswerLost(t *testing.T) {
+	err := inFlagWords(fmt.Errorf("wrapped: %w", &client.Error{StatusCode: 409, Code: refund.EReconciliationAnswerLost,
+		Message: "this reconciliation was applied and its answer, too large to keep, is lost: ...; a new Idempotency-Key reconciles the report again"}))
+	var e *client.Error
+	if !errors.As(err, &e) || !strings.Contains(e.Message, "another --idempotency-key reconciles") || e.Code != refund.EReconciliationAnswerLost {
+		t.Fatalf("%v", err)
 	}
 }
