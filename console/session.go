@@ -324,6 +324,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 				// (too many failed sign-ins), which login.error.denied says.
 				prob.Headline, prob.Detail = loc.S("login.error.denied"), ""
 			}
+			if refund.ErrorCode(err) == refund.ESecretKeyUnavailable {
+				// The one secret a sign-in opens is the second factor's.
+				prob.Headline, prob.Detail = loc.S("login.error.second_factor_unavailable"), ""
+			}
 			c.renderLogin(w, r, status, prob)
 			return
 		}

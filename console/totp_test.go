@@ -100,6 +100,9 @@ func TestTOTPNodeWithoutTheKey(t *testing.T) {
 				t.Fatalf("sign-in on the node without the key: %d %s; want 503", page.status, page.text())
 			}
 			mustContain(t, page, "cannot check your second factor")
+			if strings.Contains(page.text(), "secret this needs") {
+				t.Fatalf("the sign-in speaks of secrets in general, not its second factor: %s", page.text())
+			}
 		}
 	}
 	// A code of the next step: the one confirming used this one.
