@@ -10,6 +10,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -102,4 +103,28 @@ func Check(t *testing.T, fail func(http.ResponseWriter, *http.Request, error), u
 			}
 		})
 	}
+}
+
+// DialectUnmet is own, a dialect's codes it never meets, with those no
+// dialect meets: none of them reads events, discrepancies or webhook
+// endpoints, reconciles, approves, cancels or resolves a refund, nor
+// answers the stores' and the key lookups' own codes.
+func DialectUnmet(own map[string]string) map[string]string {
+	unmet := map[string]string{
+		refund.EDiscrepancyNotFound:       "no route here reads discrepancies",
+		refund.EDiscrepancyResolved:       "no route here resolves discrepancies",
+		refund.EEventNotFound:             "no route here reads events",
+		refund.EKeyNotFound:               "a store's answer to a key lookup: Authenticate and ActForMerchant answer unauthorized instead",
+		refund.ENotFound:                  "the stores' not-found of rows without a code of their own, which the use cases turn into theirs: one escaping a handler is a bug, answered internal (as api.ECodeRouteNotFound says)",
+		refund.EOrderReferenceExists:      "only creating an order returns it, and no route here creates one",
+		refund.EPartnerNotFound:           "a store's answer to a partner lookup: Authenticate and ActForMerchant answer unauthorized instead",
+		refund.EProcessorAccountRemoved:   "only a status sync returns it, and no route here syncs a refund",
+		refund.EReconciliationAnswerLost:  "only a reconciliation returns it, and no route here reconciles a report",
+		refund.ERefundNotAwaitingApproval: "no route here approves or rejects a refund",
+		refund.ERefundNotCancelable:       "no route here cancels a refund",
+		refund.ERefundNotReviewable:       "no route here resolves a refund",
+		refund.EWebhookEndpointNotFound:   "no route here reads webhook endpoints",
+	}
+	maps.Copy(unmet, own)
+	return unmet
 }
