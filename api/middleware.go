@@ -119,6 +119,13 @@ func parseHop(s string) (netip.Addr, error) {
 	return a.WithZone("").Unmap(), nil
 }
 
+// AddrIn reports whether s is an address in one of nets (its zone
+// dropped, IPv4 unmapped); "" and UnknownClient are in none.
+func AddrIn(s string, nets []netip.Prefix) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && within(a, nets)
+}
+
 func within(a netip.Addr, nets []netip.Prefix) bool {
 	a = a.WithZone("").Unmap()
 	for _, p := range nets {

@@ -500,22 +500,9 @@ func allowNetworks(allow []netip.Prefix, h http.Handler) http.Handler {
 	if allow == nil {
 		allow = loopback
 	}
-	allowed := func(s string) bool {
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return false
-		}
-		a = a.WithZone("").Unmap()
-		for _, p := range allow {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		peer, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err == nil && allowed(peer) && allowed(refund.RequestFrom(r.Context()).IP) {
+		if err == nil && api.AddrIn(peer, allow) && api.AddrIn(refund.RequestFrom(r.Context()).IP, allow) {
 			h.ServeHTTP(w, r)
 			return
 		}
