@@ -446,29 +446,6 @@ func (s *Service) openReply(rec *IdempotencyRecord, stored Reply) (Reply, error)
 	return Reply{Status: stored.Status, ContentType: ct, Body: []byte(body)}, nil
 }
 
-// renewClaim leases the key of the request holding ctx's claim again,
-// from now, in tx: the lease its first write took runs from when its
-// transaction began, and a transaction longer than the lease (a
-// reconciliation of a long report) would commit with its key free for a
-// retry to take over and run the request again before its answer is
-// stored.
-func (s *Service) renewClaim(ctx context.Context, tx Tx, merchantID string) error {
-	c := claimFrom(ctx, merchantID)
-	if c == nil || c.unsure {
-		return nil
-	}
-	rec, err := c.record(ctx, tx)
-	if err != nil {
-		return err
-	}
-	rec.LockedUntil = s.now().Add(s.cfg.Lease)
-	if err := tx.UpdateIdempotency(ctx, rec); err != nil {
-		return err
-	}
-	c.rec = rec
-	return nil
-}
-
 // linkClaim records, in the creating transaction tx, that the request
 // holding ctx's claim created objectID.
 func (s *Service) linkClaim(ctx context.Context, tx Tx, merchantID, objectID string) error {

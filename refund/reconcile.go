@@ -408,12 +408,6 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 		if err := run(tx); err != nil {
 			return err
 		}
-		// A long report outlasts the key's lease, taken when the
-		// transaction began: renewed from now, a retry before the answer
-		// is stored is told the run is still going, not let run it again.
-		if err := s.renewClaim(ctx, tx, p.MerchantID); err != nil {
-			return err
-		}
 		// The results are kept with the key in this transaction: a node
 		// stopping before the answer is stored leaves them for the retry.
 		return s.keepReconciliation(ctx, tx, p.MerchantID, &keptReconciliation{From: out.From, To: out.To,
@@ -501,6 +495,10 @@ func (s *Service) keepReconciliation(ctx context.Context, tx Tx, merchantID stri
 		return err
 	}
 	rec.Reply = Reply{ContentType: keptReconciliationType, Body: body}
+	// A long report outlasts the key's lease, taken when the transaction
+	// began: renewed from now, a retry before the answer is stored is told
+	// the run is still going, not let take it over.
+	rec.LockedUntil = s.now().Add(s.cfg.Lease)
 	if err := tx.UpdateIdempotency(ctx, rec); err != nil {
 		return err
 	}
