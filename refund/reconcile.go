@@ -43,34 +43,40 @@ type ReportRow struct {
 }
 
 // ReconcileResult is what one row, or one refund the report lacks, came to.
+//
+// Its JSON names are those a reconciliation kept with its key is stored
+// under (keptReconciliation): fixed, so that renaming a field does not
+// empty it in what an earlier node kept.
 type ReconcileResult struct {
-	Line         int // 0 for a refund the report lacks
-	Kind         string
-	RefundID     string
-	Reference    string // the row's id, ARN or RRN when no refund matched; for a payment listed again, which (refund id/report's days/n)
-	Currency     string
-	ReportAmount int64
-	BookAmount   int64
-	ReportStatus string
-	BookStatus   string
+	Line         int    `json:"Line"` // 0 for a refund the report lacks
+	Kind         string `json:"Kind"`
+	RefundID     string `json:"RefundID"`
+	Reference    string `json:"Reference"` // the row's id, ARN or RRN when no refund matched; for a payment listed again, which (refund id/report's days/n)
+	Currency     string `json:"Currency"`
+	ReportAmount int64  `json:"ReportAmount"`
+	BookAmount   int64  `json:"BookAmount"`
+	ReportStatus string `json:"ReportStatus"`
+	BookStatus   string `json:"BookStatus"`
 	// Corrected: a safe correction was applied (a refund waiting for
 	// review or still processing that the report shows paid became
 	// succeeded); Flagged: it is listed as a discrepancy.
-	Corrected, Flagged bool
-	Detail             string
+	Corrected bool   `json:"Corrected"`
+	Flagged   bool   `json:"Flagged"`
+	Detail    string `json:"Detail"`
 }
 
 // SettlementReport is what refundd remembers of a reconciled report: the
-// days it covers and the refunds it listed.
+// days it covers and the refunds it listed. Its JSON names are fixed as
+// ReconcileResult's are.
 type SettlementReport struct {
-	MerchantID string
+	MerchantID string `json:"MerchantID"`
 	// ProcessorAccount is the id of the processor account whose report it
 	// is; "" for a report of all the merchant's refunds.
-	ProcessorAccount string
-	Day              time.Time // its last day, midnight UTC (its latest row's, or the one given): the report's own
-	From             time.Time // its first day
-	ReconciledAt     time.Time
-	RefundIDs        []string
+	ProcessorAccount string    `json:"ProcessorAccount"`
+	Day              time.Time `json:"Day"`  // its last day, midnight UTC (its latest row's, or the one given): the report's own
+	From             time.Time `json:"From"` // its first day
+	ReconciledAt     time.Time `json:"ReconciledAt"`
+	RefundIDs        []string  `json:"RefundIDs"`
 }
 
 // ReportCoverage is what a processor account's recorded reports cover,
@@ -88,14 +94,15 @@ type ReportCoverage struct {
 // no report listed: nothing has checked them yet. Reconciling those days'
 // reports does.
 type UncheckedDays struct {
-	From, To time.Time // days, UTC, both included
+	From time.Time `json:"From"` // days, UTC, both included
+	To   time.Time `json:"To"`
 	// Counted is false for a span of more than MaxReportDays days, whose
 	// refunds are not counted (a reconciliation does not page through
 	// months of history), and when counting failed after the
 	// reconciliation committed.
-	Counted bool
-	Refunds int
-	Totals  map[string]int64 // their amounts by currency; nil when not counted
+	Counted bool             `json:"Counted"`
+	Refunds int              `json:"Refunds"`
+	Totals  map[string]int64 `json:"Totals"` // their amounts by currency; nil when not counted
 }
 
 // ReconcileSummary counts one currency's results.
@@ -310,7 +317,7 @@ func (s *Service) Reconcile(ctx context.Context, p Principal, rows []ReportRow, 
 	if !opt.From.IsZero() {
 		firstDay, lastDay = opt.From, opt.To
 	}
-	if k, err := keptBefore(ctx, p.MerchantID); err != nil {
+	if k, err := s.keptBefore(ctx, p.MerchantID); err != nil {
 		return nil, err
 	} else if k != nil {
 		return s.answerKept(ctx, p.MerchantID, k)
@@ -457,15 +464,20 @@ func (s *Service) countUnchecked(ctx context.Context, merchantID string, rep *Se
 // corrections as they were made, and counts the unchecked days again
 // (answerKept): run again, what the first run corrected would read
 // matched, and the operator would never see it.
+//
+// Its JSON names, and those of the types it holds, are fixed with tags
+// (the names first written without them): a node reads what another
+// node, perhaps of an earlier release, kept.
 type keptReconciliation struct {
-	From, To    time.Time
-	Results     []ReconcileResult
-	Unchecked   []UncheckedDays
-	UncheckedIn [][2]time.Time
-	Report      *SettlementReport // nil for a report without dates
+	From        time.Time         `json:"From"`
+	To          time.Time         `json:"To"`
+	Results     []ReconcileResult `json:"Results"`
+	Unchecked   []UncheckedDays   `json:"Unchecked"`
+	UncheckedIn [][2]time.Time    `json:"UncheckedIn"`
+	Report      *SettlementReport `json:"Report"` // nil for a report without dates
 	// Lost: the results were too large to keep (maxReplyBytes), and a
 	// retry is refused (EReconciliationAnswerLost), not run again.
-	Lost bool
+	Lost bool `json:"Lost"`
 }
 
 // keptReconciliationType marks a key's Reply that holds a
@@ -509,8 +521,11 @@ func (s *Service) keepReconciliation(ctx context.Context, tx Tx, merchantID stri
 // keptBefore is the reconciliation an earlier run of the request holding
 // ctx's claim kept with its key (keepReconciliation) and died before
 // answering, or nil: the claim was taken over from it (BeginIdempotent),
-// and its key's row, as read then, holds no answer but that.
-func keptBefore(ctx context.Context, merchantID string) (*keptReconciliation, error) {
+// and its key's row, as read then, holds no answer but that. Results that
+// do not read back are refused as lost results are (a definite 409 the
+// operator can act on, not a 500 for as long as the key lives): run again,
+// the report's corrections would read matched.
+func (s *Service) keptBefore(ctx context.Context, merchantID string) (*keptReconciliation, error) {
 	c := claimFrom(ctx, merchantID)
 	if c == nil || c.rec == nil || c.rec.Reply.Status != 0 || c.rec.Reply.ContentType != keptReconciliationType {
 		return nil, nil
@@ -521,7 +536,10 @@ func keptBefore(ctx context.Context, merchantID string) (*keptReconciliation, er
 		err = json.NewDecoder(zr).Decode(&k)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("the reconciliation kept with Idempotency-Key %q: %w", c.key, err)
+		s.log.Error("the reconciliation kept with an Idempotency-Key does not read back; its retry is refused", "merchant", merchantID, "key", c.key, "err", err)
+		return nil, Errorf(EReconciliationAnswerLost, "Idempotency-Key",
+			"this reconciliation was applied and the results it kept with this key cannot be read: run again it would show what it corrected as matched. "+
+				"GET /v1/discrepancies lists what it flagged; a new Idempotency-Key reconciles the report again")
 	}
 	return &k, nil
 }
