@@ -2,6 +2,8 @@ package refund_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -199,6 +201,48 @@ func TestGarbledReferenceIsNotAskedFor(t *testing.T) {
 		}
 		if len(asked) == 0 {
 			t.Fatal("never looked up: the check checks nothing")
+		}
+	})
+}
+
+// longRef is n characters no compression shortens much: PostgreSQL's index
+// keeps one entry of about 2.7 kB at most, even compressed.
+func longRef(n int) string {
+	var b strings.Builder
+	sum := sha256.Sum256(nil)
+	for b.Len() < n {
+		sum = sha256.Sum256(sum[:])
+		b.WriteString(hex.EncodeToString(sum[:]))
+	}
+	return b.String()[:n]
+}
+
+// longRefProcessor approves every refund with references and codes of
+// several kB.
+type longRefProcessor struct{}
+
+func (longRefProcessor) Refund(context.Context, processor.Request) (processor.Result, error) {
+	return processor.Result{Status: processor.Approved, ResponseCode: longRef(3_000), ARN: longRef(3_000), RRN: longRef(3_001),
+		STAN: longRef(3_002), AuthCode: longRef(3_003)}, nil
+}
+
+func (longRefProcessor) Status(context.Context, string) (processor.Result, error) {
+	return processor.Result{}, processor.ErrNotFound
+}
+
+// TestLongProcessorReferencesAreStorable: an ARN or RRN of a few kB in a
+// processor's answer could not be recorded on PostgreSQL (its index on
+// each refused the row), so an approved refund never read succeeded. They
+// are dropped (no report names one so long), the codes cut.
+func TestLongProcessorReferencesAreStorable(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, longRefProcessor{}, nil)
+		r := h.mustRefund(h.order(10_000), 1_000)
+		got := h.refund(r.ID)
+		if got.Status != refund.StatusSucceeded || got.ARN != "" || got.RRN != "" ||
+			len(got.STAN) != refund.MaxReportReference || len(got.AuthCode) != refund.MaxReportReference {
+			t.Fatalf("refund %s, ARN %d characters, RRN %d, STAN %d, auth code %d; want succeeded, no ARN or RRN, codes of %d",
+				got.Status, len(got.ARN), len(got.RRN), len(got.STAN), len(got.AuthCode), refund.MaxReportReference)
 		}
 	})
 }

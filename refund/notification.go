@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/refundd/refundd/processor"
 )
@@ -84,6 +85,13 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 	}
 	if n.Amount < 0 {
 		return NotificationOutcome{}, Errorf(EInvalidRequest, "amount", "amount is the refund's, in minor units")
+	}
+	// A reference no report could name is refused, not dropped as an
+	// answer's is (storable): the sender can be told.
+	for _, f := range []struct{ param, value string }{{"arn", n.ARN}, {"rrn", n.RRN}, {"response_code", n.ResponseCode}} {
+		if utf8.RuneCountInString(f.value) > MaxReportReference {
+			return NotificationOutcome{}, Errorf(EInvalidRequest, f.param, "%s is at most %d characters", f.param, MaxReportReference)
+		}
 	}
 	res := storable(processor.Result{Status: map[string]processor.Status{NotifyRefundSucceeded: processor.Approved,
 		NotifyRefundFailed: processor.Declined, NotifyRefundReversed: processor.Reversed}[n.Type],

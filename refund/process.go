@@ -662,10 +662,21 @@ func answered(res processor.Result, err error) (processor.Result, error) { retur
 // maxMessage bytes. A Reference that is not such text is dropped, not
 // cleaned: a lookup by the cleaned id would ask for another refund, and
 // its "not found" could read as never executed; without one, lookups go
-// by refundd's own id.
+// by refundd's own id. An ARN or RRN longer than MaxReportReference is
+// dropped too: PostgreSQL's index on each cannot hold one of a few kB, so
+// the answer would never be recorded, and no report row names one so
+// long; the codes are cut to that length.
 func storable(res processor.Result) processor.Result {
 	for _, f := range []*string{&res.ResponseCode, &res.RRN, &res.STAN, &res.AuthCode, &res.ARN} {
 		*f = text(*f)
+	}
+	for _, f := range []*string{&res.RRN, &res.ARN} {
+		if utf8.RuneCountInString(*f) > MaxReportReference {
+			*f = ""
+		}
+	}
+	for _, f := range []*string{&res.ResponseCode, &res.STAN, &res.AuthCode} {
+		*f = clip(*f, MaxReportReference)
 	}
 	if text(res.Reference) != res.Reference {
 		res.Reference = ""

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refundd/refundd/refund"
 	"github.com/refundd/refundd/server"
 	"github.com/refundd/refundd/store/sqlite/sqlitetest"
 	"github.com/refundd/refundd/webhook"
@@ -307,6 +308,42 @@ func TestProcessorTruth_IDsNoStoreCanHold(t *testing.T) {
 						t.Fatalf("discrepancies recorded: %v", d)
 					}
 				})
+			}
+		})
+	}
+}
+
+// A refund notification's ARN, RRN or response code of a few kB names
+// nothing any report can (PostgreSQL's index on ARNs and RRNs cannot even
+// hold it: the notification failed 500 and was sent again for ever): it
+// is refused, 400 naming the field, and the refund does not move.
+func TestProcessorNotifications_ReferencesTooLong(t *testing.T) {
+	long := strings.Repeat("7a3f9c", 1_000) // 6,000 characters
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			secret := newSecret(t)
+			s := b.start(t, withProcessorTimeout(50*time.Millisecond), func(c *server.Config) { c.ProcessorWebhookSecret = secret })
+			order := s.mustOrder(cardOrder("0099", 10000)) // the processor does not answer
+			r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": order, "amount": 4000})
+			if r.status != http.StatusCreated || r.str("status") != "processing" {
+				t.Fatalf("refund: %d %s", r.status, r.raw)
+			}
+			id := r.str("id")
+			for _, field := range []string{"arn", "rrn", "response_code"} {
+				got := s.notify(secret, "msg_long_"+field, map[string]any{"type": "refund.succeeded",
+					"data": map[string]any{"idempotency_key": id, field: long}})
+				expectError(t, got, http.StatusBadRequest, "invalid_request")
+				if p := got.str("error", "param"); p != field {
+					t.Fatalf("param %q, want %q: %s", p, field, got.raw)
+				}
+			}
+			if st := s.do("GET", "/v1/refunds/"+id, s.key, nil).str("status"); st != "processing" {
+				t.Fatalf("a refused notification moved the refund to %s", st)
+			}
+			ok := s.notify(secret, "msg_fits", map[string]any{"type": "refund.succeeded",
+				"data": map[string]any{"idempotency_key": id, "arn": long[:refund.MaxReportReference]}})
+			if ok.status != 200 || ok.str("status") != "succeeded" {
+				t.Fatalf("an ARN of %d characters: %d %s", refund.MaxReportReference, ok.status, ok.raw)
 			}
 		})
 	}
