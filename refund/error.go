@@ -60,8 +60,9 @@ const (
 	ESecretKeyUnavailable = "secret_key_unavailable"
 	// EReconciliationAnswerLost: a retry under the Idempotency-Key of a
 	// reconciliation that was applied and whose results were too large to
-	// keep, and its answer was not stored: run again, what it corrected
-	// would read matched, so it is not run again under that key.
+	// keep, or do not read back, and its answer was not stored: run again,
+	// what it corrected would read matched, so it is not run again under
+	// that key.
 	EReconciliationAnswerLost = "reconciliation_answer_lost"
 )
 

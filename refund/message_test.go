@@ -217,13 +217,14 @@ func longRef(n int) string {
 	return b.String()[:n]
 }
 
-// longRefProcessor approves every refund with references and codes of
-// several kB.
-type longRefProcessor struct{}
+// longRefProcessor approves every refund with the references and codes
+// it holds.
+type longRefProcessor struct{ res processor.Result }
 
-func (longRefProcessor) Refund(context.Context, processor.Request) (processor.Result, error) {
-	return processor.Result{Status: processor.Approved, ResponseCode: longRef(3_000), ARN: longRef(3_000), RRN: longRef(3_001),
-		STAN: longRef(3_002), AuthCode: longRef(3_003)}, nil
+func (p longRefProcessor) Refund(context.Context, processor.Request) (processor.Result, error) {
+	res := p.res
+	res.Status = processor.Approved
+	return res, nil
 }
 
 func (longRefProcessor) Status(context.Context, string) (processor.Result, error) {
@@ -232,17 +233,39 @@ func (longRefProcessor) Status(context.Context, string) (processor.Result, error
 
 // TestLongProcessorReferencesAreStorable: an ARN or RRN of a few kB in a
 // processor's answer could not be recorded on PostgreSQL (its index on
-// each refused the row), so an approved refund never read succeeded. They
-// are dropped (no report names one so long), the codes cut.
+// each refused the row), so an approved refund never read succeeded. One
+// over MaxReportReference characters is dropped (no report names one so
+// long), one of that many kept; the codes are cut to that many characters.
 func TestLongProcessorReferencesAreStorable(t *testing.T) {
-	onEachStore(t, func(t *testing.T, open opener) {
-		h := newHarnessOn(t, open, longRefProcessor{}, nil)
-		r := h.mustRefund(h.order(10_000), 1_000)
-		got := h.refund(r.ID)
-		if got.Status != refund.StatusSucceeded || got.ARN != "" || got.RRN != "" ||
-			len(got.STAN) != refund.MaxReportReference || len(got.AuthCode) != refund.MaxReportReference {
-			t.Fatalf("refund %s, ARN %d characters, RRN %d, STAN %d, auth code %d; want succeeded, no ARN or RRN, codes of %d",
-				got.Status, len(got.ARN), len(got.RRN), len(got.STAN), len(got.AuthCode), refund.MaxReportReference)
-		}
-	})
+	max := refund.MaxReportReference
+	arabic := strings.Repeat("ع", max+1) // 402 bytes, under any index's bound
+	for _, tc := range []struct {
+		name string
+		res  processor.Result
+		want refund.Refund // the ARN, RRN and codes kept
+	}{
+		{"KilobytesDropped", processor.Result{ResponseCode: longRef(3_000), ARN: longRef(3_000), RRN: longRef(3_001), STAN: longRef(3_002), AuthCode: longRef(3_003)},
+			refund.Refund{ResponseCode: longRef(max), STAN: longRef(max), AuthCode: longRef(max)}},
+		{"AtTheBoundKept", processor.Result{ResponseCode: "00", ARN: longRef(max), RRN: longRef(max)},
+			refund.Refund{ResponseCode: "00", ARN: longRef(max), RRN: longRef(max)}},
+		{"OneOverDropped", processor.Result{ResponseCode: "00", ARN: longRef(max + 1), RRN: "606000000123"},
+			refund.Refund{ResponseCode: "00", RRN: "606000000123"}},
+		{"CountedInCharacters", processor.Result{ResponseCode: arabic, ARN: arabic[:2*max], RRN: arabic},
+			refund.Refund{ResponseCode: arabic[:2*max], ARN: arabic[:2*max]}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			onEachStore(t, func(t *testing.T, open opener) {
+				h := newHarnessOn(t, open, longRefProcessor{res: tc.res}, nil)
+				r := h.mustRefund(h.order(10_000), 1_000)
+				got := h.refund(r.ID)
+				if got.Status != refund.StatusSucceeded || got.ARN != tc.want.ARN || got.RRN != tc.want.RRN || got.ResponseCode != tc.want.ResponseCode ||
+					got.STAN != tc.want.STAN || got.AuthCode != tc.want.AuthCode {
+					t.Fatalf("refund %s, ARN %d characters, RRN %d, code %d, STAN %d, auth code %d; want succeeded, %d, %d, %d, %d, %d",
+						got.Status, utf8.RuneCountInString(got.ARN), utf8.RuneCountInString(got.RRN), utf8.RuneCountInString(got.ResponseCode),
+						len(got.STAN), len(got.AuthCode), utf8.RuneCountInString(tc.want.ARN), utf8.RuneCountInString(tc.want.RRN),
+						utf8.RuneCountInString(tc.want.ResponseCode), len(tc.want.STAN), len(tc.want.AuthCode))
+				}
+			})
+		})
+	}
 }

@@ -86,16 +86,16 @@ func (s *Service) notifyRefund(ctx context.Context, n Notification) (Notificatio
 	if n.Amount < 0 {
 		return NotificationOutcome{}, Errorf(EInvalidRequest, "amount", "amount is the refund's, in minor units")
 	}
-	// A reference no report could name is refused, not dropped as an
-	// answer's is (storable): the sender can be told.
-	for _, f := range []struct{ param, value string }{{"arn", n.ARN}, {"rrn", n.RRN}, {"response_code", n.ResponseCode}} {
-		if utf8.RuneCountInString(f.value) > MaxReportReference {
-			return NotificationOutcome{}, Errorf(EInvalidRequest, f.param, "%s is at most %d characters", f.param, MaxReportReference)
-		}
-	}
 	res := storable(processor.Result{Status: map[string]processor.Status{NotifyRefundSucceeded: processor.Approved,
 		NotifyRefundFailed: processor.Declined, NotifyRefundReversed: processor.Reversed}[n.Type],
 		ResponseCode: n.ResponseCode, Message: n.Message, RRN: n.RRN, ARN: n.ARN})
+	if res.ARN == "" && n.ARN != "" || res.RRN == "" && n.RRN != "" {
+		// Applied all the same: the processor's word on the refund is
+		// kept whatever its references (a refusal, redelivered until the
+		// sender gives up, would lose it).
+		s.log.Warn("processor notification with an ARN or RRN that cannot be kept; applied without it", "notification", n.ID,
+			"refund", n.RefundID, "arn_characters", utf8.RuneCountInString(n.ARN), "rrn_characters", utf8.RuneCountInString(n.RRN))
+	}
 	var r *Refund
 	var elsewhere bool
 	err := s.cfg.Store.View(ctx, func(tx Tx) (err error) {

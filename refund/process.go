@@ -665,7 +665,8 @@ func answered(res processor.Result, err error) (processor.Result, error) { retur
 // by refundd's own id. An ARN or RRN longer than MaxReportReference is
 // dropped too: PostgreSQL's index on each cannot hold one of a few kB, so
 // the answer would never be recorded, and no report row names one so
-// long; the codes are cut to that length.
+// long. The codes are cut to that length: shown and sent in webhooks,
+// kilobytes of one say no more than its first two hundred characters.
 func storable(res processor.Result) processor.Result {
 	for _, f := range []*string{&res.ResponseCode, &res.RRN, &res.STAN, &res.AuthCode, &res.ARN} {
 		*f = text(*f)
@@ -676,7 +677,7 @@ func storable(res processor.Result) processor.Result {
 		}
 	}
 	for _, f := range []*string{&res.ResponseCode, &res.STAN, &res.AuthCode} {
-		*f = clip(*f, MaxReportReference)
+		*f = cutChars(*f, MaxReportReference)
 	}
 	if text(res.Reference) != res.Reference {
 		res.Reference = ""
@@ -688,6 +689,17 @@ func storable(res processor.Result) processor.Result {
 // text is s as UTF-8 without NUL.
 func text(s string) string {
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}
+
+// cutChars cuts s to at most n characters.
+func cutChars(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
 }
 
 // clip cuts s to at most n bytes between letters: a cut inside one leaves

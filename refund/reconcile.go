@@ -144,7 +144,8 @@ type ReconcileOptions struct {
 // and RRN: a longer one names no refund (refundd's ids, ARNs and RRNs are
 // a few dozen characters), and an unknown row is kept as a discrepancy
 // under it, which PostgreSQL's index on the reference cannot hold (about
-// 2.7 kB; SQLite has no such bound).
+// 2.7 kB; SQLite has no such bound). A processor's ARN or RRN longer than
+// it is not kept, for the index on each (storable).
 const MaxReportReference = 200
 
 // MaxReportDays bounds the days ReconcileOptions.From and To cover.
@@ -536,10 +537,11 @@ func (s *Service) keptBefore(ctx context.Context, merchantID string) (*keptRecon
 		err = json.NewDecoder(zr).Decode(&k)
 	}
 	if err != nil {
+		// Refused for good under this key, even if a node of another
+		// release could read it: the names are fixed by tags, so only a
+		// damaged body or a changed type gets here.
 		s.log.Error("the reconciliation kept with an Idempotency-Key does not read back; its retry is refused", "merchant", merchantID, "key", c.key, "err", err)
-		return nil, Errorf(EReconciliationAnswerLost, "Idempotency-Key",
-			"this reconciliation was applied and the results it kept with this key cannot be read: run again it would show what it corrected as matched. "+
-				"GET /v1/discrepancies lists what it flagged; a new Idempotency-Key reconciles the report again")
+		return nil, answerLost("the results it kept with this key cannot be read")
 	}
 	return &k, nil
 }
@@ -566,9 +568,7 @@ func packKept(k *keptReconciliation) ([]byte, error) {
 // (keptBefore): its results as they were, its unchecked days counted now.
 func (s *Service) answerKept(ctx context.Context, merchantID string, k *keptReconciliation) (*Reconciliation, error) {
 	if k.Lost {
-		return nil, Errorf(EReconciliationAnswerLost, "Idempotency-Key",
-			"this reconciliation was applied and its answer, too large to keep, is lost: run again it would show what it corrected as matched. "+
-				"GET /v1/discrepancies lists what it flagged; a new Idempotency-Key reconciles the report again")
+		return nil, answerLost("its answer, too large to keep, is lost")
 	}
 	out := &Reconciliation{From: k.From, To: k.To, Results: k.Results, Unchecked: k.Unchecked, Kept: true}
 	seen := map[string]bool{}
@@ -580,6 +580,14 @@ func (s *Service) answerKept(ctx context.Context, merchantID string, k *keptReco
 	s.countUnchecked(ctx, merchantID, k.Report, seen, out, k.UncheckedIn)
 	out.summarize()
 	return out, nil
+}
+
+// answerLost refuses the retry of a reconciliation that was applied and
+// whose results, as why says, are not there to answer.
+func answerLost(why string) error {
+	return Errorf(EReconciliationAnswerLost, "Idempotency-Key",
+		"this reconciliation was applied and %s: run again it would show what it corrected as matched. "+
+			"GET /v1/discrepancies lists what it flagged; a new Idempotency-Key reconciles the report again", why)
 }
 
 // reportOf is the processor account a report is of, with what a

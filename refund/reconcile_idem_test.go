@@ -1,6 +1,8 @@
 package refund_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"testing"
@@ -171,43 +173,80 @@ func TestReconcile_StoppedBeforeATooLargeAnswerIsRefused(t *testing.T) {
 	})
 }
 
-// Results kept with the key that no longer read back (damaged, or written
-// in a shape this node cannot read) leave the retry the same definite
-// refusal as results too large to keep, not an internal error for as long
-// as the key lives; nothing is reconciled again.
+// Results kept with the key that no longer read back (damaged, or a
+// field whose type another release changed) leave the retry the same
+// definite refusal as results too large to keep, not an internal error for
+// as long as the key lives; nothing is reconciled again, the refusal is
+// what the key answers from then on, and a new key reconciles afresh.
 func TestReconcile_KeptResultsThatDoNotReadAreRefused(t *testing.T) {
-	onEachStore(t, func(t *testing.T, open opener) {
-		h := newHarnessOn(t, open, &declinesProcessor{amount: 4_000}, nil)
-		o := h.order(10_000)
-		declined := h.mustRefund(o, 4_000)
-		dec1 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-		rows := []refund.ReportRow{{Line: 2, RefundID: declined.ID, Amount: 4_000, Currency: "KWD", Status: "settled", Date: dec1}}
-		c, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsReview, "recon-damaged", "hash-d")
-		if err != nil {
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		if _, err := zw.Write([]byte(s)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.svc.Reconcile(refund.WithClaim(h.ctx, c), h.p, rows, refund.ReconcileOptions{}); err != nil {
+		if err := zw.Close(); err != nil {
 			t.Fatal(err)
 		}
-		err = h.st.Update(h.ctx, func(tx refund.Tx) error {
-			rec, err := tx.GetIdempotency(h.ctx, h.p.MerchantID, "recon-damaged")
-			if err != nil {
-				return err
-			}
-			rec.Reply.Body = []byte("not what was kept")
-			return tx.UpdateIdempotency(h.ctx, rec)
+		return b.Bytes()
+	}
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"NotGzip", []byte("not what was kept")},
+		{"ATypeChanged", gz(`{"Results":"a text where rows were"}`)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			onEachStore(t, func(t *testing.T, open opener) {
+				h := newHarnessOn(t, open, &declinesProcessor{amount: 4_000}, nil)
+				o := h.order(10_000)
+				declined := h.mustRefund(o, 4_000)
+				dec1 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+				rows := []refund.ReportRow{{Line: 2, RefundID: declined.ID, Amount: 4_000, Currency: "KWD", Status: "settled", Date: dec1}}
+				c, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsReview, "recon-damaged", "hash-d")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := h.svc.Reconcile(refund.WithClaim(h.ctx, c), h.p, rows, refund.ReconcileOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				err = h.st.Update(h.ctx, func(tx refund.Tx) error {
+					rec, err := tx.GetIdempotency(h.ctx, h.p.MerchantID, "recon-damaged")
+					if err != nil {
+						return err
+					}
+					rec.Reply.Body = tc.body
+					return tx.UpdateIdempotency(h.ctx, rec)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.clk.Advance(2 * time.Minute)
+				again, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsReview, "recon-damaged", "hash-d")
+				if err != nil || !again.Written() {
+					t.Fatalf("retry's claim: %+v, %v", again, err)
+				}
+				got, err := h.svc.Reconcile(refund.WithClaim(h.ctx, again), h.p, rows, refund.ReconcileOptions{})
+				if refund.ErrorCode(err) != refund.EReconciliationAnswerLost {
+					t.Fatalf("retry: %+v, %v; want %s", got, err, refund.EReconciliationAnswerLost)
+				}
+				// The surface stores the refusal as the key's answer (it is
+				// not transient), and the key replays it.
+				h.svc.CompleteIdempotent(h.ctx, again, refund.Reply{Status: 409, ContentType: "application/json", Body: []byte(`{"lost":true}`)})
+				last, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsReview, "recon-damaged", "hash-d")
+				if err != nil || last.Replay == nil || last.Replay.Status != 409 {
+					t.Fatalf("a retry once refused: %+v, %v; want the refusal replayed", last, err)
+				}
+				fresh, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsReview, "recon-fresh", "hash-d")
+				if err != nil {
+					t.Fatal(err)
+				}
+				rerun, err := h.svc.Reconcile(refund.WithClaim(h.ctx, fresh), h.p, rows, refund.ReconcileOptions{})
+				if err != nil || rerun.Kept || len(rerun.Results) != 1 || rerun.Results[0].Corrected {
+					t.Fatalf("under a new key: %+v, %v; want the report reconciled again, the refund already corrected", rerun, err)
+				}
+			})
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.clk.Advance(2 * time.Minute)
-		again, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsReview, "recon-damaged", "hash-d")
-		if err != nil || !again.Written() {
-			t.Fatalf("retry's claim: %+v, %v", again, err)
-		}
-		got, err := h.svc.Reconcile(refund.WithClaim(h.ctx, again), h.p, rows, refund.ReconcileOptions{})
-		if refund.ErrorCode(err) != refund.EReconciliationAnswerLost {
-			t.Fatalf("retry: %+v, %v; want %s", got, err, refund.EReconciliationAnswerLost)
-		}
-	})
+	}
 }
