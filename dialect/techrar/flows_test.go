@@ -270,7 +270,10 @@ func TestErrors_RateLimited(t *testing.T) {
 // within the timeout, so the first request holds its key for that long.
 func TestErrors_IdempotencyKeyInUse(t *testing.T) {
 	t.Parallel()
-	s := dialecttest.Start(t, func(c *server.Config) { c.ProcessorTimeout = 3 * time.Second })
+	// The processor never answers card 0099: the first request holds the
+	// key for the processor timeout, long enough for the second to arrive
+	// on a loaded machine.
+	s := dialecttest.Start(t, func(c *server.Config) { c.ProcessorTimeout = 8 * time.Second })
 	in := seedOrder("ORD-0099")
 	in.Source.LastDigits = "0099"
 	o := s.Order(in)
@@ -279,8 +282,13 @@ func TestErrors_IdempotencyKeyInUse(t *testing.T) {
 	first := make(chan dialecttest.Reply, 1)
 	go func() { first <- post(s, refundPath(tax.ID), body, "Idempotency-Key", "slow") }()
 	// The first request reserves the amount before it calls the processor.
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for s.Snap(o.ID).Pending == 0 {
+		select {
+		case got := <-first:
+			t.Fatalf("the first request was answered before it reached the processor: %d %s", got.Status, got.Raw)
+		default:
+		}
 		if time.Now().After(deadline) {
 			t.Fatal("the first refund never reached the processor")
 		}
