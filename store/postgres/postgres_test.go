@@ -801,6 +801,43 @@ func TestReconciliationListingUsesAnIndex(t *testing.T) {
 	}
 }
 
+// TestApprovalQueueUsesAnIndex holds the approvals queue (the refunds
+// of a merchant waiting for approval, oldest or newest first, a first page
+// or a later one) to the partial index of the refunds waiting
+// (refunds_approvals), as generic plans, on a merchant with 20,000
+// refunds of which 50 wait, analyzed. Through refunds_merchant (merchant_id,
+// id) each page walked the merchant's history for the few waiting in it
+// (BenchmarkApprovalQueue); with its status bound, the generic plan could
+// not use the partial index.
+func TestApprovalQueueUsesAnIndex(t *testing.T) {
+	// A fresh schema: the plans follow the statistics, which a pooled
+	// schema's earlier rows would have moved.
+	s := mustOpenURL(t, mustSchema(t))
+	ctx := t.Context()
+	queue := storetest.SeedApprovalQueue(t, s, "mer_1", 20_000, 50)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	for _, q := range []string{"ANALYZE refunds", "SET plan_cache_mode = force_generic_plan"} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "RESET ALL; DEALLOCATE ALL")
+	for name, f := range storetest.ApprovalQueues("mer_1", queue[25]) {
+		t.Run(name, func(t *testing.T) {
+			query, args := listRefundsQuery(f)
+			plan := strings.Join(genericPlan(t, conn, "approvals_"+strings.ToLower(name), query, args), "\n")
+			if !strings.Contains(plan, "$1") || !strings.Contains(plan, "Index Scan") || !strings.Contains(plan, "using refunds_approvals") ||
+				strings.Contains(plan, "Sort") || strings.Contains(plan, "Seq Scan") {
+				t.Errorf("%s\nis planned as\n%s", query, plan)
+			}
+		})
+	}
+}
+
 // backfill runs what stmts makes of the migration file's text, one
 // statement at a time.
 func backfill(t *testing.T, s *Store, file string, stmts func(string) []string) func(context.Context) error {
@@ -851,6 +888,12 @@ func TestSucceededBackfill(t *testing.T) {
 func TestApprovalBackfill(t *testing.T) {
 	s := mustOpen(t)
 	storetest.CheckApprovalBackfill(t, s, backfill(t, s, "0024_approval_expires_at", storetest.ApprovalBackfill))
+}
+
+// BenchmarkApprovalQueue lists the approvals queue, 50 refunds waiting
+// for approval among a merchant's 200,000, oldest first and newest first.
+func BenchmarkApprovalQueue(b *testing.B) {
+	storetest.BenchmarkApprovalQueue(b, func(b *testing.B) refund.Store { return mustOpenURL(b, mustSchema(b)) })
 }
 
 // BenchmarkInvoiceHistory compares a refund of an invoiced order for a

@@ -385,6 +385,31 @@ func TestReconciliationLookupsUseAnIndex(t *testing.T) {
 	}
 }
 
+// TestApprovalQueueUsesAnIndex holds the approvals queue (the refunds of
+// a merchant waiting for approval, oldest or newest first, a first page or
+// a later one) to the partial index of the refunds waiting
+// (refunds_approvals), in the index's order. Through refunds_merchant
+// (merchant_id, id) each page walked the merchant's history for the few
+// waiting in it (BenchmarkApprovalQueue). The plan must not wait for the
+// values: SQLite plans a statement before they are bound, and one whose
+// bound value a partial index's condition compares (status = ?) again on
+// every run, once they are.
+func TestApprovalQueueUsesAnIndex(t *testing.T) {
+	s := mustOpen(t)
+	for name, f := range storetest.ApprovalQueues("m_1", "re_1") {
+		t.Run(name, func(t *testing.T) {
+			query, args := listRefundsQuery(f)
+			unbound := make([]any, len(args)) // NULLs: no value to plan for
+			for _, args := range [][]any{args, unbound} {
+				got := queryPlan(t, s.reader, query, args...)
+				if !strings.HasPrefix(got, "SEARCH refunds USING INDEX refunds_approvals (merchant_id=?") || strings.Contains(got, "TEMP B-TREE") {
+					t.Errorf("%s\nis planned, its values %v, as %s", query, args, got)
+				}
+			}
+		})
+	}
+}
+
 // backfill runs, in one transaction, what stmts makes of the migration
 // file's text.
 func backfill(t *testing.T, s *Store, file string, stmts func(string) []string) func(context.Context) error {
@@ -437,6 +462,12 @@ func TestSucceededBackfill(t *testing.T) {
 func TestApprovalBackfill(t *testing.T) {
 	s := mustOpen(t)
 	storetest.CheckApprovalBackfill(t, s, backfill(t, s, "0024_approval_expires_at", storetest.ApprovalBackfill))
+}
+
+// BenchmarkApprovalQueue lists the approvals queue, 50 refunds waiting
+// for approval among a merchant's 200,000, oldest first and newest first.
+func BenchmarkApprovalQueue(b *testing.B) {
+	storetest.BenchmarkApprovalQueue(b, func(b *testing.B) refund.Store { return mustOpen(b) })
 }
 
 // BenchmarkInvoiceHistory compares a refund of an invoiced order for a

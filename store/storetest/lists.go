@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -172,6 +173,45 @@ var listTests = []test{
 			cursor = page[len(page)-1]
 		}
 		wantSame(t, "order pages", pages, [][]string{{orders[4], orders[3]}, {orders[2], orders[1]}, {orders[0]}})
+	}},
+	{"ApprovalsQueue", func(t *testing.T, f *fixture) {
+		// The queue is the merchant's refunds waiting for approval (their
+		// own index on both stores): one approved leaves it, other
+		// statuses and other merchants' refunds are not in it, and it
+		// pages both ways.
+		m, other := f.mustCreateMerchant(), f.mustCreateMerchant()
+		o, oo := f.mustCreateOrder(m.ID), f.mustCreateOrder(other.ID)
+		waiting := func(r *refund.Refund) { r.Status = refund.StatusRequiresApproval }
+		var queue []string
+		for i := range 5 {
+			r := f.mustCreateRefund(o, waiting, func(r *refund.Refund) { r.Seq = 2*i + 1 })
+			queue = append(queue, r.ID)
+			f.mustCreateRefund(o, func(r *refund.Refund) { r.Seq, r.Status = 2*i+2, refund.StatusSucceeded })
+		}
+		f.mustCreateRefund(oo, waiting)
+		approved := f.mustGetRefund(queue[1])
+		approved.Status = refund.StatusPending
+		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateRefund(f.ctx, approved) })
+		queue = append(queue[:1], queue[2:]...)
+		for _, oldest := range []bool{true, false} {
+			var got []string
+			for cursor := ""; ; {
+				rs := f.listRefunds(refund.RefundFilter{MerchantID: m.ID, Status: refund.StatusRequiresApproval,
+					OldestFirst: oldest, Cursor: cursor, Limit: 3})
+				for _, r := range rs {
+					got = append(got, r.ID)
+				}
+				if len(rs) < 3 {
+					break
+				}
+				cursor = rs[len(rs)-1].ID
+			}
+			want := slices.Clone(queue)
+			if !oldest {
+				slices.Reverse(want)
+			}
+			wantSame(t, fmt.Sprintf("the queue, oldest first %v", oldest), got, want)
+		}
 	}},
 	{"DefaultLimit", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()

@@ -1,0 +1,17 @@
+-- 0038_approvals_queue: the PostgreSQL twin of
+-- store/sqlite/migrations/0038_approvals_queue.sql. The approvals queue
+-- (GET /v1/refunds?status=requires_approval, the console's approvals
+-- page) costs the refunds waiting, not the merchant's history.
+--
+-- It walked refunds_pkey or refunds_merchant and read every refund of the
+-- merchant on the way to the few waiting. This index holds only the
+-- refunds waiting for approval, so a refund that never waits never writes
+-- it (status is in refunds_due's condition already, so its changes were
+-- never HOT updates). ListRefunds writes the status in for this query: a
+-- generic plan, the status a parameter, cannot use a partial index.
+--
+-- CREATE INDEX (not CONCURRENTLY, which cannot run in the migration's
+-- transaction) holds off writes to refunds while it reads the table: on a
+-- large install, build it CONCURRENTLY by hand under this name first (see
+-- 0016); IF NOT EXISTS then makes this migration a no-op.
+CREATE INDEX IF NOT EXISTS refunds_approvals ON refunds (merchant_id, id) WHERE status = 'requires_approval';
