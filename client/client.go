@@ -140,6 +140,11 @@ type Error struct {
 	// the one the client generated ("" if none): a retry under it is
 	// answered, never done twice (IdempotencyKeyOf).
 	IdempotencyKey string
+	// Replayed: the refusal is an earlier request's under the same
+	// Idempotency-Key, replayed by the server (Idempotent-Replayed), not
+	// an answer to this one: sent again under that key, the request is
+	// refused the same, whatever has changed since.
+	Replayed bool
 }
 
 func (e *Error) Error() string {
@@ -365,7 +370,8 @@ func retryable(e *Error) bool {
 // readError reads an error reply. A body that is not the envelope (a proxy's
 // HTML page) still gives an *Error with the status and a bounded excerpt.
 func readError(resp *http.Response) *Error {
-	e := &Error{StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
+	e := &Error{StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"),
+		Replayed: resp.Header.Get("Idempotent-Replayed") == "true"}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	var env struct {
 		Error *struct {

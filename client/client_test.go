@@ -353,6 +353,46 @@ func TestRefunds_IdempotencyKey(t *testing.T) {
 	}
 }
 
+// TestErrors_ReplayedRefusal: a refusal the server stored under an
+// Idempotency-Key and replays to the same request sent again says so
+// (Error.Replayed, from Idempotent-Replayed), as a replayed answer does
+// (Reconciliation.Replayed): it is the first request's refusal, and no
+// change since (room freed on the order) gets the request another answer
+// under that key. A first refusal is not marked.
+func TestErrors_ReplayedRefusal(t *testing.T) {
+	t.Parallel()
+	f := mustServe(t)
+	ctx := context.Background()
+	o := f.order(t, "IDEM-OVER", "SAR", 10000, "4444")
+	report := []byte("nothing,useful\n")
+	for _, tc := range []struct {
+		name   string
+		call   func() error
+		status int
+		code   string
+	}{
+		{"Refund", func() error {
+			_, err := f.c.CreateRefund(ctx, client.CreateRefundParams{OrderID: o.ID, Amount: client.Int64(10001), IdempotencyKey: "rma-over"})
+			return err
+		}, 422, "amount_exceeds_refundable"},
+		{"Reconcile", func() error {
+			_, err := f.c.ReconcileWith(ctx, report, client.ReconcileOptions{IdempotencyKey: "rec-no-columns"})
+			return err
+		}, 400, "invalid_request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.sent.take()
+			for i, replayed := range []bool{false, true, true} {
+				err := tc.call()
+				f.wantError(t, err, tc.status, tc.code)
+				if e := err.(*client.Error); e.Replayed != replayed {
+					t.Fatalf("call %d: Replayed %v, want %v: %v", i+1, e.Replayed, replayed, err)
+				}
+			}
+		})
+	}
+}
+
 func TestRefunds_ReadCancelSyncList(t *testing.T) {
 	t.Parallel()
 	f := mustServe(t)

@@ -114,6 +114,13 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		opt.IdempotencyKey = reportKey(report, opt)
 	}
 	rec, err := c.ReconcileWith(cctx, report, opt)
+	if e, ok := errors.AsType[*client.Error](err); ok && e.Replayed {
+		// As for a replayed answer: the server did not read the report
+		// again, and answers this key the same for 24 hours whatever
+		// changed since.
+		fmt.Fprintf(stderr, "refundd: reconcile: this report, with these options, was refused before (Idempotency-Key %s, kept 24 hours): "+
+			"this is that refusal, replayed; to send it again, give another --idempotency-key\n", opt.IdempotencyKey)
+	}
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", inFlagWords(err))
 	}

@@ -407,6 +407,37 @@ func TestCLI_ReconcileAgainReplaysTheFirstRun(t *testing.T) {
 	}
 }
 
+// TestCLI_ReconcileRefusedAgainSaysReplayed: the same command run again
+// after a refusal is answered, under the same Idempotency-Key, the first
+// run's refusal, replayed, and the command said nothing of it (a replayed
+// answer it marks), so the refusal read as this run's. It says so on
+// stderr, with --json too, beside the refusal; a first refusal, and one
+// under another --idempotency-key, are not marked.
+func TestCLI_ReconcileRefusedAgainSaysReplayed(t *testing.T) {
+	t.Parallel()
+	r := mustRemote(t)
+	path := filepath.Join(t.TempDir(), "no_amount.csv")
+	if err := os.WriteFile(path, []byte("refund_id,amt,currency,status,date\nre_x,1.00,SAR,settled,2026-03-02\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const replayed = "was refused before (Idempotency-Key reconcile-"
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		replayed bool
+	}{
+		{"First", nil, false},
+		{"Again", nil, true},
+		{"AgainJSON", []string{"--json"}, true},
+		{"AnotherKey", []string{"--idempotency-key", "rerun-1"}, false},
+	} {
+		code, out, errOut := runCLI(t, append(append([]string{"reconcile", "--url", r.srv.URL(), "--key", r.key}, tc.args...), path)...)
+		if code != 1 || out != "" || !strings.Contains(errOut, "invalid_request") || strings.Contains(errOut, replayed) != tc.replayed {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q; want 1, the refusal, replayed %v", tc.name, code, out, errOut, tc.replayed)
+		}
+	}
+}
+
 // TestCLI_ReconcileMappedAgainReplays: the client sent --map's columns in
 // a map's order, which changes from run to run, and the server knows a
 // request by its query: the same command run again was refused as another
