@@ -141,9 +141,10 @@ type Error struct {
 	// answered, never done twice (IdempotencyKeyOf).
 	IdempotencyKey string
 	// Replayed: the refusal is an earlier request's under the same
-	// Idempotency-Key, replayed by the server (Idempotent-Replayed), not
-	// an answer to this one: sent again under that key, the request is
-	// refused the same, whatever has changed since.
+	// Idempotency-Key, replayed by the server (Idempotent-Replayed):
+	// another call's, or this call's own earlier attempt whose answer was
+	// lost. Sent again under that key, the request is refused the same,
+	// whatever has changed since.
 	Replayed bool
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -405,6 +406,28 @@ func TestApprovalQueueUsesAnIndex(t *testing.T) {
 				if !strings.HasPrefix(got, "SEARCH refunds USING INDEX refunds_approvals (merchant_id=?") || strings.Contains(got, "TEMP B-TREE") {
 					t.Errorf("%s\nis planned, its values %v, as %s", query, args, got)
 				}
+			}
+		})
+	}
+}
+
+// An order's refunds in a status (a refund's wait for others in flight,
+// GET /v1/refunds?order_id=&status=) are found by the order's index, not
+// by walking the approvals queue; and no known status is bound, which
+// would make SQLite plan the statement again on every run (a partial index
+// filters on status).
+func TestListRefundsByStatusPlans(t *testing.T) {
+	s := mustOpen(t)
+	for _, st := range []refund.Status{refund.StatusRequiresApproval, refund.StatusPending, refund.StatusProcessing,
+		refund.StatusRequiresReview, refund.StatusSucceeded, refund.StatusFailed, refund.StatusCanceled, refund.StatusReversed} {
+		t.Run(string(st), func(t *testing.T) {
+			query, args := listRefundsQuery(refund.RefundFilter{MerchantID: "m_1", OrderID: "ord_1", Status: st, Limit: 1})
+			if got := queryPlan(t, s.reader, query, args...); !strings.HasPrefix(got, "SEARCH refunds USING INDEX refunds_order") {
+				t.Errorf("%s\nis planned as %s", query, got)
+			}
+			query, args = listRefundsQuery(refund.RefundFilter{MerchantID: "m_1", Status: st})
+			if slices.Contains(args, any(string(st))) {
+				t.Errorf("%s binds the status: %v", query, args)
 			}
 		})
 	}
