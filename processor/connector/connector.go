@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -84,6 +85,7 @@ type Observer func(account, kind, op, outcome string, d time.Duration)
 // Registry builds guarded connectors.
 type Registry struct {
 	Observe Observer
+	now     func() time.Time // nil: time.Now; tests set it (export_test.go)
 }
 
 // Connect builds the guarded connector for account a.
@@ -178,11 +180,18 @@ type guarded struct {
 	cooldown time.Duration
 	distrust bool
 	secrets  redactor
+	now      func() time.Time
+	// opened is when the circuit last opened, so that a call it refuses
+	// says what is left of the cool-down, not all of it.
+	opened atomic.Pointer[time.Time]
 }
 
 func (r *Registry) guard(a processor.Account, p processor.Processor, l limits) *guarded {
 	g := &guarded{p: p, account: a, slots: make(chan struct{}, l.inFlight), observe: r.Observe, cooldown: l.cooldown, distrust: l.distrust,
-		secrets: redactorOf(a.Credential)}
+		secrets: redactorOf(a.Credential), now: r.now}
+	if g.now == nil {
+		g.now = time.Now
+	}
 	if l.rate > 0 {
 		g.limiter = rate.NewLimiter(rate.Limit(l.rate), l.burst)
 	}
@@ -195,6 +204,14 @@ func (r *Registry) guard(a processor.Account, p processor.Processor, l limits) *
 		// Only a failure to reach the processor counts: a decline or a
 		// "not found" is the processor working.
 		IsSuccessful: func(err error) bool { return err == nil || !transportFailure(err) },
+		// Called under the breaker's lock as it opens, before any call
+		// can be refused for it.
+		OnStateChange: func(_ string, _, to gobreaker.State) {
+			if to == gobreaker.StateOpen {
+				at := g.now()
+				g.opened.Store(&at)
+			}
+		},
 	}
 	g.breaker = gobreaker.NewCircuitBreaker[processor.Result](st)
 	return g
@@ -288,8 +305,15 @@ func (g *guarded) admit(ctx context.Context, op string, fn func(context.Context)
 	}
 	res, err := g.breaker.Execute(func() (processor.Result, error) { return fn(ctx) })
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		// Open, what is left of the cool-down (at least a moment: at its
+		// end one trial call goes through). Half-open, the trial call is
+		// out, and if it fails the circuit opens for a whole cool-down.
+		wait := g.cooldown
+		if at := g.opened.Load(); at != nil && errors.Is(err, gobreaker.ErrOpenState) {
+			wait = min(max(g.cooldown-g.now().Sub(*at), time.Millisecond), g.cooldown)
+		}
 		return processor.Result{}, &processor.TransientError{Code: "circuit_open", NotExecuted: true,
-			RetryAfter: g.cooldown, Message: "the processor failed repeatedly; calls wait until it recovers"}
+			RetryAfter: wait, Message: "the processor failed repeatedly; calls wait until it recovers"}
 	}
 	return res, err
 }

@@ -95,8 +95,8 @@ func TestGuard_CircuitBreaker(t *testing.T) {
 	}
 	_, err = p.Refund(ctx, req("re_open"))
 	var te *processor.TransientError
-	if !errors.As(err, &te) || !te.NotExecuted || te.Code != "circuit_open" || te.RetryAfter != 200*time.Millisecond {
-		t.Fatalf("call with the circuit open: %v, want circuit_open, not executed, retry after the cool-down", err)
+	if !errors.As(err, &te) || !te.NotExecuted || te.Code != "circuit_open" || te.RetryAfter <= 0 || te.RetryAfter > 200*time.Millisecond {
+		t.Fatalf("call with the circuit open: %v, want circuit_open, not executed, retry after what is left of the cool-down", err)
 	}
 	if _, err := acq.Status(ctx, "re_open"); !errors.Is(err, processor.ErrNotFound) {
 		t.Fatalf("the refused call reached the processor: %v", err)
@@ -128,6 +128,54 @@ func TestGuard_CircuitBreaker(t *testing.T) {
 	if got := obs.get("acq/acquirer/refund/approved"); got != 1 {
 		t.Errorf("observed %d approved calls, want 1", got)
 	}
+}
+
+// TestGuard_CircuitOpenSaysWhatIsLeft: a call the open circuit refuses
+// asks to wait what is left of the cool-down, not all of it: the whole
+// cool-down, asked again and again, pushed a refund's next attempt and a
+// client's retry past the trial call that closes the circuit.
+func TestGuard_CircuitOpenSaysWhatIsLeft(t *testing.T) {
+	tests := []struct {
+		name    string
+		elapsed time.Duration // since the circuit opened
+		want    time.Duration
+	}{
+		{"JustOpened", 0, time.Hour},
+		{"ATenthGone", 6 * time.Minute, 54 * time.Minute},
+		{"AlmostOver", time.Hour - time.Second, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, _, url := acquirerService(t)
+			if err := svc.SetFaults(service.Faults{ErrorRate: 1}); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+			var r connector.Registry
+			r.SetNow(func() time.Time { return now })
+			p, err := r.Connect(processor.Account{ID: "pa_1", Name: "acq", Kind: "acquirer", URL: url,
+				Options: map[string]string{"breaker_failures": "1", "breaker_cooldown": "1h"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Refund(context.Background(), req("re_fails")); err == nil {
+				t.Fatal("a 503 answered without error")
+			}
+			now = now.Add(tt.elapsed)
+			_, err = p.Status(context.Background(), "re_fails")
+			var te *processor.TransientError
+			if !errors.As(err, &te) || te.Code != "circuit_open" || te.RetryAfter != tt.want {
+				t.Fatalf("%s after the circuit opened: %v (retry after %v), want circuit_open after %v", tt.elapsed, err, retryAfterOf(te), tt.want)
+			}
+		})
+	}
+}
+
+func retryAfterOf(te *processor.TransientError) time.Duration {
+	if te == nil {
+		return 0
+	}
+	return te.RetryAfter
 }
 
 // A decline is the processor working: it never opens the circuit.
