@@ -331,7 +331,8 @@ func InFieldNames(err error, names map[string]string) (param, msg string) {
 }
 
 // SetRetryAfter sets Retry-After, in whole seconds rounded up, when err
-// says when to try again (a rate limit): every surface answers it so.
+// says when to try again (a rate limit, a processor or secret key not
+// available now): every surface answers it so.
 func SetRetryAfter(w http.ResponseWriter, err error) {
 	if d := refund.RetryAfter(err); d > 0 {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))

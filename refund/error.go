@@ -73,8 +73,32 @@ type Error struct {
 	Message string // safe to show to the caller
 	Param   string // the request field at fault, if any ("amount", "items[0].qty")
 	// RetryAfter, when set, is how long the caller should wait before
-	// trying again (ERateLimited); surfaces send it as Retry-After.
+	// trying again (ERateLimited, and the 503s: EProcessorUnavailable,
+	// ESecretKeyUnavailable); surfaces send it as Retry-After.
 	RetryAfter time.Duration
+}
+
+// How long a 503 (EProcessorUnavailable, ESecretKeyUnavailable) asks the
+// caller to wait. A processor's own Retry-After, or what is left of its
+// open circuit, is passed on up to MaxUnavailableRetryAfter: a client
+// should not park a request for an hour on a processor's word when a
+// lookup costs little. Without either (a timeout, a 5xx without the
+// header, a node without the secret key, which another node behind the
+// same address may serve), UnavailableRetryAfter.
+const (
+	UnavailableRetryAfter    = 5 * time.Second
+	MaxUnavailableRetryAfter = 5 * time.Minute
+)
+
+// retryLater is e asking to be tried again after wait, or after
+// UnavailableRetryAfter when wait is not known, never after more than
+// MaxUnavailableRetryAfter.
+func retryLater(e *Error, wait time.Duration) *Error {
+	if wait <= 0 {
+		wait = UnavailableRetryAfter
+	}
+	e.RetryAfter = min(wait, MaxUnavailableRetryAfter)
+	return e
 }
 
 func (e *Error) Error() string {

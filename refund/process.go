@@ -770,7 +770,14 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 		if errors.Is(callErr, processor.ErrNotFound) || errors.Is(callErr, processor.ErrNoStatus) {
 			return r, nil
 		}
-		return nil, Errorf(EProcessorUnavailable, "", "the processor could not be asked: %v", callErr)
+		// The processor's own wait when it gave one (a 5xx's or 429's
+		// Retry-After, an open circuit's rest), else the default.
+		var te *processor.TransientError
+		var wait time.Duration
+		if errors.As(callErr, &te) {
+			wait = te.RetryAfter
+		}
+		return nil, retryLater(Errorf(EProcessorUnavailable, "", "the processor could not be asked: %v", callErr), wait)
 	}
 	var out *Refund
 	err = s.update(ctx, func(tx Tx) error {

@@ -266,7 +266,7 @@ func (s *Service) connector(a *ProcessorAccount) (processor.Processor, error) {
 		// A node started without the secret key beside nodes with it: the
 		// caller may try another node, or again once this one has it.
 		s.log.Error("an order routes to a processor account but this node has no secret key (REFUNDD_SECRET_KEY or --secret-key-file) or connectors", "account", a.Name)
-		return nil, Errorf(EProcessorUnavailable, "", "processor account %q cannot be used on this node now; try again later", a.Name)
+		return nil, retryLater(Errorf(EProcessorUnavailable, "", "processor account %q cannot be used on this node now; try again later", a.Name), 0)
 	}
 	plain, err := s.cfg.Sealer.Open(a.Credential, sealOwner(a))
 	if err != nil && !slices.ContainsFunc(s.cfg.Sealer.Prefixes(), func(p string) bool { return strings.HasPrefix(a.Credential, p) }) {

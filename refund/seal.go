@@ -111,8 +111,8 @@ func (s *Service) openSecret(stored string, owner []byte) (string, error) {
 // keyUnavailable is err as callers are answered: ESecretKeyUnavailable,
 // its cause kept for errors.Is and the logs.
 func keyUnavailable(err error) error {
-	return fmt.Errorf("%w: %w", Errorf(ESecretKeyUnavailable, "",
-		"a secret this needs is sealed and this node cannot open it (it lacks the secret key that sealed it); try again later"), err)
+	return fmt.Errorf("%w: %w", retryLater(Errorf(ESecretKeyUnavailable, "",
+		"a secret this needs is sealed and this node cannot open it (it lacks the secret key that sealed it); try again later"), 0), err)
 }
 
 // stale reports whether a stored secret is to be sealed again: clear, or

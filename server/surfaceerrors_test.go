@@ -126,8 +126,11 @@ func unchanged(t *testing.T, s *testServer, orderID string) {
 // started with a key that did not seal the credential
 // secret_key_unavailable (it answered 500 internal error on every
 // surface, and the dialects answered 500 for either condition where their
-// table lacked the code). The same request to the node with the key
-// refunds, so the refusal is the node's condition and not the request's.
+// table lacked the code), each with Retry-After: 5
+// (refund.UnavailableRetryAfter; no surface sent one, so a client had
+// only its own backoff to go by). The same request to the node with the
+// key refunds, so the refusal is the node's condition and not the
+// request's.
 func TestSurfaces_NodeCannotUseProcessorAccount(t *testing.T) {
 	url := sqlitetest.URL(t)
 	tokens := func(c *server.Config) { c.TokenSecret = strings.Repeat("k", 32) }
@@ -150,8 +153,10 @@ func TestSurfaces_NodeCannotUseProcessorAccount(t *testing.T) {
 			for _, n := range nodes {
 				// UPayments says it in the core's words: retry.
 				message := map[string]string{"Gateway": n.gateway, "UPayments": "try again later"}[sf.name]
-				if r := sf.send(n.s); r.status != http.StatusServiceUnavailable || !inShape(sf.name, r, n.code, message) {
-					t.Errorf("on the node %s: %d %s; want 503 %s in the surface's error shape", n.name, r.status, r.raw, n.code)
+				if r := sf.send(n.s); r.status != http.StatusServiceUnavailable || !inShape(sf.name, r, n.code, message) ||
+					r.header.Get("Retry-After") != "5" {
+					t.Errorf("on the node %s: %d %s (Retry-After %q); want 503 %s in the surface's error shape, Retry-After 5",
+						n.name, r.status, r.raw, r.header.Get("Retry-After"), n.code)
 				}
 			}
 			unchanged(t, keyed, sf.order)

@@ -227,11 +227,13 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case api.ECodeUnsupportedMedia:
 		writeJSON(w, http.StatusUnsupportedMediaType, message{"The request body must be UTF-8 JSON."})
 	case refund.EProcessorUnavailable:
+		api.SetRetryAfter(w, err)
 		writeJSON(w, http.StatusServiceUnavailable, message{"The payment processor is unavailable; try again later."})
 	case refund.ESecretKeyUnavailable:
 		// This node cannot open a secret the request needs (it lacks the
 		// secret key that sealed it): another node, or this one later,
 		// can serve it.
+		api.SetRetryAfter(w, err)
 		writeJSON(w, http.StatusServiceUnavailable, message{"The service cannot serve this request now; try again later."})
 	case refund.ERateLimited:
 		api.SetRetryAfter(w, err)
