@@ -308,10 +308,7 @@ type errorView struct {
 // code in the reply table.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
 	v := errorView{base: c.base(r, s, "", "")}
-	p, status := c.explain(v.loc, r, err)
-	if d := refund.RetryAfter(err); d > 0 {
-		w.Header().Set("Retry-After", itoa(int64((d+time.Second-1)/time.Second)))
-	}
+	p, status := c.explain(w, v.loc, r, err)
 	v.Title, v.Status, v.Problem = p.Headline, status, p
 	c.render(w, r, status, "error.html", &v)
 }

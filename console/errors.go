@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/refundd/refundd/api"
 	"github.com/refundd/refundd/money"
 	"github.com/refundd/refundd/refund"
 )
@@ -87,17 +88,20 @@ func errorf(code, field, id string, args ...any) error {
 	return &localized{err: refund.Errorf(code, field, "%s", en.S(id, args...)), id: id, args: args}
 }
 
-// explain turns err into words of the page's language and a status. An
-// error that is not a refund.Error (or has a code missing from the table)
-// is internal: it is logged and the user sees only that something went
-// wrong.
-func (c *Console) explain(loc locale, r *http.Request, err error) (*problem, int) {
+// explain turns err into words of the page's language and a status, and
+// sets w's Retry-After when err says when to try again: every page that
+// shows an error answers it so, the sign-in form and the refund form as
+// much as an error page. An error that is not a refund.Error (or has a
+// code missing from the table) is internal: it is logged and the user
+// sees only that something went wrong.
+func (c *Console) explain(w http.ResponseWriter, loc locale, r *http.Request, err error) (*problem, int) {
 	rep, ok := replies[refund.ErrorCode(err)]
 	if !ok || refund.ErrorCode(err) == refund.EInternal {
 		c.log.Error("console: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		rep = replies[refund.EInternal]
 		return &problem{Headline: loc.S(rep.headline)}, rep.status
 	}
+	api.SetRetryAfter(w, err)
 	p := &problem{Headline: loc.S(rep.headline), Field: refund.ErrorParam(err)}
 	var own *localized
 	switch {

@@ -131,7 +131,8 @@ func TestSignInLockoutBehindAProxy(t *testing.T) {
 // TestSignInPausedPerAddress: past its address's failed-authentication
 // budget a sign-in is refused before it is checked, and the refusal reads
 // as the sign-in form's, not as error.rate_limited's, which speaks of an
-// API key's requests ("Too many requests with this key").
+// API key's requests ("Too many requests with this key"), with the
+// Retry-After every 429 sends (the sign-in form sent none).
 func TestSignInPausedPerAddress(t *testing.T) {
 	e := mustStart(t, false)
 	b := e.browserFrom("127.0.0.3")
@@ -148,6 +149,9 @@ func TestSignInPausedPerAddress(t *testing.T) {
 		}
 		if !strings.Contains(p.text(), "Wrong email, password or code") || strings.Contains(p.text(), "with this key") {
 			t.Fatalf("the pause reads %q", p.text())
+		}
+		if p.header.Get("Retry-After") == "" {
+			t.Fatal("the pause sends no Retry-After")
 		}
 		return
 	}

@@ -208,7 +208,7 @@ func (c *Console) createRefund(w http.ResponseWriter, r *http.Request, s *sessio
 			}
 		}
 	}
-	p, status := c.explain(c.locale(r, s), r, err)
+	p, status := c.explain(w, c.locale(r, s), r, err)
 	c.showOrder(w, r, s, status, form, p)
 }
 

@@ -113,7 +113,7 @@ func (c *Console) refundList(w http.ResponseWriter, r *http.Request, s *session)
 		Surfaces: []string{"native", "console", "gateway", "sgate", "upayments", "paylink", "techrar"}}
 	f, none, err := c.filter(r, s, rq)
 	if err != nil {
-		p, status := c.explain(v.loc, r, err)
+		p, status := c.explain(w, v.loc, r, err)
 		v.Problem = p
 		c.render(w, r, status, "refunds.html", &v)
 		return
@@ -122,7 +122,7 @@ func (c *Console) refundList(w http.ResponseWriter, r *http.Request, s *session)
 		f.Cursor = r.URL.Query().Get("cursor")
 		page, err := c.svc.ListRefunds(r.Context(), s.principal, f)
 		if err != nil {
-			p, status := c.explain(v.loc, r, err)
+			p, status := c.explain(w, v.loc, r, err)
 			v.Problem = p
 			c.render(w, r, status, "refunds.html", &v)
 			return

@@ -72,7 +72,7 @@ func (c *Console) cancelRefund(w http.ResponseWriter, r *http.Request, s *sessio
 			c.fail(w, r, s, err)
 			return
 		}
-		p, status := c.explain(c.locale(r, s), r, err)
+		p, status := c.explain(w, c.locale(r, s), r, err)
 		c.showRefund(w, r, s, status, p)
 		return
 	}

@@ -302,7 +302,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	ck, err := r.Cookie(loginCookie)
 	loc := c.locale(r, nil)
 	if err != nil || !c.sameOrigin(r) || r.ParseForm() != nil || !equal(r.PostForm.Get("csrf"), ck.Value) {
-		p, status := c.explain(loc, r, refund.Errorf(codeCSRF, "csrf", "the sign-in form's token is missing or wrong"))
+		p, status := c.explain(w, loc, r, refund.Errorf(codeCSRF, "csrf", "the sign-in form's token is missing or wrong"))
 		c.renderLogin(w, r, status, p)
 		return
 	}
@@ -317,7 +317,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			err = c.svc.SetSessionLanguage(r.Context(), id, lang)
 		}
 		if err != nil {
-			prob, status := c.explain(loc, r, err)
+			prob, status := c.explain(w, loc, r, err)
 			if code := refund.ErrorCode(err); code == refund.EUnauthorized || code == refund.ERateLimited {
 				// Not error.unauthorized's or error.rate_limited's words,
 				// which speak of an API key: a pause here is the address's
@@ -339,7 +339,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	key := trimKey(r.PostForm.Get("key"))
 	if key == "" {
-		p, status := c.explain(loc, r, errorf(refund.EInvalidRequest, "key", "login.error.no_key"))
+		p, status := c.explain(w, loc, r, errorf(refund.EInvalidRequest, "key", "login.error.no_key"))
 		c.renderLogin(w, r, status, p)
 		return
 	}
@@ -352,7 +352,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		m, err = c.svc.GetMerchant(r.Context(), p.MerchantID)
 	}
 	if err != nil {
-		prob, status := c.explain(loc, r, err)
+		prob, status := c.explain(w, loc, r, err)
 		c.renderLogin(w, r, status, prob)
 		return
 	}
