@@ -339,6 +339,12 @@ func SetRetryAfter(w http.ResponseWriter, err error) {
 	}
 }
 
+// ErrInternal is what a surface answers, once it has logged it, for an
+// error whose code its table has no reply for: "internal error", and
+// nothing of the error itself (its message, field or Retry-After), which
+// is the core's and may say what only the logs should.
+var ErrInternal = errors.New("internal error")
+
 // fail writes err in the envelope. Internal errors are logged and reach the
 // client only as "internal error".
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -347,6 +353,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status, code = http.StatusInternalServerError, refund.EInternal
 		a.log.Error("internal error", "method", r.Method, "path", LogPath(r), "err", err)
+		err = ErrInternal
 	}
 	SetRetryAfter(w, err)
 	body := errorBody{Code: code, Message: refund.ErrorMessage(err)}

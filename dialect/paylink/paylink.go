@@ -309,6 +309,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status, code = http.StatusInternalServerError, refund.EInternal
 		h.cfg.Log.Error("internal error", "surface", "paylink", "method", r.Method, "path", api.LogPath(r), "err", err)
+		err = api.ErrInternal
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="refundd"`)

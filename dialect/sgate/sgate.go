@@ -302,6 +302,7 @@ func (s *SGate) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status, code = http.StatusInternalServerError, refund.EInternal
 		s.log.Error("internal error", "surface", "sgate", "method", r.Method, "path", api.LogPath(r), "err", err)
+		err = api.ErrInternal
 	}
 	api.SetRetryAfter(w, err)
 	field, msg := api.InFieldNames(err, fields)

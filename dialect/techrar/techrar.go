@@ -320,6 +320,7 @@ func (t *Techrar) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status, code = http.StatusInternalServerError, refund.EInternal
 		t.log.Error("internal error", "surface", "techrar", "method", r.Method, "path", api.LogPath(r), "err", err)
+		err = api.ErrInternal
 	}
 	api.SetRetryAfter(w, err)
 	field, msg := api.InFieldNames(err, fieldNames)

@@ -481,6 +481,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, names 
 	if !ok {
 		status = http.StatusInternalServerError
 		h.log.Error("internal error", "surface", "upayments", "method", r.Method, "path", api.LogPath(r), "err", err)
+		err = api.ErrInternal
 	}
 	param := refund.ErrorParam(err)
 	_, msg := api.InFieldNames(err, fieldNames)

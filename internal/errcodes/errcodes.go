@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/refundd/refundd/refund"
 )
@@ -70,8 +71,9 @@ func Codes(tb testing.TB) []string {
 // one code-to-reply table) and wants a reply other than its internal
 // error, 500, except for the codes in unmet, each with why the surface
 // never meets it: those must still answer 500, so that the list says
-// what the table does. shape, when not nil, checks that every reply is in
-// the surface's error shape.
+// what the table does. A 500, and a code missing from the table, must
+// not carry the core's message. shape, when not nil, checks that every
+// reply is in the surface's error shape.
 func Check(t *testing.T, fail func(http.ResponseWriter, *http.Request, error), unmet map[string]string, shape func(status int, body string) bool) {
 	t.Helper()
 	codes := Codes(t)
@@ -98,11 +100,31 @@ func Check(t *testing.T, fail func(http.ResponseWriter, *http.Request, error), u
 				t.Errorf("%s answers 500 internal error: give it a reply in the surface's table, "+
 					"or list it as never met on this surface, with why", code)
 			}
+			if w.Code == http.StatusInternalServerError && strings.Contains(w.Body.String(), "the core's message") {
+				t.Errorf("%s answers 500 %s: an internal error with the core's message, which only the logs should hold", code, w.Body)
+			}
 			if shape != nil && !shape(w.Code, w.Body.String()) {
 				t.Errorf("%s answers %d %s: not in the surface's error shape", code, w.Code, w.Body)
 			}
 		})
 	}
+	// A code the surface does not know (one added to the core and not
+	// yet to the surface) is its internal error, and nothing of the
+	// error reaches the client: not its message, field or Retry-After.
+	t.Run("CodeNotInTheTable", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		fail(w, httptest.NewRequest("POST", "/", nil), &refund.Error{Code: "made_up_code", Message: "the core's message",
+			Param: "made_up_field", RetryAfter: time.Second})
+		body := w.Body.String()
+		if w.Code != http.StatusInternalServerError || strings.Contains(body, "the core's message") ||
+			strings.Contains(body, "made_up") || w.Header().Get("Retry-After") != "" {
+			t.Errorf("answers %d %s (Retry-After %q); want 500 internal error and nothing of the error",
+				w.Code, body, w.Header().Get("Retry-After"))
+		}
+		if shape != nil && !shape(w.Code, body) {
+			t.Errorf("answers %d %s: not in the surface's error shape", w.Code, body)
+		}
+	})
 }
 
 // DialectUnmet is own, a dialect's codes it never meets, with those no
