@@ -36,7 +36,7 @@
 //     account's credential, sealed under a secret key the node was not
 //     given) 503 {"message":"The service cannot serve this request now;
 //     try again later."}: both are worth retrying, on another node or
-//     later. An order whose processor account was removed answers 422 on
+//     later, and say when with Retry-After. An order whose processor account was removed answers 422 on
 //     "id".
 //   - A body whose Content-Type names another media type than JSON, or a
 //     charset other than UTF-8, answers 415 {"message":"The request body

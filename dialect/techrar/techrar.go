@@ -70,7 +70,8 @@
 //     processor_unsupported, processor_account_not_found), 429
 //     (rate_limited, with Retry-After), 503 (processor_unavailable,
 //     secret_key_unavailable: this node cannot open the processor
-//     account's credential; another node or a later retry can) or 500
+//     account's credential; another node or a later retry can; with
+//     Retry-After) or 500
 //     (internal).
 package techrar
 
