@@ -98,6 +98,7 @@ func (c *Console) explain(w http.ResponseWriter, loc locale, r *http.Request, er
 	rep, ok := replies[refund.ErrorCode(err)]
 	if !ok || refund.ErrorCode(err) == refund.EInternal {
 		c.log.Error("console: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Del("Retry-After") // an earlier explain's, for a refusal this page follows
 		rep = replies[refund.EInternal]
 		return &problem{Headline: loc.S(rep.headline)}, rep.status
 	}

@@ -430,8 +430,8 @@ func (s *Service) sealReply(rec *IdempotencyRecord, reply Reply) (Reply, error) 
 }
 
 // openReply is the answer rec stores, byte for byte the first one. One
-// sealed that this node cannot open is ESecretKeyUnavailable, as every
-// sealed secret it cannot open is.
+// sealed that this node cannot open is refused as every sealed secret it
+// cannot open is (openSecret).
 func (s *Service) openReply(rec *IdempotencyRecord, stored Reply) (Reply, error) {
 	ct, sealed := strings.CutPrefix(stored.ContentType, sealedPrefix)
 	if !sealed {

@@ -742,11 +742,13 @@ func (s *Service) SyncRefund(ctx context.Context, p Principal, id string) (*Refu
 		// would send the operator to a processor that is fine, to retry.
 		return nil, accountRemoved(r)
 	}
-	var known *route
-	if err == nil {
-		known = &rt
+	if err != nil {
+		// As the processor's route answers: a node without the key is
+		// unavailable for now, a credential no node opens is an internal
+		// error (called "unavailable, try again", it was so for ever).
+		return nil, err
 	}
-	res, callErr := s.callStatus(ctx, r, known)
+	res, callErr := s.callStatus(ctx, r, &rt)
 	if errors.Is(callErr, processor.ErrNotFound) && r.Status == StatusProcessing {
 		// Not executed yet: let the worker take it now rather than wait
 		// out the lease (it submits again, or settles it if out of

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -269,7 +268,7 @@ func (s *Service) connector(a *ProcessorAccount) (processor.Processor, error) {
 		return nil, retryLater(Errorf(EProcessorUnavailable, "", "processor account %q cannot be used on this node now; try again later", a.Name), 0)
 	}
 	plain, err := s.cfg.Sealer.Open(a.Credential, sealOwner(a))
-	if err != nil && !slices.ContainsFunc(s.cfg.Sealer.Prefixes(), func(p string) bool { return strings.HasPrefix(a.Credential, p) }) {
+	if err != nil && !s.holdsKeyOf(a.Credential) {
 		// Sealed under a key this node was not given (a wrong or stale
 		// key beside nodes with the right one): the node's condition, as
 		// above, not the caller's and no fault of refundd's.

@@ -91,9 +91,12 @@ func (s *Service) sealSecret(plain string, owner []byte) (string, error) {
 
 // openSecret is the secret a stored value holds. A clear one (written
 // before secrets were sealed, or by a node without the key) is itself;
-// it is sealed when a node that seals starts (SealSecrets). One this node
-// cannot open is ESecretKeyUnavailable (a 503, as a processor account
-// without the key answers), wrapping ErrNoSecretKey or ErrSecretNotOpened.
+// it is sealed when a node that seals starts (SealSecrets). One sealed
+// under a key this node lacks is ESecretKeyUnavailable (a 503, as a
+// processor account without the key answers), wrapping ErrNoSecretKey or
+// ErrSecretNotOpened; one under a key it holds that does not open
+// (altered, or copied from another row) opens on no node, and is an
+// internal error wrapping ErrSecretNotOpened, as such a credential is.
 func (s *Service) openSecret(stored string, owner []byte) (string, error) {
 	if !isSealed(stored) {
 		return stored, nil
@@ -101,11 +104,20 @@ func (s *Service) openSecret(stored string, owner []byte) (string, error) {
 	if s.cfg.Sealer == nil {
 		return "", keyUnavailable(ErrNoSecretKey)
 	}
-	plain, err := s.cfg.Sealer.Open(strings.TrimPrefix(stored, sealedPrefix), owner)
+	sealed := strings.TrimPrefix(stored, sealedPrefix)
+	plain, err := s.cfg.Sealer.Open(sealed, owner)
+	if err != nil && s.holdsKeyOf(sealed) {
+		return "", fmt.Errorf("refund: a sealed secret does not open under the key that sealed it (altered, or copied from another row): %w: %w", ErrSecretNotOpened, err)
+	}
 	if err != nil {
 		return "", keyUnavailable(fmt.Errorf("%w: %w", ErrSecretNotOpened, err))
 	}
 	return string(plain), nil
+}
+
+// holdsKeyOf says whether this node holds the key sealed was sealed under.
+func (s *Service) holdsKeyOf(sealed string) bool {
+	return slices.ContainsFunc(s.cfg.Sealer.Prefixes(), func(p string) bool { return strings.HasPrefix(sealed, p) })
 }
 
 // keyUnavailable is err as callers are answered: ESecretKeyUnavailable,

@@ -191,6 +191,12 @@ func TestSealSecrets_CopiedSecretDoesNotOpen(t *testing.T) {
 		if jobs := h.claimTest(h.svc, b.ID); len(jobs) != 0 {
 			t.Fatalf("another endpoint's sealed secret signed %d deliveries", len(jobs))
 		}
+		// Sealed under a key this node holds, it opens on no node: an
+		// internal error, not "unavailable, try again" for ever.
+		_, err = h.svc.RotateWebhookEndpointSecret(h.ctx, h.p, b.ID, nil)
+		if refund.ErrorCode(err) != refund.EInternal || !errors.Is(err, refund.ErrSecretNotOpened) || refund.RetryAfter(err) != 0 {
+			t.Fatalf("rotating the copied secret: %v (code %s, retry after %s); want an internal error", err, refund.ErrorCode(err), refund.RetryAfter(err))
+		}
 
 		sa := h.storedEndpoint(a.ID)
 		sa.PreviousSecret, sa.PreviousSecretUntil = sa.Secret, h.clk.Now().Add(time.Hour)

@@ -179,6 +179,11 @@ func TestSurfaces_CredentialThatNoNodeOpens(t *testing.T) {
 	o := cardOrder("4444", 10_000)
 	o["processor"], o["processor_order_id"], o["reference"] = "acq", "pay_X", "ORD-X"
 	id := s.mustOrder(o)
+	o["processor_order_id"], o["reference"] = "pay_Y", "ORD-Y"
+	paid := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": s.mustOrder(o), "amount": 100})
+	if paid.status != http.StatusCreated || paid.str("status") != "succeeded" {
+		t.Fatalf("refund before the credential was altered: %d %s", paid.status, paid.raw)
+	}
 	db, err := sqlite.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -187,9 +192,21 @@ func TestSurfaces_CredentialThatNoNodeOpens(t *testing.T) {
 	if _, err := db.ExecContext(context.Background(), `UPDATE processor_accounts SET url = url || '/moved'`); err != nil {
 		t.Fatal(err)
 	}
+	// A node started now has not opened the credential before (the first
+	// holds it open since its refund); the merchant's key works there too.
+	first := s
+	s = mustStart(t, onDB("sqlite:"+path), func(c *server.Config) { c.SecretKey = strings.Repeat("5f1d3c0a", 8) })
+	s.key, s.mer = first.key, first.mer
 	r := s.do("POST", "/v1/refunds", s.key, map[string]any{"order_id": id, "amount": 100})
 	expectError(t, r, http.StatusInternalServerError, refund.EInternal)
 	unchanged(t, s, id)
+	// A sync of a refund made before asks that processor too: no retry
+	// helps, so no Retry-After (it answered 503 "try again in 5 s").
+	sync := s.do("POST", "/v1/refunds/"+paid.str("id")+"/sync", s.key, nil)
+	expectError(t, sync, http.StatusInternalServerError, refund.EInternal)
+	if ra := sync.header.Get("Retry-After"); ra != "" {
+		t.Fatalf("sync: Retry-After %q on a credential no node opens", ra)
+	}
 }
 
 // TestSurfaces_OrderOfRemovedProcessorAccount: a refund of an order whose

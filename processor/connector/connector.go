@@ -307,8 +307,11 @@ func (g *guarded) admit(ctx context.Context, op string, fn func(context.Context)
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		// Open, what is left of the cool-down (at least a moment: at its
 		// end one trial call goes through). Half-open, the trial call is
-		// out, and if it fails the circuit opens for a whole cool-down.
-		wait := g.cooldown
+		// out: a moment, not a whole cool-down, or every call refused
+		// while it runs (all those due at the cool-down's end) would wait
+		// a cool-down past its success; if it fails, they find the
+		// circuit open again and wait that.
+		wait := min(trialWait, g.cooldown)
 		if at := g.opened.Load(); at != nil && errors.Is(err, gobreaker.ErrOpenState) {
 			wait = min(max(g.cooldown-g.now().Sub(*at), time.Millisecond), g.cooldown)
 		}
@@ -317,6 +320,10 @@ func (g *guarded) admit(ctx context.Context, op string, fn func(context.Context)
 	}
 	return res, err
 }
+
+// trialWait is what a call refused while the half-open circuit's trial
+// call is out is told to wait.
+var trialWait = time.Second
 
 // Outcome is a small, fixed set of labels for a call's result.
 func Outcome(res processor.Result, err error) string {

@@ -143,6 +143,8 @@ func TestGuard_CircuitOpenSaysWhatIsLeft(t *testing.T) {
 		{"JustOpened", 0, time.Hour},
 		{"ATenthGone", 6 * time.Minute, 54 * time.Minute},
 		{"AlmostOver", time.Hour - time.Second, time.Second},
+		{"OverByThisClock", 2 * time.Hour, time.Millisecond}, // gobreaker's clock is not this one
+
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,6 +170,55 @@ func TestGuard_CircuitOpenSaysWhatIsLeft(t *testing.T) {
 				t.Fatalf("%s after the circuit opened: %v (retry after %v), want circuit_open after %v", tt.elapsed, err, retryAfterOf(te), tt.want)
 			}
 		})
+	}
+}
+
+// A call refused while the half-open circuit's one trial call is out is
+// told to wait a moment, not a whole cool-down: the calls due at the
+// cool-down's end would otherwise wait a cool-down past the trial that
+// closes the circuit.
+func TestGuard_TrialOutSaysAMoment(t *testing.T) {
+	connector.SetTrialWait(t, 10*time.Millisecond) // the cool-down is 100ms
+	svc, _, url := acquirerService(t)
+	if err := svc.SetFaults(service.Faults{ErrorRate: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var r connector.Registry
+	p, err := r.Connect(processor.Account{ID: "pa_1", Name: "acq", Kind: "acquirer", URL: url,
+		Options: map[string]string{"breaker_failures": "1", "breaker_cooldown": "100ms"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := p.Refund(ctx, req("re_fails")); err == nil {
+		t.Fatal("a 503 answered without error")
+	}
+	// gobreaker times the cool-down on the real clock: poll, bounded.
+	deadline := time.Now().Add(5 * time.Second)
+	for !connector.HalfOpen(p) {
+		if time.Now().After(deadline) {
+			t.Fatal("the circuit never went half-open")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := svc.SetFaults(service.Faults{LatencyMS: 2_000}); err != nil {
+		t.Fatal(err)
+	}
+	trial := make(chan error, 1)
+	go func() { _, err := p.Refund(ctx, req("re_trial")); trial <- err }()
+	for connector.Requests(p) == 0 { // the trial is out once the circuit counts it
+		if time.Now().After(deadline) {
+			t.Fatal("the trial call never left")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_, err = p.Status(ctx, "re_fails")
+	var te *processor.TransientError
+	if !errors.As(err, &te) || te.Code != "circuit_open" || te.RetryAfter != 10*time.Millisecond {
+		t.Fatalf("refused while the trial is out: %v (retry after %v), want circuit_open and a moment (10ms here), not the cool-down", err, retryAfterOf(te))
+	}
+	if err := <-trial; err != nil {
+		t.Fatalf("the trial: %v", err)
 	}
 }
 

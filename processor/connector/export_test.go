@@ -1,6 +1,33 @@
 package connector
 
-import "time"
+import (
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// HalfOpen says whether p's circuit lets one trial call through now.
+func HalfOpen(p any) bool {
+	g, ok := p.(*guarded)
+	return ok && g.breaker.State() == gobreaker.StateHalfOpen
+}
+
+// Requests is how many calls p's circuit let through in its present state.
+func Requests(p any) uint32 {
+	g, ok := p.(*guarded)
+	if !ok {
+		return 0
+	}
+	return g.breaker.Counts().Requests
+}
+
+// SetTrialWait makes calls refused while a trial call is out wait d, for
+// t: shorter than the shortest cool-down, a test tells the two apart.
+func SetTrialWait(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := trialWait
+	trialWait = d
+	t.Cleanup(func() { trialWait = old })
+}
 
 // SetNow makes r's connectors read the time from now: what is left of an
 // open circuit's cool-down, which gobreaker times on the real clock.
