@@ -55,7 +55,10 @@ type Claim struct {
 	// so the row may be this request's or another's: left alone.
 	held, unsure bool
 	// rec is the key's row as this request last wrote it, so that linking
-	// and completing need not read it back.
+	// and completing need not read it back. Its Version is what the row
+	// must still hold for this request's next write to go in
+	// (Tx.UpdateIdempotency): once a retry has taken the key over, the
+	// request's writes change nothing.
 	rec *IdempotencyRecord
 	// stored: the answer went in with the refund's last write (WithReply).
 	stored bool
@@ -206,6 +209,8 @@ func (s *Service) BeginIdempotent(ctx context.Context, p Principal, scope, key, 
 		c.objectID = rec.ObjectID
 		rec.LockedUntil = now.Add(s.cfg.Lease)
 		c.rec = rec
+		// Another retry that read the row too and wrote first has it:
+		// this one is refused as in use.
 		return tx.UpdateIdempotency(ctx, rec)
 	})
 	if err != nil {
@@ -292,6 +297,9 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx) error) error {
 			return fn(tx)
 		})
 		if err != nil {
+			// Rolled back, or committed with its answer lost: then the
+			// row has moved past saved's version, and this request's
+			// later writes of it change nothing.
 			c.rec = saved
 		}
 		return err
@@ -372,9 +380,12 @@ func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply)
 		}
 		return tx.UpdateIdempotency(ctx, rec)
 	})
-	if !c.held && ErrorCode(err) == EIdempotencyKeyInUse {
+	if ErrorCode(err) == EIdempotencyKeyInUse {
 		// Another request with the key wrote first (the store may say so
-		// from the insert or from the commit): its row stands.
+		// from the insert or from the commit), or the key moved on since
+		// this request last wrote it: a retry took it over once the lease
+		// ran out, or a write of this request's committed though its
+		// answer was lost. Its row stands.
 		err = nil
 	}
 	if err != nil {

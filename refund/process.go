@@ -31,15 +31,18 @@ func (s *Service) submit(ctx context.Context, r *Refund, idemKey string, rt *rou
 	// the worker's lease runs out.
 	ctx = context.WithoutCancel(ctx)
 	var out *Refund
-	var stored bool
-	err := s.tracedUpdate(ctx, "result", func(tx Tx) error {
+	var stored, keyMoved bool
+	result := func(tx Tx) error {
 		var err error
+		stored = false
 		out, err = s.apply(ctx, tx, r.ID, r.Version, res, callErr, "refund")
 		if err != nil {
 			return err
 		}
-		if stored, err = s.storeReply(ctx, tx, out); err != nil {
-			return err
+		if !keyMoved {
+			if stored, err = s.storeReply(ctx, tx, out); err != nil {
+				return err
+			}
 		}
 		if idemKey != "" {
 			rec, err := tx.GetIdempotency(ctx, r.MerchantID, idemKey)
@@ -51,7 +54,15 @@ func (s *Service) submit(ctx context.Context, r *Refund, idemKey string, rt *rou
 			return tx.UpdateIdempotency(ctx, rec)
 		}
 		return nil
-	})
+	}
+	err := s.tracedUpdate(ctx, "result", result)
+	if ErrorCode(err) == EIdempotencyKeyInUse && !keyMoved {
+		// The request's key moved on: its lease ran out while the call
+		// was out and a retry took the key over. Its answer is not the
+		// key's; the processor's is recorded all the same.
+		keyMoved = true
+		err = s.tracedUpdate(ctx, "result", result)
+	}
 	if err != nil {
 		s.log.Error("could not record the processor's answer; the worker will ask again", "refund", r.ID, "err", err)
 		return r

@@ -441,6 +441,11 @@ type IdempotencyRecord struct {
 	CompletedAt *time.Time
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
+	// Version counts the row's writes (Tx.UpdateIdempotency): a request
+	// writes the row only as it last wrote or read it, so one whose lease
+	// ran out while a retry took the key over, or whose write committed
+	// with its answer lost, changes nothing.
+	Version int64
 }
 
 // Reply is a surface's first answer to a request, stored with its

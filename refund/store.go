@@ -247,8 +247,12 @@ type Tx interface {
 	// or from Update itself; the transaction then commits nothing. Do not
 	// carry on after one of these refusals expecting to commit.
 	InsertIdempotency(ctx context.Context, r *IdempotencyRecord) error
-	// UpdateIdempotency stores RefundID, Err*, LockedUntil and CompletedAt.
-	// Returns ENotFound when the record is gone.
+	// UpdateIdempotency stores ObjectID, Reply, LockedUntil and CompletedAt
+	// if the stored version is still r.Version, then bumps r.Version.
+	// Returns EIdempotencyKeyInUse when another write got there first
+	// (another request took the key over, or the caller's own write
+	// committed though its answer was lost), ENotFound when the record is
+	// gone.
 	UpdateIdempotency(ctx context.Context, r *IdempotencyRecord) error
 	// DeleteExpiredIdempotency deletes up to limit records that expired
 	// before t (the earliest first) and returns how many.

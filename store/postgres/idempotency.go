@@ -12,15 +12,14 @@ import (
 )
 
 const idempotencyColumns = `merchant_id, idempotency_key, request_hash, object_id, reply_status, reply_type, reply_body,
-	locked_until, completed_at, created_at, expires_at`
+	locked_until, completed_at, created_at, expires_at, version`
 
 // GetIdempotency returns ENotFound.
 //
-// It does not lock the record inside Update: the record's only
-// read-then-write is by the request that holds the key (it links the
-// refund, then marks the key completed), and a second request with the
-// same key only reads it; inserting the key is what the primary key
-// guards.
+// It does not lock the record inside Update: every write of it names
+// the version read (UpdateIdempotency), so of two requests that read it
+// the second to write changes nothing; inserting the key is what the
+// primary key guards.
 func (t *tx) GetIdempotency(ctx context.Context, merchantID, key string) (*refund.IdempotencyRecord, error) {
 	r, err := scanIdempotency(t.q.QueryRow(ctx, getIdempotency, merchantID, key), key)
 	if err != nil && refund.ErrorCode(err) != refund.ENotFound {
@@ -45,7 +44,7 @@ const getIdempotency = `SELECT ` + idempotencyColumns + ` FROM idempotency_keys
 func scanIdempotency(row pgx.Row, key string) (*refund.IdempotencyRecord, error) {
 	var r refund.IdempotencyRecord
 	err := row.Scan(&r.MerchantID, &r.Key, &r.RequestHash, &r.ObjectID, &r.Reply.Status, &r.Reply.ContentType, &r.Reply.Body,
-		&r.LockedUntil, &r.CompletedAt, &r.CreatedAt, &r.ExpiresAt)
+		&r.LockedUntil, &r.CompletedAt, &r.CreatedAt, &r.ExpiresAt, &r.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
 	}
@@ -71,35 +70,50 @@ func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord)
 	return t.refusing(ctx, "insert idempotency key", func(string) error {
 		return refund.Errorf(refund.EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
 	}, `WITH i AS (INSERT INTO idempotency_keys (`+idempotencyColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (merchant_id, idempotency_key) DO NOTHING RETURNING 1)
 		SELECT CASE WHEN EXISTS (SELECT 1 FROM i) THEN true ELSE refundd_refuse('in use') END`,
 		r.MerchantID, r.Key, r.RequestHash, r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body,
-		r.LockedUntil, r.CompletedAt, r.CreatedAt, r.ExpiresAt)
+		r.LockedUntil, r.CompletedAt, r.CreatedAt, r.ExpiresAt, r.Version)
 }
 
-// UpdateIdempotency stores ObjectID, Reply, LockedUntil and CompletedAt.
-// Returns ENotFound when the record is gone; inside Update that may come
-// from a later statement or from Update, and the transaction commits
-// nothing (see refusing).
+// UpdateIdempotency stores ObjectID, Reply, LockedUntil and CompletedAt
+// if the stored version is still r.Version, then bumps r.Version. Returns
+// EIdempotencyKeyInUse when the row moved on, ENotFound when it is gone;
+// inside Update either may come from a later statement or from Update,
+// and the transaction commits nothing (see refusing).
 func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
-	key := r.Key
-	args := []any{r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body, r.LockedUntil, r.CompletedAt, r.MerchantID, key}
+	key, version := r.Key, r.Version
+	args := []any{r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body, r.LockedUntil, r.CompletedAt, r.MerchantID, key, version}
 	if t.write && slices.Contains(t.claimed, idemKey{r.MerchantID, key}) {
 		// This transaction inserted the row (or its insert refused and
 		// the transaction commits nothing): it is there, and no other
 		// transaction sees it yet. Nothing to check, so the update may
 		// share its statement with the writes around it.
+		r.Version++
 		return t.join(ctx, "update idempotency key", "idempotency_keys", updateIdempotency, args...)
 	}
-	return t.refusing(ctx, "update idempotency key", func(string) error {
-		return refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
+	err := t.refusing(ctx, "update idempotency key", func(why string) error {
+		r.Version = version // the loser's copy stays as it was
+		if why == "not found" {
+			return refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
+		}
+		return refund.Errorf(refund.EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
 	}, `WITH u AS (`+updateIdempotency+` RETURNING 1)
-		SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN true ELSE refundd_refuse('not found') END`, args...)
+		SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN true
+			WHEN EXISTS (SELECT 1 FROM idempotency_keys WHERE merchant_id = $7 AND idempotency_key = $8) THEN refundd_refuse('moved')
+			ELSE refundd_refuse('not found') END`, args...)
+	if err == nil {
+		// Inside Update the update is held and r.Version moves now, as
+		// UpdateRefund's does; a refusal puts it back.
+		r.Version++
+	}
+	return err
 }
 
 const updateIdempotency = `UPDATE idempotency_keys SET object_id = $1, reply_status = $2, reply_type = $3,
-		reply_body = $4, locked_until = $5, completed_at = $6 WHERE merchant_id = $7 AND idempotency_key = $8`
+		reply_body = $4, locked_until = $5, completed_at = $6, version = version + 1
+		WHERE merchant_id = $7 AND idempotency_key = $8 AND version = $9`
 
 // idemKey names an idempotency key.
 type idemKey struct{ merchantID, key string }

@@ -11,7 +11,7 @@ import (
 )
 
 const idempotencyColumns = `merchant_id, idempotency_key, request_hash, object_id, reply_status, reply_type, reply_body,
-	locked_until, completed_at, created_at, expires_at`
+	locked_until, completed_at, created_at, expires_at, version`
 
 // getIdempotency is GetIdempotency's query, prepared on the readers (see
 // viewQueries): every request with an Idempotency-Key runs it.
@@ -37,7 +37,7 @@ func scanIdempotency(row *sql.Row, key string) (*refund.IdempotencyRecord, error
 	var completed sql.NullInt64
 	err := row.Scan(
 		&r.MerchantID, &r.Key, &r.RequestHash, &r.ObjectID, &r.Reply.Status, &r.Reply.ContentType, &r.Reply.Body,
-		&locked, &completed, &created, &expires)
+		&locked, &completed, &created, &expires, &r.Version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", key)
 	}
@@ -53,9 +53,9 @@ func scanIdempotency(row *sql.Row, key string) (*refund.IdempotencyRecord, error
 // has the key.
 func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
 	_, err := t.q.ExecContext(ctx, `INSERT INTO idempotency_keys (`+idempotencyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.MerchantID, r.Key, r.RequestHash, r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body,
-		nanos(r.LockedUntil), nullNanos(r.CompletedAt), nanos(r.CreatedAt), nanos(r.ExpiresAt))
+		nanos(r.LockedUntil), nullNanos(r.CompletedAt), nanos(r.CreatedAt), nanos(r.ExpiresAt), r.Version)
 	if isPrimaryKey(err) || isUnique(err) {
 		return refund.Errorf(refund.EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
 	}
@@ -65,18 +65,25 @@ func (t *tx) InsertIdempotency(ctx context.Context, r *refund.IdempotencyRecord)
 	return nil
 }
 
-// UpdateIdempotency stores ObjectID, Reply, LockedUntil and CompletedAt.
-// Returns ENotFound when the record is gone.
+// UpdateIdempotency stores ObjectID, Reply, LockedUntil and CompletedAt
+// if the stored version is still r.Version, then bumps r.Version. Returns
+// EIdempotencyKeyInUse when the row moved on, ENotFound when it is gone.
 func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord) error {
 	n, err := t.exec(ctx, "update idempotency key", `UPDATE idempotency_keys SET object_id = ?, reply_status = ?, reply_type = ?,
-		reply_body = ?, locked_until = ?, completed_at = ? WHERE merchant_id = ? AND idempotency_key = ?`,
-		r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body, nanos(r.LockedUntil), nullNanos(r.CompletedAt), r.MerchantID, r.Key)
+		reply_body = ?, locked_until = ?, completed_at = ?, version = version + 1
+		WHERE merchant_id = ? AND idempotency_key = ? AND version = ?`,
+		r.ObjectID, r.Reply.Status, r.Reply.ContentType, r.Reply.Body, nanos(r.LockedUntil), nullNanos(r.CompletedAt), r.MerchantID, r.Key, r.Version)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		return refund.Errorf(refund.ENotFound, "Idempotency-Key", "idempotency key %q not found", r.Key)
+		// Which refusal: read only on this path.
+		if _, err := t.GetIdempotency(ctx, r.MerchantID, r.Key); err != nil {
+			return err
+		}
+		return refund.Errorf(refund.EIdempotencyKeyInUse, "Idempotency-Key", "Initial request is still processing.")
 	}
+	r.Version++
 	return nil
 }
 

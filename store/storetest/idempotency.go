@@ -100,6 +100,62 @@ var idempotencyTests = []test{
 			wantSame(t, "record after UpdateIdempotency", got, r)
 		}
 	}},
+	{"UpdateOnlyAsLastSeen", func(t *testing.T, f *fixture) {
+		// Two requests read the key (one whose lease ran out, and the
+		// retry taking it over): the first to write wins, and the other's
+		// write changes nothing, in its own transaction or after another
+		// write of its own in the same one.
+		m := f.mustCreateMerchant()
+		f.mustInsertIdempotency(f.newIdempotency(m.ID, "key-1"))
+		late, err := f.getIdempotency(m.ID, "key-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		retry := *late
+		retry.LockedUntil = t0.Add(3 * time.Minute)
+		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateIdempotency(f.ctx, &retry) })
+		if retry.Version != late.Version+1 {
+			t.Fatalf("version after an update: %d, want %d", retry.Version, late.Version+1)
+		}
+		late.ObjectID, late.Reply = "re_late", refund.Reply{Status: 201, ContentType: "application/json", Body: []byte(`{}`)}
+		version := late.Version
+		err = f.update(func(tx refund.Tx) error { return tx.UpdateIdempotency(f.ctx, late) })
+		wantCode(t, err, refund.EIdempotencyKeyInUse)
+		if late.Version != version {
+			t.Fatalf("the refused writer's version moved to %d, want %d", late.Version, version)
+		}
+		other := f.newIdempotency(m.ID, "key-2")
+		f.mustInsertIdempotency(other)
+		err = f.update(func(tx refund.Tx) error {
+			if err := tx.UpdateIdempotency(f.ctx, other); err != nil {
+				return err
+			}
+			return tx.UpdateIdempotency(f.ctx, late)
+		})
+		wantCode(t, err, refund.EIdempotencyKeyInUse)
+		got, err := f.getIdempotency(m.ID, "key-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSame(t, "record after a stale update", got, &retry)
+		got, err = f.getIdempotency(m.ID, "key-2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Version != 0 {
+			t.Fatalf("key-2 at version %d after a refused transaction, want 0", got.Version)
+		}
+		// A write after the winner's, as the winner left it, goes in.
+		retry.Reply = refund.Reply{Status: 201, ContentType: "application/json", Body: []byte(`{"by":"retry"}`)}
+		f.mustUpdate(func(tx refund.Tx) error { return tx.UpdateIdempotency(f.ctx, &retry) })
+		got, err = f.getIdempotency(m.ID, "key-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSame(t, "record after the winner's second update", got, &retry)
+		gone := f.newIdempotency(m.ID, "key-gone")
+		wantCode(t, f.update(func(tx refund.Tx) error { return tx.UpdateIdempotency(f.ctx, gone) }), refund.ENotFound)
+	}},
 	{"ErrIdempotencyKeyInUse", func(t *testing.T, f *fixture) {
 		m1, m2 := f.mustCreateMerchant(), f.mustCreateMerchant()
 		first := f.newIdempotency(m1.ID, "key-1")
