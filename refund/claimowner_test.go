@@ -108,6 +108,13 @@ func TestIdempotentClaims_LateRefundAnswerIsRecordedNotKept(t *testing.T) {
 		if late.Status != refund.StatusSucceeded || h.refund(r.ID).Status != refund.StatusSucceeded {
 			t.Fatalf("the first request answered %s, the refund is %s; want the processor's approval recorded", late.Status, h.refund(r.ID).Status)
 		}
+		// Recorded once: one event, the order's money moved once.
+		if n := h.eventsOf()[r.ID+" refund.succeeded"]; n != 1 {
+			t.Fatalf("%d refund.succeeded events; want 1", n)
+		}
+		if got := h.getOrder(o.ID); got.RefundedAmount != 4_000 || got.PendingRefundAmount != 0 {
+			t.Fatalf("the order: refunded %d, pending %d; want 4000 and 0", got.RefundedAmount, got.PendingRefundAmount)
+		}
 		next, err := h.svc.BeginIdempotent(h.ctx, h.p, refund.ScopeRefundsWrite, "slow-1", "hash")
 		if err != nil || next.Replay == nil || string(next.Replay.Body) != string(ours.Body) {
 			t.Fatalf("a request once both answered: %+v, %v; want the retry's answer %s", next, err, ours.Body)

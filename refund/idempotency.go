@@ -385,7 +385,10 @@ func (s *Service) CompleteIdempotent(ctx context.Context, c *Claim, reply Reply)
 		// from the insert or from the commit), or the key moved on since
 		// this request last wrote it: a retry took it over once the lease
 		// ran out, or a write of this request's committed though its
-		// answer was lost. Its row stands.
+		// answer was lost. Its row stands. Logged: a lease overrun means
+		// calls outlast the key's lease.
+		s.log.Warn("an idempotent request's answer was not stored: its key moved on (a retry took it over after the lease, or this request's own write committed unheard)",
+			"merchant", c.merchantID, "key", c.key)
 		err = nil
 	}
 	if err != nil {
@@ -461,7 +464,9 @@ func (s *Service) openReply(rec *IdempotencyRecord, stored Reply) (Reply, error)
 // holding ctx's claim created objectID.
 func (s *Service) linkClaim(ctx context.Context, tx Tx, merchantID, objectID string) error {
 	c := claimFrom(ctx, merchantID)
-	if c == nil {
+	if c == nil || c.unsure {
+		// Unsure, the claim's row may not be as it was read, nor this
+		// request's: it writes nothing more (storeReply does the same).
 		return nil
 	}
 	rec, err := c.record(ctx, tx)

@@ -60,6 +60,8 @@ func (s *Service) submit(ctx context.Context, r *Refund, idemKey string, rt *rou
 		// The request's key moved on: its lease ran out while the call
 		// was out and a retry took the key over. Its answer is not the
 		// key's; the processor's is recorded all the same.
+		s.log.Warn("a refund's key moved on while its processor call was out (the call outlasted the key's lease); its answer is recorded without storing it as the key's",
+			"refund", r.ID)
 		keyMoved = true
 		err = s.tracedUpdate(ctx, "result", result)
 	}

@@ -248,14 +248,17 @@ type Tx interface {
 	// carry on after one of these refusals expecting to commit.
 	InsertIdempotency(ctx context.Context, r *IdempotencyRecord) error
 	// UpdateIdempotency stores ObjectID, Reply, LockedUntil and CompletedAt
-	// if the stored version is still r.Version, then bumps r.Version.
+	// if the stored version is still r.Version, then bumps r.Version: the
+	// bump stands even if a later statement fails the transaction, so a
+	// caller whose transaction does not commit restores r.Version.
 	// Returns EIdempotencyKeyInUse when another write got there first
 	// (another request took the key over, or the caller's own write
 	// committed though its answer was lost), ENotFound when the record is
 	// gone.
 	UpdateIdempotency(ctx context.Context, r *IdempotencyRecord) error
 	// DeleteExpiredIdempotency deletes up to limit records that expired
-	// before t (the earliest first) and returns how many.
+	// before t (the earliest first), but for those whose lease runs past
+	// t (a retry holds the key), and returns how many.
 	DeleteExpiredIdempotency(ctx context.Context, before time.Time, limit int) (int, error)
 
 	WebhookTx

@@ -122,6 +122,6 @@ type idemKey struct{ merchantID, key string }
 // before t, the earliest first, and returns how many.
 func (t *tx) DeleteExpiredIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
 	n, err := t.exec(ctx, "delete expired idempotency keys", `DELETE FROM idempotency_keys WHERE (merchant_id, idempotency_key) IN
-		(SELECT merchant_id, idempotency_key FROM idempotency_keys WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)`, before, limit)
+		(SELECT merchant_id, idempotency_key FROM idempotency_keys WHERE expires_at < $1 AND locked_until < $1 ORDER BY expires_at LIMIT $2)`, before, limit)
 	return int(n), err
 }

@@ -91,6 +91,6 @@ func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord)
 // before t, the earliest first, and returns how many.
 func (t *tx) DeleteExpiredIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
 	n, err := t.exec(ctx, "delete expired idempotency keys", `DELETE FROM idempotency_keys WHERE rowid IN
-		(SELECT rowid FROM idempotency_keys WHERE expires_at < ? ORDER BY expires_at LIMIT `+strconv.Itoa(limit)+`)`, nanos(before))
+		(SELECT rowid FROM idempotency_keys WHERE expires_at < ? AND locked_until < ? ORDER BY expires_at LIMIT `+strconv.Itoa(limit)+`)`, nanos(before), nanos(before))
 	return int(n), err
 }

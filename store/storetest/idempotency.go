@@ -183,8 +183,12 @@ var idempotencyTests = []test{
 	{"DeleteExpired", func(t *testing.T, f *fixture) {
 		m := f.mustCreateMerchant()
 		expires := func(at time.Time) func(*refund.IdempotencyRecord) {
-			return func(r *refund.IdempotencyRecord) { r.ExpiresAt = at }
+			return func(r *refund.IdempotencyRecord) { r.ExpiresAt, r.LockedUntil = at, at.Add(-23*time.Hour) }
 		}
+		// Expired, but taken over by a retry whose lease runs still: swept,
+		// a new request would insert the key afresh beside the one running.
+		f.mustInsertIdempotency(f.newIdempotency(m.ID, "leased", expires(t0.Add(-2*time.Hour)),
+			func(r *refund.IdempotencyRecord) { r.LockedUntil = t0.Add(time.Minute) }))
 		f.mustInsertIdempotency(f.newIdempotency(m.ID, "old", expires(t0.Add(-time.Hour))))
 		f.mustInsertIdempotency(f.newIdempotency(m.ID, "older", expires(t0.Add(-48*time.Hour))))
 		f.mustInsertIdempotency(f.newIdempotency(m.ID, "now", expires(t0)))
@@ -208,7 +212,7 @@ var idempotencyTests = []test{
 				wantCode(t, err, refund.ENotFound)
 			}
 		}
-		for key, kept := range map[string]bool{"old": false, "older": false, "now": true, "fresh": true} {
+		for key, kept := range map[string]bool{"old": false, "older": false, "now": true, "fresh": true, "leased": true} {
 			_, err := f.getIdempotency(m.ID, key)
 			switch {
 			case kept && err != nil:
