@@ -432,6 +432,16 @@ func TestRefund_MultivendorMapping(t *testing.T) {
 		{"Approved", strings.Replace(done, `"AMOUNT"`, `5.5`, 1), processor.Approved, ""},
 		{"ApprovedAmountText", strings.Replace(done, `"AMOUNT"`, `"5.500"`, 1), processor.Approved, ""},
 		{"OtherMoney", strings.Replace(done, `"AMOUNT"`, `5.501`, 1), "", "reply_mismatch"},
+		// The vendor not asked for listed as refunding nothing, as
+		// refundd's surface lists every vendor: this refund's answer.
+		{"OtherVendorNothing", strings.Replace(done, `"AMOUNT"}`, `5.5},{"refundRequestId":"cDg2RTY1Yjc5aw==","amountToRefund":0}`, 1),
+			processor.Approved, ""},
+		// Money taken from a vendor the refund did not name: the processor
+		// refunded more than was asked, never this refund approved.
+		{"OtherVendorsMoney", strings.Replace(done, `"AMOUNT"}`, `5.5},{"refundRequestId":"cDg2RTY1Yjc5aw==","amountToRefund":"2.000"}`, 1),
+			"", "reply_mismatch"},
+		{"OtherVendorUnreadable", strings.Replace(done, `"AMOUNT"}`, `5.5},{"refundRequestId":"cDg2RTY1Yjc5aw==","amountToRefund":"2.0001"}`, 1),
+			"", "reply_mismatch"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -150,7 +150,9 @@ func readCreate(r *upstream.Response) (processor.Result, []vendorEntry, error) {
 }
 
 // readMultivendor reads the multi-vendor endpoint's answer. Where it lists
-// what each vendor refunded, that must be what was sent.
+// what each vendor refunded, that must be what was sent: a vendor sent
+// its share, every other vendor nothing (money taken from a vendor the
+// refund did not name is a refund of more than was asked).
 func readMultivendor(r *upstream.Response, cur money.Currency, sent []vendorShare) (processor.Result, error) {
 	a := read(r)
 	if !a.done {
@@ -159,18 +161,19 @@ func readMultivendor(r *upstream.Response, cur money.Currency, sent []vendorShar
 	if a.err != nil || a.data.RefundOrderID == "" {
 		return a.res, a.err
 	}
+	asked := map[string]int64{}
 	for _, s := range sent {
-		for _, e := range a.data.RefundPayload {
-			if e.RefundRequestID != s.RefundRequestID || e.AmountToRefund == "" {
-				continue
-			}
-			got, err := money.ParseDecimal(e.AmountToRefund.String(), cur)
-			want, _ := money.ParseDecimal(s.AmountToRefund.String(), cur)
-			if err != nil || got != want {
-				return processor.Result{}, &processor.TransientError{Code: "reply_mismatch",
-					Message: fmt.Sprintf("upayments' refund %s took %s from vendor %s, not %s", clip(a.data.RefundOrderID),
-						clip(e.AmountToRefund.String()), clip(s.RefundRequestID), s.AmountToRefund)}
-			}
+		asked[s.RefundRequestID], _ = money.ParseDecimal(s.AmountToRefund.String(), cur)
+	}
+	for _, e := range a.data.RefundPayload {
+		if e.AmountToRefund == "" {
+			continue
+		}
+		got, err := money.ParseDecimal(e.AmountToRefund.String(), cur)
+		if want := asked[e.RefundRequestID]; err != nil || got != want {
+			return processor.Result{}, &processor.TransientError{Code: "reply_mismatch",
+				Message: fmt.Sprintf("upayments' refund %s took %s from vendor %s, not %s", clip(a.data.RefundOrderID),
+					clip(e.AmountToRefund.String()), clip(e.RefundRequestID), money.Format(want, cur))}
 		}
 	}
 	return a.res, nil
