@@ -42,14 +42,16 @@
 // came back, which is a reversal, also of a refund answered succeeded. Errors: 401/403 decline auth_failed; 429
 // is not executed (Retry-After kept); card errors and invalid requests are
 // declines with Stripe's code (decline_code first); an idempotency_error,
-// a 409, 5xx, api_error, a redirect (never followed) and transport
-// failures leave the outcome unknown.
+// a 409, 5xx, api_error, a redirect (never followed), a reply longer than
+// upstream.MaxBody (unreadable) and transport failures leave the outcome
+// unknown.
 package stripe
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -333,6 +335,9 @@ func (c *Connector) failed(err error, key string, submit bool) (processor.Result
 	if errors.As(err, &rd) {
 		return processor.Result{}, &processor.TransientError{Code: fmt.Sprintf("unexpected_%d", rd.status), Message: rd.Error()}
 	}
+	if errors.Is(err, errTooLarge) {
+		return processor.Result{}, &processor.TransientError{Code: "unreadable", Message: err.Error()}
+	}
 	if !errors.As(err, &se) {
 		// Transport failure, timeout: the request may have arrived.
 		return processor.Result{}, &processor.TransientError{Code: "unreachable", Message: err.Error(),
@@ -400,6 +405,12 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 		return nil, &redirected{status: resp.StatusCode}
 	}
+	if err == nil {
+		// stripe-go reads a reply whole: bounded here as every other
+		// connector's is (upstream.MaxBody), a longer one an error, so an
+		// unknown outcome, never a truncated answer.
+		resp.Body = &bounded{ReadCloser: resp.Body, left: upstream.MaxBody}
+	}
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
 		if key := req.Header.Get("Idempotency-Key"); key != "" {
 			r.mu.Lock()
@@ -411,6 +422,26 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, err
+}
+
+// bounded is a reply's body that fails once more than left bytes come.
+type bounded struct {
+	io.ReadCloser
+	left int64
+}
+
+// errTooLarge: the reply is longer than a connector reads.
+var errTooLarge = fmt.Errorf("stripe: the reply is longer than %d bytes", upstream.MaxBody)
+
+func (b *bounded) Read(p []byte) (int, error) {
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	if b.left -= int64(n); b.left < 0 {
+		return 0, errTooLarge
+	}
+	return n, err
 }
 
 // redirected is a 3xx answer, which the connector never follows.

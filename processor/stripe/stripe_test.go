@@ -14,6 +14,7 @@ import (
 	"github.com/refundd/refundd/internal/stripemock"
 	"github.com/refundd/refundd/processor"
 	"github.com/refundd/refundd/processor/stripe"
+	"github.com/refundd/refundd/processor/upstream"
 )
 
 func connector(t *testing.T, base, key string) *stripe.Connector {
@@ -319,6 +320,51 @@ func TestRedirect_NotFollowed(t *testing.T) {
 			defer mu.Unlock()
 			if len(calls) != 1 {
 				t.Fatalf("requests %v, want only the POST", calls)
+			}
+		})
+	}
+}
+
+// A reply is read only up to upstream.MaxBody, as every other connector
+// reads one: stripe-go reads a body whole, so an endpoint answering
+// without end (a misconfigured URL, a broken proxy) would hold the node's
+// memory. A reply past the bound is no answer: the outcome is unknown,
+// and a lookup's "not found" is not read from it either.
+func TestReply_BoundedLikeEveryConnector(t *testing.T) {
+	pad := strings.Repeat("x", upstream.MaxBody)
+	tests := []struct {
+		name string
+		body string
+		call func(c *stripe.Connector) (processor.Result, error)
+	}{
+		{"submit", `{"id":"re_1","object":"refund","amount":100,"currency":"usd","status":"succeeded",` +
+			`"metadata":{"refundd_refund_id":"re_key"},"description":"` + pad + `"}`,
+			func(c *stripe.Connector) (processor.Result, error) {
+				return c.Refund(context.Background(), request("re_key", 100, "usd"))
+			}},
+		{"lookup by reference", `{"id":"re_1","object":"refund","amount":100,"currency":"usd","status":"succeeded",` +
+			`"metadata":{"refundd_refund_id":"re_key"},"description":"` + pad + `"}`,
+			func(c *stripe.Connector) (processor.Result, error) {
+				req := request("re_key", 100, "usd")
+				req.Reference = "re_1"
+				return c.StatusOf(context.Background(), req)
+			}},
+		{"list", `{"object":"list","url":"/v1/refunds","has_more":false,"data":[],"pad":"` + pad + `"}`,
+			func(c *stripe.Connector) (processor.Result, error) {
+				return c.StatusOf(context.Background(), request("re_key", 100, "usd"))
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, tc.body)
+			}))
+			defer srv.Close()
+			res, err := tc.call(connector(t, srv.URL, "sk_test_1"))
+			var te *processor.TransientError
+			if !errors.As(err, &te) || te.Code != "unreadable" || te.NotExecuted {
+				t.Fatalf("got %+v %v, want an unknown outcome (unreadable)", res, err)
 			}
 		})
 	}
