@@ -74,3 +74,46 @@ func TestRefund_ProxyRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestRefund_ReferenceUsedLookupNotMade: a submission answered 409
+// merchant_reference_reused is looked up. A lookup refused before it was
+// read (429) proves the lookup was not made, not the refund: SGate holds a
+// refund under the id, which may be this one's. The answer is an unknown
+// outcome; "not executed" would hand the attempt back, and a first
+// attempt back to pending, where it can be canceled and its money
+// released.
+func TestRefund_ReferenceUsedLookupNotMade(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		status     int
+		retryAfter string
+	}{
+		{"RateLimited", http.StatusTooManyRequests, "3"},
+		{"Unavailable", http.StatusServiceUnavailable, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				if r.Method == http.MethodPost {
+					w.WriteHeader(http.StatusConflict)
+					_, _ = w.Write([]byte(`{"code":"merchant_reference_reused","message":"merchantRefundId was used for another refund"}`))
+					return
+				}
+				if tc.retryAfter != "" {
+					w.Header().Set("Retry-After", tc.retryAfter)
+				}
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(`{"code":"busy","message":"try later"}`))
+			}))
+			t.Cleanup(srv.Close)
+			req := processor.Request{IdempotencyKey: "re_1", Amount: 10_500, Currency: "KWD", ProcessorOrderID: "O1"}
+			res, err := mustConnect(t, srv.URL, "k").Refund(t.Context(), req)
+			var te *processor.TransientError
+			if !errors.As(err, &te) || te.NotExecuted {
+				t.Fatalf("the refund id names a refund at SGate: want an unknown outcome, got %+v %v", res, err)
+			}
+		})
+	}
+}

@@ -130,9 +130,17 @@ func (c *Connector) Refund(ctx context.Context, req processor.Request) (processo
 		// The refund id already named a refund there: what became of it
 		// is this refund's answer if it is this refund.
 		res, err := c.StatusOf(ctx, req)
-		if errors.Is(err, processor.ErrNotFound) || errors.Is(err, processor.ErrNoStatus) {
+		var te *processor.TransientError
+		switch {
+		case errors.Is(err, processor.ErrNotFound) || errors.Is(err, processor.ErrNoStatus):
 			return processor.Result{}, &processor.TransientError{Code: "reference_conflict", Message: conflict.Error() +
 				"; the refund is not found under it"}
+		case errors.As(err, &te) && te.NotExecuted:
+			// The lookup was not made (429, refused); the submission was,
+			// and SGate holds a refund under the id: not "not executed".
+			unknown := *te
+			unknown.NotExecuted = false
+			return processor.Result{}, &unknown
 		}
 		return res, err
 	}
