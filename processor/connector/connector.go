@@ -103,7 +103,13 @@ func (r *Registry) Connect(a processor.Account) (processor.Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.guard(a, p, lim), nil
+	g := r.guard(a, p, lim)
+	if v, ok := p.(processor.Voider); ok {
+		// A Voider exactly when the connector is one: the core reads the
+		// ability to void from the type it is given.
+		return &guardedVoider{guarded: g, v: v}, nil
+	}
+	return g, nil
 }
 
 type limits struct {
@@ -256,13 +262,15 @@ func (g *guarded) StatusOf(ctx context.Context, req processor.Request) (processo
 	})
 }
 
-// Void voids through the guard, when the connector can.
-func (g *guarded) Void(ctx context.Context, key string) (processor.Result, error) {
-	v, ok := g.p.(processor.Voider)
-	if !ok {
-		return processor.Result{}, &processor.TransientError{Code: "no_void", Message: "this processor cannot void a refund"}
-	}
-	return g.call(ctx, "void", func(ctx context.Context) (processor.Result, error) { return v.Void(ctx, key) })
+// guardedVoider is the guard of a connector that can void a key.
+type guardedVoider struct {
+	*guarded
+	v processor.Voider
+}
+
+// Void voids through the guard.
+func (g *guardedVoider) Void(ctx context.Context, key string) (processor.Result, error) {
+	return g.call(ctx, "void", func(ctx context.Context) (processor.Result, error) { return g.v.Void(ctx, key) })
 }
 
 func (g *guarded) call(ctx context.Context, op string, fn func(context.Context) (processor.Result, error)) (processor.Result, error) {

@@ -304,3 +304,44 @@ func TestGuard_InFlightAndRate(t *testing.T) {
 		t.Fatalf("call over the rate: %v, want rate_limited, not executed, with a wait", err)
 	}
 }
+
+// TestGuard_VoidsOnlyWhatItsConnectorCan: the core lets a refund whose
+// last submission went unanswered wait for one more look, and answers a
+// review's "not executed" with a void, only for a processor.Voider. The
+// guard is one exactly when its connector is (as the tracing and metrics
+// wrappers are): a guard that always offered Void made every kind look
+// voidable, its void an error, and a review's "not executed" read as
+// "this processor cannot void a refund".
+func TestGuard_VoidsOnlyWhatItsConnectorCan(t *testing.T) {
+	_, _, url := acquirerService(t)
+	tests := []struct {
+		name     string
+		acct     processor.Account
+		voidable bool
+	}{
+		{"acquirer", processor.Account{ID: "pa_1", Name: "acq", Kind: "acquirer", URL: url}, true},
+		{"gateway", processor.Account{ID: "pa_2", Name: "gw", Kind: "gateway", URL: url, Credential: "sk_1"}, false},
+		{"upayments", processor.Account{ID: "pa_3", Name: "up", Kind: "upayments", URL: url, Credential: "tok_1"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &connector.Registry{}
+			p, err := r.Connect(tc.acct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, ok := p.(processor.Voider)
+			if ok != tc.voidable {
+				t.Fatalf("the guarded %s is a processor.Voider: %v, want %v", tc.acct.Kind, ok, tc.voidable)
+			}
+			if !ok {
+				return
+			}
+			// Through the guard to the acquirer: a key it never executed
+			// is voided.
+			if res, err := v.Void(context.Background(), "re_never_sent"); err != nil || res.Status != processor.Voided {
+				t.Fatalf("void: %+v %v, want voided", res, err)
+			}
+		})
+	}
+}
