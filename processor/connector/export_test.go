@@ -6,19 +6,29 @@ import (
 	"github.com/sony/gobreaker/v2"
 )
 
+// guardOf is the guard p is, or nil.
+func guardOf(p any) *guarded {
+	switch g := p.(type) {
+	case *guarded:
+		return g
+	case *guardedVoider:
+		return g.guarded
+	}
+	return nil
+}
+
 // HalfOpen says whether p's circuit lets one trial call through now.
 func HalfOpen(p any) bool {
-	g, ok := p.(*guarded)
-	return ok && g.breaker.State() == gobreaker.StateHalfOpen
+	g := guardOf(p)
+	return g != nil && g.breaker.State() == gobreaker.StateHalfOpen
 }
 
 // Requests is how many calls p's circuit let through in its present state.
 func Requests(p any) uint32 {
-	g, ok := p.(*guarded)
-	if !ok {
-		return 0
+	if g := guardOf(p); g != nil {
+		return g.breaker.Counts().Requests
 	}
-	return g.breaker.Counts().Requests
+	return 0
 }
 
 // SetTrialWait makes calls refused while a trial call is out wait d, for

@@ -88,9 +88,10 @@ func TestRefund_ReferenceUsedLookupNotMade(t *testing.T) {
 		name       string
 		status     int
 		retryAfter string
+		code       string
 	}{
-		{"RateLimited", http.StatusTooManyRequests, "3"},
-		{"Unavailable", http.StatusServiceUnavailable, ""},
+		{"RateLimited", http.StatusTooManyRequests, "3", "reference_conflict"},
+		{"Unavailable", http.StatusServiceUnavailable, "", "upstream_503"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -111,8 +112,8 @@ func TestRefund_ReferenceUsedLookupNotMade(t *testing.T) {
 			req := processor.Request{IdempotencyKey: "re_1", Amount: 10_500, Currency: "KWD", ProcessorOrderID: "O1"}
 			res, err := mustConnect(t, srv.URL, "k").Refund(t.Context(), req)
 			var te *processor.TransientError
-			if !errors.As(err, &te) || te.NotExecuted {
-				t.Fatalf("the refund id names a refund at SGate: want an unknown outcome, got %+v %v", res, err)
+			if !errors.As(err, &te) || te.NotExecuted || te.Code != tc.code {
+				t.Fatalf("the refund id names a refund at SGate: want an unknown outcome (%s), got %+v %v", tc.code, res, err)
 			}
 		})
 	}

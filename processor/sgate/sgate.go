@@ -138,9 +138,8 @@ func (c *Connector) Refund(ctx context.Context, req processor.Request) (processo
 		case errors.As(err, &te) && te.NotExecuted:
 			// The lookup was not made (429, refused); the submission was,
 			// and SGate holds a refund under the id: not "not executed".
-			unknown := *te
-			unknown.NotExecuted = false
-			return processor.Result{}, &unknown
+			return processor.Result{}, &processor.TransientError{Code: "reference_conflict", RetryAfter: te.RetryAfter,
+				Message: conflict.Error() + "; looking it up under it was refused: " + te.Message}
 		}
 		return res, err
 	}
