@@ -137,6 +137,13 @@ const CodeAuthFailed = "auth_failed"
 // the same refund may be what took the room.
 const CodeNothingLeft = "amount_exceeds_refundable"
 
+// CodeNoSuchOrder is the decline code a connector answers when the
+// processor says it has no such order. Answered to a resubmission it proves
+// nothing either: an order an earlier submission may have refunded exists,
+// so it is not the processor speaking (a proxy's or gateway's 404 in the
+// processor's shape, a route moved meanwhile).
+const CodeNoSuchOrder = "order_not_found"
+
 // ErrNoStatus is returned by Status (or StatusOf) of a connector whose
 // processor offers no way to look up what happened to a refund (or not
 // with what refundd knows of it). The outcome stays unknown: the core

@@ -196,12 +196,13 @@ func TestCapabilities_NotExecutedWaitsAsPending(t *testing.T) {
 	}
 }
 
-// Refused credentials, or no room left on the order, are final on a
-// first attempt (the money goes back to the order), but say nothing about
-// an earlier attempt whose answer was lost (no room may be that attempt's
-// doing): then the refund stays open, its amount reserved.
+// Refused credentials, no room left on the order, or no such order are
+// final on a first attempt (the money goes back to the order), but say
+// nothing about an earlier attempt whose answer was lost (no room may be
+// that attempt's doing; an order it refunded exists): then the refund
+// stays open, its amount reserved.
 func TestCapabilities_DeclinesAfterALostAttempt(t *testing.T) {
-	for _, code := range []string{processor.CodeAuthFailed, processor.CodeNothingLeft} {
+	for _, code := range []string{processor.CodeAuthFailed, processor.CodeNothingLeft, processor.CodeNoSuchOrder} {
 		t.Run(code+", first attempt fails", func(t *testing.T) {
 			proc := newCaps(processor.All)
 			proc.decline = code

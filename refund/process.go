@@ -209,13 +209,15 @@ func (s *Service) apply(ctx context.Context, tx Tx, id string, version int64, re
 		// notification is the processor's own word: no door was knocked.)
 		callErr = &processor.TransientError{Code: res.ResponseCode, Message: res.Message}
 	}
-	if callErr == nil && res.Status == processor.Declined && res.ResponseCode == processor.CodeNothingLeft &&
+	if callErr == nil && res.Status == processor.Declined && (res.ResponseCode == processor.CodeNothingLeft || res.ResponseCode == processor.CodeNoSuchOrder) &&
 		call == "refund" && r.Attempts > 1 {
 		// No room left, said to a resubmission: the earlier submission,
 		// whose answer was lost, may be what took it (a processor that
-		// does not deduplicate as it claims). Released, the amount could
-		// be refunded twice: kept, asked again, and after the last attempt
-		// left for review.
+		// does not deduplicate as it claims); no such order: the order
+		// exists if that submission refunded it, so something other than
+		// the processor answered. Released, the amount could be refunded
+		// twice: kept, asked again, and after the last attempt left for
+		// review.
 		callErr = &processor.TransientError{Code: res.ResponseCode, Message: res.Message}
 	}
 	if callErr != nil {

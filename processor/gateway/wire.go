@@ -93,7 +93,7 @@ func read(r *upstream.Response, req processor.Request) (processor.Result, error)
 		}
 		switch r.Status {
 		case http.StatusNotFound:
-			return declined("order_not_found", "the gateway has no such order"), nil
+			return declined(processor.CodeNoSuchOrder, "the gateway has no such order"), nil
 		case http.StatusUnprocessableEntity:
 			return readInvalid(e)
 		}

@@ -65,7 +65,7 @@ func readRefund(resp *upstream.Response, req processor.Request) (processor.Resul
 	case resp.Status == http.StatusBadRequest:
 		return decline(p, "invalid_request"), nil
 	case resp.Status == http.StatusNotFound:
-		return decline(p, "order_not_found"), nil
+		return decline(p, processor.CodeNoSuchOrder), nil
 	case resp.Status >= 400 && resp.Status < 500:
 		return decline(p, "http_"+itoa(resp.Status)), nil
 	}

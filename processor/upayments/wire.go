@@ -118,7 +118,7 @@ func read(r *upstream.Response) answer {
 	case r.Status == http.StatusBadRequest:
 		return answer{res: declined("invalid_request", msg), done: true}
 	case r.Status == http.StatusNotFound:
-		return answer{res: declined("order_not_found", msg), done: true}
+		return answer{res: declined(processor.CodeNoSuchOrder, msg), done: true}
 	case r.Status == http.StatusUnprocessableEntity:
 		return answer{res: declined(processor.CodeNothingLeft, msg), done: true}
 	case r.Status == http.StatusConflict || r.Status == http.StatusRequestTimeout || r.Status == http.StatusTooEarly:
