@@ -57,18 +57,7 @@ func TestTOTPCodeWorksOnce(t *testing.T) {
 func TestTOTPNodeWithoutTheKey(t *testing.T) {
 	t.Parallel()
 	db := sqlitetest.URL(t)
-	open := func(key string) *server.Server {
-		srv, err := server.Open(context.Background(), server.Config{Addr: "127.0.0.1:0", DB: db, WorkerInterval: -1,
-			ProcessorTimeout: 5 * time.Second, Log: slog.New(slog.NewJSONHandler(scanned, nil)), SecretKey: key, SealSecrets: key != ""})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Stop(context.Background()) })
-		return srv
-	}
+	open := func(key string) *server.Server { return sealingNode(t, db, key) }
 	keyed, keyless := open(strings.Repeat("5f1d3c0a", 8)), open("")
 	ctx := context.Background()
 	m, _, err := keyed.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq"})
@@ -110,4 +99,20 @@ func TestTOTPNodeWithoutTheKey(t *testing.T) {
 	if p := browserOn(t, keyed).userSignIn("ops@souq.example", pw, next); p.status != http.StatusSeeOther {
 		t.Fatalf("sign-in on the node with the key: %d %s; want signed in, not locked out", p.status, p.text())
 	}
+}
+
+// sealingNode starts a node on db that seals secrets with key (none: a
+// node without the key), stopped when t ends.
+func sealingNode(t *testing.T, db, key string) *server.Server {
+	t.Helper()
+	srv, err := server.Open(context.Background(), server.Config{Addr: "127.0.0.1:0", DB: db, WorkerInterval: -1,
+		ProcessorTimeout: 5 * time.Second, Log: slog.New(slog.NewJSONHandler(scanned, nil)), SecretKey: key, SealSecrets: key != ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	return srv
 }

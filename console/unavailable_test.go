@@ -2,7 +2,6 @@ package console_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -29,18 +28,7 @@ import (
 func TestUnavailableSaysWhen(t *testing.T) {
 	t.Parallel()
 	db := sqlitetest.URL(t)
-	open := func(key string) *server.Server {
-		srv, err := server.Open(context.Background(), server.Config{Addr: "127.0.0.1:0", DB: db, WorkerInterval: -1,
-			ProcessorTimeout: 5 * time.Second, Log: slog.New(slog.NewJSONHandler(scanned, nil)), SecretKey: key, SealSecrets: key != ""})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Stop(context.Background()) })
-		return srv
-	}
+	open := func(key string) *server.Server { return sealingNode(t, db, key) }
 	keyed, keyless, otherKey := open(strings.Repeat("5f1d3c0a", 8)), open(""), open(strings.Repeat("0b", 32))
 	ctx := context.Background()
 	m, apiKey, err := keyed.Service.CreateMerchant(ctx, refund.MerchantInput{Name: "Souq"})

@@ -696,19 +696,8 @@ func TestInvoiceLookupsUseAnIndex(t *testing.T) {
 	// A fresh schema: the plans follow the statistics, which a pooled
 	// schema's earlier rows would have moved.
 	s := mustOpenURL(t, mustSchema(t))
-	ctx := t.Context()
 	storetest.SeedInvoices(t, s, "mer_1", 2000)
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	for _, q := range []string{"ANALYZE invoices", "SET plan_cache_mode = force_generic_plan"} {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "RESET ALL; DEALLOCATE ALL")
+	conn := genericPlanning(t, s, "invoices")
 	for name, f := range storetest.InvoiceLookups() {
 		t.Run(name, func(t *testing.T) {
 			query, args := listInvoicesQuery(f)
@@ -770,19 +759,8 @@ func TestReconciliationListingUsesAnIndex(t *testing.T) {
 	// A fresh schema: the plans follow the statistics, which a pooled
 	// schema's earlier rows would have moved.
 	s := mustOpenURL(t, mustSchema(t))
-	ctx := t.Context()
 	storetest.SeedSucceededRefunds(t, s, "mer_1", 60, 100)
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	for _, q := range []string{"ANALYZE refunds", "SET plan_cache_mode = force_generic_plan"} {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "RESET ALL; DEALLOCATE ALL")
+	conn := genericPlanning(t, s, "refunds")
 	day := time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC) // the seed's 31st day
 	i := 0
 	for _, account := range []string{"", "pa_1"} {
@@ -813,19 +791,8 @@ func TestApprovalQueueUsesAnIndex(t *testing.T) {
 	// A fresh schema: the plans follow the statistics, which a pooled
 	// schema's earlier rows would have moved.
 	s := mustOpenURL(t, mustSchema(t))
-	ctx := t.Context()
 	queue := storetest.SeedApprovalQueue(t, s, "mer_1", 20_000, 50)
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	for _, q := range []string{"ANALYZE refunds", "SET plan_cache_mode = force_generic_plan"} {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "RESET ALL; DEALLOCATE ALL")
+	conn := genericPlanning(t, s, "refunds")
 	for name, f := range storetest.ApprovalQueues("mer_1", queue[25]) {
 		t.Run(name, func(t *testing.T) {
 			query, args := listRefundsQuery(f)
@@ -1570,4 +1537,26 @@ func TestClaimDeliveriesProbesSecrets(t *testing.T) {
 			t.Errorf("opening %s, the claim is planned as\n%s", opens, plan)
 		}
 	}
+}
+
+// genericPlanning is a connection of s that plans as a prepared statement
+// does after five runs (generic plans), table analyzed first; reset and
+// released when t ends.
+func genericPlanning(t *testing.T, s *Store, table string) *pgxpool.Conn {
+	t.Helper()
+	ctx := t.Context()
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Exec(context.Background(), "RESET ALL; DEALLOCATE ALL")
+		conn.Release()
+	})
+	for _, q := range []string{"ANALYZE " + table, "SET plan_cache_mode = force_generic_plan"} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return conn
 }
