@@ -440,6 +440,9 @@ func TestRefund_MultivendorMapping(t *testing.T) {
 		// refunded more than was asked, never this refund approved.
 		{"OtherVendorsMoney", strings.Replace(done, `"AMOUNT"}`, `5.5},{"refundRequestId":"cDg2RTY1Yjc5aw==","amountToRefund":"2.000"}`, 1),
 			"", "reply_mismatch"},
+		// The vendor sent, listed twice with its share: twice its share.
+		{"VendorListedTwice", strings.Replace(done, `"AMOUNT"}`, `5.5},{"refundRequestId":"bExqUVk2T1Y4Tg==","amountToRefund":"5.500"}`, 1),
+			"", "reply_mismatch"},
 		{"OtherVendorUnreadable", strings.Replace(done, `"AMOUNT"}`, `5.5},{"refundRequestId":"cDg2RTY1Yjc5aw==","amountToRefund":"2.0001"}`, 1),
 			"", "reply_mismatch"},
 	}

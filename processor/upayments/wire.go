@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/refundd/refundd/money"
@@ -165,15 +167,27 @@ func readMultivendor(r *upstream.Response, cur money.Currency, sent []vendorShar
 	for _, s := range sent {
 		asked[s.RefundRequestID], _ = money.ParseDecimal(s.AmountToRefund.String(), cur)
 	}
+	// Summed per vendor: a vendor listed twice, its share each time, gave
+	// twice its share.
+	took := map[string]int64{}
 	for _, e := range a.data.RefundPayload {
 		if e.AmountToRefund == "" {
 			continue
 		}
 		got, err := money.ParseDecimal(e.AmountToRefund.String(), cur)
-		if want := asked[e.RefundRequestID]; err != nil || got != want {
+		sum, ok := money.Add(took[e.RefundRequestID], got)
+		took[e.RefundRequestID] = sum
+		if err != nil || !ok {
+			return processor.Result{}, &processor.TransientError{Code: "reply_mismatch",
+				Message: fmt.Sprintf("upayments' refund %s took %s from vendor %s, which does not read as %s", clip(a.data.RefundOrderID),
+					clip(e.AmountToRefund.String()), clip(e.RefundRequestID), cur.Code)}
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(took)) {
+		if want := asked[id]; took[id] != want {
 			return processor.Result{}, &processor.TransientError{Code: "reply_mismatch",
 				Message: fmt.Sprintf("upayments' refund %s took %s from vendor %s, not %s", clip(a.data.RefundOrderID),
-					clip(e.AmountToRefund.String()), clip(e.RefundRequestID), money.Format(want, cur))}
+					money.Format(took[id], cur), clip(id), money.Format(want, cur))}
 		}
 	}
 	return a.res, nil
