@@ -95,10 +95,10 @@ func errorf(code, field, id string, args ...any) error {
 // code missing from the table) is internal: it is logged and the user
 // sees only that something went wrong.
 func (c *Console) explain(w http.ResponseWriter, loc locale, r *http.Request, err error) (*problem, int) {
+	w.Header().Del("Retry-After") // an earlier explain's, for a refusal this page follows
 	rep, ok := replies[refund.ErrorCode(err)]
 	if !ok || refund.ErrorCode(err) == refund.EInternal {
 		c.log.Error("console: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		w.Header().Del("Retry-After") // an earlier explain's, for a refusal this page follows
 		rep = replies[refund.EInternal]
 		return &problem{Headline: loc.S(rep.headline)}, rep.status
 	}

@@ -227,7 +227,8 @@ func (r *Registry) guard(a processor.Account, p processor.Processor, l limits) *
 func transportFailure(err error) bool {
 	var te *processor.TransientError
 	if errors.As(err, &te) {
-		return te.Code != "rate_limited" && te.Code != "busy"
+		// A reference conflict is the processor answering (a 409).
+		return te.Code != "rate_limited" && te.Code != "busy" && te.Code != "reference_conflict"
 	}
 	return !errors.Is(err, processor.ErrNotFound) && !errors.Is(err, processor.ErrNoStatus)
 }

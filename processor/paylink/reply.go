@@ -65,12 +65,24 @@ func readRefund(resp *upstream.Response, req processor.Request) (processor.Resul
 	case resp.Status == http.StatusBadRequest:
 		return decline(p, "invalid_request"), nil
 	case resp.Status == http.StatusNotFound:
-		return decline(p, processor.CodeNoSuchOrder), nil
+		// Whatever the body calls it (route_not_found, a merchant not
+		// found): no such order, which the core does not take from a
+		// resubmission (processor.CodeNoSuchOrder); the body's code stays
+		// in the message.
+		return processor.Result{Status: processor.Declined, ResponseCode: processor.CodeNoSuchOrder, Message: withCode(p)}, nil
 	case resp.Status >= 400 && resp.Status < 500:
 		return decline(p, "http_"+itoa(resp.Status)), nil
 	}
 	// 1xx, 3xx: not an answer this API gives.
 	return unknown("unexpected_" + itoa(resp.Status))
+}
+
+// withCode is p's message, led by its code when it has one.
+func withCode(p problem) string {
+	if p.code == "" {
+		return p.message
+	}
+	return p.code + ": " + p.message
 }
 
 func decline(p problem, code string) processor.Result {

@@ -21,6 +21,10 @@ func TestRefund_RefusalThatSaysNothing(t *testing.T) {
 		decline string // "" when the outcome must be unknown
 	}{
 		{"Words404", 404, `{"title":"Not Found"}`, "order_not_found"},
+		// A 404 with its own code (refundd's route_not_found, a merchant
+		// not found) is no such order too: the core takes none from a
+		// resubmission.
+		{"Code404", 404, `{"code":"route_not_found","message":"no route"}`, "order_not_found"},
 		{"Words400", 400, `{"status":400,"detail":"orderNumber is required"}`, "invalid_request"},
 		{"EmptyObject400", 400, `{}`, ""},
 		{"EmptyObject404", 404, `{}`, ""},

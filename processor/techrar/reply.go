@@ -90,7 +90,14 @@ func readRefund(resp *upstream.Response, req processor.Request) (processor.Resul
 	case resp.Status == http.StatusBadRequest:
 		return decline("invalid_request")
 	case resp.Status == http.StatusNotFound:
-		return decline("invoice_not_found")
+		// No such invoice, whatever the body calls it: the core does not
+		// take that from a resubmission (processor.CodeNoSuchOrder); the
+		// body's code stays in the message.
+		msg := p.message
+		if p.code != "" {
+			msg = p.code + ": " + msg
+		}
+		return processor.Result{Status: processor.Declined, ResponseCode: processor.CodeNoSuchOrder, Message: msg}, nil
 	case resp.Status >= 400 && resp.Status < 500:
 		return decline("http_" + strconv.Itoa(resp.Status))
 	}

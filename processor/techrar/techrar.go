@@ -57,7 +57,7 @@
 //	    failed, canceled      declined      reversed  reversed
 //	200 any other body                      unknown (TransientError): it may have been paid
 //	400 (invalid request)                   declined with the body's code or invalid_request
-//	404 (no such invoice)                   declined with the body's code or invoice_not_found
+//	404 (no such invoice)                   declined order_not_found (the body's code in the message)
 //	422 amount_exceeds_refundable           declined
 //	409, 422 idempotency_key_*, merchant_reference_reused  unknown: the key is another request's
 //	other 4xx                               declined with the body's code or http_<status>

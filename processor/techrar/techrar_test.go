@@ -285,7 +285,7 @@ func TestRefund_Outcomes(t *testing.T) {
 		}, nil, processor.Declined, refund.EInvalidRequest, 0, 1},
 		{"ErrNoSuchInvoice", good, "1111", func(tax *refund.InvoiceView) []processor.LinePart {
 			return []processor.LinePart{line(tax, 0, 1, 1033)}
-		}, func(r *processor.Request) { r.ProcessorOrderID = "999999" }, processor.Declined, refund.EInvoiceNotFound, 0, 1},
+		}, func(r *processor.Request) { r.ProcessorOrderID = "999999" }, processor.Declined, processor.CodeNoSuchOrder, 0, 1},
 		{"ErrNoLinesNeverSent", good, "1111", func(*refund.InvoiceView) []processor.LinePart { return nil },
 			func(r *processor.Request) { r.Amount = 1033 }, processor.Declined, "lines_required", 0, 0},
 		{"ErrLinesDoNotAddUpNeverSent", good, "1111", func(tax *refund.InvoiceView) []processor.LinePart {
@@ -439,7 +439,8 @@ func TestRefund_Mapping(t *testing.T) {
 		{"Unavailable", 503, []string{"Retry-After", "2"}, `upstream down`, want{code: "upstream_503", retryAfter: 2 * time.Second}},
 		{"BadGateway", 502, nil, ``, want{code: "upstream_502"}},
 		{"DeclinedFieldErrors", 400, nil, `{"refunded_items":["Invalid item id."]}`, want{status: processor.Declined, code: "invalid_request"}},
-		{"DeclinedNotFound", 404, nil, `{"detail":"Not found."}`, want{status: processor.Declined, code: "invoice_not_found"}},
+		{"DeclinedNotFound", 404, nil, `{"detail":"Not found."}`, want{status: processor.Declined, code: processor.CodeNoSuchOrder}},
+		{"DeclinedNotFoundItsCode", 404, nil, `{"detail":"Not found.","code":"route_not_found"}`, want{status: processor.Declined, code: processor.CodeNoSuchOrder}},
 		{"DeclinedUnprocessable", 422, nil, `{"detail":"x","code":"amount_exceeds_refundable"}`,
 			want{status: processor.Declined, code: "amount_exceeds_refundable"}},
 		{"UnknownKeyInUse", 409, nil, `{"detail":"x","code":"idempotency_key_in_use"}`, want{code: "idempotency_key_in_use"}},

@@ -119,9 +119,14 @@ const updateIdempotency = `UPDATE idempotency_keys SET object_id = $1, reply_sta
 type idemKey struct{ merchantID, key string }
 
 // DeleteExpiredIdempotency deletes up to limit records whose ExpiresAt is
-// before t, the earliest first, and returns how many.
+// before t, the earliest first, but for those a retry's lease holds past
+// t, and returns how many.
 func (t *tx) DeleteExpiredIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
+	// The conditions again outside: a row a retry takes over while this
+	// waits for its lock is checked again as it now is, not as the
+	// subquery found it.
 	n, err := t.exec(ctx, "delete expired idempotency keys", `DELETE FROM idempotency_keys WHERE (merchant_id, idempotency_key) IN
-		(SELECT merchant_id, idempotency_key FROM idempotency_keys WHERE expires_at < $1 AND locked_until < $1 ORDER BY expires_at LIMIT $2)`, before, limit)
+		(SELECT merchant_id, idempotency_key FROM idempotency_keys WHERE expires_at < $1 AND locked_until < $1 ORDER BY expires_at LIMIT $2)
+		AND expires_at < $1 AND locked_until < $1`, before, limit)
 	return int(n), err
 }

@@ -1560,3 +1560,67 @@ func genericPlanning(t *testing.T, s *Store, table string) *pgxpool.Conn {
 	}
 	return conn
 }
+
+// TestDeleteExpiredSparesAKeyTakenOverMeanwhile: the expiry sweep picked
+// an expired key, then waited for its row while a retry took it over (a
+// lease running again); PostgreSQL checks only the outer statement's
+// conditions again once the lock is had, so the sweep deleted the key its
+// retry held, and a new request could insert it afresh beside it.
+func TestDeleteExpiredSparesAKeyTakenOverMeanwhile(t *testing.T) {
+	s := mustOpen(t)
+	ctx := t.Context()
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	err := s.Update(ctx, func(tx refund.Tx) error {
+		if err := tx.CreateMerchant(ctx, &refund.Merchant{ID: "mer_1", Name: "M", CreatedAt: now.Add(-48 * time.Hour)}); err != nil {
+			return err
+		}
+		return tx.InsertIdempotency(ctx, &refund.IdempotencyRecord{MerchantID: "mer_1", Key: "k", RequestHash: "h",
+			LockedUntil: now.Add(-24 * time.Hour), CreatedAt: now.Add(-25 * time.Hour), ExpiresAt: now.Add(-time.Hour)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer retry.Rollback(context.WithoutCancel(ctx))
+	if _, err := retry.Exec(ctx, `UPDATE idempotency_keys SET locked_until = $1 WHERE merchant_id = 'mer_1' AND idempotency_key = 'k'`,
+		now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	swept := make(chan int, 1)
+	go func() {
+		var n int
+		err := s.Update(ctx, func(tx refund.Tx) (err error) {
+			n, err = tx.DeleteExpiredIdempotency(ctx, now, 10)
+			return err
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		swept <- n
+	}()
+	// The sweep waits for the row the retry holds.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM idempotency_keys%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep never waited for the retry's row")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := retry.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-swept; n != 0 {
+		t.Fatalf("the sweep deleted %d keys; want the one a retry took over meanwhile kept", n)
+	}
+}

@@ -88,7 +88,8 @@ func (t *tx) UpdateIdempotency(ctx context.Context, r *refund.IdempotencyRecord)
 }
 
 // DeleteExpiredIdempotency deletes up to limit records whose ExpiresAt is
-// before t, the earliest first, and returns how many.
+// before t, the earliest first, but for those a retry's lease holds past
+// t, and returns how many.
 func (t *tx) DeleteExpiredIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
 	n, err := t.exec(ctx, "delete expired idempotency keys", `DELETE FROM idempotency_keys WHERE rowid IN
 		(SELECT rowid FROM idempotency_keys WHERE expires_at < ? AND locked_until < ? ORDER BY expires_at LIMIT `+strconv.Itoa(limit)+`)`, nanos(before), nanos(before))

@@ -185,8 +185,9 @@ var idempotencyTests = []test{
 		expires := func(at time.Time) func(*refund.IdempotencyRecord) {
 			return func(r *refund.IdempotencyRecord) { r.ExpiresAt, r.LockedUntil = at, at.Add(-23*time.Hour) }
 		}
-		// Expired, but taken over by a retry whose lease runs still: swept,
-		// a new request would insert the key afresh beside the one running.
+		// Expired, but taken over by a retry whose lease runs still: kept
+		// (swept, a new request would insert the key afresh beside the one
+		// running).
 		f.mustInsertIdempotency(f.newIdempotency(m.ID, "leased", expires(t0.Add(-2*time.Hour)),
 			func(r *refund.IdempotencyRecord) { r.LockedUntil = t0.Add(time.Minute) }))
 		f.mustInsertIdempotency(f.newIdempotency(m.ID, "old", expires(t0.Add(-time.Hour))))
