@@ -170,12 +170,21 @@ func (s *Service) sealSigning(k SigningSecrets, owner func(field string) []byte)
 	return k, nil
 }
 
+// errSignsNowhere marks a delivery's current signing secret sealed under
+// a key this node holds that does not open: no node can sign the delivery.
+var errSignsNowhere = errors.New("refund: the current signing secret opens on no node")
+
 // signingSecrets returns, opened, the secrets that sign a delivery at now
-// (SigningSecrets.Secrets).
+// (SigningSecrets.Secrets). The current secret opening on no node is
+// errSignsNowhere; the previous one's is not, as the current one could
+// still sign once the overlap ends.
 func (s *Service) signingSecrets(k SigningSecrets, owner func(field string) []byte, now time.Time) ([]string, error) {
 	secrets := k.Secrets(now)
 	for i, field := range []string{fieldSecret, fieldPreviousSecret}[:len(secrets)] {
 		plain, err := s.openSecret(secrets[i], owner(field))
+		if err != nil && i == 0 && ErrorCode(err) == EInternal {
+			return nil, fmt.Errorf("%w: %w", errSignsNowhere, err)
+		}
 		if err != nil {
 			return nil, err
 		}

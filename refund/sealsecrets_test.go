@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -173,7 +174,10 @@ func TestSealSecrets_WebhookSecretsStoredSealed(t *testing.T) {
 
 // A sealed secret is bound to its row and field: copied to another
 // endpoint, or into its own row's previous secret, it does not open, and
-// nothing is signed with it (the delivery is left for a node that can).
+// nothing is signed with it: the current secret's delivery is handed out
+// unsignable, for the dispatcher to count as a failed attempt (below);
+// the previous secret's is not counted: it waits for the overlap to end,
+// then is signed with the current secret alone.
 func TestSealSecrets_CopiedSecretDoesNotOpen(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open opener) {
 		h := newHarnessOn(t, open, &instantProcessor{}, withSealer(testKeyring(t, 1)))
@@ -188,8 +192,8 @@ func TestSealSecrets_CopiedSecretDoesNotOpen(t *testing.T) {
 		sb := h.storedEndpoint(b.ID)
 		sb.Secret = h.storedEndpoint(a.ID).Secret
 		h.writeEndpoint(sb)
-		if jobs := h.claimTest(h.svc, b.ID); len(jobs) != 0 {
-			t.Fatalf("another endpoint's sealed secret signed %d deliveries", len(jobs))
+		if jobs := h.claimTest(h.svc, b.ID); len(jobs) != 1 || jobs[0].Unsignable == "" || len(jobs[0].Secrets) != 0 {
+			t.Fatalf("another endpoint's sealed secret: %d jobs (%+v); want one unsignable, with no secret", len(jobs), jobs)
 		}
 		// Sealed under a key this node holds, it opens on no node: an
 		// internal error, not "unavailable, try again" for ever.
@@ -204,6 +208,142 @@ func TestSealSecrets_CopiedSecretDoesNotOpen(t *testing.T) {
 		if jobs := h.claimTest(h.svc, a.ID); len(jobs) != 0 {
 			t.Fatalf("the secret copied to the previous secret's field signed %d deliveries", len(jobs))
 		}
+		h.clk.Advance(time.Hour) // the overlap ends, and the leases
+		jobs := h.claimTest(h.svc, a.ID)
+		if len(jobs) != 3 {
+			t.Fatalf("claimed %d deliveries past the overlap, want 3 (b's again, a's two)", len(jobs))
+		}
+		for _, j := range jobs {
+			if j.Delivery.EndpointID == a.ID && j.Unsignable == "" {
+				verifies(t, j, a.Secret)
+			} else if j.Delivery.EndpointID == a.ID || j.Unsignable == "" {
+				t.Errorf("endpoint %s's delivery: unsignable %q; want a's signed, b's unsignable", j.Delivery.EndpointID, j.Unsignable)
+			}
+		}
+	})
+}
+
+// pendingDelivery is endpoint id's pending delivery as stored, nil when
+// none is pending.
+func (h *harness) pendingDelivery(id string) *refund.Delivery {
+	h.t.Helper()
+	var ds []refund.PendingDelivery
+	if err := h.st.Update(h.ctx, func(tx refund.Tx) (err error) {
+		ds, err = tx.ListPendingDeliveries(h.ctx, h.p.MerchantID, id)
+		return err
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	switch len(ds) {
+	case 0:
+		return nil
+	case 1:
+		return ds[0].Delivery
+	}
+	h.t.Fatalf("endpoint %s has %d pending deliveries, want at most 1", id, len(ds))
+	return nil
+}
+
+// A delivery whose endpoint's current secret is sealed under a key the
+// node holds and does not open (copied from another row) opens on no
+// node: each claim of it on a node with the key counts a failed attempt,
+// nothing sent, retried on the dispatcher's schedule and failed when the
+// schedule runs out, as an endpoint answering 500 would be, each attempt's
+// error naming the fix. Left due, it was claimed and not sent at every
+// lease's end for ever. A node without that key still leaves it unclaimed
+// and uncounted, for a node with the key. A rotation without an overlap
+// fixes what comes after.
+func TestSealSecrets_SecretThatOpensNowhereFailsTheDelivery(t *testing.T) {
+	onEachStore(t, func(t *testing.T, open opener) {
+		h := newHarnessOn(t, open, &instantProcessor{}, withSealer(testKeyring(t, 1)))
+		a, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/a")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/b")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb := h.storedEndpoint(b.ID)
+		sb.Secret = h.storedEndpoint(a.ID).Secret
+		h.writeEndpoint(sb)
+		schedule := []time.Duration{time.Minute, time.Hour}
+		dispatch := func(svc *refund.Service) {
+			t.Helper()
+			rec := &receiver{}
+			d := webhook.New(svc, webhook.Config{Now: h.clk.Now, Schedule: schedule, Client: &http.Client{Transport: rec}})
+			if _, err := d.RunOnce(h.ctx); err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.got) != 0 {
+				t.Fatalf("sent %d deliveries, want none", len(rec.got))
+			}
+		}
+		if _, err := h.svc.TestWebhookEndpoint(h.ctx, h.p, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		queued := h.clk.Now()
+
+		for _, node := range []*refund.Service{h.node(&instantProcessor{}, nil), h.node(&instantProcessor{}, withKeyOnly(testKeyring(t, 2)))} {
+			dispatch(node)
+			if d := h.pendingDelivery(b.ID); d == nil || d.Attempts != 0 || !d.NextAttemptAt.Equal(queued) || d.LastError != "" {
+				t.Fatalf("a node lacking the key left %+v; want it due, unclaimed, no attempt counted", d)
+			}
+		}
+
+		for i, wait := range schedule {
+			at := h.clk.Now()
+			dispatch(h.svc)
+			d := h.pendingDelivery(b.ID)
+			if d == nil || d.Attempts != i+1 || d.LastStatus != 0 {
+				t.Fatalf("after claim %d: %+v; want pending, %d attempts counted", i+1, d, i+1)
+			}
+			// The dispatcher's jitter: 20% either way.
+			if d.NextAttemptAt.Before(at.Add(wait*8/10)) || d.NextAttemptAt.After(at.Add(wait*12/10)) {
+				t.Errorf("after claim %d the next attempt is at %s; want about %s later", i+1, d.NextAttemptAt, wait)
+			}
+			for _, want := range []string{"opens on no node", "POST /v1/webhook_endpoints/" + b.ID + "/rotate_secret", `"expire_previous_in":0`} {
+				if !strings.Contains(d.LastError, want) {
+					t.Errorf("after claim %d the last error is %q; want it to say %q", i+1, d.LastError, want)
+				}
+			}
+			h.clk.Advance(wait * 2)
+		}
+		dispatch(h.svc)
+		if d := h.pendingDelivery(b.ID); d != nil {
+			t.Fatalf("past the schedule the delivery is still pending: %+v", d)
+		}
+		log, err := h.svc.ListDeliveryAttempts(h.ctx, h.p, b.ID, refund.AttemptFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(log.Data) != 3 || log.Data[0].Attempt != 3 || log.Data[0].NextRetryAt != nil || log.Data[0].StatusCode != 0 ||
+			!strings.Contains(log.Data[0].Error, "rotate_secret") || log.Data[1].NextRetryAt == nil {
+			t.Fatalf("the endpoint's log: %+v; want 3 attempts, the last given up naming the fix", log.Data)
+		}
+		st, err := h.svc.Stats(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(st.Deliveries, func(c refund.DeliveryCount) bool { return c.Status == refund.DeliveryFailed && c.Count == 1 }) {
+			t.Errorf("deliveries by status: %+v; want the one failed", st.Deliveries)
+		}
+
+		rot, err := h.svc.RotateWebhookEndpointSecret(h.ctx, h.p, b.ID, ptr(int64(0)))
+		if err != nil {
+			t.Fatalf("rotating with no overlap: %v", err)
+		}
+		if _, err := h.svc.TestWebhookEndpoint(h.ctx, h.p, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := h.svc.ClaimDeliveries(h.ctx, time.Minute, 10, refund.TargetCap{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) != 1 || jobs[0].Unsignable != "" {
+			t.Fatalf("after the rotation claimed %+v; want the new delivery, signable", jobs)
+		}
+		verifies(t, jobs[0], rot.Secret)
 	})
 }
 

@@ -906,11 +906,17 @@ type DeliveryJob struct {
 	// and the previous one during a rotation's overlap.
 	Secrets []string
 	Payload []byte // the JSON body to send
+	// Unsignable, when set, is why no node can sign the delivery (its
+	// signing secret opens on none) and what fixes it: the dispatcher
+	// records a failed attempt with it as the error, sending nothing
+	// (Secrets and Payload are empty).
+	Unsignable string
 }
 
 // ClaimDeliveries leases up to limit due deliveries to the caller,
 // within per (see WebhookTx.ClaimDueDeliveries). On an error it returns
-// no job: the caller holds no lease and must send nothing.
+// no job: the caller holds no lease and must send nothing. A delivery
+// whose signing secret opens on no node is a job with Unsignable set.
 func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limit int, per TargetCap) ([]DeliveryJob, error) {
 	var jobs []DeliveryJob
 	per.Sealed = s.opens()
@@ -928,6 +934,7 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 			}
 			var secrets []string
 			var openErr error
+			var whose, rotate string // the secret's owner, and the request that replaces it
 			if d.EndpointID != "" {
 				e, err := tx.GetWebhookEndpoint(ctx, d.MerchantID, d.EndpointID)
 				if err != nil {
@@ -946,19 +953,34 @@ func (s *Service) ClaimDeliveries(ctx context.Context, lease time.Duration, limi
 				// the merchant took away.
 				d.URL = e.URL
 				secrets, openErr = s.signingSecrets(e.SigningSecrets, func(f string) []byte { return endpointOwner(e, f) }, now)
+				whose, rotate = "the endpoint's", "POST /v1/webhook_endpoints/"+e.ID+"/rotate_secret"
 			} else {
 				n, err := tx.GetNotifySecret(ctx, d.MerchantID)
 				if err != nil {
 					return err
 				}
 				secrets, openErr = s.signingSecrets(n.SigningSecrets, func(f string) []byte { return notifyOwner(d.MerchantID, f) }, now)
+				whose, rotate = "the notify URLs'", "POST /v1/notify_secret"
+			}
+			if errors.Is(openErr, errSignsNowhere) {
+				// Left for another node, it would be claimed and not sent
+				// for ever, and the merchant never told: it fails as an
+				// unanswered attempt does, retried and in the end given
+				// up, each attempt's error saying how to fix it. A
+				// rotation without an overlap opens nothing.
+				s.log.Error("webhook delivery not sent: its signing secret opens on no node (altered, or copied from another row); counted as a failed attempt",
+					"delivery", d.ID, "endpoint", d.EndpointID, "merchant", d.MerchantID, "err", openErr)
+				jobs = append(jobs, DeliveryJob{Delivery: d, Event: ev, Unsignable: "not sent: " + whose + " signing secret as stored opens on no node " +
+					"(altered, or copied from another row in the database); rotate it with no overlap: " + rotate + ` {"expire_previous_in":0}`})
+				continue
 			}
 			if openErr != nil {
-				// Sealed under a key this node holds yet not opening
-				// (altered, moved), or sealed since the claim read it:
-				// never signed with a sealed text, nor held up for the
-				// others: it stays claimed until its lease ends, then is
-				// due again (a node that opens it sends it).
+				// Sealed since the claim read it under a key this node
+				// lacks, or a previous secret that opens on no node
+				// while its overlap lasts: never signed with a sealed
+				// text, nor held up for the others: it stays claimed
+				// until its lease ends, then is due again (a node that
+				// opens it sends it; once the overlap ends, this one).
 				s.log.Error("webhook delivery not sent: its signing secret does not open on this node",
 					"delivery", d.ID, "endpoint", d.EndpointID, "merchant", d.MerchantID, "err", openErr)
 				continue

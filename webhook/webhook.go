@@ -264,9 +264,15 @@ func (d *Dispatcher) attempt(ctx context.Context, job refund.DeliveryJob) {
 // send makes one attempt and decides when the next one is due.
 func (d *Dispatcher) send(ctx context.Context, job refund.DeliveryJob) refund.DeliveryOutcome {
 	start := d.cfg.Now()
-	code, err := d.post(ctx, job)
+	var code int
+	var err error
+	if job.Unsignable == "" {
+		code, err = d.post(ctx, job)
+	}
 	out := refund.DeliveryOutcome{StatusCode: code, Latency: d.cfg.Now().Sub(start)}
-	if err != nil {
+	if job.Unsignable != "" {
+		out.Err = job.Unsignable // a failed attempt, nothing sent
+	} else if err != nil {
 		out.Err = deliveryError(err)
 		d.cfg.Log.Info("webhook delivery failed", "delivery", job.Delivery.ID, "err", err)
 	} else if code < 200 || code > 299 {
