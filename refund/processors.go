@@ -39,7 +39,9 @@ type Sealer interface {
 	// Current reports whether sealed was sealed by the current key.
 	Current(sealed string) bool
 	// Prefixes lists what a value sealed by each of its keys starts with:
-	// one that starts with none of them does not open.
+	// one that starts with none of them does not open. A prefix names its
+	// key's material (not a label another key could share): a value with
+	// it that does not open opens on no node.
 	Prefixes() []string
 }
 

@@ -107,13 +107,18 @@ func (s *Service) openSecret(stored string, owner []byte) (string, error) {
 	sealed := strings.TrimPrefix(stored, sealedPrefix)
 	plain, err := s.cfg.Sealer.Open(sealed, owner)
 	if err != nil && s.holdsKeyOf(sealed) {
-		return "", fmt.Errorf("refund: a sealed secret does not open under the key that sealed it (altered, or copied from another row): %w: %w", ErrSecretNotOpened, err)
+		return "", fmt.Errorf("%w: %w: %w", errOpensNowhere, ErrSecretNotOpened, err)
 	}
 	if err != nil {
 		return "", keyUnavailable(fmt.Errorf("%w: %w", ErrSecretNotOpened, err))
 	}
 	return string(plain), nil
 }
+
+// errOpensNowhere is a sealed secret that does not open under a key the
+// node holds: a key's id names its material (vault.KeyID), so no node
+// opens it. Not a transient error: what callers test for.
+var errOpensNowhere = errors.New("refund: a sealed secret does not open under the key that sealed it (altered, or copied from another row)")
 
 // holdsKeyOf says whether this node holds the key sealed was sealed under.
 func (s *Service) holdsKeyOf(sealed string) bool {
@@ -182,7 +187,7 @@ func (s *Service) signingSecrets(k SigningSecrets, owner func(field string) []by
 	secrets := k.Secrets(now)
 	for i, field := range []string{fieldSecret, fieldPreviousSecret}[:len(secrets)] {
 		plain, err := s.openSecret(secrets[i], owner(field))
-		if err != nil && i == 0 && ErrorCode(err) == EInternal {
+		if err != nil && i == 0 && errors.Is(err, errOpensNowhere) {
 			return nil, fmt.Errorf("%w: %w", errSignsNowhere, err)
 		}
 		if err != nil {
