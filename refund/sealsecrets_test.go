@@ -181,23 +181,13 @@ func TestSealSecrets_WebhookSecretsStoredSealed(t *testing.T) {
 func TestSealSecrets_CopiedSecretDoesNotOpen(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open opener) {
 		h := newHarnessOn(t, open, &instantProcessor{}, withSealer(testKeyring(t, 1)))
-		a, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/a")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/b")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sb := h.storedEndpoint(b.ID)
-		sb.Secret = h.storedEndpoint(a.ID).Secret
-		h.writeEndpoint(sb)
+		a, b := h.copiedSecret()
 		if jobs := h.claimTest(h.svc, b.ID); len(jobs) != 1 || jobs[0].Unsignable == "" || len(jobs[0].Secrets) != 0 {
 			t.Fatalf("another endpoint's sealed secret: %d jobs (%+v); want one unsignable, with no secret", len(jobs), jobs)
 		}
 		// Sealed under a key this node holds, it opens on no node: an
 		// internal error, not "unavailable, try again" for ever.
-		_, err = h.svc.RotateWebhookEndpointSecret(h.ctx, h.p, b.ID, nil)
+		_, err := h.svc.RotateWebhookEndpointSecret(h.ctx, h.p, b.ID, nil)
 		if refund.ErrorCode(err) != refund.EInternal || !errors.Is(err, refund.ErrSecretNotOpened) || refund.RetryAfter(err) != 0 {
 			t.Fatalf("rotating the copied secret: %v (code %s, retry after %s); want an internal error", err, refund.ErrorCode(err), refund.RetryAfter(err))
 		}
@@ -256,17 +246,7 @@ func (h *harness) pendingDelivery(id string) *refund.Delivery {
 func TestSealSecrets_SecretThatOpensNowhereFailsTheDelivery(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open opener) {
 		h := newHarnessOn(t, open, &instantProcessor{}, withSealer(testKeyring(t, 1)))
-		a, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/a")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/b")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sb := h.storedEndpoint(b.ID)
-		sb.Secret = h.storedEndpoint(a.ID).Secret
-		h.writeEndpoint(sb)
+		_, b := h.copiedSecret()
 		schedule := []time.Duration{time.Minute, time.Hour}
 		dispatch := func(svc *refund.Service) {
 			t.Helper()
@@ -1024,4 +1004,21 @@ func TestSealSecrets_WrongKeyFirstToSealSealsNothing(t *testing.T) {
 			t.Fatalf("SealSecrets with the right key = %d, %v; want 1", n, err)
 		}
 	})
+}
+
+// copiedSecret creates endpoints a and b and stores a's sealed secret as
+// b's, where it does not open (sealed for a's row).
+func (h *harness) copiedSecret() (a, b *refund.WebhookEndpoint) {
+	h.t.Helper()
+	var err error
+	if a, err = h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/a")}); err != nil {
+		h.t.Fatal(err)
+	}
+	if b, err = h.svc.CreateWebhookEndpoint(h.ctx, h.p, refund.WebhookEndpointInput{URL: ptr("https://hooks.example.com/b")}); err != nil {
+		h.t.Fatal(err)
+	}
+	sb := h.storedEndpoint(b.ID)
+	sb.Secret = h.storedEndpoint(a.ID).Secret
+	h.writeEndpoint(sb)
+	return a, b
 }
