@@ -443,6 +443,10 @@ func TestRefund_MultivendorMapping(t *testing.T) {
 		// The vendor sent, listed twice with its share: twice its share.
 		{"VendorListedTwice", strings.Replace(done, `"AMOUNT"}`, `5.5},{"refundRequestId":"bExqUVk2T1Y4Tg==","amountToRefund":"5.500"}`, 1),
 			"", "reply_mismatch"},
+		// Only another vendor listed, giving nothing: the vendor sent is
+		// not confirmed to have given its share.
+		{"VendorSentLeftOut", strings.Replace(done, `{"refundRequestId":"bExqUVk2T1Y4Tg==","amountToRefund":"AMOUNT"}`, `{"refundRequestId":"cDg2RTY1Yjc5aw==","amountToRefund":0}`, 1),
+			"", "reply_mismatch"},
 		{"OtherVendorUnreadable", strings.Replace(done, `"AMOUNT"}`, `5.5},{"refundRequestId":"cDg2RTY1Yjc5aw==","amountToRefund":"2.0001"}`, 1),
 			"", "reply_mismatch"},
 	}

@@ -154,7 +154,8 @@ func readCreate(r *upstream.Response) (processor.Result, []vendorEntry, error) {
 // readMultivendor reads the multi-vendor endpoint's answer. Where it lists
 // what each vendor refunded, that must be what was sent: a vendor sent
 // its share, every other vendor nothing (money taken from a vendor the
-// refund did not name is a refund of more than was asked).
+// refund did not name is a refund of more than was asked), and no vendor
+// sent left out.
 func readMultivendor(r *upstream.Response, cur money.Currency, sent []vendorShare) (processor.Result, error) {
 	a := read(r)
 	if !a.done {
@@ -181,6 +182,15 @@ func readMultivendor(r *upstream.Response, cur money.Currency, sent []vendorShar
 			return processor.Result{}, &processor.TransientError{Code: "reply_mismatch",
 				Message: fmt.Sprintf("upayments' refund %s took %s from vendor %s, which does not read as %s", clip(a.data.RefundOrderID),
 					clip(e.AmountToRefund.String()), clip(e.RefundRequestID), cur.Code)}
+		}
+	}
+	if len(took) > 0 {
+		// An answer that states what vendors gave states it for every
+		// vendor sent: one it leaves out is unconfirmed, not paid.
+		for id, want := range asked {
+			if _, ok := took[id]; !ok && want != 0 {
+				took[id] = 0
+			}
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(took)) {
