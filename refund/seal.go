@@ -181,14 +181,21 @@ var errSignsNowhere = errors.New("refund: the current signing secret opens on no
 
 // signingSecrets returns, opened, the secrets that sign a delivery at now
 // (SigningSecrets.Secrets). The current secret opening on no node is
-// errSignsNowhere; the previous one's is not, as the current one could
-// still sign once the overlap ends.
+// errSignsNowhere; the previous one's is dropped, the current one signing
+// alone.
 func (s *Service) signingSecrets(k SigningSecrets, owner func(field string) []byte, now time.Time) ([]string, error) {
 	secrets := k.Secrets(now)
 	for i, field := range []string{fieldSecret, fieldPreviousSecret}[:len(secrets)] {
 		plain, err := s.openSecret(secrets[i], owner(field))
 		if err != nil && i == 0 && errors.Is(err, errOpensNowhere) {
 			return nil, fmt.Errorf("%w: %w", errSignsNowhere, err)
+		}
+		if err != nil && i == 1 && errors.Is(err, errOpensNowhere) {
+			// The previous secret will never open: the current one alone
+			// signs now, as it would once the overlap ends (held back
+			// until then, the deliveries waited for nothing).
+			s.log.Warn("a webhook's previous signing secret opens on no node; signing with the current one alone", "err", err)
+			return secrets[:1], nil
 		}
 		if err != nil {
 			return nil, err

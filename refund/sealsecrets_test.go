@@ -176,8 +176,7 @@ func TestSealSecrets_WebhookSecretsStoredSealed(t *testing.T) {
 // endpoint, or into its own row's previous secret, it does not open, and
 // nothing is signed with it: the current secret's delivery is handed out
 // unsignable, for the dispatcher to count as a failed attempt (below);
-// the previous secret's is not counted: it waits for the overlap to end,
-// then is signed with the current secret alone.
+// the previous secret's is dropped, the current one signing alone.
 func TestSealSecrets_CopiedSecretDoesNotOpen(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open opener) {
 		h := newHarnessOn(t, open, &instantProcessor{}, withSealer(testKeyring(t, 1)))
@@ -195,8 +194,12 @@ func TestSealSecrets_CopiedSecretDoesNotOpen(t *testing.T) {
 		sa := h.storedEndpoint(a.ID)
 		sa.PreviousSecret, sa.PreviousSecretUntil = sa.Secret, h.clk.Now().Add(time.Hour)
 		h.writeEndpoint(sa)
-		if jobs := h.claimTest(h.svc, a.ID); len(jobs) != 0 {
-			t.Fatalf("the secret copied to the previous secret's field signed %d deliveries", len(jobs))
+		// The previous secret will never open: the current one signs
+		// alone at once (it waited for the overlap to end, for nothing).
+		if jobs := h.claimTest(h.svc, a.ID); len(jobs) != 1 || jobs[0].Unsignable != "" || len(jobs[0].Secrets) != 1 {
+			t.Fatalf("with the previous secret copied into its field: %d jobs (%+v); want a's signed with the current secret alone", len(jobs), jobs)
+		} else {
+			verifies(t, jobs[0], a.Secret)
 		}
 		h.clk.Advance(time.Hour) // the overlap ends, and the leases
 		jobs := h.claimTest(h.svc, a.ID)
